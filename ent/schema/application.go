@@ -1,0 +1,46 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/field"
+	"github.com/gatehouse-id/gatehouse/tenants/authz"
+
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+)
+
+// Application is an OAuth 2.1 / OpenID Connect client of the instance: the
+// SaaS product's web app, SPA, native app or backend service.
+type Application struct{ ent.Schema }
+
+// Mixin implements ent.Schema.
+func (Application) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("app"), TimeMixin{}}
+}
+
+// Fields implements ent.Schema.
+func (Application) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").NotEmpty().MaxLen(200).
+			Annotations(entgql.OrderField("NAME")),
+		field.Enum("type").Values("WEB", "SPA", "NATIVE", "MACHINE").Immutable(),
+		field.String("client_id").Unique().NotEmpty().Immutable(),
+		field.String("secret_hash").Optional().Sensitive().
+			Comment("SHA-256 of the client secret; empty for public clients"),
+		field.Strings("redirect_uris").Optional(),
+		field.Strings("post_logout_redirect_uris").Optional(),
+		field.Strings("grant_types").Optional(),
+		field.Int("access_token_lifetime_seconds").Positive().Default(900),
+		field.Int("id_token_lifetime_seconds").Positive().Default(3600),
+		field.Int("refresh_token_lifetime_seconds").Positive().Default(30 * 24 * 3600),
+	}
+}
+
+// Annotations implements ent.Schema.
+func (Application) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.QueryField(), entgql.RelayConnection()}
+}
+
+// Policy implements ent.Schema: the authorizer decides every read and write.
+func (Application) Policy() ent.Policy { return authz.Policy() }

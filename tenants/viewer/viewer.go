@@ -1,0 +1,95 @@
+// Package viewer carries the authenticated caller (the principal) through a
+// request's context. The data layer's privacy rules read it to decide which
+// rows the caller may see or change; nothing else grants access.
+package viewer
+
+import (
+	"context"
+	"slices"
+
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+)
+
+// Kind says how far a viewer's authority reaches.
+type Kind int
+
+const (
+	// Instance callers (an unscoped API key, the CLI) may read and change
+	// everything in the instance.
+	Instance Kind = iota + 1
+	// Organization callers (an API key with org:<id> scopes, later an
+	// organization admin's token) may read and change only their
+	// organizations and what those organizations own.
+	Organization
+	// User callers (an end user's token) see only themselves: their profile,
+	// memberships and the organizations they belong to.
+	User
+	// System is Gatehouse itself acting outside any caller's request (API key
+	// authentication, migrations, the CLI's bootstrap). Never derived from
+	// request input.
+	System
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Instance:
+		return "instance"
+	case Organization:
+		return "organization"
+	case User:
+		return "user"
+	case System:
+		return "system"
+	}
+	return "unknown"
+}
+
+// Viewer is the authenticated principal of one request.
+type Viewer struct {
+	Kind Kind
+	// Actor identifies the caller in audit events: an API key id, a user id
+	// or "system".
+	Actor string
+	// Organizations lists the organizations an Organization viewer may act
+	// on. Empty for every other kind.
+	Organizations []pulid.ID
+	// UserID is the end user behind a User viewer.
+	UserID pulid.ID
+	// IP and UserAgent describe the request, for audit events.
+	IP        string
+	UserAgent string
+	RequestID string
+}
+
+// CanAccessOrganization reports whether v may act on organization id.
+func (v *Viewer) CanAccessOrganization(id pulid.ID) bool {
+	switch v.Kind {
+	case Instance, System:
+		return true
+	case Organization:
+		return slices.Contains(v.Organizations, id)
+	}
+	return false
+}
+
+// Unrestricted reports whether v sees the whole instance.
+func (v *Viewer) Unrestricted() bool { return v.Kind == Instance || v.Kind == System }
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying v.
+func NewContext(ctx context.Context, v *Viewer) context.Context {
+	return context.WithValue(ctx, ctxKey{}, v)
+}
+
+// FromContext returns the viewer in ctx, or nil when there is none.
+func FromContext(ctx context.Context) *Viewer {
+	v, _ := ctx.Value(ctxKey{}).(*Viewer)
+	return v
+}
+
+// SystemContext returns ctx acting as Gatehouse itself. Use it only for work
+// that no caller's input selects (authenticating a credential, bootstrapping).
+func SystemContext(ctx context.Context) context.Context {
+	return NewContext(ctx, &Viewer{Kind: System, Actor: "system"})
+}
