@@ -208,21 +208,6 @@ func (_q *ApplicationQuery) collectField(ctx context.Context, oneNode bool, opCt
 				selectedFields = append(selectedFields, application.FieldClientID)
 				fieldSeen[application.FieldClientID] = struct{}{}
 			}
-		case "redirectUris":
-			if _, ok := fieldSeen[application.FieldRedirectUris]; !ok {
-				selectedFields = append(selectedFields, application.FieldRedirectUris)
-				fieldSeen[application.FieldRedirectUris] = struct{}{}
-			}
-		case "postLogoutRedirectUris":
-			if _, ok := fieldSeen[application.FieldPostLogoutRedirectUris]; !ok {
-				selectedFields = append(selectedFields, application.FieldPostLogoutRedirectUris)
-				fieldSeen[application.FieldPostLogoutRedirectUris] = struct{}{}
-			}
-		case "grantTypes":
-			if _, ok := fieldSeen[application.FieldGrantTypes]; !ok {
-				selectedFields = append(selectedFields, application.FieldGrantTypes)
-				fieldSeen[application.FieldGrantTypes] = struct{}{}
-			}
 		case "accessTokenLifetimeSeconds":
 			if _, ok := fieldSeen[application.FieldAccessTokenLifetimeSeconds]; !ok {
 				selectedFields = append(selectedFields, application.FieldAccessTokenLifetimeSeconds)
@@ -1320,11 +1305,6 @@ func (_q *OrganizationPolicyQuery) collectField(ctx context.Context, oneNode boo
 			if _, ok := fieldSeen[organizationpolicy.FieldMfaRequired]; !ok {
 				selectedFields = append(selectedFields, organizationpolicy.FieldMfaRequired)
 				fieldSeen[organizationpolicy.FieldMfaRequired] = struct{}{}
-			}
-		case "allowedLoginMethods":
-			if _, ok := fieldSeen[organizationpolicy.FieldAllowedLoginMethods]; !ok {
-				selectedFields = append(selectedFields, organizationpolicy.FieldAllowedLoginMethods)
-				fieldSeen[organizationpolicy.FieldAllowedLoginMethods] = struct{}{}
 			}
 		case "sessionAbsoluteLifetimeSeconds":
 			if _, ok := fieldSeen[organizationpolicy.FieldSessionAbsoluteLifetimeSeconds]; !ok {

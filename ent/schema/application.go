@@ -28,9 +28,12 @@ func (Application) Fields() []ent.Field {
 		field.String("client_id").Unique().NotEmpty().Immutable(),
 		field.String("secret_hash").Optional().Sensitive().
 			Comment("SHA-256 of the client secret; empty for public clients"),
-		field.Strings("redirect_uris").Optional(),
-		field.Strings("post_logout_redirect_uris").Optional(),
-		field.Strings("grant_types").Optional(),
+		field.Strings("redirect_uris").Optional().
+			Annotations(entgql.Skip(entgql.SkipType)), // exposed as redirectURIs in graph/schema.graphqls
+		field.Strings("post_logout_redirect_uris").Optional().
+			Annotations(entgql.Skip(entgql.SkipType)), // exposed as postLogoutRedirectURIs in graph/schema.graphqls
+		field.Strings("grant_types").Optional().
+			Annotations(entgql.Skip(entgql.SkipType)), // exposed as grantTypes in graph/schema.graphqls
 		field.Int("access_token_lifetime_seconds").Positive().Default(900),
 		field.Int("id_token_lifetime_seconds").Positive().Default(3600),
 		field.Int("refresh_token_lifetime_seconds").Positive().Default(30 * 24 * 3600),

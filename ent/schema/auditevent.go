@@ -26,7 +26,8 @@ func (AuditEvent) Mixin() []ent.Mixin {
 // Fields implements ent.Schema.
 func (AuditEvent) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("organization_id").GoType(pulid.ID("")).Optional().Immutable(),
+		field.String("organization_id").GoType(pulid.ID("")).Optional().Immutable().
+			Annotations(entgql.Type("ID")),
 		field.String("action").NotEmpty().Immutable().
 			Annotations(entgql.OrderField("ACTION")).
 			Comment("dotted verb such as organization.create or member.add"),

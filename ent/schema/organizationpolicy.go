@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
@@ -23,6 +24,7 @@ func (OrganizationPolicy) Fields() []ent.Field {
 		field.String("organization_id").GoType(pulid.ID("")).Immutable().NotEmpty().Unique(),
 		field.Bool("mfa_required").Default(false),
 		field.Strings("allowed_login_methods").
+			Annotations(entgql.Skip(entgql.SkipType)). // typed as [LoginMethod!]! in graph/schema.graphqls
 			Default([]string{"PASSWORD", "PASSKEY", "MAGIC_LINK", "SSO"}),
 		field.Int("session_absolute_lifetime_seconds").Positive().Default(7 * 24 * 3600),
 		field.Int("session_idle_lifetime_seconds").Positive().Default(24 * 3600),

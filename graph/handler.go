@@ -1,0 +1,148 @@
+package graph
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/gatehouse-id/gatehouse/graph/generated"
+	"github.com/gatehouse-id/gatehouse/internal/httpserver"
+	"github.com/gatehouse-id/gatehouse/tenants"
+	"github.com/gatehouse-id/gatehouse/tenants/viewer"
+)
+
+// MaxBodyBytes is the largest request body /graphql reads; larger ones get 413.
+const MaxBodyBytes = 1 << 20
+
+// Config configures the GraphQL endpoint.
+type Config struct {
+	Service *tenants.Service
+	Logger  *slog.Logger
+	// Dev turns on introspection, field suggestions and the playground at
+	// GET /graphql. Never in production (SECURITY-CHECKLIST MT-07).
+	Dev bool
+}
+
+// NewHandler returns the /graphql endpoint: POST with a JSON body only
+// (no GET, form or multipart transports: MT-08), authenticated by API key,
+// with body, depth, alias, page-size and complexity limits.
+func NewHandler(cfg Config) http.Handler {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{
+		Resolvers:  &Resolver{Service: cfg.Service},
+		Complexity: complexity(),
+	}))
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(parserTokenLimit)
+	srv.SetDisableSuggestion(!cfg.Dev)
+	if cfg.Dev {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
+	srv.Use(shapeLimits{})
+	srv.AroundFields(markResolverErrors)
+	srv.AroundFields(capPages)
+	srv.SetErrorPresenter(presentErrors(logger))
+	srv.SetRecoverFunc(recoverPanic(logger))
+
+	api := httpserver.Chain(srv,
+		httpserver.LimitBody(MaxBodyBytes, httpserver.StaticJSON(http.StatusRequestEntityTooLarge,
+			errorBody("request body is larger than 1 MiB", "PAYLOAD_TOO_LARGE"))),
+		Authenticate(cfg.Service, logger))
+	var play http.Handler
+	if cfg.Dev {
+		play = playground.Handler("Gatehouse", "/graphql")
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPost:
+			api.ServeHTTP(w, r)
+		case r.Method == http.MethodGet && play != nil:
+			play.ServeHTTP(w, r)
+		default:
+			w.Header().Set("Allow", http.MethodPost)
+			writeError(w, http.StatusMethodNotAllowed, "use POST with a JSON body", "METHOD_NOT_ALLOWED")
+		}
+	})
+}
+
+// Authenticate resolves the Authorization: Bearer credential to a viewer
+// and puts it in the request context; without a valid one it answers 401
+// in the GraphQL error format, before any GraphQL work.
+func Authenticate(svc *tenants.Service, logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			token, ok := bearer(r.Header.Get("Authorization"))
+			if !ok {
+				unauthenticated(w, "send an API key as Authorization: Bearer <key>")
+				return
+			}
+			v, err := svc.AuthenticateAPIKey(r.Context(), token)
+			switch {
+			case errors.Is(err, tenants.ErrUnauthenticated):
+				unauthenticated(w, "the API key is not valid")
+				return
+			case err != nil:
+				logger.ErrorContext(r.Context(), "authenticate api key", "err", err,
+					"request_id", httpserver.RequestIDFromContext(r.Context()))
+				writeError(w, http.StatusServiceUnavailable, "authentication is unavailable; retry shortly", "UNAVAILABLE")
+				return
+			}
+			v.IP = clientIP(r)
+			v.UserAgent = r.UserAgent()
+			v.RequestID = httpserver.RequestIDFromContext(r.Context())
+			next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), v)))
+		})
+	}
+}
+
+// bearer extracts the token of an RFC 6750 §2.1 Authorization header.
+func bearer(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func unauthenticated(w http.ResponseWriter, msg string) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+	writeError(w, http.StatusUnauthorized, msg, CodeUnauthenticated)
+}
+
+func errorBody(msg, code string) []byte {
+	b, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{
+		"message": msg, "extensions": map[string]any{"code": code}}}})
+	return append(b, '\n')
+}
+
+func writeError(w http.ResponseWriter, status int, msg, code string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(errorBody(msg, code))
+}
+

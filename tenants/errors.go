@@ -1,0 +1,59 @@
+package tenants
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/privacy"
+)
+
+// Sentinel errors callers branch on. The GraphQL error presenter turns them
+// into extensions.code.
+var (
+	// ErrNotFound: the object does not exist or the viewer may not see it;
+	// the two are deliberately indistinguishable.
+	ErrNotFound = errors.New("not found")
+	// ErrForbidden: the viewer is authenticated but may not do this.
+	ErrForbidden = errors.New("forbidden")
+	// ErrUnauthenticated: no valid credential.
+	ErrUnauthenticated = errors.New("unauthenticated")
+)
+
+// InputError says which input field is wrong and why, in words fit for the
+// API client.
+type InputError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InputError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
+
+func invalid(field, format string, args ...any) error {
+	return &InputError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// ConflictError says that a unique value is already taken.
+type ConflictError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ConflictError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
+
+// translate maps storage errors to the domain's errors; anything unknown is
+// returned unchanged (and shown to clients only as an internal error).
+func translate(err error, notFound string) error {
+	var verr *ent.ValidationError
+	switch {
+	case err == nil:
+		return nil
+	case ent.IsNotFound(err):
+		return fmt.Errorf("%s: %w", notFound, ErrNotFound)
+	case errors.Is(err, privacy.Deny):
+		return fmt.Errorf("%w: %w", ErrForbidden, err)
+	case errors.As(err, &verr):
+		return &InputError{Field: verr.Name, Reason: "is not valid"}
+	}
+	return err
+}

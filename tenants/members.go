@@ -1,0 +1,208 @@
+package tenants
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/membership"
+	"github.com/gatehouse-id/gatehouse/ent/role"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+)
+
+// AddMemberInput adds an existing user to an organization.
+type AddMemberInput struct {
+	OrganizationID pulid.ID
+	UserID         pulid.ID
+	// Roles are role keys of the organization; default member.
+	Roles  []string
+	Status *membership.Status
+}
+
+// AddMember adds a user to an organization. The user must be visible to the
+// viewer: a key scoped to organization B can add its own users to B, never
+// reach for users it cannot see.
+func (s *Service) AddMember(ctx context.Context, in AddMemberInput) (*ent.Membership, error) {
+	if in.Status != nil && membership.StatusValidator(*in.Status) != nil {
+		return nil, invalid("status", "must be INVITED, ACTIVE or SUSPENDED")
+	}
+	var m *ent.Membership
+	err := s.inTx(ctx, func(tx *ent.Tx) error {
+		if _, err := tx.Organization.Get(ctx, in.OrganizationID); err != nil {
+			return translate(err, "organization")
+		}
+		if _, err := tx.User.Get(ctx, in.UserID); err != nil {
+			return translate(err, "user")
+		}
+		var err error
+		m, err = s.addMember(ctx, tx, in.OrganizationID, in.UserID, in.Roles, in.Status)
+		return err
+	})
+	return m, err
+}
+
+func (s *Service) addMember(ctx context.Context, tx *ent.Tx, org, usr pulid.ID, roleKeys []string, status *membership.Status) (*ent.Membership, error) {
+	if len(roleKeys) == 0 {
+		roleKeys = []string{RoleMember}
+	}
+	roles, err := rolesByKey(ctx, tx, org, roleKeys)
+	if err != nil {
+		return nil, err
+	}
+	m, err := tx.Membership.Create().
+		SetOrganizationID(org).
+		SetUserID(usr).
+		SetNillableStatus(status).
+		AddRoles(roles...).
+		Save(ctx)
+	if ent.IsConstraintError(err) {
+		return nil, &ConflictError{Field: "userID", Reason: "is already a member of this organization"}
+	}
+	if err != nil {
+		return nil, translate(err, "membership")
+	}
+	return m, s.audit(ctx, tx, event{action: "member.add", org: org, targetType: "Membership", targetID: m.ID,
+		metadata: map[string]any{"userID": string(usr), "roles": roleKeys}})
+}
+
+// rolesByKey loads the roles named by keys in org, failing on any unknown key.
+func rolesByKey(ctx context.Context, tx *ent.Tx, org pulid.ID, keys []string) ([]*ent.Role, error) {
+	keys = uniqueStrings(keys)
+	if len(keys) > 50 {
+		return nil, invalid("roles", "must list at most 50 roles")
+	}
+	roles, err := tx.Role.Query().Where(role.OrganizationID(org), role.KeyIn(keys...)).All(ctx)
+	if err != nil {
+		return nil, translate(err, "role")
+	}
+	if len(roles) != len(keys) {
+		for _, k := range keys {
+			if !slices.ContainsFunc(roles, func(r *ent.Role) bool { return r.Key == k }) {
+				return nil, invalid("roles", "role %q does not exist in this organization", k)
+			}
+		}
+	}
+	return roles, nil
+}
+
+// UpdateMemberRolesInput replaces a membership's roles.
+type UpdateMemberRolesInput struct {
+	MembershipID pulid.ID
+	Roles        []string
+}
+
+// UpdateMemberRoles replaces a membership's roles. It refuses to take the
+// owner role from an organization's last owner.
+func (s *Service) UpdateMemberRoles(ctx context.Context, in UpdateMemberRolesInput) (*ent.Membership, error) {
+	if len(in.Roles) == 0 {
+		return nil, invalid("roles", "must list at least one role")
+	}
+	var m *ent.Membership
+	err := s.inTx(ctx, func(tx *ent.Tx) error {
+		var err error
+		if m, err = tx.Membership.Get(ctx, in.MembershipID); err != nil {
+			return translate(err, "membership")
+		}
+		roles, err := rolesByKey(ctx, tx, m.OrganizationID, in.Roles)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(in.Roles, RoleOwner) {
+			if err := s.keepAnOwner(ctx, tx, m); err != nil {
+				return err
+			}
+		}
+		if m, err = m.Update().ClearRoles().AddRoles(roles...).Save(ctx); err != nil {
+			return translate(err, "membership")
+		}
+		return s.audit(ctx, tx, event{action: "member.roles.update", org: m.OrganizationID,
+			targetType: "Membership", targetID: m.ID, metadata: map[string]any{"roles": uniqueStrings(in.Roles)}})
+	})
+	return m, err
+}
+
+// RemoveMember deletes a membership. It refuses to remove an organization's
+// last owner.
+func (s *Service) RemoveMember(ctx context.Context, id pulid.ID) error {
+	return s.inTx(ctx, func(tx *ent.Tx) error {
+		m, err := tx.Membership.Get(ctx, id)
+		if err != nil {
+			return translate(err, "membership")
+		}
+		if err := s.keepAnOwner(ctx, tx, m); err != nil {
+			return err
+		}
+		if err := tx.Membership.DeleteOne(m).Exec(ctx); err != nil {
+			return translate(err, "membership")
+		}
+		return s.audit(ctx, tx, event{action: "member.remove", org: m.OrganizationID,
+			targetType: "Membership", targetID: m.ID, metadata: map[string]any{"userID": string(m.UserID)}})
+	})
+}
+
+// keepAnOwner fails when m is the only owner of its organization.
+func (s *Service) keepAnOwner(ctx context.Context, tx *ent.Tx, m *ent.Membership) error {
+	isOwner := membership.HasRolesWith(role.Key(RoleOwner))
+	owner, err := tx.Membership.Query().Where(membership.ID(m.ID), isOwner).Exist(ctx)
+	if err != nil || !owner {
+		return translate(err, "membership")
+	}
+	owners, err := tx.Membership.Query().
+		Where(membership.OrganizationID(m.OrganizationID), isOwner).Count(ctx)
+	if err != nil {
+		return translate(err, "membership")
+	}
+	if owners <= 1 {
+		return &ConflictError{Field: "membershipID", Reason: "is the organization's last owner; make another member owner first"}
+	}
+	return nil
+}
+
+// CreateRoleInput creates a custom role.
+type CreateRoleInput struct {
+	OrganizationID pulid.ID
+	Key            string
+	Name           string
+	Description    *string
+	Permissions    []string
+}
+
+// CreateRole creates a custom role in an organization.
+func (s *Service) CreateRole(ctx context.Context, in CreateRoleInput) (*ent.Role, error) {
+	if err := checkSlug("key", in.Key); err != nil {
+		return nil, err
+	}
+	if err := checkName("name", in.Name, 200); err != nil {
+		return nil, err
+	}
+	if err := checkOptionalText("description", in.Description, 1000); err != nil {
+		return nil, err
+	}
+	if err := checkPermissions("permissions", in.Permissions); err != nil {
+		return nil, err
+	}
+	var r *ent.Role
+	err := s.inTx(ctx, func(tx *ent.Tx) error {
+		if _, err := tx.Organization.Get(ctx, in.OrganizationID); err != nil {
+			return translate(err, "organization")
+		}
+		var err error
+		r, err = tx.Role.Create().
+			SetOrganizationID(in.OrganizationID).
+			SetKey(in.Key).
+			SetName(in.Name).
+			SetNillableDescription(in.Description).
+			SetPermissions(uniqueStrings(in.Permissions)).
+			Save(ctx)
+		if ent.IsConstraintError(err) {
+			return &ConflictError{Field: "key", Reason: fmt.Sprintf("role %q already exists in this organization", in.Key)}
+		}
+		if err != nil {
+			return translate(err, "role")
+		}
+		return s.audit(ctx, tx, event{action: "role.create", org: r.OrganizationID,
+			targetType: "Role", targetID: r.ID, metadata: map[string]any{"key": r.Key}})
+	})
+	return r, err
+}

@@ -1,0 +1,288 @@
+package tenants
+
+import (
+	"context"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/organization"
+	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+)
+
+// Built-in role keys. Every organization gets these three at creation.
+const (
+	RoleOwner  = "owner"
+	RoleAdmin  = "admin"
+	RoleMember = "member"
+)
+
+// builtinRoles are created with every organization, with their permissions.
+var builtinRoles = []struct {
+	key, name   string
+	permissions []string
+}{
+	{RoleOwner, "Owner", []string{"organization:read", "organization:update", "organization:delete", "members:read", "members:manage", "roles:manage", "domains:manage", "connections:manage", "policy:manage", "audit:read"}},
+	{RoleAdmin, "Admin", []string{"organization:read", "organization:update", "members:read", "members:manage", "domains:manage", "connections:manage", "policy:manage", "audit:read"}},
+	{RoleMember, "Member", []string{"organization:read", "members:read"}},
+}
+
+// CreateOrganizationInput creates an organization.
+type CreateOrganizationInput struct {
+	Name         string
+	Slug         string
+	LogoURL      *string
+	PrimaryColor *string
+	Metadata     map[string]any
+}
+
+func (in CreateOrganizationInput) validate() error {
+	if err := checkName("name", in.Name, 200); err != nil {
+		return err
+	}
+	if err := checkSlug("slug", in.Slug); err != nil {
+		return err
+	}
+	if err := checkHTTPSURL("logoURL", in.LogoURL); err != nil {
+		return err
+	}
+	if err := checkColor("primaryColor", in.PrimaryColor); err != nil {
+		return err
+	}
+	return checkMetadata("metadata", in.Metadata)
+}
+
+// CreateOrganization creates an organization with its built-in roles and a
+// default policy.
+func (s *Service) CreateOrganization(ctx context.Context, in CreateOrganizationInput) (*ent.Organization, error) {
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	var org *ent.Organization
+	err := s.inTx(ctx, func(tx *ent.Tx) error {
+		var err error
+		org, err = tx.Organization.Create().
+			SetName(in.Name).
+			SetSlug(in.Slug).
+			SetNillableLogoURL(in.LogoURL).
+			SetNillablePrimaryColor(in.PrimaryColor).
+			SetMetadata(in.Metadata).
+			Save(ctx)
+		if ent.IsConstraintError(err) {
+			return &ConflictError{Field: "slug", Reason: "is already taken"}
+		}
+		if err != nil {
+			return translate(err, "organization")
+		}
+		roles := make([]*ent.RoleCreate, len(builtinRoles))
+		for i, r := range builtinRoles {
+			roles[i] = tx.Role.Create().SetOrganizationID(org.ID).SetKey(r.key).
+				SetName(r.name).SetPermissions(r.permissions).SetBuiltin(true)
+		}
+		if err := tx.Role.CreateBulk(roles...).Exec(ctx); err != nil {
+			return translate(err, "role")
+		}
+		if err := tx.OrganizationPolicy.Create().SetOrganizationID(org.ID).Exec(ctx); err != nil {
+			return translate(err, "policy")
+		}
+		return s.audit(ctx, tx, event{action: "organization.create", org: org.ID,
+			targetType: "Organization", targetID: org.ID, metadata: map[string]any{"slug": org.Slug}})
+	})
+	return org, err
+}
+
+// UpdateOrganizationInput changes the fields that are set.
+type UpdateOrganizationInput struct {
+	ID           pulid.ID
+	Name         *string
+	Slug         *string
+	LogoURL      *string
+	PrimaryColor *string
+	Metadata     map[string]any
+}
+
+func (in UpdateOrganizationInput) validate() error {
+	if in.Name != nil {
+		if err := checkName("name", *in.Name, 200); err != nil {
+			return err
+		}
+	}
+	if in.Slug != nil {
+		if err := checkSlug("slug", *in.Slug); err != nil {
+			return err
+		}
+	}
+	if err := checkHTTPSURL("logoURL", in.LogoURL); err != nil {
+		return err
+	}
+	if err := checkColor("primaryColor", in.PrimaryColor); err != nil {
+		return err
+	}
+	return checkMetadata("metadata", in.Metadata)
+}
+
+// UpdateOrganization changes an organization. An empty logoURL or
+// primaryColor clears it.
+func (s *Service) UpdateOrganization(ctx context.Context, in UpdateOrganizationInput) (*ent.Organization, error) {
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	var org *ent.Organization
+	err := s.inTx(ctx, func(tx *ent.Tx) error {
+		u := tx.Organization.UpdateOneID(in.ID).SetNillableName(in.Name).SetNillableSlug(in.Slug)
+		changed := changedFields(map[string]bool{"name": in.Name != nil, "slug": in.Slug != nil,
+			"logoURL": in.LogoURL != nil, "primaryColor": in.PrimaryColor != nil, "metadata": in.Metadata != nil})
+		switch {
+		case in.LogoURL == nil:
+		case *in.LogoURL == "":
+			u.ClearLogoURL()
+		default:
+			u.SetLogoURL(*in.LogoURL)
+		}
+		switch {
+		case in.PrimaryColor == nil:
+		case *in.PrimaryColor == "":
+			u.ClearPrimaryColor()
+		default:
+			u.SetPrimaryColor(*in.PrimaryColor)
+		}
+		if in.Metadata != nil {
+			u.SetMetadata(in.Metadata)
+		}
+		var err error
+		org, err = u.Save(ctx)
+		if ent.IsConstraintError(err) {
+			return &ConflictError{Field: "slug", Reason: "is already taken"}
+		}
+		if err != nil {
+			return translate(err, "organization")
+		}
+		return s.audit(ctx, tx, event{action: "organization.update", org: org.ID,
+			targetType: "Organization", targetID: org.ID, metadata: map[string]any{"fields": changed}})
+	})
+	return org, err
+}
+
+// DeleteOrganization deletes an organization and, by cascade, its
+// memberships, roles, domains, connections, policy and API keys. Its audit
+// events remain.
+func (s *Service) DeleteOrganization(ctx context.Context, id pulid.ID) error {
+	return s.inTx(ctx, func(tx *ent.Tx) error {
+		org, err := tx.Organization.Get(ctx, id)
+		if err != nil {
+			return translate(err, "organization")
+		}
+		if err := tx.Organization.DeleteOne(org).Exec(ctx); err != nil {
+			return translate(err, "organization")
+		}
+		return s.audit(ctx, tx, event{action: "organization.delete", org: org.ID,
+			targetType: "Organization", targetID: org.ID, metadata: map[string]any{"slug": org.Slug}})
+	})
+}
+
+// LoginMethod is a way to sign in that a policy can allow.
+type LoginMethod string
+
+// Login methods.
+const (
+	LoginPassword  LoginMethod = "PASSWORD"
+	LoginPasskey   LoginMethod = "PASSKEY"
+	LoginMagicLink LoginMethod = "MAGIC_LINK"
+	LoginSSO       LoginMethod = "SSO"
+)
+
+// UpdateOrganizationPolicyInput changes the fields of a policy that are set.
+type UpdateOrganizationPolicyInput struct {
+	OrganizationID                 pulid.ID
+	MfaRequired                    *bool
+	AllowedLoginMethods            []LoginMethod
+	SessionAbsoluteLifetimeSeconds *int
+	SessionIdleLifetimeSeconds     *int
+	PasswordMinLength              *int
+	EnforceSSO                     *bool
+}
+
+func (in UpdateOrganizationPolicyInput) validate() error {
+	if in.AllowedLoginMethods != nil && len(in.AllowedLoginMethods) == 0 {
+		return invalid("allowedLoginMethods", "must allow at least one method")
+	}
+	if v := in.SessionAbsoluteLifetimeSeconds; v != nil && (*v < 300 || *v > 90*24*3600) {
+		return invalid("sessionAbsoluteLifetimeSeconds", "must be between 300 (5 minutes) and 7776000 (90 days)")
+	}
+	if v := in.SessionIdleLifetimeSeconds; v != nil && (*v < 60 || *v > 90*24*3600) {
+		return invalid("sessionIdleLifetimeSeconds", "must be between 60 and 7776000 (90 days)")
+	}
+	if v := in.PasswordMinLength; v != nil && (*v < 8 || *v > 128) {
+		return invalid("passwordMinLength", "must be between 8 and 128")
+	}
+	return nil
+}
+
+// UpdateOrganizationPolicy changes an organization's sign-in policy.
+func (s *Service) UpdateOrganizationPolicy(ctx context.Context, in UpdateOrganizationPolicyInput) (*ent.OrganizationPolicy, error) {
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	var p *ent.OrganizationPolicy
+	err := s.inTx(ctx, func(tx *ent.Tx) error {
+		var err error
+		p, err = tx.OrganizationPolicy.Query().
+			Where(organizationpolicy.OrganizationID(in.OrganizationID)).Only(ctx)
+		if err != nil {
+			return translate(err, "organization")
+		}
+		abs, idle := p.SessionAbsoluteLifetimeSeconds, p.SessionIdleLifetimeSeconds
+		if in.SessionAbsoluteLifetimeSeconds != nil {
+			abs = *in.SessionAbsoluteLifetimeSeconds
+		}
+		if in.SessionIdleLifetimeSeconds != nil {
+			idle = *in.SessionIdleLifetimeSeconds
+		}
+		if idle > abs {
+			return invalid("sessionIdleLifetimeSeconds", "must not exceed sessionAbsoluteLifetimeSeconds (%d)", abs)
+		}
+		u := p.Update().
+			SetNillableMfaRequired(in.MfaRequired).
+			SetNillableEnforceSSO(in.EnforceSSO).
+			SetNillablePasswordMinLength(in.PasswordMinLength).
+			SetSessionAbsoluteLifetimeSeconds(abs).
+			SetSessionIdleLifetimeSeconds(idle)
+		if in.AllowedLoginMethods != nil {
+			u.SetAllowedLoginMethods(uniqueStrings(in.AllowedLoginMethods))
+		}
+		if p, err = u.Save(ctx); err != nil {
+			return translate(err, "policy")
+		}
+		return s.audit(ctx, tx, event{action: "policy.update", org: in.OrganizationID,
+			targetType: "OrganizationPolicy", targetID: p.ID})
+	})
+	return p, err
+}
+
+// OrganizationBySlug returns the organization with slug, if the viewer may see it.
+func (s *Service) OrganizationBySlug(ctx context.Context, slug string) (*ent.Organization, error) {
+	org, err := s.client.Organization.Query().Where(organization.Slug(slug)).Only(ctx)
+	return org, translate(err, "organization")
+}
+
+func changedFields(set map[string]bool) []string {
+	var out []string
+	for _, f := range []string{"name", "slug", "logoURL", "primaryColor", "metadata", "email", "emailVerified",
+		"givenName", "familyName", "locale", "picture", "status"} {
+		if set[f] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func uniqueStrings[T ~string](in []T) []string {
+	seen := make(map[T]bool, len(in))
+	out := make([]string, 0, len(in))
+	for _, v := range in {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, string(v))
+		}
+	}
+	return out
+}

@@ -1,0 +1,194 @@
+package tenants
+
+import (
+	"context"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/tenants/viewer"
+)
+
+// CreateUserInput creates a user. A viewer scoped to organizations must name
+// one of them in OrganizationID: the user joins it in the same transaction,
+// with Roles (default: member).
+type CreateUserInput struct {
+	Email          string
+	EmailVerified  *bool
+	Name           *string
+	GivenName      *string
+	FamilyName     *string
+	Locale         *string
+	Picture        *string
+	Metadata       map[string]any
+	OrganizationID *pulid.ID
+	Roles          []string
+}
+
+type profile struct {
+	name, givenName, familyName, locale, picture *string
+	metadata                                     map[string]any
+}
+
+func (p profile) validate() error {
+	for _, c := range []struct {
+		field string
+		v     *string
+		max   int
+	}{{"name", p.name, 200}, {"givenName", p.givenName, 100}, {"familyName", p.familyName, 100}} {
+		if err := checkOptionalText(c.field, c.v, c.max); err != nil {
+			return err
+		}
+	}
+	if err := checkLocale("locale", p.locale); err != nil {
+		return err
+	}
+	if err := checkHTTPSURL("picture", p.picture); err != nil {
+		return err
+	}
+	return checkMetadata("metadata", p.metadata)
+}
+
+// CreateUser creates a user, and its membership when OrganizationID is set.
+func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User, error) {
+	email, err := NormalizeEmail("email", in.Email)
+	if err != nil {
+		return nil, err
+	}
+	if err := (profile{in.Name, in.GivenName, in.FamilyName, in.Locale, in.Picture, in.Metadata}).validate(); err != nil {
+		return nil, err
+	}
+	if v := viewer.FromContext(ctx); v != nil && !v.Unrestricted() && in.OrganizationID == nil {
+		return nil, invalid("organizationID", "is required for a key scoped to an organization")
+	}
+	var u *ent.User
+	err = s.inTx(ctx, func(tx *ent.Tx) error {
+		var org *ent.Organization
+		if in.OrganizationID != nil {
+			if org, err = tx.Organization.Get(ctx, *in.OrganizationID); err != nil {
+				return translate(err, "organization")
+			}
+		}
+		u, err = tx.User.Create().
+			SetEmail(email).
+			SetNillableEmailVerified(in.EmailVerified).
+			SetNillableName(in.Name).
+			SetNillableGivenName(in.GivenName).
+			SetNillableFamilyName(in.FamilyName).
+			SetNillableLocale(in.Locale).
+			SetNillablePicture(in.Picture).
+			SetMetadata(in.Metadata).
+			Save(ctx)
+		if ent.IsConstraintError(err) {
+			return &ConflictError{Field: "email", Reason: "is already registered"}
+		}
+		if err != nil {
+			return translate(err, "user")
+		}
+		if err := s.audit(ctx, tx, event{action: "user.create", targetType: "User", targetID: u.ID,
+			org: orgIDOf(org)}); err != nil {
+			return err
+		}
+		if org == nil {
+			return nil
+		}
+		_, err = s.addMember(ctx, tx, org.ID, u.ID, in.Roles, nil)
+		return err
+	})
+	return u, err
+}
+
+func orgIDOf(o *ent.Organization) pulid.ID {
+	if o == nil {
+		return ""
+	}
+	return o.ID
+}
+
+// UpdateUserInput changes the fields that are set; an empty string clears
+// an optional field.
+type UpdateUserInput struct {
+	ID            pulid.ID
+	Email         *string
+	EmailVerified *bool
+	Name          *string
+	GivenName     *string
+	FamilyName    *string
+	Locale        *string
+	Picture       *string
+	Status        *user.Status
+	Metadata      map[string]any
+}
+
+// UpdateUser changes a user. A viewer scoped to organizations may change
+// only users all of whose memberships are in its organizations.
+func (s *Service) UpdateUser(ctx context.Context, in UpdateUserInput) (*ent.User, error) {
+	if err := (profile{in.Name, in.GivenName, in.FamilyName, in.Locale, in.Picture, in.Metadata}).validate(); err != nil {
+		return nil, err
+	}
+	var email *string
+	if in.Email != nil {
+		e, err := NormalizeEmail("email", *in.Email)
+		if err != nil {
+			return nil, err
+		}
+		email = &e
+	}
+	if in.Status != nil {
+		if err := user.StatusValidator(*in.Status); err != nil {
+			return nil, invalid("status", "must be ACTIVE or DISABLED")
+		}
+	}
+	var u *ent.User
+	err := s.inTx(ctx, func(tx *ent.Tx) error {
+		up := tx.User.UpdateOneID(in.ID).
+			SetNillableEmail(email).
+			SetNillableEmailVerified(in.EmailVerified).
+			SetNillableStatus(in.Status)
+		if email != nil && in.EmailVerified == nil {
+			up.SetEmailVerified(false) // a new address is unverified until proven
+		}
+		setOrClear(in.Name, up.SetName, up.ClearName)
+		setOrClear(in.GivenName, up.SetGivenName, up.ClearGivenName)
+		setOrClear(in.FamilyName, up.SetFamilyName, up.ClearFamilyName)
+		setOrClear(in.Locale, up.SetLocale, up.ClearLocale)
+		setOrClear(in.Picture, up.SetPicture, up.ClearPicture)
+		if in.Metadata != nil {
+			up.SetMetadata(in.Metadata)
+		}
+		var err error
+		u, err = up.Save(ctx)
+		if ent.IsConstraintError(err) {
+			return &ConflictError{Field: "email", Reason: "is already registered"}
+		}
+		if err != nil {
+			return translate(err, "user")
+		}
+		changed := changedFields(map[string]bool{"email": in.Email != nil, "emailVerified": in.EmailVerified != nil,
+			"name": in.Name != nil, "givenName": in.GivenName != nil, "familyName": in.FamilyName != nil,
+			"locale": in.Locale != nil, "picture": in.Picture != nil, "status": in.Status != nil, "metadata": in.Metadata != nil})
+		return s.audit(ctx, tx, event{action: "user.update", targetType: "User", targetID: u.ID,
+			metadata: map[string]any{"fields": changed}})
+	})
+	return u, err
+}
+
+// UserByEmail returns the user with email, if the viewer may see it.
+func (s *Service) UserByEmail(ctx context.Context, email string) (*ent.User, error) {
+	e, err := NormalizeEmail("email", email)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.client.User.Query().Where(user.Email(e)).Only(ctx)
+	return u, translate(err, "user")
+}
+
+func setOrClear[B any](v *string, set func(string) B, clear func() B) {
+	switch {
+	case v == nil:
+	case *v == "":
+		clear()
+	default:
+		set(*v)
+	}
+}
