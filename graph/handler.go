@@ -145,4 +145,3 @@ func writeError(w http.ResponseWriter, status int, msg, code string) {
 	w.WriteHeader(status)
 	_, _ = w.Write(errorBody(msg, code))
 }
-

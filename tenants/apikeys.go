@@ -83,7 +83,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, in CreateAPIKeyInput) (*ent.
 	if err != nil {
 		return nil, "", err
 	}
-	return k, key, nil
+	return k.Unwrap(), key, nil
 }
 
 // RevokeAPIKey revokes a key; it stops authenticating at once.
@@ -104,7 +104,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id pulid.ID) (*ent.APIKey, e
 		return s.audit(ctx, tx, event{action: "apikey.revoke", org: k.OrganizationID,
 			targetType: "APIKey", targetID: k.ID})
 	})
-	return k, err
+	return unwrap(k, err)
 }
 
 // AuthenticateAPIKey returns the viewer a key acts as. Every failure —

@@ -52,7 +52,9 @@ type UpdateApplicationInput struct {
 }
 
 // isPublic reports whether clients of type t cannot keep a secret (RFC 6749 §2.1).
-func isPublic(t application.Type) bool { return t == application.TypeSPA || t == application.TypeNATIVE }
+func isPublic(t application.Type) bool {
+	return t == application.TypeSPA || t == application.TypeNATIVE
+}
 
 // checkApplication validates settings for an application of type t. A
 // grant-type list must fit the type: machine clients only use client
@@ -166,7 +168,7 @@ func (s *Service) CreateApplication(ctx context.Context, in CreateApplicationInp
 	if err != nil {
 		return nil, "", err
 	}
-	return app, clientSecret, nil
+	return app.Unwrap(), clientSecret, nil
 }
 
 // UpdateApplication changes an application's name and OAuth settings.
@@ -212,7 +214,7 @@ func (s *Service) UpdateApplication(ctx context.Context, in UpdateApplicationInp
 		}
 		return s.audit(ctx, tx, event{action: "application.update", targetType: "Application", targetID: app.ID})
 	})
-	return app, err
+	return unwrap(app, err)
 }
 
 // RotateApplicationSecret replaces a confidential application's secret; the
@@ -236,7 +238,7 @@ func (s *Service) RotateApplicationSecret(ctx context.Context, id pulid.ID) (*en
 	if err != nil {
 		return nil, "", err
 	}
-	return app, clientSecret, nil
+	return app.Unwrap(), clientSecret, nil
 }
 
 // DeleteApplication deletes an application.

@@ -44,7 +44,7 @@ func (s *Service) AddDomain(ctx context.Context, in AddDomainInput) (*ent.Domain
 		return s.audit(ctx, tx, event{action: "domain.add", org: d.OrganizationID,
 			targetType: "Domain", targetID: d.ID, metadata: map[string]any{"domain": d.Domain}})
 	})
-	return d, err
+	return unwrap(d, err)
 }
 
 // RemoveDomain releases a domain claim.

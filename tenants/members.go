@@ -39,7 +39,7 @@ func (s *Service) AddMember(ctx context.Context, in AddMemberInput) (*ent.Member
 		m, err = s.addMember(ctx, tx, in.OrganizationID, in.UserID, in.Roles, in.Status)
 		return err
 	})
-	return m, err
+	return unwrap(m, err)
 }
 
 func (s *Service) addMember(ctx context.Context, tx *ent.Tx, org, usr pulid.ID, roleKeys []string, status *membership.Status) (*ent.Membership, error) {
@@ -119,7 +119,7 @@ func (s *Service) UpdateMemberRoles(ctx context.Context, in UpdateMemberRolesInp
 		return s.audit(ctx, tx, event{action: "member.roles.update", org: m.OrganizationID,
 			targetType: "Membership", targetID: m.ID, metadata: map[string]any{"roles": uniqueStrings(in.Roles)}})
 	})
-	return m, err
+	return unwrap(m, err)
 }
 
 // RemoveMember deletes a membership. It refuses to remove an organization's
@@ -204,5 +204,5 @@ func (s *Service) CreateRole(ctx context.Context, in CreateRoleInput) (*ent.Role
 		return s.audit(ctx, tx, event{action: "role.create", org: r.OrganizationID,
 			targetType: "Role", targetID: r.ID, metadata: map[string]any{"key": r.Key}})
 	})
-	return r, err
+	return unwrap(r, err)
 }

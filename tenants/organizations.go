@@ -87,7 +87,7 @@ func (s *Service) CreateOrganization(ctx context.Context, in CreateOrganizationI
 		return s.audit(ctx, tx, event{action: "organization.create", org: org.ID,
 			targetType: "Organization", targetID: org.ID, metadata: map[string]any{"slug": org.Slug}})
 	})
-	return org, err
+	return unwrap(org, err)
 }
 
 // UpdateOrganizationInput changes the fields that are set.
@@ -159,7 +159,7 @@ func (s *Service) UpdateOrganization(ctx context.Context, in UpdateOrganizationI
 		return s.audit(ctx, tx, event{action: "organization.update", org: org.ID,
 			targetType: "Organization", targetID: org.ID, metadata: map[string]any{"fields": changed}})
 	})
-	return org, err
+	return unwrap(org, err)
 }
 
 // DeleteOrganization deletes an organization and, by cascade, its
@@ -255,7 +255,7 @@ func (s *Service) UpdateOrganizationPolicy(ctx context.Context, in UpdateOrganiz
 		return s.audit(ctx, tx, event{action: "policy.update", org: in.OrganizationID,
 			targetType: "OrganizationPolicy", targetID: p.ID})
 	})
-	return p, err
+	return unwrap(p, err)
 }
 
 // OrganizationBySlug returns the organization with slug, if the viewer may see it.

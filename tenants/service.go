@@ -96,3 +96,13 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// unwrap detaches an entity loaded in a transaction from it, so that edges
+// resolved after the commit (GraphQL payload fields) use the plain client.
+func unwrap[T interface{ Unwrap() T }](v T, err error) (T, error) {
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return v.Unwrap(), nil
+}

@@ -95,7 +95,7 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User
 		_, err = s.addMember(ctx, tx, org.ID, u.ID, in.Roles, nil)
 		return err
 	})
-	return u, err
+	return unwrap(u, err)
 }
 
 func orgIDOf(o *ent.Organization) pulid.ID {
@@ -170,7 +170,7 @@ func (s *Service) UpdateUser(ctx context.Context, in UpdateUserInput) (*ent.User
 		return s.audit(ctx, tx, event{action: "user.update", targetType: "User", targetID: u.ID,
 			metadata: map[string]any{"fields": changed}})
 	})
-	return u, err
+	return unwrap(u, err)
 }
 
 // UserByEmail returns the user with email, if the viewer may see it.

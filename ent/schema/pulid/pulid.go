@@ -45,22 +45,26 @@ func (id ID) String() string { return string(id) }
 
 // UnmarshalGQL implements graphql.Unmarshaler.
 func (id *ID) UnmarshalGQL(v any) error {
-	s, ok := v.(string)
-	if !ok {
+	switch s := v.(type) {
+	case string:
+		*id = ID(s)
+	case ID:
+		*id = s
+	default:
 		return fmt.Errorf("id must be a string, got %T", v)
 	}
-	*id = ID(s)
 	return nil
 }
 
 // MarshalGQL implements graphql.Marshaler.
 func (id ID) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(id))) }
 
-// Scan implements sql.Scanner.
+// Scan implements sql.Scanner. NULL (an optional id column left empty)
+// scans to the empty ID.
 func (id *ID) Scan(src any) error {
 	switch v := src.(type) {
 	case nil:
-		return fmt.Errorf("pulid: unexpected NULL")
+		*id = ""
 	case string:
 		*id = ID(v)
 	case []byte:
