@@ -1,0 +1,352 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gatehouse-id/gatehouse/internal/config"
+)
+
+// result is what one in-process run of the command produced.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCmd(t *testing.T, env map[string]string, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr)
+	return result{code, stdout.String(), stderr.String()}
+}
+
+func TestHelp(t *testing.T) {
+	tests := []struct {
+		args []string
+		want []string // on stdout
+	}{
+		{[]string{"--help"}, []string{"serve", "migrate", "apikey", "version"}},
+		{[]string{"-h"}, []string{"serve", "migrate", "apikey", "version"}},
+		{[]string{"help"}, []string{"serve", "migrate", "apikey", "version"}},
+		{[]string{"help", "serve"}, []string{"gatehouse serve [flags]"}},
+		{[]string{"serve", "--help"}, []string{"gatehouse serve [flags]"}},
+		{[]string{"migrate", "-h"}, []string{"gatehouse migrate [flags]"}},
+		{[]string{"apikey", "--help"}, []string{"gatehouse apikey <command>", "create"}},
+		{[]string{"apikey", "create", "--help"}, []string{"gatehouse apikey create [flags]", "--name name", "--scope org:ID"}},
+		{[]string{"version", "--help"}, []string{"gatehouse version"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			r := runCmd(t, nil, tt.args...)
+			if r.code != 0 || r.stderr != "" {
+				t.Fatalf("exit %d, stderr %q; want 0 and nothing on stderr", r.code, r.stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.stdout, w) {
+					t.Errorf("help lacks %q:\n%s", w, r.stdout)
+				}
+			}
+		})
+	}
+}
+
+// TestHelpListsEveryConfigFlag: each configuration flag appears with its
+// variable and default in the help of every command that reads configuration.
+func TestHelpListsEveryConfigFlag(t *testing.T) {
+	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"apikey", "create"}} {
+		r := runCmd(t, nil, append(cmd, "--help")...)
+		for _, v := range config.Table() {
+			want := "(env " + v.Name + ", default " + v.Default + ")"
+			if !strings.Contains(r.stdout, "--"+v.Flag) || !strings.Contains(r.stdout, want) {
+				t.Errorf("%s --help lacks --%s with %q", strings.Join(cmd, " "), v.Flag, want)
+			}
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string // on stderr
+	}{
+		{"no command", nil, "Usage:"},
+		{"unknown command", []string{"frobnicate"}, `gatehouse: unknown command "frobnicate"`},
+		{"unknown flag", []string{"serve", "--nope"}, "flag provided but not defined: -nope"},
+		{"stray argument", []string{"migrate", "now"}, `gatehouse migrate: unexpected argument "now"`},
+		{"apikey without command", []string{"apikey"}, "gatehouse apikey <command>"},
+		{"apikey create without name", []string{"apikey", "create"}, "gatehouse apikey create: --name is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCmd(t, nil, tt.args...)
+			if r.code != 2 {
+				t.Errorf("exit %d, want 2", r.code)
+			}
+			if !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("stderr lacks %q:\n%s", tt.want, r.stderr)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout = %q, want nothing", r.stdout)
+			}
+		})
+	}
+}
+
+func TestBadConfiguration(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"bad address", map[string]string{"GATEHOUSE_ADDR": "x"}, nil,
+			`gatehouse: invalid configuration: GATEHOUSE_ADDR "x": missing port`},
+		{"every problem at once", map[string]string{"GATEHOUSE_ADDR": "x", "GATEHOUSE_ISSUER": "ftp://a"}, nil,
+			`gatehouse: invalid configuration: GATEHOUSE_ADDR "x": missing port; GATEHOUSE_ISSUER "ftp://a": must be an http(s) URL`},
+		{"flag named as typed", nil, []string{"--log-level", "loud"},
+			`gatehouse: invalid configuration: --log-level "loud": must be debug, info, warn or error`},
+		{"password never shown", map[string]string{"GATEHOUSE_DATABASE_URL": "mysql://root:hunter2@db/app"}, nil,
+			`gatehouse: invalid configuration: GATEHOUSE_DATABASE_URL "mysql://root:xxxxx@db/app": must be a postgres:// or postgresql:// URL (leave empty for embedded SQLite)`},
+	}
+	for _, tt := range tests {
+		for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"apikey", "create", "--name", "boot"}} {
+			t.Run(tt.name+"/"+strings.Join(cmd, " "), func(t *testing.T) {
+				dataDir := filepath.Join(t.TempDir(), "data")
+				env := map[string]string{"GATEHOUSE_DATA_DIR": dataDir}
+				for k, v := range tt.env {
+					env[k] = v
+				}
+				r := runCmd(t, env, append(cmd, tt.args...)...)
+				if r.code != 2 {
+					t.Errorf("exit %d, want 2", r.code)
+				}
+				if r.stderr != tt.want+"\n" {
+					t.Errorf("stderr:\n got %q\nwant %q", r.stderr, tt.want+"\n")
+				}
+				if r.stdout != "" {
+					t.Errorf("stdout = %q, want nothing", r.stdout)
+				}
+				if _, err := os.Stat(dataDir); err == nil {
+					t.Errorf("the data directory was created although the configuration is invalid")
+				}
+			})
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	r := runCmd(t, nil, "version")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "gatehouse ") || !strings.Contains(r.stdout, runtime.Version()) {
+		t.Errorf("version: exit %d, stdout %q", r.code, r.stdout)
+	}
+}
+
+func TestVersionFrom(t *testing.T) {
+	setting := func(kv ...string) []debug.BuildSetting {
+		var s []debug.BuildSetting
+		for i := 0; i < len(kv); i += 2 {
+			s = append(s, debug.BuildSetting{Key: kv[i], Value: kv[i+1]})
+		}
+		return s
+	}
+	tests := []struct {
+		name string
+		info debug.BuildInfo
+		want string
+	}{
+		{"module version", debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}, "v1.2.3"},
+		{"vcs revision", debug.BuildInfo{Main: debug.Module{Version: "(devel)"},
+			Settings: setting("vcs.revision", "0123456789abcdef0123", "vcs.modified", "false")}, "0123456789ab"},
+		{"dirty tree", debug.BuildInfo{Settings: setting("vcs.revision", "0123456789abcdef", "vcs.modified", "true")}, "0123456789ab-dirty"},
+		{"nothing known", debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "dev"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := versionFrom(&tt.info); got != tt.want {
+				t.Errorf("versionFrom = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// lineWriter is a goroutine-safe log sink that hands each line to lines.
+type lineWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	all   bytes.Buffer
+	lines chan string
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.all.Write(p)
+	w.buf.Write(p)
+	for {
+		line, err := w.buf.ReadString('\n')
+		if err != nil {
+			w.buf.WriteString(line) // incomplete: keep for later
+			return len(p), nil
+		}
+		select {
+		case w.lines <- strings.TrimSuffix(line, "\n"):
+		default: // nobody is listening any more
+		}
+	}
+}
+
+func (w *lineWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.all.String()
+}
+
+// TestServe runs serve on SQLite in a temporary directory and checks the
+// wiring from the outside: probes, metrics, request ids, the GraphQL body
+// limit and authentication, apikey create, and a graceful stop.
+func TestServe(t *testing.T) {
+	dataDir := t.TempDir()
+	env := func(k string) string {
+		return map[string]string{"GATEHOUSE_DATA_DIR": dataDir, "GATEHOUSE_ADDR": "127.0.0.1:0"}[k]
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	logs := &lineWriter{lines: make(chan string, 100)}
+	var stdout bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve"}, env, &stdout, logs) }()
+
+	var base string
+	for base == "" {
+		select {
+		case line := <-logs.lines:
+			var rec struct{ Msg, Addr, Database string }
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("log line is not JSON: %q", line)
+			}
+			if rec.Msg == "gatehouse started" {
+				base = "http://" + rec.Addr
+				if !strings.HasPrefix(rec.Database, "sqlite ") {
+					t.Errorf("database = %q", rec.Database)
+				}
+			}
+		case code := <-done:
+			t.Fatalf("serve exited with %d before starting:\n%s", code, logs)
+		}
+	}
+
+	get := func(path string) (*http.Response, string) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	post := func(body io.Reader, header ...string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, base+"/graphql", body)
+		req.Header.Set("Content-Type", "application/json")
+		for i := 0; i < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+
+	if resp, body := get("/healthz"); resp.StatusCode != 200 || body != `{"status":"ok"}`+"\n" {
+		t.Errorf("/healthz = %d %q", resp.StatusCode, body)
+	} else if resp.Header.Get("X-Request-Id") == "" {
+		t.Error("/healthz has no X-Request-Id")
+	}
+	if resp, body := get("/readyz"); resp.StatusCode != 200 {
+		t.Errorf("/readyz = %d %q", resp.StatusCode, body)
+	}
+	if resp, _ := post(strings.NewReader(`{"query":"{ __typename }"}`)); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("/graphql without a key = %d, want 401", resp.StatusCode)
+	}
+	big := `{"query":"` + strings.Repeat("a", 1<<20) + `"}`
+	if resp, body := post(strings.NewReader(big)); resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "PAYLOAD_TOO_LARGE") {
+		t.Errorf("/graphql with 1 MiB = %d %q, want 413 PAYLOAD_TOO_LARGE", resp.StatusCode, body)
+	}
+
+	// apikey create beside the running server, on the same database.
+	var keyOut, keyErr bytes.Buffer
+	if code := run(context.Background(), []string{"apikey", "create", "--name", "bootstrap"}, env, &keyOut, &keyErr); code != 0 {
+		t.Fatalf("apikey create: exit %d\n%s", code, keyErr.String())
+	}
+	secret := strings.TrimSuffix(keyOut.String(), "\n")
+	if secret == "" || strings.ContainsAny(secret, "\n ") {
+		t.Fatalf("stdout = %q, want the secret alone on one line", keyOut.String())
+	}
+	if strings.Contains(keyErr.String(), secret) {
+		t.Error("the secret was written to stderr too")
+	}
+
+	resp, body := post(strings.NewReader(`{"query":"{ organizations(first: 1) { totalCount } }"}`), "Authorization", "Bearer "+secret)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"totalCount":0`) {
+		t.Errorf("/graphql with the new key = %d %s", resp.StatusCode, body)
+	}
+	// Chunked and over the limit, from an authenticated caller: still 413.
+	if resp, body := post(io.MultiReader(strings.NewReader(big)), "Authorization", "Bearer "+secret); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("/graphql chunked 1 MiB = %d %q, want 413", resp.StatusCode, body)
+	}
+
+	_, metrics := get("/metrics")
+	for _, want := range []string{
+		`gatehouse_http_requests_total{code="200",method="GET",route="/healthz"} 1`,
+		`gatehouse_http_requests_total{code="401",method="POST",route="/graphql"} 1`,
+		`go_sql_open_connections{db_name="gatehouse"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
+	stop() // as SIGTERM does
+	if code := <-done; code != 0 {
+		t.Errorf("serve exited with %d after SIGTERM, want 0:\n%s", code, logs)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("serve wrote to stdout: %q", stdout.String())
+	}
+	var accessLines int
+	sc := bufio.NewScanner(strings.NewReader(logs.String()))
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), `"msg":"request"`) {
+			accessLines++
+		}
+	}
+	if accessLines < 5 {
+		t.Errorf("want an access log line per request, got %d:\n%s", accessLines, logs)
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	env := map[string]string{"GATEHOUSE_DATA_DIR": t.TempDir()}
+	for range 2 { // the second run finds nothing to do
+		r := runCmd(t, env, "migrate")
+		if r.code != 0 || !strings.Contains(r.stdout, "is up to date") {
+			t.Fatalf("migrate: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+	}
+}

@@ -1,0 +1,77 @@
+package main
+
+// The wiring: the only file of this command that knows the storage, domain
+// and GraphQL packages.
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	_ "github.com/gatehouse-id/gatehouse/ent/runtime" // ent hooks and privacy policies
+	"github.com/gatehouse-id/gatehouse/graph"
+	"github.com/gatehouse-id/gatehouse/internal/config"
+	"github.com/gatehouse-id/gatehouse/internal/database"
+	"github.com/gatehouse-id/gatehouse/tenants"
+	"github.com/gatehouse-id/gatehouse/tenants/viewer"
+)
+
+// backend is the migrated database and the domain service on top of it.
+type backend struct {
+	db      *database.DB
+	client  *ent.Client
+	tenants *tenants.Service
+}
+
+// openBackend opens the configured database and migrates it; each applied
+// migration is logged.
+func openBackend(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*backend, error) {
+	db, err := database.Open(ctx, database.Config{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+	return &backend{db: db, client: client, tenants: tenants.NewService(client)}, nil
+}
+
+// Close closes the database (the ent client shares its pool).
+func (b *backend) Close() error { return b.db.Close() }
+
+func (b *backend) describe() string { return b.db.Describe() }
+
+func (b *backend) ready(ctx context.Context) error { return b.db.Ready(ctx) }
+
+func (b *backend) registerMetrics(reg *prometheus.Registry) {
+	reg.MustRegister(collectors.NewDBStatsCollector(b.db.SQL, "gatehouse"))
+}
+
+// graphQL serves /graphql: POST authenticated by API key with a 1 MiB body
+// limit, and GET for the playground in dev mode (graph.NewHandler does both).
+func (b *backend) graphQL(cfg *config.Config, logger *slog.Logger) http.Handler {
+	return graph.NewHandler(graph.Config{Service: b.tenants, Logger: logger, Dev: cfg.Dev})
+}
+
+// inputError is a problem with what the operator typed.
+type inputError = tenants.InputError
+
+type createdKey struct{ id, secret string }
+
+// createAPIKey creates a key as the system itself: the CLI is how the first
+// key of an instance comes to exist.
+func (b *backend) createAPIKey(ctx context.Context, name string, scopes []string) (createdKey, error) {
+	k, secret, err := b.tenants.CreateAPIKey(viewer.SystemContext(ctx), tenants.CreateAPIKeyInput{Name: name, Scopes: scopes})
+	if err != nil {
+		return createdKey{}, err
+	}
+	return createdKey{id: fmt.Sprint(k.ID), secret: secret}, nil
+}

@@ -1,0 +1,406 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the gatehouse binary is told by its operator.
+type Config struct {
+	// Addr is the host:port the HTTP server listens on.
+	Addr string
+	// DataDir holds the embedded SQLite database and, in dev mode, key files.
+	DataDir string
+	// DatabaseURL selects PostgreSQL (postgres:// or postgresql://); empty
+	// means embedded SQLite in DataDir.
+	DatabaseURL string
+	// Issuer is the public base URL of this instance, the OpenID issuer.
+	Issuer string
+	// Dev relaxes production checks (plain-http issuer) and serves the
+	// GraphQL playground.
+	Dev bool
+	// LogLevel is one of debug, info, warn, error.
+	LogLevel string
+	// LogFormat is json or text.
+	LogFormat string
+	// ShutdownTimeout bounds how long in-flight requests may finish after
+	// SIGTERM or SIGINT.
+	ShutdownTimeout time.Duration
+
+	// labels names where each field's value came from (flag or variable),
+	// so that a problem points at what the operator actually typed.
+	labels map[string]string
+	// issuerDerived is set when Issuer was not given and Load made it up
+	// from Addr.
+	issuerDerived bool
+}
+
+// Var documents one setting: its environment variable, its flag and its
+// default. Table lists them all; the README's configuration table must agree.
+type Var struct {
+	Name        string // environment variable, e.g. GATEHOUSE_ADDR
+	Flag        string // flag name without dashes, e.g. addr
+	Default     string // the default as a person reads it
+	Description string
+}
+
+// Defaults of the settings that have a fixed one.
+const (
+	DefaultAddr            = "127.0.0.1:8080"
+	DefaultDataDir         = "./data"
+	DefaultLogLevel        = "info"
+	DefaultShutdownTimeout = 15 * time.Second
+)
+
+// setting ties a Var to the Config field it fills.
+type setting struct {
+	Var
+	set func(c *Config, raw string) error
+}
+
+var settings = []setting{
+	{Var{"GATEHOUSE_ADDR", "addr", DefaultAddr,
+		"`host:port` the HTTP server listens on"},
+		func(c *Config, s string) error { c.Addr = s; return nil }},
+	{Var{"GATEHOUSE_DATA_DIR", "data-dir", DefaultDataDir,
+		"`directory` for the embedded SQLite database and dev key files"},
+		func(c *Config, s string) error { c.DataDir = s; return nil }},
+	{Var{"GATEHOUSE_DATABASE_URL", "database-url", "none",
+		"PostgreSQL `URL` (postgres://user:pass@host/db); when unset, embedded SQLite in the data directory"},
+		func(c *Config, s string) error { c.DatabaseURL = s; return nil }},
+	{Var{"GATEHOUSE_ISSUER", "issuer", "http:// + the listen address",
+		"public base `URL` of this instance, the OpenID issuer; https unless loopback or dev"},
+		func(c *Config, s string) error { c.Issuer = s; return nil }},
+	{Var{"GATEHOUSE_DEV", "dev", "false",
+		"development mode: allows a plain-http issuer, serves the GraphQL playground, text logs"},
+		func(c *Config, s string) error {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				return fmt.Errorf("must be true or false")
+			}
+			c.Dev = b
+			return nil
+		}},
+	{Var{"GATEHOUSE_LOG_LEVEL", "log-level", DefaultLogLevel,
+		"log `level`: debug, info, warn or error"},
+		func(c *Config, s string) error { c.LogLevel = s; return nil }},
+	{Var{"GATEHOUSE_LOG_FORMAT", "log-format", "json (text with dev)",
+		"log `format`: json or text"},
+		func(c *Config, s string) error { c.LogFormat = s; return nil }},
+	{Var{"GATEHOUSE_SHUTDOWN_TIMEOUT", "shutdown-timeout", DefaultShutdownTimeout.String(),
+		"how long in-flight requests may finish after SIGTERM or SIGINT (a Go `duration`, e.g. 30s)"},
+		func(c *Config, s string) error {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return fmt.Errorf("must be a duration such as 15s or 1m")
+			}
+			c.ShutdownTimeout = d
+			return nil
+		}},
+}
+
+// Table lists every setting in the order of Config's fields.
+func Table() []Var {
+	vars := make([]Var, len(settings))
+	for i, s := range settings {
+		vars[i] = s.Var
+		vars[i].Description = strings.ReplaceAll(s.Description, "`", "")
+	}
+	return vars
+}
+
+// Markdown renders Table as the README's configuration table.
+func Markdown() string {
+	var b strings.Builder
+	b.WriteString("| Variable | Flag | Default | Description |\n|---|---|---|---|\n")
+	for _, v := range Table() {
+		fmt.Fprintf(&b, "| `%s` | `--%s` | %s | %s |\n", v.Name, v.Flag, v.Default, v.Description)
+	}
+	return b.String()
+}
+
+// Loader reads a Config once its flag set has been parsed.
+type Loader struct {
+	getenv func(string) string
+	flags  map[string]*flagValue
+}
+
+// Bind registers one flag per setting on fs. Each flag's usage names its
+// environment variable and default. Call Load after fs.Parse.
+// getenv is os.Getenv in production and a map lookup in tests.
+func Bind(fs *flag.FlagSet, getenv func(string) string) *Loader {
+	l := &Loader{getenv: getenv, flags: make(map[string]*flagValue, len(settings))}
+	for _, s := range settings {
+		v := &flagValue{isBool: s.Flag == "dev"}
+		l.flags[s.Flag] = v
+		fs.Var(v, s.Flag, fmt.Sprintf("%s\n(env %s, default %s)", s.Description, s.Name, s.Default))
+	}
+	return l
+}
+
+// Load builds the Config: defaults, then environment variables, then the
+// flags given on the command line. An empty variable counts as unset. The
+// error, an *Error, lists every problem found, parsing and validation alike.
+func (l *Loader) Load() (*Config, error) {
+	c := &Config{
+		Addr:            DefaultAddr,
+		DataDir:         DefaultDataDir,
+		LogLevel:        DefaultLogLevel,
+		ShutdownTimeout: DefaultShutdownTimeout,
+		labels:          make(map[string]string),
+	}
+	var problems []problem
+	given := make(map[string]bool)
+	for _, s := range settings {
+		raw, label := "", ""
+		if f := l.flags[s.Flag]; f != nil && f.set {
+			raw, label = f.value, "--"+s.Flag
+		} else if env := l.getenv(s.Name); env != "" {
+			raw, label = env, s.Name
+		} else {
+			continue
+		}
+		given[s.Flag] = true
+		c.labels[s.Name] = label
+		if err := s.set(c, raw); err != nil {
+			problems = append(problems, problem{s.Name, fmt.Sprintf("%s %q: %v", label, raw, err)})
+		}
+	}
+	if !given["log-format"] {
+		c.LogFormat = "json"
+		if c.Dev {
+			c.LogFormat = "text"
+		}
+	}
+	if !given["issuer"] {
+		c.issuerDerived = true
+		c.Issuer = deriveIssuer(c.Addr)
+	}
+	if err := newError(append(problems, c.problems()...)); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// problem is one thing wrong with the setting of variable name.
+type problem struct {
+	name, text string
+}
+
+// newError returns an *Error listing problems in the order of Table, or nil.
+func newError(problems []problem) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	order := make(map[string]int, len(settings))
+	for i, s := range settings {
+		order[s.Name] = i
+	}
+	slices.SortStableFunc(problems, func(a, b problem) int { return order[a.name] - order[b.name] })
+	e := &Error{}
+	for _, p := range problems {
+		e.Problems = append(e.Problems, p.text)
+	}
+	return e
+}
+
+// deriveIssuer makes the default issuer from the listen address: a wildcard
+// host (":8080", "0.0.0.0:8080") becomes localhost.
+func deriveIssuer(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// Error is an invalid configuration: every problem, in the order of Table.
+type Error struct {
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	return "invalid configuration: " + strings.Join(e.Problems, "; ")
+}
+
+// Validate checks every field and returns an *Error listing all problems,
+// or nil.
+func (c *Config) Validate() error {
+	return newError(c.problems())
+}
+
+// label names where field name's value came from.
+func (c *Config) label(name string) string {
+	if l, ok := c.labels[name]; ok {
+		return l
+	}
+	return name
+}
+
+func (c *Config) problems() []problem {
+	var out []problem
+	bad := func(name, shown, why string) {
+		if shown == "" {
+			out = append(out, problem{name, fmt.Sprintf("%s: %s", c.label(name), why)})
+			return
+		}
+		out = append(out, problem{name, fmt.Sprintf("%s %q: %s", c.label(name), shown, why)})
+	}
+
+	addrOK := true
+	if why := checkAddr(c.Addr); why != "" {
+		addrOK = false
+		bad("GATEHOUSE_ADDR", c.Addr, why)
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		bad("GATEHOUSE_DATA_DIR", "", "must not be empty")
+	}
+	if shown, why := checkDatabaseURL(c.DatabaseURL); why != "" {
+		bad("GATEHOUSE_DATABASE_URL", shown, why)
+	}
+	switch {
+	case c.issuerDerived && !addrOK:
+		// The address problem says it all.
+	case c.issuerDerived && !c.Dev && !isLoopback(hostOf(c.Addr)):
+		bad("GATEHOUSE_ISSUER", "", fmt.Sprintf("must be set when the listen address %q is not a loopback address (or set GATEHOUSE_DEV)", c.Addr))
+	default:
+		if shown, why := checkIssuer(c.Issuer, c.Dev); why != "" {
+			bad("GATEHOUSE_ISSUER", shown, why)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("GATEHOUSE_LOG_LEVEL", c.LogLevel, "must be debug, info, warn or error")
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		bad("GATEHOUSE_LOG_FORMAT", c.LogFormat, "must be json or text")
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("GATEHOUSE_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String(), "must be positive")
+	}
+	return out
+}
+
+func checkAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		if strings.Contains(err.Error(), "missing port") {
+			return "missing port"
+		}
+		return "must be host:port"
+	}
+	if strings.ContainsAny(host, " /") {
+		return "invalid host"
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n > 65535 {
+		return "port must be a number from 0 to 65535"
+	}
+	return ""
+}
+
+func hostOf(addr string) string {
+	host, _, _ := net.SplitHostPort(addr)
+	return host
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkDatabaseURL returns the URL as it may be shown (password redacted,
+// nothing at all when it does not parse) and what is wrong with it.
+func checkDatabaseURL(raw string) (shown, why string) {
+	if raw == "" {
+		return "", ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// The parse error quotes the URL, password included: say less.
+		return "", "not a valid URL"
+	}
+	shown = u.Redacted()
+	switch u.Scheme {
+	case "postgres", "postgresql":
+		return shown, ""
+	}
+	return shown, "must be a postgres:// or postgresql:// URL (leave empty for embedded SQLite)"
+}
+
+// checkIssuer enforces what OpenID Connect Discovery 1.0 §3 asks of an
+// issuer: an absolute https URL without query or fragment; plain http only
+// for loopback or in dev mode.
+func checkIssuer(raw string, dev bool) (shown, why string) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw, "must be an http(s) URL"
+	}
+	shown = u.Redacted()
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https", u.Host == "", u.Opaque != "":
+		return shown, "must be an http(s) URL"
+	case u.User != nil:
+		return shown, "must not contain user information"
+	case u.RawQuery != "" || u.ForceQuery:
+		return shown, "must not have a query"
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return shown, "must not have a fragment"
+	case strings.HasSuffix(u.Path, "/"):
+		return shown, "must not end with a slash"
+	case u.Scheme == "http" && !dev && !isLoopback(u.Hostname()):
+		return shown, "must use https unless the host is loopback or GATEHOUSE_DEV is set"
+	}
+	return shown, ""
+}
+
+// Level is LogLevel as a slog level.
+func (c *Config) Level() slog.Level {
+	switch c.LogLevel {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// flagValue is a flag that remembers whether it was given, so that an
+// unset flag leaves the environment's value in place.
+type flagValue struct {
+	value  string
+	set    bool
+	isBool bool
+}
+
+func (f *flagValue) String() string {
+	if f == nil {
+		return ""
+	}
+	return f.value
+}
+
+func (f *flagValue) Set(s string) error {
+	f.value, f.set = s, true
+	return nil
+}
+
+// IsBoolFlag lets --dev stand alone, without =true.
+func (f *flagValue) IsBoolFlag() bool { return f.isBool }

@@ -1,0 +1,41 @@
+package httpserver
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// ReadyTimeout bounds one readiness check.
+const ReadyTimeout = 5 * time.Second
+
+type status struct {
+	Status string `json:"status"`
+}
+
+// Healthz answers 200 {"status":"ok"} while the process can serve at all
+// (a liveness probe).
+func Healthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, status{"ok"})
+	})
+}
+
+// Readyz answers 200 {"status":"ok"} when check (the database ping, say)
+// succeeds within ReadyTimeout, and 503 {"status":"unavailable"} otherwise.
+// The reason goes to logger, never to the caller.
+func Readyz(check func(context.Context) error, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), ReadyTimeout)
+		defer cancel()
+		if err := check(ctx); err != nil {
+			logger.LogAttrs(r.Context(), slog.LevelWarn, "not ready",
+				slog.String("error", err.Error()),
+				slog.String("request_id", RequestIDFromContext(r.Context())))
+			writeJSON(w, http.StatusServiceUnavailable, status{"unavailable"})
+			return
+		}
+		writeJSON(w, http.StatusOK, status{"ok"})
+	})
+}
