@@ -1,0 +1,66 @@
+package migrations_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	atlasmigrate "ariga.io/atlas/sql/migrate"
+
+	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/migrations"
+	"github.com/gatehouse-id/gatehouse/migrations/internal/entdiff"
+)
+
+// TestNoDrift fails when ent/schema changed without a migration: it replays
+// the embedded migrations on an empty database per backend and diffs the
+// result against ent/migrate.Tables with the generator's own options.
+func TestNoDrift(t *testing.T) {
+	for _, d := range testdb.Empty(t) {
+		t.Run(d.Name, func(t *testing.T) {
+			fsys, err := migrations.FS(d.Dialect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			pending, err := entdiff.Pending(ctx, d.SQL, d.Dialect, fsys)
+			if errors.Is(err, atlasmigrate.ErrChecksumMismatch) {
+				t.Fatalf("migrations/%s/atlas.sum does not match the files (edited by hand?); if the edit is intended, run\n\n"+
+					"\tgo run ./migrations/gen -hash\n\nfrom the repository root. Error: %v", dir(d.Dialect), err)
+			}
+			if err != nil {
+				t.Fatalf("diff %s migrations against ent/migrate.Tables: %v", d.Dialect, err)
+			}
+			if pending != "" {
+				t.Fatalf("the ent schema and migrations/%s disagree; after `go generate ./...`, run\n\n"+
+					"\tgo run ./migrations/gen -name <change>\n\n"+
+					"from the repository root and commit the new files. The missing migration is:\n\n%s",
+					dir(d.Dialect), pending)
+			}
+		})
+	}
+}
+
+func TestFS(t *testing.T) {
+	for _, dialect := range []string{"sqlite3", "postgres"} {
+		fsys, err := migrations.FS(dialect)
+		if err != nil {
+			t.Fatalf("FS(%q): %v", dialect, err)
+		}
+		if _, err := fsys.Open("atlas.sum"); err != nil {
+			t.Errorf("FS(%q) has no atlas.sum: %v", dialect, err)
+		}
+	}
+	if _, err := migrations.FS("mysql"); err == nil {
+		t.Error(`FS("mysql") succeeded, want an error`)
+	}
+}
+
+func dir(dialect string) string {
+	if dialect == "sqlite3" {
+		return "sqlite"
+	}
+	return dialect
+}
