@@ -43,7 +43,23 @@ type Application struct {
 	IDTokenLifetimeSeconds int `json:"id_token_lifetime_seconds,omitempty"`
 	// RefreshTokenLifetimeSeconds holds the value of the "refresh_token_lifetime_seconds" field.
 	RefreshTokenLifetimeSeconds int `json:"refresh_token_lifetime_seconds,omitempty"`
-	selectValues                sql.SelectValues
+	// RefreshTokenIdleLifetimeSeconds holds the value of the "refresh_token_idle_lifetime_seconds" field.
+	RefreshTokenIdleLifetimeSeconds int `json:"refresh_token_idle_lifetime_seconds,omitempty"`
+	// AccessTokenSigningAlgorithm holds the value of the "access_token_signing_algorithm" field.
+	AccessTokenSigningAlgorithm application.AccessTokenSigningAlgorithm `json:"access_token_signing_algorithm,omitempty"`
+	// IDTokenSigningAlgorithm holds the value of the "id_token_signing_algorithm" field.
+	IDTokenSigningAlgorithm application.IDTokenSigningAlgorithm `json:"id_token_signing_algorithm,omitempty"`
+	// TokenEndpointAuthMethod holds the value of the "token_endpoint_auth_method" field.
+	TokenEndpointAuthMethod application.TokenEndpointAuthMethod `json:"token_endpoint_auth_method,omitempty"`
+	// the client's public keys for private_key_jwt (RFC 7523)
+	Jwks map[string]interface{} `json:"jwks,omitempty"`
+	// JwksURI holds the value of the "jwks_uri" field.
+	JwksURI string `json:"jwks_uri,omitempty"`
+	// scopes a MACHINE application may request with client credentials
+	Scopes []string `json:"scopes,omitempty"`
+	// first-party applications skip the consent screen
+	FirstParty   bool `json:"first_party,omitempty"`
+	selectValues sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -51,13 +67,15 @@ func (*Application) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case application.FieldRedirectUris, application.FieldPostLogoutRedirectUris, application.FieldGrantTypes:
+		case application.FieldRedirectUris, application.FieldPostLogoutRedirectUris, application.FieldGrantTypes, application.FieldJwks, application.FieldScopes:
 			values[i] = new([]byte)
 		case application.FieldID:
 			values[i] = new(pulid.ID)
-		case application.FieldAccessTokenLifetimeSeconds, application.FieldIDTokenLifetimeSeconds, application.FieldRefreshTokenLifetimeSeconds:
+		case application.FieldFirstParty:
+			values[i] = new(sql.NullBool)
+		case application.FieldAccessTokenLifetimeSeconds, application.FieldIDTokenLifetimeSeconds, application.FieldRefreshTokenLifetimeSeconds, application.FieldRefreshTokenIdleLifetimeSeconds:
 			values[i] = new(sql.NullInt64)
-		case application.FieldName, application.FieldType, application.FieldClientID, application.FieldSecretHash:
+		case application.FieldName, application.FieldType, application.FieldClientID, application.FieldSecretHash, application.FieldAccessTokenSigningAlgorithm, application.FieldIDTokenSigningAlgorithm, application.FieldTokenEndpointAuthMethod, application.FieldJwksURI:
 			values[i] = new(sql.NullString)
 		case application.FieldCreatedAt, application.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -160,6 +178,58 @@ func (_m *Application) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.RefreshTokenLifetimeSeconds = int(value.Int64)
 			}
+		case application.FieldRefreshTokenIdleLifetimeSeconds:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field refresh_token_idle_lifetime_seconds", values[i])
+			} else if value.Valid {
+				_m.RefreshTokenIdleLifetimeSeconds = int(value.Int64)
+			}
+		case application.FieldAccessTokenSigningAlgorithm:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field access_token_signing_algorithm", values[i])
+			} else if value.Valid {
+				_m.AccessTokenSigningAlgorithm = application.AccessTokenSigningAlgorithm(value.String)
+			}
+		case application.FieldIDTokenSigningAlgorithm:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field id_token_signing_algorithm", values[i])
+			} else if value.Valid {
+				_m.IDTokenSigningAlgorithm = application.IDTokenSigningAlgorithm(value.String)
+			}
+		case application.FieldTokenEndpointAuthMethod:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field token_endpoint_auth_method", values[i])
+			} else if value.Valid {
+				_m.TokenEndpointAuthMethod = application.TokenEndpointAuthMethod(value.String)
+			}
+		case application.FieldJwks:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field jwks", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Jwks); err != nil {
+					return fmt.Errorf("unmarshal field jwks: %w", err)
+				}
+			}
+		case application.FieldJwksURI:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field jwks_uri", values[i])
+			} else if value.Valid {
+				_m.JwksURI = value.String
+			}
+		case application.FieldScopes:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field scopes", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Scopes); err != nil {
+					return fmt.Errorf("unmarshal field scopes: %w", err)
+				}
+			}
+		case application.FieldFirstParty:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field first_party", values[i])
+			} else if value.Valid {
+				_m.FirstParty = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -230,6 +300,30 @@ func (_m *Application) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("refresh_token_lifetime_seconds=")
 	builder.WriteString(fmt.Sprintf("%v", _m.RefreshTokenLifetimeSeconds))
+	builder.WriteString(", ")
+	builder.WriteString("refresh_token_idle_lifetime_seconds=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RefreshTokenIdleLifetimeSeconds))
+	builder.WriteString(", ")
+	builder.WriteString("access_token_signing_algorithm=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AccessTokenSigningAlgorithm))
+	builder.WriteString(", ")
+	builder.WriteString("id_token_signing_algorithm=")
+	builder.WriteString(fmt.Sprintf("%v", _m.IDTokenSigningAlgorithm))
+	builder.WriteString(", ")
+	builder.WriteString("token_endpoint_auth_method=")
+	builder.WriteString(fmt.Sprintf("%v", _m.TokenEndpointAuthMethod))
+	builder.WriteString(", ")
+	builder.WriteString("jwks=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Jwks))
+	builder.WriteString(", ")
+	builder.WriteString("jwks_uri=")
+	builder.WriteString(_m.JwksURI)
+	builder.WriteString(", ")
+	builder.WriteString("scopes=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Scopes))
+	builder.WriteString(", ")
+	builder.WriteString("first_party=")
+	builder.WriteString(fmt.Sprintf("%v", _m.FirstParty))
 	builder.WriteByte(')')
 	return builder.String()
 }

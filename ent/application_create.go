@@ -141,6 +141,102 @@ func (_c *ApplicationCreate) SetNillableRefreshTokenLifetimeSeconds(v *int) *App
 	return _c
 }
 
+// SetRefreshTokenIdleLifetimeSeconds sets the "refresh_token_idle_lifetime_seconds" field.
+func (_c *ApplicationCreate) SetRefreshTokenIdleLifetimeSeconds(v int) *ApplicationCreate {
+	_c.mutation.SetRefreshTokenIdleLifetimeSeconds(v)
+	return _c
+}
+
+// SetNillableRefreshTokenIdleLifetimeSeconds sets the "refresh_token_idle_lifetime_seconds" field if the given value is not nil.
+func (_c *ApplicationCreate) SetNillableRefreshTokenIdleLifetimeSeconds(v *int) *ApplicationCreate {
+	if v != nil {
+		_c.SetRefreshTokenIdleLifetimeSeconds(*v)
+	}
+	return _c
+}
+
+// SetAccessTokenSigningAlgorithm sets the "access_token_signing_algorithm" field.
+func (_c *ApplicationCreate) SetAccessTokenSigningAlgorithm(v application.AccessTokenSigningAlgorithm) *ApplicationCreate {
+	_c.mutation.SetAccessTokenSigningAlgorithm(v)
+	return _c
+}
+
+// SetNillableAccessTokenSigningAlgorithm sets the "access_token_signing_algorithm" field if the given value is not nil.
+func (_c *ApplicationCreate) SetNillableAccessTokenSigningAlgorithm(v *application.AccessTokenSigningAlgorithm) *ApplicationCreate {
+	if v != nil {
+		_c.SetAccessTokenSigningAlgorithm(*v)
+	}
+	return _c
+}
+
+// SetIDTokenSigningAlgorithm sets the "id_token_signing_algorithm" field.
+func (_c *ApplicationCreate) SetIDTokenSigningAlgorithm(v application.IDTokenSigningAlgorithm) *ApplicationCreate {
+	_c.mutation.SetIDTokenSigningAlgorithm(v)
+	return _c
+}
+
+// SetNillableIDTokenSigningAlgorithm sets the "id_token_signing_algorithm" field if the given value is not nil.
+func (_c *ApplicationCreate) SetNillableIDTokenSigningAlgorithm(v *application.IDTokenSigningAlgorithm) *ApplicationCreate {
+	if v != nil {
+		_c.SetIDTokenSigningAlgorithm(*v)
+	}
+	return _c
+}
+
+// SetTokenEndpointAuthMethod sets the "token_endpoint_auth_method" field.
+func (_c *ApplicationCreate) SetTokenEndpointAuthMethod(v application.TokenEndpointAuthMethod) *ApplicationCreate {
+	_c.mutation.SetTokenEndpointAuthMethod(v)
+	return _c
+}
+
+// SetNillableTokenEndpointAuthMethod sets the "token_endpoint_auth_method" field if the given value is not nil.
+func (_c *ApplicationCreate) SetNillableTokenEndpointAuthMethod(v *application.TokenEndpointAuthMethod) *ApplicationCreate {
+	if v != nil {
+		_c.SetTokenEndpointAuthMethod(*v)
+	}
+	return _c
+}
+
+// SetJwks sets the "jwks" field.
+func (_c *ApplicationCreate) SetJwks(v map[string]interface{}) *ApplicationCreate {
+	_c.mutation.SetJwks(v)
+	return _c
+}
+
+// SetJwksURI sets the "jwks_uri" field.
+func (_c *ApplicationCreate) SetJwksURI(v string) *ApplicationCreate {
+	_c.mutation.SetJwksURI(v)
+	return _c
+}
+
+// SetNillableJwksURI sets the "jwks_uri" field if the given value is not nil.
+func (_c *ApplicationCreate) SetNillableJwksURI(v *string) *ApplicationCreate {
+	if v != nil {
+		_c.SetJwksURI(*v)
+	}
+	return _c
+}
+
+// SetScopes sets the "scopes" field.
+func (_c *ApplicationCreate) SetScopes(v []string) *ApplicationCreate {
+	_c.mutation.SetScopes(v)
+	return _c
+}
+
+// SetFirstParty sets the "first_party" field.
+func (_c *ApplicationCreate) SetFirstParty(v bool) *ApplicationCreate {
+	_c.mutation.SetFirstParty(v)
+	return _c
+}
+
+// SetNillableFirstParty sets the "first_party" field if the given value is not nil.
+func (_c *ApplicationCreate) SetNillableFirstParty(v *bool) *ApplicationCreate {
+	if v != nil {
+		_c.SetFirstParty(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ApplicationCreate) SetID(v pulid.ID) *ApplicationCreate {
 	_c.mutation.SetID(v)
@@ -218,6 +314,26 @@ func (_c *ApplicationCreate) defaults() error {
 		v := application.DefaultRefreshTokenLifetimeSeconds
 		_c.mutation.SetRefreshTokenLifetimeSeconds(v)
 	}
+	if _, ok := _c.mutation.RefreshTokenIdleLifetimeSeconds(); !ok {
+		v := application.DefaultRefreshTokenIdleLifetimeSeconds
+		_c.mutation.SetRefreshTokenIdleLifetimeSeconds(v)
+	}
+	if _, ok := _c.mutation.AccessTokenSigningAlgorithm(); !ok {
+		v := application.DefaultAccessTokenSigningAlgorithm
+		_c.mutation.SetAccessTokenSigningAlgorithm(v)
+	}
+	if _, ok := _c.mutation.IDTokenSigningAlgorithm(); !ok {
+		v := application.DefaultIDTokenSigningAlgorithm
+		_c.mutation.SetIDTokenSigningAlgorithm(v)
+	}
+	if _, ok := _c.mutation.TokenEndpointAuthMethod(); !ok {
+		v := application.DefaultTokenEndpointAuthMethod
+		_c.mutation.SetTokenEndpointAuthMethod(v)
+	}
+	if _, ok := _c.mutation.FirstParty(); !ok {
+		v := application.DefaultFirstParty
+		_c.mutation.SetFirstParty(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if application.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized application.DefaultID (forgotten import ent/runtime?)")
@@ -283,6 +399,46 @@ func (_c *ApplicationCreate) check() error {
 		if err := application.RefreshTokenLifetimeSecondsValidator(v); err != nil {
 			return &ValidationError{Name: "refresh_token_lifetime_seconds", err: fmt.Errorf(`ent: validator failed for field "Application.refresh_token_lifetime_seconds": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.RefreshTokenIdleLifetimeSeconds(); !ok {
+		return &ValidationError{Name: "refresh_token_idle_lifetime_seconds", err: errors.New(`ent: missing required field "Application.refresh_token_idle_lifetime_seconds"`)}
+	}
+	if v, ok := _c.mutation.RefreshTokenIdleLifetimeSeconds(); ok {
+		if err := application.RefreshTokenIdleLifetimeSecondsValidator(v); err != nil {
+			return &ValidationError{Name: "refresh_token_idle_lifetime_seconds", err: fmt.Errorf(`ent: validator failed for field "Application.refresh_token_idle_lifetime_seconds": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.AccessTokenSigningAlgorithm(); !ok {
+		return &ValidationError{Name: "access_token_signing_algorithm", err: errors.New(`ent: missing required field "Application.access_token_signing_algorithm"`)}
+	}
+	if v, ok := _c.mutation.AccessTokenSigningAlgorithm(); ok {
+		if err := application.AccessTokenSigningAlgorithmValidator(v); err != nil {
+			return &ValidationError{Name: "access_token_signing_algorithm", err: fmt.Errorf(`ent: validator failed for field "Application.access_token_signing_algorithm": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.IDTokenSigningAlgorithm(); !ok {
+		return &ValidationError{Name: "id_token_signing_algorithm", err: errors.New(`ent: missing required field "Application.id_token_signing_algorithm"`)}
+	}
+	if v, ok := _c.mutation.IDTokenSigningAlgorithm(); ok {
+		if err := application.IDTokenSigningAlgorithmValidator(v); err != nil {
+			return &ValidationError{Name: "id_token_signing_algorithm", err: fmt.Errorf(`ent: validator failed for field "Application.id_token_signing_algorithm": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.TokenEndpointAuthMethod(); !ok {
+		return &ValidationError{Name: "token_endpoint_auth_method", err: errors.New(`ent: missing required field "Application.token_endpoint_auth_method"`)}
+	}
+	if v, ok := _c.mutation.TokenEndpointAuthMethod(); ok {
+		if err := application.TokenEndpointAuthMethodValidator(v); err != nil {
+			return &ValidationError{Name: "token_endpoint_auth_method", err: fmt.Errorf(`ent: validator failed for field "Application.token_endpoint_auth_method": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.JwksURI(); ok {
+		if err := application.JwksURIValidator(v); err != nil {
+			return &ValidationError{Name: "jwks_uri", err: fmt.Errorf(`ent: validator failed for field "Application.jwks_uri": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.FirstParty(); !ok {
+		return &ValidationError{Name: "first_party", err: errors.New(`ent: missing required field "Application.first_party"`)}
 	}
 	return nil
 }
@@ -366,6 +522,38 @@ func (_c *ApplicationCreate) createSpec() (*Application, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.RefreshTokenLifetimeSeconds(); ok {
 		_spec.SetField(application.FieldRefreshTokenLifetimeSeconds, field.TypeInt, value)
 		_node.RefreshTokenLifetimeSeconds = value
+	}
+	if value, ok := _c.mutation.RefreshTokenIdleLifetimeSeconds(); ok {
+		_spec.SetField(application.FieldRefreshTokenIdleLifetimeSeconds, field.TypeInt, value)
+		_node.RefreshTokenIdleLifetimeSeconds = value
+	}
+	if value, ok := _c.mutation.AccessTokenSigningAlgorithm(); ok {
+		_spec.SetField(application.FieldAccessTokenSigningAlgorithm, field.TypeEnum, value)
+		_node.AccessTokenSigningAlgorithm = value
+	}
+	if value, ok := _c.mutation.IDTokenSigningAlgorithm(); ok {
+		_spec.SetField(application.FieldIDTokenSigningAlgorithm, field.TypeEnum, value)
+		_node.IDTokenSigningAlgorithm = value
+	}
+	if value, ok := _c.mutation.TokenEndpointAuthMethod(); ok {
+		_spec.SetField(application.FieldTokenEndpointAuthMethod, field.TypeEnum, value)
+		_node.TokenEndpointAuthMethod = value
+	}
+	if value, ok := _c.mutation.Jwks(); ok {
+		_spec.SetField(application.FieldJwks, field.TypeJSON, value)
+		_node.Jwks = value
+	}
+	if value, ok := _c.mutation.JwksURI(); ok {
+		_spec.SetField(application.FieldJwksURI, field.TypeString, value)
+		_node.JwksURI = value
+	}
+	if value, ok := _c.mutation.Scopes(); ok {
+		_spec.SetField(application.FieldScopes, field.TypeJSON, value)
+		_node.Scopes = value
+	}
+	if value, ok := _c.mutation.FirstParty(); ok {
+		_spec.SetField(application.FieldFirstParty, field.TypeBool, value)
+		_node.FirstParty = value
 	}
 	return _node, _spec
 }

@@ -186,6 +186,133 @@ func (_u *ApplicationUpdate) AddRefreshTokenLifetimeSeconds(v int) *ApplicationU
 	return _u
 }
 
+// SetRefreshTokenIdleLifetimeSeconds sets the "refresh_token_idle_lifetime_seconds" field.
+func (_u *ApplicationUpdate) SetRefreshTokenIdleLifetimeSeconds(v int) *ApplicationUpdate {
+	_u.mutation.ResetRefreshTokenIdleLifetimeSeconds()
+	_u.mutation.SetRefreshTokenIdleLifetimeSeconds(v)
+	return _u
+}
+
+// SetNillableRefreshTokenIdleLifetimeSeconds sets the "refresh_token_idle_lifetime_seconds" field if the given value is not nil.
+func (_u *ApplicationUpdate) SetNillableRefreshTokenIdleLifetimeSeconds(v *int) *ApplicationUpdate {
+	if v != nil {
+		_u.SetRefreshTokenIdleLifetimeSeconds(*v)
+	}
+	return _u
+}
+
+// AddRefreshTokenIdleLifetimeSeconds adds value to the "refresh_token_idle_lifetime_seconds" field.
+func (_u *ApplicationUpdate) AddRefreshTokenIdleLifetimeSeconds(v int) *ApplicationUpdate {
+	_u.mutation.AddRefreshTokenIdleLifetimeSeconds(v)
+	return _u
+}
+
+// SetAccessTokenSigningAlgorithm sets the "access_token_signing_algorithm" field.
+func (_u *ApplicationUpdate) SetAccessTokenSigningAlgorithm(v application.AccessTokenSigningAlgorithm) *ApplicationUpdate {
+	_u.mutation.SetAccessTokenSigningAlgorithm(v)
+	return _u
+}
+
+// SetNillableAccessTokenSigningAlgorithm sets the "access_token_signing_algorithm" field if the given value is not nil.
+func (_u *ApplicationUpdate) SetNillableAccessTokenSigningAlgorithm(v *application.AccessTokenSigningAlgorithm) *ApplicationUpdate {
+	if v != nil {
+		_u.SetAccessTokenSigningAlgorithm(*v)
+	}
+	return _u
+}
+
+// SetIDTokenSigningAlgorithm sets the "id_token_signing_algorithm" field.
+func (_u *ApplicationUpdate) SetIDTokenSigningAlgorithm(v application.IDTokenSigningAlgorithm) *ApplicationUpdate {
+	_u.mutation.SetIDTokenSigningAlgorithm(v)
+	return _u
+}
+
+// SetNillableIDTokenSigningAlgorithm sets the "id_token_signing_algorithm" field if the given value is not nil.
+func (_u *ApplicationUpdate) SetNillableIDTokenSigningAlgorithm(v *application.IDTokenSigningAlgorithm) *ApplicationUpdate {
+	if v != nil {
+		_u.SetIDTokenSigningAlgorithm(*v)
+	}
+	return _u
+}
+
+// SetTokenEndpointAuthMethod sets the "token_endpoint_auth_method" field.
+func (_u *ApplicationUpdate) SetTokenEndpointAuthMethod(v application.TokenEndpointAuthMethod) *ApplicationUpdate {
+	_u.mutation.SetTokenEndpointAuthMethod(v)
+	return _u
+}
+
+// SetNillableTokenEndpointAuthMethod sets the "token_endpoint_auth_method" field if the given value is not nil.
+func (_u *ApplicationUpdate) SetNillableTokenEndpointAuthMethod(v *application.TokenEndpointAuthMethod) *ApplicationUpdate {
+	if v != nil {
+		_u.SetTokenEndpointAuthMethod(*v)
+	}
+	return _u
+}
+
+// SetJwks sets the "jwks" field.
+func (_u *ApplicationUpdate) SetJwks(v map[string]interface{}) *ApplicationUpdate {
+	_u.mutation.SetJwks(v)
+	return _u
+}
+
+// ClearJwks clears the value of the "jwks" field.
+func (_u *ApplicationUpdate) ClearJwks() *ApplicationUpdate {
+	_u.mutation.ClearJwks()
+	return _u
+}
+
+// SetJwksURI sets the "jwks_uri" field.
+func (_u *ApplicationUpdate) SetJwksURI(v string) *ApplicationUpdate {
+	_u.mutation.SetJwksURI(v)
+	return _u
+}
+
+// SetNillableJwksURI sets the "jwks_uri" field if the given value is not nil.
+func (_u *ApplicationUpdate) SetNillableJwksURI(v *string) *ApplicationUpdate {
+	if v != nil {
+		_u.SetJwksURI(*v)
+	}
+	return _u
+}
+
+// ClearJwksURI clears the value of the "jwks_uri" field.
+func (_u *ApplicationUpdate) ClearJwksURI() *ApplicationUpdate {
+	_u.mutation.ClearJwksURI()
+	return _u
+}
+
+// SetScopes sets the "scopes" field.
+func (_u *ApplicationUpdate) SetScopes(v []string) *ApplicationUpdate {
+	_u.mutation.SetScopes(v)
+	return _u
+}
+
+// AppendScopes appends value to the "scopes" field.
+func (_u *ApplicationUpdate) AppendScopes(v []string) *ApplicationUpdate {
+	_u.mutation.AppendScopes(v)
+	return _u
+}
+
+// ClearScopes clears the value of the "scopes" field.
+func (_u *ApplicationUpdate) ClearScopes() *ApplicationUpdate {
+	_u.mutation.ClearScopes()
+	return _u
+}
+
+// SetFirstParty sets the "first_party" field.
+func (_u *ApplicationUpdate) SetFirstParty(v bool) *ApplicationUpdate {
+	_u.mutation.SetFirstParty(v)
+	return _u
+}
+
+// SetNillableFirstParty sets the "first_party" field if the given value is not nil.
+func (_u *ApplicationUpdate) SetNillableFirstParty(v *bool) *ApplicationUpdate {
+	if v != nil {
+		_u.SetFirstParty(*v)
+	}
+	return _u
+}
+
 // Mutation returns the ApplicationMutation object of the builder.
 func (_u *ApplicationUpdate) Mutation() *ApplicationMutation {
 	return _u.mutation
@@ -253,6 +380,31 @@ func (_u *ApplicationUpdate) check() error {
 	if v, ok := _u.mutation.RefreshTokenLifetimeSeconds(); ok {
 		if err := application.RefreshTokenLifetimeSecondsValidator(v); err != nil {
 			return &ValidationError{Name: "refresh_token_lifetime_seconds", err: fmt.Errorf(`ent: validator failed for field "Application.refresh_token_lifetime_seconds": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.RefreshTokenIdleLifetimeSeconds(); ok {
+		if err := application.RefreshTokenIdleLifetimeSecondsValidator(v); err != nil {
+			return &ValidationError{Name: "refresh_token_idle_lifetime_seconds", err: fmt.Errorf(`ent: validator failed for field "Application.refresh_token_idle_lifetime_seconds": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.AccessTokenSigningAlgorithm(); ok {
+		if err := application.AccessTokenSigningAlgorithmValidator(v); err != nil {
+			return &ValidationError{Name: "access_token_signing_algorithm", err: fmt.Errorf(`ent: validator failed for field "Application.access_token_signing_algorithm": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.IDTokenSigningAlgorithm(); ok {
+		if err := application.IDTokenSigningAlgorithmValidator(v); err != nil {
+			return &ValidationError{Name: "id_token_signing_algorithm", err: fmt.Errorf(`ent: validator failed for field "Application.id_token_signing_algorithm": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.TokenEndpointAuthMethod(); ok {
+		if err := application.TokenEndpointAuthMethodValidator(v); err != nil {
+			return &ValidationError{Name: "token_endpoint_auth_method", err: fmt.Errorf(`ent: validator failed for field "Application.token_endpoint_auth_method": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.JwksURI(); ok {
+		if err := application.JwksURIValidator(v); err != nil {
+			return &ValidationError{Name: "jwks_uri", err: fmt.Errorf(`ent: validator failed for field "Application.jwks_uri": %w`, err)}
 		}
 	}
 	return nil
@@ -332,6 +484,47 @@ func (_u *ApplicationUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	}
 	if value, ok := _u.mutation.AddedRefreshTokenLifetimeSeconds(); ok {
 		_spec.AddField(application.FieldRefreshTokenLifetimeSeconds, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RefreshTokenIdleLifetimeSeconds(); ok {
+		_spec.SetField(application.FieldRefreshTokenIdleLifetimeSeconds, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRefreshTokenIdleLifetimeSeconds(); ok {
+		_spec.AddField(application.FieldRefreshTokenIdleLifetimeSeconds, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AccessTokenSigningAlgorithm(); ok {
+		_spec.SetField(application.FieldAccessTokenSigningAlgorithm, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.IDTokenSigningAlgorithm(); ok {
+		_spec.SetField(application.FieldIDTokenSigningAlgorithm, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.TokenEndpointAuthMethod(); ok {
+		_spec.SetField(application.FieldTokenEndpointAuthMethod, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.Jwks(); ok {
+		_spec.SetField(application.FieldJwks, field.TypeJSON, value)
+	}
+	if _u.mutation.JwksCleared() {
+		_spec.ClearField(application.FieldJwks, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.JwksURI(); ok {
+		_spec.SetField(application.FieldJwksURI, field.TypeString, value)
+	}
+	if _u.mutation.JwksURICleared() {
+		_spec.ClearField(application.FieldJwksURI, field.TypeString)
+	}
+	if value, ok := _u.mutation.Scopes(); ok {
+		_spec.SetField(application.FieldScopes, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedScopes(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, application.FieldScopes, value)
+		})
+	}
+	if _u.mutation.ScopesCleared() {
+		_spec.ClearField(application.FieldScopes, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.FirstParty(); ok {
+		_spec.SetField(application.FieldFirstParty, field.TypeBool, value)
 	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -510,6 +703,133 @@ func (_u *ApplicationUpdateOne) AddRefreshTokenLifetimeSeconds(v int) *Applicati
 	return _u
 }
 
+// SetRefreshTokenIdleLifetimeSeconds sets the "refresh_token_idle_lifetime_seconds" field.
+func (_u *ApplicationUpdateOne) SetRefreshTokenIdleLifetimeSeconds(v int) *ApplicationUpdateOne {
+	_u.mutation.ResetRefreshTokenIdleLifetimeSeconds()
+	_u.mutation.SetRefreshTokenIdleLifetimeSeconds(v)
+	return _u
+}
+
+// SetNillableRefreshTokenIdleLifetimeSeconds sets the "refresh_token_idle_lifetime_seconds" field if the given value is not nil.
+func (_u *ApplicationUpdateOne) SetNillableRefreshTokenIdleLifetimeSeconds(v *int) *ApplicationUpdateOne {
+	if v != nil {
+		_u.SetRefreshTokenIdleLifetimeSeconds(*v)
+	}
+	return _u
+}
+
+// AddRefreshTokenIdleLifetimeSeconds adds value to the "refresh_token_idle_lifetime_seconds" field.
+func (_u *ApplicationUpdateOne) AddRefreshTokenIdleLifetimeSeconds(v int) *ApplicationUpdateOne {
+	_u.mutation.AddRefreshTokenIdleLifetimeSeconds(v)
+	return _u
+}
+
+// SetAccessTokenSigningAlgorithm sets the "access_token_signing_algorithm" field.
+func (_u *ApplicationUpdateOne) SetAccessTokenSigningAlgorithm(v application.AccessTokenSigningAlgorithm) *ApplicationUpdateOne {
+	_u.mutation.SetAccessTokenSigningAlgorithm(v)
+	return _u
+}
+
+// SetNillableAccessTokenSigningAlgorithm sets the "access_token_signing_algorithm" field if the given value is not nil.
+func (_u *ApplicationUpdateOne) SetNillableAccessTokenSigningAlgorithm(v *application.AccessTokenSigningAlgorithm) *ApplicationUpdateOne {
+	if v != nil {
+		_u.SetAccessTokenSigningAlgorithm(*v)
+	}
+	return _u
+}
+
+// SetIDTokenSigningAlgorithm sets the "id_token_signing_algorithm" field.
+func (_u *ApplicationUpdateOne) SetIDTokenSigningAlgorithm(v application.IDTokenSigningAlgorithm) *ApplicationUpdateOne {
+	_u.mutation.SetIDTokenSigningAlgorithm(v)
+	return _u
+}
+
+// SetNillableIDTokenSigningAlgorithm sets the "id_token_signing_algorithm" field if the given value is not nil.
+func (_u *ApplicationUpdateOne) SetNillableIDTokenSigningAlgorithm(v *application.IDTokenSigningAlgorithm) *ApplicationUpdateOne {
+	if v != nil {
+		_u.SetIDTokenSigningAlgorithm(*v)
+	}
+	return _u
+}
+
+// SetTokenEndpointAuthMethod sets the "token_endpoint_auth_method" field.
+func (_u *ApplicationUpdateOne) SetTokenEndpointAuthMethod(v application.TokenEndpointAuthMethod) *ApplicationUpdateOne {
+	_u.mutation.SetTokenEndpointAuthMethod(v)
+	return _u
+}
+
+// SetNillableTokenEndpointAuthMethod sets the "token_endpoint_auth_method" field if the given value is not nil.
+func (_u *ApplicationUpdateOne) SetNillableTokenEndpointAuthMethod(v *application.TokenEndpointAuthMethod) *ApplicationUpdateOne {
+	if v != nil {
+		_u.SetTokenEndpointAuthMethod(*v)
+	}
+	return _u
+}
+
+// SetJwks sets the "jwks" field.
+func (_u *ApplicationUpdateOne) SetJwks(v map[string]interface{}) *ApplicationUpdateOne {
+	_u.mutation.SetJwks(v)
+	return _u
+}
+
+// ClearJwks clears the value of the "jwks" field.
+func (_u *ApplicationUpdateOne) ClearJwks() *ApplicationUpdateOne {
+	_u.mutation.ClearJwks()
+	return _u
+}
+
+// SetJwksURI sets the "jwks_uri" field.
+func (_u *ApplicationUpdateOne) SetJwksURI(v string) *ApplicationUpdateOne {
+	_u.mutation.SetJwksURI(v)
+	return _u
+}
+
+// SetNillableJwksURI sets the "jwks_uri" field if the given value is not nil.
+func (_u *ApplicationUpdateOne) SetNillableJwksURI(v *string) *ApplicationUpdateOne {
+	if v != nil {
+		_u.SetJwksURI(*v)
+	}
+	return _u
+}
+
+// ClearJwksURI clears the value of the "jwks_uri" field.
+func (_u *ApplicationUpdateOne) ClearJwksURI() *ApplicationUpdateOne {
+	_u.mutation.ClearJwksURI()
+	return _u
+}
+
+// SetScopes sets the "scopes" field.
+func (_u *ApplicationUpdateOne) SetScopes(v []string) *ApplicationUpdateOne {
+	_u.mutation.SetScopes(v)
+	return _u
+}
+
+// AppendScopes appends value to the "scopes" field.
+func (_u *ApplicationUpdateOne) AppendScopes(v []string) *ApplicationUpdateOne {
+	_u.mutation.AppendScopes(v)
+	return _u
+}
+
+// ClearScopes clears the value of the "scopes" field.
+func (_u *ApplicationUpdateOne) ClearScopes() *ApplicationUpdateOne {
+	_u.mutation.ClearScopes()
+	return _u
+}
+
+// SetFirstParty sets the "first_party" field.
+func (_u *ApplicationUpdateOne) SetFirstParty(v bool) *ApplicationUpdateOne {
+	_u.mutation.SetFirstParty(v)
+	return _u
+}
+
+// SetNillableFirstParty sets the "first_party" field if the given value is not nil.
+func (_u *ApplicationUpdateOne) SetNillableFirstParty(v *bool) *ApplicationUpdateOne {
+	if v != nil {
+		_u.SetFirstParty(*v)
+	}
+	return _u
+}
+
 // Mutation returns the ApplicationMutation object of the builder.
 func (_u *ApplicationUpdateOne) Mutation() *ApplicationMutation {
 	return _u.mutation
@@ -590,6 +910,31 @@ func (_u *ApplicationUpdateOne) check() error {
 	if v, ok := _u.mutation.RefreshTokenLifetimeSeconds(); ok {
 		if err := application.RefreshTokenLifetimeSecondsValidator(v); err != nil {
 			return &ValidationError{Name: "refresh_token_lifetime_seconds", err: fmt.Errorf(`ent: validator failed for field "Application.refresh_token_lifetime_seconds": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.RefreshTokenIdleLifetimeSeconds(); ok {
+		if err := application.RefreshTokenIdleLifetimeSecondsValidator(v); err != nil {
+			return &ValidationError{Name: "refresh_token_idle_lifetime_seconds", err: fmt.Errorf(`ent: validator failed for field "Application.refresh_token_idle_lifetime_seconds": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.AccessTokenSigningAlgorithm(); ok {
+		if err := application.AccessTokenSigningAlgorithmValidator(v); err != nil {
+			return &ValidationError{Name: "access_token_signing_algorithm", err: fmt.Errorf(`ent: validator failed for field "Application.access_token_signing_algorithm": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.IDTokenSigningAlgorithm(); ok {
+		if err := application.IDTokenSigningAlgorithmValidator(v); err != nil {
+			return &ValidationError{Name: "id_token_signing_algorithm", err: fmt.Errorf(`ent: validator failed for field "Application.id_token_signing_algorithm": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.TokenEndpointAuthMethod(); ok {
+		if err := application.TokenEndpointAuthMethodValidator(v); err != nil {
+			return &ValidationError{Name: "token_endpoint_auth_method", err: fmt.Errorf(`ent: validator failed for field "Application.token_endpoint_auth_method": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.JwksURI(); ok {
+		if err := application.JwksURIValidator(v); err != nil {
+			return &ValidationError{Name: "jwks_uri", err: fmt.Errorf(`ent: validator failed for field "Application.jwks_uri": %w`, err)}
 		}
 	}
 	return nil
@@ -686,6 +1031,47 @@ func (_u *ApplicationUpdateOne) sqlSave(ctx context.Context) (_node *Application
 	}
 	if value, ok := _u.mutation.AddedRefreshTokenLifetimeSeconds(); ok {
 		_spec.AddField(application.FieldRefreshTokenLifetimeSeconds, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RefreshTokenIdleLifetimeSeconds(); ok {
+		_spec.SetField(application.FieldRefreshTokenIdleLifetimeSeconds, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRefreshTokenIdleLifetimeSeconds(); ok {
+		_spec.AddField(application.FieldRefreshTokenIdleLifetimeSeconds, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AccessTokenSigningAlgorithm(); ok {
+		_spec.SetField(application.FieldAccessTokenSigningAlgorithm, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.IDTokenSigningAlgorithm(); ok {
+		_spec.SetField(application.FieldIDTokenSigningAlgorithm, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.TokenEndpointAuthMethod(); ok {
+		_spec.SetField(application.FieldTokenEndpointAuthMethod, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.Jwks(); ok {
+		_spec.SetField(application.FieldJwks, field.TypeJSON, value)
+	}
+	if _u.mutation.JwksCleared() {
+		_spec.ClearField(application.FieldJwks, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.JwksURI(); ok {
+		_spec.SetField(application.FieldJwksURI, field.TypeString, value)
+	}
+	if _u.mutation.JwksURICleared() {
+		_spec.ClearField(application.FieldJwksURI, field.TypeString)
+	}
+	if value, ok := _u.mutation.Scopes(); ok {
+		_spec.SetField(application.FieldScopes, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedScopes(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, application.FieldScopes, value)
+		})
+	}
+	if _u.mutation.ScopesCleared() {
+		_spec.ClearField(application.FieldScopes, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.FirstParty(); ok {
+		_spec.SetField(application.FieldFirstParty, field.TypeBool, value)
 	}
 	_node = &Application{config: _u.config}
 	_spec.Assign = _node.assignValues

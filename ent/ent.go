@@ -15,12 +15,19 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/apikey"
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
+	"github.com/gatehouse-id/gatehouse/ent/authrequest"
 	"github.com/gatehouse-id/gatehouse/ent/connection"
+	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
+	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
+	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
 	"github.com/gatehouse-id/gatehouse/ent/role"
+	"github.com/gatehouse-id/gatehouse/ent/session"
+	"github.com/gatehouse-id/gatehouse/ent/signingkey"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 )
 
@@ -85,12 +92,19 @@ func checkColumn(t, c string) error {
 			apikey.Table:             apikey.ValidColumn,
 			application.Table:        application.ValidColumn,
 			auditevent.Table:         auditevent.ValidColumn,
+			authrequest.Table:        authrequest.ValidColumn,
 			connection.Table:         connection.ValidColumn,
+			consent.Table:            consent.ValidColumn,
 			domain.Table:             domain.ValidColumn,
+			grant.Table:              grant.ValidColumn,
 			membership.Table:         membership.ValidColumn,
 			organization.Table:       organization.ValidColumn,
 			organizationpolicy.Table: organizationpolicy.ValidColumn,
+			refreshtoken.Table:       refreshtoken.ValidColumn,
+			revokedtoken.Table:       revokedtoken.ValidColumn,
 			role.Table:               role.ValidColumn,
+			session.Table:            session.ValidColumn,
+			signingkey.Table:         signingkey.ValidColumn,
 			user.Table:               user.ValidColumn,
 		})
 	})

@@ -6,13 +6,20 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/apikey"
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
+	"github.com/gatehouse-id/gatehouse/ent/authrequest"
 	"github.com/gatehouse-id/gatehouse/ent/connection"
+	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
 	"github.com/gatehouse-id/gatehouse/ent/predicate"
+	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
+	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
 	"github.com/gatehouse-id/gatehouse/ent/role"
+	"github.com/gatehouse-id/gatehouse/ent/session"
+	"github.com/gatehouse-id/gatehouse/ent/signingkey"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 
 	"entgo.io/ent/dialect/sql"
@@ -23,7 +30,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 10)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 17)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -57,18 +64,26 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Application",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			application.FieldCreatedAt:                   {Type: field.TypeTime, Column: application.FieldCreatedAt},
-			application.FieldUpdatedAt:                   {Type: field.TypeTime, Column: application.FieldUpdatedAt},
-			application.FieldName:                        {Type: field.TypeString, Column: application.FieldName},
-			application.FieldType:                        {Type: field.TypeEnum, Column: application.FieldType},
-			application.FieldClientID:                    {Type: field.TypeString, Column: application.FieldClientID},
-			application.FieldSecretHash:                  {Type: field.TypeString, Column: application.FieldSecretHash},
-			application.FieldRedirectUris:                {Type: field.TypeJSON, Column: application.FieldRedirectUris},
-			application.FieldPostLogoutRedirectUris:      {Type: field.TypeJSON, Column: application.FieldPostLogoutRedirectUris},
-			application.FieldGrantTypes:                  {Type: field.TypeJSON, Column: application.FieldGrantTypes},
-			application.FieldAccessTokenLifetimeSeconds:  {Type: field.TypeInt, Column: application.FieldAccessTokenLifetimeSeconds},
-			application.FieldIDTokenLifetimeSeconds:      {Type: field.TypeInt, Column: application.FieldIDTokenLifetimeSeconds},
-			application.FieldRefreshTokenLifetimeSeconds: {Type: field.TypeInt, Column: application.FieldRefreshTokenLifetimeSeconds},
+			application.FieldCreatedAt:                       {Type: field.TypeTime, Column: application.FieldCreatedAt},
+			application.FieldUpdatedAt:                       {Type: field.TypeTime, Column: application.FieldUpdatedAt},
+			application.FieldName:                            {Type: field.TypeString, Column: application.FieldName},
+			application.FieldType:                            {Type: field.TypeEnum, Column: application.FieldType},
+			application.FieldClientID:                        {Type: field.TypeString, Column: application.FieldClientID},
+			application.FieldSecretHash:                      {Type: field.TypeString, Column: application.FieldSecretHash},
+			application.FieldRedirectUris:                    {Type: field.TypeJSON, Column: application.FieldRedirectUris},
+			application.FieldPostLogoutRedirectUris:          {Type: field.TypeJSON, Column: application.FieldPostLogoutRedirectUris},
+			application.FieldGrantTypes:                      {Type: field.TypeJSON, Column: application.FieldGrantTypes},
+			application.FieldAccessTokenLifetimeSeconds:      {Type: field.TypeInt, Column: application.FieldAccessTokenLifetimeSeconds},
+			application.FieldIDTokenLifetimeSeconds:          {Type: field.TypeInt, Column: application.FieldIDTokenLifetimeSeconds},
+			application.FieldRefreshTokenLifetimeSeconds:     {Type: field.TypeInt, Column: application.FieldRefreshTokenLifetimeSeconds},
+			application.FieldRefreshTokenIdleLifetimeSeconds: {Type: field.TypeInt, Column: application.FieldRefreshTokenIdleLifetimeSeconds},
+			application.FieldAccessTokenSigningAlgorithm:     {Type: field.TypeEnum, Column: application.FieldAccessTokenSigningAlgorithm},
+			application.FieldIDTokenSigningAlgorithm:         {Type: field.TypeEnum, Column: application.FieldIDTokenSigningAlgorithm},
+			application.FieldTokenEndpointAuthMethod:         {Type: field.TypeEnum, Column: application.FieldTokenEndpointAuthMethod},
+			application.FieldJwks:                            {Type: field.TypeJSON, Column: application.FieldJwks},
+			application.FieldJwksURI:                         {Type: field.TypeString, Column: application.FieldJwksURI},
+			application.FieldScopes:                          {Type: field.TypeJSON, Column: application.FieldScopes},
+			application.FieldFirstParty:                      {Type: field.TypeBool, Column: application.FieldFirstParty},
 		},
 	}
 	graph.Nodes[2] = &sqlgraph.Node{
@@ -97,6 +112,45 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   authrequest.Table,
+			Columns: authrequest.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: authrequest.FieldID,
+			},
+		},
+		Type: "AuthRequest",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			authrequest.FieldClientID:                {Type: field.TypeString, Column: authrequest.FieldClientID},
+			authrequest.FieldRedirectURI:             {Type: field.TypeString, Column: authrequest.FieldRedirectURI},
+			authrequest.FieldScopes:                  {Type: field.TypeJSON, Column: authrequest.FieldScopes},
+			authrequest.FieldResponseType:            {Type: field.TypeString, Column: authrequest.FieldResponseType},
+			authrequest.FieldResponseMode:            {Type: field.TypeString, Column: authrequest.FieldResponseMode},
+			authrequest.FieldState:                   {Type: field.TypeString, Column: authrequest.FieldState},
+			authrequest.FieldNonce:                   {Type: field.TypeString, Column: authrequest.FieldNonce},
+			authrequest.FieldCodeChallenge:           {Type: field.TypeString, Column: authrequest.FieldCodeChallenge},
+			authrequest.FieldCodeChallengeMethod:     {Type: field.TypeString, Column: authrequest.FieldCodeChallengeMethod},
+			authrequest.FieldPrompt:                  {Type: field.TypeJSON, Column: authrequest.FieldPrompt},
+			authrequest.FieldMaxAgeSeconds:           {Type: field.TypeInt, Column: authrequest.FieldMaxAgeSeconds},
+			authrequest.FieldLoginHint:               {Type: field.TypeString, Column: authrequest.FieldLoginHint},
+			authrequest.FieldAcrValues:               {Type: field.TypeJSON, Column: authrequest.FieldAcrValues},
+			authrequest.FieldUILocales:               {Type: field.TypeJSON, Column: authrequest.FieldUILocales},
+			authrequest.FieldRequestedOrganizationID: {Type: field.TypeString, Column: authrequest.FieldRequestedOrganizationID},
+			authrequest.FieldUserID:                  {Type: field.TypeString, Column: authrequest.FieldUserID},
+			authrequest.FieldOrganizationID:          {Type: field.TypeString, Column: authrequest.FieldOrganizationID},
+			authrequest.FieldSessionID:               {Type: field.TypeString, Column: authrequest.FieldSessionID},
+			authrequest.FieldAuthTime:                {Type: field.TypeTime, Column: authrequest.FieldAuthTime},
+			authrequest.FieldAmr:                     {Type: field.TypeJSON, Column: authrequest.FieldAmr},
+			authrequest.FieldAcr:                     {Type: field.TypeString, Column: authrequest.FieldAcr},
+			authrequest.FieldDone:                    {Type: field.TypeBool, Column: authrequest.FieldDone},
+			authrequest.FieldCodeHash:                {Type: field.TypeString, Column: authrequest.FieldCodeHash},
+			authrequest.FieldCodeUsedAt:              {Type: field.TypeTime, Column: authrequest.FieldCodeUsedAt},
+			authrequest.FieldCreatedAt:               {Type: field.TypeTime, Column: authrequest.FieldCreatedAt},
+			authrequest.FieldExpiresAt:               {Type: field.TypeTime, Column: authrequest.FieldExpiresAt},
+		},
+	}
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   connection.Table,
 			Columns: connection.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -114,7 +168,25 @@ var schemaGraph = func() *sqlgraph.Schema {
 			connection.FieldState:          {Type: field.TypeEnum, Column: connection.FieldState},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   consent.Table,
+			Columns: consent.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: consent.FieldID,
+			},
+		},
+		Type: "Consent",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			consent.FieldUserID:    {Type: field.TypeString, Column: consent.FieldUserID},
+			consent.FieldClientID:  {Type: field.TypeString, Column: consent.FieldClientID},
+			consent.FieldScopes:    {Type: field.TypeJSON, Column: consent.FieldScopes},
+			consent.FieldCreatedAt: {Type: field.TypeTime, Column: consent.FieldCreatedAt},
+			consent.FieldUpdatedAt: {Type: field.TypeTime, Column: consent.FieldUpdatedAt},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   domain.Table,
 			Columns: domain.Columns,
@@ -134,7 +206,34 @@ var schemaGraph = func() *sqlgraph.Schema {
 			domain.FieldVerifiedAt:        {Type: field.TypeTime, Column: domain.FieldVerifiedAt},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   grant.Table,
+			Columns: grant.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: grant.FieldID,
+			},
+		},
+		Type: "Grant",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			grant.FieldClientID:       {Type: field.TypeString, Column: grant.FieldClientID},
+			grant.FieldUserID:         {Type: field.TypeString, Column: grant.FieldUserID},
+			grant.FieldOrganizationID: {Type: field.TypeString, Column: grant.FieldOrganizationID},
+			grant.FieldSessionID:      {Type: field.TypeString, Column: grant.FieldSessionID},
+			grant.FieldAuthRequestID:  {Type: field.TypeString, Column: grant.FieldAuthRequestID},
+			grant.FieldScopes:         {Type: field.TypeJSON, Column: grant.FieldScopes},
+			grant.FieldAudience:       {Type: field.TypeJSON, Column: grant.FieldAudience},
+			grant.FieldAuthTime:       {Type: field.TypeTime, Column: grant.FieldAuthTime},
+			grant.FieldAmr:            {Type: field.TypeJSON, Column: grant.FieldAmr},
+			grant.FieldAcr:            {Type: field.TypeString, Column: grant.FieldAcr},
+			grant.FieldCreatedAt:      {Type: field.TypeTime, Column: grant.FieldCreatedAt},
+			grant.FieldExpiresAt:      {Type: field.TypeTime, Column: grant.FieldExpiresAt},
+			grant.FieldRevokedAt:      {Type: field.TypeTime, Column: grant.FieldRevokedAt},
+			grant.FieldRevokeReason:   {Type: field.TypeString, Column: grant.FieldRevokeReason},
+		},
+	}
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
@@ -152,7 +251,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldStatus:         {Type: field.TypeEnum, Column: membership.FieldStatus},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organization.Table,
 			Columns: organization.Columns,
@@ -172,7 +271,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organization.FieldMetadata:     {Type: field.TypeJSON, Column: organization.FieldMetadata},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organizationpolicy.Table,
 			Columns: organizationpolicy.Columns,
@@ -194,7 +293,40 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organizationpolicy.FieldEnforceSSO:                     {Type: field.TypeBool, Column: organizationpolicy.FieldEnforceSSO},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   refreshtoken.Table,
+			Columns: refreshtoken.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: refreshtoken.FieldID,
+			},
+		},
+		Type: "RefreshToken",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			refreshtoken.FieldGrantID:       {Type: field.TypeString, Column: refreshtoken.FieldGrantID},
+			refreshtoken.FieldTokenHash:     {Type: field.TypeString, Column: refreshtoken.FieldTokenHash},
+			refreshtoken.FieldCreatedAt:     {Type: field.TypeTime, Column: refreshtoken.FieldCreatedAt},
+			refreshtoken.FieldIdleExpiresAt: {Type: field.TypeTime, Column: refreshtoken.FieldIdleExpiresAt},
+			refreshtoken.FieldUsedAt:        {Type: field.TypeTime, Column: refreshtoken.FieldUsedAt},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   revokedtoken.Table,
+			Columns: revokedtoken.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: revokedtoken.FieldID,
+			},
+		},
+		Type: "RevokedToken",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			revokedtoken.FieldJti:       {Type: field.TypeString, Column: revokedtoken.FieldJti},
+			revokedtoken.FieldExpiresAt: {Type: field.TypeTime, Column: revokedtoken.FieldExpiresAt},
+		},
+	}
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   role.Table,
 			Columns: role.Columns,
@@ -215,7 +347,51 @@ var schemaGraph = func() *sqlgraph.Schema {
 			role.FieldBuiltin:        {Type: field.TypeBool, Column: role.FieldBuiltin},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   session.Table,
+			Columns: session.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: session.FieldID,
+			},
+		},
+		Type: "Session",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			session.FieldUserID:     {Type: field.TypeString, Column: session.FieldUserID},
+			session.FieldTokenHash:  {Type: field.TypeString, Column: session.FieldTokenHash},
+			session.FieldAuthTime:   {Type: field.TypeTime, Column: session.FieldAuthTime},
+			session.FieldAmr:        {Type: field.TypeJSON, Column: session.FieldAmr},
+			session.FieldAcr:        {Type: field.TypeString, Column: session.FieldAcr},
+			session.FieldIP:         {Type: field.TypeString, Column: session.FieldIP},
+			session.FieldUserAgent:  {Type: field.TypeString, Column: session.FieldUserAgent},
+			session.FieldCreatedAt:  {Type: field.TypeTime, Column: session.FieldCreatedAt},
+			session.FieldLastSeenAt: {Type: field.TypeTime, Column: session.FieldLastSeenAt},
+			session.FieldExpiresAt:  {Type: field.TypeTime, Column: session.FieldExpiresAt},
+			session.FieldRevokedAt:  {Type: field.TypeTime, Column: session.FieldRevokedAt},
+		},
+	}
+	graph.Nodes[15] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   signingkey.Table,
+			Columns: signingkey.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: signingkey.FieldID,
+			},
+		},
+		Type: "SigningKey",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			signingkey.FieldAlgorithm:        {Type: field.TypeEnum, Column: signingkey.FieldAlgorithm},
+			signingkey.FieldSealedPrivateKey: {Type: field.TypeBytes, Column: signingkey.FieldSealedPrivateKey},
+			signingkey.FieldPublicJwk:        {Type: field.TypeJSON, Column: signingkey.FieldPublicJwk},
+			signingkey.FieldCreatedAt:        {Type: field.TypeTime, Column: signingkey.FieldCreatedAt},
+			signingkey.FieldActivatesAt:      {Type: field.TypeTime, Column: signingkey.FieldActivatesAt},
+			signingkey.FieldRetiredAt:        {Type: field.TypeTime, Column: signingkey.FieldRetiredAt},
+			signingkey.FieldExpiresAt:        {Type: field.TypeTime, Column: signingkey.FieldExpiresAt},
+		},
+	}
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -238,6 +414,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldStatus:        {Type: field.TypeEnum, Column: user.FieldStatus},
 			user.FieldLastLoginAt:   {Type: field.TypeTime, Column: user.FieldLastLoginAt},
 			user.FieldMetadata:      {Type: field.TypeJSON, Column: user.FieldMetadata},
+			user.FieldPasswordHash:  {Type: field.TypeString, Column: user.FieldPasswordHash},
 		},
 	}
 	graph.MustAddE(
@@ -275,6 +452,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Domain",
 		"Organization",
+	)
+	graph.MustAddE(
+		"refresh_tokens",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   grant.RefreshTokensTable,
+			Columns: []string{grant.RefreshTokensColumn},
+			Bidi:    false,
+		},
+		"Grant",
+		"RefreshToken",
 	)
 	graph.MustAddE(
 		"organization",
@@ -395,6 +584,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"OrganizationPolicy",
 		"Organization",
+	)
+	graph.MustAddE(
+		"grant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   refreshtoken.GrantTable,
+			Columns: []string{refreshtoken.GrantColumn},
+			Bidi:    false,
+		},
+		"RefreshToken",
+		"Grant",
 	)
 	graph.MustAddE(
 		"organization",
@@ -640,6 +841,46 @@ func (f *ApplicationFilter) WhereRefreshTokenLifetimeSeconds(p entql.IntP) {
 	f.Where(p.Field(application.FieldRefreshTokenLifetimeSeconds))
 }
 
+// WhereRefreshTokenIdleLifetimeSeconds applies the entql int predicate on the refresh_token_idle_lifetime_seconds field.
+func (f *ApplicationFilter) WhereRefreshTokenIdleLifetimeSeconds(p entql.IntP) {
+	f.Where(p.Field(application.FieldRefreshTokenIdleLifetimeSeconds))
+}
+
+// WhereAccessTokenSigningAlgorithm applies the entql string predicate on the access_token_signing_algorithm field.
+func (f *ApplicationFilter) WhereAccessTokenSigningAlgorithm(p entql.StringP) {
+	f.Where(p.Field(application.FieldAccessTokenSigningAlgorithm))
+}
+
+// WhereIDTokenSigningAlgorithm applies the entql string predicate on the id_token_signing_algorithm field.
+func (f *ApplicationFilter) WhereIDTokenSigningAlgorithm(p entql.StringP) {
+	f.Where(p.Field(application.FieldIDTokenSigningAlgorithm))
+}
+
+// WhereTokenEndpointAuthMethod applies the entql string predicate on the token_endpoint_auth_method field.
+func (f *ApplicationFilter) WhereTokenEndpointAuthMethod(p entql.StringP) {
+	f.Where(p.Field(application.FieldTokenEndpointAuthMethod))
+}
+
+// WhereJwks applies the entql json.RawMessage predicate on the jwks field.
+func (f *ApplicationFilter) WhereJwks(p entql.BytesP) {
+	f.Where(p.Field(application.FieldJwks))
+}
+
+// WhereJwksURI applies the entql string predicate on the jwks_uri field.
+func (f *ApplicationFilter) WhereJwksURI(p entql.StringP) {
+	f.Where(p.Field(application.FieldJwksURI))
+}
+
+// WhereScopes applies the entql json.RawMessage predicate on the scopes field.
+func (f *ApplicationFilter) WhereScopes(p entql.BytesP) {
+	f.Where(p.Field(application.FieldScopes))
+}
+
+// WhereFirstParty applies the entql bool predicate on the first_party field.
+func (f *ApplicationFilter) WhereFirstParty(p entql.BoolP) {
+	f.Where(p.Field(application.FieldFirstParty))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *AuditEventQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -736,6 +977,176 @@ func (f *AuditEventFilter) WhereCreatedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *AuthRequestQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AuthRequestQuery builder.
+func (_q *AuthRequestQuery) Filter() *AuthRequestFilter {
+	return &AuthRequestFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AuthRequestMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AuthRequestMutation builder.
+func (m *AuthRequestMutation) Filter() *AuthRequestFilter {
+	return &AuthRequestFilter{config: m.config, predicateAdder: m}
+}
+
+// AuthRequestFilter provides a generic filtering capability at runtime for AuthRequestQuery.
+type AuthRequestFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AuthRequestFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *AuthRequestFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldID))
+}
+
+// WhereClientID applies the entql string predicate on the client_id field.
+func (f *AuthRequestFilter) WhereClientID(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldClientID))
+}
+
+// WhereRedirectURI applies the entql string predicate on the redirect_uri field.
+func (f *AuthRequestFilter) WhereRedirectURI(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldRedirectURI))
+}
+
+// WhereScopes applies the entql json.RawMessage predicate on the scopes field.
+func (f *AuthRequestFilter) WhereScopes(p entql.BytesP) {
+	f.Where(p.Field(authrequest.FieldScopes))
+}
+
+// WhereResponseType applies the entql string predicate on the response_type field.
+func (f *AuthRequestFilter) WhereResponseType(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldResponseType))
+}
+
+// WhereResponseMode applies the entql string predicate on the response_mode field.
+func (f *AuthRequestFilter) WhereResponseMode(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldResponseMode))
+}
+
+// WhereState applies the entql string predicate on the state field.
+func (f *AuthRequestFilter) WhereState(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldState))
+}
+
+// WhereNonce applies the entql string predicate on the nonce field.
+func (f *AuthRequestFilter) WhereNonce(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldNonce))
+}
+
+// WhereCodeChallenge applies the entql string predicate on the code_challenge field.
+func (f *AuthRequestFilter) WhereCodeChallenge(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldCodeChallenge))
+}
+
+// WhereCodeChallengeMethod applies the entql string predicate on the code_challenge_method field.
+func (f *AuthRequestFilter) WhereCodeChallengeMethod(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldCodeChallengeMethod))
+}
+
+// WherePrompt applies the entql json.RawMessage predicate on the prompt field.
+func (f *AuthRequestFilter) WherePrompt(p entql.BytesP) {
+	f.Where(p.Field(authrequest.FieldPrompt))
+}
+
+// WhereMaxAgeSeconds applies the entql int predicate on the max_age_seconds field.
+func (f *AuthRequestFilter) WhereMaxAgeSeconds(p entql.IntP) {
+	f.Where(p.Field(authrequest.FieldMaxAgeSeconds))
+}
+
+// WhereLoginHint applies the entql string predicate on the login_hint field.
+func (f *AuthRequestFilter) WhereLoginHint(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldLoginHint))
+}
+
+// WhereAcrValues applies the entql json.RawMessage predicate on the acr_values field.
+func (f *AuthRequestFilter) WhereAcrValues(p entql.BytesP) {
+	f.Where(p.Field(authrequest.FieldAcrValues))
+}
+
+// WhereUILocales applies the entql json.RawMessage predicate on the ui_locales field.
+func (f *AuthRequestFilter) WhereUILocales(p entql.BytesP) {
+	f.Where(p.Field(authrequest.FieldUILocales))
+}
+
+// WhereRequestedOrganizationID applies the entql string predicate on the requested_organization_id field.
+func (f *AuthRequestFilter) WhereRequestedOrganizationID(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldRequestedOrganizationID))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *AuthRequestFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldUserID))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *AuthRequestFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldOrganizationID))
+}
+
+// WhereSessionID applies the entql string predicate on the session_id field.
+func (f *AuthRequestFilter) WhereSessionID(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldSessionID))
+}
+
+// WhereAuthTime applies the entql time.Time predicate on the auth_time field.
+func (f *AuthRequestFilter) WhereAuthTime(p entql.TimeP) {
+	f.Where(p.Field(authrequest.FieldAuthTime))
+}
+
+// WhereAmr applies the entql json.RawMessage predicate on the amr field.
+func (f *AuthRequestFilter) WhereAmr(p entql.BytesP) {
+	f.Where(p.Field(authrequest.FieldAmr))
+}
+
+// WhereAcr applies the entql string predicate on the acr field.
+func (f *AuthRequestFilter) WhereAcr(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldAcr))
+}
+
+// WhereDone applies the entql bool predicate on the done field.
+func (f *AuthRequestFilter) WhereDone(p entql.BoolP) {
+	f.Where(p.Field(authrequest.FieldDone))
+}
+
+// WhereCodeHash applies the entql string predicate on the code_hash field.
+func (f *AuthRequestFilter) WhereCodeHash(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldCodeHash))
+}
+
+// WhereCodeUsedAt applies the entql time.Time predicate on the code_used_at field.
+func (f *AuthRequestFilter) WhereCodeUsedAt(p entql.TimeP) {
+	f.Where(p.Field(authrequest.FieldCodeUsedAt))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *AuthRequestFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(authrequest.FieldCreatedAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *AuthRequestFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(authrequest.FieldExpiresAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ConnectionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -764,7 +1175,7 @@ type ConnectionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConnectionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -820,6 +1231,71 @@ func (f *ConnectionFilter) WhereHasOrganizationWith(preds ...predicate.Organizat
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ConsentQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ConsentQuery builder.
+func (_q *ConsentQuery) Filter() *ConsentFilter {
+	return &ConsentFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ConsentMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ConsentMutation builder.
+func (m *ConsentMutation) Filter() *ConsentFilter {
+	return &ConsentFilter{config: m.config, predicateAdder: m}
+}
+
+// ConsentFilter provides a generic filtering capability at runtime for ConsentQuery.
+type ConsentFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ConsentFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ConsentFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(consent.FieldID))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *ConsentFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(consent.FieldUserID))
+}
+
+// WhereClientID applies the entql string predicate on the client_id field.
+func (f *ConsentFilter) WhereClientID(p entql.StringP) {
+	f.Where(p.Field(consent.FieldClientID))
+}
+
+// WhereScopes applies the entql json.RawMessage predicate on the scopes field.
+func (f *ConsentFilter) WhereScopes(p entql.BytesP) {
+	f.Where(p.Field(consent.FieldScopes))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ConsentFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(consent.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ConsentFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(consent.FieldUpdatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *DomainQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -848,7 +1324,7 @@ type DomainFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DomainFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -909,6 +1385,130 @@ func (f *DomainFilter) WhereHasOrganizationWith(preds ...predicate.Organization)
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *GrantQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the GrantQuery builder.
+func (_q *GrantQuery) Filter() *GrantFilter {
+	return &GrantFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *GrantMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the GrantMutation builder.
+func (m *GrantMutation) Filter() *GrantFilter {
+	return &GrantFilter{config: m.config, predicateAdder: m}
+}
+
+// GrantFilter provides a generic filtering capability at runtime for GrantQuery.
+type GrantFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *GrantFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *GrantFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(grant.FieldID))
+}
+
+// WhereClientID applies the entql string predicate on the client_id field.
+func (f *GrantFilter) WhereClientID(p entql.StringP) {
+	f.Where(p.Field(grant.FieldClientID))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *GrantFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(grant.FieldUserID))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *GrantFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(grant.FieldOrganizationID))
+}
+
+// WhereSessionID applies the entql string predicate on the session_id field.
+func (f *GrantFilter) WhereSessionID(p entql.StringP) {
+	f.Where(p.Field(grant.FieldSessionID))
+}
+
+// WhereAuthRequestID applies the entql string predicate on the auth_request_id field.
+func (f *GrantFilter) WhereAuthRequestID(p entql.StringP) {
+	f.Where(p.Field(grant.FieldAuthRequestID))
+}
+
+// WhereScopes applies the entql json.RawMessage predicate on the scopes field.
+func (f *GrantFilter) WhereScopes(p entql.BytesP) {
+	f.Where(p.Field(grant.FieldScopes))
+}
+
+// WhereAudience applies the entql json.RawMessage predicate on the audience field.
+func (f *GrantFilter) WhereAudience(p entql.BytesP) {
+	f.Where(p.Field(grant.FieldAudience))
+}
+
+// WhereAuthTime applies the entql time.Time predicate on the auth_time field.
+func (f *GrantFilter) WhereAuthTime(p entql.TimeP) {
+	f.Where(p.Field(grant.FieldAuthTime))
+}
+
+// WhereAmr applies the entql json.RawMessage predicate on the amr field.
+func (f *GrantFilter) WhereAmr(p entql.BytesP) {
+	f.Where(p.Field(grant.FieldAmr))
+}
+
+// WhereAcr applies the entql string predicate on the acr field.
+func (f *GrantFilter) WhereAcr(p entql.StringP) {
+	f.Where(p.Field(grant.FieldAcr))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *GrantFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(grant.FieldCreatedAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *GrantFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(grant.FieldExpiresAt))
+}
+
+// WhereRevokedAt applies the entql time.Time predicate on the revoked_at field.
+func (f *GrantFilter) WhereRevokedAt(p entql.TimeP) {
+	f.Where(p.Field(grant.FieldRevokedAt))
+}
+
+// WhereRevokeReason applies the entql string predicate on the revoke_reason field.
+func (f *GrantFilter) WhereRevokeReason(p entql.StringP) {
+	f.Where(p.Field(grant.FieldRevokeReason))
+}
+
+// WhereHasRefreshTokens applies a predicate to check if query has an edge refresh_tokens.
+func (f *GrantFilter) WhereHasRefreshTokens() {
+	f.Where(entql.HasEdge("refresh_tokens"))
+}
+
+// WhereHasRefreshTokensWith applies a predicate to check if query has an edge refresh_tokens with a given conditions (other predicates).
+func (f *GrantFilter) WhereHasRefreshTokensWith(preds ...predicate.RefreshToken) {
+	f.Where(entql.HasEdgeWith("refresh_tokens", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *MembershipQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -937,7 +1537,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1044,7 +1644,7 @@ type OrganizationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1203,7 +1803,7 @@ type OrganizationPolicyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationPolicyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1274,6 +1874,135 @@ func (f *OrganizationPolicyFilter) WhereHasOrganizationWith(preds ...predicate.O
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *RefreshTokenQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RefreshTokenQuery builder.
+func (_q *RefreshTokenQuery) Filter() *RefreshTokenFilter {
+	return &RefreshTokenFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RefreshTokenMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RefreshTokenMutation builder.
+func (m *RefreshTokenMutation) Filter() *RefreshTokenFilter {
+	return &RefreshTokenFilter{config: m.config, predicateAdder: m}
+}
+
+// RefreshTokenFilter provides a generic filtering capability at runtime for RefreshTokenQuery.
+type RefreshTokenFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RefreshTokenFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *RefreshTokenFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(refreshtoken.FieldID))
+}
+
+// WhereGrantID applies the entql string predicate on the grant_id field.
+func (f *RefreshTokenFilter) WhereGrantID(p entql.StringP) {
+	f.Where(p.Field(refreshtoken.FieldGrantID))
+}
+
+// WhereTokenHash applies the entql string predicate on the token_hash field.
+func (f *RefreshTokenFilter) WhereTokenHash(p entql.StringP) {
+	f.Where(p.Field(refreshtoken.FieldTokenHash))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *RefreshTokenFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(refreshtoken.FieldCreatedAt))
+}
+
+// WhereIdleExpiresAt applies the entql time.Time predicate on the idle_expires_at field.
+func (f *RefreshTokenFilter) WhereIdleExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(refreshtoken.FieldIdleExpiresAt))
+}
+
+// WhereUsedAt applies the entql time.Time predicate on the used_at field.
+func (f *RefreshTokenFilter) WhereUsedAt(p entql.TimeP) {
+	f.Where(p.Field(refreshtoken.FieldUsedAt))
+}
+
+// WhereHasGrant applies a predicate to check if query has an edge grant.
+func (f *RefreshTokenFilter) WhereHasGrant() {
+	f.Where(entql.HasEdge("grant"))
+}
+
+// WhereHasGrantWith applies a predicate to check if query has an edge grant with a given conditions (other predicates).
+func (f *RefreshTokenFilter) WhereHasGrantWith(preds ...predicate.Grant) {
+	f.Where(entql.HasEdgeWith("grant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *RevokedTokenQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RevokedTokenQuery builder.
+func (_q *RevokedTokenQuery) Filter() *RevokedTokenFilter {
+	return &RevokedTokenFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RevokedTokenMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RevokedTokenMutation builder.
+func (m *RevokedTokenMutation) Filter() *RevokedTokenFilter {
+	return &RevokedTokenFilter{config: m.config, predicateAdder: m}
+}
+
+// RevokedTokenFilter provides a generic filtering capability at runtime for RevokedTokenQuery.
+type RevokedTokenFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RevokedTokenFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *RevokedTokenFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(revokedtoken.FieldID))
+}
+
+// WhereJti applies the entql string predicate on the jti field.
+func (f *RevokedTokenFilter) WhereJti(p entql.StringP) {
+	f.Where(p.Field(revokedtoken.FieldJti))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *RevokedTokenFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(revokedtoken.FieldExpiresAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *RoleQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1302,7 +2031,7 @@ type RoleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RoleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1382,6 +2111,176 @@ func (f *RoleFilter) WhereHasMembershipsWith(preds ...predicate.Membership) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *SessionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SessionQuery builder.
+func (_q *SessionQuery) Filter() *SessionFilter {
+	return &SessionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SessionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SessionMutation builder.
+func (m *SessionMutation) Filter() *SessionFilter {
+	return &SessionFilter{config: m.config, predicateAdder: m}
+}
+
+// SessionFilter provides a generic filtering capability at runtime for SessionQuery.
+type SessionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SessionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *SessionFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(session.FieldID))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *SessionFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(session.FieldUserID))
+}
+
+// WhereTokenHash applies the entql string predicate on the token_hash field.
+func (f *SessionFilter) WhereTokenHash(p entql.StringP) {
+	f.Where(p.Field(session.FieldTokenHash))
+}
+
+// WhereAuthTime applies the entql time.Time predicate on the auth_time field.
+func (f *SessionFilter) WhereAuthTime(p entql.TimeP) {
+	f.Where(p.Field(session.FieldAuthTime))
+}
+
+// WhereAmr applies the entql json.RawMessage predicate on the amr field.
+func (f *SessionFilter) WhereAmr(p entql.BytesP) {
+	f.Where(p.Field(session.FieldAmr))
+}
+
+// WhereAcr applies the entql string predicate on the acr field.
+func (f *SessionFilter) WhereAcr(p entql.StringP) {
+	f.Where(p.Field(session.FieldAcr))
+}
+
+// WhereIP applies the entql string predicate on the ip field.
+func (f *SessionFilter) WhereIP(p entql.StringP) {
+	f.Where(p.Field(session.FieldIP))
+}
+
+// WhereUserAgent applies the entql string predicate on the user_agent field.
+func (f *SessionFilter) WhereUserAgent(p entql.StringP) {
+	f.Where(p.Field(session.FieldUserAgent))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SessionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldCreatedAt))
+}
+
+// WhereLastSeenAt applies the entql time.Time predicate on the last_seen_at field.
+func (f *SessionFilter) WhereLastSeenAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldLastSeenAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *SessionFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldExpiresAt))
+}
+
+// WhereRevokedAt applies the entql time.Time predicate on the revoked_at field.
+func (f *SessionFilter) WhereRevokedAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldRevokedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *SigningKeyQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SigningKeyQuery builder.
+func (_q *SigningKeyQuery) Filter() *SigningKeyFilter {
+	return &SigningKeyFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SigningKeyMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SigningKeyMutation builder.
+func (m *SigningKeyMutation) Filter() *SigningKeyFilter {
+	return &SigningKeyFilter{config: m.config, predicateAdder: m}
+}
+
+// SigningKeyFilter provides a generic filtering capability at runtime for SigningKeyQuery.
+type SigningKeyFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SigningKeyFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *SigningKeyFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(signingkey.FieldID))
+}
+
+// WhereAlgorithm applies the entql string predicate on the algorithm field.
+func (f *SigningKeyFilter) WhereAlgorithm(p entql.StringP) {
+	f.Where(p.Field(signingkey.FieldAlgorithm))
+}
+
+// WhereSealedPrivateKey applies the entql []byte predicate on the sealed_private_key field.
+func (f *SigningKeyFilter) WhereSealedPrivateKey(p entql.BytesP) {
+	f.Where(p.Field(signingkey.FieldSealedPrivateKey))
+}
+
+// WherePublicJwk applies the entql json.RawMessage predicate on the public_jwk field.
+func (f *SigningKeyFilter) WherePublicJwk(p entql.BytesP) {
+	f.Where(p.Field(signingkey.FieldPublicJwk))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SigningKeyFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(signingkey.FieldCreatedAt))
+}
+
+// WhereActivatesAt applies the entql time.Time predicate on the activates_at field.
+func (f *SigningKeyFilter) WhereActivatesAt(p entql.TimeP) {
+	f.Where(p.Field(signingkey.FieldActivatesAt))
+}
+
+// WhereRetiredAt applies the entql time.Time predicate on the retired_at field.
+func (f *SigningKeyFilter) WhereRetiredAt(p entql.TimeP) {
+	f.Where(p.Field(signingkey.FieldRetiredAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *SigningKeyFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(signingkey.FieldExpiresAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *UserQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1410,7 +2309,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1479,6 +2378,11 @@ func (f *UserFilter) WhereLastLoginAt(p entql.TimeP) {
 // WhereMetadata applies the entql json.RawMessage predicate on the metadata field.
 func (f *UserFilter) WhereMetadata(p entql.BytesP) {
 	f.Where(p.Field(user.FieldMetadata))
+}
+
+// WherePasswordHash applies the entql string predicate on the password_hash field.
+func (f *UserFilter) WherePasswordHash(p entql.StringP) {
+	f.Where(p.Field(user.FieldPasswordHash))
 }
 
 // WhereHasMemberships applies a predicate to check if query has an edge memberships.

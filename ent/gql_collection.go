@@ -223,6 +223,41 @@ func (_q *ApplicationQuery) collectField(ctx context.Context, oneNode bool, opCt
 				selectedFields = append(selectedFields, application.FieldRefreshTokenLifetimeSeconds)
 				fieldSeen[application.FieldRefreshTokenLifetimeSeconds] = struct{}{}
 			}
+		case "refreshTokenIdleLifetimeSeconds":
+			if _, ok := fieldSeen[application.FieldRefreshTokenIdleLifetimeSeconds]; !ok {
+				selectedFields = append(selectedFields, application.FieldRefreshTokenIdleLifetimeSeconds)
+				fieldSeen[application.FieldRefreshTokenIdleLifetimeSeconds] = struct{}{}
+			}
+		case "accessTokenSigningAlgorithm":
+			if _, ok := fieldSeen[application.FieldAccessTokenSigningAlgorithm]; !ok {
+				selectedFields = append(selectedFields, application.FieldAccessTokenSigningAlgorithm)
+				fieldSeen[application.FieldAccessTokenSigningAlgorithm] = struct{}{}
+			}
+		case "idTokenSigningAlgorithm":
+			if _, ok := fieldSeen[application.FieldIDTokenSigningAlgorithm]; !ok {
+				selectedFields = append(selectedFields, application.FieldIDTokenSigningAlgorithm)
+				fieldSeen[application.FieldIDTokenSigningAlgorithm] = struct{}{}
+			}
+		case "tokenEndpointAuthMethod":
+			if _, ok := fieldSeen[application.FieldTokenEndpointAuthMethod]; !ok {
+				selectedFields = append(selectedFields, application.FieldTokenEndpointAuthMethod)
+				fieldSeen[application.FieldTokenEndpointAuthMethod] = struct{}{}
+			}
+		case "jwksURI":
+			if _, ok := fieldSeen[application.FieldJwksURI]; !ok {
+				selectedFields = append(selectedFields, application.FieldJwksURI)
+				fieldSeen[application.FieldJwksURI] = struct{}{}
+			}
+		case "scopes":
+			if _, ok := fieldSeen[application.FieldScopes]; !ok {
+				selectedFields = append(selectedFields, application.FieldScopes)
+				fieldSeen[application.FieldScopes] = struct{}{}
+			}
+		case "firstParty":
+			if _, ok := fieldSeen[application.FieldFirstParty]; !ok {
+				selectedFields = append(selectedFields, application.FieldFirstParty)
+				fieldSeen[application.FieldFirstParty] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -662,6 +662,55 @@ type ApplicationWhereInput struct {
 	RefreshTokenLifetimeSecondsGTE   *int  `json:"refreshTokenLifetimeSecondsGTE,omitempty"`
 	RefreshTokenLifetimeSecondsLT    *int  `json:"refreshTokenLifetimeSecondsLT,omitempty"`
 	RefreshTokenLifetimeSecondsLTE   *int  `json:"refreshTokenLifetimeSecondsLTE,omitempty"`
+
+	// "refresh_token_idle_lifetime_seconds" field predicates.
+	RefreshTokenIdleLifetimeSeconds      *int  `json:"refreshTokenIdleLifetimeSeconds,omitempty"`
+	RefreshTokenIdleLifetimeSecondsNEQ   *int  `json:"refreshTokenIdleLifetimeSecondsNEQ,omitempty"`
+	RefreshTokenIdleLifetimeSecondsIn    []int `json:"refreshTokenIdleLifetimeSecondsIn,omitempty"`
+	RefreshTokenIdleLifetimeSecondsNotIn []int `json:"refreshTokenIdleLifetimeSecondsNotIn,omitempty"`
+	RefreshTokenIdleLifetimeSecondsGT    *int  `json:"refreshTokenIdleLifetimeSecondsGT,omitempty"`
+	RefreshTokenIdleLifetimeSecondsGTE   *int  `json:"refreshTokenIdleLifetimeSecondsGTE,omitempty"`
+	RefreshTokenIdleLifetimeSecondsLT    *int  `json:"refreshTokenIdleLifetimeSecondsLT,omitempty"`
+	RefreshTokenIdleLifetimeSecondsLTE   *int  `json:"refreshTokenIdleLifetimeSecondsLTE,omitempty"`
+
+	// "access_token_signing_algorithm" field predicates.
+	AccessTokenSigningAlgorithm      *application.AccessTokenSigningAlgorithm  `json:"accessTokenSigningAlgorithm,omitempty"`
+	AccessTokenSigningAlgorithmNEQ   *application.AccessTokenSigningAlgorithm  `json:"accessTokenSigningAlgorithmNEQ,omitempty"`
+	AccessTokenSigningAlgorithmIn    []application.AccessTokenSigningAlgorithm `json:"accessTokenSigningAlgorithmIn,omitempty"`
+	AccessTokenSigningAlgorithmNotIn []application.AccessTokenSigningAlgorithm `json:"accessTokenSigningAlgorithmNotIn,omitempty"`
+
+	// "id_token_signing_algorithm" field predicates.
+	IDTokenSigningAlgorithm      *application.IDTokenSigningAlgorithm  `json:"idTokenSigningAlgorithm,omitempty"`
+	IDTokenSigningAlgorithmNEQ   *application.IDTokenSigningAlgorithm  `json:"idTokenSigningAlgorithmNEQ,omitempty"`
+	IDTokenSigningAlgorithmIn    []application.IDTokenSigningAlgorithm `json:"idTokenSigningAlgorithmIn,omitempty"`
+	IDTokenSigningAlgorithmNotIn []application.IDTokenSigningAlgorithm `json:"idTokenSigningAlgorithmNotIn,omitempty"`
+
+	// "token_endpoint_auth_method" field predicates.
+	TokenEndpointAuthMethod      *application.TokenEndpointAuthMethod  `json:"tokenEndpointAuthMethod,omitempty"`
+	TokenEndpointAuthMethodNEQ   *application.TokenEndpointAuthMethod  `json:"tokenEndpointAuthMethodNEQ,omitempty"`
+	TokenEndpointAuthMethodIn    []application.TokenEndpointAuthMethod `json:"tokenEndpointAuthMethodIn,omitempty"`
+	TokenEndpointAuthMethodNotIn []application.TokenEndpointAuthMethod `json:"tokenEndpointAuthMethodNotIn,omitempty"`
+
+	// "jwks_uri" field predicates.
+	JwksURI             *string  `json:"jwksURI,omitempty"`
+	JwksURINEQ          *string  `json:"jwksURINEQ,omitempty"`
+	JwksURIIn           []string `json:"jwksURIIn,omitempty"`
+	JwksURINotIn        []string `json:"jwksURINotIn,omitempty"`
+	JwksURIGT           *string  `json:"jwksURIGT,omitempty"`
+	JwksURIGTE          *string  `json:"jwksURIGTE,omitempty"`
+	JwksURILT           *string  `json:"jwksURILT,omitempty"`
+	JwksURILTE          *string  `json:"jwksURILTE,omitempty"`
+	JwksURIContains     *string  `json:"jwksURIContains,omitempty"`
+	JwksURIHasPrefix    *string  `json:"jwksURIHasPrefix,omitempty"`
+	JwksURIHasSuffix    *string  `json:"jwksURIHasSuffix,omitempty"`
+	JwksURIIsNil        bool     `json:"jwksURIIsNil,omitempty"`
+	JwksURINotNil       bool     `json:"jwksURINotNil,omitempty"`
+	JwksURIEqualFold    *string  `json:"jwksURIEqualFold,omitempty"`
+	JwksURIContainsFold *string  `json:"jwksURIContainsFold,omitempty"`
+
+	// "first_party" field predicates.
+	FirstParty    *bool `json:"firstParty,omitempty"`
+	FirstPartyNEQ *bool `json:"firstPartyNEQ,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -1013,6 +1062,117 @@ func (i *ApplicationWhereInput) P() (predicate.Application, error) {
 	}
 	if i.RefreshTokenLifetimeSecondsLTE != nil {
 		predicates = append(predicates, application.RefreshTokenLifetimeSecondsLTE(*i.RefreshTokenLifetimeSecondsLTE))
+	}
+	if i.RefreshTokenIdleLifetimeSeconds != nil {
+		predicates = append(predicates, application.RefreshTokenIdleLifetimeSecondsEQ(*i.RefreshTokenIdleLifetimeSeconds))
+	}
+	if i.RefreshTokenIdleLifetimeSecondsNEQ != nil {
+		predicates = append(predicates, application.RefreshTokenIdleLifetimeSecondsNEQ(*i.RefreshTokenIdleLifetimeSecondsNEQ))
+	}
+	if len(i.RefreshTokenIdleLifetimeSecondsIn) > 0 {
+		predicates = append(predicates, application.RefreshTokenIdleLifetimeSecondsIn(i.RefreshTokenIdleLifetimeSecondsIn...))
+	}
+	if len(i.RefreshTokenIdleLifetimeSecondsNotIn) > 0 {
+		predicates = append(predicates, application.RefreshTokenIdleLifetimeSecondsNotIn(i.RefreshTokenIdleLifetimeSecondsNotIn...))
+	}
+	if i.RefreshTokenIdleLifetimeSecondsGT != nil {
+		predicates = append(predicates, application.RefreshTokenIdleLifetimeSecondsGT(*i.RefreshTokenIdleLifetimeSecondsGT))
+	}
+	if i.RefreshTokenIdleLifetimeSecondsGTE != nil {
+		predicates = append(predicates, application.RefreshTokenIdleLifetimeSecondsGTE(*i.RefreshTokenIdleLifetimeSecondsGTE))
+	}
+	if i.RefreshTokenIdleLifetimeSecondsLT != nil {
+		predicates = append(predicates, application.RefreshTokenIdleLifetimeSecondsLT(*i.RefreshTokenIdleLifetimeSecondsLT))
+	}
+	if i.RefreshTokenIdleLifetimeSecondsLTE != nil {
+		predicates = append(predicates, application.RefreshTokenIdleLifetimeSecondsLTE(*i.RefreshTokenIdleLifetimeSecondsLTE))
+	}
+	if i.AccessTokenSigningAlgorithm != nil {
+		predicates = append(predicates, application.AccessTokenSigningAlgorithmEQ(*i.AccessTokenSigningAlgorithm))
+	}
+	if i.AccessTokenSigningAlgorithmNEQ != nil {
+		predicates = append(predicates, application.AccessTokenSigningAlgorithmNEQ(*i.AccessTokenSigningAlgorithmNEQ))
+	}
+	if len(i.AccessTokenSigningAlgorithmIn) > 0 {
+		predicates = append(predicates, application.AccessTokenSigningAlgorithmIn(i.AccessTokenSigningAlgorithmIn...))
+	}
+	if len(i.AccessTokenSigningAlgorithmNotIn) > 0 {
+		predicates = append(predicates, application.AccessTokenSigningAlgorithmNotIn(i.AccessTokenSigningAlgorithmNotIn...))
+	}
+	if i.IDTokenSigningAlgorithm != nil {
+		predicates = append(predicates, application.IDTokenSigningAlgorithmEQ(*i.IDTokenSigningAlgorithm))
+	}
+	if i.IDTokenSigningAlgorithmNEQ != nil {
+		predicates = append(predicates, application.IDTokenSigningAlgorithmNEQ(*i.IDTokenSigningAlgorithmNEQ))
+	}
+	if len(i.IDTokenSigningAlgorithmIn) > 0 {
+		predicates = append(predicates, application.IDTokenSigningAlgorithmIn(i.IDTokenSigningAlgorithmIn...))
+	}
+	if len(i.IDTokenSigningAlgorithmNotIn) > 0 {
+		predicates = append(predicates, application.IDTokenSigningAlgorithmNotIn(i.IDTokenSigningAlgorithmNotIn...))
+	}
+	if i.TokenEndpointAuthMethod != nil {
+		predicates = append(predicates, application.TokenEndpointAuthMethodEQ(*i.TokenEndpointAuthMethod))
+	}
+	if i.TokenEndpointAuthMethodNEQ != nil {
+		predicates = append(predicates, application.TokenEndpointAuthMethodNEQ(*i.TokenEndpointAuthMethodNEQ))
+	}
+	if len(i.TokenEndpointAuthMethodIn) > 0 {
+		predicates = append(predicates, application.TokenEndpointAuthMethodIn(i.TokenEndpointAuthMethodIn...))
+	}
+	if len(i.TokenEndpointAuthMethodNotIn) > 0 {
+		predicates = append(predicates, application.TokenEndpointAuthMethodNotIn(i.TokenEndpointAuthMethodNotIn...))
+	}
+	if i.JwksURI != nil {
+		predicates = append(predicates, application.JwksURIEQ(*i.JwksURI))
+	}
+	if i.JwksURINEQ != nil {
+		predicates = append(predicates, application.JwksURINEQ(*i.JwksURINEQ))
+	}
+	if len(i.JwksURIIn) > 0 {
+		predicates = append(predicates, application.JwksURIIn(i.JwksURIIn...))
+	}
+	if len(i.JwksURINotIn) > 0 {
+		predicates = append(predicates, application.JwksURINotIn(i.JwksURINotIn...))
+	}
+	if i.JwksURIGT != nil {
+		predicates = append(predicates, application.JwksURIGT(*i.JwksURIGT))
+	}
+	if i.JwksURIGTE != nil {
+		predicates = append(predicates, application.JwksURIGTE(*i.JwksURIGTE))
+	}
+	if i.JwksURILT != nil {
+		predicates = append(predicates, application.JwksURILT(*i.JwksURILT))
+	}
+	if i.JwksURILTE != nil {
+		predicates = append(predicates, application.JwksURILTE(*i.JwksURILTE))
+	}
+	if i.JwksURIContains != nil {
+		predicates = append(predicates, application.JwksURIContains(*i.JwksURIContains))
+	}
+	if i.JwksURIHasPrefix != nil {
+		predicates = append(predicates, application.JwksURIHasPrefix(*i.JwksURIHasPrefix))
+	}
+	if i.JwksURIHasSuffix != nil {
+		predicates = append(predicates, application.JwksURIHasSuffix(*i.JwksURIHasSuffix))
+	}
+	if i.JwksURIIsNil {
+		predicates = append(predicates, application.JwksURIIsNil())
+	}
+	if i.JwksURINotNil {
+		predicates = append(predicates, application.JwksURINotNil())
+	}
+	if i.JwksURIEqualFold != nil {
+		predicates = append(predicates, application.JwksURIEqualFold(*i.JwksURIEqualFold))
+	}
+	if i.JwksURIContainsFold != nil {
+		predicates = append(predicates, application.JwksURIContainsFold(*i.JwksURIContainsFold))
+	}
+	if i.FirstParty != nil {
+		predicates = append(predicates, application.FirstPartyEQ(*i.FirstParty))
+	}
+	if i.FirstPartyNEQ != nil {
+		predicates = append(predicates, application.FirstPartyNEQ(*i.FirstPartyNEQ))
 	}
 
 	switch len(predicates) {
@@ -4425,6 +4585,23 @@ type UserWhereInput struct {
 	LastLoginAtLTE    *time.Time  `json:"lastLoginAtLTE,omitempty"`
 	LastLoginAtIsNil  bool        `json:"lastLoginAtIsNil,omitempty"`
 	LastLoginAtNotNil bool        `json:"lastLoginAtNotNil,omitempty"`
+
+	// "password_hash" field predicates.
+	PasswordHash             *string  `json:"passwordHash,omitempty"`
+	PasswordHashNEQ          *string  `json:"passwordHashNEQ,omitempty"`
+	PasswordHashIn           []string `json:"passwordHashIn,omitempty"`
+	PasswordHashNotIn        []string `json:"passwordHashNotIn,omitempty"`
+	PasswordHashGT           *string  `json:"passwordHashGT,omitempty"`
+	PasswordHashGTE          *string  `json:"passwordHashGTE,omitempty"`
+	PasswordHashLT           *string  `json:"passwordHashLT,omitempty"`
+	PasswordHashLTE          *string  `json:"passwordHashLTE,omitempty"`
+	PasswordHashContains     *string  `json:"passwordHashContains,omitempty"`
+	PasswordHashHasPrefix    *string  `json:"passwordHashHasPrefix,omitempty"`
+	PasswordHashHasSuffix    *string  `json:"passwordHashHasSuffix,omitempty"`
+	PasswordHashIsNil        bool     `json:"passwordHashIsNil,omitempty"`
+	PasswordHashNotNil       bool     `json:"passwordHashNotNil,omitempty"`
+	PasswordHashEqualFold    *string  `json:"passwordHashEqualFold,omitempty"`
+	PasswordHashContainsFold *string  `json:"passwordHashContainsFold,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -4881,6 +5058,51 @@ func (i *UserWhereInput) P() (predicate.User, error) {
 	}
 	if i.LastLoginAtNotNil {
 		predicates = append(predicates, user.LastLoginAtNotNil())
+	}
+	if i.PasswordHash != nil {
+		predicates = append(predicates, user.PasswordHashEQ(*i.PasswordHash))
+	}
+	if i.PasswordHashNEQ != nil {
+		predicates = append(predicates, user.PasswordHashNEQ(*i.PasswordHashNEQ))
+	}
+	if len(i.PasswordHashIn) > 0 {
+		predicates = append(predicates, user.PasswordHashIn(i.PasswordHashIn...))
+	}
+	if len(i.PasswordHashNotIn) > 0 {
+		predicates = append(predicates, user.PasswordHashNotIn(i.PasswordHashNotIn...))
+	}
+	if i.PasswordHashGT != nil {
+		predicates = append(predicates, user.PasswordHashGT(*i.PasswordHashGT))
+	}
+	if i.PasswordHashGTE != nil {
+		predicates = append(predicates, user.PasswordHashGTE(*i.PasswordHashGTE))
+	}
+	if i.PasswordHashLT != nil {
+		predicates = append(predicates, user.PasswordHashLT(*i.PasswordHashLT))
+	}
+	if i.PasswordHashLTE != nil {
+		predicates = append(predicates, user.PasswordHashLTE(*i.PasswordHashLTE))
+	}
+	if i.PasswordHashContains != nil {
+		predicates = append(predicates, user.PasswordHashContains(*i.PasswordHashContains))
+	}
+	if i.PasswordHashHasPrefix != nil {
+		predicates = append(predicates, user.PasswordHashHasPrefix(*i.PasswordHashHasPrefix))
+	}
+	if i.PasswordHashHasSuffix != nil {
+		predicates = append(predicates, user.PasswordHashHasSuffix(*i.PasswordHashHasSuffix))
+	}
+	if i.PasswordHashIsNil {
+		predicates = append(predicates, user.PasswordHashIsNil())
+	}
+	if i.PasswordHashNotNil {
+		predicates = append(predicates, user.PasswordHashNotNil())
+	}
+	if i.PasswordHashEqualFold != nil {
+		predicates = append(predicates, user.PasswordHashEqualFold(*i.PasswordHashEqualFold))
+	}
+	if i.PasswordHashContainsFold != nil {
+		predicates = append(predicates, user.PasswordHashContainsFold(*i.PasswordHashContainsFold))
 	}
 
 	switch len(predicates) {

@@ -8,13 +8,20 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/apikey"
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
+	"github.com/gatehouse-id/gatehouse/ent/authrequest"
 	"github.com/gatehouse-id/gatehouse/ent/connection"
+	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
+	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
+	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
 	"github.com/gatehouse-id/gatehouse/ent/role"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/ent/session"
+	"github.com/gatehouse-id/gatehouse/ent/signingkey"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 )
 
@@ -23,12 +30,19 @@ var prefixMap = map[string]string{
 	"key":  apikey.Table,
 	"app":  application.Table,
 	"evt":  auditevent.Table,
+	"areq": authrequest.Table,
 	"conn": connection.Table,
+	"cns":  consent.Table,
 	"dom":  domain.Table,
+	"grt":  grant.Table,
 	"mem":  membership.Table,
 	"org":  organization.Table,
 	"pol":  organizationpolicy.Table,
+	"rt":   refreshtoken.Table,
+	"rvk":  revokedtoken.Table,
 	"rol":  role.Table,
+	"ses":  session.Table,
+	"sk":   signingkey.Table,
 	"usr":  user.Table,
 }
 

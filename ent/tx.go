@@ -18,18 +18,32 @@ type Tx struct {
 	Application *ApplicationClient
 	// AuditEvent is the client for interacting with the AuditEvent builders.
 	AuditEvent *AuditEventClient
+	// AuthRequest is the client for interacting with the AuthRequest builders.
+	AuthRequest *AuthRequestClient
 	// Connection is the client for interacting with the Connection builders.
 	Connection *ConnectionClient
+	// Consent is the client for interacting with the Consent builders.
+	Consent *ConsentClient
 	// Domain is the client for interacting with the Domain builders.
 	Domain *DomainClient
+	// Grant is the client for interacting with the Grant builders.
+	Grant *GrantClient
 	// Membership is the client for interacting with the Membership builders.
 	Membership *MembershipClient
 	// Organization is the client for interacting with the Organization builders.
 	Organization *OrganizationClient
 	// OrganizationPolicy is the client for interacting with the OrganizationPolicy builders.
 	OrganizationPolicy *OrganizationPolicyClient
+	// RefreshToken is the client for interacting with the RefreshToken builders.
+	RefreshToken *RefreshTokenClient
+	// RevokedToken is the client for interacting with the RevokedToken builders.
+	RevokedToken *RevokedTokenClient
 	// Role is the client for interacting with the Role builders.
 	Role *RoleClient
+	// Session is the client for interacting with the Session builders.
+	Session *SessionClient
+	// SigningKey is the client for interacting with the SigningKey builders.
+	SigningKey *SigningKeyClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 
@@ -166,12 +180,19 @@ func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.Application = NewApplicationClient(tx.config)
 	tx.AuditEvent = NewAuditEventClient(tx.config)
+	tx.AuthRequest = NewAuthRequestClient(tx.config)
 	tx.Connection = NewConnectionClient(tx.config)
+	tx.Consent = NewConsentClient(tx.config)
 	tx.Domain = NewDomainClient(tx.config)
+	tx.Grant = NewGrantClient(tx.config)
 	tx.Membership = NewMembershipClient(tx.config)
 	tx.Organization = NewOrganizationClient(tx.config)
 	tx.OrganizationPolicy = NewOrganizationPolicyClient(tx.config)
+	tx.RefreshToken = NewRefreshTokenClient(tx.config)
+	tx.RevokedToken = NewRevokedTokenClient(tx.config)
 	tx.Role = NewRoleClient(tx.config)
+	tx.Session = NewSessionClient(tx.config)
+	tx.SigningKey = NewSigningKeyClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }
 

@@ -42,6 +42,22 @@ const (
 	FieldIDTokenLifetimeSeconds = "id_token_lifetime_seconds"
 	// FieldRefreshTokenLifetimeSeconds holds the string denoting the refresh_token_lifetime_seconds field in the database.
 	FieldRefreshTokenLifetimeSeconds = "refresh_token_lifetime_seconds"
+	// FieldRefreshTokenIdleLifetimeSeconds holds the string denoting the refresh_token_idle_lifetime_seconds field in the database.
+	FieldRefreshTokenIdleLifetimeSeconds = "refresh_token_idle_lifetime_seconds"
+	// FieldAccessTokenSigningAlgorithm holds the string denoting the access_token_signing_algorithm field in the database.
+	FieldAccessTokenSigningAlgorithm = "access_token_signing_algorithm"
+	// FieldIDTokenSigningAlgorithm holds the string denoting the id_token_signing_algorithm field in the database.
+	FieldIDTokenSigningAlgorithm = "id_token_signing_algorithm"
+	// FieldTokenEndpointAuthMethod holds the string denoting the token_endpoint_auth_method field in the database.
+	FieldTokenEndpointAuthMethod = "token_endpoint_auth_method"
+	// FieldJwks holds the string denoting the jwks field in the database.
+	FieldJwks = "jwks"
+	// FieldJwksURI holds the string denoting the jwks_uri field in the database.
+	FieldJwksURI = "jwks_uri"
+	// FieldScopes holds the string denoting the scopes field in the database.
+	FieldScopes = "scopes"
+	// FieldFirstParty holds the string denoting the first_party field in the database.
+	FieldFirstParty = "first_party"
 	// Table holds the table name of the application in the database.
 	Table = "applications"
 )
@@ -61,6 +77,14 @@ var Columns = []string{
 	FieldAccessTokenLifetimeSeconds,
 	FieldIDTokenLifetimeSeconds,
 	FieldRefreshTokenLifetimeSeconds,
+	FieldRefreshTokenIdleLifetimeSeconds,
+	FieldAccessTokenSigningAlgorithm,
+	FieldIDTokenSigningAlgorithm,
+	FieldTokenEndpointAuthMethod,
+	FieldJwks,
+	FieldJwksURI,
+	FieldScopes,
+	FieldFirstParty,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -103,6 +127,14 @@ var (
 	DefaultRefreshTokenLifetimeSeconds int
 	// RefreshTokenLifetimeSecondsValidator is a validator for the "refresh_token_lifetime_seconds" field. It is called by the builders before save.
 	RefreshTokenLifetimeSecondsValidator func(int) error
+	// DefaultRefreshTokenIdleLifetimeSeconds holds the default value on creation for the "refresh_token_idle_lifetime_seconds" field.
+	DefaultRefreshTokenIdleLifetimeSeconds int
+	// RefreshTokenIdleLifetimeSecondsValidator is a validator for the "refresh_token_idle_lifetime_seconds" field. It is called by the builders before save.
+	RefreshTokenIdleLifetimeSecondsValidator func(int) error
+	// JwksURIValidator is a validator for the "jwks_uri" field. It is called by the builders before save.
+	JwksURIValidator func(string) error
+	// DefaultFirstParty holds the default value on creation for the "first_party" field.
+	DefaultFirstParty bool
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 )
@@ -129,6 +161,88 @@ func TypeValidator(_type Type) error {
 		return nil
 	default:
 		return fmt.Errorf("application: invalid enum value for type field: %q", _type)
+	}
+}
+
+// AccessTokenSigningAlgorithm defines the type for the "access_token_signing_algorithm" enum field.
+type AccessTokenSigningAlgorithm string
+
+// AccessTokenSigningAlgorithmRS256 is the default value of the AccessTokenSigningAlgorithm enum.
+const DefaultAccessTokenSigningAlgorithm = AccessTokenSigningAlgorithmRS256
+
+// AccessTokenSigningAlgorithm values.
+const (
+	AccessTokenSigningAlgorithmRS256 AccessTokenSigningAlgorithm = "RS256"
+	AccessTokenSigningAlgorithmES256 AccessTokenSigningAlgorithm = "ES256"
+	AccessTokenSigningAlgorithmEdDSA AccessTokenSigningAlgorithm = "EdDSA"
+)
+
+func (atsa AccessTokenSigningAlgorithm) String() string {
+	return string(atsa)
+}
+
+// AccessTokenSigningAlgorithmValidator is a validator for the "access_token_signing_algorithm" field enum values. It is called by the builders before save.
+func AccessTokenSigningAlgorithmValidator(atsa AccessTokenSigningAlgorithm) error {
+	switch atsa {
+	case AccessTokenSigningAlgorithmRS256, AccessTokenSigningAlgorithmES256, AccessTokenSigningAlgorithmEdDSA:
+		return nil
+	default:
+		return fmt.Errorf("application: invalid enum value for access_token_signing_algorithm field: %q", atsa)
+	}
+}
+
+// IDTokenSigningAlgorithm defines the type for the "id_token_signing_algorithm" enum field.
+type IDTokenSigningAlgorithm string
+
+// IDTokenSigningAlgorithmRS256 is the default value of the IDTokenSigningAlgorithm enum.
+const DefaultIDTokenSigningAlgorithm = IDTokenSigningAlgorithmRS256
+
+// IDTokenSigningAlgorithm values.
+const (
+	IDTokenSigningAlgorithmRS256 IDTokenSigningAlgorithm = "RS256"
+	IDTokenSigningAlgorithmES256 IDTokenSigningAlgorithm = "ES256"
+	IDTokenSigningAlgorithmEdDSA IDTokenSigningAlgorithm = "EdDSA"
+)
+
+func (itsa IDTokenSigningAlgorithm) String() string {
+	return string(itsa)
+}
+
+// IDTokenSigningAlgorithmValidator is a validator for the "id_token_signing_algorithm" field enum values. It is called by the builders before save.
+func IDTokenSigningAlgorithmValidator(itsa IDTokenSigningAlgorithm) error {
+	switch itsa {
+	case IDTokenSigningAlgorithmRS256, IDTokenSigningAlgorithmES256, IDTokenSigningAlgorithmEdDSA:
+		return nil
+	default:
+		return fmt.Errorf("application: invalid enum value for id_token_signing_algorithm field: %q", itsa)
+	}
+}
+
+// TokenEndpointAuthMethod defines the type for the "token_endpoint_auth_method" enum field.
+type TokenEndpointAuthMethod string
+
+// TokenEndpointAuthMethodCLIENT_SECRET_BASIC is the default value of the TokenEndpointAuthMethod enum.
+const DefaultTokenEndpointAuthMethod = TokenEndpointAuthMethodCLIENT_SECRET_BASIC
+
+// TokenEndpointAuthMethod values.
+const (
+	TokenEndpointAuthMethodCLIENT_SECRET_BASIC TokenEndpointAuthMethod = "CLIENT_SECRET_BASIC"
+	TokenEndpointAuthMethodCLIENT_SECRET_POST  TokenEndpointAuthMethod = "CLIENT_SECRET_POST"
+	TokenEndpointAuthMethodPRIVATE_KEY_JWT     TokenEndpointAuthMethod = "PRIVATE_KEY_JWT"
+	TokenEndpointAuthMethodNONE                TokenEndpointAuthMethod = "NONE"
+)
+
+func (team TokenEndpointAuthMethod) String() string {
+	return string(team)
+}
+
+// TokenEndpointAuthMethodValidator is a validator for the "token_endpoint_auth_method" field enum values. It is called by the builders before save.
+func TokenEndpointAuthMethodValidator(team TokenEndpointAuthMethod) error {
+	switch team {
+	case TokenEndpointAuthMethodCLIENT_SECRET_BASIC, TokenEndpointAuthMethodCLIENT_SECRET_POST, TokenEndpointAuthMethodPRIVATE_KEY_JWT, TokenEndpointAuthMethodNONE:
+		return nil
+	default:
+		return fmt.Errorf("application: invalid enum value for token_endpoint_auth_method field: %q", team)
 	}
 }
 
@@ -185,6 +299,36 @@ func ByRefreshTokenLifetimeSeconds(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRefreshTokenLifetimeSeconds, opts...).ToFunc()
 }
 
+// ByRefreshTokenIdleLifetimeSeconds orders the results by the refresh_token_idle_lifetime_seconds field.
+func ByRefreshTokenIdleLifetimeSeconds(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRefreshTokenIdleLifetimeSeconds, opts...).ToFunc()
+}
+
+// ByAccessTokenSigningAlgorithm orders the results by the access_token_signing_algorithm field.
+func ByAccessTokenSigningAlgorithm(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAccessTokenSigningAlgorithm, opts...).ToFunc()
+}
+
+// ByIDTokenSigningAlgorithm orders the results by the id_token_signing_algorithm field.
+func ByIDTokenSigningAlgorithm(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIDTokenSigningAlgorithm, opts...).ToFunc()
+}
+
+// ByTokenEndpointAuthMethod orders the results by the token_endpoint_auth_method field.
+func ByTokenEndpointAuthMethod(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTokenEndpointAuthMethod, opts...).ToFunc()
+}
+
+// ByJwksURI orders the results by the jwks_uri field.
+func ByJwksURI(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldJwksURI, opts...).ToFunc()
+}
+
+// ByFirstParty orders the results by the first_party field.
+func ByFirstParty(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFirstParty, opts...).ToFunc()
+}
+
 // MarshalGQL implements graphql.Marshaler interface.
 func (e Type) MarshalGQL(w io.Writer) {
 	io.WriteString(w, strconv.Quote(e.String()))
@@ -199,6 +343,60 @@ func (e *Type) UnmarshalGQL(val interface{}) error {
 	*e = Type(str)
 	if err := TypeValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid Type", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e AccessTokenSigningAlgorithm) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *AccessTokenSigningAlgorithm) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = AccessTokenSigningAlgorithm(str)
+	if err := AccessTokenSigningAlgorithmValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid AccessTokenSigningAlgorithm", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e IDTokenSigningAlgorithm) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *IDTokenSigningAlgorithm) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = IDTokenSigningAlgorithm(str)
+	if err := IDTokenSigningAlgorithmValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid IDTokenSigningAlgorithm", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e TokenEndpointAuthMethod) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *TokenEndpointAuthMethod) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = TokenEndpointAuthMethod(str)
+	if err := TokenEndpointAuthMethodValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid TokenEndpointAuthMethod", str)
 	}
 	return nil
 }

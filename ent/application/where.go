@@ -95,6 +95,21 @@ func RefreshTokenLifetimeSeconds(v int) predicate.Application {
 	return predicate.Application(sql.FieldEQ(FieldRefreshTokenLifetimeSeconds, v))
 }
 
+// RefreshTokenIdleLifetimeSeconds applies equality check predicate on the "refresh_token_idle_lifetime_seconds" field. It's identical to RefreshTokenIdleLifetimeSecondsEQ.
+func RefreshTokenIdleLifetimeSeconds(v int) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldRefreshTokenIdleLifetimeSeconds, v))
+}
+
+// JwksURI applies equality check predicate on the "jwks_uri" field. It's identical to JwksURIEQ.
+func JwksURI(v string) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldJwksURI, v))
+}
+
+// FirstParty applies equality check predicate on the "first_party" field. It's identical to FirstPartyEQ.
+func FirstParty(v bool) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldFirstParty, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Application {
 	return predicate.Application(sql.FieldEQ(FieldCreatedAt, v))
@@ -548,6 +563,211 @@ func RefreshTokenLifetimeSecondsLT(v int) predicate.Application {
 // RefreshTokenLifetimeSecondsLTE applies the LTE predicate on the "refresh_token_lifetime_seconds" field.
 func RefreshTokenLifetimeSecondsLTE(v int) predicate.Application {
 	return predicate.Application(sql.FieldLTE(FieldRefreshTokenLifetimeSeconds, v))
+}
+
+// RefreshTokenIdleLifetimeSecondsEQ applies the EQ predicate on the "refresh_token_idle_lifetime_seconds" field.
+func RefreshTokenIdleLifetimeSecondsEQ(v int) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldRefreshTokenIdleLifetimeSeconds, v))
+}
+
+// RefreshTokenIdleLifetimeSecondsNEQ applies the NEQ predicate on the "refresh_token_idle_lifetime_seconds" field.
+func RefreshTokenIdleLifetimeSecondsNEQ(v int) predicate.Application {
+	return predicate.Application(sql.FieldNEQ(FieldRefreshTokenIdleLifetimeSeconds, v))
+}
+
+// RefreshTokenIdleLifetimeSecondsIn applies the In predicate on the "refresh_token_idle_lifetime_seconds" field.
+func RefreshTokenIdleLifetimeSecondsIn(vs ...int) predicate.Application {
+	return predicate.Application(sql.FieldIn(FieldRefreshTokenIdleLifetimeSeconds, vs...))
+}
+
+// RefreshTokenIdleLifetimeSecondsNotIn applies the NotIn predicate on the "refresh_token_idle_lifetime_seconds" field.
+func RefreshTokenIdleLifetimeSecondsNotIn(vs ...int) predicate.Application {
+	return predicate.Application(sql.FieldNotIn(FieldRefreshTokenIdleLifetimeSeconds, vs...))
+}
+
+// RefreshTokenIdleLifetimeSecondsGT applies the GT predicate on the "refresh_token_idle_lifetime_seconds" field.
+func RefreshTokenIdleLifetimeSecondsGT(v int) predicate.Application {
+	return predicate.Application(sql.FieldGT(FieldRefreshTokenIdleLifetimeSeconds, v))
+}
+
+// RefreshTokenIdleLifetimeSecondsGTE applies the GTE predicate on the "refresh_token_idle_lifetime_seconds" field.
+func RefreshTokenIdleLifetimeSecondsGTE(v int) predicate.Application {
+	return predicate.Application(sql.FieldGTE(FieldRefreshTokenIdleLifetimeSeconds, v))
+}
+
+// RefreshTokenIdleLifetimeSecondsLT applies the LT predicate on the "refresh_token_idle_lifetime_seconds" field.
+func RefreshTokenIdleLifetimeSecondsLT(v int) predicate.Application {
+	return predicate.Application(sql.FieldLT(FieldRefreshTokenIdleLifetimeSeconds, v))
+}
+
+// RefreshTokenIdleLifetimeSecondsLTE applies the LTE predicate on the "refresh_token_idle_lifetime_seconds" field.
+func RefreshTokenIdleLifetimeSecondsLTE(v int) predicate.Application {
+	return predicate.Application(sql.FieldLTE(FieldRefreshTokenIdleLifetimeSeconds, v))
+}
+
+// AccessTokenSigningAlgorithmEQ applies the EQ predicate on the "access_token_signing_algorithm" field.
+func AccessTokenSigningAlgorithmEQ(v AccessTokenSigningAlgorithm) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldAccessTokenSigningAlgorithm, v))
+}
+
+// AccessTokenSigningAlgorithmNEQ applies the NEQ predicate on the "access_token_signing_algorithm" field.
+func AccessTokenSigningAlgorithmNEQ(v AccessTokenSigningAlgorithm) predicate.Application {
+	return predicate.Application(sql.FieldNEQ(FieldAccessTokenSigningAlgorithm, v))
+}
+
+// AccessTokenSigningAlgorithmIn applies the In predicate on the "access_token_signing_algorithm" field.
+func AccessTokenSigningAlgorithmIn(vs ...AccessTokenSigningAlgorithm) predicate.Application {
+	return predicate.Application(sql.FieldIn(FieldAccessTokenSigningAlgorithm, vs...))
+}
+
+// AccessTokenSigningAlgorithmNotIn applies the NotIn predicate on the "access_token_signing_algorithm" field.
+func AccessTokenSigningAlgorithmNotIn(vs ...AccessTokenSigningAlgorithm) predicate.Application {
+	return predicate.Application(sql.FieldNotIn(FieldAccessTokenSigningAlgorithm, vs...))
+}
+
+// IDTokenSigningAlgorithmEQ applies the EQ predicate on the "id_token_signing_algorithm" field.
+func IDTokenSigningAlgorithmEQ(v IDTokenSigningAlgorithm) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldIDTokenSigningAlgorithm, v))
+}
+
+// IDTokenSigningAlgorithmNEQ applies the NEQ predicate on the "id_token_signing_algorithm" field.
+func IDTokenSigningAlgorithmNEQ(v IDTokenSigningAlgorithm) predicate.Application {
+	return predicate.Application(sql.FieldNEQ(FieldIDTokenSigningAlgorithm, v))
+}
+
+// IDTokenSigningAlgorithmIn applies the In predicate on the "id_token_signing_algorithm" field.
+func IDTokenSigningAlgorithmIn(vs ...IDTokenSigningAlgorithm) predicate.Application {
+	return predicate.Application(sql.FieldIn(FieldIDTokenSigningAlgorithm, vs...))
+}
+
+// IDTokenSigningAlgorithmNotIn applies the NotIn predicate on the "id_token_signing_algorithm" field.
+func IDTokenSigningAlgorithmNotIn(vs ...IDTokenSigningAlgorithm) predicate.Application {
+	return predicate.Application(sql.FieldNotIn(FieldIDTokenSigningAlgorithm, vs...))
+}
+
+// TokenEndpointAuthMethodEQ applies the EQ predicate on the "token_endpoint_auth_method" field.
+func TokenEndpointAuthMethodEQ(v TokenEndpointAuthMethod) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldTokenEndpointAuthMethod, v))
+}
+
+// TokenEndpointAuthMethodNEQ applies the NEQ predicate on the "token_endpoint_auth_method" field.
+func TokenEndpointAuthMethodNEQ(v TokenEndpointAuthMethod) predicate.Application {
+	return predicate.Application(sql.FieldNEQ(FieldTokenEndpointAuthMethod, v))
+}
+
+// TokenEndpointAuthMethodIn applies the In predicate on the "token_endpoint_auth_method" field.
+func TokenEndpointAuthMethodIn(vs ...TokenEndpointAuthMethod) predicate.Application {
+	return predicate.Application(sql.FieldIn(FieldTokenEndpointAuthMethod, vs...))
+}
+
+// TokenEndpointAuthMethodNotIn applies the NotIn predicate on the "token_endpoint_auth_method" field.
+func TokenEndpointAuthMethodNotIn(vs ...TokenEndpointAuthMethod) predicate.Application {
+	return predicate.Application(sql.FieldNotIn(FieldTokenEndpointAuthMethod, vs...))
+}
+
+// JwksIsNil applies the IsNil predicate on the "jwks" field.
+func JwksIsNil() predicate.Application {
+	return predicate.Application(sql.FieldIsNull(FieldJwks))
+}
+
+// JwksNotNil applies the NotNil predicate on the "jwks" field.
+func JwksNotNil() predicate.Application {
+	return predicate.Application(sql.FieldNotNull(FieldJwks))
+}
+
+// JwksURIEQ applies the EQ predicate on the "jwks_uri" field.
+func JwksURIEQ(v string) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldJwksURI, v))
+}
+
+// JwksURINEQ applies the NEQ predicate on the "jwks_uri" field.
+func JwksURINEQ(v string) predicate.Application {
+	return predicate.Application(sql.FieldNEQ(FieldJwksURI, v))
+}
+
+// JwksURIIn applies the In predicate on the "jwks_uri" field.
+func JwksURIIn(vs ...string) predicate.Application {
+	return predicate.Application(sql.FieldIn(FieldJwksURI, vs...))
+}
+
+// JwksURINotIn applies the NotIn predicate on the "jwks_uri" field.
+func JwksURINotIn(vs ...string) predicate.Application {
+	return predicate.Application(sql.FieldNotIn(FieldJwksURI, vs...))
+}
+
+// JwksURIGT applies the GT predicate on the "jwks_uri" field.
+func JwksURIGT(v string) predicate.Application {
+	return predicate.Application(sql.FieldGT(FieldJwksURI, v))
+}
+
+// JwksURIGTE applies the GTE predicate on the "jwks_uri" field.
+func JwksURIGTE(v string) predicate.Application {
+	return predicate.Application(sql.FieldGTE(FieldJwksURI, v))
+}
+
+// JwksURILT applies the LT predicate on the "jwks_uri" field.
+func JwksURILT(v string) predicate.Application {
+	return predicate.Application(sql.FieldLT(FieldJwksURI, v))
+}
+
+// JwksURILTE applies the LTE predicate on the "jwks_uri" field.
+func JwksURILTE(v string) predicate.Application {
+	return predicate.Application(sql.FieldLTE(FieldJwksURI, v))
+}
+
+// JwksURIContains applies the Contains predicate on the "jwks_uri" field.
+func JwksURIContains(v string) predicate.Application {
+	return predicate.Application(sql.FieldContains(FieldJwksURI, v))
+}
+
+// JwksURIHasPrefix applies the HasPrefix predicate on the "jwks_uri" field.
+func JwksURIHasPrefix(v string) predicate.Application {
+	return predicate.Application(sql.FieldHasPrefix(FieldJwksURI, v))
+}
+
+// JwksURIHasSuffix applies the HasSuffix predicate on the "jwks_uri" field.
+func JwksURIHasSuffix(v string) predicate.Application {
+	return predicate.Application(sql.FieldHasSuffix(FieldJwksURI, v))
+}
+
+// JwksURIIsNil applies the IsNil predicate on the "jwks_uri" field.
+func JwksURIIsNil() predicate.Application {
+	return predicate.Application(sql.FieldIsNull(FieldJwksURI))
+}
+
+// JwksURINotNil applies the NotNil predicate on the "jwks_uri" field.
+func JwksURINotNil() predicate.Application {
+	return predicate.Application(sql.FieldNotNull(FieldJwksURI))
+}
+
+// JwksURIEqualFold applies the EqualFold predicate on the "jwks_uri" field.
+func JwksURIEqualFold(v string) predicate.Application {
+	return predicate.Application(sql.FieldEqualFold(FieldJwksURI, v))
+}
+
+// JwksURIContainsFold applies the ContainsFold predicate on the "jwks_uri" field.
+func JwksURIContainsFold(v string) predicate.Application {
+	return predicate.Application(sql.FieldContainsFold(FieldJwksURI, v))
+}
+
+// ScopesIsNil applies the IsNil predicate on the "scopes" field.
+func ScopesIsNil() predicate.Application {
+	return predicate.Application(sql.FieldIsNull(FieldScopes))
+}
+
+// ScopesNotNil applies the NotNil predicate on the "scopes" field.
+func ScopesNotNil() predicate.Application {
+	return predicate.Application(sql.FieldNotNull(FieldScopes))
+}
+
+// FirstPartyEQ applies the EQ predicate on the "first_party" field.
+func FirstPartyEQ(v bool) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldFirstParty, v))
+}
+
+// FirstPartyNEQ applies the NEQ predicate on the "first_party" field.
+func FirstPartyNEQ(v bool) predicate.Application {
+	return predicate.Application(sql.FieldNEQ(FieldFirstParty, v))
 }
 
 // And groups predicates with the AND operator between them.

@@ -50,6 +50,14 @@ var (
 		{Name: "access_token_lifetime_seconds", Type: field.TypeInt, Default: 900},
 		{Name: "id_token_lifetime_seconds", Type: field.TypeInt, Default: 3600},
 		{Name: "refresh_token_lifetime_seconds", Type: field.TypeInt, Default: 2592000},
+		{Name: "refresh_token_idle_lifetime_seconds", Type: field.TypeInt, Default: 604800},
+		{Name: "access_token_signing_algorithm", Type: field.TypeEnum, Enums: []string{"RS256", "ES256", "EdDSA"}, Default: "RS256"},
+		{Name: "id_token_signing_algorithm", Type: field.TypeEnum, Enums: []string{"RS256", "ES256", "EdDSA"}, Default: "RS256"},
+		{Name: "token_endpoint_auth_method", Type: field.TypeEnum, Enums: []string{"CLIENT_SECRET_BASIC", "CLIENT_SECRET_POST", "PRIVATE_KEY_JWT", "NONE"}, Default: "CLIENT_SECRET_BASIC"},
+		{Name: "jwks", Type: field.TypeJSON, Nullable: true},
+		{Name: "jwks_uri", Type: field.TypeString, Nullable: true, Size: 2048},
+		{Name: "scopes", Type: field.TypeJSON, Nullable: true},
+		{Name: "first_party", Type: field.TypeBool, Default: true},
 	}
 	// ApplicationsTable holds the schema information for the "applications" table.
 	ApplicationsTable = &schema.Table{
@@ -90,6 +98,49 @@ var (
 			},
 		},
 	}
+	// AuthRequestsColumns holds the columns for the "auth_requests" table.
+	AuthRequestsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "client_id", Type: field.TypeString},
+		{Name: "redirect_uri", Type: field.TypeString},
+		{Name: "scopes", Type: field.TypeJSON},
+		{Name: "response_type", Type: field.TypeString},
+		{Name: "response_mode", Type: field.TypeString, Nullable: true},
+		{Name: "state", Type: field.TypeString, Nullable: true},
+		{Name: "nonce", Type: field.TypeString, Nullable: true},
+		{Name: "code_challenge", Type: field.TypeString, Nullable: true},
+		{Name: "code_challenge_method", Type: field.TypeString, Nullable: true},
+		{Name: "prompt", Type: field.TypeJSON, Nullable: true},
+		{Name: "max_age_seconds", Type: field.TypeInt, Nullable: true},
+		{Name: "login_hint", Type: field.TypeString, Nullable: true},
+		{Name: "acr_values", Type: field.TypeJSON, Nullable: true},
+		{Name: "ui_locales", Type: field.TypeJSON, Nullable: true},
+		{Name: "requested_organization_id", Type: field.TypeString, Nullable: true},
+		{Name: "user_id", Type: field.TypeString, Nullable: true},
+		{Name: "organization_id", Type: field.TypeString, Nullable: true},
+		{Name: "session_id", Type: field.TypeString, Nullable: true},
+		{Name: "auth_time", Type: field.TypeTime, Nullable: true},
+		{Name: "amr", Type: field.TypeJSON, Nullable: true},
+		{Name: "acr", Type: field.TypeString, Nullable: true},
+		{Name: "done", Type: field.TypeBool, Default: false},
+		{Name: "code_hash", Type: field.TypeString, Unique: true, Nullable: true},
+		{Name: "code_used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+	}
+	// AuthRequestsTable holds the schema information for the "auth_requests" table.
+	AuthRequestsTable = &schema.Table{
+		Name:       "auth_requests",
+		Columns:    AuthRequestsColumns,
+		PrimaryKey: []*schema.Column{AuthRequestsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "authrequest_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuthRequestsColumns[26]},
+			},
+		},
+	}
 	// ConnectionsColumns holds the columns for the "connections" table.
 	ConnectionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -111,6 +162,28 @@ var (
 				Columns:    []*schema.Column{ConnectionsColumns[6]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.Cascade,
+			},
+		},
+	}
+	// ConsentsColumns holds the columns for the "consents" table.
+	ConsentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "user_id", Type: field.TypeString},
+		{Name: "client_id", Type: field.TypeString},
+		{Name: "scopes", Type: field.TypeJSON},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+	}
+	// ConsentsTable holds the schema information for the "consents" table.
+	ConsentsTable = &schema.Table{
+		Name:       "consents",
+		Columns:    ConsentsColumns,
+		PrimaryKey: []*schema.Column{ConsentsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "consent_user_id_client_id",
+				Unique:  true,
+				Columns: []*schema.Column{ConsentsColumns[1], ConsentsColumns[2]},
 			},
 		},
 	}
@@ -136,6 +209,47 @@ var (
 				Columns:    []*schema.Column{DomainsColumns[7]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.Cascade,
+			},
+		},
+	}
+	// GrantsColumns holds the columns for the "grants" table.
+	GrantsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "client_id", Type: field.TypeString},
+		{Name: "user_id", Type: field.TypeString},
+		{Name: "organization_id", Type: field.TypeString, Nullable: true},
+		{Name: "session_id", Type: field.TypeString, Nullable: true},
+		{Name: "auth_request_id", Type: field.TypeString, Nullable: true},
+		{Name: "scopes", Type: field.TypeJSON},
+		{Name: "audience", Type: field.TypeJSON, Nullable: true},
+		{Name: "auth_time", Type: field.TypeTime},
+		{Name: "amr", Type: field.TypeJSON, Nullable: true},
+		{Name: "acr", Type: field.TypeString, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revoke_reason", Type: field.TypeString, Nullable: true},
+	}
+	// GrantsTable holds the schema information for the "grants" table.
+	GrantsTable = &schema.Table{
+		Name:       "grants",
+		Columns:    GrantsColumns,
+		PrimaryKey: []*schema.Column{GrantsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "grant_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{GrantsColumns[2]},
+			},
+			{
+				Name:    "grant_auth_request_id",
+				Unique:  false,
+				Columns: []*schema.Column{GrantsColumns[5]},
+			},
+			{
+				Name:    "grant_session_id",
+				Unique:  false,
+				Columns: []*schema.Column{GrantsColumns[4]},
 			},
 		},
 	}
@@ -224,6 +338,41 @@ var (
 			},
 		},
 	}
+	// RefreshTokensColumns holds the columns for the "refresh_tokens" table.
+	RefreshTokensColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "token_hash", Type: field.TypeString, Unique: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "idle_expires_at", Type: field.TypeTime},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "grant_id", Type: field.TypeString},
+	}
+	// RefreshTokensTable holds the schema information for the "refresh_tokens" table.
+	RefreshTokensTable = &schema.Table{
+		Name:       "refresh_tokens",
+		Columns:    RefreshTokensColumns,
+		PrimaryKey: []*schema.Column{RefreshTokensColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "refresh_tokens_grants_refresh_tokens",
+				Columns:    []*schema.Column{RefreshTokensColumns[5]},
+				RefColumns: []*schema.Column{GrantsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
+	// RevokedTokensColumns holds the columns for the "revoked_tokens" table.
+	RevokedTokensColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "jti", Type: field.TypeString, Unique: true},
+		{Name: "expires_at", Type: field.TypeTime},
+	}
+	// RevokedTokensTable holds the schema information for the "revoked_tokens" table.
+	RevokedTokensTable = &schema.Table{
+		Name:       "revoked_tokens",
+		Columns:    RevokedTokensColumns,
+		PrimaryKey: []*schema.Column{RevokedTokensColumns[0]},
+	}
 	// RolesColumns holds the columns for the "roles" table.
 	RolesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -257,6 +406,58 @@ var (
 			},
 		},
 	}
+	// SessionsColumns holds the columns for the "sessions" table.
+	SessionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "user_id", Type: field.TypeString},
+		{Name: "token_hash", Type: field.TypeString, Unique: true},
+		{Name: "auth_time", Type: field.TypeTime},
+		{Name: "amr", Type: field.TypeJSON, Nullable: true},
+		{Name: "acr", Type: field.TypeString, Nullable: true},
+		{Name: "ip", Type: field.TypeString, Nullable: true},
+		{Name: "user_agent", Type: field.TypeString, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "last_seen_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+	}
+	// SessionsTable holds the schema information for the "sessions" table.
+	SessionsTable = &schema.Table{
+		Name:       "sessions",
+		Columns:    SessionsColumns,
+		PrimaryKey: []*schema.Column{SessionsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "session_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{SessionsColumns[1]},
+			},
+		},
+	}
+	// SigningKeysColumns holds the columns for the "signing_keys" table.
+	SigningKeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "algorithm", Type: field.TypeEnum, Enums: []string{"RS256", "ES256", "EdDSA"}},
+		{Name: "sealed_private_key", Type: field.TypeBytes},
+		{Name: "public_jwk", Type: field.TypeJSON},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "activates_at", Type: field.TypeTime},
+		{Name: "retired_at", Type: field.TypeTime, Nullable: true},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
+	}
+	// SigningKeysTable holds the schema information for the "signing_keys" table.
+	SigningKeysTable = &schema.Table{
+		Name:       "signing_keys",
+		Columns:    SigningKeysColumns,
+		PrimaryKey: []*schema.Column{SigningKeysColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "signingkey_algorithm_activates_at",
+				Unique:  false,
+				Columns: []*schema.Column{SigningKeysColumns[1], SigningKeysColumns[5]},
+			},
+		},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -272,6 +473,7 @@ var (
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"ACTIVE", "DISABLED"}, Default: "ACTIVE"},
 		{Name: "last_login_at", Type: field.TypeTime, Nullable: true},
 		{Name: "metadata", Type: field.TypeJSON, Nullable: true},
+		{Name: "password_hash", Type: field.TypeString, Nullable: true},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{
@@ -309,12 +511,19 @@ var (
 		APIKeysTable,
 		ApplicationsTable,
 		AuditEventsTable,
+		AuthRequestsTable,
 		ConnectionsTable,
+		ConsentsTable,
 		DomainsTable,
+		GrantsTable,
 		MembershipsTable,
 		OrganizationsTable,
 		OrganizationPoliciesTable,
+		RefreshTokensTable,
+		RevokedTokensTable,
 		RolesTable,
+		SessionsTable,
+		SigningKeysTable,
 		UsersTable,
 		MembershipRolesTable,
 	}
@@ -327,6 +536,7 @@ func init() {
 	MembershipsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	MembershipsTable.ForeignKeys[1].RefTable = UsersTable
 	OrganizationPoliciesTable.ForeignKeys[0].RefTable = OrganizationsTable
+	RefreshTokensTable.ForeignKeys[0].RefTable = GrantsTable
 	RolesTable.ForeignKeys[0].RefTable = OrganizationsTable
 	MembershipRolesTable.ForeignKeys[0].RefTable = MembershipsTable
 	MembershipRolesTable.ForeignKeys[1].RefTable = RolesTable

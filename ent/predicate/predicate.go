@@ -15,11 +15,20 @@ type Application func(*sql.Selector)
 // AuditEvent is the predicate function for auditevent builders.
 type AuditEvent func(*sql.Selector)
 
+// AuthRequest is the predicate function for authrequest builders.
+type AuthRequest func(*sql.Selector)
+
 // Connection is the predicate function for connection builders.
 type Connection func(*sql.Selector)
 
+// Consent is the predicate function for consent builders.
+type Consent func(*sql.Selector)
+
 // Domain is the predicate function for domain builders.
 type Domain func(*sql.Selector)
+
+// Grant is the predicate function for grant builders.
+type Grant func(*sql.Selector)
 
 // Membership is the predicate function for membership builders.
 type Membership func(*sql.Selector)
@@ -30,8 +39,20 @@ type Organization func(*sql.Selector)
 // OrganizationPolicy is the predicate function for organizationpolicy builders.
 type OrganizationPolicy func(*sql.Selector)
 
+// RefreshToken is the predicate function for refreshtoken builders.
+type RefreshToken func(*sql.Selector)
+
+// RevokedToken is the predicate function for revokedtoken builders.
+type RevokedToken func(*sql.Selector)
+
 // Role is the predicate function for role builders.
 type Role func(*sql.Selector)
+
+// Session is the predicate function for session builders.
+type Session func(*sql.Selector)
+
+// SigningKey is the predicate function for signingkey builders.
+type SigningKey func(*sql.Selector)
 
 // User is the predicate function for user builders.
 type User func(*sql.Selector)

@@ -9,14 +9,21 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/apikey"
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
+	"github.com/gatehouse-id/gatehouse/ent/authrequest"
 	"github.com/gatehouse-id/gatehouse/ent/connection"
+	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
+	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
+	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
 	"github.com/gatehouse-id/gatehouse/ent/role"
 	"github.com/gatehouse-id/gatehouse/ent/schema"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/ent/session"
+	"github.com/gatehouse-id/gatehouse/ent/signingkey"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 
 	"entgo.io/ent"
@@ -149,6 +156,20 @@ func init() {
 	application.DefaultRefreshTokenLifetimeSeconds = applicationDescRefreshTokenLifetimeSeconds.Default.(int)
 	// application.RefreshTokenLifetimeSecondsValidator is a validator for the "refresh_token_lifetime_seconds" field. It is called by the builders before save.
 	application.RefreshTokenLifetimeSecondsValidator = applicationDescRefreshTokenLifetimeSeconds.Validators[0].(func(int) error)
+	// applicationDescRefreshTokenIdleLifetimeSeconds is the schema descriptor for refresh_token_idle_lifetime_seconds field.
+	applicationDescRefreshTokenIdleLifetimeSeconds := applicationFields[10].Descriptor()
+	// application.DefaultRefreshTokenIdleLifetimeSeconds holds the default value on creation for the refresh_token_idle_lifetime_seconds field.
+	application.DefaultRefreshTokenIdleLifetimeSeconds = applicationDescRefreshTokenIdleLifetimeSeconds.Default.(int)
+	// application.RefreshTokenIdleLifetimeSecondsValidator is a validator for the "refresh_token_idle_lifetime_seconds" field. It is called by the builders before save.
+	application.RefreshTokenIdleLifetimeSecondsValidator = applicationDescRefreshTokenIdleLifetimeSeconds.Validators[0].(func(int) error)
+	// applicationDescJwksURI is the schema descriptor for jwks_uri field.
+	applicationDescJwksURI := applicationFields[15].Descriptor()
+	// application.JwksURIValidator is a validator for the "jwks_uri" field. It is called by the builders before save.
+	application.JwksURIValidator = applicationDescJwksURI.Validators[0].(func(string) error)
+	// applicationDescFirstParty is the schema descriptor for first_party field.
+	applicationDescFirstParty := applicationFields[17].Descriptor()
+	// application.DefaultFirstParty holds the default value on creation for the first_party field.
+	application.DefaultFirstParty = applicationDescFirstParty.Default.(bool)
 	// applicationDescID is the schema descriptor for id field.
 	applicationDescID := applicationMixinFields0[0].Descriptor()
 	// application.DefaultID holds the default value on creation for the id field.
@@ -187,6 +208,44 @@ func init() {
 	auditeventDescID := auditeventMixinFields0[0].Descriptor()
 	// auditevent.DefaultID holds the default value on creation for the id field.
 	auditevent.DefaultID = auditeventDescID.Default.(func() pulid.ID)
+	authrequestMixin := schema.AuthRequest{}.Mixin()
+	authrequest.Policy = privacy.NewPolicies(schema.AuthRequest{})
+	authrequest.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := authrequest.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	authrequestMixinFields0 := authrequestMixin[0].Fields()
+	_ = authrequestMixinFields0
+	authrequestFields := schema.AuthRequest{}.Fields()
+	_ = authrequestFields
+	// authrequestDescClientID is the schema descriptor for client_id field.
+	authrequestDescClientID := authrequestFields[0].Descriptor()
+	// authrequest.ClientIDValidator is a validator for the "client_id" field. It is called by the builders before save.
+	authrequest.ClientIDValidator = authrequestDescClientID.Validators[0].(func(string) error)
+	// authrequestDescRedirectURI is the schema descriptor for redirect_uri field.
+	authrequestDescRedirectURI := authrequestFields[1].Descriptor()
+	// authrequest.RedirectURIValidator is a validator for the "redirect_uri" field. It is called by the builders before save.
+	authrequest.RedirectURIValidator = authrequestDescRedirectURI.Validators[0].(func(string) error)
+	// authrequestDescResponseType is the schema descriptor for response_type field.
+	authrequestDescResponseType := authrequestFields[3].Descriptor()
+	// authrequest.ResponseTypeValidator is a validator for the "response_type" field. It is called by the builders before save.
+	authrequest.ResponseTypeValidator = authrequestDescResponseType.Validators[0].(func(string) error)
+	// authrequestDescDone is the schema descriptor for done field.
+	authrequestDescDone := authrequestFields[21].Descriptor()
+	// authrequest.DefaultDone holds the default value on creation for the done field.
+	authrequest.DefaultDone = authrequestDescDone.Default.(bool)
+	// authrequestDescCreatedAt is the schema descriptor for created_at field.
+	authrequestDescCreatedAt := authrequestFields[24].Descriptor()
+	// authrequest.DefaultCreatedAt holds the default value on creation for the created_at field.
+	authrequest.DefaultCreatedAt = authrequestDescCreatedAt.Default.(func() time.Time)
+	// authrequestDescID is the schema descriptor for id field.
+	authrequestDescID := authrequestMixinFields0[0].Descriptor()
+	// authrequest.DefaultID holds the default value on creation for the id field.
+	authrequest.DefaultID = authrequestDescID.Default.(func() pulid.ID)
 	connectionMixin := schema.Connection{}.Mixin()
 	connection.Policy = privacy.NewPolicies(schema.Connection{})
 	connection.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -239,6 +298,38 @@ func init() {
 	connectionDescID := connectionMixinFields0[0].Descriptor()
 	// connection.DefaultID holds the default value on creation for the id field.
 	connection.DefaultID = connectionDescID.Default.(func() pulid.ID)
+	consentMixin := schema.Consent{}.Mixin()
+	consent.Policy = privacy.NewPolicies(schema.Consent{})
+	consent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := consent.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	consentMixinFields0 := consentMixin[0].Fields()
+	_ = consentMixinFields0
+	consentFields := schema.Consent{}.Fields()
+	_ = consentFields
+	// consentDescClientID is the schema descriptor for client_id field.
+	consentDescClientID := consentFields[1].Descriptor()
+	// consent.ClientIDValidator is a validator for the "client_id" field. It is called by the builders before save.
+	consent.ClientIDValidator = consentDescClientID.Validators[0].(func(string) error)
+	// consentDescCreatedAt is the schema descriptor for created_at field.
+	consentDescCreatedAt := consentFields[3].Descriptor()
+	// consent.DefaultCreatedAt holds the default value on creation for the created_at field.
+	consent.DefaultCreatedAt = consentDescCreatedAt.Default.(func() time.Time)
+	// consentDescUpdatedAt is the schema descriptor for updated_at field.
+	consentDescUpdatedAt := consentFields[4].Descriptor()
+	// consent.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	consent.DefaultUpdatedAt = consentDescUpdatedAt.Default.(func() time.Time)
+	// consent.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	consent.UpdateDefaultUpdatedAt = consentDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// consentDescID is the schema descriptor for id field.
+	consentDescID := consentMixinFields0[0].Descriptor()
+	// consent.DefaultID holds the default value on creation for the id field.
+	consent.DefaultID = consentDescID.Default.(func() pulid.ID)
 	domainMixin := schema.Domain{}.Mixin()
 	domain.Policy = privacy.NewPolicies(schema.Domain{})
 	domain.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -295,6 +386,32 @@ func init() {
 	domainDescID := domainMixinFields0[0].Descriptor()
 	// domain.DefaultID holds the default value on creation for the id field.
 	domain.DefaultID = domainDescID.Default.(func() pulid.ID)
+	grantMixin := schema.Grant{}.Mixin()
+	grant.Policy = privacy.NewPolicies(schema.Grant{})
+	grant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := grant.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	grantMixinFields0 := grantMixin[0].Fields()
+	_ = grantMixinFields0
+	grantFields := schema.Grant{}.Fields()
+	_ = grantFields
+	// grantDescClientID is the schema descriptor for client_id field.
+	grantDescClientID := grantFields[0].Descriptor()
+	// grant.ClientIDValidator is a validator for the "client_id" field. It is called by the builders before save.
+	grant.ClientIDValidator = grantDescClientID.Validators[0].(func(string) error)
+	// grantDescCreatedAt is the schema descriptor for created_at field.
+	grantDescCreatedAt := grantFields[10].Descriptor()
+	// grant.DefaultCreatedAt holds the default value on creation for the created_at field.
+	grant.DefaultCreatedAt = grantDescCreatedAt.Default.(func() time.Time)
+	// grantDescID is the schema descriptor for id field.
+	grantDescID := grantMixinFields0[0].Descriptor()
+	// grant.DefaultID holds the default value on creation for the id field.
+	grant.DefaultID = grantDescID.Default.(func() pulid.ID)
 	membershipMixin := schema.Membership{}.Mixin()
 	membership.Policy = privacy.NewPolicies(schema.Membership{})
 	membership.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -471,6 +588,54 @@ func init() {
 	organizationpolicyDescID := organizationpolicyMixinFields0[0].Descriptor()
 	// organizationpolicy.DefaultID holds the default value on creation for the id field.
 	organizationpolicy.DefaultID = organizationpolicyDescID.Default.(func() pulid.ID)
+	refreshtokenMixin := schema.RefreshToken{}.Mixin()
+	refreshtoken.Policy = privacy.NewPolicies(schema.RefreshToken{})
+	refreshtoken.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := refreshtoken.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	refreshtokenMixinFields0 := refreshtokenMixin[0].Fields()
+	_ = refreshtokenMixinFields0
+	refreshtokenFields := schema.RefreshToken{}.Fields()
+	_ = refreshtokenFields
+	// refreshtokenDescTokenHash is the schema descriptor for token_hash field.
+	refreshtokenDescTokenHash := refreshtokenFields[1].Descriptor()
+	// refreshtoken.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
+	refreshtoken.TokenHashValidator = refreshtokenDescTokenHash.Validators[0].(func(string) error)
+	// refreshtokenDescCreatedAt is the schema descriptor for created_at field.
+	refreshtokenDescCreatedAt := refreshtokenFields[2].Descriptor()
+	// refreshtoken.DefaultCreatedAt holds the default value on creation for the created_at field.
+	refreshtoken.DefaultCreatedAt = refreshtokenDescCreatedAt.Default.(func() time.Time)
+	// refreshtokenDescID is the schema descriptor for id field.
+	refreshtokenDescID := refreshtokenMixinFields0[0].Descriptor()
+	// refreshtoken.DefaultID holds the default value on creation for the id field.
+	refreshtoken.DefaultID = refreshtokenDescID.Default.(func() pulid.ID)
+	revokedtokenMixin := schema.RevokedToken{}.Mixin()
+	revokedtoken.Policy = privacy.NewPolicies(schema.RevokedToken{})
+	revokedtoken.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := revokedtoken.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	revokedtokenMixinFields0 := revokedtokenMixin[0].Fields()
+	_ = revokedtokenMixinFields0
+	revokedtokenFields := schema.RevokedToken{}.Fields()
+	_ = revokedtokenFields
+	// revokedtokenDescJti is the schema descriptor for jti field.
+	revokedtokenDescJti := revokedtokenFields[0].Descriptor()
+	// revokedtoken.JtiValidator is a validator for the "jti" field. It is called by the builders before save.
+	revokedtoken.JtiValidator = revokedtokenDescJti.Validators[0].(func(string) error)
+	// revokedtokenDescID is the schema descriptor for id field.
+	revokedtokenDescID := revokedtokenMixinFields0[0].Descriptor()
+	// revokedtoken.DefaultID holds the default value on creation for the id field.
+	revokedtoken.DefaultID = revokedtokenDescID.Default.(func() pulid.ID)
 	roleMixin := schema.Role{}.Mixin()
 	role.Policy = privacy.NewPolicies(schema.Role{})
 	role.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -549,6 +714,58 @@ func init() {
 	roleDescID := roleMixinFields0[0].Descriptor()
 	// role.DefaultID holds the default value on creation for the id field.
 	role.DefaultID = roleDescID.Default.(func() pulid.ID)
+	sessionMixin := schema.Session{}.Mixin()
+	session.Policy = privacy.NewPolicies(schema.Session{})
+	session.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := session.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	sessionMixinFields0 := sessionMixin[0].Fields()
+	_ = sessionMixinFields0
+	sessionFields := schema.Session{}.Fields()
+	_ = sessionFields
+	// sessionDescTokenHash is the schema descriptor for token_hash field.
+	sessionDescTokenHash := sessionFields[1].Descriptor()
+	// session.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
+	session.TokenHashValidator = sessionDescTokenHash.Validators[0].(func(string) error)
+	// sessionDescCreatedAt is the schema descriptor for created_at field.
+	sessionDescCreatedAt := sessionFields[7].Descriptor()
+	// session.DefaultCreatedAt holds the default value on creation for the created_at field.
+	session.DefaultCreatedAt = sessionDescCreatedAt.Default.(func() time.Time)
+	// sessionDescLastSeenAt is the schema descriptor for last_seen_at field.
+	sessionDescLastSeenAt := sessionFields[8].Descriptor()
+	// session.DefaultLastSeenAt holds the default value on creation for the last_seen_at field.
+	session.DefaultLastSeenAt = sessionDescLastSeenAt.Default.(func() time.Time)
+	// sessionDescID is the schema descriptor for id field.
+	sessionDescID := sessionMixinFields0[0].Descriptor()
+	// session.DefaultID holds the default value on creation for the id field.
+	session.DefaultID = sessionDescID.Default.(func() pulid.ID)
+	signingkeyMixin := schema.SigningKey{}.Mixin()
+	signingkey.Policy = privacy.NewPolicies(schema.SigningKey{})
+	signingkey.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := signingkey.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	signingkeyMixinFields0 := signingkeyMixin[0].Fields()
+	_ = signingkeyMixinFields0
+	signingkeyFields := schema.SigningKey{}.Fields()
+	_ = signingkeyFields
+	// signingkeyDescCreatedAt is the schema descriptor for created_at field.
+	signingkeyDescCreatedAt := signingkeyFields[3].Descriptor()
+	// signingkey.DefaultCreatedAt holds the default value on creation for the created_at field.
+	signingkey.DefaultCreatedAt = signingkeyDescCreatedAt.Default.(func() time.Time)
+	// signingkeyDescID is the schema descriptor for id field.
+	signingkeyDescID := signingkeyMixinFields0[0].Descriptor()
+	// signingkey.DefaultID holds the default value on creation for the id field.
+	signingkey.DefaultID = signingkeyDescID.Default.(func() pulid.ID)
 	userMixin := schema.User{}.Mixin()
 	user.Policy = privacy.NewPolicies(schema.User{})
 	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {

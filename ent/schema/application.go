@@ -37,6 +37,20 @@ func (Application) Fields() []ent.Field {
 		field.Int("access_token_lifetime_seconds").Positive().Default(900),
 		field.Int("id_token_lifetime_seconds").Positive().Default(3600),
 		field.Int("refresh_token_lifetime_seconds").Positive().Default(30 * 24 * 3600),
+		field.Int("refresh_token_idle_lifetime_seconds").Positive().Default(7 * 24 * 3600),
+		field.Enum("access_token_signing_algorithm").Values(signingAlgorithms...).Default("RS256"),
+		field.Enum("id_token_signing_algorithm").Values(signingAlgorithms...).Default("RS256"),
+		field.Enum("token_endpoint_auth_method").
+			Values("CLIENT_SECRET_BASIC", "CLIENT_SECRET_POST", "PRIVATE_KEY_JWT", "NONE").
+			Default("CLIENT_SECRET_BASIC"),
+		field.JSON("jwks", map[string]any{}).Optional().
+			Annotations(entgql.Skip(entgql.SkipType, entgql.SkipWhereInput)).
+			Comment("the client's public keys for private_key_jwt (RFC 7523)"),
+		field.String("jwks_uri").Optional().MaxLen(2048),
+		field.Strings("scopes").Optional().
+			Comment("scopes a MACHINE application may request with client credentials"),
+		field.Bool("first_party").Default(true).
+			Comment("first-party applications skip the consent screen"),
 	}
 }
 

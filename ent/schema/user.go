@@ -37,6 +37,8 @@ func (User) Fields() []ent.Field {
 		field.Time("last_login_at").Optional().Nillable().
 			Annotations(entgql.OrderField("LAST_LOGIN_AT")),
 		field.JSON("metadata", map[string]any{}).Optional(),
+		field.String("password_hash").Optional().Sensitive().
+			Comment("argon2id PHC string; empty when the user has no password"),
 	}
 }
 

@@ -82,18 +82,25 @@ type ComplexityRoot struct {
 	}
 
 	Application struct {
-		AccessTokenLifetimeSeconds  func(childComplexity int) int
-		ClientID                    func(childComplexity int) int
-		CreatedAt                   func(childComplexity int) int
-		GrantTypes                  func(childComplexity int) int
-		ID                          func(childComplexity int) int
-		IDTokenLifetimeSeconds      func(childComplexity int) int
-		Name                        func(childComplexity int) int
-		PostLogoutRedirectUris      func(childComplexity int) int
-		RedirectUris                func(childComplexity int) int
-		RefreshTokenLifetimeSeconds func(childComplexity int) int
-		Type                        func(childComplexity int) int
-		UpdatedAt                   func(childComplexity int) int
+		AccessTokenLifetimeSeconds      func(childComplexity int) int
+		AccessTokenSigningAlgorithm     func(childComplexity int) int
+		ClientID                        func(childComplexity int) int
+		CreatedAt                       func(childComplexity int) int
+		FirstParty                      func(childComplexity int) int
+		GrantTypes                      func(childComplexity int) int
+		ID                              func(childComplexity int) int
+		IDTokenLifetimeSeconds          func(childComplexity int) int
+		IDTokenSigningAlgorithm         func(childComplexity int) int
+		JwksURI                         func(childComplexity int) int
+		Name                            func(childComplexity int) int
+		PostLogoutRedirectUris          func(childComplexity int) int
+		RedirectUris                    func(childComplexity int) int
+		RefreshTokenIdleLifetimeSeconds func(childComplexity int) int
+		RefreshTokenLifetimeSeconds     func(childComplexity int) int
+		Scopes                          func(childComplexity int) int
+		TokenEndpointAuthMethod         func(childComplexity int) int
+		Type                            func(childComplexity int) int
+		UpdatedAt                       func(childComplexity int) int
 	}
 
 	ApplicationConnection struct {
@@ -566,6 +573,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.AccessTokenLifetimeSeconds(childComplexity), true
+	case "Application.accessTokenSigningAlgorithm":
+		if e.ComplexityRoot.Application.AccessTokenSigningAlgorithm == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.AccessTokenSigningAlgorithm(childComplexity), true
 	case "Application.clientID":
 		if e.ComplexityRoot.Application.ClientID == nil {
 			break
@@ -578,6 +591,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.CreatedAt(childComplexity), true
+	case "Application.firstParty":
+		if e.ComplexityRoot.Application.FirstParty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.FirstParty(childComplexity), true
 	case "Application.grantTypes":
 		if e.ComplexityRoot.Application.GrantTypes == nil {
 			break
@@ -596,6 +615,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.IDTokenLifetimeSeconds(childComplexity), true
+	case "Application.idTokenSigningAlgorithm":
+		if e.ComplexityRoot.Application.IDTokenSigningAlgorithm == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.IDTokenSigningAlgorithm(childComplexity), true
+	case "Application.jwksURI":
+		if e.ComplexityRoot.Application.JwksURI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.JwksURI(childComplexity), true
 	case "Application.name":
 		if e.ComplexityRoot.Application.Name == nil {
 			break
@@ -614,12 +645,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.RedirectUris(childComplexity), true
+	case "Application.refreshTokenIdleLifetimeSeconds":
+		if e.ComplexityRoot.Application.RefreshTokenIdleLifetimeSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.RefreshTokenIdleLifetimeSeconds(childComplexity), true
 	case "Application.refreshTokenLifetimeSeconds":
 		if e.ComplexityRoot.Application.RefreshTokenLifetimeSeconds == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Application.RefreshTokenLifetimeSeconds(childComplexity), true
+	case "Application.scopes":
+		if e.ComplexityRoot.Application.Scopes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.Scopes(childComplexity), true
+	case "Application.tokenEndpointAuthMethod":
+		if e.ComplexityRoot.Application.TokenEndpointAuthMethod == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.TokenEndpointAuthMethod(childComplexity), true
 	case "Application.type":
 		if e.ComplexityRoot.Application.Type == nil {
 			break
@@ -2174,6 +2223,27 @@ type Application implements Node {
   accessTokenLifetimeSeconds: Int!
   idTokenLifetimeSeconds: Int!
   refreshTokenLifetimeSeconds: Int!
+  refreshTokenIdleLifetimeSeconds: Int!
+  accessTokenSigningAlgorithm: ApplicationAccessTokenSigningAlgorithm!
+  idTokenSigningAlgorithm: ApplicationIDTokenSigningAlgorithm!
+  tokenEndpointAuthMethod: ApplicationTokenEndpointAuthMethod!
+  jwksURI: String
+  """
+  scopes a MACHINE application may request with client credentials
+  """
+  scopes: [String!]
+  """
+  first-party applications skip the consent screen
+  """
+  firstParty: Boolean!
+}
+"""
+ApplicationAccessTokenSigningAlgorithm is enum for the field access_token_signing_algorithm
+"""
+enum ApplicationAccessTokenSigningAlgorithm @goModel(model: "github.com/gatehouse-id/gatehouse/ent/application.AccessTokenSigningAlgorithm") {
+  RS256
+  ES256
+  EdDSA
 }
 """
 A connection to a list of items.
@@ -2206,6 +2276,14 @@ type ApplicationEdge {
   cursor: Cursor!
 }
 """
+ApplicationIDTokenSigningAlgorithm is enum for the field id_token_signing_algorithm
+"""
+enum ApplicationIDTokenSigningAlgorithm @goModel(model: "github.com/gatehouse-id/gatehouse/ent/application.IDTokenSigningAlgorithm") {
+  RS256
+  ES256
+  EdDSA
+}
+"""
 Ordering options for Application connections
 """
 input ApplicationOrder {
@@ -2225,6 +2303,15 @@ enum ApplicationOrderField {
   CREATED_AT
   UPDATED_AT
   NAME
+}
+"""
+ApplicationTokenEndpointAuthMethod is enum for the field token_endpoint_auth_method
+"""
+enum ApplicationTokenEndpointAuthMethod @goModel(model: "github.com/gatehouse-id/gatehouse/ent/application.TokenEndpointAuthMethod") {
+  CLIENT_SECRET_BASIC
+  CLIENT_SECRET_POST
+  PRIVATE_KEY_JWT
+  NONE
 }
 """
 ApplicationType is enum for the field type
@@ -2348,6 +2435,61 @@ input ApplicationWhereInput {
   refreshTokenLifetimeSecondsGTE: Int
   refreshTokenLifetimeSecondsLT: Int
   refreshTokenLifetimeSecondsLTE: Int
+  """
+  refresh_token_idle_lifetime_seconds field predicates
+  """
+  refreshTokenIdleLifetimeSeconds: Int
+  refreshTokenIdleLifetimeSecondsNEQ: Int
+  refreshTokenIdleLifetimeSecondsIn: [Int!]
+  refreshTokenIdleLifetimeSecondsNotIn: [Int!]
+  refreshTokenIdleLifetimeSecondsGT: Int
+  refreshTokenIdleLifetimeSecondsGTE: Int
+  refreshTokenIdleLifetimeSecondsLT: Int
+  refreshTokenIdleLifetimeSecondsLTE: Int
+  """
+  access_token_signing_algorithm field predicates
+  """
+  accessTokenSigningAlgorithm: ApplicationAccessTokenSigningAlgorithm
+  accessTokenSigningAlgorithmNEQ: ApplicationAccessTokenSigningAlgorithm
+  accessTokenSigningAlgorithmIn: [ApplicationAccessTokenSigningAlgorithm!]
+  accessTokenSigningAlgorithmNotIn: [ApplicationAccessTokenSigningAlgorithm!]
+  """
+  id_token_signing_algorithm field predicates
+  """
+  idTokenSigningAlgorithm: ApplicationIDTokenSigningAlgorithm
+  idTokenSigningAlgorithmNEQ: ApplicationIDTokenSigningAlgorithm
+  idTokenSigningAlgorithmIn: [ApplicationIDTokenSigningAlgorithm!]
+  idTokenSigningAlgorithmNotIn: [ApplicationIDTokenSigningAlgorithm!]
+  """
+  token_endpoint_auth_method field predicates
+  """
+  tokenEndpointAuthMethod: ApplicationTokenEndpointAuthMethod
+  tokenEndpointAuthMethodNEQ: ApplicationTokenEndpointAuthMethod
+  tokenEndpointAuthMethodIn: [ApplicationTokenEndpointAuthMethod!]
+  tokenEndpointAuthMethodNotIn: [ApplicationTokenEndpointAuthMethod!]
+  """
+  jwks_uri field predicates
+  """
+  jwksURI: String
+  jwksURINEQ: String
+  jwksURIIn: [String!]
+  jwksURINotIn: [String!]
+  jwksURIGT: String
+  jwksURIGTE: String
+  jwksURILT: String
+  jwksURILTE: String
+  jwksURIContains: String
+  jwksURIHasPrefix: String
+  jwksURIHasSuffix: String
+  jwksURIIsNil: Boolean
+  jwksURINotNil: Boolean
+  jwksURIEqualFold: String
+  jwksURIContainsFold: String
+  """
+  first_party field predicates
+  """
+  firstParty: Boolean
+  firstPartyNEQ: Boolean
 }
 type AuditEvent implements Node {
   id: ID!
@@ -4494,6 +4636,20 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_idTokenLifetimeSeconds(ctx, field)
 	case "refreshTokenLifetimeSeconds":
 		return ec.fieldContext_Application_refreshTokenLifetimeSeconds(ctx, field)
+	case "refreshTokenIdleLifetimeSeconds":
+		return ec.fieldContext_Application_refreshTokenIdleLifetimeSeconds(ctx, field)
+	case "accessTokenSigningAlgorithm":
+		return ec.fieldContext_Application_accessTokenSigningAlgorithm(ctx, field)
+	case "idTokenSigningAlgorithm":
+		return ec.fieldContext_Application_idTokenSigningAlgorithm(ctx, field)
+	case "tokenEndpointAuthMethod":
+		return ec.fieldContext_Application_tokenEndpointAuthMethod(ctx, field)
+	case "jwksURI":
+		return ec.fieldContext_Application_jwksURI(ctx, field)
+	case "scopes":
+		return ec.fieldContext_Application_scopes(ctx, field)
+	case "firstParty":
+		return ec.fieldContext_Application_firstParty(ctx, field)
 	case "redirectURIs":
 		return ec.fieldContext_Application_redirectURIs(ctx, field)
 	case "postLogoutRedirectURIs":
@@ -6630,6 +6786,167 @@ func (ec *executionContext) _Application_refreshTokenLifetimeSeconds(ctx context
 }
 func (ec *executionContext) fieldContext_Application_refreshTokenLifetimeSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Application", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Application_refreshTokenIdleLifetimeSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_refreshTokenIdleLifetimeSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefreshTokenIdleLifetimeSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_refreshTokenIdleLifetimeSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Application_accessTokenSigningAlgorithm(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_accessTokenSigningAlgorithm(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccessTokenSigningAlgorithm, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v application.AccessTokenSigningAlgorithm) graphql.Marshaler {
+			return ec.marshalNApplicationAccessTokenSigningAlgorithm2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐAccessTokenSigningAlgorithm(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_accessTokenSigningAlgorithm(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "ApplicationAccessTokenSigningAlgorithm")
+}
+
+func (ec *executionContext) _Application_idTokenSigningAlgorithm(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_idTokenSigningAlgorithm(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IDTokenSigningAlgorithm, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v application.IDTokenSigningAlgorithm) graphql.Marshaler {
+			return ec.marshalNApplicationIDTokenSigningAlgorithm2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐIDTokenSigningAlgorithm(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_idTokenSigningAlgorithm(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "ApplicationIDTokenSigningAlgorithm")
+}
+
+func (ec *executionContext) _Application_tokenEndpointAuthMethod(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_tokenEndpointAuthMethod(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TokenEndpointAuthMethod, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v application.TokenEndpointAuthMethod) graphql.Marshaler {
+			return ec.marshalNApplicationTokenEndpointAuthMethod2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐTokenEndpointAuthMethod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_tokenEndpointAuthMethod(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "ApplicationTokenEndpointAuthMethod")
+}
+
+func (ec *executionContext) _Application_jwksURI(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_jwksURI(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JwksURI, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Application_jwksURI(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
+}
+
+func (ec *executionContext) _Application_scopes(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_scopes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scopes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Application_scopes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
+}
+
+func (ec *executionContext) _Application_firstParty(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_firstParty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstParty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_firstParty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Application_redirectURIs(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
@@ -13685,7 +14002,7 @@ func (ec *executionContext) unmarshalInputApplicationWhereInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "type", "typeNEQ", "typeIn", "typeNotIn", "clientID", "clientIDNEQ", "clientIDIn", "clientIDNotIn", "clientIDGT", "clientIDGTE", "clientIDLT", "clientIDLTE", "clientIDContains", "clientIDHasPrefix", "clientIDHasSuffix", "clientIDEqualFold", "clientIDContainsFold", "accessTokenLifetimeSeconds", "accessTokenLifetimeSecondsNEQ", "accessTokenLifetimeSecondsIn", "accessTokenLifetimeSecondsNotIn", "accessTokenLifetimeSecondsGT", "accessTokenLifetimeSecondsGTE", "accessTokenLifetimeSecondsLT", "accessTokenLifetimeSecondsLTE", "idTokenLifetimeSeconds", "idTokenLifetimeSecondsNEQ", "idTokenLifetimeSecondsIn", "idTokenLifetimeSecondsNotIn", "idTokenLifetimeSecondsGT", "idTokenLifetimeSecondsGTE", "idTokenLifetimeSecondsLT", "idTokenLifetimeSecondsLTE", "refreshTokenLifetimeSeconds", "refreshTokenLifetimeSecondsNEQ", "refreshTokenLifetimeSecondsIn", "refreshTokenLifetimeSecondsNotIn", "refreshTokenLifetimeSecondsGT", "refreshTokenLifetimeSecondsGTE", "refreshTokenLifetimeSecondsLT", "refreshTokenLifetimeSecondsLTE"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "type", "typeNEQ", "typeIn", "typeNotIn", "clientID", "clientIDNEQ", "clientIDIn", "clientIDNotIn", "clientIDGT", "clientIDGTE", "clientIDLT", "clientIDLTE", "clientIDContains", "clientIDHasPrefix", "clientIDHasSuffix", "clientIDEqualFold", "clientIDContainsFold", "accessTokenLifetimeSeconds", "accessTokenLifetimeSecondsNEQ", "accessTokenLifetimeSecondsIn", "accessTokenLifetimeSecondsNotIn", "accessTokenLifetimeSecondsGT", "accessTokenLifetimeSecondsGTE", "accessTokenLifetimeSecondsLT", "accessTokenLifetimeSecondsLTE", "idTokenLifetimeSeconds", "idTokenLifetimeSecondsNEQ", "idTokenLifetimeSecondsIn", "idTokenLifetimeSecondsNotIn", "idTokenLifetimeSecondsGT", "idTokenLifetimeSecondsGTE", "idTokenLifetimeSecondsLT", "idTokenLifetimeSecondsLTE", "refreshTokenLifetimeSeconds", "refreshTokenLifetimeSecondsNEQ", "refreshTokenLifetimeSecondsIn", "refreshTokenLifetimeSecondsNotIn", "refreshTokenLifetimeSecondsGT", "refreshTokenLifetimeSecondsGTE", "refreshTokenLifetimeSecondsLT", "refreshTokenLifetimeSecondsLTE", "refreshTokenIdleLifetimeSeconds", "refreshTokenIdleLifetimeSecondsNEQ", "refreshTokenIdleLifetimeSecondsIn", "refreshTokenIdleLifetimeSecondsNotIn", "refreshTokenIdleLifetimeSecondsGT", "refreshTokenIdleLifetimeSecondsGTE", "refreshTokenIdleLifetimeSecondsLT", "refreshTokenIdleLifetimeSecondsLTE", "accessTokenSigningAlgorithm", "accessTokenSigningAlgorithmNEQ", "accessTokenSigningAlgorithmIn", "accessTokenSigningAlgorithmNotIn", "idTokenSigningAlgorithm", "idTokenSigningAlgorithmNEQ", "idTokenSigningAlgorithmIn", "idTokenSigningAlgorithmNotIn", "tokenEndpointAuthMethod", "tokenEndpointAuthMethodNEQ", "tokenEndpointAuthMethodIn", "tokenEndpointAuthMethodNotIn", "jwksURI", "jwksURINEQ", "jwksURIIn", "jwksURINotIn", "jwksURIGT", "jwksURIGTE", "jwksURILT", "jwksURILTE", "jwksURIContains", "jwksURIHasPrefix", "jwksURIHasSuffix", "jwksURIIsNil", "jwksURINotNil", "jwksURIEqualFold", "jwksURIContainsFold", "firstParty", "firstPartyNEQ"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14259,6 +14576,265 @@ func (ec *executionContext) unmarshalInputApplicationWhereInput(ctx context.Cont
 				return it, err
 			}
 			it.RefreshTokenLifetimeSecondsLTE = data
+		case "refreshTokenIdleLifetimeSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refreshTokenIdleLifetimeSeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefreshTokenIdleLifetimeSeconds = data
+		case "refreshTokenIdleLifetimeSecondsNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refreshTokenIdleLifetimeSecondsNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefreshTokenIdleLifetimeSecondsNEQ = data
+		case "refreshTokenIdleLifetimeSecondsIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refreshTokenIdleLifetimeSecondsIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefreshTokenIdleLifetimeSecondsIn = data
+		case "refreshTokenIdleLifetimeSecondsNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refreshTokenIdleLifetimeSecondsNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefreshTokenIdleLifetimeSecondsNotIn = data
+		case "refreshTokenIdleLifetimeSecondsGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refreshTokenIdleLifetimeSecondsGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefreshTokenIdleLifetimeSecondsGT = data
+		case "refreshTokenIdleLifetimeSecondsGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refreshTokenIdleLifetimeSecondsGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefreshTokenIdleLifetimeSecondsGTE = data
+		case "refreshTokenIdleLifetimeSecondsLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refreshTokenIdleLifetimeSecondsLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefreshTokenIdleLifetimeSecondsLT = data
+		case "refreshTokenIdleLifetimeSecondsLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refreshTokenIdleLifetimeSecondsLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefreshTokenIdleLifetimeSecondsLTE = data
+		case "accessTokenSigningAlgorithm":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accessTokenSigningAlgorithm"))
+			data, err := ec.unmarshalOApplicationAccessTokenSigningAlgorithm2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐAccessTokenSigningAlgorithm(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccessTokenSigningAlgorithm = data
+		case "accessTokenSigningAlgorithmNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accessTokenSigningAlgorithmNEQ"))
+			data, err := ec.unmarshalOApplicationAccessTokenSigningAlgorithm2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐAccessTokenSigningAlgorithm(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccessTokenSigningAlgorithmNEQ = data
+		case "accessTokenSigningAlgorithmIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accessTokenSigningAlgorithmIn"))
+			data, err := ec.unmarshalOApplicationAccessTokenSigningAlgorithm2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐAccessTokenSigningAlgorithmᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccessTokenSigningAlgorithmIn = data
+		case "accessTokenSigningAlgorithmNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accessTokenSigningAlgorithmNotIn"))
+			data, err := ec.unmarshalOApplicationAccessTokenSigningAlgorithm2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐAccessTokenSigningAlgorithmᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccessTokenSigningAlgorithmNotIn = data
+		case "idTokenSigningAlgorithm":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idTokenSigningAlgorithm"))
+			data, err := ec.unmarshalOApplicationIDTokenSigningAlgorithm2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐIDTokenSigningAlgorithm(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDTokenSigningAlgorithm = data
+		case "idTokenSigningAlgorithmNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idTokenSigningAlgorithmNEQ"))
+			data, err := ec.unmarshalOApplicationIDTokenSigningAlgorithm2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐIDTokenSigningAlgorithm(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDTokenSigningAlgorithmNEQ = data
+		case "idTokenSigningAlgorithmIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idTokenSigningAlgorithmIn"))
+			data, err := ec.unmarshalOApplicationIDTokenSigningAlgorithm2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐIDTokenSigningAlgorithmᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDTokenSigningAlgorithmIn = data
+		case "idTokenSigningAlgorithmNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idTokenSigningAlgorithmNotIn"))
+			data, err := ec.unmarshalOApplicationIDTokenSigningAlgorithm2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐIDTokenSigningAlgorithmᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDTokenSigningAlgorithmNotIn = data
+		case "tokenEndpointAuthMethod":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tokenEndpointAuthMethod"))
+			data, err := ec.unmarshalOApplicationTokenEndpointAuthMethod2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐTokenEndpointAuthMethod(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TokenEndpointAuthMethod = data
+		case "tokenEndpointAuthMethodNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tokenEndpointAuthMethodNEQ"))
+			data, err := ec.unmarshalOApplicationTokenEndpointAuthMethod2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐTokenEndpointAuthMethod(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TokenEndpointAuthMethodNEQ = data
+		case "tokenEndpointAuthMethodIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tokenEndpointAuthMethodIn"))
+			data, err := ec.unmarshalOApplicationTokenEndpointAuthMethod2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐTokenEndpointAuthMethodᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TokenEndpointAuthMethodIn = data
+		case "tokenEndpointAuthMethodNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tokenEndpointAuthMethodNotIn"))
+			data, err := ec.unmarshalOApplicationTokenEndpointAuthMethod2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐTokenEndpointAuthMethodᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TokenEndpointAuthMethodNotIn = data
+		case "jwksURI":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwksURI"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JwksURI = data
+		case "jwksURINEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwksURINEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JwksURINEQ = data
+		case "jwksURIIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwksURIIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JwksURIIn = data
+		case "jwksURINotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwksURINotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JwksURINotIn = data
+		case "jwksURIGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwksURIGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JwksURIGT = data
+		case "jwksURIGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwksURIGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JwksURIGTE = data
+		case "jwksURILT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwksURILT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JwksURILT = data
+		case "jwksURILTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwksURILTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JwksURILTE = data
+		case "jwksURIContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwksURIContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JwksURIContains = data
+		case "jwksURIHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwksURIHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JwksURIHasPrefix = data
+		case "jwksURIHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwksURIHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JwksURIHasSuffix = data
+		case "jwksURIIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwksURIIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JwksURIIsNil = data
+		case "jwksURINotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwksURINotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JwksURINotNil = data
+		case "jwksURIEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwksURIEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JwksURIEqualFold = data
+		case "jwksURIContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwksURIContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JwksURIContainsFold = data
+		case "firstParty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstParty"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstParty = data
+		case "firstPartyNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstPartyNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstPartyNEQ = data
 		}
 	}
 	return it, nil
@@ -21521,6 +22097,41 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "refreshTokenIdleLifetimeSeconds":
+			out.Values[i] = ec._Application_refreshTokenIdleLifetimeSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "accessTokenSigningAlgorithm":
+			out.Values[i] = ec._Application_accessTokenSigningAlgorithm(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idTokenSigningAlgorithm":
+			out.Values[i] = ec._Application_idTokenSigningAlgorithm(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tokenEndpointAuthMethod":
+			out.Values[i] = ec._Application_tokenEndpointAuthMethod(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "jwksURI":
+			out.Values[i] = ec._Application_jwksURI(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scopes":
+			out.Values[i] = ec._Application_scopes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "firstParty":
+			out.Values[i] = ec._Application_firstParty(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "redirectURIs":
 			out.Values[i] = ec._Application_redirectURIs(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -24069,12 +24680,32 @@ func (ec *executionContext) marshalNApplication2ᚖgithubᚗcomᚋgatehouseᚑid
 	return ec._Application(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNApplicationAccessTokenSigningAlgorithm2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐAccessTokenSigningAlgorithm(ctx context.Context, v any) (application.AccessTokenSigningAlgorithm, error) {
+	var res application.AccessTokenSigningAlgorithm
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNApplicationAccessTokenSigningAlgorithm2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐAccessTokenSigningAlgorithm(ctx context.Context, sel ast.SelectionSet, v application.AccessTokenSigningAlgorithm) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNApplicationConnection2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐApplicationConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ApplicationConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ApplicationConnection!")
 		return graphql.Null
 	}
 	return ec._ApplicationConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNApplicationIDTokenSigningAlgorithm2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐIDTokenSigningAlgorithm(ctx context.Context, v any) (application.IDTokenSigningAlgorithm, error) {
+	var res application.IDTokenSigningAlgorithm
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNApplicationIDTokenSigningAlgorithm2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐIDTokenSigningAlgorithm(ctx context.Context, sel ast.SelectionSet, v application.IDTokenSigningAlgorithm) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNApplicationOrderField2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐApplicationOrderField(ctx context.Context, v any) (*ent.ApplicationOrderField, error) {
@@ -24088,6 +24719,16 @@ func (ec *executionContext) marshalNApplicationOrderField2ᚖgithubᚗcomᚋgate
 		graphql.AddInvalidNullError(ctx, "ApplicationOrderField!")
 		return graphql.Null
 	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNApplicationTokenEndpointAuthMethod2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐTokenEndpointAuthMethod(ctx context.Context, v any) (application.TokenEndpointAuthMethod, error) {
+	var res application.TokenEndpointAuthMethod
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNApplicationTokenEndpointAuthMethod2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐTokenEndpointAuthMethod(ctx context.Context, sel ast.SelectionSet, v application.TokenEndpointAuthMethod) graphql.Marshaler {
 	return v
 }
 
@@ -25089,6 +25730,58 @@ func (ec *executionContext) marshalOApplication2ᚖgithubᚗcomᚋgatehouseᚑid
 	return ec._Application(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOApplicationAccessTokenSigningAlgorithm2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐAccessTokenSigningAlgorithmᚄ(ctx context.Context, v any) ([]application.AccessTokenSigningAlgorithm, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]application.AccessTokenSigningAlgorithm, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNApplicationAccessTokenSigningAlgorithm2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐAccessTokenSigningAlgorithm(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOApplicationAccessTokenSigningAlgorithm2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐAccessTokenSigningAlgorithmᚄ(ctx context.Context, sel ast.SelectionSet, v []application.AccessTokenSigningAlgorithm) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNApplicationAccessTokenSigningAlgorithm2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐAccessTokenSigningAlgorithm(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOApplicationAccessTokenSigningAlgorithm2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐAccessTokenSigningAlgorithm(ctx context.Context, v any) (*application.AccessTokenSigningAlgorithm, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(application.AccessTokenSigningAlgorithm)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOApplicationAccessTokenSigningAlgorithm2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐAccessTokenSigningAlgorithm(ctx context.Context, sel ast.SelectionSet, v *application.AccessTokenSigningAlgorithm) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) marshalOApplicationEdge2ᚕᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐApplicationEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.ApplicationEdge) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -25109,12 +25802,116 @@ func (ec *executionContext) marshalOApplicationEdge2ᚖgithubᚗcomᚋgatehouse�
 	return ec._ApplicationEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOApplicationIDTokenSigningAlgorithm2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐIDTokenSigningAlgorithmᚄ(ctx context.Context, v any) ([]application.IDTokenSigningAlgorithm, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]application.IDTokenSigningAlgorithm, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNApplicationIDTokenSigningAlgorithm2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐIDTokenSigningAlgorithm(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOApplicationIDTokenSigningAlgorithm2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐIDTokenSigningAlgorithmᚄ(ctx context.Context, sel ast.SelectionSet, v []application.IDTokenSigningAlgorithm) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNApplicationIDTokenSigningAlgorithm2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐIDTokenSigningAlgorithm(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOApplicationIDTokenSigningAlgorithm2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐIDTokenSigningAlgorithm(ctx context.Context, v any) (*application.IDTokenSigningAlgorithm, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(application.IDTokenSigningAlgorithm)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOApplicationIDTokenSigningAlgorithm2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐIDTokenSigningAlgorithm(ctx context.Context, sel ast.SelectionSet, v *application.IDTokenSigningAlgorithm) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOApplicationOrder2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐApplicationOrder(ctx context.Context, v any) (*ent.ApplicationOrder, error) {
 	if v == nil {
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputApplicationOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOApplicationTokenEndpointAuthMethod2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐTokenEndpointAuthMethodᚄ(ctx context.Context, v any) ([]application.TokenEndpointAuthMethod, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]application.TokenEndpointAuthMethod, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNApplicationTokenEndpointAuthMethod2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐTokenEndpointAuthMethod(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOApplicationTokenEndpointAuthMethod2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐTokenEndpointAuthMethodᚄ(ctx context.Context, sel ast.SelectionSet, v []application.TokenEndpointAuthMethod) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNApplicationTokenEndpointAuthMethod2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐTokenEndpointAuthMethod(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOApplicationTokenEndpointAuthMethod2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐTokenEndpointAuthMethod(ctx context.Context, v any) (*application.TokenEndpointAuthMethod, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(application.TokenEndpointAuthMethod)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOApplicationTokenEndpointAuthMethod2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐTokenEndpointAuthMethod(ctx context.Context, sel ast.SelectionSet, v *application.TokenEndpointAuthMethod) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOApplicationType2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐTypeᚄ(ctx context.Context, v any) ([]application.Type, error) {

@@ -30,6 +30,13 @@ func queriers(c *ent.Client) map[string]func(context.Context) (int, error) {
 		"applications":          c.Application.Query().Count,
 		"api_keys":              c.APIKey.Query().Count,
 		"audit_events":          c.AuditEvent.Query().Count,
+		"signing_keys":          c.SigningKey.Query().Count,
+		"auth_requests":         c.AuthRequest.Query().Count,
+		"grants":                c.Grant.Query().Count,
+		"refresh_tokens":        c.RefreshToken.Query().Count,
+		"revoked_tokens":        c.RevokedToken.Query().Count,
+		"sessions":              c.Session.Query().Count,
+		"consents":              c.Consent.Query().Count,
 	}
 }
 
@@ -95,9 +102,9 @@ func TestOrganizationViewerSeesOnlyItsOrganization(t *testing.T) {
 			for table, count := range queriers(c) {
 				n, err := count(scoped)
 				switch table {
-				case "applications":
+				case "applications", "signing_keys", "auth_requests", "grants", "refresh_tokens", "revoked_tokens", "sessions", "consents":
 					if !errors.Is(err, privacy.Deny) {
-						t.Errorf("applications for an organization viewer: n=%d err=%v, want denial", n, err)
+						t.Errorf("%s (instance-level) for an organization viewer: n=%d err=%v, want denial", table, n, err)
 					}
 				default:
 					if err != nil || n != 1 {
