@@ -90,7 +90,7 @@ func parse(hash string) (Params, []byte, []byte, error) {
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Iterations, &p.Parallelism); err != nil {
 		return Params{}, nil, nil, ErrMalformedHash
 	}
-	if p.Memory < 8 || p.Memory > 1<<22 || p.Iterations < 1 || p.Iterations > 64 || p.Parallelism < 1 {
+	if p.Memory < 8 || p.Memory > 1<<18 || p.Iterations < 1 || p.Iterations > 64 || p.Parallelism < 1 {
 		return Params{}, nil, nil, ErrMalformedHash
 	}
 	salt, err1 := b64.DecodeString(parts[4])
