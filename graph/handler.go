@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -28,6 +29,9 @@ const MaxBodyBytes = 1 << 20
 type Config struct {
 	Service *tenants.Service
 	Logger  *slog.Logger
+	// VerifyToken checks an access token issued by Gatehouse's OpenID
+	// provider; nil accepts API keys only.
+	VerifyToken func(ctx context.Context, token string) (tenants.TokenClaims, error)
 	// Dev turns on introspection, field suggestions and the playground at
 	// GET /graphql. Never in production (SECURITY-CHECKLIST MT-07).
 	Dev bool
@@ -62,7 +66,7 @@ func NewHandler(cfg Config) http.Handler {
 	api := httpserver.Chain(srv,
 		httpserver.LimitBody(MaxBodyBytes, httpserver.StaticJSON(http.StatusRequestEntityTooLarge,
 			errorBody("request body is larger than 1 MiB", "PAYLOAD_TOO_LARGE"))),
-		Authenticate(cfg.Service, logger))
+		Authenticate(cfg.Service, cfg.VerifyToken, logger))
 	var play http.Handler
 	if cfg.Dev {
 		play = playground.Handler("Gatehouse", "/graphql")
@@ -80,21 +84,34 @@ func NewHandler(cfg Config) http.Handler {
 	})
 }
 
-// Authenticate resolves the Authorization: Bearer credential to a viewer
-// and puts it in the request context; without a valid one it answers 401
-// in the GraphQL error format, before any GraphQL work.
-func Authenticate(svc *tenants.Service, logger *slog.Logger) func(http.Handler) http.Handler {
+// Authenticate resolves the Authorization: Bearer credential — an API key
+// (gh_…) or, when verify is set, an access token from Gatehouse's provider —
+// to a viewer and puts it in the request context. Without a valid one it
+// answers 401 in the GraphQL error format, before any GraphQL work.
+func Authenticate(svc *tenants.Service, verify func(context.Context, string) (tenants.TokenClaims, error), logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			token, ok := bearer(r.Header.Get("Authorization"))
 			if !ok {
-				unauthenticated(w, "send an API key as Authorization: Bearer <key>")
+				unauthenticated(w, "send an API key or access token as Authorization: Bearer <credential>")
 				return
 			}
-			v, err := svc.AuthenticateAPIKey(r.Context(), token)
+			var v *viewer.Viewer
+			var err error
+			switch {
+			case tenants.LooksLikeAPIKey(token) || verify == nil:
+				v, err = svc.AuthenticateAPIKey(r.Context(), token)
+			default:
+				var claims tenants.TokenClaims
+				if claims, err = verify(r.Context(), token); err != nil {
+					err = tenants.ErrUnauthenticated // expired, forged, revoked: all the same to the caller
+				} else {
+					v, err = svc.ViewerForToken(r.Context(), claims)
+				}
+			}
 			switch {
 			case errors.Is(err, tenants.ErrUnauthenticated):
-				unauthenticated(w, "the API key is not valid")
+				unauthenticated(w, "the credential is not valid")
 				return
 			case err != nil:
 				logger.ErrorContext(r.Context(), "authenticate api key", "err", err,
@@ -129,7 +146,7 @@ func clientIP(r *http.Request) string {
 }
 
 func unauthenticated(w http.ResponseWriter, msg string) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+	w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
 	writeError(w, http.StatusUnauthorized, msg, CodeUnauthenticated)
 }
 

@@ -17,6 +17,7 @@ import (
 	_ "github.com/gatehouse-id/gatehouse/ent/runtime"
 	"github.com/gatehouse-id/gatehouse/graph"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
+	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 	"github.com/gatehouse-id/gatehouse/tenants"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
@@ -40,12 +41,16 @@ func eachDB(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
-func newEnv(t testing.TB, db testdb.Database) *env {
+func newEnv(t testing.TB, db testdb.Database, opts ...func(*graph.Config)) *env {
 	t.Helper()
 	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
-	svc := tenants.NewService(client)
+	svc := tenants.NewService(client, tenants.WithPasswordParams(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}))
 	logger := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv := httptest.NewServer(httpserver.Chain(graph.NewHandler(graph.Config{Service: svc, Logger: logger}), httpserver.RequestID))
+	cfg := graph.Config{Service: svc, Logger: logger}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv := httptest.NewServer(httpserver.Chain(graph.NewHandler(cfg), httpserver.RequestID))
 	t.Cleanup(srv.Close)
 	_, key, err := svc.CreateAPIKey(viewer.SystemContext(context.Background()), tenants.CreateAPIKeyInput{Name: "test admin"})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/graph/generated"
 	"github.com/gatehouse-id/gatehouse/graph/model"
 	"github.com/gatehouse-id/gatehouse/tenants"
+	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
 // GrantTypes is the field resolver for the grantTypes field.
@@ -76,6 +77,15 @@ func (r *mutationResolver) UpdateUser(ctx context.Context, input tenants.UpdateU
 		return nil, err
 	}
 	return &model.UpdateUserPayload{User: u}, nil
+}
+
+// SetUserPassword is the resolver for the setUserPassword field.
+func (r *mutationResolver) SetUserPassword(ctx context.Context, input tenants.SetUserPasswordInput) (*model.SetUserPasswordPayload, error) {
+	u, err := r.Service.SetUserPassword(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	return &model.SetUserPasswordPayload{User: u}, nil
 }
 
 // AddMember is the field resolver for the addMember field.
@@ -208,6 +218,15 @@ func (r *queryResolver) User(ctx context.Context, id *pulid.ID, email *string) (
 		return nullIfNotFound(r.client().User.Get(ctx, *id))
 	}
 	return nullIfNotFound(r.Service.UserByEmail(ctx, *email))
+}
+
+// Viewer is the resolver for the viewer field.
+func (r *queryResolver) Viewer(ctx context.Context) (*ent.User, error) {
+	v := viewer.FromContext(ctx)
+	if v == nil || v.UserID == "" {
+		return nil, nil
+	}
+	return nullIfNotFound(r.client().User.Get(ctx, v.UserID))
 }
 
 // Mutation returns generated.MutationResolver implementation.

@@ -107,6 +107,10 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id pulid.ID) (*ent.APIKey, e
 	return unwrap(k, err)
 }
 
+// LooksLikeAPIKey reports whether a bearer credential has the form of an
+// API key rather than of an access token.
+func LooksLikeAPIKey(credential string) bool { return strings.HasPrefix(credential, apiKeyScheme) }
+
 // AuthenticateAPIKey returns the viewer a key acts as. Every failure —
 // malformed, unknown, wrong secret, revoked — is ErrUnauthenticated, so a
 // caller learns nothing about which keys exist.

@@ -29,12 +29,22 @@ const (
 
 // ApplicationSettings are the OAuth settings shared by create and update.
 type ApplicationSettings struct {
-	RedirectURIs                []string
-	PostLogoutRedirectURIs      []string
-	GrantTypes                  []GrantType
-	AccessTokenLifetimeSeconds  *int
-	IDTokenLifetimeSeconds      *int
-	RefreshTokenLifetimeSeconds *int
+	RedirectURIs                    []string
+	PostLogoutRedirectURIs          []string
+	GrantTypes                      []GrantType
+	AccessTokenLifetimeSeconds      *int
+	IDTokenLifetimeSeconds          *int
+	RefreshTokenLifetimeSeconds     *int
+	RefreshTokenIdleLifetimeSeconds *int
+	AccessTokenSigningAlgorithm     *application.AccessTokenSigningAlgorithm
+	IDTokenSigningAlgorithm         *application.IDTokenSigningAlgorithm
+	TokenEndpointAuthMethod         *application.TokenEndpointAuthMethod
+	// JWKS holds the client's public keys for private_key_jwt (RFC 7523).
+	JWKS map[string]any
+	// Scopes are what a MACHINE application may request with client credentials.
+	Scopes []string
+	// FirstParty applications skip the consent screen.
+	FirstParty *bool
 }
 
 // CreateApplicationInput registers an OAuth client.
@@ -101,12 +111,49 @@ func checkApplication(t application.Type, s ApplicationSettings) error {
 		{"accessTokenLifetimeSeconds", s.AccessTokenLifetimeSeconds, maxAccessTokenLifetime},
 		{"idTokenLifetimeSeconds", s.IDTokenLifetimeSeconds, maxAccessTokenLifetime},
 		{"refreshTokenLifetimeSeconds", s.RefreshTokenLifetimeSeconds, maxRefreshTokenLifetime},
+		{"refreshTokenIdleLifetimeSeconds", s.RefreshTokenIdleLifetimeSeconds, maxRefreshTokenLifetime},
 	} {
 		if l.v != nil && (*l.v < minTokenLifetime || *l.v > l.max) {
 			return invalid(l.field, "must be between %d and %d seconds", minTokenLifetime, l.max)
 		}
 	}
+	if s.AccessTokenSigningAlgorithm != nil && application.AccessTokenSigningAlgorithmValidator(*s.AccessTokenSigningAlgorithm) != nil {
+		return invalid("accessTokenSigningAlgorithm", "must be RS256, ES256 or EdDSA")
+	}
+	if s.IDTokenSigningAlgorithm != nil && application.IDTokenSigningAlgorithmValidator(*s.IDTokenSigningAlgorithm) != nil {
+		return invalid("idTokenSigningAlgorithm", "must be RS256, ES256 or EdDSA")
+	}
+	if len(s.Scopes) > 0 && t != application.TypeMACHINE {
+		return invalid("scopes", "only MACHINE applications are granted scopes for client credentials")
+	}
+	if err := checkScopes("scopes", s.Scopes); err != nil {
+		return err
+	}
+	return checkJWKS("jwks", s.JWKS)
+}
+
+// checkAuthMethod checks the token endpoint authentication method against
+// the client type: public clients authenticate with none, confidential ones
+// with a secret or a signed JWT (RFC 7523) from keys they registered.
+func checkAuthMethod(t application.Type, m application.TokenEndpointAuthMethod, jwks map[string]any) error {
+	switch {
+	case application.TokenEndpointAuthMethodValidator(m) != nil:
+		return invalid("tokenEndpointAuthMethod", "unknown method %q", m)
+	case isPublic(t) && m != application.TokenEndpointAuthMethodNONE:
+		return invalid("tokenEndpointAuthMethod", "%s applications are public clients: use NONE", t)
+	case !isPublic(t) && m == application.TokenEndpointAuthMethodNONE:
+		return invalid("tokenEndpointAuthMethod", "%s applications must authenticate", t)
+	case m == application.TokenEndpointAuthMethodPRIVATE_KEY_JWT && len(jwks) == 0:
+		return invalid("jwks", "PRIVATE_KEY_JWT needs the client's public keys in jwks")
+	}
 	return nil
+}
+
+func defaultAuthMethod(t application.Type) application.TokenEndpointAuthMethod {
+	if isPublic(t) {
+		return application.TokenEndpointAuthMethodNONE
+	}
+	return application.TokenEndpointAuthMethodCLIENT_SECRET_BASIC
 }
 
 func defaultGrantTypes(t application.Type) []GrantType {
@@ -140,6 +187,13 @@ func (s *Service) CreateApplication(ctx context.Context, in CreateApplicationInp
 	if slices.Contains(in.GrantTypes, GrantAuthorizationCode) && len(in.RedirectURIs) == 0 {
 		return nil, "", invalid("redirectURIs", "must list at least one URI for AUTHORIZATION_CODE")
 	}
+	if in.TokenEndpointAuthMethod == nil {
+		m := defaultAuthMethod(in.Type)
+		in.TokenEndpointAuthMethod = &m
+	}
+	if err := checkAuthMethod(in.Type, *in.TokenEndpointAuthMethod, in.JWKS); err != nil {
+		return nil, "", err
+	}
 	var clientSecret, hash string
 	if !isPublic(in.Type) {
 		clientSecret, hash = newClientSecret()
@@ -158,6 +212,13 @@ func (s *Service) CreateApplication(ctx context.Context, in CreateApplicationInp
 			SetNillableAccessTokenLifetimeSeconds(in.AccessTokenLifetimeSeconds).
 			SetNillableIDTokenLifetimeSeconds(in.IDTokenLifetimeSeconds).
 			SetNillableRefreshTokenLifetimeSeconds(in.RefreshTokenLifetimeSeconds).
+			SetNillableRefreshTokenIdleLifetimeSeconds(in.RefreshTokenIdleLifetimeSeconds).
+			SetNillableAccessTokenSigningAlgorithm(in.AccessTokenSigningAlgorithm).
+			SetNillableIDTokenSigningAlgorithm(in.IDTokenSigningAlgorithm).
+			SetTokenEndpointAuthMethod(*in.TokenEndpointAuthMethod).
+			SetJwks(in.JWKS).
+			SetScopes(uniqueStrings(in.Scopes)).
+			SetNillableFirstParty(in.FirstParty).
 			Save(ctx)
 		if err != nil {
 			return translate(err, "application")
@@ -196,6 +257,16 @@ func (s *Service) UpdateApplication(ctx context.Context, in UpdateApplicationInp
 		if err := checkApplication(cur.Type, merged); err != nil {
 			return err
 		}
+		method, jwks := cur.TokenEndpointAuthMethod, cur.Jwks
+		if in.TokenEndpointAuthMethod != nil {
+			method = *in.TokenEndpointAuthMethod
+		}
+		if in.JWKS != nil {
+			jwks = in.JWKS
+		}
+		if err := checkAuthMethod(cur.Type, method, jwks); err != nil {
+			return err
+		}
 		if slices.Contains(merged.GrantTypes, GrantAuthorizationCode) && len(merged.RedirectURIs) == 0 {
 			return invalid("redirectURIs", "must list at least one URI for AUTHORIZATION_CODE")
 		}
@@ -205,7 +276,18 @@ func (s *Service) UpdateApplication(ctx context.Context, in UpdateApplicationInp
 			SetGrantTypes(uniqueStrings(merged.GrantTypes)).
 			SetNillableAccessTokenLifetimeSeconds(in.AccessTokenLifetimeSeconds).
 			SetNillableIDTokenLifetimeSeconds(in.IDTokenLifetimeSeconds).
-			SetNillableRefreshTokenLifetimeSeconds(in.RefreshTokenLifetimeSeconds)
+			SetNillableRefreshTokenLifetimeSeconds(in.RefreshTokenLifetimeSeconds).
+			SetNillableRefreshTokenIdleLifetimeSeconds(in.RefreshTokenIdleLifetimeSeconds).
+			SetNillableAccessTokenSigningAlgorithm(in.AccessTokenSigningAlgorithm).
+			SetNillableIDTokenSigningAlgorithm(in.IDTokenSigningAlgorithm).
+			SetTokenEndpointAuthMethod(method).
+			SetNillableFirstParty(in.FirstParty)
+		if in.JWKS != nil {
+			u.SetJwks(in.JWKS)
+		}
+		if in.Scopes != nil {
+			u.SetScopes(uniqueStrings(in.Scopes))
+		}
 		if in.PostLogoutRedirectURIs != nil {
 			u.SetPostLogoutRedirectUris(in.PostLogoutRedirectURIs)
 		}

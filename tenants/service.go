@@ -7,13 +7,15 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
 // Service is the domain's entry point. It is safe for concurrent use.
 type Service struct {
-	client *ent.Client
-	now    func() time.Time
+	client         *ent.Client
+	now            func() time.Time
+	passwordParams password.Params
 }
 
 // Option configures a Service.
@@ -22,10 +24,14 @@ type Option func(*Service)
 // WithClock sets the clock the service reads (tests pin it). Defaults to time.Now.
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
 
+// WithPasswordParams sets the argon2id cost (tests use a cheap one).
+// Defaults to password.Default.
+func WithPasswordParams(p password.Params) Option { return func(s *Service) { s.passwordParams = p } }
+
 // NewService returns a Service over client. Every call must carry a viewer
 // in its context (tenants/viewer); calls without one are denied.
 func NewService(client *ent.Client, opts ...Option) *Service {
-	s := &Service{client: client, now: time.Now}
+	s := &Service{client: client, now: time.Now, passwordParams: password.Default}
 	for _, o := range opts {
 		o(s)
 	}

@@ -2,6 +2,16 @@ package tenants
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gatehouse-id/gatehouse/ent/grant"
+	"github.com/gatehouse-id/gatehouse/ent/membership"
+	"github.com/gatehouse-id/gatehouse/ent/organization"
+	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
+	"github.com/gatehouse-id/gatehouse/ent/session"
+	"github.com/gatehouse-id/gatehouse/internal/password"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
@@ -23,6 +33,8 @@ type CreateUserInput struct {
 	Metadata       map[string]any
 	OrganizationID *pulid.ID
 	Roles          []string
+	// Password, when set, lets the user sign in with email and password.
+	Password *string
 }
 
 type profile struct {
@@ -69,7 +81,15 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User
 				return translate(err, "organization")
 			}
 		}
-		u, err = tx.User.Create().
+		c := tx.User.Create()
+		if in.Password != nil {
+			hash, err := s.hashPassword(ctx, tx, *in.Password, orgIDOf(org), "")
+			if err != nil {
+				return err
+			}
+			c.SetPasswordHash(hash)
+		}
+		u, err = c.
 			SetEmail(email).
 			SetNillableEmailVerified(in.EmailVerified).
 			SetNillableName(in.Name).
@@ -161,6 +181,9 @@ func (s *Service) UpdateUser(ctx context.Context, in UpdateUserInput) (*ent.User
 		if ent.IsConstraintError(err) {
 			return &ConflictError{Field: "email", Reason: "is already registered"}
 		}
+		if err == nil && in.Status != nil && *in.Status == user.StatusDISABLED {
+			err = s.signOutEverywhere(ctx, tx, u.ID, "user disabled")
+		}
 		if err != nil {
 			return translate(err, "user")
 		}
@@ -191,4 +214,89 @@ func setOrClear[B any](v *string, set func(string) B, clear func() B) {
 	default:
 		set(*v)
 	}
+}
+
+// SetUserPasswordInput sets or replaces a user's password.
+type SetUserPasswordInput struct {
+	UserID   pulid.ID
+	Password string
+}
+
+// SetUserPassword sets a user's password (argon2id). The length rule is the
+// strictest password_min_length among the user's organizations' policies.
+// Changing a password signs the user out everywhere: sessions and refresh
+// tokens issued before no longer work.
+func (s *Service) SetUserPassword(ctx context.Context, in SetUserPasswordInput) (*ent.User, error) {
+	var u *ent.User
+	err := s.inTx(ctx, func(tx *ent.Tx) error {
+		var err error
+		if u, err = tx.User.Get(ctx, in.UserID); err != nil {
+			return translate(err, "user")
+		}
+		hash, err := s.hashPassword(ctx, tx, in.Password, "", u.ID)
+		if err != nil {
+			return err
+		}
+		if u, err = u.Update().SetPasswordHash(hash).Save(ctx); err != nil {
+			return translate(err, "user")
+		}
+		if err := s.signOutEverywhere(ctx, tx, u.ID, "password changed"); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, event{action: "user.password.set", targetType: "User", targetID: u.ID})
+	})
+	return unwrap(u, err)
+}
+
+// defaultPasswordMinLength applies to users in no organization.
+const defaultPasswordMinLength = 10
+
+// hashPassword checks pw against the length rule of org (when set) or of
+// every organization usr belongs to, and returns its argon2id hash.
+func (s *Service) hashPassword(ctx context.Context, tx *ent.Tx, pw string, org, usr pulid.ID) (string, error) {
+	min := defaultPasswordMinLength
+	if org != "" || usr != "" {
+		sys := viewer.SystemContext(ctx) // policies of the user's other organizations count too
+		q := tx.OrganizationPolicy.Query()
+		if org != "" {
+			q.Where(organizationpolicy.OrganizationID(org))
+		} else {
+			q.Where(organizationpolicy.HasOrganizationWith(organization.HasMembershipsWith(membership.UserID(usr))))
+		}
+		policies, err := q.All(sys)
+		if err != nil {
+			return "", translate(err, "policy")
+		}
+		for _, p := range policies {
+			min = max(min, p.PasswordMinLength)
+		}
+	}
+	switch n := utf8.RuneCountInString(pw); {
+	case n < min:
+		return "", invalid("password", "must be at least %d characters", min)
+	case len(pw) > password.MaxLength:
+		return "", invalid("password", "must be at most %d bytes", password.MaxLength)
+	case strings.TrimSpace(pw) == "":
+		return "", invalid("password", "must not be blank")
+	}
+	hash, err := password.Hash(pw, s.passwordParams)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return hash, nil
+}
+
+// signOutEverywhere revokes every session and grant (refresh-token family)
+// of a user, as part of the change that calls for it.
+func (s *Service) signOutEverywhere(ctx context.Context, tx *ent.Tx, usr pulid.ID, reason string) error {
+	sys := viewer.SystemContext(ctx) // an authorized change to the user reaches its credentials
+	now := s.now()
+	if err := tx.Session.Update().Where(session.UserID(usr), session.RevokedAtIsNil()).SetRevokedAt(now).Exec(sys); err != nil {
+		return fmt.Errorf("revoke sessions: %w", err)
+	}
+	if err := tx.Grant.Update().Where(grant.UserID(usr), grant.RevokedAtIsNil()).
+		SetRevokedAt(now).SetRevokeReason(reason).Exec(sys); err != nil {
+		return fmt.Errorf("revoke grants: %w", err)
+	}
+	return nil
 }

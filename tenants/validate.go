@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // Pure validation: no I/O, tested without a database (validate_test.go).
@@ -155,6 +157,47 @@ func checkPermissions(field string, ps []string) error {
 	for _, p := range ps {
 		if !permissionPattern.MatchString(p) {
 			return invalid(field, "%q must be lower-case letters, digits and . _ : - (such as members:read)", p)
+		}
+	}
+	return nil
+}
+
+var scopePattern = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]{1,128}$`) // RFC 6749 §3.3 scope-token
+
+func checkScopes(field string, scopes []string) error {
+	if len(scopes) > 50 {
+		return invalid(field, "must list at most 50 scopes")
+	}
+	for _, sc := range scopes {
+		if !scopePattern.MatchString(sc) {
+			return invalid(field, "%q is not a valid scope (RFC 6749 §3.3)", sc)
+		}
+	}
+	return nil
+}
+
+// checkJWKS accepts a JSON Web Key Set of at most 10 public signing keys.
+func checkJWKS(field string, m map[string]any) error {
+	if m == nil {
+		return nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil || len(b) > maxMetadataBytes {
+		return invalid(field, "must be a JSON Web Key Set of at most %d bytes", maxMetadataBytes)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(b, &set); err != nil || len(set.Keys) == 0 {
+		return invalid(field, "must be a JSON Web Key Set ({\"keys\": [...]}, RFC 7517 §5)")
+	}
+	if len(set.Keys) > 10 {
+		return invalid(field, "must hold at most 10 keys")
+	}
+	for _, k := range set.Keys {
+		if !k.Valid() || !k.IsPublic() {
+			return invalid(field, "must hold only valid public keys")
+		}
+		if k.Use != "" && k.Use != "sig" {
+			return invalid(field, "keys must be for signatures (use \"sig\")")
 		}
 	}
 	return nil

@@ -91,6 +91,7 @@ type ComplexityRoot struct {
 		ID                              func(childComplexity int) int
 		IDTokenLifetimeSeconds          func(childComplexity int) int
 		IDTokenSigningAlgorithm         func(childComplexity int) int
+		Jwks                            func(childComplexity int) int
 		JwksURI                         func(childComplexity int) int
 		Name                            func(childComplexity int) int
 		PostLogoutRedirectUris          func(childComplexity int) int
@@ -253,6 +254,7 @@ type ComplexityRoot struct {
 		RemoveMember             func(childComplexity int, input model.RemoveMemberInput) int
 		RevokeAPIKey             func(childComplexity int, input model.RevokeAPIKeyInput) int
 		RotateApplicationSecret  func(childComplexity int, input model.RotateApplicationSecretInput) int
+		SetUserPassword          func(childComplexity int, input tenants.SetUserPasswordInput) int
 		UpdateApplication        func(childComplexity int, input tenants.UpdateApplicationInput) int
 		UpdateMemberRoles        func(childComplexity int, input tenants.UpdateMemberRolesInput) int
 		UpdateOrganization       func(childComplexity int, input tenants.UpdateOrganizationInput) int
@@ -317,6 +319,7 @@ type ComplexityRoot struct {
 		Organizations func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.OrganizationOrder, where *ent.OrganizationWhereInput) int
 		User          func(childComplexity int, id *pulid.ID, email *string) int
 		Users         func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
+		Viewer        func(childComplexity int) int
 	}
 
 	RemoveDomainPayload struct {
@@ -347,6 +350,10 @@ type ComplexityRoot struct {
 	RotateApplicationSecretPayload struct {
 		Application  func(childComplexity int) int
 		ClientSecret func(childComplexity int) int
+	}
+
+	SetUserPasswordPayload struct {
+		User func(childComplexity int) int
 	}
 
 	UpdateApplicationPayload struct {
@@ -415,6 +422,7 @@ type MutationResolver interface {
 	UpdateOrganizationPolicy(ctx context.Context, input tenants.UpdateOrganizationPolicyInput) (*model.UpdateOrganizationPolicyPayload, error)
 	CreateUser(ctx context.Context, input tenants.CreateUserInput) (*model.CreateUserPayload, error)
 	UpdateUser(ctx context.Context, input tenants.UpdateUserInput) (*model.UpdateUserPayload, error)
+	SetUserPassword(ctx context.Context, input tenants.SetUserPasswordInput) (*model.SetUserPasswordPayload, error)
 	AddMember(ctx context.Context, input tenants.AddMemberInput) (*model.AddMemberPayload, error)
 	UpdateMemberRoles(ctx context.Context, input tenants.UpdateMemberRolesInput) (*model.UpdateMemberRolesPayload, error)
 	RemoveMember(ctx context.Context, input model.RemoveMemberInput) (*model.RemoveMemberPayload, error)
@@ -440,6 +448,7 @@ type QueryResolver interface {
 	Users(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error)
 	Organization(ctx context.Context, id *pulid.ID, slug *string) (*ent.Organization, error)
 	User(ctx context.Context, id *pulid.ID, email *string) (*ent.User, error)
+	Viewer(ctx context.Context) (*ent.User, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -621,6 +630,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.IDTokenSigningAlgorithm(childComplexity), true
+	case "Application.jwks":
+		if e.ComplexityRoot.Application.Jwks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.Jwks(childComplexity), true
 	case "Application.jwksURI":
 		if e.ComplexityRoot.Application.JwksURI == nil {
 			break
@@ -1284,6 +1299,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RotateApplicationSecret(childComplexity, args["input"].(model.RotateApplicationSecretInput)), true
+	case "Mutation.setUserPassword":
+		if e.ComplexityRoot.Mutation.SetUserPassword == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setUserPassword_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetUserPassword(childComplexity, args["input"].(tenants.SetUserPasswordInput)), true
 	case "Mutation.updateApplication":
 		if e.ComplexityRoot.Mutation.UpdateApplication == nil {
 			break
@@ -1647,6 +1673,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Users(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].(*ent.UserOrder), args["where"].(*ent.UserWhereInput)), true
+	case "Query.viewer":
+		if e.ComplexityRoot.Query.Viewer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Viewer(childComplexity), true
 
 	case "RemoveDomainPayload.removedDomainID":
 		if e.ComplexityRoot.RemoveDomainPayload.RemovedDomainID == nil {
@@ -1742,6 +1774,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RotateApplicationSecretPayload.ClientSecret(childComplexity), true
+
+	case "SetUserPasswordPayload.user":
+		if e.ComplexityRoot.SetUserPasswordPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetUserPasswordPayload.User(childComplexity), true
 
 	case "UpdateApplicationPayload.application":
 		if e.ComplexityRoot.UpdateApplicationPayload.Application == nil {
@@ -1940,6 +1979,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RoleOrder", ec.unmarshalInputRoleOrder),
 			graphql.NewInputUnmarshaler("RoleWhereInput", ec.unmarshalInputRoleWhereInput),
 			graphql.NewInputUnmarshaler("RotateApplicationSecretInput", ec.unmarshalInputRotateApplicationSecretInput),
+			graphql.NewInputUnmarshaler("SetUserPasswordInput", ec.unmarshalInputSetUserPasswordInput),
 			graphql.NewInputUnmarshaler("UpdateApplicationInput", ec.unmarshalInputUpdateApplicationInput),
 			graphql.NewInputUnmarshaler("UpdateMemberRolesInput", ec.unmarshalInputUpdateMemberRolesInput),
 			graphql.NewInputUnmarshaler("UpdateOrganizationInput", ec.unmarshalInputUpdateOrganizationInput),
@@ -4338,6 +4378,8 @@ extend type Query {
   organization(id: ID, slug: String): Organization
   "One user, by id or by email (exactly one of them)."
   user(id: ID, email: String): User
+  "The signed-in user, when the caller is a user's access token; null for API keys."
+  viewer: User
 }
 
 "How a member may sign in; an organization's policy allows a subset."
@@ -4361,6 +4403,8 @@ extend type Application {
   "Where end_session may send the browser after logout."
   postLogoutRedirectURIs: [String!]!
   grantTypes: [GrantType!]!
+  "Public keys for private_key_jwt client authentication (RFC 7523)."
+  jwks: Map
 }
 
 extend type OrganizationPolicy {
@@ -4381,6 +4425,8 @@ type Mutation {
 
   createUser(input: CreateUserInput!): CreateUserPayload!
   updateUser(input: UpdateUserInput!): UpdateUserPayload!
+  "Sets or replaces a user's password; signs the user out of every session and refresh token."
+  setUserPassword(input: SetUserPasswordInput!): SetUserPasswordPayload!
 
   addMember(input: AddMemberInput!): AddMemberPayload!
   updateMemberRoles(input: UpdateMemberRolesInput!): UpdateMemberRolesPayload!
@@ -4452,8 +4498,16 @@ input CreateUserInput {
   metadata: Map
   organizationID: ID
   roles: [String!]
+  "Lets the user sign in with email and password; at least the organization policy's passwordMinLength (default 10)."
+  password: String
 }
 type CreateUserPayload { user: User! }
+
+input SetUserPasswordInput {
+  userID: ID!
+  password: String!
+}
+type SetUserPasswordPayload { user: User! }
 
 "Fields left out stay as they are; an empty string clears an optional field."
 input UpdateUserInput {
@@ -4516,6 +4570,19 @@ input CreateApplicationInput {
   accessTokenLifetimeSeconds: Int
   idTokenLifetimeSeconds: Int
   refreshTokenLifetimeSeconds: Int
+  refreshTokenIdleLifetimeSeconds: Int
+  "Default RS256."
+  accessTokenSigningAlgorithm: ApplicationAccessTokenSigningAlgorithm
+  "Default RS256."
+  idTokenSigningAlgorithm: ApplicationIDTokenSigningAlgorithm
+  "Default NONE for SPA and NATIVE, CLIENT_SECRET_BASIC otherwise; PRIVATE_KEY_JWT needs jwks."
+  tokenEndpointAuthMethod: ApplicationTokenEndpointAuthMethod
+  "The client's public keys (a JWK Set) for PRIVATE_KEY_JWT."
+  jwks: Map
+  "Scopes a MACHINE application may request with client credentials."
+  scopes: [String!]
+  "First-party applications skip the consent screen; default true."
+  firstParty: Boolean
 }
 type CreateApplicationPayload {
   application: Application!
@@ -4532,6 +4599,19 @@ input UpdateApplicationInput {
   accessTokenLifetimeSeconds: Int
   idTokenLifetimeSeconds: Int
   refreshTokenLifetimeSeconds: Int
+  refreshTokenIdleLifetimeSeconds: Int
+  "Default RS256."
+  accessTokenSigningAlgorithm: ApplicationAccessTokenSigningAlgorithm
+  "Default RS256."
+  idTokenSigningAlgorithm: ApplicationIDTokenSigningAlgorithm
+  "Default NONE for SPA and NATIVE, CLIENT_SECRET_BASIC otherwise; PRIVATE_KEY_JWT needs jwks."
+  tokenEndpointAuthMethod: ApplicationTokenEndpointAuthMethod
+  "The client's public keys (a JWK Set) for PRIVATE_KEY_JWT."
+  jwks: Map
+  "Scopes a MACHINE application may request with client credentials."
+  scopes: [String!]
+  "First-party applications skip the consent screen; default true."
+  firstParty: Boolean
 }
 type UpdateApplicationPayload { application: Application! }
 
@@ -4656,6 +4736,8 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_postLogoutRedirectURIs(ctx, field)
 	case "grantTypes":
 		return ec.fieldContext_Application_grantTypes(ctx, field)
+	case "jwks":
+		return ec.fieldContext_Application_jwks(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Application", field.Name)
 }
@@ -5088,6 +5170,14 @@ func (ec *executionContext) childFields_RotateApplicationSecretPayload(ctx conte
 	return nil, fmt.Errorf("no field named %q was found under type RotateApplicationSecretPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_SetUserPasswordPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_SetUserPasswordPayload_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetUserPasswordPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_UpdateApplicationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "application":
@@ -5474,6 +5564,20 @@ func (ec *executionContext) field_Mutation_rotateApplicationSecret_args(ctx cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RotateApplicationSecretInput, error) {
 			return ec.unmarshalNRotateApplicationSecretInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐRotateApplicationSecretInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setUserPassword_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (tenants.SetUserPasswordInput, error) {
+			return ec.unmarshalNSetUserPasswordInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋtenantsᚐSetUserPasswordInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7016,6 +7120,29 @@ func (ec *executionContext) _Application_grantTypes(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_Application_grantTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Application", field, true, true, "GrantType")
+}
+
+func (ec *executionContext) _Application_jwks(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_jwks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Jwks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOMap2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Application_jwks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "Map")
 }
 
 func (ec *executionContext) _ApplicationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ApplicationConnection) (ret graphql.Marshaler) {
@@ -9186,6 +9313,50 @@ func (ec *executionContext) fieldContext_Mutation_updateUser(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setUserPassword(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setUserPassword(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetUserPassword(ctx, fc.Args["input"].(tenants.SetUserPasswordInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SetUserPasswordPayload) graphql.Marshaler {
+			return ec.marshalNSetUserPasswordPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐSetUserPasswordPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setUserPassword(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SetUserPasswordPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setUserPassword_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_addMember(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10942,6 +11113,38 @@ func (ec *executionContext) fieldContext_Query_user(ctx context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_viewer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Viewer(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_viewer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11388,6 +11591,38 @@ func (ec *executionContext) _RotateApplicationSecretPayload_clientSecret(ctx con
 }
 func (ec *executionContext) fieldContext_RotateApplicationSecretPayload_clientSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RotateApplicationSecretPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _SetUserPasswordPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.SetUserPasswordPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetUserPasswordPayload_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SetUserPasswordPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetUserPasswordPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _UpdateApplicationPayload_application(ctx context.Context, field graphql.CollectedField, obj *model.UpdateApplicationPayload) (ret graphql.Marshaler) {
@@ -16565,7 +16800,7 @@ func (ec *executionContext) unmarshalInputCreateApplicationInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "type", "redirectURIs", "postLogoutRedirectURIs", "grantTypes", "accessTokenLifetimeSeconds", "idTokenLifetimeSeconds", "refreshTokenLifetimeSeconds"}
+	fieldsInOrder := [...]string{"name", "type", "redirectURIs", "postLogoutRedirectURIs", "grantTypes", "accessTokenLifetimeSeconds", "idTokenLifetimeSeconds", "refreshTokenLifetimeSeconds", "refreshTokenIdleLifetimeSeconds", "accessTokenSigningAlgorithm", "idTokenSigningAlgorithm", "tokenEndpointAuthMethod", "jwks", "scopes", "firstParty"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16628,6 +16863,55 @@ func (ec *executionContext) unmarshalInputCreateApplicationInput(ctx context.Con
 				return it, err
 			}
 			it.RefreshTokenLifetimeSeconds = data
+		case "refreshTokenIdleLifetimeSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refreshTokenIdleLifetimeSeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefreshTokenIdleLifetimeSeconds = data
+		case "accessTokenSigningAlgorithm":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accessTokenSigningAlgorithm"))
+			data, err := ec.unmarshalOApplicationAccessTokenSigningAlgorithm2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐAccessTokenSigningAlgorithm(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccessTokenSigningAlgorithm = data
+		case "idTokenSigningAlgorithm":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idTokenSigningAlgorithm"))
+			data, err := ec.unmarshalOApplicationIDTokenSigningAlgorithm2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐIDTokenSigningAlgorithm(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDTokenSigningAlgorithm = data
+		case "tokenEndpointAuthMethod":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tokenEndpointAuthMethod"))
+			data, err := ec.unmarshalOApplicationTokenEndpointAuthMethod2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐTokenEndpointAuthMethod(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TokenEndpointAuthMethod = data
+		case "jwks":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwks"))
+			data, err := ec.unmarshalOMap2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JWKS = data
+		case "scopes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scopes"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scopes = data
+		case "firstParty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstParty"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstParty = data
 		}
 	}
 	return it, nil
@@ -16796,7 +17080,7 @@ func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"email", "emailVerified", "name", "givenName", "familyName", "locale", "picture", "metadata", "organizationID", "roles"}
+	fieldsInOrder := [...]string{"email", "emailVerified", "name", "givenName", "familyName", "locale", "picture", "metadata", "organizationID", "roles", "password"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16873,6 +17157,13 @@ func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, o
 				return it, err
 			}
 			it.Roles = data
+		case "password":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("password"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Password = data
 		}
 	}
 	return it, nil
@@ -20333,6 +20624,55 @@ func UnmarshalRotateApplicationSecretInput(ctx context.Context, raw any) (model.
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSetUserPasswordInput(ctx context.Context, obj any) (tenants.SetUserPasswordInput, error) {
+	var it tenants.SetUserPasswordInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"userID", "password"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "userID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userID"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		case "password":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("password"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Password = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetUserPasswordInput unmarshals raw into the SetUserPasswordInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetUserPasswordInput(ctx context.Context, raw any) (tenants.SetUserPasswordInput, error) {
+	var out tenants.SetUserPasswordInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetUserPasswordInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateApplicationInput(ctx context.Context, obj any) (tenants.UpdateApplicationInput, error) {
 	var it tenants.UpdateApplicationInput
 	if obj == nil {
@@ -20344,7 +20684,7 @@ func (ec *executionContext) unmarshalInputUpdateApplicationInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "name", "redirectURIs", "postLogoutRedirectURIs", "grantTypes", "accessTokenLifetimeSeconds", "idTokenLifetimeSeconds", "refreshTokenLifetimeSeconds"}
+	fieldsInOrder := [...]string{"id", "name", "redirectURIs", "postLogoutRedirectURIs", "grantTypes", "accessTokenLifetimeSeconds", "idTokenLifetimeSeconds", "refreshTokenLifetimeSeconds", "refreshTokenIdleLifetimeSeconds", "accessTokenSigningAlgorithm", "idTokenSigningAlgorithm", "tokenEndpointAuthMethod", "jwks", "scopes", "firstParty"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -20407,6 +20747,55 @@ func (ec *executionContext) unmarshalInputUpdateApplicationInput(ctx context.Con
 				return it, err
 			}
 			it.RefreshTokenLifetimeSeconds = data
+		case "refreshTokenIdleLifetimeSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refreshTokenIdleLifetimeSeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefreshTokenIdleLifetimeSeconds = data
+		case "accessTokenSigningAlgorithm":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accessTokenSigningAlgorithm"))
+			data, err := ec.unmarshalOApplicationAccessTokenSigningAlgorithm2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐAccessTokenSigningAlgorithm(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccessTokenSigningAlgorithm = data
+		case "idTokenSigningAlgorithm":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idTokenSigningAlgorithm"))
+			data, err := ec.unmarshalOApplicationIDTokenSigningAlgorithm2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐIDTokenSigningAlgorithm(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDTokenSigningAlgorithm = data
+		case "tokenEndpointAuthMethod":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tokenEndpointAuthMethod"))
+			data, err := ec.unmarshalOApplicationTokenEndpointAuthMethod2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋapplicationᚐTokenEndpointAuthMethod(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TokenEndpointAuthMethod = data
+		case "jwks":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwks"))
+			data, err := ec.unmarshalOMap2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JWKS = data
+		case "scopes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scopes"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scopes = data
+		case "firstParty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstParty"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstParty = data
 		}
 	}
 	return it, nil
@@ -22148,6 +22537,11 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Application_grantTypes(ctx, field, obj)
 				})
+		case "jwks":
+			out.Values[i] = ec._Application_jwks(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -23185,6 +23579,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setUserPassword":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setUserPassword(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "addMember":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_addMember(ctx, field)
@@ -23665,6 +24066,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_user(ctx, field)
 				})
+		case "viewer":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_viewer(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -23892,6 +24299,39 @@ func (ec *executionContext) _RotateApplicationSecretPayload(ctx context.Context,
 			}
 		case "clientSecret":
 			out.Values[i] = ec._RotateApplicationSecretPayload_clientSecret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var setUserPasswordPayloadImplementors = []string{"SetUserPasswordPayload"}
+
+func (ec *executionContext) _SetUserPasswordPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetUserPasswordPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, setUserPasswordPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SetUserPasswordPayload")
+		case "user":
+			out.Values[i] = ec._SetUserPasswordPayload_user(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -25360,6 +25800,19 @@ func (ec *executionContext) marshalNRotateApplicationSecretPayload2ᚖgithubᚗc
 		return graphql.Null
 	}
 	return ec._RotateApplicationSecretPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSetUserPasswordInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋtenantsᚐSetUserPasswordInput(ctx context.Context, v any) (tenants.SetUserPasswordInput, error) {
+	res, err := ec.unmarshalInputSetUserPasswordInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSetUserPasswordPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐSetUserPasswordPayload(ctx context.Context, sel ast.SelectionSet, v *model.SetUserPasswordPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SetUserPasswordPayload!")
+		return graphql.Null
+	}
+	return ec._SetUserPasswordPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {

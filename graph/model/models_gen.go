@@ -88,6 +88,10 @@ type RotateApplicationSecretPayload struct {
 	ClientSecret string           `json:"clientSecret"`
 }
 
+type SetUserPasswordPayload struct {
+	User *ent.User `json:"user"`
+}
+
 type UpdateApplicationPayload struct {
 	Application *ent.Application `json:"application"`
 }

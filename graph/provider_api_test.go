@@ -1,0 +1,128 @@
+package graph_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/graph"
+	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/tenants"
+)
+
+// TestApplicationContract runs issue 3's application and user operations.
+func TestApplicationContract(t *testing.T) {
+	eachDB(t, func(t *testing.T, e *env) {
+		d := e.ok(e.admin, `mutation { createUser(input: {email: "ada@example.com", password: "correct horse battery", name: "Ada Lovelace", emailVerified: true}) { user { id } } }`, nil)
+		usr := str(d, "createUser.user.id")
+		d = e.ok(e.admin, `mutation { createApplication(input: {name: "web", type: WEB, redirectURIs: ["https://app.example/cb"], grantTypes: [AUTHORIZATION_CODE, REFRESH_TOKEN]}) { application { id clientID tokenEndpointAuthMethod accessTokenSigningAlgorithm } clientSecret } }`, nil)
+		if str(d, "createApplication.clientSecret") == "" || str(d, "createApplication.application.tokenEndpointAuthMethod") != "CLIENT_SECRET_BASIC" ||
+			str(d, "createApplication.application.accessTokenSigningAlgorithm") != "RS256" {
+			t.Errorf("web application: %v", d)
+		}
+		d = e.ok(e.admin, `mutation { createApplication(input: {name: "svc", type: MACHINE, grantTypes: [CLIENT_CREDENTIALS], accessTokenSigningAlgorithm: ES256, scopes: ["invoices:read"]}) { application { id clientID accessTokenSigningAlgorithm scopes } clientSecret } }`, nil)
+		if str(d, "createApplication.application.accessTokenSigningAlgorithm") != "ES256" || str(d, "createApplication.clientSecret") == "" {
+			t.Errorf("machine application: %v", d)
+		}
+		d = e.ok(e.admin, `mutation { createApplication(input: {name: "spa", type: SPA, redirectURIs: ["http://127.0.0.1:5173/cb"], idTokenSigningAlgorithm: EdDSA}) { application { tokenEndpointAuthMethod idTokenSigningAlgorithm } clientSecret } }`, nil)
+		if get(d, "createApplication.clientSecret") != nil || str(d, "createApplication.application.tokenEndpointAuthMethod") != "NONE" {
+			t.Errorf("SPA must be a public client without a secret: %v", d)
+		}
+
+		jwk := `{keys: [{kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", use: "sig"}]}`
+		e.ok(e.admin, `mutation { createApplication(input: {name: "pkjwt", type: WEB, redirectURIs: ["https://app.example/cb"], tokenEndpointAuthMethod: PRIVATE_KEY_JWT, jwks: `+jwk+`}) { application { jwks } } }`, nil)
+
+		for _, c := range []struct{ name, query, field string }{
+			{"SPA with a secret method", `mutation { createApplication(input: {name: "x", type: SPA, redirectURIs: ["https://a.example/cb"], tokenEndpointAuthMethod: CLIENT_SECRET_BASIC}) { clientSecret } }`, "tokenEndpointAuthMethod"},
+			{"WEB without authentication", `mutation { createApplication(input: {name: "x", type: WEB, redirectURIs: ["https://a.example/cb"], tokenEndpointAuthMethod: NONE}) { clientSecret } }`, "tokenEndpointAuthMethod"},
+			{"private_key_jwt without keys", `mutation { createApplication(input: {name: "x", type: WEB, redirectURIs: ["https://a.example/cb"], tokenEndpointAuthMethod: PRIVATE_KEY_JWT}) { clientSecret } }`, "jwks"},
+			{"private key in jwks", `mutation { createApplication(input: {name: "x", type: WEB, redirectURIs: ["https://a.example/cb"], tokenEndpointAuthMethod: PRIVATE_KEY_JWT, jwks: {keys: [{kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", d: "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}]}}) { clientSecret } }`, "jwks"},
+			{"scopes on a WEB app", `mutation { createApplication(input: {name: "x", type: WEB, redirectURIs: ["https://a.example/cb"], scopes: ["a"]}) { clientSecret } }`, "scopes"},
+			{"short password", `mutation { createUser(input: {email: "bob@example.com", password: "short"}) { user { id } } }`, "password"},
+		} {
+			r := e.do(e.admin, c.query, nil)
+			if r.code() != "BAD_USER_INPUT" || get(r.Errors[0].Extensions, "field") != c.field {
+				t.Errorf("%s: %s, want BAD_USER_INPUT on %s", c.name, r.raw, c.field)
+			}
+		}
+
+		// An organization's policy raises the minimum password length.
+		org := e.createOrg("Acme", "acme")
+		e.ok(e.admin, `mutation($o:ID!){updateOrganizationPolicy(input:{organizationID:$o,passwordMinLength:20}){policy{id}}}`, map[string]any{"o": org})
+		e.ok(e.admin, `mutation($o:ID!,$u:ID!){addMember(input:{organizationID:$o,userID:$u}){membership{id}}}`, map[string]any{"o": org, "u": usr})
+		if r := e.do(e.admin, `mutation($u:ID!){setUserPassword(input:{userID:$u,password:"fifteen chars!!"}){user{id}}}`, map[string]any{"u": usr}); r.code() != "BAD_USER_INPUT" {
+			t.Errorf("15-character password under a 20-character policy: %s", r.raw)
+		}
+		e.ok(e.admin, `mutation($u:ID!){setUserPassword(input:{userID:$u,password:"twenty characters long!"}){user{id}}}`, map[string]any{"u": usr})
+	})
+}
+
+// fakeTokens stands in for the provider's token verification: a token
+// "tok|<user id>|<scope scope>|<org id>" verifies to those claims.
+func fakeTokens(_ context.Context, token string) (tenants.TokenClaims, error) {
+	parts := strings.Split(token, "|")
+	if len(parts) != 4 || parts[0] != "tok" {
+		return tenants.TokenClaims{}, errors.New("bad token")
+	}
+	return tenants.TokenClaims{Subject: pulid.ID(parts[1]), Scopes: strings.Fields(parts[2]), OrganizationID: pulid.ID(parts[3]), ClientID: "app"}, nil
+}
+
+// TestAccessTokensAtGraphQL: an admin-scoped token of an organization's
+// owner manages that organization only; a plain token sees only the viewer.
+func TestAccessTokensAtGraphQL(t *testing.T) {
+	for _, db := range testdb.All(t) {
+		t.Run(db.Name, func(t *testing.T) {
+			e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens })
+			x, y := e.createOrg("X", "x"), e.createOrg("Y", "y")
+			owner, _ := e.createMember(x, "owner@x.example", "owner")
+			member, _ := e.createMember(x, "member@x.example", "member")
+			e.createMember(y, "someone@y.example", "owner")
+			adminTok := "tok|" + owner + "|openid gatehouse:admin|"
+
+			d := e.ok(adminTok, `{ viewer { email } organizations { totalCount edges { node { id } } } users { totalCount } }`, nil)
+			if str(d, "viewer.email") != "owner@x.example" || get(d, "organizations.totalCount") != float64(1) ||
+				str(d, "organizations.edges.0.node.id") != x || get(d, "users.totalCount") != float64(2) {
+				t.Errorf("admin token of X's owner sees %v", d)
+			}
+			e.ok(adminTok, `mutation($o:ID!){addDomain(input:{organizationID:$o,domain:"x.example"}){domain{id}}}`, map[string]any{"o": x})
+			if r := e.do(adminTok, `mutation($o:ID!){addDomain(input:{organizationID:$o,domain:"y.example"}){domain{id}}}`, map[string]any{"o": y}); r.code() != "NOT_FOUND" {
+				t.Errorf("admin of X changing Y: %s", r.raw)
+			}
+			// Naming an organization the user does not administer gives no admin rights at all.
+			namingY := "tok|" + owner + "|gatehouse:admin|" + y
+			if r := e.do(namingY, `mutation($o:ID!){updateOrganization(input:{id:$o,name:"renamed"}){organization{id}}}`, map[string]any{"o": x}); r.code() != "FORBIDDEN" {
+				t.Errorf("admin token naming Y changing X: %s", r.raw)
+			}
+			if r := e.do(namingY, `query($o:ID!){organization(id:$o){id}}`, map[string]any{"o": y}); get(r.Data, "organization") != nil {
+				t.Errorf("admin token naming Y reads Y: %s", r.raw)
+			}
+
+			for name, tok := range map[string]string{
+				"member with admin scope":   "tok|" + member + "|gatehouse:admin|",
+				"owner without admin scope": "tok|" + owner + "|openid profile|",
+			} {
+				d := e.ok(tok, `{ viewer { id } users { totalCount } }`, nil)
+				if get(d, "users.totalCount") != float64(1) || str(d, "viewer.id") == "" {
+					t.Errorf("%s: %v, want only the viewer", name, d)
+				}
+				if r := e.do(tok, `mutation($o:ID!){updateOrganization(input:{id:$o,name:"pwned"}){organization{id}}}`, map[string]any{"o": x}); r.code() != "FORBIDDEN" {
+					t.Errorf("%s changing the organization: %s", name, r.raw)
+				}
+			}
+
+			// Demotion and disabling take effect on the next request.
+			e.ok(e.admin, `mutation($u:ID!){updateUser(input:{id:$u,status:DISABLED}){user{id}}}`, map[string]any{"u": owner})
+			if r := e.do(adminTok, `{ organizations { totalCount } }`, nil); r.Status != http.StatusUnauthorized {
+				t.Errorf("disabled user's token: %d %s", r.Status, r.raw)
+			}
+			for _, bad := range []string{"tok|nobody|gatehouse:admin|", "garbage", "tok|" + owner} {
+				if r := e.do(bad, `{ organizations { totalCount } }`, nil); r.Status != http.StatusUnauthorized {
+					t.Errorf("token %q: %d %s", bad, r.Status, r.raw)
+				}
+			}
+		})
+	}
+}
