@@ -1,6 +1,8 @@
 package config
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -33,6 +35,9 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may finish after
 	// SIGTERM or SIGINT.
 	ShutdownTimeout time.Duration
+	// MasterKey seals secrets at rest (signing keys): 32 bytes, decoded from
+	// base64 or hex. Nil means a generated key file in DataDir.
+	MasterKey []byte
 
 	// labels names where each field's value came from (flag or variable),
 	// so that a problem points at what the operator actually typed.
@@ -104,6 +109,31 @@ var settings = []setting{
 			c.ShutdownTimeout = d
 			return nil
 		}},
+	{Var{"GATEHOUSE_MASTER_KEY", "master-key", "a generated key file (mode 0600) in the data directory",
+		"32-byte `key` (base64 or hex) that seals signing keys and other secrets at rest; set it in production"},
+		func(c *Config, s string) error {
+			k, err := decodeKey(s)
+			if err != nil {
+				return err
+			}
+			c.MasterKey = k
+			return nil
+		}},
+}
+
+// decodeKey reads a 32-byte key written as hex or base64 (standard or URL
+// alphabet, padded or not). Its errors never repeat the value.
+func decodeKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if k, err := hex.DecodeString(s); err == nil && len(k) == 32 {
+		return k, nil
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if k, err := enc.DecodeString(s); err == nil && len(k) == 32 {
+			return k, nil
+		}
+	}
+	return nil, fmt.Errorf("must be 32 bytes in hex (64 characters) or base64 (e.g. openssl rand -base64 32)")
 }
 
 // Table lists every setting in the order of Config's fields.
@@ -170,7 +200,11 @@ func (l *Loader) Load() (*Config, error) {
 		given[s.Flag] = true
 		c.labels[s.Name] = label
 		if err := s.set(c, raw); err != nil {
-			problems = append(problems, problem{s.Name, fmt.Sprintf("%s %q: %v", label, raw, err)})
+			shown := fmt.Sprintf("%q", raw)
+			if s.Flag == "master-key" {
+				shown = "(value hidden)" // a mistyped key is still a secret
+			}
+			problems = append(problems, problem{s.Name, fmt.Sprintf("%s %s: %v", label, shown, err)})
 		}
 	}
 	if !given["log-format"] {

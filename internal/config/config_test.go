@@ -308,3 +308,27 @@ func markdownSection(doc, heading string) (string, bool) {
 	}
 	return "", false
 }
+
+func TestMasterKey(t *testing.T) {
+	key := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for name, raw := range map[string]string{"hex": key, "base64": "ASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4mrze8="} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		l := Bind(fs, func(k string) string { return map[string]string{"GATEHOUSE_MASTER_KEY": raw}[k] })
+		if err := fs.Parse(nil); err != nil {
+			t.Fatal(err)
+		}
+		c, err := l.Load()
+		if err != nil || len(c.MasterKey) != 32 {
+			t.Errorf("%s key: %v (len %d)", name, err, len(c.MasterKey))
+		}
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	l := Bind(fs, func(string) string { return "" })
+	if err := fs.Parse([]string{"--master-key", "s3cret-but-too-short"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := l.Load()
+	if err == nil || !strings.Contains(err.Error(), "--master-key") || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("bad key error = %v; want it to name --master-key and hide the value", err)
+	}
+}
