@@ -36,19 +36,28 @@ type CreateOrganizationInput struct {
 }
 
 func (in CreateOrganizationInput) validate() error {
-	if err := checkName("name", in.Name, 200); err != nil {
+	return checkOrganizationFields(&in.Name, &in.Slug, in.LogoURL, in.PrimaryColor, in.Metadata)
+}
+
+// checkOrganizationFields validates the fields that are set (non-nil).
+func checkOrganizationFields(name, slug, logoURL, primaryColor *string, metadata map[string]any) error {
+	if name != nil {
+		if err := checkName("name", *name, 200); err != nil {
+			return err
+		}
+	}
+	if slug != nil {
+		if err := checkSlug("slug", *slug); err != nil {
+			return err
+		}
+	}
+	if err := checkHTTPSURL("logoURL", logoURL); err != nil {
 		return err
 	}
-	if err := checkSlug("slug", in.Slug); err != nil {
+	if err := checkColor("primaryColor", primaryColor); err != nil {
 		return err
 	}
-	if err := checkHTTPSURL("logoURL", in.LogoURL); err != nil {
-		return err
-	}
-	if err := checkColor("primaryColor", in.PrimaryColor); err != nil {
-		return err
-	}
-	return checkMetadata("metadata", in.Metadata)
+	return checkMetadata("metadata", metadata)
 }
 
 // CreateOrganization creates an organization with its built-in roles and a
@@ -101,23 +110,7 @@ type UpdateOrganizationInput struct {
 }
 
 func (in UpdateOrganizationInput) validate() error {
-	if in.Name != nil {
-		if err := checkName("name", *in.Name, 200); err != nil {
-			return err
-		}
-	}
-	if in.Slug != nil {
-		if err := checkSlug("slug", *in.Slug); err != nil {
-			return err
-		}
-	}
-	if err := checkHTTPSURL("logoURL", in.LogoURL); err != nil {
-		return err
-	}
-	if err := checkColor("primaryColor", in.PrimaryColor); err != nil {
-		return err
-	}
-	return checkMetadata("metadata", in.Metadata)
+	return checkOrganizationFields(in.Name, in.Slug, in.LogoURL, in.PrimaryColor, in.Metadata)
 }
 
 // UpdateOrganization changes an organization. An empty logoURL or
