@@ -1,0 +1,203 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/application"
+	"github.com/gatehouse-id/gatehouse/internal/secret"
+)
+
+// client adapts an Application to op.Client.
+type client struct {
+	app       *ent.Application
+	loginPath string
+	jwks      *jose.JSONWebKeySet // parsed app.Jwks, for private_key_jwt
+}
+
+var _ op.Client = (*client)(nil)
+
+func (c *client) GetID() string                    { return c.app.ClientID }
+func (c *client) RedirectURIs() []string           { return c.app.RedirectUris }
+func (c *client) PostLogoutRedirectURIs() []string { return c.app.PostLogoutRedirectUris }
+func (c *client) ResponseTypes() []oidc.ResponseType {
+	return []oidc.ResponseType{oidc.ResponseTypeCode}
+}
+func (c *client) LoginURL(id string) string           { return c.loginPath + "?authRequest=" + id }
+func (c *client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeJWT }
+func (c *client) IDTokenLifetime() time.Duration {
+	return time.Duration(c.app.IDTokenLifetimeSeconds) * time.Second
+}
+func (c *client) DevMode() bool { return false }
+func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+func (c *client) IsScopeAllowed(scope string) bool { return knownScope(scope) }
+
+// IDTokenUserinfoClaimsAssertion is true: profile and email claims go into
+// the ID token too, not only to userinfo (OIDC Core §5.4 allows both).
+func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
+func (c *client) ClockSkew() time.Duration             { return 0 }
+
+func (c *client) ApplicationType() op.ApplicationType {
+	switch c.app.Type {
+	case application.TypeSPA:
+		return op.ApplicationTypeUserAgent
+	case application.TypeNATIVE:
+		return op.ApplicationTypeNative
+	}
+	return op.ApplicationTypeWeb
+}
+
+// public reports whether the client cannot keep a secret (RFC 6749 §2.1).
+func (c *client) public() bool {
+	return c.app.Type == application.TypeSPA || c.app.Type == application.TypeNATIVE
+}
+
+func (c *client) AuthMethod() oidc.AuthMethod {
+	if c.public() {
+		return oidc.AuthMethodNone
+	}
+	switch c.app.TokenEndpointAuthMethod {
+	case application.TokenEndpointAuthMethodCLIENT_SECRET_POST:
+		return oidc.AuthMethodPost
+	case application.TokenEndpointAuthMethodPRIVATE_KEY_JWT:
+		return oidc.AuthMethodPrivateKeyJWT
+	case application.TokenEndpointAuthMethodNONE:
+		return oidc.AuthMethodNone
+	}
+	return oidc.AuthMethodBasic
+}
+
+func (c *client) GrantTypes() []oidc.GrantType {
+	var out []oidc.GrantType
+	for _, g := range c.app.GrantTypes {
+		switch g {
+		case "AUTHORIZATION_CODE":
+			out = append(out, oidc.GrantTypeCode)
+		case "REFRESH_TOKEN":
+			out = append(out, oidc.GrantTypeRefreshToken)
+		case "CLIENT_CREDENTIALS":
+			out = append(out, oidc.GrantTypeClientCredentials)
+		}
+	}
+	return out
+}
+
+func (c *client) hasGrant(g oidc.GrantType) bool { return slices.Contains(c.GrantTypes(), g) }
+
+func (c *client) accessTokenLifetime() time.Duration {
+	return time.Duration(c.app.AccessTokenLifetimeSeconds) * time.Second
+}
+
+// checkSecret verifies a client secret in constant time against the stored
+// SHA-256 (client secrets are high-entropy; a slow KDF buys nothing).
+func (c *client) checkSecret(s string) bool {
+	return c.app.SecretHash != "" && s != "" && secret.Matches(c.app.SecretHash, s)
+}
+
+// clientCache keeps applications in memory so the token endpoint does not
+// read the database per request. Entries live for ttl: a changed secret,
+// redirect URI or deleted application takes effect on every node within
+// ttl (Config.ClientCacheTTL). Unknown client ids are not cached.
+type clientCache struct {
+	db        *ent.Client
+	now       func() time.Time
+	ttl       time.Duration
+	loginPath string
+	mu        sync.RWMutex
+	entries   map[string]cachedClient
+}
+
+type cachedClient struct {
+	c       *client
+	expires time.Time
+}
+
+var errUnknownClient = errors.New("unknown client")
+
+func (cc *clientCache) get(ctx context.Context, clientID string) (*client, error) {
+	if clientID == "" || len(clientID) > 256 {
+		return nil, errUnknownClient
+	}
+	now := cc.now()
+	cc.mu.RLock()
+	e, ok := cc.entries[clientID]
+	cc.mu.RUnlock()
+	if ok && now.Before(e.expires) {
+		return e.c, nil
+	}
+	app, err := cc.db.Application.Query().Where(application.ClientID(clientID)).Only(systemCtx(ctx))
+	if ent.IsNotFound(err) {
+		return nil, errUnknownClient
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load client: %w", err)
+	}
+	c := &client{app: app, loginPath: cc.loginPath}
+	if len(app.Jwks) > 0 {
+		raw, _ := json.Marshal(app.Jwks)
+		var set jose.JSONWebKeySet
+		if json.Unmarshal(raw, &set) == nil {
+			c.jwks = &set
+		}
+	}
+	cc.mu.Lock()
+	if cc.entries == nil {
+		cc.entries = map[string]cachedClient{}
+	}
+	cc.entries[clientID] = cachedClient{c: c, expires: now.Add(cc.ttl)}
+	cc.mu.Unlock()
+	return c, nil
+}
+
+// invalidate drops one client, e.g. after a test changes it.
+func (cc *clientCache) invalidate(clientID string) {
+	cc.mu.Lock()
+	delete(cc.entries, clientID)
+	cc.mu.Unlock()
+}
+
+// clientAssertionKey finds the client's key for a private_key_jwt
+// assertion (RFC 7523 §3): by kid, or the only signing key when the
+// assertion names none. Keys come only from the registered JWKS; jwks_uri
+// is not fetched yet.
+func (c *client) clientAssertionKey(kid string) (*jose.JSONWebKey, error) {
+	if c.jwks == nil {
+		return nil, errors.New("client has no registered jwks")
+	}
+	var candidates []jose.JSONWebKey
+	for _, k := range c.jwks.Keys {
+		if (kid == "" || k.KeyID == kid) && k.Use != "enc" && k.IsPublic() && k.Valid() {
+			candidates = append(candidates, k)
+		}
+	}
+	if len(candidates) != 1 {
+		return nil, fmt.Errorf("no unique client key for kid %q", kid)
+	}
+	return &candidates[0], nil
+}
+
+// knownScope lists the scopes this provider understands; others are
+// dropped from authorization requests (RFC 6749 §3.3 lets the AS ignore them).
+func knownScope(s string) bool {
+	switch s {
+	case oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess, scopeOrganization, scopeAdmin:
+		return true
+	}
+	return strings.HasPrefix(s, scopeOrganization+":")
+}

@@ -1,0 +1,23 @@
+// Package provider is Gatehouse's OpenID Provider: OAuth 2.1 and OpenID
+// Connect on github.com/zitadel/oidc/v3/pkg/op, with every piece of state
+// (auth requests, codes, grants, refresh tokens, signing keys) in the ent
+// database so any number of nodes can serve one issuer.
+//
+// The library does the protocol plumbing (token endpoint parsing, client
+// authentication, userinfo, introspection, revocation, end_session, JWKS).
+// This package owns what the library leaves to storage or gets wrong for us:
+//
+//   - the authorization endpoint and its response (exact redirect URIs, PKCE
+//     S256 only, RFC 9207 iss in every response, form_post);
+//   - single-use codes with replay revocation (RFC 9700 §4.5, RFC 6749
+//     §4.1.2), refresh-token rotation with family revocation (RFC 9700
+//     §4.14.2), absolute and idle limits;
+//   - JWT access tokens (RFC 9068 claims) whose jti names their grant, so
+//     revoking a grant reaches every access token issued under it;
+//   - signing keys per algorithm, sealed at rest, rotated without breaking
+//     cached JWKS;
+//   - organization claims (org_id, org_slug, org_roles, permissions).
+//
+// The hosted login (web/) drives a request with LoginRequest and
+// CompleteLogin; /graphql verifies tokens with VerifyAccessToken.
+package provider

@@ -1,0 +1,207 @@
+package provider
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/application"
+	_ "github.com/gatehouse-id/gatehouse/ent/runtime"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/internal/seal"
+	"github.com/gatehouse-id/gatehouse/internal/secret"
+	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/tenants/viewer"
+)
+
+// clock is an injectable, advanceable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// env is one provider on one database behind an httptest server, with
+// seeded applications, a user and an organization.
+type env struct {
+	t       testing.TB
+	db      *ent.Client
+	p       *Provider
+	srv     *httptest.Server
+	issuer  string
+	clock   *clock
+	ctx     context.Context
+	user    *ent.User
+	org     *ent.Organization
+	web     *ent.Application // confidential, code + refresh, secret "web-secret"
+	spa     *ent.Application // public, code + refresh
+	native  *ent.Application // public, loopback redirect
+	machine *ent.Application // client credentials, ES256 access tokens
+}
+
+const (
+	webSecret     = "web-secret-0123456789abcdefghijklmnop"
+	machineSecret = "machine-secret-0123456789abcdefghijkl"
+	webRedirect   = "https://app.tenant-a.test/cb"
+)
+
+// forEachDB runs f once per backend (SQLite always, PostgreSQL when configured).
+func forEachDB(t *testing.T, f func(t *testing.T, e *env)) {
+	for _, d := range testdb.All(t) {
+		t.Run(d.Name, func(t *testing.T) { f(t, newEnv(t, d)) })
+	}
+}
+
+func newEnv(t testing.TB, d testdb.Database) *env {
+	t.Helper()
+	db := ent.NewClient(ent.Driver(entsql.OpenDB(d.Dialect, d.SQL)))
+	ctx := viewer.SystemContext(context.Background())
+	e := &env{t: t, db: db, ctx: ctx, clock: &clock{t: time.Now().Truncate(time.Second)}}
+	e.srv = httptest.NewUnstartedServer(nil)
+	e.issuer = "http://" + e.srv.Listener.Addr().String()
+	sealer, err := seal.New(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.p, err = New(ctx, Config{
+		Issuer: e.issuer, Client: db, Sealer: sealer, CryptoKey: sha256.Sum256([]byte("test")),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.clock.Now, Dev: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Config.Handler = e.p.Handler()
+	e.srv.Start()
+	t.Cleanup(e.srv.Close)
+	e.seed()
+	return e
+}
+
+func (e *env) seed() {
+	t, ctx, db := e.t, e.ctx, e.db
+	t.Helper()
+	var err error
+	e.user, err = db.User.Create().SetEmail("ada@example.com").SetEmailVerified(true).SetName("Ada Lovelace").
+		SetGivenName("Ada").SetFamilyName("Lovelace").Save(ctx)
+	must(t, err)
+	e.org, err = db.Organization.Create().SetName("Acme").SetSlug("acme").Save(ctx)
+	must(t, err)
+	role, err := db.Role.Create().SetOrganizationID(e.org.ID).SetKey("admin").SetName("Admin").
+		SetPermissions([]string{"members:read", "members:write"}).Save(ctx)
+	must(t, err)
+	_, err = db.Membership.Create().SetOrganizationID(e.org.ID).SetUserID(e.user.ID).AddRoles(role).Save(ctx)
+	must(t, err)
+	e.web = e.app("web", "WEB", webSecret, []string{webRedirect}, "AUTHORIZATION_CODE", "REFRESH_TOKEN")
+	e.spa = e.app("spa", "SPA", "", []string{"https://spa.tenant-a.test/cb"}, "AUTHORIZATION_CODE", "REFRESH_TOKEN")
+	e.native = e.app("native", "NATIVE", "", []string{"http://127.0.0.1/cb"}, "AUTHORIZATION_CODE")
+	e.machine, err = db.Application.Create().SetName("svc").SetType(application.TypeMACHINE).SetClientID("machine").
+		SetSecretHash(secret.Hash(machineSecret)).SetGrantTypes([]string{"CLIENT_CREDENTIALS"}).
+		SetScopes([]string{"read", "write"}).SetAccessTokenSigningAlgorithm(application.AccessTokenSigningAlgorithmES256).Save(ctx)
+	must(t, err)
+}
+
+func (e *env) app(name, typ, sec string, redirects []string, grants ...string) *ent.Application {
+	e.t.Helper()
+	c := e.db.Application.Create().SetName(name).SetType(application.Type(typ)).SetClientID(name).
+		SetRedirectUris(redirects).SetGrantTypes(grants).
+		SetPostLogoutRedirectUris([]string{strings.TrimSuffix(redirects[0], "/cb") + "/bye"})
+	if sec != "" {
+		c.SetSecretHash(secret.Hash(sec))
+	} else {
+		c.SetTokenEndpointAuthMethod(application.TokenEndpointAuthMethodNONE)
+	}
+	a, err := c.Save(e.ctx)
+	must(e.t, err)
+	return a
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// noRedirect is an HTTP client that returns redirects instead of following them.
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// pkce returns a verifier and its S256 challenge (RFC 7636 §4.1–4.2).
+func pkce() (verifier, challenge string) {
+	verifier = secret.Token(40)
+	sum := sha256.Sum256([]byte(verifier))
+	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// authorize sends an authorization request and returns the response.
+func (e *env) authorize(params url.Values) *http.Response {
+	e.t.Helper()
+	resp, err := noRedirect.Get(e.issuer + pathAuthorize + "?" + params.Encode())
+	must(e.t, err)
+	resp.Body.Close()
+	return resp
+}
+
+// login runs authorize → CompleteLogin → callback and returns the
+// redirect to the client (its query holds code, state, iss).
+func (e *env) login(params url.Values, a Authentication) *url.URL {
+	e.t.Helper()
+	resp := e.authorize(params)
+	if resp.StatusCode != http.StatusFound {
+		e.t.Fatalf("authorize: status %d", resp.StatusCode)
+	}
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if loc.Path != "/login" {
+		e.t.Fatalf("authorize redirected to %s, want /login (error?)", loc)
+	}
+	id := loc.Query().Get("authRequest")
+	if _, err := e.p.LoginRequest(e.ctx, id); err != nil {
+		e.t.Fatal(err)
+	}
+	if a.UserID == "" {
+		a.UserID = e.user.ID
+	}
+	next, err := e.p.CompleteLogin(e.ctx, id, a)
+	must(e.t, err)
+	resp, err = noRedirect.Get(next)
+	must(e.t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		e.t.Fatalf("callback: status %d", resp.StatusCode)
+	}
+	u, _ := url.Parse(resp.Header.Get("Location"))
+	return u
+}
+
+func codeParams(clientID, redirect, challenge string, scopes ...string) url.Values {
+	v := url.Values{
+		"client_id": {clientID}, "redirect_uri": {redirect}, "response_type": {"code"},
+		"scope": {strings.Join(append([]string{"openid"}, scopes...), " ")}, "state": {"st-1"}, "nonce": {"n-1"},
+	}
+	if challenge != "" {
+		v.Set("code_challenge", challenge)
+		v.Set("code_challenge_method", "S256")
+	}
+	return v
+}
+
+var _ = pulid.ID("")
+
+func base64URLDecode(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }

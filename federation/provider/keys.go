@@ -1,0 +1,301 @@
+package provider
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/ent/signingkey"
+	"github.com/gatehouse-id/gatehouse/internal/seal"
+)
+
+// Algorithms Gatehouse signs with; RS256 is the default (OIDC Core §15.1
+// makes it the one every RP must accept).
+var algorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}
+
+// algorithmNames is algorithms as strings, the allowlist for every JWT we
+// verify: the accepted algorithm never comes from the token (RFC 8725 §3.1).
+var algorithmNames = []string{string(jose.RS256), string(jose.ES256), string(jose.EdDSA)}
+
+// signingKey is one parsed key. It implements op.SigningKey.
+type signingKey struct {
+	id          string
+	alg         jose.SignatureAlgorithm
+	private     crypto.Signer
+	public      jose.JSONWebKey
+	activatesAt time.Time
+	expiresAt   *time.Time
+}
+
+func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }
+func (k *signingKey) Key() any                                    { return k.private }
+func (k *signingKey) ID() string                                  { return k.id }
+
+// publicKey is a JWKS entry. It implements op.Key.
+type publicKey struct{ k *signingKey }
+
+func (p publicKey) ID() string                         { return p.k.id }
+func (p publicKey) Algorithm() jose.SignatureAlgorithm { return p.k.alg }
+func (p publicKey) Use() string                        { return "sig" }
+func (p publicKey) Key() any                           { return p.k.public.Key }
+
+// keyStore keeps the parsed keys in memory. Other nodes may rotate keys, so
+// it reloads the key list from the database every refresh interval (and
+// whenever a kid it does not know is asked for); only keys it has not
+// parsed yet are unsealed.
+type keyStore struct {
+	db       *ent.Client
+	sealer   *seal.Sealer
+	now      func() time.Time
+	refresh  time.Duration
+	mu       sync.RWMutex
+	byID     map[string]*signingKey
+	active   map[jose.SignatureAlgorithm]*signingKey
+	loadedAt time.Time
+}
+
+func newKeyStore(db *ent.Client, sealer *seal.Sealer, now func() time.Time, refresh time.Duration) *keyStore {
+	return &keyStore{db: db, sealer: sealer, now: now, refresh: refresh, byID: map[string]*signingKey{}}
+}
+
+// ensure creates a key for every algorithm that has none yet (first start).
+// Two nodes starting together may both create one; both are published and
+// the later one signs, which is harmless.
+func (s *keyStore) ensure(ctx context.Context) error {
+	if err := s.load(ctx); err != nil {
+		return err
+	}
+	for _, alg := range algorithms {
+		s.mu.RLock()
+		_, ok := s.active[alg]
+		s.mu.RUnlock()
+		if ok {
+			continue
+		}
+		if _, err := s.create(ctx, s.db, alg, s.now()); err != nil {
+			return err
+		}
+	}
+	return s.load(ctx)
+}
+
+// load reads every unexpired key and picks, per algorithm, the one that
+// activated last as the signing key.
+func (s *keyStore) load(ctx context.Context) error {
+	now := s.now()
+	rows, err := s.db.SigningKey.Query().
+		Where(signingkey.Or(signingkey.ExpiresAtIsNil(), signingkey.ExpiresAtGT(now))).
+		All(ctx)
+	if err != nil {
+		return fmt.Errorf("load signing keys: %w", err)
+	}
+	s.mu.RLock()
+	old := s.byID
+	s.mu.RUnlock()
+	byID := make(map[string]*signingKey, len(rows))
+	active := map[jose.SignatureAlgorithm]*signingKey{}
+	for _, row := range rows {
+		k := old[string(row.ID)]
+		if k == nil {
+			if k, err = s.parse(row); err != nil {
+				return err
+			}
+		}
+		k.expiresAt = row.ExpiresAt
+		byID[k.id] = k
+		if !k.activatesAt.After(now) {
+			if cur := active[k.alg]; cur == nil || k.activatesAt.After(cur.activatesAt) ||
+				(k.activatesAt.Equal(cur.activatesAt) && k.id > cur.id) {
+				active[k.alg] = k
+			}
+		}
+	}
+	s.mu.Lock()
+	s.byID, s.active, s.loadedAt = byID, active, now
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *keyStore) parse(row *ent.SigningKey) (*signingKey, error) {
+	der, err := s.sealer.Open(row.SealedPrivateKey, []byte(row.ID))
+	if err != nil {
+		return nil, fmt.Errorf("open signing key %s: %w", row.ID, err)
+	}
+	priv, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse signing key %s: %w", row.ID, err)
+	}
+	signer, ok := priv.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("signing key %s: not a signer", row.ID)
+	}
+	alg := jose.SignatureAlgorithm(row.Algorithm)
+	return &signingKey{
+		id:          string(row.ID),
+		alg:         alg,
+		private:     signer,
+		public:      jose.JSONWebKey{Key: signer.Public(), KeyID: string(row.ID), Algorithm: string(alg), Use: "sig"},
+		activatesAt: row.ActivatesAt,
+		expiresAt:   row.ExpiresAt,
+	}, nil
+}
+
+// create generates, seals (associated data: the key id, so a sealed key
+// cannot be moved to another row) and stores a new key.
+func (s *keyStore) create(ctx context.Context, db *ent.Client, alg jose.SignatureAlgorithm, activatesAt time.Time) (string, error) {
+	var (
+		priv crypto.Signer
+		err  error
+	)
+	switch alg {
+	case jose.RS256:
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case jose.ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case jose.EdDSA:
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	default:
+		return "", fmt.Errorf("create signing key: unsupported algorithm %s", alg)
+	}
+	if err != nil {
+		return "", fmt.Errorf("generate %s key: %w", alg, err)
+	}
+	id := pulid.New("sk")
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return "", fmt.Errorf("marshal %s key: %w", alg, err)
+	}
+	sealed, err := s.sealer.Seal(der, []byte(id))
+	if err != nil {
+		return "", err
+	}
+	jwk := jose.JSONWebKey{Key: priv.Public(), KeyID: string(id), Algorithm: string(alg), Use: "sig"}
+	raw, err := jwk.MarshalJSON()
+	if err != nil {
+		return "", fmt.Errorf("marshal public jwk: %w", err)
+	}
+	var public map[string]any
+	if err := json.Unmarshal(raw, &public); err != nil {
+		return "", fmt.Errorf("marshal public jwk: %w", err)
+	}
+	err = db.SigningKey.Create().SetID(id).SetAlgorithm(signingkey.Algorithm(alg)).
+		SetSealedPrivateKey(sealed).SetPublicJwk(public).SetActivatesAt(activatesAt).Exec(ctx)
+	if err != nil {
+		return "", fmt.Errorf("store signing key: %w", err)
+	}
+	return string(id), nil
+}
+
+// signer returns the active key for alg, reloading when the cached list is
+// older than the refresh interval (another node may have rotated).
+func (s *keyStore) signer(ctx context.Context, alg jose.SignatureAlgorithm) (*signingKey, error) {
+	s.mu.RLock()
+	k, fresh := s.active[alg], s.now().Sub(s.loadedAt) < s.refresh
+	s.mu.RUnlock()
+	if k != nil && fresh {
+		return k, nil
+	}
+	if err := s.load(ctx); err != nil {
+		if k != nil {
+			return k, nil // keep signing with the key we have; the database may be briefly away
+		}
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if k = s.active[alg]; k == nil {
+		return nil, fmt.Errorf("no active %s signing key", alg)
+	}
+	return k, nil
+}
+
+// byKeyID returns a published key, reloading once if the kid is unknown.
+func (s *keyStore) byKeyID(ctx context.Context, kid string) *signingKey {
+	s.mu.RLock()
+	k, stale := s.byID[kid], s.now().Sub(s.loadedAt) >= s.refresh
+	s.mu.RUnlock()
+	if k != nil || !stale {
+		return k
+	}
+	if err := s.load(ctx); err != nil {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.byID[kid]
+}
+
+// published returns every key in JWKS, oldest first.
+func (s *keyStore) published(ctx context.Context) []*signingKey {
+	s.mu.RLock()
+	stale := s.now().Sub(s.loadedAt) >= s.refresh
+	s.mu.RUnlock()
+	if stale {
+		_ = s.load(ctx) // serve the cached set if the database is away
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	now := s.now()
+	keys := make([]*signingKey, 0, len(s.byID))
+	for _, k := range s.byID {
+		if k.expiresAt == nil || k.expiresAt.After(now) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].id < keys[j].id })
+	return keys
+}
+
+// rotate adds a new key per algorithm and retires the previous ones: they
+// stop signing now and stay in JWKS until every token they signed has
+// expired (retired_at + the longest token lifetime of any application).
+func (s *keyStore) rotate(ctx context.Context, maxLifetime time.Duration) ([]string, error) {
+	now := s.now()
+	tx, err := s.db.Tx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("rotate keys: %w", err)
+	}
+	var ids []string
+	for _, alg := range algorithms {
+		err := tx.SigningKey.Update().
+			Where(signingkey.AlgorithmEQ(signingkey.Algorithm(alg)), signingkey.RetiredAtIsNil()).
+			SetRetiredAt(now).SetExpiresAt(now.Add(maxLifetime)).Exec(ctx)
+		if err != nil {
+			_ = tx.Rollback()
+			return nil, fmt.Errorf("retire %s keys: %w", alg, err)
+		}
+		// The new key activates now; on equal activation times the larger
+		// (later ULID) id wins, so it takes over on every node.
+		id, err := s.create(ctx, tx.Client(), alg, now)
+		if err != nil {
+			_ = tx.Rollback()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("rotate keys: %w", err)
+	}
+	s.mu.Lock()
+	s.loadedAt = time.Time{} // force the next use to reload
+	s.mu.Unlock()
+	return ids, s.load(ctx)
+}
+
+var _ op.SigningKey = (*signingKey)(nil)
+var _ op.Key = publicKey{}

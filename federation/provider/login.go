@@ -1,0 +1,197 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/authrequest"
+	"github.com/gatehouse-id/gatehouse/ent/membership"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/internal/secret"
+)
+
+// LoginRequest is what the hosted login needs to know about a pending
+// authorization request.
+type LoginRequest struct {
+	ID         string
+	ClientID   string
+	ClientName string
+	// FirstParty applications skip the consent screen.
+	FirstParty bool
+	Scopes     []string
+	// Prompt values (none, login, consent, select_account; OIDC Core §3.1.2.1).
+	Prompt    []string
+	LoginHint string
+	// MaxAge is the oldest authentication the client accepts, when it set max_age.
+	MaxAge *time.Duration
+	// RequestedOrganizationID is the id in an organization:<id> scope.
+	RequestedOrganizationID string
+	// WantsOrganization is true for scope organization or organization:<id>:
+	// the login must end with an organization chosen (or the requested one).
+	WantsOrganization bool
+	ExpiresAt         time.Time
+}
+
+// Authentication is what the hosted login established about the user.
+type Authentication struct {
+	UserID    pulid.ID
+	SessionID pulid.ID
+	// OrganizationID is the chosen organization; required when the request
+	// wants one, and must equal RequestedOrganizationID when that is set
+	// (empty then means "the requested one").
+	OrganizationID pulid.ID
+	// AuthTime is when the user last actively authenticated (OIDC Core §2
+	// auth_time); zero means now.
+	AuthTime time.Time
+	AMR      []string
+	ACR      string
+}
+
+// LoginRequest returns the pending request id. Missing, expired and
+// already completed requests are all ErrUnknownRequest.
+func (p *Provider) LoginRequest(ctx context.Context, id string) (*LoginRequest, error) {
+	ar, err := p.pendingRequest(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c, err := p.clients.get(ctx, ar.ClientID)
+	if err != nil {
+		return nil, ErrUnknownRequest
+	}
+	orgID, wants := requestedOrganization(ar.Scopes)
+	lr := &LoginRequest{
+		ID: string(ar.ID), ClientID: ar.ClientID, ClientName: c.app.Name, FirstParty: c.app.FirstParty,
+		Scopes: ar.Scopes, Prompt: ar.Prompt, LoginHint: ar.LoginHint,
+		RequestedOrganizationID: orgID, WantsOrganization: wants, ExpiresAt: ar.ExpiresAt,
+	}
+	if ar.MaxAgeSeconds != nil {
+		d := time.Duration(*ar.MaxAgeSeconds) * time.Second
+		lr.MaxAge = &d
+	}
+	return lr, nil
+}
+
+func (p *Provider) pendingRequest(ctx context.Context, id string) (*ent.AuthRequest, error) {
+	if !pulid.ID(id).Valid() || pulid.ID(id).Prefix() != "areq" {
+		return nil, ErrUnknownRequest
+	}
+	ar, err := p.db.AuthRequest.Get(systemCtx(ctx), pulid.ID(id))
+	if ent.IsNotFound(err) {
+		return nil, ErrUnknownRequest
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load auth request: %w", err)
+	}
+	if ar.Done || !p.now().Before(ar.ExpiresAt) {
+		return nil, ErrUnknownRequest
+	}
+	return ar, nil
+}
+
+// CompleteLogin binds the authenticated user to request id and returns the
+// URL the browser must go to next: the provider's callback, which delivers
+// the code to the client. It enforces: the user is ACTIVE; the
+// organization, when chosen or required, is one where the user has an
+// ACTIVE membership (else ErrNotMember); max_age and prompt=login
+// (ErrReauthenticate). A request completes once (ErrUnknownRequest after).
+func (p *Provider) CompleteLogin(ctx context.Context, id string, a Authentication) (string, error) {
+	ctx = systemCtx(ctx)
+	ar, err := p.pendingRequest(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	now := p.now()
+	if a.AuthTime.IsZero() {
+		a.AuthTime = now
+	}
+	u, err := p.db.User.Get(ctx, a.UserID)
+	if ent.IsNotFound(err) || (err == nil && u.Status != user.StatusACTIVE) {
+		return "", ErrUserInactive
+	}
+	if err != nil {
+		return "", fmt.Errorf("load user: %w", err)
+	}
+	if ar.MaxAgeSeconds != nil && now.Sub(a.AuthTime) > time.Duration(*ar.MaxAgeSeconds)*time.Second+clockSkew {
+		return "", ErrReauthenticate
+	}
+	if slices.Contains(ar.Prompt, oidc.PromptLogin) && a.AuthTime.Before(ar.CreatedAt.Add(-clockSkew)) {
+		return "", ErrReauthenticate
+	}
+	orgID, wants := requestedOrganization(ar.Scopes)
+	switch {
+	case orgID != "" && a.OrganizationID == "":
+		a.OrganizationID = pulid.ID(orgID)
+	case orgID != "" && a.OrganizationID != pulid.ID(orgID):
+		return "", ErrNotMember
+	case wants && a.OrganizationID == "":
+		return "", ErrNotMember
+	}
+	if a.OrganizationID != "" {
+		ok, err := p.db.Membership.Query().Where(membership.UserID(a.UserID), membership.OrganizationID(a.OrganizationID),
+			membership.StatusEQ(membership.StatusACTIVE)).Exist(ctx)
+		if err != nil {
+			return "", fmt.Errorf("check membership: %w", err)
+		}
+		if !ok {
+			return "", ErrNotMember
+		}
+	}
+	code := secret.Token(32)
+	upd := p.db.AuthRequest.Update().
+		Where(authrequest.ID(ar.ID), authrequest.Done(false), authrequest.ExpiresAtGT(now)).
+		SetUserID(a.UserID).SetAuthTime(a.AuthTime.UTC()).SetAmr(a.AMR).SetAcr(a.ACR).
+		SetDone(true).SetCodeHash(secret.Hash(code)).SetExpiresAt(now.Add(codeLifetime))
+	if a.SessionID != "" {
+		upd.SetSessionID(a.SessionID)
+	}
+	if a.OrganizationID != "" {
+		upd.SetOrganizationID(a.OrganizationID)
+	}
+	n, err := upd.Save(ctx)
+	if err != nil {
+		return "", fmt.Errorf("complete auth request: %w", err)
+	}
+	if n != 1 {
+		return "", ErrUnknownRequest // completed concurrently
+	}
+	return p.cfg.Issuer + pathCallback + "?" + url.Values{"id": {id}, "code": {code}}.Encode(), nil
+}
+
+// FailLogin ends request id with an OAuth error and returns the URL that
+// tells the client (with state and iss): e.g. "login_required" for
+// prompt=none without a session, "access_denied" when the user declines
+// consent, "consent_required", "account_selection_required" (OIDC Core
+// §3.1.2.6). Only those error codes are accepted.
+func (p *Provider) FailLogin(ctx context.Context, id, errorCode, description string) (string, error) {
+	allowed := []string{"login_required", "access_denied", "consent_required", "interaction_required", "account_selection_required"}
+	if !slices.Contains(allowed, errorCode) {
+		return "", errors.New("provider: FailLogin: unsupported error code " + errorCode)
+	}
+	ar, err := p.pendingRequest(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	n, err := p.db.AuthRequest.Update().Where(authrequest.ID(ar.ID), authrequest.Done(false)).
+		SetDone(true).SetExpiresAt(p.now()).Save(systemCtx(ctx))
+	if err != nil {
+		return "", fmt.Errorf("fail auth request: %w", err)
+	}
+	if n != 1 {
+		return "", ErrUnknownRequest
+	}
+	// form_post requests get their error in the query: this URL is for a
+	// plain redirect (documented gap).
+	mode := oidc.ResponseMode(ar.ResponseMode)
+	if mode == oidc.ResponseModeFormPost {
+		mode = oidc.ResponseModeQuery
+	}
+	return authResponseURL(ar.RedirectURI, mode, p.authResponseParams(errorCode, description, ar.State, "")), nil
+}

@@ -1,0 +1,375 @@
+package provider
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"golang.org/x/oauth2"
+
+	"github.com/gatehouse-id/gatehouse/ent/application"
+)
+
+// TestAuthorizeRejects: before the client and redirect URI are known good,
+// errors stay at the AS (400, no redirect: RFC 6749 §4.1.2.1, OIDC-01).
+func TestAuthorizeRejects(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		_, challenge := pkce()
+		noRedirectCases := map[string]string{
+			"trailing slash": webRedirect + "/",
+			"case":           "https://APP.tenant-a.test/cb",
+			"explicit port":  "https://app.tenant-a.test:443/cb",
+			"added query":    webRedirect + "?x=1",
+			"fragment":       webRedirect + "#x",
+			"encoded path":   "https://app.tenant-a.test/c%62",
+			"userinfo":       "https://app.tenant-a.test@evil.test/cb",
+			"suffix host":    "https://app.tenant-a.test.evil.test/cb",
+			"dot segments":   "https://app.tenant-a.test/cb/../x",
+			"http downgrade": "http://app.tenant-a.test/cb",
+			"javascript":     "javascript:alert(1)",
+			"missing":        "",
+		}
+		for name, uri := range noRedirectCases {
+			resp := e.authorize(codeParams("web", uri, challenge))
+			if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+				t.Errorf("%s: status %d location %q", name, resp.StatusCode, resp.Header.Get("Location"))
+			}
+		}
+		if resp := e.authorize(codeParams("nobody", webRedirect, challenge)); resp.StatusCode != 400 {
+			t.Errorf("unknown client: status %d", resp.StatusCode)
+		}
+		// Native loopback: any port on the registered literal (RFC 8252 §7.3).
+		for uri, ok := range map[string]bool{
+			"http://127.0.0.1:51234/cb": true, "http://127.0.0.1/cb": true,
+			"http://localhost:51234/cb": false, "http://[::1]:5/cb": false, "http://127.0.0.1:5/other": false,
+		} {
+			resp := e.authorize(codeParams("native", uri, challenge))
+			loc, _ := url.Parse(resp.Header.Get("Location"))
+			if got := resp.StatusCode == 302 && loc.Path == "/login"; got != ok {
+				t.Errorf("native %s: status %d location %s", uri, resp.StatusCode, loc)
+			}
+		}
+	})
+}
+
+// TestAuthorizeErrorRedirects: later errors go to the client with state and
+// iss (RFC 9207), in the requested response mode; PKCE rules (OIDC-03).
+func TestAuthorizeErrorRedirects(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		_, challenge := pkce()
+		cases := []struct {
+			name   string
+			client string
+			mutate func(url.Values)
+			want   string
+		}{
+			{"plain PKCE", "spa", func(v url.Values) { v.Set("code_challenge_method", "plain") }, "invalid_request"},
+			{"plain PKCE confidential", "web", func(v url.Values) { v.Set("code_challenge_method", "plain") }, "invalid_request"},
+			{"method omitted", "spa", func(v url.Values) { v.Del("code_challenge_method") }, "invalid_request"},
+			{"missing PKCE public", "spa", func(v url.Values) { v.Del("code_challenge"); v.Del("code_challenge_method") }, "invalid_request"},
+			{"short challenge", "spa", func(v url.Values) { v.Set("code_challenge", "abc") }, "invalid_request"},
+			{"implicit", "web", func(v url.Values) { v.Set("response_type", "token") }, "unsupported_response_type"},
+			{"hybrid", "web", func(v url.Values) { v.Set("response_type", "code id_token") }, "unsupported_response_type"},
+			{"no openid", "web", func(v url.Values) { v.Set("scope", "profile") }, "invalid_scope"},
+			{"bad org scope", "web", func(v url.Values) { v.Set("scope", "openid organization:nope") }, "invalid_scope"},
+			{"prompt none+login", "web", func(v url.Values) { v.Set("prompt", "none login") }, "invalid_request"},
+			{"request object", "web", func(v url.Values) { v.Set("request", "x.y.z") }, "request_not_supported"},
+		}
+		for _, c := range cases {
+			redirect := webRedirect
+			if c.client == "spa" {
+				redirect = "https://spa.tenant-a.test/cb"
+			}
+			v := codeParams(c.client, redirect, challenge)
+			c.mutate(v)
+			resp := e.authorize(v)
+			loc, _ := url.Parse(resp.Header.Get("Location"))
+			q := loc.Query()
+			if resp.StatusCode != 302 || q.Get("error") != c.want || q.Get("iss") != e.issuer || q.Get("state") != "st-1" {
+				t.Errorf("%s: status %d location %s", c.name, resp.StatusCode, loc)
+			}
+		}
+		// Fragment and form_post modes carry iss too.
+		v := codeParams("web", webRedirect, challenge)
+		v.Set("response_mode", "fragment")
+		v.Set("response_type", "token")
+		loc, _ := url.Parse(e.authorize(v).Header.Get("Location"))
+		if frag, _ := url.ParseQuery(loc.Fragment); frag.Get("iss") != e.issuer || frag.Get("error") == "" {
+			t.Errorf("fragment error response %s", loc)
+		}
+		v.Set("response_mode", "form_post")
+		resp, err := noRedirect.Get(e.issuer + pathAuthorize + "?" + v.Encode())
+		must(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), `name="iss" value="`+e.issuer+`"`) || !strings.Contains(string(body), `action="`+webRedirect+`"`) {
+			t.Errorf("form_post error response: %s", body)
+		}
+	})
+}
+
+func TestCodeExchangeRejects(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		conf := oauth2.Config{ClientID: "web", ClientSecret: webSecret, RedirectURL: webRedirect,
+			Endpoint: oauth2.Endpoint{TokenURL: e.issuer + pathToken, AuthStyle: oauth2.AuthStyleInHeader}}
+		verifier, challenge := pkce()
+		// Wrong verifier burns the code: the right one fails afterwards.
+		cb := e.login(codeParams("web", webRedirect, challenge), Authentication{})
+		if _, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption("wrong-verifier-0123456789012345678901234567")); !isOAuthError(err, "invalid_grant") {
+			t.Errorf("wrong verifier: %v", err)
+		}
+		if _, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier)); err == nil {
+			t.Error("code usable after a failed redemption")
+		}
+		// Redirect URI mismatch at the token endpoint.
+		cb = e.login(codeParams("web", webRedirect, challenge), Authentication{})
+		other := conf
+		other.RedirectURL = webRedirect + "/other"
+		if _, err := other.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_grant") {
+			t.Errorf("redirect mismatch: %v", err)
+		}
+		// Another client (the SPA) redeeming web's code.
+		cb = e.login(codeParams("web", webRedirect, challenge), Authentication{})
+		spa := oauth2.Config{ClientID: "spa", RedirectURL: webRedirect, Endpoint: oauth2.Endpoint{TokenURL: e.issuer + pathToken, AuthStyle: oauth2.AuthStyleInParams}}
+		if _, err := spa.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier)); err == nil {
+			t.Error("another client redeemed the code")
+		}
+		// PKCE downgrade (OIDC-04): no challenge at authorize, a verifier at token.
+		cb = e.login(codeParams("web", webRedirect, ""), Authentication{})
+		if _, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_request") {
+			t.Errorf("PKCE downgrade: %v", err)
+		}
+		// Expired code (60 s lifetime).
+		cb = e.login(codeParams("web", webRedirect, challenge), Authentication{})
+		e.clock.Add(61 * time.Second)
+		if _, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_grant") {
+			t.Errorf("expired code: %v", err)
+		}
+		// Malformed token requests: RFC 6749 error JSON, never 500.
+		for name, form := range map[string]url.Values{
+			"no grant type":      {},
+			"unknown grant type": {"grant_type": {"password"}, "username": {"a"}, "password": {"b"}},
+			"no code":            {"grant_type": {"authorization_code"}},
+			"jwt bearer":         {"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {"x"}},
+		} {
+			resp := postForm(t, e.issuer+pathToken, form, "web", webSecret)
+			if code := oauthError(t, resp); resp.StatusCode >= 500 || code == "" {
+				t.Errorf("%s: status %d error %q", name, resp.StatusCode, code)
+			}
+		}
+	})
+}
+
+func TestCompleteLoginRules(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		start := func(v url.Values) string {
+			loc, _ := url.Parse(e.authorize(v).Header.Get("Location"))
+			return loc.Query().Get("authRequest")
+		}
+		_, challenge := pkce()
+		id := start(codeParams("web", webRedirect, challenge, "organization"))
+		lr, err := e.p.LoginRequest(e.ctx, id)
+		must(t, err)
+		if !lr.WantsOrganization || lr.ClientName != "web" {
+			t.Errorf("login request %+v", lr)
+		}
+		if _, err := e.p.CompleteLogin(e.ctx, id, Authentication{UserID: e.user.ID}); !errors.Is(err, ErrNotMember) {
+			t.Errorf("organization required: %v", err)
+		}
+		other, err := e.db.Organization.Create().SetName("Other").SetSlug("other").Save(e.ctx)
+		must(t, err)
+		if _, err := e.p.CompleteLogin(e.ctx, id, Authentication{UserID: e.user.ID, OrganizationID: other.ID}); !errors.Is(err, ErrNotMember) {
+			t.Errorf("non-member organization: %v", err)
+		}
+		id = start(codeParams("web", webRedirect, challenge, "organization:"+string(other.ID)))
+		if _, err := e.p.CompleteLogin(e.ctx, id, Authentication{UserID: e.user.ID}); !errors.Is(err, ErrNotMember) {
+			t.Errorf("organization:<id> without membership: %v", err)
+		}
+		v := codeParams("web", webRedirect, challenge)
+		v.Set("max_age", "60")
+		id = start(v)
+		if _, err := e.p.CompleteLogin(e.ctx, id, Authentication{UserID: e.user.ID, AuthTime: e.clock.Now().Add(-time.Hour)}); !errors.Is(err, ErrReauthenticate) {
+			t.Errorf("max_age: %v", err)
+		}
+		if _, err := e.p.CompleteLogin(e.ctx, "areq_01J0000000000000000000000", Authentication{UserID: e.user.ID}); !errors.Is(err, ErrUnknownRequest) {
+			t.Errorf("unknown request: %v", err)
+		}
+		id = start(codeParams("web", webRedirect, challenge))
+		next, err := e.p.CompleteLogin(e.ctx, id, Authentication{UserID: e.user.ID})
+		must(t, err)
+		if _, err := e.p.CompleteLogin(e.ctx, id, Authentication{UserID: e.user.ID}); !errors.Is(err, ErrUnknownRequest) {
+			t.Errorf("second completion: %v", err)
+		}
+		// The callback needs the code from CompleteLogin, not only the id.
+		u, _ := url.Parse(next)
+		resp, err := noRedirect.Get(e.issuer + pathCallback + "?id=" + u.Query().Get("id") + "&code=guess")
+		must(t, err)
+		resp.Body.Close()
+		if resp.StatusCode != 400 {
+			t.Errorf("callback with a guessed code: %d", resp.StatusCode)
+		}
+		fail, err := e.p.FailLogin(e.ctx, start(codeParams("web", webRedirect, challenge)), "login_required", "")
+		must(t, err)
+		if f, _ := url.Parse(fail); f.Query().Get("error") != "login_required" || f.Query().Get("iss") != e.issuer {
+			t.Errorf("FailLogin = %s", fail)
+		}
+		must(t, e.db.User.UpdateOne(e.user).SetStatus("DISABLED").Exec(e.ctx))
+		if _, err := e.p.CompleteLogin(e.ctx, start(codeParams("web", webRedirect, challenge)), Authentication{UserID: e.user.ID}); !errors.Is(err, ErrUserInactive) {
+			t.Errorf("disabled user: %v", err)
+		}
+	})
+}
+
+// TestForgedTokens: alg none, HS256 keyed with our public key, unknown
+// kid, expired and not-yet-valid tokens fail at userinfo, introspection
+// and VerifyAccessToken (RFC 8725 §3.1, OIDC-11, OIDC-13).
+func TestForgedTokens(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		now := e.clock.Now()
+		claims := map[string]any{"iss": e.issuer, "sub": "machine", "client_id": "machine", "jti": "cc.x", "scope": "read",
+			"aud": "machine", "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "nbf": now.Unix()}
+		rs := e.p.keys.active["RS256"]
+		pubDER, _ := x509.MarshalPKIXPublicKey(rs.public.Key)
+		enc := func(v any) string { b, _ := json.Marshal(v); return base64.RawURLEncoding.EncodeToString(b) }
+		none := enc(map[string]string{"alg": "none", "kid": rs.id}) + "." + enc(claims) + "."
+		hs, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: pubDER}, (&jose.SignerOptions{}).WithHeader("kid", rs.id))
+		must(t, err)
+		sign := func(s jose.Signer, c map[string]any) string {
+			b, _ := json.Marshal(c)
+			o, err := s.Sign(b)
+			must(t, err)
+			tok, _ := o.CompactSerialize()
+			return tok
+		}
+		good, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: rs.private}, (&jose.SignerOptions{}).WithHeader("kid", rs.id))
+		must(t, err)
+		attacker, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		foreign, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: attacker}, (&jose.SignerOptions{}).WithHeader("kid", rs.id))
+		with := func(k string, v any) map[string]any {
+			c := map[string]any{}
+			for a, b := range claims {
+				c[a] = b
+			}
+			c[k] = v
+			return c
+		}
+		if _, err := e.p.VerifyAccessToken(ctx, sign(good, claims)); err != nil {
+			t.Fatalf("control token rejected: %v", err)
+		}
+		for name, tok := range map[string]string{
+			"alg none":         none,
+			"HS256 public key": sign(hs, claims),
+			"foreign key":      sign(foreign, claims),
+			"expired":          sign(good, with("exp", now.Add(-time.Minute).Unix())),
+			"not yet valid":    sign(good, with("nbf", now.Add(time.Hour).Unix())),
+			"wrong issuer":     sign(good, with("iss", "https://evil.test")),
+			"id token shape":   sign(good, with("jti", "")),
+			"garbage":          strings.Repeat(".", 100000),
+		} {
+			if _, err := e.p.VerifyAccessToken(ctx, tok); err == nil {
+				t.Errorf("%s: VerifyAccessToken accepted", name)
+			}
+			if introspect(t, e, tok, "machine", machineSecret)["active"] != false {
+				t.Errorf("%s: active at introspection", name)
+			}
+			req, _ := http.NewRequest(http.MethodGet, e.issuer+pathUserinfo, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			must(t, err)
+			resp.Body.Close()
+			if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" {
+				t.Errorf("%s: userinfo status %d", name, resp.StatusCode)
+			}
+		}
+	})
+}
+
+func TestEndSession(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		conf := oauth2.Config{ClientID: "web", ClientSecret: webSecret, RedirectURL: webRedirect,
+			Endpoint: oauth2.Endpoint{TokenURL: e.issuer + pathToken, AuthStyle: oauth2.AuthStyleInHeader}}
+		verifier, challenge := pkce()
+		cb := e.login(codeParams("web", webRedirect, challenge, "offline_access"), Authentication{})
+		tok, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier))
+		must(t, err)
+		idToken := tok.Extra("id_token").(string)
+		bye := "https://app.tenant-a.test/bye"
+		for name, uri := range map[string]string{"unregistered": "https://evil.test/bye", "query added": bye + "?x=1"} {
+			resp, err := noRedirect.Get(e.issuer + pathEndSession + "?" + url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {uri}}.Encode())
+			must(t, err)
+			resp.Body.Close()
+			if strings.HasPrefix(resp.Header.Get("Location"), "https://evil.test") || strings.Contains(resp.Header.Get("Location"), "x=1") {
+				t.Errorf("%s: redirected to %s", name, resp.Header.Get("Location"))
+			}
+		}
+		resp, err := noRedirect.Get(e.issuer + pathEndSession + "?" + url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {bye}, "state": {"s"}}.Encode())
+		must(t, err)
+		resp.Body.Close()
+		if resp.StatusCode != 302 || resp.Header.Get("Location") != bye+"?state=s" {
+			t.Fatalf("end_session: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if _, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); !isOAuthError(err, "invalid_grant") {
+			t.Errorf("refresh after logout: %v", err)
+		}
+		if _, err := e.p.VerifyAccessToken(ctx, tok.AccessToken); err == nil {
+			t.Error("access token after logout")
+		}
+	})
+}
+
+func TestPerApplicationAlgorithmsAndRotation(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		must(t, e.db.Application.UpdateOne(e.web).SetAccessTokenSigningAlgorithm(application.AccessTokenSigningAlgorithmEdDSA).
+			SetIDTokenSigningAlgorithm(application.IDTokenSigningAlgorithmES256).Exec(e.ctx))
+		e.p.clients.invalidate("web")
+		conf := oauth2.Config{ClientID: "web", ClientSecret: webSecret, RedirectURL: webRedirect,
+			Endpoint: oauth2.Endpoint{TokenURL: e.issuer + pathToken, AuthStyle: oauth2.AuthStyleInHeader}}
+		verifier, challenge := pkce()
+		cb := e.login(codeParams("web", webRedirect, challenge), Authentication{})
+		tok, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier))
+		must(t, err)
+		if a := jwsAlg(t, tok.AccessToken); a != "EdDSA" {
+			t.Errorf("access token alg %s", a)
+		}
+		if a := jwsAlg(t, tok.Extra("id_token").(string)); a != "ES256" {
+			t.Errorf("id token alg %s", a)
+		}
+		// Rotation: new keys sign, old ones stay published and verify.
+		oldKid := e.p.keys.active["EdDSA"].id
+		ids, err := e.p.RotateKeys(ctx)
+		must(t, err)
+		if len(ids) != 3 || e.p.keys.active["EdDSA"].id == oldKid {
+			t.Fatalf("rotate: %v", ids)
+		}
+		if _, err := e.p.VerifyAccessToken(ctx, tok.AccessToken); err != nil {
+			t.Errorf("token signed before rotation: %v", err)
+		}
+		var jwks struct{ Keys []struct{ Kid string } }
+		getJSON(t, e.issuer+pathKeys, &jwks)
+		if len(jwks.Keys) != 6 {
+			t.Errorf("JWKS has %d keys after rotation, want 6", len(jwks.Keys))
+		}
+		// Another node (a second Provider on the same database) signs with the new key.
+		e.clock.Add(2 * time.Hour)
+		getJSON(t, e.issuer+pathKeys, &jwks)
+		if len(jwks.Keys) != 3 {
+			t.Errorf("JWKS has %d keys after the retired ones expired, want 3", len(jwks.Keys))
+		}
+	})
+}

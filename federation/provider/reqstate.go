@@ -1,0 +1,65 @@
+package provider
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/gatehouse-id/gatehouse/tenants/viewer"
+)
+
+// reqState carries what one request to a library endpoint learns along
+// the way, for storage methods that the library calls without it.
+//
+// Per-application signing algorithms: op asks Storage.SigningKey(ctx)
+// without the client. Every library path that signs first calls
+// CreateAccessToken or CreateAccessAndRefreshTokens with the token request
+// (which names the client); those record the client here. The library then
+// signs the access token (first SigningKey call) and, for OIDC grants, the
+// ID token (second call). SigningKey answers the application's
+// access_token_signing_algorithm for the first call and its
+// id_token_signing_algorithm afterwards. Tested in TestPerApplicationAlgorithms.
+type reqState struct {
+	mu sync.Mutex
+	// authMethod is how the client authenticated at the token, introspection
+	// or revocation endpoint: "basic", "post", "jwt" or "none".
+	authMethod string
+	// signing is the client whose tokens are being signed; accessSigned
+	// flips after the access token's key was handed out.
+	signing      *client
+	accessSigned bool
+	// claims is the last access token whose signature our key set verified.
+	claims *verifiedClaims
+}
+
+type reqStateKey struct{}
+
+func stateFrom(ctx context.Context) *reqState {
+	s, _ := ctx.Value(reqStateKey{}).(*reqState)
+	return s
+}
+
+// withState installs a fresh reqState and records the client
+// authentication method the request uses.
+func withState(r *http.Request) *http.Request {
+	st := &reqState{authMethod: "none"}
+	switch {
+	case strings.HasPrefix(r.Header.Get("Authorization"), "Basic "):
+		st.authMethod = "basic"
+	case r.PostForm.Get("client_assertion") != "":
+		st.authMethod = "jwt"
+	case r.PostForm.Get("client_secret") != "":
+		st.authMethod = "post"
+	}
+	return r.WithContext(context.WithValue(r.Context(), reqStateKey{}, st))
+}
+
+// systemCtx runs data access as Gatehouse itself: the provider
+// authenticates its callers with protocol credentials, not a viewer.
+func systemCtx(ctx context.Context) context.Context {
+	if v := viewer.FromContext(ctx); v != nil && v.Kind == viewer.System {
+		return ctx
+	}
+	return viewer.SystemContext(ctx)
+}

@@ -1,0 +1,338 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/application"
+	"github.com/gatehouse-id/gatehouse/ent/grant"
+	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/internal/secret"
+)
+
+// storage is op.Storage on ent. Each method is a thin adapter; the rules
+// live in the Provider methods it calls.
+type storage struct{ p *Provider }
+
+var (
+	_ op.Storage                        = (*storage)(nil)
+	_ op.ClientCredentialsStorage       = (*storage)(nil)
+	_ op.CanSetUserinfoFromRequest      = (*storage)(nil)
+	_ op.CanGetPrivateClaimsFromRequest = (*storage)(nil)
+)
+
+// --- authorization requests (the authorize endpoint itself is ours) ---
+
+func (s *storage) CreateAuthRequest(context.Context, *oidc.AuthRequest, string) (op.AuthRequest, error) {
+	return nil, oidc.ErrServerError().WithParent(errNotSupported) // authorize is served by Provider.authorize
+}
+
+func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
+	ar, err := s.p.db.AuthRequest.Get(systemCtx(ctx), pulid.ID(id))
+	if err != nil {
+		return nil, oidc.ErrInvalidRequest().WithParent(err)
+	}
+	return authRequest{ar}, nil
+}
+
+// AuthRequestByCode redeems the code: see Provider.redeemCode.
+func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
+	ar, err := s.p.redeemCode(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	return authRequest{ar}, nil
+}
+
+func (s *storage) SaveAuthCode(context.Context, string, string) error {
+	return errNotSupported // codes are issued by CompleteLogin
+}
+
+// DeleteAuthRequest keeps the row: it is what recognises a replayed code.
+// Rows expire (expires_at) and are purged with other expired state.
+func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil }
+
+// --- tokens ---
+
+func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	id, _, exp, err := s.p.createTokens(ctx, req, false, "")
+	return id, exp, err
+}
+
+func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
+	return s.p.createTokens(ctx, req, true, current)
+}
+
+func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
+	r, err := s.p.refreshTokenRequest(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// TerminateSession revokes every grant of the user at the client
+// (end_session, OIDC RP-Initiated Logout §2).
+func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error {
+	if userID == "" || clientID == "" {
+		return nil
+	}
+	return s.p.revokeGrants(ctx, "end_session", grant.UserID(pulid.ID(userID)), grant.ClientID(clientID))
+}
+
+// grantTokenPrefix marks a "token id" that is a grant, as returned by
+// GetRefreshTokenInfo: revoking a refresh token revokes its whole grant,
+// access tokens included (RFC 7009 §2.1).
+const grantTokenPrefix = "grant:"
+
+// RevokeToken (RFC 7009 §2.1): the token must have been issued to the
+// revoking client. Unknown or invalid tokens are not an error (§2.2).
+func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _ string, clientID string) *oidc.Error {
+	ctx = systemCtx(ctx)
+	if gid, ok := strings.CutPrefix(tokenOrID, grantTokenPrefix); ok {
+		g, err := s.p.db.Grant.Get(ctx, pulid.ID(gid))
+		if err != nil {
+			return nil
+		}
+		if g.ClientID != clientID {
+			return oidc.ErrUnauthorizedClient().WithDescription("token was not issued to this client")
+		}
+		if err := s.p.revokeGrants(ctx, "revoked by client", grant.ID(g.ID)); err != nil {
+			return s.p.serverError(ctx, "revoke grant", err)
+		}
+		return nil
+	}
+	st := stateFrom(ctx)
+	if st == nil || st.claims == nil || st.claims.JTI != tokenOrID || tokenOrID == "" {
+		return nil
+	}
+	c := st.claims
+	if c.ClientID != clientID {
+		return oidc.ErrUnauthorizedClient().WithDescription("token was not issued to this client")
+	}
+	if exists, _ := s.p.db.RevokedToken.Query().Where(revokedTokenJTI(c.JTI)).Exist(ctx); exists {
+		return nil
+	}
+	exp := s.p.now().Add(time.Hour)
+	if c.Expiry != nil {
+		exp = time.Unix(int64(*c.Expiry), 0).Add(clockSkew)
+	}
+	if err := s.p.db.RevokedToken.Create().SetJti(c.JTI).SetExpiresAt(exp).Exec(ctx); err != nil && !ent.IsConstraintError(err) {
+		return s.p.serverError(ctx, "revoke token", err)
+	}
+	return nil
+}
+
+func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
+	if token == "" || len(token) > 256 {
+		return "", "", op.ErrInvalidRefreshToken
+	}
+	rt, err := s.p.db.RefreshToken.Query().Where(refreshtoken.TokenHash(secret.Hash(token))).WithGrant().Only(systemCtx(ctx))
+	if err != nil || rt.Edges.Grant.ClientID != clientID {
+		return "", "", op.ErrInvalidRefreshToken
+	}
+	return string(rt.Edges.Grant.UserID), grantTokenPrefix + string(rt.GrantID), nil
+}
+
+// --- keys ---
+
+// SigningKey picks the algorithm per application: see reqState.
+func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	alg := jose.RS256
+	if st := stateFrom(ctx); st != nil {
+		st.mu.Lock()
+		if c := st.signing; c != nil {
+			if !st.accessSigned {
+				alg, st.accessSigned = jose.SignatureAlgorithm(c.app.AccessTokenSigningAlgorithm), true
+			} else {
+				alg = jose.SignatureAlgorithm(c.app.IDTokenSigningAlgorithm)
+			}
+		}
+		st.mu.Unlock()
+	}
+	k, err := s.p.keys.signer(ctx, alg)
+	if err != nil {
+		return nil, s.p.serverError(ctx, "signing key", err)
+	}
+	return k, nil
+}
+
+func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+	return algorithms, nil
+}
+
+func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
+	keys := s.p.keys.published(systemCtx(ctx))
+	out := make([]op.Key, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, publicKey{k})
+	}
+	return out, nil
+}
+
+// --- clients ---
+
+func (s *storage) GetClientByClientID(ctx context.Context, clientID string) (op.Client, error) {
+	c, err := s.p.clients.get(ctx, clientID)
+	if errors.Is(err, errUnknownClient) {
+		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
+	}
+	if err != nil {
+		return nil, s.p.serverError(ctx, "load client", err)
+	}
+	return c, nil
+}
+
+// AuthorizeClientIDSecret checks client_secret_basic / client_secret_post
+// (RFC 6749 §2.3.1), enforcing the method the application registered.
+func (s *storage) AuthorizeClientIDSecret(ctx context.Context, clientID, clientSecret string) error {
+	_, err := s.secretClient(ctx, clientID, clientSecret)
+	return err
+}
+
+func (s *storage) secretClient(ctx context.Context, clientID, clientSecret string) (*client, error) {
+	c, err := s.p.clients.get(ctx, clientID)
+	if err != nil {
+		return nil, oidc.ErrInvalidClient().WithDescription("client authentication failed")
+	}
+	method := "basic"
+	if st := stateFrom(ctx); st != nil {
+		method = st.authMethod
+	}
+	want := map[oidc.AuthMethod]string{oidc.AuthMethodBasic: "basic", oidc.AuthMethodPost: "post"}[c.AuthMethod()]
+	if c.public() || want == "" || method != want || !c.checkSecret(clientSecret) {
+		return nil, oidc.ErrInvalidClient().WithDescription("client authentication failed")
+	}
+	return c, nil
+}
+
+// ClientCredentials authenticates a MACHINE application for the client
+// credentials grant (RFC 6749 §4.4). No database access once cached.
+func (s *storage) ClientCredentials(ctx context.Context, clientID, clientSecret string) (op.Client, error) {
+	c, err := s.secretClient(ctx, clientID, clientSecret)
+	if err != nil {
+		return nil, err
+	}
+	if c.app.Type != application.TypeMACHINE {
+		return nil, oidc.ErrUnauthorizedClient().WithDescription("only machine applications use client credentials")
+	}
+	return c, nil
+}
+
+// ClientCredentialsTokenRequest limits scopes to those granted to the
+// application; no scope means all of them (RFC 6749 §3.3).
+func (s *storage) ClientCredentialsTokenRequest(ctx context.Context, clientID string, scopes []string) (op.TokenRequest, error) {
+	c, err := s.p.clients.get(ctx, clientID)
+	if err != nil {
+		return nil, oidc.ErrInvalidClient()
+	}
+	if len(scopes) == 0 {
+		scopes = c.app.Scopes
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(c.app.Scopes, sc) {
+			return nil, oidc.ErrInvalidScope().WithDescription("scope %q is not granted to this application", sc)
+		}
+	}
+	return ccRequest{clientID: clientID, scopes: slices.Clone(scopes)}, nil
+}
+
+// GetKeyByIDAndClientID serves private_key_jwt client assertions
+// (RFC 7523 §3) from the application's registered JWKS.
+func (s *storage) GetKeyByIDAndClientID(ctx context.Context, keyID, clientID string) (*jose.JSONWebKey, error) {
+	c, err := s.p.clients.get(ctx, clientID)
+	if err != nil || c.AuthMethod() != oidc.AuthMethodPrivateKeyJWT {
+		return nil, oidc.ErrInvalidClient()
+	}
+	k, err := c.clientAssertionKey(keyID)
+	if err != nil {
+		return nil, oidc.ErrInvalidClient().WithParent(err)
+	}
+	return k, nil
+}
+
+// ValidateJWTProfileScopes: the JWT bearer grant (RFC 7523 §2.1) is not
+// offered.
+func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {
+	return nil, oidc.ErrUnsupportedGrantType()
+}
+
+// --- claims ---
+
+func (s *storage) SetUserinfoFromScopes(ctx context.Context, ui *oidc.UserInfo, userID, _ string, scopes []string) error {
+	return s.p.setUserinfo(ctx, ui, userID, scopes)
+}
+
+func (s *storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, _ []string) error {
+	return s.p.addRequestClaims(ctx, ui, req)
+}
+
+// SetUserinfoFromToken serves /userinfo (OIDC Core §5.3) for a verified,
+// unrevoked user access token, with the scopes of its grant.
+func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, _ string) error {
+	c, err := s.p.tokenClaims(ctx, tokenID)
+	if err != nil {
+		return oidc.ErrAccessDenied().WithParent(err)
+	}
+	gid, ok := grantOfJTI(c.JTI)
+	if !ok || c.Subject != subject {
+		return oidc.ErrAccessDenied().WithDescription("not a user token")
+	}
+	g, err := s.p.db.Grant.Get(systemCtx(ctx), gid)
+	if err != nil {
+		return oidc.ErrAccessDenied().WithParent(err)
+	}
+	if err := s.p.setUserinfo(ctx, ui, subject, g.Scopes); err != nil {
+		return err
+	}
+	return s.p.addRequestClaims(ctx, ui, &refreshRequest{g: g, scopes: g.Scopes})
+}
+
+// SetIntrospectionFromToken (RFC 7662 §2.2) answers active only for a
+// verified, unrevoked access token issued to the introspecting client.
+func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
+	c, err := s.p.tokenClaims(ctx, tokenID)
+	if err != nil || c.Subject != subject {
+		return oidc.ErrAccessDenied().WithParent(err)
+	}
+	if c.ClientID != clientID {
+		return oidc.ErrAccessDenied().WithDescription("token belongs to another client")
+	}
+	resp.Active = true
+	resp.Scope = strings.Fields(c.Scope)
+	resp.ClientID = c.ClientID
+	resp.TokenType = oidc.BearerToken
+	resp.Subject = c.Subject
+	resp.Issuer = c.Issuer
+	resp.JWTID = c.JTI
+	resp.Audience = []string{c.ClientID}
+	if c.Expiry != nil {
+		resp.Expiration = oidc.FromTime(time.Unix(int64(*c.Expiry), 0))
+	}
+	if c.IssuedAt != nil {
+		resp.IssuedAt = oidc.FromTime(time.Unix(int64(*c.IssuedAt), 0))
+	}
+	if c.OrgID != "" {
+		resp.Claims = map[string]any{"org_id": c.OrgID}
+	}
+	return nil
+}
+
+func (s *storage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
+	return nil, nil
+}
+
+func (s *storage) GetPrivateClaimsFromRequest(ctx context.Context, req op.TokenRequest, _ []string) (map[string]any, error) {
+	return s.p.accessTokenClaims(ctx, req)
+}
+
+func (s *storage) Health(ctx context.Context) error { return nil }

@@ -1,0 +1,276 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/grant"
+	"github.com/gatehouse-id/gatehouse/ent/membership"
+	"github.com/gatehouse-id/gatehouse/ent/predicate"
+	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/internal/secret"
+)
+
+// Access-token ids (jti). A user token's jti starts with its grant id, so
+// revoking the grant (code replay, refresh reuse, logout, user disabled)
+// reaches every access token issued under it without storing them; a
+// machine token's jti starts with "cc.". A single token is revoked by a
+// RevokedToken row for its jti.
+const ccJTIPrefix = "cc."
+
+func userJTI(g pulid.ID) string { return string(g) + "." + secret.Token(10) }
+
+// grantOfJTI returns the grant id a user access token's jti names.
+func grantOfJTI(jti string) (pulid.ID, bool) {
+	g, _, ok := strings.Cut(jti, ".")
+	if !ok || !pulid.ID(g).Valid() || pulid.ID(g).Prefix() != "grt" {
+		return "", false
+	}
+	return pulid.ID(g), true
+}
+
+// refreshRequest is a validated refresh token with its grant; it
+// implements op.RefreshTokenRequest.
+type refreshRequest struct {
+	g      *ent.Grant
+	rt     *ent.RefreshToken
+	scopes []string
+}
+
+func (r *refreshRequest) GetAMR() []string            { return r.g.Amr }
+func (r *refreshRequest) GetAudience() []string       { return []string{r.g.ClientID} }
+func (r *refreshRequest) GetAuthTime() time.Time      { return r.g.AuthTime }
+func (r *refreshRequest) GetClientID() string         { return r.g.ClientID }
+func (r *refreshRequest) GetScopes() []string         { return r.scopes }
+func (r *refreshRequest) GetSubject() string          { return string(r.g.UserID) }
+func (r *refreshRequest) SetCurrentScopes(s []string) { r.scopes = s }
+
+// ccRequest is a client-credentials token request (RFC 6749 §4.4): the
+// subject is the client itself.
+type ccRequest struct {
+	clientID string
+	scopes   []string
+}
+
+func (r ccRequest) GetSubject() string    { return r.clientID }
+func (r ccRequest) GetAudience() []string { return []string{r.clientID} }
+func (r ccRequest) GetScopes() []string   { return r.scopes }
+
+// recordSigning tells SigningKey which application's algorithms to use
+// for the tokens the library is about to sign (see reqState).
+func (p *Provider) recordSigning(ctx context.Context, clientID string) (*client, error) {
+	c, err := p.clients.get(ctx, clientID)
+	if err != nil {
+		return nil, oidc.ErrInvalidClient().WithParent(err)
+	}
+	if st := stateFrom(ctx); st != nil {
+		st.mu.Lock()
+		st.signing, st.accessSigned = c, false
+		st.mu.Unlock()
+	}
+	return c, nil
+}
+
+// createGrant records one code redemption: the refresh family and the
+// parent of its access tokens. Its absolute end is the application's
+// refresh-token lifetime.
+func (p *Provider) createGrant(ctx context.Context, c *client, ar *ent.AuthRequest) (*ent.Grant, error) {
+	if ar.OrganizationID != "" {
+		if _, err := p.orgClaims(ctx, ar.UserID, ar.OrganizationID); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.userActive(ctx, ar.UserID); err != nil {
+		return nil, err
+	}
+	create := p.db.Grant.Create().
+		SetClientID(ar.ClientID).SetUserID(ar.UserID).SetAuthRequestID(ar.ID).
+		SetScopes(ar.Scopes).SetAudience([]string{ar.ClientID}).SetAmr(ar.Amr).SetAcr(ar.Acr).
+		SetExpiresAt(p.now().Add(time.Duration(c.app.RefreshTokenLifetimeSeconds) * time.Second))
+	if ar.AuthTime != nil {
+		create.SetAuthTime(*ar.AuthTime)
+	} else {
+		create.SetAuthTime(p.now())
+	}
+	if ar.OrganizationID != "" {
+		create.SetOrganizationID(ar.OrganizationID)
+	}
+	if ar.SessionID != "" {
+		create.SetSessionID(ar.SessionID)
+	}
+	g, err := create.Save(ctx)
+	if err != nil {
+		return nil, p.serverError(ctx, "create grant", err)
+	}
+	return g, nil
+}
+
+// newRefreshToken issues an opaque 256-bit refresh token, stored as its
+// SHA-256. Its idle limit never outlives the grant.
+func (p *Provider) newRefreshToken(ctx context.Context, db *ent.Client, c *client, g *ent.Grant) (string, error) {
+	token := secret.Token(32)
+	idle := p.now().Add(time.Duration(c.app.RefreshTokenIdleLifetimeSeconds) * time.Second)
+	if idle.After(g.ExpiresAt) {
+		idle = g.ExpiresAt
+	}
+	err := db.RefreshToken.Create().SetGrantID(g.ID).SetTokenHash(secret.Hash(token)).SetIdleExpiresAt(idle).Exec(ctx)
+	if err != nil {
+		return "", p.serverError(ctx, "create refresh token", err)
+	}
+	return token, nil
+}
+
+// refreshTokenRequest validates a presented refresh token (RFC 6749 §6).
+// A token that was already rotated is a reuse: the whole grant is revoked
+// (RFC 9700 §4.14.2). Concurrent retries with one token are treated as
+// reuse too — the simplest rule that cannot be raced.
+func (p *Provider) refreshTokenRequest(ctx context.Context, token string) (*refreshRequest, error) {
+	ctx = systemCtx(ctx)
+	if token == "" || len(token) > 256 {
+		return nil, errors.New("malformed refresh token")
+	}
+	rt, err := p.db.RefreshToken.Query().Where(refreshtoken.TokenHash(secret.Hash(token))).WithGrant().Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, errors.New("unknown refresh token")
+	}
+	if err != nil {
+		return nil, p.serverError(ctx, "load refresh token", err)
+	}
+	g, now := rt.Edges.Grant, p.now()
+	switch {
+	case g.RevokedAt != nil:
+		return nil, errors.New("grant revoked")
+	case rt.UsedAt != nil:
+		if err := p.revokeGrants(ctx, "refresh token reuse", grant.ID(g.ID)); err != nil {
+			return nil, p.serverError(ctx, "revoke reused family", err)
+		}
+		p.log.WarnContext(ctx, "provider: refresh token reused; grant revoked", "grant", g.ID, "client_id", g.ClientID)
+		return nil, errors.New("refresh token reused")
+	case !now.Before(g.ExpiresAt):
+		return nil, errors.New("grant expired")
+	case !now.Before(rt.IdleExpiresAt):
+		return nil, errors.New("refresh token idle too long")
+	}
+	if err := p.userActive(ctx, g.UserID); err != nil {
+		_ = p.revokeGrants(ctx, "user disabled", grant.ID(g.ID))
+		return nil, err
+	}
+	if g.OrganizationID != "" {
+		if _, err := p.orgClaims(ctx, g.UserID, g.OrganizationID); err != nil {
+			_ = p.revokeGrants(ctx, "membership ended", grant.ID(g.ID))
+			return nil, err
+		}
+	}
+	return &refreshRequest{g: g, rt: rt, scopes: g.Scopes}, nil
+}
+
+// rotateRefreshToken marks the presented token used with one conditional
+// UPDATE and issues its successor. Losing the race is reuse.
+func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refreshRequest) (string, error) {
+	n, err := p.db.RefreshToken.Update().
+		Where(refreshtoken.ID(r.rt.ID), refreshtoken.UsedAtIsNil()).SetUsedAt(p.now()).Save(ctx)
+	if err != nil {
+		return "", p.serverError(ctx, "rotate refresh token", err)
+	}
+	if n != 1 {
+		_ = p.revokeGrants(ctx, "refresh token reuse", grant.ID(r.g.ID))
+		return "", errInvalidGrant(errors.New("refresh token reused"))
+	}
+	return p.newRefreshToken(ctx, p.db, c, r.g)
+}
+
+// revokeGrants revokes every unrevoked grant matching preds.
+func (p *Provider) revokeGrants(ctx context.Context, reason string, preds ...predicate.Grant) error {
+	preds = append(preds, grant.RevokedAtIsNil())
+	return p.db.Grant.Update().Where(preds...).SetRevokedAt(p.now()).SetRevokeReason(reason).Exec(systemCtx(ctx))
+}
+
+func (p *Provider) userActive(ctx context.Context, id pulid.ID) error {
+	ok, err := p.db.User.Query().Where(user.ID(id), user.StatusEQ(user.StatusACTIVE)).Exist(systemCtx(ctx))
+	if err != nil {
+		return p.serverError(ctx, "check user", err)
+	}
+	if !ok {
+		return errInvalidGrant(ErrUserInactive)
+	}
+	return nil
+}
+
+// orgClaims returns the organization claims for an ACTIVE membership, or
+// invalid_grant: a user who is not an active member cannot get a token for
+// the organization.
+func (p *Provider) orgClaims(ctx context.Context, userID, orgID pulid.ID) (map[string]any, error) {
+	m, err := p.db.Membership.Query().
+		Where(membership.UserID(userID), membership.OrganizationID(orgID), membership.StatusEQ(membership.StatusACTIVE)).
+		WithOrganization().WithRoles().Only(systemCtx(ctx))
+	if ent.IsNotFound(err) {
+		return nil, errInvalidGrant(ErrNotMember)
+	}
+	if err != nil {
+		return nil, p.serverError(ctx, "load membership", err)
+	}
+	roles, perms := []string{}, []string{}
+	seen := map[string]bool{}
+	for _, r := range m.Edges.Roles {
+		roles = append(roles, r.Key)
+		for _, perm := range r.Permissions {
+			if !seen[perm] {
+				seen[perm] = true
+				perms = append(perms, perm)
+			}
+		}
+	}
+	return map[string]any{
+		"org_id": string(orgID), "org_slug": m.Edges.Organization.Slug,
+		"org_roles": roles, "permissions": perms,
+	}, nil
+}
+
+// createTokens is CreateAccessToken and CreateAccessAndRefreshTokens.
+func (p *Provider) createTokens(ctx context.Context, req op.TokenRequest, withRefresh bool, current string) (string, string, time.Time, error) {
+	ctx = systemCtx(ctx)
+	switch r := req.(type) {
+	case ccRequest:
+		c, err := p.recordSigning(ctx, r.clientID)
+		if err != nil {
+			return "", "", time.Time{}, err
+		}
+		return ccJTIPrefix + secret.Token(10), "", p.now().Add(c.accessTokenLifetime()), nil
+	case authRequest:
+		c, err := p.recordSigning(ctx, r.ar.ClientID)
+		if err != nil {
+			return "", "", time.Time{}, err
+		}
+		g, err := p.createGrant(ctx, c, r.ar)
+		if err != nil {
+			return "", "", time.Time{}, err
+		}
+		var rt string
+		if withRefresh {
+			if rt, err = p.newRefreshToken(ctx, p.db, c, g); err != nil {
+				return "", "", time.Time{}, err
+			}
+		}
+		return userJTI(g.ID), rt, p.now().Add(c.accessTokenLifetime()), nil
+	case *refreshRequest:
+		c, err := p.recordSigning(ctx, r.g.ClientID)
+		if err != nil {
+			return "", "", time.Time{}, err
+		}
+		rt, err := p.rotateRefreshToken(ctx, c, r)
+		if err != nil {
+			return "", "", time.Time{}, err
+		}
+		return userJTI(r.g.ID), rt, p.now().Add(c.accessTokenLifetime()), nil
+	}
+	return "", "", time.Time{}, fmt.Errorf("create tokens: unexpected request %T", req)
+}

@@ -1,0 +1,79 @@
+package seal
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+)
+
+// ParseKey decodes a master key given as text (GATEHOUSE_MASTER_KEY):
+// standard or URL-safe base64 (padded or not) or hex, of exactly 32 bytes.
+func ParseKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, errors.New("seal: master key is empty; expected 32 bytes as base64 or hex (e.g. `openssl rand -base64 32`)")
+	}
+	if len(s) == 2*KeySize {
+		if b, err := hex.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			if len(b) != KeySize {
+				return nil, fmt.Errorf("seal: master key decodes to %d bytes; need exactly %d (e.g. `openssl rand -base64 32`)", len(b), KeySize)
+			}
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("seal: master key is neither base64 nor hex of %d bytes (e.g. `openssl rand -base64 32`)", KeySize)
+}
+
+// LoadOrCreateKeyFile returns the master key stored in path, creating the
+// file with a new random key and mode 0600 when it does not exist. It is for
+// development: production passes GATEHOUSE_MASTER_KEY. An existing file
+// that group or others may read is refused rather than used, since the key
+// in it must be treated as disclosed.
+func LoadOrCreateKeyFile(path string) ([]byte, error) {
+	key := make([]byte, KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("seal: generate key: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		_, werr := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
+		cerr := f.Close()
+		if werr != nil || cerr != nil {
+			_ = os.Remove(path)
+			return nil, fmt.Errorf("seal: write key file %s: %w", path, errors.Join(werr, cerr))
+		}
+		return key, nil
+	case !errors.Is(err, fs.ErrExist):
+		return nil, fmt.Errorf("seal: create key file: %w", err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("seal: stat key file: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("seal: key file %s is not a regular file", path)
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("seal: key file %s has mode %04o; it must not be accessible by group or others (chmod 600, and treat the key as disclosed)", path, perm)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("seal: read key file: %w", err)
+	}
+	key, err = ParseKey(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: %w", path, err)
+	}
+	return key, nil
+}
