@@ -1,0 +1,57 @@
+package web
+
+import (
+	"html/template"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+)
+
+// brandOf returns what of o's look may go into a page. The values were
+// validated when they were stored; they are checked again here because a
+// page is the wrong place to trust that.
+func brandOf(o *ent.Organization) *brand {
+	b := &brand{Name: o.Name}
+	if safeLogoURL(o.LogoURL) {
+		b.LogoURL = o.LogoURL
+	}
+	if safeColor(o.PrimaryColor) {
+		b.Color = template.CSS(o.PrimaryColor) // #rrggbb only, see safeColor
+	}
+	return b
+}
+
+// safeLogoURL accepts absolute https URLs with a host and no credentials.
+func safeLogoURL(s string) bool {
+	if s == "" || len(s) > 2048 || strings.ContainsAny(s, " \t\r\n\"'<>\\") {
+		return false
+	}
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "https" && u.Host != "" && u.User == nil
+}
+
+var hexColor = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
+
+// safeColor accepts #rgb and #rrggbb.
+func safeColor(s string) bool { return hexColor.MatchString(s) }
+
+// scopeText says in words what granting a scope lets the application do.
+func scopeText(scope string) string {
+	switch {
+	case scope == "openid":
+		return "Know who you are"
+	case scope == "profile":
+		return "See your name and profile picture"
+	case scope == "email":
+		return "See your email address"
+	case scope == "offline_access":
+		return "Keep access while you are not using it"
+	case scope == "organization" || strings.HasPrefix(scope, "organization:"):
+		return "See the organization you sign in to and your roles in it"
+	case scope == "gatehouse:admin":
+		return "Manage your organization's settings as you"
+	}
+	return "Use the permission \u201c" + scope + "\u201d"
+}

@@ -1,0 +1,341 @@
+package web
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/membership"
+	_ "github.com/gatehouse-id/gatehouse/ent/runtime"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/internal/password"
+	"github.com/gatehouse-id/gatehouse/internal/testdb"
+)
+
+// cheap hashes keep tests fast; the first successful sign-in rehashes to
+// password.Default, as in production after a parameter change.
+var cheap = password.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
+
+// clock is an injectable time source.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// fakeFlow is a provider with requests in memory. CompleteLogin checks
+// membership against the database like the real one, and answers
+// ErrUnknownRequest once a request is completed.
+type fakeFlow struct {
+	client *ent.Client
+	now    func() time.Time
+	mu     sync.Mutex
+	reqs   map[string]*LoginRequest
+	done   map[string]Authentication
+	base   string // redirect URLs start with this
+	// failNext, when set, is what the next CompleteLogin returns.
+	failNext error
+}
+
+func (f *fakeFlow) add(r LoginRequest) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.ID == "" {
+		r.ID = string(pulid.New("areq"))
+	}
+	if r.ClientID == "" {
+		r.ClientID = "app_client"
+	}
+	if r.ClientName == "" {
+		r.ClientName = "Acme CRM"
+	}
+	if r.Scopes == nil {
+		r.Scopes = []string{"openid", "email"}
+	}
+	if r.ExpiresAt.IsZero() {
+		r.ExpiresAt = f.now().Add(10 * time.Minute)
+	}
+	f.reqs[r.ID] = &r
+	return r.ID
+}
+
+func (f *fakeFlow) LoginRequest(_ context.Context, id string) (*LoginRequest, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.reqs[id]
+	if !ok || !f.now().Before(r.ExpiresAt) {
+		return nil, ErrUnknownRequest
+	}
+	if _, done := f.done[id]; done {
+		return nil, ErrUnknownRequest
+	}
+	c := *r
+	return &c, nil
+}
+
+func (f *fakeFlow) CompleteLogin(ctx context.Context, id string, a Authentication) (string, error) {
+	f.mu.Lock()
+	err := f.failNext
+	f.failNext = nil
+	f.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.LoginRequest(ctx, id); err != nil {
+		return "", err
+	}
+	if a.OrganizationID != "" {
+		n, err := f.client.Membership.Query().Where(membership.UserID(a.UserID),
+			membership.OrganizationID(a.OrganizationID), membership.StatusEQ(membership.StatusACTIVE)).Count(sys(ctx))
+		if err != nil {
+			return "", err
+		}
+		if n == 0 {
+			return "", ErrNotMember
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.done[id] = a
+	return f.base + "/cb?code=code-for-" + url.QueryEscape(id), nil
+}
+
+func (f *fakeFlow) completed(id string) (Authentication, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.done[id]
+	return a, ok
+}
+
+// env is one Web over one database, served by httptest.
+type env struct {
+	t      *testing.T
+	client *ent.Client
+	clock  *clock
+	flow   *fakeFlow
+	web    *Web
+	srv    *httptest.Server
+}
+
+func newEnv(t *testing.T, db testdb.Database, tweak ...func(*Config)) *env {
+	t.Helper()
+	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+	c := newClock()
+	flow := &fakeFlow{client: client, now: c.Now, reqs: map[string]*LoginRequest{}, done: map[string]Authentication{}, base: "https://app.example"}
+	cfg := Config{
+		Flow: flow, Client: client, Issuer: "http://127.0.0.1", Now: c.Now,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	w, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(w.Handler())
+	t.Cleanup(srv.Close)
+	return &env{t: t, client: client, clock: c, flow: flow, web: w, srv: srv}
+}
+
+func forEachDB(t *testing.T, f func(t *testing.T, db testdb.Database)) {
+	t.Helper()
+	for _, db := range testdb.All(t) {
+		t.Run(db.Name, func(t *testing.T) { f(t, db) })
+	}
+}
+
+type userSpec struct {
+	email, name, password string
+	disabled              bool
+}
+
+func (e *env) user(s userSpec) *ent.User {
+	e.t.Helper()
+	c := e.client.User.Create().SetEmail(s.email).SetName(s.name).SetEmailVerified(true)
+	if s.password != "" {
+		h, err := password.Hash(s.password, cheap)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		c.SetPasswordHash(h)
+	}
+	if s.disabled {
+		c.SetStatus(user.StatusDISABLED)
+	}
+	u, err := c.Save(sys(e.t.Context()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u
+}
+
+func (e *env) org(name, slug string) *ent.Organization {
+	e.t.Helper()
+	o, err := e.client.Organization.Create().SetName(name).SetSlug(slug).Save(sys(e.t.Context()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return o
+}
+
+func (e *env) member(u *ent.User, o *ent.Organization, status membership.Status) {
+	e.t.Helper()
+	if err := e.client.Membership.Create().SetUserID(u.ID).SetOrganizationID(o.ID).SetStatus(status).Exec(sys(e.t.Context())); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// browser is an HTTP client with a cookie jar that does not follow
+// redirects, so tests see every 303.
+type browser struct {
+	t    *testing.T
+	e    *env
+	http *http.Client
+}
+
+func (e *env) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: e.t, e: e, http: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (r response) field(name string) string {
+	m := regexp.MustCompile(`name="` + regexp.QuoteMeta(name) + `" value="([^"]*)"`).FindStringSubmatch(r.body)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+func (b *browser) do(req *http.Request) response {
+	b.t.Helper()
+	res, err := b.http.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: string(body)}
+}
+
+func (b *browser) get(path string) response {
+	b.t.Helper()
+	req, err := http.NewRequestWithContext(b.t.Context(), http.MethodGet, b.e.srv.URL+path, nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return b.do(req)
+}
+
+func (b *browser) post(path string, form url.Values) response {
+	b.t.Helper()
+	req, err := http.NewRequestWithContext(b.t.Context(), http.MethodPost, b.e.srv.URL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+// login loads the form for id and submits it.
+func (b *browser) login(id, email, pw string) response {
+	b.t.Helper()
+	form := b.get("/login?authRequest=" + url.QueryEscape(id))
+	if form.status != http.StatusOK {
+		b.t.Fatalf("GET /login: %d\n%s", form.status, form.body)
+	}
+	return b.post("/login", url.Values{"authRequest": {id}, "csrf": {form.field("csrf")}, "email": {email}, "password": {pw}})
+}
+
+// cookie returns the value of the browser's cookie name, or "".
+func (b *browser) cookie(name string) string {
+	u, _ := url.Parse(b.e.srv.URL)
+	for _, c := range b.http.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func wantStatus(t *testing.T, r response, status int) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d\n%s", r.status, status, r.body)
+	}
+}
+
+func wantRedirect(t *testing.T, r response, id string) {
+	t.Helper()
+	wantStatus(t, r, http.StatusSeeOther)
+	if want := "https://app.example/cb?code=code-for-" + url.QueryEscape(id); r.header.Get("Location") != want {
+		t.Fatalf("Location %q, want %q", r.header.Get("Location"), want)
+	}
+}
+
+// httptestDo sends one request straight to h, with cookies, and returns the
+// recorded response.
+func httptestDo(t *testing.T, h http.Handler, method, path string, form url.Values, cookies []*http.Cookie) *httptest.ResponseRecorder {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req := httptest.NewRequestWithContext(t.Context(), method, path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func findCookie(cs []*http.Cookie, name string) *http.Cookie {
+	for _, c := range cs {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}

@@ -1,0 +1,507 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/consent"
+	"github.com/gatehouse-id/gatehouse/ent/membership"
+	"github.com/gatehouse-id/gatehouse/ent/organization"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/internal/password"
+)
+
+// What the browser is told. One sentence each; details go to the log.
+const (
+	msgExpired      = "This sign-in link has expired. Go back to the application and try again."
+	msgFormExpired  = "This page has expired. Go back to the application and try again."
+	msgSessionEnded = "Your sign-in has ended. Go back to the application and try again."
+	msgBadLogin     = "Email or password is incorrect."
+	msgInternal     = "Something went wrong on our side. Go back to the application and try again."
+	msgNoOrg        = "Your account does not belong to any organization yet. Ask an administrator of your organization to invite you, then try again."
+	msgNotMember    = "You are not a member of that organization."
+	msgNotRequested = "Your account is not a member of the organization this application asked for."
+)
+
+// maxForm bounds a posted form; the largest legitimate one is well under.
+const maxForm = 16 << 10
+
+func (w *Web) getLogin(rw http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("authRequest")
+	req, ok := w.loginRequest(rw, r, id)
+	if !ok {
+		return
+	}
+	if !slices.Contains(req.Prompt, "login") && !slices.Contains(req.Prompt, "select_account") {
+		s, u, err := w.currentSession(r.Context(), r)
+		if err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		if s != nil && w.maxAgeMet(req, s) {
+			w.proceed(rw, r, req, s, u, "")
+			return
+		}
+	}
+	w.renderLogin(rw, http.StatusOK, loginPage{
+		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID),
+		ClientName: req.ClientName, Email: req.LoginHint,
+	})
+}
+
+func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
+	req, ok := w.postedRequest(rw, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
+	pw := r.PostFormValue("password")
+	page := loginPage{AuthRequest: req.ID, CSRF: r.PostFormValue("csrf"), ClientName: req.ClientName, Email: email}
+
+	accountKey, ipKey := "account:"+email, "ip:"+remoteIP(r)
+	if wait, err := w.throttled(ctx, accountKey, ipKey); err != nil {
+		w.fail(rw, r, err)
+		return
+	} else if wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		rw.Header().Set("Retry-After", strconv.Itoa(secs))
+		page.Error = fmt.Sprintf("Too many attempts. Wait %s and try again.", waitText(secs))
+		w.cfg.Logger.InfoContext(ctx, "login throttled", "auth_request", req.ID, "ip", remoteIP(r), "retry_after", secs)
+		w.renderLogin(rw, http.StatusTooManyRequests, page)
+		return
+	}
+
+	u, reason, err := w.checkPassword(ctx, email, pw)
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	if u == nil {
+		// Unknown user, no password, wrong password and disabled user all
+		// look the same to the browser (ATO-04); the log keeps the reason.
+		w.cfg.Logger.InfoContext(ctx, "login failed", "auth_request", req.ID, "reason", reason, "ip", remoteIP(r))
+		for _, k := range []string{accountKey, ipKey} {
+			if err := w.limiter(k).Failure(ctx, k); err != nil {
+				w.cfg.Logger.ErrorContext(ctx, "count failed login", "err", err)
+			}
+		}
+		page.Error = msgBadLogin
+		w.renderLogin(rw, http.StatusUnauthorized, page)
+		return
+	}
+	if err := w.cfg.AccountLimiter.Success(ctx, accountKey); err != nil {
+		w.cfg.Logger.ErrorContext(ctx, "reset login throttle", "err", err)
+	}
+	s, err := w.startSession(ctx, rw, r, u, []string{"pwd"})
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	w.cfg.Logger.InfoContext(ctx, "login succeeded", "auth_request", req.ID, "user", u.ID, "session", s.ID)
+	w.proceed(rw, r, req, s, u, "")
+}
+
+func (w *Web) limiter(key string) Limiter {
+	if strings.HasPrefix(key, "ip:") {
+		return w.cfg.IPLimiter
+	}
+	return w.cfg.AccountLimiter
+}
+
+func (w *Web) throttled(ctx context.Context, accountKey, ipKey string) (time.Duration, error) {
+	a, err := w.cfg.AccountLimiter.Wait(ctx, accountKey)
+	if err != nil {
+		return 0, fmt.Errorf("check login throttle: %w", err)
+	}
+	i, err := w.cfg.IPLimiter.Wait(ctx, ipKey)
+	if err != nil {
+		return 0, fmt.Errorf("check login throttle: %w", err)
+	}
+	return max(a, i), nil
+}
+
+func waitText(secs int) string {
+	switch {
+	case secs == 1:
+		return "a second"
+	case secs < 120:
+		return strconv.Itoa(secs) + " seconds"
+	default:
+		return strconv.Itoa((secs+59)/60) + " minutes"
+	}
+}
+
+// checkPassword returns the user when email and password match an active
+// user, and otherwise nil and the private reason. Every path verifies one
+// argon2id hash, so the time taken does not reveal whether the user exists.
+func (w *Web) checkPassword(ctx context.Context, email, pw string) (*ent.User, string, error) {
+	ctx = sys(ctx)
+	u, err := w.cfg.Client.User.Query().Where(user.Email(email)).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		password.VerifyNothing(pw)
+		return nil, "unknown_user", nil
+	case err != nil:
+		password.VerifyNothing(pw)
+		return nil, "", fmt.Errorf("find user: %w", err)
+	case u.PasswordHash == "":
+		password.VerifyNothing(pw)
+		return nil, "no_password", nil
+	}
+	rehash, err := password.Verify(pw, u.PasswordHash, password.Default)
+	switch {
+	case errors.Is(err, password.ErrMalformedHash):
+		password.VerifyNothing(pw)
+		w.cfg.Logger.ErrorContext(ctx, "malformed password hash", "user", u.ID)
+		return nil, "malformed_hash", nil
+	case err != nil:
+		return nil, "wrong_password", nil
+	case u.Status != user.StatusACTIVE:
+		return nil, "user_disabled", nil
+	}
+	upd := w.cfg.Client.User.UpdateOneID(u.ID).SetLastLoginAt(w.cfg.Now())
+	if rehash {
+		if h, err := password.Hash(pw, password.Default); err == nil {
+			upd.SetPasswordHash(h)
+		}
+	}
+	if err := upd.Exec(ctx); err != nil {
+		return nil, "", fmt.Errorf("record login: %w", err)
+	}
+	return u, "", nil
+}
+
+// maxAgeMet reports whether s is recent enough for req (OIDC Core §3.1.2.1).
+func (w *Web) maxAgeMet(req *LoginRequest, s *ent.Session) bool {
+	return req.MaxAge == nil || w.cfg.Now().Sub(s.AuthTime) <= *req.MaxAge
+}
+
+func (w *Web) postOrganization(rw http.ResponseWriter, r *http.Request) {
+	req, s, u, ok := w.postedStep(rw, r)
+	if !ok {
+		return
+	}
+	orgs, err := w.organizations(r.Context(), u.ID)
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	chosen := pulid.ID(r.PostFormValue("organization"))
+	if !w.allowedOrganization(req, orgs, chosen) {
+		w.cfg.Logger.InfoContext(r.Context(), "organization refused", "auth_request", req.ID, "user", u.ID, "organization", chosen)
+		w.pickOrganization(rw, r, req, s, orgs, http.StatusForbidden, msgNotMember)
+		return
+	}
+	w.proceed(rw, r, req, s, u, chosen)
+}
+
+func (w *Web) postConsent(rw http.ResponseWriter, r *http.Request) {
+	req, s, u, ok := w.postedStep(rw, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	org := pulid.ID(r.PostFormValue("organization"))
+	if needsOrganization(req) {
+		orgs, err := w.organizations(ctx, u.ID)
+		if err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		if !w.allowedOrganization(req, orgs, org) {
+			w.renderError(rw, http.StatusForbidden, msgNotMember)
+			return
+		}
+	} else {
+		org = ""
+	}
+	if r.PostFormValue("action") != "allow" {
+		w.cfg.Logger.InfoContext(ctx, "consent denied", "auth_request", req.ID, "user", u.ID, "client", req.ClientID)
+		w.renderError(rw, http.StatusForbidden, "You did not allow "+clientName(req)+" to use your account. You can close this page.")
+		return
+	}
+	if err := w.grantConsent(ctx, u.ID, req.ClientID, req.Scopes); err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	w.complete(rw, r, req, s, u, org)
+}
+
+// proceed runs the steps after authentication: the organization choice
+// when the request asks for one, consent for third-party applications, and
+// finally the hand-back to the provider.
+func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, u *ent.User, org pulid.ID) {
+	ctx := r.Context()
+	if needsOrganization(req) && org == "" {
+		if req.RequestedOrganizationID != "" {
+			// The application named the organization; the provider checks
+			// the membership in CompleteLogin.
+			org = pulid.ID(req.RequestedOrganizationID)
+		} else {
+			orgs, err := w.organizations(ctx, u.ID)
+			if err != nil {
+				w.fail(rw, r, err)
+				return
+			}
+			switch len(orgs) {
+			case 0:
+				w.renderError(rw, http.StatusForbidden, msgNoOrg)
+				return
+			case 1:
+				// One organization is no choice: take it without a page.
+				org = orgs[0].ID
+			default:
+				w.pickOrganization(rw, r, req, s, orgs, http.StatusOK, "")
+				return
+			}
+		}
+	}
+	if !req.FirstParty {
+		covered, err := w.consentCovers(ctx, u.ID, req.ClientID, req.Scopes)
+		if err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		if !covered || slices.Contains(req.Prompt, "consent") {
+			p := consentPage{
+				AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), Ticket: ticket(s, req.ID),
+				Organization: string(org), ClientName: clientName(req),
+				UserEmail: u.Email, UserName: u.Name, Scopes: req.Scopes,
+			}
+			if org != "" {
+				o, err := w.cfg.Client.Organization.Get(sys(ctx), org)
+				if err != nil && !ent.IsNotFound(err) {
+					w.fail(rw, r, err)
+					return
+				}
+				if o != nil {
+					p.Brand = brandOf(o)
+				}
+			}
+			w.renderConsent(rw, http.StatusOK, p)
+			return
+		}
+	}
+	w.complete(rw, r, req, s, u, org)
+}
+
+// complete hands the authentication to the provider and sends the browser
+// where it says, with 303 so the password post is never repeated (OIDC-14).
+func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, u *ent.User, org pulid.ID) {
+	ctx := r.Context()
+	to, err := w.cfg.Flow.CompleteLogin(ctx, req.ID, Authentication{
+		UserID: u.ID, SessionID: s.ID, OrganizationID: org,
+		AuthTime: s.AuthTime, AMR: s.Amr, ACR: s.Acr,
+	})
+	switch {
+	case errors.Is(err, ErrNotMember):
+		w.cfg.Logger.InfoContext(ctx, "organization refused by provider", "auth_request", req.ID, "user", u.ID, "organization", org)
+		if req.RequestedOrganizationID != "" {
+			w.renderError(rw, http.StatusForbidden, msgNotRequested)
+			return
+		}
+		orgs, err := w.organizations(ctx, u.ID)
+		if err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		w.pickOrganization(rw, r, req, s, orgs, http.StatusForbidden, msgNotMember)
+	case errors.Is(err, ErrReauthenticate):
+		// The session is older than the request allows: sign in again.
+		w.renderLogin(rw, http.StatusOK, loginPage{
+			AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID),
+			ClientName: req.ClientName, Email: u.Email,
+		})
+	case errors.Is(err, ErrUserInactive):
+		w.renderError(rw, http.StatusUnauthorized, msgSessionEnded)
+	case errors.Is(err, ErrUnknownRequest):
+		w.renderError(rw, http.StatusBadRequest, msgExpired)
+	case err != nil:
+		w.fail(rw, r, fmt.Errorf("complete login: %w", err))
+	default:
+		http.Redirect(rw, r, to, http.StatusSeeOther)
+	}
+}
+
+func (w *Web) pickOrganization(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, orgs []*ent.Organization, status int, msg string) {
+	p := organizationPage{
+		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), Ticket: ticket(s, req.ID),
+		ClientName: clientName(req), Error: msg,
+	}
+	for _, o := range orgs {
+		c := organizationChoice{ID: string(o.ID), Name: o.Name, Slug: o.Slug}
+		if safeLogoURL(o.LogoURL) {
+			c.LogoURL = o.LogoURL
+		}
+		p.Organizations = append(p.Organizations, c)
+	}
+	w.renderOrganization(rw, status, p)
+}
+
+func needsOrganization(req *LoginRequest) bool {
+	return req.WantsOrganization || req.RequestedOrganizationID != ""
+}
+
+// allowedOrganization reports whether the user may choose org for req: it
+// is one of orgs (the user's active memberships) and, when the application
+// named an organization, that one.
+func (w *Web) allowedOrganization(req *LoginRequest, orgs []*ent.Organization, org pulid.ID) bool {
+	if req.RequestedOrganizationID != "" && string(org) != req.RequestedOrganizationID {
+		return false
+	}
+	return slices.ContainsFunc(orgs, func(o *ent.Organization) bool { return o.ID == org })
+}
+
+// organizations lists the organizations where userID is an active member,
+// by name.
+func (w *Web) organizations(ctx context.Context, userID pulid.ID) ([]*ent.Organization, error) {
+	orgs, err := w.cfg.Client.Organization.Query().
+		Where(organization.HasMembershipsWith(membership.UserID(userID), membership.StatusEQ(membership.StatusACTIVE))).
+		Order(ent.Asc(organization.FieldName), ent.Asc(organization.FieldID)).
+		Limit(500).
+		All(sys(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("list organizations: %w", err)
+	}
+	return orgs, nil
+}
+
+// consentCovers reports whether the user has already granted the client
+// every scope it asks for.
+func (w *Web) consentCovers(ctx context.Context, userID pulid.ID, clientID string, scopes []string) (bool, error) {
+	c, err := w.cfg.Client.Consent.Query().Where(consent.UserID(userID), consent.ClientID(clientID)).Only(sys(ctx))
+	if ent.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("find consent: %w", err)
+	}
+	for _, s := range scopes {
+		if !slices.Contains(c.Scopes, s) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// grantConsent adds scopes to what the user granted the client.
+func (w *Web) grantConsent(ctx context.Context, userID pulid.ID, clientID string, scopes []string) error {
+	ctx = sys(ctx)
+	for range 2 { // a concurrent first grant may win the unique index once
+		c, err := w.cfg.Client.Consent.Query().Where(consent.UserID(userID), consent.ClientID(clientID)).Only(ctx)
+		switch {
+		case ent.IsNotFound(err):
+			err = w.cfg.Client.Consent.Create().SetUserID(userID).SetClientID(clientID).
+				SetScopes(union(nil, scopes)).Exec(ctx)
+			if ent.IsConstraintError(err) {
+				continue
+			}
+		case err == nil:
+			err = w.cfg.Client.Consent.UpdateOneID(c.ID).SetScopes(union(c.Scopes, scopes)).Exec(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("store consent: %w", err)
+		}
+		return nil
+	}
+	return errors.New("store consent: conflicting concurrent grants")
+}
+
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// loginRequest fetches the pending request id, or shows the expired page.
+func (w *Web) loginRequest(rw http.ResponseWriter, r *http.Request, id string) (*LoginRequest, bool) {
+	if id == "" || len(id) > 128 {
+		w.renderError(rw, http.StatusBadRequest, msgExpired)
+		return nil, false
+	}
+	req, err := w.cfg.Flow.LoginRequest(r.Context(), id)
+	switch {
+	case errors.Is(err, ErrUnknownRequest):
+		w.renderError(rw, http.StatusBadRequest, msgExpired)
+		return nil, false
+	case err != nil:
+		w.fail(rw, r, fmt.Errorf("load auth request: %w", err))
+		return nil, false
+	case req == nil || (!req.ExpiresAt.IsZero() && !w.cfg.Now().Before(req.ExpiresAt)):
+		w.renderError(rw, http.StatusBadRequest, msgExpired)
+		return nil, false
+	}
+	return req, true
+}
+
+// postedRequest parses a posted form, loads its authorization request and
+// checks its CSRF field.
+func (w *Web) postedRequest(rw http.ResponseWriter, r *http.Request) (*LoginRequest, bool) {
+	r.Body = http.MaxBytesReader(rw, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		w.renderError(rw, http.StatusBadRequest, msgFormExpired)
+		return nil, false
+	}
+	id := r.PostFormValue("authRequest")
+	req, ok := w.loginRequest(rw, r, id)
+	if !ok {
+		return nil, false
+	}
+	if !w.checkCSRF(r, req.ID) {
+		w.cfg.Logger.InfoContext(r.Context(), "csrf check failed", "auth_request", req.ID, "ip", remoteIP(r))
+		w.renderError(rw, http.StatusForbidden, msgFormExpired)
+		return nil, false
+	}
+	return req, true
+}
+
+// postedStep is postedRequest for the steps after authentication: the
+// browser must still hold the session the ticket was issued for.
+func (w *Web) postedStep(rw http.ResponseWriter, r *http.Request) (*LoginRequest, *ent.Session, *ent.User, bool) {
+	req, ok := w.postedRequest(rw, r)
+	if !ok {
+		return nil, nil, nil, false
+	}
+	s, u, err := w.currentSession(r.Context(), r)
+	if err != nil {
+		w.fail(rw, r, err)
+		return nil, nil, nil, false
+	}
+	if s == nil {
+		w.renderError(rw, http.StatusUnauthorized, msgSessionEnded)
+		return nil, nil, nil, false
+	}
+	if !checkTicket(r, s, req.ID) {
+		w.cfg.Logger.InfoContext(r.Context(), "login ticket check failed", "auth_request", req.ID, "session", s.ID)
+		w.renderError(rw, http.StatusForbidden, msgFormExpired)
+		return nil, nil, nil, false
+	}
+	return req, s, u, true
+}
+
+// fail logs err and shows the generic error page.
+func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
+	w.cfg.Logger.ErrorContext(r.Context(), "hosted page failed", "path", r.URL.Path, "err", err)
+	w.renderError(rw, http.StatusInternalServerError, msgInternal)
+}
+
+func clientName(req *LoginRequest) string {
+	if req.ClientName != "" {
+		return req.ClientName
+	}
+	return "the application"
+}

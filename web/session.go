@@ -1,0 +1,171 @@
+package web
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/session"
+	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/internal/secret"
+	"github.com/gatehouse-id/gatehouse/tenants/viewer"
+)
+
+// touchEvery limits last_seen_at writes to one per session per minute.
+const touchEvery = time.Minute
+
+// sys is ctx acting as Gatehouse itself: the hosted pages read and write
+// sessions, users' memberships and consents on behalf of a browser that has
+// no viewer of its own yet.
+func sys(ctx context.Context) context.Context { return viewer.SystemContext(ctx) }
+
+// currentSession returns the browser's live session and its user, or nils
+// when the cookie is missing, unknown, revoked, expired (absolute or idle)
+// or belongs to a user who is no longer active.
+func (w *Web) currentSession(ctx context.Context, r *http.Request) (*ent.Session, *ent.User, error) {
+	c, err := r.Cookie(w.sessionCk)
+	if err != nil || c.Value == "" || len(c.Value) > 128 {
+		return nil, nil, nil
+	}
+	ctx = sys(ctx)
+	now := w.cfg.Now()
+	s, err := w.cfg.Client.Session.Query().
+		Where(session.TokenHash(secret.Hash(c.Value)), session.RevokedAtIsNil(), session.ExpiresAtGT(now)).
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("find session: %w", err)
+	}
+	if !now.Before(s.LastSeenAt.Add(w.cfg.SessionIdleTimeout)) {
+		return nil, nil, nil
+	}
+	u, err := w.cfg.Client.User.Query().Where(user.ID(s.UserID), user.StatusEQ(user.StatusACTIVE)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("find session user: %w", err)
+	}
+	if now.Sub(s.LastSeenAt) >= touchEvery {
+		if err := w.cfg.Client.Session.UpdateOneID(s.ID).SetLastSeenAt(now).Exec(ctx); err != nil {
+			return nil, nil, fmt.Errorf("touch session: %w", err)
+		}
+		s.LastSeenAt = now
+	}
+	return s, u, nil
+}
+
+// startSession signs the browser in as u with a new session and a new
+// cookie value, and revokes the session the browser presented before, if
+// any, so an identifier planted before sign-in is worthless after it
+// (ATO-07).
+func (w *Web) startSession(ctx context.Context, rw http.ResponseWriter, r *http.Request, u *ent.User, amr []string) (*ent.Session, error) {
+	ctx = sys(ctx)
+	now := w.cfg.Now()
+	if c, err := r.Cookie(w.sessionCk); err == nil && c.Value != "" && len(c.Value) <= 128 {
+		if _, err := w.cfg.Client.Session.Update().
+			Where(session.TokenHash(secret.Hash(c.Value)), session.RevokedAtIsNil()).
+			SetRevokedAt(now).Save(ctx); err != nil {
+			return nil, fmt.Errorf("revoke previous session: %w", err)
+		}
+	}
+	token := secret.Token(32)
+	expires := now.Add(w.cfg.SessionLifetime)
+	s, err := w.cfg.Client.Session.Create().
+		SetUserID(u.ID).
+		SetTokenHash(secret.Hash(token)).
+		SetAuthTime(now).
+		SetAmr(amr).
+		SetIP(remoteIP(r)).
+		SetUserAgent(truncate(r.UserAgent(), 512)).
+		SetCreatedAt(now).
+		SetLastSeenAt(now).
+		SetExpiresAt(expires).
+		Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	http.SetCookie(rw, &http.Cookie{
+		Name: w.sessionCk, Value: token, Path: "/", Expires: expires,
+		Secure: w.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+	return s, nil
+}
+
+// CSRF protection is double-submit: a random token in a SameSite=Strict,
+// HttpOnly cookie, and in each form an HMAC of the authorization request id
+// keyed with that token, so a form is good for one request in one browser
+// only (ATO-08, login CSRF included).
+
+// csrfToken returns the browser's CSRF cookie value, setting a new one when
+// there is none.
+func (w *Web) csrfToken(rw http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(w.csrfCk); err == nil && len(c.Value) >= 32 && len(c.Value) <= 128 {
+		return c.Value
+	}
+	token := secret.Token(32)
+	http.SetCookie(rw, &http.Cookie{
+		Name: w.csrfCk, Value: token, Path: "/",
+		Secure: w.secure, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+	})
+	return token
+}
+
+func mac(key, purpose, authRequest string) string {
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(purpose + "\x00" + authRequest))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func csrfField(token, authRequest string) string { return mac(token, "csrf", authRequest) }
+
+// checkCSRF reports whether the posted csrf field matches the cookie.
+func (w *Web) checkCSRF(r *http.Request, authRequest string) bool {
+	c, err := r.Cookie(w.csrfCk)
+	if err != nil || c.Value == "" {
+		return false
+	}
+	return hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(csrfField(c.Value, authRequest)))
+}
+
+// A ticket proves that the server authenticated this session for this
+// authorization request (a fresh sign-in, or an existing session that met
+// prompt and max_age). The organization and consent steps require it, so
+// they cannot be reached by posting to them directly with an older session
+// when the application asked for a fresh sign-in. It is keyed with the
+// session's stored hash, which never leaves the server.
+func ticket(s *ent.Session, authRequest string) string {
+	return mac(s.TokenHash, "ticket", authRequest)
+}
+
+func checkTicket(r *http.Request, s *ent.Session, authRequest string) bool {
+	return hmac.Equal([]byte(r.PostFormValue("ticket")), []byte(ticket(s, authRequest)))
+}
+
+// remoteIP is the peer's address. X-Forwarded-For is not trusted (see
+// internal/httpserver).
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// truncate cuts s to at most n bytes of valid UTF-8 (PostgreSQL refuses
+// anything else in a text column).
+func truncate(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.ToValidUTF8(s, "")
+}

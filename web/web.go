@@ -1,0 +1,299 @@
+package web
+
+import (
+	"bytes"
+	"crypto/rand"
+	"embed"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+)
+
+//go:embed templates/*.html static/*
+var files embed.FS
+
+// FS returns the embedded templates/ and static/ directories.
+func FS() fs.FS { return files }
+
+// Config configures the hosted pages.
+type Config struct {
+	// Flow is the OpenID Provider whose authorization requests the login
+	// completes. Required.
+	Flow Flow
+	// Client is the database. Required. Web reads and writes users'
+	// sessions and consents as the System viewer.
+	Client *ent.Client
+	// Issuer is the public base URL. Cookies are Secure and carry the
+	// __Host- prefix when it is https. Required.
+	Issuer string
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Now defaults to time.Now.
+	Now func() time.Time
+	// SessionLifetime is a session's absolute lifetime. Defaults to 7 days.
+	SessionLifetime time.Duration
+	// SessionIdleTimeout ends a session not used for this long. Defaults to
+	// 24 hours.
+	SessionIdleTimeout time.Duration
+	// AccountLimiter throttles failed sign-ins per email address. Defaults
+	// to an in-memory limiter: 5 free failures, then 1s doubling to 1h.
+	AccountLimiter Limiter
+	// IPLimiter throttles failed sign-ins per client address. Defaults to
+	// an in-memory limiter: 20 free failures, then 1s doubling to 1h,
+	// forgotten an hour after the last failure.
+	IPLimiter Limiter
+	// Dev relaxes nothing security-relevant today; it is reserved for
+	// development conveniences (template reloading).
+	Dev bool
+}
+
+// Web serves the hosted pages.
+type Web struct {
+	cfg       Config
+	secure    bool
+	pages     map[string]*template.Template
+	static    http.Handler
+	sessionCk string
+	csrfCk    string
+}
+
+// page names; each has templates/<name>.html, rendered inside layout.html.
+const (
+	pageLogin        = "login"
+	pageOrganization = "organization"
+	pageConsent      = "consent"
+	pageError        = "error"
+)
+
+var pageNames = []string{pageLogin, pageOrganization, pageConsent, pageError}
+
+// New checks cfg and parses every page. A missing or broken page fails New.
+func New(cfg Config) (*Web, error) { return newWithFS(cfg, files) }
+
+func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
+	var problems []string
+	if cfg.Flow == nil {
+		problems = append(problems, "Flow is required")
+	}
+	if cfg.Client == nil {
+		problems = append(problems, "Client is required")
+	}
+	u, err := url.Parse(cfg.Issuer)
+	if cfg.Issuer == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		problems = append(problems, "Issuer must be an absolute http(s) URL")
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("web config: %s", strings.Join(problems, "; "))
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SessionLifetime <= 0 {
+		cfg.SessionLifetime = 7 * 24 * time.Hour
+	}
+	if cfg.SessionIdleTimeout <= 0 {
+		cfg.SessionIdleTimeout = 24 * time.Hour
+	}
+	if cfg.AccountLimiter == nil {
+		cfg.AccountLimiter = NewMemoryLimiter(MemoryLimiterConfig{Now: cfg.Now})
+	}
+	if cfg.IPLimiter == nil {
+		cfg.IPLimiter = NewMemoryLimiter(MemoryLimiterConfig{Free: 20, Forget: time.Hour, Now: cfg.Now})
+	}
+	w := &Web{cfg: cfg, secure: u.Scheme == "https", pages: map[string]*template.Template{}}
+	w.sessionCk, w.csrfCk = "gatehouse_session", "gatehouse_csrf"
+	if w.secure {
+		w.sessionCk, w.csrfCk = "__Host-gatehouse_session", "__Host-gatehouse_csrf"
+	}
+	for _, name := range pageNames {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(fsys, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse page %s: %w", name, err)
+		}
+		w.pages[name] = t
+	}
+	static, err := fs.Sub(fsys, "static")
+	if err != nil {
+		return nil, fmt.Errorf("open static files: %w", err)
+	}
+	w.static = http.StripPrefix("/static/", http.FileServerFS(static))
+	return w, nil
+}
+
+var funcs = template.FuncMap{
+	"scopeText": scopeText,
+}
+
+// Handler serves /login, /login/organization, /consent and /static/.
+func (w *Web) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /login", w.getLogin)
+	mux.HandleFunc("POST /login", w.postLogin)
+	mux.HandleFunc("POST /login/organization", w.postOrganization)
+	mux.HandleFunc("POST /consent", w.postConsent)
+	mux.Handle("GET /static/", w.staticHandler())
+	return w.headers(mux)
+}
+
+// Paths lists the patterns to mount Handler under in a parent mux.
+func (w *Web) Paths() []string { return []string{"/login", "/login/", "/consent", "/static/"} }
+
+func (w *Web) staticHandler() http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
+			http.NotFound(rw, r)
+			return
+		}
+		rw.Header().Set("Cache-Control", "public, max-age=3600")
+		w.static.ServeHTTP(rw, r)
+	})
+}
+
+// headers sets the security headers on every response: never cached,
+// never framed (OIDC-14), never leaking the URL through Referer (OIDC-09).
+// Pages add a CSP with a per-response style nonce; this one covers the
+// rest (errors from the mux, static files).
+func (w *Web) headers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		h := rw.Header()
+		if w.secure {
+			h.Set("Strict-Transport-Security", "max-age=63072000")
+		}
+		h.Set("Cache-Control", "no-store")
+		h.Set("Pragma", "no-cache")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Content-Security-Policy", csp(""))
+		next.ServeHTTP(rw, r)
+	})
+}
+
+// csp is the Content-Security-Policy: our own scripts and styles only (no
+// inline script at all), organization logos from https, never framed.
+// There is no form-action directive: browsers apply it to the redirects
+// after a form post, which must reach the application's redirect URI.
+func csp(styleNonce string) string {
+	style := "style-src 'self'"
+	if styleNonce != "" {
+		style += " 'nonce-" + styleNonce + "'"
+	}
+	return "default-src 'self'; script-src 'self'; " + style + "; img-src 'self' https:; " +
+		"object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+}
+
+// layout is what every page's layout.html reads.
+type layout struct {
+	Title string
+	// Nonce allows the one inline <style> that sets the brand colour.
+	Nonce string
+	// Brand is the organization whose look the page takes, if any.
+	Brand *brand
+}
+
+// brand is an organization's logo and colour, only when they are safe to
+// put into the page (https URL, #rrggbb colour).
+type brand struct {
+	Name    string
+	LogoURL string
+	Color   template.CSS
+}
+
+type loginPage struct {
+	layout
+	AuthRequest string
+	CSRF        string
+	ClientName  string
+	Email       string
+	Error       string
+}
+
+type organizationPage struct {
+	layout
+	AuthRequest   string
+	CSRF          string
+	Ticket        string
+	ClientName    string
+	Organizations []organizationChoice
+	Error         string
+}
+
+type organizationChoice struct {
+	ID, Name, Slug string
+	LogoURL        string
+}
+
+type consentPage struct {
+	layout
+	AuthRequest  string
+	CSRF         string
+	Ticket       string
+	Organization string
+	ClientName   string
+	UserEmail    string
+	UserName     string
+	Scopes       []string
+}
+
+type errorPage struct {
+	layout
+	Message string
+}
+
+func (w *Web) renderLogin(rw http.ResponseWriter, status int, p loginPage) {
+	p.Title, p.Nonce = "Sign in", newNonce()
+	w.render(rw, status, pageLogin, p.Nonce, p)
+}
+
+func (w *Web) renderOrganization(rw http.ResponseWriter, status int, p organizationPage) {
+	p.Title, p.Nonce = "Choose an organization", newNonce()
+	w.render(rw, status, pageOrganization, p.Nonce, p)
+}
+
+func (w *Web) renderConsent(rw http.ResponseWriter, status int, p consentPage) {
+	p.Title, p.Nonce = "Allow access", newNonce()
+	w.render(rw, status, pageConsent, p.Nonce, p)
+}
+
+// renderError shows one plain sentence and nothing to click: an error never
+// sends the browser anywhere (OIDC-02).
+func (w *Web) renderError(rw http.ResponseWriter, status int, message string) {
+	p := errorPage{layout: layout{Title: "Something went wrong", Nonce: newNonce()}, Message: message}
+	w.render(rw, status, pageError, p.Nonce, p)
+}
+
+// render executes a page into a buffer and only then writes it, so a failed
+// template never sends half a page.
+func (w *Web) render(rw http.ResponseWriter, status int, name, nonce string, data any) {
+	var buf bytes.Buffer
+	if err := w.pages[name].Execute(&buf, data); err != nil {
+		w.cfg.Logger.Error("render page", "page", name, "err", err)
+		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		rw.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(rw, "Something went wrong. Go back to the application and try again.\n")
+		return
+	}
+	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+	rw.Header().Set("Content-Security-Policy", csp(nonce))
+	rw.WriteHeader(status)
+	_, _ = buf.WriteTo(rw)
+}
+
+func newNonce() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return base64.RawStdEncoding.EncodeToString(b)
+}
