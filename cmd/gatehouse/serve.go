@@ -11,7 +11,8 @@ import (
 
 func serve(ctx context.Context, e *env, args []string) int {
 	c := newCLI(e, "gatehouse serve",
-		"Runs the HTTP server: GraphQL at /graphql, /healthz, /readyz and /metrics.\n"+
+		"Runs the HTTP server: GraphQL at /graphql, the OpenID provider (/.well-known/,\n"+
+			"/oauth/v2/, /oidc/v1/), the hosted login (/login), /healthz, /readyz and /metrics.\n"+
 			"Migrates the database first. Stops gracefully on SIGTERM or SIGINT.").withConfig()
 	if code, done := c.parse(args); done {
 		return code
@@ -28,10 +29,17 @@ func serve(ctx context.Context, e *env, args []string) int {
 	}
 	defer b.Close()
 
+	prov, err := b.openProvider(ctx, cfg, logger)
+	if err != nil {
+		return e.fail(err)
+	}
 	metrics := httpserver.NewMetrics()
 	b.registerMetrics(metrics.Registry())
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", b.graphQL(cfg, logger))
+	if err := b.routeIdentity(mux, prov, cfg, logger); err != nil {
+		return e.fail(err)
+	}
+	mux.Handle("/graphql", b.graphQL(cfg, logger, tokenVerifier(prov)))
 	mux.Handle("GET /healthz", httpserver.Healthz())
 	mux.Handle("GET /readyz", httpserver.Readyz(b.ready, logger))
 	mux.Handle("GET /metrics", metrics.Handler())

@@ -55,10 +55,11 @@ func (b *backend) registerMetrics(reg *prometheus.Registry) {
 	reg.MustRegister(collectors.NewDBStatsCollector(b.db.SQL, "gatehouse"))
 }
 
-// graphQL serves /graphql: POST authenticated by API key with a 1 MiB body
-// limit, and GET for the playground in dev mode (graph.NewHandler does both).
-func (b *backend) graphQL(cfg *config.Config, logger *slog.Logger) http.Handler {
-	return graph.NewHandler(graph.Config{Service: b.tenants, Logger: logger, Dev: cfg.Dev})
+// graphQL serves /graphql: POST authenticated by API key or provider access
+// token with a 1 MiB body limit, and GET for the playground in dev mode
+// (graph.NewHandler does both).
+func (b *backend) graphQL(cfg *config.Config, logger *slog.Logger, verify func(context.Context, string) (tenants.TokenClaims, error)) http.Handler {
+	return graph.NewHandler(graph.Config{Service: b.tenants, Logger: logger, Dev: cfg.Dev, VerifyToken: verify})
 }
 
 // inputError is a problem with what the operator typed.

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, what the interop and browser tests drive:
+# Node.js with npm (npm's openid-client as a relying party) and Chromium
+# (hosted pages in a real browser). Installs only what is missing.
+set -euo pipefail
+
+missing=()
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+node --version
+npm --version 2>/dev/null | tail -n 1
+/usr/bin/chromium --version 2>/dev/null || true

@@ -1,0 +1,97 @@
+package main
+
+// The identity half of the wiring: the master key, the OpenID provider and
+// the hosted pages on top of the backend.
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/federation/provider"
+	"github.com/gatehouse-id/gatehouse/internal/config"
+	"github.com/gatehouse-id/gatehouse/internal/seal"
+	"github.com/gatehouse-id/gatehouse/tenants"
+	"github.com/gatehouse-id/gatehouse/web"
+)
+
+// masterKeyFile is where the generated master key lives when
+// GATEHOUSE_MASTER_KEY is unset.
+const masterKeyFile = "master.key"
+
+// masterKey returns the configured master key, or the key file in the data
+// directory (created on first use, mode 0600).
+func masterKey(ctx context.Context, cfg *config.Config, logger *slog.Logger) ([]byte, error) {
+	if cfg.MasterKey != nil {
+		return cfg.MasterKey, nil
+	}
+	path := filepath.Join(cfg.DataDir, masterKeyFile)
+	key, err := seal.LoadOrCreateKeyFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	if !cfg.Dev {
+		logger.WarnContext(ctx, "GATEHOUSE_MASTER_KEY is not set: sealing secrets with a key file; "+
+			"set one key for every node in production", "file", path)
+	}
+	return key, nil
+}
+
+// openProvider starts the OpenID provider: its signing keys are sealed with
+// the master key, and op's own encryption key is derived from it.
+func (b *backend) openProvider(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*provider.Provider, error) {
+	key, err := masterKey(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := seal.New(key)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	derived, err := hkdf.Key(sha256.New, key, nil, "gatehouse/oidc-provider/crypto-key", 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive provider key: %w", err)
+	}
+	return provider.New(ctx, provider.Config{
+		Issuer:    cfg.Issuer,
+		Client:    b.client,
+		Sealer:    sealer,
+		CryptoKey: [32]byte(derived),
+		Logger:    logger,
+		// config allows an http issuer only on loopback or in dev mode.
+		Dev: cfg.Dev || strings.HasPrefix(cfg.Issuer, "http://"),
+	})
+}
+
+// routeIdentity mounts the provider's endpoints and the hosted login.
+func (b *backend) routeIdentity(mux *http.ServeMux, p *provider.Provider, cfg *config.Config, logger *slog.Logger) error {
+	pages, err := web.New(web.Config{Flow: p, Client: b.client, Issuer: cfg.Issuer, Logger: logger, Dev: cfg.Dev})
+	if err != nil {
+		return fmt.Errorf("hosted pages: %w", err)
+	}
+	for _, path := range p.Paths() {
+		mux.Handle(path, p.Handler())
+	}
+	for _, path := range []string{"/login", "/login/", "/consent", "/static/"} {
+		mux.Handle(path, pages.Handler())
+	}
+	return nil
+}
+
+// tokenVerifier lets /graphql accept the provider's access tokens.
+func tokenVerifier(p *provider.Provider) func(context.Context, string) (tenants.TokenClaims, error) {
+	return func(ctx context.Context, token string) (tenants.TokenClaims, error) {
+		at, err := p.VerifyAccessToken(ctx, token)
+		if err != nil {
+			return tenants.TokenClaims{}, err
+		}
+		return tenants.TokenClaims{Subject: pulid.ID(at.Subject), ClientID: at.ClientID,
+			Scopes: at.Scopes, OrganizationID: at.OrganizationID}, nil
+	}
+}
