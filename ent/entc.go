@@ -32,10 +32,18 @@ func main() {
 			gen.FeatureEntQL,
 			gen.FeatureLock,
 		},
-		Templates: append(entgql.AllTemplates,
-			gen.MustParse(gen.NewTemplate("pulid").ParseFiles("ent/template/pulid.tmpl"))),
+		Templates: []*gen.Template{
+			gen.MustParse(gen.NewTemplate("pulid").ParseFiles("ent/template/pulid.tmpl")),
+		},
 	}
-	if err := entc.Generate("./ent/schema", cfg, entc.Extensions(ex)); err != nil {
+	// Later templates override earlier ones of the same name, and the
+	// extension appends entgql's templates: add the override after it.
+	overridePaginate := func(c *gen.Config) error {
+		c.Templates = append(c.Templates, gen.MustParse(gen.NewTemplate("paginate").
+			Funcs(entgql.TemplateFuncs).ParseFiles("ent/template/paginate.tmpl")))
+		return nil
+	}
+	if err := entc.Generate("./ent/schema", cfg, entc.Extensions(ex), overridePaginate); err != nil {
 		log.Fatalf("ent codegen: %v", err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+
+	"github.com/gatehouse-id/gatehouse/graph"
 )
 
 // TestContract runs the operations that clients rely on, exactly as the
@@ -89,6 +91,47 @@ func TestPagination(t *testing.T) {
 		d = e.ok(e.admin, `{organizations(where:{slugIn:["org-3","org-5"]}){totalCount}}`, nil)
 		if get(d, "organizations.totalCount") != float64(2) {
 			t.Errorf("where slugIn: totalCount = %v", get(d, "organizations.totalCount"))
+		}
+	})
+}
+
+// TestPageBounds: every connection returns at most MaxPageSize items and,
+// without first/last, graph.DefaultPageSize — nested ones too, which ent
+// loads together with their parent; and pageInfo stays right without a
+// COUNT when totalCount is not asked for.
+func TestPageBounds(t *testing.T) {
+	eachDB(t, func(t *testing.T, e *env) {
+		org := e.createOrg("Big", "big")
+		const members = graph.DefaultPageSize + 5
+		for i := range members {
+			e.createMember(org, fmt.Sprintf("m%d@big.example", i))
+		}
+		for name, q := range map[string]string{
+			"nested":   `{ organizations(first: 1) { edges { node { memberships { edges { node { id } } } } } } }`,
+			"fragment": `{ organizations(first: 1) { edges { node { ...M } } } } fragment M on Organization { memberships { edges { node { id } } } }`,
+		} {
+			d := e.ok(e.admin, q, nil)
+			if n := len(get(d, "organizations.edges.0.node.memberships.edges").([]any)); n != graph.DefaultPageSize {
+				t.Errorf("%s connection without first returned %d edges, want %d", name, n, graph.DefaultPageSize)
+			}
+		}
+		for _, q := range []string{
+			`{ organizations(first: 1) { edges { node { memberships(first: 1000) { edges { node { id } } } } } } }`,
+			`{ organizations(last: 101) { totalCount } }`,
+		} {
+			if r := e.do(e.admin, q, nil); r.code() != "BAD_USER_INPUT" || get(r.Errors[0].Extensions, "field") == nil {
+				t.Errorf("%s: %s, want BAD_USER_INPUT naming first/last", q, r.raw)
+			}
+		}
+		if r := e.do(e.admin, `query($n:Int){ organizations(first: $n) { totalCount } }`, map[string]any{"n": 1000}); r.code() != "BAD_USER_INPUT" {
+			t.Errorf("first from a variable: %s", r.raw)
+		}
+		for first, want := range map[int]bool{10: true, members: false, members - 1: true} {
+			d := e.ok(e.admin, `query($o:ID!,$f:Int){organization(id:$o){memberships(first:$f){edges{node{id}} pageInfo{hasNextPage}}}}`,
+				map[string]any{"o": org, "f": first})
+			if got := get(d, "organization.memberships.pageInfo.hasNextPage"); got != want {
+				t.Errorf("first %d of %d: hasNextPage = %v, want %v", first, members, got, want)
+			}
 		}
 	})
 }

@@ -11,10 +11,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/gatehouse-id/gatehouse/graph/generated"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
@@ -50,7 +48,8 @@ func NewHandler(cfg Config) http.Handler {
 		Complexity: complexity(),
 	}))
 	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	// No query cache: shapeLimits writes default page sizes into each
+	// request's own document (parsing a typical query costs microseconds).
 	srv.SetParserTokenLimit(parserTokenLimit)
 	srv.SetDisableSuggestion(!cfg.Dev)
 	if cfg.Dev {
@@ -59,7 +58,6 @@ func NewHandler(cfg Config) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.Use(shapeLimits{})
 	srv.AroundFields(markResolverErrors)
-	srv.AroundFields(capPages)
 	srv.SetErrorPresenter(presentErrors(logger))
 	srv.SetRecoverFunc(recoverPanic(logger))
 

@@ -2,7 +2,9 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"entgo.io/contrib/entgql"
@@ -13,7 +15,6 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/graph/generated"
-	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // Limits that keep one document from exhausting the server for everyone
@@ -80,33 +81,12 @@ func complexity() generated.ComplexityRoot {
 	return c
 }
 
-// capPages is a field middleware: it rejects first/last outside 0..MaxPageSize
-// on connection fields and gives connections without either a default page,
-// so no list is ever unbounded.
-func capPages(ctx context.Context, next graphql.Resolver) (any, error) {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Field.Definition == nil || !strings.HasSuffix(fc.Field.Definition.Type.Name(), "Connection") {
-		return next(ctx)
-	}
-	first, _ := fc.Args["first"].(*int)
-	last, _ := fc.Args["last"].(*int)
-	for _, a := range []struct {
-		name string
-		v    *int
-	}{{"first", first}, {"last", last}} {
-		if a.v != nil && (*a.v < 0 || *a.v > MaxPageSize) {
-			return nil, &tenants.InputError{Field: a.name, Reason: fmt.Sprintf("must be between 0 and %d", MaxPageSize)}
-		}
-	}
-	if first == nil && last == nil {
-		n := DefaultPageSize
-		fc.Args["first"] = &n
-	}
-	return next(ctx)
-}
-
-// shapeLimits rejects documents nested deeper than MaxDepth or with more
-// than MaxAliases aliases, before anything executes.
+// shapeLimits checks a document before anything executes: nesting deeper
+// than MaxDepth, more than MaxAliases aliases, or first/last outside
+// 0..MaxPageSize reject it; a connection with neither first nor last gets
+// first: DefaultPageSize written into the document, so that nested
+// connections, which ent loads eagerly with their parent, are bounded too.
+// It rewrites the request's own AST: the handler keeps no query cache.
 type shapeLimits struct{}
 
 var _ interface {
@@ -120,9 +100,11 @@ func (shapeLimits) MutateOperationContext(_ context.Context, oc *graphql.Operati
 	if oc.Operation == nil {
 		return nil
 	}
-	var m shape
+	m := shape{vars: oc.Variables}
 	m.walk(oc.Doc, oc.Operation.SelectionSet, 1, map[string]bool{})
 	switch {
+	case m.err != nil:
+		return m.err
 	case m.depth > MaxDepth:
 		return limitError(fmt.Sprintf("query is nested %d levels deep; the limit is %d", m.depth, MaxDepth))
 	case m.aliases > MaxAliases:
@@ -135,7 +117,11 @@ func limitError(msg string) *gqlerror.Error {
 	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": "QUERY_TOO_COMPLEX"}}
 }
 
-type shape struct{ depth, aliases int }
+type shape struct {
+	depth, aliases int
+	vars           map[string]any
+	err            *gqlerror.Error
+}
 
 // walk measures a selection set. Fragment cycles are already rejected by
 // validation; onPath guards anyway.
@@ -146,6 +132,9 @@ func (m *shape) walk(doc *ast.QueryDocument, set ast.SelectionSet, depth int, on
 			m.depth = max(m.depth, depth)
 			if s.Alias != "" && s.Alias != s.Name {
 				m.aliases++
+			}
+			if s.Definition != nil && strings.HasSuffix(s.Definition.Type.Name(), "Connection") && m.err == nil {
+				m.err = boundPage(s, m.vars)
 			}
 			m.walk(doc, s.SelectionSet, depth+1, onPath)
 		case *ast.InlineFragment:
@@ -160,4 +149,46 @@ func (m *shape) walk(doc *ast.QueryDocument, set ast.SelectionSet, depth int, on
 			delete(onPath, s.Name)
 		}
 	}
+}
+
+// boundPage checks first/last of a connection field and gives it a default
+// page when it has neither.
+func boundPage(f *ast.Field, vars map[string]any) *gqlerror.Error {
+	args := f.ArgumentMap(vars)
+	given := false
+	for _, name := range []string{"first", "last"} {
+		v, ok := args[name]
+		if !ok || v == nil {
+			continue
+		}
+		given = true
+		n, ok := asInt(v)
+		if !ok || n < 0 || n > MaxPageSize {
+			return &gqlerror.Error{
+				Message:    fmt.Sprintf("%s: must be between 0 and %d", name, MaxPageSize),
+				Path:       ast.Path{ast.PathName(f.Alias)},
+				Extensions: map[string]any{"code": CodeBadUserInput, "field": name},
+			}
+		}
+	}
+	if !given {
+		f.Arguments = append(f.Arguments, &ast.Argument{Name: "first",
+			Value: &ast.Value{Kind: ast.IntValue, Raw: strconv.Itoa(DefaultPageSize)}})
+	}
+	return nil
+}
+
+func asInt(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int:
+		return int64(n), true
+	case int64:
+		return n, true
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	case float64:
+		return int64(n), n == float64(int64(n))
+	}
+	return 0, false
 }
