@@ -1,6 +1,11 @@
 // Package web serves what a person sees in a browser: the hosted sign-in
 // pages that an OpenID Provider authorization request hands over to
 // (/login?authRequest=ID), the organization picker and the consent screen,
-// and the browser sessions behind them. Templates and static files are
-// embedded; every page is rendered with html/template into a buffer first.
+// the page after RP-initiated logout (/login/logged-out), and the browser
+// sessions behind them. Where the application asked for no page
+// (prompt=none) or the user denies consent, the request ends with an OAuth
+// error sent back to the application (Flow.FailLogin). Sign-ins, rejected
+// sign-ins, consent and logout are written to the audit trail.
+// Templates and static files are embedded; every page is rendered with
+// html/template into a buffer first.
 package web

@@ -22,6 +22,12 @@ type Flow interface {
 	// than max_age or prompt=login allows; ErrUserInactive: the user was
 	// disabled meanwhile; ErrUnknownRequest as above.
 	CompleteLogin(ctx context.Context, id string, a Authentication) (redirect string, err error)
+	// FailLogin ends request id with an OAuth error (OIDC Core §3.1.2.6:
+	// access_denied, login_required, consent_required,
+	// interaction_required, account_selection_required) and returns the
+	// URL that tells the application, to which the browser is sent (303).
+	// ErrUnknownRequest as above.
+	FailLogin(ctx context.Context, id, errorCode, description string) (redirect string, err error)
 }
 
 var _ Flow = (*provider.Provider)(nil)

@@ -17,17 +17,21 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	_ "github.com/gatehouse-id/gatehouse/ent/runtime"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 )
 
-// cheap hashes keep tests fast; the first successful sign-in rehashes to
-// password.Default, as in production after a parameter change.
-var cheap = password.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
+// cheap hashes keep tests fast: users are hashed with them and every env
+// passes them as Config.PasswordParams, so neither verification, rehash nor
+// the dummy check for unknown users costs production argon2. The one test
+// at password.Default is TestFailedLoginsTakeAlike.
+var cheap = password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
 
 // clock is an injectable time source.
 type clock struct {
@@ -58,7 +62,8 @@ type fakeFlow struct {
 	mu     sync.Mutex
 	reqs   map[string]*LoginRequest
 	done   map[string]Authentication
-	base   string // redirect URLs start with this
+	failed map[string]string // request id → OAuth error code given to FailLogin
+	base   string            // redirect URLs start with this
 	// failNext, when set, is what the next CompleteLogin returns.
 	failNext error
 }
@@ -95,6 +100,9 @@ func (f *fakeFlow) LoginRequest(_ context.Context, id string) (*LoginRequest, er
 	if _, done := f.done[id]; done {
 		return nil, ErrUnknownRequest
 	}
+	if _, failed := f.failed[id]; failed {
+		return nil, ErrUnknownRequest
+	}
 	c := *r
 	return &c, nil
 }
@@ -126,6 +134,28 @@ func (f *fakeFlow) CompleteLogin(ctx context.Context, id string, a Authenticatio
 	return f.base + "/cb?code=code-for-" + url.QueryEscape(id), nil
 }
 
+// FailLogin ends the request like the provider does: it must be pending,
+// and the answer is a redirect to the application with the error.
+func (f *fakeFlow) FailLogin(ctx context.Context, id, code, description string) (string, error) {
+	if _, err := f.LoginRequest(ctx, id); err != nil {
+		return "", err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, failed := f.failed[id]; failed {
+		return "", ErrUnknownRequest
+	}
+	f.failed[id] = code
+	return f.base + "/cb?" + url.Values{"error": {code}, "error_description": {description}, "state": {id}}.Encode(), nil
+}
+
+// failure returns the error code FailLogin got for id, or "".
+func (f *fakeFlow) failure(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.failed[id]
+}
+
 func (f *fakeFlow) completed(id string) (Authentication, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -147,10 +177,11 @@ func newEnv(t *testing.T, db testdb.Database, tweak ...func(*Config)) *env {
 	t.Helper()
 	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
 	c := newClock()
-	flow := &fakeFlow{client: client, now: c.Now, reqs: map[string]*LoginRequest{}, done: map[string]Authentication{}, base: "https://app.example"}
+	flow := &fakeFlow{client: client, now: c.Now, reqs: map[string]*LoginRequest{}, done: map[string]Authentication{},
+		failed: map[string]string{}, base: "https://app.example"}
 	cfg := Config{
 		Flow: flow, Client: client, Issuer: "http://127.0.0.1", Now: c.Now,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), PasswordParams: cheap,
 	}
 	for _, f := range tweak {
 		f(&cfg)
@@ -159,7 +190,7 @@ func newEnv(t *testing.T, db testdb.Database, tweak ...func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(w.Handler())
+	srv := httptest.NewServer(httpserver.RequestID(w.Handler())) // as cmd/gatehouse serves it
 	t.Cleanup(srv.Close)
 	return &env{t: t, client: client, clock: c, flow: flow, web: w, srv: srv}
 }
@@ -218,6 +249,8 @@ type browser struct {
 	t    *testing.T
 	e    *env
 	http *http.Client
+	// header is added to every request.
+	header http.Header
 }
 
 func (e *env) browser() *browser {
@@ -244,6 +277,9 @@ func (r response) field(name string) string {
 
 func (b *browser) do(req *http.Request) response {
 	b.t.Helper()
+	for k, v := range b.header {
+		req.Header[k] = v
+	}
 	res, err := b.http.Do(req)
 	if err != nil {
 		b.t.Fatal(err)
@@ -294,6 +330,34 @@ func (b *browser) cookie(name string) string {
 		}
 	}
 	return ""
+}
+
+// wantFailure checks that r sends the browser back to the application with
+// the OAuth error code, and that the request ended with it.
+func wantFailure(t *testing.T, e *env, r response, id, code string) {
+	t.Helper()
+	wantStatus(t, r, http.StatusSeeOther)
+	loc, err := url.Parse(r.header.Get("Location"))
+	if err != nil || !strings.HasPrefix(loc.String(), "https://app.example/cb?") || loc.Query().Get("error") != code {
+		t.Fatalf("Location %q, want the application's redirect URI with error=%s", r.header.Get("Location"), code)
+	}
+	if got := e.flow.failure(id); got != code {
+		t.Fatalf("FailLogin got %q, want %q", got, code)
+	}
+	if _, ok := e.flow.completed(id); ok {
+		t.Fatal("the failed request was completed")
+	}
+}
+
+// audits returns the audit events with action, oldest first.
+func (e *env) audits(action string) []*ent.AuditEvent {
+	e.t.Helper()
+	evs, err := e.client.AuditEvent.Query().Where(auditevent.Action(action)).
+		Order(ent.Asc(auditevent.FieldCreatedAt), ent.Asc(auditevent.FieldID)).All(sys(e.t.Context()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return evs
 }
 
 func wantStatus(t *testing.T, r response, status int) {

@@ -40,7 +40,8 @@ func (w *Web) getLogin(rw http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !slices.Contains(req.Prompt, "login") && !slices.Contains(req.Prompt, "select_account") {
+	fresh := slices.Contains(req.Prompt, "login") || slices.Contains(req.Prompt, "select_account")
+	if !fresh {
 		s, u, err := w.currentSession(r.Context(), r)
 		if err != nil {
 			w.fail(rw, r, err)
@@ -50,6 +51,11 @@ func (w *Web) getLogin(rw http.ResponseWriter, r *http.Request) {
 			w.proceed(rw, r, req, s, u, "")
 			return
 		}
+	}
+	if silent(req) {
+		// prompt=none: no page may be shown (OIDC Core §3.1.2.1).
+		w.failLogin(rw, r, req, "login_required", "the user is not signed in")
+		return
 	}
 	w.renderLogin(rw, http.StatusOK, loginPage{
 		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID),
@@ -76,19 +82,22 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Retry-After", strconv.Itoa(secs))
 		page.Error = fmt.Sprintf("Too many attempts. Wait %s and try again.", waitText(secs))
 		w.cfg.Logger.InfoContext(ctx, "login throttled", "auth_request", req.ID, "ip", remoteIP(r), "retry_after", secs)
+		w.loginFailed(ctx, r, req, w.userIDByEmail(ctx, email), reasonThrottled)
 		w.renderLogin(rw, http.StatusTooManyRequests, page)
 		return
 	}
 
-	u, reason, err := w.checkPassword(ctx, email, pw)
+	u, matched, reason, err := w.checkPassword(ctx, email, pw)
 	if err != nil {
 		w.fail(rw, r, err)
 		return
 	}
 	if u == nil {
 		// Unknown user, no password, wrong password and disabled user all
-		// look the same to the browser (ATO-04); the log keeps the reason.
+		// look the same to the browser (ATO-04); the log and the audit
+		// trail keep the reason.
 		w.cfg.Logger.InfoContext(ctx, "login failed", "auth_request", req.ID, "reason", reason, "ip", remoteIP(r))
+		w.loginFailed(ctx, r, req, matched, reason)
 		for _, k := range []string{accountKey, ipKey} {
 			if err := w.limiter(k).Failure(ctx, k); err != nil {
 				w.cfg.Logger.ErrorContext(ctx, "count failed login", "err", err)
@@ -141,43 +150,68 @@ func waitText(secs int) string {
 }
 
 // checkPassword returns the user when email and password match an active
-// user, and otherwise nil and the private reason. Every path verifies one
-// argon2id hash, so the time taken does not reveal whether the user exists.
-func (w *Web) checkPassword(ctx context.Context, email, pw string) (*ent.User, string, error) {
+// user. Otherwise it returns nil, the id of the user the email matched (if
+// any, for the audit trail) and the reason (reason* constants). Every path
+// verifies one argon2id hash at cfg.PasswordParams, so the time taken does
+// not reveal whether the user exists.
+func (w *Web) checkPassword(ctx context.Context, email, pw string) (u *ent.User, matched pulid.ID, reason string, err error) {
 	ctx = sys(ctx)
-	u, err := w.cfg.Client.User.Query().Where(user.Email(email)).Only(ctx)
+	u, err = w.cfg.Client.User.Query().Where(user.Email(email)).Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
-		password.VerifyNothing(pw)
-		return nil, "unknown_user", nil
+		w.verifyNothing(pw)
+		return nil, "", reasonUnknownEmail, nil
 	case err != nil:
-		password.VerifyNothing(pw)
-		return nil, "", fmt.Errorf("find user: %w", err)
+		w.verifyNothing(pw)
+		return nil, "", "", fmt.Errorf("find user: %w", err)
 	case u.PasswordHash == "":
-		password.VerifyNothing(pw)
-		return nil, "no_password", nil
+		w.verifyNothing(pw)
+		return nil, u.ID, reasonNoPassword, nil
 	}
-	rehash, err := password.Verify(pw, u.PasswordHash, password.Default)
+	rehash, err := password.Verify(pw, u.PasswordHash, w.cfg.PasswordParams)
 	switch {
 	case errors.Is(err, password.ErrMalformedHash):
-		password.VerifyNothing(pw)
+		w.verifyNothing(pw)
 		w.cfg.Logger.ErrorContext(ctx, "malformed password hash", "user", u.ID)
-		return nil, "malformed_hash", nil
+		return nil, u.ID, reasonMalformedHash, nil
 	case err != nil:
-		return nil, "wrong_password", nil
+		return nil, u.ID, reasonBadPassword, nil
 	case u.Status != user.StatusACTIVE:
-		return nil, "user_disabled", nil
+		return nil, u.ID, reasonDisabled, nil
 	}
 	upd := w.cfg.Client.User.UpdateOneID(u.ID).SetLastLoginAt(w.cfg.Now())
 	if rehash {
-		if h, err := password.Hash(pw, password.Default); err == nil {
+		if h, err := password.Hash(pw, w.cfg.PasswordParams); err == nil {
 			upd.SetPasswordHash(h)
 		}
 	}
 	if err := upd.Exec(ctx); err != nil {
-		return nil, "", fmt.Errorf("record login: %w", err)
+		return nil, "", "", fmt.Errorf("record login: %w", err)
 	}
-	return u, "", nil
+	return u, u.ID, "", nil
+}
+
+// verifyNothing spends the time of one password verification at
+// cfg.PasswordParams, for sign-ins that have no hash to verify.
+func (w *Web) verifyNothing(pw string) {
+	w.dummyChecks.Add(1)
+	_, _ = password.Verify(pw, w.dummyHash, w.cfg.PasswordParams)
+}
+
+// userIDByEmail is the id of the user with email, or "" (for the audit
+// trail of throttled sign-ins; a lookup error is logged and ignored).
+func (w *Web) userIDByEmail(ctx context.Context, email string) pulid.ID {
+	if email == "" {
+		return ""
+	}
+	id, err := w.cfg.Client.User.Query().Where(user.Email(email)).OnlyID(sys(ctx))
+	if err != nil {
+		if !ent.IsNotFound(err) {
+			w.cfg.Logger.ErrorContext(ctx, "find user for audit", "err", err)
+		}
+		return ""
+	}
+	return id
 }
 
 // maxAgeMet reports whether s is recent enough for req (OIDC Core §3.1.2.1).
@@ -224,15 +258,20 @@ func (w *Web) postConsent(rw http.ResponseWriter, r *http.Request) {
 	} else {
 		org = ""
 	}
+	meta := map[string]any{"client_id": req.ClientID, "scopes": req.Scopes}
 	if r.PostFormValue("action") != "allow" {
+		// The application hears it (OIDC Core §3.1.2.6) and the request
+		// ends; nothing is stored.
 		w.cfg.Logger.InfoContext(ctx, "consent denied", "auth_request", req.ID, "user", u.ID, "client", req.ClientID)
-		w.renderError(rw, http.StatusForbidden, "You did not allow "+clientName(req)+" to use your account. You can close this page.")
+		w.audit(ctx, r, auditEvent{action: actionConsentDeny, user: u.ID, org: org, metadata: meta})
+		w.failLogin(rw, r, req, "access_denied", "the user did not allow access")
 		return
 	}
 	if err := w.grantConsent(ctx, u.ID, req.ClientID, req.Scopes); err != nil {
 		w.fail(rw, r, err)
 		return
 	}
+	w.audit(ctx, r, auditEvent{action: actionConsentGrant, user: u.ID, org: org, metadata: meta})
 	w.complete(rw, r, req, s, u, org)
 }
 
@@ -252,13 +291,19 @@ func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest
 				w.fail(rw, r, err)
 				return
 			}
-			switch len(orgs) {
-			case 0:
-				w.renderError(rw, http.StatusForbidden, msgNoOrg)
-				return
-			case 1:
+			switch {
+			case len(orgs) == 1:
 				// One organization is no choice: take it without a page.
 				org = orgs[0].ID
+			case silent(req):
+				// No page may be shown: the application must ask again
+				// interactively, where the user sees the picker (or why
+				// there is nothing to pick).
+				w.failLogin(rw, r, req, "interaction_required", "the user must choose an organization")
+				return
+			case len(orgs) == 0:
+				w.renderError(rw, http.StatusForbidden, msgNoOrg)
+				return
 			default:
 				w.pickOrganization(rw, r, req, s, orgs, http.StatusOK, "")
 				return
@@ -272,6 +317,10 @@ func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest
 			return
 		}
 		if !covered || slices.Contains(req.Prompt, "consent") {
+			if silent(req) {
+				w.failLogin(rw, r, req, "consent_required", "the user must approve the application")
+				return
+			}
 			p := consentPage{
 				AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), Ticket: ticket(s, req.ID),
 				Organization: string(org), ClientName: clientName(req),
@@ -303,6 +352,16 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 		AuthTime: s.AuthTime, AMR: s.Amr, ACR: s.Acr,
 	})
 	switch {
+	case err == nil:
+		w.cfg.Logger.InfoContext(ctx, "login completed", "auth_request", req.ID, "user", u.ID, "session", s.ID)
+		w.audit(ctx, r, auditEvent{action: actionLogin, user: u.ID, org: org, metadata: map[string]any{
+			"client_id": req.ClientID, "amr": s.Amr, "session_id": string(s.ID), "auth_time": s.AuthTime.UTC().Format(time.RFC3339),
+		}})
+		http.Redirect(rw, r, to, http.StatusSeeOther)
+	case silent(req) && (errors.Is(err, ErrReauthenticate) || errors.Is(err, ErrUserInactive)):
+		w.failLogin(rw, r, req, "login_required", "the user must sign in again")
+	case silent(req) && errors.Is(err, ErrNotMember):
+		w.failLogin(rw, r, req, "interaction_required", "the user must choose an organization")
 	case errors.Is(err, ErrNotMember):
 		w.cfg.Logger.InfoContext(ctx, "organization refused by provider", "auth_request", req.ID, "user", u.ID, "organization", org)
 		if req.RequestedOrganizationID != "" {
@@ -325,9 +384,27 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 		w.renderError(rw, http.StatusUnauthorized, msgSessionEnded)
 	case errors.Is(err, ErrUnknownRequest):
 		w.renderError(rw, http.StatusBadRequest, msgExpired)
-	case err != nil:
-		w.fail(rw, r, fmt.Errorf("complete login: %w", err))
 	default:
+		w.fail(rw, r, fmt.Errorf("complete login: %w", err))
+	}
+}
+
+// silent reports whether the application asked for no page at all
+// (prompt=none): where one would be shown, the request fails instead.
+func silent(req *LoginRequest) bool { return slices.Contains(req.Prompt, "none") }
+
+// failLogin ends the request with an OAuth error and sends the browser back
+// to the application with it (OIDC Core §3.1.2.6), with 303.
+func (w *Web) failLogin(rw http.ResponseWriter, r *http.Request, req *LoginRequest, code, description string) {
+	ctx := r.Context()
+	to, err := w.cfg.Flow.FailLogin(ctx, req.ID, code, description)
+	switch {
+	case errors.Is(err, ErrUnknownRequest):
+		w.renderError(rw, http.StatusBadRequest, msgExpired)
+	case err != nil:
+		w.fail(rw, r, fmt.Errorf("fail login: %w", err))
+	default:
+		w.cfg.Logger.InfoContext(ctx, "login request failed", "auth_request", req.ID, "error", code)
 		http.Redirect(rw, r, to, http.StatusSeeOther)
 	}
 }
@@ -463,6 +540,7 @@ func (w *Web) postedRequest(rw http.ResponseWriter, r *http.Request) (*LoginRequ
 	}
 	if !w.checkCSRF(r, req.ID) {
 		w.cfg.Logger.InfoContext(r.Context(), "csrf check failed", "auth_request", req.ID, "ip", remoteIP(r))
+		w.loginFailed(r.Context(), r, req, "", reasonCSRF)
 		w.renderError(rw, http.StatusForbidden, msgFormExpired)
 		return nil, false
 	}
@@ -487,6 +565,7 @@ func (w *Web) postedStep(rw http.ResponseWriter, r *http.Request) (*LoginRequest
 	}
 	if !checkTicket(r, s, req.ID) {
 		w.cfg.Logger.InfoContext(r.Context(), "login ticket check failed", "auth_request", req.ID, "session", s.ID)
+		w.loginFailed(r.Context(), r, req, u.ID, reasonTicket)
 		w.renderError(rw, http.StatusForbidden, msgFormExpired)
 		return nil, nil, nil, false
 	}

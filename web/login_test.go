@@ -405,15 +405,22 @@ func TestConsent(t *testing.T) {
 		if !strings.Contains(c.body, "See your email address") {
 			t.Errorf("consent page lacks the scopes:\n%s", c.body)
 		}
-		r := b.post("/consent", url.Values{"authRequest": {id}, "csrf": {c.field("csrf")}, "ticket": {c.field("ticket")}, "action": {"deny"}})
-		if r.status != http.StatusForbidden || r.header.Get("Location") != "" || !strings.Contains(r.body, "You did not allow Third Party") {
-			t.Errorf("deny: %d %q\n%s", r.status, r.header.Get("Location"), r.body)
-		}
+		deny := url.Values{"authRequest": {id}, "csrf": {c.field("csrf")}, "ticket": {c.field("ticket")}, "action": {"deny"}}
+		// Deny goes back to the application with access_denied (OIDC Core
+		// §3.1.2.6) and ends the request: neither a second deny nor an
+		// allow with the same form gets anywhere.
+		wantFailure(t, e, b.post("/consent", deny), id, "access_denied")
+		wantStatus(t, b.post("/consent", deny), http.StatusBadRequest)
+		deny.Set("action", "allow")
+		wantStatus(t, b.post("/consent", deny), http.StatusBadRequest)
 		if _, ok := e.flow.completed(id); ok {
 			t.Error("deny completed the request")
 		}
 		if n := e.client.Consent.Query().CountX(sys(t.Context())); n != 0 {
 			t.Errorf("deny stored %d consents", n)
+		}
+		if evs := e.audits("consent.deny"); len(evs) != 1 || evs[0].Actor != string(ada.ID) || evs[0].Metadata["client_id"] != "thirdparty" {
+			t.Errorf("consent.deny events: %+v", evs)
 		}
 
 		id = e.flow.add(third)
@@ -423,6 +430,10 @@ func TestConsent(t *testing.T) {
 		got := e.client.Consent.Query().Where(consent.UserID(ada.ID), consent.ClientID("thirdparty")).OnlyX(sys(t.Context()))
 		if !slices.Equal(got.Scopes, []string{"email", "openid"}) {
 			t.Errorf("stored scopes %v", got.Scopes)
+		}
+		if evs := e.audits("consent.grant"); len(evs) != 1 || evs[0].Actor != string(ada.ID) || evs[0].TargetID != string(ada.ID) ||
+			evs[0].Metadata["client_id"] != "thirdparty" {
+			t.Errorf("consent.grant events: %+v", evs)
 		}
 
 		// Remembered: the same scopes go straight through.

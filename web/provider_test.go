@@ -38,7 +38,8 @@ func TestWithProvider(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, err := New(Config{Flow: p, Client: e.client, Issuer: issuer, Now: e.clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		w, err := New(Config{Flow: p, Client: e.client, Issuer: issuer, Now: e.clock.Now, PasswordParams: cheap,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,6 +90,47 @@ func TestWithProvider(t *testing.T) {
 		if final == nil || !strings.HasPrefix(final.String(), redirect+"?") || final.Query().Get("code") == "" ||
 			final.Query().Get("state") != "st4te" || final.Query().Get("iss") != issuer {
 			t.Fatalf("ended at %q (%d)", r.header.Get("Location"), r.status)
+		}
+
+		// Deny on a third party's consent page: the application gets
+		// access_denied with its state, through the provider's FailLogin.
+		if _, err := e.client.Application.Create().SetName("Third").SetType(application.TypeWEB).SetClientID("thirdapp").
+			SetFirstParty(false).SetSecretHash(secret.Hash("third-secret-0123456789abcdefghijklmnop")).SetRedirectUris([]string{redirect}).
+			SetGrantTypes([]string{"AUTHORIZATION_CODE"}).Save(sys(t.Context())); err != nil {
+			t.Fatal(err)
+		}
+		r = b.get("/oauth/v2/authorize?" + url.Values{
+			"client_id": {"thirdapp"}, "redirect_uri": {redirect}, "response_type": {"code"}, "scope": {"openid email"},
+			"state": {"again"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+		}.Encode())
+		loc, _ = url.Parse(r.header.Get("Location"))
+		if loc == nil || loc.Query().Get("authRequest") == "" {
+			t.Fatalf("authorize: %d %q", r.status, r.header.Get("Location"))
+		}
+		id = loc.Query().Get("authRequest")
+		c := b.get("/login?authRequest=" + id)
+		wantStatus(t, c, http.StatusOK)
+		r = b.post("/consent", url.Values{"authRequest": {id}, "csrf": {c.field("csrf")}, "ticket": {c.field("ticket")}, "action": {"deny"}})
+		wantStatus(t, r, http.StatusSeeOther)
+		denied, _ := url.Parse(r.header.Get("Location"))
+		if denied == nil || !strings.HasPrefix(denied.String(), redirect+"?") || denied.Query().Get("error") != "access_denied" ||
+			denied.Query().Get("state") != "again" || denied.Query().Get("code") != "" {
+			t.Fatalf("deny ended at %q", r.header.Get("Location"))
+		}
+
+		// RP-initiated logout without a post_logout_redirect_uri ends on
+		// the logged-out page, signed out.
+		r = b.get("/oidc/v1/end_session")
+		for range 3 {
+			if r.status/100 != 3 {
+				break
+			}
+			u, _ := url.Parse(r.header.Get("Location"))
+			r = b.get(u.RequestURI())
+		}
+		wantStatus(t, r, http.StatusOK)
+		if !strings.Contains(r.body, "You have signed out.") || b.cookie("gatehouse_session") != "" {
+			t.Fatalf("logout ended on:\n%s", r.body)
 		}
 	})
 }

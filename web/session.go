@@ -169,3 +169,47 @@ func truncate(s string, n int) string {
 	}
 	return strings.ToValidUTF8(s, "")
 }
+
+// getLoggedOut is where the provider sends the browser after RP-initiated
+// logout without a post_logout_redirect_uri. It ends the browser's session
+// (revoked server-side, cookie cleared) and says so, linking nowhere.
+func (w *Web) getLoggedOut(rw http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if c, err := r.Cookie(w.sessionCk); err == nil && c.Value != "" && len(c.Value) <= 128 {
+		s, err := w.cfg.Client.Session.Query().
+			Where(session.TokenHash(secret.Hash(c.Value)), session.RevokedAtIsNil()).
+			Only(sys(ctx))
+		switch {
+		case ent.IsNotFound(err):
+		case err != nil:
+			w.fail(rw, r, fmt.Errorf("find session: %w", err))
+			return
+		default:
+			n, err := w.cfg.Client.Session.Update().
+				Where(session.ID(s.ID), session.RevokedAtIsNil()).
+				SetRevokedAt(w.cfg.Now()).Save(sys(ctx))
+			if err != nil {
+				w.fail(rw, r, fmt.Errorf("revoke session: %w", err))
+				return
+			}
+			if n == 1 {
+				w.cfg.Logger.InfoContext(ctx, "logged out", "user", s.UserID, "session", s.ID)
+				w.audit(ctx, r, auditEvent{action: actionLogout, user: s.UserID,
+					metadata: map[string]any{"session_id": string(s.ID)}})
+			}
+		}
+	}
+	if _, err := r.Cookie(w.sessionCk); err == nil {
+		w.clearSessionCookie(rw)
+	}
+	w.renderLoggedOut(rw)
+}
+
+// clearSessionCookie tells the browser to drop the session cookie: same
+// name and attributes, Max-Age=0.
+func (w *Web) clearSessionCookie(rw http.ResponseWriter) {
+	http.SetCookie(rw, &http.Cookie{
+		Name: w.sessionCk, Value: "", Path: "/", MaxAge: -1,
+		Secure: w.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+}

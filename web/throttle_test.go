@@ -128,7 +128,7 @@ func TestNewChecksPagesAndConfig(t *testing.T) {
 	flow := &fakeFlow{}
 	db := testdb.All(t)[0]
 	e := newEnv(t, db)
-	good := Config{Flow: flow, Client: e.client, Issuer: "https://id.example.com"}
+	good := Config{Flow: flow, Client: e.client, Issuer: "https://id.example.com", PasswordParams: cheap}
 	if _, err := New(good); err != nil {
 		t.Fatal(err)
 	}

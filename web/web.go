@@ -13,9 +13,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/internal/password"
 )
 
 //go:embed templates/*.html static/*
@@ -51,6 +53,11 @@ type Config struct {
 	// an in-memory limiter: 20 free failures, then 1s doubling to 1h,
 	// forgotten an hour after the last failure.
 	IPLimiter Limiter
+	// PasswordParams are the argon2id costs a password hash must meet:
+	// weaker hashes are rehashed with them at sign-in, and the dummy
+	// verification for unknown users (ATO-04) uses them too. Defaults to
+	// password.Default; tests pass cheap ones.
+	PasswordParams password.Params
 	// Dev relaxes nothing security-relevant today; it is reserved for
 	// development conveniences (template reloading).
 	Dev bool
@@ -64,6 +71,12 @@ type Web struct {
 	static    http.Handler
 	sessionCk string
 	csrfCk    string
+	// dummyHash is verified against when there is no real hash to verify
+	// (unknown user, no password), under cfg.PasswordParams, so a failed
+	// sign-in costs the same whatever the reason (ATO-04).
+	dummyHash string
+	// dummyChecks counts verifications of dummyHash (for tests).
+	dummyChecks atomic.Int64
 }
 
 // page names; each has templates/<name>.html, rendered inside layout.html.
@@ -72,9 +85,10 @@ const (
 	pageOrganization = "organization"
 	pageConsent      = "consent"
 	pageError        = "error"
+	pageLoggedOut    = "logged-out"
 )
 
-var pageNames = []string{pageLogin, pageOrganization, pageConsent, pageError}
+var pageNames = []string{pageLogin, pageOrganization, pageConsent, pageError, pageLoggedOut}
 
 // New checks cfg and parses every page. A missing or broken page fails New.
 func New(cfg Config) (*Web, error) { return newWithFS(cfg, files) }
@@ -90,6 +104,12 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 	u, err := url.Parse(cfg.Issuer)
 	if cfg.Issuer == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		problems = append(problems, "Issuer must be an absolute http(s) URL")
+	}
+	if cfg.PasswordParams == (password.Params{}) {
+		cfg.PasswordParams = password.Default
+	} else if p := cfg.PasswordParams; p.Iterations < 1 || p.Parallelism < 1 || p.Memory < 8*uint32(p.Parallelism) ||
+		p.SaltLen < 16 || p.KeyLen < 16 {
+		problems = append(problems, "PasswordParams need Iterations ≥ 1, Parallelism ≥ 1, Memory ≥ 8×Parallelism KiB, SaltLen and KeyLen ≥ 16")
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("web config: %s", strings.Join(problems, "; "))
@@ -112,7 +132,11 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 	if cfg.IPLimiter == nil {
 		cfg.IPLimiter = NewMemoryLimiter(MemoryLimiterConfig{Free: 20, Forget: time.Hour, Now: cfg.Now})
 	}
-	w := &Web{cfg: cfg, secure: u.Scheme == "https", pages: map[string]*template.Template{}}
+	dummy, err := password.Hash("gatehouse-timing-equalizer", cfg.PasswordParams)
+	if err != nil {
+		return nil, fmt.Errorf("web config: dummy password hash: %w", err)
+	}
+	w := &Web{cfg: cfg, secure: u.Scheme == "https", pages: map[string]*template.Template{}, dummyHash: dummy}
 	w.sessionCk, w.csrfCk = "gatehouse_session", "gatehouse_csrf"
 	if w.secure {
 		w.sessionCk, w.csrfCk = "__Host-gatehouse_session", "__Host-gatehouse_csrf"
@@ -136,18 +160,21 @@ var funcs = template.FuncMap{
 	"scopeText": scopeText,
 }
 
-// Handler serves /login, /login/organization, /consent and /static/.
+// Handler serves /login, /login/organization, /login/logged-out, /consent
+// and /static/.
 func (w *Web) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /login", w.getLogin)
 	mux.HandleFunc("POST /login", w.postLogin)
 	mux.HandleFunc("POST /login/organization", w.postOrganization)
+	mux.HandleFunc("GET /login/logged-out", w.getLoggedOut)
 	mux.HandleFunc("POST /consent", w.postConsent)
 	mux.Handle("GET /static/", w.staticHandler())
 	return w.headers(mux)
 }
 
-// Paths lists the patterns to mount Handler under in a parent mux.
+// Paths lists the patterns to mount Handler under in a parent mux
+// ("/login/" covers /login/organization and /login/logged-out).
 func (w *Web) Paths() []string { return []string{"/login", "/login/", "/consent", "/static/"} }
 
 func (w *Web) staticHandler() http.Handler {
@@ -253,6 +280,10 @@ type errorPage struct {
 	Message string
 }
 
+type loggedOutPage struct {
+	layout
+}
+
 func (w *Web) renderLogin(rw http.ResponseWriter, status int, p loginPage) {
 	p.Title, p.Nonce = "Sign in", newNonce()
 	w.render(rw, status, pageLogin, p.Nonce, p)
@@ -273,6 +304,14 @@ func (w *Web) renderConsent(rw http.ResponseWriter, status int, p consentPage) {
 func (w *Web) renderError(rw http.ResponseWriter, status int, message string) {
 	p := errorPage{layout: layout{Title: "Something went wrong", Nonce: newNonce()}, Message: message}
 	w.render(rw, status, pageError, p.Nonce, p)
+}
+
+// renderLoggedOut says the browser is signed out, and links nowhere: the
+// page is reached from any application's logout, so it must not guess
+// where to send the user (OIDC-02).
+func (w *Web) renderLoggedOut(rw http.ResponseWriter) {
+	p := loggedOutPage{layout: layout{Title: "Signed out", Nonce: newNonce()}}
+	w.render(rw, http.StatusOK, pageLoggedOut, p.Nonce, p)
 }
 
 // render executes a page into a buffer and only then writes it, so a failed
