@@ -134,7 +134,7 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (*viewer.V
 	now := s.now()
 	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > lastUsedResolution {
 		// Best effort: a failed timestamp must not fail the request.
-		_ = s.client.APIKey.UpdateOneID(k.ID).SetLastUsedAt(now).Exec(sys)
+		_ = s.client.APIKey.Update().Where(apikey.ID(k.ID)).SetLastUsedAt(now).Exec(sys)
 	}
 	v := &viewer.Viewer{Kind: viewer.Instance, Actor: string(k.ID)}
 	if k.OrganizationID != "" {
