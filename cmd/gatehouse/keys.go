@@ -15,10 +15,10 @@ func keys(ctx context.Context, e *env, args []string) int {
 		return exitUsage
 	}
 	c := newCLI(e, "gatehouse keys rotate",
-		"Adds a new token-signing key for every algorithm (RS256, ES256, EdDSA) and retires\n"+
-			"the current ones. Retired keys stay in JWKS until every token they signed has\n"+
-			"expired, so relying parties that cache JWKS keep verifying. Running nodes pick\n"+
-			"the new keys up within 30 seconds.").withConfig()
+		"Adds a new token-signing key for every algorithm (RS256, ES256, EdDSA). The new\n"+
+			"keys are published in JWKS at once and start signing 6m30s later, once every\n"+
+			"node and every relying party's cached JWKS knows them; the old keys keep signing\n"+
+			"until then and stay published until every token they signed has expired.").withConfig()
 	if code, done := c.parse(args[1:]); done {
 		return code
 	}
@@ -43,7 +43,8 @@ func keys(ctx context.Context, e *env, args []string) int {
 	for _, id := range ids {
 		fmt.Fprintln(e.stdout, id)
 	}
-	fmt.Fprintf(e.stderr, "Rotated: %d new signing keys are active; the previous keys stay published until their tokens expire.\n", len(ids))
+	fmt.Fprintf(e.stderr, "Rotated: %d new signing keys are published and start signing within minutes; "+
+		"the previous keys stay published until their tokens expire.\n", len(ids))
 	return exitOK
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 )
@@ -33,6 +34,9 @@ func serve(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
+	// Expired auth requests, grants and revoked-token rows are deleted hourly
+	// (every node sweeps; the deletes are idempotent).
+	go prov.RunSweeper(ctx, time.Hour)
 	metrics := httpserver.NewMetrics()
 	b.registerMetrics(metrics.Registry())
 	mux := http.NewServeMux()

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"crypto/hmac"
 	"html/template"
 	"net"
 	"net/http"
@@ -197,6 +198,10 @@ func (p *Provider) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, code := r.Form.Get("id"), r.Form.Get("code")
+	if r.Form.Has("error") {
+		p.failureCallback(w, r, id)
+		return
+	}
 	if id == "" || code == "" || len(id) > 64 || len(code) > 256 {
 		writeOAuthError(w, oidc.ErrInvalidRequest().WithDescription("missing id or code"))
 		return
@@ -212,6 +217,26 @@ func (p *Provider) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.writeAuthResponse(w, r, ar.RedirectURI, oidc.ResponseMode(ar.ResponseMode), "", "", ar.State, code)
+}
+
+// failureCallback delivers a FailLogin error to a form_post client. The
+// MAC proves FailLogin issued exactly this error for this request.
+func (p *Provider) failureCallback(w http.ResponseWriter, r *http.Request, id string) {
+	errCode, desc := r.Form.Get("error"), r.Form.Get("error_description")
+	if id == "" || len(id) > 64 || !hmac.Equal([]byte(r.Form.Get("mac")), []byte(p.failureMAC(id, errCode, desc))) {
+		writeOAuthError(w, oidc.ErrInvalidRequest().WithDescription("unknown or expired authorization"))
+		return
+	}
+	ar, err := p.db.AuthRequest.Get(systemCtx(r.Context()), pulid.ID(id))
+	if ent.IsNotFound(err) || (err == nil && (!ar.Done || ar.CodeHash != nil || !p.now().Before(ar.ExpiresAt))) {
+		writeOAuthError(w, oidc.ErrInvalidRequest().WithDescription("unknown or expired authorization"))
+		return
+	}
+	if err != nil {
+		writeOAuthError(w, p.serverError(r.Context(), "load auth request", err))
+		return
+	}
+	p.writeAuthResponse(w, r, ar.RedirectURI, oidc.ResponseMode(ar.ResponseMode), errCode, desc, ar.State, "")
 }
 
 // writeAuthResponse sends an authorization response, success (code) or

@@ -60,11 +60,17 @@ func wantsOrgClaims(scopes []string) bool {
 	return wants
 }
 
-// addRequestClaims puts sid and the organization claims into an ID token.
+// addRequestClaims puts sid, acr on refresh and the organization claims
+// into an ID token.
 func (p *Provider) addRequestClaims(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest) error {
 	orgID, sid, scopes := requestContext(req)
 	if sid != "" {
 		ui.AppendClaims("sid", string(sid))
+	}
+	// The library takes acr only from an AuthRequest; a refreshed ID token
+	// keeps the grant's (OIDC Core §12.2).
+	if r, ok := req.(*refreshRequest); ok && r.g.Acr != "" {
+		ui.AppendClaims("acr", r.g.Acr)
 	}
 	if orgID != "" && wantsOrgClaims(scopes) {
 		claims, err := p.orgClaims(ctx, pulid.ID(req.GetSubject()), orgID)

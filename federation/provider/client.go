@@ -34,8 +34,12 @@ func (c *client) PostLogoutRedirectURIs() []string { return c.app.PostLogoutRedi
 func (c *client) ResponseTypes() []oidc.ResponseType {
 	return []oidc.ResponseType{oidc.ResponseTypeCode}
 }
-func (c *client) LoginURL(id string) string           { return c.loginPath + "?authRequest=" + id }
-func (c *client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeJWT }
+func (c *client) LoginURL(id string) string { return c.loginPath + "?authRequest=" + id }
+
+// AccessTokenType is Bearer although access tokens are JWTs: the provider
+// signs them itself (typ at+jwt) and the library passes them through
+// passThroughCrypto; see accesstoken.go.
+func (c *client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeBearer }
 func (c *client) IDTokenLifetime() time.Duration {
 	return time.Duration(c.app.IDTokenLifetimeSeconds) * time.Second
 }

@@ -3,21 +3,29 @@
 // (auth requests, codes, grants, refresh tokens, signing keys) in the ent
 // database so any number of nodes can serve one issuer.
 //
-// The library does the protocol plumbing (token endpoint parsing, client
-// authentication, userinfo, introspection, revocation, end_session, JWKS).
-// This package owns what the library leaves to storage or gets wrong for us:
+// The library does the protocol plumbing (token endpoint parsing,
+// userinfo, introspection, revocation, end_session). This package owns
+// what the library leaves to storage or gets wrong for us:
 //
+//   - client authentication, before any grant is looked at, with the
+//     registered method; private_key_jwt with RS256/PS256/ES256/ES384/EdDSA
+//     keys and single-use assertion jti (RFC 7523, OIDC-10);
 //   - the authorization endpoint and its response (exact redirect URIs, PKCE
 //     S256 only, RFC 9207 iss in every response, form_post);
 //   - single-use codes with replay revocation (RFC 9700 §4.5, RFC 6749
 //     §4.1.2), refresh-token rotation with family revocation (RFC 9700
 //     §4.14.2), absolute and idle limits;
-//   - JWT access tokens (RFC 9068 claims) whose jti names their grant, so
-//     revoking a grant reaches every access token issued under it;
-//   - signing keys per algorithm, sealed at rest, rotated without breaking
-//     cached JWKS;
+//   - JWT access tokens (RFC 9068, typ at+jwt) whose jti names their grant,
+//     so revoking a grant reaches every access token issued under it;
+//   - signing keys per algorithm, sealed at rest, published
+//     Config.KeyPublishAhead before they sign so cached JWKS never miss a
+//     kid (REL-03);
+//   - acr (ACRSingleFactor, ACRMultiFactor), derived from amr;
+//   - RP-initiated logout that also ends the hosted pages' session;
+//   - Sweep / RunSweeper for expired state;
 //   - organization claims (org_id, org_slug, org_roles, permissions).
 //
 // The hosted login (web/) drives a request with LoginRequest and
-// CompleteLogin; /graphql verifies tokens with VerifyAccessToken.
+// CompleteLogin (or FailLogin); it serves LoggedOutPath. /graphql verifies
+// tokens with VerifyAccessToken; `gatehouse serve` runs RunSweeper.
 package provider

@@ -21,6 +21,9 @@ var (
 	// ErrReauthenticate: max_age or prompt=login asks for a fresher
 	// authentication than Authentication.AuthTime (OIDC Core §3.1.2.1).
 	ErrReauthenticate = errors.New("provider: authentication is too old for this request")
+	// ErrUnknownACR: Authentication.ACR is neither empty nor one of
+	// ACRSingleFactor, ACRMultiFactor.
+	ErrUnknownACR = errors.New("provider: unknown authentication context class")
 )
 
 // writeOAuthError writes an RFC 6749 §5.2 error body. invalid_client gets

@@ -69,6 +69,9 @@ func TestClientCredentials(t *testing.T) {
 		if alg := jwsAlg(t, tok.AccessToken); alg != "ES256" {
 			t.Errorf("alg = %s, want the application's ES256", alg)
 		}
+		if typ := jwsHeader(t, tok.AccessToken, "typ"); typ != "at+jwt" {
+			t.Errorf("typ = %q, want at+jwt (RFC 9068 §2.1)", typ)
+		}
 		// Scope beyond the application's grant.
 		bad := cc
 		bad.Scopes = []string{"admin"}
@@ -116,7 +119,7 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 			Scopes: []string{"openid", "profile", "email", "offline_access", "organization"}}
 		verifier, challenge := pkce()
 		cb := e.login(codeParams("web", webRedirect, challenge, "profile", "email", "offline_access", "organization"),
-			Authentication{OrganizationID: e.org.ID, AMR: []string{"pwd"}, ACR: "1", SessionID: "ses_01J0000000000000000000000"})
+			Authentication{OrganizationID: e.org.ID, AMR: []string{"pwd"}, SessionID: "ses_01J0000000000000000000000"})
 		q := cb.Query()
 		if q.Get("iss") != e.issuer || q.Get("state") != "st-1" || q.Get("code") == "" {
 			t.Fatalf("authorization response %v", q)
@@ -128,7 +131,7 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 		must(t, err)
 		var claims map[string]any
 		must(t, idt.Claims(&claims))
-		for k, want := range map[string]any{"sub": string(e.user.ID), "nonce": "n-1", "acr": "1", "azp": "web",
+		for k, want := range map[string]any{"sub": string(e.user.ID), "nonce": "n-1", "acr": ACRSingleFactor, "azp": "web",
 			"email": "ada@example.com", "name": "Ada Lovelace", "org_id": string(e.org.ID), "org_slug": "acme",
 			"sid": "ses_01J0000000000000000000000"} {
 			if claims[k] != want {
@@ -137,6 +140,19 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 		}
 		if claims["auth_time"] == nil || !equalJSON(claims["amr"], []string{"pwd"}) || !equalJSON(claims["org_roles"], []string{"admin"}) {
 			t.Errorf("id token claims %v", claims)
+		}
+		if typ := jwsHeader(t, tok.AccessToken, "typ"); typ != "at+jwt" {
+			t.Errorf("access token typ = %q, want at+jwt", typ)
+		}
+		if typ := jwsHeader(t, rawID, "typ"); typ != "JWT" {
+			t.Errorf("ID token typ = %q, want JWT", typ)
+		}
+		// An ID token is not an access token.
+		if _, err := e.p.VerifyAccessToken(ctx, rawID); err == nil {
+			t.Error("ID token accepted as an access token")
+		}
+		if introspect(t, e, rawID, "web", webSecret)["active"] != false {
+			t.Error("ID token active at introspection")
 		}
 		at, err := e.p.VerifyAccessToken(ctx, tok.AccessToken)
 		must(t, err)
@@ -337,4 +353,15 @@ func jwsAlg(t *testing.T, token string) string {
 	must(t, err)
 	must(t, json.Unmarshal(b, &h))
 	return h.Alg
+}
+
+func jwsHeader(t *testing.T, token, name string) string {
+	t.Helper()
+	var h map[string]any
+	seg, _, _ := strings.Cut(token, ".")
+	b, err := base64URLDecode(seg)
+	must(t, err)
+	must(t, json.Unmarshal(b, &h))
+	v, _ := h[name].(string)
+	return v
 }

@@ -39,7 +39,10 @@ type signingKey struct {
 	private     crypto.Signer
 	public      jose.JSONWebKey
 	activatesAt time.Time
-	expiresAt   *time.Time
+	// at signs access tokens (typ at+jwt), built once.
+	atOnce sync.Once
+	at     jose.Signer
+	atErr  error
 }
 
 func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }
@@ -58,33 +61,44 @@ func (p publicKey) Key() any                           { return p.k.public.Key }
 // it reloads the key list from the database every refresh interval (and
 // whenever a kid it does not know is asked for); only keys it has not
 // parsed yet are unsealed.
+//
+// Rotation publishes before it signs (REL-03): a new key is in JWKS from
+// its creation but signs only from activates_at, publishAhead later, by
+// which time every relying party that honours the JWKS Cache-Control has
+// fetched it. The key it replaces keeps signing until then and stays
+// published until every token it signed has expired.
 type keyStore struct {
-	db       *ent.Client
-	sealer   *seal.Sealer
-	now      func() time.Time
-	refresh  time.Duration
-	mu       sync.RWMutex
-	byID     map[string]*signingKey
-	active   map[jose.SignatureAlgorithm]*signingKey
+	db           *ent.Client
+	sealer       *seal.Sealer
+	now          func() time.Time
+	refresh      time.Duration
+	publishAhead time.Duration
+	mu           sync.RWMutex
+	byID         map[string]*signingKey
+	// byAlg lists each algorithm's keys, newest activation first.
+	byAlg    map[jose.SignatureAlgorithm][]*signingKey
+	jwks     []byte // the published set, marshalled once per load
 	loadedAt time.Time
 }
 
-func newKeyStore(db *ent.Client, sealer *seal.Sealer, now func() time.Time, refresh time.Duration) *keyStore {
-	return &keyStore{db: db, sealer: sealer, now: now, refresh: refresh, byID: map[string]*signingKey{}}
+func newKeyStore(db *ent.Client, sealer *seal.Sealer, now func() time.Time, refresh, publishAhead time.Duration) *keyStore {
+	return &keyStore{db: db, sealer: sealer, now: now, refresh: refresh, publishAhead: publishAhead,
+		byID: map[string]*signingKey{}, jwks: []byte(`{"keys":[]}`)}
 }
 
-// ensure creates a key for every algorithm that has none yet (first start).
-// Two nodes starting together may both create one; both are published and
-// the later one signs, which is harmless.
+// ensure creates a key for every algorithm that has no active one yet
+// (first start). Nothing can have cached this issuer's JWKS yet, so the
+// key activates at once. Two nodes starting together may both create one;
+// both are published and the later one signs, which is harmless.
 func (s *keyStore) ensure(ctx context.Context) error {
 	if err := s.load(ctx); err != nil {
 		return err
 	}
 	for _, alg := range algorithms {
 		s.mu.RLock()
-		_, ok := s.active[alg]
+		k := s.activeLocked(alg, s.now())
 		s.mu.RUnlock()
-		if ok {
+		if k != nil {
 			continue
 		}
 		if _, err := s.create(ctx, s.db, alg, s.now()); err != nil {
@@ -94,8 +108,8 @@ func (s *keyStore) ensure(ctx context.Context) error {
 	return s.load(ctx)
 }
 
-// load reads every unexpired key and picks, per algorithm, the one that
-// activated last as the signing key.
+// load reads every unexpired key, published or pending, and precomputes
+// the JWKS document.
 func (s *keyStore) load(ctx context.Context) error {
 	now := s.now()
 	rows, err := s.db.SigningKey.Query().
@@ -108,7 +122,7 @@ func (s *keyStore) load(ctx context.Context) error {
 	old := s.byID
 	s.mu.RUnlock()
 	byID := make(map[string]*signingKey, len(rows))
-	active := map[jose.SignatureAlgorithm]*signingKey{}
+	byAlg := map[jose.SignatureAlgorithm][]*signingKey{}
 	for _, row := range rows {
 		k := old[string(row.ID)]
 		if k == nil {
@@ -116,18 +130,61 @@ func (s *keyStore) load(ctx context.Context) error {
 				return err
 			}
 		}
-		k.expiresAt = row.ExpiresAt
 		byID[k.id] = k
-		if !k.activatesAt.After(now) {
-			if cur := active[k.alg]; cur == nil || k.activatesAt.After(cur.activatesAt) ||
-				(k.activatesAt.Equal(cur.activatesAt) && k.id > cur.id) {
-				active[k.alg] = k
+		byAlg[k.alg] = append(byAlg[k.alg], k)
+	}
+	for _, keys := range byAlg {
+		// Newest activation first; on equal times the larger (later ULID)
+		// id wins, so every node picks the same key.
+		sort.Slice(keys, func(i, j int) bool {
+			if !keys[i].activatesAt.Equal(keys[j].activatesAt) {
+				return keys[i].activatesAt.After(keys[j].activatesAt)
 			}
-		}
+			return keys[i].id > keys[j].id
+		})
+	}
+	jwks, err := marshalJWKS(byID)
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
-	s.byID, s.active, s.loadedAt = byID, active, now
+	s.byID, s.byAlg, s.jwks, s.loadedAt = byID, byAlg, jwks, now
 	s.mu.Unlock()
+	return nil
+}
+
+// marshalJWKS renders the published keys (RFC 7517 §5), sorted by kid.
+func marshalJWKS(byID map[string]*signingKey) ([]byte, error) {
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(byID))}
+	for _, k := range byID {
+		set.Keys = append(set.Keys, k.public)
+	}
+	sort.Slice(set.Keys, func(i, j int) bool { return set.Keys[i].KeyID < set.Keys[j].KeyID })
+	b, err := json.Marshal(set)
+	if err != nil {
+		return nil, fmt.Errorf("marshal jwks: %w", err)
+	}
+	return b, nil
+}
+
+// activeID is the kid that signs for alg now, for tests and tooling.
+func (s *keyStore) activeID(alg jose.SignatureAlgorithm) string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if k := s.activeLocked(alg, s.now()); k != nil {
+		return k.id
+	}
+	return ""
+}
+
+// activeLocked is the newest key of alg whose activation has passed.
+// s.mu must be held.
+func (s *keyStore) activeLocked(alg jose.SignatureAlgorithm, now time.Time) *signingKey {
+	for _, k := range s.byAlg[alg] {
+		if !k.activatesAt.After(now) {
+			return k
+		}
+	}
 	return nil
 }
 
@@ -151,7 +208,6 @@ func (s *keyStore) parse(row *ent.SigningKey) (*signingKey, error) {
 		private:     signer,
 		public:      jose.JSONWebKey{Key: signer.Public(), KeyID: string(row.ID), Algorithm: string(alg), Use: "sig"},
 		activatesAt: row.ActivatesAt,
-		expiresAt:   row.ExpiresAt,
 	}, nil
 }
 
@@ -201,11 +257,13 @@ func (s *keyStore) create(ctx context.Context, db *ent.Client, alg jose.Signatur
 	return string(id), nil
 }
 
-// signer returns the active key for alg, reloading when the cached list is
-// older than the refresh interval (another node may have rotated).
+// signer returns the signing key for alg: the newest whose activates_at
+// has passed. The key list is reloaded when it is older than the refresh
+// interval (another node may have rotated).
 func (s *keyStore) signer(ctx context.Context, alg jose.SignatureAlgorithm) (*signingKey, error) {
+	now := s.now()
 	s.mu.RLock()
-	k, fresh := s.active[alg], s.now().Sub(s.loadedAt) < s.refresh
+	k, fresh := s.activeLocked(alg, now), now.Sub(s.loadedAt) < s.refresh
 	s.mu.RUnlock()
 	if k != nil && fresh {
 		return k, nil
@@ -218,7 +276,7 @@ func (s *keyStore) signer(ctx context.Context, alg jose.SignatureAlgorithm) (*si
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if k = s.active[alg]; k == nil {
+	if k = s.activeLocked(alg, now); k == nil {
 		return nil, fmt.Errorf("no active %s signing key", alg)
 	}
 	return k, nil
@@ -240,61 +298,70 @@ func (s *keyStore) byKeyID(ctx context.Context, kid string) *signingKey {
 	return s.byID[kid]
 }
 
-// published returns every key in JWKS, oldest first.
+// published returns every key in JWKS, pending ones included, sorted by kid.
 func (s *keyStore) published(ctx context.Context) []*signingKey {
+	s.reloadIfStale(ctx)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	keys := make([]*signingKey, 0, len(s.byID))
+	for _, k := range s.byID {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].id < keys[j].id })
+	return keys
+}
+
+// jwksDocument returns the precomputed JWKS.
+func (s *keyStore) jwksDocument(ctx context.Context) []byte {
+	s.reloadIfStale(ctx)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.jwks
+}
+
+func (s *keyStore) reloadIfStale(ctx context.Context) {
 	s.mu.RLock()
 	stale := s.now().Sub(s.loadedAt) >= s.refresh
 	s.mu.RUnlock()
 	if stale {
 		_ = s.load(ctx) // serve the cached set if the database is away
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	now := s.now()
-	keys := make([]*signingKey, 0, len(s.byID))
-	for _, k := range s.byID {
-		if k.expiresAt == nil || k.expiresAt.After(now) {
-			keys = append(keys, k)
-		}
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].id < keys[j].id })
-	return keys
 }
 
-// rotate adds a new key per algorithm and retires the previous ones: they
-// stop signing now and stay in JWKS until every token they signed has
-// expired (retired_at + the longest token lifetime of any application).
-func (s *keyStore) rotate(ctx context.Context, maxLifetime time.Duration) ([]string, error) {
+// rotate adds a new key per algorithm, published now and signing from
+// now+publishAhead (the activation). Every key it replaces, including a
+// pending one from an earlier rotation, keeps signing until the
+// activation (nodes that have not reloaded yet go on for up to one
+// refresh interval more) and stays published until every token it signed
+// has expired: activation + refresh + maxLifetime. It returns the new ids
+// and their activation.
+func (s *keyStore) rotate(ctx context.Context, maxLifetime time.Duration) ([]string, time.Time, error) {
 	now := s.now()
+	activation := now.Add(s.publishAhead)
 	tx, err := s.db.Tx(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("rotate keys: %w", err)
+		return nil, time.Time{}, fmt.Errorf("rotate keys: %w", err)
 	}
 	var ids []string
 	for _, alg := range algorithms {
 		err := tx.SigningKey.Update().
 			Where(signingkey.AlgorithmEQ(signingkey.Algorithm(alg)), signingkey.RetiredAtIsNil()).
-			SetRetiredAt(now).SetExpiresAt(now.Add(maxLifetime)).Exec(ctx)
+			SetRetiredAt(activation).SetExpiresAt(activation.Add(s.refresh + maxLifetime)).Exec(ctx)
 		if err != nil {
 			_ = tx.Rollback()
-			return nil, fmt.Errorf("retire %s keys: %w", alg, err)
+			return nil, time.Time{}, fmt.Errorf("retire %s keys: %w", alg, err)
 		}
-		// The new key activates now; on equal activation times the larger
-		// (later ULID) id wins, so it takes over on every node.
-		id, err := s.create(ctx, tx.Client(), alg, now)
+		id, err := s.create(ctx, tx.Client(), alg, activation)
 		if err != nil {
 			_ = tx.Rollback()
-			return nil, err
+			return nil, time.Time{}, err
 		}
 		ids = append(ids, id)
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("rotate keys: %w", err)
+		return nil, time.Time{}, fmt.Errorf("rotate keys: %w", err)
 	}
-	s.mu.Lock()
-	s.loadedAt = time.Time{} // force the next use to reload
-	s.mu.Unlock()
-	return ids, s.load(ctx)
+	return ids, activation, s.load(ctx)
 }
 
 var _ op.SigningKey = (*signingKey)(nil)

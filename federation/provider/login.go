@@ -2,6 +2,9 @@ package provider
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -37,7 +40,12 @@ type LoginRequest struct {
 	// WantsOrganization is true for scope organization or organization:<id>:
 	// the login must end with an organization chosen (or the requested one).
 	WantsOrganization bool
-	ExpiresAt         time.Time
+	// ACRValues are the client's acr_values that this provider defines
+	// (ACRSingleFactor, ACRMultiFactor), most preferred first. They are
+	// voluntary (OIDC Core §3.1.2.1): the login should step up to the
+	// first it can, and the ID token states the ACR actually achieved.
+	ACRValues []string
+	ExpiresAt time.Time
 }
 
 // Authentication is what the hosted login established about the user.
@@ -51,8 +59,12 @@ type Authentication struct {
 	// AuthTime is when the user last actively authenticated (OIDC Core §2
 	// auth_time); zero means now.
 	AuthTime time.Time
-	AMR      []string
-	ACR      string
+	// AMR lists the methods used (RFC 8176: "pwd", "otp", "hwk", "mfa", …).
+	AMR []string
+	// ACR is ACRSingleFactor or ACRMultiFactor; empty means "derive it from
+	// AMR". A claim stronger than AMR supports is lowered to what AMR
+	// supports; any other value is ErrUnknownACR.
+	ACR string
 }
 
 // LoginRequest returns the pending request id. Missing, expired and
@@ -71,6 +83,7 @@ func (p *Provider) LoginRequest(ctx context.Context, id string) (*LoginRequest, 
 		ID: string(ar.ID), ClientID: ar.ClientID, ClientName: c.app.Name, FirstParty: c.app.FirstParty,
 		Scopes: ar.Scopes, Prompt: ar.Prompt, LoginHint: ar.LoginHint,
 		RequestedOrganizationID: orgID, WantsOrganization: wants, ExpiresAt: ar.ExpiresAt,
+		ACRValues: requestedACRs(ar.AcrValues),
 	}
 	if ar.MaxAgeSeconds != nil {
 		d := time.Duration(*ar.MaxAgeSeconds) * time.Second
@@ -112,6 +125,10 @@ func (p *Provider) CompleteLogin(ctx context.Context, id string, a Authenticatio
 	if a.AuthTime.IsZero() {
 		a.AuthTime = now
 	}
+	acr, ok := effectiveACR(a.ACR, a.AMR)
+	if !ok {
+		return "", ErrUnknownACR
+	}
 	u, err := p.db.User.Get(ctx, a.UserID)
 	if ent.IsNotFound(err) || (err == nil && u.Status != user.StatusACTIVE) {
 		return "", ErrUserInactive
@@ -147,7 +164,7 @@ func (p *Provider) CompleteLogin(ctx context.Context, id string, a Authenticatio
 	code := secret.Token(32)
 	upd := p.db.AuthRequest.Update().
 		Where(authrequest.ID(ar.ID), authrequest.Done(false), authrequest.ExpiresAtGT(now)).
-		SetUserID(a.UserID).SetAuthTime(a.AuthTime.UTC()).SetAmr(a.AMR).SetAcr(a.ACR).
+		SetUserID(a.UserID).SetAuthTime(a.AuthTime.UTC()).SetAmr(a.AMR).SetAcr(acr).
 		SetDone(true).SetCodeHash(secret.Hash(code)).SetExpiresAt(now.Add(codeLifetime))
 	if a.SessionID != "" {
 		upd.SetSessionID(a.SessionID)
@@ -166,7 +183,8 @@ func (p *Provider) CompleteLogin(ctx context.Context, id string, a Authenticatio
 }
 
 // FailLogin ends request id with an OAuth error and returns the URL that
-// tells the client (with state and iss): e.g. "login_required" for
+// tells the client (with state and iss; for response_mode=form_post, the
+// provider's page that posts it, as for a success): e.g. "login_required" for
 // prompt=none without a session, "access_denied" when the user declines
 // consent, "consent_required", "account_selection_required" (OIDC Core
 // §3.1.2.6). Only those error codes are accepted.
@@ -179,19 +197,36 @@ func (p *Provider) FailLogin(ctx context.Context, id, errorCode, description str
 	if err != nil {
 		return "", err
 	}
+	mode := oidc.ResponseMode(ar.ResponseMode)
+	// A form_post answer is a page the provider serves (the callback), so
+	// the failed request stays readable for as long as a code would.
+	expires := p.now()
+	if mode == oidc.ResponseModeFormPost {
+		expires = expires.Add(codeLifetime)
+	}
 	n, err := p.db.AuthRequest.Update().Where(authrequest.ID(ar.ID), authrequest.Done(false)).
-		SetDone(true).SetExpiresAt(p.now()).Save(systemCtx(ctx))
+		SetDone(true).SetExpiresAt(expires).Save(systemCtx(ctx))
 	if err != nil {
 		return "", fmt.Errorf("fail auth request: %w", err)
 	}
 	if n != 1 {
 		return "", ErrUnknownRequest
 	}
-	// form_post requests get their error in the query: this URL is for a
-	// plain redirect (documented gap).
-	mode := oidc.ResponseMode(ar.ResponseMode)
 	if mode == oidc.ResponseModeFormPost {
-		mode = oidc.ResponseModeQuery
+		// The callback renders the auto-submitting form, as for a code. The
+		// MAC keeps anyone from posting another error through it.
+		q := url.Values{"id": {id}, "error": {errorCode}, "error_description": {description}}
+		q.Set("mac", p.failureMAC(id, errorCode, description))
+		return p.cfg.Issuer + pathCallback + "?" + q.Encode(), nil
 	}
 	return authResponseURL(ar.RedirectURI, mode, p.authResponseParams(errorCode, description, ar.State, "")), nil
+}
+
+// failureMAC authenticates a FailLogin result on its way through the
+// browser to the callback.
+func (p *Provider) failureMAC(id, errorCode, description string) string {
+	key := sha256.Sum256(append([]byte("gatehouse provider failure delivery\x00"), p.cfg.CryptoKey[:]...))
+	m := hmac.New(sha256.New, key[:])
+	m.Write([]byte(id + "\x00" + errorCode + "\x00" + description))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

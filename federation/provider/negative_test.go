@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -242,7 +243,7 @@ func TestForgedTokens(t *testing.T) {
 		now := e.clock.Now()
 		claims := map[string]any{"iss": e.issuer, "sub": "machine", "client_id": "machine", "jti": "cc.x", "scope": "read",
 			"aud": "machine", "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "nbf": now.Unix()}
-		rs := e.p.keys.active["RS256"]
+		rs := e.p.keys.byID[e.p.keys.activeID("RS256")]
 		pubDER, _ := x509.MarshalPKIXPublicKey(rs.public.Key)
 		enc := func(v any) string { b, _ := json.Marshal(v); return base64.RawURLEncoding.EncodeToString(b) }
 		none := enc(map[string]string{"alg": "none", "kid": rs.id}) + "." + enc(claims) + "."
@@ -255,7 +256,9 @@ func TestForgedTokens(t *testing.T) {
 			tok, _ := o.CompactSerialize()
 			return tok
 		}
-		good, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: rs.private}, (&jose.SignerOptions{}).WithHeader("kid", rs.id))
+		good, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: rs.private}, (&jose.SignerOptions{}).WithHeader("kid", rs.id).WithType("at+jwt"))
+		must(t, err)
+		typJWT, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: rs.private}, (&jose.SignerOptions{}).WithHeader("kid", rs.id).WithType("JWT"))
 		must(t, err)
 		attacker, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		foreign, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: attacker}, (&jose.SignerOptions{}).WithHeader("kid", rs.id))
@@ -278,6 +281,7 @@ func TestForgedTokens(t *testing.T) {
 			"not yet valid":    sign(good, with("nbf", now.Add(time.Hour).Unix())),
 			"wrong issuer":     sign(good, with("iss", "https://evil.test")),
 			"id token shape":   sign(good, with("jti", "")),
+			"typ JWT":          sign(typJWT, claims),
 			"garbage":          strings.Repeat(".", 100000),
 		} {
 			if _, err := e.p.VerifyAccessToken(ctx, tok); err == nil {
@@ -350,12 +354,17 @@ func TestPerApplicationAlgorithmsAndRotation(t *testing.T) {
 		if a := jwsAlg(t, tok.Extra("id_token").(string)); a != "ES256" {
 			t.Errorf("id token alg %s", a)
 		}
-		// Rotation: new keys sign, old ones stay published and verify.
-		oldKid := e.p.keys.active["EdDSA"].id
+		// Rotation: new keys are published at once, sign only after the
+		// publish-ahead interval; old ones stay published and verify.
+		oldKid := e.p.keys.activeID("EdDSA")
 		ids, err := e.p.RotateKeys(ctx)
 		must(t, err)
-		if len(ids) != 3 || e.p.keys.active["EdDSA"].id == oldKid {
-			t.Fatalf("rotate: %v", ids)
+		if len(ids) != 3 || e.p.keys.activeID("EdDSA") != oldKid {
+			t.Fatalf("rotate: %v; new key signs before it was published long enough", ids)
+		}
+		e.clock.Add(e.p.cfg.KeyPublishAhead)
+		if !slices.Contains(ids, e.p.keys.activeID("EdDSA")) {
+			t.Fatalf("new EdDSA key does not sign after the publish-ahead interval")
 		}
 		if _, err := e.p.VerifyAccessToken(ctx, tok.AccessToken); err != nil {
 			t.Errorf("token signed before rotation: %v", err)
@@ -366,7 +375,7 @@ func TestPerApplicationAlgorithmsAndRotation(t *testing.T) {
 			t.Errorf("JWKS has %d keys after rotation, want 6", len(jwks.Keys))
 		}
 		// Another node (a second Provider on the same database) signs with the new key.
-		e.clock.Add(2 * time.Hour)
+		e.clock.Add(2*time.Hour + e.p.cfg.KeyRefreshInterval)
 		getJSON(t, e.issuer+pathKeys, &jwks)
 		if len(jwks.Keys) != 3 {
 			t.Errorf("JWKS has %d keys after the retired ones expired, want 3", len(jwks.Keys))

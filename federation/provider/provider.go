@@ -34,6 +34,11 @@ const (
 	scopeAdmin        = "gatehouse:admin"
 )
 
+// LoggedOutPath is where end_session sends a browser that brought no
+// registered post_logout_redirect_uri (RP-Initiated Logout §2). The hosted
+// pages serve it and revoke the session of the cookie there.
+const LoggedOutPath = "/login/logged-out"
+
 // Lifetimes fixed by the protocol rather than by applications.
 const (
 	// loginTimeout is how long the browser has to finish the hosted login.
@@ -69,9 +74,24 @@ type Config struct {
 	// URIs, lifetimes) may still be served from memory. Defaults to 30s.
 	ClientCacheTTL time.Duration
 	// KeyRefreshInterval bounds how long a node keeps signing with a key
-	// another node has rotated away. Defaults to 30s.
+	// another node has rotated away, and how long a key another node
+	// created may be missing from this node's JWKS. Defaults to 30s.
 	KeyRefreshInterval time.Duration
+	// JWKSMaxAge is the Cache-Control max-age of the JWKS document: how
+	// long a relying party may go without seeing a new key. Defaults to 5m.
+	JWKSMaxAge time.Duration
+	// KeyPublishAhead is how long a rotated-in key is published before it
+	// signs (REL-03): a relying party that refreshes its JWKS no more often
+	// than JWKSMaxAge allows has it before the first token it signs. It must
+	// be at least 2×KeyRefreshInterval + JWKSMaxAge (a node may serve a key
+	// list one refresh interval old; the rest is margin), and defaults to
+	// that plus 30s of clock skew between nodes: 6m30s with the defaults.
+	KeyPublishAhead time.Duration
 }
+
+// minPublishAhead is the shortest KeyPublishAhead that keeps a rotation
+// invisible to relying parties that honour the JWKS Cache-Control.
+func minPublishAhead(refresh, maxAge time.Duration) time.Duration { return 2*refresh + maxAge }
 
 // Provider is the OpenID Provider. It is safe for concurrent use; every
 // piece of state is in the database, so several Providers (nodes) can
@@ -109,6 +129,18 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.CryptoKey == ([32]byte{}) {
 		problems = append(problems, "crypto key is required")
 	}
+	if cfg.KeyRefreshInterval <= 0 {
+		cfg.KeyRefreshInterval = 30 * time.Second
+	}
+	if cfg.JWKSMaxAge <= 0 {
+		cfg.JWKSMaxAge = 5 * time.Minute
+	}
+	if cfg.KeyPublishAhead == 0 {
+		cfg.KeyPublishAhead = minPublishAhead(cfg.KeyRefreshInterval, cfg.JWKSMaxAge) + clockSkew
+	}
+	if floor := minPublishAhead(cfg.KeyRefreshInterval, cfg.JWKSMaxAge); cfg.KeyPublishAhead < floor {
+		problems = append(problems, fmt.Sprintf("key publish-ahead %s is shorter than 2×key refresh interval + JWKS max-age (%s)", cfg.KeyPublishAhead, floor))
+	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("provider config: %s", strings.Join(problems, "; "))
 	}
@@ -124,11 +156,8 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.ClientCacheTTL <= 0 {
 		cfg.ClientCacheTTL = 30 * time.Second
 	}
-	if cfg.KeyRefreshInterval <= 0 {
-		cfg.KeyRefreshInterval = 30 * time.Second
-	}
 	p := &Provider{cfg: cfg, db: cfg.Client, log: cfg.Logger, now: cfg.Now}
-	p.keys = newKeyStore(cfg.Client, cfg.Sealer, cfg.Now, cfg.KeyRefreshInterval)
+	p.keys = newKeyStore(cfg.Client, cfg.Sealer, cfg.Now, cfg.KeyRefreshInterval, cfg.KeyPublishAhead)
 	p.clients = &clientCache{db: cfg.Client, now: cfg.Now, ttl: cfg.ClientCacheTTL, loginPath: cfg.LoginPath}
 	if err := p.keys.ensure(systemCtx(ctx)); err != nil {
 		return nil, fmt.Errorf("provider keys: %w", err)
@@ -142,6 +171,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		op.WithCustomRevocationEndpoint(op.NewEndpoint(pathRevoke)),
 		op.WithCustomEndSessionEndpoint(op.NewEndpoint(pathEndSession)),
 		op.WithCustomKeysEndpoint(op.NewEndpoint(pathKeys)),
+		op.WithCrypto(passThroughCrypto{}),
 		op.WithAccessTokenKeySet(keySet{p: p, access: true}),
 		op.WithIDTokenHintKeySet(keySet{p: p}),
 		op.WithAccessTokenVerifierOpts(op.WithSupportedAccessTokenSigningAlgorithms(algorithmNames...)),
@@ -152,7 +182,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	}
 	opCfg := &op.Config{
 		CryptoKey:                sha256.Sum256(cfg.CryptoKey[:]),
-		DefaultLogoutRedirectURI: cfg.LoginPath + "/logged-out",
+		DefaultLogoutRedirectURI: LoggedOutPath,
 		CodeMethodS256:           true,
 		AuthMethodPost:           true,
 		AuthMethodPrivateKeyJWT:  true,
@@ -175,16 +205,34 @@ func (p *Provider) Paths() []string {
 	return []string{pathDiscovery, pathASMetadata, "/oauth/v2/", "/oidc/v1/"}
 }
 
-// RotateKeys adds a new signing key per algorithm and retires the old ones
-// (`gatehouse keys rotate`). Retired keys stay in JWKS until every token
-// they signed has expired: retired_at + the longest access or ID token
-// lifetime of any application.
+// RotateKeys adds a new signing key per algorithm (`gatehouse keys
+// rotate`). The new keys are in JWKS at once but sign only after
+// Config.KeyPublishAhead, so relying parties that cache JWKS never meet an
+// unknown kid; the keys they replace sign until then and stay in JWKS
+// until every token they signed has expired (their retirement + the
+// longest access or ID token lifetime of any application + clock skew).
+// This is a planned rotation: it does not stop a compromised key from
+// verifying before it expires.
 func (p *Provider) RotateKeys(ctx context.Context) ([]string, error) {
 	ctx = systemCtx(ctx)
-	maxLifetime := time.Hour
-	apps, err := p.db.Application.Query().All(ctx)
+	maxLifetime, err := p.maxTokenLifetime(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("rotate keys: %w", err)
+	}
+	ids, activation, err := p.keys.rotate(ctx, maxLifetime+clockSkew)
+	if err == nil {
+		p.log.InfoContext(ctx, "provider: signing keys rotated", "keys", ids, "activates_at", activation)
+	}
+	return ids, err
+}
+
+// maxTokenLifetime is the longest access or ID token lifetime of any
+// application, at least an hour.
+func (p *Provider) maxTokenLifetime(ctx context.Context) (time.Duration, error) {
+	maxLifetime := time.Hour
+	apps, err := p.db.Application.Query().All(systemCtx(ctx))
+	if err != nil {
+		return 0, err
 	}
 	for _, a := range apps {
 		for _, s := range []int{a.AccessTokenLifetimeSeconds, a.IDTokenLifetimeSeconds} {
@@ -193,7 +241,21 @@ func (p *Provider) RotateKeys(ctx context.Context) ([]string, error) {
 			}
 		}
 	}
-	return p.keys.rotate(ctx, maxLifetime+clockSkew)
+	return maxLifetime, nil
+}
+
+// jwks serves the precomputed key set (RFC 7517 §5) with a max-age
+// relying parties may cache it for; KeyPublishAhead is longer than that.
+func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		writeOAuthError(w, oidc.ErrInvalidRequest().WithDescription("jwks accepts GET"))
+		return
+	}
+	body := p.keys.jwksDocument(systemCtx(r.Context()))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(p.cfg.JWKSMaxAge/time.Second)))
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	_, _ = w.Write(body)
 }
 
 func (p *Provider) routes() http.Handler {
@@ -202,8 +264,9 @@ func (p *Provider) routes() http.Handler {
 	mux.HandleFunc(pathASMetadata, p.discovery)
 	mux.HandleFunc(pathAuthorize, p.authorize)
 	mux.HandleFunc(pathCallback, p.callback)
+	mux.HandleFunc(pathKeys, p.jwks)
 	lib := p.library(p.op)
-	for _, path := range []string{pathToken, pathIntrospect, pathRevoke, pathKeys, pathUserinfo, pathEndSession} {
+	for _, path := range []string{pathToken, pathIntrospect, pathRevoke, pathUserinfo, pathEndSession} {
 		mux.Handle(path, lib)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -235,6 +298,12 @@ func (p *Provider) library(h http.Handler) http.Handler {
 				}
 			}
 		}()
+		if r.URL.Path == pathToken || r.URL.Path == pathIntrospect || r.URL.Path == pathRevoke {
+			if e := p.authenticateClient(r, stateFrom(r.Context())); e != nil {
+				writeOAuthError(w, e)
+				return
+			}
+		}
 		h.ServeHTTP(cw, r)
 	})
 }

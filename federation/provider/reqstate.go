@@ -15,20 +15,21 @@ import (
 // Per-application signing algorithms: op asks Storage.SigningKey(ctx)
 // without the client. Every library path that signs first calls
 // CreateAccessToken or CreateAccessAndRefreshTokens with the token request
-// (which names the client); those record the client here. The library then
-// signs the access token (first SigningKey call) and, for OIDC grants, the
-// ID token (second call). SigningKey answers the application's
-// access_token_signing_algorithm for the first call and its
-// id_token_signing_algorithm afterwards. Tested in TestPerApplicationAlgorithms.
+// (which names the client); those sign the access token themselves with
+// the application's access_token_signing_algorithm (accesstoken.go) and
+// record the client here, so SigningKey answers its
+// id_token_signing_algorithm for the ID token the library signs next.
+// Tested in TestPerApplicationAlgorithmsAndRotation.
 type reqState struct {
 	mu sync.Mutex
 	// authMethod is how the client authenticated at the token, introspection
 	// or revocation endpoint: "basic", "post", "jwt" or "none".
 	authMethod string
-	// signing is the client whose tokens are being signed; accessSigned
-	// flips after the access token's key was handed out.
-	signing      *client
-	accessSigned bool
+	// authenticated is the client authenticateClient verified for this
+	// request, before the library ran.
+	authenticated *client
+	// signing is the client whose ID token is being signed.
+	signing *client
 	// claims is the last access token whose signature our key set verified.
 	claims *verifiedClaims
 }

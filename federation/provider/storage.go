@@ -28,6 +28,7 @@ var (
 	_ op.ClientCredentialsStorage       = (*storage)(nil)
 	_ op.CanSetUserinfoFromRequest      = (*storage)(nil)
 	_ op.CanGetPrivateClaimsFromRequest = (*storage)(nil)
+	_ op.CanTerminateSessionFromRequest = (*storage)(nil)
 )
 
 // --- authorization requests (the authorize endpoint itself is ours) ---
@@ -89,6 +90,24 @@ func (s *storage) TerminateSession(ctx context.Context, userID, clientID string)
 	return s.p.revokeGrants(ctx, "end_session", grant.UserID(pulid.ID(userID)), grant.ClientID(clientID))
 }
 
+// TerminateSessionFromRequest ends the OP session too (RP-Initiated
+// Logout §2, §3): the id_token_hint's sid names the hosted pages' Session,
+// which is revoked when it belongs to the hint's subject, so the next
+// authorize in that browser asks for a login again. Without a hint the
+// browser goes to LoggedOutPath, where the hosted pages revoke the
+// session of the cookie.
+func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
+	if err := s.TerminateSession(ctx, req.UserID, req.ClientID); err != nil {
+		return "", err
+	}
+	if c := req.IDTokenHintClaims; c != nil && c.SessionID != "" && req.UserID != "" {
+		if err := s.p.revokeSession(ctx, pulid.ID(c.SessionID), pulid.ID(req.UserID)); err != nil {
+			return "", s.p.serverError(ctx, "revoke session", err)
+		}
+	}
+	return req.RedirectURI, nil
+}
+
 // grantTokenPrefix marks a "token id" that is a grant, as returned by
 // GetRefreshTokenInfo: revoking a refresh token revokes its whole grant,
 // access tokens included (RFC 7009 §2.1).
@@ -145,17 +164,14 @@ func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token strin
 
 // --- keys ---
 
-// SigningKey picks the algorithm per application: see reqState.
+// SigningKey is the ID-token key: the library signs only ID tokens (access
+// tokens are ours, accesstoken.go), with the application's algorithm.
 func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
 	alg := jose.RS256
 	if st := stateFrom(ctx); st != nil {
 		st.mu.Lock()
 		if c := st.signing; c != nil {
-			if !st.accessSigned {
-				alg, st.accessSigned = jose.SignatureAlgorithm(c.app.AccessTokenSigningAlgorithm), true
-			} else {
-				alg = jose.SignatureAlgorithm(c.app.IDTokenSigningAlgorithm)
-			}
+			alg = jose.SignatureAlgorithm(c.app.IDTokenSigningAlgorithm)
 		}
 		st.mu.Unlock()
 	}
@@ -189,7 +205,22 @@ func (s *storage) GetClientByClientID(ctx context.Context, clientID string) (op.
 	if err != nil {
 		return nil, s.p.serverError(ctx, "load client", err)
 	}
+	if a := authenticatedClient(ctx); a != nil && a.GetID() == c.GetID() && c.AuthMethod() == oidc.AuthMethodPrivateKeyJWT {
+		return assertedClient{c}, nil
+	}
 	return c, nil
+}
+
+// authenticatedClient is the client authenticateClient verified for this
+// request, if any.
+func authenticatedClient(ctx context.Context) *client {
+	st := stateFrom(ctx)
+	if st == nil {
+		return nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.authenticated
 }
 
 // AuthorizeClientIDSecret checks client_secret_basic / client_secret_post
@@ -203,6 +234,9 @@ func (s *storage) secretClient(ctx context.Context, clientID, clientSecret strin
 	c, err := s.p.clients.get(ctx, clientID)
 	if err != nil {
 		return nil, oidc.ErrInvalidClient().WithDescription("client authentication failed")
+	}
+	if a := authenticatedClient(ctx); a != nil && a.GetID() == clientID {
+		return c, nil // authenticated before the library ran (authenticateClient)
 	}
 	method := "basic"
 	if st := stateFrom(ctx); st != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/predicate"
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
 )
@@ -65,8 +66,8 @@ func (r ccRequest) GetSubject() string    { return r.clientID }
 func (r ccRequest) GetAudience() []string { return []string{r.clientID} }
 func (r ccRequest) GetScopes() []string   { return r.scopes }
 
-// recordSigning tells SigningKey which application's algorithms to use
-// for the tokens the library is about to sign (see reqState).
+// recordSigning tells SigningKey which application's ID-token algorithm
+// to use for the ID token the library is about to sign (see reqState).
 func (p *Provider) recordSigning(ctx context.Context, clientID string) (*client, error) {
 	c, err := p.clients.get(ctx, clientID)
 	if err != nil {
@@ -74,7 +75,7 @@ func (p *Provider) recordSigning(ctx context.Context, clientID string) (*client,
 	}
 	if st := stateFrom(ctx); st != nil {
 		st.mu.Lock()
-		st.signing, st.accessSigned = c, false
+		st.signing = c
 		st.mu.Unlock()
 	}
 	return c, nil
@@ -194,6 +195,17 @@ func (p *Provider) revokeGrants(ctx context.Context, reason string, preds ...pre
 	return p.db.Grant.Update().Where(preds...).SetRevokedAt(p.now()).SetRevokeReason(reason).Exec(systemCtx(ctx))
 }
 
+// revokeSession ends the hosted pages' Session id of user (logout). An
+// unknown, foreign or already revoked session is left alone.
+func (p *Provider) revokeSession(ctx context.Context, id, userID pulid.ID) error {
+	if !id.Valid() || id.Prefix() != "ses" {
+		return nil
+	}
+	return p.db.Session.Update().
+		Where(session.ID(id), session.UserID(userID), session.RevokedAtIsNil()).
+		SetRevokedAt(p.now()).Exec(systemCtx(ctx))
+}
+
 func (p *Provider) userActive(ctx context.Context, id pulid.ID) error {
 	ok, err := p.db.User.Query().Where(user.ID(id), user.StatusEQ(user.StatusACTIVE)).Exist(systemCtx(ctx))
 	if err != nil {
@@ -235,42 +247,52 @@ func (p *Provider) orgClaims(ctx context.Context, userID, orgID pulid.ID) (map[s
 	}, nil
 }
 
-// createTokens is CreateAccessToken and CreateAccessAndRefreshTokens.
+// createTokens is CreateAccessToken and CreateAccessAndRefreshTokens. The
+// "id" it returns to the library is the signed access token itself (see
+// accesstoken.go); its jti names the grant.
 func (p *Provider) createTokens(ctx context.Context, req op.TokenRequest, withRefresh bool, current string) (string, string, time.Time, error) {
 	ctx = systemCtx(ctx)
+	var (
+		c   *client
+		jti string
+		rt  string
+		err error
+	)
 	switch r := req.(type) {
 	case ccRequest:
-		c, err := p.recordSigning(ctx, r.clientID)
-		if err != nil {
+		if c, err = p.recordSigning(ctx, r.clientID); err != nil {
 			return "", "", time.Time{}, err
 		}
-		return ccJTIPrefix + secret.Token(10), "", p.now().Add(c.accessTokenLifetime()), nil
+		jti = ccJTIPrefix + secret.Token(10)
 	case authRequest:
-		c, err := p.recordSigning(ctx, r.ar.ClientID)
-		if err != nil {
+		if c, err = p.recordSigning(ctx, r.ar.ClientID); err != nil {
 			return "", "", time.Time{}, err
 		}
 		g, err := p.createGrant(ctx, c, r.ar)
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
-		var rt string
 		if withRefresh {
 			if rt, err = p.newRefreshToken(ctx, p.db, c, g); err != nil {
 				return "", "", time.Time{}, err
 			}
 		}
-		return userJTI(g.ID), rt, p.now().Add(c.accessTokenLifetime()), nil
+		jti = userJTI(g.ID)
 	case *refreshRequest:
-		c, err := p.recordSigning(ctx, r.g.ClientID)
-		if err != nil {
+		if c, err = p.recordSigning(ctx, r.g.ClientID); err != nil {
 			return "", "", time.Time{}, err
 		}
-		rt, err := p.rotateRefreshToken(ctx, c, r)
-		if err != nil {
+		if rt, err = p.rotateRefreshToken(ctx, c, r); err != nil {
 			return "", "", time.Time{}, err
 		}
-		return userJTI(r.g.ID), rt, p.now().Add(c.accessTokenLifetime()), nil
+		jti = userJTI(r.g.ID)
+	default:
+		return "", "", time.Time{}, fmt.Errorf("create tokens: unexpected request %T", req)
 	}
-	return "", "", time.Time{}, fmt.Errorf("create tokens: unexpected request %T", req)
+	exp := p.now().Add(c.accessTokenLifetime())
+	at, err := p.signAccessToken(ctx, c, req, jti, exp)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	return at, rt, exp, nil
 }

@@ -72,6 +72,20 @@ func (p *Provider) verifyJWS(ctx context.Context, jws *jose.JSONWebSignature) ([
 	return jws.Verify(k.public.Key)
 }
 
+// checkAccessTokenType requires typ at+jwt (RFC 9068 §4: resource
+// servers MUST check it), so an ID token never passes for an access token.
+func checkAccessTokenType(jws *jose.JSONWebSignature) error {
+	if len(jws.Signatures) != 1 {
+		return errors.New("want exactly one signature")
+	}
+	typ, _ := jws.Signatures[0].Protected.ExtraHeaders[jose.HeaderType].(string)
+	typ = strings.ToLower(typ)
+	if typ != accessTokenType && typ != "application/"+accessTokenType {
+		return fmt.Errorf("typ %q is not %s", typ, accessTokenType)
+	}
+	return nil
+}
+
 // parseAccessToken verifies signature, issuer and time claims.
 func (p *Provider) parseAccessToken(ctx context.Context, token string) (*verifiedClaims, error) {
 	if len(token) > maxTokenSize || strings.Count(token, ".") != 2 {
@@ -79,6 +93,9 @@ func (p *Provider) parseAccessToken(ctx context.Context, token string) (*verifie
 	}
 	jws, err := jose.ParseSigned(token, algorithms)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkAccessTokenType(jws); err != nil {
 		return nil, err
 	}
 	payload, err := p.verifyJWS(ctx, jws)
@@ -169,6 +186,11 @@ type keySet struct {
 }
 
 func (k keySet) VerifySignature(ctx context.Context, jws *jose.JSONWebSignature) ([]byte, error) {
+	if k.access {
+		if err := checkAccessTokenType(jws); err != nil {
+			return nil, err
+		}
+	}
 	payload, err := k.p.verifyJWS(ctx, jws)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,81 @@
+package provider
+
+import "slices"
+
+// Authentication context class references (OIDC Core §2 acr) this provider
+// asserts. Discovery lists them in acr_values_supported, strongest last.
+const (
+	// ACRSingleFactor: the user proved one factor, e.g. a password alone or
+	// a federated sign-in whose upstream reported no more.
+	ACRSingleFactor = "urn:gatehouse:acr:1fa"
+	// ACRMultiFactor: the user proved factors of at least two kinds
+	// (knowledge, possession, inherence; RFC 8176), e.g. a password and a
+	// one-time code, or a passkey with user verification.
+	ACRMultiFactor = "urn:gatehouse:acr:mfa"
+)
+
+// acrValues are the supported ACRs, weakest first.
+var acrValues = []string{ACRSingleFactor, ACRMultiFactor}
+
+// acrRank orders ACRs by strength; unknown values rank -1.
+func acrRank(acr string) int { return slices.Index(acrValues, acr) }
+
+// factorKinds maps RFC 8176 amr values to the kind of factor they prove.
+var factorKinds = map[string]string{
+	"pwd": "knowledge", "pin": "knowledge", "kba": "knowledge",
+	"otp": "possession", "hwk": "possession", "swk": "possession", "sms": "possession",
+	"tel": "possession", "sc": "possession",
+	"fpt": "inherence", "face": "inherence", "iris": "inherence", "retina": "inherence",
+	"vbm": "inherence",
+}
+
+// acrFromAMR is the ACR the methods in amr establish: multi-factor for
+// "mfa" or two kinds of factor, single-factor otherwise. A pure function
+// of its input (policy decision, STYLE §5).
+func acrFromAMR(amr []string) string {
+	kinds := map[string]bool{}
+	for _, m := range amr {
+		if m == "mfa" {
+			return ACRMultiFactor
+		}
+		if k := factorKinds[m]; k != "" {
+			kinds[k] = true
+		}
+	}
+	if len(kinds) >= 2 {
+		return ACRMultiFactor
+	}
+	return ACRSingleFactor
+}
+
+// effectiveACR is the ACR CompleteLogin records: the hosted login's
+// claim when it makes one, but never stronger than the methods in amr
+// support, and derived from amr when it makes none. ok is false for an
+// ACR this provider does not define.
+func effectiveACR(claimed string, amr []string) (acr string, ok bool) {
+	derived := acrFromAMR(amr)
+	if claimed == "" {
+		return derived, true
+	}
+	r := acrRank(claimed)
+	if r < 0 {
+		return "", false
+	}
+	if r > acrRank(derived) {
+		return derived, true
+	}
+	return claimed, true
+}
+
+// requestedACRs keeps the acr_values (OIDC Core §3.1.2.1) this provider
+// knows, in the client's order of preference. They are voluntary: the ID
+// token always states the ACR actually achieved, which may be weaker.
+func requestedACRs(values []string) []string {
+	var out []string
+	for _, v := range values {
+		if acrRank(v) >= 0 && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}

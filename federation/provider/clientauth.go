@@ -1,0 +1,311 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+)
+
+// Client authentication happens here, before the library sees the request
+// (OIDC-10). The library authenticates the client only after it has looked
+// at the grant (a code is redeemed before the secret is checked, so a
+// wrong secret with a bad code answered invalid_grant), accepts RS256
+// assertions only, with aud = issuer only and no jti replay check. So
+// every request to the token, introspection and revocation endpoints is
+// authenticated first, with the method the application registered; a
+// failure is 401 invalid_client with WWW-Authenticate whatever the grant.
+//
+// An authenticated request is then handed to the library as Basic
+// "<client_id>:<secret or nothing>", which storage accepts only for the
+// client this request already authenticated (reqState.authenticated).
+// The assertion itself is never verified twice, which would trip its own
+// replay check.
+
+// Client assertions (RFC 7523 §3).
+const (
+	// assertionMaxLifetime bounds exp - now, and so how long a used jti
+	// must be remembered.
+	assertionMaxLifetime = time.Hour
+	// assertionJTIPrefix marks used assertion ids in the RevokedToken
+	// table; access-token jtis never start with it.
+	assertionJTIPrefix = "pkjwt:"
+	maxAssertionJTI    = 256
+)
+
+// assertionAlgorithms are the JWS algorithms accepted for client
+// assertions. HS* is absent: a client's JWKS holds public keys only.
+var assertionAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256, jose.ES384, jose.EdDSA}
+
+func assertionAlgorithmNames() []string {
+	out := make([]string, len(assertionAlgorithms))
+	for i, a := range assertionAlgorithms {
+		out[i] = string(a)
+	}
+	return out
+}
+
+var errClientAuth = errors.New("client authentication failed")
+
+// authenticateClient authenticates the client of a token, introspection or
+// revocation request with its registered method and records it in st.
+// The returned error is what the client sees; the reason is logged.
+func (p *Provider) authenticateClient(r *http.Request, st *reqState) *oidc.Error {
+	ctx := r.Context()
+	fail := func(reason string, err error) *oidc.Error {
+		p.log.InfoContext(ctx, "provider: client authentication failed", "path", r.URL.Path, "reason", reason, "error", err)
+		return oidc.ErrInvalidClient().WithDescription("client authentication failed")
+	}
+	q := r.URL.Query()
+	if q.Has("client_secret") || q.Has("client_assertion") {
+		// RFC 6749 §2.3.1: credentials never in the request URI.
+		return oidc.ErrInvalidRequest().WithDescription("client credentials must not be sent in the URL")
+	}
+	form := r.PostForm
+	basicID, basicSecret, hasBasic := r.BasicAuth()
+	formID, formSecret := form.Get("client_id"), form.Get("client_secret")
+	assertion, assertionType := form.Get("client_assertion"), form.Get("client_assertion_type")
+	hasAssertion := assertion != "" || assertionType != ""
+	methods := 0
+	for _, b := range []bool{hasBasic, formSecret != "", hasAssertion} {
+		if b {
+			methods++
+		}
+	}
+	if methods > 1 {
+		// RFC 6749 §2.3: one method per request.
+		return oidc.ErrInvalidRequest().WithDescription("client authentication must not use more than one method")
+	}
+	var (
+		c      *client
+		method oidc.AuthMethod
+		err    error
+	)
+	switch {
+	case hasAssertion:
+		method = oidc.AuthMethodPrivateKeyJWT
+		if assertionType != oidc.ClientAssertionTypeJWTAssertion {
+			return fail("unsupported client_assertion_type", nil)
+		}
+		c, err = p.verifyClientAssertion(ctx, assertion, formID, r.URL.Path)
+		if err != nil {
+			var oe *oidc.Error
+			if errors.As(err, &oe) && oe.ErrorType == oidc.ServerError {
+				return oe
+			}
+			return fail("client assertion", err)
+		}
+	case hasBasic:
+		method = oidc.AuthMethodBasic
+		id, err1 := url.QueryUnescape(basicID)
+		secret, err2 := url.QueryUnescape(basicSecret)
+		if err1 != nil || err2 != nil {
+			return fail("malformed basic credentials", errors.Join(err1, err2))
+		}
+		if formID != "" && formID != id {
+			return fail("client_id differs from basic credentials", nil)
+		}
+		if c, err = p.clients.get(ctx, id); err != nil {
+			return p.clientLookupError(ctx, fail, err)
+		}
+		if c.AuthMethod() != method || !c.checkSecret(secret) {
+			return fail("wrong secret or method", nil)
+		}
+	case formSecret != "":
+		method = oidc.AuthMethodPost
+		if c, err = p.clients.get(ctx, formID); err != nil {
+			return p.clientLookupError(ctx, fail, err)
+		}
+		if c.AuthMethod() != method || !c.checkSecret(formSecret) {
+			return fail("wrong secret or method", nil)
+		}
+	default:
+		method = oidc.AuthMethodNone
+		if c, err = p.clients.get(ctx, formID); err != nil {
+			return p.clientLookupError(ctx, fail, err)
+		}
+		if c.AuthMethod() != method {
+			return fail("confidential client sent no credentials", nil)
+		}
+	}
+	st.mu.Lock()
+	st.authenticated = c
+	st.mu.Unlock()
+	if method == oidc.AuthMethodPrivateKeyJWT || method == oidc.AuthMethodPost {
+		// Hand the library an authentication it checks through storage
+		// only (secretClient): never the assertion again, and Basic where
+		// the library knows no client_secret_post (introspection).
+		for _, v := range []url.Values{r.Form, r.PostForm} {
+			for _, k := range []string{"client_assertion", "client_assertion_type", "client_id", "client_secret"} {
+				v.Del(k)
+			}
+		}
+		r.SetBasicAuth(url.QueryEscape(c.GetID()), "")
+	}
+	return nil
+}
+
+func (p *Provider) clientLookupError(ctx context.Context, fail func(string, error) *oidc.Error, err error) *oidc.Error {
+	if errors.Is(err, errUnknownClient) {
+		return fail("unknown client", err)
+	}
+	return p.serverError(ctx, "load client", err)
+}
+
+// assertionClaims are the claims of a client assertion (RFC 7523 §3).
+type assertionClaims struct {
+	Issuer    string       `json:"iss"`
+	Subject   string       `json:"sub"`
+	Audience  jwtAudience  `json:"aud"`
+	Expiry    *json.Number `json:"exp"`
+	NotBefore *json.Number `json:"nbf"`
+	IssuedAt  *json.Number `json:"iat"`
+	JTI       string       `json:"jti"`
+}
+
+// jwtAudience is aud as a string or an array of strings (RFC 7519 §4.1.3).
+type jwtAudience []string
+
+func (a *jwtAudience) UnmarshalJSON(b []byte) error {
+	var one string
+	if json.Unmarshal(b, &one) == nil {
+		*a = jwtAudience{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return errors.New("aud is neither a string nor an array of strings")
+	}
+	*a = many
+	return nil
+}
+
+func numericDate(n *json.Number) (time.Time, bool) {
+	if n == nil {
+		return time.Time{}, false
+	}
+	f, err := n.Float64()
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(0, int64(f*1e9)), true
+}
+
+// verifyClientAssertion checks a private_key_jwt client assertion
+// (RFC 7523 §3, OIDC Core §9, OIDC-10, OIDC-11): one signature by a key in
+// the client's registered JWKS with that key's algorithm (RS256, PS256,
+// ES256, ES384 or EdDSA; never a key from the token), iss = sub = the
+// client, aud naming this issuer, its token endpoint or the endpoint
+// called, exp in the future and at most an hour away, and a jti never
+// seen before: it is recorded until exp, on every node (REL-08).
+func (p *Provider) verifyClientAssertion(ctx context.Context, assertion, formClientID, path string) (*client, error) {
+	if len(assertion) > maxTokenSize || strings.Count(assertion, ".") != 2 {
+		return nil, errors.New("not a compact JWS")
+	}
+	jws, err := jose.ParseSigned(assertion, assertionAlgorithms)
+	if err != nil {
+		return nil, fmt.Errorf("parse assertion: %w", err)
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, errors.New("want exactly one signature")
+	}
+	h := jws.Signatures[0].Protected
+	if h.JSONWebKey != nil || h.ExtraHeaders["jku"] != nil || h.ExtraHeaders["x5u"] != nil || h.ExtraHeaders["x5c"] != nil {
+		return nil, errors.New("key material in header")
+	}
+	if _, ok := h.ExtraHeaders["crit"]; ok {
+		return nil, errors.New("crit header not supported")
+	}
+	var unverified assertionClaims
+	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &unverified); err != nil {
+		return nil, fmt.Errorf("assertion claims: %w", err)
+	}
+	if unverified.Issuer == "" || unverified.Issuer != unverified.Subject {
+		return nil, errors.New("iss and sub must both be the client_id")
+	}
+	if formClientID != "" && formClientID != unverified.Issuer {
+		return nil, errors.New("client_id differs from the assertion's issuer")
+	}
+	c, err := p.clients.get(ctx, unverified.Issuer)
+	if errors.Is(err, errUnknownClient) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, p.serverError(ctx, "load client", err)
+	}
+	if c.AuthMethod() != oidc.AuthMethodPrivateKeyJWT {
+		return nil, errors.New("client is not registered for private_key_jwt")
+	}
+	key, err := c.clientAssertionKey(h.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	if key.Algorithm != "" && key.Algorithm != h.Algorithm {
+		return nil, errors.New("algorithm does not match the registered key")
+	}
+	payload, err := jws.Verify(key.Key)
+	if err != nil {
+		return nil, fmt.Errorf("verify assertion: %w", err)
+	}
+	var claims assertionClaims
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return nil, fmt.Errorf("assertion claims: %w", err)
+	}
+	if claims.Issuer != c.GetID() || claims.Subject != c.GetID() {
+		return nil, errors.New("iss and sub must both be the client_id")
+	}
+	iss := p.cfg.Issuer
+	if !slices.ContainsFunc(claims.Audience, func(a string) bool {
+		return a == iss || a == iss+"/" || a == iss+pathToken || a == iss+path
+	}) {
+		return nil, errors.New("aud names neither this issuer nor its token endpoint")
+	}
+	now := p.now()
+	exp, ok := numericDate(claims.Expiry)
+	switch {
+	case !ok:
+		return nil, errors.New("exp missing")
+	case !now.Before(exp.Add(clockSkew)):
+		return nil, errors.New("assertion expired")
+	case exp.After(now.Add(assertionMaxLifetime + clockSkew)):
+		return nil, errors.New("assertion lives too long")
+	}
+	if nbf, ok := numericDate(claims.NotBefore); ok && now.Add(clockSkew).Before(nbf) {
+		return nil, errors.New("assertion not yet valid")
+	}
+	if iat, ok := numericDate(claims.IssuedAt); ok && now.Add(clockSkew).Before(iat) {
+		return nil, errors.New("assertion issued in the future")
+	}
+	if claims.JTI == "" || len(claims.JTI) > maxAssertionJTI {
+		return nil, errors.New("jti missing or too long")
+	}
+	// Single use until exp: the unique jti column makes the first insert
+	// win on every node.
+	err = p.db.RevokedToken.Create().
+		SetJti(assertionJTIPrefix + c.GetID() + ":" + claims.JTI).
+		SetExpiresAt(exp.Add(clockSkew)).Exec(systemCtx(ctx))
+	if ent.IsConstraintError(err) {
+		return nil, errors.New("assertion replayed")
+	}
+	if err != nil {
+		return nil, p.serverError(ctx, "record assertion jti", err)
+	}
+	return c, nil
+}
+
+// assertedClient is a client that authenticated with private_key_jwt in
+// this request (authenticateClient). The library sees it as a Basic
+// client whose empty secret storage accepts for this request only.
+type assertedClient struct{ *client }
+
+func (assertedClient) AuthMethod() oidc.AuthMethod { return oidc.AuthMethodBasic }
