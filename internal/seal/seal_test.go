@@ -33,7 +33,9 @@ func TestSealOpenRoundTrip(t *testing.T) {
 		if !bytes.Equal(got, plain) {
 			t.Fatalf("round trip changed the plaintext")
 		}
-		if len(plain) > 0 && bytes.Contains(sealed, plain) {
+		// Only a plaintext long enough not to occur in random bytes by chance
+		// (a single byte does in ~1 of 9 seals) says anything.
+		if len(plain) >= 8 && bytes.Contains(sealed, plain) {
 			t.Fatal("plaintext visible in sealed value")
 		}
 	}
