@@ -14,6 +14,7 @@ const (
 	actionLogin        = "user.login"
 	actionLoginFailed  = "user.login.failed"
 	actionLogout       = "user.logout"
+	actionLogoutFailed = "user.logout.failed" // a sign-out post rejected (metadata.reason)
 	actionConsentGrant = "consent.grant"
 	actionConsentDeny  = "consent.deny"
 )
@@ -26,9 +27,10 @@ const (
 	reasonNoPassword    = "no_password"
 	reasonDisabled      = "disabled"
 	reasonThrottled     = "throttled"
-	reasonCSRF          = "csrf"
+	reasonCSRF          = "csrf"           // also of user.logout.failed
 	reasonTicket        = "ticket"         // a step after sign-in posted without this session's ticket
 	reasonMalformedHash = "malformed_hash" // the stored hash is unreadable; also logged as an error
+	reasonUnknownACR    = "unknown_acr"    // the provider refused the authentication's acr
 )
 
 // auditEvent is one event of the hosted pages; audit adds where it came

@@ -1,7 +1,9 @@
 // Package web serves what a person sees in a browser: the hosted sign-in
 // pages that an OpenID Provider authorization request hands over to
-// (/login?authRequest=ID), the organization picker and the consent screen,
-// the page after RP-initiated logout (/login/logged-out), and the browser
+// (/login?authRequest=ID), the organization picker, the "continue as"
+// page for prompt=select_account (/login/continue), the consent screen,
+// the page after RP-initiated logout (/login/logged-out: a GET only asks
+// "Sign out?", its CSRF-protected POST ends the session), and the browser
 // sessions behind them. Where the application asked for no page
 // (prompt=none) or the user denies consent, the request ends with an OAuth
 // error sent back to the application (Flow.FailLogin). Sign-ins, rejected

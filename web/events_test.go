@@ -18,6 +18,10 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 )
 
+// TestLoggedOut: the logged-out page never signs out on a GET (ATO-08:
+// any site can send a browser to end_session, which lands here); it asks,
+// and only its own form, posted with the CSRF field bound to the browser
+// and the session, ends the session (ATO-10).
 func TestLoggedOut(t *testing.T) {
 	t.Parallel()
 	forEachDB(t, func(t *testing.T, db testdb.Database) {
@@ -28,8 +32,80 @@ func TestLoggedOut(t *testing.T) {
 		wantRedirect(t, b.login(id, "ada@example.com", pw), id)
 		cookie := b.cookie("gatehouse_session")
 		s := e.client.Session.Query().Where(session.TokenHash(secret.Hash(cookie))).OnlyX(sys(t.Context()))
+		wantLive := func(t *testing.T) {
+			t.Helper()
+			if got := e.client.Session.GetX(sys(t.Context()), s.ID); got.RevokedAt != nil {
+				t.Fatalf("session revoked: %+v", got)
+			}
+			if b.cookie("gatehouse_session") != cookie {
+				t.Fatal("the browser lost its session cookie")
+			}
+			if n := len(e.audits("user.logout")); n != 0 {
+				t.Fatalf("%d user.logout events", n)
+			}
+		}
 
-		r := b.get("/login/logged-out")
+		// A GET, as after a cross-site link to end_session, only asks.
+		ask := b.get("/login/logged-out")
+		wantStatus(t, ask, http.StatusOK)
+		if !strings.Contains(ask.body, "<h1>Sign out?</h1>") || !strings.Contains(ask.body, `<form method="post" action="/login/logged-out">`) ||
+			!strings.Contains(ask.body, `<button type="submit">Sign out</button>`) || strings.Contains(ask.body, "You have signed out.") {
+			t.Fatalf("GET does not ask:\n%s", ask.body)
+		}
+		if strings.Contains(ask.body, "<a ") || strings.Contains(ask.body, "http") {
+			t.Errorf("the sign-out page links somewhere:\n%s", ask.body)
+		}
+		if findCookie((&http.Response{Header: ask.header}).Cookies(), "gatehouse_session") != nil {
+			t.Errorf("GET touched the session cookie: %q", ask.header.Get("Set-Cookie"))
+		}
+		wantLive(t)
+		csrf := ask.field("csrf")
+		if csrf == "" {
+			t.Fatal("no csrf field")
+		}
+
+		t.Run("rejected posts", func(t *testing.T) {
+			other := e.browser() // another browser's CSRF cookie, the same session cookie
+			other.get("/login/logged-out")
+			otherCSRF := other.cookie("gatehouse_csrf")
+			for name, post := range map[string]func() response{
+				"missing field": func() response { return b.post("/login/logged-out", url.Values{}) },
+				"wrong field":   func() response { return b.post("/login/logged-out", url.Values{"csrf": {csrf + "x"}}) },
+				"field of another session": func() response {
+					return b.post("/login/logged-out", url.Values{"csrf": {logoutField(b.cookie("gatehouse_csrf"), &ent.Session{ID: "ses_01M0000000000000000000000"})}})
+				},
+				"no csrf cookie (cross-site post)": func() response {
+					rec := httptestDo(t, e.web.Handler(), http.MethodPost, "/login/logged-out", url.Values{"csrf": {csrf}},
+						[]*http.Cookie{{Name: "gatehouse_session", Value: cookie}})
+					return response{status: rec.Code, header: rec.Header(), body: rec.Body.String()}
+				},
+				"another browser's csrf cookie": func() response {
+					rec := httptestDo(t, e.web.Handler(), http.MethodPost, "/login/logged-out", url.Values{"csrf": {csrf}},
+						[]*http.Cookie{{Name: "gatehouse_session", Value: cookie}, {Name: "gatehouse_csrf", Value: otherCSRF}})
+					return response{status: rec.Code, header: rec.Header(), body: rec.Body.String()}
+				},
+			} {
+				t.Run(name, func(t *testing.T) {
+					before := len(e.audits("user.logout.failed"))
+					r := post()
+					wantStatus(t, r, http.StatusForbidden)
+					if !strings.Contains(r.body, msgFormExpired) || strings.Contains(r.body, "You have signed out.") {
+						t.Errorf("body:\n%s", r.body)
+					}
+					if findCookie((&http.Response{Header: r.header}).Cookies(), "gatehouse_session") != nil {
+						t.Errorf("rejected post touched the session cookie: %q", r.header.Get("Set-Cookie"))
+					}
+					wantLive(t)
+					evs := e.audits("user.logout.failed")
+					if len(evs) != before+1 || evs[len(evs)-1].Metadata["reason"] != "csrf" || evs[len(evs)-1].Actor != string(ada.ID) ||
+						evs[len(evs)-1].Metadata["session_id"] != string(s.ID) {
+						t.Errorf("user.logout.failed events: %+v", evs)
+					}
+				})
+			}
+		})
+
+		r := b.post("/login/logged-out", url.Values{"csrf": {csrf}})
 		wantStatus(t, r, http.StatusOK)
 		if !strings.Contains(r.body, "You have signed out.") {
 			t.Errorf("page does not say so:\n%s", r.body)
@@ -67,23 +143,58 @@ func TestLoggedOut(t *testing.T) {
 		if replay.Code != http.StatusOK || !strings.Contains(replay.Body.String(), `name="password"`) {
 			t.Errorf("replayed cookie after logout: %d", replay.Code)
 		}
+		// The form again (a refresh, a second tab): signed out, no second event.
+		again := httptestDo(t, e.web.Handler(), http.MethodPost, "/login/logged-out", url.Values{"csrf": {csrf}},
+			[]*http.Cookie{{Name: "gatehouse_session", Value: cookie}, {Name: "gatehouse_csrf", Value: b.cookie("gatehouse_csrf")}})
+		if again.Code != http.StatusOK || !strings.Contains(again.Body.String(), "You have signed out.") {
+			t.Errorf("second post: %d\n%s", again.Code, again.Body)
+		}
+
+		t.Run("a form from before a new sign-in", func(t *testing.T) {
+			b := e.browser()
+			id := e.flow.add(LoginRequest{FirstParty: true})
+			wantRedirect(t, b.login(id, "ada@example.com", pw), id)
+			stale := b.get("/login/logged-out").field("csrf")
+			id = e.flow.add(LoginRequest{FirstParty: true, Prompt: []string{"login"}})
+			wantRedirect(t, b.login(id, "ada@example.com", pw), id)
+			r := b.post("/login/logged-out", url.Values{"csrf": {stale}})
+			wantStatus(t, r, http.StatusForbidden)
+			if b.cookie("gatehouse_session") == "" {
+				t.Error("the new session's cookie was cleared")
+			}
+		})
 
 		t.Run("without a session", func(t *testing.T) {
+			expired := e.browser()
+			id := e.flow.add(LoginRequest{FirstParty: true})
+			wantRedirect(t, expired.login(id, "ada@example.com", pw), id)
+			expiredCookie := expired.cookie("gatehouse_session")
+			e.clock.Advance(8 * 24 * time.Hour)
+			t.Cleanup(func() { e.clock.Advance(-8 * 24 * time.Hour) })
+			events := len(e.audits("user.logout"))
 			for name, cookies := range map[string][]*http.Cookie{
 				"no cookie":      nil,
 				"unknown cookie": {{Name: "gatehouse_session", Value: "nonsense"}},
 				"revoked cookie": {{Name: "gatehouse_session", Value: cookie}},
+				"expired cookie": {{Name: "gatehouse_session", Value: expiredCookie}},
 			} {
-				rec := httptestDo(t, e.web.Handler(), http.MethodGet, "/login/logged-out", nil, cookies)
-				if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "You have signed out.") {
-					t.Errorf("%s: %d\n%s", name, rec.Code, rec.Body)
-				}
-				if got := findCookie(rec.Result().Cookies(), "gatehouse_session"); (got != nil) != (cookies != nil) {
-					t.Errorf("%s: Set-Cookie %q", name, rec.Header().Get("Set-Cookie"))
+				for _, method := range []string{http.MethodGet, http.MethodPost} {
+					var form url.Values
+					if method == http.MethodPost {
+						form = url.Values{}
+					}
+					rec := httptestDo(t, e.web.Handler(), method, "/login/logged-out", form, cookies)
+					if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "You have signed out.") ||
+						strings.Contains(rec.Body.String(), "<form") {
+						t.Errorf("%s %s: %d\n%s", method, name, rec.Code, rec.Body)
+					}
+					if got := findCookie(rec.Result().Cookies(), "gatehouse_session"); (got != nil) != (cookies != nil) {
+						t.Errorf("%s %s: Set-Cookie %q", method, name, rec.Header().Get("Set-Cookie"))
+					}
 				}
 			}
-			if n := len(e.audits("user.logout")); n != 1 {
-				t.Errorf("%d user.logout events, want still 1", n)
+			if n := len(e.audits("user.logout")); n != events {
+				t.Errorf("%d user.logout events, want still %d", n, events)
 			}
 		})
 		t.Run("https cookie", func(t *testing.T) {
@@ -100,11 +211,13 @@ func TestLoggedOut(t *testing.T) {
 			for _, p := range e.web.Paths() {
 				mux.Handle(p, e.web.Handler())
 			}
-			if rec := httptestDo(t, mux, http.MethodGet, "/login/logged-out", nil, nil); rec.Code != http.StatusOK {
-				t.Errorf("%d", rec.Code)
+			for _, method := range []string{http.MethodGet, http.MethodPost} {
+				if rec := httptestDo(t, mux, method, "/login/logged-out", url.Values{}, nil); rec.Code != http.StatusOK {
+					t.Errorf("%s: %d", method, rec.Code)
+				}
 			}
-			if rec := httptestDo(t, mux, http.MethodPost, "/login/logged-out", nil, nil); rec.Code != http.StatusMethodNotAllowed {
-				t.Errorf("POST: %d", rec.Code)
+			if rec := httptestDo(t, mux, http.MethodPut, "/login/logged-out", nil, nil); rec.Code != http.StatusMethodNotAllowed {
+				t.Errorf("PUT: %d", rec.Code)
 			}
 		})
 	})

@@ -20,7 +20,8 @@ type Flow interface {
 	// organization where the user is an active member (or not the one the
 	// application named); ErrReauthenticate: the authentication is older
 	// than max_age or prompt=login allows; ErrUserInactive: the user was
-	// disabled meanwhile; ErrUnknownRequest as above.
+	// disabled meanwhile; ErrUnknownACR: a.ACR is not one the provider
+	// defines; ErrUnknownRequest as above.
 	CompleteLogin(ctx context.Context, id string, a Authentication) (redirect string, err error)
 	// FailLogin ends request id with an OAuth error (OIDC Core §3.1.2.6:
 	// access_denied, login_required, consent_required,
@@ -46,4 +47,12 @@ var (
 	ErrNotMember      = provider.ErrNotMember
 	ErrReauthenticate = provider.ErrReauthenticate
 	ErrUserInactive   = provider.ErrUserInactive
+	ErrUnknownACR     = provider.ErrUnknownACR
+)
+
+// The authentication context classes the provider defines
+// (LoginRequest.ACRValues).
+const (
+	acrSingleFactor = provider.ACRSingleFactor
+	acrMultiFactor  = provider.ACRMultiFactor
 )

@@ -29,6 +29,7 @@ const (
 	msgNoOrg        = "Your account does not belong to any organization yet. Ask an administrator of your organization to invite you, then try again."
 	msgNotMember    = "You are not a member of that organization."
 	msgNotRequested = "Your account is not a member of the organization this application asked for."
+	msgCannotLogin  = "This sign-in cannot be completed. Go back to the application and try again."
 )
 
 // maxForm bounds a posted form; the largest legitimate one is well under.
@@ -40,14 +41,17 @@ func (w *Web) getLogin(rw http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	fresh := slices.Contains(req.Prompt, "login") || slices.Contains(req.Prompt, "select_account")
-	if !fresh {
+	if !slices.Contains(req.Prompt, "login") {
 		s, u, err := w.currentSession(r.Context(), r)
 		if err != nil {
 			w.fail(rw, r, err)
 			return
 		}
 		if s != nil && w.maxAgeMet(req, s) {
+			if slices.Contains(req.Prompt, "select_account") && !silent(req) {
+				w.selectAccount(rw, r, req, s, u)
+				return
+			}
 			w.proceed(rw, r, req, s, u, "")
 			return
 		}
@@ -214,6 +218,52 @@ func (w *Web) userIDByEmail(ctx context.Context, email string) pulid.ID {
 	return id
 }
 
+// selectAccount answers prompt=select_account (OIDC Core §3.1.2.1) for a
+// browser that is signed in: the session is never reused silently. When
+// the application wants an organization of the user's choice and there are
+// several, the choice is the organization picker; otherwise the page asks
+// whether to continue as the signed-in user. Both offer "Use another
+// account", which shows the sign-in form (a new sign-in replaces the
+// session, ATO-07).
+func (w *Web) selectAccount(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, u *ent.User) {
+	if needsOrganization(req) && req.RequestedOrganizationID == "" {
+		orgs, err := w.organizations(r.Context(), u.ID)
+		if err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		if len(orgs) > 1 {
+			w.pickOrganization(rw, r, req, s, orgs, http.StatusOK, "")
+			return
+		}
+	}
+	w.renderContinue(rw, http.StatusOK, continuePage{
+		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), Ticket: ticket(s, req.ID),
+		ClientName: clientName(req), UserEmail: u.Email, UserName: u.Name,
+	})
+}
+
+// postContinue is the answer to the page of selectAccount: continue as the
+// signed-in user, or sign in as someone else.
+func (w *Web) postContinue(rw http.ResponseWriter, r *http.Request) {
+	req, s, u, ok := w.postedStep(rw, r)
+	if !ok {
+		return
+	}
+	if r.PostFormValue("action") == "switch" {
+		w.anotherAccount(rw, r, req)
+		return
+	}
+	w.proceed(rw, r, req, s, u, "")
+}
+
+// anotherAccount shows the sign-in form, empty, for "Use another account".
+func (w *Web) anotherAccount(rw http.ResponseWriter, r *http.Request, req *LoginRequest) {
+	w.renderLogin(rw, http.StatusOK, loginPage{
+		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), ClientName: req.ClientName,
+	})
+}
+
 // maxAgeMet reports whether s is recent enough for req (OIDC Core §3.1.2.1).
 func (w *Web) maxAgeMet(req *LoginRequest, s *ent.Session) bool {
 	return req.MaxAge == nil || w.cfg.Now().Sub(s.AuthTime) <= *req.MaxAge
@@ -222,6 +272,10 @@ func (w *Web) maxAgeMet(req *LoginRequest, s *ent.Session) bool {
 func (w *Web) postOrganization(rw http.ResponseWriter, r *http.Request) {
 	req, s, u, ok := w.postedStep(rw, r)
 	if !ok {
+		return
+	}
+	if r.PostFormValue("action") == "switch" {
+		w.anotherAccount(rw, r, req)
 		return
 	}
 	orgs, err := w.organizations(r.Context(), u.ID)
@@ -347,9 +401,18 @@ func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest
 // where it says, with 303 so the password post is never repeated (OIDC-14).
 func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, u *ent.User, org pulid.ID) {
 	ctx := r.Context()
+	if len(req.ACRValues) > 0 && !slices.Contains(req.ACRValues, acrSingleFactor) {
+		// The application asked for multi-factor only. Gatehouse has no
+		// second factor yet; acr_values are voluntary (OIDC Core
+		// §3.1.2.1), so the login goes on with one factor and the ID token
+		// states the acr achieved, for the application to judge.
+		w.cfg.Logger.InfoContext(ctx, "requested acr not available, continuing with single factor",
+			"auth_request", req.ID, "client", req.ClientID, "acr_values", req.ACRValues, "amr", s.Amr)
+	}
 	to, err := w.cfg.Flow.CompleteLogin(ctx, req.ID, Authentication{
 		UserID: u.ID, SessionID: s.ID, OrganizationID: org,
-		AuthTime: s.AuthTime, AMR: s.Amr, ACR: s.Acr,
+		// No ACR claim: the provider derives it from AMR.
+		AuthTime: s.AuthTime, AMR: s.Amr,
 	})
 	switch {
 	case err == nil:
@@ -384,6 +447,12 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 		w.renderError(rw, http.StatusUnauthorized, msgSessionEnded)
 	case errors.Is(err, ErrUnknownRequest):
 		w.renderError(rw, http.StatusBadRequest, msgExpired)
+	case errors.Is(err, ErrUnknownACR):
+		// Web and provider disagree on the ACRs: ours to fix, but a plain
+		// refusal for the browser, never a redirect.
+		w.cfg.Logger.ErrorContext(ctx, "acr refused by provider", "auth_request", req.ID, "user", u.ID, "amr", s.Amr)
+		w.loginFailed(ctx, r, req, u.ID, reasonUnknownACR)
+		w.renderError(rw, http.StatusBadRequest, msgCannotLogin)
 	default:
 		w.fail(rw, r, fmt.Errorf("complete login: %w", err))
 	}

@@ -617,6 +617,7 @@ func TestProviderRefusals(t *testing.T) {
 			{"reauthenticate", ErrReauthenticate, http.StatusOK, `name="password"`},
 			{"user inactive", ErrUserInactive, http.StatusUnauthorized, msgSessionEnded},
 			{"unknown", ErrUnknownRequest, http.StatusBadRequest, msgExpired},
+			{"unknown acr", ErrUnknownACR, http.StatusBadRequest, msgCannotLogin},
 			{"internal", errors.New("database on fire"), http.StatusInternalServerError, msgInternal},
 		} {
 			t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-id/gatehouse/ent/application"
+	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/federation/provider"
 	"github.com/gatehouse-id/gatehouse/internal/seal"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
@@ -60,12 +62,15 @@ func TestWithProvider(t *testing.T) {
 			SetGrantTypes([]string{"AUTHORIZATION_CODE"}).Save(sys(t.Context())); err != nil {
 			t.Fatal(err)
 		}
-		sum := sha256.Sum256([]byte(secret.Token(40)))
+		verifier := secret.Token(40)
+		sum := sha256.Sum256([]byte(verifier))
 		b := e.browser()
+		// acr_values asks for multi-factor only: Gatehouse has none yet, so
+		// the login goes on with one factor and the ID token says so.
 		r := b.get("/oauth/v2/authorize?" + url.Values{
 			"client_id": {"webapp"}, "redirect_uri": {redirect}, "response_type": {"code"}, "scope": {"openid email"},
 			"state": {"st4te"}, "nonce": {"n0nce"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])},
-			"code_challenge_method": {"S256"},
+			"code_challenge_method": {"S256"}, "acr_values": {provider.ACRMultiFactor},
 		}.Encode())
 		loc, _ := url.Parse(r.header.Get("Location"))
 		if r.status/100 != 3 || loc == nil || loc.Path != "/login" || loc.Query().Get("authRequest") == "" {
@@ -90,6 +95,10 @@ func TestWithProvider(t *testing.T) {
 		if final == nil || !strings.HasPrefix(final.String(), redirect+"?") || final.Query().Get("code") == "" ||
 			final.Query().Get("state") != "st4te" || final.Query().Get("iss") != issuer {
 			t.Fatalf("ended at %q (%d)", r.header.Get("Location"), r.status)
+		}
+		idToken := exchangeCode(t, b, final.Query().Get("code"), redirect, verifier)
+		if claims := jwtClaims(t, idToken); claims["acr"] != provider.ACRSingleFactor || claims["sid"] == nil {
+			t.Errorf("ID token claims %v, want acr %s and a sid", claims, provider.ACRSingleFactor)
 		}
 
 		// Deny on a third party's consent page: the application gets
@@ -118,19 +127,99 @@ func TestWithProvider(t *testing.T) {
 			t.Fatalf("deny ended at %q", r.header.Get("Location"))
 		}
 
-		// RP-initiated logout without a post_logout_redirect_uri ends on
-		// the logged-out page, signed out.
-		r = b.get("/oidc/v1/end_session")
-		for range 3 {
-			if r.status/100 != 3 {
-				break
+		// RP-initiated logout with an id_token_hint: the provider revoked
+		// the session its sid names, so the logged-out page just says so.
+		follow := func(r response) response {
+			t.Helper()
+			for range 3 {
+				if r.status/100 != 3 {
+					break
+				}
+				u, _ := url.Parse(r.header.Get("Location"))
+				r = b.get(u.RequestURI())
 			}
-			u, _ := url.Parse(r.header.Get("Location"))
-			r = b.get(u.RequestURI())
+			return r
 		}
+		r = follow(b.get("/oidc/v1/end_session?" + url.Values{"id_token_hint": {idToken}}.Encode()))
+		wantStatus(t, r, http.StatusOK)
+		if !strings.Contains(r.body, "You have signed out.") || strings.Contains(r.body, "<form") || b.cookie("gatehouse_session") != "" {
+			t.Fatalf("logout with id_token_hint ended on:\n%s", r.body)
+		}
+
+		// Without an id_token_hint anyone can send the browser there
+		// (ATO-08): the page asks, and only its form signs out.
+		r = b.get("/oauth/v2/authorize?" + url.Values{
+			"client_id": {"webapp"}, "redirect_uri": {redirect}, "response_type": {"code"}, "scope": {"openid email"},
+			"state": {"st4te"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+		}.Encode())
+		loc, _ = url.Parse(r.header.Get("Location"))
+		if loc == nil || loc.Query().Get("authRequest") == "" {
+			t.Fatalf("authorize: %d %q", r.status, r.header.Get("Location"))
+		}
+		if r = b.login(loc.Query().Get("authRequest"), "ada@example.com", pw); r.status != http.StatusSeeOther {
+			t.Fatalf("sign in again: %d\n%s", r.status, r.body)
+		}
+		cookie := b.cookie("gatehouse_session")
+		r = follow(b.get("/oidc/v1/end_session"))
+		wantStatus(t, r, http.StatusOK)
+		if !strings.Contains(r.body, "Sign out?") || b.cookie("gatehouse_session") != cookie {
+			t.Fatalf("logout without id_token_hint ended on:\n%s", r.body)
+		}
+		if ok, _ := e.client.Session.Query().Where(session.TokenHash(secret.Hash(cookie)), session.RevokedAtIsNil()).Exist(sys(t.Context())); !ok {
+			t.Fatal("a GET of end_session revoked the session")
+		}
+		r = b.post(provider.LoggedOutPath, url.Values{"csrf": {r.field("csrf")}})
 		wantStatus(t, r, http.StatusOK)
 		if !strings.Contains(r.body, "You have signed out.") || b.cookie("gatehouse_session") != "" {
-			t.Fatalf("logout ended on:\n%s", r.body)
+			t.Fatalf("sign-out post ended on:\n%s", r.body)
+		}
+		if ok, _ := e.client.Session.Query().Where(session.TokenHash(secret.Hash(cookie)), session.RevokedAtIsNil()).Exist(sys(t.Context())); ok {
+			t.Fatal("the session survived the sign-out post")
 		}
 	})
+}
+
+// exchangeCode redeems code at the provider's token endpoint as the
+// "webapp" client and returns the ID token.
+func exchangeCode(t *testing.T, b *browser, code, redirect, verifier string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, b.e.srv.URL+"/oauth/v2/token", strings.NewReader(url.Values{
+		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect}, "code_verifier": {verifier},
+	}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("webapp", "web-secret-0123456789abcdefghijklmnop")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var tok struct {
+		IDToken string `json:"id_token"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&tok); err != nil || res.StatusCode != http.StatusOK || tok.IDToken == "" {
+		t.Fatalf("token endpoint: %d %v", res.StatusCode, err)
+	}
+	return tok.IDToken
+}
+
+// jwtClaims reads a JWT's claims without verifying it (the provider's
+// tests verify its tokens).
+func jwtClaims(t *testing.T, jwt string) map[string]any {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", jwt)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		t.Fatal(err)
+	}
+	return claims
 }

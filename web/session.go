@@ -170,39 +170,117 @@ func truncate(s string, n int) string {
 	return strings.ToValidUTF8(s, "")
 }
 
-// getLoggedOut is where the provider sends the browser after RP-initiated
-// logout without a post_logout_redirect_uri. It ends the browser's session
-// (revoked server-side, cookie cleared) and says so, linking nowhere.
+// The logged-out page (/login/logged-out) is where the provider sends the
+// browser after RP-initiated logout without a post_logout_redirect_uri.
+// Any site can send a browser there (end_session without an id_token_hint
+// needs no proof of anything), so a GET never signs anyone out (ATO-08):
+// while the browser holds a session, it asks "Sign out?" with a form whose
+// CSRF field is bound to the browser's CSRF cookie and to that session, and
+// only the POST of that form ends the session. When the session is already
+// gone (end_session with a valid id_token_hint revoked the one its sid
+// named; expired; never there) the page just says so. Neither variant
+// links anywhere: the page must not guess where to send the user (OIDC-02).
+
+// getLoggedOut shows "Sign out?" for a browser that still holds a session,
+// otherwise "You have signed out." (and drops a stale session cookie).
 func (w *Web) getLoggedOut(rw http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	if c, err := r.Cookie(w.sessionCk); err == nil && c.Value != "" && len(c.Value) <= 128 {
-		s, err := w.cfg.Client.Session.Query().
-			Where(session.TokenHash(secret.Hash(c.Value)), session.RevokedAtIsNil()).
-			Only(sys(ctx))
-		switch {
-		case ent.IsNotFound(err):
-		case err != nil:
-			w.fail(rw, r, fmt.Errorf("find session: %w", err))
-			return
-		default:
-			n, err := w.cfg.Client.Session.Update().
-				Where(session.ID(s.ID), session.RevokedAtIsNil()).
-				SetRevokedAt(w.cfg.Now()).Save(sys(ctx))
-			if err != nil {
-				w.fail(rw, r, fmt.Errorf("revoke session: %w", err))
-				return
-			}
-			if n == 1 {
-				w.cfg.Logger.InfoContext(ctx, "logged out", "user", s.UserID, "session", s.ID)
-				w.audit(ctx, r, auditEvent{action: actionLogout, user: s.UserID,
-					metadata: map[string]any{"session_id": string(s.ID)}})
-			}
+	s, err := w.cookieSession(r.Context(), r)
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	if s == nil {
+		if _, err := r.Cookie(w.sessionCk); err == nil {
+			w.clearSessionCookie(rw)
 		}
+		w.renderLoggedOut(rw, http.StatusOK, loggedOutPage{})
+		return
 	}
-	if _, err := r.Cookie(w.sessionCk); err == nil {
-		w.clearSessionCookie(rw)
+	w.renderLoggedOut(rw, http.StatusOK, loggedOutPage{Confirm: true, CSRF: logoutField(w.csrfToken(rw, r), s)})
+}
+
+// postLoggedOut ends the browser's session when the form's CSRF field
+// matches the CSRF cookie and this session: the session is revoked
+// server-side (ATO-10), the cookie cleared, user.logout written. A missing
+// or wrong field is rejected with 403 and a user.logout.failed event, and
+// nothing is revoked. Without a session (signed out meanwhile, e.g. in
+// another tab, or a repeated post) there is nothing to protect or to end:
+// the page says the browser is signed out.
+func (w *Web) postLoggedOut(rw http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(rw, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		w.renderError(rw, http.StatusBadRequest, msgFormExpired)
+		return
 	}
-	w.renderLoggedOut(rw)
+	s, err := w.cookieSession(ctx, r)
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	if s == nil {
+		if _, err := r.Cookie(w.sessionCk); err == nil {
+			w.clearSessionCookie(rw)
+		}
+		w.renderLoggedOut(rw, http.StatusOK, loggedOutPage{})
+		return
+	}
+	if !w.checkLogoutCSRF(r, s) {
+		w.cfg.Logger.InfoContext(ctx, "logout csrf check failed", "session", s.ID, "ip", remoteIP(r))
+		w.audit(ctx, r, auditEvent{action: actionLogoutFailed, user: s.UserID,
+			metadata: map[string]any{"reason": reasonCSRF, "session_id": string(s.ID), "path": r.URL.Path}})
+		w.renderError(rw, http.StatusForbidden, msgFormExpired)
+		return
+	}
+	n, err := w.cfg.Client.Session.Update().
+		Where(session.ID(s.ID), session.RevokedAtIsNil()).
+		SetRevokedAt(w.cfg.Now()).Save(sys(ctx))
+	if err != nil {
+		w.fail(rw, r, fmt.Errorf("revoke session: %w", err))
+		return
+	}
+	if n == 1 {
+		w.cfg.Logger.InfoContext(ctx, "logged out", "user", s.UserID, "session", s.ID)
+		w.audit(ctx, r, auditEvent{action: actionLogout, user: s.UserID,
+			metadata: map[string]any{"session_id": string(s.ID)}})
+	}
+	w.clearSessionCookie(rw)
+	w.renderLoggedOut(rw, http.StatusOK, loggedOutPage{})
+}
+
+// cookieSession is the session the browser's cookie names, when it is
+// neither revoked nor past its absolute lifetime: what a sign-out would
+// end. Unlike currentSession it does not mind idleness or a disabled user
+// (the session is unusable then, but still not revoked), and it does not
+// touch last_seen_at.
+func (w *Web) cookieSession(ctx context.Context, r *http.Request) (*ent.Session, error) {
+	c, err := r.Cookie(w.sessionCk)
+	if err != nil || c.Value == "" || len(c.Value) > 128 {
+		return nil, nil
+	}
+	s, err := w.cfg.Client.Session.Query().
+		Where(session.TokenHash(secret.Hash(c.Value)), session.RevokedAtIsNil(), session.ExpiresAtGT(w.cfg.Now())).
+		Only(sys(ctx))
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find session: %w", err)
+	}
+	return s, nil
+}
+
+// logoutField is the sign-out form's CSRF field: the CSRF cookie's MAC of
+// the session id, so it is good for this browser and this session only (a
+// form from before a new sign-in cannot end the new session).
+func logoutField(token string, s *ent.Session) string { return mac(token, "logout", string(s.ID)) }
+
+func (w *Web) checkLogoutCSRF(r *http.Request, s *ent.Session) bool {
+	c, err := r.Cookie(w.csrfCk)
+	if err != nil || c.Value == "" {
+		return false
+	}
+	return hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(logoutField(c.Value, s)))
 }
 
 // clearSessionCookie tells the browser to drop the session cookie: same

@@ -86,9 +86,10 @@ const (
 	pageConsent      = "consent"
 	pageError        = "error"
 	pageLoggedOut    = "logged-out"
+	pageContinue     = "continue"
 )
 
-var pageNames = []string{pageLogin, pageOrganization, pageConsent, pageError, pageLoggedOut}
+var pageNames = []string{pageLogin, pageOrganization, pageConsent, pageError, pageLoggedOut, pageContinue}
 
 // New checks cfg and parses every page. A missing or broken page fails New.
 func New(cfg Config) (*Web, error) { return newWithFS(cfg, files) }
@@ -160,21 +161,24 @@ var funcs = template.FuncMap{
 	"scopeText": scopeText,
 }
 
-// Handler serves /login, /login/organization, /login/logged-out, /consent
-// and /static/.
+// Handler serves /login, /login/organization, /login/continue,
+// /login/logged-out, /consent and /static/.
 func (w *Web) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /login", w.getLogin)
 	mux.HandleFunc("POST /login", w.postLogin)
 	mux.HandleFunc("POST /login/organization", w.postOrganization)
+	mux.HandleFunc("POST /login/continue", w.postContinue)
 	mux.HandleFunc("GET /login/logged-out", w.getLoggedOut)
+	mux.HandleFunc("POST /login/logged-out", w.postLoggedOut)
 	mux.HandleFunc("POST /consent", w.postConsent)
 	mux.Handle("GET /static/", w.staticHandler())
 	return w.headers(mux)
 }
 
 // Paths lists the patterns to mount Handler under in a parent mux
-// ("/login/" covers /login/organization and /login/logged-out).
+// ("/login/" covers /login/organization, /login/continue and
+// /login/logged-out).
 func (w *Web) Paths() []string { return []string{"/login", "/login/", "/consent", "/static/"} }
 
 func (w *Web) staticHandler() http.Handler {
@@ -275,6 +279,18 @@ type consentPage struct {
 	Scopes       []string
 }
 
+// continuePage asks a signed-in user, for prompt=select_account, whether
+// to continue with this account.
+type continuePage struct {
+	layout
+	AuthRequest string
+	CSRF        string
+	Ticket      string
+	ClientName  string
+	UserEmail   string
+	UserName    string
+}
+
 type errorPage struct {
 	layout
 	Message string
@@ -282,6 +298,10 @@ type errorPage struct {
 
 type loggedOutPage struct {
 	layout
+	// Confirm asks "Sign out?" with a form (the browser still has a
+	// session); otherwise the page says the browser is signed out.
+	Confirm bool
+	CSRF    string
 }
 
 func (w *Web) renderLogin(rw http.ResponseWriter, status int, p loginPage) {
@@ -292,6 +312,11 @@ func (w *Web) renderLogin(rw http.ResponseWriter, status int, p loginPage) {
 func (w *Web) renderOrganization(rw http.ResponseWriter, status int, p organizationPage) {
 	p.Title, p.Nonce = "Choose an organization", newNonce()
 	w.render(rw, status, pageOrganization, p.Nonce, p)
+}
+
+func (w *Web) renderContinue(rw http.ResponseWriter, status int, p continuePage) {
+	p.Title, p.Nonce = "Choose an account", newNonce()
+	w.render(rw, status, pageContinue, p.Nonce, p)
 }
 
 func (w *Web) renderConsent(rw http.ResponseWriter, status int, p consentPage) {
@@ -306,12 +331,15 @@ func (w *Web) renderError(rw http.ResponseWriter, status int, message string) {
 	w.render(rw, status, pageError, p.Nonce, p)
 }
 
-// renderLoggedOut says the browser is signed out, and links nowhere: the
-// page is reached from any application's logout, so it must not guess
-// where to send the user (OIDC-02).
-func (w *Web) renderLoggedOut(rw http.ResponseWriter) {
-	p := loggedOutPage{layout: layout{Title: "Signed out", Nonce: newNonce()}}
-	w.render(rw, http.StatusOK, pageLoggedOut, p.Nonce, p)
+// renderLoggedOut asks "Sign out?" (p.Confirm) or says the browser is
+// signed out. It links nowhere: the page is reached from any application's
+// logout, so it must not guess where to send the user (OIDC-02).
+func (w *Web) renderLoggedOut(rw http.ResponseWriter, status int, p loggedOutPage) {
+	p.Title, p.Nonce = "Signed out", newNonce()
+	if p.Confirm {
+		p.Title = "Sign out?"
+	}
+	w.render(rw, status, pageLoggedOut, p.Nonce, p)
 }
 
 // render executes a page into a buffer and only then writes it, so a failed
