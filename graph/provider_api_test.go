@@ -34,12 +34,17 @@ func TestApplicationContract(t *testing.T) {
 
 		jwk := `{keys: [{kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", use: "sig"}]}`
 		e.ok(e.admin, `mutation { createApplication(input: {name: "pkjwt", type: WEB, redirectURIs: ["https://app.example/cb"], tokenEndpointAuthMethod: PRIVATE_KEY_JWT, jwks: `+jwk+`}) { application { jwks } } }`, nil)
+		d = e.ok(e.admin, `mutation { createApplication(input: {name: "pkjwt-uri", type: MACHINE, tokenEndpointAuthMethod: PRIVATE_KEY_JWT, jwksURI: "https://keys.example/jwks.json"}) { application { jwksURI tokenEndpointAuthMethod } } }`, nil)
+		if str(d, "createApplication.application.jwksURI") != "https://keys.example/jwks.json" {
+			t.Errorf("jwksURI not stored: %v", d)
+		}
 
 		for _, c := range []struct{ name, query, field string }{
 			{"SPA with a secret method", `mutation { createApplication(input: {name: "x", type: SPA, redirectURIs: ["https://a.example/cb"], tokenEndpointAuthMethod: CLIENT_SECRET_BASIC}) { clientSecret } }`, "tokenEndpointAuthMethod"},
 			{"WEB without authentication", `mutation { createApplication(input: {name: "x", type: WEB, redirectURIs: ["https://a.example/cb"], tokenEndpointAuthMethod: NONE}) { clientSecret } }`, "tokenEndpointAuthMethod"},
 			{"private_key_jwt without keys", `mutation { createApplication(input: {name: "x", type: WEB, redirectURIs: ["https://a.example/cb"], tokenEndpointAuthMethod: PRIVATE_KEY_JWT}) { clientSecret } }`, "jwks"},
 			{"private key in jwks", `mutation { createApplication(input: {name: "x", type: WEB, redirectURIs: ["https://a.example/cb"], tokenEndpointAuthMethod: PRIVATE_KEY_JWT, jwks: {keys: [{kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", d: "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}]}}) { clientSecret } }`, "jwks"},
+			{"jwksURI not https", `mutation { createApplication(input: {name: "x", type: WEB, redirectURIs: ["https://a.example/cb"], tokenEndpointAuthMethod: PRIVATE_KEY_JWT, jwksURI: "http://keys.example/jwks"}) { clientSecret } }`, "jwksURI"},
 			{"scopes on a WEB app", `mutation { createApplication(input: {name: "x", type: WEB, redirectURIs: ["https://a.example/cb"], scopes: ["a"]}) { clientSecret } }`, "scopes"},
 			{"short password", `mutation { createUser(input: {email: "bob@example.com", password: "short"}) { user { id } } }`, "password"},
 		} {

@@ -41,6 +41,9 @@ type ApplicationSettings struct {
 	TokenEndpointAuthMethod         *application.TokenEndpointAuthMethod
 	// JWKS holds the client's public keys for private_key_jwt (RFC 7523).
 	JWKS map[string]any
+	// JWKSURI is where the provider fetches those keys instead (https; the
+	// fetch refuses internal addresses). An empty string clears it.
+	JWKSURI *string
 	// Scopes are what a MACHINE application may request with client credentials.
 	Scopes []string
 	// FirstParty applications skip the consent screen.
@@ -129,13 +132,16 @@ func checkApplication(t application.Type, s ApplicationSettings) error {
 	if err := checkScopes("scopes", s.Scopes); err != nil {
 		return err
 	}
+	if err := checkHTTPSURL("jwksURI", s.JWKSURI); err != nil {
+		return err
+	}
 	return checkJWKS("jwks", s.JWKS)
 }
 
 // checkAuthMethod checks the token endpoint authentication method against
 // the client type: public clients authenticate with none, confidential ones
 // with a secret or a signed JWT (RFC 7523) from keys they registered.
-func checkAuthMethod(t application.Type, m application.TokenEndpointAuthMethod, jwks map[string]any) error {
+func checkAuthMethod(t application.Type, m application.TokenEndpointAuthMethod, jwks map[string]any, jwksURI string) error {
 	switch {
 	case application.TokenEndpointAuthMethodValidator(m) != nil:
 		return invalid("tokenEndpointAuthMethod", "unknown method %q", m)
@@ -143,8 +149,8 @@ func checkAuthMethod(t application.Type, m application.TokenEndpointAuthMethod, 
 		return invalid("tokenEndpointAuthMethod", "%s applications are public clients: use NONE", t)
 	case !isPublic(t) && m == application.TokenEndpointAuthMethodNONE:
 		return invalid("tokenEndpointAuthMethod", "%s applications must authenticate", t)
-	case m == application.TokenEndpointAuthMethodPRIVATE_KEY_JWT && len(jwks) == 0:
-		return invalid("jwks", "PRIVATE_KEY_JWT needs the client's public keys in jwks")
+	case m == application.TokenEndpointAuthMethodPRIVATE_KEY_JWT && len(jwks) == 0 && jwksURI == "":
+		return invalid("jwks", "PRIVATE_KEY_JWT needs the client's public keys in jwks or at jwksURI")
 	}
 	return nil
 }
@@ -191,7 +197,7 @@ func (s *Service) CreateApplication(ctx context.Context, in CreateApplicationInp
 		m := defaultAuthMethod(in.Type)
 		in.TokenEndpointAuthMethod = &m
 	}
-	if err := checkAuthMethod(in.Type, *in.TokenEndpointAuthMethod, in.JWKS); err != nil {
+	if err := checkAuthMethod(in.Type, *in.TokenEndpointAuthMethod, in.JWKS, deref(in.JWKSURI)); err != nil {
 		return nil, "", err
 	}
 	var clientSecret, hash string
@@ -217,6 +223,7 @@ func (s *Service) CreateApplication(ctx context.Context, in CreateApplicationInp
 			SetNillableIDTokenSigningAlgorithm(in.IDTokenSigningAlgorithm).
 			SetTokenEndpointAuthMethod(*in.TokenEndpointAuthMethod).
 			SetJwks(in.JWKS).
+			SetJwksURI(deref(in.JWKSURI)).
 			SetScopes(uniqueStrings(in.Scopes)).
 			SetNillableFirstParty(in.FirstParty).
 			Save(ctx)
@@ -257,14 +264,17 @@ func (s *Service) UpdateApplication(ctx context.Context, in UpdateApplicationInp
 		if err := checkApplication(cur.Type, merged); err != nil {
 			return err
 		}
-		method, jwks := cur.TokenEndpointAuthMethod, cur.Jwks
+		method, jwks, jwksURI := cur.TokenEndpointAuthMethod, cur.Jwks, cur.JwksURI
 		if in.TokenEndpointAuthMethod != nil {
 			method = *in.TokenEndpointAuthMethod
 		}
 		if in.JWKS != nil {
 			jwks = in.JWKS
 		}
-		if err := checkAuthMethod(cur.Type, method, jwks); err != nil {
+		if in.JWKSURI != nil {
+			jwksURI = *in.JWKSURI
+		}
+		if err := checkAuthMethod(cur.Type, method, jwks, jwksURI); err != nil {
 			return err
 		}
 		if slices.Contains(merged.GrantTypes, GrantAuthorizationCode) && len(merged.RedirectURIs) == 0 {
@@ -284,6 +294,9 @@ func (s *Service) UpdateApplication(ctx context.Context, in UpdateApplicationInp
 			SetNillableFirstParty(in.FirstParty)
 		if in.JWKS != nil {
 			u.SetJwks(in.JWKS)
+		}
+		if in.JWKSURI != nil {
+			u.SetJwksURI(*in.JWKSURI)
 		}
 		if in.Scopes != nil {
 			u.SetScopes(uniqueStrings(in.Scopes))
@@ -336,4 +349,11 @@ func (s *Service) DeleteApplication(ctx context.Context, id pulid.ID) error {
 		return s.audit(ctx, tx, event{action: "application.delete", targetType: "Application", targetID: app.ID,
 			metadata: map[string]any{"clientID": app.ClientID}})
 	})
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

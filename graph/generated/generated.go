@@ -4579,6 +4579,8 @@ input CreateApplicationInput {
   tokenEndpointAuthMethod: ApplicationTokenEndpointAuthMethod
   "The client's public keys (a JWK Set) for PRIVATE_KEY_JWT."
   jwks: Map
+  "Where Gatehouse fetches the client's JWK Set instead (https; internal addresses are refused)."
+  jwksURI: String
   "Scopes a MACHINE application may request with client credentials."
   scopes: [String!]
   "First-party applications skip the consent screen; default true."
@@ -4608,6 +4610,8 @@ input UpdateApplicationInput {
   tokenEndpointAuthMethod: ApplicationTokenEndpointAuthMethod
   "The client's public keys (a JWK Set) for PRIVATE_KEY_JWT."
   jwks: Map
+  "Where Gatehouse fetches the client's JWK Set instead (https; internal addresses are refused)."
+  jwksURI: String
   "Scopes a MACHINE application may request with client credentials."
   scopes: [String!]
   "First-party applications skip the consent screen; default true."
@@ -16800,7 +16804,7 @@ func (ec *executionContext) unmarshalInputCreateApplicationInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "type", "redirectURIs", "postLogoutRedirectURIs", "grantTypes", "accessTokenLifetimeSeconds", "idTokenLifetimeSeconds", "refreshTokenLifetimeSeconds", "refreshTokenIdleLifetimeSeconds", "accessTokenSigningAlgorithm", "idTokenSigningAlgorithm", "tokenEndpointAuthMethod", "jwks", "scopes", "firstParty"}
+	fieldsInOrder := [...]string{"name", "type", "redirectURIs", "postLogoutRedirectURIs", "grantTypes", "accessTokenLifetimeSeconds", "idTokenLifetimeSeconds", "refreshTokenLifetimeSeconds", "refreshTokenIdleLifetimeSeconds", "accessTokenSigningAlgorithm", "idTokenSigningAlgorithm", "tokenEndpointAuthMethod", "jwks", "jwksURI", "scopes", "firstParty"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16898,6 +16902,13 @@ func (ec *executionContext) unmarshalInputCreateApplicationInput(ctx context.Con
 				return it, err
 			}
 			it.JWKS = data
+		case "jwksURI":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwksURI"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JWKSURI = data
 		case "scopes":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scopes"))
 			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
@@ -20684,7 +20695,7 @@ func (ec *executionContext) unmarshalInputUpdateApplicationInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "name", "redirectURIs", "postLogoutRedirectURIs", "grantTypes", "accessTokenLifetimeSeconds", "idTokenLifetimeSeconds", "refreshTokenLifetimeSeconds", "refreshTokenIdleLifetimeSeconds", "accessTokenSigningAlgorithm", "idTokenSigningAlgorithm", "tokenEndpointAuthMethod", "jwks", "scopes", "firstParty"}
+	fieldsInOrder := [...]string{"id", "name", "redirectURIs", "postLogoutRedirectURIs", "grantTypes", "accessTokenLifetimeSeconds", "idTokenLifetimeSeconds", "refreshTokenLifetimeSeconds", "refreshTokenIdleLifetimeSeconds", "accessTokenSigningAlgorithm", "idTokenSigningAlgorithm", "tokenEndpointAuthMethod", "jwks", "jwksURI", "scopes", "firstParty"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -20782,6 +20793,13 @@ func (ec *executionContext) unmarshalInputUpdateApplicationInput(ctx context.Con
 				return it, err
 			}
 			it.JWKS = data
+		case "jwksURI":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwksURI"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JWKSURI = data
 		case "scopes":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scopes"))
 			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
