@@ -2,6 +2,7 @@ package provider
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 )
 
@@ -9,8 +10,20 @@ import (
 // /.well-known/oauth-authorization-server, the same document as RFC 8414
 // metadata. It lists only what works: code flow only, S256 only, the
 // three signing algorithms, and RFC 9207 iss.
-func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
-	iss := p.cfg.Issuer
+// discoveryHandler serves OpenID Connect Discovery 1.0 §3 and RFC 8414
+// metadata. The document depends only on the issuer, so it is encoded once.
+func (p *Provider) discoveryHandler() http.Handler {
+	body := discoveryDocument(p.cfg.Issuer)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Content-Type"] = []string{"application/json"}
+		h["Cache-Control"] = []string{"public, max-age=300"}
+		h["Access-Control-Allow-Origin"] = []string{"*"} // browser-based relying parties
+		_, _ = w.Write(body)
+	})
+}
+
+func discoveryDocument(iss string) []byte {
 	doc := map[string]any{
 		"issuer":                                           iss,
 		"authorization_endpoint":                           iss + pathAuthorize,
@@ -41,8 +54,9 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"request_uri_parameter_supported":                false,
 		"authorization_response_iss_parameter_supported": true, // RFC 9207 §3
 	}
-	b, _ := json.Marshal(doc)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	_, _ = w.Write(b)
+	b, err := json.Marshal(doc)
+	if err != nil {
+		panic(fmt.Sprintf("encode discovery document: %v", err)) // only strings and bools: cannot happen
+	}
+	return b
 }

@@ -260,8 +260,9 @@ func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
 
 func (p *Provider) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc(pathDiscovery, p.discovery)
-	mux.HandleFunc(pathASMetadata, p.discovery)
+	discovery := p.discoveryHandler()
+	mux.Handle(pathDiscovery, discovery)
+	mux.Handle(pathASMetadata, discovery)
 	mux.HandleFunc(pathAuthorize, p.authorize)
 	mux.HandleFunc(pathCallback, p.callback)
 	mux.HandleFunc(pathKeys, p.jwks)

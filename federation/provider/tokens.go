@@ -175,18 +175,33 @@ func (p *Provider) refreshTokenRequest(ctx context.Context, token string) (*refr
 }
 
 // rotateRefreshToken marks the presented token used with one conditional
-// UPDATE and issues its successor. Losing the race is reuse.
+// UPDATE and issues its successor, in one transaction (one commit, one
+// WAL flush). Losing the race is reuse.
 func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refreshRequest) (string, error) {
-	n, err := p.db.RefreshToken.Update().
+	tx, err := p.db.Tx(ctx)
+	if err != nil {
+		return "", p.serverError(ctx, "begin refresh rotation", err)
+	}
+	n, err := tx.RefreshToken.Update().
 		Where(refreshtoken.ID(r.rt.ID), refreshtoken.UsedAtIsNil()).SetUsedAt(p.now()).Save(ctx)
 	if err != nil {
+		_ = tx.Rollback()
 		return "", p.serverError(ctx, "rotate refresh token", err)
 	}
 	if n != 1 {
+		_ = tx.Rollback()
 		_ = p.revokeGrants(ctx, "refresh token reuse", grant.ID(r.g.ID))
 		return "", errInvalidGrant(errors.New("refresh token reused"))
 	}
-	return p.newRefreshToken(ctx, p.db, c, r.g)
+	token, err := p.newRefreshToken(ctx, tx.Client(), c, r.g)
+	if err != nil {
+		_ = tx.Rollback()
+		return "", err
+	}
+	if err := tx.Commit(); err != nil {
+		return "", p.serverError(ctx, "commit refresh rotation", err)
+	}
+	return token, nil
 }
 
 // revokeGrants revokes every unrevoked grant matching preds.
