@@ -176,16 +176,29 @@ func (cc *clientCache) invalidate(clientID string) {
 	cc.mu.Unlock()
 }
 
-// clientAssertionKey finds the client's key for a private_key_jwt
-// assertion (RFC 7523 §3): by kid, or the only signing key when the
-// assertion names none. Keys come only from the registered JWKS; jwks_uri
-// is not fetched yet.
-func (c *client) clientAssertionKey(kid string) (*jose.JSONWebKey, error) {
-	if c.jwks == nil {
-		return nil, errors.New("client has no registered jwks")
+// withClientKey calls verify with the client's key for a private_key_jwt
+// assertion (RFC 7523 §3) and returns its error: the key comes from the
+// inline jwks if the client registered one, else from its jwks_uri
+// (clientjwks.go), which is fetched again if verify fails.
+func (p *Provider) withClientKey(ctx context.Context, c *client, kid string, verify func(*jose.JSONWebKey) error) error {
+	switch {
+	case len(c.app.Jwks) > 0:
+		if c.jwks == nil {
+			return errors.New("registered jwks is not a JWK Set")
+		}
+		return verifyWithKey(c.jwks, kid, verify)
+	case c.app.JwksURI != "":
+		return p.clientJWKS.verify(ctx, c, kid, verify)
 	}
+	return errors.New("client has registered neither jwks nor jwks_uri")
+}
+
+// assertionKey picks the key for an assertion from a client's set: by
+// kid, or the only signing key when the assertion names none. Only
+// public keys not marked for encryption qualify.
+func assertionKey(set *jose.JSONWebKeySet, kid string) (*jose.JSONWebKey, error) {
 	var candidates []jose.JSONWebKey
-	for _, k := range c.jwks.Keys {
+	for _, k := range set.Keys {
 		if (kid == "" || k.KeyID == kid) && k.Use != "enc" && k.IsPublic() && k.Valid() {
 			candidates = append(candidates, k)
 		}

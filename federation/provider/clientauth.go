@@ -216,15 +216,9 @@ func (p *Provider) verifyClientAssertion(ctx context.Context, assertion, formCli
 	if err != nil {
 		return nil, fmt.Errorf("parse assertion: %w", err)
 	}
-	if len(jws.Signatures) != 1 {
-		return nil, errors.New("want exactly one signature")
-	}
-	h := jws.Signatures[0].Protected
-	if h.JSONWebKey != nil || h.ExtraHeaders["jku"] != nil || h.ExtraHeaders["x5u"] != nil || h.ExtraHeaders["x5c"] != nil {
-		return nil, errors.New("key material in header")
-	}
-	if _, ok := h.ExtraHeaders["crit"]; ok {
-		return nil, errors.New("crit header not supported")
+	h, err := singleSignatureHeader(jws)
+	if err != nil {
+		return nil, err
 	}
 	var unverified assertionClaims
 	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &unverified); err != nil {
@@ -246,16 +240,19 @@ func (p *Provider) verifyClientAssertion(ctx context.Context, assertion, formCli
 	if c.AuthMethod() != oidc.AuthMethodPrivateKeyJWT {
 		return nil, errors.New("client is not registered for private_key_jwt")
 	}
-	key, err := c.clientAssertionKey(h.KeyID)
+	var payload []byte
+	err = p.withClientKey(ctx, c, h.KeyID, func(key *jose.JSONWebKey) error {
+		if key.Algorithm != "" && key.Algorithm != h.Algorithm {
+			return errors.New("algorithm does not match the registered key")
+		}
+		var err error
+		if payload, err = jws.Verify(key.Key); err != nil {
+			return fmt.Errorf("verify assertion: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	if key.Algorithm != "" && key.Algorithm != h.Algorithm {
-		return nil, errors.New("algorithm does not match the registered key")
-	}
-	payload, err := jws.Verify(key.Key)
-	if err != nil {
-		return nil, fmt.Errorf("verify assertion: %w", err)
 	}
 	var claims assertionClaims
 	if err := json.Unmarshal(payload, &claims); err != nil {

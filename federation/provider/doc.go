@@ -9,7 +9,11 @@
 //
 //   - client authentication, before any grant is looked at, with the
 //     registered method; private_key_jwt with RS256/PS256/ES256/ES384/EdDSA
-//     keys and single-use assertion jti (RFC 7523, OIDC-10);
+//     keys and single-use assertion jti (RFC 7523, OIDC-10), the keys
+//     registered inline (jwks, which wins if both are set) or fetched
+//     from the client's jwks_uri through internal/safehttp (MT-10),
+//     cached, and fetched again at most once a minute for an unknown kid
+//     so client key rotation needs no configuration change (REL-04);
 //   - the authorization endpoint and its response (exact redirect URIs, PKCE
 //     S256 only, RFC 9207 iss in every response, form_post);
 //   - single-use codes with replay revocation (RFC 9700 §4.5, RFC 6749

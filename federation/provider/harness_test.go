@@ -70,7 +70,8 @@ func forEachDB(t *testing.T, f func(t *testing.T, e *env)) {
 	}
 }
 
-func newEnv(t testing.TB, d testdb.Database) *env {
+// newEnv starts a provider on d; opts adjust its Config.
+func newEnv(t testing.TB, d testdb.Database, opts ...func(*Config)) *env {
 	t.Helper()
 	db := ent.NewClient(ent.Driver(entsql.OpenDB(d.Dialect, d.SQL)))
 	ctx := viewer.SystemContext(context.Background())
@@ -81,10 +82,14 @@ func newEnv(t testing.TB, d testdb.Database) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.p, err = New(ctx, Config{
+	cfg := Config{
 		Issuer: e.issuer, Client: db, Sealer: sealer, CryptoKey: sha256.Sum256([]byte("test")),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.clock.Now, Dev: true,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.p, err = New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/internal/safehttp"
 	"github.com/gatehouse-id/gatehouse/internal/seal"
 )
 
@@ -87,6 +88,14 @@ type Config struct {
 	// list one refresh interval old; the rest is margin), and defaults to
 	// that plus 30s of clock skew between nodes: 6m30s with the defaults.
 	KeyPublishAhead time.Duration
+	// HTTPClient fetches applications' jwks_uri for private_key_jwt. It
+	// must refuse internal addresses (MT-10). Defaults to safehttp.New
+	// with its defaults: https only, public addresses only, 5s, 256 KiB.
+	HTTPClient *safehttp.Client
+	// ClientJWKSCacheTTL is how long a JWK Set fetched from a jwks_uri is
+	// used before it is fetched again; an assertion with a kid the set
+	// lacks fetches it sooner, at most once a minute. Defaults to 5m.
+	ClientJWKSCacheTTL time.Duration
 }
 
 // minPublishAhead is the shortest KeyPublishAhead that keeps a rotation
@@ -97,14 +106,15 @@ func minPublishAhead(refresh, maxAge time.Duration) time.Duration { return 2*ref
 // piece of state is in the database, so several Providers (nodes) can
 // serve one issuer.
 type Provider struct {
-	cfg     Config
-	db      *ent.Client
-	log     *slog.Logger
-	now     func() time.Time
-	keys    *keyStore
-	clients *clientCache
-	op      *op.Provider
-	handler http.Handler
+	cfg        Config
+	db         *ent.Client
+	log        *slog.Logger
+	now        func() time.Time
+	keys       *keyStore
+	clients    *clientCache
+	clientJWKS *clientJWKS
+	op         *op.Provider
+	handler    http.Handler
 }
 
 // New validates cfg, makes sure every algorithm has an active signing key
@@ -156,9 +166,16 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.ClientCacheTTL <= 0 {
 		cfg.ClientCacheTTL = 30 * time.Second
 	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = safehttp.New(safehttp.Config{})
+	}
+	if cfg.ClientJWKSCacheTTL <= 0 {
+		cfg.ClientJWKSCacheTTL = 5 * time.Minute
+	}
 	p := &Provider{cfg: cfg, db: cfg.Client, log: cfg.Logger, now: cfg.Now}
 	p.keys = newKeyStore(cfg.Client, cfg.Sealer, cfg.Now, cfg.KeyRefreshInterval, cfg.KeyPublishAhead)
 	p.clients = &clientCache{db: cfg.Client, now: cfg.Now, ttl: cfg.ClientCacheTTL, loginPath: cfg.LoginPath}
+	p.clientJWKS = &clientJWKS{http: cfg.HTTPClient, now: cfg.Now, ttl: cfg.ClientJWKSCacheTTL, log: cfg.Logger}
 	if err := p.keys.ensure(systemCtx(ctx)); err != nil {
 		return nil, fmt.Errorf("provider keys: %w", err)
 	}

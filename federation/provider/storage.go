@@ -281,13 +281,14 @@ func (s *storage) ClientCredentialsTokenRequest(ctx context.Context, clientID st
 }
 
 // GetKeyByIDAndClientID serves private_key_jwt client assertions
-// (RFC 7523 §3) from the application's registered JWKS.
+// (RFC 7523 §3) from the application's jwks or jwks_uri.
 func (s *storage) GetKeyByIDAndClientID(ctx context.Context, keyID, clientID string) (*jose.JSONWebKey, error) {
 	c, err := s.p.clients.get(ctx, clientID)
 	if err != nil || c.AuthMethod() != oidc.AuthMethodPrivateKeyJWT {
 		return nil, oidc.ErrInvalidClient()
 	}
-	k, err := c.clientAssertionKey(keyID)
+	var k *jose.JSONWebKey
+	err = s.p.withClientKey(ctx, c, keyID, func(key *jose.JSONWebKey) error { k = key; return nil })
 	if err != nil {
 		return nil, oidc.ErrInvalidClient().WithParent(err)
 	}

@@ -52,15 +52,9 @@ type verifiedClaims struct {
 // RFC 8725 §3.1; alg none and HS256-with-a-public-key fail here). No key
 // is ever taken or fetched from the token (jwk, jku, x5u, x5c).
 func (p *Provider) verifyJWS(ctx context.Context, jws *jose.JSONWebSignature) ([]byte, error) {
-	if len(jws.Signatures) != 1 {
-		return nil, errors.New("want exactly one signature")
-	}
-	h := jws.Signatures[0].Protected
-	if h.JSONWebKey != nil || h.ExtraHeaders["jku"] != nil || h.ExtraHeaders["x5u"] != nil || h.ExtraHeaders["x5c"] != nil {
-		return nil, errors.New("key material in header")
-	}
-	if _, ok := h.ExtraHeaders["crit"]; ok {
-		return nil, errors.New("crit header not supported")
+	h, err := singleSignatureHeader(jws)
+	if err != nil {
+		return nil, err
 	}
 	k := p.keys.byKeyID(ctx, h.KeyID)
 	if k == nil {
@@ -238,3 +232,21 @@ func (p *Provider) tokenClaims(ctx context.Context, jti string) (*verifiedClaims
 }
 
 func revokedTokenJTI(jti string) predicate.RevokedToken { return revokedtoken.Jti(jti) }
+
+// singleSignatureHeader returns the protected header of a JWS that has
+// exactly one signature and names its key only by kid: a key carried or
+// pointed at by the token itself (jwk, jku, x5u, x5c) is never trusted
+// (RFC 8725 §3.10), and critical extensions are not understood.
+func singleSignatureHeader(jws *jose.JSONWebSignature) (jose.Header, error) {
+	if len(jws.Signatures) != 1 {
+		return jose.Header{}, errors.New("want exactly one signature")
+	}
+	h := jws.Signatures[0].Protected
+	if h.JSONWebKey != nil || h.ExtraHeaders["jku"] != nil || h.ExtraHeaders["x5u"] != nil || h.ExtraHeaders["x5c"] != nil {
+		return jose.Header{}, errors.New("key material in header")
+	}
+	if _, ok := h.ExtraHeaders["crit"]; ok {
+		return jose.Header{}, errors.New("crit header not supported")
+	}
+	return h, nil
+}
