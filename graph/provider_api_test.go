@@ -45,6 +45,8 @@ func TestApplicationContract(t *testing.T) {
 			{"private_key_jwt without keys", `mutation { createApplication(input: {name: "x", type: WEB, redirectURIs: ["https://a.example/cb"], tokenEndpointAuthMethod: PRIVATE_KEY_JWT}) { clientSecret } }`, "jwks"},
 			{"private key in jwks", `mutation { createApplication(input: {name: "x", type: WEB, redirectURIs: ["https://a.example/cb"], tokenEndpointAuthMethod: PRIVATE_KEY_JWT, jwks: {keys: [{kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", d: "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}]}}) { clientSecret } }`, "jwks"},
 			{"jwksURI not https", `mutation { createApplication(input: {name: "x", type: WEB, redirectURIs: ["https://a.example/cb"], tokenEndpointAuthMethod: PRIVATE_KEY_JWT, jwksURI: "http://keys.example/jwks"}) { clientSecret } }`, "jwksURI"},
+			{"jwks and jwksURI", `mutation { createApplication(input: {name: "x", type: MACHINE, tokenEndpointAuthMethod: PRIVATE_KEY_JWT, jwksURI: "https://keys.example/jwks", jwks: ` + jwk + `}) { clientSecret } }`, "jwksURI"},
+			{"jwksURI on a private address", `mutation { createApplication(input: {name: "x", type: MACHINE, tokenEndpointAuthMethod: PRIVATE_KEY_JWT, jwksURI: "https://169.254.169.254/keys"}) { clientSecret } }`, "jwksURI"},
 			{"scopes on a WEB app", `mutation { createApplication(input: {name: "x", type: WEB, redirectURIs: ["https://a.example/cb"], scopes: ["a"]}) { clientSecret } }`, "scopes"},
 			{"short password", `mutation { createUser(input: {email: "bob@example.com", password: "short"}) { user { id } } }`, "password"},
 		} {

@@ -3,10 +3,12 @@ package tenants
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/internal/safehttp"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
 )
 
@@ -132,8 +134,16 @@ func checkApplication(t application.Type, s ApplicationSettings) error {
 	if err := checkScopes("scopes", s.Scopes); err != nil {
 		return err
 	}
-	if err := checkHTTPSURL("jwksURI", s.JWKSURI); err != nil {
-		return err
+	if s.JWKSURI != nil && *s.JWKSURI != "" {
+		// The fetch itself refuses internal addresses after DNS resolution;
+		// this refuses what is wrong before any lookup (http, IP literals of
+		// private ranges, credentials), with the same words.
+		if err := jwksURIChecker.CheckURL(*s.JWKSURI); err != nil {
+			return invalid("jwksURI", "%s", strings.TrimPrefix(err.Error(), "safehttp: "))
+		}
+		if len(s.JWKS) > 0 {
+			return invalid("jwksURI", "give jwks or jwksURI, not both (OpenID Connect Registration §2)")
+		}
 	}
 	return checkJWKS("jwks", s.JWKS)
 }
@@ -350,6 +360,9 @@ func (s *Service) DeleteApplication(ctx context.Context, id pulid.ID) error {
 			metadata: map[string]any{"clientID": app.ClientID}})
 	})
 }
+
+// jwksURIChecker applies the provider's fetch rules to jwksURI at save time.
+var jwksURIChecker = safehttp.New(safehttp.Config{})
 
 func deref(s *string) string {
 	if s == nil {
