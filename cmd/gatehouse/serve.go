@@ -64,6 +64,7 @@ func serve(ctx context.Context, e *env, args []string) int {
 		"database", b.describe(),
 		"version", buildVersion(),
 		"dev", cfg.Dev)
+	b.hintFirstKey(ctx, logger)
 	if err := httpserver.Serve(ctx, &http.Server{Handler: handler}, ln, logger, cfg.ShutdownTimeout); err != nil {
 		return e.fail(err)
 	}

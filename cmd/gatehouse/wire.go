@@ -76,3 +76,13 @@ func (b *backend) createAPIKey(ctx context.Context, name string, scopes []string
 	}
 	return createdKey{id: fmt.Sprint(k.ID), secret: secret}, nil
 }
+
+// hintFirstKey tells a new operator how to get in: a fresh instance has no
+// API key, and /graphql accepts nothing until one exists.
+func (b *backend) hintFirstKey(ctx context.Context, logger *slog.Logger) {
+	n, err := b.client.APIKey.Query().Count(viewer.SystemContext(ctx))
+	if err == nil && n == 0 {
+		logger.InfoContext(ctx, "no API key yet: create one with `gatehouse apikey create --name admin` "+
+			"(go run ./cmd/gatehouse apikey create --name admin) and send it as Authorization: Bearer <key> to /graphql")
+	}
+}
