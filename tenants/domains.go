@@ -35,11 +35,8 @@ func (s *Service) AddDomain(ctx context.Context, in AddDomainInput) (*ent.Domain
 			SetDomain(name).
 			SetTxtToken("gatehouse-verification=" + secret.Token(20)).
 			Save(ctx)
-		if ent.IsConstraintError(err) {
-			return &ConflictError{Field: "domain", Reason: "is already claimed"}
-		}
 		if err != nil {
-			return translate(err, "domain")
+			return translateWrite(err, "domain", "domain", "is already claimed")
 		}
 		return s.audit(ctx, tx, event{action: "domain.add", org: d.OrganizationID,
 			targetType: "Domain", targetID: d.ID, metadata: map[string]any{"domain": d.Domain}})

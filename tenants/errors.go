@@ -41,6 +41,15 @@ type ConflictError struct {
 
 func (e *ConflictError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
 
+// translateWrite is translate for a write guarded by a unique constraint:
+// a violation becomes a ConflictError on field.
+func translateWrite(err error, notFound, field, reason string) error {
+	if ent.IsConstraintError(err) {
+		return &ConflictError{Field: field, Reason: reason}
+	}
+	return translate(err, notFound)
+}
+
 // translate maps storage errors to the domain's errors; anything unknown is
 // returned unchanged (and shown to clients only as an internal error).
 func translate(err error, notFound string) error {

@@ -56,11 +56,8 @@ func (s *Service) addMember(ctx context.Context, tx *ent.Tx, org, usr pulid.ID, 
 		SetNillableStatus(status).
 		AddRoles(roles...).
 		Save(ctx)
-	if ent.IsConstraintError(err) {
-		return nil, &ConflictError{Field: "userID", Reason: "is already a member of this organization"}
-	}
 	if err != nil {
-		return nil, translate(err, "membership")
+		return nil, translateWrite(err, "membership", "userID", "is already a member of this organization")
 	}
 	return m, s.audit(ctx, tx, event{action: "member.add", org: org, targetType: "Membership", targetID: m.ID,
 		metadata: map[string]any{"userID": string(usr), "roles": roleKeys}})
@@ -195,11 +192,8 @@ func (s *Service) CreateRole(ctx context.Context, in CreateRoleInput) (*ent.Role
 			SetNillableDescription(in.Description).
 			SetPermissions(uniqueStrings(in.Permissions)).
 			Save(ctx)
-		if ent.IsConstraintError(err) {
-			return &ConflictError{Field: "key", Reason: fmt.Sprintf("role %q already exists in this organization", in.Key)}
-		}
 		if err != nil {
-			return translate(err, "role")
+			return translateWrite(err, "role", "key", fmt.Sprintf("role %q already exists in this organization", in.Key))
 		}
 		return s.audit(ctx, tx, event{action: "role.create", org: r.OrganizationID,
 			targetType: "Role", targetID: r.ID, metadata: map[string]any{"key": r.Key}})

@@ -2,6 +2,7 @@ package tenants
 
 import (
 	"context"
+	"slices"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
@@ -76,11 +77,8 @@ func (s *Service) CreateOrganization(ctx context.Context, in CreateOrganizationI
 			SetNillablePrimaryColor(in.PrimaryColor).
 			SetMetadata(in.Metadata).
 			Save(ctx)
-		if ent.IsConstraintError(err) {
-			return &ConflictError{Field: "slug", Reason: "is already taken"}
-		}
 		if err != nil {
-			return translate(err, "organization")
+			return translateWrite(err, "organization", "slug", "is already taken")
 		}
 		roles := make([]*ent.RoleCreate, len(builtinRoles))
 		for i, r := range builtinRoles {
@@ -143,11 +141,8 @@ func (s *Service) UpdateOrganization(ctx context.Context, in UpdateOrganizationI
 		}
 		var err error
 		org, err = u.Save(ctx)
-		if ent.IsConstraintError(err) {
-			return &ConflictError{Field: "slug", Reason: "is already taken"}
-		}
 		if err != nil {
-			return translate(err, "organization")
+			return translateWrite(err, "organization", "slug", "is already taken")
 		}
 		return s.audit(ctx, tx, event{action: "organization.update", org: org.ID,
 			targetType: "Organization", targetID: org.ID, metadata: map[string]any{"fields": changed}})
@@ -257,14 +252,15 @@ func (s *Service) OrganizationBySlug(ctx context.Context, slug string) (*ent.Org
 	return org, translate(err, "organization")
 }
 
+// changedFields lists, sorted, the input fields a change set.
 func changedFields(set map[string]bool) []string {
 	var out []string
-	for _, f := range []string{"name", "slug", "logoURL", "primaryColor", "metadata", "email", "emailVerified",
-		"givenName", "familyName", "locale", "picture", "status"} {
-		if set[f] {
+	for f, ok := range set {
+		if ok {
 			out = append(out, f)
 		}
 	}
+	slices.Sort(out)
 	return out
 }
 

@@ -3,7 +3,9 @@ package tenants
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
@@ -96,11 +98,17 @@ func (s *Service) audit(ctx context.Context, tx *ent.Tx, e event) error {
 	return nil
 }
 
+// truncate shortens s to at most n bytes without splitting a UTF-8
+// sequence, and drops invalid UTF-8 (PostgreSQL refuses it in text
+// columns; a request header can carry anything).
 func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+	if len(s) > n {
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n]
 	}
-	return s[:n]
+	return strings.ToValidUTF8(s, "")
 }
 
 // unwrap detaches an entity loaded in a transaction from it, so that edges

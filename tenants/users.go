@@ -6,16 +6,15 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
-	"github.com/gatehouse-id/gatehouse/ent/session"
-	"github.com/gatehouse-id/gatehouse/internal/password"
-
-	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
@@ -99,11 +98,8 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User
 			SetNillablePicture(in.Picture).
 			SetMetadata(in.Metadata).
 			Save(ctx)
-		if ent.IsConstraintError(err) {
-			return &ConflictError{Field: "email", Reason: "is already registered"}
-		}
 		if err != nil {
-			return translate(err, "user")
+			return translateWrite(err, "user", "email", "is already registered")
 		}
 		if err := s.audit(ctx, tx, event{action: "user.create", targetType: "User", targetID: u.ID,
 			org: orgIDOf(org)}); err != nil {
@@ -177,15 +173,13 @@ func (s *Service) UpdateUser(ctx context.Context, in UpdateUserInput) (*ent.User
 			up.SetMetadata(in.Metadata)
 		}
 		var err error
-		u, err = up.Save(ctx)
-		if ent.IsConstraintError(err) {
-			return &ConflictError{Field: "email", Reason: "is already registered"}
+		if u, err = up.Save(ctx); err != nil {
+			return translateWrite(err, "user", "email", "is already registered")
 		}
-		if err == nil && in.Status != nil && *in.Status == user.StatusDISABLED {
-			err = s.signOutEverywhere(ctx, tx, u.ID, "user disabled")
-		}
-		if err != nil {
-			return translate(err, "user")
+		if in.Status != nil && *in.Status == user.StatusDISABLED {
+			if err := s.signOutEverywhere(ctx, tx, u.ID, "user disabled"); err != nil {
+				return err
+			}
 		}
 		changed := changedFields(map[string]bool{"email": in.Email != nil, "emailVerified": in.EmailVerified != nil,
 			"name": in.Name != nil, "givenName": in.GivenName != nil, "familyName": in.FamilyName != nil,

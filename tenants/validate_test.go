@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestNormalizeEmail(t *testing.T) {
@@ -133,4 +134,18 @@ func FuzzParseScopes(f *testing.F) {
 			t.Fatalf("parseScopes(%q) = %q", s, org)
 		}
 	})
+}
+
+func TestTruncateKeepsUTF8(t *testing.T) {
+	ua := strings.Repeat("a", 511) + "é" + "tail" // "é" straddles byte 512
+	got := truncate(ua, 512)
+	if !utf8.ValidString(got) || len(got) > 512 || got != strings.Repeat("a", 511) {
+		t.Errorf("truncate split a rune: %q (len %d)", got[505:], len(got))
+	}
+	if truncate("\xff\xfeabc", 10) != "abc" {
+		t.Errorf("invalid UTF-8 is not cleaned")
+	}
+	if got := truncate("short", 512); got != "short" {
+		t.Errorf("truncate(short) = %q", got)
+	}
 }
