@@ -51,7 +51,7 @@ type auditEvent struct {
 func (w *Web) audit(ctx context.Context, r *http.Request, e auditEvent) {
 	c := w.cfg.Client.AuditEvent.Create().
 		SetAction(e.action).
-		SetIP(remoteIP(r)).
+		SetIP(httpserver.ClientIP(r)).
 		SetUserAgent(truncate(r.UserAgent(), 512)).
 		SetCreatedAt(w.cfg.Now())
 	if e.user != "" {

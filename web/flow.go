@@ -52,7 +52,4 @@ var (
 
 // The authentication context classes the provider defines
 // (LoginRequest.ACRValues).
-const (
-	acrSingleFactor = provider.ACRSingleFactor
-	acrMultiFactor  = provider.ACRMultiFactor
-)
+const acrSingleFactor = provider.ACRSingleFactor

@@ -16,7 +16,9 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/password"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // What the browser is told. One sentence each; details go to the log.
@@ -73,11 +75,17 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
+	// Normalized as accounts store it; anything that is not an address can
+	// match no account, and is cut to an address's length so that it
+	// cannot grow the throttle's keys.
+	email, err := tenants.NormalizeEmail("email", r.PostFormValue("email"))
+	if err != nil {
+		email = truncate(strings.ToLower(strings.TrimSpace(r.PostFormValue("email"))), 320)
+	}
 	pw := r.PostFormValue("password")
 	page := loginPage{AuthRequest: req.ID, CSRF: r.PostFormValue("csrf"), ClientName: req.ClientName, Email: email}
 
-	accountKey, ipKey := "account:"+email, "ip:"+remoteIP(r)
+	accountKey, ipKey := "account:"+email, "ip:"+httpserver.ClientIP(r)
 	if wait, err := w.throttled(ctx, accountKey, ipKey); err != nil {
 		w.fail(rw, r, err)
 		return
@@ -85,7 +93,7 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 		secs := int((wait + time.Second - 1) / time.Second)
 		rw.Header().Set("Retry-After", strconv.Itoa(secs))
 		page.Error = fmt.Sprintf("Too many attempts. Wait %s and try again.", waitText(secs))
-		w.cfg.Logger.InfoContext(ctx, "login throttled", "auth_request", req.ID, "ip", remoteIP(r), "retry_after", secs)
+		w.cfg.Logger.InfoContext(ctx, "login throttled", "auth_request", req.ID, "ip", httpserver.ClientIP(r), "retry_after", secs)
 		w.loginFailed(ctx, r, req, w.userIDByEmail(ctx, email), reasonThrottled)
 		w.renderLogin(rw, http.StatusTooManyRequests, page)
 		return
@@ -100,10 +108,13 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 		// Unknown user, no password, wrong password and disabled user all
 		// look the same to the browser (ATO-04); the log and the audit
 		// trail keep the reason.
-		w.cfg.Logger.InfoContext(ctx, "login failed", "auth_request", req.ID, "reason", reason, "ip", remoteIP(r))
+		w.cfg.Logger.InfoContext(ctx, "login failed", "auth_request", req.ID, "reason", reason, "ip", httpserver.ClientIP(r))
 		w.loginFailed(ctx, r, req, matched, reason)
-		for _, k := range []string{accountKey, ipKey} {
-			if err := w.limiter(k).Failure(ctx, k); err != nil {
+		for _, l := range []struct {
+			limiter Limiter
+			key     string
+		}{{w.cfg.AccountLimiter, accountKey}, {w.cfg.IPLimiter, ipKey}} {
+			if err := l.limiter.Failure(ctx, l.key); err != nil {
 				w.cfg.Logger.ErrorContext(ctx, "count failed login", "err", err)
 			}
 		}
@@ -121,13 +132,6 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 	}
 	w.cfg.Logger.InfoContext(ctx, "login succeeded", "auth_request", req.ID, "user", u.ID, "session", s.ID)
 	w.proceed(rw, r, req, s, u, "")
-}
-
-func (w *Web) limiter(key string) Limiter {
-	if strings.HasPrefix(key, "ip:") {
-		return w.cfg.IPLimiter
-	}
-	return w.cfg.AccountLimiter
 }
 
 func (w *Web) throttled(ctx context.Context, accountKey, ipKey string) (time.Duration, error) {
@@ -160,6 +164,10 @@ func waitText(secs int) string {
 // not reveal whether the user exists.
 func (w *Web) checkPassword(ctx context.Context, email, pw string) (u *ent.User, matched pulid.ID, reason string, err error) {
 	ctx = sys(ctx)
+	if _, invalid := tenants.NormalizeEmail("email", email); invalid != nil {
+		w.verifyNothing(pw) // not an address: no account to look up
+		return nil, "", reasonUnknownEmail, nil
+	}
 	u, err = w.cfg.Client.User.Query().Where(user.Email(email)).Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
@@ -199,7 +207,7 @@ func (w *Web) checkPassword(ctx context.Context, email, pw string) (u *ent.User,
 // cfg.PasswordParams, for sign-ins that have no hash to verify.
 func (w *Web) verifyNothing(pw string) {
 	w.dummyChecks.Add(1)
-	_, _ = password.Verify(pw, w.dummyHash, w.cfg.PasswordParams)
+	w.dummy.Verify(pw)
 }
 
 // userIDByEmail is the id of the user with email, or "" (for the audit
@@ -608,7 +616,7 @@ func (w *Web) postedRequest(rw http.ResponseWriter, r *http.Request) (*LoginRequ
 		return nil, false
 	}
 	if !w.checkCSRF(r, req.ID) {
-		w.cfg.Logger.InfoContext(r.Context(), "csrf check failed", "auth_request", req.ID, "ip", remoteIP(r))
+		w.cfg.Logger.InfoContext(r.Context(), "csrf check failed", "auth_request", req.ID, "ip", httpserver.ClientIP(r))
 		w.loginFailed(r.Context(), r, req, "", reasonCSRF)
 		w.renderError(rw, http.StatusForbidden, msgFormExpired)
 		return nil, false

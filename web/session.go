@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
@@ -30,21 +30,12 @@ func sys(ctx context.Context) context.Context { return viewer.SystemContext(ctx)
 // when the cookie is missing, unknown, revoked, expired (absolute or idle)
 // or belongs to a user who is no longer active.
 func (w *Web) currentSession(ctx context.Context, r *http.Request) (*ent.Session, *ent.User, error) {
-	c, err := r.Cookie(w.sessionCk)
-	if err != nil || c.Value == "" || len(c.Value) > 128 {
-		return nil, nil, nil
+	s, err := w.cookieSession(ctx, r)
+	if s == nil || err != nil {
+		return nil, nil, err
 	}
 	ctx = sys(ctx)
 	now := w.cfg.Now()
-	s, err := w.cfg.Client.Session.Query().
-		Where(session.TokenHash(secret.Hash(c.Value)), session.RevokedAtIsNil(), session.ExpiresAtGT(now)).
-		Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("find session: %w", err)
-	}
 	if !now.Before(s.LastSeenAt.Add(w.cfg.SessionIdleTimeout)) {
 		return nil, nil, nil
 	}
@@ -71,9 +62,9 @@ func (w *Web) currentSession(ctx context.Context, r *http.Request) (*ent.Session
 func (w *Web) startSession(ctx context.Context, rw http.ResponseWriter, r *http.Request, u *ent.User, amr []string) (*ent.Session, error) {
 	ctx = sys(ctx)
 	now := w.cfg.Now()
-	if c, err := r.Cookie(w.sessionCk); err == nil && c.Value != "" && len(c.Value) <= 128 {
+	if token := w.sessionToken(r); token != "" {
 		if _, err := w.cfg.Client.Session.Update().
-			Where(session.TokenHash(secret.Hash(c.Value)), session.RevokedAtIsNil()).
+			Where(session.TokenHash(secret.Hash(token)), session.RevokedAtIsNil()).
 			SetRevokedAt(now).Save(ctx); err != nil {
 			return nil, fmt.Errorf("revoke previous session: %w", err)
 		}
@@ -85,7 +76,7 @@ func (w *Web) startSession(ctx context.Context, rw http.ResponseWriter, r *http.
 		SetTokenHash(secret.Hash(token)).
 		SetAuthTime(now).
 		SetAmr(amr).
-		SetIP(remoteIP(r)).
+		SetIP(httpserver.ClientIP(r)).
 		SetUserAgent(truncate(r.UserAgent(), 512)).
 		SetCreatedAt(now).
 		SetLastSeenAt(now).
@@ -149,16 +140,6 @@ func ticket(s *ent.Session, authRequest string) string {
 
 func checkTicket(r *http.Request, s *ent.Session, authRequest string) bool {
 	return hmac.Equal([]byte(r.PostFormValue("ticket")), []byte(ticket(s, authRequest)))
-}
-
-// remoteIP is the peer's address. X-Forwarded-For is not trusted (see
-// internal/httpserver).
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // truncate cuts s to at most n bytes of valid UTF-8 (PostgreSQL refuses
@@ -226,7 +207,7 @@ func (w *Web) postLoggedOut(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !w.checkLogoutCSRF(r, s) {
-		w.cfg.Logger.InfoContext(ctx, "logout csrf check failed", "session", s.ID, "ip", remoteIP(r))
+		w.cfg.Logger.InfoContext(ctx, "logout csrf check failed", "session", s.ID, "ip", httpserver.ClientIP(r))
 		w.audit(ctx, r, auditEvent{action: actionLogoutFailed, user: s.UserID,
 			metadata: map[string]any{"reason": reasonCSRF, "session_id": string(s.ID), "path": r.URL.Path}})
 		w.renderError(rw, http.StatusForbidden, msgFormExpired)
@@ -254,12 +235,12 @@ func (w *Web) postLoggedOut(rw http.ResponseWriter, r *http.Request) {
 // (the session is unusable then, but still not revoked), and it does not
 // touch last_seen_at.
 func (w *Web) cookieSession(ctx context.Context, r *http.Request) (*ent.Session, error) {
-	c, err := r.Cookie(w.sessionCk)
-	if err != nil || c.Value == "" || len(c.Value) > 128 {
+	token := w.sessionToken(r)
+	if token == "" {
 		return nil, nil
 	}
 	s, err := w.cfg.Client.Session.Query().
-		Where(session.TokenHash(secret.Hash(c.Value)), session.RevokedAtIsNil(), session.ExpiresAtGT(w.cfg.Now())).
+		Where(session.TokenHash(secret.Hash(token)), session.RevokedAtIsNil(), session.ExpiresAtGT(w.cfg.Now())).
 		Only(sys(ctx))
 	if ent.IsNotFound(err) {
 		return nil, nil
@@ -268,6 +249,16 @@ func (w *Web) cookieSession(ctx context.Context, r *http.Request) (*ent.Session,
 		return nil, fmt.Errorf("find session: %w", err)
 	}
 	return s, nil
+}
+
+// sessionToken is the session cookie's value, or "" when there is none
+// worth looking up (tokens are 52 characters; anything long is not one).
+func (w *Web) sessionToken(r *http.Request) string {
+	c, err := r.Cookie(w.sessionCk)
+	if err != nil || len(c.Value) > 128 {
+		return ""
+	}
+	return c.Value
 }
 
 // logoutField is the sign-out form's CSRF field: the CSRF cookie's MAC of

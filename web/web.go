@@ -2,9 +2,7 @@ package web
 
 import (
 	"bytes"
-	"crypto/rand"
 	"embed"
-	"encoding/base64"
 	"fmt"
 	"html/template"
 	"io"
@@ -18,13 +16,11 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/internal/password"
+	"github.com/gatehouse-id/gatehouse/internal/secret"
 )
 
 //go:embed templates/*.html static/*
 var files embed.FS
-
-// FS returns the embedded templates/ and static/ directories.
-func FS() fs.FS { return files }
 
 // Config configures the hosted pages.
 type Config struct {
@@ -58,9 +54,6 @@ type Config struct {
 	// verification for unknown users (ATO-04) uses them too. Defaults to
 	// password.Default; tests pass cheap ones.
 	PasswordParams password.Params
-	// Dev relaxes nothing security-relevant today; it is reserved for
-	// development conveniences (template reloading).
-	Dev bool
 }
 
 // Web serves the hosted pages.
@@ -69,13 +62,14 @@ type Web struct {
 	secure    bool
 	pages     map[string]*template.Template
 	static    http.Handler
+	handler   http.Handler // built once by New; Handler returns it
 	sessionCk string
 	csrfCk    string
-	// dummyHash is verified against when there is no real hash to verify
+	// dummy is verified against when there is no real hash to verify
 	// (unknown user, no password), under cfg.PasswordParams, so a failed
 	// sign-in costs the same whatever the reason (ATO-04).
-	dummyHash string
-	// dummyChecks counts verifications of dummyHash (for tests).
+	dummy *password.Dummy
+	// dummyChecks counts verifications of dummy (for tests).
 	dummyChecks atomic.Int64
 }
 
@@ -108,9 +102,8 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 	}
 	if cfg.PasswordParams == (password.Params{}) {
 		cfg.PasswordParams = password.Default
-	} else if p := cfg.PasswordParams; p.Iterations < 1 || p.Parallelism < 1 || p.Memory < 8*uint32(p.Parallelism) ||
-		p.SaltLen < 16 || p.KeyLen < 16 {
-		problems = append(problems, "PasswordParams need Iterations ≥ 1, Parallelism ≥ 1, Memory ≥ 8×Parallelism KiB, SaltLen and KeyLen ≥ 16")
+	} else if err := cfg.PasswordParams.Validate(); err != nil {
+		problems = append(problems, "PasswordParams: "+err.Error())
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("web config: %s", strings.Join(problems, "; "))
@@ -133,11 +126,11 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 	if cfg.IPLimiter == nil {
 		cfg.IPLimiter = NewMemoryLimiter(MemoryLimiterConfig{Free: 20, Forget: time.Hour, Now: cfg.Now})
 	}
-	dummy, err := password.Hash("gatehouse-timing-equalizer", cfg.PasswordParams)
+	dummy, err := password.NewDummy(cfg.PasswordParams)
 	if err != nil {
 		return nil, fmt.Errorf("web config: dummy password hash: %w", err)
 	}
-	w := &Web{cfg: cfg, secure: u.Scheme == "https", pages: map[string]*template.Template{}, dummyHash: dummy}
+	w := &Web{cfg: cfg, secure: u.Scheme == "https", pages: map[string]*template.Template{}, dummy: dummy}
 	w.sessionCk, w.csrfCk = "gatehouse_session", "gatehouse_csrf"
 	if w.secure {
 		w.sessionCk, w.csrfCk = "__Host-gatehouse_session", "__Host-gatehouse_csrf"
@@ -154,6 +147,7 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 		return nil, fmt.Errorf("open static files: %w", err)
 	}
 	w.static = http.StripPrefix("/static/", http.FileServerFS(static))
+	w.handler = w.routes()
 	return w, nil
 }
 
@@ -163,7 +157,9 @@ var funcs = template.FuncMap{
 
 // Handler serves /login, /login/organization, /login/continue,
 // /login/logged-out, /consent and /static/.
-func (w *Web) Handler() http.Handler {
+func (w *Web) Handler() http.Handler { return w.handler }
+
+func (w *Web) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /login", w.getLogin)
 	mux.HandleFunc("POST /login", w.postLogin)
@@ -359,8 +355,5 @@ func (w *Web) render(rw http.ResponseWriter, status int, name, nonce string, dat
 	_, _ = buf.WriteTo(rw)
 }
 
-func newNonce() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return base64.RawStdEncoding.EncodeToString(b)
-}
+// newNonce is a CSP nonce: 16 random bytes, base32 (a valid nonce value).
+func newNonce() string { return secret.Token(16) }
