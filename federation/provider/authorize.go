@@ -13,6 +13,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
 )
@@ -70,7 +71,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		p.writeAuthResponse(w, r, req.RedirectURI, mode, "unsupported_response_type", "only response_type=code is supported", req.State, "")
 		return
 	}
-	if c.app.Type == "MACHINE" || !c.hasGrant(oidc.GrantTypeCode) {
+	if c.app.Type == application.TypeMACHINE || !c.hasGrant(oidc.GrantTypeCode) {
 		fail(oidc.ErrUnauthorizedClient().WithDescription("client may not use the authorization code grant"))
 		return
 	}
@@ -156,7 +157,7 @@ func redirectURIAllowed(c *client, uri string) bool {
 	if slices.Contains(c.app.RedirectUris, uri) {
 		return true
 	}
-	if c.app.Type != "NATIVE" {
+	if c.app.Type != application.TypeNATIVE {
 		return false
 	}
 	got, err := url.Parse(uri)

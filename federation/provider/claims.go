@@ -85,8 +85,8 @@ func (p *Provider) addRequestClaims(ctx context.Context, ui *oidc.UserInfo, req 
 }
 
 // accessTokenClaims are the private claims of an RFC 9068 access token:
-// scope, and the organization claims when asked for. (iss, sub, aud, exp,
-// iat, nbf, jti and client_id come from the library.)
+// scope, and the organization claims when asked for. (signAccessToken adds
+// iss, sub, aud, exp, iat, nbf, jti, client_id, auth_time and acr.)
 func (p *Provider) accessTokenClaims(ctx context.Context, req op.TokenRequest) (map[string]any, error) {
 	claims := map[string]any{"scope": strings.Join(req.GetScopes(), " ")}
 	orgID, _, scopes := requestContext(req)

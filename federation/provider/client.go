@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -123,6 +124,7 @@ type clientCache struct {
 	now       func() time.Time
 	ttl       time.Duration
 	loginPath string
+	log       *slog.Logger
 	mu        sync.RWMutex
 	entries   map[string]cachedClient
 }
@@ -154,10 +156,14 @@ func (cc *clientCache) get(ctx context.Context, clientID string) (*client, error
 	}
 	c := &client{app: app, loginPath: cc.loginPath}
 	if len(app.Jwks) > 0 {
-		raw, _ := json.Marshal(app.Jwks)
-		var set jose.JSONWebKeySet
-		if json.Unmarshal(raw, &set) == nil {
-			c.jwks = &set
+		// Inline keys pass the same checks as keys fetched from jwks_uri.
+		raw, err := json.Marshal(app.Jwks)
+		if err == nil {
+			c.jwks, err = parseClientJWKS(raw)
+		}
+		if err != nil {
+			// The client cannot authenticate with private_key_jwt; say why.
+			cc.log.WarnContext(ctx, "provider: registered jwks unusable", "client_id", clientID, "error", err)
 		}
 	}
 	cc.mu.Lock()

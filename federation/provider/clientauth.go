@@ -55,8 +55,6 @@ func assertionAlgorithmNames() []string {
 	return out
 }
 
-var errClientAuth = errors.New("client authentication failed")
-
 // authenticateClient authenticates the client of a token, introspection or
 // revocation request with its registered method and records it in st.
 // The returned error is what the client sees; the reason is logged.

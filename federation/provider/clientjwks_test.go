@@ -262,13 +262,25 @@ func TestJWKSURIConcurrentRotation(t *testing.T) {
 		e.wantToken(t, "first", "svc-uri", k1)
 		srv.serve(t, k1, k2)
 		e.clock.Add(jwksRefetchInterval)
+		// Assertions are built here: t.Fatal must not run in the goroutines.
+		forms := make([]url.Values, 8)
+		for i := range forms {
+			forms[i] = url.Values{"grant_type": {"client_credentials"},
+				"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+				"client_assertion":      {k2.assertion(t, "svc-uri", e.issuer+pathToken, e.clock.Now(), nil)}}
+		}
 		var wg sync.WaitGroup
 		var ok atomic.Int32
-		for range 8 {
+		for _, form := range forms {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if status, _ := e.clientCredentials(t, "svc-uri", k2); status == http.StatusOK {
+				resp, err := http.PostForm(e.issuer+pathToken, form)
+				if err != nil {
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
 					ok.Add(1)
 				}
 			}()

@@ -6,12 +6,11 @@ import (
 	"net/http"
 )
 
-// discovery serves OpenID Connect Discovery 1.0 §3 and, at
+// discoveryHandler serves OpenID Connect Discovery 1.0 §3 and, at
 // /.well-known/oauth-authorization-server, the same document as RFC 8414
 // metadata. It lists only what works: code flow only, S256 only, the
-// three signing algorithms, and RFC 9207 iss.
-// discoveryHandler serves OpenID Connect Discovery 1.0 §3 and RFC 8414
-// metadata. The document depends only on the issuer, so it is encoded once.
+// three signing algorithms, and RFC 9207 iss. The document depends only on
+// the issuer, so it is encoded once.
 func (p *Provider) discoveryHandler() http.Handler {
 	body := discoveryDocument(p.cfg.Issuer)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

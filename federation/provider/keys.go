@@ -58,9 +58,9 @@ func (p publicKey) Use() string                        { return "sig" }
 func (p publicKey) Key() any                           { return p.k.public.Key }
 
 // keyStore keeps the parsed keys in memory. Other nodes may rotate keys, so
-// it reloads the key list from the database every refresh interval (and
-// whenever a kid it does not know is asked for); only keys it has not
-// parsed yet are unsealed.
+// the first request that finds the key list older than the refresh interval
+// reloads it (once: concurrent requests wait for that load rather than run
+// their own); only keys it has not parsed yet are unsealed.
 //
 // Rotation publishes before it signs (REL-03): a new key is in JWKS from
 // its creation but signs only from activates_at, publishAhead later, by
@@ -73,6 +73,7 @@ type keyStore struct {
 	now          func() time.Time
 	refresh      time.Duration
 	publishAhead time.Duration
+	loading      sync.Mutex // one load at a time, so a stale list is reloaded once
 	mu           sync.RWMutex
 	byID         map[string]*signingKey
 	// byAlg lists each algorithm's keys, newest activation first.
@@ -110,7 +111,28 @@ func (s *keyStore) ensure(ctx context.Context) error {
 
 // load reads every unexpired key, published or pending, and precomputes
 // the JWKS document.
+// load reloads the key list now (start-up, after a rotation).
 func (s *keyStore) load(ctx context.Context) error {
+	s.loading.Lock()
+	defer s.loading.Unlock()
+	return s.loadLocked(ctx)
+}
+
+// refreshIfStale reloads the key list when it is older than the refresh
+// interval. Callers that waited for another's load find the list fresh.
+func (s *keyStore) refreshIfStale(ctx context.Context) error {
+	s.loading.Lock()
+	defer s.loading.Unlock()
+	s.mu.RLock()
+	stale := s.now().Sub(s.loadedAt) >= s.refresh
+	s.mu.RUnlock()
+	if !stale {
+		return nil
+	}
+	return s.loadLocked(ctx)
+}
+
+func (s *keyStore) loadLocked(ctx context.Context) error {
 	now := s.now()
 	rows, err := s.db.SigningKey.Query().
 		Where(signingkey.Or(signingkey.ExpiresAtIsNil(), signingkey.ExpiresAtGT(now))).
@@ -268,7 +290,7 @@ func (s *keyStore) signer(ctx context.Context, alg jose.SignatureAlgorithm) (*si
 	if k != nil && fresh {
 		return k, nil
 	}
-	if err := s.load(ctx); err != nil {
+	if err := s.refreshIfStale(ctx); err != nil {
 		if k != nil {
 			return k, nil // keep signing with the key we have; the database may be briefly away
 		}
@@ -282,7 +304,8 @@ func (s *keyStore) signer(ctx context.Context, alg jose.SignatureAlgorithm) (*si
 	return k, nil
 }
 
-// byKeyID returns a published key, reloading once if the kid is unknown.
+// byKeyID returns a published key. An unknown kid reloads the list only
+// when it is stale: a forged kid cannot make every request hit the database.
 func (s *keyStore) byKeyID(ctx context.Context, kid string) *signingKey {
 	s.mu.RLock()
 	k, stale := s.byID[kid], s.now().Sub(s.loadedAt) >= s.refresh
@@ -290,7 +313,7 @@ func (s *keyStore) byKeyID(ctx context.Context, kid string) *signingKey {
 	if k != nil || !stale {
 		return k
 	}
-	if err := s.load(ctx); err != nil {
+	if err := s.refreshIfStale(ctx); err != nil {
 		return nil
 	}
 	s.mu.RLock()
@@ -324,7 +347,7 @@ func (s *keyStore) reloadIfStale(ctx context.Context) {
 	stale := s.now().Sub(s.loadedAt) >= s.refresh
 	s.mu.RUnlock()
 	if stale {
-		_ = s.load(ctx) // serve the cached set if the database is away
+		_ = s.refreshIfStale(ctx) // serve the cached set if the database is away
 	}
 }
 

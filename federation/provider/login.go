@@ -15,7 +15,6 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/authrequest"
-	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
@@ -152,8 +151,7 @@ func (p *Provider) CompleteLogin(ctx context.Context, id string, a Authenticatio
 		return "", ErrNotMember
 	}
 	if a.OrganizationID != "" {
-		ok, err := p.db.Membership.Query().Where(membership.UserID(a.UserID), membership.OrganizationID(a.OrganizationID),
-			membership.StatusEQ(membership.StatusACTIVE)).Exist(ctx)
+		ok, err := p.isActiveMember(ctx, a.UserID, a.OrganizationID)
 		if err != nil {
 			return "", fmt.Errorf("check membership: %w", err)
 		}

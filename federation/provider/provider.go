@@ -174,7 +174,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	}
 	p := &Provider{cfg: cfg, db: cfg.Client, log: cfg.Logger, now: cfg.Now}
 	p.keys = newKeyStore(cfg.Client, cfg.Sealer, cfg.Now, cfg.KeyRefreshInterval, cfg.KeyPublishAhead)
-	p.clients = &clientCache{db: cfg.Client, now: cfg.Now, ttl: cfg.ClientCacheTTL, loginPath: cfg.LoginPath}
+	p.clients = &clientCache{db: cfg.Client, now: cfg.Now, ttl: cfg.ClientCacheTTL, loginPath: cfg.LoginPath, log: p.log}
 	p.clientJWKS = &clientJWKS{http: cfg.HTTPClient, now: cfg.Now, ttl: cfg.ClientJWKSCacheTTL, log: cfg.Logger}
 	if err := p.keys.ensure(systemCtx(ctx)); err != nil {
 		return nil, fmt.Errorf("provider keys: %w", err)

@@ -86,7 +86,7 @@ func (p *Provider) recordSigning(ctx context.Context, clientID string) (*client,
 // refresh-token lifetime.
 func (p *Provider) createGrant(ctx context.Context, c *client, ar *ent.AuthRequest) (*ent.Grant, error) {
 	if ar.OrganizationID != "" {
-		if _, err := p.orgClaims(ctx, ar.UserID, ar.OrganizationID); err != nil {
+		if err := p.activeMember(ctx, ar.UserID, ar.OrganizationID); err != nil {
 			return nil, err
 		}
 	}
@@ -162,12 +162,12 @@ func (p *Provider) refreshTokenRequest(ctx context.Context, token string) (*refr
 		return nil, errors.New("refresh token idle too long")
 	}
 	if err := p.userActive(ctx, g.UserID); err != nil {
-		_ = p.revokeGrants(ctx, "user disabled", grant.ID(g.ID))
+		p.revokeGrantsOrLog(ctx, "user disabled", g.ID)
 		return nil, err
 	}
 	if g.OrganizationID != "" {
-		if _, err := p.orgClaims(ctx, g.UserID, g.OrganizationID); err != nil {
-			_ = p.revokeGrants(ctx, "membership ended", grant.ID(g.ID))
+		if err := p.activeMember(ctx, g.UserID, g.OrganizationID); err != nil {
+			p.revokeGrantsOrLog(ctx, "membership ended", g.ID)
 			return nil, err
 		}
 	}
@@ -190,7 +190,7 @@ func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refresh
 	}
 	if n != 1 {
 		_ = tx.Rollback()
-		_ = p.revokeGrants(ctx, "refresh token reuse", grant.ID(r.g.ID))
+		p.revokeGrantsOrLog(ctx, "refresh token reuse", r.g.ID)
 		return "", errInvalidGrant(errors.New("refresh token reused"))
 	}
 	token, err := p.newRefreshToken(ctx, tx.Client(), c, r.g)
@@ -208,6 +208,34 @@ func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refresh
 func (p *Provider) revokeGrants(ctx context.Context, reason string, preds ...predicate.Grant) error {
 	preds = append(preds, grant.RevokedAtIsNil())
 	return p.db.Grant.Update().Where(preds...).SetRevokedAt(p.now()).SetRevokeReason(reason).Exec(systemCtx(ctx))
+}
+
+// revokeGrantsOrLog revokes grant id on a path that has already decided to
+// refuse the request: the refusal stands either way, but a revocation that
+// did not happen must be seen, since the family stays alive.
+func (p *Provider) revokeGrantsOrLog(ctx context.Context, reason string, id pulid.ID) {
+	if err := p.revokeGrants(ctx, reason, grant.ID(id)); err != nil {
+		p.log.ErrorContext(ctx, "provider: grant revocation failed; tokens of the grant stay valid", "grant", id, "reason", reason, "error", err)
+	}
+}
+
+// isActiveMember reports whether user has an ACTIVE membership in org: one
+// EXISTS query (orgClaims loads the roles when the claims are needed).
+func (p *Provider) isActiveMember(ctx context.Context, userID, orgID pulid.ID) (bool, error) {
+	return p.db.Membership.Query().Where(membership.UserID(userID), membership.OrganizationID(orgID),
+		membership.StatusEQ(membership.StatusACTIVE)).Exist(systemCtx(ctx))
+}
+
+// activeMember is isActiveMember as the token endpoint answers it.
+func (p *Provider) activeMember(ctx context.Context, userID, orgID pulid.ID) error {
+	ok, err := p.isActiveMember(ctx, userID, orgID)
+	if err != nil {
+		return p.serverError(ctx, "check membership", err)
+	}
+	if !ok {
+		return errInvalidGrant(ErrNotMember)
+	}
+	return nil
 }
 
 // revokeSession ends the hosted pages' Session id of user (logout). An
