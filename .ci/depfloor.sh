@@ -18,8 +18,11 @@ floor=(
 # at_least A B: version A >= version B (semver, leading v ignored).
 at_least() { [ "$(printf '%s\n%s\n' "${1#v}" "${2#v}" | sort -V | head -n 1)" = "${2#v}" ]; }
 
+# Listed first, so that a failing go list stops the script (set -e) instead
+# of leaving an empty table that every check would pass.
+modules=$(go list -m -f '{{.Path}} {{.Version}}' all)
 declare -A have
-while read -r path version; do have[$path]=$version; done < <(go list -m -f '{{.Path}} {{.Version}}' all 2>/dev/null)
+while read -r path version; do have[$path]=$version; done <<<"$modules"
 have[go]=$(go env GOVERSION | sed 's/^go//')
 
 failed=0

@@ -11,7 +11,8 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+	apt-get update -qq
+	apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 node --version
 npm --version 2>/dev/null | tail -n 1

@@ -195,12 +195,7 @@ func newEnv(b *testing.B, db testdb.Database) *env {
 	metrics := httpserver.NewMetrics()
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(graph.Config{Service: svc, Logger: logger}))
-	srv := httptest.NewServer(httpserver.Chain(mux,
-		httpserver.RequestID,
-		httpserver.Recover(logger),
-		httpserver.Logger(logger),
-		metrics.Middleware,
-	))
+	srv := httptest.NewServer(httpserver.Stack(mux, logger, metrics))
 	b.Cleanup(srv.Close)
 	_, key, err := svc.CreateAPIKey(viewer.SystemContext(context.Background()), tenants.CreateAPIKeyInput{Name: "bench"})
 	if err != nil {

@@ -113,7 +113,8 @@ start_gh() { # label binary database-url(empty: SQLite)
 	GH_DATA=$data
 	export GATEHOUSE_ADDR=127.0.0.1:$port GATEHOUSE_ISSUER=$GH GATEHOUSE_DATA_DIR=$data GATEHOUSE_DEV=true \
 		GATEHOUSE_LOG_FORMAT=json GATEHOUSE_LOG_LEVEL=warn GATEHOUSE_DATABASE_URL=$3
-	APIKEY=$("$2" apikey create --name bench 2>/dev/null | tail -n 1)
+	APIKEY=$("$2" apikey create --name bench 2>>"$OUT/gatehouse-$1.log" | tail -n 1)
+	[ -n "$APIKEY" ] || { echo "apikey create failed: see $OUT/gatehouse-$1.log" >&2; exit 1; }
 	local pp=()
 	if [ "${BENCH_PROFILE:-}" = 1 ]; then
 		PPROF=127.0.0.1:$(freeport)
@@ -123,7 +124,10 @@ start_gh() { # label binary database-url(empty: SQLite)
 	GH_PID=$!
 	PIDS+=("$GH_PID")
 	waitfor "$GH/readyz"
-	eval "$("$W/load" seed -issuer "$GH" -pass "$APIKEY" -email "$EMAIL" -password "$PW" -redirect "$REDIRECT")"
+	# Assigned first: eval "$(…)" would hide a failed seed behind eval's status.
+	local seeded
+	seeded=$("$W/load" seed -issuer "$GH" -pass "$APIKEY" -email "$EMAIL" -password "$PW" -redirect "$REDIRECT")
+	eval "$seeded"
 }
 stop_gh() { kill "$GH_PID"; wait "$GH_PID" 2>/dev/null || true; }
 profile() { # name: a CPU profile of the next 8 s, taken while a load runs

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 
@@ -117,7 +116,7 @@ func Authenticate(svc *tenants.Service, verify func(context.Context, string) (te
 				writeError(w, http.StatusServiceUnavailable, "authentication is unavailable; retry shortly", "UNAVAILABLE")
 				return
 			}
-			v.IP = clientIP(r)
+			v.IP = httpserver.ClientIP(r)
 			v.UserAgent = r.UserAgent()
 			v.RequestID = httpserver.RequestIDFromContext(r.Context())
 			next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), v)))
@@ -133,14 +132,6 @@ func bearer(h string) (string, bool) {
 	}
 	token = strings.TrimSpace(token)
 	return token, token != ""
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func unauthenticated(w http.ResponseWriter, msg string) {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-id/gatehouse/internal/testdb"
 )
 
 // runNodeRP runs node/oidc.test.mjs (npm's openid-client, OpenID
@@ -58,7 +60,7 @@ func lookNode(t *testing.T) (node, npm string) {
 		return node, npm
 	}
 	msg := "the openid-client interop test needs node (>= 20) and npm on PATH (Debian: apt-get install nodejs npm)"
-	if os.Getenv("GATEHOUSE_TEST_REQUIRE_ALL") == "1" {
+	if os.Getenv(testdb.EnvRequireAll) == "1" {
 		t.Fatal(msg + "; GATEHOUSE_TEST_REQUIRE_ALL=1 makes this a failure")
 	}
 	t.Skip(msg)

@@ -16,9 +16,7 @@ func apikey(ctx context.Context, e *env, args []string) int {
 	if code, done := c.parse(args); done {
 		return code
 	}
-	if c.fs.NArg() == 0 {
-		c.usage(e.stderr)
-	}
+	c.usage(e.stderr) // parse returned for help and for stray arguments
 	return exitUsage
 }
 

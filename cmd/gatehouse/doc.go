@@ -1,4 +1,4 @@
 // Command gatehouse runs the Gatehouse identity server and its operator
-// tasks: serve, migrate, apikey create and version. It is the only place
+// tasks: serve, migrate, apikey create, keys rotate and version. It is the only place
 // that reads flags and GATEHOUSE_* variables and wires the packages together.
 package main

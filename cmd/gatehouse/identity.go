@@ -71,14 +71,14 @@ func (b *backend) openProvider(ctx context.Context, cfg *config.Config, logger *
 
 // routeIdentity mounts the provider's endpoints and the hosted login.
 func (b *backend) routeIdentity(mux *http.ServeMux, p *provider.Provider, cfg *config.Config, logger *slog.Logger) error {
-	pages, err := web.New(web.Config{Flow: p, Client: b.client, Issuer: cfg.Issuer, Logger: logger, Dev: cfg.Dev})
+	pages, err := web.New(web.Config{Flow: p, Client: b.client, Issuer: cfg.Issuer, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("hosted pages: %w", err)
 	}
 	for _, path := range p.Paths() {
 		mux.Handle(path, p.Handler())
 	}
-	for _, path := range []string{"/login", "/login/", "/consent", "/static/"} {
+	for _, path := range pages.Paths() {
 		mux.Handle(path, pages.Handler())
 	}
 	return nil

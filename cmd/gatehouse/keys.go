@@ -6,20 +6,25 @@ import (
 )
 
 func keys(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 || args[0] != "rotate" {
-		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
-			fmt.Fprint(e.stdout, keysUsage)
-			return exitOK
-		}
-		fmt.Fprint(e.stderr, keysUsage)
-		return exitUsage
+	c := newCLI(e, "gatehouse keys", "Manages token-signing keys.\n\nCommands:\n  rotate    publish new signing keys; the old ones retire")
+	c.args = "<command>"
+	if len(args) > 0 && args[0] == "rotate" {
+		return keysRotate(ctx, e, args[1:])
 	}
+	if code, done := c.parse(args); done {
+		return code
+	}
+	c.usage(e.stderr)
+	return exitUsage
+}
+
+func keysRotate(ctx context.Context, e *env, args []string) int {
 	c := newCLI(e, "gatehouse keys rotate",
 		"Adds a new token-signing key for every algorithm (RS256, ES256, EdDSA). The new\n"+
 			"keys are published in JWKS at once and start signing 6m30s later, once every\n"+
 			"node and every relying party's cached JWKS knows them; the old keys keep signing\n"+
 			"until then and stay published until every token they signed has expired.").withConfig()
-	if code, done := c.parse(args[1:]); done {
+	if code, done := c.parse(args); done {
 		return code
 	}
 	cfg, ok := c.load()
@@ -47,5 +52,3 @@ func keys(ctx context.Context, e *env, args []string) int {
 		"the previous keys stay published until their tokens expire.\n", len(ids))
 	return exitOK
 }
-
-const keysUsage = "Usage:\n  gatehouse keys rotate [flags]\n\nRun 'gatehouse keys rotate --help' for the flags.\n"

@@ -44,6 +44,8 @@ func TestHelp(t *testing.T) {
 		{[]string{"migrate", "-h"}, []string{"gatehouse migrate [flags]"}},
 		{[]string{"apikey", "--help"}, []string{"gatehouse apikey <command>", "create"}},
 		{[]string{"apikey", "create", "--help"}, []string{"gatehouse apikey create [flags]", "--name name", "--scope org:ID"}},
+		{[]string{"keys", "--help"}, []string{"gatehouse keys <command>", "rotate"}},
+		{[]string{"keys", "rotate", "--help"}, []string{"gatehouse keys rotate [flags]", "publish"}},
 		{[]string{"version", "--help"}, []string{"gatehouse version"}},
 	}
 	for _, tt := range tests {
@@ -64,7 +66,7 @@ func TestHelp(t *testing.T) {
 // TestHelpListsEveryConfigFlag: each configuration flag appears with its
 // variable and default in the help of every command that reads configuration.
 func TestHelpListsEveryConfigFlag(t *testing.T) {
-	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"apikey", "create"}} {
+	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"apikey", "create"}, {"keys", "rotate"}} {
 		r := runCmd(t, nil, append(cmd, "--help")...)
 		for _, v := range config.Table() {
 			want := "(env " + v.Name + ", default " + v.Default + ")"
@@ -121,7 +123,7 @@ func TestBadConfiguration(t *testing.T) {
 			`gatehouse: invalid configuration: GATEHOUSE_DATABASE_URL "mysql://root:xxxxx@db/app": must be a postgres:// or postgresql:// URL (leave empty for embedded SQLite)`},
 	}
 	for _, tt := range tests {
-		for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"apikey", "create", "--name", "boot"}} {
+		for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"apikey", "create", "--name", "boot"}, {"keys", "rotate"}} {
 			t.Run(tt.name+"/"+strings.Join(cmd, " "), func(t *testing.T) {
 				dataDir := filepath.Join(t.TempDir(), "data")
 				env := map[string]string{"GATEHOUSE_DATA_DIR": dataDir}

@@ -47,12 +47,7 @@ func serve(ctx context.Context, e *env, args []string) int {
 	mux.Handle("GET /healthz", httpserver.Healthz())
 	mux.Handle("GET /readyz", httpserver.Readyz(b.ready, logger))
 	mux.Handle("GET /metrics", metrics.Handler())
-	handler := httpserver.Chain(mux,
-		httpserver.RequestID,
-		httpserver.Recover(logger),
-		httpserver.Logger(logger),
-		metrics.Middleware, // wraps the mux directly: it reads the matched pattern
-	)
+	handler := httpserver.Stack(mux, logger, metrics)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

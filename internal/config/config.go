@@ -18,7 +18,8 @@ import (
 type Config struct {
 	// Addr is the host:port the HTTP server listens on.
 	Addr string
-	// DataDir holds the embedded SQLite database and, in dev mode, key files.
+	// DataDir holds the embedded SQLite database and, when MasterKey is
+	// unset, the generated master key file.
 	DataDir string
 	// DatabaseURL selects PostgreSQL (postgres:// or postgresql://); empty
 	// means embedded SQLite in DataDir.
@@ -75,7 +76,7 @@ var settings = []setting{
 		"`host:port` the HTTP server listens on"},
 		func(c *Config, s string) error { c.Addr = s; return nil }},
 	{Var{"GATEHOUSE_DATA_DIR", "data-dir", DefaultDataDir,
-		"`directory` for the embedded SQLite database and dev key files"},
+		"`directory` for the embedded SQLite database and, when GATEHOUSE_MASTER_KEY is unset, the generated master key file"},
 		func(c *Config, s string) error { c.DataDir = s; return nil }},
 	{Var{"GATEHOUSE_DATABASE_URL", "database-url", "none",
 		"PostgreSQL `URL` (postgres://user:pass@host/db); when unset, embedded SQLite in the data directory"},

@@ -187,11 +187,10 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 	return &DB{SQL: sdb, Dialect: Postgres, describe: describe}, nil
 }
 
-// Ready reports whether the database answers, within two seconds at most.
-// It is meant for /readyz and is cheap: one ping on a pooled connection.
+// Ready reports whether the database answers. It is meant for /readyz and
+// is cheap: one ping on a pooled connection. The caller bounds it with ctx
+// (httpserver.Readyz allows ReadyTimeout).
 func (db *DB) Ready(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
 	if err := db.SQL.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping database: %w", err)
 	}

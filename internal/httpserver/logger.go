@@ -35,7 +35,7 @@ func Logger(logger *slog.Logger) Middleware {
 					slog.Int64("bytes", rec.bytes),
 					slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 					slog.String("request_id", RequestIDFromContext(r.Context())),
-					slog.String("remote_ip", remoteIP(r)),
+					slog.String("remote_ip", ClientIP(r)),
 				}
 				if r.Pattern != "" {
 					attrs = append(attrs, slog.String("route", r.Pattern))
@@ -48,9 +48,11 @@ func Logger(logger *slog.Logger) Middleware {
 	}
 }
 
-// remoteIP is the peer's address. X-Forwarded-For is not trusted: without
-// a configured proxy anyone can write it.
-func remoteIP(r *http.Request) string {
+// ClientIP is the address of the peer that sent r: the one place that
+// decides it, so that logs, audit events and throttling agree.
+// X-Forwarded-For is not trusted: without a configured proxy anyone can
+// write it.
+func ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

@@ -3,6 +3,7 @@ package httpserver
 import (
 	"bufio"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
 )
@@ -94,4 +95,11 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// Stack wraps a server's mux in the middleware every Gatehouse server runs,
+// outermost first: request id, panic recovery, request log, metrics. Metrics
+// wraps the mux directly: it reads the pattern the mux matched.
+func Stack(mux http.Handler, logger *slog.Logger, m *Metrics) http.Handler {
+	return Chain(mux, RequestID, Recover(logger), Logger(logger), m.Middleware)
 }

@@ -106,7 +106,7 @@ func generate(ctx context.Context, dev *sql.DB, dialect, path, version, name str
 	if err != nil {
 		return "", err
 	}
-	err = entdiff.Diff(ctx, dev, dialect, version, name, dir, true)
+	err = entdiff.Diff(ctx, dev, dialect, version, name, dir)
 	switch {
 	case errors.Is(err, atlasmigrate.ErrNoPlan):
 		return "", nil

@@ -21,9 +21,9 @@ import (
 // Diff replays dir on the empty dev database dev (ent dialect "sqlite3" or
 // "postgres"), compares the result with ent/migrate.Tables and, when they
 // differ, writes one goose migration named <version>_<name>.sql into dir.
-// With errNoPlan it returns migrate.ErrNoPlan when there is nothing to write.
+// It returns migrate.ErrNoPlan when there is nothing to write.
 // dev is left empty again afterwards (ent drops what it replayed).
-func Diff(ctx context.Context, dev *sql.DB, dialect, version, name string, dir migrate.Dir, errNoPlan bool) error {
+func Diff(ctx context.Context, dev *sql.DB, dialect, version, name string, dir migrate.Dir) error {
 	m, err := schema.NewMigrate(entsql.OpenDB(dialect, dev),
 		schema.WithDir(dir),
 		schema.WithDialect(dialect),
@@ -31,7 +31,7 @@ func Diff(ctx context.Context, dev *sql.DB, dialect, version, name string, dir m
 		schema.WithMigrationMode(schema.ModeReplay),
 		schema.WithDropColumn(true),
 		schema.WithDropIndex(true),
-		schema.WithErrNoPlan(errNoPlan),
+		schema.WithErrNoPlan(true),
 	)
 	if err != nil {
 		return fmt.Errorf("create %s migrator: %w", dialect, err)
@@ -59,7 +59,7 @@ func Pending(ctx context.Context, dev *sql.DB, dialect string, fsys fs.FS) (stri
 	if err != nil {
 		return "", err
 	}
-	err = Diff(ctx, dev, dialect, "99999999999999", "pending", dir, true)
+	err = Diff(ctx, dev, dialect, "99999999999999", "pending", dir)
 	switch {
 	case errors.Is(err, migrate.ErrNoPlan):
 		return "", nil
