@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 )
 
 // Access tokens are JWTs per RFC 9068, with typ "at+jwt" (§2.1) so that no
@@ -45,34 +46,53 @@ func (passThroughCrypto) Encrypt(s string) (string, error) {
 
 func (passThroughCrypto) Decrypt(string) (string, error) { return "", errNotOpaque }
 
-// signAccessToken issues the RFC 9068 access token for req: iss, sub,
-// aud, exp, iat, nbf, jti, client_id, scope, auth_time and acr for user
-// tokens, and the organization claims when asked for, signed with the
-// application's access-token algorithm.
+// accessTokenClaims is the payload of an RFC 9068 access token (§2.2):
+// iss, sub, aud, exp, iat, nbf, jti, client_id and scope always; auth_time
+// and acr for user tokens; the organization claims when asked for.
+type accessTokenClaims struct {
+	Issuer    string   `json:"iss"`
+	Subject   string   `json:"sub"`
+	Audience  []string `json:"aud"`
+	ClientID  string   `json:"client_id"`
+	JTI       string   `json:"jti"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf"`
+	Expiry    int64    `json:"exp"`
+	Scope     string   `json:"scope"`
+	AuthTime  int64    `json:"auth_time,omitempty"`
+	ACR       string   `json:"acr,omitempty"`
+	*organizationClaims
+}
+
+// signAccessToken issues the access token for a user's token request (a
+// redeemed code or a refresh), signed with the application's access-token
+// algorithm.
 func (p *Provider) signAccessToken(ctx context.Context, c *client, req op.TokenRequest, jti string, exp time.Time) (string, error) {
-	claims, err := p.accessTokenClaims(ctx, req)
-	if err != nil {
-		return "", err
-	}
-	now := p.now()
-	claims["iss"] = p.cfg.Issuer
-	claims["sub"] = req.GetSubject()
-	claims["aud"] = req.GetAudience()
-	claims["client_id"] = c.GetID()
-	claims["jti"] = jti
-	claims["iat"], claims["nbf"], claims["exp"] = now.Unix(), now.Unix(), exp.Unix()
+	claims := accessTokenClaims{Subject: req.GetSubject(), Audience: req.GetAudience(), JTI: jti, Scope: strings.Join(req.GetScopes(), " ")}
+	orgID, _, scopes := requestContext(req)
 	switch r := req.(type) {
 	case authRequest:
-		claims["auth_time"] = r.GetAuthTime().Unix()
-		if r.ar.Acr != "" {
-			claims["acr"] = r.ar.Acr
-		}
+		claims.AuthTime, claims.ACR = r.GetAuthTime().Unix(), r.ar.Acr
 	case *refreshRequest:
-		claims["auth_time"] = r.g.AuthTime.Unix()
-		if r.g.Acr != "" {
-			claims["acr"] = r.g.Acr
-		}
+		claims.AuthTime, claims.ACR = r.g.AuthTime.Unix(), r.g.Acr
 	}
+	if orgID != "" && wantsOrgClaims(scopes) {
+		org, err := p.orgClaims(ctx, pulid.ID(req.GetSubject()), orgID)
+		if err != nil {
+			return "", err
+		}
+		claims.organizationClaims = org
+	}
+	return p.signAccessTokenClaims(ctx, c, &claims, exp)
+}
+
+// signAccessTokenClaims fills in what every access token carries (iss,
+// client_id, iat, nbf, exp) and signs claims with c's access-token
+// algorithm (jws.go).
+func (p *Provider) signAccessTokenClaims(ctx context.Context, c *client, claims *accessTokenClaims, exp time.Time) (string, error) {
+	now := p.now().Unix()
+	claims.Issuer, claims.ClientID = p.cfg.Issuer, c.GetID()
+	claims.IssuedAt, claims.NotBefore, claims.Expiry = now, now, exp.Unix()
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", p.serverError(ctx, "marshal access token", err)
@@ -81,26 +101,9 @@ func (p *Provider) signAccessToken(ctx context.Context, c *client, req op.TokenR
 	if err != nil {
 		return "", p.serverError(ctx, "signing key", err)
 	}
-	s, err := k.accessTokenSigner()
-	if err != nil {
-		return "", p.serverError(ctx, "access token signer", err)
-	}
-	obj, err := s.Sign(payload)
+	token, err := k.signAccessTokenJWS(payload)
 	if err != nil {
 		return "", p.serverError(ctx, "sign access token", err)
 	}
-	return obj.CompactSerialize()
-}
-
-// accessTokenSigner is built once per key: building a signer is not free
-// and this is the hot path of client credentials.
-func (k *signingKey) accessTokenSigner() (jose.Signer, error) {
-	k.atOnce.Do(func() {
-		k.at, k.atErr = jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: jose.JSONWebKey{Key: k.private, KeyID: k.id}},
-			(&jose.SignerOptions{}).WithType(accessTokenType))
-		if k.atErr != nil {
-			k.atErr = fmt.Errorf("access token signer %s: %w", k.id, k.atErr)
-		}
-	})
-	return k.at, k.atErr
+	return token, nil
 }

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -77,27 +76,10 @@ func (p *Provider) addRequestClaims(ctx context.Context, ui *oidc.UserInfo, req 
 		if err != nil {
 			return err
 		}
-		for k, v := range claims {
-			ui.AppendClaims(k, v)
-		}
+		ui.AppendClaims("org_id", claims.OrgID)
+		ui.AppendClaims("org_slug", claims.OrgSlug)
+		ui.AppendClaims("org_roles", claims.OrgRoles)
+		ui.AppendClaims("permissions", claims.Permissions)
 	}
 	return nil
-}
-
-// accessTokenClaims are the private claims of an RFC 9068 access token:
-// scope, and the organization claims when asked for. (signAccessToken adds
-// iss, sub, aud, exp, iat, nbf, jti, client_id, auth_time and acr.)
-func (p *Provider) accessTokenClaims(ctx context.Context, req op.TokenRequest) (map[string]any, error) {
-	claims := map[string]any{"scope": strings.Join(req.GetScopes(), " ")}
-	orgID, _, scopes := requestContext(req)
-	if orgID != "" && wantsOrgClaims(scopes) {
-		org, err := p.orgClaims(ctx, pulid.ID(req.GetSubject()), orgID)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range org {
-			claims[k] = v
-		}
-	}
-	return claims, nil
 }

@@ -78,8 +78,27 @@ func TestClientCredentials(t *testing.T) {
 		if _, err := bad.Token(ctx); !isOAuthError(err, "invalid_scope") {
 			t.Errorf("extra scope: %v", err)
 		}
+		// The answer (RFC 6749 §5.1): no scope asked for means every granted one.
+		resp := postForm(t, e.issuer+pathToken, url.Values{"grant_type": {"client_credentials"}}, "machine", machineSecret)
+		var answer map[string]any
+		must(t, json.NewDecoder(resp.Body).Decode(&answer))
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Content-Type") != "application/json" ||
+			answer["token_type"] != "Bearer" || answer["expires_in"] != float64(e.machine.AccessTokenLifetimeSeconds) ||
+			answer["scope"] != "read write" || answer["refresh_token"] != nil || answer["id_token"] != nil {
+			t.Errorf("token response: %d %v %v", resp.StatusCode, resp.Header, answer)
+		}
+		// Repeated parameters (RFC 6749 §3.2), and a client not granted the grant.
+		resp = postForm(t, e.issuer+pathToken, url.Values{"grant_type": {"client_credentials"}, "scope": {"read", "write"}}, "machine", machineSecret)
+		if resp.StatusCode != 400 || oauthError(t, resp) != "invalid_request" {
+			t.Errorf("repeated scope: status %d", resp.StatusCode)
+		}
+		resp = postForm(t, e.issuer+pathToken, url.Values{"grant_type": {"client_credentials"}}, "web", webSecret)
+		if resp.StatusCode != 400 || oauthError(t, resp) != "unauthorized_client" {
+			t.Errorf("web application asking for client credentials: status %d", resp.StatusCode)
+		}
 		// Wrong secret: invalid_client, 401, WWW-Authenticate.
-		resp := postForm(t, e.issuer+pathToken, url.Values{"grant_type": {"client_credentials"}}, "machine", "wrong")
+		resp = postForm(t, e.issuer+pathToken, url.Values{"grant_type": {"client_credentials"}}, "machine", "wrong")
 		if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" || oauthError(t, resp) != "invalid_client" {
 			t.Errorf("wrong secret: status %d, challenge %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 		}

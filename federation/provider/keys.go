@@ -39,10 +39,10 @@ type signingKey struct {
 	private     crypto.Signer
 	public      jose.JSONWebKey
 	activatesAt time.Time
-	// at signs access tokens (typ at+jwt), built once.
-	atOnce sync.Once
-	at     jose.Signer
-	atErr  error
+	// atHeader is the encoded protected header of the access tokens it
+	// signs (jws.go), built once.
+	atOnce   sync.Once
+	atHeader string
 }
 
 func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }

@@ -317,8 +317,13 @@ func (p *Provider) library(h http.Handler) http.Handler {
 			}
 		}()
 		if r.URL.Path == pathToken || r.URL.Path == pathIntrospect || r.URL.Path == pathRevoke {
-			if e := p.authenticateClient(r, stateFrom(r.Context())); e != nil {
+			st := stateFrom(r.Context())
+			if e := p.authenticateClient(r, st); e != nil {
 				writeOAuthError(w, e)
+				return
+			}
+			if r.URL.Path == pathToken && r.PostForm.Get("grant_type") == string(oidc.GrantTypeClientCredentials) {
+				p.clientCredentials(cw, r, st.authenticated)
 				return
 			}
 		}

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/gatehouse-id/gatehouse/ent"
-	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
@@ -25,9 +23,7 @@ type storage struct{ p *Provider }
 
 var (
 	_ op.Storage                        = (*storage)(nil)
-	_ op.ClientCredentialsStorage       = (*storage)(nil)
 	_ op.CanSetUserinfoFromRequest      = (*storage)(nil)
-	_ op.CanGetPrivateClaimsFromRequest = (*storage)(nil)
 	_ op.CanTerminateSessionFromRequest = (*storage)(nil)
 )
 
@@ -249,37 +245,6 @@ func (s *storage) secretClient(ctx context.Context, clientID, clientSecret strin
 	return c, nil
 }
 
-// ClientCredentials authenticates a MACHINE application for the client
-// credentials grant (RFC 6749 §4.4). No database access once cached.
-func (s *storage) ClientCredentials(ctx context.Context, clientID, clientSecret string) (op.Client, error) {
-	c, err := s.secretClient(ctx, clientID, clientSecret)
-	if err != nil {
-		return nil, err
-	}
-	if c.app.Type != application.TypeMACHINE {
-		return nil, oidc.ErrUnauthorizedClient().WithDescription("only machine applications use client credentials")
-	}
-	return c, nil
-}
-
-// ClientCredentialsTokenRequest limits scopes to those granted to the
-// application; no scope means all of them (RFC 6749 §3.3).
-func (s *storage) ClientCredentialsTokenRequest(ctx context.Context, clientID string, scopes []string) (op.TokenRequest, error) {
-	c, err := s.p.clients.get(ctx, clientID)
-	if err != nil {
-		return nil, oidc.ErrInvalidClient()
-	}
-	if len(scopes) == 0 {
-		scopes = c.app.Scopes
-	}
-	for _, sc := range scopes {
-		if !slices.Contains(c.app.Scopes, sc) {
-			return nil, oidc.ErrInvalidScope().WithDescription("scope %q is not granted to this application", sc)
-		}
-	}
-	return ccRequest{clientID: clientID, scopes: slices.Clone(scopes)}, nil
-}
-
 // GetKeyByIDAndClientID serves private_key_jwt client assertions
 // (RFC 7523 §3) from the application's jwks or jwks_uri.
 func (s *storage) GetKeyByIDAndClientID(ctx context.Context, keyID, clientID string) (*jose.JSONWebKey, error) {
@@ -364,10 +329,6 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 
 func (s *storage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
 	return nil, nil
-}
-
-func (s *storage) GetPrivateClaimsFromRequest(ctx context.Context, req op.TokenRequest, _ []string) (map[string]any, error) {
-	return s.p.accessTokenClaims(ctx, req)
 }
 
 func (s *storage) Health(ctx context.Context) error { return nil }

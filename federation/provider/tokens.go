@@ -55,17 +55,6 @@ func (r *refreshRequest) GetScopes() []string         { return r.scopes }
 func (r *refreshRequest) GetSubject() string          { return string(r.g.UserID) }
 func (r *refreshRequest) SetCurrentScopes(s []string) { r.scopes = s }
 
-// ccRequest is a client-credentials token request (RFC 6749 §4.4): the
-// subject is the client itself.
-type ccRequest struct {
-	clientID string
-	scopes   []string
-}
-
-func (r ccRequest) GetSubject() string    { return r.clientID }
-func (r ccRequest) GetAudience() []string { return []string{r.clientID} }
-func (r ccRequest) GetScopes() []string   { return r.scopes }
-
 // recordSigning tells SigningKey which application's ID-token algorithm
 // to use for the ID token the library is about to sign (see reqState).
 func (p *Provider) recordSigning(ctx context.Context, clientID string) (*client, error) {
@@ -260,10 +249,19 @@ func (p *Provider) userActive(ctx context.Context, id pulid.ID) error {
 	return nil
 }
 
+// organizationClaims are what the organization scopes add to ID and
+// access tokens.
+type organizationClaims struct {
+	OrgID       string   `json:"org_id"`
+	OrgSlug     string   `json:"org_slug"`
+	OrgRoles    []string `json:"org_roles"`
+	Permissions []string `json:"permissions"`
+}
+
 // orgClaims returns the organization claims for an ACTIVE membership, or
 // invalid_grant: a user who is not an active member cannot get a token for
 // the organization.
-func (p *Provider) orgClaims(ctx context.Context, userID, orgID pulid.ID) (map[string]any, error) {
+func (p *Provider) orgClaims(ctx context.Context, userID, orgID pulid.ID) (*organizationClaims, error) {
 	m, err := p.db.Membership.Query().
 		Where(membership.UserID(userID), membership.OrganizationID(orgID), membership.StatusEQ(membership.StatusACTIVE)).
 		WithOrganization().WithRoles().Only(systemCtx(ctx))
@@ -284,10 +282,7 @@ func (p *Provider) orgClaims(ctx context.Context, userID, orgID pulid.ID) (map[s
 			}
 		}
 	}
-	return map[string]any{
-		"org_id": string(orgID), "org_slug": m.Edges.Organization.Slug,
-		"org_roles": roles, "permissions": perms,
-	}, nil
+	return &organizationClaims{OrgID: string(orgID), OrgSlug: m.Edges.Organization.Slug, OrgRoles: roles, Permissions: perms}, nil
 }
 
 // createTokens is CreateAccessToken and CreateAccessAndRefreshTokens. The
@@ -302,11 +297,6 @@ func (p *Provider) createTokens(ctx context.Context, req op.TokenRequest, withRe
 		err error
 	)
 	switch r := req.(type) {
-	case ccRequest:
-		if c, err = p.recordSigning(ctx, r.clientID); err != nil {
-			return "", "", time.Time{}, err
-		}
-		jti = ccJTIPrefix + secret.Token(10)
 	case authRequest:
 		if c, err = p.recordSigning(ctx, r.ar.ClientID); err != nil {
 			return "", "", time.Time{}, err

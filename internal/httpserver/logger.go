@@ -15,7 +15,7 @@ func Logger(logger *slog.Logger) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			rec := &recorder{ResponseWriter: w}
+			rec := recorderFor(w)
 			completed := false
 			defer func() {
 				status := rec.status
@@ -27,6 +27,9 @@ func Logger(logger *slog.Logger) Middleware {
 				level := slog.LevelInfo
 				if status >= 500 {
 					level = slog.LevelError
+				}
+				if !logger.Enabled(r.Context(), level) {
+					return
 				}
 				attrs := []slog.Attr{
 					slog.String("method", r.Method),

@@ -61,7 +61,7 @@ func (m *Metrics) Handler() http.Handler {
 func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &recorder{ResponseWriter: w}
+		rec := recorderFor(w)
 		completed := false
 		defer func() {
 			status := rec.statusOr(http.StatusOK)

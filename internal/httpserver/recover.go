@@ -18,7 +18,7 @@ import (
 func Recover(logger *slog.Logger) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rec := &recorder{ResponseWriter: w}
+			rec := recorderFor(w)
 			defer func() {
 				p := recover()
 				if p == nil {

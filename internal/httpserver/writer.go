@@ -29,6 +29,16 @@ type recorder struct {
 	wroteHeader bool
 }
 
+// recorderFor returns the recorder an outer middleware of this package
+// already put around w, or a new one: the middleware of one Stack share a
+// single recorder per request.
+func recorderFor(w http.ResponseWriter) *recorder {
+	if rec, ok := w.(*recorder); ok {
+		return rec
+	}
+	return &recorder{ResponseWriter: w}
+}
+
 func (w *recorder) WriteHeader(code int) {
 	// 1xx responses other than 101 precede the real one.
 	if !w.wroteHeader && (code >= 200 || code == http.StatusSwitchingProtocols) {
