@@ -31,6 +31,7 @@ func main() {
 			gen.FeaturePrivacy,
 			gen.FeatureEntQL,
 			gen.FeatureLock,
+			gen.FeatureExecQuery,
 		},
 		Templates: []*gen.Template{
 			gen.MustParse(gen.NewTemplate("pulid").ParseFiles("ent/template/pulid.tmpl")),

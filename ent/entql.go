@@ -308,7 +308,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldTokenHash:     {Type: field.TypeString, Column: refreshtoken.FieldTokenHash},
 			refreshtoken.FieldCreatedAt:     {Type: field.TypeTime, Column: refreshtoken.FieldCreatedAt},
 			refreshtoken.FieldIdleExpiresAt: {Type: field.TypeTime, Column: refreshtoken.FieldIdleExpiresAt},
-			refreshtoken.FieldUsedAt:        {Type: field.TypeTime, Column: refreshtoken.FieldUsedAt},
+			refreshtoken.FieldParentID:      {Type: field.TypeString, Column: refreshtoken.FieldParentID},
 		},
 	}
 	graph.Nodes[12] = &sqlgraph.Node{
@@ -1933,9 +1933,9 @@ func (f *RefreshTokenFilter) WhereIdleExpiresAt(p entql.TimeP) {
 	f.Where(p.Field(refreshtoken.FieldIdleExpiresAt))
 }
 
-// WhereUsedAt applies the entql time.Time predicate on the used_at field.
-func (f *RefreshTokenFilter) WhereUsedAt(p entql.TimeP) {
-	f.Where(p.Field(refreshtoken.FieldUsedAt))
+// WhereParentID applies the entql string predicate on the parent_id field.
+func (f *RefreshTokenFilter) WhereParentID(p entql.StringP) {
+	f.Where(p.Field(refreshtoken.FieldParentID))
 }
 
 // WhereHasGrant applies a predicate to check if query has an edge grant.

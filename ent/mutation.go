@@ -12008,7 +12008,7 @@ type RefreshTokenMutation struct {
 	token_hash      *string
 	created_at      *time.Time
 	idle_expires_at *time.Time
-	used_at         *time.Time
+	parent_id       *pulid.ID
 	clearedFields   map[string]struct{}
 	grant           *pulid.ID
 	clearedgrant    bool
@@ -12265,53 +12265,53 @@ func (m *RefreshTokenMutation) ResetIdleExpiresAt() {
 	m.idle_expires_at = nil
 }
 
-// SetUsedAt sets the "used_at" field.
-func (m *RefreshTokenMutation) SetUsedAt(t time.Time) {
-	m.used_at = &t
+// SetParentID sets the "parent_id" field.
+func (m *RefreshTokenMutation) SetParentID(pu pulid.ID) {
+	m.parent_id = &pu
 }
 
-// UsedAt returns the value of the "used_at" field in the mutation.
-func (m *RefreshTokenMutation) UsedAt() (r time.Time, exists bool) {
-	v := m.used_at
+// ParentID returns the value of the "parent_id" field in the mutation.
+func (m *RefreshTokenMutation) ParentID() (r pulid.ID, exists bool) {
+	v := m.parent_id
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// OldUsedAt returns the old "used_at" field's value of the RefreshToken entity.
+// OldParentID returns the old "parent_id" field's value of the RefreshToken entity.
 // If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RefreshTokenMutation) OldUsedAt(ctx context.Context) (v *time.Time, err error) {
+func (m *RefreshTokenMutation) OldParentID(ctx context.Context) (v pulid.ID, err error) {
 	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldUsedAt is only allowed on UpdateOne operations")
+		return v, errors.New("OldParentID is only allowed on UpdateOne operations")
 	}
 	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldUsedAt requires an ID field in the mutation")
+		return v, errors.New("OldParentID requires an ID field in the mutation")
 	}
 	oldValue, err := m.oldValue(ctx)
 	if err != nil {
-		return v, fmt.Errorf("querying old value for OldUsedAt: %w", err)
+		return v, fmt.Errorf("querying old value for OldParentID: %w", err)
 	}
-	return oldValue.UsedAt, nil
+	return oldValue.ParentID, nil
 }
 
-// ClearUsedAt clears the value of the "used_at" field.
-func (m *RefreshTokenMutation) ClearUsedAt() {
-	m.used_at = nil
-	m.clearedFields[refreshtoken.FieldUsedAt] = struct{}{}
+// ClearParentID clears the value of the "parent_id" field.
+func (m *RefreshTokenMutation) ClearParentID() {
+	m.parent_id = nil
+	m.clearedFields[refreshtoken.FieldParentID] = struct{}{}
 }
 
-// UsedAtCleared returns if the "used_at" field was cleared in this mutation.
-func (m *RefreshTokenMutation) UsedAtCleared() bool {
-	_, ok := m.clearedFields[refreshtoken.FieldUsedAt]
+// ParentIDCleared returns if the "parent_id" field was cleared in this mutation.
+func (m *RefreshTokenMutation) ParentIDCleared() bool {
+	_, ok := m.clearedFields[refreshtoken.FieldParentID]
 	return ok
 }
 
-// ResetUsedAt resets all changes to the "used_at" field.
-func (m *RefreshTokenMutation) ResetUsedAt() {
-	m.used_at = nil
-	delete(m.clearedFields, refreshtoken.FieldUsedAt)
+// ResetParentID resets all changes to the "parent_id" field.
+func (m *RefreshTokenMutation) ResetParentID() {
+	m.parent_id = nil
+	delete(m.clearedFields, refreshtoken.FieldParentID)
 }
 
 // ClearGrant clears the "grant" edge to the Grant entity.
@@ -12388,8 +12388,8 @@ func (m *RefreshTokenMutation) Fields() []string {
 	if m.idle_expires_at != nil {
 		fields = append(fields, refreshtoken.FieldIdleExpiresAt)
 	}
-	if m.used_at != nil {
-		fields = append(fields, refreshtoken.FieldUsedAt)
+	if m.parent_id != nil {
+		fields = append(fields, refreshtoken.FieldParentID)
 	}
 	return fields
 }
@@ -12407,8 +12407,8 @@ func (m *RefreshTokenMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedAt()
 	case refreshtoken.FieldIdleExpiresAt:
 		return m.IdleExpiresAt()
-	case refreshtoken.FieldUsedAt:
-		return m.UsedAt()
+	case refreshtoken.FieldParentID:
+		return m.ParentID()
 	}
 	return nil, false
 }
@@ -12426,8 +12426,8 @@ func (m *RefreshTokenMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldCreatedAt(ctx)
 	case refreshtoken.FieldIdleExpiresAt:
 		return m.OldIdleExpiresAt(ctx)
-	case refreshtoken.FieldUsedAt:
-		return m.OldUsedAt(ctx)
+	case refreshtoken.FieldParentID:
+		return m.OldParentID(ctx)
 	}
 	return nil, fmt.Errorf("unknown RefreshToken field %s", name)
 }
@@ -12465,12 +12465,12 @@ func (m *RefreshTokenMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetIdleExpiresAt(v)
 		return nil
-	case refreshtoken.FieldUsedAt:
-		v, ok := value.(time.Time)
+	case refreshtoken.FieldParentID:
+		v, ok := value.(pulid.ID)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.SetUsedAt(v)
+		m.SetParentID(v)
 		return nil
 	}
 	return fmt.Errorf("unknown RefreshToken field %s", name)
@@ -12502,8 +12502,8 @@ func (m *RefreshTokenMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *RefreshTokenMutation) ClearedFields() []string {
 	var fields []string
-	if m.FieldCleared(refreshtoken.FieldUsedAt) {
-		fields = append(fields, refreshtoken.FieldUsedAt)
+	if m.FieldCleared(refreshtoken.FieldParentID) {
+		fields = append(fields, refreshtoken.FieldParentID)
 	}
 	return fields
 }
@@ -12519,8 +12519,8 @@ func (m *RefreshTokenMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *RefreshTokenMutation) ClearField(name string) error {
 	switch name {
-	case refreshtoken.FieldUsedAt:
-		m.ClearUsedAt()
+	case refreshtoken.FieldParentID:
+		m.ClearParentID()
 		return nil
 	}
 	return fmt.Errorf("unknown RefreshToken nullable field %s", name)
@@ -12542,8 +12542,8 @@ func (m *RefreshTokenMutation) ResetField(name string) error {
 	case refreshtoken.FieldIdleExpiresAt:
 		m.ResetIdleExpiresAt()
 		return nil
-	case refreshtoken.FieldUsedAt:
-		m.ResetUsedAt()
+	case refreshtoken.FieldParentID:
+		m.ResetParentID()
 		return nil
 	}
 	return fmt.Errorf("unknown RefreshToken field %s", name)

@@ -27,8 +27,8 @@ type RefreshToken struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// IdleExpiresAt holds the value of the "idle_expires_at" field.
 	IdleExpiresAt time.Time `json:"idle_expires_at,omitempty"`
-	// UsedAt holds the value of the "used_at" field.
-	UsedAt *time.Time `json:"used_at,omitempty"`
+	// the token this one replaced; set once, so a token is rotated at most once
+	ParentID pulid.ID `json:"parent_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the RefreshTokenQuery when eager-loading is set.
 	Edges        RefreshTokenEdges `json:"edges"`
@@ -60,11 +60,11 @@ func (*RefreshToken) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case refreshtoken.FieldID, refreshtoken.FieldGrantID:
+		case refreshtoken.FieldID, refreshtoken.FieldGrantID, refreshtoken.FieldParentID:
 			values[i] = new(pulid.ID)
 		case refreshtoken.FieldTokenHash:
 			values[i] = new(sql.NullString)
-		case refreshtoken.FieldCreatedAt, refreshtoken.FieldIdleExpiresAt, refreshtoken.FieldUsedAt:
+		case refreshtoken.FieldCreatedAt, refreshtoken.FieldIdleExpiresAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -111,12 +111,11 @@ func (_m *RefreshToken) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.IdleExpiresAt = value.Time
 			}
-		case refreshtoken.FieldUsedAt:
-			if value, ok := values[i].(*sql.NullTime); !ok {
-				return fmt.Errorf("unexpected type %T for field used_at", values[i])
-			} else if value.Valid {
-				_m.UsedAt = new(time.Time)
-				*_m.UsedAt = value.Time
+		case refreshtoken.FieldParentID:
+			if value, ok := values[i].(*pulid.ID); !ok {
+				return fmt.Errorf("unexpected type %T for field parent_id", values[i])
+			} else if value != nil {
+				_m.ParentID = *value
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -170,10 +169,8 @@ func (_m *RefreshToken) String() string {
 	builder.WriteString("idle_expires_at=")
 	builder.WriteString(_m.IdleExpiresAt.Format(time.ANSIC))
 	builder.WriteString(", ")
-	if v := _m.UsedAt; v != nil {
-		builder.WriteString("used_at=")
-		builder.WriteString(v.Format(time.ANSIC))
-	}
+	builder.WriteString("parent_id=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ParentID))
 	builder.WriteByte(')')
 	return builder.String()
 }

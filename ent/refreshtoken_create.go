@@ -54,16 +54,16 @@ func (_c *RefreshTokenCreate) SetIdleExpiresAt(v time.Time) *RefreshTokenCreate 
 	return _c
 }
 
-// SetUsedAt sets the "used_at" field.
-func (_c *RefreshTokenCreate) SetUsedAt(v time.Time) *RefreshTokenCreate {
-	_c.mutation.SetUsedAt(v)
+// SetParentID sets the "parent_id" field.
+func (_c *RefreshTokenCreate) SetParentID(v pulid.ID) *RefreshTokenCreate {
+	_c.mutation.SetParentID(v)
 	return _c
 }
 
-// SetNillableUsedAt sets the "used_at" field if the given value is not nil.
-func (_c *RefreshTokenCreate) SetNillableUsedAt(v *time.Time) *RefreshTokenCreate {
+// SetNillableParentID sets the "parent_id" field if the given value is not nil.
+func (_c *RefreshTokenCreate) SetNillableParentID(v *pulid.ID) *RefreshTokenCreate {
 	if v != nil {
-		_c.SetUsedAt(*v)
+		_c.SetParentID(*v)
 	}
 	return _c
 }
@@ -210,9 +210,9 @@ func (_c *RefreshTokenCreate) createSpec() (*RefreshToken, *sqlgraph.CreateSpec)
 		_spec.SetField(refreshtoken.FieldIdleExpiresAt, field.TypeTime, value)
 		_node.IdleExpiresAt = value
 	}
-	if value, ok := _c.mutation.UsedAt(); ok {
-		_spec.SetField(refreshtoken.FieldUsedAt, field.TypeTime, value)
-		_node.UsedAt = &value
+	if value, ok := _c.mutation.ParentID(); ok {
+		_spec.SetField(refreshtoken.FieldParentID, field.TypeString, value)
+		_node.ParentID = value
 	}
 	if nodes := _c.mutation.GrantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -25,26 +24,6 @@ type RefreshTokenUpdate struct {
 // Where appends a list predicates to the RefreshTokenUpdate builder.
 func (_u *RefreshTokenUpdate) Where(ps ...predicate.RefreshToken) *RefreshTokenUpdate {
 	_u.mutation.Where(ps...)
-	return _u
-}
-
-// SetUsedAt sets the "used_at" field.
-func (_u *RefreshTokenUpdate) SetUsedAt(v time.Time) *RefreshTokenUpdate {
-	_u.mutation.SetUsedAt(v)
-	return _u
-}
-
-// SetNillableUsedAt sets the "used_at" field if the given value is not nil.
-func (_u *RefreshTokenUpdate) SetNillableUsedAt(v *time.Time) *RefreshTokenUpdate {
-	if v != nil {
-		_u.SetUsedAt(*v)
-	}
-	return _u
-}
-
-// ClearUsedAt clears the value of the "used_at" field.
-func (_u *RefreshTokenUpdate) ClearUsedAt() *RefreshTokenUpdate {
-	_u.mutation.ClearUsedAt()
 	return _u
 }
 
@@ -100,11 +79,8 @@ func (_u *RefreshTokenUpdate) sqlSave(ctx context.Context) (_node int, err error
 			}
 		}
 	}
-	if value, ok := _u.mutation.UsedAt(); ok {
-		_spec.SetField(refreshtoken.FieldUsedAt, field.TypeTime, value)
-	}
-	if _u.mutation.UsedAtCleared() {
-		_spec.ClearField(refreshtoken.FieldUsedAt, field.TypeTime)
+	if _u.mutation.ParentIDCleared() {
+		_spec.ClearField(refreshtoken.FieldParentID, field.TypeString)
 	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -124,26 +100,6 @@ type RefreshTokenUpdateOne struct {
 	fields   []string
 	hooks    []Hook
 	mutation *RefreshTokenMutation
-}
-
-// SetUsedAt sets the "used_at" field.
-func (_u *RefreshTokenUpdateOne) SetUsedAt(v time.Time) *RefreshTokenUpdateOne {
-	_u.mutation.SetUsedAt(v)
-	return _u
-}
-
-// SetNillableUsedAt sets the "used_at" field if the given value is not nil.
-func (_u *RefreshTokenUpdateOne) SetNillableUsedAt(v *time.Time) *RefreshTokenUpdateOne {
-	if v != nil {
-		_u.SetUsedAt(*v)
-	}
-	return _u
-}
-
-// ClearUsedAt clears the value of the "used_at" field.
-func (_u *RefreshTokenUpdateOne) ClearUsedAt() *RefreshTokenUpdateOne {
-	_u.mutation.ClearUsedAt()
-	return _u
 }
 
 // Mutation returns the RefreshTokenMutation object of the builder.
@@ -228,11 +184,8 @@ func (_u *RefreshTokenUpdateOne) sqlSave(ctx context.Context) (_node *RefreshTok
 			}
 		}
 	}
-	if value, ok := _u.mutation.UsedAt(); ok {
-		_spec.SetField(refreshtoken.FieldUsedAt, field.TypeTime, value)
-	}
-	if _u.mutation.UsedAtCleared() {
-		_spec.ClearField(refreshtoken.FieldUsedAt, field.TypeTime)
+	if _u.mutation.ParentIDCleared() {
+		_spec.ClearField(refreshtoken.FieldParentID, field.TypeString)
 	}
 	_node = &RefreshToken{config: _u.config}
 	_spec.Assign = _node.assignValues

@@ -344,7 +344,7 @@ var (
 		{Name: "token_hash", Type: field.TypeString, Unique: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "idle_expires_at", Type: field.TypeTime},
-		{Name: "used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "parent_id", Type: field.TypeString, Unique: true, Nullable: true},
 		{Name: "grant_id", Type: field.TypeString},
 	}
 	// RefreshTokensTable holds the schema information for the "refresh_tokens" table.

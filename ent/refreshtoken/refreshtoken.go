@@ -24,8 +24,8 @@ const (
 	FieldCreatedAt = "created_at"
 	// FieldIdleExpiresAt holds the string denoting the idle_expires_at field in the database.
 	FieldIdleExpiresAt = "idle_expires_at"
-	// FieldUsedAt holds the string denoting the used_at field in the database.
-	FieldUsedAt = "used_at"
+	// FieldParentID holds the string denoting the parent_id field in the database.
+	FieldParentID = "parent_id"
 	// EdgeGrant holds the string denoting the grant edge name in mutations.
 	EdgeGrant = "grant"
 	// Table holds the table name of the refreshtoken in the database.
@@ -46,7 +46,7 @@ var Columns = []string{
 	FieldTokenHash,
 	FieldCreatedAt,
 	FieldIdleExpiresAt,
-	FieldUsedAt,
+	FieldParentID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -103,9 +103,9 @@ func ByIdleExpiresAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldIdleExpiresAt, opts...).ToFunc()
 }
 
-// ByUsedAt orders the results by the used_at field.
-func ByUsedAt(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldUsedAt, opts...).ToFunc()
+// ByParentID orders the results by the parent_id field.
+func ByParentID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldParentID, opts...).ToFunc()
 }
 
 // ByGrantField orders the results by grant field.

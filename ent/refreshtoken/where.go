@@ -76,9 +76,9 @@ func IdleExpiresAt(v time.Time) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldEQ(FieldIdleExpiresAt, v))
 }
 
-// UsedAt applies equality check predicate on the "used_at" field. It's identical to UsedAtEQ.
-func UsedAt(v time.Time) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldEQ(FieldUsedAt, v))
+// ParentID applies equality check predicate on the "parent_id" field. It's identical to ParentIDEQ.
+func ParentID(v pulid.ID) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEQ(FieldParentID, v))
 }
 
 // GrantIDEQ applies the EQ predicate on the "grant_id" field.
@@ -296,54 +296,84 @@ func IdleExpiresAtLTE(v time.Time) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldLTE(FieldIdleExpiresAt, v))
 }
 
-// UsedAtEQ applies the EQ predicate on the "used_at" field.
-func UsedAtEQ(v time.Time) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldEQ(FieldUsedAt, v))
+// ParentIDEQ applies the EQ predicate on the "parent_id" field.
+func ParentIDEQ(v pulid.ID) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEQ(FieldParentID, v))
 }
 
-// UsedAtNEQ applies the NEQ predicate on the "used_at" field.
-func UsedAtNEQ(v time.Time) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldNEQ(FieldUsedAt, v))
+// ParentIDNEQ applies the NEQ predicate on the "parent_id" field.
+func ParentIDNEQ(v pulid.ID) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNEQ(FieldParentID, v))
 }
 
-// UsedAtIn applies the In predicate on the "used_at" field.
-func UsedAtIn(vs ...time.Time) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldIn(FieldUsedAt, vs...))
+// ParentIDIn applies the In predicate on the "parent_id" field.
+func ParentIDIn(vs ...pulid.ID) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldIn(FieldParentID, vs...))
 }
 
-// UsedAtNotIn applies the NotIn predicate on the "used_at" field.
-func UsedAtNotIn(vs ...time.Time) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldNotIn(FieldUsedAt, vs...))
+// ParentIDNotIn applies the NotIn predicate on the "parent_id" field.
+func ParentIDNotIn(vs ...pulid.ID) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNotIn(FieldParentID, vs...))
 }
 
-// UsedAtGT applies the GT predicate on the "used_at" field.
-func UsedAtGT(v time.Time) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldGT(FieldUsedAt, v))
+// ParentIDGT applies the GT predicate on the "parent_id" field.
+func ParentIDGT(v pulid.ID) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldGT(FieldParentID, v))
 }
 
-// UsedAtGTE applies the GTE predicate on the "used_at" field.
-func UsedAtGTE(v time.Time) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldGTE(FieldUsedAt, v))
+// ParentIDGTE applies the GTE predicate on the "parent_id" field.
+func ParentIDGTE(v pulid.ID) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldGTE(FieldParentID, v))
 }
 
-// UsedAtLT applies the LT predicate on the "used_at" field.
-func UsedAtLT(v time.Time) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldLT(FieldUsedAt, v))
+// ParentIDLT applies the LT predicate on the "parent_id" field.
+func ParentIDLT(v pulid.ID) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldLT(FieldParentID, v))
 }
 
-// UsedAtLTE applies the LTE predicate on the "used_at" field.
-func UsedAtLTE(v time.Time) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldLTE(FieldUsedAt, v))
+// ParentIDLTE applies the LTE predicate on the "parent_id" field.
+func ParentIDLTE(v pulid.ID) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldLTE(FieldParentID, v))
 }
 
-// UsedAtIsNil applies the IsNil predicate on the "used_at" field.
-func UsedAtIsNil() predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldIsNull(FieldUsedAt))
+// ParentIDContains applies the Contains predicate on the "parent_id" field.
+func ParentIDContains(v pulid.ID) predicate.RefreshToken {
+	vc := string(v)
+	return predicate.RefreshToken(sql.FieldContains(FieldParentID, vc))
 }
 
-// UsedAtNotNil applies the NotNil predicate on the "used_at" field.
-func UsedAtNotNil() predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldNotNull(FieldUsedAt))
+// ParentIDHasPrefix applies the HasPrefix predicate on the "parent_id" field.
+func ParentIDHasPrefix(v pulid.ID) predicate.RefreshToken {
+	vc := string(v)
+	return predicate.RefreshToken(sql.FieldHasPrefix(FieldParentID, vc))
+}
+
+// ParentIDHasSuffix applies the HasSuffix predicate on the "parent_id" field.
+func ParentIDHasSuffix(v pulid.ID) predicate.RefreshToken {
+	vc := string(v)
+	return predicate.RefreshToken(sql.FieldHasSuffix(FieldParentID, vc))
+}
+
+// ParentIDIsNil applies the IsNil predicate on the "parent_id" field.
+func ParentIDIsNil() predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldIsNull(FieldParentID))
+}
+
+// ParentIDNotNil applies the NotNil predicate on the "parent_id" field.
+func ParentIDNotNil() predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNotNull(FieldParentID))
+}
+
+// ParentIDEqualFold applies the EqualFold predicate on the "parent_id" field.
+func ParentIDEqualFold(v pulid.ID) predicate.RefreshToken {
+	vc := string(v)
+	return predicate.RefreshToken(sql.FieldEqualFold(FieldParentID, vc))
+}
+
+// ParentIDContainsFold applies the ContainsFold predicate on the "parent_id" field.
+func ParentIDContainsFold(v pulid.ID) predicate.RefreshToken {
+	vc := string(v)
+	return predicate.RefreshToken(sql.FieldContainsFold(FieldParentID, vc))
 }
 
 // HasGrant applies the HasEdge predicate on the "grant" edge.

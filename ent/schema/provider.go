@@ -154,7 +154,9 @@ func (Grant) Annotations() []schema.Annotation { return []schema.Annotation{entg
 func (Grant) Policy() ent.Policy { return authz.Policy() }
 
 // RefreshToken is one opaque refresh token, stored as its SHA-256. Using it
-// sets used_at and issues its successor; using it again revokes its grant.
+// issues its successor, whose parent_id names it: the unique parent_id
+// makes rotation one INSERT that only one request can win, and a token
+// with a successor is spent. Using a spent token revokes its grant.
 type RefreshToken struct{ ent.Schema }
 
 // Mixin implements ent.Schema.
@@ -167,7 +169,8 @@ func (RefreshToken) Fields() []ent.Field {
 		field.String("token_hash").Unique().NotEmpty().Immutable().Sensitive(),
 		field.Time("created_at").Default(time.Now).Immutable(),
 		field.Time("idle_expires_at").Immutable(),
-		field.Time("used_at").Optional().Nillable(),
+		field.String("parent_id").GoType(pulid.ID("")).Optional().Unique().Immutable().
+			Comment("the token this one replaced; set once, so a token is rotated at most once"),
 	}
 }
 

@@ -64,17 +64,13 @@ type accessTokenClaims struct {
 	*organizationClaims
 }
 
-// signAccessToken issues the access token for a user's token request (a
-// redeemed code or a refresh), signed with the application's access-token
+// signAccessToken issues the access token for a redeemed code, signed with the application's access-token
 // algorithm.
 func (p *Provider) signAccessToken(ctx context.Context, c *client, req op.TokenRequest, jti string, exp time.Time) (string, error) {
 	claims := accessTokenClaims{Subject: req.GetSubject(), Audience: req.GetAudience(), JTI: jti, Scope: strings.Join(req.GetScopes(), " ")}
 	orgID, _, scopes := requestContext(req)
-	switch r := req.(type) {
-	case authRequest:
+	if r, ok := req.(authRequest); ok {
 		claims.AuthTime, claims.ACR = r.GetAuthTime().Unix(), r.ar.Acr
-	case *refreshRequest:
-		claims.AuthTime, claims.ACR = r.g.AuthTime.Unix(), r.g.Acr
 	}
 	if orgID != "" && wantsOrgClaims(scopes) {
 		org, err := p.orgClaims(ctx, pulid.ID(req.GetSubject()), orgID)
@@ -101,7 +97,7 @@ func (p *Provider) signAccessTokenClaims(ctx context.Context, c *client, claims 
 	if err != nil {
 		return "", p.serverError(ctx, "signing key", err)
 	}
-	token, err := k.signAccessTokenJWS(payload)
+	token, err := k.signJWS(accessTokenType, payload)
 	if err != nil {
 		return "", p.serverError(ctx, "sign access token", err)
 	}

@@ -11,9 +11,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 )
 
-// setUserinfo maps the user to standard claims by scope (OIDC Core §5.4):
-// profile → name, given_name, family_name, locale, picture, updated_at;
-// email → email, email_verified. sub is always set.
+// setUserinfo loads the user and maps it to claims (userinfoFromUser).
 func (p *Provider) setUserinfo(ctx context.Context, ui *oidc.UserInfo, userID string, scopes []string) error {
 	u, err := p.db.User.Get(systemCtx(ctx), pulid.ID(userID))
 	if ent.IsNotFound(err) {
@@ -22,6 +20,14 @@ func (p *Provider) setUserinfo(ctx context.Context, ui *oidc.UserInfo, userID st
 	if err != nil {
 		return p.serverError(ctx, "load user", err)
 	}
+	userinfoFromUser(ui, u, scopes)
+	return nil
+}
+
+// userinfoFromUser maps the user to standard claims by scope (OIDC Core
+// §5.4): profile → name, given_name, family_name, locale, picture,
+// updated_at; email → email, email_verified. sub is always set.
+func userinfoFromUser(ui *oidc.UserInfo, u *ent.User, scopes []string) {
 	ui.Subject = string(u.ID)
 	for _, s := range scopes {
 		switch s {
@@ -37,7 +43,6 @@ func (p *Provider) setUserinfo(ctx context.Context, ui *oidc.UserInfo, userID st
 			ui.Email, ui.EmailVerified = u.Email, oidc.Bool(u.EmailVerified)
 		}
 	}
-	return nil
 }
 
 // requestContext returns the organization and session of an ID-token
@@ -59,27 +64,40 @@ func wantsOrgClaims(scopes []string) bool {
 	return wants
 }
 
-// addRequestClaims puts sid, acr on refresh and the organization claims
-// into an ID token.
+// addRequestClaims puts sid, the grant's acr (not an auth request's: the
+// library adds that itself) and the organization claims into an ID token
+// or userinfo answer.
 func (p *Provider) addRequestClaims(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest) error {
 	orgID, sid, scopes := requestContext(req)
+	var (
+		acr string
+		org *organizationClaims
+	)
+	if r, ok := req.(*refreshRequest); ok {
+		acr = r.g.Acr
+	}
+	if orgID != "" && wantsOrgClaims(scopes) {
+		var err error
+		if org, err = p.orgClaims(ctx, pulid.ID(req.GetSubject()), orgID); err != nil {
+			return err
+		}
+	}
+	appendRequestClaims(ui, sid, acr, org)
+	return nil
+}
+
+// appendRequestClaims puts sid, acr and the organization claims into ui.
+func appendRequestClaims(ui *oidc.UserInfo, sid pulid.ID, acr string, org *organizationClaims) {
 	if sid != "" {
 		ui.AppendClaims("sid", string(sid))
 	}
-	// The library takes acr only from an AuthRequest; a refreshed ID token
-	// keeps the grant's (OIDC Core §12.2).
-	if r, ok := req.(*refreshRequest); ok && r.g.Acr != "" {
-		ui.AppendClaims("acr", r.g.Acr)
+	if acr != "" {
+		ui.AppendClaims("acr", acr)
 	}
-	if orgID != "" && wantsOrgClaims(scopes) {
-		claims, err := p.orgClaims(ctx, pulid.ID(req.GetSubject()), orgID)
-		if err != nil {
-			return err
-		}
-		ui.AppendClaims("org_id", claims.OrgID)
-		ui.AppendClaims("org_slug", claims.OrgSlug)
-		ui.AppendClaims("org_roles", claims.OrgRoles)
-		ui.AppendClaims("permissions", claims.Permissions)
+	if org != nil {
+		ui.AppendClaims("org_id", org.OrgID)
+		ui.AppendClaims("org_slug", org.OrgSlug)
+		ui.AppendClaims("org_roles", org.OrgRoles)
+		ui.AppendClaims("permissions", org.Permissions)
 	}
-	return nil
 }

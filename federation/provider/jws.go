@@ -18,10 +18,11 @@ import (
 	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
-// Access tokens are signed here as compact JWS (RFC 7515 §7.1), not by
-// go-jose: it is the hot path of the token endpoint, and go-jose marshals
-// the protected header and copies the payload for every token. The
-// header of a key never changes, so it is encoded once per key; the
+// Access tokens, and the ID tokens of refreshes, are signed here as
+// compact JWS (RFC 7515 §7.1), not by go-jose: it is the hot path of the
+// token endpoint, and go-jose marshals the protected header and copies the
+// payload for every token. The header of a key never changes, so it is
+// encoded once per key and token type; the
 // signature is the one JWA (RFC 7518 §3) asks for: RSASSA-PKCS1-v1_5 with
 // SHA-256, ECDSA P-256 with SHA-256 as the fixed 64-byte R||S (§3.4, not
 // ASN.1), or Ed25519 (RFC 8037 §3.1). Verification stays with go-jose
@@ -29,27 +30,36 @@ import (
 
 var b64 = base64.RawURLEncoding
 
-// protectedHeader is the protected header of an access token (RFC 9068 §2.1).
+// protectedHeader is the protected header of the tokens signed here.
 type protectedHeader struct {
 	Alg string `json:"alg"`
 	Kid string `json:"kid"`
 	Typ string `json:"typ"`
 }
 
-// accessTokenHeader is the base64url-encoded protected header of the
-// access tokens k signs, encoded once.
-func (k *signingKey) accessTokenHeader() string {
-	k.atOnce.Do(func() {
-		raw, _ := json.Marshal(protectedHeader{Alg: string(k.alg), Kid: k.id, Typ: accessTokenType}) // strings only: cannot fail
-		k.atHeader = b64.EncodeToString(raw)
-	})
-	return k.atHeader
+// JWS typ values: access tokens per RFC 9068 §2.1, ID tokens as the
+// library signs them.
+const idTokenType = "JWT"
+
+// header is the base64url-encoded protected header of the tokens of type
+// typ that k signs, encoded once per key and type.
+func (k *signingKey) header(typ string) string {
+	encode := func() string {
+		raw, _ := json.Marshal(protectedHeader{Alg: string(k.alg), Kid: k.id, Typ: typ}) // strings only: cannot fail
+		return b64.EncodeToString(raw)
+	}
+	if typ == accessTokenType {
+		k.atOnce.Do(func() { k.atHeader = encode() })
+		return k.atHeader
+	}
+	k.idOnce.Do(func() { k.idHeader = encode() })
+	return k.idHeader
 }
 
-// signAccessTokenJWS returns the compact JWS of payload with the access
-// token header.
-func (k *signingKey) signAccessTokenJWS(payload []byte) (string, error) {
-	header := k.accessTokenHeader()
+// signJWS returns the compact JWS of payload with the protected header
+// for typ (accessTokenType or idTokenType).
+func (k *signingKey) signJWS(typ string, payload []byte) (string, error) {
+	header := k.header(typ)
 	sigLen := k.signatureSize()
 	n := len(header) + 1 + b64.EncodedLen(len(payload))
 	out := make([]byte, n, n+1+b64.EncodedLen(sigLen))

@@ -41,7 +41,7 @@ func TestAccessTokenJWSVerifiesWithGoJose(t *testing.T) {
 		t.Run(string(alg), func(t *testing.T) {
 			k := testSigningKey(t, alg)
 			for range 20 { // ECDSA: R and S of varying length must all pad to 32 bytes
-				token, err := k.signAccessTokenJWS(payload)
+				token, err := k.signJWS(accessTokenType, payload)
 				must(t, err)
 				if strings.ContainsAny(token, "=+/") || strings.Count(token, ".") != 2 {
 					t.Fatalf("not compact base64url: %s", token)
@@ -65,7 +65,7 @@ func TestAccessTokenJWSVerifiesWithGoJose(t *testing.T) {
 func TestAccessTokenJWSRefusesKeyOfAnotherAlgorithm(t *testing.T) {
 	k := testSigningKey(t, jose.ES256)
 	k.alg = jose.RS256
-	if _, err := k.signAccessTokenJWS([]byte(`{}`)); err == nil {
+	if _, err := k.signJWS(accessTokenType, []byte(`{}`)); err == nil {
 		t.Fatal("an ECDSA key signed as RS256")
 	}
 }
@@ -94,12 +94,14 @@ func TestECDSAFixedRefusesMalformedSignatures(t *testing.T) {
 // three members.
 func TestAccessTokenHeader(t *testing.T) {
 	k := testSigningKey(t, jose.EdDSA)
-	raw, err := b64.DecodeString(k.accessTokenHeader())
-	must(t, err)
-	var h map[string]string
-	must(t, json.Unmarshal(raw, &h))
-	if len(h) != 3 || h["alg"] != "EdDSA" || h["kid"] != k.id || h["typ"] != "at+jwt" {
-		t.Fatalf("header %s", raw)
+	for _, typ := range []string{accessTokenType, idTokenType} {
+		raw, err := b64.DecodeString(k.header(typ))
+		must(t, err)
+		var h map[string]string
+		must(t, json.Unmarshal(raw, &h))
+		if len(h) != 3 || h["alg"] != "EdDSA" || h["kid"] != k.id || h["typ"] != typ {
+			t.Fatalf("header %s", raw)
+		}
 	}
 }
 
@@ -110,7 +112,7 @@ func BenchmarkAccessTokenJWS(b *testing.B) {
 			k := testSigningKey(b, alg)
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := k.signAccessTokenJWS(payload); err != nil {
+				if _, err := k.signJWS(accessTokenType, payload); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -39,10 +39,10 @@ type signingKey struct {
 	private     crypto.Signer
 	public      jose.JSONWebKey
 	activatesAt time.Time
-	// atHeader is the encoded protected header of the access tokens it
-	// signs (jws.go), built once.
-	atOnce   sync.Once
-	atHeader string
+	// atHeader and idHeader are the encoded protected headers of the
+	// access and ID tokens it signs (jws.go), built once.
+	atOnce, idOnce     sync.Once
+	atHeader, idHeader string
 }
 
 func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }

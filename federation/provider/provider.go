@@ -322,9 +322,15 @@ func (p *Provider) library(h http.Handler) http.Handler {
 				writeOAuthError(w, e)
 				return
 			}
-			if r.URL.Path == pathToken && r.PostForm.Get("grant_type") == string(oidc.GrantTypeClientCredentials) {
-				p.clientCredentials(cw, r, st.authenticated)
-				return
+			if r.URL.Path == pathToken {
+				switch oidc.GrantType(r.PostForm.Get("grant_type")) {
+				case oidc.GrantTypeClientCredentials:
+					p.clientCredentials(cw, r, st.authenticated)
+					return
+				case oidc.GrantTypeRefreshToken:
+					p.refreshGrant(cw, r, st.authenticated)
+					return
+				}
 			}
 		}
 		h.ServeHTTP(cw, r)

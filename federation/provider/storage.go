@@ -61,20 +61,18 @@ func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil 
 // --- tokens ---
 
 func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
-	id, _, exp, err := s.p.createTokens(ctx, req, false, "")
+	id, _, exp, err := s.p.createTokens(ctx, req, false)
 	return id, exp, err
 }
 
-func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
-	return s.p.createTokens(ctx, req, true, current)
+func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, _ string) (string, string, time.Time, error) {
+	return s.p.createTokens(ctx, req, true)
 }
 
-func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
-	r, err := s.p.refreshTokenRequest(ctx, token)
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
+// TokenRequestByRefreshToken is never reached: refresh requests are
+// served before the library sees them (refresh.go).
+func (s *storage) TokenRequestByRefreshToken(context.Context, string) (op.RefreshTokenRequest, error) {
+	return nil, errNotSupported
 }
 
 // TerminateSession revokes every grant of the user at the client

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/predicate"
-	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/user"
@@ -39,12 +37,13 @@ func grantOfJTI(jti string) (pulid.ID, bool) {
 	return pulid.ID(g), true
 }
 
-// refreshRequest is a validated refresh token with its grant; it
-// implements op.RefreshTokenRequest.
+// refreshRequest is a validated refresh token with its grant (refresh.go),
+// or a grant whose access token is presented at userinfo; it implements
+// op.RefreshTokenRequest.
 type refreshRequest struct {
-	g      *ent.Grant
-	rt     *ent.RefreshToken
-	scopes []string
+	g       *ent.Grant
+	tokenID pulid.ID // the presented refresh token
+	scopes  []string
 }
 
 func (r *refreshRequest) GetAMR() []string            { return r.g.Amr }
@@ -104,93 +103,25 @@ func (p *Provider) createGrant(ctx context.Context, c *client, ar *ent.AuthReque
 	return g, nil
 }
 
-// newRefreshToken issues an opaque 256-bit refresh token, stored as its
-// SHA-256. Its idle limit never outlives the grant.
-func (p *Provider) newRefreshToken(ctx context.Context, db *ent.Client, c *client, g *ent.Grant) (string, error) {
+// newRefreshToken issues the first refresh token of a grant: opaque, 256
+// bits, stored as its SHA-256 (rotations: refresh.go).
+func (p *Provider) newRefreshToken(ctx context.Context, c *client, g *ent.Grant) (string, error) {
 	token := secret.Token(32)
-	idle := p.now().Add(time.Duration(c.app.RefreshTokenIdleLifetimeSeconds) * time.Second)
-	if idle.After(g.ExpiresAt) {
-		idle = g.ExpiresAt
-	}
-	err := db.RefreshToken.Create().SetGrantID(g.ID).SetTokenHash(secret.Hash(token)).SetIdleExpiresAt(idle).Exec(ctx)
+	err := p.db.RefreshToken.Create().SetGrantID(g.ID).SetTokenHash(secret.Hash(token)).SetIdleExpiresAt(p.idleExpiry(c, g)).Exec(ctx)
 	if err != nil {
 		return "", p.serverError(ctx, "create refresh token", err)
 	}
 	return token, nil
 }
 
-// refreshTokenRequest validates a presented refresh token (RFC 6749 §6).
-// A token that was already rotated is a reuse: the whole grant is revoked
-// (RFC 9700 §4.14.2). Concurrent retries with one token are treated as
-// reuse too — the simplest rule that cannot be raced.
-func (p *Provider) refreshTokenRequest(ctx context.Context, token string) (*refreshRequest, error) {
-	ctx = systemCtx(ctx)
-	if token == "" || len(token) > 256 {
-		return nil, errors.New("malformed refresh token")
+// idleExpiry is when a refresh token issued now for g lapses unused: the
+// application's idle lifetime, never past the grant's absolute end.
+func (p *Provider) idleExpiry(c *client, g *ent.Grant) time.Time {
+	idle := p.now().Add(time.Duration(c.app.RefreshTokenIdleLifetimeSeconds) * time.Second)
+	if idle.After(g.ExpiresAt) {
+		return g.ExpiresAt
 	}
-	rt, err := p.db.RefreshToken.Query().Where(refreshtoken.TokenHash(secret.Hash(token))).WithGrant().Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, errors.New("unknown refresh token")
-	}
-	if err != nil {
-		return nil, p.serverError(ctx, "load refresh token", err)
-	}
-	g, now := rt.Edges.Grant, p.now()
-	switch {
-	case g.RevokedAt != nil:
-		return nil, errors.New("grant revoked")
-	case rt.UsedAt != nil:
-		if err := p.revokeGrants(ctx, "refresh token reuse", grant.ID(g.ID)); err != nil {
-			return nil, p.serverError(ctx, "revoke reused family", err)
-		}
-		p.log.WarnContext(ctx, "provider: refresh token reused; grant revoked", "grant", g.ID, "client_id", g.ClientID)
-		return nil, errors.New("refresh token reused")
-	case !now.Before(g.ExpiresAt):
-		return nil, errors.New("grant expired")
-	case !now.Before(rt.IdleExpiresAt):
-		return nil, errors.New("refresh token idle too long")
-	}
-	if err := p.userActive(ctx, g.UserID); err != nil {
-		p.revokeGrantsOrLog(ctx, "user disabled", g.ID)
-		return nil, err
-	}
-	if g.OrganizationID != "" {
-		if err := p.activeMember(ctx, g.UserID, g.OrganizationID); err != nil {
-			p.revokeGrantsOrLog(ctx, "membership ended", g.ID)
-			return nil, err
-		}
-	}
-	return &refreshRequest{g: g, rt: rt, scopes: g.Scopes}, nil
-}
-
-// rotateRefreshToken marks the presented token used with one conditional
-// UPDATE and issues its successor, in one transaction (one commit, one
-// WAL flush). Losing the race is reuse.
-func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refreshRequest) (string, error) {
-	tx, err := p.db.Tx(ctx)
-	if err != nil {
-		return "", p.serverError(ctx, "begin refresh rotation", err)
-	}
-	n, err := tx.RefreshToken.Update().
-		Where(refreshtoken.ID(r.rt.ID), refreshtoken.UsedAtIsNil()).SetUsedAt(p.now()).Save(ctx)
-	if err != nil {
-		_ = tx.Rollback()
-		return "", p.serverError(ctx, "rotate refresh token", err)
-	}
-	if n != 1 {
-		_ = tx.Rollback()
-		p.revokeGrantsOrLog(ctx, "refresh token reuse", r.g.ID)
-		return "", errInvalidGrant(errors.New("refresh token reused"))
-	}
-	token, err := p.newRefreshToken(ctx, tx.Client(), c, r.g)
-	if err != nil {
-		_ = tx.Rollback()
-		return "", err
-	}
-	if err := tx.Commit(); err != nil {
-		return "", p.serverError(ctx, "commit refresh rotation", err)
-	}
-	return token, nil
+	return idle
 }
 
 // revokeGrants revokes every unrevoked grant matching preds.
@@ -285,45 +216,33 @@ func (p *Provider) orgClaims(ctx context.Context, userID, orgID pulid.ID) (*orga
 	return &organizationClaims{OrgID: string(orgID), OrgSlug: m.Edges.Organization.Slug, OrgRoles: roles, Permissions: perms}, nil
 }
 
-// createTokens is CreateAccessToken and CreateAccessAndRefreshTokens. The
-// "id" it returns to the library is the signed access token itself (see
-// accesstoken.go); its jti names the grant.
-func (p *Provider) createTokens(ctx context.Context, req op.TokenRequest, withRefresh bool, current string) (string, string, time.Time, error) {
+// createTokens is CreateAccessToken and CreateAccessAndRefreshTokens for
+// a redeemed code, the one grant the library still runs (client
+// credentials and refresh are served ahead of it: clientcredentials.go,
+// refresh.go). The "id" it returns to the library is the signed access
+// token itself (see accesstoken.go); its jti names the grant.
+func (p *Provider) createTokens(ctx context.Context, req op.TokenRequest, withRefresh bool) (string, string, time.Time, error) {
 	ctx = systemCtx(ctx)
-	var (
-		c   *client
-		jti string
-		rt  string
-		err error
-	)
-	switch r := req.(type) {
-	case authRequest:
-		if c, err = p.recordSigning(ctx, r.ar.ClientID); err != nil {
-			return "", "", time.Time{}, err
-		}
-		g, err := p.createGrant(ctx, c, r.ar)
-		if err != nil {
-			return "", "", time.Time{}, err
-		}
-		if withRefresh {
-			if rt, err = p.newRefreshToken(ctx, p.db, c, g); err != nil {
-				return "", "", time.Time{}, err
-			}
-		}
-		jti = userJTI(g.ID)
-	case *refreshRequest:
-		if c, err = p.recordSigning(ctx, r.g.ClientID); err != nil {
-			return "", "", time.Time{}, err
-		}
-		if rt, err = p.rotateRefreshToken(ctx, c, r); err != nil {
-			return "", "", time.Time{}, err
-		}
-		jti = userJTI(r.g.ID)
-	default:
+	r, ok := req.(authRequest)
+	if !ok {
 		return "", "", time.Time{}, fmt.Errorf("create tokens: unexpected request %T", req)
 	}
+	c, err := p.recordSigning(ctx, r.ar.ClientID)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	g, err := p.createGrant(ctx, c, r.ar)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	var rt string
+	if withRefresh {
+		if rt, err = p.newRefreshToken(ctx, c, g); err != nil {
+			return "", "", time.Time{}, err
+		}
+	}
 	exp := p.now().Add(c.accessTokenLifetime())
-	at, err := p.signAccessToken(ctx, c, req, jti, exp)
+	at, err := p.signAccessToken(ctx, c, r, userJTI(g.ID), exp)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}

@@ -36,7 +36,7 @@ const SQLiteFile = "gatehouse.db"
 const (
 	sqliteMaxOpenConns   = 4
 	postgresMaxOpenConns = 20
-	postgresMaxIdleConns = 10
+	postgresMaxIdleConns = 20
 )
 
 // Config says which database to open.

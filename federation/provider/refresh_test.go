@@ -1,0 +1,188 @@
+package provider
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/gatehouse-id/gatehouse/ent/membership"
+)
+
+// signIn runs a code flow for web with scopes and returns the token answer.
+func (e *env) signIn(t *testing.T, auth Authentication, scopes ...string) *oauth2.Token {
+	t.Helper()
+	conf := oauth2.Config{ClientID: "web", ClientSecret: webSecret, RedirectURL: webRedirect,
+		Endpoint: oauth2.Endpoint{TokenURL: e.issuer + pathToken, AuthStyle: oauth2.AuthStyleInHeader}}
+	verifier, challenge := pkce()
+	cb := e.login(codeParams("web", webRedirect, challenge, scopes...), auth)
+	tok, err := conf.Exchange(context.Background(), cb.Query().Get("code"), oauth2.VerifierOption(verifier))
+	must(t, err)
+	return tok
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	must(t, err)
+	return string(b)
+}
+
+// refreshForm posts a refresh_token grant and decodes the answer.
+func refreshForm(t *testing.T, e *env, form url.Values, user, pass string) (int, map[string]any) {
+	t.Helper()
+	form.Set("grant_type", "refresh_token")
+	resp := postForm(t, e.issuer+pathToken, form, user, pass)
+	defer resp.Body.Close()
+	var body map[string]any
+	must(t, json.NewDecoder(resp.Body).Decode(&body))
+	return resp.StatusCode, body
+}
+
+// OIDC Core §12.2: a refreshed ID token keeps the sign-in's sub, aud, azp,
+// auth_time, acr, amr and sid, has no nonce, and binds the new access
+// token by at_hash; the organization claims come again from the live
+// membership.
+func TestRefreshedIDToken(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		first := e.signIn(t, Authentication{OrganizationID: e.org.ID, AMR: []string{"pwd", "otp"}, SessionID: "ses_01J0000000000000000000000"},
+			"profile", "email", "offline_access", "organization")
+		rp, err := gooidc.NewProvider(ctx, e.issuer)
+		must(t, err)
+		verify := func(raw string) map[string]any {
+			idt, err := rp.Verifier(&gooidc.Config{ClientID: "web", Now: e.clock.Now}).Verify(ctx, raw)
+			must(t, err)
+			var claims map[string]any
+			must(t, idt.Claims(&claims))
+			return claims
+		}
+		before := verify(first.Extra("id_token").(string))
+		e.clock.Add(60)
+		status, body := refreshForm(t, e, url.Values{"refresh_token": {first.RefreshToken}}, "web", webSecret)
+		if status != 200 || body["token_type"] != "Bearer" || body["refresh_token"] == nil || body["expires_in"] != float64(e.web.AccessTokenLifetimeSeconds) {
+			t.Fatalf("refresh: %d %v", status, body)
+		}
+		after := verify(body["id_token"].(string))
+		for _, k := range []string{"iss", "sub", "azp", "auth_time", "acr", "amr", "sid", "email", "name", "org_id", "org_slug", "org_roles", "permissions"} {
+			if a, b := mustJSON(t, after[k]), mustJSON(t, before[k]); a != b || after[k] == nil {
+				t.Errorf("refreshed id token %s = %v, sign-in had %v", k, after[k], before[k])
+			}
+		}
+		if after["nonce"] != nil || after["acr"] != ACRMultiFactor {
+			t.Errorf("refreshed id token nonce %v, acr %v", after["nonce"], after["acr"])
+		}
+		sum := sha256.Sum256([]byte(body["access_token"].(string)))
+		if after["at_hash"] != base64URLEncode(sum[:16]) {
+			t.Errorf("at_hash %v does not bind the new access token", after["at_hash"])
+		}
+		if typ := jwsHeader(t, body["id_token"].(string), "typ"); typ != "JWT" {
+			t.Errorf("ID token typ = %q", typ)
+		}
+		at, err := e.p.VerifyAccessToken(ctx, body["access_token"].(string))
+		must(t, err)
+		if at.OrganizationID != e.org.ID || at.Subject != string(e.user.ID) || at.ClientID != "web" {
+			t.Errorf("refreshed access token %+v", at)
+		}
+
+		// A narrower scope (RFC 6749 §6); a wider one is invalid_scope.
+		status, body = refreshForm(t, e, url.Values{"refresh_token": {body["refresh_token"].(string)}, "scope": {"openid offline_access"}}, "web", webSecret)
+		if status != 200 || body["scope"] != "openid offline_access" {
+			t.Fatalf("narrowed refresh: %d %v", status, body)
+		}
+		if c := verify(body["id_token"].(string)); c["email"] != nil || c["org_id"] != nil || c["sid"] == nil {
+			t.Errorf("narrowed id token %v", c)
+		}
+		status, body = refreshForm(t, e, url.Values{"refresh_token": {body["refresh_token"].(string)}, "scope": {"openid admin"}}, "web", webSecret)
+		if status != 400 || body["error"] != "invalid_scope" {
+			t.Errorf("widened refresh: %d %v", status, body)
+		}
+	})
+}
+
+func TestRefreshRefusals(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		tok := e.signIn(t, Authentication{OrganizationID: e.org.ID}, "offline_access", "organization")
+		for name, c := range map[string]struct {
+			form       url.Values
+			user, pass string
+			status     int
+			error      string
+		}{
+			"another client's token": {url.Values{"refresh_token": {tok.RefreshToken}, "client_id": {"spa"}}, "", "", 400, "invalid_grant"},
+			"unknown token":          {url.Values{"refresh_token": {"not-a-token"}}, "web", webSecret, 400, "invalid_grant"},
+			"oversized token":        {url.Values{"refresh_token": {string(make([]byte, 300))}}, "web", webSecret, 400, "invalid_grant"},
+			"missing token":          {url.Values{}, "web", webSecret, 400, "invalid_request"},
+			"repeated token":         {url.Values{"refresh_token": {tok.RefreshToken, tok.RefreshToken}}, "web", webSecret, 400, "invalid_request"},
+			"client without grant":   {url.Values{"refresh_token": {tok.RefreshToken}}, "machine", machineSecret, 400, "unauthorized_client"},
+		} {
+			status, body := refreshForm(t, e, c.form, c.user, c.pass)
+			if status != c.status || body["error"] != c.error {
+				t.Errorf("%s: %d %v, want %d %s", name, status, body, c.status, c.error)
+			}
+		}
+		// None of that spent the token.
+		status, body := refreshForm(t, e, url.Values{"refresh_token": {tok.RefreshToken}}, "web", webSecret)
+		if status != 200 {
+			t.Fatalf("refresh after refusals: %d %v", status, body)
+		}
+		// The membership ends: the next refresh fails and the grant is revoked.
+		must(t, e.db.Membership.Update().Where(membership.UserID(e.user.ID)).SetStatus(membership.StatusSUSPENDED).Exec(e.ctx))
+		status, body = refreshForm(t, e, url.Values{"refresh_token": {body["refresh_token"].(string)}}, "web", webSecret)
+		if status != 400 || body["error"] != "invalid_grant" {
+			t.Errorf("refresh after the membership ended: %d %v", status, body)
+		}
+		if _, err := e.p.VerifyAccessToken(context.Background(), tok.AccessToken); err == nil {
+			t.Error("the grant of an ended membership still verifies")
+		}
+	})
+}
+
+// Of concurrent refreshes with one token, on any backend, exactly one
+// rotates it; the others are reuse, which revokes the family, so the
+// winner's successor is dead too (OAuth 2.1 §4.3.1).
+func TestConcurrentRefresh(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		tok := e.signIn(t, Authentication{}, "offline_access")
+		const n = 10
+		type answer struct {
+			status int
+			body   map[string]any
+		}
+		answers := make(chan answer, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				<-start
+				status, body := refreshForm(t, e, url.Values{"refresh_token": {tok.RefreshToken}}, "web", webSecret)
+				answers <- answer{status, body}
+			})
+		}
+		close(start)
+		wg.Wait()
+		close(answers)
+		var winners []map[string]any
+		for a := range answers {
+			switch {
+			case a.status == http.StatusOK:
+				winners = append(winners, a.body)
+			case a.status != http.StatusBadRequest || a.body["error"] != "invalid_grant":
+				t.Errorf("loser answered %d %v", a.status, a.body)
+			}
+		}
+		if len(winners) != 1 {
+			t.Fatalf("%d of %d concurrent refreshes rotated the token, want exactly 1", len(winners), n)
+		}
+		status, body := refreshForm(t, e, url.Values{"refresh_token": {winners[0]["refresh_token"].(string)}}, "web", webSecret)
+		if status != 400 || body["error"] != "invalid_grant" {
+			t.Errorf("the winner's successor survived the reuse: %d %v", status, body)
+		}
+	})
+}
