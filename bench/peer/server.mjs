@@ -9,6 +9,9 @@
 //   clients  [{client_id, client_secret, grant_types, redirect_uris}]
 //   resource the resource indicator whose access tokens are JWTs (default
 //            https://api.bench.test), scope "invoices:read"
+//   adapter  "memory" (default: oidc-provider's in-memory adapter) or
+//            "postgres": pgadapter.mjs on PEER_DATABASE_URL, so that both
+//            servers commit each rotation to PostgreSQL before answering
 //   mint     when true, POST /bench/mint?n=N&client_id=… issues N refresh
 //            tokens (each its own grant, scope "openid offline_access") for
 //            account "ada", the pool the refresh benchmark chains. This is
@@ -20,10 +23,11 @@
 // signed with `alg`, ID tokens signed with `alg`, client_credentials
 // enabled, refresh tokens rotated on every use (rotateRefreshToken: true),
 // PKCE S256 only. Storage is oidc-provider's default in-memory adapter (its
-// fastest; Gatehouse writes to SQLite/PostgreSQL).
+// fastest; Gatehouse writes to SQLite/PostgreSQL), or PostgreSQL.
 import { readFileSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
+import { PgAdapter, migrate } from './pgadapter.mjs';
 
 const cfg = JSON.parse(process.argv[2] ? readFileSync(process.argv[2], 'utf8') : (process.env.PEER_CONFIG || '{}'));
 const port = cfg.port || 9100;
@@ -54,7 +58,10 @@ const clients = (cfg.clients || []).map((c) => ({
   scope: c.scope || 'openid offline_access invoices:read',
 }));
 
+if (cfg.adapter === 'postgres') await migrate();
+
 const provider = new Provider(issuer, {
+  ...(cfg.adapter === 'postgres' ? { adapter: PgAdapter } : {}),
   clients,
   jwks,
   pkce: { required: () => true },
@@ -118,5 +125,5 @@ if (cfg.mint) {
 }
 
 provider.listen(port, '127.0.0.1', () => {
-  console.log(`oidc-provider listening on ${issuer} (alg ${alg}, ${clients.length} clients)`);
+  console.log(`oidc-provider listening on ${issuer} (alg ${alg}, ${clients.length} clients, ${cfg.adapter || 'memory'} adapter)`);
 });

@@ -75,9 +75,7 @@ func (b *backend) routeIdentity(mux *http.ServeMux, p *provider.Provider, cfg *c
 	if err != nil {
 		return fmt.Errorf("hosted pages: %w", err)
 	}
-	for _, path := range p.Paths() {
-		mux.Handle(path, p.Handler())
-	}
+	p.Register(mux)
 	for _, path := range pages.Paths() {
 		mux.Handle(path, pages.Handler())
 	}

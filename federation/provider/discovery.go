@@ -13,11 +13,11 @@ import (
 // the issuer, so it is encoded once.
 func (p *Provider) discoveryHandler() http.Handler {
 	body := discoveryDocument(p.cfg.Issuer)
+	// Browser-based relying parties fetch it too: CORS for any origin.
+	contentType, cacheControl, cors := []string{"application/json"}, []string{"public, max-age=300"}, []string{"*"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h["Content-Type"] = []string{"application/json"}
-		h["Cache-Control"] = []string{"public, max-age=300"}
-		h["Access-Control-Allow-Origin"] = []string{"*"} // browser-based relying parties
+		h["Content-Type"], h["Cache-Control"], h["Access-Control-Allow-Origin"] = contentType, cacheControl, cors
 		_, _ = w.Write(body)
 	})
 }

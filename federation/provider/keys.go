@@ -347,7 +347,7 @@ func (s *keyStore) reloadIfStale(ctx context.Context) {
 	stale := s.now().Sub(s.loadedAt) >= s.refresh
 	s.mu.RUnlock()
 	if stale {
-		_ = s.refreshIfStale(ctx) // serve the cached set if the database is away
+		_ = s.refreshIfStale(systemCtx(ctx)) // serve the cached set if the database is away
 	}
 }
 

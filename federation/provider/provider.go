@@ -214,13 +214,9 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	return p, nil
 }
 
-// Handler serves every endpoint at its own path; mount it at Paths.
+// Handler serves every endpoint at its own path, on a mux of its own
+// (tests; a server registers the endpoints on its own mux with Register).
 func (p *Provider) Handler() http.Handler { return p.handler }
-
-// Paths lists the path prefixes cmd must route to Handler.
-func (p *Provider) Paths() []string {
-	return []string{pathDiscovery, pathASMetadata, "/oauth/v2/", "/oidc/v1/"}
-}
 
 // RotateKeys adds a new signing key per algorithm (`gatehouse keys
 // rotate`). The new keys are in JWKS at once but sign only after
@@ -261,35 +257,52 @@ func (p *Provider) maxTokenLifetime(ctx context.Context) (time.Duration, error) 
 	return maxLifetime, nil
 }
 
-// jwks serves the precomputed key set (RFC 7517 §5) with a max-age
+// jwksHandler serves the precomputed key set (RFC 7517 §5) with a max-age
 // relying parties may cache it for; KeyPublishAhead is longer than that.
-func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		writeOAuthError(w, oidc.ErrInvalidRequest().WithDescription("jwks accepts GET"))
-		return
-	}
-	body := p.keys.jwksDocument(systemCtx(r.Context()))
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(p.cfg.JWKSMaxAge/time.Second)))
-	w.Header().Set("Access-Control-Allow-Origin", "*")
-	_, _ = w.Write(body)
+// The header values are built once: this endpoint is hit by every relying
+// party that verifies tokens.
+func (p *Provider) jwksHandler() http.Handler {
+	contentType, cors := []string{"application/json"}, []string{"*"}
+	cacheControl := []string{fmt.Sprintf("public, max-age=%d", int(p.cfg.JWKSMaxAge/time.Second))}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writeOAuthError(w, oidc.ErrInvalidRequest().WithDescription("jwks accepts GET"))
+			return
+		}
+		body := p.keys.jwksDocument(r.Context())
+		h := w.Header()
+		h["Content-Type"], h["Cache-Control"], h["Access-Control-Allow-Origin"] = contentType, cacheControl, cors
+		_, _ = w.Write(body)
+	})
 }
 
-func (p *Provider) routes() http.Handler {
-	mux := http.NewServeMux()
+// Register puts every endpoint on mux at its own path, so that one mux
+// routes a request once and metrics name the endpoint; other paths under
+// the provider's prefixes get an OAuth error.
+func (p *Provider) Register(mux *http.ServeMux) {
 	discovery := p.discoveryHandler()
 	mux.Handle(pathDiscovery, discovery)
 	mux.Handle(pathASMetadata, discovery)
 	mux.HandleFunc(pathAuthorize, p.authorize)
 	mux.HandleFunc(pathCallback, p.callback)
-	mux.HandleFunc(pathKeys, p.jwks)
+	mux.Handle(pathKeys, p.jwksHandler())
 	lib := p.library(p.op)
 	for _, path := range []string{pathToken, pathIntrospect, pathRevoke, pathUserinfo, pathEndSession} {
 		mux.Handle(path, lib)
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeOAuthError(w, oidc.ErrInvalidRequest().WithDescription("unknown endpoint"))
-	})
+	for _, prefix := range []string{"/oauth/v2/", "/oidc/v1/"} {
+		mux.HandleFunc(prefix, unknownEndpoint)
+	}
+}
+
+func unknownEndpoint(w http.ResponseWriter, _ *http.Request) {
+	writeOAuthError(w, oidc.ErrInvalidRequest().WithDescription("unknown endpoint"))
+}
+
+func (p *Provider) routes() http.Handler {
+	mux := http.NewServeMux()
+	p.Register(mux)
+	mux.HandleFunc("/", unknownEndpoint)
 	return mux
 }
 
