@@ -1,24 +1,32 @@
 #!/usr/bin/env bash
 # Side-by-side OpenID provider benchmarks behind docs/BENCHMARKS.md ("Side by
 # side"): Gatehouse (`gatehouse serve`, SQLite and PostgreSQL, Go crypto and
-# GOEXPERIMENT=boringcrypto) against npm's oidc-provider (bench/peer), with
-# one load generator (bench/load) for both.
+# GOEXPERIMENT=boringcrypto) against npm's oidc-provider (bench/peer, with its
+# in-memory adapter and with a PostgreSQL adapter), with one load generator
+# (bench/load) for all.
 #
-#   bash bench/oidc.sh                 # everything, ~6 minutes
+#   bash bench/oidc.sh                 # everything, ~10 minutes
+#   BENCH_ROUNDS=5 bash bench/oidc.sh  # more rounds (default 3)
 #   BENCH_PROFILE=1 bash bench/oidc.sh # also CPU profiles (pprof) of the
 #                                      # Gatehouse cells, in $BENCH_OUT
 #
-# Servers run on 127.0.0.1 pinned to CPU 1 (taskset -c 1), the load
-# generator on CPU 0; PostgreSQL is not pinned. Each load run is bounded
-# (BENCH_DURATION, default 10s, after a 1 s warm-up) and must end with 0
-# errors. GATEHOUSE_BENCH_PG is a PostgreSQL server URL on which a scratch
-# database is created and dropped (default postgres://postgres@127.0.0.1:5432).
+# Every server runs for the whole run on 127.0.0.1, pinned to CPU 1
+# (taskset -c 1); only one is under load at a time. The load generator and
+# the raw-signing benchmarks run on CPU 0 and CPU 1 respectively; PostgreSQL
+# is not pinned. This machine's speed drifts by 10-25% from minute to
+# minute, so every cell runs once per round, the rounds interleave all
+# cells, each ratio is computed within a round, and the summary reports
+# the median over rounds. Each load run is bounded (BENCH_DURATION, default
+# 6s, after a 1 s warm-up) and must end with 0 errors. GATEHOUSE_BENCH_PG is
+# a PostgreSQL server URL on which scratch databases are created and dropped
+# (default postgres://postgres@127.0.0.1:5432).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 PG=${GATEHOUSE_BENCH_PG:-postgres://postgres@127.0.0.1:5432}
-DUR=${BENCH_DURATION:-10s}
+DUR=${BENCH_DURATION:-6s}
+ROUNDS=${BENCH_ROUNDS:-3}
 CONC=${BENCH_CONC:-32}
 SERVER_CPU=${BENCH_SERVER_CPU:-1}
 LOAD_CPU=${BENCH_LOAD_CPU:-0}
@@ -36,7 +44,9 @@ PIDS=()
 cleanup() {
 	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
-	psql -q "$PG/postgres?sslmode=disable" -c "DROP DATABASE IF EXISTS $SCRATCH" 2>/dev/null || true
+	for db in "$SCRATCH" "${SCRATCH}_peer"; do
+		psql -q "$PG/postgres?sslmode=disable" -c "DROP DATABASE IF EXISTS $db" 2>/dev/null || true
+	done
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -47,7 +57,7 @@ freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0
 waitfor() { for _ in $(seq 100); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
 
 say "$(date -u +%FT%TZ) $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench' ':!docs' || echo ' (dirty)'); $(go version); $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)"
-say "server CPU $SERVER_CPU, load generator CPU $LOAD_CPU, $CONC connections, $DUR per cell"
+say "server CPU $SERVER_CPU, load generator CPU $LOAD_CPU, $CONC connections, $DUR per cell, $ROUNDS rounds"
 
 # --- builds ---------------------------------------------------------------
 go build -o "$W/gatehouse" ./cmd/gatehouse
@@ -56,147 +66,186 @@ go version -m "$W/gatehouse-boring" | grep -E 'GOEXPERIMENT|CGO_ENABLED' | sed '
 go build -o "$W/load" ./bench/load
 go test -c -o "$W/sign.test" ./bench
 GOEXPERIMENT=boringcrypto CGO_ENABLED=1 go test -c -o "$W/sign-boring.test" ./bench
+GH_BIN=$W/gatehouse
 if [ "${BENCH_PROFILE:-}" = 1 ]; then
 	printf '{"Replace":{"%s":"%s"}}' "$ROOT/cmd/gatehouse/zz_bench_pprof.go" "$ROOT/bench/pprof/pprof.go.txt" >"$W/overlay.json"
 	go build -overlay "$W/overlay.json" -o "$W/gatehouse-pprof" ./cmd/gatehouse
+	GH_BIN=$W/gatehouse-pprof
 fi
 (cd bench/peer && npm ci --no-audit --no-fund --silent)
 
-# --- raw signing, one core --------------------------------------------------
-say "raw signing on CPU $SERVER_CPU (Go crypto, then BoringCrypto)"
-sign() { taskset -c "$SERVER_CPU" "$1" -test.run '^$' -test.bench Sign -test.cpu 1 -test.benchtime 3s | grep '^Benchmark' | sed "s/^/$2 /" | tee -a "$RESULTS"; }
-sign "$W/sign.test" go
-sign "$W/sign-boring.test" boring
-say "openssl $(openssl version | cut -d' ' -f2)"
-taskset -c "$SERVER_CPU" openssl speed -seconds 3 rsa2048 ecdsap256 ed25519 2>/dev/null |
-	grep -E '^(rsa|[ ]*256 bits ecdsa|[ ]*253 bits EdDSA)' | sed 's/^/openssl /' | tee -a "$RESULTS"
-
-# --- oidc-provider ------------------------------------------------------------
+# --- servers ----------------------------------------------------------------
 SVC_SECRET=$(openssl rand -base64 32 | tr -d '=+/')
 WEB_SECRET=$(openssl rand -base64 32 | tr -d '=+/')
-start_peer() { # alg
-	PEER_PORT=$(freeport)
-	PEER=http://127.0.0.1:$PEER_PORT
-	cat >"$W/peer.json" <<EOF
-{"port":$PEER_PORT,"alg":"$1","mint":true,"clients":[
+start_peer() { # name alg adapter
+	local port
+	port=$(freeport)
+	cat >"$W/peer-$1.json" <<EOF
+{"port":$port,"alg":"$2","adapter":"$3","mint":true,"clients":[
  {"client_id":"svc","client_secret":"$SVC_SECRET","grant_types":["client_credentials"],"scope":"invoices:read"},
  {"client_id":"web","client_secret":"$WEB_SECRET","grant_types":["authorization_code","refresh_token"],"redirect_uris":["$REDIRECT"]}]}
 EOF
-	NODE_ENV=production taskset -c "$SERVER_CPU" node bench/peer/server.mjs "$W/peer.json" >"$OUT/peer-$1.log" 2>&1 &
-	PEER_PID=$!
-	PIDS+=("$PEER_PID")
-	waitfor "$PEER/.well-known/openid-configuration"
+	PEER_DATABASE_URL="$PG/${SCRATCH}_peer?sslmode=disable" NODE_ENV=production \
+		taskset -c "$SERVER_CPU" node bench/peer/server.mjs "$W/peer-$1.json" >"$OUT/peer-$1.log" 2>&1 &
+	PIDS+=($!)
+	waitfor "http://127.0.0.1:$port/.well-known/openid-configuration"
+	eval "PEER_$1=http://127.0.0.1:$port"
 }
-stop_peer() { kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true; }
 
-CC='grant_type=client_credentials&scope=invoices%3Aread'
-say "oidc-provider $(node -p 'require("./bench/peer/node_modules/oidc-provider/package.json").version') on Node $(node --version), in-memory adapter"
-start_peer ES256
-load post -name peer/cc/ES256 -url "$PEER/token" -user svc -pass "$SVC_SECRET" -body "$CC" -expect '"access_token":"eyJ' -c "$CONC" -d "$DUR"
-curl -fs -X POST "$PEER/bench/mint?n=$CONC&client_id=web" >"$W/peer-rt"
-load refresh -name peer/refresh/ES256 -url "$PEER/token" -user web -pass "$WEB_SECRET" -tokens "$W/peer-rt" -c "$CONC" -d "$DUR"
-load get -name peer/discovery -url "$PEER/.well-known/openid-configuration" -c "$CONC" -d "$DUR"
-load get -name peer/jwks -url "$PEER/jwks" -c "$CONC" -d "$DUR"
-stop_peer
-start_peer RS256
-load post -name peer/cc/RS256 -url "$PEER/token" -user svc -pass "$SVC_SECRET" -body "$CC" -expect '"access_token":"eyJ' -c "$CONC" -d "$DUR"
-stop_peer
-
-# --- Gatehouse ----------------------------------------------------------------
-start_gh() { # label binary database-url(empty: SQLite)
-	GH_LABEL=$1
-	local port data
+# start_gh name binary database-url(empty: SQLite): serves, seeds over
+# GraphQL and sets GH_<name> (issuer) and GH_<name>_DATA; the seeded
+# client ids and secrets (GH_SVC_ES256_ID…) are the same names each time.
+start_gh() {
+	local port data apikey seeded pp=()
 	port=$(freeport)
 	data=$W/data-$1
 	mkdir -p "$data"
-	GH=http://127.0.0.1:$port
-	GH_DATA=$data
-	export GATEHOUSE_ADDR=127.0.0.1:$port GATEHOUSE_ISSUER=$GH GATEHOUSE_DATA_DIR=$data GATEHOUSE_DEV=true \
-		GATEHOUSE_LOG_FORMAT=json GATEHOUSE_LOG_LEVEL=warn GATEHOUSE_DATABASE_URL=$3
-	APIKEY=$("$2" apikey create --name bench 2>>"$OUT/gatehouse-$1.log" | tail -n 1)
-	[ -n "$APIKEY" ] || { echo "apikey create failed: see $OUT/gatehouse-$1.log" >&2; exit 1; }
-	local pp=()
-	if [ "${BENCH_PROFILE:-}" = 1 ]; then
-		PPROF=127.0.0.1:$(freeport)
-		pp=(env GATEHOUSE_BENCH_PPROF=$PPROF)
+	local env=(GATEHOUSE_ADDR=127.0.0.1:$port GATEHOUSE_ISSUER=http://127.0.0.1:$port GATEHOUSE_DATA_DIR=$data
+		GATEHOUSE_DEV=true GATEHOUSE_LOG_FORMAT=json GATEHOUSE_LOG_LEVEL=warn GATEHOUSE_DATABASE_URL=$3)
+	apikey=$(env "${env[@]}" "$2" apikey create --name bench 2>>"$OUT/gatehouse-$1.log" | tail -n 1)
+	[ -n "$apikey" ] || { echo "apikey create failed: see $OUT/gatehouse-$1.log" >&2; exit 1; }
+	if [ "${BENCH_PROFILE:-}" = 1 ] && [ "$2" = "$GH_BIN" ]; then
+		pp=(GATEHOUSE_BENCH_PPROF=127.0.0.1:$(freeport))
+		eval "PPROF_$1=${pp[0]#*=}"
 	fi
-	"${pp[@]}" taskset -c "$SERVER_CPU" "$2" serve >"$OUT/gatehouse-$1.log" 2>&1 &
-	GH_PID=$!
-	PIDS+=("$GH_PID")
-	waitfor "$GH/readyz"
+	env "${env[@]}" "${pp[@]}" taskset -c "$SERVER_CPU" "$2" serve >>"$OUT/gatehouse-$1.log" 2>&1 &
+	PIDS+=($!)
+	waitfor "http://127.0.0.1:$port/readyz"
 	# Assigned first: eval "$(…)" would hide a failed seed behind eval's status.
-	local seeded
-	seeded=$("$W/load" seed -issuer "$GH" -pass "$APIKEY" -email "$EMAIL" -password "$PW" -redirect "$REDIRECT")
+	seeded=$("$W/load" seed -issuer "http://127.0.0.1:$port" -pass "$apikey" -email "$EMAIL" -password "$PW" -redirect "$REDIRECT" | sed "s/^GH_/GH_${1}_/")
 	eval "$seeded"
+	eval "GH_$1=http://127.0.0.1:$port GH_${1}_DATA=$data"
 }
-stop_gh() { kill "$GH_PID"; wait "$GH_PID" 2>/dev/null || true; }
-profile() { # name: a CPU profile of the next 8 s, taken while a load runs
-	[ "${BENCH_PROFILE:-}" = 1 ] || return 0
-	curl -fs -o "$OUT/$1.pprof" "http://$PPROF/debug/pprof/profile?seconds=8" &
-}
-pg_counters() { psql -qtA "$PG/postgres?sslmode=disable" -c "SELECT xact_commit, tup_inserted, tup_updated, tup_deleted FROM pg_stat_database WHERE datname = '$SCRATCH'"; }
-sqlite_state() { stat -c '%n %s %Y' "$GH_DATA"/*.db* | tr '\n' ' '; }
 
-cc_es() { load post -name "$1/cc/ES256" -url "$GH/oauth/v2/token" -user "$GH_SVC_ES256_ID" -pass "$GH_SVC_ES256_SECRET" -body "$CC" -expect '"access_token":"eyJ' -c "$CONC" -d "$DUR"; }
-cc_rs() { load post -name "$1/cc/RS256" -url "$GH/oauth/v2/token" -user "$GH_SVC_RS256_ID" -pass "$GH_SVC_RS256_SECRET" -body "$CC" -expect '"access_token":"eyJ' -c "$CONC" -d "$DUR"; }
-
-BIN=$W/gatehouse
-[ "${BENCH_PROFILE:-}" = 1 ] && BIN=$W/gatehouse-pprof
-
-say "Gatehouse on SQLite"
-start_gh sqlite "$BIN" ""
-sleep 2 # let the seeding's WAL checkpoint settle
-before=$(sqlite_state)
-profile sqlite-cc-es256
-cc_es gatehouse/sqlite
-after=$(sqlite_state)
-[ "$before" = "$after" ] && say "sqlite files unchanged by client_credentials: $after" || say "SQLITE FILES CHANGED: before $before after $after"
-profile sqlite-cc-rs256
-cc_rs gatehouse/sqlite
-profile sqlite-discovery
-load get -name gatehouse/sqlite/discovery -url "$GH/.well-known/openid-configuration" -c "$CONC" -d "$DUR"
-profile sqlite-jwks
-load get -name gatehouse/sqlite/jwks -url "$GH/oauth/v2/keys" -c "$CONC" -d "$DUR"
-JWKS_SIZE=$(curl -fs "$GH/oauth/v2/keys" | wc -c)
+say "oidc-provider $(node -p 'require("./bench/peer/node_modules/oidc-provider/package.json").version') on Node $(node --version); adapters: memory, and PostgreSQL (bench/peer/pgadapter.mjs)"
+psql -q "$PG/postgres?sslmode=disable" -c "CREATE DATABASE ${SCRATCH}_peer"
+start_peer es ES256 memory
+start_peer rs RS256 memory
+start_peer pg ES256 postgres
+psql -q "$PG/postgres?sslmode=disable" -c "CREATE DATABASE $SCRATCH"
+start_gh sqlite "$GH_BIN" ""
+start_gh postgres "$GH_BIN" "$PG/$SCRATCH?sslmode=disable"
+start_gh boring "$W/gatehouse-boring" ""
+JWKS_SIZE=$(curl -fs "$GH_sqlite/oauth/v2/keys" | wc -c)
 FLOOR=127.0.0.1:$(freeport)
 taskset -c "$SERVER_CPU" "$W/load" static -url "$FLOOR" -n "$JWKS_SIZE" &
-FLOOR_PID=$!
-PIDS+=("$FLOOR_PID")
+PIDS+=($!)
 waitfor "http://$FLOOR/"
 say "floor: plain net/http, no middleware, a fixed $JWKS_SIZE-byte body (the JWKS size)"
-load get -name floor/net-http-static -url "http://$FLOOR/" -c "$CONC" -d "$DUR"
-kill "$FLOOR_PID"
-taskset -c "$LOAD_CPU" "$W/load" login -name gatehouse/sqlite/code-flow -issuer "$GH" -client "$GH_WEB_ID" -secret "$GH_WEB_SECRET" \
-	-redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -n 40 | tee -a "$RESULTS"
-stop_gh
 
-say "Gatehouse on PostgreSQL (scratch database $SCRATCH)"
-psql -q "$PG/postgres?sslmode=disable" -c "CREATE DATABASE $SCRATCH"
-start_gh postgres "$BIN" "$PG/$SCRATCH?sslmode=disable"
-sleep 3 # pg_stat_database lags: let the seeding's counts land first
-before=$(pg_counters)
-profile postgres-cc-es256
-cc_es gatehouse/postgres
-sleep 3 # pg_stat_database is updated by each backend after a delay
-after=$(pg_counters)
-say "pg_stat_database xact_commit|tup_inserted|tup_updated|tup_deleted before $before after $after (the counters include this query and the pool's health checks)"
-cc_rs gatehouse/postgres
-taskset -c "$LOAD_CPU" "$W/load" login -name gatehouse/postgres/pool -issuer "$GH" -client "$GH_WEB_ID" -secret "$GH_WEB_SECRET" \
-	-redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -tokens-out "$W/gh-rt" -pool "$CONC"
-before=$(pg_counters)
-profile postgres-refresh
-load refresh -name gatehouse/postgres/refresh/ES256 -url "$GH/oauth/v2/token" -user "$GH_WEB_ID" -pass "$GH_WEB_SECRET" -tokens "$W/gh-rt" -c "$CONC" -d "$DUR"
-sleep 1
-after=$(pg_counters)
-say "pg_stat_database during refresh: before $before after $after"
-taskset -c "$LOAD_CPU" "$W/load" login -name gatehouse/postgres/code-flow -issuer "$GH" -client "$GH_WEB_ID" -secret "$GH_WEB_SECRET" \
-	-redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -n 40 | tee -a "$RESULTS"
-stop_gh
+# Refresh pools: one sign-in per token, $CONC tokens per round (Gatehouse's
+# by real sign-ins with argon2id, the peers' minted by their bench endpoint).
+taskset -c "$LOAD_CPU" "$W/load" login -name gatehouse/postgres/pool -issuer "$GH_postgres" -client "$GH_postgres_WEB_ID" \
+	-secret "$GH_postgres_WEB_SECRET" -redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -tokens-out "$W/gh-rt" -pool $((CONC * ROUNDS)) >/dev/null
+split -l "$CONC" -d -a 3 "$W/gh-rt" "$W/gh-rt."
 
-say "Gatehouse built with GOEXPERIMENT=boringcrypto, on SQLite"
-start_gh boring "$W/gatehouse-boring" ""
-cc_rs gatehouse-boring/sqlite
-cc_es gatehouse-boring/sqlite
-stop_gh
+CC='grant_type=client_credentials&scope=invoices%3Aread'
+cc() { # name url id secret
+	load post -name "$1" -url "$2/oauth/v2/token" -user "$3" -pass "$4" -body "$CC" -expect '"access_token":"eyJ' -c "$CONC" -d "$DUR"
+}
+peer_cc() { load post -name "$1" -url "$2/token" -user svc -pass "$SVC_SECRET" -body "$CC" -expect '"access_token":"eyJ' -c "$CONC" -d "$DUR"; }
+sign() { # label binary
+	taskset -c "$SERVER_CPU" "$2" -test.run '^$' -test.bench Sign -test.cpu 1 -test.benchtime 2s |
+		awk -v l="$1" '/^Benchmark/ {split($1, n, "/"); sub(/-.*/, "", n[2]); for (i = 1; i < NF; i++) if ($(i+1) == "sigs/s") print "raw/" l "/" n[2] " rps=" $i}' | tee -a "$RESULTS"
+}
+profile() { # server name: a CPU profile of the next 5 s, taken while a load runs
+	[ "${BENCH_PROFILE:-}" = 1 ] && [ "$ROUND" = 1 ] || return 0
+	local addr
+	eval "addr=\${PPROF_$1:-}"
+	[ -n "$addr" ] && curl -fs -o "$OUT/$2.pprof" "http://$addr/debug/pprof/profile?seconds=5" &
+}
+pg_counters() { psql -qtA "$PG/postgres?sslmode=disable" -c "SELECT xact_commit, tup_inserted, tup_updated, tup_deleted FROM pg_stat_database WHERE datname = '$SCRATCH'"; }
+sqlite_state() { stat -c '%n %s %Y' "$GH_sqlite_DATA"/*.db* | tr '\n' ' '; }
 
+for ROUND in $(seq "$ROUNDS"); do
+	say "round $ROUND of $ROUNDS; load $(cut -d' ' -f1-3 /proc/loadavg)"
+	sign go "$W/sign.test"
+	sign boring "$W/sign-boring.test"
+	peer_cc peer/cc/ES256 "$PEER_es"
+	peer_cc peer/cc/RS256 "$PEER_rs"
+	before=$(sqlite_state)
+	profile sqlite sqlite-cc-es256
+	cc gatehouse/sqlite/cc/ES256 "$GH_sqlite" "$GH_sqlite_SVC_ES256_ID" "$GH_sqlite_SVC_ES256_SECRET"
+	after=$(sqlite_state)
+	[ "$before" = "$after" ] && say "sqlite files unchanged by client_credentials: $after" || say "SQLITE FILES CHANGED: before $before after $after"
+	profile sqlite sqlite-cc-rs256
+	cc gatehouse/sqlite/cc/RS256 "$GH_sqlite" "$GH_sqlite_SVC_RS256_ID" "$GH_sqlite_SVC_RS256_SECRET"
+	sleep 3 # pg_stat_database lags: let earlier counts land first
+	before=$(pg_counters)
+	cc gatehouse/postgres/cc/ES256 "$GH_postgres" "$GH_postgres_SVC_ES256_ID" "$GH_postgres_SVC_ES256_SECRET"
+	sleep 3
+	say "pg_stat_database xact_commit|tup_inserted|tup_updated|tup_deleted before $before after $(pg_counters) (client_credentials; the counters include pool health checks)"
+	cc gatehouse/postgres/cc/RS256 "$GH_postgres" "$GH_postgres_SVC_RS256_ID" "$GH_postgres_SVC_RS256_SECRET"
+	cc gatehouse-boring/sqlite/cc/RS256 "$GH_boring" "$GH_boring_SVC_RS256_ID" "$GH_boring_SVC_RS256_SECRET"
+	cc gatehouse-boring/sqlite/cc/ES256 "$GH_boring" "$GH_boring_SVC_ES256_ID" "$GH_boring_SVC_ES256_SECRET"
+	for p in es pg; do
+		curl -fs -X POST "$(eval echo "\$PEER_$p")/bench/mint?n=$CONC&client_id=web" >"$W/peer-rt"
+		name=peer/refresh/memory
+		[ "$p" = pg ] && name=peer/refresh/postgres
+		load refresh -name "$name" -url "$(eval echo "\$PEER_$p")/token" -user web -pass "$WEB_SECRET" -tokens "$W/peer-rt" -c "$CONC" -d "$DUR"
+	done
+	before=$(pg_counters)
+	profile postgres postgres-refresh
+	load refresh -name gatehouse/postgres/refresh -url "$GH_postgres/oauth/v2/token" -user "$GH_postgres_WEB_ID" -pass "$GH_postgres_WEB_SECRET" \
+		-tokens "$W/gh-rt.$(printf %03d $((ROUND - 1)))" -c "$CONC" -d "$DUR"
+	sleep 3
+	say "pg_stat_database during refresh: before $before after $(pg_counters)"
+	load get -name peer/discovery -url "$PEER_es/.well-known/openid-configuration" -c "$CONC" -d "$DUR"
+	load get -name peer/jwks -url "$PEER_es/jwks" -c "$CONC" -d "$DUR"
+	profile sqlite sqlite-discovery
+	load get -name gatehouse/discovery -url "$GH_sqlite/.well-known/openid-configuration" -c "$CONC" -d "$DUR"
+	profile sqlite sqlite-jwks
+	load get -name gatehouse/jwks -url "$GH_sqlite/oauth/v2/keys" -c "$CONC" -d "$DUR"
+	load get -name floor/net-http-static -url "http://$FLOOR/" -c "$CONC" -d "$DUR"
+done
+
+say "openssl $(openssl version | cut -d' ' -f2), once, on CPU $SERVER_CPU"
+taskset -c "$SERVER_CPU" openssl speed -seconds 3 rsa2048 ecdsap256 ed25519 2>/dev/null |
+	grep -E '^(rsa|[ ]*256 bits ecdsa|[ ]*253 bits EdDSA)' | sed 's/^/openssl /' | tee -a "$RESULTS"
+for b in sqlite postgres; do
+	eval "iss=\$GH_$b id=\$GH_${b}_WEB_ID secret=\$GH_${b}_WEB_SECRET"
+	taskset -c "$LOAD_CPU" "$W/load" login -name "gatehouse/$b/code-flow" -issuer "$iss" -client "$id" -secret "$secret" \
+		-redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -n 40 | tee -a "$RESULTS"
+done
+
+say "summary: median over $ROUNDS rounds of each rate, and of each ratio computed within a round"
+python3 - "$RESULTS" <<'EOF' | tee -a "$RESULTS"
+import re, statistics, sys
+rounds, cur = [], None
+for line in open(sys.argv[1]):
+    if line.startswith("# round "):
+        cur = {}; rounds.append(cur); continue
+    if line.startswith("# openssl"):
+        cur = None
+    m = re.match(r"(\S+)\s.*?rps=([\d.]+)", line)
+    if m and cur is not None:
+        cur[m.group(1)] = float(m.group(2))
+names = sorted({k for r in rounds for k in r})
+for n in names:
+    vals = [r[n] for r in rounds if n in r]
+    print(f"{n:40s} median {statistics.median(vals):10.0f}/s  rounds {' '.join(f'{v:.0f}' for v in vals)}")
+ratios = [
+    ("sqlite cc ES256 / peer cc ES256 (>= 2)", lambda r: r["gatehouse/sqlite/cc/ES256"] / r["peer/cc/ES256"]),
+    ("postgres cc ES256 / peer cc ES256 (>= 2)", lambda r: r["gatehouse/postgres/cc/ES256"] / r["peer/cc/ES256"]),
+    ("sqlite cc ES256 / raw Go ES256 (>= 0.4)", lambda r: r["gatehouse/sqlite/cc/ES256"] / r["raw/go/ES256"]),
+    ("postgres cc ES256 / raw Go ES256 (>= 0.4)", lambda r: r["gatehouse/postgres/cc/ES256"] / r["raw/go/ES256"]),
+    ("sqlite cc RS256 / raw Go RSA (>= 0.85)", lambda r: r["gatehouse/sqlite/cc/RS256"] / r["raw/go/RS256"]),
+    ("postgres cc RS256 / raw Go RSA (>= 0.85)", lambda r: r["gatehouse/postgres/cc/RS256"] / r["raw/go/RS256"]),
+    ("boring cc RS256 / raw Go RSA", lambda r: r["gatehouse-boring/sqlite/cc/RS256"] / r["raw/go/RS256"]),
+    ("boring cc RS256 / raw BoringCrypto RSA", lambda r: r["gatehouse-boring/sqlite/cc/RS256"] / r["raw/boring/RS256"]),
+    ("boring cc RS256 / peer cc RS256", lambda r: r["gatehouse-boring/sqlite/cc/RS256"] / r["peer/cc/RS256"]),
+    ("sqlite cc RS256 / peer cc RS256", lambda r: r["gatehouse/sqlite/cc/RS256"] / r["peer/cc/RS256"]),
+    ("postgres refresh / peer refresh, memory (>= 2)", lambda r: r["gatehouse/postgres/refresh"] / r["peer/refresh/memory"]),
+    ("postgres refresh / peer refresh, postgres", lambda r: r["gatehouse/postgres/refresh"] / r["peer/refresh/postgres"]),
+    ("discovery / floor", lambda r: r["gatehouse/discovery"] / r["floor/net-http-static"]),
+    ("jwks / floor", lambda r: r["gatehouse/jwks"] / r["floor/net-http-static"]),
+]
+for label, f in ratios:
+    vals = []
+    for r in rounds:
+        try: vals.append(f(r))
+        except KeyError: pass
+    if vals:
+        print(f"ratio {label:48s} median {statistics.median(vals):6.2f}  rounds {' '.join(f'{v:.2f}' for v in vals)}")
+EOF
 say "done; load $(cut -d' ' -f1-3 /proc/loadavg); results in $RESULTS"
