@@ -251,6 +251,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{GrantsColumns[4]},
 			},
+			{
+				Name:    "grant_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{GrantsColumns[12]},
+			},
 		},
 	}
 	// MembershipsColumns holds the columns for the "memberships" table.
@@ -372,6 +377,13 @@ var (
 		Name:       "revoked_tokens",
 		Columns:    RevokedTokensColumns,
 		PrimaryKey: []*schema.Column{RevokedTokensColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "revokedtoken_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{RevokedTokensColumns[2]},
+			},
+		},
 	}
 	// RolesColumns holds the columns for the "roles" table.
 	RolesColumns = []*schema.Column{

@@ -144,7 +144,8 @@ func (Grant) Edges() []ent.Edge {
 
 // Indexes implements ent.Schema.
 func (Grant) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("user_id"), index.Fields("auth_request_id"), index.Fields("session_id")}
+	// expires_at: the sweeper's range scan (Provider.Sweep).
+	return []ent.Index{index.Fields("user_id"), index.Fields("auth_request_id"), index.Fields("session_id"), index.Fields("expires_at")}
 }
 
 // Annotations implements ent.Schema.
@@ -199,6 +200,9 @@ func (RevokedToken) Fields() []ent.Field {
 		field.Time("expires_at").Immutable(),
 	}
 }
+
+// Indexes implements ent.Schema: expires_at for the sweeper.
+func (RevokedToken) Indexes() []ent.Index { return []ent.Index{index.Fields("expires_at")} }
 
 // Annotations implements ent.Schema.
 func (RevokedToken) Annotations() []schema.Annotation { return []schema.Annotation{entgql.Skip()} }
