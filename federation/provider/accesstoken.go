@@ -93,13 +93,5 @@ func (p *Provider) signAccessTokenClaims(ctx context.Context, c *client, claims 
 	if err != nil {
 		return "", p.serverError(ctx, "marshal access token", err)
 	}
-	k, err := p.keys.signer(ctx, jose.SignatureAlgorithm(c.app.AccessTokenSigningAlgorithm))
-	if err != nil {
-		return "", p.serverError(ctx, "signing key", err)
-	}
-	token, err := k.signJWS(accessTokenType, payload)
-	if err != nil {
-		return "", p.serverError(ctx, "sign access token", err)
-	}
-	return token, nil
+	return p.signToken(ctx, jose.SignatureAlgorithm(c.app.AccessTokenSigningAlgorithm), accessTokenType, payload)
 }

@@ -64,10 +64,11 @@ func (p *Provider) authenticateClient(r *http.Request, st *reqState) *oidc.Error
 		p.log.InfoContext(ctx, "provider: client authentication failed", "path", r.URL.Path, "reason", reason, "error", err)
 		return oidc.ErrInvalidClient().WithDescription("client authentication failed")
 	}
-	q := r.URL.Query()
-	if q.Has("client_secret") || q.Has("client_assertion") {
-		// RFC 6749 §2.3.1: credentials never in the request URI.
-		return oidc.ErrInvalidRequest().WithDescription("client credentials must not be sent in the URL")
+	if r.URL.RawQuery != "" { // parsed only when present: the token endpoint's hot path has none
+		if q := r.URL.Query(); q.Has("client_secret") || q.Has("client_assertion") {
+			// RFC 6749 §2.3.1: credentials never in the request URI.
+			return oidc.ErrInvalidRequest().WithDescription("client credentials must not be sent in the URL")
+		}
 	}
 	form := r.PostForm
 	basicID, basicSecret, hasBasic := r.BasicAuth()

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -40,6 +41,20 @@ type protectedHeader struct {
 // JWS typ values: access tokens per RFC 9068 §2.1, ID tokens as the
 // library signs them.
 const idTokenType = "JWT"
+
+// signToken signs payload as a token of type typ with the active key of
+// alg.
+func (p *Provider) signToken(ctx context.Context, alg jose.SignatureAlgorithm, typ string, payload []byte) (string, error) {
+	k, err := p.keys.signer(ctx, alg)
+	if err != nil {
+		return "", p.serverError(ctx, "signing key", err)
+	}
+	token, err := k.signJWS(typ, payload)
+	if err != nil {
+		return "", p.serverError(ctx, "sign "+typ, err)
+	}
+	return token, nil
+}
 
 // header is the base64url-encoded protected header of the tokens of type
 // typ that k signs, encoded once per key and type.

@@ -1,12 +1,6 @@
 package provider
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -16,18 +10,7 @@ import (
 
 func testSigningKey(t testing.TB, alg jose.SignatureAlgorithm) *signingKey {
 	t.Helper()
-	var (
-		priv crypto.Signer
-		err  error
-	)
-	switch alg {
-	case jose.RS256:
-		priv, err = rsa.GenerateKey(rand.Reader, 2048)
-	case jose.ES256:
-		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case jose.EdDSA:
-		_, priv, err = ed25519.GenerateKey(rand.Reader)
-	}
+	priv, err := generateKey(alg)
 	must(t, err)
 	return &signingKey{id: "sk_test_" + string(alg), alg: alg, private: priv,
 		public: jose.JSONWebKey{Key: priv.Public(), KeyID: "sk_test_" + string(alg), Algorithm: string(alg), Use: "sig"}}

@@ -236,22 +236,9 @@ func (s *keyStore) parse(row *ent.SigningKey) (*signingKey, error) {
 // create generates, seals (associated data: the key id, so a sealed key
 // cannot be moved to another row) and stores a new key.
 func (s *keyStore) create(ctx context.Context, db *ent.Client, alg jose.SignatureAlgorithm, activatesAt time.Time) (string, error) {
-	var (
-		priv crypto.Signer
-		err  error
-	)
-	switch alg {
-	case jose.RS256:
-		priv, err = rsa.GenerateKey(rand.Reader, 2048)
-	case jose.ES256:
-		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case jose.EdDSA:
-		_, priv, err = ed25519.GenerateKey(rand.Reader)
-	default:
-		return "", fmt.Errorf("create signing key: unsupported algorithm %s", alg)
-	}
+	priv, err := generateKey(alg)
 	if err != nil {
-		return "", fmt.Errorf("generate %s key: %w", alg, err)
+		return "", err
 	}
 	id := pulid.New("sk")
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
@@ -277,6 +264,28 @@ func (s *keyStore) create(ctx context.Context, db *ent.Client, alg jose.Signatur
 		return "", fmt.Errorf("store signing key: %w", err)
 	}
 	return string(id), nil
+}
+
+// generateKey makes a private key for alg: RSA-2048, P-256 or Ed25519.
+func generateKey(alg jose.SignatureAlgorithm) (crypto.Signer, error) {
+	var (
+		priv crypto.Signer
+		err  error
+	)
+	switch alg {
+	case jose.RS256:
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case jose.ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case jose.EdDSA:
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	default:
+		return nil, fmt.Errorf("create signing key: unsupported algorithm %s", alg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("generate %s key: %w", alg, err)
+	}
+	return priv, nil
 }
 
 // signer returns the signing key for alg: the newest whose activates_at

@@ -167,15 +167,7 @@ func (p *Provider) refreshedIDToken(ctx context.Context, c *client, req *refresh
 	if err != nil {
 		return "", p.serverError(ctx, "marshal id token", err)
 	}
-	k, err := p.keys.signer(ctx, alg)
-	if err != nil {
-		return "", p.serverError(ctx, "signing key", err)
-	}
-	token, err := k.signJWS(idTokenType, payload)
-	if err != nil {
-		return "", p.serverError(ctx, "sign id token", err)
-	}
-	return token, nil
+	return p.signToken(ctx, alg, idTokenType, payload)
 }
 
 // refreshRow is one refresh token with its grant, its user and its
