@@ -56,9 +56,9 @@ func assertionAlgorithmNames() []string {
 }
 
 // authenticateClient authenticates the client of a token, introspection or
-// revocation request with its registered method and records it in st.
+// revocation request with its registered method and returns it.
 // The returned error is what the client sees; the reason is logged.
-func (p *Provider) authenticateClient(r *http.Request, st *reqState) *oidc.Error {
+func (p *Provider) authenticateClient(r *http.Request) (*client, *oidc.Error) {
 	ctx := r.Context()
 	fail := func(reason string, err error) *oidc.Error {
 		p.log.InfoContext(ctx, "provider: client authentication failed", "path", r.URL.Path, "reason", reason, "error", err)
@@ -67,7 +67,7 @@ func (p *Provider) authenticateClient(r *http.Request, st *reqState) *oidc.Error
 	if r.URL.RawQuery != "" { // parsed only when present: the token endpoint's hot path has none
 		if q := r.URL.Query(); q.Has("client_secret") || q.Has("client_assertion") {
 			// RFC 6749 §2.3.1: credentials never in the request URI.
-			return oidc.ErrInvalidRequest().WithDescription("client credentials must not be sent in the URL")
+			return nil, oidc.ErrInvalidRequest().WithDescription("client credentials must not be sent in the URL")
 		}
 	}
 	form := r.PostForm
@@ -83,7 +83,7 @@ func (p *Provider) authenticateClient(r *http.Request, st *reqState) *oidc.Error
 	}
 	if methods > 1 {
 		// RFC 6749 §2.3: one method per request.
-		return oidc.ErrInvalidRequest().WithDescription("client authentication must not use more than one method")
+		return nil, oidc.ErrInvalidRequest().WithDescription("client authentication must not use more than one method")
 	}
 	var (
 		c      *client
@@ -94,52 +94,49 @@ func (p *Provider) authenticateClient(r *http.Request, st *reqState) *oidc.Error
 	case hasAssertion:
 		method = oidc.AuthMethodPrivateKeyJWT
 		if assertionType != oidc.ClientAssertionTypeJWTAssertion {
-			return fail("unsupported client_assertion_type", nil)
+			return nil, fail("unsupported client_assertion_type", nil)
 		}
 		c, err = p.verifyClientAssertion(ctx, assertion, formID, r.URL.Path)
 		if err != nil {
 			var oe *oidc.Error
 			if errors.As(err, &oe) && oe.ErrorType == oidc.ServerError {
-				return oe
+				return nil, oe
 			}
-			return fail("client assertion", err)
+			return nil, fail("client assertion", err)
 		}
 	case hasBasic:
 		method = oidc.AuthMethodBasic
 		id, err1 := url.QueryUnescape(basicID)
 		secret, err2 := url.QueryUnescape(basicSecret)
 		if err1 != nil || err2 != nil {
-			return fail("malformed basic credentials", errors.Join(err1, err2))
+			return nil, fail("malformed basic credentials", errors.Join(err1, err2))
 		}
 		if formID != "" && formID != id {
-			return fail("client_id differs from basic credentials", nil)
+			return nil, fail("client_id differs from basic credentials", nil)
 		}
 		if c, err = p.clients.get(ctx, id); err != nil {
-			return p.clientLookupError(ctx, fail, err)
+			return nil, p.clientLookupError(ctx, fail, err)
 		}
 		if c.AuthMethod() != method || !c.checkSecret(secret) {
-			return fail("wrong secret or method", nil)
+			return nil, fail("wrong secret or method", nil)
 		}
 	case formSecret != "":
 		method = oidc.AuthMethodPost
 		if c, err = p.clients.get(ctx, formID); err != nil {
-			return p.clientLookupError(ctx, fail, err)
+			return nil, p.clientLookupError(ctx, fail, err)
 		}
 		if c.AuthMethod() != method || !c.checkSecret(formSecret) {
-			return fail("wrong secret or method", nil)
+			return nil, fail("wrong secret or method", nil)
 		}
 	default:
 		method = oidc.AuthMethodNone
 		if c, err = p.clients.get(ctx, formID); err != nil {
-			return p.clientLookupError(ctx, fail, err)
+			return nil, p.clientLookupError(ctx, fail, err)
 		}
 		if c.AuthMethod() != method {
-			return fail("confidential client sent no credentials", nil)
+			return nil, fail("confidential client sent no credentials", nil)
 		}
 	}
-	st.mu.Lock()
-	st.authenticated = c
-	st.mu.Unlock()
 	if method == oidc.AuthMethodPrivateKeyJWT || method == oidc.AuthMethodPost {
 		// Hand the library an authentication it checks through storage
 		// only (secretClient): never the assertion again, and Basic where
@@ -151,7 +148,7 @@ func (p *Provider) authenticateClient(r *http.Request, st *reqState) *oidc.Error
 		}
 		r.SetBasicAuth(url.QueryEscape(c.GetID()), "")
 	}
-	return nil
+	return c, nil
 }
 
 func (p *Provider) clientLookupError(ctx context.Context, fail func(string, error) *oidc.Error, err error) *oidc.Error {

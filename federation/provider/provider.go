@@ -311,42 +311,47 @@ func (p *Provider) routes() http.Handler {
 // state is installed, and 401s carry a WWW-Authenticate challenge
 // (RFC 6749 §5.2, RFC 6750 §3).
 func (p *Provider) library(h http.Handler) http.Handler {
+	noStore := []string{"no-store"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
 			writeOAuthError(w, oidc.ErrInvalidRequest().WithDescription("malformed request body"))
 			return
 		}
-		r = withState(r)
-		if r.URL.Path == pathToken || r.URL.Path == pathIntrospect || r.URL.Path == pathRevoke || r.URL.Path == pathUserinfo {
-			w.Header().Set("Cache-Control", "no-store")
+		path := r.URL.Path
+		if path == pathToken || path == pathIntrospect || path == pathRevoke || path == pathUserinfo {
+			w.Header()["Cache-Control"] = noStore
 		}
-		cw := &challengeWriter{ResponseWriter: w, path: r.URL.Path}
+		cw := &challengeWriter{ResponseWriter: w, path: path}
 		defer func() {
 			if v := recover(); v != nil {
-				p.log.ErrorContext(r.Context(), "provider: panic in library handler", "path", r.URL.Path, "panic", fmt.Sprint(v))
+				p.log.ErrorContext(r.Context(), "provider: panic in library handler", "path", path, "panic", fmt.Sprint(v))
 				if !cw.wrote {
 					writeOAuthError(w, oidc.ErrServerError())
 				}
 			}
 		}()
-		if r.URL.Path == pathToken || r.URL.Path == pathIntrospect || r.URL.Path == pathRevoke {
-			st := stateFrom(r.Context())
-			if e := p.authenticateClient(r, st); e != nil {
+		method := authMethodOf(r) // before authenticateClient rewrites the credentials
+		var authenticated *client
+		if path == pathToken || path == pathIntrospect || path == pathRevoke {
+			c, e := p.authenticateClient(r)
+			if e != nil {
 				writeOAuthError(w, e)
 				return
 			}
-			if r.URL.Path == pathToken {
+			if path == pathToken {
+				// The grants served ahead of the library need no request state.
 				switch oidc.GrantType(r.PostForm.Get("grant_type")) {
 				case oidc.GrantTypeClientCredentials:
-					p.clientCredentials(cw, r, st.authenticated)
+					p.clientCredentials(cw, r, c)
 					return
 				case oidc.GrantTypeRefreshToken:
-					p.refreshGrant(cw, r, st.authenticated)
+					p.refreshGrant(cw, r, c)
 					return
 				}
 			}
+			authenticated = c
 		}
-		h.ServeHTTP(cw, r)
+		h.ServeHTTP(cw, withState(r, method, authenticated))
 	})
 }
 

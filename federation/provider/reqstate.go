@@ -41,18 +41,24 @@ func stateFrom(ctx context.Context) *reqState {
 	return s
 }
 
-// withState installs a fresh reqState and records the client
-// authentication method the request uses.
-func withState(r *http.Request) *http.Request {
-	st := &reqState{authMethod: "none"}
+// authMethodOf is how a request's client authenticates: "basic", "post",
+// "jwt" or "none".
+func authMethodOf(r *http.Request) string {
 	switch {
 	case strings.HasPrefix(r.Header.Get("Authorization"), "Basic "):
-		st.authMethod = "basic"
+		return "basic"
 	case r.PostForm.Get("client_assertion") != "":
-		st.authMethod = "jwt"
+		return "jwt"
 	case r.PostForm.Get("client_secret") != "":
-		st.authMethod = "post"
+		return "post"
 	}
+	return "none"
+}
+
+// withState installs a fresh reqState for the library: the client
+// authentication method and the client authenticateClient verified, if any.
+func withState(r *http.Request, method string, authenticated *client) *http.Request {
+	st := &reqState{authMethod: method, authenticated: authenticated}
 	return r.WithContext(context.WithValue(r.Context(), reqStateKey{}, st))
 }
 
