@@ -35,7 +35,7 @@ func TestWithProvider(t *testing.T) {
 		}
 		p, err := provider.New(sys(t.Context()), provider.Config{
 			Issuer: issuer, Client: e.client, Sealer: sealer, CryptoKey: sha256.Sum256([]byte("test")),
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.clock.Now, Dev: true,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.clock.Now, AllowHTTPIssuer: true,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -65,7 +65,7 @@ func (b *backend) openProvider(ctx context.Context, cfg *config.Config, logger *
 		CryptoKey: [32]byte(derived),
 		Logger:    logger,
 		// config allows an http issuer only on loopback or in dev mode.
-		Dev: cfg.Dev || strings.HasPrefix(cfg.Issuer, "http://"),
+		AllowHTTPIssuer: cfg.Dev || strings.HasPrefix(cfg.Issuer, "http://"),
 	})
 }
 

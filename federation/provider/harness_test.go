@@ -84,7 +84,7 @@ func newEnv(t testing.TB, d testdb.Database, opts ...func(*Config)) *env {
 	}
 	cfg := Config{
 		Issuer: e.issuer, Client: db, Sealer: sealer, CryptoKey: sha256.Sum256([]byte("test")),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.clock.Now, Dev: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.clock.Now, AllowHTTPIssuer: true,
 	}
 	for _, o := range opts {
 		o(&cfg)

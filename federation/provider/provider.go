@@ -66,8 +66,9 @@ type Config struct {
 	Logger    *slog.Logger
 	// Now defaults to time.Now.
 	Now func() time.Time
-	// Dev allows an http:// issuer (op.WithAllowInsecure).
-	Dev bool
+	// AllowHTTPIssuer allows an http:// issuer (op.WithAllowInsecure): for
+	// loopback and development; cmd sets it only when its config allows.
+	AllowHTTPIssuer bool
 	// LoginPath is where authorize hands the browser:
 	// LoginPath+"?authRequest=<id>". Defaults to "/login".
 	LoginPath string
@@ -127,7 +128,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		problems = append(problems, "issuer must be an absolute URL without query or fragment")
 	case strings.HasSuffix(cfg.Issuer, "/"):
 		problems = append(problems, "issuer must not end with a slash")
-	case u.Scheme != "https" && !(cfg.Dev && u.Scheme == "http"):
+	case u.Scheme != "https" && !(cfg.AllowHTTPIssuer && u.Scheme == "http"):
 		problems = append(problems, "issuer must use https (http only in dev mode)")
 	}
 	if cfg.Client == nil {
@@ -194,7 +195,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		op.WithAccessTokenVerifierOpts(op.WithSupportedAccessTokenSigningAlgorithms(algorithmNames...)),
 		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms(algorithmNames...)),
 	}
-	if cfg.Dev {
+	if cfg.AllowHTTPIssuer {
 		opts = append(opts, op.WithAllowInsecure())
 	}
 	opCfg := &op.Config{

@@ -31,7 +31,7 @@ func (e *env) node() (*Provider, string) {
 	must(e.t, err)
 	p, err := New(e.ctx, Config{
 		Issuer: e.issuer, Client: e.db, Sealer: sealer, CryptoKey: sha256.Sum256([]byte("test")),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.clock.Now, Dev: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.clock.Now, AllowHTTPIssuer: true,
 	})
 	must(e.t, err)
 	srv := httptest.NewServer(p.Handler())
@@ -246,7 +246,7 @@ func TestJWKSPublishesAhead(t *testing.T) {
 			}
 		}
 		sealer, _ := seal.New(make([]byte, 32))
-		_, err = New(e.ctx, Config{Issuer: e.issuer, Client: e.db, Sealer: sealer, CryptoKey: sha256.Sum256([]byte("t")), Dev: true,
+		_, err = New(e.ctx, Config{Issuer: e.issuer, Client: e.db, Sealer: sealer, CryptoKey: sha256.Sum256([]byte("t")), AllowHTTPIssuer: true,
 			KeyPublishAhead: time.Minute})
 		if err == nil || !strings.Contains(err.Error(), "publish-ahead") {
 			t.Errorf("short publish-ahead accepted: %v", err)
