@@ -1,9 +1,11 @@
 package provider
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -63,6 +65,11 @@ func FuzzToken(f *testing.F) {
 		{"%zz=1", "Basic %%%"},
 		{"grant_type=urn:ietf:params:oauth:grant-type:token-exchange", ""},
 		{"grant_type=urn:ietf:params:oauth:grant-type:device_code&device_code=x&client_id=web", ""},
+		// Past client authentication, into the grants served ahead of the library.
+		{"grant_type=refresh_token&refresh_token=abc&scope=openid+profile", basicAuth("web", webSecret)},
+		{"grant_type=refresh_token&refresh_token=a&refresh_token=b", basicAuth("web", webSecret)},
+		{"grant_type=client_credentials&scope=read&scope=write", basicAuth("machine", machineSecret)},
+		{"grant_type=client_credentials&scope=read+admin", basicAuth("machine", machineSecret)},
 	} {
 		f.Add(s[0], s[1])
 	}
@@ -87,4 +94,8 @@ func FuzzToken(f *testing.F) {
 			}
 		}
 	})
+}
+
+func basicAuth(id, secret string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
 }
