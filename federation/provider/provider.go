@@ -19,7 +19,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/seal"
 )
 
-// Endpoint paths. Discovery documents them; Paths lists their prefixes.
+// Endpoint paths. Discovery documents them; Register routes them.
 const (
 	pathDiscovery     = "/.well-known/openid-configuration"
 	pathASMetadata    = "/.well-known/oauth-authorization-server" // RFC 8414 §3
