@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -18,14 +17,6 @@ import (
 // the library's router, form decoder and token plumbing cost as much as
 // the signature. The client has been authenticated by authenticateClient
 // before this runs; nothing here touches the database.
-
-// ccTokenResponse is the successful answer (RFC 6749 §5.1).
-type ccTokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
-	Scope       string `json:"scope,omitempty"`
-}
 
 // clientCredentials issues a machine token to the authenticated client c.
 func (p *Provider) clientCredentials(w http.ResponseWriter, r *http.Request, c *client) {
@@ -57,15 +48,8 @@ func (p *Provider) clientCredentials(w http.ResponseWriter, r *http.Request, c *
 		writeOAuthError(w, oidc.ErrServerError())
 		return
 	}
-	body, err := json.Marshal(ccTokenResponse{AccessToken: token, TokenType: oidc.BearerToken,
+	writeTokenResponse(w, tokenResponse{AccessToken: token, TokenType: oidc.BearerToken,
 		ExpiresIn: int64(lifetime.Seconds()), Scope: claims.Scope})
-	if err != nil {
-		writeOAuthError(w, p.serverError(ctx, "marshal token response", err))
-		return
-	}
-	h := w.Header()
-	h["Content-Type"] = []string{"application/json"}
-	_, _ = w.Write(body)
 }
 
 // grantedScopes limits a machine token to the scopes granted to the

@@ -28,27 +28,6 @@ import (
 // RFC 9700 §4.14.2). The library's path read the same rows four times and
 // wrote in a transaction of its own.
 
-// tokenResponse is a successful token answer (RFC 6749 §5.1, OIDC Core
-// §3.1.3.3).
-type tokenResponse struct {
-	AccessToken  string `json:"access_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int64  `json:"expires_in"`
-	RefreshToken string `json:"refresh_token,omitempty"`
-	IDToken      string `json:"id_token,omitempty"`
-	Scope        string `json:"scope,omitempty"`
-}
-
-func writeTokenResponse(w http.ResponseWriter, resp tokenResponse) {
-	body, err := json.Marshal(resp) // strings and a number: cannot fail
-	if err != nil {
-		writeOAuthError(w, oidc.ErrServerError())
-		return
-	}
-	w.Header()["Content-Type"] = []string{"application/json"}
-	_, _ = w.Write(body)
-}
-
 // refreshGrant rotates the presented refresh token of the authenticated
 // client c and issues an access token and, for OpenID grants, an ID token.
 func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, c *client) {

@@ -2,7 +2,9 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -247,4 +249,25 @@ func (p *Provider) createTokens(ctx context.Context, req op.TokenRequest, withRe
 		return "", "", time.Time{}, err
 	}
 	return at, rt, exp, nil
+}
+
+// tokenResponse is a successful token answer (RFC 6749 §5.1, OIDC Core
+// §3.1.3.3).
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+func writeTokenResponse(w http.ResponseWriter, resp tokenResponse) {
+	body, err := json.Marshal(resp) // strings and a number: cannot fail
+	if err != nil {
+		writeOAuthError(w, oidc.ErrServerError())
+		return
+	}
+	w.Header()["Content-Type"] = []string{"application/json"}
+	_, _ = w.Write(body)
 }
