@@ -155,7 +155,10 @@ profile() { # server name: a CPU profile of the next 5 s, taken while a load run
 	[ -n "$addr" ] && curl -fs -o "$OUT/$2.pprof" "http://$addr/debug/pprof/profile?seconds=5" &
 }
 pg_counters() { psql -qtA "$PG/postgres?sslmode=disable" -c "SELECT xact_commit, tup_inserted, tup_updated, tup_deleted FROM pg_stat_database WHERE datname = '$SCRATCH'"; }
-sqlite_state() { stat -c '%n %s %Y' "$GH_sqlite_DATA"/*.db* | tr '\n' ' '; }
+# The database and its WAL: a write changes one of them. The -shm file is
+# left out: SQLite's WAL index is shared memory that readers touch too (the
+# key list is reloaded by a SELECT every 30 s).
+sqlite_state() { stat -c '%n %s %Y' "$GH_sqlite_DATA"/gatehouse.db "$GH_sqlite_DATA"/gatehouse.db-wal | tr '\n' ' '; }
 
 for ROUND in $(seq "$ROUNDS"); do
 	say "round $ROUND of $ROUNDS; load $(cut -d' ' -f1-3 /proc/loadavg)"
