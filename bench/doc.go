@@ -1,6 +1,9 @@
 // Package bench holds Gatehouse's load benchmarks: Go benchmarks that run
 // real GraphQL requests over HTTP against SQLite and PostgreSQL, and report
-// latency percentiles and SQL statements per request next to ns/op.
+// latency percentiles and SQL statements per request next to ns/op, and
+// BenchmarkSign, the raw signing rate that bench/oidc.sh (the OpenID
+// provider side by side, with the load generator in bench/load) holds the
+// token endpoint against.
 //
 // The package has no code of its own, only benchmarks, so `go test ./...`
 // compiles it and runs nothing; databases are created and seeded inside the

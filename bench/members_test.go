@@ -98,8 +98,7 @@ func BenchmarkMembersPage(b *testing.B) {
 					}
 
 					page() // warm-up: connections, query cache, the key's last_used_at
-					e.counter.Reset()
-					e.latencies = e.latencies[:0]
+					e.reset()
 					for b.Loop() {
 						page()
 					}
@@ -141,8 +140,7 @@ func BenchmarkCreateOrganization(b *testing.B) {
 			}
 
 			create() // warm-up
-			e.counter.Reset()
-			e.latencies = e.latencies[:0]
+			e.reset()
 			for b.Loop() {
 				create()
 			}
@@ -230,6 +228,12 @@ func (e *env) do(body []byte, out any) {
 	if err := json.Unmarshal(raw, out); err != nil {
 		e.b.Fatalf("decode response: %v: %s", err, raw)
 	}
+}
+
+// reset forgets the statements and latencies so far (the warm-up's).
+func (e *env) reset() {
+	e.counter.Reset()
+	e.latencies = e.latencies[:0]
 }
 
 // report adds the latency percentiles and the statements per request of

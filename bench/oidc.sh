@@ -183,11 +183,10 @@ for ROUND in $(seq "$ROUNDS"); do
 	cc gatehouse/postgres/cc/RS256 "$GH_postgres" "$GH_postgres_SVC_RS256_ID" "$GH_postgres_SVC_RS256_SECRET"
 	cc gatehouse-boring/sqlite/cc/RS256 "$GH_boring" "$GH_boring_SVC_RS256_ID" "$GH_boring_SVC_RS256_SECRET"
 	cc gatehouse-boring/sqlite/cc/ES256 "$GH_boring" "$GH_boring_SVC_ES256_ID" "$GH_boring_SVC_ES256_SECRET"
-	for p in es pg; do
-		curl -fs -X POST "$(eval echo "\$PEER_$p")/bench/mint?n=$CONC&client_id=web" >"$W/peer-rt"
-		name=peer/refresh/memory
-		[ "$p" = pg ] && name=peer/refresh/postgres
-		load refresh -name "$name" -url "$(eval echo "\$PEER_$p")/token" -user web -pass "$WEB_SECRET" -tokens "$W/peer-rt" -c "$CONC" -d "$DUR"
+	for cell in "memory $PEER_es" "postgres $PEER_pg"; do # adapter peer-URL
+		peer=${cell#* }
+		curl -fs -X POST "$peer/bench/mint?n=$CONC&client_id=web" >"$W/peer-rt"
+		load refresh -name "peer/refresh/${cell%% *}" -url "$peer/token" -user web -pass "$WEB_SECRET" -tokens "$W/peer-rt" -c "$CONC" -d "$DUR"
 	done
 	before=$(pg_counters)
 	profile postgres postgres-refresh

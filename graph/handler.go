@@ -35,8 +35,8 @@ type Config struct {
 }
 
 // NewHandler returns the /graphql endpoint: POST with a JSON body only
-// (no GET, form or multipart transports: MT-08), authenticated by API key,
-// with body, depth, alias, page-size and complexity limits.
+// (no GET, form or multipart transports: MT-08), authenticated by API key or
+// access token, with body, depth, alias, page-size and complexity limits.
 func NewHandler(cfg Config) http.Handler {
 	logger := cfg.Logger
 	if logger == nil {
@@ -111,7 +111,7 @@ func Authenticate(svc *tenants.Service, verify func(context.Context, string) (te
 				unauthenticated(w, "the credential is not valid")
 				return
 			case err != nil:
-				logger.ErrorContext(r.Context(), "authenticate api key", "err", err,
+				logger.ErrorContext(r.Context(), "authenticate bearer credential", "err", err,
 					"request_id", httpserver.RequestIDFromContext(r.Context()))
 				writeError(w, http.StatusServiceUnavailable, "authentication is unavailable; retry shortly", "UNAVAILABLE")
 				return

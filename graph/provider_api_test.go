@@ -49,6 +49,8 @@ func TestApplicationContract(t *testing.T) {
 			{"jwksURI on a private address", `mutation { createApplication(input: {name: "x", type: MACHINE, tokenEndpointAuthMethod: PRIVATE_KEY_JWT, jwksURI: "https://169.254.169.254/keys"}) { clientSecret } }`, "jwksURI"},
 			{"scopes on a WEB app", `mutation { createApplication(input: {name: "x", type: WEB, redirectURIs: ["https://a.example/cb"], scopes: ["a"]}) { clientSecret } }`, "scopes"},
 			{"short password", `mutation { createUser(input: {email: "bob@example.com", password: "short"}) { user { id } } }`, "password"},
+			{"blank password", `mutation { createUser(input: {email: "bob@example.com", password: "            "}) { user { id } } }`, "password"},
+			{"long password", `mutation { createUser(input: {email: "bob@example.com", password: "` + strings.Repeat("x", 1025) + `"}) { user { id } } }`, "password"},
 		} {
 			r := e.do(e.admin, c.query, nil)
 			if r.code() != "BAD_USER_INPUT" || get(r.Errors[0].Extensions, "field") != c.field {

@@ -42,12 +42,18 @@ func (b *browser) drive(start string) result {
 }
 
 // jwtClaims decodes the payload of a compact JWS without verifying it.
-func jwtClaims(token string) (map[string]any, error) {
+func jwtClaims(token string) (map[string]any, error) { return jwtPart(token, 1) }
+
+// jwtHeader decodes the protected header of a compact JWS.
+func jwtHeader(token string) (map[string]any, error) { return jwtPart(token, 0) }
+
+// jwtPart decodes part i of a compact JWS as a JSON object.
+func jwtPart(token string, i int) (map[string]any, error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
 		return nil, errors.New("not a compact JWS")
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	raw, err := base64.RawURLEncoding.DecodeString(parts[i])
 	if err != nil {
 		return nil, err
 	}
@@ -56,18 +62,4 @@ func jwtClaims(token string) (map[string]any, error) {
 		return nil, err
 	}
 	return m, nil
-}
-
-// jwtHeader decodes the protected header of a compact JWS.
-func jwtHeader(token string) (map[string]any, error) {
-	h, _, ok := strings.Cut(token, ".")
-	if !ok {
-		return nil, errors.New("not a compact JWS")
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(h)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	return m, json.Unmarshal(raw, &m)
 }

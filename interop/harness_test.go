@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/interop/seed"
 )
 
 // The seeded user; every flow signs in as Ada.
@@ -39,10 +40,7 @@ const (
 )
 
 // Client is an application registered over GraphQL.
-type Client struct {
-	ID     string
-	Secret string // empty for public clients
-}
+type Client = seed.Application
 
 // Server is one running `gatehouse serve` with its seeded data.
 type Server struct {
@@ -71,7 +69,8 @@ type Server struct {
 	ShortToken  string
 	ShortExpiry time.Time
 
-	log *logBuffer
+	metadata map[string]any // the discovery document, read once at start
+	log      *logBuffer
 }
 
 // TestInterop starts gatehouse once per backend and runs every relying
@@ -253,7 +252,8 @@ func (s *Server) waitReady(t *testing.T, exited <-chan error) {
 }
 
 // requireProvider fails the test, with a message saying why, when the
-// binary serves no OpenID Provider.
+// binary serves no OpenID Provider, and keeps its discovery document for
+// endpoint.
 func (s *Server) requireProvider(t *testing.T) {
 	t.Helper()
 	u := s.Issuer + "/.well-known/openid-configuration"
@@ -267,107 +267,68 @@ func (s *Server) requireProvider(t *testing.T) {
 		t.Fatalf("gatehouse serve has no OpenID Provider: GET %s answered %d %s (want 200 with the discovery document; "+
 			"federation/provider must be wired into cmd/gatehouse serve)\n%.300s", u, resp.StatusCode, http.StatusText(resp.StatusCode), body)
 	}
+	if err := json.Unmarshal(body, &s.metadata); err != nil {
+		t.Fatalf("GET %s: decode: %v\n%.300s", u, err, body)
+	}
 }
 
-// seed creates the organizations, Ada and the applications over GraphQL.
+// seed creates the organizations, Ada and the applications over GraphQL
+// (interop/seed).
 func (s *Server) seed(t *testing.T) {
 	t.Helper()
-	var org struct {
-		CreateOrganization struct{ Organization struct{ ID string } }
+	c := &seed.Client{Issuer: s.Issuer, APIKey: s.APIKey}
+	ctx := t.Context()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	s.graphql(t, `mutation { createOrganization(input:{name:"Acme", slug:"acme"}) { organization { id } } }`, nil, &org)
-	s.OrgID = org.CreateOrganization.Organization.ID
-	s.graphql(t, `mutation { createOrganization(input:{name:"Other", slug:"other"}) { organization { id } } }`, nil, &org)
-	s.OtherOrgID = org.CreateOrganization.Organization.ID
+	var err error
+	s.OrgID, err = c.CreateOrganization(ctx, "Acme", orgSlug)
+	must(err)
+	s.OtherOrgID, err = c.CreateOrganization(ctx, "Other", "other")
+	must(err)
+	s.UserID, err = c.CreateUser(ctx, s.OrgID, userEmail, userPassword, userName)
+	must(err)
 
-	var user struct {
-		CreateUser struct{ User struct{ ID string } }
+	app := func(input map[string]any) Client {
+		t.Helper()
+		a, err := c.CreateApplication(ctx, input)
+		must(err)
+		return a
 	}
-	s.graphql(t, `mutation($org: ID!, $email: String!, $pw: String!, $name: String!) {
-		createUser(input:{email:$email, password:$pw, name:$name, emailVerified:true, organizationID:$org, roles:["owner"]}) { user { id } } }`,
-		map[string]any{"org": s.OrgID, "email": userEmail, "pw": userPassword, "name": userName}, &user)
-	s.UserID = user.CreateUser.User.ID
-
-	s.Web = s.createApplication(t, map[string]any{
+	s.Web = app(map[string]any{
 		"name": "web", "type": "WEB",
 		"redirectURIs":           []string{s.Callback, s.AppRedirect},
 		"postLogoutRedirectURIs": []string{s.PostLogout},
 		"grantTypes":             []string{"AUTHORIZATION_CODE", "REFRESH_TOKEN"},
 	})
-	s.SPA = s.createApplication(t, map[string]any{
+	s.SPA = app(map[string]any{
 		"name": "spa", "type": "SPA",
 		"redirectURIs":           []string{s.Callback},
 		"postLogoutRedirectURIs": []string{s.PostLogout},
 		"grantTypes":             []string{"AUTHORIZATION_CODE", "REFRESH_TOKEN"},
 	})
-	s.Svc = s.createApplication(t, map[string]any{
+	s.Svc = app(map[string]any{
 		"name": "svc", "type": "MACHINE",
 		"grantTypes":                  []string{"CLIENT_CREDENTIALS"},
 		"accessTokenSigningAlgorithm": "ES256",
 		"scopes":                      []string{"invoices:read"},
 	})
-	s.Short = s.createApplication(t, map[string]any{
+	s.Short = app(map[string]any{
 		"name": "short", "type": "MACHINE",
 		"grantTypes":                 []string{"CLIENT_CREDENTIALS"},
 		"accessTokenLifetimeSeconds": 60, // the smallest allowed
 		"scopes":                     []string{"invoices:read"},
 	})
 	if s.Web.Secret == "" || s.Svc.Secret == "" || s.Short.Secret == "" {
-		t.Fatalf("createApplication returned no clientSecret for a WEB or MACHINE application: web=%q svc=%q", s.Web.Secret, s.Svc.Secret)
+		t.Fatalf("createApplication returned no clientSecret for a WEB or MACHINE application: web=%q svc=%q short=%q", s.Web.Secret, s.Svc.Secret, s.Short.Secret)
 	}
 	if s.SPA.Secret != "" {
 		t.Errorf("createApplication returned a clientSecret for a SPA (public client)")
 	}
 }
-
-func (s *Server) createApplication(t *testing.T, input map[string]any) Client {
-	t.Helper()
-	var out struct {
-		CreateApplication struct {
-			Application  struct{ ClientID string }
-			ClientSecret *string
-		}
-	}
-	s.graphql(t, `mutation($input: CreateApplicationInput!) {
-		createApplication(input:$input) { application { clientID } clientSecret } }`,
-		map[string]any{"input": input}, &out)
-	c := Client{ID: out.CreateApplication.Application.ClientID}
-	if out.CreateApplication.ClientSecret != nil {
-		c.Secret = *out.CreateApplication.ClientSecret
-	}
-	if c.ID == "" {
-		t.Fatalf("createApplication %v: no clientID", input["name"])
-	}
-	return c
-}
-
-// graphql posts one operation with the API key and decodes data into out;
-// any GraphQL error fails the test.
-func (s *Server) graphql(t *testing.T, query string, vars map[string]any, out any) {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.Issuer+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+s.APIKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("POST /graphql: %v", err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var env struct {
-		Data   json.RawMessage
-		Errors []json.RawMessage
-	}
-	if err := json.Unmarshal(raw, &env); err != nil || resp.StatusCode != http.StatusOK || len(env.Errors) > 0 {
-		t.Fatalf("POST /graphql %s\nvariables %v\n→ %d %s", oneLine(query), vars, resp.StatusCode, raw)
-	}
-	if err := json.Unmarshal(env.Data, out); err != nil {
-		t.Fatalf("POST /graphql: decode %s: %v", env.Data, err)
-	}
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // discovery returns the server's OpenID Provider metadata as a map.
 func (s *Server) discovery(t *testing.T) map[string]any {
@@ -384,10 +345,11 @@ func (s *Server) discovery(t *testing.T) map[string]any {
 	return m
 }
 
-// endpoint returns a discovery metadata URL, failing when it is absent.
+// endpoint returns a URL of the discovery document read at start, failing
+// when it is absent.
 func (s *Server) endpoint(t *testing.T, name string) string {
 	t.Helper()
-	v, _ := s.discovery(t)[name].(string)
+	v, _ := s.metadata[name].(string)
 	if v == "" {
 		t.Fatalf("discovery has no %s", name)
 	}

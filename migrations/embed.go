@@ -13,20 +13,41 @@ import (
 //go:embed sqlite postgres
 var files embed.FS
 
-// dirs maps ent's dialect names (entgo.io/ent/dialect.SQLite and .Postgres)
-// to their directory.
-var dirs = map[string]string{
-	"sqlite3":  "sqlite",
-	"postgres": "postgres",
+// dialects lists ent's dialect names (entgo.io/ent/dialect.SQLite and
+// .Postgres) with their directory, in the order the generator writes them.
+var dialects = []struct{ name, dir string }{
+	{"sqlite3", "sqlite"},
+	{"postgres", "postgres"},
+}
+
+// Dialects returns ent's names of the dialects that have migrations:
+// "sqlite3" and "postgres".
+func Dialects() []string {
+	names := make([]string, len(dialects))
+	for i, d := range dialects {
+		names[i] = d.name
+	}
+	return names
+}
+
+// Dir returns the directory, relative to this package, that holds the
+// migrations of dialect: "sqlite" for "sqlite3", "postgres" for "postgres".
+func Dir(dialect string) (string, error) {
+	for _, d := range dialects {
+		if d.name == dialect {
+			return d.dir, nil
+		}
+	}
+	return "", fmt.Errorf("open migrations: unknown dialect %q, want \"sqlite3\" or \"postgres\"", dialect)
 }
 
 // FS returns the goose migrations for dialect, "sqlite3" or "postgres" (ent's
 // dialect names), as a flat directory of <version>_<name>.sql files plus the
 // atlas.sum that goose ignores.
 func FS(dialect string) (fs.FS, error) {
-	dir, ok := dirs[dialect]
-	if !ok {
-		return nil, fmt.Errorf("open migrations: unknown dialect %q, want \"sqlite3\" or \"postgres\"", dialect)
+	dir, err := Dir(dialect)
+	if err != nil {
+		return nil, err
 	}
 	sub, err := fs.Sub(files, dir)
 	if err != nil {

@@ -3,6 +3,7 @@ package migrations_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -28,7 +29,7 @@ func TestNoDrift(t *testing.T) {
 			pending, err := entdiff.Pending(ctx, d.SQL, d.Dialect, fsys)
 			if errors.Is(err, atlasmigrate.ErrChecksumMismatch) {
 				t.Fatalf("migrations/%s/atlas.sum does not match the files (edited by hand?); if the edit is intended, run\n\n"+
-					"\tgo run ./migrations/gen -hash\n\nfrom the repository root. Error: %v", dir(d.Dialect), err)
+					"\tgo run ./migrations/gen -hash\n\nfrom the repository root. Error: %v", mustDir(t, d.Dialect), err)
 			}
 			if err != nil {
 				t.Fatalf("diff %s migrations against ent/migrate.Tables: %v", d.Dialect, err)
@@ -37,13 +38,24 @@ func TestNoDrift(t *testing.T) {
 				t.Fatalf("the ent schema and migrations/%s disagree; after `go generate ./...`, run\n\n"+
 					"\tgo run ./migrations/gen -name <change>\n\n"+
 					"from the repository root and commit the new files. The missing migration is:\n\n%s",
-					dir(d.Dialect), pending)
+					mustDir(t, d.Dialect), pending)
 			}
 		})
 	}
 }
 
 func TestFS(t *testing.T) {
+	if got, want := migrations.Dialects(), []string{"sqlite3", "postgres"}; !slices.Equal(got, want) {
+		t.Errorf("Dialects() = %q, want %q", got, want)
+	}
+	for dialect, want := range map[string]string{"sqlite3": "sqlite", "postgres": "postgres"} {
+		if got, err := migrations.Dir(dialect); err != nil || got != want {
+			t.Errorf("Dir(%q) = %q, %v; want %q", dialect, got, err, want)
+		}
+	}
+	if _, err := migrations.Dir("mysql"); err == nil {
+		t.Error(`Dir("mysql") succeeded, want an error`)
+	}
 	for _, dialect := range []string{"sqlite3", "postgres"} {
 		fsys, err := migrations.FS(dialect)
 		if err != nil {
@@ -58,9 +70,11 @@ func TestFS(t *testing.T) {
 	}
 }
 
-func dir(dialect string) string {
-	if dialect == "sqlite3" {
-		return "sqlite"
+func mustDir(t *testing.T, dialect string) string {
+	t.Helper()
+	dir, err := migrations.Dir(dialect)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return dialect
+	return dir
 }

@@ -3,7 +3,6 @@ package tenants
 import (
 	"context"
 	"slices"
-	"strings"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/application"
@@ -139,7 +138,7 @@ func checkApplication(t application.Type, s ApplicationSettings) error {
 		// this refuses what is wrong before any lookup (http, IP literals of
 		// private ranges, credentials), with the same words.
 		if err := jwksURIChecker.CheckURL(*s.JWKSURI); err != nil {
-			return invalid("jwksURI", "%s", strings.TrimPrefix(err.Error(), "safehttp: "))
+			return invalid("jwksURI", "%v", err)
 		}
 		if len(s.JWKS) > 0 {
 			return invalid("jwksURI", "give jwks or jwksURI, not both (OpenID Connect Registration §2)")

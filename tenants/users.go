@@ -72,6 +72,10 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User
 	if v := viewer.FromContext(ctx); v != nil && !v.Unrestricted() && in.OrganizationID == nil {
 		return nil, invalid("organizationID", "is required for a key scoped to an organization")
 	}
+	var pw *hashedPassword
+	if in.Password != nil {
+		pw = s.hashPassword(*in.Password)
+	}
 	var u *ent.User
 	err = s.inTx(ctx, func(tx *ent.Tx) error {
 		var org *ent.Organization
@@ -81,8 +85,8 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User
 			}
 		}
 		c := tx.User.Create()
-		if in.Password != nil {
-			hash, err := s.hashPassword(ctx, tx, *in.Password, orgIDOf(org), "")
+		if pw != nil {
+			hash, err := s.checkPassword(ctx, tx, pw, orgIDOf(org), "")
 			if err != nil {
 				return err
 			}
@@ -221,13 +225,14 @@ type SetUserPasswordInput struct {
 // Changing a password signs the user out everywhere: sessions and refresh
 // tokens issued before no longer work.
 func (s *Service) SetUserPassword(ctx context.Context, in SetUserPasswordInput) (*ent.User, error) {
+	pw := s.hashPassword(in.Password)
 	var u *ent.User
 	err := s.inTx(ctx, func(tx *ent.Tx) error {
 		var err error
 		if u, err = tx.User.Get(ctx, in.UserID); err != nil {
 			return translate(err, "user")
 		}
-		hash, err := s.hashPassword(ctx, tx, in.Password, "", u.ID)
+		hash, err := s.checkPassword(ctx, tx, pw, "", u.ID)
 		if err != nil {
 			return err
 		}
@@ -245,9 +250,30 @@ func (s *Service) SetUserPassword(ctx context.Context, in SetUserPasswordInput) 
 // defaultPasswordMinLength applies to users in no organization.
 const defaultPasswordMinLength = 10
 
-// hashPassword checks pw against the length rule of org (when set) or of
-// every organization usr belongs to, and returns its argon2id hash.
-func (s *Service) hashPassword(ctx context.Context, tx *ent.Tx, pw string, org, usr pulid.ID) (string, error) {
+// hashedPassword is a password hashed ahead of the transaction that stores
+// it: argon2id takes about 200 ms, which must not be spent inside the
+// transaction (on SQLite its BEGIN IMMEDIATE holds the write lock that every
+// other write waits for). checkPassword applies the length rules in the
+// transaction.
+type hashedPassword struct {
+	pw   string
+	hash string
+	err  error // from hashing
+}
+
+// hashPassword hashes pw (argon2id) unless no length rule could accept it:
+// every organization's minimum is at least defaultPasswordMinLength.
+func (s *Service) hashPassword(pw string) *hashedPassword {
+	h := &hashedPassword{pw: pw}
+	if checkPasswordLength(pw, defaultPasswordMinLength) == nil {
+		h.hash, h.err = password.Hash(pw, s.passwordParams)
+	}
+	return h
+}
+
+// checkPassword checks pw against the length rule of org (when set) or of
+// every organization usr belongs to, and returns its hash.
+func (s *Service) checkPassword(ctx context.Context, tx *ent.Tx, pw *hashedPassword, org, usr pulid.ID) (string, error) {
 	min := defaultPasswordMinLength
 	if org != "" || usr != "" {
 		sys := viewer.SystemContext(ctx) // policies of the user's other organizations count too
@@ -265,19 +291,26 @@ func (s *Service) hashPassword(ctx context.Context, tx *ent.Tx, pw string, org, 
 			min = max(min, p.PasswordMinLength)
 		}
 	}
+	if err := checkPasswordLength(pw.pw, min); err != nil {
+		return "", err
+	}
+	if pw.err != nil {
+		return "", fmt.Errorf("hash password: %w", pw.err)
+	}
+	return pw.hash, nil
+}
+
+// checkPasswordLength checks pw against a minimum of min characters.
+func checkPasswordLength(pw string, min int) error {
 	switch n := utf8.RuneCountInString(pw); {
 	case n < min:
-		return "", invalid("password", "must be at least %d characters", min)
+		return invalid("password", "must be at least %d characters", min)
 	case len(pw) > password.MaxLength:
-		return "", invalid("password", "must be at most %d bytes", password.MaxLength)
+		return invalid("password", "must be at most %d bytes", password.MaxLength)
 	case strings.TrimSpace(pw) == "":
-		return "", invalid("password", "must not be blank")
+		return invalid("password", "must not be blank")
 	}
-	hash, err := password.Hash(pw, s.passwordParams)
-	if err != nil {
-		return "", fmt.Errorf("hash password: %w", err)
-	}
-	return hash, nil
+	return nil
 }
 
 // signOutEverywhere revokes every session and grant (refresh-token family)

@@ -18,7 +18,7 @@ func brandOf(o *ent.Organization) *brand {
 		b.LogoURL = o.LogoURL
 	}
 	if safeColor(o.PrimaryColor) {
-		b.Color = template.CSS(o.PrimaryColor) // #rrggbb only, see safeColor
+		b.Color = template.CSS(o.PrimaryColor) // #rgb or #rrggbb only, see safeColor
 	}
 	return b
 }

@@ -54,7 +54,7 @@ func (w *Web) getLogin(rw http.ResponseWriter, r *http.Request) {
 				w.selectAccount(rw, r, req, s, u)
 				return
 			}
-			w.proceed(rw, r, req, s, u, "")
+			w.proceed(rw, r, req, s, u, nil)
 			return
 		}
 	}
@@ -79,7 +79,8 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 	// match no account, and is cut to an address's length so that it
 	// cannot grow the throttle's keys.
 	email, err := tenants.NormalizeEmail("email", r.PostFormValue("email"))
-	if err != nil {
+	isAddress := err == nil
+	if !isAddress {
 		email = truncate(strings.ToLower(strings.TrimSpace(r.PostFormValue("email"))), 320)
 	}
 	pw := r.PostFormValue("password")
@@ -99,7 +100,7 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	u, matched, reason, err := w.checkPassword(ctx, email, pw)
+	u, matched, reason, err := w.checkPassword(ctx, email, isAddress, pw)
 	if err != nil {
 		w.fail(rw, r, err)
 		return
@@ -131,7 +132,7 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.cfg.Logger.InfoContext(ctx, "login succeeded", "auth_request", req.ID, "user", u.ID, "session", s.ID)
-	w.proceed(rw, r, req, s, u, "")
+	w.proceed(rw, r, req, s, u, nil)
 }
 
 func (w *Web) throttled(ctx context.Context, accountKey, ipKey string) (time.Duration, error) {
@@ -157,14 +158,15 @@ func waitText(secs int) string {
 	}
 }
 
-// checkPassword returns the user when email and password match an active
-// user. Otherwise it returns nil, the id of the user the email matched (if
-// any, for the audit trail) and the reason (reason* constants). Every path
+// checkPassword returns the user when email (normalized; isAddress is
+// false when it is not an address) and password match an active user.
+// Otherwise it returns nil, the id of the user the email matched (if any,
+// for the audit trail) and the reason (reason* constants). Every path
 // verifies one argon2id hash at cfg.PasswordParams, so the time taken does
 // not reveal whether the user exists.
-func (w *Web) checkPassword(ctx context.Context, email, pw string) (u *ent.User, matched pulid.ID, reason string, err error) {
+func (w *Web) checkPassword(ctx context.Context, email string, isAddress bool, pw string) (u *ent.User, matched pulid.ID, reason string, err error) {
 	ctx = sys(ctx)
-	if _, invalid := tenants.NormalizeEmail("email", email); invalid != nil {
+	if !isAddress {
 		w.verifyNothing(pw) // not an address: no account to look up
 		return nil, "", reasonUnknownEmail, nil
 	}
@@ -193,7 +195,10 @@ func (w *Web) checkPassword(ctx context.Context, email, pw string) (u *ent.User,
 	}
 	upd := w.cfg.Client.User.UpdateOneID(u.ID).SetLastLoginAt(w.cfg.Now())
 	if rehash {
-		if h, err := password.Hash(pw, w.cfg.PasswordParams); err == nil {
+		// A failed rehash keeps the old hash; the sign-in stands.
+		if h, err := password.Hash(pw, w.cfg.PasswordParams); err != nil {
+			w.cfg.Logger.ErrorContext(ctx, "rehash password", "user", u.ID, "err", err)
+		} else {
 			upd.SetPasswordHash(h)
 		}
 	}
@@ -262,7 +267,7 @@ func (w *Web) postContinue(rw http.ResponseWriter, r *http.Request) {
 		w.anotherAccount(rw, r, req)
 		return
 	}
-	w.proceed(rw, r, req, s, u, "")
+	w.proceed(rw, r, req, s, u, nil)
 }
 
 // anotherAccount shows the sign-in form, empty, for "Use another account".
@@ -292,12 +297,13 @@ func (w *Web) postOrganization(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	chosen := pulid.ID(r.PostFormValue("organization"))
-	if !w.allowedOrganization(req, orgs, chosen) {
+	org := chosenOrganization(req, orgs, chosen)
+	if org == nil {
 		w.cfg.Logger.InfoContext(r.Context(), "organization refused", "auth_request", req.ID, "user", u.ID, "organization", chosen)
 		w.pickOrganization(rw, r, req, s, orgs, http.StatusForbidden, msgNotMember)
 		return
 	}
-	w.proceed(rw, r, req, s, u, chosen)
+	w.proceed(rw, r, req, s, u, org)
 }
 
 func (w *Web) postConsent(rw http.ResponseWriter, r *http.Request) {
@@ -313,7 +319,7 @@ func (w *Web) postConsent(rw http.ResponseWriter, r *http.Request) {
 			w.fail(rw, r, err)
 			return
 		}
-		if !w.allowedOrganization(req, orgs, org) {
+		if chosenOrganization(req, orgs, org) == nil {
 			w.renderError(rw, http.StatusForbidden, msgNotMember)
 			return
 		}
@@ -339,37 +345,41 @@ func (w *Web) postConsent(rw http.ResponseWriter, r *http.Request) {
 
 // proceed runs the steps after authentication: the organization choice
 // when the request asks for one, consent for third-party applications, and
-// finally the hand-back to the provider.
-func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, u *ent.User, org pulid.ID) {
+// finally the hand-back to the provider. org is the organization the user
+// chose on the picker, or nil.
+func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, u *ent.User, org *ent.Organization) {
 	ctx := r.Context()
-	if needsOrganization(req) && org == "" {
-		if req.RequestedOrganizationID != "" {
-			// The application named the organization; the provider checks
-			// the membership in CompleteLogin.
-			org = pulid.ID(req.RequestedOrganizationID)
-		} else {
-			orgs, err := w.organizations(ctx, u.ID)
-			if err != nil {
-				w.fail(rw, r, err)
-				return
-			}
-			switch {
-			case len(orgs) == 1:
-				// One organization is no choice: take it without a page.
-				org = orgs[0].ID
-			case silent(req):
-				// No page may be shown: the application must ask again
-				// interactively, where the user sees the picker (or why
-				// there is nothing to pick).
-				w.failLogin(rw, r, req, "interaction_required", "the user must choose an organization")
-				return
-			case len(orgs) == 0:
-				w.renderError(rw, http.StatusForbidden, msgNoOrg)
-				return
-			default:
-				w.pickOrganization(rw, r, req, s, orgs, http.StatusOK, "")
-				return
-			}
+	var orgID pulid.ID
+	switch {
+	case org != nil:
+		orgID = org.ID
+	case !needsOrganization(req):
+	case req.RequestedOrganizationID != "":
+		// The application named the organization; the provider checks the
+		// membership in CompleteLogin.
+		orgID = pulid.ID(req.RequestedOrganizationID)
+	default:
+		orgs, err := w.organizations(ctx, u.ID)
+		if err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		switch {
+		case len(orgs) == 1:
+			// One organization is no choice: take it without a page.
+			org, orgID = orgs[0], orgs[0].ID
+		case silent(req):
+			// No page may be shown: the application must ask again
+			// interactively, where the user sees the picker (or why there
+			// is nothing to pick).
+			w.failLogin(rw, r, req, "interaction_required", "the user must choose an organization")
+			return
+		case len(orgs) == 0:
+			w.renderError(rw, http.StatusForbidden, msgNoOrg)
+			return
+		default:
+			w.pickOrganization(rw, r, req, s, orgs, http.StatusOK, "")
+			return
 		}
 	}
 	if !req.FirstParty {
@@ -383,26 +393,33 @@ func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest
 				w.failLogin(rw, r, req, "consent_required", "the user must approve the application")
 				return
 			}
-			p := consentPage{
-				AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), Ticket: ticket(s, req.ID),
-				Organization: string(org), ClientName: clientName(req),
-				UserEmail: u.Email, UserName: u.Name, Scopes: req.Scopes,
-			}
-			if org != "" {
-				o, err := w.cfg.Client.Organization.Get(sys(ctx), org)
-				if err != nil && !ent.IsNotFound(err) {
-					w.fail(rw, r, err)
-					return
-				}
-				if o != nil {
-					p.Brand = brandOf(o)
-				}
-			}
-			w.renderConsent(rw, http.StatusOK, p)
+			w.askConsent(rw, r, req, s, u, orgID, org)
 			return
 		}
 	}
-	w.complete(rw, r, req, s, u, org)
+	w.complete(rw, r, req, s, u, orgID)
+}
+
+// askConsent shows the consent screen, in the look of organization orgID
+// when there is one (org, when the caller has it loaded already).
+func (w *Web) askConsent(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, u *ent.User, orgID pulid.ID, org *ent.Organization) {
+	if org == nil && orgID != "" {
+		o, err := w.cfg.Client.Organization.Get(sys(r.Context()), orgID)
+		if err != nil && !ent.IsNotFound(err) {
+			w.fail(rw, r, err)
+			return
+		}
+		org = o
+	}
+	p := consentPage{
+		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), Ticket: ticket(s, req.ID),
+		Organization: string(orgID), ClientName: clientName(req),
+		UserEmail: u.Email, UserName: u.Name, Scopes: req.Scopes,
+	}
+	if org != nil {
+		p.Brand = brandOf(org)
+	}
+	w.renderConsent(rw, http.StatusOK, p)
 }
 
 // complete hands the authentication to the provider and sends the browser
@@ -505,14 +522,17 @@ func needsOrganization(req *LoginRequest) bool {
 	return req.WantsOrganization || req.RequestedOrganizationID != ""
 }
 
-// allowedOrganization reports whether the user may choose org for req: it
+// chosenOrganization returns org when the user may choose it for req: it
 // is one of orgs (the user's active memberships) and, when the application
-// named an organization, that one.
-func (w *Web) allowedOrganization(req *LoginRequest, orgs []*ent.Organization, org pulid.ID) bool {
+// named an organization, that one. Otherwise it returns nil.
+func chosenOrganization(req *LoginRequest, orgs []*ent.Organization, org pulid.ID) *ent.Organization {
 	if req.RequestedOrganizationID != "" && string(org) != req.RequestedOrganizationID {
-		return false
+		return nil
 	}
-	return slices.ContainsFunc(orgs, func(o *ent.Organization) bool { return o.ID == org })
+	if i := slices.IndexFunc(orgs, func(o *ent.Organization) bool { return o.ID == org }); i >= 0 {
+		return orgs[i]
+	}
+	return nil
 }
 
 // organizations lists the organizations where userID is an active member,
@@ -602,20 +622,28 @@ func (w *Web) loginRequest(rw http.ResponseWriter, r *http.Request, id string) (
 	return req, true
 }
 
-// postedRequest parses a posted form, loads its authorization request and
-// checks its CSRF field.
-func (w *Web) postedRequest(rw http.ResponseWriter, r *http.Request) (*LoginRequest, bool) {
+// parseForm reads a posted form of at most maxForm bytes, or shows the
+// expired page.
+func (w *Web) parseForm(rw http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(rw, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
 		w.renderError(rw, http.StatusBadRequest, msgFormExpired)
+		return false
+	}
+	return true
+}
+
+// postedRequest parses a posted form, loads its authorization request and
+// checks its CSRF field.
+func (w *Web) postedRequest(rw http.ResponseWriter, r *http.Request) (*LoginRequest, bool) {
+	if !w.parseForm(rw, r) {
 		return nil, false
 	}
-	id := r.PostFormValue("authRequest")
-	req, ok := w.loginRequest(rw, r, id)
+	req, ok := w.loginRequest(rw, r, r.PostFormValue("authRequest"))
 	if !ok {
 		return nil, false
 	}
-	if !w.checkCSRF(r, req.ID) {
+	if !w.checkCSRF(r, func(token string) string { return csrfField(token, req.ID) }) {
 		w.cfg.Logger.InfoContext(r.Context(), "csrf check failed", "auth_request", req.ID, "ip", httpserver.ClientIP(r))
 		w.loginFailed(r.Context(), r, req, "", reasonCSRF)
 		w.renderError(rw, http.StatusForbidden, msgFormExpired)

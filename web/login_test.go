@@ -5,11 +5,15 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
@@ -489,6 +493,54 @@ func TestConsentWithOrganization(t *testing.T) {
 	})
 }
 
+// TestConsentBrand: the consent screen takes the look of the organization
+// that was taken without a page (the user's only one) or that the
+// application named, and reads that organization once.
+func TestConsentBrand(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		sqlDB, n := db.Counting(t)
+		e := newEnv(t, db, func(c *Config) { c.Client = ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, sqlDB))) })
+		ada := e.user(userSpec{email: "ada@example.com", password: pw})
+		acme, err := e.client.Organization.Create().SetName("Acme").SetSlug("acme").
+			SetLogoURL("https://cdn.example/acme.png").SetPrimaryColor("#00ff00").Save(sys(t.Context()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.member(ada, acme, membership.StatusACTIVE)
+		b := e.browser()
+		wantBrand := func(name string, r response) {
+			t.Helper()
+			wantStatus(t, r, http.StatusOK)
+			if !strings.Contains(r.body, `src="https://cdn.example/acme.png"`) || !strings.Contains(r.body, "--brand: #00ff00") {
+				t.Errorf("%s: brand not rendered:\n%s", name, r.body)
+			}
+			if got := r.field("organization"); got != string(acme.ID) {
+				t.Errorf("%s: organization field %q, want %s", name, got, acme.ID)
+			}
+			reads := 0
+			for _, q := range n.Statements() {
+				if strings.Contains(q, "organizations") {
+					reads++
+				}
+			}
+			if reads != 1 {
+				t.Errorf("%s: read organizations %d times, want 1: %q", name, reads, n.Statements())
+			}
+		}
+
+		only := e.flow.add(LoginRequest{ClientID: "thirdparty", WantsOrganization: true, Scopes: []string{"openid", "organization"}})
+		form := b.get("/login?authRequest=" + only)
+		n.Reset()
+		wantBrand("only organization", b.post("/login", url.Values{"authRequest": {only}, "csrf": {form.field("csrf")}, "email": {"ada@example.com"}, "password": {pw}}))
+
+		named := e.flow.add(LoginRequest{ClientID: "thirdparty", WantsOrganization: true, RequestedOrganizationID: string(acme.ID),
+			Scopes: []string{"openid", "organization:" + string(acme.ID)}})
+		n.Reset()
+		wantBrand("named organization", b.get("/login?authRequest="+named))
+	})
+}
+
 func TestExpiredRequest(t *testing.T) {
 	t.Parallel()
 	forEachDB(t, func(t *testing.T, db testdb.Database) {
@@ -595,6 +647,11 @@ func TestEscaping(t *testing.T) {
 		nonce := strings.TrimSuffix(strings.TrimPrefix(consentPage.header.Get("Content-Security-Policy"), ""), "")
 		if !strings.Contains(nonce, "'nonce-") {
 			t.Errorf("branded page CSP lacks a style nonce: %s", nonce)
+		}
+		// The CSP's nonce is the one on the page's <style>.
+		if m := regexp.MustCompile(`<style nonce="([^"]+)">`).FindStringSubmatch(consentPage.body); m == nil ||
+			!strings.Contains(nonce, "'nonce-"+m[1]+"'") {
+			t.Errorf("style nonce %q not the CSP's: %s", m, nonce)
 		}
 		if strings.Contains(sloppy.body, "javascript:") || strings.Contains(sloppy.body, "red;}") || strings.Contains(sloppy.body, "--brand") {
 			t.Errorf("unsafe brand rendered:\n%s", sloppy.body)

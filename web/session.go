@@ -111,21 +111,25 @@ func (w *Web) csrfToken(rw http.ResponseWriter, r *http.Request) string {
 	return token
 }
 
-func mac(key, purpose, authRequest string) string {
+// mac is key's HMAC of subject (an authorization request or session id)
+// for purpose.
+func mac(key, purpose, subject string) string {
 	m := hmac.New(sha256.New, []byte(key))
-	m.Write([]byte(purpose + "\x00" + authRequest))
+	m.Write([]byte(purpose + "\x00" + subject))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 func csrfField(token, authRequest string) string { return mac(token, "csrf", authRequest) }
 
-// checkCSRF reports whether the posted csrf field matches the cookie.
-func (w *Web) checkCSRF(r *http.Request, authRequest string) bool {
+// checkCSRF reports whether the posted csrf field is field(the CSRF
+// cookie): csrfField for the login forms, logoutField for the sign-out
+// form.
+func (w *Web) checkCSRF(r *http.Request, field func(token string) string) bool {
 	c, err := r.Cookie(w.csrfCk)
 	if err != nil || c.Value == "" {
 		return false
 	}
-	return hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(csrfField(c.Value, authRequest)))
+	return hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(field(c.Value)))
 }
 
 // A ticket proves that the server authenticated this session for this
@@ -171,10 +175,7 @@ func (w *Web) getLoggedOut(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s == nil {
-		if _, err := r.Cookie(w.sessionCk); err == nil {
-			w.clearSessionCookie(rw)
-		}
-		w.renderLoggedOut(rw, http.StatusOK, loggedOutPage{})
+		w.signedOut(rw, r)
 		return
 	}
 	w.renderLoggedOut(rw, http.StatusOK, loggedOutPage{Confirm: true, CSRF: logoutField(w.csrfToken(rw, r), s)})
@@ -189,9 +190,7 @@ func (w *Web) getLoggedOut(rw http.ResponseWriter, r *http.Request) {
 // the page says the browser is signed out.
 func (w *Web) postLoggedOut(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	r.Body = http.MaxBytesReader(rw, r.Body, maxForm)
-	if err := r.ParseForm(); err != nil {
-		w.renderError(rw, http.StatusBadRequest, msgFormExpired)
+	if !w.parseForm(rw, r) {
 		return
 	}
 	s, err := w.cookieSession(ctx, r)
@@ -200,13 +199,10 @@ func (w *Web) postLoggedOut(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s == nil {
-		if _, err := r.Cookie(w.sessionCk); err == nil {
-			w.clearSessionCookie(rw)
-		}
-		w.renderLoggedOut(rw, http.StatusOK, loggedOutPage{})
+		w.signedOut(rw, r)
 		return
 	}
-	if !w.checkLogoutCSRF(r, s) {
+	if !w.checkCSRF(r, func(token string) string { return logoutField(token, s) }) {
 		w.cfg.Logger.InfoContext(ctx, "logout csrf check failed", "session", s.ID, "ip", httpserver.ClientIP(r))
 		w.audit(ctx, r, auditEvent{action: actionLogoutFailed, user: s.UserID,
 			metadata: map[string]any{"reason": reasonCSRF, "session_id": string(s.ID), "path": r.URL.Path}})
@@ -226,6 +222,15 @@ func (w *Web) postLoggedOut(rw http.ResponseWriter, r *http.Request) {
 			metadata: map[string]any{"session_id": string(s.ID)}})
 	}
 	w.clearSessionCookie(rw)
+	w.renderLoggedOut(rw, http.StatusOK, loggedOutPage{})
+}
+
+// signedOut says the browser is signed out, for a browser without a
+// session, and drops its session cookie if it still sends a stale one.
+func (w *Web) signedOut(rw http.ResponseWriter, r *http.Request) {
+	if _, err := r.Cookie(w.sessionCk); err == nil {
+		w.clearSessionCookie(rw)
+	}
 	w.renderLoggedOut(rw, http.StatusOK, loggedOutPage{})
 }
 
@@ -265,14 +270,6 @@ func (w *Web) sessionToken(r *http.Request) string {
 // the session id, so it is good for this browser and this session only (a
 // form from before a new sign-in cannot end the new session).
 func logoutField(token string, s *ent.Session) string { return mac(token, "logout", string(s.ID)) }
-
-func (w *Web) checkLogoutCSRF(r *http.Request, s *ent.Session) bool {
-	c, err := r.Cookie(w.csrfCk)
-	if err != nil || c.Value == "" {
-		return false
-	}
-	return hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(logoutField(c.Value, s)))
-}
 
 // clearSessionCookie tells the browser to drop the session cookie: same
 // name and attributes, Max-Age=0.

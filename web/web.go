@@ -232,7 +232,7 @@ type layout struct {
 }
 
 // brand is an organization's logo and colour, only when they are safe to
-// put into the page (https URL, #rrggbb colour).
+// put into the page (https URL, #rgb or #rrggbb colour).
 type brand struct {
 	Name    string
 	LogoURL string
@@ -300,49 +300,52 @@ type loggedOutPage struct {
 	CSRF    string
 }
 
+// page is the data of one page: layout.html reads its embedded layout.
+type page interface{ base() *layout }
+
+func (l *layout) base() *layout { return l }
+
 func (w *Web) renderLogin(rw http.ResponseWriter, status int, p loginPage) {
-	p.Title, p.Nonce = "Sign in", newNonce()
-	w.render(rw, status, pageLogin, p.Nonce, p)
+	w.render(rw, status, pageLogin, "Sign in", &p)
 }
 
 func (w *Web) renderOrganization(rw http.ResponseWriter, status int, p organizationPage) {
-	p.Title, p.Nonce = "Choose an organization", newNonce()
-	w.render(rw, status, pageOrganization, p.Nonce, p)
+	w.render(rw, status, pageOrganization, "Choose an organization", &p)
 }
 
 func (w *Web) renderContinue(rw http.ResponseWriter, status int, p continuePage) {
-	p.Title, p.Nonce = "Choose an account", newNonce()
-	w.render(rw, status, pageContinue, p.Nonce, p)
+	w.render(rw, status, pageContinue, "Choose an account", &p)
 }
 
 func (w *Web) renderConsent(rw http.ResponseWriter, status int, p consentPage) {
-	p.Title, p.Nonce = "Allow access", newNonce()
-	w.render(rw, status, pageConsent, p.Nonce, p)
+	w.render(rw, status, pageConsent, "Allow access", &p)
 }
 
 // renderError shows one plain sentence and nothing to click: an error never
 // sends the browser anywhere (OIDC-02).
 func (w *Web) renderError(rw http.ResponseWriter, status int, message string) {
-	p := errorPage{layout: layout{Title: "Something went wrong", Nonce: newNonce()}, Message: message}
-	w.render(rw, status, pageError, p.Nonce, p)
+	w.render(rw, status, pageError, "Something went wrong", &errorPage{Message: message})
 }
 
 // renderLoggedOut asks "Sign out?" (p.Confirm) or says the browser is
 // signed out. It links nowhere: the page is reached from any application's
 // logout, so it must not guess where to send the user (OIDC-02).
 func (w *Web) renderLoggedOut(rw http.ResponseWriter, status int, p loggedOutPage) {
-	p.Title, p.Nonce = "Signed out", newNonce()
+	title := "Signed out"
 	if p.Confirm {
-		p.Title = "Sign out?"
+		title = "Sign out?"
 	}
-	w.render(rw, status, pageLoggedOut, p.Nonce, p)
+	w.render(rw, status, pageLoggedOut, title, &p)
 }
 
-// render executes a page into a buffer and only then writes it, so a failed
-// template never sends half a page.
-func (w *Web) render(rw http.ResponseWriter, status int, name, nonce string, data any) {
+// render gives p its title and a fresh style nonce, executes page name into
+// a buffer and only then writes it, so a failed template never sends half a
+// page.
+func (w *Web) render(rw http.ResponseWriter, status int, name, title string, p page) {
+	l := p.base()
+	l.Title, l.Nonce = title, newNonce()
 	var buf bytes.Buffer
-	if err := w.pages[name].Execute(&buf, data); err != nil {
+	if err := w.pages[name].Execute(&buf, p); err != nil {
 		w.cfg.Logger.Error("render page", "page", name, "err", err)
 		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		rw.WriteHeader(http.StatusInternalServerError)
@@ -350,7 +353,7 @@ func (w *Web) render(rw http.ResponseWriter, status int, name, nonce string, dat
 		return
 	}
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
-	rw.Header().Set("Content-Security-Policy", csp(nonce))
+	rw.Header().Set("Content-Security-Policy", csp(l.Nonce))
 	rw.WriteHeader(status)
 	_, _ = buf.WriteTo(rw)
 }

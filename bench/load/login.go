@@ -60,19 +60,19 @@ func loginMode(c loginConfig) error {
 	}
 	for _, kind := range []string{"cold", "warm"} {
 		var r result
-		warm, err := newBrowser(c)
-		if err != nil {
-			return err
-		}
+		var session *browser // warm: the browser whose session signs in every round trip
 		if kind == "warm" {
-			if _, _, err := warm.roundTrip(); err != nil { // the sign-in that makes the session
+			if session, err = newBrowser(c); err != nil {
+				return err
+			}
+			if _, _, err := session.roundTrip(); err != nil { // the sign-in that makes the session
 				return err
 			}
 		}
 		start := time.Now()
 		for range c.n {
-			b := warm
-			if kind == "cold" {
+			b := session
+			if b == nil {
 				if b, err = newBrowser(c); err != nil {
 					return err
 				}

@@ -44,7 +44,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: load get|post|refresh|login [flags]")
+		fmt.Fprintln(os.Stderr, "usage: load get|post|refresh|static|seed|login [flags]")
 		os.Exit(2)
 	}
 	mode := os.Args[1]
@@ -57,7 +57,7 @@ func main() {
 		conc      = fs.Int("c", 32, "concurrent workers, one keep-alive connection each")
 		dur       = fs.Duration("d", 10*time.Second, "measured duration (at most 20s)")
 		warm      = fs.Duration("warmup", time.Second, "unmeasured warm-up before the measured duration")
-		max       = fs.Int("n", 0, "stop after this many measured requests (0: by duration)")
+		limit     = fs.Int("n", 0, "stop after this many measured requests (0: by duration); static: body size; login: round trips")
 		name      = fs.String("name", mode, "label printed with the result")
 		tokens    = fs.String("tokens", "", "refresh: file of refresh tokens, one a line, at least -c")
 		expect    = fs.String("expect", "", "require this substring in every response body")
@@ -83,7 +83,7 @@ func main() {
 		if err != nil || u.Scheme != "http" || !loopback(u.Hostname()) {
 			fatalf("-url %q: an http URL on the loopback interface is required", *target)
 		}
-		g := &gen{u: u, method: "GET", body: *body, conc: *conc, dur: *dur, warm: *warm, max: *max, expect: []byte(*expect)}
+		g := &gen{u: u, method: "GET", body: *body, conc: *conc, dur: *dur, warm: *warm, max: *limit, expect: []byte(*expect)}
 		if mode != "get" {
 			g.method = "POST"
 		}
@@ -108,12 +108,12 @@ func main() {
 		if !loopback(strings.Split(*target, ":")[0]) {
 			fatalf("-url %q: a loopback host:port is required", *target)
 		}
-		err = staticMode(*target, *max)
+		err = staticMode(*target, *limit)
 	case "seed":
 		err = seedMode(*issuer, *pass, *email, *password, *redirect)
 	case "login":
 		err = loginMode(loginConfig{issuer: *issuer, client: *clientID, secret: *secretArg, redirect: *redirect,
-			email: *email, password: *password, scope: *scope, n: *max, tokensOut: *tokensOut, pool: *pool, name: *name})
+			email: *email, password: *password, scope: *scope, n: *limit, tokensOut: *tokensOut, pool: *pool, name: *name})
 	default:
 		err = fmt.Errorf("unknown mode %q", mode)
 	}

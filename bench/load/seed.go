@@ -1,52 +1,26 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
 	"fmt"
-	"io"
-	"net/http"
+
+	"github.com/gatehouse-id/gatehouse/interop/seed"
 )
 
-// seedMode creates, over GraphQL with an instance API key, what the
-// benchmarks use, and prints it as shell assignments for bench/oidc.sh:
-// the organization and user Ada (whose password is -password), a MACHINE
-// application per access-token algorithm (ES256, RS256; scope
-// invoices:read), and a first-party WEB application with ES256 access and
-// ID tokens for the code flow and refresh benchmarks.
+// seedMode creates, over GraphQL with an instance API key (interop/seed),
+// what the benchmarks use, and prints it as shell assignments for
+// bench/oidc.sh: the organization and user Ada (whose password is
+// -password), a MACHINE application per access-token algorithm (ES256,
+// RS256; scope invoices:read), and a first-party WEB application with
+// ES256 access and ID tokens for the code flow and refresh benchmarks.
 func seedMode(issuer, apiKey, email, password, redirect string) error {
-	gql := func(query string, vars map[string]any, out any) error {
-		body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-		req, _ := http.NewRequest(http.MethodPost, issuer+"/graphql", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+apiKey)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		var env struct {
-			Data   json.RawMessage
-			Errors []json.RawMessage
-		}
-		if json.Unmarshal(raw, &env) != nil || resp.StatusCode != 200 || len(env.Errors) > 0 {
-			return fmt.Errorf("graphql: %d %s", resp.StatusCode, raw)
-		}
-		return json.Unmarshal(env.Data, out)
-	}
-	var org struct {
-		CreateOrganization struct{ Organization struct{ ID string } }
-	}
-	if err := gql(`mutation { createOrganization(input:{name:"Acme", slug:"acme"}) { organization { id } } }`, nil, &org); err != nil {
+	ctx := context.Background()
+	c := &seed.Client{Issuer: issuer, APIKey: apiKey}
+	org, err := c.CreateOrganization(ctx, "Acme", "acme")
+	if err != nil {
 		return err
 	}
-	var user struct {
-		CreateUser struct{ User struct{ ID string } }
-	}
-	if err := gql(`mutation($org: ID!, $email: String!, $pw: String!) {
-		createUser(input:{email:$email, password:$pw, name:"Ada Lovelace", emailVerified:true, organizationID:$org, roles:["owner"]}) { user { id } } }`,
-		map[string]any{"org": org.CreateOrganization.Organization.ID, "email": email, "pw": password}, &user); err != nil {
+	if _, err := c.CreateUser(ctx, org, email, password, "Ada Lovelace"); err != nil {
 		return err
 	}
 	apps := []struct {
@@ -62,20 +36,14 @@ func seedMode(issuer, apiKey, email, password, redirect string) error {
 			"accessTokenSigningAlgorithm": "ES256", "idTokenSigningAlgorithm": "ES256"}},
 	}
 	for _, a := range apps {
-		var out struct {
-			CreateApplication struct {
-				Application  struct{ ClientID string }
-				ClientSecret *string
-			}
-		}
-		if err := gql(`mutation($input: CreateApplicationInput!) { createApplication(input:$input) { application { clientID } clientSecret } }`,
-			map[string]any{"input": a.input}, &out); err != nil {
+		app, err := c.CreateApplication(ctx, a.input)
+		if err != nil {
 			return err
 		}
-		if out.CreateApplication.ClientSecret == nil {
+		if app.Secret == "" {
 			return fmt.Errorf("%s: no client secret", a.env)
 		}
-		fmt.Printf("%s_ID='%s'\n%s_SECRET='%s'\n", a.env, out.CreateApplication.Application.ClientID, a.env, *out.CreateApplication.ClientSecret)
+		fmt.Printf("%s_ID='%s'\n%s_SECRET='%s'\n", a.env, app.ID, a.env, app.Secret)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -340,6 +341,23 @@ func TestServe(t *testing.T) {
 	}
 	if accessLines < 5 {
 		t.Errorf("want an access log line per request, got %d:\n%s", accessLines, logs)
+	}
+}
+
+// TestServeReportsListenError: an address already in use fails serve with
+// exit 1 and one line naming the listen.
+func TestServeReportsListenError(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	r := runCmd(t, map[string]string{"GATEHOUSE_DATA_DIR": t.TempDir(), "GATEHOUSE_ADDR": taken.Addr().String()}, "serve")
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1", r.code)
+	}
+	if !strings.Contains(r.stderr, "gatehouse: listen: ") {
+		t.Errorf("stderr lacks the listen error:\n%s", r.stderr)
 	}
 }
 

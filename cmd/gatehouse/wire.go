@@ -81,7 +81,11 @@ func (b *backend) createAPIKey(ctx context.Context, name string, scopes []string
 // API key, and /graphql accepts nothing until one exists.
 func (b *backend) hintFirstKey(ctx context.Context, logger *slog.Logger) {
 	n, err := b.client.APIKey.Query().Count(viewer.SystemContext(ctx))
-	if err == nil && n == 0 {
+	if err != nil {
+		logger.WarnContext(ctx, "count API keys", "err", err)
+		return
+	}
+	if n == 0 {
 		logger.InfoContext(ctx, "no API key yet: create one with `gatehouse apikey create --name admin` "+
 			"(go run ./cmd/gatehouse apikey create --name admin) and send it as Authorization: Bearer <key> to /graphql")
 	}

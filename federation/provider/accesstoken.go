@@ -9,8 +9,6 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/op"
-
-	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 )
 
 // Access tokens are JWTs per RFC 9068, with typ "at+jwt" (§2.1) so that no
@@ -62,24 +60,6 @@ type accessTokenClaims struct {
 	AuthTime  int64    `json:"auth_time,omitempty"`
 	ACR       string   `json:"acr,omitempty"`
 	*organizationClaims
-}
-
-// signAccessToken issues the access token for a redeemed code, signed with the application's access-token
-// algorithm.
-func (p *Provider) signAccessToken(ctx context.Context, c *client, req op.TokenRequest, jti string, exp time.Time) (string, error) {
-	claims := accessTokenClaims{Subject: req.GetSubject(), Audience: req.GetAudience(), JTI: jti, Scope: strings.Join(req.GetScopes(), " ")}
-	orgID, _, scopes := requestContext(req)
-	if r, ok := req.(authRequest); ok {
-		claims.AuthTime, claims.ACR = r.GetAuthTime().Unix(), r.ar.Acr
-	}
-	if orgID != "" && wantsOrgClaims(scopes) {
-		org, err := p.orgClaims(ctx, pulid.ID(req.GetSubject()), orgID)
-		if err != nil {
-			return "", err
-		}
-		claims.organizationClaims = org
-	}
-	return p.signAccessTokenClaims(ctx, c, &claims, exp)
 }
 
 // signAccessTokenClaims fills in what every access token carries (iss,

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"crypto/hmac"
+	"errors"
 	"html/template"
 	"net"
 	"net/http"
@@ -42,8 +43,12 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := p.clients.get(r.Context(), req.ClientID)
-	if err != nil {
+	if errors.Is(err, errUnknownClient) {
 		writeOAuthError(w, oidc.ErrInvalidRequest().WithDescription("unknown client_id"))
+		return
+	}
+	if err != nil {
+		writeOAuthError(w, p.serverError(r.Context(), "load client", err))
 		return
 	}
 	if !redirectURIAllowed(c, req.RedirectURI) {
@@ -207,17 +212,12 @@ func (p *Provider) callback(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, oidc.ErrInvalidRequest().WithDescription("missing id or code"))
 		return
 	}
-	ar, err := p.db.AuthRequest.Get(systemCtx(r.Context()), pulid.ID(id))
-	if ent.IsNotFound(err) || (err == nil && (!ar.Done || ar.CodeHash == nil || ar.CodeUsedAt != nil ||
-		!p.now().Before(ar.ExpiresAt) || !secret.Matches(*ar.CodeHash, code))) {
-		writeOAuthError(w, oidc.ErrInvalidRequest().WithDescription("unknown or expired authorization"))
-		return
+	ar := p.completedRequest(w, r, id, func(ar *ent.AuthRequest) bool {
+		return ar.CodeHash != nil && ar.CodeUsedAt == nil && secret.Matches(*ar.CodeHash, code)
+	})
+	if ar != nil {
+		p.writeAuthResponse(w, r, ar.RedirectURI, oidc.ResponseMode(ar.ResponseMode), "", "", ar.State, code)
 	}
-	if err != nil {
-		writeOAuthError(w, p.serverError(r.Context(), "load auth request", err))
-		return
-	}
-	p.writeAuthResponse(w, r, ar.RedirectURI, oidc.ResponseMode(ar.ResponseMode), "", "", ar.State, code)
 }
 
 // failureCallback delivers a FailLogin error to a form_post client. The
@@ -225,19 +225,34 @@ func (p *Provider) callback(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) failureCallback(w http.ResponseWriter, r *http.Request, id string) {
 	errCode, desc := r.Form.Get("error"), r.Form.Get("error_description")
 	if id == "" || len(id) > 64 || !hmac.Equal([]byte(r.Form.Get("mac")), []byte(p.failureMAC(id, errCode, desc))) {
-		writeOAuthError(w, oidc.ErrInvalidRequest().WithDescription("unknown or expired authorization"))
+		writeOAuthError(w, errUnknownAuthorization())
 		return
 	}
+	ar := p.completedRequest(w, r, id, func(ar *ent.AuthRequest) bool { return ar.CodeHash == nil })
+	if ar != nil {
+		p.writeAuthResponse(w, r, ar.RedirectURI, oidc.ResponseMode(ar.ResponseMode), errCode, desc, ar.State, "")
+	}
+}
+
+// completedRequest loads request id for delivery at the callback: done,
+// not expired, and what the browser brought matches it. Otherwise it
+// answers the browser itself and returns nil.
+func (p *Provider) completedRequest(w http.ResponseWriter, r *http.Request, id string, matches func(*ent.AuthRequest) bool) *ent.AuthRequest {
 	ar, err := p.db.AuthRequest.Get(systemCtx(r.Context()), pulid.ID(id))
-	if ent.IsNotFound(err) || (err == nil && (!ar.Done || ar.CodeHash != nil || !p.now().Before(ar.ExpiresAt))) {
-		writeOAuthError(w, oidc.ErrInvalidRequest().WithDescription("unknown or expired authorization"))
-		return
-	}
-	if err != nil {
+	switch {
+	case ent.IsNotFound(err):
+	case err != nil:
 		writeOAuthError(w, p.serverError(r.Context(), "load auth request", err))
-		return
+		return nil
+	case ar.Done && p.now().Before(ar.ExpiresAt) && matches(ar):
+		return ar
 	}
-	p.writeAuthResponse(w, r, ar.RedirectURI, oidc.ResponseMode(ar.ResponseMode), errCode, desc, ar.State, "")
+	writeOAuthError(w, errUnknownAuthorization())
+	return nil
+}
+
+func errUnknownAuthorization() *oidc.Error {
+	return oidc.ErrInvalidRequest().WithDescription("unknown or expired authorization")
 }
 
 // writeAuthResponse sends an authorization response, success (code) or

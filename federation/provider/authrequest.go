@@ -125,11 +125,14 @@ func validatePKCE(c *client, challenge, method string) *oidc.Error {
 	return nil
 }
 
+// promptValues are the prompt values OIDC Core §3.1.2.1 defines.
+var promptValues = []string{oidc.PromptNone, oidc.PromptLogin, oidc.PromptConsent, oidc.PromptSelectAccount}
+
 // validPrompt checks prompt values (OIDC Core §3.1.2.1): known values, and
 // none only alone.
 func validPrompt(prompts []string) bool {
 	for _, v := range prompts {
-		if !slices.Contains([]string{oidc.PromptNone, oidc.PromptLogin, oidc.PromptConsent, oidc.PromptSelectAccount}, v) {
+		if !slices.Contains(promptValues, v) {
 			return false
 		}
 		if v == oidc.PromptNone && len(prompts) > 1 {

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
-	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 
 	"github.com/gatehouse-id/gatehouse/ent"
@@ -45,18 +44,6 @@ func userinfoFromUser(ui *oidc.UserInfo, u *ent.User, scopes []string) {
 	}
 }
 
-// requestContext returns the organization and session of an ID-token
-// request (a completed auth request or a refresh).
-func requestContext(req any) (orgID, sessionID pulid.ID, scopes []string) {
-	switch r := req.(type) {
-	case authRequest:
-		return r.ar.OrganizationID, r.ar.SessionID, r.ar.Scopes
-	case *refreshRequest:
-		return r.g.OrganizationID, r.g.SessionID, r.scopes
-	}
-	return "", "", nil
-}
-
 // wantsOrgClaims: organization claims go only to requests that asked for
 // them with an organization scope.
 func wantsOrgClaims(scopes []string) bool {
@@ -64,29 +51,8 @@ func wantsOrgClaims(scopes []string) bool {
 	return wants
 }
 
-// addRequestClaims puts sid, the grant's acr (not an auth request's: the
-// library adds that itself) and the organization claims into an ID token
-// or userinfo answer.
-func (p *Provider) addRequestClaims(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest) error {
-	orgID, sid, scopes := requestContext(req)
-	var (
-		acr string
-		org *organizationClaims
-	)
-	if r, ok := req.(*refreshRequest); ok {
-		acr = r.g.Acr
-	}
-	if orgID != "" && wantsOrgClaims(scopes) {
-		var err error
-		if org, err = p.orgClaims(ctx, pulid.ID(req.GetSubject()), orgID); err != nil {
-			return err
-		}
-	}
-	appendRequestClaims(ui, sid, acr, org)
-	return nil
-}
-
-// appendRequestClaims puts sid, acr and the organization claims into ui.
+// appendRequestClaims puts sid, acr and the organization claims into an
+// ID token or userinfo answer.
 func appendRequestClaims(ui *oidc.UserInfo, sid pulid.ID, acr string, org *organizationClaims) {
 	if sid != "" {
 		ui.AppendClaims("sid", string(sid))

@@ -88,22 +88,26 @@ func (c *client) AuthMethod() oidc.AuthMethod {
 	return oidc.AuthMethodBasic
 }
 
+// appGrantTypes maps an application's registered grant types to OAuth's.
+var appGrantTypes = map[string]oidc.GrantType{
+	"AUTHORIZATION_CODE": oidc.GrantTypeCode,
+	"REFRESH_TOKEN":      oidc.GrantTypeRefreshToken,
+	"CLIENT_CREDENTIALS": oidc.GrantTypeClientCredentials,
+}
+
 func (c *client) GrantTypes() []oidc.GrantType {
 	var out []oidc.GrantType
 	for _, g := range c.app.GrantTypes {
-		switch g {
-		case "AUTHORIZATION_CODE":
-			out = append(out, oidc.GrantTypeCode)
-		case "REFRESH_TOKEN":
-			out = append(out, oidc.GrantTypeRefreshToken)
-		case "CLIENT_CREDENTIALS":
-			out = append(out, oidc.GrantTypeClientCredentials)
+		if t, ok := appGrantTypes[g]; ok {
+			out = append(out, t)
 		}
 	}
 	return out
 }
 
-func (c *client) hasGrant(g oidc.GrantType) bool { return slices.Contains(c.GrantTypes(), g) }
+func (c *client) hasGrant(g oidc.GrantType) bool {
+	return slices.ContainsFunc(c.app.GrantTypes, func(s string) bool { return appGrantTypes[s] == g })
+}
 
 func (c *client) accessTokenLifetime() time.Duration {
 	return time.Duration(c.app.AccessTokenLifetimeSeconds) * time.Second
@@ -175,13 +179,6 @@ func (cc *clientCache) get(ctx context.Context, clientID string) (*client, error
 	return c, nil
 }
 
-// invalidate drops one client, e.g. after a test changes it.
-func (cc *clientCache) invalidate(clientID string) {
-	cc.mu.Lock()
-	delete(cc.entries, clientID)
-	cc.mu.Unlock()
-}
-
 // withClientKey calls verify with the client's key for a private_key_jwt
 // assertion (RFC 7523 §3) and returns its error: the key comes from the
 // inline jwks if the client registered one, else from its jwks_uri
@@ -197,22 +194,6 @@ func (p *Provider) withClientKey(ctx context.Context, c *client, kid string, ver
 		return p.clientJWKS.verify(ctx, c, kid, verify)
 	}
 	return errors.New("client has registered neither jwks nor jwks_uri")
-}
-
-// assertionKey picks the key for an assertion from a client's set: by
-// kid, or the only signing key when the assertion names none. Only
-// public keys not marked for encryption qualify.
-func assertionKey(set *jose.JSONWebKeySet, kid string) (*jose.JSONWebKey, error) {
-	var candidates []jose.JSONWebKey
-	for _, k := range set.Keys {
-		if (kid == "" || k.KeyID == kid) && k.Use != "enc" && k.IsPublic() && k.Valid() {
-			candidates = append(candidates, k)
-		}
-	}
-	if len(candidates) != 1 {
-		return nil, fmt.Errorf("no unique client key for kid %q", kid)
-	}
-	return &candidates[0], nil
 }
 
 // knownScope lists the scopes this provider understands; others are

@@ -90,8 +90,7 @@ func (p *Provider) authenticateClient(r *http.Request) (*client, *oidc.Error) {
 		method oidc.AuthMethod
 		err    error
 	)
-	switch {
-	case hasAssertion:
+	if hasAssertion {
 		method = oidc.AuthMethodPrivateKeyJWT
 		if assertionType != oidc.ClientAssertionTypeJWTAssertion {
 			return nil, fail("unsupported client_assertion_type", nil)
@@ -104,43 +103,42 @@ func (p *Provider) authenticateClient(r *http.Request) (*client, *oidc.Error) {
 			}
 			return nil, fail("client assertion", err)
 		}
-	case hasBasic:
-		method = oidc.AuthMethodBasic
-		id, err1 := url.QueryUnescape(basicID)
-		secret, err2 := url.QueryUnescape(basicSecret)
-		if err1 != nil || err2 != nil {
-			return nil, fail("malformed basic credentials", errors.Join(err1, err2))
+	} else {
+		id, secret := formID, formSecret
+		switch {
+		case hasBasic:
+			method = oidc.AuthMethodBasic
+			var err1, err2 error
+			id, err1 = url.QueryUnescape(basicID)
+			secret, err2 = url.QueryUnescape(basicSecret)
+			if err1 != nil || err2 != nil {
+				return nil, fail("malformed basic credentials", errors.Join(err1, err2))
+			}
+			if formID != "" && formID != id {
+				return nil, fail("client_id differs from basic credentials", nil)
+			}
+		case formSecret != "":
+			method = oidc.AuthMethodPost
+		default:
+			method = oidc.AuthMethodNone
 		}
-		if formID != "" && formID != id {
-			return nil, fail("client_id differs from basic credentials", nil)
-		}
-		if c, err = p.clients.get(ctx, id); err != nil {
-			return nil, p.clientLookupError(ctx, fail, err)
-		}
-		if c.AuthMethod() != method || !c.checkSecret(secret) {
-			return nil, fail("wrong secret or method", nil)
-		}
-	case formSecret != "":
-		method = oidc.AuthMethodPost
-		if c, err = p.clients.get(ctx, formID); err != nil {
-			return nil, p.clientLookupError(ctx, fail, err)
-		}
-		if c.AuthMethod() != method || !c.checkSecret(formSecret) {
-			return nil, fail("wrong secret or method", nil)
-		}
-	default:
-		method = oidc.AuthMethodNone
-		if c, err = p.clients.get(ctx, formID); err != nil {
-			return nil, p.clientLookupError(ctx, fail, err)
-		}
-		if c.AuthMethod() != method {
-			return nil, fail("confidential client sent no credentials", nil)
+		c, err = p.clients.get(ctx, id)
+		switch {
+		case errors.Is(err, errUnknownClient):
+			return nil, fail("unknown client", err)
+		case err != nil:
+			return nil, p.serverError(ctx, "load client", err)
+		case c.AuthMethod() != method:
+			return nil, fail("registered for "+string(c.AuthMethod())+", used "+string(method), nil)
+		case method != oidc.AuthMethodNone && !c.checkSecret(secret):
+			return nil, fail("wrong secret", nil)
 		}
 	}
 	if method == oidc.AuthMethodPrivateKeyJWT || method == oidc.AuthMethodPost {
 		// Hand the library an authentication it checks through storage
-		// only (secretClient): never the assertion again, and Basic where
-		// the library knows no client_secret_post (introspection).
+		// only (AuthorizeClientIDSecret): never the assertion again, and
+		// Basic where the library knows no client_secret_post
+		// (introspection).
 		for _, v := range []url.Values{r.Form, r.PostForm} {
 			for _, k := range []string{"client_assertion", "client_assertion_type", "client_id", "client_secret"} {
 				v.Del(k)
@@ -151,41 +149,18 @@ func (p *Provider) authenticateClient(r *http.Request) (*client, *oidc.Error) {
 	return c, nil
 }
 
-func (p *Provider) clientLookupError(ctx context.Context, fail func(string, error) *oidc.Error, err error) *oidc.Error {
-	if errors.Is(err, errUnknownClient) {
-		return fail("unknown client", err)
-	}
-	return p.serverError(ctx, "load client", err)
-}
-
 // assertionClaims are the claims of a client assertion (RFC 7523 §3).
 type assertionClaims struct {
-	Issuer    string       `json:"iss"`
-	Subject   string       `json:"sub"`
-	Audience  jwtAudience  `json:"aud"`
-	Expiry    *json.Number `json:"exp"`
-	NotBefore *json.Number `json:"nbf"`
-	IssuedAt  *json.Number `json:"iat"`
-	JTI       string       `json:"jti"`
+	Issuer    string        `json:"iss"`
+	Subject   string        `json:"sub"`
+	Audience  oidc.Audience `json:"aud"`
+	Expiry    *json.Number  `json:"exp"`
+	NotBefore *json.Number  `json:"nbf"`
+	IssuedAt  *json.Number  `json:"iat"`
+	JTI       string        `json:"jti"`
 }
 
-// jwtAudience is aud as a string or an array of strings (RFC 7519 §4.1.3).
-type jwtAudience []string
-
-func (a *jwtAudience) UnmarshalJSON(b []byte) error {
-	var one string
-	if json.Unmarshal(b, &one) == nil {
-		*a = jwtAudience{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return errors.New("aud is neither a string nor an array of strings")
-	}
-	*a = many
-	return nil
-}
-
+// numericDate reads a NumericDate claim (RFC 7519 §2); fractions are kept.
 func numericDate(n *json.Number) (time.Time, bool) {
 	if n == nil {
 		return time.Time{}, false
@@ -216,17 +191,20 @@ func (p *Provider) verifyClientAssertion(ctx context.Context, assertion, formCli
 	if err != nil {
 		return nil, err
 	}
-	var unverified assertionClaims
-	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &unverified); err != nil {
+	// The claims are read before the signature is checked, to find the
+	// client's keys, and trusted only once it is: Verify checks these
+	// very payload bytes.
+	var claims assertionClaims
+	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &claims); err != nil {
 		return nil, fmt.Errorf("assertion claims: %w", err)
 	}
-	if unverified.Issuer == "" || unverified.Issuer != unverified.Subject {
+	if claims.Issuer == "" || claims.Issuer != claims.Subject {
 		return nil, errors.New("iss and sub must both be the client_id")
 	}
-	if formClientID != "" && formClientID != unverified.Issuer {
+	if formClientID != "" && formClientID != claims.Issuer {
 		return nil, errors.New("client_id differs from the assertion's issuer")
 	}
-	c, err := p.clients.get(ctx, unverified.Issuer)
+	c, err := p.clients.get(ctx, claims.Issuer)
 	if errors.Is(err, errUnknownClient) {
 		return nil, err
 	}
@@ -236,26 +214,17 @@ func (p *Provider) verifyClientAssertion(ctx context.Context, assertion, formCli
 	if c.AuthMethod() != oidc.AuthMethodPrivateKeyJWT {
 		return nil, errors.New("client is not registered for private_key_jwt")
 	}
-	var payload []byte
 	err = p.withClientKey(ctx, c, h.KeyID, func(key *jose.JSONWebKey) error {
 		if key.Algorithm != "" && key.Algorithm != h.Algorithm {
 			return errors.New("algorithm does not match the registered key")
 		}
-		var err error
-		if payload, err = jws.Verify(key.Key); err != nil {
+		if _, err := jws.Verify(key.Key); err != nil {
 			return fmt.Errorf("verify assertion: %w", err)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	var claims assertionClaims
-	if err := json.Unmarshal(payload, &claims); err != nil {
-		return nil, fmt.Errorf("assertion claims: %w", err)
-	}
-	if claims.Issuer != c.GetID() || claims.Subject != c.GetID() {
-		return nil, errors.New("iss and sub must both be the client_id")
 	}
 	iss := p.cfg.Issuer
 	if !slices.ContainsFunc(claims.Audience, func(a string) bool {

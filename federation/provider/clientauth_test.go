@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -253,7 +252,6 @@ func TestPrivateKeyJWT(t *testing.T) {
 // refresh token authenticating with RS256 and ES256 assertions.
 func TestPrivateKeyJWTCodeFlow(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
-		ctx := context.Background()
 		rs, es := newClientKey(t, jose.RS256), newClientKey(t, jose.ES256)
 		e.pkjwtApp("webjwt", "WEB", rs, es)
 		redirect := "https://webjwt.tenant-a.test/cb"
@@ -280,7 +278,6 @@ func TestPrivateKeyJWTCodeFlow(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Errorf("refresh with an assertion: %d", resp.StatusCode)
 		}
-		_ = ctx
 	})
 }
 

@@ -137,12 +137,25 @@ func (j *clientJWKS) refresh(ctx context.Context, c *client, e *jwksEntry, now t
 	j.log.WarnContext(ctx, "provider: fetch client jwks_uri failed", attrs...)
 }
 
+// verifyWithKey calls verify with the key for an assertion from a
+// client's set: by kid, or the only key when the assertion names none.
+// The set is from parseClientJWKS, so every key in it is a public
+// signing key.
 func verifyWithKey(set *jose.JSONWebKeySet, kid string, verify func(*jose.JSONWebKey) error) error {
-	k, err := assertionKey(set, kid)
-	if err != nil {
-		return err
+	var key *jose.JSONWebKey
+	for _, k := range set.Keys {
+		if kid != "" && k.KeyID != kid {
+			continue
+		}
+		if key != nil {
+			return fmt.Errorf("no unique client key for kid %q", kid)
+		}
+		key = &k // a copy: the cached set stays as fetched
 	}
-	return verify(k)
+	if key == nil {
+		return fmt.Errorf("no unique client key for kid %q", kid)
+	}
+	return verify(key)
 }
 
 func (j *clientJWKS) fetch(ctx context.Context, uri string) (*jose.JSONWebKeySet, error) {

@@ -384,7 +384,7 @@ func TestJWKSURIChangeRefetches(t *testing.T) {
 		app := e.uriApp("svc-uri", a.URL)
 		e.wantToken(t, "first URI", "svc-uri", k1)
 		must(t, e.db.Application.UpdateOne(app).SetJwksURI(b.URL).Exec(e.ctx))
-		e.p.clients.invalidate("svc-uri")
+		e.clock.Add(e.p.cfg.ClientCacheTTL) // the cached application expires
 		e.wantToken(t, "second URI at once", "svc-uri", k2)
 		e.wantInvalidClient(t, "first URI's key", "svc-uri", k1)
 		wantHits(t, a, 1, "first URI")

@@ -32,7 +32,7 @@ func discoveryDocument(iss string) []byte {
 		"introspection_endpoint":                           iss + pathIntrospect,
 		"revocation_endpoint":                              iss + pathRevoke,
 		"end_session_endpoint":                             iss + pathEndSession,
-		"scopes_supported":                                 []string{"openid", "profile", "email", "offline_access", scopeOrganization},
+		"scopes_supported":                                 supportedScopes,
 		"response_types_supported":                         []string{"code"},
 		"response_modes_supported":                         []string{"query", "fragment", "form_post"},
 		"grant_types_supported":                            []string{"authorization_code", "refresh_token", "client_credentials"},

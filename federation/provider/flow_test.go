@@ -184,6 +184,18 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 		if ui.Subject != string(e.user.ID) || ui.Email != "ada@example.com" {
 			t.Errorf("userinfo %+v", ui)
 		}
+		// The grant's sid, acr and organization claims, as in the ID token.
+		var uiClaims map[string]any
+		must(t, ui.Claims(&uiClaims))
+		for k, want := range map[string]any{"sid": "ses_01J0000000000000000000000", "acr": ACRSingleFactor,
+			"org_id": string(e.org.ID), "org_slug": "acme"} {
+			if uiClaims[k] != want {
+				t.Errorf("userinfo %s = %v, want %v", k, uiClaims[k], want)
+			}
+		}
+		if !equalJSON(uiClaims["org_roles"], []string{"admin"}) {
+			t.Errorf("userinfo org_roles = %v", uiClaims["org_roles"])
+		}
 		// Code replay: invalid_grant, and the first redemption's tokens die.
 		if _, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_grant") {
 			t.Fatalf("replay: %v", err)

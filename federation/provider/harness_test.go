@@ -207,8 +207,6 @@ func codeParams(clientID, redirect, challenge string, scopes ...string) url.Valu
 	return v
 }
 
-var _ = pulid.ID("")
-
 func base64URLDecode(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
 func base64URLEncode(b []byte) string          { return base64.RawURLEncoding.EncodeToString(b) }
 func idOf(s string) pulid.ID                   { return pulid.ID(s) }

@@ -23,11 +23,11 @@ import (
 // compact JWS (RFC 7515 §7.1), not by go-jose: it is the hot path of the
 // token endpoint, and go-jose marshals the protected header and copies the
 // payload for every token. The header of a key never changes, so it is
-// encoded once per key and token type; the
-// signature is the one JWA (RFC 7518 §3) asks for: RSASSA-PKCS1-v1_5 with
-// SHA-256, ECDSA P-256 with SHA-256 as the fixed 64-byte R||S (§3.4, not
-// ASN.1), or Ed25519 (RFC 8037 §3.1). Verification stays with go-jose
-// (verify.go); tests verify every algorithm's output with it.
+// encoded once per key and token type; the signature is the one JWA
+// (RFC 7518 §3) asks for: RSASSA-PKCS1-v1_5 with SHA-256, ECDSA P-256
+// with SHA-256 as the fixed 64-byte R||S (§3.4, not ASN.1), or Ed25519
+// (RFC 8037 §3.1). Verification stays with go-jose (verify.go); tests
+// verify every algorithm's output with it.
 
 var b64 = base64.RawURLEncoding
 
@@ -38,8 +38,8 @@ type protectedHeader struct {
 	Typ string `json:"typ"`
 }
 
-// JWS typ values: access tokens per RFC 9068 §2.1, ID tokens as the
-// library signs them.
+// idTokenType is the JWS typ of ID tokens, as the library signs them
+// (access tokens: accessTokenType, RFC 9068 §2.1).
 const idTokenType = "JWT"
 
 // signToken signs payload as a token of type typ with the active key of

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
 	"time"
@@ -80,10 +81,13 @@ type keyStore struct {
 	byAlg    map[jose.SignatureAlgorithm][]*signingKey
 	jwks     []byte // the published set, marshalled once per load
 	loadedAt time.Time
+	log      *slog.Logger
+	// warnedAt is when a failed reload was last logged (under loading).
+	warnedAt time.Time
 }
 
-func newKeyStore(db *ent.Client, sealer *seal.Sealer, now func() time.Time, refresh, publishAhead time.Duration) *keyStore {
-	return &keyStore{db: db, sealer: sealer, now: now, refresh: refresh, publishAhead: publishAhead,
+func newKeyStore(db *ent.Client, sealer *seal.Sealer, now func() time.Time, refresh, publishAhead time.Duration, log *slog.Logger) *keyStore {
+	return &keyStore{db: db, sealer: sealer, now: now, refresh: refresh, publishAhead: publishAhead, log: log,
 		byID: map[string]*signingKey{}, jwks: []byte(`{"keys":[]}`)}
 }
 
@@ -109,8 +113,6 @@ func (s *keyStore) ensure(ctx context.Context) error {
 	return s.load(ctx)
 }
 
-// load reads every unexpired key, published or pending, and precomputes
-// the JWKS document.
 // load reloads the key list now (start-up, after a rotation).
 func (s *keyStore) load(ctx context.Context) error {
 	s.loading.Lock()
@@ -129,9 +131,18 @@ func (s *keyStore) refreshIfStale(ctx context.Context) error {
 	if !stale {
 		return nil
 	}
-	return s.loadLocked(ctx)
+	err := s.loadLocked(ctx)
+	if err != nil && s.now().Sub(s.warnedAt) >= s.refresh {
+		// Callers go on with the keys they have; say so once per interval,
+		// not once per request, while the database is away.
+		s.warnedAt = s.now()
+		s.log.WarnContext(ctx, "provider: signing keys not reloaded; serving the cached list", "loaded_at", s.loadedAt, "error", err)
+	}
+	return err
 }
 
+// loadLocked reads every unexpired key, published or pending, and
+// precomputes the JWKS document. s.loading must be held.
 func (s *keyStore) loadLocked(ctx context.Context) error {
 	now := s.now()
 	rows, err := s.db.SigningKey.Query().

@@ -74,8 +74,11 @@ func (p *Provider) LoginRequest(ctx context.Context, id string) (*LoginRequest, 
 		return nil, err
 	}
 	c, err := p.clients.get(ctx, ar.ClientID)
+	if errors.Is(err, errUnknownClient) {
+		return nil, ErrUnknownRequest // the application was deleted since authorize
+	}
 	if err != nil {
-		return nil, ErrUnknownRequest
+		return nil, err
 	}
 	orgID, wants := requestedOrganization(ar.Scopes)
 	lr := &LoginRequest{
@@ -128,12 +131,12 @@ func (p *Provider) CompleteLogin(ctx context.Context, id string, a Authenticatio
 	if !ok {
 		return "", ErrUnknownACR
 	}
-	u, err := p.db.User.Get(ctx, a.UserID)
-	if ent.IsNotFound(err) || (err == nil && u.Status != user.StatusACTIVE) {
-		return "", ErrUserInactive
-	}
+	active, err := p.db.User.Query().Where(user.ID(a.UserID), user.StatusEQ(user.StatusACTIVE)).Exist(ctx)
 	if err != nil {
-		return "", fmt.Errorf("load user: %w", err)
+		return "", fmt.Errorf("check user: %w", err)
+	}
+	if !active {
+		return "", ErrUserInactive
 	}
 	if ar.MaxAgeSeconds != nil && now.Sub(a.AuthTime) > time.Duration(*ar.MaxAgeSeconds)*time.Second+clockSkew {
 		return "", ErrReauthenticate

@@ -321,7 +321,13 @@ func TestEndSession(t *testing.T) {
 				t.Errorf("%s: redirected to %s", name, resp.Header.Get("Location"))
 			}
 		}
-		resp, err := noRedirect.Get(e.issuer + pathEndSession + "?" + url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {bye}, "state": {"s"}}.Encode())
+		// A malformed request is invalid_request in JSON, never the library's plain-text 500.
+		resp, err := noRedirect.Get(e.issuer + pathEndSession + "?state=%zz")
+		must(t, err)
+		if code := oauthError(t, resp); resp.StatusCode != http.StatusBadRequest || code != "invalid_request" {
+			t.Errorf("malformed end_session: status %d error %q", resp.StatusCode, code)
+		}
+		resp, err = noRedirect.Get(e.issuer + pathEndSession + "?" + url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {bye}, "state": {"s"}}.Encode())
 		must(t, err)
 		resp.Body.Close()
 		if resp.StatusCode != 302 || resp.Header.Get("Location") != bye+"?state=s" {
@@ -341,7 +347,7 @@ func TestPerApplicationAlgorithmsAndRotation(t *testing.T) {
 		ctx := context.Background()
 		must(t, e.db.Application.UpdateOne(e.web).SetAccessTokenSigningAlgorithm(application.AccessTokenSigningAlgorithmEdDSA).
 			SetIDTokenSigningAlgorithm(application.IDTokenSigningAlgorithmES256).Exec(e.ctx))
-		e.p.clients.invalidate("web")
+		e.clock.Add(e.p.cfg.ClientCacheTTL) // the cached application expires
 		conf := oauth2.Config{ClientID: "web", ClientSecret: webSecret, RedirectURL: webRedirect,
 			Endpoint: oauth2.Endpoint{TokenURL: e.issuer + pathToken, AuthStyle: oauth2.AuthStyleInHeader}}
 		verifier, challenge := pkce()
@@ -374,11 +380,35 @@ func TestPerApplicationAlgorithmsAndRotation(t *testing.T) {
 		if len(jwks.Keys) != 6 {
 			t.Errorf("JWKS has %d keys after rotation, want 6", len(jwks.Keys))
 		}
-		// Another node (a second Provider on the same database) signs with the new key.
+		// The replaced keys leave JWKS once every token they signed has expired.
 		e.clock.Add(2*time.Hour + e.p.cfg.KeyRefreshInterval)
 		getJSON(t, e.issuer+pathKeys, &jwks)
 		if len(jwks.Keys) != 3 {
 			t.Errorf("JWKS has %d keys after the retired ones expired, want 3", len(jwks.Keys))
+		}
+	})
+}
+
+// Only the grants discovery lists reach a handler: the library's others
+// (JWT bearer, token exchange, device code) are refused before it runs,
+// so a JWT-bearer assertion naming some client is never verified.
+func TestUnofferedGrantsRefused(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		for grant, want := range map[string]string{
+			"urn:ietf:params:oauth:grant-type:jwt-bearer":     "unsupported_grant_type",
+			"urn:ietf:params:oauth:grant-type:token-exchange": "unsupported_grant_type",
+			"urn:ietf:params:oauth:grant-type:device_code":    "unsupported_grant_type",
+			"password": "unsupported_grant_type",
+			"":         "invalid_request",
+		} {
+			form := url.Values{"assertion": {"a.b.c"}}
+			if grant != "" {
+				form.Set("grant_type", grant)
+			}
+			resp := postForm(t, e.issuer+pathToken, form, "web", webSecret)
+			if got := oauthError(t, resp); resp.StatusCode != 400 || got != want {
+				t.Errorf("grant_type %q: %d %s, want 400 %s", grant, resp.StatusCode, got, want)
+			}
 		}
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/internal/safehttp"
 	"github.com/gatehouse-id/gatehouse/internal/seal"
 )
@@ -34,6 +35,9 @@ const (
 	scopeOrganization = "organization"
 	scopeAdmin        = "gatehouse:admin"
 )
+
+// supportedScopes are the scopes discovery advertises (scopes_supported).
+var supportedScopes = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess, scopeOrganization}
 
 // LoggedOutPath is where end_session sends a browser that brought no
 // registered post_logout_redirect_uri (RP-Initiated Logout §2). The hosted
@@ -174,7 +178,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		cfg.ClientJWKSCacheTTL = 5 * time.Minute
 	}
 	p := &Provider{cfg: cfg, db: cfg.Client, log: cfg.Logger, now: cfg.Now}
-	p.keys = newKeyStore(cfg.Client, cfg.Sealer, cfg.Now, cfg.KeyRefreshInterval, cfg.KeyPublishAhead)
+	p.keys = newKeyStore(cfg.Client, cfg.Sealer, cfg.Now, cfg.KeyRefreshInterval, cfg.KeyPublishAhead, cfg.Logger)
 	p.clients = &clientCache{db: cfg.Client, now: cfg.Now, ttl: cfg.ClientCacheTTL, loginPath: cfg.LoginPath, log: p.log}
 	p.clientJWKS = &clientJWKS{http: cfg.HTTPClient, now: cfg.Now, ttl: cfg.ClientJWKSCacheTTL, log: cfg.Logger}
 	if err := p.keys.ensure(systemCtx(ctx)); err != nil {
@@ -205,7 +209,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		AuthMethodPost:           true,
 		AuthMethodPrivateKeyJWT:  true,
 		GrantTypeRefreshToken:    true,
-		SupportedScopes:          []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess, scopeOrganization},
+		SupportedScopes:          supportedScopes,
 	}
 	p.op, err = op.NewProvider(opCfg, st, op.StaticIssuer(cfg.Issuer), opts...)
 	if err != nil {
@@ -244,7 +248,8 @@ func (p *Provider) RotateKeys(ctx context.Context) ([]string, error) {
 // application, at least an hour.
 func (p *Provider) maxTokenLifetime(ctx context.Context) (time.Duration, error) {
 	maxLifetime := time.Hour
-	apps, err := p.db.Application.Query().All(systemCtx(ctx))
+	apps, err := p.db.Application.Query().
+		Select(application.FieldAccessTokenLifetimeSeconds, application.FieldIDTokenLifetimeSeconds).All(systemCtx(ctx))
 	if err != nil {
 		return 0, err
 	}
@@ -287,7 +292,7 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc(pathAuthorize, p.authorize)
 	mux.HandleFunc(pathCallback, p.callback)
 	mux.Handle(pathKeys, p.jwksHandler())
-	lib := p.library(p.op)
+	lib := p.library()
 	for _, path := range []string{pathToken, pathIntrospect, pathRevoke, pathUserinfo, pathEndSession} {
 		mux.Handle(path, lib)
 	}
@@ -311,7 +316,7 @@ func (p *Provider) routes() http.Handler {
 // malformed body is invalid_request, never the library's 500), request
 // state is installed, and 401s carry a WWW-Authenticate challenge
 // (RFC 6749 §5.2, RFC 6750 §3).
-func (p *Provider) library(h http.Handler) http.Handler {
+func (p *Provider) library() http.Handler {
 	noStore := []string{"no-store"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
@@ -331,7 +336,6 @@ func (p *Provider) library(h http.Handler) http.Handler {
 				}
 			}
 		}()
-		method := authMethodOf(r) // before authenticateClient rewrites the credentials
 		var authenticated *client
 		if path == pathToken || path == pathIntrospect || path == pathRevoke {
 			c, e := p.authenticateClient(r)
@@ -340,30 +344,40 @@ func (p *Provider) library(h http.Handler) http.Handler {
 				return
 			}
 			if path == pathToken {
-				// The grants served ahead of the library need no request state.
-				switch oidc.GrantType(r.PostForm.Get("grant_type")) {
+				// Two grants are served ahead of the library, and only code
+				// redemption reaches it: its other grants (JWT bearer, token
+				// exchange, device code) are not offered, and the JWT bearer
+				// one would verify assertions for any client it names.
+				switch grant := oidc.GrantType(r.PostForm.Get("grant_type")); grant {
 				case oidc.GrantTypeClientCredentials:
 					p.clientCredentials(cw, r, c)
 					return
 				case oidc.GrantTypeRefreshToken:
 					p.refreshGrant(cw, r, c)
 					return
+				case oidc.GrantTypeCode:
+				case "":
+					writeOAuthError(w, oidc.ErrInvalidRequest().WithDescription("grant_type missing"))
+					return
+				default:
+					writeOAuthError(w, oidc.ErrUnsupportedGrantType().WithDescription("%s not supported", grant))
+					return
 				}
 			}
 			authenticated = c
 		}
-		h.ServeHTTP(cw, withState(r, method, authenticated))
+		p.op.ServeHTTP(cw, withState(r, authenticated))
 	})
 }
 
-// challengeWriter adds WWW-Authenticate to 401 answers and turns the
-// library's plain-text 500 for a malformed end_session request into
-// invalid_request.
+// challengeWriter adds WWW-Authenticate to 401 answers: the library's
+// userinfo and introspection refusals have none (RFC 6750 §3, RFC 6749
+// §5.2). It also records whether the answer was started, for the panic
+// handler.
 type challengeWriter struct {
 	http.ResponseWriter
 	path  string
 	wrote bool
-	skip  bool
 }
 
 func (c *challengeWriter) WriteHeader(status int) {
@@ -375,21 +389,12 @@ func (c *challengeWriter) WriteHeader(status int) {
 			c.Header().Set("WWW-Authenticate", `Basic realm="gatehouse"`)
 		}
 	}
-	if status == http.StatusInternalServerError && c.path == pathEndSession &&
-		!strings.HasPrefix(c.Header().Get("Content-Type"), "application/json") {
-		c.skip = true
-		writeOAuthError(c.ResponseWriter, oidc.ErrInvalidRequest().WithDescription("malformed end_session request"))
-		return
-	}
 	c.ResponseWriter.WriteHeader(status)
 }
 
 func (c *challengeWriter) Write(b []byte) (int, error) {
 	if !c.wrote {
 		c.WriteHeader(http.StatusOK)
-	}
-	if c.skip {
-		return len(b), nil
 	}
 	return c.ResponseWriter.Write(b)
 }

@@ -61,21 +61,13 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, c *clien
 		}
 		req.scopes = requested
 	}
-	var org *organizationClaims
-	if req.g.OrganizationID != "" {
-		var err error
-		if wantsOrgClaims(req.scopes) {
-			org, err = p.orgClaims(ctx, req.g.UserID, req.g.OrganizationID)
-		} else {
-			err = p.activeMember(ctx, req.g.UserID, req.g.OrganizationID)
+	org, err := p.grantOrganization(ctx, req.g.UserID, req.g.OrganizationID, req.scopes)
+	if err != nil {
+		if errors.Is(err, ErrNotMember) {
+			p.revokeGrantsOrLog(ctx, "membership ended", req.g.ID)
 		}
-		if err != nil {
-			if errors.Is(err, ErrNotMember) {
-				p.revokeGrantsOrLog(ctx, "membership ended", req.g.ID)
-			}
-			writeOAuthError(w, asOAuthError(err))
-			return
-		}
+		writeOAuthError(w, asOAuthError(err))
+		return
 	}
 	next, e := p.rotateRefreshToken(ctx, c, req)
 	if e != nil {

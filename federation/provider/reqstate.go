@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
@@ -13,52 +12,59 @@ import (
 // the way, for storage methods that the library calls without it.
 //
 // Per-application signing algorithms: op asks Storage.SigningKey(ctx)
-// without the client. Every library path that signs first calls
-// CreateAccessToken or CreateAccessAndRefreshTokens with the token request
-// (which names the client); those sign the access token themselves with
-// the application's access_token_signing_algorithm (accesstoken.go) and
-// record the client here, so SigningKey answers its
-// id_token_signing_algorithm for the ID token the library signs next.
-// Tested in TestPerApplicationAlgorithmsAndRotation.
+// without the client. The one token the library still signs is the ID
+// token of a code exchange, which it refuses for a code of any client but
+// the one that authenticated (RFC 6749 §4.1.3), so SigningKey answers the
+// id_token_signing_algorithm of the authenticated client; createTokens
+// signs the access token itself with its access_token_signing_algorithm
+// (accesstoken.go). Tested in TestPerApplicationAlgorithmsAndRotation.
+//
+// createTokens also records the organization claims it loaded for the
+// code's grant, which the library's ID token repeats.
 type reqState struct {
 	mu sync.Mutex
-	// authMethod is how the client authenticated at the token, introspection
-	// or revocation endpoint: "basic", "post", "jwt" or "none".
-	authMethod string
 	// authenticated is the client authenticateClient verified for this
 	// request, before the library ran.
 	authenticated *client
-	// signing is the client whose ID token is being signed.
-	signing *client
-	// claims is the last access token whose signature our key set verified.
+	// org is the organization claims of the grant createTokens issued.
+	org *organizationClaims
+	// claims is the last access token our key set verified (signature,
+	// claims and revocation), with its grant.
 	claims *verifiedClaims
 }
 
 type reqStateKey struct{}
+
+// recordOrgClaims keeps the organization claims of the grant issued in
+// this request for its ID token (SetUserinfoFromRequest).
+func recordOrgClaims(ctx context.Context, org *organizationClaims) {
+	if st := stateFrom(ctx); st != nil {
+		st.mu.Lock()
+		st.org = org
+		st.mu.Unlock()
+	}
+}
+
+// issuedOrgClaims is what recordOrgClaims kept.
+func issuedOrgClaims(ctx context.Context) *organizationClaims {
+	st := stateFrom(ctx)
+	if st == nil {
+		return nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.org
+}
 
 func stateFrom(ctx context.Context) *reqState {
 	s, _ := ctx.Value(reqStateKey{}).(*reqState)
 	return s
 }
 
-// authMethodOf is how a request's client authenticates: "basic", "post",
-// "jwt" or "none".
-func authMethodOf(r *http.Request) string {
-	switch {
-	case strings.HasPrefix(r.Header.Get("Authorization"), "Basic "):
-		return "basic"
-	case r.PostForm.Get("client_assertion") != "":
-		return "jwt"
-	case r.PostForm.Get("client_secret") != "":
-		return "post"
-	}
-	return "none"
-}
-
-// withState installs a fresh reqState for the library: the client
-// authentication method and the client authenticateClient verified, if any.
-func withState(r *http.Request, method string, authenticated *client) *http.Request {
-	st := &reqState{authMethod: method, authenticated: authenticated}
+// withState installs a fresh reqState for the library, with the client
+// authenticateClient verified, if any.
+func withState(r *http.Request, authenticated *client) *http.Request {
+	st := &reqState{authenticated: authenticated}
 	return r.WithContext(context.WithValue(r.Context(), reqStateKey{}, st))
 }
 

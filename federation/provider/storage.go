@@ -113,8 +113,11 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _ string, clientID
 	ctx = systemCtx(ctx)
 	if gid, ok := strings.CutPrefix(tokenOrID, grantTokenPrefix); ok {
 		g, err := s.p.db.Grant.Get(ctx, pulid.ID(gid))
-		if err != nil {
+		if ent.IsNotFound(err) {
 			return nil
+		}
+		if err != nil {
+			return s.p.serverError(ctx, "load grant", err)
 		}
 		if g.ClientID != clientID {
 			return oidc.ErrUnauthorizedClient().WithDescription("token was not issued to this client")
@@ -124,21 +127,16 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _ string, clientID
 		}
 		return nil
 	}
-	st := stateFrom(ctx)
-	if st == nil || st.claims == nil || st.claims.JTI != tokenOrID || tokenOrID == "" {
+	c, err := tokenClaims(ctx, tokenOrID)
+	if err != nil {
 		return nil
 	}
-	c := st.claims
 	if c.ClientID != clientID {
 		return oidc.ErrUnauthorizedClient().WithDescription("token was not issued to this client")
 	}
-	if exists, _ := s.p.db.RevokedToken.Query().Where(revokedTokenJTI(c.JTI)).Exist(ctx); exists {
-		return nil
-	}
-	exp := s.p.now().Add(time.Hour)
-	if c.Expiry != nil {
-		exp = time.Unix(int64(*c.Expiry), 0).Add(clockSkew)
-	}
+	// Kept until the token fails its own exp check (checkClaims requires
+	// exp); a row that is there already is the same revocation.
+	exp := time.Unix(int64(*c.Expiry), 0).Add(clockSkew)
 	if err := s.p.db.RevokedToken.Create().SetJti(c.JTI).SetExpiresAt(exp).Exec(ctx); err != nil && !ent.IsConstraintError(err) {
 		return s.p.serverError(ctx, "revoke token", err)
 	}
@@ -150,6 +148,9 @@ func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token strin
 		return "", "", op.ErrInvalidRefreshToken
 	}
 	rt, err := s.p.db.RefreshToken.Query().Where(refreshtoken.TokenHash(secret.Hash(token))).WithGrant().Only(systemCtx(ctx))
+	if err != nil && !ent.IsNotFound(err) {
+		return "", "", s.p.serverError(ctx, "load refresh token", err)
+	}
 	if err != nil || rt.Edges.Grant.ClientID != clientID {
 		return "", "", op.ErrInvalidRefreshToken
 	}
@@ -158,16 +159,13 @@ func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token strin
 
 // --- keys ---
 
-// SigningKey is the ID-token key: the library signs only ID tokens (access
-// tokens are ours, accesstoken.go), with the application's algorithm.
+// SigningKey is the ID-token key: the library signs only the ID token of
+// a code exchange (access tokens are ours, accesstoken.go), with the
+// algorithm of the application that authenticated (see reqState).
 func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
 	alg := jose.RS256
-	if st := stateFrom(ctx); st != nil {
-		st.mu.Lock()
-		if c := st.signing; c != nil {
-			alg = jose.SignatureAlgorithm(c.app.IDTokenSigningAlgorithm)
-		}
-		st.mu.Unlock()
+	if c := authenticatedClient(ctx); c != nil {
+		alg = jose.SignatureAlgorithm(c.app.IDTokenSigningAlgorithm)
 	}
 	k, err := s.p.keys.signer(ctx, alg)
 	if err != nil {
@@ -217,30 +215,16 @@ func authenticatedClient(ctx context.Context) *client {
 	return st.authenticated
 }
 
-// AuthorizeClientIDSecret checks client_secret_basic / client_secret_post
-// (RFC 6749 §2.3.1), enforcing the method the application registered.
-func (s *storage) AuthorizeClientIDSecret(ctx context.Context, clientID, clientSecret string) error {
-	_, err := s.secretClient(ctx, clientID, clientSecret)
-	return err
-}
-
-func (s *storage) secretClient(ctx context.Context, clientID, clientSecret string) (*client, error) {
-	c, err := s.p.clients.get(ctx, clientID)
-	if err != nil {
-		return nil, oidc.ErrInvalidClient().WithDescription("client authentication failed")
-	}
+// AuthorizeClientIDSecret is how the library authenticates a client. It
+// accepts only the client authenticateClient already verified for this
+// request, with the method the application registered (clientauth.go):
+// the library asks only on endpoints where that ran first (token,
+// introspection, revocation); anything else fails closed.
+func (s *storage) AuthorizeClientIDSecret(ctx context.Context, clientID, _ string) error {
 	if a := authenticatedClient(ctx); a != nil && a.GetID() == clientID {
-		return c, nil // authenticated before the library ran (authenticateClient)
+		return nil
 	}
-	method := "basic"
-	if st := stateFrom(ctx); st != nil {
-		method = st.authMethod
-	}
-	want := map[oidc.AuthMethod]string{oidc.AuthMethodBasic: "basic", oidc.AuthMethodPost: "post"}[c.AuthMethod()]
-	if c.public() || want == "" || method != want || !c.checkSecret(clientSecret) {
-		return nil, oidc.ErrInvalidClient().WithDescription("client authentication failed")
-	}
-	return c, nil
+	return oidc.ErrInvalidClient().WithDescription("client authentication failed")
 }
 
 // GetKeyByIDAndClientID serves private_key_jwt client assertions
@@ -270,35 +254,44 @@ func (s *storage) SetUserinfoFromScopes(ctx context.Context, ui *oidc.UserInfo, 
 	return s.p.setUserinfo(ctx, ui, userID, scopes)
 }
 
+// SetUserinfoFromRequest adds sid and the organization claims to the ID
+// token of a code exchange; the library adds the auth request's acr itself.
 func (s *storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, _ []string) error {
-	return s.p.addRequestClaims(ctx, ui, req)
+	if r, ok := req.(authRequest); ok {
+		appendRequestClaims(ui, r.ar.SessionID, "", issuedOrgClaims(ctx))
+	}
+	return nil
 }
 
 // SetUserinfoFromToken serves /userinfo (OIDC Core §5.3) for a verified,
-// unrevoked user access token, with the scopes of its grant.
+// unrevoked user access token, with the scopes, sid, acr and organization
+// of its grant.
 func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, _ string) error {
-	c, err := s.p.tokenClaims(ctx, tokenID)
+	c, err := tokenClaims(ctx, tokenID)
 	if err != nil {
 		return oidc.ErrAccessDenied().WithParent(err)
 	}
-	gid, ok := grantOfJTI(c.JTI)
-	if !ok || c.Subject != subject {
+	g := c.grant
+	if g == nil || c.Subject != subject {
 		return oidc.ErrAccessDenied().WithDescription("not a user token")
-	}
-	g, err := s.p.db.Grant.Get(systemCtx(ctx), gid)
-	if err != nil {
-		return oidc.ErrAccessDenied().WithParent(err)
 	}
 	if err := s.p.setUserinfo(ctx, ui, subject, g.Scopes); err != nil {
 		return err
 	}
-	return s.p.addRequestClaims(ctx, ui, &refreshRequest{g: g, scopes: g.Scopes})
+	var org *organizationClaims
+	if g.OrganizationID != "" && wantsOrgClaims(g.Scopes) {
+		if org, err = s.p.orgClaims(ctx, g.UserID, g.OrganizationID); err != nil {
+			return err
+		}
+	}
+	appendRequestClaims(ui, g.SessionID, g.Acr, org)
+	return nil
 }
 
 // SetIntrospectionFromToken (RFC 7662 §2.2) answers active only for a
 // verified, unrevoked access token issued to the introspecting client.
 func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
-	c, err := s.p.tokenClaims(ctx, tokenID)
+	c, err := tokenClaims(ctx, tokenID)
 	if err != nil || c.Subject != subject {
 		return oidc.ErrAccessDenied().WithParent(err)
 	}

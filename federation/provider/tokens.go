@@ -39,47 +39,19 @@ func grantOfJTI(jti string) (pulid.ID, bool) {
 	return pulid.ID(g), true
 }
 
-// refreshRequest is a validated refresh token with its grant (refresh.go),
-// or a grant whose access token is presented at userinfo; it implements
-// op.RefreshTokenRequest.
+// refreshRequest is a validated refresh token with its grant and the
+// scopes this refresh asks for (refresh.go).
 type refreshRequest struct {
 	g       *ent.Grant
 	tokenID pulid.ID // the presented refresh token
 	scopes  []string
 }
 
-func (r *refreshRequest) GetAMR() []string            { return r.g.Amr }
-func (r *refreshRequest) GetAudience() []string       { return []string{r.g.ClientID} }
-func (r *refreshRequest) GetAuthTime() time.Time      { return r.g.AuthTime }
-func (r *refreshRequest) GetClientID() string         { return r.g.ClientID }
-func (r *refreshRequest) GetScopes() []string         { return r.scopes }
-func (r *refreshRequest) GetSubject() string          { return string(r.g.UserID) }
-func (r *refreshRequest) SetCurrentScopes(s []string) { r.scopes = s }
-
-// recordSigning tells SigningKey which application's ID-token algorithm
-// to use for the ID token the library is about to sign (see reqState).
-func (p *Provider) recordSigning(ctx context.Context, clientID string) (*client, error) {
-	c, err := p.clients.get(ctx, clientID)
-	if err != nil {
-		return nil, oidc.ErrInvalidClient().WithParent(err)
-	}
-	if st := stateFrom(ctx); st != nil {
-		st.mu.Lock()
-		st.signing = c
-		st.mu.Unlock()
-	}
-	return c, nil
-}
-
 // createGrant records one code redemption: the refresh family and the
 // parent of its access tokens. Its absolute end is the application's
-// refresh-token lifetime.
+// refresh-token lifetime. The caller has checked the membership
+// (grantOrganization).
 func (p *Provider) createGrant(ctx context.Context, c *client, ar *ent.AuthRequest) (*ent.Grant, error) {
-	if ar.OrganizationID != "" {
-		if err := p.activeMember(ctx, ar.UserID, ar.OrganizationID); err != nil {
-			return nil, err
-		}
-	}
 	if err := p.userActive(ctx, ar.UserID); err != nil {
 		return nil, err
 	}
@@ -191,6 +163,19 @@ type organizationClaims struct {
 	Permissions []string `json:"permissions"`
 }
 
+// grantOrganization checks the ACTIVE membership a grant in orgID needs
+// and returns the organization claims when scopes ask for them: one query
+// either way, none without an organization.
+func (p *Provider) grantOrganization(ctx context.Context, userID, orgID pulid.ID, scopes []string) (*organizationClaims, error) {
+	switch {
+	case orgID == "":
+		return nil, nil
+	case wantsOrgClaims(scopes):
+		return p.orgClaims(ctx, userID, orgID)
+	}
+	return nil, p.activeMember(ctx, userID, orgID)
+}
+
 // orgClaims returns the organization claims for an ACTIVE membership, or
 // invalid_grant: a user who is not an active member cannot get a token for
 // the organization.
@@ -229,14 +214,20 @@ func (p *Provider) createTokens(ctx context.Context, req op.TokenRequest, withRe
 	if !ok {
 		return "", "", time.Time{}, fmt.Errorf("create tokens: unexpected request %T", req)
 	}
-	c, err := p.recordSigning(ctx, r.ar.ClientID)
+	ar := r.ar
+	c, err := p.clients.get(ctx, ar.ClientID)
+	if err != nil {
+		return "", "", time.Time{}, oidc.ErrInvalidClient().WithParent(err)
+	}
+	org, err := p.grantOrganization(ctx, ar.UserID, ar.OrganizationID, ar.Scopes)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
-	g, err := p.createGrant(ctx, c, r.ar)
+	g, err := p.createGrant(ctx, c, ar)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
+	recordOrgClaims(ctx, org)
 	var rt string
 	if withRefresh {
 		if rt, err = p.newRefreshToken(ctx, c, g); err != nil {
@@ -244,7 +235,9 @@ func (p *Provider) createTokens(ctx context.Context, req op.TokenRequest, withRe
 		}
 	}
 	exp := p.now().Add(c.accessTokenLifetime())
-	at, err := p.signAccessToken(ctx, c, r, userJTI(g.ID), exp)
+	claims := accessTokenClaims{Subject: string(ar.UserID), Audience: r.GetAudience(), JTI: userJTI(g.ID),
+		Scope: strings.Join(ar.Scopes, " "), AuthTime: r.GetAuthTime().Unix(), ACR: ar.Acr, organizationClaims: org}
+	at, err := p.signAccessTokenClaims(ctx, c, &claims, exp)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}

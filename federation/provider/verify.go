@@ -10,7 +10,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/gatehouse-id/gatehouse/ent/predicate"
+	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 )
@@ -45,6 +45,9 @@ type verifiedClaims struct {
 	NotBefore *float64        `json:"nbf"`
 	IssuedAt  *float64        `json:"iat"`
 	OrgID     string          `json:"org_id"`
+	// grant is the unrevoked grant of a user token, as checkNotRevoked
+	// found it.
+	grant *ent.Grant
 }
 
 // verifyJWS checks a JWS against our published keys: one signature, a kid
@@ -89,18 +92,25 @@ func (p *Provider) parseAccessToken(ctx context.Context, token string) (*verifie
 	if err != nil {
 		return nil, err
 	}
+	_, c, err := p.verifyAccessJWS(ctx, jws)
+	return c, err
+}
+
+// verifyAccessJWS checks typ, signature, issuer and time claims of a
+// parsed access token and returns its payload and claims.
+func (p *Provider) verifyAccessJWS(ctx context.Context, jws *jose.JSONWebSignature) ([]byte, *verifiedClaims, error) {
 	if err := checkAccessTokenType(jws); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	payload, err := p.verifyJWS(ctx, jws)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var c verifiedClaims
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, fmt.Errorf("claims: %w", err)
+		return nil, nil, fmt.Errorf("claims: %w", err)
 	}
-	return &c, p.checkClaims(&c)
+	return payload, &c, p.checkClaims(&c)
 }
 
 // checkClaims applies iss, exp, nbf and iat with one symmetric skew
@@ -129,6 +139,7 @@ func (p *Provider) checkClaims(c *verifiedClaims) error {
 
 // checkNotRevoked: no RevokedToken row for the jti; for user tokens, the
 // grant is unrevoked and belongs to the subject, and the user is active.
+// It keeps the grant in c.
 func (p *Provider) checkNotRevoked(ctx context.Context, c *verifiedClaims) error {
 	ctx = systemCtx(ctx)
 	revoked, err := p.db.RevokedToken.Query().Where(revokedtoken.Jti(c.JTI)).Exist(ctx)
@@ -149,7 +160,11 @@ func (p *Provider) checkNotRevoked(ctx context.Context, c *verifiedClaims) error
 	if g.RevokedAt != nil || string(g.UserID) != c.Subject || g.ClientID != c.ClientID {
 		return errors.New("grant revoked")
 	}
-	return p.userActive(ctx, g.UserID)
+	if err := p.userActive(ctx, g.UserID); err != nil {
+		return err
+	}
+	c.grant = g
+	return nil
 }
 
 // VerifyAccessToken verifies an access token for /graphql and other
@@ -180,38 +195,28 @@ type keySet struct {
 }
 
 func (k keySet) VerifySignature(ctx context.Context, jws *jose.JSONWebSignature) ([]byte, error) {
-	if k.access {
-		if err := checkAccessTokenType(jws); err != nil {
-			return nil, err
-		}
+	if !k.access {
+		return k.p.verifyJWS(ctx, jws)
 	}
-	payload, err := k.p.verifyJWS(ctx, jws)
+	payload, c, err := k.p.verifyAccessJWS(ctx, jws)
 	if err != nil {
 		return nil, err
 	}
-	var c verifiedClaims
-	if err := json.Unmarshal(payload, &c); err != nil {
+	if err := k.p.checkNotRevoked(ctx, c); err != nil {
 		return nil, err
 	}
-	if k.access {
-		if err := k.p.checkClaims(&c); err != nil {
-			return nil, err
-		}
-		if err := k.p.checkNotRevoked(ctx, &c); err != nil {
-			return nil, err
-		}
-		if st := stateFrom(ctx); st != nil {
-			st.mu.Lock()
-			st.claims = &c
-			st.mu.Unlock()
-		}
+	if st := stateFrom(ctx); st != nil {
+		st.mu.Lock()
+		st.claims = c
+		st.mu.Unlock()
 	}
 	return payload, nil
 }
 
-// tokenClaims returns the verified, current and unrevoked claims of the
-// access token jti in this request.
-func (p *Provider) tokenClaims(ctx context.Context, jti string) (*verifiedClaims, error) {
+// tokenClaims returns the claims of the access token jti that keySet
+// verified (signature, claims and revocation) earlier in this request:
+// the library verifies a token before it asks storage about its id.
+func tokenClaims(ctx context.Context, jti string) (*verifiedClaims, error) {
 	st := stateFrom(ctx)
 	if st == nil {
 		return nil, errors.New("no request state")
@@ -222,16 +227,8 @@ func (p *Provider) tokenClaims(ctx context.Context, jti string) (*verifiedClaims
 	if c == nil || c.JTI != jti || jti == "" {
 		return nil, errors.New("token not verified")
 	}
-	if err := p.checkClaims(c); err != nil {
-		return nil, err
-	}
-	if err := p.checkNotRevoked(ctx, c); err != nil {
-		return nil, err
-	}
 	return c, nil
 }
-
-func revokedTokenJTI(jti string) predicate.RevokedToken { return revokedtoken.Jti(jti) }
 
 // singleSignatureHeader returns the protected header of a JWS that has
 // exactly one signature and names its key only by kid: a key carried or

@@ -1,8 +1,7 @@
 package config
 
 import (
-	"encoding/base64"
-	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-id/gatehouse/internal/seal"
 )
 
 // Config is everything the gatehouse binary is told by its operator.
@@ -113,28 +114,14 @@ var settings = []setting{
 	{Var{"GATEHOUSE_MASTER_KEY", "master-key", "a generated key file (mode 0600) in the data directory",
 		"32-byte `key` (base64 or hex) that seals signing keys and other secrets at rest; set it in production"},
 		func(c *Config, s string) error {
-			k, err := decodeKey(s)
+			k, err := seal.ParseKey(s)
 			if err != nil {
-				return err
+				// seal's reasons are worded for the key file; the value is never repeated.
+				return errors.New("must be 32 bytes in hex (64 characters) or base64 (e.g. openssl rand -base64 32)")
 			}
 			c.MasterKey = k
 			return nil
 		}},
-}
-
-// decodeKey reads a 32-byte key written as hex or base64 (standard or URL
-// alphabet, padded or not). Its errors never repeat the value.
-func decodeKey(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	if k, err := hex.DecodeString(s); err == nil && len(k) == 32 {
-		return k, nil
-	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if k, err := enc.DecodeString(s); err == nil && len(k) == 32 {
-			return k, nil
-		}
-	}
-	return nil, fmt.Errorf("must be 32 bytes in hex (64 characters) or base64 (e.g. openssl rand -base64 32)")
 }
 
 // Table lists every setting in the order of Config's fields.

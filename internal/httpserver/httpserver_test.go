@@ -532,14 +532,6 @@ func TestServeShutdownTimeout(t *testing.T) {
 	}
 }
 
-func TestRunReportsListenError(t *testing.T) {
-	logger, _ := newLogger()
-	err := Run(context.Background(), &http.Server{Addr: "256.0.0.1:bad"}, logger, time.Second)
-	if err == nil || !strings.HasPrefix(err.Error(), "listen: ") {
-		t.Errorf("Run = %v, want a listen error", err)
-	}
-}
-
 func TestChainOrder(t *testing.T) {
 	var order []string
 	mw := func(name string) Middleware {

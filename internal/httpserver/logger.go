@@ -18,12 +18,7 @@ func Logger(logger *slog.Logger) Middleware {
 			rec := recorderFor(w)
 			completed := false
 			defer func() {
-				status := rec.status
-				if !completed && !rec.wroteHeader {
-					status = http.StatusInternalServerError // the handler panicked
-				} else if !rec.wroteHeader {
-					status = http.StatusOK
-				}
+				status := rec.finalStatus(completed)
 				level := slog.LevelInfo
 				if status >= 500 {
 					level = slog.LevelError

@@ -64,10 +64,7 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		rec := recorderFor(w)
 		completed := false
 		defer func() {
-			status := rec.statusOr(http.StatusOK)
-			if !completed && !rec.wroteHeader {
-				status = http.StatusInternalServerError // the handler panicked
-			}
+			status := rec.finalStatus(completed)
 			route, method := routeLabel(r.Pattern), methodLabel(r.Method)
 			m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 			m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())

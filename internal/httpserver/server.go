@@ -19,15 +19,6 @@ const (
 	DefaultShutdownTimeout   = 15 * time.Second
 )
 
-// Run listens on srv.Addr and then behaves as Serve.
-func Run(ctx context.Context, srv *http.Server, logger *slog.Logger, shutdownTimeout time.Duration) error {
-	ln, err := net.Listen("tcp", srv.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	return Serve(ctx, srv, ln, logger, shutdownTimeout)
-}
-
 // Serve serves srv on ln until ctx is done (cmd cancels it on SIGTERM or
 // SIGINT), then shuts down gracefully: it stops accepting, lets in-flight
 // requests finish for up to shutdownTimeout (zero: DefaultShutdownTimeout),

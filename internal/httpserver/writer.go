@@ -73,12 +73,17 @@ func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// statusOr returns the status written so far, or fallback when none was.
-func (w *recorder) statusOr(fallback int) int {
-	if w.wroteHeader {
+// finalStatus is the status the response went out with once the handler
+// has returned (completed) or panicked: the one written, else 200, or 500
+// for a panic before anything was written.
+func (w *recorder) finalStatus(completed bool) int {
+	switch {
+	case w.wroteHeader:
 		return w.status
+	case completed:
+		return http.StatusOK
 	}
-	return fallback
+	return http.StatusInternalServerError // the handler panicked
 }
 
 // StaticJSON answers every request with status and body, a JSON document

@@ -20,16 +20,11 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
+	"github.com/gatehouse-id/gatehouse/migrations"
 	"github.com/gatehouse-id/gatehouse/migrations/internal/entdiff"
 )
 
 const defaultDevURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-// dialects maps ent's dialect names to their directory under migrations/.
-var dialects = []struct{ dialect, dir string }{
-	{"sqlite3", "sqlite"},
-	{"postgres", "postgres"},
-}
 
 var validName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
@@ -63,36 +58,49 @@ func run(ctx context.Context, args []string) error {
 	defer cancel()
 	// Open every dev database before writing anything, so an unreachable
 	// PostgreSQL server cannot leave one dialect migrated and not the other.
+	dialects := migrations.Dialects()
 	devs := make([]*sql.DB, len(dialects))
-	for i, d := range dialects {
-		dev, done, err := openDev(ctx, d.dialect, *devURL)
+	for i, dialect := range dialects {
+		dev, done, err := openDev(ctx, dialect, *devURL)
 		if err != nil {
 			return err
 		}
 		defer func() {
 			if err := done(); err != nil {
-				fmt.Fprintf(os.Stderr, "gen: clean up %s dev database: %v\n", d.dialect, err)
+				fmt.Fprintf(os.Stderr, "gen: clean up %s dev database: %v\n", dialect, err)
 			}
 		}()
 		devs[i] = dev
 	}
 	version := time.Now().UTC().Format("20060102150405")
-	for i, d := range dialects {
-		path := filepath.Join(*root, d.dir)
+	for i, dialect := range dialects {
+		path, err := dialectDir(*root, dialect)
+		if err != nil {
+			return err
+		}
 		if err := os.MkdirAll(path, 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", path, err)
 		}
-		written, err := generate(ctx, devs[i], d.dialect, path, version, *name)
+		written, err := generate(ctx, devs[i], dialect, path, version, *name)
 		if err != nil {
 			return err
 		}
 		if written == "" {
-			fmt.Printf("%s: no changes\n", d.dialect)
+			fmt.Printf("%s: no changes\n", dialect)
 			continue
 		}
-		fmt.Printf("%s: wrote %s\n", d.dialect, filepath.Join(path, written))
+		fmt.Printf("%s: wrote %s\n", dialect, filepath.Join(path, written))
 	}
 	return nil
+}
+
+// dialectDir is the directory of dialect's migrations under root.
+func dialectDir(root, dialect string) (string, error) {
+	dir, err := migrations.Dir(dialect)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, dir), nil
 }
 
 // generate diffs one dialect directory on the empty dev database and returns
@@ -179,8 +187,11 @@ func openDev(ctx context.Context, dialect, devURL string) (db *sql.DB, done func
 
 // rehash rewrites atlas.sum in every dialect directory from the files present.
 func rehash(root string) error {
-	for _, d := range dialects {
-		path := filepath.Join(root, d.dir)
+	for _, dialect := range migrations.Dialects() {
+		path, err := dialectDir(root, dialect)
+		if err != nil {
+			return err
+		}
 		dir, err := sqltool.NewGooseDir(path)
 		if err != nil {
 			return fmt.Errorf("open %s: %w", path, err)
@@ -192,7 +203,7 @@ func rehash(root string) error {
 		if err := atlasmigrate.WriteSumFile(dir, sum); err != nil {
 			return fmt.Errorf("write %s: %w", filepath.Join(path, atlasmigrate.HashFileName), err)
 		}
-		fmt.Printf("%s: rehashed %s\n", d.dialect, filepath.Join(path, atlasmigrate.HashFileName))
+		fmt.Printf("%s: rehashed %s\n", dialect, filepath.Join(path, atlasmigrate.HashFileName))
 	}
 	return nil
 }
