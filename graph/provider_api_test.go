@@ -39,6 +39,25 @@ func TestApplicationContract(t *testing.T) {
 			t.Errorf("jwksURI not stored: %v", d)
 		}
 
+		// One key source at a time (OpenID Connect Registration §2): an update
+		// giving jwks replaces the jwksURI, and giving jwksURI replaces jwks.
+		d = e.ok(e.admin, `mutation { createApplication(input: {name: "pkjwt-switch", type: MACHINE, tokenEndpointAuthMethod: PRIVATE_KEY_JWT, jwksURI: "https://keys.example/jwks.json"}) { application { id } } }`, nil)
+		switched := map[string]any{"id": str(d, "createApplication.application.id")}
+		d = e.ok(e.admin, `mutation($id:ID!) { updateApplication(input: {id: $id, jwks: `+jwk+`}) { application { jwks jwksURI } } }`, switched)
+		if get(d, "updateApplication.application.jwks") == nil || str(d, "updateApplication.application.jwksURI") != "" {
+			t.Errorf("jwks given on update must replace jwksURI: %v", d)
+		}
+		d = e.ok(e.admin, `mutation($id:ID!) { updateApplication(input: {id: $id, jwksURI: "https://keys.example/v2.json"}) { application { jwks jwksURI } } }`, switched)
+		if get(d, "updateApplication.application.jwks") != nil || str(d, "updateApplication.application.jwksURI") != "https://keys.example/v2.json" {
+			t.Errorf("jwksURI given on update must replace jwks: %v", d)
+		}
+		if r := e.do(e.admin, `mutation($id:ID!) { updateApplication(input: {id: $id, jwksURI: "https://keys.example/v3.json", jwks: `+jwk+`}) { application { id } } }`, switched); r.code() != "BAD_USER_INPUT" || get(r.Errors[0].Extensions, "field") != "jwksURI" {
+			t.Errorf("jwks and jwksURI in one update: %s, want BAD_USER_INPUT on jwksURI", r.raw)
+		}
+		if r := e.do(e.admin, `mutation($id:ID!) { updateApplication(input: {id: $id, jwksURI: ""}) { application { id } } }`, switched); r.code() != "BAD_USER_INPUT" || get(r.Errors[0].Extensions, "field") != "jwks" {
+			t.Errorf("clearing the only key source of a PRIVATE_KEY_JWT client: %s, want BAD_USER_INPUT on jwks", r.raw)
+		}
+
 		for _, c := range []struct{ name, query, field string }{
 			{"SPA with a secret method", `mutation { createApplication(input: {name: "x", type: SPA, redirectURIs: ["https://a.example/cb"], tokenEndpointAuthMethod: CLIENT_SECRET_BASIC}) { clientSecret } }`, "tokenEndpointAuthMethod"},
 			{"WEB without authentication", `mutation { createApplication(input: {name: "x", type: WEB, redirectURIs: ["https://a.example/cb"], tokenEndpointAuthMethod: NONE}) { clientSecret } }`, "tokenEndpointAuthMethod"},

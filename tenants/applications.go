@@ -160,6 +160,8 @@ func checkAuthMethod(t application.Type, m application.TokenEndpointAuthMethod, 
 		return invalid("tokenEndpointAuthMethod", "%s applications must authenticate", t)
 	case m == application.TokenEndpointAuthMethodPRIVATE_KEY_JWT && len(jwks) == 0 && jwksURI == "":
 		return invalid("jwks", "PRIVATE_KEY_JWT needs the client's public keys in jwks or at jwksURI")
+	case len(jwks) > 0 && jwksURI != "":
+		return invalid("jwksURI", "give jwks or jwksURI, not both (OpenID Connect Registration §2)")
 	}
 	return nil
 }
@@ -273,15 +275,20 @@ func (s *Service) UpdateApplication(ctx context.Context, in UpdateApplicationInp
 		if err := checkApplication(cur.Type, merged); err != nil {
 			return err
 		}
+		// jwks and jwksURI are one key source given two ways (OpenID Connect
+		// Registration §2: never both), so giving one replaces the other.
 		method, jwks, jwksURI := cur.TokenEndpointAuthMethod, cur.Jwks, cur.JwksURI
 		if in.TokenEndpointAuthMethod != nil {
 			method = *in.TokenEndpointAuthMethod
 		}
 		if in.JWKS != nil {
-			jwks = in.JWKS
+			jwks, jwksURI = in.JWKS, ""
 		}
 		if in.JWKSURI != nil {
 			jwksURI = *in.JWKSURI
+			if jwksURI != "" && in.JWKS == nil {
+				jwks = nil
+			}
 		}
 		if err := checkAuthMethod(cur.Type, method, jwks, jwksURI); err != nil {
 			return err
@@ -301,12 +308,12 @@ func (s *Service) UpdateApplication(ctx context.Context, in UpdateApplicationInp
 			SetNillableIDTokenSigningAlgorithm(in.IDTokenSigningAlgorithm).
 			SetTokenEndpointAuthMethod(method).
 			SetNillableFirstParty(in.FirstParty)
-		if in.JWKS != nil {
-			u.SetJwks(in.JWKS)
+		if jwks == nil {
+			u.ClearJwks()
+		} else {
+			u.SetJwks(jwks)
 		}
-		if in.JWKSURI != nil {
-			u.SetJwksURI(*in.JWKSURI)
-		}
+		u.SetJwksURI(jwksURI)
 		if in.Scopes != nil {
 			u.SetScopes(uniqueStrings(in.Scopes))
 		}
