@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -176,31 +177,76 @@ func (p *Provider) grantOrganization(ctx context.Context, userID, orgID pulid.ID
 	return nil, p.activeMember(ctx, userID, orgID)
 }
 
+// orgClaimsQuery reads an ACTIVE membership's organization slug and roles,
+// one row per role (one row with NULL role columns for a member without
+// roles), in fixed SQL that SQLite and PostgreSQL both accept (see
+// refreshRowQuery): one round trip where ent's eager loading took three.
+const orgClaimsQuery = `SELECT o."slug", r."key", r."permissions"
+FROM "memberships" m
+JOIN "organizations" o ON o."id" = m."organization_id"
+LEFT JOIN "membership_roles" mr ON mr."membership_id" = m."id"
+LEFT JOIN "roles" r ON r."id" = mr."role_id"
+WHERE m."user_id" = $1 AND m."organization_id" = $2 AND m."status" = $3
+ORDER BY r."key"`
+
 // orgClaims returns the organization claims for an ACTIVE membership, or
 // invalid_grant: a user who is not an active member cannot get a token for
-// the organization.
+// the organization. Roles are in key order; permissions in the order of
+// their first role.
 func (p *Provider) orgClaims(ctx context.Context, userID, orgID pulid.ID) (*organizationClaims, error) {
-	m, err := p.db.Membership.Query().
-		Where(membership.UserID(userID), membership.OrganizationID(orgID), membership.StatusEQ(membership.StatusACTIVE)).
-		WithOrganization().WithRoles().Only(systemCtx(ctx))
-	if ent.IsNotFound(err) {
+	claims, err := p.loadOrgClaims(ctx, userID, orgID)
+	switch {
+	case err != nil:
+		return nil, p.serverError(ctx, "load membership", err)
+	case claims == nil:
 		return nil, errInvalidGrant(ErrNotMember)
 	}
+	return claims, nil
+}
+
+// loadOrgClaims runs orgClaimsQuery; nil when there is no ACTIVE membership.
+func (p *Provider) loadOrgClaims(ctx context.Context, userID, orgID pulid.ID) (*organizationClaims, error) {
+	rows, err := p.db.QueryContext(ctx, orgClaimsQuery, string(userID), string(orgID), string(membership.StatusACTIVE))
 	if err != nil {
-		return nil, p.serverError(ctx, "load membership", err)
+		return nil, err
 	}
-	roles, perms := []string{}, []string{}
+	defer rows.Close()
+	var claims *organizationClaims
 	seen := map[string]bool{}
-	for _, r := range m.Edges.Roles {
-		roles = append(roles, r.Key)
-		for _, perm := range r.Permissions {
+	for rows.Next() {
+		var (
+			slug        string
+			key         sql.NullString
+			permissions []byte
+		)
+		if err := rows.Scan(&slug, &key, &permissions); err != nil {
+			return nil, err
+		}
+		if claims == nil {
+			claims = &organizationClaims{OrgID: string(orgID), OrgSlug: slug, OrgRoles: []string{}, Permissions: []string{}}
+		}
+		if !key.Valid {
+			continue
+		}
+		claims.OrgRoles = append(claims.OrgRoles, key.String)
+		if len(permissions) == 0 {
+			continue
+		}
+		var perms []string
+		if err := json.Unmarshal(permissions, &perms); err != nil {
+			return nil, fmt.Errorf("role %s permissions: %w", key.String, err)
+		}
+		for _, perm := range perms {
 			if !seen[perm] {
 				seen[perm] = true
-				perms = append(perms, perm)
+				claims.Permissions = append(claims.Permissions, perm)
 			}
 		}
 	}
-	return &organizationClaims{OrgID: string(orgID), OrgSlug: m.Edges.Organization.Slug, OrgRoles: roles, Permissions: perms}, nil
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return claims, rows.Close()
 }
 
 // createTokens is CreateAccessToken and CreateAccessAndRefreshTokens for
