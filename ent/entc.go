@@ -35,6 +35,7 @@ func main() {
 		},
 		Templates: []*gen.Template{
 			gen.MustParse(gen.NewTemplate("pulid").ParseFiles("ent/template/pulid.tmpl")),
+			gen.MustParse(gen.NewTemplate("joinindex").ParseFiles("ent/template/joinindex.tmpl")),
 		},
 	}
 	// Later templates override earlier ones of the same name, and the

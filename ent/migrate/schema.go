@@ -34,6 +34,13 @@ var (
 				OnDelete:   schema.Cascade,
 			},
 		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "apikey_organization_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{APIKeysColumns[9], APIKeysColumns[0]},
+			},
+		},
 	}
 	// ApplicationsColumns holds the columns for the "applications" table.
 	ApplicationsColumns = []*schema.Column{
@@ -164,6 +171,13 @@ var (
 				OnDelete:   schema.Cascade,
 			},
 		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "connection_organization_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{ConnectionsColumns[6], ConnectionsColumns[0]},
+			},
+		},
 	}
 	// ConsentsColumns holds the columns for the "consents" table.
 	ConsentsColumns = []*schema.Column{
@@ -209,6 +223,13 @@ var (
 				Columns:    []*schema.Column{DomainsColumns[7]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "domain_organization_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{DomainsColumns[7], DomainsColumns[0]},
 			},
 		},
 	}
@@ -363,6 +384,13 @@ var (
 				Columns:    []*schema.Column{RefreshTokensColumns[5]},
 				RefColumns: []*schema.Column{GrantsColumns[0]},
 				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "refreshtoken_grant_id",
+				Unique:  false,
+				Columns: []*schema.Column{RefreshTokensColumns[5]},
 			},
 		},
 	}

@@ -36,7 +36,10 @@ func (Membership) Edges() []ent.Edge {
 			Field("organization_id").Unique().Required().Immutable(),
 		edge.From("user", User.Type).Ref("memberships").
 			Field("user_id").Unique().Required().Immutable(),
-		edge.To("roles", Role.Type),
+		// The join table's primary key is (membership_id, role_id); role_id
+		// gets its own index for a role's memberships and for ON DELETE
+		// CASCADE when the role is deleted.
+		edge.To("roles", Role.Type).Annotations(JoinIndex("role_id")),
 	}
 }
 

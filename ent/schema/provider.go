@@ -180,6 +180,10 @@ func (RefreshToken) Edges() []ent.Edge {
 	return []ent.Edge{edge.From("grant", Grant.Type).Ref("refresh_tokens").Field("grant_id").Unique().Required().Immutable()}
 }
 
+// Indexes implements ent.Schema: grant_id for a grant's tokens and for
+// ON DELETE CASCADE when the grant is deleted.
+func (RefreshToken) Indexes() []ent.Index { return []ent.Index{index.Fields("grant_id")} }
+
 // Annotations implements ent.Schema.
 func (RefreshToken) Annotations() []schema.Annotation { return []schema.Annotation{entgql.Skip()} }
 

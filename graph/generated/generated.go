@@ -4608,9 +4608,9 @@ input UpdateApplicationInput {
   idTokenSigningAlgorithm: ApplicationIDTokenSigningAlgorithm
   "Default NONE for SPA and NATIVE, CLIENT_SECRET_BASIC otherwise; PRIVATE_KEY_JWT needs jwks."
   tokenEndpointAuthMethod: ApplicationTokenEndpointAuthMethod
-  "The client's public keys (a JWK Set) for PRIVATE_KEY_JWT."
+  "The client's public keys (a JWK Set) for PRIVATE_KEY_JWT; replaces a jwksURI the application had."
   jwks: Map
-  "Where Gatehouse fetches the client's JWK Set instead (https; internal addresses are refused)."
+  "Where Gatehouse fetches the client's JWK Set instead (https; internal addresses are refused); replaces the application's jwks."
   jwksURI: String
   "Scopes a MACHINE application may request with client credentials."
   scopes: [String!]
