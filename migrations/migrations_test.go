@@ -9,6 +9,7 @@ import (
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
 
+	entmigrate "github.com/gatehouse-id/gatehouse/ent/migrate"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 	"github.com/gatehouse-id/gatehouse/migrations"
 	"github.com/gatehouse-id/gatehouse/migrations/internal/entdiff"
@@ -77,4 +78,28 @@ func mustDir(t *testing.T, dialect string) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// TestForeignKeysIndexed fails when a foreign key has no index starting
+// with its column: deleting the parent row would scan the whole child
+// table for ON DELETE CASCADE, and listing a parent's rows would too. A
+// many-to-many join table gets one with schema.JoinIndex.
+func TestForeignKeysIndexed(t *testing.T) {
+	for _, table := range entmigrate.Tables {
+		leading := map[string]bool{}
+		if len(table.PrimaryKey) > 0 {
+			leading[table.PrimaryKey[0].Name] = true
+		}
+		for _, ix := range table.Indexes {
+			leading[ix.Columns[0].Name] = true
+		}
+		for _, c := range table.Columns {
+			leading[c.Name] = leading[c.Name] || c.Unique // a UNIQUE column is indexed
+		}
+		for _, fk := range table.ForeignKeys {
+			if col := fk.Columns[0].Name; !leading[col] {
+				t.Errorf("%s.%s (foreign key %s to %s) has no index that starts with it", table.Name, col, fk.Symbol, fk.RefTable.Name)
+			}
+		}
+	}
 }
