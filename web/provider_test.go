@@ -34,7 +34,7 @@ func TestWithProvider(t *testing.T) {
 			t.Fatal(err)
 		}
 		p, err := provider.New(sys(t.Context()), provider.Config{
-			Issuer: issuer, Client: e.client, Sealer: sealer, CryptoKey: sha256.Sum256([]byte("test")),
+			Issuer: issuer, Client: e.client, Dialect: db.Dialect, Sealer: sealer, CryptoKey: sha256.Sum256([]byte("test")),
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.clock.Now, AllowHTTPIssuer: true,
 		})
 		if err != nil {

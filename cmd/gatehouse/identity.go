@@ -61,6 +61,7 @@ func (b *backend) openProvider(ctx context.Context, cfg *config.Config, logger *
 	return provider.New(ctx, provider.Config{
 		Issuer:    cfg.Issuer,
 		Client:    b.client,
+		Dialect:   b.db.Dialect,
 		Sealer:    sealer,
 		CryptoKey: [32]byte(derived),
 		Logger:    logger,

@@ -83,7 +83,7 @@ func newEnv(t testing.TB, d testdb.Database, opts ...func(*Config)) *env {
 		t.Fatal(err)
 	}
 	cfg := Config{
-		Issuer: e.issuer, Client: db, Sealer: sealer, CryptoKey: sha256.Sum256([]byte("test")),
+		Issuer: e.issuer, Client: db, Dialect: d.Dialect, Sealer: sealer, CryptoKey: sha256.Sum256([]byte("test")),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.clock.Now, AllowHTTPIssuer: true,
 	}
 	for _, o := range opts {

@@ -62,6 +62,10 @@ type Config struct {
 	// http://127.0.0.1:8080. Tokens carry it as iss.
 	Issuer string
 	Client *ent.Client
+	// Dialect is Client's database, dialect.SQLite or dialect.Postgres
+	// (entgo.io/ent/dialect). On PostgreSQL a refresh reads and rotates in
+	// one statement; any other value takes two.
+	Dialect string
 	// Sealer seals signing keys at rest (the master key).
 	Sealer *seal.Sealer
 	// CryptoKey keys op's own encryption (opaque tokens and state we do not

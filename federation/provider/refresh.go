@@ -10,23 +10,30 @@ import (
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
 )
 
 // The refresh token grant (RFC 6749 §6) is served here rather than by the
-// library, like client credentials: a refresh is two statements, one read
-// (the token, its grant, its user and whether it was already rotated, in
-// one join) and one INSERT of its successor, whose unique parent_id lets
-// exactly one of any number of concurrent rotations win (OAuth 2.1 §4.3.1,
-// RFC 9700 §4.14.2). The library's path read the same rows four times and
-// wrote in a transaction of its own.
+// library, like client credentials: a refresh is one read (the token, its
+// grant, its user and whether it was already rotated, in one join) and one
+// INSERT of its successor, whose unique parent_id lets exactly one of any
+// number of concurrent rotations win (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2).
+// On PostgreSQL both are one statement (rotateRefreshSQL); on SQLite, in
+// process, they are two. Either way the checks in Go decide: the one
+// statement inserts only when the same checks pass in SQL, a successor it
+// inserted for a refused refresh is deleted again, and a refresh it did not
+// rotate is rotated by the plain INSERT, which tells a lost race (reuse)
+// apart. The library's path read the same rows four times and wrote in a
+// transaction of its own.
 
 // refreshGrant rotates the presented refresh token of the authenticated
 // client c and issues an access token and, for OpenID grants, an ID token.
@@ -46,33 +53,41 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, c *clien
 		return
 	}
 	ctx := systemCtx(r.Context())
-	req, u, e := p.refreshTokenRequest(ctx, c, token)
-	if e != nil {
-		writeOAuthError(w, e)
-		return
-	}
-	if requested := strings.Fields(form.Get("scope")); len(requested) > 0 {
+	requested := strings.Fields(form.Get("scope"))
+	succ := newSuccessor()
+	req, u, rotated, e := p.refreshTokenRequest(ctx, c, token, requested, succ)
+	if e == nil && len(requested) > 0 {
 		// RFC 6749 §6: a narrower scope, never one the grant lacks.
 		for _, s := range requested {
 			if !slices.Contains(req.g.Scopes, s) {
-				writeOAuthError(w, oidc.ErrInvalidScope().WithDescription("scope %q was not granted", s))
-				return
+				e = oidc.ErrInvalidScope().WithDescription("scope %q was not granted", s)
+				break
 			}
 		}
 		req.scopes = requested
+	}
+	if e != nil {
+		if rotated {
+			p.unrotate(ctx, succ)
+		}
+		writeOAuthError(w, e)
+		return
 	}
 	org, err := p.grantOrganization(ctx, req.g.UserID, req.g.OrganizationID, req.scopes)
 	if err != nil {
 		if errors.Is(err, ErrNotMember) {
 			p.revokeGrantsOrLog(ctx, "membership ended", req.g.ID)
+		} else if rotated {
+			p.unrotate(ctx, succ)
 		}
 		writeOAuthError(w, asOAuthError(err))
 		return
 	}
-	next, e := p.rotateRefreshToken(ctx, c, req)
-	if e != nil {
-		writeOAuthError(w, e)
-		return
+	if !rotated {
+		if e := p.rotateRefreshToken(ctx, c, req, succ); e != nil {
+			writeOAuthError(w, e)
+			return
+		}
 	}
 	now := p.now()
 	lifetime := c.accessTokenLifetime()
@@ -84,7 +99,7 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, c *clien
 		return
 	}
 	resp := tokenResponse{AccessToken: accessToken, TokenType: oidc.BearerToken, ExpiresIn: int64(lifetime.Seconds()),
-		RefreshToken: next, Scope: at.Scope}
+		RefreshToken: succ.token, Scope: at.Scope}
 	if slices.Contains(req.scopes, oidc.ScopeOpenID) {
 		if resp.IDToken, err = p.refreshedIDToken(ctx, c, req, u, org, accessToken); err != nil {
 			writeOAuthError(w, oidc.ErrServerError())
@@ -185,27 +200,84 @@ JOIN "users" u ON u."id" = g."user_id"
 LEFT JOIN "refresh_tokens" nx ON nx."parent_id" = rt."id"
 WHERE rt."token_hash" = $1`
 
-// loadRefreshRow reads the refresh token whose SHA-256 is hash; nil when
-// there is none.
-func (p *Provider) loadRefreshRow(ctx context.Context, hash string) (*refreshRow, error) {
-	rows, err := p.db.QueryContext(ctx, refreshRowQuery, hash)
+// rotateRefreshSQL is refreshRowQuery and, in the same statement, the
+// INSERT of the successor when the checks of refreshTokenRequest pass in
+// SQL too: the client, the grant neither revoked nor expired, the token
+// neither rotated nor idle too long, the user ACTIVE, the requested scopes
+// ($8, a JSON array) within the grant's, and an ACTIVE membership when the
+// grant names an organization. ON CONFLICT leaves a concurrent rotation's
+// successor alone, and the last column says whether this one inserted.
+// PostgreSQL only: SQLite has no data-modifying WITH.
+const rotateRefreshSQL = `WITH rt ("token_id", "idle_expires_at", "successor_id",
+	"grant_id", "client_id", "organization_id", "session_id", "scopes", "amr", "acr",
+	"auth_time", "expires_at", "revoked_at",
+	"user_id", "status", "email", "email_verified", "name", "given_name", "family_name",
+	"locale", "picture", "updated_at") AS (` + refreshRowQuery + `),
+next AS (
+	INSERT INTO "refresh_tokens" ("id", "grant_id", "token_hash", "created_at", "idle_expires_at", "parent_id")
+	SELECT $2, rt."grant_id", $3, $4, LEAST($5, rt."expires_at"), rt."token_id" FROM rt
+	WHERE rt."client_id" = $6 AND rt."revoked_at" IS NULL AND rt."successor_id" IS NULL
+		AND rt."expires_at" > $4 AND rt."idle_expires_at" > $4 AND rt."status" = $7
+		AND rt."scopes" @> $8::jsonb
+		AND (COALESCE(rt."organization_id", '') = '' OR EXISTS (SELECT FROM "memberships" m
+			WHERE m."user_id" = rt."user_id" AND m."organization_id" = rt."organization_id" AND m."status" = $9))
+	ON CONFLICT ("parent_id") DO NOTHING
+	RETURNING "id")
+SELECT rt.*, EXISTS (SELECT FROM next) FROM rt`
+
+// successor is the refresh token a refresh issues, made before the
+// presented one is read so that PostgreSQL can store it in the same
+// statement.
+type successor struct {
+	id          pulid.ID
+	token, hash string
+}
+
+func newSuccessor() successor {
+	token := secret.Token(32)
+	return successor{id: pulid.New("rt"), token: token, hash: secret.Hash(token)}
+}
+
+// loadRefreshRow reads the refresh token whose SHA-256 is hash (nil when
+// there is none). On PostgreSQL it also stores succ when the refresh will
+// be accepted, and rotated says whether it did.
+func (p *Provider) loadRefreshRow(ctx context.Context, c *client, hash string, requested []string, succ successor) (_ *refreshRow, rotated bool, _ error) {
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if p.cfg.Dialect == dialect.Postgres {
+		scopes, merr := json.Marshal(append([]string{}, requested...))
+		if merr != nil {
+			return nil, false, merr
+		}
+		now := p.now()
+		idle := now.Add(time.Duration(c.app.RefreshTokenIdleLifetimeSeconds) * time.Second)
+		rows, err = p.db.QueryContext(ctx, rotateRefreshSQL, hash, string(succ.id), succ.hash, now, idle, c.GetID(),
+			string(user.StatusACTIVE), string(scopes), string(membership.StatusACTIVE))
+	} else {
+		rows, err = p.db.QueryContext(ctx, refreshRowQuery, hash)
+	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer rows.Close()
 	if !rows.Next() {
-		return nil, rows.Err()
+		return nil, false, rows.Err()
 	}
 	var r refreshRow
-	err = rows.Scan(&r.TokenID, &r.IdleExpiresAt, &r.SuccessorID,
+	dest := []any{&r.TokenID, &r.IdleExpiresAt, &r.SuccessorID,
 		&r.GrantID, &r.ClientID, &r.OrgID, &r.SessionID, &r.Scopes, &r.AMR, &r.ACR,
 		&r.AuthTime, &r.ExpiresAt, &r.RevokedAt,
 		&r.UserID, &r.Status, &r.Email, &r.EmailVerified, &r.Name, &r.GivenName, &r.FamilyName,
-		&r.Locale, &r.Picture, &r.UpdatedAt)
-	if err != nil {
-		return nil, err
+		&r.Locale, &r.Picture, &r.UpdatedAt}
+	if p.cfg.Dialect == dialect.Postgres {
+		dest = append(dest, &rotated)
 	}
-	return &r, rows.Close()
+	if err := rows.Scan(dest...); err != nil {
+		return nil, false, err
+	}
+	return &r, rotated, rows.Close()
 }
 
 // grant and user rebuild the ent values the claims code works with.
@@ -238,39 +310,45 @@ func (row *refreshRow) user() *ent.User {
 // why. A token that was already rotated is a reuse: its whole grant is
 // revoked (RFC 9700 §4.14.2); so is the grant of a user who is no longer
 // active.
-func (p *Provider) refreshTokenRequest(ctx context.Context, c *client, token string) (*refreshRequest, *ent.User, *oidc.Error) {
+// rotated says whether the read also stored succ (PostgreSQL; see
+// loadRefreshRow), which the caller deletes again if it refuses the
+// refresh after all.
+func (p *Provider) refreshTokenRequest(ctx context.Context, c *client, token string, requested []string, succ successor) (_ *refreshRequest, _ *ent.User, rotated bool, _ *oidc.Error) {
 	if len(token) > 256 {
-		return nil, nil, errInvalidGrant(errors.New("malformed refresh token"))
+		return nil, nil, false, errInvalidGrant(errors.New("malformed refresh token"))
 	}
-	row, err := p.loadRefreshRow(ctx, secret.Hash(token))
+	row, rotated, err := p.loadRefreshRow(ctx, c, secret.Hash(token), requested, succ)
 	if err != nil {
-		return nil, nil, p.serverError(ctx, "load refresh token", err)
+		return nil, nil, false, p.serverError(ctx, "load refresh token", err)
 	}
 	if row == nil {
-		return nil, nil, errInvalidGrant(errors.New("unknown refresh token"))
+		return nil, nil, false, errInvalidGrant(errors.New("unknown refresh token"))
+	}
+	refuse := func(err error) (*refreshRequest, *ent.User, bool, *oidc.Error) {
+		return nil, nil, rotated, errInvalidGrant(err)
 	}
 	g, err := row.grant()
 	if err != nil {
-		return nil, nil, p.serverError(ctx, "decode grant", err)
+		return nil, nil, rotated, p.serverError(ctx, "decode grant", err)
 	}
 	now := p.now()
 	switch {
 	case g.ClientID != c.GetID():
-		return nil, nil, errInvalidGrant(errors.New("refresh token of another client"))
+		return refuse(errors.New("refresh token of another client"))
 	case g.RevokedAt != nil:
-		return nil, nil, errInvalidGrant(errors.New("grant revoked"))
+		return refuse(errors.New("grant revoked"))
 	case row.SuccessorID.Valid:
 		p.revokeReusedGrant(ctx, g)
-		return nil, nil, errInvalidGrant(errors.New("refresh token reused"))
+		return refuse(errors.New("refresh token reused"))
 	case !now.Before(g.ExpiresAt):
-		return nil, nil, errInvalidGrant(errors.New("grant expired"))
+		return refuse(errors.New("grant expired"))
 	case !now.Before(row.IdleExpiresAt):
-		return nil, nil, errInvalidGrant(errors.New("refresh token idle too long"))
+		return refuse(errors.New("refresh token idle too long"))
 	case row.Status != string(user.StatusACTIVE):
 		p.revokeGrantsOrLog(ctx, "user disabled", g.ID)
-		return nil, nil, errInvalidGrant(ErrUserInactive)
+		return refuse(ErrUserInactive)
 	}
-	return &refreshRequest{g: g, tokenID: pulid.ID(row.TokenID), scopes: g.Scopes}, row.user(), nil
+	return &refreshRequest{g: g, tokenID: pulid.ID(row.TokenID), scopes: g.Scopes}, row.user(), rotated, nil
 }
 
 // insertSuccessorSQL stores a rotated refresh token, in SQL both
@@ -278,23 +356,32 @@ func (p *Provider) refreshTokenRequest(ctx context.Context, c *client, token str
 const insertSuccessorSQL = `INSERT INTO "refresh_tokens"
 	("id", "grant_id", "token_hash", "created_at", "idle_expires_at", "parent_id") VALUES ($1, $2, $3, $4, $5, $6)`
 
-// rotateRefreshToken issues the successor of the presented token with one
-// INSERT. Its unique parent_id makes the first rotation win on every node;
-// losing that race is a reuse.
-func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refreshRequest) (string, *oidc.Error) {
-	token := secret.Token(32)
+// rotateRefreshToken stores succ as the successor of the presented token
+// with one INSERT. Its unique parent_id makes the first rotation win on
+// every node; losing that race is a reuse.
+func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refreshRequest, succ successor) *oidc.Error {
 	_, err := p.db.ExecContext(ctx, insertSuccessorSQL,
-		string(pulid.New("rt")), string(r.g.ID), secret.Hash(token), p.now(), p.idleExpiry(c, r.g), string(r.tokenID))
+		string(succ.id), string(r.g.ID), succ.hash, p.now(), p.idleExpiry(c, r.g), string(r.tokenID))
 	switch {
 	case sqlgraph.IsUniqueConstraintError(err):
 		p.revokeReusedGrant(ctx, r.g)
-		return "", errInvalidGrant(errors.New("refresh token reused"))
+		return errInvalidGrant(errors.New("refresh token reused"))
 	case sqlgraph.IsForeignKeyConstraintError(err):
-		return "", errInvalidGrant(errors.New("grant deleted"))
+		return errInvalidGrant(errors.New("grant deleted"))
 	case err != nil:
-		return "", p.serverError(ctx, "rotate refresh token", err)
+		return p.serverError(ctx, "rotate refresh token", err)
 	}
-	return token, nil
+	return nil
+}
+
+// unrotate deletes the successor rotateRefreshSQL stored for a refresh
+// that the checks in Go then refused, so that the refusal does not spend
+// the presented token. If it fails, the token stays spent: its next use is
+// a reuse, which revokes the grant; safe, but logged.
+func (p *Provider) unrotate(ctx context.Context, succ successor) {
+	if _, err := p.db.ExecContext(ctx, `DELETE FROM "refresh_tokens" WHERE "id" = $1`, string(succ.id)); err != nil {
+		p.log.ErrorContext(ctx, "provider: delete the successor of a refused refresh", "err", err)
+	}
 }
 
 func (p *Provider) revokeReusedGrant(ctx context.Context, g *ent.Grant) {

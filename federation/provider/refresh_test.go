@@ -9,10 +9,13 @@ import (
 	"sync"
 	"testing"
 
+	"entgo.io/ent/dialect"
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-id/gatehouse/ent/membership"
+	"github.com/gatehouse-id/gatehouse/internal/secret"
+	"github.com/gatehouse-id/gatehouse/internal/testdb"
 )
 
 // signIn runs a code flow for web with scopes and returns the token answer.
@@ -99,9 +102,14 @@ func TestRefreshedIDToken(t *testing.T) {
 		if c := verify(body["id_token"].(string)); c["email"] != nil || c["org_id"] != nil || c["sid"] == nil {
 			t.Errorf("narrowed id token %v", c)
 		}
-		status, body = refreshForm(t, e, url.Values{"refresh_token": {body["refresh_token"].(string)}, "scope": {"openid admin"}}, "web", webSecret)
+		narrowed := body["refresh_token"].(string)
+		status, body = refreshForm(t, e, url.Values{"refresh_token": {narrowed}, "scope": {"openid admin"}}, "web", webSecret)
 		if status != 400 || body["error"] != "invalid_scope" {
 			t.Errorf("widened refresh: %d %v", status, body)
+		}
+		// The refusal did not spend the token.
+		if status, body = refreshForm(t, e, url.Values{"refresh_token": {narrowed}}, "web", webSecret); status != 200 {
+			t.Errorf("refresh after a widened one was refused: %d %v", status, body)
 		}
 	})
 }
@@ -183,6 +191,65 @@ func TestConcurrentRefresh(t *testing.T) {
 		status, body := refreshForm(t, e, url.Values{"refresh_token": {winners[0]["refresh_token"].(string)}}, "web", webSecret)
 		if status != 400 || body["error"] != "invalid_grant" {
 			t.Errorf("the winner's successor survived the reuse: %d %v", status, body)
+		}
+	})
+}
+
+// A refresh reads and rotates in one statement on PostgreSQL and in two on
+// SQLite; a grant for an organization adds one for the organization claims.
+func TestRefreshStatements(t *testing.T) {
+	for _, d := range testdb.All(t) {
+		t.Run(d.Name, func(t *testing.T) {
+			counted, n := d.Counting(t)
+			d.SQL = counted
+			e := newEnv(t, d)
+			base := map[string]int64{dialect.Postgres: 1, dialect.SQLite: 2}[d.Dialect]
+			for _, c := range []struct {
+				name   string
+				auth   Authentication
+				scopes []string
+				want   int64
+			}{
+				{"without an organization", Authentication{}, []string{"openid", "offline_access"}, base},
+				{"for an organization", Authentication{OrganizationID: e.org.ID}, []string{"openid", "offline_access", "organization"}, base + 1},
+			} {
+				tok := e.signIn(t, c.auth, c.scopes...)
+				n.Reset()
+				status, body := refreshForm(t, e, url.Values{"refresh_token": {tok.RefreshToken}}, "web", webSecret)
+				if status != 200 {
+					t.Fatalf("%s: %d %v", c.name, status, body)
+				}
+				if got := n.Load(); got != c.want {
+					t.Errorf("%s: %d statements, want %d: %q", c.name, got, c.want, n.Statements())
+				}
+			}
+		})
+	}
+}
+
+// On PostgreSQL the read inserts the successor when SQL's copy of the
+// checks passes; if Go's checks refuse the refresh after all, unrotate
+// deletes it again, and the presented token is as good as before. On
+// SQLite the read only reads.
+func TestUnrotate(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		tok := e.signIn(t, Authentication{}, "offline_access")
+		c, err := e.p.clients.get(systemCtx(e.ctx), "web")
+		must(t, err)
+		succ := newSuccessor()
+		row, rotated, err := e.p.loadRefreshRow(systemCtx(e.ctx), c, secret.Hash(tok.RefreshToken), nil, succ)
+		must(t, err)
+		if want := e.p.cfg.Dialect == dialect.Postgres; row == nil || rotated != want {
+			t.Fatalf("row %v, rotated %v, want %v", row, rotated, want)
+		}
+		if rotated {
+			e.p.unrotate(systemCtx(e.ctx), succ)
+		}
+		if status, body := refreshForm(t, e, url.Values{"refresh_token": {succ.token}}, "web", webSecret); status != 400 {
+			t.Errorf("the unstored successor refreshed: %d %v", status, body)
+		}
+		if status, body := refreshForm(t, e, url.Values{"refresh_token": {tok.RefreshToken}}, "web", webSecret); status != 200 {
+			t.Errorf("the presented token afterwards: %d %v", status, body)
 		}
 	})
 }
