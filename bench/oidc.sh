@@ -12,8 +12,14 @@
 #
 # Every server runs for the whole run on 127.0.0.1, pinned to CPU 1
 # (taskset -c 1); only one is under load at a time. The load generator and
-# the raw-signing benchmarks run on CPU 0 and CPU 1 respectively; PostgreSQL
-# is not pinned. This machine's speed drifts by 10-25% from minute to
+# the raw-signing benchmarks run on CPU 0 and CPU 1 respectively.
+# PostgreSQL (every process of the local cluster) is pinned to the load
+# generator's CPU for the run (BENCH_PG_CPU, default CPU 0; "any" leaves it
+# alone) so that the server's CPU serves only the server: unpinned, the
+# kernel wakes a backend on the CPU of the process that wrote to its
+# socket, i.e. the server's. Each round also runs Gatehouse's refresh cell
+# once with PostgreSQL unpinned, to show what that placement costs; the
+# affinity is restored at exit. This machine's speed drifts by 10-25% from minute to
 # minute, so every cell runs once per round, the rounds interleave all
 # cells, each ratio is computed within a round, and the summary reports
 # the median over rounds. Each load run is bounded (BENCH_DURATION, default
@@ -30,6 +36,8 @@ ROUNDS=${BENCH_ROUNDS:-3}
 CONC=${BENCH_CONC:-32}
 SERVER_CPU=${BENCH_SERVER_CPU:-1}
 LOAD_CPU=${BENCH_LOAD_CPU:-0}
+PG_CPU=${BENCH_PG_CPU:-$LOAD_CPU}
+ALL_CPUS=0-$(($(nproc) - 1))
 OUT=${BENCH_OUT:-$(mktemp -d /tmp/gatehouse-oidc-bench.XXXXXX)}
 mkdir -p "$OUT"
 W=$(mktemp -d /tmp/gatehouse-oidc-work.XXXXXX)
@@ -41,7 +49,16 @@ REDIRECT=http://127.0.0.1:9/cb
 SCRATCH=gatehouse_bench_$$
 PIDS=()
 
+# pin_pg CPUS: every process of the local PostgreSQL cluster (backends
+# forked later inherit the postmaster's affinity). Needs the right to change
+# another user's affinity (root, as on CI machines).
+pin_pg() {
+	[ "$PG_CPU" = any ] && return 0
+	local p
+	for p in $(pgrep -x postgres); do taskset -a -p -c "$1" "$p" >/dev/null; done
+}
 cleanup() {
+	pin_pg "$ALL_CPUS" || true
 	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	for db in "$SCRATCH" "${SCRATCH}_peer"; do
@@ -57,7 +74,7 @@ freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0
 waitfor() { for _ in $(seq 100); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
 
 say "$(date -u +%FT%TZ) $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench' ':!docs' || echo ' (dirty)'); $(go version); $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)"
-say "server CPU $SERVER_CPU, load generator CPU $LOAD_CPU, $CONC connections, $DUR per cell, $ROUNDS rounds"
+say "server CPU $SERVER_CPU, load generator CPU $LOAD_CPU, PostgreSQL CPU $PG_CPU, $CONC connections, $DUR per cell, $ROUNDS rounds"
 
 # --- builds ---------------------------------------------------------------
 go build -o "$W/gatehouse" ./cmd/gatehouse
@@ -136,8 +153,15 @@ say "floor: plain net/http, no middleware, a fixed $JWKS_SIZE-byte body (the JWK
 # Refresh pools: one sign-in per token, $CONC tokens per round (Gatehouse's
 # by real sign-ins with argon2id, the peers' minted by their bench endpoint).
 taskset -c "$LOAD_CPU" "$W/load" login -name gatehouse/postgres/pool -issuer "$GH_postgres" -client "$GH_postgres_WEB_ID" \
-	-secret "$GH_postgres_WEB_SECRET" -redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -tokens-out "$W/gh-rt" -pool $((CONC * ROUNDS)) >/dev/null
+	-secret "$GH_postgres_WEB_SECRET" -redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -tokens-out "$W/gh-rt" -pool $((CONC * ROUNDS * 2)) >/dev/null
 split -l "$CONC" -d -a 3 "$W/gh-rt" "$W/gh-rt."
+# The B2B case, reported beside the target: tokens for Ada's organization
+# (scope organization, picked at sign-in), whose every refresh also reads
+# the membership, organization and roles for the org claims.
+taskset -c "$LOAD_CPU" "$W/load" login -name gatehouse/postgres/pool-org -issuer "$GH_postgres" -client "$GH_postgres_WEB_ID" \
+	-secret "$GH_postgres_WEB_SECRET" -redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -scope "openid offline_access organization" \
+	-tokens-out "$W/gh-rt-org" -pool $((CONC * ROUNDS)) >/dev/null
+split -l "$CONC" -d -a 3 "$W/gh-rt-org" "$W/gh-rt-org."
 
 CC='grant_type=client_credentials&scope=invoices%3Aread'
 cc() { # name url id secret
@@ -160,6 +184,7 @@ pg_counters() { psql -qtA "$PG/postgres?sslmode=disable" -c "SELECT xact_commit,
 # key list is reloaded by a SELECT every 30 s).
 sqlite_state() { stat -c '%n %s %Y' "$GH_sqlite_DATA"/gatehouse.db "$GH_sqlite_DATA"/gatehouse.db-wal | tr '\n' ' '; }
 
+pin_pg "$PG_CPU"
 for ROUND in $(seq "$ROUNDS"); do
 	say "round $ROUND of $ROUNDS; load $(cut -d' ' -f1-3 /proc/loadavg)"
 	peer_cc peer/cc/ES256 "$PEER_es"
@@ -194,6 +219,14 @@ for ROUND in $(seq "$ROUNDS"); do
 		-tokens "$W/gh-rt.$(printf %03d $((ROUND - 1)))" -c "$CONC" -d "$DUR"
 	sleep 3
 	say "pg_stat_database during refresh: before $before after $(pg_counters)"
+	load refresh -name gatehouse/postgres/refresh-org -url "$GH_postgres/oauth/v2/token" -user "$GH_postgres_WEB_ID" -pass "$GH_postgres_WEB_SECRET" \
+		-tokens "$W/gh-rt-org.$(printf %03d $((ROUND - 1)))" -c "$CONC" -d "$DUR"
+	if [ "$PG_CPU" != any ]; then
+		pin_pg "$ALL_CPUS"
+		load refresh -name gatehouse/postgres/refresh-pg-unpinned -url "$GH_postgres/oauth/v2/token" -user "$GH_postgres_WEB_ID" -pass "$GH_postgres_WEB_SECRET" \
+			-tokens "$W/gh-rt.$(printf %03d $((ROUNDS + ROUND - 1)))" -c "$CONC" -d "$DUR"
+		pin_pg "$PG_CPU"
+	fi
 	load get -name peer/discovery -url "$PEER_es/.well-known/openid-configuration" -c "$CONC" -d "$DUR"
 	load get -name peer/jwks -url "$PEER_es/jwks" -c "$CONC" -d "$DUR"
 	profile sqlite sqlite-discovery
@@ -241,6 +274,7 @@ ratios = [
     ("sqlite cc RS256 / peer cc RS256", lambda r: r["gatehouse/sqlite/cc/RS256"] / r["peer/cc/RS256"]),
     ("postgres refresh / peer refresh, memory (>= 2)", lambda r: r["gatehouse/postgres/refresh"] / r["peer/refresh/memory"]),
     ("postgres refresh / peer refresh, postgres", lambda r: r["gatehouse/postgres/refresh"] / r["peer/refresh/postgres"]),
+    ("refresh, PostgreSQL unpinned / peer refresh, memory", lambda r: r["gatehouse/postgres/refresh-pg-unpinned"] / r["peer/refresh/memory"]),
     ("discovery / floor", lambda r: r["gatehouse/discovery"] / r["floor/net-http-static"]),
     ("jwks / floor", lambda r: r["gatehouse/jwks"] / r["floor/net-http-static"]),
 ]
