@@ -2,14 +2,23 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/gatehouse-id/gatehouse/federation/provider"
 )
 
 func keys(ctx context.Context, e *env, args []string) int {
-	c := newCLI(e, "gatehouse keys", "Manages token-signing keys.\n\nCommands:\n  rotate    publish new signing keys; the old ones retire")
+	c := newCLI(e, "gatehouse keys", "Manages token-signing keys.\n\nCommands:\n"+
+		"  rotate    publish new signing keys; the old ones retire\n"+
+		"  revoke    end one signing key at once (a leaked key)")
 	c.args = "<command>"
 	if len(args) > 0 && args[0] == "rotate" {
 		return keysRotate(ctx, e, args[1:])
+	}
+	if len(args) > 0 && args[0] == "revoke" {
+		return keysRevoke(ctx, e, args[1:])
 	}
 	if code, done := c.parse(args); done {
 		return code
@@ -50,5 +59,54 @@ func keysRotate(ctx context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stderr, "Rotated: %d new signing keys are published and start signing within minutes; "+
 		"the previous keys stay published until their tokens expire.\n", len(ids))
+	return exitOK
+}
+
+func keysRevoke(ctx context.Context, e *env, args []string) int {
+	c := newCLI(e, "gatehouse keys revoke",
+		"Ends one token-signing key now, for a key that must not be trusted any more.\n"+
+			"Every node drops it within 30s (its key refresh interval): it leaves JWKS,\n"+
+			"and tokens it signed stop verifying at introspection, userinfo and the\n"+
+			"GraphQL API. If it was signing, a new key takes its place at once, without\n"+
+			"the publish-ahead of a rotation: relying parties that cached JWKS meet an\n"+
+			"unknown kid and must fetch JWKS again. The new key's id is printed on stdout.").withConfig()
+	kid := c.fs.String("kid", "", "the key's `id` (kid), as in JWKS (required)")
+	c.own = []string{"kid"}
+	if code, done := c.parse(args); done {
+		return code
+	}
+	if strings.TrimSpace(*kid) == "" {
+		fmt.Fprintf(e.stderr, "%s: --kid is required\n\n", c.path)
+		c.usage(e.stderr)
+		return exitUsage
+	}
+	cfg, ok := c.load()
+	if !ok {
+		return exitUsage
+	}
+	logger := newLogger(cfg, e.stderr)
+	b, err := openBackend(ctx, cfg, logger)
+	if err != nil {
+		return e.fail(err)
+	}
+	defer b.Close()
+	p, err := b.openProvider(ctx, cfg, logger)
+	if err != nil {
+		return e.fail(err)
+	}
+	replacement, err := p.RevokeKey(ctx, *kid)
+	if errors.Is(err, provider.ErrUnknownKey) {
+		fmt.Fprintf(e.stderr, "%s: %v\n", c.path, err)
+		return exitUsage
+	}
+	if err != nil {
+		return e.fail(err)
+	}
+	if replacement == "" {
+		fmt.Fprintf(e.stderr, "Revoked %s: it was not signing, so nothing replaces it.\n", *kid)
+		return exitOK
+	}
+	fmt.Fprintln(e.stdout, replacement)
+	fmt.Fprintf(e.stderr, "Revoked %s: %s signs in its place; every node switches within 30s.\n", *kid, replacement)
 	return exitOK
 }

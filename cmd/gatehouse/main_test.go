@@ -45,8 +45,9 @@ func TestHelp(t *testing.T) {
 		{[]string{"migrate", "-h"}, []string{"gatehouse migrate [flags]"}},
 		{[]string{"apikey", "--help"}, []string{"gatehouse apikey <command>", "create"}},
 		{[]string{"apikey", "create", "--help"}, []string{"gatehouse apikey create [flags]", "--name name", "--scope org:ID"}},
-		{[]string{"keys", "--help"}, []string{"gatehouse keys <command>", "rotate"}},
+		{[]string{"keys", "--help"}, []string{"gatehouse keys <command>", "rotate", "revoke"}},
 		{[]string{"keys", "rotate", "--help"}, []string{"gatehouse keys rotate [flags]", "publish"}},
+		{[]string{"keys", "revoke", "--help"}, []string{"gatehouse keys revoke [flags]", "--kid id"}},
 		{[]string{"version", "--help"}, []string{"gatehouse version"}},
 	}
 	for _, tt := range tests {
@@ -67,7 +68,7 @@ func TestHelp(t *testing.T) {
 // TestHelpListsEveryConfigFlag: each configuration flag appears with its
 // variable and default in the help of every command that reads configuration.
 func TestHelpListsEveryConfigFlag(t *testing.T) {
-	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"apikey", "create"}, {"keys", "rotate"}} {
+	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"apikey", "create"}, {"keys", "rotate"}, {"keys", "revoke"}} {
 		r := runCmd(t, nil, append(cmd, "--help")...)
 		for _, v := range config.Table() {
 			want := "(env " + v.Name + ", default " + v.Default + ")"
@@ -90,6 +91,7 @@ func TestUsageErrors(t *testing.T) {
 		{"stray argument", []string{"migrate", "now"}, `gatehouse migrate: unexpected argument "now"`},
 		{"apikey without command", []string{"apikey"}, "gatehouse apikey <command>"},
 		{"apikey create without name", []string{"apikey", "create"}, "gatehouse apikey create: --name is required"},
+		{"keys revoke without kid", []string{"keys", "revoke"}, "gatehouse keys revoke: --kid is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,7 +126,7 @@ func TestBadConfiguration(t *testing.T) {
 			`gatehouse: invalid configuration: GATEHOUSE_DATABASE_URL "mysql://root:xxxxx@db/app": must be a postgres:// or postgresql:// URL (leave empty for embedded SQLite)`},
 	}
 	for _, tt := range tests {
-		for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"apikey", "create", "--name", "boot"}, {"keys", "rotate"}} {
+		for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"apikey", "create", "--name", "boot"}, {"keys", "rotate"}, {"keys", "revoke", "--kid", "sk_x"}} {
 			t.Run(tt.name+"/"+strings.Join(cmd, " "), func(t *testing.T) {
 				dataDir := filepath.Join(t.TempDir(), "data")
 				env := map[string]string{"GATEHOUSE_DATA_DIR": dataDir}
@@ -368,5 +370,25 @@ func TestMigrate(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, "is up to date") {
 			t.Fatalf("migrate: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 		}
+	}
+}
+
+// TestKeysRotateAndRevoke runs both key commands against one data
+// directory: rotate prints the new (pending) key ids; revoking one of them
+// replaces nothing, and revoking it again is a usage error.
+func TestKeysRotateAndRevoke(t *testing.T) {
+	env := map[string]string{"GATEHOUSE_DATA_DIR": t.TempDir()}
+	r := runCmd(t, env, "keys", "rotate")
+	ids := strings.Fields(r.stdout)
+	if r.code != 0 || len(ids) != 3 {
+		t.Fatalf("keys rotate: exit %d, stdout %q, stderr %q; want 3 key ids", r.code, r.stdout, r.stderr)
+	}
+	r = runCmd(t, env, "keys", "revoke", "--kid", ids[0])
+	if r.code != 0 || r.stdout != "" || !strings.Contains(r.stderr, "Revoked "+ids[0]+": it was not signing") {
+		t.Errorf("keys revoke of a pending key: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = runCmd(t, env, "keys", "revoke", "--kid", ids[0])
+	if r.code != 2 || !strings.Contains(r.stderr, "no such signing key") {
+		t.Errorf("keys revoke again: exit %d, stderr %q; want 2 and no such signing key", r.code, r.stderr)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -324,17 +325,19 @@ func (s *keyStore) signer(ctx context.Context, alg jose.SignatureAlgorithm) (*si
 	return k, nil
 }
 
-// byKeyID returns a published key. An unknown kid reloads the list only
-// when it is stale: a forged kid cannot make every request hit the database.
+// byKeyID returns a published key. The list is reloaded when it is stale,
+// whether or not kid is in it, so that a key expired or revoked by another
+// node stops verifying here within one refresh interval; a forged kid
+// cannot make more than one request per interval hit the database.
 func (s *keyStore) byKeyID(ctx context.Context, kid string) *signingKey {
 	s.mu.RLock()
 	k, stale := s.byID[kid], s.now().Sub(s.loadedAt) >= s.refresh
 	s.mu.RUnlock()
-	if k != nil || !stale {
+	if !stale {
 		return k
 	}
 	if err := s.refreshIfStale(ctx); err != nil {
-		return nil
+		return k // the cached list, while the database is away
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -405,6 +408,58 @@ func (s *keyStore) rotate(ctx context.Context, maxLifetime time.Duration) ([]str
 		return nil, time.Time{}, fmt.Errorf("rotate keys: %w", err)
 	}
 	return ids, activation, s.load(ctx)
+}
+
+// ErrUnknownKey is returned by RevokeKey for a kid that names no
+// unexpired signing key.
+var ErrUnknownKey = errors.New("no such signing key (or it has expired already)")
+
+// revoke ends key kid now, for a key that must not be trusted any more
+// (leaked, or its seal opened): it leaves JWKS and stops verifying at once
+// on this node and within one refresh interval on the others, so tokens it
+// signed stop working here. If it was the key signing for its algorithm, a
+// new key replaces it and signs at once, without the publish-ahead of a
+// rotation: a relying party that cached JWKS meets an unknown kid, which
+// is what makes it fetch JWKS again. It returns the replacement's id, or
+// "" when the revoked key was not signing.
+func (s *keyStore) revoke(ctx context.Context, kid string) (string, error) {
+	now := s.now()
+	tx, err := s.db.Tx(ctx)
+	if err != nil {
+		return "", fmt.Errorf("revoke key: %w", err)
+	}
+	rollback := func(err error) (string, error) {
+		_ = tx.Rollback()
+		return "", err
+	}
+	unexpired := signingkey.Or(signingkey.ExpiresAtIsNil(), signingkey.ExpiresAtGT(now))
+	k, err := tx.SigningKey.Query().Where(signingkey.ID(pulid.ID(kid)), unexpired).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return rollback(fmt.Errorf("%w: %q", ErrUnknownKey, kid))
+	case err != nil:
+		return rollback(fmt.Errorf("revoke key: %w", err))
+	}
+	// The key signing now is the newest activated one of its algorithm.
+	signing, err := tx.SigningKey.Query().
+		Where(signingkey.AlgorithmEQ(k.Algorithm), unexpired, signingkey.ActivatesAtLTE(now)).
+		Order(ent.Desc(signingkey.FieldActivatesAt), ent.Desc(signingkey.FieldID)).First(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return rollback(fmt.Errorf("revoke key: %w", err))
+	}
+	if err := tx.SigningKey.UpdateOne(k).SetRetiredAt(now).SetExpiresAt(now).Exec(ctx); err != nil {
+		return rollback(fmt.Errorf("revoke key: %w", err))
+	}
+	var replacement string
+	if signing == nil || signing.ID == k.ID {
+		if replacement, err = s.create(ctx, tx.Client(), jose.SignatureAlgorithm(k.Algorithm), now); err != nil {
+			return rollback(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return "", fmt.Errorf("revoke key: %w", err)
+	}
+	return replacement, s.load(ctx)
 }
 
 var _ op.SigningKey = (*signingKey)(nil)

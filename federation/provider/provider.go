@@ -248,6 +248,19 @@ func (p *Provider) RotateKeys(ctx context.Context) ([]string, error) {
 	return ids, err
 }
 
+// RevokeKey ends the signing key kid at once (see keyStore.revoke): it
+// leaves JWKS, tokens it signed stop verifying here, and if it was signing
+// a new key takes over immediately. It returns the new key's id, or "".
+// Other nodes follow within KeyRefreshInterval.
+func (p *Provider) RevokeKey(ctx context.Context, kid string) (string, error) {
+	ctx = systemCtx(ctx)
+	replacement, err := p.keys.revoke(ctx, kid)
+	if err == nil {
+		p.log.WarnContext(ctx, "provider: signing key revoked", "kid", kid, "replacement", replacement)
+	}
+	return replacement, err
+}
+
 // maxTokenLifetime is the longest access or ID token lifetime of any
 // application, at least an hour.
 func (p *Provider) maxTokenLifetime(ctx context.Context) (time.Duration, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -250,6 +251,89 @@ func TestJWKSPublishesAhead(t *testing.T) {
 			KeyPublishAhead: time.Minute})
 		if err == nil || !strings.Contains(err.Error(), "publish-ahead") {
 			t.Errorf("short publish-ahead accepted: %v", err)
+		}
+	})
+}
+
+// TestRevokeKey: a revoked key leaves JWKS and stops verifying at once, a
+// new key signs in its place at once, and another node follows within its
+// refresh interval. Revoking a key that is not signing replaces nothing;
+// unknown and already revoked kids are refused.
+func TestRevokeKey(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		other, _ := e.node()
+		machineToken := func() string {
+			t.Helper()
+			resp := postForm(t, e.issuer+pathToken, url.Values{"grant_type": {"client_credentials"}}, "machine", machineSecret)
+			defer resp.Body.Close()
+			var body struct {
+				AccessToken string `json:"access_token"`
+			}
+			must(t, json.NewDecoder(resp.Body).Decode(&body))
+			return body.AccessToken
+		}
+		published := func() map[string]bool {
+			var jwks struct{ Keys []struct{ Kid string } }
+			getJSON(t, e.issuer+pathKeys, &jwks)
+			kids := map[string]bool{}
+			for _, k := range jwks.Keys {
+				kids[k.Kid] = true
+			}
+			return kids
+		}
+
+		leaked := machineToken()
+		kid := jwsHeader(t, leaked, "kid")
+		_, err := other.VerifyAccessToken(e.ctx, leaked)
+		must(t, err)
+		replacement, err := e.p.RevokeKey(e.ctx, kid)
+		must(t, err)
+		if replacement == "" || replacement == kid {
+			t.Fatalf("replacement %q for the signing key %s", replacement, kid)
+		}
+		if kids := published(); kids[kid] || !kids[replacement] {
+			t.Errorf("JWKS after revoking %s: %v, want it gone and %s in", kid, kids, replacement)
+		}
+		if _, err := e.p.VerifyAccessToken(e.ctx, leaked); err == nil {
+			t.Error("a token of the revoked key still verifies")
+		}
+		fresh := machineToken()
+		if got := jwsHeader(t, fresh, "kid"); got != replacement {
+			t.Errorf("new token signed by %s, want the replacement %s", got, replacement)
+		}
+		_, err = e.p.VerifyAccessToken(e.ctx, fresh)
+		must(t, err)
+
+		// The other node drops the key at its next reload.
+		e.clock.Add(e.p.cfg.KeyRefreshInterval)
+		if _, err := other.VerifyAccessToken(e.ctx, leaked); err == nil {
+			t.Error("another node still verifies the revoked key after its refresh interval")
+		}
+		if k, err := other.keys.signer(e.ctx, jose.ES256); err != nil || k.id != replacement {
+			t.Errorf("the other node signs ES256 with %v (%v), want %s", k, err, replacement)
+		}
+
+		// A key that is not signing (pending after a rotation) goes without
+		// a replacement; the signing key stays.
+		ids, err := e.p.RotateKeys(e.ctx)
+		must(t, err)
+		var pending string
+		for _, id := range ids {
+			if e.p.keys.byKeyID(e.ctx, id).alg == jose.ES256 {
+				pending = id
+			}
+		}
+		if r, err := e.p.RevokeKey(e.ctx, pending); err != nil || r != "" {
+			t.Errorf("revoking the pending key: replacement %q, %v; want none", r, err)
+		}
+		if got := e.p.keys.activeID(jose.ES256); got != replacement {
+			t.Errorf("ES256 signs with %s after revoking a pending key, want %s", got, replacement)
+		}
+
+		for _, k := range []string{kid, "sk_01NOTAKEY", ""} {
+			if _, err := e.p.RevokeKey(e.ctx, k); !errors.Is(err, ErrUnknownKey) {
+				t.Errorf("RevokeKey(%q) = %v, want ErrUnknownKey", k, err)
+			}
 		}
 	})
 }
