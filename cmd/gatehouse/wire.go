@@ -32,7 +32,7 @@ type backend struct {
 // openBackend opens the configured database and migrates it; each applied
 // migration is logged.
 func openBackend(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*backend, error) {
-	db, err := database.Open(ctx, database.Config{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: logger})
+	db, err := database.Open(ctx, database.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DatabaseMaxConns, DataDir: cfg.DataDir, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,8 @@ type Config struct {
 	// DatabaseURL selects PostgreSQL (postgres:// or postgresql://); empty
 	// means embedded SQLite in DataDir.
 	DatabaseURL string
+	// DatabaseMaxConns is the PostgreSQL connection pool size of this node.
+	DatabaseMaxConns int
 	// Issuer is the public base URL of this instance, the OpenID issuer.
 	Issuer string
 	// Dev relaxes production checks (plain-http issuer) and serves the
@@ -64,6 +66,11 @@ const (
 	DefaultDataDir         = "./data"
 	DefaultLogLevel        = "info"
 	DefaultShutdownTimeout = 15 * time.Second
+	// DefaultDatabaseMaxConns keeps 32 concurrent token requests from
+	// waiting on the pool, well under PostgreSQL's default max_connections
+	// of 100 for a few nodes.
+	DefaultDatabaseMaxConns = 20
+	maxDatabaseMaxConns     = 1000
 )
 
 // setting ties a Var to the Config field it fills.
@@ -82,6 +89,16 @@ var settings = []setting{
 	{Var{"GATEHOUSE_DATABASE_URL", "database-url", "none",
 		"PostgreSQL `URL` (postgres://user:pass@host/db); when unset, embedded SQLite in the data directory"},
 		func(c *Config, s string) error { c.DatabaseURL = s; return nil }},
+	{Var{"GATEHOUSE_DATABASE_MAX_CONNS", "database-max-conns", strconv.Itoa(DefaultDatabaseMaxConns),
+		"PostgreSQL connection pool size of this node (`n`, 1 to 1000), all kept open; mind max_connections across nodes"},
+		func(c *Config, s string) error {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > maxDatabaseMaxConns {
+				return fmt.Errorf("must be a whole number from 1 to %d", maxDatabaseMaxConns)
+			}
+			c.DatabaseMaxConns = n
+			return nil
+		}},
 	{Var{"GATEHOUSE_ISSUER", "issuer", "http:// + the listen address",
 		"public base `URL` of this instance, the OpenID issuer; https unless loopback or dev"},
 		func(c *Config, s string) error { c.Issuer = s; return nil }},
@@ -168,11 +185,12 @@ func Bind(fs *flag.FlagSet, getenv func(string) string) *Loader {
 // error, an *Error, lists every problem found, parsing and validation alike.
 func (l *Loader) Load() (*Config, error) {
 	c := &Config{
-		Addr:            DefaultAddr,
-		DataDir:         DefaultDataDir,
-		LogLevel:        DefaultLogLevel,
-		ShutdownTimeout: DefaultShutdownTimeout,
-		labels:          make(map[string]string),
+		Addr:             DefaultAddr,
+		DataDir:          DefaultDataDir,
+		LogLevel:         DefaultLogLevel,
+		ShutdownTimeout:  DefaultShutdownTimeout,
+		DatabaseMaxConns: DefaultDatabaseMaxConns,
+		labels:           make(map[string]string),
 	}
 	var problems []problem
 	given := make(map[string]bool)

@@ -37,18 +37,20 @@ func TestDefaults(t *testing.T) {
 		ShutdownTimeout: 15 * time.Second,
 	}
 	if c.Addr != want.Addr || c.DataDir != want.DataDir || c.DatabaseURL != "" || c.Issuer != want.Issuer ||
-		c.Dev || c.LogLevel != want.LogLevel || c.LogFormat != want.LogFormat || c.ShutdownTimeout != want.ShutdownTimeout {
+		c.Dev || c.LogLevel != want.LogLevel || c.LogFormat != want.LogFormat || c.ShutdownTimeout != want.ShutdownTimeout ||
+		c.DatabaseMaxConns != 20 {
 		t.Errorf("defaults = %+v, want %+v", *c, want)
 	}
 }
 
 func TestPrecedence(t *testing.T) {
 	env := map[string]string{
-		"GATEHOUSE_ADDR":             "127.0.0.1:9000",
-		"GATEHOUSE_DATA_DIR":         "/env/data",
-		"GATEHOUSE_LOG_LEVEL":        "warn",
-		"GATEHOUSE_SHUTDOWN_TIMEOUT": "1m",
-		"GATEHOUSE_DATABASE_URL":     "", // empty counts as unset
+		"GATEHOUSE_ADDR":               "127.0.0.1:9000",
+		"GATEHOUSE_DATA_DIR":           "/env/data",
+		"GATEHOUSE_LOG_LEVEL":          "warn",
+		"GATEHOUSE_SHUTDOWN_TIMEOUT":   "1m",
+		"GATEHOUSE_DATABASE_URL":       "", // empty counts as unset
+		"GATEHOUSE_DATABASE_MAX_CONNS": "50",
 	}
 	c, err := load(t, env, "--addr", "localhost:7000", "--log-level=debug")
 	if err != nil {
@@ -62,6 +64,9 @@ func TestPrecedence(t *testing.T) {
 	}
 	if c.DataDir != "/env/data" {
 		t.Errorf("DataDir = %q: the environment must win over the default", c.DataDir)
+	}
+	if c.DatabaseMaxConns != 50 {
+		t.Errorf("DatabaseMaxConns = %d, want 50 from the environment", c.DatabaseMaxConns)
 	}
 	if c.ShutdownTimeout != time.Minute {
 		t.Errorf("ShutdownTimeout = %v, want 1m", c.ShutdownTimeout)
@@ -132,11 +137,12 @@ func TestDerivedIssuer(t *testing.T) {
 
 func TestEveryProblemInOneError(t *testing.T) {
 	env := map[string]string{
-		"GATEHOUSE_ADDR":             "x",
-		"GATEHOUSE_ISSUER":           "ftp://a",
-		"GATEHOUSE_DEV":              "maybe",
-		"GATEHOUSE_LOG_LEVEL":        "loud",
-		"GATEHOUSE_SHUTDOWN_TIMEOUT": "soon",
+		"GATEHOUSE_ADDR":               "x",
+		"GATEHOUSE_ISSUER":             "ftp://a",
+		"GATEHOUSE_DEV":                "maybe",
+		"GATEHOUSE_LOG_LEVEL":          "loud",
+		"GATEHOUSE_SHUTDOWN_TIMEOUT":   "soon",
+		"GATEHOUSE_DATABASE_MAX_CONNS": "0",
 	}
 	_, err := load(t, env, "--log-format", "xml", "--database-url", "mysql://root:hunter2@db/app")
 	var cerr *Error
@@ -146,6 +152,7 @@ func TestEveryProblemInOneError(t *testing.T) {
 	want := `invalid configuration: ` +
 		`GATEHOUSE_ADDR "x": missing port; ` +
 		`--database-url "mysql://root:xxxxx@db/app": must be a postgres:// or postgresql:// URL (leave empty for embedded SQLite); ` +
+		`GATEHOUSE_DATABASE_MAX_CONNS "0": must be a whole number from 1 to 1000; ` +
 		`GATEHOUSE_ISSUER "ftp://a": must be an http(s) URL; ` +
 		`GATEHOUSE_DEV "maybe": must be true or false; ` +
 		`GATEHOUSE_LOG_LEVEL "loud": must be debug, info, warn or error; ` +

@@ -31,12 +31,12 @@ const SQLiteFile = "gatehouse.db"
 
 // Pool sizes. SQLite in WAL mode lets readers run beside the one writer;
 // writers queue on busy_timeout (and, in transactions, BEGIN IMMEDIATE), so a
-// few connections are plenty. PostgreSQL gets a moderate pool; several
-// replicas share the server's max_connections (100 by default).
+// few connections are plenty. PostgreSQL gets a moderate pool by default
+// (Config.MaxConns); several replicas share the server's max_connections
+// (100 by default).
 const (
-	sqliteMaxOpenConns   = 4
-	postgresMaxOpenConns = 20
-	postgresMaxIdleConns = 20
+	sqliteMaxOpenConns       = 4
+	defaultPostgresOpenConns = 20
 )
 
 // Config says which database to open.
@@ -48,6 +48,10 @@ type Config struct {
 	// DataDir holds the SQLite file. Required when URL is empty; created with
 	// mode 0700 when missing. Ignored for PostgreSQL.
 	DataDir string
+	// MaxConns is the PostgreSQL pool size, every connection kept open once
+	// made (a pool that closes idle ones reopens them under load, a backend
+	// fork each). Zero means 20. Ignored for SQLite.
+	MaxConns int
 	// Logger receives one line per applied migration. Defaults to discarding.
 	Logger *slog.Logger
 	// WrapConnector, when set, wraps the driver connector of the application
@@ -174,8 +178,12 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 		c = cfg.WrapConnector(c)
 	}
 	sdb := sql.OpenDB(c)
-	sdb.SetMaxOpenConns(postgresMaxOpenConns)
-	sdb.SetMaxIdleConns(postgresMaxIdleConns)
+	size := cfg.MaxConns
+	if size <= 0 {
+		size = defaultPostgresOpenConns
+	}
+	sdb.SetMaxOpenConns(size)
+	sdb.SetMaxIdleConns(size)
 	sdb.SetConnMaxIdleTime(5 * time.Minute)
 	sdb.SetConnMaxLifetime(30 * time.Minute)
 	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)

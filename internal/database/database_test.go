@@ -215,6 +215,24 @@ func TestDescribePostgres(t *testing.T) {
 	}
 }
 
+// TestPostgresPoolSize: MaxConns sizes the pool (open and idle alike);
+// zero means the default of 20.
+func TestPostgresPoolSize(t *testing.T) {
+	for _, d := range testdb.Empty(t) {
+		if d.Dialect != database.Postgres {
+			continue
+		}
+		for _, c := range []struct{ maxConns, want int }{{0, 20}, {7, 7}} {
+			cfg := d.Config
+			cfg.MaxConns = c.maxConns
+			db := open(t, cfg)
+			if got := db.SQL.Stats().MaxOpenConnections; got != c.want {
+				t.Errorf("MaxConns %d: pool of %d, want %d", c.maxConns, got, c.want)
+			}
+		}
+	}
+}
+
 // TestConcurrentWriters runs read-then-write transactions from 8 goroutines.
 // On SQLite a deferred transaction would fail with SQLITE_BUSY when it
 // upgrades its read lock; BEGIN IMMEDIATE (_txlock=immediate) makes it wait.
