@@ -8,12 +8,14 @@ import (
 	"net/url"
 	"sync"
 	"testing"
+	"time"
 
 	"entgo.io/ent/dialect"
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-id/gatehouse/ent/membership"
+	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 )
@@ -250,6 +252,47 @@ func TestUnrotate(t *testing.T) {
 		}
 		if status, body := refreshForm(t, e, url.Values{"refresh_token": {tok.RefreshToken}}, "web", webSecret); status != 200 {
 			t.Errorf("the presented token afterwards: %d %v", status, body)
+		}
+	})
+}
+
+// A rotation that commits while a refresh of the same token waits to write
+// (held back here by an open transaction that stores the winner) makes
+// that refresh a reuse: it fails with invalid_grant and revokes the family,
+// the winner included. On PostgreSQL the one statement's INSERT waits on
+// the unique parent_id and skips (ON CONFLICT), and the plain INSERT that
+// follows reports the reuse; on SQLite the INSERT waits for the write lock.
+func TestRefreshLosesRace(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		tok := e.signIn(t, Authentication{}, "offline_access")
+		presented, err := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(secret.Hash(tok.RefreshToken))).Only(e.ctx)
+		must(t, err)
+		tx, err := e.db.Tx(e.ctx)
+		must(t, err)
+		winner := secret.Token(32)
+		err = tx.RefreshToken.Create().SetGrantID(presented.GrantID).SetTokenHash(secret.Hash(winner)).
+			SetIdleExpiresAt(presented.IdleExpiresAt).SetParentID(presented.ID).Exec(e.ctx)
+		if err != nil {
+			_ = tx.Rollback()
+			t.Fatal(err)
+		}
+		type answer struct {
+			status int
+			body   map[string]any
+		}
+		answered := make(chan answer, 1)
+		go func() {
+			status, body := refreshForm(t, e, url.Values{"refresh_token": {tok.RefreshToken}}, "web", webSecret)
+			answered <- answer{status, body}
+		}()
+		time.Sleep(200 * time.Millisecond) // let the refresh read and reach its write
+		must(t, tx.Commit())
+		a := <-answered
+		if a.status != http.StatusBadRequest || a.body["error"] != "invalid_grant" {
+			t.Fatalf("the refresh that lost the race answered %d %v, want invalid_grant", a.status, a.body)
+		}
+		if status, body := refreshForm(t, e, url.Values{"refresh_token": {winner}}, "web", webSecret); status != http.StatusBadRequest {
+			t.Errorf("the winner survived the reuse: %d %v", status, body)
 		}
 	})
 }
