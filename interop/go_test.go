@@ -66,6 +66,7 @@ func runGoRP(t *testing.T, s *Server) {
 		{"RedirectURIExactMatch", testRedirectURIMismatch},
 		{"WrongClientSecret", testWrongClientSecret},
 		{"ForgedTokens", testForgedTokens},
+		{"GraphQLAccessTokens", testGraphQLAccessTokens},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, rp) })
 	}

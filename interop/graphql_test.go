@@ -1,0 +1,166 @@
+package interop
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/gatehouse-id/gatehouse/interop/seed"
+)
+
+// gqlAnswer is one /graphql response: its status, data and error codes.
+type gqlAnswer struct {
+	Status int
+	Data   map[string]any
+	Errors []struct {
+		Message    string
+		Extensions map[string]any
+	}
+	raw []byte
+}
+
+func (a gqlAnswer) code() string {
+	if len(a.Errors) == 0 {
+		return ""
+	}
+	c, _ := a.Errors[0].Extensions["code"].(string)
+	return c
+}
+
+// graphqlAs posts one operation to /graphql with bearer as the credential.
+func (s *Server) graphqlAs(t *testing.T, bearer, query string, vars map[string]any) gqlAnswer {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.Issuer+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST /graphql: %v", err)
+	}
+	defer resp.Body.Close()
+	a := gqlAnswer{Status: resp.StatusCode}
+	a.raw, _ = io.ReadAll(resp.Body)
+	if err := json.Unmarshal(a.raw, &a); err != nil {
+		t.Fatalf("POST /graphql: %d, not JSON: %.300s", resp.StatusCode, a.raw)
+	}
+	return a
+}
+
+// testGraphQLAccessTokens sends the provider's own access tokens to
+// /graphql, through the verifier the server really uses (issue 3,
+// GraphQL): Ada owns Acme and administers Beta, and an admin token for Acme
+// reads and changes Acme only; a token without gatehouse:admin reads only
+// what its user may (her profile and memberships) and changes no
+// organization; a revoked access token, an ID token and a machine token are
+// not credentials at all.
+func testGraphQLAccessTokens(t *testing.T, rp *goRP) {
+	s := rp.s
+	operator := &seed.Client{Issuer: s.Issuer, APIKey: s.APIKey}
+	betaID, err := operator.CreateOrganization(t.Context(), "Beta", "beta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var added struct {
+		AddMember struct{ Membership struct{ ID string } }
+	}
+	err = operator.Do(t.Context(), `mutation($o: ID!, $u: ID!) { addMember(input: {organizationID: $o, userID: $u, roles: ["admin"]}) { membership { id } } }`,
+		map[string]any{"o": betaID, "u": s.UserID}, &added)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	acme, _, rawIDToken := rp.signIn(t, nil, oidc.ScopeOpenID, "gatehouse:admin", "organization:"+s.OrgID)
+	a := s.graphqlAs(t, acme.AccessToken, `{ viewer { id } organizations { edges { node { id } } } }`, nil)
+	edges, _ := dig(a.Data, "organizations", "edges").([]any)
+	if a.Status != http.StatusOK || a.code() != "" || dig(a.Data, "viewer", "id") != s.UserID ||
+		len(edges) != 1 || dig(edges[0], "node", "id") != s.OrgID {
+		t.Errorf("admin token for Acme lists organizations: %d %s, want Acme alone", a.Status, a.raw)
+	}
+	a = s.graphqlAs(t, acme.AccessToken, `mutation($o: ID!) { updateOrganization(input: {id: $o, name: "Acme Corp"}) { organization { name } } }`,
+		map[string]any{"o": s.OrgID})
+	if dig(a.Data, "updateOrganization", "organization", "name") != "Acme Corp" {
+		t.Errorf("admin token for Acme renaming Acme: %d %s", a.Status, a.raw)
+	}
+	for name, op := range map[string]string{
+		"reading Beta":  `query($o: ID!) { organization(id: $o) { id } }`,
+		"renaming Beta": `mutation($o: ID!) { updateOrganization(input: {id: $o, name: "pwned"}) { organization { id } } }`,
+		"Beta's domain": `mutation($o: ID!) { addDomain(input: {organizationID: $o, domain: "beta.example"}) { domain { id } } }`,
+	} {
+		a := s.graphqlAs(t, acme.AccessToken, op, map[string]any{"o": betaID})
+		if a.code() == "" && (a.Status != http.StatusOK || len(a.Data) == 0 || dig(a.Data, "organization") != nil) {
+			t.Errorf("admin token for Acme, %s (Ada administers Beta too): %d %s, want refused", name, a.Status, a.raw)
+		}
+	}
+
+	// Without gatehouse:admin, Ada is a user: she reads her own memberships'
+	// organizations (never Other) and changes none of them.
+	plain, _, _ := rp.signIn(t, nil, oidc.ScopeOpenID)
+	a = s.graphqlAs(t, plain.AccessToken, `{ viewer { id } organizations { edges { node { id } } } }`, nil)
+	var seen []string
+	edges, _ = dig(a.Data, "organizations", "edges").([]any)
+	for _, e := range edges {
+		id, _ := dig(e, "node", "id").(string)
+		seen = append(seen, id)
+	}
+	slices.Sort(seen)
+	want := []string{s.OrgID, betaID}
+	slices.Sort(want)
+	if dig(a.Data, "viewer", "id") != s.UserID || !slices.Equal(seen, want) {
+		t.Errorf("token without gatehouse:admin: %d %s, want the viewer and her organizations Acme and Beta", a.Status, a.raw)
+	}
+	a = s.graphqlAs(t, plain.AccessToken, `mutation($o: ID!) { updateOrganization(input: {id: $o, name: "pwned"}) { organization { id } } }`,
+		map[string]any{"o": s.OrgID})
+	if a.code() == "" {
+		t.Errorf("token without gatehouse:admin renaming Acme: %d %s, want refused", a.Status, a.raw)
+	}
+
+	cc := clientcredentials.Config{ClientID: s.Svc.ID, ClientSecret: s.Svc.Secret, TokenURL: rp.p.Endpoint().TokenURL,
+		Scopes: []string{"invoices:read"}, AuthStyle: oauth2.AuthStyleInHeader}
+	machine, err := cc.Token(rp.ctx)
+	if err != nil {
+		t.Fatalf("client_credentials: %v", err)
+	}
+	s.revoke(t, s.Web, acme.AccessToken, "access_token")
+	for name, bearer := range map[string]string{
+		"revoked access token":            acme.AccessToken,
+		"ID token":                        rawIDToken,
+		"client credentials token":        machine.AccessToken,
+		"access token, signature altered": tamperSignature(plain.AccessToken),
+	} {
+		if a := s.graphqlAs(t, bearer, `{ viewer { id } }`, nil); a.Status != http.StatusUnauthorized {
+			t.Errorf("%s at /graphql: %d %s, want 401", name, a.Status, a.raw)
+		}
+	}
+}
+
+// dig walks nested JSON objects by key; nil when a step is missing.
+func dig(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// tamperSignature changes one character in the middle of a JWS's
+// signature (not the last one, whose low bits base64url may ignore).
+func tamperSignature(jws string) string {
+	i := strings.LastIndexByte(jws, '.') + (len(jws)-strings.LastIndexByte(jws, '.'))/2
+	c := byte('A')
+	if jws[i] == 'A' {
+		c = 'B'
+	}
+	return jws[:i] + string(c) + jws[i+1:]
+}
