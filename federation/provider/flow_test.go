@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 )
 
@@ -125,6 +126,75 @@ func TestClientCredentials(t *testing.T) {
 		}
 		if introspect(t, e, tok.AccessToken, "machine", machineSecret)["active"] != false {
 			t.Error("revoked token still active at introspection")
+		}
+	})
+}
+
+// TestCrossClientIntrospectionAndRevocation: a client learns nothing about
+// another client's tokens at introspection (RFC 7662 §4: active false) and
+// cannot revoke them (RFC 7009 §2.1: the token must have been issued to
+// the revoking client): they still work for their owner afterwards.
+func TestCrossClientIntrospectionAndRevocation(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		cc := clientcredentials.Config{ClientID: "machine", ClientSecret: machineSecret, TokenURL: e.issuer + pathToken, Scopes: []string{"read"}}
+		machineTok, err := cc.Token(ctx)
+		must(t, err)
+		conf := oauth2.Config{ClientID: "web", ClientSecret: webSecret, RedirectURL: webRedirect,
+			Endpoint: oauth2.Endpoint{TokenURL: e.issuer + pathToken, AuthStyle: oauth2.AuthStyleInHeader}}
+		verifier, challenge := pkce()
+		cb := e.login(codeParams("web", webRedirect, challenge, "offline_access"), Authentication{})
+		webTok, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier))
+		must(t, err)
+
+		for _, c := range []struct{ name, token, user, pass string }{
+			{"web introspects machine's access token", machineTok.AccessToken, "web", webSecret},
+			{"machine introspects web's access token", webTok.AccessToken, "machine", machineSecret},
+		} {
+			if got := introspect(t, e, c.token, c.user, c.pass); got["active"] != false || len(got) != 1 {
+				t.Errorf("%s: %v, want only active false", c.name, got)
+			}
+		}
+		for _, c := range []struct{ name, token, hint, user, pass string }{
+			{"web revokes machine's access token", machineTok.AccessToken, "access_token", "web", webSecret},
+			{"web revokes machine's access token, no hint", machineTok.AccessToken, "", "web", webSecret},
+			{"machine revokes web's refresh token", webTok.RefreshToken, "refresh_token", "machine", machineSecret},
+			{"machine revokes web's refresh token, no hint", webTok.RefreshToken, "", "machine", machineSecret},
+			{"machine revokes web's access token", webTok.AccessToken, "access_token", "machine", machineSecret},
+		} {
+			form := url.Values{"token": {c.token}}
+			if c.hint != "" {
+				form.Set("token_type_hint", c.hint)
+			}
+			resp := postForm(t, e.issuer+pathRevoke, form, c.user, c.pass)
+			resp.Body.Close()
+			if resp.StatusCode >= 500 {
+				t.Errorf("%s: status %d", c.name, resp.StatusCode)
+			}
+		}
+		// Each of the two checks refuses on its own: the library asks
+		// GetRefreshTokenInfo for the token's grant, then RevokeToken
+		// revokes that grant for the authenticated client.
+		st := &storage{p: e.p}
+		if _, _, err := st.GetRefreshTokenInfo(ctx, "machine", webTok.RefreshToken); err == nil {
+			t.Error("GetRefreshTokenInfo names web's grant to machine")
+		}
+		g := e.db.Grant.Query().Where(grant.ClientID("web")).OnlyX(e.ctx)
+		if err := st.RevokeToken(ctx, grantTokenPrefix+string(g.ID), "", "machine"); err == nil {
+			t.Error("RevokeToken revoked web's grant for machine")
+		}
+		// The owners' tokens are untouched.
+		if got := introspect(t, e, machineTok.AccessToken, "machine", machineSecret); got["active"] != true {
+			t.Errorf("machine's access token at its own introspection: %v", got)
+		}
+		if _, err := e.p.VerifyAccessToken(ctx, machineTok.AccessToken); err != nil {
+			t.Errorf("machine's access token: %v", err)
+		}
+		if got := introspect(t, e, webTok.AccessToken, "web", webSecret); got["active"] != true {
+			t.Errorf("web's access token at its own introspection: %v", got)
+		}
+		if _, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: webTok.RefreshToken}).Token(); err != nil {
+			t.Errorf("web's refresh token: %v", err)
 		}
 	})
 }

@@ -20,7 +20,10 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
+	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/application"
+	"github.com/gatehouse-id/gatehouse/ent/grant"
+	"github.com/gatehouse-id/gatehouse/ent/session"
 )
 
 // TestAuthorizeRejects: before the client and redirect URI are known good,
@@ -81,6 +84,10 @@ func TestAuthorizeErrorRedirects(t *testing.T) {
 			{"method omitted", "spa", func(v url.Values) { v.Del("code_challenge_method") }, "invalid_request"},
 			{"missing PKCE public", "spa", func(v url.Values) { v.Del("code_challenge"); v.Del("code_challenge_method") }, "invalid_request"},
 			{"short challenge", "spa", func(v url.Values) { v.Set("code_challenge", "abc") }, "invalid_request"},
+			{"long challenge", "spa", func(v url.Values) { v.Set("code_challenge", strings.Repeat("a", 129)) }, "invalid_request"},
+			{"challenge in standard base64", "spa", func(v url.Values) { v.Set("code_challenge", strings.Repeat("a", 42)+"+/") }, "invalid_request"},
+			{"padded challenge", "spa", func(v url.Values) { v.Set("code_challenge", challenge+"=") }, "invalid_request"},
+			{"challenge with a space", "web", func(v url.Values) { v.Set("code_challenge", challenge[:20]+" "+challenge[20:]) }, "invalid_request"},
 			{"implicit", "web", func(v url.Values) { v.Set("response_type", "token") }, "unsupported_response_type"},
 			{"hybrid", "web", func(v url.Values) { v.Set("response_type", "code id_token") }, "unsupported_response_type"},
 			{"no openid", "web", func(v url.Values) { v.Set("scope", "profile") }, "invalid_scope"},
@@ -100,6 +107,15 @@ func TestAuthorizeErrorRedirects(t *testing.T) {
 			q := loc.Query()
 			if resp.StatusCode != 302 || q.Get("error") != c.want || q.Get("iss") != e.issuer || q.Get("state") != "st-1" {
 				t.Errorf("%s: status %d location %s", c.name, resp.StatusCode, loc)
+			}
+		}
+		// The bounds themselves are valid: 43 to 128 unreserved characters
+		// (RFC 7636 §4.2).
+		for _, n := range []int{43, 128} {
+			v := codeParams("spa", "https://spa.tenant-a.test/cb", strings.Repeat("Az09-._~", 16)[:n])
+			resp := e.authorize(v)
+			if loc, _ := url.Parse(resp.Header.Get("Location")); resp.StatusCode != 302 || loc.Path != "/login" {
+				t.Errorf("%d-character challenge: status %d location %s", n, resp.StatusCode, loc)
 			}
 		}
 		// Fragment and form_post modes carry iss too.
@@ -205,6 +221,18 @@ func TestCompleteLoginRules(t *testing.T) {
 		if _, err := e.p.CompleteLogin(e.ctx, id, Authentication{UserID: e.user.ID, AuthTime: e.clock.Now().Add(-time.Hour)}); !errors.Is(err, ErrReauthenticate) {
 			t.Errorf("max_age: %v", err)
 		}
+		// prompt=login: an authentication from before the request is not
+		// the fresh login asked for (OIDC Core §3.1.2.1); a new one
+		// completes the same request.
+		v = codeParams("web", webRedirect, challenge)
+		v.Set("prompt", "login")
+		id = start(v)
+		if _, err := e.p.CompleteLogin(e.ctx, id, Authentication{UserID: e.user.ID, AuthTime: e.clock.Now().Add(-clockSkew - time.Minute)}); !errors.Is(err, ErrReauthenticate) {
+			t.Errorf("prompt=login with an earlier authentication: %v", err)
+		}
+		if _, err := e.p.CompleteLogin(e.ctx, id, Authentication{UserID: e.user.ID, AuthTime: e.clock.Now()}); err != nil {
+			t.Errorf("prompt=login with a fresh authentication: %v", err)
+		}
 		if _, err := e.p.CompleteLogin(e.ctx, "areq_01J0000000000000000000000", Authentication{UserID: e.user.ID}); !errors.Is(err, ErrUnknownRequest) {
 			t.Errorf("unknown request: %v", err)
 		}
@@ -235,8 +263,9 @@ func TestCompleteLoginRules(t *testing.T) {
 }
 
 // TestForgedTokens: alg none, HS256 keyed with our public key, unknown
-// kid, expired and not-yet-valid tokens fail at userinfo, introspection
-// and VerifyAccessToken (RFC 8725 §3.1, OIDC-11, OIDC-13).
+// kid, expired, not-yet-valid and future-issued tokens, and tokens signed
+// by our key that lack a claim RFC 9068 §2.2 requires, fail at userinfo,
+// introspection and VerifyAccessToken (RFC 8725 §3.1, OIDC-11, OIDC-13).
 func TestForgedTokens(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
@@ -270,6 +299,11 @@ func TestForgedTokens(t *testing.T) {
 			c[k] = v
 			return c
 		}
+		without := func(k string) map[string]any {
+			c := with(k, nil)
+			delete(c, k)
+			return c
+		}
 		if _, err := e.p.VerifyAccessToken(ctx, sign(good, claims)); err != nil {
 			t.Fatalf("control token rejected: %v", err)
 		}
@@ -280,9 +314,18 @@ func TestForgedTokens(t *testing.T) {
 			"expired":          sign(good, with("exp", now.Add(-time.Minute).Unix())),
 			"not yet valid":    sign(good, with("nbf", now.Add(time.Hour).Unix())),
 			"wrong issuer":     sign(good, with("iss", "https://evil.test")),
-			"id token shape":   sign(good, with("jti", "")),
-			"typ JWT":          sign(typJWT, claims),
-			"garbage":          strings.Repeat(".", 100000),
+			// iat past the clock skew; then each claim RFC 9068 §2.2 requires
+			// and checkClaims reads, left out.
+			"issued in the future": sign(good, with("iat", now.Add(clockSkew+time.Minute).Unix())),
+			"no iat":               sign(good, without("iat")),
+			"no exp":               sign(good, without("exp")),
+			"no sub":               sign(good, without("sub")),
+			"no client_id":         sign(good, without("client_id")),
+			"no jti":               sign(good, without("jti")),
+			"no iss":               sign(good, without("iss")),
+			"id token shape":       sign(good, with("jti", "")),
+			"typ JWT":              sign(typJWT, claims),
+			"garbage":              strings.Repeat(".", 100000),
 		} {
 			if _, err := e.p.VerifyAccessToken(ctx, tok); err == nil {
 				t.Errorf("%s: VerifyAccessToken accepted", name)
@@ -338,6 +381,100 @@ func TestEndSession(t *testing.T) {
 		}
 		if _, err := e.p.VerifyAccessToken(ctx, tok.AccessToken); err == nil {
 			t.Error("access token after logout")
+		}
+	})
+}
+
+// TestEndSessionForgedHint: an id_token_hint that our keys did not sign
+// for the client named (alg none, a foreign key, an edited payload, another
+// client's ID token with client_id) is refused (RP-Initiated Logout §2,
+// OIDC-02): no grant or Session is revoked and the browser goes to no
+// post_logout_redirect_uri, not even a registered one.
+func TestEndSessionForgedHint(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		signIn := func(client, redirect, secret string, sess *ent.Session) *oauth2.Token {
+			t.Helper()
+			conf := oauth2.Config{ClientID: client, ClientSecret: secret, RedirectURL: redirect,
+				Endpoint: oauth2.Endpoint{TokenURL: e.issuer + pathToken, AuthStyle: oauth2.AuthStyleInParams}}
+			if secret != "" {
+				conf.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+			}
+			verifier, challenge := pkce()
+			cb := e.login(codeParams(client, redirect, challenge, "offline_access"), Authentication{SessionID: sess.ID, AMR: []string{"pwd"}})
+			tok, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier))
+			must(t, err)
+			return tok
+		}
+		webSess, spaSess := e.newSession(), e.newSession()
+		webTok := signIn("web", webRedirect, webSecret, webSess)
+		spaTok := signIn("spa", "https://spa.tenant-a.test/cb", "", spaSess)
+		webHint, spaHint := webTok.Extra("id_token").(string), spaTok.Extra("id_token").(string)
+		webBye, spaBye := "https://app.tenant-a.test/bye", "https://spa.tenant-a.test/bye"
+
+		parts := strings.Split(webHint, ".")
+		payload, err := base64URLDecode(parts[1])
+		must(t, err)
+		var claims map[string]any
+		must(t, json.Unmarshal(payload, &claims))
+		enc := func(v any) string { b, _ := json.Marshal(v); return base64URLEncode(b) }
+		// The edited hint names the SPA's Session: logging out someone else.
+		edited := map[string]any{}
+		for k, v := range claims {
+			edited[k] = v
+		}
+		edited["sid"] = string(spaSess.ID)
+		kid := e.p.keys.activeID("ES256")
+		attacker, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		foreign, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: attacker}, (&jose.SignerOptions{}).WithHeader("kid", kid).WithType("JWT"))
+		must(t, err)
+		signed, err := foreign.Sign(payload)
+		must(t, err)
+		foreignHint, _ := signed.CompactSerialize()
+
+		for _, c := range []struct {
+			name, hint, clientID, redirect string
+		}{
+			{"alg none", enc(map[string]string{"alg": "none", "typ": "JWT", "kid": kid}) + "." + parts[1] + ".", "", webBye},
+			{"foreign key", foreignHint, "", webBye},
+			{"payload edited", parts[0] + "." + enc(edited) + "." + parts[2], "", webBye},
+			{"another client's ID token, its URI", spaHint, "web", spaBye},
+			{"another client's ID token, our URI", spaHint, "web", webBye},
+		} {
+			q := url.Values{"id_token_hint": {c.hint}, "post_logout_redirect_uri": {c.redirect}, "state": {"s"}}
+			if c.clientID != "" {
+				q.Set("client_id", c.clientID)
+			}
+			resp, err := noRedirect.Get(e.issuer + pathEndSession + "?" + q.Encode())
+			must(t, err)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+				t.Errorf("%s: status %d location %q, want 400 and no redirect", c.name, resp.StatusCode, resp.Header.Get("Location"))
+			}
+			if n := e.db.Grant.Query().Where(grant.RevokedAtNotNil()).CountX(e.ctx); n != 0 {
+				t.Errorf("%s: %d grants revoked", c.name, n)
+			}
+			if n := e.db.Session.Query().Where(session.RevokedAtNotNil()).CountX(e.ctx); n != 0 {
+				t.Errorf("%s: %d sessions revoked", c.name, n)
+			}
+		}
+		for name, tok := range map[string]*oauth2.Token{"web": webTok, "spa": spaTok} {
+			if _, err := e.p.VerifyAccessToken(ctx, tok.AccessToken); err != nil {
+				t.Errorf("%s access token after forged logouts: %v", name, err)
+			}
+		}
+		// Control: the genuine hint with its own client_id logs web out only.
+		resp, err := noRedirect.Get(e.issuer + pathEndSession + "?" + url.Values{"id_token_hint": {webHint}, "client_id": {"web"}, "post_logout_redirect_uri": {webBye}}.Encode())
+		must(t, err)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != webBye {
+			t.Fatalf("genuine hint: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if _, err := e.p.VerifyAccessToken(ctx, webTok.AccessToken); err == nil {
+			t.Error("web access token survives a genuine logout")
+		}
+		if _, err := e.p.VerifyAccessToken(ctx, spaTok.AccessToken); err != nil {
+			t.Errorf("spa access token after web's logout: %v", err)
 		}
 	})
 }

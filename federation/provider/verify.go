@@ -114,8 +114,9 @@ func (p *Provider) verifyAccessJWS(ctx context.Context, jws *jose.JSONWebSignatu
 }
 
 // checkClaims applies iss, exp, nbf and iat with one symmetric skew
-// (RFC 8725 §3.11, RFC 9068 §4) and requires the jti shape of our access
-// tokens, so an ID token is never accepted as an access token.
+// (RFC 8725 §3.11, RFC 9068 §4), requires exp, iat, sub and client_id
+// (RFC 9068 §2.2) and the jti shape of our access tokens, so an ID token
+// is never accepted as an access token.
 func (p *Provider) checkClaims(c *verifiedClaims) error {
 	now := p.now()
 	at := func(f *float64) time.Time { return time.Unix(0, int64(*f*1e9)) }
@@ -126,7 +127,9 @@ func (p *Provider) checkClaims(c *verifiedClaims) error {
 		return errors.New("expired")
 	case c.NotBefore != nil && now.Add(clockSkew).Before(at(c.NotBefore)):
 		return errors.New("not yet valid")
-	case c.IssuedAt != nil && now.Add(clockSkew).Before(at(c.IssuedAt)):
+	case c.IssuedAt == nil:
+		return errors.New("missing iat")
+	case now.Add(clockSkew).Before(at(c.IssuedAt)):
 		return errors.New("issued in the future")
 	case c.Subject == "" || c.ClientID == "":
 		return errors.New("missing sub or client_id")
