@@ -440,6 +440,8 @@ func TestEndSessionForgedHint(t *testing.T) {
 			{"payload edited", parts[0] + "." + enc(edited) + "." + parts[2], "", webBye},
 			{"another client's ID token, its URI", spaHint, "web", spaBye},
 			{"another client's ID token, our URI", spaHint, "web", webBye},
+			{"web's access token as the hint", webTok.AccessToken, "web", webBye},
+			{"web's access token as the hint, no client_id", webTok.AccessToken, "", webBye},
 		} {
 			q := url.Values{"id_token_hint": {c.hint}, "post_logout_redirect_uri": {c.redirect}, "state": {"s"}}
 			if c.clientID != "" {

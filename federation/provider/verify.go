@@ -199,6 +199,11 @@ type keySet struct {
 
 func (k keySet) VerifySignature(ctx context.Context, jws *jose.JSONWebSignature) ([]byte, error) {
 	if !k.access {
+		// The ID-token hint of end_session: an access token, which can
+		// travel to resource servers and their logs, is not one.
+		if checkAccessTokenType(jws) == nil {
+			return nil, errors.New("an access token is not an id_token_hint")
+		}
 		return k.p.verifyJWS(ctx, jws)
 	}
 	payload, c, err := k.p.verifyAccessJWS(ctx, jws)
