@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -180,10 +179,10 @@ func numericDate(n *json.Number) (time.Time, bool) {
 // called, exp in the future and at most an hour away, and a jti never
 // seen before: it is recorded until exp, on every node (REL-08).
 func (p *Provider) verifyClientAssertion(ctx context.Context, assertion, formClientID, path string) (*client, error) {
-	if len(assertion) > maxTokenSize || strings.Count(assertion, ".") != 2 {
-		return nil, errors.New("not a compact JWS")
+	if err := checkCompactJWS(assertion); err != nil {
+		return nil, err
 	}
-	jws, err := jose.ParseSigned(assertion, assertionAlgorithms)
+	jws, err := jose.ParseSignedCompact(assertion, assertionAlgorithms)
 	if err != nil {
 		return nil, fmt.Errorf("parse assertion: %w", err)
 	}

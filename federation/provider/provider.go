@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -383,8 +384,36 @@ func (p *Provider) library() http.Handler {
 			}
 			authenticated = c
 		}
+		if (path == pathIntrospect || path == pathUserinfo) && !compactBearer(r) {
+			// The library would parse a JWS JSON serialization, and any
+			// size (OIDC-11, OIDC-12): such a token is invalid here.
+			if path == pathIntrospect {
+				cw.Header().Set("Content-Type", "application/json")
+				_, _ = cw.Write([]byte(`{"active":false}`))
+			} else {
+				http.Error(cw, "access token invalid", http.StatusUnauthorized)
+			}
+			return
+		}
 		p.op.ServeHTTP(cw, withState(r, authenticated))
 	})
+}
+
+// compactBearer reports whether every token an introspection or userinfo
+// request could carry, wherever the library looks for it (the token and
+// access_token parameters, a Bearer Authorization header), is empty or a
+// compact JWS.
+func compactBearer(r *http.Request) bool {
+	candidates := append(slices.Clone(r.Form["token"]), r.Form["access_token"]...)
+	if h := r.Header.Get("Authorization"); len(h) >= len(oidc.PrefixBearer) && strings.EqualFold(h[:len(oidc.PrefixBearer)], oidc.PrefixBearer) {
+		candidates = append(candidates, h[len(oidc.PrefixBearer):])
+	}
+	for _, t := range candidates {
+		if t != "" && checkCompactJWS(t) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // challengeWriter adds WWW-Authenticate to 401 answers: the library's

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,10 +86,10 @@ func checkAccessTokenType(jws *jose.JSONWebSignature) error {
 
 // parseAccessToken verifies signature, issuer and time claims.
 func (p *Provider) parseAccessToken(ctx context.Context, token string) (*verifiedClaims, error) {
-	if len(token) > maxTokenSize || strings.Count(token, ".") != 2 {
-		return nil, errors.New("not a compact JWS")
+	if err := checkCompactJWS(token); err != nil {
+		return nil, err
 	}
-	jws, err := jose.ParseSigned(token, algorithms)
+	jws, err := jose.ParseSignedCompact(token, algorithms)
 	if err != nil {
 		return nil, err
 	}
@@ -238,6 +239,23 @@ func tokenClaims(ctx context.Context, jti string) (*verifiedClaims, error) {
 	return c, nil
 }
 
+// checkCompactJWS admits only a JWS Compact Serialization (RFC 7515
+// §7.1) of at most maxTokenSize: three base64url segments. The JSON
+// serializations (§7.2), which can carry several signatures and an
+// unprotected header, are never accepted (OIDC-11, OIDC-12).
+func checkCompactJWS(token string) error {
+	if len(token) > maxTokenSize || strings.Count(token, ".") != 2 {
+		return errors.New("not a compact JWS")
+	}
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return errors.New("not a compact JWS")
+		}
+	}
+	return nil
+}
+
 // singleSignatureHeader returns the protected header of a JWS that has
 // exactly one signature and names its key only by kid: a key carried or
 // pointed at by the token itself (jwk, jku, x5u, x5c) is never trusted
@@ -247,7 +265,12 @@ func singleSignatureHeader(jws *jose.JSONWebSignature) (jose.Header, error) {
 		return jose.Header{}, errors.New("want exactly one signature")
 	}
 	h := jws.Signatures[0].Protected
-	if h.JSONWebKey != nil || h.ExtraHeaders["jku"] != nil || h.ExtraHeaders["x5u"] != nil || h.ExtraHeaders["x5c"] != nil {
+	if h.JSONWebKey != nil || h.ExtraHeaders["jku"] != nil || h.ExtraHeaders["x5u"] != nil {
+		return jose.Header{}, errors.New("key material in header")
+	}
+	// go-jose keeps x5c out of ExtraHeaders; Certificates reports it. No
+	// root is trusted: any chain present fails here.
+	if _, err := h.Certificates(x509.VerifyOptions{Roots: x509.NewCertPool()}); !errors.Is(err, jose.ErrMissingX5cHeader) {
 		return jose.Header{}, errors.New("key material in header")
 	}
 	if _, ok := h.ExtraHeaders["crit"]; ok {
