@@ -24,14 +24,21 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/seal"
 )
 
-// node starts a second Provider on e's database and clock: another
-// Gatehouse node serving the same issuer.
+// node starts a second Provider on e's database and clock, configured
+// like e's: another Gatehouse node serving the same issuer.
 func (e *env) node() (*Provider, string) {
+	e.t.Helper()
+	return e.nodeWithDialect(e.p.cfg.Dialect)
+}
+
+// nodeWithDialect is node with Config.Dialect set to d ("" takes the
+// two-statement refresh path on any database).
+func (e *env) nodeWithDialect(d string) (*Provider, string) {
 	e.t.Helper()
 	sealer, err := seal.New(make([]byte, 32))
 	must(e.t, err)
 	p, err := New(e.ctx, Config{
-		Issuer: e.issuer, Client: e.db, Sealer: sealer, CryptoKey: sha256.Sum256([]byte("test")),
+		Issuer: e.issuer, Client: e.db, Dialect: d, Sealer: sealer, CryptoKey: sha256.Sum256([]byte("test")),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.clock.Now, AllowHTTPIssuer: true,
 	})
 	must(e.t, err)
