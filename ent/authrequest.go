@@ -67,6 +67,8 @@ type AuthRequest struct {
 	CodeHash *string `json:"code_hash,omitempty"`
 	// CodeUsedAt holds the value of the "code_used_at" field.
 	CodeUsedAt *time.Time `json:"code_used_at,omitempty"`
+	// set by a redemption of a used code, so that a grant the first redemption creates afterwards is revoked too
+	CodeReplayedAt *time.Time `json:"code_replayed_at,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// ExpiresAt holds the value of the "expires_at" field.
@@ -89,7 +91,7 @@ func (*AuthRequest) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case authrequest.FieldClientID, authrequest.FieldRedirectURI, authrequest.FieldResponseType, authrequest.FieldResponseMode, authrequest.FieldState, authrequest.FieldNonce, authrequest.FieldCodeChallenge, authrequest.FieldCodeChallengeMethod, authrequest.FieldLoginHint, authrequest.FieldAcr, authrequest.FieldCodeHash:
 			values[i] = new(sql.NullString)
-		case authrequest.FieldAuthTime, authrequest.FieldCodeUsedAt, authrequest.FieldCreatedAt, authrequest.FieldExpiresAt:
+		case authrequest.FieldAuthTime, authrequest.FieldCodeUsedAt, authrequest.FieldCodeReplayedAt, authrequest.FieldCreatedAt, authrequest.FieldExpiresAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -270,6 +272,13 @@ func (_m *AuthRequest) assignValues(columns []string, values []any) error {
 				_m.CodeUsedAt = new(time.Time)
 				*_m.CodeUsedAt = value.Time
 			}
+		case authrequest.FieldCodeReplayedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field code_replayed_at", values[i])
+			} else if value.Valid {
+				_m.CodeReplayedAt = new(time.Time)
+				*_m.CodeReplayedAt = value.Time
+			}
 		case authrequest.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field created_at", values[i])
@@ -395,6 +404,11 @@ func (_m *AuthRequest) String() string {
 	builder.WriteString(", ")
 	if v := _m.CodeUsedAt; v != nil {
 		builder.WriteString("code_used_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.CodeReplayedAt; v != nil {
+		builder.WriteString("code_replayed_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")

@@ -293,6 +293,20 @@ func (_c *AuthRequestCreate) SetNillableCodeUsedAt(v *time.Time) *AuthRequestCre
 	return _c
 }
 
+// SetCodeReplayedAt sets the "code_replayed_at" field.
+func (_c *AuthRequestCreate) SetCodeReplayedAt(v time.Time) *AuthRequestCreate {
+	_c.mutation.SetCodeReplayedAt(v)
+	return _c
+}
+
+// SetNillableCodeReplayedAt sets the "code_replayed_at" field if the given value is not nil.
+func (_c *AuthRequestCreate) SetNillableCodeReplayedAt(v *time.Time) *AuthRequestCreate {
+	if v != nil {
+		_c.SetCodeReplayedAt(*v)
+	}
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *AuthRequestCreate) SetCreatedAt(v time.Time) *AuthRequestCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -553,6 +567,10 @@ func (_c *AuthRequestCreate) createSpec() (*AuthRequest, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CodeUsedAt(); ok {
 		_spec.SetField(authrequest.FieldCodeUsedAt, field.TypeTime, value)
 		_node.CodeUsedAt = &value
+	}
+	if value, ok := _c.mutation.CodeReplayedAt(); ok {
+		_spec.SetField(authrequest.FieldCodeReplayedAt, field.TypeTime, value)
+		_node.CodeReplayedAt = &value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(authrequest.FieldCreatedAt, field.TypeTime, value)

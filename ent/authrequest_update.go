@@ -202,6 +202,26 @@ func (_u *AuthRequestUpdate) ClearCodeUsedAt() *AuthRequestUpdate {
 	return _u
 }
 
+// SetCodeReplayedAt sets the "code_replayed_at" field.
+func (_u *AuthRequestUpdate) SetCodeReplayedAt(v time.Time) *AuthRequestUpdate {
+	_u.mutation.SetCodeReplayedAt(v)
+	return _u
+}
+
+// SetNillableCodeReplayedAt sets the "code_replayed_at" field if the given value is not nil.
+func (_u *AuthRequestUpdate) SetNillableCodeReplayedAt(v *time.Time) *AuthRequestUpdate {
+	if v != nil {
+		_u.SetCodeReplayedAt(*v)
+	}
+	return _u
+}
+
+// ClearCodeReplayedAt clears the value of the "code_replayed_at" field.
+func (_u *AuthRequestUpdate) ClearCodeReplayedAt() *AuthRequestUpdate {
+	_u.mutation.ClearCodeReplayedAt()
+	return _u
+}
+
 // SetExpiresAt sets the "expires_at" field.
 func (_u *AuthRequestUpdate) SetExpiresAt(v time.Time) *AuthRequestUpdate {
 	_u.mutation.SetExpiresAt(v)
@@ -345,6 +365,12 @@ func (_u *AuthRequestUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	}
 	if _u.mutation.CodeUsedAtCleared() {
 		_spec.ClearField(authrequest.FieldCodeUsedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.CodeReplayedAt(); ok {
+		_spec.SetField(authrequest.FieldCodeReplayedAt, field.TypeTime, value)
+	}
+	if _u.mutation.CodeReplayedAtCleared() {
+		_spec.ClearField(authrequest.FieldCodeReplayedAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(authrequest.FieldExpiresAt, field.TypeTime, value)
@@ -541,6 +567,26 @@ func (_u *AuthRequestUpdateOne) ClearCodeUsedAt() *AuthRequestUpdateOne {
 	return _u
 }
 
+// SetCodeReplayedAt sets the "code_replayed_at" field.
+func (_u *AuthRequestUpdateOne) SetCodeReplayedAt(v time.Time) *AuthRequestUpdateOne {
+	_u.mutation.SetCodeReplayedAt(v)
+	return _u
+}
+
+// SetNillableCodeReplayedAt sets the "code_replayed_at" field if the given value is not nil.
+func (_u *AuthRequestUpdateOne) SetNillableCodeReplayedAt(v *time.Time) *AuthRequestUpdateOne {
+	if v != nil {
+		_u.SetCodeReplayedAt(*v)
+	}
+	return _u
+}
+
+// ClearCodeReplayedAt clears the value of the "code_replayed_at" field.
+func (_u *AuthRequestUpdateOne) ClearCodeReplayedAt() *AuthRequestUpdateOne {
+	_u.mutation.ClearCodeReplayedAt()
+	return _u
+}
+
 // SetExpiresAt sets the "expires_at" field.
 func (_u *AuthRequestUpdateOne) SetExpiresAt(v time.Time) *AuthRequestUpdateOne {
 	_u.mutation.SetExpiresAt(v)
@@ -714,6 +760,12 @@ func (_u *AuthRequestUpdateOne) sqlSave(ctx context.Context) (_node *AuthRequest
 	}
 	if _u.mutation.CodeUsedAtCleared() {
 		_spec.ClearField(authrequest.FieldCodeUsedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.CodeReplayedAt(); ok {
+		_spec.SetField(authrequest.FieldCodeReplayedAt, field.TypeTime, value)
+	}
+	if _u.mutation.CodeReplayedAtCleared() {
+		_spec.ClearField(authrequest.FieldCodeReplayedAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(authrequest.FieldExpiresAt, field.TypeTime, value)

@@ -145,6 +145,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			authrequest.FieldDone:                    {Type: field.TypeBool, Column: authrequest.FieldDone},
 			authrequest.FieldCodeHash:                {Type: field.TypeString, Column: authrequest.FieldCodeHash},
 			authrequest.FieldCodeUsedAt:              {Type: field.TypeTime, Column: authrequest.FieldCodeUsedAt},
+			authrequest.FieldCodeReplayedAt:          {Type: field.TypeTime, Column: authrequest.FieldCodeReplayedAt},
 			authrequest.FieldCreatedAt:               {Type: field.TypeTime, Column: authrequest.FieldCreatedAt},
 			authrequest.FieldExpiresAt:               {Type: field.TypeTime, Column: authrequest.FieldExpiresAt},
 		},
@@ -1134,6 +1135,11 @@ func (f *AuthRequestFilter) WhereCodeHash(p entql.StringP) {
 // WhereCodeUsedAt applies the entql time.Time predicate on the code_used_at field.
 func (f *AuthRequestFilter) WhereCodeUsedAt(p entql.TimeP) {
 	f.Where(p.Field(authrequest.FieldCodeUsedAt))
+}
+
+// WhereCodeReplayedAt applies the entql time.Time predicate on the code_replayed_at field.
+func (f *AuthRequestFilter) WhereCodeReplayedAt(p entql.TimeP) {
+	f.Where(p.Field(authrequest.FieldCodeReplayedAt))
 }
 
 // WhereCreatedAt applies the entql time.Time predicate on the created_at field.

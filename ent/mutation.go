@@ -3715,6 +3715,7 @@ type AuthRequestMutation struct {
 	_done                     *bool
 	code_hash                 *string
 	code_used_at              *time.Time
+	code_replayed_at          *time.Time
 	created_at                *time.Time
 	expires_at                *time.Time
 	clearedFields             map[string]struct{}
@@ -5038,6 +5039,55 @@ func (m *AuthRequestMutation) ResetCodeUsedAt() {
 	delete(m.clearedFields, authrequest.FieldCodeUsedAt)
 }
 
+// SetCodeReplayedAt sets the "code_replayed_at" field.
+func (m *AuthRequestMutation) SetCodeReplayedAt(t time.Time) {
+	m.code_replayed_at = &t
+}
+
+// CodeReplayedAt returns the value of the "code_replayed_at" field in the mutation.
+func (m *AuthRequestMutation) CodeReplayedAt() (r time.Time, exists bool) {
+	v := m.code_replayed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCodeReplayedAt returns the old "code_replayed_at" field's value of the AuthRequest entity.
+// If the AuthRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthRequestMutation) OldCodeReplayedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCodeReplayedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCodeReplayedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCodeReplayedAt: %w", err)
+	}
+	return oldValue.CodeReplayedAt, nil
+}
+
+// ClearCodeReplayedAt clears the value of the "code_replayed_at" field.
+func (m *AuthRequestMutation) ClearCodeReplayedAt() {
+	m.code_replayed_at = nil
+	m.clearedFields[authrequest.FieldCodeReplayedAt] = struct{}{}
+}
+
+// CodeReplayedAtCleared returns if the "code_replayed_at" field was cleared in this mutation.
+func (m *AuthRequestMutation) CodeReplayedAtCleared() bool {
+	_, ok := m.clearedFields[authrequest.FieldCodeReplayedAt]
+	return ok
+}
+
+// ResetCodeReplayedAt resets all changes to the "code_replayed_at" field.
+func (m *AuthRequestMutation) ResetCodeReplayedAt() {
+	m.code_replayed_at = nil
+	delete(m.clearedFields, authrequest.FieldCodeReplayedAt)
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (m *AuthRequestMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
@@ -5144,7 +5194,7 @@ func (m *AuthRequestMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AuthRequestMutation) Fields() []string {
-	fields := make([]string, 0, 26)
+	fields := make([]string, 0, 27)
 	if m.client_id != nil {
 		fields = append(fields, authrequest.FieldClientID)
 	}
@@ -5217,6 +5267,9 @@ func (m *AuthRequestMutation) Fields() []string {
 	if m.code_used_at != nil {
 		fields = append(fields, authrequest.FieldCodeUsedAt)
 	}
+	if m.code_replayed_at != nil {
+		fields = append(fields, authrequest.FieldCodeReplayedAt)
+	}
 	if m.created_at != nil {
 		fields = append(fields, authrequest.FieldCreatedAt)
 	}
@@ -5279,6 +5332,8 @@ func (m *AuthRequestMutation) Field(name string) (ent.Value, bool) {
 		return m.CodeHash()
 	case authrequest.FieldCodeUsedAt:
 		return m.CodeUsedAt()
+	case authrequest.FieldCodeReplayedAt:
+		return m.CodeReplayedAt()
 	case authrequest.FieldCreatedAt:
 		return m.CreatedAt()
 	case authrequest.FieldExpiresAt:
@@ -5340,6 +5395,8 @@ func (m *AuthRequestMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldCodeHash(ctx)
 	case authrequest.FieldCodeUsedAt:
 		return m.OldCodeUsedAt(ctx)
+	case authrequest.FieldCodeReplayedAt:
+		return m.OldCodeReplayedAt(ctx)
 	case authrequest.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	case authrequest.FieldExpiresAt:
@@ -5521,6 +5578,13 @@ func (m *AuthRequestMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCodeUsedAt(v)
 		return nil
+	case authrequest.FieldCodeReplayedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCodeReplayedAt(v)
+		return nil
 	case authrequest.FieldCreatedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -5637,6 +5701,9 @@ func (m *AuthRequestMutation) ClearedFields() []string {
 	if m.FieldCleared(authrequest.FieldCodeUsedAt) {
 		fields = append(fields, authrequest.FieldCodeUsedAt)
 	}
+	if m.FieldCleared(authrequest.FieldCodeReplayedAt) {
+		fields = append(fields, authrequest.FieldCodeReplayedAt)
+	}
 	return fields
 }
 
@@ -5707,6 +5774,9 @@ func (m *AuthRequestMutation) ClearField(name string) error {
 		return nil
 	case authrequest.FieldCodeUsedAt:
 		m.ClearCodeUsedAt()
+		return nil
+	case authrequest.FieldCodeReplayedAt:
+		m.ClearCodeReplayedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown AuthRequest nullable field %s", name)
@@ -5787,6 +5857,9 @@ func (m *AuthRequestMutation) ResetField(name string) error {
 		return nil
 	case authrequest.FieldCodeUsedAt:
 		m.ResetCodeUsedAt()
+		return nil
+	case authrequest.FieldCodeReplayedAt:
+		m.ResetCodeReplayedAt()
 		return nil
 	case authrequest.FieldCreatedAt:
 		m.ResetCreatedAt()

@@ -63,6 +63,8 @@ const (
 	FieldCodeHash = "code_hash"
 	// FieldCodeUsedAt holds the string denoting the code_used_at field in the database.
 	FieldCodeUsedAt = "code_used_at"
+	// FieldCodeReplayedAt holds the string denoting the code_replayed_at field in the database.
+	FieldCodeReplayedAt = "code_replayed_at"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// FieldExpiresAt holds the string denoting the expires_at field in the database.
@@ -98,6 +100,7 @@ var Columns = []string{
 	FieldDone,
 	FieldCodeHash,
 	FieldCodeUsedAt,
+	FieldCodeReplayedAt,
 	FieldCreatedAt,
 	FieldExpiresAt,
 }
@@ -235,6 +238,11 @@ func ByCodeHash(opts ...sql.OrderTermOption) OrderOption {
 // ByCodeUsedAt orders the results by the code_used_at field.
 func ByCodeUsedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCodeUsedAt, opts...).ToFunc()
+}
+
+// ByCodeReplayedAt orders the results by the code_replayed_at field.
+func ByCodeReplayedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCodeReplayedAt, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

@@ -150,6 +150,11 @@ func CodeUsedAt(v time.Time) predicate.AuthRequest {
 	return predicate.AuthRequest(sql.FieldEQ(FieldCodeUsedAt, v))
 }
 
+// CodeReplayedAt applies equality check predicate on the "code_replayed_at" field. It's identical to CodeReplayedAtEQ.
+func CodeReplayedAt(v time.Time) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldEQ(FieldCodeReplayedAt, v))
+}
+
 // CreatedAt applies equality check predicate on the "created_at" field. It's identical to CreatedAtEQ.
 func CreatedAt(v time.Time) predicate.AuthRequest {
 	return predicate.AuthRequest(sql.FieldEQ(FieldCreatedAt, v))
@@ -1473,6 +1478,56 @@ func CodeUsedAtIsNil() predicate.AuthRequest {
 // CodeUsedAtNotNil applies the NotNil predicate on the "code_used_at" field.
 func CodeUsedAtNotNil() predicate.AuthRequest {
 	return predicate.AuthRequest(sql.FieldNotNull(FieldCodeUsedAt))
+}
+
+// CodeReplayedAtEQ applies the EQ predicate on the "code_replayed_at" field.
+func CodeReplayedAtEQ(v time.Time) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldEQ(FieldCodeReplayedAt, v))
+}
+
+// CodeReplayedAtNEQ applies the NEQ predicate on the "code_replayed_at" field.
+func CodeReplayedAtNEQ(v time.Time) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldNEQ(FieldCodeReplayedAt, v))
+}
+
+// CodeReplayedAtIn applies the In predicate on the "code_replayed_at" field.
+func CodeReplayedAtIn(vs ...time.Time) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldIn(FieldCodeReplayedAt, vs...))
+}
+
+// CodeReplayedAtNotIn applies the NotIn predicate on the "code_replayed_at" field.
+func CodeReplayedAtNotIn(vs ...time.Time) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldNotIn(FieldCodeReplayedAt, vs...))
+}
+
+// CodeReplayedAtGT applies the GT predicate on the "code_replayed_at" field.
+func CodeReplayedAtGT(v time.Time) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldGT(FieldCodeReplayedAt, v))
+}
+
+// CodeReplayedAtGTE applies the GTE predicate on the "code_replayed_at" field.
+func CodeReplayedAtGTE(v time.Time) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldGTE(FieldCodeReplayedAt, v))
+}
+
+// CodeReplayedAtLT applies the LT predicate on the "code_replayed_at" field.
+func CodeReplayedAtLT(v time.Time) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldLT(FieldCodeReplayedAt, v))
+}
+
+// CodeReplayedAtLTE applies the LTE predicate on the "code_replayed_at" field.
+func CodeReplayedAtLTE(v time.Time) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldLTE(FieldCodeReplayedAt, v))
+}
+
+// CodeReplayedAtIsNil applies the IsNil predicate on the "code_replayed_at" field.
+func CodeReplayedAtIsNil() predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldIsNull(FieldCodeReplayedAt))
+}
+
+// CodeReplayedAtNotNil applies the NotNil predicate on the "code_replayed_at" field.
+func CodeReplayedAtNotNil() predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldNotNull(FieldCodeReplayedAt))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.

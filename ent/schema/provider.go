@@ -94,6 +94,8 @@ func (AuthRequest) Fields() []ent.Field {
 		field.Bool("done").Default(false),
 		field.String("code_hash").Optional().Nillable().Unique(),
 		field.Time("code_used_at").Optional().Nillable(),
+		field.Time("code_replayed_at").Optional().Nillable().
+			Comment("set by a redemption of a used code, so that a grant the first redemption creates afterwards is revoked too"),
 		field.Time("created_at").Default(time.Now).Immutable(),
 		field.Time("expires_at"),
 	}

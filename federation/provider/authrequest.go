@@ -91,7 +91,13 @@ func (p *Provider) redeemCode(ctx context.Context, code string) (*ent.AuthReques
 		return ar, nil
 	}
 	if ar.CodeUsedAt != nil {
-		// Replay: RFC 6749 §4.1.2 says SHOULD revoke; we always do.
+		// Replay: RFC 6749 §4.1.2 says SHOULD revoke; we always do. The
+		// mark comes first: the first redemption may not have created its
+		// grant yet, and createGrant looks for the mark once it has, so
+		// one of the two revokes it whatever the interleaving.
+		if err := p.db.AuthRequest.UpdateOneID(ar.ID).SetCodeReplayedAt(now).Exec(ctx); err != nil {
+			return nil, p.serverError(ctx, "mark replayed code", err)
+		}
 		if err := p.revokeGrants(ctx, "code replay", grant.AuthRequestID(ar.ID)); err != nil {
 			return nil, p.serverError(ctx, "revoke replayed code's grants", err)
 		}

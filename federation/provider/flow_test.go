@@ -466,3 +466,28 @@ func jwsHeader(t *testing.T, token, name string) string {
 	v, _ := h[name].(string)
 	return v
 }
+
+// A replay of a code that comes after the first redemption has marked it
+// used but before that redemption has created its grant finds nothing to
+// revoke; it leaves a mark instead, and the grant is revoked as it is made
+// (OIDC-05: a replayed code's tokens are revoked, whatever the order).
+func TestCodeReplayBeforeGrantExists(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		ctx := systemCtx(e.ctx)
+		_, challenge := pkce()
+		code := e.login(codeParams("web", webRedirect, challenge, "offline_access"), Authentication{}).Query().Get("code")
+		ar, err := e.p.redeemCode(ctx, code) // the first redemption, stopped before its grant
+		must(t, err)
+		if _, err := e.p.redeemCode(ctx, code); err == nil {
+			t.Fatal("the replay was accepted")
+		}
+		c, err := e.p.clients.get(ctx, "web")
+		must(t, err)
+		if g, err := e.p.createGrant(ctx, c, ar); err == nil {
+			t.Fatalf("the first redemption got grant %s after a replay", g.ID)
+		}
+		if n := e.db.Grant.Query().Where(grant.AuthRequestID(ar.ID), grant.RevokedAtIsNil()).CountX(ctx); n != 0 {
+			t.Errorf("%d unrevoked grants from a replayed code", n)
+		}
+	})
+}

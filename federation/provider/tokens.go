@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/authrequest"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/predicate"
@@ -51,7 +53,8 @@ type refreshRequest struct {
 // createGrant records one code redemption: the refresh family and the
 // parent of its access tokens. Its absolute end is the application's
 // refresh-token lifetime. The caller has checked the membership
-// (grantOrganization).
+// (grantOrganization). A replay of the code while the grant was being
+// made (OIDC-05) revokes it and answers invalid_grant.
 func (p *Provider) createGrant(ctx context.Context, c *client, ar *ent.AuthRequest) (*ent.Grant, error) {
 	if err := p.userActive(ctx, ar.UserID); err != nil {
 		return nil, err
@@ -74,6 +77,18 @@ func (p *Provider) createGrant(ctx context.Context, c *client, ar *ent.AuthReque
 	g, err := create.Save(ctx)
 	if err != nil {
 		return nil, p.serverError(ctx, "create grant", err)
+	}
+	// A replay of the code that ran before the grant existed had nothing
+	// to revoke; it left its mark (redeemCode), and the grant goes now.
+	replayed, err := p.db.AuthRequest.Query().Where(authrequest.ID(ar.ID), authrequest.CodeReplayedAtNotNil()).Exist(ctx)
+	if err != nil {
+		return nil, p.serverError(ctx, "check code replay", err)
+	}
+	if replayed {
+		if err := p.revokeGrants(ctx, "code replay", grant.ID(g.ID)); err != nil {
+			return nil, p.serverError(ctx, "revoke replayed code's grant", err)
+		}
+		return nil, errInvalidGrant(errors.New("code already redeemed"))
 	}
 	return g, nil
 }
