@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -54,7 +53,7 @@ type refreshRequest struct {
 // parent of its access tokens. Its absolute end is the application's
 // refresh-token lifetime. The caller has checked the membership
 // (grantOrganization). A replay of the code while the grant was being
-// made (OIDC-05) revokes it and answers invalid_grant.
+// made (OIDC-05) leaves it revoked.
 func (p *Provider) createGrant(ctx context.Context, c *client, ar *ent.AuthRequest) (*ent.Grant, error) {
 	if err := p.userActive(ctx, ar.UserID); err != nil {
 		return nil, err
@@ -79,7 +78,9 @@ func (p *Provider) createGrant(ctx context.Context, c *client, ar *ent.AuthReque
 		return nil, p.serverError(ctx, "create grant", err)
 	}
 	// A replay of the code that ran before the grant existed had nothing
-	// to revoke; it left its mark (redeemCode), and the grant goes now.
+	// to revoke; it left its mark (redeemCode), and the grant is revoked
+	// now. The redemption still answers, as it would have had the replay
+	// come a moment later: with tokens that no longer verify or refresh.
 	replayed, err := p.db.AuthRequest.Query().Where(authrequest.ID(ar.ID), authrequest.CodeReplayedAtNotNil()).Exist(ctx)
 	if err != nil {
 		return nil, p.serverError(ctx, "check code replay", err)
@@ -88,7 +89,6 @@ func (p *Provider) createGrant(ctx context.Context, c *client, ar *ent.AuthReque
 		if err := p.revokeGrants(ctx, "code replay", grant.ID(g.ID)); err != nil {
 			return nil, p.serverError(ctx, "revoke replayed code's grant", err)
 		}
-		return nil, errInvalidGrant(errors.New("code already redeemed"))
 	}
 	return g, nil
 }
