@@ -202,6 +202,12 @@ func TestFailLoginFormPost(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 			t.Fatalf("failure delivery: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
+		// The page that posts the response is never framed (clickjacking
+		// a response out of it), cached, or named in a Referer (OIDC-09,
+		// OIDC-14).
+		requireHeaders(t, "form_post page", resp.Header, map[string]string{
+			"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'",
+			"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 		for _, want := range []string{`action="` + webRedirect + `"`, `name="error" value="access_denied"`, `name="state" value="st-1"`,
 			`name="iss" value="` + e.issuer + `"`, `name="error_description" value="the user declined"`, "submit()"} {
 			if !strings.Contains(page, want) {

@@ -131,6 +131,13 @@ func TestAuthorizeErrorRedirects(t *testing.T) {
 		must(t, err)
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		requireHeaders(t, "authorize form_post answer", resp.Header, map[string]string{
+			"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'",
+			"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+		// A redirect from authorize carries the request's parameters in
+		// its URL: no Referer may repeat them, and nothing caches it.
+		requireHeaders(t, "authorize redirect", e.authorize(codeParams("web", webRedirect, challenge)).Header,
+			map[string]string{"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 		if !strings.Contains(string(body), `name="iss" value="`+e.issuer+`"`) || !strings.Contains(string(body), `action="`+webRedirect+`"`) {
 			t.Errorf("form_post error response: %s", body)
 		}
@@ -550,4 +557,15 @@ func TestUnofferedGrantsRefused(t *testing.T) {
 			}
 		}
 	})
+}
+
+// requireHeaders fails t for every header of want that h lacks or has
+// with another value.
+func requireHeaders(t *testing.T, what string, h http.Header, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got := h.Get(k); got != v {
+			t.Errorf("%s: %s = %q, want %q", what, k, got, v)
+		}
+	}
 }
