@@ -46,7 +46,11 @@ func TestNoDrift(t *testing.T) {
 }
 
 func TestFS(t *testing.T) {
-	if got, want := migrations.Dialects(), []string{"sqlite3", "postgres"}; !slices.Equal(got, want) {
+	var got []string
+	for _, d := range migrations.Dialects() {
+		got = append(got, d.Name)
+	}
+	if want := []string{"sqlite3", "postgres"}; !slices.Equal(got, want) {
 		t.Errorf("Dialects() = %q, want %q", got, want)
 	}
 	for dialect, want := range map[string]string{"sqlite3": "sqlite", "postgres": "postgres"} {

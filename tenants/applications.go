@@ -160,8 +160,6 @@ func checkAuthMethod(t application.Type, m application.TokenEndpointAuthMethod, 
 		return invalid("tokenEndpointAuthMethod", "%s applications must authenticate", t)
 	case m == application.TokenEndpointAuthMethodPRIVATE_KEY_JWT && len(jwks) == 0 && jwksURI == "":
 		return invalid("jwks", "PRIVATE_KEY_JWT needs the client's public keys in jwks or at jwksURI")
-	case len(jwks) > 0 && jwksURI != "":
-		return invalid("jwksURI", "give jwks or jwksURI, not both (OpenID Connect Registration §2)")
 	}
 	return nil
 }

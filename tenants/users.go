@@ -74,7 +74,9 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User
 	}
 	var pw *hashedPassword
 	if in.Password != nil {
-		pw = s.hashPassword(*in.Password)
+		if pw, err = s.hashPassword(*in.Password); err != nil {
+			return nil, err
+		}
 	}
 	var u *ent.User
 	err = s.inTx(ctx, func(tx *ent.Tx) error {
@@ -225,9 +227,12 @@ type SetUserPasswordInput struct {
 // Changing a password signs the user out everywhere: sessions and refresh
 // tokens issued before no longer work.
 func (s *Service) SetUserPassword(ctx context.Context, in SetUserPasswordInput) (*ent.User, error) {
-	pw := s.hashPassword(in.Password)
+	pw, err := s.hashPassword(in.Password)
+	if err != nil {
+		return nil, err
+	}
 	var u *ent.User
-	err := s.inTx(ctx, func(tx *ent.Tx) error {
+	err = s.inTx(ctx, func(tx *ent.Tx) error {
 		var err error
 		if u, err = tx.User.Get(ctx, in.UserID); err != nil {
 			return translate(err, "user")
@@ -258,17 +263,19 @@ const defaultPasswordMinLength = 10
 type hashedPassword struct {
 	pw   string
 	hash string
-	err  error // from hashing
 }
 
 // hashPassword hashes pw (argon2id) unless no length rule could accept it:
 // every organization's minimum is at least defaultPasswordMinLength.
-func (s *Service) hashPassword(pw string) *hashedPassword {
+func (s *Service) hashPassword(pw string) (*hashedPassword, error) {
 	h := &hashedPassword{pw: pw}
 	if checkPasswordLength(pw, defaultPasswordMinLength) == nil {
-		h.hash, h.err = password.Hash(pw, s.passwordParams)
+		var err error
+		if h.hash, err = password.Hash(pw, s.passwordParams); err != nil {
+			return nil, fmt.Errorf("hash password: %w", err)
+		}
 	}
-	return h
+	return h, nil
 }
 
 // checkPassword checks pw against the length rule of org (when set) or of
@@ -293,9 +300,6 @@ func (s *Service) checkPassword(ctx context.Context, tx *ent.Tx, pw *hashedPassw
 	}
 	if err := checkPasswordLength(pw.pw, min); err != nil {
 		return "", err
-	}
-	if pw.err != nil {
-		return "", fmt.Errorf("hash password: %w", pw.err)
 	}
 	return pw.hash, nil
 }

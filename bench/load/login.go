@@ -50,7 +50,7 @@ func loginMode(c loginConfig) error {
 		for range c.pool {
 			// One cold sign-in, then the session signs in the rest: each
 			// token is its own grant (refresh family).
-			rt, _, err := b.roundTrip()
+			rt, _, _, err := b.roundTrip()
 			if err != nil {
 				return err
 			}
@@ -65,7 +65,7 @@ func loginMode(c loginConfig) error {
 			if session, err = newBrowser(c); err != nil {
 				return err
 			}
-			if _, _, err := session.roundTrip(); err != nil { // the sign-in that makes the session
+			if _, _, _, err := session.roundTrip(); err != nil { // the sign-in that makes the session
 				return err
 			}
 		}
@@ -77,14 +77,14 @@ func loginMode(c loginConfig) error {
 					return err
 				}
 			}
-			_, d, err := b.roundTrip()
+			_, loginShown, d, err := b.roundTrip()
 			if err != nil {
 				return fmt.Errorf("%s: %w", kind, err)
 			}
-			if kind == "warm" && b.sawLogin {
+			if kind == "warm" && loginShown {
 				return errors.New("warm: the session did not skip the login form")
 			}
-			if kind == "cold" && !b.sawLogin {
+			if kind == "cold" && !loginShown {
 				return errors.New("cold: no login form on the way")
 			}
 			r.lat = append(r.lat, d)
@@ -99,9 +99,8 @@ func loginMode(c loginConfig) error {
 // browser signs in through the hosted pages (hosted.Browser) and redeems
 // the code as the relying party.
 type browser struct {
-	c        loginConfig
-	hosted   *hosted.Browser
-	sawLogin bool
+	c      loginConfig
+	hosted *hosted.Browser
 }
 
 func newBrowser(c loginConfig) (*browser, error) {
@@ -113,9 +112,10 @@ func newBrowser(c loginConfig) (*browser, error) {
 	return &browser{c: c, hosted: h}, nil
 }
 
-// roundTrip signs in and redeems the code: it returns the refresh token
-// and the time from the authorize request to the token response.
-func (b *browser) roundTrip() (string, time.Duration, error) {
+// roundTrip signs in and redeems the code: it returns the refresh token,
+// whether the sign-in form was on the way, and the time from the authorize
+// request to the token response.
+func (b *browser) roundTrip() (string, bool, time.Duration, error) {
 	vb := make([]byte, 32)
 	_, _ = rand.Read(vb)
 	verifier := base64.RawURLEncoding.EncodeToString(vb)
@@ -128,15 +128,14 @@ func (b *browser) roundTrip() (string, time.Duration, error) {
 	t0 := time.Now()
 	res, err := b.hosted.Drive(context.Background(), b.c.issuer+"/oauth/v2/authorize?"+q.Encode())
 	if err != nil {
-		return "", 0, err
+		return "", false, 0, err
 	}
-	b.sawLogin = res.LoginShown
 	if res.Redirect == nil {
-		return "", 0, fmt.Errorf("no redirect back to the client: %s", res)
+		return "", false, 0, fmt.Errorf("no redirect back to the client: %s", res)
 	}
 	code := res.Redirect.Query().Get("code")
 	if code == "" {
-		return "", 0, fmt.Errorf("redirected to %s without a code", res.Redirect)
+		return "", false, 0, fmt.Errorf("redirected to %s without a code", res.Redirect)
 	}
 	tf := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {b.c.redirect}, "code_verifier": {verifier}}
 	req, _ := http.NewRequest(http.MethodPost, b.c.issuer+"/oauth/v2/token", strings.NewReader(tf.Encode()))
@@ -144,7 +143,7 @@ func (b *browser) roundTrip() (string, time.Duration, error) {
 	req.SetBasicAuth(url.QueryEscape(b.c.client), url.QueryEscape(b.c.secret))
 	resp, err := b.hosted.HTTP.Do(req)
 	if err != nil {
-		return "", 0, err
+		return "", false, 0, err
 	}
 	body, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
@@ -154,10 +153,10 @@ func (b *browser) roundTrip() (string, time.Duration, error) {
 		IDToken      string `json:"id_token"`
 	}
 	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &tok) != nil || tok.IDToken == "" {
-		return "", 0, fmt.Errorf("token: %d %.300s", resp.StatusCode, body)
+		return "", false, 0, fmt.Errorf("token: %d %.300s", resp.StatusCode, body)
 	}
 	if strings.Contains(b.c.scope, "offline_access") && tok.RefreshToken == "" {
-		return "", 0, fmt.Errorf("token: no refresh_token in %.300s", body)
+		return "", false, 0, fmt.Errorf("token: no refresh_token in %.300s", body)
 	}
-	return tok.RefreshToken, d, nil
+	return tok.RefreshToken, res.LoginShown, d, nil
 }

@@ -32,9 +32,7 @@ func apikeyCreate(ctx context.Context, e *env, args []string) int {
 	if code, done := c.parse(args); done {
 		return code
 	}
-	if strings.TrimSpace(*name) == "" {
-		fmt.Fprintf(e.stderr, "%s: --name is required\n\n", c.path)
-		c.usage(e.stderr)
+	if !c.require("name", *name) {
 		return exitUsage
 	}
 	cfg, ok := c.load()

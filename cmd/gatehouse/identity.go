@@ -43,6 +43,22 @@ func masterKey(ctx context.Context, cfg *config.Config, logger *slog.Logger) ([]
 	return key, nil
 }
 
+// openIdentity opens and migrates the database and starts the OpenID
+// provider on it: what serve and the key commands run on. The caller
+// closes the backend.
+func openIdentity(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*backend, *provider.Provider, error) {
+	b, err := openBackend(ctx, cfg, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := b.openProvider(ctx, cfg, logger)
+	if err != nil {
+		_ = b.Close()
+		return nil, nil, err
+	}
+	return b, p, nil
+}
+
 // openProvider starts the OpenID provider: its signing keys are sealed with
 // the master key, and op's own encryption key is derived from it.
 func (b *backend) openProvider(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*provider.Provider, error) {

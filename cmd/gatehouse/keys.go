@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/gatehouse-id/gatehouse/federation/provider"
 )
@@ -40,16 +39,11 @@ func keysRotate(ctx context.Context, e *env, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	logger := newLogger(cfg, e.stderr)
-	b, err := openBackend(ctx, cfg, logger)
+	b, p, err := openIdentity(ctx, cfg, newLogger(cfg, e.stderr))
 	if err != nil {
 		return e.fail(err)
 	}
 	defer b.Close()
-	p, err := b.openProvider(ctx, cfg, logger)
-	if err != nil {
-		return e.fail(err)
-	}
 	ids, err := p.RotateKeys(ctx)
 	if err != nil {
 		return e.fail(err)
@@ -75,25 +69,18 @@ func keysRevoke(ctx context.Context, e *env, args []string) int {
 	if code, done := c.parse(args); done {
 		return code
 	}
-	if strings.TrimSpace(*kid) == "" {
-		fmt.Fprintf(e.stderr, "%s: --kid is required\n\n", c.path)
-		c.usage(e.stderr)
+	if !c.require("kid", *kid) {
 		return exitUsage
 	}
 	cfg, ok := c.load()
 	if !ok {
 		return exitUsage
 	}
-	logger := newLogger(cfg, e.stderr)
-	b, err := openBackend(ctx, cfg, logger)
+	b, p, err := openIdentity(ctx, cfg, newLogger(cfg, e.stderr))
 	if err != nil {
 		return e.fail(err)
 	}
 	defer b.Close()
-	p, err := b.openProvider(ctx, cfg, logger)
-	if err != nil {
-		return e.fail(err)
-	}
 	replacement, err := p.RevokeKey(ctx, *kid)
 	if errors.Is(err, provider.ErrUnknownKey) {
 		fmt.Fprintf(e.stderr, "%s: %v\n", c.path, err)

@@ -122,6 +122,17 @@ func (c *cli) parse(args []string) (code int, done bool) {
 	return exitOK, false
 }
 
+// require reports whether the required flag has a value; when it has
+// none it says so, with the usage, and the command must exit with code 2.
+func (c *cli) require(flag, value string) bool {
+	if strings.TrimSpace(value) != "" {
+		return true
+	}
+	fmt.Fprintf(c.e.stderr, "%s: --%s is required\n\n", c.path, flag)
+	c.usage(c.e.stderr)
+	return false
+}
+
 // load reads and validates the configuration. On failure it prints the one
 // line that says everything wrong and the command must exit with code 2.
 func (c *cli) load() (*config.Config, bool) {

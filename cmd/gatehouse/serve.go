@@ -36,16 +36,11 @@ func serve(ctx context.Context, e *env, args []string) int {
 		debug.SetGCPercent(serveGCPercent)
 	}
 
-	b, err := openBackend(ctx, cfg, logger)
+	b, prov, err := openIdentity(ctx, cfg, logger)
 	if err != nil {
 		return e.fail(err)
 	}
 	defer b.Close()
-
-	prov, err := b.openProvider(ctx, cfg, logger)
-	if err != nil {
-		return e.fail(err)
-	}
 	// Expired auth requests, grants and revoked-token rows are deleted hourly
 	// (every node sweeps; the deletes are idempotent).
 	go prov.RunSweeper(ctx, time.Hour)

@@ -113,6 +113,11 @@ func (c *client) accessTokenLifetime() time.Duration {
 	return time.Duration(c.app.AccessTokenLifetimeSeconds) * time.Second
 }
 
+// refreshIdleLifetime is how long a refresh token of c may go unused.
+func (c *client) refreshIdleLifetime() time.Duration {
+	return time.Duration(c.app.RefreshTokenIdleLifetimeSeconds) * time.Second
+}
+
 // checkSecret verifies a client secret in constant time against the stored
 // SHA-256 (client secrets are high-entropy; a slow KDF buys nothing).
 func (c *client) checkSecret(s string) bool {

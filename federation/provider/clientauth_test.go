@@ -2,11 +2,6 @@ package provider
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -100,18 +95,7 @@ type clientKey struct {
 
 func newClientKey(t *testing.T, alg jose.SignatureAlgorithm) clientKey {
 	t.Helper()
-	var (
-		priv crypto.Signer
-		err  error
-	)
-	switch alg {
-	case jose.ES256:
-		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case jose.RS256:
-		priv, err = rsa.GenerateKey(rand.Reader, 2048)
-	case jose.EdDSA:
-		_, priv, err = ed25519.GenerateKey(rand.Reader)
-	}
+	priv, err := generateKey(alg)
 	must(t, err)
 	return clientKey{alg: alg, priv: priv, kid: string(alg) + "-" + secret.Token(4)}
 }

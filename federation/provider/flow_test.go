@@ -140,12 +140,7 @@ func TestCrossClientIntrospectionAndRevocation(t *testing.T) {
 		cc := clientcredentials.Config{ClientID: "machine", ClientSecret: machineSecret, TokenURL: e.issuer + pathToken, Scopes: []string{"read"}}
 		machineTok, err := cc.Token(ctx)
 		must(t, err)
-		conf := oauth2.Config{ClientID: "web", ClientSecret: webSecret, RedirectURL: webRedirect,
-			Endpoint: oauth2.Endpoint{TokenURL: e.issuer + pathToken, AuthStyle: oauth2.AuthStyleInHeader}}
-		verifier, challenge := pkce()
-		cb := e.login(codeParams("web", webRedirect, challenge, "offline_access"), Authentication{})
-		webTok, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier))
-		must(t, err)
+		webTok := e.signIn(t, Authentication{}, "offline_access")
 
 		for _, c := range []struct{ name, token, user, pass string }{
 			{"web introspects machine's access token", machineTok.AccessToken, "web", webSecret},
@@ -193,8 +188,8 @@ func TestCrossClientIntrospectionAndRevocation(t *testing.T) {
 		if got := introspect(t, e, webTok.AccessToken, "web", webSecret); got["active"] != true {
 			t.Errorf("web's access token at its own introspection: %v", got)
 		}
-		if _, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: webTok.RefreshToken}).Token(); err != nil {
-			t.Errorf("web's refresh token: %v", err)
+		if status, body := refreshForm(t, e, url.Values{"refresh_token": {webTok.RefreshToken}}, "web", webSecret); status != http.StatusOK {
+			t.Errorf("web's refresh token: %d %v", status, body)
 		}
 	})
 }

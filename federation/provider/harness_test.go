@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
+	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/application"
@@ -210,3 +213,105 @@ func codeParams(clientID, redirect, challenge string, scopes ...string) url.Valu
 func base64URLDecode(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
 func base64URLEncode(b []byte) string          { return base64.RawURLEncoding.EncodeToString(b) }
 func idOf(s string) pulid.ID                   { return pulid.ID(s) }
+
+// raceRequests is how many concurrent requests a race sends, split
+// evenly over the nodes (one or more) it is sent to.
+const raceRequests = 10
+
+// raceAnswer is one token endpoint answer.
+type raceAnswer struct {
+	node   int // index into the nodes the request was sent to
+	status int
+	body   map[string]any
+	err    error
+}
+
+// raceTokenRequests posts form to the token endpoints of nodes (base URLs),
+// raceRequests times at once, request i going to node i%len(nodes).
+// It does not call t.Fatal off the test goroutine: transport errors come
+// back in the answers.
+func raceTokenRequests(nodes []string, form url.Values, user, pass string) []raceAnswer {
+	answers := make([]raceAnswer, raceRequests)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range answers {
+		wg.Go(func() {
+			n := i % len(nodes)
+			<-start
+			status, body, err := postFormAnswer(nodes[n]+pathToken, form, user, pass)
+			answers[i] = raceAnswer{node: n, status: status, body: body, err: err}
+		})
+	}
+	close(start)
+	wg.Wait()
+	return answers
+}
+
+// postFormAnswer posts form and decodes the JSON answer; safe off the test
+// goroutine.
+func postFormAnswer(u string, form url.Values, user, pass string) (int, map[string]any, error) {
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if user != "" {
+		req.SetBasicAuth(url.QueryEscape(user), url.QueryEscape(pass))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return resp.StatusCode, nil, fmt.Errorf("decode answer: %w", err)
+	}
+	return resp.StatusCode, body, nil
+}
+
+// requireOneWinner checks that exactly one answer is 200 and every
+// other is wantStatus with error wantError, and returns the winner's body.
+func requireOneWinner(t *testing.T, what string, answers []raceAnswer, wantStatus int, wantError string) map[string]any {
+	t.Helper()
+	var winners []raceAnswer
+	perNode := map[int]int{}
+	for _, a := range answers {
+		switch {
+		case a.err != nil:
+			t.Errorf("%s at node %d: %v", what, a.node, a.err)
+		case a.status == http.StatusOK:
+			winners = append(winners, a)
+			perNode[a.node]++
+		case a.status != wantStatus || a.body["error"] != wantError:
+			t.Errorf("%s: a loser at node %d answered %d %v, want %d %s", what, a.node, a.status, a.body, wantStatus, wantError)
+		}
+	}
+	if len(winners) != 1 {
+		t.Fatalf("%s: %d of %d concurrent requests succeeded (per node: %v), want exactly 1",
+			what, len(winners), len(answers), perNode)
+	}
+	return winners[0].body
+}
+
+// signIn runs a code flow for web with scopes and returns the token answer.
+func (e *env) signIn(t *testing.T, auth Authentication, scopes ...string) *oauth2.Token {
+	t.Helper()
+	return e.signInAs(t, "web", webRedirect, webSecret, auth, scopes...)
+}
+
+// signInAs runs a code flow for client (confidential when secret is set,
+// else public) and returns the token answer.
+func (e *env) signInAs(t *testing.T, client, redirect, secret string, auth Authentication, scopes ...string) *oauth2.Token {
+	t.Helper()
+	conf := oauth2.Config{ClientID: client, ClientSecret: secret, RedirectURL: redirect,
+		Endpoint: oauth2.Endpoint{TokenURL: e.issuer + pathToken, AuthStyle: oauth2.AuthStyleInParams}}
+	if secret != "" {
+		conf.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+	}
+	verifier, challenge := pkce()
+	cb := e.login(codeParams(client, redirect, challenge, scopes...), auth)
+	tok, err := conf.Exchange(context.Background(), cb.Query().Get("code"), oauth2.VerifierOption(verifier))
+	must(t, err)
+	return tok
+}

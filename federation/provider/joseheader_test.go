@@ -114,9 +114,9 @@ func newKeyURLServer(t *testing.T, attacker *signingKey) *keyURLServer {
 	return s
 }
 
-// header is a copy of base with the changes in set; a nil value removes
-// the member.
-func header(base map[string]any, set map[string]any) map[string]any {
+// withMembers is a copy of base (a JOSE header or claims) with the
+// changes in set; a nil value removes the member.
+func withMembers(base map[string]any, set map[string]any) map[string]any {
 	h := map[string]any{}
 	for k, v := range base {
 		h[k] = v
@@ -144,7 +144,9 @@ func hostileHeaders(t *testing.T, srv *keyURLServer, base map[string]any, payloa
 	trustedJWK := jose.JSONWebKey{Key: trusted.private.Public(), Algorithm: string(trusted.alg), Use: "sig"}
 	asAttacker := map[string]any{"alg": string(attacker.alg)}
 	jku, x5u := srv.URL+"/jwks.json", srv.URL+"/cert.pem"
-	sign := func(k *signingKey, set map[string]any) string { return rawCompact(t, header(base, set), payload(), k) }
+	sign := func(k *signingKey, set map[string]any) string {
+		return rawCompact(t, withMembers(base, set), payload(), k)
+	}
 	good := func() string { return sign(trusted, nil) }
 	goodOther := func() string { return sign(other, map[string]any{"alg": string(other.alg), "kid": otherKid}) }
 
@@ -152,17 +154,17 @@ func hostileHeaders(t *testing.T, srv *keyURLServer, base map[string]any, payloa
 		// jwk (RFC 7515 §4.1.3): the attacker's key, signed with it, under
 		// our kid and under none; and the trusted key itself, signed
 		// with it, which only the header check refuses.
-		"jwk attacker key, trusted kid": sign(attacker, header(asAttacker, map[string]any{"jwk": attackerJWK})),
-		"jwk attacker key, no kid":      sign(attacker, header(asAttacker, map[string]any{"jwk": attackerJWK, "kid": nil})),
+		"jwk attacker key, trusted kid": sign(attacker, withMembers(asAttacker, map[string]any{"jwk": attackerJWK})),
+		"jwk attacker key, no kid":      sign(attacker, withMembers(asAttacker, map[string]any{"jwk": attackerJWK, "kid": nil})),
 		"jwk trusted key":               sign(trusted, map[string]any{"jwk": trustedJWK}),
 		// jku / x5u (§4.1.2, §4.1.5): never fetched.
-		"jku attacker key":                sign(attacker, header(asAttacker, map[string]any{"jku": jku, "kid": attacker.id})),
-		"jku trusted kid":                 sign(attacker, header(asAttacker, map[string]any{"jku": jku})),
+		"jku attacker key":                sign(attacker, withMembers(asAttacker, map[string]any{"jku": jku, "kid": attacker.id})),
+		"jku trusted kid":                 sign(attacker, withMembers(asAttacker, map[string]any{"jku": jku})),
 		"jku trusted key":                 sign(trusted, map[string]any{"jku": jku}),
-		"x5u attacker cert":               sign(attacker, header(asAttacker, map[string]any{"x5u": x5u, "kid": nil})),
+		"x5u attacker cert":               sign(attacker, withMembers(asAttacker, map[string]any{"x5u": x5u, "kid": nil})),
 		"x5u trusted key":                 sign(trusted, map[string]any{"x5u": x5u}),
-		"x5c attacker chain":              sign(attacker, header(asAttacker, map[string]any{"x5c": []string{selfSignedCert(t, attacker)}, "kid": nil})),
-		"x5c attacker chain, trusted kid": sign(attacker, header(asAttacker, map[string]any{"x5c": []string{selfSignedCert(t, attacker)}})),
+		"x5c attacker chain":              sign(attacker, withMembers(asAttacker, map[string]any{"x5c": []string{selfSignedCert(t, attacker)}, "kid": nil})),
+		"x5c attacker chain, trusted kid": sign(attacker, withMembers(asAttacker, map[string]any{"x5c": []string{selfSignedCert(t, attacker)}})),
 		"x5c with trusted key":            sign(trusted, map[string]any{"x5c": []string{selfSignedCert(t, attacker)}}),
 		// crit (§4.1.11): an extension we do not understand, and b64
 		// (RFC 7797), which go-jose understands and we do not; both on a
@@ -187,7 +189,7 @@ func hostileHeaders(t *testing.T, srv *keyURLServer, base map[string]any, payloa
 		rsaKey, rsaKid = other, otherKid
 	}
 	if priv, ok := rsaKey.private.(*rsa.PrivateKey); ok {
-		h, err := json.Marshal(header(base, map[string]any{"alg": "PS256", "kid": rsaKid}))
+		h, err := json.Marshal(withMembers(base, map[string]any{"alg": "PS256", "kid": rsaKid}))
 		must(t, err)
 		input := b64.EncodeToString(h) + "." + b64.EncodeToString(payload())
 		d := sha256.Sum256([]byte(input))
@@ -248,7 +250,7 @@ func TestHostileJOSEHeadersAccessToken(t *testing.T) {
 		// everywhere: a refusal below is the header's doing.
 		for name, tok := range map[string]string{
 			"RS256": rawCompact(t, base, claims, rs),
-			"ES256": rawCompact(t, header(base, map[string]any{"alg": "ES256", "kid": es.id}), claims, es),
+			"ES256": rawCompact(t, withMembers(base, map[string]any{"alg": "ES256", "kid": es.id}), claims, es),
 		} {
 			// userinfo: 403, the client credentials token has no openid
 			// scope, but it is not 401.
@@ -313,7 +315,7 @@ func TestHostileJOSEHeadersClientAssertion(t *testing.T) {
 				base := map[string]any{"alg": string(es.alg), "kid": es.kid, "typ": "JWT"}
 				for name, a := range map[string]string{
 					"ES256": rawCompact(t, base, payload(), esKey),
-					"RS256": rawCompact(t, header(base, map[string]any{"alg": "RS256", "kid": rs.kid}), payload(), rsKey),
+					"RS256": rawCompact(t, withMembers(base, map[string]any{"alg": "RS256", "kid": rs.kid}), payload(), rsKey),
 				} {
 					if status, code := post(a); status != http.StatusOK {
 						t.Fatalf("control %s: status %d %q", name, status, code)

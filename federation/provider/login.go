@@ -16,7 +16,6 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/authrequest"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
-	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
 )
 
@@ -131,7 +130,7 @@ func (p *Provider) CompleteLogin(ctx context.Context, id string, a Authenticatio
 	if !ok {
 		return "", ErrUnknownACR
 	}
-	active, err := p.db.User.Query().Where(user.ID(a.UserID), user.StatusEQ(user.StatusACTIVE)).Exist(ctx)
+	active, err := p.isActiveUser(ctx, a.UserID)
 	if err != nil {
 		return "", fmt.Errorf("check user: %w", err)
 	}

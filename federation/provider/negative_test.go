@@ -6,7 +6,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -20,7 +19,6 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
-	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/session"
@@ -281,8 +279,7 @@ func TestForgedTokens(t *testing.T) {
 			"aud": "machine", "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "nbf": now.Unix()}
 		rs := e.p.keys.byID[e.p.keys.activeID("RS256")]
 		pubDER, _ := x509.MarshalPKIXPublicKey(rs.public.Key)
-		enc := func(v any) string { b, _ := json.Marshal(v); return base64.RawURLEncoding.EncodeToString(b) }
-		none := enc(map[string]string{"alg": "none", "kid": rs.id}) + "." + enc(claims) + "."
+		none := unsignedJWT(claims, rs.id)
 		hs, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: pubDER}, (&jose.SignerOptions{}).WithHeader("kid", rs.id))
 		must(t, err)
 		sign := func(s jose.Signer, c map[string]any) string {
@@ -298,19 +295,6 @@ func TestForgedTokens(t *testing.T) {
 		must(t, err)
 		attacker, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		foreign, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: attacker}, (&jose.SignerOptions{}).WithHeader("kid", rs.id))
-		with := func(k string, v any) map[string]any {
-			c := map[string]any{}
-			for a, b := range claims {
-				c[a] = b
-			}
-			c[k] = v
-			return c
-		}
-		without := func(k string) map[string]any {
-			c := with(k, nil)
-			delete(c, k)
-			return c
-		}
 		if _, err := e.p.VerifyAccessToken(ctx, sign(good, claims)); err != nil {
 			t.Fatalf("control token rejected: %v", err)
 		}
@@ -318,19 +302,19 @@ func TestForgedTokens(t *testing.T) {
 			"alg none":         none,
 			"HS256 public key": sign(hs, claims),
 			"foreign key":      sign(foreign, claims),
-			"expired":          sign(good, with("exp", now.Add(-time.Minute).Unix())),
-			"not yet valid":    sign(good, with("nbf", now.Add(time.Hour).Unix())),
-			"wrong issuer":     sign(good, with("iss", "https://evil.test")),
+			"expired":          sign(good, withMembers(claims, map[string]any{"exp": now.Add(-time.Minute).Unix()})),
+			"not yet valid":    sign(good, withMembers(claims, map[string]any{"nbf": now.Add(time.Hour).Unix()})),
+			"wrong issuer":     sign(good, withMembers(claims, map[string]any{"iss": "https://evil.test"})),
 			// iat past the clock skew; then each claim RFC 9068 §2.2 requires
 			// and checkClaims reads, left out.
-			"issued in the future": sign(good, with("iat", now.Add(clockSkew+time.Minute).Unix())),
-			"no iat":               sign(good, without("iat")),
-			"no exp":               sign(good, without("exp")),
-			"no sub":               sign(good, without("sub")),
-			"no client_id":         sign(good, without("client_id")),
-			"no jti":               sign(good, without("jti")),
-			"no iss":               sign(good, without("iss")),
-			"id token shape":       sign(good, with("jti", "")),
+			"issued in the future": sign(good, withMembers(claims, map[string]any{"iat": now.Add(clockSkew + time.Minute).Unix()})),
+			"no iat":               sign(good, withMembers(claims, map[string]any{"iat": nil})),
+			"no exp":               sign(good, withMembers(claims, map[string]any{"exp": nil})),
+			"no sub":               sign(good, withMembers(claims, map[string]any{"sub": nil})),
+			"no client_id":         sign(good, withMembers(claims, map[string]any{"client_id": nil})),
+			"no jti":               sign(good, withMembers(claims, map[string]any{"jti": nil})),
+			"no iss":               sign(good, withMembers(claims, map[string]any{"iss": nil})),
+			"id token shape":       sign(good, withMembers(claims, map[string]any{"jti": ""})),
 			"typ JWT":              sign(typJWT, claims),
 			"garbage":              strings.Repeat(".", 100000),
 		} {
@@ -400,22 +384,9 @@ func TestEndSession(t *testing.T) {
 func TestEndSessionForgedHint(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		signIn := func(client, redirect, secret string, sess *ent.Session) *oauth2.Token {
-			t.Helper()
-			conf := oauth2.Config{ClientID: client, ClientSecret: secret, RedirectURL: redirect,
-				Endpoint: oauth2.Endpoint{TokenURL: e.issuer + pathToken, AuthStyle: oauth2.AuthStyleInParams}}
-			if secret != "" {
-				conf.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
-			}
-			verifier, challenge := pkce()
-			cb := e.login(codeParams(client, redirect, challenge, "offline_access"), Authentication{SessionID: sess.ID, AMR: []string{"pwd"}})
-			tok, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier))
-			must(t, err)
-			return tok
-		}
 		webSess, spaSess := e.newSession(), e.newSession()
-		webTok := signIn("web", webRedirect, webSecret, webSess)
-		spaTok := signIn("spa", "https://spa.tenant-a.test/cb", "", spaSess)
+		webTok := e.signInAs(t, "web", webRedirect, webSecret, Authentication{SessionID: webSess.ID, AMR: []string{"pwd"}}, "offline_access")
+		spaTok := e.signInAs(t, "spa", "https://spa.tenant-a.test/cb", "", Authentication{SessionID: spaSess.ID, AMR: []string{"pwd"}}, "offline_access")
 		webHint, spaHint := webTok.Extra("id_token").(string), spaTok.Extra("id_token").(string)
 		webBye, spaBye := "https://app.tenant-a.test/bye", "https://spa.tenant-a.test/bye"
 
@@ -432,17 +403,12 @@ func TestEndSessionForgedHint(t *testing.T) {
 		}
 		edited["sid"] = string(spaSess.ID)
 		kid := e.p.keys.activeID("ES256")
-		attacker, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		foreign, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: attacker}, (&jose.SignerOptions{}).WithHeader("kid", kid).WithType("JWT"))
-		must(t, err)
-		signed, err := foreign.Sign(payload)
-		must(t, err)
-		foreignHint, _ := signed.CompactSerialize()
+		foreignHint := rawCompact(t, map[string]any{"alg": "ES256", "kid": kid, "typ": "JWT"}, payload, testSigningKey(t, jose.ES256))
 
 		for _, c := range []struct {
 			name, hint, clientID, redirect string
 		}{
-			{"alg none", enc(map[string]string{"alg": "none", "typ": "JWT", "kid": kid}) + "." + parts[1] + ".", "", webBye},
+			{"alg none", unsignedJWT(claims, kid), "", webBye},
 			{"foreign key", foreignHint, "", webBye},
 			{"payload edited", parts[0] + "." + enc(edited) + "." + parts[2], "", webBye},
 			{"another client's ID token, its URI", spaHint, "web", spaBye},

@@ -252,7 +252,7 @@ func (p *Provider) loadRefreshRow(ctx context.Context, c *client, hash string, r
 			return nil, false, merr
 		}
 		now := p.now()
-		idle := now.Add(time.Duration(c.app.RefreshTokenIdleLifetimeSeconds) * time.Second)
+		idle := now.Add(c.refreshIdleLifetime()) // SQL caps it at the grant's end, as idleExpiry does
 		rows, err = p.db.QueryContext(ctx, rotateRefreshSQL, hash, string(succ.id), succ.hash, now, idle, c.GetID(),
 			string(user.StatusACTIVE), string(scopes), string(membership.StatusACTIVE))
 	} else {
@@ -309,8 +309,7 @@ func (row *refreshRow) user() *ent.User {
 // (RFC 6749 §6). Every refusal is invalid_grant with nothing said about
 // why. A token that was already rotated is a reuse: its whole grant is
 // revoked (RFC 9700 §4.14.2); so is the grant of a user who is no longer
-// active.
-// rotated says whether the read also stored succ (PostgreSQL; see
+// active. rotated says whether the read also stored succ (PostgreSQL; see
 // loadRefreshRow), which the caller deletes again if it refuses the
 // refresh after all.
 func (p *Provider) refreshTokenRequest(ctx context.Context, c *client, token string, requested []string, succ successor) (_ *refreshRequest, _ *ent.User, rotated bool, _ *oidc.Error) {

@@ -6,38 +6,18 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"sync"
+	"reflect"
 	"testing"
 	"time"
 
 	"entgo.io/ent/dialect"
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
-	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 )
-
-// signIn runs a code flow for web with scopes and returns the token answer.
-func (e *env) signIn(t *testing.T, auth Authentication, scopes ...string) *oauth2.Token {
-	t.Helper()
-	conf := oauth2.Config{ClientID: "web", ClientSecret: webSecret, RedirectURL: webRedirect,
-		Endpoint: oauth2.Endpoint{TokenURL: e.issuer + pathToken, AuthStyle: oauth2.AuthStyleInHeader}}
-	verifier, challenge := pkce()
-	cb := e.login(codeParams("web", webRedirect, challenge, scopes...), auth)
-	tok, err := conf.Exchange(context.Background(), cb.Query().Get("code"), oauth2.VerifierOption(verifier))
-	must(t, err)
-	return tok
-}
-
-func mustJSON(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	must(t, err)
-	return string(b)
-}
 
 // refreshForm posts a refresh_token grant and decodes the answer.
 func refreshForm(t *testing.T, e *env, form url.Values, user, pass string) (int, map[string]any) {
@@ -76,7 +56,7 @@ func TestRefreshedIDToken(t *testing.T) {
 		}
 		after := verify(body["id_token"].(string))
 		for _, k := range []string{"iss", "sub", "azp", "auth_time", "acr", "amr", "sid", "email", "name", "org_id", "org_slug", "org_roles", "permissions"} {
-			if a, b := mustJSON(t, after[k]), mustJSON(t, before[k]); a != b || after[k] == nil {
+			if !reflect.DeepEqual(after[k], before[k]) || after[k] == nil {
 				t.Errorf("refreshed id token %s = %v, sign-in had %v", k, after[k], before[k])
 			}
 		}
@@ -160,37 +140,9 @@ func TestRefreshRefusals(t *testing.T) {
 func TestConcurrentRefresh(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
 		tok := e.signIn(t, Authentication{}, "offline_access")
-		const n = 10
-		type answer struct {
-			status int
-			body   map[string]any
-		}
-		answers := make(chan answer, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for range n {
-			wg.Go(func() {
-				<-start
-				status, body := refreshForm(t, e, url.Values{"refresh_token": {tok.RefreshToken}}, "web", webSecret)
-				answers <- answer{status, body}
-			})
-		}
-		close(start)
-		wg.Wait()
-		close(answers)
-		var winners []map[string]any
-		for a := range answers {
-			switch {
-			case a.status == http.StatusOK:
-				winners = append(winners, a.body)
-			case a.status != http.StatusBadRequest || a.body["error"] != "invalid_grant":
-				t.Errorf("loser answered %d %v", a.status, a.body)
-			}
-		}
-		if len(winners) != 1 {
-			t.Fatalf("%d of %d concurrent refreshes rotated the token, want exactly 1", len(winners), n)
-		}
-		status, body := refreshForm(t, e, url.Values{"refresh_token": {winners[0]["refresh_token"].(string)}}, "web", webSecret)
+		answers := raceTokenRequests([]string{e.issuer}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, "web", webSecret)
+		win := requireOneWinner(t, "refresh", answers, http.StatusBadRequest, "invalid_grant")
+		status, body := refreshForm(t, e, url.Values{"refresh_token": {win["refresh_token"].(string)}}, "web", webSecret)
 		if status != 400 || body["error"] != "invalid_grant" {
 			t.Errorf("the winner's successor survived the reuse: %d %v", status, body)
 		}
@@ -276,18 +228,15 @@ func TestRefreshLosesRace(t *testing.T) {
 			_ = tx.Rollback()
 			t.Fatal(err)
 		}
-		type answer struct {
-			status int
-			body   map[string]any
-		}
-		answered := make(chan answer, 1)
+		answered := make(chan raceAnswer, 1)
 		go func() {
-			status, body := refreshForm(t, e, url.Values{"refresh_token": {tok.RefreshToken}}, "web", webSecret)
-			answered <- answer{status, body}
+			status, body, err := postFormAnswer(e.issuer+pathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, "web", webSecret)
+			answered <- raceAnswer{status: status, body: body, err: err}
 		}()
 		time.Sleep(200 * time.Millisecond) // let the refresh read and reach its write
 		must(t, tx.Commit())
 		a := <-answered
+		must(t, a.err)
 		if a.status != http.StatusBadRequest || a.body["error"] != "invalid_grant" {
 			t.Fatalf("the refresh that lost the race answered %d %v, want invalid_grant", a.status, a.body)
 		}

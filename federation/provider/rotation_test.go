@@ -20,6 +20,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/gatehouse-id/gatehouse/internal/seal"
 )
@@ -269,15 +270,12 @@ func TestJWKSPublishesAhead(t *testing.T) {
 func TestRevokeKey(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
 		other, _ := e.node()
+		cc := clientcredentials.Config{ClientID: "machine", ClientSecret: machineSecret, TokenURL: e.issuer + pathToken}
 		machineToken := func() string {
 			t.Helper()
-			resp := postForm(t, e.issuer+pathToken, url.Values{"grant_type": {"client_credentials"}}, "machine", machineSecret)
-			defer resp.Body.Close()
-			var body struct {
-				AccessToken string `json:"access_token"`
-			}
-			must(t, json.NewDecoder(resp.Body).Decode(&body))
-			return body.AccessToken
+			tok, err := cc.Token(e.ctx)
+			must(t, err)
+			return tok.AccessToken
 		}
 		published := func() map[string]bool {
 			var jwks struct{ Keys []struct{ Kid string } }

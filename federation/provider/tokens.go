@@ -107,7 +107,7 @@ func (p *Provider) newRefreshToken(ctx context.Context, c *client, g *ent.Grant)
 // idleExpiry is when a refresh token issued now for g lapses unused: the
 // application's idle lifetime, never past the grant's absolute end.
 func (p *Provider) idleExpiry(c *client, g *ent.Grant) time.Time {
-	idle := p.now().Add(time.Duration(c.app.RefreshTokenIdleLifetimeSeconds) * time.Second)
+	idle := p.now().Add(c.refreshIdleLifetime())
 	if idle.After(g.ExpiresAt) {
 		return g.ExpiresAt
 	}
@@ -136,6 +136,11 @@ func (p *Provider) isActiveMember(ctx context.Context, userID, orgID pulid.ID) (
 		membership.StatusEQ(membership.StatusACTIVE)).Exist(systemCtx(ctx))
 }
 
+// isActiveUser reports whether user id exists and is ACTIVE.
+func (p *Provider) isActiveUser(ctx context.Context, id pulid.ID) (bool, error) {
+	return p.db.User.Query().Where(user.ID(id), user.StatusEQ(user.StatusACTIVE)).Exist(systemCtx(ctx))
+}
+
 // activeMember is isActiveMember as the token endpoint answers it.
 func (p *Provider) activeMember(ctx context.Context, userID, orgID pulid.ID) error {
 	ok, err := p.isActiveMember(ctx, userID, orgID)
@@ -159,8 +164,9 @@ func (p *Provider) revokeSession(ctx context.Context, id, userID pulid.ID) error
 		SetRevokedAt(p.now()).Exec(systemCtx(ctx))
 }
 
+// userActive is isActiveUser as the token endpoint answers it.
 func (p *Provider) userActive(ctx context.Context, id pulid.ID) error {
-	ok, err := p.db.User.Query().Where(user.ID(id), user.StatusEQ(user.StatusACTIVE)).Exist(systemCtx(ctx))
+	ok, err := p.isActiveUser(ctx, id)
 	if err != nil {
 		return p.serverError(ctx, "check user", err)
 	}
@@ -317,11 +323,7 @@ type tokenResponse struct {
 }
 
 func writeTokenResponse(w http.ResponseWriter, resp tokenResponse) {
-	body, err := json.Marshal(resp) // strings and a number: cannot fail
-	if err != nil {
-		writeOAuthError(w, oidc.ErrServerError())
-		return
-	}
+	body, _ := json.Marshal(resp) // strings and a number: cannot fail
 	w.Header()["Content-Type"] = []string{"application/json"}
 	_, _ = w.Write(body)
 }

@@ -66,9 +66,8 @@ const (
 	DefaultDataDir         = "./data"
 	DefaultLogLevel        = "info"
 	DefaultShutdownTimeout = 15 * time.Second
-	// DefaultDatabaseMaxConns keeps 32 concurrent token requests from
-	// waiting on the pool, well under PostgreSQL's default max_connections
-	// of 100 for a few nodes.
+	// DefaultDatabaseMaxConns is a moderate pool: a few nodes stay under
+	// PostgreSQL's default max_connections of 100.
 	DefaultDatabaseMaxConns = 20
 	maxDatabaseMaxConns     = 1000
 )
@@ -90,7 +89,7 @@ var settings = []setting{
 		"PostgreSQL `URL` (postgres://user:pass@host/db); when unset, embedded SQLite in the data directory"},
 		func(c *Config, s string) error { c.DatabaseURL = s; return nil }},
 	{Var{"GATEHOUSE_DATABASE_MAX_CONNS", "database-max-conns", strconv.Itoa(DefaultDatabaseMaxConns),
-		"PostgreSQL connection pool size of this node (`n`, 1 to 1000), all kept open; mind max_connections across nodes"},
+		"PostgreSQL connection pool size of this node (`n`, 1 to 1000); all nodes together must stay under the server's max_connections"},
 		func(c *Config, s string) error {
 			n, err := strconv.Atoi(s)
 			if err != nil || n < 1 || n > maxDatabaseMaxConns {

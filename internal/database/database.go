@@ -48,9 +48,10 @@ type Config struct {
 	// DataDir holds the SQLite file. Required when URL is empty; created with
 	// mode 0700 when missing. Ignored for PostgreSQL.
 	DataDir string
-	// MaxConns is the PostgreSQL pool size, every connection kept open once
-	// made (a pool that closes idle ones reopens them under load, a backend
-	// fork each). Zero means 20. Ignored for SQLite.
+	// MaxConns is the PostgreSQL pool size. As many idle connections are
+	// kept, each for up to 5 minutes unused: a pool that keeps fewer closes
+	// and reopens them under load, a backend fork each. Zero means 20.
+	// Ignored for SQLite.
 	MaxConns int
 	// Logger receives one line per applied migration. Defaults to discarding.
 	Logger *slog.Logger

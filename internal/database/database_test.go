@@ -215,8 +215,8 @@ func TestDescribePostgres(t *testing.T) {
 	}
 }
 
-// TestPostgresPoolSize: MaxConns sizes the pool (open and idle alike);
-// zero means the default of 20.
+// TestPostgresPoolSize: MaxConns caps the open connections; zero means the
+// default of 20. (database/sql does not report the idle limit.)
 func TestPostgresPoolSize(t *testing.T) {
 	for _, d := range testdb.Empty(t) {
 		if d.Dialect != database.Postgres {

@@ -75,7 +75,7 @@ func (r Result) String() string {
 	if r.Redirect != nil {
 		return fmt.Sprintf("redirected off the server to %s after\n  %s", r.Redirect, s)
 	}
-	return fmt.Sprintf("ended on a %d page after\n  %s\nbody: %.400s", r.Status, s, strings.TrimSpace(StripTags(r.Body)))
+	return fmt.Sprintf("ended on a %d page after\n  %s\nbody: %.400s", r.Status, s, strings.TrimSpace(stripTags(r.Body)))
 }
 
 // Drive starts at start (a URL on the server) and goes on as described on
@@ -210,7 +210,7 @@ func parseForm(page string) (form, bool) {
 	return f, true
 }
 
-// StripTags reduces an HTML page to its text, for messages.
-func StripTags(s string) string {
+// stripTags reduces an HTML page to its text, for messages.
+func stripTags(s string) string {
 	return strings.Join(strings.Fields(tagRe.ReplaceAllString(s, " ")), " ")
 }

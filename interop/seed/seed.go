@@ -16,8 +16,7 @@ import (
 
 // Client posts GraphQL operations to one server with an API key.
 type Client struct {
-	HTTP   *http.Client // http.DefaultClient when nil
-	Issuer string       // the server's base URL; GraphQL is at Issuer/graphql
+	Issuer string // the server's base URL; GraphQL is at Issuer/graphql
 	APIKey string
 }
 
@@ -40,11 +39,7 @@ func (c *Client) Do(ctx context.Context, query string, vars map[string]any, out 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+c.APIKey)
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("POST /graphql: %w", err)
 	}

@@ -60,7 +60,8 @@ func run(ctx context.Context, args []string) error {
 	// PostgreSQL server cannot leave one dialect migrated and not the other.
 	dialects := migrations.Dialects()
 	devs := make([]*sql.DB, len(dialects))
-	for i, dialect := range dialects {
+	for i, d := range dialects {
+		dialect := d.Name
 		dev, done, err := openDev(ctx, dialect, *devURL)
 		if err != nil {
 			return err
@@ -73,11 +74,8 @@ func run(ctx context.Context, args []string) error {
 		devs[i] = dev
 	}
 	version := time.Now().UTC().Format("20060102150405")
-	for i, dialect := range dialects {
-		path, err := dialectDir(*root, dialect)
-		if err != nil {
-			return err
-		}
+	for i, d := range dialects {
+		dialect, path := d.Name, filepath.Join(*root, d.Dir)
 		if err := os.MkdirAll(path, 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", path, err)
 		}
@@ -92,15 +90,6 @@ func run(ctx context.Context, args []string) error {
 		fmt.Printf("%s: wrote %s\n", dialect, filepath.Join(path, written))
 	}
 	return nil
-}
-
-// dialectDir is the directory of dialect's migrations under root.
-func dialectDir(root, dialect string) (string, error) {
-	dir, err := migrations.Dir(dialect)
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(root, dir), nil
 }
 
 // generate diffs one dialect directory on the empty dev database and returns
@@ -187,11 +176,8 @@ func openDev(ctx context.Context, dialect, devURL string) (db *sql.DB, done func
 
 // rehash rewrites atlas.sum in every dialect directory from the files present.
 func rehash(root string) error {
-	for _, dialect := range migrations.Dialects() {
-		path, err := dialectDir(root, dialect)
-		if err != nil {
-			return err
-		}
+	for _, d := range migrations.Dialects() {
+		path := filepath.Join(root, d.Dir)
 		dir, err := sqltool.NewGooseDir(path)
 		if err != nil {
 			return fmt.Errorf("open %s: %w", path, err)
@@ -203,7 +189,7 @@ func rehash(root string) error {
 		if err := atlasmigrate.WriteSumFile(dir, sum); err != nil {
 			return fmt.Errorf("write %s: %w", filepath.Join(path, atlasmigrate.HashFileName), err)
 		}
-		fmt.Printf("%s: rehashed %s\n", dialect, filepath.Join(path, atlasmigrate.HashFileName))
+		fmt.Printf("%s: rehashed %s\n", d.Name, filepath.Join(path, atlasmigrate.HashFileName))
 	}
 	return nil
 }
