@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
+	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
@@ -58,6 +59,8 @@ type Client struct {
 	Domain *DomainClient
 	// Grant is the client for interacting with the Grant builders.
 	Grant *GrantClient
+	// LoginTransaction is the client for interacting with the LoginTransaction builders.
+	LoginTransaction *LoginTransactionClient
 	// Membership is the client for interacting with the Membership builders.
 	Membership *MembershipClient
 	// Organization is the client for interacting with the Organization builders.
@@ -95,6 +98,7 @@ func (c *Client) init() {
 	c.Consent = NewConsentClient(c.config)
 	c.Domain = NewDomainClient(c.config)
 	c.Grant = NewGrantClient(c.config)
+	c.LoginTransaction = NewLoginTransactionClient(c.config)
 	c.Membership = NewMembershipClient(c.config)
 	c.Organization = NewOrganizationClient(c.config)
 	c.OrganizationPolicy = NewOrganizationPolicyClient(c.config)
@@ -204,6 +208,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Consent:            NewConsentClient(cfg),
 		Domain:             NewDomainClient(cfg),
 		Grant:              NewGrantClient(cfg),
+		LoginTransaction:   NewLoginTransactionClient(cfg),
 		Membership:         NewMembershipClient(cfg),
 		Organization:       NewOrganizationClient(cfg),
 		OrganizationPolicy: NewOrganizationPolicyClient(cfg),
@@ -240,6 +245,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Consent:            NewConsentClient(cfg),
 		Domain:             NewDomainClient(cfg),
 		Grant:              NewGrantClient(cfg),
+		LoginTransaction:   NewLoginTransactionClient(cfg),
 		Membership:         NewMembershipClient(cfg),
 		Organization:       NewOrganizationClient(cfg),
 		OrganizationPolicy: NewOrganizationPolicyClient(cfg),
@@ -279,8 +285,9 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.Application, c.AuditEvent, c.AuthRequest, c.Connection, c.Consent,
-		c.Domain, c.Grant, c.Membership, c.Organization, c.OrganizationPolicy,
-		c.RefreshToken, c.RevokedToken, c.Role, c.Session, c.SigningKey, c.User,
+		c.Domain, c.Grant, c.LoginTransaction, c.Membership, c.Organization,
+		c.OrganizationPolicy, c.RefreshToken, c.RevokedToken, c.Role, c.Session,
+		c.SigningKey, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -291,8 +298,9 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.Application, c.AuditEvent, c.AuthRequest, c.Connection, c.Consent,
-		c.Domain, c.Grant, c.Membership, c.Organization, c.OrganizationPolicy,
-		c.RefreshToken, c.RevokedToken, c.Role, c.Session, c.SigningKey, c.User,
+		c.Domain, c.Grant, c.LoginTransaction, c.Membership, c.Organization,
+		c.OrganizationPolicy, c.RefreshToken, c.RevokedToken, c.Role, c.Session,
+		c.SigningKey, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -317,6 +325,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Domain.mutate(ctx, m)
 	case *GrantMutation:
 		return c.Grant.mutate(ctx, m)
+	case *LoginTransactionMutation:
+		return c.LoginTransaction.mutate(ctx, m)
 	case *MembershipMutation:
 		return c.Membership.mutate(ctx, m)
 	case *OrganizationMutation:
@@ -1473,6 +1483,140 @@ func (c *GrantClient) mutate(ctx context.Context, m *GrantMutation) (Value, erro
 		return (&GrantDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Grant mutation op: %q", m.Op())
+	}
+}
+
+// LoginTransactionClient is a client for the LoginTransaction schema.
+type LoginTransactionClient struct {
+	config
+}
+
+// NewLoginTransactionClient returns a client for the LoginTransaction from the given config.
+func NewLoginTransactionClient(c config) *LoginTransactionClient {
+	return &LoginTransactionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `logintransaction.Hooks(f(g(h())))`.
+func (c *LoginTransactionClient) Use(hooks ...Hook) {
+	c.hooks.LoginTransaction = append(c.hooks.LoginTransaction, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `logintransaction.Intercept(f(g(h())))`.
+func (c *LoginTransactionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.LoginTransaction = append(c.inters.LoginTransaction, interceptors...)
+}
+
+// Create returns a builder for creating a LoginTransaction entity.
+func (c *LoginTransactionClient) Create() *LoginTransactionCreate {
+	mutation := newLoginTransactionMutation(c.config, OpCreate)
+	return &LoginTransactionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of LoginTransaction entities.
+func (c *LoginTransactionClient) CreateBulk(builders ...*LoginTransactionCreate) *LoginTransactionCreateBulk {
+	return &LoginTransactionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LoginTransactionClient) MapCreateBulk(slice any, setFunc func(*LoginTransactionCreate, int)) *LoginTransactionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LoginTransactionCreateBulk{err: fmt.Errorf("calling to LoginTransactionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LoginTransactionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LoginTransactionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for LoginTransaction.
+func (c *LoginTransactionClient) Update() *LoginTransactionUpdate {
+	mutation := newLoginTransactionMutation(c.config, OpUpdate)
+	return &LoginTransactionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LoginTransactionClient) UpdateOne(_m *LoginTransaction) *LoginTransactionUpdateOne {
+	mutation := newLoginTransactionMutation(c.config, OpUpdateOne, withLoginTransaction(_m))
+	return &LoginTransactionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LoginTransactionClient) UpdateOneID(id pulid.ID) *LoginTransactionUpdateOne {
+	mutation := newLoginTransactionMutation(c.config, OpUpdateOne, withLoginTransactionID(id))
+	return &LoginTransactionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for LoginTransaction.
+func (c *LoginTransactionClient) Delete() *LoginTransactionDelete {
+	mutation := newLoginTransactionMutation(c.config, OpDelete)
+	return &LoginTransactionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LoginTransactionClient) DeleteOne(_m *LoginTransaction) *LoginTransactionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LoginTransactionClient) DeleteOneID(id pulid.ID) *LoginTransactionDeleteOne {
+	builder := c.Delete().Where(logintransaction.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LoginTransactionDeleteOne{builder}
+}
+
+// Query returns a query builder for LoginTransaction.
+func (c *LoginTransactionClient) Query() *LoginTransactionQuery {
+	return &LoginTransactionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLoginTransaction},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a LoginTransaction entity by its id.
+func (c *LoginTransactionClient) Get(ctx context.Context, id pulid.ID) (*LoginTransaction, error) {
+	return c.Query().Where(logintransaction.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LoginTransactionClient) GetX(ctx context.Context, id pulid.ID) *LoginTransaction {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *LoginTransactionClient) Hooks() []Hook {
+	hooks := c.hooks.LoginTransaction
+	return append(hooks[:len(hooks):len(hooks)], logintransaction.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *LoginTransactionClient) Interceptors() []Interceptor {
+	return c.inters.LoginTransaction
+}
+
+func (c *LoginTransactionClient) mutate(ctx context.Context, m *LoginTransactionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LoginTransactionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LoginTransactionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LoginTransactionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LoginTransactionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown LoginTransaction mutation op: %q", m.Op())
 	}
 }
 
@@ -2910,13 +3054,13 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 type (
 	hooks struct {
 		APIKey, Application, AuditEvent, AuthRequest, Connection, Consent, Domain,
-		Grant, Membership, Organization, OrganizationPolicy, RefreshToken,
-		RevokedToken, Role, Session, SigningKey, User []ent.Hook
+		Grant, LoginTransaction, Membership, Organization, OrganizationPolicy,
+		RefreshToken, RevokedToken, Role, Session, SigningKey, User []ent.Hook
 	}
 	inters struct {
 		APIKey, Application, AuditEvent, AuthRequest, Connection, Consent, Domain,
-		Grant, Membership, Organization, OrganizationPolicy, RefreshToken,
-		RevokedToken, Role, Session, SigningKey, User []ent.Interceptor
+		Grant, LoginTransaction, Membership, Organization, OrganizationPolicy,
+		RefreshToken, RevokedToken, Role, Session, SigningKey, User []ent.Interceptor
 	}
 )
 

@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
+	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
@@ -97,6 +98,7 @@ func checkColumn(t, c string) error {
 			consent.Table:            consent.ValidColumn,
 			domain.Table:             domain.ValidColumn,
 			grant.Table:              grant.ValidColumn,
+			logintransaction.Table:   logintransaction.ValidColumn,
 			membership.Table:         membership.ValidColumn,
 			organization.Table:       organization.ValidColumn,
 			organizationpolicy.Table: organizationpolicy.ValidColumn,

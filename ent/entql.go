@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
+	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
@@ -30,7 +31,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 17)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 18)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -218,23 +219,44 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Grant",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			grant.FieldClientID:       {Type: field.TypeString, Column: grant.FieldClientID},
-			grant.FieldUserID:         {Type: field.TypeString, Column: grant.FieldUserID},
-			grant.FieldOrganizationID: {Type: field.TypeString, Column: grant.FieldOrganizationID},
-			grant.FieldSessionID:      {Type: field.TypeString, Column: grant.FieldSessionID},
-			grant.FieldAuthRequestID:  {Type: field.TypeString, Column: grant.FieldAuthRequestID},
-			grant.FieldScopes:         {Type: field.TypeJSON, Column: grant.FieldScopes},
-			grant.FieldAudience:       {Type: field.TypeJSON, Column: grant.FieldAudience},
-			grant.FieldAuthTime:       {Type: field.TypeTime, Column: grant.FieldAuthTime},
-			grant.FieldAmr:            {Type: field.TypeJSON, Column: grant.FieldAmr},
-			grant.FieldAcr:            {Type: field.TypeString, Column: grant.FieldAcr},
-			grant.FieldCreatedAt:      {Type: field.TypeTime, Column: grant.FieldCreatedAt},
-			grant.FieldExpiresAt:      {Type: field.TypeTime, Column: grant.FieldExpiresAt},
-			grant.FieldRevokedAt:      {Type: field.TypeTime, Column: grant.FieldRevokedAt},
-			grant.FieldRevokeReason:   {Type: field.TypeString, Column: grant.FieldRevokeReason},
+			grant.FieldClientID:            {Type: field.TypeString, Column: grant.FieldClientID},
+			grant.FieldUserID:              {Type: field.TypeString, Column: grant.FieldUserID},
+			grant.FieldOrganizationID:      {Type: field.TypeString, Column: grant.FieldOrganizationID},
+			grant.FieldSessionID:           {Type: field.TypeString, Column: grant.FieldSessionID},
+			grant.FieldAuthRequestID:       {Type: field.TypeString, Column: grant.FieldAuthRequestID},
+			grant.FieldScopes:              {Type: field.TypeJSON, Column: grant.FieldScopes},
+			grant.FieldAudience:            {Type: field.TypeJSON, Column: grant.FieldAudience},
+			grant.FieldAuthTime:            {Type: field.TypeTime, Column: grant.FieldAuthTime},
+			grant.FieldAmr:                 {Type: field.TypeJSON, Column: grant.FieldAmr},
+			grant.FieldAcr:                 {Type: field.TypeString, Column: grant.FieldAcr},
+			grant.FieldCreatedAt:           {Type: field.TypeTime, Column: grant.FieldCreatedAt},
+			grant.FieldExpiresAt:           {Type: field.TypeTime, Column: grant.FieldExpiresAt},
+			grant.FieldIdleLifetimeSeconds: {Type: field.TypeInt, Column: grant.FieldIdleLifetimeSeconds},
+			grant.FieldRevokedAt:           {Type: field.TypeTime, Column: grant.FieldRevokedAt},
+			grant.FieldRevokeReason:        {Type: field.TypeString, Column: grant.FieldRevokeReason},
 		},
 	}
 	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   logintransaction.Table,
+			Columns: logintransaction.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: logintransaction.FieldID,
+			},
+		},
+		Type: "LoginTransaction",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			logintransaction.FieldTokenHash:      {Type: field.TypeString, Column: logintransaction.FieldTokenHash},
+			logintransaction.FieldAuthRequestID:  {Type: field.TypeString, Column: logintransaction.FieldAuthRequestID},
+			logintransaction.FieldUserID:         {Type: field.TypeString, Column: logintransaction.FieldUserID},
+			logintransaction.FieldOrganizationID: {Type: field.TypeString, Column: logintransaction.FieldOrganizationID},
+			logintransaction.FieldFactors:        {Type: field.TypeJSON, Column: logintransaction.FieldFactors},
+			logintransaction.FieldCreatedAt:      {Type: field.TypeTime, Column: logintransaction.FieldCreatedAt},
+			logintransaction.FieldExpiresAt:      {Type: field.TypeTime, Column: logintransaction.FieldExpiresAt},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
@@ -252,7 +274,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldStatus:         {Type: field.TypeEnum, Column: membership.FieldStatus},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organization.Table,
 			Columns: organization.Columns,
@@ -272,7 +294,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organization.FieldMetadata:     {Type: field.TypeJSON, Column: organization.FieldMetadata},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organizationpolicy.Table,
 			Columns: organizationpolicy.Columns,
@@ -294,7 +316,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organizationpolicy.FieldEnforceSSO:                     {Type: field.TypeBool, Column: organizationpolicy.FieldEnforceSSO},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -312,7 +334,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldParentID:      {Type: field.TypeString, Column: refreshtoken.FieldParentID},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   revokedtoken.Table,
 			Columns: revokedtoken.Columns,
@@ -327,7 +349,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			revokedtoken.FieldExpiresAt: {Type: field.TypeTime, Column: revokedtoken.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   role.Table,
 			Columns: role.Columns,
@@ -348,7 +370,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			role.FieldBuiltin:        {Type: field.TypeBool, Column: role.FieldBuiltin},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -359,20 +381,21 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Session",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			session.FieldUserID:     {Type: field.TypeString, Column: session.FieldUserID},
-			session.FieldTokenHash:  {Type: field.TypeString, Column: session.FieldTokenHash},
-			session.FieldAuthTime:   {Type: field.TypeTime, Column: session.FieldAuthTime},
-			session.FieldAmr:        {Type: field.TypeJSON, Column: session.FieldAmr},
-			session.FieldAcr:        {Type: field.TypeString, Column: session.FieldAcr},
-			session.FieldIP:         {Type: field.TypeString, Column: session.FieldIP},
-			session.FieldUserAgent:  {Type: field.TypeString, Column: session.FieldUserAgent},
-			session.FieldCreatedAt:  {Type: field.TypeTime, Column: session.FieldCreatedAt},
-			session.FieldLastSeenAt: {Type: field.TypeTime, Column: session.FieldLastSeenAt},
-			session.FieldExpiresAt:  {Type: field.TypeTime, Column: session.FieldExpiresAt},
-			session.FieldRevokedAt:  {Type: field.TypeTime, Column: session.FieldRevokedAt},
+			session.FieldUserID:             {Type: field.TypeString, Column: session.FieldUserID},
+			session.FieldTokenHash:          {Type: field.TypeString, Column: session.FieldTokenHash},
+			session.FieldAuthTime:           {Type: field.TypeTime, Column: session.FieldAuthTime},
+			session.FieldAmr:                {Type: field.TypeJSON, Column: session.FieldAmr},
+			session.FieldAcr:                {Type: field.TypeString, Column: session.FieldAcr},
+			session.FieldIP:                 {Type: field.TypeString, Column: session.FieldIP},
+			session.FieldUserAgent:          {Type: field.TypeString, Column: session.FieldUserAgent},
+			session.FieldCreatedAt:          {Type: field.TypeTime, Column: session.FieldCreatedAt},
+			session.FieldLastSeenAt:         {Type: field.TypeTime, Column: session.FieldLastSeenAt},
+			session.FieldExpiresAt:          {Type: field.TypeTime, Column: session.FieldExpiresAt},
+			session.FieldIdleTimeoutSeconds: {Type: field.TypeInt, Column: session.FieldIdleTimeoutSeconds},
+			session.FieldRevokedAt:          {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signingkey.Table,
 			Columns: signingkey.Columns,
@@ -392,7 +415,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signingkey.FieldExpiresAt:        {Type: field.TypeTime, Column: signingkey.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -1490,6 +1513,11 @@ func (f *GrantFilter) WhereExpiresAt(p entql.TimeP) {
 	f.Where(p.Field(grant.FieldExpiresAt))
 }
 
+// WhereIdleLifetimeSeconds applies the entql int predicate on the idle_lifetime_seconds field.
+func (f *GrantFilter) WhereIdleLifetimeSeconds(p entql.IntP) {
+	f.Where(p.Field(grant.FieldIdleLifetimeSeconds))
+}
+
 // WhereRevokedAt applies the entql time.Time predicate on the revoked_at field.
 func (f *GrantFilter) WhereRevokedAt(p entql.TimeP) {
 	f.Where(p.Field(grant.FieldRevokedAt))
@@ -1512,6 +1540,81 @@ func (f *GrantFilter) WhereHasRefreshTokensWith(preds ...predicate.RefreshToken)
 			p(s)
 		}
 	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *LoginTransactionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the LoginTransactionQuery builder.
+func (_q *LoginTransactionQuery) Filter() *LoginTransactionFilter {
+	return &LoginTransactionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *LoginTransactionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the LoginTransactionMutation builder.
+func (m *LoginTransactionMutation) Filter() *LoginTransactionFilter {
+	return &LoginTransactionFilter{config: m.config, predicateAdder: m}
+}
+
+// LoginTransactionFilter provides a generic filtering capability at runtime for LoginTransactionQuery.
+type LoginTransactionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *LoginTransactionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *LoginTransactionFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(logintransaction.FieldID))
+}
+
+// WhereTokenHash applies the entql string predicate on the token_hash field.
+func (f *LoginTransactionFilter) WhereTokenHash(p entql.StringP) {
+	f.Where(p.Field(logintransaction.FieldTokenHash))
+}
+
+// WhereAuthRequestID applies the entql string predicate on the auth_request_id field.
+func (f *LoginTransactionFilter) WhereAuthRequestID(p entql.StringP) {
+	f.Where(p.Field(logintransaction.FieldAuthRequestID))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *LoginTransactionFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(logintransaction.FieldUserID))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *LoginTransactionFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(logintransaction.FieldOrganizationID))
+}
+
+// WhereFactors applies the entql json.RawMessage predicate on the factors field.
+func (f *LoginTransactionFilter) WhereFactors(p entql.BytesP) {
+	f.Where(p.Field(logintransaction.FieldFactors))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *LoginTransactionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(logintransaction.FieldCreatedAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *LoginTransactionFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(logintransaction.FieldExpiresAt))
 }
 
 // addPredicate implements the predicateAdder interface.
@@ -1543,7 +1646,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1650,7 +1753,7 @@ type OrganizationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1809,7 +1912,7 @@ type OrganizationPolicyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationPolicyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1908,7 +2011,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1987,7 +2090,7 @@ type RevokedTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RevokedTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2037,7 +2140,7 @@ type RoleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RoleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2145,7 +2248,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2206,6 +2309,11 @@ func (f *SessionFilter) WhereExpiresAt(p entql.TimeP) {
 	f.Where(p.Field(session.FieldExpiresAt))
 }
 
+// WhereIdleTimeoutSeconds applies the entql int predicate on the idle_timeout_seconds field.
+func (f *SessionFilter) WhereIdleTimeoutSeconds(p entql.IntP) {
+	f.Where(p.Field(session.FieldIdleTimeoutSeconds))
+}
+
 // WhereRevokedAt applies the entql time.Time predicate on the revoked_at field.
 func (f *SessionFilter) WhereRevokedAt(p entql.TimeP) {
 	f.Where(p.Field(session.FieldRevokedAt))
@@ -2240,7 +2348,7 @@ type SigningKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SigningKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2315,7 +2423,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

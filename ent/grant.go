@@ -43,6 +43,8 @@ type Grant struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// absolute end of the refresh-token family
 	ExpiresAt time.Time `json:"expires_at,omitempty"`
+	// how long a refresh token of the family may lie unused, when the organization's policy is stricter than the application's
+	IdleLifetimeSeconds *int `json:"idle_lifetime_seconds,omitempty"`
 	// RevokedAt holds the value of the "revoked_at" field.
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 	// RevokeReason holds the value of the "revoke_reason" field.
@@ -82,6 +84,8 @@ func (*Grant) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case grant.FieldID, grant.FieldUserID, grant.FieldOrganizationID, grant.FieldSessionID, grant.FieldAuthRequestID:
 			values[i] = new(pulid.ID)
+		case grant.FieldIdleLifetimeSeconds:
+			values[i] = new(sql.NullInt64)
 		case grant.FieldClientID, grant.FieldAcr, grant.FieldRevokeReason:
 			values[i] = new(sql.NullString)
 		case grant.FieldAuthTime, grant.FieldCreatedAt, grant.FieldExpiresAt, grant.FieldRevokedAt:
@@ -185,6 +189,13 @@ func (_m *Grant) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ExpiresAt = value.Time
 			}
+		case grant.FieldIdleLifetimeSeconds:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field idle_lifetime_seconds", values[i])
+			} else if value.Valid {
+				_m.IdleLifetimeSeconds = new(int)
+				*_m.IdleLifetimeSeconds = int(value.Int64)
+			}
 		case grant.FieldRevokedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field revoked_at", values[i])
@@ -274,6 +285,11 @@ func (_m *Grant) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("expires_at=")
 	builder.WriteString(_m.ExpiresAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	if v := _m.IdleLifetimeSeconds; v != nil {
+		builder.WriteString("idle_lifetime_seconds=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteString(", ")
 	if v := _m.RevokedAt; v != nil {
 		builder.WriteString("revoked_at=")

@@ -134,6 +134,20 @@ func (_c *GrantCreate) SetExpiresAt(v time.Time) *GrantCreate {
 	return _c
 }
 
+// SetIdleLifetimeSeconds sets the "idle_lifetime_seconds" field.
+func (_c *GrantCreate) SetIdleLifetimeSeconds(v int) *GrantCreate {
+	_c.mutation.SetIdleLifetimeSeconds(v)
+	return _c
+}
+
+// SetNillableIdleLifetimeSeconds sets the "idle_lifetime_seconds" field if the given value is not nil.
+func (_c *GrantCreate) SetNillableIdleLifetimeSeconds(v *int) *GrantCreate {
+	if v != nil {
+		_c.SetIdleLifetimeSeconds(*v)
+	}
+	return _c
+}
+
 // SetRevokedAt sets the "revoked_at" field.
 func (_c *GrantCreate) SetRevokedAt(v time.Time) *GrantCreate {
 	_c.mutation.SetRevokedAt(v)
@@ -352,6 +366,10 @@ func (_c *GrantCreate) createSpec() (*Grant, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ExpiresAt(); ok {
 		_spec.SetField(grant.FieldExpiresAt, field.TypeTime, value)
 		_node.ExpiresAt = value
+	}
+	if value, ok := _c.mutation.IdleLifetimeSeconds(); ok {
+		_spec.SetField(grant.FieldIdleLifetimeSeconds, field.TypeInt, value)
+		_node.IdleLifetimeSeconds = &value
 	}
 	if value, ok := _c.mutation.RevokedAt(); ok {
 		_spec.SetField(grant.FieldRevokedAt, field.TypeTime, value)

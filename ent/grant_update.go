@@ -182,6 +182,9 @@ func (_u *GrantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(grant.FieldExpiresAt, field.TypeTime, value)
 	}
+	if _u.mutation.IdleLifetimeSecondsCleared() {
+		_spec.ClearField(grant.FieldIdleLifetimeSeconds, field.TypeInt)
+	}
 	if value, ok := _u.mutation.RevokedAt(); ok {
 		_spec.SetField(grant.FieldRevokedAt, field.TypeTime, value)
 	}
@@ -440,6 +443,9 @@ func (_u *GrantUpdateOne) sqlSave(ctx context.Context) (_node *Grant, err error)
 	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(grant.FieldExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.IdleLifetimeSecondsCleared() {
+		_spec.ClearField(grant.FieldIdleLifetimeSeconds, field.TypeInt)
 	}
 	if value, ok := _u.mutation.RevokedAt(); ok {
 		_spec.SetField(grant.FieldRevokedAt, field.TypeTime, value)

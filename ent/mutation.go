@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
+	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
@@ -26,6 +27,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
 	"github.com/gatehouse-id/gatehouse/ent/role"
+	"github.com/gatehouse-id/gatehouse/ent/schema/factor"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/signingkey"
@@ -49,6 +51,7 @@ const (
 	TypeConsent            = "Consent"
 	TypeDomain             = "Domain"
 	TypeGrant              = "Grant"
+	TypeLoginTransaction   = "LoginTransaction"
 	TypeMembership         = "Membership"
 	TypeOrganization       = "Organization"
 	TypeOrganizationPolicy = "OrganizationPolicy"
@@ -7874,33 +7877,35 @@ func (m *DomainMutation) ResetEdge(name string) error {
 // GrantMutation represents an operation that mutates the Grant nodes in the graph.
 type GrantMutation struct {
 	config
-	op                    Op
-	typ                   string
-	id                    *pulid.ID
-	client_id             *string
-	user_id               *pulid.ID
-	organization_id       *pulid.ID
-	session_id            *pulid.ID
-	auth_request_id       *pulid.ID
-	scopes                *[]string
-	appendscopes          []string
-	audience              *[]string
-	appendaudience        []string
-	auth_time             *time.Time
-	amr                   *[]string
-	appendamr             []string
-	acr                   *string
-	created_at            *time.Time
-	expires_at            *time.Time
-	revoked_at            *time.Time
-	revoke_reason         *string
-	clearedFields         map[string]struct{}
-	refresh_tokens        map[pulid.ID]struct{}
-	removedrefresh_tokens map[pulid.ID]struct{}
-	clearedrefresh_tokens bool
-	done                  bool
-	oldValue              func(context.Context) (*Grant, error)
-	predicates            []predicate.Grant
+	op                       Op
+	typ                      string
+	id                       *pulid.ID
+	client_id                *string
+	user_id                  *pulid.ID
+	organization_id          *pulid.ID
+	session_id               *pulid.ID
+	auth_request_id          *pulid.ID
+	scopes                   *[]string
+	appendscopes             []string
+	audience                 *[]string
+	appendaudience           []string
+	auth_time                *time.Time
+	amr                      *[]string
+	appendamr                []string
+	acr                      *string
+	created_at               *time.Time
+	expires_at               *time.Time
+	idle_lifetime_seconds    *int
+	addidle_lifetime_seconds *int
+	revoked_at               *time.Time
+	revoke_reason            *string
+	clearedFields            map[string]struct{}
+	refresh_tokens           map[pulid.ID]struct{}
+	removedrefresh_tokens    map[pulid.ID]struct{}
+	clearedrefresh_tokens    bool
+	done                     bool
+	oldValue                 func(context.Context) (*Grant, error)
+	predicates               []predicate.Grant
 }
 
 var _ ent.Mutation = (*GrantMutation)(nil)
@@ -8564,6 +8569,76 @@ func (m *GrantMutation) ResetExpiresAt() {
 	m.expires_at = nil
 }
 
+// SetIdleLifetimeSeconds sets the "idle_lifetime_seconds" field.
+func (m *GrantMutation) SetIdleLifetimeSeconds(i int) {
+	m.idle_lifetime_seconds = &i
+	m.addidle_lifetime_seconds = nil
+}
+
+// IdleLifetimeSeconds returns the value of the "idle_lifetime_seconds" field in the mutation.
+func (m *GrantMutation) IdleLifetimeSeconds() (r int, exists bool) {
+	v := m.idle_lifetime_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdleLifetimeSeconds returns the old "idle_lifetime_seconds" field's value of the Grant entity.
+// If the Grant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GrantMutation) OldIdleLifetimeSeconds(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdleLifetimeSeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdleLifetimeSeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdleLifetimeSeconds: %w", err)
+	}
+	return oldValue.IdleLifetimeSeconds, nil
+}
+
+// AddIdleLifetimeSeconds adds i to the "idle_lifetime_seconds" field.
+func (m *GrantMutation) AddIdleLifetimeSeconds(i int) {
+	if m.addidle_lifetime_seconds != nil {
+		*m.addidle_lifetime_seconds += i
+	} else {
+		m.addidle_lifetime_seconds = &i
+	}
+}
+
+// AddedIdleLifetimeSeconds returns the value that was added to the "idle_lifetime_seconds" field in this mutation.
+func (m *GrantMutation) AddedIdleLifetimeSeconds() (r int, exists bool) {
+	v := m.addidle_lifetime_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearIdleLifetimeSeconds clears the value of the "idle_lifetime_seconds" field.
+func (m *GrantMutation) ClearIdleLifetimeSeconds() {
+	m.idle_lifetime_seconds = nil
+	m.addidle_lifetime_seconds = nil
+	m.clearedFields[grant.FieldIdleLifetimeSeconds] = struct{}{}
+}
+
+// IdleLifetimeSecondsCleared returns if the "idle_lifetime_seconds" field was cleared in this mutation.
+func (m *GrantMutation) IdleLifetimeSecondsCleared() bool {
+	_, ok := m.clearedFields[grant.FieldIdleLifetimeSeconds]
+	return ok
+}
+
+// ResetIdleLifetimeSeconds resets all changes to the "idle_lifetime_seconds" field.
+func (m *GrantMutation) ResetIdleLifetimeSeconds() {
+	m.idle_lifetime_seconds = nil
+	m.addidle_lifetime_seconds = nil
+	delete(m.clearedFields, grant.FieldIdleLifetimeSeconds)
+}
+
 // SetRevokedAt sets the "revoked_at" field.
 func (m *GrantMutation) SetRevokedAt(t time.Time) {
 	m.revoked_at = &t
@@ -8750,7 +8825,7 @@ func (m *GrantMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *GrantMutation) Fields() []string {
-	fields := make([]string, 0, 14)
+	fields := make([]string, 0, 15)
 	if m.client_id != nil {
 		fields = append(fields, grant.FieldClientID)
 	}
@@ -8786,6 +8861,9 @@ func (m *GrantMutation) Fields() []string {
 	}
 	if m.expires_at != nil {
 		fields = append(fields, grant.FieldExpiresAt)
+	}
+	if m.idle_lifetime_seconds != nil {
+		fields = append(fields, grant.FieldIdleLifetimeSeconds)
 	}
 	if m.revoked_at != nil {
 		fields = append(fields, grant.FieldRevokedAt)
@@ -8825,6 +8903,8 @@ func (m *GrantMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedAt()
 	case grant.FieldExpiresAt:
 		return m.ExpiresAt()
+	case grant.FieldIdleLifetimeSeconds:
+		return m.IdleLifetimeSeconds()
 	case grant.FieldRevokedAt:
 		return m.RevokedAt()
 	case grant.FieldRevokeReason:
@@ -8862,6 +8942,8 @@ func (m *GrantMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldCreatedAt(ctx)
 	case grant.FieldExpiresAt:
 		return m.OldExpiresAt(ctx)
+	case grant.FieldIdleLifetimeSeconds:
+		return m.OldIdleLifetimeSeconds(ctx)
 	case grant.FieldRevokedAt:
 		return m.OldRevokedAt(ctx)
 	case grant.FieldRevokeReason:
@@ -8959,6 +9041,13 @@ func (m *GrantMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetExpiresAt(v)
 		return nil
+	case grant.FieldIdleLifetimeSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdleLifetimeSeconds(v)
+		return nil
 	case grant.FieldRevokedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -8980,13 +9069,21 @@ func (m *GrantMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *GrantMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addidle_lifetime_seconds != nil {
+		fields = append(fields, grant.FieldIdleLifetimeSeconds)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *GrantMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case grant.FieldIdleLifetimeSeconds:
+		return m.AddedIdleLifetimeSeconds()
+	}
 	return nil, false
 }
 
@@ -8995,6 +9092,13 @@ func (m *GrantMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *GrantMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case grant.FieldIdleLifetimeSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddIdleLifetimeSeconds(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Grant numeric field %s", name)
 }
@@ -9020,6 +9124,9 @@ func (m *GrantMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(grant.FieldAcr) {
 		fields = append(fields, grant.FieldAcr)
+	}
+	if m.FieldCleared(grant.FieldIdleLifetimeSeconds) {
+		fields = append(fields, grant.FieldIdleLifetimeSeconds)
 	}
 	if m.FieldCleared(grant.FieldRevokedAt) {
 		fields = append(fields, grant.FieldRevokedAt)
@@ -9058,6 +9165,9 @@ func (m *GrantMutation) ClearField(name string) error {
 		return nil
 	case grant.FieldAcr:
 		m.ClearAcr()
+		return nil
+	case grant.FieldIdleLifetimeSeconds:
+		m.ClearIdleLifetimeSeconds()
 		return nil
 	case grant.FieldRevokedAt:
 		m.ClearRevokedAt()
@@ -9108,6 +9218,9 @@ func (m *GrantMutation) ResetField(name string) error {
 		return nil
 	case grant.FieldExpiresAt:
 		m.ResetExpiresAt()
+		return nil
+	case grant.FieldIdleLifetimeSeconds:
+		m.ResetIdleLifetimeSeconds()
 		return nil
 	case grant.FieldRevokedAt:
 		m.ResetRevokedAt()
@@ -9201,6 +9314,758 @@ func (m *GrantMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Grant edge %s", name)
+}
+
+// LoginTransactionMutation represents an operation that mutates the LoginTransaction nodes in the graph.
+type LoginTransactionMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	token_hash      *string
+	auth_request_id *pulid.ID
+	user_id         *pulid.ID
+	organization_id *pulid.ID
+	factors         *[]factor.Proven
+	appendfactors   []factor.Proven
+	created_at      *time.Time
+	expires_at      *time.Time
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*LoginTransaction, error)
+	predicates      []predicate.LoginTransaction
+}
+
+var _ ent.Mutation = (*LoginTransactionMutation)(nil)
+
+// logintransactionOption allows management of the mutation configuration using functional options.
+type logintransactionOption func(*LoginTransactionMutation)
+
+// newLoginTransactionMutation creates new mutation for the LoginTransaction entity.
+func newLoginTransactionMutation(c config, op Op, opts ...logintransactionOption) *LoginTransactionMutation {
+	m := &LoginTransactionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeLoginTransaction,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withLoginTransactionID sets the ID field of the mutation.
+func withLoginTransactionID(id pulid.ID) logintransactionOption {
+	return func(m *LoginTransactionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *LoginTransaction
+		)
+		m.oldValue = func(ctx context.Context) (*LoginTransaction, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().LoginTransaction.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withLoginTransaction sets the old LoginTransaction of the mutation.
+func withLoginTransaction(node *LoginTransaction) logintransactionOption {
+	return func(m *LoginTransactionMutation) {
+		m.oldValue = func(context.Context) (*LoginTransaction, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m LoginTransactionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m LoginTransactionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of LoginTransaction entities.
+func (m *LoginTransactionMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *LoginTransactionMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *LoginTransactionMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().LoginTransaction.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTokenHash sets the "token_hash" field.
+func (m *LoginTransactionMutation) SetTokenHash(s string) {
+	m.token_hash = &s
+}
+
+// TokenHash returns the value of the "token_hash" field in the mutation.
+func (m *LoginTransactionMutation) TokenHash() (r string, exists bool) {
+	v := m.token_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTokenHash returns the old "token_hash" field's value of the LoginTransaction entity.
+// If the LoginTransaction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoginTransactionMutation) OldTokenHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTokenHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTokenHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTokenHash: %w", err)
+	}
+	return oldValue.TokenHash, nil
+}
+
+// ResetTokenHash resets all changes to the "token_hash" field.
+func (m *LoginTransactionMutation) ResetTokenHash() {
+	m.token_hash = nil
+}
+
+// SetAuthRequestID sets the "auth_request_id" field.
+func (m *LoginTransactionMutation) SetAuthRequestID(pu pulid.ID) {
+	m.auth_request_id = &pu
+}
+
+// AuthRequestID returns the value of the "auth_request_id" field in the mutation.
+func (m *LoginTransactionMutation) AuthRequestID() (r pulid.ID, exists bool) {
+	v := m.auth_request_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuthRequestID returns the old "auth_request_id" field's value of the LoginTransaction entity.
+// If the LoginTransaction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoginTransactionMutation) OldAuthRequestID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuthRequestID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuthRequestID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuthRequestID: %w", err)
+	}
+	return oldValue.AuthRequestID, nil
+}
+
+// ClearAuthRequestID clears the value of the "auth_request_id" field.
+func (m *LoginTransactionMutation) ClearAuthRequestID() {
+	m.auth_request_id = nil
+	m.clearedFields[logintransaction.FieldAuthRequestID] = struct{}{}
+}
+
+// AuthRequestIDCleared returns if the "auth_request_id" field was cleared in this mutation.
+func (m *LoginTransactionMutation) AuthRequestIDCleared() bool {
+	_, ok := m.clearedFields[logintransaction.FieldAuthRequestID]
+	return ok
+}
+
+// ResetAuthRequestID resets all changes to the "auth_request_id" field.
+func (m *LoginTransactionMutation) ResetAuthRequestID() {
+	m.auth_request_id = nil
+	delete(m.clearedFields, logintransaction.FieldAuthRequestID)
+}
+
+// SetUserID sets the "user_id" field.
+func (m *LoginTransactionMutation) SetUserID(pu pulid.ID) {
+	m.user_id = &pu
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *LoginTransactionMutation) UserID() (r pulid.ID, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the LoginTransaction entity.
+// If the LoginTransaction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoginTransactionMutation) OldUserID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ClearUserID clears the value of the "user_id" field.
+func (m *LoginTransactionMutation) ClearUserID() {
+	m.user_id = nil
+	m.clearedFields[logintransaction.FieldUserID] = struct{}{}
+}
+
+// UserIDCleared returns if the "user_id" field was cleared in this mutation.
+func (m *LoginTransactionMutation) UserIDCleared() bool {
+	_, ok := m.clearedFields[logintransaction.FieldUserID]
+	return ok
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *LoginTransactionMutation) ResetUserID() {
+	m.user_id = nil
+	delete(m.clearedFields, logintransaction.FieldUserID)
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *LoginTransactionMutation) SetOrganizationID(pu pulid.ID) {
+	m.organization_id = &pu
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *LoginTransactionMutation) OrganizationID() (r pulid.ID, exists bool) {
+	v := m.organization_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the LoginTransaction entity.
+// If the LoginTransaction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoginTransactionMutation) OldOrganizationID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ClearOrganizationID clears the value of the "organization_id" field.
+func (m *LoginTransactionMutation) ClearOrganizationID() {
+	m.organization_id = nil
+	m.clearedFields[logintransaction.FieldOrganizationID] = struct{}{}
+}
+
+// OrganizationIDCleared returns if the "organization_id" field was cleared in this mutation.
+func (m *LoginTransactionMutation) OrganizationIDCleared() bool {
+	_, ok := m.clearedFields[logintransaction.FieldOrganizationID]
+	return ok
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *LoginTransactionMutation) ResetOrganizationID() {
+	m.organization_id = nil
+	delete(m.clearedFields, logintransaction.FieldOrganizationID)
+}
+
+// SetFactors sets the "factors" field.
+func (m *LoginTransactionMutation) SetFactors(f []factor.Proven) {
+	m.factors = &f
+	m.appendfactors = nil
+}
+
+// Factors returns the value of the "factors" field in the mutation.
+func (m *LoginTransactionMutation) Factors() (r []factor.Proven, exists bool) {
+	v := m.factors
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFactors returns the old "factors" field's value of the LoginTransaction entity.
+// If the LoginTransaction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoginTransactionMutation) OldFactors(ctx context.Context) (v []factor.Proven, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFactors is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFactors requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFactors: %w", err)
+	}
+	return oldValue.Factors, nil
+}
+
+// AppendFactors adds f to the "factors" field.
+func (m *LoginTransactionMutation) AppendFactors(f []factor.Proven) {
+	m.appendfactors = append(m.appendfactors, f...)
+}
+
+// AppendedFactors returns the list of values that were appended to the "factors" field in this mutation.
+func (m *LoginTransactionMutation) AppendedFactors() ([]factor.Proven, bool) {
+	if len(m.appendfactors) == 0 {
+		return nil, false
+	}
+	return m.appendfactors, true
+}
+
+// ClearFactors clears the value of the "factors" field.
+func (m *LoginTransactionMutation) ClearFactors() {
+	m.factors = nil
+	m.appendfactors = nil
+	m.clearedFields[logintransaction.FieldFactors] = struct{}{}
+}
+
+// FactorsCleared returns if the "factors" field was cleared in this mutation.
+func (m *LoginTransactionMutation) FactorsCleared() bool {
+	_, ok := m.clearedFields[logintransaction.FieldFactors]
+	return ok
+}
+
+// ResetFactors resets all changes to the "factors" field.
+func (m *LoginTransactionMutation) ResetFactors() {
+	m.factors = nil
+	m.appendfactors = nil
+	delete(m.clearedFields, logintransaction.FieldFactors)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *LoginTransactionMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *LoginTransactionMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the LoginTransaction entity.
+// If the LoginTransaction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoginTransactionMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *LoginTransactionMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *LoginTransactionMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *LoginTransactionMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the LoginTransaction entity.
+// If the LoginTransaction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LoginTransactionMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *LoginTransactionMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// Where appends a list predicates to the LoginTransactionMutation builder.
+func (m *LoginTransactionMutation) Where(ps ...predicate.LoginTransaction) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the LoginTransactionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *LoginTransactionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.LoginTransaction, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *LoginTransactionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *LoginTransactionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (LoginTransaction).
+func (m *LoginTransactionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *LoginTransactionMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.token_hash != nil {
+		fields = append(fields, logintransaction.FieldTokenHash)
+	}
+	if m.auth_request_id != nil {
+		fields = append(fields, logintransaction.FieldAuthRequestID)
+	}
+	if m.user_id != nil {
+		fields = append(fields, logintransaction.FieldUserID)
+	}
+	if m.organization_id != nil {
+		fields = append(fields, logintransaction.FieldOrganizationID)
+	}
+	if m.factors != nil {
+		fields = append(fields, logintransaction.FieldFactors)
+	}
+	if m.created_at != nil {
+		fields = append(fields, logintransaction.FieldCreatedAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, logintransaction.FieldExpiresAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *LoginTransactionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case logintransaction.FieldTokenHash:
+		return m.TokenHash()
+	case logintransaction.FieldAuthRequestID:
+		return m.AuthRequestID()
+	case logintransaction.FieldUserID:
+		return m.UserID()
+	case logintransaction.FieldOrganizationID:
+		return m.OrganizationID()
+	case logintransaction.FieldFactors:
+		return m.Factors()
+	case logintransaction.FieldCreatedAt:
+		return m.CreatedAt()
+	case logintransaction.FieldExpiresAt:
+		return m.ExpiresAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *LoginTransactionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case logintransaction.FieldTokenHash:
+		return m.OldTokenHash(ctx)
+	case logintransaction.FieldAuthRequestID:
+		return m.OldAuthRequestID(ctx)
+	case logintransaction.FieldUserID:
+		return m.OldUserID(ctx)
+	case logintransaction.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case logintransaction.FieldFactors:
+		return m.OldFactors(ctx)
+	case logintransaction.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case logintransaction.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown LoginTransaction field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LoginTransactionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case logintransaction.FieldTokenHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTokenHash(v)
+		return nil
+	case logintransaction.FieldAuthRequestID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuthRequestID(v)
+		return nil
+	case logintransaction.FieldUserID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case logintransaction.FieldOrganizationID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case logintransaction.FieldFactors:
+		v, ok := value.([]factor.Proven)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFactors(v)
+		return nil
+	case logintransaction.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case logintransaction.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LoginTransaction field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *LoginTransactionMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *LoginTransactionMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LoginTransactionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown LoginTransaction numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *LoginTransactionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(logintransaction.FieldAuthRequestID) {
+		fields = append(fields, logintransaction.FieldAuthRequestID)
+	}
+	if m.FieldCleared(logintransaction.FieldUserID) {
+		fields = append(fields, logintransaction.FieldUserID)
+	}
+	if m.FieldCleared(logintransaction.FieldOrganizationID) {
+		fields = append(fields, logintransaction.FieldOrganizationID)
+	}
+	if m.FieldCleared(logintransaction.FieldFactors) {
+		fields = append(fields, logintransaction.FieldFactors)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *LoginTransactionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *LoginTransactionMutation) ClearField(name string) error {
+	switch name {
+	case logintransaction.FieldAuthRequestID:
+		m.ClearAuthRequestID()
+		return nil
+	case logintransaction.FieldUserID:
+		m.ClearUserID()
+		return nil
+	case logintransaction.FieldOrganizationID:
+		m.ClearOrganizationID()
+		return nil
+	case logintransaction.FieldFactors:
+		m.ClearFactors()
+		return nil
+	}
+	return fmt.Errorf("unknown LoginTransaction nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *LoginTransactionMutation) ResetField(name string) error {
+	switch name {
+	case logintransaction.FieldTokenHash:
+		m.ResetTokenHash()
+		return nil
+	case logintransaction.FieldAuthRequestID:
+		m.ResetAuthRequestID()
+		return nil
+	case logintransaction.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case logintransaction.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case logintransaction.FieldFactors:
+		m.ResetFactors()
+		return nil
+	case logintransaction.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case logintransaction.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown LoginTransaction field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *LoginTransactionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *LoginTransactionMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *LoginTransactionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *LoginTransactionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *LoginTransactionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *LoginTransactionMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *LoginTransactionMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown LoginTransaction unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *LoginTransactionMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown LoginTransaction edge %s", name)
 }
 
 // MembershipMutation represents an operation that mutates the Membership nodes in the graph.
@@ -13992,25 +14857,27 @@ func (m *RoleMutation) ResetEdge(name string) error {
 // SessionMutation represents an operation that mutates the Session nodes in the graph.
 type SessionMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *pulid.ID
-	user_id       *pulid.ID
-	token_hash    *string
-	auth_time     *time.Time
-	amr           *[]string
-	appendamr     []string
-	acr           *string
-	ip            *string
-	user_agent    *string
-	created_at    *time.Time
-	last_seen_at  *time.Time
-	expires_at    *time.Time
-	revoked_at    *time.Time
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*Session, error)
-	predicates    []predicate.Session
+	op                      Op
+	typ                     string
+	id                      *pulid.ID
+	user_id                 *pulid.ID
+	token_hash              *string
+	auth_time               *time.Time
+	amr                     *[]string
+	appendamr               []string
+	acr                     *string
+	ip                      *string
+	user_agent              *string
+	created_at              *time.Time
+	last_seen_at            *time.Time
+	expires_at              *time.Time
+	idle_timeout_seconds    *int
+	addidle_timeout_seconds *int
+	revoked_at              *time.Time
+	clearedFields           map[string]struct{}
+	done                    bool
+	oldValue                func(context.Context) (*Session, error)
+	predicates              []predicate.Session
 }
 
 var _ ent.Mutation = (*SessionMutation)(nil)
@@ -14545,6 +15412,62 @@ func (m *SessionMutation) ResetExpiresAt() {
 	m.expires_at = nil
 }
 
+// SetIdleTimeoutSeconds sets the "idle_timeout_seconds" field.
+func (m *SessionMutation) SetIdleTimeoutSeconds(i int) {
+	m.idle_timeout_seconds = &i
+	m.addidle_timeout_seconds = nil
+}
+
+// IdleTimeoutSeconds returns the value of the "idle_timeout_seconds" field in the mutation.
+func (m *SessionMutation) IdleTimeoutSeconds() (r int, exists bool) {
+	v := m.idle_timeout_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdleTimeoutSeconds returns the old "idle_timeout_seconds" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionMutation) OldIdleTimeoutSeconds(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdleTimeoutSeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdleTimeoutSeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdleTimeoutSeconds: %w", err)
+	}
+	return oldValue.IdleTimeoutSeconds, nil
+}
+
+// AddIdleTimeoutSeconds adds i to the "idle_timeout_seconds" field.
+func (m *SessionMutation) AddIdleTimeoutSeconds(i int) {
+	if m.addidle_timeout_seconds != nil {
+		*m.addidle_timeout_seconds += i
+	} else {
+		m.addidle_timeout_seconds = &i
+	}
+}
+
+// AddedIdleTimeoutSeconds returns the value that was added to the "idle_timeout_seconds" field in this mutation.
+func (m *SessionMutation) AddedIdleTimeoutSeconds() (r int, exists bool) {
+	v := m.addidle_timeout_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetIdleTimeoutSeconds resets all changes to the "idle_timeout_seconds" field.
+func (m *SessionMutation) ResetIdleTimeoutSeconds() {
+	m.idle_timeout_seconds = nil
+	m.addidle_timeout_seconds = nil
+}
+
 // SetRevokedAt sets the "revoked_at" field.
 func (m *SessionMutation) SetRevokedAt(t time.Time) {
 	m.revoked_at = &t
@@ -14628,7 +15551,7 @@ func (m *SessionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SessionMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.user_id != nil {
 		fields = append(fields, session.FieldUserID)
 	}
@@ -14658,6 +15581,9 @@ func (m *SessionMutation) Fields() []string {
 	}
 	if m.expires_at != nil {
 		fields = append(fields, session.FieldExpiresAt)
+	}
+	if m.idle_timeout_seconds != nil {
+		fields = append(fields, session.FieldIdleTimeoutSeconds)
 	}
 	if m.revoked_at != nil {
 		fields = append(fields, session.FieldRevokedAt)
@@ -14690,6 +15616,8 @@ func (m *SessionMutation) Field(name string) (ent.Value, bool) {
 		return m.LastSeenAt()
 	case session.FieldExpiresAt:
 		return m.ExpiresAt()
+	case session.FieldIdleTimeoutSeconds:
+		return m.IdleTimeoutSeconds()
 	case session.FieldRevokedAt:
 		return m.RevokedAt()
 	}
@@ -14721,6 +15649,8 @@ func (m *SessionMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldLastSeenAt(ctx)
 	case session.FieldExpiresAt:
 		return m.OldExpiresAt(ctx)
+	case session.FieldIdleTimeoutSeconds:
+		return m.OldIdleTimeoutSeconds(ctx)
 	case session.FieldRevokedAt:
 		return m.OldRevokedAt(ctx)
 	}
@@ -14802,6 +15732,13 @@ func (m *SessionMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetExpiresAt(v)
 		return nil
+	case session.FieldIdleTimeoutSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdleTimeoutSeconds(v)
+		return nil
 	case session.FieldRevokedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -14816,13 +15753,21 @@ func (m *SessionMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *SessionMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addidle_timeout_seconds != nil {
+		fields = append(fields, session.FieldIdleTimeoutSeconds)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *SessionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case session.FieldIdleTimeoutSeconds:
+		return m.AddedIdleTimeoutSeconds()
+	}
 	return nil, false
 }
 
@@ -14831,6 +15776,13 @@ func (m *SessionMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *SessionMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case session.FieldIdleTimeoutSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddIdleTimeoutSeconds(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Session numeric field %s", name)
 }
@@ -14920,6 +15872,9 @@ func (m *SessionMutation) ResetField(name string) error {
 		return nil
 	case session.FieldExpiresAt:
 		m.ResetExpiresAt()
+		return nil
+	case session.FieldIdleTimeoutSeconds:
+		m.ResetIdleTimeoutSeconds()
 		return nil
 	case session.FieldRevokedAt:
 		m.ResetRevokedAt()

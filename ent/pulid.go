@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
+	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
@@ -35,6 +36,7 @@ var prefixMap = map[string]string{
 	"cns":  consent.Table,
 	"dom":  domain.Table,
 	"grt":  grant.Table,
+	"ltx":  logintransaction.Table,
 	"mem":  membership.Table,
 	"org":  organization.Table,
 	"pol":  organizationpolicy.Table,

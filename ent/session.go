@@ -39,6 +39,8 @@ type Session struct {
 	LastSeenAt time.Time `json:"last_seen_at,omitempty"`
 	// ExpiresAt holds the value of the "expires_at" field.
 	ExpiresAt time.Time `json:"expires_at,omitempty"`
+	// the session ends when unused this long; lowered by the policy of each organization it signs into
+	IdleTimeoutSeconds int `json:"idle_timeout_seconds,omitempty"`
 	// RevokedAt holds the value of the "revoked_at" field.
 	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
 	selectValues sql.SelectValues
@@ -53,6 +55,8 @@ func (*Session) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case session.FieldID, session.FieldUserID:
 			values[i] = new(pulid.ID)
+		case session.FieldIdleTimeoutSeconds:
+			values[i] = new(sql.NullInt64)
 		case session.FieldTokenHash, session.FieldAcr, session.FieldIP, session.FieldUserAgent:
 			values[i] = new(sql.NullString)
 		case session.FieldAuthTime, session.FieldCreatedAt, session.FieldLastSeenAt, session.FieldExpiresAt, session.FieldRevokedAt:
@@ -140,6 +144,12 @@ func (_m *Session) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ExpiresAt = value.Time
 			}
+		case session.FieldIdleTimeoutSeconds:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field idle_timeout_seconds", values[i])
+			} else if value.Valid {
+				_m.IdleTimeoutSeconds = int(value.Int64)
+			}
 		case session.FieldRevokedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field revoked_at", values[i])
@@ -211,6 +221,9 @@ func (_m *Session) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("expires_at=")
 	builder.WriteString(_m.ExpiresAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("idle_timeout_seconds=")
+	builder.WriteString(fmt.Sprintf("%v", _m.IdleTimeoutSeconds))
 	builder.WriteString(", ")
 	if v := _m.RevokedAt; v != nil {
 		builder.WriteString("revoked_at=")

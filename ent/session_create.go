@@ -121,6 +121,20 @@ func (_c *SessionCreate) SetExpiresAt(v time.Time) *SessionCreate {
 	return _c
 }
 
+// SetIdleTimeoutSeconds sets the "idle_timeout_seconds" field.
+func (_c *SessionCreate) SetIdleTimeoutSeconds(v int) *SessionCreate {
+	_c.mutation.SetIdleTimeoutSeconds(v)
+	return _c
+}
+
+// SetNillableIdleTimeoutSeconds sets the "idle_timeout_seconds" field if the given value is not nil.
+func (_c *SessionCreate) SetNillableIdleTimeoutSeconds(v *int) *SessionCreate {
+	if v != nil {
+		_c.SetIdleTimeoutSeconds(*v)
+	}
+	return _c
+}
+
 // SetRevokedAt sets the "revoked_at" field.
 func (_c *SessionCreate) SetRevokedAt(v time.Time) *SessionCreate {
 	_c.mutation.SetRevokedAt(v)
@@ -200,6 +214,10 @@ func (_c *SessionCreate) defaults() error {
 		v := session.DefaultLastSeenAt()
 		_c.mutation.SetLastSeenAt(v)
 	}
+	if _, ok := _c.mutation.IdleTimeoutSeconds(); !ok {
+		v := session.DefaultIdleTimeoutSeconds
+		_c.mutation.SetIdleTimeoutSeconds(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if session.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized session.DefaultID (forgotten import ent/runtime?)")
@@ -234,6 +252,14 @@ func (_c *SessionCreate) check() error {
 	}
 	if _, ok := _c.mutation.ExpiresAt(); !ok {
 		return &ValidationError{Name: "expires_at", err: errors.New(`ent: missing required field "Session.expires_at"`)}
+	}
+	if _, ok := _c.mutation.IdleTimeoutSeconds(); !ok {
+		return &ValidationError{Name: "idle_timeout_seconds", err: errors.New(`ent: missing required field "Session.idle_timeout_seconds"`)}
+	}
+	if v, ok := _c.mutation.IdleTimeoutSeconds(); ok {
+		if err := session.IdleTimeoutSecondsValidator(v); err != nil {
+			return &ValidationError{Name: "idle_timeout_seconds", err: fmt.Errorf(`ent: validator failed for field "Session.idle_timeout_seconds": %w`, err)}
+		}
 	}
 	return nil
 }
@@ -309,6 +335,10 @@ func (_c *SessionCreate) createSpec() (*Session, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ExpiresAt(); ok {
 		_spec.SetField(session.FieldExpiresAt, field.TypeTime, value)
 		_node.ExpiresAt = value
+	}
+	if value, ok := _c.mutation.IdleTimeoutSeconds(); ok {
+		_spec.SetField(session.FieldIdleTimeoutSeconds, field.TypeInt, value)
+		_node.IdleTimeoutSeconds = value
 	}
 	if value, ok := _c.mutation.RevokedAt(); ok {
 		_spec.SetField(session.FieldRevokedAt, field.TypeTime, value)

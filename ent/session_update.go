@@ -109,6 +109,27 @@ func (_u *SessionUpdate) SetNillableExpiresAt(v *time.Time) *SessionUpdate {
 	return _u
 }
 
+// SetIdleTimeoutSeconds sets the "idle_timeout_seconds" field.
+func (_u *SessionUpdate) SetIdleTimeoutSeconds(v int) *SessionUpdate {
+	_u.mutation.ResetIdleTimeoutSeconds()
+	_u.mutation.SetIdleTimeoutSeconds(v)
+	return _u
+}
+
+// SetNillableIdleTimeoutSeconds sets the "idle_timeout_seconds" field if the given value is not nil.
+func (_u *SessionUpdate) SetNillableIdleTimeoutSeconds(v *int) *SessionUpdate {
+	if v != nil {
+		_u.SetIdleTimeoutSeconds(*v)
+	}
+	return _u
+}
+
+// AddIdleTimeoutSeconds adds value to the "idle_timeout_seconds" field.
+func (_u *SessionUpdate) AddIdleTimeoutSeconds(v int) *SessionUpdate {
+	_u.mutation.AddIdleTimeoutSeconds(v)
+	return _u
+}
+
 // SetRevokedAt sets the "revoked_at" field.
 func (_u *SessionUpdate) SetRevokedAt(v time.Time) *SessionUpdate {
 	_u.mutation.SetRevokedAt(v)
@@ -161,7 +182,20 @@ func (_u *SessionUpdate) ExecX(ctx context.Context) {
 	}
 }
 
+// check runs all checks and user-defined validators on the builder.
+func (_u *SessionUpdate) check() error {
+	if v, ok := _u.mutation.IdleTimeoutSeconds(); ok {
+		if err := session.IdleTimeoutSecondsValidator(v); err != nil {
+			return &ValidationError{Name: "idle_timeout_seconds", err: fmt.Errorf(`ent: validator failed for field "Session.idle_timeout_seconds": %w`, err)}
+		}
+	}
+	return nil
+}
+
 func (_u *SessionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
+	if err := _u.check(); err != nil {
+		return _node, err
+	}
 	_spec := sqlgraph.NewUpdateSpec(session.Table, session.Columns, sqlgraph.NewFieldSpec(session.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
@@ -201,6 +235,12 @@ func (_u *SessionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(session.FieldExpiresAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.IdleTimeoutSeconds(); ok {
+		_spec.SetField(session.FieldIdleTimeoutSeconds, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedIdleTimeoutSeconds(); ok {
+		_spec.AddField(session.FieldIdleTimeoutSeconds, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.RevokedAt(); ok {
 		_spec.SetField(session.FieldRevokedAt, field.TypeTime, value)
@@ -308,6 +348,27 @@ func (_u *SessionUpdateOne) SetNillableExpiresAt(v *time.Time) *SessionUpdateOne
 	return _u
 }
 
+// SetIdleTimeoutSeconds sets the "idle_timeout_seconds" field.
+func (_u *SessionUpdateOne) SetIdleTimeoutSeconds(v int) *SessionUpdateOne {
+	_u.mutation.ResetIdleTimeoutSeconds()
+	_u.mutation.SetIdleTimeoutSeconds(v)
+	return _u
+}
+
+// SetNillableIdleTimeoutSeconds sets the "idle_timeout_seconds" field if the given value is not nil.
+func (_u *SessionUpdateOne) SetNillableIdleTimeoutSeconds(v *int) *SessionUpdateOne {
+	if v != nil {
+		_u.SetIdleTimeoutSeconds(*v)
+	}
+	return _u
+}
+
+// AddIdleTimeoutSeconds adds value to the "idle_timeout_seconds" field.
+func (_u *SessionUpdateOne) AddIdleTimeoutSeconds(v int) *SessionUpdateOne {
+	_u.mutation.AddIdleTimeoutSeconds(v)
+	return _u
+}
+
 // SetRevokedAt sets the "revoked_at" field.
 func (_u *SessionUpdateOne) SetRevokedAt(v time.Time) *SessionUpdateOne {
 	_u.mutation.SetRevokedAt(v)
@@ -373,7 +434,20 @@ func (_u *SessionUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
+// check runs all checks and user-defined validators on the builder.
+func (_u *SessionUpdateOne) check() error {
+	if v, ok := _u.mutation.IdleTimeoutSeconds(); ok {
+		if err := session.IdleTimeoutSecondsValidator(v); err != nil {
+			return &ValidationError{Name: "idle_timeout_seconds", err: fmt.Errorf(`ent: validator failed for field "Session.idle_timeout_seconds": %w`, err)}
+		}
+	}
+	return nil
+}
+
 func (_u *SessionUpdateOne) sqlSave(ctx context.Context) (_node *Session, err error) {
+	if err := _u.check(); err != nil {
+		return _node, err
+	}
 	_spec := sqlgraph.NewUpdateSpec(session.Table, session.Columns, sqlgraph.NewFieldSpec(session.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
 	if !ok {
@@ -430,6 +504,12 @@ func (_u *SessionUpdateOne) sqlSave(ctx context.Context) (_node *Session, err er
 	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(session.FieldExpiresAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.IdleTimeoutSeconds(); ok {
+		_spec.SetField(session.FieldIdleTimeoutSeconds, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedIdleTimeoutSeconds(); ok {
+		_spec.AddField(session.FieldIdleTimeoutSeconds, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.RevokedAt(); ok {
 		_spec.SetField(session.FieldRevokedAt, field.TypeTime, value)

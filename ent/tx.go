@@ -30,6 +30,8 @@ type Tx struct {
 	Domain *DomainClient
 	// Grant is the client for interacting with the Grant builders.
 	Grant *GrantClient
+	// LoginTransaction is the client for interacting with the LoginTransaction builders.
+	LoginTransaction *LoginTransactionClient
 	// Membership is the client for interacting with the Membership builders.
 	Membership *MembershipClient
 	// Organization is the client for interacting with the Organization builders.
@@ -187,6 +189,7 @@ func (tx *Tx) init() {
 	tx.Consent = NewConsentClient(tx.config)
 	tx.Domain = NewDomainClient(tx.config)
 	tx.Grant = NewGrantClient(tx.config)
+	tx.LoginTransaction = NewLoginTransactionClient(tx.config)
 	tx.Membership = NewMembershipClient(tx.config)
 	tx.Organization = NewOrganizationClient(tx.config)
 	tx.OrganizationPolicy = NewOrganizationPolicyClient(tx.config)

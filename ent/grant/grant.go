@@ -40,6 +40,8 @@ const (
 	FieldCreatedAt = "created_at"
 	// FieldExpiresAt holds the string denoting the expires_at field in the database.
 	FieldExpiresAt = "expires_at"
+	// FieldIdleLifetimeSeconds holds the string denoting the idle_lifetime_seconds field in the database.
+	FieldIdleLifetimeSeconds = "idle_lifetime_seconds"
 	// FieldRevokedAt holds the string denoting the revoked_at field in the database.
 	FieldRevokedAt = "revoked_at"
 	// FieldRevokeReason holds the string denoting the revoke_reason field in the database.
@@ -72,6 +74,7 @@ var Columns = []string{
 	FieldAcr,
 	FieldCreatedAt,
 	FieldExpiresAt,
+	FieldIdleLifetimeSeconds,
 	FieldRevokedAt,
 	FieldRevokeReason,
 }
@@ -153,6 +156,11 @@ func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByExpiresAt orders the results by the expires_at field.
 func ByExpiresAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldExpiresAt, opts...).ToFunc()
+}
+
+// ByIdleLifetimeSeconds orders the results by the idle_lifetime_seconds field.
+func ByIdleLifetimeSeconds(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdleLifetimeSeconds, opts...).ToFunc()
 }
 
 // ByRevokedAt orders the results by the revoked_at field.

@@ -101,6 +101,11 @@ func ExpiresAt(v time.Time) predicate.Grant {
 	return predicate.Grant(sql.FieldEQ(FieldExpiresAt, v))
 }
 
+// IdleLifetimeSeconds applies equality check predicate on the "idle_lifetime_seconds" field. It's identical to IdleLifetimeSecondsEQ.
+func IdleLifetimeSeconds(v int) predicate.Grant {
+	return predicate.Grant(sql.FieldEQ(FieldIdleLifetimeSeconds, v))
+}
+
 // RevokedAt applies equality check predicate on the "revoked_at" field. It's identical to RevokedAtEQ.
 func RevokedAt(v time.Time) predicate.Grant {
 	return predicate.Grant(sql.FieldEQ(FieldRevokedAt, v))
@@ -699,6 +704,56 @@ func ExpiresAtLT(v time.Time) predicate.Grant {
 // ExpiresAtLTE applies the LTE predicate on the "expires_at" field.
 func ExpiresAtLTE(v time.Time) predicate.Grant {
 	return predicate.Grant(sql.FieldLTE(FieldExpiresAt, v))
+}
+
+// IdleLifetimeSecondsEQ applies the EQ predicate on the "idle_lifetime_seconds" field.
+func IdleLifetimeSecondsEQ(v int) predicate.Grant {
+	return predicate.Grant(sql.FieldEQ(FieldIdleLifetimeSeconds, v))
+}
+
+// IdleLifetimeSecondsNEQ applies the NEQ predicate on the "idle_lifetime_seconds" field.
+func IdleLifetimeSecondsNEQ(v int) predicate.Grant {
+	return predicate.Grant(sql.FieldNEQ(FieldIdleLifetimeSeconds, v))
+}
+
+// IdleLifetimeSecondsIn applies the In predicate on the "idle_lifetime_seconds" field.
+func IdleLifetimeSecondsIn(vs ...int) predicate.Grant {
+	return predicate.Grant(sql.FieldIn(FieldIdleLifetimeSeconds, vs...))
+}
+
+// IdleLifetimeSecondsNotIn applies the NotIn predicate on the "idle_lifetime_seconds" field.
+func IdleLifetimeSecondsNotIn(vs ...int) predicate.Grant {
+	return predicate.Grant(sql.FieldNotIn(FieldIdleLifetimeSeconds, vs...))
+}
+
+// IdleLifetimeSecondsGT applies the GT predicate on the "idle_lifetime_seconds" field.
+func IdleLifetimeSecondsGT(v int) predicate.Grant {
+	return predicate.Grant(sql.FieldGT(FieldIdleLifetimeSeconds, v))
+}
+
+// IdleLifetimeSecondsGTE applies the GTE predicate on the "idle_lifetime_seconds" field.
+func IdleLifetimeSecondsGTE(v int) predicate.Grant {
+	return predicate.Grant(sql.FieldGTE(FieldIdleLifetimeSeconds, v))
+}
+
+// IdleLifetimeSecondsLT applies the LT predicate on the "idle_lifetime_seconds" field.
+func IdleLifetimeSecondsLT(v int) predicate.Grant {
+	return predicate.Grant(sql.FieldLT(FieldIdleLifetimeSeconds, v))
+}
+
+// IdleLifetimeSecondsLTE applies the LTE predicate on the "idle_lifetime_seconds" field.
+func IdleLifetimeSecondsLTE(v int) predicate.Grant {
+	return predicate.Grant(sql.FieldLTE(FieldIdleLifetimeSeconds, v))
+}
+
+// IdleLifetimeSecondsIsNil applies the IsNil predicate on the "idle_lifetime_seconds" field.
+func IdleLifetimeSecondsIsNil() predicate.Grant {
+	return predicate.Grant(sql.FieldIsNull(FieldIdleLifetimeSeconds))
+}
+
+// IdleLifetimeSecondsNotNil applies the NotNil predicate on the "idle_lifetime_seconds" field.
+func IdleLifetimeSecondsNotNil() predicate.Grant {
+	return predicate.Grant(sql.FieldNotNull(FieldIdleLifetimeSeconds))
 }
 
 // RevokedAtEQ applies the EQ predicate on the "revoked_at" field.

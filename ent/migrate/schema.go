@@ -249,6 +249,7 @@ var (
 		{Name: "acr", Type: field.TypeString, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "idle_lifetime_seconds", Type: field.TypeInt, Nullable: true},
 		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
 		{Name: "revoke_reason", Type: field.TypeString, Nullable: true},
 	}
@@ -277,6 +278,30 @@ var (
 				Name:    "grant_expires_at",
 				Unique:  false,
 				Columns: []*schema.Column{GrantsColumns[12]},
+			},
+		},
+	}
+	// LoginTransactionsColumns holds the columns for the "login_transactions" table.
+	LoginTransactionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "token_hash", Type: field.TypeString, Unique: true},
+		{Name: "auth_request_id", Type: field.TypeString, Nullable: true},
+		{Name: "user_id", Type: field.TypeString, Nullable: true},
+		{Name: "organization_id", Type: field.TypeString, Nullable: true},
+		{Name: "factors", Type: field.TypeJSON, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+	}
+	// LoginTransactionsTable holds the schema information for the "login_transactions" table.
+	LoginTransactionsTable = &schema.Table{
+		Name:       "login_transactions",
+		Columns:    LoginTransactionsColumns,
+		PrimaryKey: []*schema.Column{LoginTransactionsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "logintransaction_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{LoginTransactionsColumns[7]},
 			},
 		},
 	}
@@ -460,6 +485,7 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "last_seen_at", Type: field.TypeTime},
 		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "idle_timeout_seconds", Type: field.TypeInt, Default: 86400},
 		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
 	}
 	// SessionsTable holds the schema information for the "sessions" table.
@@ -557,6 +583,7 @@ var (
 		ConsentsTable,
 		DomainsTable,
 		GrantsTable,
+		LoginTransactionsTable,
 		MembershipsTable,
 		OrganizationsTable,
 		OrganizationPoliciesTable,

@@ -30,6 +30,9 @@ type Domain func(*sql.Selector)
 // Grant is the predicate function for grant builders.
 type Grant func(*sql.Selector)
 
+// LoginTransaction is the predicate function for logintransaction builders.
+type LoginTransaction func(*sql.Selector)
+
 // Membership is the predicate function for membership builders.
 type Membership func(*sql.Selector)
 

@@ -303,6 +303,30 @@ func (f GrantMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation)
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.GrantMutation", m)
 }
 
+// The LoginTransactionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type LoginTransactionQueryRuleFunc func(context.Context, *ent.LoginTransactionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f LoginTransactionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LoginTransactionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.LoginTransactionQuery", q)
+}
+
+// The LoginTransactionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type LoginTransactionMutationRuleFunc func(context.Context, *ent.LoginTransactionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f LoginTransactionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.LoginTransactionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LoginTransactionMutation", m)
+}
+
 // The MembershipQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type MembershipQueryRuleFunc func(context.Context, *ent.MembershipQuery) error
@@ -570,6 +594,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.GrantQuery:
 		return q.Filter(), nil
+	case *ent.LoginTransactionQuery:
+		return q.Filter(), nil
 	case *ent.MembershipQuery:
 		return q.Filter(), nil
 	case *ent.OrganizationQuery:
@@ -610,6 +636,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.DomainMutation:
 		return m.Filter(), nil
 	case *ent.GrantMutation:
+		return m.Filter(), nil
+	case *ent.LoginTransactionMutation:
 		return m.Filter(), nil
 	case *ent.MembershipMutation:
 		return m.Filter(), nil

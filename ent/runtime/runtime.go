@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
+	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
@@ -412,6 +413,32 @@ func init() {
 	grantDescID := grantMixinFields0[0].Descriptor()
 	// grant.DefaultID holds the default value on creation for the id field.
 	grant.DefaultID = grantDescID.Default.(func() pulid.ID)
+	logintransactionMixin := schema.LoginTransaction{}.Mixin()
+	logintransaction.Policy = privacy.NewPolicies(schema.LoginTransaction{})
+	logintransaction.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := logintransaction.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	logintransactionMixinFields0 := logintransactionMixin[0].Fields()
+	_ = logintransactionMixinFields0
+	logintransactionFields := schema.LoginTransaction{}.Fields()
+	_ = logintransactionFields
+	// logintransactionDescTokenHash is the schema descriptor for token_hash field.
+	logintransactionDescTokenHash := logintransactionFields[0].Descriptor()
+	// logintransaction.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
+	logintransaction.TokenHashValidator = logintransactionDescTokenHash.Validators[0].(func(string) error)
+	// logintransactionDescCreatedAt is the schema descriptor for created_at field.
+	logintransactionDescCreatedAt := logintransactionFields[5].Descriptor()
+	// logintransaction.DefaultCreatedAt holds the default value on creation for the created_at field.
+	logintransaction.DefaultCreatedAt = logintransactionDescCreatedAt.Default.(func() time.Time)
+	// logintransactionDescID is the schema descriptor for id field.
+	logintransactionDescID := logintransactionMixinFields0[0].Descriptor()
+	// logintransaction.DefaultID holds the default value on creation for the id field.
+	logintransaction.DefaultID = logintransactionDescID.Default.(func() pulid.ID)
 	membershipMixin := schema.Membership{}.Mixin()
 	membership.Policy = privacy.NewPolicies(schema.Membership{})
 	membership.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -740,6 +767,12 @@ func init() {
 	sessionDescLastSeenAt := sessionFields[8].Descriptor()
 	// session.DefaultLastSeenAt holds the default value on creation for the last_seen_at field.
 	session.DefaultLastSeenAt = sessionDescLastSeenAt.Default.(func() time.Time)
+	// sessionDescIdleTimeoutSeconds is the schema descriptor for idle_timeout_seconds field.
+	sessionDescIdleTimeoutSeconds := sessionFields[10].Descriptor()
+	// session.DefaultIdleTimeoutSeconds holds the default value on creation for the idle_timeout_seconds field.
+	session.DefaultIdleTimeoutSeconds = sessionDescIdleTimeoutSeconds.Default.(int)
+	// session.IdleTimeoutSecondsValidator is a validator for the "idle_timeout_seconds" field. It is called by the builders before save.
+	session.IdleTimeoutSecondsValidator = sessionDescIdleTimeoutSeconds.Validators[0].(func(int) error)
 	// sessionDescID is the schema descriptor for id field.
 	sessionDescID := sessionMixinFields0[0].Descriptor()
 	// session.DefaultID holds the default value on creation for the id field.

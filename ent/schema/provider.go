@@ -16,6 +16,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 
+	"github.com/gatehouse-id/gatehouse/ent/schema/factor"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/tenants/authz"
 )
@@ -134,6 +135,8 @@ func (Grant) Fields() []ent.Field {
 		field.String("acr").Optional().Immutable(),
 		field.Time("created_at").Default(time.Now).Immutable(),
 		field.Time("expires_at").Comment("absolute end of the refresh-token family"),
+		field.Int("idle_lifetime_seconds").Optional().Nillable().Immutable().
+			Comment("how long a refresh token of the family may lie unused, when the organization's policy is stricter than the application's"),
 		field.Time("revoked_at").Optional().Nillable(),
 		field.String("revoke_reason").Optional(),
 	}
@@ -236,6 +239,8 @@ func (Session) Fields() []ent.Field {
 		field.Time("created_at").Default(time.Now).Immutable(),
 		field.Time("last_seen_at").Default(time.Now),
 		field.Time("expires_at"),
+		field.Int("idle_timeout_seconds").Positive().Default(24 * 3600).
+			Comment("the session ends when unused this long; lowered by the policy of each organization it signs into"),
 		field.Time("revoked_at").Optional().Nillable(),
 	}
 }
@@ -277,3 +282,37 @@ func (Consent) Annotations() []schema.Annotation { return []schema.Annotation{en
 
 // Policy implements ent.Schema.
 func (Consent) Policy() ent.Policy { return authz.Policy() }
+
+// LoginTransaction is one sign-in in progress, from the browser's arrival
+// at /login until a session exists: who is being signed in (once known),
+// the organization in question and the factors proven so far. The browser
+// holds a random secret in a cookie; the row stores the SHA-256 of that
+// secret bound to the authorization request, so the cookie carries one
+// browser's transactions for any number of requests and nothing else can
+// name one.
+type LoginTransaction struct{ ent.Schema }
+
+// Mixin implements ent.Schema.
+func (LoginTransaction) Mixin() []ent.Mixin { return []ent.Mixin{pulid.MixinWithPrefix("ltx")} }
+
+// Fields implements ent.Schema.
+func (LoginTransaction) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("token_hash").Unique().NotEmpty().Immutable().Sensitive(),
+		field.String("auth_request_id").GoType(pulid.ID("")).Optional().Immutable(),
+		field.String("user_id").GoType(pulid.ID("")).Optional(),
+		field.String("organization_id").GoType(pulid.ID("")).Optional(),
+		field.JSON("factors", []factor.Proven{}).Optional(),
+		field.Time("created_at").Default(time.Now).Immutable(),
+		field.Time("expires_at"),
+	}
+}
+
+// Indexes implements ent.Schema: expires_at for the sweeper.
+func (LoginTransaction) Indexes() []ent.Index { return []ent.Index{index.Fields("expires_at")} }
+
+// Annotations implements ent.Schema.
+func (LoginTransaction) Annotations() []schema.Annotation { return []schema.Annotation{entgql.Skip()} }
+
+// Policy implements ent.Schema.
+func (LoginTransaction) Policy() ent.Policy { return authz.Policy() }

@@ -35,6 +35,8 @@ const (
 	FieldLastSeenAt = "last_seen_at"
 	// FieldExpiresAt holds the string denoting the expires_at field in the database.
 	FieldExpiresAt = "expires_at"
+	// FieldIdleTimeoutSeconds holds the string denoting the idle_timeout_seconds field in the database.
+	FieldIdleTimeoutSeconds = "idle_timeout_seconds"
 	// FieldRevokedAt holds the string denoting the revoked_at field in the database.
 	FieldRevokedAt = "revoked_at"
 	// Table holds the table name of the session in the database.
@@ -54,6 +56,7 @@ var Columns = []string{
 	FieldCreatedAt,
 	FieldLastSeenAt,
 	FieldExpiresAt,
+	FieldIdleTimeoutSeconds,
 	FieldRevokedAt,
 }
 
@@ -81,6 +84,10 @@ var (
 	DefaultCreatedAt func() time.Time
 	// DefaultLastSeenAt holds the default value on creation for the "last_seen_at" field.
 	DefaultLastSeenAt func() time.Time
+	// DefaultIdleTimeoutSeconds holds the default value on creation for the "idle_timeout_seconds" field.
+	DefaultIdleTimeoutSeconds int
+	// IdleTimeoutSecondsValidator is a validator for the "idle_timeout_seconds" field. It is called by the builders before save.
+	IdleTimeoutSecondsValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 )
@@ -136,6 +143,11 @@ func ByLastSeenAt(opts ...sql.OrderTermOption) OrderOption {
 // ByExpiresAt orders the results by the expires_at field.
 func ByExpiresAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldExpiresAt, opts...).ToFunc()
+}
+
+// ByIdleTimeoutSeconds orders the results by the idle_timeout_seconds field.
+func ByIdleTimeoutSeconds(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdleTimeoutSeconds, opts...).ToFunc()
 }
 
 // ByRevokedAt orders the results by the revoked_at field.

@@ -100,6 +100,11 @@ func ExpiresAt(v time.Time) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldExpiresAt, v))
 }
 
+// IdleTimeoutSeconds applies equality check predicate on the "idle_timeout_seconds" field. It's identical to IdleTimeoutSecondsEQ.
+func IdleTimeoutSeconds(v int) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldIdleTimeoutSeconds, v))
+}
+
 // RevokedAt applies equality check predicate on the "revoked_at" field. It's identical to RevokedAtEQ.
 func RevokedAt(v time.Time) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldRevokedAt, v))
@@ -633,6 +638,46 @@ func ExpiresAtLT(v time.Time) predicate.Session {
 // ExpiresAtLTE applies the LTE predicate on the "expires_at" field.
 func ExpiresAtLTE(v time.Time) predicate.Session {
 	return predicate.Session(sql.FieldLTE(FieldExpiresAt, v))
+}
+
+// IdleTimeoutSecondsEQ applies the EQ predicate on the "idle_timeout_seconds" field.
+func IdleTimeoutSecondsEQ(v int) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldIdleTimeoutSeconds, v))
+}
+
+// IdleTimeoutSecondsNEQ applies the NEQ predicate on the "idle_timeout_seconds" field.
+func IdleTimeoutSecondsNEQ(v int) predicate.Session {
+	return predicate.Session(sql.FieldNEQ(FieldIdleTimeoutSeconds, v))
+}
+
+// IdleTimeoutSecondsIn applies the In predicate on the "idle_timeout_seconds" field.
+func IdleTimeoutSecondsIn(vs ...int) predicate.Session {
+	return predicate.Session(sql.FieldIn(FieldIdleTimeoutSeconds, vs...))
+}
+
+// IdleTimeoutSecondsNotIn applies the NotIn predicate on the "idle_timeout_seconds" field.
+func IdleTimeoutSecondsNotIn(vs ...int) predicate.Session {
+	return predicate.Session(sql.FieldNotIn(FieldIdleTimeoutSeconds, vs...))
+}
+
+// IdleTimeoutSecondsGT applies the GT predicate on the "idle_timeout_seconds" field.
+func IdleTimeoutSecondsGT(v int) predicate.Session {
+	return predicate.Session(sql.FieldGT(FieldIdleTimeoutSeconds, v))
+}
+
+// IdleTimeoutSecondsGTE applies the GTE predicate on the "idle_timeout_seconds" field.
+func IdleTimeoutSecondsGTE(v int) predicate.Session {
+	return predicate.Session(sql.FieldGTE(FieldIdleTimeoutSeconds, v))
+}
+
+// IdleTimeoutSecondsLT applies the LT predicate on the "idle_timeout_seconds" field.
+func IdleTimeoutSecondsLT(v int) predicate.Session {
+	return predicate.Session(sql.FieldLT(FieldIdleTimeoutSeconds, v))
+}
+
+// IdleTimeoutSecondsLTE applies the LTE predicate on the "idle_timeout_seconds" field.
+func IdleTimeoutSecondsLTE(v int) predicate.Session {
+	return predicate.Session(sql.FieldLTE(FieldIdleTimeoutSeconds, v))
 }
 
 // RevokedAtEQ applies the EQ predicate on the "revoked_at" field.

@@ -37,6 +37,7 @@ func queriers(c *ent.Client) map[string]func(context.Context) (int, error) {
 		"revoked_tokens":        c.RevokedToken.Query().Count,
 		"sessions":              c.Session.Query().Count,
 		"consents":              c.Consent.Query().Count,
+		"login_transactions":    c.LoginTransaction.Query().Count,
 	}
 }
 
@@ -102,7 +103,7 @@ func TestOrganizationViewerSeesOnlyItsOrganization(t *testing.T) {
 			for table, count := range queriers(c) {
 				n, err := count(scoped)
 				switch table {
-				case "applications", "signing_keys", "auth_requests", "grants", "refresh_tokens", "revoked_tokens", "sessions", "consents":
+				case "applications", "signing_keys", "auth_requests", "grants", "refresh_tokens", "revoked_tokens", "sessions", "consents", "login_transactions":
 					if !errors.Is(err, privacy.Deny) {
 						t.Errorf("%s (instance-level) for an organization viewer: n=%d err=%v, want denial", table, n, err)
 					}
