@@ -1,0 +1,234 @@
+package tenants
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/schema/factor"
+)
+
+// Factor is one authentication factor a login proved, and when.
+type Factor = factor.Proven
+
+// Factor methods (Factor.Method), named as RFC 8176 names them where it
+// does; an upstream sign-in is "sso:<connection id>".
+const (
+	FactorPassword    = "pwd"
+	FactorOTP         = "otp"
+	FactorHardwareKey = "hwk"
+	FactorSoftwareKey = "swk"
+	FactorEmail       = "email"
+	FactorSSOPrefix   = "sso:"
+)
+
+// Steps a login may still need (Decision.Steps), in the order a page
+// should offer them.
+const (
+	StepIdentify = "identify" // who is signing in
+	StepPassword = "password"
+	StepPasskey  = "passkey"
+	StepEmail    = "email" // a magic link or code
+	StepSSO      = "sso"   // the organization's identity provider
+	StepMFA      = "mfa"   // a second factor of another kind
+)
+
+// Reasons a login is refused (Decision.Reason), machine-readable; the
+// pages say one sentence for each.
+const (
+	RefuseUserInactive     = "user_inactive"
+	RefuseMethodNotAllowed = "method_not_allowed"
+)
+
+// Outcome is the kind of a Decision.
+type Outcome int
+
+// The outcomes of LoginPolicy.Decide.
+const (
+	// Done: the login may complete.
+	Done Outcome = iota
+	// Need: it may complete after one of Steps.
+	Need
+	// Refuse: it cannot complete; Reason says why.
+	Refuse
+)
+
+// Decision is what LoginPolicy.Decide answers.
+type Decision struct {
+	Outcome Outcome
+	Steps   []string
+	Reason  string
+}
+
+// LoginClient is what the application asked of the login.
+type LoginClient struct {
+	ID string
+	// MaxAge, when set, is the oldest factor the application accepts
+	// (OIDC Core §3.1.2.1 max_age): older ones do not count.
+	MaxAge *time.Duration
+}
+
+// LoginInput is everything Decide looks at.
+type LoginInput struct {
+	// User is who is signing in; nil until identified.
+	User *ent.User
+	// Policies are the rules that apply: the policy of the organization in
+	// question, or, when the login is into no organization in particular,
+	// those of every organization where the user is an active member (a
+	// token without an organization still reaches all of them). The
+	// strictest rule of each kind wins; none means the instance defaults
+	// (any method, one factor).
+	Policies []*ent.OrganizationPolicy
+	// Factors are those proven in this login so far.
+	Factors []Factor
+	Client  LoginClient
+	Now     time.Time
+}
+
+// LoginPolicy decides whether a login may complete. It is a pure
+// function of its input: every sign-in path (a fresh sign-in, a reused
+// session, the organization picker, consent) asks it after each step and
+// shows the step it names.
+type LoginPolicy struct{}
+
+// Decide says whether in may complete (Done), what it still needs (Need)
+// or why it never can (Refuse). Rules, in order:
+//   - an unknown user needs identifying; an inactive one is refused;
+//   - a proven factor whose method some policy does not allow refuses the
+//     login (allowedLoginMethods);
+//   - without a current first factor (a one-time code is only ever a
+//     second), the login needs one the policies allow (only SSO when a
+//     policy enforces it);
+//   - enforceSSO needs a factor from an upstream sign-in;
+//   - mfaRequired needs factors of two different methods.
+func (LoginPolicy) Decide(in LoginInput) Decision {
+	if in.User == nil {
+		return Decision{Outcome: Need, Steps: []string{StepIdentify}}
+	}
+	if !IsActiveUser(in.User) {
+		return Decision{Outcome: Refuse, Reason: RefuseUserInactive}
+	}
+	var mfa, sso bool
+	allowed := map[LoginMethod]bool{LoginPassword: true, LoginPasskey: true, LoginMagicLink: true, LoginSSO: true}
+	for _, p := range in.Policies {
+		mfa = mfa || p.MfaRequired
+		sso = sso || p.EnforceSSO
+		for m := range allowed {
+			if !slices.Contains(p.AllowedLoginMethods, string(m)) {
+				delete(allowed, m)
+			}
+		}
+	}
+	methods := map[string]bool{}
+	var upstream, first bool
+	for _, f := range in.Factors {
+		if in.Client.MaxAge != nil && in.Now.Sub(f.At) > *in.Client.MaxAge {
+			continue
+		}
+		m, isFirst := factorLoginMethod(f.Method)
+		if isFirst && !allowed[m] {
+			return Decision{Outcome: Refuse, Reason: RefuseMethodNotAllowed}
+		}
+		first = first || isFirst
+		methods[kindOf(f.Method)] = true
+		upstream = upstream || strings.HasPrefix(f.Method, FactorSSOPrefix)
+	}
+	switch {
+	case !first && sso:
+		return Decision{Outcome: Need, Steps: []string{StepSSO}}
+	case !first:
+		var steps []string
+		for _, s := range []struct {
+			m    LoginMethod
+			step string
+		}{{LoginPasskey, StepPasskey}, {LoginPassword, StepPassword}, {LoginMagicLink, StepEmail}, {LoginSSO, StepSSO}} {
+			if allowed[s.m] {
+				steps = append(steps, s.step)
+			}
+		}
+		if len(steps) == 0 { // a policy update keeps one method; policies of two organizations may share none
+			return Decision{Outcome: Refuse, Reason: RefuseMethodNotAllowed}
+		}
+		return Decision{Outcome: Need, Steps: steps}
+	case sso && !upstream:
+		return Decision{Outcome: Need, Steps: []string{StepSSO}}
+	case mfa && len(methods) < 2:
+		return Decision{Outcome: Need, Steps: []string{StepMFA}}
+	}
+	return Decision{Outcome: Done}
+}
+
+// factorLoginMethod is the policy's name for a first-factor method, and
+// whether it is one (a one-time code is only ever a second factor).
+func factorLoginMethod(method string) (LoginMethod, bool) {
+	switch {
+	case method == FactorPassword:
+		return LoginPassword, true
+	case method == FactorHardwareKey || method == FactorSoftwareKey:
+		return LoginPasskey, true
+	case method == FactorEmail:
+		return LoginMagicLink, true
+	case strings.HasPrefix(method, FactorSSOPrefix):
+		return LoginSSO, true
+	}
+	return "", false
+}
+
+// kindOf groups methods that prove the same thing: two connections'
+// sign-ins are one kind of factor, as are the two kinds of passkey.
+func kindOf(method string) string {
+	switch {
+	case strings.HasPrefix(method, FactorSSOPrefix):
+		return "sso"
+	case method == FactorHardwareKey || method == FactorSoftwareKey:
+		return "passkey"
+	}
+	return method
+}
+
+// FactorsOf are the factors of a session: its methods, proven at its
+// sign-in.
+func FactorsOf(amr []string, authTime time.Time) []Factor {
+	fs := make([]Factor, 0, len(amr))
+	for _, m := range amr {
+		fs = append(fs, Factor{Method: m, At: authTime})
+	}
+	return fs
+}
+
+// AMR lists the distinct methods of fs (RFC 8176), in the order proven.
+func AMR(fs []Factor) []string {
+	var amr []string
+	for _, f := range fs {
+		if !slices.Contains(amr, f.Method) {
+			amr = append(amr, f.Method)
+		}
+	}
+	return amr
+}
+
+// SessionLifetimes bound a session and the refresh tokens issued from
+// it: Absolute from the sign-in, Idle since the last use.
+type SessionLifetimes struct {
+	Absolute, Idle time.Duration
+}
+
+// DefaultSessionLifetimes apply when no organization's policy does.
+var DefaultSessionLifetimes = SessionLifetimes{Absolute: 7 * 24 * time.Hour, Idle: 24 * time.Hour}
+
+// LifetimesOf is the strictest of the policies' session lifetimes
+// (sessionAbsoluteLifetimeSeconds, sessionIdleLifetimeSeconds), or def
+// when there is no policy: an organization may allow longer sessions than
+// the default as well as shorter ones.
+func LifetimesOf(def SessionLifetimes, policies []*ent.OrganizationPolicy) SessionLifetimes {
+	if len(policies) == 0 {
+		return def
+	}
+	l := SessionLifetimes{Absolute: time.Duration(1<<63 - 1), Idle: time.Duration(1<<63 - 1)}
+	for _, p := range policies {
+		l.Absolute = min(l.Absolute, time.Duration(p.SessionAbsoluteLifetimeSeconds)*time.Second)
+		l.Idle = min(l.Idle, time.Duration(p.SessionIdleLifetimeSeconds)*time.Second)
+	}
+	return l
+}

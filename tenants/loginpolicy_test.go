@@ -1,0 +1,110 @@
+package tenants
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/user"
+)
+
+func TestLoginPolicyDecide(t *testing.T) {
+	now := time.Unix(1_000_000, 0) // Decide reads no clock: any instant will do
+	active := &ent.User{ID: "usr_1", Status: user.StatusACTIVE}
+	disabled := &ent.User{ID: "usr_2", Status: user.StatusDISABLED}
+	all := []string{"PASSWORD", "PASSKEY", "MAGIC_LINK", "SSO"}
+	policy := func(f func(p *ent.OrganizationPolicy)) *ent.OrganizationPolicy {
+		p := &ent.OrganizationPolicy{AllowedLoginMethods: all, SessionAbsoluteLifetimeSeconds: 3600, SessionIdleLifetimeSeconds: 600}
+		if f != nil {
+			f(p)
+		}
+		return p
+	}
+	plain := policy(nil)
+	mfa := policy(func(p *ent.OrganizationPolicy) { p.MfaRequired = true })
+	sso := policy(func(p *ent.OrganizationPolicy) { p.EnforceSSO = true })
+	noPassword := policy(func(p *ent.OrganizationPolicy) { p.AllowedLoginMethods = []string{"PASSKEY", "SSO"} })
+	passwordOnly := policy(func(p *ent.OrganizationPolicy) { p.AllowedLoginMethods = []string{"PASSWORD"} })
+	ssoOnly := policy(func(p *ent.OrganizationPolicy) { p.AllowedLoginMethods = []string{"SSO"} })
+	pwd := Factor{Method: FactorPassword, At: now.Add(-time.Minute)}
+	oldPwd := Factor{Method: FactorPassword, At: now.Add(-2 * time.Hour)}
+	otp := Factor{Method: FactorOTP, At: now}
+	hwk := Factor{Method: FactorHardwareKey, At: now}
+	swk := Factor{Method: FactorSoftwareKey, At: now}
+	upstream := Factor{Method: FactorSSOPrefix + "conn_1", At: now}
+	upstream2 := Factor{Method: FactorSSOPrefix + "conn_2", At: now}
+	hour := time.Hour
+
+	done := Decision{Outcome: Done}
+	need := func(steps ...string) Decision { return Decision{Outcome: Need, Steps: steps} }
+	refuse := func(reason string) Decision { return Decision{Outcome: Refuse, Reason: reason} }
+
+	for _, tc := range []struct {
+		name     string
+		user     *ent.User
+		policies []*ent.OrganizationPolicy
+		factors  []Factor
+		maxAge   *time.Duration
+		want     Decision
+	}{
+		{"unknown user needs identifying", nil, nil, nil, nil, need(StepIdentify)},
+		{"no factor: every method, passkey first", active, nil, nil, nil, need(StepPasskey, StepPassword, StepEmail, StepSSO)},
+		{"no factor: only what the policy allows", active, []*ent.OrganizationPolicy{noPassword}, nil, nil, need(StepPasskey, StepSSO)},
+		{"password with no policy", active, nil, []Factor{pwd}, nil, done},
+		{"password with a plain policy", active, []*ent.OrganizationPolicy{plain}, []Factor{pwd}, nil, done},
+		{"disabled user refused, whatever was proven", disabled, nil, []Factor{pwd, otp}, nil, refuse(RefuseUserInactive)},
+		{"password not allowed", active, []*ent.OrganizationPolicy{noPassword}, []Factor{pwd}, nil, refuse(RefuseMethodNotAllowed)},
+		{"password not allowed by one of several policies", active, []*ent.OrganizationPolicy{plain, noPassword}, []Factor{pwd}, nil, refuse(RefuseMethodNotAllowed)},
+		{"passkey not allowed", active, []*ent.OrganizationPolicy{passwordOnly}, []Factor{swk}, nil, refuse(RefuseMethodNotAllowed)},
+		{"policies that share no method", active, []*ent.OrganizationPolicy{passwordOnly, ssoOnly}, nil, nil, refuse(RefuseMethodNotAllowed)},
+		{"otp is a second factor only, never refused as a method", active, []*ent.OrganizationPolicy{passwordOnly}, []Factor{pwd, otp}, nil, done},
+		{"an otp alone is no sign-in", active, nil, []Factor{otp}, nil, need(StepPasskey, StepPassword, StepEmail, StepSSO)},
+		{"mfa required: password alone needs a second factor", active, []*ent.OrganizationPolicy{mfa}, []Factor{pwd}, nil, need(StepMFA)},
+		{"mfa required: password and otp", active, []*ent.OrganizationPolicy{mfa}, []Factor{pwd, otp}, nil, done},
+		{"mfa required: password and passkey", active, []*ent.OrganizationPolicy{mfa}, []Factor{pwd, hwk}, nil, done},
+		{"mfa required: two passkeys are one kind", active, []*ent.OrganizationPolicy{mfa}, []Factor{hwk, swk}, nil, need(StepMFA)},
+		{"mfa required: the same factor twice is one", active, []*ent.OrganizationPolicy{mfa}, []Factor{pwd, pwd}, nil, need(StepMFA)},
+		{"mfa required by one of several policies", active, []*ent.OrganizationPolicy{plain, mfa}, []Factor{pwd}, nil, need(StepMFA)},
+		{"sso enforced: no factor needs sso", active, []*ent.OrganizationPolicy{sso}, nil, nil, need(StepSSO)},
+		{"sso enforced: password needs sso", active, []*ent.OrganizationPolicy{sso}, []Factor{pwd}, nil, need(StepSSO)},
+		{"sso enforced: password and otp still need sso", active, []*ent.OrganizationPolicy{sso}, []Factor{pwd, otp}, nil, need(StepSSO)},
+		{"sso enforced: upstream sign-in", active, []*ent.OrganizationPolicy{sso}, []Factor{upstream}, nil, done},
+		{"sso and mfa: two connections are one kind", active, []*ent.OrganizationPolicy{sso, mfa}, []Factor{upstream, upstream2}, nil, need(StepMFA)},
+		{"sso and mfa: upstream and otp", active, []*ent.OrganizationPolicy{sso, mfa}, []Factor{upstream, otp}, nil, done},
+		{"max_age: an old factor does not count", active, nil, []Factor{oldPwd}, &hour, need(StepPasskey, StepPassword, StepEmail, StepSSO)},
+		{"max_age: a recent factor counts", active, nil, []Factor{pwd}, &hour, done},
+		{"max_age: an old first factor with a new second needs a first again", active, []*ent.OrganizationPolicy{mfa}, []Factor{oldPwd, otp}, &hour, need(StepPasskey, StepPassword, StepEmail, StepSSO)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := LoginPolicy{}.Decide(LoginInput{User: tc.user, Policies: tc.policies, Factors: tc.factors,
+				Client: LoginClient{ID: "app", MaxAge: tc.maxAge}, Now: now})
+			if got.Outcome != tc.want.Outcome || got.Reason != tc.want.Reason || !slices.Equal(got.Steps, tc.want.Steps) {
+				t.Fatalf("Decide = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLifetimesOf(t *testing.T) {
+	def := SessionLifetimes{Absolute: 7 * 24 * time.Hour, Idle: 24 * time.Hour}
+	p := func(abs, idle int) *ent.OrganizationPolicy {
+		return &ent.OrganizationPolicy{SessionAbsoluteLifetimeSeconds: abs, SessionIdleLifetimeSeconds: idle}
+	}
+	for _, tc := range []struct {
+		name     string
+		policies []*ent.OrganizationPolicy
+		want     SessionLifetimes
+	}{
+		{"no policy: the default", nil, def},
+		{"one policy, shorter", []*ent.OrganizationPolicy{p(3600, 600)}, SessionLifetimes{time.Hour, 10 * time.Minute}},
+		{"one policy, longer than the default", []*ent.OrganizationPolicy{p(30*86400, 2*86400)}, SessionLifetimes{30 * 24 * time.Hour, 48 * time.Hour}},
+		{"the strictest of each", []*ent.OrganizationPolicy{p(3600, 3000), p(7200, 600)}, SessionLifetimes{time.Hour, 10 * time.Minute}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := LifetimesOf(def, tc.policies); got != tc.want {
+				t.Fatalf("LifetimesOf = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
