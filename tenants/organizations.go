@@ -205,7 +205,10 @@ func (in UpdateOrganizationPolicyInput) validate() error {
 	return nil
 }
 
-// UpdateOrganizationPolicy changes an organization's sign-in policy.
+// UpdateOrganizationPolicy changes an organization's sign-in policy. A
+// change of the methods, mfaRequired or enforceSSO ends, in the same
+// transaction, the members' sessions and the organization's grants that
+// the new policy would not let sign in.
 func (s *Service) UpdateOrganizationPolicy(ctx context.Context, in UpdateOrganizationPolicyInput) (*ent.OrganizationPolicy, error) {
 	if err := in.validate(); err != nil {
 		return nil, err
@@ -239,6 +242,11 @@ func (s *Service) UpdateOrganizationPolicy(ctx context.Context, in UpdateOrganiz
 		}
 		if p, err = u.Save(ctx); err != nil {
 			return translate(err, "policy")
+		}
+		if in.MfaRequired != nil || in.EnforceSSO != nil || in.AllowedLoginMethods != nil {
+			if err := s.endDisallowedSignIns(ctx, tx, p); err != nil {
+				return err
+			}
 		}
 		return s.audit(ctx, tx, event{action: "policy.update", org: in.OrganizationID,
 			targetType: "OrganizationPolicy", targetID: p.ID})

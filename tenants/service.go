@@ -3,7 +3,10 @@ package tenants
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -18,6 +21,11 @@ type Service struct {
 	client         *ent.Client
 	now            func() time.Time
 	passwordParams password.Params
+	log            *slog.Logger
+	// dummy is verified against when a sign-in has no hash to verify
+	// (credentials.go); made once, at the service's parameters.
+	dummy       func() (*password.Dummy, error)
+	dummyChecks atomic.Int64
 }
 
 // Option configures a Service.
@@ -30,6 +38,10 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 // Defaults to password.Default.
 func WithPasswordParams(p password.Params) Option { return func(s *Service) { s.passwordParams = p } }
 
+// WithLogger sets where the service logs what it cannot return (a
+// malformed stored hash). Defaults to slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
 // NewService returns a Service over client. Every call must carry a viewer
 // in its context (tenants/viewer); calls without one are denied.
 func NewService(client *ent.Client, opts ...Option) *Service {
@@ -37,6 +49,7 @@ func NewService(client *ent.Client, opts ...Option) *Service {
 	for _, o := range opts {
 		o(s)
 	}
+	s.dummy = sync.OnceValues(func() (*password.Dummy, error) { return password.NewDummy(s.passwordParams) })
 	return s
 }
 

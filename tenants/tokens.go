@@ -37,7 +37,7 @@ type TokenClaims struct {
 // a user takes effect on the next request.
 func (s *Service) ViewerForToken(ctx context.Context, c TokenClaims) (*viewer.Viewer, error) {
 	sys := viewer.SystemContext(ctx)
-	u, err := s.client.User.Query().Where(user.ID(c.Subject), user.StatusEQ(user.StatusACTIVE)).Only(sys)
+	u, err := s.client.User.Query().Where(user.ID(c.Subject), ActiveUser()).Only(sys)
 	if ent.IsNotFound(err) {
 		return nil, ErrUnauthenticated
 	}
@@ -50,7 +50,7 @@ func (s *Service) ViewerForToken(ctx context.Context, c TokenClaims) (*viewer.Vi
 	}
 	q := s.client.Membership.Query().Where(
 		membership.UserID(u.ID),
-		membership.StatusEQ(membership.StatusACTIVE),
+		ActiveMembership(),
 		membership.HasRolesWith(role.KeyIn(RoleOwner, RoleAdmin)))
 	if c.OrganizationID != "" {
 		q.Where(membership.OrganizationID(c.OrganizationID))

@@ -277,7 +277,7 @@ func TestPromptNone(t *testing.T) {
 			}
 			// Once granted, prompt=none goes through; prompt=consent with
 			// none cannot.
-			if err := e.web.grantConsent(t.Context(), ada.ID, "thirdparty", []string{"openid", "email"}); err != nil {
+			if err := e.web.cfg.Tenants.GrantConsent(t.Context(), ada.ID, "thirdparty", []string{"openid", "email"}); err != nil {
 				t.Fatal(err)
 			}
 			id = e.flow.add(third)
@@ -463,14 +463,14 @@ func TestFailedLoginsTakeAlike(t *testing.T) {
 	}
 	try("warm@example.com", "x") // first use of the page and the database
 
-	before := e.web.dummyChecks.Load()
+	before := e.web.cfg.Tenants.DummyVerifications()
 	wrong := try("ada@example.com", "wrong password, long enough")
-	if n := e.web.dummyChecks.Load() - before; n != 0 {
+	if n := e.web.cfg.Tenants.DummyVerifications() - before; n != 0 {
 		t.Errorf("a wrong password also verified the dummy hash (%d)", n)
 	}
 	unknown := try("nobody@example.com", "wrong password, long enough")
 	noPassword := try("sso@example.com", "wrong password, long enough")
-	if n := e.web.dummyChecks.Load() - before; n != 2 {
+	if n := e.web.cfg.Tenants.DummyVerifications() - before; n != 2 {
 		t.Errorf("unknown email and no password verified the dummy hash %d times, want 2", n)
 	}
 	for name, d := range map[string]time.Duration{"unknown email": unknown, "no password": noPassword} {

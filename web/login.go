@@ -11,13 +11,9 @@ import (
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent"
-	"github.com/gatehouse-id/gatehouse/ent/consent"
-	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
-	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
-	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
@@ -126,7 +122,17 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 	if err := w.cfg.AccountLimiter.Success(ctx, accountKey); err != nil {
 		w.cfg.Logger.ErrorContext(ctx, "reset login throttle", "err", err)
 	}
-	s, err := w.startSession(ctx, rw, r, u, []string{"pwd"})
+	d, policies, err := w.policyDecision(ctx, req, u, pulid.ID(req.RequestedOrganizationID), passwordFactor(w.cfg.Now()))
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	if d.Outcome != tenants.Done {
+		// No session: a sign-in the policy does not accept is no sign-in.
+		w.policyStopped(rw, r, req, u, d)
+		return
+	}
+	s, err := w.startSession(ctx, rw, r, u, []string{tenants.FactorPassword}, w.lifetimes(policies))
 	if err != nil {
 		w.fail(rw, r, err)
 		return
@@ -162,71 +168,25 @@ func waitText(secs int) string {
 // false when it is not an address) and password match an active user.
 // Otherwise it returns nil, the id of the user the email matched (if any,
 // for the audit trail) and the reason (reason* constants). Every path
-// verifies one argon2id hash at cfg.PasswordParams, so the time taken does
-// not reveal whether the user exists.
+// verifies one argon2id hash (tenants.VerifyPassword), so the time taken
+// does not reveal whether the user exists.
 func (w *Web) checkPassword(ctx context.Context, email string, isAddress bool, pw string) (u *ent.User, matched pulid.ID, reason string, err error) {
-	ctx = sys(ctx)
 	if !isAddress {
-		w.verifyNothing(pw) // not an address: no account to look up
-		return nil, "", reasonUnknownEmail, nil
+		email = "" // not an address: no account to look up, but the same cost
 	}
-	u, err = w.cfg.Client.User.Query().Where(user.Email(email)).Only(ctx)
-	switch {
-	case ent.IsNotFound(err):
-		w.verifyNothing(pw)
-		return nil, "", reasonUnknownEmail, nil
-	case err != nil:
-		w.verifyNothing(pw)
-		return nil, "", "", fmt.Errorf("find user: %w", err)
-	case u.PasswordHash == "":
-		w.verifyNothing(pw)
-		return nil, u.ID, reasonNoPassword, nil
+	c, err := w.cfg.Tenants.VerifyPassword(ctx, email, pw)
+	if err != nil {
+		return nil, "", "", err
 	}
-	rehash, err := password.Verify(pw, u.PasswordHash, w.cfg.PasswordParams)
-	switch {
-	case errors.Is(err, password.ErrMalformedHash):
-		w.verifyNothing(pw)
-		w.cfg.Logger.ErrorContext(ctx, "malformed password hash", "user", u.ID)
-		return nil, u.ID, reasonMalformedHash, nil
-	case err != nil:
-		return nil, u.ID, reasonBadPassword, nil
-	case u.Status != user.StatusACTIVE:
-		return nil, u.ID, reasonDisabled, nil
-	}
-	upd := w.cfg.Client.User.UpdateOneID(u.ID).SetLastLoginAt(w.cfg.Now())
-	if rehash {
-		// A failed rehash keeps the old hash; the sign-in stands.
-		if h, err := password.Hash(pw, w.cfg.PasswordParams); err != nil {
-			w.cfg.Logger.ErrorContext(ctx, "rehash password", "user", u.ID, "err", err)
-		} else {
-			upd.SetPasswordHash(h)
-		}
-	}
-	if err := upd.Exec(ctx); err != nil {
-		return nil, "", "", fmt.Errorf("record login: %w", err)
-	}
-	return u, u.ID, "", nil
-}
-
-// verifyNothing spends the time of one password verification at
-// cfg.PasswordParams, for sign-ins that have no hash to verify.
-func (w *Web) verifyNothing(pw string) {
-	w.dummyChecks.Add(1)
-	w.dummy.Verify(pw)
+	return c.User, c.Matched, c.Reason, nil
 }
 
 // userIDByEmail is the id of the user with email, or "" (for the audit
 // trail of throttled sign-ins; a lookup error is logged and ignored).
 func (w *Web) userIDByEmail(ctx context.Context, email string) pulid.ID {
-	if email == "" {
-		return ""
-	}
-	id, err := w.cfg.Client.User.Query().Where(user.Email(email)).OnlyID(sys(ctx))
+	id, err := w.cfg.Tenants.UserIDByEmail(ctx, email)
 	if err != nil {
-		if !ent.IsNotFound(err) {
-			w.cfg.Logger.ErrorContext(ctx, "find user for audit", "err", err)
-		}
-		return ""
+		w.cfg.Logger.ErrorContext(ctx, "find user for audit", "err", err)
 	}
 	return id
 }
@@ -335,7 +295,7 @@ func (w *Web) postConsent(rw http.ResponseWriter, r *http.Request) {
 		w.failLogin(rw, r, req, "access_denied", "the user did not allow access")
 		return
 	}
-	if err := w.grantConsent(ctx, u.ID, req.ClientID, req.Scopes); err != nil {
+	if err := w.cfg.Tenants.GrantConsent(ctx, u.ID, req.ClientID, req.Scopes); err != nil {
 		w.fail(rw, r, err)
 		return
 	}
@@ -383,7 +343,7 @@ func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest
 		}
 	}
 	if !req.FirstParty {
-		covered, err := w.consentCovers(ctx, u.ID, req.ClientID, req.Scopes)
+		covered, err := w.cfg.Tenants.ConsentCovers(ctx, u.ID, req.ClientID, req.Scopes)
 		if err != nil {
 			w.fail(rw, r, err)
 			return
@@ -433,6 +393,26 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 		// states the acr achieved, for the application to judge.
 		w.cfg.Logger.InfoContext(ctx, "requested acr not available, continuing with single factor",
 			"auth_request", req.ID, "client", req.ClientID, "acr_values", req.ACRValues, "amr", s.Amr)
+	}
+	// The policy of the organization in question decides every sign-in,
+	// fresh or a reused session (LoginPolicy); its lifetimes bound the
+	// session from now on.
+	policyOrg := org
+	if policyOrg == "" {
+		policyOrg = pulid.ID(req.RequestedOrganizationID)
+	}
+	d, policies, err := w.policyDecision(ctx, req, u, policyOrg, sessionFactors(s))
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	if d.Outcome != tenants.Done {
+		w.policyStopped(rw, r, req, u, d)
+		return
+	}
+	if s, err = w.cfg.Tenants.BoundSession(ctx, s, w.lifetimes(policies)); err != nil {
+		w.fail(rw, r, err)
+		return
 	}
 	to, err := w.cfg.Flow.CompleteLogin(ctx, req.ID, Authentication{
 		UserID: u.ID, SessionID: s.ID, OrganizationID: org,
@@ -539,7 +519,7 @@ func chosenOrganization(req *LoginRequest, orgs []*ent.Organization, org pulid.I
 // by name.
 func (w *Web) organizations(ctx context.Context, userID pulid.ID) ([]*ent.Organization, error) {
 	orgs, err := w.cfg.Client.Organization.Query().
-		Where(organization.HasMembershipsWith(membership.UserID(userID), membership.StatusEQ(membership.StatusACTIVE))).
+		Where(tenants.OrganizationsOfActiveMember(userID)).
 		Order(ent.Asc(organization.FieldName), ent.Asc(organization.FieldID)).
 		Limit(500).
 		All(sys(ctx))
@@ -547,58 +527,6 @@ func (w *Web) organizations(ctx context.Context, userID pulid.ID) ([]*ent.Organi
 		return nil, fmt.Errorf("list organizations: %w", err)
 	}
 	return orgs, nil
-}
-
-// consentCovers reports whether the user has already granted the client
-// every scope it asks for.
-func (w *Web) consentCovers(ctx context.Context, userID pulid.ID, clientID string, scopes []string) (bool, error) {
-	c, err := w.cfg.Client.Consent.Query().Where(consent.UserID(userID), consent.ClientID(clientID)).Only(sys(ctx))
-	if ent.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("find consent: %w", err)
-	}
-	for _, s := range scopes {
-		if !slices.Contains(c.Scopes, s) {
-			return false, nil
-		}
-	}
-	return true, nil
-}
-
-// grantConsent adds scopes to what the user granted the client.
-func (w *Web) grantConsent(ctx context.Context, userID pulid.ID, clientID string, scopes []string) error {
-	ctx = sys(ctx)
-	for range 2 { // a concurrent first grant may win the unique index once
-		c, err := w.cfg.Client.Consent.Query().Where(consent.UserID(userID), consent.ClientID(clientID)).Only(ctx)
-		switch {
-		case ent.IsNotFound(err):
-			err = w.cfg.Client.Consent.Create().SetUserID(userID).SetClientID(clientID).
-				SetScopes(union(nil, scopes)).Exec(ctx)
-			if ent.IsConstraintError(err) {
-				continue
-			}
-		case err == nil:
-			err = w.cfg.Client.Consent.UpdateOneID(c.ID).SetScopes(union(c.Scopes, scopes)).Exec(ctx)
-		}
-		if err != nil {
-			return fmt.Errorf("store consent: %w", err)
-		}
-		return nil
-	}
-	return errors.New("store consent: conflicting concurrent grants")
-}
-
-func union(a, b []string) []string {
-	out := slices.Clone(a)
-	for _, s := range b {
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // loginRequest fetches the pending request id, or shows the expired page.

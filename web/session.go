@@ -11,85 +11,45 @@ import (
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent"
-	"github.com/gatehouse-id/gatehouse/ent/session"
-	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
+	"github.com/gatehouse-id/gatehouse/tenants"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
-// touchEvery limits last_seen_at writes to one per session per minute.
-const touchEvery = time.Minute
-
-// sys is ctx acting as Gatehouse itself: the hosted pages read and write
-// sessions, users' memberships and consents on behalf of a browser that has
-// no viewer of its own yet.
+// sys is ctx acting as Gatehouse itself: the hosted pages read users'
+// memberships and organizations on behalf of a browser that has no viewer
+// of its own yet.
 func sys(ctx context.Context) context.Context { return viewer.SystemContext(ctx) }
 
 // currentSession returns the browser's live session and its user, or nils
 // when the cookie is missing, unknown, revoked, expired (absolute or idle)
-// or belongs to a user who is no longer active.
+// or belongs to a user who is no longer active (tenants.LiveSession).
 func (w *Web) currentSession(ctx context.Context, r *http.Request) (*ent.Session, *ent.User, error) {
-	s, err := w.cookieSession(ctx, r)
-	if s == nil || err != nil {
-		return nil, nil, err
-	}
-	ctx = sys(ctx)
-	now := w.cfg.Now()
-	if !now.Before(s.LastSeenAt.Add(w.cfg.SessionIdleTimeout)) {
-		return nil, nil, nil
-	}
-	u, err := w.cfg.Client.User.Query().Where(user.ID(s.UserID), user.StatusEQ(user.StatusACTIVE)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("find session user: %w", err)
-	}
-	if now.Sub(s.LastSeenAt) >= touchEvery {
-		if err := w.cfg.Client.Session.UpdateOneID(s.ID).SetLastSeenAt(now).Exec(ctx); err != nil {
-			return nil, nil, fmt.Errorf("touch session: %w", err)
-		}
-		s.LastSeenAt = now
-	}
-	return s, u, nil
+	return w.cfg.Tenants.LiveSession(ctx, w.sessionToken(r))
 }
 
 // startSession signs the browser in as u with a new session and a new
 // cookie value, and revokes the session the browser presented before, if
 // any, so an identifier planted before sign-in is worthless after it
-// (ATO-07).
-func (w *Web) startSession(ctx context.Context, rw http.ResponseWriter, r *http.Request, u *ent.User, amr []string) (*ent.Session, error) {
-	ctx = sys(ctx)
-	now := w.cfg.Now()
-	if token := w.sessionToken(r); token != "" {
-		if _, err := w.cfg.Client.Session.Update().
-			Where(session.TokenHash(secret.Hash(token)), session.RevokedAtIsNil()).
-			SetRevokedAt(now).Save(ctx); err != nil {
-			return nil, fmt.Errorf("revoke previous session: %w", err)
-		}
-	}
-	token := secret.Token(32)
-	expires := now.Add(w.cfg.SessionLifetime)
-	s, err := w.cfg.Client.Session.Create().
-		SetUserID(u.ID).
-		SetTokenHash(secret.Hash(token)).
-		SetAuthTime(now).
-		SetAmr(amr).
-		SetIP(httpserver.ClientIP(r)).
-		SetUserAgent(truncate(r.UserAgent(), 512)).
-		SetCreatedAt(now).
-		SetLastSeenAt(now).
-		SetExpiresAt(expires).
-		Save(ctx)
+// (ATO-07). The session lasts as long as l allows.
+func (w *Web) startSession(ctx context.Context, rw http.ResponseWriter, r *http.Request, u *ent.User, amr []string, l tenants.SessionLifetimes) (*ent.Session, error) {
+	s, token, err := w.cfg.Tenants.CreateSession(ctx, tenants.NewSession{
+		UserID: u.ID, AMR: amr, Lifetimes: l, IP: httpserver.ClientIP(r), UserAgent: r.UserAgent(),
+		Replaces: w.sessionToken(r),
+	})
 	if err != nil {
-		return nil, fmt.Errorf("create session: %w", err)
+		return nil, err
 	}
+	w.setSessionCookie(rw, token, s.ExpiresAt)
+	return s, nil
+}
+
+func (w *Web) setSessionCookie(rw http.ResponseWriter, token string, expires time.Time) {
 	http.SetCookie(rw, &http.Cookie{
 		Name: w.sessionCk, Value: token, Path: "/", Expires: expires,
 		Secure: w.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	})
-	return s, nil
 }
 
 // CSRF protection is double-submit: a random token in a SameSite=Strict,
@@ -183,7 +143,7 @@ func (w *Web) getLoggedOut(rw http.ResponseWriter, r *http.Request) {
 
 // postLoggedOut ends the browser's session when the form's CSRF field
 // matches the CSRF cookie and this session: the session is revoked
-// server-side (ATO-10), the cookie cleared, user.logout written. A missing
+// server-side with the grants (refresh tokens) issued from it (ATO-10), the cookie cleared, user.logout written. A missing
 // or wrong field is rejected with 403 and a user.logout.failed event, and
 // nothing is revoked. Without a session (signed out meanwhile, e.g. in
 // another tab, or a repeated post) there is nothing to protect or to end:
@@ -209,14 +169,12 @@ func (w *Web) postLoggedOut(rw http.ResponseWriter, r *http.Request) {
 		w.renderError(rw, http.StatusForbidden, msgFormExpired)
 		return
 	}
-	n, err := w.cfg.Client.Session.Update().
-		Where(session.ID(s.ID), session.RevokedAtIsNil()).
-		SetRevokedAt(w.cfg.Now()).Save(sys(ctx))
+	ended, err := w.cfg.Tenants.RevokeSession(ctx, s.ID, s.UserID, "logout")
 	if err != nil {
 		w.fail(rw, r, fmt.Errorf("revoke session: %w", err))
 		return
 	}
-	if n == 1 {
+	if ended {
 		w.cfg.Logger.InfoContext(ctx, "logged out", "user", s.UserID, "session", s.ID)
 		w.audit(ctx, r, auditEvent{action: actionLogout, user: s.UserID,
 			metadata: map[string]any{"session_id": string(s.ID)}})
@@ -240,20 +198,7 @@ func (w *Web) signedOut(rw http.ResponseWriter, r *http.Request) {
 // (the session is unusable then, but still not revoked), and it does not
 // touch last_seen_at.
 func (w *Web) cookieSession(ctx context.Context, r *http.Request) (*ent.Session, error) {
-	token := w.sessionToken(r)
-	if token == "" {
-		return nil, nil
-	}
-	s, err := w.cfg.Client.Session.Query().
-		Where(session.TokenHash(secret.Hash(token)), session.RevokedAtIsNil(), session.ExpiresAtGT(w.cfg.Now())).
-		Only(sys(ctx))
-	if ent.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("find session: %w", err)
-	}
-	return s, nil
+	return w.cfg.Tenants.SessionByToken(ctx, w.sessionToken(r))
 }
 
 // sessionToken is the session cookie's value, or "" when there is none

@@ -11,12 +11,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 //go:embed templates/*.html static/*
@@ -27,9 +27,14 @@ type Config struct {
 	// Flow is the OpenID Provider whose authorization requests the login
 	// completes. Required.
 	Flow Flow
-	// Client is the database. Required. Web reads and writes users'
-	// sessions and consents as the System viewer.
+	// Client is the database. Required. Web reads users' organizations
+	// as the System viewer; sessions, credentials and consents go through
+	// Tenants.
 	Client *ent.Client
+	// Tenants decides the identity rules (credentials, sessions, consents,
+	// the login policy). Defaults to a service over Client with Now,
+	// PasswordParams and Logger.
+	Tenants *tenants.Service
 	// Issuer is the public base URL. Cookies are Secure and carry the
 	// __Host- prefix when it is https. Required.
 	Issuer string
@@ -37,10 +42,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now defaults to time.Now.
 	Now func() time.Time
-	// SessionLifetime is a session's absolute lifetime. Defaults to 7 days.
+	// SessionLifetime is a session's absolute lifetime when no
+	// organization's policy sets one. Defaults to 7 days.
 	SessionLifetime time.Duration
-	// SessionIdleTimeout ends a session not used for this long. Defaults to
-	// 24 hours.
+	// SessionIdleTimeout ends a session not used for this long when no
+	// organization's policy sets it. Defaults to 24 hours.
 	SessionIdleTimeout time.Duration
 	// AccountLimiter throttles failed sign-ins per email address. Defaults
 	// to an in-memory limiter: 5 free failures, then 1s doubling to 1h.
@@ -49,10 +55,10 @@ type Config struct {
 	// an in-memory limiter: 20 free failures, then 1s doubling to 1h,
 	// forgotten an hour after the last failure.
 	IPLimiter Limiter
-	// PasswordParams are the argon2id costs a password hash must meet:
-	// weaker hashes are rehashed with them at sign-in, and the dummy
-	// verification for unknown users (ATO-04) uses them too. Defaults to
-	// password.Default; tests pass cheap ones.
+	// PasswordParams are the argon2id costs a password hash must meet, for
+	// the default Tenants: weaker hashes are rehashed with them at sign-in,
+	// and the dummy verification for unknown users (ATO-04) uses them too.
+	// Defaults to password.Default; tests pass cheap ones.
 	PasswordParams password.Params
 }
 
@@ -65,12 +71,6 @@ type Web struct {
 	handler   http.Handler // built once by New; Handler returns it
 	sessionCk string
 	csrfCk    string
-	// dummy is verified against when there is no real hash to verify
-	// (unknown user, no password), under cfg.PasswordParams, so a failed
-	// sign-in costs the same whatever the reason (ATO-04).
-	dummy *password.Dummy
-	// dummyChecks counts verifications of dummy (for tests).
-	dummyChecks atomic.Int64
 }
 
 // page names; each has templates/<name>.html, rendered inside layout.html.
@@ -126,11 +126,11 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 	if cfg.IPLimiter == nil {
 		cfg.IPLimiter = NewMemoryLimiter(MemoryLimiterConfig{Free: 20, Forget: time.Hour, Now: cfg.Now})
 	}
-	dummy, err := password.NewDummy(cfg.PasswordParams)
-	if err != nil {
-		return nil, fmt.Errorf("web config: dummy password hash: %w", err)
+	if cfg.Tenants == nil {
+		cfg.Tenants = tenants.NewService(cfg.Client, tenants.WithClock(cfg.Now),
+			tenants.WithPasswordParams(cfg.PasswordParams), tenants.WithLogger(cfg.Logger))
 	}
-	w := &Web{cfg: cfg, secure: u.Scheme == "https", pages: map[string]*template.Template{}, dummy: dummy}
+	w := &Web{cfg: cfg, secure: u.Scheme == "https", pages: map[string]*template.Template{}}
 	w.sessionCk, w.csrfCk = "gatehouse_session", "gatehouse_csrf"
 	if w.secure {
 		w.sessionCk, w.csrfCk = "__Host-gatehouse_session", "__Host-gatehouse_csrf"

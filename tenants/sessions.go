@@ -1,0 +1,274 @@
+package tenants
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"entgo.io/ent/dialect/sql"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/grant"
+	"github.com/gatehouse-id/gatehouse/ent/membership"
+	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/ent/session"
+	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/internal/secret"
+	"github.com/gatehouse-id/gatehouse/tenants/viewer"
+)
+
+// Sessions are signed-in browsers of the hosted pages. The browser holds a
+// random token; only its SHA-256 is stored. The hosted pages and the
+// provider act for a browser that has no viewer of its own, so these
+// methods read and write as the System viewer.
+
+// touchEvery limits last_seen_at writes to one per session per minute.
+const touchEvery = time.Minute
+
+// NewSession describes the session a completed login starts.
+type NewSession struct {
+	UserID pulid.ID
+	// AMR lists the methods proven (RFC 8176); AuthTime is when (zero: now).
+	AMR      []string
+	AuthTime time.Time
+	// Lifetimes bound the session (LifetimesOf the policies in question).
+	Lifetimes     SessionLifetimes
+	IP, UserAgent string
+	// Replaces is the session token the browser presented before, if any:
+	// that session is revoked, so an identifier planted before sign-in is
+	// worthless after it (SECURITY-CHECKLIST ATO-07).
+	Replaces string
+}
+
+// CreateSession starts a session and returns it with its token, which
+// exists nowhere else.
+func (s *Service) CreateSession(ctx context.Context, in NewSession) (*ent.Session, string, error) {
+	ctx = viewer.SystemContext(ctx)
+	now := s.now()
+	if in.AuthTime.IsZero() {
+		in.AuthTime = now
+	}
+	if in.Lifetimes == (SessionLifetimes{}) {
+		in.Lifetimes = DefaultSessionLifetimes
+	}
+	if in.Replaces != "" {
+		if err := s.client.Session.Update().
+			Where(session.TokenHash(secret.Hash(in.Replaces)), session.RevokedAtIsNil()).
+			SetRevokedAt(now).Exec(ctx); err != nil {
+			return nil, "", fmt.Errorf("revoke previous session: %w", err)
+		}
+	}
+	token := secret.Token(32)
+	ses, err := s.client.Session.Create().
+		SetUserID(in.UserID).
+		SetTokenHash(secret.Hash(token)).
+		SetAuthTime(in.AuthTime).
+		SetAmr(in.AMR).
+		SetIP(in.IP).
+		SetUserAgent(truncate(in.UserAgent, 512)).
+		SetCreatedAt(now).
+		SetLastSeenAt(now).
+		SetExpiresAt(in.AuthTime.Add(in.Lifetimes.Absolute)).
+		SetIdleTimeoutSeconds(max(1, int(in.Lifetimes.Idle/time.Second))).
+		Save(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("create session: %w", err)
+	}
+	return ses, token, nil
+}
+
+// SessionByToken returns the session token names when it is neither
+// revoked nor past its absolute lifetime (nil otherwise): what a sign-out
+// would end. It does not mind idleness or a disabled user, and does not
+// touch the session.
+func (s *Service) SessionByToken(ctx context.Context, token string) (*ent.Session, error) {
+	if token == "" {
+		return nil, nil
+	}
+	ses, err := s.client.Session.Query().
+		Where(session.TokenHash(secret.Hash(token)), session.RevokedAtIsNil(), session.ExpiresAtGT(s.now())).
+		Only(viewer.SystemContext(ctx))
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find session: %w", err)
+	}
+	return ses, nil
+}
+
+// LiveSession returns the session token names and its user when the
+// session may be used: not revoked, within its absolute and idle
+// lifetimes, its user active. Otherwise nils. Using it counts as activity
+// (last_seen_at, written at most once a minute).
+func (s *Service) LiveSession(ctx context.Context, token string) (*ent.Session, *ent.User, error) {
+	ses, err := s.SessionByToken(ctx, token)
+	if ses == nil || err != nil {
+		return nil, nil, err
+	}
+	ctx = viewer.SystemContext(ctx)
+	now := s.now()
+	if !now.Before(ses.LastSeenAt.Add(time.Duration(ses.IdleTimeoutSeconds) * time.Second)) {
+		return nil, nil, nil
+	}
+	u, err := s.client.User.Query().Where(user.ID(ses.UserID), ActiveUser()).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("find session user: %w", err)
+	}
+	if now.Sub(ses.LastSeenAt) >= touchEvery {
+		if err := s.client.Session.UpdateOneID(ses.ID).SetLastSeenAt(now).Exec(ctx); err != nil {
+			return nil, nil, fmt.Errorf("touch session: %w", err)
+		}
+		ses.LastSeenAt = now
+	}
+	return ses, u, nil
+}
+
+// BoundSession lowers a session's lifetimes to l, when they are stricter
+// than the session's own (a session that signs into an organization takes
+// on that organization's policy), and returns it updated.
+func (s *Service) BoundSession(ctx context.Context, ses *ent.Session, l SessionLifetimes) (*ent.Session, error) {
+	expires := ses.AuthTime.Add(l.Absolute)
+	idle := max(1, int(l.Idle/time.Second))
+	if !expires.Before(ses.ExpiresAt) && idle >= ses.IdleTimeoutSeconds {
+		return ses, nil
+	}
+	upd := ses.Update()
+	if expires.Before(ses.ExpiresAt) {
+		upd.SetExpiresAt(expires)
+	}
+	if idle < ses.IdleTimeoutSeconds {
+		upd.SetIdleTimeoutSeconds(idle)
+	}
+	out, err := upd.Save(viewer.SystemContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("bound session: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeSession ends session id of userID (userID "" for any user) and
+// revokes the grants (refresh-token families, and with them their access
+// tokens) issued from it: signing out of the browser signs the
+// applications it signed into out too (ATO-10). It reports whether the
+// session was live until now; an unknown or already revoked session is
+// left alone.
+func (s *Service) RevokeSession(ctx context.Context, id, userID pulid.ID, reason string) (bool, error) {
+	if !id.Valid() || id.Prefix() != "ses" {
+		return false, nil
+	}
+	var n int
+	err := s.inTx(viewer.SystemContext(ctx), func(tx *ent.Tx) error {
+		ctx := viewer.SystemContext(ctx)
+		now := s.now()
+		upd := tx.Session.Update().Where(session.ID(id), session.RevokedAtIsNil())
+		if userID != "" {
+			upd.Where(session.UserID(userID))
+		}
+		var err error
+		if n, err = upd.SetRevokedAt(now).Save(ctx); err != nil {
+			return fmt.Errorf("revoke session: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		if err := tx.Grant.Update().Where(grant.SessionID(id), grant.RevokedAtIsNil()).
+			SetRevokedAt(now).SetRevokeReason(reason).Exec(ctx); err != nil {
+			return fmt.Errorf("revoke the session's grants: %w", err)
+		}
+		return nil
+	})
+	return n == 1, err
+}
+
+// ListSessions returns userID's sessions that are neither revoked nor
+// past their absolute lifetime, newest first.
+func (s *Service) ListSessions(ctx context.Context, userID pulid.ID) ([]*ent.Session, error) {
+	ss, err := s.client.Session.Query().
+		Where(session.UserID(userID), session.RevokedAtIsNil(), session.ExpiresAtGT(s.now())).
+		Order(ent.Desc(session.FieldCreatedAt), ent.Desc(session.FieldID)).
+		All(viewer.SystemContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	return ss, nil
+}
+
+// LoginPolicies are the policies a login of userID into orgID must meet
+// (LoginInput.Policies): orgID's, or with orgID "" those of every
+// organization where userID is an active member.
+func (s *Service) LoginPolicies(ctx context.Context, userID, orgID pulid.ID) ([]*ent.OrganizationPolicy, error) {
+	q := s.client.OrganizationPolicy.Query()
+	if orgID != "" {
+		q.Where(organizationpolicy.OrganizationID(orgID))
+	} else {
+		q.Where(organizationpolicy.HasOrganizationWith(OrganizationsOfActiveMember(userID)))
+	}
+	ps, err := q.All(viewer.SystemContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("load login policies: %w", err)
+	}
+	return ps, nil
+}
+
+// endDisallowedSignIns revokes, after a change of org's policy p, what p
+// no longer allows: the sessions of the organization's members, and the
+// grants into the organization, whose factors LoginPolicy would not let
+// sign in now (turning on mfaRequired or enforceSSO ends password-only
+// sessions and their refresh tokens). Factors are judged as proven, not
+// by age.
+func (s *Service) endDisallowedSignIns(ctx context.Context, tx *ent.Tx, p *ent.OrganizationPolicy) error {
+	ctx = viewer.SystemContext(ctx) // sessions and grants are instance-level rows
+	now := s.now()
+	allowed := func(amr []string) bool {
+		return LoginPolicy{}.Decide(LoginInput{
+			User: &ent.User{Status: UserActiveStatus}, Policies: []*ent.OrganizationPolicy{p},
+			Factors: FactorsOf(amr, now), Now: now,
+		}).Outcome == Done
+	}
+	members := func(sel *sql.Selector) {
+		m := sql.Table(membership.Table)
+		sel.Where(sql.In(sel.C(session.FieldUserID), sql.Select(m.C(membership.FieldUserID)).From(m).
+			Where(sql.EQ(m.C(membership.FieldOrganizationID), string(p.OrganizationID)))))
+	}
+	ss, err := tx.Session.Query().Where(session.RevokedAtIsNil(), session.ExpiresAtGT(now), members).
+		Select(session.FieldID, session.FieldAmr).All(ctx)
+	if err != nil {
+		return fmt.Errorf("list members' sessions: %w", err)
+	}
+	var ended []pulid.ID
+	for _, ses := range ss {
+		if !allowed(ses.Amr) {
+			ended = append(ended, ses.ID)
+		}
+	}
+	if len(ended) > 0 {
+		if err := tx.Session.Update().Where(session.IDIn(ended...)).SetRevokedAt(now).Exec(ctx); err != nil {
+			return fmt.Errorf("revoke sessions: %w", err)
+		}
+	}
+	gs, err := tx.Grant.Query().Where(grant.RevokedAtIsNil(), grant.ExpiresAtGT(now),
+		grant.Or(grant.OrganizationID(p.OrganizationID), grant.SessionIDIn(ended...))).
+		Select(grant.FieldID, grant.FieldAmr, grant.FieldSessionID).All(ctx)
+	if err != nil {
+		return fmt.Errorf("list grants: %w", err)
+	}
+	var revoked []pulid.ID
+	for _, g := range gs {
+		if !allowed(g.Amr) || slices.Contains(ended, g.SessionID) {
+			revoked = append(revoked, g.ID)
+		}
+	}
+	if len(revoked) > 0 {
+		if err := tx.Grant.Update().Where(grant.IDIn(revoked...)).
+			SetRevokedAt(now).SetRevokeReason("organization policy changed").Exec(ctx); err != nil {
+			return fmt.Errorf("revoke grants: %w", err)
+		}
+	}
+	return nil
+}

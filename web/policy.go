@@ -1,0 +1,101 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/tenants"
+)
+
+// What the browser is told when the organization's policy stops a
+// sign-in. Methods that Gatehouse does not offer yet (a second factor,
+// the organization's own identity provider) fail closed.
+const (
+	msgMFARequired      = "Your organization requires a second sign-in step (multi-factor authentication), which this sign-in cannot offer yet. Ask an administrator of your organization."
+	msgSSORequired      = "Your organization requires signing in through its own identity provider (single sign-on), which this sign-in cannot offer yet. Ask an administrator of your organization."
+	msgMethodNotAllowed = "Your organization does not allow signing in this way. Ask an administrator of your organization."
+)
+
+// Reasons of user.login.failed when the policy stops a sign-in.
+const (
+	reasonMFARequired      = "mfa_required"
+	reasonSSORequired      = "sso_required"
+	reasonMethodNotAllowed = "method_not_allowed"
+)
+
+// policyDecision asks tenants.LoginPolicy whether u, having proven
+// factors, may sign in to org for req, and returns the policies it
+// applied. org "" means the organization in question is not known yet:
+// when req wants the user to choose one, no policy applies until the
+// choice (complete asks again); otherwise the login is into no
+// organization and every organization of the user has its say.
+func (w *Web) policyDecision(ctx context.Context, req *LoginRequest, u *ent.User, org pulid.ID, factors []tenants.Factor) (tenants.Decision, []*ent.OrganizationPolicy, error) {
+	var policies []*ent.OrganizationPolicy
+	if org != "" || !needsOrganization(req) {
+		var err error
+		if policies, err = w.cfg.Tenants.LoginPolicies(ctx, u.ID, org); err != nil {
+			return tenants.Decision{}, nil, err
+		}
+	}
+	d := tenants.LoginPolicy{}.Decide(tenants.LoginInput{
+		User: u, Policies: policies, Factors: factors, Now: w.cfg.Now(),
+		Client: tenants.LoginClient{ID: req.ClientID, MaxAge: req.MaxAge},
+	})
+	return d, policies, nil
+}
+
+// lifetimes are the session lifetimes of policies, or the configured
+// defaults when there is none.
+func (w *Web) lifetimes(policies []*ent.OrganizationPolicy) tenants.SessionLifetimes {
+	return tenants.LifetimesOf(tenants.SessionLifetimes{Absolute: w.cfg.SessionLifetime, Idle: w.cfg.SessionIdleTimeout}, policies)
+}
+
+// policyStopped answers a decision other than Done: the sign-in form when
+// a password would do (a sign-in older than max_age), otherwise a page that
+// says why the sign-in cannot complete, or for prompt=none the error the
+// application must hear. Every stop is audited.
+func (w *Web) policyStopped(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User, d tenants.Decision) {
+	ctx := r.Context()
+	if d.Outcome == tenants.Need && slices.Contains(d.Steps, tenants.StepPassword) {
+		if silent(req) {
+			w.failLogin(rw, r, req, "login_required", "the user must sign in again")
+			return
+		}
+		w.renderLogin(rw, http.StatusOK, loginPage{
+			AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID),
+			ClientName: req.ClientName, Email: u.Email,
+		})
+		return
+	}
+	status, msg, reason := http.StatusForbidden, msgMethodNotAllowed, reasonMethodNotAllowed
+	switch {
+	case d.Outcome == tenants.Refuse && d.Reason == tenants.RefuseUserInactive:
+		status, msg, reason = http.StatusUnauthorized, msgSessionEnded, reasonDisabled
+	case d.Outcome == tenants.Need && slices.Contains(d.Steps, tenants.StepSSO):
+		msg, reason = msgSSORequired, reasonSSORequired
+	case d.Outcome == tenants.Need && slices.Contains(d.Steps, tenants.StepMFA):
+		msg, reason = msgMFARequired, reasonMFARequired
+	}
+	w.cfg.Logger.InfoContext(ctx, "login stopped by policy", "auth_request", req.ID, "user", u.ID,
+		"outcome", d.Outcome, "steps", d.Steps, "reason", reason)
+	w.loginFailed(ctx, r, req, u.ID, reason)
+	if silent(req) {
+		w.failLogin(rw, r, req, "interaction_required", "the organization's policy requires another sign-in method")
+		return
+	}
+	w.renderError(rw, status, msg)
+}
+
+// sessionFactors are the factors a session proved, at its sign-in.
+func sessionFactors(s *ent.Session) []tenants.Factor {
+	return tenants.FactorsOf(s.Amr, s.AuthTime)
+}
+
+// passwordFactor is a password proven now.
+func passwordFactor(now time.Time) []tenants.Factor {
+	return []tenants.Factor{{Method: tenants.FactorPassword, At: now}}
+}
