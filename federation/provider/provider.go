@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/internal/safehttp"
 	"github.com/gatehouse-id/gatehouse/internal/seal"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // Endpoint paths. Discovery documents them; Register routes them.
@@ -63,6 +64,10 @@ type Config struct {
 	// http://127.0.0.1:8080. Tokens carry it as iss.
 	Issuer string
 	Client *ent.Client
+	// Tenants decides the identity rules the provider applies (active
+	// user, active membership, sessions, organization policies). Defaults
+	// to a service over Client with Now.
+	Tenants *tenants.Service
 	// Dialect is Client's database, dialect.SQLite or dialect.Postgres
 	// (entgo.io/ent/dialect). On PostgreSQL a refresh reads and rotates in
 	// one statement; any other value takes two.
@@ -118,6 +123,7 @@ func minPublishAhead(refresh, maxAge time.Duration) time.Duration { return 2*ref
 type Provider struct {
 	cfg        Config
 	db         *ent.Client
+	tenants    *tenants.Service
 	log        *slog.Logger
 	now        func() time.Time
 	keys       *keyStore
@@ -170,6 +176,9 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Tenants == nil {
+		cfg.Tenants = tenants.NewService(cfg.Client, tenants.WithClock(cfg.Now), tenants.WithLogger(cfg.Logger))
+	}
 	if cfg.LoginPath == "" {
 		cfg.LoginPath = "/login"
 	}
@@ -182,7 +191,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.ClientJWKSCacheTTL <= 0 {
 		cfg.ClientJWKSCacheTTL = 5 * time.Minute
 	}
-	p := &Provider{cfg: cfg, db: cfg.Client, log: cfg.Logger, now: cfg.Now}
+	p := &Provider{cfg: cfg, db: cfg.Client, tenants: cfg.Tenants, log: cfg.Logger, now: cfg.Now}
 	p.keys = newKeyStore(cfg.Client, cfg.Sealer, cfg.Now, cfg.KeyRefreshInterval, cfg.KeyPublishAhead, cfg.Logger)
 	p.clients = &clientCache{db: cfg.Client, now: cfg.Now, ttl: cfg.ClientCacheTTL, loginPath: cfg.LoginPath, log: p.log}
 	p.clientJWKS = &clientJWKS{http: cfg.HTTPClient, now: cfg.Now, ttl: cfg.ClientJWKSCacheTTL, log: cfg.Logger}

@@ -16,10 +16,10 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/gatehouse-id/gatehouse/ent"
-	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // The refresh token grant (RFC 6749 §6) is served here rather than by the
@@ -172,6 +172,7 @@ type refreshRow struct {
 	AuthTime      time.Time
 	ExpiresAt     time.Time
 	RevokedAt     sql.NullTime
+	IdleLifetime  sql.NullInt64
 	UserID        string
 	Status        string
 	Email         string
@@ -191,7 +192,7 @@ type refreshRow struct {
 // LEFT JOIN finds a successor through the unique parent_id index.
 const refreshRowQuery = `SELECT rt."id", rt."idle_expires_at", nx."id",
 	g."id", g."client_id", g."organization_id", g."session_id", g."scopes", g."amr", g."acr",
-	g."auth_time", g."expires_at", g."revoked_at",
+	g."auth_time", g."expires_at", g."revoked_at", g."idle_lifetime_seconds",
 	u."id", u."status", u."email", u."email_verified", u."name", u."given_name", u."family_name",
 	u."locale", u."picture", u."updated_at"
 FROM "refresh_tokens" rt
@@ -203,19 +204,25 @@ WHERE rt."token_hash" = $1`
 // rotateRefreshSQL is refreshRowQuery and, in the same statement, the
 // INSERT of the successor when the checks of refreshTokenRequest pass in
 // SQL too: the client, the grant neither revoked nor expired, the token
-// neither rotated nor idle too long, the user ACTIVE, the requested scopes
-// ($8, a JSON array) within the grant's, and an ACTIVE membership when the
-// grant names an organization. ON CONFLICT leaves a concurrent rotation's
+// neither rotated nor idle too long, the user active ($7,
+// tenants.UserActiveStatus), the requested scopes ($8, a JSON array)
+// within the grant's, and an active membership ($9,
+// tenants.MembershipActiveStatus) when the grant names an organization.
+// The statuses are parameters so that the rules stay tenants'; the test
+// table of TestRefreshPaths runs every rule through this statement and
+// through the two-statement path. ON CONFLICT leaves a concurrent rotation's
 // successor alone, and the last column says whether this one inserted.
 // PostgreSQL only: SQLite has no data-modifying WITH.
 const rotateRefreshSQL = `WITH rt ("token_id", "idle_expires_at", "successor_id",
 	"grant_id", "client_id", "organization_id", "session_id", "scopes", "amr", "acr",
-	"auth_time", "expires_at", "revoked_at",
+	"auth_time", "expires_at", "revoked_at", "idle_lifetime_seconds",
 	"user_id", "status", "email", "email_verified", "name", "given_name", "family_name",
 	"locale", "picture", "updated_at") AS (` + refreshRowQuery + `),
 next AS (
 	INSERT INTO "refresh_tokens" ("id", "grant_id", "token_hash", "created_at", "idle_expires_at", "parent_id")
-	SELECT $2, rt."grant_id", $3, $4, LEAST($5, rt."expires_at"), rt."token_id" FROM rt
+	SELECT $2, rt."grant_id", $3, $4,
+		LEAST($5, rt."expires_at", COALESCE($4::timestamptz + make_interval(secs => rt."idle_lifetime_seconds"), $5)),
+		rt."token_id" FROM rt
 	WHERE rt."client_id" = $6 AND rt."revoked_at" IS NULL AND rt."successor_id" IS NULL
 		AND rt."expires_at" > $4 AND rt."idle_expires_at" > $4 AND rt."status" = $7
 		AND rt."scopes" @> $8::jsonb
@@ -252,9 +259,9 @@ func (p *Provider) loadRefreshRow(ctx context.Context, c *client, hash string, r
 			return nil, false, merr
 		}
 		now := p.now()
-		idle := now.Add(c.refreshIdleLifetime()) // SQL caps it at the grant's end, as idleExpiry does
+		idle := now.Add(c.refreshIdleLifetime()) // SQL caps it at the grant's idle lifetime and end, as idleExpiry does
 		rows, err = p.db.QueryContext(ctx, rotateRefreshSQL, hash, string(succ.id), succ.hash, now, idle, c.GetID(),
-			string(user.StatusACTIVE), string(scopes), string(membership.StatusACTIVE))
+			string(tenants.UserActiveStatus), string(scopes), string(tenants.MembershipActiveStatus))
 	} else {
 		rows, err = p.db.QueryContext(ctx, refreshRowQuery, hash)
 	}
@@ -268,7 +275,7 @@ func (p *Provider) loadRefreshRow(ctx context.Context, c *client, hash string, r
 	var r refreshRow
 	dest := []any{&r.TokenID, &r.IdleExpiresAt, &r.SuccessorID,
 		&r.GrantID, &r.ClientID, &r.OrgID, &r.SessionID, &r.Scopes, &r.AMR, &r.ACR,
-		&r.AuthTime, &r.ExpiresAt, &r.RevokedAt,
+		&r.AuthTime, &r.ExpiresAt, &r.RevokedAt, &r.IdleLifetime,
 		&r.UserID, &r.Status, &r.Email, &r.EmailVerified, &r.Name, &r.GivenName, &r.FamilyName,
 		&r.Locale, &r.Picture, &r.UpdatedAt}
 	if p.cfg.Dialect == dialect.Postgres {
@@ -287,6 +294,10 @@ func (row *refreshRow) grant() (*ent.Grant, error) {
 		AuthTime: row.AuthTime, ExpiresAt: row.ExpiresAt}
 	if row.RevokedAt.Valid {
 		g.RevokedAt = &row.RevokedAt.Time
+	}
+	if row.IdleLifetime.Valid {
+		idle := int(row.IdleLifetime.Int64)
+		g.IdleLifetimeSeconds = &idle
 	}
 	if err := json.Unmarshal(row.Scopes, &g.Scopes); err != nil {
 		return nil, err
@@ -343,7 +354,7 @@ func (p *Provider) refreshTokenRequest(ctx context.Context, c *client, token str
 		return refuse(errors.New("grant expired"))
 	case !now.Before(row.IdleExpiresAt):
 		return refuse(errors.New("refresh token idle too long"))
-	case row.Status != string(user.StatusACTIVE):
+	case row.Status != string(tenants.UserActiveStatus):
 		p.revokeGrantsOrLog(ctx, "user disabled", g.ID)
 		return refuse(ErrUserInactive)
 	}

@@ -15,12 +15,11 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/authrequest"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
-	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/predicate"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
-	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // Access-token ids (jti). A user token's jti starts with its grant id, so
@@ -50,23 +49,26 @@ type refreshRequest struct {
 }
 
 // createGrant records one code redemption: the refresh family and the
-// parent of its access tokens. Its absolute end is the application's
-// refresh-token lifetime. The caller has checked the membership
+// parent of its access tokens. Its lifetimes are the application's,
+// shortened by the organization's session policy (grantLifetimes). The caller has checked the membership
 // (grantOrganization). A replay of the code while the grant was being
 // made (OIDC-05) leaves it revoked.
 func (p *Provider) createGrant(ctx context.Context, c *client, ar *ent.AuthRequest) (*ent.Grant, error) {
 	if err := p.userActive(ctx, ar.UserID); err != nil {
 		return nil, err
 	}
+	authTime := p.now()
+	if ar.AuthTime != nil {
+		authTime = *ar.AuthTime
+	}
+	expires, idle, err := p.grantLifetimes(ctx, c, ar.UserID, ar.OrganizationID, authTime)
+	if err != nil {
+		return nil, err
+	}
 	create := p.db.Grant.Create().
 		SetClientID(ar.ClientID).SetUserID(ar.UserID).SetAuthRequestID(ar.ID).
 		SetScopes(ar.Scopes).SetAudience([]string{ar.ClientID}).SetAmr(ar.Amr).SetAcr(ar.Acr).
-		SetExpiresAt(p.now().Add(time.Duration(c.app.RefreshTokenLifetimeSeconds) * time.Second))
-	if ar.AuthTime != nil {
-		create.SetAuthTime(*ar.AuthTime)
-	} else {
-		create.SetAuthTime(p.now())
-	}
+		SetExpiresAt(expires).SetNillableIdleLifetimeSeconds(idle).SetAuthTime(authTime)
 	if ar.OrganizationID != "" {
 		create.SetOrganizationID(ar.OrganizationID)
 	}
@@ -104,10 +106,43 @@ func (p *Provider) newRefreshToken(ctx context.Context, c *client, g *ent.Grant)
 	return token, nil
 }
 
+// grantLifetimes are the absolute end of a grant for userID in orgID
+// signed in at authTime, and its idle lifetime when the policy's is
+// shorter than the application's (nil otherwise). The application's
+// refresh-token lifetimes apply, and the session lifetimes of the
+// policies of the organization in question (tenants.LoginPolicies: the
+// grant's organization, or every organization of the user for a grant in
+// none) bound them: refresh tokens end when a session of that sign-in
+// would.
+func (p *Provider) grantLifetimes(ctx context.Context, c *client, userID, orgID pulid.ID, authTime time.Time) (time.Time, *int, error) {
+	expires := p.now().Add(time.Duration(c.app.RefreshTokenLifetimeSeconds) * time.Second)
+	policies, err := p.tenants.LoginPolicies(ctx, userID, orgID)
+	if err != nil {
+		return time.Time{}, nil, p.serverError(ctx, "load organization policy", err)
+	}
+	if len(policies) == 0 {
+		return expires, nil, nil
+	}
+	l := tenants.LifetimesOf(tenants.DefaultSessionLifetimes, policies)
+	if end := authTime.Add(l.Absolute); end.Before(expires) {
+		expires = end
+	}
+	if l.Idle >= c.refreshIdleLifetime() {
+		return expires, nil, nil
+	}
+	idle := max(1, int(l.Idle/time.Second))
+	return expires, &idle, nil
+}
+
 // idleExpiry is when a refresh token issued now for g lapses unused: the
-// application's idle lifetime, never past the grant's absolute end.
+// application's idle lifetime, or the grant's own when shorter, never
+// past the grant's absolute end.
 func (p *Provider) idleExpiry(c *client, g *ent.Grant) time.Time {
-	idle := p.now().Add(c.refreshIdleLifetime())
+	d := c.refreshIdleLifetime()
+	if g.IdleLifetimeSeconds != nil {
+		d = min(d, time.Duration(*g.IdleLifetimeSeconds)*time.Second)
+	}
+	idle := p.now().Add(d)
 	if idle.After(g.ExpiresAt) {
 		return g.ExpiresAt
 	}
@@ -129,16 +164,16 @@ func (p *Provider) revokeGrantsOrLog(ctx context.Context, reason string, id puli
 	}
 }
 
-// isActiveMember reports whether user has an ACTIVE membership in org: one
-// EXISTS query (orgClaims loads the roles when the claims are needed).
+// isActiveMember reports whether user has an active membership in org
+// (tenants.ActiveMemberOf): one EXISTS query (orgClaims loads the roles
+// when the claims are needed).
 func (p *Provider) isActiveMember(ctx context.Context, userID, orgID pulid.ID) (bool, error) {
-	return p.db.Membership.Query().Where(membership.UserID(userID), membership.OrganizationID(orgID),
-		membership.StatusEQ(membership.StatusACTIVE)).Exist(systemCtx(ctx))
+	return p.db.Membership.Query().Where(tenants.ActiveMemberOf(userID, orgID)).Exist(systemCtx(ctx))
 }
 
-// isActiveUser reports whether user id exists and is ACTIVE.
+// isActiveUser reports whether user id exists and is active (tenants.ActiveUser).
 func (p *Provider) isActiveUser(ctx context.Context, id pulid.ID) (bool, error) {
-	return p.db.User.Query().Where(user.ID(id), user.StatusEQ(user.StatusACTIVE)).Exist(systemCtx(ctx))
+	return p.db.User.Query().Where(user.ID(id), tenants.ActiveUser()).Exist(systemCtx(ctx))
 }
 
 // activeMember is isActiveMember as the token endpoint answers it.
@@ -153,15 +188,12 @@ func (p *Provider) activeMember(ctx context.Context, userID, orgID pulid.ID) err
 	return nil
 }
 
-// revokeSession ends the hosted pages' Session id of user (logout). An
-// unknown, foreign or already revoked session is left alone.
+// revokeSession ends the hosted pages' Session id of user (logout), and
+// the grants issued from it (tenants.RevokeSession). An unknown, foreign
+// or already revoked session is left alone.
 func (p *Provider) revokeSession(ctx context.Context, id, userID pulid.ID) error {
-	if !id.Valid() || id.Prefix() != "ses" {
-		return nil
-	}
-	return p.db.Session.Update().
-		Where(session.ID(id), session.UserID(userID), session.RevokedAtIsNil()).
-		SetRevokedAt(p.now()).Exec(systemCtx(ctx))
+	_, err := p.tenants.RevokeSession(ctx, id, userID, "logout")
+	return err
 }
 
 // userActive is isActiveUser as the token endpoint answers it.
@@ -227,7 +259,7 @@ func (p *Provider) orgClaims(ctx context.Context, userID, orgID pulid.ID) (*orga
 
 // loadOrgClaims runs orgClaimsQuery; nil when there is no ACTIVE membership.
 func (p *Provider) loadOrgClaims(ctx context.Context, userID, orgID pulid.ID) (*organizationClaims, error) {
-	rows, err := p.db.QueryContext(ctx, orgClaimsQuery, string(userID), string(orgID), string(membership.StatusACTIVE))
+	rows, err := p.db.QueryContext(ctx, orgClaimsQuery, string(userID), string(orgID), string(tenants.MembershipActiveStatus))
 	if err != nil {
 		return nil, err
 	}
