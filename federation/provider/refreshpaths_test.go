@@ -1,0 +1,131 @@
+package provider
+
+import (
+	"net/url"
+	"testing"
+	"time"
+
+	"entgo.io/ent/dialect"
+
+	"github.com/gatehouse-id/gatehouse/ent/grant"
+	"github.com/gatehouse-id/gatehouse/ent/membership"
+	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/internal/secret"
+	"github.com/gatehouse-id/gatehouse/internal/testdb"
+)
+
+// TestRefreshPaths runs the rules of a refresh through every path that
+// implements them: the two statements (SQLite; PostgreSQL too, with the
+// dialect unset) and PostgreSQL's one statement, whose SQL copy of the
+// rules (the statuses come from tenants) must rotate exactly when Go's
+// checks accept. One table, every path.
+func TestRefreshPaths(t *testing.T) {
+	cases := []struct {
+		name string
+		// policy, when set, is the organization's session policy at sign-in
+		// (absolute, idle seconds).
+		policy *[2]int
+		// before changes the world after sign-in, before the refresh.
+		before func(t *testing.T, e *env)
+		// rotateFirst refreshes once at sign-in and presents the successor:
+		// the successor's idle expiry is the path's own (SQL on the one
+		// statement), not the first token's.
+		rotateFirst bool
+		scope       string
+		status      int
+		error       string
+	}{
+		{name: "active user and membership", status: 200},
+		{name: "user disabled", before: func(t *testing.T, e *env) {
+			must(t, e.db.User.UpdateOneID(e.user.ID).SetStatus(user.StatusDISABLED).Exec(e.ctx))
+		}, status: 400, error: "invalid_grant"},
+		{name: "membership suspended", before: func(t *testing.T, e *env) {
+			must(t, e.db.Membership.Update().Where(membership.UserID(e.user.ID)).SetStatus(membership.StatusSUSPENDED).Exec(e.ctx))
+		}, status: 400, error: "invalid_grant"},
+		{name: "membership invited", before: func(t *testing.T, e *env) {
+			must(t, e.db.Membership.Update().Where(membership.UserID(e.user.ID)).SetStatus(membership.StatusINVITED).Exec(e.ctx))
+		}, status: 400, error: "invalid_grant"},
+		{name: "grant revoked", before: func(t *testing.T, e *env) {
+			must(t, e.db.Grant.Update().Where(grant.UserID(e.user.ID)).SetRevokedAt(e.clock.Now()).Exec(e.ctx))
+		}, status: 400, error: "invalid_grant"},
+		{name: "grant past its end", before: func(t *testing.T, e *env) {
+			must(t, e.db.Grant.Update().Where(grant.UserID(e.user.ID)).SetExpiresAt(e.clock.Now().Add(-time.Second)).Exec(e.ctx))
+		}, status: 400, error: "invalid_grant"},
+		{name: "scope the grant lacks", scope: "openid admin", status: 400, error: "invalid_scope"},
+		{name: "within the policy's idle lifetime", policy: &[2]int{3600, 120}, before: func(t *testing.T, e *env) {
+			e.clock.Advance(119 * time.Second)
+		}, status: 200},
+		{name: "past the policy's idle lifetime", policy: &[2]int{3600, 120}, before: func(t *testing.T, e *env) {
+			e.clock.Advance(121 * time.Second)
+		}, status: 400, error: "invalid_grant"},
+		{name: "a successor within the policy's idle lifetime", policy: &[2]int{3600, 120}, rotateFirst: true, before: func(t *testing.T, e *env) {
+			e.clock.Advance(119 * time.Second)
+		}, status: 200},
+		{name: "a successor past the policy's idle lifetime", policy: &[2]int{3600, 120}, rotateFirst: true, before: func(t *testing.T, e *env) {
+			e.clock.Advance(121 * time.Second)
+		}, status: 400, error: "invalid_grant"},
+		{name: "past the policy's absolute lifetime", policy: &[2]int{600, 600}, before: func(t *testing.T, e *env) {
+			e.clock.Advance(599 * time.Second)
+			e.clock.Advance(2 * time.Second)
+		}, status: 400, error: "invalid_grant"},
+	}
+	for _, path := range []string{"two-statements", "one-statement"} {
+		t.Run(path, func(t *testing.T) {
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					for _, d := range testdb.All(t) {
+						if path == "one-statement" && d.Dialect != dialect.Postgres {
+							continue // SQLite has no data-modifying WITH
+						}
+						t.Run(d.Name, func(t *testing.T) {
+							oneStatement := path == "one-statement"
+							e := newEnv(t, d, func(cfg *Config) {
+								if !oneStatement {
+									cfg.Dialect = "" // PostgreSQL through the two statements SQLite runs
+								}
+							})
+							if c.policy != nil {
+								must(t, e.db.OrganizationPolicy.Create().SetOrganizationID(e.org.ID).
+									SetSessionAbsoluteLifetimeSeconds(c.policy[0]).SetSessionIdleLifetimeSeconds(c.policy[1]).Exec(e.ctx))
+							}
+							tok := e.signIn(t, Authentication{OrganizationID: e.org.ID}, "openid", "offline_access", "organization")
+							presented := tok.RefreshToken
+							if c.rotateFirst {
+								status, body := refreshForm(t, e, url.Values{"refresh_token": {presented}}, "web", webSecret)
+								if status != 200 {
+									t.Fatalf("first refresh: %d %v", status, body)
+								}
+								presented = body["refresh_token"].(string)
+							}
+							if c.before != nil {
+								c.before(t, e)
+							}
+							form := url.Values{"refresh_token": {presented}}
+							if c.scope != "" {
+								form.Set("scope", c.scope)
+							}
+							if oneStatement && c.scope == "" {
+								// SQL's copy of the rules agrees with Go's.
+								cl, err := e.p.clients.get(systemCtx(e.ctx), "web")
+								must(t, err)
+								succ := newSuccessor()
+								_, rotated, err := e.p.loadRefreshRow(systemCtx(e.ctx), cl, secret.Hash(presented), nil, succ)
+								must(t, err)
+								if rotated != (c.status == 200) {
+									t.Errorf("the one statement rotated = %v, Go's checks accept = %v", rotated, c.status == 200)
+								}
+								if rotated {
+									e.p.unrotate(systemCtx(e.ctx), succ)
+								}
+							}
+							status, body := refreshForm(t, e, form, "web", webSecret)
+							if status != c.status || (c.error != "" && body["error"] != c.error) {
+								t.Fatalf("refresh: %d %v, want %d %s", status, body, c.status, c.error)
+							}
+						})
+					}
+				})
+			}
+		})
+	}
+}
