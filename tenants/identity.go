@@ -1,12 +1,16 @@
 package tenants
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/predicate"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
 // The identity rules every surface shares (hosted pages, the OpenID
@@ -40,4 +44,15 @@ func ActiveMemberOf(userID, orgID pulid.ID) predicate.Membership {
 // active member.
 func OrganizationsOfActiveMember(userID pulid.ID) predicate.Organization {
 	return organization.HasMembershipsWith(membership.UserID(userID), ActiveMembership())
+}
+
+// IsActiveMember reports whether userID is an active member of orgID.
+// The hosted pages ask it for a browser that has no viewer yet, so it
+// reads as the System viewer.
+func (s *Service) IsActiveMember(ctx context.Context, userID, orgID pulid.ID) (bool, error) {
+	ok, err := s.client.Membership.Query().Where(ActiveMemberOf(userID, orgID)).Exist(viewer.SystemContext(ctx))
+	if err != nil {
+		return false, fmt.Errorf("check membership: %w", err)
+	}
+	return ok, nil
 }

@@ -315,9 +315,24 @@ func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest
 		orgID = org.ID
 	case !needsOrganization(req):
 	case req.RequestedOrganizationID != "":
-		// The application named the organization; the provider checks the
-		// membership in CompleteLogin.
+		// The application named the organization. Nothing of it (its
+		// branding on the consent page) is shown before the membership is
+		// checked; the provider checks again in CompleteLogin.
 		orgID = pulid.ID(req.RequestedOrganizationID)
+		member, err := w.cfg.Tenants.IsActiveMember(ctx, u.ID, orgID)
+		if err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		if !member {
+			w.cfg.Logger.InfoContext(ctx, "requested organization refused", "auth_request", req.ID, "user", u.ID, "organization", orgID)
+			if silent(req) {
+				w.failLogin(rw, r, req, "interaction_required", "the user is not a member of the requested organization")
+				return
+			}
+			w.renderError(rw, http.StatusForbidden, msgNotRequested)
+			return
+		}
 	default:
 		orgs, err := w.organizations(ctx, u.ID)
 		if err != nil {
