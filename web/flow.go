@@ -3,13 +3,15 @@ package web
 import (
 	"context"
 
-	"github.com/gatehouse-id/gatehouse/federation/provider"
+	"github.com/gatehouse-id/gatehouse/federation"
 )
 
-// Flow is the OpenID Provider as the hosted login sees it: the provider
-// stores an authorization request and hands the browser to
-// /login?authRequest=ID; web authenticates the user and completes it.
-// *provider.Provider implements it; tests use a fake.
+// Flow is the OpenID Provider as the hosted login sees it, in federation's
+// protocol-neutral types: the provider stores an authorization request and
+// hands the browser to /login?authRequest=ID; web authenticates the user
+// and completes it. *provider.Provider implements it (cmd/gatehouse
+// asserts so where it wires them); tests use a fake and, in the contract
+// test, the real provider.
 type Flow interface {
 	// LoginRequest returns the pending request id. It is called on every
 	// page of the login, so it must be cheap. ErrUnknownRequest means the
@@ -31,25 +33,23 @@ type Flow interface {
 	FailLogin(ctx context.Context, id, errorCode, description string) (redirect string, err error)
 }
 
-var _ Flow = (*provider.Provider)(nil)
-
-// The provider's types and errors under the names web uses.
+// The shared types and errors under the names web uses.
 type (
 	// LoginRequest is what the hosted login knows of a pending request.
-	LoginRequest = provider.LoginRequest
+	LoginRequest = federation.LoginRequest
 	// Authentication is what the hosted login established.
-	Authentication = provider.Authentication
+	Authentication = federation.Authentication
 )
 
-// Errors of Flow, the provider's own (compare with errors.Is).
+// Errors of Flow (compare with errors.Is).
 var (
-	ErrUnknownRequest = provider.ErrUnknownRequest
-	ErrNotMember      = provider.ErrNotMember
-	ErrReauthenticate = provider.ErrReauthenticate
-	ErrUserInactive   = provider.ErrUserInactive
-	ErrUnknownACR     = provider.ErrUnknownACR
+	ErrUnknownRequest = federation.ErrUnknownRequest
+	ErrNotMember      = federation.ErrNotMember
+	ErrReauthenticate = federation.ErrReauthenticate
+	ErrUserInactive   = federation.ErrUserInactive
+	ErrUnknownACR     = federation.ErrUnknownACR
 )
 
-// The authentication context classes the provider defines
+// The authentication context classes Gatehouse defines
 // (LoginRequest.ACRValues).
-const acrSingleFactor = provider.ACRSingleFactor
+const acrSingleFactor = federation.ACRSingleFactor

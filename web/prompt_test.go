@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-id/gatehouse/ent/membership"
-	"github.com/gatehouse-id/gatehouse/federation/provider"
+	"github.com/gatehouse-id/gatehouse/federation"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 )
 
@@ -196,9 +196,9 @@ func TestACRValues(t *testing.T) {
 			logged bool
 		}{
 			{"none", nil, false},
-			{"single factor", []string{provider.ACRSingleFactor}, false},
-			{"multi-factor preferred, single factor accepted", []string{provider.ACRMultiFactor, provider.ACRSingleFactor}, false},
-			{"multi-factor only", []string{provider.ACRMultiFactor}, true},
+			{"single factor", []string{federation.ACRSingleFactor}, false},
+			{"multi-factor preferred, single factor accepted", []string{federation.ACRMultiFactor, federation.ACRSingleFactor}, false},
+			{"multi-factor only", []string{federation.ACRMultiFactor}, true},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				id := e.flow.add(LoginRequest{FirstParty: true, ACRValues: tc.values})
@@ -216,7 +216,7 @@ func TestACRValues(t *testing.T) {
 				if (line != "") != tc.logged {
 					t.Fatalf("logged %q, want logged: %v", line, tc.logged)
 				}
-				if tc.logged && (!strings.Contains(line, "level=INFO") || !strings.Contains(line, provider.ACRMultiFactor)) {
+				if tc.logged && (!strings.Contains(line, "level=INFO") || !strings.Contains(line, federation.ACRMultiFactor)) {
 					t.Errorf("log line %q", line)
 				}
 			})

@@ -77,6 +77,7 @@ func (b *backend) openProvider(ctx context.Context, cfg *config.Config, logger *
 	return provider.New(ctx, provider.Config{
 		Issuer:    cfg.Issuer,
 		Client:    b.client,
+		Tenants:   b.tenants,
 		Dialect:   b.db.Dialect,
 		Sealer:    sealer,
 		CryptoKey: [32]byte(derived),
@@ -86,9 +87,13 @@ func (b *backend) openProvider(ctx context.Context, cfg *config.Config, logger *
 	})
 }
 
+// The provider is the flow the hosted pages complete; web knows it only
+// through federation's types.
+var _ web.Flow = (*provider.Provider)(nil)
+
 // routeIdentity mounts the provider's endpoints and the hosted login.
 func (b *backend) routeIdentity(mux *http.ServeMux, p *provider.Provider, cfg *config.Config, logger *slog.Logger) error {
-	pages, err := web.New(web.Config{Flow: p, Client: b.client, Issuer: cfg.Issuer, Logger: logger})
+	pages, err := web.New(web.Config{Flow: p, Client: b.client, Tenants: b.tenants, Issuer: cfg.Issuer, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("hosted pages: %w", err)
 	}

@@ -1,17 +1,21 @@
 package provider
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/gatehouse-id/gatehouse/federation"
+)
 
 // Authentication context class references (OIDC Core §2 acr) this provider
-// asserts. Discovery lists them in acr_values_supported, strongest last.
+// asserts (federation's). Discovery lists them in acr_values_supported,
+// strongest last. ACRSingleFactor: the user proved one factor, e.g. a
+// password alone or a federated sign-in whose upstream reported no more.
+// ACRMultiFactor: the user proved factors of at least two kinds
+// (knowledge, possession, inherence; RFC 8176), e.g. a password and a
+// one-time code, or a passkey with user verification.
 const (
-	// ACRSingleFactor: the user proved one factor, e.g. a password alone or
-	// a federated sign-in whose upstream reported no more.
-	ACRSingleFactor = "urn:gatehouse:acr:1fa"
-	// ACRMultiFactor: the user proved factors of at least two kinds
-	// (knowledge, possession, inherence; RFC 8176), e.g. a password and a
-	// one-time code, or a passkey with user verification.
-	ACRMultiFactor = "urn:gatehouse:acr:mfa"
+	ACRSingleFactor = federation.ACRSingleFactor
+	ACRMultiFactor  = federation.ACRMultiFactor
 )
 
 // acrValues are the supported ACRs, weakest first.

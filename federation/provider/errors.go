@@ -2,28 +2,21 @@ package provider
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/gatehouse-id/gatehouse/federation"
 )
 
-// Errors for the hosted login (CompleteLogin, LoginRequest, FailLogin).
+// Errors for the hosted login (CompleteLogin, LoginRequest, FailLogin):
+// federation's, so that pages compare them without importing the provider.
 var (
-	// ErrUnknownRequest: the auth request does not exist, has expired or was
-	// already completed. The login page should say the link is stale.
-	ErrUnknownRequest = errors.New("provider: unknown or expired authorization request")
-	// ErrNotMember: the organization is required (scope organization or
-	// organization:<id>) or chosen, and the user has no ACTIVE membership in it.
-	ErrNotMember = errors.New("provider: user is not an active member of the organization")
-	// ErrUserInactive: the user does not exist or is disabled.
-	ErrUserInactive = errors.New("provider: user is not active")
-	// ErrReauthenticate: max_age or prompt=login asks for a fresher
-	// authentication than Authentication.AuthTime (OIDC Core §3.1.2.1).
-	ErrReauthenticate = errors.New("provider: authentication is too old for this request")
-	// ErrUnknownACR: Authentication.ACR is neither empty nor one of
-	// ACRSingleFactor, ACRMultiFactor.
-	ErrUnknownACR = errors.New("provider: unknown authentication context class")
+	ErrUnknownRequest = federation.ErrUnknownRequest
+	ErrNotMember      = federation.ErrNotMember
+	ErrUserInactive   = federation.ErrUserInactive
+	ErrReauthenticate = federation.ErrReauthenticate
+	ErrUnknownACR     = federation.ErrUnknownACR
 )
 
 // writeOAuthError writes an RFC 6749 §5.2 error body. invalid_client gets

@@ -16,54 +16,19 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/authrequest"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/federation"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
 )
 
-// LoginRequest is what the hosted login needs to know about a pending
-// authorization request.
-type LoginRequest struct {
-	ID         string
-	ClientID   string
-	ClientName string
-	// FirstParty applications skip the consent screen.
-	FirstParty bool
-	Scopes     []string
-	// Prompt values (none, login, consent, select_account; OIDC Core §3.1.2.1).
-	Prompt    []string
-	LoginHint string
-	// MaxAge is the oldest authentication the client accepts, when it set max_age.
-	MaxAge *time.Duration
-	// RequestedOrganizationID is the id in an organization:<id> scope.
-	RequestedOrganizationID string
-	// WantsOrganization is true for scope organization or organization:<id>:
-	// the login must end with an organization chosen (or the requested one).
-	WantsOrganization bool
-	// ACRValues are the client's acr_values that this provider defines
-	// (ACRSingleFactor, ACRMultiFactor), most preferred first. They are
-	// voluntary (OIDC Core §3.1.2.1): the login should step up to the
-	// first it can, and the ID token states the ACR actually achieved.
-	ACRValues []string
-	ExpiresAt time.Time
-}
-
-// Authentication is what the hosted login established about the user.
-type Authentication struct {
-	UserID    pulid.ID
-	SessionID pulid.ID
-	// OrganizationID is the chosen organization; required when the request
-	// wants one, and must equal RequestedOrganizationID when that is set
-	// (empty then means "the requested one").
-	OrganizationID pulid.ID
-	// AuthTime is when the user last actively authenticated (OIDC Core §2
-	// auth_time); zero means now.
-	AuthTime time.Time
-	// AMR lists the methods used (RFC 8176: "pwd", "otp", "hwk", "mfa", …).
-	AMR []string
-	// ACR is ACRSingleFactor or ACRMultiFactor; empty means "derive it from
-	// AMR". A claim stronger than AMR supports is lowered to what AMR
-	// supports; any other value is ErrUnknownACR.
-	ACR string
-}
+// The hosted pages see the provider through federation's protocol-neutral
+// types; the provider converts its auth requests to them and completes
+// them from them.
+type (
+	// LoginRequest is a pending authorization request as the pages see it.
+	LoginRequest = federation.LoginRequest
+	// Authentication is what the pages established about the user.
+	Authentication = federation.Authentication
+)
 
 // LoginRequest returns the pending request id. Missing, expired and
 // already completed requests are all ErrUnknownRequest.
