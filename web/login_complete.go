@@ -1,0 +1,190 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/tenants"
+)
+
+// Completion: the steps after authentication in order (organization,
+// consent), the login policy for the organization in question, and the
+// hand-back to the provider.
+
+// proceed runs the steps after authentication: the organization choice
+// when the request asks for one, consent for third-party applications, and
+// finally the hand-back to the provider. org is the organization the user
+// chose on the picker, or nil.
+func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, u *ent.User, org *ent.Organization) {
+	ctx := r.Context()
+	var orgID pulid.ID
+	switch {
+	case org != nil:
+		orgID = org.ID
+	case !needsOrganization(req):
+	case req.RequestedOrganizationID != "":
+		// The application named the organization. Nothing of it (its
+		// branding on the consent page) is shown before the membership is
+		// checked; the provider checks again in CompleteLogin.
+		orgID = pulid.ID(req.RequestedOrganizationID)
+		member, err := w.cfg.Tenants.IsActiveMember(ctx, u.ID, orgID)
+		if err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		if !member {
+			w.cfg.Logger.InfoContext(ctx, "requested organization refused", "auth_request", req.ID, "user", u.ID, "organization", orgID)
+			if silent(req) {
+				w.failLogin(rw, r, req, "interaction_required", "the user is not a member of the requested organization")
+				return
+			}
+			w.renderError(rw, http.StatusForbidden, msgNotRequested)
+			return
+		}
+	default:
+		orgs, err := w.organizations(ctx, u.ID)
+		if err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		switch {
+		case len(orgs) == 1:
+			// One organization is no choice: take it without a page.
+			org, orgID = orgs[0], orgs[0].ID
+		case silent(req):
+			// No page may be shown: the application must ask again
+			// interactively, where the user sees the picker (or why there
+			// is nothing to pick).
+			w.failLogin(rw, r, req, "interaction_required", "the user must choose an organization")
+			return
+		case len(orgs) == 0:
+			w.renderError(rw, http.StatusForbidden, msgNoOrg)
+			return
+		default:
+			w.pickOrganization(rw, r, req, s, orgs, http.StatusOK, "")
+			return
+		}
+	}
+	if !req.FirstParty {
+		covered, err := w.cfg.Tenants.ConsentCovers(ctx, u.ID, req.ClientID, req.Scopes)
+		if err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		if !covered || slices.Contains(req.Prompt, "consent") {
+			if silent(req) {
+				w.failLogin(rw, r, req, "consent_required", "the user must approve the application")
+				return
+			}
+			w.askConsent(rw, r, req, s, u, orgID, org)
+			return
+		}
+	}
+	w.complete(rw, r, req, s, u, orgID)
+}
+
+// complete hands the authentication to the provider and sends the browser
+// where it says, with 303 so the password post is never repeated (OIDC-14).
+func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, u *ent.User, org pulid.ID) {
+	ctx := r.Context()
+	if len(req.ACRValues) > 0 && !slices.Contains(req.ACRValues, acrSingleFactor) {
+		// The application asked for multi-factor only. Gatehouse has no
+		// second factor yet; acr_values are voluntary (OIDC Core
+		// §3.1.2.1), so the login goes on with one factor and the ID token
+		// states the acr achieved, for the application to judge.
+		w.cfg.Logger.InfoContext(ctx, "requested acr not available, continuing with single factor",
+			"auth_request", req.ID, "client", req.ClientID, "acr_values", req.ACRValues, "amr", s.Amr)
+	}
+	// The policy of the organization in question decides every sign-in,
+	// fresh or a reused session (LoginPolicy); its lifetimes bound the
+	// session from now on.
+	policyOrg := org
+	if policyOrg == "" {
+		policyOrg = pulid.ID(req.RequestedOrganizationID)
+	}
+	d, policies, err := w.policyDecision(ctx, req, u, policyOrg, sessionFactors(s))
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	if d.Outcome != tenants.Done {
+		w.policyStopped(rw, r, req, u, d)
+		return
+	}
+	if s, err = w.cfg.Tenants.BoundSession(ctx, s, w.lifetimes(policies)); err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	to, err := w.cfg.Flow.CompleteLogin(ctx, req.ID, Authentication{
+		UserID: u.ID, SessionID: s.ID, OrganizationID: org,
+		// No ACR claim: the provider derives it from AMR.
+		AuthTime: s.AuthTime, AMR: s.Amr,
+	})
+	switch {
+	case err == nil:
+		w.cfg.Logger.InfoContext(ctx, "login completed", "auth_request", req.ID, "user", u.ID, "session", s.ID)
+		w.audit(ctx, r, auditEvent{action: actionLogin, user: u.ID, org: org, metadata: map[string]any{
+			"client_id": req.ClientID, "amr": s.Amr, "session_id": string(s.ID), "auth_time": s.AuthTime.UTC().Format(time.RFC3339),
+		}})
+		http.Redirect(rw, r, to, http.StatusSeeOther)
+	case silent(req) && (errors.Is(err, ErrReauthenticate) || errors.Is(err, ErrUserInactive)):
+		w.failLogin(rw, r, req, "login_required", "the user must sign in again")
+	case silent(req) && errors.Is(err, ErrNotMember):
+		w.failLogin(rw, r, req, "interaction_required", "the user must choose an organization")
+	case errors.Is(err, ErrNotMember):
+		w.cfg.Logger.InfoContext(ctx, "organization refused by provider", "auth_request", req.ID, "user", u.ID, "organization", org)
+		if req.RequestedOrganizationID != "" {
+			w.renderError(rw, http.StatusForbidden, msgNotRequested)
+			return
+		}
+		orgs, err := w.organizations(ctx, u.ID)
+		if err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		w.pickOrganization(rw, r, req, s, orgs, http.StatusForbidden, msgNotMember)
+	case errors.Is(err, ErrReauthenticate):
+		// The session is older than the request allows: sign in again.
+		w.renderLogin(rw, http.StatusOK, loginPage{
+			AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID),
+			ClientName: req.ClientName, Email: u.Email,
+		})
+	case errors.Is(err, ErrUserInactive):
+		w.renderError(rw, http.StatusUnauthorized, msgSessionEnded)
+	case errors.Is(err, ErrUnknownRequest):
+		w.renderError(rw, http.StatusBadRequest, msgExpired)
+	case errors.Is(err, ErrUnknownACR):
+		// Web and provider disagree on the ACRs: ours to fix, but a plain
+		// refusal for the browser, never a redirect.
+		w.cfg.Logger.ErrorContext(ctx, "acr refused by provider", "auth_request", req.ID, "user", u.ID, "amr", s.Amr)
+		w.loginFailed(ctx, r, req, u.ID, reasonUnknownACR)
+		w.renderError(rw, http.StatusBadRequest, msgCannotLogin)
+	default:
+		w.fail(rw, r, fmt.Errorf("complete login: %w", err))
+	}
+}
+
+// silent reports whether the application asked for no page at all
+// (prompt=none): where one would be shown, the request fails instead.
+func silent(req *LoginRequest) bool { return slices.Contains(req.Prompt, "none") }
+
+// failLogin ends the request with an OAuth error and sends the browser back
+// to the application with it (OIDC Core §3.1.2.6), with 303.
+func (w *Web) failLogin(rw http.ResponseWriter, r *http.Request, req *LoginRequest, code, description string) {
+	ctx := r.Context()
+	to, err := w.cfg.Flow.FailLogin(ctx, req.ID, code, description)
+	switch {
+	case errors.Is(err, ErrUnknownRequest):
+		w.renderError(rw, http.StatusBadRequest, msgExpired)
+	case err != nil:
+		w.fail(rw, r, fmt.Errorf("fail login: %w", err))
+	default:
+		w.cfg.Logger.InfoContext(ctx, "login request failed", "auth_request", req.ID, "error", code)
+		http.Redirect(rw, r, to, http.StatusSeeOther)
+	}
+}

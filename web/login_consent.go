@@ -1,0 +1,69 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+)
+
+// The consent step, for third-party applications.
+
+func (w *Web) postConsent(rw http.ResponseWriter, r *http.Request) {
+	req, s, u, ok := w.postedStep(rw, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	org := pulid.ID(r.PostFormValue("organization"))
+	if needsOrganization(req) {
+		orgs, err := w.organizations(ctx, u.ID)
+		if err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		if chosenOrganization(req, orgs, org) == nil {
+			w.renderError(rw, http.StatusForbidden, msgNotMember)
+			return
+		}
+	} else {
+		org = ""
+	}
+	meta := map[string]any{"client_id": req.ClientID, "scopes": req.Scopes}
+	if r.PostFormValue("action") != "allow" {
+		// The application hears it (OIDC Core §3.1.2.6) and the request
+		// ends; nothing is stored.
+		w.cfg.Logger.InfoContext(ctx, "consent denied", "auth_request", req.ID, "user", u.ID, "client", req.ClientID)
+		w.audit(ctx, r, auditEvent{action: actionConsentDeny, user: u.ID, org: org, metadata: meta})
+		w.failLogin(rw, r, req, "access_denied", "the user did not allow access")
+		return
+	}
+	if err := w.cfg.Tenants.GrantConsent(ctx, u.ID, req.ClientID, req.Scopes); err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	w.audit(ctx, r, auditEvent{action: actionConsentGrant, user: u.ID, org: org, metadata: meta})
+	w.complete(rw, r, req, s, u, org)
+}
+
+// askConsent shows the consent screen, in the look of organization orgID
+// when there is one (org, when the caller has it loaded already).
+func (w *Web) askConsent(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, u *ent.User, orgID pulid.ID, org *ent.Organization) {
+	if org == nil && orgID != "" {
+		o, err := w.cfg.Client.Organization.Get(sys(r.Context()), orgID)
+		if err != nil && !ent.IsNotFound(err) {
+			w.fail(rw, r, err)
+			return
+		}
+		org = o
+	}
+	p := consentPage{
+		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), Ticket: ticket(s, req.ID),
+		Organization: string(orgID), ClientName: clientName(req),
+		UserEmail: u.Email, UserName: u.Name, Scopes: req.Scopes,
+	}
+	if org != nil {
+		p.Brand = brandOf(org)
+	}
+	w.renderConsent(rw, http.StatusOK, p)
+}

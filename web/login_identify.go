@@ -1,0 +1,95 @@
+package web
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+)
+
+// The arrival step: /login shows the sign-in form, or reuses the browser's
+// session when the request allows (prompt, max_age), or asks which account
+// to continue with (prompt=select_account).
+
+func (w *Web) getLogin(rw http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("authRequest")
+	req, ok := w.loginRequest(rw, r, id)
+	if !ok {
+		return
+	}
+	if !slices.Contains(req.Prompt, "login") {
+		s, u, err := w.currentSession(r.Context(), r)
+		if err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		if s != nil && w.maxAgeMet(req, s) {
+			if slices.Contains(req.Prompt, "select_account") && !silent(req) {
+				w.selectAccount(rw, r, req, s, u)
+				return
+			}
+			w.proceed(rw, r, req, s, u, nil)
+			return
+		}
+	}
+	if silent(req) {
+		// prompt=none: no page may be shown (OIDC Core §3.1.2.1).
+		w.failLogin(rw, r, req, "login_required", "the user is not signed in")
+		return
+	}
+	w.renderLogin(rw, http.StatusOK, loginPage{
+		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID),
+		ClientName: req.ClientName, Email: req.LoginHint,
+	})
+}
+
+// selectAccount answers prompt=select_account (OIDC Core §3.1.2.1) for a
+// browser that is signed in: the session is never reused silently. When
+// the application wants an organization of the user's choice and there are
+// several, the choice is the organization picker; otherwise the page asks
+// whether to continue as the signed-in user. Both offer "Use another
+// account", which shows the sign-in form (a new sign-in replaces the
+// session, ATO-07).
+func (w *Web) selectAccount(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, u *ent.User) {
+	if needsOrganization(req) && req.RequestedOrganizationID == "" {
+		orgs, err := w.organizations(r.Context(), u.ID)
+		if err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		if len(orgs) > 1 {
+			w.pickOrganization(rw, r, req, s, orgs, http.StatusOK, "")
+			return
+		}
+	}
+	w.renderContinue(rw, http.StatusOK, continuePage{
+		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), Ticket: ticket(s, req.ID),
+		ClientName: clientName(req), UserEmail: u.Email, UserName: u.Name,
+	})
+}
+
+// postContinue is the answer to the page of selectAccount: continue as the
+// signed-in user, or sign in as someone else.
+func (w *Web) postContinue(rw http.ResponseWriter, r *http.Request) {
+	req, s, u, ok := w.postedStep(rw, r)
+	if !ok {
+		return
+	}
+	if r.PostFormValue("action") == "switch" {
+		w.anotherAccount(rw, r, req)
+		return
+	}
+	w.proceed(rw, r, req, s, u, nil)
+}
+
+// anotherAccount shows the sign-in form, empty, for "Use another account".
+func (w *Web) anotherAccount(rw http.ResponseWriter, r *http.Request, req *LoginRequest) {
+	w.renderLogin(rw, http.StatusOK, loginPage{
+		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), ClientName: req.ClientName,
+	})
+}
+
+// maxAgeMet reports whether s is recent enough for req (OIDC Core §3.1.2.1).
+func (w *Web) maxAgeMet(req *LoginRequest, s *ent.Session) bool {
+	return req.MaxAge == nil || w.cfg.Now().Sub(s.AuthTime) <= *req.MaxAge
+}

@@ -1,0 +1,118 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/internal/httpserver"
+)
+
+// Shared by every step: what the browser is told, reading a posted form,
+// loading its request, and the checks every post passes.
+
+// What the browser is told. One sentence each; details go to the log.
+const (
+	msgExpired      = "This sign-in link has expired. Go back to the application and try again."
+	msgFormExpired  = "This page has expired. Go back to the application and try again."
+	msgSessionEnded = "Your sign-in has ended. Go back to the application and try again."
+	msgBadLogin     = "Email or password is incorrect."
+	msgInternal     = "Something went wrong on our side. Go back to the application and try again."
+	msgNoOrg        = "Your account does not belong to any organization yet. Ask an administrator of your organization to invite you, then try again."
+	msgNotMember    = "You are not a member of that organization."
+	msgNotRequested = "Your account is not a member of the organization this application asked for."
+	msgCannotLogin  = "This sign-in cannot be completed. Go back to the application and try again."
+)
+
+// maxForm bounds a posted form; the largest legitimate one is well under.
+const maxForm = 16 << 10
+
+// loginRequest fetches the pending request id, or shows the expired page.
+func (w *Web) loginRequest(rw http.ResponseWriter, r *http.Request, id string) (*LoginRequest, bool) {
+	if id == "" || len(id) > 128 {
+		w.renderError(rw, http.StatusBadRequest, msgExpired)
+		return nil, false
+	}
+	req, err := w.cfg.Flow.LoginRequest(r.Context(), id)
+	switch {
+	case errors.Is(err, ErrUnknownRequest):
+		w.renderError(rw, http.StatusBadRequest, msgExpired)
+		return nil, false
+	case err != nil:
+		w.fail(rw, r, fmt.Errorf("load auth request: %w", err))
+		return nil, false
+	case req == nil || (!req.ExpiresAt.IsZero() && !w.cfg.Now().Before(req.ExpiresAt)):
+		w.renderError(rw, http.StatusBadRequest, msgExpired)
+		return nil, false
+	}
+	return req, true
+}
+
+// parseForm reads a posted form of at most maxForm bytes, or shows the
+// expired page.
+func (w *Web) parseForm(rw http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(rw, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		w.renderError(rw, http.StatusBadRequest, msgFormExpired)
+		return false
+	}
+	return true
+}
+
+// postedRequest parses a posted form, loads its authorization request and
+// checks its CSRF field.
+func (w *Web) postedRequest(rw http.ResponseWriter, r *http.Request) (*LoginRequest, bool) {
+	if !w.parseForm(rw, r) {
+		return nil, false
+	}
+	req, ok := w.loginRequest(rw, r, r.PostFormValue("authRequest"))
+	if !ok {
+		return nil, false
+	}
+	if !w.checkCSRF(r, func(token string) string { return csrfField(token, req.ID) }) {
+		w.cfg.Logger.InfoContext(r.Context(), "csrf check failed", "auth_request", req.ID, "ip", httpserver.ClientIP(r))
+		w.loginFailed(r.Context(), r, req, "", reasonCSRF)
+		w.renderError(rw, http.StatusForbidden, msgFormExpired)
+		return nil, false
+	}
+	return req, true
+}
+
+// postedStep is postedRequest for the steps after authentication: the
+// browser must still hold the session the ticket was issued for.
+func (w *Web) postedStep(rw http.ResponseWriter, r *http.Request) (*LoginRequest, *ent.Session, *ent.User, bool) {
+	req, ok := w.postedRequest(rw, r)
+	if !ok {
+		return nil, nil, nil, false
+	}
+	s, u, err := w.currentSession(r.Context(), r)
+	if err != nil {
+		w.fail(rw, r, err)
+		return nil, nil, nil, false
+	}
+	if s == nil {
+		w.renderError(rw, http.StatusUnauthorized, msgSessionEnded)
+		return nil, nil, nil, false
+	}
+	if !checkTicket(r, s, req.ID) {
+		w.cfg.Logger.InfoContext(r.Context(), "login ticket check failed", "auth_request", req.ID, "session", s.ID)
+		w.loginFailed(r.Context(), r, req, u.ID, reasonTicket)
+		w.renderError(rw, http.StatusForbidden, msgFormExpired)
+		return nil, nil, nil, false
+	}
+	return req, s, u, true
+}
+
+// fail logs err and shows the generic error page.
+func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
+	w.cfg.Logger.ErrorContext(r.Context(), "hosted page failed", "path", r.URL.Path, "err", err)
+	w.renderError(rw, http.StatusInternalServerError, msgInternal)
+}
+
+func clientName(req *LoginRequest) string {
+	if req.ClientName != "" {
+		return req.ClientName
+	}
+	return "the application"
+}
