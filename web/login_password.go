@@ -74,17 +74,26 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 	if err := w.cfg.AccountLimiter.Success(ctx, accountKey); err != nil {
 		w.cfg.Logger.ErrorContext(ctx, "reset login throttle", "err", err)
 	}
-	d, policies, err := w.policyDecision(ctx, req, u, pulid.ID(req.RequestedOrganizationID), passwordFactor(w.cfg.Now()))
+	// The password is one proven factor of the login transaction; the
+	// policy decides whether the transaction is done, and only then is
+	// there a session.
+	tx, err := w.proveFactor(ctx, rw, r, req, u, tenants.Factor{Method: tenants.FactorPassword, At: w.cfg.Now()})
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	d, policies, err := w.policyDecision(ctx, req, u, pulid.ID(req.RequestedOrganizationID), tx.Factors)
 	if err != nil {
 		w.fail(rw, r, err)
 		return
 	}
 	if d.Outcome != tenants.Done {
-		// No session: a sign-in the policy does not accept is no sign-in.
+		// No session: the transaction keeps what was proven for the next
+		// step, when the policy names one this sign-in offers.
 		w.policyStopped(rw, r, req, u, d)
 		return
 	}
-	s, err := w.startSession(ctx, rw, r, u, []string{tenants.FactorPassword}, w.lifetimes(policies))
+	s, err := w.completeTransaction(ctx, rw, r, tx, u, w.lifetimes(policies))
 	if err != nil {
 		w.fail(rw, r, err)
 		return

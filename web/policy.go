@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
@@ -93,9 +92,4 @@ func (w *Web) policyStopped(rw http.ResponseWriter, r *http.Request, req *LoginR
 // sessionFactors are the factors a session proved, at its sign-in.
 func sessionFactors(s *ent.Session) []tenants.Factor {
 	return tenants.FactorsOf(s.Amr, s.AuthTime)
-}
-
-// passwordFactor is a password proven now.
-func passwordFactor(now time.Time) []tenants.Factor {
-	return []tenants.Factor{{Method: tenants.FactorPassword, At: now}}
 }

@@ -222,3 +222,45 @@ func TestLoggedOutRevokesGrants(t *testing.T) {
 		}
 	})
 }
+
+// The password is a step of a login transaction: when the policy needs
+// more, the transaction keeps the proven password for the next step and
+// there is no session; once a sign-in is done, the session replaces the
+// transaction and the browser drops its cookie.
+func TestLoginTransactionHoldsFactors(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newEnv(t, db)
+		ada := e.user(userSpec{email: "ada@example.com", password: pw})
+		strict := e.org("Strict", "strict")
+		e.policy(strict, func(p *ent.OrganizationPolicyCreate) { p.SetMfaRequired(true) })
+		e.member(ada, strict, membership.StatusACTIVE)
+		b := e.browser()
+		id := e.flow.add(LoginRequest{FirstParty: true, WantsOrganization: true, RequestedOrganizationID: string(strict.ID),
+			Scopes: []string{"openid", "organization:" + string(strict.ID)}})
+		wantStatus(t, b.login(id, "ada@example.com", pw), http.StatusForbidden)
+		token := b.cookie("gatehouse_login")
+		tx, err := e.web.cfg.Tenants.LoginTransaction(t.Context(), token, id)
+		if err != nil || tx == nil {
+			t.Fatalf("no login transaction after the password step: %v", err)
+		}
+		if tx.UserID != ada.ID || tx.OrganizationID != strict.ID || len(tx.Factors) != 1 || tx.Factors[0].Method != "pwd" {
+			t.Errorf("transaction %+v", tx)
+		}
+
+		// A sign-in the policy accepts ends in a session, not a transaction.
+		e.client.OrganizationPolicy.Update().SetMfaRequired(false).ExecX(sys(t.Context()))
+		id2 := e.flow.add(LoginRequest{FirstParty: true, WantsOrganization: true, RequestedOrganizationID: string(strict.ID),
+			Scopes: []string{"openid", "organization:" + string(strict.ID)}})
+		wantRedirect(t, b.login(id2, "ada@example.com", pw), id2)
+		if b.cookie("gatehouse_login") != "" {
+			t.Error("the browser kept its transaction cookie after signing in")
+		}
+		if n := e.client.LoginTransaction.Query().CountX(sys(t.Context())); n != 1 { // the first request's, left to expire
+			t.Errorf("%d login transactions, want only the unfinished one", n)
+		}
+		if b.cookie("gatehouse_session") == "" {
+			t.Error("no session after a completed transaction")
+		}
+	})
+}

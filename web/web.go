@@ -71,6 +71,7 @@ type Web struct {
 	handler   http.Handler // built once by New; Handler returns it
 	sessionCk string
 	csrfCk    string
+	loginCk   string // the login transaction (transaction.go)
 }
 
 // page names; each has templates/<name>.html, rendered inside layout.html.
@@ -131,9 +132,9 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 			tenants.WithPasswordParams(cfg.PasswordParams), tenants.WithLogger(cfg.Logger))
 	}
 	w := &Web{cfg: cfg, secure: u.Scheme == "https", pages: map[string]*template.Template{}}
-	w.sessionCk, w.csrfCk = "gatehouse_session", "gatehouse_csrf"
+	w.sessionCk, w.csrfCk, w.loginCk = "gatehouse_session", "gatehouse_csrf", "gatehouse_login"
 	if w.secure {
-		w.sessionCk, w.csrfCk = "__Host-gatehouse_session", "__Host-gatehouse_csrf"
+		w.sessionCk, w.csrfCk, w.loginCk = "__Host-gatehouse_session", "__Host-gatehouse_csrf", "__Host-gatehouse_login"
 	}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(fsys, "templates/layout.html", "templates/"+name+".html")

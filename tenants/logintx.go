@@ -1,0 +1,126 @@
+package tenants
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/internal/secret"
+	"github.com/gatehouse-id/gatehouse/tenants/viewer"
+)
+
+// A login transaction is a sign-in in progress (docs/ARCHITECTURE.md, "The
+// login transaction"): who is signing in, into which organization, and
+// the factors proven so far, stored server-side and named by a random
+// token in a browser cookie. A session exists only once LoginPolicy says
+// the transaction is done. Like sessions, transactions are read and
+// written as the System viewer, for a browser that has no viewer yet.
+
+// LoginTransactionLifetime is how long a sign-in may take from its first
+// proven factor.
+const LoginTransactionLifetime = 15 * time.Minute
+
+// LoginStep is one proven factor of a sign-in.
+type LoginStep struct {
+	// Token is the browser's transaction token, "" when it has none.
+	Token string
+	// AuthRequestID is the request the sign-in answers.
+	AuthRequestID string
+	// UserID proved Factor; OrganizationID is the organization in
+	// question, when known.
+	UserID         pulid.ID
+	OrganizationID pulid.ID
+	Factor         Factor
+}
+
+// LoginTransaction returns the live transaction token names for
+// authRequestID, or nil when there is none (unknown, expired, or another
+// request's).
+func (s *Service) LoginTransaction(ctx context.Context, token, authRequestID string) (*ent.LoginTransaction, error) {
+	if token == "" || len(token) > 128 {
+		return nil, nil
+	}
+	tx, err := s.client.LoginTransaction.Query().
+		Where(logintransaction.TokenHash(secret.Hash(token)), logintransaction.ExpiresAtGT(s.now())).
+		Only(viewer.SystemContext(ctx))
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find login transaction: %w", err)
+	}
+	if string(tx.AuthRequestID) != authRequestID {
+		return nil, nil
+	}
+	return tx, nil
+}
+
+// ProveFactor records step in the browser's transaction for the request
+// (a new transaction when there is none, or when the one there is was
+// another user's: factors never carry from one user to another), and
+// returns the transaction under a new token. The token changes with every
+// proven factor and the old one stops working, so an identifier planted
+// before a step is worthless after it (SECURITY-CHECKLIST ATO-07).
+func (s *Service) ProveFactor(ctx context.Context, step LoginStep) (*ent.LoginTransaction, string, error) {
+	prev, err := s.LoginTransaction(ctx, step.Token, step.AuthRequestID)
+	if err != nil {
+		return nil, "", err
+	}
+	now := s.now()
+	var factors []Factor
+	expires := now.Add(LoginTransactionLifetime)
+	org := step.OrganizationID
+	if prev != nil && prev.UserID == step.UserID {
+		factors, expires = prev.Factors, prev.ExpiresAt
+		if org == "" {
+			org = prev.OrganizationID
+		}
+	}
+	factors = append(factors, step.Factor)
+	token := secret.Token(32)
+	var out *ent.LoginTransaction
+	err = s.inTx(viewer.SystemContext(ctx), func(tx *ent.Tx) error {
+		ctx := viewer.SystemContext(ctx)
+		if prev != nil {
+			if err := tx.LoginTransaction.DeleteOneID(prev.ID).Exec(ctx); err != nil && !ent.IsNotFound(err) {
+				return fmt.Errorf("end previous login transaction: %w", err)
+			}
+		}
+		c := tx.LoginTransaction.Create().SetTokenHash(secret.Hash(token)).SetAuthRequestID(pulid.ID(step.AuthRequestID)).
+			SetUserID(step.UserID).SetFactors(factors).SetCreatedAt(now).SetExpiresAt(expires)
+		if org != "" {
+			c.SetOrganizationID(org)
+		}
+		var err error
+		if out, err = c.Save(ctx); err != nil {
+			return fmt.Errorf("store login transaction: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return out.Unwrap(), token, nil
+}
+
+// EndLoginTransaction deletes transaction id: its sign-in has become a
+// session, or will never be one.
+func (s *Service) EndLoginTransaction(ctx context.Context, id pulid.ID) error {
+	err := s.client.LoginTransaction.DeleteOneID(id).Exec(viewer.SystemContext(ctx))
+	if err != nil && !ent.IsNotFound(err) {
+		return fmt.Errorf("end login transaction: %w", err)
+	}
+	return nil
+}
+
+// SweepLoginTransactions deletes expired transactions and returns how many.
+func (s *Service) SweepLoginTransactions(ctx context.Context) (int, error) {
+	n, err := s.client.LoginTransaction.Delete().Where(logintransaction.ExpiresAtLT(s.now())).Exec(viewer.SystemContext(ctx))
+	if err != nil {
+		return 0, fmt.Errorf("sweep login transactions: %w", err)
+	}
+	return n, nil
+}
