@@ -2,12 +2,14 @@ package web
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,10 +23,12 @@ import (
 	_ "github.com/gatehouse-id/gatehouse/ent/runtime"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/federation"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 	"github.com/gatehouse-id/gatehouse/internal/testkit"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // cheap hashes keep tests fast: users are hashed with them and every env
@@ -41,6 +45,7 @@ type fakeFlow struct {
 	now    func() time.Time
 	mu     sync.Mutex
 	reqs   map[string]*LoginRequest
+	added  map[string]time.Time // request id → when it was made (prompt=login)
 	done   map[string]Authentication
 	failed map[string]string // request id → OAuth error code given to FailLogin
 	base   string            // redirect URLs start with this
@@ -67,6 +72,10 @@ func (f *fakeFlow) add(r LoginRequest) string {
 		r.ExpiresAt = f.now().Add(10 * time.Minute)
 	}
 	f.reqs[r.ID] = &r
+	if f.added == nil {
+		f.added = map[string]time.Time{}
+	}
+	f.added[r.ID] = f.now()
 	return r.ID
 }
 
@@ -95,16 +104,48 @@ func (f *fakeFlow) CompleteLogin(ctx context.Context, id string, a Authenticatio
 	if err != nil {
 		return "", err
 	}
-	if _, err := f.LoginRequest(ctx, id); err != nil {
+	// The provider's rules, as TestFlowContract holds them.
+	req, err := f.LoginRequest(ctx, id)
+	if err != nil {
 		return "", err
 	}
+	if a.AuthTime.IsZero() {
+		a.AuthTime = f.now()
+	}
+	if a.ACR != "" && a.ACR != federation.ACRSingleFactor && a.ACR != federation.ACRMultiFactor {
+		return "", ErrUnknownACR
+	}
+	active, err := f.client.User.Query().Where(user.ID(a.UserID), tenants.ActiveUser()).Exist(sys(ctx))
+	if err != nil {
+		return "", err
+	}
+	if !active {
+		return "", ErrUserInactive
+	}
+	const skew = 30 * time.Second
+	if req.MaxAge != nil && f.now().Sub(a.AuthTime) > *req.MaxAge+skew {
+		return "", ErrReauthenticate
+	}
+	f.mu.Lock()
+	added := f.added[id]
+	f.mu.Unlock()
+	if slices.Contains(req.Prompt, "login") && a.AuthTime.Before(added.Add(-skew)) {
+		return "", ErrReauthenticate
+	}
+	switch {
+	case req.RequestedOrganizationID != "" && a.OrganizationID == "":
+		a.OrganizationID = pulid.ID(req.RequestedOrganizationID)
+	case req.RequestedOrganizationID != "" && string(a.OrganizationID) != req.RequestedOrganizationID:
+		return "", ErrNotMember
+	case req.WantsOrganization && a.OrganizationID == "":
+		return "", ErrNotMember
+	}
 	if a.OrganizationID != "" {
-		n, err := f.client.Membership.Query().Where(membership.UserID(a.UserID),
-			membership.OrganizationID(a.OrganizationID), membership.StatusEQ(membership.StatusACTIVE)).Count(sys(ctx))
+		member, err := f.client.Membership.Query().Where(tenants.ActiveMemberOf(a.UserID, a.OrganizationID)).Exist(sys(ctx))
 		if err != nil {
 			return "", err
 		}
-		if n == 0 {
+		if !member {
 			return "", ErrNotMember
 		}
 	}
@@ -117,6 +158,9 @@ func (f *fakeFlow) CompleteLogin(ctx context.Context, id string, a Authenticatio
 // FailLogin ends the request like the provider does: it must be pending,
 // and the answer is a redirect to the application with the error.
 func (f *fakeFlow) FailLogin(ctx context.Context, id, code, description string) (string, error) {
+	if !slices.Contains([]string{"login_required", "access_denied", "consent_required", "interaction_required", "account_selection_required"}, code) {
+		return "", errors.New("fake flow: unsupported error code " + code)
+	}
 	if _, err := f.LoginRequest(ctx, id); err != nil {
 		return "", err
 	}
