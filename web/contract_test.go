@@ -21,8 +21,8 @@ import (
 // requestSpec is a pending request as the contract test makes it, in the
 // terms both flows understand.
 type requestSpec struct {
-	org    pulid.ID // organization:<id>; with wantOrg "" the plain organization scope
-	want   bool     // the request wants an organization
+	org    pulid.ID // the scope organization:<id>
+	want   bool     // the scope organization (any of the user's)
 	prompt []string
 	maxAge *time.Duration
 }

@@ -8,6 +8,12 @@
 // (prompt=none) or the user denies consent, the request ends with an OAuth
 // error sent back to the application (Flow.FailLogin). Sign-ins, rejected
 // sign-ins, consent and logout are written to the audit trail.
+//
+// A sign-in is a login transaction of steps, one file each (login_*.go):
+// each step reads its form, calls tenants (the identity rules live there)
+// and records a proven factor; after each, tenants.LoginPolicy decides
+// whether the sign-in is done, needs another step, or is refused. Web
+// knows the provider only through federation's types (Flow).
 // Templates and static files are embedded; every page is rendered with
 // html/template into a buffer first.
 package web
