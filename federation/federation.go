@@ -83,6 +83,12 @@ var (
 	// ErrUnknownACR: Authentication.ACR is neither empty nor one of
 	// ACRSingleFactor, ACRMultiFactor.
 	ErrUnknownACR = errors.New("unknown authentication context class")
+	// ErrPolicyRefused: the organization's sign-in policy (the one in
+	// question, or the user's organizations' for a sign-in into none) does
+	// not accept the authentication's methods (tenants.LoginPolicy): the
+	// pages ask before completing, so this is a policy that changed
+	// meanwhile, or a page that forgot to ask.
+	ErrPolicyRefused = errors.New("the organization's sign-in policy refuses this authentication")
 )
 
 // Identity is what an upstream identity provider asserted about the

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
@@ -45,7 +46,11 @@ func TestFlowContract(t *testing.T) {
 		ada := e.user(userSpec{email: "ada@example.com", password: pw})
 		gone := e.user(userSpec{email: "gone@example.com", password: pw, disabled: true})
 		acme, other := e.org("Acme", "acme"), e.org("Other", "other")
+		strict := e.org("Strict", "strict")
+		e.policy(strict, func(p *ent.OrganizationPolicyCreate) { p.SetMfaRequired(true) })
 		e.member(ada, acme, membership.StatusACTIVE)
+		mia := e.user(userSpec{email: "mia@example.com", password: pw})
+		e.member(mia, strict, membership.StatusACTIVE)
 		e.member(gone, acme, membership.StatusACTIVE)
 		sealer, err := seal.New(make([]byte, 32))
 		if err != nil {
@@ -157,6 +162,18 @@ func TestFlowContract(t *testing.T) {
 				_, err := f.CompleteLogin(ctx, id, Authentication{UserID: ada.ID, AMR: []string{"pwd"}, ACR: "urn:other", AuthTime: now()})
 				return err
 			}, ErrUnknownACR},
+			{"password only, into an organization that requires MFA", requestSpec{org: strict.ID}, func(ctx context.Context, f flowUnderTest, id string) error {
+				_, err := f.CompleteLogin(ctx, id, Authentication{UserID: mia.ID, AMR: []string{"pwd"}, AuthTime: now()})
+				return err
+			}, ErrPolicyRefused},
+			{"password and otp, into an organization that requires MFA", requestSpec{org: strict.ID}, func(ctx context.Context, f flowUnderTest, id string) error {
+				_, err := f.CompleteLogin(ctx, id, Authentication{UserID: mia.ID, AMR: []string{"pwd", "otp"}, AuthTime: now()})
+				return err
+			}, nil},
+			{"password only, into no organization, for a member of one that requires MFA", requestSpec{}, func(ctx context.Context, f flowUnderTest, id string) error {
+				_, err := f.CompleteLogin(ctx, id, Authentication{UserID: mia.ID, AMR: []string{"pwd"}, AuthTime: now()})
+				return err
+			}, ErrPolicyRefused},
 			{"fail", requestSpec{}, func(ctx context.Context, f flowUnderTest, id string) error {
 				_, err := f.FailLogin(ctx, id, "access_denied", "no")
 				return err

@@ -23,7 +23,8 @@ type Flow interface {
 	// application named); ErrReauthenticate: the authentication is older
 	// than max_age or prompt=login allows; ErrUserInactive: the user was
 	// disabled meanwhile; ErrUnknownACR: a.ACR is not one the provider
-	// defines; ErrUnknownRequest as above.
+	// defines; ErrPolicyRefused: the organization's login policy does not
+	// accept a.AMR; ErrUnknownRequest as above.
 	CompleteLogin(ctx context.Context, id string, a Authentication) (redirect string, err error)
 	// FailLogin ends request id with an OAuth error (OIDC Core §3.1.2.6:
 	// access_denied, login_required, consent_required,
@@ -48,6 +49,7 @@ var (
 	ErrReauthenticate = federation.ErrReauthenticate
 	ErrUserInactive   = federation.ErrUserInactive
 	ErrUnknownACR     = federation.ErrUnknownACR
+	ErrPolicyRefused  = federation.ErrPolicyRefused
 )
 
 // The authentication context classes Gatehouse defines

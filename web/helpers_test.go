@@ -149,6 +149,17 @@ func (f *fakeFlow) CompleteLogin(ctx context.Context, id string, a Authenticatio
 			return "", ErrNotMember
 		}
 	}
+	policies, err := tenants.NewService(f.client).LoginPolicies(ctx, a.UserID, a.OrganizationID)
+	if err != nil {
+		return "", err
+	}
+	if len(policies) > 0 {
+		d := tenants.LoginPolicy{}.Decide(tenants.LoginInput{User: &ent.User{Status: tenants.UserActiveStatus}, Policies: policies,
+			Factors: tenants.FactorsOf(a.AMR, a.AuthTime), Now: f.now()})
+		if d.Outcome != tenants.Done {
+			return "", ErrPolicyRefused
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.done[id] = a

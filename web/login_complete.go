@@ -158,6 +158,13 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 		w.renderError(rw, http.StatusUnauthorized, msgSessionEnded)
 	case errors.Is(err, ErrUnknownRequest):
 		w.renderError(rw, http.StatusBadRequest, msgExpired)
+	case silent(req) && errors.Is(err, ErrPolicyRefused):
+		w.failLogin(rw, r, req, "interaction_required", "the organization's policy requires another sign-in method")
+	case errors.Is(err, ErrPolicyRefused):
+		// The policy changed between web's decision and the provider's.
+		w.cfg.Logger.InfoContext(ctx, "login refused by policy at completion", "auth_request", req.ID, "user", u.ID, "amr", s.Amr)
+		w.loginFailed(ctx, r, req, u.ID, reasonMethodNotAllowed)
+		w.renderError(rw, http.StatusForbidden, msgCannotLogin)
 	case errors.Is(err, ErrUnknownACR):
 		// Web and provider disagree on the ACRs: ours to fix, but a plain
 		// refusal for the browser, never a redirect.

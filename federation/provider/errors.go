@@ -17,6 +17,7 @@ var (
 	ErrUserInactive   = federation.ErrUserInactive
 	ErrReauthenticate = federation.ErrReauthenticate
 	ErrUnknownACR     = federation.ErrUnknownACR
+	ErrPolicyRefused  = federation.ErrPolicyRefused
 )
 
 // writeOAuthError writes an RFC 6749 §5.2 error body. invalid_client gets

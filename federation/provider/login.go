@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/federation"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // The hosted pages see the provider through federation's protocol-neutral
@@ -80,7 +81,9 @@ func (p *Provider) pendingRequest(ctx context.Context, id string) (*ent.AuthRequ
 // the code to the client. It enforces: the user is ACTIVE; the
 // organization, when chosen or required, is one where the user has an
 // ACTIVE membership (else ErrNotMember); max_age and prompt=login
-// (ErrReauthenticate). A request completes once (ErrUnknownRequest after).
+// (ErrReauthenticate); the login policy of the organization in question
+// accepts the authentication's methods (ErrPolicyRefused). A request
+// completes once (ErrUnknownRequest after).
 func (p *Provider) CompleteLogin(ctx context.Context, id string, a Authentication) (string, error) {
 	ctx = systemCtx(ctx)
 	ar, err := p.pendingRequest(ctx, id)
@@ -124,6 +127,22 @@ func (p *Provider) CompleteLogin(ctx context.Context, id string, a Authenticatio
 		}
 		if !ok {
 			return "", ErrNotMember
+		}
+	}
+	// The pages asked the login policy already; asking again here means no
+	// page can mint a code the policy refuses (a policy changed meanwhile,
+	// a page that forgot). max_age was checked above, with skew.
+	policies, err := p.tenants.LoginPolicies(ctx, a.UserID, a.OrganizationID)
+	if err != nil {
+		return "", err
+	}
+	if len(policies) > 0 { // with none, nothing beyond what the pages decided
+		d := tenants.LoginPolicy{}.Decide(tenants.LoginInput{
+			User: &ent.User{ID: a.UserID, Status: tenants.UserActiveStatus}, Policies: policies,
+			Factors: tenants.FactorsOf(a.AMR, a.AuthTime), Client: tenants.LoginClient{ID: ar.ClientID}, Now: now,
+		})
+		if d.Outcome != tenants.Done {
+			return "", ErrPolicyRefused
 		}
 	}
 	code := secret.Token(32)

@@ -88,7 +88,7 @@ func TestRefreshPaths(t *testing.T) {
 								must(t, e.db.OrganizationPolicy.Create().SetOrganizationID(e.org.ID).
 									SetSessionAbsoluteLifetimeSeconds(c.policy[0]).SetSessionIdleLifetimeSeconds(c.policy[1]).Exec(e.ctx))
 							}
-							tok := e.signIn(t, Authentication{OrganizationID: e.org.ID}, "openid", "offline_access", "organization")
+							tok := e.signIn(t, Authentication{OrganizationID: e.org.ID, AMR: []string{"pwd"}}, "openid", "offline_access", "organization")
 							presented := tok.RefreshToken
 							if c.rotateFirst {
 								status, body := refreshForm(t, e, url.Values{"refresh_token": {presented}}, "web", webSecret)
