@@ -67,6 +67,10 @@ type AuthRequest struct {
 	CodeHash *string `json:"code_hash,omitempty"`
 	// CodeUsedAt holds the value of the "code_used_at" field.
 	CodeUsedAt *time.Time `json:"code_used_at,omitempty"`
+	// when the organization policy ends sign-ins of this authentication (auth_time + sessionAbsoluteLifetimeSeconds); its grant ends no later
+	PolicyExpiresAt *time.Time `json:"policy_expires_at,omitempty"`
+	// the organization policy's idle lifetime for this authentication's grant, when the policy sets one
+	PolicyIdleLifetimeSeconds *int `json:"policy_idle_lifetime_seconds,omitempty"`
 	// set by a redemption of a used code, so that a grant the first redemption creates afterwards is revoked too
 	CodeReplayedAt *time.Time `json:"code_replayed_at,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
@@ -87,11 +91,11 @@ func (*AuthRequest) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case authrequest.FieldDone:
 			values[i] = new(sql.NullBool)
-		case authrequest.FieldMaxAgeSeconds:
+		case authrequest.FieldMaxAgeSeconds, authrequest.FieldPolicyIdleLifetimeSeconds:
 			values[i] = new(sql.NullInt64)
 		case authrequest.FieldClientID, authrequest.FieldRedirectURI, authrequest.FieldResponseType, authrequest.FieldResponseMode, authrequest.FieldState, authrequest.FieldNonce, authrequest.FieldCodeChallenge, authrequest.FieldCodeChallengeMethod, authrequest.FieldLoginHint, authrequest.FieldAcr, authrequest.FieldCodeHash:
 			values[i] = new(sql.NullString)
-		case authrequest.FieldAuthTime, authrequest.FieldCodeUsedAt, authrequest.FieldCodeReplayedAt, authrequest.FieldCreatedAt, authrequest.FieldExpiresAt:
+		case authrequest.FieldAuthTime, authrequest.FieldCodeUsedAt, authrequest.FieldPolicyExpiresAt, authrequest.FieldCodeReplayedAt, authrequest.FieldCreatedAt, authrequest.FieldExpiresAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -272,6 +276,20 @@ func (_m *AuthRequest) assignValues(columns []string, values []any) error {
 				_m.CodeUsedAt = new(time.Time)
 				*_m.CodeUsedAt = value.Time
 			}
+		case authrequest.FieldPolicyExpiresAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field policy_expires_at", values[i])
+			} else if value.Valid {
+				_m.PolicyExpiresAt = new(time.Time)
+				*_m.PolicyExpiresAt = value.Time
+			}
+		case authrequest.FieldPolicyIdleLifetimeSeconds:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field policy_idle_lifetime_seconds", values[i])
+			} else if value.Valid {
+				_m.PolicyIdleLifetimeSeconds = new(int)
+				*_m.PolicyIdleLifetimeSeconds = int(value.Int64)
+			}
 		case authrequest.FieldCodeReplayedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field code_replayed_at", values[i])
@@ -405,6 +423,16 @@ func (_m *AuthRequest) String() string {
 	if v := _m.CodeUsedAt; v != nil {
 		builder.WriteString("code_used_at=")
 		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.PolicyExpiresAt; v != nil {
+		builder.WriteString("policy_expires_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.PolicyIdleLifetimeSeconds; v != nil {
+		builder.WriteString("policy_idle_lifetime_seconds=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")
 	if v := _m.CodeReplayedAt; v != nil {

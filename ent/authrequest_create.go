@@ -293,6 +293,34 @@ func (_c *AuthRequestCreate) SetNillableCodeUsedAt(v *time.Time) *AuthRequestCre
 	return _c
 }
 
+// SetPolicyExpiresAt sets the "policy_expires_at" field.
+func (_c *AuthRequestCreate) SetPolicyExpiresAt(v time.Time) *AuthRequestCreate {
+	_c.mutation.SetPolicyExpiresAt(v)
+	return _c
+}
+
+// SetNillablePolicyExpiresAt sets the "policy_expires_at" field if the given value is not nil.
+func (_c *AuthRequestCreate) SetNillablePolicyExpiresAt(v *time.Time) *AuthRequestCreate {
+	if v != nil {
+		_c.SetPolicyExpiresAt(*v)
+	}
+	return _c
+}
+
+// SetPolicyIdleLifetimeSeconds sets the "policy_idle_lifetime_seconds" field.
+func (_c *AuthRequestCreate) SetPolicyIdleLifetimeSeconds(v int) *AuthRequestCreate {
+	_c.mutation.SetPolicyIdleLifetimeSeconds(v)
+	return _c
+}
+
+// SetNillablePolicyIdleLifetimeSeconds sets the "policy_idle_lifetime_seconds" field if the given value is not nil.
+func (_c *AuthRequestCreate) SetNillablePolicyIdleLifetimeSeconds(v *int) *AuthRequestCreate {
+	if v != nil {
+		_c.SetPolicyIdleLifetimeSeconds(*v)
+	}
+	return _c
+}
+
 // SetCodeReplayedAt sets the "code_replayed_at" field.
 func (_c *AuthRequestCreate) SetCodeReplayedAt(v time.Time) *AuthRequestCreate {
 	_c.mutation.SetCodeReplayedAt(v)
@@ -567,6 +595,14 @@ func (_c *AuthRequestCreate) createSpec() (*AuthRequest, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CodeUsedAt(); ok {
 		_spec.SetField(authrequest.FieldCodeUsedAt, field.TypeTime, value)
 		_node.CodeUsedAt = &value
+	}
+	if value, ok := _c.mutation.PolicyExpiresAt(); ok {
+		_spec.SetField(authrequest.FieldPolicyExpiresAt, field.TypeTime, value)
+		_node.PolicyExpiresAt = &value
+	}
+	if value, ok := _c.mutation.PolicyIdleLifetimeSeconds(); ok {
+		_spec.SetField(authrequest.FieldPolicyIdleLifetimeSeconds, field.TypeInt, value)
+		_node.PolicyIdleLifetimeSeconds = &value
 	}
 	if value, ok := _c.mutation.CodeReplayedAt(); ok {
 		_spec.SetField(authrequest.FieldCodeReplayedAt, field.TypeTime, value)

@@ -202,6 +202,53 @@ func (_u *AuthRequestUpdate) ClearCodeUsedAt() *AuthRequestUpdate {
 	return _u
 }
 
+// SetPolicyExpiresAt sets the "policy_expires_at" field.
+func (_u *AuthRequestUpdate) SetPolicyExpiresAt(v time.Time) *AuthRequestUpdate {
+	_u.mutation.SetPolicyExpiresAt(v)
+	return _u
+}
+
+// SetNillablePolicyExpiresAt sets the "policy_expires_at" field if the given value is not nil.
+func (_u *AuthRequestUpdate) SetNillablePolicyExpiresAt(v *time.Time) *AuthRequestUpdate {
+	if v != nil {
+		_u.SetPolicyExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearPolicyExpiresAt clears the value of the "policy_expires_at" field.
+func (_u *AuthRequestUpdate) ClearPolicyExpiresAt() *AuthRequestUpdate {
+	_u.mutation.ClearPolicyExpiresAt()
+	return _u
+}
+
+// SetPolicyIdleLifetimeSeconds sets the "policy_idle_lifetime_seconds" field.
+func (_u *AuthRequestUpdate) SetPolicyIdleLifetimeSeconds(v int) *AuthRequestUpdate {
+	_u.mutation.ResetPolicyIdleLifetimeSeconds()
+	_u.mutation.SetPolicyIdleLifetimeSeconds(v)
+	return _u
+}
+
+// SetNillablePolicyIdleLifetimeSeconds sets the "policy_idle_lifetime_seconds" field if the given value is not nil.
+func (_u *AuthRequestUpdate) SetNillablePolicyIdleLifetimeSeconds(v *int) *AuthRequestUpdate {
+	if v != nil {
+		_u.SetPolicyIdleLifetimeSeconds(*v)
+	}
+	return _u
+}
+
+// AddPolicyIdleLifetimeSeconds adds value to the "policy_idle_lifetime_seconds" field.
+func (_u *AuthRequestUpdate) AddPolicyIdleLifetimeSeconds(v int) *AuthRequestUpdate {
+	_u.mutation.AddPolicyIdleLifetimeSeconds(v)
+	return _u
+}
+
+// ClearPolicyIdleLifetimeSeconds clears the value of the "policy_idle_lifetime_seconds" field.
+func (_u *AuthRequestUpdate) ClearPolicyIdleLifetimeSeconds() *AuthRequestUpdate {
+	_u.mutation.ClearPolicyIdleLifetimeSeconds()
+	return _u
+}
+
 // SetCodeReplayedAt sets the "code_replayed_at" field.
 func (_u *AuthRequestUpdate) SetCodeReplayedAt(v time.Time) *AuthRequestUpdate {
 	_u.mutation.SetCodeReplayedAt(v)
@@ -365,6 +412,21 @@ func (_u *AuthRequestUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	}
 	if _u.mutation.CodeUsedAtCleared() {
 		_spec.ClearField(authrequest.FieldCodeUsedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.PolicyExpiresAt(); ok {
+		_spec.SetField(authrequest.FieldPolicyExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.PolicyExpiresAtCleared() {
+		_spec.ClearField(authrequest.FieldPolicyExpiresAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.PolicyIdleLifetimeSeconds(); ok {
+		_spec.SetField(authrequest.FieldPolicyIdleLifetimeSeconds, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPolicyIdleLifetimeSeconds(); ok {
+		_spec.AddField(authrequest.FieldPolicyIdleLifetimeSeconds, field.TypeInt, value)
+	}
+	if _u.mutation.PolicyIdleLifetimeSecondsCleared() {
+		_spec.ClearField(authrequest.FieldPolicyIdleLifetimeSeconds, field.TypeInt)
 	}
 	if value, ok := _u.mutation.CodeReplayedAt(); ok {
 		_spec.SetField(authrequest.FieldCodeReplayedAt, field.TypeTime, value)
@@ -567,6 +629,53 @@ func (_u *AuthRequestUpdateOne) ClearCodeUsedAt() *AuthRequestUpdateOne {
 	return _u
 }
 
+// SetPolicyExpiresAt sets the "policy_expires_at" field.
+func (_u *AuthRequestUpdateOne) SetPolicyExpiresAt(v time.Time) *AuthRequestUpdateOne {
+	_u.mutation.SetPolicyExpiresAt(v)
+	return _u
+}
+
+// SetNillablePolicyExpiresAt sets the "policy_expires_at" field if the given value is not nil.
+func (_u *AuthRequestUpdateOne) SetNillablePolicyExpiresAt(v *time.Time) *AuthRequestUpdateOne {
+	if v != nil {
+		_u.SetPolicyExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearPolicyExpiresAt clears the value of the "policy_expires_at" field.
+func (_u *AuthRequestUpdateOne) ClearPolicyExpiresAt() *AuthRequestUpdateOne {
+	_u.mutation.ClearPolicyExpiresAt()
+	return _u
+}
+
+// SetPolicyIdleLifetimeSeconds sets the "policy_idle_lifetime_seconds" field.
+func (_u *AuthRequestUpdateOne) SetPolicyIdleLifetimeSeconds(v int) *AuthRequestUpdateOne {
+	_u.mutation.ResetPolicyIdleLifetimeSeconds()
+	_u.mutation.SetPolicyIdleLifetimeSeconds(v)
+	return _u
+}
+
+// SetNillablePolicyIdleLifetimeSeconds sets the "policy_idle_lifetime_seconds" field if the given value is not nil.
+func (_u *AuthRequestUpdateOne) SetNillablePolicyIdleLifetimeSeconds(v *int) *AuthRequestUpdateOne {
+	if v != nil {
+		_u.SetPolicyIdleLifetimeSeconds(*v)
+	}
+	return _u
+}
+
+// AddPolicyIdleLifetimeSeconds adds value to the "policy_idle_lifetime_seconds" field.
+func (_u *AuthRequestUpdateOne) AddPolicyIdleLifetimeSeconds(v int) *AuthRequestUpdateOne {
+	_u.mutation.AddPolicyIdleLifetimeSeconds(v)
+	return _u
+}
+
+// ClearPolicyIdleLifetimeSeconds clears the value of the "policy_idle_lifetime_seconds" field.
+func (_u *AuthRequestUpdateOne) ClearPolicyIdleLifetimeSeconds() *AuthRequestUpdateOne {
+	_u.mutation.ClearPolicyIdleLifetimeSeconds()
+	return _u
+}
+
 // SetCodeReplayedAt sets the "code_replayed_at" field.
 func (_u *AuthRequestUpdateOne) SetCodeReplayedAt(v time.Time) *AuthRequestUpdateOne {
 	_u.mutation.SetCodeReplayedAt(v)
@@ -760,6 +869,21 @@ func (_u *AuthRequestUpdateOne) sqlSave(ctx context.Context) (_node *AuthRequest
 	}
 	if _u.mutation.CodeUsedAtCleared() {
 		_spec.ClearField(authrequest.FieldCodeUsedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.PolicyExpiresAt(); ok {
+		_spec.SetField(authrequest.FieldPolicyExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.PolicyExpiresAtCleared() {
+		_spec.ClearField(authrequest.FieldPolicyExpiresAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.PolicyIdleLifetimeSeconds(); ok {
+		_spec.SetField(authrequest.FieldPolicyIdleLifetimeSeconds, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPolicyIdleLifetimeSeconds(); ok {
+		_spec.AddField(authrequest.FieldPolicyIdleLifetimeSeconds, field.TypeInt, value)
+	}
+	if _u.mutation.PolicyIdleLifetimeSecondsCleared() {
+		_spec.ClearField(authrequest.FieldPolicyIdleLifetimeSeconds, field.TypeInt)
 	}
 	if value, ok := _u.mutation.CodeReplayedAt(); ok {
 		_spec.SetField(authrequest.FieldCodeReplayedAt, field.TypeTime, value)

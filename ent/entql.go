@@ -122,33 +122,35 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "AuthRequest",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			authrequest.FieldClientID:                {Type: field.TypeString, Column: authrequest.FieldClientID},
-			authrequest.FieldRedirectURI:             {Type: field.TypeString, Column: authrequest.FieldRedirectURI},
-			authrequest.FieldScopes:                  {Type: field.TypeJSON, Column: authrequest.FieldScopes},
-			authrequest.FieldResponseType:            {Type: field.TypeString, Column: authrequest.FieldResponseType},
-			authrequest.FieldResponseMode:            {Type: field.TypeString, Column: authrequest.FieldResponseMode},
-			authrequest.FieldState:                   {Type: field.TypeString, Column: authrequest.FieldState},
-			authrequest.FieldNonce:                   {Type: field.TypeString, Column: authrequest.FieldNonce},
-			authrequest.FieldCodeChallenge:           {Type: field.TypeString, Column: authrequest.FieldCodeChallenge},
-			authrequest.FieldCodeChallengeMethod:     {Type: field.TypeString, Column: authrequest.FieldCodeChallengeMethod},
-			authrequest.FieldPrompt:                  {Type: field.TypeJSON, Column: authrequest.FieldPrompt},
-			authrequest.FieldMaxAgeSeconds:           {Type: field.TypeInt, Column: authrequest.FieldMaxAgeSeconds},
-			authrequest.FieldLoginHint:               {Type: field.TypeString, Column: authrequest.FieldLoginHint},
-			authrequest.FieldAcrValues:               {Type: field.TypeJSON, Column: authrequest.FieldAcrValues},
-			authrequest.FieldUILocales:               {Type: field.TypeJSON, Column: authrequest.FieldUILocales},
-			authrequest.FieldRequestedOrganizationID: {Type: field.TypeString, Column: authrequest.FieldRequestedOrganizationID},
-			authrequest.FieldUserID:                  {Type: field.TypeString, Column: authrequest.FieldUserID},
-			authrequest.FieldOrganizationID:          {Type: field.TypeString, Column: authrequest.FieldOrganizationID},
-			authrequest.FieldSessionID:               {Type: field.TypeString, Column: authrequest.FieldSessionID},
-			authrequest.FieldAuthTime:                {Type: field.TypeTime, Column: authrequest.FieldAuthTime},
-			authrequest.FieldAmr:                     {Type: field.TypeJSON, Column: authrequest.FieldAmr},
-			authrequest.FieldAcr:                     {Type: field.TypeString, Column: authrequest.FieldAcr},
-			authrequest.FieldDone:                    {Type: field.TypeBool, Column: authrequest.FieldDone},
-			authrequest.FieldCodeHash:                {Type: field.TypeString, Column: authrequest.FieldCodeHash},
-			authrequest.FieldCodeUsedAt:              {Type: field.TypeTime, Column: authrequest.FieldCodeUsedAt},
-			authrequest.FieldCodeReplayedAt:          {Type: field.TypeTime, Column: authrequest.FieldCodeReplayedAt},
-			authrequest.FieldCreatedAt:               {Type: field.TypeTime, Column: authrequest.FieldCreatedAt},
-			authrequest.FieldExpiresAt:               {Type: field.TypeTime, Column: authrequest.FieldExpiresAt},
+			authrequest.FieldClientID:                  {Type: field.TypeString, Column: authrequest.FieldClientID},
+			authrequest.FieldRedirectURI:               {Type: field.TypeString, Column: authrequest.FieldRedirectURI},
+			authrequest.FieldScopes:                    {Type: field.TypeJSON, Column: authrequest.FieldScopes},
+			authrequest.FieldResponseType:              {Type: field.TypeString, Column: authrequest.FieldResponseType},
+			authrequest.FieldResponseMode:              {Type: field.TypeString, Column: authrequest.FieldResponseMode},
+			authrequest.FieldState:                     {Type: field.TypeString, Column: authrequest.FieldState},
+			authrequest.FieldNonce:                     {Type: field.TypeString, Column: authrequest.FieldNonce},
+			authrequest.FieldCodeChallenge:             {Type: field.TypeString, Column: authrequest.FieldCodeChallenge},
+			authrequest.FieldCodeChallengeMethod:       {Type: field.TypeString, Column: authrequest.FieldCodeChallengeMethod},
+			authrequest.FieldPrompt:                    {Type: field.TypeJSON, Column: authrequest.FieldPrompt},
+			authrequest.FieldMaxAgeSeconds:             {Type: field.TypeInt, Column: authrequest.FieldMaxAgeSeconds},
+			authrequest.FieldLoginHint:                 {Type: field.TypeString, Column: authrequest.FieldLoginHint},
+			authrequest.FieldAcrValues:                 {Type: field.TypeJSON, Column: authrequest.FieldAcrValues},
+			authrequest.FieldUILocales:                 {Type: field.TypeJSON, Column: authrequest.FieldUILocales},
+			authrequest.FieldRequestedOrganizationID:   {Type: field.TypeString, Column: authrequest.FieldRequestedOrganizationID},
+			authrequest.FieldUserID:                    {Type: field.TypeString, Column: authrequest.FieldUserID},
+			authrequest.FieldOrganizationID:            {Type: field.TypeString, Column: authrequest.FieldOrganizationID},
+			authrequest.FieldSessionID:                 {Type: field.TypeString, Column: authrequest.FieldSessionID},
+			authrequest.FieldAuthTime:                  {Type: field.TypeTime, Column: authrequest.FieldAuthTime},
+			authrequest.FieldAmr:                       {Type: field.TypeJSON, Column: authrequest.FieldAmr},
+			authrequest.FieldAcr:                       {Type: field.TypeString, Column: authrequest.FieldAcr},
+			authrequest.FieldDone:                      {Type: field.TypeBool, Column: authrequest.FieldDone},
+			authrequest.FieldCodeHash:                  {Type: field.TypeString, Column: authrequest.FieldCodeHash},
+			authrequest.FieldCodeUsedAt:                {Type: field.TypeTime, Column: authrequest.FieldCodeUsedAt},
+			authrequest.FieldPolicyExpiresAt:           {Type: field.TypeTime, Column: authrequest.FieldPolicyExpiresAt},
+			authrequest.FieldPolicyIdleLifetimeSeconds: {Type: field.TypeInt, Column: authrequest.FieldPolicyIdleLifetimeSeconds},
+			authrequest.FieldCodeReplayedAt:            {Type: field.TypeTime, Column: authrequest.FieldCodeReplayedAt},
+			authrequest.FieldCreatedAt:                 {Type: field.TypeTime, Column: authrequest.FieldCreatedAt},
+			authrequest.FieldExpiresAt:                 {Type: field.TypeTime, Column: authrequest.FieldExpiresAt},
 		},
 	}
 	graph.Nodes[4] = &sqlgraph.Node{
@@ -1158,6 +1160,16 @@ func (f *AuthRequestFilter) WhereCodeHash(p entql.StringP) {
 // WhereCodeUsedAt applies the entql time.Time predicate on the code_used_at field.
 func (f *AuthRequestFilter) WhereCodeUsedAt(p entql.TimeP) {
 	f.Where(p.Field(authrequest.FieldCodeUsedAt))
+}
+
+// WherePolicyExpiresAt applies the entql time.Time predicate on the policy_expires_at field.
+func (f *AuthRequestFilter) WherePolicyExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(authrequest.FieldPolicyExpiresAt))
+}
+
+// WherePolicyIdleLifetimeSeconds applies the entql int predicate on the policy_idle_lifetime_seconds field.
+func (f *AuthRequestFilter) WherePolicyIdleLifetimeSeconds(p entql.IntP) {
+	f.Where(p.Field(authrequest.FieldPolicyIdleLifetimeSeconds))
 }
 
 // WhereCodeReplayedAt applies the entql time.Time predicate on the code_replayed_at field.

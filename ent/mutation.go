@@ -3685,46 +3685,49 @@ func (m *AuditEventMutation) ResetEdge(name string) error {
 // AuthRequestMutation represents an operation that mutates the AuthRequest nodes in the graph.
 type AuthRequestMutation struct {
 	config
-	op                        Op
-	typ                       string
-	id                        *pulid.ID
-	client_id                 *string
-	redirect_uri              *string
-	scopes                    *[]string
-	appendscopes              []string
-	response_type             *string
-	response_mode             *string
-	state                     *string
-	nonce                     *string
-	code_challenge            *string
-	code_challenge_method     *string
-	prompt                    *[]string
-	appendprompt              []string
-	max_age_seconds           *int
-	addmax_age_seconds        *int
-	login_hint                *string
-	acr_values                *[]string
-	appendacr_values          []string
-	ui_locales                *[]string
-	appendui_locales          []string
-	requested_organization_id *pulid.ID
-	user_id                   *pulid.ID
-	organization_id           *pulid.ID
-	session_id                *pulid.ID
-	auth_time                 *time.Time
-	amr                       *[]string
-	appendamr                 []string
-	acr                       *string
-	_done                     *bool
-	code_hash                 *string
-	code_used_at              *time.Time
-	code_replayed_at          *time.Time
-	created_at                *time.Time
-	expires_at                *time.Time
-	clearedFields             map[string]struct{}
-	done                      bool
-	oldValue                  func(context.Context) (*AuthRequest, error)
-	predicates                []predicate.AuthRequest
+	op                              Op
+	typ                             string
+	id                              *pulid.ID
+	client_id                       *string
+	redirect_uri                    *string
+	scopes                          *[]string
+	appendscopes                    []string
+	response_type                   *string
+	response_mode                   *string
+	state                           *string
+	nonce                           *string
+	code_challenge                  *string
+	code_challenge_method           *string
+	prompt                          *[]string
+	appendprompt                    []string
+	max_age_seconds                 *int
+	addmax_age_seconds              *int
+	login_hint                      *string
+	acr_values                      *[]string
+	appendacr_values                []string
+	ui_locales                      *[]string
+	appendui_locales                []string
+	requested_organization_id       *pulid.ID
+	user_id                         *pulid.ID
+	organization_id                 *pulid.ID
+	session_id                      *pulid.ID
+	auth_time                       *time.Time
+	amr                             *[]string
+	appendamr                       []string
+	acr                             *string
+	_done                           *bool
+	code_hash                       *string
+	code_used_at                    *time.Time
+	policy_expires_at               *time.Time
+	policy_idle_lifetime_seconds    *int
+	addpolicy_idle_lifetime_seconds *int
+	code_replayed_at                *time.Time
+	created_at                      *time.Time
+	expires_at                      *time.Time
+	clearedFields                   map[string]struct{}
+	done                            bool
+	oldValue                        func(context.Context) (*AuthRequest, error)
+	predicates                      []predicate.AuthRequest
 }
 
 var _ ent.Mutation = (*AuthRequestMutation)(nil)
@@ -5042,6 +5045,125 @@ func (m *AuthRequestMutation) ResetCodeUsedAt() {
 	delete(m.clearedFields, authrequest.FieldCodeUsedAt)
 }
 
+// SetPolicyExpiresAt sets the "policy_expires_at" field.
+func (m *AuthRequestMutation) SetPolicyExpiresAt(t time.Time) {
+	m.policy_expires_at = &t
+}
+
+// PolicyExpiresAt returns the value of the "policy_expires_at" field in the mutation.
+func (m *AuthRequestMutation) PolicyExpiresAt() (r time.Time, exists bool) {
+	v := m.policy_expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPolicyExpiresAt returns the old "policy_expires_at" field's value of the AuthRequest entity.
+// If the AuthRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthRequestMutation) OldPolicyExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPolicyExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPolicyExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPolicyExpiresAt: %w", err)
+	}
+	return oldValue.PolicyExpiresAt, nil
+}
+
+// ClearPolicyExpiresAt clears the value of the "policy_expires_at" field.
+func (m *AuthRequestMutation) ClearPolicyExpiresAt() {
+	m.policy_expires_at = nil
+	m.clearedFields[authrequest.FieldPolicyExpiresAt] = struct{}{}
+}
+
+// PolicyExpiresAtCleared returns if the "policy_expires_at" field was cleared in this mutation.
+func (m *AuthRequestMutation) PolicyExpiresAtCleared() bool {
+	_, ok := m.clearedFields[authrequest.FieldPolicyExpiresAt]
+	return ok
+}
+
+// ResetPolicyExpiresAt resets all changes to the "policy_expires_at" field.
+func (m *AuthRequestMutation) ResetPolicyExpiresAt() {
+	m.policy_expires_at = nil
+	delete(m.clearedFields, authrequest.FieldPolicyExpiresAt)
+}
+
+// SetPolicyIdleLifetimeSeconds sets the "policy_idle_lifetime_seconds" field.
+func (m *AuthRequestMutation) SetPolicyIdleLifetimeSeconds(i int) {
+	m.policy_idle_lifetime_seconds = &i
+	m.addpolicy_idle_lifetime_seconds = nil
+}
+
+// PolicyIdleLifetimeSeconds returns the value of the "policy_idle_lifetime_seconds" field in the mutation.
+func (m *AuthRequestMutation) PolicyIdleLifetimeSeconds() (r int, exists bool) {
+	v := m.policy_idle_lifetime_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPolicyIdleLifetimeSeconds returns the old "policy_idle_lifetime_seconds" field's value of the AuthRequest entity.
+// If the AuthRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthRequestMutation) OldPolicyIdleLifetimeSeconds(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPolicyIdleLifetimeSeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPolicyIdleLifetimeSeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPolicyIdleLifetimeSeconds: %w", err)
+	}
+	return oldValue.PolicyIdleLifetimeSeconds, nil
+}
+
+// AddPolicyIdleLifetimeSeconds adds i to the "policy_idle_lifetime_seconds" field.
+func (m *AuthRequestMutation) AddPolicyIdleLifetimeSeconds(i int) {
+	if m.addpolicy_idle_lifetime_seconds != nil {
+		*m.addpolicy_idle_lifetime_seconds += i
+	} else {
+		m.addpolicy_idle_lifetime_seconds = &i
+	}
+}
+
+// AddedPolicyIdleLifetimeSeconds returns the value that was added to the "policy_idle_lifetime_seconds" field in this mutation.
+func (m *AuthRequestMutation) AddedPolicyIdleLifetimeSeconds() (r int, exists bool) {
+	v := m.addpolicy_idle_lifetime_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearPolicyIdleLifetimeSeconds clears the value of the "policy_idle_lifetime_seconds" field.
+func (m *AuthRequestMutation) ClearPolicyIdleLifetimeSeconds() {
+	m.policy_idle_lifetime_seconds = nil
+	m.addpolicy_idle_lifetime_seconds = nil
+	m.clearedFields[authrequest.FieldPolicyIdleLifetimeSeconds] = struct{}{}
+}
+
+// PolicyIdleLifetimeSecondsCleared returns if the "policy_idle_lifetime_seconds" field was cleared in this mutation.
+func (m *AuthRequestMutation) PolicyIdleLifetimeSecondsCleared() bool {
+	_, ok := m.clearedFields[authrequest.FieldPolicyIdleLifetimeSeconds]
+	return ok
+}
+
+// ResetPolicyIdleLifetimeSeconds resets all changes to the "policy_idle_lifetime_seconds" field.
+func (m *AuthRequestMutation) ResetPolicyIdleLifetimeSeconds() {
+	m.policy_idle_lifetime_seconds = nil
+	m.addpolicy_idle_lifetime_seconds = nil
+	delete(m.clearedFields, authrequest.FieldPolicyIdleLifetimeSeconds)
+}
+
 // SetCodeReplayedAt sets the "code_replayed_at" field.
 func (m *AuthRequestMutation) SetCodeReplayedAt(t time.Time) {
 	m.code_replayed_at = &t
@@ -5197,7 +5319,7 @@ func (m *AuthRequestMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AuthRequestMutation) Fields() []string {
-	fields := make([]string, 0, 27)
+	fields := make([]string, 0, 29)
 	if m.client_id != nil {
 		fields = append(fields, authrequest.FieldClientID)
 	}
@@ -5270,6 +5392,12 @@ func (m *AuthRequestMutation) Fields() []string {
 	if m.code_used_at != nil {
 		fields = append(fields, authrequest.FieldCodeUsedAt)
 	}
+	if m.policy_expires_at != nil {
+		fields = append(fields, authrequest.FieldPolicyExpiresAt)
+	}
+	if m.policy_idle_lifetime_seconds != nil {
+		fields = append(fields, authrequest.FieldPolicyIdleLifetimeSeconds)
+	}
 	if m.code_replayed_at != nil {
 		fields = append(fields, authrequest.FieldCodeReplayedAt)
 	}
@@ -5335,6 +5463,10 @@ func (m *AuthRequestMutation) Field(name string) (ent.Value, bool) {
 		return m.CodeHash()
 	case authrequest.FieldCodeUsedAt:
 		return m.CodeUsedAt()
+	case authrequest.FieldPolicyExpiresAt:
+		return m.PolicyExpiresAt()
+	case authrequest.FieldPolicyIdleLifetimeSeconds:
+		return m.PolicyIdleLifetimeSeconds()
 	case authrequest.FieldCodeReplayedAt:
 		return m.CodeReplayedAt()
 	case authrequest.FieldCreatedAt:
@@ -5398,6 +5530,10 @@ func (m *AuthRequestMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldCodeHash(ctx)
 	case authrequest.FieldCodeUsedAt:
 		return m.OldCodeUsedAt(ctx)
+	case authrequest.FieldPolicyExpiresAt:
+		return m.OldPolicyExpiresAt(ctx)
+	case authrequest.FieldPolicyIdleLifetimeSeconds:
+		return m.OldPolicyIdleLifetimeSeconds(ctx)
 	case authrequest.FieldCodeReplayedAt:
 		return m.OldCodeReplayedAt(ctx)
 	case authrequest.FieldCreatedAt:
@@ -5581,6 +5717,20 @@ func (m *AuthRequestMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCodeUsedAt(v)
 		return nil
+	case authrequest.FieldPolicyExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPolicyExpiresAt(v)
+		return nil
+	case authrequest.FieldPolicyIdleLifetimeSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPolicyIdleLifetimeSeconds(v)
+		return nil
 	case authrequest.FieldCodeReplayedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -5613,6 +5763,9 @@ func (m *AuthRequestMutation) AddedFields() []string {
 	if m.addmax_age_seconds != nil {
 		fields = append(fields, authrequest.FieldMaxAgeSeconds)
 	}
+	if m.addpolicy_idle_lifetime_seconds != nil {
+		fields = append(fields, authrequest.FieldPolicyIdleLifetimeSeconds)
+	}
 	return fields
 }
 
@@ -5623,6 +5776,8 @@ func (m *AuthRequestMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case authrequest.FieldMaxAgeSeconds:
 		return m.AddedMaxAgeSeconds()
+	case authrequest.FieldPolicyIdleLifetimeSeconds:
+		return m.AddedPolicyIdleLifetimeSeconds()
 	}
 	return nil, false
 }
@@ -5638,6 +5793,13 @@ func (m *AuthRequestMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddMaxAgeSeconds(v)
+		return nil
+	case authrequest.FieldPolicyIdleLifetimeSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPolicyIdleLifetimeSeconds(v)
 		return nil
 	}
 	return fmt.Errorf("unknown AuthRequest numeric field %s", name)
@@ -5703,6 +5865,12 @@ func (m *AuthRequestMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(authrequest.FieldCodeUsedAt) {
 		fields = append(fields, authrequest.FieldCodeUsedAt)
+	}
+	if m.FieldCleared(authrequest.FieldPolicyExpiresAt) {
+		fields = append(fields, authrequest.FieldPolicyExpiresAt)
+	}
+	if m.FieldCleared(authrequest.FieldPolicyIdleLifetimeSeconds) {
+		fields = append(fields, authrequest.FieldPolicyIdleLifetimeSeconds)
 	}
 	if m.FieldCleared(authrequest.FieldCodeReplayedAt) {
 		fields = append(fields, authrequest.FieldCodeReplayedAt)
@@ -5777,6 +5945,12 @@ func (m *AuthRequestMutation) ClearField(name string) error {
 		return nil
 	case authrequest.FieldCodeUsedAt:
 		m.ClearCodeUsedAt()
+		return nil
+	case authrequest.FieldPolicyExpiresAt:
+		m.ClearPolicyExpiresAt()
+		return nil
+	case authrequest.FieldPolicyIdleLifetimeSeconds:
+		m.ClearPolicyIdleLifetimeSeconds()
 		return nil
 	case authrequest.FieldCodeReplayedAt:
 		m.ClearCodeReplayedAt()
@@ -5860,6 +6034,12 @@ func (m *AuthRequestMutation) ResetField(name string) error {
 		return nil
 	case authrequest.FieldCodeUsedAt:
 		m.ResetCodeUsedAt()
+		return nil
+	case authrequest.FieldPolicyExpiresAt:
+		m.ResetPolicyExpiresAt()
+		return nil
+	case authrequest.FieldPolicyIdleLifetimeSeconds:
+		m.ResetPolicyIdleLifetimeSeconds()
 		return nil
 	case authrequest.FieldCodeReplayedAt:
 		m.ResetCodeReplayedAt()

@@ -63,6 +63,10 @@ const (
 	FieldCodeHash = "code_hash"
 	// FieldCodeUsedAt holds the string denoting the code_used_at field in the database.
 	FieldCodeUsedAt = "code_used_at"
+	// FieldPolicyExpiresAt holds the string denoting the policy_expires_at field in the database.
+	FieldPolicyExpiresAt = "policy_expires_at"
+	// FieldPolicyIdleLifetimeSeconds holds the string denoting the policy_idle_lifetime_seconds field in the database.
+	FieldPolicyIdleLifetimeSeconds = "policy_idle_lifetime_seconds"
 	// FieldCodeReplayedAt holds the string denoting the code_replayed_at field in the database.
 	FieldCodeReplayedAt = "code_replayed_at"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
@@ -100,6 +104,8 @@ var Columns = []string{
 	FieldDone,
 	FieldCodeHash,
 	FieldCodeUsedAt,
+	FieldPolicyExpiresAt,
+	FieldPolicyIdleLifetimeSeconds,
 	FieldCodeReplayedAt,
 	FieldCreatedAt,
 	FieldExpiresAt,
@@ -238,6 +244,16 @@ func ByCodeHash(opts ...sql.OrderTermOption) OrderOption {
 // ByCodeUsedAt orders the results by the code_used_at field.
 func ByCodeUsedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCodeUsedAt, opts...).ToFunc()
+}
+
+// ByPolicyExpiresAt orders the results by the policy_expires_at field.
+func ByPolicyExpiresAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPolicyExpiresAt, opts...).ToFunc()
+}
+
+// ByPolicyIdleLifetimeSeconds orders the results by the policy_idle_lifetime_seconds field.
+func ByPolicyIdleLifetimeSeconds(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPolicyIdleLifetimeSeconds, opts...).ToFunc()
 }
 
 // ByCodeReplayedAt orders the results by the code_replayed_at field.

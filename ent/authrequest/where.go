@@ -150,6 +150,16 @@ func CodeUsedAt(v time.Time) predicate.AuthRequest {
 	return predicate.AuthRequest(sql.FieldEQ(FieldCodeUsedAt, v))
 }
 
+// PolicyExpiresAt applies equality check predicate on the "policy_expires_at" field. It's identical to PolicyExpiresAtEQ.
+func PolicyExpiresAt(v time.Time) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldEQ(FieldPolicyExpiresAt, v))
+}
+
+// PolicyIdleLifetimeSeconds applies equality check predicate on the "policy_idle_lifetime_seconds" field. It's identical to PolicyIdleLifetimeSecondsEQ.
+func PolicyIdleLifetimeSeconds(v int) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldEQ(FieldPolicyIdleLifetimeSeconds, v))
+}
+
 // CodeReplayedAt applies equality check predicate on the "code_replayed_at" field. It's identical to CodeReplayedAtEQ.
 func CodeReplayedAt(v time.Time) predicate.AuthRequest {
 	return predicate.AuthRequest(sql.FieldEQ(FieldCodeReplayedAt, v))
@@ -1478,6 +1488,106 @@ func CodeUsedAtIsNil() predicate.AuthRequest {
 // CodeUsedAtNotNil applies the NotNil predicate on the "code_used_at" field.
 func CodeUsedAtNotNil() predicate.AuthRequest {
 	return predicate.AuthRequest(sql.FieldNotNull(FieldCodeUsedAt))
+}
+
+// PolicyExpiresAtEQ applies the EQ predicate on the "policy_expires_at" field.
+func PolicyExpiresAtEQ(v time.Time) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldEQ(FieldPolicyExpiresAt, v))
+}
+
+// PolicyExpiresAtNEQ applies the NEQ predicate on the "policy_expires_at" field.
+func PolicyExpiresAtNEQ(v time.Time) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldNEQ(FieldPolicyExpiresAt, v))
+}
+
+// PolicyExpiresAtIn applies the In predicate on the "policy_expires_at" field.
+func PolicyExpiresAtIn(vs ...time.Time) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldIn(FieldPolicyExpiresAt, vs...))
+}
+
+// PolicyExpiresAtNotIn applies the NotIn predicate on the "policy_expires_at" field.
+func PolicyExpiresAtNotIn(vs ...time.Time) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldNotIn(FieldPolicyExpiresAt, vs...))
+}
+
+// PolicyExpiresAtGT applies the GT predicate on the "policy_expires_at" field.
+func PolicyExpiresAtGT(v time.Time) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldGT(FieldPolicyExpiresAt, v))
+}
+
+// PolicyExpiresAtGTE applies the GTE predicate on the "policy_expires_at" field.
+func PolicyExpiresAtGTE(v time.Time) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldGTE(FieldPolicyExpiresAt, v))
+}
+
+// PolicyExpiresAtLT applies the LT predicate on the "policy_expires_at" field.
+func PolicyExpiresAtLT(v time.Time) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldLT(FieldPolicyExpiresAt, v))
+}
+
+// PolicyExpiresAtLTE applies the LTE predicate on the "policy_expires_at" field.
+func PolicyExpiresAtLTE(v time.Time) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldLTE(FieldPolicyExpiresAt, v))
+}
+
+// PolicyExpiresAtIsNil applies the IsNil predicate on the "policy_expires_at" field.
+func PolicyExpiresAtIsNil() predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldIsNull(FieldPolicyExpiresAt))
+}
+
+// PolicyExpiresAtNotNil applies the NotNil predicate on the "policy_expires_at" field.
+func PolicyExpiresAtNotNil() predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldNotNull(FieldPolicyExpiresAt))
+}
+
+// PolicyIdleLifetimeSecondsEQ applies the EQ predicate on the "policy_idle_lifetime_seconds" field.
+func PolicyIdleLifetimeSecondsEQ(v int) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldEQ(FieldPolicyIdleLifetimeSeconds, v))
+}
+
+// PolicyIdleLifetimeSecondsNEQ applies the NEQ predicate on the "policy_idle_lifetime_seconds" field.
+func PolicyIdleLifetimeSecondsNEQ(v int) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldNEQ(FieldPolicyIdleLifetimeSeconds, v))
+}
+
+// PolicyIdleLifetimeSecondsIn applies the In predicate on the "policy_idle_lifetime_seconds" field.
+func PolicyIdleLifetimeSecondsIn(vs ...int) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldIn(FieldPolicyIdleLifetimeSeconds, vs...))
+}
+
+// PolicyIdleLifetimeSecondsNotIn applies the NotIn predicate on the "policy_idle_lifetime_seconds" field.
+func PolicyIdleLifetimeSecondsNotIn(vs ...int) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldNotIn(FieldPolicyIdleLifetimeSeconds, vs...))
+}
+
+// PolicyIdleLifetimeSecondsGT applies the GT predicate on the "policy_idle_lifetime_seconds" field.
+func PolicyIdleLifetimeSecondsGT(v int) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldGT(FieldPolicyIdleLifetimeSeconds, v))
+}
+
+// PolicyIdleLifetimeSecondsGTE applies the GTE predicate on the "policy_idle_lifetime_seconds" field.
+func PolicyIdleLifetimeSecondsGTE(v int) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldGTE(FieldPolicyIdleLifetimeSeconds, v))
+}
+
+// PolicyIdleLifetimeSecondsLT applies the LT predicate on the "policy_idle_lifetime_seconds" field.
+func PolicyIdleLifetimeSecondsLT(v int) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldLT(FieldPolicyIdleLifetimeSeconds, v))
+}
+
+// PolicyIdleLifetimeSecondsLTE applies the LTE predicate on the "policy_idle_lifetime_seconds" field.
+func PolicyIdleLifetimeSecondsLTE(v int) predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldLTE(FieldPolicyIdleLifetimeSeconds, v))
+}
+
+// PolicyIdleLifetimeSecondsIsNil applies the IsNil predicate on the "policy_idle_lifetime_seconds" field.
+func PolicyIdleLifetimeSecondsIsNil() predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldIsNull(FieldPolicyIdleLifetimeSeconds))
+}
+
+// PolicyIdleLifetimeSecondsNotNil applies the NotNil predicate on the "policy_idle_lifetime_seconds" field.
+func PolicyIdleLifetimeSecondsNotNil() predicate.AuthRequest {
+	return predicate.AuthRequest(sql.FieldNotNull(FieldPolicyIdleLifetimeSeconds))
 }
 
 // CodeReplayedAtEQ applies the EQ predicate on the "code_replayed_at" field.

@@ -132,6 +132,8 @@ var (
 		{Name: "done", Type: field.TypeBool, Default: false},
 		{Name: "code_hash", Type: field.TypeString, Unique: true, Nullable: true},
 		{Name: "code_used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "policy_expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "policy_idle_lifetime_seconds", Type: field.TypeInt, Nullable: true},
 		{Name: "code_replayed_at", Type: field.TypeTime, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "expires_at", Type: field.TypeTime},
@@ -145,7 +147,7 @@ var (
 			{
 				Name:    "authrequest_expires_at",
 				Unique:  false,
-				Columns: []*schema.Column{AuthRequestsColumns[27]},
+				Columns: []*schema.Column{AuthRequestsColumns[29]},
 			},
 		},
 	}

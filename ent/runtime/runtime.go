@@ -240,7 +240,7 @@ func init() {
 	// authrequest.DefaultDone holds the default value on creation for the done field.
 	authrequest.DefaultDone = authrequestDescDone.Default.(bool)
 	// authrequestDescCreatedAt is the schema descriptor for created_at field.
-	authrequestDescCreatedAt := authrequestFields[25].Descriptor()
+	authrequestDescCreatedAt := authrequestFields[27].Descriptor()
 	// authrequest.DefaultCreatedAt holds the default value on creation for the created_at field.
 	authrequest.DefaultCreatedAt = authrequestDescCreatedAt.Default.(func() time.Time)
 	// authrequestDescID is the schema descriptor for id field.

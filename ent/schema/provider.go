@@ -95,6 +95,10 @@ func (AuthRequest) Fields() []ent.Field {
 		field.Bool("done").Default(false),
 		field.String("code_hash").Optional().Nillable().Unique(),
 		field.Time("code_used_at").Optional().Nillable(),
+		field.Time("policy_expires_at").Optional().Nillable().
+			Comment("when the organization policy ends sign-ins of this authentication (auth_time + sessionAbsoluteLifetimeSeconds); its grant ends no later"),
+		field.Int("policy_idle_lifetime_seconds").Optional().Nillable().
+			Comment("the organization policy's idle lifetime for this authentication's grant, when the policy sets one"),
 		field.Time("code_replayed_at").Optional().Nillable().
 			Comment("set by a redemption of a used code, so that a grant the first redemption creates afterwards is revoked too"),
 		field.Time("created_at").Default(time.Now).Immutable(),

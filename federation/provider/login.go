@@ -136,6 +136,11 @@ func (p *Provider) CompleteLogin(ctx context.Context, id string, a Authenticatio
 	if err != nil {
 		return "", err
 	}
+	code := secret.Token(32)
+	upd := p.db.AuthRequest.Update().
+		Where(authrequest.ID(ar.ID), authrequest.Done(false), authrequest.ExpiresAtGT(now)).
+		SetUserID(a.UserID).SetAuthTime(a.AuthTime.UTC()).SetAmr(a.AMR).SetAcr(acr).
+		SetDone(true).SetCodeHash(secret.Hash(code)).SetExpiresAt(now.Add(codeLifetime))
 	if len(policies) > 0 { // with none, nothing beyond what the pages decided
 		d := tenants.LoginPolicy{}.Decide(tenants.LoginInput{
 			User: &ent.User{ID: a.UserID, Status: tenants.UserActiveStatus}, Policies: policies,
@@ -144,12 +149,11 @@ func (p *Provider) CompleteLogin(ctx context.Context, id string, a Authenticatio
 		if d.Outcome != tenants.Done {
 			return "", ErrPolicyRefused
 		}
+		// The policy's session lifetimes bound the grant this code makes
+		// (createGrant), without a query at the token endpoint.
+		l := tenants.LifetimesOf(tenants.DefaultSessionLifetimes, policies)
+		upd.SetPolicyExpiresAt(a.AuthTime.Add(l.Absolute).UTC()).SetPolicyIdleLifetimeSeconds(max(1, int(l.Idle/time.Second)))
 	}
-	code := secret.Token(32)
-	upd := p.db.AuthRequest.Update().
-		Where(authrequest.ID(ar.ID), authrequest.Done(false), authrequest.ExpiresAtGT(now)).
-		SetUserID(a.UserID).SetAuthTime(a.AuthTime.UTC()).SetAmr(a.AMR).SetAcr(acr).
-		SetDone(true).SetCodeHash(secret.Hash(code)).SetExpiresAt(now.Add(codeLifetime))
 	if a.SessionID != "" {
 		upd.SetSessionID(a.SessionID)
 	}

@@ -61,10 +61,7 @@ func (p *Provider) createGrant(ctx context.Context, c *client, ar *ent.AuthReque
 	if ar.AuthTime != nil {
 		authTime = *ar.AuthTime
 	}
-	expires, idle, err := p.grantLifetimes(ctx, c, ar.UserID, ar.OrganizationID, authTime)
-	if err != nil {
-		return nil, err
-	}
+	expires, idle := grantLifetimes(c, ar, p.now())
 	create := p.db.Grant.Create().
 		SetClientID(ar.ClientID).SetUserID(ar.UserID).SetAuthRequestID(ar.ID).
 		SetScopes(ar.Scopes).SetAudience([]string{ar.ClientID}).SetAmr(ar.Amr).SetAcr(ar.Acr).
@@ -106,32 +103,23 @@ func (p *Provider) newRefreshToken(ctx context.Context, c *client, g *ent.Grant)
 	return token, nil
 }
 
-// grantLifetimes are the absolute end of a grant for userID in orgID
-// signed in at authTime, and its idle lifetime when the policy's is
-// shorter than the application's (nil otherwise). The application's
-// refresh-token lifetimes apply, and the session lifetimes of the
-// policies of the organization in question (tenants.LoginPolicies: the
-// grant's organization, or every organization of the user for a grant in
-// none) bound them: refresh tokens end when a session of that sign-in
-// would.
-func (p *Provider) grantLifetimes(ctx context.Context, c *client, userID, orgID pulid.ID, authTime time.Time) (time.Time, *int, error) {
-	expires := p.now().Add(time.Duration(c.app.RefreshTokenLifetimeSeconds) * time.Second)
-	policies, err := p.tenants.LoginPolicies(ctx, userID, orgID)
-	if err != nil {
-		return time.Time{}, nil, p.serverError(ctx, "load organization policy", err)
+// grantLifetimes are the absolute end of the grant a redemption of ar
+// makes now, and its idle lifetime when the policy's is shorter than the
+// application's (nil otherwise): the application's refresh-token
+// lifetimes, bounded by the session lifetimes of the organization policy
+// that CompleteLogin stored on ar (tenants.LoginPolicies: the grant's
+// organization, or every organization of the user for a grant in none).
+// Refresh tokens end when a session of that sign-in would.
+func grantLifetimes(c *client, ar *ent.AuthRequest, now time.Time) (time.Time, *int) {
+	expires := now.Add(time.Duration(c.app.RefreshTokenLifetimeSeconds) * time.Second)
+	if ar.PolicyExpiresAt != nil && ar.PolicyExpiresAt.Before(expires) {
+		expires = *ar.PolicyExpiresAt
 	}
-	if len(policies) == 0 {
-		return expires, nil, nil
+	idle := ar.PolicyIdleLifetimeSeconds
+	if idle != nil && time.Duration(*idle)*time.Second >= c.refreshIdleLifetime() {
+		idle = nil
 	}
-	l := tenants.LifetimesOf(tenants.DefaultSessionLifetimes, policies)
-	if end := authTime.Add(l.Absolute); end.Before(expires) {
-		expires = end
-	}
-	if l.Idle >= c.refreshIdleLifetime() {
-		return expires, nil, nil
-	}
-	idle := max(1, int(l.Idle/time.Second))
-	return expires, &idle, nil
+	return expires, idle
 }
 
 // idleExpiry is when a refresh token issued now for g lapses unused: the

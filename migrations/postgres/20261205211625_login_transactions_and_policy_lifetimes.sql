@@ -1,4 +1,6 @@
 -- +goose Up
+-- modify "auth_requests" table
+ALTER TABLE "auth_requests" ADD COLUMN "policy_expires_at" timestamptz NULL, ADD COLUMN "policy_idle_lifetime_seconds" bigint NULL;
 -- modify "grants" table
 ALTER TABLE "grants" ADD COLUMN "idle_lifetime_seconds" bigint NULL;
 -- modify "sessions" table
@@ -21,3 +23,5 @@ DROP TABLE "login_transactions";
 ALTER TABLE "sessions" DROP COLUMN "idle_timeout_seconds";
 -- reverse: modify "grants" table
 ALTER TABLE "grants" DROP COLUMN "idle_lifetime_seconds";
+-- reverse: modify "auth_requests" table
+ALTER TABLE "auth_requests" DROP COLUMN "policy_idle_lifetime_seconds", DROP COLUMN "policy_expires_at";

@@ -1,6 +1,10 @@
 -- +goose Up
 -- disable the enforcement of foreign-keys constraints
 PRAGMA foreign_keys = off;
+-- add column "policy_expires_at" to table: "auth_requests"
+ALTER TABLE `auth_requests` ADD COLUMN `policy_expires_at` datetime NULL;
+-- add column "policy_idle_lifetime_seconds" to table: "auth_requests"
+ALTER TABLE `auth_requests` ADD COLUMN `policy_idle_lifetime_seconds` integer NULL;
 -- add column "idle_lifetime_seconds" to table: "grants"
 ALTER TABLE `grants` ADD COLUMN `idle_lifetime_seconds` integer NULL;
 -- create "new_sessions" table
@@ -39,3 +43,7 @@ DROP INDEX `sessions_token_hash_key`;
 DROP TABLE `new_sessions`;
 -- reverse: add column "idle_lifetime_seconds" to table: "grants"
 ALTER TABLE `grants` DROP COLUMN `idle_lifetime_seconds`;
+-- reverse: add column "policy_idle_lifetime_seconds" to table: "auth_requests"
+ALTER TABLE `auth_requests` DROP COLUMN `policy_idle_lifetime_seconds`;
+-- reverse: add column "policy_expires_at" to table: "auth_requests"
+ALTER TABLE `auth_requests` DROP COLUMN `policy_expires_at`;
