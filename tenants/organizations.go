@@ -243,13 +243,16 @@ func (s *Service) UpdateOrganizationPolicy(ctx context.Context, in UpdateOrganiz
 		if p, err = u.Save(ctx); err != nil {
 			return translate(err, "policy")
 		}
+		var meta map[string]any
 		if in.MfaRequired != nil || in.EnforceSSO != nil || in.AllowedLoginMethods != nil {
-			if err := s.endDisallowedSignIns(ctx, tx, p); err != nil {
+			sessions, grants, err := s.endDisallowedSignIns(ctx, tx, p)
+			if err != nil {
 				return err
 			}
+			meta = map[string]any{"sessions_ended": sessions, "grants_revoked": grants}
 		}
 		return s.audit(ctx, tx, event{action: "policy.update", org: in.OrganizationID,
-			targetType: "OrganizationPolicy", targetID: p.ID})
+			targetType: "OrganizationPolicy", targetID: p.ID, metadata: meta})
 	})
 	return unwrap(p, err)
 }

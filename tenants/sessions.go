@@ -221,8 +221,8 @@ func (s *Service) LoginPolicies(ctx context.Context, userID, orgID pulid.ID) ([]
 // grants into the organization, whose factors LoginPolicy would not let
 // sign in now (turning on mfaRequired or enforceSSO ends password-only
 // sessions and their refresh tokens). Factors are judged as proven, not
-// by age.
-func (s *Service) endDisallowedSignIns(ctx context.Context, tx *ent.Tx, p *ent.OrganizationPolicy) error {
+// by age. It returns how many sessions and grants it ended.
+func (s *Service) endDisallowedSignIns(ctx context.Context, tx *ent.Tx, p *ent.OrganizationPolicy) (sessions, grants int, _ error) {
 	ctx = viewer.SystemContext(ctx) // sessions and grants are instance-level rows
 	now := s.now()
 	allowed := func(amr []string) bool {
@@ -239,7 +239,7 @@ func (s *Service) endDisallowedSignIns(ctx context.Context, tx *ent.Tx, p *ent.O
 	ss, err := tx.Session.Query().Where(session.RevokedAtIsNil(), session.ExpiresAtGT(now), members).
 		Select(session.FieldID, session.FieldAmr).All(ctx)
 	if err != nil {
-		return fmt.Errorf("list members' sessions: %w", err)
+		return 0, 0, fmt.Errorf("list members' sessions: %w", err)
 	}
 	var ended []pulid.ID
 	for _, ses := range ss {
@@ -249,14 +249,14 @@ func (s *Service) endDisallowedSignIns(ctx context.Context, tx *ent.Tx, p *ent.O
 	}
 	if len(ended) > 0 {
 		if err := tx.Session.Update().Where(session.IDIn(ended...)).SetRevokedAt(now).Exec(ctx); err != nil {
-			return fmt.Errorf("revoke sessions: %w", err)
+			return 0, 0, fmt.Errorf("revoke sessions: %w", err)
 		}
 	}
 	gs, err := tx.Grant.Query().Where(grant.RevokedAtIsNil(), grant.ExpiresAtGT(now),
 		grant.Or(grant.OrganizationID(p.OrganizationID), grant.SessionIDIn(ended...))).
 		Select(grant.FieldID, grant.FieldAmr, grant.FieldSessionID).All(ctx)
 	if err != nil {
-		return fmt.Errorf("list grants: %w", err)
+		return 0, 0, fmt.Errorf("list grants: %w", err)
 	}
 	var revoked []pulid.ID
 	for _, g := range gs {
@@ -267,8 +267,8 @@ func (s *Service) endDisallowedSignIns(ctx context.Context, tx *ent.Tx, p *ent.O
 	if len(revoked) > 0 {
 		if err := tx.Grant.Update().Where(grant.IDIn(revoked...)).
 			SetRevokedAt(now).SetRevokeReason("organization policy changed").Exec(ctx); err != nil {
-			return fmt.Errorf("revoke grants: %w", err)
+			return 0, 0, fmt.Errorf("revoke grants: %w", err)
 		}
 	}
-	return nil
+	return len(ended), len(revoked), nil
 }

@@ -8,6 +8,7 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 	"github.com/gatehouse-id/gatehouse/internal/testkit"
@@ -78,8 +79,16 @@ func TestPolicyChangeEndsSignIns(t *testing.T) {
 					strongGrant := grantOf(ada, acme.ID, strong, c.strong)
 					otherOrgGrant := grantOf(grace, globex.ID, bystander, []string{"pwd"})
 
-					_, err = svc.UpdateOrganizationPolicy(admin, c.in(acme.ID))
+					pol, err := svc.UpdateOrganizationPolicy(admin, c.in(acme.ID))
 					must(t, err)
+					ev := client.AuditEvent.Query().Where(auditevent.Action("policy.update"), auditevent.TargetID(string(pol.ID))).
+						Order(ent.Desc(auditevent.FieldCreatedAt), ent.Desc(auditevent.FieldID)).FirstX(sys)
+					if ev.Metadata["sessions_ended"] != float64(1) && ev.Metadata["sessions_ended"] != 1 {
+						t.Errorf("policy.update metadata %v, want sessions_ended 1", ev.Metadata)
+					}
+					if ev.Metadata["grants_revoked"] != float64(2) && ev.Metadata["grants_revoked"] != 2 {
+						t.Errorf("policy.update metadata %v, want grants_revoked 2", ev.Metadata)
+					}
 
 					for _, s := range []struct {
 						what    string
