@@ -89,6 +89,11 @@ func (_q *APIKeyQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, apikey.FieldScopes)
 				fieldSeen[apikey.FieldScopes] = struct{}{}
 			}
+		case "createdBy":
+			if _, ok := fieldSeen[apikey.FieldCreatedBy]; !ok {
+				selectedFields = append(selectedFields, apikey.FieldCreatedBy)
+				fieldSeen[apikey.FieldCreatedBy] = struct{}{}
+			}
 		case "lastUsedAt":
 			if _, ok := fieldSeen[apikey.FieldLastUsedAt]; !ok {
 				selectedFields = append(selectedFields, apikey.FieldLastUsedAt)

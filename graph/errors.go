@@ -81,6 +81,7 @@ func classify(err error) (code, msg, field string) {
 	var (
 		inErr    *tenants.InputError
 		conflict *tenants.ConflictError
+		denied   *tenants.ForbiddenError
 		gqlErr   *gqlerror.Error
 	)
 	switch {
@@ -88,6 +89,8 @@ func classify(err error) (code, msg, field string) {
 		return CodeBadUserInput, inErr.Error(), inErr.Field
 	case errors.As(err, &conflict):
 		return CodeConflict, conflict.Error(), conflict.Field
+	case errors.As(err, &denied):
+		return CodeForbidden, denied.Error(), denied.Field
 	case errors.Is(err, tenants.ErrUnauthenticated):
 		return CodeUnauthenticated, "authentication required", ""
 	case errors.Is(err, tenants.ErrNotFound), ent.IsNotFound(err):

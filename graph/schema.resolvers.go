@@ -63,11 +63,11 @@ func (r *mutationResolver) UpdateOrganizationPolicy(ctx context.Context, input t
 
 // CreateUser is the field resolver for the createUser field.
 func (r *mutationResolver) CreateUser(ctx context.Context, input tenants.CreateUserInput) (*model.CreateUserPayload, error) {
-	u, err := r.Service.CreateUser(ctx, input)
+	u, m, err := r.Service.CreateUser(ctx, input)
 	if err != nil {
 		return nil, err
 	}
-	return &model.CreateUserPayload{User: u}, nil
+	return &model.CreateUserPayload{User: u, Membership: m}, nil
 }
 
 // UpdateUser is the field resolver for the updateUser field.

@@ -51,6 +51,7 @@ type DirectiveRoot struct {
 type ComplexityRoot struct {
 	APIKey struct {
 		CreatedAt      func(childComplexity int) int
+		CreatedBy      func(childComplexity int) int
 		ID             func(childComplexity int) int
 		LastUsedAt     func(childComplexity int) int
 		Name           func(childComplexity int) int
@@ -182,7 +183,8 @@ type ComplexityRoot struct {
 	}
 
 	CreateUserPayload struct {
-		User func(childComplexity int) int
+		Membership func(childComplexity int) int
+		User       func(childComplexity int) int
 	}
 
 	DeleteApplicationPayload struct {
@@ -475,6 +477,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.APIKey.CreatedAt(childComplexity), true
+	case "APIKey.createdBy":
+		if e.ComplexityRoot.APIKey.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIKey.CreatedBy(childComplexity), true
 	case "APIKey.id":
 		if e.ComplexityRoot.APIKey.ID == nil {
 			break
@@ -955,6 +963,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateRolePayload.Role(childComplexity), true
 
+	case "CreateUserPayload.membership":
+		if e.ComplexityRoot.CreateUserPayload.Membership == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateUserPayload.Membership(childComplexity), true
 	case "CreateUserPayload.user":
 		if e.ComplexityRoot.CreateUserPayload.User == nil {
 			break
@@ -2076,6 +2090,10 @@ type APIKey implements Node {
   """
   prefix: String!
   scopes: [String!]
+  """
+  the user who minted the key with an admin token or a key of their own; the key acts with that user's current permissions and stops working when they lose apikeys:manage. Empty for keys minted by an instance-wide caller
+  """
+  createdBy: String
   lastUsedAt: Time
   revokedAt: Time
   organization: Organization
@@ -2269,7 +2287,7 @@ type Application implements Node {
   tokenEndpointAuthMethod: ApplicationTokenEndpointAuthMethod!
   jwksURI: String
   """
-  scopes a MACHINE application may request with client credentials
+  scopes granted to the application: what a MACHINE application may request with client credentials; gatehouse:admin lets a user-facing application ask for admin tokens
   """
   scopes: [String!]
   """
@@ -4484,8 +4502,11 @@ input UpdateOrganizationPolicyInput {
 type UpdateOrganizationPolicyPayload { policy: OrganizationPolicy! }
 
 """
-Creates a user. A key scoped to an organization must set organizationID:
-the user joins that organization with roles (default member).
+Creates a user. A caller scoped to an organization must set organizationID:
+the user joins that organization with roles (default member). Such a caller
+may set password or emailVerified: true only for an address in one of the
+organization's VERIFIED domains; any other address is invited (see
+CreateUserPayload).
 """
 input CreateUserInput {
   email: String!
@@ -4501,7 +4522,17 @@ input CreateUserInput {
   "Lets the user sign in with email and password; at least the organization policy's passwordMinLength (default 10)."
   password: String
 }
-type CreateUserPayload { user: User! }
+"""
+user is null when an organization-scoped caller invited the address (one
+outside its verified domains, new or already registered: the answers are
+alike): membership is then INVITED, and the user becomes visible once they
+accept at sign-in.
+"""
+type CreateUserPayload {
+  user: User
+  "The membership in organizationID, when given."
+  membership: Membership
+}
 
 input SetUserPasswordInput {
   userID: ID!
@@ -4581,7 +4612,7 @@ input CreateApplicationInput {
   jwks: Map
   "Where Gatehouse fetches the client's JWK Set instead (https; internal addresses are refused)."
   jwksURI: String
-  "Scopes a MACHINE application may request with client credentials."
+  "Scopes granted to the application: what a MACHINE application may request with client credentials; gatehouse:admin lets any application obtain admin tokens for /graphql."
   scopes: [String!]
   "First-party applications skip the consent screen; default true."
   firstParty: Boolean
@@ -4612,7 +4643,7 @@ input UpdateApplicationInput {
   jwks: Map
   "Where Gatehouse fetches the client's JWK Set instead (https; internal addresses are refused); replaces the application's jwks."
   jwksURI: String
-  "Scopes a MACHINE application may request with client credentials."
+  "Scopes granted to the application: what a MACHINE application may request with client credentials; gatehouse:admin lets any application obtain admin tokens for /graphql."
   scopes: [String!]
   "First-party applications skip the consent screen; default true."
   firstParty: Boolean
@@ -4664,6 +4695,8 @@ func (ec *executionContext) childFields_APIKey(ctx context.Context, field graphq
 		return ec.fieldContext_APIKey_prefix(ctx, field)
 	case "scopes":
 		return ec.fieldContext_APIKey_scopes(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_APIKey_createdBy(ctx, field)
 	case "lastUsedAt":
 		return ec.fieldContext_APIKey_lastUsedAt(ctx, field)
 	case "revokedAt":
@@ -4904,6 +4937,8 @@ func (ec *executionContext) childFields_CreateUserPayload(ctx context.Context, f
 	switch field.Name {
 	case "user":
 		return ec.fieldContext_CreateUserPayload_user(ctx, field)
+	case "membership":
+		return ec.fieldContext_CreateUserPayload_membership(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateUserPayload", field.Name)
 }
@@ -6402,6 +6437,29 @@ func (ec *executionContext) _APIKey_scopes(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_APIKey_scopes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("APIKey", field, false, false, "String")
+}
+
+func (ec *executionContext) _APIKey_createdBy(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_APIKey_createdBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalOString2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_APIKey_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("APIKey", field, false, false, "String")
 }
 
@@ -8231,10 +8289,10 @@ func (ec *executionContext) _CreateUserPayload_user(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐUser(ctx, selections, v)
+			return ec.marshalOUser2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐUser(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_CreateUserPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -8245,6 +8303,38 @@ func (ec *executionContext) fieldContext_CreateUserPayload_user(_ context.Contex
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateUserPayload_membership(ctx context.Context, field graphql.CollectedField, obj *model.CreateUserPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateUserPayload_membership(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Membership, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
+			return ec.marshalOMembership2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐMembership(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreateUserPayload_membership(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateUserPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Membership(ctx, field)
 		},
 	}
 	return fc, nil
@@ -22268,6 +22358,11 @@ func (ec *executionContext) _APIKey(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "createdBy":
+			out.Values[i] = ec._APIKey_createdBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "lastUsedAt":
 			out.Values[i] = ec._APIKey_lastUsedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -23132,7 +23227,12 @@ func (ec *executionContext) _CreateUserPayload(ctx context.Context, sel ast.Sele
 			out.Values[i] = graphql.MarshalString("CreateUserPayload")
 		case "user":
 			out.Values[i] = ec._CreateUserPayload_user(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "membership":
+			out.Values[i] = ec._CreateUserPayload_membership(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -27301,6 +27401,16 @@ func (ec *executionContext) unmarshalORoleWhereInput2ᚖgithubᚗcomᚋgatehouse
 	}
 	res, err := ec.unmarshalInputRoleWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOString2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx context.Context, v any) (pulid.ID, error) {
+	var res pulid.ID
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOString2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx context.Context, sel ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

@@ -98,7 +98,7 @@ func TestOrganizationViewerSeesOnlyItsOrganization(t *testing.T) {
 			c.Application.Create().SetName("app").SetType("WEB").SetClientID("c").ExecX(sys)
 			c.APIKey.Create().SetName("instance").SetPrefix("pi").SetSecretHash("h").ExecX(sys)
 
-			scoped := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.Organization, Actor: "key_test", Organizations: orgs[:1]})
+			scoped := viewer.NewContext(context.Background(), viewer.ScopedTo("key_test", orgs[0]))
 			for table, count := range queriers(c) {
 				n, err := count(scoped)
 				switch table {
