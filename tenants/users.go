@@ -324,8 +324,9 @@ func (s *Service) checkUserChange(ctx context.Context, tx *ent.Tx, usr pulid.ID,
 	var orgs []pulid.ID
 	for _, m := range ms {
 		if err := require(ctx, m.OrganizationID, authz.MembersManage); err != nil {
-			// A user who also belongs elsewhere is not this caller's to change.
-			return fmt.Errorf("user: %w", ErrNotFound)
+			// ErrNotFound for a user who also belongs to an organization
+			// out of the caller's reach: not this caller's to change.
+			return err
 		}
 		held, err := memberGrants(ctx, tx, m)
 		if err != nil {
