@@ -73,7 +73,9 @@ func TestRolePermissions(t *testing.T) {
 		return func(f fixture) map[string]any { return map[string]any{"m": f.mems[role]} }
 	}
 	usr := func(role string) func(f fixture) map[string]any {
-		return func(f fixture) map[string]any { return map[string]any{"u": f.users[role], "e": "renamed-" + role + "@" + f.domain} }
+		return func(f fixture) map[string]any {
+			return map[string]any{"u": f.users[role], "e": "renamed-" + role + "@" + f.domain}
+		}
 	}
 	all := func(code string) map[string]string {
 		return map[string]string{"owner": code, "admin": code, "member": code, "auditor": code, "orgkey": code}
