@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/membership"
+	"github.com/gatehouse-id/gatehouse/ent/role"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/graph"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
@@ -381,6 +383,100 @@ func TestDomainClaimsSayNothingAboutOthers(t *testing.T) {
 			if err := e.client.Domain.Update().Where(domain.OrganizationID(pulid.ID(b)), domain.Domain("pending.example")).
 				SetVerificationState(domain.VerificationStateVERIFIED).Exec(sys); err != nil {
 				t.Errorf("verifying a name only claimed elsewhere: %v", err)
+			}
+		})
+	}
+}
+
+// TestRoleAttacks: an admin batching forbidden changes as aliases of one
+// document gets each refused and nothing changes; another tenant's ids
+// answer like missing ones.
+func TestRoleAttacks(t *testing.T) {
+	for _, db := range testdb.All(t) {
+		t.Run(db.Name, func(t *testing.T) {
+			e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens })
+			e.adminApp()
+			x, y := e.fixture("x"), e.fixture("y")
+			admin := x.callers["admin"]
+			r := e.do(admin, `mutation($o:ID!,$a:ID!,$ow:ID!,$u:ID!){
+				a: updateMemberRoles(input:{membershipID:$a,roles:["owner"]}){membership{id}}
+				b: updateMemberRoles(input:{membershipID:$a,roles:["admin","owner"]}){membership{id}}
+				c: createRole(input:{organizationID:$o,key:"root",name:"Root",permissions:["organization:delete","members:manage"]}){role{id}}
+				d: updateMemberRoles(input:{membershipID:$ow,roles:["member"]}){membership{id}}
+				e: setUserPassword(input:{userID:$u,password:"a brand new passphrase"}){user{id}}
+				f: removeMember(input:{membershipID:$ow}){removedMembershipID}
+				g: deleteOrganization(input:{id:$o}){deletedID}
+			}`, map[string]any{"o": x.org, "a": x.mems["admin"], "ow": x.mems["owner"], "u": x.users["owner"]})
+			if len(r.Errors) != 7 {
+				t.Errorf("aliased attack: %s, want 7 errors", r.raw)
+			}
+			for _, er := range r.Errors {
+				if er.Extensions["code"] != "FORBIDDEN" {
+					t.Errorf("aliased attack: %s refused with %v, want FORBIDDEN", er.Path, er.Extensions["code"])
+				}
+			}
+			d := e.ok(e.admin, `query($a:ID!,$ow:ID!,$o:ID!){a: node(id:$a){...on Membership{roles{key}}} ow: node(id:$ow){...on Membership{roles{key}}} o: organization(id:$o){roles{key}}}`,
+				map[string]any{"a": x.mems["admin"], "ow": x.mems["owner"], "o": x.org})
+			if str(d, "a.roles.0.key") != "admin" || str(d, "ow.roles.0.key") != "owner" || len(get(d, "o.roles").([]any)) != 4 {
+				t.Errorf("after the attack: %v", d)
+			}
+
+			// Another tenant's ids look missing, for an owner as for a key.
+			absent := string(pulid.New("org"))
+			missing := map[string]any{"o": absent, "m": string(pulid.New("mem")), "u": string(pulid.New("usr")), "s": []string{"org:" + absent}}
+			foreign := map[string]any{"o": y.org, "m": y.mems["owner"], "u": y.users["owner"], "s": []string{"org:" + y.org}}
+			for _, q := range []string{
+				`mutation($o:ID!){deleteOrganization(input:{id:$o}){deletedID}}`,
+				`mutation($o:ID!){createRole(input:{organizationID:$o,key:"r",name:"R",permissions:["members:read"]}){role{id}}}`,
+				`mutation($m:ID!){updateMemberRoles(input:{membershipID:$m,roles:["member"]}){membership{id}}}`,
+				`mutation($m:ID!){removeMember(input:{membershipID:$m}){removedMembershipID}}`,
+				`mutation($u:ID!){setUserPassword(input:{userID:$u,password:"a brand new passphrase"}){user{id}}}`,
+				`mutation($u:ID!){updateUser(input:{id:$u,name:"x"}){user{id}}}`,
+				`mutation($s:[String!]){createAPIKey(input:{name:"k",scopes:$s}){secret}}`,
+			} {
+				for _, caller := range []string{"owner", "orgkey"} {
+					f, m := e.do(x.callers[caller], q, foreign), e.do(x.callers[caller], q, missing)
+					if f.code() != "NOT_FOUND" || m.code() != "NOT_FOUND" {
+						t.Errorf("%s as X's %s: foreign %s, missing %s; want NOT_FOUND alike", q, caller, f.raw, m.raw)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestLastOwnerRace: two owners demoting each other at the same moment
+// leave one owner: at most one of the two changes commits.
+func TestLastOwnerRace(t *testing.T) {
+	for _, db := range testdb.All(t) {
+		t.Run(db.Name, func(t *testing.T) {
+			e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens })
+			e.adminApp()
+			for round := range 4 {
+				f := e.fixture("race" + strconv.Itoa(round))
+				e.ok(e.admin, `mutation($m:ID!){updateMemberRoles(input:{membershipID:$m,roles:["owner"]}){membership{id}}}`, map[string]any{"m": f.mems["target"]})
+				second := "tok|" + f.users["target"] + "|gatehouse:admin|"
+				const demote = `mutation($m:ID!){updateMemberRoles(input:{membershipID:$m,roles:["admin"]}){membership{id}}}`
+				start := make(chan struct{})
+				answers := make(chan response, 2)
+				for _, c := range []struct{ cred, victim string }{{f.callers["owner"], f.mems["target"]}, {second, f.mems["owner"]}} {
+					go func() {
+						<-start
+						answers <- e.do(c.cred, demote, map[string]any{"m": c.victim})
+					}()
+				}
+				close(start)
+				won := 0
+				for range 2 {
+					if r := <-answers; r.code() == "" {
+						won++
+					}
+				}
+				owners := e.client.Membership.Query().Where(membership.OrganizationID(pulid.ID(f.org)),
+					membership.HasRolesWith(role.Key("owner"))).CountX(viewer.SystemContext(context.Background()))
+				if won > 1 || owners != 1 {
+					t.Errorf("round %d: %d demotions committed, %d owners left; want 1 and 1", round, won, owners)
+				}
 			}
 		})
 	}
