@@ -807,11 +807,6 @@ func (_q *MembershipQuery) collectField(ctx context.Context, oneNode bool, opCtx
 				selectedFields = append(selectedFields, membership.FieldOrganizationID)
 				fieldSeen[membership.FieldOrganizationID] = struct{}{}
 			}
-		case "userID":
-			if _, ok := fieldSeen[membership.FieldUserID]; !ok {
-				selectedFields = append(selectedFields, membership.FieldUserID)
-				fieldSeen[membership.FieldUserID] = struct{}{}
-			}
 		case "status":
 			if _, ok := fieldSeen[membership.FieldStatus]; !ok {
 				selectedFields = append(selectedFields, membership.FieldStatus)

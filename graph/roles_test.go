@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -277,16 +278,31 @@ func TestScopedCallersInvite(t *testing.T) {
 						}
 					}
 
-					// A fresh address and one registered elsewhere answer alike: an invitation.
-					fresh := e.do(key, create, map[string]any{"o": f.org, "e": "new-" + caller + "@gmail.example", "n": "Mallory"})
-					existing := e.do(key, create, map[string]any{"o": f.org, "e": grace, "n": "Mallory"})
+					// A fresh address and one registered elsewhere answer alike — an
+					// invitation, whose user stays hidden — and leave alike traces
+					// in the organization's audit trail.
+					const invite = `mutation($o:ID!,$e:String!,$n:String){createUser(input:{organizationID:$o,email:$e,name:$n}){user{id} membership{status userID roles{key}}}}`
+					trail := func(email string) (response, string) {
+						before := get(e.ok(f.callers["orgkey"], `{auditEvents{totalCount}}`, nil), "auditEvents.totalCount").(float64)
+						r := e.do(key, invite, map[string]any{"o": f.org, "e": email, "n": "Mallory"})
+						d := e.ok(f.callers["orgkey"], `query($n:Int!){auditEvents(last:$n){edges{node{action targetType metadata}}}}`,
+							map[string]any{"n": int(get(e.ok(f.callers["orgkey"], `{auditEvents{totalCount}}`, nil), "auditEvents.totalCount").(float64) - before)})
+						events, _ := json.Marshal(get(d, "auditEvents.edges"))
+						return r, strings.ReplaceAll(string(events), email, "EMAIL")
+					}
+					fresh, freshTrail := trail("new-" + caller + "@gmail.example")
+					existing, existingTrail := trail(grace)
 					for name, r := range map[string]response{"fresh": fresh, "existing": existing} {
-						if len(r.Errors) > 0 || get(r.Data, "createUser.user") != nil || str(r.Data, "createUser.membership.status") != "INVITED" {
-							t.Errorf("%s address: %s, want user null and an INVITED membership", name, r.raw)
+						if len(r.Errors) > 0 || get(r.Data, "createUser.user") != nil || str(r.Data, "createUser.membership.status") != "INVITED" ||
+							get(r.Data, "createUser.membership.userID") != nil {
+							t.Errorf("%s address: %s, want user null and an INVITED membership naming no user", name, r.raw)
 						}
 					}
 					if fresh.raw != existing.raw {
 						t.Errorf("answers differ: fresh %s, existing %s", fresh.raw, existing.raw)
+					}
+					if freshTrail != existingTrail || !strings.Contains(freshTrail, "member.invite") {
+						t.Errorf("audit trails differ: fresh %s, existing %s", freshTrail, existingTrail)
 					}
 					// Once invited, the same caller hears CONFLICT: its own organization's membership.
 					if r := e.do(key, create, map[string]any{"o": f.org, "e": grace}); r.code() != "CONFLICT" {

@@ -26,6 +26,14 @@ func (r *domainResolver) TxtRecordName(ctx context.Context, obj *ent.Domain) (st
 	return tenants.DomainTXTPrefix + obj.Domain, nil
 }
 
+// UserID is the resolver for the userID field.
+func (r *membershipResolver) UserID(ctx context.Context, obj *ent.Membership) (*pulid.ID, error) {
+	if hiddenInvitee(ctx, obj) {
+		return nil, nil
+	}
+	return &obj.UserID, nil
+}
+
 // CreateOrganization is the field resolver for the createOrganization field.
 func (r *mutationResolver) CreateOrganization(ctx context.Context, input tenants.CreateOrganizationInput) (*model.CreateOrganizationPayload, error) {
 	org, err := r.Service.CreateOrganization(ctx, input)

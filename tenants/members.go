@@ -57,7 +57,7 @@ func (s *Service) AddMember(ctx context.Context, in AddMemberInput) (*ent.Member
 				return &ForbiddenError{Field: "status", Reason: "a user outside the organization's verified domains joins by invitation (INVITED)"}
 			}
 		}
-		m, err = s.addMember(ctx, tx, in.OrganizationID, in.UserID, in.Roles, status)
+		m, err = s.addMember(ctx, tx, in.OrganizationID, in.UserID, in.Roles, status, "")
 		return err
 	})
 	return unwrap(m, err)
@@ -65,7 +65,11 @@ func (s *Service) AddMember(ctx context.Context, in AddMemberInput) (*ent.Member
 
 func ptr[T any](v T) *T { return &v }
 
-func (s *Service) addMember(ctx context.Context, tx *ent.Tx, org, usr pulid.ID, roleKeys []string, status *membership.Status) (*ent.Membership, error) {
+// addMember creates the membership and its audit event: member.add, or,
+// when invitedEmail is set, member.invite naming the address rather than
+// the user (whose id would tell an organization-scoped reader of the audit
+// trail whether the address existed before).
+func (s *Service) addMember(ctx context.Context, tx *ent.Tx, org, usr pulid.ID, roleKeys []string, status *membership.Status, invitedEmail string) (*ent.Membership, error) {
 	if len(roleKeys) == 0 {
 		roleKeys = []string{RoleMember}
 	}
@@ -85,8 +89,12 @@ func (s *Service) addMember(ctx context.Context, tx *ent.Tx, org, usr pulid.ID, 
 	if err != nil {
 		return nil, translateWrite(err, "membership", "userID", "is already a member of this organization")
 	}
-	return m, s.audit(ctx, tx, event{action: "member.add", org: org, targetType: "Membership", targetID: m.ID,
-		metadata: map[string]any{"userID": string(usr), "roles": roleKeys}})
+	e := event{action: "member.add", org: org, targetType: "Membership", targetID: m.ID,
+		metadata: map[string]any{"userID": string(usr), "roles": roleKeys}}
+	if invitedEmail != "" {
+		e.action, e.metadata = "member.invite", map[string]any{"email": invitedEmail, "roles": roleKeys}
+	}
+	return m, s.audit(ctx, tx, e)
 }
 
 // rolesByKey loads the roles named by keys in org, failing on any unknown key.

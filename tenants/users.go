@@ -138,7 +138,7 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User
 		if org == nil {
 			return nil
 		}
-		m, err = s.addMember(ctx, tx, org.ID, u.ID, in.Roles, nil)
+		m, err = s.addMember(ctx, tx, org.ID, u.ID, in.Roles, nil, "")
 		return err
 	})
 	if err != nil {
@@ -178,14 +178,16 @@ func (s *Service) invite(ctx context.Context, tx *ent.Tx, org pulid.ID, email st
 		if u, err = newUser(tx.User.Create(), email, in).Save(sys); err != nil {
 			return nil, translateWrite(err, "user", "email", "is already registered")
 		}
-		if err := s.audit(ctx, tx, event{action: "user.create", targetType: "User", targetID: u.ID, org: org,
-			metadata: map[string]any{"invited": true}}); err != nil {
+		// Not in the organization's trail: there, an invitation reads the
+		// same whether or not the address was registered.
+		if err := s.audit(ctx, tx, event{action: "user.create", targetType: "User", targetID: u.ID,
+			metadata: map[string]any{"invitedBy": string(org)}}); err != nil {
 			return nil, err
 		}
 	case err != nil:
 		return nil, translate(err, "user")
 	}
-	return s.addMember(ctx, tx, org, u.ID, in.Roles, ptr(membership.StatusINVITED))
+	return s.addMember(ctx, tx, org, u.ID, in.Roles, ptr(membership.StatusINVITED), email)
 }
 
 // AcceptInvitations makes every INVITED membership of a user ACTIVE. The

@@ -40,6 +40,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Application() ApplicationResolver
 	Domain() DomainResolver
+	Membership() MembershipResolver
 	Mutation() MutationResolver
 	OrganizationPolicy() OrganizationPolicyResolver
 	Query() QueryResolver
@@ -416,6 +417,9 @@ type ApplicationResolver interface {
 }
 type DomainResolver interface {
 	TxtRecordName(ctx context.Context, obj *ent.Domain) (string, error)
+}
+type MembershipResolver interface {
+	UserID(ctx context.Context, obj *ent.Membership) (*pulid.ID, error)
 }
 type MutationResolver interface {
 	CreateOrganization(ctx context.Context, input tenants.CreateOrganizationInput) (*model.CreateOrganizationPayload, error)
@@ -3177,7 +3181,6 @@ type Membership implements Node {
   createdAt: Time!
   updatedAt: Time!
   organizationID: ID!
-  userID: ID!
   status: MembershipStatus!
   organization: Organization!
   user: User!
@@ -4425,6 +4428,15 @@ extend type Application {
   jwks: Map
 }
 
+extend type Membership {
+  """
+  The member's id. Null for an INVITED membership seen by an
+  organization-scoped caller: the account stays private until the user
+  accepts at sign-in (user then answers NOT_FOUND).
+  """
+  userID: ID
+}
+
 extend type OrganizationPolicy {
   allowedLoginMethods: [LoginMethod!]!
 }
@@ -5017,8 +5029,6 @@ func (ec *executionContext) childFields_Membership(ctx context.Context, field gr
 		return ec.fieldContext_Membership_updatedAt(ctx, field)
 	case "organizationID":
 		return ec.fieldContext_Membership_organizationID(ctx, field)
-	case "userID":
-		return ec.fieldContext_Membership_userID(ctx, field)
 	case "status":
 		return ec.fieldContext_Membership_status(ctx, field)
 	case "organization":
@@ -5027,6 +5037,8 @@ func (ec *executionContext) childFields_Membership(ctx context.Context, field gr
 		return ec.fieldContext_Membership_user(ctx, field)
 	case "roles":
 		return ec.fieldContext_Membership_roles(ctx, field)
+	case "userID":
+		return ec.fieldContext_Membership_userID(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Membership", field.Name)
 }
@@ -8859,29 +8871,6 @@ func (ec *executionContext) fieldContext_Membership_organizationID(_ context.Con
 	return graphql.NewScalarFieldContext("Membership", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Membership_userID(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Membership_userID(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserID, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
-			return ec.marshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Membership_userID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Membership", field, false, false, "ID")
-}
-
 func (ec *executionContext) _Membership_status(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8999,6 +8988,29 @@ func (ec *executionContext) fieldContext_Membership_roles(_ context.Context, fie
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Membership_userID(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Membership_userID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Membership().UserID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Membership_userID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Membership", field, true, true, "ID")
 }
 
 func (ec *executionContext) _MembershipConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.MembershipConnection) (ret graphql.Marshaler) {
@@ -23510,11 +23522,6 @@ func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "userID":
-			out.Values[i] = ec._Membership_userID(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
 		case "status":
 			out.Values[i] = ec._Membership_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -23537,6 +23544,12 @@ func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSe
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Membership_roles(ctx, field, obj)
+				})
+		case "userID":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Membership_userID(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
