@@ -21,7 +21,7 @@ import (
 // tokens of those members, and an organization API key minted by the
 // instance. Its domain <slug>.example is VERIFIED.
 type fixture struct {
-	slug, org, domain string
+	slug, org, domain, keyID, domainID string
 	users, mems       map[string]string // by role: owner, admin, member, auditor, target
 	callers           map[string]string // bearer credential by caller name
 }
@@ -43,7 +43,11 @@ func (e *env) fixture(slug string) fixture {
 		f.callers[r] = "tok|" + f.users[r] + "|openid gatehouse:admin|"
 	}
 	f.users["target"], f.mems["target"] = e.createMember(f.org, "target@"+f.domain, "member")
-	f.callers["orgkey"] = e.orgKey(f.org)
+	d := e.ok(e.admin, `mutation($s:[String!]){createAPIKey(input:{name:"scoped",scopes:$s}){apiKey{id} secret}}`,
+		map[string]any{"s": []string{"org:" + f.org}})
+	f.callers["orgkey"], f.keyID = str(d, "createAPIKey.secret"), str(d, "createAPIKey.apiKey.id")
+	d = e.ok(e.admin, `mutation($o:ID!){addDomain(input:{organizationID:$o,domain:"claimed.example"}){domain{id}}}`, map[string]any{"o": f.org})
+	f.domainID = str(d, "addDomain.domain.id")
 	return f
 }
 
@@ -108,6 +112,10 @@ func TestRolePermissions(t *testing.T) {
 		{"change a member's email", `mutation($u:ID!,$e:String!){updateUser(input:{id:$u,email:$e}){user{id}}}`, usr("target"), admins},
 		{"addDomain", `mutation($o:ID!){addDomain(input:{organizationID:$o,domain:"more.example"}){domain{id}}}`, org, admins},
 		{"createAPIKey", `mutation{createAPIKey(input:{name:"k",scopes:["org:"]}){secret}}`, func(fixture) map[string]any { return nil }, admins},
+		{"removeDomain", `mutation($d:ID!){removeDomain(input:{id:$d}){removedDomainID}}`, func(f fixture) map[string]any { return map[string]any{"d": f.domainID} }, admins},
+		// Keys are invisible without apikeys:manage: NOT_FOUND, as for a missing key.
+		{"revokeAPIKey", `mutation($k:ID!){revokeAPIKey(input:{id:$k}){apiKey{id}}}`, func(f fixture) map[string]any { return map[string]any{"k": f.keyID} },
+			map[string]string{"owner": ok, "admin": ok, "orgkey": ok, "member": "NOT_FOUND", "auditor": "NOT_FOUND"}},
 	}
 	for _, db := range testdb.All(t) {
 		t.Run(db.Name, func(t *testing.T) {

@@ -4570,8 +4570,9 @@ type UpdateUserPayload { user: User! }
 input AddMemberInput {
   organizationID: ID!
   userID: ID!
-  "Role keys of the organization; default [\"member\"]."
+  "Role keys of the organization; default [\"member\"]. Only roles whose permissions the caller holds."
   roles: [String!]
+  "Default ACTIVE; for an organization-scoped caller, INVITED unless the user's email domain is one of the organization's VERIFIED domains (and only INVITED may be asked for then)."
   status: MembershipStatus
 }
 type AddMemberPayload { membership: Membership! }
