@@ -22,8 +22,8 @@ import (
 // instance. Its domain <slug>.example is VERIFIED.
 type fixture struct {
 	slug, org, domain, keyID, domainID string
-	users, mems       map[string]string // by role: owner, admin, member, auditor, target
-	callers           map[string]string // bearer credential by caller name
+	users, mems                        map[string]string // by role: owner, admin, member, auditor, target
+	callers                            map[string]string // bearer credential by caller name
 }
 
 // callerNames are the callers of the permission table: the built-in roles
