@@ -34,6 +34,20 @@ func TestApplicationContract(t *testing.T) {
 			t.Errorf("SPA must be a public client without a secret: %v", d)
 		}
 
+		// Scopes are granted to applications of every type (gatehouse:admin
+		// lets a user-facing one obtain admin tokens).
+		for _, typ := range []string{"WEB", "SPA", "NATIVE"} {
+			redirect := "https://" + strings.ToLower(typ) + ".example/cb"
+			if typ == "NATIVE" {
+				redirect = "http://127.0.0.1/cb"
+			}
+			d := e.ok(e.admin, `mutation($t:ApplicationType!,$r:String!){createApplication(input:{name:"console",type:$t,redirectURIs:[$r],scopes:["gatehouse:admin"]}){application{id scopes}}}`,
+				map[string]any{"t": typ, "r": redirect})
+			if str(d, "createApplication.application.scopes.0") != "gatehouse:admin" {
+				t.Errorf("%s application granted gatehouse:admin: %v", typ, d)
+			}
+		}
+
 		jwk := `{keys: [{kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", use: "sig"}]}`
 		e.ok(e.admin, `mutation { createApplication(input: {name: "pkjwt", type: WEB, redirectURIs: ["https://app.example/cb"], tokenEndpointAuthMethod: PRIVATE_KEY_JWT, jwks: `+jwk+`}) { application { jwks } } }`, nil)
 		d = e.ok(e.admin, `mutation { createApplication(input: {name: "pkjwt-uri", type: MACHINE, tokenEndpointAuthMethod: PRIVATE_KEY_JWT, jwksURI: "https://keys.example/jwks.json"}) { application { jwksURI tokenEndpointAuthMethod } } }`, nil)
