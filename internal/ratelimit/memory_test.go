@@ -1,0 +1,63 @@
+package ratelimit
+
+import (
+	"strconv"
+	"testing"
+	"time"
+)
+
+// An attacker who makes up keys until the memory is full cannot make the
+// limiter forget a key it is delaying: new keys are refused instead.
+func TestMemoryFloodDoesNotForgetVictim(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	m := NewMemory(MemoryConfig{MaxKeys: 16, Shards: 1, Now: c.Now})
+	victim := Key{"victim", slow}
+	for range 3 {
+		attempt(t, m, victim)
+	}
+	if _, wait := attempt(t, m, victim); wait != time.Second {
+		t.Fatalf("victim waits %v, want 1s", wait)
+	}
+	refused := 0
+	for i := range 1000 {
+		// Each made-up key used up to its free allowance, so none of them
+		// may be dropped either.
+		k := Key{"flood" + strconv.Itoa(i), slow}
+		for range 3 {
+			if _, wait := attempt(t, m, k); wait > 0 {
+				refused++
+				break
+			}
+		}
+	}
+	if refused == 0 {
+		t.Fatal("a full memory accepted every new key")
+	}
+	if m.Len() > 16 {
+		t.Fatalf("%d keys kept, max 16", m.Len())
+	}
+	if _, wait := attempt(t, m, victim); wait != time.Second {
+		t.Fatalf("after the flood the victim waits %v, want 1s (its counter was forgotten)", wait)
+	}
+}
+
+// Keys that have not used their free allowance, or are forgotten anyway,
+// make room for new ones, the oldest first.
+func TestMemoryEvictsOnlyHarmlessKeys(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	m := NewMemory(MemoryConfig{MaxKeys: 4, Shards: 1, Now: c.Now})
+	for i := range 4 {
+		attempt(t, m, Key{"once" + strconv.Itoa(i), slow})
+		c.Advance(time.Millisecond)
+	}
+	for i := range 100 {
+		if _, wait := attempt(t, m, Key{"new" + strconv.Itoa(i), slow}); wait != 0 {
+			t.Fatalf("new key %d refused although older keys had attempts to spare", i)
+		}
+	}
+	if m.Len() != 4 {
+		t.Fatalf("%d keys kept, want 4", m.Len())
+	}
+}
