@@ -140,3 +140,42 @@ func (q quiet) settle(ctx context.Context, keys []Key, success bool) error {
 	}
 	return nil
 }
+
+// Pinger is a Primary that can say whether it answers (Redis does).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Probe pings Primary, when it is a Pinger, and moves to it or away from
+// it accordingly: at start, so a node whose Redis is down says so before
+// its first sign-in, and from Watch.
+func (f *Failover) Probe(ctx context.Context) {
+	p, ok := f.cfg.Primary.(Pinger)
+	if !ok {
+		return
+	}
+	if err := p.Ping(ctx); err != nil {
+		if ctx.Err() == nil {
+			f.failed(ctx, err)
+		}
+		return
+	}
+	f.recovered(ctx)
+}
+
+// Watch probes Primary every Retry while degraded, until ctx ends, so a
+// node with no sign-ins still notices that Redis is back.
+func (f *Failover) Watch(ctx context.Context) {
+	t := time.NewTicker(f.cfg.Retry)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if f.Degraded() {
+				f.Probe(ctx)
+			}
+		}
+	}
+}

@@ -65,6 +65,17 @@ func TestFailoverWhenRedisStops(t *testing.T) {
 	}
 
 	srv.start()
+	// A probe (at start, and from Watch while degraded) finds it too.
+	f.Probe(t.Context())
+	if f.Degraded() {
+		t.Fatal("a successful probe did not end the degradation")
+	}
+	srv.stop()
+	f.Probe(t.Context())
+	if !f.Degraded() {
+		t.Fatal("a failed probe did not start a degradation")
+	}
+	srv.start()
 	if _, wait := attempt(t, f, Key{"other", slow}); wait != 0 || !f.Degraded() {
 		t.Fatal("Redis tried again before Retry")
 	}

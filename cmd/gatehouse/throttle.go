@@ -1,0 +1,65 @@
+package main
+
+// The sign-in throttle of this node: counters in Redis when configured
+// (with this node's own as the fallback), the bound on password hashing,
+// and what they report to /metrics and /readyz.
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse-id/gatehouse/internal/config"
+	"github.com/gatehouse-id/gatehouse/internal/password"
+	"github.com/gatehouse-id/gatehouse/internal/ratelimit"
+)
+
+type throttle struct {
+	limiter ratelimit.Limiter
+	// status is "" or why the node is degraded, for /readyz.
+	status func() string
+	close  func() error
+}
+
+// openThrottle never fails on an unreachable Redis: the node starts on its
+// own counters and moves to Redis when it answers.
+func openThrottle(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg *prometheus.Registry) (*throttle, error) {
+	password.SetConcurrency(cfg.PasswordConcurrency, 0)
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_password_hash_slots",
+			Help: "How many argon2id password hashes may run at once on this node.",
+		}, func() float64 { return float64(password.Concurrency()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gatehouse_password_hash_busy_total",
+			Help: "Password hashes turned away because every slot stayed taken (answered 503 or RATE_LIMITED).",
+		}, func() float64 { return float64(password.GateStats().Busy) }),
+	)
+	mem := ratelimit.NewMemory(ratelimit.MemoryConfig{})
+	if cfg.RedisURL == "" {
+		reg.MustRegister(degradedGauge(func() bool { return false }))
+		return &throttle{limiter: mem, status: func() string { return "" }, close: func() error { return nil }}, nil
+	}
+	r, err := ratelimit.OpenRedis(ratelimit.RedisConfig{URL: cfg.RedisURL})
+	if err != nil {
+		return nil, err
+	}
+	f := ratelimit.NewFailover(ratelimit.FailoverConfig{Primary: r, Fallback: mem, Logger: logger})
+	f.Probe(ctx)
+	go f.Watch(ctx)
+	reg.MustRegister(degradedGauge(f.Degraded))
+	return &throttle{limiter: f, status: f.Status, close: r.Close}, nil
+}
+
+func degradedGauge(degraded func() bool) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gatehouse_ratelimit_degraded",
+		Help: "1 while the shared rate-limit store (Redis) is unreachable and this node counts sign-in attempts on its own, else 0.",
+	}, func() float64 {
+		if degraded() {
+			return 1
+		}
+		return 0
+	})
+}
