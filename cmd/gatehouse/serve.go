@@ -46,7 +46,7 @@ func serve(ctx context.Context, e *env, args []string) int {
 	go prov.RunSweeper(ctx, time.Hour)
 	metrics := httpserver.NewMetrics()
 	b.registerMetrics(metrics.Registry())
-	th, err := openThrottle(ctx, cfg, logger, metrics.Registry())
+	th, err := openThrottle(ctx, cfg, logger, metrics.Registry(), e.getenv)
 	if err != nil {
 		return e.fail(err)
 	}
