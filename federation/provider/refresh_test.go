@@ -49,7 +49,7 @@ func TestRefreshedIDToken(t *testing.T) {
 			return claims
 		}
 		before := verify(first.Extra("id_token").(string))
-		e.clock.Add(60)
+		e.clock.Advance(60)
 		status, body := refreshForm(t, e, url.Values{"refresh_token": {first.RefreshToken}}, "web", webSecret)
 		if status != 200 || body["token_type"] != "Bearer" || body["refresh_token"] == nil || body["expires_in"] != float64(e.web.AccessTokenLifetimeSeconds) {
 			t.Fatalf("refresh: %d %v", status, body)
@@ -233,7 +233,14 @@ func TestRefreshLosesRace(t *testing.T) {
 			status, body, err := postFormAnswer(e.issuer+pathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, "web", webSecret)
 			answered <- raceAnswer{status: status, body: body, err: err}
 		}()
-		time.Sleep(200 * time.Millisecond) // let the refresh read and reach its write
+		if e.p.cfg.Dialect == dialect.Postgres {
+			// The path under test: the refresh has read the token as unrotated
+			// and its write waits on the winner's uncommitted successor (the
+			// unique parent_id). Wait until PostgreSQL says so.
+			waitForLockWait(t, e, "refresh_tokens")
+		}
+		// On SQLite nothing shows that the refresh is waiting; whether it read
+		// before or after this commit, the answer below must be the same.
 		must(t, tx.Commit())
 		a := <-answered
 		must(t, a.err)
@@ -244,4 +251,30 @@ func TestRefreshLosesRace(t *testing.T) {
 			t.Errorf("the winner survived the reuse: %d %v", status, body)
 		}
 	})
+}
+
+// waitForLockWait returns once a statement on table of this test's
+// database waits on a lock held by another transaction (PostgreSQL only).
+// It polls the server's own view of its backends: a barrier on a state,
+// not a sleep that hopes to have waited long enough.
+func waitForLockWait(t *testing.T, e *env, table string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rows, err := e.db.QueryContext(e.ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%' || $1 || '%'`, table)
+		must(t, err)
+		var n int
+		for rows.Next() {
+			must(t, rows.Scan(&n))
+		}
+		must(t, rows.Close())
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no statement on %s came to wait on a lock within 30s", table)
+		}
+		time.Sleep(5 * time.Millisecond) // a poll interval; the condition decides
+	}
 }
