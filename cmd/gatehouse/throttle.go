@@ -53,6 +53,7 @@ func openThrottle(ctx context.Context, cfg *config.Config, logger *slog.Logger, 
 		reg.MustRegister(degradedGauge(func() bool { return false }))
 		return &throttle{limiter: mem, status: func() string { return "" }, close: func() error { return nil }}, nil
 	}
+	ratelimit.RouteRedisLogs(logger)
 	r, err := ratelimit.OpenRedis(ratelimit.RedisConfig{URL: cfg.RedisURL})
 	if err != nil {
 		return nil, err

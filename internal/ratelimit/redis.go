@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -165,4 +166,18 @@ func (r *Redis) settle(ctx context.Context, keys []Key, success bool) error {
 		return fmt.Errorf("settle attempt in redis: %w", err)
 	}
 	return nil
+}
+
+// RouteRedisLogs sends the Redis client's own messages (a failed dial,
+// say), which it otherwise prints to stderr with the standard logger, to
+// logger at debug level: Failover already logs each outage once. The
+// setting is process-wide, as the client's logger is.
+func RouteRedisLogs(logger *slog.Logger) {
+	redis.SetLogger(redisLogger{logger})
+}
+
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.DebugContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }

@@ -140,3 +140,21 @@ func (p *privateRedis) stop() {
 	}
 	p.cmd = nil
 }
+
+// Without an injected clock the scripts read the server's, so that nodes
+// whose clocks differ agree on every wait.
+func TestRedisServerClock(t *testing.T) {
+	t.Parallel()
+	url := testRedisURL(t)
+	if url == "" {
+		return
+	}
+	r := openTestRedis(t, url, nil)
+	k := Key{"k", Policy{Free: 2, Base: time.Minute}}
+	attempt(t, r, k)
+	attempt(t, r, k)
+	_, wait := attempt(t, r, k)
+	if wait <= 50*time.Second || wait > time.Minute {
+		t.Fatalf("wait %v on the server's clock, want just under 1m", wait)
+	}
+}
