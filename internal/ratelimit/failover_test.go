@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
 )
 
 type syncBuffer struct {
@@ -31,7 +33,7 @@ func (s *syncBuffer) String() string {
 func TestFailoverWhenRedisStops(t *testing.T) {
 	t.Parallel()
 	srv := startPrivateRedis(t)
-	c := newClock()
+	c := testkit.NewClock()
 	primary, err := OpenRedis(RedisConfig{URL: srv.url(), Now: c.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -4,13 +4,15 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
 )
 
 // An attacker who makes up keys until the memory is full cannot make the
 // limiter forget a key it is delaying: new keys are refused instead.
 func TestMemoryFloodDoesNotForgetVictim(t *testing.T) {
 	t.Parallel()
-	c := newClock()
+	c := testkit.NewClock()
 	m := NewMemory(MemoryConfig{MaxKeys: 16, Shards: 1, Now: c.Now})
 	victim := Key{"victim", slow}
 	for range 3 {
@@ -46,7 +48,7 @@ func TestMemoryFloodDoesNotForgetVictim(t *testing.T) {
 // make room for new ones, the oldest first.
 func TestMemoryEvictsOnlyHarmlessKeys(t *testing.T) {
 	t.Parallel()
-	c := newClock()
+	c := testkit.NewClock()
 	m := NewMemory(MemoryConfig{MaxKeys: 4, Shards: 1, Now: c.Now})
 	for i := range 4 {
 		attempt(t, m, Key{"once" + strconv.Itoa(i), slow})

@@ -7,27 +7,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
 )
-
-// clock is a settable clock that starts at the real time.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // backend opens a fresh, empty limiter on clock now.
 type backend struct {
@@ -68,9 +50,9 @@ func TestLimiter(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name string
-		run  func(t *testing.T, l Limiter, c *clock)
+		run  func(t *testing.T, l Limiter, c *testkit.Clock)
 	}{
-		{"Free attempts go through, then the wait doubles up to Max", func(t *testing.T, l Limiter, c *clock) {
+		{"Free attempts go through, then the wait doubles up to Max", func(t *testing.T, l Limiter, c *testkit.Clock) {
 			k := Key{"k", slow}
 			for i := range 3 {
 				if _, wait := attempt(t, l, k); wait != 0 {
@@ -94,7 +76,7 @@ func TestLimiter(t *testing.T) {
 				t.Fatalf("waits %v, want %v", got, want)
 			}
 		}},
-		{"keys are separate", func(t *testing.T, l Limiter, _ *clock) {
+		{"keys are separate", func(t *testing.T, l Limiter, _ *testkit.Clock) {
 			for range 3 {
 				attempt(t, l, Key{"a", slow})
 			}
@@ -105,7 +87,7 @@ func TestLimiter(t *testing.T) {
 				t.Fatal("b throttled by a's attempts")
 			}
 		}},
-		{"success forgets the key", func(t *testing.T, l Limiter, _ *clock) {
+		{"success forgets the key", func(t *testing.T, l Limiter, _ *testkit.Clock) {
 			attempt(t, l, Key{"k", slow})
 			attempt(t, l, Key{"k", slow})
 			r, _ := attempt(t, l, Key{"k", slow})
@@ -118,7 +100,7 @@ func TestLimiter(t *testing.T) {
 				}
 			}
 		}},
-		{"success gives back a KeepOnSuccess key's attempt, no more", func(t *testing.T, l Limiter, _ *clock) {
+		{"success gives back a KeepOnSuccess key's attempt, no more", func(t *testing.T, l Limiter, _ *testkit.Clock) {
 			attempt(t, l, Key{"ip", share})
 			attempt(t, l, Key{"ip", share})
 			r, _ := attempt(t, l, Key{"ip", share})
@@ -132,7 +114,7 @@ func TestLimiter(t *testing.T) {
 				t.Fatal("success forgot the earlier failures")
 			}
 		}},
-		{"cancel gives the attempt back", func(t *testing.T, l Limiter, _ *clock) {
+		{"cancel gives the attempt back", func(t *testing.T, l Limiter, _ *testkit.Clock) {
 			for range 10 {
 				r, wait := attempt(t, l, Key{"k", slow})
 				if wait != 0 {
@@ -143,7 +125,7 @@ func TestLimiter(t *testing.T) {
 				}
 			}
 		}},
-		{"a key is forgotten after Forget", func(t *testing.T, l Limiter, c *clock) {
+		{"a key is forgotten after Forget", func(t *testing.T, l Limiter, c *testkit.Clock) {
 			for range 4 {
 				attempt(t, l, Key{"k", slow})
 				c.Advance(10 * time.Second)
@@ -155,7 +137,7 @@ func TestLimiter(t *testing.T) {
 				}
 			}
 		}},
-		{"a refused attempt counts on no key", func(t *testing.T, l Limiter, _ *clock) {
+		{"a refused attempt counts on no key", func(t *testing.T, l Limiter, _ *testkit.Clock) {
 			for range 3 {
 				attempt(t, l, Key{"acct", slow})
 			}
@@ -168,7 +150,7 @@ func TestLimiter(t *testing.T) {
 				t.Fatal("refused attempts were counted on the address")
 			}
 		}},
-		{"60 parallel attempts: exactly Free go through", func(t *testing.T, l Limiter, _ *clock) {
+		{"60 parallel attempts: exactly Free go through", func(t *testing.T, l Limiter, _ *testkit.Clock) {
 			var allowed, refused atomic.Int64
 			var start, done sync.WaitGroup
 			start.Add(1)
@@ -201,7 +183,7 @@ func TestLimiter(t *testing.T) {
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel()
-					c := newClock()
+					c := testkit.NewClock()
 					tc.run(t, b.open(t, c.Now), c)
 				})
 			}
