@@ -159,7 +159,8 @@ func (m *Memory) Attempt(_ context.Context, keys ...Key) (*Reservation, time.Dur
 }
 
 // makeRoom makes space for n new keys, looking at no more than scanLimit
-// of the least recently attempted ones. Called with s.mu held.
+// keys from the front of the order (least recently attempted, or passed
+// over by an earlier scan). Called with s.mu held.
 func (s *shard) makeRoom(n, capacity int, now time.Time) bool {
 	scanned := 0
 	for el := s.order.Front(); el != nil && len(s.keys)+n > capacity && scanned < scanLimit; scanned++ {
@@ -168,6 +169,11 @@ func (s *shard) makeRoom(n, capacity int, now time.Time) bool {
 		if now.Sub(e.last) > e.p.Forget || e.count < e.p.Free && !now.Before(e.until) {
 			s.order.Remove(el)
 			delete(s.keys, e.name)
+		} else {
+			// Kept, and moved out of the way: the next scan looks at
+			// other keys, so a few long-delayed keys at the front cannot
+			// shut a shard to new keys until they are forgotten.
+			s.order.MoveToBack(el)
 		}
 		el = next
 	}

@@ -63,3 +63,35 @@ func TestMemoryEvictsOnlyHarmlessKeys(t *testing.T) {
 		t.Fatalf("%d keys kept, want 4", m.Len())
 	}
 }
+
+// Delayed keys at the front of a full shard do not keep new keys out for
+// long: a scan moves them out of the way and the next finds room.
+func TestMemoryDelayedKeysDoNotBlockTheShard(t *testing.T) {
+	t.Parallel()
+	c := testkit.NewClock()
+	m := NewMemory(MemoryConfig{MaxKeys: 16, Shards: 1, Now: c.Now})
+	for i := range 8 { // the oldest: delayed, never dropped
+		k := Key{"delayed" + strconv.Itoa(i), slow}
+		for range 3 {
+			attempt(t, m, k)
+		}
+	}
+	for i := range 8 { // then keys with attempts to spare
+		attempt(t, m, Key{"once" + strconv.Itoa(i), slow})
+	}
+	admitted := false
+	for range 2 {
+		if _, wait := attempt(t, m, Key{"new", slow}); wait == 0 {
+			admitted = true
+			break
+		}
+	}
+	if !admitted {
+		t.Fatal("a new key was refused twice while the shard held keys it may drop")
+	}
+	for i := range 8 {
+		if _, wait := attempt(t, m, Key{"delayed" + strconv.Itoa(i), slow}); wait == 0 {
+			t.Fatalf("delayed key %d was forgotten to make room", i)
+		}
+	}
+}
