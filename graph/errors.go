@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/privacy"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
+	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
@@ -22,6 +23,7 @@ const (
 	CodeNotFound        = "NOT_FOUND"
 	CodeConflict        = "CONFLICT"
 	CodeInternal        = "INTERNAL_SERVER_ERROR"
+	CodeRateLimited     = "RATE_LIMITED"
 )
 
 // resolverError marks an error that a resolver returned, as opposed to one
@@ -97,6 +99,10 @@ func classify(err error) (code, msg, field string) {
 		return CodeNotFound, "not found", ""
 	case errors.Is(err, tenants.ErrForbidden), errors.Is(err, privacy.Deny):
 		return CodeForbidden, "forbidden", ""
+	case errors.Is(err, password.ErrBusy):
+		// Every password hash of the process shares one bound
+		// (internal/password), so aliased mutations cannot exceed it.
+		return CodeRateLimited, "too many passwords are being hashed right now; try again in a second", ""
 	case errors.As(err, &gqlErr) && gqlErr.Extensions["code"] != nil:
 		code, _ := gqlErr.Extensions["code"].(string)
 		return code, gqlErr.Message, ""
