@@ -40,32 +40,32 @@ type PasswordCheck struct {
 // sign-in is recorded (last_login_at) and a hash weaker than the service's
 // parameters is replaced. Every path verifies one argon2id hash at the
 // service's parameters, so the time taken does not reveal whether the
-// account exists.
+// account exists. password.ErrBusy means the verification could not run
+// (the bound on concurrent hashing): nothing was checked.
 func (s *Service) VerifyPassword(ctx context.Context, email, pw string) (PasswordCheck, error) {
 	ctx = viewer.SystemContext(ctx) // the browser has no viewer yet
 	email, err := NormalizeEmail("email", email)
 	if err != nil {
-		s.verifyNothing(pw) // not an address: no account to look up
-		return PasswordCheck{Reason: ReasonUnknownEmail}, nil
+		// not an address: no account to look up
+		return PasswordCheck{Reason: ReasonUnknownEmail}, s.verifyNothing(pw)
 	}
 	u, err := s.client.User.Query().Where(user.Email(email)).Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
-		s.verifyNothing(pw)
-		return PasswordCheck{Reason: ReasonUnknownEmail}, nil
+		return PasswordCheck{Reason: ReasonUnknownEmail}, s.verifyNothing(pw)
 	case err != nil:
-		s.verifyNothing(pw)
+		_ = s.verifyNothing(pw)
 		return PasswordCheck{}, fmt.Errorf("find user: %w", err)
 	case u.PasswordHash == "":
-		s.verifyNothing(pw)
-		return PasswordCheck{Matched: u.ID, Reason: ReasonNoPassword}, nil
+		return PasswordCheck{Matched: u.ID, Reason: ReasonNoPassword}, s.verifyNothing(pw)
 	}
 	rehash, err := password.Verify(pw, u.PasswordHash, s.passwordParams)
 	switch {
+	case errors.Is(err, password.ErrBusy):
+		return PasswordCheck{Matched: u.ID}, err
 	case errors.Is(err, password.ErrMalformedHash):
-		s.verifyNothing(pw)
 		s.logger().ErrorContext(ctx, "malformed password hash", "user", u.ID)
-		return PasswordCheck{Matched: u.ID, Reason: ReasonMalformedHash}, nil
+		return PasswordCheck{Matched: u.ID, Reason: ReasonMalformedHash}, s.verifyNothing(pw)
 	case err != nil:
 		return PasswordCheck{Matched: u.ID, Reason: ReasonBadPassword}, nil
 	case !IsActiveUser(u):
@@ -103,15 +103,31 @@ func (s *Service) UserIDByEmail(ctx context.Context, email string) (pulid.ID, er
 }
 
 // verifyNothing spends the time of one password verification at the
-// service's parameters, for sign-ins that have no hash to verify.
-func (s *Service) verifyNothing(pw string) {
-	d, err := s.dummy()
+// service's parameters, for sign-ins that have no hash to verify. Its only
+// error is password.ErrBusy.
+func (s *Service) verifyNothing(pw string) error {
+	d, err := s.dummyHash()
 	if err != nil {
-		s.logger().Error("dummy password hash", "err", err)
-		return
+		return err
 	}
 	s.dummyChecks.Add(1)
-	d.Verify(pw)
+	return d.Verify(pw)
+}
+
+// dummyHash makes the dummy hash on first use. A failure (the hashing
+// slots are all taken: password.ErrBusy) is not kept: the next sign-in
+// tries again.
+func (s *Service) dummyHash() (*password.Dummy, error) {
+	s.dummyMu.Lock()
+	defer s.dummyMu.Unlock()
+	if s.dummy == nil {
+		d, err := password.NewDummy(s.passwordParams)
+		if err != nil {
+			return nil, fmt.Errorf("dummy password hash: %w", err)
+		}
+		s.dummy = d
+	}
+	return s.dummy, nil
 }
 
 // DummyVerifications counts the verifications spent on sign-ins without a

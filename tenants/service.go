@@ -23,8 +23,9 @@ type Service struct {
 	passwordParams password.Params
 	log            *slog.Logger
 	// dummy is verified against when a sign-in has no hash to verify
-	// (credentials.go); made once, at the service's parameters.
-	dummy       func() (*password.Dummy, error)
+	// (credentials.go); made on first use, at the service's parameters.
+	dummyMu     sync.Mutex
+	dummy       *password.Dummy
 	dummyChecks atomic.Int64
 }
 
@@ -49,7 +50,6 @@ func NewService(client *ent.Client, opts ...Option) *Service {
 	for _, o := range opts {
 		o(s)
 	}
-	s.dummy = sync.OnceValues(func() (*password.Dummy, error) { return password.NewDummy(s.passwordParams) })
 	return s
 }
 

@@ -5,15 +5,14 @@ package web
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
+	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
@@ -34,46 +33,32 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 	pw := r.PostFormValue("password")
 	page := loginPage{AuthRequest: req.ID, CSRF: r.PostFormValue("csrf"), ClientName: req.ClientName, Email: email}
 
-	accountKey, ipKey := "account:"+email, "ip:"+httpserver.ClientIP(r)
-	if wait, err := w.throttled(ctx, accountKey, ipKey); err != nil {
-		w.fail(rw, r, err)
-		return
-	} else if wait > 0 {
-		secs := int((wait + time.Second - 1) / time.Second)
-		rw.Header().Set("Retry-After", strconv.Itoa(secs))
-		page.Error = fmt.Sprintf("Too many attempts. Wait %s and try again.", waitText(secs))
-		w.cfg.Logger.InfoContext(ctx, "login throttled", "auth_request", req.ID, "ip", httpserver.ClientIP(r), "retry_after", secs)
-		w.loginFailed(ctx, r, req, w.userIDByEmail(ctx, email), reasonThrottled)
-		w.renderLogin(rw, http.StatusTooManyRequests, page)
+	res, ok := w.reserveAttempt(rw, r, req, email, page)
+	if !ok {
 		return
 	}
-
 	u, matched, reason, err := w.checkPassword(ctx, email, isAddress, pw)
+	if errors.Is(err, password.ErrBusy) {
+		w.busy(rw, r, res, page)
+		return
+	}
 	if err != nil {
+		w.settle(ctx, res.Cancel)
 		w.fail(rw, r, err)
 		return
 	}
 	if u == nil {
 		// Unknown user, no password, wrong password and disabled user all
 		// look the same to the browser (ATO-04); the log and the audit
-		// trail keep the reason.
+		// trail keep the reason. The attempt stays counted.
 		w.cfg.Logger.InfoContext(ctx, "login failed", "auth_request", req.ID, "reason", reason, "ip", httpserver.ClientIP(r))
 		w.loginFailed(ctx, r, req, matched, reason)
-		for _, l := range []struct {
-			limiter Limiter
-			key     string
-		}{{w.cfg.AccountLimiter, accountKey}, {w.cfg.IPLimiter, ipKey}} {
-			if err := l.limiter.Failure(ctx, l.key); err != nil {
-				w.cfg.Logger.ErrorContext(ctx, "count failed login", "err", err)
-			}
-		}
 		page.Error = msgBadLogin
 		w.renderLogin(rw, http.StatusUnauthorized, page)
 		return
 	}
-	if err := w.cfg.AccountLimiter.Success(ctx, accountKey); err != nil {
-		w.cfg.Logger.ErrorContext(ctx, "reset login throttle", "err", err)
-	}
+	w.settle(ctx, res.Success)
+	w.rememberDevice(rw, r, email)
 	// The password is one proven factor of the login transaction; the
 	// policy decides whether the transaction is done, and only then is
 	// there a session.
@@ -102,35 +87,13 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 	w.proceed(rw, r, req, s, u, nil)
 }
 
-func (w *Web) throttled(ctx context.Context, accountKey, ipKey string) (time.Duration, error) {
-	a, err := w.cfg.AccountLimiter.Wait(ctx, accountKey)
-	if err != nil {
-		return 0, fmt.Errorf("check login throttle: %w", err)
-	}
-	i, err := w.cfg.IPLimiter.Wait(ctx, ipKey)
-	if err != nil {
-		return 0, fmt.Errorf("check login throttle: %w", err)
-	}
-	return max(a, i), nil
-}
-
-func waitText(secs int) string {
-	switch {
-	case secs == 1:
-		return "a second"
-	case secs < 120:
-		return strconv.Itoa(secs) + " seconds"
-	default:
-		return strconv.Itoa((secs+59)/60) + " minutes"
-	}
-}
-
 // checkPassword returns the user when email (normalized; isAddress is
 // false when it is not an address) and password match an active user.
 // Otherwise it returns nil, the id of the user the email matched (if any,
 // for the audit trail) and the reason (reason* constants). Every path
 // verifies one argon2id hash (tenants.VerifyPassword), so the time taken
-// does not reveal whether the user exists.
+// does not reveal whether the user exists; password.ErrBusy means none
+// could run.
 func (w *Web) checkPassword(ctx context.Context, email string, isAddress bool, pw string) (u *ent.User, matched pulid.ID, reason string, err error) {
 	if !isAddress {
 		email = "" // not an address: no account to look up, but the same cost
