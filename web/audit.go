@@ -6,7 +6,7 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
-	"github.com/gatehouse-id/gatehouse/internal/httpserver"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // Audit actions written by the hosted pages.
@@ -44,31 +44,19 @@ type auditEvent struct {
 	metadata map[string]any
 }
 
-// audit appends e to the audit trail as the System viewer. It never
-// records a password, nor the email address typed for an unknown account.
-// A failed write is logged, not shown: the browser's outcome was decided
-// already.
+// audit appends e to the audit trail through tenants' one writer
+// (tenants.WriteAudit) as the System viewer, with the request's client
+// address, user agent and request id. It never records a password, nor the
+// email address typed for an unknown account. A failed write is logged,
+// not shown: the browser's outcome was decided already.
 func (w *Web) audit(ctx context.Context, r *http.Request, e auditEvent) {
-	c := w.cfg.Client.AuditEvent.Create().
-		SetAction(e.action).
-		SetIP(httpserver.ClientIP(r)).
-		SetUserAgent(truncate(r.UserAgent(), 512)).
-		SetCreatedAt(w.cfg.Now())
+	ev := tenants.Event{Action: e.action, Organization: e.org, Metadata: e.metadata, Origin: tenants.OriginOf(r)}
 	if e.user != "" {
-		c.SetActor(string(e.user)).SetActorType("user").SetTargetType(ent.TypeUser).SetTargetID(string(e.user))
+		ev.Actor, ev.ActorType, ev.TargetType, ev.TargetID = string(e.user), "user", ent.TypeUser, string(e.user)
 	} else {
-		c.SetActor("anonymous").SetActorType("anonymous")
+		ev.Actor, ev.ActorType = "anonymous", "anonymous"
 	}
-	if id := httpserver.RequestIDFromContext(ctx); id != "" {
-		c.SetRequestID(id)
-	}
-	if e.org != "" {
-		c.SetOrganizationID(e.org)
-	}
-	if len(e.metadata) > 0 {
-		c.SetMetadata(e.metadata)
-	}
-	if err := c.Exec(sys(ctx)); err != nil {
+	if err := tenants.WriteAudit(sys(ctx), w.cfg.Client.AuditEvent, w.cfg.Now(), ev); err != nil {
 		w.cfg.Logger.ErrorContext(ctx, "write audit event", "action", e.action, "err", err)
 	}
 }
