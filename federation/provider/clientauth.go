@@ -61,7 +61,7 @@ func (p *Provider) authenticateClient(r *http.Request) (*client, *oidc.Error) {
 	ctx := r.Context()
 	fail := func(reason string, err error) *oidc.Error {
 		p.log.InfoContext(ctx, "provider: client authentication failed", "path", r.URL.Path, "reason", reason, "error", err)
-		return oidc.ErrInvalidClient().WithDescription("client authentication failed")
+		return oidc.ErrInvalidClient().WithDescription("client authentication failed").WithParent(errors.New(reason))
 	}
 	if r.URL.RawQuery != "" { // parsed only when present: the token endpoint's hot path has none
 		if q := r.URL.Query(); q.Has("client_secret") || q.Has("client_assertion") {

@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/internal/safehttp"
 	"github.com/gatehouse-id/gatehouse/internal/seal"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // Endpoint paths. Discovery documents them; Register routes them.
@@ -106,6 +107,10 @@ type Config struct {
 	// used before it is fetched again; an assertion with a kid the set
 	// lacks fetches it sooner, at most once a minute. Defaults to 5m.
 	ClientJWKSCacheTTL time.Duration
+	// Audit writes the audit events of refused requests, rate-limited per
+	// client address and reason. Defaults to tenants.NewAudit with Now and
+	// Logger and tenants' default limits.
+	Audit *tenants.Audit
 }
 
 // minPublishAhead is the shortest KeyPublishAhead that keeps a rotation
@@ -123,6 +128,7 @@ type Provider struct {
 	keys       *keyStore
 	clients    *clientCache
 	clientJWKS *clientJWKS
+	audit      *tenants.Audit
 	op         *op.Provider
 	handler    http.Handler
 }
@@ -182,7 +188,10 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.ClientJWKSCacheTTL <= 0 {
 		cfg.ClientJWKSCacheTTL = 5 * time.Minute
 	}
-	p := &Provider{cfg: cfg, db: cfg.Client, log: cfg.Logger, now: cfg.Now}
+	if cfg.Audit == nil {
+		cfg.Audit = tenants.NewAudit(tenants.AuditConfig{Now: cfg.Now, Logger: cfg.Logger})
+	}
+	p := &Provider{cfg: cfg, db: cfg.Client, log: cfg.Logger, now: cfg.Now, audit: cfg.Audit}
 	p.keys = newKeyStore(cfg.Client, cfg.Sealer, cfg.Now, cfg.KeyRefreshInterval, cfg.KeyPublishAhead, cfg.Logger)
 	p.clients = &clientCache{db: cfg.Client, now: cfg.Now, ttl: cfg.ClientCacheTTL, loginPath: cfg.LoginPath, log: p.log}
 	p.clientJWKS = &clientJWKS{http: cfg.HTTPClient, now: cfg.Now, ttl: cfg.ClientJWKSCacheTTL, log: cfg.Logger}
@@ -358,6 +367,7 @@ func (p *Provider) library() http.Handler {
 		if path == pathToken || path == pathIntrospect || path == pathRevoke {
 			c, e := p.authenticateClient(r)
 			if e != nil {
+				p.rejected(r.Context(), r, r.PostForm.Get("client_id"), e)
 				writeOAuthError(w, e)
 				return
 			}

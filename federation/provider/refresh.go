@@ -76,7 +76,7 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, c *clien
 	org, err := p.grantOrganization(ctx, req.g.UserID, req.g.OrganizationID, req.scopes)
 	if err != nil {
 		if errors.Is(err, ErrNotMember) {
-			p.revokeGrantsOrLog(ctx, "membership ended", req.g.ID)
+			p.revokeGrantsOrLog(ctx, revocation{action: actionGrantRevoke, reason: "membership ended", clientID: c.GetID()}, req.g.ID)
 		} else if rotated {
 			p.unrotate(ctx, succ)
 		}
@@ -344,7 +344,7 @@ func (p *Provider) refreshTokenRequest(ctx context.Context, c *client, token str
 	case !now.Before(row.IdleExpiresAt):
 		return refuse(errors.New("refresh token idle too long"))
 	case row.Status != string(user.StatusACTIVE):
-		p.revokeGrantsOrLog(ctx, "user disabled", g.ID)
+		p.revokeGrantsOrLog(ctx, revocation{action: actionGrantRevoke, reason: "user disabled", clientID: c.GetID()}, g.ID)
 		return refuse(ErrUserInactive)
 	}
 	return &refreshRequest{g: g, tokenID: pulid.ID(row.TokenID), scopes: g.Scopes}, row.user(), rotated, nil
@@ -383,8 +383,12 @@ func (p *Provider) unrotate(ctx context.Context, succ successor) {
 	}
 }
 
+// revokeReusedGrant revokes the family of a reused refresh token and
+// records the reuse in the same transaction (always, even when a
+// concurrent revocation got there first).
 func (p *Provider) revokeReusedGrant(ctx context.Context, g *ent.Grant) {
-	p.revokeGrantsOrLog(ctx, "refresh token reuse", g.ID)
+	e := grantEvent(ctx, actionRefreshReused, g.ClientID, g, "refresh_token_reused")
+	p.revokeGrantsOrLog(ctx, revocation{action: actionRefreshReused, reason: "refresh token reuse", clientID: g.ClientID, event: &e}, g.ID)
 	p.log.WarnContext(ctx, "provider: refresh token reused; grant revoked", "grant", g.ID, "client_id", g.ClientID)
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/gatehouse-id/gatehouse/tenants"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
@@ -31,6 +32,9 @@ type reqState struct {
 	// claims is the last access token our key set verified (signature,
 	// claims and revocation), with its grant.
 	claims *verifiedClaims
+	// origin is the request's client address, user agent and request id,
+	// for audit events written by storage methods.
+	origin tenants.Origin
 }
 
 type reqStateKey struct{}
@@ -64,7 +68,7 @@ func stateFrom(ctx context.Context) *reqState {
 // withState installs a fresh reqState for the library, with the client
 // authenticateClient verified, if any.
 func withState(r *http.Request, authenticated *client) *http.Request {
-	st := &reqState{authenticated: authenticated}
+	st := &reqState{authenticated: authenticated, origin: tenants.OriginOf(r)}
 	return r.WithContext(context.WithValue(r.Context(), reqStateKey{}, st))
 }
 

@@ -81,7 +81,8 @@ func (s *storage) TerminateSession(ctx context.Context, userID, clientID string)
 	if userID == "" || clientID == "" {
 		return nil
 	}
-	return s.p.revokeGrants(ctx, "end_session", grant.UserID(pulid.ID(userID)), grant.ClientID(clientID))
+	return s.p.revokeGrants(ctx, revocation{action: actionGrantRevoke, reason: "end_session", clientID: clientID},
+		grant.UserID(pulid.ID(userID)), grant.ClientID(clientID))
 }
 
 // TerminateSessionFromRequest ends the OP session too (RP-Initiated
@@ -122,7 +123,7 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _ string, clientID
 		if g.ClientID != clientID {
 			return oidc.ErrUnauthorizedClient().WithDescription("token was not issued to this client")
 		}
-		if err := s.p.revokeGrants(ctx, "revoked by client", grant.ID(g.ID)); err != nil {
+		if err := s.p.revokeGrants(ctx, revocation{action: actionTokenRevoke, reason: "revoked by client", clientID: clientID}, grant.ID(g.ID)); err != nil {
 			return s.p.serverError(ctx, "revoke grant", err)
 		}
 		return nil

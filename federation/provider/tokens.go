@@ -16,11 +16,11 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/authrequest"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
-	"github.com/gatehouse-id/gatehouse/ent/predicate"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // Access-token ids (jti). A user token's jti starts with its grant id, so
@@ -50,32 +50,51 @@ type refreshRequest struct {
 }
 
 // createGrant records one code redemption: the refresh family and the
-// parent of its access tokens. Its absolute end is the application's
-// refresh-token lifetime. The caller has checked the membership
-// (grantOrganization). A replay of the code while the grant was being
-// made (OIDC-05) leaves it revoked.
-func (p *Provider) createGrant(ctx context.Context, c *client, ar *ent.AuthRequest) (*ent.Grant, error) {
+// parent of its access tokens, its first refresh token when withRefresh,
+// and the token.issue audit event, in one transaction. The grant's
+// absolute end is the application's refresh-token lifetime. The caller
+// has checked the membership (grantOrganization). A replay of the code
+// while the grant was being made (OIDC-05) leaves it revoked.
+func (p *Provider) createGrant(ctx context.Context, c *client, ar *ent.AuthRequest, withRefresh bool) (_ *ent.Grant, refreshToken string, _ error) {
 	if err := p.userActive(ctx, ar.UserID); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	create := p.db.Grant.Create().
-		SetClientID(ar.ClientID).SetUserID(ar.UserID).SetAuthRequestID(ar.ID).
-		SetScopes(ar.Scopes).SetAudience([]string{ar.ClientID}).SetAmr(ar.Amr).SetAcr(ar.Acr).
-		SetExpiresAt(p.now().Add(time.Duration(c.app.RefreshTokenLifetimeSeconds) * time.Second))
-	if ar.AuthTime != nil {
-		create.SetAuthTime(*ar.AuthTime)
-	} else {
-		create.SetAuthTime(p.now())
-	}
-	if ar.OrganizationID != "" {
-		create.SetOrganizationID(ar.OrganizationID)
-	}
-	if ar.SessionID != "" {
-		create.SetSessionID(ar.SessionID)
-	}
-	g, err := create.Save(ctx)
+	var g *ent.Grant
+	err := p.inTx(ctx, func(tx *ent.Tx) error {
+		create := tx.Grant.Create().
+			SetClientID(ar.ClientID).SetUserID(ar.UserID).SetAuthRequestID(ar.ID).
+			SetScopes(ar.Scopes).SetAudience([]string{ar.ClientID}).SetAmr(ar.Amr).SetAcr(ar.Acr).
+			SetExpiresAt(p.now().Add(time.Duration(c.app.RefreshTokenLifetimeSeconds) * time.Second))
+		if ar.AuthTime != nil {
+			create.SetAuthTime(*ar.AuthTime)
+		} else {
+			create.SetAuthTime(p.now())
+		}
+		if ar.OrganizationID != "" {
+			create.SetOrganizationID(ar.OrganizationID)
+		}
+		if ar.SessionID != "" {
+			create.SetSessionID(ar.SessionID)
+		}
+		var err error
+		if g, err = create.Save(ctx); err != nil {
+			return fmt.Errorf("create grant: %w", err)
+		}
+		if withRefresh {
+			refreshToken = secret.Token(32) // opaque, 256 bits, stored as its SHA-256 (rotations: refresh.go)
+			err := tx.RefreshToken.Create().SetGrantID(g.ID).SetTokenHash(secret.Hash(refreshToken)).SetIdleExpiresAt(p.idleExpiry(c, g)).Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("create refresh token: %w", err)
+			}
+		}
+		e := grantEvent(ctx, actionTokenIssue, c.GetID(), g, "")
+		e.Metadata["grant_type"] = string(oidc.GrantTypeCode)
+		e.Metadata["scopes"] = ar.Scopes
+		e.Metadata["refresh_token"] = withRefresh
+		return tenants.WriteAudit(ctx, tx.AuditEvent, p.now(), e)
+	})
 	if err != nil {
-		return nil, p.serverError(ctx, "create grant", err)
+		return nil, "", p.serverError(ctx, "create grant", err)
 	}
 	// A replay of the code that ran before the grant existed had nothing
 	// to revoke; it left its mark (redeemCode), and the grant is revoked
@@ -83,25 +102,14 @@ func (p *Provider) createGrant(ctx context.Context, c *client, ar *ent.AuthReque
 	// come a moment later: with tokens that no longer verify or refresh.
 	replayed, err := p.db.AuthRequest.Query().Where(authrequest.ID(ar.ID), authrequest.CodeReplayedAtNotNil()).Exist(ctx)
 	if err != nil {
-		return nil, p.serverError(ctx, "check code replay", err)
+		return nil, "", p.serverError(ctx, "check code replay", err)
 	}
 	if replayed {
-		if err := p.revokeGrants(ctx, "code replay", grant.ID(g.ID)); err != nil {
-			return nil, p.serverError(ctx, "revoke replayed code's grant", err)
+		if err := p.revokeGrants(ctx, revocation{action: actionGrantRevoke, reason: "code replay", clientID: ar.ClientID}, grant.ID(g.ID)); err != nil {
+			return nil, "", p.serverError(ctx, "revoke replayed code's grant", err)
 		}
 	}
-	return g, nil
-}
-
-// newRefreshToken issues the first refresh token of a grant: opaque, 256
-// bits, stored as its SHA-256 (rotations: refresh.go).
-func (p *Provider) newRefreshToken(ctx context.Context, c *client, g *ent.Grant) (string, error) {
-	token := secret.Token(32)
-	err := p.db.RefreshToken.Create().SetGrantID(g.ID).SetTokenHash(secret.Hash(token)).SetIdleExpiresAt(p.idleExpiry(c, g)).Exec(ctx)
-	if err != nil {
-		return "", p.serverError(ctx, "create refresh token", err)
-	}
-	return token, nil
+	return g, refreshToken, nil
 }
 
 // idleExpiry is when a refresh token issued now for g lapses unused: the
@@ -114,18 +122,12 @@ func (p *Provider) idleExpiry(c *client, g *ent.Grant) time.Time {
 	return idle
 }
 
-// revokeGrants revokes every unrevoked grant matching preds.
-func (p *Provider) revokeGrants(ctx context.Context, reason string, preds ...predicate.Grant) error {
-	preds = append(preds, grant.RevokedAtIsNil())
-	return p.db.Grant.Update().Where(preds...).SetRevokedAt(p.now()).SetRevokeReason(reason).Exec(systemCtx(ctx))
-}
-
 // revokeGrantsOrLog revokes grant id on a path that has already decided to
 // refuse the request: the refusal stands either way, but a revocation that
 // did not happen must be seen, since the family stays alive.
-func (p *Provider) revokeGrantsOrLog(ctx context.Context, reason string, id pulid.ID) {
-	if err := p.revokeGrants(ctx, reason, grant.ID(id)); err != nil {
-		p.log.ErrorContext(ctx, "provider: grant revocation failed; tokens of the grant stay valid", "grant", id, "reason", reason, "error", err)
+func (p *Provider) revokeGrantsOrLog(ctx context.Context, rev revocation, id pulid.ID) {
+	if err := p.revokeGrants(ctx, rev, grant.ID(id)); err != nil {
+		p.log.ErrorContext(ctx, "provider: grant revocation failed; tokens of the grant stay valid", "grant", id, "reason", rev.reason, "error", err)
 	}
 }
 
@@ -290,17 +292,11 @@ func (p *Provider) createTokens(ctx context.Context, req op.TokenRequest, withRe
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
-	g, err := p.createGrant(ctx, c, ar)
+	g, rt, err := p.createGrant(ctx, c, ar, withRefresh)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
 	recordOrgClaims(ctx, org)
-	var rt string
-	if withRefresh {
-		if rt, err = p.newRefreshToken(ctx, c, g); err != nil {
-			return "", "", time.Time{}, err
-		}
-	}
 	exp := p.now().Add(c.accessTokenLifetime())
 	claims := accessTokenClaims{Subject: string(ar.UserID), Audience: r.GetAudience(), JTI: userJTI(g.ID),
 		Scope: strings.Join(ar.Scopes, " "), AuthTime: r.GetAuthTime().Unix(), ACR: ar.Acr, organizationClaims: org}
