@@ -56,6 +56,7 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.Use(shapeLimits{})
+	srv.Use(textInput{})
 	srv.AroundFields(markResolverErrors)
 	srv.SetErrorPresenter(presentErrors(logger))
 	srv.SetRecoverFunc(recoverPanic(logger))

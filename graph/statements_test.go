@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/graph"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
 	"github.com/gatehouse-id/gatehouse/tenants"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
@@ -151,8 +151,7 @@ func newCountingEnv(t *testing.T, db testdb.Database) (*env, *testdb.Counter) {
 	t.Helper()
 	sqlDB, counter := db.Counting(t)
 	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, sqlDB)))
-	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	svc := tenants.NewService(client, tenants.WithClock(func() time.Time { return now }))
+	svc := tenants.NewService(client, tenants.WithClock(testkit.NewClock().Now))
 	logger := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv := httptest.NewServer(httpserver.Chain(graph.NewHandler(graph.Config{Service: svc, Logger: logger}), httpserver.RequestID))
 	t.Cleanup(srv.Close)

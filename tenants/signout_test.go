@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
 	"github.com/gatehouse-id/gatehouse/tenants"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
@@ -38,7 +39,7 @@ type signOutEnv struct {
 
 func newSignOutEnv(t *testing.T, db testdb.Database) *signOutEnv {
 	t.Helper()
-	now := time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
+	now := testkit.NewClock().Now()
 	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
 	e := &signOutEnv{
 		client: client,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -71,7 +72,7 @@ func TestChromiumLogin(t *testing.T) {
 			fmt.Fprint(w, "<!doctype html><title>app</title><p id=done>callback reached</p>")
 		}))
 		t.Cleanup(app.Close)
-		e := newEnv(t, db)
+		e := newEnvAt(t, db, testkit.NewRealClock()) // Chromium's cookie store keeps real time
 		e.flow.base = app.URL
 		ada := e.user(userSpec{email: "ada@example.com", name: "Ada Lovelace", password: pw})
 		acme, globex := e.org("Acme", "acme"), e.org("Globex", "globex")

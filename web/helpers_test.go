@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
@@ -25,6 +24,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
 )
 
 // cheap hashes keep tests fast: users are hashed with them and every env
@@ -32,26 +32,6 @@ import (
 // the dummy check for unknown users costs production argon2. The one test
 // at password.Default is TestFailedLoginsTakeAlike.
 var cheap = password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
-
-// clock is an injectable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // fakeFlow is a provider with requests in memory. CompleteLogin checks
 // membership against the database like the real one, and answers
@@ -167,7 +147,7 @@ func (f *fakeFlow) completed(id string) (Authentication, bool) {
 type env struct {
 	t      *testing.T
 	client *ent.Client
-	clock  *clock
+	clock  *testkit.Clock
 	flow   *fakeFlow
 	web    *Web
 	srv    *httptest.Server
@@ -175,8 +155,14 @@ type env struct {
 
 func newEnv(t *testing.T, db testdb.Database, tweak ...func(*Config)) *env {
 	t.Helper()
+	return newEnvAt(t, db, testkit.NewClock(), tweak...)
+}
+
+// newEnvAt is newEnv on clock c: a test whose browser keeps real time
+// passes testkit.NewRealClock().
+func newEnvAt(t *testing.T, db testdb.Database, c *testkit.Clock, tweak ...func(*Config)) *env {
+	t.Helper()
 	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
-	c := newClock()
 	flow := &fakeFlow{client: client, now: c.Now, reqs: map[string]*LoginRequest{}, done: map[string]Authentication{},
 		failed: map[string]string{}, base: "https://app.example"}
 	cfg := Config{
@@ -254,9 +240,8 @@ type browser struct {
 }
 
 func (e *env) browser() *browser {
-	jar, _ := cookiejar.New(nil)
 	return &browser{t: e.t, e: e, http: &http.Client{
-		Jar:           jar,
+		Jar:           testkit.NewJar(e.clock.Now),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
 }

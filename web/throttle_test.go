@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
 )
 
 func TestMemoryLimiter(t *testing.T) {
 	t.Parallel()
-	c := newClock()
+	c := testkit.NewClock()
 	l := NewMemoryLimiter(MemoryLimiterConfig{Free: 3, Base: time.Second, Max: 10 * time.Second, Forget: time.Hour, Now: c.Now})
 	ctx := t.Context()
 	wait := func() time.Duration {

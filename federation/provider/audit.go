@@ -171,4 +171,3 @@ func (p *Provider) rejected(ctx context.Context, r *http.Request, clientID strin
 	}
 	p.audit.Rejected(ctx, p.db, ev)
 }
-

@@ -61,7 +61,13 @@ func (p *Provider) authenticateClient(r *http.Request) (*client, *oidc.Error) {
 	ctx := r.Context()
 	fail := func(reason string, err error) *oidc.Error {
 		p.log.InfoContext(ctx, "provider: client authentication failed", "path", r.URL.Path, "reason", reason, "error", err)
-		return oidc.ErrInvalidClient().WithDescription("client authentication failed").WithParent(errors.New(reason))
+		parent := errors.New(reason) // the audit event's detail; never shown
+		if wm, ok := errors.AsType[wrongMethodError](err); ok {
+			// The one reason worth telling: a client sent the wrong kind of
+			// credential and cannot fix it without knowing the right one.
+			return oidc.ErrInvalidClient().WithDescription("%s", wm.Error()).WithParent(parent)
+		}
+		return oidc.ErrInvalidClient().WithDescription("client authentication failed").WithParent(parent)
 	}
 	if r.URL.RawQuery != "" { // parsed only when present: the token endpoint's hot path has none
 		if q := r.URL.Query(); q.Has("client_secret") || q.Has("client_assertion") {
@@ -128,7 +134,7 @@ func (p *Provider) authenticateClient(r *http.Request) (*client, *oidc.Error) {
 		case err != nil:
 			return nil, p.serverError(ctx, "load client", err)
 		case c.AuthMethod() != method:
-			return nil, fail("registered for "+string(c.AuthMethod())+", used "+string(method), nil)
+			return nil, fail("used "+string(method), wrongMethodError{registered: c.AuthMethod()})
 		case method != oidc.AuthMethodNone && !c.checkSecret(secret):
 			return nil, fail("wrong secret", nil)
 		}
@@ -146,6 +152,15 @@ func (p *Provider) authenticateClient(r *http.Request) (*client, *oidc.Error) {
 		r.SetBasicAuth(url.QueryEscape(c.GetID()), "")
 	}
 	return c, nil
+}
+
+// wrongMethodError: the client authenticated with a method other than the
+// one it registered (token_endpoint_auth_method). Its text is the
+// error_description the client sees.
+type wrongMethodError struct{ registered oidc.AuthMethod }
+
+func (e wrongMethodError) Error() string {
+	return "client authentication failed: the client is registered for " + string(e.registered)
 }
 
 // assertionClaims are the claims of a client assertion (RFC 7523 §3).
@@ -211,7 +226,7 @@ func (p *Provider) verifyClientAssertion(ctx context.Context, assertion, formCli
 		return nil, p.serverError(ctx, "load client", err)
 	}
 	if c.AuthMethod() != oidc.AuthMethodPrivateKeyJWT {
-		return nil, errors.New("client is not registered for private_key_jwt")
+		return nil, wrongMethodError{registered: c.AuthMethod()}
 	}
 	err = p.withClientKey(ctx, c, h.KeyID, func(key *jose.JSONWebKey) error {
 		if key.Algorithm != "" && key.Algorithm != h.Algorithm {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-id/gatehouse/ent"
@@ -268,4 +269,49 @@ func TestPrivateKeyJWTCodeFlow(t *testing.T) {
 func unsignedJWT(claims map[string]any, kid string) string {
 	enc := func(v any) string { b, _ := json.Marshal(v); return base64URLEncode(b) }
 	return enc(map[string]string{"alg": "none", "kid": kid}) + "." + enc(claims) + "."
+}
+
+// TestWrongAuthMethodNamed: a client that authenticates with a method
+// other than its registered one is told which one it registered (its
+// token_endpoint_auth_method); every other failure stays one sentence that
+// says nothing of why.
+func TestWrongAuthMethodNamed(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		key := newClientKey(t, jose.ES256)
+		e.pkjwtApp("svc-jwt", "MACHINE", key)
+		tokenURL := e.issuer + pathToken
+		now := e.clock.Now()
+		assertion := func(clientID string) url.Values {
+			return url.Values{"grant_type": {"client_credentials"},
+				"client_assertion_type": {oidc.ClientAssertionTypeJWTAssertion},
+				"client_assertion":      {key.assertion(t, clientID, tokenURL, now, nil)}}
+		}
+		const generic = "client authentication failed"
+		for _, c := range []struct {
+			name       string
+			form       url.Values
+			user, pass string
+			want       string
+		}{
+			{"post for a basic client", url.Values{"grant_type": {"client_credentials"}, "client_id": {"web"}, "client_secret": {webSecret}}, "", "",
+				generic + ": the client is registered for client_secret_basic"},
+			{"assertion for a basic client", assertion("web"), "", "", generic + ": the client is registered for client_secret_basic"},
+			{"secret for a private_key_jwt client", url.Values{"grant_type": {"client_credentials"}}, "svc-jwt", "anything",
+				generic + ": the client is registered for private_key_jwt"},
+			{"basic for a public client", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}}, "spa", "x",
+				generic + ": the client is registered for none"},
+			{"wrong secret", url.Values{"grant_type": {"client_credentials"}}, "machine", "wrong", generic},
+			{"unknown client", url.Values{"grant_type": {"client_credentials"}, "client_id": {"nobody"}, "client_secret": {"x"}}, "", "", generic},
+			{"right method, bad assertion", url.Values{"grant_type": {"client_credentials"},
+				"client_assertion_type": {oidc.ClientAssertionTypeJWTAssertion}, "client_assertion": {"a.b.c"}}, "", "", generic},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				status, body, err := postFormAnswer(tokenURL, c.form, c.user, c.pass)
+				must(t, err)
+				if status != http.StatusUnauthorized || body["error"] != "invalid_client" || body["error_description"] != c.want {
+					t.Errorf("= %d %v, want 401 invalid_client %q", status, body, c.want)
+				}
+			})
+		}
+	})
 }

@@ -191,7 +191,7 @@ func TestPrivateKeyJWTFromJWKSURI(t *testing.T) {
 		srv.serve(t, k2)
 		e.wantInvalidClient(t, "new kid within a minute of the last fetch", "svc-uri", k2)
 		wantHits(t, srv, 1, "new kid within a minute")
-		e.clock.Add(jwksRefetchInterval)
+		e.clock.Advance(jwksRefetchInterval)
 		e.wantToken(t, "new kid after a minute", "svc-uri", k2)
 		wantHits(t, srv, 2, "new kid after a minute")
 		e.wantToken(t, "new kid again", "svc-uri", k2)
@@ -203,25 +203,25 @@ func TestPrivateKeyJWTFromJWKSURI(t *testing.T) {
 		noKid := newClientKey(t, jose.EdDSA)
 		noKid.kid = ""
 		srv.serve(t, noKid)
-		e.clock.Add(jwksRefetchInterval)
+		e.clock.Advance(jwksRefetchInterval)
 		e.wantToken(t, "key without kid", "svc-uri", noKid)
 		wantHits(t, srv, 3, "key without kid")
 
 		// The TTL (5m by default) bounds the cache even for a known kid.
-		e.clock.Add(5 * time.Minute)
+		e.clock.Advance(5 * time.Minute)
 		e.wantToken(t, "after the TTL", "svc-uri", noKid)
 		wantHits(t, srv, 4, "after the TTL")
 
 		// A failing jwks_uri past the TTL: the last set is used for up to
 		// an hour more, and the failure logged.
 		srv.serveRaw(http.StatusServiceUnavailable, []byte(`{}`))
-		e.clock.Add(5 * time.Minute)
+		e.clock.Advance(5 * time.Minute)
 		e.wantToken(t, "stale set while jwks_uri fails", "svc-uri", noKid)
 		wantHits(t, srv, 5, "stale set")
 		if l := logs.String(); !strings.Contains(l, "fetch client jwks_uri failed") || !strings.Contains(l, "HTTP 503") {
 			t.Errorf("failed fetch not logged:\n%s", l)
 		}
-		e.clock.Add(jwksMaxStale)
+		e.clock.Advance(jwksMaxStale)
 		e.wantInvalidClient(t, "set too stale", "svc-uri", noKid)
 	})
 }
@@ -237,7 +237,7 @@ func TestJWKSURIKidReused(t *testing.T) {
 		e.uriApp("svc-uri", srv.URL)
 		e.wantToken(t, "old key", "svc-uri", old)
 		srv.serve(t, replacement)
-		e.clock.Add(jwksRefetchInterval)
+		e.clock.Advance(jwksRefetchInterval)
 		e.wantToken(t, "replacement key with the same kid", "svc-uri", replacement)
 		wantHits(t, srv, 2, "replacement")
 		for range 5 {
@@ -245,7 +245,7 @@ func TestJWKSURIKidReused(t *testing.T) {
 		}
 		e.wantInvalidClient(t, "replaced key", "svc-uri", old)
 		wantHits(t, srv, 2, "forged assertions within the minute")
-		e.clock.Add(jwksRefetchInterval)
+		e.clock.Advance(jwksRefetchInterval)
 		e.wantInvalidClient(t, "forged assertion a minute later", "svc-uri", forged)
 		e.wantInvalidClient(t, "forged assertion again", "svc-uri", forged)
 		wantHits(t, srv, 3, "forged assertions a minute later")
@@ -261,7 +261,7 @@ func TestJWKSURIConcurrentRotation(t *testing.T) {
 		e.uriApp("svc-uri", srv.URL)
 		e.wantToken(t, "first", "svc-uri", k1)
 		srv.serve(t, k1, k2)
-		e.clock.Add(jwksRefetchInterval)
+		e.clock.Advance(jwksRefetchInterval)
 		// Assertions are built here: t.Fatal must not run in the goroutines.
 		forms := make([]url.Values, 8)
 		for i := range forms {
@@ -358,7 +358,7 @@ func TestJWKSURIOversize(t *testing.T) {
 		}
 		// Once it shrinks, the next allowed fetch succeeds.
 		srv.serve(t, k)
-		e.clock.Add(jwksRefetchInterval)
+		e.clock.Advance(jwksRefetchInterval)
 		e.wantToken(t, "after the set shrank", "svc-big", k)
 	})
 }
@@ -384,7 +384,7 @@ func TestJWKSURIChangeRefetches(t *testing.T) {
 		app := e.uriApp("svc-uri", a.URL)
 		e.wantToken(t, "first URI", "svc-uri", k1)
 		must(t, e.db.Application.UpdateOne(app).SetJwksURI(b.URL).Exec(e.ctx))
-		e.clock.Add(e.p.cfg.ClientCacheTTL) // the cached application expires
+		e.clock.Advance(e.p.cfg.ClientCacheTTL) // the cached application expires
 		e.wantToken(t, "second URI at once", "svc-uri", k2)
 		e.wantInvalidClient(t, "first URI's key", "svc-uri", k1)
 		wantHits(t, a, 1, "first URI")

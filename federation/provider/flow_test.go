@@ -325,7 +325,7 @@ func TestRefreshLimitsAndUserDisable(t *testing.T) {
 		}
 		// Idle limit (7 days by default).
 		tok := get()
-		e.clock.Add(7*24*time.Hour + time.Second)
+		e.clock.Advance(7*24*time.Hour + time.Second)
 		if err := refresh(tok.RefreshToken); !isOAuthError(err, "invalid_grant") {
 			t.Errorf("idle-expired refresh: %v", err)
 		}
@@ -334,7 +334,7 @@ func TestRefreshLimitsAndUserDisable(t *testing.T) {
 		rt := tok.RefreshToken
 		var err error
 		for range 5 {
-			e.clock.Add(6 * 24 * time.Hour)
+			e.clock.Advance(6 * 24 * time.Hour)
 			var next *oauth2.Token
 			if next, err = conf.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token(); err != nil {
 				break

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
 	"golang.org/x/oauth2"
@@ -26,21 +25,9 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/seal"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
-
-// clock is an injectable, advanceable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // env is one provider on one database behind an httptest server, with
 // seeded applications, a user and an organization.
@@ -50,7 +37,7 @@ type env struct {
 	p       *Provider
 	srv     *httptest.Server
 	issuer  string
-	clock   *clock
+	clock   *testkit.Clock
 	ctx     context.Context
 	user    *ent.User
 	org     *ent.Organization
@@ -78,7 +65,10 @@ func newEnv(t testing.TB, d testdb.Database, opts ...func(*Config)) *env {
 	t.Helper()
 	db := ent.NewClient(ent.Driver(entsql.OpenDB(d.Dialect, d.SQL)))
 	ctx := viewer.SystemContext(context.Background())
-	e := &env{t: t, db: db, ctx: ctx, clock: &clock{t: time.Now().Truncate(time.Second)}}
+	// The clock starts at the real time and is never shifted: the library
+	// under the provider reads the real clock (expires_in, introspection's
+	// exp check), as a browser does.
+	e := &env{t: t, db: db, ctx: ctx, clock: testkit.NewRealClock()}
 	e.srv = httptest.NewUnstartedServer(nil)
 	e.issuer = "http://" + e.srv.Listener.Addr().String()
 	sealer, err := seal.New(make([]byte, 32))

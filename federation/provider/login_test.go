@@ -218,7 +218,7 @@ func TestFailLoginFormPost(t *testing.T) {
 			t.Error("failure page carries a code")
 		}
 		// After the code lifetime the page is gone.
-		e.clock.Add(codeLifetime + time.Second)
+		e.clock.Advance(codeLifetime + time.Second)
 		resp, err = noRedirect.Get(next)
 		must(t, err)
 		resp.Body.Close()

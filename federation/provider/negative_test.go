@@ -176,7 +176,7 @@ func TestCodeExchangeRejects(t *testing.T) {
 		}
 		// Expired code (60 s lifetime).
 		cb = e.login(codeParams("web", webRedirect, challenge), Authentication{})
-		e.clock.Add(61 * time.Second)
+		e.clock.Advance(61 * time.Second)
 		if _, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_grant") {
 			t.Errorf("expired code: %v", err)
 		}
@@ -459,7 +459,7 @@ func TestPerApplicationAlgorithmsAndRotation(t *testing.T) {
 		ctx := context.Background()
 		must(t, e.db.Application.UpdateOne(e.web).SetAccessTokenSigningAlgorithm(application.AccessTokenSigningAlgorithmEdDSA).
 			SetIDTokenSigningAlgorithm(application.IDTokenSigningAlgorithmES256).Exec(e.ctx))
-		e.clock.Add(e.p.cfg.ClientCacheTTL) // the cached application expires
+		e.clock.Advance(e.p.cfg.ClientCacheTTL) // the cached application expires
 		conf := oauth2.Config{ClientID: "web", ClientSecret: webSecret, RedirectURL: webRedirect,
 			Endpoint: oauth2.Endpoint{TokenURL: e.issuer + pathToken, AuthStyle: oauth2.AuthStyleInHeader}}
 		verifier, challenge := pkce()
@@ -480,7 +480,7 @@ func TestPerApplicationAlgorithmsAndRotation(t *testing.T) {
 		if len(ids) != 3 || e.p.keys.activeID("EdDSA") != oldKid {
 			t.Fatalf("rotate: %v; new key signs before it was published long enough", ids)
 		}
-		e.clock.Add(e.p.cfg.KeyPublishAhead)
+		e.clock.Advance(e.p.cfg.KeyPublishAhead)
 		if !slices.Contains(ids, e.p.keys.activeID("EdDSA")) {
 			t.Fatalf("new EdDSA key does not sign after the publish-ahead interval")
 		}
@@ -493,7 +493,7 @@ func TestPerApplicationAlgorithmsAndRotation(t *testing.T) {
 			t.Errorf("JWKS has %d keys after rotation, want 6", len(jwks.Keys))
 		}
 		// The replaced keys leave JWKS once every token they signed has expired.
-		e.clock.Add(2*time.Hour + e.p.cfg.KeyRefreshInterval)
+		e.clock.Advance(2*time.Hour + e.p.cfg.KeyRefreshInterval)
 		getJSON(t, e.issuer+pathKeys, &jwks)
 		if len(jwks.Keys) != 3 {
 			t.Errorf("JWKS has %d keys after the retired ones expired, want 3", len(jwks.Keys))

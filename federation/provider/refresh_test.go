@@ -49,7 +49,7 @@ func TestRefreshedIDToken(t *testing.T) {
 			return claims
 		}
 		before := verify(first.Extra("id_token").(string))
-		e.clock.Add(60)
+		e.clock.Advance(60)
 		status, body := refreshForm(t, e, url.Values{"refresh_token": {first.RefreshToken}}, "web", webSecret)
 		if status != 200 || body["token_type"] != "Bearer" || body["refresh_token"] == nil || body["expires_in"] != float64(e.web.AccessTokenLifetimeSeconds) {
 			t.Fatalf("refresh: %d %v", status, body)

@@ -189,7 +189,7 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 		// in steps shorter than the refresh interval.
 		end := e.clock.Now().Add(e.p.cfg.KeyPublishAhead + 3*e.p.cfg.KeyRefreshInterval)
 		for e.clock.Now().Before(end) {
-			e.clock.Add(10 * time.Second)
+			e.clock.Advance(10 * time.Second)
 			rp.refreshIfDue()
 			waitFor(5)
 		}
@@ -248,7 +248,7 @@ func TestJWKSPublishesAhead(t *testing.T) {
 				t.Errorf("%s: key %s signs before its activation", alg, id)
 			}
 		}
-		e.clock.Add(e.p.cfg.KeyPublishAhead)
+		e.clock.Advance(e.p.cfg.KeyPublishAhead)
 		for _, alg := range algorithms {
 			if id := e.p.keys.activeID(alg); !slices.Contains(ids, id) {
 				t.Errorf("%s: key %s signs after the activation, want a new one", alg, id)
@@ -310,7 +310,7 @@ func TestRevokeKey(t *testing.T) {
 		must(t, err)
 
 		// The other node drops the key at its next reload.
-		e.clock.Add(e.p.cfg.KeyRefreshInterval)
+		e.clock.Advance(e.p.cfg.KeyRefreshInterval)
 		if _, err := other.VerifyAccessToken(e.ctx, leaked); err == nil {
 			t.Error("another node still verifies the revoked key after its refresh interval")
 		}
