@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -153,8 +154,9 @@ func auditReason(s string) string {
 // refusals are the client's own mistakes and not audited), rate-limited
 // per client address and error code. detail says why, machine-readable.
 func (p *Provider) rejected(ctx context.Context, r *http.Request, clientID string, e *oidc.Error) {
-	if e == nil || (e.ErrorType != oidc.InvalidClient && e.ErrorType != oidc.InvalidGrant) {
-		return
+	if e == nil || (e.ErrorType != oidc.InvalidClient && e.ErrorType != oidc.InvalidGrant) ||
+		errors.Is(e.Unwrap(), errRefreshReused) || errors.Is(e.Unwrap(), errCodeReplayed) {
+		return // not audited, or audited by the event of its own revocation
 	}
 	detail := "unknown"
 	if parent := e.Unwrap(); parent != nil {

@@ -114,10 +114,14 @@ func (p *Provider) redeemCode(ctx context.Context, code string) (*ent.AuthReques
 			return nil, p.serverError(ctx, "revoke replayed code's grants", err)
 		}
 		p.log.WarnContext(ctx, "provider: authorization code replayed; grants revoked", "auth_request", ar.ID, "client_id", ar.ClientID)
-		return nil, errInvalidGrant(errors.New("code already redeemed"))
+		return nil, errInvalidGrant(errCodeReplayed)
 	}
 	return nil, errInvalidGrant(errors.New("code expired"))
 }
+
+// errCodeReplayed is the refusal of a redeemed code presented again,
+// recorded by its own audit event (token.code.replayed).
+var errCodeReplayed = errors.New("code already redeemed")
 
 // validatePKCE enforces OIDC-03: S256 only (RFC 9700 §2.1.1), required for
 // public clients, accepted for confidential ones; the challenge is a

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -405,8 +406,33 @@ func (p *Provider) library() http.Handler {
 			}
 			return
 		}
-		p.op.ServeHTTP(cw, withState(r, authenticated))
+		req := withState(r, authenticated)
+		p.op.ServeHTTP(cw, req)
+		if cw.errorCode != "" && authenticated != nil {
+			p.rejected(r.Context(), r, authenticated.GetID(), libraryRefusal(req.Context(), cw.errorCode))
+		}
 	})
+}
+
+// libraryRefusal is the refusal the library answered on the token
+// endpoint, with the reason our storage gave it if it was ours.
+func libraryRefusal(ctx context.Context, code string) *oidc.Error {
+	var reason error = errors.New("refused by the library")
+	if st := stateFrom(ctx); st != nil {
+		st.mu.Lock()
+		if st.refusal != nil {
+			reason = st.refusal
+		}
+		st.mu.Unlock()
+	}
+	var oe *oidc.Error
+	if errors.As(reason, &oe) && oe.Unwrap() != nil {
+		reason = oe.Unwrap()
+	}
+	if code == string(oidc.InvalidClient) {
+		return oidc.ErrInvalidClient().WithParent(reason)
+	}
+	return oidc.ErrInvalidGrant().WithParent(reason)
 }
 
 // compactBearer reports whether every token an introspection or userinfo
@@ -432,12 +458,16 @@ func compactBearer(r *http.Request) bool {
 // handler.
 type challengeWriter struct {
 	http.ResponseWriter
-	path  string
-	wrote bool
+	path   string
+	wrote  bool
+	status int
+	// errorCode is the error of a refused token request, for its audit
+	// event: invalid_grant or invalid_client, else "".
+	errorCode string
 }
 
 func (c *challengeWriter) WriteHeader(status int) {
-	c.wrote = true
+	c.wrote, c.status = true, status
 	if status == http.StatusUnauthorized && c.Header().Get("WWW-Authenticate") == "" {
 		if c.path == pathUserinfo {
 			c.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
@@ -451,6 +481,14 @@ func (c *challengeWriter) WriteHeader(status int) {
 func (c *challengeWriter) Write(b []byte) (int, error) {
 	if !c.wrote {
 		c.WriteHeader(http.StatusOK)
+	}
+	if c.path == pathToken && (c.status == http.StatusBadRequest || c.status == http.StatusUnauthorized) && c.errorCode == "" {
+		var body struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(b, &body) == nil && (body.Error == string(oidc.InvalidGrant) || body.Error == string(oidc.InvalidClient)) {
+			c.errorCode = body.Error
+		}
 	}
 	return c.ResponseWriter.Write(b)
 }

@@ -53,6 +53,10 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, c *clien
 		return
 	}
 	ctx := systemCtx(r.Context())
+	fail := func(e *oidc.Error) { // every refusal after the client is known
+		p.rejected(ctx, r, c.GetID(), e)
+		writeOAuthError(w, e)
+	}
 	requested := strings.Fields(form.Get("scope"))
 	succ := newSuccessor()
 	req, u, rotated, e := p.refreshTokenRequest(ctx, c, token, requested, succ)
@@ -70,7 +74,7 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, c *clien
 		if rotated {
 			p.unrotate(ctx, succ)
 		}
-		writeOAuthError(w, e)
+		fail(e)
 		return
 	}
 	org, err := p.grantOrganization(ctx, req.g.UserID, req.g.OrganizationID, req.scopes)
@@ -80,12 +84,12 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, c *clien
 		} else if rotated {
 			p.unrotate(ctx, succ)
 		}
-		writeOAuthError(w, asOAuthError(err))
+		fail(asOAuthError(err))
 		return
 	}
 	if !rotated {
 		if e := p.rotateRefreshToken(ctx, c, req, succ); e != nil {
-			writeOAuthError(w, e)
+			fail(e)
 			return
 		}
 	}
@@ -338,7 +342,7 @@ func (p *Provider) refreshTokenRequest(ctx context.Context, c *client, token str
 		return refuse(errors.New("grant revoked"))
 	case row.SuccessorID.Valid:
 		p.revokeReusedGrant(ctx, g)
-		return refuse(errors.New("refresh token reused"))
+		return refuse(errRefreshReused)
 	case !now.Before(g.ExpiresAt):
 		return refuse(errors.New("grant expired"))
 	case !now.Before(row.IdleExpiresAt):
@@ -364,7 +368,7 @@ func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refresh
 	switch {
 	case sqlgraph.IsUniqueConstraintError(err):
 		p.revokeReusedGrant(ctx, r.g)
-		return errInvalidGrant(errors.New("refresh token reused"))
+		return errInvalidGrant(errRefreshReused)
 	case sqlgraph.IsForeignKeyConstraintError(err):
 		return errInvalidGrant(errors.New("grant deleted"))
 	case err != nil:
@@ -391,6 +395,10 @@ func (p *Provider) revokeReusedGrant(ctx context.Context, g *ent.Grant) {
 	p.revokeGrantsOrLog(ctx, revocation{action: actionRefreshReused, reason: "refresh token reuse", clientID: g.ClientID, event: &e}, g.ID)
 	p.log.WarnContext(ctx, "provider: refresh token reused; grant revoked", "grant", g.ID, "client_id", g.ClientID)
 }
+
+// errRefreshReused is the refusal of a reused refresh token, recorded by
+// its own audit event (token.refresh.reused) rather than as a rejection.
+var errRefreshReused = errors.New("refresh token reused")
 
 // asOAuthError is err as the token endpoint answers it.
 func asOAuthError(err error) *oidc.Error {

@@ -35,6 +35,9 @@ type reqState struct {
 	// origin is the request's client address, user agent and request id,
 	// for audit events written by storage methods.
 	origin tenants.Origin
+	// refusal is why the library's code exchange was refused, when our
+	// storage decided it (recordRefusal), for the audit event.
+	refusal error
 }
 
 type reqStateKey struct{}
@@ -58,6 +61,16 @@ func issuedOrgClaims(ctx context.Context) *organizationClaims {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.org
+}
+
+// recordRefusal keeps err, the reason storage refused a code, for the
+// rejected request's audit event.
+func recordRefusal(ctx context.Context, err error) {
+	if st := stateFrom(ctx); st != nil {
+		st.mu.Lock()
+		st.refusal = err
+		st.mu.Unlock()
+	}
 }
 
 func stateFrom(ctx context.Context) *reqState {

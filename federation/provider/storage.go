@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // storage is op.Storage on ent. Each method is a thin adapter; the rules
@@ -45,6 +46,7 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	ar, err := s.p.redeemCode(ctx, code)
 	if err != nil {
+		recordRefusal(ctx, err)
 		return nil, err
 	}
 	return authRequest{ar}, nil
@@ -138,7 +140,19 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _ string, clientID
 	// Kept until the token fails its own exp check (checkClaims requires
 	// exp); a row that is there already is the same revocation.
 	exp := time.Unix(int64(*c.Expiry), 0).Add(clockSkew)
-	if err := s.p.db.RevokedToken.Create().SetJti(c.JTI).SetExpiresAt(exp).Exec(ctx); err != nil && !ent.IsConstraintError(err) {
+	err = s.p.inTx(ctx, func(tx *ent.Tx) error {
+		if err := tx.RevokedToken.Create().SetJti(c.JTI).SetExpiresAt(exp).Exec(ctx); err != nil {
+			return err
+		}
+		e := tenants.Event{Action: actionTokenRevoke, TargetType: "AccessToken", TargetID: c.JTI, Reason: "revoked_by_client",
+			Origin: origin(ctx), Metadata: map[string]any{"client_id": c.ClientID, "subject": c.Subject}}
+		if c.grant != nil {
+			e.Organization = c.grant.OrganizationID
+		}
+		clientActor(&e, clientID)
+		return tenants.WriteAudit(ctx, tx.AuditEvent, s.p.now(), e)
+	})
+	if err != nil && !ent.IsConstraintError(err) {
 		return s.p.serverError(ctx, "revoke token", err)
 	}
 	return nil
