@@ -128,6 +128,9 @@ func WriteAudit(ctx context.Context, events *ent.AuditEventClient, at time.Time,
 // in the order of AuditRow's values.
 const AuditColumns = `"id", "organization_id", "action", "actor", "actor_type", "target_type", "target_id", "ip", "user_agent", "request_id", "metadata", "created_at"`
 
+// AuditInsertSQL stores one AuditRow, in SQL both databases accept.
+const AuditInsertSQL = `INSERT INTO "audit_events" (` + AuditColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+
 // AuditRow is e as the values of AuditColumns, for a statement written in
 // SQL that stores an event together with its change (the provider's
 // one-statement refresh on PostgreSQL). Nullable columns are nil when

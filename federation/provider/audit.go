@@ -26,6 +26,9 @@ import (
 const (
 	// actionTokenIssue: a code was redeemed for a grant and its tokens.
 	actionTokenIssue = "token.issue"
+	// actionTokenRefresh: a refresh token was rotated (the new one is in
+	// the same transaction or, on PostgreSQL, the same statement).
+	actionTokenRefresh = "token.refresh"
 	// actionTokenRevoke: a client revoked a token (RFC 7009).
 	actionTokenRevoke = "token.revoke"
 	// actionRefreshReused: a rotated refresh token was presented again;

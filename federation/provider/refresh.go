@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // The refresh token grant (RFC 6749 §6) is served here rather than by the
@@ -52,6 +53,7 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, c *clien
 		writeOAuthError(w, oidc.ErrUnauthorizedClient().WithDescription("the refresh_token grant is not registered for this client"))
 		return
 	}
+	r = withState(r, c) // the request's origin, for the audit events below
 	ctx := systemCtx(r.Context())
 	fail := func(e *oidc.Error) { // every refusal after the client is known
 		p.rejected(ctx, r, c.GetID(), e)
@@ -59,7 +61,7 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, c *clien
 	}
 	requested := strings.Fields(form.Get("scope"))
 	succ := newSuccessor()
-	req, u, rotated, e := p.refreshTokenRequest(ctx, c, token, requested, succ)
+	req, u, rotated, e := p.refreshTokenRequest(ctx, c, token, requested, &succ)
 	if e == nil && len(requested) > 0 {
 		// RFC 6749 §6: a narrower scope, never one the grant lacks.
 		for _, s := range requested {
@@ -226,15 +228,21 @@ next AS (
 		AND (COALESCE(rt."organization_id", '') = '' OR EXISTS (SELECT FROM "memberships" m
 			WHERE m."user_id" = rt."user_id" AND m."organization_id" = rt."organization_id" AND m."status" = $9))
 	ON CONFLICT ("parent_id") DO NOTHING
-	RETURNING "id")
+	RETURNING "id"),
+audit AS (
+	INSERT INTO "audit_events" (` + tenants.AuditColumns + `)
+	SELECT $10, rt."organization_id", $11, $12, $13, $14, rt."grant_id", $15, $16, $17,
+		$18::jsonb || jsonb_build_object('user_id', rt."user_id"), $4
+	FROM rt WHERE EXISTS (SELECT FROM next))
 SELECT rt.*, EXISTS (SELECT FROM next) FROM rt`
 
 // successor is the refresh token a refresh issues, made before the
 // presented one is read so that PostgreSQL can store it in the same
-// statement.
+// statement, with the id of its token.refresh audit event.
 type successor struct {
 	id          pulid.ID
 	token, hash string
+	eventID     string
 }
 
 func newSuccessor() successor {
@@ -245,7 +253,7 @@ func newSuccessor() successor {
 // loadRefreshRow reads the refresh token whose SHA-256 is hash (nil when
 // there is none). On PostgreSQL it also stores succ when the refresh will
 // be accepted, and rotated says whether it did.
-func (p *Provider) loadRefreshRow(ctx context.Context, c *client, hash string, requested []string, succ successor) (_ *refreshRow, rotated bool, _ error) {
+func (p *Provider) loadRefreshRow(ctx context.Context, c *client, hash string, requested []string, succ *successor) (_ *refreshRow, rotated bool, _ error) {
 	var (
 		rows *sql.Rows
 		err  error
@@ -257,8 +265,16 @@ func (p *Provider) loadRefreshRow(ctx context.Context, c *client, hash string, r
 		}
 		now := p.now()
 		idle := now.Add(c.refreshIdleLifetime()) // SQL caps it at the grant's end, as idleExpiry does
+		// The token.refresh event is tenants' row (AuditRow); SQL fills in
+		// the organization, the grant and the user it reads.
+		ev, aerr := tenants.AuditRow(ctx, now, refreshEvent(ctx, c, nil))
+		if aerr != nil {
+			return nil, false, aerr
+		}
+		succ.eventID = ev[0].(string)
 		rows, err = p.db.QueryContext(ctx, rotateRefreshSQL, hash, string(succ.id), succ.hash, now, idle, c.GetID(),
-			string(user.StatusACTIVE), string(scopes), string(membership.StatusACTIVE))
+			string(user.StatusACTIVE), string(scopes), string(membership.StatusACTIVE),
+			ev[0], ev[2], ev[3], ev[4], ev[5], ev[7], ev[8], ev[9], ev[10])
 	} else {
 		rows, err = p.db.QueryContext(ctx, refreshRowQuery, hash)
 	}
@@ -316,7 +332,7 @@ func (row *refreshRow) user() *ent.User {
 // active. rotated says whether the read also stored succ (PostgreSQL; see
 // loadRefreshRow), which the caller deletes again if it refuses the
 // refresh after all.
-func (p *Provider) refreshTokenRequest(ctx context.Context, c *client, token string, requested []string, succ successor) (_ *refreshRequest, _ *ent.User, rotated bool, _ *oidc.Error) {
+func (p *Provider) refreshTokenRequest(ctx context.Context, c *client, token string, requested []string, succ *successor) (_ *refreshRequest, _ *ent.User, rotated bool, _ *oidc.Error) {
 	if len(token) > 256 {
 		return nil, nil, false, errInvalidGrant(errors.New("malformed refresh token"))
 	}
@@ -360,11 +376,25 @@ const insertSuccessorSQL = `INSERT INTO "refresh_tokens"
 	("id", "grant_id", "token_hash", "created_at", "idle_expires_at", "parent_id") VALUES ($1, $2, $3, $4, $5, $6)`
 
 // rotateRefreshToken stores succ as the successor of the presented token
-// with one INSERT. Its unique parent_id makes the first rotation win on
-// every node; losing that race is a reuse.
+// with one INSERT, and its token.refresh audit event, in one transaction.
+// The unique parent_id makes the first rotation win on every node; losing
+// that race is a reuse.
 func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refreshRequest, succ successor) *oidc.Error {
-	_, err := p.db.ExecContext(ctx, insertSuccessorSQL,
-		string(succ.id), string(r.g.ID), succ.hash, p.now(), p.idleExpiry(c, r.g), string(r.tokenID))
+	err := p.inTx(ctx, func(tx *ent.Tx) error {
+		now := p.now()
+		if _, err := tx.ExecContext(ctx, insertSuccessorSQL,
+			string(succ.id), string(r.g.ID), succ.hash, now, p.idleExpiry(c, r.g), string(r.tokenID)); err != nil {
+			return err
+		}
+		// Plain SQL, like the INSERT above: the refresh path's statements
+		// are written once rather than built per request.
+		row, err := tenants.AuditRow(ctx, now, refreshEvent(ctx, c, r.g))
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, tenants.AuditInsertSQL, row...)
+		return err
+	})
 	switch {
 	case sqlgraph.IsUniqueConstraintError(err):
 		p.revokeReusedGrant(ctx, r.g)
@@ -382,7 +412,11 @@ func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refresh
 // the presented token. If it fails, the token stays spent: its next use is
 // a reuse, which revokes the grant; safe, but logged.
 func (p *Provider) unrotate(ctx context.Context, succ successor) {
-	if _, err := p.db.ExecContext(ctx, `DELETE FROM "refresh_tokens" WHERE "id" = $1`, string(succ.id)); err != nil {
+	// The statement's token.refresh event goes with it: that refresh did
+	// not happen. (Only PostgreSQL rotates ahead of the checks.)
+	const unrotateSQL = `WITH e AS (DELETE FROM "audit_events" WHERE "id" = $2)
+	DELETE FROM "refresh_tokens" WHERE "id" = $1`
+	if _, err := p.db.ExecContext(ctx, unrotateSQL, string(succ.id), succ.eventID); err != nil {
 		p.log.ErrorContext(ctx, "provider: delete the successor of a refused refresh", "err", err)
 	}
 }
@@ -394,6 +428,18 @@ func (p *Provider) revokeReusedGrant(ctx context.Context, g *ent.Grant) {
 	e := grantEvent(ctx, actionRefreshReused, g.ClientID, g, "refresh_token_reused")
 	p.revokeGrantsOrLog(ctx, revocation{action: actionRefreshReused, reason: "refresh token reuse", clientID: g.ClientID, event: &e}, g.ID)
 	p.log.WarnContext(ctx, "provider: refresh token reused; grant revoked", "grant", g.ID, "client_id", g.ClientID)
+}
+
+// refreshEvent is the token.refresh event of a rotation for client c of
+// grant g; nil g leaves organization, target and user to the statement
+// that stores it (rotateRefreshSQL).
+func refreshEvent(ctx context.Context, c *client, g *ent.Grant) tenants.Event {
+	e := tenants.Event{Action: actionTokenRefresh, Actor: c.GetID(), ActorType: "client", TargetType: "Grant",
+		Origin: origin(ctx), Metadata: map[string]any{"client_id": c.GetID()}}
+	if g != nil {
+		e.Organization, e.TargetID, e.Metadata["user_id"] = g.OrganizationID, string(g.ID), string(g.UserID)
+	}
+	return e
 }
 
 // errRefreshReused is the refusal of a reused refresh token, recorded by
