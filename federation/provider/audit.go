@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"entgo.io/ent/dialect"
@@ -148,9 +149,22 @@ func (p *Provider) revokeGrants(ctx context.Context, rev revocation, preds ...pr
 	})
 }
 
-// auditReason is a revoke reason as a machine-readable one.
+// auditReason is a revoke reason or an error's text as a machine-readable
+// reason: "refresh token reused" → refresh_token_reused.
 func auditReason(s string) string {
-	return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(s)), " ", "_")
+	s = strings.TrimPrefix(strings.TrimSpace(s), "provider: ")
+	return strings.ReplaceAll(strings.ToLower(s), " ", "_")
+}
+
+// claimedClientID is the client id a token request names, authenticated
+// or not: Basic credentials' user, else client_id.
+func claimedClientID(r *http.Request) string {
+	if id, _, ok := r.BasicAuth(); ok {
+		if id, err := url.QueryUnescape(id); err == nil {
+			return id
+		}
+	}
+	return r.PostForm.Get("client_id")
 }
 
 // rejected records a refused request (invalid_client, invalid_grant; other

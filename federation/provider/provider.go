@@ -368,7 +368,7 @@ func (p *Provider) library() http.Handler {
 		if path == pathToken || path == pathIntrospect || path == pathRevoke {
 			c, e := p.authenticateClient(r)
 			if e != nil {
-				p.rejected(r.Context(), r, r.PostForm.Get("client_id"), e)
+				p.rejected(r.Context(), r, claimedClientID(r), e)
 				writeOAuthError(w, e)
 				return
 			}
