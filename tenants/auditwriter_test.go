@@ -14,25 +14,10 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
 	"github.com/gatehouse-id/gatehouse/tenants"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
-
-// testClock is an advanceable clock that starts at the real time, so no
-// outcome depends on the calendar date.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock { return &testClock{t: time.Now().Truncate(time.Second)} }
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // TestAuditCommitsWithChange: an event written inside a transaction commits
 // or rolls back with the change it records, on every backend.
@@ -171,7 +156,7 @@ func TestRejectedIsRateLimited(t *testing.T) {
 	for _, db := range testdb.All(t) {
 		t.Run(db.Name, func(t *testing.T) {
 			client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
-			clock := newTestClock()
+			clock := testkit.NewClock()
 			a := tenants.NewAudit(tenants.AuditConfig{Now: clock.Now, RejectLimit: 5, RejectWindow: time.Minute, RejectKeys: 4})
 			reject := func(ip, reason string) {
 				a.Rejected(context.Background(), client, tenants.Event{Action: "test.rejected", Reason: reason,
@@ -200,9 +185,9 @@ func TestRejectedIsRateLimited(t *testing.T) {
 				t.Errorf("other reason / address wrote %d / %d events, want 1 / 1", a, b)
 			}
 			// Within the window nothing more; after it, the count of what was left out.
-			clock.Add(59 * time.Second)
+			clock.Advance(59 * time.Second)
 			reject("192.0.2.1", "bad_secret")
-			clock.Add(time.Second)
+			clock.Advance(time.Second)
 			reject("192.0.2.1", "bad_secret")
 			evs := events(t, client, "192.0.2.1", "bad_secret")
 			if len(evs) != 6 {
@@ -214,7 +199,7 @@ func TestRejectedIsRateLimited(t *testing.T) {
 
 			// Bounded keys: 4 remembered; rejections beyond are counted and
 			// reported by the next event once old keys are forgotten.
-			clock.Add(time.Minute)
+			clock.Advance(time.Minute)
 			for i := 1; i <= 4; i++ {
 				reject(fmt.Sprintf("198.51.100.%d", i), "bad_secret")
 			}
@@ -223,7 +208,7 @@ func TestRejectedIsRateLimited(t *testing.T) {
 			if n := len(events(t, client, "198.51.100.5", "bad_secret")) + len(events(t, client, "198.51.100.6", "bad_secret")); n != 0 {
 				t.Errorf("a full table wrote %d events for new keys, want 0", n)
 			}
-			clock.Add(time.Minute)
+			clock.Advance(time.Minute)
 			reject("198.51.100.7", "bad_secret")
 			evs = events(t, client, "198.51.100.7", "bad_secret")
 			if len(evs) != 1 || fmt.Sprint(evs[0].Metadata["suppressed_elsewhere"]) != "2" {
