@@ -9,6 +9,10 @@
 #   BENCH_ROUNDS=5 bash bench/oidc.sh  # more rounds (default 3)
 #   BENCH_PROFILE=1 bash bench/oidc.sh # also CPU profiles (pprof) of the
 #                                      # Gatehouse cells, in $BENCH_OUT
+#   BENCH_BASELINE=REV bash bench/oidc.sh
+#                                      # also Gatehouse as of git revision REV
+#                                      # (cells base/…), every token cell
+#                                      # against it within each round
 #
 # Every server runs for the whole run on 127.0.0.1, pinned to CPU 1
 # (taskset -c 1); only one is under load at a time. The load generator and
@@ -61,7 +65,7 @@ cleanup() {
 	pin_pg "$ALL_CPUS" || true
 	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
-	for db in "$SCRATCH" "${SCRATCH}_peer"; do
+	for db in "$SCRATCH" "${SCRATCH}_peer" "${SCRATCH}_base"; do
 		psql -q "$PG/postgres?sslmode=disable" -c "DROP DATABASE IF EXISTS $db" 2>/dev/null || true
 	done
 	rm -rf "$W"
@@ -84,6 +88,15 @@ go build -o "$W/load" ./bench/load
 go test -c -o "$W/sign.test" ./bench
 GOEXPERIMENT=boringcrypto CGO_ENABLED=1 go test -c -o "$W/sign-boring.test" ./bench
 GH_BIN=$W/gatehouse
+BASE=${BENCH_BASELINE:-}
+if [ -n "$BASE" ]; then
+	# The baseline and its own load tool (its hosted pages may differ), built
+	# from a detached work tree of REV.
+	git worktree add -q --detach "$W/base-src" "$BASE"
+	(cd "$W/base-src" && go build -o "$W/gatehouse-base" ./cmd/gatehouse && go build -o "$W/load-base" ./bench/load)
+	git worktree remove --force "$W/base-src"
+	say "baseline: $(git rev-parse --short "$BASE") ($(git log -1 --format=%s "$BASE" | cut -c1-60))"
+fi
 if [ "${BENCH_PROFILE:-}" = 1 ]; then
 	printf '{"Replace":{"%s":"%s"}}' "$ROOT/cmd/gatehouse/zz_bench_pprof.go" "$ROOT/bench/pprof/pprof.go.txt" >"$W/overlay.json"
 	go build -overlay "$W/overlay.json" -o "$W/gatehouse-pprof" ./cmd/gatehouse
@@ -109,7 +122,7 @@ EOF
 	eval "PEER_$1=http://127.0.0.1:$port"
 }
 
-# start_gh name binary database-url(empty: SQLite): serves, seeds over
+# start_gh name binary database-url(empty: SQLite) [load-tool]: serves, seeds over
 # GraphQL and sets GH_<name> (issuer) and GH_<name>_DATA; the seeded
 # client ids and secrets (GH_SVC_ES256_ID…) are the same names each time.
 start_gh() {
@@ -129,7 +142,7 @@ start_gh() {
 	PIDS+=($!)
 	waitfor "http://127.0.0.1:$port/readyz"
 	# Assigned first: eval "$(…)" would hide a failed seed behind eval's status.
-	seeded=$("$W/load" seed -issuer "http://127.0.0.1:$port" -pass "$apikey" -email "$EMAIL" -password "$PW" -redirect "$REDIRECT" | sed "s/^GH_/GH_${1}_/")
+	seeded=$("${4:-$W/load}" seed -issuer "http://127.0.0.1:$port" -pass "$apikey" -email "$EMAIL" -password "$PW" -redirect "$REDIRECT" | sed "s/^GH_/GH_${1}_/")
 	eval "$seeded"
 	eval "GH_$1=http://127.0.0.1:$port GH_${1}_DATA=$data"
 }
@@ -143,6 +156,11 @@ psql -q "$PG/postgres?sslmode=disable" -c "CREATE DATABASE $SCRATCH"
 start_gh sqlite "$GH_BIN" ""
 start_gh postgres "$GH_BIN" "$PG/$SCRATCH?sslmode=disable"
 start_gh boring "$W/gatehouse-boring" ""
+if [ -n "$BASE" ]; then
+	psql -q "$PG/postgres?sslmode=disable" -c "CREATE DATABASE ${SCRATCH}_base"
+	start_gh base_sqlite "$W/gatehouse-base" "" "$W/load-base"
+	start_gh base_postgres "$W/gatehouse-base" "$PG/${SCRATCH}_base?sslmode=disable" "$W/load-base"
+fi
 JWKS_SIZE=$(curl -fs "$GH_sqlite/oauth/v2/keys" | wc -c)
 FLOOR=127.0.0.1:$(freeport)
 taskset -c "$SERVER_CPU" "$W/load" static -url "$FLOOR" -n "$JWKS_SIZE" &
@@ -162,6 +180,11 @@ taskset -c "$LOAD_CPU" "$W/load" login -name gatehouse/postgres/pool-org -issuer
 	-secret "$GH_postgres_WEB_SECRET" -redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -scope "openid offline_access organization" \
 	-tokens-out "$W/gh-rt-org" -pool $((CONC * ROUNDS)) >/dev/null
 split -l "$CONC" -d -a 3 "$W/gh-rt-org" "$W/gh-rt-org."
+if [ -n "$BASE" ]; then
+	taskset -c "$LOAD_CPU" "$W/load-base" login -name base/postgres/pool -issuer "$GH_base_postgres" -client "$GH_base_postgres_WEB_ID" \
+		-secret "$GH_base_postgres_WEB_SECRET" -redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -tokens-out "$W/base-rt" -pool $((CONC * ROUNDS)) >/dev/null
+	split -l "$CONC" -d -a 3 "$W/base-rt" "$W/base-rt."
+fi
 
 CC='grant_type=client_credentials&scope=invoices%3Aread'
 cc() { # name url id secret
@@ -198,13 +221,17 @@ for ROUND in $(seq "$ROUNDS"); do
 	cc gatehouse/sqlite/cc/ES256 "$GH_sqlite" "$GH_sqlite_SVC_ES256_ID" "$GH_sqlite_SVC_ES256_SECRET"
 	after=$(sqlite_state)
 	[ "$before" = "$after" ] && say "sqlite files unchanged by client_credentials: $after" || say "SQLITE FILES CHANGED: before $before after $after"
+	# Each baseline cell right after the cell it is compared with.
+	[ -z "$BASE" ] || cc base/sqlite/cc/ES256 "$GH_base_sqlite" "$GH_base_sqlite_SVC_ES256_ID" "$GH_base_sqlite_SVC_ES256_SECRET"
 	profile sqlite sqlite-cc-rs256
 	cc gatehouse/sqlite/cc/RS256 "$GH_sqlite" "$GH_sqlite_SVC_RS256_ID" "$GH_sqlite_SVC_RS256_SECRET"
+	[ -z "$BASE" ] || cc base/sqlite/cc/RS256 "$GH_base_sqlite" "$GH_base_sqlite_SVC_RS256_ID" "$GH_base_sqlite_SVC_RS256_SECRET"
 	sleep 3 # pg_stat_database lags: let earlier counts land first
 	before=$(pg_counters)
 	cc gatehouse/postgres/cc/ES256 "$GH_postgres" "$GH_postgres_SVC_ES256_ID" "$GH_postgres_SVC_ES256_SECRET"
 	sleep 3
 	say "pg_stat_database xact_commit|tup_inserted|tup_updated|tup_deleted before $before after $(pg_counters) (client_credentials; the counters include pool health checks)"
+	[ -z "$BASE" ] || cc base/postgres/cc/ES256 "$GH_base_postgres" "$GH_base_postgres_SVC_ES256_ID" "$GH_base_postgres_SVC_ES256_SECRET"
 	cc gatehouse/postgres/cc/RS256 "$GH_postgres" "$GH_postgres_SVC_RS256_ID" "$GH_postgres_SVC_RS256_SECRET"
 	cc gatehouse-boring/sqlite/cc/RS256 "$GH_boring" "$GH_boring_SVC_RS256_ID" "$GH_boring_SVC_RS256_SECRET"
 	cc gatehouse-boring/sqlite/cc/ES256 "$GH_boring" "$GH_boring_SVC_ES256_ID" "$GH_boring_SVC_ES256_SECRET"
@@ -219,6 +246,8 @@ for ROUND in $(seq "$ROUNDS"); do
 		-tokens "$W/gh-rt.$(printf %03d $((ROUND - 1)))" -c "$CONC" -d "$DUR"
 	sleep 3
 	say "pg_stat_database during refresh: before $before after $(pg_counters)"
+	[ -z "$BASE" ] || load refresh -name base/postgres/refresh -url "$GH_base_postgres/oauth/v2/token" -user "$GH_base_postgres_WEB_ID" \
+		-pass "$GH_base_postgres_WEB_SECRET" -tokens "$W/base-rt.$(printf %03d $((ROUND - 1)))" -c "$CONC" -d "$DUR"
 	load refresh -name gatehouse/postgres/refresh-org -url "$GH_postgres/oauth/v2/token" -user "$GH_postgres_WEB_ID" -pass "$GH_postgres_WEB_SECRET" \
 		-tokens "$W/gh-rt-org.$(printf %03d $((ROUND - 1)))" -c "$CONC" -d "$DUR"
 	if [ "$PG_CPU" != any ]; then
@@ -231,8 +260,10 @@ for ROUND in $(seq "$ROUNDS"); do
 	load get -name peer/jwks -url "$PEER_es/jwks" -c "$CONC" -d "$DUR"
 	profile sqlite sqlite-discovery
 	load get -name gatehouse/discovery -url "$GH_sqlite/.well-known/openid-configuration" -c "$CONC" -d "$DUR"
+	[ -z "$BASE" ] || load get -name base/discovery -url "$GH_base_sqlite/.well-known/openid-configuration" -c "$CONC" -d "$DUR"
 	profile sqlite sqlite-jwks
 	load get -name gatehouse/jwks -url "$GH_sqlite/oauth/v2/keys" -c "$CONC" -d "$DUR"
+	[ -z "$BASE" ] || load get -name base/jwks -url "$GH_base_sqlite/oauth/v2/keys" -c "$CONC" -d "$DUR"
 	load get -name floor/net-http-static -url "http://$FLOOR/" -c "$CONC" -d "$DUR"
 done
 
@@ -277,6 +308,12 @@ ratios = [
     ("refresh, PostgreSQL unpinned / peer refresh, memory", lambda r: r["gatehouse/postgres/refresh-pg-unpinned"] / r["peer/refresh/memory"]),
     ("discovery / floor", lambda r: r["gatehouse/discovery"] / r["floor/net-http-static"]),
     ("jwks / floor", lambda r: r["gatehouse/jwks"] / r["floor/net-http-static"]),
+    ("sqlite cc ES256 / baseline (>= 0.95)", lambda r: r["gatehouse/sqlite/cc/ES256"] / r["base/sqlite/cc/ES256"]),
+    ("sqlite cc RS256 / baseline (>= 0.95)", lambda r: r["gatehouse/sqlite/cc/RS256"] / r["base/sqlite/cc/RS256"]),
+    ("postgres cc ES256 / baseline (>= 0.95)", lambda r: r["gatehouse/postgres/cc/ES256"] / r["base/postgres/cc/ES256"]),
+    ("postgres refresh / baseline (>= 0.95)", lambda r: r["gatehouse/postgres/refresh"] / r["base/postgres/refresh"]),
+    ("discovery / baseline (>= 0.95)", lambda r: r["gatehouse/discovery"] / r["base/discovery"]),
+    ("jwks / baseline (>= 0.95)", lambda r: r["gatehouse/jwks"] / r["base/jwks"]),
 ]
 for label, f in ratios:
     vals = []

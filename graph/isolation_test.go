@@ -49,6 +49,17 @@ func (e *env) seedTenant(t *testing.T, name string) tenant {
 	return x
 }
 
+// nonEmpty returns the list at path, failing the test when it is missing
+// or empty: a check over each element of an empty list checks nothing.
+func nonEmpty(t *testing.T, v any, path string) []any {
+	t.Helper()
+	list, _ := get(v, path).([]any)
+	if len(list) == 0 {
+		t.Fatalf("%s is empty: nothing to check", path)
+	}
+	return list
+}
+
 func (x tenant) ids() map[string]string {
 	m := map[string]string{"Organization": x.org, "User": x.user, "Membership": x.membership, "Role": x.role,
 		"Domain": x.domain, "Connection": x.connection, "OrganizationPolicy": x.policy, "APIKey": x.apiKey}
@@ -140,7 +151,7 @@ func TestTenantIsolation(t *testing.T) {
 				}
 			}
 			d := e.ok(b.key, `{auditEvents(first:100){edges{node{organizationID}}}}`, nil)
-			for _, edge := range get(d, "auditEvents.edges").([]any) {
+			for _, edge := range nonEmpty(t, d, "auditEvents.edges") {
 				if str(edge, "node.organizationID") != b.org {
 					t.Errorf("audit event of %s visible to tenant B", str(edge, "node.organizationID"))
 				}
@@ -156,8 +167,8 @@ func TestTenantIsolation(t *testing.T) {
 				map[string]any{"o": b.org, "u": a.user})
 			d := e.ok(b.key, `query($o:ID!){organization(id:$o){memberships{edges{node{user{email memberships{totalCount edges{node{organizationID organization{slug} roles{key}}}}}}}}}}`,
 				map[string]any{"o": b.org})
-			for _, m := range get(d, "organization.memberships.edges").([]any) {
-				for _, um := range get(m, "node.user.memberships.edges").([]any) {
+			for _, m := range nonEmpty(t, d, "organization.memberships.edges") {
+				for _, um := range nonEmpty(t, m, "node.user.memberships.edges") {
 					if str(um, "node.organizationID") != b.org || str(um, "node.organization.slug") != "bravo" {
 						t.Errorf("tenant A membership reachable through a shared user: %v", um)
 					}

@@ -21,18 +21,18 @@ import (
 	"github.com/gatehouse-id/gatehouse/web"
 )
 
-// masterKeyFile is where the generated master key lives when
-// GATEHOUSE_MASTER_KEY is unset.
+// masterKeyFile is where the generated master key lives when neither
+// GATEHOUSE_MASTER_KEY nor GATEHOUSE_MASTER_KEY_FILE is set.
 const masterKeyFile = "master.key"
 
-// masterKey returns the configured master key, or the key file in the data
-// directory (created on first use, mode 0600).
-func masterKey(ctx context.Context, cfg *config.Config, logger *slog.Logger) ([]byte, error) {
-	if cfg.MasterKey != nil {
-		return cfg.MasterKey, nil
+// masterKeys returns the configured master keys (the first seals), or the
+// key file in the data directory (created on first use, mode 0600).
+func masterKeys(ctx context.Context, cfg *config.Config, logger *slog.Logger) ([][]byte, error) {
+	if cfg.MasterKeys != nil {
+		return cfg.MasterKeys, nil
 	}
 	path := filepath.Join(cfg.DataDir, masterKeyFile)
-	key, err := seal.LoadOrCreateKeyFile(path)
+	keys, err := seal.LoadOrCreateKeyFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
@@ -40,7 +40,7 @@ func masterKey(ctx context.Context, cfg *config.Config, logger *slog.Logger) ([]
 		logger.WarnContext(ctx, "GATEHOUSE_MASTER_KEY is not set: sealing secrets with a key file; "+
 			"set one key for every node in production", "file", path)
 	}
-	return key, nil
+	return keys, nil
 }
 
 // openIdentity opens and migrates the database and starts the OpenID
@@ -62,15 +62,18 @@ func openIdentity(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 // openProvider starts the OpenID provider: its signing keys are sealed with
 // the master key, and op's own encryption key is derived from it.
 func (b *backend) openProvider(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*provider.Provider, error) {
-	key, err := masterKey(ctx, cfg, logger)
+	keys, err := masterKeys(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := seal.New(key)
+	sealer, err := seal.New(keys...)
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
-	derived, err := hkdf.Key(sha256.New, key, nil, "gatehouse/oidc-provider/crypto-key", 32)
+	// From the key that seals: a master-key rotation also ends the
+	// library's short-lived encrypted state (and the MAC of a failure
+	// redirect in flight), which nothing keeps for longer than a login.
+	derived, err := hkdf.Key(sha256.New, keys[0], nil, "gatehouse/oidc-provider/crypto-key", 32)
 	if err != nil {
 		return nil, fmt.Errorf("derive provider key: %w", err)
 	}

@@ -11,8 +11,13 @@ import (
 func keys(ctx context.Context, e *env, args []string) int {
 	c := newCLI(e, "gatehouse keys", "Manages token-signing keys.\n\nCommands:\n"+
 		"  rotate    publish new signing keys; the old ones retire\n"+
-		"  revoke    end one signing key at once (a leaked key)")
+		"  revoke    end one signing key at once (a leaked key)\n"+
+		"  rotate-master\n"+
+		"            re-seal every secret under a new master key")
 	c.args = "<command>"
+	if len(args) > 0 && args[0] == "rotate-master" {
+		return keysRotateMaster(ctx, e, args[1:])
+	}
 	if len(args) > 0 && args[0] == "rotate" {
 		return keysRotate(ctx, e, args[1:])
 	}
@@ -95,5 +100,34 @@ func keysRevoke(ctx context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintln(e.stdout, replacement)
 	fmt.Fprintf(e.stderr, "Revoked %s: %s signs in its place; every node switches within 30s.\n", *kid, replacement)
+	return exitOK
+}
+
+func keysRotateMaster(ctx context.Context, e *env, args []string) int {
+	c := newCLI(e, "gatehouse keys rotate-master",
+		"Re-seals every secret stored under a master key (signing keys) with the new one.\n"+
+			"Give the new key first and the old one after it, in GATEHOUSE_MASTER_KEY\n"+
+			"(comma-separated) or one a line in GATEHOUSE_MASTER_KEY_FILE, on every node,\n"+
+			"then run this once. Nodes with both keys keep working throughout; when it\n"+
+			"has run, drop the old key from the configuration. Running it again changes\n"+
+			"nothing. The id of the master key now sealing is printed on stdout.").withConfig()
+	if code, done := c.parse(args); done {
+		return code
+	}
+	cfg, ok := c.load()
+	if !ok {
+		return exitUsage
+	}
+	b, p, err := openIdentity(ctx, cfg, newLogger(cfg, e.stderr))
+	if err != nil {
+		return e.fail(err)
+	}
+	defer b.Close()
+	n, err := p.ResealKeys(ctx)
+	if err != nil {
+		return e.fail(err)
+	}
+	fmt.Fprintln(e.stdout, p.MasterKeyID())
+	fmt.Fprintf(e.stderr, "Re-sealed %d signing keys under master key %s; the keys listed after it can now be removed.\n", n, p.MasterKeyID())
 	return exitOK
 }

@@ -68,9 +68,15 @@ func TestHelp(t *testing.T) {
 // TestHelpListsEveryConfigFlag: each configuration flag appears with its
 // variable and default in the help of every command that reads configuration.
 func TestHelpListsEveryConfigFlag(t *testing.T) {
-	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"apikey", "create"}, {"keys", "rotate"}, {"keys", "revoke"}} {
+	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"apikey", "create"}, {"keys", "rotate"}, {"keys", "revoke"}, {"keys", "rotate-master"}} {
 		r := runCmd(t, nil, append(cmd, "--help")...)
 		for _, v := range config.Table() {
+			if v.Flag == "" {
+				if !strings.Contains(r.stdout, "  "+v.Name+"\n") || !strings.Contains(r.stdout, "(default "+v.Default+")") {
+					t.Errorf("%s --help lacks the environment-only %s with its default", strings.Join(cmd, " "), v.Name)
+				}
+				continue
+			}
 			want := "(env " + v.Name + ", default " + v.Default + ")"
 			if !strings.Contains(r.stdout, "--"+v.Flag) || !strings.Contains(r.stdout, want) {
 				t.Errorf("%s --help lacks --%s with %q", strings.Join(cmd, " "), v.Flag, want)
@@ -390,5 +396,40 @@ func TestKeysRotateAndRevoke(t *testing.T) {
 	r = runCmd(t, env, "keys", "revoke", "--kid", ids[0])
 	if r.code != 2 || !strings.Contains(r.stderr, "no such signing key") {
 		t.Errorf("keys revoke again: exit %d, stderr %q; want 2 and no such signing key", r.code, r.stderr)
+	}
+}
+
+// TestKeysRotateMaster: the operator's master-key rotation, as the help
+// describes it. Keys sealed under the old key are re-sealed under the new
+// one; afterwards the new key alone serves, and the old key alone no
+// longer opens them.
+func TestKeysRotateMaster(t *testing.T) {
+	oldKey := strings.Repeat("11", 32)
+	newKey := strings.Repeat("22", 32)
+	dir := t.TempDir()
+	with := func(key string) map[string]string {
+		return map[string]string{"GATEHOUSE_DATA_DIR": dir, "GATEHOUSE_MASTER_KEY": key}
+	}
+	if r := runCmd(t, with(oldKey), "keys", "rotate"); r.code != 0 {
+		t.Fatalf("keys rotate under the old key: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r := runCmd(t, with(newKey+","+oldKey), "keys", "rotate-master")
+	if r.code != 0 || !strings.Contains(r.stderr, "Re-sealed 6 signing keys") || len(strings.TrimSpace(r.stdout)) != 8 {
+		t.Fatalf("rotate-master: exit %d, stdout %q, stderr %q; want 6 keys re-sealed and the new key id", r.code, r.stdout, r.stderr)
+	}
+	newID := strings.TrimSpace(r.stdout)
+	r = runCmd(t, with(newKey+","+oldKey), "keys", "rotate-master")
+	if r.code != 0 || !strings.Contains(r.stderr, "Re-sealed 0 signing keys") || strings.TrimSpace(r.stdout) != newID {
+		t.Fatalf("rotate-master again: exit %d, stdout %q, stderr %q; want nothing to do", r.code, r.stdout, r.stderr)
+	}
+	if r := runCmd(t, with(newKey), "keys", "rotate"); r.code != 0 {
+		t.Fatalf("the new key alone: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := runCmd(t, with(oldKey), "keys", "rotate"); r.code == 0 || !strings.Contains(r.stderr, "cannot open") {
+		t.Fatalf("the old key alone: exit %d, stderr %q; want it to fail opening the keys", r.code, r.stderr)
+	}
+	// The key is never an argument.
+	if r := runCmd(t, map[string]string{"GATEHOUSE_DATA_DIR": dir}, "keys", "rotate-master", "--master-key", newKey); r.code != 2 {
+		t.Fatalf("--master-key on the command line: exit %d, stderr %q; want a usage error", r.code, r.stderr)
 	}
 }

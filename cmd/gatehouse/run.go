@@ -161,8 +161,19 @@ func (c *cli) usage(w io.Writer) {
 	}
 	if c.config != nil {
 		fmt.Fprint(w, "\nConfiguration (a flag wins over its environment variable):\n")
+		var envOnly []config.Var
 		for _, v := range config.Table() {
+			if v.Flag == "" {
+				envOnly = append(envOnly, v)
+				continue
+			}
 			printFlag(w, c.fs.Lookup(v.Flag))
+		}
+		if len(envOnly) > 0 {
+			fmt.Fprint(w, "\nEnvironment only (never a flag: other users of the machine can read arguments):\n")
+			for _, v := range envOnly {
+				fmt.Fprintf(w, "  %s\n      %s\n      (default %s)\n", v.Name, v.Description, v.Default)
+			}
 		}
 	}
 }

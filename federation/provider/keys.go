@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	entdialect "entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
@@ -243,6 +245,52 @@ func (s *keyStore) parse(row *ent.SigningKey) (*signingKey, error) {
 		public:      jose.JSONWebKey{Key: signer.Public(), KeyID: string(row.ID), Algorithm: string(alg), Use: "sig"},
 		activatesAt: row.ActivatesAt,
 	}, nil
+}
+
+// reseal re-seals under the current master key every stored key another
+// key sealed. sealed_private_key is immutable to ent's builders (nothing
+// else may change it), so the update is one plain conditional statement.
+func (s *keyStore) reseal(ctx context.Context, db *ent.Client, dialect string) (int, error) {
+	if dialect == "" {
+		dialect = entdialect.SQLite
+	}
+	tx, err := db.Tx(ctx)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := tx.SigningKey.Query().All(ctx)
+	if err != nil {
+		return 0, rollback(tx, err)
+	}
+	n := 0
+	for _, row := range rows {
+		out, resealed, err := s.sealer.Reseal(row.SealedPrivateKey, []byte(row.ID))
+		if err != nil {
+			return 0, rollback(tx, fmt.Errorf("open signing key %s (is the master key that sealed it still configured?): %w", row.ID, err))
+		}
+		if !resealed {
+			continue
+		}
+		query, args := entsql.Dialect(dialect).Update(signingkey.Table).
+			Set(signingkey.FieldSealedPrivateKey, out).
+			Where(entsql.And(entsql.EQ(signingkey.FieldID, row.ID), entsql.EQ(signingkey.FieldSealedPrivateKey, row.SealedPrivateKey))).
+			Query()
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return 0, rollback(tx, fmt.Errorf("store signing key %s: %w", row.ID, err))
+		}
+		if changed, err := res.RowsAffected(); err == nil && changed == 1 {
+			n++
+		}
+	}
+	return n, tx.Commit()
+}
+
+func rollback(tx *ent.Tx, err error) error {
+	if rerr := tx.Rollback(); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return err
 }
 
 // create generates, seals (associated data: the key id, so a sealed key

@@ -272,6 +272,25 @@ func (p *Provider) RevokeKey(ctx context.Context, kid string) (string, error) {
 	return replacement, err
 }
 
+// ResealKeys re-seals every signing key that the master key now sealing
+// (the first of Config.Sealer's keys) did not seal, in one transaction,
+// and returns how many it re-sealed (`gatehouse keys rotate-master`).
+// Afterwards the keys that came before can be dropped from the
+// configuration. Running it again, or on two nodes at once, re-seals
+// nothing twice: each row is updated only if it still holds what was read.
+func (p *Provider) ResealKeys(ctx context.Context) (int, error) {
+	ctx = systemCtx(ctx)
+	n, err := p.keys.reseal(ctx, p.db, p.cfg.Dialect)
+	if err != nil {
+		return 0, fmt.Errorf("reseal signing keys: %w", err)
+	}
+	p.log.InfoContext(ctx, "provider: signing keys re-sealed", "count", n, "master_key_id", p.cfg.Sealer.KeyID())
+	return n, nil
+}
+
+// MasterKeyID is the id of the master key that seals (seal.Sealer.KeyID).
+func (p *Provider) MasterKeyID() string { return p.cfg.Sealer.KeyID() }
+
 // maxTokenLifetime is the longest access or ID token lifetime of any
 // application, at least an hour.
 func (p *Provider) maxTokenLifetime(ctx context.Context) (time.Duration, error) {

@@ -235,7 +235,14 @@ func TestRefreshLosesRace(t *testing.T) {
 			status, body, err := postFormAnswer(e.issuer+pathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, "web", webSecret)
 			answered <- raceAnswer{status: status, body: body, err: err}
 		}()
-		time.Sleep(200 * time.Millisecond) // let the refresh read and reach its write
+		if e.p.cfg.Dialect == dialect.Postgres {
+			// The path under test: the refresh has read the token as unrotated
+			// and its write waits on the winner's uncommitted successor (the
+			// unique parent_id). Wait until PostgreSQL says so.
+			waitForLockWait(t, e, "refresh_tokens")
+		}
+		// On SQLite nothing shows that the refresh is waiting; whether it read
+		// before or after this commit, the answer below must be the same.
 		must(t, tx.Commit())
 		a := <-answered
 		must(t, a.err)
@@ -246,4 +253,30 @@ func TestRefreshLosesRace(t *testing.T) {
 			t.Errorf("the winner survived the reuse: %d %v", status, body)
 		}
 	})
+}
+
+// waitForLockWait returns once a statement on table of this test's
+// database waits on a lock held by another transaction (PostgreSQL only).
+// It polls the server's own view of its backends: a barrier on a state,
+// not a sleep that hopes to have waited long enough.
+func waitForLockWait(t *testing.T, e *env, table string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rows, err := e.db.QueryContext(e.ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%' || $1 || '%'`, table)
+		must(t, err)
+		var n int
+		for rows.Next() {
+			must(t, rows.Scan(&n))
+		}
+		must(t, rows.Close())
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no statement on %s came to wait on a lock within 30s", table)
+		}
+		time.Sleep(5 * time.Millisecond) // a poll interval; the condition decides
+	}
 }

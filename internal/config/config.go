@@ -19,7 +19,7 @@ import (
 type Config struct {
 	// Addr is the host:port the HTTP server listens on.
 	Addr string
-	// DataDir holds the embedded SQLite database and, when MasterKey is
+	// DataDir holds the embedded SQLite database and, when MasterKeys is
 	// unset, the generated master key file.
 	DataDir string
 	// DatabaseURL selects PostgreSQL (postgres:// or postgresql://); empty
@@ -39,9 +39,12 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may finish after
 	// SIGTERM or SIGINT.
 	ShutdownTimeout time.Duration
-	// MasterKey seals secrets at rest (signing keys): 32 bytes, decoded from
-	// base64 or hex. Nil means a generated key file in DataDir.
-	MasterKey []byte
+	// MasterKeys seal secrets at rest (signing keys): 32 bytes each,
+	// decoded from base64 or hex, from GATEHOUSE_MASTER_KEY or the file
+	// GATEHOUSE_MASTER_KEY_FILE names — never from the command line, where
+	// other users of the machine see it. The first seals; the others, during
+	// a rotation, only open. Nil means a generated key file in DataDir.
+	MasterKeys [][]byte
 
 	// labels names where each field's value came from (flag or variable),
 	// so that a problem points at what the operator actually typed.
@@ -127,15 +130,29 @@ var settings = []setting{
 			c.ShutdownTimeout = d
 			return nil
 		}},
-	{Var{"GATEHOUSE_MASTER_KEY", "master-key", "a generated key file (mode 0600) in the data directory",
-		"32-byte `key` (base64 or hex) that seals signing keys and other secrets at rest; set it in production"},
+	{Var{"GATEHOUSE_MASTER_KEY", "", "a generated key file (mode 0600) in the data directory",
+		"32-byte `key` (base64 or hex) that seals signing keys and other secrets at rest; set it (or GATEHOUSE_MASTER_KEY_FILE) in production. " +
+			"Environment only, never a flag. To rotate, put the new key first and the old one after it, comma-separated, and run gatehouse keys rotate-master"},
 		func(c *Config, s string) error {
-			k, err := seal.ParseKey(s)
+			keys, err := seal.ParseKeys(s)
 			if err != nil {
 				// seal's reasons are worded for the key file; the value is never repeated.
-				return errors.New("must be 32 bytes in hex (64 characters) or base64 (e.g. openssl rand -base64 32)")
+				return errors.New("must be 32 bytes in hex (64 characters) or base64 (e.g. openssl rand -base64 32), or several such keys separated by commas")
 			}
-			c.MasterKey = k
+			c.MasterKeys = keys
+			return nil
+		}},
+	{Var{"GATEHOUSE_MASTER_KEY_FILE", "master-key-file", "none",
+		"`path` of a file (mode 0600) holding the master key, or the keys of a rotation one a line, newest first; instead of GATEHOUSE_MASTER_KEY"},
+		func(c *Config, s string) error {
+			keys, err := seal.ReadKeyFile(s)
+			if err != nil {
+				return err
+			}
+			if c.MasterKeys != nil {
+				return errors.New("set GATEHOUSE_MASTER_KEY or GATEHOUSE_MASTER_KEY_FILE, not both")
+			}
+			c.MasterKeys = keys
 			return nil
 		}},
 }
@@ -155,7 +172,11 @@ func Markdown() string {
 	var b strings.Builder
 	b.WriteString("| Variable | Flag | Default | Description |\n|---|---|---|---|\n")
 	for _, v := range Table() {
-		fmt.Fprintf(&b, "| `%s` | `--%s` | %s | %s |\n", v.Name, v.Flag, v.Default, v.Description)
+		flag := "(environment only)"
+		if v.Flag != "" {
+			flag = "`--" + v.Flag + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", v.Name, flag, v.Default, v.Description)
 	}
 	return b.String()
 }
@@ -172,6 +193,9 @@ type Loader struct {
 func Bind(fs *flag.FlagSet, getenv func(string) string) *Loader {
 	l := &Loader{getenv: getenv, flags: make(map[string]*flagValue, len(settings))}
 	for _, s := range settings {
+		if s.Flag == "" {
+			continue // environment only
+		}
 		v := &flagValue{isBool: s.Flag == "dev"}
 		l.flags[s.Flag] = v
 		fs.Var(v, s.Flag, fmt.Sprintf("%s\n(env %s, default %s)", s.Description, s.Name, s.Default))
@@ -206,7 +230,7 @@ func (l *Loader) Load() (*Config, error) {
 		c.labels[s.Name] = label
 		if err := s.set(c, raw); err != nil {
 			shown := fmt.Sprintf("%q", raw)
-			if s.Flag == "master-key" {
+			if s.Name == "GATEHOUSE_MASTER_KEY" {
 				shown = "(value hidden)" // a mistyped key is still a secret
 			}
 			problems = append(problems, problem{s.Name, fmt.Sprintf("%s %s: %v", label, shown, err)})

@@ -224,6 +224,9 @@ func TestBindUsageNamesEnvAndDefault(t *testing.T) {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	Bind(fs, func(string) string { return "" })
 	for _, v := range Table() {
+		if v.Flag == "" {
+			continue // environment only (GATEHOUSE_MASTER_KEY)
+		}
 		f := fs.Lookup(v.Flag)
 		if f == nil {
 			t.Errorf("flag --%s not registered", v.Flag)
@@ -276,8 +279,11 @@ func TestREADMEConfigurationTable(t *testing.T) {
 			t.Errorf("README.md configuration table has no row for %s (--%s)", v.Name, v.Flag)
 			continue
 		}
-		if !strings.Contains(row, "--"+v.Flag) {
+		if v.Flag != "" && !strings.Contains(row, "--"+v.Flag) {
 			t.Errorf("README.md row for %s does not name its flag --%s: %s", v.Name, v.Flag, row)
+		}
+		if v.Flag == "" && !strings.Contains(row, "environment only") {
+			t.Errorf("README.md row for %s does not say it has no flag: %s", v.Name, row)
 		}
 	}
 	for name := range rows {
@@ -314,25 +320,61 @@ func markdownSection(doc, heading string) (string, bool) {
 }
 
 func TestMasterKey(t *testing.T) {
-	key := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-	for name, raw := range map[string]string{"hex": key, "base64": "ASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4mrze8="} {
-		fs := flag.NewFlagSet("t", flag.ContinueOnError)
-		l := Bind(fs, func(k string) string { return map[string]string{"GATEHOUSE_MASTER_KEY": raw}[k] })
-		if err := fs.Parse(nil); err != nil {
+	const hexKey = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	const b64Key = "ASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4mrze8="
+	const otherKey = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+	dir := t.TempDir()
+	file := func(name, content string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
 			t.Fatal(err)
 		}
-		c, err := l.Load()
-		if err != nil || len(c.MasterKey) != 32 {
-			t.Errorf("%s key: %v (len %d)", name, err, len(c.MasterKey))
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
 		}
+		return p
 	}
+	rotation := file("rotation.key", otherKey+"\n"+hexKey+"\n", 0o600)
+	for _, c := range []struct {
+		name  string
+		env   map[string]string
+		args  []string
+		keys  int    // keys loaded; 0 when an error is wanted
+		error string // in the error; the key itself never is
+	}{
+		{"hex", map[string]string{"GATEHOUSE_MASTER_KEY": hexKey}, nil, 1, ""},
+		{"base64", map[string]string{"GATEHOUSE_MASTER_KEY": b64Key}, nil, 1, ""},
+		{"a rotation", map[string]string{"GATEHOUSE_MASTER_KEY": otherKey + "," + hexKey}, nil, 2, ""},
+		{"file", map[string]string{"GATEHOUSE_MASTER_KEY_FILE": file("one.key", b64Key+"\n", 0o600)}, nil, 1, ""},
+		{"file by flag", nil, []string{"--master-key-file", rotation}, 2, ""},
+		{"too short", map[string]string{"GATEHOUSE_MASTER_KEY": "s3cret-but-too-short"}, nil, 0, "GATEHOUSE_MASTER_KEY (value hidden)"},
+		{"both", map[string]string{"GATEHOUSE_MASTER_KEY": hexKey, "GATEHOUSE_MASTER_KEY_FILE": rotation}, nil, 0, "not both"},
+		{"readable by others", map[string]string{"GATEHOUSE_MASTER_KEY_FILE": file("open.key", hexKey, 0o644)}, nil, 0, "must not be accessible"},
+		{"missing file", map[string]string{"GATEHOUSE_MASTER_KEY_FILE": filepath.Join(dir, "nope")}, nil, 0, "GATEHOUSE_MASTER_KEY_FILE"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			l := Bind(fs, func(k string) string { return c.env[k] })
+			if err := fs.Parse(c.args); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := l.Load()
+			if c.keys > 0 {
+				if err != nil || len(cfg.MasterKeys) != c.keys {
+					t.Fatalf("Load = %v, want %d keys", err, c.keys)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.error) || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), hexKey) {
+				t.Fatalf("Load error = %v; want it to say %q and never show a key", err, c.error)
+			}
+		})
+	}
+	// The key is never a flag: other users of the machine read argv.
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
-	l := Bind(fs, func(string) string { return "" })
-	if err := fs.Parse([]string{"--master-key", "s3cret-but-too-short"}); err != nil {
-		t.Fatal(err)
-	}
-	_, err := l.Load()
-	if err == nil || !strings.Contains(err.Error(), "--master-key") || strings.Contains(err.Error(), "s3cret") {
-		t.Errorf("bad key error = %v; want it to name --master-key and hide the value", err)
+	fs.SetOutput(io.Discard)
+	Bind(fs, func(string) string { return "" })
+	if err := fs.Parse([]string{"--master-key", hexKey}); err == nil {
+		t.Fatal("--master-key was accepted on the command line")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"unicode"
 )
 
 // ParseKey decodes a master key given as text (GATEHOUSE_MASTER_KEY):
@@ -36,10 +37,11 @@ func ParseKey(s string) ([]byte, error) {
 
 // LoadOrCreateKeyFile returns the master key stored in path, creating the
 // file with a new random key and mode 0600 when it does not exist. It is for
-// development: production passes GATEHOUSE_MASTER_KEY. An existing file
+// development: production passes GATEHOUSE_MASTER_KEY or
+// GATEHOUSE_MASTER_KEY_FILE. An existing file
 // that group or others may read is refused rather than used, since the key
 // in it must be treated as disclosed.
-func LoadOrCreateKeyFile(path string) ([]byte, error) {
+func LoadOrCreateKeyFile(path string) ([][]byte, error) {
 	key := make([]byte, KeySize)
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("seal: generate key: %w", err)
@@ -53,13 +55,20 @@ func LoadOrCreateKeyFile(path string) ([]byte, error) {
 			_ = os.Remove(path)
 			return nil, fmt.Errorf("seal: write key file %s: %w", path, errors.Join(werr, cerr))
 		}
-		return key, nil
+		return [][]byte{key}, nil
 	case !errors.Is(err, fs.ErrExist):
 		return nil, fmt.Errorf("seal: create key file: %w", err)
 	}
+	return ReadKeyFile(path)
+}
+
+// ReadKeyFile returns the master keys in path (see ParseKeys), refusing a
+// file that group or others may access: the keys in it must be treated as
+// disclosed.
+func ReadKeyFile(path string) ([][]byte, error) {
 	info, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("seal: stat key file: %w", err)
+		return nil, fmt.Errorf("seal: key file: %w", err)
 	}
 	if !info.Mode().IsRegular() {
 		return nil, fmt.Errorf("seal: key file %s is not a regular file", path)
@@ -71,9 +80,32 @@ func LoadOrCreateKeyFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal: read key file: %w", err)
 	}
-	key, err = ParseKey(string(b))
+	keys, err := ParseKeys(string(b))
 	if err != nil {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
-	return key, nil
+	return keys, nil
+}
+
+// ParseKeys decodes one or more master keys, each as ParseKey reads it,
+// separated by commas or white space (a file may hold one a line). The
+// first seals; the others only open what they sealed, while a rotation
+// re-seals it (gatehouse keys rotate-master).
+func ParseKeys(s string) ([][]byte, error) {
+	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+	if len(fields) == 0 {
+		return nil, errors.New("seal: master key is empty; expected 32 bytes as base64 or hex (e.g. `openssl rand -base64 32`)")
+	}
+	keys := make([][]byte, len(fields))
+	for i, f := range fields {
+		k, err := ParseKey(f)
+		if err != nil {
+			if len(fields) > 1 {
+				return nil, fmt.Errorf("key %d of %d: %w", i+1, len(fields), err)
+			}
+			return nil, err
+		}
+		keys[i] = k
+	}
+	return keys, nil
 }

@@ -2,6 +2,9 @@ package seal
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -23,8 +26,8 @@ func TestSealOpenRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sealed[0] != version1 || sealed[1] != 0 {
-			t.Fatalf("header = %x", sealed[:2])
+		if sealed[0] != version2 || s.KeyID() != hex.EncodeToString(sealed[1:v2Header]) {
+			t.Fatalf("header = %x, want version 2 and key id %s", sealed[:v2Header], s.KeyID())
 		}
 		got, err := s.Open(sealed, []byte("sk_1"))
 		if err != nil {
@@ -68,9 +71,11 @@ func TestOpenRejects(t *testing.T) {
 		"wrong key":             {other, sealed, "sk_1"},
 		"version changed":       {s, flip(0), "sk_1"},
 		"key id changed":        {s, flip(1), "sk_1"},
+		"key id byte 4 changed": {s, flip(4), "sk_1"},
 		"nonce changed":         {s, flip(3), "sk_1"},
 		"ciphertext changed":    {s, flip(len(sealed) - 1), "sk_1"},
 		"truncated":             {s, sealed[:minSealedLen-1], "sk_1"},
+		"truncated past header": {s, sealed[:v2Header+nonceSize+tagSize-1], "sk_1"},
 		"empty":                 {s, nil, "sk_1"},
 	}
 	for name, c := range cases {
@@ -118,7 +123,7 @@ func TestParseKey(t *testing.T) {
 
 func TestLoadOrCreateKeyFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "master.key")
-	k1, err := LoadOrCreateKeyFile(path)
+	k1s, err := LoadOrCreateKeyFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,11 +134,11 @@ func TestLoadOrCreateKeyFile(t *testing.T) {
 	if perm := info.Mode().Perm(); perm != 0o600 {
 		t.Fatalf("mode = %04o, want 0600", perm)
 	}
-	k2, err := LoadOrCreateKeyFile(path)
+	k2s, err := LoadOrCreateKeyFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(k1, k2) || len(k1) != KeySize {
+	if len(k1s) != 1 || len(k2s) != 1 || !bytes.Equal(k1s[0], k2s[0]) || len(k1s[0]) != KeySize {
 		t.Fatal("second load returned another key")
 	}
 	if err := os.Chmod(path, 0o640); err != nil {
@@ -175,4 +180,98 @@ func FuzzOpen(f *testing.F) {
 			t.Fatal("reseal round trip failed")
 		}
 	})
+}
+
+// TestRotation: a Sealer of several keys seals with the first and opens
+// what any of them sealed, including version-1 values (written before key
+// ids); Reseal moves a value to the current key once and leaves it alone
+// after.
+func TestRotation(t *testing.T) {
+	oldKey, newKey := testKey(1), testKey(2)
+	old, err := New(oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := New(newKey, oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ring.KeyID() == old.KeyID() {
+		t.Fatal("two keys share an id")
+	}
+	underOld, _ := old.Seal([]byte("signing key"), []byte("sk_1"))
+	legacy := sealV1(t, oldKey, []byte("legacy key"), []byte("sk_2"))
+
+	for name, c := range map[string]struct {
+		sealed []byte
+		plain  string
+	}{"old key": {underOld, "signing key"}, "version 1": {legacy, "legacy key"}} {
+		t.Run(name, func(t *testing.T) {
+			if got, err := ring.Open(c.sealed, adOf(name)); err != nil || string(got) != c.plain {
+				t.Fatalf("Open = %q, %v", got, err)
+			}
+			again, resealed, err := ring.Reseal(c.sealed, adOf(name))
+			if err != nil || !resealed || again[0] != version2 || hex.EncodeToString(again[1:v2Header]) != ring.KeyID() {
+				t.Fatalf("Reseal = %x, %v, %v", again[:v2Header], resealed, err)
+			}
+			if _, resealed, err := ring.Reseal(again, adOf(name)); err != nil || resealed {
+				t.Fatalf("second Reseal = %v, %v; want nothing to do", resealed, err)
+			}
+			// Once re-sealed, the new key alone opens it: the old one can go.
+			newOnly, _ := New(newKey)
+			if got, err := newOnly.Open(again, adOf(name)); err != nil || string(got) != c.plain {
+				t.Fatalf("new key alone: %q, %v", got, err)
+			}
+			if _, err := old.Open(again, adOf(name)); !errors.Is(err, ErrOpen) {
+				t.Fatalf("old key opened a value re-sealed under the new one: %v", err)
+			}
+		})
+	}
+	// Re-sealing keeps the binding to the associated data.
+	if _, _, err := ring.Reseal(underOld, []byte("sk_other")); !errors.Is(err, ErrOpen) {
+		t.Fatalf("Reseal with other associated data = %v, want ErrOpen", err)
+	}
+	if _, err := New(oldKey, oldKey); err == nil {
+		t.Fatal("the same key twice was accepted")
+	}
+	if _, err := New(); err == nil {
+		t.Fatal("no key was accepted")
+	}
+}
+
+func adOf(name string) []byte {
+	if name == "version 1" {
+		return []byte("sk_2")
+	}
+	return []byte("sk_1")
+}
+
+// sealV1 writes the version-1 format (one zero key-id byte), as Gatehouse
+// did before key ids.
+func sealV1(t *testing.T, key, plain, associated []byte) []byte {
+	t.Helper()
+	block, _ := aes.NewCipher(key)
+	aead, _ := cipher.NewGCM(block)
+	out := make([]byte, v1Header+nonceSize)
+	out[0] = version1
+	if _, err := rand.Read(out[v1Header:]); err != nil {
+		t.Fatal(err)
+	}
+	return aead.Seal(out, out[v1Header:], plain, append([]byte{version1, 0}, associated...))
+}
+
+func TestParseKeys(t *testing.T) {
+	a, b := base64.StdEncoding.EncodeToString(testKey(1)), hex.EncodeToString(testKey(2))
+	for name, s := range map[string]string{"comma": a + "," + b, "newlines": a + "\n" + b + "\n", "spaces": "  " + a + "   " + b} {
+		keys, err := ParseKeys(s)
+		if err != nil || len(keys) != 2 || !bytes.Equal(keys[0], testKey(1)) || !bytes.Equal(keys[1], testKey(2)) {
+			t.Errorf("%s: ParseKeys = %d keys, %v", name, len(keys), err)
+		}
+	}
+	if _, err := ParseKeys(a + ",short"); err == nil || !strings.Contains(err.Error(), "key 2 of 2") {
+		t.Errorf("a bad second key: %v, want it named", err)
+	}
+	if _, err := ParseKeys(" , "); err == nil {
+		t.Error("no keys accepted")
+	}
 }
