@@ -53,8 +53,9 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, c *clien
 		writeOAuthError(w, oidc.ErrUnauthorizedClient().WithDescription("the refresh_token grant is not registered for this client"))
 		return
 	}
-	r = withState(r, c) // the request's origin, for the audit events below
-	ctx := systemCtx(r.Context())
+	// The request's origin, for the audit events below (without copying r).
+	st := &reqState{authenticated: c, origin: tenants.OriginOf(r)}
+	ctx := systemCtx(context.WithValue(r.Context(), reqStateKey{}, st))
 	fail := func(e *oidc.Error) { // every refusal after the client is known
 		p.rejected(ctx, r, c.GetID(), e)
 		writeOAuthError(w, e)
@@ -232,7 +233,7 @@ next AS (
 audit AS (
 	INSERT INTO "audit_events" (` + tenants.AuditColumns + `)
 	SELECT $10, rt."organization_id", $11, $12, $13, $14, rt."grant_id", $15, $16, $17,
-		$18::jsonb || jsonb_build_object('user_id', rt."user_id"), $4
+		jsonb_build_object('client_id', rt."client_id", 'user_id', rt."user_id"), $4
 	FROM rt WHERE EXISTS (SELECT FROM next))
 SELECT rt.*, EXISTS (SELECT FROM next) FROM rt`
 
@@ -266,7 +267,7 @@ func (p *Provider) loadRefreshRow(ctx context.Context, c *client, hash string, r
 		now := p.now()
 		idle := now.Add(c.refreshIdleLifetime()) // SQL caps it at the grant's end, as idleExpiry does
 		// The token.refresh event is tenants' row (AuditRow); SQL fills in
-		// the organization, the grant and the user it reads.
+		// the organization, the grant and the metadata from what it reads.
 		ev, aerr := tenants.AuditRow(ctx, now, refreshEvent(ctx, c, nil))
 		if aerr != nil {
 			return nil, false, aerr
@@ -274,7 +275,7 @@ func (p *Provider) loadRefreshRow(ctx context.Context, c *client, hash string, r
 		succ.eventID = ev[0].(string)
 		rows, err = p.db.QueryContext(ctx, rotateRefreshSQL, hash, string(succ.id), succ.hash, now, idle, c.GetID(),
 			string(user.StatusACTIVE), string(scopes), string(membership.StatusACTIVE),
-			ev[0], ev[2], ev[3], ev[4], ev[5], ev[7], ev[8], ev[9], ev[10])
+			ev[0], ev[2], ev[3], ev[4], ev[5], ev[7], ev[8], ev[9])
 	} else {
 		rows, err = p.db.QueryContext(ctx, refreshRowQuery, hash)
 	}
@@ -434,10 +435,10 @@ func (p *Provider) revokeReusedGrant(ctx context.Context, g *ent.Grant) {
 // grant g; nil g leaves organization, target and user to the statement
 // that stores it (rotateRefreshSQL).
 func refreshEvent(ctx context.Context, c *client, g *ent.Grant) tenants.Event {
-	e := tenants.Event{Action: actionTokenRefresh, Actor: c.GetID(), ActorType: "client", TargetType: "Grant",
-		Origin: origin(ctx), Metadata: map[string]any{"client_id": c.GetID()}}
+	e := tenants.Event{Action: actionTokenRefresh, Actor: c.GetID(), ActorType: "client", TargetType: "Grant", Origin: origin(ctx)}
 	if g != nil {
-		e.Organization, e.TargetID, e.Metadata["user_id"] = g.OrganizationID, string(g.ID), string(g.UserID)
+		e.Organization, e.TargetID = g.OrganizationID, string(g.ID)
+		e.Metadata = map[string]any{"client_id": c.GetID(), "user_id": string(g.UserID)}
 	}
 	return e
 }
