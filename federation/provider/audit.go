@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/gatehouse-id/gatehouse/ent"
@@ -106,15 +107,18 @@ type revocation struct {
 }
 
 // revokeGrants revokes every unrevoked grant matching preds and records
-// it, in one transaction. On PostgreSQL the grants are locked first, so
-// that two concurrent revocations record each grant once.
+// it, in one transaction. On PostgreSQL the grants are locked first (FOR
+// NO KEY UPDATE), so that two concurrent revocations record each grant
+// once; SQLite's write transactions are serial already.
 func (p *Provider) revokeGrants(ctx context.Context, rev revocation, preds ...predicate.Grant) error {
 	ctx = systemCtx(ctx)
 	return p.inTx(ctx, func(tx *ent.Tx) error {
 		q := tx.Grant.Query().Where(append(preds, grant.RevokedAtIsNil())...).
 			Select(grant.FieldID, grant.FieldClientID, grant.FieldUserID, grant.FieldOrganizationID)
 		if p.cfg.Dialect == dialect.Postgres {
-			q.ForUpdate()
+			// NO KEY UPDATE, like the UPDATE itself: a concurrent refresh's
+			// INSERT (whose foreign key takes KEY SHARE) is not blocked.
+			q.ForUpdate(func(o *sql.LockOptions) { o.Strength = sql.LockNoKeyUpdate })
 		}
 		gs, err := q.All(ctx)
 		if err != nil {

@@ -371,3 +371,37 @@ func TestAuditCommitsWithChange(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditRevocationRecordedOnce: ten clients' worth of concurrent RFC
+// 7009 revocations of one refresh token revoke its grant once and record
+// it once.
+func TestAuditRevocationRecordedOnce(t *testing.T) {
+	for _, d := range testdb.All(t) {
+		t.Run(d.Name, func(t *testing.T) {
+			e, _ := auditEnv(t, d)
+			tok := e.signIn(t, Authentication{}, "offline_access").RefreshToken
+			n := eventCount(e)
+			var start, done sync.WaitGroup
+			start.Add(1)
+			for range 10 {
+				done.Add(1)
+				go func() {
+					defer done.Done()
+					start.Wait()
+					postFormAnswer(e.issuer+pathRevoke, url.Values{"token": {tok}}, "web", webSecret)
+				}()
+			}
+			start.Done()
+			done.Wait()
+			var revokes int
+			for _, ev := range eventsSince(e, n) {
+				if ev.Action == actionTokenRevoke {
+					revokes++
+				}
+			}
+			if revokes != 1 {
+				t.Errorf("%d token.revoke events for one grant, want 1", revokes)
+			}
+		})
+	}
+}
