@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect"
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 
+	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
@@ -199,7 +200,13 @@ func TestUnrotate(t *testing.T) {
 			t.Fatalf("row %v, rotated %v, want %v", row, rotated, want)
 		}
 		if rotated {
+			if n := e.db.AuditEvent.Query().Where(auditevent.ID(idOf(succ.eventID)), auditevent.Action(actionTokenRefresh)).CountX(e.ctx); n != 1 {
+				t.Errorf("the statement stored %d token.refresh events with its successor, want 1", n)
+			}
 			e.p.unrotate(systemCtx(e.ctx), succ)
+			if n := e.db.AuditEvent.Query().Where(auditevent.Action(actionTokenRefresh)).CountX(e.ctx); n != 0 {
+				t.Errorf("%d token.refresh events after unrotate, want 0: that refresh did not happen", n)
+			}
 		}
 		if status, body := refreshForm(t, e, url.Values{"refresh_token": {succ.token}}, "web", webSecret); status != 400 {
 			t.Errorf("the unstored successor refreshed: %d %v", status, body)
