@@ -166,6 +166,9 @@ func (_u *APIKeyUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.ScopesCleared() {
 		_spec.ClearField(apikey.FieldScopes, field.TypeJSON)
 	}
+	if _u.mutation.CreatedByCleared() {
+		_spec.ClearField(apikey.FieldCreatedBy, field.TypeString)
+	}
 	if value, ok := _u.mutation.LastUsedAt(); ok {
 		_spec.SetField(apikey.FieldLastUsedAt, field.TypeTime, value)
 	}
@@ -365,6 +368,9 @@ func (_u *APIKeyUpdateOne) sqlSave(ctx context.Context) (_node *APIKey, err erro
 	}
 	if _u.mutation.ScopesCleared() {
 		_spec.ClearField(apikey.FieldScopes, field.TypeJSON)
+	}
+	if _u.mutation.CreatedByCleared() {
+		_spec.ClearField(apikey.FieldCreatedBy, field.TypeString)
 	}
 	if value, ok := _u.mutation.LastUsedAt(); ok {
 		_spec.SetField(apikey.FieldLastUsedAt, field.TypeTime, value)

@@ -55,7 +55,7 @@ type Application struct {
 	Jwks map[string]interface{} `json:"jwks,omitempty"`
 	// JwksURI holds the value of the "jwks_uri" field.
 	JwksURI string `json:"jwks_uri,omitempty"`
-	// scopes a MACHINE application may request with client credentials
+	// scopes granted to the application: what a MACHINE application may request with client credentials; gatehouse:admin lets a user-facing application ask for admin tokens
 	Scopes []string `json:"scopes,omitempty"`
 	// first-party applications skip the consent screen
 	FirstParty   bool `json:"first_party,omitempty"`

@@ -49,6 +49,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			apikey.FieldPrefix:         {Type: field.TypeString, Column: apikey.FieldPrefix},
 			apikey.FieldSecretHash:     {Type: field.TypeString, Column: apikey.FieldSecretHash},
 			apikey.FieldScopes:         {Type: field.TypeJSON, Column: apikey.FieldScopes},
+			apikey.FieldCreatedBy:      {Type: field.TypeString, Column: apikey.FieldCreatedBy},
 			apikey.FieldLastUsedAt:     {Type: field.TypeTime, Column: apikey.FieldLastUsedAt},
 			apikey.FieldRevokedAt:      {Type: field.TypeTime, Column: apikey.FieldRevokedAt},
 		},
@@ -716,6 +717,11 @@ func (f *APIKeyFilter) WhereSecretHash(p entql.StringP) {
 // WhereScopes applies the entql json.RawMessage predicate on the scopes field.
 func (f *APIKeyFilter) WhereScopes(p entql.BytesP) {
 	f.Where(p.Field(apikey.FieldScopes))
+}
+
+// WhereCreatedBy applies the entql string predicate on the created_by field.
+func (f *APIKeyFilter) WhereCreatedBy(p entql.StringP) {
+	f.Where(p.Field(apikey.FieldCreatedBy))
 }
 
 // WhereLastUsedAt applies the entql time.Time predicate on the last_used_at field.

@@ -89,6 +89,11 @@ func (_q *APIKeyQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, apikey.FieldScopes)
 				fieldSeen[apikey.FieldScopes] = struct{}{}
 			}
+		case "createdBy":
+			if _, ok := fieldSeen[apikey.FieldCreatedBy]; !ok {
+				selectedFields = append(selectedFields, apikey.FieldCreatedBy)
+				fieldSeen[apikey.FieldCreatedBy] = struct{}{}
+			}
 		case "lastUsedAt":
 			if _, ok := fieldSeen[apikey.FieldLastUsedAt]; !ok {
 				selectedFields = append(selectedFields, apikey.FieldLastUsedAt)
@@ -801,11 +806,6 @@ func (_q *MembershipQuery) collectField(ctx context.Context, oneNode bool, opCtx
 			if _, ok := fieldSeen[membership.FieldOrganizationID]; !ok {
 				selectedFields = append(selectedFields, membership.FieldOrganizationID)
 				fieldSeen[membership.FieldOrganizationID] = struct{}{}
-			}
-		case "userID":
-			if _, ok := fieldSeen[membership.FieldUserID]; !ok {
-				selectedFields = append(selectedFields, membership.FieldUserID)
-				fieldSeen[membership.FieldUserID] = struct{}{}
 			}
 		case "status":
 			if _, ok := fieldSeen[membership.FieldStatus]; !ok {

@@ -73,6 +73,7 @@ type APIKeyMutation struct {
 	secret_hash         *string
 	scopes              *[]string
 	appendscopes        []string
+	created_by          *pulid.ID
 	last_used_at        *time.Time
 	revoked_at          *time.Time
 	clearedFields       map[string]struct{}
@@ -481,6 +482,55 @@ func (m *APIKeyMutation) ResetScopes() {
 	delete(m.clearedFields, apikey.FieldScopes)
 }
 
+// SetCreatedBy sets the "created_by" field.
+func (m *APIKeyMutation) SetCreatedBy(pu pulid.ID) {
+	m.created_by = &pu
+}
+
+// CreatedBy returns the value of the "created_by" field in the mutation.
+func (m *APIKeyMutation) CreatedBy() (r pulid.ID, exists bool) {
+	v := m.created_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedBy returns the old "created_by" field's value of the APIKey entity.
+// If the APIKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *APIKeyMutation) OldCreatedBy(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedBy: %w", err)
+	}
+	return oldValue.CreatedBy, nil
+}
+
+// ClearCreatedBy clears the value of the "created_by" field.
+func (m *APIKeyMutation) ClearCreatedBy() {
+	m.created_by = nil
+	m.clearedFields[apikey.FieldCreatedBy] = struct{}{}
+}
+
+// CreatedByCleared returns if the "created_by" field was cleared in this mutation.
+func (m *APIKeyMutation) CreatedByCleared() bool {
+	_, ok := m.clearedFields[apikey.FieldCreatedBy]
+	return ok
+}
+
+// ResetCreatedBy resets all changes to the "created_by" field.
+func (m *APIKeyMutation) ResetCreatedBy() {
+	m.created_by = nil
+	delete(m.clearedFields, apikey.FieldCreatedBy)
+}
+
 // SetLastUsedAt sets the "last_used_at" field.
 func (m *APIKeyMutation) SetLastUsedAt(t time.Time) {
 	m.last_used_at = &t
@@ -640,7 +690,7 @@ func (m *APIKeyMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *APIKeyMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 10)
 	if m.created_at != nil {
 		fields = append(fields, apikey.FieldCreatedAt)
 	}
@@ -661,6 +711,9 @@ func (m *APIKeyMutation) Fields() []string {
 	}
 	if m.scopes != nil {
 		fields = append(fields, apikey.FieldScopes)
+	}
+	if m.created_by != nil {
+		fields = append(fields, apikey.FieldCreatedBy)
 	}
 	if m.last_used_at != nil {
 		fields = append(fields, apikey.FieldLastUsedAt)
@@ -690,6 +743,8 @@ func (m *APIKeyMutation) Field(name string) (ent.Value, bool) {
 		return m.SecretHash()
 	case apikey.FieldScopes:
 		return m.Scopes()
+	case apikey.FieldCreatedBy:
+		return m.CreatedBy()
 	case apikey.FieldLastUsedAt:
 		return m.LastUsedAt()
 	case apikey.FieldRevokedAt:
@@ -717,6 +772,8 @@ func (m *APIKeyMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldSecretHash(ctx)
 	case apikey.FieldScopes:
 		return m.OldScopes(ctx)
+	case apikey.FieldCreatedBy:
+		return m.OldCreatedBy(ctx)
 	case apikey.FieldLastUsedAt:
 		return m.OldLastUsedAt(ctx)
 	case apikey.FieldRevokedAt:
@@ -779,6 +836,13 @@ func (m *APIKeyMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetScopes(v)
 		return nil
+	case apikey.FieldCreatedBy:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedBy(v)
+		return nil
 	case apikey.FieldLastUsedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -829,6 +893,9 @@ func (m *APIKeyMutation) ClearedFields() []string {
 	if m.FieldCleared(apikey.FieldScopes) {
 		fields = append(fields, apikey.FieldScopes)
 	}
+	if m.FieldCleared(apikey.FieldCreatedBy) {
+		fields = append(fields, apikey.FieldCreatedBy)
+	}
 	if m.FieldCleared(apikey.FieldLastUsedAt) {
 		fields = append(fields, apikey.FieldLastUsedAt)
 	}
@@ -854,6 +921,9 @@ func (m *APIKeyMutation) ClearField(name string) error {
 		return nil
 	case apikey.FieldScopes:
 		m.ClearScopes()
+		return nil
+	case apikey.FieldCreatedBy:
+		m.ClearCreatedBy()
 		return nil
 	case apikey.FieldLastUsedAt:
 		m.ClearLastUsedAt()
@@ -889,6 +959,9 @@ func (m *APIKeyMutation) ResetField(name string) error {
 		return nil
 	case apikey.FieldScopes:
 		m.ResetScopes()
+		return nil
+	case apikey.FieldCreatedBy:
+		m.ResetCreatedBy()
 		return nil
 	case apikey.FieldLastUsedAt:
 		m.ResetLastUsedAt()

@@ -55,6 +55,9 @@ func (r *Resolver) Application() generated.ApplicationResolver { return &applica
 // Domain returns generated.DomainResolver implementation.
 func (r *Resolver) Domain() generated.DomainResolver { return &domainResolver{r} }
 
+// Membership returns generated.MembershipResolver implementation.
+func (r *Resolver) Membership() generated.MembershipResolver { return &membershipResolver{r} }
+
 // OrganizationPolicy returns generated.OrganizationPolicyResolver implementation.
 func (r *Resolver) OrganizationPolicy() generated.OrganizationPolicyResolver {
 	return &organizationPolicyResolver{r}
@@ -66,6 +69,7 @@ func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 type (
 	applicationResolver        struct{ *Resolver }
 	domainResolver             struct{ *Resolver }
+	membershipResolver         struct{ *Resolver }
 	organizationPolicyResolver struct{ *Resolver }
 	queryResolver              struct{ *Resolver }
 )

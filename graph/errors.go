@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/privacy"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
+	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
@@ -22,6 +23,7 @@ const (
 	CodeNotFound        = "NOT_FOUND"
 	CodeConflict        = "CONFLICT"
 	CodeInternal        = "INTERNAL_SERVER_ERROR"
+	CodeRateLimited     = "RATE_LIMITED"
 )
 
 // resolverError marks an error that a resolver returned, as opposed to one
@@ -81,6 +83,7 @@ func classify(err error) (code, msg, field string) {
 	var (
 		inErr    *tenants.InputError
 		conflict *tenants.ConflictError
+		denied   *tenants.ForbiddenError
 		gqlErr   *gqlerror.Error
 	)
 	switch {
@@ -88,12 +91,18 @@ func classify(err error) (code, msg, field string) {
 		return CodeBadUserInput, inErr.Error(), inErr.Field
 	case errors.As(err, &conflict):
 		return CodeConflict, conflict.Error(), conflict.Field
+	case errors.As(err, &denied):
+		return CodeForbidden, denied.Error(), denied.Field
 	case errors.Is(err, tenants.ErrUnauthenticated):
 		return CodeUnauthenticated, "authentication required", ""
 	case errors.Is(err, tenants.ErrNotFound), ent.IsNotFound(err):
 		return CodeNotFound, "not found", ""
 	case errors.Is(err, tenants.ErrForbidden), errors.Is(err, privacy.Deny):
 		return CodeForbidden, "forbidden", ""
+	case errors.Is(err, password.ErrBusy):
+		// Every password hash of the process shares one bound
+		// (internal/password), so aliased mutations cannot exceed it.
+		return CodeRateLimited, "too many passwords are being hashed right now; try again in a second", ""
 	case errors.As(err, &gqlErr) && gqlErr.Extensions["code"] != nil:
 		code, _ := gqlErr.Extensions["code"].(string)
 		return code, gqlErr.Message, ""

@@ -115,6 +115,12 @@ func Authenticate(svc *tenants.Service, verify func(context.Context, string) (te
 				auditUnauthenticated(svc, r, reason)
 				unauthenticated(w, "the credential is not valid")
 				return
+			case errors.Is(err, tenants.ErrInsufficientScope):
+				// RFC 6750 §3.1: a valid token that may not be used here.
+				w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="insufficient_scope", scope="`+tenants.AdminScope+`"`)
+				writeError(w, http.StatusForbidden, "the access token needs the "+tenants.AdminScope+
+					" scope, from an application granted it", CodeForbidden)
+				return
 			case err != nil:
 				logger.ErrorContext(r.Context(), "authenticate bearer credential", "err", err,
 					"request_id", httpserver.RequestIDFromContext(r.Context()))

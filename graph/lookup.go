@@ -7,9 +7,11 @@ import (
 	"strings"
 
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/privacy"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/tenants"
+	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
 // maxNodes bounds nodes(ids:), like the page size of connections.
@@ -97,4 +99,15 @@ func nonEmpty(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// hiddenInvitee reports whether m is an invitation whose user the viewer
+// may not see: an organization-scoped caller learns who an invited address
+// belongs to (and so whether it was registered) only once the user accepts.
+func hiddenInvitee(ctx context.Context, m *ent.Membership) bool {
+	if m.Status != membership.StatusINVITED {
+		return false
+	}
+	v := viewer.FromContext(ctx)
+	return v == nil || !(v.Unrestricted() || v.UserID == m.UserID)
 }

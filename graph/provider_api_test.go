@@ -7,10 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/graph"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 	"github.com/gatehouse-id/gatehouse/tenants"
+	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
 // TestApplicationContract runs issue 3's application and user operations.
@@ -30,6 +32,20 @@ func TestApplicationContract(t *testing.T) {
 		d = e.ok(e.admin, `mutation { createApplication(input: {name: "spa", type: SPA, redirectURIs: ["http://127.0.0.1:5173/cb"], idTokenSigningAlgorithm: EdDSA}) { application { tokenEndpointAuthMethod idTokenSigningAlgorithm } clientSecret } }`, nil)
 		if get(d, "createApplication.clientSecret") != nil || str(d, "createApplication.application.tokenEndpointAuthMethod") != "NONE" {
 			t.Errorf("SPA must be a public client without a secret: %v", d)
+		}
+
+		// Scopes are granted to applications of every type (gatehouse:admin
+		// lets a user-facing one obtain admin tokens).
+		for _, typ := range []string{"WEB", "SPA", "NATIVE"} {
+			redirect := "https://" + strings.ToLower(typ) + ".example/cb"
+			if typ == "NATIVE" {
+				redirect = "http://127.0.0.1/cb"
+			}
+			d := e.ok(e.admin, `mutation($t:ApplicationType!,$r:String!){createApplication(input:{name:"console",type:$t,redirectURIs:[$r],scopes:["gatehouse:admin"]}){application{id scopes}}}`,
+				map[string]any{"t": typ, "r": redirect})
+			if str(d, "createApplication.application.scopes.0") != "gatehouse:admin" {
+				t.Errorf("%s application granted gatehouse:admin: %v", typ, d)
+			}
 		}
 
 		jwk := `{keys: [{kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", use: "sig"}]}`
@@ -66,7 +82,6 @@ func TestApplicationContract(t *testing.T) {
 			{"jwksURI not https", `mutation { createApplication(input: {name: "x", type: WEB, redirectURIs: ["https://a.example/cb"], tokenEndpointAuthMethod: PRIVATE_KEY_JWT, jwksURI: "http://keys.example/jwks"}) { clientSecret } }`, "jwksURI"},
 			{"jwks and jwksURI", `mutation { createApplication(input: {name: "x", type: MACHINE, tokenEndpointAuthMethod: PRIVATE_KEY_JWT, jwksURI: "https://keys.example/jwks", jwks: ` + jwk + `}) { clientSecret } }`, "jwksURI"},
 			{"jwksURI on a private address", `mutation { createApplication(input: {name: "x", type: MACHINE, tokenEndpointAuthMethod: PRIVATE_KEY_JWT, jwksURI: "https://169.254.169.254/keys"}) { clientSecret } }`, "jwksURI"},
-			{"scopes on a WEB app", `mutation { createApplication(input: {name: "x", type: WEB, redirectURIs: ["https://a.example/cb"], scopes: ["a"]}) { clientSecret } }`, "scopes"},
 			{"short password", `mutation { createUser(input: {email: "bob@example.com", password: "short"}) { user { id } } }`, "password"},
 			{"blank password", `mutation { createUser(input: {email: "bob@example.com", password: "            "}) { user { id } } }`, "password"},
 			{"long password", `mutation { createUser(input: {email: "bob@example.com", password: "` + strings.Repeat("x", 1025) + `"}) { user { id } } }`, "password"},
@@ -89,21 +104,43 @@ func TestApplicationContract(t *testing.T) {
 }
 
 // fakeTokens stands in for the provider's token verification: a token
-// "tok|<user id>|<scope scope>|<org id>" verifies to those claims.
+// "tok|<user id>|<scope scope>|<org id>[|<client id>]" verifies to those
+// claims; the client defaults to "admin-app".
 func fakeTokens(_ context.Context, token string) (tenants.TokenClaims, error) {
 	parts := strings.Split(token, "|")
-	if len(parts) != 4 || parts[0] != "tok" {
+	if len(parts) < 4 || len(parts) > 5 || parts[0] != "tok" {
 		return tenants.TokenClaims{}, errors.New("bad token")
 	}
-	return tenants.TokenClaims{Subject: pulid.ID(parts[1]), Scopes: strings.Fields(parts[2]), OrganizationID: pulid.ID(parts[3]), ClientID: "app"}, nil
+	client := "admin-app"
+	if len(parts) == 5 {
+		client = parts[4]
+	}
+	return tenants.TokenClaims{Subject: pulid.ID(parts[1]), Scopes: strings.Fields(parts[2]), OrganizationID: pulid.ID(parts[3]), ClientID: client}, nil
 }
 
-// TestAccessTokensAtGraphQL: an admin-scoped token of an organization's
-// owner manages that organization only; a plain token sees only the viewer.
+// adminApp registers an application granted gatehouse:admin under the
+// client id "admin-app", and one without it; it returns the latter's
+// client id.
+func (e *env) adminApp() (plain string) {
+	e.t.Helper()
+	if err := e.client.Application.Create().SetName("console").SetType(application.TypeSPA).SetClientID("admin-app").
+		SetTokenEndpointAuthMethod(application.TokenEndpointAuthMethodNONE).SetScopes([]string{"gatehouse:admin"}).
+		Exec(viewer.SystemContext(context.Background())); err != nil {
+		e.t.Fatal(err)
+	}
+	d := e.ok(e.admin, `mutation{createApplication(input:{name:"shop",type:SPA,redirectURIs:["https://shop.example/cb"]}){application{clientID}}}`, nil)
+	return str(d, "createApplication.application.clientID")
+}
+
+// TestAccessTokensAtGraphQL: /graphql accepts a user's token only with
+// gatehouse:admin and only from an application granted it; the token acts
+// with the permissions of the user's roles in each organization, read on
+// every request.
 func TestAccessTokensAtGraphQL(t *testing.T) {
 	for _, db := range testdb.All(t) {
 		t.Run(db.Name, func(t *testing.T) {
 			e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens })
+			plainApp := e.adminApp()
 			x, y := e.createOrg("X", "x"), e.createOrg("Y", "y")
 			owner, _ := e.createMember(x, "owner@x.example", "owner")
 			member, _ := e.createMember(x, "member@x.example", "member")
@@ -128,16 +165,24 @@ func TestAccessTokensAtGraphQL(t *testing.T) {
 				t.Errorf("admin token naming Y reads Y: %s", r.raw)
 			}
 
+			// A member's admin token holds the member role's permissions:
+			// it reads the members, and changes nothing.
+			memberTok := "tok|" + member + "|gatehouse:admin|"
+			d = e.ok(memberTok, `{ viewer { id } users { totalCount } auditEvents { totalCount } }`, nil)
+			if get(d, "users.totalCount") != float64(2) || get(d, "auditEvents.totalCount") != float64(0) {
+				t.Errorf("member's admin token reads %v, want the members and no audit events", d)
+			}
+			if r := e.do(memberTok, `mutation($o:ID!){updateOrganization(input:{id:$o,name:"pwned"}){organization{id}}}`, map[string]any{"o": x}); r.code() != "FORBIDDEN" {
+				t.Errorf("member changing the organization: %s", r.raw)
+			}
+
+			// Without the scope, or from an application not granted it: 403.
 			for name, tok := range map[string]string{
-				"member with admin scope":   "tok|" + member + "|gatehouse:admin|",
-				"owner without admin scope": "tok|" + owner + "|openid profile|",
+				"owner without admin scope":         "tok|" + owner + "|openid profile|",
+				"admin scope from an ungranted app": "tok|" + owner + "|openid gatehouse:admin||" + plainApp,
 			} {
-				d := e.ok(tok, `{ viewer { id } users { totalCount } }`, nil)
-				if get(d, "users.totalCount") != float64(1) || str(d, "viewer.id") == "" {
-					t.Errorf("%s: %v, want only the viewer", name, d)
-				}
-				if r := e.do(tok, `mutation($o:ID!){updateOrganization(input:{id:$o,name:"pwned"}){organization{id}}}`, map[string]any{"o": x}); r.code() != "FORBIDDEN" {
-					t.Errorf("%s changing the organization: %s", name, r.raw)
+				if r := e.do(tok, `{ viewer { id } }`, nil); r.Status != http.StatusForbidden || r.code() != "FORBIDDEN" {
+					t.Errorf("%s: %d %s, want 403 FORBIDDEN", name, r.Status, r.raw)
 				}
 			}
 
@@ -146,7 +191,7 @@ func TestAccessTokensAtGraphQL(t *testing.T) {
 			if r := e.do(adminTok, `{ organizations { totalCount } }`, nil); r.Status != http.StatusUnauthorized {
 				t.Errorf("disabled user's token: %d %s", r.Status, r.raw)
 			}
-			for _, bad := range []string{"tok|nobody|gatehouse:admin|", "garbage", "tok|" + owner} {
+			for _, bad := range []string{"tok|nobody|gatehouse:admin|", "garbage", "tok|" + owner, "tok|" + member + "|gatehouse:admin||unknown-app"} {
 				if r := e.do(bad, `{ organizations { totalCount } }`, nil); r.Status != http.StatusUnauthorized {
 					t.Errorf("token %q: %d %s", bad, r.Status, r.raw)
 				}

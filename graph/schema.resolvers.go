@@ -26,6 +26,14 @@ func (r *domainResolver) TxtRecordName(ctx context.Context, obj *ent.Domain) (st
 	return tenants.DomainTXTPrefix + obj.Domain, nil
 }
 
+// UserID is the resolver for the userID field.
+func (r *membershipResolver) UserID(ctx context.Context, obj *ent.Membership) (*pulid.ID, error) {
+	if hiddenInvitee(ctx, obj) {
+		return nil, nil
+	}
+	return &obj.UserID, nil
+}
+
 // CreateOrganization is the field resolver for the createOrganization field.
 func (r *mutationResolver) CreateOrganization(ctx context.Context, input tenants.CreateOrganizationInput) (*model.CreateOrganizationPayload, error) {
 	org, err := r.Service.CreateOrganization(ctx, input)
@@ -63,11 +71,11 @@ func (r *mutationResolver) UpdateOrganizationPolicy(ctx context.Context, input t
 
 // CreateUser is the field resolver for the createUser field.
 func (r *mutationResolver) CreateUser(ctx context.Context, input tenants.CreateUserInput) (*model.CreateUserPayload, error) {
-	u, err := r.Service.CreateUser(ctx, input)
+	u, m, err := r.Service.CreateUser(ctx, input)
 	if err != nil {
 		return nil, err
 	}
-	return &model.CreateUserPayload{User: u}, nil
+	return &model.CreateUserPayload{User: u, Membership: m}, nil
 }
 
 // UpdateUser is the field resolver for the updateUser field.

@@ -303,6 +303,7 @@ func (s *Server) seed(t *testing.T) {
 		"redirectURIs":           []string{s.Callback, s.AppRedirect},
 		"postLogoutRedirectURIs": []string{s.PostLogout},
 		"grantTypes":             []string{"AUTHORIZATION_CODE", "REFRESH_TOKEN"},
+		"scopes":                 []string{"gatehouse:admin"}, // its users may obtain admin tokens for /graphql
 	})
 	s.SPA = app(map[string]any{
 		"name": "spa", "type": "SPA",

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/apikey"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
+	"github.com/gatehouse-id/gatehouse/tenants/authz"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
@@ -52,7 +53,11 @@ func parseScopes(scopes []string) (pulid.ID, error) {
 
 // CreateAPIKey creates an API key and returns it with its secret, which is
 // never shown again. A viewer may only create keys within its own reach:
-// an organization-scoped viewer creates keys for its organizations only.
+// an organization-scoped viewer creates keys for an organization where it
+// holds apikeys:manage. A key minted on behalf of a user (through an admin
+// token, or a key that user minted) records the user: it acts with the
+// user's permissions of the moment and stops working when the user loses
+// apikeys:manage there (demotion, removal, a disabled account).
 func (s *Service) CreateAPIKey(ctx context.Context, in CreateAPIKeyInput) (*ent.APIKey, string, error) {
 	if err := checkName("name", in.Name, 200); err != nil {
 		return nil, "", err
@@ -61,12 +66,24 @@ func (s *Service) CreateAPIKey(ctx context.Context, in CreateAPIKeyInput) (*ent.
 	if err != nil {
 		return nil, "", err
 	}
+	v := viewer.FromContext(ctx)
+	if scoped(ctx) {
+		if org == "" {
+			return nil, "", &ForbiddenError{Field: "scopes", Reason: "an organization-scoped caller mints keys scoped to its organization (org:<id>)"}
+		}
+		if err := require(ctx, org, authz.APIKeysManage); err != nil {
+			return nil, "", err
+		}
+	}
 	prefix := secret.Token(10)[:apiKeyPrefixLen]
 	key := apiKeyScheme + prefix + "_" + secret.Token(32)
 	var k *ent.APIKey
 	err = s.inTx(ctx, func(tx *ent.Tx) error {
 		c := tx.APIKey.Create().SetName(in.Name).SetPrefix(prefix).
 			SetSecretHash(secret.Hash(key)).SetScopes(uniqueStrings(in.Scopes))
+		if v != nil && v.Kind == viewer.Organization && v.OnBehalfOf != "" {
+			c.SetCreatedBy(v.OnBehalfOf)
+		}
 		if org != "" {
 			if _, err := tx.Organization.Get(ctx, org); err != nil {
 				return translate(err, "organization")
@@ -93,6 +110,11 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id pulid.ID) (*ent.APIKey, e
 		cur, err := tx.APIKey.Get(ctx, id)
 		if err != nil {
 			return translate(err, "api key")
+		}
+		if scoped(ctx) {
+			if err := require(ctx, cur.OrganizationID, authz.APIKeysManage); err != nil {
+				return err
+			}
 		}
 		if cur.RevokedAt != nil {
 			k = cur
@@ -136,10 +158,21 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (*viewer.V
 		// Best effort: a failed timestamp must not fail the request.
 		_ = s.client.APIKey.Update().Where(apikey.ID(k.ID)).SetLastUsedAt(now).Exec(sys)
 	}
-	v := &viewer.Viewer{Kind: viewer.Instance, Actor: string(k.ID)}
-	if k.OrganizationID != "" {
-		v.Kind = viewer.Organization
-		v.Organizations = []pulid.ID{k.OrganizationID}
+	switch {
+	case k.OrganizationID == "":
+		return &viewer.Viewer{Kind: viewer.Instance, Actor: string(k.ID)}, nil
+	case k.CreatedBy == "":
+		return viewer.ScopedTo(string(k.ID), k.OrganizationID), nil
 	}
+	// Minted by a user: bounded by what the user may do now.
+	perms, err := memberPermissions(ctx, s.client, k.CreatedBy, k.OrganizationID)
+	if err != nil {
+		return nil, err
+	}
+	if !authz.Covers(perms[k.OrganizationID], []string{authz.APIKeysManage}) {
+		return nil, ErrUnauthenticated
+	}
+	v := organizationViewer(string(k.ID), k.CreatedBy, perms)
+	v.UserID = "" // the key is not the user signed in: the viewer query stays null
 	return v, nil
 }

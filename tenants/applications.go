@@ -45,7 +45,10 @@ type ApplicationSettings struct {
 	// JWKSURI is where the provider fetches those keys instead (https; the
 	// fetch refuses internal addresses). An empty string clears it.
 	JWKSURI *string
-	// Scopes are what a MACHINE application may request with client credentials.
+	// Scopes are granted to the application, whatever its type: what a
+	// MACHINE application may request with client credentials, and, with
+	// gatehouse:admin, a user-facing application's right to ask for admin
+	// tokens (the provider drops that scope for applications without it).
 	Scopes []string
 	// FirstParty applications skip the consent screen.
 	FirstParty *bool
@@ -126,9 +129,6 @@ func checkApplication(t application.Type, s ApplicationSettings) error {
 	}
 	if s.IDTokenSigningAlgorithm != nil && application.IDTokenSigningAlgorithmValidator(*s.IDTokenSigningAlgorithm) != nil {
 		return invalid("idTokenSigningAlgorithm", "must be RS256, ES256 or EdDSA")
-	}
-	if len(s.Scopes) > 0 && t != application.TypeMACHINE {
-		return invalid("scopes", "only MACHINE applications are granted scopes for client credentials")
 	}
 	if err := checkScopes("scopes", s.Scopes); err != nil {
 		return err

@@ -84,18 +84,18 @@ func TestEveryMutationIsAudited(t *testing.T) {
 			})
 			var owner, second *ent.User
 			expect("createUser with organization", []string{"user.create", "member.add"}, func() (err error) {
-				owner, err = svc.CreateUser(ctx, tenants.CreateUserInput{Email: "ada@example.com", OrganizationID: &org.ID, Roles: []string{"owner"}})
+				owner, _, err = svc.CreateUser(ctx, tenants.CreateUserInput{Email: "ada@example.com", OrganizationID: &org.ID, Roles: []string{"owner"}})
 				return err
 			})
 			expect("createUser with unknown role rolls back", nil, func() error {
-				_, err := svc.CreateUser(ctx, tenants.CreateUserInput{Email: "bob@example.com", OrganizationID: &org.ID, Roles: []string{"nope"}})
+				_, _, err := svc.CreateUser(ctx, tenants.CreateUserInput{Email: "bob@example.com", OrganizationID: &org.ID, Roles: []string{"nope"}})
 				return err
 			})
 			if _, err := svc.UserByEmail(ctx, "bob@example.com"); !errors.Is(err, tenants.ErrNotFound) {
 				t.Errorf("user of a rolled-back createUser exists: %v", err)
 			}
 			expect("createUser", []string{"user.create"}, func() (err error) {
-				second, err = svc.CreateUser(ctx, tenants.CreateUserInput{Email: "grace@example.com"})
+				second, _, err = svc.CreateUser(ctx, tenants.CreateUserInput{Email: "grace@example.com"})
 				return err
 			})
 			expect("updateUser", []string{"user.update"}, func() error {

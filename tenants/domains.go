@@ -2,10 +2,15 @@ package tenants
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
+	"github.com/gatehouse-id/gatehouse/tenants/authz"
+	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
 // DomainTXTPrefix is the DNS name below a domain where its organization
@@ -19,10 +24,15 @@ type AddDomainInput struct {
 }
 
 // AddDomain claims a domain for an organization, pending DNS verification.
-// A domain can be claimed by one organization of the instance at a time.
+// Several organizations may claim the same name, and the answer says
+// nothing about other claims: ownership is decided by verification, and at
+// most one claim per name is ever VERIFIED (a unique index).
 func (s *Service) AddDomain(ctx context.Context, in AddDomainInput) (*ent.Domain, error) {
 	name, err := normalizeDomain(in.Domain)
 	if err != nil {
+		return nil, err
+	}
+	if err := require(ctx, in.OrganizationID, authz.DomainsManage); err != nil {
 		return nil, err
 	}
 	var d *ent.Domain
@@ -36,7 +46,7 @@ func (s *Service) AddDomain(ctx context.Context, in AddDomainInput) (*ent.Domain
 			SetTxtToken("gatehouse-verification=" + secret.Token(20)).
 			Save(ctx)
 		if err != nil {
-			return translateWrite(err, "domain", "domain", "is already claimed")
+			return translateWrite(err, "domain", "domain", "is already claimed by this organization")
 		}
 		return s.audit(ctx, tx, event{action: "domain.add", org: d.OrganizationID,
 			targetType: "Domain", targetID: d.ID, metadata: map[string]any{"domain": d.Domain}})
@@ -51,10 +61,31 @@ func (s *Service) RemoveDomain(ctx context.Context, id pulid.ID) error {
 		if err != nil {
 			return translate(err, "domain")
 		}
+		if err := require(ctx, d.OrganizationID, authz.DomainsManage); err != nil {
+			return err
+		}
 		if err := tx.Domain.DeleteOne(d).Exec(ctx); err != nil {
 			return translate(err, "domain")
 		}
 		return s.audit(ctx, tx, event{action: "domain.remove", org: d.OrganizationID,
 			targetType: "Domain", targetID: d.ID, metadata: map[string]any{"domain": d.Domain}})
 	})
+}
+
+// emailDomainVerified reports whether the domain of email is VERIFIED by
+// one of orgs: the organizations that own an address, and so may vouch for
+// it, set its password or change it (the domain-ownership model of
+// enterprise identity providers). Read as System: a claim decides what a
+// caller may do, and only this organization's claims count.
+func emailDomainVerified(ctx context.Context, tx *ent.Tx, orgs []pulid.ID, email string) (bool, error) {
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 || len(orgs) == 0 {
+		return false, nil
+	}
+	ok, err := tx.Domain.Query().Where(domain.OrganizationIDIn(orgs...), domain.Domain(email[at+1:]),
+		domain.VerificationStateEQ(domain.VerificationStateVERIFIED)).Exist(viewer.SystemContext(ctx))
+	if err != nil {
+		return false, fmt.Errorf("look up verified domains: %w", err)
+	}
+	return ok, nil
 }

@@ -18,6 +18,10 @@ var (
 	ErrForbidden = errors.New("forbidden")
 	// ErrUnauthenticated: no valid credential.
 	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrInsufficientScope: a valid access token that may not be used here
+	// (RFC 6750 §3.1): without gatehouse:admin, or from an application not
+	// granted it.
+	ErrInsufficientScope = errors.New("insufficient scope")
 )
 
 // InputError says which input field is wrong and why, in words fit for the
@@ -32,6 +36,18 @@ func (e *InputError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Re
 func invalid(field, format string, args ...any) error {
 	return &InputError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
+
+// ForbiddenError says that the viewer may not do what one input field
+// asks, and why, in words fit for the API client. It is an ErrForbidden.
+type ForbiddenError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ForbiddenError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
+
+// Unwrap makes a ForbiddenError match ErrForbidden.
+func (e *ForbiddenError) Unwrap() error { return ErrForbidden }
 
 // ConflictError says that a unique value is already taken.
 type ConflictError struct {

@@ -9,6 +9,8 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/role"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/tenants/authz"
+	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
 // AddMemberInput adds an existing user to an organization.
@@ -22,32 +24,60 @@ type AddMemberInput struct {
 
 // AddMember adds a user to an organization. The user must be visible to the
 // viewer: a key scoped to organization B can add its own users to B, never
-// reach for users it cannot see.
+// reach for users it cannot see. An organization-scoped caller adds a user
+// whose email domain the organization has not verified as INVITED: the user
+// accepts at sign-in.
 func (s *Service) AddMember(ctx context.Context, in AddMemberInput) (*ent.Membership, error) {
 	if in.Status != nil && membership.StatusValidator(*in.Status) != nil {
 		return nil, invalid("status", "must be INVITED, ACTIVE or SUSPENDED")
+	}
+	if err := require(ctx, in.OrganizationID, authz.MembersManage); err != nil {
+		return nil, err
 	}
 	var m *ent.Membership
 	err := s.inTx(ctx, func(tx *ent.Tx) error {
 		if _, err := tx.Organization.Get(ctx, in.OrganizationID); err != nil {
 			return translate(err, "organization")
 		}
-		if _, err := tx.User.Get(ctx, in.UserID); err != nil {
+		u, err := tx.User.Get(ctx, in.UserID)
+		if err != nil {
 			return translate(err, "user")
 		}
-		var err error
-		m, err = s.addMember(ctx, tx, in.OrganizationID, in.UserID, in.Roles, in.Status)
+		status := in.Status
+		if scoped(ctx) {
+			owned, err := emailDomainVerified(ctx, tx, []pulid.ID{in.OrganizationID}, u.Email)
+			if err != nil {
+				return err
+			}
+			switch {
+			case owned:
+			case status == nil:
+				status = ptr(membership.StatusINVITED)
+			case *status != membership.StatusINVITED:
+				return &ForbiddenError{Field: "status", Reason: "a user outside the organization's verified domains joins by invitation (INVITED)"}
+			}
+		}
+		m, err = s.addMember(ctx, tx, in.OrganizationID, in.UserID, in.Roles, status, "")
 		return err
 	})
 	return unwrap(m, err)
 }
 
-func (s *Service) addMember(ctx context.Context, tx *ent.Tx, org, usr pulid.ID, roleKeys []string, status *membership.Status) (*ent.Membership, error) {
+func ptr[T any](v T) *T { return &v }
+
+// addMember creates the membership and its audit event: member.add, or,
+// when invitedEmail is set, member.invite naming the address rather than
+// the user (whose id would tell an organization-scoped reader of the audit
+// trail whether the address existed before).
+func (s *Service) addMember(ctx context.Context, tx *ent.Tx, org, usr pulid.ID, roleKeys []string, status *membership.Status, invitedEmail string) (*ent.Membership, error) {
 	if len(roleKeys) == 0 {
 		roleKeys = []string{RoleMember}
 	}
 	roles, err := rolesByKey(ctx, tx, org, roleKeys)
 	if err != nil {
+		return nil, err
+	}
+	if err := requireGrant(ctx, org, "roles", rolesPermissions(roles)); err != nil {
 		return nil, err
 	}
 	m, err := tx.Membership.Create().
@@ -59,8 +89,12 @@ func (s *Service) addMember(ctx context.Context, tx *ent.Tx, org, usr pulid.ID, 
 	if err != nil {
 		return nil, translateWrite(err, "membership", "userID", "is already a member of this organization")
 	}
-	return m, s.audit(ctx, tx, event{action: "member.add", org: org, targetType: "Membership", targetID: m.ID,
-		metadata: map[string]any{"userID": string(usr), "roles": roleKeys}})
+	e := event{action: "member.add", org: org, targetType: "Membership", targetID: m.ID,
+		metadata: map[string]any{"userID": string(usr), "roles": roleKeys}}
+	if invitedEmail != "" {
+		e.action, e.metadata = "member.invite", map[string]any{"email": invitedEmail, "roles": roleKeys}
+	}
+	return m, s.audit(ctx, tx, e)
 }
 
 // rolesByKey loads the roles named by keys in org, failing on any unknown key.
@@ -89,8 +123,10 @@ type UpdateMemberRolesInput struct {
 	Roles        []string
 }
 
-// UpdateMemberRoles replaces a membership's roles. It refuses to take the
-// owner role from an organization's last owner.
+// UpdateMemberRoles replaces a membership's roles. The caller must hold
+// every permission the member holds now and every one the new roles grant
+// (an admin can neither make anyone owner nor demote an owner). It refuses
+// to take the owner role from an organization's last owner.
 func (s *Service) UpdateMemberRoles(ctx context.Context, in UpdateMemberRolesInput) (*ent.Membership, error) {
 	if len(in.Roles) == 0 {
 		return nil, invalid("roles", "must list at least one role")
@@ -98,11 +134,14 @@ func (s *Service) UpdateMemberRoles(ctx context.Context, in UpdateMemberRolesInp
 	var m *ent.Membership
 	err := s.inTx(ctx, func(tx *ent.Tx) error {
 		var err error
-		if m, err = tx.Membership.Get(ctx, in.MembershipID); err != nil {
-			return translate(err, "membership")
+		if m, err = s.manageableMember(ctx, tx, in.MembershipID); err != nil {
+			return err
 		}
 		roles, err := rolesByKey(ctx, tx, m.OrganizationID, in.Roles)
 		if err != nil {
+			return err
+		}
+		if err := requireGrant(ctx, m.OrganizationID, "roles", rolesPermissions(roles)); err != nil {
 			return err
 		}
 		if !slices.Contains(in.Roles, RoleOwner) {
@@ -119,13 +158,13 @@ func (s *Service) UpdateMemberRoles(ctx context.Context, in UpdateMemberRolesInp
 	return unwrap(m, err)
 }
 
-// RemoveMember deletes a membership. It refuses to remove an organization's
-// last owner.
+// RemoveMember deletes a membership. The caller must hold every permission
+// the member holds. It refuses to remove an organization's last owner.
 func (s *Service) RemoveMember(ctx context.Context, id pulid.ID) error {
 	return s.inTx(ctx, func(tx *ent.Tx) error {
-		m, err := tx.Membership.Get(ctx, id)
+		m, err := s.manageableMember(ctx, tx, id)
 		if err != nil {
-			return translate(err, "membership")
+			return err
 		}
 		if err := s.keepAnOwner(ctx, tx, m); err != nil {
 			return err
@@ -138,15 +177,43 @@ func (s *Service) RemoveMember(ctx context.Context, id pulid.ID) error {
 	})
 }
 
-// keepAnOwner fails when m is the only owner of its organization.
+// manageableMember loads a membership the viewer may change: visible to it,
+// in an organization where it holds members:manage, and holding nothing
+// the viewer does not hold.
+func (s *Service) manageableMember(ctx context.Context, tx *ent.Tx, id pulid.ID) (*ent.Membership, error) {
+	m, err := tx.Membership.Get(ctx, id)
+	if err != nil {
+		return nil, translate(err, "membership")
+	}
+	if err := require(ctx, m.OrganizationID, authz.MembersManage); err != nil {
+		return nil, err
+	}
+	held, err := memberGrants(ctx, tx, m)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireGrant(ctx, m.OrganizationID, "membershipID", held); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// keepAnOwner fails when m is the only ACTIVE owner of its organization.
+// It first writes the organization's row, so that on PostgreSQL two
+// transactions demoting the last two owners take turns and the second
+// counts what the first committed (SQLite serializes every writer anyway).
 func (s *Service) keepAnOwner(ctx context.Context, tx *ent.Tx, m *ent.Membership) error {
-	isOwner := membership.HasRolesWith(role.Key(RoleOwner))
-	owner, err := tx.Membership.Query().Where(membership.ID(m.ID), isOwner).Exist(ctx)
+	sys := viewer.SystemContext(ctx) // the caller's right to change m was checked; the count must see every owner
+	isOwner := membership.HasRolesWith(role.Key(RoleOwner), role.Builtin(true))
+	owner, err := tx.Membership.Query().Where(membership.ID(m.ID), membership.StatusEQ(membership.StatusACTIVE), isOwner).Exist(sys)
 	if err != nil || !owner {
 		return translate(err, "membership")
 	}
+	if err := tx.Organization.UpdateOneID(m.OrganizationID).SetUpdatedAt(s.now()).Exec(sys); err != nil {
+		return translate(err, "organization")
+	}
 	owners, err := tx.Membership.Query().
-		Where(membership.OrganizationID(m.OrganizationID), isOwner).Count(ctx)
+		Where(membership.OrganizationID(m.OrganizationID), membership.StatusEQ(membership.StatusACTIVE), isOwner).Count(sys)
 	if err != nil {
 		return translate(err, "membership")
 	}
@@ -177,6 +244,12 @@ func (s *Service) CreateRole(ctx context.Context, in CreateRoleInput) (*ent.Role
 		return nil, err
 	}
 	if err := checkPermissions("permissions", in.Permissions); err != nil {
+		return nil, err
+	}
+	if err := require(ctx, in.OrganizationID, authz.RolesManage); err != nil {
+		return nil, err
+	}
+	if err := requireGrant(ctx, in.OrganizationID, "permissions", in.Permissions); err != nil {
 		return nil, err
 	}
 	var r *ent.Role

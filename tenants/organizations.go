@@ -8,24 +8,8 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/tenants/authz"
 )
-
-// Built-in role keys. Every organization gets these three at creation.
-const (
-	RoleOwner  = "owner"
-	RoleAdmin  = "admin"
-	RoleMember = "member"
-)
-
-// builtinRoles are created with every organization, with their permissions.
-var builtinRoles = []struct {
-	key, name   string
-	permissions []string
-}{
-	{RoleOwner, "Owner", []string{"organization:read", "organization:update", "organization:delete", "members:read", "members:manage", "roles:manage", "domains:manage", "connections:manage", "policy:manage", "audit:read"}},
-	{RoleAdmin, "Admin", []string{"organization:read", "organization:update", "members:read", "members:manage", "domains:manage", "connections:manage", "policy:manage", "audit:read"}},
-	{RoleMember, "Member", []string{"organization:read", "members:read"}},
-}
 
 // CreateOrganizationInput creates an organization.
 type CreateOrganizationInput struct {
@@ -80,10 +64,10 @@ func (s *Service) CreateOrganization(ctx context.Context, in CreateOrganizationI
 		if err != nil {
 			return translateWrite(err, "organization", "slug", "is already taken")
 		}
-		roles := make([]*ent.RoleCreate, len(builtinRoles))
-		for i, r := range builtinRoles {
-			roles[i] = tx.Role.Create().SetOrganizationID(org.ID).SetKey(r.key).
-				SetName(r.name).SetPermissions(r.permissions).SetBuiltin(true)
+		roles := make([]*ent.RoleCreate, len(authz.BuiltinRoles))
+		for i, r := range authz.BuiltinRoles {
+			roles[i] = tx.Role.Create().SetOrganizationID(org.ID).SetKey(r.Key).
+				SetName(r.Name).SetPermissions(r.Permissions).SetBuiltin(true)
 		}
 		if err := tx.Role.CreateBulk(roles...).Exec(ctx); err != nil {
 			return translate(err, "role")
@@ -115,6 +99,9 @@ func (in UpdateOrganizationInput) validate() error {
 // primaryColor clears it.
 func (s *Service) UpdateOrganization(ctx context.Context, in UpdateOrganizationInput) (*ent.Organization, error) {
 	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	if err := require(ctx, in.ID, authz.OrganizationUpdate); err != nil {
 		return nil, err
 	}
 	var org *ent.Organization
@@ -158,6 +145,9 @@ func (s *Service) DeleteOrganization(ctx context.Context, id pulid.ID) error {
 		org, err := tx.Organization.Get(ctx, id)
 		if err != nil {
 			return translate(err, "organization")
+		}
+		if err := require(ctx, org.ID, authz.OrganizationDelete); err != nil {
+			return err
 		}
 		if err := tx.Organization.DeleteOne(org).Exec(ctx); err != nil {
 			return translate(err, "organization")
@@ -208,6 +198,9 @@ func (in UpdateOrganizationPolicyInput) validate() error {
 // UpdateOrganizationPolicy changes an organization's sign-in policy.
 func (s *Service) UpdateOrganizationPolicy(ctx context.Context, in UpdateOrganizationPolicyInput) (*ent.OrganizationPolicy, error) {
 	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	if err := require(ctx, in.OrganizationID, authz.PolicyManage); err != nil {
 		return nil, err
 	}
 	var p *ent.OrganizationPolicy

@@ -9,6 +9,7 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/session"
@@ -54,8 +55,11 @@ func newSignOutEnv(t *testing.T, db testdb.Database) *signOutEnv {
 	if e.acme, err = e.svc.CreateOrganization(e.admin, tenants.CreateOrganizationInput{Name: "Acme", Slug: "acme"}); err != nil {
 		t.Fatal(err)
 	}
-	e.orgCtx = viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.Organization, Actor: "key_acme",
-		Organizations: []pulid.ID{e.acme.ID}})
+	e.orgCtx = viewer.NewContext(context.Background(), viewer.ScopedTo("key_acme", e.acme.ID))
+	// acme owns example.com (its users' addresses), so it may set their
+	// passwords and status.
+	e.client.Domain.Create().SetOrganizationID(e.acme.ID).SetDomain("example.com").SetTxtToken("t").
+		SetVerificationState(domain.VerificationStateVERIFIED).ExecX(e.sys)
 	// Policy: passwords of acme's members are at least 16 characters.
 	if _, err := e.svc.UpdateOrganizationPolicy(e.admin, tenants.UpdateOrganizationPolicyInput{OrganizationID: e.acme.ID,
 		PasswordMinLength: ptr(16)}); err != nil {
@@ -74,7 +78,7 @@ func newSignOutEnv(t *testing.T, db testdb.Database) *signOutEnv {
 		to    **ent.User
 		email string
 	}{{&e.ada, "ada@example.com"}, {&e.grace, "grace@example.com"}} {
-		if *u.to, err = e.svc.CreateUser(e.admin, tenants.CreateUserInput{Email: u.email, OrganizationID: &e.acme.ID,
+		if *u.to, _, err = e.svc.CreateUser(e.admin, tenants.CreateUserInput{Email: u.email, OrganizationID: &e.acme.ID,
 			Password: ptr("the original password")}); err != nil {
 			t.Fatal(err)
 		}
@@ -296,8 +300,7 @@ func TestFailedCredentialChangeRevokesNothing(t *testing.T) {
 					return err
 				}, func(err error) bool { return errors.Is(err, tenants.ErrNotFound) }},
 				{"password by a key of another organization", func() error {
-					other := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.Organization, Actor: "key_other",
-						Organizations: []pulid.ID{"org_other"}})
+					other := viewer.NewContext(context.Background(), viewer.ScopedTo("key_other", "org_other"))
 					_, err := e.svc.SetUserPassword(other, tenants.SetUserPasswordInput{UserID: e.ada.ID, Password: "a brand new passphrase"})
 					return err
 				}, func(err error) bool { return err != nil }},
@@ -312,8 +315,7 @@ func TestFailedCredentialChangeRevokesNothing(t *testing.T) {
 					return err
 				}, func(err error) bool { return errors.As(err, &invalid) }},
 				{"disable by a key of another organization", func() error {
-					other := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.Organization, Actor: "key_other",
-						Organizations: []pulid.ID{"org_other"}})
+					other := viewer.NewContext(context.Background(), viewer.ScopedTo("key_other", "org_other"))
 					_, err := e.svc.UpdateUser(other, tenants.UpdateUserInput{ID: e.ada.ID, Status: ptr(user.StatusDISABLED)})
 					return err
 				}, func(err error) bool { return err != nil }},

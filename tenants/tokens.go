@@ -6,15 +6,15 @@ import (
 	"slices"
 
 	"github.com/gatehouse-id/gatehouse/ent"
-	"github.com/gatehouse-id/gatehouse/ent/membership"
-	"github.com/gatehouse-id/gatehouse/ent/role"
+	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
 // AdminScope is the OAuth scope with which a user's access token may
-// administer, over GraphQL, the organizations the user owns or administers.
+// administer, over GraphQL, the organizations where the user's roles grant
+// permissions; only applications granted it may obtain it.
 const AdminScope = "gatehouse:admin"
 
 // TokenClaims are the verified claims of an access token issued by
@@ -26,12 +26,13 @@ type TokenClaims struct {
 	OrganizationID pulid.ID // org_id, when the token names an organization
 }
 
-// ViewerForToken decides what a user's access token may do over GraphQL:
-//   - with AdminScope, an Organization viewer over the organizations where
-//     the user is an ACTIVE owner or admin — only the token's organization
-//     when it names one;
-//   - otherwise (or with no such organization) a User viewer, who sees only
-//     itself.
+// ViewerForToken decides what a user's access token may do over GraphQL.
+// Only tokens that carry AdminScope, issued to an application granted
+// AdminScope, are accepted (ErrInsufficientScope otherwise). Such a token
+// is an Organization viewer over the organizations where the user's ACTIVE
+// memberships grant any permission — only the token's organization when it
+// names one — holding exactly those permissions; with none, a User viewer
+// who sees only itself.
 //
 // Roles and status are read now, not from the token: demoting or disabling
 // a user takes effect on the next request.
@@ -44,27 +45,29 @@ func (s *Service) ViewerForToken(ctx context.Context, c TokenClaims) (*viewer.Vi
 	if err != nil {
 		return nil, fmt.Errorf("look up token subject: %w", err)
 	}
-	v := &viewer.Viewer{Kind: viewer.User, Actor: string(u.ID), UserID: u.ID}
 	if !slices.Contains(c.Scopes, AdminScope) {
-		return v, nil
+		return nil, ErrInsufficientScope
 	}
-	q := s.client.Membership.Query().Where(
-		membership.UserID(u.ID),
-		membership.StatusEQ(membership.StatusACTIVE),
-		membership.HasRolesWith(role.KeyIn(RoleOwner, RoleAdmin)))
-	if c.OrganizationID != "" {
-		q.Where(membership.OrganizationID(c.OrganizationID))
+	app, err := s.client.Application.Query().Where(application.ClientID(c.ClientID)).Only(sys)
+	if ent.IsNotFound(err) {
+		return nil, ErrUnauthenticated
 	}
-	orgs, err := q.Select(membership.FieldOrganizationID).Strings(sys)
 	if err != nil {
-		return nil, fmt.Errorf("look up administered organizations: %w", err)
+		return nil, fmt.Errorf("look up token client: %w", err)
 	}
-	if len(orgs) == 0 {
-		return v, nil
+	if !slices.Contains(app.Scopes, AdminScope) {
+		return nil, ErrInsufficientScope
 	}
-	v.Kind = viewer.Organization
-	for _, o := range orgs {
-		v.Organizations = append(v.Organizations, pulid.ID(o))
+	var orgs []pulid.ID
+	if c.OrganizationID != "" {
+		orgs = []pulid.ID{c.OrganizationID}
 	}
-	return v, nil
+	perms, err := memberPermissions(ctx, s.client, u.ID, orgs...)
+	if err != nil {
+		return nil, err
+	}
+	if len(perms) == 0 {
+		return &viewer.Viewer{Kind: viewer.User, Actor: string(u.ID), UserID: u.ID}, nil
+	}
+	return organizationViewer(string(u.ID), u.ID, perms), nil
 }

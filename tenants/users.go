@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/internal/password"
+	"github.com/gatehouse-id/gatehouse/tenants/authz"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
@@ -61,30 +62,63 @@ func (p profile) validate() error {
 }
 
 // CreateUser creates a user, and its membership when OrganizationID is set.
-func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User, error) {
+//
+// An organization-scoped caller owns only the addresses in its
+// organization's VERIFIED domains: only for those may it set a password or
+// emailVerified: true, and create the member ACTIVE. Any other address is
+// invited: a new user is created without credentials, an existing one is
+// left untouched, and either gets an INVITED membership that the user
+// accepts at sign-in (AcceptInvitations). Both answers look alike — the
+// user stays hidden from the organization until accepted, so user is nil —
+// and say nothing about whether the address exists elsewhere.
+func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User, *ent.Membership, error) {
 	email, err := NormalizeEmail("email", in.Email)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := (profile{in.Name, in.GivenName, in.FamilyName, in.Locale, in.Picture, in.Metadata}).validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if v := viewer.FromContext(ctx); v != nil && !v.Unrestricted() && in.OrganizationID == nil {
-		return nil, invalid("organizationID", "is required for a key scoped to an organization")
+	if scoped(ctx) {
+		if in.OrganizationID == nil {
+			return nil, nil, invalid("organizationID", "is required for a key scoped to an organization")
+		}
+		if err := require(ctx, *in.OrganizationID, authz.MembersManage); err != nil {
+			return nil, nil, err
+		}
 	}
 	var pw *hashedPassword
 	if in.Password != nil {
 		if pw, err = s.hashPassword(*in.Password); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	var u *ent.User
+	var (
+		u *ent.User
+		m *ent.Membership
+	)
 	err = s.inTx(ctx, func(tx *ent.Tx) error {
 		var org *ent.Organization
 		if in.OrganizationID != nil {
 			if org, err = tx.Organization.Get(ctx, *in.OrganizationID); err != nil {
 				return translate(err, "organization")
 			}
+		}
+		owned := !scoped(ctx)
+		if !owned {
+			if owned, err = emailDomainVerified(ctx, tx, []pulid.ID{org.ID}, email); err != nil {
+				return err
+			}
+		}
+		if !owned {
+			if pw != nil {
+				return &ForbiddenError{Field: "password", Reason: "an organization sets passwords only for addresses in its verified domains; invite the user instead"}
+			}
+			if in.EmailVerified != nil && *in.EmailVerified {
+				return &ForbiddenError{Field: "emailVerified", Reason: "an organization vouches only for addresses in its verified domains"}
+			}
+			m, err = s.invite(ctx, tx, org.ID, email, in)
+			return err
 		}
 		c := tx.User.Create()
 		if pw != nil {
@@ -94,17 +128,7 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User
 			}
 			c.SetPasswordHash(hash)
 		}
-		u, err = c.
-			SetEmail(email).
-			SetNillableEmailVerified(in.EmailVerified).
-			SetNillableName(in.Name).
-			SetNillableGivenName(in.GivenName).
-			SetNillableFamilyName(in.FamilyName).
-			SetNillableLocale(in.Locale).
-			SetNillablePicture(in.Picture).
-			SetMetadata(in.Metadata).
-			Save(ctx)
-		if err != nil {
+		if u, err = newUser(c, email, in).Save(ctx); err != nil {
 			return translateWrite(err, "user", "email", "is already registered")
 		}
 		if err := s.audit(ctx, tx, event{action: "user.create", targetType: "User", targetID: u.ID,
@@ -114,10 +138,91 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User
 		if org == nil {
 			return nil
 		}
-		_, err = s.addMember(ctx, tx, org.ID, u.ID, in.Roles, nil)
+		m, err = s.addMember(ctx, tx, org.ID, u.ID, in.Roles, nil, "")
 		return err
 	})
-	return unwrap(u, err)
+	if err != nil {
+		return nil, nil, err
+	}
+	if u != nil {
+		u = u.Unwrap()
+	}
+	if m != nil {
+		m = m.Unwrap()
+	}
+	return u, m, nil
+}
+
+// newUser sets a new user's fields from in.
+func newUser(c *ent.UserCreate, email string, in CreateUserInput) *ent.UserCreate {
+	return c.SetEmail(email).
+		SetNillableEmailVerified(in.EmailVerified).
+		SetNillableName(in.Name).
+		SetNillableGivenName(in.GivenName).
+		SetNillableFamilyName(in.FamilyName).
+		SetNillableLocale(in.Locale).
+		SetNillablePicture(in.Picture).
+		SetMetadata(in.Metadata)
+}
+
+// invite gives the user with email — created without credentials when
+// there is none, left as it is when there is — an INVITED membership in
+// org. It looks the address up as System: the caller learns nothing from
+// it, since both paths end in the same answer.
+func (s *Service) invite(ctx context.Context, tx *ent.Tx, org pulid.ID, email string, in CreateUserInput) (*ent.Membership, error) {
+	sys := viewer.SystemContext(ctx)
+	u, err := tx.User.Query().Where(user.Email(email)).Only(sys)
+	switch {
+	case ent.IsNotFound(err):
+		in.EmailVerified = nil
+		if u, err = newUser(tx.User.Create(), email, in).Save(sys); err != nil {
+			return nil, translateWrite(err, "user", "email", "is already registered")
+		}
+		// Not in the organization's trail: there, an invitation reads the
+		// same whether or not the address was registered.
+		if err := s.audit(ctx, tx, event{action: "user.create", targetType: "User", targetID: u.ID,
+			metadata: map[string]any{"invitedBy": string(org)}}); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, translate(err, "user")
+	}
+	return s.addMember(ctx, tx, org, u.ID, in.Roles, ptr(membership.StatusINVITED), email)
+}
+
+// AcceptInvitations makes every INVITED membership of a user ACTIVE. The
+// hosted sign-in calls it once the user has proven who they are; until
+// then, the inviting organizations neither see the user's account nor get
+// a token for it. Callable as the user itself, or as System/Instance.
+func (s *Service) AcceptInvitations(ctx context.Context, usr pulid.ID) ([]*ent.Membership, error) {
+	v := viewer.FromContext(ctx)
+	if v == nil || !(v.Unrestricted() || (v.Kind == viewer.User && v.UserID == usr)) {
+		return nil, fmt.Errorf("accept invitations: %w", ErrForbidden)
+	}
+	sys := viewer.SystemContext(ctx)
+	var accepted []*ent.Membership
+	err := s.inTx(ctx, func(tx *ent.Tx) error {
+		ms, err := tx.Membership.Query().Where(membership.UserID(usr), membership.StatusEQ(membership.StatusINVITED),
+			membership.HasUserWith(user.StatusEQ(user.StatusACTIVE))).All(sys)
+		if err != nil {
+			return translate(err, "membership")
+		}
+		for _, m := range ms {
+			if m, err = m.Update().SetStatus(membership.StatusACTIVE).Save(sys); err != nil {
+				return translate(err, "membership")
+			}
+			accepted = append(accepted, m.Unwrap())
+			if err := s.audit(ctx, tx, event{action: "member.accept", org: m.OrganizationID,
+				targetType: "Membership", targetID: m.ID, metadata: map[string]any{"userID": string(usr)}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return accepted, nil
 }
 
 func orgIDOf(o *ent.Organization) pulid.ID {
@@ -163,6 +268,12 @@ func (s *Service) UpdateUser(ctx context.Context, in UpdateUserInput) (*ent.User
 	}
 	var u *ent.User
 	err := s.inTx(ctx, func(tx *ent.Tx) error {
+		if scoped(ctx) {
+			account := email != nil || (in.EmailVerified != nil && *in.EmailVerified) || in.Status != nil
+			if err := s.checkUserChange(ctx, tx, in.ID, account, email); err != nil {
+				return err
+			}
+		}
 		up := tx.User.UpdateOneID(in.ID).
 			SetNillableEmail(email).
 			SetNillableEmailVerified(in.EmailVerified).
@@ -194,6 +305,56 @@ func (s *Service) UpdateUser(ctx context.Context, in UpdateUserInput) (*ent.User
 			metadata: map[string]any{"fields": changed}})
 	})
 	return unwrap(u, err)
+}
+
+// checkUserChange decides a change an organization-scoped caller makes to
+// a (global) user: the user must be visible to it; in every organization
+// the user belongs to, the caller must hold members:manage and every
+// permission the user holds there (an admin cannot touch an owner's
+// account); and account-level facts — the email, vouching for it, the
+// password, the status — change only when the user's email domain, and a
+// new email's, is VERIFIED by one of those organizations.
+func (s *Service) checkUserChange(ctx context.Context, tx *ent.Tx, usr pulid.ID, account bool, newEmail *string) error {
+	u, err := tx.User.Get(ctx, usr)
+	if err != nil {
+		return translate(err, "user")
+	}
+	ms, err := tx.Membership.Query().Where(membership.UserID(u.ID)).All(viewer.SystemContext(ctx))
+	if err != nil {
+		return translate(err, "membership")
+	}
+	var orgs []pulid.ID
+	for _, m := range ms {
+		if err := require(ctx, m.OrganizationID, authz.MembersManage); err != nil {
+			// ErrNotFound for a user who also belongs to an organization
+			// out of the caller's reach: not this caller's to change.
+			return err
+		}
+		held, err := memberGrants(ctx, tx, m)
+		if err != nil {
+			return err
+		}
+		if err := requireGrant(ctx, m.OrganizationID, "id", held); err != nil {
+			return err
+		}
+		orgs = append(orgs, m.OrganizationID)
+	}
+	if !account {
+		return nil
+	}
+	for _, e := range []*string{&u.Email, newEmail} {
+		if e == nil {
+			continue
+		}
+		owned, err := emailDomainVerified(ctx, tx, orgs, *e)
+		if err != nil {
+			return err
+		}
+		if !owned {
+			return &ForbiddenError{Field: "id", Reason: "an organization changes the email, verification, password or status only of users in its verified domains"}
+		}
+	}
+	return nil
 }
 
 // UserByEmail returns the user with email, if the viewer may see it.
@@ -236,6 +397,11 @@ func (s *Service) SetUserPassword(ctx context.Context, in SetUserPasswordInput) 
 		var err error
 		if u, err = tx.User.Get(ctx, in.UserID); err != nil {
 			return translate(err, "user")
+		}
+		if scoped(ctx) {
+			if err := s.checkUserChange(ctx, tx, u.ID, true, nil); err != nil {
+				return err
+			}
 		}
 		hash, err := s.checkPassword(ctx, tx, pw, "", u.ID)
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/internal/password"
+	"github.com/gatehouse-id/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 )
@@ -385,7 +386,7 @@ func TestAuditEvents(t *testing.T) {
 
 		// Throttled, for a known and an unknown account.
 		tight := newEnv(t, db, func(c *Config) {
-			c.AccountLimiter = NewMemoryLimiter(MemoryLimiterConfig{Free: 1, Base: time.Minute, Now: c.Now})
+			c.AccountPolicy = ratelimit.Policy{Free: 2, Base: time.Minute}
 		})
 		// (same database as e)
 		tid := tight.flow.add(LoginRequest{ClientID: "crm", FirstParty: true})

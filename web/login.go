@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -86,46 +85,32 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 	pw := r.PostFormValue("password")
 	page := loginPage{AuthRequest: req.ID, CSRF: r.PostFormValue("csrf"), ClientName: req.ClientName, Email: email}
 
-	accountKey, ipKey := "account:"+email, "ip:"+httpserver.ClientIP(r)
-	if wait, err := w.throttled(ctx, accountKey, ipKey); err != nil {
-		w.fail(rw, r, err)
-		return
-	} else if wait > 0 {
-		secs := int((wait + time.Second - 1) / time.Second)
-		rw.Header().Set("Retry-After", strconv.Itoa(secs))
-		page.Error = fmt.Sprintf("Too many attempts. Wait %s and try again.", waitText(secs))
-		w.cfg.Logger.InfoContext(ctx, "login throttled", "auth_request", req.ID, "ip", httpserver.ClientIP(r), "retry_after", secs)
-		w.loginFailed(ctx, r, req, w.userIDByEmail(ctx, email), reasonThrottled)
-		w.renderLogin(rw, http.StatusTooManyRequests, page)
+	res, ok := w.reserveAttempt(rw, r, req, email, page)
+	if !ok {
 		return
 	}
-
 	u, matched, reason, err := w.checkPassword(ctx, email, isAddress, pw)
+	if errors.Is(err, password.ErrBusy) {
+		w.busy(rw, r, res, page)
+		return
+	}
 	if err != nil {
+		w.settle(ctx, res.Cancel)
 		w.fail(rw, r, err)
 		return
 	}
 	if u == nil {
 		// Unknown user, no password, wrong password and disabled user all
 		// look the same to the browser (ATO-04); the log and the audit
-		// trail keep the reason.
+		// trail keep the reason. The attempt stays counted.
 		w.cfg.Logger.InfoContext(ctx, "login failed", "auth_request", req.ID, "reason", reason, "ip", httpserver.ClientIP(r))
 		w.loginFailed(ctx, r, req, matched, reason)
-		for _, l := range []struct {
-			limiter Limiter
-			key     string
-		}{{w.cfg.AccountLimiter, accountKey}, {w.cfg.IPLimiter, ipKey}} {
-			if err := l.limiter.Failure(ctx, l.key); err != nil {
-				w.cfg.Logger.ErrorContext(ctx, "count failed login", "err", err)
-			}
-		}
 		page.Error = msgBadLogin
 		w.renderLogin(rw, http.StatusUnauthorized, page)
 		return
 	}
-	if err := w.cfg.AccountLimiter.Success(ctx, accountKey); err != nil {
-		w.cfg.Logger.ErrorContext(ctx, "reset login throttle", "err", err)
-	}
+	w.settle(ctx, res.Success)
+	w.rememberDevice(rw, r, email)
 	s, err := w.startSession(ctx, rw, r, u, []string{"pwd"})
 	if err != nil {
 		w.fail(rw, r, err)
@@ -133,29 +118,6 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 	}
 	w.cfg.Logger.InfoContext(ctx, "login succeeded", "auth_request", req.ID, "user", u.ID, "session", s.ID)
 	w.proceed(rw, r, req, s, u, nil)
-}
-
-func (w *Web) throttled(ctx context.Context, accountKey, ipKey string) (time.Duration, error) {
-	a, err := w.cfg.AccountLimiter.Wait(ctx, accountKey)
-	if err != nil {
-		return 0, fmt.Errorf("check login throttle: %w", err)
-	}
-	i, err := w.cfg.IPLimiter.Wait(ctx, ipKey)
-	if err != nil {
-		return 0, fmt.Errorf("check login throttle: %w", err)
-	}
-	return max(a, i), nil
-}
-
-func waitText(secs int) string {
-	switch {
-	case secs == 1:
-		return "a second"
-	case secs < 120:
-		return strconv.Itoa(secs) + " seconds"
-	default:
-		return strconv.Itoa((secs+59)/60) + " minutes"
-	}
 }
 
 // checkPassword returns the user when email (normalized; isAddress is
@@ -167,27 +129,26 @@ func waitText(secs int) string {
 func (w *Web) checkPassword(ctx context.Context, email string, isAddress bool, pw string) (u *ent.User, matched pulid.ID, reason string, err error) {
 	ctx = sys(ctx)
 	if !isAddress {
-		w.verifyNothing(pw) // not an address: no account to look up
-		return nil, "", reasonUnknownEmail, nil
+		// not an address: no account to look up
+		return nil, "", reasonUnknownEmail, w.verifyNothing(pw)
 	}
 	u, err = w.cfg.Client.User.Query().Where(user.Email(email)).Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
-		w.verifyNothing(pw)
-		return nil, "", reasonUnknownEmail, nil
+		return nil, "", reasonUnknownEmail, w.verifyNothing(pw)
 	case err != nil:
-		w.verifyNothing(pw)
+		_ = w.verifyNothing(pw)
 		return nil, "", "", fmt.Errorf("find user: %w", err)
 	case u.PasswordHash == "":
-		w.verifyNothing(pw)
-		return nil, u.ID, reasonNoPassword, nil
+		return nil, u.ID, reasonNoPassword, w.verifyNothing(pw)
 	}
 	rehash, err := password.Verify(pw, u.PasswordHash, w.cfg.PasswordParams)
 	switch {
+	case errors.Is(err, password.ErrBusy):
+		return nil, u.ID, "", err
 	case errors.Is(err, password.ErrMalformedHash):
-		w.verifyNothing(pw)
 		w.cfg.Logger.ErrorContext(ctx, "malformed password hash", "user", u.ID)
-		return nil, u.ID, reasonMalformedHash, nil
+		return nil, u.ID, reasonMalformedHash, w.verifyNothing(pw)
 	case err != nil:
 		return nil, u.ID, reasonBadPassword, nil
 	case u.Status != user.StatusACTIVE:
@@ -209,10 +170,11 @@ func (w *Web) checkPassword(ctx context.Context, email string, isAddress bool, p
 }
 
 // verifyNothing spends the time of one password verification at
-// cfg.PasswordParams, for sign-ins that have no hash to verify.
-func (w *Web) verifyNothing(pw string) {
+// cfg.PasswordParams, for sign-ins that have no hash to verify. Its only
+// error is password.ErrBusy.
+func (w *Web) verifyNothing(pw string) error {
 	w.dummyChecks.Add(1)
-	w.dummy.Verify(pw)
+	return w.dummy.Verify(pw)
 }
 
 // userIDByEmail is the id of the user with email, or "" (for the audit

@@ -2,155 +2,95 @@ package web
 
 import (
 	"context"
-	"sync"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strconv"
 	"time"
+
+	"github.com/gatehouse-id/gatehouse/internal/httpserver"
+	"github.com/gatehouse-id/gatehouse/internal/password"
+	"github.com/gatehouse-id/gatehouse/internal/ratelimit"
 )
 
-// Limiter counts failed sign-in attempts per key ("account:<email>",
-// "ip:<address>") and says when the next attempt may be made. It throttles
-// with growing delays instead of locking accounts, so an attacker cannot
-// lock the owner out (SECURITY-CHECKLIST ATO-02, NIST SP 800-63B-4 §3.2.2).
-// The login handler calls Wait before verifying a password, Failure after
-// a wrong one and Success after a right one. Implementations must be safe
-// for concurrent use; the in-memory one serves a single node, a shared one
-// (Redis) several.
-type Limiter interface {
-	// Wait returns how long the caller must wait before an attempt for key
-	// is allowed; zero means now.
-	Wait(ctx context.Context, key string) (time.Duration, error)
-	// Failure records a failed attempt for key.
-	Failure(ctx context.Context, key string) error
-	// Success forgets key's failures.
-	Success(ctx context.Context, key string) error
+// Default sign-in throttle policies (SECURITY-CHECKLIST ATO-02, ATO-11):
+// growing delays, never a lockout, far under NIST's 100 failures.
+var (
+	// DefaultAccountPolicy: 5 attempts at once per account, then 1s
+	// doubling to 1h, forgotten a day after the last one.
+	DefaultAccountPolicy = ratelimit.Policy{Free: 5, Base: time.Second, Max: time.Hour, Forget: 24 * time.Hour}
+	// DefaultAddressPolicy: 20 attempts at once per client address (an
+	// IPv6 /64), then 1s doubling to 1h, forgotten an hour after the last;
+	// a success gives its own attempt back but forgets no one else's.
+	DefaultAddressPolicy = ratelimit.Policy{Free: 20, Base: time.Second, Max: time.Hour, Forget: time.Hour, KeepOnSuccess: true}
+)
+
+// throttleKeys are the counters a password sign-in for email counts on:
+// the account (or, from a browser that has signed in to it before, that
+// browser's own allowance for it) and the client's network. Emails are
+// hashed so that the shared store never holds one.
+func (w *Web) throttleKeys(r *http.Request, email string) []ratelimit.Key {
+	sum := sha256.Sum256([]byte(email))
+	account := "acct:" + hex.EncodeToString(sum[:16])
+	if device := w.knownDevice(r, email); device != "" {
+		account += ":dev:" + device
+	}
+	return []ratelimit.Key{
+		{Name: account, Policy: w.cfg.AccountPolicy},
+		{Name: "addr:" + httpserver.ClientNetwork(r), Policy: w.cfg.AddressPolicy},
+	}
 }
 
-// MemoryLimiterConfig tunes NewMemoryLimiter.
-type MemoryLimiterConfig struct {
-	// Free is how many consecutive failures cost nothing. Defaults to 5.
-	Free int
-	// Base is the delay after the first failure past Free; each further
-	// failure doubles it. Defaults to 1s.
-	Base time.Duration
-	// Max caps the delay. Defaults to 1h.
-	Max time.Duration
-	// Forget drops a key this long after its last failure. Defaults to 24h.
-	Forget time.Duration
-	// MaxKeys bounds memory; when exceeded, forgotten keys are swept and,
-	// if still over, the oldest key is dropped. Defaults to 100000.
-	MaxKeys int
-	// Now defaults to time.Now.
-	Now func() time.Time
+// reserveAttempt counts a password sign-in before its password is
+// verified, so that parallel attempts cannot all pass a check that no
+// failure has reached yet. A refused attempt gets the 429 page here and a
+// nil reservation.
+func (w *Web) reserveAttempt(rw http.ResponseWriter, r *http.Request, req *LoginRequest, email string, page loginPage) (*ratelimit.Reservation, bool) {
+	ctx := r.Context()
+	res, wait, err := w.cfg.Limiter.Attempt(ctx, w.throttleKeys(r, email)...)
+	if err != nil {
+		w.fail(rw, r, fmt.Errorf("count sign-in attempt: %w", err))
+		return nil, false
+	}
+	if wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		rw.Header().Set("Retry-After", strconv.Itoa(secs))
+		page.Error = fmt.Sprintf("Too many attempts. Wait %s and try again.", waitText(secs))
+		w.cfg.Logger.InfoContext(ctx, "login throttled", "auth_request", req.ID, "ip", httpserver.ClientIP(r), "retry_after", secs)
+		w.loginFailed(ctx, r, req, w.userIDByEmail(ctx, email), reasonThrottled)
+		w.renderLogin(rw, http.StatusTooManyRequests, page)
+		return nil, false
+	}
+	return res, true
 }
 
-// NewMemoryLimiter returns a Limiter that keeps its counters in this
-// process: failure n (counting from 1) beyond Free blocks the key for
-// Base·2^(n-Free-1), at most Max.
-func NewMemoryLimiter(c MemoryLimiterConfig) *MemoryLimiter {
-	if c.Free <= 0 {
-		c.Free = 5
-	}
-	if c.Base <= 0 {
-		c.Base = time.Second
-	}
-	if c.Max <= 0 {
-		c.Max = time.Hour
-	}
-	if c.Forget <= 0 {
-		c.Forget = 24 * time.Hour
-	}
-	if c.MaxKeys <= 0 {
-		c.MaxKeys = 100000
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	return &MemoryLimiter{cfg: c, keys: map[string]*attempts{}}
+// busy answers a sign-in that found every password-hashing slot taken
+// (password.ErrBusy): 503 with Retry-After, the attempt given back.
+func (w *Web) busy(rw http.ResponseWriter, r *http.Request, res *ratelimit.Reservation, page loginPage) {
+	w.settle(r.Context(), res.Cancel)
+	secs := int(password.BusyRetryAfter / time.Second)
+	rw.Header().Set("Retry-After", strconv.Itoa(secs))
+	page.Error = fmt.Sprintf("Too many sign-ins right now. Wait %s and try again.", waitText(secs))
+	w.cfg.Logger.WarnContext(r.Context(), "login refused: password hashing at capacity", "ip", httpserver.ClientIP(r))
+	w.renderLogin(rw, http.StatusServiceUnavailable, page)
 }
 
-// MemoryLimiter is the in-process Limiter.
-type MemoryLimiter struct {
-	cfg  MemoryLimiterConfig
-	mu   sync.Mutex
-	keys map[string]*attempts
+// settle reports an attempt's outcome; a failure to do so is logged (the
+// attempt stays counted, which errs on the safe side).
+func (w *Web) settle(ctx context.Context, outcome func(context.Context) error) {
+	if err := outcome(ctx); err != nil {
+		w.cfg.Logger.ErrorContext(ctx, "settle sign-in attempt", "err", err)
+	}
 }
 
-type attempts struct {
-	failures    int
-	lastFailure time.Time
-	until       time.Time
-}
-
-var _ Limiter = (*MemoryLimiter)(nil)
-
-// Wait implements Limiter.
-func (l *MemoryLimiter) Wait(_ context.Context, key string) (time.Duration, error) {
-	now := l.cfg.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	a, ok := l.keys[key]
-	if !ok {
-		return 0, nil
-	}
-	if now.Sub(a.lastFailure) > l.cfg.Forget {
-		delete(l.keys, key)
-		return 0, nil
-	}
-	if d := a.until.Sub(now); d > 0 {
-		return d, nil
-	}
-	return 0, nil
-}
-
-// Failure implements Limiter.
-func (l *MemoryLimiter) Failure(_ context.Context, key string) error {
-	now := l.cfg.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	a, ok := l.keys[key]
-	if !ok || now.Sub(a.lastFailure) > l.cfg.Forget {
-		if len(l.keys) >= l.cfg.MaxKeys {
-			l.sweep(now)
-		}
-		a = &attempts{}
-		l.keys[key] = a
-	}
-	a.failures++
-	a.lastFailure = now
-	if over := a.failures - l.cfg.Free; over > 0 {
-		d := l.cfg.Max
-		if over <= 40 { // beyond that the shift overflows; Max applies anyway
-			if b := l.cfg.Base << (over - 1); b > 0 && b < l.cfg.Max {
-				d = b
-			}
-		}
-		a.until = now.Add(d)
-	}
-	return nil
-}
-
-// Success implements Limiter.
-func (l *MemoryLimiter) Success(_ context.Context, key string) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.keys, key)
-	return nil
-}
-
-// sweep drops forgotten keys and, if that frees nothing, the key whose last
-// failure is oldest. Called with mu held.
-func (l *MemoryLimiter) sweep(now time.Time) {
-	var oldest string
-	var oldestAt time.Time
-	for k, a := range l.keys {
-		if now.Sub(a.lastFailure) > l.cfg.Forget {
-			delete(l.keys, k)
-			continue
-		}
-		if oldest == "" || a.lastFailure.Before(oldestAt) {
-			oldest, oldestAt = k, a.lastFailure
-		}
-	}
-	if len(l.keys) >= l.cfg.MaxKeys && oldest != "" {
-		delete(l.keys, oldest)
+func waitText(secs int) string {
+	switch {
+	case secs == 1:
+		return "a second"
+	case secs < 120:
+		return strconv.Itoa(secs) + " seconds"
+	default:
+		return strconv.Itoa((secs+59)/60) + " minutes"
 	}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"crypto/rand"
 	"embed"
 	"fmt"
 	"html/template"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/internal/password"
+	"github.com/gatehouse-id/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
 )
 
@@ -42,13 +44,20 @@ type Config struct {
 	// SessionIdleTimeout ends a session not used for this long. Defaults to
 	// 24 hours.
 	SessionIdleTimeout time.Duration
-	// AccountLimiter throttles failed sign-ins per email address. Defaults
-	// to an in-memory limiter: 5 free failures, then 1s doubling to 1h.
-	AccountLimiter Limiter
-	// IPLimiter throttles failed sign-ins per client address. Defaults to
-	// an in-memory limiter: 20 free failures, then 1s doubling to 1h,
-	// forgotten an hour after the last failure.
-	IPLimiter Limiter
+	// Limiter counts password sign-in attempts, before each password is
+	// verified. Defaults to an in-memory one on Now (one node only).
+	Limiter ratelimit.Limiter
+	// AccountPolicy is each account's allowance (and, separately, each
+	// known device's allowance for it). Defaults to DefaultAccountPolicy.
+	AccountPolicy ratelimit.Policy
+	// AddressPolicy is each client network's allowance (an IPv4 address,
+	// an IPv6 /64). Defaults to DefaultAddressPolicy.
+	AddressPolicy ratelimit.Policy
+	// DeviceKey signs device cookies (a browser that has signed in to an
+	// account keeps its own allowance for it). Every node needs the same
+	// key; cmd derives it from the master key. Defaults to a random key:
+	// device cookies then last as long as the process.
+	DeviceKey []byte
 	// PasswordParams are the argon2id costs a password hash must meet:
 	// weaker hashes are rehashed with them at sign-in, and the dummy
 	// verification for unknown users (ATO-04) uses them too. Defaults to
@@ -65,6 +74,7 @@ type Web struct {
 	handler   http.Handler // built once by New; Handler returns it
 	sessionCk string
 	csrfCk    string
+	deviceCk  string
 	// dummy is verified against when there is no real hash to verify
 	// (unknown user, no password), under cfg.PasswordParams, so a failed
 	// sign-in costs the same whatever the reason (ATO-04).
@@ -120,20 +130,27 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 	if cfg.SessionIdleTimeout <= 0 {
 		cfg.SessionIdleTimeout = 24 * time.Hour
 	}
-	if cfg.AccountLimiter == nil {
-		cfg.AccountLimiter = NewMemoryLimiter(MemoryLimiterConfig{Now: cfg.Now})
+	if cfg.Limiter == nil {
+		cfg.Limiter = ratelimit.NewMemory(ratelimit.MemoryConfig{Now: cfg.Now})
 	}
-	if cfg.IPLimiter == nil {
-		cfg.IPLimiter = NewMemoryLimiter(MemoryLimiterConfig{Free: 20, Forget: time.Hour, Now: cfg.Now})
+	if cfg.AccountPolicy == (ratelimit.Policy{}) {
+		cfg.AccountPolicy = DefaultAccountPolicy
+	}
+	if cfg.AddressPolicy == (ratelimit.Policy{}) {
+		cfg.AddressPolicy = DefaultAddressPolicy
+	}
+	if len(cfg.DeviceKey) == 0 {
+		cfg.DeviceKey = make([]byte, 32)
+		_, _ = rand.Read(cfg.DeviceKey)
 	}
 	dummy, err := password.NewDummy(cfg.PasswordParams)
 	if err != nil {
 		return nil, fmt.Errorf("web config: dummy password hash: %w", err)
 	}
 	w := &Web{cfg: cfg, secure: u.Scheme == "https", pages: map[string]*template.Template{}, dummy: dummy}
-	w.sessionCk, w.csrfCk = "gatehouse_session", "gatehouse_csrf"
+	w.sessionCk, w.csrfCk, w.deviceCk = "gatehouse_session", "gatehouse_csrf", "gatehouse_device"
 	if w.secure {
-		w.sessionCk, w.csrfCk = "__Host-gatehouse_session", "__Host-gatehouse_csrf"
+		w.sessionCk, w.csrfCk, w.deviceCk = "__Host-gatehouse_session", "__Host-gatehouse_csrf", "__Host-gatehouse_device"
 	}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(fsys, "templates/layout.html", "templates/"+name+".html")

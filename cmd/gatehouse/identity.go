@@ -77,6 +77,12 @@ func (b *backend) openProvider(ctx context.Context, cfg *config.Config, logger *
 	if err != nil {
 		return nil, fmt.Errorf("derive provider key: %w", err)
 	}
+	// A master-key rotation also forgets which browsers have signed in to
+	// which account: their owners share the account's allowance again
+	// until they next sign in.
+	if b.deviceKey, err = hkdf.Key(sha256.New, keys[0], nil, "gatehouse/web/device-cookie", 32); err != nil {
+		return nil, fmt.Errorf("derive device cookie key: %w", err)
+	}
 	return provider.New(ctx, provider.Config{
 		Issuer:    cfg.Issuer,
 		Client:    b.client,
@@ -90,8 +96,9 @@ func (b *backend) openProvider(ctx context.Context, cfg *config.Config, logger *
 }
 
 // routeIdentity mounts the provider's endpoints and the hosted login.
-func (b *backend) routeIdentity(mux *http.ServeMux, p *provider.Provider, cfg *config.Config, logger *slog.Logger) error {
-	pages, err := web.New(web.Config{Flow: p, Client: b.client, Issuer: cfg.Issuer, Logger: logger})
+func (b *backend) routeIdentity(mux *http.ServeMux, p *provider.Provider, cfg *config.Config, logger *slog.Logger, th *throttle) error {
+	pages, err := web.New(web.Config{Flow: p, Client: b.client, Issuer: cfg.Issuer, Logger: logger,
+		Limiter: th.limiter, DeviceKey: b.deviceKey})
 	if err != nil {
 		return fmt.Errorf("hosted pages: %w", err)
 	}

@@ -46,15 +46,22 @@ func serve(ctx context.Context, e *env, args []string) int {
 	go prov.RunSweeper(ctx, time.Hour)
 	metrics := httpserver.NewMetrics()
 	b.registerMetrics(metrics.Registry())
+	th, err := openThrottle(ctx, cfg, logger, metrics.Registry(), e.getenv)
+	if err != nil {
+		return e.fail(err)
+	}
+	defer th.close()
 	mux := http.NewServeMux()
-	if err := b.routeIdentity(mux, prov, cfg, logger); err != nil {
+	if err := b.routeIdentity(mux, prov, cfg, logger, th); err != nil {
 		return e.fail(err)
 	}
 	mux.Handle("/graphql", b.graphQL(cfg, logger, tokenVerifier(prov)))
 	mux.Handle("GET /healthz", httpserver.Healthz())
-	mux.Handle("GET /readyz", httpserver.Readyz(b.ready, logger))
+	mux.Handle("GET /readyz", httpserver.Readyz(b.ready, logger, th.status))
 	mux.Handle("GET /metrics", metrics.Handler())
-	handler := httpserver.Stack(mux, logger, metrics)
+	// Outermost: logs, audit events and the throttle all read the client
+	// address it resolves.
+	handler := httpserver.TrustProxies(cfg.TrustedProxies)(httpserver.Stack(mux, logger, metrics))
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -30,6 +30,8 @@ const (
 	FieldSecretHash = "secret_hash"
 	// FieldScopes holds the string denoting the scopes field in the database.
 	FieldScopes = "scopes"
+	// FieldCreatedBy holds the string denoting the created_by field in the database.
+	FieldCreatedBy = "created_by"
 	// FieldLastUsedAt holds the string denoting the last_used_at field in the database.
 	FieldLastUsedAt = "last_used_at"
 	// FieldRevokedAt holds the string denoting the revoked_at field in the database.
@@ -57,6 +59,7 @@ var Columns = []string{
 	FieldPrefix,
 	FieldSecretHash,
 	FieldScopes,
+	FieldCreatedBy,
 	FieldLastUsedAt,
 	FieldRevokedAt,
 }
@@ -131,6 +134,11 @@ func ByPrefix(opts ...sql.OrderTermOption) OrderOption {
 // BySecretHash orders the results by the secret_hash field.
 func BySecretHash(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSecretHash, opts...).ToFunc()
+}
+
+// ByCreatedBy orders the results by the created_by field.
+func ByCreatedBy(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCreatedBy, opts...).ToFunc()
 }
 
 // ByLastUsedAt orders the results by the last_used_at field.

@@ -86,6 +86,11 @@ func SecretHash(v string) predicate.APIKey {
 	return predicate.APIKey(sql.FieldEQ(FieldSecretHash, v))
 }
 
+// CreatedBy applies equality check predicate on the "created_by" field. It's identical to CreatedByEQ.
+func CreatedBy(v pulid.ID) predicate.APIKey {
+	return predicate.APIKey(sql.FieldEQ(FieldCreatedBy, v))
+}
+
 // LastUsedAt applies equality check predicate on the "last_used_at" field. It's identical to LastUsedAtEQ.
 func LastUsedAt(v time.Time) predicate.APIKey {
 	return predicate.APIKey(sql.FieldEQ(FieldLastUsedAt, v))
@@ -459,6 +464,86 @@ func ScopesIsNil() predicate.APIKey {
 // ScopesNotNil applies the NotNil predicate on the "scopes" field.
 func ScopesNotNil() predicate.APIKey {
 	return predicate.APIKey(sql.FieldNotNull(FieldScopes))
+}
+
+// CreatedByEQ applies the EQ predicate on the "created_by" field.
+func CreatedByEQ(v pulid.ID) predicate.APIKey {
+	return predicate.APIKey(sql.FieldEQ(FieldCreatedBy, v))
+}
+
+// CreatedByNEQ applies the NEQ predicate on the "created_by" field.
+func CreatedByNEQ(v pulid.ID) predicate.APIKey {
+	return predicate.APIKey(sql.FieldNEQ(FieldCreatedBy, v))
+}
+
+// CreatedByIn applies the In predicate on the "created_by" field.
+func CreatedByIn(vs ...pulid.ID) predicate.APIKey {
+	return predicate.APIKey(sql.FieldIn(FieldCreatedBy, vs...))
+}
+
+// CreatedByNotIn applies the NotIn predicate on the "created_by" field.
+func CreatedByNotIn(vs ...pulid.ID) predicate.APIKey {
+	return predicate.APIKey(sql.FieldNotIn(FieldCreatedBy, vs...))
+}
+
+// CreatedByGT applies the GT predicate on the "created_by" field.
+func CreatedByGT(v pulid.ID) predicate.APIKey {
+	return predicate.APIKey(sql.FieldGT(FieldCreatedBy, v))
+}
+
+// CreatedByGTE applies the GTE predicate on the "created_by" field.
+func CreatedByGTE(v pulid.ID) predicate.APIKey {
+	return predicate.APIKey(sql.FieldGTE(FieldCreatedBy, v))
+}
+
+// CreatedByLT applies the LT predicate on the "created_by" field.
+func CreatedByLT(v pulid.ID) predicate.APIKey {
+	return predicate.APIKey(sql.FieldLT(FieldCreatedBy, v))
+}
+
+// CreatedByLTE applies the LTE predicate on the "created_by" field.
+func CreatedByLTE(v pulid.ID) predicate.APIKey {
+	return predicate.APIKey(sql.FieldLTE(FieldCreatedBy, v))
+}
+
+// CreatedByContains applies the Contains predicate on the "created_by" field.
+func CreatedByContains(v pulid.ID) predicate.APIKey {
+	vc := string(v)
+	return predicate.APIKey(sql.FieldContains(FieldCreatedBy, vc))
+}
+
+// CreatedByHasPrefix applies the HasPrefix predicate on the "created_by" field.
+func CreatedByHasPrefix(v pulid.ID) predicate.APIKey {
+	vc := string(v)
+	return predicate.APIKey(sql.FieldHasPrefix(FieldCreatedBy, vc))
+}
+
+// CreatedByHasSuffix applies the HasSuffix predicate on the "created_by" field.
+func CreatedByHasSuffix(v pulid.ID) predicate.APIKey {
+	vc := string(v)
+	return predicate.APIKey(sql.FieldHasSuffix(FieldCreatedBy, vc))
+}
+
+// CreatedByIsNil applies the IsNil predicate on the "created_by" field.
+func CreatedByIsNil() predicate.APIKey {
+	return predicate.APIKey(sql.FieldIsNull(FieldCreatedBy))
+}
+
+// CreatedByNotNil applies the NotNil predicate on the "created_by" field.
+func CreatedByNotNil() predicate.APIKey {
+	return predicate.APIKey(sql.FieldNotNull(FieldCreatedBy))
+}
+
+// CreatedByEqualFold applies the EqualFold predicate on the "created_by" field.
+func CreatedByEqualFold(v pulid.ID) predicate.APIKey {
+	vc := string(v)
+	return predicate.APIKey(sql.FieldEqualFold(FieldCreatedBy, vc))
+}
+
+// CreatedByContainsFold applies the ContainsFold predicate on the "created_by" field.
+func CreatedByContainsFold(v pulid.ID) predicate.APIKey {
+	vc := string(v)
+	return predicate.APIKey(sql.FieldContainsFold(FieldCreatedBy, vc))
 }
 
 // LastUsedAtEQ applies the EQ predicate on the "last_used_at" field.

@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
@@ -17,6 +18,7 @@ var (
 		{Name: "prefix", Type: field.TypeString, Unique: true},
 		{Name: "secret_hash", Type: field.TypeString},
 		{Name: "scopes", Type: field.TypeJSON, Nullable: true},
+		{Name: "created_by", Type: field.TypeString, Nullable: true},
 		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
 		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
 		{Name: "organization_id", Type: field.TypeString, Nullable: true},
@@ -29,7 +31,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "api_keys_organizations_api_keys",
-				Columns:    []*schema.Column{APIKeysColumns[9]},
+				Columns:    []*schema.Column{APIKeysColumns[10]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -38,7 +40,7 @@ var (
 			{
 				Name:    "apikey_organization_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{APIKeysColumns[9], APIKeysColumns[0]},
+				Columns: []*schema.Column{APIKeysColumns[10], APIKeysColumns[0]},
 			},
 		},
 	}
@@ -207,7 +209,7 @@ var (
 		{Name: "id", Type: field.TypeString},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
-		{Name: "domain", Type: field.TypeString, Unique: true, Size: 253},
+		{Name: "domain", Type: field.TypeString, Size: 253},
 		{Name: "verification_state", Type: field.TypeEnum, Enums: []string{"PENDING", "VERIFIED", "FAILED"}, Default: "PENDING"},
 		{Name: "txt_token", Type: field.TypeString},
 		{Name: "verified_at", Type: field.TypeTime, Nullable: true},
@@ -231,6 +233,19 @@ var (
 				Name:    "domain_organization_id_id",
 				Unique:  false,
 				Columns: []*schema.Column{DomainsColumns[7], DomainsColumns[0]},
+			},
+			{
+				Name:    "domain_organization_id_domain",
+				Unique:  true,
+				Columns: []*schema.Column{DomainsColumns[7], DomainsColumns[3]},
+			},
+			{
+				Name:    "domain_domain",
+				Unique:  true,
+				Columns: []*schema.Column{DomainsColumns[3]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "verification_state = 'VERIFIED'",
+				},
 			},
 		},
 	}

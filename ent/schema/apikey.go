@@ -31,6 +31,9 @@ func (APIKey) Fields() []ent.Field {
 			Comment("public, non-secret start of the key, shown in lists and used for lookup"),
 		field.String("secret_hash").NotEmpty().Sensitive().Immutable(),
 		field.Strings("scopes").Optional().Immutable(),
+		field.String("created_by").GoType(pulid.ID("")).Optional().Immutable().
+			Annotations(entgql.Skip(entgql.SkipWhereInput)).
+			Comment("the user who minted the key with an admin token or a key of their own; the key acts with that user's current permissions and stops working when they lose apikeys:manage. Empty for keys minted by an instance-wide caller"),
 		field.Time("last_used_at").Optional().Nillable(),
 		field.Time("revoked_at").Optional().Nillable(),
 	}

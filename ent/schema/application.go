@@ -48,7 +48,7 @@ func (Application) Fields() []ent.Field {
 			Comment("the client's public keys for private_key_jwt (RFC 7523)"),
 		field.String("jwks_uri").Optional().MaxLen(2048),
 		field.Strings("scopes").Optional().
-			Comment("scopes a MACHINE application may request with client credentials"),
+			Comment("scopes granted to the application: what a MACHINE application may request with client credentials; gatehouse:admin lets a user-facing application ask for admin tokens"),
 		field.Bool("first_party").Default(true).
 			Comment("first-party applications skip the consent screen"),
 	}

@@ -3,6 +3,7 @@ package schema
 import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
@@ -25,7 +26,7 @@ func (Domain) Mixin() []ent.Mixin {
 func (Domain) Fields() []ent.Field {
 	return []ent.Field{
 		orgIDField(),
-		field.String("domain").Unique().NotEmpty().MaxLen(253).Immutable().
+		field.String("domain").NotEmpty().MaxLen(253).Immutable().
 			Annotations(entgql.OrderField("DOMAIN")),
 		field.Enum("verification_state").Values("PENDING", "VERIFIED", "FAILED").Default("PENDING"),
 		field.String("txt_token").NotEmpty().Immutable().
@@ -44,9 +45,16 @@ func (Domain) Edges() []ent.Edge {
 
 // Indexes implements ent.Schema.
 func (Domain) Indexes() []ent.Index {
-	// An organization's domains page by id, and deleting the organization
-	// finds them for ON DELETE CASCADE without scanning the table.
-	return []ent.Index{index.Fields("organization_id", "id")}
+	return []ent.Index{
+		// An organization's domains page by id, and deleting the organization
+		// finds them for ON DELETE CASCADE without scanning the table.
+		index.Fields("organization_id", "id"),
+		// Several organizations may claim a name (a claim says nothing about
+		// another organization's); each claims it once, and verification
+		// decides ownership: at most one VERIFIED claim per name.
+		index.Fields("organization_id", "domain").Unique(),
+		index.Fields("domain").Unique().Annotations(entsql.IndexWhere("verification_state = 'VERIFIED'")),
+	}
 }
 
 // Annotations implements ent.Schema.

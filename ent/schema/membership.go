@@ -24,7 +24,11 @@ func (Membership) Mixin() []ent.Mixin {
 func (Membership) Fields() []ent.Field {
 	return []ent.Field{
 		orgIDField(),
-		field.String("user_id").GoType(pulid.ID("")).Immutable().NotEmpty(),
+		// userID is exposed in graph/schema.graphqls: an invited user stays
+		// private to an organization-scoped caller until accepted (the user
+		// edge answers NOT_FOUND to it, since authz hides the user's row).
+		field.String("user_id").GoType(pulid.ID("")).Immutable().NotEmpty().
+			Annotations(entgql.Skip(entgql.SkipType)),
 		field.Enum("status").Values("INVITED", "ACTIVE", "SUSPENDED").Default("ACTIVE"),
 	}
 }

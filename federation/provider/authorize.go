@@ -123,7 +123,8 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 
 // authorizeScopes keeps the scopes this provider knows (RFC 6749 §3.3),
 // requires openid, allows offline_access only to clients with the refresh
-// grant and at most one organization scope, whose id must look like one.
+// grant, gatehouse:admin only to applications granted it, and at most one
+// organization scope, whose id must look like one.
 func (p *Provider) authorizeScopes(c *client, requested []string) ([]string, *oidc.Error) {
 	var scopes []string
 	orgScopes := 0
@@ -132,6 +133,9 @@ func (p *Provider) authorizeScopes(c *client, requested []string) ([]string, *oi
 			continue
 		}
 		if s == oidc.ScopeOfflineAccess && !c.hasGrant(oidc.GrantTypeRefreshToken) {
+			continue
+		}
+		if s == scopeAdmin && !slices.Contains(c.app.Scopes, scopeAdmin) {
 			continue
 		}
 		if s == scopeOrganization || strings.HasPrefix(s, scopeOrganization+":") {

@@ -40,6 +40,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Application() ApplicationResolver
 	Domain() DomainResolver
+	Membership() MembershipResolver
 	Mutation() MutationResolver
 	OrganizationPolicy() OrganizationPolicyResolver
 	Query() QueryResolver
@@ -51,6 +52,7 @@ type DirectiveRoot struct {
 type ComplexityRoot struct {
 	APIKey struct {
 		CreatedAt      func(childComplexity int) int
+		CreatedBy      func(childComplexity int) int
 		ID             func(childComplexity int) int
 		LastUsedAt     func(childComplexity int) int
 		Name           func(childComplexity int) int
@@ -182,7 +184,8 @@ type ComplexityRoot struct {
 	}
 
 	CreateUserPayload struct {
-		User func(childComplexity int) int
+		Membership func(childComplexity int) int
+		User       func(childComplexity int) int
 	}
 
 	DeleteApplicationPayload struct {
@@ -415,6 +418,9 @@ type ApplicationResolver interface {
 type DomainResolver interface {
 	TxtRecordName(ctx context.Context, obj *ent.Domain) (string, error)
 }
+type MembershipResolver interface {
+	UserID(ctx context.Context, obj *ent.Membership) (*pulid.ID, error)
+}
 type MutationResolver interface {
 	CreateOrganization(ctx context.Context, input tenants.CreateOrganizationInput) (*model.CreateOrganizationPayload, error)
 	UpdateOrganization(ctx context.Context, input tenants.UpdateOrganizationInput) (*model.UpdateOrganizationPayload, error)
@@ -475,6 +481,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.APIKey.CreatedAt(childComplexity), true
+	case "APIKey.createdBy":
+		if e.ComplexityRoot.APIKey.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIKey.CreatedBy(childComplexity), true
 	case "APIKey.id":
 		if e.ComplexityRoot.APIKey.ID == nil {
 			break
@@ -955,6 +967,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateRolePayload.Role(childComplexity), true
 
+	case "CreateUserPayload.membership":
+		if e.ComplexityRoot.CreateUserPayload.Membership == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateUserPayload.Membership(childComplexity), true
 	case "CreateUserPayload.user":
 		if e.ComplexityRoot.CreateUserPayload.User == nil {
 			break
@@ -2076,6 +2094,10 @@ type APIKey implements Node {
   """
   prefix: String!
   scopes: [String!]
+  """
+  the user who minted the key with an admin token or a key of their own; the key acts with that user's current permissions and stops working when they lose apikeys:manage. Empty for keys minted by an instance-wide caller
+  """
+  createdBy: String
   lastUsedAt: Time
   revokedAt: Time
   organization: Organization
@@ -2269,7 +2291,7 @@ type Application implements Node {
   tokenEndpointAuthMethod: ApplicationTokenEndpointAuthMethod!
   jwksURI: String
   """
-  scopes a MACHINE application may request with client credentials
+  scopes granted to the application: what a MACHINE application may request with client credentials; gatehouse:admin lets a user-facing application ask for admin tokens
   """
   scopes: [String!]
   """
@@ -3159,7 +3181,6 @@ type Membership implements Node {
   createdAt: Time!
   updatedAt: Time!
   organizationID: ID!
-  userID: ID!
   status: MembershipStatus!
   organization: Organization!
   user: User!
@@ -4407,6 +4428,15 @@ extend type Application {
   jwks: Map
 }
 
+extend type Membership {
+  """
+  The member's id. Null for an INVITED membership seen by an
+  organization-scoped caller: the account stays private until the user
+  accepts at sign-in (user then answers NOT_FOUND).
+  """
+  userID: ID
+}
+
 extend type OrganizationPolicy {
   allowedLoginMethods: [LoginMethod!]!
 }
@@ -4484,8 +4514,11 @@ input UpdateOrganizationPolicyInput {
 type UpdateOrganizationPolicyPayload { policy: OrganizationPolicy! }
 
 """
-Creates a user. A key scoped to an organization must set organizationID:
-the user joins that organization with roles (default member).
+Creates a user. A caller scoped to an organization must set organizationID:
+the user joins that organization with roles (default member). Such a caller
+may set password or emailVerified: true only for an address in one of the
+organization's VERIFIED domains; any other address is invited (see
+CreateUserPayload).
 """
 input CreateUserInput {
   email: String!
@@ -4501,7 +4534,17 @@ input CreateUserInput {
   "Lets the user sign in with email and password; at least the organization policy's passwordMinLength (default 10)."
   password: String
 }
-type CreateUserPayload { user: User! }
+"""
+user is null when an organization-scoped caller invited the address (one
+outside its verified domains, new or already registered: the answers are
+alike): membership is then INVITED, and the user becomes visible once they
+accept at sign-in.
+"""
+type CreateUserPayload {
+  user: User
+  "The membership in organizationID, when given."
+  membership: Membership
+}
 
 input SetUserPasswordInput {
   userID: ID!
@@ -4527,8 +4570,9 @@ type UpdateUserPayload { user: User! }
 input AddMemberInput {
   organizationID: ID!
   userID: ID!
-  "Role keys of the organization; default [\"member\"]."
+  "Role keys of the organization; default [\"member\"]. Only roles whose permissions the caller holds."
   roles: [String!]
+  "Default ACTIVE; for an organization-scoped caller, INVITED unless the user's email domain is one of the organization's VERIFIED domains (and only INVITED may be asked for then)."
   status: MembershipStatus
 }
 type AddMemberPayload { membership: Membership! }
@@ -4581,7 +4625,7 @@ input CreateApplicationInput {
   jwks: Map
   "Where Gatehouse fetches the client's JWK Set instead (https; internal addresses are refused)."
   jwksURI: String
-  "Scopes a MACHINE application may request with client credentials."
+  "Scopes granted to the application: what a MACHINE application may request with client credentials; gatehouse:admin lets any application obtain admin tokens for /graphql."
   scopes: [String!]
   "First-party applications skip the consent screen; default true."
   firstParty: Boolean
@@ -4612,7 +4656,7 @@ input UpdateApplicationInput {
   jwks: Map
   "Where Gatehouse fetches the client's JWK Set instead (https; internal addresses are refused); replaces the application's jwks."
   jwksURI: String
-  "Scopes a MACHINE application may request with client credentials."
+  "Scopes granted to the application: what a MACHINE application may request with client credentials; gatehouse:admin lets any application obtain admin tokens for /graphql."
   scopes: [String!]
   "First-party applications skip the consent screen; default true."
   firstParty: Boolean
@@ -4664,6 +4708,8 @@ func (ec *executionContext) childFields_APIKey(ctx context.Context, field graphq
 		return ec.fieldContext_APIKey_prefix(ctx, field)
 	case "scopes":
 		return ec.fieldContext_APIKey_scopes(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_APIKey_createdBy(ctx, field)
 	case "lastUsedAt":
 		return ec.fieldContext_APIKey_lastUsedAt(ctx, field)
 	case "revokedAt":
@@ -4904,6 +4950,8 @@ func (ec *executionContext) childFields_CreateUserPayload(ctx context.Context, f
 	switch field.Name {
 	case "user":
 		return ec.fieldContext_CreateUserPayload_user(ctx, field)
+	case "membership":
+		return ec.fieldContext_CreateUserPayload_membership(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateUserPayload", field.Name)
 }
@@ -4982,8 +5030,6 @@ func (ec *executionContext) childFields_Membership(ctx context.Context, field gr
 		return ec.fieldContext_Membership_updatedAt(ctx, field)
 	case "organizationID":
 		return ec.fieldContext_Membership_organizationID(ctx, field)
-	case "userID":
-		return ec.fieldContext_Membership_userID(ctx, field)
 	case "status":
 		return ec.fieldContext_Membership_status(ctx, field)
 	case "organization":
@@ -4992,6 +5038,8 @@ func (ec *executionContext) childFields_Membership(ctx context.Context, field gr
 		return ec.fieldContext_Membership_user(ctx, field)
 	case "roles":
 		return ec.fieldContext_Membership_roles(ctx, field)
+	case "userID":
+		return ec.fieldContext_Membership_userID(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Membership", field.Name)
 }
@@ -6402,6 +6450,29 @@ func (ec *executionContext) _APIKey_scopes(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_APIKey_scopes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("APIKey", field, false, false, "String")
+}
+
+func (ec *executionContext) _APIKey_createdBy(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_APIKey_createdBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalOString2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_APIKey_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("APIKey", field, false, false, "String")
 }
 
@@ -8231,10 +8302,10 @@ func (ec *executionContext) _CreateUserPayload_user(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐUser(ctx, selections, v)
+			return ec.marshalOUser2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐUser(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_CreateUserPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -8245,6 +8316,38 @@ func (ec *executionContext) fieldContext_CreateUserPayload_user(_ context.Contex
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateUserPayload_membership(ctx context.Context, field graphql.CollectedField, obj *model.CreateUserPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateUserPayload_membership(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Membership, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
+			return ec.marshalOMembership2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐMembership(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreateUserPayload_membership(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateUserPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Membership(ctx, field)
 		},
 	}
 	return fc, nil
@@ -8769,29 +8872,6 @@ func (ec *executionContext) fieldContext_Membership_organizationID(_ context.Con
 	return graphql.NewScalarFieldContext("Membership", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Membership_userID(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Membership_userID(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserID, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
-			return ec.marshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Membership_userID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Membership", field, false, false, "ID")
-}
-
 func (ec *executionContext) _Membership_status(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8909,6 +8989,29 @@ func (ec *executionContext) fieldContext_Membership_roles(_ context.Context, fie
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Membership_userID(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Membership_userID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Membership().UserID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Membership_userID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Membership", field, true, true, "ID")
 }
 
 func (ec *executionContext) _MembershipConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.MembershipConnection) (ret graphql.Marshaler) {
@@ -22268,6 +22371,11 @@ func (ec *executionContext) _APIKey(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "createdBy":
+			out.Values[i] = ec._APIKey_createdBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "lastUsedAt":
 			out.Values[i] = ec._APIKey_lastUsedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -23132,7 +23240,12 @@ func (ec *executionContext) _CreateUserPayload(ctx context.Context, sel ast.Sele
 			out.Values[i] = graphql.MarshalString("CreateUserPayload")
 		case "user":
 			out.Values[i] = ec._CreateUserPayload_user(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "membership":
+			out.Values[i] = ec._CreateUserPayload_membership(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -23410,11 +23523,6 @@ func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "userID":
-			out.Values[i] = ec._Membership_userID(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
 		case "status":
 			out.Values[i] = ec._Membership_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -23437,6 +23545,12 @@ func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSe
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Membership_roles(ctx, field, obj)
+				})
+		case "userID":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Membership_userID(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -27301,6 +27415,16 @@ func (ec *executionContext) unmarshalORoleWhereInput2ᚖgithubᚗcomᚋgatehouse
 	}
 	res, err := ec.unmarshalInputRoleWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOString2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx context.Context, v any) (pulid.ID, error) {
+	var res pulid.ID
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOString2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx context.Context, sel ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

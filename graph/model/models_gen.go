@@ -35,8 +35,14 @@ type CreateRolePayload struct {
 	Role *ent.Role `json:"role"`
 }
 
+// user is null when an organization-scoped caller invited the address (one
+// outside its verified domains, new or already registered: the answers are
+// alike): membership is then INVITED, and the user becomes visible once they
+// accept at sign-in.
 type CreateUserPayload struct {
-	User *ent.User `json:"user"`
+	User *ent.User `json:"user,omitempty"`
+	// The membership in organizationID, when given.
+	Membership *ent.Membership `json:"membership,omitempty"`
 }
 
 type DeleteApplicationInput struct {

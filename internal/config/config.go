@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/seal"
 )
 
@@ -45,6 +47,15 @@ type Config struct {
 	// other users of the machine see it. The first seals; the others, during
 	// a rotation, only open. Nil means a generated key file in DataDir.
 	MasterKeys [][]byte
+	// RedisURL, when set, shares sign-in throttle counters between nodes
+	// (redis:// or rediss://); empty means each node counts on its own.
+	RedisURL string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed; empty means the header is ignored.
+	TrustedProxies []netip.Prefix
+	// PasswordConcurrency bounds concurrent argon2id computations on this
+	// node; 0 means twice the CPU count.
+	PasswordConcurrency int
 
 	// labels names where each field's value came from (flag or variable),
 	// so that a problem points at what the operator actually typed.
@@ -153,6 +164,34 @@ var settings = []setting{
 				return errors.New("set GATEHOUSE_MASTER_KEY or GATEHOUSE_MASTER_KEY_FILE, not both")
 			}
 			c.MasterKeys = keys
+			return nil
+		}},
+	{Var{"GATEHOUSE_REDIS_URL", "redis-url", "none",
+		"Redis `URL` (redis://host:6379/0, rediss:// for TLS) shared by every node for sign-in throttle counters; when unset, each node counts on its own; while Redis is unreachable each node falls back to its own counters"},
+		func(c *Config, s string) error { c.RedisURL = s; return nil }},
+	{Var{"GATEHOUSE_TRUSTED_PROXIES", "trusted-proxies", "none",
+		"comma-separated `CIDR` prefixes or addresses of your reverse proxies; only requests from them have X-Forwarded-For read (the client is the rightmost address not in the list); when unset, X-Forwarded-For is ignored"},
+		func(c *Config, s string) error {
+			p, err := httpserver.ParsePrefixes(s)
+			if err != nil {
+				return err
+			}
+			for _, x := range p {
+				if x.Bits() == 0 {
+					return fmt.Errorf("%s would trust every client's X-Forwarded-For", x)
+				}
+			}
+			c.TrustedProxies = p
+			return nil
+		}},
+	{Var{"GATEHOUSE_PASSWORD_CONCURRENCY", "password-concurrency", "2 × CPU count",
+		"how many argon2id password hashes (64 MiB each) may run at once on this node (`n`, 1 to 1024); more wait up to 2s, then get 503 / RATE_LIMITED"},
+		func(c *Config, s string) error {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > 1024 {
+				return fmt.Errorf("must be a whole number from 1 to 1024")
+			}
+			c.PasswordConcurrency = n
 			return nil
 		}},
 }
@@ -354,6 +393,9 @@ func (c *Config) problems() []problem {
 	if c.ShutdownTimeout <= 0 {
 		bad("GATEHOUSE_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String(), "must be positive")
 	}
+	if shown, why := checkRedisURL(c.RedisURL); why != "" {
+		bad("GATEHOUSE_REDIS_URL", shown, why)
+	}
 	return out
 }
 
@@ -404,6 +446,31 @@ func checkDatabaseURL(raw string) (shown, why string) {
 		return shown, ""
 	}
 	return shown, "must be a postgres:// or postgresql:// URL (leave empty for embedded SQLite)"
+}
+
+// checkRedisURL returns the URL as it may be shown (password redacted)
+// and what is wrong with it.
+func checkRedisURL(raw string) (shown, why string) {
+	if raw == "" {
+		return "", ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", "not a valid URL"
+	}
+	shown = u.Redacted()
+	switch {
+	case u.Scheme != "redis" && u.Scheme != "rediss":
+		return shown, "must be a redis:// or rediss:// URL"
+	case u.Hostname() == "":
+		return shown, "must name a host"
+	}
+	if db := strings.Trim(u.Path, "/"); db != "" {
+		if n, err := strconv.Atoi(db); err != nil || n < 0 {
+			return shown, "the path must be a database number, e.g. /0"
+		}
+	}
+	return shown, ""
 }
 
 // checkIssuer enforces what OpenID Connect Discovery 1.0 §3 asks of an

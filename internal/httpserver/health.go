@@ -22,10 +22,20 @@ func Healthz() http.Handler {
 	})
 }
 
+// readiness is /readyz's answer when the node is ready.
+type readiness struct {
+	Status   string   `json:"status"`
+	Degraded []string `json:"degraded,omitempty"`
+}
+
 // Readyz answers 200 {"status":"ok"} when check (the database ping, say)
 // succeeds within ReadyTimeout, and 503 {"status":"unavailable"} otherwise.
-// The reason goes to logger, never to the caller.
-func Readyz(check func(context.Context) error, logger *slog.Logger) http.Handler {
+// The reason goes to logger, never to the caller. Each of degraded names,
+// in a sentence, a way in which the node serves but less well than it
+// should (a shared store unreachable, say), or returns "": any sentence
+// makes the answer 200 {"status":"degraded","degraded":[…]} — still ready,
+// since taking the node out would only make things worse.
+func Readyz(check func(context.Context) error, logger *slog.Logger, degraded ...func() string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), ReadyTimeout)
 		defer cancel()
@@ -34,6 +44,16 @@ func Readyz(check func(context.Context) error, logger *slog.Logger) http.Handler
 				slog.String("error", err.Error()),
 				slog.String("request_id", RequestIDFromContext(r.Context())))
 			writeJSON(w, http.StatusServiceUnavailable, status{"unavailable"})
+			return
+		}
+		var why []string
+		for _, d := range degraded {
+			if s := d(); s != "" {
+				why = append(why, s)
+			}
+		}
+		if len(why) > 0 {
+			writeJSON(w, http.StatusOK, readiness{Status: "degraded", Degraded: why})
 			return
 		}
 		writeJSON(w, http.StatusOK, status{"ok"})

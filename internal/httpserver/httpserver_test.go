@@ -408,6 +408,11 @@ func TestHealth(t *testing.T) {
 		{"healthz", Healthz(), 200, `{"status":"ok"}` + "\n"},
 		{"ready", Readyz(func(context.Context) error { return nil }, logger), 200, `{"status":"ok"}` + "\n"},
 		{"not ready", Readyz(func(context.Context) error { return notReady }, logger), 503, `{"status":"unavailable"}` + "\n"},
+		{"degraded but ready", Readyz(func(context.Context) error { return nil }, logger,
+			func() string { return "" }, func() string { return "rate limiter on its own" }), 200,
+			`{"status":"degraded","degraded":["rate limiter on its own"]}` + "\n"},
+		{"degraded and not ready", Readyz(func(context.Context) error { return notReady }, logger,
+			func() string { return "rate limiter on its own" }), 503, `{"status":"unavailable"}` + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,7 +2,6 @@ package httpserver
 
 import (
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 )
@@ -44,16 +43,4 @@ func Logger(logger *slog.Logger) Middleware {
 			completed = true
 		})
 	}
-}
-
-// ClientIP is the address of the peer that sent r: the one place that
-// decides it, so that logs, audit events and throttling agree.
-// X-Forwarded-For is not trusted: without a configured proxy anyone can
-// write it.
-func ClientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

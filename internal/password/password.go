@@ -51,14 +51,17 @@ func Hash(pw string, p Params) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
-	key := argon2.IDKey([]byte(pw), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLen)
+	var key []byte
+	if err := run(func() { key = argon2.IDKey([]byte(pw), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLen) }); err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Iterations,
 		p.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
 // Verify checks pw against a PHC string in constant time. It reports
 // whether the hash should be recomputed because its parameters are weaker
-// than want.
+// than want. ErrBusy means it could not run (see SetConcurrency).
 func Verify(pw, hash string, want Params) (rehash bool, err error) {
 	p, salt, key, err := parse(hash)
 	if err != nil {
@@ -67,7 +70,10 @@ func Verify(pw, hash string, want Params) (rehash bool, err error) {
 	if len(pw) > MaxLength {
 		return false, ErrMismatch
 	}
-	got := argon2.IDKey([]byte(pw), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(key)))
+	var got []byte
+	if err := run(func() { got = argon2.IDKey([]byte(pw), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(key))) }); err != nil {
+		return false, err
+	}
 	if subtle.ConstantTimeCompare(got, key) != 1 {
 		return false, ErrMismatch
 	}
@@ -120,8 +126,15 @@ func NewDummy(p Params) (*Dummy, error) {
 	return &Dummy{hash: h, p: p}, nil
 }
 
-// Verify spends the time of one verification and reports nothing.
-func (d *Dummy) Verify(pw string) { _, _ = Verify(pw, d.hash, d.p) }
+// Verify spends the time of one verification. It reports only ErrBusy,
+// when it could not run: the caller must then not answer as if a password
+// had been checked.
+func (d *Dummy) Verify(pw string) error {
+	if _, err := Verify(pw, d.hash, d.p); errors.Is(err, ErrBusy) {
+		return err
+	}
+	return nil
+}
 
 func parse(hash string) (Params, []byte, []byte, error) {
 	parts := strings.Split(hash, "$")

@@ -3,7 +3,10 @@ package password
 import (
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 var fast = Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
@@ -90,4 +93,62 @@ func TestDummy(t *testing.T) {
 	if _, err := NewDummy(Params{}); err == nil {
 		t.Error("NewDummy accepted zero params")
 	}
+}
+
+// However many goroutines hash at once, no more than the bound run
+// argon2id together; those that find no slot in time get ErrBusy. Not
+// parallel: it sets the process's gate.
+func TestConcurrencyBound(t *testing.T) {
+	defer SetConcurrency(0, 0)
+	p := Params{Memory: 8 * 1024, Iterations: 2, Parallelism: 1, SaltLen: 16, KeyLen: 32}
+	h, err := Hash("correct horse battery", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	SetConcurrency(2, time.Millisecond)
+	var start, done sync.WaitGroup
+	var busy atomic.Int64
+	start.Add(1)
+	for i := range 40 {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			start.Wait()
+			var err error
+			if i%2 == 0 {
+				_, err = Hash("correct horse battery", p)
+			} else {
+				_, err = Verify("wrong horse battery", h, p)
+			}
+			if errors.Is(err, ErrBusy) {
+				busy.Add(1)
+			}
+		}()
+	}
+	start.Done()
+	done.Wait()
+	s := GateStats()
+	if s.Peak > 2 || s.Peak < 1 {
+		t.Fatalf("peak %d hashes at once, bound 2", s.Peak)
+	}
+	if busy.Load() == 0 || s.Busy != busy.Load() {
+		t.Fatalf("%d callers got ErrBusy (gate counted %d); 40 at once on 2 slots with a 1ms wait should turn some away", busy.Load(), s.Busy)
+	}
+	if s.Hashes+s.Busy != 40 {
+		t.Fatalf("%d hashes + %d busy, want 40", s.Hashes, s.Busy)
+	}
+	d, err := NewDummy(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	SetConcurrency(1, time.Millisecond)
+	g := load()
+	g.slots <- struct{}{} // every slot taken
+	if err := d.Verify("x"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("dummy verification at capacity: %v, want ErrBusy", err)
+	}
+	if _, err := Verify("x", h, p); !errors.Is(err, ErrBusy) {
+		t.Fatalf("verification at capacity: %v, want ErrBusy", err)
+	}
+	<-g.slots
 }

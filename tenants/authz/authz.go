@@ -31,7 +31,7 @@ import (
 func Policy() ent.Policy {
 	return privacy.Policy{
 		Query:    privacy.QueryPolicy{privacy.FilterFunc(filterReads)},
-		Mutation: privacy.MutationPolicy{privacy.MutationRuleFunc(checkWrite), privacy.FilterFunc(filterWrites)},
+		Mutation: privacy.MutationPolicy{privacy.MutationRuleFunc(checkWrite), privacy.MutationRuleFunc(filterWrites)},
 	}
 }
 
@@ -47,6 +47,15 @@ func orgValues(ids []pulid.ID) []any {
 	return vs
 }
 
+// fieldIn is field IN orgs; with no orgs, a predicate no row matches
+// (entql writes an empty IN list as "IN ()", which PostgreSQL refuses).
+func fieldIn(field string, orgs []pulid.ID) entql.P {
+	if len(orgs) == 0 {
+		return entql.FieldNil("id")
+	}
+	return entql.FieldIn(field, orgValues(orgs)...)
+}
+
 // filterReads narrows every query to the rows the viewer may see.
 func filterReads(ctx context.Context, f privacy.Filter) error {
 	v := viewer.FromContext(ctx)
@@ -56,31 +65,82 @@ func filterReads(ctx context.Context, f privacy.Filter) error {
 	case v.Unrestricted():
 		return privacy.Allow
 	case v.Kind == viewer.Organization:
-		return filterOrganizationScope(v.Organizations, f)
+		return filterOrganizationReads(v, f)
 	case v.Kind == viewer.User:
 		return filterUserScope(v.UserID, f)
 	}
 	return privacy.Denyf("unknown viewer kind %s", v.Kind)
 }
 
-// filterOrganizationScope restricts f to the organizations in orgs.
-func filterOrganizationScope(orgs []pulid.ID, f privacy.Filter) error {
-	if len(orgs) == 0 {
-		return privacy.Denyf("viewer has no organizations")
+// readPermission is the permission an Organization viewer needs, in a
+// row's organization, to read a row of f's type.
+func readPermission(f privacy.Filter) (Permission, bool) {
+	switch f.(type) {
+	case *gen.OrganizationFilter, *gen.DomainFilter, *gen.ConnectionFilter, *gen.OrganizationPolicyFilter:
+		return OrganizationRead, true
+	case *gen.MembershipFilter, *gen.RoleFilter, *gen.UserFilter:
+		return MembersRead, true
+	case *gen.AuditEventFilter:
+		return AuditRead, true
+	case *gen.APIKeyFilter:
+		return APIKeysManage, true
 	}
-	inScope := entql.FieldIn("organization_id", orgValues(orgs)...)
+	return "", false
+}
+
+// writePermission is the permission an Organization viewer needs, in a
+// row's organization, to make mutation m. Users are global: changing one
+// needs members:manage in every organization the user belongs to.
+func writePermission(m gen.Mutation) (Permission, bool) {
+	switch m.(type) {
+	case *gen.OrganizationMutation:
+		if m.Op().Is(ent.OpDelete | ent.OpDeleteOne) {
+			return OrganizationDelete, true
+		}
+		return OrganizationUpdate, true
+	case *gen.MembershipMutation, *gen.UserMutation:
+		return MembersManage, true
+	case *gen.RoleMutation:
+		return RolesManage, true
+	case *gen.DomainMutation:
+		return DomainsManage, true
+	case *gen.ConnectionMutation:
+		return ConnectionsManage, true
+	case *gen.OrganizationPolicyMutation:
+		return PolicyManage, true
+	case *gen.APIKeyMutation:
+		return APIKeysManage, true
+	}
+	return "", false
+}
+
+// filterOrganizationReads restricts f to the rows of the organizations
+// where v holds f's read permission.
+func filterOrganizationReads(v *viewer.Viewer, f privacy.Filter) error {
+	p, ok := readPermission(f)
+	if !ok {
+		// Applications and anything added later without a rule here are
+		// instance-level: an organization viewer never sees them.
+		return privacy.Denyf("%T is not visible to an organization viewer", f)
+	}
+	return filterOrganizationScope(orgsWith(v, p), f)
+}
+
+// filterOrganizationScope restricts f to the organizations in orgs. A user
+// is in an organization's scope once a membership there is accepted: an
+// invited user's account stays private until the user accepts.
+func filterOrganizationScope(orgs []pulid.ID, f privacy.Filter) error {
+	inScope := fieldIn("organization_id", orgs)
 	switch f.(type) {
 	case *gen.OrganizationFilter:
-		f.Where(entql.FieldIn("id", orgValues(orgs)...))
+		f.Where(fieldIn("id", orgs))
 	case *gen.MembershipFilter, *gen.RoleFilter, *gen.DomainFilter,
 		*gen.ConnectionFilter, *gen.OrganizationPolicyFilter,
 		*gen.AuditEventFilter, *gen.APIKeyFilter:
 		f.Where(inScope)
 	case *gen.UserFilter:
-		f.Where(entql.HasEdgeWith("memberships", inScope))
+		f.Where(entql.HasEdgeWith("memberships", entql.And(inScope, entql.FieldNEQ("status", "INVITED"))))
 	default:
-		// Applications and anything added later without a rule here are
-		// instance-level: an organization viewer never sees them.
 		return privacy.Denyf("%T is not visible to an organization viewer", f)
 	}
 	return privacy.Skip
@@ -135,26 +195,32 @@ func checkWrite(ctx context.Context, m gen.Mutation) error {
 		return privacy.Denyf("applications are instance-level")
 	case *gen.UserMutation:
 		// Users are global; a scoped viewer may create one (the service adds
-		// it to the viewer's organization in the same transaction) and may
-		// change only users it fully owns (see filterWrites).
+		// it to the viewer's organization in the same transaction, and
+		// decides what the viewer may assert about it) and may change only
+		// users it fully owns (see filterWrites).
+		if m.Op().Is(ent.OpCreate) && len(orgsWith(v, MembersManage)) == 0 {
+			return privacy.Denyf("creating users needs %s", MembersManage)
+		}
 	default:
 		if !m.Op().Is(ent.OpCreate) {
 			return privacy.Skip
 		}
-		org, ok := m.Field("organization_id")
+		p, ok := writePermission(m)
+		org, set := m.Field("organization_id")
 		id, _ := org.(pulid.ID)
-		if !ok || !v.CanAccessOrganization(id) {
-			return privacy.Denyf("%s outside the viewer's organizations", m.Type())
+		if !ok || !set || !Can(v, id, p) {
+			return privacy.Denyf("%s outside the viewer's organizations or permissions", m.Type())
 		}
 	}
 	return privacy.Skip
 }
 
-// filterWrites narrows updates and deletes to rows the viewer owns. For
-// users, that means every membership of the user is in the viewer's
-// organizations: changing a user who also belongs to another organization
-// would reach into that organization.
-func filterWrites(ctx context.Context, f privacy.Filter) error {
+// filterWrites narrows updates and deletes to rows in the organizations
+// where the viewer holds the mutation's permission. For users, that means
+// the user has an accepted membership there and every membership of the
+// user is in such an organization: changing a user who also belongs to
+// another organization would reach into that organization.
+func filterWrites(ctx context.Context, m gen.Mutation) error {
 	v := viewer.FromContext(ctx)
 	if v == nil {
 		return privacy.Denyf("%w", ErrNoViewer)
@@ -162,12 +228,19 @@ func filterWrites(ctx context.Context, f privacy.Filter) error {
 	if v.Unrestricted() {
 		return privacy.Allow
 	}
-	if err := filterOrganizationScope(v.Organizations, f); !errors.Is(err, privacy.Skip) {
-		return err
+	p, ok := writePermission(m)
+	if !ok {
+		return privacy.Denyf("%s is not writable by an organization viewer", m.Type())
 	}
-	if _, ok := f.(*gen.UserFilter); ok {
-		outside := entql.FieldNotIn("organization_id", orgValues(v.Organizations)...)
-		f.Where(entql.Not(entql.HasEdgeWith("memberships", outside)))
-	}
-	return privacy.Allow
+	orgs := orgsWith(v, p)
+	return privacy.FilterFunc(func(_ context.Context, f privacy.Filter) error {
+		if err := filterOrganizationScope(orgs, f); !errors.Is(err, privacy.Skip) {
+			return err
+		}
+		if _, ok := f.(*gen.UserFilter); ok {
+			outside := entql.Not(fieldIn("organization_id", orgs))
+			f.Where(entql.Not(entql.HasEdgeWith("memberships", outside)))
+		}
+		return privacy.Allow
+	}).EvalMutation(ctx, m)
 }

@@ -3,6 +3,7 @@ package authz_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -13,6 +14,7 @@ import (
 	_ "github.com/gatehouse-id/gatehouse/ent/runtime"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/tenants/authz"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
@@ -98,7 +100,7 @@ func TestOrganizationViewerSeesOnlyItsOrganization(t *testing.T) {
 			c.Application.Create().SetName("app").SetType("WEB").SetClientID("c").ExecX(sys)
 			c.APIKey.Create().SetName("instance").SetPrefix("pi").SetSecretHash("h").ExecX(sys)
 
-			scoped := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.Organization, Actor: "key_test", Organizations: orgs[:1]})
+			scoped := viewer.NewContext(context.Background(), viewer.ScopedTo("key_test", orgs[0]))
 			for table, count := range queriers(c) {
 				n, err := count(scoped)
 				switch table {
@@ -110,6 +112,39 @@ func TestOrganizationViewerSeesOnlyItsOrganization(t *testing.T) {
 					if err != nil || n != 1 {
 						t.Errorf("%s for an organization viewer: n=%d err=%v, want exactly its own 1", table, n, err)
 					}
+				}
+			}
+
+			// Within its organization, a viewer reads each table only with
+			// that table's permission, and changes rows only with the write one.
+			for _, tc := range []struct {
+				perms   []string
+				visible []string
+			}{
+				{nil, nil},
+				{[]string{authz.AuditRead}, []string{"audit_events"}},
+				{[]string{authz.MembersRead}, []string{"users", "memberships", "roles"}},
+				{[]string{authz.OrganizationRead}, []string{"organizations", "domains", "connections", "organization_policies"}},
+				{[]string{authz.APIKeysManage}, []string{"api_keys"}},
+				{[]string{authz.OrganizationRead, authz.MembersManage, authz.RolesManage, authz.PolicyManage}, []string{"organizations", "domains", "connections", "organization_policies"}},
+			} {
+				ctx := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.Organization, Actor: "usr_x",
+					Organizations: orgs[:1], Permissions: map[pulid.ID][]string{orgs[0]: tc.perms}})
+				for table, count := range queriers(c) {
+					n, err := count(ctx)
+					switch {
+					case errors.Is(err, privacy.Deny): // instance-level, checked above
+					case err != nil:
+						t.Errorf("%s holding %v: %v", table, tc.perms, err)
+					case slices.Contains(tc.visible, table) != (n == 1):
+						t.Errorf("%s holding %v: %d rows visible", table, tc.perms, n)
+					}
+				}
+				if n, err := c.Domain.Update().SetVerificationState("VERIFIED").Save(ctx); err != nil || n != 0 {
+					t.Errorf("bulk domain update holding %v: n=%d err=%v, want 0 rows", tc.perms, n, err)
+				}
+				if err := c.Organization.UpdateOneID(orgs[0]).SetName("x").Exec(ctx); !ent.IsNotFound(err) {
+					t.Errorf("organization update holding %v: %v, want no row", tc.perms, err)
 				}
 			}
 

@@ -53,8 +53,18 @@ type Viewer struct {
 	// Organizations lists the organizations an Organization viewer may act
 	// on. Empty for every other kind.
 	Organizations []pulid.ID
-	// UserID is the end user behind a User viewer.
+	// Permissions are, per organization in Organizations, what the viewer
+	// may do there (tenants/authz decides what each permission allows). An
+	// organization's own API key holds "*" there; a user's admin token and a
+	// key the user minted hold the user's current roles' permissions.
+	Permissions map[pulid.ID][]string
+	// UserID is the end user behind a User viewer, or behind an
+	// Organization viewer made from that user's admin token.
 	UserID pulid.ID
+	// OnBehalfOf is the user whose permissions bound an Organization viewer:
+	// the user of an admin token, or the user who minted the API key. Empty
+	// for keys minted by an instance-wide caller.
+	OnBehalfOf pulid.ID
 	// IP and UserAgent describe the request, for audit events.
 	IP        string
 	UserAgent string
@@ -70,6 +80,16 @@ func (v *Viewer) CanAccessOrganization(id pulid.ID) bool {
 		return slices.Contains(v.Organizations, id)
 	}
 	return false
+}
+
+// ScopedTo returns an Organization viewer over orgs holding every
+// permission there, as an organization's own API key does.
+func ScopedTo(actor string, orgs ...pulid.ID) *Viewer {
+	v := &Viewer{Kind: Organization, Actor: actor, Organizations: orgs, Permissions: map[pulid.ID][]string{}}
+	for _, o := range orgs {
+		v.Permissions[o] = []string{"*"}
+	}
+	return v
 }
 
 // Unrestricted reports whether v sees the whole instance.
