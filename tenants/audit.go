@@ -52,13 +52,18 @@ type Origin struct {
 	IP        string
 	UserAgent string
 	RequestID string
+	// Network is the client as rate limits key it (an IPv6 client's /64);
+	// not stored. Empty means IP.
+	Network string
 }
 
 // OriginOf is the origin of r: its client address as
 // internal/httpserver.ClientIP decides it (the one client-IP rule, shared
-// with logs and throttling), its User-Agent and its request id.
+// with logs and throttling; ClientNetwork for the rejection limit), its
+// User-Agent and its request id.
 func OriginOf(r *http.Request) Origin {
-	return Origin{IP: httpserver.ClientIP(r), UserAgent: r.UserAgent(), RequestID: httpserver.RequestIDFromContext(r.Context())}
+	return Origin{IP: httpserver.ClientIP(r), UserAgent: r.UserAgent(), RequestID: httpserver.RequestIDFromContext(r.Context()),
+		Network: httpserver.ClientNetwork(r)}
 }
 
 // fill completes e from the viewer in ctx and returns the metadata to store.
@@ -170,6 +175,10 @@ type AuditConfig struct {
 	// RejectKeys bounds the (address, reason) pairs remembered at once.
 	// Defaults to 10,000 (about a megabyte).
 	RejectKeys int
+	// RejectTotal bounds the rejections written per RejectWindow over all
+	// keys, so that many addresses (an IPv6 network's worth, a botnet)
+	// cannot flood the trail either. Defaults to 600 (10 a second).
+	RejectTotal int
 }
 
 // Audit writes events for rejected requests at a bounded rate. It is safe
@@ -180,6 +189,7 @@ type Audit struct {
 	limit  int
 	window time.Duration
 	max    int
+	total  int
 
 	mu      sync.Mutex
 	buckets map[rejectKey]*rejectBucket
@@ -188,6 +198,10 @@ type Audit struct {
 	// them as metadata.suppressed_elsewhere.
 	orphaned int
 	swept    time.Time
+	// written counts the rejections written in the window that started at
+	// windowStart, over all keys.
+	written     int
+	windowStart time.Time
 }
 
 type rejectKey struct{ ip, action, reason string }
@@ -201,7 +215,7 @@ type rejectBucket struct {
 // NewAudit returns an Audit for cfg.
 func NewAudit(cfg AuditConfig) *Audit {
 	a := &Audit{now: cfg.Now, log: cfg.Logger, limit: cfg.RejectLimit, window: cfg.RejectWindow, max: cfg.RejectKeys,
-		buckets: map[rejectKey]*rejectBucket{}}
+		total: cfg.RejectTotal, buckets: map[rejectKey]*rejectBucket{}}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -217,6 +231,9 @@ func NewAudit(cfg AuditConfig) *Audit {
 	if a.max <= 0 {
 		a.max = 10000
 	}
+	if a.total <= 0 {
+		a.total = 600
+	}
 	return a
 }
 
@@ -225,7 +242,8 @@ func (a *Audit) Now() time.Time { return a.now() }
 
 // Rejected records a refused request that changed nothing (a 401 at
 // /graphql, an invalid_client or invalid_grant at the token endpoint):
-// at most RejectLimit events per client address and reason per window.
+// at most RejectLimit events per client address (an IPv6 client's /64)
+// and reason per window, and at most RejectTotal in all.
 // The first event written for a key after some were suppressed carries
 // their number as metadata.suppressed. It writes through client (no
 // transaction: there is no change to go with) as the System viewer, and
@@ -237,7 +255,11 @@ func (a *Audit) Rejected(ctx context.Context, client *ent.Client, e Event) {
 			e.Origin = Origin{IP: v.IP, UserAgent: v.UserAgent, RequestID: v.RequestID}
 		}
 	}
-	suppressed, elsewhere, ok := a.allow(rejectKey{ip: e.Origin.IP, action: e.Action, reason: e.Reason})
+	network := e.Origin.Network
+	if network == "" {
+		network = e.Origin.IP
+	}
+	suppressed, elsewhere, ok := a.allow(rejectKey{ip: network, action: e.Action, reason: e.Reason})
 	if !ok {
 		return
 	}
@@ -287,6 +309,14 @@ func (a *Audit) allow(k rejectKey) (suppressed, elsewhere int, ok bool) {
 		b.suppressed++
 		return 0, 0, false
 	}
+	if now.Sub(a.windowStart) >= a.window || now.Before(a.windowStart) {
+		a.windowStart, a.written = now, 0
+	}
+	if a.written >= a.total {
+		a.orphaned++ // reported by the first event of a later window
+		return 0, 0, false
+	}
+	a.written++
 	b.written++
 	suppressed, b.suppressed = b.suppressed, 0
 	elsewhere, a.orphaned = a.orphaned, 0

@@ -3,6 +3,8 @@ package tenants_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -237,4 +239,49 @@ func evsMetadata(evs []*ent.AuditEvent) []map[string]any {
 		out = append(out, e.Metadata)
 	}
 	return out
+}
+
+// TestRejectedNetworksAndTotal: an IPv6 client is limited by its /64 (it
+// may rotate the rest of its address freely), and all keys together write
+// at most RejectTotal a window, the rest reported later.
+func TestRejectedNetworksAndTotal(t *testing.T) {
+	for _, db := range testdb.All(t) {
+		t.Run(db.Name, func(t *testing.T) {
+			client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+			clock := testkit.NewClock()
+			count := func(action string) []*ent.AuditEvent {
+				return client.AuditEvent.Query().Where(auditevent.Action(action)).Order(ent.Asc(auditevent.FieldID)).
+					AllX(viewer.SystemContext(context.Background()))
+			}
+
+			a := tenants.NewAudit(tenants.AuditConfig{Now: clock.Now, RejectLimit: 5})
+			for i := range 12 {
+				r := httptest.NewRequest(http.MethodPost, "/graphql", nil)
+				r.RemoteAddr = fmt.Sprintf("[2001:db8:1:2::%x]:4000", i+1)
+				a.Rejected(context.Background(), client, tenants.Event{Action: "test.v6", Reason: "bad", Origin: tenants.OriginOf(r)})
+			}
+			evs := count("test.v6")
+			if len(evs) != 5 {
+				t.Errorf("12 addresses of one /64 wrote %d events, want the limit, 5", len(evs))
+			}
+			if len(evs) > 0 && evs[0].IP != "2001:db8:1:2::1" {
+				t.Errorf("event ip %q, want the client's own address", evs[0].IP)
+			}
+
+			a = tenants.NewAudit(tenants.AuditConfig{Now: clock.Now, RejectLimit: 5, RejectTotal: 3})
+			for i := range 5 {
+				a.Rejected(context.Background(), client, tenants.Event{Action: "test.total", Reason: "bad",
+					Origin: tenants.Origin{IP: fmt.Sprintf("192.0.2.%d", i+1)}})
+			}
+			if n := len(count("test.total")); n != 3 {
+				t.Errorf("5 addresses under a total of 3 wrote %d events", n)
+			}
+			clock.Advance(time.Minute)
+			a.Rejected(context.Background(), client, tenants.Event{Action: "test.total", Reason: "bad", Origin: tenants.Origin{IP: "192.0.2.9"}})
+			evs = count("test.total")
+			if len(evs) != 4 || fmt.Sprint(evs[3].Metadata["suppressed_elsewhere"]) != "2" {
+				t.Errorf("next window: %d events, last %v; want 4, the last with suppressed_elsewhere 2", len(evs), evsMetadata(evs))
+			}
+		})
+	}
 }
