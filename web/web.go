@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 //go:embed templates/*.html static/*
@@ -81,6 +82,9 @@ type Web struct {
 	dummy *password.Dummy
 	// dummyChecks counts verifications of dummy (for tests).
 	dummyChecks atomic.Int64
+	// rejections writes the refusals anyone can repeat at will
+	// (audit.go: limitedReasons), rate-limited.
+	rejections *tenants.Audit
 }
 
 // page names; each has templates/<name>.html, rendered inside layout.html.
@@ -147,7 +151,8 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web config: dummy password hash: %w", err)
 	}
-	w := &Web{cfg: cfg, secure: u.Scheme == "https", pages: map[string]*template.Template{}, dummy: dummy}
+	w := &Web{cfg: cfg, secure: u.Scheme == "https", pages: map[string]*template.Template{}, dummy: dummy,
+		rejections: tenants.NewAudit(tenants.AuditConfig{Now: cfg.Now, Logger: cfg.Logger})}
 	w.sessionCk, w.csrfCk, w.deviceCk = "gatehouse_session", "gatehouse_csrf", "gatehouse_device"
 	if w.secure {
 		w.sessionCk, w.csrfCk, w.deviceCk = "__Host-gatehouse_session", "__Host-gatehouse_csrf", "__Host-gatehouse_device"
