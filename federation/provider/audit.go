@@ -43,6 +43,9 @@ const (
 	// user disabled, membership ended, a code replayed while its grant
 	// was being made).
 	actionGrantRevoke = "grant.revoke"
+	// actionSessionRevoke: end_session ended the hosted pages' session
+	// named by the id_token_hint's sid.
+	actionSessionRevoke = "session.revoke"
 	// actionRejected: a token, introspection or revocation request refused
 	// with invalid_client or invalid_grant (metadata.reason is the error
 	// code, metadata.detail why). Rate-limited.

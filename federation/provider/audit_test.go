@@ -143,8 +143,9 @@ func TestAuditEvents(t *testing.T) {
 						t.Fatal(err)
 					}
 				}},
-				{name: "end_session revokes the client's grants", setup: func(t *testing.T) {
-					tok, _ = e.signIn(t, Authentication{}, "openid", "offline_access").Extra("id_token").(string)
+				{name: "end_session revokes the client's grants and the session", setup: func(t *testing.T) {
+					s := e.newSession()
+					tok, _ = e.signIn(t, Authentication{SessionID: s.ID}, "openid", "offline_access").Extra("id_token").(string)
 				}, act: func(t *testing.T) {
 					resp, err := noRedirect.Get(e.issuer + pathEndSession + "?" + url.Values{"id_token_hint": {tok}}.Encode())
 					must(t, err)
@@ -152,6 +153,7 @@ func TestAuditEvents(t *testing.T) {
 				}, want: []wantEvent{ // one per grant of the user at web still alive: the access-token case's and this one
 					{action: actionGrantRevoke, reason: "end_session", targetType: "Grant", actor: "web", actorType: "client"},
 					{action: actionGrantRevoke, reason: "end_session", targetType: "Grant", actor: "web", actorType: "client"},
+					{action: actionSessionRevoke, reason: "end_session", targetType: "Session", actor: "web", actorType: "client"},
 				}},
 				{name: "user disabled at refresh", setup: func(t *testing.T) {
 					tok = e.signIn(t, Authentication{}, "offline_access").RefreshToken

@@ -29,8 +29,8 @@
 //   - Sweep / RunSweeper for expired state;
 //   - organization claims (org_id, org_slug, org_roles, permissions);
 //   - audit events through tenants' writer (audit.go): token issue,
-//     refresh, revocation, reuse and replay in the transaction of the
-//     change they record, refused requests rate-limited; none per
+//     refresh, revocation, reuse, replay and logout in the transaction of
+//     the change they record, refused requests rate-limited; none per
 //     client-credentials token.
 //
 // The hosted login (web/) drives a request with LoginRequest and

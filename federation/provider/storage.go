@@ -98,7 +98,7 @@ func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSe
 		return "", err
 	}
 	if c := req.IDTokenHintClaims; c != nil && c.SessionID != "" && req.UserID != "" {
-		if err := s.p.revokeSession(ctx, pulid.ID(c.SessionID), pulid.ID(req.UserID)); err != nil {
+		if err := s.p.revokeSession(ctx, pulid.ID(c.SessionID), pulid.ID(req.UserID), req.ClientID); err != nil {
 			return "", s.p.serverError(ctx, "revoke session", err)
 		}
 	}

@@ -155,15 +155,28 @@ func (p *Provider) activeMember(ctx context.Context, userID, orgID pulid.ID) err
 	return nil
 }
 
-// revokeSession ends the hosted pages' Session id of user (logout). An
-// unknown, foreign or already revoked session is left alone.
-func (p *Provider) revokeSession(ctx context.Context, id, userID pulid.ID) error {
+// revokeSession ends the hosted pages' Session id of user (logout by
+// clientID's end_session) and records it (session.revoke) in the same
+// transaction. An unknown, foreign or already revoked session is left
+// alone and records nothing.
+func (p *Provider) revokeSession(ctx context.Context, id, userID pulid.ID, clientID string) error {
 	if !id.Valid() || id.Prefix() != "ses" {
 		return nil
 	}
-	return p.db.Session.Update().
-		Where(session.ID(id), session.UserID(userID), session.RevokedAtIsNil()).
-		SetRevokedAt(p.now()).Exec(systemCtx(ctx))
+	ctx = systemCtx(ctx)
+	return p.inTx(ctx, func(tx *ent.Tx) error {
+		now := p.now()
+		n, err := tx.Session.Update().
+			Where(session.ID(id), session.UserID(userID), session.RevokedAtIsNil()).
+			SetRevokedAt(now).Save(ctx)
+		if err != nil || n == 0 {
+			return err
+		}
+		e := tenants.Event{Action: actionSessionRevoke, TargetType: "Session", TargetID: string(id), Reason: "end_session",
+			Origin: origin(ctx), Metadata: map[string]any{"user_id": string(userID), "client_id": clientID}}
+		clientActor(&e, clientID)
+		return tenants.WriteAudit(ctx, tx.AuditEvent, now, e)
+	})
 }
 
 // userActive is isActiveUser as the token endpoint answers it.
