@@ -91,13 +91,16 @@ func Authenticate(svc *tenants.Service, verify func(context.Context, string) (te
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			token, ok := bearer(r.Header.Get("Authorization"))
 			if !ok {
+				auditUnauthenticated(svc, r, "missing_credential")
 				unauthenticated(w, "send an API key or access token as Authorization: Bearer <credential>")
 				return
 			}
 			var v *viewer.Viewer
 			var err error
+			reason := "invalid_access_token"
 			switch {
 			case tenants.LooksLikeAPIKey(token) || verify == nil:
+				reason = "invalid_api_key"
 				v, err = svc.AuthenticateAPIKey(r.Context(), token)
 			default:
 				var claims tenants.TokenClaims
@@ -109,6 +112,7 @@ func Authenticate(svc *tenants.Service, verify func(context.Context, string) (te
 			}
 			switch {
 			case errors.Is(err, tenants.ErrUnauthenticated):
+				auditUnauthenticated(svc, r, reason)
 				unauthenticated(w, "the credential is not valid")
 				return
 			case errors.Is(err, tenants.ErrInsufficientScope):
@@ -129,6 +133,17 @@ func Authenticate(svc *tenants.Service, verify func(context.Context, string) (te
 			next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), v)))
 		})
 	}
+}
+
+// actionUnauthenticated is the audit action of a 401 at /graphql.
+const actionUnauthenticated = "api.unauthenticated"
+
+// auditUnauthenticated records a 401 (metadata.reason), rate-limited per
+// client address and reason so that a flood of bad credentials cannot
+// flood the audit trail (tenants.Audit.Rejected).
+func auditUnauthenticated(svc *tenants.Service, r *http.Request, reason string) {
+	svc.Audit().Rejected(r.Context(), svc.Client(), tenants.Event{Action: actionUnauthenticated, Reason: reason,
+		Actor: "anonymous", ActorType: "anonymous", Origin: tenants.OriginOf(r), Metadata: map[string]any{"path": r.URL.Path}})
 }
 
 // bearer extracts the token of an RFC 6750 §2.1 Authorization header.

@@ -27,6 +27,7 @@ type Service struct {
 	dummyMu     sync.Mutex
 	dummy       *password.Dummy
 	dummyChecks atomic.Int64
+	aud         *Audit
 }
 
 // Option configures a Service.
@@ -50,8 +51,13 @@ func NewService(client *ent.Client, opts ...Option) *Service {
 	for _, o := range opts {
 		o(s)
 	}
+	s.aud = NewAudit(AuditConfig{Now: s.now})
 	return s
 }
+
+// Audit is the service's audit writer for refused requests that change
+// nothing (Audit.Rejected), rate-limited per client address and reason.
+func (s *Service) Audit() *Audit { return s.aud }
 
 // Client returns the ent client, for reads that resolvers make directly
 // (pagination, node lookups); the authorizer filters them like any other.
@@ -83,32 +89,14 @@ type event struct {
 }
 
 // audit appends e to the trail inside tx, so that the change and its record
-// commit or roll back together.
+// commit or roll back together (WriteAudit). Who acted and from where come
+// from the viewer, which every service call has.
 func (s *Service) audit(ctx context.Context, tx *ent.Tx, e event) error {
-	v := viewer.FromContext(ctx)
-	if v == nil {
+	if viewer.FromContext(ctx) == nil {
 		return fmt.Errorf("audit %s: %w", e.action, ErrUnauthenticated)
 	}
-	c := tx.AuditEvent.Create().
-		SetAction(e.action).
-		SetActor(v.Actor).
-		SetActorType(v.Kind.String()).
-		SetTargetType(e.targetType).
-		SetTargetID(string(e.targetID)).
-		SetIP(v.IP).
-		SetUserAgent(truncate(v.UserAgent, 512)).
-		SetRequestID(v.RequestID).
-		SetCreatedAt(s.now())
-	if e.org != "" {
-		c.SetOrganizationID(e.org)
-	}
-	if len(e.metadata) > 0 {
-		c.SetMetadata(e.metadata)
-	}
-	if err := c.Exec(ctx); err != nil {
-		return fmt.Errorf("audit %s: %w", e.action, err)
-	}
-	return nil
+	return WriteAudit(ctx, tx.AuditEvent, s.now(), Event{Action: e.action, Organization: e.org,
+		TargetType: e.targetType, TargetID: string(e.targetID), Metadata: e.metadata})
 }
 
 // truncate shortens s to at most n bytes without splitting a UTF-8

@@ -157,8 +157,9 @@ func (s *Service) BoundSession(ctx context.Context, ses *ent.Session, l SessionL
 // tokens) issued from it: signing out of the browser signs the
 // applications it signed into out too (ATO-10). It reports whether the
 // session was live until now; an unknown or already revoked session is
-// left alone.
-func (s *Service) RevokeSession(ctx context.Context, id, userID pulid.ID, reason string) (bool, error) {
+// left alone. audit, when set, is written in the same transaction when
+// the session was live (tenants' one audit writer).
+func (s *Service) RevokeSession(ctx context.Context, id, userID pulid.ID, reason string, audit *Event) (bool, error) {
 	if !id.Valid() || id.Prefix() != "ses" {
 		return false, nil
 	}
@@ -180,6 +181,9 @@ func (s *Service) RevokeSession(ctx context.Context, id, userID pulid.ID, reason
 		if err := tx.Grant.Update().Where(grant.SessionID(id), grant.RevokedAtIsNil()).
 			SetRevokedAt(now).SetRevokeReason(reason).Exec(ctx); err != nil {
 			return fmt.Errorf("revoke the session's grants: %w", err)
+		}
+		if audit != nil {
+			return WriteAudit(ctx, tx.AuditEvent, now, *audit)
 		}
 		return nil
 	})

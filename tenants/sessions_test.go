@@ -136,7 +136,7 @@ func TestRevokeSession(t *testing.T) {
 			if live, _, err := svc.LiveSession(sys, token); err != nil || live == nil || live.ID != s.ID {
 				t.Fatalf("LiveSession = %v, %v", live, err)
 			}
-			ended, err := svc.RevokeSession(sys, s.ID, ada.ID, "logout")
+			ended, err := svc.RevokeSession(sys, s.ID, ada.ID, "logout", nil)
 			if err != nil || !ended {
 				t.Fatalf("RevokeSession = %v, %v", ended, err)
 			}
@@ -149,7 +149,7 @@ func TestRevokeSession(t *testing.T) {
 			if live, _, err := svc.LiveSession(sys, token); err != nil || live != nil {
 				t.Errorf("LiveSession after revocation = %v, %v", live, err)
 			}
-			if ended, err := svc.RevokeSession(sys, s.ID, ada.ID, "logout"); err != nil || ended {
+			if ended, err := svc.RevokeSession(sys, s.ID, ada.ID, "logout", nil); err != nil || ended {
 				t.Errorf("second RevokeSession = %v, %v", ended, err)
 			}
 		})

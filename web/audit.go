@@ -6,7 +6,7 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
-	"github.com/gatehouse-id/gatehouse/internal/httpserver"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // Audit actions written by the hosted pages.
@@ -44,38 +44,45 @@ type auditEvent struct {
 	metadata map[string]any
 }
 
-// audit appends e to the audit trail as the System viewer. It never
-// records a password, nor the email address typed for an unknown account.
-// A failed write is logged, not shown: the browser's outcome was decided
-// already.
+// audit appends e to the audit trail through tenants' one writer
+// (tenants.WriteAudit) as the System viewer, with the request's client
+// address, user agent and request id. It never records a password, nor the
+// email address typed for an unknown account. A failed write is logged,
+// not shown: the browser's outcome was decided already.
 func (w *Web) audit(ctx context.Context, r *http.Request, e auditEvent) {
-	c := w.cfg.Client.AuditEvent.Create().
-		SetAction(e.action).
-		SetIP(httpserver.ClientIP(r)).
-		SetUserAgent(truncate(r.UserAgent(), 512)).
-		SetCreatedAt(w.cfg.Now())
-	if e.user != "" {
-		c.SetActor(string(e.user)).SetActorType("user").SetTargetType(ent.TypeUser).SetTargetID(string(e.user))
-	} else {
-		c.SetActor("anonymous").SetActorType("anonymous")
-	}
-	if id := httpserver.RequestIDFromContext(ctx); id != "" {
-		c.SetRequestID(id)
-	}
-	if e.org != "" {
-		c.SetOrganizationID(e.org)
-	}
-	if len(e.metadata) > 0 {
-		c.SetMetadata(e.metadata)
-	}
-	if err := c.Exec(sys(ctx)); err != nil {
+	if err := tenants.WriteAudit(sys(ctx), w.cfg.Client.AuditEvent, w.cfg.Now(), w.event(r, e)); err != nil {
 		w.cfg.Logger.ErrorContext(ctx, "write audit event", "action", e.action, "err", err)
 	}
 }
 
+// event is e as tenants' Event, from r.
+func (w *Web) event(r *http.Request, e auditEvent) tenants.Event {
+	ev := tenants.Event{Action: e.action, Organization: e.org, Metadata: e.metadata, Origin: tenants.OriginOf(r)}
+	if e.user != "" {
+		ev.Actor, ev.ActorType, ev.TargetType, ev.TargetID = string(e.user), "user", ent.TypeUser, string(e.user)
+	} else {
+		ev.Actor, ev.ActorType = "anonymous", "anonymous"
+	}
+	return ev
+}
+
+// limitedReasons are refusals that anyone can repeat at will and that
+// change nothing (a forged form, a throttled attempt): recorded like
+// /graphql's 401s, at most 10 a minute per client and reason
+// (tenants.Audit.Rejected), so they cannot flood the trail. Wrong
+// passwords and unknown emails are each recorded: the throttle bounds them.
+var limitedReasons = map[string]bool{reasonThrottled: true, reasonCSRF: true, reasonTicket: true}
+
 // loginFailed records a rejected sign-in (the "Reject" convention of
 // SECURITY-CHECKLIST: one event with a machine-readable reason).
 func (w *Web) loginFailed(ctx context.Context, r *http.Request, req *LoginRequest, userID pulid.ID, reason string) {
-	w.audit(ctx, r, auditEvent{action: actionLoginFailed, user: userID,
-		metadata: map[string]any{"reason": reason, "client_id": req.ClientID, "path": r.URL.Path}})
+	e := auditEvent{action: actionLoginFailed, user: userID,
+		metadata: map[string]any{"reason": reason, "client_id": req.ClientID, "path": r.URL.Path}}
+	if limitedReasons[reason] {
+		ev := w.event(r, e)
+		ev.Reason = reason // the limit is per client and reason
+		w.rejections.Rejected(sys(ctx), w.cfg.Client, ev)
+		return
+	}
+	w.audit(ctx, r, e)
 }

@@ -62,7 +62,7 @@ func (w *Web) postLoggedOut(rw http.ResponseWriter, r *http.Request) {
 		w.renderError(rw, http.StatusForbidden, msgFormExpired)
 		return
 	}
-	ended, err := w.cfg.Tenants.RevokeSession(ctx, s.ID, s.UserID, "logout")
+	ended, err := w.cfg.Tenants.RevokeSession(ctx, s.ID, s.UserID, "logout", nil)
 	if err != nil {
 		w.fail(rw, r, fmt.Errorf("revoke session: %w", err))
 		return

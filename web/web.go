@@ -82,6 +82,9 @@ type Web struct {
 	csrfCk    string
 	deviceCk  string
 	loginCk   string // the login transaction (transaction.go)
+	// rejections writes the refusals anyone can repeat at will
+	// (audit.go: limitedReasons), rate-limited.
+	rejections *tenants.Audit
 }
 
 // page names; each has templates/<name>.html, rendered inside layout.html.
@@ -148,7 +151,8 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 		cfg.Tenants = tenants.NewService(cfg.Client, tenants.WithClock(cfg.Now),
 			tenants.WithPasswordParams(cfg.PasswordParams), tenants.WithLogger(cfg.Logger))
 	}
-	w := &Web{cfg: cfg, secure: u.Scheme == "https", pages: map[string]*template.Template{}}
+	w := &Web{cfg: cfg, secure: u.Scheme == "https", pages: map[string]*template.Template{},
+		rejections: tenants.NewAudit(tenants.AuditConfig{Now: cfg.Now, Logger: cfg.Logger})}
 	w.sessionCk, w.csrfCk, w.deviceCk, w.loginCk = "gatehouse_session", "gatehouse_csrf", "gatehouse_device", "gatehouse_login"
 	if w.secure {
 		w.sessionCk, w.csrfCk, w.deviceCk, w.loginCk = "__Host-gatehouse_session", "__Host-gatehouse_csrf", "__Host-gatehouse_device", "__Host-gatehouse_login"

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/authrequest"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // authRequest adapts a stored AuthRequest to op.AuthRequest.
@@ -98,14 +99,29 @@ func (p *Provider) redeemCode(ctx context.Context, code string) (*ent.AuthReques
 		if err := p.db.AuthRequest.UpdateOneID(ar.ID).SetCodeReplayedAt(now).Exec(ctx); err != nil {
 			return nil, p.serverError(ctx, "mark replayed code", err)
 		}
-		if err := p.revokeGrants(ctx, "code replay", grant.AuthRequestID(ar.ID)); err != nil {
+		// The revocation and its audit event are one transaction; the mark
+		// above is committed before it, or the interleaving above breaks.
+		e := tenants.Event{Action: actionCodeReplayed, Organization: ar.OrganizationID, TargetType: "AuthRequest",
+			TargetID: string(ar.ID), Reason: "code_replayed", Origin: origin(ctx),
+			Metadata: map[string]any{"client_id": ar.ClientID, "user_id": string(ar.UserID)}}
+		actor := ""
+		if c := authenticatedClient(ctx); c != nil {
+			actor = c.GetID() // the client that presented the code, whoever it was issued to
+		}
+		clientActor(&e, actor)
+		rev := revocation{action: actionCodeReplayed, reason: "code replay", clientID: actor, event: &e}
+		if err := p.revokeGrants(ctx, rev, grant.AuthRequestID(ar.ID)); err != nil {
 			return nil, p.serverError(ctx, "revoke replayed code's grants", err)
 		}
 		p.log.WarnContext(ctx, "provider: authorization code replayed; grants revoked", "auth_request", ar.ID, "client_id", ar.ClientID)
-		return nil, errInvalidGrant(errors.New("code already redeemed"))
+		return nil, errInvalidGrant(errCodeReplayed)
 	}
 	return nil, errInvalidGrant(errors.New("code expired"))
 }
+
+// errCodeReplayed is the refusal of a redeemed code presented again,
+// recorded by its own audit event (token.code.replayed).
+var errCodeReplayed = errors.New("code already redeemed")
 
 // validatePKCE enforces OIDC-03: S256 only (RFC 9700 §2.1.1), required for
 // public clients, accepted for confidential ones; the challenge is a

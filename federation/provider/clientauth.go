@@ -61,12 +61,13 @@ func (p *Provider) authenticateClient(r *http.Request) (*client, *oidc.Error) {
 	ctx := r.Context()
 	fail := func(reason string, err error) *oidc.Error {
 		p.log.InfoContext(ctx, "provider: client authentication failed", "path", r.URL.Path, "reason", reason, "error", err)
+		parent := errors.New(reason) // the audit event's detail; never shown
 		if wm, ok := errors.AsType[wrongMethodError](err); ok {
 			// The one reason worth telling: a client sent the wrong kind of
 			// credential and cannot fix it without knowing the right one.
-			return oidc.ErrInvalidClient().WithDescription("%s", wm.Error())
+			return oidc.ErrInvalidClient().WithDescription("%s", wm.Error()).WithParent(parent)
 		}
-		return oidc.ErrInvalidClient().WithDescription("client authentication failed")
+		return oidc.ErrInvalidClient().WithDescription("client authentication failed").WithParent(parent)
 	}
 	if r.URL.RawQuery != "" { // parsed only when present: the token endpoint's hot path has none
 		if q := r.URL.Query(); q.Has("client_secret") || q.Has("client_assertion") {

@@ -27,7 +27,11 @@
 //   - acr (ACRSingleFactor, ACRMultiFactor), derived from amr;
 //   - RP-initiated logout that also ends the hosted pages' session;
 //   - Sweep / RunSweeper for expired state;
-//   - organization claims (org_id, org_slug, org_roles, permissions).
+//   - organization claims (org_id, org_slug, org_roles, permissions);
+//   - audit events through tenants' writer (audit.go): token issue,
+//     refresh, revocation, reuse, replay and logout in the transaction of
+//     the change they record, refused requests rate-limited; none per
+//     client-credentials token.
 //
 // The hosted login (web/) drives a request with LoginRequest and
 // CompleteLogin (or FailLogin); it serves LoggedOutPath. /graphql verifies

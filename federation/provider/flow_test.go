@@ -478,7 +478,7 @@ func TestCodeReplayBeforeGrantExists(t *testing.T) {
 		}
 		c, err := e.p.clients.get(ctx, "web")
 		must(t, err)
-		g, err := e.p.createGrant(ctx, c, ar)
+		g, _, err := e.p.createGrant(ctx, c, ar, true)
 		must(t, err)
 		if g, err = e.db.Grant.Get(ctx, g.ID); err != nil || g.RevokedAt == nil || g.RevokeReason != "code replay" {
 			t.Errorf("the first redemption's grant after a replay: %+v, %v; want it revoked for the code replay", g, err)

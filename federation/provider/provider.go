@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -111,6 +112,10 @@ type Config struct {
 	// used before it is fetched again; an assertion with a kid the set
 	// lacks fetches it sooner, at most once a minute. Defaults to 5m.
 	ClientJWKSCacheTTL time.Duration
+	// Audit writes the audit events of refused requests, rate-limited per
+	// client address and reason. Defaults to tenants.NewAudit with Now and
+	// Logger and tenants' default limits.
+	Audit *tenants.Audit
 }
 
 // minPublishAhead is the shortest KeyPublishAhead that keeps a rotation
@@ -129,6 +134,7 @@ type Provider struct {
 	keys       *keyStore
 	clients    *clientCache
 	clientJWKS *clientJWKS
+	audit      *tenants.Audit
 	op         *op.Provider
 	handler    http.Handler
 }
@@ -191,7 +197,10 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.ClientJWKSCacheTTL <= 0 {
 		cfg.ClientJWKSCacheTTL = 5 * time.Minute
 	}
-	p := &Provider{cfg: cfg, db: cfg.Client, tenants: cfg.Tenants, log: cfg.Logger, now: cfg.Now}
+	if cfg.Audit == nil {
+		cfg.Audit = tenants.NewAudit(tenants.AuditConfig{Now: cfg.Now, Logger: cfg.Logger})
+	}
+	p := &Provider{cfg: cfg, db: cfg.Client, tenants: cfg.Tenants, log: cfg.Logger, now: cfg.Now, audit: cfg.Audit}
 	p.keys = newKeyStore(cfg.Client, cfg.Sealer, cfg.Now, cfg.KeyRefreshInterval, cfg.KeyPublishAhead, cfg.Logger)
 	p.clients = &clientCache{db: cfg.Client, now: cfg.Now, ttl: cfg.ClientCacheTTL, loginPath: cfg.LoginPath, log: p.log}
 	p.clientJWKS = &clientJWKS{http: cfg.HTTPClient, now: cfg.Now, ttl: cfg.ClientJWKSCacheTTL, log: cfg.Logger}
@@ -386,6 +395,7 @@ func (p *Provider) library() http.Handler {
 		if path == pathToken || path == pathIntrospect || path == pathRevoke {
 			c, e := p.authenticateClient(r)
 			if e != nil {
+				p.rejected(r.Context(), r, claimedClientID(r), e)
 				writeOAuthError(w, e)
 				return
 			}
@@ -423,8 +433,33 @@ func (p *Provider) library() http.Handler {
 			}
 			return
 		}
-		p.op.ServeHTTP(cw, withState(r, authenticated))
+		req := withState(r, authenticated)
+		p.op.ServeHTTP(cw, req)
+		if cw.errorCode != "" && authenticated != nil {
+			p.rejected(r.Context(), r, authenticated.GetID(), libraryRefusal(req.Context(), cw.errorCode))
+		}
 	})
+}
+
+// libraryRefusal is the refusal the library answered on the token
+// endpoint, with the reason our storage gave it if it was ours.
+func libraryRefusal(ctx context.Context, code string) *oidc.Error {
+	var reason error = errors.New("refused by the library")
+	if st := stateFrom(ctx); st != nil {
+		st.mu.Lock()
+		if st.refusal != nil {
+			reason = st.refusal
+		}
+		st.mu.Unlock()
+	}
+	var oe *oidc.Error
+	if errors.As(reason, &oe) && oe.Unwrap() != nil {
+		reason = oe.Unwrap()
+	}
+	if code == string(oidc.InvalidClient) {
+		return oidc.ErrInvalidClient().WithParent(reason)
+	}
+	return oidc.ErrInvalidGrant().WithParent(reason)
 }
 
 // compactBearer reports whether every token an introspection or userinfo
@@ -450,12 +485,16 @@ func compactBearer(r *http.Request) bool {
 // handler.
 type challengeWriter struct {
 	http.ResponseWriter
-	path  string
-	wrote bool
+	path   string
+	wrote  bool
+	status int
+	// errorCode is the error of a refused token request, for its audit
+	// event: invalid_grant or invalid_client, else "".
+	errorCode string
 }
 
 func (c *challengeWriter) WriteHeader(status int) {
-	c.wrote = true
+	c.wrote, c.status = true, status
 	if status == http.StatusUnauthorized && c.Header().Get("WWW-Authenticate") == "" {
 		if c.path == pathUserinfo {
 			c.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
@@ -469,6 +508,14 @@ func (c *challengeWriter) WriteHeader(status int) {
 func (c *challengeWriter) Write(b []byte) (int, error) {
 	if !c.wrote {
 		c.WriteHeader(http.StatusOK)
+	}
+	if c.path == pathToken && (c.status == http.StatusBadRequest || c.status == http.StatusUnauthorized) && c.errorCode == "" {
+		var body struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(b, &body) == nil && (body.Error == string(oidc.InvalidGrant) || body.Error == string(oidc.InvalidClient)) {
+			c.errorCode = body.Error
+		}
 	}
 	return c.ResponseWriter.Write(b)
 }

@@ -52,10 +52,16 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, c *clien
 		writeOAuthError(w, oidc.ErrUnauthorizedClient().WithDescription("the refresh_token grant is not registered for this client"))
 		return
 	}
-	ctx := systemCtx(r.Context())
+	// The request's origin, for the audit events below (without copying r).
+	st := &reqState{authenticated: c, origin: tenants.OriginOf(r)}
+	ctx := systemCtx(context.WithValue(r.Context(), reqStateKey{}, st))
+	fail := func(e *oidc.Error) { // every refusal after the client is known
+		p.rejected(ctx, r, c.GetID(), e)
+		writeOAuthError(w, e)
+	}
 	requested := strings.Fields(form.Get("scope"))
 	succ := newSuccessor()
-	req, u, rotated, e := p.refreshTokenRequest(ctx, c, token, requested, succ)
+	req, u, rotated, e := p.refreshTokenRequest(ctx, c, token, requested, &succ)
 	if e == nil && len(requested) > 0 {
 		// RFC 6749 §6: a narrower scope, never one the grant lacks.
 		for _, s := range requested {
@@ -70,22 +76,22 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, c *clien
 		if rotated {
 			p.unrotate(ctx, succ)
 		}
-		writeOAuthError(w, e)
+		fail(e)
 		return
 	}
 	org, err := p.grantOrganization(ctx, req.g.UserID, req.g.OrganizationID, req.scopes)
 	if err != nil {
 		if errors.Is(err, ErrNotMember) {
-			p.revokeGrantsOrLog(ctx, "membership ended", req.g.ID)
+			p.revokeGrantsOrLog(ctx, revocation{action: actionGrantRevoke, reason: "membership ended", clientID: c.GetID()}, req.g.ID)
 		} else if rotated {
 			p.unrotate(ctx, succ)
 		}
-		writeOAuthError(w, asOAuthError(err))
+		fail(asOAuthError(err))
 		return
 	}
 	if !rotated {
 		if e := p.rotateRefreshToken(ctx, c, req, succ); e != nil {
-			writeOAuthError(w, e)
+			fail(e)
 			return
 		}
 	}
@@ -229,15 +235,21 @@ next AS (
 		AND (COALESCE(rt."organization_id", '') = '' OR EXISTS (SELECT FROM "memberships" m
 			WHERE m."user_id" = rt."user_id" AND m."organization_id" = rt."organization_id" AND m."status" = $9))
 	ON CONFLICT ("parent_id") DO NOTHING
-	RETURNING "id")
+	RETURNING "id"),
+audit AS (
+	INSERT INTO "audit_events" (` + tenants.AuditColumns + `)
+	SELECT $10, rt."organization_id", $11, $12, $13, $14, rt."grant_id", $15, $16, $17,
+		jsonb_build_object('client_id', rt."client_id", 'user_id', rt."user_id"), $4
+	FROM rt WHERE EXISTS (SELECT FROM next))
 SELECT rt.*, EXISTS (SELECT FROM next) FROM rt`
 
 // successor is the refresh token a refresh issues, made before the
 // presented one is read so that PostgreSQL can store it in the same
-// statement.
+// statement, with the id of its token.refresh audit event.
 type successor struct {
 	id          pulid.ID
 	token, hash string
+	eventID     string
 }
 
 func newSuccessor() successor {
@@ -248,7 +260,7 @@ func newSuccessor() successor {
 // loadRefreshRow reads the refresh token whose SHA-256 is hash (nil when
 // there is none). On PostgreSQL it also stores succ when the refresh will
 // be accepted, and rotated says whether it did.
-func (p *Provider) loadRefreshRow(ctx context.Context, c *client, hash string, requested []string, succ successor) (_ *refreshRow, rotated bool, _ error) {
+func (p *Provider) loadRefreshRow(ctx context.Context, c *client, hash string, requested []string, succ *successor) (_ *refreshRow, rotated bool, _ error) {
 	var (
 		rows *sql.Rows
 		err  error
@@ -260,8 +272,16 @@ func (p *Provider) loadRefreshRow(ctx context.Context, c *client, hash string, r
 		}
 		now := p.now()
 		idle := now.Add(c.refreshIdleLifetime()) // SQL caps it at the grant's idle lifetime and end, as idleExpiry does
+		// The token.refresh event is tenants' row (AuditRow); SQL fills in
+		// the organization, the grant and the metadata from what it reads.
+		ev, aerr := tenants.AuditRow(ctx, now, refreshEvent(ctx, c, nil))
+		if aerr != nil {
+			return nil, false, aerr
+		}
+		succ.eventID = ev[0].(string)
 		rows, err = p.db.QueryContext(ctx, rotateRefreshSQL, hash, string(succ.id), succ.hash, now, idle, c.GetID(),
-			string(tenants.UserActiveStatus), string(scopes), string(tenants.MembershipActiveStatus))
+			string(tenants.UserActiveStatus), string(scopes), string(tenants.MembershipActiveStatus),
+			ev[0], ev[2], ev[3], ev[4], ev[5], ev[7], ev[8], ev[9])
 	} else {
 		rows, err = p.db.QueryContext(ctx, refreshRowQuery, hash)
 	}
@@ -323,7 +343,7 @@ func (row *refreshRow) user() *ent.User {
 // active. rotated says whether the read also stored succ (PostgreSQL; see
 // loadRefreshRow), which the caller deletes again if it refuses the
 // refresh after all.
-func (p *Provider) refreshTokenRequest(ctx context.Context, c *client, token string, requested []string, succ successor) (_ *refreshRequest, _ *ent.User, rotated bool, _ *oidc.Error) {
+func (p *Provider) refreshTokenRequest(ctx context.Context, c *client, token string, requested []string, succ *successor) (_ *refreshRequest, _ *ent.User, rotated bool, _ *oidc.Error) {
 	if len(token) > 256 {
 		return nil, nil, false, errInvalidGrant(errors.New("malformed refresh token"))
 	}
@@ -349,13 +369,13 @@ func (p *Provider) refreshTokenRequest(ctx context.Context, c *client, token str
 		return refuse(errors.New("grant revoked"))
 	case row.SuccessorID.Valid:
 		p.revokeReusedGrant(ctx, g)
-		return refuse(errors.New("refresh token reused"))
+		return refuse(errRefreshReused)
 	case !now.Before(g.ExpiresAt):
 		return refuse(errors.New("grant expired"))
 	case !now.Before(row.IdleExpiresAt):
 		return refuse(errors.New("refresh token idle too long"))
 	case row.Status != string(tenants.UserActiveStatus):
-		p.revokeGrantsOrLog(ctx, "user disabled", g.ID)
+		p.revokeGrantsOrLog(ctx, revocation{action: actionGrantRevoke, reason: "user disabled", clientID: c.GetID()}, g.ID)
 		return refuse(ErrUserInactive)
 	}
 	return &refreshRequest{g: g, tokenID: pulid.ID(row.TokenID), scopes: g.Scopes}, row.user(), rotated, nil
@@ -367,15 +387,29 @@ const insertSuccessorSQL = `INSERT INTO "refresh_tokens"
 	("id", "grant_id", "token_hash", "created_at", "idle_expires_at", "parent_id") VALUES ($1, $2, $3, $4, $5, $6)`
 
 // rotateRefreshToken stores succ as the successor of the presented token
-// with one INSERT. Its unique parent_id makes the first rotation win on
-// every node; losing that race is a reuse.
+// with one INSERT, and its token.refresh audit event, in one transaction.
+// The unique parent_id makes the first rotation win on every node; losing
+// that race is a reuse.
 func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refreshRequest, succ successor) *oidc.Error {
-	_, err := p.db.ExecContext(ctx, insertSuccessorSQL,
-		string(succ.id), string(r.g.ID), succ.hash, p.now(), p.idleExpiry(c, r.g), string(r.tokenID))
+	err := p.inTx(ctx, func(tx *ent.Tx) error {
+		now := p.now()
+		if _, err := tx.ExecContext(ctx, insertSuccessorSQL,
+			string(succ.id), string(r.g.ID), succ.hash, now, p.idleExpiry(c, r.g), string(r.tokenID)); err != nil {
+			return err
+		}
+		// Plain SQL, like the INSERT above: the refresh path's statements
+		// are written once rather than built per request.
+		row, err := tenants.AuditRow(ctx, now, refreshEvent(ctx, c, r.g))
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, tenants.AuditInsertSQL, row...)
+		return err
+	})
 	switch {
 	case sqlgraph.IsUniqueConstraintError(err):
 		p.revokeReusedGrant(ctx, r.g)
-		return errInvalidGrant(errors.New("refresh token reused"))
+		return errInvalidGrant(errRefreshReused)
 	case sqlgraph.IsForeignKeyConstraintError(err):
 		return errInvalidGrant(errors.New("grant deleted"))
 	case err != nil:
@@ -389,15 +423,39 @@ func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refresh
 // the presented token. If it fails, the token stays spent: its next use is
 // a reuse, which revokes the grant; safe, but logged.
 func (p *Provider) unrotate(ctx context.Context, succ successor) {
-	if _, err := p.db.ExecContext(ctx, `DELETE FROM "refresh_tokens" WHERE "id" = $1`, string(succ.id)); err != nil {
+	// The statement's token.refresh event goes with it: that refresh did
+	// not happen. (Only PostgreSQL rotates ahead of the checks.)
+	const unrotateSQL = `WITH e AS (DELETE FROM "audit_events" WHERE "id" = $2)
+	DELETE FROM "refresh_tokens" WHERE "id" = $1`
+	if _, err := p.db.ExecContext(ctx, unrotateSQL, string(succ.id), succ.eventID); err != nil {
 		p.log.ErrorContext(ctx, "provider: delete the successor of a refused refresh", "err", err)
 	}
 }
 
+// revokeReusedGrant revokes the family of a reused refresh token and
+// records the reuse in the same transaction (always, even when a
+// concurrent revocation got there first).
 func (p *Provider) revokeReusedGrant(ctx context.Context, g *ent.Grant) {
-	p.revokeGrantsOrLog(ctx, "refresh token reuse", g.ID)
+	e := grantEvent(ctx, actionRefreshReused, g.ClientID, g, "refresh_token_reused")
+	p.revokeGrantsOrLog(ctx, revocation{action: actionRefreshReused, reason: "refresh token reuse", clientID: g.ClientID, event: &e}, g.ID)
 	p.log.WarnContext(ctx, "provider: refresh token reused; grant revoked", "grant", g.ID, "client_id", g.ClientID)
 }
+
+// refreshEvent is the token.refresh event of a rotation for client c of
+// grant g; nil g leaves organization, target and user to the statement
+// that stores it (rotateRefreshSQL).
+func refreshEvent(ctx context.Context, c *client, g *ent.Grant) tenants.Event {
+	e := tenants.Event{Action: actionTokenRefresh, Actor: c.GetID(), ActorType: "client", TargetType: "Grant", Origin: origin(ctx)}
+	if g != nil {
+		e.Organization, e.TargetID = g.OrganizationID, string(g.ID)
+		e.Metadata = map[string]any{"client_id": c.GetID(), "user_id": string(g.UserID)}
+	}
+	return e
+}
+
+// errRefreshReused is the refusal of a reused refresh token, recorded by
+// its own audit event (token.refresh.reused) rather than as a rejection.
+var errRefreshReused = errors.New("refresh token reused")
 
 // asOAuthError is err as the token endpoint answers it.
 func asOAuthError(err error) *oidc.Error {

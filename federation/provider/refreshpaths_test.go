@@ -109,7 +109,7 @@ func TestRefreshPaths(t *testing.T) {
 								cl, err := e.p.clients.get(systemCtx(e.ctx), "web")
 								must(t, err)
 								succ := newSuccessor()
-								_, rotated, err := e.p.loadRefreshRow(systemCtx(e.ctx), cl, secret.Hash(presented), nil, succ)
+								_, rotated, err := e.p.loadRefreshRow(systemCtx(e.ctx), cl, secret.Hash(presented), nil, &succ)
 								must(t, err)
 								if rotated != (c.status == 200) {
 									t.Errorf("the one statement rotated = %v, Go's checks accept = %v", rotated, c.status == 200)

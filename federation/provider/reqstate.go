@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/gatehouse-id/gatehouse/tenants"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
@@ -31,6 +32,12 @@ type reqState struct {
 	// claims is the last access token our key set verified (signature,
 	// claims and revocation), with its grant.
 	claims *verifiedClaims
+	// origin is the request's client address, user agent and request id,
+	// for audit events written by storage methods.
+	origin tenants.Origin
+	// refusal is why the library's code exchange was refused, when our
+	// storage decided it (recordRefusal), for the audit event.
+	refusal error
 }
 
 type reqStateKey struct{}
@@ -56,6 +63,16 @@ func issuedOrgClaims(ctx context.Context) *organizationClaims {
 	return st.org
 }
 
+// recordRefusal keeps err, the reason storage refused a code, for the
+// rejected request's audit event.
+func recordRefusal(ctx context.Context, err error) {
+	if st := stateFrom(ctx); st != nil {
+		st.mu.Lock()
+		st.refusal = err
+		st.mu.Unlock()
+	}
+}
+
 func stateFrom(ctx context.Context) *reqState {
 	s, _ := ctx.Value(reqStateKey{}).(*reqState)
 	return s
@@ -64,7 +81,7 @@ func stateFrom(ctx context.Context) *reqState {
 // withState installs a fresh reqState for the library, with the client
 // authenticateClient verified, if any.
 func withState(r *http.Request, authenticated *client) *http.Request {
-	st := &reqState{authenticated: authenticated}
+	st := &reqState{authenticated: authenticated, origin: tenants.OriginOf(r)}
 	return r.WithContext(context.WithValue(r.Context(), reqStateKey{}, st))
 }
 

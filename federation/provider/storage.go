@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // storage is op.Storage on ent. Each method is a thin adapter; the rules
@@ -45,6 +46,7 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	ar, err := s.p.redeemCode(ctx, code)
 	if err != nil {
+		recordRefusal(ctx, err)
 		return nil, err
 	}
 	return authRequest{ar}, nil
@@ -81,7 +83,8 @@ func (s *storage) TerminateSession(ctx context.Context, userID, clientID string)
 	if userID == "" || clientID == "" {
 		return nil
 	}
-	return s.p.revokeGrants(ctx, "end_session", grant.UserID(pulid.ID(userID)), grant.ClientID(clientID))
+	return s.p.revokeGrants(ctx, revocation{action: actionGrantRevoke, reason: "end_session", clientID: clientID},
+		grant.UserID(pulid.ID(userID)), grant.ClientID(clientID))
 }
 
 // TerminateSessionFromRequest ends the OP session too (RP-Initiated
@@ -95,7 +98,7 @@ func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSe
 		return "", err
 	}
 	if c := req.IDTokenHintClaims; c != nil && c.SessionID != "" && req.UserID != "" {
-		if err := s.p.revokeSession(ctx, pulid.ID(c.SessionID), pulid.ID(req.UserID)); err != nil {
+		if err := s.p.revokeSession(ctx, pulid.ID(c.SessionID), pulid.ID(req.UserID), req.ClientID); err != nil {
 			return "", s.p.serverError(ctx, "revoke session", err)
 		}
 	}
@@ -122,7 +125,7 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _ string, clientID
 		if g.ClientID != clientID {
 			return oidc.ErrUnauthorizedClient().WithDescription("token was not issued to this client")
 		}
-		if err := s.p.revokeGrants(ctx, "revoked by client", grant.ID(g.ID)); err != nil {
+		if err := s.p.revokeGrants(ctx, revocation{action: actionTokenRevoke, reason: "revoked by client", clientID: clientID}, grant.ID(g.ID)); err != nil {
 			return s.p.serverError(ctx, "revoke grant", err)
 		}
 		return nil
@@ -137,7 +140,19 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _ string, clientID
 	// Kept until the token fails its own exp check (checkClaims requires
 	// exp); a row that is there already is the same revocation.
 	exp := time.Unix(int64(*c.Expiry), 0).Add(clockSkew)
-	if err := s.p.db.RevokedToken.Create().SetJti(c.JTI).SetExpiresAt(exp).Exec(ctx); err != nil && !ent.IsConstraintError(err) {
+	err = s.p.inTx(ctx, func(tx *ent.Tx) error {
+		if err := tx.RevokedToken.Create().SetJti(c.JTI).SetExpiresAt(exp).Exec(ctx); err != nil {
+			return err
+		}
+		e := tenants.Event{Action: actionTokenRevoke, TargetType: "AccessToken", TargetID: c.JTI, Reason: "revoked_by_client",
+			Origin: origin(ctx), Metadata: map[string]any{"client_id": c.ClientID, "subject": c.Subject}}
+		if c.grant != nil {
+			e.Organization = c.grant.OrganizationID
+		}
+		clientActor(&e, clientID)
+		return tenants.WriteAudit(ctx, tx.AuditEvent, s.p.now(), e)
+	})
+	if err != nil && !ent.IsConstraintError(err) {
 		return s.p.serverError(ctx, "revoke token", err)
 	}
 	return nil

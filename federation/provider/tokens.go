@@ -15,7 +15,6 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/authrequest"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
-	"github.com/gatehouse-id/gatehouse/ent/predicate"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
@@ -49,32 +48,53 @@ type refreshRequest struct {
 }
 
 // createGrant records one code redemption: the refresh family and the
-// parent of its access tokens. Its lifetimes are the application's,
-// shortened by the organization's session policy (grantLifetimes). The caller has checked the membership
+// parent of its access tokens, its first refresh token when withRefresh,
+// and the token.issue audit event, in one transaction. Its lifetimes are
+// the application's, shortened by the organization's session policy
+// (grantLifetimes). The caller has checked the membership
 // (grantOrganization). A replay of the code while the grant was being
 // made (OIDC-05) leaves it revoked.
-func (p *Provider) createGrant(ctx context.Context, c *client, ar *ent.AuthRequest) (*ent.Grant, error) {
+func (p *Provider) createGrant(ctx context.Context, c *client, ar *ent.AuthRequest, withRefresh bool) (_ *ent.Grant, refreshToken string, _ error) {
 	if err := p.userActive(ctx, ar.UserID); err != nil {
-		return nil, err
-	}
-	authTime := p.now()
-	if ar.AuthTime != nil {
-		authTime = *ar.AuthTime
+		return nil, "", err
 	}
 	expires, idle := grantLifetimes(c, ar, p.now())
-	create := p.db.Grant.Create().
-		SetClientID(ar.ClientID).SetUserID(ar.UserID).SetAuthRequestID(ar.ID).
-		SetScopes(ar.Scopes).SetAudience([]string{ar.ClientID}).SetAmr(ar.Amr).SetAcr(ar.Acr).
-		SetExpiresAt(expires).SetNillableIdleLifetimeSeconds(idle).SetAuthTime(authTime)
-	if ar.OrganizationID != "" {
-		create.SetOrganizationID(ar.OrganizationID)
-	}
-	if ar.SessionID != "" {
-		create.SetSessionID(ar.SessionID)
-	}
-	g, err := create.Save(ctx)
+	var g *ent.Grant
+	err := p.inTx(ctx, func(tx *ent.Tx) error {
+		create := tx.Grant.Create().
+			SetClientID(ar.ClientID).SetUserID(ar.UserID).SetAuthRequestID(ar.ID).
+			SetScopes(ar.Scopes).SetAudience([]string{ar.ClientID}).SetAmr(ar.Amr).SetAcr(ar.Acr).
+			SetExpiresAt(expires).SetNillableIdleLifetimeSeconds(idle)
+		if ar.AuthTime != nil {
+			create.SetAuthTime(*ar.AuthTime)
+		} else {
+			create.SetAuthTime(p.now())
+		}
+		if ar.OrganizationID != "" {
+			create.SetOrganizationID(ar.OrganizationID)
+		}
+		if ar.SessionID != "" {
+			create.SetSessionID(ar.SessionID)
+		}
+		var err error
+		if g, err = create.Save(ctx); err != nil {
+			return fmt.Errorf("create grant: %w", err)
+		}
+		if withRefresh {
+			refreshToken = secret.Token(32) // opaque, 256 bits, stored as its SHA-256 (rotations: refresh.go)
+			err := tx.RefreshToken.Create().SetGrantID(g.ID).SetTokenHash(secret.Hash(refreshToken)).SetIdleExpiresAt(p.idleExpiry(c, g)).Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("create refresh token: %w", err)
+			}
+		}
+		e := grantEvent(ctx, actionTokenIssue, c.GetID(), g, "")
+		e.Metadata["grant_type"] = string(oidc.GrantTypeCode)
+		e.Metadata["scopes"] = ar.Scopes
+		e.Metadata["refresh_token"] = withRefresh
+		return tenants.WriteAudit(ctx, tx.AuditEvent, p.now(), e)
+	})
 	if err != nil {
-		return nil, p.serverError(ctx, "create grant", err)
+		return nil, "", p.serverError(ctx, "create grant", err)
 	}
 	// A replay of the code that ran before the grant existed had nothing
 	// to revoke; it left its mark (redeemCode), and the grant is revoked
@@ -82,25 +102,14 @@ func (p *Provider) createGrant(ctx context.Context, c *client, ar *ent.AuthReque
 	// come a moment later: with tokens that no longer verify or refresh.
 	replayed, err := p.db.AuthRequest.Query().Where(authrequest.ID(ar.ID), authrequest.CodeReplayedAtNotNil()).Exist(ctx)
 	if err != nil {
-		return nil, p.serverError(ctx, "check code replay", err)
+		return nil, "", p.serverError(ctx, "check code replay", err)
 	}
 	if replayed {
-		if err := p.revokeGrants(ctx, "code replay", grant.ID(g.ID)); err != nil {
-			return nil, p.serverError(ctx, "revoke replayed code's grant", err)
+		if err := p.revokeGrants(ctx, revocation{action: actionGrantRevoke, reason: "code replay", clientID: ar.ClientID}, grant.ID(g.ID)); err != nil {
+			return nil, "", p.serverError(ctx, "revoke replayed code's grant", err)
 		}
 	}
-	return g, nil
-}
-
-// newRefreshToken issues the first refresh token of a grant: opaque, 256
-// bits, stored as its SHA-256 (rotations: refresh.go).
-func (p *Provider) newRefreshToken(ctx context.Context, c *client, g *ent.Grant) (string, error) {
-	token := secret.Token(32)
-	err := p.db.RefreshToken.Create().SetGrantID(g.ID).SetTokenHash(secret.Hash(token)).SetIdleExpiresAt(p.idleExpiry(c, g)).Exec(ctx)
-	if err != nil {
-		return "", p.serverError(ctx, "create refresh token", err)
-	}
-	return token, nil
+	return g, refreshToken, nil
 }
 
 // grantLifetimes are the absolute end of the grant a redemption of ar
@@ -137,18 +146,12 @@ func (p *Provider) idleExpiry(c *client, g *ent.Grant) time.Time {
 	return idle
 }
 
-// revokeGrants revokes every unrevoked grant matching preds.
-func (p *Provider) revokeGrants(ctx context.Context, reason string, preds ...predicate.Grant) error {
-	preds = append(preds, grant.RevokedAtIsNil())
-	return p.db.Grant.Update().Where(preds...).SetRevokedAt(p.now()).SetRevokeReason(reason).Exec(systemCtx(ctx))
-}
-
 // revokeGrantsOrLog revokes grant id on a path that has already decided to
 // refuse the request: the refusal stands either way, but a revocation that
 // did not happen must be seen, since the family stays alive.
-func (p *Provider) revokeGrantsOrLog(ctx context.Context, reason string, id pulid.ID) {
-	if err := p.revokeGrants(ctx, reason, grant.ID(id)); err != nil {
-		p.log.ErrorContext(ctx, "provider: grant revocation failed; tokens of the grant stay valid", "grant", id, "reason", reason, "error", err)
+func (p *Provider) revokeGrantsOrLog(ctx context.Context, rev revocation, id pulid.ID) {
+	if err := p.revokeGrants(ctx, rev, grant.ID(id)); err != nil {
+		p.log.ErrorContext(ctx, "provider: grant revocation failed; tokens of the grant stay valid", "grant", id, "reason", rev.reason, "error", err)
 	}
 }
 
@@ -176,11 +179,16 @@ func (p *Provider) activeMember(ctx context.Context, userID, orgID pulid.ID) err
 	return nil
 }
 
-// revokeSession ends the hosted pages' Session id of user (logout), and
-// the grants issued from it (tenants.RevokeSession). An unknown, foreign
-// or already revoked session is left alone.
-func (p *Provider) revokeSession(ctx context.Context, id, userID pulid.ID) error {
-	_, err := p.tenants.RevokeSession(ctx, id, userID, "logout")
+// revokeSession ends the hosted pages' Session id of user (logout by
+// clientID's end_session) with the grants issued from it, and records it
+// (session.revoke) in the same transaction (tenants.RevokeSession). An
+// unknown, foreign or already revoked session is left alone and records
+// nothing.
+func (p *Provider) revokeSession(ctx context.Context, id, userID pulid.ID, clientID string) error {
+	e := tenants.Event{Action: actionSessionRevoke, TargetType: "Session", TargetID: string(id), Reason: "end_session",
+		Origin: origin(ctx), Metadata: map[string]any{"user_id": string(userID), "client_id": clientID}}
+	clientActor(&e, clientID)
+	_, err := p.tenants.RevokeSession(ctx, id, userID, "logout", &e)
 	return err
 }
 
@@ -310,17 +318,11 @@ func (p *Provider) createTokens(ctx context.Context, req op.TokenRequest, withRe
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
-	g, err := p.createGrant(ctx, c, ar)
+	g, rt, err := p.createGrant(ctx, c, ar, withRefresh)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
 	recordOrgClaims(ctx, org)
-	var rt string
-	if withRefresh {
-		if rt, err = p.newRefreshToken(ctx, c, g); err != nil {
-			return "", "", time.Time{}, err
-		}
-	}
 	exp := p.now().Add(c.accessTokenLifetime())
 	claims := accessTokenClaims{Subject: string(ar.UserID), Audience: r.GetAudience(), JTI: userJTI(g.ID),
 		Scope: strings.Join(ar.Scopes, " "), AuthTime: r.GetAuthTime().Unix(), ACR: ar.Acr, organizationClaims: org}

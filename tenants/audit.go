@@ -1,0 +1,340 @@
+package tenants
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/internal/httpserver"
+	"github.com/gatehouse-id/gatehouse/tenants/viewer"
+)
+
+// The audit trail has one writer, this file. Every package that records an
+// event (the service below, the hosted pages, the OpenID Provider, the
+// GraphQL handler) builds an Event and hands it to WriteAudit with the
+// AuditEvent client of the transaction that makes the change, so the change
+// and its record commit or roll back together; or to Audit.Rejected for a
+// refused request that changed nothing, which is rate-limited so that an
+// attacker cannot flood the trail. Statements written in SQL (the
+// provider's one-statement refresh) take the same values from AuditRow.
+
+// Event is one audit event before it is written.
+type Event struct {
+	// Action is a dotted verb: organization.create, user.login.failed,
+	// token.refresh.reused…
+	Action string
+	// Organization is the organization the event belongs to, if any.
+	Organization pulid.ID
+	// Actor and ActorType say who acted: a user id and "user", a client id
+	// and "client", "anonymous"… When Actor is empty they come from the
+	// viewer in the context (an API key, a user, "system").
+	Actor, ActorType string
+	// TargetType and TargetID name what the event is about, if anything.
+	TargetType string
+	TargetID   string
+	// Reason is the machine-readable reason of a refusal (metadata.reason):
+	// the "Reject" convention of the security checklist.
+	Reason   string
+	Metadata map[string]any
+	// Origin is where the request came from. When zero it comes from the
+	// viewer in the context.
+	Origin Origin
+}
+
+// Origin is the request an event came from.
+type Origin struct {
+	IP        string
+	UserAgent string
+	RequestID string
+	// Network is the client as rate limits key it (an IPv6 client's /64);
+	// not stored. Empty means IP.
+	Network string
+}
+
+// OriginOf is the origin of r: its client address as
+// internal/httpserver.ClientIP decides it (the one client-IP rule, shared
+// with logs and throttling; ClientNetwork for the rejection limit), its
+// User-Agent and its request id.
+func OriginOf(r *http.Request) Origin {
+	return Origin{IP: httpserver.ClientIP(r), UserAgent: r.UserAgent(), RequestID: httpserver.RequestIDFromContext(r.Context()),
+		Network: httpserver.ClientNetwork(r)}
+}
+
+// fill completes e from the viewer in ctx and returns the metadata to store.
+func (e *Event) fill(ctx context.Context) map[string]any {
+	v := viewer.FromContext(ctx)
+	if e.Actor == "" {
+		if v != nil {
+			e.Actor, e.ActorType = v.Actor, v.Kind.String()
+		} else {
+			e.Actor, e.ActorType = "anonymous", "anonymous"
+		}
+	}
+	if e.ActorType == "" {
+		e.ActorType = "unknown"
+	}
+	if e.Origin == (Origin{}) && v != nil {
+		e.Origin = Origin{IP: v.IP, UserAgent: v.UserAgent, RequestID: v.RequestID}
+	}
+	e.Origin.UserAgent = truncate(e.Origin.UserAgent, 512)
+	e.Origin.IP = truncate(e.Origin.IP, 64)
+	md := e.Metadata
+	if e.Reason != "" {
+		md = make(map[string]any, len(e.Metadata)+1)
+		for k, v := range e.Metadata {
+			md[k] = v
+		}
+		md["reason"] = e.Reason
+	}
+	return md
+}
+
+// WriteAudit appends e at time at through events: tx.AuditEvent of the
+// transaction that makes the change the event records, so both commit or
+// roll back together, or client.AuditEvent for an event that records no
+// change. ctx must carry a viewer the authorizer lets append events
+// (the service's caller, or viewer.SystemContext). It never records
+// secrets: callers put no password, token or typed-in unknown email in e.
+func WriteAudit(ctx context.Context, events *ent.AuditEventClient, at time.Time, e Event) error {
+	md := e.fill(ctx)
+	c := events.Create().
+		SetAction(e.Action).
+		SetActor(e.Actor).
+		SetActorType(e.ActorType).
+		SetIP(e.Origin.IP).
+		SetUserAgent(e.Origin.UserAgent).
+		SetRequestID(e.Origin.RequestID).
+		SetCreatedAt(at)
+	if e.TargetType != "" {
+		c.SetTargetType(e.TargetType)
+	}
+	if e.TargetID != "" {
+		c.SetTargetID(e.TargetID)
+	}
+	if e.Organization != "" {
+		c.SetOrganizationID(e.Organization)
+	}
+	if len(md) > 0 {
+		c.SetMetadata(md)
+	}
+	if err := c.Exec(ctx); err != nil {
+		return fmt.Errorf("audit %s: %w", e.Action, err)
+	}
+	return nil
+}
+
+// AuditColumns are the columns of an audit_events INSERT written in SQL,
+// in the order of AuditRow's values.
+const AuditColumns = `"id", "organization_id", "action", "actor", "actor_type", "target_type", "target_id", "ip", "user_agent", "request_id", "metadata", "created_at"`
+
+// AuditInsertSQL stores one AuditRow, in SQL both databases accept.
+const AuditInsertSQL = `INSERT INTO "audit_events" (` + AuditColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+
+// AuditRow is e as the values of AuditColumns, for a statement written in
+// SQL that stores an event together with its change (the provider's
+// one-statement refresh on PostgreSQL). Nullable columns are nil when
+// WriteAudit would leave them unset.
+func AuditRow(ctx context.Context, at time.Time, e Event) ([]any, error) {
+	md := e.fill(ctx)
+	var metadata any
+	if len(md) > 0 {
+		b, err := json.Marshal(md)
+		if err != nil {
+			return nil, fmt.Errorf("audit %s: %w", e.Action, err)
+		}
+		metadata = string(b)
+	}
+	orNil := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
+	return []any{string(pulid.New("evt")), orNil(string(e.Organization)), e.Action, e.Actor, e.ActorType,
+		orNil(e.TargetType), orNil(e.TargetID), e.Origin.IP, e.Origin.UserAgent, e.Origin.RequestID, metadata, at}, nil
+}
+
+// AuditConfig configures an Audit. Zero values take the defaults.
+type AuditConfig struct {
+	// Now defaults to time.Now.
+	Now func() time.Time
+	// Logger receives events that could not be written. Defaults to
+	// slog.Default().
+	Logger *slog.Logger
+	// RejectLimit is how many rejections Rejected writes per client address
+	// and reason per RejectWindow. Defaults to 10.
+	RejectLimit int
+	// RejectWindow defaults to one minute.
+	RejectWindow time.Duration
+	// RejectKeys bounds the (address, reason) pairs remembered at once.
+	// Defaults to 10,000 (about a megabyte).
+	RejectKeys int
+	// RejectTotal bounds the rejections written per RejectWindow over all
+	// keys, so that many addresses (an IPv6 network's worth, a botnet)
+	// cannot flood the trail either. Defaults to 600 (10 a second).
+	RejectTotal int
+}
+
+// Audit writes events for rejected requests at a bounded rate. It is safe
+// for concurrent use; its only state is the rate limiter.
+type Audit struct {
+	now    func() time.Time
+	log    *slog.Logger
+	limit  int
+	window time.Duration
+	max    int
+	total  int
+
+	mu      sync.Mutex
+	buckets map[rejectKey]*rejectBucket
+	// orphaned counts rejections suppressed under keys that were forgotten
+	// before they could report them; the next written rejection reports
+	// them as metadata.suppressed_elsewhere.
+	orphaned int
+	swept    time.Time
+	// written counts the rejections written in the window that started at
+	// windowStart, over all keys.
+	written     int
+	windowStart time.Time
+}
+
+type rejectKey struct{ ip, action, reason string }
+
+type rejectBucket struct {
+	start      time.Time
+	written    int
+	suppressed int
+}
+
+// NewAudit returns an Audit for cfg.
+func NewAudit(cfg AuditConfig) *Audit {
+	a := &Audit{now: cfg.Now, log: cfg.Logger, limit: cfg.RejectLimit, window: cfg.RejectWindow, max: cfg.RejectKeys,
+		total: cfg.RejectTotal, buckets: map[rejectKey]*rejectBucket{}}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	if a.limit <= 0 {
+		a.limit = 10
+	}
+	if a.window <= 0 {
+		a.window = time.Minute
+	}
+	if a.max <= 0 {
+		a.max = 10000
+	}
+	if a.total <= 0 {
+		a.total = 600
+	}
+	return a
+}
+
+// Now is the Audit's clock, for events written with WriteAudit.
+func (a *Audit) Now() time.Time { return a.now() }
+
+// Rejected records a refused request that changed nothing (a 401 at
+// /graphql, an invalid_client or invalid_grant at the token endpoint):
+// at most RejectLimit events per client address (an IPv6 client's /64)
+// and reason per window, and at most RejectTotal in all.
+// The first event written for a key after some were suppressed carries
+// their number as metadata.suppressed. It writes through client (no
+// transaction: there is no change to go with) as the System viewer, and
+// logs a failed write instead of returning it: the request's answer is
+// decided already.
+func (a *Audit) Rejected(ctx context.Context, client *ent.Client, e Event) {
+	if e.Origin == (Origin{}) {
+		if v := viewer.FromContext(ctx); v != nil {
+			e.Origin = Origin{IP: v.IP, UserAgent: v.UserAgent, RequestID: v.RequestID}
+		}
+	}
+	network := e.Origin.Network
+	if network == "" {
+		network = e.Origin.IP
+	}
+	suppressed, elsewhere, ok := a.allow(rejectKey{ip: network, action: e.Action, reason: e.Reason})
+	if !ok {
+		return
+	}
+	if suppressed > 0 || elsewhere > 0 {
+		md := make(map[string]any, len(e.Metadata)+2)
+		for k, v := range e.Metadata {
+			md[k] = v
+		}
+		if suppressed > 0 {
+			md["suppressed"] = suppressed
+		}
+		if elsewhere > 0 {
+			md["suppressed_elsewhere"] = elsewhere
+		}
+		e.Metadata = md
+	}
+	if err := WriteAudit(viewer.SystemContext(ctx), client.AuditEvent, a.now(), e); err != nil {
+		a.log.ErrorContext(ctx, "write audit event", "action", e.Action, "reason", e.Reason, "err", err)
+	}
+}
+
+// allow counts one rejection under k. ok says whether to write it; then
+// suppressed is how many were left out under k since the last one written,
+// and elsewhere how many under keys forgotten since.
+func (a *Audit) allow(k rejectKey) (suppressed, elsewhere int, ok bool) {
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b := a.buckets[k]
+	if b == nil {
+		if len(a.buckets) >= a.max {
+			a.sweep(now)
+		}
+		if len(a.buckets) >= a.max {
+			// Full of live keys: count the rejection, write nothing. The
+			// count is reported by the next event written.
+			a.orphaned++
+			return 0, 0, false
+		}
+		b = &rejectBucket{start: now}
+		a.buckets[k] = b
+	}
+	if now.Sub(b.start) >= a.window || now.Before(b.start) {
+		b.start, b.written = now, 0
+	}
+	if b.written >= a.limit {
+		b.suppressed++
+		return 0, 0, false
+	}
+	if now.Sub(a.windowStart) >= a.window || now.Before(a.windowStart) {
+		a.windowStart, a.written = now, 0
+	}
+	if a.written >= a.total {
+		a.orphaned++ // reported by the first event of a later window
+		return 0, 0, false
+	}
+	a.written++
+	b.written++
+	suppressed, b.suppressed = b.suppressed, 0
+	elsewhere, a.orphaned = a.orphaned, 0
+	return suppressed, elsewhere, true
+}
+
+// sweep forgets keys whose window has passed, at most once per window, so
+// a full table costs one pass a minute however hard it is hit. What a
+// forgotten key had suppressed is kept in orphaned.
+func (a *Audit) sweep(now time.Time) {
+	if !a.swept.IsZero() && now.Sub(a.swept) < a.window && !now.Before(a.swept) {
+		return
+	}
+	a.swept = now
+	for k, b := range a.buckets {
+		if now.Sub(b.start) >= a.window || now.Before(b.start) {
+			a.orphaned += b.suppressed
+			delete(a.buckets, k)
+		}
+	}
+}
