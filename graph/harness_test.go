@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
 	"github.com/gatehouse-id/gatehouse/tenants"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
@@ -45,7 +46,7 @@ func newEnv(t testing.TB, db testdb.Database, opts ...func(*graph.Config)) *env 
 	t.Helper()
 	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
 	svc := tenants.NewService(client, tenants.WithPasswordParams(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}))
-	logger := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := slog.New(slog.NewTextHandler(testkit.TestLog{T: t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg := graph.Config{Service: svc, Logger: logger}
 	for _, o := range opts {
 		o(&cfg)
@@ -57,14 +58,6 @@ func newEnv(t testing.TB, db testdb.Database, opts ...func(*graph.Config)) *env 
 		t.Fatalf("create admin key: %v", err)
 	}
 	return &env{t: t, url: srv.URL + "/graphql", client: client, svc: svc, admin: key}
-}
-
-// testLog sends the server's log lines to the test log.
-type testLog struct{ t testing.TB }
-
-func (l testLog) Write(p []byte) (int, error) {
-	l.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 // response is a GraphQL response body plus its HTTP status.

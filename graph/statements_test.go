@@ -152,7 +152,7 @@ func newCountingEnv(t *testing.T, db testdb.Database) (*env, *testdb.Counter) {
 	sqlDB, counter := db.Counting(t)
 	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, sqlDB)))
 	svc := tenants.NewService(client, tenants.WithClock(testkit.NewClock().Now))
-	logger := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := slog.New(slog.NewTextHandler(testkit.TestLog{T: t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv := httptest.NewServer(httpserver.Chain(graph.NewHandler(graph.Config{Service: svc, Logger: logger}), httpserver.RequestID))
 	t.Cleanup(srv.Close)
 	_, key, err := svc.CreateAPIKey(viewer.SystemContext(context.Background()), tenants.CreateAPIKeyInput{Name: "test admin"})

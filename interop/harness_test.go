@@ -8,7 +8,6 @@
 package interop
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -28,6 +27,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
 	"github.com/gatehouse-id/gatehouse/interop/seed"
 )
 
@@ -70,7 +70,7 @@ type Server struct {
 	ShortExpiry time.Time
 
 	metadata map[string]any // the discovery document, read once at start
-	log      *logBuffer
+	log      *testkit.LogBuffer
 }
 
 // TestInterop starts gatehouse once per backend and runs every relying
@@ -134,7 +134,7 @@ func TestMain(m *testing.M) {
 // checks that the OpenID Provider is there. Everything stops in t.Cleanup.
 func startServer(t *testing.T, bin string, db testdb.Database) *Server {
 	t.Helper()
-	s := &Server{Backend: db.Name, log: &logBuffer{}}
+	s := &Server{Backend: db.Name, log: &testkit.LogBuffer{}}
 
 	s.RP = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -196,7 +196,7 @@ func startServer(t *testing.T, bin string, db testdb.Database) *Server {
 			t.Errorf("gatehouse serve did not stop within 20s of SIGTERM")
 		}
 		if t.Failed() {
-			t.Logf("gatehouse serve log (%s), last lines:\n%s", s.Backend, s.log.tail(120))
+			t.Logf("gatehouse serve log (%s), last lines:\n%s", s.Backend, s.log.Tail(120))
 		}
 	})
 	s.waitReady(t, exited)
@@ -243,9 +243,9 @@ func (s *Server) waitReady(t *testing.T, exited <-chan error) {
 		}
 		select {
 		case err := <-exited:
-			t.Fatalf("gatehouse serve exited before it was ready: %v\n%s", err, s.log.tail(60))
+			t.Fatalf("gatehouse serve exited before it was ready: %v\n%s", err, s.log.Tail(60))
 		case <-deadline.C:
-			t.Fatalf("gatehouse serve not ready at %s/readyz after 30s\n%s", s.Issuer, s.log.tail(60))
+			t.Fatalf("gatehouse serve not ready at %s/readyz after 30s\n%s", s.Issuer, s.log.Tail(60))
 		case <-tick.C:
 		}
 	}
@@ -492,31 +492,4 @@ func testExpiredAccessToken(t *testing.T, s *Server) {
 		}
 	}
 	s.requireActive(t, s.Short, s.ShortToken, false, "an access token past its exp and the clock skew")
-}
-
-// logBuffer collects the server's output for failure messages.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var lines []string
-	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -27,6 +26,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/internal/safehttp"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
 )
 
 // The tests here serve clients' jwks_uri from httptest servers on
@@ -36,30 +36,12 @@ import (
 
 var loopbackAllowed = safehttp.Config{AllowedInternal: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
 
-// logBuffer collects a provider's log.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // forEachJWKSEnv runs f once per backend with a provider whose HTTP
 // client is built from hc and whose log f can read.
-func forEachJWKSEnv(t *testing.T, hc safehttp.Config, f func(t *testing.T, e *env, logs *logBuffer)) {
+func forEachJWKSEnv(t *testing.T, hc safehttp.Config, f func(t *testing.T, e *env, logs *testkit.LogBuffer)) {
 	for _, d := range testdb.All(t) {
 		t.Run(d.Name, func(t *testing.T) {
-			logs := &logBuffer{}
+			logs := &testkit.LogBuffer{}
 			e := newEnv(t, d, func(c *Config) {
 				c.HTTPClient = safehttp.New(hc)
 				c.Logger = slog.New(slog.NewTextHandler(logs, nil))
@@ -177,7 +159,7 @@ func wantHits(t *testing.T, s *jwksServer, want int32, when string) {
 // key, an assertion with the new kid is accepted once a refetch is
 // allowed (at most one a minute), and the retired key is refused.
 func TestPrivateKeyJWTFromJWKSURI(t *testing.T) {
-	forEachJWKSEnv(t, loopbackAllowed, func(t *testing.T, e *env, logs *logBuffer) {
+	forEachJWKSEnv(t, loopbackAllowed, func(t *testing.T, e *env, logs *testkit.LogBuffer) {
 		k1, k2 := newClientKey(t, jose.ES256), newClientKey(t, jose.RS256)
 		srv := newJWKSServer(t, k1)
 		e.uriApp("svc-uri", srv.URL+"/.well-known/jwks.json")
@@ -230,7 +212,7 @@ func TestPrivateKeyJWTFromJWKSURI(t *testing.T) {
 // the kid is accepted after a refetch; assertions by a key the client
 // never published cause no more than one fetch a minute.
 func TestJWKSURIKidReused(t *testing.T) {
-	forEachJWKSEnv(t, loopbackAllowed, func(t *testing.T, e *env, _ *logBuffer) {
+	forEachJWKSEnv(t, loopbackAllowed, func(t *testing.T, e *env, _ *testkit.LogBuffer) {
 		old, replacement, forged := newClientKey(t, jose.ES256), newClientKey(t, jose.ES256), newClientKey(t, jose.ES256)
 		old.kid, replacement.kid, forged.kid = "stable", "stable", "stable"
 		srv := newJWKSServer(t, old)
@@ -255,7 +237,7 @@ func TestJWKSURIKidReused(t *testing.T) {
 // TestJWKSURIConcurrentRotation: many assertions with a new kid at once
 // cause one fetch, not one each.
 func TestJWKSURIConcurrentRotation(t *testing.T) {
-	forEachJWKSEnv(t, loopbackAllowed, func(t *testing.T, e *env, _ *logBuffer) {
+	forEachJWKSEnv(t, loopbackAllowed, func(t *testing.T, e *env, _ *testkit.LogBuffer) {
 		k1, k2 := newClientKey(t, jose.ES256), newClientKey(t, jose.ES256)
 		srv := newJWKSServer(t, k1)
 		e.uriApp("svc-uri", srv.URL)
@@ -315,7 +297,7 @@ func TestJWKSURIRefusedAddress(t *testing.T) {
 	t.Cleanup(srv.Close)
 	port := srv.Listener.Addr().(*net.TCPAddr).Port
 	prod := safehttp.Config{Resolver: stubResolver{"jwks.tenant-b.test": "127.0.0.1"}}
-	forEachJWKSEnv(t, prod, func(t *testing.T, e *env, logs *logBuffer) {
+	forEachJWKSEnv(t, prod, func(t *testing.T, e *env, logs *testkit.LogBuffer) {
 		for name, c := range map[string]struct{ uri, reason string }{
 			"svc-loopback": {srv.URL + "/jwks", "127.0.0.1 is a loopback address"},
 			"svc-metadata": {"https://169.254.169.254/latest/meta-data/jwks", "169.254.169.254 is a link-local address"},
@@ -345,7 +327,7 @@ func TestJWKSURIRefusedAddress(t *testing.T) {
 
 // TestJWKSURIOversize: a jwks_uri answering more than 256 KiB is refused.
 func TestJWKSURIOversize(t *testing.T) {
-	forEachJWKSEnv(t, loopbackAllowed, func(t *testing.T, e *env, logs *logBuffer) {
+	forEachJWKSEnv(t, loopbackAllowed, func(t *testing.T, e *env, logs *testkit.LogBuffer) {
 		k := newClientKey(t, jose.ES256)
 		srv := newJWKSServer(t, k)
 		set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{k.publicJWK()}})
@@ -366,7 +348,7 @@ func TestJWKSURIOversize(t *testing.T) {
 // TestInlineJWKSWinsOverURI: an application with both jwks and jwks_uri
 // uses the inline set and never fetches.
 func TestInlineJWKSWinsOverURI(t *testing.T) {
-	forEachJWKSEnv(t, loopbackAllowed, func(t *testing.T, e *env, _ *logBuffer) {
+	forEachJWKSEnv(t, loopbackAllowed, func(t *testing.T, e *env, _ *testkit.LogBuffer) {
 		inline, remote := newClientKey(t, jose.ES256), newClientKey(t, jose.ES256)
 		srv := newJWKSServer(t, remote)
 		e.uriApp("svc-both", srv.URL, inline)
@@ -378,7 +360,7 @@ func TestInlineJWKSWinsOverURI(t *testing.T) {
 
 // TestJWKSURIChangeRefetches: a changed jwks_uri is a new cache entry.
 func TestJWKSURIChangeRefetches(t *testing.T) {
-	forEachJWKSEnv(t, loopbackAllowed, func(t *testing.T, e *env, _ *logBuffer) {
+	forEachJWKSEnv(t, loopbackAllowed, func(t *testing.T, e *env, _ *testkit.LogBuffer) {
 		k1, k2 := newClientKey(t, jose.ES256), newClientKey(t, jose.ES256)
 		a, b := newJWKSServer(t, k1), newJWKSServer(t, k2)
 		app := e.uriApp("svc-uri", a.URL)

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
 )
 
 // Hostile JOSE headers and serializations (OIDC-11, OIDC-12) at every
@@ -217,7 +219,7 @@ func hostileHeaders(t *testing.T, srv *keyURLServer, base map[string]any, payloa
 // or serializations are invalid at VerifyAccessToken, inactive at
 // introspection and 401 at userinfo.
 func TestHostileJOSEHeadersAccessToken(t *testing.T) {
-	forEachJWKSEnv(t, loopbackAllowed, func(t *testing.T, e *env, _ *logBuffer) {
+	forEachJWKSEnv(t, loopbackAllowed, func(t *testing.T, e *env, _ *testkit.LogBuffer) {
 		now := e.clock.Now()
 		claims, err := json.Marshal(map[string]any{"iss": e.issuer, "sub": "machine", "client_id": "machine", "jti": "cc.jose",
 			"scope": "read", "aud": "machine", "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "nbf": now.Unix()})
@@ -281,7 +283,7 @@ func TestHostileJOSEHeadersAccessToken(t *testing.T) {
 // endpoint (client_credentials), for a client with inline jwks and one
 // with a jwks_uri.
 func TestHostileJOSEHeadersClientAssertion(t *testing.T) {
-	forEachJWKSEnv(t, loopbackAllowed, func(t *testing.T, e *env, _ *logBuffer) {
+	forEachJWKSEnv(t, loopbackAllowed, func(t *testing.T, e *env, _ *testkit.LogBuffer) {
 		es, rs := newClientKey(t, jose.ES256), newClientKey(t, jose.RS256)
 		e.pkjwtApp("svc-jose", "MACHINE", es, rs)
 		jwksURI := newJWKSServer(t, es, rs)

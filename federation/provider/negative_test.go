@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -148,37 +149,37 @@ func TestCodeExchangeRejects(t *testing.T) {
 		conf := oauth2.Config{ClientID: "web", ClientSecret: webSecret, RedirectURL: webRedirect,
 			Endpoint: oauth2.Endpoint{TokenURL: e.issuer + pathToken, AuthStyle: oauth2.AuthStyleInHeader}}
 		verifier, challenge := pkce()
-		// Wrong verifier burns the code: the right one fails afterwards.
-		cb := e.login(codeParams("web", webRedirect, challenge), Authentication{})
-		if _, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption("wrong-verifier-0123456789012345678901234567")); !isOAuthError(err, "invalid_grant") {
-			t.Errorf("wrong verifier: %v", err)
-		}
-		if _, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier)); err == nil {
-			t.Error("code usable after a failed redemption")
-		}
-		// Redirect URI mismatch at the token endpoint.
-		cb = e.login(codeParams("web", webRedirect, challenge), Authentication{})
 		other := conf
 		other.RedirectURL = webRedirect + "/other"
-		if _, err := other.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_grant") {
-			t.Errorf("redirect mismatch: %v", err)
-		}
-		// Another client (the SPA) redeeming web's code.
-		cb = e.login(codeParams("web", webRedirect, challenge), Authentication{})
 		spa := oauth2.Config{ClientID: "spa", RedirectURL: webRedirect, Endpoint: oauth2.Endpoint{TokenURL: e.issuer + pathToken, AuthStyle: oauth2.AuthStyleInParams}}
-		if _, err := spa.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier)); err == nil {
-			t.Error("another client redeemed the code")
-		}
-		// PKCE downgrade (OIDC-04): no challenge at authorize, a verifier at token.
-		cb = e.login(codeParams("web", webRedirect, ""), Authentication{})
-		if _, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_request") {
-			t.Errorf("PKCE downgrade: %v", err)
-		}
-		// Expired code (60 s lifetime).
-		cb = e.login(codeParams("web", webRedirect, challenge), Authentication{})
-		e.clock.Advance(61 * time.Second)
-		if _, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_grant") {
-			t.Errorf("expired code: %v", err)
+		for _, c := range []struct {
+			name      string
+			challenge string // sent at authorize; "" sends none
+			before    func()
+			redeemer  oauth2.Config
+			verifier  string
+			want      string // the OAuth error; "" takes any refusal
+		}{
+			{name: "wrong verifier", challenge: challenge, redeemer: conf, verifier: "wrong-verifier-0123456789012345678901234567", want: "invalid_grant"},
+			{name: "redirect_uri differs from authorize's", challenge: challenge, redeemer: other, verifier: verifier, want: "invalid_grant"},
+			{name: "another client (the SPA) redeems web's code", challenge: challenge, redeemer: spa, verifier: verifier},
+			{name: "PKCE downgrade (OIDC-04): no challenge at authorize, a verifier at token", redeemer: conf, verifier: verifier, want: "invalid_request"},
+			{name: "expired code (60 s lifetime)", challenge: challenge, before: func() { e.clock.Advance(61 * time.Second) }, redeemer: conf, verifier: verifier, want: "invalid_grant"},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				cb := e.login(codeParams("web", webRedirect, c.challenge), Authentication{})
+				if c.before != nil {
+					c.before()
+				}
+				_, err := c.redeemer.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(c.verifier))
+				if err == nil || c.want != "" && !isOAuthError(err, c.want) {
+					t.Fatalf("redeemed: %v, want %s", err, cmp.Or(c.want, "a refusal"))
+				}
+				// A refused redemption burns the code: the right one fails too.
+				if _, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier)); err == nil {
+					t.Error("code usable after a refused redemption")
+				}
+			})
 		}
 		// Malformed token requests: RFC 6749 error JSON, never 500.
 		for name, form := range map[string]url.Values{

@@ -1,32 +1,13 @@
 package ratelimit
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/internal/testkit"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // Redis stops mid-run: the node goes on throttling with its own counters,
 // says so, and goes back to Redis once it answers again.
@@ -39,7 +20,7 @@ func TestFailoverWhenRedisStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = primary.Close() })
-	var logs syncBuffer
+	var logs testkit.LogBuffer
 	f := NewFailover(FailoverConfig{Primary: primary, Fallback: NewMemory(MemoryConfig{Now: c.Now}),
 		Retry: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: c.Now})
 
