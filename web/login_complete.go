@@ -9,7 +9,6 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
-	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // Completion: the steps after authentication in order (organization,
@@ -107,15 +106,11 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 	if policyOrg == "" {
 		policyOrg = pulid.ID(req.RequestedOrganizationID)
 	}
-	d, policies, err := w.policyDecision(ctx, req, u, policyOrg, sessionFactors(s))
-	if err != nil {
-		w.fail(rw, r, err)
+	policies, ok := w.policyAllows(rw, r, req, u, policyOrg, sessionFactors(s))
+	if !ok {
 		return
 	}
-	if d.Outcome != tenants.Done {
-		w.policyStopped(rw, r, req, u, d)
-		return
-	}
+	var err error
 	if s, err = w.cfg.Tenants.BoundSession(ctx, s, w.lifetimes(policies)); err != nil {
 		w.fail(rw, r, err)
 		return

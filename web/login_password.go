@@ -67,15 +67,10 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 		w.fail(rw, r, err)
 		return
 	}
-	d, policies, err := w.policyDecision(ctx, req, u, pulid.ID(req.RequestedOrganizationID), tx.Factors)
-	if err != nil {
-		w.fail(rw, r, err)
-		return
-	}
-	if d.Outcome != tenants.Done {
-		// No session: the transaction keeps what was proven for the next
-		// step, when the policy names one this sign-in offers.
-		w.policyStopped(rw, r, req, u, d)
+	// Stopped, there is no session: the transaction keeps what was proven
+	// for the next step, when the policy names one this sign-in offers.
+	policies, ok := w.policyAllows(rw, r, req, u, pulid.ID(req.RequestedOrganizationID), tx.Factors)
+	if !ok {
 		return
 	}
 	s, err := w.completeTransaction(ctx, rw, r, tx, u, w.lifetimes(policies))

@@ -47,6 +47,22 @@ func (w *Web) policyDecision(ctx context.Context, req *LoginRequest, u *ent.User
 	return d, policies, nil
 }
 
+// policyAllows is policyDecision answered: it returns the policies applied
+// when the decision is Done, and otherwise writes the response (policyStopped,
+// or the failure) and returns false.
+func (w *Web) policyAllows(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User, org pulid.ID, factors []tenants.Factor) ([]*ent.OrganizationPolicy, bool) {
+	d, policies, err := w.policyDecision(r.Context(), req, u, org, factors)
+	if err != nil {
+		w.fail(rw, r, err)
+		return nil, false
+	}
+	if d.Outcome != tenants.Done {
+		w.policyStopped(rw, r, req, u, d)
+		return nil, false
+	}
+	return policies, true
+}
+
 // lifetimes are the session lifetimes of policies, or the configured
 // defaults when there is none.
 func (w *Web) lifetimes(policies []*ent.OrganizationPolicy) tenants.SessionLifetimes {

@@ -15,14 +15,12 @@ func keys(ctx context.Context, e *env, args []string) int {
 		"  rotate-master\n"+
 		"            re-seal every secret under a new master key")
 	c.args = "<command>"
-	if len(args) > 0 && args[0] == "rotate-master" {
-		return keysRotateMaster(ctx, e, args[1:])
-	}
-	if len(args) > 0 && args[0] == "rotate" {
-		return keysRotate(ctx, e, args[1:])
-	}
-	if len(args) > 0 && args[0] == "revoke" {
-		return keysRevoke(ctx, e, args[1:])
+	if len(args) > 0 {
+		if sub, ok := map[string]func(context.Context, *env, []string) int{
+			"rotate": keysRotate, "revoke": keysRevoke, "rotate-master": keysRotateMaster,
+		}[args[0]]; ok {
+			return sub(ctx, e, args[1:])
+		}
 	}
 	if code, done := c.parse(args); done {
 		return code
@@ -40,25 +38,18 @@ func keysRotate(ctx context.Context, e *env, args []string) int {
 	if code, done := c.parse(args); done {
 		return code
 	}
-	cfg, ok := c.load()
-	if !ok {
-		return exitUsage
-	}
-	b, p, err := openIdentity(ctx, cfg, newLogger(cfg, e.stderr))
-	if err != nil {
-		return e.fail(err)
-	}
-	defer b.Close()
-	ids, err := p.RotateKeys(ctx)
-	if err != nil {
-		return e.fail(err)
-	}
-	for _, id := range ids {
-		fmt.Fprintln(e.stdout, id)
-	}
-	fmt.Fprintf(e.stderr, "Rotated: %d new signing keys are published and start signing within minutes; "+
-		"the previous keys stay published until their tokens expire.\n", len(ids))
-	return exitOK
+	return c.withProvider(ctx, func(p *provider.Provider) int {
+		ids, err := p.RotateKeys(ctx)
+		if err != nil {
+			return e.fail(err)
+		}
+		for _, id := range ids {
+			fmt.Fprintln(e.stdout, id)
+		}
+		fmt.Fprintf(e.stderr, "Rotated: %d new signing keys are published and start signing within minutes; "+
+			"the previous keys stay published until their tokens expire.\n", len(ids))
+		return exitOK
+	})
 }
 
 func keysRevoke(ctx context.Context, e *env, args []string) int {
@@ -77,30 +68,23 @@ func keysRevoke(ctx context.Context, e *env, args []string) int {
 	if !c.require("kid", *kid) {
 		return exitUsage
 	}
-	cfg, ok := c.load()
-	if !ok {
-		return exitUsage
-	}
-	b, p, err := openIdentity(ctx, cfg, newLogger(cfg, e.stderr))
-	if err != nil {
-		return e.fail(err)
-	}
-	defer b.Close()
-	replacement, err := p.RevokeKey(ctx, *kid)
-	if errors.Is(err, provider.ErrUnknownKey) {
-		fmt.Fprintf(e.stderr, "%s: %v\n", c.path, err)
-		return exitUsage
-	}
-	if err != nil {
-		return e.fail(err)
-	}
-	if replacement == "" {
-		fmt.Fprintf(e.stderr, "Revoked %s: it was not signing, so nothing replaces it.\n", *kid)
+	return c.withProvider(ctx, func(p *provider.Provider) int {
+		replacement, err := p.RevokeKey(ctx, *kid)
+		if errors.Is(err, provider.ErrUnknownKey) {
+			fmt.Fprintf(e.stderr, "%s: %v\n", c.path, err)
+			return exitUsage
+		}
+		if err != nil {
+			return e.fail(err)
+		}
+		if replacement == "" {
+			fmt.Fprintf(e.stderr, "Revoked %s: it was not signing, so nothing replaces it.\n", *kid)
+			return exitOK
+		}
+		fmt.Fprintln(e.stdout, replacement)
+		fmt.Fprintf(e.stderr, "Revoked %s: %s signs in its place; every node switches within 30s.\n", *kid, replacement)
 		return exitOK
-	}
-	fmt.Fprintln(e.stdout, replacement)
-	fmt.Fprintf(e.stderr, "Revoked %s: %s signs in its place; every node switches within 30s.\n", *kid, replacement)
-	return exitOK
+	})
 }
 
 func keysRotateMaster(ctx context.Context, e *env, args []string) int {
@@ -114,20 +98,28 @@ func keysRotateMaster(ctx context.Context, e *env, args []string) int {
 	if code, done := c.parse(args); done {
 		return code
 	}
+	return c.withProvider(ctx, func(p *provider.Provider) int {
+		n, err := p.ResealKeys(ctx)
+		if err != nil {
+			return e.fail(err)
+		}
+		fmt.Fprintln(e.stdout, p.MasterKeyID())
+		fmt.Fprintf(e.stderr, "Re-sealed %d signing keys under master key %s; the keys listed after it can now be removed.\n", n, p.MasterKeyID())
+		return exitOK
+	})
+}
+
+// withProvider loads the configuration, opens the database and the
+// provider on it, and runs fn: the body of every keys command.
+func (c *cli) withProvider(ctx context.Context, fn func(*provider.Provider) int) int {
 	cfg, ok := c.load()
 	if !ok {
 		return exitUsage
 	}
-	b, p, err := openIdentity(ctx, cfg, newLogger(cfg, e.stderr))
+	b, p, err := openIdentity(ctx, cfg, newLogger(cfg, c.e.stderr))
 	if err != nil {
-		return e.fail(err)
+		return c.e.fail(err)
 	}
 	defer b.Close()
-	n, err := p.ResealKeys(ctx)
-	if err != nil {
-		return e.fail(err)
-	}
-	fmt.Fprintln(e.stdout, p.MasterKeyID())
-	fmt.Fprintf(e.stderr, "Re-sealed %d signing keys under master key %s; the keys listed after it can now be removed.\n", n, p.MasterKeyID())
-	return exitOK
+	return fn(p)
 }

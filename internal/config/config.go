@@ -104,14 +104,7 @@ var settings = []setting{
 		func(c *Config, s string) error { c.DatabaseURL = s; return nil }},
 	{Var{"GATEHOUSE_DATABASE_MAX_CONNS", "database-max-conns", strconv.Itoa(DefaultDatabaseMaxConns),
 		"PostgreSQL connection pool size of this node (`n`, 1 to 1000); all nodes together must stay under the server's max_connections"},
-		func(c *Config, s string) error {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 || n > maxDatabaseMaxConns {
-				return fmt.Errorf("must be a whole number from 1 to %d", maxDatabaseMaxConns)
-			}
-			c.DatabaseMaxConns = n
-			return nil
-		}},
+		wholeNumber(1, maxDatabaseMaxConns, func(c *Config) *int { return &c.DatabaseMaxConns })},
 	{Var{"GATEHOUSE_ISSUER", "issuer", "http:// + the listen address",
 		"public base `URL` of this instance, the OpenID issuer; https unless loopback or dev"},
 		func(c *Config, s string) error { c.Issuer = s; return nil }},
@@ -186,14 +179,19 @@ var settings = []setting{
 		}},
 	{Var{"GATEHOUSE_PASSWORD_CONCURRENCY", "password-concurrency", "2 × CPU count",
 		"how many argon2id password hashes (64 MiB each) may run at once on this node (`n`, 1 to 1024); more wait up to 2s, then get 503 / RATE_LIMITED"},
-		func(c *Config, s string) error {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 || n > 1024 {
-				return fmt.Errorf("must be a whole number from 1 to 1024")
-			}
-			c.PasswordConcurrency = n
-			return nil
-		}},
+		wholeNumber(1, 1024, func(c *Config) *int { return &c.PasswordConcurrency })},
+}
+
+// wholeNumber is the setter of a whole-number setting from lo to hi.
+func wholeNumber(lo, hi int, field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("must be a whole number from %d to %d", lo, hi)
+		}
+		*field(c) = n
+		return nil
+	}
 }
 
 // Table lists every setting in the order of Config's fields.
