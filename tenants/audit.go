@@ -43,7 +43,7 @@ type Event struct {
 	Reason   string
 	Metadata map[string]any
 	// Origin is where the request came from. When zero it comes from the
-	// viewer in the context.
+	// context (WithOrigin), else from the viewer in it.
 	Origin Origin
 }
 
@@ -66,6 +66,21 @@ func OriginOf(r *http.Request) Origin {
 		Network: httpserver.ClientNetwork(r)}
 }
 
+type originKey struct{}
+
+// WithOrigin returns ctx carrying o: a page that asks another package to
+// make a change (the provider completing a sign-in) hands on where the
+// request came from, for the event written with that change.
+func WithOrigin(ctx context.Context, o Origin) context.Context {
+	return context.WithValue(ctx, originKey{}, o)
+}
+
+// OriginFrom returns the origin WithOrigin put in ctx.
+func OriginFrom(ctx context.Context) (Origin, bool) {
+	o, ok := ctx.Value(originKey{}).(Origin)
+	return o, ok
+}
+
 // fill completes e from the viewer in ctx and returns the metadata to store.
 func (e *Event) fill(ctx context.Context) map[string]any {
 	v := viewer.FromContext(ctx)
@@ -79,8 +94,12 @@ func (e *Event) fill(ctx context.Context) map[string]any {
 	if e.ActorType == "" {
 		e.ActorType = "unknown"
 	}
-	if e.Origin == (Origin{}) && v != nil {
-		e.Origin = Origin{IP: v.IP, UserAgent: v.UserAgent, RequestID: v.RequestID}
+	if e.Origin == (Origin{}) {
+		if o, ok := OriginFrom(ctx); ok {
+			e.Origin = o
+		} else if v != nil {
+			e.Origin = Origin{IP: v.IP, UserAgent: v.UserAgent, RequestID: v.RequestID}
+		}
 	}
 	e.Origin.UserAgent = truncate(e.Origin.UserAgent, 512)
 	e.Origin.IP = truncate(e.Origin.IP, 64)

@@ -11,7 +11,6 @@ import (
 
 // Audit actions written by the hosted pages.
 const (
-	actionLogin        = "user.login"
 	actionLoginFailed  = "user.login.failed"
 	actionLogout       = "user.logout"
 	actionLogoutFailed = "user.logout.failed" // a sign-out post rejected (metadata.reason)

@@ -160,6 +160,17 @@ func (f *fakeFlow) CompleteLogin(ctx context.Context, id string, a Authenticatio
 			return "", ErrPolicyRefused
 		}
 	}
+	// The provider writes user.login with the completion, from the page's
+	// origin (tenants.WithOrigin).
+	err = tenants.WriteAudit(sys(ctx), f.client.AuditEvent, f.now(), tenants.Event{
+		Action: "user.login", Organization: a.OrganizationID,
+		Actor: string(a.UserID), ActorType: "user", TargetType: ent.TypeUser, TargetID: string(a.UserID),
+		Metadata: map[string]any{"client_id": req.ClientID, "amr": a.AMR, "session_id": string(a.SessionID),
+			"auth_time": a.AuthTime.UTC().Format(time.RFC3339)},
+	})
+	if err != nil {
+		return "", err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.done[id] = a

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // Completion: the steps after authentication in order (organization,
@@ -115,7 +115,8 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 		w.fail(rw, r, err)
 		return
 	}
-	to, err := w.cfg.Flow.CompleteLogin(ctx, req.ID, Authentication{
+	// The flow writes user.login with its change, from this request.
+	to, err := w.cfg.Flow.CompleteLogin(tenants.WithOrigin(ctx, tenants.OriginOf(r)), req.ID, Authentication{
 		UserID: u.ID, SessionID: s.ID, OrganizationID: org,
 		// No ACR claim: the provider derives it from AMR.
 		AuthTime: s.AuthTime, AMR: s.Amr,
@@ -123,9 +124,6 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 	switch {
 	case err == nil:
 		w.cfg.Logger.InfoContext(ctx, "login completed", "auth_request", req.ID, "user", u.ID, "session", s.ID)
-		w.audit(ctx, r, auditEvent{action: actionLogin, user: u.ID, org: org, metadata: map[string]any{
-			"client_id": req.ClientID, "amr": s.Amr, "session_id": string(s.ID), "auth_time": s.AuthTime.UTC().Format(time.RFC3339),
-		}})
 		http.Redirect(rw, r, to, http.StatusSeeOther)
 	case silent(req) && (errors.Is(err, ErrReauthenticate) || errors.Is(err, ErrUserInactive)):
 		w.failLogin(rw, r, req, "login_required", "the user must sign in again")

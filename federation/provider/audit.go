@@ -28,9 +28,6 @@ import (
 const (
 	// actionTokenIssue: a code was redeemed for a grant and its tokens.
 	actionTokenIssue = "token.issue"
-	// actionTokenRefresh: a refresh token was rotated (the new one is in
-	// the same transaction or, on PostgreSQL, the same statement).
-	actionTokenRefresh = "token.refresh"
 	// actionTokenRevoke: a client revoked a token (RFC 7009).
 	actionTokenRevoke = "token.revoke"
 	// actionRefreshReused: a rotated refresh token was presented again;
@@ -46,6 +43,10 @@ const (
 	// actionSessionRevoke: end_session ended the hosted pages' session
 	// named by the id_token_hint's sid.
 	actionSessionRevoke = "session.revoke"
+	// actionUserLogin: a sign-in completed an authorization request (the
+	// request bound to the user, the code minted), written by CompleteLogin
+	// in that change's transaction with the page's origin.
+	actionUserLogin = "user.login"
 	// actionRejected: a token, introspection or revocation request refused
 	// with invalid_client or invalid_grant (metadata.reason is the error
 	// code, metadata.detail why). Rate-limited.

@@ -15,8 +15,10 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
+	"github.com/gatehouse-id/gatehouse/ent/authrequest"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 	"github.com/gatehouse-id/gatehouse/internal/testkit"
@@ -85,15 +87,16 @@ func TestAuditEvents(t *testing.T) {
 				// org says the events belong to e.org.
 				org bool
 			}{
-				{name: "code exchange", act: func(t *testing.T) { tok = e.signIn(t, orgAuth, orgScopes...).RefreshToken },
-					want: []wantEvent{{action: actionTokenIssue, targetType: "Grant", actor: "web", actorType: "client"}}, org: true},
+				{name: "sign-in and code exchange", act: func(t *testing.T) { tok = e.signIn(t, orgAuth, orgScopes...).RefreshToken },
+					want: []wantEvent{{action: actionUserLogin, targetType: "User", actor: string(e.user.ID), actorType: "user"},
+						{action: actionTokenIssue, targetType: "Grant", actor: "web", actorType: "client"}}, org: true},
 				{name: "refresh rotation", act: func(t *testing.T) {
 					status, body := refreshForm(t, e, url.Values{"refresh_token": {tok}}, "web", webSecret)
 					if status != http.StatusOK {
 						t.Fatalf("refresh: %d %v", status, body)
 					}
 					tok2, _ = body["refresh_token"].(string)
-				}, want: []wantEvent{{action: actionTokenRefresh, targetType: "Grant", actor: "web", actorType: "client"}}, org: true},
+				}}, // a rotation writes no event (rotateRefreshToken)
 				{name: "refresh token reused", act: func(t *testing.T) {
 					if status, body := refreshForm(t, e, url.Values{"refresh_token": {tok}}, "web", webSecret); status != http.StatusBadRequest {
 						t.Fatalf("reuse: %d %v", status, body)
@@ -321,7 +324,6 @@ func TestAuditCommitsWithChange(t *testing.T) {
 	for _, d := range testdb.All(t) {
 		t.Run(d.Name, func(t *testing.T) {
 			e, _ := auditEnv(t, d)
-			refreshTok := e.signIn(t, Authentication{}, "offline_access").RefreshToken
 			revokeTok := e.signIn(t, Authentication{}, "offline_access").RefreshToken
 			reusedTok := e.signIn(t, Authentication{}, "offline_access").RefreshToken
 			if s, b := refreshForm(t, e, url.Values{"refresh_token": {reusedTok}}, "web", webSecret); s != http.StatusOK {
@@ -333,11 +335,8 @@ func TestAuditCommitsWithChange(t *testing.T) {
 				rt := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(secret.Hash(token))).WithGrant().OnlyX(e.ctx)
 				return rt.Edges.Grant
 			}
-			successors := func(token string) int {
-				rt := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(secret.Hash(token))).OnlyX(e.ctx)
-				return e.db.RefreshToken.Query().Where(refreshtoken.ParentID(rt.ID)).CountX(e.ctx)
-			}
 
+			var pending string // the auth request of the sign-in completion case
 			n := eventCount(e)
 			restore := failAuditInserts(t, e)
 			cases := []struct {
@@ -348,11 +347,17 @@ func TestAuditCommitsWithChange(t *testing.T) {
 				{"code exchange", func() { exchangeCode(t, e, code, verifier) }, func() bool {
 					return e.db.Grant.Query().Where(grant.ClientID("web")).CountX(e.ctx) > 3
 				}},
-				{"refresh rotation", func() { refreshForm(t, e, url.Values{"refresh_token": {refreshTok}}, "web", webSecret) },
-					func() bool { return successors(refreshTok) > 0 }},
 				{"revocation", func() { revoke(t, e, revokeTok) }, func() bool { return grantOf(revokeTok).RevokedAt != nil }},
 				{"reuse revokes the family", func() { refreshForm(t, e, url.Values{"refresh_token": {reusedTok}}, "web", webSecret) },
 					func() bool { return grantOf(reusedTok).RevokedAt != nil }},
+				{"sign-in completion", func() {
+					resp := e.authorize(codeParams("web", webRedirect, challenge))
+					loc, _ := url.Parse(resp.Header.Get("Location"))
+					pending = loc.Query().Get("authRequest")
+					_, _ = e.p.CompleteLogin(e.ctx, pending, Authentication{UserID: e.user.ID})
+				}, func() bool {
+					return e.db.AuthRequest.Query().Where(authrequest.ID(pulid.ID(pending)), authrequest.Done(true)).ExistX(e.ctx)
+				}},
 			}
 			for _, c := range cases {
 				c.act()
@@ -375,7 +380,7 @@ func TestAuditCommitsWithChange(t *testing.T) {
 			for _, ev := range eventsSince(e, n) {
 				got = append(got, ev.Action)
 			}
-			for _, a := range []string{actionTokenRefresh, actionTokenRevoke, actionRefreshReused} {
+			for _, a := range []string{actionTokenRevoke, actionRefreshReused, actionUserLogin} {
 				if !slices.Contains(got, a) {
 					t.Errorf("events %v lack %s", got, a)
 				}

@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/secret"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 	"github.com/gatehouse-id/gatehouse/internal/testkit"
+	"github.com/gatehouse-id/gatehouse/tenants"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
@@ -176,7 +177,10 @@ func (e *env) login(params url.Values, a Authentication) *url.URL {
 	if a.UserID == "" {
 		a.UserID = e.user.ID
 	}
-	next, err := e.p.CompleteLogin(e.ctx, id, a)
+	// As the hosted pages do: the origin of the browser's request goes
+	// with the completion, for its user.login event.
+	page := tenants.WithOrigin(e.ctx, tenants.Origin{IP: "127.0.0.1", UserAgent: "test-browser", RequestID: "req-page"})
+	next, err := e.p.CompleteLogin(page, id, a)
 	must(e.t, err)
 	resp, err = noRedirect.Get(next)
 	must(e.t, err)

@@ -137,10 +137,8 @@ func (p *Provider) CompleteLogin(ctx context.Context, id string, a Authenticatio
 		return "", err
 	}
 	code := secret.Token(32)
-	upd := p.db.AuthRequest.Update().
-		Where(authrequest.ID(ar.ID), authrequest.Done(false), authrequest.ExpiresAtGT(now)).
-		SetUserID(a.UserID).SetAuthTime(a.AuthTime.UTC()).SetAmr(a.AMR).SetAcr(acr).
-		SetDone(true).SetCodeHash(secret.Hash(code)).SetExpiresAt(now.Add(codeLifetime))
+	var policyEnd *time.Time
+	var policyIdle *int
 	if len(policies) > 0 { // with none, nothing beyond what the pages decided
 		d := tenants.LoginPolicy{}.Decide(tenants.LoginInput{
 			User: &ent.User{ID: a.UserID, Status: tenants.UserActiveStatus}, Policies: policies,
@@ -152,20 +150,40 @@ func (p *Provider) CompleteLogin(ctx context.Context, id string, a Authenticatio
 		// The policy's session lifetimes bound the grant this code makes
 		// (createGrant), without a query at the token endpoint.
 		l := tenants.LifetimesOf(tenants.DefaultSessionLifetimes, policies)
-		upd.SetPolicyExpiresAt(a.AuthTime.Add(l.Absolute).UTC()).SetPolicyIdleLifetimeSeconds(max(1, int(l.Idle/time.Second)))
+		end, idle := a.AuthTime.Add(l.Absolute).UTC(), max(1, int(l.Idle/time.Second))
+		policyEnd, policyIdle = &end, &idle
 	}
-	if a.SessionID != "" {
-		upd.SetSessionID(a.SessionID)
-	}
-	if a.OrganizationID != "" {
-		upd.SetOrganizationID(a.OrganizationID)
-	}
-	n, err := upd.Save(ctx)
+	// The sign-in's user.login event is written with the change it
+	// records, the request bound to the user; where the browser came from
+	// is the page's origin (tenants.WithOrigin).
+	err = p.inTx(ctx, func(tx *ent.Tx) error {
+		upd := tx.AuthRequest.Update().
+			Where(authrequest.ID(ar.ID), authrequest.Done(false), authrequest.ExpiresAtGT(now)).
+			SetUserID(a.UserID).SetAuthTime(a.AuthTime.UTC()).SetAmr(a.AMR).SetAcr(acr).
+			SetDone(true).SetCodeHash(secret.Hash(code)).SetExpiresAt(now.Add(codeLifetime)).
+			SetNillablePolicyExpiresAt(policyEnd).SetNillablePolicyIdleLifetimeSeconds(policyIdle)
+		if a.SessionID != "" {
+			upd.SetSessionID(a.SessionID)
+		}
+		if a.OrganizationID != "" {
+			upd.SetOrganizationID(a.OrganizationID)
+		}
+		n, err := upd.Save(ctx)
+		if err != nil {
+			return fmt.Errorf("complete auth request: %w", err)
+		}
+		if n != 1 {
+			return ErrUnknownRequest // completed concurrently
+		}
+		return tenants.WriteAudit(ctx, tx.AuditEvent, now, tenants.Event{
+			Action: actionUserLogin, Organization: a.OrganizationID,
+			Actor: string(a.UserID), ActorType: "user", TargetType: ent.TypeUser, TargetID: string(a.UserID),
+			Metadata: map[string]any{"client_id": ar.ClientID, "amr": a.AMR, "session_id": string(a.SessionID),
+				"auth_time": a.AuthTime.UTC().Format(time.RFC3339)},
+		})
+	})
 	if err != nil {
-		return "", fmt.Errorf("complete auth request: %w", err)
-	}
-	if n != 1 {
-		return "", ErrUnknownRequest // completed concurrently
+		return "", err
 	}
 	return p.cfg.Issuer + pathCallback + "?" + url.Values{"id": {id}, "code": {code}}.Encode(), nil
 }

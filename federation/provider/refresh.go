@@ -235,21 +235,15 @@ next AS (
 		AND (COALESCE(rt."organization_id", '') = '' OR EXISTS (SELECT FROM "memberships" m
 			WHERE m."user_id" = rt."user_id" AND m."organization_id" = rt."organization_id" AND m."status" = $9))
 	ON CONFLICT ("parent_id") DO NOTHING
-	RETURNING "id"),
-audit AS (
-	INSERT INTO "audit_events" (` + tenants.AuditColumns + `)
-	SELECT $10, rt."organization_id", $11, $12, $13, $14, rt."grant_id", $15, $16, $17,
-		jsonb_build_object('client_id', rt."client_id", 'user_id', rt."user_id"), $4
-	FROM rt WHERE EXISTS (SELECT FROM next))
+	RETURNING "id")
 SELECT rt.*, EXISTS (SELECT FROM next) FROM rt`
 
 // successor is the refresh token a refresh issues, made before the
 // presented one is read so that PostgreSQL can store it in the same
-// statement, with the id of its token.refresh audit event.
+// statement.
 type successor struct {
 	id          pulid.ID
 	token, hash string
-	eventID     string
 }
 
 func newSuccessor() successor {
@@ -272,16 +266,8 @@ func (p *Provider) loadRefreshRow(ctx context.Context, c *client, hash string, r
 		}
 		now := p.now()
 		idle := now.Add(c.refreshIdleLifetime()) // SQL caps it at the grant's idle lifetime and end, as idleExpiry does
-		// The token.refresh event is tenants' row (AuditRow); SQL fills in
-		// the organization, the grant and the metadata from what it reads.
-		ev, aerr := tenants.AuditRow(ctx, now, refreshEvent(ctx, c, nil))
-		if aerr != nil {
-			return nil, false, aerr
-		}
-		succ.eventID = ev[0].(string)
 		rows, err = p.db.QueryContext(ctx, rotateRefreshSQL, hash, string(succ.id), succ.hash, now, idle, c.GetID(),
-			string(tenants.UserActiveStatus), string(scopes), string(tenants.MembershipActiveStatus),
-			ev[0], ev[2], ev[3], ev[4], ev[5], ev[7], ev[8], ev[9])
+			string(tenants.UserActiveStatus), string(scopes), string(tenants.MembershipActiveStatus))
 	} else {
 		rows, err = p.db.QueryContext(ctx, refreshRowQuery, hash)
 	}
@@ -387,25 +373,14 @@ const insertSuccessorSQL = `INSERT INTO "refresh_tokens"
 	("id", "grant_id", "token_hash", "created_at", "idle_expires_at", "parent_id") VALUES ($1, $2, $3, $4, $5, $6)`
 
 // rotateRefreshToken stores succ as the successor of the presented token
-// with one INSERT, and its token.refresh audit event, in one transaction.
-// The unique parent_id makes the first rotation win on every node; losing
-// that race is a reuse.
+// with one INSERT. The unique parent_id makes the first rotation win on
+// every node; losing that race is a reuse. A rotation writes no audit
+// event: on PostgreSQL a row per refresh cost a third of the refresh rate
+// (docs/ARCHITECTURE.md, "Audit events"); reuse, revocation and every
+// refusal are audited.
 func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refreshRequest, succ successor) *oidc.Error {
-	err := p.inTx(ctx, func(tx *ent.Tx) error {
-		now := p.now()
-		if _, err := tx.ExecContext(ctx, insertSuccessorSQL,
-			string(succ.id), string(r.g.ID), succ.hash, now, p.idleExpiry(c, r.g), string(r.tokenID)); err != nil {
-			return err
-		}
-		// Plain SQL, like the INSERT above: the refresh path's statements
-		// are written once rather than built per request.
-		row, err := tenants.AuditRow(ctx, now, refreshEvent(ctx, c, r.g))
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, tenants.AuditInsertSQL, row...)
-		return err
-	})
+	_, err := p.db.ExecContext(ctx, insertSuccessorSQL,
+		string(succ.id), string(r.g.ID), succ.hash, p.now(), p.idleExpiry(c, r.g), string(r.tokenID))
 	switch {
 	case sqlgraph.IsUniqueConstraintError(err):
 		p.revokeReusedGrant(ctx, r.g)
@@ -423,11 +398,7 @@ func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refresh
 // the presented token. If it fails, the token stays spent: its next use is
 // a reuse, which revokes the grant; safe, but logged.
 func (p *Provider) unrotate(ctx context.Context, succ successor) {
-	// The statement's token.refresh event goes with it: that refresh did
-	// not happen. (Only PostgreSQL rotates ahead of the checks.)
-	const unrotateSQL = `WITH e AS (DELETE FROM "audit_events" WHERE "id" = $2)
-	DELETE FROM "refresh_tokens" WHERE "id" = $1`
-	if _, err := p.db.ExecContext(ctx, unrotateSQL, string(succ.id), succ.eventID); err != nil {
+	if _, err := p.db.ExecContext(ctx, `DELETE FROM "refresh_tokens" WHERE "id" = $1`, string(succ.id)); err != nil {
 		p.log.ErrorContext(ctx, "provider: delete the successor of a refused refresh", "err", err)
 	}
 }
@@ -439,18 +410,6 @@ func (p *Provider) revokeReusedGrant(ctx context.Context, g *ent.Grant) {
 	e := grantEvent(ctx, actionRefreshReused, g.ClientID, g, "refresh_token_reused")
 	p.revokeGrantsOrLog(ctx, revocation{action: actionRefreshReused, reason: "refresh token reuse", clientID: g.ClientID, event: &e}, g.ID)
 	p.log.WarnContext(ctx, "provider: refresh token reused; grant revoked", "grant", g.ID, "client_id", g.ClientID)
-}
-
-// refreshEvent is the token.refresh event of a rotation for client c of
-// grant g; nil g leaves organization, target and user to the statement
-// that stores it (rotateRefreshSQL).
-func refreshEvent(ctx context.Context, c *client, g *ent.Grant) tenants.Event {
-	e := tenants.Event{Action: actionTokenRefresh, Actor: c.GetID(), ActorType: "client", TargetType: "Grant", Origin: origin(ctx)}
-	if g != nil {
-		e.Organization, e.TargetID = g.OrganizationID, string(g.ID)
-		e.Metadata = map[string]any{"client_id": c.GetID(), "user_id": string(g.UserID)}
-	}
-	return e
 }
 
 // errRefreshReused is the refusal of a reused refresh token, recorded by
