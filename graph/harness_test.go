@@ -37,9 +37,7 @@ type env struct {
 // eachDB runs fn once per database backend (SQLite always, PostgreSQL when
 // configured), each with a fresh, migrated database.
 func eachDB(t *testing.T, fn func(t *testing.T, e *env)) {
-	for _, db := range testdb.All(t) {
-		t.Run(db.Name, func(t *testing.T) { fn(t, newEnv(t, db)) })
-	}
+	testdb.Each(t, func(t *testing.T, db testdb.Database) { fn(t, newEnv(t, db)) })
 }
 
 func newEnv(t testing.TB, db testdb.Database, opts ...func(*graph.Config)) *env {

@@ -137,65 +137,63 @@ func (e *env) adminApp() (plain string) {
 // with the permissions of the user's roles in each organization, read on
 // every request.
 func TestAccessTokensAtGraphQL(t *testing.T) {
-	for _, db := range testdb.All(t) {
-		t.Run(db.Name, func(t *testing.T) {
-			e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens })
-			plainApp := e.adminApp()
-			x, y := e.createOrg("X", "x"), e.createOrg("Y", "y")
-			owner, _ := e.createMember(x, "owner@x.example", "owner")
-			member, _ := e.createMember(x, "member@x.example", "member")
-			e.createMember(y, "someone@y.example", "owner")
-			adminTok := "tok|" + owner + "|openid gatehouse:admin|"
+	testdb.Each(t, func(t *testing.T, db testdb.Database) {
+		e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens })
+		plainApp := e.adminApp()
+		x, y := e.createOrg("X", "x"), e.createOrg("Y", "y")
+		owner, _ := e.createMember(x, "owner@x.example", "owner")
+		member, _ := e.createMember(x, "member@x.example", "member")
+		e.createMember(y, "someone@y.example", "owner")
+		adminTok := "tok|" + owner + "|openid gatehouse:admin|"
 
-			d := e.ok(adminTok, `{ viewer { email } organizations { totalCount edges { node { id } } } users { totalCount } }`, nil)
-			if str(d, "viewer.email") != "owner@x.example" || get(d, "organizations.totalCount") != float64(1) ||
-				str(d, "organizations.edges.0.node.id") != x || get(d, "users.totalCount") != float64(2) {
-				t.Errorf("admin token of X's owner sees %v", d)
-			}
-			e.ok(adminTok, `mutation($o:ID!){addDomain(input:{organizationID:$o,domain:"x.example"}){domain{id}}}`, map[string]any{"o": x})
-			if r := e.do(adminTok, `mutation($o:ID!){addDomain(input:{organizationID:$o,domain:"y.example"}){domain{id}}}`, map[string]any{"o": y}); r.code() != "NOT_FOUND" {
-				t.Errorf("admin of X changing Y: %s", r.raw)
-			}
-			// Naming an organization the user does not administer gives no admin rights at all.
-			namingY := "tok|" + owner + "|gatehouse:admin|" + y
-			if r := e.do(namingY, `mutation($o:ID!){updateOrganization(input:{id:$o,name:"renamed"}){organization{id}}}`, map[string]any{"o": x}); r.code() != "FORBIDDEN" {
-				t.Errorf("admin token naming Y changing X: %s", r.raw)
-			}
-			if r := e.do(namingY, `query($o:ID!){organization(id:$o){id}}`, map[string]any{"o": y}); get(r.Data, "organization") != nil {
-				t.Errorf("admin token naming Y reads Y: %s", r.raw)
-			}
+		d := e.ok(adminTok, `{ viewer { email } organizations { totalCount edges { node { id } } } users { totalCount } }`, nil)
+		if str(d, "viewer.email") != "owner@x.example" || get(d, "organizations.totalCount") != float64(1) ||
+			str(d, "organizations.edges.0.node.id") != x || get(d, "users.totalCount") != float64(2) {
+			t.Errorf("admin token of X's owner sees %v", d)
+		}
+		e.ok(adminTok, `mutation($o:ID!){addDomain(input:{organizationID:$o,domain:"x.example"}){domain{id}}}`, map[string]any{"o": x})
+		if r := e.do(adminTok, `mutation($o:ID!){addDomain(input:{organizationID:$o,domain:"y.example"}){domain{id}}}`, map[string]any{"o": y}); r.code() != "NOT_FOUND" {
+			t.Errorf("admin of X changing Y: %s", r.raw)
+		}
+		// Naming an organization the user does not administer gives no admin rights at all.
+		namingY := "tok|" + owner + "|gatehouse:admin|" + y
+		if r := e.do(namingY, `mutation($o:ID!){updateOrganization(input:{id:$o,name:"renamed"}){organization{id}}}`, map[string]any{"o": x}); r.code() != "FORBIDDEN" {
+			t.Errorf("admin token naming Y changing X: %s", r.raw)
+		}
+		if r := e.do(namingY, `query($o:ID!){organization(id:$o){id}}`, map[string]any{"o": y}); get(r.Data, "organization") != nil {
+			t.Errorf("admin token naming Y reads Y: %s", r.raw)
+		}
 
-			// A member's admin token holds the member role's permissions:
-			// it reads the members, and changes nothing.
-			memberTok := "tok|" + member + "|gatehouse:admin|"
-			d = e.ok(memberTok, `{ viewer { id } users { totalCount } auditEvents { totalCount } }`, nil)
-			if get(d, "users.totalCount") != float64(2) || get(d, "auditEvents.totalCount") != float64(0) {
-				t.Errorf("member's admin token reads %v, want the members and no audit events", d)
-			}
-			if r := e.do(memberTok, `mutation($o:ID!){updateOrganization(input:{id:$o,name:"pwned"}){organization{id}}}`, map[string]any{"o": x}); r.code() != "FORBIDDEN" {
-				t.Errorf("member changing the organization: %s", r.raw)
-			}
+		// A member's admin token holds the member role's permissions:
+		// it reads the members, and changes nothing.
+		memberTok := "tok|" + member + "|gatehouse:admin|"
+		d = e.ok(memberTok, `{ viewer { id } users { totalCount } auditEvents { totalCount } }`, nil)
+		if get(d, "users.totalCount") != float64(2) || get(d, "auditEvents.totalCount") != float64(0) {
+			t.Errorf("member's admin token reads %v, want the members and no audit events", d)
+		}
+		if r := e.do(memberTok, `mutation($o:ID!){updateOrganization(input:{id:$o,name:"pwned"}){organization{id}}}`, map[string]any{"o": x}); r.code() != "FORBIDDEN" {
+			t.Errorf("member changing the organization: %s", r.raw)
+		}
 
-			// Without the scope, or from an application not granted it: 403.
-			for name, tok := range map[string]string{
-				"owner without admin scope":         "tok|" + owner + "|openid profile|",
-				"admin scope from an ungranted app": "tok|" + owner + "|openid gatehouse:admin||" + plainApp,
-			} {
-				if r := e.do(tok, `{ viewer { id } }`, nil); r.Status != http.StatusForbidden || r.code() != "FORBIDDEN" {
-					t.Errorf("%s: %d %s, want 403 FORBIDDEN", name, r.Status, r.raw)
-				}
+		// Without the scope, or from an application not granted it: 403.
+		for name, tok := range map[string]string{
+			"owner without admin scope":         "tok|" + owner + "|openid profile|",
+			"admin scope from an ungranted app": "tok|" + owner + "|openid gatehouse:admin||" + plainApp,
+		} {
+			if r := e.do(tok, `{ viewer { id } }`, nil); r.Status != http.StatusForbidden || r.code() != "FORBIDDEN" {
+				t.Errorf("%s: %d %s, want 403 FORBIDDEN", name, r.Status, r.raw)
 			}
+		}
 
-			// Demotion and disabling take effect on the next request.
-			e.ok(e.admin, `mutation($u:ID!){updateUser(input:{id:$u,status:DISABLED}){user{id}}}`, map[string]any{"u": owner})
-			if r := e.do(adminTok, `{ organizations { totalCount } }`, nil); r.Status != http.StatusUnauthorized {
-				t.Errorf("disabled user's token: %d %s", r.Status, r.raw)
+		// Demotion and disabling take effect on the next request.
+		e.ok(e.admin, `mutation($u:ID!){updateUser(input:{id:$u,status:DISABLED}){user{id}}}`, map[string]any{"u": owner})
+		if r := e.do(adminTok, `{ organizations { totalCount } }`, nil); r.Status != http.StatusUnauthorized {
+			t.Errorf("disabled user's token: %d %s", r.Status, r.raw)
+		}
+		for _, bad := range []string{"tok|nobody|gatehouse:admin|", "garbage", "tok|" + owner, "tok|" + member + "|gatehouse:admin||unknown-app"} {
+			if r := e.do(bad, `{ organizations { totalCount } }`, nil); r.Status != http.StatusUnauthorized {
+				t.Errorf("token %q: %d %s", bad, r.Status, r.raw)
 			}
-			for _, bad := range []string{"tok|nobody|gatehouse:admin|", "garbage", "tok|" + owner, "tok|" + member + "|gatehouse:admin||unknown-app"} {
-				if r := e.do(bad, `{ organizations { totalCount } }`, nil); r.Status != http.StatusUnauthorized {
-					t.Errorf("token %q: %d %s", bad, r.Status, r.raw)
-				}
-			}
-		})
-	}
+		}
+	})
 }

@@ -117,56 +117,52 @@ func TestRolePermissions(t *testing.T) {
 		{"revokeAPIKey", `mutation($k:ID!){revokeAPIKey(input:{id:$k}){apiKey{id}}}`, func(f fixture) map[string]any { return map[string]any{"k": f.keyID} },
 			map[string]string{"owner": ok, "admin": ok, "orgkey": ok, "member": "NOT_FOUND", "auditor": "NOT_FOUND"}},
 	}
-	for _, db := range testdb.All(t) {
-		t.Run(db.Name, func(t *testing.T) {
-			e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens })
-			e.adminApp()
-			n := 0
-			for _, o := range ops {
-				for _, caller := range callerNames {
-					n++
-					f := e.fixture("o" + strconv.Itoa(n))
-					query := strings.ReplaceAll(o.query, "DOMAIN", f.domain)
-					query = strings.ReplaceAll(query, `"org:"`, `"org:`+f.org+`"`)
-					want, listed := o.want[caller]
-					if !listed {
-						want = forbidden
-					}
-					r := e.do(f.callers[caller], query, o.vars(f))
-					if r.Status != http.StatusOK || r.code() != want {
-						t.Errorf("%s as %s: %d %s, want %q", o.name, caller, r.Status, r.raw, want)
-					}
+	testdb.Each(t, func(t *testing.T, db testdb.Database) {
+		e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens })
+		e.adminApp()
+		n := 0
+		for _, o := range ops {
+			for _, caller := range callerNames {
+				n++
+				f := e.fixture("o" + strconv.Itoa(n))
+				query := strings.ReplaceAll(o.query, "DOMAIN", f.domain)
+				query = strings.ReplaceAll(query, `"org:"`, `"org:`+f.org+`"`)
+				want, listed := o.want[caller]
+				if !listed {
+					want = forbidden
+				}
+				r := e.do(f.callers[caller], query, o.vars(f))
+				if r.Status != http.StatusOK || r.code() != want {
+					t.Errorf("%s as %s: %d %s, want %q", o.name, caller, r.Status, r.raw, want)
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestRoleReads: reads need their permission too — audit events
 // audit:read, members members:read — and a custom role holds exactly its
 // own.
 func TestRoleReads(t *testing.T) {
-	for _, db := range testdb.All(t) {
-		t.Run(db.Name, func(t *testing.T) {
-			e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens })
-			e.adminApp()
-			f := e.fixture("reads")
-			const q = `{ organizations { totalCount } users { totalCount } auditEvents { totalCount } }`
-			for caller, want := range map[string][2]bool{ // users, audit events visible
-				"owner":   {true, true},
-				"admin":   {true, true},
-				"member":  {true, false},
-				"auditor": {true, true},
-				"orgkey":  {true, true},
-			} {
-				d := e.ok(f.callers[caller], q, nil)
-				got := [2]bool{get(d, "users.totalCount") == float64(5), get(d, "auditEvents.totalCount") != float64(0)}
-				if got != want || get(d, "organizations.totalCount") != float64(1) {
-					t.Errorf("%s reads %v, want users/audit visible = %v", caller, d, want)
-				}
+	testdb.Each(t, func(t *testing.T, db testdb.Database) {
+		e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens })
+		e.adminApp()
+		f := e.fixture("reads")
+		const q = `{ organizations { totalCount } users { totalCount } auditEvents { totalCount } }`
+		for caller, want := range map[string][2]bool{ // users, audit events visible
+			"owner":   {true, true},
+			"admin":   {true, true},
+			"member":  {true, false},
+			"auditor": {true, true},
+			"orgkey":  {true, true},
+		} {
+			d := e.ok(f.callers[caller], q, nil)
+			got := [2]bool{get(d, "users.totalCount") == float64(5), get(d, "auditEvents.totalCount") != float64(0)}
+			if got != want || get(d, "organizations.totalCount") != float64(1) {
+				t.Errorf("%s reads %v, want users/audit visible = %v", caller, d, want)
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestMintedKeysBoundedByTheirUser: a key an admin mints (directly with an
@@ -181,64 +177,62 @@ func TestMintedKeysBoundedByTheirUser(t *testing.T) {
 	works := func(e *env, key, org string) int {
 		return e.do(key, `mutation($o:ID!){updateOrganization(input:{id:$o,name:"still here"}){organization{id}}}`, map[string]any{"o": org}).Status
 	}
-	for _, db := range testdb.All(t) {
-		t.Run(db.Name, func(t *testing.T) {
-			e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens })
-			e.adminApp()
-			for _, loss := range []struct {
-				name          string
-				lose, restore string
-			}{
-				{"demotion", `mutation($m:ID!){updateMemberRoles(input:{membershipID:$m,roles:["member"]}){membership{id}}}`,
-					`mutation($m:ID!){updateMemberRoles(input:{membershipID:$m,roles:["admin"]}){membership{id}}}`},
-				{"disabled user", `mutation($u:ID!){updateUser(input:{id:$u,status:DISABLED}){user{id}}}`,
-					`mutation($u:ID!){updateUser(input:{id:$u,status:ACTIVE}){user{id}}}`},
-				{"suspension", "", ""},
-				{"removal", `mutation($m:ID!){removeMember(input:{membershipID:$m}){removedMembershipID}}`, ""},
-			} {
-				f := e.fixture("keys-" + strings.ReplaceAll(loss.name, " ", "-"))
-				direct := mint(e, f.callers["admin"], f.org)
-				chained := mint(e, direct, f.org)
-				for name, key := range map[string]string{"direct": direct, "chained": chained} {
-					if s := works(e, key, f.org); s != http.StatusOK {
-						t.Fatalf("%s key of an admin: %d", name, s)
-					}
-					r := e.do(key, `mutation($o:ID!){deleteOrganization(input:{id:$o}){deletedID}}`, map[string]any{"o": f.org})
-					if r.code() != "FORBIDDEN" {
-						t.Errorf("%s key of an admin deleting the organization: %s", name, r.raw)
-					}
-					r = e.do(key, `mutation($m:ID!){updateMemberRoles(input:{membershipID:$m,roles:["owner"]}){membership{id}}}`, map[string]any{"m": f.mems["admin"]})
-					if r.code() != "FORBIDDEN" {
-						t.Errorf("%s key of an admin making the admin owner: %s", name, r.raw)
-					}
+	testdb.Each(t, func(t *testing.T, db testdb.Database) {
+		e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens })
+		e.adminApp()
+		for _, loss := range []struct {
+			name          string
+			lose, restore string
+		}{
+			{"demotion", `mutation($m:ID!){updateMemberRoles(input:{membershipID:$m,roles:["member"]}){membership{id}}}`,
+				`mutation($m:ID!){updateMemberRoles(input:{membershipID:$m,roles:["admin"]}){membership{id}}}`},
+			{"disabled user", `mutation($u:ID!){updateUser(input:{id:$u,status:DISABLED}){user{id}}}`,
+				`mutation($u:ID!){updateUser(input:{id:$u,status:ACTIVE}){user{id}}}`},
+			{"suspension", "", ""},
+			{"removal", `mutation($m:ID!){removeMember(input:{membershipID:$m}){removedMembershipID}}`, ""},
+		} {
+			f := e.fixture("keys-" + strings.ReplaceAll(loss.name, " ", "-"))
+			direct := mint(e, f.callers["admin"], f.org)
+			chained := mint(e, direct, f.org)
+			for name, key := range map[string]string{"direct": direct, "chained": chained} {
+				if s := works(e, key, f.org); s != http.StatusOK {
+					t.Fatalf("%s key of an admin: %d", name, s)
 				}
-				if loss.name == "suspension" {
-					if err := e.client.Membership.UpdateOneID(pulid.ID(f.mems["admin"])).SetStatus("SUSPENDED").
-						Exec(viewer.SystemContext(context.Background())); err != nil {
-						t.Fatal(err)
-					}
-				} else {
-					e.ok(e.admin, loss.lose, map[string]any{"m": f.mems["admin"], "u": f.users["admin"]})
+				r := e.do(key, `mutation($o:ID!){deleteOrganization(input:{id:$o}){deletedID}}`, map[string]any{"o": f.org})
+				if r.code() != "FORBIDDEN" {
+					t.Errorf("%s key of an admin deleting the organization: %s", name, r.raw)
 				}
-				for name, key := range map[string]string{"direct": direct, "chained": chained} {
-					if s := works(e, key, f.org); s != http.StatusUnauthorized {
-						t.Errorf("after %s, %s key: %d, want 401", loss.name, name, s)
-					}
-				}
-				if loss.restore != "" {
-					e.ok(e.admin, loss.restore, map[string]any{"m": f.mems["admin"], "u": f.users["admin"]})
-					if s := works(e, direct, f.org); s != http.StatusOK {
-						t.Errorf("after %s was undone, key: %d, want it bounded by the restored permissions", loss.name, s)
-					}
+				r = e.do(key, `mutation($m:ID!){updateMemberRoles(input:{membershipID:$m,roles:["owner"]}){membership{id}}}`, map[string]any{"m": f.mems["admin"]})
+				if r.code() != "FORBIDDEN" {
+					t.Errorf("%s key of an admin making the admin owner: %s", name, r.raw)
 				}
 			}
-			// An instance-minted organization key is not bound to anyone.
-			f := e.fixture("keys-instance")
-			if s := works(e, f.callers["orgkey"], f.org); s != http.StatusOK {
-				t.Errorf("instance-minted organization key: %d", s)
+			if loss.name == "suspension" {
+				if err := e.client.Membership.UpdateOneID(pulid.ID(f.mems["admin"])).SetStatus("SUSPENDED").
+					Exec(viewer.SystemContext(context.Background())); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				e.ok(e.admin, loss.lose, map[string]any{"m": f.mems["admin"], "u": f.users["admin"]})
 			}
-		})
-	}
+			for name, key := range map[string]string{"direct": direct, "chained": chained} {
+				if s := works(e, key, f.org); s != http.StatusUnauthorized {
+					t.Errorf("after %s, %s key: %d, want 401", loss.name, name, s)
+				}
+			}
+			if loss.restore != "" {
+				e.ok(e.admin, loss.restore, map[string]any{"m": f.mems["admin"], "u": f.users["admin"]})
+				if s := works(e, direct, f.org); s != http.StatusOK {
+					t.Errorf("after %s was undone, key: %d, want it bounded by the restored permissions", loss.name, s)
+				}
+			}
+		}
+		// An instance-minted organization key is not bound to anyone.
+		f := e.fixture("keys-instance")
+		if s := works(e, f.callers["orgkey"], f.org); s != http.StatusOK {
+			t.Errorf("instance-minted organization key: %d", s)
+		}
+	})
 }
 
 // TestScopedCallersInvite: an organization-scoped caller vouches for,
@@ -247,261 +241,253 @@ func TestMintedKeysBoundedByTheirUser(t *testing.T) {
 // address exists elsewhere, and never rewritten. Instance keys keep full
 // power.
 func TestScopedCallersInvite(t *testing.T) {
-	for _, db := range testdb.All(t) {
-		t.Run(db.Name, func(t *testing.T) {
-			e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens })
-			e.adminApp()
-			f := e.fixture("acme")
-			other := e.createOrg("Other", "other")
-			sys := viewer.SystemContext(context.Background())
-			// An outsider who is already an ACTIVE member of acme (added by the instance).
-			outsider, _ := e.createMember(f.org, "olga@gmail.example", "member")
+	testdb.Each(t, func(t *testing.T, db testdb.Database) {
+		e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens })
+		e.adminApp()
+		f := e.fixture("acme")
+		other := e.createOrg("Other", "other")
+		sys := viewer.SystemContext(context.Background())
+		// An outsider who is already an ACTIVE member of acme (added by the instance).
+		outsider, _ := e.createMember(f.org, "olga@gmail.example", "member")
 
-			const create = `mutation($o:ID!,$e:String!,$p:String,$v:Boolean,$n:String){createUser(input:{organizationID:$o,email:$e,password:$p,emailVerified:$v,name:$n}){user{id emailVerified} membership{status}}}`
-			for _, caller := range []string{"orgkey", "admin"} {
-				key := f.callers[caller]
-				grace := "grace-" + caller + "@elsewhere.example"
-				elsewhere, _ := e.createMember(other, grace, "owner")
-				e.ok(e.admin, `mutation($u:ID!){setUserPassword(input:{userID:$u,password:"grace's own password"}){user{id}}}`, map[string]any{"u": elsewhere})
-				before := e.client.User.GetX(sys, pulid.ID(elsewhere))
-				t.Run(caller, func(t *testing.T) {
-					for _, c := range []struct {
-						name, email string
-						password    any
-						verified    any
-						want, field string
-					}{
-						{"password in a verified domain", "pw-" + caller + "@" + f.domain, "correct horse battery", true, "", ""},
-						{"password elsewhere", "pw-" + caller + "@gmail.example", "correct horse battery", nil, "FORBIDDEN", "password"},
-						{"vouching elsewhere", "v-" + caller + "@gmail.example", nil, true, "FORBIDDEN", "emailVerified"},
-						{"password for an existing address", grace, "correct horse battery", nil, "FORBIDDEN", "password"},
-						{"vouching for an existing address", grace, nil, true, "FORBIDDEN", "emailVerified"},
-					} {
-						r := e.do(key, create, map[string]any{"o": f.org, "e": c.email, "p": c.password, "v": c.verified})
-						if r.code() != c.want || (c.field != "" && get(r.Errors[0].Extensions, "field") != c.field) {
-							t.Errorf("%s: %s, want %q on %q", c.name, r.raw, c.want, c.field)
-						}
-						if c.want == "" && (get(r.Data, "createUser.user.emailVerified") != true || str(r.Data, "createUser.membership.status") != "ACTIVE") {
-							t.Errorf("%s: %s, want an ACTIVE member with a verified email", c.name, r.raw)
-						}
+		const create = `mutation($o:ID!,$e:String!,$p:String,$v:Boolean,$n:String){createUser(input:{organizationID:$o,email:$e,password:$p,emailVerified:$v,name:$n}){user{id emailVerified} membership{status}}}`
+		for _, caller := range []string{"orgkey", "admin"} {
+			key := f.callers[caller]
+			grace := "grace-" + caller + "@elsewhere.example"
+			elsewhere, _ := e.createMember(other, grace, "owner")
+			e.ok(e.admin, `mutation($u:ID!){setUserPassword(input:{userID:$u,password:"grace's own password"}){user{id}}}`, map[string]any{"u": elsewhere})
+			before := e.client.User.GetX(sys, pulid.ID(elsewhere))
+			t.Run(caller, func(t *testing.T) {
+				for _, c := range []struct {
+					name, email string
+					password    any
+					verified    any
+					want, field string
+				}{
+					{"password in a verified domain", "pw-" + caller + "@" + f.domain, "correct horse battery", true, "", ""},
+					{"password elsewhere", "pw-" + caller + "@gmail.example", "correct horse battery", nil, "FORBIDDEN", "password"},
+					{"vouching elsewhere", "v-" + caller + "@gmail.example", nil, true, "FORBIDDEN", "emailVerified"},
+					{"password for an existing address", grace, "correct horse battery", nil, "FORBIDDEN", "password"},
+					{"vouching for an existing address", grace, nil, true, "FORBIDDEN", "emailVerified"},
+				} {
+					r := e.do(key, create, map[string]any{"o": f.org, "e": c.email, "p": c.password, "v": c.verified})
+					if r.code() != c.want || (c.field != "" && get(r.Errors[0].Extensions, "field") != c.field) {
+						t.Errorf("%s: %s, want %q on %q", c.name, r.raw, c.want, c.field)
 					}
+					if c.want == "" && (get(r.Data, "createUser.user.emailVerified") != true || str(r.Data, "createUser.membership.status") != "ACTIVE") {
+						t.Errorf("%s: %s, want an ACTIVE member with a verified email", c.name, r.raw)
+					}
+				}
 
-					// A fresh address and one registered elsewhere answer alike — an
-					// invitation, whose user stays hidden — and leave alike traces
-					// in the organization's audit trail.
-					const invite = `mutation($o:ID!,$e:String!,$n:String){createUser(input:{organizationID:$o,email:$e,name:$n}){user{id} membership{status userID roles{key}}}}`
-					trail := func(email string) (response, string) {
-						before := get(e.ok(f.callers["orgkey"], `{auditEvents{totalCount}}`, nil), "auditEvents.totalCount").(float64)
-						r := e.do(key, invite, map[string]any{"o": f.org, "e": email, "n": "Mallory"})
-						d := e.ok(f.callers["orgkey"], `query($n:Int!){auditEvents(last:$n){edges{node{action targetType metadata}}}}`,
-							map[string]any{"n": int(get(e.ok(f.callers["orgkey"], `{auditEvents{totalCount}}`, nil), "auditEvents.totalCount").(float64) - before)})
-						events, _ := json.Marshal(get(d, "auditEvents.edges"))
-						return r, strings.ReplaceAll(string(events), email, "EMAIL")
+				// A fresh address and one registered elsewhere answer alike — an
+				// invitation, whose user stays hidden — and leave alike traces
+				// in the organization's audit trail.
+				const invite = `mutation($o:ID!,$e:String!,$n:String){createUser(input:{organizationID:$o,email:$e,name:$n}){user{id} membership{status userID roles{key}}}}`
+				trail := func(email string) (response, string) {
+					before := get(e.ok(f.callers["orgkey"], `{auditEvents{totalCount}}`, nil), "auditEvents.totalCount").(float64)
+					r := e.do(key, invite, map[string]any{"o": f.org, "e": email, "n": "Mallory"})
+					d := e.ok(f.callers["orgkey"], `query($n:Int!){auditEvents(last:$n){edges{node{action targetType metadata}}}}`,
+						map[string]any{"n": int(get(e.ok(f.callers["orgkey"], `{auditEvents{totalCount}}`, nil), "auditEvents.totalCount").(float64) - before)})
+					events, _ := json.Marshal(get(d, "auditEvents.edges"))
+					return r, strings.ReplaceAll(string(events), email, "EMAIL")
+				}
+				fresh, freshTrail := trail("new-" + caller + "@gmail.example")
+				existing, existingTrail := trail(grace)
+				for name, r := range map[string]response{"fresh": fresh, "existing": existing} {
+					if len(r.Errors) > 0 || get(r.Data, "createUser.user") != nil || str(r.Data, "createUser.membership.status") != "INVITED" ||
+						get(r.Data, "createUser.membership.userID") != nil {
+						t.Errorf("%s address: %s, want user null and an INVITED membership naming no user", name, r.raw)
 					}
-					fresh, freshTrail := trail("new-" + caller + "@gmail.example")
-					existing, existingTrail := trail(grace)
-					for name, r := range map[string]response{"fresh": fresh, "existing": existing} {
-						if len(r.Errors) > 0 || get(r.Data, "createUser.user") != nil || str(r.Data, "createUser.membership.status") != "INVITED" ||
-							get(r.Data, "createUser.membership.userID") != nil {
-							t.Errorf("%s address: %s, want user null and an INVITED membership naming no user", name, r.raw)
-						}
-					}
-					if fresh.raw != existing.raw {
-						t.Errorf("answers differ: fresh %s, existing %s", fresh.raw, existing.raw)
-					}
-					if freshTrail != existingTrail || !strings.Contains(freshTrail, "member.invite") {
-						t.Errorf("audit trails differ: fresh %s, existing %s", freshTrail, existingTrail)
-					}
-					// Once invited, the same caller hears CONFLICT: its own organization's membership.
-					if r := e.do(key, create, map[string]any{"o": f.org, "e": grace}); r.code() != "CONFLICT" {
-						t.Errorf("inviting twice: %s", r.raw)
-					}
+				}
+				if fresh.raw != existing.raw {
+					t.Errorf("answers differ: fresh %s, existing %s", fresh.raw, existing.raw)
+				}
+				if freshTrail != existingTrail || !strings.Contains(freshTrail, "member.invite") {
+					t.Errorf("audit trails differ: fresh %s, existing %s", freshTrail, existingTrail)
+				}
+				// Once invited, the same caller hears CONFLICT: its own organization's membership.
+				if r := e.do(key, create, map[string]any{"o": f.org, "e": grace}); r.code() != "CONFLICT" {
+					t.Errorf("inviting twice: %s", r.raw)
+				}
 
-					// The invited account is untouched and hidden until accepted.
-					after := e.client.User.GetX(sys, pulid.ID(elsewhere))
-					if after.Name != before.Name || after.PasswordHash != before.PasswordHash || after.EmailVerified != before.EmailVerified {
-						t.Errorf("inviting rewrote the account: %+v", after)
-					}
-					if d := e.ok(key, `query($g:String!){ users(where:{emailHasSuffix:"gmail.example"}) { totalCount } u: user(email:$g) { id } }`, map[string]any{"g": grace}); get(d, "users.totalCount") != float64(1) || get(d, "u") != nil {
-						t.Errorf("invited users visible before accepting: %v", d)
-					}
+				// The invited account is untouched and hidden until accepted.
+				after := e.client.User.GetX(sys, pulid.ID(elsewhere))
+				if after.Name != before.Name || after.PasswordHash != before.PasswordHash || after.EmailVerified != before.EmailVerified {
+					t.Errorf("inviting rewrote the account: %+v", after)
+				}
+				if d := e.ok(key, `query($g:String!){ users(where:{emailHasSuffix:"gmail.example"}) { totalCount } u: user(email:$g) { id } }`, map[string]any{"g": grace}); get(d, "users.totalCount") != float64(1) || get(d, "u") != nil {
+					t.Errorf("invited users visible before accepting: %v", d)
+				}
 
-					// An ACTIVE member outside the verified domains: the profile
-					// may change, the account facts may not.
-					e.ok(key, `mutation($u:ID!){updateUser(input:{id:$u,name:"Olga"}){user{id}}}`, map[string]any{"u": outsider})
-					for name, q := range map[string]string{
-						"password":      `mutation($u:ID!){setUserPassword(input:{userID:$u,password:"a brand new passphrase"}){user{id}}}`,
-						"email":         `mutation($u:ID!){updateUser(input:{id:$u,email:"olga@` + f.domain + `"}){user{id}}}`,
-						"emailVerified": `mutation($u:ID!){updateUser(input:{id:$u,emailVerified:true}){user{id}}}`,
-						"status":        `mutation($u:ID!){updateUser(input:{id:$u,status:DISABLED}){user{id}}}`,
-					} {
-						if r := e.do(key, q, map[string]any{"u": outsider}); r.code() != "FORBIDDEN" {
-							t.Errorf("%s of a member outside the verified domains: %s", name, r.raw)
-						}
+				// An ACTIVE member outside the verified domains: the profile
+				// may change, the account facts may not.
+				e.ok(key, `mutation($u:ID!){updateUser(input:{id:$u,name:"Olga"}){user{id}}}`, map[string]any{"u": outsider})
+				for name, q := range map[string]string{
+					"password":      `mutation($u:ID!){setUserPassword(input:{userID:$u,password:"a brand new passphrase"}){user{id}}}`,
+					"email":         `mutation($u:ID!){updateUser(input:{id:$u,email:"olga@` + f.domain + `"}){user{id}}}`,
+					"emailVerified": `mutation($u:ID!){updateUser(input:{id:$u,emailVerified:true}){user{id}}}`,
+					"status":        `mutation($u:ID!){updateUser(input:{id:$u,status:DISABLED}){user{id}}}`,
+				} {
+					if r := e.do(key, q, map[string]any{"u": outsider}); r.code() != "FORBIDDEN" {
+						t.Errorf("%s of a member outside the verified domains: %s", name, r.raw)
 					}
-					// Moving a member of the verified domain to an address outside it is refused too.
-					if r := e.do(key, `mutation($u:ID!){updateUser(input:{id:$u,email:"target@gmail.example"}){user{id}}}`, map[string]any{"u": f.users["target"]}); r.code() != "FORBIDDEN" {
-						t.Errorf("changing an owned address to an unowned one: %s", r.raw)
-					}
-				})
-			}
+				}
+				// Moving a member of the verified domain to an address outside it is refused too.
+				if r := e.do(key, `mutation($u:ID!){updateUser(input:{id:$u,email:"target@gmail.example"}){user{id}}}`, map[string]any{"u": f.users["target"]}); r.code() != "FORBIDDEN" {
+					t.Errorf("changing an owned address to an unowned one: %s", r.raw)
+				}
+			})
+		}
 
-			// Accepting at sign-in makes the invitation ACTIVE and the user visible.
-			d := e.ok(f.callers["orgkey"], create, map[string]any{"o": f.org, "e": "new-later@gmail.example"})
-			if str(d, "createUser.membership.status") != "INVITED" {
-				t.Fatalf("invitation: %v", d)
-			}
-			invited, err := e.svc.UserByEmail(sys, "new-later@gmail.example")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := e.svc.AcceptInvitations(sys, invited.ID); err != nil {
-				t.Fatal(err)
-			}
-			if d := e.ok(f.callers["orgkey"], `{ u: user(email:"new-later@gmail.example") { memberships { edges { node { status } } } } }`, nil); str(d, "u.memberships.edges.0.node.status") != "ACTIVE" {
-				t.Errorf("after accepting: %v", d)
-			}
+		// Accepting at sign-in makes the invitation ACTIVE and the user visible.
+		d := e.ok(f.callers["orgkey"], create, map[string]any{"o": f.org, "e": "new-later@gmail.example"})
+		if str(d, "createUser.membership.status") != "INVITED" {
+			t.Fatalf("invitation: %v", d)
+		}
+		invited, err := e.svc.UserByEmail(sys, "new-later@gmail.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.AcceptInvitations(sys, invited.ID); err != nil {
+			t.Fatal(err)
+		}
+		if d := e.ok(f.callers["orgkey"], `{ u: user(email:"new-later@gmail.example") { memberships { edges { node { status } } } } }`, nil); str(d, "u.memberships.edges.0.node.status") != "ACTIVE" {
+			t.Errorf("after accepting: %v", d)
+		}
 
-			// The instance keeps full power.
-			d = e.ok(e.admin, create, map[string]any{"o": f.org, "e": "ops@gmail.example", "p": "correct horse battery", "v": true})
-			if get(d, "createUser.user.emailVerified") != true || str(d, "createUser.membership.status") != "ACTIVE" {
-				t.Errorf("instance createUser: %v", d)
-			}
-			e.ok(e.admin, `mutation($u:ID!){setUserPassword(input:{userID:$u,password:"a brand new passphrase"}){user{id}}}`, map[string]any{"u": invited.ID})
-		})
-	}
+		// The instance keeps full power.
+		d = e.ok(e.admin, create, map[string]any{"o": f.org, "e": "ops@gmail.example", "p": "correct horse battery", "v": true})
+		if get(d, "createUser.user.emailVerified") != true || str(d, "createUser.membership.status") != "ACTIVE" {
+			t.Errorf("instance createUser: %v", d)
+		}
+		e.ok(e.admin, `mutation($u:ID!){setUserPassword(input:{userID:$u,password:"a brand new passphrase"}){user{id}}}`, map[string]any{"u": invited.ID})
+	})
 }
 
 // TestDomainClaimsSayNothingAboutOthers: claiming a domain another
 // organization has claimed, or even verified, answers like a fresh claim;
 // at most one claim per name is ever VERIFIED.
 func TestDomainClaimsSayNothingAboutOthers(t *testing.T) {
-	for _, db := range testdb.All(t) {
-		t.Run(db.Name, func(t *testing.T) {
-			e := newEnv(t, db)
-			a, b := e.createOrg("A", "a"), e.createOrg("B", "b")
-			e.verifiedDomain(a, "taken.example")
-			e.ok(e.admin, `mutation($o:ID!){addDomain(input:{organizationID:$o,domain:"pending.example"}){domain{id}}}`, map[string]any{"o": a})
-			key := e.orgKey(b)
-			const claim = `mutation($o:ID!,$d:String!){addDomain(input:{organizationID:$o,domain:$d}){domain{domain verificationState verifiedAt txtRecordName}}}`
-			shape := func(r response, name string) string {
-				return strings.ReplaceAll(r.raw, name, "NAME")
+	testdb.Each(t, func(t *testing.T, db testdb.Database) {
+		e := newEnv(t, db)
+		a, b := e.createOrg("A", "a"), e.createOrg("B", "b")
+		e.verifiedDomain(a, "taken.example")
+		e.ok(e.admin, `mutation($o:ID!){addDomain(input:{organizationID:$o,domain:"pending.example"}){domain{id}}}`, map[string]any{"o": a})
+		key := e.orgKey(b)
+		const claim = `mutation($o:ID!,$d:String!){addDomain(input:{organizationID:$o,domain:$d}){domain{domain verificationState verifiedAt txtRecordName}}}`
+		shape := func(r response, name string) string {
+			return strings.ReplaceAll(r.raw, name, "NAME")
+		}
+		fresh := e.do(key, claim, map[string]any{"o": b, "d": "fresh.example"})
+		for _, name := range []string{"taken.example", "pending.example"} {
+			r := e.do(key, claim, map[string]any{"o": b, "d": name})
+			if len(r.Errors) > 0 || shape(r, name) != shape(fresh, "fresh.example") {
+				t.Errorf("claiming %s: %s, want the answer of a fresh claim %s", name, r.raw, fresh.raw)
 			}
-			fresh := e.do(key, claim, map[string]any{"o": b, "d": "fresh.example"})
-			for _, name := range []string{"taken.example", "pending.example"} {
-				r := e.do(key, claim, map[string]any{"o": b, "d": name})
-				if len(r.Errors) > 0 || shape(r, name) != shape(fresh, "fresh.example") {
-					t.Errorf("claiming %s: %s, want the answer of a fresh claim %s", name, r.raw, fresh.raw)
-				}
-			}
-			if r := e.do(key, claim, map[string]any{"o": b, "d": "taken.example"}); r.code() != "CONFLICT" {
-				t.Errorf("claiming a name twice in one organization: %s", r.raw)
-			}
-			// A second VERIFIED claim of one name cannot be stored.
-			sys := viewer.SystemContext(context.Background())
-			err := e.client.Domain.Update().Where(domain.OrganizationID(pulid.ID(b)), domain.Domain("taken.example")).
-				SetVerificationState(domain.VerificationStateVERIFIED).Exec(sys)
-			if err == nil {
-				t.Error("two VERIFIED claims of taken.example were stored")
-			}
-			if err := e.client.Domain.Update().Where(domain.OrganizationID(pulid.ID(b)), domain.Domain("pending.example")).
-				SetVerificationState(domain.VerificationStateVERIFIED).Exec(sys); err != nil {
-				t.Errorf("verifying a name only claimed elsewhere: %v", err)
-			}
-		})
-	}
+		}
+		if r := e.do(key, claim, map[string]any{"o": b, "d": "taken.example"}); r.code() != "CONFLICT" {
+			t.Errorf("claiming a name twice in one organization: %s", r.raw)
+		}
+		// A second VERIFIED claim of one name cannot be stored.
+		sys := viewer.SystemContext(context.Background())
+		err := e.client.Domain.Update().Where(domain.OrganizationID(pulid.ID(b)), domain.Domain("taken.example")).
+			SetVerificationState(domain.VerificationStateVERIFIED).Exec(sys)
+		if err == nil {
+			t.Error("two VERIFIED claims of taken.example were stored")
+		}
+		if err := e.client.Domain.Update().Where(domain.OrganizationID(pulid.ID(b)), domain.Domain("pending.example")).
+			SetVerificationState(domain.VerificationStateVERIFIED).Exec(sys); err != nil {
+			t.Errorf("verifying a name only claimed elsewhere: %v", err)
+		}
+	})
 }
 
 // TestRoleAttacks: an admin batching forbidden changes as aliases of one
 // document gets each refused and nothing changes; another tenant's ids
 // answer like missing ones.
 func TestRoleAttacks(t *testing.T) {
-	for _, db := range testdb.All(t) {
-		t.Run(db.Name, func(t *testing.T) {
-			e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens })
-			e.adminApp()
-			x, y := e.fixture("x"), e.fixture("y")
-			admin := x.callers["admin"]
-			r := e.do(admin, `mutation($o:ID!,$a:ID!,$ow:ID!,$u:ID!){
-				a: updateMemberRoles(input:{membershipID:$a,roles:["owner"]}){membership{id}}
-				b: updateMemberRoles(input:{membershipID:$a,roles:["admin","owner"]}){membership{id}}
-				c: createRole(input:{organizationID:$o,key:"root",name:"Root",permissions:["organization:delete","members:manage"]}){role{id}}
-				d: updateMemberRoles(input:{membershipID:$ow,roles:["member"]}){membership{id}}
-				e: setUserPassword(input:{userID:$u,password:"a brand new passphrase"}){user{id}}
-				f: removeMember(input:{membershipID:$ow}){removedMembershipID}
-				g: deleteOrganization(input:{id:$o}){deletedID}
-			}`, map[string]any{"o": x.org, "a": x.mems["admin"], "ow": x.mems["owner"], "u": x.users["owner"]})
-			if len(r.Errors) != 7 {
-				t.Errorf("aliased attack: %s, want 7 errors", r.raw)
+	testdb.Each(t, func(t *testing.T, db testdb.Database) {
+		e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens })
+		e.adminApp()
+		x, y := e.fixture("x"), e.fixture("y")
+		admin := x.callers["admin"]
+		r := e.do(admin, `mutation($o:ID!,$a:ID!,$ow:ID!,$u:ID!){
+			a: updateMemberRoles(input:{membershipID:$a,roles:["owner"]}){membership{id}}
+			b: updateMemberRoles(input:{membershipID:$a,roles:["admin","owner"]}){membership{id}}
+			c: createRole(input:{organizationID:$o,key:"root",name:"Root",permissions:["organization:delete","members:manage"]}){role{id}}
+			d: updateMemberRoles(input:{membershipID:$ow,roles:["member"]}){membership{id}}
+			e: setUserPassword(input:{userID:$u,password:"a brand new passphrase"}){user{id}}
+			f: removeMember(input:{membershipID:$ow}){removedMembershipID}
+			g: deleteOrganization(input:{id:$o}){deletedID}
+		}`, map[string]any{"o": x.org, "a": x.mems["admin"], "ow": x.mems["owner"], "u": x.users["owner"]})
+		if len(r.Errors) != 7 {
+			t.Errorf("aliased attack: %s, want 7 errors", r.raw)
+		}
+		for _, er := range r.Errors {
+			if er.Extensions["code"] != "FORBIDDEN" {
+				t.Errorf("aliased attack: %s refused with %v, want FORBIDDEN", er.Path, er.Extensions["code"])
 			}
-			for _, er := range r.Errors {
-				if er.Extensions["code"] != "FORBIDDEN" {
-					t.Errorf("aliased attack: %s refused with %v, want FORBIDDEN", er.Path, er.Extensions["code"])
-				}
-			}
-			d := e.ok(e.admin, `query($a:ID!,$ow:ID!,$o:ID!){a: node(id:$a){...on Membership{roles{key}}} ow: node(id:$ow){...on Membership{roles{key}}} o: organization(id:$o){roles{key}}}`,
-				map[string]any{"a": x.mems["admin"], "ow": x.mems["owner"], "o": x.org})
-			if str(d, "a.roles.0.key") != "admin" || str(d, "ow.roles.0.key") != "owner" || len(get(d, "o.roles").([]any)) != 4 {
-				t.Errorf("after the attack: %v", d)
-			}
+		}
+		d := e.ok(e.admin, `query($a:ID!,$ow:ID!,$o:ID!){a: node(id:$a){...on Membership{roles{key}}} ow: node(id:$ow){...on Membership{roles{key}}} o: organization(id:$o){roles{key}}}`,
+			map[string]any{"a": x.mems["admin"], "ow": x.mems["owner"], "o": x.org})
+		if str(d, "a.roles.0.key") != "admin" || str(d, "ow.roles.0.key") != "owner" || len(get(d, "o.roles").([]any)) != 4 {
+			t.Errorf("after the attack: %v", d)
+		}
 
-			// Another tenant's ids look missing, for an owner as for a key.
-			absent := string(pulid.New("org"))
-			missing := map[string]any{"o": absent, "m": string(pulid.New("mem")), "u": string(pulid.New("usr")), "s": []string{"org:" + absent}}
-			foreign := map[string]any{"o": y.org, "m": y.mems["owner"], "u": y.users["owner"], "s": []string{"org:" + y.org}}
-			for _, q := range []string{
-				`mutation($o:ID!){deleteOrganization(input:{id:$o}){deletedID}}`,
-				`mutation($o:ID!){createRole(input:{organizationID:$o,key:"r",name:"R",permissions:["members:read"]}){role{id}}}`,
-				`mutation($m:ID!){updateMemberRoles(input:{membershipID:$m,roles:["member"]}){membership{id}}}`,
-				`mutation($m:ID!){removeMember(input:{membershipID:$m}){removedMembershipID}}`,
-				`mutation($u:ID!){setUserPassword(input:{userID:$u,password:"a brand new passphrase"}){user{id}}}`,
-				`mutation($u:ID!){updateUser(input:{id:$u,name:"x"}){user{id}}}`,
-				`mutation($s:[String!]){createAPIKey(input:{name:"k",scopes:$s}){secret}}`,
-			} {
-				for _, caller := range []string{"owner", "orgkey"} {
-					f, m := e.do(x.callers[caller], q, foreign), e.do(x.callers[caller], q, missing)
-					if f.code() != "NOT_FOUND" || m.code() != "NOT_FOUND" {
-						t.Errorf("%s as X's %s: foreign %s, missing %s; want NOT_FOUND alike", q, caller, f.raw, m.raw)
-					}
+		// Another tenant's ids look missing, for an owner as for a key.
+		absent := string(pulid.New("org"))
+		missing := map[string]any{"o": absent, "m": string(pulid.New("mem")), "u": string(pulid.New("usr")), "s": []string{"org:" + absent}}
+		foreign := map[string]any{"o": y.org, "m": y.mems["owner"], "u": y.users["owner"], "s": []string{"org:" + y.org}}
+		for _, q := range []string{
+			`mutation($o:ID!){deleteOrganization(input:{id:$o}){deletedID}}`,
+			`mutation($o:ID!){createRole(input:{organizationID:$o,key:"r",name:"R",permissions:["members:read"]}){role{id}}}`,
+			`mutation($m:ID!){updateMemberRoles(input:{membershipID:$m,roles:["member"]}){membership{id}}}`,
+			`mutation($m:ID!){removeMember(input:{membershipID:$m}){removedMembershipID}}`,
+			`mutation($u:ID!){setUserPassword(input:{userID:$u,password:"a brand new passphrase"}){user{id}}}`,
+			`mutation($u:ID!){updateUser(input:{id:$u,name:"x"}){user{id}}}`,
+			`mutation($s:[String!]){createAPIKey(input:{name:"k",scopes:$s}){secret}}`,
+		} {
+			for _, caller := range []string{"owner", "orgkey"} {
+				f, m := e.do(x.callers[caller], q, foreign), e.do(x.callers[caller], q, missing)
+				if f.code() != "NOT_FOUND" || m.code() != "NOT_FOUND" {
+					t.Errorf("%s as X's %s: foreign %s, missing %s; want NOT_FOUND alike", q, caller, f.raw, m.raw)
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestLastOwnerRace: two owners demoting each other at the same moment
 // leave one owner: at most one of the two changes commits.
 func TestLastOwnerRace(t *testing.T) {
-	for _, db := range testdb.All(t) {
-		t.Run(db.Name, func(t *testing.T) {
-			e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens })
-			e.adminApp()
-			for round := range 4 {
-				f := e.fixture("race" + strconv.Itoa(round))
-				e.ok(e.admin, `mutation($m:ID!){updateMemberRoles(input:{membershipID:$m,roles:["owner"]}){membership{id}}}`, map[string]any{"m": f.mems["target"]})
-				second := "tok|" + f.users["target"] + "|gatehouse:admin|"
-				const demote = `mutation($m:ID!){updateMemberRoles(input:{membershipID:$m,roles:["admin"]}){membership{id}}}`
-				start := make(chan struct{})
-				answers := make(chan response, 2)
-				for _, c := range []struct{ cred, victim string }{{f.callers["owner"], f.mems["target"]}, {second, f.mems["owner"]}} {
-					go func() {
-						<-start
-						answers <- e.do(c.cred, demote, map[string]any{"m": c.victim})
-					}()
-				}
-				close(start)
-				won := 0
-				for range 2 {
-					if r := <-answers; r.code() == "" {
-						won++
-					}
-				}
-				owners := e.client.Membership.Query().Where(membership.OrganizationID(pulid.ID(f.org)),
-					membership.HasRolesWith(role.Key("owner"))).CountX(viewer.SystemContext(context.Background()))
-				if won > 1 || owners != 1 {
-					t.Errorf("round %d: %d demotions committed, %d owners left; want 1 and 1", round, won, owners)
+	testdb.Each(t, func(t *testing.T, db testdb.Database) {
+		e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens })
+		e.adminApp()
+		for round := range 4 {
+			f := e.fixture("race" + strconv.Itoa(round))
+			e.ok(e.admin, `mutation($m:ID!){updateMemberRoles(input:{membershipID:$m,roles:["owner"]}){membership{id}}}`, map[string]any{"m": f.mems["target"]})
+			second := "tok|" + f.users["target"] + "|gatehouse:admin|"
+			const demote = `mutation($m:ID!){updateMemberRoles(input:{membershipID:$m,roles:["admin"]}){membership{id}}}`
+			start := make(chan struct{})
+			answers := make(chan response, 2)
+			for _, c := range []struct{ cred, victim string }{{f.callers["owner"], f.mems["target"]}, {second, f.mems["owner"]}} {
+				go func() {
+					<-start
+					answers <- e.do(c.cred, demote, map[string]any{"m": c.victim})
+				}()
+			}
+			close(start)
+			won := 0
+			for range 2 {
+				if r := <-answers; r.code() == "" {
+					won++
 				}
 			}
-		})
-	}
+			owners := e.client.Membership.Query().Where(membership.OrganizationID(pulid.ID(f.org)),
+				membership.HasRolesWith(role.Key("owner"))).CountX(viewer.SystemContext(context.Background()))
+			if won > 1 || owners != 1 {
+				t.Errorf("round %d: %d demotions committed, %d owners left; want 1 and 1", round, won, owners)
+			}
+		}
+	})
 }

@@ -33,85 +33,83 @@ const usersPageQuery = `query($first:Int){ users(first:$first){ edges{ node{ id 
 // each membership, and the memberships of each user, are loaded in one
 // statement per level, never one per row.
 func TestStatementsPerRequestAreConstant(t *testing.T) {
-	for _, db := range testdb.All(t) {
-		t.Run(db.Name, func(t *testing.T) {
-			e, counter := newCountingEnv(t, db)
-			// Both organizations share their first ten users, so some users
-			// have two memberships and some one.
-			users := seedUsers(t, e.client, 300)
-			small := seedOrganization(t, e.client, "small", users[:10])
-			large := seedOrganization(t, e.client, "large", users)
+	testdb.Each(t, func(t *testing.T, db testdb.Database) {
+		e, counter := newCountingEnv(t, db)
+		// Both organizations share their first ten users, so some users
+		// have two memberships and some one.
+		users := seedUsers(t, e.client, 300)
+		small := seedOrganization(t, e.client, "small", users[:10])
+		large := seedOrganization(t, e.client, "large", users)
 
-			// Warm-up: the key's first use writes last_used_at. The clock is
-			// pinned, so no later request writes it again.
-			e.ok(e.admin, `{ organizations(first:1){ edges{ node{ id } } } }`, nil)
+		// Warm-up: the key's first use writes last_used_at. The clock is
+		// pinned, so no later request writes it again.
+		e.ok(e.admin, `{ organizations(first:1){ edges{ node{ id } } } }`, nil)
 
-			t.Run("MembersPage", func(t *testing.T) {
-				var runs []run
-				page1 := ""
-				for _, c := range []struct {
-					name    string
-					org     pulid.ID
-					size    int
-					first   int
-					afterP1 bool // ask for the page after the first page of 50
-				}{
-					{"10members/first5", small, 10, 5, false},
-					{"10members/first50", small, 10, 50, false},
-					{"10members/first100", small, 10, 100, false},
-					{"300members/first5", large, 300, 5, false},
-					{"300members/first50", large, 300, 50, false},
-					{"300members/first100", large, 300, 100, false},
-					{"300members/first50/page2", large, 300, 50, true},
-					{"300members/first100/page2", large, 300, 100, true},
-				} {
-					vars := map[string]any{"id": c.org, "first": c.first}
-					want := min(c.first, c.size)
-					if c.afterP1 {
-						vars["after"] = page1
-						want = min(c.first, c.size-50)
-					}
-					counter.Reset()
-					d := e.ok(e.admin, membersPageQuery, vars)
-					runs = append(runs, run{c.name, counter.Load(), counter.Statements()})
+		t.Run("MembersPage", func(t *testing.T) {
+			var runs []run
+			page1 := ""
+			for _, c := range []struct {
+				name    string
+				org     pulid.ID
+				size    int
+				first   int
+				afterP1 bool // ask for the page after the first page of 50
+			}{
+				{"10members/first5", small, 10, 5, false},
+				{"10members/first50", small, 10, 50, false},
+				{"10members/first100", small, 10, 100, false},
+				{"300members/first5", large, 300, 5, false},
+				{"300members/first50", large, 300, 50, false},
+				{"300members/first100", large, 300, 100, false},
+				{"300members/first50/page2", large, 300, 50, true},
+				{"300members/first100/page2", large, 300, 100, true},
+			} {
+				vars := map[string]any{"id": c.org, "first": c.first}
+				want := min(c.first, c.size)
+				if c.afterP1 {
+					vars["after"] = page1
+					want = min(c.first, c.size-50)
+				}
+				counter.Reset()
+				d := e.ok(e.admin, membersPageQuery, vars)
+				runs = append(runs, run{c.name, counter.Load(), counter.Statements()})
 
-					edges, _ := get(d, "organization.memberships.edges").([]any)
-					if len(edges) != want {
-						t.Fatalf("%s: %d edges, want %d", c.name, len(edges), want)
-					}
-					for i := range edges {
-						if str(edges[i], "node.user.email") == "" {
-							t.Fatalf("%s: edge %d has no user email: %v", c.name, i, edges[i])
-						}
-					}
-					if c.org == large && c.first == 50 && !c.afterP1 {
-						page1 = str(d, "organization.memberships.pageInfo.endCursor")
+				edges, _ := get(d, "organization.memberships.edges").([]any)
+				if len(edges) != want {
+					t.Fatalf("%s: %d edges, want %d", c.name, len(edges), want)
+				}
+				for i := range edges {
+					if str(edges[i], "node.user.email") == "" {
+						t.Fatalf("%s: edge %d has no user email: %v", c.name, i, edges[i])
 					}
 				}
-				assertSameCount(t, runs)
-			})
-
-			t.Run("UsersPage", func(t *testing.T) {
-				var runs []run
-				for _, first := range []int{5, 50, 100} {
-					counter.Reset()
-					d := e.ok(e.admin, usersPageQuery, map[string]any{"first": first})
-					runs = append(runs, run{fmt.Sprintf("first%d", first), counter.Load(), counter.Statements()})
-
-					edges, _ := get(d, "users.edges").([]any)
-					if len(edges) != first {
-						t.Fatalf("first %d: %d edges", first, len(edges))
-					}
-					for i := range edges {
-						if ms, _ := get(edges[i], "node.memberships.edges").([]any); len(ms) == 0 {
-							t.Fatalf("first %d: user %d has no memberships: %v", first, i, edges[i])
-						}
-					}
+				if c.org == large && c.first == 50 && !c.afterP1 {
+					page1 = str(d, "organization.memberships.pageInfo.endCursor")
 				}
-				assertSameCount(t, runs)
-			})
+			}
+			assertSameCount(t, runs)
 		})
-	}
+
+		t.Run("UsersPage", func(t *testing.T) {
+			var runs []run
+			for _, first := range []int{5, 50, 100} {
+				counter.Reset()
+				d := e.ok(e.admin, usersPageQuery, map[string]any{"first": first})
+				runs = append(runs, run{fmt.Sprintf("first%d", first), counter.Load(), counter.Statements()})
+
+				edges, _ := get(d, "users.edges").([]any)
+				if len(edges) != first {
+					t.Fatalf("first %d: %d edges", first, len(edges))
+				}
+				for i := range edges {
+					if ms, _ := get(edges[i], "node.memberships.edges").([]any); len(ms) == 0 {
+						t.Fatalf("first %d: user %d has no memberships: %v", first, i, edges[i])
+					}
+				}
+			}
+			assertSameCount(t, runs)
+		})
+	})
 }
 
 // run is the statements one request executed.

@@ -209,35 +209,33 @@ func (e *signOutEnv) viewers() map[string]context.Context {
 func TestSetUserPasswordSignsOutEverywhere(t *testing.T) {
 	for _, name := range []string{"instance", "organization"} {
 		t.Run(name, func(t *testing.T) {
-			for _, db := range testdb.All(t) {
-				t.Run(db.Name, func(t *testing.T) {
-					e := newSignOutEnv(t, db)
-					ctx := e.viewers()[name]
-					oldHash := e.client.User.GetX(e.sys, e.ada.ID).PasswordHash
-					if _, err := e.svc.SetUserPassword(ctx, tenants.SetUserPasswordInput{UserID: e.ada.ID,
-						Password: "a brand new passphrase"}); err != nil {
-						t.Fatal(err)
-					}
-					if e.client.User.GetX(e.sys, e.ada.ID).PasswordHash == oldHash {
-						t.Fatal("password hash unchanged")
-					}
-					e.requireSignedOut(t, e.ada.ID, "password changed")
-					e.requireLive(t, e.grace.ID)
+			testdb.Each(t, func(t *testing.T, db testdb.Database) {
+				e := newSignOutEnv(t, db)
+				ctx := e.viewers()[name]
+				oldHash := e.client.User.GetX(e.sys, e.ada.ID).PasswordHash
+				if _, err := e.svc.SetUserPassword(ctx, tenants.SetUserPasswordInput{UserID: e.ada.ID,
+					Password: "a brand new passphrase"}); err != nil {
+					t.Fatal(err)
+				}
+				if e.client.User.GetX(e.sys, e.ada.ID).PasswordHash == oldHash {
+					t.Fatal("password hash unchanged")
+				}
+				e.requireSignedOut(t, e.ada.ID, "password changed")
+				e.requireLive(t, e.grace.ID)
 
-					// Setting it again revokes what was issued since, and
-					// leaves earlier revocations as they were.
-					e.client.Grant.Create().SetClientID("late").SetUserID(e.ada.ID).SetScopes([]string{"openid"}).
-						SetAuthTime(e.now).SetExpiresAt(e.now.Add(time.Hour)).ExecX(e.sys)
-					if _, err := e.svc.SetUserPassword(ctx, tenants.SetUserPasswordInput{UserID: e.ada.ID,
-						Password: "yet another passphrase"}); err != nil {
-						t.Fatal(err)
-					}
-					if n := e.client.Grant.Query().Where(grant.UserID(e.ada.ID), grant.RevokedAtIsNil()).CountX(e.sys); n != 0 {
-						t.Errorf("%d grants survived the second password change", n)
-					}
-					e.requireLive(t, e.grace.ID)
-				})
-			}
+				// Setting it again revokes what was issued since, and
+				// leaves earlier revocations as they were.
+				e.client.Grant.Create().SetClientID("late").SetUserID(e.ada.ID).SetScopes([]string{"openid"}).
+					SetAuthTime(e.now).SetExpiresAt(e.now.Add(time.Hour)).ExecX(e.sys)
+				if _, err := e.svc.SetUserPassword(ctx, tenants.SetUserPasswordInput{UserID: e.ada.ID,
+					Password: "yet another passphrase"}); err != nil {
+					t.Fatal(err)
+				}
+				if n := e.client.Grant.Query().Where(grant.UserID(e.ada.ID), grant.RevokedAtIsNil()).CountX(e.sys); n != 0 {
+					t.Errorf("%d grants survived the second password change", n)
+				}
+				e.requireLive(t, e.grace.ID)
+			})
 		})
 	}
 }
@@ -248,21 +246,19 @@ func TestSetUserPasswordSignsOutEverywhere(t *testing.T) {
 func TestDisablingUserSignsOutEverywhere(t *testing.T) {
 	for _, name := range []string{"instance", "organization"} {
 		t.Run(name, func(t *testing.T) {
-			for _, db := range testdb.All(t) {
-				t.Run(db.Name, func(t *testing.T) {
-					e := newSignOutEnv(t, db)
-					u, err := e.svc.UpdateUser(e.viewers()[name], tenants.UpdateUserInput{ID: e.ada.ID,
-						Status: ptr(user.StatusDISABLED), Name: ptr("Ada")})
-					if err != nil {
-						t.Fatal(err)
-					}
-					if u.Status != user.StatusDISABLED {
-						t.Fatalf("status %s, want DISABLED", u.Status)
-					}
-					e.requireSignedOut(t, e.ada.ID, "user disabled")
-					e.requireLive(t, e.grace.ID)
-				})
-			}
+			testdb.Each(t, func(t *testing.T, db testdb.Database) {
+				e := newSignOutEnv(t, db)
+				u, err := e.svc.UpdateUser(e.viewers()[name], tenants.UpdateUserInput{ID: e.ada.ID,
+					Status: ptr(user.StatusDISABLED), Name: ptr("Ada")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if u.Status != user.StatusDISABLED {
+					t.Fatalf("status %s, want DISABLED", u.Status)
+				}
+				e.requireSignedOut(t, e.ada.ID, "user disabled")
+				e.requireLive(t, e.grace.ID)
+			})
 		})
 	}
 }
@@ -272,78 +268,76 @@ func TestDisablingUserSignsOutEverywhere(t *testing.T) {
 // status — and changes that neither set the password nor disable the user
 // revoke nothing either.
 func TestFailedCredentialChangeRevokesNothing(t *testing.T) {
-	for _, db := range testdb.All(t) {
-		t.Run(db.Name, func(t *testing.T) {
-			e := newSignOutEnv(t, db)
-			oldHash := e.client.User.GetX(e.sys, e.ada.ID).PasswordHash
-			var invalid *tenants.InputError
-			for _, c := range []struct {
-				name string
-				fn   func() error
-				want func(error) bool
-			}{
-				{"password below the default minimum", func() error {
-					_, err := e.svc.SetUserPassword(e.admin, tenants.SetUserPasswordInput{UserID: e.ada.ID, Password: "short"})
-					return err
-				}, func(err error) bool { return errors.As(err, &invalid) }},
-				{"password below the organization's minimum", func() error {
-					// 12 characters: long enough to be hashed, too short for acme's 16.
-					_, err := e.svc.SetUserPassword(e.admin, tenants.SetUserPasswordInput{UserID: e.ada.ID, Password: "twelve chars"})
-					return err
-				}, func(err error) bool { return errors.As(err, &invalid) }},
-				{"blank password", func() error {
-					_, err := e.svc.SetUserPassword(e.admin, tenants.SetUserPasswordInput{UserID: e.ada.ID, Password: "                    "})
-					return err
-				}, func(err error) bool { return errors.As(err, &invalid) }},
-				{"password of an unknown user", func() error {
-					_, err := e.svc.SetUserPassword(e.admin, tenants.SetUserPasswordInput{UserID: "usr_unknown", Password: "a brand new passphrase"})
-					return err
-				}, func(err error) bool { return errors.Is(err, tenants.ErrNotFound) }},
-				{"password by a key of another organization", func() error {
-					other := viewer.NewContext(context.Background(), viewer.ScopedTo("key_other", "org_other"))
-					_, err := e.svc.SetUserPassword(other, tenants.SetUserPasswordInput{UserID: e.ada.ID, Password: "a brand new passphrase"})
-					return err
-				}, func(err error) bool { return err != nil }},
-				{"disable with a taken email", func() error {
-					_, err := e.svc.UpdateUser(e.admin, tenants.UpdateUserInput{ID: e.ada.ID, Status: ptr(user.StatusDISABLED),
-						Email: ptr("grace@example.com")})
-					return err
-				}, func(err error) bool { var c *tenants.ConflictError; return errors.As(err, &c) }},
-				{"disable with an invalid field", func() error {
-					_, err := e.svc.UpdateUser(e.admin, tenants.UpdateUserInput{ID: e.ada.ID, Status: ptr(user.StatusDISABLED),
-						Picture: ptr("http://insecure.example/a.png")})
-					return err
-				}, func(err error) bool { return errors.As(err, &invalid) }},
-				{"disable by a key of another organization", func() error {
-					other := viewer.NewContext(context.Background(), viewer.ScopedTo("key_other", "org_other"))
-					_, err := e.svc.UpdateUser(other, tenants.UpdateUserInput{ID: e.ada.ID, Status: ptr(user.StatusDISABLED)})
-					return err
-				}, func(err error) bool { return err != nil }},
-				{"profile change", func() error {
-					_, err := e.svc.UpdateUser(e.admin, tenants.UpdateUserInput{ID: e.ada.ID, Name: ptr("Ada L.")})
-					return err
-				}, nil},
-				{"status ACTIVE", func() error {
-					_, err := e.svc.UpdateUser(e.admin, tenants.UpdateUserInput{ID: e.ada.ID, Status: ptr(user.StatusACTIVE)})
-					return err
-				}, nil},
-			} {
-				t.Run(c.name, func(t *testing.T) {
-					err := c.fn()
-					switch {
-					case c.want == nil && err != nil:
-						t.Error(err)
-					case c.want != nil && (err == nil || !c.want(err)):
-						t.Errorf("err = %v, want a failure of its kind", err)
-					}
-					e.requireLive(t, e.ada.ID)
-					e.requireLive(t, e.grace.ID)
-					u := e.client.User.GetX(e.sys, e.ada.ID)
-					if u.PasswordHash != oldHash || u.Status != user.StatusACTIVE {
-						t.Errorf("user changed: status %s, hash changed %v", u.Status, u.PasswordHash != oldHash)
-					}
-				})
-			}
-		})
-	}
+	testdb.Each(t, func(t *testing.T, db testdb.Database) {
+		e := newSignOutEnv(t, db)
+		oldHash := e.client.User.GetX(e.sys, e.ada.ID).PasswordHash
+		var invalid *tenants.InputError
+		for _, c := range []struct {
+			name string
+			fn   func() error
+			want func(error) bool
+		}{
+			{"password below the default minimum", func() error {
+				_, err := e.svc.SetUserPassword(e.admin, tenants.SetUserPasswordInput{UserID: e.ada.ID, Password: "short"})
+				return err
+			}, func(err error) bool { return errors.As(err, &invalid) }},
+			{"password below the organization's minimum", func() error {
+				// 12 characters: long enough to be hashed, too short for acme's 16.
+				_, err := e.svc.SetUserPassword(e.admin, tenants.SetUserPasswordInput{UserID: e.ada.ID, Password: "twelve chars"})
+				return err
+			}, func(err error) bool { return errors.As(err, &invalid) }},
+			{"blank password", func() error {
+				_, err := e.svc.SetUserPassword(e.admin, tenants.SetUserPasswordInput{UserID: e.ada.ID, Password: "                    "})
+				return err
+			}, func(err error) bool { return errors.As(err, &invalid) }},
+			{"password of an unknown user", func() error {
+				_, err := e.svc.SetUserPassword(e.admin, tenants.SetUserPasswordInput{UserID: "usr_unknown", Password: "a brand new passphrase"})
+				return err
+			}, func(err error) bool { return errors.Is(err, tenants.ErrNotFound) }},
+			{"password by a key of another organization", func() error {
+				other := viewer.NewContext(context.Background(), viewer.ScopedTo("key_other", "org_other"))
+				_, err := e.svc.SetUserPassword(other, tenants.SetUserPasswordInput{UserID: e.ada.ID, Password: "a brand new passphrase"})
+				return err
+			}, func(err error) bool { return err != nil }},
+			{"disable with a taken email", func() error {
+				_, err := e.svc.UpdateUser(e.admin, tenants.UpdateUserInput{ID: e.ada.ID, Status: ptr(user.StatusDISABLED),
+					Email: ptr("grace@example.com")})
+				return err
+			}, func(err error) bool { var c *tenants.ConflictError; return errors.As(err, &c) }},
+			{"disable with an invalid field", func() error {
+				_, err := e.svc.UpdateUser(e.admin, tenants.UpdateUserInput{ID: e.ada.ID, Status: ptr(user.StatusDISABLED),
+					Picture: ptr("http://insecure.example/a.png")})
+				return err
+			}, func(err error) bool { return errors.As(err, &invalid) }},
+			{"disable by a key of another organization", func() error {
+				other := viewer.NewContext(context.Background(), viewer.ScopedTo("key_other", "org_other"))
+				_, err := e.svc.UpdateUser(other, tenants.UpdateUserInput{ID: e.ada.ID, Status: ptr(user.StatusDISABLED)})
+				return err
+			}, func(err error) bool { return err != nil }},
+			{"profile change", func() error {
+				_, err := e.svc.UpdateUser(e.admin, tenants.UpdateUserInput{ID: e.ada.ID, Name: ptr("Ada L.")})
+				return err
+			}, nil},
+			{"status ACTIVE", func() error {
+				_, err := e.svc.UpdateUser(e.admin, tenants.UpdateUserInput{ID: e.ada.ID, Status: ptr(user.StatusACTIVE)})
+				return err
+			}, nil},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				err := c.fn()
+				switch {
+				case c.want == nil && err != nil:
+					t.Error(err)
+				case c.want != nil && (err == nil || !c.want(err)):
+					t.Errorf("err = %v, want a failure of its kind", err)
+				}
+				e.requireLive(t, e.ada.ID)
+				e.requireLive(t, e.grace.ID)
+				u := e.client.User.GetX(e.sys, e.ada.ID)
+				if u.PasswordHash != oldHash || u.Status != user.StatusACTIVE {
+					t.Errorf("user changed: status %s, hash changed %v", u.Status, u.PasswordHash != oldHash)
+				}
+			})
+		}
+	})
 }

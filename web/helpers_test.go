@@ -249,9 +249,7 @@ func newEnvAt(t *testing.T, db testdb.Database, c *testkit.Clock, tweak ...func(
 
 func forEachDB(t *testing.T, f func(t *testing.T, db testdb.Database)) {
 	t.Helper()
-	for _, db := range testdb.All(t) {
-		t.Run(db.Name, func(t *testing.T) { f(t, db) })
-	}
+	testdb.Each(t, f)
 }
 
 type userSpec struct {

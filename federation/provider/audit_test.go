@@ -69,149 +69,147 @@ type wantEvent struct {
 // with a machine-readable reason), on every backend. Client credentials
 // tokens write none, by design (audit.go).
 func TestAuditEvents(t *testing.T) {
-	for _, d := range testdb.All(t) {
-		t.Run(d.Name, func(t *testing.T) {
-			e, ac := auditEnv(t, d)
-			orgAuth := Authentication{OrganizationID: e.org.ID}
-			orgScopes := []string{"openid", "offline_access", "organization"}
-			var (
-				tok, tok2 string
-				code      string
-				verifier  string
-			)
-			cases := []struct {
-				name  string
-				setup func(t *testing.T)
-				act   func(t *testing.T)
-				want  []wantEvent
-				// org says the events belong to e.org.
-				org bool
-			}{
-				{name: "sign-in and code exchange", act: func(t *testing.T) { tok = e.signIn(t, orgAuth, orgScopes...).RefreshToken },
-					want: []wantEvent{{action: actionUserLogin, targetType: "User", actor: string(e.user.ID), actorType: "user"},
-						{action: actionTokenIssue, targetType: "Grant", actor: "web", actorType: "client"}}, org: true},
-				{name: "refresh rotation", act: func(t *testing.T) {
-					status, body := refreshForm(t, e, url.Values{"refresh_token": {tok}}, "web", webSecret)
-					if status != http.StatusOK {
-						t.Fatalf("refresh: %d %v", status, body)
-					}
-					tok2, _ = body["refresh_token"].(string)
-				}}, // a rotation writes no event (rotateRefreshToken)
-				{name: "refresh token reused", act: func(t *testing.T) {
-					if status, body := refreshForm(t, e, url.Values{"refresh_token": {tok}}, "web", webSecret); status != http.StatusBadRequest {
-						t.Fatalf("reuse: %d %v", status, body)
-					}
-				}, want: []wantEvent{{action: actionRefreshReused, reason: "refresh_token_reused", targetType: "Grant", actor: "web", actorType: "client"}}, org: true},
-				{name: "refresh of the revoked family", act: func(t *testing.T) {
-					refreshForm(t, e, url.Values{"refresh_token": {tok2}}, "web", webSecret)
-				}, want: []wantEvent{{action: actionRejected, reason: "invalid_grant", detail: "grant_revoked", actor: "web", actorType: "client"}}},
-				{name: "code replayed", setup: func(t *testing.T) {
-					var challenge string
-					verifier, challenge = pkce()
-					code = e.login(codeParams("web", webRedirect, challenge, "offline_access"), Authentication{}).Query().Get("code")
-					if s := exchangeCode(t, e, code, verifier); s != http.StatusOK {
-						t.Fatalf("first redemption: %d", s)
-					}
-				}, act: func(t *testing.T) {
-					if s := exchangeCode(t, e, code, verifier); s != http.StatusBadRequest {
-						t.Fatalf("replay: %d", s)
-					}
-				}, want: []wantEvent{{action: actionCodeReplayed, reason: "code_replayed", targetType: "AuthRequest", actor: "web", actorType: "client"}}},
-				{name: "client revokes a refresh token (RFC 7009)", setup: func(t *testing.T) {
-					tok = e.signIn(t, Authentication{}, "offline_access").RefreshToken
-				}, act: func(t *testing.T) { revoke(t, e, tok) },
-					want: []wantEvent{{action: actionTokenRevoke, reason: "revoked_by_client", targetType: "Grant", actor: "web", actorType: "client"}}},
-				{name: "client revokes an access token (RFC 7009)", setup: func(t *testing.T) {
-					tok = e.signIn(t, Authentication{}).AccessToken
-				}, act: func(t *testing.T) { revoke(t, e, tok) },
-					want: []wantEvent{{action: actionTokenRevoke, reason: "revoked_by_client", targetType: "AccessToken", actor: "web", actorType: "client"}}},
-				{name: "wrong client secret", act: func(t *testing.T) {
-					resp := postForm(t, e.issuer+pathToken, url.Values{"grant_type": {"client_credentials"}}, "machine", "wrong")
-					resp.Body.Close()
-				}, want: []wantEvent{{action: actionRejected, reason: "invalid_client", detail: "wrong_secret", actor: "anonymous", actorType: "anonymous"}}},
-				{name: "unknown client", act: func(t *testing.T) {
-					resp := postForm(t, e.issuer+pathToken, url.Values{"grant_type": {"client_credentials"}}, "nobody", "x")
-					resp.Body.Close()
-				}, want: []wantEvent{{action: actionRejected, reason: "invalid_client", detail: "unknown_client", actor: "anonymous", actorType: "anonymous"}}},
-				{name: "unknown refresh token", act: func(t *testing.T) {
-					refreshForm(t, e, url.Values{"refresh_token": {"not-a-token"}}, "web", webSecret)
-				}, want: []wantEvent{{action: actionRejected, reason: "invalid_grant", detail: "unknown_refresh_token", actor: "web", actorType: "client"}}},
-				{name: "unknown code", act: func(t *testing.T) {
-					v, _ := pkce()
-					exchangeCode(t, e, "not-a-code", v)
-				}, want: []wantEvent{{action: actionRejected, reason: "invalid_grant", detail: "unknown_code", actor: "web", actorType: "client"}}},
-				{name: "client credentials write no event", act: func(t *testing.T) {
-					cc := clientcredentials.Config{ClientID: "machine", ClientSecret: machineSecret, TokenURL: e.issuer + pathToken}
-					if _, err := cc.Token(context.Background()); err != nil {
-						t.Fatal(err)
-					}
-				}},
-				{name: "end_session revokes the client's grants and the session", setup: func(t *testing.T) {
-					s := e.newSession()
-					tok, _ = e.signIn(t, Authentication{SessionID: s.ID}, "openid", "offline_access").Extra("id_token").(string)
-				}, act: func(t *testing.T) {
-					resp, err := noRedirect.Get(e.issuer + pathEndSession + "?" + url.Values{"id_token_hint": {tok}}.Encode())
-					must(t, err)
-					resp.Body.Close()
-				}, want: []wantEvent{ // one per grant of the user at web still alive: the access-token case's and this one
-					{action: actionGrantRevoke, reason: "end_session", targetType: "Grant", actor: "web", actorType: "client"},
-					{action: actionGrantRevoke, reason: "end_session", targetType: "Grant", actor: "web", actorType: "client"},
-					{action: actionSessionRevoke, reason: "end_session", targetType: "Session", actor: "web", actorType: "client"},
-				}},
-				{name: "user disabled at refresh", setup: func(t *testing.T) {
-					tok = e.signIn(t, Authentication{}, "offline_access").RefreshToken
-					e.db.User.UpdateOneID(e.user.ID).SetStatus("DISABLED").ExecX(e.ctx)
-				}, act: func(t *testing.T) {
-					refreshForm(t, e, url.Values{"refresh_token": {tok}}, "web", webSecret)
-				}, want: []wantEvent{
-					{action: actionGrantRevoke, reason: "user_disabled", targetType: "Grant", actor: "web", actorType: "client"},
-					{action: actionRejected, reason: "invalid_grant", detail: "user_is_not_active", actor: "web", actorType: "client"},
-				}},
+	testdb.Each(t, func(t *testing.T, d testdb.Database) {
+		e, ac := auditEnv(t, d)
+		orgAuth := Authentication{OrganizationID: e.org.ID}
+		orgScopes := []string{"openid", "offline_access", "organization"}
+		var (
+			tok, tok2 string
+			code      string
+			verifier  string
+		)
+		cases := []struct {
+			name  string
+			setup func(t *testing.T)
+			act   func(t *testing.T)
+			want  []wantEvent
+			// org says the events belong to e.org.
+			org bool
+		}{
+			{name: "sign-in and code exchange", act: func(t *testing.T) { tok = e.signIn(t, orgAuth, orgScopes...).RefreshToken },
+				want: []wantEvent{{action: actionUserLogin, targetType: "User", actor: string(e.user.ID), actorType: "user"},
+					{action: actionTokenIssue, targetType: "Grant", actor: "web", actorType: "client"}}, org: true},
+			{name: "refresh rotation", act: func(t *testing.T) {
+				status, body := refreshForm(t, e, url.Values{"refresh_token": {tok}}, "web", webSecret)
+				if status != http.StatusOK {
+					t.Fatalf("refresh: %d %v", status, body)
+				}
+				tok2, _ = body["refresh_token"].(string)
+			}}, // a rotation writes no event (rotateRefreshToken)
+			{name: "refresh token reused", act: func(t *testing.T) {
+				if status, body := refreshForm(t, e, url.Values{"refresh_token": {tok}}, "web", webSecret); status != http.StatusBadRequest {
+					t.Fatalf("reuse: %d %v", status, body)
+				}
+			}, want: []wantEvent{{action: actionRefreshReused, reason: "refresh_token_reused", targetType: "Grant", actor: "web", actorType: "client"}}, org: true},
+			{name: "refresh of the revoked family", act: func(t *testing.T) {
+				refreshForm(t, e, url.Values{"refresh_token": {tok2}}, "web", webSecret)
+			}, want: []wantEvent{{action: actionRejected, reason: "invalid_grant", detail: "grant_revoked", actor: "web", actorType: "client"}}},
+			{name: "code replayed", setup: func(t *testing.T) {
+				var challenge string
+				verifier, challenge = pkce()
+				code = e.login(codeParams("web", webRedirect, challenge, "offline_access"), Authentication{}).Query().Get("code")
+				if s := exchangeCode(t, e, code, verifier); s != http.StatusOK {
+					t.Fatalf("first redemption: %d", s)
+				}
+			}, act: func(t *testing.T) {
+				if s := exchangeCode(t, e, code, verifier); s != http.StatusBadRequest {
+					t.Fatalf("replay: %d", s)
+				}
+			}, want: []wantEvent{{action: actionCodeReplayed, reason: "code_replayed", targetType: "AuthRequest", actor: "web", actorType: "client"}}},
+			{name: "client revokes a refresh token (RFC 7009)", setup: func(t *testing.T) {
+				tok = e.signIn(t, Authentication{}, "offline_access").RefreshToken
+			}, act: func(t *testing.T) { revoke(t, e, tok) },
+				want: []wantEvent{{action: actionTokenRevoke, reason: "revoked_by_client", targetType: "Grant", actor: "web", actorType: "client"}}},
+			{name: "client revokes an access token (RFC 7009)", setup: func(t *testing.T) {
+				tok = e.signIn(t, Authentication{}).AccessToken
+			}, act: func(t *testing.T) { revoke(t, e, tok) },
+				want: []wantEvent{{action: actionTokenRevoke, reason: "revoked_by_client", targetType: "AccessToken", actor: "web", actorType: "client"}}},
+			{name: "wrong client secret", act: func(t *testing.T) {
+				resp := postForm(t, e.issuer+pathToken, url.Values{"grant_type": {"client_credentials"}}, "machine", "wrong")
+				resp.Body.Close()
+			}, want: []wantEvent{{action: actionRejected, reason: "invalid_client", detail: "wrong_secret", actor: "anonymous", actorType: "anonymous"}}},
+			{name: "unknown client", act: func(t *testing.T) {
+				resp := postForm(t, e.issuer+pathToken, url.Values{"grant_type": {"client_credentials"}}, "nobody", "x")
+				resp.Body.Close()
+			}, want: []wantEvent{{action: actionRejected, reason: "invalid_client", detail: "unknown_client", actor: "anonymous", actorType: "anonymous"}}},
+			{name: "unknown refresh token", act: func(t *testing.T) {
+				refreshForm(t, e, url.Values{"refresh_token": {"not-a-token"}}, "web", webSecret)
+			}, want: []wantEvent{{action: actionRejected, reason: "invalid_grant", detail: "unknown_refresh_token", actor: "web", actorType: "client"}}},
+			{name: "unknown code", act: func(t *testing.T) {
+				v, _ := pkce()
+				exchangeCode(t, e, "not-a-code", v)
+			}, want: []wantEvent{{action: actionRejected, reason: "invalid_grant", detail: "unknown_code", actor: "web", actorType: "client"}}},
+			{name: "client credentials write no event", act: func(t *testing.T) {
+				cc := clientcredentials.Config{ClientID: "machine", ClientSecret: machineSecret, TokenURL: e.issuer + pathToken}
+				if _, err := cc.Token(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}},
+			{name: "end_session revokes the client's grants and the session", setup: func(t *testing.T) {
+				s := e.newSession()
+				tok, _ = e.signIn(t, Authentication{SessionID: s.ID}, "openid", "offline_access").Extra("id_token").(string)
+			}, act: func(t *testing.T) {
+				resp, err := noRedirect.Get(e.issuer + pathEndSession + "?" + url.Values{"id_token_hint": {tok}}.Encode())
+				must(t, err)
+				resp.Body.Close()
+			}, want: []wantEvent{ // one per grant of the user at web still alive: the access-token case's and this one
+				{action: actionGrantRevoke, reason: "end_session", targetType: "Grant", actor: "web", actorType: "client"},
+				{action: actionGrantRevoke, reason: "end_session", targetType: "Grant", actor: "web", actorType: "client"},
+				{action: actionSessionRevoke, reason: "end_session", targetType: "Session", actor: "web", actorType: "client"},
+			}},
+			{name: "user disabled at refresh", setup: func(t *testing.T) {
+				tok = e.signIn(t, Authentication{}, "offline_access").RefreshToken
+				e.db.User.UpdateOneID(e.user.ID).SetStatus("DISABLED").ExecX(e.ctx)
+			}, act: func(t *testing.T) {
+				refreshForm(t, e, url.Values{"refresh_token": {tok}}, "web", webSecret)
+			}, want: []wantEvent{
+				{action: actionGrantRevoke, reason: "user_disabled", targetType: "Grant", actor: "web", actorType: "client"},
+				{action: actionRejected, reason: "invalid_grant", detail: "user_is_not_active", actor: "web", actorType: "client"},
+			}},
+		}
+		for _, c := range cases {
+			ac.Advance(time.Minute) // a fresh window for rejections
+			if c.setup != nil {
+				c.setup(t)
 			}
-			for _, c := range cases {
-				ac.Advance(time.Minute) // a fresh window for rejections
-				if c.setup != nil {
-					c.setup(t)
+			n := eventCount(e)
+			c.act(t)
+			got := eventsSince(e, n)
+			if len(got) != len(c.want) {
+				t.Errorf("%s: %d events %v, want %d", c.name, len(got), actions(got), len(c.want))
+				continue
+			}
+			for i, w := range c.want {
+				g := got[i]
+				reason, _ := g.Metadata["reason"].(string)
+				detail, _ := g.Metadata["detail"].(string)
+				if g.Action != w.action || reason != w.reason || g.TargetType != w.targetType || detail != w.detail ||
+					g.Actor != w.actor || g.ActorType != w.actorType {
+					t.Errorf("%s: event %d = %s reason %q detail %q target %q actor %s/%s; want %+v", c.name, i,
+						g.Action, reason, detail, g.TargetType, g.Actor, g.ActorType, w)
 				}
-				n := eventCount(e)
-				c.act(t)
-				got := eventsSince(e, n)
-				if len(got) != len(c.want) {
-					t.Errorf("%s: %d events %v, want %d", c.name, len(got), actions(got), len(c.want))
-					continue
+				if g.IP != "127.0.0.1" || g.UserAgent == "" {
+					t.Errorf("%s: event %s lacks where it came from: ip %q agent %q", c.name, g.Action, g.IP, g.UserAgent)
 				}
-				for i, w := range c.want {
-					g := got[i]
-					reason, _ := g.Metadata["reason"].(string)
-					detail, _ := g.Metadata["detail"].(string)
-					if g.Action != w.action || reason != w.reason || g.TargetType != w.targetType || detail != w.detail ||
-						g.Actor != w.actor || g.ActorType != w.actorType {
-						t.Errorf("%s: event %d = %s reason %q detail %q target %q actor %s/%s; want %+v", c.name, i,
-							g.Action, reason, detail, g.TargetType, g.Actor, g.ActorType, w)
+				if w.targetType != "" && g.TargetID == "" {
+					t.Errorf("%s: event %s has no target id", c.name, g.Action)
+				}
+				if c.org && g.OrganizationID != e.org.ID {
+					t.Errorf("%s: event %s organization %q, want %q", c.name, g.Action, g.OrganizationID, e.org.ID)
+				}
+				if w.targetType == "Grant" {
+					if _, err := e.db.Grant.Get(e.ctx, idOf(g.TargetID)); err != nil {
+						t.Errorf("%s: event %s names grant %q: %v", c.name, g.Action, g.TargetID, err)
 					}
-					if g.IP != "127.0.0.1" || g.UserAgent == "" {
-						t.Errorf("%s: event %s lacks where it came from: ip %q agent %q", c.name, g.Action, g.IP, g.UserAgent)
-					}
-					if w.targetType != "" && g.TargetID == "" {
-						t.Errorf("%s: event %s has no target id", c.name, g.Action)
-					}
-					if c.org && g.OrganizationID != e.org.ID {
-						t.Errorf("%s: event %s organization %q, want %q", c.name, g.Action, g.OrganizationID, e.org.ID)
-					}
-					if w.targetType == "Grant" {
-						if _, err := e.db.Grant.Get(e.ctx, idOf(g.TargetID)); err != nil {
-							t.Errorf("%s: event %s names grant %q: %v", c.name, g.Action, g.TargetID, err)
-						}
-					}
-					if g.Action == actionCodeReplayed || g.Action == actionRefreshReused {
-						if ids, _ := g.Metadata["revoked_grants"].([]any); len(ids) != 1 {
-							t.Errorf("%s: revoked_grants %v, want the one grant", c.name, g.Metadata["revoked_grants"])
-						}
+				}
+				if g.Action == actionCodeReplayed || g.Action == actionRefreshReused {
+					if ids, _ := g.Metadata["revoked_grants"].([]any); len(ids) != 1 {
+						t.Errorf("%s: revoked_grants %v, want the one grant", c.name, g.Metadata["revoked_grants"])
 					}
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 func actions(evs []*ent.AuditEvent) []string {
@@ -226,58 +224,56 @@ func actions(evs []*ent.AuditEvent) []string {
 // from one address write at most the limit (10 a minute per address and
 // reason); the first event of the next window counts what was left out.
 func TestAuditRejectionsRateLimited(t *testing.T) {
-	for _, d := range testdb.All(t) {
-		t.Run(d.Name, func(t *testing.T) {
-			e, ac := auditEnv(t, d)
-			for _, c := range []struct {
-				name, reason string
-				form         url.Values
-				user, pass   string
-			}{
-				{"invalid_client", "invalid_client", url.Values{"grant_type": {"client_credentials"}}, "machine", "wrong"},
-				{"invalid_grant", "invalid_grant", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"stolen"}}, "web", webSecret},
-			} {
-				t.Run(c.name, func(t *testing.T) {
-					ac.Advance(time.Minute)
-					n := eventCount(e)
-					var start, done sync.WaitGroup
-					start.Add(1)
-					statuses := make([]int, 60)
-					for i := range statuses {
-						done.Add(1)
-						go func() {
-							defer done.Done()
-							start.Wait()
-							statuses[i], _, _ = postFormAnswer(e.issuer+pathToken, c.form, c.user, c.pass)
-						}()
+	testdb.Each(t, func(t *testing.T, d testdb.Database) {
+		e, ac := auditEnv(t, d)
+		for _, c := range []struct {
+			name, reason string
+			form         url.Values
+			user, pass   string
+		}{
+			{"invalid_client", "invalid_client", url.Values{"grant_type": {"client_credentials"}}, "machine", "wrong"},
+			{"invalid_grant", "invalid_grant", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"stolen"}}, "web", webSecret},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				ac.Advance(time.Minute)
+				n := eventCount(e)
+				var start, done sync.WaitGroup
+				start.Add(1)
+				statuses := make([]int, 60)
+				for i := range statuses {
+					done.Add(1)
+					go func() {
+						defer done.Done()
+						start.Wait()
+						statuses[i], _, _ = postFormAnswer(e.issuer+pathToken, c.form, c.user, c.pass)
+					}()
+				}
+				start.Done()
+				done.Wait()
+				for i, s := range statuses {
+					if s != http.StatusBadRequest && s != http.StatusUnauthorized {
+						t.Fatalf("request %d: status %d", i, s)
 					}
-					start.Done()
-					done.Wait()
-					for i, s := range statuses {
-						if s != http.StatusBadRequest && s != http.StatusUnauthorized {
-							t.Fatalf("request %d: status %d", i, s)
-						}
+				}
+				got := eventsSince(e, n)
+				if len(got) != 10 {
+					t.Fatalf("60 parallel refusals wrote %d events, want the limit, 10", len(got))
+				}
+				for _, g := range got {
+					if g.Action != actionRejected || g.Metadata["reason"] != c.reason {
+						t.Errorf("event %s %v, want %s %s", g.Action, g.Metadata, actionRejected, c.reason)
 					}
-					got := eventsSince(e, n)
-					if len(got) != 10 {
-						t.Fatalf("60 parallel refusals wrote %d events, want the limit, 10", len(got))
-					}
-					for _, g := range got {
-						if g.Action != actionRejected || g.Metadata["reason"] != c.reason {
-							t.Errorf("event %s %v, want %s %s", g.Action, g.Metadata, actionRejected, c.reason)
-						}
-					}
-					ac.Advance(time.Minute)
-					n = eventCount(e)
-					postFormAnswer(e.issuer+pathToken, c.form, c.user, c.pass)
-					got = eventsSince(e, n)
-					if len(got) != 1 || fmt.Sprint(got[0].Metadata["suppressed"]) != "50" {
-						t.Errorf("next window: %v, want one event with suppressed 50", evMetadata(got))
-					}
-				})
-			}
-		})
-	}
+				}
+				ac.Advance(time.Minute)
+				n = eventCount(e)
+				postFormAnswer(e.issuer+pathToken, c.form, c.user, c.pass)
+				got = eventsSince(e, n)
+				if len(got) != 1 || fmt.Sprint(got[0].Metadata["suppressed"]) != "50" {
+					t.Errorf("next window: %v, want one event with suppressed 50", evMetadata(got))
+				}
+			})
+		}
+	})
 }
 
 func evMetadata(evs []*ent.AuditEvent) []map[string]any {
@@ -321,104 +317,100 @@ func failAuditInserts(t *testing.T, e *env) func() {
 // revocation), the change and its audit event commit or roll back
 // together: when the event cannot be written, the change did not happen.
 func TestAuditCommitsWithChange(t *testing.T) {
-	for _, d := range testdb.All(t) {
-		t.Run(d.Name, func(t *testing.T) {
-			e, _ := auditEnv(t, d)
-			revokeTok := e.signIn(t, Authentication{}, "offline_access").RefreshToken
-			reusedTok := e.signIn(t, Authentication{}, "offline_access").RefreshToken
-			if s, b := refreshForm(t, e, url.Values{"refresh_token": {reusedTok}}, "web", webSecret); s != http.StatusOK {
-				t.Fatalf("refresh: %d %v", s, b)
-			}
-			verifier, challenge := pkce()
-			code := e.login(codeParams("web", webRedirect, challenge, "offline_access"), Authentication{}).Query().Get("code")
-			grantOf := func(token string) *ent.Grant {
-				rt := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(secret.Hash(token))).WithGrant().OnlyX(e.ctx)
-				return rt.Edges.Grant
-			}
+	testdb.Each(t, func(t *testing.T, d testdb.Database) {
+		e, _ := auditEnv(t, d)
+		revokeTok := e.signIn(t, Authentication{}, "offline_access").RefreshToken
+		reusedTok := e.signIn(t, Authentication{}, "offline_access").RefreshToken
+		if s, b := refreshForm(t, e, url.Values{"refresh_token": {reusedTok}}, "web", webSecret); s != http.StatusOK {
+			t.Fatalf("refresh: %d %v", s, b)
+		}
+		verifier, challenge := pkce()
+		code := e.login(codeParams("web", webRedirect, challenge, "offline_access"), Authentication{}).Query().Get("code")
+		grantOf := func(token string) *ent.Grant {
+			rt := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(secret.Hash(token))).WithGrant().OnlyX(e.ctx)
+			return rt.Edges.Grant
+		}
 
-			var pending string // the auth request of the sign-in completion case
-			n := eventCount(e)
-			restore := failAuditInserts(t, e)
-			cases := []struct {
-				name    string
-				act     func()
-				changed func() bool
-			}{
-				{"code exchange", func() { exchangeCode(t, e, code, verifier) }, func() bool {
-					return e.db.Grant.Query().Where(grant.ClientID("web")).CountX(e.ctx) > 3
-				}},
-				{"revocation", func() { revoke(t, e, revokeTok) }, func() bool { return grantOf(revokeTok).RevokedAt != nil }},
-				{"reuse revokes the family", func() { refreshForm(t, e, url.Values{"refresh_token": {reusedTok}}, "web", webSecret) },
-					func() bool { return grantOf(reusedTok).RevokedAt != nil }},
-				{"sign-in completion", func() {
-					resp := e.authorize(codeParams("web", webRedirect, challenge))
-					loc, _ := url.Parse(resp.Header.Get("Location"))
-					pending = loc.Query().Get("authRequest")
-					_, _ = e.p.CompleteLogin(e.ctx, pending, Authentication{UserID: e.user.ID})
-				}, func() bool {
-					return e.db.AuthRequest.Query().Where(authrequest.ID(pulid.ID(pending)), authrequest.Done(true)).ExistX(e.ctx)
-				}},
+		var pending string // the auth request of the sign-in completion case
+		n := eventCount(e)
+		restore := failAuditInserts(t, e)
+		cases := []struct {
+			name    string
+			act     func()
+			changed func() bool
+		}{
+			{"code exchange", func() { exchangeCode(t, e, code, verifier) }, func() bool {
+				return e.db.Grant.Query().Where(grant.ClientID("web")).CountX(e.ctx) > 3
+			}},
+			{"revocation", func() { revoke(t, e, revokeTok) }, func() bool { return grantOf(revokeTok).RevokedAt != nil }},
+			{"reuse revokes the family", func() { refreshForm(t, e, url.Values{"refresh_token": {reusedTok}}, "web", webSecret) },
+				func() bool { return grantOf(reusedTok).RevokedAt != nil }},
+			{"sign-in completion", func() {
+				resp := e.authorize(codeParams("web", webRedirect, challenge))
+				loc, _ := url.Parse(resp.Header.Get("Location"))
+				pending = loc.Query().Get("authRequest")
+				_, _ = e.p.CompleteLogin(e.ctx, pending, Authentication{UserID: e.user.ID})
+			}, func() bool {
+				return e.db.AuthRequest.Query().Where(authrequest.ID(pulid.ID(pending)), authrequest.Done(true)).ExistX(e.ctx)
+			}},
+		}
+		for _, c := range cases {
+			c.act()
+			if c.changed() {
+				t.Errorf("%s: the change was made without its audit event", c.name)
 			}
-			for _, c := range cases {
-				c.act()
-				if c.changed() {
-					t.Errorf("%s: the change was made without its audit event", c.name)
-				}
+		}
+		restore()
+		if got := eventsSince(e, n); len(got) != 0 {
+			t.Errorf("events written while refused: %v", actions(got))
+		}
+		// The same requests, now that events can be written: change and event.
+		for _, c := range cases[1:] { // the code was spent by its first redemption
+			c.act()
+			if !c.changed() {
+				t.Errorf("%s: no change once events can be written", c.name)
 			}
-			restore()
-			if got := eventsSince(e, n); len(got) != 0 {
-				t.Errorf("events written while refused: %v", actions(got))
+		}
+		var got []string
+		for _, ev := range eventsSince(e, n) {
+			got = append(got, ev.Action)
+		}
+		for _, a := range []string{actionTokenRevoke, actionRefreshReused, actionUserLogin} {
+			if !slices.Contains(got, a) {
+				t.Errorf("events %v lack %s", got, a)
 			}
-			// The same requests, now that events can be written: change and event.
-			for _, c := range cases[1:] { // the code was spent by its first redemption
-				c.act()
-				if !c.changed() {
-					t.Errorf("%s: no change once events can be written", c.name)
-				}
-			}
-			var got []string
-			for _, ev := range eventsSince(e, n) {
-				got = append(got, ev.Action)
-			}
-			for _, a := range []string{actionTokenRevoke, actionRefreshReused, actionUserLogin} {
-				if !slices.Contains(got, a) {
-					t.Errorf("events %v lack %s", got, a)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestAuditRevocationRecordedOnce: ten clients' worth of concurrent RFC
 // 7009 revocations of one refresh token revoke its grant once and record
 // it once.
 func TestAuditRevocationRecordedOnce(t *testing.T) {
-	for _, d := range testdb.All(t) {
-		t.Run(d.Name, func(t *testing.T) {
-			e, _ := auditEnv(t, d)
-			tok := e.signIn(t, Authentication{}, "offline_access").RefreshToken
-			n := eventCount(e)
-			var start, done sync.WaitGroup
-			start.Add(1)
-			for range 10 {
-				done.Add(1)
-				go func() {
-					defer done.Done()
-					start.Wait()
-					postFormAnswer(e.issuer+pathRevoke, url.Values{"token": {tok}}, "web", webSecret)
-				}()
+	testdb.Each(t, func(t *testing.T, d testdb.Database) {
+		e, _ := auditEnv(t, d)
+		tok := e.signIn(t, Authentication{}, "offline_access").RefreshToken
+		n := eventCount(e)
+		var start, done sync.WaitGroup
+		start.Add(1)
+		for range 10 {
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				start.Wait()
+				postFormAnswer(e.issuer+pathRevoke, url.Values{"token": {tok}}, "web", webSecret)
+			}()
+		}
+		start.Done()
+		done.Wait()
+		var revokes int
+		for _, ev := range eventsSince(e, n) {
+			if ev.Action == actionTokenRevoke {
+				revokes++
 			}
-			start.Done()
-			done.Wait()
-			var revokes int
-			for _, ev := range eventsSince(e, n) {
-				if ev.Action == actionTokenRevoke {
-					revokes++
-				}
-			}
-			if revokes != 1 {
-				t.Errorf("%d token.revoke events for one grant, want 1", revokes)
-			}
-		})
-	}
+		}
+		if revokes != 1 {
+			t.Errorf("%d token.revoke events for one grant, want 1", revokes)
+		}
+	})
 }

@@ -39,16 +39,14 @@ var loopbackAllowed = safehttp.Config{AllowedInternal: []netip.Prefix{netip.Must
 // forEachJWKSEnv runs f once per backend with a provider whose HTTP
 // client is built from hc and whose log f can read.
 func forEachJWKSEnv(t *testing.T, hc safehttp.Config, f func(t *testing.T, e *env, logs *testkit.LogBuffer)) {
-	for _, d := range testdb.All(t) {
-		t.Run(d.Name, func(t *testing.T) {
-			logs := &testkit.LogBuffer{}
-			e := newEnv(t, d, func(c *Config) {
-				c.HTTPClient = safehttp.New(hc)
-				c.Logger = slog.New(slog.NewTextHandler(logs, nil))
-			})
-			f(t, e, logs)
+	testdb.Each(t, func(t *testing.T, d testdb.Database) {
+		logs := &testkit.LogBuffer{}
+		e := newEnv(t, d, func(c *Config) {
+			c.HTTPClient = safehttp.New(hc)
+			c.Logger = slog.New(slog.NewTextHandler(logs, nil))
 		})
-	}
+		f(t, e, logs)
+	})
 }
 
 // jwksServer is a client's jwks_uri: it serves what the test last set

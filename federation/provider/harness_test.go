@@ -56,9 +56,7 @@ const (
 
 // forEachDB runs f once per backend (SQLite always, PostgreSQL when configured).
 func forEachDB(t *testing.T, f func(t *testing.T, e *env)) {
-	for _, d := range testdb.All(t) {
-		t.Run(d.Name, func(t *testing.T) { f(t, newEnv(t, d)) })
-	}
+	testdb.Each(t, func(t *testing.T, d testdb.Database) { f(t, newEnv(t, d)) })
 }
 
 // newEnv starts a provider on d; opts adjust its Config.

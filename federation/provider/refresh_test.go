@@ -153,33 +153,31 @@ func TestConcurrentRefresh(t *testing.T) {
 // SQLite (the read, the successor's INSERT), and writes no audit event; a
 // grant for an organization adds one for the organization claims.
 func TestRefreshStatements(t *testing.T) {
-	for _, d := range testdb.All(t) {
-		t.Run(d.Name, func(t *testing.T) {
-			counted, n := d.Counting(t)
-			d.SQL = counted
-			e := newEnv(t, d)
-			base := map[string]int64{dialect.Postgres: 1, dialect.SQLite: 2}[d.Dialect]
-			for _, c := range []struct {
-				name   string
-				auth   Authentication
-				scopes []string
-				want   int64
-			}{
-				{"without an organization", Authentication{}, []string{"openid", "offline_access"}, base},
-				{"for an organization", Authentication{OrganizationID: e.org.ID}, []string{"openid", "offline_access", "organization"}, base + 1},
-			} {
-				tok := e.signIn(t, c.auth, c.scopes...)
-				n.Reset()
-				status, body := refreshForm(t, e, url.Values{"refresh_token": {tok.RefreshToken}}, "web", webSecret)
-				if status != 200 {
-					t.Fatalf("%s: %d %v", c.name, status, body)
-				}
-				if got := n.Load(); got != c.want {
-					t.Errorf("%s: %d statements, want %d: %q", c.name, got, c.want, n.Statements())
-				}
+	testdb.Each(t, func(t *testing.T, d testdb.Database) {
+		counted, n := d.Counting(t)
+		d.SQL = counted
+		e := newEnv(t, d)
+		base := map[string]int64{dialect.Postgres: 1, dialect.SQLite: 2}[d.Dialect]
+		for _, c := range []struct {
+			name   string
+			auth   Authentication
+			scopes []string
+			want   int64
+		}{
+			{"without an organization", Authentication{}, []string{"openid", "offline_access"}, base},
+			{"for an organization", Authentication{OrganizationID: e.org.ID}, []string{"openid", "offline_access", "organization"}, base + 1},
+		} {
+			tok := e.signIn(t, c.auth, c.scopes...)
+			n.Reset()
+			status, body := refreshForm(t, e, url.Values{"refresh_token": {tok.RefreshToken}}, "web", webSecret)
+			if status != 200 {
+				t.Fatalf("%s: %d %v", c.name, status, body)
 			}
-		})
-	}
+			if got := n.Load(); got != c.want {
+				t.Errorf("%s: %d statements, want %d: %q", c.name, got, c.want, n.Statements())
+			}
+		}
+	})
 }
 
 // On PostgreSQL the read inserts the successor when SQL's copy of the

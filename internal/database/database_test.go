@@ -86,34 +86,32 @@ func TestMigrateConcurrentReplicas(t *testing.T) {
 }
 
 func TestForeignKeysOn(t *testing.T) {
-	for _, d := range testdb.All(t) {
-		t.Run(d.Name, func(t *testing.T) {
-			ctx := t.Context()
-			exec(t, d.SQL, `CREATE TABLE fk_parents (id integer PRIMARY KEY)`)
-			exec(t, d.SQL, `CREATE TABLE fk_children (id integer PRIMARY KEY, parent_id integer NOT NULL REFERENCES fk_parents (id))`)
-			// Hold several connections at once so the check covers more than one.
-			conns := make([]interface{ Close() error }, 0, 4)
-			for range 4 {
-				c, err := d.SQL.Conn(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				conns = append(conns, c)
-				if d.Dialect == database.SQLite {
-					var fk int
-					if err := c.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
-						t.Errorf("PRAGMA foreign_keys = %d, %v; want 1", fk, err)
-					}
-				}
-				if _, err := c.ExecContext(ctx, `INSERT INTO fk_children (id, parent_id) VALUES (1, 42)`); err == nil {
-					t.Error("inserting a child of a missing parent succeeded, want a foreign key error")
+	testdb.Each(t, func(t *testing.T, d testdb.Database) {
+		ctx := t.Context()
+		exec(t, d.SQL, `CREATE TABLE fk_parents (id integer PRIMARY KEY)`)
+		exec(t, d.SQL, `CREATE TABLE fk_children (id integer PRIMARY KEY, parent_id integer NOT NULL REFERENCES fk_parents (id))`)
+		// Hold several connections at once so the check covers more than one.
+		conns := make([]interface{ Close() error }, 0, 4)
+		for range 4 {
+			c, err := d.SQL.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+			if d.Dialect == database.SQLite {
+				var fk int
+				if err := c.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+					t.Errorf("PRAGMA foreign_keys = %d, %v; want 1", fk, err)
 				}
 			}
-			for _, c := range conns {
-				c.Close()
+			if _, err := c.ExecContext(ctx, `INSERT INTO fk_children (id, parent_id) VALUES (1, 42)`); err == nil {
+				t.Error("inserting a child of a missing parent succeeded, want a foreign key error")
 			}
-		})
-	}
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+	})
 }
 
 func TestOpenErrorsHidePassword(t *testing.T) {
@@ -237,36 +235,34 @@ func TestPostgresPoolSize(t *testing.T) {
 // On SQLite a deferred transaction would fail with SQLITE_BUSY when it
 // upgrades its read lock; BEGIN IMMEDIATE (_txlock=immediate) makes it wait.
 func TestConcurrentWriters(t *testing.T) {
-	for _, d := range testdb.All(t) {
-		t.Run(d.Name, func(t *testing.T) {
-			exec(t, d.SQL, `CREATE TABLE writes (n integer NOT NULL, worker integer NOT NULL)`)
-			const workers, each = 8, 25
-			var wg sync.WaitGroup
-			errs := make(chan error, workers*each)
-			for w := range workers {
-				wg.Go(func() {
-					for range each {
-						if err := readThenWrite(t.Context(), d, w); err != nil {
-							errs <- err
-							return
-						}
+	testdb.Each(t, func(t *testing.T, d testdb.Database) {
+		exec(t, d.SQL, `CREATE TABLE writes (n integer NOT NULL, worker integer NOT NULL)`)
+		const workers, each = 8, 25
+		var wg sync.WaitGroup
+		errs := make(chan error, workers*each)
+		for w := range workers {
+			wg.Go(func() {
+				for range each {
+					if err := readThenWrite(t.Context(), d, w); err != nil {
+						errs <- err
+						return
 					}
-				})
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
-			var n int
-			if err := d.SQL.QueryRowContext(t.Context(), `SELECT count(*) FROM writes`).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			if n != workers*each {
-				t.Errorf("%d rows written, want %d", n, workers*each)
-			}
-		})
-	}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		var n int
+		if err := d.SQL.QueryRowContext(t.Context(), `SELECT count(*) FROM writes`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != workers*each {
+			t.Errorf("%d rows written, want %d", n, workers*each)
+		}
+	})
 }
 
 func readThenWrite(ctx context.Context, d testdb.Database, worker int) error {
@@ -378,27 +374,25 @@ func TestMigrateSQLiteFailsOnForeignKeyViolation(t *testing.T) {
 // TestMigrateKeepsRows re-runs the real migrations on a database that holds
 // parent and child rows: nothing is lost and the foreign keys stay intact.
 func TestMigrateKeepsRows(t *testing.T) {
-	for _, d := range testdb.All(t) {
-		t.Run(d.Name, func(t *testing.T) {
-			exec(t, d.SQL, strings.TrimPrefix(parentsV1, "-- +goose Up\n"))
-			exec(t, d.SQL, seedParents)
-			db := open(t, d.Config)
-			if err := db.Migrate(t.Context()); err != nil {
-				t.Fatal(err)
+	testdb.Each(t, func(t *testing.T, d testdb.Database) {
+		exec(t, d.SQL, strings.TrimPrefix(parentsV1, "-- +goose Up\n"))
+		exec(t, d.SQL, seedParents)
+		db := open(t, d.Config)
+		if err := db.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, d.SQL, `SELECT count(*) FROM cascade_children WHERE parent_id = 1`); n != 1 {
+			t.Errorf("cascade children: %d, want 1", n)
+		}
+		if n := count(t, d.SQL, `SELECT count(*) FROM setnull_children WHERE parent_id = 1`); n != 1 {
+			t.Errorf("set-null children pointing at the parent: %d, want 1", n)
+		}
+		if d.Dialect == database.SQLite {
+			if n := count(t, d.SQL, `SELECT count(*) FROM pragma_foreign_key_check`); n != 0 {
+				t.Errorf("foreign_key_check: %d violations, want 0", n)
 			}
-			if n := count(t, d.SQL, `SELECT count(*) FROM cascade_children WHERE parent_id = 1`); n != 1 {
-				t.Errorf("cascade children: %d, want 1", n)
-			}
-			if n := count(t, d.SQL, `SELECT count(*) FROM setnull_children WHERE parent_id = 1`); n != 1 {
-				t.Errorf("set-null children pointing at the parent: %d, want 1", n)
-			}
-			if d.Dialect == database.SQLite {
-				if n := count(t, d.SQL, `SELECT count(*) FROM pragma_foreign_key_check`); n != 0 {
-					t.Errorf("foreign_key_check: %d violations, want 0", n)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 func migrationFiles(t *testing.T, dialect string) int {

@@ -55,6 +55,15 @@ func All(t testing.TB) []Database {
 	return open(t, true)
 }
 
+// Each runs fn as a subtest named after each database of All, so that
+// `go test -run 'TestX/postgres'` targets one backend.
+func Each(t *testing.T, fn func(t *testing.T, db Database)) {
+	t.Helper()
+	for _, db := range All(t) {
+		t.Run(db.Name, func(t *testing.T) { fn(t, db) })
+	}
+}
+
 // Empty is All without migrating: every database holds no tables. It is for
 // tests of migrations themselves.
 func Empty(t testing.TB) []Database {

@@ -144,96 +144,92 @@ func TestMissingPostgres(t *testing.T) {
 }
 
 func TestCounting(t *testing.T) {
-	for _, d := range testdb.All(t) {
-		t.Run(d.Name, func(t *testing.T) {
-			ctx := t.Context()
-			if _, err := d.SQL.ExecContext(ctx, `CREATE TABLE counted (id integer PRIMARY KEY, v text)`); err != nil {
+	testdb.Each(t, func(t *testing.T, d testdb.Database) {
+		ctx := t.Context()
+		if _, err := d.SQL.ExecContext(ctx, `CREATE TABLE counted (id integer PRIMARY KEY, v text)`); err != nil {
+			t.Fatal(err)
+		}
+		db, n := d.Counting(t)
+		if got := n.Load(); got != 0 {
+			t.Fatalf("fresh counter = %d, want 0", got)
+		}
+		ph := "?"
+		if d.Dialect == database.Postgres {
+			ph = "$1"
+		}
+		mustExec(t, db, `INSERT INTO counted (id, v) VALUES (1, 'a')`) // 1
+		var v string
+		if err := db.QueryRowContext(ctx, `SELECT v FROM counted WHERE id = `+ph, 1).Scan(&v); err != nil { // 2
+			t.Fatal(err)
+		}
+		rows, err := db.QueryContext(ctx, `SELECT id FROM counted`) // 3
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		tx, err := db.BeginTx(ctx, nil) // not counted
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO counted (id, v) VALUES (2, 'b')`); err != nil { // 4
+			t.Fatal(err)
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM counted`).Scan(new(int)); err != nil { // 5
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil { // not counted
+			t.Fatal(err)
+		}
+		st, err := db.PrepareContext(ctx, `SELECT v FROM counted WHERE id = `+ph)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id := range 2 { // 6, 7
+			if err := st.QueryRowContext(ctx, id+1).Scan(&v); err != nil {
 				t.Fatal(err)
 			}
-			db, n := d.Counting(t)
-			if got := n.Load(); got != 0 {
-				t.Fatalf("fresh counter = %d, want 0", got)
-			}
-			ph := "?"
-			if d.Dialect == database.Postgres {
-				ph = "$1"
-			}
-			mustExec(t, db, `INSERT INTO counted (id, v) VALUES (1, 'a')`) // 1
-			var v string
-			if err := db.QueryRowContext(ctx, `SELECT v FROM counted WHERE id = `+ph, 1).Scan(&v); err != nil { // 2
-				t.Fatal(err)
-			}
-			rows, err := db.QueryContext(ctx, `SELECT id FROM counted`) // 3
-			if err != nil {
-				t.Fatal(err)
-			}
-			rows.Close()
-			tx, err := db.BeginTx(ctx, nil) // not counted
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO counted (id, v) VALUES (2, 'b')`); err != nil { // 4
-				t.Fatal(err)
-			}
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM counted`).Scan(new(int)); err != nil { // 5
-				t.Fatal(err)
-			}
-			if err := tx.Commit(); err != nil { // not counted
-				t.Fatal(err)
-			}
-			st, err := db.PrepareContext(ctx, `SELECT v FROM counted WHERE id = `+ph)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for id := range 2 { // 6, 7
-				if err := st.QueryRowContext(ctx, id+1).Scan(&v); err != nil {
-					t.Fatal(err)
-				}
-			}
-			st.Close()
-			if err := db.PingContext(ctx); err != nil { // not counted
-				t.Fatal(err)
-			}
-			if got := n.Load(); got != 7 {
-				t.Errorf("counted %d statements, want 7: %q", got, n.Statements())
-			}
-			if got := len(n.Statements()); got != 7 {
-				t.Errorf("recorded %d statements, want 7", got)
-			}
-			n.Reset()
-			mustExec(t, db, `DELETE FROM counted`)
-			if got := n.Load(); got != 1 {
-				t.Errorf("after Reset: counted %d, want 1: %q", got, n.Statements())
-			}
-			// The original pool is not counted.
-			mustExec(t, d.SQL, `DELETE FROM counted`)
-			if got := n.Load(); got != 1 {
-				t.Errorf("statements on d.SQL were counted: %d, want 1", got)
-			}
-		})
-	}
+		}
+		st.Close()
+		if err := db.PingContext(ctx); err != nil { // not counted
+			t.Fatal(err)
+		}
+		if got := n.Load(); got != 7 {
+			t.Errorf("counted %d statements, want 7: %q", got, n.Statements())
+		}
+		if got := len(n.Statements()); got != 7 {
+			t.Errorf("recorded %d statements, want 7", got)
+		}
+		n.Reset()
+		mustExec(t, db, `DELETE FROM counted`)
+		if got := n.Load(); got != 1 {
+			t.Errorf("after Reset: counted %d, want 1: %q", got, n.Statements())
+		}
+		// The original pool is not counted.
+		mustExec(t, d.SQL, `DELETE FROM counted`)
+		if got := n.Load(); got != 1 {
+			t.Errorf("statements on d.SQL were counted: %d, want 1", got)
+		}
+	})
 }
 
 func TestCountingConcurrent(t *testing.T) {
-	for _, d := range testdb.All(t) {
-		t.Run(d.Name, func(t *testing.T) {
-			db, n := d.Counting(t)
-			var wg sync.WaitGroup
-			for range 8 {
-				wg.Go(func() {
-					for range 10 {
-						if err := db.QueryRowContext(t.Context(), `SELECT 1`).Scan(new(int)); err != nil {
-							t.Error(err)
-						}
+	testdb.Each(t, func(t *testing.T, d testdb.Database) {
+		db, n := d.Counting(t)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for range 10 {
+					if err := db.QueryRowContext(t.Context(), `SELECT 1`).Scan(new(int)); err != nil {
+						t.Error(err)
 					}
-				})
-			}
-			wg.Wait()
-			if got := n.Load(); got != 80 {
-				t.Errorf("counted %d, want 80", got)
-			}
-		})
-	}
+				}
+			})
+		}
+		wg.Wait()
+		if got := n.Load(); got != 80 {
+			t.Errorf("counted %d, want 80", got)
+		}
+	})
 }
 
 func count(t *testing.T, db *sql.DB, query string) int {

@@ -62,120 +62,116 @@ func clientFor(t *testing.T, db testdb.Database) *ent.Client {
 
 // TestNoViewerNoData: a query without a viewer is denied for every type.
 func TestNoViewerNoData(t *testing.T) {
-	for _, db := range testdb.All(t) {
-		t.Run(db.Name, func(t *testing.T) {
-			c := clientFor(t, db)
-			for table, count := range queriers(c) {
-				if _, err := count(context.Background()); !errors.Is(err, privacy.Deny) {
-					t.Errorf("%s without a viewer: err = %v, want privacy denial", table, err)
-				}
+	testdb.Each(t, func(t *testing.T, db testdb.Database) {
+		c := clientFor(t, db)
+		for table, count := range queriers(c) {
+			if _, err := count(context.Background()); !errors.Is(err, privacy.Deny) {
+				t.Errorf("%s without a viewer: err = %v, want privacy denial", table, err)
 			}
-			_, err := c.Organization.Create().SetName("x").SetSlug("x").Save(context.Background())
-			if !errors.Is(err, privacy.Deny) {
-				t.Errorf("create without a viewer: err = %v, want privacy denial", err)
-			}
-		})
-	}
+		}
+		_, err := c.Organization.Create().SetName("x").SetSlug("x").Save(context.Background())
+		if !errors.Is(err, privacy.Deny) {
+			t.Errorf("create without a viewer: err = %v, want privacy denial", err)
+		}
+	})
 }
 
 // TestOrganizationViewerSeesOnlyItsOrganization seeds two organizations and
 // counts every type as a viewer scoped to one of them.
 func TestOrganizationViewerSeesOnlyItsOrganization(t *testing.T) {
-	for _, db := range testdb.All(t) {
-		t.Run(db.Name, func(t *testing.T) {
-			c := clientFor(t, db)
-			sys := viewer.SystemContext(context.Background())
-			var orgs []pulid.ID
-			for _, slug := range []string{"a", "b"} {
-				o := c.Organization.Create().SetName(slug).SetSlug(slug).SaveX(sys)
-				u := c.User.Create().SetEmail(slug + "@example.com").SaveX(sys)
-				r := c.Role.Create().SetOrganizationID(o.ID).SetKey("member").SetName("Member").SaveX(sys)
-				c.Membership.Create().SetOrganizationID(o.ID).SetUserID(u.ID).AddRoles(r).ExecX(sys)
-				c.Domain.Create().SetOrganizationID(o.ID).SetDomain(slug + ".example").SetTxtToken("t").ExecX(sys)
-				c.Connection.Create().SetOrganizationID(o.ID).SetName("idp").SetProtocol("OIDC").ExecX(sys)
-				c.OrganizationPolicy.Create().SetOrganizationID(o.ID).ExecX(sys)
-				c.APIKey.Create().SetOrganizationID(o.ID).SetName("k").SetPrefix("p" + slug).SetSecretHash("h").ExecX(sys)
-				c.AuditEvent.Create().SetOrganizationID(o.ID).SetAction("x").SetActor("system").SetActorType("system").ExecX(sys)
-				orgs = append(orgs, o.ID)
-			}
-			c.Application.Create().SetName("app").SetType("WEB").SetClientID("c").ExecX(sys)
-			c.APIKey.Create().SetName("instance").SetPrefix("pi").SetSecretHash("h").ExecX(sys)
+	testdb.Each(t, func(t *testing.T, db testdb.Database) {
+		c := clientFor(t, db)
+		sys := viewer.SystemContext(context.Background())
+		var orgs []pulid.ID
+		for _, slug := range []string{"a", "b"} {
+			o := c.Organization.Create().SetName(slug).SetSlug(slug).SaveX(sys)
+			u := c.User.Create().SetEmail(slug + "@example.com").SaveX(sys)
+			r := c.Role.Create().SetOrganizationID(o.ID).SetKey("member").SetName("Member").SaveX(sys)
+			c.Membership.Create().SetOrganizationID(o.ID).SetUserID(u.ID).AddRoles(r).ExecX(sys)
+			c.Domain.Create().SetOrganizationID(o.ID).SetDomain(slug + ".example").SetTxtToken("t").ExecX(sys)
+			c.Connection.Create().SetOrganizationID(o.ID).SetName("idp").SetProtocol("OIDC").ExecX(sys)
+			c.OrganizationPolicy.Create().SetOrganizationID(o.ID).ExecX(sys)
+			c.APIKey.Create().SetOrganizationID(o.ID).SetName("k").SetPrefix("p" + slug).SetSecretHash("h").ExecX(sys)
+			c.AuditEvent.Create().SetOrganizationID(o.ID).SetAction("x").SetActor("system").SetActorType("system").ExecX(sys)
+			orgs = append(orgs, o.ID)
+		}
+		c.Application.Create().SetName("app").SetType("WEB").SetClientID("c").ExecX(sys)
+		c.APIKey.Create().SetName("instance").SetPrefix("pi").SetSecretHash("h").ExecX(sys)
 
-			scoped := viewer.NewContext(context.Background(), viewer.ScopedTo("key_test", orgs[0]))
+		scoped := viewer.NewContext(context.Background(), viewer.ScopedTo("key_test", orgs[0]))
+		for table, count := range queriers(c) {
+			n, err := count(scoped)
+			switch table {
+			case "applications", "signing_keys", "auth_requests", "grants", "refresh_tokens", "revoked_tokens", "sessions", "consents", "login_transactions":
+				if !errors.Is(err, privacy.Deny) {
+					t.Errorf("%s (instance-level) for an organization viewer: n=%d err=%v, want denial", table, n, err)
+				}
+			default:
+				if err != nil || n != 1 {
+					t.Errorf("%s for an organization viewer: n=%d err=%v, want exactly its own 1", table, n, err)
+				}
+			}
+		}
+
+		// Within its organization, a viewer reads each table only with
+		// that table's permission, and changes rows only with the write one.
+		for _, tc := range []struct {
+			perms   []string
+			visible []string
+		}{
+			{nil, nil},
+			{[]string{authz.AuditRead}, []string{"audit_events"}},
+			{[]string{authz.MembersRead}, []string{"users", "memberships", "roles"}},
+			{[]string{authz.OrganizationRead}, []string{"organizations", "domains", "connections", "organization_policies"}},
+			{[]string{authz.APIKeysManage}, []string{"api_keys"}},
+			{[]string{authz.OrganizationRead, authz.MembersManage, authz.RolesManage, authz.PolicyManage}, []string{"organizations", "domains", "connections", "organization_policies"}},
+		} {
+			ctx := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.Organization, Actor: "usr_x",
+				Organizations: orgs[:1], Permissions: map[pulid.ID][]string{orgs[0]: tc.perms}})
 			for table, count := range queriers(c) {
-				n, err := count(scoped)
-				switch table {
-				case "applications", "signing_keys", "auth_requests", "grants", "refresh_tokens", "revoked_tokens", "sessions", "consents", "login_transactions":
-					if !errors.Is(err, privacy.Deny) {
-						t.Errorf("%s (instance-level) for an organization viewer: n=%d err=%v, want denial", table, n, err)
-					}
-				default:
-					if err != nil || n != 1 {
-						t.Errorf("%s for an organization viewer: n=%d err=%v, want exactly its own 1", table, n, err)
-					}
+				n, err := count(ctx)
+				switch {
+				case errors.Is(err, privacy.Deny): // instance-level, checked above
+				case err != nil:
+					t.Errorf("%s holding %v: %v", table, tc.perms, err)
+				case slices.Contains(tc.visible, table) != (n == 1):
+					t.Errorf("%s holding %v: %d rows visible", table, tc.perms, n)
 				}
 			}
+			if n, err := c.Domain.Update().SetVerificationState("VERIFIED").Save(ctx); err != nil || n != 0 {
+				t.Errorf("bulk domain update holding %v: n=%d err=%v, want 0 rows", tc.perms, n, err)
+			}
+			if err := c.Organization.UpdateOneID(orgs[0]).SetName("x").Exec(ctx); !ent.IsNotFound(err) {
+				t.Errorf("organization update holding %v: %v, want no row", tc.perms, err)
+			}
+		}
 
-			// Within its organization, a viewer reads each table only with
-			// that table's permission, and changes rows only with the write one.
-			for _, tc := range []struct {
-				perms   []string
-				visible []string
-			}{
-				{nil, nil},
-				{[]string{authz.AuditRead}, []string{"audit_events"}},
-				{[]string{authz.MembersRead}, []string{"users", "memberships", "roles"}},
-				{[]string{authz.OrganizationRead}, []string{"organizations", "domains", "connections", "organization_policies"}},
-				{[]string{authz.APIKeysManage}, []string{"api_keys"}},
-				{[]string{authz.OrganizationRead, authz.MembersManage, authz.RolesManage, authz.PolicyManage}, []string{"organizations", "domains", "connections", "organization_policies"}},
-			} {
-				ctx := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.Organization, Actor: "usr_x",
-					Organizations: orgs[:1], Permissions: map[pulid.ID][]string{orgs[0]: tc.perms}})
-				for table, count := range queriers(c) {
-					n, err := count(ctx)
-					switch {
-					case errors.Is(err, privacy.Deny): // instance-level, checked above
-					case err != nil:
-						t.Errorf("%s holding %v: %v", table, tc.perms, err)
-					case slices.Contains(tc.visible, table) != (n == 1):
-						t.Errorf("%s holding %v: %d rows visible", table, tc.perms, n)
-					}
-				}
-				if n, err := c.Domain.Update().SetVerificationState("VERIFIED").Save(ctx); err != nil || n != 0 {
-					t.Errorf("bulk domain update holding %v: n=%d err=%v, want 0 rows", tc.perms, n, err)
-				}
-				if err := c.Organization.UpdateOneID(orgs[0]).SetName("x").Exec(ctx); !ent.IsNotFound(err) {
-					t.Errorf("organization update holding %v: %v, want no row", tc.perms, err)
-				}
-			}
+		// Bulk writes with a predicate that matches everything touch only the viewer's rows.
+		if n, err := c.Domain.Update().SetVerificationState("VERIFIED").Save(scoped); err != nil || n != 1 {
+			t.Errorf("bulk update as organization viewer: n=%d err=%v, want 1", n, err)
+		}
+		if n, err := c.Domain.Delete().Exec(scoped); err != nil || n != 1 {
+			t.Errorf("bulk delete as organization viewer: n=%d err=%v, want 1", n, err)
+		}
+		if n := c.Domain.Query().CountX(sys); n != 1 {
+			t.Errorf("after scoped bulk delete %d domains remain, want the other tenant's 1", n)
+		}
 
-			// Bulk writes with a predicate that matches everything touch only the viewer's rows.
-			if n, err := c.Domain.Update().SetVerificationState("VERIFIED").Save(scoped); err != nil || n != 1 {
-				t.Errorf("bulk update as organization viewer: n=%d err=%v, want 1", n, err)
-			}
-			if n, err := c.Domain.Delete().Exec(scoped); err != nil || n != 1 {
-				t.Errorf("bulk delete as organization viewer: n=%d err=%v, want 1", n, err)
-			}
-			if n := c.Domain.Query().CountX(sys); n != 1 {
-				t.Errorf("after scoped bulk delete %d domains remain, want the other tenant's 1", n)
-			}
+		// Audit events are append-only, even for the system.
+		if _, err := c.AuditEvent.Delete().Exec(sys); !errors.Is(err, privacy.Deny) {
+			t.Errorf("deleting audit events: err = %v, want denial", err)
+		}
 
-			// Audit events are append-only, even for the system.
-			if _, err := c.AuditEvent.Delete().Exec(sys); !errors.Is(err, privacy.Deny) {
-				t.Errorf("deleting audit events: err = %v, want denial", err)
-			}
-
-			me := c.User.Query().FirstX(sys)
-			user := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.User, Actor: string(me.ID), UserID: me.ID})
-			if n, err := c.User.Query().Count(user); err != nil || n != 1 {
-				t.Errorf("user viewer sees %d users (err %v), want only itself", n, err)
-			}
-			if n, err := c.Organization.Query().Count(user); err != nil || n != 1 {
-				t.Errorf("user viewer sees %d organizations (err %v), want its 1", n, err)
-			}
-			if _, err := c.User.UpdateOneID(me.ID).SetName("x").Save(user); !errors.Is(err, privacy.Deny) {
-				t.Errorf("user viewer changing itself directly: err = %v, want denial until viewer mutations exist", err)
-			}
-		})
-	}
+		me := c.User.Query().FirstX(sys)
+		user := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.User, Actor: string(me.ID), UserID: me.ID})
+		if n, err := c.User.Query().Count(user); err != nil || n != 1 {
+			t.Errorf("user viewer sees %d users (err %v), want only itself", n, err)
+		}
+		if n, err := c.Organization.Query().Count(user); err != nil || n != 1 {
+			t.Errorf("user viewer sees %d organizations (err %v), want its 1", n, err)
+		}
+		if _, err := c.User.UpdateOneID(me.ID).SetName("x").Save(user); !errors.Is(err, privacy.Deny) {
+			t.Errorf("user viewer changing itself directly: err = %v, want denial until viewer mutations exist", err)
+		}
+	})
 }
