@@ -24,10 +24,7 @@ const chromiumPath = "/usr/bin/chromium"
 func chromium(t *testing.T) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv(testdb.EnvRequireAll) == "1" {
-			t.Fatalf("%s=1 but %s is missing: apt-get install chromium", testdb.EnvRequireAll, chromiumPath)
-		}
-		t.Skipf("browser test skipped: %s not found (Debian package chromium)", chromiumPath)
+		testkit.Missing(t, "the browser test needs %s (Debian package chromium)", chromiumPath)
 	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),

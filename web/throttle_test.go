@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
 )
 
 func TestLoginThrottle(t *testing.T) {
@@ -88,7 +88,7 @@ func TestLoginThrottle(t *testing.T) {
 func TestLoginThrottleParallel(t *testing.T) {
 	t.Parallel()
 	limiters := map[string]func(t *testing.T, now func() time.Time) ratelimit.Limiter{"memory": nil}
-	if url := os.Getenv("GATEHOUSE_TEST_REDIS_URL"); url != "" {
+	if url := testkit.RedisURL(t); url != "" {
 		limiters["redis"] = func(t *testing.T, now func() time.Time) ratelimit.Limiter {
 			r, err := ratelimit.OpenRedis(ratelimit.RedisConfig{URL: url, Prefix: "gatehouse-test:" + t.Name() + ":" + rand.Text() + ":", Now: now, Timeout: 5 * time.Second})
 			if err != nil {
@@ -97,10 +97,6 @@ func TestLoginThrottleParallel(t *testing.T) {
 			t.Cleanup(func() { _ = r.Close() })
 			return r
 		}
-	} else if os.Getenv("GATEHOUSE_TEST_REQUIRE_ALL") == "1" {
-		t.Fatal("GATEHOUSE_TEST_REQUIRE_ALL=1 but GATEHOUSE_TEST_REDIS_URL is not set; set it to a Redis server URL, e.g. redis://127.0.0.1:6379/0")
-	} else {
-		t.Log("Redis skipped; set GATEHOUSE_TEST_REDIS_URL=redis://127.0.0.1:6379/0 to run it too")
 	}
 	for name, open := range limiters {
 		t.Run(name, func(t *testing.T) {

@@ -22,7 +22,7 @@ type backend struct {
 func backends(t *testing.T) []backend {
 	t.Helper()
 	bs := []backend{{"memory", func(_ *testing.T, now func() time.Time) Limiter { return NewMemory(MemoryConfig{Now: now}) }}}
-	if url := testRedisURL(t); url != "" {
+	if url := testkit.RedisURL(t); url != "" {
 		bs = append(bs, backend{"redis", func(t *testing.T, now func() time.Time) Limiter { return openTestRedis(t, url, now) }})
 	}
 	return bs

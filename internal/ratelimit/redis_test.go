@@ -5,38 +5,15 @@ import (
 	"crypto/rand"
 	"errors"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-)
 
-// Environment variables read by the Redis tests (internal/testdb's
-// convention: a missing backend is skipped with a message, or fails under
-// GATEHOUSE_TEST_REQUIRE_ALL=1).
-const (
-	envRedisURL   = "GATEHOUSE_TEST_REDIS_URL"
-	envRequireAll = "GATEHOUSE_TEST_REQUIRE_ALL"
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
 )
-
-// testRedisURL is GATEHOUSE_TEST_REDIS_URL, or "" after logging how to set it.
-func testRedisURL(t *testing.T) string {
-	t.Helper()
-	url := os.Getenv(envRedisURL)
-	switch {
-	case url != "":
-		return url
-	case os.Getenv(envRequireAll) == "1":
-		t.Fatalf("ratelimit: %s=1 but %s is not set; set it to a Redis server URL, e.g. redis://127.0.0.1:6379/0",
-			envRequireAll, envRedisURL)
-	default:
-		t.Logf("ratelimit: Redis skipped; set %s=redis://127.0.0.1:6379/0 to run it too", envRedisURL)
-	}
-	return ""
-}
 
 // openTestRedis is a Redis limiter whose keys carry a prefix of this test's
 // own, deleted when the test ends.
@@ -87,10 +64,7 @@ type privateRedis struct {
 func startPrivateRedis(t *testing.T) *privateRedis {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv(envRequireAll) == "1" {
-			t.Fatalf("ratelimit: %s=1 but redis-server is not installed (apt-get install redis-server)", envRequireAll)
-		}
-		t.Skip("ratelimit: redis-server is not installed (apt-get install redis-server); skipped")
+		testkit.Missing(t, "this test starts its own redis-server, which is not installed (apt-get install redis-server)")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -145,7 +119,7 @@ func (p *privateRedis) stop() {
 // whose clocks differ agree on every wait.
 func TestRedisServerClock(t *testing.T) {
 	t.Parallel()
-	url := testRedisURL(t)
+	url := testkit.RedisURL(t)
 	if url == "" {
 		return
 	}
