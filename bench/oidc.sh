@@ -91,10 +91,12 @@ GH_BIN=$W/gatehouse
 BASE=${BENCH_BASELINE:-}
 if [ -n "$BASE" ]; then
 	# The baseline and its own load tool (its hosted pages may differ), built
-	# from a detached work tree of REV.
-	git worktree add -q --detach "$W/base-src" "$BASE"
+	# from REV's files.
+	# An exported tree, not a work tree: nothing to clean up in .git if a
+	# build fails.
+	mkdir -p "$W/base-src"
+	git archive "$BASE" | tar -x -C "$W/base-src"
 	(cd "$W/base-src" && go build -o "$W/gatehouse-base" ./cmd/gatehouse && go build -o "$W/load-base" ./bench/load)
-	git worktree remove --force "$W/base-src"
 	say "baseline: $(git rev-parse --short "$BASE") ($(git log -1 --format=%s "$BASE" | cut -c1-60))"
 fi
 if [ "${BENCH_PROFILE:-}" = 1 ]; then

@@ -2,7 +2,6 @@ package tenants
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -21,8 +20,7 @@ import (
 // AuditEvent client of the transaction that makes the change, so the change
 // and its record commit or roll back together; or to Audit.Rejected for a
 // refused request that changed nothing, which is rate-limited so that an
-// attacker cannot flood the trail. Statements written in SQL (the
-// provider's one-statement refresh) take the same values from AuditRow.
+// attacker cannot flood the trail.
 
 // Event is one audit event before it is written.
 type Event struct {
@@ -148,37 +146,6 @@ func WriteAudit(ctx context.Context, events *ent.AuditEventClient, at time.Time,
 	return nil
 }
 
-// AuditColumns are the columns of an audit_events INSERT written in SQL,
-// in the order of AuditRow's values.
-const AuditColumns = `"id", "organization_id", "action", "actor", "actor_type", "target_type", "target_id", "ip", "user_agent", "request_id", "metadata", "created_at"`
-
-// AuditInsertSQL stores one AuditRow, in SQL both databases accept.
-const AuditInsertSQL = `INSERT INTO "audit_events" (` + AuditColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
-
-// AuditRow is e as the values of AuditColumns, for a statement written in
-// SQL that stores an event together with its change (the provider's
-// one-statement refresh on PostgreSQL). Nullable columns are nil when
-// WriteAudit would leave them unset.
-func AuditRow(ctx context.Context, at time.Time, e Event) ([]any, error) {
-	md := e.fill(ctx)
-	var metadata any
-	if len(md) > 0 {
-		b, err := json.Marshal(md)
-		if err != nil {
-			return nil, fmt.Errorf("audit %s: %w", e.Action, err)
-		}
-		metadata = string(b)
-	}
-	orNil := func(s string) any {
-		if s == "" {
-			return nil
-		}
-		return s
-	}
-	return []any{string(pulid.New("evt")), orNil(string(e.Organization)), e.Action, e.Actor, e.ActorType,
-		orNil(e.TargetType), orNil(e.TargetID), e.Origin.IP, e.Origin.UserAgent, e.Origin.RequestID, metadata, at}, nil
-}
-
 // AuditConfig configures an Audit. Zero values take the defaults.
 type AuditConfig struct {
 	// Now defaults to time.Now.
@@ -257,8 +224,6 @@ func NewAudit(cfg AuditConfig) *Audit {
 }
 
 // Now is the Audit's clock, for events written with WriteAudit.
-func (a *Audit) Now() time.Time { return a.now() }
-
 // Rejected records a refused request that changed nothing (a 401 at
 // /graphql, an invalid_client or invalid_grant at the token endpoint):
 // at most RejectLimit events per client address (an IPv6 client's /64)

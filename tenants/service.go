@@ -51,7 +51,7 @@ func NewService(client *ent.Client, opts ...Option) *Service {
 	for _, o := range opts {
 		o(s)
 	}
-	s.aud = NewAudit(AuditConfig{Now: s.now})
+	s.aud = NewAudit(AuditConfig{Now: s.now, Logger: s.log})
 	return s
 }
 

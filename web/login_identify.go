@@ -71,12 +71,8 @@ func (w *Web) selectAccount(rw http.ResponseWriter, r *http.Request, req *LoginR
 // postContinue is the answer to the page of selectAccount: continue as the
 // signed-in user, or sign in as someone else.
 func (w *Web) postContinue(rw http.ResponseWriter, r *http.Request) {
-	req, s, u, ok := w.postedStep(rw, r)
+	req, s, u, ok := w.postedChoice(rw, r)
 	if !ok {
-		return
-	}
-	if r.PostFormValue("action") == "switch" {
-		w.anotherAccount(rw, r, req)
 		return
 	}
 	w.proceed(rw, r, req, s, u, nil)

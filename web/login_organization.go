@@ -16,12 +16,8 @@ import (
 )
 
 func (w *Web) postOrganization(rw http.ResponseWriter, r *http.Request) {
-	req, s, u, ok := w.postedStep(rw, r)
+	req, s, u, ok := w.postedChoice(rw, r)
 	if !ok {
-		return
-	}
-	if r.PostFormValue("action") == "switch" {
-		w.anotherAccount(rw, r, req)
 		return
 	}
 	orgs, err := w.organizations(r.Context(), u.ID)

@@ -79,6 +79,17 @@ func (w *Web) postedRequest(rw http.ResponseWriter, r *http.Request) (*LoginRequ
 	return req, true
 }
 
+// postedChoice is postedStep for the pages that also offer "sign in as
+// someone else" (action=switch), which it answers itself.
+func (w *Web) postedChoice(rw http.ResponseWriter, r *http.Request) (*LoginRequest, *ent.Session, *ent.User, bool) {
+	req, s, u, ok := w.postedStep(rw, r)
+	if ok && r.PostFormValue("action") == "switch" {
+		w.anotherAccount(rw, r, req)
+		return nil, nil, nil, false
+	}
+	return req, s, u, ok
+}
+
 // postedStep is postedRequest for the steps after authentication: the
 // browser must still hold the session the ticket was issued for.
 func (w *Web) postedStep(rw http.ResponseWriter, r *http.Request) (*LoginRequest, *ent.Session, *ent.User, bool) {

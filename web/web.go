@@ -152,7 +152,7 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 			tenants.WithPasswordParams(cfg.PasswordParams), tenants.WithLogger(cfg.Logger))
 	}
 	w := &Web{cfg: cfg, secure: u.Scheme == "https", pages: map[string]*template.Template{},
-		rejections: tenants.NewAudit(tenants.AuditConfig{Now: cfg.Now, Logger: cfg.Logger})}
+		rejections: cfg.Tenants.Audit()} // the node's one limit on refusal events
 	w.sessionCk, w.csrfCk, w.deviceCk, w.loginCk = "gatehouse_session", "gatehouse_csrf", "gatehouse_device", "gatehouse_login"
 	if w.secure {
 		w.sessionCk, w.csrfCk, w.deviceCk, w.loginCk = "__Host-gatehouse_session", "__Host-gatehouse_csrf", "__Host-gatehouse_device", "__Host-gatehouse_login"

@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,7 +133,7 @@ func run(users, conc int) error {
 	pid := srv.Process.Pid
 	hwm0, rss0 := memory(pid)
 	fmt.Printf("# %s; %d CPUs; password concurrency %s; GOMEMLIMIT=%q GOGC=%q\n", time.Now().UTC().Format(time.RFC3339),
-		runtimeCPUs(), orDefault(conc), os.Getenv("GOMEMLIMIT"), os.Getenv("GOGC"))
+		runtime.NumCPU(), orDefault(conc), os.Getenv("GOMEMLIMIT"), os.Getenv("GOGC"))
 	fmt.Printf("after seeding: VmRSS %d MiB, VmHWM %d MiB\n", rss0>>10, hwm0>>10)
 
 	// Burst: every account at once, each from its own address.
@@ -239,7 +240,9 @@ func waitReady(issuer string) error {
 func memory(pid int) (hwm, rss int64) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0
+		// A figure of 0 MiB would read as a result: stop instead.
+		fmt.Fprintf(os.Stderr, "read the server's memory: %v\n", err)
+		os.Exit(1)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -274,15 +277,6 @@ func hashes(issuer string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no gatehouse_password_hashes_total in /metrics")
-}
-
-func runtimeCPUs() int {
-	out, err := exec.Command("getconf", "_NPROCESSORS_ONLN").Output()
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(strings.TrimSpace(string(out)))
-	return n
 }
 
 func orDefault(n int) string {

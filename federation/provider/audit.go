@@ -57,7 +57,7 @@ const (
 // record it in their request state); zero elsewhere.
 func origin(ctx context.Context) tenants.Origin {
 	if st := stateFrom(ctx); st != nil {
-		return st.origin
+		return tenants.OriginOf(st.req)
 	}
 	return tenants.Origin{}
 }

@@ -250,23 +250,19 @@ func (s *keyStore) parse(row *ent.SigningKey) (*signingKey, error) {
 // reseal re-seals under the current master key every stored key another
 // key sealed. sealed_private_key is immutable to ent's builders (nothing
 // else may change it), so the update is one plain conditional statement.
-func (s *keyStore) reseal(ctx context.Context, db *ent.Client, dialect string) (int, error) {
+func (s *keyStore) reseal(ctx context.Context, tx *ent.Tx, dialect string) (int, error) {
 	if dialect == "" {
 		dialect = entdialect.SQLite
 	}
-	tx, err := db.Tx(ctx)
-	if err != nil {
-		return 0, err
-	}
 	rows, err := tx.SigningKey.Query().All(ctx)
 	if err != nil {
-		return 0, rollback(tx, err)
+		return 0, err
 	}
 	n := 0
 	for _, row := range rows {
 		out, resealed, err := s.sealer.Reseal(row.SealedPrivateKey, []byte(row.ID))
 		if err != nil {
-			return 0, rollback(tx, fmt.Errorf("open signing key %s (is the master key that sealed it still configured?): %w", row.ID, err))
+			return 0, fmt.Errorf("open signing key %s (is the master key that sealed it still configured?): %w", row.ID, err)
 		}
 		if !resealed {
 			continue
@@ -277,20 +273,15 @@ func (s *keyStore) reseal(ctx context.Context, db *ent.Client, dialect string) (
 			Query()
 		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
-			return 0, rollback(tx, fmt.Errorf("store signing key %s: %w", row.ID, err))
+			return 0, fmt.Errorf("store signing key %s: %w", row.ID, err)
 		}
-		if changed, err := res.RowsAffected(); err == nil && changed == 1 {
-			n++
+		changed, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("store signing key %s: %w", row.ID, err)
 		}
+		n += int(changed) // 0 when another node re-sealed it first
 	}
-	return n, tx.Commit()
-}
-
-func rollback(tx *ent.Tx, err error) error {
-	if rerr := tx.Rollback(); rerr != nil {
-		return errors.Join(err, rerr)
-	}
-	return err
+	return n, nil
 }
 
 // create generates, seals (associated data: the key id, so a sealed key

@@ -121,9 +121,9 @@ func (p *Provider) CompleteLogin(ctx context.Context, id string, a Authenticatio
 		return "", ErrNotMember
 	}
 	if a.OrganizationID != "" {
-		ok, err := p.isActiveMember(ctx, a.UserID, a.OrganizationID)
+		ok, err := p.tenants.IsActiveMember(ctx, a.UserID, a.OrganizationID)
 		if err != nil {
-			return "", fmt.Errorf("check membership: %w", err)
+			return "", err
 		}
 		if !ok {
 			return "", ErrNotMember

@@ -113,8 +113,8 @@ type Config struct {
 	// lacks fetches it sooner, at most once a minute. Defaults to 5m.
 	ClientJWKSCacheTTL time.Duration
 	// Audit writes the audit events of refused requests, rate-limited per
-	// client address and reason. Defaults to tenants.NewAudit with Now and
-	// Logger and tenants' default limits.
+	// client address and reason. Defaults to Tenants' (the limiter /graphql
+	// uses too).
 	Audit *tenants.Audit
 }
 
@@ -198,7 +198,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		cfg.ClientJWKSCacheTTL = 5 * time.Minute
 	}
 	if cfg.Audit == nil {
-		cfg.Audit = tenants.NewAudit(tenants.AuditConfig{Now: cfg.Now, Logger: cfg.Logger})
+		cfg.Audit = cfg.Tenants.Audit() // one limit per node for every surface's refusals
 	}
 	p := &Provider{cfg: cfg, db: cfg.Client, tenants: cfg.Tenants, log: cfg.Logger, now: cfg.Now, audit: cfg.Audit}
 	p.keys = newKeyStore(cfg.Client, cfg.Sealer, cfg.Now, cfg.KeyRefreshInterval, cfg.KeyPublishAhead, cfg.Logger)
@@ -288,7 +288,11 @@ func (p *Provider) RevokeKey(ctx context.Context, kid string) (string, error) {
 // nothing twice: each row is updated only if it still holds what was read.
 func (p *Provider) ResealKeys(ctx context.Context) (int, error) {
 	ctx = systemCtx(ctx)
-	n, err := p.keys.reseal(ctx, p.db, p.cfg.Dialect)
+	var n int
+	err := p.inTx(ctx, func(tx *ent.Tx) (err error) {
+		n, err = p.keys.reseal(ctx, tx, p.cfg.Dialect)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("reseal signing keys: %w", err)
 	}

@@ -52,8 +52,8 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, c *clien
 		writeOAuthError(w, oidc.ErrUnauthorizedClient().WithDescription("the refresh_token grant is not registered for this client"))
 		return
 	}
-	// The request's origin, for the audit events below (without copying r).
-	st := &reqState{authenticated: c, origin: tenants.OriginOf(r)}
+	// The request, for the origin of the audit events below (without copying r).
+	st := &reqState{authenticated: c, req: r}
 	ctx := systemCtx(context.WithValue(r.Context(), reqStateKey{}, st))
 	fail := func(e *oidc.Error) { // every refusal after the client is known
 		p.rejected(ctx, r, c.GetID(), e)

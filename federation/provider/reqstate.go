@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/gatehouse-id/gatehouse/tenants"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
@@ -32,9 +31,9 @@ type reqState struct {
 	// claims is the last access token our key set verified (signature,
 	// claims and revocation), with its grant.
 	claims *verifiedClaims
-	// origin is the request's client address, user agent and request id,
-	// for audit events written by storage methods.
-	origin tenants.Origin
+	// req is the request, whose origin (tenants.OriginOf) audit events
+	// written by storage methods record; worked out only when one is.
+	req *http.Request
 	// refusal is why the library's code exchange was refused, when our
 	// storage decided it (recordRefusal), for the audit event.
 	refusal error
@@ -81,7 +80,7 @@ func stateFrom(ctx context.Context) *reqState {
 // withState installs a fresh reqState for the library, with the client
 // authenticateClient verified, if any.
 func withState(r *http.Request, authenticated *client) *http.Request {
-	st := &reqState{authenticated: authenticated, origin: tenants.OriginOf(r)}
+	st := &reqState{authenticated: authenticated, req: r}
 	return r.WithContext(context.WithValue(r.Context(), reqStateKey{}, st))
 }
 

@@ -155,21 +155,14 @@ func (p *Provider) revokeGrantsOrLog(ctx context.Context, rev revocation, id pul
 	}
 }
 
-// isActiveMember reports whether user has an active membership in org
-// (tenants.ActiveMemberOf): one EXISTS query (orgClaims loads the roles
-// when the claims are needed).
-func (p *Provider) isActiveMember(ctx context.Context, userID, orgID pulid.ID) (bool, error) {
-	return p.db.Membership.Query().Where(tenants.ActiveMemberOf(userID, orgID)).Exist(systemCtx(ctx))
-}
-
 // isActiveUser reports whether user id exists and is active (tenants.ActiveUser).
 func (p *Provider) isActiveUser(ctx context.Context, id pulid.ID) (bool, error) {
 	return p.db.User.Query().Where(user.ID(id), tenants.ActiveUser()).Exist(systemCtx(ctx))
 }
 
-// activeMember is isActiveMember as the token endpoint answers it.
+// activeMember is tenants' IsActiveMember as the token endpoint answers it.
 func (p *Provider) activeMember(ctx context.Context, userID, orgID pulid.ID) error {
-	ok, err := p.isActiveMember(ctx, userID, orgID)
+	ok, err := p.tenants.IsActiveMember(ctx, userID, orgID)
 	if err != nil {
 		return p.serverError(ctx, "check membership", err)
 	}

@@ -92,7 +92,12 @@ func inAny(a netip.Addr, prefixes []netip.Prefix) bool {
 func peerIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		// One spelling for logs, audit and the throttle: a v4-mapped
+		// peer (::ffff:198.51.100.7) is 198.51.100.7 everywhere.
+		return a.Unmap().WithZone("").String()
 	}
 	return host
 }

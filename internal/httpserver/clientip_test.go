@@ -30,6 +30,7 @@ func TestClientIP(t *testing.T) {
 		{"IPv6 client keyed by /64", true, "[2001:db8:ffff::1]:443", []string{"2001:db8:1:2:aaaa:bbbb:cccc:dddd"}, "2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"},
 		{"IPv6 peer keyed by /64", false, "[2001:db8:1:2::7]:443", nil, "2001:db8:1:2::7", "2001:db8:1:2::/64"},
 		{"IPv4-mapped IPv6 is IPv4", true, "[::ffff:10.1.2.3]:1", []string{"::ffff:203.0.113.9"}, "203.0.113.9", "203.0.113.9"},
+		{"an untrusted IPv4-mapped peer is IPv4 in logs too", false, "[::ffff:198.51.100.7]:1", nil, "198.51.100.7", "198.51.100.7"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

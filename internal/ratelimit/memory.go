@@ -128,7 +128,7 @@ func (m *Memory) Attempt(_ context.Context, keys ...Key) (*Reservation, time.Dur
 		return nil, wait, nil
 	}
 	for i, k := range keys {
-		if n := need[idx[i]]; n > 0 && !m.shards[idx[i]].makeRoom(n, m.perShard, now) {
+		if n := need[idx[i]]; n > 0 && !m.shards[idx[i]].makeRoom(n, m.perShard, now, keys) {
 			wait = max(wait, k.Policy.Base)
 		}
 	}
@@ -160,13 +160,16 @@ func (m *Memory) Attempt(_ context.Context, keys ...Key) (*Reservation, time.Dur
 
 // makeRoom makes space for n new keys, looking at no more than scanLimit
 // keys from the front of the order (least recently attempted, or passed
-// over by an earlier scan). Called with s.mu held.
-func (s *shard) makeRoom(n, capacity int, now time.Time) bool {
+// over by an earlier scan). The keys of the attempt itself are never
+// dropped: that would reset a count the attempt is about to raise, and
+// make room nobody counted. Called with s.mu held.
+func (s *shard) makeRoom(n, capacity int, now time.Time, attempt []Key) bool {
 	scanned := 0
 	for el := s.order.Front(); el != nil && len(s.keys)+n > capacity && scanned < scanLimit; scanned++ {
 		next := el.Next()
 		e := el.Value.(*entry)
-		if now.Sub(e.last) > e.p.Forget || e.count < e.p.Free && !now.Before(e.until) {
+		ours := slices.ContainsFunc(attempt, func(k Key) bool { return k.Name == e.name })
+		if !ours && (now.Sub(e.last) > e.p.Forget || e.count < e.p.Free && !now.Before(e.until)) {
 			s.order.Remove(el)
 			delete(s.keys, e.name)
 		} else {

@@ -1,6 +1,8 @@
 package testdb
 
 import (
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
+
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -23,7 +25,7 @@ const (
 	EnvPostgresURL = "GATEHOUSE_TEST_DATABASE_URL"
 	// EnvRequireAll, set to 1, turns a missing backend into a test failure
 	// (CI sets it so PostgreSQL cannot be skipped by accident).
-	EnvRequireAll = "GATEHOUSE_TEST_REQUIRE_ALL"
+	EnvRequireAll = testkit.RequireAllEnv
 )
 
 // Database is one fresh database for one test.

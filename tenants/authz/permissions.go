@@ -87,16 +87,7 @@ func Covers(held, wanted []Permission) bool {
 // and System viewers hold everything everywhere; an Organization viewer
 // holds what its Permissions say for org; User viewers hold nothing.
 func Can(v *viewer.Viewer, org pulid.ID, p Permission) bool {
-	if v == nil {
-		return false
-	}
-	if v.Unrestricted() {
-		return true
-	}
-	if v.Kind != viewer.Organization || !v.CanAccessOrganization(org) {
-		return false
-	}
-	return Covers(v.Permissions[org], []Permission{p})
+	return CanGrant(v, org, []Permission{p})
 }
 
 // CanGrant reports whether v may hand out (or take away, or act upon a
