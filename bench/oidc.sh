@@ -13,6 +13,10 @@
 #                                      # also Gatehouse as of git revision REV
 #                                      # (cells base/…), every token cell
 #                                      # against it within each round
+#   BENCH_BASELINE=REV BENCH_ONLY=baseline BENCH_ROUNDS=10 bash bench/oidc.sh
+#                                      # only the cells compared with REV
+#                                      # (no peers, BoringCrypto or floor),
+#                                      # so that many rounds fit in minutes
 #
 # Every server runs for the whole run on 127.0.0.1, pinned to CPU 1
 # (taskset -c 1); only one is under load at a time. The load generator and
@@ -26,7 +30,14 @@
 # affinity is restored at exit. This machine's speed drifts by 10-25% from minute to
 # minute, so every cell runs once per round, the rounds interleave all
 # cells, each ratio is computed within a round, and the summary reports
-# the median over rounds. Each load run is bounded (BENCH_DURATION, default
+# the median over rounds. A cell and its baseline run back to back, the
+# baseline second in odd rounds and first in even ones, so that whatever
+# the order does (a warmer cache, a checkpoint) cancels over the rounds.
+# Gatehouse's cells also report the CPU time per request of the server
+# process and of the whole PostgreSQL cluster (server_cpu_us, pg_cpu_us;
+# from /proc, the warm-up included, so only their ratios mean much): the
+# work a request costs, which the machine's drift moves less than the
+# rate. Each load run is bounded (BENCH_DURATION, default
 # 6s, after a 1 s warm-up) and must end with 0 errors. GATEHOUSE_BENCH_PG is
 # a PostgreSQL server URL on which scratch databases are created and dropped
 # (default postgres://postgres@127.0.0.1:5432).
@@ -72,8 +83,65 @@ cleanup() {
 }
 trap cleanup EXIT
 
+ONLY=${BENCH_ONLY:-}
+case "$ONLY" in
+"" | baseline) ;;
+*) echo "BENCH_ONLY=$ONLY: the only value is baseline" >&2; exit 2 ;;
+esac
+if [ "$ONLY" = baseline ] && [ -z "${BENCH_BASELINE:-}" ]; then
+	echo "BENCH_ONLY=baseline needs BENCH_BASELINE=REV" >&2
+	exit 2
+fi
+full() { [ "$ONLY" != baseline ]; }
+
 say() { echo "# $*" | tee -a "$RESULTS"; }
-load() { taskset -c "$LOAD_CPU" "$W/load" "$@" | tee -a "$RESULTS"; }
+TCK=$(getconf CLK_TCK)
+# ticks PID…: the user and system CPU time the processes have used, in clock
+# ticks (fields 14 and 15 of /proc/PID/stat; the names here have no spaces).
+ticks() {
+	local t=0 p
+	for p in "$@"; do
+		[ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
+# load ARGS…: one run of the load tool. With CELL_PID set (a Gatehouse
+# cell), the line also gets the CPU time per request of that server and of
+# every PostgreSQL process.
+load() {
+	local out s0 p0 n
+	if [ -n "${CELL_PID:-}" ]; then
+		s0=$(ticks "$CELL_PID")
+		p0=$(ticks $(pgrep -x postgres))
+	fi
+	out=$(taskset -c "$LOAD_CPU" "$W/load" "$@")
+	if [ -n "${CELL_PID:-}" ]; then
+		n=$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<"$out")
+		if [ "${n:-0}" -gt 0 ]; then
+			out="$out server_cpu_us=$((($(ticks "$CELL_PID") - s0) * 1000000 / TCK / n)) pg_cpu_us=$((($(ticks $(pgrep -x postgres)) - p0) * 1000000 / TCK / n))"
+		fi
+	fi
+	echo "$out" | tee -a "$RESULTS"
+}
+# on PID CMD…: CMD as a cell of the server PID (its CPU time is reported).
+on() {
+	local CELL_PID=$1
+	shift
+	"$@"
+}
+# pair CELL BASELINE-CELL: both, back to back, the baseline second in odd
+# rounds and first in even ones (without a baseline, only CELL).
+pair() {
+	if [ -z "$BASE" ]; then
+		eval "$1"
+	elif [ $((ROUND % 2)) = 1 ]; then
+		eval "$1"
+		eval "$2"
+	else
+		eval "$2"
+		eval "$1"
+	fi
+}
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 waitfor() { for _ in $(seq 100); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
 
@@ -82,11 +150,13 @@ say "server CPU $SERVER_CPU, load generator CPU $LOAD_CPU, PostgreSQL CPU $PG_CP
 
 # --- builds ---------------------------------------------------------------
 go build -o "$W/gatehouse" ./cmd/gatehouse
-GOEXPERIMENT=boringcrypto CGO_ENABLED=1 go build -o "$W/gatehouse-boring" ./cmd/gatehouse
-go version -m "$W/gatehouse-boring" | grep -E 'GOEXPERIMENT|CGO_ENABLED' | sed 's/^/# gatehouse-boring: /' | tee -a "$RESULTS"
 go build -o "$W/load" ./bench/load
-go test -c -o "$W/sign.test" ./bench
-GOEXPERIMENT=boringcrypto CGO_ENABLED=1 go test -c -o "$W/sign-boring.test" ./bench
+if full; then
+	GOEXPERIMENT=boringcrypto CGO_ENABLED=1 go build -o "$W/gatehouse-boring" ./cmd/gatehouse
+	go version -m "$W/gatehouse-boring" | grep -E 'GOEXPERIMENT|CGO_ENABLED' | sed 's/^/# gatehouse-boring: /' | tee -a "$RESULTS"
+	go test -c -o "$W/sign.test" ./bench
+	GOEXPERIMENT=boringcrypto CGO_ENABLED=1 go test -c -o "$W/sign-boring.test" ./bench
+fi
 GH_BIN=$W/gatehouse
 BASE=${BENCH_BASELINE:-}
 if [ -n "$BASE" ]; then
@@ -104,7 +174,7 @@ if [ "${BENCH_PROFILE:-}" = 1 ]; then
 	go build -overlay "$W/overlay.json" -o "$W/gatehouse-pprof" ./cmd/gatehouse
 	GH_BIN=$W/gatehouse-pprof
 fi
-(cd bench/peer && npm ci --no-audit --no-fund --silent)
+full && (cd bench/peer && npm ci --no-audit --no-fund --silent)
 
 # --- servers ----------------------------------------------------------------
 SVC_SECRET=$(openssl rand -base64 32 | tr -d '=+/')
@@ -142,6 +212,7 @@ start_gh() {
 	fi
 	env "${env[@]}" "${pp[@]}" taskset -c "$SERVER_CPU" "$2" serve >>"$OUT/gatehouse-$1.log" 2>&1 &
 	PIDS+=($!)
+	eval "GH_${1}_PID=$!"
 	waitfor "http://127.0.0.1:$port/readyz"
 	# Assigned first: eval "$(…)" would hide a failed seed behind eval's status.
 	seeded=$("${4:-$W/load}" seed -issuer "http://127.0.0.1:$port" -pass "$apikey" -email "$EMAIL" -password "$PW" -redirect "$REDIRECT" | sed "s/^GH_/GH_${1}_/")
@@ -149,39 +220,45 @@ start_gh() {
 	eval "GH_$1=http://127.0.0.1:$port GH_${1}_DATA=$data"
 }
 
-say "oidc-provider $(node -p 'require("./bench/peer/node_modules/oidc-provider/package.json").version') on Node $(node --version); adapters: memory, and PostgreSQL (bench/peer/pgadapter.mjs)"
-psql -q "$PG/postgres?sslmode=disable" -c "CREATE DATABASE ${SCRATCH}_peer"
-start_peer es ES256 memory
-start_peer rs RS256 memory
-start_peer pg ES256 postgres
+if full; then
+	say "oidc-provider $(node -p 'require("./bench/peer/node_modules/oidc-provider/package.json").version') on Node $(node --version); adapters: memory, and PostgreSQL (bench/peer/pgadapter.mjs)"
+	psql -q "$PG/postgres?sslmode=disable" -c "CREATE DATABASE ${SCRATCH}_peer"
+	start_peer es ES256 memory
+	start_peer rs RS256 memory
+	start_peer pg ES256 postgres
+fi
 psql -q "$PG/postgres?sslmode=disable" -c "CREATE DATABASE $SCRATCH"
 start_gh sqlite "$GH_BIN" ""
 start_gh postgres "$GH_BIN" "$PG/$SCRATCH?sslmode=disable"
-start_gh boring "$W/gatehouse-boring" ""
+full && start_gh boring "$W/gatehouse-boring" ""
 if [ -n "$BASE" ]; then
 	psql -q "$PG/postgres?sslmode=disable" -c "CREATE DATABASE ${SCRATCH}_base"
 	start_gh base_sqlite "$W/gatehouse-base" "" "$W/load-base"
 	start_gh base_postgres "$W/gatehouse-base" "$PG/${SCRATCH}_base?sslmode=disable" "$W/load-base"
 fi
-JWKS_SIZE=$(curl -fs "$GH_sqlite/oauth/v2/keys" | wc -c)
-FLOOR=127.0.0.1:$(freeport)
-taskset -c "$SERVER_CPU" "$W/load" static -url "$FLOOR" -n "$JWKS_SIZE" &
-PIDS+=($!)
-waitfor "http://$FLOOR/"
-say "floor: plain net/http, no middleware, a fixed $JWKS_SIZE-byte body (the JWKS size)"
+if full; then
+	JWKS_SIZE=$(curl -fs "$GH_sqlite/oauth/v2/keys" | wc -c)
+	FLOOR=127.0.0.1:$(freeport)
+	taskset -c "$SERVER_CPU" "$W/load" static -url "$FLOOR" -n "$JWKS_SIZE" &
+	PIDS+=($!)
+	waitfor "http://$FLOOR/"
+	say "floor: plain net/http, no middleware, a fixed $JWKS_SIZE-byte body (the JWKS size)"
+fi
 
 # Refresh pools: one sign-in per token, $CONC tokens per round (Gatehouse's
 # by real sign-ins with argon2id, the peers' minted by their bench endpoint).
 taskset -c "$LOAD_CPU" "$W/load" login -name gatehouse/postgres/pool -issuer "$GH_postgres" -client "$GH_postgres_WEB_ID" \
-	-secret "$GH_postgres_WEB_SECRET" -redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -tokens-out "$W/gh-rt" -pool $((CONC * ROUNDS * 2)) >/dev/null
+	-secret "$GH_postgres_WEB_SECRET" -redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -tokens-out "$W/gh-rt" -pool $((CONC * ROUNDS * $(full && echo 2 || echo 1))) >/dev/null
 split -l "$CONC" -d -a 3 "$W/gh-rt" "$W/gh-rt."
-# The B2B case, reported beside the target: tokens for Ada's organization
-# (scope organization, picked at sign-in), whose every refresh also reads
-# the membership, organization and roles for the org claims.
-taskset -c "$LOAD_CPU" "$W/load" login -name gatehouse/postgres/pool-org -issuer "$GH_postgres" -client "$GH_postgres_WEB_ID" \
-	-secret "$GH_postgres_WEB_SECRET" -redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -scope "openid offline_access organization" \
-	-tokens-out "$W/gh-rt-org" -pool $((CONC * ROUNDS)) >/dev/null
-split -l "$CONC" -d -a 3 "$W/gh-rt-org" "$W/gh-rt-org."
+if full; then
+	# The B2B case, reported beside the target: tokens for Ada's organization
+	# (scope organization, picked at sign-in), whose every refresh also reads
+	# the membership, organization and roles for the org claims.
+	taskset -c "$LOAD_CPU" "$W/load" login -name gatehouse/postgres/pool-org -issuer "$GH_postgres" -client "$GH_postgres_WEB_ID" \
+		-secret "$GH_postgres_WEB_SECRET" -redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -scope "openid offline_access organization" \
+		-tokens-out "$W/gh-rt-org" -pool $((CONC * ROUNDS)) >/dev/null
+	split -l "$CONC" -d -a 3 "$W/gh-rt-org" "$W/gh-rt-org."
+fi
 if [ -n "$BASE" ]; then
 	taskset -c "$LOAD_CPU" "$W/load-base" login -name base/postgres/pool -issuer "$GH_base_postgres" -client "$GH_base_postgres_WEB_ID" \
 		-secret "$GH_base_postgres_WEB_SECRET" -redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -tokens-out "$W/base-rt" -pool $((CONC * ROUNDS)) >/dev/null
@@ -212,84 +289,89 @@ sqlite_state() { stat -c '%n %s %Y' "$GH_sqlite_DATA"/gatehouse.db "$GH_sqlite_D
 pin_pg "$PG_CPU"
 for ROUND in $(seq "$ROUNDS"); do
 	say "round $ROUND of $ROUNDS; load $(cut -d' ' -f1-3 /proc/loadavg)"
-	peer_cc peer/cc/ES256 "$PEER_es"
-	peer_cc peer/cc/RS256 "$PEER_rs"
-	# Raw signing right before the cells held to it: the machine's speed
-	# drifts within a round.
-	sign go "$W/sign.test"
-	sign boring "$W/sign-boring.test"
-	before=$(sqlite_state)
-	profile sqlite sqlite-cc-es256
-	cc gatehouse/sqlite/cc/ES256 "$GH_sqlite" "$GH_sqlite_SVC_ES256_ID" "$GH_sqlite_SVC_ES256_SECRET"
-	after=$(sqlite_state)
-	[ "$before" = "$after" ] && say "sqlite files unchanged by client_credentials: $after" || say "SQLITE FILES CHANGED: before $before after $after"
-	# Each baseline cell right after the cell it is compared with.
-	[ -z "$BASE" ] || cc base/sqlite/cc/ES256 "$GH_base_sqlite" "$GH_base_sqlite_SVC_ES256_ID" "$GH_base_sqlite_SVC_ES256_SECRET"
-	profile sqlite sqlite-cc-rs256
-	cc gatehouse/sqlite/cc/RS256 "$GH_sqlite" "$GH_sqlite_SVC_RS256_ID" "$GH_sqlite_SVC_RS256_SECRET"
-	[ -z "$BASE" ] || cc base/sqlite/cc/RS256 "$GH_base_sqlite" "$GH_base_sqlite_SVC_RS256_ID" "$GH_base_sqlite_SVC_RS256_SECRET"
-	sleep 3 # pg_stat_database lags: let earlier counts land first
-	before=$(pg_counters)
-	cc gatehouse/postgres/cc/ES256 "$GH_postgres" "$GH_postgres_SVC_ES256_ID" "$GH_postgres_SVC_ES256_SECRET"
-	sleep 3
-	say "pg_stat_database xact_commit|tup_inserted|tup_updated|tup_deleted before $before after $(pg_counters) (client_credentials; the counters include pool health checks)"
-	[ -z "$BASE" ] || cc base/postgres/cc/ES256 "$GH_base_postgres" "$GH_base_postgres_SVC_ES256_ID" "$GH_base_postgres_SVC_ES256_SECRET"
-	cc gatehouse/postgres/cc/RS256 "$GH_postgres" "$GH_postgres_SVC_RS256_ID" "$GH_postgres_SVC_RS256_SECRET"
-	cc gatehouse-boring/sqlite/cc/RS256 "$GH_boring" "$GH_boring_SVC_RS256_ID" "$GH_boring_SVC_RS256_SECRET"
-	cc gatehouse-boring/sqlite/cc/ES256 "$GH_boring" "$GH_boring_SVC_ES256_ID" "$GH_boring_SVC_ES256_SECRET"
-	for cell in "memory $PEER_es" "postgres $PEER_pg"; do # adapter peer-URL
-		peer=${cell#* }
-		curl -fs -X POST "$peer/bench/mint?n=$CONC&client_id=web" >"$W/peer-rt"
-		load refresh -name "peer/refresh/${cell%% *}" -url "$peer/token" -user web -pass "$WEB_SECRET" -tokens "$W/peer-rt" -c "$CONC" -d "$DUR"
-	done
+	RT=$(printf %03d $((ROUND - 1)))
+	if full; then
+		peer_cc peer/cc/ES256 "$PEER_es"
+		peer_cc peer/cc/RS256 "$PEER_rs"
+		# Raw signing right before the cells held to it: the machine's speed
+		# drifts within a round.
+		sign go "$W/sign.test"
+		sign boring "$W/sign-boring.test"
+	fi
+	pair 'before=$(sqlite_state); profile sqlite sqlite-cc-es256
+		on "$GH_sqlite_PID" cc gatehouse/sqlite/cc/ES256 "$GH_sqlite" "$GH_sqlite_SVC_ES256_ID" "$GH_sqlite_SVC_ES256_SECRET"
+		after=$(sqlite_state)
+		[ "$before" = "$after" ] && say "sqlite files unchanged by client_credentials: $after" || say "SQLITE FILES CHANGED: before $before after $after"' \
+		'on "$GH_base_sqlite_PID" cc base/sqlite/cc/ES256 "$GH_base_sqlite" "$GH_base_sqlite_SVC_ES256_ID" "$GH_base_sqlite_SVC_ES256_SECRET"'
+	pair 'profile sqlite sqlite-cc-rs256; on "$GH_sqlite_PID" cc gatehouse/sqlite/cc/RS256 "$GH_sqlite" "$GH_sqlite_SVC_RS256_ID" "$GH_sqlite_SVC_RS256_SECRET"' \
+		'on "$GH_base_sqlite_PID" cc base/sqlite/cc/RS256 "$GH_base_sqlite" "$GH_base_sqlite_SVC_RS256_ID" "$GH_base_sqlite_SVC_RS256_SECRET"'
+	# pg_stat_database lags: the sleeps let earlier counts land first.
+	pair 'sleep 3; before=$(pg_counters)
+		on "$GH_postgres_PID" cc gatehouse/postgres/cc/ES256 "$GH_postgres" "$GH_postgres_SVC_ES256_ID" "$GH_postgres_SVC_ES256_SECRET"
+		sleep 3
+		say "pg_stat_database xact_commit|tup_inserted|tup_updated|tup_deleted before $before after $(pg_counters) (client_credentials; the counters include pool health checks)"' \
+		'on "$GH_base_postgres_PID" cc base/postgres/cc/ES256 "$GH_base_postgres" "$GH_base_postgres_SVC_ES256_ID" "$GH_base_postgres_SVC_ES256_SECRET"'
+	if full; then
+		on "$GH_postgres_PID" cc gatehouse/postgres/cc/RS256 "$GH_postgres" "$GH_postgres_SVC_RS256_ID" "$GH_postgres_SVC_RS256_SECRET"
+		on "$GH_boring_PID" cc gatehouse-boring/sqlite/cc/RS256 "$GH_boring" "$GH_boring_SVC_RS256_ID" "$GH_boring_SVC_RS256_SECRET"
+		on "$GH_boring_PID" cc gatehouse-boring/sqlite/cc/ES256 "$GH_boring" "$GH_boring_SVC_ES256_ID" "$GH_boring_SVC_ES256_SECRET"
+		for cell in "memory $PEER_es" "postgres $PEER_pg"; do # adapter peer-URL
+			peer=${cell#* }
+			curl -fs -X POST "$peer/bench/mint?n=$CONC&client_id=web" >"$W/peer-rt"
+			load refresh -name "peer/refresh/${cell%% *}" -url "$peer/token" -user web -pass "$WEB_SECRET" -tokens "$W/peer-rt" -c "$CONC" -d "$DUR"
+		done
+	fi
 	before=$(pg_counters)
 	profile postgres postgres-refresh
-	load refresh -name gatehouse/postgres/refresh -url "$GH_postgres/oauth/v2/token" -user "$GH_postgres_WEB_ID" -pass "$GH_postgres_WEB_SECRET" \
-		-tokens "$W/gh-rt.$(printf %03d $((ROUND - 1)))" -c "$CONC" -d "$DUR"
+	pair 'on "$GH_postgres_PID" load refresh -name gatehouse/postgres/refresh -url "$GH_postgres/oauth/v2/token" -user "$GH_postgres_WEB_ID" -pass "$GH_postgres_WEB_SECRET" -tokens "$W/gh-rt.$RT" -c "$CONC" -d "$DUR"' \
+		'on "$GH_base_postgres_PID" load refresh -name base/postgres/refresh -url "$GH_base_postgres/oauth/v2/token" -user "$GH_base_postgres_WEB_ID" -pass "$GH_base_postgres_WEB_SECRET" -tokens "$W/base-rt.$RT" -c "$CONC" -d "$DUR"'
 	sleep 3
-	say "pg_stat_database during refresh: before $before after $(pg_counters)"
-	[ -z "$BASE" ] || load refresh -name base/postgres/refresh -url "$GH_base_postgres/oauth/v2/token" -user "$GH_base_postgres_WEB_ID" \
-		-pass "$GH_base_postgres_WEB_SECRET" -tokens "$W/base-rt.$(printf %03d $((ROUND - 1)))" -c "$CONC" -d "$DUR"
-	load refresh -name gatehouse/postgres/refresh-org -url "$GH_postgres/oauth/v2/token" -user "$GH_postgres_WEB_ID" -pass "$GH_postgres_WEB_SECRET" \
-		-tokens "$W/gh-rt-org.$(printf %03d $((ROUND - 1)))" -c "$CONC" -d "$DUR"
-	if [ "$PG_CPU" != any ]; then
-		pin_pg "$ALL_CPUS"
-		load refresh -name gatehouse/postgres/refresh-pg-unpinned -url "$GH_postgres/oauth/v2/token" -user "$GH_postgres_WEB_ID" -pass "$GH_postgres_WEB_SECRET" \
-			-tokens "$W/gh-rt.$(printf %03d $((ROUNDS + ROUND - 1)))" -c "$CONC" -d "$DUR"
-		pin_pg "$PG_CPU"
+	say "pg_stat_database during refresh$([ -z "$BASE" ] || echo ' (and its baseline cell, in its own database)'): before $before after $(pg_counters)"
+	if full; then
+		on "$GH_postgres_PID" load refresh -name gatehouse/postgres/refresh-org -url "$GH_postgres/oauth/v2/token" -user "$GH_postgres_WEB_ID" -pass "$GH_postgres_WEB_SECRET" \
+			-tokens "$W/gh-rt-org.$RT" -c "$CONC" -d "$DUR"
+		if [ "$PG_CPU" != any ]; then
+			pin_pg "$ALL_CPUS"
+			on "$GH_postgres_PID" load refresh -name gatehouse/postgres/refresh-pg-unpinned -url "$GH_postgres/oauth/v2/token" -user "$GH_postgres_WEB_ID" -pass "$GH_postgres_WEB_SECRET" \
+				-tokens "$W/gh-rt.$(printf %03d $((ROUNDS + ROUND - 1)))" -c "$CONC" -d "$DUR"
+			pin_pg "$PG_CPU"
+		fi
+		load get -name peer/discovery -url "$PEER_es/.well-known/openid-configuration" -c "$CONC" -d "$DUR"
+		load get -name peer/jwks -url "$PEER_es/jwks" -c "$CONC" -d "$DUR"
 	fi
-	load get -name peer/discovery -url "$PEER_es/.well-known/openid-configuration" -c "$CONC" -d "$DUR"
-	load get -name peer/jwks -url "$PEER_es/jwks" -c "$CONC" -d "$DUR"
-	profile sqlite sqlite-discovery
-	load get -name gatehouse/discovery -url "$GH_sqlite/.well-known/openid-configuration" -c "$CONC" -d "$DUR"
-	[ -z "$BASE" ] || load get -name base/discovery -url "$GH_base_sqlite/.well-known/openid-configuration" -c "$CONC" -d "$DUR"
-	profile sqlite sqlite-jwks
-	load get -name gatehouse/jwks -url "$GH_sqlite/oauth/v2/keys" -c "$CONC" -d "$DUR"
-	[ -z "$BASE" ] || load get -name base/jwks -url "$GH_base_sqlite/oauth/v2/keys" -c "$CONC" -d "$DUR"
-	load get -name floor/net-http-static -url "http://$FLOOR/" -c "$CONC" -d "$DUR"
+	pair 'profile sqlite sqlite-discovery; on "$GH_sqlite_PID" load get -name gatehouse/discovery -url "$GH_sqlite/.well-known/openid-configuration" -c "$CONC" -d "$DUR"' \
+		'on "$GH_base_sqlite_PID" load get -name base/discovery -url "$GH_base_sqlite/.well-known/openid-configuration" -c "$CONC" -d "$DUR"'
+	pair 'profile sqlite sqlite-jwks; on "$GH_sqlite_PID" load get -name gatehouse/jwks -url "$GH_sqlite/oauth/v2/keys" -c "$CONC" -d "$DUR"' \
+		'on "$GH_base_sqlite_PID" load get -name base/jwks -url "$GH_base_sqlite/oauth/v2/keys" -c "$CONC" -d "$DUR"'
+	full && load get -name floor/net-http-static -url "http://$FLOOR/" -c "$CONC" -d "$DUR"
 done
 
-say "openssl $(openssl version | cut -d' ' -f2), once, on CPU $SERVER_CPU"
-taskset -c "$SERVER_CPU" openssl speed -seconds 3 rsa2048 ecdsap256 ed25519 2>/dev/null |
-	grep -E '^(rsa|[ ]*256 bits ecdsa|[ ]*253 bits EdDSA)' | sed 's/^/openssl /' | tee -a "$RESULTS"
-for b in sqlite postgres; do
-	eval "iss=\$GH_$b id=\$GH_${b}_WEB_ID secret=\$GH_${b}_WEB_SECRET"
-	taskset -c "$LOAD_CPU" "$W/load" login -name "gatehouse/$b/code-flow" -issuer "$iss" -client "$id" -secret "$secret" \
-		-redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -n 40 | tee -a "$RESULTS"
-done
+if full; then
+	say "openssl $(openssl version | cut -d' ' -f2), once, on CPU $SERVER_CPU"
+	taskset -c "$SERVER_CPU" openssl speed -seconds 3 rsa2048 ecdsap256 ed25519 2>/dev/null |
+		grep -E '^(rsa|[ ]*256 bits ecdsa|[ ]*253 bits EdDSA)' | sed 's/^/openssl /' | tee -a "$RESULTS"
+	for b in sqlite postgres; do
+		eval "iss=\$GH_$b id=\$GH_${b}_WEB_ID secret=\$GH_${b}_WEB_SECRET"
+		taskset -c "$LOAD_CPU" "$W/load" login -name "gatehouse/$b/code-flow" -issuer "$iss" -client "$id" -secret "$secret" \
+			-redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -n 40 | tee -a "$RESULTS"
+	done
+fi
 
 say "summary: median over $ROUNDS rounds of each rate, and of each ratio computed within a round"
 python3 - "$RESULTS" <<'EOF' | tee -a "$RESULTS"
 import re, statistics, sys
-rounds, cur = [], None
+rounds, cur, cpu = [], None, []
 for line in open(sys.argv[1]):
     if line.startswith("# round "):
-        cur = {}; rounds.append(cur); continue
+        cur = {}; rounds.append(cur); cpu.append({}); continue
     if line.startswith("# openssl"):
         cur = None
     m = re.match(r"(\S+)\s.*?rps=([\d.]+)", line)
     if m and cur is not None:
         cur[m.group(1)] = float(m.group(2))
+        c = re.search(r"server_cpu_us=(-?\d+) pg_cpu_us=(-?\d+)", line)
+        if c:
+            cpu[-1][m.group(1)] = (int(c.group(1)), int(c.group(2)))
 names = sorted({k for r in rounds for k in r})
 for n in names:
     vals = [r[n] for r in rounds if n in r]
@@ -324,5 +406,16 @@ for label, f in ratios:
         except KeyError: pass
     if vals:
         print(f"ratio {label:48s} median {statistics.median(vals):6.2f}  rounds {' '.join(f'{v:.2f}' for v in vals)}")
+# CPU time per request (server process + PostgreSQL cluster), this tree
+# against the baseline: <= 1.05 is "no more than 5% more work".
+for n in sorted({k for r in cpu for k in r if k.startswith("gatehouse/")}):
+    b = "base/" + n.split("/", 1)[1]
+    vals = [r[n][0] / r[b][0] for r in cpu if n in r and b in r and r[b][0]]
+    line = f"cpu/request {n.split('/', 1)[1]:28s} server {statistics.median(vals) if vals else 0:5.2f} ({' '.join(f'{v:.2f}' for v in vals)})"
+    if "/postgres/" in n: # the cluster's CPU means something only where the cell uses it
+        tot = [sum(r[n]) / sum(r[b]) for r in cpu if n in r and b in r and sum(r[b]) > 0]
+        line += f"  server+postgres {statistics.median(tot) if tot else 0:5.2f} ({' '.join(f'{v:.2f}' for v in tot)})"
+    if vals:
+        print(line + "  (<= 1.05)")
 EOF
 say "done; load $(cut -d' ' -f1-3 /proc/loadavg); results in $RESULTS"

@@ -34,20 +34,30 @@ func (s *Service) ConsentCovers(ctx context.Context, userID pulid.ID, clientID s
 	return true, nil
 }
 
-// GrantConsent adds scopes to what userID granted clientID.
-func (s *Service) GrantConsent(ctx context.Context, userID pulid.ID, clientID string, scopes []string) error {
+// GrantConsent adds scopes to what userID granted clientID. audit, when
+// set, is written in the same transaction (tenants' one audit writer).
+func (s *Service) GrantConsent(ctx context.Context, userID pulid.ID, clientID string, scopes []string, audit *Event) error {
 	ctx = viewer.SystemContext(ctx)
 	for range 2 { // a concurrent first grant may win the unique index once
-		c, err := s.client.Consent.Query().Where(consent.UserID(userID), consent.ClientID(clientID)).Only(ctx)
-		switch {
-		case ent.IsNotFound(err):
-			err = s.client.Consent.Create().SetUserID(userID).SetClientID(clientID).
-				SetScopes(union(nil, scopes)).Exec(ctx)
-			if ent.IsConstraintError(err) {
-				continue
+		err := s.inTx(ctx, func(tx *ent.Tx) error {
+			c, err := tx.Consent.Query().Where(consent.UserID(userID), consent.ClientID(clientID)).Only(ctx)
+			switch {
+			case ent.IsNotFound(err):
+				err = tx.Consent.Create().SetUserID(userID).SetClientID(clientID).
+					SetScopes(union(nil, scopes)).Exec(ctx)
+			case err == nil:
+				err = tx.Consent.UpdateOneID(c.ID).SetScopes(union(c.Scopes, scopes)).Exec(ctx)
 			}
-		case err == nil:
-			err = s.client.Consent.UpdateOneID(c.ID).SetScopes(union(c.Scopes, scopes)).Exec(ctx)
+			if err != nil {
+				return err
+			}
+			if audit != nil {
+				return WriteAudit(ctx, tx.AuditEvent, s.now(), *audit)
+			}
+			return nil
+		})
+		if ent.IsConstraintError(err) {
+			continue // the transaction is over on PostgreSQL: start again
 		}
 		if err != nil {
 			return fmt.Errorf("store consent: %w", err)

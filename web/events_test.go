@@ -278,7 +278,7 @@ func TestPromptNone(t *testing.T) {
 			}
 			// Once granted, prompt=none goes through; prompt=consent with
 			// none cannot.
-			if err := e.web.cfg.Tenants.GrantConsent(t.Context(), ada.ID, "thirdparty", []string{"openid", "email"}); err != nil {
+			if err := e.web.cfg.Tenants.GrantConsent(t.Context(), ada.ID, "thirdparty", []string{"openid", "email"}, nil); err != nil {
 				t.Fatal(err)
 			}
 			id = e.flow.add(third)

@@ -38,11 +38,11 @@ func (w *Web) postConsent(rw http.ResponseWriter, r *http.Request) {
 		w.failLogin(rw, r, req, "access_denied", "the user did not allow access")
 		return
 	}
-	if err := w.cfg.Tenants.GrantConsent(ctx, u.ID, req.ClientID, req.Scopes); err != nil {
+	granted := w.event(r, auditEvent{action: actionConsentGrant, user: u.ID, org: org, metadata: meta})
+	if err := w.cfg.Tenants.GrantConsent(ctx, u.ID, req.ClientID, req.Scopes, &granted); err != nil {
 		w.fail(rw, r, err)
 		return
 	}
-	w.audit(ctx, r, auditEvent{action: actionConsentGrant, user: u.ID, org: org, metadata: meta})
 	w.complete(rw, r, req, s, u, org)
 }
 

@@ -36,7 +36,8 @@ func (w *Web) getLoggedOut(rw http.ResponseWriter, r *http.Request) {
 
 // postLoggedOut ends the browser's session when the form's CSRF field
 // matches the CSRF cookie and this session: the session is revoked
-// server-side with the grants (refresh tokens) issued from it (ATO-10), the cookie cleared, user.logout written. A missing
+// server-side with the grants (refresh tokens) issued from it (ATO-10)
+// and user.logout written in the same transaction, and the cookie cleared. A missing
 // or wrong field is rejected with 403 and a user.logout.failed event, and
 // nothing is revoked. Without a session (signed out meanwhile, e.g. in
 // another tab, or a repeated post) there is nothing to protect or to end:
@@ -62,15 +63,14 @@ func (w *Web) postLoggedOut(rw http.ResponseWriter, r *http.Request) {
 		w.renderError(rw, http.StatusForbidden, msgFormExpired)
 		return
 	}
-	ended, err := w.cfg.Tenants.RevokeSession(ctx, s.ID, s.UserID, "logout", nil)
+	loggedOut := w.event(r, auditEvent{action: actionLogout, user: s.UserID, metadata: map[string]any{"session_id": string(s.ID)}})
+	ended, err := w.cfg.Tenants.RevokeSession(ctx, s.ID, s.UserID, "logout", &loggedOut)
 	if err != nil {
 		w.fail(rw, r, fmt.Errorf("revoke session: %w", err))
 		return
 	}
 	if ended {
 		w.cfg.Logger.InfoContext(ctx, "logged out", "user", s.UserID, "session", s.ID)
-		w.audit(ctx, r, auditEvent{action: actionLogout, user: s.UserID,
-			metadata: map[string]any{"session_id": string(s.ID)}})
 	}
 	w.clearSessionCookie(rw)
 	w.renderLoggedOut(rw, http.StatusOK, loggedOutPage{})
