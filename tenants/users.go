@@ -248,7 +248,8 @@ type UpdateUserInput struct {
 }
 
 // UpdateUser changes a user. A viewer scoped to organizations may change
-// only users all of whose memberships are in its organizations.
+// only users all of whose memberships are in its organizations. Nobody
+// disables an organization's last owner (keepOwners).
 func (s *Service) UpdateUser(ctx context.Context, in UpdateUserInput) (*ent.User, error) {
 	if err := (profile{in.Name, in.GivenName, in.FamilyName, in.Locale, in.Picture, in.Metadata}).validate(); err != nil {
 		return nil, err
@@ -271,6 +272,14 @@ func (s *Service) UpdateUser(ctx context.Context, in UpdateUserInput) (*ent.User
 		if scoped(ctx) {
 			account := email != nil || (in.EmailVerified != nil && *in.EmailVerified) || in.Status != nil
 			if err := s.checkUserChange(ctx, tx, in.ID, account, email); err != nil {
+				return err
+			}
+		}
+		if in.Status != nil && *in.Status != UserActiveStatus {
+			// A disabled owner cannot act for the organization: the same
+			// last-owner rule as removing or demoting the owner, for
+			// every caller.
+			if err := s.keepOwners(ctx, tx, "id", membership.UserID(in.ID)); err != nil {
 				return err
 			}
 		}
