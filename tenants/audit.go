@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
-	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
@@ -45,7 +43,10 @@ type Event struct {
 	Origin Origin
 }
 
-// Origin is the request an event came from.
+// Origin is the request an event came from. tenants knows no HTTP: the
+// surfaces make one from their request with
+// tenants.Origin(httpserver.OriginOf(r)) (the same fields, in the same
+// order).
 type Origin struct {
 	IP        string
 	UserAgent string
@@ -53,15 +54,6 @@ type Origin struct {
 	// Network is the client as rate limits key it (an IPv6 client's /64);
 	// not stored. Empty means IP.
 	Network string
-}
-
-// OriginOf is the origin of r: its client address as
-// internal/httpserver.ClientIP decides it (the one client-IP rule, shared
-// with logs and throttling; ClientNetwork for the rejection limit), its
-// User-Agent and its request id.
-func OriginOf(r *http.Request) Origin {
-	return Origin{IP: httpserver.ClientIP(r), UserAgent: r.UserAgent(), RequestID: httpserver.RequestIDFromContext(r.Context()),
-		Network: httpserver.ClientNetwork(r)}
 }
 
 type originKey struct{}
