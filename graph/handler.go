@@ -143,7 +143,7 @@ const actionUnauthenticated = "api.unauthenticated"
 // flood the audit trail (tenants.Audit.Rejected).
 func auditUnauthenticated(svc *tenants.Service, r *http.Request, reason string) {
 	svc.Audit().Rejected(r.Context(), svc.Client(), tenants.Event{Action: actionUnauthenticated, Reason: reason,
-		Actor: "anonymous", ActorType: "anonymous", Origin: tenants.OriginOf(r), Metadata: map[string]any{"path": r.URL.Path}})
+		Actor: "anonymous", ActorType: "anonymous", Origin: tenants.Origin(httpserver.OriginOf(r)), Metadata: map[string]any{"path": r.URL.Path}})
 }
 
 // bearer extracts the token of an RFC 6750 §2.1 Authorization header.

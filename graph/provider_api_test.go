@@ -185,7 +185,9 @@ func TestAccessTokensAtGraphQL(t *testing.T) {
 			}
 		}
 
-		// Demotion and disabling take effect on the next request.
+		// Demotion and disabling take effect on the next request. (X's
+		// last owner is not disabled: another owner comes first.)
+		e.createMember(x, "second-owner@x.example", "owner")
 		e.ok(e.admin, `mutation($u:ID!){updateUser(input:{id:$u,status:DISABLED}){user{id}}}`, map[string]any{"u": owner})
 		if r := e.do(adminTok, `{ organizations { totalCount } }`, nil); r.Status != http.StatusUnauthorized {
 			t.Errorf("disabled user's token: %d %s", r.Status, r.raw)

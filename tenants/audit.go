@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
-	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
@@ -41,11 +39,14 @@ type Event struct {
 	Reason   string
 	Metadata map[string]any
 	// Origin is where the request came from. When zero it comes from the
-	// context (WithOrigin), else from the viewer in it.
+	// context (WithOrigin), else from the viewer in it (originOf).
 	Origin Origin
 }
 
-// Origin is the request an event came from.
+// Origin is the request an event came from. tenants knows no HTTP: the
+// surfaces make one from their request with
+// tenants.Origin(httpserver.OriginOf(r)) (the same fields, in the same
+// order).
 type Origin struct {
 	IP        string
 	UserAgent string
@@ -53,15 +54,6 @@ type Origin struct {
 	// Network is the client as rate limits key it (an IPv6 client's /64);
 	// not stored. Empty means IP.
 	Network string
-}
-
-// OriginOf is the origin of r: its client address as
-// internal/httpserver.ClientIP decides it (the one client-IP rule, shared
-// with logs and throttling; ClientNetwork for the rejection limit), its
-// User-Agent and its request id.
-func OriginOf(r *http.Request) Origin {
-	return Origin{IP: httpserver.ClientIP(r), UserAgent: r.UserAgent(), RequestID: httpserver.RequestIDFromContext(r.Context()),
-		Network: httpserver.ClientNetwork(r)}
 }
 
 type originKey struct{}
@@ -79,6 +71,23 @@ func OriginFrom(ctx context.Context) (Origin, bool) {
 	return o, ok
 }
 
+// originOf is the one rule for where an event came from: o when set,
+// else the origin WithOrigin put in ctx, else the request the viewer in
+// ctx came with. WriteAudit and Rejected (for its rate-limit key too)
+// both follow it.
+func originOf(ctx context.Context, o Origin) Origin {
+	if o != (Origin{}) {
+		return o
+	}
+	if o, ok := OriginFrom(ctx); ok {
+		return o
+	}
+	if v := viewer.FromContext(ctx); v != nil {
+		return Origin{IP: v.IP, UserAgent: v.UserAgent, RequestID: v.RequestID}
+	}
+	return Origin{}
+}
+
 // fill completes e from the viewer in ctx and returns the metadata to store.
 func (e *Event) fill(ctx context.Context) map[string]any {
 	v := viewer.FromContext(ctx)
@@ -92,13 +101,7 @@ func (e *Event) fill(ctx context.Context) map[string]any {
 	if e.ActorType == "" {
 		e.ActorType = "unknown"
 	}
-	if e.Origin == (Origin{}) {
-		if o, ok := OriginFrom(ctx); ok {
-			e.Origin = o
-		} else if v != nil {
-			e.Origin = Origin{IP: v.IP, UserAgent: v.UserAgent, RequestID: v.RequestID}
-		}
-	}
+	e.Origin = originOf(ctx, e.Origin)
 	e.Origin.UserAgent = truncate(e.Origin.UserAgent, 512)
 	e.Origin.IP = truncate(e.Origin.IP, 64)
 	md := e.Metadata
@@ -223,9 +226,9 @@ func NewAudit(cfg AuditConfig) *Audit {
 	return a
 }
 
-// Now is the Audit's clock, for events written with WriteAudit.
 // Rejected records a refused request that changed nothing (a 401 at
-// /graphql, an invalid_client or invalid_grant at the token endpoint):
+// /graphql, an invalid_client or invalid_grant at the token endpoint),
+// from the origin WriteAudit would give it (originOf):
 // at most RejectLimit events per client address (an IPv6 client's /64)
 // and reason per window, and at most RejectTotal in all.
 // The first event written for a key after some were suppressed carries
@@ -234,11 +237,9 @@ func NewAudit(cfg AuditConfig) *Audit {
 // logs a failed write instead of returning it: the request's answer is
 // decided already.
 func (a *Audit) Rejected(ctx context.Context, client *ent.Client, e Event) {
-	if e.Origin == (Origin{}) {
-		if v := viewer.FromContext(ctx); v != nil {
-			e.Origin = Origin{IP: v.IP, UserAgent: v.UserAgent, RequestID: v.RequestID}
-		}
-	}
+	// Resolved here, in the caller's context: the event is written as
+	// System, whose viewer knows no request.
+	e.Origin = originOf(ctx, e.Origin)
 	network := e.Origin.Network
 	if network == "" {
 		network = e.Origin.IP

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
+	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 	"github.com/gatehouse-id/gatehouse/internal/testkit"
 	"github.com/gatehouse-id/gatehouse/tenants"
@@ -236,7 +237,7 @@ func TestRejectedNetworksAndTotal(t *testing.T) {
 		for i := range 12 {
 			r := httptest.NewRequest(http.MethodPost, "/graphql", nil)
 			r.RemoteAddr = fmt.Sprintf("[2001:db8:1:2::%x]:4000", i+1)
-			a.Rejected(context.Background(), client, tenants.Event{Action: "test.v6", Reason: "bad", Origin: tenants.OriginOf(r)})
+			a.Rejected(context.Background(), client, tenants.Event{Action: "test.v6", Reason: "bad", Origin: tenants.Origin(httpserver.OriginOf(r))})
 		}
 		evs := count("test.v6")
 		if len(evs) != 5 {

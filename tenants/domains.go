@@ -3,6 +3,7 @@ package tenants
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse-id/gatehouse/ent"
@@ -72,20 +73,36 @@ func (s *Service) RemoveDomain(ctx context.Context, id pulid.ID) error {
 	})
 }
 
-// emailDomainVerified reports whether the domain of email is VERIFIED by
-// one of orgs: the organizations that own an address, and so may vouch for
-// it, set its password or change it (the domain-ownership model of
-// enterprise identity providers). Read as System: a claim decides what a
-// caller may do, and only this organization's claims count.
-func emailDomainVerified(ctx context.Context, tx *ent.Tx, orgs []pulid.ID, email string) (bool, error) {
-	at := strings.LastIndexByte(email, '@')
-	if at < 0 || len(orgs) == 0 {
+// emailDomainVerified reports whether the domain of every one of emails
+// is VERIFIED by one of orgs (one statement): the organizations that own
+// an address, and so may vouch for it, set its password or change it (the
+// domain-ownership model of enterprise identity providers). Read as
+// System: a claim decides what a caller may do, and only this
+// organization's claims count.
+func emailDomainVerified(ctx context.Context, tx *ent.Tx, orgs []pulid.ID, emails ...string) (bool, error) {
+	if len(orgs) == 0 || len(emails) == 0 {
 		return false, nil
 	}
-	ok, err := tx.Domain.Query().Where(domain.OrganizationIDIn(orgs...), domain.Domain(email[at+1:]),
-		domain.VerificationStateEQ(domain.VerificationStateVERIFIED)).Exist(viewer.SystemContext(ctx))
+	var names []string
+	for _, e := range emails {
+		at := strings.LastIndexByte(e, '@')
+		if at < 0 {
+			return false, nil
+		}
+		if d := e[at+1:]; !slices.Contains(names, d) {
+			names = append(names, d)
+		}
+	}
+	verified, err := tx.Domain.Query().Where(domain.OrganizationIDIn(orgs...), domain.DomainIn(names...),
+		domain.VerificationStateEQ(domain.VerificationStateVERIFIED)).
+		Unique(true).Select(domain.FieldDomain).Strings(viewer.SystemContext(ctx))
 	if err != nil {
 		return false, fmt.Errorf("look up verified domains: %w", err)
 	}
-	return ok, nil
+	for _, d := range names {
+		if !slices.Contains(verified, d) {
+			return false, nil
+		}
+	}
+	return true, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
+	"github.com/gatehouse-id/gatehouse/ent/predicate"
 	"github.com/gatehouse-id/gatehouse/ent/role"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/tenants/authz"
@@ -126,7 +127,7 @@ type UpdateMemberRolesInput struct {
 // UpdateMemberRoles replaces a membership's roles. The caller must hold
 // every permission the member holds now and every one the new roles grant
 // (an admin can neither make anyone owner nor demote an owner). It refuses
-// to take the owner role from an organization's last owner.
+// to take the owner role from an organization's last owner (keepOwners).
 func (s *Service) UpdateMemberRoles(ctx context.Context, in UpdateMemberRolesInput) (*ent.Membership, error) {
 	if len(in.Roles) == 0 {
 		return nil, invalid("roles", "must list at least one role")
@@ -145,7 +146,7 @@ func (s *Service) UpdateMemberRoles(ctx context.Context, in UpdateMemberRolesInp
 			return err
 		}
 		if !slices.Contains(in.Roles, RoleOwner) {
-			if err := s.keepAnOwner(ctx, tx, m); err != nil {
+			if err := s.keepOwners(ctx, tx, "membershipID", membership.ID(m.ID)); err != nil {
 				return err
 			}
 		}
@@ -159,14 +160,15 @@ func (s *Service) UpdateMemberRoles(ctx context.Context, in UpdateMemberRolesInp
 }
 
 // RemoveMember deletes a membership. The caller must hold every permission
-// the member holds. It refuses to remove an organization's last owner.
+// the member holds. It refuses to remove an organization's last owner
+// (keepOwners).
 func (s *Service) RemoveMember(ctx context.Context, id pulid.ID) error {
 	return s.inTx(ctx, func(tx *ent.Tx) error {
 		m, err := s.manageableMember(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		if err := s.keepAnOwner(ctx, tx, m); err != nil {
+		if err := s.keepOwners(ctx, tx, "membershipID", membership.ID(m.ID)); err != nil {
 			return err
 		}
 		if err := tx.Membership.DeleteOne(m).Exec(ctx); err != nil {
@@ -198,27 +200,52 @@ func (s *Service) manageableMember(ctx context.Context, tx *ent.Tx, id pulid.ID)
 	return m, nil
 }
 
-// keepAnOwner fails when m is the only ACTIVE owner of its organization.
-// It first writes the organization's row, so that on PostgreSQL two
-// transactions demoting the last two owners take turns and the second
-// counts what the first committed (SQLite serializes every writer anyway).
-func (s *Service) keepAnOwner(ctx context.Context, tx *ent.Tx, m *ent.Membership) error {
-	sys := viewer.SystemContext(ctx) // the caller's right to change m was checked; the count must see every owner
-	isOwner := membership.HasRolesWith(role.Key(RoleOwner), role.Builtin(true))
-	owner, err := tx.Membership.Query().Where(membership.ID(m.ID), ActiveMembership(), isOwner).Exist(sys)
-	if err != nil || !owner {
+// ownerWhoCanAct selects the memberships that keep an organization owned:
+// ACTIVE, holding the built-in owner role, of an ACTIVE user. An invited
+// or suspended owner, or one whose account is disabled, cannot act for the
+// organization and does not count.
+func ownerWhoCanAct() predicate.Membership {
+	return membership.And(ActiveMembership(), membership.HasRolesWith(role.Key(RoleOwner), role.Builtin(true)),
+		membership.HasUserWith(ActiveUser()))
+}
+
+// keepOwners is the one last-owner rule. It refuses, with a ConflictError
+// on field, a change that would leave an organization without an owner
+// who can act (ownerWhoCanAct). leaving selects the memberships the change
+// takes from the owners: one membership demoted or removed
+// (membership.ID), every membership of a user being disabled
+// (membership.UserID). Every such change calls it in its transaction
+// before it writes.
+//
+// It first writes the row of each organization that would lose an owner,
+// in id order, so that on PostgreSQL two transactions taking owners from
+// the same organization take turns (never deadlock) and the second counts
+// what the first committed; SQLite serializes every writer anyway.
+func (s *Service) keepOwners(ctx context.Context, tx *ent.Tx, field string, leaving predicate.Membership) error {
+	sys := viewer.SystemContext(ctx) // the caller's right to make the change was checked; the count must see every owner
+	orgs, err := tx.Membership.Query().Where(leaving, ownerWhoCanAct()).
+		Unique(true).Select(membership.FieldOrganizationID).Strings(sys)
+	if err != nil || len(orgs) == 0 {
 		return translate(err, "membership")
 	}
-	if err := tx.Organization.UpdateOneID(m.OrganizationID).SetUpdatedAt(s.now()).Exec(sys); err != nil {
-		return translate(err, "organization")
+	slices.Sort(orgs)
+	ids := make([]pulid.ID, len(orgs))
+	now := s.now()
+	for i, o := range orgs {
+		ids[i] = pulid.ID(o)
+		if err := tx.Organization.UpdateOneID(ids[i]).SetUpdatedAt(now).Exec(sys); err != nil {
+			return translate(err, "organization")
+		}
 	}
-	owners, err := tx.Membership.Query().
-		Where(membership.OrganizationID(m.OrganizationID), ActiveMembership(), isOwner).Count(sys)
+	kept, err := tx.Membership.Query().Where(membership.OrganizationIDIn(ids...), ownerWhoCanAct(), membership.Not(leaving)).
+		Unique(true).Select(membership.FieldOrganizationID).Strings(sys)
 	if err != nil {
 		return translate(err, "membership")
 	}
-	if owners <= 1 {
-		return &ConflictError{Field: "membershipID", Reason: "is the organization's last owner; make another member owner first"}
+	for _, o := range orgs {
+		if !slices.Contains(kept, o) {
+			return &ConflictError{Field: field, Reason: "is the organization's last owner; make another member owner first"}
+		}
 	}
 	return nil
 }

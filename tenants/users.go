@@ -248,7 +248,8 @@ type UpdateUserInput struct {
 }
 
 // UpdateUser changes a user. A viewer scoped to organizations may change
-// only users all of whose memberships are in its organizations.
+// only users all of whose memberships are in its organizations. Nobody
+// disables an organization's last owner (keepOwners).
 func (s *Service) UpdateUser(ctx context.Context, in UpdateUserInput) (*ent.User, error) {
 	if err := (profile{in.Name, in.GivenName, in.FamilyName, in.Locale, in.Picture, in.Metadata}).validate(); err != nil {
 		return nil, err
@@ -269,8 +270,20 @@ func (s *Service) UpdateUser(ctx context.Context, in UpdateUserInput) (*ent.User
 	var u *ent.User
 	err := s.inTx(ctx, func(tx *ent.Tx) error {
 		if scoped(ctx) {
+			cur, err := tx.User.Get(ctx, in.ID)
+			if err != nil {
+				return translate(err, "user")
+			}
 			account := email != nil || (in.EmailVerified != nil && *in.EmailVerified) || in.Status != nil
-			if err := s.checkUserChange(ctx, tx, in.ID, account, email); err != nil {
+			if err := s.checkUserChange(ctx, tx, cur, account, email); err != nil {
+				return err
+			}
+		}
+		if in.Status != nil && *in.Status != UserActiveStatus {
+			// A disabled owner cannot act for the organization: the same
+			// last-owner rule as removing or demoting the owner, for
+			// every caller.
+			if err := s.keepOwners(ctx, tx, "id", membership.UserID(in.ID)); err != nil {
 				return err
 			}
 		}
@@ -308,33 +321,28 @@ func (s *Service) UpdateUser(ctx context.Context, in UpdateUserInput) (*ent.User
 }
 
 // checkUserChange decides a change an organization-scoped caller makes to
-// a (global) user: the user must be visible to it; in every organization
-// the user belongs to, the caller must hold members:manage and every
-// permission the user holds there (an admin cannot touch an owner's
-// account); and account-level facts — the email, vouching for it, the
-// password, the status — change only when the user's email domain, and a
-// new email's, is VERIFIED by one of those organizations.
-func (s *Service) checkUserChange(ctx context.Context, tx *ent.Tx, usr pulid.ID, account bool, newEmail *string) error {
-	u, err := tx.User.Get(ctx, usr)
-	if err != nil {
-		return translate(err, "user")
-	}
-	ms, err := tx.Membership.Query().Where(membership.UserID(u.ID)).All(viewer.SystemContext(ctx))
+// a (global) user u, which the caller loaded (so it is visible to it): in
+// every organization the user belongs to, the caller must hold
+// members:manage and every permission the user holds there (an admin
+// cannot touch an owner's account); and account-level facts — the email,
+// vouching for it, the password, the status — change only when the
+// user's email domain, and a new email's, is VERIFIED by one of those
+// organizations. It reads the memberships with their roles and, for an
+// account-level change, the verified domains: the same few statements
+// however many organizations the user belongs to.
+func (s *Service) checkUserChange(ctx context.Context, tx *ent.Tx, u *ent.User, account bool, newEmail *string) error {
+	ms, err := tx.Membership.Query().Where(membership.UserID(u.ID)).WithRoles().All(viewer.SystemContext(ctx))
 	if err != nil {
 		return translate(err, "membership")
 	}
-	var orgs []pulid.ID
+	orgs := make([]pulid.ID, 0, len(ms))
 	for _, m := range ms {
 		if err := require(ctx, m.OrganizationID, authz.MembersManage); err != nil {
 			// ErrNotFound for a user who also belongs to an organization
 			// out of the caller's reach: not this caller's to change.
 			return err
 		}
-		held, err := memberGrants(ctx, tx, m)
-		if err != nil {
-			return err
-		}
-		if err := requireGrant(ctx, m.OrganizationID, "id", held); err != nil {
+		if err := requireGrant(ctx, m.OrganizationID, "id", rolesPermissions(m.Edges.Roles)); err != nil {
 			return err
 		}
 		orgs = append(orgs, m.OrganizationID)
@@ -342,17 +350,16 @@ func (s *Service) checkUserChange(ctx context.Context, tx *ent.Tx, usr pulid.ID,
 	if !account {
 		return nil
 	}
-	for _, e := range []*string{&u.Email, newEmail} {
-		if e == nil {
-			continue
-		}
-		owned, err := emailDomainVerified(ctx, tx, orgs, *e)
-		if err != nil {
-			return err
-		}
-		if !owned {
-			return &ForbiddenError{Field: "id", Reason: "an organization changes the email, verification, password or status only of users in its verified domains"}
-		}
+	emails := []string{u.Email}
+	if newEmail != nil {
+		emails = append(emails, *newEmail)
+	}
+	owned, err := emailDomainVerified(ctx, tx, orgs, emails...)
+	if err != nil {
+		return err
+	}
+	if !owned {
+		return &ForbiddenError{Field: "id", Reason: "an organization changes the email, verification, password or status only of users in its verified domains"}
 	}
 	return nil
 }
@@ -399,7 +406,7 @@ func (s *Service) SetUserPassword(ctx context.Context, in SetUserPasswordInput) 
 			return translate(err, "user")
 		}
 		if scoped(ctx) {
-			if err := s.checkUserChange(ctx, tx, u.ID, true, nil); err != nil {
+			if err := s.checkUserChange(ctx, tx, u, true, nil); err != nil {
 				return err
 			}
 		}

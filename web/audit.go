@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
@@ -56,7 +57,7 @@ func (w *Web) audit(ctx context.Context, r *http.Request, e auditEvent) {
 
 // event is e as tenants' Event, from r.
 func (w *Web) event(r *http.Request, e auditEvent) tenants.Event {
-	ev := tenants.Event{Action: e.action, Organization: e.org, Metadata: e.metadata, Origin: tenants.OriginOf(r)}
+	ev := tenants.Event{Action: e.action, Organization: e.org, Metadata: e.metadata, Origin: tenants.Origin(httpserver.OriginOf(r))}
 	if e.user != "" {
 		ev.Actor, ev.ActorType, ev.TargetType, ev.TargetID = string(e.user), "user", ent.TypeUser, string(e.user)
 	} else {

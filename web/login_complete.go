@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
@@ -116,7 +117,7 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 		return
 	}
 	// The flow writes user.login with its change, from this request.
-	to, err := w.cfg.Flow.CompleteLogin(tenants.WithOrigin(ctx, tenants.OriginOf(r)), req.ID, Authentication{
+	to, err := w.cfg.Flow.CompleteLogin(tenants.WithOrigin(ctx, tenants.Origin(httpserver.OriginOf(r))), req.ID, Authentication{
 		UserID: u.ID, SessionID: s.ID, OrganizationID: org,
 		// No ACR claim: the provider derives it from AMR.
 		AuthTime: s.AuthTime, AMR: s.Amr,

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/predicate"
+	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
@@ -57,7 +58,7 @@ const (
 // record it in their request state); zero elsewhere.
 func origin(ctx context.Context) tenants.Origin {
 	if st := stateFrom(ctx); st != nil {
-		return tenants.OriginOf(st.req)
+		return tenants.Origin(httpserver.OriginOf(st.req))
 	}
 	return tenants.Origin{}
 }
@@ -187,7 +188,7 @@ func (p *Provider) rejected(ctx context.Context, r *http.Request, clientID strin
 	if parent := e.Unwrap(); parent != nil {
 		detail = auditReason(parent.Error())
 	}
-	ev := tenants.Event{Action: actionRejected, Reason: string(e.ErrorType), Origin: tenants.OriginOf(r),
+	ev := tenants.Event{Action: actionRejected, Reason: string(e.ErrorType), Origin: tenants.Origin(httpserver.OriginOf(r)),
 		Metadata: map[string]any{"detail": detail, "path": r.URL.Path, "grant_type": r.PostForm.Get("grant_type")}}
 	if clientID != "" {
 		ev.Metadata["client_id"] = clientID

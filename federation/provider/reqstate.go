@@ -31,7 +31,7 @@ type reqState struct {
 	// claims is the last access token our key set verified (signature,
 	// claims and revocation), with its grant.
 	claims *verifiedClaims
-	// req is the request, whose origin (tenants.OriginOf) audit events
+	// req is the request, whose origin (httpserver.OriginOf) audit events
 	// written by storage methods record; worked out only when one is.
 	req *http.Request
 	// refusal is why the library's code exchange was refused, when our
