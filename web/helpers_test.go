@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	entsql "entgo.io/ent/dialect/sql"
-
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
@@ -228,7 +226,7 @@ func newEnv(t *testing.T, db testdb.Database, tweak ...func(*Config)) *env {
 // passes testkit.NewRealClock().
 func newEnvAt(t *testing.T, db testdb.Database, c *testkit.Clock, tweak ...func(*Config)) *env {
 	t.Helper()
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+	client := db.Client()
 	flow := &fakeFlow{client: client, now: c.Now, reqs: map[string]*LoginRequest{}, done: map[string]Authentication{},
 		failed: map[string]string{}, base: "https://app.example"}
 	cfg := Config{

@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	entsql "entgo.io/ent/dialect/sql"
-
-	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
@@ -500,7 +497,7 @@ func TestConsentBrand(t *testing.T) {
 	t.Parallel()
 	forEachDB(t, func(t *testing.T, db testdb.Database) {
 		sqlDB, n := db.Counting(t)
-		e := newEnv(t, db, func(c *Config) { c.Client = ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, sqlDB))) })
+		e := newEnv(t, db, func(c *Config) { c.Client = db.ClientOn(sqlDB) })
 		ada := e.user(userSpec{email: "ada@example.com", password: pw})
 		acme, err := e.client.Organization.Create().SetName("Acme").SetSlug("acme").
 			SetLogoURL("https://cdn.example/acme.png").SetPrimaryColor("#00ff00").Save(sys(t.Context()))
