@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/session"
+	"github.com/gatehouse-id/gatehouse/internal/htmlform"
 	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
@@ -49,8 +50,10 @@ func TestLoggedOut(t *testing.T) {
 		// A GET, as after a cross-site link to end_session, only asks.
 		ask := b.get("/login/logged-out")
 		wantStatus(t, ask, http.StatusOK)
-		if !strings.Contains(ask.body, "<h1>Sign out?</h1>") || !strings.Contains(ask.body, `<form method="post" action="/login/logged-out">`) ||
-			!strings.Contains(ask.body, `<button type="submit">Sign out</button>`) || strings.Contains(ask.body, "You have signed out.") {
+		forms := ask.forms()
+		if !strings.Contains(ask.body, "<h1>Sign out?</h1>") || len(forms) != 1 || forms[0].Method != http.MethodPost ||
+			forms[0].Action != "/login/logged-out" || !slices.Equal(forms[0].Buttons, []htmlform.Button{{Label: "Sign out"}}) ||
+			strings.Contains(ask.body, "You have signed out.") {
 			t.Fatalf("GET does not ask:\n%s", ask.body)
 		}
 		if strings.Contains(ask.body, "<a ") || strings.Contains(ask.body, "http") {
@@ -78,12 +81,12 @@ func TestLoggedOut(t *testing.T) {
 				"no csrf cookie (cross-site post)": func() response {
 					rec := httptestDo(t, e.web.Handler(), http.MethodPost, "/login/logged-out", url.Values{"csrf": {csrf}},
 						[]*http.Cookie{{Name: "gatehouse_session", Value: cookie}})
-					return response{status: rec.Code, header: rec.Header(), body: rec.Body.String()}
+					return recorded(rec)
 				},
 				"another browser's csrf cookie": func() response {
 					rec := httptestDo(t, e.web.Handler(), http.MethodPost, "/login/logged-out", url.Values{"csrf": {csrf}},
 						[]*http.Cookie{{Name: "gatehouse_session", Value: cookie}, {Name: "gatehouse_csrf", Value: otherCSRF}})
-					return response{status: rec.Code, header: rec.Header(), body: rec.Body.String()}
+					return recorded(rec)
 				},
 			} {
 				t.Run(name, func(t *testing.T) {
@@ -111,7 +114,7 @@ func TestLoggedOut(t *testing.T) {
 		if !strings.Contains(r.body, "You have signed out.") {
 			t.Errorf("page does not say so:\n%s", r.body)
 		}
-		if strings.Contains(r.body, "<a ") || strings.Contains(r.body, "<form") || strings.Contains(r.body, "http") {
+		if strings.Contains(r.body, "<a ") || len(r.forms()) > 0 || strings.Contains(r.body, "http") {
 			t.Errorf("the logged-out page links somewhere:\n%s", r.body)
 		}
 		h := r.header
@@ -141,7 +144,7 @@ func TestLoggedOut(t *testing.T) {
 		next := e.flow.add(LoginRequest{FirstParty: true})
 		replay := httptestDo(t, e.web.Handler(), http.MethodGet, "/login?authRequest="+next, nil,
 			[]*http.Cookie{{Name: "gatehouse_session", Value: cookie}})
-		if replay.Code != http.StatusOK || !strings.Contains(replay.Body.String(), `name="password"`) {
+		if replay.Code != http.StatusOK || !recorded(replay).hasField("password") {
 			t.Errorf("replayed cookie after logout: %d", replay.Code)
 		}
 		// The form again (a refresh, a second tab): signed out, no second event.
@@ -186,7 +189,7 @@ func TestLoggedOut(t *testing.T) {
 					}
 					rec := httptestDo(t, e.web.Handler(), method, "/login/logged-out", form, cookies)
 					if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "You have signed out.") ||
-						strings.Contains(rec.Body.String(), "<form") {
+						len(recorded(rec).forms()) > 0 {
 						t.Errorf("%s %s: %d\n%s", method, name, rec.Code, rec.Body)
 					}
 					if got := findCookie(rec.Result().Cookies(), "gatehouse_session"); (got != nil) != (cookies != nil) {
@@ -238,7 +241,7 @@ func TestPromptNone(t *testing.T) {
 			id := e.flow.add(LoginRequest{FirstParty: true, Prompt: none})
 			r := e.browser().get("/login?authRequest=" + id)
 			wantFailure(t, e, r, id, "login_required")
-			if strings.Contains(r.body, `name="password"`) {
+			if r.hasField("password") {
 				t.Error("prompt=none showed the form")
 			}
 		})

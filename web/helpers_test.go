@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/federation"
+	"github.com/gatehouse-id/gatehouse/internal/htmlform"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
@@ -314,12 +314,34 @@ type response struct {
 	body   string
 }
 
+// forms returns the page's forms.
+func (r response) forms() []htmlform.Form { return htmlform.Parse(r.body) }
+
+// field returns the value of the first input called name on the page's
+// forms (hidden ones included), or "".
 func (r response) field(name string) string {
-	m := regexp.MustCompile(`name="` + regexp.QuoteMeta(name) + `" value="([^"]*)"`).FindStringSubmatch(r.body)
-	if m == nil {
-		return ""
+	for _, f := range r.forms() {
+		if v, ok := f.Value(name); ok {
+			return v
+		}
 	}
-	return m[1]
+	return ""
+}
+
+// hasField tells whether one of the page's forms has an input called name;
+// hasField("password") is "the sign-in form is shown".
+func (r response) hasField(name string) bool {
+	for _, f := range r.forms() {
+		if f.Has(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// recorded is the response rec holds, for the page checks above.
+func recorded(rec *httptest.ResponseRecorder) response {
+	return response{status: rec.Code, header: rec.Header(), body: rec.Body.String()}
 }
 
 func (b *browser) do(req *http.Request) response {

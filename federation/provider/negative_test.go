@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/session"
+	"github.com/gatehouse-id/gatehouse/internal/htmlform"
 )
 
 // TestAuthorizeRejects: before the client and redirect URI are known good,
@@ -137,7 +139,10 @@ func TestAuthorizeErrorRedirects(t *testing.T) {
 		// its URL: no Referer may repeat them, and nothing caches it.
 		requireHeaders(t, "authorize redirect", e.authorize(codeParams("web", webRedirect, challenge)).Header,
 			map[string]string{"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
-		if !strings.Contains(string(body), `name="iss" value="`+e.issuer+`"`) || !strings.Contains(string(body), `action="`+webRedirect+`"`) {
+		forms := htmlform.Parse(string(body))
+		if len(forms) != 1 || forms[0].Action != webRedirect || forms[0].Method != http.MethodPost ||
+			!reflect.DeepEqual(forms[0].Values(), url.Values{"iss": {e.issuer}, "state": {"st-1"}, "error": {"unsupported_response_type"},
+				"error_description": {"only response_type=code is supported"}}) {
 			t.Errorf("form_post error response: %s", body)
 		}
 	})
