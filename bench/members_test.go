@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	entsql "entgo.io/ent/dialect/sql"
-
 	"github.com/gatehouse-id/gatehouse/ent"
 	_ "github.com/gatehouse-id/gatehouse/ent/runtime" // privacy policies and hooks
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
@@ -187,7 +185,7 @@ type env struct {
 func newEnv(b *testing.B, db testdb.Database) *env {
 	b.Helper()
 	sqlDB, counter := db.Counting(b)
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, sqlDB)))
+	client := db.ClientOn(sqlDB)
 	svc := tenants.NewService(client)
 	logger := slog.New(slog.NewTextHandler(benchLog{b}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	metrics := httpserver.NewMetrics()
@@ -263,7 +261,7 @@ func seedMembers(b *testing.B, db testdb.Database, n int) pulid.ID {
 	b.Helper()
 	start := time.Now()
 	ctx := viewer.SystemContext(context.Background())
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+	client := db.Client()
 	org, err := client.Organization.Create().SetName("Members").SetSlug(fmt.Sprintf("members-%d", n)).Save(ctx)
 	if err != nil {
 		b.Fatalf("seed organization: %v", err)

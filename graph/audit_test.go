@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	entsql "entgo.io/ent/dialect/sql"
-
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/graph"
@@ -26,7 +24,7 @@ import (
 // unauthenticatedEnv is /graphql with a service on an advanceable clock
 // and a token verifier that refuses every token.
 func unauthenticatedEnv(t *testing.T, db testdb.Database) (string, *ent.Client, *testkit.Clock) {
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+	client := db.Client()
 	clock := testkit.NewClock()
 	svc := tenants.NewService(client, tenants.WithClock(clock.Now))
 	verify := func(context.Context, string) (tenants.TokenClaims, error) {

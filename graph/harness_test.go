@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	entsql "entgo.io/ent/dialect/sql"
-
 	"github.com/gatehouse-id/gatehouse/ent"
 	_ "github.com/gatehouse-id/gatehouse/ent/runtime"
 	"github.com/gatehouse-id/gatehouse/graph"
@@ -42,7 +40,7 @@ func eachDB(t *testing.T, fn func(t *testing.T, e *env)) {
 
 func newEnv(t testing.TB, db testdb.Database, opts ...func(*graph.Config)) *env {
 	t.Helper()
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+	client := db.Client()
 	svc := tenants.NewService(client, tenants.WithPasswordParams(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}))
 	logger := slog.New(slog.NewTextHandler(testkit.TestLog{T: t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg := graph.Config{Service: svc, Logger: logger}

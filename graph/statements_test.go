@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	entsql "entgo.io/ent/dialect/sql"
-
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/graph"
@@ -148,7 +146,7 @@ func assertSameCount(t *testing.T, runs []run) {
 func newCountingEnv(t *testing.T, db testdb.Database) (*env, *testdb.Counter) {
 	t.Helper()
 	sqlDB, counter := db.Counting(t)
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, sqlDB)))
+	client := db.ClientOn(sqlDB)
 	svc := tenants.NewService(client, tenants.WithClock(testkit.NewClock().Now))
 	logger := slog.New(slog.NewTextHandler(testkit.TestLog{T: t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv := httptest.NewServer(httpserver.Chain(graph.NewHandler(graph.Config{Service: svc, Logger: logger}), httpserver.RequestID))

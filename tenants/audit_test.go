@@ -5,8 +5,6 @@ import (
 	"errors"
 	"testing"
 
-	entsql "entgo.io/ent/dialect/sql"
-
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
@@ -22,7 +20,7 @@ func ptr[T any](v T) *T { return &v }
 // with actor, target and request details; a failed change writes none.
 func TestEveryMutationIsAudited(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Database) {
-		client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+		client := db.Client()
 		svc := tenants.NewService(client)
 		ctx := viewer.NewContext(context.Background(), &viewer.Viewer{
 			Kind: viewer.Instance, Actor: "key_admin", IP: "192.0.2.7", UserAgent: "test-agent", RequestID: "req-1"})

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	entsql "entgo.io/ent/dialect/sql"
-
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
@@ -26,7 +24,7 @@ import (
 // or rolls back with the change it records, on every backend.
 func TestAuditCommitsWithChange(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Database) {
-		client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+		client := db.Client()
 		sys := viewer.SystemContext(context.Background())
 		for _, tc := range []struct {
 			name   string
@@ -87,7 +85,7 @@ func TestAuditCommitsWithChange(t *testing.T) {
 // viewer; the reason lands in metadata; the user agent is capped.
 func TestAuditEventFields(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Database) {
-		client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+		client := db.Client()
 		sys := viewer.SystemContext(context.Background())
 		at := time.Now().Truncate(time.Second).UTC()
 		withViewer := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.Instance, Actor: "key_1",
@@ -138,7 +136,7 @@ func TestAuditEventFields(t *testing.T) {
 // suppressed is still reported.
 func TestRejectedIsRateLimited(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Database) {
-		client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+		client := db.Client()
 		clock := testkit.NewClock()
 		a := tenants.NewAudit(tenants.AuditConfig{Now: clock.Now, RejectLimit: 5, RejectWindow: time.Minute, RejectKeys: 4})
 		reject := func(ip, reason string) {
@@ -226,7 +224,7 @@ func evsMetadata(evs []*ent.AuditEvent) []map[string]any {
 // at most RejectTotal a window, the rest reported later.
 func TestRejectedNetworksAndTotal(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Database) {
-		client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+		client := db.Client()
 		clock := testkit.NewClock()
 		count := func(action string) []*ent.AuditEvent {
 			return client.AuditEvent.Query().Where(auditevent.Action(action)).Order(ent.Asc(auditevent.FieldID)).

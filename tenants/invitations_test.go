@@ -5,8 +5,6 @@ import (
 	"errors"
 	"testing"
 
-	entsql "entgo.io/ent/dialect/sql"
-
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
@@ -22,7 +20,7 @@ import (
 // acceptance is audited.
 func TestAcceptInvitations(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Database) {
-		client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+		client := db.Client()
 		svc := tenants.NewService(client)
 		sys := viewer.SystemContext(context.Background())
 		var orgs []*ent.Organization

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	entsql "entgo.io/ent/dialect/sql"
-
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 	"github.com/gatehouse-id/gatehouse/internal/testkit"
@@ -21,7 +19,7 @@ import (
 func TestLoginTransaction(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Database) {
 		clock := testkit.NewClock()
-		client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+		client := db.Client()
 		svc := tenants.NewService(client, tenants.WithClock(clock.Now))
 		ctx := context.Background() // the browser has no viewer
 		sys := viewer.SystemContext(ctx)

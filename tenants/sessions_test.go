@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	entsql "entgo.io/ent/dialect/sql"
-
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
@@ -42,7 +40,7 @@ func TestPolicyChangeEndsSignIns(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			testdb.Each(t, func(t *testing.T, db testdb.Database) {
 				now := testkit.NewClock().Now()
-				client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+				client := db.Client()
 				svc := tenants.NewService(client, tenants.WithClock(func() time.Time { return now }))
 				admin := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.Instance, Actor: "key_admin"})
 				sys := viewer.SystemContext(context.Background())
@@ -118,7 +116,7 @@ func TestPolicyChangeEndsSignIns(t *testing.T) {
 func TestRevokeSession(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Database) {
 		now := testkit.NewClock().Now()
-		client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+		client := db.Client()
 		svc := tenants.NewService(client, tenants.WithClock(func() time.Time { return now }))
 		sys := viewer.SystemContext(context.Background())
 		ada := client.User.Create().SetEmail("ada@example.com").SaveX(sys)

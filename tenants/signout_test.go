@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	entsql "entgo.io/ent/dialect/sql"
-
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
@@ -41,7 +39,7 @@ type signOutEnv struct {
 func newSignOutEnv(t *testing.T, db testdb.Database) *signOutEnv {
 	t.Helper()
 	now := testkit.NewClock().Now()
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+	client := db.Client()
 	e := &signOutEnv{
 		client: client,
 		svc: tenants.NewService(client, tenants.WithClock(func() time.Time { return now }),

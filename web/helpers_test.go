@@ -8,14 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
@@ -24,6 +21,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/federation"
+	"github.com/gatehouse-id/gatehouse/internal/htmlform"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
@@ -228,7 +226,7 @@ func newEnv(t *testing.T, db testdb.Database, tweak ...func(*Config)) *env {
 // passes testkit.NewRealClock().
 func newEnvAt(t *testing.T, db testdb.Database, c *testkit.Clock, tweak ...func(*Config)) *env {
 	t.Helper()
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+	client := db.Client()
 	flow := &fakeFlow{client: client, now: c.Now, reqs: map[string]*LoginRequest{}, done: map[string]Authentication{},
 		failed: map[string]string{}, base: "https://app.example"}
 	cfg := Config{
@@ -316,12 +314,34 @@ type response struct {
 	body   string
 }
 
+// forms returns the page's forms.
+func (r response) forms() []htmlform.Form { return htmlform.Parse(r.body) }
+
+// field returns the value of the first input called name on the page's
+// forms (hidden ones included), or "".
 func (r response) field(name string) string {
-	m := regexp.MustCompile(`name="` + regexp.QuoteMeta(name) + `" value="([^"]*)"`).FindStringSubmatch(r.body)
-	if m == nil {
-		return ""
+	for _, f := range r.forms() {
+		if v, ok := f.Value(name); ok {
+			return v
+		}
 	}
-	return m[1]
+	return ""
+}
+
+// hasField tells whether one of the page's forms has an input called name;
+// hasField("password") is "the sign-in form is shown".
+func (r response) hasField(name string) bool {
+	for _, f := range r.forms() {
+		if f.Has(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// recorded is the response rec holds, for the page checks above.
+func recorded(rec *httptest.ResponseRecorder) response {
+	return response{status: rec.Code, header: rec.Header(), body: rec.Body.String()}
 }
 
 func (b *browser) do(req *http.Request) response {

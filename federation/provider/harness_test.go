@@ -15,7 +15,6 @@ import (
 	"sync"
 	"testing"
 
-	entsql "entgo.io/ent/dialect/sql"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-id/gatehouse/ent"
@@ -62,7 +61,7 @@ func forEachDB(t *testing.T, f func(t *testing.T, e *env)) {
 // newEnv starts a provider on d; opts adjust its Config.
 func newEnv(t testing.TB, d testdb.Database, opts ...func(*Config)) *env {
 	t.Helper()
-	db := ent.NewClient(ent.Driver(entsql.OpenDB(d.Dialect, d.SQL)))
+	db := d.Client()
 	ctx := viewer.SystemContext(context.Background())
 	// The clock starts at the real time and is never shifted: the library
 	// under the provider reads the real clock (expires_in, introspection's

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/session"
+	"github.com/gatehouse-id/gatehouse/internal/htmlform"
 )
 
 // TestAuthorizeRejects: before the client and redirect URI are known good,
@@ -137,7 +139,10 @@ func TestAuthorizeErrorRedirects(t *testing.T) {
 		// its URL: no Referer may repeat them, and nothing caches it.
 		requireHeaders(t, "authorize redirect", e.authorize(codeParams("web", webRedirect, challenge)).Header,
 			map[string]string{"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
-		if !strings.Contains(string(body), `name="iss" value="`+e.issuer+`"`) || !strings.Contains(string(body), `action="`+webRedirect+`"`) {
+		forms := htmlform.Parse(string(body))
+		if len(forms) != 1 || forms[0].Action != webRedirect || forms[0].Method != http.MethodPost ||
+			!reflect.DeepEqual(forms[0].Values(), url.Values{"iss": {e.issuer}, "state": {"st-1"}, "error": {"unsupported_response_type"},
+				"error_description": {"only response_type=code is supported"}}) {
 			t.Errorf("form_post error response: %s", body)
 		}
 	})
@@ -196,75 +201,107 @@ func TestCodeExchangeRejects(t *testing.T) {
 	})
 }
 
+// TestCompleteLoginRules: CompleteLogin completes a request only for an
+// active user, a member of the organization the request needs, with an
+// authentication as fresh as max_age and prompt=login ask (OIDC Core
+// §3.1.2.1), and only once; each row is a request and the attempts made on
+// it, in order.
 func TestCompleteLoginRules(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
-		start := func(v url.Values) string {
-			loc, _ := url.Parse(e.authorize(v).Header.Get("Location"))
-			return loc.Query().Get("authRequest")
-		}
 		_, challenge := pkce()
-		id := start(codeParams("web", webRedirect, challenge, "organization"))
-		lr, err := e.p.LoginRequest(e.ctx, id)
-		must(t, err)
-		if !lr.WantsOrganization || lr.ClientName != "web" {
-			t.Errorf("login request %+v", lr)
-		}
-		if _, err := e.p.CompleteLogin(e.ctx, id, Authentication{UserID: e.user.ID}); !errors.Is(err, ErrNotMember) {
-			t.Errorf("organization required: %v", err)
+		params := func(scopes ...string) url.Values { return codeParams("web", webRedirect, challenge, scopes...) }
+		with := func(v url.Values, key, value string) url.Values { v.Set(key, value); return v }
+		start := func(t *testing.T, v url.Values) string {
+			t.Helper()
+			loc, _ := url.Parse(e.authorize(v).Header.Get("Location"))
+			id := loc.Query().Get("authRequest")
+			if id == "" {
+				t.Fatalf("authorize %v: no login request (Location %s)", v, loc)
+			}
+			return id
 		}
 		other, err := e.db.Organization.Create().SetName("Other").SetSlug("other").Save(e.ctx)
 		must(t, err)
-		if _, err := e.p.CompleteLogin(e.ctx, id, Authentication{UserID: e.user.ID, OrganizationID: other.ID}); !errors.Is(err, ErrNotMember) {
-			t.Errorf("non-member organization: %v", err)
-		}
-		id = start(codeParams("web", webRedirect, challenge, "organization:"+string(other.ID)))
-		if _, err := e.p.CompleteLogin(e.ctx, id, Authentication{UserID: e.user.ID}); !errors.Is(err, ErrNotMember) {
-			t.Errorf("organization:<id> without membership: %v", err)
-		}
-		v := codeParams("web", webRedirect, challenge)
-		v.Set("max_age", "60")
-		id = start(v)
-		if _, err := e.p.CompleteLogin(e.ctx, id, Authentication{UserID: e.user.ID, AuthTime: e.clock.Now().Add(-time.Hour)}); !errors.Is(err, ErrReauthenticate) {
-			t.Errorf("max_age: %v", err)
-		}
-		// prompt=login: an authentication from before the request is not
-		// the fresh login asked for (OIDC Core §3.1.2.1); a new one
-		// completes the same request.
-		v = codeParams("web", webRedirect, challenge)
-		v.Set("prompt", "login")
-		id = start(v)
-		if _, err := e.p.CompleteLogin(e.ctx, id, Authentication{UserID: e.user.ID, AuthTime: e.clock.Now().Add(-clockSkew - time.Minute)}); !errors.Is(err, ErrReauthenticate) {
-			t.Errorf("prompt=login with an earlier authentication: %v", err)
-		}
-		if _, err := e.p.CompleteLogin(e.ctx, id, Authentication{UserID: e.user.ID, AuthTime: e.clock.Now()}); err != nil {
-			t.Errorf("prompt=login with a fresh authentication: %v", err)
-		}
-		if _, err := e.p.CompleteLogin(e.ctx, "areq_01J0000000000000000000000", Authentication{UserID: e.user.ID}); !errors.Is(err, ErrUnknownRequest) {
-			t.Errorf("unknown request: %v", err)
-		}
-		id = start(codeParams("web", webRedirect, challenge))
-		next, err := e.p.CompleteLogin(e.ctx, id, Authentication{UserID: e.user.ID})
+		off, err := e.db.User.Create().SetEmail("off@example.com").SetName("Off").SetStatus("DISABLED").Save(e.ctx)
 		must(t, err)
-		if _, err := e.p.CompleteLogin(e.ctx, id, Authentication{UserID: e.user.ID}); !errors.Is(err, ErrUnknownRequest) {
-			t.Errorf("second completion: %v", err)
+		ada := e.user.ID
+		type attempt struct {
+			auth Authentication
+			want error // nil: completes
 		}
-		// The callback needs the code from CompleteLogin, not only the id.
-		u, _ := url.Parse(next)
-		resp, err := noRedirect.Get(e.issuer + pathCallback + "?id=" + u.Query().Get("id") + "&code=guess")
-		must(t, err)
-		resp.Body.Close()
-		if resp.StatusCode != 400 {
-			t.Errorf("callback with a guessed code: %d", resp.StatusCode)
+		for _, c := range []struct {
+			name     string
+			request  url.Values // nil: an id no request has
+			attempts []attempt
+		}{
+			{"organization scope, none chosen", params("organization"),
+				[]attempt{{Authentication{UserID: ada}, ErrNotMember}}},
+			{"organization scope, one the user is not in", params("organization"),
+				[]attempt{{Authentication{UserID: ada, OrganizationID: other.ID}, ErrNotMember}}},
+			{"organization scope, the user's organization", params("organization"),
+				[]attempt{{Authentication{UserID: ada, OrganizationID: e.org.ID}, nil}}},
+			{"organization:<id> the user is not in", params("organization:" + string(other.ID)),
+				[]attempt{{Authentication{UserID: ada}, ErrNotMember}}},
+			{"organization:<id> of the user's organization", params("organization:" + string(e.org.ID)),
+				[]attempt{{Authentication{UserID: ada}, nil}}},
+			{"max_age passed", with(params(), "max_age", "60"),
+				[]attempt{{Authentication{UserID: ada, AuthTime: e.clock.Now().Add(-time.Hour)}, ErrReauthenticate}}},
+			{"max_age met", with(params(), "max_age", "60"),
+				[]attempt{{Authentication{UserID: ada, AuthTime: e.clock.Now().Add(-30 * time.Second)}, nil}}},
+			{"prompt=login: an authentication from before the request, then a fresh one", with(params(), "prompt", "login"),
+				[]attempt{
+					{Authentication{UserID: ada, AuthTime: e.clock.Now().Add(-clockSkew - time.Minute)}, ErrReauthenticate},
+					{Authentication{UserID: ada, AuthTime: e.clock.Now()}, nil},
+				}},
+			{"completed twice", params(),
+				[]attempt{{Authentication{UserID: ada}, nil}, {Authentication{UserID: ada}, ErrUnknownRequest}}},
+			{"unknown request", nil,
+				[]attempt{{Authentication{UserID: ada}, ErrUnknownRequest}}},
+			{"disabled user", params(),
+				[]attempt{{Authentication{UserID: off.ID}, ErrUserInactive}}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				id := "areq_01J0000000000000000000000"
+				if c.request != nil {
+					id = start(t, c.request)
+				}
+				for i, a := range c.attempts {
+					next, err := e.p.CompleteLogin(e.ctx, id, a.auth)
+					switch {
+					case a.want == nil && (err != nil || next == ""):
+						t.Errorf("attempt %d: %q, %v; want completed", i+1, next, err)
+					case a.want != nil && !errors.Is(err, a.want):
+						t.Errorf("attempt %d: %v, want %v", i+1, err, a.want)
+					}
+				}
+			})
 		}
-		fail, err := e.p.FailLogin(e.ctx, start(codeParams("web", webRedirect, challenge)), "login_required", "")
-		must(t, err)
-		if f, _ := url.Parse(fail); f.Query().Get("error") != "login_required" || f.Query().Get("iss") != e.issuer {
-			t.Errorf("FailLogin = %s", fail)
-		}
-		must(t, e.db.User.UpdateOne(e.user).SetStatus("DISABLED").Exec(e.ctx))
-		if _, err := e.p.CompleteLogin(e.ctx, start(codeParams("web", webRedirect, challenge)), Authentication{UserID: e.user.ID}); !errors.Is(err, ErrUserInactive) {
-			t.Errorf("disabled user: %v", err)
-		}
+
+		t.Run("login request", func(t *testing.T) {
+			lr, err := e.p.LoginRequest(e.ctx, start(t, params("organization")))
+			must(t, err)
+			if !lr.WantsOrganization || lr.ClientName != "web" {
+				t.Errorf("login request %+v", lr)
+			}
+		})
+		t.Run("the callback needs the code from CompleteLogin, not only the id", func(t *testing.T) {
+			next, err := e.p.CompleteLogin(e.ctx, start(t, params()), Authentication{UserID: ada})
+			must(t, err)
+			u, _ := url.Parse(next)
+			resp, err := noRedirect.Get(e.issuer + pathCallback + "?id=" + u.Query().Get("id") + "&code=guess")
+			must(t, err)
+			resp.Body.Close()
+			if resp.StatusCode != 400 {
+				t.Errorf("callback with a guessed code: %d", resp.StatusCode)
+			}
+		})
+		t.Run("FailLogin", func(t *testing.T) {
+			fail, err := e.p.FailLogin(e.ctx, start(t, params()), "login_required", "")
+			must(t, err)
+			if f, _ := url.Parse(fail); f.Query().Get("error") != "login_required" || f.Query().Get("iss") != e.issuer {
+				t.Errorf("FailLogin = %s", fail)
+			}
+		})
 	})
 }
 

@@ -9,7 +9,6 @@ package hosted
 import (
 	"context"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -17,6 +16,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/gatehouse-id/gatehouse/internal/htmlform"
 )
 
 // maxHops bounds one drive: a sign-in is a handful of requests.
@@ -127,88 +128,47 @@ func (b *Browser) Drive(ctx context.Context, start string) (Result, error) {
 		if resp.StatusCode != http.StatusOK {
 			return res, nil
 		}
-		f, ok := parseForm(res.Body)
-		if !ok {
+		forms := htmlform.Parse(res.Body)
+		if len(forms) == 0 {
 			return res, nil
 		}
-		switch {
-		case slices.Contains(f.fields, "password"):
+		f := forms[0]
+		form = f.Values()
+		switch orgs := f.ButtonValues("organization"); {
+		case f.Has("password"):
 			res.LoginShown = true
 			if b.StopAtLogin {
 				return res, nil
 			}
-			f.values.Set("email", b.Email)
-			f.values.Set("password", b.Password)
-		case len(f.buttons["organization"]) > 0:
-			org := f.buttons["organization"][0]
-			if slices.Contains(f.buttons["organization"], b.Organization) {
+			form.Set("email", b.Email)
+			form.Set("password", b.Password)
+		case len(orgs) > 0:
+			org := orgs[0]
+			if slices.Contains(orgs, b.Organization) {
 				org = b.Organization
 			}
-			f.values.Set("organization", org)
-		case slices.Contains(f.buttons["action"], "allow"):
-			f.values.Set("action", "allow")
+			form, _ = f.Submit("organization", org)
+		case slices.Contains(f.ButtonValues("action"), "allow"):
+			form, _ = f.Submit("action", "allow")
 		default:
 			return res, nil
 		}
-		base, _ := url.Parse(target)
-		action, err := base.Parse(f.action)
-		if err != nil || f.action == "" {
-			action = base
+		base, err := url.Parse(target)
+		if err != nil {
+			return res, err
 		}
-		method, target, form = http.MethodPost, action.String(), f.values
+		action, err := f.ActionURL(base)
+		if err != nil {
+			return res, fmt.Errorf("form action %q on %s: %w", f.Action, target, err)
+		}
+		method, target = http.MethodPost, action.String()
 	}
 	return res, fmt.Errorf("more than %d hops:\n%s", maxHops, res)
 }
 
 func originOf(u *url.URL) string { return u.Scheme + "://" + u.Host }
 
-// form is the first <form> of a page: its action, the values its inputs
-// carry, and the values of its named buttons.
-type form struct {
-	action  string
-	fields  []string
-	values  url.Values
-	buttons map[string][]string
-}
-
-var (
-	formRe   = regexp.MustCompile(`(?is)<form\b([^>]*)>(.*?)</form>`)
-	inputRe  = regexp.MustCompile(`(?is)<input\b([^>]*)>`)
-	buttonRe = regexp.MustCompile(`(?is)<button\b([^>]*)>`)
-	attrRe   = regexp.MustCompile(`(?is)([a-z_:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))`)
-	tagRe    = regexp.MustCompile(`(?s)<[^>]*>`)
-)
-
-func attrs(s string) map[string]string {
-	m := map[string]string{}
-	for _, a := range attrRe.FindAllStringSubmatch(s, -1) {
-		m[strings.ToLower(a[1])] = html.UnescapeString(a[2] + a[3] + a[4])
-	}
-	return m
-}
-
-func parseForm(page string) (form, bool) {
-	m := formRe.FindStringSubmatch(page)
-	if m == nil {
-		return form{}, false
-	}
-	f := form{action: attrs(m[1])["action"], values: url.Values{}, buttons: map[string][]string{}}
-	for _, in := range inputRe.FindAllStringSubmatch(m[2], -1) {
-		a := attrs(in[1])
-		if a["name"] == "" {
-			continue
-		}
-		f.fields = append(f.fields, a["name"])
-		f.values.Set(a["name"], a["value"])
-	}
-	for _, bt := range buttonRe.FindAllStringSubmatch(m[2], -1) {
-		a := attrs(bt[1])
-		if a["name"] != "" {
-			f.buttons[a["name"]] = append(f.buttons[a["name"]], a["value"])
-		}
-	}
-	return f, true
-}
+var tagRe = regexp.MustCompile(`(?s)<[^>]*>`)
 
 // stripTags reduces an HTML page to its text, for messages.
 func stripTags(s string) string {

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"testing"
 
-	entsql "entgo.io/ent/dialect/sql"
-
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/migrate"
 	"github.com/gatehouse-id/gatehouse/ent/privacy"
@@ -57,7 +55,7 @@ func TestEveryTableHasAQuerier(t *testing.T) {
 func isJoinTable(name string) bool { return name == "membership_roles" }
 
 func clientFor(t *testing.T, db testdb.Database) *ent.Client {
-	return ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+	return db.Client()
 }
 
 // TestNoViewerNoData: a query without a viewer is denied for every type.
