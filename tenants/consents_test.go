@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	entsql "entgo.io/ent/dialect/sql"
-
-	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
@@ -22,7 +19,7 @@ import (
 func TestChangeAndEventCommitTogether(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Database) {
 		now := testkit.NewClock().Now()
-		client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+		client := db.Client()
 		svc := tenants.NewService(client, tenants.WithClock(func() time.Time { return now }))
 		sys := viewer.SystemContext(context.Background())
 		ada := client.User.Create().SetEmail("ada@example.com").SaveX(sys)

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
@@ -45,7 +44,7 @@ type ownersEnv struct {
 }
 
 func newOwnersEnv(db testdb.Database) *ownersEnv {
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+	client := db.Client()
 	return &ownersEnv{client: client, svc: tenants.NewService(client), sys: viewer.SystemContext(context.Background()),
 		admin: viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.Instance, Actor: "key_admin"})}
 }

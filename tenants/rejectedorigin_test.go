@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 
-	entsql "entgo.io/ent/dialect/sql"
-
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
@@ -19,7 +17,7 @@ import (
 // viewer's — for the row it writes and for the rate-limit key it counts on.
 func TestRejectedOrigin(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Database) {
-		client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+		client := db.Client()
 		clock := testkit.NewClock()
 		sys := viewer.SystemContext(context.Background())
 		a := tenants.NewAudit(tenants.AuditConfig{Now: clock.Now, RejectLimit: 1})

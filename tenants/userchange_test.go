@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	entsql "entgo.io/ent/dialect/sql"
-
-	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/user"
@@ -25,7 +22,7 @@ import (
 func TestUserChangeStatements(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Database) {
 		sqlDB, n := db.Counting(t)
-		client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, sqlDB)))
+		client := db.ClientOn(sqlDB)
 		svc := tenants.NewService(client, tenants.WithPasswordParams(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}))
 		sys := viewer.SystemContext(context.Background())
 		admin := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.Instance, Actor: "key_admin"})

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-id/gatehouse/interop/hosted"
 )
@@ -116,14 +115,11 @@ func newBrowser(c loginConfig) (*browser, error) {
 // whether the sign-in form was on the way, and the time from the authorize
 // request to the token response.
 func (b *browser) roundTrip() (string, bool, time.Duration, error) {
-	vb := make([]byte, 32)
-	_, _ = rand.Read(vb)
-	verifier := base64.RawURLEncoding.EncodeToString(vb)
-	sum := sha256.Sum256([]byte(verifier))
+	verifier := oauth2.GenerateVerifier() // 32 random bytes, base64url (RFC 7636 §4.1)
 	q := url.Values{
 		"client_id": {b.c.client}, "redirect_uri": {b.c.redirect}, "response_type": {"code"},
 		"scope": {b.c.scope}, "state": {verifier[:16]}, "nonce": {verifier[16:32]},
-		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
 	}
 	t0 := time.Now()
 	res, err := b.hosted.Drive(context.Background(), b.c.issuer+"/oauth/v2/authorize?"+q.Encode())

@@ -17,8 +17,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
@@ -33,6 +31,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-id/gatehouse/interop/hosted"
 	"github.com/gatehouse-id/gatehouse/interop/seed"
@@ -211,10 +211,9 @@ func (f forwardedFor) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func authorizeURL(issuer, clientID string) string {
-	verifier := rand.Text() + rand.Text()
-	sum := sha256.Sum256([]byte(verifier))
+	verifier := oauth2.GenerateVerifier()
 	q := url.Values{"client_id": {clientID}, "redirect_uri": {redirect}, "response_type": {"code"}, "scope": {"openid"},
-		"state": {rand.Text()}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
+		"state": {rand.Text()}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}}
 	return issuer + "/oauth/v2/authorize?" + q.Encode()
 }
 

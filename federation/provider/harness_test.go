@@ -141,9 +141,8 @@ var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request
 
 // pkce returns a verifier and its S256 challenge (RFC 7636 §4.1–4.2).
 func pkce() (verifier, challenge string) {
-	verifier = secret.Token(40)
-	sum := sha256.Sum256([]byte(verifier))
-	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
+	verifier = oauth2.GenerateVerifier()
+	return verifier, oauth2.S256ChallengeFromVerifier(verifier)
 }
 
 // authorize sends an authorization request and returns the response.
