@@ -119,6 +119,30 @@ func (e *Event) fill(ctx context.Context) map[string]any {
 // (the service's caller, or viewer.SystemContext). It never records
 // secrets: callers put no password, token or typed-in unknown email in e.
 func WriteAudit(ctx context.Context, events *ent.AuditEventClient, at time.Time, e Event) error {
+	if err := auditCreate(ctx, events, at, e).Exec(ctx); err != nil {
+		return fmt.Errorf("audit %s: %w", e.Action, err)
+	}
+	return nil
+}
+
+// WriteAuditBulk is WriteAudit for several events of one change, in one
+// INSERT (a revocation of many grants records each).
+func WriteAuditBulk(ctx context.Context, events *ent.AuditEventClient, at time.Time, es []Event) error {
+	if len(es) == 0 {
+		return nil
+	}
+	cs := make([]*ent.AuditEventCreate, len(es))
+	for i, e := range es {
+		cs[i] = auditCreate(ctx, events, at, e)
+	}
+	if err := events.CreateBulk(cs...).Exec(ctx); err != nil {
+		return fmt.Errorf("audit %d events %s: %w", len(es), es[0].Action, err)
+	}
+	return nil
+}
+
+// auditCreate is the INSERT of e, filled from ctx.
+func auditCreate(ctx context.Context, events *ent.AuditEventClient, at time.Time, e Event) *ent.AuditEventCreate {
 	md := e.fill(ctx)
 	c := events.Create().
 		SetAction(e.Action).
@@ -140,10 +164,7 @@ func WriteAudit(ctx context.Context, events *ent.AuditEventClient, at time.Time,
 	if len(md) > 0 {
 		c.SetMetadata(md)
 	}
-	if err := c.Exec(ctx); err != nil {
-		return fmt.Errorf("audit %s: %w", e.Action, err)
-	}
-	return nil
+	return c
 }
 
 // AuditConfig configures an Audit. Zero values take the defaults.
