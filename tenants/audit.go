@@ -255,6 +255,15 @@ func NewAudit(cfg AuditConfig) *Audit {
 // logs a failed write instead of returning it: the request's answer is
 // decided already.
 func (a *Audit) Rejected(ctx context.Context, client *ent.Client, e Event) {
+	a.RejectedThen(ctx, client, e, nil)
+}
+
+// RejectedThen is Rejected for an event that costs work to finish (a
+// lookup of the user it names): complete, when not nil, fills e in only
+// once the limit lets it be written, so a suppressed rejection costs
+// nothing but its count. The limit's key (origin, action, reason) must be
+// in e already.
+func (a *Audit) RejectedThen(ctx context.Context, client *ent.Client, e Event, complete func(*Event)) {
 	if e.Origin == (Origin{}) {
 		if v := viewer.FromContext(ctx); v != nil {
 			e.Origin = Origin{IP: v.IP, UserAgent: v.UserAgent, RequestID: v.RequestID}
@@ -267,6 +276,9 @@ func (a *Audit) Rejected(ctx context.Context, client *ent.Client, e Event) {
 	suppressed, elsewhere, ok := a.allow(rejectKey{ip: network, action: e.Action, reason: e.Reason})
 	if !ok {
 		return
+	}
+	if complete != nil {
+		complete(&e)
 	}
 	if suppressed > 0 || elsewhere > 0 {
 		md := make(map[string]any, len(e.Metadata)+2)
