@@ -194,7 +194,7 @@ func (w *Web) routes() http.Handler {
 	mux.HandleFunc("POST /login/logged-out", w.postLoggedOut)
 	mux.HandleFunc("POST /consent", w.postConsent)
 	mux.Handle("GET /static/", w.staticHandler())
-	return w.headers(mux)
+	return w.headers(withPolicyMemo(mux))
 }
 
 // Paths lists the patterns to mount Handler under in a parent mux
