@@ -22,7 +22,9 @@ import (
 
 // A password sign-in reads the login policies once, however many times it
 // is decided (the password step, completion, the flow's CompleteLogin:
-// three reads before).
+// three reads before), and one that the password alone completes writes
+// no login transaction (it wrote one and deleted it in the same request).
+// One that needs another step keeps its transaction.
 func TestPasswordSignInStatements(t *testing.T) {
 	t.Parallel()
 	forEachDB(t, func(t *testing.T, db testdb.Database) {
@@ -39,11 +41,12 @@ func TestPasswordSignInStatements(t *testing.T) {
 			name   string
 			req    LoginRequest
 			status int
+			txs    int // statements on login_transactions
 		}{
 			{"one step, into the named organization", LoginRequest{FirstParty: true, WantsOrganization: true,
-				RequestedOrganizationID: string(acme.ID), Scopes: []string{"openid", "organization:" + string(acme.ID)}}, http.StatusSeeOther},
+				RequestedOrganizationID: string(acme.ID), Scopes: []string{"openid", "organization:" + string(acme.ID)}}, http.StatusSeeOther, 0},
 			{"a step more (MFA)", LoginRequest{FirstParty: true, WantsOrganization: true,
-				RequestedOrganizationID: string(strict.ID), Scopes: []string{"openid", "organization:" + string(strict.ID)}}, http.StatusForbidden},
+				RequestedOrganizationID: string(strict.ID), Scopes: []string{"openid", "organization:" + string(strict.ID)}}, http.StatusForbidden, 1},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				b := e.browser()
@@ -54,6 +57,9 @@ func TestPasswordSignInStatements(t *testing.T) {
 				wantStatus(t, r, c.status)
 				if got := statementsOn(n, "organization_policies"); got != 1 {
 					t.Errorf("read the login policies %d times, want once: %q", got, n.Statements())
+				}
+				if got := statementsOn(n, "login_transactions"); got != c.txs {
+					t.Errorf("%d statements on login transactions, want %d: %q", got, c.txs, n.Statements())
 				}
 				t.Logf("%d statements", n.Load())
 			})
@@ -73,7 +79,7 @@ func TestPasswordSignInStatements(t *testing.T) {
 
 // Through the real provider: the password step, completion and the
 // provider's CompleteLogin share one read of the login policies (three
-// before).
+// before), and a one-step sign-in writes no login transaction.
 func TestPasswordSignInStatementsWithProvider(t *testing.T) {
 	t.Parallel()
 	forEachDB(t, func(t *testing.T, db testdb.Database) {
@@ -137,6 +143,9 @@ func TestPasswordSignInStatementsWithProvider(t *testing.T) {
 		}
 		if got := statementsOn(n, "organization_policies"); got != 1 {
 			t.Errorf("read the login policies %d times, want once: %q", got, n.Statements())
+		}
+		if got := statementsOn(n, "login_transactions"); got != 0 {
+			t.Errorf("%d statements on login transactions, want none: %q", got, n.Statements())
 		}
 		t.Logf("%d statements", n.Load())
 	})
