@@ -122,6 +122,30 @@ func (e *Event) fill(ctx context.Context) map[string]any {
 // (the service's caller, or viewer.SystemContext). It never records
 // secrets: callers put no password, token or typed-in unknown email in e.
 func WriteAudit(ctx context.Context, events *ent.AuditEventClient, at time.Time, e Event) error {
+	if err := auditCreate(ctx, events, at, e).Exec(ctx); err != nil {
+		return fmt.Errorf("audit %s: %w", e.Action, err)
+	}
+	return nil
+}
+
+// WriteAuditBulk is WriteAudit for several events of one change, in one
+// INSERT (a revocation of many grants records each).
+func WriteAuditBulk(ctx context.Context, events *ent.AuditEventClient, at time.Time, es []Event) error {
+	if len(es) == 0 {
+		return nil
+	}
+	cs := make([]*ent.AuditEventCreate, len(es))
+	for i, e := range es {
+		cs[i] = auditCreate(ctx, events, at, e)
+	}
+	if err := events.CreateBulk(cs...).Exec(ctx); err != nil {
+		return fmt.Errorf("audit %d events %s: %w", len(es), es[0].Action, err)
+	}
+	return nil
+}
+
+// auditCreate is the INSERT of e, filled from ctx.
+func auditCreate(ctx context.Context, events *ent.AuditEventClient, at time.Time, e Event) *ent.AuditEventCreate {
 	md := e.fill(ctx)
 	c := events.Create().
 		SetAction(e.Action).
@@ -143,10 +167,7 @@ func WriteAudit(ctx context.Context, events *ent.AuditEventClient, at time.Time,
 	if len(md) > 0 {
 		c.SetMetadata(md)
 	}
-	if err := c.Exec(ctx); err != nil {
-		return fmt.Errorf("audit %s: %w", e.Action, err)
-	}
-	return nil
+	return c
 }
 
 // AuditConfig configures an Audit. Zero values take the defaults.
@@ -237,6 +258,15 @@ func NewAudit(cfg AuditConfig) *Audit {
 // logs a failed write instead of returning it: the request's answer is
 // decided already.
 func (a *Audit) Rejected(ctx context.Context, client *ent.Client, e Event) {
+	a.RejectedThen(ctx, client, e, nil)
+}
+
+// RejectedThen is Rejected for an event that costs work to finish (a
+// lookup of the user it names): complete, when not nil, fills e in only
+// once the limit lets it be written, so a suppressed rejection costs
+// nothing but its count. The limit's key (origin, action, reason) must be
+// in e already.
+func (a *Audit) RejectedThen(ctx context.Context, client *ent.Client, e Event, complete func(*Event)) {
 	// Resolved here, in the caller's context: the event is written as
 	// System, whose viewer knows no request.
 	e.Origin = originOf(ctx, e.Origin)
@@ -247,6 +277,9 @@ func (a *Audit) Rejected(ctx context.Context, client *ent.Client, e Event) {
 	suppressed, elsewhere, ok := a.allow(rejectKey{ip: network, action: e.Action, reason: e.Reason})
 	if !ok {
 		return
+	}
+	if complete != nil {
+		complete(&e)
 	}
 	if suppressed > 0 || elsewhere > 0 {
 		md := make(map[string]any, len(e.Metadata)+2)

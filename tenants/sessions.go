@@ -207,6 +207,10 @@ func (s *Service) ListSessions(ctx context.Context, userID pulid.ID) ([]*ent.Ses
 // (LoginInput.Policies): orgID's, or with orgID "" those of every
 // organization where userID is an active member.
 func (s *Service) LoginPolicies(ctx context.Context, userID, orgID pulid.ID) ([]*ent.OrganizationPolicy, error) {
+	memo, key := policyMemoFrom(ctx), policyKey{userID, orgID}
+	if ps, ok := memo.get(key); ok {
+		return ps, nil // read already by this request (WithLoginPolicyMemo)
+	}
 	q := s.client.OrganizationPolicy.Query()
 	if orgID != "" {
 		q.Where(organizationpolicy.OrganizationID(orgID))
@@ -217,6 +221,7 @@ func (s *Service) LoginPolicies(ctx context.Context, userID, orgID pulid.ID) ([]
 	if err != nil {
 		return nil, fmt.Errorf("load login policies: %w", err)
 	}
+	memo.put(key, ps)
 	return ps, nil
 }
 

@@ -58,12 +58,16 @@ func (w *Web) audit(ctx context.Context, r *http.Request, e auditEvent) {
 // event is e as tenants' Event, from r.
 func (w *Web) event(r *http.Request, e auditEvent) tenants.Event {
 	ev := tenants.Event{Action: e.action, Organization: e.org, Metadata: e.metadata, Origin: tenants.Origin(httpserver.OriginOf(r))}
+	ev.Actor, ev.ActorType = "anonymous", "anonymous"
 	if e.user != "" {
-		ev.Actor, ev.ActorType, ev.TargetType, ev.TargetID = string(e.user), "user", ent.TypeUser, string(e.user)
-	} else {
-		ev.Actor, ev.ActorType = "anonymous", "anonymous"
+		byUser(&ev, e.user)
 	}
 	return ev
+}
+
+// byUser makes user the actor and the target of ev.
+func byUser(ev *tenants.Event, user pulid.ID) {
+	ev.Actor, ev.ActorType, ev.TargetType, ev.TargetID = string(user), "user", ent.TypeUser, string(user)
 }
 
 // limitedReasons are refusals that anyone can repeat at will and that
@@ -85,4 +89,18 @@ func (w *Web) loginFailed(ctx context.Context, r *http.Request, req *LoginReques
 		return
 	}
 	w.audit(ctx, r, e)
+}
+
+// loginThrottled records a throttled sign-in for email, rate-limited like
+// every reasonThrottled refusal. Most are suppressed by that limit, so
+// the user email names is looked up only for an event that is written.
+func (w *Web) loginThrottled(ctx context.Context, r *http.Request, req *LoginRequest, email string) {
+	ev := w.event(r, auditEvent{action: actionLoginFailed,
+		metadata: map[string]any{"reason": reasonThrottled, "client_id": req.ClientID, "path": r.URL.Path}})
+	ev.Reason = reasonThrottled // the limit is per client and reason
+	w.rejections.RejectedThen(sys(ctx), w.cfg.Client, ev, func(ev *tenants.Event) {
+		if id := w.userIDByEmail(ctx, email); id != "" {
+			byUser(ev, id)
+		}
+	})
 }

@@ -17,7 +17,9 @@ import (
 // a random device id and, for each account signed in to from this browser
 // (the most recent deviceAccounts), a MAC of the device id and the
 // account's email under the device key. Nothing in it names the account;
-// without the key, no one can add an account to it.
+// without the key, no one can add an account to it. MACs are made with the
+// first device key and accepted under any (Config.DeviceKeys), so a cookie
+// outlives a master-key rotation.
 //
 //	v1.<device id>.<mac>.<mac>…
 const (
@@ -29,10 +31,23 @@ const (
 
 var b64 = base64.RawURLEncoding
 
-func (w *Web) deviceMAC(id, email string) string {
-	m := hmac.New(sha256.New, w.cfg.DeviceKey)
+// deviceMAC is the MAC of id and email under key.
+func deviceMAC(key []byte, id, email string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("gatehouse/device\x00" + id + "\x00" + email))
 	return b64.EncodeToString(m.Sum(nil)[:deviceMACLen])
+}
+
+// isDeviceMAC reports whether mac is id and email's MAC under any of the
+// device keys: one made before a master-key rotation still counts while
+// the old key is configured.
+func (w *Web) isDeviceMAC(mac, id, email string) bool {
+	for _, k := range w.cfg.DeviceKeys {
+		if hmac.Equal([]byte(mac), []byte(deviceMAC(k, id, email))) {
+			return true
+		}
+	}
+	return false
 }
 
 // readDevice is the browser's device id and account MACs, or "" when it
@@ -59,9 +74,8 @@ func (w *Web) knownDevice(r *http.Request, email string) string {
 	if id == "" {
 		return ""
 	}
-	want := w.deviceMAC(id, email)
 	for _, m := range macs {
-		if hmac.Equal([]byte(m), []byte(want)) {
+		if w.isDeviceMAC(m, id, email) {
 			return id
 		}
 	}
@@ -77,8 +91,10 @@ func (w *Web) rememberDevice(rw http.ResponseWriter, r *http.Request, email stri
 		_, _ = rand.Read(raw)
 		id, macs = b64.EncodeToString(raw), nil
 	}
-	m := w.deviceMAC(id, email)
-	macs = slices.DeleteFunc(macs, func(s string) bool { return s == m })
+	// Signed with the newest key; this account's MAC under an older one
+	// goes.
+	m := deviceMAC(w.cfg.DeviceKeys[0], id, email)
+	macs = slices.DeleteFunc(macs, func(s string) bool { return w.isDeviceMAC(s, id, email) })
 	macs = append([]string{m}, macs...)
 	macs = macs[:min(len(macs), deviceAccounts)]
 	http.SetCookie(rw, &http.Cookie{

@@ -26,6 +26,15 @@ const (
 	reasonMethodNotAllowed = "method_not_allowed"
 )
 
+// withPolicyMemo gives each request one read of the login policies
+// (tenants.WithLoginPolicyMemo): the password step, completion and the
+// flow's CompleteLogin decide on the same policies, read once.
+func withPolicyMemo(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(rw, r.WithContext(tenants.WithLoginPolicyMemo(r.Context())))
+	})
+}
+
 // policyDecision asks tenants.LoginPolicy whether u, having proven
 // factors, may sign in to org for req, and returns the policies it
 // applied. org "" means the organization in question is not known yet:

@@ -58,7 +58,7 @@ func (w *Web) reserveAttempt(rw http.ResponseWriter, r *http.Request, req *Login
 		rw.Header().Set("Retry-After", strconv.Itoa(secs))
 		page.Error = fmt.Sprintf("Too many attempts. Wait %s and try again.", waitText(secs))
 		w.cfg.Logger.InfoContext(ctx, "login throttled", "auth_request", req.ID, "ip", httpserver.ClientIP(r), "retry_after", secs)
-		w.loginFailed(ctx, r, req, w.userIDByEmail(ctx, email), reasonThrottled)
+		w.loginThrottled(ctx, r, req, email)
 		w.renderLogin(rw, http.StatusTooManyRequests, page)
 		return nil, false
 	}

@@ -59,11 +59,13 @@ type Config struct {
 	// AddressPolicy is each client network's allowance (an IPv4 address,
 	// an IPv6 /64). Defaults to DefaultAddressPolicy.
 	AddressPolicy ratelimit.Policy
-	// DeviceKey signs device cookies (a browser that has signed in to an
-	// account keeps its own allowance for it). Every node needs the same
-	// key; cmd derives it from the master key. Defaults to a random key:
-	// device cookies then last as long as the process.
-	DeviceKey []byte
+	// DeviceKeys sign device cookies (a browser that has signed in to an
+	// account keeps its own allowance for it): the first signs, any
+	// verifies, so that cookies signed before a key rotation still count.
+	// Every node needs the same keys; cmd derives one from each master key.
+	// Defaults to one random key: device cookies then last as long as the
+	// process.
+	DeviceKeys [][]byte
 	// PasswordParams are the argon2id costs a password hash must meet, for
 	// the default Tenants: weaker hashes are rehashed with them at sign-in,
 	// and the dummy verification for unknown users (ATO-04) uses them too.
@@ -143,9 +145,10 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 	if cfg.AddressPolicy == (ratelimit.Policy{}) {
 		cfg.AddressPolicy = DefaultAddressPolicy
 	}
-	if len(cfg.DeviceKey) == 0 {
-		cfg.DeviceKey = make([]byte, 32)
-		_, _ = rand.Read(cfg.DeviceKey)
+	if len(cfg.DeviceKeys) == 0 {
+		k := make([]byte, 32)
+		_, _ = rand.Read(k)
+		cfg.DeviceKeys = [][]byte{k}
 	}
 	if cfg.Tenants == nil {
 		cfg.Tenants = tenants.NewService(cfg.Client, tenants.WithClock(cfg.Now),
@@ -191,7 +194,7 @@ func (w *Web) routes() http.Handler {
 	mux.HandleFunc("POST /login/logged-out", w.postLoggedOut)
 	mux.HandleFunc("POST /consent", w.postConsent)
 	mux.Handle("GET /static/", w.staticHandler())
-	return w.headers(mux)
+	return w.headers(withPolicyMemo(mux))
 }
 
 // Paths lists the patterns to mount Handler under in a parent mux

@@ -77,11 +77,8 @@ func (b *backend) openProvider(ctx context.Context, cfg *config.Config, logger *
 	if err != nil {
 		return nil, fmt.Errorf("derive provider key: %w", err)
 	}
-	// A master-key rotation also forgets which browsers have signed in to
-	// which account: their owners share the account's allowance again
-	// until they next sign in.
-	if b.deviceKey, err = hkdf.Key(sha256.New, keys[0], nil, "gatehouse/web/device-cookie", 32); err != nil {
-		return nil, fmt.Errorf("derive device cookie key: %w", err)
+	if b.deviceKeys, err = deviceKeys(keys); err != nil {
+		return nil, err
 	}
 	return provider.New(ctx, provider.Config{
 		Issuer:    cfg.Issuer,
@@ -96,6 +93,23 @@ func (b *backend) openProvider(ctx context.Context, cfg *config.Config, logger *
 	})
 }
 
+// deviceKeys derives a device-cookie key from each master key, in their
+// order: cookies are signed with the newest and accepted under any, so a
+// master-key rotation does not forget which browsers have signed in to
+// which account (their owners would share the account's allowance again)
+// while the old key is still configured.
+func deviceKeys(masterKeys [][]byte) ([][]byte, error) {
+	out := make([][]byte, 0, len(masterKeys))
+	for _, k := range masterKeys {
+		d, err := hkdf.Key(sha256.New, k, nil, "gatehouse/web/device-cookie", 32)
+		if err != nil {
+			return nil, fmt.Errorf("derive device cookie key: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
 // The provider is the flow the hosted pages complete; web knows it only
 // through federation's types.
 var _ web.Flow = (*provider.Provider)(nil)
@@ -103,7 +117,7 @@ var _ web.Flow = (*provider.Provider)(nil)
 // routeIdentity mounts the provider's endpoints and the hosted login.
 func (b *backend) routeIdentity(mux *http.ServeMux, p *provider.Provider, cfg *config.Config, logger *slog.Logger, th *throttle) error {
 	pages, err := web.New(web.Config{Flow: p, Client: b.client, Tenants: b.tenants, Issuer: cfg.Issuer, Logger: logger,
-		Limiter: th.limiter, DeviceKey: b.deviceKey})
+		Limiter: th.limiter, DeviceKeys: b.deviceKeys})
 	if err != nil {
 		return fmt.Errorf("hosted pages: %w", err)
 	}

@@ -27,9 +27,9 @@ type backend struct {
 	db      *database.DB
 	client  *ent.Client
 	tenants *tenants.Service
-	// deviceKey signs the hosted pages' device cookies (derived from the
-	// master key by openProvider).
-	deviceKey []byte
+	// deviceKeys sign the hosted pages' device cookies, one derived from
+	// each master key by openProvider (deviceKeys); the first signs.
+	deviceKeys [][]byte
 }
 
 // openBackend opens the configured database and migrates it; each applied

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/predicate"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/tenants"
 )
@@ -112,7 +113,8 @@ type revocation struct {
 }
 
 // revokeGrants revokes every unrevoked grant matching preds and records
-// it, in one transaction. On PostgreSQL the grants are locked first (FOR
+// it, in one transaction: one SELECT, one UPDATE for the grants and one
+// INSERT for their events, however many there are. On PostgreSQL the grants are locked first (FOR
 // NO KEY UPDATE), so that two concurrent revocations record each grant
 // once; SQLite's write transactions are serial already.
 func (p *Provider) revokeGrants(ctx context.Context, rev revocation, preds ...predicate.Grant) error {
@@ -131,30 +133,35 @@ func (p *Provider) revokeGrants(ctx context.Context, rev revocation, preds ...pr
 		}
 		now := p.now()
 		ids := make([]string, 0, len(gs))
+		gids := make([]pulid.ID, 0, len(gs))
 		for _, g := range gs {
-			ids = append(ids, string(g.ID))
-			if err := tx.Grant.UpdateOneID(g.ID).SetRevokedAt(now).SetRevokeReason(rev.reason).Exec(ctx); err != nil {
-				return fmt.Errorf("revoke grant: %w", err)
-			}
-			if rev.event == nil {
-				if err := tenants.WriteAudit(ctx, tx.AuditEvent, now, grantEvent(ctx, rev.action, rev.clientID, g, auditReason(rev.reason))); err != nil {
-					return err
-				}
+			ids, gids = append(ids, string(g.ID)), append(gids, g.ID)
+		}
+		if len(gs) > 0 {
+			// One UPDATE for them all: the rows are locked (PostgreSQL) or
+			// the transaction is the only writer (SQLite), so each is
+			// still unrevoked.
+			if err := tx.Grant.Update().Where(grant.IDIn(gids...)).SetRevokedAt(now).SetRevokeReason(rev.reason).Exec(ctx); err != nil {
+				return fmt.Errorf("revoke grants: %w", err)
 			}
 		}
-		if rev.event != nil {
-			e := *rev.event
-			md := map[string]any{"revoked_grants": ids}
-			for k, v := range e.Metadata {
-				md[k] = v
+		if rev.event == nil {
+			es := make([]tenants.Event, 0, len(gs))
+			for _, g := range gs {
+				es = append(es, grantEvent(ctx, rev.action, rev.clientID, g, auditReason(rev.reason)))
 			}
-			e.Metadata = md
-			if e.Organization == "" && len(gs) > 0 {
-				e.Organization = gs[0].OrganizationID
-			}
-			return tenants.WriteAudit(ctx, tx.AuditEvent, now, e)
+			return tenants.WriteAuditBulk(ctx, tx.AuditEvent, now, es)
 		}
-		return nil
+		e := *rev.event
+		md := map[string]any{"revoked_grants": ids}
+		for k, v := range e.Metadata {
+			md[k] = v
+		}
+		e.Metadata = md
+		if e.Organization == "" && len(gs) > 0 {
+			e.Organization = gs[0].OrganizationID
+		}
+		return tenants.WriteAudit(ctx, tx.AuditEvent, now, e)
 	})
 }
 

@@ -8,10 +8,13 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/seal"
@@ -49,6 +52,8 @@ type Config struct {
 	MasterKeys [][]byte
 	// RedisURL, when set, shares sign-in throttle counters between nodes
 	// (redis:// or rediss://); empty means each node counts on its own.
+	// From GATEHOUSE_REDIS_URL or the file GATEHOUSE_REDIS_URL_FILE names,
+	// never from the command line: it may hold a password.
 	RedisURL string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed; empty means the header is ignored.
@@ -159,9 +164,24 @@ var settings = []setting{
 			c.MasterKeys = keys
 			return nil
 		}},
-	{Var{"GATEHOUSE_REDIS_URL", "redis-url", "none",
-		"Redis `URL` (redis://host:6379/0, rediss:// for TLS) shared by every node for sign-in throttle counters; when unset, each node counts on its own; while Redis is unreachable each node falls back to its own counters"},
+	{Var{"GATEHOUSE_REDIS_URL", "", "none",
+		"Redis `URL` (redis://host:6379/0, rediss:// for TLS) shared by every node for sign-in throttle counters; when unset, each node counts on its own; while Redis is unreachable each node falls back to its own counters. " +
+			"Environment only, never a flag: the URL may hold a password, and other users of the machine read the command line"},
 		func(c *Config, s string) error { c.RedisURL = s; return nil }},
+	{Var{"GATEHOUSE_REDIS_URL_FILE", "redis-url-file", "none",
+		"`path` of a file (mode 0600) holding the Redis URL; instead of GATEHOUSE_REDIS_URL"},
+		func(c *Config, s string) error {
+			u, err := readSecretFile(s)
+			if err != nil {
+				return err
+			}
+			if c.RedisURL != "" {
+				return errors.New("set GATEHOUSE_REDIS_URL or GATEHOUSE_REDIS_URL_FILE, not both")
+			}
+			c.RedisURL = u
+			c.labels["GATEHOUSE_REDIS_URL"] = "the Redis URL in " + s
+			return nil
+		}},
 	{Var{"GATEHOUSE_TRUSTED_PROXIES", "trusted-proxies", "none",
 		"comma-separated `CIDR` prefixes or addresses of your reverse proxies; only requests from them have X-Forwarded-For read (the client is the rightmost address not in the list); when unset, X-Forwarded-For is ignored"},
 		func(c *Config, s string) error {
@@ -447,13 +467,15 @@ func checkDatabaseURL(raw string) (shown, why string) {
 }
 
 // checkRedisURL returns the URL as it may be shown (password redacted)
-// and what is wrong with it.
+// and what is wrong with it. Valid is what go-redis's ParseURL accepts
+// (internal/ratelimit opens it so), over TCP, naming its host.
 func checkRedisURL(raw string) (shown, why string) {
 	if raw == "" {
 		return "", ""
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
+		// The parse error quotes the URL, password included: say less.
 		return "", "not a valid URL"
 	}
 	shown = u.Redacted()
@@ -461,14 +483,37 @@ func checkRedisURL(raw string) (shown, why string) {
 	case u.Scheme != "redis" && u.Scheme != "rediss":
 		return shown, "must be a redis:// or rediss:// URL"
 	case u.Hostname() == "":
-		return shown, "must name a host"
+		return shown, "must name a host" // go-redis would quietly take localhost
 	}
-	if db := strings.Trim(u.Path, "/"); db != "" {
-		if n, err := strconv.Atoi(db); err != nil || n < 0 {
-			return shown, "the path must be a database number, e.g. /0"
-		}
+	if _, err := redis.ParseURL(raw); err != nil {
+		// Its reasons name a path or an option, never the user information.
+		return shown, strings.TrimPrefix(err.Error(), "redis: ")
 	}
 	return shown, ""
+}
+
+// readSecretFile is the content of the file at path, trimmed, which
+// (like the master key file) no one but its owner may read.
+func readSecretFile(path string) (string, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, errors.Unwrap(err))
+	}
+	if !info.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file", path)
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return "", fmt.Errorf("%s has mode %04o; it must not be accessible by group or others (chmod 600)", path, perm)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, errors.Unwrap(err))
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return v, nil
 }
 
 // checkIssuer enforces what OpenID Connect Discovery 1.0 §3 asks of an

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,10 +32,14 @@ type FailoverConfig struct {
 type Failover struct {
 	cfg FailoverConfig
 
-	mu       sync.Mutex
-	degraded bool
-	since    time.Time
-	nextTry  time.Time
+	// degraded says which limiter is live. A healthy attempt reads only
+	// this (no lock); it changes only under mu, so each change is logged
+	// once.
+	degraded atomic.Bool
+
+	mu      sync.Mutex
+	since   time.Time // guarded by mu
+	nextTry time.Time // guarded by mu
 }
 
 var _ Limiter = (*Failover)(nil)
@@ -74,9 +79,7 @@ func (f *Failover) Attempt(ctx context.Context, keys ...Key) (*Reservation, time
 
 // Degraded reports whether the node is on its own counters.
 func (f *Failover) Degraded() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.degraded
+	return f.degraded.Load()
 }
 
 // Status is "" when healthy, otherwise a sentence for /readyz.
@@ -88,12 +91,15 @@ func (f *Failover) Status() string {
 }
 
 // usePrimary says whether this attempt goes to Primary: always when
-// healthy, once a Retry while degraded.
+// healthy (without taking the lock), once a Retry while degraded.
 func (f *Failover) usePrimary() bool {
+	if !f.degraded.Load() {
+		return true
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.degraded {
-		return true
+	if !f.degraded.Load() {
+		return true // recovered meanwhile
 	}
 	now := f.cfg.Now()
 	if now.Before(f.nextTry) {
@@ -108,21 +114,27 @@ func (f *Failover) failed(ctx context.Context, err error) {
 	defer f.mu.Unlock()
 	now := f.cfg.Now()
 	f.nextTry = now.Add(f.cfg.Retry)
-	if f.degraded {
+	if f.degraded.Load() {
 		return
 	}
-	f.degraded, f.since = true, now
+	f.since = now
+	f.degraded.Store(true)
 	f.cfg.Logger.ErrorContext(ctx, "rate limiter degraded: shared store unreachable, counting attempts on this node only",
 		"err", err, "retry_every", f.cfg.Retry.String())
 }
 
+// recovered ends a degradation. On the hot path (healthy, after every
+// successful attempt) it takes no lock.
 func (f *Failover) recovered(ctx context.Context) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.degraded {
+	if !f.degraded.Load() {
 		return
 	}
-	f.degraded = false
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.degraded.Load() {
+		return // another attempt ended it and logged it
+	}
+	f.degraded.Store(false)
 	f.cfg.Logger.InfoContext(ctx, "rate limiter recovered: shared store reachable again",
 		"degraded_for", f.cfg.Now().Sub(f.since).String())
 }

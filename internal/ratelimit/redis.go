@@ -2,8 +2,10 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -42,6 +44,11 @@ var _ Limiter = (*Redis)(nil)
 // until first used (see Ping).
 func OpenRedis(c RedisConfig) (*Redis, error) {
 	opts, err := redis.ParseURL(c.URL)
+	var bad *url.Error
+	if errors.As(err, &bad) {
+		// url's error quotes the URL, password included.
+		return nil, errors.New("parse redis URL: not a valid URL")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("parse redis URL: %w", err)
 	}

@@ -1,0 +1,57 @@
+package tenants
+
+import (
+	"context"
+	"sync"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+)
+
+// A sign-in request asks LoginPolicy more than once: the hosted pages
+// after the password and again at completion, then the provider before it
+// mints the code. Each asks with the same user and organization, so the
+// request reads the policies once: the pages put a memo in the request's
+// context (WithLoginPolicyMemo) and LoginPolicies answers from it, for
+// every caller that is handed that context, the provider's CompleteLogin
+// included. Decide still runs at every step; the memo lives as long as the
+// request, so a policy changed since is read by the next request.
+
+type policyMemoKey struct{}
+
+type policyKey struct{ user, org pulid.ID }
+
+type policyMemo struct {
+	mu sync.Mutex
+	m  map[policyKey][]*ent.OrganizationPolicy
+}
+
+// WithLoginPolicyMemo returns ctx carrying an empty memo of the login
+// policies read while handling one request.
+func WithLoginPolicyMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, policyMemoKey{}, &policyMemo{m: map[policyKey][]*ent.OrganizationPolicy{}})
+}
+
+func policyMemoFrom(ctx context.Context) *policyMemo {
+	m, _ := ctx.Value(policyMemoKey{}).(*policyMemo)
+	return m
+}
+
+func (m *policyMemo) get(k policyKey) ([]*ent.OrganizationPolicy, bool) {
+	if m == nil {
+		return nil, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ps, ok := m.m[k]
+	return ps, ok
+}
+
+func (m *policyMemo) put(k policyKey, ps []*ent.OrganizationPolicy) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.m[k] = ps
+}
