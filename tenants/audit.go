@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -134,15 +135,23 @@ func WriteAuditBulk(ctx context.Context, events *ent.AuditEventClient, at time.T
 	if len(es) == 0 {
 		return nil
 	}
-	cs := make([]*ent.AuditEventCreate, len(es))
-	for i, e := range es {
-		cs[i] = auditCreate(ctx, events, at, e)
-	}
-	if err := events.CreateBulk(cs...).Exec(ctx); err != nil {
-		return fmt.Errorf("audit %d events %s: %w", len(es), es[0].Action, err)
+	// In INSERTs of at most BulkChunk rows: a statement's bind parameters
+	// are bounded (65535 on PostgreSQL, 32766 on SQLite), and an event has 12.
+	for chunk := range slices.Chunk(es, BulkChunk) {
+		cs := make([]*ent.AuditEventCreate, len(chunk))
+		for i, e := range chunk {
+			cs[i] = auditCreate(ctx, events, at, e)
+		}
+		if err := events.CreateBulk(cs...).Exec(ctx); err != nil {
+			return fmt.Errorf("audit %d events %s: %w", len(es), es[0].Action, err)
+		}
 	}
 	return nil
 }
+
+// BulkChunk is how many rows (or ids in an IN list) one statement of a
+// bulk change carries, well within both databases' bind-parameter limits.
+const BulkChunk = 1000
 
 // auditCreate is the INSERT of e, filled from ctx.
 func auditCreate(ctx context.Context, events *ent.AuditEventClient, at time.Time, e Event) *ent.AuditEventCreate {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"entgo.io/ent/dialect"
@@ -114,7 +115,8 @@ type revocation struct {
 
 // revokeGrants revokes every unrevoked grant matching preds and records
 // it, in one transaction: one SELECT, one UPDATE for the grants and one
-// INSERT for their events, however many there are. On PostgreSQL the grants are locked first (FOR
+// INSERT for their events, however many there are (up to
+// tenants.BulkChunk a statement). On PostgreSQL the grants are locked first (FOR
 // NO KEY UPDATE), so that two concurrent revocations record each grant
 // once; SQLite's write transactions are serial already.
 func (p *Provider) revokeGrants(ctx context.Context, rev revocation, preds ...predicate.Grant) error {
@@ -137,11 +139,11 @@ func (p *Provider) revokeGrants(ctx context.Context, rev revocation, preds ...pr
 		for _, g := range gs {
 			ids, gids = append(ids, string(g.ID)), append(gids, g.ID)
 		}
-		if len(gs) > 0 {
-			// One UPDATE for them all: the rows are locked (PostgreSQL) or
-			// the transaction is the only writer (SQLite), so each is
-			// still unrevoked.
-			if err := tx.Grant.Update().Where(grant.IDIn(gids...)).SetRevokedAt(now).SetRevokeReason(rev.reason).Exec(ctx); err != nil {
+		// One UPDATE for them all (per tenants.BulkChunk ids): the rows
+		// are locked (PostgreSQL) or the transaction is the only writer
+		// (SQLite), so each is still unrevoked.
+		for chunk := range slices.Chunk(gids, tenants.BulkChunk) {
+			if err := tx.Grant.Update().Where(grant.IDIn(chunk...)).SetRevokedAt(now).SetRevokeReason(rev.reason).Exec(ctx); err != nil {
 				return fmt.Errorf("revoke grants: %w", err)
 			}
 		}
