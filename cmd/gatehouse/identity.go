@@ -90,6 +90,7 @@ func (b *backend) openProvider(ctx context.Context, cfg *config.Config, logger *
 		Logger:    logger,
 		// config allows an http issuer only on loopback or in dev mode.
 		AllowHTTPIssuer: cfg.Dev || strings.HasPrefix(cfg.Issuer, "http://"),
+		AuditRefresh:    cfg.AuditTokenRefresh,
 	})
 }
 

@@ -33,6 +33,9 @@ const (
 	actionTokenIssue = "token.issue"
 	// actionTokenRevoke: a client revoked a token (RFC 7009).
 	actionTokenRevoke = "token.revoke"
+	// actionTokenRefresh: a refresh token was rotated; written only with
+	// Config.AuditRefresh (refresh.go).
+	actionTokenRefresh = "token.refresh"
 	// actionRefreshReused: a rotated refresh token was presented again;
 	// its grant (the family) is revoked (RFC 9700 §4.14.2).
 	actionRefreshReused = "token.refresh.reused"

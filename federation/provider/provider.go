@@ -84,6 +84,10 @@ type Config struct {
 	// AllowHTTPIssuer allows an http:// issuer (op.WithAllowInsecure): for
 	// loopback and development; cmd sets it only when its config allows.
 	AllowHTTPIssuer bool
+	// AuditRefresh writes a token.refresh audit event for every refresh
+	// rotation, in the rotation's statement (refresh.go). Off by default:
+	// it costs about an eighth of the PostgreSQL refresh rate.
+	AuditRefresh bool
 	// LoginPath is where authorize hands the browser:
 	// LoginPath+"?authRequest=<id>". Defaults to "/login".
 	LoginPath string

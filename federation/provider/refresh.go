@@ -219,7 +219,22 @@ WHERE rt."token_hash" = $1`
 // through the two-statement path. ON CONFLICT leaves a concurrent rotation's
 // successor alone, and the last column says whether this one inserted.
 // PostgreSQL only: SQLite has no data-modifying WITH.
-const rotateRefreshSQL = `WITH rt ("token_id", "idle_expires_at", "successor_id",
+const rotateRefreshSQL = rotateRefreshCTEs + `
+SELECT rt.*, EXISTS (SELECT FROM next) FROM rt`
+
+// rotateRefreshAuditedSQL is rotateRefreshSQL that also writes the
+// rotation's token.refresh event (Config.AuditRefresh) when it stores the
+// successor: tenants.AuditRow's values as $10… (the organization and the
+// grant come from the row read; $17, the metadata, gets the user id).
+const rotateRefreshAuditedSQL = rotateRefreshCTEs + `,
+audit AS (
+	INSERT INTO "audit_events" (` + tenants.AuditColumns + `)
+	SELECT $10, rt."organization_id", $11, $12, $13, $14, rt."grant_id", $15, $16, $17,
+		$18::jsonb || jsonb_build_object('user_id', rt."user_id"), $4
+	FROM rt WHERE EXISTS (SELECT FROM next))
+SELECT rt.*, EXISTS (SELECT FROM next) FROM rt`
+
+const rotateRefreshCTEs = `WITH rt ("token_id", "idle_expires_at", "successor_id",
 	"grant_id", "client_id", "organization_id", "session_id", "scopes", "amr", "acr",
 	"auth_time", "expires_at", "revoked_at", "idle_lifetime_seconds",
 	"user_id", "status", "email", "email_verified", "name", "given_name", "family_name",
@@ -235,15 +250,16 @@ next AS (
 		AND (COALESCE(rt."organization_id", '') = '' OR EXISTS (SELECT FROM "memberships" m
 			WHERE m."user_id" = rt."user_id" AND m."organization_id" = rt."organization_id" AND m."status" = $9))
 	ON CONFLICT ("parent_id") DO NOTHING
-	RETURNING "id")
-SELECT rt.*, EXISTS (SELECT FROM next) FROM rt`
+	RETURNING "id")`
 
 // successor is the refresh token a refresh issues, made before the
 // presented one is read so that PostgreSQL can store it in the same
-// statement.
+// statement, with the id of its token.refresh event when rotations are
+// audited.
 type successor struct {
 	id          pulid.ID
 	token, hash string
+	eventID     string
 }
 
 func newSuccessor() successor {
@@ -266,8 +282,21 @@ func (p *Provider) loadRefreshRow(ctx context.Context, c *client, hash string, r
 		}
 		now := p.now()
 		idle := now.Add(c.refreshIdleLifetime()) // SQL caps it at the grant's idle lifetime and end, as idleExpiry does
-		rows, err = p.db.QueryContext(ctx, rotateRefreshSQL, hash, string(succ.id), succ.hash, now, idle, c.GetID(),
-			string(tenants.UserActiveStatus), string(scopes), string(tenants.MembershipActiveStatus))
+		args := []any{hash, string(succ.id), succ.hash, now, idle, c.GetID(),
+			string(tenants.UserActiveStatus), string(scopes), string(tenants.MembershipActiveStatus)}
+		query := rotateRefreshSQL
+		if p.cfg.AuditRefresh {
+			ev, aerr := tenants.AuditRow(ctx, now, refreshEvent(ctx, c, nil))
+			if aerr != nil {
+				return nil, false, aerr
+			}
+			succ.eventID = ev[0].(string)
+			// id, action, actor, actor type, target type, ip, user agent,
+			// request id, metadata: the rest comes from the row read.
+			args = append(args, ev[0], ev[2], ev[3], ev[4], ev[5], ev[7], ev[8], ev[9], ev[10])
+			query = rotateRefreshAuditedSQL
+		}
+		rows, err = p.db.QueryContext(ctx, query, args...)
 	} else {
 		rows, err = p.db.QueryContext(ctx, refreshRowQuery, hash)
 	}
@@ -374,13 +403,26 @@ const insertSuccessorSQL = `INSERT INTO "refresh_tokens"
 
 // rotateRefreshToken stores succ as the successor of the presented token
 // with one INSERT. The unique parent_id makes the first rotation win on
-// every node; losing that race is a reuse. A rotation writes no audit
-// event: on PostgreSQL a row per refresh cost a third of the refresh rate
-// (docs/ARCHITECTURE.md, "Audit events"); reuse, revocation and every
-// refusal are audited.
+// every node; losing that race is a reuse. A rotation writes its
+// token.refresh event, in the same transaction, only with
+// Config.AuditRefresh: a row per refresh costs about an eighth of the
+// PostgreSQL refresh rate (docs/ARCHITECTURE.md, "Audit events"); reuse,
+// revocation and every refusal are audited either way.
 func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refreshRequest, succ successor) *oidc.Error {
-	_, err := p.db.ExecContext(ctx, insertSuccessorSQL,
-		string(succ.id), string(r.g.ID), succ.hash, p.now(), p.idleExpiry(c, r.g), string(r.tokenID))
+	var err error
+	if p.cfg.AuditRefresh {
+		err = p.inTx(ctx, func(tx *ent.Tx) error {
+			now := p.now()
+			if _, err := tx.ExecContext(ctx, insertSuccessorSQL,
+				string(succ.id), string(r.g.ID), succ.hash, now, p.idleExpiry(c, r.g), string(r.tokenID)); err != nil {
+				return err
+			}
+			return tenants.WriteAudit(ctx, tx.AuditEvent, now, refreshEvent(ctx, c, r.g))
+		})
+	} else {
+		_, err = p.db.ExecContext(ctx, insertSuccessorSQL,
+			string(succ.id), string(r.g.ID), succ.hash, p.now(), p.idleExpiry(c, r.g), string(r.tokenID))
+	}
 	switch {
 	case sqlgraph.IsUniqueConstraintError(err):
 		p.revokeReusedGrant(ctx, r.g)
@@ -398,7 +440,11 @@ func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refresh
 // the presented token. If it fails, the token stays spent: its next use is
 // a reuse, which revokes the grant; safe, but logged.
 func (p *Provider) unrotate(ctx context.Context, succ successor) {
-	if _, err := p.db.ExecContext(ctx, `DELETE FROM "refresh_tokens" WHERE "id" = $1`, string(succ.id)); err != nil {
+	// The statement's token.refresh event, if it wrote one, goes with it:
+	// that refresh did not happen.
+	const unrotateSQL = `WITH e AS (DELETE FROM "audit_events" WHERE "id" = $2)
+	DELETE FROM "refresh_tokens" WHERE "id" = $1`
+	if _, err := p.db.ExecContext(ctx, unrotateSQL, string(succ.id), succ.eventID); err != nil {
 		p.log.ErrorContext(ctx, "provider: delete the successor of a refused refresh", "err", err)
 	}
 }
@@ -410,6 +456,18 @@ func (p *Provider) revokeReusedGrant(ctx context.Context, g *ent.Grant) {
 	e := grantEvent(ctx, actionRefreshReused, g.ClientID, g, "refresh_token_reused")
 	p.revokeGrantsOrLog(ctx, revocation{action: actionRefreshReused, reason: "refresh token reuse", clientID: g.ClientID, event: &e}, g.ID)
 	p.log.WarnContext(ctx, "provider: refresh token reused; grant revoked", "grant", g.ID, "client_id", g.ClientID)
+}
+
+// refreshEvent is the token.refresh event of a rotation for client c of
+// grant g; nil g leaves the organization, the grant and the user to the
+// statement that stores it (rotateRefreshAuditedSQL).
+func refreshEvent(ctx context.Context, c *client, g *ent.Grant) tenants.Event {
+	e := tenants.Event{Action: actionTokenRefresh, Actor: c.GetID(), ActorType: "client", TargetType: "Grant",
+		Origin: origin(ctx), Metadata: map[string]any{"client_id": c.GetID()}}
+	if g != nil {
+		e.Organization, e.TargetID, e.Metadata["user_id"] = g.OrganizationID, string(g.ID), string(g.UserID)
+	}
+	return e
 }
 
 // errRefreshReused is the refusal of a reused refresh token, recorded by

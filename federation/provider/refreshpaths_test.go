@@ -2,11 +2,14 @@ package provider
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"entgo.io/ent/dialect"
 
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/user"
@@ -18,7 +21,9 @@ import (
 // implements them: the two statements (SQLite; PostgreSQL too, with the
 // dialect unset) and PostgreSQL's one statement, whose SQL copy of the
 // rules (the statuses come from tenants) must rotate exactly when Go's
-// checks accept. One table, every path.
+// checks accept. One table, every path, with rotations audited
+// (Config.AuditRefresh: exactly one token.refresh event for an accepted
+// refresh, none for a refused one, the one statement's included) and not.
 func TestRefreshPaths(t *testing.T) {
 	cases := []struct {
 		name string
@@ -69,17 +74,19 @@ func TestRefreshPaths(t *testing.T) {
 			e.clock.Advance(2 * time.Second)
 		}, status: 400, error: "invalid_grant"},
 	}
-	for _, path := range []string{"two-statements", "one-statement"} {
+	for _, path := range []string{"two-statements", "one-statement", "two-statements-audited", "one-statement-audited"} {
 		t.Run(path, func(t *testing.T) {
+			audited := strings.HasSuffix(path, "-audited")
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
 					for _, d := range testdb.All(t) {
-						if path == "one-statement" && d.Dialect != dialect.Postgres {
+						oneStatement := strings.HasPrefix(path, "one-statement")
+						if oneStatement && d.Dialect != dialect.Postgres {
 							continue // SQLite has no data-modifying WITH
 						}
 						t.Run(d.Name, func(t *testing.T) {
-							oneStatement := path == "one-statement"
 							e := newEnv(t, d, func(cfg *Config) {
+								cfg.AuditRefresh = audited
 								if !oneStatement {
 									cfg.Dialect = "" // PostgreSQL through the two statements SQLite runs
 								}
@@ -104,6 +111,10 @@ func TestRefreshPaths(t *testing.T) {
 							if c.scope != "" {
 								form.Set("scope", c.scope)
 							}
+							refreshes := func() []*ent.AuditEvent {
+								return e.db.AuditEvent.Query().Where(auditevent.Action(actionTokenRefresh)).AllX(e.ctx)
+							}
+							before := len(refreshes())
 							if oneStatement && c.scope == "" {
 								// SQL's copy of the rules agrees with Go's.
 								cl, err := e.p.clients.get(systemCtx(e.ctx), "web")
@@ -117,10 +128,29 @@ func TestRefreshPaths(t *testing.T) {
 								if rotated {
 									e.p.unrotate(systemCtx(e.ctx), succ)
 								}
+								if n := len(refreshes()); n != before {
+									t.Errorf("%d token.refresh events after the statement was undone, want %d", n, before)
+								}
 							}
 							status, body := refreshForm(t, e, form, "web", webSecret)
 							if status != c.status || (c.error != "" && body["error"] != c.error) {
 								t.Fatalf("refresh: %d %v, want %d %s", status, body, c.status, c.error)
+							}
+							evs := refreshes()[before:]
+							want := 0
+							if audited && status == 200 {
+								want = 1
+							}
+							if len(evs) != want {
+								t.Fatalf("%d token.refresh events, want %d", len(evs), want)
+							}
+							if want == 1 {
+								ev, g := evs[0], e.db.Grant.Query().Where(grant.UserID(e.user.ID)).OnlyX(e.ctx)
+								if ev.Actor != "web" || ev.ActorType != "client" || ev.TargetType != "Grant" || ev.TargetID != string(g.ID) ||
+									ev.OrganizationID != e.org.ID || ev.Metadata["user_id"] != string(e.user.ID) || ev.Metadata["client_id"] != "web" ||
+									ev.IP == "" {
+									t.Errorf("token.refresh event %+v, want the client web on grant %s of user %s in %s, with the client's address", ev, g.ID, e.user.ID, e.org.ID)
+								}
 							}
 						})
 					}

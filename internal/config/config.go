@@ -37,6 +37,8 @@ type Config struct {
 	// Dev relaxes production checks (plain-http issuer) and serves the
 	// GraphQL playground.
 	Dev bool
+	// AuditTokenRefresh writes token.refresh for every refresh rotation.
+	AuditTokenRefresh bool
 	// LogLevel is one of debug, info, warn, error.
 	LogLevel string
 	// LogFormat is json or text.
@@ -121,6 +123,16 @@ var settings = []setting{
 				return fmt.Errorf("must be true or false")
 			}
 			c.Dev = b
+			return nil
+		}},
+	{Var{"GATEHOUSE_AUDIT_TOKEN_REFRESH", "audit-token-refresh", "false",
+		"write a token.refresh audit event for every refresh-token rotation, in the rotation's own statement (costs about an eighth of the PostgreSQL refresh rate: docs/BENCHMARKS.md); reuse, revocation and refusals are audited either way"},
+		func(c *Config, s string) error {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				return fmt.Errorf("must be true or false")
+			}
+			c.AuditTokenRefresh = b
 			return nil
 		}},
 	{Var{"GATEHOUSE_LOG_LEVEL", "log-level", DefaultLogLevel,
@@ -253,7 +265,7 @@ func Bind(fs *flag.FlagSet, getenv func(string) string) *Loader {
 		if s.Flag == "" {
 			continue // environment only
 		}
-		v := &flagValue{isBool: s.Flag == "dev"}
+		v := &flagValue{isBool: s.Flag == "dev" || s.Flag == "audit-token-refresh"}
 		l.flags[s.Flag] = v
 		fs.Var(v, s.Flag, fmt.Sprintf("%s\n(env %s, default %s)", s.Description, s.Name, s.Default))
 	}
