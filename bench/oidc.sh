@@ -17,6 +17,11 @@
 #                                      # only the cells compared with REV
 #                                      # (no peers, BoringCrypto or floor),
 #                                      # so that many rounds fit in minutes
+#   BENCH_GH_ENV='GATEHOUSE_X=… …' bash bench/oidc.sh
+#                                      # settings for this tree's servers
+#                                      # only (not the baseline's): with
+#                                      # BENCH_BASELINE=HEAD, what a
+#                                      # setting costs
 #
 # Every server runs for the whole run on 127.0.0.1, pinned to CPU 1
 # (taskset -c 1); only one is under load at a time. The load generator and
@@ -146,7 +151,7 @@ freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0
 waitfor() { for _ in $(seq 100); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
 
 say "$(date -u +%FT%TZ) $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench' ':!docs' || echo ' (dirty)'); $(go version); $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)"
-say "server CPU $SERVER_CPU, load generator CPU $LOAD_CPU, PostgreSQL CPU $PG_CPU, $CONC connections, $DUR per cell, $ROUNDS rounds"
+say "server CPU $SERVER_CPU, load generator CPU $LOAD_CPU, PostgreSQL CPU $PG_CPU, $CONC connections, $DUR per cell, $ROUNDS rounds${BENCH_GH_ENV:+; settings of this tree only: $BENCH_GH_ENV}"
 
 # --- builds ---------------------------------------------------------------
 go build -o "$W/gatehouse" ./cmd/gatehouse
@@ -198,12 +203,16 @@ EOF
 # GraphQL and sets GH_<name> (issuer) and GH_<name>_DATA; the seeded
 # client ids and secrets (GH_SVC_ES256_ID…) are the same names each time.
 start_gh() {
-	local port data apikey seeded pp=()
+	local port data apikey seeded pp=() extra=()
 	port=$(freeport)
 	data=$W/data-$1
 	mkdir -p "$data"
 	local env=(GATEHOUSE_ADDR=127.0.0.1:$port GATEHOUSE_ISSUER=http://127.0.0.1:$port GATEHOUSE_DATA_DIR=$data
 		GATEHOUSE_DEV=true GATEHOUSE_LOG_FORMAT=json GATEHOUSE_LOG_LEVEL=warn GATEHOUSE_DATABASE_URL=$3)
+	if [ "$2" != "$W/gatehouse-base" ] && [ -n "${BENCH_GH_ENV:-}" ]; then
+		read -r -a extra <<<"$BENCH_GH_ENV"
+		env+=("${extra[@]}")
+	fi
 	apikey=$(env "${env[@]}" "$2" apikey create --name bench 2>>"$OUT/gatehouse-$1.log" | tail -n 1)
 	[ -n "$apikey" ] || { echo "apikey create failed: see $OUT/gatehouse-$1.log" >&2; exit 1; }
 	if [ "${BENCH_PROFILE:-}" = 1 ] && [ "$2" = "$GH_BIN" ]; then
