@@ -115,20 +115,16 @@ func (m *Memory) Attempt(_ context.Context, keys ...Key) (*Reservation, time.Dur
 	idx, unlock := m.lock(keys)
 	defer unlock()
 	var wait time.Duration
-	need := map[int]int{} // new keys per shard
 	for i, k := range keys {
-		s := &m.shards[idx[i]]
-		if e := s.live(k.Name, now); e != nil {
+		if e := m.shards[idx[i]].live(k.Name, now); e != nil {
 			wait = max(wait, e.until.Sub(now))
-		} else if s.keys[k.Name] == nil {
-			need[idx[i]]++
 		}
 	}
 	if wait > 0 {
 		return nil, wait, nil
 	}
 	for i, k := range keys {
-		if n := need[idx[i]]; n > 0 && !m.shards[idx[i]].makeRoom(n, m.perShard, now, keys) {
+		if n := m.newKeys(keys, idx, idx[i]); n > 0 && !m.shards[idx[i]].makeRoom(n, m.perShard, now, keys) {
 			wait = max(wait, k.Policy.Base)
 		}
 	}
@@ -156,6 +152,19 @@ func (m *Memory) Attempt(_ context.Context, keys ...Key) (*Reservation, time.Dur
 		}
 	}
 	return &Reservation{keys: keys, s: m}, 0, nil
+}
+
+// newKeys is how many of keys fall in shard and have no entry there yet
+// (makeRoom never drops a key of the attempt, so the answer holds until
+// the attempt counts them). Called with the shard locked.
+func (m *Memory) newKeys(keys []Key, idx []int, shard int) int {
+	n := 0
+	for j, k := range keys {
+		if idx[j] == shard && m.shards[shard].keys[k.Name] == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // makeRoom makes space for n new keys, looking at no more than scanLimit

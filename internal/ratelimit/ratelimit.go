@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -107,15 +108,14 @@ func (r *Reservation) Cancel(ctx context.Context) error {
 	return r.s.settle(ctx, r.keys, false)
 }
 
+// normalize drops repeated keys (the first stays) and applies defaults.
+// An attempt has a few keys, so a scan of out beats a set.
 func normalize(keys []Key) []Key {
 	out := make([]Key, 0, len(keys))
-	seen := make(map[string]bool, len(keys))
 	for _, k := range keys {
-		if seen[k.Name] {
-			continue
+		if !slices.ContainsFunc(out, func(o Key) bool { return o.Name == k.Name }) {
+			out = append(out, Key{Name: k.Name, Policy: k.Policy.withDefaults()})
 		}
-		seen[k.Name] = true
-		out = append(out, Key{Name: k.Name, Policy: k.Policy.withDefaults()})
 	}
 	return out
 }
