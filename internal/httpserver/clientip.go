@@ -54,12 +54,11 @@ func TrustProxies(trusted []netip.Prefix) Middleware {
 }
 
 func resolveClient(r *http.Request, trusted []netip.Prefix) string {
-	peer := peerIP(r)
-	a, err := netip.ParseAddr(peer)
-	if err != nil || !inAny(a.Unmap(), trusted) {
+	a, peer := peerAddr(r)
+	if !a.IsValid() || !inAny(a, trusted) {
 		return peer
 	}
-	client := a.Unmap().String()
+	client := peer
 	hops := r.Header.Values("X-Forwarded-For")
 	for i := len(hops) - 1; i >= 0; i-- {
 		parts := strings.Split(hops[i], ",")
@@ -89,17 +88,22 @@ func inAny(a netip.Addr, prefixes []netip.Prefix) bool {
 	return false
 }
 
-func peerIP(r *http.Request) string {
+// peerAddr is r's peer address, unmapped and without zone, and its
+// spelling. The address is invalid when RemoteAddr holds none; the
+// spelling is then RemoteAddr's host as it is.
+func peerAddr(r *http.Request) (netip.Addr, string) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	if a, err := netip.ParseAddr(host); err == nil {
-		// One spelling for logs, audit and the throttle: a v4-mapped
-		// peer (::ffff:198.51.100.7) is 198.51.100.7 everywhere.
-		return a.Unmap().WithZone("").String()
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, host
 	}
-	return host
+	// One spelling for logs, audit and the throttle: a v4-mapped peer
+	// (::ffff:198.51.100.7) is 198.51.100.7 everywhere.
+	a = a.Unmap().WithZone("")
+	return a, a.String()
 }
 
 // ClientIP is the address of the client that sent r: the one place that
@@ -109,14 +113,19 @@ func ClientIP(r *http.Request) string {
 	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
 		return ip
 	}
-	return peerIP(r)
+	_, peer := peerAddr(r)
+	return peer
 }
 
 // ClientNetwork is ClientIP as a throttle keys it: an IPv6 client by its
 // /64 (one subscriber's allocation, whose addresses it may rotate
 // freely), an IPv4 client by its address.
 func ClientNetwork(r *http.Request) string {
-	ip := ClientIP(r)
+	return networkOf(ClientIP(r))
+}
+
+// networkOf is ClientNetwork of the client address ip.
+func networkOf(ip string) string {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
 		return ip

@@ -18,6 +18,6 @@ type Origin struct {
 // (the one client-address rule, shared with logs and throttling;
 // ClientNetwork for rate limits), its User-Agent and its request id.
 func OriginOf(r *http.Request) Origin {
-	return Origin{IP: ClientIP(r), UserAgent: r.UserAgent(), RequestID: RequestIDFromContext(r.Context()),
-		Network: ClientNetwork(r)}
+	ip := ClientIP(r)
+	return Origin{IP: ip, UserAgent: r.UserAgent(), RequestID: RequestIDFromContext(r.Context()), Network: networkOf(ip)}
 }
