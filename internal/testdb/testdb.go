@@ -1,21 +1,19 @@
 package testdb
 
 import (
-	"github.com/gatehouse-id/gatehouse/internal/testkit"
-
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/internal/database"
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
 )
 
 // Environment variables read by All and Empty.
@@ -76,15 +74,8 @@ func Empty(t testing.TB) []Database {
 func open(t testing.TB, migrate bool) []Database {
 	t.Helper()
 	dbs := []Database{openSQLite(t, migrate)}
-	server := os.Getenv(EnvPostgresURL)
-	switch {
-	case server != "":
+	if server := testkit.ServerURL(t, EnvPostgresURL, "PostgreSQL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"); server != "" {
 		dbs = append(dbs, openPostgres(t, server, migrate))
-	case os.Getenv(EnvRequireAll) == "1":
-		t.Fatalf("testdb: %s=1 but %s is not set; set it to a PostgreSQL server URL, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
-			EnvRequireAll, EnvPostgresURL)
-	default:
-		t.Logf("testdb: PostgreSQL skipped; set %s=postgres://user@host:5432/db?sslmode=disable to run it too", EnvPostgresURL)
 	}
 	return dbs
 }

@@ -26,18 +26,26 @@ func Missing(t testing.TB, format string, args ...any) {
 	t.Skip(msg)
 }
 
-// RedisURL returns RedisURLEnv, or "" after logging how to set it (the
-// caller leaves Redis out); under RequireAllEnv=1 an unset URL fails t.
+// RedisURL returns RedisURLEnv (see ServerURL).
 func RedisURL(t testing.TB) string {
 	t.Helper()
-	url := os.Getenv(RedisURLEnv)
+	return ServerURL(t, RedisURLEnv, "Redis", "redis://127.0.0.1:6379/0")
+}
+
+// ServerURL returns the URL of the server (named by kind, "Redis") that
+// the environment variable env gives, or "" after logging how to set it
+// (the caller leaves that server out); under RequireAllEnv=1 an unset URL
+// fails t.
+func ServerURL(t testing.TB, env, kind, example string) string {
+	t.Helper()
+	url := os.Getenv(env)
 	switch {
 	case url != "":
 		return url
 	case os.Getenv(RequireAllEnv) == "1":
-		t.Fatalf("%s=1 but %s is not set; set it to a Redis server URL, e.g. redis://127.0.0.1:6379/0", RequireAllEnv, RedisURLEnv)
+		t.Fatalf("%s=1 but %s is not set; set it to a %s server URL, e.g. %s", RequireAllEnv, env, kind, example)
 	default:
-		t.Logf("Redis left out; set %s=redis://127.0.0.1:6379/0 to run it too", RedisURLEnv)
+		t.Logf("%s left out; set %s=%s to run it too", kind, env, example)
 	}
 	return ""
 }
