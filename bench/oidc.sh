@@ -256,29 +256,47 @@ fi
 
 # Refresh pools: one sign-in per token, $CONC tokens per round (Gatehouse's
 # by real sign-ins with argon2id, the peers' minted by their bench endpoint).
-taskset -c "$LOAD_CPU" "$W/load" login -name gatehouse/postgres/pool -issuer "$GH_postgres" -client "$GH_postgres_WEB_ID" \
-	-secret "$GH_postgres_WEB_SECRET" -redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -tokens-out "$W/gh-rt" -pool $((CONC * ROUNDS * $(full && echo 2 || echo 1))) >/dev/null
-split -l "$CONC" -d -a 3 "$W/gh-rt" "$W/gh-rt."
-if full; then
-	# The B2B case, reported beside the target: tokens for Ada's organization
-	# (scope organization, picked at sign-in), whose every refresh also reads
-	# the membership, organization and roles for the org claims.
-	taskset -c "$LOAD_CPU" "$W/load" login -name gatehouse/postgres/pool-org -issuer "$GH_postgres" -client "$GH_postgres_WEB_ID" \
-		-secret "$GH_postgres_WEB_SECRET" -redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -scope "openid offline_access organization" \
-		-tokens-out "$W/gh-rt-org" -pool $((CONC * ROUNDS)) >/dev/null
-	split -l "$CONC" -d -a 3 "$W/gh-rt-org" "$W/gh-rt-org."
-fi
-if [ -n "$BASE" ]; then
-	taskset -c "$LOAD_CPU" "$W/load-base" login -name base/postgres/pool -issuer "$GH_base_postgres" -client "$GH_base_postgres_WEB_ID" \
-		-secret "$GH_base_postgres_WEB_SECRET" -redirect "$REDIRECT" -email "$EMAIL" -password "$PW" -tokens-out "$W/base-rt" -pool $((CONC * ROUNDS)) >/dev/null
-	split -l "$CONC" -d -a 3 "$W/base-rt" "$W/base-rt."
-fi
+# pool LOAD-TOOL NAME SERVER FILE COUNT [login flags…]: COUNT tokens from
+# GH_<SERVER>'s web client in FILE.000, FILE.001…, $CONC a file.
+pool() {
+	local iss id secret
+	eval "iss=\$GH_$3 id=\$GH_${3}_WEB_ID secret=\$GH_${3}_WEB_SECRET"
+	taskset -c "$LOAD_CPU" "$1" login -name "$2" -issuer "$iss" -client "$id" -secret "$secret" -redirect "$REDIRECT" \
+		-email "$EMAIL" -password "$PW" -tokens-out "$4" -pool "$5" "${@:6}" >/dev/null
+	split -l "$CONC" -d -a 3 "$4" "$4."
+}
+pool "$W/load" gatehouse/postgres/pool postgres "$W/gh-rt" $((CONC * ROUNDS * $(full && echo 2 || echo 1)))
+# The B2B case, reported beside the target: tokens for Ada's organization
+# (scope organization, picked at sign-in), whose every refresh also reads
+# the membership, organization and roles for the org claims.
+full && pool "$W/load" gatehouse/postgres/pool-org postgres "$W/gh-rt-org" $((CONC * ROUNDS)) -scope "openid offline_access organization"
+[ -z "$BASE" ] || pool "$W/load-base" base/postgres/pool base_postgres "$W/base-rt" $((CONC * ROUNDS))
 
 CC='grant_type=client_credentials&scope=invoices%3Aread'
-cc() { # name url id secret
-	load post -name "$1" -url "$2/oauth/v2/token" -user "$3" -pass "$4" -body "$CC" -expect '"access_token":"eyJ' -c "$CONC" -d "$DUR"
+cc() { # name token-endpoint id secret
+	load post -name "$1" -url "$2" -user "$3" -pass "$4" -body "$CC" -expect '"access_token":"eyJ' -c "$CONC" -d "$DUR"
 }
-peer_cc() { load post -name "$1" -url "$2/token" -user svc -pass "$SVC_SECRET" -body "$CC" -expect '"access_token":"eyJ' -c "$CONC" -d "$DUR"; }
+peer_cc() { cc "$1" "$2/token" svc "$SVC_SECRET"; } # name peer-URL
+# Gatehouse cells, each on the server GH_<SERVER> with its seeded clients
+# and reporting its CPU time:
+# gh_cc PREFIX SERVER ALG: client_credentials, cell PREFIX/cc/ALG.
+gh_cc() {
+	local iss id secret pid
+	eval "iss=\$GH_$2 id=\$GH_${2}_SVC_${3}_ID secret=\$GH_${2}_SVC_${3}_SECRET pid=\$GH_${2}_PID"
+	on "$pid" cc "$1/cc/$3" "$iss/oauth/v2/token" "$id" "$secret"
+}
+# gh_refresh NAME SERVER TOKENS: refresh_token with the web client.
+gh_refresh() {
+	local iss id secret pid
+	eval "iss=\$GH_$2 id=\$GH_${2}_WEB_ID secret=\$GH_${2}_WEB_SECRET pid=\$GH_${2}_PID"
+	on "$pid" load refresh -name "$1" -url "$iss/oauth/v2/token" -user "$id" -pass "$secret" -tokens "$3" -c "$CONC" -d "$DUR"
+}
+# gh_get NAME SERVER PATH
+gh_get() {
+	local iss pid
+	eval "iss=\$GH_$2 pid=\$GH_${2}_PID"
+	on "$pid" load get -name "$1" -url "$iss$3" -c "$CONC" -d "$DUR"
+}
 sign() { # label binary
 	taskset -c "$SERVER_CPU" "$2" -test.run '^$' -test.bench Sign -test.cpu 1 -test.benchtime 2s |
 		awk -v l="$1" '/^Benchmark/ {split($1, n, "/"); sub(/-.*/, "", n[2]); for (i = 1; i < NF; i++) if ($(i+1) == "sigs/s") print "raw/" l "/" n[2] " rps=" $i}' | tee -a "$RESULTS"
@@ -308,22 +326,21 @@ for ROUND in $(seq "$ROUNDS"); do
 		sign boring "$W/sign-boring.test"
 	fi
 	pair 'before=$(sqlite_state); profile sqlite sqlite-cc-es256
-		on "$GH_sqlite_PID" cc gatehouse/sqlite/cc/ES256 "$GH_sqlite" "$GH_sqlite_SVC_ES256_ID" "$GH_sqlite_SVC_ES256_SECRET"
+		gh_cc gatehouse/sqlite sqlite ES256
 		after=$(sqlite_state)
 		[ "$before" = "$after" ] && say "sqlite files unchanged by client_credentials: $after" || say "SQLITE FILES CHANGED: before $before after $after"' \
-		'on "$GH_base_sqlite_PID" cc base/sqlite/cc/ES256 "$GH_base_sqlite" "$GH_base_sqlite_SVC_ES256_ID" "$GH_base_sqlite_SVC_ES256_SECRET"'
-	pair 'profile sqlite sqlite-cc-rs256; on "$GH_sqlite_PID" cc gatehouse/sqlite/cc/RS256 "$GH_sqlite" "$GH_sqlite_SVC_RS256_ID" "$GH_sqlite_SVC_RS256_SECRET"' \
-		'on "$GH_base_sqlite_PID" cc base/sqlite/cc/RS256 "$GH_base_sqlite" "$GH_base_sqlite_SVC_RS256_ID" "$GH_base_sqlite_SVC_RS256_SECRET"'
+		'gh_cc base/sqlite base_sqlite ES256'
+	pair 'profile sqlite sqlite-cc-rs256; gh_cc gatehouse/sqlite sqlite RS256' 'gh_cc base/sqlite base_sqlite RS256'
 	# pg_stat_database lags: the sleeps let earlier counts land first.
 	pair 'sleep 3; before=$(pg_counters)
-		on "$GH_postgres_PID" cc gatehouse/postgres/cc/ES256 "$GH_postgres" "$GH_postgres_SVC_ES256_ID" "$GH_postgres_SVC_ES256_SECRET"
+		gh_cc gatehouse/postgres postgres ES256
 		sleep 3
 		say "pg_stat_database xact_commit|tup_inserted|tup_updated|tup_deleted before $before after $(pg_counters) (client_credentials; the counters include pool health checks)"' \
-		'on "$GH_base_postgres_PID" cc base/postgres/cc/ES256 "$GH_base_postgres" "$GH_base_postgres_SVC_ES256_ID" "$GH_base_postgres_SVC_ES256_SECRET"'
+		'gh_cc base/postgres base_postgres ES256'
 	if full; then
-		on "$GH_postgres_PID" cc gatehouse/postgres/cc/RS256 "$GH_postgres" "$GH_postgres_SVC_RS256_ID" "$GH_postgres_SVC_RS256_SECRET"
-		on "$GH_boring_PID" cc gatehouse-boring/sqlite/cc/RS256 "$GH_boring" "$GH_boring_SVC_RS256_ID" "$GH_boring_SVC_RS256_SECRET"
-		on "$GH_boring_PID" cc gatehouse-boring/sqlite/cc/ES256 "$GH_boring" "$GH_boring_SVC_ES256_ID" "$GH_boring_SVC_ES256_SECRET"
+		gh_cc gatehouse/postgres postgres RS256
+		gh_cc gatehouse-boring/sqlite boring RS256
+		gh_cc gatehouse-boring/sqlite boring ES256
 		for cell in "memory $PEER_es" "postgres $PEER_pg"; do # adapter peer-URL
 			peer=${cell#* }
 			curl -fs -X POST "$peer/bench/mint?n=$CONC&client_id=web" >"$W/peer-rt"
@@ -332,26 +349,22 @@ for ROUND in $(seq "$ROUNDS"); do
 	fi
 	before=$(pg_counters)
 	profile postgres postgres-refresh
-	pair 'on "$GH_postgres_PID" load refresh -name gatehouse/postgres/refresh -url "$GH_postgres/oauth/v2/token" -user "$GH_postgres_WEB_ID" -pass "$GH_postgres_WEB_SECRET" -tokens "$W/gh-rt.$RT" -c "$CONC" -d "$DUR"' \
-		'on "$GH_base_postgres_PID" load refresh -name base/postgres/refresh -url "$GH_base_postgres/oauth/v2/token" -user "$GH_base_postgres_WEB_ID" -pass "$GH_base_postgres_WEB_SECRET" -tokens "$W/base-rt.$RT" -c "$CONC" -d "$DUR"'
+	pair 'gh_refresh gatehouse/postgres/refresh postgres "$W/gh-rt.$RT"' 'gh_refresh base/postgres/refresh base_postgres "$W/base-rt.$RT"'
 	sleep 3
 	say "pg_stat_database during refresh$([ -z "$BASE" ] || echo ' (and its baseline cell, in its own database)'): before $before after $(pg_counters)"
 	if full; then
-		on "$GH_postgres_PID" load refresh -name gatehouse/postgres/refresh-org -url "$GH_postgres/oauth/v2/token" -user "$GH_postgres_WEB_ID" -pass "$GH_postgres_WEB_SECRET" \
-			-tokens "$W/gh-rt-org.$RT" -c "$CONC" -d "$DUR"
+		gh_refresh gatehouse/postgres/refresh-org postgres "$W/gh-rt-org.$RT"
 		if [ "$PG_CPU" != any ]; then
 			pin_pg "$ALL_CPUS"
-			on "$GH_postgres_PID" load refresh -name gatehouse/postgres/refresh-pg-unpinned -url "$GH_postgres/oauth/v2/token" -user "$GH_postgres_WEB_ID" -pass "$GH_postgres_WEB_SECRET" \
-				-tokens "$W/gh-rt.$(printf %03d $((ROUNDS + ROUND - 1)))" -c "$CONC" -d "$DUR"
+			gh_refresh gatehouse/postgres/refresh-pg-unpinned postgres "$W/gh-rt.$(printf %03d $((ROUNDS + ROUND - 1)))"
 			pin_pg "$PG_CPU"
 		fi
 		load get -name peer/discovery -url "$PEER_es/.well-known/openid-configuration" -c "$CONC" -d "$DUR"
 		load get -name peer/jwks -url "$PEER_es/jwks" -c "$CONC" -d "$DUR"
 	fi
-	pair 'profile sqlite sqlite-discovery; on "$GH_sqlite_PID" load get -name gatehouse/discovery -url "$GH_sqlite/.well-known/openid-configuration" -c "$CONC" -d "$DUR"' \
-		'on "$GH_base_sqlite_PID" load get -name base/discovery -url "$GH_base_sqlite/.well-known/openid-configuration" -c "$CONC" -d "$DUR"'
-	pair 'profile sqlite sqlite-jwks; on "$GH_sqlite_PID" load get -name gatehouse/jwks -url "$GH_sqlite/oauth/v2/keys" -c "$CONC" -d "$DUR"' \
-		'on "$GH_base_sqlite_PID" load get -name base/jwks -url "$GH_base_sqlite/oauth/v2/keys" -c "$CONC" -d "$DUR"'
+	pair 'profile sqlite sqlite-discovery; gh_get gatehouse/discovery sqlite /.well-known/openid-configuration' \
+		'gh_get base/discovery base_sqlite /.well-known/openid-configuration'
+	pair 'profile sqlite sqlite-jwks; gh_get gatehouse/jwks sqlite /oauth/v2/keys' 'gh_get base/jwks base_sqlite /oauth/v2/keys'
 	full && load get -name floor/net-http-static -url "http://$FLOOR/" -c "$CONC" -d "$DUR"
 done
 
