@@ -142,13 +142,12 @@ func TestConcurrencyBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	SetConcurrency(1, time.Millisecond)
-	g := load()
-	g.slots <- struct{}{} // every slot taken
+	release := Occupy(1) // every slot taken
+	defer release()
 	if err := d.Verify("x"); !errors.Is(err, ErrBusy) {
 		t.Fatalf("dummy verification at capacity: %v, want ErrBusy", err)
 	}
 	if _, err := Verify("x", h, p); !errors.Is(err, ErrBusy) {
 		t.Fatalf("verification at capacity: %v, want ErrBusy", err)
 	}
-	<-g.slots
 }
