@@ -82,20 +82,20 @@ end
 // attemptScript: KEYS are the counters; ARGV[1] is now (ms), then per
 // key: free, base, max, forget (ms). Returns the wait in ms (0: counted).
 var attemptScript = redis.NewScript(luaNow + `
-local wait = 0
+local wait, last = 0, {}
 for i, k in ipairs(KEYS) do
   local o = 1 + (i - 1) * 4
   local forget = tonumber(ARGV[o + 4])
   local v = redis.call('HMGET', k, 'l', 'u')
   local l, u = tonumber(v[1] or '0'), tonumber(v[2] or '0')
+  last[i] = l
   if now - l <= forget and u - now > wait then wait = u - now end
 end
 if wait > 0 then return wait end
 for i, k in ipairs(KEYS) do
   local o = 1 + (i - 1) * 4
   local free, base, max, forget = tonumber(ARGV[o + 1]), tonumber(ARGV[o + 2]), tonumber(ARGV[o + 3]), tonumber(ARGV[o + 4])
-  local l = tonumber(redis.call('HGET', k, 'l') or '0')
-  if now - l > forget then redis.call('DEL', k) end
+  if now - last[i] > forget then redis.call('DEL', k) end
   local c = redis.call('HINCRBY', k, 'c', 1)
   redis.call('HSET', k, 'l', now, 'f', free)
   local over = c - free
