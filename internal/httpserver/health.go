@@ -10,22 +10,19 @@ import (
 // ReadyTimeout bounds one readiness check.
 const ReadyTimeout = 5 * time.Second
 
+// status is the answer of Healthz and Readyz; Degraded only in Readyz's
+// "degraded".
 type status struct {
-	Status string `json:"status"`
+	Status   string   `json:"status"`
+	Degraded []string `json:"degraded,omitempty"`
 }
 
 // Healthz answers 200 {"status":"ok"} while the process can serve at all
 // (a liveness probe).
 func Healthz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, status{"ok"})
+		writeJSON(w, http.StatusOK, status{Status: "ok"})
 	})
-}
-
-// readiness is /readyz's answer when the node is ready.
-type readiness struct {
-	Status   string   `json:"status"`
-	Degraded []string `json:"degraded,omitempty"`
 }
 
 // Readyz answers 200 {"status":"ok"} when check (the database ping, say)
@@ -43,19 +40,15 @@ func Readyz(check func(context.Context) error, logger *slog.Logger, degraded ...
 			logger.LogAttrs(r.Context(), slog.LevelWarn, "not ready",
 				slog.String("error", err.Error()),
 				slog.String("request_id", RequestIDFromContext(r.Context())))
-			writeJSON(w, http.StatusServiceUnavailable, status{"unavailable"})
+			writeJSON(w, http.StatusServiceUnavailable, status{Status: "unavailable"})
 			return
 		}
-		var why []string
+		answer := status{Status: "ok"}
 		for _, d := range degraded {
 			if s := d(); s != "" {
-				why = append(why, s)
+				answer = status{Status: "degraded", Degraded: append(answer.Degraded, s)}
 			}
 		}
-		if len(why) > 0 {
-			writeJSON(w, http.StatusOK, readiness{Status: "degraded", Degraded: why})
-			return
-		}
-		writeJSON(w, http.StatusOK, status{"ok"})
+		writeJSON(w, http.StatusOK, answer)
 	})
 }
