@@ -179,14 +179,7 @@ func (z *tokenizer) attributes() [][2]string {
 			}
 			value = z.value()
 		}
-		seen := false
-		for _, a := range attrs {
-			if a[0] == name {
-				seen = true
-				break
-			}
-		}
-		if !seen {
+		if _, seen := (token{attrs: attrs}).lookup(name); !seen {
 			attrs = append(attrs, [2]string{name, html.UnescapeString(value)})
 		}
 	}
