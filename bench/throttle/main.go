@@ -131,16 +131,25 @@ func run(users, conc int) error {
 		return err
 	}
 	pid := srv.Process.Pid
-	hwm0, rss0 := memory(pid)
+	hwm0, rss0, err := memory(pid)
+	if err != nil {
+		return err
+	}
 	fmt.Printf("# %s; %d CPUs; password concurrency %s; GOMEMLIMIT=%q GOGC=%q\n", time.Now().UTC().Format(time.RFC3339),
 		runtime.NumCPU(), orDefault(conc), os.Getenv("GOMEMLIMIT"), os.Getenv("GOGC"))
 	fmt.Printf("after seeding: VmRSS %d MiB, VmHWM %d MiB\n", rss0>>10, hwm0>>10)
 
 	// Burst: every account at once, each from its own address.
-	statuses, elapsed := burst(users, func(i int) (string, string, string) {
+	statuses, elapsed, err := burst(users, func(i int) (string, string, string) {
 		return fmt.Sprintf("user%d@example.com", i), pw, fmt.Sprintf("198.18.%d.%d", i/250, i%250+1)
 	}, issuer, app.ID)
-	hwm1, rss1 := memory(pid)
+	if err != nil {
+		return err
+	}
+	hwm1, rss1, err := memory(pid)
+	if err != nil {
+		return err
+	}
 	fmt.Printf("burst of %d correct sign-ins to distinct accounts from distinct addresses: %v in %.1fs; VmRSS %d MiB, peak VmHWM %d MiB\n",
 		users, statuses, elapsed.Seconds(), rss1>>10, hwm1>>10)
 
@@ -149,9 +158,12 @@ func run(users, conc int) error {
 	if err != nil {
 		return err
 	}
-	statuses, elapsed = burst(60, func(i int) (string, string, string) {
+	statuses, elapsed, err = burst(60, func(i int) (string, string, string) {
 		return "victim@example.com", "wrong password " + strconv.Itoa(i), fmt.Sprintf("198.19.0.%d", i+1)
 	}, issuer, app.ID)
+	if err != nil {
+		return err
+	}
 	after, err := hashes(issuer)
 	if err != nil {
 		return err
@@ -163,22 +175,26 @@ func run(users, conc int) error {
 
 // burst drives n sign-ins at once (released together) and counts how each
 // ended: "ok" (back at the client with a code) or the final HTTP status.
-func burst(n int, who func(int) (email, password, addr string), issuer, clientID string) (map[string]int, time.Duration) {
+func burst(n int, who func(int) (email, password, addr string), issuer, clientID string) (map[string]int, time.Duration, error) {
+	browsers := make([]*hosted.Browser, n)
+	for i := range n {
+		email, password, addr := who(i)
+		b, err := hosted.New(issuer, email, password)
+		if err != nil {
+			return nil, 0, err
+		}
+		b.HTTP.Timeout = time.Minute
+		b.HTTP.Transport = forwardedFor{addr}
+		browsers[i] = b
+	}
 	counts := map[string]int{}
 	var mu sync.Mutex
 	var start, done sync.WaitGroup
 	start.Add(1)
-	for i := range n {
+	for _, b := range browsers {
 		done.Add(1)
 		go func() {
 			defer done.Done()
-			email, password, addr := who(i)
-			b, err := hosted.New(issuer, email, password)
-			if err != nil {
-				panic(err)
-			}
-			b.HTTP.Timeout = time.Minute
-			b.HTTP.Transport = forwardedFor{addr}
 			start.Wait()
 			res, err := b.Drive(context.Background(), authorizeURL(issuer, clientID))
 			key := strconv.Itoa(res.Status)
@@ -196,7 +212,7 @@ func burst(n int, who func(int) (email, password, addr string), issuer, clientID
 	t0 := time.Now()
 	start.Done()
 	done.Wait()
-	return counts, time.Since(t0)
+	return counts, time.Since(t0), nil
 }
 
 // forwardedFor sends every request as if a trusted proxy forwarded it from addr.
@@ -235,13 +251,14 @@ func waitReady(issuer string) error {
 	}
 }
 
-// memory is the process's peak (VmHWM) and current (VmRSS) resident set, KiB.
-func memory(pid int) (hwm, rss int64) {
+// memory is the process's peak (VmHWM) and current (VmRSS) resident set,
+// KiB. An error stops the run (a figure of 0 MiB would read as a result)
+// through run's return, so that its deferred clean-up (the server, the
+// temporary directory) still happens.
+func memory(pid int) (hwm, rss int64, err error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		// A figure of 0 MiB would read as a result: stop instead.
-		fmt.Fprintf(os.Stderr, "read the server's memory: %v\n", err)
-		os.Exit(1)
+		return 0, 0, fmt.Errorf("read the server's memory: %w", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -258,7 +275,10 @@ func memory(pid int) (hwm, rss int64) {
 			rss = n
 		}
 	}
-	return hwm, rss
+	if err := sc.Err(); err != nil {
+		return 0, 0, fmt.Errorf("read the server's memory: %w", err)
+	}
+	return hwm, rss, nil
 }
 
 // hashes reads gatehouse_password_hashes_total from /metrics.
@@ -268,7 +288,10 @@ func hashes(issuer string) (int64, error) {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, fmt.Errorf("read /metrics: %w", err)
+	}
 	for _, line := range strings.Split(string(body), "\n") {
 		if v, ok := strings.CutPrefix(line, "gatehouse_password_hashes_total "); ok {
 			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
