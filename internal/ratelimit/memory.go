@@ -80,20 +80,33 @@ func (m *Memory) shardOf(name string) int {
 	return int(maphash.String(m.seed, name) % uint64(len(m.shards)))
 }
 
-// lock locks the shards of keys in ascending order (so that two
-// multi-key attempts never deadlock) and returns the unlock.
-func (m *Memory) lock(keys []Key) (idx []int, unlock func()) {
-	for _, k := range keys {
-		idx = append(idx, m.shardOf(k.Name))
+// lock locks the shards of keys, each once, in ascending order (so that
+// two multi-key attempts never deadlock); idx[i] is the shard of keys[i].
+// m.unlock(idx) unlocks them. An attempt has a few keys: scanning idx
+// again beats sorting a copy of it.
+func (m *Memory) lock(keys []Key) (idx []int) {
+	idx = make([]int, len(keys))
+	for i, k := range keys {
+		idx[i] = m.shardOf(k.Name)
 	}
-	order := slices.Clone(idx)
-	slices.Sort(order)
-	order = slices.Compact(order)
-	for _, i := range order {
-		m.shards[i].mu.Lock()
+	for last := -1; ; {
+		next := -1
+		for _, i := range idx {
+			if i > last && (next < 0 || i < next) {
+				next = i
+			}
+		}
+		if next < 0 {
+			return idx
+		}
+		m.shards[next].mu.Lock()
+		last = next
 	}
-	return idx, func() {
-		for _, i := range order {
+}
+
+func (m *Memory) unlock(idx []int) {
+	for j, i := range idx {
+		if !slices.Contains(idx[:j], i) {
 			m.shards[i].mu.Unlock()
 		}
 	}
@@ -112,8 +125,8 @@ func (s *shard) live(name string, now time.Time) *entry {
 func (m *Memory) Attempt(_ context.Context, keys ...Key) (*Reservation, time.Duration, error) {
 	keys = normalize(keys)
 	now := m.now()
-	idx, unlock := m.lock(keys)
-	defer unlock()
+	idx := m.lock(keys)
+	defer m.unlock(idx)
 	var wait time.Duration
 	for i, k := range keys {
 		if e := m.shards[idx[i]].live(k.Name, now); e != nil {
@@ -194,8 +207,8 @@ func (s *shard) makeRoom(n, capacity int, now time.Time, attempt []Key) bool {
 
 func (m *Memory) settle(_ context.Context, keys []Key, success bool) error {
 	now := m.now()
-	idx, unlock := m.lock(keys)
-	defer unlock()
+	idx := m.lock(keys)
+	defer m.unlock(idx)
 	for i, k := range keys {
 		s := &m.shards[idx[i]]
 		e := s.live(k.Name, now)
