@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -167,7 +166,7 @@ func (r *Redis) settle(ctx context.Context, keys []Key, success bool) error {
 		if success && !k.Policy.KeepOnSuccess {
 			mode = "f"
 		}
-		args = append(args, mode, strconv.FormatInt(k.Policy.Forget.Milliseconds(), 10))
+		args = append(args, mode, k.Policy.Forget.Milliseconds())
 	}
 	if err := settleScript.Run(ctx, r.client, names, args...).Err(); err != nil {
 		return fmt.Errorf("settle attempt in redis: %w", err)
