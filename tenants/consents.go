@@ -44,7 +44,7 @@ func (s *Service) GrantConsent(ctx context.Context, userID pulid.ID, clientID st
 			switch {
 			case ent.IsNotFound(err):
 				err = tx.Consent.Create().SetUserID(userID).SetClientID(clientID).
-					SetScopes(union(nil, scopes)).Exec(ctx)
+					SetScopes(union(scopes)).Exec(ctx)
 			case err == nil:
 				err = tx.Consent.UpdateOneID(c.ID).SetScopes(union(c.Scopes, scopes)).Exec(ctx)
 			}
@@ -67,13 +67,9 @@ func (s *Service) GrantConsent(ctx context.Context, userID pulid.ID, clientID st
 	return errors.New("store consent: conflicting concurrent grants")
 }
 
-func union(a, b []string) []string {
-	out := slices.Clone(a)
-	for _, sc := range b {
-		if !slices.Contains(out, sc) {
-			out = append(out, sc)
-		}
-	}
+// union is every string of lists once, sorted.
+func union(lists ...[]string) []string {
+	out := uniqueStrings(slices.Concat(lists...))
 	slices.Sort(out)
 	return out
 }
