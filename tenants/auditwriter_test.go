@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -82,12 +83,16 @@ func TestAuditCommitsWithChange(t *testing.T) {
 }
 
 // TestAuditEventFields: who and where come from the event, else from the
-// viewer; the reason lands in metadata; the user agent is capped.
+// viewer; the reason lands in metadata; the user agent is capped; and
+// AuditRow (for statements written in SQL, the provider's refresh
+// rotation) stores exactly what WriteAudit stores, NULLs included: the
+// two spell out the columns each, and this keeps them one list.
 func TestAuditEventFields(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Database) {
 		client := db.Client()
 		sys := viewer.SystemContext(context.Background())
 		at := time.Now().Truncate(time.Second).UTC()
+		org := client.Organization.Create().SetName("Acme").SetSlug("acme").SaveX(sys)
 		withViewer := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.Instance, Actor: "key_1",
 			IP: "192.0.2.1", UserAgent: "agent/1", RequestID: "req-1"})
 		cases := []struct {
@@ -103,27 +108,69 @@ func TestAuditEventFields(t *testing.T) {
 			{"own origin", withViewer, tenants.Event{Actor: "app_1", ActorType: "client",
 				Origin: tenants.Origin{IP: "198.51.100.2", UserAgent: "rp", RequestID: "req-2"}, Reason: "invalid_grant"},
 				"app_1", "client", "198.51.100.2", "rp", "invalid_grant"},
+			{"no viewer", context.Background(), tenants.Event{Reason: "missing_credential"}, "anonymous", "anonymous", "", "", "missing_credential"},
 			{"long agent", withViewer, tenants.Event{Origin: tenants.Origin{IP: "192.0.2.9", UserAgent: strings.Repeat("a", 600) + "\xff"}},
 				"key_1", "instance", "192.0.2.9", strings.Repeat("a", 512), ""},
+			{"target", withViewer, tenants.Event{Organization: org.ID, TargetType: "Organization", TargetID: string(org.ID)},
+				"key_1", "instance", "192.0.2.1", "agent/1", ""},
+		}
+		// nulls says which nullable columns of the event named action are NULL.
+		nulls := func(action string) (n [4]bool) {
+			err := db.SQL.QueryRow(`SELECT "organization_id" IS NULL, "target_type" IS NULL, "target_id" IS NULL, "metadata" IS NULL FROM "audit_events" WHERE "action" = $1`,
+				action).Scan(&n[0], &n[1], &n[2], &n[3])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
 		}
 		for i, tc := range cases {
-			e := tc.e
-			e.Action = fmt.Sprintf("test.%d", i)
-			e.Metadata = map[string]any{"client_id": "app_1"}
-			err := tenants.WriteAudit(tc.ctx, client.AuditEvent, at, e)
-			if err != nil {
-				t.Fatalf("%s: %v", tc.name, err)
+			var written []*ent.AuditEvent
+			for _, path := range []string{"ent", "sql"} {
+				e := tc.e
+				e.Action = fmt.Sprintf("test.%d.%s", i, path)
+				if tc.name != "target" {
+					e.Metadata = map[string]any{"client_id": "app_1"}
+				}
+				var err error
+				if path == "ent" {
+					if viewer.FromContext(tc.ctx) == nil {
+						continue // the authorizer lets no one without a viewer write
+					}
+					err = tenants.WriteAudit(tc.ctx, client.AuditEvent, at, e)
+				} else {
+					var row []any
+					if row, err = tenants.AuditRow(tc.ctx, at, e); err == nil {
+						_, err = db.SQL.Exec(`INSERT INTO "audit_events" (`+tenants.AuditColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, row...)
+					}
+				}
+				if err != nil {
+					t.Fatalf("%s/%s: %v", tc.name, path, err)
+				}
+				got := client.AuditEvent.Query().Where(auditevent.Action(e.Action)).OnlyX(sys)
+				written = append(written, got)
+				if got.Actor != tc.actor || got.ActorType != tc.actorType || got.IP != tc.ip || got.UserAgent != tc.ua {
+					t.Errorf("%s/%s: actor %q/%q ip %q agent %d bytes; want %q/%q %q %d bytes", tc.name, path,
+						got.Actor, got.ActorType, got.IP, len(got.UserAgent), tc.actor, tc.actorType, tc.ip, len(tc.ua))
+				}
+				if tc.name != "target" {
+					if r, _ := got.Metadata["reason"].(string); r != tc.reason || got.Metadata["client_id"] != "app_1" {
+						t.Errorf("%s/%s: metadata %v, want reason %q and client_id", tc.name, path, got.Metadata, tc.reason)
+					}
+				}
+				if !got.CreatedAt.Equal(at) {
+					t.Errorf("%s/%s: created_at %v, want %v", tc.name, path, got.CreatedAt, at)
+				}
 			}
-			got := client.AuditEvent.Query().Where(auditevent.Action(e.Action)).OnlyX(sys)
-			if got.Actor != tc.actor || got.ActorType != tc.actorType || got.IP != tc.ip || got.UserAgent != tc.ua {
-				t.Errorf("%s: actor %q/%q ip %q agent %d bytes; want %q/%q %q %d bytes", tc.name,
-					got.Actor, got.ActorType, got.IP, len(got.UserAgent), tc.actor, tc.actorType, tc.ip, len(tc.ua))
+			if len(written) != 2 {
+				continue
 			}
-			if r, _ := got.Metadata["reason"].(string); r != tc.reason || got.Metadata["client_id"] != "app_1" {
-				t.Errorf("%s: metadata %v, want reason %q and client_id", tc.name, got.Metadata, tc.reason)
+			a, b := written[0], written[1]
+			if a.OrganizationID != b.OrganizationID || a.TargetType != b.TargetType || a.TargetID != b.TargetID ||
+				a.RequestID != b.RequestID || !reflect.DeepEqual(a.Metadata, b.Metadata) {
+				t.Errorf("%s: WriteAudit stored %+v, AuditRow %+v", tc.name, a, b)
 			}
-			if !got.CreatedAt.Equal(at) {
-				t.Errorf("%s: created_at %v, want %v", tc.name, got.CreatedAt, at)
+			if na, nb := nulls(a.Action), nulls(b.Action); na != nb {
+				t.Errorf("%s: NULL organization, target type, target id, metadata: WriteAudit %v, AuditRow %v", tc.name, na, nb)
 			}
 		}
 	})

@@ -2,7 +2,6 @@ package tenants
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -38,13 +37,14 @@ func (s *Service) ConsentCovers(ctx context.Context, userID pulid.ID, clientID s
 // set, is written in the same transaction (tenants' one audit writer).
 func (s *Service) GrantConsent(ctx context.Context, userID pulid.ID, clientID string, scopes []string, audit *Event) error {
 	ctx = viewer.SystemContext(ctx)
+	var err error
 	for range 2 { // a concurrent first grant may win the unique index once
-		err := s.inTx(ctx, func(tx *ent.Tx) error {
+		err = s.inTx(ctx, func(tx *ent.Tx) error {
 			c, err := tx.Consent.Query().Where(consent.UserID(userID), consent.ClientID(clientID)).Only(ctx)
 			switch {
 			case ent.IsNotFound(err):
 				err = tx.Consent.Create().SetUserID(userID).SetClientID(clientID).
-					SetScopes(union(nil, scopes)).Exec(ctx)
+					SetScopes(union(scopes)).Exec(ctx)
 			case err == nil:
 				err = tx.Consent.UpdateOneID(c.ID).SetScopes(union(c.Scopes, scopes)).Exec(ctx)
 			}
@@ -56,24 +56,19 @@ func (s *Service) GrantConsent(ctx context.Context, userID pulid.ID, clientID st
 			}
 			return nil
 		})
-		if ent.IsConstraintError(err) {
-			continue // the transaction is over on PostgreSQL: start again
+		if !ent.IsConstraintError(err) {
+			break // done, or failed otherwise; a lost race starts again (the transaction is over on PostgreSQL)
 		}
-		if err != nil {
-			return fmt.Errorf("store consent: %w", err)
-		}
-		return nil
 	}
-	return errors.New("store consent: conflicting concurrent grants")
+	if err != nil {
+		return fmt.Errorf("store consent: %w", err)
+	}
+	return nil
 }
 
-func union(a, b []string) []string {
-	out := slices.Clone(a)
-	for _, sc := range b {
-		if !slices.Contains(out, sc) {
-			out = append(out, sc)
-		}
-	}
+// union is every string of lists once, sorted.
+func union(lists ...[]string) []string {
+	out := uniqueStrings(slices.Concat(lists...))
 	slices.Sort(out)
 	return out
 }

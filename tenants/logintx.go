@@ -65,6 +65,7 @@ func (s *Service) LoginTransaction(ctx context.Context, token, authRequestID str
 // proven factor and the old one stops working, so an identifier planted
 // before a step is worthless after it (SECURITY-CHECKLIST ATO-07).
 func (s *Service) ProveFactor(ctx context.Context, step LoginStep) (*ent.LoginTransaction, string, error) {
+	ctx = viewer.SystemContext(ctx)
 	prev, err := s.LoginTransaction(ctx, step.Token, step.AuthRequestID)
 	if err != nil {
 		return nil, "", err
@@ -82,8 +83,7 @@ func (s *Service) ProveFactor(ctx context.Context, step LoginStep) (*ent.LoginTr
 	factors = append(factors, step.Factor)
 	token := secret.Token(32)
 	var out *ent.LoginTransaction
-	err = s.inTx(viewer.SystemContext(ctx), func(tx *ent.Tx) error {
-		ctx := viewer.SystemContext(ctx)
+	err = s.inTx(ctx, func(tx *ent.Tx) error {
 		if prev != nil {
 			if err := tx.LoginTransaction.DeleteOneID(prev.ID).Exec(ctx); err != nil && !ent.IsNotFound(err) {
 				return fmt.Errorf("end previous login transaction: %w", err)

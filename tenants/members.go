@@ -53,7 +53,7 @@ func (s *Service) AddMember(ctx context.Context, in AddMemberInput) (*ent.Member
 			switch {
 			case owned:
 			case status == nil:
-				status = ptr(membership.StatusINVITED)
+				status = new(membership.StatusINVITED)
 			case *status != membership.StatusINVITED:
 				return &ForbiddenError{Field: "status", Reason: "a user outside the organization's verified domains joins by invitation (INVITED)"}
 			}
@@ -63,8 +63,6 @@ func (s *Service) AddMember(ctx context.Context, in AddMemberInput) (*ent.Member
 	})
 	return unwrap(m, err)
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // addMember creates the membership and its audit event: member.add, or,
 // when invitedEmail is set, member.invite naming the address rather than

@@ -54,16 +54,11 @@ func requireGrant(ctx context.Context, org pulid.ID, field string, ps []string) 
 
 // rolesPermissions is the union of what roles grant.
 func rolesPermissions(roles []*ent.Role) []string {
-	var out []string
-	for _, r := range roles {
-		for _, p := range authz.RolePermissions(r.Key, r.Builtin, r.Permissions) {
-			if !slices.Contains(out, p) {
-				out = append(out, p)
-			}
-		}
+	ps := make([][]string, len(roles))
+	for i, r := range roles {
+		ps[i] = authz.RolePermissions(r.Key, r.Builtin, r.Permissions)
 	}
-	slices.Sort(out)
-	return out
+	return union(ps...)
 }
 
 // memberPermissions returns, per organization, what usr may do there

@@ -163,9 +163,9 @@ func (s *Service) RevokeSession(ctx context.Context, id, userID pulid.ID, reason
 	if !id.Valid() || id.Prefix() != "ses" {
 		return false, nil
 	}
+	ctx = viewer.SystemContext(ctx)
 	var n int
-	err := s.inTx(viewer.SystemContext(ctx), func(tx *ent.Tx) error {
-		ctx := viewer.SystemContext(ctx)
+	err := s.inTx(ctx, func(tx *ent.Tx) error {
 		now := s.now()
 		upd := tx.Session.Update().Where(session.ID(id), session.RevokedAtIsNil())
 		if userID != "" {

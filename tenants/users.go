@@ -187,7 +187,7 @@ func (s *Service) invite(ctx context.Context, tx *ent.Tx, org pulid.ID, email st
 	case err != nil:
 		return nil, translate(err, "user")
 	}
-	return s.addMember(ctx, tx, org, u.ID, in.Roles, ptr(membership.StatusINVITED), email)
+	return s.addMember(ctx, tx, org, u.ID, in.Roles, new(membership.StatusINVITED), email)
 }
 
 // AcceptInvitations makes every INVITED membership of a user ACTIVE. The
