@@ -98,7 +98,7 @@ func (w *Web) policyStopped(rw http.ResponseWriter, r *http.Request, req *LoginR
 	status, msg, reason := http.StatusForbidden, msgMethodNotAllowed, reasonMethodNotAllowed
 	switch {
 	case d.Outcome == tenants.Refuse && d.Reason == tenants.RefuseUserInactive:
-		status, msg, reason = http.StatusUnauthorized, msgSessionEnded, reasonDisabled
+		status, msg, reason = http.StatusUnauthorized, msgSessionEnded, tenants.ReasonDisabled
 	case d.Outcome == tenants.Need && slices.Contains(d.Steps, tenants.StepSSO):
 		msg, reason = msgSSORequired, reasonSSORequired
 	case d.Outcome == tenants.Need && slices.Contains(d.Steps, tenants.StepMFA):
