@@ -59,59 +59,12 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 	}
 	w.settle(ctx, res.Success)
 	w.rememberDevice(rw, r, email)
-	s, ok := w.passwordProven(rw, r, req, u, tenants.Factor{Method: tenants.FactorPassword, At: w.cfg.Now()})
+	s, ok := w.proveFactor(rw, r, req, u, tenants.Factor{Method: tenants.FactorPassword, At: w.cfg.Now()})
 	if !ok {
 		return
 	}
 	w.cfg.Logger.InfoContext(ctx, "login succeeded", "auth_request", req.ID, "user", u.ID, "session", s.ID)
 	w.proceed(rw, r, req, s, u, nil)
-}
-
-// passwordProven records that u proved pwd and returns the session when
-// the login policy says the sign-in is done. Otherwise it has written the
-// response (policyStopped, or the failure) and returns false.
-//
-// The password is one proven factor of the login transaction; the policy
-// decides whether the transaction is done, and only then is there a
-// session. A browser with no transaction yet whose password alone is
-// enough (the common one-step sign-in) gets its session without one: a
-// transaction would be written only to be deleted in the same request.
-func (w *Web) passwordProven(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User, pwd tenants.Factor) (*ent.Session, bool) {
-	ctx := r.Context()
-	org := pulid.ID(req.RequestedOrganizationID)
-	if w.loginToken(r) == "" {
-		factors := []tenants.Factor{pwd}
-		d, policies, err := w.policyDecision(ctx, req, u, org, factors)
-		if err != nil {
-			w.fail(rw, r, err)
-			return nil, false
-		}
-		if d.Outcome == tenants.Done {
-			s, err := w.startSession(ctx, rw, r, u, tenants.AMR(factors), w.lifetimes(policies))
-			if err != nil {
-				w.fail(rw, r, err)
-				return nil, false
-			}
-			return s, true
-		}
-	}
-	tx, err := w.proveFactor(ctx, rw, r, req, u, pwd)
-	if err != nil {
-		w.fail(rw, r, err)
-		return nil, false
-	}
-	// Stopped, there is no session: the transaction keeps what was proven
-	// for the next step, when the policy names one this sign-in offers.
-	policies, ok := w.policyAllows(rw, r, req, u, org, tx.Factors)
-	if !ok {
-		return nil, false
-	}
-	s, err := w.completeTransaction(ctx, rw, r, tx, u, w.lifetimes(policies))
-	if err != nil {
-		w.fail(rw, r, err)
-		return nil, false
-	}
-	return s, true
 }
 
 // checkPassword returns the user when email (normalized; isAddress is
