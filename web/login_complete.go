@@ -102,12 +102,9 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 	}
 	// The policy of the organization in question decides every sign-in,
 	// fresh or a reused session (LoginPolicy); its lifetimes bound the
-	// session from now on.
-	policyOrg := org
-	if policyOrg == "" {
-		policyOrg = pulid.ID(req.RequestedOrganizationID)
-	}
-	policies, ok := w.policyAllows(rw, r, req, u, policyOrg, sessionFactors(s))
+	// session from now on. org is the application's named organization
+	// when it named one (proceed takes it; postConsent accepts no other).
+	policies, ok := w.policyAllows(rw, r, req, u, org, sessionFactors(s))
 	if !ok {
 		return
 	}

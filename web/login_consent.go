@@ -17,12 +17,17 @@ func (w *Web) postConsent(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	org := pulid.ID(r.PostFormValue("organization"))
 	if needsOrganization(req) {
-		orgs, err := w.organizations(ctx, u.ID)
-		if err != nil {
-			w.fail(rw, r, err)
-			return
+		// The organization the consent page named: the application's, when
+		// it named one, and one of the user's active memberships.
+		member := req.RequestedOrganizationID == "" || string(org) == req.RequestedOrganizationID
+		if member {
+			var err error
+			if member, err = w.cfg.Tenants.IsActiveMember(ctx, u.ID, org); err != nil {
+				w.fail(rw, r, err)
+				return
+			}
 		}
-		if chosenOrganization(req, orgs, org) == nil {
+		if !member {
 			w.renderError(rw, http.StatusForbidden, msgNotMember)
 			return
 		}
