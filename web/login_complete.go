@@ -123,7 +123,10 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 	case err == nil:
 		w.cfg.Logger.InfoContext(ctx, "login completed", "auth_request", req.ID, "user", u.ID, "session", s.ID)
 		http.Redirect(rw, r, to, http.StatusSeeOther)
-	case silent(req) && (errors.Is(err, ErrReauthenticate) || errors.Is(err, ErrUserInactive)):
+	case errors.Is(err, ErrReauthenticate):
+		// The session is older than the request allows: sign in again.
+		w.signInAgain(rw, r, req, u)
+	case silent(req) && errors.Is(err, ErrUserInactive):
 		w.failLogin(rw, r, req, "login_required", "the user must sign in again")
 	case silent(req) && errors.Is(err, ErrNotMember):
 		w.failLogin(rw, r, req, "interaction_required", "the user must choose an organization")
@@ -139,12 +142,6 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 			return
 		}
 		w.pickOrganization(rw, r, req, s, orgs, http.StatusForbidden, msgNotMember)
-	case errors.Is(err, ErrReauthenticate):
-		// The session is older than the request allows: sign in again.
-		w.renderLogin(rw, http.StatusOK, loginPage{
-			AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID),
-			ClientName: req.ClientName, Email: u.Email,
-		})
 	case errors.Is(err, ErrUserInactive):
 		w.renderError(rw, http.StatusUnauthorized, msgSessionEnded)
 	case errors.Is(err, ErrUnknownRequest):

@@ -85,14 +85,7 @@ func (w *Web) lifetimes(policies []*ent.OrganizationPolicy) tenants.SessionLifet
 func (w *Web) policyStopped(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User, d tenants.Decision) {
 	ctx := r.Context()
 	if d.Outcome == tenants.Need && slices.Contains(d.Steps, tenants.StepPassword) {
-		if silent(req) {
-			w.failLogin(rw, r, req, "login_required", "the user must sign in again")
-			return
-		}
-		w.renderLogin(rw, http.StatusOK, loginPage{
-			AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID),
-			ClientName: req.ClientName, Email: u.Email,
-		})
+		w.signInAgain(rw, r, req, u)
 		return
 	}
 	status, msg, reason := http.StatusForbidden, msgMethodNotAllowed, reasonMethodNotAllowed
