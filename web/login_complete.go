@@ -30,14 +30,15 @@ func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest
 	case req.RequestedOrganizationID != "":
 		// The application named the organization. Nothing of it (its
 		// branding on the consent page) is shown before the membership is
-		// checked; the provider checks again in CompleteLogin.
+		// checked: it is read only as one of u's active memberships. The
+		// provider checks again in CompleteLogin.
 		orgID = pulid.ID(req.RequestedOrganizationID)
-		member, err := w.cfg.Tenants.IsActiveMember(ctx, u.ID, orgID)
-		if err != nil {
+		var err error
+		if org, err = w.memberOrganization(ctx, u.ID, orgID); err != nil {
 			w.fail(rw, r, err)
 			return
 		}
-		if !member {
+		if org == nil {
 			w.cfg.Logger.InfoContext(ctx, "requested organization refused", "auth_request", req.ID, "user", u.ID, "organization", orgID)
 			if silent(req) {
 				w.failLogin(rw, r, req, "interaction_required", "the user is not a member of the requested organization")
@@ -81,7 +82,7 @@ func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest
 				w.failLogin(rw, r, req, "consent_required", "the user must approve the application")
 				return
 			}
-			w.askConsent(rw, r, req, s, u, orgID, org)
+			w.askConsent(rw, r, req, s, u, org)
 			return
 		}
 	}

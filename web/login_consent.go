@@ -51,24 +51,15 @@ func (w *Web) postConsent(rw http.ResponseWriter, r *http.Request) {
 	w.complete(rw, r, req, s, u, org)
 }
 
-// askConsent shows the consent screen, in the look of organization orgID
-// when there is one (org, when the caller has it loaded already).
-func (w *Web) askConsent(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, u *ent.User, orgID pulid.ID, org *ent.Organization) {
-	if org == nil && orgID != "" {
-		o, err := w.cfg.Client.Organization.Get(sys(r.Context()), orgID)
-		if err != nil && !ent.IsNotFound(err) {
-			w.fail(rw, r, err)
-			return
-		}
-		org = o
-	}
+// askConsent shows the consent screen, in the look of org when there is
+// one.
+func (w *Web) askConsent(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, u *ent.User, org *ent.Organization) {
 	p := consentPage{
 		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), Ticket: ticket(s, req.ID),
-		Organization: string(orgID), ClientName: clientName(req),
-		UserEmail: u.Email, UserName: u.Name, Scopes: req.Scopes,
+		ClientName: clientName(req), UserEmail: u.Email, UserName: u.Name, Scopes: req.Scopes,
 	}
 	if org != nil {
-		p.Brand = brandOf(org)
+		p.Organization, p.Brand = string(org.ID), brandOf(org)
 	}
 	w.renderConsent(rw, http.StatusOK, p)
 }
