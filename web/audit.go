@@ -19,18 +19,14 @@ const (
 	actionConsentDeny  = "consent.deny"
 )
 
-// Reasons of user.login.failed (metadata.reason), machine-readable. The
-// browser sees one message for all of them (ATO-04).
+// Reasons of user.login.failed (metadata.reason), machine-readable, besides
+// a password check's own (tenants.Reason*). The browser sees one message
+// for all of them (ATO-04).
 const (
-	reasonUnknownEmail  = "unknown_email"
-	reasonBadPassword   = "bad_password"
-	reasonNoPassword    = "no_password"
-	reasonDisabled      = "disabled"
-	reasonThrottled     = "throttled"
-	reasonCSRF          = "csrf"           // also of user.logout.failed
-	reasonTicket        = "ticket"         // a step after sign-in posted without this session's ticket
-	reasonMalformedHash = "malformed_hash" // the stored hash is unreadable; also logged as an error
-	reasonUnknownACR    = "unknown_acr"    // the provider refused the authentication's acr
+	reasonThrottled  = "throttled"
+	reasonCSRF       = "csrf"        // also of user.logout.failed
+	reasonTicket     = "ticket"      // a step after sign-in posted without this session's ticket
+	reasonUnknownACR = "unknown_acr" // the provider refused the authentication's acr
 )
 
 // auditEvent is one event of the hosted pages; audit adds where it came

@@ -30,14 +30,15 @@ func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest
 	case req.RequestedOrganizationID != "":
 		// The application named the organization. Nothing of it (its
 		// branding on the consent page) is shown before the membership is
-		// checked; the provider checks again in CompleteLogin.
+		// checked: it is read only as one of u's active memberships. The
+		// provider checks again in CompleteLogin.
 		orgID = pulid.ID(req.RequestedOrganizationID)
-		member, err := w.cfg.Tenants.IsActiveMember(ctx, u.ID, orgID)
-		if err != nil {
+		var err error
+		if org, err = w.memberOrganization(ctx, u.ID, orgID); err != nil {
 			w.fail(rw, r, err)
 			return
 		}
-		if !member {
+		if org == nil {
 			w.cfg.Logger.InfoContext(ctx, "requested organization refused", "auth_request", req.ID, "user", u.ID, "organization", orgID)
 			if silent(req) {
 				w.failLogin(rw, r, req, "interaction_required", "the user is not a member of the requested organization")
@@ -81,7 +82,7 @@ func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest
 				w.failLogin(rw, r, req, "consent_required", "the user must approve the application")
 				return
 			}
-			w.askConsent(rw, r, req, s, u, orgID, org)
+			w.askConsent(rw, r, req, s, u, org)
 			return
 		}
 	}
@@ -102,12 +103,9 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 	}
 	// The policy of the organization in question decides every sign-in,
 	// fresh or a reused session (LoginPolicy); its lifetimes bound the
-	// session from now on.
-	policyOrg := org
-	if policyOrg == "" {
-		policyOrg = pulid.ID(req.RequestedOrganizationID)
-	}
-	policies, ok := w.policyAllows(rw, r, req, u, policyOrg, sessionFactors(s))
+	// session from now on. org is the application's named organization
+	// when it named one (proceed takes it; postConsent accepts no other).
+	policies, ok := w.policyAllows(rw, r, req, u, org, sessionFactors(s))
 	if !ok {
 		return
 	}
@@ -126,7 +124,10 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 	case err == nil:
 		w.cfg.Logger.InfoContext(ctx, "login completed", "auth_request", req.ID, "user", u.ID, "session", s.ID)
 		http.Redirect(rw, r, to, http.StatusSeeOther)
-	case silent(req) && (errors.Is(err, ErrReauthenticate) || errors.Is(err, ErrUserInactive)):
+	case errors.Is(err, ErrReauthenticate):
+		// The session is older than the request allows: sign in again.
+		w.signInAgain(rw, r, req, u)
+	case silent(req) && errors.Is(err, ErrUserInactive):
 		w.failLogin(rw, r, req, "login_required", "the user must sign in again")
 	case silent(req) && errors.Is(err, ErrNotMember):
 		w.failLogin(rw, r, req, "interaction_required", "the user must choose an organization")
@@ -142,12 +143,6 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 			return
 		}
 		w.pickOrganization(rw, r, req, s, orgs, http.StatusForbidden, msgNotMember)
-	case errors.Is(err, ErrReauthenticate):
-		// The session is older than the request allows: sign in again.
-		w.renderLogin(rw, http.StatusOK, loginPage{
-			AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID),
-			ClientName: req.ClientName, Email: u.Email,
-		})
 	case errors.Is(err, ErrUserInactive):
 		w.renderError(rw, http.StatusUnauthorized, msgSessionEnded)
 	case errors.Is(err, ErrUnknownRequest):

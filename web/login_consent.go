@@ -17,12 +17,17 @@ func (w *Web) postConsent(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	org := pulid.ID(r.PostFormValue("organization"))
 	if needsOrganization(req) {
-		orgs, err := w.organizations(ctx, u.ID)
-		if err != nil {
-			w.fail(rw, r, err)
-			return
+		// The organization the consent page named: the application's, when
+		// it named one, and one of the user's active memberships.
+		member := req.RequestedOrganizationID == "" || string(org) == req.RequestedOrganizationID
+		if member {
+			var err error
+			if member, err = w.cfg.Tenants.IsActiveMember(ctx, u.ID, org); err != nil {
+				w.fail(rw, r, err)
+				return
+			}
 		}
-		if chosenOrganization(req, orgs, org) == nil {
+		if !member {
 			w.renderError(rw, http.StatusForbidden, msgNotMember)
 			return
 		}
@@ -46,24 +51,15 @@ func (w *Web) postConsent(rw http.ResponseWriter, r *http.Request) {
 	w.complete(rw, r, req, s, u, org)
 }
 
-// askConsent shows the consent screen, in the look of organization orgID
-// when there is one (org, when the caller has it loaded already).
-func (w *Web) askConsent(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, u *ent.User, orgID pulid.ID, org *ent.Organization) {
-	if org == nil && orgID != "" {
-		o, err := w.cfg.Client.Organization.Get(sys(r.Context()), orgID)
-		if err != nil && !ent.IsNotFound(err) {
-			w.fail(rw, r, err)
-			return
-		}
-		org = o
-	}
+// askConsent shows the consent screen, in the look of org when there is
+// one.
+func (w *Web) askConsent(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, u *ent.User, org *ent.Organization) {
 	p := consentPage{
 		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), Ticket: ticket(s, req.ID),
-		Organization: string(orgID), ClientName: clientName(req),
-		UserEmail: u.Email, UserName: u.Name, Scopes: req.Scopes,
+		ClientName: clientName(req), UserEmail: u.Email, UserName: u.Name, Scopes: req.Scopes,
 	}
 	if org != nil {
-		p.Brand = brandOf(org)
+		p.Organization, p.Brand = string(org.ID), brandOf(org)
 	}
 	w.renderConsent(rw, http.StatusOK, p)
 }

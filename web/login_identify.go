@@ -37,10 +37,7 @@ func (w *Web) getLogin(rw http.ResponseWriter, r *http.Request) {
 		w.failLogin(rw, r, req, "login_required", "the user is not signed in")
 		return
 	}
-	w.renderLogin(rw, http.StatusOK, loginPage{
-		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID),
-		ClientName: req.ClientName, Email: req.LoginHint,
-	})
+	w.signInForm(rw, r, req, req.LoginHint)
 }
 
 // selectAccount answers prompt=select_account (OIDC Core §3.1.2.1) for a
@@ -78,11 +75,22 @@ func (w *Web) postContinue(rw http.ResponseWriter, r *http.Request) {
 	w.proceed(rw, r, req, s, u, nil)
 }
 
-// anotherAccount shows the sign-in form, empty, for "Use another account".
-func (w *Web) anotherAccount(rw http.ResponseWriter, r *http.Request, req *LoginRequest) {
+// signInForm shows the sign-in form for req, email filled in.
+func (w *Web) signInForm(rw http.ResponseWriter, r *http.Request, req *LoginRequest, email string) {
 	w.renderLogin(rw, http.StatusOK, loginPage{
-		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), ClientName: req.ClientName,
+		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID),
+		ClientName: req.ClientName, Email: email,
 	})
+}
+
+// signInAgain asks u to sign in again, their sign-in being older than req
+// allows, or for prompt=none tells the application so.
+func (w *Web) signInAgain(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User) {
+	if silent(req) {
+		w.failLogin(rw, r, req, "login_required", "the user must sign in again")
+		return
+	}
+	w.signInForm(rw, r, req, u.Email)
 }
 
 // maxAgeMet reports whether s is recent enough for req (OIDC Core §3.1.2.1).

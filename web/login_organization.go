@@ -80,3 +80,18 @@ func (w *Web) organizations(ctx context.Context, userID pulid.ID) ([]*ent.Organi
 	}
 	return orgs, nil
 }
+
+// memberOrganization is organization orgID when userID is an active member
+// of it, otherwise nil.
+func (w *Web) memberOrganization(ctx context.Context, userID, orgID pulid.ID) (*ent.Organization, error) {
+	org, err := w.cfg.Client.Organization.Query().
+		Where(organization.ID(orgID), tenants.OrganizationsOfActiveMember(userID)).
+		Only(sys(ctx))
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find organization: %w", err)
+	}
+	return org, nil
+}

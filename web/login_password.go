@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/password"
@@ -25,10 +24,10 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 	// Normalized as accounts store it; anything that is not an address can
 	// match no account, and is cut to an address's length so that it
 	// cannot grow the throttle's keys.
-	email, err := tenants.NormalizeEmail("email", r.PostFormValue("email"))
-	isAddress := err == nil
-	if !isAddress {
-		email = truncate(strings.ToLower(strings.TrimSpace(r.PostFormValue("email"))), 320)
+	typed := r.PostFormValue("email")
+	email, err := tenants.NormalizeEmail("email", typed)
+	if err != nil {
+		email = truncate(strings.ToLower(strings.TrimSpace(typed)), 320)
 	}
 	pw := r.PostFormValue("password")
 	page := loginPage{AuthRequest: req.ID, CSRF: r.PostFormValue("csrf"), ClientName: req.ClientName, Email: email}
@@ -37,7 +36,10 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	u, matched, reason, err := w.checkPassword(ctx, email, isAddress, pw)
+	// Every path verifies one argon2id hash, so the time taken does not
+	// reveal whether the account exists (tenants.VerifyPassword, which
+	// normalizes typed as above).
+	c, err := w.cfg.Tenants.VerifyPassword(ctx, typed, pw)
 	if errors.Is(err, password.ErrBusy) {
 		w.busy(rw, r, res, page)
 		return
@@ -47,89 +49,25 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 		w.fail(rw, r, err)
 		return
 	}
+	u := c.User
 	if u == nil {
 		// Unknown user, no password, wrong password and disabled user all
 		// look the same to the browser (ATO-04); the log and the audit
 		// trail keep the reason. The attempt stays counted.
-		w.cfg.Logger.InfoContext(ctx, "login failed", "auth_request", req.ID, "reason", reason, "ip", httpserver.ClientIP(r))
-		w.loginFailed(ctx, r, req, matched, reason)
+		w.cfg.Logger.InfoContext(ctx, "login failed", "auth_request", req.ID, "reason", c.Reason, "ip", httpserver.ClientIP(r))
+		w.loginFailed(ctx, r, req, c.Matched, c.Reason)
 		page.Error = msgBadLogin
 		w.renderLogin(rw, http.StatusUnauthorized, page)
 		return
 	}
 	w.settle(ctx, res.Success)
 	w.rememberDevice(rw, r, email)
-	s, ok := w.passwordProven(rw, r, req, u, tenants.Factor{Method: tenants.FactorPassword, At: w.cfg.Now()})
+	s, ok := w.proveFactor(rw, r, req, u, tenants.Factor{Method: tenants.FactorPassword, At: w.cfg.Now()})
 	if !ok {
 		return
 	}
 	w.cfg.Logger.InfoContext(ctx, "login succeeded", "auth_request", req.ID, "user", u.ID, "session", s.ID)
 	w.proceed(rw, r, req, s, u, nil)
-}
-
-// passwordProven records that u proved pwd and returns the session when
-// the login policy says the sign-in is done. Otherwise it has written the
-// response (policyStopped, or the failure) and returns false.
-//
-// The password is one proven factor of the login transaction; the policy
-// decides whether the transaction is done, and only then is there a
-// session. A browser with no transaction yet whose password alone is
-// enough (the common one-step sign-in) gets its session without one: a
-// transaction would be written only to be deleted in the same request.
-func (w *Web) passwordProven(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User, pwd tenants.Factor) (*ent.Session, bool) {
-	ctx := r.Context()
-	org := pulid.ID(req.RequestedOrganizationID)
-	if w.loginToken(r) == "" {
-		factors := []tenants.Factor{pwd}
-		d, policies, err := w.policyDecision(ctx, req, u, org, factors)
-		if err != nil {
-			w.fail(rw, r, err)
-			return nil, false
-		}
-		if d.Outcome == tenants.Done {
-			s, err := w.startSession(ctx, rw, r, u, tenants.AMR(factors), w.lifetimes(policies))
-			if err != nil {
-				w.fail(rw, r, err)
-				return nil, false
-			}
-			return s, true
-		}
-	}
-	tx, err := w.proveFactor(ctx, rw, r, req, u, pwd)
-	if err != nil {
-		w.fail(rw, r, err)
-		return nil, false
-	}
-	// Stopped, there is no session: the transaction keeps what was proven
-	// for the next step, when the policy names one this sign-in offers.
-	policies, ok := w.policyAllows(rw, r, req, u, org, tx.Factors)
-	if !ok {
-		return nil, false
-	}
-	s, err := w.completeTransaction(ctx, rw, r, tx, u, w.lifetimes(policies))
-	if err != nil {
-		w.fail(rw, r, err)
-		return nil, false
-	}
-	return s, true
-}
-
-// checkPassword returns the user when email (normalized; isAddress is
-// false when it is not an address) and password match an active user.
-// Otherwise it returns nil, the id of the user the email matched (if any,
-// for the audit trail) and the reason (reason* constants). Every path
-// verifies one argon2id hash (tenants.VerifyPassword), so the time taken
-// does not reveal whether the user exists; password.ErrBusy means none
-// could run.
-func (w *Web) checkPassword(ctx context.Context, email string, isAddress bool, pw string) (u *ent.User, matched pulid.ID, reason string, err error) {
-	if !isAddress {
-		email = "" // not an address: no account to look up, but the same cost
-	}
-	c, err := w.cfg.Tenants.VerifyPassword(ctx, email, pw)
-	if err != nil {
-		return nil, "", "", err
-	}
-	return c.User, c.Matched, c.Reason, nil
 }
 
 // userIDByEmail is the id of the user with email, or "" (for the audit

@@ -84,7 +84,7 @@ func (w *Web) postedRequest(rw http.ResponseWriter, r *http.Request) (*LoginRequ
 func (w *Web) postedChoice(rw http.ResponseWriter, r *http.Request) (*LoginRequest, *ent.Session, *ent.User, bool) {
 	req, s, u, ok := w.postedStep(rw, r)
 	if ok && r.PostFormValue("action") == "switch" {
-		w.anotherAccount(rw, r, req)
+		w.signInForm(rw, r, req, "") // "Use another account": the form, empty
 		return nil, nil, nil, false
 	}
 	return req, s, u, ok

@@ -85,20 +85,13 @@ func (w *Web) lifetimes(policies []*ent.OrganizationPolicy) tenants.SessionLifet
 func (w *Web) policyStopped(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User, d tenants.Decision) {
 	ctx := r.Context()
 	if d.Outcome == tenants.Need && slices.Contains(d.Steps, tenants.StepPassword) {
-		if silent(req) {
-			w.failLogin(rw, r, req, "login_required", "the user must sign in again")
-			return
-		}
-		w.renderLogin(rw, http.StatusOK, loginPage{
-			AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID),
-			ClientName: req.ClientName, Email: u.Email,
-		})
+		w.signInAgain(rw, r, req, u)
 		return
 	}
 	status, msg, reason := http.StatusForbidden, msgMethodNotAllowed, reasonMethodNotAllowed
 	switch {
 	case d.Outcome == tenants.Refuse && d.Reason == tenants.RefuseUserInactive:
-		status, msg, reason = http.StatusUnauthorized, msgSessionEnded, reasonDisabled
+		status, msg, reason = http.StatusUnauthorized, msgSessionEnded, tenants.ReasonDisabled
 	case d.Outcome == tenants.Need && slices.Contains(d.Steps, tenants.StepSSO):
 		msg, reason = msgSSORequired, reasonSSORequired
 	case d.Outcome == tenants.Need && slices.Contains(d.Steps, tenants.StepMFA):
