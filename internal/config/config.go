@@ -115,26 +115,12 @@ var settings = []setting{
 	{Var{"GATEHOUSE_ISSUER", "issuer", "http:// + the listen address",
 		"public base `URL` of this instance, the OpenID issuer; https unless loopback or dev"},
 		func(c *Config, s string) error { c.Issuer = s; return nil }},
-	{Var{"GATEHOUSE_DEV", "dev", "false",
+	boolean(Var{"GATEHOUSE_DEV", "dev", "false",
 		"development mode: allows a plain-http issuer, serves the GraphQL playground, text logs"},
-		func(c *Config, s string) error {
-			b, err := strconv.ParseBool(s)
-			if err != nil {
-				return fmt.Errorf("must be true or false")
-			}
-			c.Dev = b
-			return nil
-		}},
-	{Var{"GATEHOUSE_AUDIT_TOKEN_REFRESH", "audit-token-refresh", "false",
+		func(c *Config) *bool { return &c.Dev }),
+	boolean(Var{"GATEHOUSE_AUDIT_TOKEN_REFRESH", "audit-token-refresh", "false",
 		"write a token.refresh audit event for every refresh-token rotation, in the rotation's own statement (costs about an eighth of the PostgreSQL refresh rate: docs/BENCHMARKS.md); reuse, revocation and refusals are audited either way"},
-		func(c *Config, s string) error {
-			b, err := strconv.ParseBool(s)
-			if err != nil {
-				return fmt.Errorf("must be true or false")
-			}
-			c.AuditTokenRefresh = b
-			return nil
-		}},
+		func(c *Config) *bool { return &c.AuditTokenRefresh }),
 	{Var{"GATEHOUSE_LOG_LEVEL", "log-level", DefaultLogLevel,
 		"log `level`: debug, info, warn or error"},
 		func(c *Config, s string) error { c.LogLevel = s; return nil }},
@@ -214,6 +200,23 @@ var settings = []setting{
 		wholeNumber(1, 1024, func(c *Config) *int { return &c.PasswordConcurrency })},
 }
 
+// boolFlags names the flags of boolean settings, which may stand alone
+// (--dev for --dev=true); boolean fills it.
+var boolFlags = map[string]bool{}
+
+// boolean is a true-or-false setting v stored in field.
+func boolean(v Var, field func(*Config) *bool) setting {
+	boolFlags[v.Flag] = true
+	return setting{v, func(c *Config, s string) error {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return errors.New("must be true or false")
+		}
+		*field(c) = b
+		return nil
+	}}
+}
+
 // wholeNumber is the setter of a whole-number setting from lo to hi.
 func wholeNumber(lo, hi int, field func(*Config) *int) func(*Config, string) error {
 	return func(c *Config, s string) error {
@@ -265,7 +268,7 @@ func Bind(fs *flag.FlagSet, getenv func(string) string) *Loader {
 		if s.Flag == "" {
 			continue // environment only
 		}
-		v := &flagValue{isBool: s.Flag == "dev" || s.Flag == "audit-token-refresh"}
+		v := &flagValue{isBool: boolFlags[s.Flag]}
 		l.flags[s.Flag] = v
 		fs.Var(v, s.Flag, fmt.Sprintf("%s\n(env %s, default %s)", s.Description, s.Name, s.Default))
 	}
@@ -587,5 +590,5 @@ func (f *flagValue) Set(s string) error {
 	return nil
 }
 
-// IsBoolFlag lets --dev stand alone, without =true.
+// IsBoolFlag lets a boolean flag (--dev) stand alone, without =true.
 func (f *flagValue) IsBoolFlag() bool { return f.isBool }
