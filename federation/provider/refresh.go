@@ -409,19 +409,18 @@ const insertSuccessorSQL = `INSERT INTO "refresh_tokens"
 // PostgreSQL refresh rate (docs/ARCHITECTURE.md, "Audit events"); reuse,
 // revocation and every refusal are audited either way.
 func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refreshRequest, succ successor) *oidc.Error {
+	now := p.now()
+	args := []any{string(succ.id), string(r.g.ID), succ.hash, now, p.idleExpiry(c, r.g), string(r.tokenID)}
 	var err error
 	if p.cfg.AuditRefresh {
 		err = p.inTx(ctx, func(tx *ent.Tx) error {
-			now := p.now()
-			if _, err := tx.ExecContext(ctx, insertSuccessorSQL,
-				string(succ.id), string(r.g.ID), succ.hash, now, p.idleExpiry(c, r.g), string(r.tokenID)); err != nil {
+			if _, err := tx.ExecContext(ctx, insertSuccessorSQL, args...); err != nil {
 				return err
 			}
 			return tenants.WriteAudit(ctx, tx.AuditEvent, now, refreshEvent(ctx, c, r.g))
 		})
 	} else {
-		_, err = p.db.ExecContext(ctx, insertSuccessorSQL,
-			string(succ.id), string(r.g.ID), succ.hash, p.now(), p.idleExpiry(c, r.g), string(r.tokenID))
+		_, err = p.db.ExecContext(ctx, insertSuccessorSQL, args...)
 	}
 	switch {
 	case sqlgraph.IsUniqueConstraintError(err):
@@ -440,11 +439,16 @@ func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refresh
 // the presented token. If it fails, the token stays spent: its next use is
 // a reuse, which revokes the grant; safe, but logged.
 func (p *Provider) unrotate(ctx context.Context, succ successor) {
-	// The statement's token.refresh event, if it wrote one, goes with it:
-	// that refresh did not happen.
-	const unrotateSQL = `WITH e AS (DELETE FROM "audit_events" WHERE "id" = $2)
-	DELETE FROM "refresh_tokens" WHERE "id" = $1`
-	if _, err := p.db.ExecContext(ctx, unrotateSQL, string(succ.id), succ.eventID); err != nil {
+	var err error
+	if succ.eventID == "" {
+		_, err = p.db.ExecContext(ctx, `DELETE FROM "refresh_tokens" WHERE "id" = $1`, string(succ.id))
+	} else {
+		// The statement's token.refresh event goes with it: that refresh
+		// did not happen.
+		_, err = p.db.ExecContext(ctx, `WITH e AS (DELETE FROM "audit_events" WHERE "id" = $2)
+	DELETE FROM "refresh_tokens" WHERE "id" = $1`, string(succ.id), succ.eventID)
+	}
+	if err != nil {
 		p.log.ErrorContext(ctx, "provider: delete the successor of a refused refresh", "err", err)
 	}
 }
