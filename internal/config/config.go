@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -169,7 +168,7 @@ var settings = []setting{
 	{Var{"GATEHOUSE_REDIS_URL_FILE", "redis-url-file", "none",
 		"`path` of a file (mode 0600) holding the Redis URL; instead of GATEHOUSE_REDIS_URL"},
 		func(c *Config, s string) error {
-			u, err := readSecretFile(s)
+			u, err := seal.ReadSecretFile(s)
 			if err != nil {
 				return err
 			}
@@ -505,30 +504,6 @@ func checkRedisURL(raw string) (shown, why string) {
 		return shown, strings.TrimPrefix(err.Error(), "redis: ")
 	}
 	return shown, ""
-}
-
-// readSecretFile is the content of the file at path, trimmed, which
-// (like the master key file) no one but its owner may read.
-func readSecretFile(path string) (string, error) {
-	info, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", path, errors.Unwrap(err))
-	}
-	if !info.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is not a regular file", path)
-	}
-	if perm := info.Mode().Perm(); perm&0o077 != 0 {
-		return "", fmt.Errorf("%s has mode %04o; it must not be accessible by group or others (chmod 600)", path, perm)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", path, errors.Unwrap(err))
-	}
-	v := strings.TrimSpace(string(b))
-	if v == "" {
-		return "", fmt.Errorf("%s is empty", path)
-	}
-	return v, nil
 }
 
 // checkIssuer enforces what OpenID Connect Discovery 1.0 §3 asks of an
