@@ -219,21 +219,25 @@ WHERE rt."token_hash" = $1`
 // through the two-statement path. ON CONFLICT leaves a concurrent rotation's
 // successor alone, and the last column says whether this one inserted.
 // PostgreSQL only: SQLite has no data-modifying WITH.
-const rotateRefreshSQL = rotateRefreshCTEs + `
-SELECT rt.*, EXISTS (SELECT FROM next) FROM rt`
+const rotateRefreshSQL = rotateRefreshCTEs + rotateRefreshResult
 
 // rotateRefreshAuditedSQL is rotateRefreshSQL that also writes the
 // rotation's token.refresh event (Config.AuditRefresh) when it stores the
 // successor: tenants.AuditRow's values as $10… (the organization and the
-// grant come from the row read; $17, the metadata, gets the user id).
+// grant come from the row read; $18, the metadata, gets the user id).
 const rotateRefreshAuditedSQL = rotateRefreshCTEs + `,
 audit AS (
 	INSERT INTO "audit_events" (` + tenants.AuditColumns + `)
 	SELECT $10, rt."organization_id", $11, $12, $13, $14, rt."grant_id", $15, $16, $17,
 		$18::jsonb || jsonb_build_object('user_id', rt."user_id"), $4
-	FROM rt WHERE EXISTS (SELECT FROM next))
+	FROM rt WHERE EXISTS (SELECT FROM next))` + rotateRefreshResult
+
+// rotateRefreshResult is the row read and whether the successor was stored.
+const rotateRefreshResult = `
 SELECT rt.*, EXISTS (SELECT FROM next) FROM rt`
 
+// rotateRefreshCTEs read the presented token (rt) and store its successor
+// when the rules allow (next), for both statements above.
 const rotateRefreshCTEs = `WITH rt ("token_id", "idle_expires_at", "successor_id",
 	"grant_id", "client_id", "organization_id", "session_id", "scopes", "amr", "acr",
 	"auth_time", "expires_at", "revoked_at", "idle_lifetime_seconds",
