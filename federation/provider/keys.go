@@ -17,8 +17,6 @@ import (
 	"sync"
 	"time"
 
-	entdialect "entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
@@ -247,13 +245,14 @@ func (s *keyStore) parse(row *ent.SigningKey) (*signingKey, error) {
 	}, nil
 }
 
+// resealKeySQL stores a re-sealed key if the row still holds what was
+// read, in SQL both databases accept. sealed_private_key is immutable to
+// ent's builders (nothing else may change it), hence plain SQL.
+const resealKeySQL = `UPDATE "signing_keys" SET "sealed_private_key" = $1 WHERE "id" = $2 AND "sealed_private_key" = $3`
+
 // reseal re-seals under the current master key every stored key another
-// key sealed. sealed_private_key is immutable to ent's builders (nothing
-// else may change it), so the update is one plain conditional statement.
-func (s *keyStore) reseal(ctx context.Context, tx *ent.Tx, dialect string) (int, error) {
-	if dialect == "" {
-		dialect = entdialect.SQLite
-	}
+// key sealed.
+func (s *keyStore) reseal(ctx context.Context, tx *ent.Tx) (int, error) {
 	rows, err := tx.SigningKey.Query().All(ctx)
 	if err != nil {
 		return 0, err
@@ -267,11 +266,7 @@ func (s *keyStore) reseal(ctx context.Context, tx *ent.Tx, dialect string) (int,
 		if !resealed {
 			continue
 		}
-		query, args := entsql.Dialect(dialect).Update(signingkey.Table).
-			Set(signingkey.FieldSealedPrivateKey, out).
-			Where(entsql.And(entsql.EQ(signingkey.FieldID, row.ID), entsql.EQ(signingkey.FieldSealedPrivateKey, row.SealedPrivateKey))).
-			Query()
-		res, err := tx.ExecContext(ctx, query, args...)
+		res, err := tx.ExecContext(ctx, resealKeySQL, out, row.ID, row.SealedPrivateKey)
 		if err != nil {
 			return 0, fmt.Errorf("store signing key %s: %w", row.ID, err)
 		}

@@ -294,7 +294,7 @@ func (p *Provider) ResealKeys(ctx context.Context) (int, error) {
 	ctx = systemCtx(ctx)
 	var n int
 	err := p.inTx(ctx, func(tx *ent.Tx) (err error) {
-		n, err = p.keys.reseal(ctx, tx, p.cfg.Dialect)
+		n, err = p.keys.reseal(ctx, tx)
 		return err
 	})
 	if err != nil {

@@ -219,21 +219,25 @@ WHERE rt."token_hash" = $1`
 // through the two-statement path. ON CONFLICT leaves a concurrent rotation's
 // successor alone, and the last column says whether this one inserted.
 // PostgreSQL only: SQLite has no data-modifying WITH.
-const rotateRefreshSQL = rotateRefreshCTEs + `
-SELECT rt.*, EXISTS (SELECT FROM next) FROM rt`
+const rotateRefreshSQL = rotateRefreshCTEs + rotateRefreshResult
 
 // rotateRefreshAuditedSQL is rotateRefreshSQL that also writes the
 // rotation's token.refresh event (Config.AuditRefresh) when it stores the
 // successor: tenants.AuditRow's values as $10… (the organization and the
-// grant come from the row read; $17, the metadata, gets the user id).
+// grant come from the row read; $18, the metadata, gets the user id).
 const rotateRefreshAuditedSQL = rotateRefreshCTEs + `,
 audit AS (
 	INSERT INTO "audit_events" (` + tenants.AuditColumns + `)
 	SELECT $10, rt."organization_id", $11, $12, $13, $14, rt."grant_id", $15, $16, $17,
 		$18::jsonb || jsonb_build_object('user_id', rt."user_id"), $4
-	FROM rt WHERE EXISTS (SELECT FROM next))
+	FROM rt WHERE EXISTS (SELECT FROM next))` + rotateRefreshResult
+
+// rotateRefreshResult is the row read and whether the successor was stored.
+const rotateRefreshResult = `
 SELECT rt.*, EXISTS (SELECT FROM next) FROM rt`
 
+// rotateRefreshCTEs read the presented token (rt) and store its successor
+// when the rules allow (next), for both statements above.
 const rotateRefreshCTEs = `WITH rt ("token_id", "idle_expires_at", "successor_id",
 	"grant_id", "client_id", "organization_id", "session_id", "scopes", "amr", "acr",
 	"auth_time", "expires_at", "revoked_at", "idle_lifetime_seconds",
@@ -409,19 +413,18 @@ const insertSuccessorSQL = `INSERT INTO "refresh_tokens"
 // PostgreSQL refresh rate (docs/ARCHITECTURE.md, "Audit events"); reuse,
 // revocation and every refusal are audited either way.
 func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refreshRequest, succ successor) *oidc.Error {
+	now := p.now()
+	args := []any{string(succ.id), string(r.g.ID), succ.hash, now, p.idleExpiry(c, r.g), string(r.tokenID)}
 	var err error
 	if p.cfg.AuditRefresh {
 		err = p.inTx(ctx, func(tx *ent.Tx) error {
-			now := p.now()
-			if _, err := tx.ExecContext(ctx, insertSuccessorSQL,
-				string(succ.id), string(r.g.ID), succ.hash, now, p.idleExpiry(c, r.g), string(r.tokenID)); err != nil {
+			if _, err := tx.ExecContext(ctx, insertSuccessorSQL, args...); err != nil {
 				return err
 			}
 			return tenants.WriteAudit(ctx, tx.AuditEvent, now, refreshEvent(ctx, c, r.g))
 		})
 	} else {
-		_, err = p.db.ExecContext(ctx, insertSuccessorSQL,
-			string(succ.id), string(r.g.ID), succ.hash, p.now(), p.idleExpiry(c, r.g), string(r.tokenID))
+		_, err = p.db.ExecContext(ctx, insertSuccessorSQL, args...)
 	}
 	switch {
 	case sqlgraph.IsUniqueConstraintError(err):
@@ -440,11 +443,16 @@ func (p *Provider) rotateRefreshToken(ctx context.Context, c *client, r *refresh
 // the presented token. If it fails, the token stays spent: its next use is
 // a reuse, which revokes the grant; safe, but logged.
 func (p *Provider) unrotate(ctx context.Context, succ successor) {
-	// The statement's token.refresh event, if it wrote one, goes with it:
-	// that refresh did not happen.
-	const unrotateSQL = `WITH e AS (DELETE FROM "audit_events" WHERE "id" = $2)
-	DELETE FROM "refresh_tokens" WHERE "id" = $1`
-	if _, err := p.db.ExecContext(ctx, unrotateSQL, string(succ.id), succ.eventID); err != nil {
+	var err error
+	if succ.eventID == "" {
+		_, err = p.db.ExecContext(ctx, `DELETE FROM "refresh_tokens" WHERE "id" = $1`, string(succ.id))
+	} else {
+		// The statement's token.refresh event goes with it: that refresh
+		// did not happen.
+		_, err = p.db.ExecContext(ctx, `WITH e AS (DELETE FROM "audit_events" WHERE "id" = $2)
+	DELETE FROM "refresh_tokens" WHERE "id" = $1`, string(succ.id), succ.eventID)
+	}
+	if err != nil {
 		p.log.ErrorContext(ctx, "provider: delete the successor of a refused refresh", "err", err)
 	}
 }

@@ -36,6 +36,8 @@ func TestRefreshPaths(t *testing.T) {
 		// the successor's idle expiry is the path's own (SQL on the one
 		// statement), not the first token's.
 		rotateFirst bool
+		// rotateAfter is how long after sign-in that first refresh comes.
+		rotateAfter time.Duration
 		scope       string
 		status      int
 		error       string
@@ -69,10 +71,12 @@ func TestRefreshPaths(t *testing.T) {
 		{name: "a successor past the policy's idle lifetime", policy: &[2]int{3600, 120}, rotateFirst: true, before: func(t *testing.T, e *env) {
 			e.clock.Advance(121 * time.Second)
 		}, status: 400, error: "invalid_grant"},
-		{name: "past the policy's absolute lifetime", policy: &[2]int{600, 600}, before: func(t *testing.T, e *env) {
-			e.clock.Advance(599 * time.Second)
-			e.clock.Advance(2 * time.Second)
-		}, status: 400, error: "invalid_grant"},
+		// Refreshed at 599s, the successor would stay valid for the idle
+		// lifetime (to 1199s) if the absolute end (600s) did not bound it.
+		{name: "past the policy's absolute lifetime", policy: &[2]int{600, 600}, rotateFirst: true, rotateAfter: 599 * time.Second,
+			before: func(t *testing.T, e *env) {
+				e.clock.Advance(2 * time.Second)
+			}, status: 400, error: "invalid_grant"},
 	}
 	for _, path := range []string{"two-statements", "one-statement", "two-statements-audited", "one-statement-audited"} {
 		t.Run(path, func(t *testing.T) {
@@ -98,6 +102,7 @@ func TestRefreshPaths(t *testing.T) {
 							tok := e.signIn(t, Authentication{OrganizationID: e.org.ID, AMR: []string{"pwd"}}, "openid", "offline_access", "organization")
 							presented := tok.RefreshToken
 							if c.rotateFirst {
+								e.clock.Advance(c.rotateAfter)
 								status, body := refreshForm(t, e, url.Values{"refresh_token": {presented}}, "web", webSecret)
 								if status != 200 {
 									t.Fatalf("first refresh: %d %v", status, body)

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -115,26 +114,12 @@ var settings = []setting{
 	{Var{"GATEHOUSE_ISSUER", "issuer", "http:// + the listen address",
 		"public base `URL` of this instance, the OpenID issuer; https unless loopback or dev"},
 		func(c *Config, s string) error { c.Issuer = s; return nil }},
-	{Var{"GATEHOUSE_DEV", "dev", "false",
+	boolean(Var{"GATEHOUSE_DEV", "dev", "false",
 		"development mode: allows a plain-http issuer, serves the GraphQL playground, text logs"},
-		func(c *Config, s string) error {
-			b, err := strconv.ParseBool(s)
-			if err != nil {
-				return fmt.Errorf("must be true or false")
-			}
-			c.Dev = b
-			return nil
-		}},
-	{Var{"GATEHOUSE_AUDIT_TOKEN_REFRESH", "audit-token-refresh", "false",
+		func(c *Config) *bool { return &c.Dev }),
+	boolean(Var{"GATEHOUSE_AUDIT_TOKEN_REFRESH", "audit-token-refresh", "false",
 		"write a token.refresh audit event for every refresh-token rotation, in the rotation's own statement (costs about an eighth of the PostgreSQL refresh rate: docs/BENCHMARKS.md); reuse, revocation and refusals are audited either way"},
-		func(c *Config, s string) error {
-			b, err := strconv.ParseBool(s)
-			if err != nil {
-				return fmt.Errorf("must be true or false")
-			}
-			c.AuditTokenRefresh = b
-			return nil
-		}},
+		func(c *Config) *bool { return &c.AuditTokenRefresh }),
 	{Var{"GATEHOUSE_LOG_LEVEL", "log-level", DefaultLogLevel,
 		"log `level`: debug, info, warn or error"},
 		func(c *Config, s string) error { c.LogLevel = s; return nil }},
@@ -183,7 +168,7 @@ var settings = []setting{
 	{Var{"GATEHOUSE_REDIS_URL_FILE", "redis-url-file", "none",
 		"`path` of a file (mode 0600) holding the Redis URL; instead of GATEHOUSE_REDIS_URL"},
 		func(c *Config, s string) error {
-			u, err := readSecretFile(s)
+			u, err := seal.ReadSecretFile(s)
 			if err != nil {
 				return err
 			}
@@ -212,6 +197,23 @@ var settings = []setting{
 	{Var{"GATEHOUSE_PASSWORD_CONCURRENCY", "password-concurrency", "2 × CPU count",
 		"how many argon2id password hashes (64 MiB each) may run at once on this node (`n`, 1 to 1024); more wait up to 2s, then get 503 / RATE_LIMITED"},
 		wholeNumber(1, 1024, func(c *Config) *int { return &c.PasswordConcurrency })},
+}
+
+// boolFlags names the flags of boolean settings, which may stand alone
+// (--dev for --dev=true); boolean fills it.
+var boolFlags = map[string]bool{}
+
+// boolean is a true-or-false setting v stored in field.
+func boolean(v Var, field func(*Config) *bool) setting {
+	boolFlags[v.Flag] = true
+	return setting{v, func(c *Config, s string) error {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return errors.New("must be true or false")
+		}
+		*field(c) = b
+		return nil
+	}}
 }
 
 // wholeNumber is the setter of a whole-number setting from lo to hi.
@@ -265,7 +267,7 @@ func Bind(fs *flag.FlagSet, getenv func(string) string) *Loader {
 		if s.Flag == "" {
 			continue // environment only
 		}
-		v := &flagValue{isBool: s.Flag == "dev" || s.Flag == "audit-token-refresh"}
+		v := &flagValue{isBool: boolFlags[s.Flag]}
 		l.flags[s.Flag] = v
 		fs.Var(v, s.Flag, fmt.Sprintf("%s\n(env %s, default %s)", s.Description, s.Name, s.Default))
 	}
@@ -504,30 +506,6 @@ func checkRedisURL(raw string) (shown, why string) {
 	return shown, ""
 }
 
-// readSecretFile is the content of the file at path, trimmed, which
-// (like the master key file) no one but its owner may read.
-func readSecretFile(path string) (string, error) {
-	info, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", path, errors.Unwrap(err))
-	}
-	if !info.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is not a regular file", path)
-	}
-	if perm := info.Mode().Perm(); perm&0o077 != 0 {
-		return "", fmt.Errorf("%s has mode %04o; it must not be accessible by group or others (chmod 600)", path, perm)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", path, errors.Unwrap(err))
-	}
-	v := strings.TrimSpace(string(b))
-	if v == "" {
-		return "", fmt.Errorf("%s is empty", path)
-	}
-	return v, nil
-}
-
 // checkIssuer enforces what OpenID Connect Discovery 1.0 §3 asks of an
 // issuer: an absolute https URL without query or fragment; plain http only
 // for loopback or in dev mode.
@@ -587,5 +565,5 @@ func (f *flagValue) Set(s string) error {
 	return nil
 }
 
-// IsBoolFlag lets --dev stand alone, without =true.
+// IsBoolFlag lets a boolean flag (--dev) stand alone, without =true.
 func (f *flagValue) IsBoolFlag() bool { return f.isBool }

@@ -62,29 +62,44 @@ func LoadOrCreateKeyFile(path string) ([][]byte, error) {
 	return ReadKeyFile(path)
 }
 
-// ReadKeyFile returns the master keys in path (see ParseKeys), refusing a
-// file that group or others may access: the keys in it must be treated as
-// disclosed.
+// ReadKeyFile returns the master keys in path (see ParseKeys), read as
+// ReadSecretFile reads a secret.
 func ReadKeyFile(path string) ([][]byte, error) {
-	info, err := os.Stat(path)
+	s, err := ReadSecretFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("seal: key file: %w", err)
 	}
-	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("seal: key file %s is not a regular file", path)
-	}
-	if perm := info.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("seal: key file %s has mode %04o; it must not be accessible by group or others (chmod 600, and treat the key as disclosed)", path, perm)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("seal: read key file: %w", err)
-	}
-	keys, err := ParseKeys(string(b))
+	keys, err := ParseKeys(s)
 	if err != nil {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
 	return keys, nil
+}
+
+// ReadSecretFile is the content of the file at path, trimmed, refusing a
+// file that is not regular, that group or others may access (what it
+// holds must then be treated as disclosed), or that is empty: the master
+// key file, and every secret configuration reads from a file.
+func ReadSecretFile(path string) (string, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, errors.Unwrap(err))
+	}
+	if !info.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file", path)
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return "", fmt.Errorf("%s has mode %04o; it must not be accessible by group or others (chmod 600, and treat what it holds as disclosed)", path, perm)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, errors.Unwrap(err))
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return v, nil
 }
 
 // ParseKeys decodes one or more master keys, each as ParseKey reads it,
