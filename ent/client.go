@@ -23,17 +23,23 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
+	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
+	"github.com/gatehouse-id/gatehouse/ent/passkey"
+	"github.com/gatehouse-id/gatehouse/ent/recoverycode"
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
 	"github.com/gatehouse-id/gatehouse/ent/role"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/signingkey"
+	"github.com/gatehouse-id/gatehouse/ent/totpcredential"
 	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/ent/webauthnceremony"
 
 	stdsql "database/sql"
 )
@@ -57,6 +63,10 @@ type Client struct {
 	Consent *ConsentClient
 	// Domain is the client for interacting with the Domain builders.
 	Domain *DomainClient
+	// EmailChallenge is the client for interacting with the EmailChallenge builders.
+	EmailChallenge *EmailChallengeClient
+	// FunnelCount is the client for interacting with the FunnelCount builders.
+	FunnelCount *FunnelCountClient
 	// Grant is the client for interacting with the Grant builders.
 	Grant *GrantClient
 	// LoginTransaction is the client for interacting with the LoginTransaction builders.
@@ -67,6 +77,10 @@ type Client struct {
 	Organization *OrganizationClient
 	// OrganizationPolicy is the client for interacting with the OrganizationPolicy builders.
 	OrganizationPolicy *OrganizationPolicyClient
+	// Passkey is the client for interacting with the Passkey builders.
+	Passkey *PasskeyClient
+	// RecoveryCode is the client for interacting with the RecoveryCode builders.
+	RecoveryCode *RecoveryCodeClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// RevokedToken is the client for interacting with the RevokedToken builders.
@@ -77,8 +91,12 @@ type Client struct {
 	Session *SessionClient
 	// SigningKey is the client for interacting with the SigningKey builders.
 	SigningKey *SigningKeyClient
+	// TOTPCredential is the client for interacting with the TOTPCredential builders.
+	TOTPCredential *TOTPCredentialClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// WebAuthnCeremony is the client for interacting with the WebAuthnCeremony builders.
+	WebAuthnCeremony *WebAuthnCeremonyClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -97,17 +115,23 @@ func (c *Client) init() {
 	c.Connection = NewConnectionClient(c.config)
 	c.Consent = NewConsentClient(c.config)
 	c.Domain = NewDomainClient(c.config)
+	c.EmailChallenge = NewEmailChallengeClient(c.config)
+	c.FunnelCount = NewFunnelCountClient(c.config)
 	c.Grant = NewGrantClient(c.config)
 	c.LoginTransaction = NewLoginTransactionClient(c.config)
 	c.Membership = NewMembershipClient(c.config)
 	c.Organization = NewOrganizationClient(c.config)
 	c.OrganizationPolicy = NewOrganizationPolicyClient(c.config)
+	c.Passkey = NewPasskeyClient(c.config)
+	c.RecoveryCode = NewRecoveryCodeClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.RevokedToken = NewRevokedTokenClient(c.config)
 	c.Role = NewRoleClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.SigningKey = NewSigningKeyClient(c.config)
+	c.TOTPCredential = NewTOTPCredentialClient(c.config)
 	c.User = NewUserClient(c.config)
+	c.WebAuthnCeremony = NewWebAuthnCeremonyClient(c.config)
 }
 
 type (
@@ -207,17 +231,23 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Connection:         NewConnectionClient(cfg),
 		Consent:            NewConsentClient(cfg),
 		Domain:             NewDomainClient(cfg),
+		EmailChallenge:     NewEmailChallengeClient(cfg),
+		FunnelCount:        NewFunnelCountClient(cfg),
 		Grant:              NewGrantClient(cfg),
 		LoginTransaction:   NewLoginTransactionClient(cfg),
 		Membership:         NewMembershipClient(cfg),
 		Organization:       NewOrganizationClient(cfg),
 		OrganizationPolicy: NewOrganizationPolicyClient(cfg),
+		Passkey:            NewPasskeyClient(cfg),
+		RecoveryCode:       NewRecoveryCodeClient(cfg),
 		RefreshToken:       NewRefreshTokenClient(cfg),
 		RevokedToken:       NewRevokedTokenClient(cfg),
 		Role:               NewRoleClient(cfg),
 		Session:            NewSessionClient(cfg),
 		SigningKey:         NewSigningKeyClient(cfg),
+		TOTPCredential:     NewTOTPCredentialClient(cfg),
 		User:               NewUserClient(cfg),
+		WebAuthnCeremony:   NewWebAuthnCeremonyClient(cfg),
 	}, nil
 }
 
@@ -244,17 +274,23 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Connection:         NewConnectionClient(cfg),
 		Consent:            NewConsentClient(cfg),
 		Domain:             NewDomainClient(cfg),
+		EmailChallenge:     NewEmailChallengeClient(cfg),
+		FunnelCount:        NewFunnelCountClient(cfg),
 		Grant:              NewGrantClient(cfg),
 		LoginTransaction:   NewLoginTransactionClient(cfg),
 		Membership:         NewMembershipClient(cfg),
 		Organization:       NewOrganizationClient(cfg),
 		OrganizationPolicy: NewOrganizationPolicyClient(cfg),
+		Passkey:            NewPasskeyClient(cfg),
+		RecoveryCode:       NewRecoveryCodeClient(cfg),
 		RefreshToken:       NewRefreshTokenClient(cfg),
 		RevokedToken:       NewRevokedTokenClient(cfg),
 		Role:               NewRoleClient(cfg),
 		Session:            NewSessionClient(cfg),
 		SigningKey:         NewSigningKeyClient(cfg),
+		TOTPCredential:     NewTOTPCredentialClient(cfg),
 		User:               NewUserClient(cfg),
+		WebAuthnCeremony:   NewWebAuthnCeremonyClient(cfg),
 	}, nil
 }
 
@@ -285,9 +321,10 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.Application, c.AuditEvent, c.AuthRequest, c.Connection, c.Consent,
-		c.Domain, c.Grant, c.LoginTransaction, c.Membership, c.Organization,
-		c.OrganizationPolicy, c.RefreshToken, c.RevokedToken, c.Role, c.Session,
-		c.SigningKey, c.User,
+		c.Domain, c.EmailChallenge, c.FunnelCount, c.Grant, c.LoginTransaction,
+		c.Membership, c.Organization, c.OrganizationPolicy, c.Passkey, c.RecoveryCode,
+		c.RefreshToken, c.RevokedToken, c.Role, c.Session, c.SigningKey,
+		c.TOTPCredential, c.User, c.WebAuthnCeremony,
 	} {
 		n.Use(hooks...)
 	}
@@ -298,9 +335,10 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.Application, c.AuditEvent, c.AuthRequest, c.Connection, c.Consent,
-		c.Domain, c.Grant, c.LoginTransaction, c.Membership, c.Organization,
-		c.OrganizationPolicy, c.RefreshToken, c.RevokedToken, c.Role, c.Session,
-		c.SigningKey, c.User,
+		c.Domain, c.EmailChallenge, c.FunnelCount, c.Grant, c.LoginTransaction,
+		c.Membership, c.Organization, c.OrganizationPolicy, c.Passkey, c.RecoveryCode,
+		c.RefreshToken, c.RevokedToken, c.Role, c.Session, c.SigningKey,
+		c.TOTPCredential, c.User, c.WebAuthnCeremony,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -323,6 +361,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Consent.mutate(ctx, m)
 	case *DomainMutation:
 		return c.Domain.mutate(ctx, m)
+	case *EmailChallengeMutation:
+		return c.EmailChallenge.mutate(ctx, m)
+	case *FunnelCountMutation:
+		return c.FunnelCount.mutate(ctx, m)
 	case *GrantMutation:
 		return c.Grant.mutate(ctx, m)
 	case *LoginTransactionMutation:
@@ -333,6 +375,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Organization.mutate(ctx, m)
 	case *OrganizationPolicyMutation:
 		return c.OrganizationPolicy.mutate(ctx, m)
+	case *PasskeyMutation:
+		return c.Passkey.mutate(ctx, m)
+	case *RecoveryCodeMutation:
+		return c.RecoveryCode.mutate(ctx, m)
 	case *RefreshTokenMutation:
 		return c.RefreshToken.mutate(ctx, m)
 	case *RevokedTokenMutation:
@@ -343,8 +389,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Session.mutate(ctx, m)
 	case *SigningKeyMutation:
 		return c.SigningKey.mutate(ctx, m)
+	case *TOTPCredentialMutation:
+		return c.TOTPCredential.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
+	case *WebAuthnCeremonyMutation:
+		return c.WebAuthnCeremony.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
 	}
@@ -1336,6 +1386,274 @@ func (c *DomainClient) mutate(ctx context.Context, m *DomainMutation) (Value, er
 	}
 }
 
+// EmailChallengeClient is a client for the EmailChallenge schema.
+type EmailChallengeClient struct {
+	config
+}
+
+// NewEmailChallengeClient returns a client for the EmailChallenge from the given config.
+func NewEmailChallengeClient(c config) *EmailChallengeClient {
+	return &EmailChallengeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `emailchallenge.Hooks(f(g(h())))`.
+func (c *EmailChallengeClient) Use(hooks ...Hook) {
+	c.hooks.EmailChallenge = append(c.hooks.EmailChallenge, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `emailchallenge.Intercept(f(g(h())))`.
+func (c *EmailChallengeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.EmailChallenge = append(c.inters.EmailChallenge, interceptors...)
+}
+
+// Create returns a builder for creating a EmailChallenge entity.
+func (c *EmailChallengeClient) Create() *EmailChallengeCreate {
+	mutation := newEmailChallengeMutation(c.config, OpCreate)
+	return &EmailChallengeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of EmailChallenge entities.
+func (c *EmailChallengeClient) CreateBulk(builders ...*EmailChallengeCreate) *EmailChallengeCreateBulk {
+	return &EmailChallengeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *EmailChallengeClient) MapCreateBulk(slice any, setFunc func(*EmailChallengeCreate, int)) *EmailChallengeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &EmailChallengeCreateBulk{err: fmt.Errorf("calling to EmailChallengeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*EmailChallengeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &EmailChallengeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for EmailChallenge.
+func (c *EmailChallengeClient) Update() *EmailChallengeUpdate {
+	mutation := newEmailChallengeMutation(c.config, OpUpdate)
+	return &EmailChallengeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *EmailChallengeClient) UpdateOne(_m *EmailChallenge) *EmailChallengeUpdateOne {
+	mutation := newEmailChallengeMutation(c.config, OpUpdateOne, withEmailChallenge(_m))
+	return &EmailChallengeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *EmailChallengeClient) UpdateOneID(id pulid.ID) *EmailChallengeUpdateOne {
+	mutation := newEmailChallengeMutation(c.config, OpUpdateOne, withEmailChallengeID(id))
+	return &EmailChallengeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for EmailChallenge.
+func (c *EmailChallengeClient) Delete() *EmailChallengeDelete {
+	mutation := newEmailChallengeMutation(c.config, OpDelete)
+	return &EmailChallengeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *EmailChallengeClient) DeleteOne(_m *EmailChallenge) *EmailChallengeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *EmailChallengeClient) DeleteOneID(id pulid.ID) *EmailChallengeDeleteOne {
+	builder := c.Delete().Where(emailchallenge.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &EmailChallengeDeleteOne{builder}
+}
+
+// Query returns a query builder for EmailChallenge.
+func (c *EmailChallengeClient) Query() *EmailChallengeQuery {
+	return &EmailChallengeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeEmailChallenge},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a EmailChallenge entity by its id.
+func (c *EmailChallengeClient) Get(ctx context.Context, id pulid.ID) (*EmailChallenge, error) {
+	return c.Query().Where(emailchallenge.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *EmailChallengeClient) GetX(ctx context.Context, id pulid.ID) *EmailChallenge {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *EmailChallengeClient) Hooks() []Hook {
+	hooks := c.hooks.EmailChallenge
+	return append(hooks[:len(hooks):len(hooks)], emailchallenge.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *EmailChallengeClient) Interceptors() []Interceptor {
+	return c.inters.EmailChallenge
+}
+
+func (c *EmailChallengeClient) mutate(ctx context.Context, m *EmailChallengeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&EmailChallengeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&EmailChallengeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&EmailChallengeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&EmailChallengeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown EmailChallenge mutation op: %q", m.Op())
+	}
+}
+
+// FunnelCountClient is a client for the FunnelCount schema.
+type FunnelCountClient struct {
+	config
+}
+
+// NewFunnelCountClient returns a client for the FunnelCount from the given config.
+func NewFunnelCountClient(c config) *FunnelCountClient {
+	return &FunnelCountClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `funnelcount.Hooks(f(g(h())))`.
+func (c *FunnelCountClient) Use(hooks ...Hook) {
+	c.hooks.FunnelCount = append(c.hooks.FunnelCount, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `funnelcount.Intercept(f(g(h())))`.
+func (c *FunnelCountClient) Intercept(interceptors ...Interceptor) {
+	c.inters.FunnelCount = append(c.inters.FunnelCount, interceptors...)
+}
+
+// Create returns a builder for creating a FunnelCount entity.
+func (c *FunnelCountClient) Create() *FunnelCountCreate {
+	mutation := newFunnelCountMutation(c.config, OpCreate)
+	return &FunnelCountCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of FunnelCount entities.
+func (c *FunnelCountClient) CreateBulk(builders ...*FunnelCountCreate) *FunnelCountCreateBulk {
+	return &FunnelCountCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *FunnelCountClient) MapCreateBulk(slice any, setFunc func(*FunnelCountCreate, int)) *FunnelCountCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &FunnelCountCreateBulk{err: fmt.Errorf("calling to FunnelCountClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*FunnelCountCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &FunnelCountCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for FunnelCount.
+func (c *FunnelCountClient) Update() *FunnelCountUpdate {
+	mutation := newFunnelCountMutation(c.config, OpUpdate)
+	return &FunnelCountUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *FunnelCountClient) UpdateOne(_m *FunnelCount) *FunnelCountUpdateOne {
+	mutation := newFunnelCountMutation(c.config, OpUpdateOne, withFunnelCount(_m))
+	return &FunnelCountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *FunnelCountClient) UpdateOneID(id pulid.ID) *FunnelCountUpdateOne {
+	mutation := newFunnelCountMutation(c.config, OpUpdateOne, withFunnelCountID(id))
+	return &FunnelCountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for FunnelCount.
+func (c *FunnelCountClient) Delete() *FunnelCountDelete {
+	mutation := newFunnelCountMutation(c.config, OpDelete)
+	return &FunnelCountDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *FunnelCountClient) DeleteOne(_m *FunnelCount) *FunnelCountDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *FunnelCountClient) DeleteOneID(id pulid.ID) *FunnelCountDeleteOne {
+	builder := c.Delete().Where(funnelcount.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &FunnelCountDeleteOne{builder}
+}
+
+// Query returns a query builder for FunnelCount.
+func (c *FunnelCountClient) Query() *FunnelCountQuery {
+	return &FunnelCountQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeFunnelCount},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a FunnelCount entity by its id.
+func (c *FunnelCountClient) Get(ctx context.Context, id pulid.ID) (*FunnelCount, error) {
+	return c.Query().Where(funnelcount.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *FunnelCountClient) GetX(ctx context.Context, id pulid.ID) *FunnelCount {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *FunnelCountClient) Hooks() []Hook {
+	hooks := c.hooks.FunnelCount
+	return append(hooks[:len(hooks):len(hooks)], funnelcount.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *FunnelCountClient) Interceptors() []Interceptor {
+	return c.inters.FunnelCount
+}
+
+func (c *FunnelCountClient) mutate(ctx context.Context, m *FunnelCountMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&FunnelCountCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&FunnelCountUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&FunnelCountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&FunnelCountDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown FunnelCount mutation op: %q", m.Op())
+	}
+}
+
 // GrantClient is a client for the Grant schema.
 type GrantClient struct {
 	config
@@ -2182,6 +2500,306 @@ func (c *OrganizationPolicyClient) mutate(ctx context.Context, m *OrganizationPo
 	}
 }
 
+// PasskeyClient is a client for the Passkey schema.
+type PasskeyClient struct {
+	config
+}
+
+// NewPasskeyClient returns a client for the Passkey from the given config.
+func NewPasskeyClient(c config) *PasskeyClient {
+	return &PasskeyClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `passkey.Hooks(f(g(h())))`.
+func (c *PasskeyClient) Use(hooks ...Hook) {
+	c.hooks.Passkey = append(c.hooks.Passkey, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `passkey.Intercept(f(g(h())))`.
+func (c *PasskeyClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Passkey = append(c.inters.Passkey, interceptors...)
+}
+
+// Create returns a builder for creating a Passkey entity.
+func (c *PasskeyClient) Create() *PasskeyCreate {
+	mutation := newPasskeyMutation(c.config, OpCreate)
+	return &PasskeyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Passkey entities.
+func (c *PasskeyClient) CreateBulk(builders ...*PasskeyCreate) *PasskeyCreateBulk {
+	return &PasskeyCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PasskeyClient) MapCreateBulk(slice any, setFunc func(*PasskeyCreate, int)) *PasskeyCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PasskeyCreateBulk{err: fmt.Errorf("calling to PasskeyClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PasskeyCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PasskeyCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Passkey.
+func (c *PasskeyClient) Update() *PasskeyUpdate {
+	mutation := newPasskeyMutation(c.config, OpUpdate)
+	return &PasskeyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PasskeyClient) UpdateOne(_m *Passkey) *PasskeyUpdateOne {
+	mutation := newPasskeyMutation(c.config, OpUpdateOne, withPasskey(_m))
+	return &PasskeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PasskeyClient) UpdateOneID(id pulid.ID) *PasskeyUpdateOne {
+	mutation := newPasskeyMutation(c.config, OpUpdateOne, withPasskeyID(id))
+	return &PasskeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Passkey.
+func (c *PasskeyClient) Delete() *PasskeyDelete {
+	mutation := newPasskeyMutation(c.config, OpDelete)
+	return &PasskeyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PasskeyClient) DeleteOne(_m *Passkey) *PasskeyDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PasskeyClient) DeleteOneID(id pulid.ID) *PasskeyDeleteOne {
+	builder := c.Delete().Where(passkey.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PasskeyDeleteOne{builder}
+}
+
+// Query returns a query builder for Passkey.
+func (c *PasskeyClient) Query() *PasskeyQuery {
+	return &PasskeyQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePasskey},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Passkey entity by its id.
+func (c *PasskeyClient) Get(ctx context.Context, id pulid.ID) (*Passkey, error) {
+	return c.Query().Where(passkey.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PasskeyClient) GetX(ctx context.Context, id pulid.ID) *Passkey {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a Passkey.
+func (c *PasskeyClient) QueryUser(_m *Passkey) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(passkey.Table, passkey.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, passkey.UserTable, passkey.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PasskeyClient) Hooks() []Hook {
+	hooks := c.hooks.Passkey
+	return append(hooks[:len(hooks):len(hooks)], passkey.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PasskeyClient) Interceptors() []Interceptor {
+	return c.inters.Passkey
+}
+
+func (c *PasskeyClient) mutate(ctx context.Context, m *PasskeyMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PasskeyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PasskeyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PasskeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PasskeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Passkey mutation op: %q", m.Op())
+	}
+}
+
+// RecoveryCodeClient is a client for the RecoveryCode schema.
+type RecoveryCodeClient struct {
+	config
+}
+
+// NewRecoveryCodeClient returns a client for the RecoveryCode from the given config.
+func NewRecoveryCodeClient(c config) *RecoveryCodeClient {
+	return &RecoveryCodeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `recoverycode.Hooks(f(g(h())))`.
+func (c *RecoveryCodeClient) Use(hooks ...Hook) {
+	c.hooks.RecoveryCode = append(c.hooks.RecoveryCode, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `recoverycode.Intercept(f(g(h())))`.
+func (c *RecoveryCodeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RecoveryCode = append(c.inters.RecoveryCode, interceptors...)
+}
+
+// Create returns a builder for creating a RecoveryCode entity.
+func (c *RecoveryCodeClient) Create() *RecoveryCodeCreate {
+	mutation := newRecoveryCodeMutation(c.config, OpCreate)
+	return &RecoveryCodeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RecoveryCode entities.
+func (c *RecoveryCodeClient) CreateBulk(builders ...*RecoveryCodeCreate) *RecoveryCodeCreateBulk {
+	return &RecoveryCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RecoveryCodeClient) MapCreateBulk(slice any, setFunc func(*RecoveryCodeCreate, int)) *RecoveryCodeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RecoveryCodeCreateBulk{err: fmt.Errorf("calling to RecoveryCodeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RecoveryCodeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RecoveryCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RecoveryCode.
+func (c *RecoveryCodeClient) Update() *RecoveryCodeUpdate {
+	mutation := newRecoveryCodeMutation(c.config, OpUpdate)
+	return &RecoveryCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RecoveryCodeClient) UpdateOne(_m *RecoveryCode) *RecoveryCodeUpdateOne {
+	mutation := newRecoveryCodeMutation(c.config, OpUpdateOne, withRecoveryCode(_m))
+	return &RecoveryCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RecoveryCodeClient) UpdateOneID(id pulid.ID) *RecoveryCodeUpdateOne {
+	mutation := newRecoveryCodeMutation(c.config, OpUpdateOne, withRecoveryCodeID(id))
+	return &RecoveryCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RecoveryCode.
+func (c *RecoveryCodeClient) Delete() *RecoveryCodeDelete {
+	mutation := newRecoveryCodeMutation(c.config, OpDelete)
+	return &RecoveryCodeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RecoveryCodeClient) DeleteOne(_m *RecoveryCode) *RecoveryCodeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RecoveryCodeClient) DeleteOneID(id pulid.ID) *RecoveryCodeDeleteOne {
+	builder := c.Delete().Where(recoverycode.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RecoveryCodeDeleteOne{builder}
+}
+
+// Query returns a query builder for RecoveryCode.
+func (c *RecoveryCodeClient) Query() *RecoveryCodeQuery {
+	return &RecoveryCodeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRecoveryCode},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RecoveryCode entity by its id.
+func (c *RecoveryCodeClient) Get(ctx context.Context, id pulid.ID) (*RecoveryCode, error) {
+	return c.Query().Where(recoverycode.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RecoveryCodeClient) GetX(ctx context.Context, id pulid.ID) *RecoveryCode {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a RecoveryCode.
+func (c *RecoveryCodeClient) QueryUser(_m *RecoveryCode) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(recoverycode.Table, recoverycode.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, recoverycode.UserTable, recoverycode.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *RecoveryCodeClient) Hooks() []Hook {
+	hooks := c.hooks.RecoveryCode
+	return append(hooks[:len(hooks):len(hooks)], recoverycode.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RecoveryCodeClient) Interceptors() []Interceptor {
+	return c.inters.RecoveryCode
+}
+
+func (c *RecoveryCodeClient) mutate(ctx context.Context, m *RecoveryCodeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RecoveryCodeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RecoveryCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RecoveryCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RecoveryCodeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RecoveryCode mutation op: %q", m.Op())
+	}
+}
+
 // RefreshTokenClient is a client for the RefreshToken schema.
 type RefreshTokenClient struct {
 	config
@@ -2900,6 +3518,156 @@ func (c *SigningKeyClient) mutate(ctx context.Context, m *SigningKeyMutation) (V
 	}
 }
 
+// TOTPCredentialClient is a client for the TOTPCredential schema.
+type TOTPCredentialClient struct {
+	config
+}
+
+// NewTOTPCredentialClient returns a client for the TOTPCredential from the given config.
+func NewTOTPCredentialClient(c config) *TOTPCredentialClient {
+	return &TOTPCredentialClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `totpcredential.Hooks(f(g(h())))`.
+func (c *TOTPCredentialClient) Use(hooks ...Hook) {
+	c.hooks.TOTPCredential = append(c.hooks.TOTPCredential, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `totpcredential.Intercept(f(g(h())))`.
+func (c *TOTPCredentialClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TOTPCredential = append(c.inters.TOTPCredential, interceptors...)
+}
+
+// Create returns a builder for creating a TOTPCredential entity.
+func (c *TOTPCredentialClient) Create() *TOTPCredentialCreate {
+	mutation := newTOTPCredentialMutation(c.config, OpCreate)
+	return &TOTPCredentialCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TOTPCredential entities.
+func (c *TOTPCredentialClient) CreateBulk(builders ...*TOTPCredentialCreate) *TOTPCredentialCreateBulk {
+	return &TOTPCredentialCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TOTPCredentialClient) MapCreateBulk(slice any, setFunc func(*TOTPCredentialCreate, int)) *TOTPCredentialCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TOTPCredentialCreateBulk{err: fmt.Errorf("calling to TOTPCredentialClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TOTPCredentialCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TOTPCredentialCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TOTPCredential.
+func (c *TOTPCredentialClient) Update() *TOTPCredentialUpdate {
+	mutation := newTOTPCredentialMutation(c.config, OpUpdate)
+	return &TOTPCredentialUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TOTPCredentialClient) UpdateOne(_m *TOTPCredential) *TOTPCredentialUpdateOne {
+	mutation := newTOTPCredentialMutation(c.config, OpUpdateOne, withTOTPCredential(_m))
+	return &TOTPCredentialUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TOTPCredentialClient) UpdateOneID(id pulid.ID) *TOTPCredentialUpdateOne {
+	mutation := newTOTPCredentialMutation(c.config, OpUpdateOne, withTOTPCredentialID(id))
+	return &TOTPCredentialUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TOTPCredential.
+func (c *TOTPCredentialClient) Delete() *TOTPCredentialDelete {
+	mutation := newTOTPCredentialMutation(c.config, OpDelete)
+	return &TOTPCredentialDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TOTPCredentialClient) DeleteOne(_m *TOTPCredential) *TOTPCredentialDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TOTPCredentialClient) DeleteOneID(id pulid.ID) *TOTPCredentialDeleteOne {
+	builder := c.Delete().Where(totpcredential.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TOTPCredentialDeleteOne{builder}
+}
+
+// Query returns a query builder for TOTPCredential.
+func (c *TOTPCredentialClient) Query() *TOTPCredentialQuery {
+	return &TOTPCredentialQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTOTPCredential},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a TOTPCredential entity by its id.
+func (c *TOTPCredentialClient) Get(ctx context.Context, id pulid.ID) (*TOTPCredential, error) {
+	return c.Query().Where(totpcredential.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TOTPCredentialClient) GetX(ctx context.Context, id pulid.ID) *TOTPCredential {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a TOTPCredential.
+func (c *TOTPCredentialClient) QueryUser(_m *TOTPCredential) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(totpcredential.Table, totpcredential.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, totpcredential.UserTable, totpcredential.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TOTPCredentialClient) Hooks() []Hook {
+	hooks := c.hooks.TOTPCredential
+	return append(hooks[:len(hooks):len(hooks)], totpcredential.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *TOTPCredentialClient) Interceptors() []Interceptor {
+	return c.inters.TOTPCredential
+}
+
+func (c *TOTPCredentialClient) mutate(ctx context.Context, m *TOTPCredentialMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TOTPCredentialCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TOTPCredentialUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TOTPCredentialUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TOTPCredentialDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TOTPCredential mutation op: %q", m.Op())
+	}
+}
+
 // UserClient is a client for the User schema.
 type UserClient struct {
 	config
@@ -3024,6 +3792,54 @@ func (c *UserClient) QueryMemberships(_m *User) *MembershipQuery {
 	return query
 }
 
+// QueryPasskeys queries the passkeys edge of a User.
+func (c *UserClient) QueryPasskeys(_m *User) *PasskeyQuery {
+	query := (&PasskeyClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(passkey.Table, passkey.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.PasskeysTable, user.PasskeysColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTotpCredentials queries the totp_credentials edge of a User.
+func (c *UserClient) QueryTotpCredentials(_m *User) *TOTPCredentialQuery {
+	query := (&TOTPCredentialClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(totpcredential.Table, totpcredential.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.TotpCredentialsTable, user.TotpCredentialsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRecoveryCodes queries the recovery_codes edge of a User.
+func (c *UserClient) QueryRecoveryCodes(_m *User) *RecoveryCodeQuery {
+	query := (&RecoveryCodeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(recoverycode.Table, recoverycode.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.RecoveryCodesTable, user.RecoveryCodesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *UserClient) Hooks() []Hook {
 	hooks := c.hooks.User
@@ -3050,17 +3866,153 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 	}
 }
 
+// WebAuthnCeremonyClient is a client for the WebAuthnCeremony schema.
+type WebAuthnCeremonyClient struct {
+	config
+}
+
+// NewWebAuthnCeremonyClient returns a client for the WebAuthnCeremony from the given config.
+func NewWebAuthnCeremonyClient(c config) *WebAuthnCeremonyClient {
+	return &WebAuthnCeremonyClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `webauthnceremony.Hooks(f(g(h())))`.
+func (c *WebAuthnCeremonyClient) Use(hooks ...Hook) {
+	c.hooks.WebAuthnCeremony = append(c.hooks.WebAuthnCeremony, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `webauthnceremony.Intercept(f(g(h())))`.
+func (c *WebAuthnCeremonyClient) Intercept(interceptors ...Interceptor) {
+	c.inters.WebAuthnCeremony = append(c.inters.WebAuthnCeremony, interceptors...)
+}
+
+// Create returns a builder for creating a WebAuthnCeremony entity.
+func (c *WebAuthnCeremonyClient) Create() *WebAuthnCeremonyCreate {
+	mutation := newWebAuthnCeremonyMutation(c.config, OpCreate)
+	return &WebAuthnCeremonyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of WebAuthnCeremony entities.
+func (c *WebAuthnCeremonyClient) CreateBulk(builders ...*WebAuthnCeremonyCreate) *WebAuthnCeremonyCreateBulk {
+	return &WebAuthnCeremonyCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *WebAuthnCeremonyClient) MapCreateBulk(slice any, setFunc func(*WebAuthnCeremonyCreate, int)) *WebAuthnCeremonyCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &WebAuthnCeremonyCreateBulk{err: fmt.Errorf("calling to WebAuthnCeremonyClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*WebAuthnCeremonyCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &WebAuthnCeremonyCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for WebAuthnCeremony.
+func (c *WebAuthnCeremonyClient) Update() *WebAuthnCeremonyUpdate {
+	mutation := newWebAuthnCeremonyMutation(c.config, OpUpdate)
+	return &WebAuthnCeremonyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *WebAuthnCeremonyClient) UpdateOne(_m *WebAuthnCeremony) *WebAuthnCeremonyUpdateOne {
+	mutation := newWebAuthnCeremonyMutation(c.config, OpUpdateOne, withWebAuthnCeremony(_m))
+	return &WebAuthnCeremonyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *WebAuthnCeremonyClient) UpdateOneID(id pulid.ID) *WebAuthnCeremonyUpdateOne {
+	mutation := newWebAuthnCeremonyMutation(c.config, OpUpdateOne, withWebAuthnCeremonyID(id))
+	return &WebAuthnCeremonyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for WebAuthnCeremony.
+func (c *WebAuthnCeremonyClient) Delete() *WebAuthnCeremonyDelete {
+	mutation := newWebAuthnCeremonyMutation(c.config, OpDelete)
+	return &WebAuthnCeremonyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *WebAuthnCeremonyClient) DeleteOne(_m *WebAuthnCeremony) *WebAuthnCeremonyDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *WebAuthnCeremonyClient) DeleteOneID(id pulid.ID) *WebAuthnCeremonyDeleteOne {
+	builder := c.Delete().Where(webauthnceremony.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &WebAuthnCeremonyDeleteOne{builder}
+}
+
+// Query returns a query builder for WebAuthnCeremony.
+func (c *WebAuthnCeremonyClient) Query() *WebAuthnCeremonyQuery {
+	return &WebAuthnCeremonyQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeWebAuthnCeremony},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a WebAuthnCeremony entity by its id.
+func (c *WebAuthnCeremonyClient) Get(ctx context.Context, id pulid.ID) (*WebAuthnCeremony, error) {
+	return c.Query().Where(webauthnceremony.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *WebAuthnCeremonyClient) GetX(ctx context.Context, id pulid.ID) *WebAuthnCeremony {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *WebAuthnCeremonyClient) Hooks() []Hook {
+	hooks := c.hooks.WebAuthnCeremony
+	return append(hooks[:len(hooks):len(hooks)], webauthnceremony.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *WebAuthnCeremonyClient) Interceptors() []Interceptor {
+	return c.inters.WebAuthnCeremony
+}
+
+func (c *WebAuthnCeremonyClient) mutate(ctx context.Context, m *WebAuthnCeremonyMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&WebAuthnCeremonyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&WebAuthnCeremonyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&WebAuthnCeremonyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&WebAuthnCeremonyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown WebAuthnCeremony mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
 		APIKey, Application, AuditEvent, AuthRequest, Connection, Consent, Domain,
-		Grant, LoginTransaction, Membership, Organization, OrganizationPolicy,
-		RefreshToken, RevokedToken, Role, Session, SigningKey, User []ent.Hook
+		EmailChallenge, FunnelCount, Grant, LoginTransaction, Membership, Organization,
+		OrganizationPolicy, Passkey, RecoveryCode, RefreshToken, RevokedToken, Role,
+		Session, SigningKey, TOTPCredential, User, WebAuthnCeremony []ent.Hook
 	}
 	inters struct {
 		APIKey, Application, AuditEvent, AuthRequest, Connection, Consent, Domain,
-		Grant, LoginTransaction, Membership, Organization, OrganizationPolicy,
-		RefreshToken, RevokedToken, Role, Session, SigningKey, User []ent.Interceptor
+		EmailChallenge, FunnelCount, Grant, LoginTransaction, Membership, Organization,
+		OrganizationPolicy, Passkey, RecoveryCode, RefreshToken, RevokedToken, Role,
+		Session, SigningKey, TOTPCredential, User, WebAuthnCeremony []ent.Interceptor
 	}
 )
 

@@ -19,17 +19,23 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
+	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
+	"github.com/gatehouse-id/gatehouse/ent/passkey"
+	"github.com/gatehouse-id/gatehouse/ent/recoverycode"
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
 	"github.com/gatehouse-id/gatehouse/ent/role"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/signingkey"
+	"github.com/gatehouse-id/gatehouse/ent/totpcredential"
 	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/ent/webauthnceremony"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -97,17 +103,23 @@ func checkColumn(t, c string) error {
 			connection.Table:         connection.ValidColumn,
 			consent.Table:            consent.ValidColumn,
 			domain.Table:             domain.ValidColumn,
+			emailchallenge.Table:     emailchallenge.ValidColumn,
+			funnelcount.Table:        funnelcount.ValidColumn,
 			grant.Table:              grant.ValidColumn,
 			logintransaction.Table:   logintransaction.ValidColumn,
 			membership.Table:         membership.ValidColumn,
 			organization.Table:       organization.ValidColumn,
 			organizationpolicy.Table: organizationpolicy.ValidColumn,
+			passkey.Table:            passkey.ValidColumn,
+			recoverycode.Table:       recoverycode.ValidColumn,
 			refreshtoken.Table:       refreshtoken.ValidColumn,
 			revokedtoken.Table:       revokedtoken.ValidColumn,
 			role.Table:               role.ValidColumn,
 			session.Table:            session.ValidColumn,
 			signingkey.Table:         signingkey.ValidColumn,
+			totpcredential.Table:     totpcredential.ValidColumn,
 			user.Table:               user.ValidColumn,
+			webauthnceremony.Table:   webauthnceremony.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -10,18 +10,24 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
+	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
+	"github.com/gatehouse-id/gatehouse/ent/passkey"
 	"github.com/gatehouse-id/gatehouse/ent/predicate"
+	"github.com/gatehouse-id/gatehouse/ent/recoverycode"
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
 	"github.com/gatehouse-id/gatehouse/ent/role"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/signingkey"
+	"github.com/gatehouse-id/gatehouse/ent/totpcredential"
 	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/ent/webauthnceremony"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -31,7 +37,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 18)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 24)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -213,6 +219,49 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   emailchallenge.Table,
+			Columns: emailchallenge.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: emailchallenge.FieldID,
+			},
+		},
+		Type: "EmailChallenge",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			emailchallenge.FieldPurpose:       {Type: field.TypeEnum, Column: emailchallenge.FieldPurpose},
+			emailchallenge.FieldEmail:         {Type: field.TypeString, Column: emailchallenge.FieldEmail},
+			emailchallenge.FieldUserID:        {Type: field.TypeString, Column: emailchallenge.FieldUserID},
+			emailchallenge.FieldCodeHash:      {Type: field.TypeString, Column: emailchallenge.FieldCodeHash},
+			emailchallenge.FieldLinkHash:      {Type: field.TypeString, Column: emailchallenge.FieldLinkHash},
+			emailchallenge.FieldBrowserHash:   {Type: field.TypeString, Column: emailchallenge.FieldBrowserHash},
+			emailchallenge.FieldAuthRequestID: {Type: field.TypeString, Column: emailchallenge.FieldAuthRequestID},
+			emailchallenge.FieldAttempts:      {Type: field.TypeInt, Column: emailchallenge.FieldAttempts},
+			emailchallenge.FieldData:          {Type: field.TypeJSON, Column: emailchallenge.FieldData},
+			emailchallenge.FieldCreatedAt:     {Type: field.TypeTime, Column: emailchallenge.FieldCreatedAt},
+			emailchallenge.FieldExpiresAt:     {Type: field.TypeTime, Column: emailchallenge.FieldExpiresAt},
+			emailchallenge.FieldUsedAt:        {Type: field.TypeTime, Column: emailchallenge.FieldUsedAt},
+		},
+	}
+	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   funnelcount.Table,
+			Columns: funnelcount.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: funnelcount.FieldID,
+			},
+		},
+		Type: "FunnelCount",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			funnelcount.FieldDay:            {Type: field.TypeString, Column: funnelcount.FieldDay},
+			funnelcount.FieldOrganizationID: {Type: field.TypeString, Column: funnelcount.FieldOrganizationID},
+			funnelcount.FieldApplicationID:  {Type: field.TypeString, Column: funnelcount.FieldApplicationID},
+			funnelcount.FieldEvent:          {Type: field.TypeString, Column: funnelcount.FieldEvent},
+			funnelcount.FieldCount:          {Type: field.TypeInt64, Column: funnelcount.FieldCount},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   grant.Table,
 			Columns: grant.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -239,7 +288,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			grant.FieldRevokeReason:        {Type: field.TypeString, Column: grant.FieldRevokeReason},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   logintransaction.Table,
 			Columns: logintransaction.Columns,
@@ -259,7 +308,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			logintransaction.FieldExpiresAt:      {Type: field.TypeTime, Column: logintransaction.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
@@ -277,7 +326,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldStatus:         {Type: field.TypeEnum, Column: membership.FieldStatus},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organization.Table,
 			Columns: organization.Columns,
@@ -297,7 +346,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organization.FieldMetadata:     {Type: field.TypeJSON, Column: organization.FieldMetadata},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organizationpolicy.Table,
 			Columns: organizationpolicy.Columns,
@@ -319,7 +368,52 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organizationpolicy.FieldEnforceSSO:                     {Type: field.TypeBool, Column: organizationpolicy.FieldEnforceSSO},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   passkey.Table,
+			Columns: passkey.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: passkey.FieldID,
+			},
+		},
+		Type: "Passkey",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			passkey.FieldUserID:          {Type: field.TypeString, Column: passkey.FieldUserID},
+			passkey.FieldName:            {Type: field.TypeString, Column: passkey.FieldName},
+			passkey.FieldCredentialID:    {Type: field.TypeBytes, Column: passkey.FieldCredentialID},
+			passkey.FieldPublicKey:       {Type: field.TypeBytes, Column: passkey.FieldPublicKey},
+			passkey.FieldAttestationType: {Type: field.TypeString, Column: passkey.FieldAttestationType},
+			passkey.FieldAaguid:          {Type: field.TypeBytes, Column: passkey.FieldAaguid},
+			passkey.FieldSignCount:       {Type: field.TypeInt64, Column: passkey.FieldSignCount},
+			passkey.FieldCloneWarning:    {Type: field.TypeBool, Column: passkey.FieldCloneWarning},
+			passkey.FieldUserVerified:    {Type: field.TypeBool, Column: passkey.FieldUserVerified},
+			passkey.FieldBackupEligible:  {Type: field.TypeBool, Column: passkey.FieldBackupEligible},
+			passkey.FieldBackupState:     {Type: field.TypeBool, Column: passkey.FieldBackupState},
+			passkey.FieldTransports:      {Type: field.TypeJSON, Column: passkey.FieldTransports},
+			passkey.FieldRpID:            {Type: field.TypeString, Column: passkey.FieldRpID},
+			passkey.FieldCreatedAt:       {Type: field.TypeTime, Column: passkey.FieldCreatedAt},
+			passkey.FieldLastUsedAt:      {Type: field.TypeTime, Column: passkey.FieldLastUsedAt},
+		},
+	}
+	graph.Nodes[15] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   recoverycode.Table,
+			Columns: recoverycode.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: recoverycode.FieldID,
+			},
+		},
+		Type: "RecoveryCode",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			recoverycode.FieldUserID:    {Type: field.TypeString, Column: recoverycode.FieldUserID},
+			recoverycode.FieldCodeHash:  {Type: field.TypeString, Column: recoverycode.FieldCodeHash},
+			recoverycode.FieldUsedAt:    {Type: field.TypeTime, Column: recoverycode.FieldUsedAt},
+			recoverycode.FieldCreatedAt: {Type: field.TypeTime, Column: recoverycode.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -337,7 +431,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldParentID:      {Type: field.TypeString, Column: refreshtoken.FieldParentID},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   revokedtoken.Table,
 			Columns: revokedtoken.Columns,
@@ -352,7 +446,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			revokedtoken.FieldExpiresAt: {Type: field.TypeTime, Column: revokedtoken.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   role.Table,
 			Columns: role.Columns,
@@ -373,7 +467,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			role.FieldBuiltin:        {Type: field.TypeBool, Column: role.FieldBuiltin},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -391,6 +485,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldAcr:                {Type: field.TypeString, Column: session.FieldAcr},
 			session.FieldIP:                 {Type: field.TypeString, Column: session.FieldIP},
 			session.FieldUserAgent:          {Type: field.TypeString, Column: session.FieldUserAgent},
+			session.FieldDeviceID:           {Type: field.TypeString, Column: session.FieldDeviceID},
 			session.FieldCreatedAt:          {Type: field.TypeTime, Column: session.FieldCreatedAt},
 			session.FieldLastSeenAt:         {Type: field.TypeTime, Column: session.FieldLastSeenAt},
 			session.FieldExpiresAt:          {Type: field.TypeTime, Column: session.FieldExpiresAt},
@@ -398,7 +493,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:          {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signingkey.Table,
 			Columns: signingkey.Columns,
@@ -418,7 +513,27 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signingkey.FieldExpiresAt:        {Type: field.TypeTime, Column: signingkey.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   totpcredential.Table,
+			Columns: totpcredential.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: totpcredential.FieldID,
+			},
+		},
+		Type: "TOTPCredential",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			totpcredential.FieldUserID:       {Type: field.TypeString, Column: totpcredential.FieldUserID},
+			totpcredential.FieldName:         {Type: field.TypeString, Column: totpcredential.FieldName},
+			totpcredential.FieldSecretSealed: {Type: field.TypeBytes, Column: totpcredential.FieldSecretSealed},
+			totpcredential.FieldLastUsedStep: {Type: field.TypeInt64, Column: totpcredential.FieldLastUsedStep},
+			totpcredential.FieldConfirmedAt:  {Type: field.TypeTime, Column: totpcredential.FieldConfirmedAt},
+			totpcredential.FieldCreatedAt:    {Type: field.TypeTime, Column: totpcredential.FieldCreatedAt},
+			totpcredential.FieldLastUsedAt:   {Type: field.TypeTime, Column: totpcredential.FieldLastUsedAt},
+		},
+	}
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -442,6 +557,25 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldLastLoginAt:   {Type: field.TypeTime, Column: user.FieldLastLoginAt},
 			user.FieldMetadata:      {Type: field.TypeJSON, Column: user.FieldMetadata},
 			user.FieldPasswordHash:  {Type: field.TypeString, Column: user.FieldPasswordHash},
+		},
+	}
+	graph.Nodes[23] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   webauthnceremony.Table,
+			Columns: webauthnceremony.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: webauthnceremony.FieldID,
+			},
+		},
+		Type: "WebAuthnCeremony",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			webauthnceremony.FieldTokenHash:   {Type: field.TypeString, Column: webauthnceremony.FieldTokenHash},
+			webauthnceremony.FieldPurpose:     {Type: field.TypeEnum, Column: webauthnceremony.FieldPurpose},
+			webauthnceremony.FieldUserID:      {Type: field.TypeString, Column: webauthnceremony.FieldUserID},
+			webauthnceremony.FieldSessionData: {Type: field.TypeBytes, Column: webauthnceremony.FieldSessionData},
+			webauthnceremony.FieldCreatedAt:   {Type: field.TypeTime, Column: webauthnceremony.FieldCreatedAt},
+			webauthnceremony.FieldExpiresAt:   {Type: field.TypeTime, Column: webauthnceremony.FieldExpiresAt},
 		},
 	}
 	graph.MustAddE(
@@ -613,6 +747,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Organization",
 	)
 	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   passkey.UserTable,
+			Columns: []string{passkey.UserColumn},
+			Bidi:    false,
+		},
+		"Passkey",
+		"User",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   recoverycode.UserTable,
+			Columns: []string{recoverycode.UserColumn},
+			Bidi:    false,
+		},
+		"RecoveryCode",
+		"User",
+	)
+	graph.MustAddE(
 		"grant",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -649,6 +807,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Membership",
 	)
 	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   totpcredential.UserTable,
+			Columns: []string{totpcredential.UserColumn},
+			Bidi:    false,
+		},
+		"TOTPCredential",
+		"User",
+	)
+	graph.MustAddE(
 		"memberships",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -659,6 +829,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"User",
 		"Membership",
+	)
+	graph.MustAddE(
+		"passkeys",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.PasskeysTable,
+			Columns: []string{user.PasskeysColumn},
+			Bidi:    false,
+		},
+		"User",
+		"Passkey",
+	)
+	graph.MustAddE(
+		"totp_credentials",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.TotpCredentialsTable,
+			Columns: []string{user.TotpCredentialsColumn},
+			Bidi:    false,
+		},
+		"User",
+		"TOTPCredential",
+	)
+	graph.MustAddE(
+		"recovery_codes",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.RecoveryCodesTable,
+			Columns: []string{user.RecoveryCodesColumn},
+			Bidi:    false,
+		},
+		"User",
+		"RecoveryCode",
 	)
 	return graph
 }()
@@ -1432,6 +1638,171 @@ func (f *DomainFilter) WhereHasOrganizationWith(preds ...predicate.Organization)
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *EmailChallengeQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the EmailChallengeQuery builder.
+func (_q *EmailChallengeQuery) Filter() *EmailChallengeFilter {
+	return &EmailChallengeFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *EmailChallengeMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the EmailChallengeMutation builder.
+func (m *EmailChallengeMutation) Filter() *EmailChallengeFilter {
+	return &EmailChallengeFilter{config: m.config, predicateAdder: m}
+}
+
+// EmailChallengeFilter provides a generic filtering capability at runtime for EmailChallengeQuery.
+type EmailChallengeFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *EmailChallengeFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *EmailChallengeFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(emailchallenge.FieldID))
+}
+
+// WherePurpose applies the entql string predicate on the purpose field.
+func (f *EmailChallengeFilter) WherePurpose(p entql.StringP) {
+	f.Where(p.Field(emailchallenge.FieldPurpose))
+}
+
+// WhereEmail applies the entql string predicate on the email field.
+func (f *EmailChallengeFilter) WhereEmail(p entql.StringP) {
+	f.Where(p.Field(emailchallenge.FieldEmail))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *EmailChallengeFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(emailchallenge.FieldUserID))
+}
+
+// WhereCodeHash applies the entql string predicate on the code_hash field.
+func (f *EmailChallengeFilter) WhereCodeHash(p entql.StringP) {
+	f.Where(p.Field(emailchallenge.FieldCodeHash))
+}
+
+// WhereLinkHash applies the entql string predicate on the link_hash field.
+func (f *EmailChallengeFilter) WhereLinkHash(p entql.StringP) {
+	f.Where(p.Field(emailchallenge.FieldLinkHash))
+}
+
+// WhereBrowserHash applies the entql string predicate on the browser_hash field.
+func (f *EmailChallengeFilter) WhereBrowserHash(p entql.StringP) {
+	f.Where(p.Field(emailchallenge.FieldBrowserHash))
+}
+
+// WhereAuthRequestID applies the entql string predicate on the auth_request_id field.
+func (f *EmailChallengeFilter) WhereAuthRequestID(p entql.StringP) {
+	f.Where(p.Field(emailchallenge.FieldAuthRequestID))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *EmailChallengeFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(emailchallenge.FieldAttempts))
+}
+
+// WhereData applies the entql json.RawMessage predicate on the data field.
+func (f *EmailChallengeFilter) WhereData(p entql.BytesP) {
+	f.Where(p.Field(emailchallenge.FieldData))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *EmailChallengeFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(emailchallenge.FieldCreatedAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *EmailChallengeFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(emailchallenge.FieldExpiresAt))
+}
+
+// WhereUsedAt applies the entql time.Time predicate on the used_at field.
+func (f *EmailChallengeFilter) WhereUsedAt(p entql.TimeP) {
+	f.Where(p.Field(emailchallenge.FieldUsedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *FunnelCountQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the FunnelCountQuery builder.
+func (_q *FunnelCountQuery) Filter() *FunnelCountFilter {
+	return &FunnelCountFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *FunnelCountMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the FunnelCountMutation builder.
+func (m *FunnelCountMutation) Filter() *FunnelCountFilter {
+	return &FunnelCountFilter{config: m.config, predicateAdder: m}
+}
+
+// FunnelCountFilter provides a generic filtering capability at runtime for FunnelCountQuery.
+type FunnelCountFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *FunnelCountFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *FunnelCountFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(funnelcount.FieldID))
+}
+
+// WhereDay applies the entql string predicate on the day field.
+func (f *FunnelCountFilter) WhereDay(p entql.StringP) {
+	f.Where(p.Field(funnelcount.FieldDay))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *FunnelCountFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(funnelcount.FieldOrganizationID))
+}
+
+// WhereApplicationID applies the entql string predicate on the application_id field.
+func (f *FunnelCountFilter) WhereApplicationID(p entql.StringP) {
+	f.Where(p.Field(funnelcount.FieldApplicationID))
+}
+
+// WhereEvent applies the entql string predicate on the event field.
+func (f *FunnelCountFilter) WhereEvent(p entql.StringP) {
+	f.Where(p.Field(funnelcount.FieldEvent))
+}
+
+// WhereCount applies the entql int64 predicate on the count field.
+func (f *FunnelCountFilter) WhereCount(p entql.Int64P) {
+	f.Where(p.Field(funnelcount.FieldCount))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *GrantQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1460,7 +1831,7 @@ type GrantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *GrantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1589,7 +1960,7 @@ type LoginTransactionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginTransactionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1664,7 +2035,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1771,7 +2142,7 @@ type OrganizationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1930,7 +2301,7 @@ type OrganizationPolicyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationPolicyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2001,6 +2372,209 @@ func (f *OrganizationPolicyFilter) WhereHasOrganizationWith(preds ...predicate.O
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *PasskeyQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PasskeyQuery builder.
+func (_q *PasskeyQuery) Filter() *PasskeyFilter {
+	return &PasskeyFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PasskeyMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PasskeyMutation builder.
+func (m *PasskeyMutation) Filter() *PasskeyFilter {
+	return &PasskeyFilter{config: m.config, predicateAdder: m}
+}
+
+// PasskeyFilter provides a generic filtering capability at runtime for PasskeyQuery.
+type PasskeyFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PasskeyFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *PasskeyFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(passkey.FieldID))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *PasskeyFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(passkey.FieldUserID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *PasskeyFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(passkey.FieldName))
+}
+
+// WhereCredentialID applies the entql []byte predicate on the credential_id field.
+func (f *PasskeyFilter) WhereCredentialID(p entql.BytesP) {
+	f.Where(p.Field(passkey.FieldCredentialID))
+}
+
+// WherePublicKey applies the entql []byte predicate on the public_key field.
+func (f *PasskeyFilter) WherePublicKey(p entql.BytesP) {
+	f.Where(p.Field(passkey.FieldPublicKey))
+}
+
+// WhereAttestationType applies the entql string predicate on the attestation_type field.
+func (f *PasskeyFilter) WhereAttestationType(p entql.StringP) {
+	f.Where(p.Field(passkey.FieldAttestationType))
+}
+
+// WhereAaguid applies the entql []byte predicate on the aaguid field.
+func (f *PasskeyFilter) WhereAaguid(p entql.BytesP) {
+	f.Where(p.Field(passkey.FieldAaguid))
+}
+
+// WhereSignCount applies the entql int64 predicate on the sign_count field.
+func (f *PasskeyFilter) WhereSignCount(p entql.Int64P) {
+	f.Where(p.Field(passkey.FieldSignCount))
+}
+
+// WhereCloneWarning applies the entql bool predicate on the clone_warning field.
+func (f *PasskeyFilter) WhereCloneWarning(p entql.BoolP) {
+	f.Where(p.Field(passkey.FieldCloneWarning))
+}
+
+// WhereUserVerified applies the entql bool predicate on the user_verified field.
+func (f *PasskeyFilter) WhereUserVerified(p entql.BoolP) {
+	f.Where(p.Field(passkey.FieldUserVerified))
+}
+
+// WhereBackupEligible applies the entql bool predicate on the backup_eligible field.
+func (f *PasskeyFilter) WhereBackupEligible(p entql.BoolP) {
+	f.Where(p.Field(passkey.FieldBackupEligible))
+}
+
+// WhereBackupState applies the entql bool predicate on the backup_state field.
+func (f *PasskeyFilter) WhereBackupState(p entql.BoolP) {
+	f.Where(p.Field(passkey.FieldBackupState))
+}
+
+// WhereTransports applies the entql json.RawMessage predicate on the transports field.
+func (f *PasskeyFilter) WhereTransports(p entql.BytesP) {
+	f.Where(p.Field(passkey.FieldTransports))
+}
+
+// WhereRpID applies the entql string predicate on the rp_id field.
+func (f *PasskeyFilter) WhereRpID(p entql.StringP) {
+	f.Where(p.Field(passkey.FieldRpID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PasskeyFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(passkey.FieldCreatedAt))
+}
+
+// WhereLastUsedAt applies the entql time.Time predicate on the last_used_at field.
+func (f *PasskeyFilter) WhereLastUsedAt(p entql.TimeP) {
+	f.Where(p.Field(passkey.FieldLastUsedAt))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *PasskeyFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *PasskeyFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *RecoveryCodeQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RecoveryCodeQuery builder.
+func (_q *RecoveryCodeQuery) Filter() *RecoveryCodeFilter {
+	return &RecoveryCodeFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RecoveryCodeMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RecoveryCodeMutation builder.
+func (m *RecoveryCodeMutation) Filter() *RecoveryCodeFilter {
+	return &RecoveryCodeFilter{config: m.config, predicateAdder: m}
+}
+
+// RecoveryCodeFilter provides a generic filtering capability at runtime for RecoveryCodeQuery.
+type RecoveryCodeFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RecoveryCodeFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *RecoveryCodeFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(recoverycode.FieldID))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *RecoveryCodeFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(recoverycode.FieldUserID))
+}
+
+// WhereCodeHash applies the entql string predicate on the code_hash field.
+func (f *RecoveryCodeFilter) WhereCodeHash(p entql.StringP) {
+	f.Where(p.Field(recoverycode.FieldCodeHash))
+}
+
+// WhereUsedAt applies the entql time.Time predicate on the used_at field.
+func (f *RecoveryCodeFilter) WhereUsedAt(p entql.TimeP) {
+	f.Where(p.Field(recoverycode.FieldUsedAt))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *RecoveryCodeFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(recoverycode.FieldCreatedAt))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *RecoveryCodeFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *RecoveryCodeFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *RefreshTokenQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2029,7 +2603,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2108,7 +2682,7 @@ type RevokedTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RevokedTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2158,7 +2732,7 @@ type RoleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RoleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2266,7 +2840,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2310,6 +2884,11 @@ func (f *SessionFilter) WhereIP(p entql.StringP) {
 // WhereUserAgent applies the entql string predicate on the user_agent field.
 func (f *SessionFilter) WhereUserAgent(p entql.StringP) {
 	f.Where(p.Field(session.FieldUserAgent))
+}
+
+// WhereDeviceID applies the entql string predicate on the device_id field.
+func (f *SessionFilter) WhereDeviceID(p entql.StringP) {
+	f.Where(p.Field(session.FieldDeviceID))
 }
 
 // WhereCreatedAt applies the entql time.Time predicate on the created_at field.
@@ -2366,7 +2945,7 @@ type SigningKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SigningKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2413,6 +2992,95 @@ func (f *SigningKeyFilter) WhereExpiresAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *TOTPCredentialQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TOTPCredentialQuery builder.
+func (_q *TOTPCredentialQuery) Filter() *TOTPCredentialFilter {
+	return &TOTPCredentialFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TOTPCredentialMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TOTPCredentialMutation builder.
+func (m *TOTPCredentialMutation) Filter() *TOTPCredentialFilter {
+	return &TOTPCredentialFilter{config: m.config, predicateAdder: m}
+}
+
+// TOTPCredentialFilter provides a generic filtering capability at runtime for TOTPCredentialQuery.
+type TOTPCredentialFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TOTPCredentialFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *TOTPCredentialFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(totpcredential.FieldID))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *TOTPCredentialFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(totpcredential.FieldUserID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *TOTPCredentialFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(totpcredential.FieldName))
+}
+
+// WhereSecretSealed applies the entql []byte predicate on the secret_sealed field.
+func (f *TOTPCredentialFilter) WhereSecretSealed(p entql.BytesP) {
+	f.Where(p.Field(totpcredential.FieldSecretSealed))
+}
+
+// WhereLastUsedStep applies the entql int64 predicate on the last_used_step field.
+func (f *TOTPCredentialFilter) WhereLastUsedStep(p entql.Int64P) {
+	f.Where(p.Field(totpcredential.FieldLastUsedStep))
+}
+
+// WhereConfirmedAt applies the entql time.Time predicate on the confirmed_at field.
+func (f *TOTPCredentialFilter) WhereConfirmedAt(p entql.TimeP) {
+	f.Where(p.Field(totpcredential.FieldConfirmedAt))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *TOTPCredentialFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(totpcredential.FieldCreatedAt))
+}
+
+// WhereLastUsedAt applies the entql time.Time predicate on the last_used_at field.
+func (f *TOTPCredentialFilter) WhereLastUsedAt(p entql.TimeP) {
+	f.Where(p.Field(totpcredential.FieldLastUsedAt))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *TOTPCredentialFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *TOTPCredentialFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *UserQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2441,7 +3109,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2529,4 +3197,116 @@ func (f *UserFilter) WhereHasMembershipsWith(preds ...predicate.Membership) {
 			p(s)
 		}
 	})))
+}
+
+// WhereHasPasskeys applies a predicate to check if query has an edge passkeys.
+func (f *UserFilter) WhereHasPasskeys() {
+	f.Where(entql.HasEdge("passkeys"))
+}
+
+// WhereHasPasskeysWith applies a predicate to check if query has an edge passkeys with a given conditions (other predicates).
+func (f *UserFilter) WhereHasPasskeysWith(preds ...predicate.Passkey) {
+	f.Where(entql.HasEdgeWith("passkeys", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTotpCredentials applies a predicate to check if query has an edge totp_credentials.
+func (f *UserFilter) WhereHasTotpCredentials() {
+	f.Where(entql.HasEdge("totp_credentials"))
+}
+
+// WhereHasTotpCredentialsWith applies a predicate to check if query has an edge totp_credentials with a given conditions (other predicates).
+func (f *UserFilter) WhereHasTotpCredentialsWith(preds ...predicate.TOTPCredential) {
+	f.Where(entql.HasEdgeWith("totp_credentials", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRecoveryCodes applies a predicate to check if query has an edge recovery_codes.
+func (f *UserFilter) WhereHasRecoveryCodes() {
+	f.Where(entql.HasEdge("recovery_codes"))
+}
+
+// WhereHasRecoveryCodesWith applies a predicate to check if query has an edge recovery_codes with a given conditions (other predicates).
+func (f *UserFilter) WhereHasRecoveryCodesWith(preds ...predicate.RecoveryCode) {
+	f.Where(entql.HasEdgeWith("recovery_codes", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *WebAuthnCeremonyQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the WebAuthnCeremonyQuery builder.
+func (_q *WebAuthnCeremonyQuery) Filter() *WebAuthnCeremonyFilter {
+	return &WebAuthnCeremonyFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *WebAuthnCeremonyMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the WebAuthnCeremonyMutation builder.
+func (m *WebAuthnCeremonyMutation) Filter() *WebAuthnCeremonyFilter {
+	return &WebAuthnCeremonyFilter{config: m.config, predicateAdder: m}
+}
+
+// WebAuthnCeremonyFilter provides a generic filtering capability at runtime for WebAuthnCeremonyQuery.
+type WebAuthnCeremonyFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *WebAuthnCeremonyFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *WebAuthnCeremonyFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(webauthnceremony.FieldID))
+}
+
+// WhereTokenHash applies the entql string predicate on the token_hash field.
+func (f *WebAuthnCeremonyFilter) WhereTokenHash(p entql.StringP) {
+	f.Where(p.Field(webauthnceremony.FieldTokenHash))
+}
+
+// WherePurpose applies the entql string predicate on the purpose field.
+func (f *WebAuthnCeremonyFilter) WherePurpose(p entql.StringP) {
+	f.Where(p.Field(webauthnceremony.FieldPurpose))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *WebAuthnCeremonyFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(webauthnceremony.FieldUserID))
+}
+
+// WhereSessionData applies the entql []byte predicate on the session_data field.
+func (f *WebAuthnCeremonyFilter) WhereSessionData(p entql.BytesP) {
+	f.Where(p.Field(webauthnceremony.FieldSessionData))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *WebAuthnCeremonyFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(webauthnceremony.FieldCreatedAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *WebAuthnCeremonyFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(webauthnceremony.FieldExpiresAt))
 }

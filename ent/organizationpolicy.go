@@ -34,7 +34,7 @@ type OrganizationPolicy struct {
 	SessionAbsoluteLifetimeSeconds int `json:"session_absolute_lifetime_seconds,omitempty"`
 	// SessionIdleLifetimeSeconds holds the value of the "session_idle_lifetime_seconds" field.
 	SessionIdleLifetimeSeconds int `json:"session_idle_lifetime_seconds,omitempty"`
-	// PasswordMinLength holds the value of the "password_min_length" field.
+	// NIST SP 800-63B: at least 8; no composition rules, breached passwords refused
 	PasswordMinLength int `json:"password_min_length,omitempty"`
 	// EnforceSSO holds the value of the "enforce_sso" field.
 	EnforceSSO bool `json:"enforce_sso,omitempty"`

@@ -12,18 +12,24 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
+	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
+	"github.com/gatehouse-id/gatehouse/ent/passkey"
+	"github.com/gatehouse-id/gatehouse/ent/recoverycode"
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
 	"github.com/gatehouse-id/gatehouse/ent/role"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/signingkey"
+	"github.com/gatehouse-id/gatehouse/ent/totpcredential"
 	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/ent/webauthnceremony"
 )
 
 // prefixMap maps id prefixes to table names.
@@ -35,17 +41,23 @@ var prefixMap = map[string]string{
 	"conn": connection.Table,
 	"cns":  consent.Table,
 	"dom":  domain.Table,
+	"ech":  emailchallenge.Table,
+	"fnl":  funnelcount.Table,
 	"grt":  grant.Table,
 	"ltx":  logintransaction.Table,
 	"mem":  membership.Table,
 	"org":  organization.Table,
 	"pol":  organizationpolicy.Table,
+	"pk":   passkey.Table,
+	"rcv":  recoverycode.Table,
 	"rt":   refreshtoken.Table,
 	"rvk":  revokedtoken.Table,
 	"rol":  role.Table,
 	"ses":  session.Table,
 	"sk":   signingkey.Table,
+	"totp": totpcredential.Table,
 	"usr":  user.Table,
+	"wac":  webauthnceremony.Table,
 }
 
 // IDToType maps a prefixed id to the table of its type. Resolvers pass it to

@@ -33,6 +33,8 @@ type Session struct {
 	IP string `json:"ip,omitempty"`
 	// UserAgent holds the value of the "user_agent" field.
 	UserAgent string `json:"user_agent,omitempty"`
+	// the browser's device cookie id (web/device.go), to tell a new device from a known one
+	DeviceID string `json:"device_id,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// LastSeenAt holds the value of the "last_seen_at" field.
@@ -57,7 +59,7 @@ func (*Session) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case session.FieldIdleTimeoutSeconds:
 			values[i] = new(sql.NullInt64)
-		case session.FieldTokenHash, session.FieldAcr, session.FieldIP, session.FieldUserAgent:
+		case session.FieldTokenHash, session.FieldAcr, session.FieldIP, session.FieldUserAgent, session.FieldDeviceID:
 			values[i] = new(sql.NullString)
 		case session.FieldAuthTime, session.FieldCreatedAt, session.FieldLastSeenAt, session.FieldExpiresAt, session.FieldRevokedAt:
 			values[i] = new(sql.NullTime)
@@ -125,6 +127,12 @@ func (_m *Session) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field user_agent", values[i])
 			} else if value.Valid {
 				_m.UserAgent = value.String
+			}
+		case session.FieldDeviceID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field device_id", values[i])
+			} else if value.Valid {
+				_m.DeviceID = value.String
 			}
 		case session.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -212,6 +220,9 @@ func (_m *Session) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("user_agent=")
 	builder.WriteString(_m.UserAgent)
+	builder.WriteString(", ")
+	builder.WriteString("device_id=")
+	builder.WriteString(_m.DeviceID)
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))

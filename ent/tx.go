@@ -28,6 +28,10 @@ type Tx struct {
 	Consent *ConsentClient
 	// Domain is the client for interacting with the Domain builders.
 	Domain *DomainClient
+	// EmailChallenge is the client for interacting with the EmailChallenge builders.
+	EmailChallenge *EmailChallengeClient
+	// FunnelCount is the client for interacting with the FunnelCount builders.
+	FunnelCount *FunnelCountClient
 	// Grant is the client for interacting with the Grant builders.
 	Grant *GrantClient
 	// LoginTransaction is the client for interacting with the LoginTransaction builders.
@@ -38,6 +42,10 @@ type Tx struct {
 	Organization *OrganizationClient
 	// OrganizationPolicy is the client for interacting with the OrganizationPolicy builders.
 	OrganizationPolicy *OrganizationPolicyClient
+	// Passkey is the client for interacting with the Passkey builders.
+	Passkey *PasskeyClient
+	// RecoveryCode is the client for interacting with the RecoveryCode builders.
+	RecoveryCode *RecoveryCodeClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// RevokedToken is the client for interacting with the RevokedToken builders.
@@ -48,8 +56,12 @@ type Tx struct {
 	Session *SessionClient
 	// SigningKey is the client for interacting with the SigningKey builders.
 	SigningKey *SigningKeyClient
+	// TOTPCredential is the client for interacting with the TOTPCredential builders.
+	TOTPCredential *TOTPCredentialClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// WebAuthnCeremony is the client for interacting with the WebAuthnCeremony builders.
+	WebAuthnCeremony *WebAuthnCeremonyClient
 
 	// lazily loaded.
 	client     *Client
@@ -188,17 +200,23 @@ func (tx *Tx) init() {
 	tx.Connection = NewConnectionClient(tx.config)
 	tx.Consent = NewConsentClient(tx.config)
 	tx.Domain = NewDomainClient(tx.config)
+	tx.EmailChallenge = NewEmailChallengeClient(tx.config)
+	tx.FunnelCount = NewFunnelCountClient(tx.config)
 	tx.Grant = NewGrantClient(tx.config)
 	tx.LoginTransaction = NewLoginTransactionClient(tx.config)
 	tx.Membership = NewMembershipClient(tx.config)
 	tx.Organization = NewOrganizationClient(tx.config)
 	tx.OrganizationPolicy = NewOrganizationPolicyClient(tx.config)
+	tx.Passkey = NewPasskeyClient(tx.config)
+	tx.RecoveryCode = NewRecoveryCodeClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.RevokedToken = NewRevokedTokenClient(tx.config)
 	tx.Role = NewRoleClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.SigningKey = NewSigningKeyClient(tx.config)
+	tx.TOTPCredential = NewTOTPCredentialClient(tx.config)
 	tx.User = NewUserClient(tx.config)
+	tx.WebAuthnCeremony = NewWebAuthnCeremonyClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

@@ -43,7 +43,7 @@ type User struct {
 	LastLoginAt *time.Time `json:"last_login_at,omitempty"`
 	// Metadata holds the value of the "metadata" field.
 	Metadata map[string]interface{} `json:"metadata,omitempty"`
-	// argon2id PHC string; empty when the user has no password
+	// argon2id PHC string, or an imported bcrypt hash until the next sign-in upgrades it; empty when the user has no password
 	PasswordHash string `json:"-"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
@@ -55,13 +55,22 @@ type User struct {
 type UserEdges struct {
 	// Memberships holds the value of the memberships edge.
 	Memberships []*Membership `json:"memberships,omitempty"`
+	// Passkeys holds the value of the passkeys edge.
+	Passkeys []*Passkey `json:"passkeys,omitempty"`
+	// TotpCredentials holds the value of the totp_credentials edge.
+	TotpCredentials []*TOTPCredential `json:"totp_credentials,omitempty"`
+	// RecoveryCodes holds the value of the recovery_codes edge.
+	RecoveryCodes []*RecoveryCode `json:"recovery_codes,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
+	loadedTypes [4]bool
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
 
-	namedMemberships map[string][]*Membership
+	namedMemberships     map[string][]*Membership
+	namedPasskeys        map[string][]*Passkey
+	namedTotpCredentials map[string][]*TOTPCredential
+	namedRecoveryCodes   map[string][]*RecoveryCode
 }
 
 // MembershipsOrErr returns the Memberships value or an error if the edge
@@ -71,6 +80,33 @@ func (e UserEdges) MembershipsOrErr() ([]*Membership, error) {
 		return e.Memberships, nil
 	}
 	return nil, &NotLoadedError{edge: "memberships"}
+}
+
+// PasskeysOrErr returns the Passkeys value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) PasskeysOrErr() ([]*Passkey, error) {
+	if e.loadedTypes[1] {
+		return e.Passkeys, nil
+	}
+	return nil, &NotLoadedError{edge: "passkeys"}
+}
+
+// TotpCredentialsOrErr returns the TotpCredentials value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) TotpCredentialsOrErr() ([]*TOTPCredential, error) {
+	if e.loadedTypes[2] {
+		return e.TotpCredentials, nil
+	}
+	return nil, &NotLoadedError{edge: "totp_credentials"}
+}
+
+// RecoveryCodesOrErr returns the RecoveryCodes value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) RecoveryCodesOrErr() ([]*RecoveryCode, error) {
+	if e.loadedTypes[3] {
+		return e.RecoveryCodes, nil
+	}
+	return nil, &NotLoadedError{edge: "recovery_codes"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -208,6 +244,21 @@ func (_m *User) QueryMemberships() *MembershipQuery {
 	return NewUserClient(_m.config).QueryMemberships(_m)
 }
 
+// QueryPasskeys queries the "passkeys" edge of the User entity.
+func (_m *User) QueryPasskeys() *PasskeyQuery {
+	return NewUserClient(_m.config).QueryPasskeys(_m)
+}
+
+// QueryTotpCredentials queries the "totp_credentials" edge of the User entity.
+func (_m *User) QueryTotpCredentials() *TOTPCredentialQuery {
+	return NewUserClient(_m.config).QueryTotpCredentials(_m)
+}
+
+// QueryRecoveryCodes queries the "recovery_codes" edge of the User entity.
+func (_m *User) QueryRecoveryCodes() *RecoveryCodeQuery {
+	return NewUserClient(_m.config).QueryRecoveryCodes(_m)
+}
+
 // Update returns a builder for updating this User.
 // Note that you need to call User.Unwrap() before calling this method if this User
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -295,6 +346,78 @@ func (_m *User) appendNamedMemberships(name string, edges ...*Membership) {
 		_m.Edges.namedMemberships[name] = []*Membership{}
 	} else {
 		_m.Edges.namedMemberships[name] = append(_m.Edges.namedMemberships[name], edges...)
+	}
+}
+
+// NamedPasskeys returns the Passkeys named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedPasskeys(name string) ([]*Passkey, error) {
+	if _m.Edges.namedPasskeys == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedPasskeys[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedPasskeys(name string, edges ...*Passkey) {
+	if _m.Edges.namedPasskeys == nil {
+		_m.Edges.namedPasskeys = make(map[string][]*Passkey)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedPasskeys[name] = []*Passkey{}
+	} else {
+		_m.Edges.namedPasskeys[name] = append(_m.Edges.namedPasskeys[name], edges...)
+	}
+}
+
+// NamedTotpCredentials returns the TotpCredentials named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedTotpCredentials(name string) ([]*TOTPCredential, error) {
+	if _m.Edges.namedTotpCredentials == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedTotpCredentials[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedTotpCredentials(name string, edges ...*TOTPCredential) {
+	if _m.Edges.namedTotpCredentials == nil {
+		_m.Edges.namedTotpCredentials = make(map[string][]*TOTPCredential)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedTotpCredentials[name] = []*TOTPCredential{}
+	} else {
+		_m.Edges.namedTotpCredentials[name] = append(_m.Edges.namedTotpCredentials[name], edges...)
+	}
+}
+
+// NamedRecoveryCodes returns the RecoveryCodes named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedRecoveryCodes(name string) ([]*RecoveryCode, error) {
+	if _m.Edges.namedRecoveryCodes == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedRecoveryCodes[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedRecoveryCodes(name string, edges ...*RecoveryCode) {
+	if _m.Edges.namedRecoveryCodes == nil {
+		_m.Edges.namedRecoveryCodes = make(map[string][]*RecoveryCode)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedRecoveryCodes[name] = []*RecoveryCode{}
+	} else {
+		_m.Edges.namedRecoveryCodes[name] = append(_m.Edges.namedRecoveryCodes[name], edges...)
 	}
 }
 

@@ -251,6 +251,67 @@ var (
 			},
 		},
 	}
+	// EmailChallengesColumns holds the columns for the "email_challenges" table.
+	EmailChallengesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"SIGNUP", "LOGIN", "RECOVERY", "EMAIL_CHANGE"}},
+		{Name: "email", Type: field.TypeString, Size: 320},
+		{Name: "user_id", Type: field.TypeString, Nullable: true},
+		{Name: "code_hash", Type: field.TypeString},
+		{Name: "link_hash", Type: field.TypeString, Unique: true},
+		{Name: "browser_hash", Type: field.TypeString, Nullable: true},
+		{Name: "auth_request_id", Type: field.TypeString, Nullable: true},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "data", Type: field.TypeJSON, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true},
+	}
+	// EmailChallengesTable holds the schema information for the "email_challenges" table.
+	EmailChallengesTable = &schema.Table{
+		Name:       "email_challenges",
+		Columns:    EmailChallengesColumns,
+		PrimaryKey: []*schema.Column{EmailChallengesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "emailchallenge_email_purpose",
+				Unique:  false,
+				Columns: []*schema.Column{EmailChallengesColumns[2], EmailChallengesColumns[1]},
+			},
+			{
+				Name:    "emailchallenge_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{EmailChallengesColumns[3]},
+			},
+			{
+				Name:    "emailchallenge_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{EmailChallengesColumns[11]},
+			},
+		},
+	}
+	// FunnelCountsColumns holds the columns for the "funnel_counts" table.
+	FunnelCountsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "day", Type: field.TypeString, Size: 10},
+		{Name: "organization_id", Type: field.TypeString, Default: ""},
+		{Name: "application_id", Type: field.TypeString, Default: ""},
+		{Name: "event", Type: field.TypeString, Size: 64},
+		{Name: "count", Type: field.TypeInt64, Default: 0},
+	}
+	// FunnelCountsTable holds the schema information for the "funnel_counts" table.
+	FunnelCountsTable = &schema.Table{
+		Name:       "funnel_counts",
+		Columns:    FunnelCountsColumns,
+		PrimaryKey: []*schema.Column{FunnelCountsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "funnelcount_organization_id_day_application_id_event",
+				Unique:  true,
+				Columns: []*schema.Column{FunnelCountsColumns[2], FunnelCountsColumns[1], FunnelCountsColumns[3], FunnelCountsColumns[4]},
+			},
+		},
+	}
 	// GrantsColumns holds the columns for the "grants" table.
 	GrantsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -389,7 +450,7 @@ var (
 		{Name: "allowed_login_methods", Type: field.TypeJSON},
 		{Name: "session_absolute_lifetime_seconds", Type: field.TypeInt, Default: 604800},
 		{Name: "session_idle_lifetime_seconds", Type: field.TypeInt, Default: 86400},
-		{Name: "password_min_length", Type: field.TypeInt, Default: 10},
+		{Name: "password_min_length", Type: field.TypeInt, Default: 8},
 		{Name: "enforce_sso", Type: field.TypeBool, Default: false},
 		{Name: "organization_id", Type: field.TypeString, Unique: true},
 	}
@@ -404,6 +465,75 @@ var (
 				Columns:    []*schema.Column{OrganizationPoliciesColumns[9]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.Cascade,
+			},
+		},
+	}
+	// PasskeysColumns holds the columns for the "passkeys" table.
+	PasskeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "name", Type: field.TypeString, Size: 100, Default: "Passkey"},
+		{Name: "credential_id", Type: field.TypeBytes, Unique: true, Size: 1023},
+		{Name: "public_key", Type: field.TypeBytes},
+		{Name: "attestation_type", Type: field.TypeString, Nullable: true},
+		{Name: "aaguid", Type: field.TypeBytes, Nullable: true},
+		{Name: "sign_count", Type: field.TypeInt64, Default: 0},
+		{Name: "clone_warning", Type: field.TypeBool, Default: false},
+		{Name: "user_verified", Type: field.TypeBool, Default: false},
+		{Name: "backup_eligible", Type: field.TypeBool, Default: false},
+		{Name: "backup_state", Type: field.TypeBool, Default: false},
+		{Name: "transports", Type: field.TypeJSON, Nullable: true},
+		{Name: "rp_id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "user_id", Type: field.TypeString},
+	}
+	// PasskeysTable holds the schema information for the "passkeys" table.
+	PasskeysTable = &schema.Table{
+		Name:       "passkeys",
+		Columns:    PasskeysColumns,
+		PrimaryKey: []*schema.Column{PasskeysColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "passkeys_users_passkeys",
+				Columns:    []*schema.Column{PasskeysColumns[15]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "passkey_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{PasskeysColumns[15]},
+			},
+		},
+	}
+	// RecoveryCodesColumns holds the columns for the "recovery_codes" table.
+	RecoveryCodesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "code_hash", Type: field.TypeString},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeString},
+	}
+	// RecoveryCodesTable holds the schema information for the "recovery_codes" table.
+	RecoveryCodesTable = &schema.Table{
+		Name:       "recovery_codes",
+		Columns:    RecoveryCodesColumns,
+		PrimaryKey: []*schema.Column{RecoveryCodesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "recovery_codes_users_recovery_codes",
+				Columns:    []*schema.Column{RecoveryCodesColumns[4]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "recoverycode_user_id_code_hash",
+				Unique:  true,
+				Columns: []*schema.Column{RecoveryCodesColumns[4], RecoveryCodesColumns[1]},
 			},
 		},
 	}
@@ -499,6 +629,7 @@ var (
 		{Name: "acr", Type: field.TypeString, Nullable: true},
 		{Name: "ip", Type: field.TypeString, Nullable: true},
 		{Name: "user_agent", Type: field.TypeString, Nullable: true},
+		{Name: "device_id", Type: field.TypeString, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "last_seen_at", Type: field.TypeTime},
 		{Name: "expires_at", Type: field.TypeTime},
@@ -542,6 +673,38 @@ var (
 			},
 		},
 	}
+	// TotpCredentialsColumns holds the columns for the "totp_credentials" table.
+	TotpCredentialsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "name", Type: field.TypeString, Size: 100, Default: "Authenticator app"},
+		{Name: "secret_sealed", Type: field.TypeBytes},
+		{Name: "last_used_step", Type: field.TypeInt64, Default: 0},
+		{Name: "confirmed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "user_id", Type: field.TypeString},
+	}
+	// TotpCredentialsTable holds the schema information for the "totp_credentials" table.
+	TotpCredentialsTable = &schema.Table{
+		Name:       "totp_credentials",
+		Columns:    TotpCredentialsColumns,
+		PrimaryKey: []*schema.Column{TotpCredentialsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "totp_credentials_users_totp_credentials",
+				Columns:    []*schema.Column{TotpCredentialsColumns[7]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "totpcredential_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{TotpCredentialsColumns[7]},
+			},
+		},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -564,6 +727,29 @@ var (
 		Name:       "users",
 		Columns:    UsersColumns,
 		PrimaryKey: []*schema.Column{UsersColumns[0]},
+	}
+	// WebAuthnCeremoniesColumns holds the columns for the "web_authn_ceremonies" table.
+	WebAuthnCeremoniesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "token_hash", Type: field.TypeString, Unique: true},
+		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"REGISTER", "LOGIN", "SECOND_FACTOR"}},
+		{Name: "user_id", Type: field.TypeString, Nullable: true},
+		{Name: "session_data", Type: field.TypeBytes},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+	}
+	// WebAuthnCeremoniesTable holds the schema information for the "web_authn_ceremonies" table.
+	WebAuthnCeremoniesTable = &schema.Table{
+		Name:       "web_authn_ceremonies",
+		Columns:    WebAuthnCeremoniesColumns,
+		PrimaryKey: []*schema.Column{WebAuthnCeremoniesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "webauthnceremony_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebAuthnCeremoniesColumns[6]},
+			},
+		},
 	}
 	// MembershipRolesColumns holds the columns for the "membership_roles" table.
 	MembershipRolesColumns = []*schema.Column{
@@ -599,17 +785,23 @@ var (
 		ConnectionsTable,
 		ConsentsTable,
 		DomainsTable,
+		EmailChallengesTable,
+		FunnelCountsTable,
 		GrantsTable,
 		LoginTransactionsTable,
 		MembershipsTable,
 		OrganizationsTable,
 		OrganizationPoliciesTable,
+		PasskeysTable,
+		RecoveryCodesTable,
 		RefreshTokensTable,
 		RevokedTokensTable,
 		RolesTable,
 		SessionsTable,
 		SigningKeysTable,
+		TotpCredentialsTable,
 		UsersTable,
+		WebAuthnCeremoniesTable,
 		MembershipRolesTable,
 	}
 )
@@ -621,8 +813,11 @@ func init() {
 	MembershipsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	MembershipsTable.ForeignKeys[1].RefTable = UsersTable
 	OrganizationPoliciesTable.ForeignKeys[0].RefTable = OrganizationsTable
+	PasskeysTable.ForeignKeys[0].RefTable = UsersTable
+	RecoveryCodesTable.ForeignKeys[0].RefTable = UsersTable
 	RefreshTokensTable.ForeignKeys[0].RefTable = GrantsTable
 	RolesTable.ForeignKeys[0].RefTable = OrganizationsTable
+	TotpCredentialsTable.ForeignKeys[0].RefTable = UsersTable
 	MembershipRolesTable.ForeignKeys[0].RefTable = MembershipsTable
 	MembershipRolesTable.ForeignKeys[1].RefTable = RolesTable
 }

@@ -27,6 +27,12 @@ type Consent func(*sql.Selector)
 // Domain is the predicate function for domain builders.
 type Domain func(*sql.Selector)
 
+// EmailChallenge is the predicate function for emailchallenge builders.
+type EmailChallenge func(*sql.Selector)
+
+// FunnelCount is the predicate function for funnelcount builders.
+type FunnelCount func(*sql.Selector)
+
 // Grant is the predicate function for grant builders.
 type Grant func(*sql.Selector)
 
@@ -41,6 +47,12 @@ type Organization func(*sql.Selector)
 
 // OrganizationPolicy is the predicate function for organizationpolicy builders.
 type OrganizationPolicy func(*sql.Selector)
+
+// Passkey is the predicate function for passkey builders.
+type Passkey func(*sql.Selector)
+
+// RecoveryCode is the predicate function for recoverycode builders.
+type RecoveryCode func(*sql.Selector)
 
 // RefreshToken is the predicate function for refreshtoken builders.
 type RefreshToken func(*sql.Selector)
@@ -57,5 +69,11 @@ type Session func(*sql.Selector)
 // SigningKey is the predicate function for signingkey builders.
 type SigningKey func(*sql.Selector)
 
+// TOTPCredential is the predicate function for totpcredential builders.
+type TOTPCredential func(*sql.Selector)
+
 // User is the predicate function for user builders.
 type User func(*sql.Selector)
+
+// WebAuthnCeremony is the predicate function for webauthnceremony builders.
+type WebAuthnCeremony func(*sql.Selector)

@@ -279,6 +279,54 @@ func (f DomainMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DomainMutation", m)
 }
 
+// The EmailChallengeQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type EmailChallengeQueryRuleFunc func(context.Context, *ent.EmailChallengeQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f EmailChallengeQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.EmailChallengeQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.EmailChallengeQuery", q)
+}
+
+// The EmailChallengeMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type EmailChallengeMutationRuleFunc func(context.Context, *ent.EmailChallengeMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f EmailChallengeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.EmailChallengeMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.EmailChallengeMutation", m)
+}
+
+// The FunnelCountQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type FunnelCountQueryRuleFunc func(context.Context, *ent.FunnelCountQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f FunnelCountQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FunnelCountQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.FunnelCountQuery", q)
+}
+
+// The FunnelCountMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type FunnelCountMutationRuleFunc func(context.Context, *ent.FunnelCountMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f FunnelCountMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.FunnelCountMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.FunnelCountMutation", m)
+}
+
 // The GrantQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type GrantQueryRuleFunc func(context.Context, *ent.GrantQuery) error
@@ -397,6 +445,54 @@ func (f OrganizationPolicyMutationRuleFunc) EvalMutation(ctx context.Context, m 
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OrganizationPolicyMutation", m)
+}
+
+// The PasskeyQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PasskeyQueryRuleFunc func(context.Context, *ent.PasskeyQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PasskeyQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PasskeyQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PasskeyQuery", q)
+}
+
+// The PasskeyMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PasskeyMutationRuleFunc func(context.Context, *ent.PasskeyMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PasskeyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PasskeyMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PasskeyMutation", m)
+}
+
+// The RecoveryCodeQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RecoveryCodeQueryRuleFunc func(context.Context, *ent.RecoveryCodeQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RecoveryCodeQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RecoveryCodeQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RecoveryCodeQuery", q)
+}
+
+// The RecoveryCodeMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RecoveryCodeMutationRuleFunc func(context.Context, *ent.RecoveryCodeMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RecoveryCodeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RecoveryCodeMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RecoveryCodeMutation", m)
 }
 
 // The RefreshTokenQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -519,6 +615,30 @@ func (f SigningKeyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Muta
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SigningKeyMutation", m)
 }
 
+// The TOTPCredentialQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type TOTPCredentialQueryRuleFunc func(context.Context, *ent.TOTPCredentialQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f TOTPCredentialQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TOTPCredentialQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.TOTPCredentialQuery", q)
+}
+
+// The TOTPCredentialMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type TOTPCredentialMutationRuleFunc func(context.Context, *ent.TOTPCredentialMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f TOTPCredentialMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.TOTPCredentialMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TOTPCredentialMutation", m)
+}
+
 // The UserQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type UserQueryRuleFunc func(context.Context, *ent.UserQuery) error
@@ -541,6 +661,30 @@ func (f UserMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) 
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.UserMutation", m)
+}
+
+// The WebAuthnCeremonyQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type WebAuthnCeremonyQueryRuleFunc func(context.Context, *ent.WebAuthnCeremonyQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f WebAuthnCeremonyQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.WebAuthnCeremonyQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.WebAuthnCeremonyQuery", q)
+}
+
+// The WebAuthnCeremonyMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type WebAuthnCeremonyMutationRuleFunc func(context.Context, *ent.WebAuthnCeremonyMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f WebAuthnCeremonyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.WebAuthnCeremonyMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.WebAuthnCeremonyMutation", m)
 }
 
 type (
@@ -592,6 +736,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.DomainQuery:
 		return q.Filter(), nil
+	case *ent.EmailChallengeQuery:
+		return q.Filter(), nil
+	case *ent.FunnelCountQuery:
+		return q.Filter(), nil
 	case *ent.GrantQuery:
 		return q.Filter(), nil
 	case *ent.LoginTransactionQuery:
@@ -601,6 +749,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.OrganizationQuery:
 		return q.Filter(), nil
 	case *ent.OrganizationPolicyQuery:
+		return q.Filter(), nil
+	case *ent.PasskeyQuery:
+		return q.Filter(), nil
+	case *ent.RecoveryCodeQuery:
 		return q.Filter(), nil
 	case *ent.RefreshTokenQuery:
 		return q.Filter(), nil
@@ -612,7 +764,11 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.SigningKeyQuery:
 		return q.Filter(), nil
+	case *ent.TOTPCredentialQuery:
+		return q.Filter(), nil
 	case *ent.UserQuery:
+		return q.Filter(), nil
+	case *ent.WebAuthnCeremonyQuery:
 		return q.Filter(), nil
 	default:
 		return nil, Denyf("ent/privacy: unexpected query type %T for query filter", q)
@@ -635,6 +791,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.DomainMutation:
 		return m.Filter(), nil
+	case *ent.EmailChallengeMutation:
+		return m.Filter(), nil
+	case *ent.FunnelCountMutation:
+		return m.Filter(), nil
 	case *ent.GrantMutation:
 		return m.Filter(), nil
 	case *ent.LoginTransactionMutation:
@@ -644,6 +804,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.OrganizationMutation:
 		return m.Filter(), nil
 	case *ent.OrganizationPolicyMutation:
+		return m.Filter(), nil
+	case *ent.PasskeyMutation:
+		return m.Filter(), nil
+	case *ent.RecoveryCodeMutation:
 		return m.Filter(), nil
 	case *ent.RefreshTokenMutation:
 		return m.Filter(), nil
@@ -655,7 +819,11 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.SigningKeyMutation:
 		return m.Filter(), nil
+	case *ent.TOTPCredentialMutation:
+		return m.Filter(), nil
 	case *ent.UserMutation:
+		return m.Filter(), nil
+	case *ent.WebAuthnCeremonyMutation:
 		return m.Filter(), nil
 	default:
 		return nil, Denyf("ent/privacy: unexpected mutation type %T for mutation filter", m)

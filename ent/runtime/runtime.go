@@ -13,11 +13,15 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
+	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
+	"github.com/gatehouse-id/gatehouse/ent/passkey"
+	"github.com/gatehouse-id/gatehouse/ent/recoverycode"
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
 	"github.com/gatehouse-id/gatehouse/ent/role"
@@ -25,7 +29,9 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/signingkey"
+	"github.com/gatehouse-id/gatehouse/ent/totpcredential"
 	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/ent/webauthnceremony"
 
 	"entgo.io/ent"
 	"entgo.io/ent/privacy"
@@ -387,6 +393,124 @@ func init() {
 	domainDescID := domainMixinFields0[0].Descriptor()
 	// domain.DefaultID holds the default value on creation for the id field.
 	domain.DefaultID = domainDescID.Default.(func() pulid.ID)
+	emailchallengeMixin := schema.EmailChallenge{}.Mixin()
+	emailchallenge.Policy = privacy.NewPolicies(schema.EmailChallenge{})
+	emailchallenge.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := emailchallenge.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	emailchallengeMixinFields0 := emailchallengeMixin[0].Fields()
+	_ = emailchallengeMixinFields0
+	emailchallengeFields := schema.EmailChallenge{}.Fields()
+	_ = emailchallengeFields
+	// emailchallengeDescEmail is the schema descriptor for email field.
+	emailchallengeDescEmail := emailchallengeFields[1].Descriptor()
+	// emailchallenge.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	emailchallenge.EmailValidator = func() func(string) error {
+		validators := emailchallengeDescEmail.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(email string) error {
+			for _, fn := range fns {
+				if err := fn(email); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// emailchallengeDescCodeHash is the schema descriptor for code_hash field.
+	emailchallengeDescCodeHash := emailchallengeFields[3].Descriptor()
+	// emailchallenge.CodeHashValidator is a validator for the "code_hash" field. It is called by the builders before save.
+	emailchallenge.CodeHashValidator = emailchallengeDescCodeHash.Validators[0].(func(string) error)
+	// emailchallengeDescLinkHash is the schema descriptor for link_hash field.
+	emailchallengeDescLinkHash := emailchallengeFields[4].Descriptor()
+	// emailchallenge.LinkHashValidator is a validator for the "link_hash" field. It is called by the builders before save.
+	emailchallenge.LinkHashValidator = emailchallengeDescLinkHash.Validators[0].(func(string) error)
+	// emailchallengeDescAttempts is the schema descriptor for attempts field.
+	emailchallengeDescAttempts := emailchallengeFields[7].Descriptor()
+	// emailchallenge.DefaultAttempts holds the default value on creation for the attempts field.
+	emailchallenge.DefaultAttempts = emailchallengeDescAttempts.Default.(int)
+	// emailchallengeDescCreatedAt is the schema descriptor for created_at field.
+	emailchallengeDescCreatedAt := emailchallengeFields[9].Descriptor()
+	// emailchallenge.DefaultCreatedAt holds the default value on creation for the created_at field.
+	emailchallenge.DefaultCreatedAt = emailchallengeDescCreatedAt.Default.(func() time.Time)
+	// emailchallengeDescID is the schema descriptor for id field.
+	emailchallengeDescID := emailchallengeMixinFields0[0].Descriptor()
+	// emailchallenge.DefaultID holds the default value on creation for the id field.
+	emailchallenge.DefaultID = emailchallengeDescID.Default.(func() pulid.ID)
+	funnelcountMixin := schema.FunnelCount{}.Mixin()
+	funnelcount.Policy = privacy.NewPolicies(schema.FunnelCount{})
+	funnelcount.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := funnelcount.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	funnelcountMixinFields0 := funnelcountMixin[0].Fields()
+	_ = funnelcountMixinFields0
+	funnelcountFields := schema.FunnelCount{}.Fields()
+	_ = funnelcountFields
+	// funnelcountDescDay is the schema descriptor for day field.
+	funnelcountDescDay := funnelcountFields[0].Descriptor()
+	// funnelcount.DayValidator is a validator for the "day" field. It is called by the builders before save.
+	funnelcount.DayValidator = func() func(string) error {
+		validators := funnelcountDescDay.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(day string) error {
+			for _, fn := range fns {
+				if err := fn(day); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// funnelcountDescOrganizationID is the schema descriptor for organization_id field.
+	funnelcountDescOrganizationID := funnelcountFields[1].Descriptor()
+	// funnelcount.DefaultOrganizationID holds the default value on creation for the organization_id field.
+	funnelcount.DefaultOrganizationID = funnelcountDescOrganizationID.Default.(string)
+	// funnelcountDescApplicationID is the schema descriptor for application_id field.
+	funnelcountDescApplicationID := funnelcountFields[2].Descriptor()
+	// funnelcount.DefaultApplicationID holds the default value on creation for the application_id field.
+	funnelcount.DefaultApplicationID = funnelcountDescApplicationID.Default.(string)
+	// funnelcountDescEvent is the schema descriptor for event field.
+	funnelcountDescEvent := funnelcountFields[3].Descriptor()
+	// funnelcount.EventValidator is a validator for the "event" field. It is called by the builders before save.
+	funnelcount.EventValidator = func() func(string) error {
+		validators := funnelcountDescEvent.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(event string) error {
+			for _, fn := range fns {
+				if err := fn(event); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// funnelcountDescCount is the schema descriptor for count field.
+	funnelcountDescCount := funnelcountFields[4].Descriptor()
+	// funnelcount.DefaultCount holds the default value on creation for the count field.
+	funnelcount.DefaultCount = funnelcountDescCount.Default.(int64)
+	// funnelcountDescID is the schema descriptor for id field.
+	funnelcountDescID := funnelcountMixinFields0[0].Descriptor()
+	// funnelcount.DefaultID holds the default value on creation for the id field.
+	funnelcount.DefaultID = funnelcountDescID.Default.(func() pulid.ID)
 	grantMixin := schema.Grant{}.Mixin()
 	grant.Policy = privacy.NewPolicies(schema.Grant{})
 	grant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -615,6 +739,114 @@ func init() {
 	organizationpolicyDescID := organizationpolicyMixinFields0[0].Descriptor()
 	// organizationpolicy.DefaultID holds the default value on creation for the id field.
 	organizationpolicy.DefaultID = organizationpolicyDescID.Default.(func() pulid.ID)
+	passkeyMixin := schema.Passkey{}.Mixin()
+	passkey.Policy = privacy.NewPolicies(schema.Passkey{})
+	passkey.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := passkey.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	passkeyMixinFields0 := passkeyMixin[0].Fields()
+	_ = passkeyMixinFields0
+	passkeyFields := schema.Passkey{}.Fields()
+	_ = passkeyFields
+	// passkeyDescUserID is the schema descriptor for user_id field.
+	passkeyDescUserID := passkeyFields[0].Descriptor()
+	// passkey.UserIDValidator is a validator for the "user_id" field. It is called by the builders before save.
+	passkey.UserIDValidator = passkeyDescUserID.Validators[0].(func(string) error)
+	// passkeyDescName is the schema descriptor for name field.
+	passkeyDescName := passkeyFields[1].Descriptor()
+	// passkey.DefaultName holds the default value on creation for the name field.
+	passkey.DefaultName = passkeyDescName.Default.(string)
+	// passkey.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	passkey.NameValidator = passkeyDescName.Validators[0].(func(string) error)
+	// passkeyDescCredentialID is the schema descriptor for credential_id field.
+	passkeyDescCredentialID := passkeyFields[2].Descriptor()
+	// passkey.CredentialIDValidator is a validator for the "credential_id" field. It is called by the builders before save.
+	passkey.CredentialIDValidator = func() func([]byte) error {
+		validators := passkeyDescCredentialID.Validators
+		fns := [...]func([]byte) error{
+			validators[0].(func([]byte) error),
+			validators[1].(func([]byte) error),
+		}
+		return func(credential_id []byte) error {
+			for _, fn := range fns {
+				if err := fn(credential_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// passkeyDescPublicKey is the schema descriptor for public_key field.
+	passkeyDescPublicKey := passkeyFields[3].Descriptor()
+	// passkey.PublicKeyValidator is a validator for the "public_key" field. It is called by the builders before save.
+	passkey.PublicKeyValidator = passkeyDescPublicKey.Validators[0].(func([]byte) error)
+	// passkeyDescSignCount is the schema descriptor for sign_count field.
+	passkeyDescSignCount := passkeyFields[6].Descriptor()
+	// passkey.DefaultSignCount holds the default value on creation for the sign_count field.
+	passkey.DefaultSignCount = passkeyDescSignCount.Default.(int64)
+	// passkeyDescCloneWarning is the schema descriptor for clone_warning field.
+	passkeyDescCloneWarning := passkeyFields[7].Descriptor()
+	// passkey.DefaultCloneWarning holds the default value on creation for the clone_warning field.
+	passkey.DefaultCloneWarning = passkeyDescCloneWarning.Default.(bool)
+	// passkeyDescUserVerified is the schema descriptor for user_verified field.
+	passkeyDescUserVerified := passkeyFields[8].Descriptor()
+	// passkey.DefaultUserVerified holds the default value on creation for the user_verified field.
+	passkey.DefaultUserVerified = passkeyDescUserVerified.Default.(bool)
+	// passkeyDescBackupEligible is the schema descriptor for backup_eligible field.
+	passkeyDescBackupEligible := passkeyFields[9].Descriptor()
+	// passkey.DefaultBackupEligible holds the default value on creation for the backup_eligible field.
+	passkey.DefaultBackupEligible = passkeyDescBackupEligible.Default.(bool)
+	// passkeyDescBackupState is the schema descriptor for backup_state field.
+	passkeyDescBackupState := passkeyFields[10].Descriptor()
+	// passkey.DefaultBackupState holds the default value on creation for the backup_state field.
+	passkey.DefaultBackupState = passkeyDescBackupState.Default.(bool)
+	// passkeyDescRpID is the schema descriptor for rp_id field.
+	passkeyDescRpID := passkeyFields[12].Descriptor()
+	// passkey.RpIDValidator is a validator for the "rp_id" field. It is called by the builders before save.
+	passkey.RpIDValidator = passkeyDescRpID.Validators[0].(func(string) error)
+	// passkeyDescCreatedAt is the schema descriptor for created_at field.
+	passkeyDescCreatedAt := passkeyFields[13].Descriptor()
+	// passkey.DefaultCreatedAt holds the default value on creation for the created_at field.
+	passkey.DefaultCreatedAt = passkeyDescCreatedAt.Default.(func() time.Time)
+	// passkeyDescID is the schema descriptor for id field.
+	passkeyDescID := passkeyMixinFields0[0].Descriptor()
+	// passkey.DefaultID holds the default value on creation for the id field.
+	passkey.DefaultID = passkeyDescID.Default.(func() pulid.ID)
+	recoverycodeMixin := schema.RecoveryCode{}.Mixin()
+	recoverycode.Policy = privacy.NewPolicies(schema.RecoveryCode{})
+	recoverycode.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := recoverycode.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	recoverycodeMixinFields0 := recoverycodeMixin[0].Fields()
+	_ = recoverycodeMixinFields0
+	recoverycodeFields := schema.RecoveryCode{}.Fields()
+	_ = recoverycodeFields
+	// recoverycodeDescUserID is the schema descriptor for user_id field.
+	recoverycodeDescUserID := recoverycodeFields[0].Descriptor()
+	// recoverycode.UserIDValidator is a validator for the "user_id" field. It is called by the builders before save.
+	recoverycode.UserIDValidator = recoverycodeDescUserID.Validators[0].(func(string) error)
+	// recoverycodeDescCodeHash is the schema descriptor for code_hash field.
+	recoverycodeDescCodeHash := recoverycodeFields[1].Descriptor()
+	// recoverycode.CodeHashValidator is a validator for the "code_hash" field. It is called by the builders before save.
+	recoverycode.CodeHashValidator = recoverycodeDescCodeHash.Validators[0].(func(string) error)
+	// recoverycodeDescCreatedAt is the schema descriptor for created_at field.
+	recoverycodeDescCreatedAt := recoverycodeFields[3].Descriptor()
+	// recoverycode.DefaultCreatedAt holds the default value on creation for the created_at field.
+	recoverycode.DefaultCreatedAt = recoverycodeDescCreatedAt.Default.(func() time.Time)
+	// recoverycodeDescID is the schema descriptor for id field.
+	recoverycodeDescID := recoverycodeMixinFields0[0].Descriptor()
+	// recoverycode.DefaultID holds the default value on creation for the id field.
+	recoverycode.DefaultID = recoverycodeDescID.Default.(func() pulid.ID)
 	refreshtokenMixin := schema.RefreshToken{}.Mixin()
 	refreshtoken.Policy = privacy.NewPolicies(schema.RefreshToken{})
 	refreshtoken.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -760,15 +992,15 @@ func init() {
 	// session.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
 	session.TokenHashValidator = sessionDescTokenHash.Validators[0].(func(string) error)
 	// sessionDescCreatedAt is the schema descriptor for created_at field.
-	sessionDescCreatedAt := sessionFields[7].Descriptor()
+	sessionDescCreatedAt := sessionFields[8].Descriptor()
 	// session.DefaultCreatedAt holds the default value on creation for the created_at field.
 	session.DefaultCreatedAt = sessionDescCreatedAt.Default.(func() time.Time)
 	// sessionDescLastSeenAt is the schema descriptor for last_seen_at field.
-	sessionDescLastSeenAt := sessionFields[8].Descriptor()
+	sessionDescLastSeenAt := sessionFields[9].Descriptor()
 	// session.DefaultLastSeenAt holds the default value on creation for the last_seen_at field.
 	session.DefaultLastSeenAt = sessionDescLastSeenAt.Default.(func() time.Time)
 	// sessionDescIdleTimeoutSeconds is the schema descriptor for idle_timeout_seconds field.
-	sessionDescIdleTimeoutSeconds := sessionFields[10].Descriptor()
+	sessionDescIdleTimeoutSeconds := sessionFields[11].Descriptor()
 	// session.DefaultIdleTimeoutSeconds holds the default value on creation for the idle_timeout_seconds field.
 	session.DefaultIdleTimeoutSeconds = sessionDescIdleTimeoutSeconds.Default.(int)
 	// session.IdleTimeoutSecondsValidator is a validator for the "idle_timeout_seconds" field. It is called by the builders before save.
@@ -799,6 +1031,46 @@ func init() {
 	signingkeyDescID := signingkeyMixinFields0[0].Descriptor()
 	// signingkey.DefaultID holds the default value on creation for the id field.
 	signingkey.DefaultID = signingkeyDescID.Default.(func() pulid.ID)
+	totpcredentialMixin := schema.TOTPCredential{}.Mixin()
+	totpcredential.Policy = privacy.NewPolicies(schema.TOTPCredential{})
+	totpcredential.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := totpcredential.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	totpcredentialMixinFields0 := totpcredentialMixin[0].Fields()
+	_ = totpcredentialMixinFields0
+	totpcredentialFields := schema.TOTPCredential{}.Fields()
+	_ = totpcredentialFields
+	// totpcredentialDescUserID is the schema descriptor for user_id field.
+	totpcredentialDescUserID := totpcredentialFields[0].Descriptor()
+	// totpcredential.UserIDValidator is a validator for the "user_id" field. It is called by the builders before save.
+	totpcredential.UserIDValidator = totpcredentialDescUserID.Validators[0].(func(string) error)
+	// totpcredentialDescName is the schema descriptor for name field.
+	totpcredentialDescName := totpcredentialFields[1].Descriptor()
+	// totpcredential.DefaultName holds the default value on creation for the name field.
+	totpcredential.DefaultName = totpcredentialDescName.Default.(string)
+	// totpcredential.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	totpcredential.NameValidator = totpcredentialDescName.Validators[0].(func(string) error)
+	// totpcredentialDescSecretSealed is the schema descriptor for secret_sealed field.
+	totpcredentialDescSecretSealed := totpcredentialFields[2].Descriptor()
+	// totpcredential.SecretSealedValidator is a validator for the "secret_sealed" field. It is called by the builders before save.
+	totpcredential.SecretSealedValidator = totpcredentialDescSecretSealed.Validators[0].(func([]byte) error)
+	// totpcredentialDescLastUsedStep is the schema descriptor for last_used_step field.
+	totpcredentialDescLastUsedStep := totpcredentialFields[3].Descriptor()
+	// totpcredential.DefaultLastUsedStep holds the default value on creation for the last_used_step field.
+	totpcredential.DefaultLastUsedStep = totpcredentialDescLastUsedStep.Default.(int64)
+	// totpcredentialDescCreatedAt is the schema descriptor for created_at field.
+	totpcredentialDescCreatedAt := totpcredentialFields[5].Descriptor()
+	// totpcredential.DefaultCreatedAt holds the default value on creation for the created_at field.
+	totpcredential.DefaultCreatedAt = totpcredentialDescCreatedAt.Default.(func() time.Time)
+	// totpcredentialDescID is the schema descriptor for id field.
+	totpcredentialDescID := totpcredentialMixinFields0[0].Descriptor()
+	// totpcredential.DefaultID holds the default value on creation for the id field.
+	totpcredential.DefaultID = totpcredentialDescID.Default.(func() pulid.ID)
 	userMixin := schema.User{}.Mixin()
 	user.Policy = privacy.NewPolicies(schema.User{})
 	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -871,6 +1143,36 @@ func init() {
 	userDescID := userMixinFields0[0].Descriptor()
 	// user.DefaultID holds the default value on creation for the id field.
 	user.DefaultID = userDescID.Default.(func() pulid.ID)
+	webauthnceremonyMixin := schema.WebAuthnCeremony{}.Mixin()
+	webauthnceremony.Policy = privacy.NewPolicies(schema.WebAuthnCeremony{})
+	webauthnceremony.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := webauthnceremony.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	webauthnceremonyMixinFields0 := webauthnceremonyMixin[0].Fields()
+	_ = webauthnceremonyMixinFields0
+	webauthnceremonyFields := schema.WebAuthnCeremony{}.Fields()
+	_ = webauthnceremonyFields
+	// webauthnceremonyDescTokenHash is the schema descriptor for token_hash field.
+	webauthnceremonyDescTokenHash := webauthnceremonyFields[0].Descriptor()
+	// webauthnceremony.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
+	webauthnceremony.TokenHashValidator = webauthnceremonyDescTokenHash.Validators[0].(func(string) error)
+	// webauthnceremonyDescSessionData is the schema descriptor for session_data field.
+	webauthnceremonyDescSessionData := webauthnceremonyFields[3].Descriptor()
+	// webauthnceremony.SessionDataValidator is a validator for the "session_data" field. It is called by the builders before save.
+	webauthnceremony.SessionDataValidator = webauthnceremonyDescSessionData.Validators[0].(func([]byte) error)
+	// webauthnceremonyDescCreatedAt is the schema descriptor for created_at field.
+	webauthnceremonyDescCreatedAt := webauthnceremonyFields[4].Descriptor()
+	// webauthnceremony.DefaultCreatedAt holds the default value on creation for the created_at field.
+	webauthnceremony.DefaultCreatedAt = webauthnceremonyDescCreatedAt.Default.(func() time.Time)
+	// webauthnceremonyDescID is the schema descriptor for id field.
+	webauthnceremonyDescID := webauthnceremonyMixinFields0[0].Descriptor()
+	// webauthnceremony.DefaultID holds the default value on creation for the id field.
+	webauthnceremony.DefaultID = webauthnceremonyDescID.Default.(func() pulid.ID)
 }
 
 const (

@@ -28,7 +28,8 @@ func (OrganizationPolicy) Fields() []ent.Field {
 			Default([]string{"PASSWORD", "PASSKEY", "MAGIC_LINK", "SSO"}),
 		field.Int("session_absolute_lifetime_seconds").Positive().Default(7 * 24 * 3600),
 		field.Int("session_idle_lifetime_seconds").Positive().Default(24 * 3600),
-		field.Int("password_min_length").Range(8, 128).Default(10),
+		field.Int("password_min_length").Range(8, 128).Default(8).
+			Comment("NIST SP 800-63B: at least 8; no composition rules, breached passwords refused"),
 		field.Bool("enforce_sso").Default(false),
 	}
 }

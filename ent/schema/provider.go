@@ -240,6 +240,8 @@ func (Session) Fields() []ent.Field {
 		field.String("acr").Optional(),
 		field.String("ip").Optional().Immutable(),
 		field.String("user_agent").Optional().Immutable(),
+		field.String("device_id").Optional().Immutable().
+			Comment("the browser's device cookie id (web/device.go), to tell a new device from a known one"),
 		field.Time("created_at").Default(time.Now).Immutable(),
 		field.Time("last_seen_at").Default(time.Now),
 		field.Time("expires_at"),

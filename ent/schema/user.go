@@ -38,7 +38,7 @@ func (User) Fields() []ent.Field {
 			Annotations(entgql.OrderField("LAST_LOGIN_AT")),
 		field.JSON("metadata", map[string]any{}).Optional(),
 		field.String("password_hash").Optional().Sensitive().
-			Comment("argon2id PHC string; empty when the user has no password"),
+			Comment("argon2id PHC string, or an imported bcrypt hash until the next sign-in upgrades it; empty when the user has no password"),
 	}
 }
 
@@ -50,6 +50,10 @@ func (User) Edges() []ent.Edge {
 			// one organization probe the user's memberships in others.
 			Annotations(entsql.OnDelete(entsql.Cascade), entgql.RelayConnection(),
 				entgql.Skip(entgql.SkipWhereInput)),
+		// Credentials: never in GraphQL, deleted with the user.
+		edge.To("passkeys", Passkey.Type).Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip()),
+		edge.To("totp_credentials", TOTPCredential.Type).Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip()),
+		edge.To("recovery_codes", RecoveryCode.Type).Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip()),
 	}
 }
 

@@ -29,6 +29,8 @@ const (
 	FieldIP = "ip"
 	// FieldUserAgent holds the string denoting the user_agent field in the database.
 	FieldUserAgent = "user_agent"
+	// FieldDeviceID holds the string denoting the device_id field in the database.
+	FieldDeviceID = "device_id"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// FieldLastSeenAt holds the string denoting the last_seen_at field in the database.
@@ -53,6 +55,7 @@ var Columns = []string{
 	FieldAcr,
 	FieldIP,
 	FieldUserAgent,
+	FieldDeviceID,
 	FieldCreatedAt,
 	FieldLastSeenAt,
 	FieldExpiresAt,
@@ -128,6 +131,11 @@ func ByIP(opts ...sql.OrderTermOption) OrderOption {
 // ByUserAgent orders the results by the user_agent field.
 func ByUserAgent(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUserAgent, opts...).ToFunc()
+}
+
+// ByDeviceID orders the results by the device_id field.
+func ByDeviceID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDeviceID, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

@@ -3528,6 +3528,9 @@ type OrganizationPolicy implements Node {
   mfaRequired: Boolean!
   sessionAbsoluteLifetimeSeconds: Int!
   sessionIdleLifetimeSeconds: Int!
+  """
+  NIST SP 800-63B: at least 8; no composition rules, breached passwords refused
+  """
   passwordMinLength: Int!
   enforceSSO: Boolean!
   organization: Organization!

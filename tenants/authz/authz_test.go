@@ -38,6 +38,12 @@ func queriers(c *ent.Client) map[string]func(context.Context) (int, error) {
 		"sessions":              c.Session.Query().Count,
 		"consents":              c.Consent.Query().Count,
 		"login_transactions":    c.LoginTransaction.Query().Count,
+		"passkeys":              c.Passkey.Query().Count,
+		"totp_credentials":      c.TOTPCredential.Query().Count,
+		"recovery_codes":        c.RecoveryCode.Query().Count,
+		"email_challenges":      c.EmailChallenge.Query().Count,
+		"web_authn_ceremonies":  c.WebAuthnCeremony.Query().Count,
+		"funnel_counts":         c.FunnelCount.Query().Count,
 	}
 }
 
@@ -100,7 +106,8 @@ func TestOrganizationViewerSeesOnlyItsOrganization(t *testing.T) {
 		for table, count := range queriers(c) {
 			n, err := count(scoped)
 			switch table {
-			case "applications", "signing_keys", "auth_requests", "grants", "refresh_tokens", "revoked_tokens", "sessions", "consents", "login_transactions":
+			case "applications", "signing_keys", "auth_requests", "grants", "refresh_tokens", "revoked_tokens", "sessions", "consents", "login_transactions",
+				"passkeys", "totp_credentials", "recovery_codes", "email_challenges", "web_authn_ceremonies", "funnel_counts":
 				if !errors.Is(err, privacy.Deny) {
 					t.Errorf("%s (instance-level) for an organization viewer: n=%d err=%v, want denial", table, n, err)
 				}
