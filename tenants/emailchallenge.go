@@ -47,14 +47,14 @@ const (
 // Reasons an email challenge is not redeemed, for the audit trail; the
 // browser is told one sentence for all of them.
 const (
-	ReasonChallengeUnknown  = "challenge_unknown"
-	ReasonChallengeExpired  = "challenge_expired"
-	ReasonChallengeUsed     = "challenge_used"
-	ReasonWrongCode         = "wrong_code"
-	ReasonTooManyAttempts   = "too_many_attempts"
-	ReasonOtherBrowser      = "other_browser"
-	ReasonChallengePurpose  = "challenge_purpose"
-	ReasonNoAccount         = "no_account"
+	ReasonChallengeUnknown = "challenge_unknown"
+	ReasonChallengeExpired = "challenge_expired"
+	ReasonChallengeUsed    = "challenge_used"
+	ReasonWrongCode        = "wrong_code"
+	ReasonTooManyAttempts  = "too_many_attempts"
+	ReasonOtherBrowser     = "other_browser"
+	ReasonChallengePurpose = "challenge_purpose"
+	ReasonNoAccount        = "no_account"
 )
 
 // EmailChallengeRequest asks for a new email challenge.
