@@ -250,6 +250,11 @@ func TestSMTPSend(t *testing.T) {
 	}
 }
 
+// crlf ends every line of s with CRLF.
+func crlf(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n")
+}
+
 // checkMessage parses raw as a mail client would and compares it with m.
 func checkMessage(t *testing.T, raw []byte, m Message) {
 	t.Helper()
@@ -291,8 +296,8 @@ func checkMessage(t *testing.T, raw []byte, m Message) {
 	}
 	mr := multipart.NewReader(msg.Body, params["boundary"])
 	want := []struct{ typ, body string }{
-		{"text/plain", strings.ReplaceAll(m.Text, "\n", "\r\n")},
-		{"text/html", m.HTML},
+		{"text/plain", crlf(m.Text)},
+		{"text/html", crlf(m.HTML)},
 	}
 	for i := 0; ; i++ {
 		p, err := mr.NextPart() // decodes quoted-printable
