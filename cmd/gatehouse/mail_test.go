@@ -14,7 +14,7 @@ import (
 )
 
 // TestMessagingChoosesSender: SMTP when configured; the log and /dev/mail
-// in dev mode or on a loopback issuer; otherwise an error in the log for
+// in dev mode or on a loopback issuer listening on loopback; otherwise an error in the log for
 // every message, which nobody receives.
 func TestMessagingChoosesSender(t *testing.T) {
 	for _, tc := range []struct {
@@ -26,7 +26,8 @@ func TestMessagingChoosesSender(t *testing.T) {
 	}{
 		{"smtp", config.Config{Issuer: "https://id.example.com", SMTPURL: "smtps://u:p@mail.example.com"}, false, "mail goes to an SMTP server", "123456"},
 		{"dev", config.Config{Issuer: "https://id.example.com", Dev: true}, true, "123456", "not configured"},
-		{"loopback issuer", config.Config{Issuer: "http://127.0.0.1:8080"}, true, "123456", "not configured"},
+		{"loopback issuer", config.Config{Issuer: "http://127.0.0.1:8080", Addr: "127.0.0.1:8080"}, true, "123456", "not configured"},
+		{"loopback issuer on every interface", config.Config{Issuer: "http://localhost:8080", Addr: ":8080"}, false, "mail is not configured", "123456"},
 		{"nowhere", config.Config{Issuer: "https://id.example.com"}, false, "mail is not configured", "123456"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -114,9 +114,11 @@ type messaging struct {
 }
 
 // openMessaging chooses where mail goes: the SMTP server when
-// GATEHOUSE_SMTP_URL is set; else, in dev mode or on a loopback issuer,
-// the log (bodies included) and the Mailbox; else the log, without
-// bodies, with an error per message, since nobody receives it.
+// GATEHOUSE_SMTP_URL is set; else, in dev mode or on a loopback issuer
+// listening on loopback only, the log (bodies included) and the Mailbox;
+// else the log, without bodies, with an error per message, since nobody
+// receives it. A loopback issuer on a wildcard address keeps /dev/mail
+// shut: anyone who reaches the port would read every sign-in code.
 func openMessaging(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registry) (*messaging, error) {
 	catalog, err := i18n.Load()
 	if err != nil {
@@ -128,7 +130,7 @@ func openMessaging(cfg *config.Config, logger *slog.Logger, reg *prometheus.Regi
 	}
 	m := &messaging{catalog: catalog, templates: templates}
 	var sender mail.Sender
-	switch local := cfg.Dev || loopbackIssuer(cfg.Issuer); {
+	switch local := cfg.Dev || loopbackIssuer(cfg.Issuer) && loopbackAddr(cfg.Addr); {
 	case cfg.SMTPURL != "":
 		from := cfg.SMTPFrom
 		if from == "" {
@@ -188,10 +190,15 @@ func issuerHost(issuer string) string {
 
 func loopbackIssuer(issuer string) bool {
 	u, err := url.Parse(issuer)
-	if err != nil {
-		return false
-	}
-	host := u.Hostname()
+	return err == nil && loopbackHost(u.Hostname())
+}
+
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && loopbackHost(host)
+}
+
+func loopbackHost(host string) bool {
 	ip := net.ParseIP(host)
 	return strings.EqualFold(host, "localhost") || ip != nil && ip.IsLoopback()
 }

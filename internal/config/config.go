@@ -60,7 +60,7 @@ type Config struct {
 	// SMTPURL, when set, is the mail server for verification codes, links
 	// and security notices (smtp:// with STARTTLS, smtps://, plain only to
 	// a loopback host); empty means mail goes to the log (and /dev/mail in
-	// dev mode or on a loopback issuer). From GATEHOUSE_SMTP_URL or the file
+	// dev mode or on a loopback issuer and listen address). From GATEHOUSE_SMTP_URL or the file
 	// GATEHOUSE_SMTP_URL_FILE names, never from the command line: it may
 	// hold a password.
 	SMTPURL string
@@ -191,7 +191,7 @@ var settings = []setting{
 			return nil
 		}},
 	{Var{"GATEHOUSE_SMTP_URL", "", "none",
-		"mail server `URL` for verification codes, sign-in links and security notices: smtp://user:pass@host:587 (STARTTLS required), smtps://user:pass@host:465 (TLS), or smtp://localhost:25?tls=none (loopback only); when unset, mail is only logged, and in dev mode or on a loopback issuer also shown at /dev/mail. " +
+		"mail server `URL` for verification codes, sign-in links and security notices: smtp://user:pass@host:587 (STARTTLS required), smtps://user:pass@host:465 (TLS), or smtp://localhost:25?tls=none (loopback only); when unset, mail is only logged, and in dev mode (or with a loopback issuer and listen address) also shown at /dev/mail. " +
 			"Environment only, never a flag: the URL may hold a password"},
 		func(c *Config, s string) error { c.SMTPURL = s; return nil }},
 	{Var{"GATEHOUSE_SMTP_URL_FILE", "smtp-url-file", "none",

@@ -17,6 +17,8 @@ import (
 	"net/smtp"
 	"net/textproto"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -27,13 +29,13 @@ const (
 	DefaultSendTimeout = 30 * time.Second
 )
 
-// TLS is how a connection to the mail server is protected.
-type TLS int
+// TLSMode is how a connection to the mail server is protected.
+type TLSMode int
 
 const (
 	// StartTLS upgrades the connection with STARTTLS (RFC 3207) and sends
 	// nothing unless the upgrade succeeds: smtp://, the default.
-	StartTLS TLS = iota
+	StartTLS TLSMode = iota
 	// ImplicitTLS speaks TLS from the first byte (RFC 8314 §3.3): smtps://.
 	ImplicitTLS
 	// StartTLSIfOffered upgrades when the server offers STARTTLS and goes
@@ -47,7 +49,7 @@ const (
 // Endpoint is a mail server as GATEHOUSE_SMTP_URL names it.
 type Endpoint struct {
 	Host, Port         string
-	TLS                TLS
+	TLS                TLSMode
 	Username, Password string // empty: no AUTH
 }
 
@@ -78,7 +80,7 @@ func ParseSMTPURL(raw string) (Endpoint, error) {
 		return Endpoint{}, errors.New("must have no path or fragment")
 	}
 	if p := u.Port(); p != "" {
-		if n, err := net.LookupPort("tcp", p); err != nil || n == 0 || fmt.Sprint(n) != p {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != p {
 			return Endpoint{}, errors.New("port must be a number from 1 to 65535")
 		}
 		e.Port = p
@@ -276,7 +278,11 @@ func (s *SMTP) deliver(ctx context.Context, to string, data []byte) error {
 		}
 	}
 	if e.Username != "" {
-		if err := c.Auth(smtp.PlainAuth("", e.Username, e.Password, e.Host)); err != nil {
+		auth, err := s.auth(c)
+		if err != nil {
+			return err
+		}
+		if err := c.Auth(auth); err != nil {
 			return fmt.Errorf("auth: %w", err)
 		}
 	}
@@ -301,6 +307,51 @@ func (s *SMTP) deliver(ctx context.Context, to string, data []byte) error {
 	// make the Outbox send it again.
 	_ = c.Quit()
 	return nil
+}
+
+// auth chooses PLAIN (RFC 4616) or, where a server offers only that,
+// LOGIN (as Microsoft's servers do). Both refuse to send the password
+// unless the connection is TLS or the host is loopback.
+func (s *SMTP) auth(c *smtp.Client) (smtp.Auth, error) {
+	e := s.endpoint
+	ok, list := c.Extension("AUTH")
+	mechs := strings.Fields(strings.ToUpper(list))
+	switch {
+	case !ok:
+		return nil, permanent(errors.New("auth: the URL has credentials but the server offers no AUTH"))
+	case slices.Contains(mechs, "PLAIN"):
+		return smtp.PlainAuth("", e.Username, e.Password, e.Host), nil
+	case slices.Contains(mechs, "LOGIN"):
+		return &loginAuth{user: e.Username, pass: e.Password, host: e.Host}, nil
+	}
+	return nil, permanent(fmt.Errorf("auth: the server offers %s, neither PLAIN nor LOGIN", list))
+}
+
+// loginAuth is the LOGIN mechanism (draft-murchison-sasl-login): the user
+// name and the password, each at its prompt.
+type loginAuth struct{ user, pass, host string }
+
+func (a *loginAuth) Start(server *smtp.ServerInfo) (string, []byte, error) {
+	if !server.TLS && !isLoopback(server.Name) {
+		return "", nil, errors.New("unencrypted connection")
+	}
+	if server.Name != a.host {
+		return "", nil, errors.New("wrong host name")
+	}
+	return "LOGIN", nil, nil
+}
+
+func (a *loginAuth) Next(prompt []byte, more bool) ([]byte, error) {
+	if !more {
+		return nil, nil
+	}
+	switch p := strings.ToLower(strings.TrimSpace(string(prompt))); {
+	case strings.HasPrefix(p, "username"):
+		return []byte(a.user), nil
+	case strings.HasPrefix(p, "password"):
+		return []byte(a.pass), nil
+	}
+	return nil, fmt.Errorf("unexpected LOGIN prompt %.40q", prompt)
 }
 
 // build writes m as an RFC 5322 message with CRLF line endings: a

@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"mime"
 	"mime/multipart"
+	"slices"
 	"net"
 	"net/mail"
 	"strings"
@@ -82,6 +83,7 @@ type serverOptions struct {
 	implicit   bool // TLS from the first byte
 	insecure   bool // allow AUTH without TLS
 	user, pass string
+	mechs      []string // offered AUTH mechanisms; PLAIN when empty
 }
 
 func startServer(t *testing.T, o serverOptions) (*mailServer, *x509.CertPool) {
@@ -125,10 +127,25 @@ type session struct {
 	cur  delivery
 }
 
-func (s *session) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (s *session) AuthMechanisms() []string {
+	if s.opts.mechs != nil {
+		return s.opts.mechs
+	}
+	return []string{sasl.Plain}
+}
 
-func (s *session) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, user, pass string) error {
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	if !slices.Contains(s.AuthMechanisms(), mech) {
+		return nil, smtp.ErrAuthUnsupported
+	}
+	if mech == sasl.Login {
+		return &loginServer{check: s.check}, nil
+	}
+	return sasl.NewPlainServer(func(_, user, pass string) error { return s.check(user, pass) }), nil
+}
+
+func (s *session) check(user, pass string) error {
+	{
 		s.srv.mu.Lock()
 		s.srv.auths++
 		s.srv.mu.Unlock()
@@ -137,7 +154,32 @@ func (s *session) Auth(string) (sasl.Server, error) {
 		}
 		s.cur.user, s.cur.password = user, pass
 		return nil
-	}), nil
+	}
+}
+
+// loginServer is the server side of the LOGIN mechanism, which go-sasl
+// has only as a client.
+type loginServer struct {
+	check func(user, pass string) error
+	step  int
+	user  string
+}
+
+func (l *loginServer) Next(response []byte) ([]byte, bool, error) {
+	l.step++
+	switch l.step {
+	case 1:
+		if response != nil { // an initial response is the user name
+			l.user = string(response)
+			l.step++
+			return []byte("Password:"), false, nil
+		}
+		return []byte("Username:"), false, nil
+	case 2:
+		l.user = string(response)
+		return []byte("Password:"), false, nil
+	}
+	return nil, true, l.check(l.user, string(response))
 }
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
@@ -210,6 +252,8 @@ func TestSMTPSend(t *testing.T) {
 			"smtp://gatehouse:p%40ss%3Aword@mail.example.test:%s", true, true, "gatehouse"},
 		{"implicit TLS with auth", serverOptions{implicit: true, user: "gatehouse", pass: "secret"},
 			"smtps://gatehouse:secret@mail.example.test:%s", true, true, "gatehouse"},
+		{"STARTTLS with LOGIN", serverOptions{startTLS: true, user: "gatehouse", pass: "secret", mechs: []string{sasl.Login}},
+			"smtp://gatehouse:secret@mail.example.test:%s", true, true, "gatehouse"},
 		{"loopback upgrades when offered", serverOptions{startTLS: true},
 			"smtp://127.0.0.1:%s", false, true, ""},
 		{"loopback without TLS", serverOptions{},
@@ -375,6 +419,14 @@ func TestSMTPRefuses(t *testing.T) {
 		s, _ := NewSMTP(SMTPConfig{URL: "smtps://smtp.other.test", From: "a@example.com", RootCAs: pool, DialContext: dialTo(srv.addr)})
 		if err := s.Send(context.Background(), testMessage()); err == nil || len(srv.deliveries()) != 0 {
 			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("no usable AUTH mechanism is permanent", func(t *testing.T) {
+		srv, pool := startServer(t, serverOptions{startTLS: true, user: "u", pass: "p", mechs: []string{"CRAM-MD5"}})
+		s, _ := NewSMTP(SMTPConfig{URL: "smtp://u:p@mail.example.test", From: "a@example.com", RootCAs: pool, DialContext: dialTo(srv.addr)})
+		err := s.Send(context.Background(), testMessage())
+		if !errors.Is(err, ErrPermanent) || !strings.Contains(err.Error(), "neither PLAIN nor LOGIN") || srv.auths != 0 {
+			t.Fatalf("got %v after %d AUTH", err, srv.auths)
 		}
 	})
 	t.Run("wrong password is permanent", func(t *testing.T) {

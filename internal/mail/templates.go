@@ -17,12 +17,12 @@ import (
 //go:embed templates
 var templateFiles embed.FS
 
-// Kinds lists every message Templates renders, with the fields its data
+// kinds lists every message Templates renders, with the fields its data
 // must have (a struct's exported fields or a map's keys). Each must be set:
 // a zero value is an error, so that a caller's slip never mails an empty
 // code. A ResetLink field, where a kind does not require it, adds a
 // "reset your password" button to the security notices.
-var Kinds = map[string][]string{
+var kinds = map[string][]string{
 	"signup_verify":       {"Code", "Link", "Minutes"},
 	"signup_exists":       {"SignInLink", "ResetLink"},
 	"login_code":          {"Code", "Link", "Minutes"},
@@ -37,7 +37,7 @@ var Kinds = map[string][]string{
 // maxUserAgent is how much of a User-Agent a notice quotes.
 const maxUserAgent = 160
 
-// Templates renders the messages of Kinds in every locale of a catalog:
+// Templates renders the messages of KindNames in every locale of a catalog:
 // the copy comes from the catalog (mail.<kind>.*), the layout from the
 // embedded templates, an HTML part (inline styles only, no images: mail
 // clients drop style sheets and block remote content) and a text part.
@@ -85,7 +85,7 @@ func NewTemplates(c *i18n.Catalog, product string) (*Templates, error) {
 	}
 	t := &Templates{catalog: c, product: product,
 		html: make(map[string]*htmltemplate.Template), text: make(map[string]*texttemplate.Template)}
-	for kind := range Kinds {
+	for kind := range kinds {
 		body := `{{define "body"}}{{template "` + kind + `" .}}{{end}}`
 		h, err := htmltemplate.Must(htmlBase.Clone()).Parse(body)
 		if err != nil {
@@ -102,7 +102,7 @@ func NewTemplates(c *i18n.Catalog, product string) (*Templates, error) {
 	}
 	for _, tag := range c.Tags() {
 		loc := c.Locale(tag)
-		for kind := range Kinds {
+		for kind := range kinds {
 			m, err := t.Render(loc, kind, "someone@example.com", SampleData(kind))
 			if err != nil {
 				return nil, fmt.Errorf("mail template %s (%s): %w", kind, tag, err)
@@ -128,16 +128,16 @@ func SampleData(kind string) map[string]any {
 		"NewEmail": "new@example.com",
 	}
 	out := make(map[string]any)
-	for _, f := range Kinds[kind] {
+	for _, f := range kinds[kind] {
 		out[f] = sample[f]
 	}
 	return out
 }
 
 // Render makes the message of kind to the address to in loc's language
-// from data, a struct or a map with the fields Kinds names for kind.
+// from data, a struct or a map with the fields Fields(kind) names.
 func (t *Templates) Render(loc *i18n.Locale, kind, to string, data any) (Message, error) {
-	fields, ok := Kinds[kind]
+	fields, ok := kinds[kind]
 	if !ok {
 		return Message{}, fmt.Errorf("render mail: unknown kind %q", kind)
 	}
@@ -239,12 +239,16 @@ func clip(s string) string {
 	return string(r[:maxUserAgent]) + "…"
 }
 
-// KindNames lists Kinds' names, sorted.
+// KindNames lists the kinds of message Templates renders, sorted.
 func KindNames() []string {
-	names := make([]string, 0, len(Kinds))
-	for k := range Kinds {
+	names := make([]string, 0, len(kinds))
+	for k := range kinds {
 		names = append(names, k)
 	}
 	slices.Sort(names)
 	return names
 }
+
+// Fields lists the fields the data of kind must have set; nil for an
+// unknown kind.
+func Fields(kind string) []string { return slices.Clone(kinds[kind]) }
