@@ -144,17 +144,16 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	return sasl.NewPlainServer(func(_, user, pass string) error { return s.check(user, pass) }), nil
 }
 
+// check counts an AUTH attempt and accepts the configured credentials.
 func (s *session) check(user, pass string) error {
-	{
-		s.srv.mu.Lock()
-		s.srv.auths++
-		s.srv.mu.Unlock()
-		if user != s.opts.user || pass != s.opts.pass {
-			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "invalid credentials"}
-		}
-		s.cur.user, s.cur.password = user, pass
-		return nil
+	s.srv.mu.Lock()
+	s.srv.auths++
+	s.srv.mu.Unlock()
+	if user != s.opts.user || pass != s.opts.pass {
+		return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "invalid credentials"}
 	}
+	s.cur.user, s.cur.password = user, pass
+	return nil
 }
 
 // loginServer is the server side of the LOGIN mechanism, which go-sasl
