@@ -114,6 +114,12 @@ func startServer(t *testing.T, o serverOptions) (*mailServer, *x509.CertPool) {
 	return ms, pool
 }
 
+func (ms *mailServer) authCount() int {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return ms.auths
+}
+
 func (ms *mailServer) deliveries() []delivery {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
@@ -402,15 +408,15 @@ func TestSMTPRefuses(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "STARTTLS") || errors.Is(err, ErrPermanent) {
 			t.Fatalf("got %v", err)
 		}
-		if srv.auths != 0 || len(srv.deliveries()) != 0 {
-			t.Fatalf("sent %d AUTH and %d messages in the clear", srv.auths, len(srv.deliveries()))
+		if srv.authCount() != 0 || len(srv.deliveries()) != 0 {
+			t.Fatalf("sent %d AUTH and %d messages in the clear", srv.authCount(), len(srv.deliveries()))
 		}
 	})
 	t.Run("untrusted certificate", func(t *testing.T) {
 		srv, _ := startServer(t, serverOptions{startTLS: true, user: "u", pass: "p"})
 		s, _ := NewSMTP(SMTPConfig{URL: "smtp://u:p@mail.example.test", From: "a@example.com", DialContext: dialTo(srv.addr)})
-		if err := s.Send(context.Background(), testMessage()); err == nil || srv.auths != 0 {
-			t.Fatalf("got %v after %d AUTH", err, srv.auths)
+		if err := s.Send(context.Background(), testMessage()); err == nil || srv.authCount() != 0 {
+			t.Fatalf("got %v after %d AUTH", err, srv.authCount())
 		}
 	})
 	t.Run("wrong host name in the certificate", func(t *testing.T) {
@@ -424,8 +430,8 @@ func TestSMTPRefuses(t *testing.T) {
 		srv, pool := startServer(t, serverOptions{startTLS: true, user: "u", pass: "p", mechs: []string{"CRAM-MD5"}})
 		s, _ := NewSMTP(SMTPConfig{URL: "smtp://u:p@mail.example.test", From: "a@example.com", RootCAs: pool, DialContext: dialTo(srv.addr)})
 		err := s.Send(context.Background(), testMessage())
-		if !errors.Is(err, ErrPermanent) || !strings.Contains(err.Error(), "neither PLAIN nor LOGIN") || srv.auths != 0 {
-			t.Fatalf("got %v after %d AUTH", err, srv.auths)
+		if !errors.Is(err, ErrPermanent) || !strings.Contains(err.Error(), "neither PLAIN nor LOGIN") || srv.authCount() != 0 {
+			t.Fatalf("got %v after %d AUTH", err, srv.authCount())
 		}
 	})
 	t.Run("wrong password is permanent", func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	texttemplate "text/template"
@@ -56,10 +57,9 @@ type view struct {
 	D       any // the caller's data
 }
 
-// NewTemplates parses the templates and checks them against c: each
-// kind's subject must be in every locale, and each kind must render in
-// every locale with sample data without showing a key instead of a
-// message. product names the service in the copy ("Gatehouse", or the
+// NewTemplates parses the templates and checks them against c: every key
+// they name and each kind's subject must be in every locale, and each kind
+// must render in every locale with sample data. product names the service in the copy ("Gatehouse", or the
 // operator's brand).
 func NewTemplates(c *i18n.Catalog, product string) (*Templates, error) {
 	if strings.TrimSpace(product) == "" || strings.ContainsAny(product, "\r\n") {
@@ -100,21 +100,47 @@ func NewTemplates(c *i18n.Catalog, product string) (*Templates, error) {
 			return nil, fmt.Errorf("mail template %s: no layout", kind)
 		}
 	}
+	keys, err := templateKeys()
+	if err != nil {
+		return nil, err
+	}
 	for _, tag := range c.Tags() {
 		loc := c.Locale(tag)
-		for kind := range kinds {
-			m, err := t.Render(loc, kind, "someone@example.com", SampleData(kind))
-			if err != nil {
-				return nil, fmt.Errorf("mail template %s (%s): %w", kind, tag, err)
+		for _, key := range keys {
+			if !loc.Has(key) {
+				return nil, fmt.Errorf("mail templates: the %s catalog lacks %s", tag, key)
 			}
-			for _, part := range []string{m.Subject, m.Text, m.HTML} {
-				if i := strings.Index(part, "mail."); i >= 0 {
-					return nil, fmt.Errorf("mail template %s (%s): a message is missing: %.40q", kind, tag, part[i:])
-				}
+		}
+		for kind := range kinds {
+			if _, err := t.Render(loc, kind, "someone@example.com", SampleData(kind)); err != nil {
+				return nil, fmt.Errorf("mail template %s (%s): %w", kind, tag, err)
 			}
 		}
 	}
 	return t, nil
+}
+
+// catalogKey is a message key as the templates name it.
+var catalogKey = regexp.MustCompile(`"(mail\.[a-z_.]+)"`)
+
+// templateKeys lists the catalog keys the templates name, and each kind's
+// subject.
+func templateKeys() ([]string, error) {
+	var keys []string
+	for kind := range kinds {
+		keys = append(keys, "mail."+kind+".subject")
+	}
+	for _, name := range []string{"templates/mail.html", "templates/mail.txt"} {
+		data, err := templateFiles.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("mail templates: %w", err)
+		}
+		for _, m := range catalogKey.FindAllStringSubmatch(string(data), -1) {
+			keys = append(keys, m[1])
+		}
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys), nil
 }
 
 // SampleData returns data with every field of kind set, for previews and
