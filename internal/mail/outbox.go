@@ -167,6 +167,11 @@ func (b *Outbox) Close(ctx context.Context) error {
 	}
 	b.mu.Unlock()
 	select {
+	case <-b.done: // drained already: ctx does not matter
+		return nil
+	default:
+	}
+	select {
 	case <-b.done:
 		return nil
 	case <-ctx.Done():

@@ -17,6 +17,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/mail"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -566,4 +567,26 @@ func TestDefaultFrom(t *testing.T) {
 			t.Errorf("DefaultFrom(%q) does not parse: %v", issuer, err)
 		}
 	}
+}
+
+// FuzzParseSMTPURL: no input panics, and no refusal repeats the password
+// (unless the operator also typed it into the query, which errors quote).
+func FuzzParseSMTPURL(f *testing.F) {
+	for _, s := range []string{"smtp://u:pw@mail.example.com", "smtps://u:pw@h:465", "smtp://u:pw@127.0.0.1:25?tls=none",
+		"smtp://u:pw@h?tls=none", "smtp://u:pw@h:0", "smtp://:pw@h", "smtp://u:pw@[::1", "smtp://u:pw@h/x#y", "smtp:opaque", "smtp://u:p%zz@h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		_, err := ParseSMTPURL(raw)
+		if err == nil {
+			return
+		}
+		u, perr := url.Parse(raw)
+		if perr != nil || u.User == nil {
+			return
+		}
+		if pw, ok := u.User.Password(); ok && len(pw) >= 4 && strings.Contains(err.Error(), pw) && !strings.Contains(u.RawQuery, pw) {
+			t.Fatalf("%q: error repeats the password: %v", raw, err)
+		}
+	})
 }

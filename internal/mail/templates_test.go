@@ -210,3 +210,44 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("subject %q", m.Subject)
 	}
 }
+
+// FuzzRenderEscapes puts arbitrary strings where callers put addresses and
+// links: the HTML part never gains markup or a script URL from them.
+func FuzzRenderEscapes(f *testing.F) {
+	for _, s := range []string{"<script>alert(1)</script>", "javascript:alert(1)", " JaVaScRiPt:alert(1)", `"><img src=x>`,
+		"data:text/html,<b>", "https://id.example.com/?a=<b>&c='d'", "{product}", "\x00\xff"} {
+		f.Add(s)
+	}
+	c, err := i18n.Load()
+	if err != nil {
+		f.Fatal(err)
+	}
+	tp, err := NewTemplates(c, "Acme")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if s == "" {
+			return
+		}
+		for _, r := range []struct {
+			kind string
+			data map[string]any
+		}{
+			{"email_changed", map[string]any{"NewEmail": s}},
+			{"login_code", map[string]any{"Code": s, "Link": s, "Minutes": 5}},
+			{"new_device", map[string]any{"When": s, "IP": s, "UserAgent": s, "ResetLink": s}},
+		} {
+			m, err := tp.Render(c.Locale("de"), r.kind, "a@example.com", r.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lower := strings.ToLower(m.HTML)
+			for _, bad := range []string{"<script", "<img", `href="javascript:`, `href=" javascript:`, `href="data:`} {
+				if strings.Contains(lower, bad) {
+					t.Fatalf("%s with %q: HTML contains %s", r.kind, s, bad)
+				}
+			}
+		}
+	})
+}
