@@ -7,11 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
-	"strings"
-	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +32,20 @@ type backend struct {
 	// deviceKeys sign the hosted pages' device cookies, one derived from
 	// each master key by openProvider (deviceKeys); the first signs.
 	deviceKeys [][]byte
+}
+
+// messaging is how this node speaks to end users: the message catalogs,
+// the mail templates rendered from them and the outbox that sends in the
+// background. web.Config will receive catalog, templates and outbox, for
+// the hosted pages' copy and their verification codes, links and notices.
+type messaging struct {
+	catalog   *i18n.Catalog
+	templates *mail.Templates
+	outbox    *mail.Outbox
+	// mailbox keeps the last messages for /dev/mail when mail goes
+	// nowhere else (dev mode, or a loopback issuer and listen address);
+	// nil otherwise.
+	mailbox *mail.Mailbox
 }
 
 // openBackend opens the configured database and migrates it; each applied
@@ -98,107 +108,4 @@ func (b *backend) hintFirstKey(ctx context.Context, logger *slog.Logger) {
 		logger.InfoContext(ctx, "no API key yet: create one with `gatehouse apikey create --name admin` "+
 			"(go run ./cmd/gatehouse apikey create --name admin) and send it as Authorization: Bearer <key> to /graphql")
 	}
-}
-
-// messaging is how this node speaks to end users: the message catalogs,
-// the mail templates rendered from them and the outbox that sends in the
-// background. web.Config will receive catalog, templates and outbox, for
-// the hosted pages' copy and their verification codes, links and notices.
-type messaging struct {
-	catalog   *i18n.Catalog
-	templates *mail.Templates
-	outbox    *mail.Outbox
-	// mailbox keeps the last messages for /dev/mail when mail goes
-	// nowhere else (dev mode or a loopback issuer); nil otherwise.
-	mailbox *mail.Mailbox
-}
-
-// openMessaging chooses where mail goes: the SMTP server when
-// GATEHOUSE_SMTP_URL is set; else, in dev mode or on a loopback issuer
-// listening on loopback only, the log (bodies included) and the Mailbox;
-// else the log, without bodies, with an error per message, since nobody
-// receives it. A loopback issuer on a wildcard address keeps /dev/mail
-// shut: anyone who reaches the port would read every sign-in code.
-func openMessaging(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registry) (*messaging, error) {
-	catalog, err := i18n.Load()
-	if err != nil {
-		return nil, err
-	}
-	templates, err := mail.NewTemplates(catalog, "Gatehouse")
-	if err != nil {
-		return nil, err
-	}
-	m := &messaging{catalog: catalog, templates: templates}
-	var sender mail.Sender
-	switch local := cfg.Dev || loopbackIssuer(cfg.Issuer) && loopbackAddr(cfg.Addr); {
-	case cfg.SMTPURL != "":
-		from := cfg.SMTPFrom
-		if from == "" {
-			from = mail.DefaultFrom(cfg.Issuer)
-		}
-		s, err := mail.NewSMTP(mail.SMTPConfig{URL: cfg.SMTPURL, From: from, HelloName: issuerHost(cfg.Issuer)})
-		if err != nil {
-			return nil, err
-		}
-		e, _ := mail.ParseSMTPURL(cfg.SMTPURL)
-		logger.Info("mail goes to an SMTP server", "host", net.JoinHostPort(e.Host, e.Port), "from", from, "locales", catalog.Tags())
-		sender = s
-	case local:
-		m.mailbox = &mail.Mailbox{}
-		sender = mail.Fanout(mail.LogSender{Logger: logger, Bodies: true}, m.mailbox)
-		logger.Info("mail goes to the log and to /dev/mail (GATEHOUSE_SMTP_URL is not set)", "locales", catalog.Tags())
-	default:
-		sender = mail.LogSender{Logger: logger, Unconfigured: true}
-		logger.Warn("mail is not configured: verification codes, sign-in links and security notices will not be sent; set GATEHOUSE_SMTP_URL")
-	}
-	m.outbox = mail.NewOutbox(sender, logger)
-	stat := func(name, help string, v func(mail.OutboxStats) int64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
-			func() float64 { return float64(v(m.outbox.Stats())) })
-	}
-	reg.MustRegister(
-		stat("gatehouse_mail_sent_total", "Messages handed to the mail server (or the log and /dev/mail).", func(s mail.OutboxStats) int64 { return s.Sent }),
-		stat("gatehouse_mail_failed_total", "Messages given up after their last attempt or a permanent refusal.", func(s mail.OutboxStats) int64 { return s.Failed }),
-		stat("gatehouse_mail_dropped_total", "Messages dropped because the outbox was full or shutting down.", func(s mail.OutboxStats) int64 { return s.Dropped }),
-	)
-	return m, nil
-}
-
-// route mounts /dev/mail when there is a Mailbox.
-func (m *messaging) route(mux *http.ServeMux) {
-	if m.mailbox != nil {
-		mux.Handle("GET /dev/mail", m.mailbox.Handler())
-	}
-}
-
-// close sends what is queued, for at most timeout.
-func (m *messaging) close(ctx context.Context, logger *slog.Logger, timeout time.Duration) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	defer cancel()
-	if err := m.outbox.Close(ctx); err != nil {
-		logger.Error("mail outbox closed before every message was sent", "err", err, "dropped", m.outbox.Stats().Dropped)
-	}
-}
-
-func issuerHost(issuer string) string {
-	u, err := url.Parse(issuer)
-	if err != nil || u.Hostname() == "" || net.ParseIP(u.Hostname()) != nil {
-		return "localhost"
-	}
-	return u.Hostname()
-}
-
-func loopbackIssuer(issuer string) bool {
-	u, err := url.Parse(issuer)
-	return err == nil && loopbackHost(u.Hostname())
-}
-
-func loopbackAddr(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	return err == nil && loopbackHost(host)
-}
-
-func loopbackHost(host string) bool {
-	ip := net.ParseIP(host)
-	return strings.EqualFold(host, "localhost") || ip != nil && ip.IsLoopback()
 }
