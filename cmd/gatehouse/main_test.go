@@ -322,8 +322,14 @@ func TestServe(t *testing.T) {
 		t.Errorf("/graphql chunked 1 MiB = %d %q, want 413", resp.StatusCode, body)
 	}
 
+	// A loopback issuer without GATEHOUSE_SMTP_URL: mail is shown at /dev/mail.
+	if resp, body := get("/dev/mail"); resp.StatusCode != 200 || !strings.Contains(body, "Dev mailbox") {
+		t.Errorf("/dev/mail = %d %q", resp.StatusCode, body)
+	}
+
 	_, metrics := get("/metrics")
 	for _, want := range []string{
+		"gatehouse_mail_dropped_total 0",
 		`gatehouse_http_requests_total{code="200",method="GET",route="/healthz"} 1`,
 		`gatehouse_http_requests_total{code="401",method="POST",route="/graphql"} 1`,
 		`go_sql_open_connections{db_name="gatehouse"}`,

@@ -51,7 +51,15 @@ func serve(ctx context.Context, e *env, args []string) int {
 		return e.fail(err)
 	}
 	defer th.close()
+	msg, err := openMessaging(cfg, logger, metrics.Registry())
+	if err != nil {
+		return e.fail(err)
+	}
+	// Runs after the server has stopped: the last requests' mail is sent
+	// within the shutdown timeout.
+	defer msg.close(ctx, logger, cfg.ShutdownTimeout)
 	mux := http.NewServeMux()
+	msg.route(mux)
 	if err := b.routeIdentity(mux, prov, cfg, logger, th); err != nil {
 		return e.fail(err)
 	}
