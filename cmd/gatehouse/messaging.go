@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/config"
 	"github.com/gatehouse-id/gatehouse/internal/i18n"
 	"github.com/gatehouse-id/gatehouse/internal/mail"
+	"github.com/gatehouse-id/gatehouse/web"
 )
 
 // openMessaging chooses where mail goes: the SMTP server when
@@ -35,7 +36,7 @@ func openMessaging(cfg *config.Config, logger *slog.Logger, reg *prometheus.Regi
 	if err != nil {
 		return nil, err
 	}
-	m := &messaging{catalog: catalog, templates: templates}
+	m := &messaging{catalog: catalog, templates: templates, log: logger}
 	var sender mail.Sender
 	switch local := cfg.Dev || loopbackIssuer(cfg.Issuer) && loopbackAddr(cfg.Addr); {
 	case cfg.SMTPURL != "":
@@ -109,3 +110,16 @@ func loopbackHost(host string) bool {
 	ip := net.ParseIP(host)
 	return strings.EqualFold(host, "localhost") || ip != nil && ip.IsLoopback()
 }
+
+// Mail renders one mail in the language acceptLanguage prefers and
+// queues it: it is the hosted pages' web.Mailer, and returns at once.
+func (m *messaging) Mail(ctx context.Context, acceptLanguage, kind, to string, data map[string]any) {
+	msg, err := m.templates.Render(m.catalog.Match(acceptLanguage, ""), kind, to, data)
+	if err != nil {
+		m.log.ErrorContext(ctx, "render mail", "kind", kind, "err", err)
+		return
+	}
+	m.outbox.Enqueue(msg)
+}
+
+var _ web.Mailer = (*messaging)(nil)

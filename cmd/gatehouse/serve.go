@@ -60,7 +60,7 @@ func serve(ctx context.Context, e *env, args []string) int {
 	defer msg.close(ctx, logger, cfg.ShutdownTimeout)
 	mux := http.NewServeMux()
 	msg.route(mux)
-	if err := b.routeIdentity(mux, prov, cfg, logger, th); err != nil {
+	if err := b.routeIdentity(mux, prov, cfg, logger, th, msg); err != nil {
 		return e.fail(err)
 	}
 	mux.Handle("/graphql", b.graphQL(cfg, logger, tokenVerifier(prov)))

@@ -36,8 +36,8 @@ type backend struct {
 
 // messaging is how this node speaks to end users: the message catalogs,
 // the mail templates rendered from them and the outbox that sends in the
-// background. web.Config will receive catalog, templates and outbox, for
-// the hosted pages' copy and their verification codes, links and notices.
+// background: the hosted pages' Mailer (Mail), for their verification
+// codes, links and notices.
 type messaging struct {
 	catalog   *i18n.Catalog
 	templates *mail.Templates
@@ -46,6 +46,7 @@ type messaging struct {
 	// nowhere else (dev mode, or a loopback issuer and listen address);
 	// nil otherwise.
 	mailbox *mail.Mailbox
+	log     *slog.Logger
 }
 
 // openBackend opens the configured database and migrates it; each applied
