@@ -146,5 +146,5 @@ func (s *Service) checkSessionChange(ctx context.Context, tx *ent.Tx, userID pul
 // who acted and from where come from the caller's viewer.
 func (s *Service) sessionRevokeEvent(ses *ent.Session, reason string) *Event {
 	return &Event{Action: actionSessionRevoke, TargetType: "Session", TargetID: string(ses.ID), Reason: reason,
-		Metadata: map[string]any{"user_id": string(ses.UserID)}}
+		Metadata: map[string]any{"user_id": string(ses.UserID), "session_id": string(ses.ID)}}
 }

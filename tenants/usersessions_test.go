@@ -136,7 +136,7 @@ func TestRevokeUserSessions(t *testing.T) {
 			t.Errorf("%d session.revoke events, want one per ended session (3)", len(evs))
 		}
 		for _, e := range evs {
-			if e.Metadata["reason"] != "admin" || e.Actor != "key_admin" || e.Metadata["user_id"] != string(ada.ID) {
+			if e.Metadata["reason"] != "admin" || e.Actor != "key_admin" || e.Metadata["user_id"] != string(ada.ID) || e.Metadata["session_id"] != e.TargetID {
 				t.Errorf("event %+v", e)
 			}
 		}
