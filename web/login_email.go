@@ -123,6 +123,7 @@ func (w *Web) redeemCode(rw http.ResponseWriter, r *http.Request, req *LoginRequ
 	if ch == nil {
 		w.cfg.Logger.InfoContext(ctx, "email code refused", "auth_request", req.ID, "reason", why, "ip", httpserver.ClientIP(r))
 		w.loginFailed(ctx, r, req, "", why)
+		w.funnel(ctx, req, tenants.FunnelLoginFailedEmail)
 		page.Error = msgBadCode
 		w.renderEmailSent(rw, http.StatusUnauthorized, page)
 		return nil, false

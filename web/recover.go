@@ -80,6 +80,7 @@ func (w *Web) postRecover(rw http.ResponseWriter, r *http.Request) {
 		w.audit(ctx, r, auditEvent{action: "user.recovery.start", user: u.ID})
 	}
 	w.cfg.Logger.InfoContext(ctx, "recovery requested", "auth_request", req.ID, "sent", u != nil)
+	w.funnel(ctx, req, tenants.FunnelRecoveryStarted)
 	p.Sent = true
 	w.renderRecover(rw, http.StatusOK, p)
 }
@@ -149,6 +150,7 @@ func (w *Web) postRecoverLink(rw http.ResponseWriter, r *http.Request) {
 	if req == nil {
 		return
 	}
+	w.funnel(ctx, req, tenants.FunnelRecoveryCompleted)
 	s, ok := w.proveFactor(rw, r, req, u, tenants.Factor{Method: tenants.FactorEmail, At: w.cfg.Now()})
 	if !ok {
 		return

@@ -83,6 +83,18 @@ func TestSignupThenSignIn(t *testing.T) {
 
 		id := e.flow.add(LoginRequest{FirstParty: true})
 		wantRedirect(t, e.browser().login(id, "ada@example.com", "correct horse battery"), id)
+
+		// The funnel counted each step once.
+		counts := map[string]int64{}
+		for _, c := range e.client.FunnelCount.Query().AllX(sys(t.Context())) {
+			counts[c.Event] += c.Count
+		}
+		for ev, want := range map[tenants.FunnelEvent]int64{tenants.FunnelSignupStarted: 1, tenants.FunnelSignupVerified: 1,
+			tenants.FunnelSignupCompleted: 1, tenants.FunnelLoginSucceededEmail: 1, tenants.FunnelLoginSucceededPassword: 1} {
+			if counts[string(ev)] != want {
+				t.Errorf("funnel %s = %d, want %d (all: %v)", ev, counts[string(ev)], want, counts)
+			}
+		}
 	})
 }
 
