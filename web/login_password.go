@@ -62,7 +62,6 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.settle(ctx, res.Success)
-	w.rememberDevice(rw, r, email)
 	s, ok := w.proveFactor(rw, r, req, u, tenants.Factor{Method: tenants.FactorPassword, At: w.cfg.Now()})
 	if !ok {
 		return
