@@ -63,16 +63,16 @@ func TestImportUsersRows(t *testing.T) {
 		legacy := bcryptOf(t, "a legacy password", 10)
 		missing := pulid.ID("or_01NOSUCHORGANIZATION0000")
 		rows := []tenants.ImportUser{
-			0: {Email: "Ada@Example.com", EmailVerified: true, Name: ptr("Ada Lovelace"), PasswordHash: legacy, OrganizationID: &e.acme.ID, RoleKey: "admin"},
-			1: {Email: "grace@example.com", PasswordHash: argon, OrganizationID: &e.acme.ID},
-			2: {Email: "nopassword@example.com", GivenName: ptr("No"), FamilyName: ptr("Password")},
-			3: {Email: "not an email"},
-			4: {Email: "md5@example.com", PasswordHash: "5f4dcc3b5aa765d61d8327deb882cf99"},
-			5: {Email: "cheap@example.com", PasswordHash: bcryptOf(t, "x", bcrypt.MinCost)},
-			6: {Email: "taken@example.com"},
-			7: {Email: "ada@example.com"},
-			8: {Email: "orphan@example.com", OrganizationID: &missing},
-			9: {Email: "norole@example.com", OrganizationID: &e.acme.ID, RoleKey: "wizard"},
+			0:  {Email: "Ada@Example.com", EmailVerified: true, Name: ptr("Ada Lovelace"), PasswordHash: legacy, OrganizationID: &e.acme.ID, RoleKey: "admin"},
+			1:  {Email: "grace@example.com", PasswordHash: argon, OrganizationID: &e.acme.ID},
+			2:  {Email: "nopassword@example.com", GivenName: ptr("No"), FamilyName: ptr("Password")},
+			3:  {Email: "not an email"},
+			4:  {Email: "md5@example.com", PasswordHash: "5f4dcc3b5aa765d61d8327deb882cf99"},
+			5:  {Email: "cheap@example.com", PasswordHash: bcryptOf(t, "x", bcrypt.MinCost)},
+			6:  {Email: "taken@example.com"},
+			7:  {Email: "ada@example.com"},
+			8:  {Email: "orphan@example.com", OrganizationID: &missing},
+			9:  {Email: "norole@example.com", OrganizationID: &e.acme.ID, RoleKey: "wizard"},
 			10: {Email: "rolealone@example.com", RoleKey: "admin"},
 			11: {Email: "longname@example.com", Name: ptr(strings.Repeat("n", 201))},
 		}
@@ -264,11 +264,11 @@ func TestPasswordRulesWhereverAPasswordIsSet(t *testing.T) {
 			org       *pulid.ID
 			want      string
 		}{
-			{"solo@example.com", "kx7vq2mz", nil, ""},                                           // no organization: 8
-			{"short@example.com", "kx7vq2mzpl4w", &e.acme.ID, tenants.PasswordTooShort},         // acme: 15
+			{"solo@example.com", "kx7vq2mz", nil, ""},                                            // no organization: 8
+			{"short@example.com", "kx7vq2mzpl4w", &e.acme.ID, tenants.PasswordTooShort},          // acme: 15
 			{"long@example.com", "kx7vq2mzpl4wqrt", &e.acme.ID, ""},                              // 15
-			{"common@example.com", "Password123!", nil, tenants.PasswordBreached},               //
-			{"lovelace@example.com", "xx-lovelace-yy", nil, tenants.PasswordContextual},        // the email
+			{"common@example.com", "Password123!", nil, tenants.PasswordBreached},                //
+			{"lovelace@example.com", "xx-lovelace-yy", nil, tenants.PasswordContextual},          // the email
 			{"org@example.com", "we are acme and proud", &e.acme.ID, tenants.PasswordContextual}, // the organization
 		} {
 			if got := create(tc.email, tc.pw, tc.org); got != tc.want {
