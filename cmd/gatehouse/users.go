@@ -141,4 +141,3 @@ func usersImport(ctx context.Context, e *env, args []string) int {
 	}
 	return exitOK
 }
-
