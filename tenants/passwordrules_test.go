@@ -96,3 +96,11 @@ func FuzzCheckNewPassword(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkCheckNewPassword(b *testing.B) {
+	pws := []string{"correct horse battery staple", "Password123!", "kx7vq2mzpl4w", "ada.lovelace2024"}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		_ = checkNewPassword(pws[i%len(pws)], 12, "ada.lovelace@example.com", "Acme Corp")
+	}
+}
