@@ -4475,7 +4475,8 @@ extend type Mutation {
   error are listed in errors and the others imported; an email registered
   already (or twice in the input) is a CONFLICT row, not a failed call.
   Only an instance API key may import users: a key scoped to an
-  organization gets FORBIDDEN.
+  organization gets FORBIDDEN. Pass the users as a variable: a document
+  that spells out hundreds of rows exceeds the parser's token limit.
   """
   importUsers(input: ImportUsersInput!): ImportUsersPayload!
 }
