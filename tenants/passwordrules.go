@@ -62,6 +62,10 @@ func (s *Service) CheckNewPassword(_ context.Context, pw string, minLength int, 
 // checkNewPassword is CheckNewPassword: pure, no I/O.
 func checkNewPassword(pw string, minLength int, context ...string) error {
 	minLength = max(minLength, DefaultPasswordMinLength)
+	if len(pw) > 4*password.MaxLength {
+		// Far too long in any form: refused before normalizing it.
+		return passwordError(PasswordTooLong, "must be at most %d characters", PasswordMaxLength)
+	}
 	if !utf8.ValidString(pw) || strings.ContainsFunc(pw, isControl) {
 		return passwordError(PasswordInvalid, "must be text without control characters")
 	}

@@ -26,6 +26,7 @@ func TestCheckNewPassword(t *testing.T) {
 		{"64-character passphrase", strings.Repeat("long passphrase ", 4), 15, nil, ""},
 		{"256 characters", strings.Repeat("ab9z", 64), 0, nil, ""},
 		{"257 characters", strings.Repeat("ab9z", 64) + "q", 0, nil, PasswordTooLong},
+		{"a megabyte", strings.Repeat("ab9z", 1<<18), 0, nil, PasswordTooLong},
 		{"256 four-byte characters", strings.Repeat("😀", 256), 0, nil, ""},
 		{"length counts NFKC runes: ﬁ is two", strings.Repeat("ﬁ", 4), 8, nil, ""},
 		{"combining marks compose: 8 NFD runes are 4", strings.Repeat("e\u0301", 4), 8, nil, PasswordTooShort},
