@@ -131,3 +131,19 @@ func TestImportableHash(t *testing.T) {
 		}
 	}
 }
+
+// The ATO-04 trade-off in numbers: a bcrypt verification at the lowest
+// importable cost against the argon2id one that unknown accounts get.
+func BenchmarkVerifyBcryptCost10(b *testing.B) {
+	h, _ := bcrypt.GenerateFromPassword([]byte("legacy secret"), MinBcryptCost)
+	for b.Loop() {
+		_, _ = Verify("wrong secret", string(h), Default)
+	}
+}
+
+func BenchmarkVerifyArgon2idDefault(b *testing.B) {
+	h, _ := Hash("a password", Default)
+	for b.Loop() {
+		_, _ = Verify("wrong secret", h, Default)
+	}
+}

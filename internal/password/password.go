@@ -154,11 +154,12 @@ func bcryptCost(hash string) (int, error) {
 // hash. A match always asks for a rehash: bcrypt hashes are only kept until
 // the user's next sign-in.
 //
-// Timing (SECURITY-CHECKLIST ATO-04): a bcrypt verification at cost 10 to
-// 12 takes roughly 50 to 250 ms, the argon2id verification that unknown
-// accounts get (Dummy) about 200 ms; so a failed sign-in of an imported,
-// not yet migrated account may answer measurably faster or slower than an
-// unknown one. That is accepted for the migration window: padding it would
+// Timing (SECURITY-CHECKLIST ATO-04): a bcrypt verification at cost 10
+// takes about 100 ms on the 2-core VM, and each step of cost doubles it,
+// while the argon2id verification that unknown accounts get (Dummy) takes
+// 200 to 300 ms (BenchmarkVerifyBcryptCost10, BenchmarkVerifyArgon2idDefault);
+// so a failed sign-in of an imported, not yet migrated account may answer
+// measurably faster (or, from cost 12, slower) than an unknown one. That is accepted for the migration window: padding it would
 // need a second hash on every sign-in, and every successful sign-in ends
 // the difference for that account.
 func verifyBcrypt(pw, hash string) (bool, error) {
