@@ -6,10 +6,10 @@
 //
 // Source: the "passwords" frequency list of zxcvbn, built from breach
 // corpora, as shipped in the Go module github.com/trustelem/zxcvbn v1.0.1
-// (data/passwords.txt, MIT licence, LICENSE-zxcvbn.txt): 47,023 entries, lower-cased and
-// sorted, 137,354 bytes compressed (368,255 plain). gen/main.go writes
-// the file (`go generate`); only the data is copied, Gatehouse does not
-// import zxcvbn. SecLists' NCSC list is not included: it could not be
+// (data/passwords.txt, MIT licence: LICENSE-zxcvbn.txt): 47,023 entries,
+// lower-cased and sorted, 137,354 bytes compressed (368,255 plain).
+// gen/main.go writes the file (`go generate`); only the data is copied,
+// Gatehouse does not import zxcvbn. SecLists' NCSC list is not included: it could not be
 // obtained offline when the list was built.
 package breached
 
