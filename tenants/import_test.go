@@ -21,7 +21,6 @@ import (
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
-var cheapParams = password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
 
 type importEnv struct {
 	client *ent.Client
