@@ -82,7 +82,7 @@ func (w *Web) postSignup(rw http.ResponseWriter, r *http.Request) {
 	link := w.link("/signup/link", url.Values{"token": {st.Challenge.LinkToken}})
 	if st.Existing != nil {
 		w.cfg.Mailer.Mail(ctx, lang, "signup_exists", email, map[string]any{
-			"SignInLink": link, "ResetLink": w.link("/login", nil)})
+			"SignInLink": link, "ResetLink": w.link(recoverPath, nil)})
 	} else {
 		w.cfg.Mailer.Mail(ctx, lang, "signup_verify", email, map[string]any{
 			"Code": st.Challenge.Code, "Link": link, "Minutes": int(tenants.EmailCodeLifetime.Minutes())})

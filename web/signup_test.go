@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // codeOf is the code of the last mail of kind sent to address.
@@ -250,6 +252,82 @@ func TestAccountSessions(t *testing.T) {
 		}
 		if r := laptop.get(accountPath); r.status != http.StatusSeeOther {
 			t.Errorf("signed out everywhere, still in: %d", r.status)
+		}
+	})
+}
+
+// Recovery: the same answer for every address; a link to the owner only,
+// which sets a new password once, within 30 minutes, and signs every other
+// browser out; an account whose organization enforces SSO is sent nothing.
+func TestRecovery(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newEnv(t, db)
+		e.user(userSpec{email: "ada@example.com", password: pw})
+		sso := e.user(userSpec{email: "sso@example.com", password: pw})
+		corp := e.org("Corp", "corp")
+		e.member(sso, corp, membership.StatusACTIVE)
+		e.client.OrganizationPolicy.Create().SetOrganizationID(corp.ID).SetEnforceSSO(true).ExecX(sys(t.Context()))
+
+		old := e.browser()
+		form := old.get("/login")
+		if r := old.post("/login", url.Values{"csrf": {form.field("csrf")}, "email": {"ada@example.com"}, "password": {pw}}); r.status != http.StatusSeeOther {
+			t.Fatalf("sign-in: %d", r.status)
+		}
+		ask := func(email string) response {
+			b := e.browser()
+			f := b.get(recoverPath + "?email=" + url.QueryEscape(email))
+			wantStatus(t, f, http.StatusOK)
+			r := b.post(recoverPath, url.Values{"csrf": {f.field("csrf")}, "email": {email}})
+			wantStatus(t, r, http.StatusOK)
+			return r
+		}
+		norm := func(r response, email string) string { return strings.ReplaceAll(r.body, email, "EMAIL") }
+		known := ask("ada@example.com")
+		for _, other := range []string{"nobody@example.com", "sso@example.com"} {
+			if r := ask(other); norm(r, other) != norm(known, "ada@example.com") {
+				t.Errorf("%s: the answer differs:\n%s\n---\n%s", other, r.body, known.body)
+			}
+			if n := len(e.mail.to(other)); n != 0 {
+				t.Errorf("%s was sent %d mails", other, n)
+			}
+		}
+		_, link := codeOf(t, e, "ada@example.com", "password_reset")
+		u, _ := url.Parse(link)
+		b := e.browser()
+		page := b.get(u.RequestURI())
+		wantStatus(t, page, http.StatusOK)
+		reset := func(password string) response {
+			return b.post(u.Path, url.Values{"csrf": {page.field("csrf")}, "token": {page.field("token")}, "password": {password}})
+		}
+		if r := reset("short"); r.status != http.StatusBadRequest || !r.hasField("token") {
+			t.Fatalf("a short password: %d\n%s", r.status, r.body)
+		}
+		if r := reset("a brand new passphrase"); r.status != http.StatusSeeOther || r.header.Get("Location") != accountPath {
+			t.Fatalf("reset: %d %q\n%s", r.status, r.header.Get("Location"), r.body)
+		}
+		if r := reset("yet another passphrase"); r.status != http.StatusUnauthorized {
+			t.Errorf("the link a second time: %d", r.status)
+		}
+		if r := old.get(accountPath); r.status != http.StatusSeeOther {
+			t.Errorf("the browser signed in before the reset is still in: %d", r.status)
+		}
+		codeOf(t, e, "ada@example.com", "password_changed")
+		id := e.flow.add(LoginRequest{FirstParty: true})
+		if r := e.browser().login(id, "ada@example.com", pw); r.status != http.StatusUnauthorized {
+			t.Errorf("the old password: %d", r.status)
+		}
+		wantRedirect(t, e.browser().login(id, "ada@example.com", "a brand new passphrase"), id)
+		if n := len(e.audits("user.password.reset")); n != 1 {
+			t.Errorf("%d user.password.reset events, want 1", n)
+		}
+
+		// A link past 30 minutes sets nothing.
+		ask("ada@example.com")
+		_, link = codeOf(t, e, "ada@example.com", "password_reset")
+		e.clock.Advance(tenants.RecoveryLinkLifetime)
+		u, _ = url.Parse(link)
+		if r := e.browser().get(u.RequestURI()); r.status != http.StatusBadRequest {
+			t.Errorf("an expired link: %d", r.status)
 		}
 	})
 }

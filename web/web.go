@@ -111,10 +111,12 @@ const (
 	pageEmailLink    = "email-link"
 	pageSignup       = "signup"
 	pageAccount      = "account"
+	pageRecover      = "recover"
+	pageReset        = "reset"
 )
 
 var pageNames = []string{pageLogin, pageOrganization, pageConsent, pageError, pageLoggedOut, pageContinue,
-	pageIdentify, pageEmailSent, pageEmailLink, pageSignup, pageAccount}
+	pageIdentify, pageEmailSent, pageEmailLink, pageSignup, pageAccount, pageRecover, pageReset}
 
 // New checks cfg and parses every page. A missing or broken page fails New.
 func New(cfg Config) (*Web, error) { return newWithFS(cfg, files) }
@@ -214,6 +216,10 @@ func (w *Web) routes() http.Handler {
 	mux.HandleFunc("POST /login/email/verify", w.postEmailCode)
 	mux.HandleFunc("GET /login/email/link", w.getEmailLink)
 	mux.HandleFunc("POST /login/email/link", w.postEmailLink)
+	mux.HandleFunc("GET "+recoverPath, w.getRecover)
+	mux.HandleFunc("POST "+recoverPath, w.postRecover)
+	mux.HandleFunc("GET "+recoverPath+"/link", w.getRecoverLink)
+	mux.HandleFunc("POST "+recoverPath+"/link", w.postRecoverLink)
 	mux.HandleFunc("GET /signup", w.getSignup)
 	mux.HandleFunc("POST /signup", w.postSignup)
 	mux.HandleFunc("POST /signup/verify", w.postSignupCode)
