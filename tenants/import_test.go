@@ -279,8 +279,14 @@ func TestPasswordRulesWhereverAPasswordIsSet(t *testing.T) {
 		if _, err := e.svc.SetUserPassword(e.admin, tenants.SetUserPasswordInput{UserID: solo.ID, Password: "zq8wv3kx"}); err != nil {
 			t.Errorf("8 characters outside any organization: %v", err)
 		}
+		if n, err := e.svc.PasswordMinLength(e.admin, solo.ID); n != 8 || err != nil {
+			t.Errorf("PasswordMinLength outside any organization = %d, %v; want 8", n, err)
+		}
 		if _, err := e.svc.AddMember(e.admin, tenants.AddMemberInput{OrganizationID: e.acme.ID, UserID: solo.ID}); err != nil {
 			t.Fatal(err)
+		}
+		if n, err := e.svc.PasswordMinLength(e.admin, solo.ID); n != 15 || err != nil {
+			t.Errorf("PasswordMinLength in acme = %d, %v; want acme's 15", n, err)
 		}
 		for pw, want := range map[string]string{"zq8wv3kxmn": tenants.PasswordTooShort, "iloveyou": tenants.PasswordBreached,
 			"solo solo solo solo": tenants.PasswordContextual, "zq8wv3kxmn5tb7y": ""} {

@@ -460,28 +460,11 @@ func (s *Service) hashPassword(pw string, context ...string) (*hashedPassword, e
 // and the organizations' names and the user's email as context — and
 // returns its hash.
 func (s *Service) checkPassword(ctx context.Context, tx *ent.Tx, pw *hashedPassword, org, usr pulid.ID, email string) (string, error) {
-	min := DefaultPasswordMinLength
-	context := []string{email}
-	if org != "" || usr != "" {
-		sys := viewer.SystemContext(ctx) // policies of the user's other organizations count too
-		q := tx.Organization.Query().WithPolicy()
-		if org != "" {
-			q.Where(organization.ID(org))
-		} else {
-			q.Where(organization.HasMembershipsWith(membership.UserID(usr)))
-		}
-		orgs, err := q.All(sys)
-		if err != nil {
-			return "", translate(err, "organization")
-		}
-		for _, o := range orgs {
-			context = append(context, o.Name)
-			if o.Edges.Policy != nil {
-				min = max(min, o.Edges.Policy.PasswordMinLength)
-			}
-		}
+	min, names, err := passwordPolicy(ctx, tx.Organization, org, usr)
+	if err != nil {
+		return "", err
 	}
-	if err := checkNewPassword(pw.pw, min, context...); err != nil {
+	if err := checkNewPassword(pw.pw, min, append([]string{email}, names...)...); err != nil {
 		return "", err
 	}
 	if pw.hash == "" {
@@ -489,6 +472,46 @@ func (s *Service) checkPassword(ctx context.Context, tx *ent.Tx, pw *hashedPassw
 		return "", errors.New("check password: not hashed")
 	}
 	return pw.hash, nil
+}
+
+// passwordPolicy reads the password rule of org (when set) or of every
+// organization usr belongs to: the strictest password_min_length (at least
+// DefaultPasswordMinLength) and the organizations' names, which a password
+// may not contain.
+func passwordPolicy(ctx context.Context, orgs *ent.OrganizationClient, org, usr pulid.ID) (int, []string, error) {
+	min := DefaultPasswordMinLength
+	if org == "" && usr == "" {
+		return min, nil, nil
+	}
+	sys := viewer.SystemContext(ctx) // policies of the user's other organizations count too
+	q := orgs.Query().WithPolicy()
+	if org != "" {
+		q.Where(organization.ID(org))
+	} else {
+		q.Where(organization.HasMembershipsWith(membership.UserID(usr)))
+	}
+	all, err := q.All(sys)
+	if err != nil {
+		return 0, nil, translate(err, "organization")
+	}
+	names := make([]string, 0, len(all))
+	for _, o := range all {
+		names = append(names, o.Name)
+		if o.Edges.Policy != nil {
+			min = max(min, o.Edges.Policy.PasswordMinLength)
+		}
+	}
+	return min, names, nil
+}
+
+// PasswordMinLength is the shortest new password the rules accept for usr
+// (the strictest password_min_length of its organizations), for a page
+// that asks for one to say so (a reset page's minlength) before
+// SetUserPassword or ResetPassword decides. "" is a new account:
+// DefaultPasswordMinLength.
+func (s *Service) PasswordMinLength(ctx context.Context, usr pulid.ID) (int, error) {
+	min, _, err := passwordPolicy(ctx, s.client.Organization, "", usr)
+	return min, err
 }
 
 // signOutEverywhere revokes every session and grant (refresh-token family)
