@@ -21,7 +21,6 @@ import (
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
-
 type importEnv struct {
 	client *ent.Client
 	svc    *tenants.Service
