@@ -31,7 +31,7 @@ type signupPage struct {
 
 // signupMinLength is the password rule of a new account, which belongs
 // to no organization yet (tenants applies it).
-const signupMinLength = 8
+const signupMinLength = tenants.DefaultPasswordMinLength
 
 func (w *Web) getSignup(rw http.ResponseWriter, r *http.Request) {
 	req, ok := w.loginRequest(rw, r, r.URL.Query().Get("authRequest"))
