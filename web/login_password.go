@@ -57,8 +57,8 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 		w.cfg.Logger.InfoContext(ctx, "login failed", "auth_request", req.ID, "reason", c.Reason, "ip", httpserver.ClientIP(r))
 		w.loginFailed(ctx, r, req, c.Matched, c.Reason)
 		w.funnel(ctx, req, tenants.FunnelLoginFailedPassword)
-		page.Error = msgBadLogin
-		w.renderLogin(rw, http.StatusUnauthorized, page)
+		page.Error = say(msgBadLogin)
+		w.renderLogin(rw, r, http.StatusUnauthorized, page)
 		return
 	}
 	w.settle(ctx, res.Success)

@@ -186,7 +186,7 @@ func TestEmailSignIn(t *testing.T) {
 			wrong = "000001"
 		}
 		for range 5 {
-			if r := post(b2, sent2, wrong); r.status != http.StatusUnauthorized || !strings.Contains(r.body, msgBadCode) {
+			if r := post(b2, sent2, wrong); r.status != http.StatusUnauthorized || !strings.Contains(r.body, en(msgBadCode)) {
 				t.Fatalf("wrong code: %d\n%s", r.status, r.body)
 			}
 		}
