@@ -83,4 +83,3 @@ func (w *Web) settle(ctx context.Context, outcome func(context.Context) error) {
 		w.cfg.Logger.ErrorContext(ctx, "settle sign-in attempt", "err", err)
 	}
 }
-
