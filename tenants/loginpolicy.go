@@ -25,10 +25,10 @@ const (
 	FactorPassword     = "pwd"
 	FactorOTP          = "otp"
 	FactorRecoveryCode = "rc"
-	FactorHardwareKey = "hwk"
-	FactorSoftwareKey = "swk"
-	FactorEmail       = "email"
-	FactorSSOPrefix   = "sso:"
+	FactorHardwareKey  = "hwk"
+	FactorSoftwareKey  = "swk"
+	FactorEmail        = "email"
+	FactorSSOPrefix    = "sso:"
 )
 
 // Steps a login may still need (Decision.Steps), in the order a page
