@@ -132,6 +132,26 @@ func (s *Service) BeginTOTP(ctx context.Context, userID pulid.ID) (TOTPEnrollmen
 	return TOTPEnrollment{Credential: c.Unwrap(), Secret: sec, URI: totp.KeyURI(s.totpIssuer, u.Email, sec)}, nil
 }
 
+// PendingTOTP is userID's enrollment credID again, while it waits for
+// its first code (a page shown anew after a wrong code). An enrollment
+// that is not the user's, confirmed already or expired is an InputError.
+func (s *Service) PendingTOTP(ctx context.Context, userID, credID pulid.ID) (TOTPEnrollment, error) {
+	ctx = viewer.SystemContext(ctx)
+	c, key, err := s.totpKey(ctx, userID, credID)
+	if err != nil {
+		return TOTPEnrollment{}, err
+	}
+	if c == nil || c.ConfirmedAt != nil || s.now().Sub(c.CreatedAt) > totpEnrollmentLifetime {
+		return TOTPEnrollment{}, invalid("totp", msgTOTPEnrollmentNotFound)
+	}
+	u, err := s.client.User.Query().Where(user.ID(userID)).Only(ctx)
+	if err != nil {
+		return TOTPEnrollment{}, translate(err, "user")
+	}
+	sec := totp.EncodeSecret(key)
+	return TOTPEnrollment{Credential: c, Secret: sec, URI: totp.KeyURI(s.totpIssuer, u.Email, sec)}, nil
+}
+
 // ConfirmTOTP confirms userID's enrollment credID with a code from the
 // app: the credential becomes a second factor and the code's step is
 // used. A wrong code returns false; an enrollment that is not the

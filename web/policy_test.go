@@ -27,9 +27,9 @@ func (e *env) policy(o *ent.Organization, f func(*ent.OrganizationPolicyCreate))
 	}
 }
 
-// An organization whose policy a password cannot satisfy (MFA or SSO
-// required, before Gatehouse offers either; password not allowed) gets no
-// password sign-in: no session, no completion, a page that says why, and
+// An organization whose policy a password cannot satisfy (SSO required,
+// before Gatehouse offers it; password not allowed) gets no password
+// sign-in: no session, no completion, a page that says why, and
 // user.login.failed with the reason. On every path: the organization named
 // by the application, chosen on the picker, or reached with a session that
 // signed in elsewhere.
@@ -41,7 +41,6 @@ func TestPolicyStopsPasswordSignIn(t *testing.T) {
 		msg    string
 		reason string
 	}{
-		{"mfa required", func(p *ent.OrganizationPolicyCreate) { p.SetMfaRequired(true) }, msgMFARequired, reasonMFARequired},
 		{"sso enforced", func(p *ent.OrganizationPolicyCreate) { p.SetEnforceSSO(true) }, msgSSORequired, reasonSSORequired},
 		{"password not allowed", func(p *ent.OrganizationPolicyCreate) { p.SetAllowedLoginMethods([]string{"PASSKEY", "SSO"}) },
 			msgMethodNotAllowed, reasonMethodNotAllowed},

@@ -22,10 +22,17 @@ func QRSVG(text, title string) (string, error) {
 	n := len(bits) + 2*quiet
 	var p strings.Builder
 	for y, row := range bits {
-		for x, dark := range row {
-			if dark {
-				fmt.Fprintf(&p, "M%d %dh1v1h-1z", x+quiet, y+quiet)
+		for x := 0; x < len(row); {
+			if !row[x] {
+				x++
+				continue
 			}
+			run := 1 // one rectangle per run of dark modules in a row
+			for x+run < len(row) && row[x+run] {
+				run++
+			}
+			fmt.Fprintf(&p, "M%d %dh%dv1h-%dz", x+quiet, y+quiet, run, run)
+			x += run
 		}
 	}
 	var b strings.Builder

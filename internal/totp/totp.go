@@ -40,8 +40,11 @@ var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 func NewSecret() string {
 	b := make([]byte, SecretSize)
 	_, _ = rand.Read(b) // crypto/rand never fails (Go 1.24)
-	return b32.EncodeToString(b)
+	return EncodeSecret(b)
 }
+
+// EncodeSecret is key as a base32 secret without padding.
+func EncodeSecret(key []byte) string { return b32.EncodeToString(key) }
 
 // DecodeSecret reads a base32 secret, ignoring case, spaces and padding.
 func DecodeSecret(secret string) ([]byte, error) {

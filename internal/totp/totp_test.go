@@ -108,7 +108,7 @@ func TestQRSVG(t *testing.T) {
 	if strings.Contains(svg, "data:") || strings.Contains(svg, "<script") {
 		t.Error("svg holds a data: URL or a script")
 	}
-	if strings.Count(svg, "h1v1h-1z") < 100 {
-		t.Errorf("svg has %d dark modules", strings.Count(svg, "h1v1h-1z"))
+	if n := strings.Count(svg, "z"); n < 100 || len(svg) > 16000 {
+		t.Errorf("svg has %d runs of dark modules in %d bytes", n, len(svg))
 	}
 }
