@@ -4,8 +4,8 @@ package tenants
 // the one home of their rules. A TOTP secret is sealed with the master key
 // (WithSealer), bound to its credential and user; a time step is accepted
 // once per credential, by one conditional UPDATE; a recovery code is a
-// look-up secret (NIST SP 800-63B), stored hashed and spent once by one
-// conditional UPDATE. Every change writes its audit event in its own
+// look-up secret (NIST SP 800-63B), stored as an argon2id hash and spent
+// once by one conditional UPDATE. Every change writes its audit event in its own
 // transaction. Rows are read and written as the System viewer, for the
 // user the caller names: the hosted pages call these for the user of a
 // login transaction or a session, never for one a form names.
@@ -24,8 +24,8 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/totpcredential"
 	"github.com/gatehouse-id/gatehouse/ent/user"
+	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/internal/seal"
-	"github.com/gatehouse-id/gatehouse/internal/secret"
 	"github.com/gatehouse-id/gatehouse/internal/totp"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
@@ -366,13 +366,26 @@ func (s *Service) MFARequired(ctx context.Context, userID pulid.ID) (bool, error
 
 // GenerateRecoveryCodes gives userID ten new recovery codes, replacing
 // any left: each is ten characters of a 32-letter alphabet (50 bits),
-// shown as xxxxx-xxxxx, stored only as a hash bound to the user. The
-// codes are returned once and never again.
+// shown as xxxxx-xxxxx. Under 112 bits, NIST SP 800-63B §5.1.2.2 wants a
+// salted key derivation function: each is stored as an argon2id hash
+// (recoveryParams), the ten under one salt of their own, so a typed code
+// is hashed once and found by its hash. The codes are returned once and
+// never again.
 func (s *Service) GenerateRecoveryCodes(ctx context.Context, userID pulid.ID) ([]string, error) {
 	sys := viewer.SystemContext(ctx)
 	codes := make([]string, recoveryCodeCount)
+	hashes := make([]string, recoveryCodeCount)
 	for i := range codes {
 		codes[i] = newRecoveryCode()
+		var err error
+		if i == 0 {
+			hashes[i], err = password.Hash(normalizeRecoveryCode(codes[i]), s.recoveryParams())
+		} else {
+			hashes[i], err = password.HashLike(normalizeRecoveryCode(codes[i]), hashes[0])
+		}
+		if err != nil {
+			return nil, fmt.Errorf("hash recovery code: %w", err)
+		}
 	}
 	err := s.inTx(sys, func(tx *ent.Tx) error {
 		if _, err := tx.RecoveryCode.Delete().Where(recoverycode.UserID(userID)).Exec(sys); err != nil {
@@ -380,8 +393,8 @@ func (s *Service) GenerateRecoveryCodes(ctx context.Context, userID pulid.ID) ([
 		}
 		now := s.now()
 		bulk := make([]*ent.RecoveryCodeCreate, len(codes))
-		for i, c := range codes {
-			bulk[i] = tx.RecoveryCode.Create().SetUserID(userID).SetCodeHash(recoveryHash(userID, normalizeRecoveryCode(c))).SetCreatedAt(now)
+		for i := range codes {
+			bulk[i] = tx.RecoveryCode.Create().SetUserID(userID).SetCodeHash(hashes[i]).SetCreatedAt(now)
 		}
 		if err := tx.RecoveryCode.CreateBulk(bulk...).Exec(sys); err != nil {
 			return fmt.Errorf("store recovery codes: %w", err)
@@ -394,24 +407,48 @@ func (s *Service) GenerateRecoveryCodes(ctx context.Context, userID pulid.ID) ([
 	return codes, nil
 }
 
+// recoveryParams is the argon2id cost of a recovery code's hash: OWASP's
+// minimum (19 MiB, 2 passes), which 50 random bits need far less than a
+// password does, or the service's password cost when that is lower
+// (tests).
+func (s *Service) recoveryParams() password.Params {
+	p := password.Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLen: 16, KeyLen: 32}
+	if s.passwordParams.Memory < p.Memory {
+		return s.passwordParams
+	}
+	return p
+}
+
 // UseRecoveryCode spends one of userID's recovery codes: true when code
-// was one not spent yet. It is spent by one conditional UPDATE (used_at
-// IS NULL), so a code sent twice at once succeeds once. Case, spaces,
-// hyphens and the letters people confuse with digits (i, l, o) do not
-// matter.
+// was one not spent yet. It is hashed under the salt of the user's set
+// and spent by one conditional UPDATE (used_at IS NULL), so a code sent
+// twice at once succeeds once. Case, spaces, hyphens and the letters
+// people confuse with digits (i, l, o) do not matter. password.ErrBusy
+// means no hashing slot was free.
 func (s *Service) UseRecoveryCode(ctx context.Context, userID pulid.ID, code string) (bool, error) {
 	sys := viewer.SystemContext(ctx)
 	norm := normalizeRecoveryCode(code)
 	if len(norm) != recoveryCodeLength {
 		return false, nil
 	}
+	stored, err := s.client.RecoveryCode.Query().Where(recoverycode.UserID(userID)).Select(recoverycode.FieldCodeHash).First(sys)
+	if ent.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("find recovery codes: %w", err)
+	}
+	hash, err := password.HashLike(norm, stored.CodeHash)
+	if err != nil {
+		return false, fmt.Errorf("hash recovery code: %w", err)
+	}
 	if s.beforeSpend != nil {
 		s.beforeSpend()
 	}
 	var ok bool
-	err := s.inTx(sys, func(tx *ent.Tx) error {
+	err = s.inTx(sys, func(tx *ent.Tx) error {
 		n, err := tx.RecoveryCode.Update().
-			Where(recoverycode.UserID(userID), recoverycode.CodeHash(recoveryHash(userID, norm)), recoverycode.UsedAtIsNil()).
+			Where(recoverycode.UserID(userID), recoverycode.CodeHash(hash), recoverycode.UsedAtIsNil()).
 			SetUsedAt(s.now()).Save(sys)
 		if err != nil {
 			return fmt.Errorf("use recovery code: %w", err)
@@ -491,11 +528,6 @@ func normalizeRecoveryCode(code string) string {
 		return ""
 	}
 	return strings.NewReplacer(" ", "", "-", "", "i", "1", "l", "1", "o", "0").Replace(strings.ToLower(strings.TrimSpace(code)))
-}
-
-// recoveryHash binds a recovery code's hash to its user.
-func recoveryHash(userID pulid.ID, norm string) string {
-	return secret.Hash("gatehouse/recovery-code\x00" + string(userID) + "\x00" + norm)
 }
 
 // mfaAudit records a change of userID's second factors in tx. The actor

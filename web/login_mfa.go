@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
+	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-id/gatehouse/tenants"
 )
@@ -151,8 +152,12 @@ func (w *Web) pendingSecondFactor(rw http.ResponseWriter, r *http.Request, req *
 		return nil, nil, false
 	}
 	u, err := w.cfg.Client.User.Get(sys(ctx), tx.UserID)
-	if err != nil {
+	if err != nil && !ent.IsNotFound(err) {
 		w.fail(rw, r, fmt.Errorf("load user of login transaction: %w", err))
+		return nil, nil, false
+	}
+	if u == nil || !tenants.IsActiveUser(u) {
+		w.renderError(rw, http.StatusUnauthorized, msgSessionEnded)
 		return nil, nil, false
 	}
 	return tx, u, true
@@ -223,6 +228,14 @@ func (w *Web) postMFA(rw http.ResponseWriter, r *http.Request) {
 		w.cfg.Logger.InfoContext(ctx, "one-time code replayed", "auth_request", req.ID, "user", u.ID, "ip", httpserver.ClientIP(r))
 		w.loginFailed(ctx, r, req, u.ID, reasonOTPReplayed)
 		w.askSecondFactor(rw, r, req, u, false, http.StatusUnauthorized, msgOTPReplayed)
+		return
+	case errors.Is(err, password.ErrBusy):
+		// A recovery code is hashed like a password: no slot, no answer.
+		w.settle(ctx, res.Cancel)
+		secs := int(password.BusyRetryAfter / time.Second)
+		rw.Header().Set("Retry-After", strconv.Itoa(secs))
+		w.askSecondFactor(rw, r, req, u, recovery, http.StatusServiceUnavailable,
+			fmt.Sprintf("Too many sign-ins right now. Wait %s and try again.", waitText(secs)))
 		return
 	case err != nil:
 		w.settle(ctx, res.Cancel)

@@ -356,3 +356,28 @@ func FuzzPostMFA(f *testing.F) {
 		}
 	})
 }
+
+// A user disabled between the password and the second factor gets no
+// further: the transaction's user must still be active.
+func TestMFADisabledMidway(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newEnv(t, db)
+		ada := e.user(userSpec{email: "ada@example.com", password: pw})
+		id := e.flow.add(LoginRequest{FirstParty: true, ACRValues: []string{federation.ACRMultiFactor}})
+		b := e.browser()
+		page := b.login(id, "ada@example.com", pw)
+		wantStatus(t, page, http.StatusOK)
+		e.client.User.UpdateOneID(ada.ID).SetStatus("DISABLED").ExecX(sys(t.Context()))
+		for _, r := range []response{
+			b.get("/login/mfa?authRequest=" + id),
+			b.postCode(id, page, "code", "123456"),
+			b.post("/login/mfa/enroll", url.Values{"authRequest": {id}, "csrf": {page.field("csrf")}, "enrollment": {page.field("enrollment")}, "code": {"123456"}}),
+		} {
+			wantStatus(t, r, http.StatusUnauthorized)
+		}
+		if _, ok := e.flow.completed(id); ok {
+			t.Fatal("a disabled user completed the sign-in")
+		}
+	})
+}
