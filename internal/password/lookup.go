@@ -23,7 +23,9 @@ func HashLike(secret, like string) (string, error) {
 		return "", fmt.Errorf("hash secret: longer than %d bytes", MaxLength)
 	}
 	var got []byte
-	if err := run(func() { got = argon2.IDKey([]byte(secret), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(key))) }); err != nil {
+	if err := run(func() {
+		got = argon2.IDKey([]byte(secret), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(key)))
+	}); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Iterations,
