@@ -50,6 +50,8 @@ func TestChromiumTOTP(t *testing.T) {
 				chromedp.Navigate(e.srv.URL + "/login?authRequest=" + id),
 				chromedp.WaitVisible(byLabel("Email")),
 				chromedp.SendKeys(byLabel("Email"), "ada@example.com"),
+				chromedp.Click(byButton("Continue")),
+				chromedp.WaitVisible(byLabel("Password")),
 				chromedp.SendKeys(byLabel("Password"), pw),
 				chromedp.Click(byButton("Sign in")),
 			}, then...)

@@ -147,7 +147,7 @@ func TestMFARequiredEnrollAndSignIn(t *testing.T) {
 		if r := b.post("/login/mfa/continue", url.Values{"authRequest": {id}, "csrf": {enroll.field("csrf")}}); r.status == http.StatusSeeOther {
 			t.Fatal("continue completed a sign-in without a second factor")
 		}
-		if r := b.get("/login?authRequest=" + id); !r.hasField("password") {
+		if r := b.get("/login?authRequest=" + id); !r.hasField("email") {
 			t.Fatalf("the arrival page did not ask to sign in:\n%s", r.body)
 		}
 		if r := b.postCode(id, enroll, "code", "000000"); r.status == http.StatusSeeOther {
@@ -378,6 +378,45 @@ func TestMFADisabledMidway(t *testing.T) {
 		}
 		if _, ok := e.flow.completed(id); ok {
 			t.Fatal("a disabled user completed the sign-in")
+		}
+	})
+}
+
+// A direct sign-in (no application: it ends at the account page) for a
+// member of an organization that requires MFA enrolls and proves a
+// second factor like any other.
+func TestMFADirectSignIn(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newEnv(t, db)
+		e.alignClock()
+		ada := e.user(userSpec{email: "ada@example.com", password: pw})
+		strict := e.org("Strict", "strict")
+		e.policy(strict, func(p *ent.OrganizationPolicyCreate) { p.SetMfaRequired(true) })
+		e.member(ada, strict, membership.StatusACTIVE)
+		signIn := func(b *browser) response {
+			form := b.get("/login")
+			return b.post("/login", url.Values{"csrf": {form.field("csrf")}, "email": {"ada@example.com"}, "password": {pw}})
+		}
+		b := e.browser()
+		enroll := signIn(b)
+		wantStatus(t, enroll, http.StatusOK)
+		if r := b.get(accountPath); r.status != http.StatusSeeOther {
+			t.Fatalf("the account page before the second factor: %d", r.status)
+		}
+		key, _, done := b.enrollTOTP("", enroll)
+		if done.status != http.StatusSeeOther || done.header.Get("Location") != accountPath {
+			t.Fatalf("direct sign-in with enrollment: %d %q\n%s", done.status, done.header.Get("Location"), done.body)
+		}
+		if s := e.sessionOf(b); !slices.Equal(s.Amr, []string{"pwd", "otp"}) {
+			t.Fatalf("session amr %v", s.Amr)
+		}
+		e.clock.Advance(totp.Period)
+		b2 := e.browser()
+		ask := signIn(b2)
+		r := b2.postCode("", ask, "code", e.otp(key, 0))
+		if r.status != http.StatusSeeOther || r.header.Get("Location") != accountPath {
+			t.Fatalf("direct sign-in with a code: %d %q\n%s", r.status, r.header.Get("Location"), r.body)
 		}
 	})
 }
