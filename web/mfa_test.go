@@ -420,3 +420,36 @@ func TestMFADirectSignIn(t *testing.T) {
 		}
 	})
 }
+
+// The organization picker: a password session picks an organization that
+// requires MFA; the step-up begins for that organization and, once the
+// second factor is proven, completes into it without asking again.
+func TestMFAStepUpAfterPicker(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newEnv(t, db)
+		e.alignClock()
+		ada := e.user(userSpec{email: "ada@example.com", password: pw})
+		plain, strict := e.org("Plain", "plain"), e.org("Strict", "strict")
+		e.policy(plain, nil)
+		e.policy(strict, func(p *ent.OrganizationPolicyCreate) { p.SetMfaRequired(true) })
+		e.member(ada, plain, membership.StatusACTIVE)
+		e.member(ada, strict, membership.StatusACTIVE)
+		b := e.browser()
+		id := e.flow.add(LoginRequest{FirstParty: true, WantsOrganization: true, Scopes: []string{"openid", "organization"}})
+		picker := b.login(id, "ada@example.com", pw)
+		wantStatus(t, picker, http.StatusOK)
+		enroll := b.post("/login/organization", url.Values{"authRequest": {id}, "csrf": {picker.field("csrf")},
+			"ticket": {picker.field("ticket")}, "organization": {string(strict.ID)}})
+		wantStatus(t, enroll, http.StatusOK)
+		if _, ok := e.flow.completed(id); ok {
+			t.Fatal("completed into the strict organization with a password alone")
+		}
+		_, _, done := b.enrollTOTP(id, enroll)
+		wantRedirect(t, done, id)
+		a, _ := e.flow.completed(id)
+		if a.OrganizationID != strict.ID || !slices.Equal(a.AMR, []string{"pwd", "otp"}) {
+			t.Fatalf("completed into %q with %v", a.OrganizationID, a.AMR)
+		}
+	})
+}
