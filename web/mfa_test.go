@@ -453,3 +453,59 @@ func TestMFAStepUpAfterPicker(t *testing.T) {
 		}
 	})
 }
+
+// One code sent by ten browsers at once, each holding its own
+// transaction for the same user: one signs in, the others hear that the
+// code was used (ATO-05 c, through the pages; TestTOTPParallelReplay in
+// tenants forces the interleaving).
+func TestMFAParallelSameCode(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newEnv(t, db, func(c *Config) {
+			c.OTPPolicy = ratelimit.Policy{Free: 100}
+			c.AddressPolicy = ratelimit.Policy{Free: 1000, KeepOnSuccess: true}
+		})
+		e.alignClock()
+		e.user(userSpec{email: "ada@example.com", password: pw})
+		id := e.flow.add(LoginRequest{FirstParty: true, ACRValues: []string{federation.ACRMultiFactor}})
+		b := e.browser()
+		key, _, done := b.enrollTOTP(id, b.login(id, "ada@example.com", pw))
+		wantRedirect(t, done, id)
+		e.clock.Advance(totp.Period)
+		code := e.otp(key, 0)
+		const n = 10
+		type attempt struct {
+			b    *browser
+			id   string
+			page response
+		}
+		var as []attempt
+		for range n {
+			b := e.browser()
+			id := e.flow.add(LoginRequest{FirstParty: true, ACRValues: []string{federation.ACRMultiFactor}})
+			as = append(as, attempt{b, id, b.login(id, "ada@example.com", pw)})
+		}
+		statuses := make(chan int, n)
+		for _, a := range as {
+			go func() {
+				form := url.Values{"authRequest": {a.id}, "csrf": {a.page.field("csrf")}, "code": {code}}
+				req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, e.srv.URL+"/login/mfa", strings.NewReader(form.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				res, err := a.b.http.Do(req)
+				if err != nil {
+					statuses <- 0
+					return
+				}
+				res.Body.Close()
+				statuses <- res.StatusCode
+			}()
+		}
+		count := map[int]int{}
+		for range n {
+			count[<-statuses]++
+		}
+		if count[http.StatusSeeOther] != 1 || count[http.StatusUnauthorized] != n-1 {
+			t.Fatalf("statuses %v, want one 303 and %d 401", count, n-1)
+		}
+	})
+}
