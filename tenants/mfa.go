@@ -332,7 +332,7 @@ func (s *Service) keepsSecondFactor(ctx context.Context, tx *ent.Tx, userID, wit
 	if err != nil {
 		return fmt.Errorf("count TOTP credentials: %w", err)
 	}
-	keys, err := tx.Passkey.Query().Where(passkey.UserID(userID)).Count(ctx)
+	keys, err := tx.Passkey.Query().Where(passkey.UserID(userID), passkey.CloneWarning(false)).Count(ctx)
 	if err != nil {
 		return fmt.Errorf("count passkeys: %w", err)
 	}
@@ -481,7 +481,8 @@ func (s *Service) RecoveryCodesLeft(ctx context.Context, userID pulid.ID) (int, 
 // SecondFactors are the second factors a user holds.
 type SecondFactors struct {
 	// TOTP counts confirmed authenticator apps; RecoveryCodes the unspent
-	// recovery codes; Passkeys the registered passkeys.
+	// recovery codes; Passkeys the registered passkeys that are not
+	// refused for a sign counter that went backwards (clone_warning).
 	TOTP, RecoveryCodes, Passkeys int
 }
 
@@ -499,7 +500,7 @@ func (s *Service) SecondFactors(ctx context.Context, userID pulid.ID) (SecondFac
 	if f.RecoveryCodes, err = s.RecoveryCodesLeft(ctx, userID); err != nil {
 		return f, err
 	}
-	if f.Passkeys, err = s.client.Passkey.Query().Where(passkey.UserID(userID)).Count(ctx); err != nil {
+	if f.Passkeys, err = s.client.Passkey.Query().Where(passkey.UserID(userID), passkey.CloneWarning(false)).Count(ctx); err != nil {
 		return f, fmt.Errorf("count passkeys: %w", err)
 	}
 	return f, nil
