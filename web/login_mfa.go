@@ -137,9 +137,10 @@ func (w *Web) stepUp(rw http.ResponseWriter, r *http.Request, req *LoginRequest,
 }
 
 // pendingSecondFactor is the browser's transaction for req and its user,
-// when the transaction still needs a second factor; otherwise it has
-// written the response (the expired page, or the failure) and returns
-// false. The user is the transaction's, never one a form names.
+// who must still be active; otherwise it has written the response (the
+// ended-sign-in page, or the failure) and returns false. The user is the
+// transaction's, never one a form names; what the transaction still needs
+// is the policy's to say when a factor is added (proveFactor).
 func (w *Web) pendingSecondFactor(rw http.ResponseWriter, r *http.Request, req *LoginRequest) (*ent.LoginTransaction, *ent.User, bool) {
 	ctx := r.Context()
 	tx, err := w.cfg.Tenants.LoginTransaction(ctx, w.loginToken(r), req.ID)
