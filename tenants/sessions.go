@@ -36,6 +36,8 @@ type NewSession struct {
 	// Lifetimes bound the session (LifetimesOf the policies in question).
 	Lifetimes     SessionLifetimes
 	IP, UserAgent string
+	// DeviceID is the browser's device cookie id, if it has one.
+	DeviceID string
 	// Replaces is the session token the browser presented before, if any:
 	// that session is revoked, so an identifier planted before sign-in is
 	// worthless after it (SECURITY-CHECKLIST ATO-07).
@@ -68,6 +70,7 @@ func (s *Service) CreateSession(ctx context.Context, in NewSession) (*ent.Sessio
 		SetAmr(in.AMR).
 		SetIP(in.IP).
 		SetUserAgent(truncate(in.UserAgent, 512)).
+		SetDeviceID(truncate(in.DeviceID, 64)).
 		SetCreatedAt(now).
 		SetLastSeenAt(now).
 		SetExpiresAt(in.AuthTime.Add(in.Lifetimes.Absolute)).
@@ -77,6 +80,19 @@ func (s *Service) CreateSession(ctx context.Context, in NewSession) (*ent.Sessio
 		return nil, "", fmt.Errorf("create session: %w", err)
 	}
 	return ses, token, nil
+}
+
+// SignedInElsewhere reports whether userID has had a session other than
+// except, live or not: a sign-in from a
+// browser the account has not signed in from before is news to the
+// owner only when there was a before (the first sign-in after sign-up
+// is not).
+func (s *Service) SignedInElsewhere(ctx context.Context, userID, except pulid.ID) (bool, error) {
+	n, err := s.client.Session.Query().Where(session.UserID(userID), session.IDNEQ(except)).Limit(1).Count(viewer.SystemContext(ctx))
+	if err != nil {
+		return false, fmt.Errorf("find sessions: %w", err)
+	}
+	return n > 0, nil
 }
 
 // SessionByToken returns the session token names when it is neither
@@ -164,30 +180,43 @@ func (s *Service) RevokeSession(ctx context.Context, id, userID pulid.ID, reason
 		return false, nil
 	}
 	ctx = viewer.SystemContext(ctx)
-	var n int
+	var ended bool
 	err := s.inTx(ctx, func(tx *ent.Tx) error {
-		now := s.now()
-		upd := tx.Session.Update().Where(session.ID(id), session.RevokedAtIsNil())
-		if userID != "" {
-			upd.Where(session.UserID(userID))
-		}
 		var err error
-		if n, err = upd.SetRevokedAt(now).Save(ctx); err != nil {
-			return fmt.Errorf("revoke session: %w", err)
-		}
-		if n == 0 {
-			return nil
-		}
-		if err := tx.Grant.Update().Where(grant.SessionID(id), grant.RevokedAtIsNil()).
-			SetRevokedAt(now).SetRevokeReason(reason).Exec(ctx); err != nil {
-			return fmt.Errorf("revoke the session's grants: %w", err)
-		}
-		if audit != nil {
-			return WriteAudit(ctx, tx.AuditEvent, now, *audit)
-		}
-		return nil
+		ended, err = s.revokeSession(ctx, tx, id, userID, reason, audit)
+		return err
 	})
-	return n == 1, err
+	return ended, err
+}
+
+// revokeSession is RevokeSession inside tx, for a change that ends a
+// session among others (RevokeUserSessions). The session and its grants
+// are written as System (they are instance-level rows); audit is written
+// with ctx, so its actor is whoever ctx names unless audit does.
+func (s *Service) revokeSession(ctx context.Context, tx *ent.Tx, id, userID pulid.ID, reason string, audit *Event) (bool, error) {
+	sys := viewer.SystemContext(ctx)
+	now := s.now()
+	upd := tx.Session.Update().Where(session.ID(id), session.RevokedAtIsNil())
+	if userID != "" {
+		upd.Where(session.UserID(userID))
+	}
+	n, err := upd.SetRevokedAt(now).Save(sys)
+	if err != nil {
+		return false, fmt.Errorf("revoke session: %w", err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	if err := tx.Grant.Update().Where(grant.SessionID(id), grant.RevokedAtIsNil()).
+		SetRevokedAt(now).SetRevokeReason(reason).Exec(sys); err != nil {
+		return false, fmt.Errorf("revoke the session's grants: %w", err)
+	}
+	if audit != nil {
+		if err := WriteAudit(ctx, tx.AuditEvent, now, *audit); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // ListSessions returns userID's sessions that are neither revoked nor

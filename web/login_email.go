@@ -123,6 +123,7 @@ func (w *Web) redeemCode(rw http.ResponseWriter, r *http.Request, req *LoginRequ
 	if ch == nil {
 		w.cfg.Logger.InfoContext(ctx, "email code refused", "auth_request", req.ID, "reason", why, "ip", httpserver.ClientIP(r))
 		w.loginFailed(ctx, r, req, "", why)
+		w.funnel(ctx, req, tenants.FunnelLoginFailedEmail)
 		page.Error = msgBadCode
 		w.renderEmailSent(rw, http.StatusUnauthorized, page)
 		return nil, false
@@ -180,17 +181,28 @@ func (w *Web) postedLink(rw http.ResponseWriter, r *http.Request, purpose tenant
 		w.renderError(rw, http.StatusUnauthorized, msgBadCode)
 		return nil, nil, false
 	}
-	req := direct
-	if ch.AuthRequestID != "" {
-		switch pending, err := w.cfg.Flow.LoginRequest(ctx, string(ch.AuthRequestID)); {
-		case err == nil && pending != nil && (pending.ExpiresAt.IsZero() || w.cfg.Now().Before(pending.ExpiresAt)):
-			req = pending
-		case err != nil && !errors.Is(err, ErrUnknownRequest):
-			w.fail(rw, r, fmt.Errorf("load auth request: %w", err))
-			return nil, nil, false
-		}
+	req := w.pendingRequest(rw, r, string(ch.AuthRequestID))
+	if req == nil {
+		return nil, nil, false
 	}
 	return req, ch, true
+}
+
+// pendingRequest is the authorization request id when it is still
+// pending, else a direct sign-in (the application's request ended while
+// the mail travelled). It answers a failure to load it and returns nil.
+func (w *Web) pendingRequest(rw http.ResponseWriter, r *http.Request, id string) *LoginRequest {
+	if id == "" {
+		return directRequest()
+	}
+	switch pending, err := w.cfg.Flow.LoginRequest(r.Context(), id); {
+	case err == nil && pending != nil && (pending.ExpiresAt.IsZero() || w.cfg.Now().Before(pending.ExpiresAt)):
+		return pending
+	case err != nil && !errors.Is(err, ErrUnknownRequest):
+		w.fail(rw, r, fmt.Errorf("load auth request: %w", err))
+		return nil
+	}
+	return directRequest()
 }
 
 // postEmailLink spends an emailed sign-in link.

@@ -31,7 +31,7 @@ type signupPage struct {
 
 // signupMinLength is the password rule of a new account, which belongs
 // to no organization yet (tenants applies it).
-const signupMinLength = 8
+const signupMinLength = tenants.DefaultPasswordMinLength
 
 func (w *Web) getSignup(rw http.ResponseWriter, r *http.Request) {
 	req, ok := w.loginRequest(rw, r, r.URL.Query().Get("authRequest"))
@@ -82,12 +82,13 @@ func (w *Web) postSignup(rw http.ResponseWriter, r *http.Request) {
 	link := w.link("/signup/link", url.Values{"token": {st.Challenge.LinkToken}})
 	if st.Existing != nil {
 		w.cfg.Mailer.Mail(ctx, lang, "signup_exists", email, map[string]any{
-			"SignInLink": link, "ResetLink": w.link("/login", nil)})
+			"SignInLink": link, "ResetLink": w.link(recoverPath, nil)})
 	} else {
 		w.cfg.Mailer.Mail(ctx, lang, "signup_verify", email, map[string]any{
 			"Code": st.Challenge.Code, "Link": link, "Minutes": int(tenants.EmailCodeLifetime.Minutes())})
 	}
 	w.cfg.Logger.InfoContext(ctx, "signup started", "auth_request", req.ID, "challenge", st.Challenge.Challenge.ID)
+	w.funnel(ctx, req, tenants.FunnelSignupStarted)
 	w.renderEmailSent(rw, http.StatusOK, emailSentPage{AuthRequest: req.ID, CSRF: p.CSRF, ClientName: p.ClientName,
 		Email: email, Action: "/signup/verify", Challenge: string(st.Challenge.Challenge.ID)})
 }
@@ -128,13 +129,19 @@ func (w *Web) signedUp(rw http.ResponseWriter, r *http.Request, req *LoginReques
 		w.renderError(rw, http.StatusUnauthorized, msgBadCode)
 		return
 	}
-	w.cfg.Logger.InfoContext(ctx, "signup completed", "auth_request", req.ID, "user", u.ID, "new", ch.UserID == "")
+	w.cfg.Logger.InfoContext(ctx, "signup verified", "auth_request", req.ID, "user", u.ID, "new", ch.UserID == "")
+	if ch.UserID == "" {
+		w.funnel(ctx, req, tenants.FunnelSignupVerified)
+	}
 	// Setting a password is not signing in with it: the factor proven is
 	// the address.
 	now := w.cfg.Now()
 	s, ok := w.proveFactor(rw, r, req, u, tenants.Factor{Method: tenants.FactorEmail, At: now})
 	if !ok {
 		return
+	}
+	if ch.UserID == "" {
+		w.funnel(ctx, req, tenants.FunnelSignupCompleted)
 	}
 	w.proceed(rw, r, req, s, u, nil)
 }

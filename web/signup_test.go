@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // codeOf is the code of the last mail of kind sent to address.
@@ -81,6 +83,18 @@ func TestSignupThenSignIn(t *testing.T) {
 
 		id := e.flow.add(LoginRequest{FirstParty: true})
 		wantRedirect(t, e.browser().login(id, "ada@example.com", "correct horse battery"), id)
+
+		// The funnel counted each step once.
+		counts := map[string]int64{}
+		for _, c := range e.client.FunnelCount.Query().AllX(sys(t.Context())) {
+			counts[c.Event] += c.Count
+		}
+		for ev, want := range map[tenants.FunnelEvent]int64{tenants.FunnelSignupStarted: 1, tenants.FunnelSignupVerified: 1,
+			tenants.FunnelSignupCompleted: 1, tenants.FunnelLoginSucceededEmail: 1, tenants.FunnelLoginSucceededPassword: 1} {
+			if counts[string(ev)] != want {
+				t.Errorf("funnel %s = %d, want %d (all: %v)", ev, counts[string(ev)], want, counts)
+			}
+		}
 	})
 }
 
@@ -252,4 +266,144 @@ func TestAccountSessions(t *testing.T) {
 			t.Errorf("signed out everywhere, still in: %d", r.status)
 		}
 	})
+}
+
+// Recovery: the same answer for every address; a link to the owner only,
+// which sets a new password once, within 30 minutes, and signs every other
+// browser out; an account whose organization enforces SSO is sent nothing.
+func TestRecovery(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newEnv(t, db)
+		e.user(userSpec{email: "ada@example.com", password: pw})
+		sso := e.user(userSpec{email: "sso@example.com", password: pw})
+		corp := e.org("Corp", "corp")
+		e.member(sso, corp, membership.StatusACTIVE)
+		e.client.OrganizationPolicy.Create().SetOrganizationID(corp.ID).SetEnforceSSO(true).ExecX(sys(t.Context()))
+
+		old := e.browser()
+		form := old.get("/login")
+		if r := old.post("/login", url.Values{"csrf": {form.field("csrf")}, "email": {"ada@example.com"}, "password": {pw}}); r.status != http.StatusSeeOther {
+			t.Fatalf("sign-in: %d", r.status)
+		}
+		ask := func(email string) response {
+			b := e.browser()
+			f := b.get(recoverPath + "?email=" + url.QueryEscape(email))
+			wantStatus(t, f, http.StatusOK)
+			r := b.post(recoverPath, url.Values{"csrf": {f.field("csrf")}, "email": {email}})
+			wantStatus(t, r, http.StatusOK)
+			return r
+		}
+		norm := func(r response, email string) string { return strings.ReplaceAll(r.body, email, "EMAIL") }
+		known := ask("ada@example.com")
+		for _, other := range []string{"nobody@example.com", "sso@example.com"} {
+			if r := ask(other); norm(r, other) != norm(known, "ada@example.com") {
+				t.Errorf("%s: the answer differs:\n%s\n---\n%s", other, r.body, known.body)
+			}
+			if n := len(e.mail.to(other)); n != 0 {
+				t.Errorf("%s was sent %d mails", other, n)
+			}
+		}
+		_, link := codeOf(t, e, "ada@example.com", "password_reset")
+		u, _ := url.Parse(link)
+		b := e.browser()
+		page := b.get(u.RequestURI())
+		wantStatus(t, page, http.StatusOK)
+		reset := func(password string) response {
+			return b.post(u.Path, url.Values{"csrf": {page.field("csrf")}, "token": {page.field("token")}, "password": {password}})
+		}
+		if r := reset("short"); r.status != http.StatusBadRequest || !r.hasField("token") {
+			t.Fatalf("a short password: %d\n%s", r.status, r.body)
+		}
+		if r := reset("a brand new passphrase"); r.status != http.StatusSeeOther || r.header.Get("Location") != accountPath {
+			t.Fatalf("reset: %d %q\n%s", r.status, r.header.Get("Location"), r.body)
+		}
+		if r := reset("yet another passphrase"); r.status != http.StatusUnauthorized {
+			t.Errorf("the link a second time: %d", r.status)
+		}
+		if r := old.get(accountPath); r.status != http.StatusSeeOther {
+			t.Errorf("the browser signed in before the reset is still in: %d", r.status)
+		}
+		if !slicesContainsKind(e.mail.to("ada@example.com"), "password_changed") {
+			t.Error("no password_changed notice")
+		}
+		id := e.flow.add(LoginRequest{FirstParty: true})
+		if r := e.browser().login(id, "ada@example.com", pw); r.status != http.StatusUnauthorized {
+			t.Errorf("the old password: %d", r.status)
+		}
+		wantRedirect(t, e.browser().login(id, "ada@example.com", "a brand new passphrase"), id)
+		if n := len(e.audits("user.password.reset")); n != 1 {
+			t.Errorf("%d user.password.reset events, want 1", n)
+		}
+
+		// A link past 30 minutes sets nothing.
+		ask("ada@example.com")
+		_, link = codeOf(t, e, "ada@example.com", "password_reset")
+		e.clock.Advance(tenants.RecoveryLinkLifetime)
+		u, _ = url.Parse(link)
+		if r := e.browser().get(u.RequestURI()); r.status != http.StatusBadRequest {
+			t.Errorf("an expired link: %d", r.status)
+		}
+	})
+}
+
+// A sign-in from a browser that has not signed in to the account before
+// mails the owner, unless it is the account's first; sessions and audit
+// events carry the browser's device id.
+func TestNewDeviceNotice(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newEnv(t, db)
+		ada := e.user(userSpec{email: "ada@example.com", password: pw})
+		signIn := func(b *browser) {
+			id := e.flow.add(LoginRequest{FirstParty: true, Prompt: []string{"login"}})
+			wantRedirect(t, b.login(id, "ada@example.com", pw), id)
+		}
+		notices := func() int {
+			n := 0
+			for _, m := range e.mail.to("ada@example.com") {
+				if m.kind == "new_device" {
+					n++
+				}
+			}
+			return n
+		}
+		laptop, phone := e.browser(), e.browser()
+		signIn(laptop)
+		if n := notices(); n != 0 {
+			t.Errorf("the first sign-in sent %d notices", n)
+		}
+		signIn(phone)
+		if n := notices(); n != 1 {
+			t.Errorf("a new browser sent %d notices, want 1", n)
+		}
+		signIn(laptop)
+		signIn(phone)
+		if n := notices(); n != 1 {
+			t.Errorf("known browsers sent %d notices in all, want 1", n)
+		}
+		devices := map[string]bool{}
+		for _, s := range e.client.Session.Query().AllX(sys(t.Context())) {
+			if s.UserID == ada.ID {
+				devices[s.DeviceID] = true
+			}
+		}
+		if len(devices) != 2 || devices[""] {
+			t.Errorf("session device ids %v, want two", devices)
+		}
+		id := e.flow.add(LoginRequest{FirstParty: true})
+		forged := phone.post("/login", url.Values{"authRequest": {id}, "csrf": {"forged"}, "email": {"ada@example.com"}, "password": {"x"}})
+		wantStatus(t, forged, http.StatusForbidden)
+		evs := e.audits("user.login.failed")
+		if len(evs) == 0 || evs[len(evs)-1].Metadata["device_id"] == nil {
+			t.Errorf("the refusal's event has no device id: %+v", evs)
+		}
+	})
+}
+
+func slicesContainsKind(mails []sentMail, kind string) bool {
+	for _, m := range mails {
+		if m.kind == kind {
+			return true
+		}
+	}
+	return false
 }

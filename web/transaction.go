@@ -54,6 +54,7 @@ func (w *Web) proveFactor(rw http.ResponseWriter, r *http.Request, req *LoginReq
 		w.fail(rw, r, err)
 		return nil, false
 	}
+	w.funnel(ctx, req, tenants.LoginFunnel(f.Method, true))
 	return s, true
 }
 
@@ -81,6 +82,9 @@ func (w *Web) signInTransaction(rw http.ResponseWriter, r *http.Request, req *Lo
 	if err != nil {
 		w.fail(rw, r, err)
 		return nil, false
+	}
+	if n := len(tx.Factors); n > 0 { // the factor that completed the sign-in
+		w.funnel(ctx, req, tenants.LoginFunnel(tx.Factors[n-1].Method, true))
 	}
 	if err := w.cfg.Tenants.EndLoginTransaction(ctx, tx.ID); err != nil {
 		// The session stands; the transaction expires on its own.

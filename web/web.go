@@ -115,6 +115,8 @@ const (
 	pageEmailLink    = "email-link"
 	pageSignup       = "signup"
 	pageAccount      = "account"
+	pageRecover      = "recover"
+	pageReset        = "reset"
 	// The second-factor step (login_mfa.go, mfa_enroll.go).
 	pageMFA           = "mfa"
 	pageMFAEnroll     = "mfa-enroll"
@@ -122,7 +124,7 @@ const (
 )
 
 var pageNames = []string{pageLogin, pageOrganization, pageConsent, pageError, pageLoggedOut, pageContinue,
-	pageIdentify, pageEmailSent, pageEmailLink, pageSignup, pageAccount,
+	pageIdentify, pageEmailSent, pageEmailLink, pageSignup, pageAccount, pageRecover, pageReset,
 	pageMFA, pageMFAEnroll, pageRecoveryCodes}
 
 // New checks cfg and parses every page. A missing or broken page fails New.
@@ -227,6 +229,10 @@ func (w *Web) routes() http.Handler {
 	mux.HandleFunc("POST /login/email/verify", w.postEmailCode)
 	mux.HandleFunc("GET /login/email/link", w.getEmailLink)
 	mux.HandleFunc("POST /login/email/link", w.postEmailLink)
+	mux.HandleFunc("GET "+recoverPath, w.getRecover)
+	mux.HandleFunc("POST "+recoverPath, w.postRecover)
+	mux.HandleFunc("GET "+recoverPath+"/link", w.getRecoverLink)
+	mux.HandleFunc("POST "+recoverPath+"/link", w.postRecoverLink)
 	mux.HandleFunc("GET /signup", w.getSignup)
 	mux.HandleFunc("POST /signup", w.postSignup)
 	mux.HandleFunc("POST /signup/verify", w.postSignupCode)

@@ -138,6 +138,6 @@ func tokenVerifier(p *provider.Provider) func(context.Context, string) (tenants.
 			return tenants.TokenClaims{}, err
 		}
 		return tenants.TokenClaims{Subject: pulid.ID(at.Subject), ClientID: at.ClientID,
-			Scopes: at.Scopes, OrganizationID: at.OrganizationID}, nil
+			Scopes: at.Scopes, OrganizationID: at.OrganizationID, GrantID: at.Grant}, nil
 	}
 }
