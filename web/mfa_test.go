@@ -135,6 +135,9 @@ func TestMFARequiredEnrollAndSignIn(t *testing.T) {
 		id := request()
 		enroll := b.login(id, "ada@example.com", pw)
 		wantStatus(t, enroll, http.StatusOK)
+		if len(enroll.body) > 50<<10 {
+			t.Errorf("the enrollment page weighs %d bytes, over 50 KB", len(enroll.body))
+		}
 		if !strings.Contains(enroll.body, "Set up an authenticator app") || b.cookie("gatehouse_session") != "" || b.cookie("gatehouse_login") == "" {
 			t.Fatalf("after the password: session %q, transaction %q\n%s", b.cookie("gatehouse_session"), b.cookie("gatehouse_login"), enroll.body)
 		}

@@ -112,3 +112,21 @@ func TestQRSVG(t *testing.T) {
 		t.Errorf("svg has %d runs of dark modules in %d bytes", n, len(svg))
 	}
 }
+
+// FuzzVerify: whatever is typed, Verify never panics and matches only a
+// string of Digits digits.
+func FuzzVerify(f *testing.F) {
+	for _, s := range []string{"287082", "", "12345", "1234567", "abcdef", "２８７０８２", "28708\x00", " 287082"} {
+		f.Add(s)
+	}
+	now := time.Unix(59, 0)
+	f.Fuzz(func(t *testing.T, code string) {
+		step, ok := Verify(rfcKey, code, now)
+		if !ok {
+			return
+		}
+		if len(code) != Digits || strings.Trim(code, "0123456789") != "" || step < Step(now)-Skew || step > Step(now)+Skew {
+			t.Fatalf("Verify(%q) matched step %d", code, step)
+		}
+	})
+}
