@@ -245,6 +245,7 @@ func (w *Web) postMFA(rw http.ResponseWriter, r *http.Request) {
 	case !good:
 		w.cfg.Logger.InfoContext(ctx, "second factor failed", "auth_request", req.ID, "user", u.ID, "reason", bad, "ip", httpserver.ClientIP(r))
 		w.loginFailed(ctx, r, req, u.ID, bad)
+		w.funnel(ctx, req, tenants.LoginFunnel(method, false))
 		w.askSecondFactor(rw, r, req, u, recovery, http.StatusUnauthorized, say(badMsg))
 		return
 	}

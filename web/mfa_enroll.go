@@ -128,6 +128,10 @@ func (w *Web) postEnroll(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.cfg.Logger.InfoContext(ctx, "authenticator app enrolled at sign-in", "auth_request", req.ID, "user", u.ID)
+	w.funnel(ctx, req, tenants.FunnelMFAEnrolled)
+	// The owner hears of every new factor at the address (PK-08, ATO-05 g).
+	w.cfg.Mailer.Mail(ctx, r.Header.Get("Accept-Language"), "mfa_added", u.Email, map[string]any{
+		"Method": "totp", "When": w.cfg.Now(), "ResetLink": w.link(recoverPath, nil)})
 	w.render(rw, r, http.StatusOK, pageRecoveryCodes, "page.title.recovery_codes", &recoveryCodesPage{
 		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), Codes: codes,
 	})

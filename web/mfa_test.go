@@ -197,6 +197,9 @@ func TestMFARequiredEnrollAndSignIn(t *testing.T) {
 			t.Errorf("replay page:\n%s", r.body)
 		}
 		wantLoginFailed(t, e, reasonOTPReplayed)
+		if !slicesContainsKind(e.mail.to("ada@example.com"), "mfa_added") {
+			t.Error("enrolling an authenticator app sent no mfa_added notice")
+		}
 		r = b2.postCode(id, r, "code", e.otp(key, 3))
 		wantStatus(t, r, http.StatusUnauthorized)
 		wantLoginFailed(t, e, reasonBadOTP)
