@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, what the interop and browser tests drive:
 # Node.js with npm (npm's openid-client as a relying party) and Chromium
-# (hosted pages in a real browser). Installs only what is missing.
+# (hosted pages in a real browser), installing only what is missing; then
+# interop/node's npm packages (openid-client, axe-core).
 set -euo pipefail
 
 missing=()
@@ -17,3 +18,7 @@ fi
 node --version
 npm --version 2>/dev/null | tail -n 1
 /usr/bin/chromium --version 2>/dev/null || true
+
+# npm packages from the committed lock file: openid-client (interop) and
+# axe-core (the page checks of web/pages_chromium_test.go).
+(cd "$(dirname "$0")/../interop/node" && npm ci --no-audit --no-fund --loglevel=error)

@@ -23,6 +23,12 @@ const chromiumPath = "/usr/bin/chromium"
 // none (failing instead under GATEHOUSE_TEST_REQUIRE_ALL=1).
 func chromium(t *testing.T) context.Context {
 	t.Helper()
+	return chromiumWithin(t, 90*time.Second)
+}
+
+// chromiumWithin is chromium for a test that may use the browser for up to d.
+func chromiumWithin(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		testkit.Missing(t, "the browser test needs %s (Debian package chromium)", chromiumPath)
 	}
@@ -38,7 +44,7 @@ func chromium(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	t.Cleanup(cancelAlloc)
