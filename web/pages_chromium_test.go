@@ -117,6 +117,12 @@ func TestChromiumPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A light colour: the text on it must turn dark (style.css).
+	hooli, err := e.client.Organization.Create().SetName("Hooli").SetSlug("hooli").
+		SetLogoURL(brandLogo).SetPrimaryColor("#9ad").Save(sys(t.Context()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	strict := e.org("Strict", "strict")
 	e.policy(strict, func(p *ent.OrganizationPolicyCreate) { p.SetMfaRequired(true) })
 
@@ -162,6 +168,15 @@ func TestChromiumPages(t *testing.T) {
 			t.Fatalf("%s: link %q: %v", s.name(), link, err)
 		}
 		s.open(u.RequestURI())
+	}
+
+	// consent signs in to a third party for a branded organization: its
+	// colour and logo are on the page.
+	consent := func(s *tab, o *ent.Organization) string {
+		id := e.flow.add(LoginRequest{ClientID: "third", ClientName: "Third Party", WantsOrganization: true,
+			RequestedOrganizationID: string(o.ID), Scopes: []string{"openid", "email", "organization:" + string(o.ID)}})
+		s.signIn(id, person(s, o), pw, ".scopes")
+		return id
 	}
 
 	states := []pageState{
@@ -222,13 +237,12 @@ func TestChromiumPages(t *testing.T) {
 				id := e.flow.add(LoginRequest{FirstParty: true, WantsOrganization: true, Scopes: []string{"openid", "organization"}})
 				s.signIn(id, person(s, acme, globex), pw, ".choices")
 			}},
-		{name: "consent", ready: ".scopes",
+		{name: "consent", ready: ".scopes", reach: func(s *tab) { consent(s, initech) }},
+		{name: "consent-light-brand", ready: ".languages a",
 			reach: func(s *tab) {
-				// A third party, for the branded organization: its colour
-				// and logo are on the page.
-				id := e.flow.add(LoginRequest{ClientID: "third", ClientName: "Third Party", WantsOrganization: true,
-					RequestedOrganizationID: string(initech.ID), Scopes: []string{"openid", "email", "organization:" + string(initech.ID)}})
-				s.signIn(id, person(s, initech), pw, ".scopes")
+				// Shown again, by GET: with the language links, in the
+				// organization's colour too.
+				s.open("/login?authRequest=" + consent(s, hooli))
 			}},
 		{name: "continue", ready: `form[action="/login/continue"]`,
 			reach: func(s *tab) {
