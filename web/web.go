@@ -9,10 +9,13 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/internal/password"
@@ -84,6 +87,11 @@ type Web struct {
 	csrfCk    string
 	deviceCk  string
 	loginCk   string // the login transaction (transaction.go)
+	// ceremonyCk names the browser's WebAuthn ceremony (passkey.go).
+	ceremonyCk string
+	// passkeys is the WebAuthn relying party (passkey.go); nil when the
+	// issuer's host is an IP address, which cannot be an RP ID.
+	passkeys *webauthn.WebAuthn
 	// rejections writes the refusals anyone can repeat at will
 	// (audit.go: limitedReasons), rate-limited.
 	rejections *tenants.Audit
@@ -97,9 +105,10 @@ const (
 	pageError        = "error"
 	pageLoggedOut    = "logged-out"
 	pageContinue     = "continue"
+	pagePasskeys     = "passkeys"
 )
 
-var pageNames = []string{pageLogin, pageOrganization, pageConsent, pageError, pageLoggedOut, pageContinue}
+var pageNames = []string{pageLogin, pageOrganization, pageConsent, pageError, pageLoggedOut, pageContinue, pagePasskeys}
 
 // New checks cfg and parses every page. A missing or broken page fails New.
 func New(cfg Config) (*Web, error) { return newWithFS(cfg, files) }
@@ -157,8 +166,16 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 	w := &Web{cfg: cfg, secure: u.Scheme == "https", pages: map[string]*template.Template{},
 		rejections: cfg.Tenants.Audit()} // the node's one limit on refusal events
 	w.sessionCk, w.csrfCk, w.deviceCk, w.loginCk = "gatehouse_session", "gatehouse_csrf", "gatehouse_device", "gatehouse_login"
+	w.ceremonyCk = "gatehouse_webauthn"
 	if w.secure {
+		w.ceremonyCk = "__Host-gatehouse_webauthn"
 		w.sessionCk, w.csrfCk, w.deviceCk, w.loginCk = "__Host-gatehouse_session", "__Host-gatehouse_csrf", "__Host-gatehouse_device", "__Host-gatehouse_login"
+	}
+	if net.ParseIP(u.Hostname()) != nil {
+		// Browsers refuse an IP address as RP ID: no passkeys there.
+		cfg.Logger.Warn("passkeys are off: the issuer's host is an IP address, which cannot be a WebAuthn RP ID", "issuer", cfg.Issuer)
+	} else if w.passkeys, err = newRelyingParty(u); err != nil {
+		return nil, fmt.Errorf("web config: passkeys: %w", err)
 	}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(fsys, "templates/layout.html", "templates/"+name+".html")
@@ -181,7 +198,8 @@ var funcs = template.FuncMap{
 }
 
 // Handler serves /login, /login/organization, /login/continue,
-// /login/logged-out, /consent and /static/.
+// /login/logged-out, /login/passkey…, /consent, /account/passkeys… and
+// /static/.
 func (w *Web) Handler() http.Handler { return w.handler }
 
 func (w *Web) routes() http.Handler {
@@ -193,14 +211,24 @@ func (w *Web) routes() http.Handler {
 	mux.HandleFunc("GET /login/logged-out", w.getLoggedOut)
 	mux.HandleFunc("POST /login/logged-out", w.postLoggedOut)
 	mux.HandleFunc("POST /consent", w.postConsent)
+	if w.passkeys != nil { // passkey.go, login_passkey.go
+		mux.HandleFunc("POST /login/passkey/options", w.postPasskeyRequestOptions)
+		mux.HandleFunc("POST /login/mfa/passkey/options", w.postPasskeySecondFactorOptions)
+		mux.HandleFunc("POST /login/passkey", w.postLoginPasskey)
+		mux.HandleFunc("GET /account/passkeys/new", w.getNewPasskey)
+		mux.HandleFunc("POST /account/passkeys/options", w.postPasskeyCreationOptions)
+		mux.HandleFunc("POST /account/passkeys", w.postPasskey)
+	}
 	mux.Handle("GET /static/", w.staticHandler())
 	return w.headers(withPolicyMemo(mux))
 }
 
 // Paths lists the patterns to mount Handler under in a parent mux
 // ("/login/" covers /login/organization, /login/continue and
-// /login/logged-out).
-func (w *Web) Paths() []string { return []string{"/login", "/login/", "/consent", "/static/"} }
+// /login/logged-out and the passkey steps; "/account/" the account pages).
+func (w *Web) Paths() []string {
+	return []string{"/login", "/login/", "/consent", "/account/", "/static/"}
+}
 
 func (w *Web) staticHandler() http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -271,6 +299,8 @@ type loginPage struct {
 	ClientName  string
 	Email       string
 	Error       string
+	// Passkeys offers the passkey sign-in (login_passkey.go).
+	Passkeys bool
 }
 
 type organizationPage struct {
@@ -331,6 +361,7 @@ type page interface{ base() *layout }
 func (l *layout) base() *layout { return l }
 
 func (w *Web) renderLogin(rw http.ResponseWriter, status int, p loginPage) {
+	p.Passkeys = w.passkeys != nil
 	w.render(rw, status, pageLogin, "Sign in", &p)
 }
 
