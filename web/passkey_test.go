@@ -498,7 +498,7 @@ func TestPasskeyRegistration(t *testing.T) {
 				AuthenticatorSelection struct {
 					ResidentKey string `json:"residentKey"`
 				} `json:"authenticatorSelection"`
-				Attestation string `json:"attestation"`
+				Attestation      string `json:"attestation"`
 				PubKeyCredParams []struct {
 					Alg int `json:"alg"`
 				} `json:"pubKeyCredParams"`
