@@ -9,7 +9,10 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -21,7 +24,9 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/passkey"
+	"github.com/gatehouse-id/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
 	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
@@ -48,7 +53,7 @@ const (
 
 // softKey is one discoverable credential of a software authenticator.
 type softKey struct {
-	t          *testing.T
+	t          testing.TB
 	priv       *ecdsa.PrivateKey
 	id         []byte
 	userHandle []byte
@@ -56,7 +61,7 @@ type softKey struct {
 	backup     bool // backup eligible (and backed up)
 }
 
-func newSoftKey(t *testing.T, userHandle []byte, backup bool) *softKey {
+func newSoftKey(t testing.TB, userHandle []byte, backup bool) *softKey {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -606,5 +611,74 @@ func TestPasskeySecondFactor(t *testing.T) {
 		nid := e.flow.add(LoginRequest{FirstParty: true})
 		ncsrf := nb.get("/login?authRequest=" + nid).field("csrf")
 		wantStatus(t, nb.postJSON("/login/mfa/passkey/options", map[string]string{"authRequest": nid, "csrf": ncsrf}), http.StatusBadRequest)
+	})
+}
+
+// Passkey sign-ins count on the client address's allowance (no account is
+// known before verification): past it, 429 without looking at the
+// assertion.
+func TestPasskeyThrottle(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newPasskeyEnv(t, db, func(c *Config) { c.AddressPolicy.Free = 2; c.AddressPolicy.Base = time.Minute })
+		ada := e.user(userSpec{email: "ada@example.com", name: "Ada"})
+		key := newSoftKey(t, []byte(ada.ID), true)
+		e.register(ada, key, 0)
+		b := e.browser()
+		for range 2 {
+			id, csrf, ch := b.passkeyStart(LoginRequest{FirstParty: true})
+			wantRefused(t, e, b.passkeyFinish(id, csrf, key.assert(ch, func(a *assertion) { a.flags &^= flagUV })), id, reasonPasskeyInvalid)
+		}
+		id, csrf, ch := b.passkeyStart(LoginRequest{FirstParty: true})
+		r := b.passkeyFinish(id, csrf, key.assert(ch))
+		wantStatus(t, r, http.StatusTooManyRequests)
+		if r.header.Get("Retry-After") == "" {
+			t.Error("no Retry-After")
+		}
+		e.clock.Advance(time.Hour)
+		id, csrf, ch = b.passkeyStart(LoginRequest{FirstParty: true, ExpiresAt: e.clock.Now().Add(time.Hour)})
+		wantRedirect(t, b.passkeyFinish(id, csrf, key.assert(ch)), id)
+	})
+}
+
+// FuzzPasskeyLogin posts arbitrary credential fields (and modes) to
+// POST /login/passkey with a live ceremony: never a panic nor a 500, and
+// never a completed sign-in.
+func FuzzPasskeyLogin(f *testing.F) {
+	seedKey := newSoftKey(f, []byte("usr_seed"), true)
+	ch := b64u.EncodeToString(make([]byte, 32))
+	f.Add(seedKey.assert(ch), "")
+	f.Add(seedKey.assert(ch), "second_factor")
+	f.Add(`{"id":"AA","rawId":"AA","type":"public-key","response":{"clientDataJSON":"e30","authenticatorData":"","signature":""}}`, "")
+	f.Add(`{}`, "")
+	f.Add(`null`, "second_factor")
+	f.Add(`{"id":"`+strings.Repeat("A", 2000)+`","type":"public-key"}`, "")
+	f.Add("\x00\xff", "x")
+	// One Web for every input (SQLite: fast enough to fuzz), and a fresh
+	// browser and ceremony for each.
+	db := testdb.All(f)[0]
+	clock := testkit.NewClock()
+	client := db.Client()
+	flow := &fakeFlow{client: client, now: clock.Now, reqs: map[string]*LoginRequest{}, done: map[string]Authentication{},
+		failed: map[string]string{}, base: "https://app.example"}
+	w, err := New(Config{Flow: flow, Client: client, Issuer: pkOrigin, Now: clock.Now, PasswordParams: cheap,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AddressPolicy: ratelimit.Policy{Free: 1 << 30}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	srv := httptest.NewServer(w.Handler())
+	f.Cleanup(srv.Close)
+	e := &env{client: client, clock: clock, flow: flow, web: w, srv: srv}
+	f.Fuzz(func(t *testing.T, credential, mode string) {
+		b := &browser{t: t, e: e, http: &http.Client{Jar: testkit.NewJar(clock.Now),
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+		id, csrf, _ := b.passkeyStart(LoginRequest{FirstParty: true})
+		r := b.passkeyFinish(id, csrf, credential, "mode", mode)
+		if r.status >= 500 {
+			t.Fatalf("status %d for %q", r.status, credential)
+		}
+		if _, ok := e.flow.completed(id); ok {
+			t.Fatalf("completed with %q", credential)
+		}
 	})
 }
