@@ -392,9 +392,14 @@ func (w *Web) postPasskey(rw http.ResponseWriter, r *http.Request) {
 		Transports: transports, RPID: w.passkeys.Config.RPID,
 	})
 	var conflict *tenants.ConflictError
+	var bad *tenants.InputError
 	switch {
 	case errors.As(err, &conflict):
 		w.passkeysForm(rw, r, http.StatusConflict, s, u, "", msgPasskeyExists)
+		return
+	case errors.As(err, &bad): // a credential id over 1023 bytes (PK-05)
+		w.cfg.Logger.InfoContext(ctx, "passkey registration refused", "user", u.ID, "reason", "invalid", "err", err)
+		w.passkeysForm(rw, r, http.StatusBadRequest, s, u, "", msgPasskeyFailed)
 		return
 	case err != nil:
 		w.fail(rw, r, err)

@@ -362,6 +362,13 @@ func TestPasskeyRefusals(t *testing.T) {
 			stranger := newSoftKey(t, []byte(ada.ID), true)
 			wantRefused(t, e, b.passkeyFinish(id, csrf, stranger.assert(ch)), id, reasonPasskeyUnknown)
 		})
+		t.Run("credential id over 1023 bytes", func(t *testing.T) {
+			b := e.browser()
+			id, csrf, ch := b.passkeyStart(LoginRequest{FirstParty: true})
+			long := newSoftKey(t, []byte(ada.ID), true)
+			long.id = bytes.Repeat([]byte{7}, 1100)
+			wantRefused(t, e, b.passkeyFinish(id, csrf, long.assert(ch)), id, reasonPasskeyUnknown)
+		})
 		t.Run("malformed credential", func(t *testing.T) {
 			b := e.browser()
 			id, csrf, _ := b.passkeyStart(LoginRequest{FirstParty: true})
@@ -540,6 +547,12 @@ func TestPasskeyRegistration(t *testing.T) {
 		if n := e.client.Passkey.Query().CountX(sys(t.Context())); n != 1 {
 			t.Errorf("%d passkeys stored, want 1", n)
 		}
+
+		// A credential id over 1023 bytes (PK-05): refused.
+		lch := challengeOf(t, b.postJSON("/account/passkeys/options", map[string]string{"csrf": csrf}))
+		long := newSoftKey(t, []byte(ada.ID), true)
+		long.id = bytes.Repeat([]byte{7}, 1100)
+		wantStatus(t, b.post("/account/passkeys", url.Values{"csrf": {csrf}, "credential": {long.attest(lch)}}), http.StatusBadRequest)
 
 		// A forged form, or an answer without a ceremony: refused.
 		r = b.post("/account/passkeys", url.Values{"csrf": {"forged"}, "credential": {key.attest(ch)}})
