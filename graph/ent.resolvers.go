@@ -66,10 +66,14 @@ func (r *Resolver) OrganizationPolicy() generated.OrganizationPolicyResolver {
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+// User returns generated.UserResolver implementation.
+func (r *Resolver) User() generated.UserResolver { return &userResolver{r} }
+
 type (
 	applicationResolver        struct{ *Resolver }
 	domainResolver             struct{ *Resolver }
 	membershipResolver         struct{ *Resolver }
 	organizationPolicyResolver struct{ *Resolver }
 	queryResolver              struct{ *Resolver }
+	userResolver               struct{ *Resolver }
 )

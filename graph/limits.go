@@ -78,6 +78,12 @@ func complexity() generated.ComplexityRoot {
 	c.User.Memberships = func(child int, _ cursor, first *int, _ cursor, last *int, _ *ent.MembershipOrder) int {
 		return connectionCost(child, first, last)
 	}
+	// Plain lists are priced as a default page: a user's live sessions and
+	// a funnel range are usually a few dozen rows (Funnel refuses a range
+	// of more than 10,000), and a users page of 100 asking for each one's
+	// sessions should cost like a nested connection.
+	c.User.Sessions = func(child int) int { return 1 + child*DefaultPageSize }
+	c.Query.Funnel = func(child int, _, _ string, _ *pulid.ID) int { return 1 + child*MaxPageSize }
 	return c
 }
 

@@ -101,6 +101,15 @@ func nonEmpty(s string) *string {
 	return &s
 }
 
+// nonEmptyID is id, or null when it is empty (a funnel step outside any
+// organization or application).
+func nonEmptyID(id pulid.ID) *pulid.ID {
+	if id == "" {
+		return nil
+	}
+	return &id
+}
+
 // hiddenInvitee reports whether m is an invitation whose user the viewer
 // may not see: an organization-scoped caller learns who an invited address
 // belongs to (and so whether it was registered) only once the user accepts.

@@ -104,18 +104,23 @@ func TestApplicationContract(t *testing.T) {
 }
 
 // fakeTokens stands in for the provider's token verification: a token
-// "tok|<user id>|<scope scope>|<org id>[|<client id>]" verifies to those
-// claims; the client defaults to "admin-app".
+// "tok|<user id>|<scope scope>|<org id>[|<client id>[|<grant id>]]"
+// verifies to those claims; the client defaults to "admin-app".
 func fakeTokens(_ context.Context, token string) (tenants.TokenClaims, error) {
 	parts := strings.Split(token, "|")
-	if len(parts) < 4 || len(parts) > 5 || parts[0] != "tok" {
+	if len(parts) < 4 || len(parts) > 6 || parts[0] != "tok" {
 		return tenants.TokenClaims{}, errors.New("bad token")
 	}
 	client := "admin-app"
-	if len(parts) == 5 {
+	if len(parts) >= 5 && parts[4] != "" {
 		client = parts[4]
 	}
-	return tenants.TokenClaims{Subject: pulid.ID(parts[1]), Scopes: strings.Fields(parts[2]), OrganizationID: pulid.ID(parts[3]), ClientID: client}, nil
+	var grant pulid.ID
+	if len(parts) == 6 {
+		grant = pulid.ID(parts[5])
+	}
+	return tenants.TokenClaims{Subject: pulid.ID(parts[1]), Scopes: strings.Fields(parts[2]), OrganizationID: pulid.ID(parts[3]),
+		ClientID: client, GrantID: grant}, nil
 }
 
 // adminApp registers an application granted gatehouse:admin under the

@@ -26,6 +26,21 @@ func (r *domainResolver) TxtRecordName(ctx context.Context, obj *ent.Domain) (st
 	return tenants.DomainTXTPrefix + obj.Domain, nil
 }
 
+// OrganizationID is the resolver for the organizationID field.
+func (r *funnelDayResolver) OrganizationID(ctx context.Context, obj *tenants.FunnelDay) (*pulid.ID, error) {
+	return nonEmptyID(obj.OrganizationID), nil
+}
+
+// ApplicationID is the resolver for the applicationID field.
+func (r *funnelDayResolver) ApplicationID(ctx context.Context, obj *tenants.FunnelDay) (*pulid.ID, error) {
+	return nonEmptyID(obj.ApplicationID), nil
+}
+
+// Event is the resolver for the event field.
+func (r *funnelDayResolver) Event(ctx context.Context, obj *tenants.FunnelDay) (string, error) {
+	return string(obj.Event), nil
+}
+
 // UserID is the resolver for the userID field.
 func (r *membershipResolver) UserID(ctx context.Context, obj *ent.Membership) (*pulid.ID, error) {
 	if hiddenInvitee(ctx, obj) {
@@ -201,6 +216,24 @@ func (r *mutationResolver) RevokeAPIKey(ctx context.Context, input model.RevokeA
 	return &model.RevokeAPIKeyPayload{APIKey: key}, nil
 }
 
+// RevokeSession is the resolver for the revokeSession field.
+func (r *mutationResolver) RevokeSession(ctx context.Context, input model.RevokeSessionInput) (*model.RevokeSessionPayload, error) {
+	ses, err := r.Service.RevokeSessionByID(ctx, input.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.RevokeSessionPayload{Session: ses}, nil
+}
+
+// RevokeUserSessions is the resolver for the revokeUserSessions field.
+func (r *mutationResolver) RevokeUserSessions(ctx context.Context, input model.RevokeUserSessionsInput) (*model.RevokeUserSessionsPayload, error) {
+	n, err := r.Service.RevokeUserSessions(ctx, input.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.RevokeUserSessionsPayload{RevokedSessions: n}, nil
+}
+
 // AllowedLoginMethods is the field resolver for the allowedLoginMethods field.
 func (r *organizationPolicyResolver) AllowedLoginMethods(ctx context.Context, obj *ent.OrganizationPolicy) ([]tenants.LoginMethod, error) {
 	return stringsAs[tenants.LoginMethod](obj.AllowedLoginMethods), nil
@@ -237,7 +270,37 @@ func (r *queryResolver) Viewer(ctx context.Context) (*ent.User, error) {
 	return nullIfNotFound(r.client().User.Get(ctx, v.UserID))
 }
 
+// Funnel is the resolver for the funnel field.
+func (r *queryResolver) Funnel(ctx context.Context, from string, to string, organization *pulid.ID) ([]*tenants.FunnelDay, error) {
+	var org pulid.ID
+	if organization != nil {
+		org = *organization
+	}
+	return r.Service.Funnel(ctx, from, to, org)
+}
+
+// Current is the resolver for the current field.
+func (r *sessionResolver) Current(ctx context.Context, obj *ent.Session) (bool, error) {
+	v := viewer.FromContext(ctx)
+	return v != nil && v.SessionID != "" && v.SessionID == obj.ID, nil
+}
+
+// Sessions is the resolver for the sessions field.
+func (r *userResolver) Sessions(ctx context.Context, obj *ent.User) ([]*ent.Session, error) {
+	return r.Service.UserSessions(ctx, obj.ID)
+}
+
+// FunnelDay returns generated.FunnelDayResolver implementation.
+func (r *Resolver) FunnelDay() generated.FunnelDayResolver { return &funnelDayResolver{r} }
+
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
-type mutationResolver struct{ *Resolver }
+// Session returns generated.SessionResolver implementation.
+func (r *Resolver) Session() generated.SessionResolver { return &sessionResolver{r} }
+
+type (
+	funnelDayResolver struct{ *Resolver }
+	mutationResolver  struct{ *Resolver }
+	sessionResolver   struct{ *Resolver }
+)

@@ -164,30 +164,43 @@ func (s *Service) RevokeSession(ctx context.Context, id, userID pulid.ID, reason
 		return false, nil
 	}
 	ctx = viewer.SystemContext(ctx)
-	var n int
+	var ended bool
 	err := s.inTx(ctx, func(tx *ent.Tx) error {
-		now := s.now()
-		upd := tx.Session.Update().Where(session.ID(id), session.RevokedAtIsNil())
-		if userID != "" {
-			upd.Where(session.UserID(userID))
-		}
 		var err error
-		if n, err = upd.SetRevokedAt(now).Save(ctx); err != nil {
-			return fmt.Errorf("revoke session: %w", err)
-		}
-		if n == 0 {
-			return nil
-		}
-		if err := tx.Grant.Update().Where(grant.SessionID(id), grant.RevokedAtIsNil()).
-			SetRevokedAt(now).SetRevokeReason(reason).Exec(ctx); err != nil {
-			return fmt.Errorf("revoke the session's grants: %w", err)
-		}
-		if audit != nil {
-			return WriteAudit(ctx, tx.AuditEvent, now, *audit)
-		}
-		return nil
+		ended, err = s.revokeSession(ctx, tx, id, userID, reason, audit)
+		return err
 	})
-	return n == 1, err
+	return ended, err
+}
+
+// revokeSession is RevokeSession inside tx, for a change that ends a
+// session among others (RevokeUserSessions). The session and its grants
+// are written as System (they are instance-level rows); audit is written
+// with ctx, so its actor is whoever ctx names unless audit does.
+func (s *Service) revokeSession(ctx context.Context, tx *ent.Tx, id, userID pulid.ID, reason string, audit *Event) (bool, error) {
+	sys := viewer.SystemContext(ctx)
+	now := s.now()
+	upd := tx.Session.Update().Where(session.ID(id), session.RevokedAtIsNil())
+	if userID != "" {
+		upd.Where(session.UserID(userID))
+	}
+	n, err := upd.SetRevokedAt(now).Save(sys)
+	if err != nil {
+		return false, fmt.Errorf("revoke session: %w", err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	if err := tx.Grant.Update().Where(grant.SessionID(id), grant.RevokedAtIsNil()).
+		SetRevokedAt(now).SetRevokeReason(reason).Exec(sys); err != nil {
+		return false, fmt.Errorf("revoke the session's grants: %w", err)
+	}
+	if audit != nil {
+		if err := WriteAudit(ctx, tx.AuditEvent, now, *audit); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // ListSessions returns userID's sessions that are neither revoked nor

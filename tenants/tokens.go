@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/application"
+	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
@@ -24,6 +25,10 @@ type TokenClaims struct {
 	ClientID       string
 	Scopes         []string
 	OrganizationID pulid.ID // org_id, when the token names an organization
+	// GrantID is the grant (refresh-token family) the token was issued
+	// from, when the verifier knows it; its session becomes the viewer's
+	// SessionID.
+	GrantID pulid.ID
 }
 
 // ViewerForToken decides what a user's access token may do over GraphQL.
@@ -66,8 +71,21 @@ func (s *Service) ViewerForToken(ctx context.Context, c TokenClaims) (*viewer.Vi
 	if err != nil {
 		return nil, err
 	}
+	var v *viewer.Viewer
 	if len(perms) == 0 {
-		return &viewer.Viewer{Kind: viewer.User, Actor: string(u.ID), UserID: u.ID}, nil
+		v = &viewer.Viewer{Kind: viewer.User, Actor: string(u.ID), UserID: u.ID}
+	} else {
+		v = organizationViewer(string(u.ID), u.ID, perms)
 	}
-	return organizationViewer(string(u.ID), u.ID, perms), nil
+	if c.GrantID != "" {
+		g, err := s.client.Grant.Query().Where(grant.ID(c.GrantID), grant.UserID(u.ID)).
+			Select(grant.FieldSessionID).Only(sys)
+		switch {
+		case err == nil:
+			v.SessionID = g.SessionID
+		case !ent.IsNotFound(err):
+			return nil, fmt.Errorf("look up token grant: %w", err)
+		}
+	}
+	return v, nil
 }

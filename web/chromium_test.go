@@ -82,6 +82,8 @@ func TestChromiumLogin(t *testing.T) {
 				chromedp.Navigate(e.srv.URL+"/login?authRequest="+id),
 				chromedp.WaitVisible(byLabel("Email")),
 				chromedp.SendKeys(byLabel("Email"), "ada@example.com"),
+				chromedp.Click(byButton("Continue")), // identifier first
+				chromedp.WaitVisible(byLabel("Password")),
 				chromedp.SendKeys(byLabel("Password"), pw),
 				chromedp.Click(byButton("Sign in")),
 				chromedp.WaitVisible(chromedp.CSS("#done")),
@@ -107,6 +109,8 @@ func TestChromiumLogin(t *testing.T) {
 				chromedp.Navigate(e.srv.URL+"/login?authRequest="+id),
 				chromedp.WaitVisible(byLabel("Email")),
 				chromedp.SendKeys(byLabel("Email"), "ada@example.com"),
+				chromedp.Click(byButton("Continue")), // identifier first
+				chromedp.WaitVisible(byLabel("Password")),
 				chromedp.SendKeys(byLabel("Password"), "not it"),
 				chromedp.Click(byButton("Sign in")),
 			)

@@ -146,7 +146,7 @@ func TestLoggedOut(t *testing.T) {
 		next := e.flow.add(LoginRequest{FirstParty: true})
 		replay := httptestDo(t, e.web.Handler(), http.MethodGet, "/login?authRequest="+next, nil,
 			[]*http.Cookie{{Name: "gatehouse_session", Value: cookie}})
-		if replay.Code != http.StatusOK || !recorded(replay).hasField("password") {
+		if replay.Code != http.StatusOK || !recorded(replay).hasField("email") {
 			t.Errorf("replayed cookie after logout: %d", replay.Code)
 		}
 		// The form again (a refresh, a second tab): signed out, no second event.
@@ -243,7 +243,7 @@ func TestPromptNone(t *testing.T) {
 			id := e.flow.add(LoginRequest{FirstParty: true, Prompt: none})
 			r := e.browser().get("/login?authRequest=" + id)
 			wantFailure(t, e, r, id, "login_required")
-			if r.hasField("password") {
+			if r.hasField("email") {
 				t.Error("prompt=none showed the form")
 			}
 		})

@@ -215,6 +215,7 @@ type env struct {
 	flow   *fakeFlow
 	web    *Web
 	srv    *httptest.Server
+	mail   *mailbox
 }
 
 func newEnv(t *testing.T, db testdb.Database, tweak ...func(*Config)) *env {
@@ -229,9 +230,10 @@ func newEnvAt(t *testing.T, db testdb.Database, c *testkit.Clock, tweak ...func(
 	client := db.Client()
 	flow := &fakeFlow{client: client, now: c.Now, reqs: map[string]*LoginRequest{}, done: map[string]Authentication{},
 		failed: map[string]string{}, base: "https://app.example"}
+	mail := &mailbox{}
 	cfg := Config{
 		Flow: flow, Client: client, Issuer: "http://127.0.0.1", Now: c.Now,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), PasswordParams: cheap,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), PasswordParams: cheap, Mailer: mail,
 	}
 	for _, f := range tweak {
 		f(&cfg)
@@ -242,7 +244,7 @@ func newEnvAt(t *testing.T, db testdb.Database, c *testkit.Clock, tweak ...func(
 	}
 	srv := httptest.NewServer(httpserver.RequestID(w.Handler())) // as cmd/gatehouse serves it
 	t.Cleanup(srv.Close)
-	return &env{t: t, client: client, clock: c, flow: flow, web: w, srv: srv}
+	return &env{t: t, client: client, clock: c, flow: flow, web: w, srv: srv, mail: mail}
 }
 
 func forEachDB(t *testing.T, f func(t *testing.T, db testdb.Database)) {
@@ -471,4 +473,34 @@ func findCookie(cs []*http.Cookie, name string) *http.Cookie {
 		}
 	}
 	return nil
+}
+
+// mailbox is a Mailer that keeps what it was asked to send.
+type mailbox struct {
+	mu   sync.Mutex
+	sent []sentMail
+}
+
+type sentMail struct {
+	kind, to, lang string
+	data           map[string]any
+}
+
+func (m *mailbox) Mail(_ context.Context, lang, kind, to string, data map[string]any) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, sentMail{kind: kind, to: to, lang: lang, data: data})
+}
+
+// to returns the mails sent to address, oldest first.
+func (m *mailbox) to(address string) []sentMail {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []sentMail
+	for _, s := range m.sent {
+		if s.to == address {
+			out = append(out, s)
+		}
+	}
+	return out
 }

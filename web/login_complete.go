@@ -114,6 +114,12 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 		w.fail(rw, r, err)
 		return
 	}
+	if isDirect(req) {
+		// No application to hand back to: the account page.
+		w.cfg.Logger.InfoContext(ctx, "direct sign-in completed", "user", u.ID, "session", s.ID)
+		http.Redirect(rw, r, accountPath, http.StatusSeeOther)
+		return
+	}
 	// The flow writes user.login with its change, from this request.
 	to, err := w.cfg.Flow.CompleteLogin(tenants.WithOrigin(ctx, tenants.Origin(httpserver.OriginOf(r))), req.ID, Authentication{
 		UserID: u.ID, SessionID: s.ID, OrganizationID: org,

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // The arrival step: /login shows the sign-in form, or reuses the browser's
@@ -16,6 +17,16 @@ func (w *Web) getLogin(rw http.ResponseWriter, r *http.Request) {
 	req, ok := w.loginRequest(rw, r, id)
 	if !ok {
 		return
+	}
+	if isDirect(req) {
+		// Signed in already: the account page; otherwise sign in to it.
+		if s, _, err := w.currentSession(r.Context(), r); err != nil {
+			w.fail(rw, r, err)
+			return
+		} else if s != nil {
+			http.Redirect(rw, r, accountPath, http.StatusSeeOther)
+			return
+		}
 	}
 	if !slices.Contains(req.Prompt, "login") {
 		s, u, err := w.currentSession(r.Context(), r)
@@ -75,12 +86,37 @@ func (w *Web) postContinue(rw http.ResponseWriter, r *http.Request) {
 	w.proceed(rw, r, req, s, u, nil)
 }
 
-// signInForm shows the sign-in form for req, email filled in.
+// signInForm shows the first step of a sign-in for req: the email field
+// alone, or, when the address is known already (the application's
+// login_hint, a user signing in again), the ways to sign in as it.
 func (w *Web) signInForm(rw http.ResponseWriter, r *http.Request, req *LoginRequest, email string) {
-	w.renderLogin(rw, http.StatusOK, loginPage{
-		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID),
-		ClientName: req.ClientName, Email: email,
-	})
+	p := loginPage{AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), ClientName: clientName(req), Email: email}
+	if email == "" {
+		w.renderIdentify(rw, http.StatusOK, p)
+		return
+	}
+	w.renderLogin(rw, http.StatusOK, p)
+}
+
+// postIdentify is the identifier step: an email in, the ways to sign in
+// out. The page is the same for every address, registered or not, with
+// an account or without (ATO-04): nothing about the account is read.
+// (Home-realm discovery, which sends an organization's verified domain to
+// its identity provider, plugs in here with federation.)
+func (w *Web) postIdentify(rw http.ResponseWriter, r *http.Request) {
+	req, ok := w.postedRequest(rw, r)
+	if !ok {
+		return
+	}
+	p := loginPage{AuthRequest: req.ID, CSRF: r.PostFormValue("csrf"), ClientName: clientName(req)}
+	email, err := tenants.NormalizeEmail("email", r.PostFormValue("email"))
+	if err != nil {
+		p.Email, p.Error = truncate(r.PostFormValue("email"), 320), msgBadEmail
+		w.renderIdentify(rw, http.StatusBadRequest, p)
+		return
+	}
+	p.Email = email
+	w.renderLogin(rw, http.StatusOK, p)
 }
 
 // signInAgain asks u to sign in again, their sign-in being older than req

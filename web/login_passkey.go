@@ -112,13 +112,14 @@ func (w *Web) beginForRequest(rw http.ResponseWriter, r *http.Request) (beginBod
 	if !ok {
 		return in, nil, false
 	}
-	var req *LoginRequest
-	var err error
+	// No authorization request: a direct sign-in (directRequest), as on
+	// the pages.
+	req, err := directRequest(), error(nil)
 	if in.AuthRequest != "" {
 		req, err = w.cfg.Flow.LoginRequest(r.Context(), in.AuthRequest)
 	}
 	switch {
-	case in.AuthRequest == "" || errors.Is(err, ErrUnknownRequest) || (err == nil && req == nil) ||
+	case errors.Is(err, ErrUnknownRequest) || (err == nil && req == nil) ||
 		(err == nil && !req.ExpiresAt.IsZero() && !w.cfg.Now().Before(req.ExpiresAt)):
 		writeJSONError(rw, http.StatusBadRequest, "expired")
 		return in, nil, false
@@ -186,7 +187,7 @@ func (w *Web) postLoginPasskey(rw http.ResponseWriter, r *http.Request) {
 			return
 		}
 		page.Error = msgBadPasskey
-		w.renderLogin(rw, http.StatusUnauthorized, page)
+		w.renderIdentify(rw, http.StatusUnauthorized, page)
 	}
 
 	res, wait, err := w.cfg.Limiter.Attempt(ctx, ratelimit.Key{Name: "addr:" + httpserver.ClientNetwork(r), Policy: w.cfg.AddressPolicy})
@@ -199,7 +200,7 @@ func (w *Web) postLoginPasskey(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Retry-After", strconv.Itoa(secs))
 		w.loginFailed(ctx, r, req, "", reasonThrottled)
 		page.Error = fmt.Sprintf("Too many attempts. Wait %s and try again.", waitText(secs))
-		w.renderLogin(rw, http.StatusTooManyRequests, page)
+		w.renderIdentify(rw, http.StatusTooManyRequests, page)
 		return
 	}
 

@@ -18,6 +18,8 @@ const (
 	msgFormExpired  = "This page has expired. Go back to the application and try again."
 	msgSessionEnded = "Your sign-in has ended. Go back to the application and try again."
 	msgBadLogin     = "Email or password is incorrect."
+	msgBadEmail     = "Enter an email address, like name@example.com."
+	msgBadCode      = "That code or link is wrong or has expired. Check the newest email we sent, or ask for a new one."
 	msgInternal     = "Something went wrong on our side. Go back to the application and try again."
 	msgNoOrg        = "Your account does not belong to any organization yet. Ask an administrator of your organization to invite you, then try again."
 	msgNotMember    = "You are not a member of that organization."
@@ -29,8 +31,13 @@ const (
 const maxForm = 16 << 10
 
 // loginRequest fetches the pending request id, or shows the expired page.
+// No id at all is a direct sign-in (directRequest): the browser came to
+// /login, /signup or /account itself, not from an application.
 func (w *Web) loginRequest(rw http.ResponseWriter, r *http.Request, id string) (*LoginRequest, bool) {
-	if id == "" || len(id) > 128 {
+	if id == "" {
+		return directRequest(), true
+	}
+	if len(id) > 128 {
 		w.renderError(rw, http.StatusBadRequest, msgExpired)
 		return nil, false
 	}
@@ -48,6 +55,17 @@ func (w *Web) loginRequest(rw http.ResponseWriter, r *http.Request, id string) (
 	}
 	return req, true
 }
+
+// directRequest is a sign-in that answers no application: it ends in a
+// session and the account page. It names no organization, so every
+// organization of the user has its say (LoginPolicy), and has no consent
+// to ask.
+func directRequest() *LoginRequest {
+	return &LoginRequest{ClientName: "your account", FirstParty: true}
+}
+
+// isDirect reports whether req is a direct sign-in.
+func isDirect(req *LoginRequest) bool { return req.ID == "" }
 
 // parseForm reads a posted form of at most maxForm bytes, or shows the
 // expired page.

@@ -222,9 +222,6 @@ func writeJSONError(rw http.ResponseWriter, status int, code string) {
 // Registration, from the account pages: only for a session whose sign-in
 // is recent (reauthWindow), with the CSRF field keyed on the session.
 
-// msgReauth asks for a recent sign-in. There is no sign-in page of our own
-// yet: the way in is through an application.
-const msgReauth = "To add a passkey, you need to have signed in within the last 10 minutes. Sign in again through your application, then come back to this page."
 
 const (
 	msgPasskeyAdded  = "Your passkey was added. Next time, you can sign in with it."
@@ -244,10 +241,6 @@ type passkeysPage struct {
 	Message string
 	Error   string
 }
-
-// accountField is the account forms' CSRF field: the CSRF cookie's MAC of
-// the session id, so a form is good for one session in one browser.
-func accountField(token string, s *ent.Session) string { return mac(token, "account", string(s.ID)) }
 
 // recentSession is the browser's live session and user when the sign-in
 // is at most reauthWindow old; otherwise the page asking to sign in again

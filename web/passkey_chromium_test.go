@@ -92,6 +92,8 @@ func TestChromiumPasskey(t *testing.T) {
 			chromedp.Navigate(base+"/login?authRequest="+id),
 			chromedp.WaitVisible(byLabel("Email")),
 			chromedp.SendKeys(byLabel("Email"), "ada@example.com"),
+			chromedp.Click(byButton("Continue")), // identifier first
+			chromedp.WaitVisible(byLabel("Password")),
 			chromedp.SendKeys(byLabel("Password"), pw),
 			chromedp.Click(byButton("Sign in")),
 			chromedp.WaitVisible(chromedp.CSS("#done")),

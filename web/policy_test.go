@@ -149,7 +149,7 @@ func TestPolicySessionLifetimes(t *testing.T) {
 		id = request()
 		form := b.get("/login?authRequest=" + id)
 		wantStatus(t, form, http.StatusOK)
-		if !form.hasField("password") {
+		if !form.hasField("email") {
 			t.Fatalf("an idle session was reused:\n%s", form.body)
 		}
 		// Kept busy, it still ends an hour after its sign-in.
@@ -161,7 +161,7 @@ func TestPolicySessionLifetimes(t *testing.T) {
 		}
 		e.clock.Advance(7 * time.Minute)
 		id = request()
-		if form := b.get("/login?authRequest=" + id); !form.hasField("password") {
+		if form := b.get("/login?authRequest=" + id); !form.hasField("email") {
 			t.Fatalf("a session outlived the policy's absolute lifetime:\n%s", form.body)
 		}
 	})

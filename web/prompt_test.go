@@ -36,7 +36,7 @@ func TestSelectAccount(t *testing.T) {
 			id := e.flow.add(LoginRequest{FirstParty: true, Prompt: selectAccount})
 			r := e.browser().get("/login?authRequest=" + id)
 			wantStatus(t, r, http.StatusOK)
-			if !r.hasField("password") {
+			if !r.hasField("email") {
 				t.Fatalf("no form:\n%s", r.body)
 			}
 		})
@@ -52,7 +52,7 @@ func TestSelectAccount(t *testing.T) {
 			wantStatus(t, r, http.StatusOK)
 			if !strings.Contains(r.body, "Ada (ada@example.com)") || !strings.Contains(r.body, `action="/login/continue"`) ||
 				!strings.Contains(r.body, ">Continue</button>") || !strings.Contains(r.body, ">Use another account</button>") ||
-				r.hasField("password") {
+				r.hasField("email") {
 				t.Fatalf("page:\n%s", r.body)
 			}
 			if _, ok := e.flow.completed(id); ok {
@@ -129,7 +129,7 @@ func TestSelectAccount(t *testing.T) {
 					wantStatus(t, r, http.StatusOK)
 					form := bb.post(step, url.Values{"authRequest": {id}, "csrf": {r.field("csrf")}, "ticket": {r.field("ticket")}, "action": {"switch"}})
 					wantStatus(t, form, http.StatusOK)
-					if !form.hasField("password") || strings.Contains(form.body, "ada@example.com") {
+					if !form.hasField("email") || strings.Contains(form.body, "ada@example.com") {
 						t.Fatalf("not an empty sign-in form:\n%s", form.body)
 					}
 					if _, ok := e.flow.completed(id); ok {
@@ -152,7 +152,7 @@ func TestSelectAccount(t *testing.T) {
 			id := e.flow.add(LoginRequest{FirstParty: true, Prompt: []string{"login", "select_account"}})
 			r := b.get("/login?authRequest=" + id)
 			wantStatus(t, r, http.StatusOK)
-			if !r.hasField("password") {
+			if !r.hasField("email") {
 				t.Fatalf("no form:\n%s", r.body)
 			}
 		})

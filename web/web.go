@@ -69,6 +69,14 @@ type Config struct {
 	// Defaults to one random key: device cookies then last as long as the
 	// process.
 	DeviceKeys [][]byte
+	// Mailer sends the pages' mail (codes, links, notices) in the
+	// background. Defaults to one that logs that mail is not configured
+	// and sends nothing.
+	Mailer Mailer
+	// MailLimiter counts requests that send mail (sign-in codes, signups),
+	// per recipient and per client network, so that the pages cannot be
+	// used to flood someone's inbox. Defaults to Limiter.
+	MailLimiter ratelimit.Limiter
 	// PasswordParams are the argon2id costs a password hash must meet, for
 	// the default Tenants: weaker hashes are rehashed with them at sign-in,
 	// and the dummy verification for unknown users (ATO-04) uses them too.
@@ -79,6 +87,7 @@ type Config struct {
 // Web serves the hosted pages.
 type Web struct {
 	cfg       Config
+	issuer    *url.URL
 	secure    bool
 	pages     map[string]*template.Template
 	static    http.Handler
@@ -105,10 +114,18 @@ const (
 	pageError        = "error"
 	pageLoggedOut    = "logged-out"
 	pageContinue     = "continue"
+	pageIdentify     = "identify"
+	pageEmailSent    = "email-sent"
+	pageEmailLink    = "email-link"
+	pageSignup       = "signup"
+	pageAccount      = "account"
+	pageRecover      = "recover"
+	pageReset        = "reset"
 	pagePasskeys     = "passkeys"
 )
 
-var pageNames = []string{pageLogin, pageOrganization, pageConsent, pageError, pageLoggedOut, pageContinue, pagePasskeys}
+var pageNames = []string{pageLogin, pageOrganization, pageConsent, pageError, pageLoggedOut, pageContinue,
+	pageIdentify, pageEmailSent, pageEmailLink, pageSignup, pageAccount, pageRecover, pageReset, pagePasskeys}
 
 // New checks cfg and parses every page. A missing or broken page fails New.
 func New(cfg Config) (*Web, error) { return newWithFS(cfg, files) }
@@ -148,6 +165,12 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 	if cfg.Limiter == nil {
 		cfg.Limiter = ratelimit.NewMemory(ratelimit.MemoryConfig{Now: cfg.Now})
 	}
+	if cfg.MailLimiter == nil {
+		cfg.MailLimiter = cfg.Limiter
+	}
+	if cfg.Mailer == nil {
+		cfg.Mailer = unconfiguredMailer{cfg.Logger}
+	}
 	if cfg.AccountPolicy == (ratelimit.Policy{}) {
 		cfg.AccountPolicy = DefaultAccountPolicy
 	}
@@ -163,7 +186,7 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 		cfg.Tenants = tenants.NewService(cfg.Client, tenants.WithClock(cfg.Now),
 			tenants.WithPasswordParams(cfg.PasswordParams), tenants.WithLogger(cfg.Logger))
 	}
-	w := &Web{cfg: cfg, secure: u.Scheme == "https", pages: map[string]*template.Template{},
+	w := &Web{cfg: cfg, issuer: u, secure: u.Scheme == "https", pages: map[string]*template.Template{},
 		rejections: cfg.Tenants.Audit()} // the node's one limit on refusal events
 	w.sessionCk, w.csrfCk, w.deviceCk, w.loginCk = "gatehouse_session", "gatehouse_csrf", "gatehouse_device", "gatehouse_login"
 	w.ceremonyCk = "gatehouse_webauthn"
@@ -206,6 +229,22 @@ func (w *Web) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /login", w.getLogin)
 	mux.HandleFunc("POST /login", w.postLogin)
+	mux.HandleFunc("POST /login/identify", w.postIdentify)
+	mux.HandleFunc("POST /login/email", w.postEmailLogin)
+	mux.HandleFunc("POST /login/email/verify", w.postEmailCode)
+	mux.HandleFunc("GET /login/email/link", w.getEmailLink)
+	mux.HandleFunc("POST /login/email/link", w.postEmailLink)
+	mux.HandleFunc("GET "+recoverPath, w.getRecover)
+	mux.HandleFunc("POST "+recoverPath, w.postRecover)
+	mux.HandleFunc("GET "+recoverPath+"/link", w.getRecoverLink)
+	mux.HandleFunc("POST "+recoverPath+"/link", w.postRecoverLink)
+	mux.HandleFunc("GET /signup", w.getSignup)
+	mux.HandleFunc("POST /signup", w.postSignup)
+	mux.HandleFunc("POST /signup/verify", w.postSignupCode)
+	mux.HandleFunc("GET /signup/link", w.getEmailLink)
+	mux.HandleFunc("POST /signup/link", w.postSignupLink)
+	mux.HandleFunc("GET "+accountPath, w.getAccount)
+	mux.HandleFunc("POST "+accountPath+"/sessions/revoke", w.postRevokeSession)
 	mux.HandleFunc("POST /login/organization", w.postOrganization)
 	mux.HandleFunc("POST /login/continue", w.postContinue)
 	mux.HandleFunc("GET /login/logged-out", w.getLoggedOut)
@@ -225,9 +264,10 @@ func (w *Web) routes() http.Handler {
 
 // Paths lists the patterns to mount Handler under in a parent mux
 // ("/login/" covers /login/organization, /login/continue and
-// /login/logged-out and the passkey steps; "/account/" the account pages).
+// /login/logged-out and the passkey steps; accountPath + "/" the account's
+// pages, /account/passkeys/new among them).
 func (w *Web) Paths() []string {
-	return []string{"/login", "/login/", "/consent", "/account/", "/static/"}
+	return []string{"/login", "/login/", "/signup", "/signup/", accountPath, accountPath + "/", "/consent", "/static/"}
 }
 
 func (w *Web) staticHandler() http.Handler {
@@ -360,9 +400,16 @@ type page interface{ base() *layout }
 
 func (l *layout) base() *layout { return l }
 
+// renderLogin shows the ways to sign in as p.Email (the second step).
 func (w *Web) renderLogin(rw http.ResponseWriter, status int, p loginPage) {
 	p.Passkeys = w.passkeys != nil
 	w.render(rw, status, pageLogin, "Sign in", &p)
+}
+
+// renderIdentify shows the email field alone (the first step).
+func (w *Web) renderIdentify(rw http.ResponseWriter, status int, p loginPage) {
+	p.Passkeys = w.passkeys != nil
+	w.render(rw, status, pageIdentify, "Sign in", &p)
 }
 
 func (w *Web) renderOrganization(rw http.ResponseWriter, status int, p organizationPage) {

@@ -116,9 +116,9 @@ func deviceKeys(masterKeys [][]byte) ([][]byte, error) {
 var _ web.Flow = (*provider.Provider)(nil)
 
 // routeIdentity mounts the provider's endpoints and the hosted login.
-func (b *backend) routeIdentity(mux *http.ServeMux, p *provider.Provider, cfg *config.Config, logger *slog.Logger, th *throttle) error {
+func (b *backend) routeIdentity(mux *http.ServeMux, p *provider.Provider, cfg *config.Config, logger *slog.Logger, th *throttle, msg *messaging) error {
 	pages, err := web.New(web.Config{Flow: p, Client: b.client, Tenants: b.tenants, Issuer: cfg.Issuer, Logger: logger,
-		Limiter: th.limiter, DeviceKeys: b.deviceKeys})
+		Limiter: th.limiter, DeviceKeys: b.deviceKeys, Mailer: msg})
 	if err != nil {
 		return fmt.Errorf("hosted pages: %w", err)
 	}
@@ -137,6 +137,6 @@ func tokenVerifier(p *provider.Provider) func(context.Context, string) (tenants.
 			return tenants.TokenClaims{}, err
 		}
 		return tenants.TokenClaims{Subject: pulid.ID(at.Subject), ClientID: at.ClientID,
-			Scopes: at.Scopes, OrganizationID: at.OrganizationID}, nil
+			Scopes: at.Scopes, OrganizationID: at.OrganizationID, GrantID: at.Grant}, nil
 	}
 }

@@ -8,15 +8,20 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-id/gatehouse/internal/config"
+	"github.com/gatehouse-id/gatehouse/internal/htmlform"
+	"github.com/gatehouse-id/gatehouse/internal/testkit"
 )
 
 // result is what one in-process run of the command produced.
@@ -322,8 +327,16 @@ func TestServe(t *testing.T) {
 		t.Errorf("/graphql chunked 1 MiB = %d %q, want 413", resp.StatusCode, body)
 	}
 
+	// A loopback issuer without GATEHOUSE_SMTP_URL: mail is shown at /dev/mail.
+	if resp, body := get("/dev/mail"); resp.StatusCode != 200 || !strings.Contains(body, "Dev mailbox") {
+		t.Errorf("/dev/mail = %d %q", resp.StatusCode, body)
+	}
+
+	signUpThroughDevMail(t, base)
+
 	_, metrics := get("/metrics")
 	for _, want := range []string{
+		"gatehouse_mail_dropped_total 0",
 		`gatehouse_http_requests_total{code="200",method="GET",route="/healthz"} 1`,
 		`gatehouse_http_requests_total{code="401",method="POST",route="/graphql"} 1`,
 		`go_sql_open_connections{db_name="gatehouse"}`,
@@ -431,5 +444,67 @@ func TestKeysRotateMaster(t *testing.T) {
 	// The key is never an argument.
 	if r := runCmd(t, map[string]string{"GATEHOUSE_DATA_DIR": dir}, "keys", "rotate-master", "--master-key", newKey); r.code != 2 {
 		t.Fatalf("--master-key on the command line: exit %d, stderr %q; want a usage error", r.code, r.stderr)
+	}
+}
+
+// signUpThroughDevMail signs up at base as a person would on a fresh
+// server: the signup form, the code from the mail (read off /dev/mail,
+// where the outbox delivers it in the background), and the account page.
+func signUpThroughDevMail(t *testing.T, base string) {
+	t.Helper()
+	c := &http.Client{Jar: testkit.NewJar(testkit.NewRealClock().Now),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(method, path string, form url.Values) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(form.Encode()))
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	_, page := do(http.MethodGet, "/signup", nil)
+	forms := htmlform.Parse(page)
+	if len(forms) == 0 {
+		t.Fatalf("no signup form:\n%s", page)
+	}
+	form := forms[0].Values()
+	form.Set("email", "first.user@example.com")
+	form.Set("password", "a long enough passphrase")
+	resp, page := do(http.MethodPost, "/signup", form)
+	forms = htmlform.Parse(page)
+	if resp.StatusCode != http.StatusOK || len(forms) == 0 {
+		t.Fatalf("signup: %d\n%s", resp.StatusCode, page)
+	}
+	code := regexp.MustCompile(`\b(\d{6})\b`)
+	var found string
+	deadline := time.Now().Add(10 * time.Second) // the outbox delivers in the background
+	for found == "" && time.Now().Before(deadline) {
+		_, box := do(http.MethodGet, "/dev/mail", nil)
+		if i := strings.Index(box, "first.user@example.com"); i >= 0 {
+			if m := code.FindStringSubmatch(box[i:]); m != nil {
+				found = m[1]
+			}
+		}
+		if found == "" {
+			runtime.Gosched()
+		}
+	}
+	if found == "" {
+		t.Fatal("no code for first.user@example.com reached /dev/mail")
+	}
+	verify := forms[0].Values()
+	verify.Set("code", found)
+	resp, page = do(http.MethodPost, forms[0].Action, verify)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/account" {
+		t.Fatalf("verify: %d %q\n%s", resp.StatusCode, resp.Header.Get("Location"), page)
+	}
+	if resp, page := do(http.MethodGet, "/account", nil); resp.StatusCode != http.StatusOK || !strings.Contains(page, "first.user@example.com") {
+		t.Fatalf("account page: %d\n%s", resp.StatusCode, page)
 	}
 }

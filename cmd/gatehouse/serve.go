@@ -51,8 +51,16 @@ func serve(ctx context.Context, e *env, args []string) int {
 		return e.fail(err)
 	}
 	defer th.close()
+	msg, err := openMessaging(cfg, logger, metrics.Registry())
+	if err != nil {
+		return e.fail(err)
+	}
+	// Runs after the server has stopped: the last requests' mail is sent
+	// within the shutdown timeout.
+	defer msg.close(ctx, logger, cfg.ShutdownTimeout)
 	mux := http.NewServeMux()
-	if err := b.routeIdentity(mux, prov, cfg, logger, th); err != nil {
+	msg.route(mux)
+	if err := b.routeIdentity(mux, prov, cfg, logger, th, msg); err != nil {
 		return e.fail(err)
 	}
 	mux.Handle("/graphql", b.graphQL(cfg, logger, tokenVerifier(prov)))

@@ -18,6 +18,8 @@ import (
 	"github.com/gatehouse-id/gatehouse/graph"
 	"github.com/gatehouse-id/gatehouse/internal/config"
 	"github.com/gatehouse-id/gatehouse/internal/database"
+	"github.com/gatehouse-id/gatehouse/internal/i18n"
+	"github.com/gatehouse-id/gatehouse/internal/mail"
 	"github.com/gatehouse-id/gatehouse/tenants"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
@@ -30,6 +32,21 @@ type backend struct {
 	// deviceKeys sign the hosted pages' device cookies, one derived from
 	// each master key by openProvider (deviceKeys); the first signs.
 	deviceKeys [][]byte
+}
+
+// messaging is how this node speaks to end users: the message catalogs,
+// the mail templates rendered from them and the outbox that sends in the
+// background: the hosted pages' Mailer (Mail), for their verification
+// codes, links and notices.
+type messaging struct {
+	catalog   *i18n.Catalog
+	templates *mail.Templates
+	outbox    *mail.Outbox
+	// mailbox keeps the last messages for /dev/mail when mail goes
+	// nowhere else (dev mode, or a loopback issuer and listen address);
+	// nil otherwise.
+	mailbox *mail.Mailbox
+	log     *slog.Logger
 }
 
 // openBackend opens the configured database and migrates it; each applied

@@ -24,6 +24,9 @@ type AccessToken struct {
 	// OrganizationID is set when the token carries organization claims.
 	OrganizationID pulid.ID
 	Expiry         time.Time
+	// Grant is the grant a user's token was issued from (its jti names
+	// it); empty for client credentials.
+	Grant pulid.ID
 }
 
 // ErrInvalidToken is returned by VerifyAccessToken for every token that
@@ -182,9 +185,10 @@ func (p *Provider) VerifyAccessToken(ctx context.Context, token string) (*Access
 	if err := p.checkNotRevoked(ctx, c); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
+	g, _ := grantOfJTI(c.JTI)
 	return &AccessToken{
 		Subject: c.Subject, ClientID: c.ClientID, JTI: c.JTI, Scopes: strings.Fields(c.Scope),
-		OrganizationID: pulid.ID(c.OrgID), Expiry: time.Unix(int64(*c.Expiry), 0),
+		OrganizationID: pulid.ID(c.OrgID), Expiry: time.Unix(int64(*c.Expiry), 0), Grant: g,
 	}, nil
 }
 

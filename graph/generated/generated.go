@@ -40,10 +40,13 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Application() ApplicationResolver
 	Domain() DomainResolver
+	FunnelDay() FunnelDayResolver
 	Membership() MembershipResolver
 	Mutation() MutationResolver
 	OrganizationPolicy() OrganizationPolicyResolver
 	Query() QueryResolver
+	Session() SessionResolver
+	User() UserResolver
 }
 
 type DirectiveRoot struct {
@@ -220,6 +223,14 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	FunnelDay struct {
+		ApplicationID  func(childComplexity int) int
+		Count          func(childComplexity int) int
+		Day            func(childComplexity int) int
+		Event          func(childComplexity int) int
+		OrganizationID func(childComplexity int) int
+	}
+
 	Membership struct {
 		CreatedAt      func(childComplexity int) int
 		ID             func(childComplexity int) int
@@ -256,6 +267,8 @@ type ComplexityRoot struct {
 		RemoveDomain             func(childComplexity int, input model.RemoveDomainInput) int
 		RemoveMember             func(childComplexity int, input model.RemoveMemberInput) int
 		RevokeAPIKey             func(childComplexity int, input model.RevokeAPIKeyInput) int
+		RevokeSession            func(childComplexity int, input model.RevokeSessionInput) int
+		RevokeUserSessions       func(childComplexity int, input model.RevokeUserSessionsInput) int
 		RotateApplicationSecret  func(childComplexity int, input model.RotateApplicationSecretInput) int
 		SetUserPassword          func(childComplexity int, input tenants.SetUserPasswordInput) int
 		UpdateApplication        func(childComplexity int, input tenants.UpdateApplicationInput) int
@@ -316,6 +329,7 @@ type ComplexityRoot struct {
 	Query struct {
 		Applications  func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ApplicationOrder, where *ent.ApplicationWhereInput) int
 		AuditEvents   func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) int
+		Funnel        func(childComplexity int, from string, to string, organization *pulid.ID) int
 		Node          func(childComplexity int, id pulid.ID) int
 		Nodes         func(childComplexity int, ids []pulid.ID) int
 		Organization  func(childComplexity int, id *pulid.ID, slug *string) int
@@ -337,6 +351,14 @@ type ComplexityRoot struct {
 		APIKey func(childComplexity int) int
 	}
 
+	RevokeSessionPayload struct {
+		Session func(childComplexity int) int
+	}
+
+	RevokeUserSessionsPayload struct {
+		RevokedSessions func(childComplexity int) int
+	}
+
 	Role struct {
 		Builtin        func(childComplexity int) int
 		CreatedAt      func(childComplexity int) int
@@ -353,6 +375,18 @@ type ComplexityRoot struct {
 	RotateApplicationSecretPayload struct {
 		Application  func(childComplexity int) int
 		ClientSecret func(childComplexity int) int
+	}
+
+	Session struct {
+		Amr        func(childComplexity int) int
+		AuthTime   func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		Current    func(childComplexity int) int
+		ExpiresAt  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		IP         func(childComplexity int) int
+		LastSeenAt func(childComplexity int) int
+		UserAgent  func(childComplexity int) int
 	}
 
 	SetUserPasswordPayload struct {
@@ -392,6 +426,7 @@ type ComplexityRoot struct {
 		Metadata      func(childComplexity int) int
 		Name          func(childComplexity int) int
 		Picture       func(childComplexity int) int
+		Sessions      func(childComplexity int) int
 		Status        func(childComplexity int) int
 		UpdatedAt     func(childComplexity int) int
 	}
@@ -418,6 +453,11 @@ type ApplicationResolver interface {
 type DomainResolver interface {
 	TxtRecordName(ctx context.Context, obj *ent.Domain) (string, error)
 }
+type FunnelDayResolver interface {
+	OrganizationID(ctx context.Context, obj *tenants.FunnelDay) (*pulid.ID, error)
+	ApplicationID(ctx context.Context, obj *tenants.FunnelDay) (*pulid.ID, error)
+	Event(ctx context.Context, obj *tenants.FunnelDay) (string, error)
+}
 type MembershipResolver interface {
 	UserID(ctx context.Context, obj *ent.Membership) (*pulid.ID, error)
 }
@@ -441,6 +481,8 @@ type MutationResolver interface {
 	DeleteApplication(ctx context.Context, input model.DeleteApplicationInput) (*model.DeleteApplicationPayload, error)
 	CreateAPIKey(ctx context.Context, input tenants.CreateAPIKeyInput) (*model.CreateAPIKeyPayload, error)
 	RevokeAPIKey(ctx context.Context, input model.RevokeAPIKeyInput) (*model.RevokeAPIKeyPayload, error)
+	RevokeSession(ctx context.Context, input model.RevokeSessionInput) (*model.RevokeSessionPayload, error)
+	RevokeUserSessions(ctx context.Context, input model.RevokeUserSessionsInput) (*model.RevokeUserSessionsPayload, error)
 }
 type OrganizationPolicyResolver interface {
 	AllowedLoginMethods(ctx context.Context, obj *ent.OrganizationPolicy) ([]tenants.LoginMethod, error)
@@ -455,6 +497,13 @@ type QueryResolver interface {
 	Organization(ctx context.Context, id *pulid.ID, slug *string) (*ent.Organization, error)
 	User(ctx context.Context, id *pulid.ID, email *string) (*ent.User, error)
 	Viewer(ctx context.Context) (*ent.User, error)
+	Funnel(ctx context.Context, from string, to string, organization *pulid.ID) ([]*tenants.FunnelDay, error)
+}
+type SessionResolver interface {
+	Current(ctx context.Context, obj *ent.Session) (bool, error)
+}
+type UserResolver interface {
+	Sessions(ctx context.Context, obj *ent.User) ([]*ent.Session, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1087,6 +1136,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DomainEdge.Node(childComplexity), true
 
+	case "FunnelDay.applicationID":
+		if e.ComplexityRoot.FunnelDay.ApplicationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelDay.ApplicationID(childComplexity), true
+	case "FunnelDay.count":
+		if e.ComplexityRoot.FunnelDay.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelDay.Count(childComplexity), true
+	case "FunnelDay.day":
+		if e.ComplexityRoot.FunnelDay.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelDay.Day(childComplexity), true
+	case "FunnelDay.event":
+		if e.ComplexityRoot.FunnelDay.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelDay.Event(childComplexity), true
+	case "FunnelDay.organizationID":
+		if e.ComplexityRoot.FunnelDay.OrganizationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelDay.OrganizationID(childComplexity), true
+
 	case "Membership.createdAt":
 		if e.ComplexityRoot.Membership.CreatedAt == nil {
 			break
@@ -1306,6 +1386,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["input"].(model.RevokeAPIKeyInput)), true
+	case "Mutation.revokeSession":
+		if e.ComplexityRoot.Mutation.RevokeSession == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeSession(childComplexity, args["input"].(model.RevokeSessionInput)), true
+	case "Mutation.revokeUserSessions":
+		if e.ComplexityRoot.Mutation.RevokeUserSessions == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeUserSessions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeUserSessions(childComplexity, args["input"].(model.RevokeUserSessionsInput)), true
 	case "Mutation.rotateApplicationSecret":
 		if e.ComplexityRoot.Mutation.RotateApplicationSecret == nil {
 			break
@@ -1624,6 +1726,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditEvents(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].(*ent.AuditEventOrder), args["where"].(*ent.AuditEventWhereInput)), true
+	case "Query.funnel":
+		if e.ComplexityRoot.Query.Funnel == nil {
+			break
+		}
+
+		args, err := ec.field_Query_funnel_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Funnel(childComplexity, args["from"].(string), args["to"].(string), args["organization"].(*pulid.ID)), true
 
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
@@ -1719,6 +1832,20 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RevokeAPIKeyPayload.APIKey(childComplexity), true
 
+	case "RevokeSessionPayload.session":
+		if e.ComplexityRoot.RevokeSessionPayload.Session == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevokeSessionPayload.Session(childComplexity), true
+
+	case "RevokeUserSessionsPayload.revokedSessions":
+		if e.ComplexityRoot.RevokeUserSessionsPayload.RevokedSessions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevokeUserSessionsPayload.RevokedSessions(childComplexity), true
+
 	case "Role.builtin":
 		if e.ComplexityRoot.Role.Builtin == nil {
 			break
@@ -1792,6 +1919,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RotateApplicationSecretPayload.ClientSecret(childComplexity), true
+
+	case "Session.amr":
+		if e.ComplexityRoot.Session.Amr == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.Amr(childComplexity), true
+	case "Session.authTime":
+		if e.ComplexityRoot.Session.AuthTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.AuthTime(childComplexity), true
+	case "Session.createdAt":
+		if e.ComplexityRoot.Session.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.CreatedAt(childComplexity), true
+	case "Session.current":
+		if e.ComplexityRoot.Session.Current == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.Current(childComplexity), true
+	case "Session.expiresAt":
+		if e.ComplexityRoot.Session.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.ExpiresAt(childComplexity), true
+	case "Session.id":
+		if e.ComplexityRoot.Session.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.ID(childComplexity), true
+	case "Session.ip":
+		if e.ComplexityRoot.Session.IP == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.IP(childComplexity), true
+	case "Session.lastSeenAt":
+		if e.ComplexityRoot.Session.LastSeenAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.LastSeenAt(childComplexity), true
+	case "Session.userAgent":
+		if e.ComplexityRoot.Session.UserAgent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.UserAgent(childComplexity), true
 
 	case "SetUserPasswordPayload.user":
 		if e.ComplexityRoot.SetUserPasswordPayload.User == nil {
@@ -1912,6 +2094,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Picture(childComplexity), true
+	case "User.sessions":
+		if e.ComplexityRoot.User.Sessions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Sessions(childComplexity), true
 	case "User.status":
 		if e.ComplexityRoot.User.Status == nil {
 			break
@@ -1994,6 +2182,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RemoveDomainInput", ec.unmarshalInputRemoveDomainInput),
 			graphql.NewInputUnmarshaler("RemoveMemberInput", ec.unmarshalInputRemoveMemberInput),
 			graphql.NewInputUnmarshaler("RevokeAPIKeyInput", ec.unmarshalInputRevokeAPIKeyInput),
+			graphql.NewInputUnmarshaler("RevokeSessionInput", ec.unmarshalInputRevokeSessionInput),
+			graphql.NewInputUnmarshaler("RevokeUserSessionsInput", ec.unmarshalInputRevokeUserSessionsInput),
 			graphql.NewInputUnmarshaler("RoleOrder", ec.unmarshalInputRoleOrder),
 			graphql.NewInputUnmarshaler("RoleWhereInput", ec.unmarshalInputRoleWhereInput),
 			graphql.NewInputUnmarshaler("RotateApplicationSecretInput", ec.unmarshalInputRotateApplicationSecretInput),
@@ -4687,6 +4877,86 @@ type CreateAPIKeyPayload {
 
 input RevokeAPIKeyInput { id: ID! }
 type RevokeAPIKeyPayload { apiKey: APIKey! }
+
+# --- Sessions and the sign-up/sign-in funnel (issue 9) ---
+
+"""
+A signed-in browser on the hosted pages. Its secret never leaves the
+browser's cookie; only what the user may recognise it by is shown.
+"""
+type Session {
+  id: ID!
+  createdAt: Time!
+  "The last request that used it (written at most once a minute)."
+  lastSeenAt: Time!
+  "When it ends at the latest; it ends sooner when unused for the idle lifetime."
+  expiresAt: Time!
+  "When the user last proved who they are."
+  authTime: Time!
+  "The methods proven (RFC 8176: pwd, hwk, otp, …)."
+  amr: [String!]!
+  ip: String
+  userAgent: String
+  "Whether this is the session the caller's access token was issued from; false for every other caller."
+  current: Boolean!
+}
+
+extend type User {
+  """
+  The user's live sessions (not revoked, not expired), newest first:
+  the user's own, or a user the caller may read (members:read where the
+  user is an accepted member; instance keys).
+  """
+  sessions: [Session!]!
+}
+
+"One daily counter of the funnel."
+type FunnelDay {
+  "YYYY-MM-DD, UTC."
+  day: String!
+  "Null for steps outside any organization."
+  organizationID: ID
+  "Null for steps outside any application."
+  applicationID: ID
+  """
+  signup.started, signup.verified, signup.completed, passkey.offered,
+  passkey.enrolled, mfa.enrolled, login.succeeded.<method>,
+  login.failed.<method> (password, passkey, email, sso, otp,
+  recovery_code), recovery.started, recovery.completed.
+  """
+  event: String!
+  count: Int!
+}
+
+extend type Query {
+  """
+  Daily funnel counts from day from to day to (YYYY-MM-DD, UTC, both
+  included, at most 366 days). Needs audit:read: in organization when
+  given, else in each of the caller's organizations; instance keys see
+  every organization and the steps outside any.
+  """
+  funnel(from: String!, to: String!, organization: ID): [FunnelDay!]!
+}
+
+extend type Mutation {
+  """
+  Signs a browser out: the session and the refresh tokens issued from it.
+  The user's own session, or one of a user the caller may change (the rule
+  of setUserPassword). Ending a session that has ended already succeeds.
+  """
+  revokeSession(input: RevokeSessionInput!): RevokeSessionPayload!
+  "Signs a user out of every session and the refresh tokens issued from them (the rule of revokeSession)."
+  revokeUserSessions(input: RevokeUserSessionsInput!): RevokeUserSessionsPayload!
+}
+
+input RevokeSessionInput { id: ID! }
+type RevokeSessionPayload { session: Session! }
+
+input RevokeUserSessionsInput { userID: ID! }
+type RevokeUserSessionsPayload {
+  "How many sessions this call ended."
+  revokedSessions: Int!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -5023,6 +5293,22 @@ func (ec *executionContext) childFields_DomainEdge(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type DomainEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_FunnelDay(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "day":
+		return ec.fieldContext_FunnelDay_day(ctx, field)
+	case "organizationID":
+		return ec.fieldContext_FunnelDay_organizationID(ctx, field)
+	case "applicationID":
+		return ec.fieldContext_FunnelDay_applicationID(ctx, field)
+	case "event":
+		return ec.fieldContext_FunnelDay_event(ctx, field)
+	case "count":
+		return ec.fieldContext_FunnelDay_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FunnelDay", field.Name)
+}
+
 func (ec *executionContext) childFields_Membership(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5189,6 +5475,22 @@ func (ec *executionContext) childFields_RevokeAPIKeyPayload(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type RevokeAPIKeyPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_RevokeSessionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "session":
+		return ec.fieldContext_RevokeSessionPayload_session(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RevokeSessionPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RevokeUserSessionsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "revokedSessions":
+		return ec.fieldContext_RevokeUserSessionsPayload_revokedSessions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RevokeUserSessionsPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Role(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5223,6 +5525,30 @@ func (ec *executionContext) childFields_RotateApplicationSecretPayload(ctx conte
 		return ec.fieldContext_RotateApplicationSecretPayload_clientSecret(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RotateApplicationSecretPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Session(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Session_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Session_createdAt(ctx, field)
+	case "lastSeenAt":
+		return ec.fieldContext_Session_lastSeenAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_Session_expiresAt(ctx, field)
+	case "authTime":
+		return ec.fieldContext_Session_authTime(ctx, field)
+	case "amr":
+		return ec.fieldContext_Session_amr(ctx, field)
+	case "ip":
+		return ec.fieldContext_Session_ip(ctx, field)
+	case "userAgent":
+		return ec.fieldContext_Session_userAgent(ctx, field)
+	case "current":
+		return ec.fieldContext_Session_current(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Session", field.Name)
 }
 
 func (ec *executionContext) childFields_SetUserPasswordPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5303,6 +5629,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_metadata(ctx, field)
 	case "memberships":
 		return ec.fieldContext_User_memberships(ctx, field)
+	case "sessions":
+		return ec.fieldContext_User_sessions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -5605,6 +5933,34 @@ func (ec *executionContext) field_Mutation_revokeAPIKey_args(ctx context.Context
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RevokeAPIKeyInput, error) {
 			return ec.unmarshalNRevokeAPIKeyInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐRevokeAPIKeyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RevokeSessionInput, error) {
+			return ec.unmarshalNRevokeSessionInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐRevokeSessionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeUserSessions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RevokeUserSessionsInput, error) {
+			return ec.unmarshalNRevokeUserSessionsInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐRevokeUserSessionsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5992,6 +6348,36 @@ func (ec *executionContext) field_Query_auditEvents_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_funnel_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "organization",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["organization"] = arg2
 	return args, nil
 }
 
@@ -8783,6 +9169,121 @@ func (ec *executionContext) fieldContext_DomainEdge_cursor(_ context.Context, fi
 	return graphql.NewScalarFieldContext("DomainEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _FunnelDay_day(ctx context.Context, field graphql.CollectedField, obj *tenants.FunnelDay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelDay_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelDay_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelDay", field, false, false, "String")
+}
+
+func (ec *executionContext) _FunnelDay_organizationID(ctx context.Context, field graphql.CollectedField, obj *tenants.FunnelDay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelDay_organizationID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FunnelDay().OrganizationID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelDay_organizationID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelDay", field, true, true, "ID")
+}
+
+func (ec *executionContext) _FunnelDay_applicationID(ctx context.Context, field graphql.CollectedField, obj *tenants.FunnelDay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelDay_applicationID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FunnelDay().ApplicationID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelDay_applicationID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelDay", field, true, true, "ID")
+}
+
+func (ec *executionContext) _FunnelDay_event(ctx context.Context, field graphql.CollectedField, obj *tenants.FunnelDay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelDay_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FunnelDay().Event(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelDay_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelDay", field, true, true, "String")
+}
+
+func (ec *executionContext) _FunnelDay_count(ctx context.Context, field graphql.CollectedField, obj *tenants.FunnelDay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelDay_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelDay_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelDay", field, false, false, "Int")
+}
+
 func (ec *executionContext) _Membership_id(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9989,6 +10490,94 @@ func (ec *executionContext) fieldContext_Mutation_revokeAPIKey(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_revokeAPIKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeSession(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeSession(ctx, fc.Args["input"].(model.RevokeSessionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RevokeSessionPayload) graphql.Marshaler {
+			return ec.marshalNRevokeSessionPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐRevokeSessionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RevokeSessionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeUserSessions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeUserSessions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeUserSessions(ctx, fc.Args["input"].(model.RevokeUserSessionsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RevokeUserSessionsPayload) graphql.Marshaler {
+			return ec.marshalNRevokeUserSessionsPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐRevokeUserSessionsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeUserSessions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RevokeUserSessionsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeUserSessions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11255,6 +11844,50 @@ func (ec *executionContext) fieldContext_Query_viewer(_ context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_funnel(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_funnel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Funnel(ctx, fc.Args["from"].(string), fc.Args["to"].(string), fc.Args["organization"].(*pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*tenants.FunnelDay) graphql.Marshaler {
+			return ec.marshalNFunnelDay2ᚕᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋtenantsᚐFunnelDayᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_funnel(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FunnelDay(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_funnel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11407,6 +12040,61 @@ func (ec *executionContext) fieldContext_RevokeAPIKeyPayload_apiKey(_ context.Co
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RevokeSessionPayload_session(ctx context.Context, field graphql.CollectedField, obj *model.RevokeSessionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevokeSessionPayload_session(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Session, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Session) graphql.Marshaler {
+			return ec.marshalNSession2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RevokeSessionPayload_session(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RevokeSessionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RevokeUserSessionsPayload_revokedSessions(ctx context.Context, field graphql.CollectedField, obj *model.RevokeUserSessionsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevokeUserSessionsPayload_revokedSessions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RevokedSessions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RevokeUserSessionsPayload_revokedSessions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RevokeUserSessionsPayload", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Role_id(ctx context.Context, field graphql.CollectedField, obj *ent.Role) (ret graphql.Marshaler) {
@@ -11701,6 +12389,213 @@ func (ec *executionContext) _RotateApplicationSecretPayload_clientSecret(ctx con
 }
 func (ec *executionContext) fieldContext_RotateApplicationSecretPayload_clientSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RotateApplicationSecretPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _Session_id(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Session_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Session_lastSeenAt(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_lastSeenAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSeenAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_lastSeenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Session_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Session_authTime(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_authTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AuthTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_authTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Session_amr(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_amr(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amr, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_amr(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, "String")
+}
+
+func (ec *executionContext) _Session_ip(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_ip(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IP, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Session_ip(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, "String")
+}
+
+func (ec *executionContext) _Session_userAgent(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_userAgent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserAgent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Session_userAgent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, "String")
+}
+
+func (ec *executionContext) _Session_current(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_current(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Session().Current(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_current(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _SetUserPasswordPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.SetUserPasswordPayload) (ret graphql.Marshaler) {
@@ -12234,6 +13129,38 @@ func (ec *executionContext) fieldContext_User_memberships(ctx context.Context, f
 	if fc.Args, err = ec.field_User_memberships_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _User_sessions(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_sessions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().Sessions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Session) graphql.Marshaler {
+			return ec.marshalNSession2ᚕᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐSessionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_sessions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -20016,6 +20943,90 @@ func UnmarshalRevokeAPIKeyInput(ctx context.Context, raw any) (model.RevokeAPIKe
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRevokeSessionInput(ctx context.Context, obj any) (model.RevokeSessionInput, error) {
+	var it model.RevokeSessionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRevokeSessionInput unmarshals raw into the RevokeSessionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRevokeSessionInput(ctx context.Context, raw any) (model.RevokeSessionInput, error) {
+	var out model.RevokeSessionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RevokeSessionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRevokeUserSessionsInput(ctx context.Context, obj any) (model.RevokeUserSessionsInput, error) {
+	var it model.RevokeUserSessionsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"userID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "userID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userID"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRevokeUserSessionsInput unmarshals raw into the RevokeUserSessionsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRevokeUserSessionsInput(ctx context.Context, raw any) (model.RevokeUserSessionsInput, error) {
+	var out model.RevokeUserSessionsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RevokeUserSessionsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRoleOrder(ctx context.Context, obj any) (ent.RoleOrder, error) {
 	var it ent.RoleOrder
 	if obj == nil {
@@ -23495,6 +24506,62 @@ func (ec *executionContext) _DomainEdge(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var funnelDayImplementors = []string{"FunnelDay"}
+
+func (ec *executionContext) _FunnelDay(ctx context.Context, sel ast.SelectionSet, obj *tenants.FunnelDay) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, funnelDayImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FunnelDay")
+		case "day":
+			out.Values[i] = ec._FunnelDay_day(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "organizationID":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FunnelDay_organizationID(ctx, field, obj)
+				})
+		case "applicationID":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FunnelDay_applicationID(ctx, field, obj)
+				})
+		case "event":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FunnelDay_event(ctx, field, obj)
+				})
+		case "count":
+			out.Values[i] = ec._FunnelDay_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var membershipImplementors = []string{"Membership", "Node"}
 
 func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSet, obj *ent.Membership) graphql.Marshaler {
@@ -23801,6 +24868,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "revokeAPIKey":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_revokeAPIKey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokeSession":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeSession(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokeUserSessions":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeUserSessions(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -24207,6 +25288,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_viewer(ctx, field)
 				})
+		case "funnel":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_funnel(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -24337,6 +25424,72 @@ func (ec *executionContext) _RevokeAPIKeyPayload(ctx context.Context, sel ast.Se
 	return out
 }
 
+var revokeSessionPayloadImplementors = []string{"RevokeSessionPayload"}
+
+func (ec *executionContext) _RevokeSessionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RevokeSessionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, revokeSessionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RevokeSessionPayload")
+		case "session":
+			out.Values[i] = ec._RevokeSessionPayload_session(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var revokeUserSessionsPayloadImplementors = []string{"RevokeUserSessionsPayload"}
+
+func (ec *executionContext) _RevokeUserSessionsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RevokeUserSessionsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, revokeUserSessionsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RevokeUserSessionsPayload")
+		case "revokedSessions":
+			out.Values[i] = ec._RevokeUserSessionsPayload_revokedSessions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var roleImplementors = []string{"Role", "Node"}
 
 func (ec *executionContext) _Role(ctx context.Context, sel ast.SelectionSet, obj *ent.Role) graphql.Marshaler {
@@ -24437,6 +25590,80 @@ func (ec *executionContext) _RotateApplicationSecretPayload(ctx context.Context,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sessionImplementors = []string{"Session"}
+
+func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, obj *ent.Session) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sessionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Session")
+		case "id":
+			out.Values[i] = ec._Session_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Session_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastSeenAt":
+			out.Values[i] = ec._Session_lastSeenAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expiresAt":
+			out.Values[i] = ec._Session_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "authTime":
+			out.Values[i] = ec._Session_authTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amr":
+			out.Values[i] = ec._Session_amr(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ip":
+			out.Values[i] = ec._Session_ip(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "userAgent":
+			out.Values[i] = ec._Session_userAgent(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "current":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Session_current(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -24733,6 +25960,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_memberships(ctx, field, obj)
+				})
+		case "sessions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_sessions(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -25556,6 +26789,30 @@ func (ec *executionContext) unmarshalNDomainWhereInput2ᚖgithubᚗcomᚋgatehou
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNFunnelDay2ᚕᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋtenantsᚐFunnelDayᚄ(ctx context.Context, sel ast.SelectionSet, v []*tenants.FunnelDay) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFunnelDay2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋtenantsᚐFunnelDay(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFunnelDay2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋtenantsᚐFunnelDay(ctx context.Context, sel ast.SelectionSet, v *tenants.FunnelDay) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FunnelDay!")
+		return graphql.Null
+	}
+	return ec._FunnelDay(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNGrantType2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋtenantsᚐGrantType(ctx context.Context, v any) (tenants.GrantType, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNGrantType2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋtenantsᚐGrantType[tmp]
@@ -25661,6 +26918,20 @@ func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, 
 func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
 	res := graphql.MarshalInt(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNInt2int64(ctx context.Context, v any) (int64, error) {
+	res, err := graphql.UnmarshalInt64(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalInt64(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
@@ -25897,6 +27168,32 @@ func (ec *executionContext) marshalNRevokeAPIKeyPayload2ᚖgithubᚗcomᚋgateho
 	return ec._RevokeAPIKeyPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNRevokeSessionInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐRevokeSessionInput(ctx context.Context, v any) (model.RevokeSessionInput, error) {
+	res, err := ec.unmarshalInputRevokeSessionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRevokeSessionPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐRevokeSessionPayload(ctx context.Context, sel ast.SelectionSet, v *model.RevokeSessionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RevokeSessionPayload!")
+		return graphql.Null
+	}
+	return ec._RevokeSessionPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRevokeUserSessionsInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐRevokeUserSessionsInput(ctx context.Context, v any) (model.RevokeUserSessionsInput, error) {
+	res, err := ec.unmarshalInputRevokeUserSessionsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRevokeUserSessionsPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐRevokeUserSessionsPayload(ctx context.Context, sel ast.SelectionSet, v *model.RevokeUserSessionsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RevokeUserSessionsPayload!")
+		return graphql.Null
+	}
+	return ec._RevokeUserSessionsPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRole2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐRole(ctx context.Context, sel ast.SelectionSet, v *ent.Role) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Role!")
@@ -25935,6 +27232,30 @@ func (ec *executionContext) marshalNRotateApplicationSecretPayload2ᚖgithubᚗc
 		return graphql.Null
 	}
 	return ec._RotateApplicationSecretPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSession2ᚕᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐSessionᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Session) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSession2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐSession(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSession2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐSession(ctx context.Context, sel ast.SelectionSet, v *ent.Session) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Session!")
+		return graphql.Null
+	}
+	return ec._Session(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNSetUserPasswordInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋtenantsᚐSetUserPasswordInput(ctx context.Context, v any) (tenants.SetUserPasswordInput, error) {

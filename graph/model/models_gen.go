@@ -85,6 +85,23 @@ type RevokeAPIKeyPayload struct {
 	APIKey *ent.APIKey `json:"apiKey"`
 }
 
+type RevokeSessionInput struct {
+	ID pulid.ID `json:"id"`
+}
+
+type RevokeSessionPayload struct {
+	Session *ent.Session `json:"session"`
+}
+
+type RevokeUserSessionsInput struct {
+	UserID pulid.ID `json:"userID"`
+}
+
+type RevokeUserSessionsPayload struct {
+	// How many sessions this call ended.
+	RevokedSessions int `json:"revokedSessions"`
+}
+
 type RotateApplicationSecretInput struct {
 	ID pulid.ID `json:"id"`
 }

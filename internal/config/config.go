@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
+	"github.com/gatehouse-id/gatehouse/internal/mail"
 	"github.com/gatehouse-id/gatehouse/internal/seal"
 )
 
@@ -56,6 +57,16 @@ type Config struct {
 	// From GATEHOUSE_REDIS_URL or the file GATEHOUSE_REDIS_URL_FILE names,
 	// never from the command line: it may hold a password.
 	RedisURL string
+	// SMTPURL, when set, is the mail server for verification codes, links
+	// and security notices (smtp:// with STARTTLS, smtps://, plain only to
+	// a loopback host); empty means mail goes to the log (and /dev/mail in
+	// dev mode or on a loopback issuer and listen address). From GATEHOUSE_SMTP_URL or the file
+	// GATEHOUSE_SMTP_URL_FILE names, never from the command line: it may
+	// hold a password.
+	SMTPURL string
+	// SMTPFrom is the sender of that mail; empty means "Gatehouse
+	// <no-reply@issuer host>".
+	SMTPFrom string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed; empty means the header is ignored.
 	TrustedProxies []netip.Prefix
@@ -179,6 +190,27 @@ var settings = []setting{
 			c.labels["GATEHOUSE_REDIS_URL"] = "the Redis URL in " + s
 			return nil
 		}},
+	{Var{"GATEHOUSE_SMTP_URL", "", "none",
+		"mail server `URL` for verification codes, sign-in links and security notices: smtp://user:pass@host:587 (STARTTLS required), smtps://user:pass@host:465 (TLS), or smtp://localhost:25?tls=none (loopback only); when unset, mail is only logged, and in dev mode (or with a loopback issuer and listen address) also shown at /dev/mail. " +
+			"Environment only, never a flag: the URL may hold a password"},
+		func(c *Config, s string) error { c.SMTPURL = s; return nil }},
+	{Var{"GATEHOUSE_SMTP_URL_FILE", "smtp-url-file", "none",
+		"`path` of a file (mode 0600) holding the mail server URL; instead of GATEHOUSE_SMTP_URL"},
+		func(c *Config, s string) error {
+			u, err := seal.ReadSecretFile(s)
+			if err != nil {
+				return err
+			}
+			if c.SMTPURL != "" {
+				return errors.New("set GATEHOUSE_SMTP_URL or GATEHOUSE_SMTP_URL_FILE, not both")
+			}
+			c.SMTPURL = u
+			c.labels["GATEHOUSE_SMTP_URL"] = "the mail server URL in " + s
+			return nil
+		}},
+	{Var{"GATEHOUSE_SMTP_FROM", "smtp-from", "no-reply@ the issuer's host, named Gatehouse",
+		"sender `address` of the mail Gatehouse sends (RFC 5322: no-reply@acme.example, optionally with a display name before it in angle brackets)"},
+		func(c *Config, s string) error { c.SMTPFrom = s; return nil }},
 	{Var{"GATEHOUSE_TRUSTED_PROXIES", "trusted-proxies", "none",
 		"comma-separated `CIDR` prefixes or addresses of your reverse proxies; only requests from them have X-Forwarded-For read (the client is the rightmost address not in the list); when unset, X-Forwarded-For is ignored"},
 		func(c *Config, s string) error {
@@ -428,6 +460,14 @@ func (c *Config) problems() []problem {
 	if shown, why := checkRedisURL(c.RedisURL); why != "" {
 		bad("GATEHOUSE_REDIS_URL", shown, why)
 	}
+	if shown, why := checkSMTPURL(c.SMTPURL); why != "" {
+		bad("GATEHOUSE_SMTP_URL", shown, why)
+	}
+	if c.SMTPFrom != "" {
+		if _, err := mail.ParseFrom(c.SMTPFrom); err != nil {
+			bad("GATEHOUSE_SMTP_FROM", c.SMTPFrom, "must be an address such as \"Acme <no-reply@acme.example>\"")
+		}
+	}
 	return out
 }
 
@@ -504,6 +544,28 @@ func checkRedisURL(raw string) (shown, why string) {
 		return shown, strings.TrimPrefix(err.Error(), "redis: ")
 	}
 	return shown, ""
+}
+
+// checkSMTPURL returns the URL as it may be shown (password redacted) and
+// what is wrong with it: what internal/mail's ParseSMTPURL refuses.
+func checkSMTPURL(raw string) (shown, why string) {
+	if raw == "" {
+		return "", ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// The parse error quotes the URL, password included: say less.
+		return "", "not a valid URL"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); !ok {
+			u.User = url.User("xxxxx") // a lone user name may be a password in the wrong place
+		}
+	}
+	if _, err := mail.ParseSMTPURL(raw); err != nil {
+		return u.Redacted(), err.Error() // its errors never repeat the password
+	}
+	return "", ""
 }
 
 // checkIssuer enforces what OpenID Connect Discovery 1.0 §3 asks of an

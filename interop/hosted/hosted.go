@@ -135,6 +135,13 @@ func (b *Browser) Drive(ctx context.Context, start string) (Result, error) {
 		f := forms[0]
 		form = f.Values()
 		switch orgs := f.ButtonValues("organization"); {
+		case f.Has("email") && !f.Has("password") && strings.HasSuffix(f.Action, "/login/identify"):
+			// Identifier first: the email, then the page with the password.
+			res.LoginShown = true
+			if b.StopAtLogin {
+				return res, nil
+			}
+			form.Set("email", b.Email)
 		case f.Has("password"):
 			res.LoginShown = true
 			if b.StopAtLogin {

@@ -75,6 +75,9 @@ function browser() {
       if (values.has('password')) {
         values.set('email', env('EMAIL'))
         values.set('password', env('PASSWORD'))
+      } else if (values.has('email') && /\/login\/identify$/.test(attrs(form[1]).action ?? '')) {
+        // identifier first: the email, then the page with the password
+        values.set('email', env('EMAIL'))
       } else if (buttons.some((b) => b.name === 'organization')) {
         const orgs = buttons.filter((b) => b.name === 'organization').map((b) => b.value)
         values.set('organization', orgs.includes(orgId) ? orgId : orgs[0])

@@ -80,7 +80,7 @@ func readPermission(f privacy.Filter) (Permission, bool) {
 		return OrganizationRead, true
 	case *gen.MembershipFilter, *gen.RoleFilter, *gen.UserFilter:
 		return MembersRead, true
-	case *gen.AuditEventFilter:
+	case *gen.AuditEventFilter, *gen.FunnelCountFilter:
 		return AuditRead, true
 	case *gen.APIKeyFilter:
 		return APIKeysManage, true
@@ -136,7 +136,7 @@ func filterOrganizationScope(orgs []pulid.ID, f privacy.Filter) error {
 		f.Where(fieldIn("id", orgs))
 	case *gen.MembershipFilter, *gen.RoleFilter, *gen.DomainFilter,
 		*gen.ConnectionFilter, *gen.OrganizationPolicyFilter,
-		*gen.AuditEventFilter, *gen.APIKeyFilter:
+		*gen.AuditEventFilter, *gen.APIKeyFilter, *gen.FunnelCountFilter:
 		f.Where(inScope)
 	case *gen.UserFilter:
 		f.Where(entql.HasEdgeWith("memberships", entql.And(inScope, entql.FieldNEQ("status", "INVITED"))))

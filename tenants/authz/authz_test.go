@@ -97,17 +97,19 @@ func TestOrganizationViewerSeesOnlyItsOrganization(t *testing.T) {
 			c.OrganizationPolicy.Create().SetOrganizationID(o.ID).ExecX(sys)
 			c.APIKey.Create().SetOrganizationID(o.ID).SetName("k").SetPrefix("p" + slug).SetSecretHash("h").ExecX(sys)
 			c.AuditEvent.Create().SetOrganizationID(o.ID).SetAction("x").SetActor("system").SetActorType("system").ExecX(sys)
+			c.FunnelCount.Create().SetOrganizationID(string(o.ID)).SetDay("2026-01-01").SetEvent("signup.started").SetCount(1).ExecX(sys)
 			orgs = append(orgs, o.ID)
 		}
 		c.Application.Create().SetName("app").SetType("WEB").SetClientID("c").ExecX(sys)
 		c.APIKey.Create().SetName("instance").SetPrefix("pi").SetSecretHash("h").ExecX(sys)
+		c.FunnelCount.Create().SetDay("2026-01-01").SetEvent("signup.started").SetCount(1).ExecX(sys) // no organization: instance only
 
 		scoped := viewer.NewContext(context.Background(), viewer.ScopedTo("key_test", orgs[0]))
 		for table, count := range queriers(c) {
 			n, err := count(scoped)
 			switch table {
 			case "applications", "signing_keys", "auth_requests", "grants", "refresh_tokens", "revoked_tokens", "sessions", "consents", "login_transactions",
-				"passkeys", "totp_credentials", "recovery_codes", "email_challenges", "web_authn_ceremonies", "funnel_counts":
+				"passkeys", "totp_credentials", "recovery_codes", "email_challenges", "web_authn_ceremonies":
 				if !errors.Is(err, privacy.Deny) {
 					t.Errorf("%s (instance-level) for an organization viewer: n=%d err=%v, want denial", table, n, err)
 				}
@@ -125,7 +127,7 @@ func TestOrganizationViewerSeesOnlyItsOrganization(t *testing.T) {
 			visible []string
 		}{
 			{nil, nil},
-			{[]string{authz.AuditRead}, []string{"audit_events"}},
+			{[]string{authz.AuditRead}, []string{"audit_events", "funnel_counts"}},
 			{[]string{authz.MembersRead}, []string{"users", "memberships", "roles"}},
 			{[]string{authz.OrganizationRead}, []string{"organizations", "domains", "connections", "organization_policies"}},
 			{[]string{authz.APIKeysManage}, []string{"api_keys"}},

@@ -61,6 +61,9 @@ type Viewer struct {
 	// UserID is the end user behind a User viewer, or behind an
 	// Organization viewer made from that user's admin token.
 	UserID pulid.ID
+	// SessionID is the hosted-page session the user's access token was
+	// issued from, when known: the one a session list marks as current.
+	SessionID pulid.ID
 	// OnBehalfOf is the user whose permissions bound an Organization viewer:
 	// the user of an admin token, or the user who minted the API key. Empty
 	// for keys minted by an instance-wide caller.

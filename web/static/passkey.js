@@ -2,8 +2,9 @@
 // without inline script (the CSP allows scripts from 'self' only).
 //
 // A form with data-passkey="login" or "second_factor" signs in: its button
-// asks the authenticator for an assertion, and on the sign-in page the
-// email field also offers passkeys as autofill (conditional mediation).
+// asks the authenticator for an assertion, and when the form says
+// data-conditional (the identifier step) the email field also offers
+// passkeys as autofill (conditional mediation).
 // A form with data-passkey="register" creates a passkey. Each form names
 // its options endpoint in data-options and has a hidden "credential"
 // field, which gets the PublicKeyCredential as JSON before the form is
@@ -170,7 +171,7 @@
       if (kind === 'register' && note) note.hidden = false;
       continue;
     }
-    if (kind === 'login') setupSignIn(form, true);
+    if (kind === 'login') setupSignIn(form, form.hasAttribute('data-conditional'));
     else if (kind === 'second_factor') setupSignIn(form, false);
     else if (kind === 'register') setupRegister(form);
   }

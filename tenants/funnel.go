@@ -1,0 +1,173 @@
+package tenants
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/tenants/authz"
+	"github.com/gatehouse-id/gatehouse/tenants/viewer"
+)
+
+// The sign-up and sign-in funnel: how many times each step happened per
+// UTC day, organization and application (funnel_counts), so product teams
+// can watch conversion and the passkey rollout without a row per event.
+// The hosted pages record; GraphQL's funnel query reads.
+
+// FunnelEvent is one step of the funnel.
+type FunnelEvent string
+
+// The funnel's events. Sign-ins count per method: the one that completed
+// the sign-in, or the one that failed.
+const (
+	FunnelSignupStarted   FunnelEvent = "signup.started"
+	FunnelSignupVerified  FunnelEvent = "signup.verified"
+	FunnelSignupCompleted FunnelEvent = "signup.completed"
+	FunnelPasskeyOffered  FunnelEvent = "passkey.offered"
+	FunnelPasskeyEnrolled FunnelEvent = "passkey.enrolled"
+	FunnelMFAEnrolled     FunnelEvent = "mfa.enrolled"
+
+	FunnelLoginSucceededPassword     FunnelEvent = "login.succeeded.password"
+	FunnelLoginSucceededPasskey      FunnelEvent = "login.succeeded.passkey"
+	FunnelLoginSucceededEmail        FunnelEvent = "login.succeeded.email"
+	FunnelLoginSucceededSSO          FunnelEvent = "login.succeeded.sso"
+	FunnelLoginSucceededOTP          FunnelEvent = "login.succeeded.otp"
+	FunnelLoginSucceededRecoveryCode FunnelEvent = "login.succeeded.recovery_code"
+	FunnelLoginFailedPassword        FunnelEvent = "login.failed.password"
+	FunnelLoginFailedPasskey         FunnelEvent = "login.failed.passkey"
+	FunnelLoginFailedEmail           FunnelEvent = "login.failed.email"
+	FunnelLoginFailedSSO             FunnelEvent = "login.failed.sso"
+	FunnelLoginFailedOTP             FunnelEvent = "login.failed.otp"
+	FunnelLoginFailedRecoveryCode    FunnelEvent = "login.failed.recovery_code"
+
+	FunnelRecoveryStarted   FunnelEvent = "recovery.started"
+	FunnelRecoveryCompleted FunnelEvent = "recovery.completed"
+)
+
+// FunnelEvents lists every funnel event, in funnel order.
+var FunnelEvents = []FunnelEvent{
+	FunnelSignupStarted, FunnelSignupVerified, FunnelSignupCompleted,
+	FunnelPasskeyOffered, FunnelPasskeyEnrolled, FunnelMFAEnrolled,
+	FunnelLoginSucceededPassword, FunnelLoginSucceededPasskey, FunnelLoginSucceededEmail,
+	FunnelLoginSucceededSSO, FunnelLoginSucceededOTP, FunnelLoginSucceededRecoveryCode,
+	FunnelLoginFailedPassword, FunnelLoginFailedPasskey, FunnelLoginFailedEmail,
+	FunnelLoginFailedSSO, FunnelLoginFailedOTP, FunnelLoginFailedRecoveryCode,
+	FunnelRecoveryStarted, FunnelRecoveryCompleted,
+}
+
+// Valid reports whether e is one of FunnelEvents.
+func (e FunnelEvent) Valid() bool { return slices.Contains(FunnelEvents, e) }
+
+// funnelDay is the layout of funnel_counts.day (UTC).
+const funnelDay = "2006-01-02"
+
+// MaxFunnelDays is the longest range Funnel answers, in days (a leap year).
+const MaxFunnelDays = 366
+
+// maxFunnelRows bounds one Funnel answer: a range that holds more rows must
+// be narrowed (fewer days, or one organization).
+const maxFunnelRows = 10000
+
+// recordFunnelSQL adds one to a day's counter, creating it at 1: one
+// statement, atomic on SQLite and PostgreSQL alike (both take ON CONFLICT
+// on the unique index), so concurrent increments never lose a count.
+const recordFunnelSQL = `INSERT INTO "funnel_counts" ("id", "day", "organization_id", "application_id", "event", "count")
+VALUES ($1, $2, $3, $4, $5, 1)
+ON CONFLICT ("organization_id", "day", "application_id", "event") DO UPDATE SET "count" = "funnel_counts"."count" + 1`
+
+// RecordFunnel counts one e today (UTC, by the service's clock) for
+// organizationID and applicationID (the application's id, app_…); either
+// may be "" when the step had none. An unknown event is an InputError. It
+// needs no viewer: the hosted pages record for anonymous browsers, and a
+// count reveals nothing by itself.
+func (s *Service) RecordFunnel(ctx context.Context, e FunnelEvent, organizationID, applicationID string) error {
+	if !e.Valid() {
+		return invalid("event", "%q is not a funnel event", e)
+	}
+	for _, f := range [][2]string{{"organizationID", organizationID}, {"applicationID", applicationID}} {
+		if f[1] != "" && !pulid.ID(f[1]).Valid() {
+			return invalid(f[0], "is not an id")
+		}
+	}
+	day := s.now().UTC().Format(funnelDay)
+	if _, err := s.client.ExecContext(ctx, recordFunnelSQL,
+		string(pulid.New("fnl")), day, organizationID, applicationID, string(e)); err != nil {
+		return fmt.Errorf("record funnel %s: %w", e, err)
+	}
+	return nil
+}
+
+// FunnelDay is one counter: how many times Event happened on Day
+// (YYYY-MM-DD, UTC) in an organization and application ("" for none).
+type FunnelDay struct {
+	Day            string
+	OrganizationID pulid.ID
+	ApplicationID  pulid.ID
+	Event          FunnelEvent
+	Count          int64
+}
+
+// Funnel returns the counters from day from to day to (YYYY-MM-DD, UTC,
+// both included; at most MaxFunnelDays), ordered by day, organization,
+// application and event. Reading them needs audit:read (tenants/authz):
+// with organizationID, in that organization (ErrNotFound when it is out
+// of the viewer's reach, a ForbiddenError without the permission);
+// without, the viewer gets the organizations where it holds it, and
+// Instance viewers everything, counters of no organization included.
+func (s *Service) Funnel(ctx context.Context, from, to string, organizationID pulid.ID) ([]*FunnelDay, error) {
+	if viewer.FromContext(ctx) == nil {
+		return nil, ErrUnauthenticated
+	}
+	start, err := parseFunnelDay("from", from)
+	if err != nil {
+		return nil, err
+	}
+	end, err := parseFunnelDay("to", to)
+	if err != nil {
+		return nil, err
+	}
+	switch days := int(end.Sub(start)/(24*time.Hour)) + 1; {
+	case days < 1:
+		return nil, invalid("to", "must not be before from")
+	case days > MaxFunnelDays:
+		return nil, invalid("to", "the range may span at most %d days", MaxFunnelDays)
+	}
+	// Days are zero-padded YYYY-MM-DD, so text order is date order.
+	q := s.client.FunnelCount.Query().Where(funnelcount.DayGTE(from), funnelcount.DayLTE(to))
+	if organizationID != "" {
+		if err := require(ctx, organizationID, authz.AuditRead); err != nil {
+			return nil, err
+		}
+		q.Where(funnelcount.OrganizationID(string(organizationID)))
+	}
+	rows, err := q.Order(ent.Asc(funnelcount.FieldDay), ent.Asc(funnelcount.FieldOrganizationID),
+		ent.Asc(funnelcount.FieldApplicationID), ent.Asc(funnelcount.FieldEvent)).
+		Limit(maxFunnelRows + 1).All(ctx)
+	if err != nil {
+		return nil, translate(err, "funnel")
+	}
+	if len(rows) > maxFunnelRows {
+		return nil, invalid("from", "more than %d counters in this range: name an organization or ask for fewer days", maxFunnelRows)
+	}
+	out := make([]*FunnelDay, len(rows))
+	for i, r := range rows {
+		out[i] = &FunnelDay{Day: r.Day, OrganizationID: pulid.ID(r.OrganizationID), ApplicationID: pulid.ID(r.ApplicationID),
+			Event: FunnelEvent(r.Event), Count: r.Count}
+	}
+	return out, nil
+}
+
+// parseFunnelDay parses a YYYY-MM-DD day, refusing anything that is not
+// exactly one (time.Parse accepts no other layout here, and the result
+// must print back the same).
+func parseFunnelDay(field, s string) (time.Time, error) {
+	t, err := time.Parse(funnelDay, s)
+	if err != nil || t.Format(funnelDay) != s {
+		return time.Time{}, invalid(field, "must be a day as YYYY-MM-DD")
+	}
+	return t, nil
+}
