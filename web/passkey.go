@@ -222,7 +222,6 @@ func writeJSONError(rw http.ResponseWriter, status int, code string) {
 // Registration, from the account pages: only for a session whose sign-in
 // is recent (reauthWindow), with the CSRF field keyed on the session.
 
-
 const (
 	msgPasskeyAdded  = "Your passkey was added. Next time, you can sign in with it."
 	msgPasskeyFailed = "The passkey could not be added. Try again."
