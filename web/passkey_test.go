@@ -695,3 +695,27 @@ func FuzzPasskeyLogin(f *testing.F) {
 		}
 	})
 }
+
+// Without an application (a direct sign-in at /login), a passkey signs in
+// to the account page, and the fresh sign-in may add another passkey.
+func TestPasskeyDirectSignIn(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newPasskeyEnv(t, db)
+		ada := e.user(userSpec{email: "ada@example.com", name: "Ada"})
+		key := newSoftKey(t, []byte(ada.ID), true)
+		e.register(ada, key, 0)
+		b := e.browser()
+		page := b.get("/login")
+		wantStatus(t, page, http.StatusOK)
+		csrf := page.field("csrf")
+		ch := challengeOf(t, b.postJSON("/login/passkey/options", map[string]string{"csrf": csrf}))
+		r := b.post("/login/passkey", url.Values{"csrf": {csrf}, "credential": {key.assert(ch)}})
+		if r.status != http.StatusSeeOther || r.header.Get("Location") != accountPath {
+			t.Fatalf("status %d, Location %q; want the account page", r.status, r.header.Get("Location"))
+		}
+		wantStatus(t, b.get("/account/passkeys/new"), http.StatusOK)
+		// A forged CSRF field is refused here too.
+		wantStatus(t, b.postJSON("/login/passkey/options", map[string]string{"csrf": "forged"}), http.StatusForbidden)
+	})
+}
