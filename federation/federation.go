@@ -16,6 +16,8 @@ type LoginRequest struct {
 	ID         string
 	ClientID   string
 	ClientName string
+	// ApplicationID is the application's id (app_…), for the funnel counts.
+	ApplicationID pulid.ID
 	// FirstParty applications skip the consent screen.
 	FirstParty bool
 	Scopes     []string

@@ -74,6 +74,9 @@ func presentErrors(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		if field != "" {
 			gqlErr.Extensions["field"] = field
 		}
+		if inErr := (*tenants.InputError)(nil); errors.As(rerr.err, &inErr) && inErr.Code != "" {
+			gqlErr.Extensions["reason"] = inErr.Code // such as tenants.PasswordBreached
+		}
 		return gqlErr
 	}
 }

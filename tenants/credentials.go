@@ -38,9 +38,14 @@ type PasswordCheck struct {
 // VerifyPassword checks pw for the account with email (as typed) and
 // returns its user when the password matches and the user is active; the
 // sign-in is recorded (last_login_at) and a hash weaker than the service's
-// parameters is replaced. Every path verifies one argon2id hash at the
-// service's parameters, so the time taken does not reveal whether the
-// account exists. password.ErrBusy means the verification could not run
+// parameters is replaced: an argon2id hash with weaker parameters or of
+// the password before NFKC normalization, and a bcrypt hash brought by
+// ImportUsers, which becomes argon2id at this first sign-in. Every path
+// verifies one argon2id hash at the service's parameters, so the time
+// taken does not reveal whether the account exists — except for an
+// imported account still on bcrypt, whose verification costs differently
+// (cost 10: faster) until its first sign-in; see password.Verify for why
+// that is accepted. password.ErrBusy means the verification could not run
 // (the bound on concurrent hashing): nothing was checked.
 func (s *Service) VerifyPassword(ctx context.Context, email, pw string) (PasswordCheck, error) {
 	ctx = viewer.SystemContext(ctx) // the browser has no viewer yet

@@ -29,6 +29,9 @@ var (
 type InputError struct {
 	Field  string
 	Reason string
+	// Code, when set, says why in a word a program can branch on (such as
+	// PasswordBreached); Reason stays the sentence for people.
+	Code string
 }
 
 func (e *InputError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent"
@@ -170,4 +171,29 @@ func parseFunnelDay(field, s string) (time.Time, error) {
 		return time.Time{}, invalid(field, "must be a day as YYYY-MM-DD")
 	}
 	return t, nil
+}
+
+// LoginFunnel is the funnel event of a sign-in step that proved (ok) or
+// failed to prove a factor of method (Factor.Method), or "" for a method
+// the funnel does not count.
+func LoginFunnel(method string, ok bool) FunnelEvent {
+	var name string
+	switch {
+	case method == FactorPassword:
+		name = "password"
+	case method == FactorEmail:
+		name = "email"
+	case method == FactorHardwareKey || method == FactorSoftwareKey:
+		name = "passkey"
+	case method == FactorOTP:
+		name = "otp"
+	case strings.HasPrefix(method, FactorSSOPrefix):
+		name = "sso"
+	default:
+		return ""
+	}
+	if ok {
+		return FunnelEvent("login.succeeded." + name)
+	}
+	return FunnelEvent("login.failed." + name)
 }

@@ -129,7 +129,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 			why = ReasonDisabled
 			return err
 		}
-		hash, err := s.checkPassword(ctx, tx, pw, "", u.ID)
+		hash, err := s.checkPassword(ctx, tx, pw, "", u.ID, u.Email)
 		if err != nil {
 			return err
 		}

@@ -36,6 +36,8 @@ type NewSession struct {
 	// Lifetimes bound the session (LifetimesOf the policies in question).
 	Lifetimes     SessionLifetimes
 	IP, UserAgent string
+	// DeviceID is the browser's device cookie id, if it has one.
+	DeviceID string
 	// Replaces is the session token the browser presented before, if any:
 	// that session is revoked, so an identifier planted before sign-in is
 	// worthless after it (SECURITY-CHECKLIST ATO-07).
@@ -68,6 +70,7 @@ func (s *Service) CreateSession(ctx context.Context, in NewSession) (*ent.Sessio
 		SetAmr(in.AMR).
 		SetIP(in.IP).
 		SetUserAgent(truncate(in.UserAgent, 512)).
+		SetDeviceID(truncate(in.DeviceID, 64)).
 		SetCreatedAt(now).
 		SetLastSeenAt(now).
 		SetExpiresAt(in.AuthTime.Add(in.Lifetimes.Absolute)).
@@ -77,6 +80,19 @@ func (s *Service) CreateSession(ctx context.Context, in NewSession) (*ent.Sessio
 		return nil, "", fmt.Errorf("create session: %w", err)
 	}
 	return ses, token, nil
+}
+
+// SignedInElsewhere reports whether userID has had a session other than
+// except, live or not: a sign-in from a
+// browser the account has not signed in from before is news to the
+// owner only when there was a before (the first sign-in after sign-up
+// is not).
+func (s *Service) SignedInElsewhere(ctx context.Context, userID, except pulid.ID) (bool, error) {
+	n, err := s.client.Session.Query().Where(session.UserID(userID), session.IDNEQ(except)).Limit(1).Count(viewer.SystemContext(ctx))
+	if err != nil {
+		return false, fmt.Errorf("find sessions: %w", err)
+	}
+	return n > 0, nil
 }
 
 // SessionByToken returns the session token names when it is neither

@@ -54,12 +54,13 @@ func (s *Service) StartSignup(ctx context.Context, in SignupInput) (SignupStarte
 	}
 	data := map[string]string{}
 	if in.Password != "" {
-		pw, err := s.hashPassword(in.Password)
-		if err != nil {
+		// A new account belongs to no organization: the instance's minimum,
+		// with the address as context (CheckNewPassword).
+		if err := checkNewPassword(in.Password, DefaultPasswordMinLength, email); err != nil {
 			return SignupStarted{}, err
 		}
-		// A new account belongs to no organization: the instance's rule.
-		if err := checkPasswordLength(pw.pw, defaultPasswordMinLength); err != nil {
+		pw, err := s.hashPassword(in.Password, email)
+		if err != nil {
 			return SignupStarted{}, err
 		}
 		data[challengeDataPasswordHash] = pw.hash

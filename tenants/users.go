@@ -2,15 +2,13 @@ package tenants
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
-	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/user"
@@ -89,7 +87,7 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User
 	}
 	var pw *hashedPassword
 	if in.Password != nil {
-		if pw, err = s.hashPassword(*in.Password); err != nil {
+		if pw, err = s.hashPassword(*in.Password, email); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -122,7 +120,7 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User
 		}
 		c := tx.User.Create()
 		if pw != nil {
-			hash, err := s.checkPassword(ctx, tx, pw, orgIDOf(org), "")
+			hash, err := s.checkPassword(ctx, tx, pw, orgIDOf(org), "", email)
 			if err != nil {
 				return err
 			}
@@ -390,8 +388,9 @@ type SetUserPasswordInput struct {
 	Password string
 }
 
-// SetUserPassword sets a user's password (argon2id). The length rule is the
-// strictest password_min_length among the user's organizations' policies.
+// SetUserPassword sets a user's password (argon2id) after CheckNewPassword,
+// with the strictest password_min_length among the user's organizations'
+// policies and the user's email and organizations' names as context.
 // Changing a password signs the user out everywhere: sessions and refresh
 // tokens issued before no longer work.
 func (s *Service) SetUserPassword(ctx context.Context, in SetUserPasswordInput) (*ent.User, error) {
@@ -410,7 +409,7 @@ func (s *Service) SetUserPassword(ctx context.Context, in SetUserPasswordInput) 
 				return err
 			}
 		}
-		hash, err := s.checkPassword(ctx, tx, pw, "", u.ID)
+		hash, err := s.checkPassword(ctx, tx, pw, "", u.ID, u.Email)
 		if err != nil {
 			return err
 		}
@@ -425,69 +424,94 @@ func (s *Service) SetUserPassword(ctx context.Context, in SetUserPasswordInput) 
 	return unwrap(u, err)
 }
 
-// defaultPasswordMinLength applies to users in no organization.
-const defaultPasswordMinLength = 10
-
 // hashedPassword is a password hashed ahead of the transaction that stores
 // it: argon2id takes about 200 ms, which must not be spent inside the
 // transaction (on SQLite its BEGIN IMMEDIATE holds the write lock that every
-// other write waits for). checkPassword applies the length rules in the
-// transaction.
+// other write waits for). checkPassword applies the rules that depend on
+// the organizations in the transaction.
 type hashedPassword struct {
 	pw   string
 	hash string
 }
 
-// hashPassword hashes pw (argon2id) unless no length rule could accept it:
-// every organization's minimum is at least defaultPasswordMinLength.
-func (s *Service) hashPassword(pw string) (*hashedPassword, error) {
+// hashPassword checks pw against the password rules with the minimum every
+// policy has (DefaultPasswordMinLength) and the context known before the
+// transaction, then hashes it (argon2id). A password shorter than that is
+// not hashed and not yet refused: checkPassword refuses it naming the
+// minimum that applies.
+func (s *Service) hashPassword(pw string, context ...string) (*hashedPassword, error) {
 	h := &hashedPassword{pw: pw}
-	if checkPasswordLength(pw, defaultPasswordMinLength) == nil {
-		var err error
-		if h.hash, err = password.Hash(pw, s.passwordParams); err != nil {
-			return nil, fmt.Errorf("hash password: %w", err)
-		}
+	var in *InputError
+	switch err := checkNewPassword(pw, DefaultPasswordMinLength, context...); {
+	case errors.As(err, &in) && in.Code == PasswordTooShort:
+		return h, nil
+	case err != nil:
+		return nil, err
+	}
+	var err error
+	if h.hash, err = password.Hash(pw, s.passwordParams); err != nil {
+		return nil, fmt.Errorf("hash password: %w", err)
 	}
 	return h, nil
 }
 
-// checkPassword checks pw against the length rule of org (when set) or of
-// every organization usr belongs to, and returns its hash.
-func (s *Service) checkPassword(ctx context.Context, tx *ent.Tx, pw *hashedPassword, org, usr pulid.ID) (string, error) {
-	min := defaultPasswordMinLength
-	if org != "" || usr != "" {
-		sys := viewer.SystemContext(ctx) // policies of the user's other organizations count too
-		q := tx.OrganizationPolicy.Query()
-		if org != "" {
-			q.Where(organizationpolicy.OrganizationID(org))
-		} else {
-			q.Where(organizationpolicy.HasOrganizationWith(organization.HasMembershipsWith(membership.UserID(usr))))
-		}
-		policies, err := q.All(sys)
-		if err != nil {
-			return "", translate(err, "policy")
-		}
-		for _, p := range policies {
-			min = max(min, p.PasswordMinLength)
-		}
-	}
-	if err := checkPasswordLength(pw.pw, min); err != nil {
+// checkPassword checks pw against the password rules of org (when set) or
+// of every organization usr belongs to — the strictest password_min_length,
+// and the organizations' names and the user's email as context — and
+// returns its hash.
+func (s *Service) checkPassword(ctx context.Context, tx *ent.Tx, pw *hashedPassword, org, usr pulid.ID, email string) (string, error) {
+	min, names, err := passwordPolicy(ctx, tx.Organization, org, usr)
+	if err != nil {
 		return "", err
+	}
+	if err := checkNewPassword(pw.pw, min, append([]string{email}, names...)...); err != nil {
+		return "", err
+	}
+	if pw.hash == "" {
+		// hashPassword skips only what checkNewPassword just refused.
+		return "", errors.New("check password: not hashed")
 	}
 	return pw.hash, nil
 }
 
-// checkPasswordLength checks pw against a minimum of min characters.
-func checkPasswordLength(pw string, min int) error {
-	switch n := utf8.RuneCountInString(pw); {
-	case n < min:
-		return invalid("password", "must be at least %d characters", min)
-	case len(pw) > password.MaxLength:
-		return invalid("password", "must be at most %d bytes", password.MaxLength)
-	case strings.TrimSpace(pw) == "":
-		return invalid("password", "must not be blank")
+// passwordPolicy reads the password rule of org (when set) or of every
+// organization usr belongs to: the strictest password_min_length (at least
+// DefaultPasswordMinLength) and the organizations' names, which a password
+// may not contain.
+func passwordPolicy(ctx context.Context, orgs *ent.OrganizationClient, org, usr pulid.ID) (int, []string, error) {
+	min := DefaultPasswordMinLength
+	if org == "" && usr == "" {
+		return min, nil, nil
 	}
-	return nil
+	sys := viewer.SystemContext(ctx) // policies of the user's other organizations count too
+	q := orgs.Query().WithPolicy()
+	if org != "" {
+		q.Where(organization.ID(org))
+	} else {
+		q.Where(organization.HasMembershipsWith(membership.UserID(usr)))
+	}
+	all, err := q.All(sys)
+	if err != nil {
+		return 0, nil, translate(err, "organization")
+	}
+	names := make([]string, 0, len(all))
+	for _, o := range all {
+		names = append(names, o.Name)
+		if o.Edges.Policy != nil {
+			min = max(min, o.Edges.Policy.PasswordMinLength)
+		}
+	}
+	return min, names, nil
+}
+
+// PasswordMinLength is the shortest new password the rules accept for usr
+// (the strictest password_min_length of its organizations), for a page
+// that asks for one to say so (a reset page's minlength) before
+// SetUserPassword or ResetPassword decides. "" is a new account:
+// DefaultPasswordMinLength.
+func (s *Service) PasswordMinLength(ctx context.Context, usr pulid.ID) (int, error) {
+	min, _, err := passwordPolicy(ctx, s.client.Organization, "", usr)
+	return min, err
 }
 
 // signOutEverywhere revokes every session and grant (refresh-token family)

@@ -22,7 +22,7 @@ type accountPage struct {
 	Email    string
 	Name     string
 	Sessions []accountSession
-	Notice   string
+	Notice   text
 	// Passkeys links to adding a passkey (passkey.go), when passkeys are on.
 	Passkeys bool
 }
@@ -51,10 +51,10 @@ func (w *Web) getAccount(rw http.ResponseWriter, r *http.Request) {
 		http.Redirect(rw, r, "/login", http.StatusSeeOther)
 		return
 	}
-	w.showAccount(rw, r, s, u, http.StatusOK, "")
+	w.showAccount(rw, r, s, u, http.StatusOK, text{})
 }
 
-func (w *Web) showAccount(rw http.ResponseWriter, r *http.Request, s *ent.Session, u *ent.User, status int, notice string) {
+func (w *Web) showAccount(rw http.ResponseWriter, r *http.Request, s *ent.Session, u *ent.User, status int, notice text) {
 	sessions, err := w.cfg.Tenants.ListSessions(r.Context(), u.ID)
 	if err != nil {
 		w.fail(rw, r, err)
@@ -68,7 +68,7 @@ func (w *Web) showAccount(rw http.ResponseWriter, r *http.Request, s *ent.Sessio
 			SignedIn: o.AuthTime.UTC().Format("2006-01-02 15:04 MST"), LastSeen: o.LastSeenAt.UTC().Format("2006-01-02 15:04 MST"),
 		})
 	}
-	w.render(rw, status, pageAccount, "Your account", &p)
+	w.render(rw, r, status, pageAccount, "Your account", &p)
 }
 
 // postRevokeSession signs out one of the user's browsers (session=<id>),
@@ -85,14 +85,14 @@ func (w *Web) postRevokeSession(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s == nil {
-		w.renderError(rw, http.StatusUnauthorized, msgSessionEnded)
+		w.renderError(rw, r, http.StatusUnauthorized, msgSessionEnded)
 		return
 	}
 	if !w.checkCSRF(r, func(token string) string { return accountField(token, s) }) {
 		w.cfg.Logger.InfoContext(ctx, "account csrf check failed", "session", s.ID, "ip", httpserver.ClientIP(r))
 		w.audit(ctx, r, auditEvent{action: "session.revoke.failed", user: u.ID,
 			metadata: map[string]any{"reason": reasonCSRF, "path": r.URL.Path}})
-		w.renderError(rw, http.StatusForbidden, msgFormExpired)
+		w.renderError(rw, r, http.StatusForbidden, msgFormExpired)
 		return
 	}
 	var targets []pulid.ID
@@ -124,8 +124,8 @@ func (w *Web) postRevokeSession(rw http.ResponseWriter, r *http.Request) {
 	}
 	if signedOut {
 		w.clearSessionCookie(rw)
-		w.renderLoggedOut(rw, http.StatusOK, loggedOutPage{})
+		w.renderLoggedOut(rw, r, http.StatusOK, loggedOutPage{})
 		return
 	}
-	w.showAccount(rw, r, s, u, http.StatusOK, "Signed out.")
+	w.showAccount(rw, r, s, u, http.StatusOK, say("page.account.signed_out"))
 }

@@ -54,6 +54,15 @@ func (w *Web) audit(ctx context.Context, r *http.Request, e auditEvent) {
 // event is e as tenants' Event, from r.
 func (w *Web) event(r *http.Request, e auditEvent) tenants.Event {
 	ev := tenants.Event{Action: e.action, Organization: e.org, Metadata: e.metadata, Origin: tenants.Origin(httpserver.OriginOf(r))}
+	if id, _ := w.readDevice(r); id != "" {
+		// The browser's device cookie id, for the risk scoring to come.
+		md := make(map[string]any, len(e.metadata)+1)
+		for k, v := range e.metadata {
+			md[k] = v
+		}
+		md["device_id"] = id
+		ev.Metadata = md
+	}
 	ev.Actor, ev.ActorType = "anonymous", "anonymous"
 	if e.user != "" {
 		byUser(&ev, e.user)

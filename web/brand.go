@@ -36,22 +36,3 @@ var hexColor = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
 
 // safeColor accepts #rgb and #rrggbb.
 func safeColor(s string) bool { return hexColor.MatchString(s) }
-
-// scopeText says in words what granting a scope lets the application do.
-func scopeText(scope string) string {
-	switch {
-	case scope == "openid":
-		return "Know who you are"
-	case scope == "profile":
-		return "See your name and profile picture"
-	case scope == "email":
-		return "See your email address"
-	case scope == "offline_access":
-		return "Keep access while you are not using it"
-	case scope == "organization" || strings.HasPrefix(scope, "organization:"):
-		return "See the organization you sign in to and your roles in it"
-	case scope == "gatehouse:admin":
-		return "Manage your organization's settings as you"
-	}
-	return "Use the permission \u201c" + scope + "\u201d"
-}

@@ -83,8 +83,8 @@ func (w *Web) knownDevice(r *http.Request, email string) string {
 }
 
 // rememberDevice records, after a successful sign-in, that this browser
-// has signed in to email's account.
-func (w *Web) rememberDevice(rw http.ResponseWriter, r *http.Request, email string) {
+// has signed in to email's account, and returns the browser's device id.
+func (w *Web) rememberDevice(rw http.ResponseWriter, r *http.Request, email string) string {
 	id, macs := w.readDevice(r)
 	if id == "" {
 		raw := make([]byte, deviceIDLen)
@@ -101,4 +101,5 @@ func (w *Web) rememberDevice(rw http.ResponseWriter, r *http.Request, email stri
 		Name: w.deviceCk, Value: "v1." + id + "." + strings.Join(macs, "."), Path: "/",
 		MaxAge: int(deviceLifetime / time.Second), Secure: w.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	})
+	return id
 }

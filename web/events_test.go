@@ -95,7 +95,7 @@ func TestLoggedOut(t *testing.T) {
 					before := len(e.audits("user.logout.failed"))
 					r := post()
 					wantStatus(t, r, http.StatusForbidden)
-					if !strings.Contains(r.body, msgFormExpired) || strings.Contains(r.body, "You have signed out.") {
+					if !strings.Contains(r.body, en(msgFormExpired)) || strings.Contains(r.body, "You have signed out.") {
 						t.Errorf("body:\n%s", r.body)
 					}
 					if findCookie((&http.Response{Header: r.header}).Cookies(), "gatehouse_session") != nil {

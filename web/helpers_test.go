@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"github.com/gatehouse-id/gatehouse/internal/i18n"
 	"io"
 	"log/slog"
 	"net/http"
@@ -504,3 +505,16 @@ func (m *mailbox) to(address string) []sentMail {
 	}
 	return out
 }
+
+// english is the catalogs' English, for tests that look for a page's
+// sentence.
+var english = func() *i18n.Locale {
+	c, err := i18n.Load()
+	if err != nil {
+		panic(err)
+	}
+	return c.Locale("en")
+}()
+
+// en is key's English sentence (a text's key, without placeholders).
+func en(key string) string { return english.T(key) }

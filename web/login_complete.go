@@ -44,7 +44,7 @@ func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest
 				w.failLogin(rw, r, req, "interaction_required", "the user is not a member of the requested organization")
 				return
 			}
-			w.renderError(rw, http.StatusForbidden, msgNotRequested)
+			w.renderError(rw, r, http.StatusForbidden, msgNotRequested)
 			return
 		}
 	default:
@@ -64,7 +64,7 @@ func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest
 			w.failLogin(rw, r, req, "interaction_required", "the user must choose an organization")
 			return
 		case len(orgs) == 0:
-			w.renderError(rw, http.StatusForbidden, msgNoOrg)
+			w.renderError(rw, r, http.StatusForbidden, msgNoOrg)
 			return
 		default:
 			w.pickOrganization(rw, r, req, s, orgs, http.StatusOK, "")
@@ -140,7 +140,7 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 	case errors.Is(err, ErrNotMember):
 		w.cfg.Logger.InfoContext(ctx, "organization refused by provider", "auth_request", req.ID, "user", u.ID, "organization", org)
 		if req.RequestedOrganizationID != "" {
-			w.renderError(rw, http.StatusForbidden, msgNotRequested)
+			w.renderError(rw, r, http.StatusForbidden, msgNotRequested)
 			return
 		}
 		orgs, err := w.organizations(ctx, u.ID)
@@ -150,22 +150,22 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 		}
 		w.pickOrganization(rw, r, req, s, orgs, http.StatusForbidden, msgNotMember)
 	case errors.Is(err, ErrUserInactive):
-		w.renderError(rw, http.StatusUnauthorized, msgSessionEnded)
+		w.renderError(rw, r, http.StatusUnauthorized, msgSessionEnded)
 	case errors.Is(err, ErrUnknownRequest):
-		w.renderError(rw, http.StatusBadRequest, msgExpired)
+		w.renderError(rw, r, http.StatusBadRequest, msgExpired)
 	case silent(req) && errors.Is(err, ErrPolicyRefused):
 		w.failLogin(rw, r, req, "interaction_required", "the organization's policy requires another sign-in method")
 	case errors.Is(err, ErrPolicyRefused):
 		// The policy changed between web's decision and the provider's.
 		w.cfg.Logger.InfoContext(ctx, "login refused by policy at completion", "auth_request", req.ID, "user", u.ID, "amr", s.Amr)
 		w.loginFailed(ctx, r, req, u.ID, reasonMethodNotAllowed)
-		w.renderError(rw, http.StatusForbidden, msgCannotLogin)
+		w.renderError(rw, r, http.StatusForbidden, msgCannotLogin)
 	case errors.Is(err, ErrUnknownACR):
 		// Web and provider disagree on the ACRs: ours to fix, but a plain
 		// refusal for the browser, never a redirect.
 		w.cfg.Logger.ErrorContext(ctx, "acr refused by provider", "auth_request", req.ID, "user", u.ID, "amr", s.Amr)
 		w.loginFailed(ctx, r, req, u.ID, reasonUnknownACR)
-		w.renderError(rw, http.StatusBadRequest, msgCannotLogin)
+		w.renderError(rw, r, http.StatusBadRequest, msgCannotLogin)
 	default:
 		w.fail(rw, r, fmt.Errorf("complete login: %w", err))
 	}
@@ -182,7 +182,7 @@ func (w *Web) failLogin(rw http.ResponseWriter, r *http.Request, req *LoginReque
 	to, err := w.cfg.Flow.FailLogin(ctx, req.ID, code, description)
 	switch {
 	case errors.Is(err, ErrUnknownRequest):
-		w.renderError(rw, http.StatusBadRequest, msgExpired)
+		w.renderError(rw, r, http.StatusBadRequest, msgExpired)
 	case err != nil:
 		w.fail(rw, r, fmt.Errorf("fail login: %w", err))
 	default:

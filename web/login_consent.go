@@ -28,7 +28,7 @@ func (w *Web) postConsent(rw http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if !member {
-			w.renderError(rw, http.StatusForbidden, msgNotMember)
+			w.renderError(rw, r, http.StatusForbidden, msgNotMember)
 			return
 		}
 	} else {
@@ -61,5 +61,5 @@ func (w *Web) askConsent(rw http.ResponseWriter, r *http.Request, req *LoginRequ
 	if org != nil {
 		p.Organization, p.Brand = string(org.ID), brandOf(org)
 	}
-	w.renderConsent(rw, http.StatusOK, p)
+	w.renderConsent(rw, r, http.StatusOK, p)
 }

@@ -27,7 +27,7 @@ type emailSentPage struct {
 	// Action is where the code is posted; Challenge names the challenge.
 	Action    string
 	Challenge string
-	Error     string
+	Error     text
 }
 
 // emailLinkPage is the one click between opening an emailed link and
@@ -52,8 +52,8 @@ func (w *Web) postEmailLogin(rw http.ResponseWriter, r *http.Request) {
 	p := loginPage{AuthRequest: req.ID, CSRF: r.PostFormValue("csrf"), ClientName: clientName(req)}
 	email, err := tenants.NormalizeEmail("email", r.PostFormValue("email"))
 	if err != nil {
-		p.Error = msgBadEmail
-		w.renderIdentify(rw, http.StatusBadRequest, p)
+		p.Error = say(msgBadEmail)
+		w.renderIdentify(rw, r, http.StatusBadRequest, p)
 		return
 	}
 	p.Email = email
@@ -63,7 +63,7 @@ func (w *Web) postEmailLogin(rw http.ResponseWriter, r *http.Request) {
 	} else if wait > 0 {
 		p.Error = tooMany(rw, wait)
 		w.loginThrottled(ctx, r, req, email)
-		w.renderLogin(rw, http.StatusTooManyRequests, p)
+		w.renderLogin(rw, r, http.StatusTooManyRequests, p)
 		return
 	}
 	ch, u, err := w.cfg.Tenants.StartEmailLogin(ctx, email, w.csrfToken(rw, r), req.ID)
@@ -78,7 +78,7 @@ func (w *Web) postEmailLogin(rw http.ResponseWriter, r *http.Request) {
 		})
 	}
 	w.cfg.Logger.InfoContext(ctx, "sign-in code requested", "auth_request", req.ID, "challenge", ch.Challenge.ID, "sent", u != nil)
-	w.renderEmailSent(rw, http.StatusOK, emailSentPage{AuthRequest: req.ID, CSRF: p.CSRF, ClientName: p.ClientName,
+	w.renderEmailSent(rw, r, http.StatusOK, emailSentPage{AuthRequest: req.ID, CSRF: p.CSRF, ClientName: p.ClientName,
 		Email: email, Action: "/login/email/verify", Challenge: string(ch.Challenge.ID)})
 }
 
@@ -108,7 +108,7 @@ func (w *Web) redeemCode(rw http.ResponseWriter, r *http.Request, req *LoginRequ
 	} else if wait > 0 {
 		page.Error = tooMany(rw, wait)
 		w.loginFailed(ctx, r, req, "", reasonThrottled)
-		w.renderEmailSent(rw, http.StatusTooManyRequests, page)
+		w.renderEmailSent(rw, r, http.StatusTooManyRequests, page)
 		return nil, false
 	}
 	c, err := r.Cookie(w.csrfCk)
@@ -123,8 +123,9 @@ func (w *Web) redeemCode(rw http.ResponseWriter, r *http.Request, req *LoginRequ
 	if ch == nil {
 		w.cfg.Logger.InfoContext(ctx, "email code refused", "auth_request", req.ID, "reason", why, "ip", httpserver.ClientIP(r))
 		w.loginFailed(ctx, r, req, "", why)
-		page.Error = msgBadCode
-		w.renderEmailSent(rw, http.StatusUnauthorized, page)
+		w.funnel(ctx, req, tenants.FunnelLoginFailedEmail)
+		page.Error = say(msgBadCode)
+		w.renderEmailSent(rw, r, http.StatusUnauthorized, page)
 		return nil, false
 	}
 	return ch, true
@@ -135,10 +136,10 @@ func (w *Web) redeemCode(rw http.ResponseWriter, r *http.Request, req *LoginRequ
 func (w *Web) getEmailLink(rw http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	if token == "" || len(token) > 128 {
-		w.renderError(rw, http.StatusBadRequest, msgBadCode)
+		w.renderError(rw, r, http.StatusBadRequest, msgBadCode)
 		return
 	}
-	w.render(rw, http.StatusOK, pageEmailLink, "Continue", &emailLinkPage{
+	w.render(rw, r, http.StatusOK, pageEmailLink, "Continue", &emailLinkPage{
 		CSRF: csrfField(w.csrfToken(rw, r), linkCSRFSubject), Action: r.URL.Path, Token: token})
 }
 
@@ -157,7 +158,7 @@ func (w *Web) postedLink(rw http.ResponseWriter, r *http.Request, purpose tenant
 	direct := directRequest()
 	if !w.checkCSRF(r, func(token string) string { return csrfField(token, linkCSRFSubject) }) {
 		w.loginFailed(ctx, r, direct, "", reasonCSRF)
-		w.renderError(rw, http.StatusForbidden, msgFormExpired)
+		w.renderError(rw, r, http.StatusForbidden, msgFormExpired)
 		return nil, nil, false
 	}
 	if wait, err := w.reserveCode(r); err != nil {
@@ -166,7 +167,7 @@ func (w *Web) postedLink(rw http.ResponseWriter, r *http.Request, purpose tenant
 	} else if wait > 0 {
 		msg := tooMany(rw, wait)
 		w.loginFailed(ctx, r, direct, "", reasonThrottled)
-		w.renderError(rw, http.StatusTooManyRequests, msg)
+		w.renderErrorText(rw, r, http.StatusTooManyRequests, msg)
 		return nil, nil, false
 	}
 	ch, why, err := w.cfg.Tenants.RedeemEmailLink(ctx, purpose, r.PostFormValue("token"))
@@ -177,7 +178,7 @@ func (w *Web) postedLink(rw http.ResponseWriter, r *http.Request, purpose tenant
 	if ch == nil {
 		w.cfg.Logger.InfoContext(ctx, "email link refused", "reason", why, "ip", httpserver.ClientIP(r))
 		w.loginFailed(ctx, r, direct, "", why)
-		w.renderError(rw, http.StatusUnauthorized, msgBadCode)
+		w.renderError(rw, r, http.StatusUnauthorized, msgBadCode)
 		return nil, nil, false
 	}
 	req := w.pendingRequest(rw, r, string(ch.AuthRequestID))
@@ -226,7 +227,7 @@ func (w *Web) emailSignIn(rw http.ResponseWriter, r *http.Request, req *LoginReq
 		// No account had the address (nothing was sent), or it was
 		// disabled since: the same answer as a wrong code.
 		w.loginFailed(ctx, r, req, ch.UserID, why)
-		w.renderError(rw, http.StatusUnauthorized, msgBadCode)
+		w.renderError(rw, r, http.StatusUnauthorized, msgBadCode)
 		return
 	}
 	s, ok := w.proveFactor(rw, r, req, u, tenants.Factor{Method: tenants.FactorEmail, At: w.cfg.Now()})
@@ -237,6 +238,6 @@ func (w *Web) emailSignIn(rw http.ResponseWriter, r *http.Request, req *LoginReq
 	w.proceed(rw, r, req, s, u, nil)
 }
 
-func (w *Web) renderEmailSent(rw http.ResponseWriter, status int, p emailSentPage) {
-	w.render(rw, status, pageEmailSent, "Check your email", &p)
+func (w *Web) renderEmailSent(rw http.ResponseWriter, r *http.Request, status int, p emailSentPage) {
+	w.render(rw, r, status, pageEmailSent, "Check your email", &p)
 }

@@ -70,7 +70,7 @@ func (w *Web) selectAccount(rw http.ResponseWriter, r *http.Request, req *LoginR
 			return
 		}
 	}
-	w.renderContinue(rw, http.StatusOK, continuePage{
+	w.renderContinue(rw, r, http.StatusOK, continuePage{
 		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), Ticket: ticket(s, req.ID),
 		ClientName: clientName(req), UserEmail: u.Email, UserName: u.Name,
 	})
@@ -92,10 +92,10 @@ func (w *Web) postContinue(rw http.ResponseWriter, r *http.Request) {
 func (w *Web) signInForm(rw http.ResponseWriter, r *http.Request, req *LoginRequest, email string) {
 	p := loginPage{AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), ClientName: clientName(req), Email: email}
 	if email == "" {
-		w.renderIdentify(rw, http.StatusOK, p)
+		w.renderIdentify(rw, r, http.StatusOK, p)
 		return
 	}
-	w.renderLogin(rw, http.StatusOK, p)
+	w.renderLogin(rw, r, http.StatusOK, p)
 }
 
 // postIdentify is the identifier step: an email in, the ways to sign in
@@ -111,12 +111,12 @@ func (w *Web) postIdentify(rw http.ResponseWriter, r *http.Request) {
 	p := loginPage{AuthRequest: req.ID, CSRF: r.PostFormValue("csrf"), ClientName: clientName(req)}
 	email, err := tenants.NormalizeEmail("email", r.PostFormValue("email"))
 	if err != nil {
-		p.Email, p.Error = truncate(r.PostFormValue("email"), 320), msgBadEmail
-		w.renderIdentify(rw, http.StatusBadRequest, p)
+		p.Email, p.Error = truncate(r.PostFormValue("email"), 320), say(msgBadEmail)
+		w.renderIdentify(rw, r, http.StatusBadRequest, p)
 		return
 	}
 	p.Email = email
-	w.renderLogin(rw, http.StatusOK, p)
+	w.renderLogin(rw, r, http.StatusOK, p)
 }
 
 // signInAgain asks u to sign in again, their sign-in being older than req

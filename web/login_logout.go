@@ -31,7 +31,7 @@ func (w *Web) getLoggedOut(rw http.ResponseWriter, r *http.Request) {
 		w.signedOut(rw, r)
 		return
 	}
-	w.renderLoggedOut(rw, http.StatusOK, loggedOutPage{Confirm: true, CSRF: logoutField(w.csrfToken(rw, r), s)})
+	w.renderLoggedOut(rw, r, http.StatusOK, loggedOutPage{Confirm: true, CSRF: logoutField(w.csrfToken(rw, r), s)})
 }
 
 // postLoggedOut ends the browser's session when the form's CSRF field
@@ -60,7 +60,7 @@ func (w *Web) postLoggedOut(rw http.ResponseWriter, r *http.Request) {
 		w.cfg.Logger.InfoContext(ctx, "logout csrf check failed", "session", s.ID, "ip", httpserver.ClientIP(r))
 		w.audit(ctx, r, auditEvent{action: actionLogoutFailed, user: s.UserID,
 			metadata: map[string]any{"reason": reasonCSRF, "session_id": string(s.ID), "path": r.URL.Path}})
-		w.renderError(rw, http.StatusForbidden, msgFormExpired)
+		w.renderError(rw, r, http.StatusForbidden, msgFormExpired)
 		return
 	}
 	loggedOut := w.event(r, auditEvent{action: actionLogout, user: s.UserID, metadata: map[string]any{"session_id": string(s.ID)}})
@@ -73,7 +73,7 @@ func (w *Web) postLoggedOut(rw http.ResponseWriter, r *http.Request) {
 		w.cfg.Logger.InfoContext(ctx, "logged out", "user", s.UserID, "session", s.ID)
 	}
 	w.clearSessionCookie(rw)
-	w.renderLoggedOut(rw, http.StatusOK, loggedOutPage{})
+	w.renderLoggedOut(rw, r, http.StatusOK, loggedOutPage{})
 }
 
 // signedOut says the browser is signed out, for a browser without a
@@ -82,7 +82,7 @@ func (w *Web) signedOut(rw http.ResponseWriter, r *http.Request) {
 	if _, err := r.Cookie(w.sessionCk); err == nil {
 		w.clearSessionCookie(rw)
 	}
-	w.renderLoggedOut(rw, http.StatusOK, loggedOutPage{})
+	w.renderLoggedOut(rw, r, http.StatusOK, loggedOutPage{})
 }
 
 // logoutField is the sign-out form's CSRF field: the CSRF cookie's MAC of

@@ -38,7 +38,7 @@ func (w *Web) postOrganization(rw http.ResponseWriter, r *http.Request) {
 func (w *Web) pickOrganization(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, orgs []*ent.Organization, status int, msg string) {
 	p := organizationPage{
 		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), Ticket: ticket(s, req.ID),
-		ClientName: clientName(req), Error: msg,
+		ClientName: clientName(req), Error: say(msg),
 	}
 	for _, o := range orgs {
 		c := organizationChoice{ID: string(o.ID), Name: o.Name, Slug: o.Slug}
@@ -47,7 +47,7 @@ func (w *Web) pickOrganization(rw http.ResponseWriter, r *http.Request, req *Log
 		}
 		p.Organizations = append(p.Organizations, c)
 	}
-	w.renderOrganization(rw, status, p)
+	w.renderOrganization(rw, r, status, p)
 }
 
 func needsOrganization(req *LoginRequest) bool {

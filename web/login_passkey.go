@@ -26,7 +26,7 @@ import (
 
 // msgBadPasskey is what the browser is told of every refused passkey
 // sign-in, whatever the reason (ATO-04); the audit trail keeps the reason.
-const msgBadPasskey = "Your passkey could not sign you in. Try again, or sign in another way."
+const msgBadPasskey = "page.error.bad_passkey"
 
 // Reasons of user.login.failed for a refused passkey sign-in.
 const (
@@ -183,11 +183,11 @@ func (w *Web) postLoginPasskey(rw http.ResponseWriter, r *http.Request) {
 			"detail", detail, "ip", httpserver.ClientIP(r))
 		w.loginFailed(ctx, r, req, user, reason)
 		if second {
-			w.renderError(rw, http.StatusUnauthorized, msgBadPasskey)
+			w.renderError(rw, r, http.StatusUnauthorized, msgBadPasskey)
 			return
 		}
-		page.Error = msgBadPasskey
-		w.renderIdentify(rw, http.StatusUnauthorized, page)
+		page.Error = say(msgBadPasskey)
+		w.renderIdentify(rw, r, http.StatusUnauthorized, page)
 	}
 
 	res, wait, err := w.cfg.Limiter.Attempt(ctx, ratelimit.Key{Name: "addr:" + httpserver.ClientNetwork(r), Policy: w.cfg.AddressPolicy})
@@ -199,8 +199,8 @@ func (w *Web) postLoginPasskey(rw http.ResponseWriter, r *http.Request) {
 		secs := int((wait + time.Second - 1) / time.Second)
 		rw.Header().Set("Retry-After", strconv.Itoa(secs))
 		w.loginFailed(ctx, r, req, "", reasonThrottled)
-		page.Error = fmt.Sprintf("Too many attempts. Wait %s and try again.", waitText(secs))
-		w.renderIdentify(rw, http.StatusTooManyRequests, page)
+		page.Error = say("page.error.too_many", "wait", waitText(secs))
+		w.renderIdentify(rw, r, http.StatusTooManyRequests, page)
 		return
 	}
 

@@ -56,12 +56,12 @@ func (w *Web) postLogin(rw http.ResponseWriter, r *http.Request) {
 		// trail keep the reason. The attempt stays counted.
 		w.cfg.Logger.InfoContext(ctx, "login failed", "auth_request", req.ID, "reason", c.Reason, "ip", httpserver.ClientIP(r))
 		w.loginFailed(ctx, r, req, c.Matched, c.Reason)
-		page.Error = msgBadLogin
-		w.renderLogin(rw, http.StatusUnauthorized, page)
+		w.funnel(ctx, req, tenants.FunnelLoginFailedPassword)
+		page.Error = say(msgBadLogin)
+		w.renderLogin(rw, r, http.StatusUnauthorized, page)
 		return
 	}
 	w.settle(ctx, res.Success)
-	w.rememberDevice(rw, r, email)
 	s, ok := w.proveFactor(rw, r, req, u, tenants.Factor{Method: tenants.FactorPassword, At: w.cfg.Now()})
 	if !ok {
 		return

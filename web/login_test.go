@@ -180,7 +180,7 @@ func TestCSRF(t *testing.T) {
 			"the cookie value raw": creds(b.cookie("gatehouse_csrf")),
 		} {
 			r := b.post("/login", v)
-			if r.status != http.StatusForbidden || !strings.Contains(r.body, msgFormExpired) {
+			if r.status != http.StatusForbidden || !strings.Contains(r.body, en(msgFormExpired)) {
 				t.Errorf("%s: %d\n%s", name, r.status, r.body)
 			}
 		}
@@ -338,7 +338,7 @@ func TestOrganizationPicker(t *testing.T) {
 		}
 		for name, org := range map[string]pulid.ID{"suspended": suspended.ID, "not a member": stranger.ID, "nonsense": "org_nope"} {
 			r := choose(picker, org)
-			if r.status != http.StatusForbidden || !strings.Contains(r.body, msgNotMember) || !strings.Contains(r.body, string(acme.ID)) {
+			if r.status != http.StatusForbidden || !strings.Contains(r.body, en(msgNotMember)) || !strings.Contains(r.body, string(acme.ID)) {
 				t.Errorf("%s: %d\n%s", name, r.status, r.body)
 			}
 		}
@@ -373,7 +373,7 @@ func TestOrganizationPicker(t *testing.T) {
 			}
 			id = e.flow.add(LoginRequest{FirstParty: true, RequestedOrganizationID: string(stranger.ID)})
 			r := b.get("/login?authRequest=" + id)
-			if r.status != http.StatusForbidden || !strings.Contains(r.body, msgNotRequested) {
+			if r.status != http.StatusForbidden || !strings.Contains(r.body, en(msgNotRequested)) {
 				t.Errorf("%d\n%s", r.status, r.body)
 			}
 		})
@@ -387,7 +387,7 @@ func TestOrganizationPicker(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := b.post("/login/organization", url.Values{"authRequest": {id}, "csrf": {picker.field("csrf")}, "ticket": {picker.field("ticket")}, "organization": {string(acme.ID)}})
-			if r.status != http.StatusForbidden || !strings.Contains(r.body, msgNotMember) {
+			if r.status != http.StatusForbidden || !strings.Contains(r.body, en(msgNotMember)) {
 				t.Errorf("%d\n%s", r.status, r.body)
 			}
 		})
@@ -556,7 +556,7 @@ func TestExpiredRequest(t *testing.T) {
 			"consent, unknown": b.post("/consent", url.Values{"authRequest": {"areq_x"}}),
 			"picker, unknown":  b.post("/login/organization", url.Values{"authRequest": {"areq_x"}}),
 		} {
-			if r.status != http.StatusBadRequest || !strings.Contains(r.body, msgExpired) || r.header.Get("Location") != "" {
+			if r.status != http.StatusBadRequest || !strings.Contains(r.body, en(msgExpired)) || r.header.Get("Location") != "" {
 				t.Errorf("%s: %d %q\n%s", name, r.status, r.header.Get("Location"), r.body)
 			}
 			if strings.Contains(r.body, "href=\"http") || strings.Contains(r.body, "app.example") {
@@ -682,7 +682,7 @@ func TestProviderRefusals(t *testing.T) {
 				e.flow.failNext = tc.err
 				e.flow.mu.Unlock()
 				r := b.post("/login", url.Values{"authRequest": {id}, "csrf": {form.field("csrf")}, "email": {"ada@example.com"}, "password": {pw}})
-				if r.status != tc.status || !strings.Contains(r.body, tc.want) || strings.Contains(r.body, "on fire") || r.header.Get("Location") != "" {
+				if r.status != tc.status || !strings.Contains(r.body, en(tc.want)) || strings.Contains(r.body, "on fire") || r.header.Get("Location") != "" {
 					t.Errorf("%d %q\n%s", r.status, r.header.Get("Location"), r.body)
 				}
 			})

@@ -71,11 +71,12 @@ func (w *Web) reserveCode(r *http.Request) (time.Duration, error) {
 	return wait, nil
 }
 
-// tooMany answers a throttled request: 429 with Retry-After.
-func tooMany(rw http.ResponseWriter, wait time.Duration) string {
+// tooMany answers a throttled request: 429 with Retry-After, and the
+// sentence to show.
+func tooMany(rw http.ResponseWriter, wait time.Duration) text {
 	secs := int((wait + time.Second - 1) / time.Second)
 	rw.Header().Set("Retry-After", strconv.Itoa(secs))
-	return fmt.Sprintf("Too many attempts. Wait %s and try again.", waitText(secs))
+	return say("page.error.too_many", "wait", waitText(secs))
 }
 
 // link is an absolute URL on this instance, from the configured issuer

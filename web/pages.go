@@ -12,19 +12,20 @@ import (
 // Shared by every step: what the browser is told, reading a posted form,
 // loading its request, and the checks every post passes.
 
-// What the browser is told. One sentence each; details go to the log.
+// What the browser is told: catalog keys (internal/i18n), one sentence
+// each; details go to the log.
 const (
-	msgExpired      = "This sign-in link has expired. Go back to the application and try again."
-	msgFormExpired  = "This page has expired. Go back to the application and try again."
-	msgSessionEnded = "Your sign-in has ended. Go back to the application and try again."
-	msgBadLogin     = "Email or password is incorrect."
-	msgBadEmail     = "Enter an email address, like name@example.com."
-	msgBadCode      = "That code or link is wrong or has expired. Check the newest email we sent, or ask for a new one."
-	msgInternal     = "Something went wrong on our side. Go back to the application and try again."
-	msgNoOrg        = "Your account does not belong to any organization yet. Ask an administrator of your organization to invite you, then try again."
-	msgNotMember    = "You are not a member of that organization."
-	msgNotRequested = "Your account is not a member of the organization this application asked for."
-	msgCannotLogin  = "This sign-in cannot be completed. Go back to the application and try again."
+	msgExpired      = "page.error.expired"
+	msgFormExpired  = "page.error.form_expired"
+	msgSessionEnded = "page.error.session_ended"
+	msgBadLogin     = "page.error.bad_login"
+	msgBadEmail     = "page.error.bad_email"
+	msgBadCode      = "page.error.bad_code"
+	msgInternal     = "page.error.internal"
+	msgNoOrg        = "page.error.no_org"
+	msgNotMember    = "page.error.not_member"
+	msgNotRequested = "page.error.not_requested"
+	msgCannotLogin  = "page.error.cannot_login"
 )
 
 // maxForm bounds a posted form; the largest legitimate one is well under.
@@ -38,19 +39,19 @@ func (w *Web) loginRequest(rw http.ResponseWriter, r *http.Request, id string) (
 		return directRequest(), true
 	}
 	if len(id) > 128 {
-		w.renderError(rw, http.StatusBadRequest, msgExpired)
+		w.renderError(rw, r, http.StatusBadRequest, msgExpired)
 		return nil, false
 	}
 	req, err := w.cfg.Flow.LoginRequest(r.Context(), id)
 	switch {
 	case errors.Is(err, ErrUnknownRequest):
-		w.renderError(rw, http.StatusBadRequest, msgExpired)
+		w.renderError(rw, r, http.StatusBadRequest, msgExpired)
 		return nil, false
 	case err != nil:
 		w.fail(rw, r, fmt.Errorf("load auth request: %w", err))
 		return nil, false
 	case req == nil || (!req.ExpiresAt.IsZero() && !w.cfg.Now().Before(req.ExpiresAt)):
-		w.renderError(rw, http.StatusBadRequest, msgExpired)
+		w.renderError(rw, r, http.StatusBadRequest, msgExpired)
 		return nil, false
 	}
 	return req, true
@@ -61,7 +62,7 @@ func (w *Web) loginRequest(rw http.ResponseWriter, r *http.Request, id string) (
 // organization of the user has its say (LoginPolicy), and has no consent
 // to ask.
 func directRequest() *LoginRequest {
-	return &LoginRequest{ClientName: "your account", FirstParty: true}
+	return &LoginRequest{FirstParty: true}
 }
 
 // isDirect reports whether req is a direct sign-in.
@@ -72,7 +73,7 @@ func isDirect(req *LoginRequest) bool { return req.ID == "" }
 func (w *Web) parseForm(rw http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(rw, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		w.renderError(rw, http.StatusBadRequest, msgFormExpired)
+		w.renderError(rw, r, http.StatusBadRequest, msgFormExpired)
 		return false
 	}
 	return true
@@ -91,7 +92,7 @@ func (w *Web) postedRequest(rw http.ResponseWriter, r *http.Request) (*LoginRequ
 	if !w.checkCSRF(r, func(token string) string { return csrfField(token, req.ID) }) {
 		w.cfg.Logger.InfoContext(r.Context(), "csrf check failed", "auth_request", req.ID, "ip", httpserver.ClientIP(r))
 		w.loginFailed(r.Context(), r, req, "", reasonCSRF)
-		w.renderError(rw, http.StatusForbidden, msgFormExpired)
+		w.renderError(rw, r, http.StatusForbidden, msgFormExpired)
 		return nil, false
 	}
 	return req, true
@@ -121,13 +122,13 @@ func (w *Web) postedStep(rw http.ResponseWriter, r *http.Request) (*LoginRequest
 		return nil, nil, nil, false
 	}
 	if s == nil {
-		w.renderError(rw, http.StatusUnauthorized, msgSessionEnded)
+		w.renderError(rw, r, http.StatusUnauthorized, msgSessionEnded)
 		return nil, nil, nil, false
 	}
 	if !checkTicket(r, s, req.ID) {
 		w.cfg.Logger.InfoContext(r.Context(), "login ticket check failed", "auth_request", req.ID, "session", s.ID)
 		w.loginFailed(r.Context(), r, req, u.ID, reasonTicket)
-		w.renderError(rw, http.StatusForbidden, msgFormExpired)
+		w.renderError(rw, r, http.StatusForbidden, msgFormExpired)
 		return nil, nil, nil, false
 	}
 	return req, s, u, true
@@ -136,12 +137,9 @@ func (w *Web) postedStep(rw http.ResponseWriter, r *http.Request) (*LoginRequest
 // fail logs err and shows the generic error page.
 func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 	w.cfg.Logger.ErrorContext(r.Context(), "hosted page failed", "path", r.URL.Path, "err", err)
-	w.renderError(rw, http.StatusInternalServerError, msgInternal)
+	w.renderError(rw, r, http.StatusInternalServerError, msgInternal)
 }
 
-func clientName(req *LoginRequest) string {
-	if req.ClientName != "" {
-		return req.ClientName
-	}
-	return "the application"
-}
+// clientName is the application's name; the pages say something general
+// when it has none (layout.ClientLabel).
+func clientName(req *LoginRequest) string { return req.ClientName }

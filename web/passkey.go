@@ -222,10 +222,11 @@ func writeJSONError(rw http.ResponseWriter, status int, code string) {
 // Registration, from the account pages: only for a session whose sign-in
 // is recent (reauthWindow), with the CSRF field keyed on the session.
 
+// What the registration page says (message catalog keys).
 const (
-	msgPasskeyAdded  = "Your passkey was added. Next time, you can sign in with it."
-	msgPasskeyFailed = "The passkey could not be added. Try again."
-	msgPasskeyExists = "This passkey is registered already."
+	msgPasskeyAdded  = "page.passkeys.added"
+	msgPasskeyFailed = "page.passkeys.failed"
+	msgPasskeyExists = "page.passkeys.exists"
 )
 
 // passkeysPage is /account/passkeys/new: the user's passkeys and the form
@@ -237,8 +238,8 @@ type passkeysPage struct {
 	Passkeys []*ent.Passkey
 	// Reauth: the sign-in is not recent enough; the page says msgReauth.
 	Reauth  bool
-	Message string
-	Error   string
+	Message text
+	Error   text
 }
 
 // recentSession is the browser's live session and user when the sign-in
@@ -259,26 +260,33 @@ func (w *Web) recentSession(rw http.ResponseWriter, r *http.Request, asJSON bool
 		if asJSON {
 			writeJSONError(rw, http.StatusUnauthorized, "reauthenticate")
 		} else {
-			w.renderPasskeys(rw, http.StatusUnauthorized, passkeysPage{Reauth: true})
+			w.renderPasskeys(rw, r, http.StatusUnauthorized, passkeysPage{Reauth: true})
 		}
 		return nil, nil, false
 	}
 	return s, u, true
 }
 
-func (w *Web) renderPasskeys(rw http.ResponseWriter, status int, p passkeysPage) {
-	w.render(rw, status, pagePasskeys, "Add a passkey", &p)
+func (w *Web) renderPasskeys(rw http.ResponseWriter, r *http.Request, status int, p passkeysPage) {
+	w.render(rw, r, status, pagePasskeys, "page.title.add_passkey", &p)
 }
 
-// passkeysForm renders the page for s and u with message or error.
+// passkeysForm renders the page for s and u with message or error (catalog
+// keys, or "").
 func (w *Web) passkeysForm(rw http.ResponseWriter, r *http.Request, status int, s *ent.Session, u *ent.User, message, errMsg string) {
 	pks, err := w.cfg.Tenants.ListPasskeys(r.Context(), u.ID)
 	if err != nil {
 		w.fail(rw, r, err)
 		return
 	}
-	w.renderPasskeys(rw, status, passkeysPage{CSRF: accountField(w.csrfToken(rw, r), s), Email: u.Email,
-		Passkeys: pks, Message: message, Error: errMsg})
+	p := passkeysPage{CSRF: accountField(w.csrfToken(rw, r), s), Email: u.Email, Passkeys: pks}
+	if message != "" {
+		p.Message = say(message)
+	}
+	if errMsg != "" {
+		p.Error = say(errMsg)
+	}
+	w.renderPasskeys(rw, r, status, p)
 }
 
 func (w *Web) getNewPasskey(rw http.ResponseWriter, r *http.Request) {
@@ -345,7 +353,7 @@ func (w *Web) postPasskey(rw http.ResponseWriter, r *http.Request) {
 	}
 	if !w.checkCSRF(r, func(token string) string { return accountField(token, s) }) {
 		w.cfg.Logger.InfoContext(ctx, "passkey csrf check failed", "session", s.ID, "ip", httpserver.ClientIP(r))
-		w.renderError(rw, http.StatusForbidden, msgFormExpired)
+		w.renderError(rw, r, http.StatusForbidden, msgFormExpired)
 		return
 	}
 	cer, sd, err := w.takeCeremony(rw, r, tenants.CeremonyRegister)

@@ -200,7 +200,7 @@ func TestChromiumPasskey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(msg, msgBadPasskey) {
+		if !strings.Contains(msg, "Your passkey could not sign you in") {
 			t.Errorf("message %q", msg)
 		}
 		if _, ok := e.flow.completed(id); ok {

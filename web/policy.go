@@ -14,9 +14,9 @@ import (
 // sign-in. Methods that Gatehouse does not offer yet (a second factor,
 // the organization's own identity provider) fail closed.
 const (
-	msgMFARequired      = "Your organization requires a second sign-in step (multi-factor authentication), which this sign-in cannot offer yet. Ask an administrator of your organization."
-	msgSSORequired      = "Your organization requires signing in through its own identity provider (single sign-on), which this sign-in cannot offer yet. Ask an administrator of your organization."
-	msgMethodNotAllowed = "Your organization does not allow signing in this way. Ask an administrator of your organization."
+	msgMFARequired      = "page.error.mfa_required"
+	msgSSORequired      = "page.error.sso_required"
+	msgMethodNotAllowed = "page.error.method_not_allowed"
 )
 
 // Reasons of user.login.failed when the policy stops a sign-in.
@@ -104,7 +104,7 @@ func (w *Web) policyStopped(rw http.ResponseWriter, r *http.Request, req *LoginR
 		w.failLogin(rw, r, req, "interaction_required", "the organization's policy requires another sign-in method")
 		return
 	}
-	w.renderError(rw, status, msg)
+	w.renderError(rw, r, status, msg)
 }
 
 // sessionFactors are the factors a session proved, at its sign-in.

@@ -59,7 +59,7 @@ func TestPolicyStopsPasswordSignIn(t *testing.T) {
 				wantStopped := func(t *testing.T, r response, id string, events int) {
 					t.Helper()
 					wantStatus(t, r, http.StatusForbidden)
-					if !strings.Contains(r.body, c.msg) {
+					if !strings.Contains(r.body, en(c.msg)) {
 						t.Errorf("the page does not say why:\n%s", r.body)
 					}
 					if _, ok := e.flow.completed(id); ok {
@@ -183,7 +183,7 @@ func TestConsentBrandNeedsMembership(t *testing.T) {
 			Scopes: []string{"openid", "organization:" + string(other.ID)}})
 		r := e.browser().login(id, "ada@example.com", pw)
 		wantStatus(t, r, http.StatusForbidden)
-		if !strings.Contains(r.body, msgNotRequested) || strings.Contains(r.body, "cdn.example") || strings.Contains(r.body, "#ff0000") ||
+		if !strings.Contains(r.body, en(msgNotRequested)) || strings.Contains(r.body, "cdn.example") || strings.Contains(r.body, "#ff0000") ||
 			strings.Contains(r.body, "Other Corp") {
 			t.Fatalf("a non-member saw the organization:\n%s", r.body)
 		}

@@ -22,7 +22,7 @@ type recoverPage struct {
 	ClientName  string
 	Email       string
 	Sent        bool
-	Error       string
+	Error       text
 }
 
 type resetPage struct {
@@ -31,7 +31,7 @@ type resetPage struct {
 	Token     string
 	Email     string
 	MinLength int
-	Error     string
+	Error     text
 }
 
 const recoverPath = "/login/recover"
@@ -41,7 +41,7 @@ func (w *Web) getRecover(rw http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	w.renderRecover(rw, http.StatusOK, recoverPage{AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID),
+	w.renderRecover(rw, r, http.StatusOK, recoverPage{AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID),
 		ClientName: clientName(req), Email: truncate(r.URL.Query().Get("email"), 320)})
 }
 
@@ -55,8 +55,8 @@ func (w *Web) postRecover(rw http.ResponseWriter, r *http.Request) {
 		Email: truncate(r.PostFormValue("email"), 320)}
 	email, err := tenants.NormalizeEmail("email", p.Email)
 	if err != nil {
-		p.Error = msgBadEmail
-		w.renderRecover(rw, http.StatusBadRequest, p)
+		p.Error = say(msgBadEmail)
+		w.renderRecover(rw, r, http.StatusBadRequest, p)
 		return
 	}
 	p.Email = email
@@ -66,7 +66,7 @@ func (w *Web) postRecover(rw http.ResponseWriter, r *http.Request) {
 	} else if wait > 0 {
 		p.Error = tooMany(rw, wait)
 		w.loginThrottled(ctx, r, req, email)
-		w.renderRecover(rw, http.StatusTooManyRequests, p)
+		w.renderRecover(rw, r, http.StatusTooManyRequests, p)
 		return
 	}
 	ch, u, err := w.cfg.Tenants.StartRecovery(ctx, email, req.ID)
@@ -80,8 +80,9 @@ func (w *Web) postRecover(rw http.ResponseWriter, r *http.Request) {
 		w.audit(ctx, r, auditEvent{action: "user.recovery.start", user: u.ID})
 	}
 	w.cfg.Logger.InfoContext(ctx, "recovery requested", "auth_request", req.ID, "sent", u != nil)
+	w.funnel(ctx, req, tenants.FunnelRecoveryStarted)
 	p.Sent = true
-	w.renderRecover(rw, http.StatusOK, p)
+	w.renderRecover(rw, r, http.StatusOK, p)
 }
 
 // getRecoverLink asks for the new password; the link is spent only when
@@ -95,10 +96,10 @@ func (w *Web) getRecoverLink(rw http.ResponseWriter, r *http.Request) {
 	}
 	if ch == nil {
 		w.cfg.Logger.InfoContext(r.Context(), "reset link refused", "reason", why, "ip", httpserver.ClientIP(r))
-		w.renderError(rw, http.StatusBadRequest, msgBadCode)
+		w.renderError(rw, r, http.StatusBadRequest, msgBadCode)
 		return
 	}
-	w.renderReset(rw, http.StatusOK, resetPage{CSRF: csrfField(w.csrfToken(rw, r), linkCSRFSubject), Token: token,
+	w.renderReset(rw, r, http.StatusOK, resetPage{CSRF: csrfField(w.csrfToken(rw, r), linkCSRFSubject), Token: token,
 		Email: ch.Email, MinLength: signupMinLength})
 }
 
@@ -112,7 +113,7 @@ func (w *Web) postRecoverLink(rw http.ResponseWriter, r *http.Request) {
 	direct := directRequest()
 	if !w.checkCSRF(r, func(token string) string { return csrfField(token, linkCSRFSubject) }) {
 		w.loginFailed(ctx, r, direct, "", reasonCSRF)
-		w.renderError(rw, http.StatusForbidden, msgFormExpired)
+		w.renderError(rw, r, http.StatusForbidden, msgFormExpired)
 		return
 	}
 	if wait, err := w.reserveCode(r); err != nil {
@@ -121,7 +122,7 @@ func (w *Web) postRecoverLink(rw http.ResponseWriter, r *http.Request) {
 	} else if wait > 0 {
 		msg := tooMany(rw, wait)
 		w.loginFailed(ctx, r, direct, "", reasonThrottled)
-		w.renderError(rw, http.StatusTooManyRequests, msg)
+		w.renderErrorText(rw, r, http.StatusTooManyRequests, msg)
 		return
 	}
 	token := r.PostFormValue("token")
@@ -129,7 +130,7 @@ func (w *Web) postRecoverLink(rw http.ResponseWriter, r *http.Request) {
 	var invalid *tenants.InputError
 	switch {
 	case errors.As(err, &invalid):
-		w.renderReset(rw, http.StatusBadRequest, resetPage{CSRF: r.PostFormValue("csrf"), Token: truncate(token, 128),
+		w.renderReset(rw, r, http.StatusBadRequest, resetPage{CSRF: r.PostFormValue("csrf"), Token: truncate(token, 128),
 			MinLength: signupMinLength, Error: inputMessage(invalid)})
 		return
 	case err != nil:
@@ -138,7 +139,7 @@ func (w *Web) postRecoverLink(rw http.ResponseWriter, r *http.Request) {
 	case u == nil:
 		w.cfg.Logger.InfoContext(ctx, "password reset refused", "reason", why, "ip", httpserver.ClientIP(r))
 		w.loginFailed(ctx, r, direct, "", why)
-		w.renderError(rw, http.StatusUnauthorized, msgBadCode)
+		w.renderError(rw, r, http.StatusUnauthorized, msgBadCode)
 		return
 	}
 	// The owner hears of it at the address, with a way back if it was not
@@ -149,6 +150,7 @@ func (w *Web) postRecoverLink(rw http.ResponseWriter, r *http.Request) {
 	if req == nil {
 		return
 	}
+	w.funnel(ctx, req, tenants.FunnelRecoveryCompleted)
 	s, ok := w.proveFactor(rw, r, req, u, tenants.Factor{Method: tenants.FactorEmail, At: w.cfg.Now()})
 	if !ok {
 		return
@@ -157,14 +159,14 @@ func (w *Web) postRecoverLink(rw http.ResponseWriter, r *http.Request) {
 	w.proceed(rw, r, req, s, u, nil)
 }
 
-func (w *Web) renderRecover(rw http.ResponseWriter, status int, p recoverPage) {
+func (w *Web) renderRecover(rw http.ResponseWriter, r *http.Request, status int, p recoverPage) {
 	title := "Reset your password"
 	if p.Sent {
 		title = "Check your email"
 	}
-	w.render(rw, status, pageRecover, title, &p)
+	w.render(rw, r, status, pageRecover, title, &p)
 }
 
-func (w *Web) renderReset(rw http.ResponseWriter, status int, p resetPage) {
-	w.render(rw, status, pageReset, "Choose a new password", &p)
+func (w *Web) renderReset(rw http.ResponseWriter, r *http.Request, status int, p resetPage) {
+	w.render(rw, r, status, pageReset, "Choose a new password", &p)
 }

@@ -32,15 +32,34 @@ func (w *Web) currentSession(ctx context.Context, r *http.Request) (*ent.Session
 // cookie value, and revokes the session the browser presented before, if
 // any, so an identifier planted before sign-in is worthless after it
 // (ATO-07). The session lasts as long as l allows.
+//
+// The browser is remembered as one that has signed in to u (its own
+// throttle allowance, device.go); when it had not before and u has signed
+// in elsewhere, u is mailed about the new device.
 func (w *Web) startSession(ctx context.Context, rw http.ResponseWriter, r *http.Request, u *ent.User, amr []string, l tenants.SessionLifetimes) (*ent.Session, error) {
+	known := w.knownDevice(r, u.Email) != ""
+	device := w.rememberDevice(rw, r, u.Email)
 	s, token, err := w.cfg.Tenants.CreateSession(ctx, tenants.NewSession{
 		UserID: u.ID, AMR: amr, Lifetimes: l, IP: httpserver.ClientIP(r), UserAgent: r.UserAgent(),
-		Replaces: w.sessionToken(r),
+		DeviceID: device, Replaces: w.sessionToken(r),
 	})
 	if err != nil {
 		return nil, err
 	}
 	w.setSessionCookie(rw, token, s.ExpiresAt)
+	if !known {
+		if before, err := w.cfg.Tenants.SignedInElsewhere(ctx, u.ID, s.ID); err != nil {
+			w.cfg.Logger.ErrorContext(ctx, "check for a new device", "user", u.ID, "err", err)
+		} else if before {
+			agent := truncate(r.UserAgent(), 200)
+			if agent == "" {
+				agent = "an unknown browser"
+			}
+			w.cfg.Mailer.Mail(ctx, r.Header.Get("Accept-Language"), "new_device", u.Email, map[string]any{
+				"When": w.cfg.Now(), "IP": httpserver.ClientIP(r), "UserAgent": agent,
+				"ResetLink": w.link(recoverPath, nil)})
+		}
+	}
 	return s, nil
 }
 

@@ -12,7 +12,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
+	"regexp"
+	"strconv"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/tenants"
@@ -24,21 +25,21 @@ type signupPage struct {
 	CSRF        string
 	ClientName  string
 	Email       string
-	Error       string
+	Error       text
 	// MinLength is the shortest password accepted.
 	MinLength int
 }
 
 // signupMinLength is the password rule of a new account, which belongs
 // to no organization yet (tenants applies it).
-const signupMinLength = 8
+const signupMinLength = tenants.DefaultPasswordMinLength
 
 func (w *Web) getSignup(rw http.ResponseWriter, r *http.Request) {
 	req, ok := w.loginRequest(rw, r, r.URL.Query().Get("authRequest"))
 	if !ok {
 		return
 	}
-	w.renderSignup(rw, http.StatusOK, signupPage{AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID),
+	w.renderSignup(rw, r, http.StatusOK, signupPage{AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID),
 		ClientName: clientName(req), MinLength: signupMinLength})
 }
 
@@ -52,8 +53,8 @@ func (w *Web) postSignup(rw http.ResponseWriter, r *http.Request) {
 		Email: truncate(r.PostFormValue("email"), 320), MinLength: signupMinLength}
 	email, err := tenants.NormalizeEmail("email", p.Email)
 	if err != nil {
-		p.Error = msgBadEmail
-		w.renderSignup(rw, http.StatusBadRequest, p)
+		p.Error = say(msgBadEmail)
+		w.renderSignup(rw, r, http.StatusBadRequest, p)
 		return
 	}
 	p.Email = email
@@ -63,7 +64,7 @@ func (w *Web) postSignup(rw http.ResponseWriter, r *http.Request) {
 	} else if wait > 0 {
 		p.Error = tooMany(rw, wait)
 		w.loginThrottled(ctx, r, req, email)
-		w.renderSignup(rw, http.StatusTooManyRequests, p)
+		w.renderSignup(rw, r, http.StatusTooManyRequests, p)
 		return
 	}
 	st, err := w.cfg.Tenants.StartSignup(ctx, tenants.SignupInput{Email: email, Password: r.PostFormValue("password"),
@@ -71,7 +72,7 @@ func (w *Web) postSignup(rw http.ResponseWriter, r *http.Request) {
 	var invalid *tenants.InputError
 	if errors.As(err, &invalid) {
 		p.Error = inputMessage(invalid)
-		w.renderSignup(rw, http.StatusBadRequest, p)
+		w.renderSignup(rw, r, http.StatusBadRequest, p)
 		return
 	}
 	if err != nil {
@@ -88,7 +89,8 @@ func (w *Web) postSignup(rw http.ResponseWriter, r *http.Request) {
 			"Code": st.Challenge.Code, "Link": link, "Minutes": int(tenants.EmailCodeLifetime.Minutes())})
 	}
 	w.cfg.Logger.InfoContext(ctx, "signup started", "auth_request", req.ID, "challenge", st.Challenge.Challenge.ID)
-	w.renderEmailSent(rw, http.StatusOK, emailSentPage{AuthRequest: req.ID, CSRF: p.CSRF, ClientName: p.ClientName,
+	w.funnel(ctx, req, tenants.FunnelSignupStarted)
+	w.renderEmailSent(rw, r, http.StatusOK, emailSentPage{AuthRequest: req.ID, CSRF: p.CSRF, ClientName: p.ClientName,
 		Email: email, Action: "/signup/verify", Challenge: string(st.Challenge.Challenge.ID)})
 }
 
@@ -125,10 +127,13 @@ func (w *Web) signedUp(rw http.ResponseWriter, r *http.Request, req *LoginReques
 	}
 	if u == nil {
 		w.loginFailed(ctx, r, req, ch.UserID, why)
-		w.renderError(rw, http.StatusUnauthorized, msgBadCode)
+		w.renderError(rw, r, http.StatusUnauthorized, msgBadCode)
 		return
 	}
-	w.cfg.Logger.InfoContext(ctx, "signup completed", "auth_request", req.ID, "user", u.ID, "new", ch.UserID == "")
+	w.cfg.Logger.InfoContext(ctx, "signup verified", "auth_request", req.ID, "user", u.ID, "new", ch.UserID == "")
+	if ch.UserID == "" {
+		w.funnel(ctx, req, tenants.FunnelSignupVerified)
+	}
 	// Setting a password is not signing in with it: the factor proven is
 	// the address.
 	now := w.cfg.Now()
@@ -136,18 +141,43 @@ func (w *Web) signedUp(rw http.ResponseWriter, r *http.Request, req *LoginReques
 	if !ok {
 		return
 	}
+	if ch.UserID == "" {
+		w.funnel(ctx, req, tenants.FunnelSignupCompleted)
+	}
 	w.proceed(rw, r, req, s, u, nil)
 }
 
-func (w *Web) renderSignup(rw http.ResponseWriter, status int, p signupPage) {
-	w.render(rw, status, pageSignup, "Create your account", &p)
+func (w *Web) renderSignup(rw http.ResponseWriter, r *http.Request, status int, p signupPage) {
+	w.render(rw, r, status, pageSignup, "Create your account", &p)
 }
 
-// inputMessage is a tenants input error as one sentence for the page.
-func inputMessage(e *tenants.InputError) string {
-	field := e.Field
-	if field != "" {
-		field = strings.ToUpper(field[:1]) + field[1:]
+// inputMessage is a tenants input error as a sentence for the page: the
+// password rules by their code, anything else as a bad address (the
+// only other field these forms send).
+func inputMessage(e *tenants.InputError) text {
+	if e.Field != "password" {
+		return say(msgBadEmail)
 	}
-	return field + " " + e.Reason + "."
+	switch e.Code {
+	case tenants.PasswordTooShort:
+		return say("page.password.too_short", "min", firstNumber(e.Reason, tenants.DefaultPasswordMinLength))
+	case tenants.PasswordTooLong:
+		return say("page.password.too_long", "max", tenants.PasswordMaxLength)
+	case tenants.PasswordBreached, tenants.PasswordContextual:
+		return say("page.password." + e.Code)
+	}
+	return say("page.password.invalid")
 }
+
+// firstNumber is the first number in s (the length a rule's reason
+// names), or def.
+func firstNumber(s string, def int) int {
+	if m := digits.FindString(s); m != "" {
+		if n, err := strconv.Atoi(m); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+var digits = regexp.MustCompile(`[0-9]+`)

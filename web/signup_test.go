@@ -83,6 +83,18 @@ func TestSignupThenSignIn(t *testing.T) {
 
 		id := e.flow.add(LoginRequest{FirstParty: true})
 		wantRedirect(t, e.browser().login(id, "ada@example.com", "correct horse battery"), id)
+
+		// The funnel counted each step once.
+		counts := map[string]int64{}
+		for _, c := range e.client.FunnelCount.Query().AllX(sys(t.Context())) {
+			counts[c.Event] += c.Count
+		}
+		for ev, want := range map[tenants.FunnelEvent]int64{tenants.FunnelSignupStarted: 1, tenants.FunnelSignupVerified: 1,
+			tenants.FunnelSignupCompleted: 1, tenants.FunnelLoginSucceededEmail: 1, tenants.FunnelLoginSucceededPassword: 1} {
+			if counts[string(ev)] != want {
+				t.Errorf("funnel %s = %d, want %d (all: %v)", ev, counts[string(ev)], want, counts)
+			}
+		}
 	})
 }
 
@@ -174,7 +186,7 @@ func TestEmailSignIn(t *testing.T) {
 			wrong = "000001"
 		}
 		for range 5 {
-			if r := post(b2, sent2, wrong); r.status != http.StatusUnauthorized || !strings.Contains(r.body, msgBadCode) {
+			if r := post(b2, sent2, wrong); r.status != http.StatusUnauthorized || !strings.Contains(r.body, en(msgBadCode)) {
 				t.Fatalf("wrong code: %d\n%s", r.status, r.body)
 			}
 		}
@@ -311,7 +323,9 @@ func TestRecovery(t *testing.T) {
 		if r := old.get(accountPath); r.status != http.StatusSeeOther {
 			t.Errorf("the browser signed in before the reset is still in: %d", r.status)
 		}
-		codeOf(t, e, "ada@example.com", "password_changed")
+		if !slicesContainsKind(e.mail.to("ada@example.com"), "password_changed") {
+			t.Error("no password_changed notice")
+		}
 		id := e.flow.add(LoginRequest{FirstParty: true})
 		if r := e.browser().login(id, "ada@example.com", pw); r.status != http.StatusUnauthorized {
 			t.Errorf("the old password: %d", r.status)
@@ -330,4 +344,66 @@ func TestRecovery(t *testing.T) {
 			t.Errorf("an expired link: %d", r.status)
 		}
 	})
+}
+
+// A sign-in from a browser that has not signed in to the account before
+// mails the owner, unless it is the account's first; sessions and audit
+// events carry the browser's device id.
+func TestNewDeviceNotice(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newEnv(t, db)
+		ada := e.user(userSpec{email: "ada@example.com", password: pw})
+		signIn := func(b *browser) {
+			id := e.flow.add(LoginRequest{FirstParty: true, Prompt: []string{"login"}})
+			wantRedirect(t, b.login(id, "ada@example.com", pw), id)
+		}
+		notices := func() int {
+			n := 0
+			for _, m := range e.mail.to("ada@example.com") {
+				if m.kind == "new_device" {
+					n++
+				}
+			}
+			return n
+		}
+		laptop, phone := e.browser(), e.browser()
+		signIn(laptop)
+		if n := notices(); n != 0 {
+			t.Errorf("the first sign-in sent %d notices", n)
+		}
+		signIn(phone)
+		if n := notices(); n != 1 {
+			t.Errorf("a new browser sent %d notices, want 1", n)
+		}
+		signIn(laptop)
+		signIn(phone)
+		if n := notices(); n != 1 {
+			t.Errorf("known browsers sent %d notices in all, want 1", n)
+		}
+		devices := map[string]bool{}
+		for _, s := range e.client.Session.Query().AllX(sys(t.Context())) {
+			if s.UserID == ada.ID {
+				devices[s.DeviceID] = true
+			}
+		}
+		if len(devices) != 2 || devices[""] {
+			t.Errorf("session device ids %v, want two", devices)
+		}
+		id := e.flow.add(LoginRequest{FirstParty: true})
+		forged := phone.post("/login", url.Values{"authRequest": {id}, "csrf": {"forged"}, "email": {"ada@example.com"}, "password": {"x"}})
+		wantStatus(t, forged, http.StatusForbidden)
+		evs := e.audits("user.login.failed")
+		if len(evs) == 0 || evs[len(evs)-1].Metadata["device_id"] == nil {
+			t.Errorf("the refusal's event has no device id: %+v", evs)
+		}
+	})
+}
+
+func slicesContainsKind(mails []sentMail, kind string) bool {
+	for _, m := range mails {
+		if m.kind == kind {
+			return true
+		}
+	}
+	return false
 }

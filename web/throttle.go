@@ -56,10 +56,10 @@ func (w *Web) reserveAttempt(rw http.ResponseWriter, r *http.Request, req *Login
 	if wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		rw.Header().Set("Retry-After", strconv.Itoa(secs))
-		page.Error = fmt.Sprintf("Too many attempts. Wait %s and try again.", waitText(secs))
+		page.Error = say("page.error.too_many", "wait", waitText(secs))
 		w.cfg.Logger.InfoContext(ctx, "login throttled", "auth_request", req.ID, "ip", httpserver.ClientIP(r), "retry_after", secs)
 		w.loginThrottled(ctx, r, req, email)
-		w.renderLogin(rw, http.StatusTooManyRequests, page)
+		w.renderLogin(rw, r, http.StatusTooManyRequests, page)
 		return nil, false
 	}
 	return res, true
@@ -71,9 +71,9 @@ func (w *Web) busy(rw http.ResponseWriter, r *http.Request, res *ratelimit.Reser
 	w.settle(r.Context(), res.Cancel)
 	secs := int(password.BusyRetryAfter / time.Second)
 	rw.Header().Set("Retry-After", strconv.Itoa(secs))
-	page.Error = fmt.Sprintf("Too many sign-ins right now. Wait %s and try again.", waitText(secs))
+	page.Error = say("page.error.busy", "wait", waitText(secs))
 	w.cfg.Logger.WarnContext(r.Context(), "login refused: password hashing at capacity", "ip", httpserver.ClientIP(r))
-	w.renderLogin(rw, http.StatusServiceUnavailable, page)
+	w.renderLogin(rw, r, http.StatusServiceUnavailable, page)
 }
 
 // settle reports an attempt's outcome; a failure to do so is logged (the
@@ -81,16 +81,5 @@ func (w *Web) busy(rw http.ResponseWriter, r *http.Request, res *ratelimit.Reser
 func (w *Web) settle(ctx context.Context, outcome func(context.Context) error) {
 	if err := outcome(ctx); err != nil {
 		w.cfg.Logger.ErrorContext(ctx, "settle sign-in attempt", "err", err)
-	}
-}
-
-func waitText(secs int) string {
-	switch {
-	case secs == 1:
-		return "a second"
-	case secs < 120:
-		return strconv.Itoa(secs) + " seconds"
-	default:
-		return strconv.Itoa((secs+59)/60) + " minutes"
 	}
 }

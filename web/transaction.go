@@ -58,6 +58,7 @@ func (w *Web) proveFactor(rw http.ResponseWriter, r *http.Request, req *LoginReq
 		w.fail(rw, r, err)
 		return nil, false
 	}
+	w.funnel(ctx, req, tenants.LoginFunnel(f.Method, true))
 	if tx != nil {
 		if err := w.cfg.Tenants.EndLoginTransaction(ctx, tx.ID); err != nil {
 			// The session stands; the transaction expires on its own.

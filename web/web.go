@@ -18,6 +18,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/internal/i18n"
 	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
@@ -77,6 +78,9 @@ type Config struct {
 	// per recipient and per client network, so that the pages cannot be
 	// used to flood someone's inbox. Defaults to Limiter.
 	MailLimiter ratelimit.Limiter
+	// Catalog holds the pages' copy in every language they speak.
+	// Defaults to i18n.Load().
+	Catalog *i18n.Catalog
 	// PasswordParams are the argon2id costs a password hash must meet, for
 	// the default Tenants: weaker hashes are rehashed with them at sign-in,
 	// and the dummy verification for unknown users (ATO-04) uses them too.
@@ -96,6 +100,7 @@ type Web struct {
 	csrfCk    string
 	deviceCk  string
 	loginCk   string // the login transaction (transaction.go)
+	langCk    string // the chosen language (locale.go)
 	// ceremonyCk names the browser's WebAuthn ceremony (passkey.go).
 	ceremonyCk string
 	// passkeys is the WebAuthn relying party (passkey.go); nil when the
@@ -182,6 +187,13 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 		_, _ = rand.Read(k)
 		cfg.DeviceKeys = [][]byte{k}
 	}
+	if cfg.Catalog == nil {
+		c, err := i18n.Load()
+		if err != nil {
+			return nil, fmt.Errorf("web config: %w", err)
+		}
+		cfg.Catalog = c
+	}
 	if cfg.Tenants == nil {
 		cfg.Tenants = tenants.NewService(cfg.Client, tenants.WithClock(cfg.Now),
 			tenants.WithPasswordParams(cfg.PasswordParams), tenants.WithLogger(cfg.Logger))
@@ -189,6 +201,7 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 	w := &Web{cfg: cfg, issuer: u, secure: u.Scheme == "https", pages: map[string]*template.Template{},
 		rejections: cfg.Tenants.Audit()} // the node's one limit on refusal events
 	w.sessionCk, w.csrfCk, w.deviceCk, w.loginCk = "gatehouse_session", "gatehouse_csrf", "gatehouse_device", "gatehouse_login"
+	w.langCk = "gatehouse_lang"
 	w.ceremonyCk = "gatehouse_webauthn"
 	if w.secure {
 		w.ceremonyCk = "__Host-gatehouse_webauthn"
@@ -216,9 +229,7 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 	return w, nil
 }
 
-var funcs = template.FuncMap{
-	"scopeText": scopeText,
-}
+var funcs = template.FuncMap{}
 
 // Handler serves /login, /login/organization, /login/continue,
 // /login/logged-out, /login/passkey…, /consent, /account/passkeys… and
@@ -318,6 +329,9 @@ func csp(styleNonce string) string {
 // layout is what every page's layout.html reads.
 type layout struct {
 	Title string
+	// L is the page's language; Languages the switcher to the others.
+	L         *i18n.Locale
+	Languages []language
 	// Nonce allows the one inline <style> that sets the brand colour.
 	Nonce string
 	// Brand is the organization whose look the page takes, if any.
@@ -338,7 +352,7 @@ type loginPage struct {
 	CSRF        string
 	ClientName  string
 	Email       string
-	Error       string
+	Error       text
 	// Passkeys offers the passkey sign-in (login_passkey.go).
 	Passkeys bool
 }
@@ -350,7 +364,7 @@ type organizationPage struct {
 	Ticket        string
 	ClientName    string
 	Organizations []organizationChoice
-	Error         string
+	Error         text
 }
 
 type organizationChoice struct {
@@ -382,9 +396,23 @@ type continuePage struct {
 	UserName    string
 }
 
+// Who names the signed-in user: "Ada Lovelace (ada@example.com)", or the
+// address alone.
+func (p *consentPage) Who() string { return who(p.UserName, p.UserEmail) }
+
+// Who names the signed-in user, as consentPage.Who.
+func (p *continuePage) Who() string { return who(p.UserName, p.UserEmail) }
+
+func who(name, email string) string {
+	if name == "" {
+		return email
+	}
+	return name + " (" + email + ")"
+}
+
 type errorPage struct {
 	layout
-	Message string
+	Message text
 }
 
 type loggedOutPage struct {
@@ -401,58 +429,67 @@ type page interface{ base() *layout }
 func (l *layout) base() *layout { return l }
 
 // renderLogin shows the ways to sign in as p.Email (the second step).
-func (w *Web) renderLogin(rw http.ResponseWriter, status int, p loginPage) {
+func (w *Web) renderLogin(rw http.ResponseWriter, r *http.Request, status int, p loginPage) {
 	p.Passkeys = w.passkeys != nil
-	w.render(rw, status, pageLogin, "Sign in", &p)
+	w.render(rw, r, status, pageLogin, "page.title.sign_in", &p)
 }
 
 // renderIdentify shows the email field alone (the first step).
-func (w *Web) renderIdentify(rw http.ResponseWriter, status int, p loginPage) {
+func (w *Web) renderIdentify(rw http.ResponseWriter, r *http.Request, status int, p loginPage) {
 	p.Passkeys = w.passkeys != nil
-	w.render(rw, status, pageIdentify, "Sign in", &p)
+	w.render(rw, r, status, pageIdentify, "page.title.sign_in", &p)
 }
 
-func (w *Web) renderOrganization(rw http.ResponseWriter, status int, p organizationPage) {
-	w.render(rw, status, pageOrganization, "Choose an organization", &p)
+func (w *Web) renderOrganization(rw http.ResponseWriter, r *http.Request, status int, p organizationPage) {
+	w.render(rw, r, status, pageOrganization, "page.title.choose_org", &p)
 }
 
-func (w *Web) renderContinue(rw http.ResponseWriter, status int, p continuePage) {
-	w.render(rw, status, pageContinue, "Choose an account", &p)
+func (w *Web) renderContinue(rw http.ResponseWriter, r *http.Request, status int, p continuePage) {
+	w.render(rw, r, status, pageContinue, "page.title.choose_account", &p)
 }
 
-func (w *Web) renderConsent(rw http.ResponseWriter, status int, p consentPage) {
-	w.render(rw, status, pageConsent, "Allow access", &p)
+func (w *Web) renderConsent(rw http.ResponseWriter, r *http.Request, status int, p consentPage) {
+	w.render(rw, r, status, pageConsent, "page.title.allow", &p)
 }
 
 // renderError shows one plain sentence and nothing to click: an error never
 // sends the browser anywhere (OIDC-02).
-func (w *Web) renderError(rw http.ResponseWriter, status int, message string) {
-	w.render(rw, status, pageError, "Something went wrong", &errorPage{Message: message})
+func (w *Web) renderError(rw http.ResponseWriter, r *http.Request, status int, key string) {
+	w.renderErrorText(rw, r, status, say(key))
+}
+
+// renderErrorText is renderError for a sentence with placeholders.
+func (w *Web) renderErrorText(rw http.ResponseWriter, r *http.Request, status int, message text) {
+	w.render(rw, r, status, pageError, "page.title.error", &errorPage{Message: message})
 }
 
 // renderLoggedOut asks "Sign out?" (p.Confirm) or says the browser is
 // signed out. It links nowhere: the page is reached from any application's
 // logout, so it must not guess where to send the user (OIDC-02).
-func (w *Web) renderLoggedOut(rw http.ResponseWriter, status int, p loggedOutPage) {
-	title := "Signed out"
+func (w *Web) renderLoggedOut(rw http.ResponseWriter, r *http.Request, status int, p loggedOutPage) {
+	title := "page.title.signed_out"
 	if p.Confirm {
-		title = "Sign out?"
+		title = "page.title.sign_out"
 	}
-	w.render(rw, status, pageLoggedOut, title, &p)
+	w.render(rw, r, status, pageLoggedOut, title, &p)
 }
 
-// render gives p its title and a fresh style nonce, executes page name into
-// a buffer and only then writes it, so a failed template never sends half a
-// page.
-func (w *Web) render(rw http.ResponseWriter, status int, name, title string, p page) {
+// render gives p its language, its title (a catalog key) and a fresh style
+// nonce, executes page name into a buffer and only then writes it, so a
+// failed template never sends half a page.
+func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name, titleKey string, p page) {
 	l := p.base()
-	l.Title, l.Nonce = title, newNonce()
+	l.L = w.locale(rw, r)
+	if name != pageError && name != pageLoggedOut { // these pages link nowhere (OIDC-02)
+		l.Languages = w.languages(r, l.L)
+	}
+	l.Title, l.Nonce = l.L.T(titleKey), newNonce()
 	var buf bytes.Buffer
 	if err := w.pages[name].Execute(&buf, p); err != nil {
 		w.cfg.Logger.Error("render page", "page", name, "err", err)
 		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		rw.WriteHeader(http.StatusInternalServerError)
-		_, _ = io.WriteString(rw, "Something went wrong. Go back to the application and try again.\n")
+		_, _ = io.WriteString(rw, l.L.T("page.error.render")+"\n")
 		return
 	}
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")

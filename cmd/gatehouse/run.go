@@ -36,6 +36,7 @@ func commands() []command {
 		{"serve", "run the HTTP server (migrates the database first)", serve},
 		{"migrate", "apply pending database migrations and exit", migrate},
 		{"apikey", "manage API keys: apikey create --name NAME [--scope S]...", apikey},
+		{"users", "manage users: users import --file users.jsonl", users},
 		{"keys", "manage token-signing keys: keys rotate, keys revoke --kid ID", keys},
 		{"version", "print the version and the Go version", printVersion},
 	}

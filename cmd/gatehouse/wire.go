@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	_ "github.com/gatehouse-id/gatehouse/ent/runtime" // ent hooks and privacy policies
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/graph"
 	"github.com/gatehouse-id/gatehouse/internal/config"
 	"github.com/gatehouse-id/gatehouse/internal/database"
@@ -95,6 +96,41 @@ func (b *backend) createAPIKey(ctx context.Context, name string, scopes []string
 		return createdKey{}, err
 	}
 	return createdKey{id: fmt.Sprint(k.ID), secret: secret}, nil
+}
+
+// importResult is what one batch of `users import` did; refused rows
+// are numbered within the batch.
+type importResult struct {
+	imported int
+	refused  []refusedRow
+}
+
+type refusedRow struct {
+	index          int
+	email, message string
+}
+
+// importUsers imports one batch of an import file as the system itself
+// (tenants.ImportUsers, as the importUsers mutation does for an instance key).
+func (b *backend) importUsers(ctx context.Context, lines []importLine) (importResult, error) {
+	rows := make([]tenants.ImportUser, len(lines))
+	for i, l := range lines {
+		rows[i] = tenants.ImportUser{Email: l.Email, EmailVerified: l.EmailVerified, Name: l.Name, GivenName: l.GivenName,
+			FamilyName: l.FamilyName, PasswordHash: l.PasswordHash, RoleKey: l.RoleKey}
+		if l.OrganizationID != "" {
+			org := pulid.ID(l.OrganizationID)
+			rows[i].OrganizationID = &org
+		}
+	}
+	res, err := b.tenants.ImportUsers(viewer.SystemContext(ctx), rows)
+	if err != nil {
+		return importResult{}, err
+	}
+	out := importResult{imported: res.Imported}
+	for _, e := range res.Errors {
+		out.refused = append(out.refused, refusedRow{index: e.Index, email: e.Email, message: e.Err.Error()})
+	}
+	return out, nil
 }
 
 // hintFirstKey tells a new operator how to get in: a fresh instance has no

@@ -47,7 +47,7 @@ func (p *Provider) LoginRequest(ctx context.Context, id string) (*LoginRequest, 
 	}
 	orgID, wants := requestedOrganization(ar.Scopes)
 	lr := &LoginRequest{
-		ID: string(ar.ID), ClientID: ar.ClientID, ClientName: c.app.Name, FirstParty: c.app.FirstParty,
+		ID: string(ar.ID), ClientID: ar.ClientID, ClientName: c.app.Name, ApplicationID: c.app.ID, FirstParty: c.app.FirstParty,
 		Scopes: ar.Scopes, Prompt: ar.Prompt, LoginHint: ar.LoginHint,
 		RequestedOrganizationID: orgID, WantsOrganization: wants, ExpiresAt: ar.ExpiresAt,
 		ACRValues: requestedACRs(ar.AcrValues),

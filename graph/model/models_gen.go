@@ -61,6 +61,48 @@ type DeleteOrganizationPayload struct {
 	DeletedID pulid.ID `json:"deletedID"`
 }
 
+// One row of importUsers that was not imported.
+type ImportUserError struct {
+	// Position of the row in users, from 0.
+	Index int `json:"index"`
+	// The row's email as given.
+	Email string `json:"email"`
+	// The input field at fault, such as email or passwordHash.
+	Field   *string `json:"field,omitempty"`
+	Message string  `json:"message"`
+	// BAD_USER_INPUT, or CONFLICT for an email that is taken.
+	Code string `json:"code"`
+}
+
+type ImportUserInput struct {
+	Email         string  `json:"email"`
+	EmailVerified *bool   `json:"emailVerified,omitempty"`
+	Name          *string `json:"name,omitempty"`
+	GivenName     *string `json:"givenName,omitempty"`
+	FamilyName    *string `json:"familyName,omitempty"`
+	// The hash the other system stored: an argon2id PHC string
+	// ($argon2id$v=19$m=…,t=…,p=…$salt$key) or a bcrypt hash ($2a$, $2b$ or $2y$,
+	// cost 10 to 14). A bcrypt hash becomes argon2id at the user's first sign-in.
+	// Left out: the user has no password (passkey, magic link, reset).
+	PasswordHash *string `json:"passwordHash,omitempty"`
+	// Makes the user an ACTIVE member of this organization.
+	OrganizationID *pulid.ID `json:"organizationID,omitempty"`
+	// Key of the member's role in organizationID; default member.
+	RoleKey *string `json:"roleKey,omitempty"`
+}
+
+type ImportUsersInput struct {
+	// At most 1000 users.
+	Users []*ImportUserInput `json:"users"`
+}
+
+type ImportUsersPayload struct {
+	// How many users were created.
+	Imported int `json:"imported"`
+	// Why each other row was left out, in input order.
+	Errors []*ImportUserError `json:"errors"`
+}
+
 type RemoveDomainInput struct {
 	ID pulid.ID `json:"id"`
 }
