@@ -8,7 +8,8 @@
 // A form with data-passkey="register" creates a passkey. Each form names
 // its options endpoint in data-options and has a hidden "credential"
 // field, which gets the PublicKeyCredential as JSON before the form is
-// submitted: the server's answer is an ordinary page.
+// submitted: the server's answer is an ordinary page. data-error is the
+// sentence (in the page's language) shown when the browser's ceremony fails.
 (function () {
   'use strict';
 
@@ -137,7 +138,7 @@
     button.addEventListener('click', function () {
       get(null).catch(function (e) {
         if (e && e.name === 'AbortError') return;
-        say(form, 'No passkey was used. Try again, or sign in another way.');
+        say(form, form.getAttribute('data-error'));
       });
     });
     if (conditional && PublicKeyCredential.isConditionalMediationAvailable) {
@@ -158,7 +159,7 @@
         form.submit();
       }).catch(function () {
         button.disabled = false;
-        say(form, 'The passkey was not created. Try again.');
+        say(form, form.getAttribute('data-error'));
       });
     });
   }
