@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -718,4 +719,89 @@ func TestPasskeyDirectSignIn(t *testing.T) {
 		// A forged CSRF field is refused here too.
 		wantStatus(t, b.postJSON("/login/passkey/options", map[string]string{"csrf": "forged"}), http.StatusForbidden)
 	})
+}
+
+// BenchmarkPasskeySignIn is one whole passkey sign-in per op through the
+// pages (request options, the ceremony row, the assertion verified, the
+// counter updated, the session and the fake flow's completion), on each
+// database, browsers in parallel. Indicative only: the real provider's
+// completion and the network are not in it (bench/ measures those).
+func BenchmarkPasskeySignIn(b *testing.B) {
+	for _, db := range testdb.All(b) {
+		b.Run(db.Name, func(b *testing.B) {
+			clock := testkit.NewClock()
+			client := db.Client()
+			flow := &fakeFlow{client: client, now: clock.Now, reqs: map[string]*LoginRequest{}, done: map[string]Authentication{},
+				failed: map[string]string{}, base: "https://app.example"}
+			w, err := New(Config{Flow: flow, Client: client, Issuer: pkOrigin, Now: clock.Now, PasswordParams: cheap,
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AddressPolicy: ratelimit.Policy{Free: 1 << 30}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := httptest.NewServer(w.Handler())
+			b.Cleanup(srv.Close)
+			e := &env{client: client, clock: clock, flow: flow, web: w, srv: srv}
+			// The body runs once per b.N tried, on the same database.
+			r := make([]byte, 8)
+			_, _ = rand.Read(r)
+			u, err := client.User.Create().SetEmail("ada-" + hex.EncodeToString(r) + "@example.com").SetName("Ada").Save(sys(b.Context()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetParallelism(8) // browsers waiting on the network and the database
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				key := newSoftKey(b, []byte(u.ID), true)
+				if _, err := w.cfg.Tenants.AddPasskey(b.Context(), tenants.NewPasskey{UserID: u.ID, CredentialID: key.id,
+					PublicKey: key.cose(), BackupEligible: true, BackupState: true, RPID: pkRPID}); err != nil {
+					b.Error(err)
+					return
+				}
+				c := &http.Client{Jar: testkit.NewJar(clock.Now),
+					CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+				do := func(method, path, ctype, body string) (response, error) {
+					req, err := http.NewRequestWithContext(b.Context(), method, srv.URL+path, strings.NewReader(body))
+					if err != nil {
+						return response{}, err
+					}
+					if ctype != "" {
+						req.Header.Set("Content-Type", ctype)
+					}
+					res, err := c.Do(req)
+					if err != nil {
+						return response{}, err
+					}
+					defer res.Body.Close()
+					data, err := io.ReadAll(res.Body)
+					return response{status: res.StatusCode, header: res.Header, body: string(data)}, err
+				}
+				for pb.Next() {
+					id := e.flow.add(LoginRequest{FirstParty: true, Prompt: []string{"login"}})
+					page, err := do(http.MethodGet, "/login?authRequest="+id, "", "")
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					csrf := page.field("csrf")
+					opts, err := do(http.MethodPost, "/login/passkey/options", "application/json",
+						`{"authRequest":"`+id+`","csrf":"`+csrf+`"}`)
+					var o struct {
+						PublicKey struct {
+							Challenge string `json:"challenge"`
+						} `json:"publicKey"`
+					}
+					if err != nil || json.Unmarshal([]byte(opts.body), &o) != nil {
+						b.Errorf("options: %v %s", err, opts.body)
+						return
+					}
+					form := url.Values{"authRequest": {id}, "csrf": {csrf}, "credential": {key.assert(o.PublicKey.Challenge)}}
+					r, err := do(http.MethodPost, "/login/passkey", "application/x-www-form-urlencoded", form.Encode())
+					if err != nil || r.status != http.StatusSeeOther {
+						b.Errorf("sign-in: %v %d", err, r.status)
+						return
+					}
+				}
+			})
+		})
+	}
 }
