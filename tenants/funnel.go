@@ -187,6 +187,8 @@ func LoginFunnel(method string, ok bool) FunnelEvent {
 		name = "passkey"
 	case method == FactorOTP:
 		name = "otp"
+	case method == FactorRecoveryCode:
+		name = "recovery_code"
 	case strings.HasPrefix(method, FactorSSOPrefix):
 		name = "sso"
 	default:

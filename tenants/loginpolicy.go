@@ -13,14 +13,22 @@ import (
 type Factor = factor.Proven
 
 // Factor methods (Factor.Method), named as RFC 8176 names them where it
-// does; an upstream sign-in is "sso:<connection id>".
+// does; an upstream sign-in is "sso:<connection id>". FactorOTP is a code
+// from an authenticator app (RFC 6238). FactorRecoveryCode is one of the
+// user's recovery codes (a NIST SP 800-63B look-up secret), for which RFC
+// 8176 has no value: Gatehouse says "rc" rather than "otp", so that amr
+// stays honest about how the second factor was proven (an application may
+// want to notice that its user has lost their authenticator). Like "otp"
+// it is only ever a second factor, of a kind of its own, and a possession
+// factor for the acr the provider derives.
 const (
-	FactorPassword    = "pwd"
-	FactorOTP         = "otp"
-	FactorHardwareKey = "hwk"
-	FactorSoftwareKey = "swk"
-	FactorEmail       = "email"
-	FactorSSOPrefix   = "sso:"
+	FactorPassword     = "pwd"
+	FactorOTP          = "otp"
+	FactorRecoveryCode = "rc"
+	FactorHardwareKey  = "hwk"
+	FactorSoftwareKey  = "swk"
+	FactorEmail        = "email"
+	FactorSSOPrefix    = "sso:"
 )
 
 // Steps a login may still need (Decision.Steps), in the order a page
@@ -67,6 +75,10 @@ type LoginClient struct {
 	// MaxAge, when set, is the oldest factor the application accepts
 	// (OIDC Core §3.1.2.1 max_age): older ones do not count.
 	MaxAge *time.Duration
+	// MFA: the application asked for multi-factor authentication (its
+	// acr_values name only the multi-factor class), so a single-factor
+	// login needs a second factor (step-up), whatever the policies say.
+	MFA bool
 }
 
 // LoginInput is everything Decide looks at.
@@ -101,7 +113,8 @@ type LoginPolicy struct{}
 //     second), the login needs one the policies allow (only SSO when a
 //     policy enforces it);
 //   - enforceSSO needs a factor from an upstream sign-in;
-//   - mfaRequired needs factors of two different methods.
+//   - mfaRequired, or a client that asks for MFA (LoginClient.MFA), needs
+//     factors of two different kinds (kindOf).
 func (LoginPolicy) Decide(in LoginInput) Decision {
 	if in.User == nil {
 		return Decision{Outcome: Need, Steps: []string{StepIdentify}}
@@ -153,7 +166,7 @@ func (LoginPolicy) Decide(in LoginInput) Decision {
 		return Decision{Outcome: Need, Steps: steps}
 	case sso && !upstream:
 		return Decision{Outcome: Need, Steps: []string{StepSSO}}
-	case mfa && len(methods) < 2:
+	case (mfa || in.Client.MFA) && len(methods) < 2:
 		return Decision{Outcome: Need, Steps: []string{StepMFA}}
 	}
 	return Decision{Outcome: Done}
@@ -176,7 +189,9 @@ func factorLoginMethod(method string) (LoginMethod, bool) {
 }
 
 // kindOf groups methods that prove the same thing: two connections'
-// sign-ins are one kind of factor, as are the two kinds of passkey.
+// sign-ins are one kind of factor, as are the two kinds of passkey. Every
+// other method is a kind of its own: an authenticator app's code ("otp")
+// or a recovery code ("rc") after a password makes two.
 func kindOf(method string) string {
 	switch {
 	case strings.HasPrefix(method, FactorSSOPrefix):

@@ -86,6 +86,50 @@ func TestLoginPolicyDecide(t *testing.T) {
 	}
 }
 
+// TestDecideStepUp: a client that asks for MFA (acr_values naming only
+// the multi-factor class) gets a second factor asked of a single-factor
+// login whatever the policies say; a recovery code ("rc") is a second
+// factor of its own kind, never a first.
+func TestDecideStepUp(t *testing.T) {
+	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	active := &ent.User{Status: UserActiveStatus}
+	mfa := &ent.OrganizationPolicy{MfaRequired: true, AllowedLoginMethods: []string{"PASSWORD", "PASSKEY", "MAGIC_LINK", "SSO"}}
+	pwd := Factor{Method: FactorPassword, At: now}
+	otp := Factor{Method: FactorOTP, At: now}
+	rc := Factor{Method: FactorRecoveryCode, At: now}
+	hwk := Factor{Method: FactorHardwareKey, At: now}
+	oldOTP := Factor{Method: FactorOTP, At: now.Add(-2 * time.Hour)}
+	hour := time.Hour
+	first := []string{StepPasskey, StepPassword, StepEmail, StepSSO}
+	for _, tc := range []struct {
+		name     string
+		policies []*ent.OrganizationPolicy
+		factors  []Factor
+		clientMF bool
+		maxAge   *time.Duration
+		want     Decision
+	}{
+		{"client asks mfa: password alone needs a second factor", nil, []Factor{pwd}, true, nil, Decision{Outcome: Need, Steps: []string{StepMFA}}},
+		{"client asks mfa: password and otp", nil, []Factor{pwd, otp}, true, nil, Decision{Outcome: Done}},
+		{"client asks mfa: password and recovery code", nil, []Factor{pwd, rc}, true, nil, Decision{Outcome: Done}},
+		{"client asks mfa: passkey and otp", nil, []Factor{hwk, otp}, true, nil, Decision{Outcome: Done}},
+		{"client asks mfa: no factor needs a first one", nil, nil, true, nil, Decision{Outcome: Need, Steps: first}},
+		{"client asks nothing: password alone is done", nil, []Factor{pwd}, false, nil, Decision{Outcome: Done}},
+		{"mfa required: password and recovery code", []*ent.OrganizationPolicy{mfa}, []Factor{pwd, rc}, false, nil, Decision{Outcome: Done}},
+		{"a recovery code alone is no sign-in", []*ent.OrganizationPolicy{mfa}, []Factor{rc}, false, nil, Decision{Outcome: Need, Steps: first}},
+		{"otp and recovery code without a first factor", nil, []Factor{otp, rc}, true, nil, Decision{Outcome: Need, Steps: first}},
+		{"max_age: an old second factor needs a second again", nil, []Factor{pwd, oldOTP}, true, &hour, Decision{Outcome: Need, Steps: []string{StepMFA}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := LoginPolicy{}.Decide(LoginInput{User: active, Policies: tc.policies, Factors: tc.factors,
+				Client: LoginClient{ID: "app", MaxAge: tc.maxAge, MFA: tc.clientMF}, Now: now})
+			if got.Outcome != tc.want.Outcome || got.Reason != tc.want.Reason || !slices.Equal(got.Steps, tc.want.Steps) {
+				t.Fatalf("Decide = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestLifetimesOf(t *testing.T) {
 	def := SessionLifetimes{Absolute: 7 * 24 * time.Hour, Idle: 24 * time.Hour}
 	p := func(abs, idle int) *ent.OrganizationPolicy {

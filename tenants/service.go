@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/internal/password"
+	"github.com/gatehouse-id/gatehouse/internal/seal"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
@@ -28,6 +29,13 @@ type Service struct {
 	dummy       *password.Dummy
 	dummyChecks atomic.Int64
 	aud         *Audit
+	// sealer seals TOTP secrets (mfa.go); totpIssuer names the instance in
+	// authenticator apps.
+	sealer     *seal.Sealer
+	totpIssuer string
+	// beforeSpend, when set (tests), runs after a one-time code is checked
+	// and before it is spent, so a test can hold parallel attempts there.
+	beforeSpend func()
 }
 
 // Option configures a Service.
@@ -47,7 +55,7 @@ func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 // NewService returns a Service over client. Every call must carry a viewer
 // in its context (tenants/viewer); calls without one are denied.
 func NewService(client *ent.Client, opts ...Option) *Service {
-	s := &Service{client: client, now: time.Now, passwordParams: password.Default}
+	s := &Service{client: client, now: time.Now, passwordParams: password.Default, totpIssuer: defaultTOTPIssuer}
 	for _, o := range opts {
 		o(s)
 	}

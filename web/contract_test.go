@@ -170,6 +170,10 @@ func TestFlowContract(t *testing.T) {
 				_, err := f.CompleteLogin(ctx, id, Authentication{UserID: mia.ID, AMR: []string{"pwd", "otp"}, AuthTime: now()})
 				return err
 			}, nil},
+			{"password and recovery code, into an organization that requires MFA", requestSpec{org: strict.ID}, func(ctx context.Context, f flowUnderTest, id string) error {
+				_, err := f.CompleteLogin(ctx, id, Authentication{UserID: mia.ID, AMR: []string{"pwd", "rc"}, AuthTime: now()})
+				return err
+			}, nil},
 			{"password only, into no organization, for a member of one that requires MFA", requestSpec{}, func(ctx context.Context, f flowUnderTest, id string) error {
 				_, err := f.CompleteLogin(ctx, id, Authentication{UserID: mia.ID, AMR: []string{"pwd"}, AuthTime: now()})
 				return err

@@ -20,6 +20,7 @@ var formRoutes = []string{
 	"/login", "/login/identify", "/login/email", "/login/email/verify", "/login/email/link",
 	"/signup", "/signup/verify", "/signup/link", "/login/recover", "/login/recover/link",
 	"/login/organization", "/login/continue", "/consent", "/login/logged-out", accountPath + "/sessions/revoke",
+	"/login/mfa", "/login/mfa/enroll", "/login/mfa/continue",
 }
 
 // FuzzFormHandlers posts arbitrary bodies, with and without the browser's

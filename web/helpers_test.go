@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/htmlform"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/password"
+	"github.com/gatehouse-id/gatehouse/internal/seal"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 	"github.com/gatehouse-id/gatehouse/internal/testkit"
 	"github.com/gatehouse-id/gatehouse/tenants"
@@ -239,6 +240,12 @@ func newEnvAt(t *testing.T, db testdb.Database, c *testkit.Clock, tweak ...func(
 	for _, f := range tweak {
 		f(&cfg)
 	}
+	if cfg.Tenants == nil {
+		// As New would make it, with a sealer for TOTP secrets as
+		// cmd/gatehouse gives one.
+		cfg.Tenants = tenants.NewService(cfg.Client, tenants.WithClock(cfg.Now), tenants.WithPasswordParams(cfg.PasswordParams),
+			tenants.WithLogger(cfg.Logger), tenants.WithSealer(testSealer(t)))
+	}
 	w, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -246,6 +253,16 @@ func newEnvAt(t *testing.T, db testdb.Database, c *testkit.Clock, tweak ...func(
 	srv := httptest.NewServer(httpserver.RequestID(w.Handler())) // as cmd/gatehouse serves it
 	t.Cleanup(srv.Close)
 	return &env{t: t, client: client, clock: c, flow: flow, web: w, srv: srv, mail: mail}
+}
+
+// testSealer seals TOTP secrets in tests.
+func testSealer(t *testing.T) *seal.Sealer {
+	t.Helper()
+	sl, err := seal.New(make([]byte, seal.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sl
 }
 
 func forEachDB(t *testing.T, f func(t *testing.T, db testdb.Database)) {

@@ -93,19 +93,13 @@ func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest
 // where it says, with 303 so the password post is never repeated (OIDC-14).
 func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, u *ent.User, org pulid.ID) {
 	ctx := r.Context()
-	if len(req.ACRValues) > 0 && !slices.Contains(req.ACRValues, acrSingleFactor) {
-		// The application asked for multi-factor only. Gatehouse has no
-		// second factor yet; acr_values are voluntary (OIDC Core
-		// §3.1.2.1), so the login goes on with one factor and the ID token
-		// states the acr achieved, for the application to judge.
-		w.cfg.Logger.InfoContext(ctx, "requested acr not available, continuing with single factor",
-			"auth_request", req.ID, "client", req.ClientID, "acr_values", req.ACRValues, "amr", s.Amr)
-	}
 	// The policy of the organization in question decides every sign-in,
-	// fresh or a reused session (LoginPolicy); its lifetimes bound the
-	// session from now on. org is the application's named organization
-	// when it named one (proceed takes it; postConsent accepts no other).
-	policies, ok := w.policyAllows(rw, r, req, u, org, sessionFactors(s))
+	// fresh or a reused session (LoginPolicy), and so does an application
+	// that asked for a second factor (acr_values): a session without one
+	// steps up (stepUp). The policy's lifetimes bound the session from now
+	// on. org is the application's named organization when it named one
+	// (proceed takes it; postConsent accepts no other).
+	policies, ok := w.policyAllows(rw, r, req, s, u, org)
 	if !ok {
 		return
 	}

@@ -593,10 +593,15 @@ func TestPasskeySecondFactor(t *testing.T) {
 		if _, ok := e.flow.completed(id); ok || b.cookie(e.web.loginCk) == "" {
 			t.Fatalf("the password alone completed, or no transaction: %d", r.status)
 		}
-		csrf := b.get("/login?authRequest=" + id).field("csrf")
-		if csrf == "" {
-			csrf = csrfField(b.cookie(e.web.csrfCk), id)
+		// The second-factor page offers the passkey.
+		mfa := r
+		if r.status == http.StatusSeeOther {
+			mfa = b.get(r.header.Get("Location"))
 		}
+		if !strings.Contains(mfa.body, `data-passkey="second_factor"`) || !strings.Contains(mfa.body, `name="mode" value="second_factor"`) {
+			t.Fatalf("the second-factor page does not offer the passkey (%d):\n%s", mfa.status, mfa.body)
+		}
+		csrf := mfa.field("csrf")
 		begin := func() string {
 			r := b.postJSON("/login/mfa/passkey/options", map[string]string{"authRequest": id, "csrf": csrf})
 			ch := challengeOf(t, r)

@@ -11,17 +11,16 @@ import (
 )
 
 // What the browser is told when the organization's policy stops a
-// sign-in. Methods that Gatehouse does not offer yet (a second factor,
-// the organization's own identity provider) fail closed.
+// sign-in. Methods that Gatehouse does not offer yet (the organization's
+// own identity provider) fail closed; a second factor is a step of its
+// own (login_mfa.go).
 const (
-	msgMFARequired      = "page.error.mfa_required"
 	msgSSORequired      = "page.error.sso_required"
 	msgMethodNotAllowed = "page.error.method_not_allowed"
 )
 
 // Reasons of user.login.failed when the policy stops a sign-in.
 const (
-	reasonMFARequired      = "mfa_required"
 	reasonSSORequired      = "sso_required"
 	reasonMethodNotAllowed = "method_not_allowed"
 )
@@ -51,18 +50,24 @@ func (w *Web) policyDecision(ctx context.Context, req *LoginRequest, u *ent.User
 	}
 	d := tenants.LoginPolicy{}.Decide(tenants.LoginInput{
 		User: u, Policies: policies, Factors: factors, Now: w.cfg.Now(),
-		Client: tenants.LoginClient{ID: req.ClientID, MaxAge: req.MaxAge},
+		Client: tenants.LoginClient{ID: req.ClientID, MaxAge: req.MaxAge, MFA: wantsMFA(req)},
 	})
 	return d, policies, nil
 }
 
-// policyAllows is policyDecision answered: it returns the policies applied
-// when the decision is Done, and otherwise writes the response (policyStopped,
-// or the failure) and returns false.
-func (w *Web) policyAllows(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User, org pulid.ID, factors []tenants.Factor) ([]*ent.OrganizationPolicy, bool) {
-	d, policies, err := w.policyDecision(r.Context(), req, u, org, factors)
+// policyAllows is policyDecision answered for the session s at
+// completion: it returns the policies applied when the decision is Done;
+// when a second factor is needed it starts the step-up (stepUp), and
+// otherwise it writes the response (policyStopped, or the failure); both
+// return false.
+func (w *Web) policyAllows(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, u *ent.User, org pulid.ID) ([]*ent.OrganizationPolicy, bool) {
+	d, policies, err := w.policyDecision(r.Context(), req, u, org, sessionFactors(s))
 	if err != nil {
 		w.fail(rw, r, err)
+		return nil, false
+	}
+	if needsSecondFactor(d) {
+		w.stepUp(rw, r, req, s, u, org)
 		return nil, false
 	}
 	if d.Outcome != tenants.Done {
@@ -94,8 +99,6 @@ func (w *Web) policyStopped(rw http.ResponseWriter, r *http.Request, req *LoginR
 		status, msg, reason = http.StatusUnauthorized, msgSessionEnded, tenants.ReasonDisabled
 	case d.Outcome == tenants.Need && slices.Contains(d.Steps, tenants.StepSSO):
 		msg, reason = msgSSORequired, reasonSSORequired
-	case d.Outcome == tenants.Need && slices.Contains(d.Steps, tenants.StepMFA):
-		msg, reason = msgMFARequired, reasonMFARequired
 	}
 	w.cfg.Logger.InfoContext(ctx, "login stopped by policy", "auth_request", req.ID, "user", u.ID,
 		"outcome", d.Outcome, "steps", d.Steps, "reason", reason)

@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/seal"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // TestWithProvider runs the real handoff: the provider's authorize endpoint
@@ -43,7 +44,8 @@ func TestWithProvider(t *testing.T) {
 			t.Fatal(err)
 		}
 		w, err := New(Config{Flow: p, Client: e.client, Issuer: issuer, Now: e.clock.Now, PasswordParams: cheap,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Tenants: tenants.NewService(e.client, tenants.WithClock(e.clock.Now), tenants.WithPasswordParams(cheap), tenants.WithSealer(sealer))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,8 +68,10 @@ func TestWithProvider(t *testing.T) {
 		}
 		verifier := oauth2.GenerateVerifier()
 		b := e.browser()
-		// acr_values asks for multi-factor only: Gatehouse has none yet, so
-		// the login goes on with one factor and the ID token says so.
+		// acr_values asks for multi-factor only: after the password, ada
+		// (who has no second factor) enrolls an authenticator app, and the
+		// ID token says what happened: amr [pwd otp], acr mfa.
+		e.alignClock()
 		r := b.get("/oauth/v2/authorize?" + url.Values{
 			"client_id": {"webapp"}, "redirect_uri": {redirect}, "response_type": {"code"}, "scope": {"openid email"},
 			"state": {"st4te"}, "nonce": {"n0nce"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)},
@@ -79,6 +83,8 @@ func TestWithProvider(t *testing.T) {
 		}
 		id := loc.Query().Get("authRequest")
 		r = b.login(id, "ada@example.com", pw)
+		wantStatus(t, r, http.StatusOK)
+		_, _, r = b.enrollTOTP(id, r)
 		// Third-party by default: consent first.
 		if r.status == http.StatusOK && strings.Contains(r.body, "Allow") {
 			r = b.post("/consent", url.Values{"authRequest": {id}, "csrf": {r.field("csrf")}, "ticket": {r.field("ticket")}, "action": {"allow"}})
@@ -98,8 +104,10 @@ func TestWithProvider(t *testing.T) {
 			t.Fatalf("ended at %q (%d)", r.header.Get("Location"), r.status)
 		}
 		idToken := exchangeCode(t, b, final.Query().Get("code"), redirect, verifier)
-		if claims := jwtClaims(t, idToken); claims["acr"] != provider.ACRSingleFactor || claims["sid"] == nil {
-			t.Errorf("ID token claims %v, want acr %s and a sid", claims, provider.ACRSingleFactor)
+		claims := jwtClaims(t, idToken)
+		if amr, _ := claims["amr"].([]any); claims["acr"] != provider.ACRMultiFactor || claims["sid"] == nil ||
+			len(amr) != 2 || amr[0] != "pwd" || amr[1] != "otp" {
+			t.Errorf("ID token claims %v, want acr %s, amr [pwd otp] and a sid", claims, provider.ACRMultiFactor)
 		}
 
 		// Deny on a third party's consent page: the application gets

@@ -15,8 +15,8 @@ import (
 
 // proveFactor records that u proved f for req and asks the login policy
 // whether the sign-in is done: then it returns the new session, and
-// otherwise it has written the response (policyStopped, or the failure)
-// and returns false.
+// otherwise it has written the response (the second-factor step,
+// policyStopped, or the failure) and returns false.
 //
 // The factors decided on are the transaction's: those proven before in
 // this browser (tenants.ProveFactor) and f. A transaction row is written
@@ -25,18 +25,16 @@ import (
 // enough (the common one-step sign-in) gets its session without one, as a
 // row would be written only to be deleted in the same request.
 func (w *Web) proveFactor(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User, f tenants.Factor) (*ent.Session, bool) {
-	ctx := r.Context()
-	factors := []tenants.Factor{f}
-	var tx *ent.LoginTransaction
 	if w.loginToken(r) != "" {
-		var err error
-		if tx, err = w.recordFactor(rw, r, req, u, f); err != nil {
+		tx, err := w.recordFactor(rw, r, req, u, f)
+		if err != nil {
 			w.fail(rw, r, err)
 			return nil, false
 		}
-		factors = tx.Factors
+		return w.signInTransaction(rw, r, req, u, tx)
 	}
-	d, policies, err := w.policyDecision(ctx, req, u, pulid.ID(req.RequestedOrganizationID), factors)
+	ctx := r.Context()
+	d, policies, err := w.policyDecision(ctx, req, u, pulid.ID(req.RequestedOrganizationID), []tenants.Factor{f})
 	if err != nil {
 		w.fail(rw, r, err)
 		return nil, false
@@ -44,29 +42,67 @@ func (w *Web) proveFactor(rw http.ResponseWriter, r *http.Request, req *LoginReq
 	if d.Outcome != tenants.Done {
 		// No session: the transaction keeps what was proven for the next
 		// step, when the policy names one this sign-in offers.
-		if tx == nil {
-			if _, err := w.recordFactor(rw, r, req, u, f); err != nil {
-				w.fail(rw, r, err)
-				return nil, false
-			}
+		if _, err := w.recordFactor(rw, r, req, u, f); err != nil {
+			w.fail(rw, r, err)
+			return nil, false
 		}
-		w.policyStopped(rw, r, req, u, d)
+		w.nextStep(rw, r, req, u, d)
 		return nil, false
 	}
-	s, err := w.startSession(ctx, rw, r, u, tenants.AMR(factors), w.lifetimes(policies))
+	s, err := w.startSession(ctx, rw, r, u, tenants.AMR([]tenants.Factor{f}), w.lifetimes(policies))
 	if err != nil {
 		w.fail(rw, r, err)
 		return nil, false
 	}
 	w.funnel(ctx, req, tenants.LoginFunnel(f.Method, true))
-	if tx != nil {
-		if err := w.cfg.Tenants.EndLoginTransaction(ctx, tx.ID); err != nil {
-			// The session stands; the transaction expires on its own.
-			w.cfg.Logger.ErrorContext(ctx, "end login transaction", "transaction", tx.ID, "err", err)
-		}
-		w.clearLoginCookie(rw)
-	}
 	return s, true
+}
+
+// signInTransaction asks the login policy whether the factors of tx are
+// enough, into the organization tx names (else the one req names): then
+// it ends tx and returns the new session; otherwise it has written the
+// response (the next step, policyStopped, or the failure) and returns
+// false.
+func (w *Web) signInTransaction(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User, tx *ent.LoginTransaction) (*ent.Session, bool) {
+	ctx := r.Context()
+	org := pulid.ID(req.RequestedOrganizationID)
+	if tx.OrganizationID != "" {
+		org = tx.OrganizationID
+	}
+	d, policies, err := w.policyDecision(ctx, req, u, org, tx.Factors)
+	if err != nil {
+		w.fail(rw, r, err)
+		return nil, false
+	}
+	if d.Outcome != tenants.Done {
+		w.nextStep(rw, r, req, u, d)
+		return nil, false
+	}
+	s, err := w.startSession(ctx, rw, r, u, tenants.AMR(tx.Factors), w.lifetimes(policies))
+	if err != nil {
+		w.fail(rw, r, err)
+		return nil, false
+	}
+	if n := len(tx.Factors); n > 0 { // the factor that completed the sign-in
+		w.funnel(ctx, req, tenants.LoginFunnel(tx.Factors[n-1].Method, true))
+	}
+	if err := w.cfg.Tenants.EndLoginTransaction(ctx, tx.ID); err != nil {
+		// The session stands; the transaction expires on its own.
+		w.cfg.Logger.ErrorContext(ctx, "end login transaction", "transaction", tx.ID, "err", err)
+	}
+	w.clearLoginCookie(rw)
+	return s, true
+}
+
+// nextStep answers a decision other than Done for a browser that holds
+// the transaction: the second-factor step when the policy needs one,
+// otherwise policyStopped.
+func (w *Web) nextStep(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User, d tenants.Decision) {
+	if needsSecondFactor(d) {
+		w.askSecondFactor(rw, r, req, u, false, http.StatusOK, text{})
+		return
+	}
+	w.policyStopped(rw, r, req, u, d)
 }
 
 // recordFactor records that u proved f in the browser's transaction for

@@ -60,6 +60,10 @@ type Config struct {
 	// AccountPolicy is each account's allowance (and, separately, each
 	// known device's allowance for it). Defaults to DefaultAccountPolicy.
 	AccountPolicy ratelimit.Policy
+	// OTPPolicy is each account's allowance of second-factor codes, for
+	// authenticator codes and recovery codes separately. Defaults to
+	// DefaultOTPPolicy.
+	OTPPolicy ratelimit.Policy
 	// AddressPolicy is each client network's allowance (an IPv4 address,
 	// an IPv6 /64). Defaults to DefaultAddressPolicy.
 	AddressPolicy ratelimit.Policy
@@ -126,11 +130,16 @@ const (
 	pageAccount      = "account"
 	pageRecover      = "recover"
 	pageReset        = "reset"
-	pagePasskeys     = "passkeys"
+	// The second-factor step (login_mfa.go, mfa_enroll.go).
+	pageMFA           = "mfa"
+	pageMFAEnroll     = "mfa-enroll"
+	pageRecoveryCodes = "recovery-codes"
+	pagePasskeys      = "passkeys" // passkey.go
 )
 
 var pageNames = []string{pageLogin, pageOrganization, pageConsent, pageError, pageLoggedOut, pageContinue,
-	pageIdentify, pageEmailSent, pageEmailLink, pageSignup, pageAccount, pageRecover, pageReset, pagePasskeys}
+	pageIdentify, pageEmailSent, pageEmailLink, pageSignup, pageAccount, pageRecover, pageReset,
+	pageMFA, pageMFAEnroll, pageRecoveryCodes, pagePasskeys}
 
 // New checks cfg and parses every page. A missing or broken page fails New.
 func New(cfg Config) (*Web, error) { return newWithFS(cfg, files) }
@@ -178,6 +187,9 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 	}
 	if cfg.AccountPolicy == (ratelimit.Policy{}) {
 		cfg.AccountPolicy = DefaultAccountPolicy
+	}
+	if cfg.OTPPolicy == (ratelimit.Policy{}) {
+		cfg.OTPPolicy = DefaultOTPPolicy
 	}
 	if cfg.AddressPolicy == (ratelimit.Policy{}) {
 		cfg.AddressPolicy = DefaultAddressPolicy
@@ -232,6 +244,7 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 var funcs = template.FuncMap{}
 
 // Handler serves /login, /login/organization, /login/continue,
+// /login/mfa (and /login/mfa/enroll, /login/mfa/continue),
 // /login/logged-out, /login/passkey…, /consent, /account/passkeys… and
 // /static/.
 func (w *Web) Handler() http.Handler { return w.handler }
@@ -258,6 +271,10 @@ func (w *Web) routes() http.Handler {
 	mux.HandleFunc("POST "+accountPath+"/sessions/revoke", w.postRevokeSession)
 	mux.HandleFunc("POST /login/organization", w.postOrganization)
 	mux.HandleFunc("POST /login/continue", w.postContinue)
+	mux.HandleFunc("GET /login/mfa", w.getMFA)
+	mux.HandleFunc("POST /login/mfa", w.postMFA)
+	mux.HandleFunc("POST /login/mfa/enroll", w.postEnroll)
+	mux.HandleFunc("POST /login/mfa/continue", w.postMFAContinue)
 	mux.HandleFunc("GET /login/logged-out", w.getLoggedOut)
 	mux.HandleFunc("POST /login/logged-out", w.postLoggedOut)
 	mux.HandleFunc("POST /consent", w.postConsent)
@@ -274,8 +291,8 @@ func (w *Web) routes() http.Handler {
 }
 
 // Paths lists the patterns to mount Handler under in a parent mux
-// ("/login/" covers /login/organization, /login/continue and
-// /login/logged-out and the passkey steps; accountPath + "/" the account's
+// ("/login/" covers /login/organization, /login/continue, /login/mfa…,
+// /login/passkey… and /login/logged-out; accountPath + "/" the account's
 // pages, /account/passkeys/new among them).
 func (w *Web) Paths() []string {
 	return []string{"/login", "/login/", "/signup", "/signup/", accountPath, accountPath + "/", "/consent", "/static/"}

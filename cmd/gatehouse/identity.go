@@ -70,6 +70,7 @@ func (b *backend) openProvider(ctx context.Context, cfg *config.Config, logger *
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
+	b.sealWith(sealer)
 	// From the key that seals: a master-key rotation also ends the
 	// library's short-lived encrypted state (and the MAC of a failure
 	// redirect in flight), which nothing keeps for longer than a login.

@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/database"
 	"github.com/gatehouse-id/gatehouse/internal/i18n"
 	"github.com/gatehouse-id/gatehouse/internal/mail"
+	"github.com/gatehouse-id/gatehouse/internal/seal"
 	"github.com/gatehouse-id/gatehouse/tenants"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
@@ -63,6 +64,14 @@ func openBackend(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 	}
 	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
 	return &backend{db: db, client: client, tenants: tenants.NewService(client)}, nil
+}
+
+// sealWith gives the domain service the sealer of the master keys, for
+// the secrets it keeps (TOTP seeds, tenants.WithSealer): openProvider
+// calls it with the sealer of the signing keys, before anything uses the
+// service.
+func (b *backend) sealWith(sealer *seal.Sealer) {
+	b.tenants = tenants.NewService(b.client, tenants.WithSealer(sealer))
 }
 
 // Close closes the database (the ent client shares its pool).

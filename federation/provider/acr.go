@@ -29,6 +29,9 @@ var factorKinds = map[string]string{
 	"pwd": "knowledge", "pin": "knowledge", "kba": "knowledge",
 	"otp": "possession", "hwk": "possession", "swk": "possession", "sms": "possession",
 	"tel": "possession", "sc": "possession",
+	// Gatehouse's own: a recovery code (tenants.FactorRecoveryCode), a
+	// look-up secret the user holds (NIST SP 800-63B).
+	"rc":  "possession",
 	"fpt": "inherence", "face": "inherence", "iris": "inherence", "retina": "inherence",
 	"vbm": "inherence",
 }

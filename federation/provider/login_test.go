@@ -29,6 +29,8 @@ func TestEffectiveACR(t *testing.T) {
 		{"", nil, ACRSingleFactor, true},
 		{"", []string{"hwk"}, ACRSingleFactor, true},
 		{"", []string{"pwd", "otp"}, ACRMultiFactor, true},
+		{"", []string{"pwd", "rc"}, ACRMultiFactor, true}, // a recovery code is a possession factor
+		{"", []string{"otp", "rc"}, ACRSingleFactor, true},
 		{"", []string{"hwk", "pin"}, ACRMultiFactor, true},
 		{"", []string{"mfa"}, ACRMultiFactor, true},
 		{"", []string{"pwd", "pin"}, ACRSingleFactor, true}, // two of one kind
