@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/passkey"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
@@ -208,6 +211,66 @@ func TestChromiumPasskey(t *testing.T) {
 		}
 		if pk := e.client.Passkey.GetX(sys(t.Context()), pks[0].ID); !pk.CloneWarning {
 			t.Error("the passkey is not flagged")
+		}
+	})
+}
+
+// In Chromium: an organization requires MFA; after the password, the
+// second-factor page offers the passkey, and the virtual authenticator's
+// (non-discoverable) credential completes the sign-in as pwd + hwk.
+func TestChromiumPasskeySecondFactor(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		ctx := chromium(t)
+		app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprint(w, "<!doctype html><title>app</title><p id=done>callback reached</p>")
+		}))
+		t.Cleanup(app.Close)
+		e, base := passkeyBrowserEnv(t, db)
+		e.flow.base = app.URL
+		ada := e.user(userSpec{email: "ada@example.com", name: "Ada Lovelace", password: pw})
+		strict := e.org("Strict", "strict")
+		e.policy(strict, func(p *ent.OrganizationPolicyCreate) { p.SetMfaRequired(true) })
+		e.member(ada, strict, membership.StatusACTIVE)
+		key := newSoftKey(t, []byte(ada.ID), false)
+		e.register(ada, key, 0)
+		auth := virtualAuthenticator(t, ctx)
+		pkcs8, err := x509.MarshalPKCS8PrivateKey(key.priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addCredential := cdp.Command[map[string]any, cdp.Empty]{Method: webauthn.CommandAddCredential}
+		if _, err := chromedp.Call(ctx, addCredential, map[string]any{"authenticatorId": auth, "credential": map[string]any{
+			"credentialId": key.id, "isResidentCredential": false, "rpId": "localhost", "privateKey": pkcs8, "signCount": 0}}); err != nil {
+			t.Fatal(err)
+		}
+
+		id := e.flow.add(LoginRequest{FirstParty: true})
+		err = chromedp.Do(ctx,
+			chromedp.Navigate(base+"/login?authRequest="+id),
+			chromedp.WaitVisible(byLabel("Email")),
+			chromedp.SendKeys(byLabel("Email"), "ada@example.com"),
+			chromedp.Click(byButton("Continue")),
+			chromedp.WaitVisible(byLabel("Password")),
+			chromedp.SendKeys(byLabel("Password"), pw),
+			chromedp.Click(byButton("Sign in")),
+			chromedp.WaitVisible(byButton("Use a passkey")),
+			chromedp.Click(byButton("Use a passkey")),
+			chromedp.WaitVisible(chromedp.Search(`//p[@id="done"] | //p[@role="alert"]`)),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loc, err := chromedp.Run(ctx, chromedp.Location())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := app.URL + "/cb?code=code-for-" + id; loc != want {
+			t.Fatalf("landed on %s, want %s", loc, want)
+		}
+		if a, _ := e.flow.completed(id); a.UserID != ada.ID || !slices.Equal(a.AMR, []string{"pwd", "hwk"}) {
+			t.Errorf("completed as %s with amr %v", a.UserID, a.AMR)
 		}
 	})
 }
