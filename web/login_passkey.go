@@ -49,7 +49,7 @@ var (
 // user verification required. The sign-in page calls it at load, for
 // autofill (mediation "conditional"), and from its button.
 func (w *Web) postPasskeyRequestOptions(rw http.ResponseWriter, r *http.Request) {
-	_, _, ok := w.beginForRequest(rw, r)
+	_, req, ok := w.beginForRequest(rw, r)
 	if !ok {
 		return
 	}
@@ -62,6 +62,7 @@ func (w *Web) postPasskeyRequestOptions(rw http.ResponseWriter, r *http.Request)
 		w.jsonFail(rw, r, err)
 		return
 	}
+	w.funnel(r.Context(), req, tenants.FunnelPasskeyOffered)
 	writeJSON(rw, http.StatusOK, assertion)
 }
 
@@ -182,6 +183,7 @@ func (w *Web) postLoginPasskey(rw http.ResponseWriter, r *http.Request) {
 		w.cfg.Logger.InfoContext(ctx, "passkey login failed", "auth_request", req.ID, "user", user, "reason", reason,
 			"detail", detail, "ip", httpserver.ClientIP(r))
 		w.loginFailed(ctx, r, req, user, reason)
+		w.funnel(ctx, req, tenants.FunnelLoginFailedPasskey)
 		if second {
 			w.renderError(rw, r, http.StatusUnauthorized, msgBadPasskey)
 			return

@@ -405,14 +405,18 @@ func (w *Web) postPasskey(rw http.ResponseWriter, r *http.Request) {
 		w.fail(rw, r, err)
 		return
 	}
-	w.passkeyAdded(ctx, u, pk)
+	w.passkeyAdded(ctx, r, u, pk)
 	w.passkeysForm(rw, r, http.StatusOK, s, u, msgPasskeyAdded, "")
 }
 
-// passkeyAdded is where a new passkey is announced beyond the audit trail
-// (passkey.register): the notification mail of issue 9 plugs in here.
-func (w *Web) passkeyAdded(ctx context.Context, u *ent.User, pk *ent.Passkey) {
+// passkeyAdded announces a new passkey beyond the audit trail
+// (passkey.register): the funnel counts it, and the owner is mailed, so a
+// passkey added by someone else is noticed (PK-08).
+func (w *Web) passkeyAdded(ctx context.Context, r *http.Request, u *ent.User, pk *ent.Passkey) {
 	w.cfg.Logger.InfoContext(ctx, "passkey added", "user", u.ID, "passkey", pk.ID)
+	w.funnel(ctx, directRequest(), tenants.FunnelPasskeyEnrolled)
+	w.cfg.Mailer.Mail(ctx, r.Header.Get("Accept-Language"), "mfa_added", u.Email, map[string]any{
+		"Method": "passkey", "When": w.cfg.Now(), "ResetLink": w.link(recoverPath, nil)})
 }
 
 // jsonFail logs err and answers an options request with 500.
