@@ -32,10 +32,6 @@ import (
 // ceremony's expires_at, which tenants enforces on the injected clock.
 const ceremonyTimeout = 5 * time.Minute
 
-// reauthWindow is how recent a sign-in must be to add a passkey (PK-08:
-// a stolen session cookie alone must not bind a durable credential).
-const reauthWindow = 10 * time.Minute
-
 // passkeyAlgorithms are the COSE algorithms a passkey may use (PK-07):
 // ES256, EdDSA, RS256, in order of preference.
 var passkeyAlgorithms = []protocol.CredentialParameter{
@@ -220,7 +216,7 @@ func writeJSONError(rw http.ResponseWriter, status int, code string) {
 }
 
 // Registration, from the account pages: only for a session whose sign-in
-// is recent (reauthWindow), with the CSRF field keyed on the session.
+// is recent (tenants.RecentSignIn), with the CSRF field keyed on the session.
 
 // What the registration page says (message catalog keys).
 const (
@@ -243,7 +239,7 @@ type passkeysPage struct {
 }
 
 // recentSession is the browser's live session and user when the sign-in
-// is at most reauthWindow old; otherwise the page asking to sign in again
+// is at most tenants.RecentSignIn old; otherwise the page asking to sign in again
 // is written and ok is false.
 func (w *Web) recentSession(rw http.ResponseWriter, r *http.Request, asJSON bool) (*ent.Session, *ent.User, bool) {
 	s, u, err := w.currentSession(r.Context(), r)
@@ -256,7 +252,7 @@ func (w *Web) recentSession(rw http.ResponseWriter, r *http.Request, asJSON bool
 		}
 		return nil, nil, false
 	}
-	if s == nil || w.cfg.Now().Sub(s.AuthTime) > reauthWindow {
+	if !tenants.SignedInRecently(s, w.cfg.Now()) {
 		if asJSON {
 			writeJSONError(rw, http.StatusUnauthorized, "reauthenticate")
 		} else {

@@ -567,7 +567,7 @@ func TestPasskeyRegistration(t *testing.T) {
 		wantRedirect(t, pb.passkeyFinish(pid, pcsrf, key.assert(pch)), pid)
 
 		// Ten minutes after the sign-in: asked to sign in again.
-		e.clock.Advance(reauthWindow + time.Second)
+		e.clock.Advance(tenants.RecentSignIn + time.Second)
 		wantStatus(t, b.get("/account/passkeys/new"), http.StatusUnauthorized)
 		wantStatus(t, b.postJSON("/account/passkeys/options", map[string]string{"csrf": csrf}), http.StatusUnauthorized)
 	})

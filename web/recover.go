@@ -159,13 +159,13 @@ func (w *Web) postRecoverLink(rw http.ResponseWriter, r *http.Request) {
 }
 
 func (w *Web) renderRecover(rw http.ResponseWriter, r *http.Request, status int, p recoverPage) {
-	title := "Reset your password"
+	title := "page.title.recover"
 	if p.Sent {
-		title = "Check your email"
+		title = "page.title.check_email"
 	}
 	w.render(rw, r, status, pageRecover, title, &p)
 }
 
 func (w *Web) renderReset(rw http.ResponseWriter, r *http.Request, status int, p resetPage) {
-	w.render(rw, r, status, pageReset, "Choose a new password", &p)
+	w.render(rw, r, status, pageReset, "page.title.reset", &p)
 }
