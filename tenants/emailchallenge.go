@@ -74,6 +74,8 @@ type EmailChallengeRequest struct {
 	Lifetime time.Duration
 	// Data is what the purpose carries to its end.
 	Data map[string]string
+	// Audit, when set, is written in the challenge's transaction.
+	Audit *Event
 }
 
 // IssuedChallenge is a stored challenge with the secrets to send: the
@@ -123,6 +125,9 @@ func (s *Service) IssueEmailChallenge(ctx context.Context, req EmailChallengeReq
 		var err error
 		if ch, err = c.Save(ctx); err != nil {
 			return fmt.Errorf("store email challenge: %w", err)
+		}
+		if req.Audit != nil {
+			return WriteAudit(ctx, tx.AuditEvent, now, *req.Audit)
 		}
 		return nil
 	})

@@ -24,8 +24,10 @@ import (
 // StartRecovery stores a reset challenge for the account with email, if
 // there is one that may reset a password, and returns it with the
 // account (both nil otherwise; the same work is done either way, and the
-// caller answers alike).
-func (s *Service) StartRecovery(ctx context.Context, email, authRequestID string) (IssuedChallenge, *ent.User, error) {
+// caller answers alike). audit is the event user.recovery.start as the
+// caller sees it (where from); for an account it is written, by that
+// account, in the challenge's own transaction.
+func (s *Service) StartRecovery(ctx context.Context, email, authRequestID string, audit Event) (IssuedChallenge, *ent.User, error) {
 	ctx = viewer.SystemContext(ctx)
 	email, err := NormalizeEmail("email", email)
 	if err != nil {
@@ -46,6 +48,9 @@ func (s *Service) StartRecovery(ctx context.Context, email, authRequestID string
 		}
 		if ok {
 			req.UserID = u.ID
+			audit.Action, audit.Actor, audit.ActorType = "user.recovery.start", string(u.ID), "user"
+			audit.TargetType, audit.TargetID = ent.TypeUser, string(u.ID)
+			req.Audit = &audit
 		} else {
 			u = nil
 		}

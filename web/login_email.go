@@ -139,7 +139,7 @@ func (w *Web) getEmailLink(rw http.ResponseWriter, r *http.Request) {
 		w.renderError(rw, r, http.StatusBadRequest, msgBadCode)
 		return
 	}
-	w.render(rw, r, http.StatusOK, pageEmailLink, "Continue", &emailLinkPage{
+	w.render(rw, r, http.StatusOK, pageEmailLink, "page.title.continue", &emailLinkPage{
 		CSRF: csrfField(w.csrfToken(rw, r), linkCSRFSubject), Action: r.URL.Path, Token: token})
 }
 
@@ -239,5 +239,5 @@ func (w *Web) emailSignIn(rw http.ResponseWriter, r *http.Request, req *LoginReq
 }
 
 func (w *Web) renderEmailSent(rw http.ResponseWriter, r *http.Request, status int, p emailSentPage) {
-	w.render(rw, r, status, pageEmailSent, "Check your email", &p)
+	w.render(rw, r, status, pageEmailSent, "page.title.check_email", &p)
 }

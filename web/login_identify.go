@@ -18,7 +18,11 @@ func (w *Web) getLogin(rw http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if isDirect(req) {
+	if isDirect(req) && r.URL.Query().Get("prompt") == "login" {
+		// Signing in again on purpose (the account page asks before a
+		// sensitive change): the form, whatever the session.
+		req.Prompt = []string{"login"}
+	} else if isDirect(req) {
 		// Signed in already: the account page; otherwise sign in to it.
 		if s, _, err := w.currentSession(r.Context(), r); err != nil {
 			w.fail(rw, r, err)

@@ -48,6 +48,9 @@ type recoveryCodesPage struct {
 	AuthRequest string
 	CSRF        string
 	Codes       []string
+	// Account: made on the account page, which the page links back to
+	// (rather than going on with a sign-in).
+	Account bool
 }
 
 // beginEnrollment starts an authenticator app enrollment for u and shows

@@ -69,7 +69,7 @@ func (w *Web) postRecover(rw http.ResponseWriter, r *http.Request) {
 		w.renderRecover(rw, r, http.StatusTooManyRequests, p)
 		return
 	}
-	ch, u, err := w.cfg.Tenants.StartRecovery(ctx, email, req.ID)
+	ch, u, err := w.cfg.Tenants.StartRecovery(ctx, email, req.ID, w.event(r, auditEvent{}))
 	if err != nil {
 		w.fail(rw, r, err)
 		return
@@ -77,7 +77,6 @@ func (w *Web) postRecover(rw http.ResponseWriter, r *http.Request) {
 	if u != nil {
 		w.cfg.Mailer.Mail(ctx, r.Header.Get("Accept-Language"), "password_reset", email, map[string]any{
 			"Link": w.link(recoverPath+"/link", url.Values{"token": {ch.LinkToken}}), "Minutes": int(tenants.RecoveryLinkLifetime.Minutes())})
-		w.audit(ctx, r, auditEvent{action: "user.recovery.start", user: u.ID})
 	}
 	w.cfg.Logger.InfoContext(ctx, "recovery requested", "auth_request", req.ID, "sent", u != nil)
 	w.funnel(ctx, req, tenants.FunnelRecoveryStarted)
@@ -160,13 +159,13 @@ func (w *Web) postRecoverLink(rw http.ResponseWriter, r *http.Request) {
 }
 
 func (w *Web) renderRecover(rw http.ResponseWriter, r *http.Request, status int, p recoverPage) {
-	title := "Reset your password"
+	title := "page.title.recover"
 	if p.Sent {
-		title = "Check your email"
+		title = "page.title.check_email"
 	}
 	w.render(rw, r, status, pageRecover, title, &p)
 }
 
 func (w *Web) renderReset(rw http.ResponseWriter, r *http.Request, status int, p resetPage) {
-	w.render(rw, r, status, pageReset, "Choose a new password", &p)
+	w.render(rw, r, status, pageReset, "page.title.reset", &p)
 }

@@ -148,7 +148,7 @@ func (w *Web) signedUp(rw http.ResponseWriter, r *http.Request, req *LoginReques
 }
 
 func (w *Web) renderSignup(rw http.ResponseWriter, r *http.Request, status int, p signupPage) {
-	w.render(rw, r, status, pageSignup, "Create your account", &p)
+	w.render(rw, r, status, pageSignup, "page.title.signup", &p)
 }
 
 // inputMessage is a tenants input error as a sentence for the page: the
