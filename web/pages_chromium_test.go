@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
+	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 	"github.com/gatehouse-id/gatehouse/internal/testkit"
@@ -104,11 +106,23 @@ func TestChromiumPages(t *testing.T) {
 		fmt.Fprint(w, "<!doctype html><title>app</title><p id=done>callback reached</p>")
 	}))
 	t.Cleanup(app.Close)
+	// The pages at http://localhost:<port>, as passkeyBrowserEnv serves
+	// them, so that passkeys are on (an IP address cannot be an RP ID) and
+	// their pages and script are checked too.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
 	e := newEnvAt(t, db, testkit.NewRealClock(), func(c *Config) { // Chromium's cookie store keeps real time
+		c.Issuer = base
 		// Every page comes from 127.0.0.1: the address allowance is for
 		// attackers, not for this test's forty-odd sign-ins.
 		c.AddressPolicy = ratelimit.Policy{Free: 1000, Base: time.Second, Max: time.Hour, Forget: time.Hour, KeepOnSuccess: true}
 	})
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: httpserver.RequestID(e.web.Handler())}}
+	srv.Start()
+	t.Cleanup(srv.Close)
 	e.alignClock()
 	e.flow.base = app.URL
 	acme, globex := e.org("Acme", "acme"), e.org("Globex", "globex")
@@ -263,6 +277,11 @@ func TestChromiumPages(t *testing.T) {
 				s.do(chromedp.Click(chromedp.CSS(`form[action="/login/logged-out"] button`)),
 					chromedp.WaitNotPresent(chromedp.CSS("form")))
 			}},
+		{name: "passkeys-new", ready: "#passkey-create", form: "passkey-name",
+			reach: func(s *tab) {
+				s.signIn("", person(s), pw, ".sessions")
+				s.open("/account/passkeys/new")
+			}},
 		{name: "mfa-enroll", ready: "svg[role=img]", form: "code",
 			reach: func(s *tab) { s.signIn(strictRequest(), person(s, strict), pw, "svg[role=img]") }},
 		{name: "recovery-codes", ready: ".codes",
@@ -288,7 +307,7 @@ func TestChromiumPages(t *testing.T) {
 	for _, st := range states {
 		for _, lang := range []string{"en", "de"} {
 			t.Run(st.name+"-"+lang, func(t *testing.T) {
-				s := newTab(t, browser, e, st.name, lang)
+				s := newTab(t, browser, e, base, st.name, lang)
 				st.reach(s)
 				s.do(chromedp.WaitVisible(chromedp.CSS(st.ready)))
 				s.loaded()
@@ -364,6 +383,7 @@ type tab struct {
 	t           *testing.T
 	ctx         context.Context
 	e           *env
+	base        string // the server's origin, http://localhost:<port>
 	state, lang string
 	mu          sync.Mutex
 	requests    map[network.RequestID]*request
@@ -380,11 +400,11 @@ type request struct {
 	finished bool
 }
 
-func newTab(t *testing.T, browser context.Context, e *env, state, lang string) *tab {
+func newTab(t *testing.T, browser context.Context, e *env, base, state, lang string) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	s := &tab{t: t, ctx: ctx, e: e, state: state, lang: lang, requests: map[network.RequestID]*request{}}
+	s := &tab{t: t, ctx: ctx, e: e, base: base, state: state, lang: lang, requests: map[network.RequestID]*request{}}
 	paused := make(chan fetch.RequestID, 16)
 	err := chromedp.Listen(ctx, func(ev any) {
 		s.mu.Lock()
@@ -478,7 +498,7 @@ func (s *tab) text(css string) string {
 // open navigates to path on the server, in the tab's language.
 func (s *tab) open(path string) {
 	s.t.Helper()
-	u, err := url.Parse(s.e.srv.URL + path)
+	u, err := url.Parse(s.base + path)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -570,7 +590,7 @@ func (s *tab) screenshot(path string) {
 func (s *tab) weigh(form string) int {
 	s.t.Helper()
 	loader := s.loader()
-	origin := s.e.srv.URL + "/"
+	origin := s.base + "/"
 	var doc network.RequestID
 	total := 0.0
 	var lines []string
