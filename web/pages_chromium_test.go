@@ -166,9 +166,9 @@ func TestChromiumPages(t *testing.T) {
 		}
 		s.do(chromedp.SendKeys(chromedp.CSS("#code"), e.otp(key, 0)),
 			chromedp.Click(chromedp.CSS(`form[action="/login/mfa/enroll"] button`)),
-			chromedp.WaitVisible(chromedp.CSS(".codes")),
+			settled(".codes"),
 			chromedp.Click(chromedp.CSS(`form[action="/login/mfa/continue"] button`)),
-			chromedp.WaitVisible(chromedp.CSS("#done")))
+			settled("#done"))
 		s.open("/login/logged-out")
 		s.do(chromedp.Click(chromedp.CSS(`form[action="/login/logged-out"] button`)),
 			chromedp.WaitNotPresent(chromedp.CSS("form")))
@@ -215,7 +215,7 @@ func TestChromiumPages(t *testing.T) {
 			reach: func(s *tab) {
 				email := person(s)
 				s.identify(firstParty(), email)
-				s.do(chromedp.Click(chromedp.CSS(".alt-method button")), chromedp.WaitVisible(chromedp.CSS("#code")))
+				s.do(chromedp.Click(chromedp.CSS(".alt-method button")), settled("#code"))
 				mailed(s, email, "login_code")
 			}},
 		{name: "signup", ready: "#email", form: "email",
@@ -241,7 +241,7 @@ func TestChromiumPages(t *testing.T) {
 				s.open("/login/recover")
 				s.do(chromedp.SendKeys(chromedp.CSS("#email"), email),
 					chromedp.Click(chromedp.CSS(`form[action="/login/recover"] button`)),
-					chromedp.WaitVisible(chromedp.CSS("p.message")))
+					settled("p.message"))
 				mailed(s, email, "password_reset")
 			}},
 		{name: "account", ready: ".sessions",
@@ -309,7 +309,7 @@ func TestChromiumPages(t *testing.T) {
 			t.Run(st.name+"-"+lang, func(t *testing.T) {
 				s := newTab(t, browser, e, base, st.name, lang)
 				st.reach(s)
-				s.do(chromedp.WaitVisible(chromedp.CSS(st.ready)))
+				s.do(settled(st.ready))
 				s.loaded()
 				if got := s.eval(`document.documentElement.lang`); got != lang {
 					t.Errorf("page language %q, want %q", got, lang)
@@ -519,7 +519,7 @@ func (s *tab) identify(id, email string) {
 	s.open(path)
 	s.do(chromedp.SendKeys(chromedp.CSS("#email"), email),
 		chromedp.Click(chromedp.CSS(`form[action="/login/identify"] button`)),
-		chromedp.WaitVisible(chromedp.CSS("#password")))
+		settled("#password"))
 }
 
 // signIn signs in with a password and waits for then.
@@ -528,7 +528,7 @@ func (s *tab) signIn(id, email, password, then string) {
 	s.identify(id, email)
 	s.do(chromedp.SendKeys(chromedp.CSS("#password"), password),
 		chromedp.Click(chromedp.CSS(`form[action="/login"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(then)))
+		settled(then))
 }
 
 // loaded waits until the page and everything it loads have finished.
@@ -706,5 +706,28 @@ func (s *tab) keyboard(field, value, next string) {
 	for range i + 1 {
 		s.do(chromedp.KeyEvent(kb.Tab))
 	}
-	s.do(chromedp.KeyEvent(value), chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.CSS(next)))
+	s.do(chromedp.KeyEvent(value), chromedp.KeyEvent(kb.Enter), settled(next))
+}
+
+// settled waits until css is visible on a page that has finished loading,
+// so that the next step acts on that page's nodes and not on the previous
+// page's (a click right after a form post can otherwise race the
+// navigation).
+func settled(css string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(chromedp.WaitVisible(chromedp.CSS(css)), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for {
+			state, err := chromedp.Evaluate[string](`document.readyState`)(ctx, t)
+			if err != nil {
+				return err
+			}
+			if state == "complete" {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond): // polls the browser; no outcome depends on it
+			}
+		}
+	}))
 }
