@@ -96,6 +96,13 @@ type LoginInput struct {
 	Factors []Factor
 	Client  LoginClient
 	Now     time.Time
+	// SecondFactorEnrolled: the user holds a second factor
+	// (SecondFactors.Any). Its owner expects it at every sign-in, and an
+	// emailed link or a password reset must not get around it (ATO-05 f).
+	// The pages, which ask for factors, set it; a caller that only checks
+	// a finished sign-in against the organization's rules (the provider's
+	// CompleteLogin) may leave it false.
+	SecondFactorEnrolled bool
 }
 
 // LoginPolicy decides whether a login may complete. It is a pure
@@ -113,7 +120,8 @@ type LoginPolicy struct{}
 //     second), the login needs one the policies allow (only SSO when a
 //     policy enforces it);
 //   - enforceSSO needs a factor from an upstream sign-in;
-//   - mfaRequired, or a client that asks for MFA (LoginClient.MFA), needs
+//   - mfaRequired, a client that asks for MFA (LoginClient.MFA), or a
+//     second factor the user has enrolled (SecondFactorEnrolled), needs
 //     factors of two different kinds (kindOf).
 func (LoginPolicy) Decide(in LoginInput) Decision {
 	if in.User == nil {
@@ -166,7 +174,7 @@ func (LoginPolicy) Decide(in LoginInput) Decision {
 		return Decision{Outcome: Need, Steps: steps}
 	case sso && !upstream:
 		return Decision{Outcome: Need, Steps: []string{StepSSO}}
-	case (mfa || in.Client.MFA) && len(methods) < 2:
+	case (mfa || in.Client.MFA || in.SecondFactorEnrolled) && len(methods) < 2:
 		return Decision{Outcome: Need, Steps: []string{StepMFA}}
 	}
 	return Decision{Outcome: Done}

@@ -1,6 +1,7 @@
 package tenants
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -148,6 +149,35 @@ func TestLifetimesOf(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := LifetimesOf(def, tc.policies); got != tc.want {
 				t.Fatalf("LifetimesOf = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// A second factor the user enrolled is asked at every sign-in, whatever
+// the first: a password, an emailed link (a password reset) included.
+func TestDecideEnrolledSecondFactor(t *testing.T) {
+	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	active := &ent.User{Status: UserActiveStatus}
+	pwd, email := Factor{Method: FactorPassword, At: now}, Factor{Method: FactorEmail, At: now}
+	otp, rc := Factor{Method: FactorOTP, At: now}, Factor{Method: FactorRecoveryCode, At: now}
+	needMFA := Decision{Outcome: Need, Steps: []string{StepMFA}}
+	for _, tc := range []struct {
+		name     string
+		factors  []Factor
+		enrolled bool
+		want     Decision
+	}{
+		{"password alone", []Factor{pwd}, true, needMFA},
+		{"an emailed link alone", []Factor{email}, true, needMFA},
+		{"password and otp", []Factor{pwd, otp}, true, Decision{Outcome: Done}},
+		{"email and recovery code", []Factor{email, rc}, true, Decision{Outcome: Done}},
+		{"not enrolled: password alone", []Factor{pwd}, false, Decision{Outcome: Done}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := LoginPolicy{}.Decide(LoginInput{User: active, Factors: tc.factors, Now: now, SecondFactorEnrolled: tc.enrolled})
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Decide = %+v, want %+v", got, tc.want)
 			}
 		})
 	}

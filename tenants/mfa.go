@@ -506,6 +506,18 @@ func (s *Service) SecondFactors(ctx context.Context, userID pulid.ID) (SecondFac
 	return f, nil
 }
 
+// SecondFactorEnrolled reports whether userID has enrolled a second
+// factor that every sign-in must then ask for (LoginInput.
+// SecondFactorEnrolled): a confirmed authenticator app. One indexed query.
+func (s *Service) SecondFactorEnrolled(ctx context.Context, userID pulid.ID) (bool, error) {
+	n, err := s.client.TOTPCredential.Query().
+		Where(totpcredential.UserID(userID), totpcredential.ConfirmedAtNotNil()).Limit(1).Count(viewer.SystemContext(ctx))
+	if err != nil {
+		return false, fmt.Errorf("find second factors: %w", err)
+	}
+	return n > 0, nil
+}
+
 // newRecoveryCode is ten random characters of recoveryAlphabet as
 // xxxxx-xxxxx.
 func newRecoveryCode() string {

@@ -23,6 +23,8 @@ type accountPage struct {
 	Name     string
 	Sessions []accountSession
 	Notice   text
+	// Passkeys links to adding a passkey (passkey.go), when passkeys are on.
+	Passkeys bool
 }
 
 // accountSession is one signed-in browser as the account page lists it.
@@ -58,7 +60,8 @@ func (w *Web) showAccount(rw http.ResponseWriter, r *http.Request, s *ent.Sessio
 		w.fail(rw, r, err)
 		return
 	}
-	p := accountPage{CSRF: accountField(w.csrfToken(rw, r), s), Email: u.Email, Name: u.Name, Notice: notice}
+	p := accountPage{CSRF: accountField(w.csrfToken(rw, r), s), Email: u.Email, Name: u.Name, Notice: notice,
+		Passkeys: w.passkeys != nil}
 	for _, o := range sessions {
 		p.Sessions = append(p.Sessions, accountSession{
 			ID: string(o.ID), Current: o.ID == s.ID, UserAgent: truncate(o.UserAgent, 120), IP: o.IP,

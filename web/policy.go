@@ -48,8 +48,12 @@ func (w *Web) policyDecision(ctx context.Context, req *LoginRequest, u *ent.User
 			return tenants.Decision{}, nil, err
 		}
 	}
+	enrolled, err := w.cfg.Tenants.SecondFactorEnrolled(ctx, u.ID)
+	if err != nil {
+		return tenants.Decision{}, nil, err
+	}
 	d := tenants.LoginPolicy{}.Decide(tenants.LoginInput{
-		User: u, Policies: policies, Factors: factors, Now: w.cfg.Now(),
+		User: u, Policies: policies, Factors: factors, Now: w.cfg.Now(), SecondFactorEnrolled: enrolled,
 		Client: tenants.LoginClient{ID: req.ClientID, MaxAge: req.MaxAge, MFA: wantsMFA(req)},
 	})
 	return d, policies, nil

@@ -6,10 +6,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
+	"github.com/gatehouse-id/gatehouse/internal/totp"
 	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
@@ -406,4 +408,41 @@ func slicesContainsKind(mails []sentMail, kind string) bool {
 		}
 	}
 	return false
+}
+
+// A password reset proves the address, not the account's second factor:
+// after the new password is set, the authenticator app is still asked
+// (ATO-05 f, ATO-06).
+func TestRecoveryKeepsTheSecondFactor(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newEnv(t, db)
+		e.alignClock()
+		ada := e.user(userSpec{email: "ada@example.com", password: pw})
+		en, err := e.web.cfg.Tenants.BeginTOTP(t.Context(), ada.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := totp.DecodeSecret(en.Secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := e.web.cfg.Tenants.ConfirmTOTP(t.Context(), ada.ID, en.Credential.ID, e.otp(key, 0)); err != nil || !ok {
+			t.Fatalf("confirm TOTP: %v %v", ok, err)
+		}
+		b := e.browser()
+		f := b.get(recoverPath)
+		wantStatus(t, b.post(recoverPath, url.Values{"csrf": {f.field("csrf")}, "email": {"ada@example.com"}}), http.StatusOK)
+		_, link := codeOf(t, e, "ada@example.com", "password_reset")
+		u, _ := url.Parse(link)
+		page := b.get(u.RequestURI())
+		r := b.post(u.Path, url.Values{"csrf": {page.field("csrf")}, "token": {page.field("token")}, "password": {"a brand new passphrase"}})
+		if r.status != http.StatusOK || !r.hasField("code") || b.cookie("gatehouse_session") != "" {
+			t.Fatalf("after the reset: %d, session %q, want the second step\n%s", r.status, b.cookie("gatehouse_session"), r.body)
+		}
+		e.clock.Advance(30 * time.Second)
+		done := b.postCode("", r, "code", e.otp(key, 0))
+		if done.status != http.StatusSeeOther || done.header.Get("Location") != accountPath {
+			t.Fatalf("second step after the reset: %d %q\n%s", done.status, done.header.Get("Location"), done.body)
+		}
+	})
 }

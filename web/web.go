@@ -9,10 +9,13 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/internal/i18n"
@@ -102,6 +105,11 @@ type Web struct {
 	deviceCk  string
 	loginCk   string // the login transaction (transaction.go)
 	langCk    string // the chosen language (locale.go)
+	// ceremonyCk names the browser's WebAuthn ceremony (passkey.go).
+	ceremonyCk string
+	// passkeys is the WebAuthn relying party (passkey.go); nil when the
+	// issuer's host is an IP address, which cannot be an RP ID.
+	passkeys *webauthn.WebAuthn
 	// rejections writes the refusals anyone can repeat at will
 	// (audit.go: limitedReasons), rate-limited.
 	rejections *tenants.Audit
@@ -126,11 +134,12 @@ const (
 	pageMFA           = "mfa"
 	pageMFAEnroll     = "mfa-enroll"
 	pageRecoveryCodes = "recovery-codes"
+	pagePasskeys      = "passkeys" // passkey.go
 )
 
 var pageNames = []string{pageLogin, pageOrganization, pageConsent, pageError, pageLoggedOut, pageContinue,
 	pageIdentify, pageEmailSent, pageEmailLink, pageSignup, pageAccount, pageRecover, pageReset,
-	pageMFA, pageMFAEnroll, pageRecoveryCodes}
+	pageMFA, pageMFAEnroll, pageRecoveryCodes, pagePasskeys}
 
 // New checks cfg and parses every page. A missing or broken page fails New.
 func New(cfg Config) (*Web, error) { return newWithFS(cfg, files) }
@@ -205,8 +214,16 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 		rejections: cfg.Tenants.Audit()} // the node's one limit on refusal events
 	w.sessionCk, w.csrfCk, w.deviceCk, w.loginCk = "gatehouse_session", "gatehouse_csrf", "gatehouse_device", "gatehouse_login"
 	w.langCk = "gatehouse_lang"
+	w.ceremonyCk = "gatehouse_webauthn"
 	if w.secure {
+		w.ceremonyCk = "__Host-gatehouse_webauthn"
 		w.sessionCk, w.csrfCk, w.deviceCk, w.loginCk = "__Host-gatehouse_session", "__Host-gatehouse_csrf", "__Host-gatehouse_device", "__Host-gatehouse_login"
+	}
+	if net.ParseIP(u.Hostname()) != nil {
+		// Browsers refuse an IP address as RP ID: no passkeys there.
+		cfg.Logger.Warn("passkeys are off: the issuer's host is an IP address, which cannot be a WebAuthn RP ID", "issuer", cfg.Issuer)
+	} else if w.passkeys, err = newRelyingParty(u); err != nil {
+		return nil, fmt.Errorf("web config: passkeys: %w", err)
 	}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(fsys, "templates/layout.html", "templates/"+name+".html")
@@ -228,7 +245,8 @@ var funcs = template.FuncMap{}
 
 // Handler serves /login, /login/organization, /login/continue,
 // /login/mfa (and /login/mfa/enroll, /login/mfa/continue),
-// /login/logged-out, /consent and /static/.
+// /login/logged-out, /login/passkey…, /consent, /account/passkeys… and
+// /static/.
 func (w *Web) Handler() http.Handler { return w.handler }
 
 func (w *Web) routes() http.Handler {
@@ -260,13 +278,22 @@ func (w *Web) routes() http.Handler {
 	mux.HandleFunc("GET /login/logged-out", w.getLoggedOut)
 	mux.HandleFunc("POST /login/logged-out", w.postLoggedOut)
 	mux.HandleFunc("POST /consent", w.postConsent)
+	if w.passkeys != nil { // passkey.go, login_passkey.go
+		mux.HandleFunc("POST /login/passkey/options", w.postPasskeyRequestOptions)
+		mux.HandleFunc("POST /login/mfa/passkey/options", w.postPasskeySecondFactorOptions)
+		mux.HandleFunc("POST /login/passkey", w.postLoginPasskey)
+		mux.HandleFunc("GET /account/passkeys/new", w.getNewPasskey)
+		mux.HandleFunc("POST /account/passkeys/options", w.postPasskeyCreationOptions)
+		mux.HandleFunc("POST /account/passkeys", w.postPasskey)
+	}
 	mux.Handle("GET /static/", w.staticHandler())
 	return w.headers(withPolicyMemo(mux))
 }
 
 // Paths lists the patterns to mount Handler under in a parent mux
-// ("/login/" covers /login/organization, /login/continue, /login/mfa…
-// and /login/logged-out).
+// ("/login/" covers /login/organization, /login/continue, /login/mfa…,
+// /login/passkey… and /login/logged-out; accountPath + "/" the account's
+// pages, /account/passkeys/new among them).
 func (w *Web) Paths() []string {
 	return []string{"/login", "/login/", "/signup", "/signup/", accountPath, accountPath + "/", "/consent", "/static/"}
 }
@@ -343,6 +370,8 @@ type loginPage struct {
 	ClientName  string
 	Email       string
 	Error       text
+	// Passkeys offers the passkey sign-in (login_passkey.go).
+	Passkeys bool
 }
 
 type organizationPage struct {
@@ -418,11 +447,13 @@ func (l *layout) base() *layout { return l }
 
 // renderLogin shows the ways to sign in as p.Email (the second step).
 func (w *Web) renderLogin(rw http.ResponseWriter, r *http.Request, status int, p loginPage) {
+	p.Passkeys = w.passkeys != nil
 	w.render(rw, r, status, pageLogin, "page.title.sign_in", &p)
 }
 
 // renderIdentify shows the email field alone (the first step).
 func (w *Web) renderIdentify(rw http.ResponseWriter, r *http.Request, status int, p loginPage) {
+	p.Passkeys = w.passkeys != nil
 	w.render(rw, r, status, pageIdentify, "page.title.sign_in", &p)
 }
 

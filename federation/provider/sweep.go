@@ -27,6 +27,7 @@ const sweepBatch = 1000
 // name fails its own exp check by then, and grants past their absolute
 // end, with their refresh tokens, once the last access token issued under
 // them has expired too (expires_at + the longest access-token lifetime).
+// Login transactions and WebAuthn ceremonies go once expired (tenants).
 // Safe to run on every node at once.
 func (p *Provider) Sweep(ctx context.Context) error {
 	ctx = systemCtx(ctx)
@@ -46,6 +47,11 @@ func (p *Provider) Sweep(ctx context.Context) error {
 		errs = append(errs, err)
 	} else if n > 0 {
 		p.log.DebugContext(ctx, "provider: swept login transactions", "count", n)
+	}
+	if n, err := p.tenants.SweepWebAuthnCeremonies(ctx); err != nil {
+		errs = append(errs, err)
+	} else if n > 0 {
+		p.log.DebugContext(ctx, "provider: swept webauthn ceremonies", "count", n)
 	}
 	if lifetime, err := p.maxTokenLifetime(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("sweep grants: %w", err))
