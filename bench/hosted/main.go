@@ -13,7 +13,11 @@
 //     sign-ins through the hosted pages (GET /login, POST /login/identify,
 //     POST /login: a session and the redirect to the account page), both
 //     at the concurrency the server's hash slots allow; the ratio of their
-//     rates and the CPU time each costs.
+//     rates and the CPU time each costs;
+//
+//   - passkey, after them in every round: whole passkey sign-ins (GET
+//     /login, POST /login/passkey/options, POST /login/passkey with an
+//     assertion of a software ES256 authenticator), completed per second.
 //
 //     go run ./bench/hosted
 //     BENCH_ROUNDS=5 BENCH_DURATION=10s go run ./bench/hosted
@@ -24,8 +28,10 @@
 // BENCH_DURATION (20s per rate cell, after 1s of warm-up), BENCH_IDENTIFY
 // (20000 requests per identify cell), BENCH_CONC (the server's hash slots,
 // 2 × CPUs, by default), BENCH_PROFILE (a directory: CPU profiles of round
-// 1's cells, hash.pprof of this process and signin.pprof of the server,
-// built with bench/pprof's listener). The users are written with COPY into the table the
+// 1's cells, hash.pprof of this process, signin.pprof and passkey.pprof of
+// the server,
+// built with bench/pprof's listener), BENCH_PASSKEY_CONC (browsers signing
+// in with passkeys at once, 16). The users are written with COPY into the table the
 // real migrations made (internal/database), every one with the same argon2id
 // hash of the bench password, made at the server's parameters. Linux only
 // (/proc for the CPU accounting). Results go to stdout, one line per cell,
@@ -36,6 +42,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -43,6 +50,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -72,25 +80,27 @@ const (
 )
 
 type config struct {
-	pg         string
-	users      int
-	rounds     int
-	dur        time.Duration
-	identifyN  int
-	conc       int
-	gogc       int
-	memLimitMB int64
-	profile    string // a directory for CPU profiles of round 1's cells, or ""
+	pg          string
+	users       int
+	rounds      int
+	dur         time.Duration
+	identifyN   int
+	conc        int
+	gogc        int
+	memLimitMB  int64
+	profile     string // a directory for CPU profiles of round 1's cells, or ""
+	passkeyConc int
 }
 
 func main() {
 	c := config{
-		pg:        env("GATEHOUSE_BENCH_PG", "postgres://postgres@127.0.0.1:5432"),
-		users:     envInt("BENCH_USERS", 1_000_000),
-		rounds:    envInt("BENCH_ROUNDS", 5),
-		identifyN: envInt("BENCH_IDENTIFY", 20_000),
-		conc:      envInt("BENCH_CONC", 2*runtime.NumCPU()),
-		profile:   os.Getenv("BENCH_PROFILE"),
+		pg:          env("GATEHOUSE_BENCH_PG", "postgres://postgres@127.0.0.1:5432"),
+		users:       envInt("BENCH_USERS", 1_000_000),
+		rounds:      envInt("BENCH_ROUNDS", 5),
+		identifyN:   envInt("BENCH_IDENTIFY", 20_000),
+		conc:        envInt("BENCH_CONC", 2*runtime.NumCPU()),
+		profile:     os.Getenv("BENCH_PROFILE"),
+		passkeyConc: envInt("BENCH_PASSKEY_CONC", 16),
 	}
 	d, err := time.ParseDuration(env("BENCH_DURATION", "20s"))
 	if err != nil {
@@ -172,11 +182,15 @@ func run(c config) error {
 	}
 	addr := ln.Addr().String()
 	_ = ln.Close()
+	// Passkeys need a host name for their RP ID (an IP address turns them
+	// off): the issuer is localhost, while requests go to 127.0.0.1.
+	_, port, _ := net.SplitHostPort(addr)
+	origin := "http://localhost:" + port
 	issuer := "http://" + addr
 	if err := os.Mkdir(filepath.Join(dir, "data"), 0o700); err != nil {
 		return err
 	}
-	srvEnv := append(os.Environ(), "GATEHOUSE_ADDR="+addr, "GATEHOUSE_ISSUER="+issuer, "GATEHOUSE_DATA_DIR="+filepath.Join(dir, "data"),
+	srvEnv := append(os.Environ(), "GATEHOUSE_ADDR="+addr, "GATEHOUSE_ISSUER="+origin, "GATEHOUSE_DATA_DIR="+filepath.Join(dir, "data"),
 		"GATEHOUSE_DEV=true", "GATEHOUSE_LOG_FORMAT=json", "GATEHOUSE_LOG_LEVEL=warn", "GATEHOUSE_DATABASE_URL="+dbURL,
 		"GATEHOUSE_PASSWORD_CONCURRENCY="+strconv.Itoa(c.conc))
 	pprofAddr := ""
@@ -208,6 +222,18 @@ func run(c config) error {
 		return err
 	}
 	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	// Interrupted: the same clean-up as the deferred calls above.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		_ = srv.Process.Kill()
+		if conn, err := pgx.Connect(context.Background(), c.pg+"/postgres?sslmode=disable"); err == nil { // admin may be busy
+			_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+scratch+" WITH (FORCE)")
+		}
+		_ = os.RemoveAll(dir)
+		fail(errors.New("interrupted"))
+	}()
 	if err := waitReady(issuer); err != nil {
 		log, _ := os.ReadFile(logFile.Name())
 		return fmt.Errorf("%w; serve's log:\n%s", err, log)
@@ -217,9 +243,9 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	h := &hostedClient{issuer: issuer, clientID: app.ID, users: c.users,
+	h := &hostedClient{issuer: issuer, origin: origin, rpID: "localhost", clientID: app.ID, users: c.users,
 		http: &http.Client{
-			Transport: &http.Transport{MaxIdleConnsPerHost: 4 * c.conc, DisableCompression: true},
+			Transport: &http.Transport{MaxIdleConnsPerHost: 2 * max(c.conc, c.passkeyConc), DisableCompression: true},
 			CheckRedirect: func(*http.Request, []*http.Request) error {
 				return http.ErrUseLastResponse
 			},
@@ -233,6 +259,14 @@ func run(c config) error {
 			return err
 		}
 	}
+
+	const perWorker = 4
+	t0 = time.Now()
+	keys, err := seedPasskeys(ctx, dbURL, perWorker*c.passkeyConc, c.users, h.rpID)
+	if err != nil {
+		return err
+	}
+	say("registered %d software passkeys (ES256) for as many users in %.1fs", len(keys), time.Since(t0).Seconds())
 
 	// The server's garbage collector settings for the hash-only cell
 	// (serve: GOGC=400 and a memory limit of its slots × 64 MiB + 256
@@ -259,12 +293,12 @@ func run(c config) error {
 			}
 			switch cell {
 			case "hash":
-				cr, err = rateCell(c, func(int) error {
+				cr, err = rateCell(c, c.conc, func(int) error {
 					_, err := password.Verify(pw, hash, password.Default)
 					return err
 				}, nil, func() []int { return nil })
 			case "signin":
-				cr, err = rateCell(c, h.signIn, []int{srv.Process.Pid}, backends(admin, scratch))
+				cr, err = rateCell(c, c.conc, h.signIn, []int{srv.Process.Pid}, backends(admin, scratch))
 			}
 			stop()
 			if err != nil {
@@ -276,6 +310,28 @@ func run(c config) error {
 		}
 		fmt.Printf("ratio    signin/hash rate=%.3f; cpu per sign-in (server+postgres) / cpu per verify=%.3f\n",
 			res["signin"].rate/res["hash"].rate, (res["signin"].serverCPU+res["signin"].pgCPU)/res["hash"].selfCPU)
+		// Passkey sign-ins: no password hash, so no hash slots to respect;
+		// each browser cycles through its own authenticators, whose
+		// counters must only grow.
+		next := make([]int, c.passkeyConc)
+		stop := func() {}
+		if c.profile != "" && r == 1 {
+			if stop, err = profileCell(c, "passkey", pprofAddr); err != nil {
+				return err
+			}
+		}
+		cr, err := rateCell(c, c.passkeyConc, func(w int) error {
+			k := keys[w+c.passkeyConc*(next[w]%perWorker)]
+			next[w]++
+			return h.passkeySignIn(k)
+		}, []int{srv.Process.Pid}, backends(admin, scratch))
+		stop()
+		if err != nil {
+			return fmt.Errorf("round %d, passkey: %w", r, err)
+		}
+		res["passkey"] = cr
+		fmt.Printf("%-8s rps=%.2f ops=%d c=%d server_cpu_ms=%.3f pg_cpu_ms=%.3f driver_cpu_ms=%.3f\n",
+			"passkey", cr.rate, cr.ops, c.passkeyConc, cr.serverCPU, cr.pgCPU, cr.selfCPU)
 		rounds = append(rounds, res)
 	}
 	summary(rounds)
@@ -332,7 +388,8 @@ func unknownEmail(i int) string { return fmt.Sprintf("nobody%07d@bench.example",
 // hostedClient drives the hosted pages as a browser would, one cookie set
 // per sign-in, over keep-alive connections shared by every worker.
 type hostedClient struct {
-	issuer, clientID string
+	issuer, clientID string // issuer: the base URL requests go to (127.0.0.1)
+	origin, rpID     string // the issuer as configured (localhost), for WebAuthn
 	users            int
 	http             *http.Client
 	next             atomic.Int64 // the next user to sign in as
@@ -348,16 +405,24 @@ func (h *hostedClient) browser() *browser { return &browser{h: h, cookies: map[s
 // do sends one request with the browser's cookies, keeps the ones it sets
 // and returns the status, the Location header and the body.
 func (b *browser) do(method, path string, form url.Values) (int, string, []byte, error) {
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
+	if form == nil {
+		return b.send(method, path, "", nil)
 	}
+	return b.send(method, path, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+}
+
+// doJSON posts a JSON body.
+func (b *browser) doJSON(path, body string) (int, string, []byte, error) {
+	return b.send(http.MethodPost, path, "application/json", strings.NewReader(body))
+}
+
+func (b *browser) send(method, path, ctype string, body io.Reader) (int, string, []byte, error) {
 	req, err := http.NewRequest(method, b.h.issuer+path, body)
 	if err != nil {
 		return 0, "", nil, err
 	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	for k, v := range b.cookies {
 		req.AddCookie(&http.Cookie{Name: k, Value: v})
@@ -515,7 +580,7 @@ func identifyCell(h *hostedClient, kind string, c config) error {
 
 // profileCell starts a CPU profile of round 1's cell: of this process for
 // the hash cell, of the server (bench/pprof's listener) for the sign-in
-// cell, over the warm-up and window. stop waits for it and writes it to
+// and passkey cells, over the warm-up and window. stop waits for it and writes it to
 // c.profile/cell.pprof.
 func profileCell(c config, cell, pprofAddr string) (stop func(), err error) {
 	if err := os.MkdirAll(c.profile, 0o755); err != nil {
@@ -557,13 +622,13 @@ type cellResult struct {
 // measurement, and counts the operations completed in the window. CPU
 // time is read at the window's edges: of the server processes (pids), of
 // the PostgreSQL backends pg names, and of this process.
-func rateCell(c config, op func(worker int) error, pids []int, pg func() []int) (cellResult, error) {
+func rateCell(c config, conc int, op func(worker int) error, pids []int, pg func() []int) (cellResult, error) {
 	var done atomic.Int64
 	var stop atomic.Bool
 	var firstErr error
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for w := range c.conc {
+	for w := range conc {
 		wg.Go(func() {
 			for !stop.Load() {
 				if err := op(w); err != nil {
@@ -694,6 +759,10 @@ func summary(rounds []map[string]cellResult) {
 		{"CPU per sign-in (server+postgres) / per verification", func(r map[string]cellResult) float64 {
 			return (r["signin"].serverCPU + r["signin"].pgCPU) / r["hash"].selfCPU
 		}},
+		{"passkey sign-ins/s (>= 500)", func(r map[string]cellResult) float64 { return r["passkey"].rate }},
+		{"CPU ms per passkey sign-in, server", func(r map[string]cellResult) float64 { return r["passkey"].serverCPU }},
+		{"CPU ms per passkey sign-in, PostgreSQL", func(r map[string]cellResult) float64 { return r["passkey"].pgCPU }},
+		{"CPU ms per passkey sign-in, load driver", func(r map[string]cellResult) float64 { return r["passkey"].selfCPU }},
 	} {
 		m, s := med(l.f)
 		fmt.Printf("%-54s median %9.3f  [%s]\n", l.label, m, s)
