@@ -298,6 +298,10 @@ func run(c config) error {
 					return err
 				}, nil, func() []int { return nil })
 			case "signin":
+				h.stepN.Store(0)
+				for i := range h.steps {
+					h.steps[i].Store(0)
+				}
 				cr, err = rateCell(c, c.conc, h.signIn, []int{srv.Process.Pid}, backends(admin, scratch))
 			}
 			stop()
@@ -305,8 +309,13 @@ func run(c config) error {
 				return fmt.Errorf("round %d, %s: %w", r, cell, err)
 			}
 			res[cell] = cr
-			fmt.Printf("%-8s rps=%.2f ops=%d server_cpu_ms=%.1f pg_cpu_ms=%.1f driver_cpu_ms=%.1f\n",
-				cell, cr.rate, cr.ops, cr.serverCPU, cr.pgCPU, cr.selfCPU)
+			steps := ""
+			if n := float64(h.stepN.Load()); cell == "signin" && n > 0 {
+				steps = fmt.Sprintf(" mean_ms GET_login=%.1f identify=%.1f POST_login=%.1f",
+					ms(time.Duration(h.steps[0].Load()))/n, ms(time.Duration(h.steps[1].Load()))/n, ms(time.Duration(h.steps[2].Load()))/n)
+			}
+			fmt.Printf("%-8s rps=%.2f ops=%d server_cpu_ms=%.1f pg_cpu_ms=%.1f driver_cpu_ms=%.1f%s\n",
+				cell, cr.rate, cr.ops, cr.serverCPU, cr.pgCPU, cr.selfCPU, steps)
 		}
 		fmt.Printf("ratio    signin/hash rate=%.3f; cpu per sign-in (server+postgres) / cpu per verify=%.3f\n",
 			res["signin"].rate/res["hash"].rate, (res["signin"].serverCPU+res["signin"].pgCPU)/res["hash"].selfCPU)
@@ -393,6 +402,10 @@ type hostedClient struct {
 	users            int
 	http             *http.Client
 	next             atomic.Int64 // the next user to sign in as
+	// steps sums the time of each request of signIn (GET /login, POST
+	// /login/identify, POST /login) over stepN sign-ins.
+	steps [3]atomic.Int64
+	stepN atomic.Int64
 }
 
 type browser struct {
@@ -494,19 +507,26 @@ func (b *browser) identify(authRequest, csrf, email string) error {
 // which must answer with a session cookie and the redirect to the account.
 func (h *hostedClient) signIn(int) error {
 	b := h.browser()
+	t0 := time.Now()
 	_, csrf, err := b.start(false)
 	if err != nil {
 		return err
 	}
+	t1 := time.Now()
 	// Users in a stride across the table, none twice in a run of < 1M.
 	email := knownEmail(int(h.next.Add(1)*7919) % h.users)
 	if err := b.identify("", csrf, email); err != nil {
 		return err
 	}
+	t2 := time.Now()
 	status, loc, body, err := b.do(http.MethodPost, "/login", url.Values{"authRequest": {""}, "csrf": {csrf}, "email": {email}, "password": {pw}})
 	if err != nil {
 		return err
 	}
+	h.steps[0].Add(int64(t1.Sub(t0)))
+	h.steps[1].Add(int64(t2.Sub(t1)))
+	h.steps[2].Add(int64(time.Since(t2)))
+	h.stepN.Add(1)
 	if status != http.StatusSeeOther || loc != "/account" || b.cookies["gatehouse_session"] == "" {
 		return fmt.Errorf("POST /login %s: %d %q (session cookie %t) %.300s", email, status, loc, b.cookies["gatehouse_session"] != "", body)
 	}
