@@ -296,13 +296,13 @@ func run(c config) error {
 				cr, err = rateCell(c, c.conc, func(int) error {
 					_, err := password.Verify(pw, hash, password.Default)
 					return err
-				}, nil, func() []int { return nil })
+				}, nil, func() []int { return nil }, nil)
 			case "signin":
 				h.stepN.Store(0)
 				for i := range h.steps {
 					h.steps[i].Store(0)
 				}
-				cr, err = rateCell(c, c.conc, h.signIn, []int{srv.Process.Pid}, backends(admin, scratch))
+				cr, err = rateCell(c, c.conc, h.signIn, []int{srv.Process.Pid}, backends(admin, scratch), dbStatsOf(admin, scratch))
 			}
 			stop()
 			if err != nil {
@@ -314,8 +314,8 @@ func run(c config) error {
 				steps = fmt.Sprintf(" mean_ms GET_login=%.1f identify=%.1f POST_login=%.1f",
 					ms(time.Duration(h.steps[0].Load()))/n, ms(time.Duration(h.steps[1].Load()))/n, ms(time.Duration(h.steps[2].Load()))/n)
 			}
-			fmt.Printf("%-8s rps=%.2f ops=%d server_cpu_ms=%.1f pg_cpu_ms=%.1f driver_cpu_ms=%.1f%s\n",
-				cell, cr.rate, cr.ops, cr.serverCPU, cr.pgCPU, cr.selfCPU, steps)
+			fmt.Printf("%-8s rps=%.2f ops=%d server_cpu_ms=%.1f pg_cpu_ms=%.1f driver_cpu_ms=%.1f%s%s\n",
+				cell, cr.rate, cr.ops, cr.serverCPU, cr.pgCPU, cr.selfCPU, steps, cr.db)
 		}
 		fmt.Printf("ratio    signin/hash rate=%.3f; cpu per sign-in (server+postgres) / cpu per verify=%.3f\n",
 			res["signin"].rate/res["hash"].rate, (res["signin"].serverCPU+res["signin"].pgCPU)/res["hash"].selfCPU)
@@ -333,14 +333,14 @@ func run(c config) error {
 			k := keys[w+c.passkeyConc*(next[w]%perWorker)]
 			next[w]++
 			return h.passkeySignIn(k)
-		}, []int{srv.Process.Pid}, backends(admin, scratch))
+		}, []int{srv.Process.Pid}, backends(admin, scratch), dbStatsOf(admin, scratch))
 		stop()
 		if err != nil {
 			return fmt.Errorf("round %d, passkey: %w", r, err)
 		}
 		res["passkey"] = cr
-		fmt.Printf("%-8s rps=%.2f ops=%d c=%d server_cpu_ms=%.3f pg_cpu_ms=%.3f driver_cpu_ms=%.3f\n",
-			"passkey", cr.rate, cr.ops, c.passkeyConc, cr.serverCPU, cr.pgCPU, cr.selfCPU)
+		fmt.Printf("%-8s rps=%.2f ops=%d c=%d server_cpu_ms=%.3f pg_cpu_ms=%.3f driver_cpu_ms=%.3f%s\n",
+			"passkey", cr.rate, cr.ops, c.passkeyConc, cr.serverCPU, cr.pgCPU, cr.selfCPU, cr.db)
 		rounds = append(rounds, res)
 	}
 	summary(rounds)
@@ -635,14 +635,16 @@ func profileCell(c config, cell, pprofAddr string) (stop func(), err error) {
 type cellResult struct {
 	rate                      float64 // completed operations per second in the window
 	ops                       int
+	db                        string  // the database's counters per operation in the window, or ""
 	serverCPU, pgCPU, selfCPU float64 // ms of CPU per operation in the window
 }
 
 // rateCell runs op on c.conc workers for 1s of warm-up and c.dur of
-// measurement, and counts the operations completed in the window. CPU
+// measurement, and counts the operations completed in the window; with
+// stats, also the database's counters over the window. CPU
 // time is read at the window's edges: of the server processes (pids), of
 // the PostgreSQL backends pg names, and of this process.
-func rateCell(c config, conc int, op func(worker int) error, pids []int, pg func() []int) (cellResult, error) {
+func rateCell(c config, conc int, op func(worker int) error, pids []int, pg func() []int, stats func() (dbStats, error)) (cellResult, error) {
 	var done atomic.Int64
 	var stop atomic.Bool
 	var firstErr error
@@ -666,21 +668,36 @@ func rateCell(c config, conc int, op func(worker int) error, pids []int, pg func
 	}
 	time.Sleep(warmup)
 	pgPIDs := pg()
+	var d0, d1 dbStats
+	var dErr error
+	if stats != nil {
+		d0, dErr = stats()
+	}
 	s0, p0, self0, n0, t0 := procTicks(pids), procTicks(pgPIDs), selfCPU(), done.Load(), time.Now()
 	time.Sleep(c.dur)
 	s1, p1, self1, n1, t1 := procTicks(pids), procTicks(pgPIDs), selfCPU(), done.Load(), time.Now()
+	if stats != nil && dErr == nil {
+		d1, dErr = stats()
+	}
 	stop.Store(true)
 	wg.Wait()
 	if firstErr != nil {
 		return cellResult{}, firstErr
 	}
+	if dErr != nil {
+		return cellResult{}, dErr
+	}
 	n := n1 - n0
+	db := ""
+	if stats != nil {
+		db = perOp(d0, d1, n)
+	}
 	if n == 0 {
 		return cellResult{}, fmt.Errorf("no operation completed in %s", c.dur)
 	}
 	tick := 1000 / float64(clockTicks) // ms per tick
 	return cellResult{
-		rate: float64(n) / t1.Sub(t0).Seconds(), ops: int(n),
+		rate: float64(n) / t1.Sub(t0).Seconds(), ops: int(n), db: db,
 		serverCPU: float64(ticksUsed(s0, s1)) * tick / float64(n), pgCPU: float64(ticksUsed(p0, p1)) * tick / float64(n),
 		selfCPU: float64(self1-self0) / float64(time.Millisecond) / float64(n),
 	}, nil
@@ -718,6 +735,32 @@ func ticksUsed(before, after map[int]int64) int64 {
 		}
 	}
 	return n
+}
+
+// dbStats are the scratch database's counters in pg_stat_database:
+// committed transactions (every statement outside a transaction is one),
+// rows inserted, updated and deleted.
+type dbStats [4]int64
+
+func dbStatsOf(admin *pgx.Conn, db string) func() (dbStats, error) {
+	return func() (dbStats, error) {
+		var s dbStats
+		err := admin.QueryRow(context.Background(), `SELECT xact_commit, tup_inserted, tup_updated, tup_deleted
+			FROM pg_stat_database WHERE datname = $1`, db).Scan(&s[0], &s[1], &s[2], &s[3])
+		return s, err
+	}
+}
+
+// perOp is what the database counted between two readings, per
+// operation. PostgreSQL's backends report their counters when idle, at
+// most once a second, so both readings lag by up to that much; in a busy
+// cell the lags cancel. The pool's health checks are counted too.
+func perOp(before, after dbStats, ops int64) string {
+	if ops == 0 {
+		return ""
+	}
+	per := func(i int) float64 { return float64(after[i]-before[i]) / float64(ops) }
+	return fmt.Sprintf(" per_op xact_commit=%.2f tup_inserted=%.2f tup_updated=%.2f tup_deleted=%.2f", per(0), per(1), per(2), per(3))
 }
 
 // backends are the PostgreSQL backends connected to the scratch database:
