@@ -1,6 +1,5 @@
-// Command hosted measures the hosted sign-in pages against the real binary
-// on PostgreSQL, for docs/BENCHMARKS.md ("Hosted sign-in", issue 9
-// "Performance"):
+// Command hosted measures the hosted sign-in pages of the real binary on
+// PostgreSQL, for docs/BENCHMARKS.md ("Issue 9: hosted sign-in pages"):
 //
 //   - identify: the identifier step (POST /login/identify: an email in, the
 //     page of ways to sign in out) with 1,000,000 users in the database,
@@ -20,22 +19,23 @@
 //     assertion of a software ES256 authenticator), completed per second.
 //
 //     go run ./bench/hosted
-//     BENCH_ROUNDS=5 BENCH_DURATION=10s go run ./bench/hosted
+//     BENCH_ROUNDS=3 BENCH_DURATION=10s go run ./bench/hosted
 //
 // Environment: GATEHOUSE_BENCH_PG (a PostgreSQL server URL without a
 // database name, default postgres://postgres@127.0.0.1:5432; a scratch
 // database is created and dropped), BENCH_USERS (1000000), BENCH_ROUNDS (5),
 // BENCH_DURATION (20s per rate cell, after 1s of warm-up), BENCH_IDENTIFY
 // (20000 requests per identify cell), BENCH_CONC (the server's hash slots,
-// 2 × CPUs, by default), BENCH_PROFILE (a directory: CPU profiles of round
-// 1's cells, hash.pprof of this process, signin.pprof and passkey.pprof of
-// the server,
-// built with bench/pprof's listener), BENCH_PASSKEY_CONC (browsers signing
-// in with passkeys at once, 16). The users are written with COPY into the table the
-// real migrations made (internal/database), every one with the same argon2id
-// hash of the bench password, made at the server's parameters. Linux only
-// (/proc for the CPU accounting). Results go to stdout, one line per cell,
-// then the medians over rounds.
+// 2 × CPUs, by default), BENCH_PASSKEY_CONC (browsers signing in with
+// passkeys at once, 16), BENCH_PROFILE (a directory for CPU profiles of
+// round 1's cells: hash.pprof of this process, signin.pprof and
+// passkey.pprof of the server, built with bench/pprof's listener).
+//
+// The users are written with COPY into the table the real migrations made
+// (internal/database), every one with the same argon2id hash of the bench
+// password, made at the server's parameters. Linux only (/proc for the CPU
+// accounting). Run it from the repository's root, which it builds.
+// Results go to stdout, one line per cell, then the medians over rounds.
 package main
 
 import (
@@ -86,8 +86,6 @@ type config struct {
 	dur         time.Duration
 	identifyN   int
 	conc        int
-	gogc        int
-	memLimitMB  int64
 	profile     string // a directory for CPU profiles of round 1's cells, or ""
 	passkeyConc int
 }
