@@ -83,6 +83,7 @@ func TestInterop(t *testing.T) {
 			s := startServer(t, bin, db)
 			t.Run("Go", func(t *testing.T) { runGoRP(t, s) })
 			t.Run("Node", func(t *testing.T) { runNodeRP(t, s) })
+			t.Run("Chromium", func(t *testing.T) { runChromium(t, s) })
 			// Last: waits until the token issued at seeding has expired.
 			t.Run("ExpiredAccessToken", func(t *testing.T) { testExpiredAccessToken(t, s) })
 		})

@@ -196,18 +196,41 @@ func factorLoginMethod(method string) (LoginMethod, bool) {
 	return "", false
 }
 
-// kindOf groups methods that prove the same thing: two connections'
-// sign-ins are one kind of factor, as are the two kinds of passkey. Every
-// other method is a kind of its own: an authenticator app's code ("otp")
-// or a recovery code ("rc") after a password makes two.
+// kindOf groups methods (RFC 8176 amr values, and Gatehouse's own) that
+// prove the same thing: two connections' sign-ins are one kind of factor,
+// as are the two kinds of passkey, the things a person knows (a password,
+// a PIN, answers) and the parts of a person (a fingerprint, a face…).
+// Every other method is a kind of its own: an authenticator app's code
+// ("otp"), a recovery code ("rc") or an emailed code or link ("email")
+// after a password makes two, and so does an emailed link and an
+// authenticator app's code, each a different thing the person holds.
 func kindOf(method string) string {
 	switch {
 	case strings.HasPrefix(method, FactorSSOPrefix):
 		return "sso"
 	case method == FactorHardwareKey || method == FactorSoftwareKey:
 		return "passkey"
+	case method == FactorPassword || method == "pin" || method == "kba":
+		return "knowledge"
+	case method == "fpt" || method == "face" || method == "iris" || method == "retina" || method == "vbm":
+		return "inherence"
 	}
 	return method
+}
+
+// MultiFactor reports whether the methods of amr are of at least two
+// kinds (kindOf), or an upstream identity provider asserted "mfa": the one
+// rule for what counts as multi-factor, which LoginPolicy requires and the
+// provider's acr states.
+func MultiFactor(amr []string) bool {
+	kinds := map[string]bool{}
+	for _, m := range amr {
+		if m == "mfa" {
+			return true
+		}
+		kinds[kindOf(m)] = true
+	}
+	return len(kinds) >= 2
 }
 
 // FactorsOf are the factors of a session: its methods, proven at its

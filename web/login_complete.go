@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
@@ -109,7 +110,11 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 		return
 	}
 	if isDirect(req) {
-		// No application to hand back to: the account page.
+		// No application to hand back to: the account page. The provider
+		// writes user.login for an application's sign-in; a direct one is
+		// recorded here, with the same metadata.
+		w.audit(ctx, r, auditEvent{action: actionLogin, user: u.ID, metadata: map[string]any{
+			"session_id": string(s.ID), "amr": s.Amr, "auth_time": s.AuthTime.UTC().Format(time.RFC3339)}})
 		w.cfg.Logger.InfoContext(ctx, "direct sign-in completed", "user", u.ID, "session", s.ID)
 		http.Redirect(rw, r, accountPath, http.StatusSeeOther)
 		return

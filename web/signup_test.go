@@ -86,6 +86,11 @@ func TestSignupThenSignIn(t *testing.T) {
 		id := e.flow.add(LoginRequest{FirstParty: true})
 		wantRedirect(t, e.browser().login(id, "ada@example.com", "correct horse battery"), id)
 
+		if evs := e.audits("user.login"); len(evs) != 2 || evs[0].Actor != string(u.ID) || evs[0].Metadata["session_id"] == nil ||
+			evs[0].Metadata["client_id"] != nil {
+			t.Errorf("user.login events (the direct sign-up's, then the application's): %+v", evs)
+		}
+
 		// The funnel counted each step once.
 		counts := map[string]int64{}
 		for _, c := range e.client.FunnelCount.Query().AllX(sys(t.Context())) {

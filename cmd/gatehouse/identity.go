@@ -118,7 +118,7 @@ var _ web.Flow = (*provider.Provider)(nil)
 
 // routeIdentity mounts the provider's endpoints and the hosted login.
 func (b *backend) routeIdentity(mux *http.ServeMux, p *provider.Provider, cfg *config.Config, logger *slog.Logger, th *throttle, msg *messaging) error {
-	pages, err := web.New(web.Config{Flow: p, Client: b.client, Tenants: b.tenants, Issuer: cfg.Issuer, Logger: logger,
+	pages, err := web.New(web.Config{Flow: p, Client: b.client, Tenants: b.tenants, Issuer: cfg.Issuer, Logger: logger, PasswordParams: b.params,
 		Limiter: th.limiter, DeviceKeys: b.deviceKeys, Mailer: msg})
 	if err != nil {
 		return fmt.Errorf("hosted pages: %w", err)

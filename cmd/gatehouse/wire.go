@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/database"
 	"github.com/gatehouse-id/gatehouse/internal/i18n"
 	"github.com/gatehouse-id/gatehouse/internal/mail"
+	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/internal/seal"
 	"github.com/gatehouse-id/gatehouse/tenants"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
@@ -31,6 +32,8 @@ type backend struct {
 	db      *database.DB
 	client  *ent.Client
 	tenants *tenants.Service
+	// params are the argon2id costs (GATEHOUSE_PASSWORD_*).
+	params password.Params
 	// deviceKeys sign the hosted pages' device cookies, one derived from
 	// each master key by openProvider (deviceKeys); the first signs.
 	deviceKeys [][]byte
@@ -63,7 +66,13 @@ func openBackend(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 		return nil, err
 	}
 	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
-	return &backend{db: db, client: client, tenants: tenants.NewService(client)}, nil
+	params := password.Params{Memory: uint32(cfg.PasswordMemoryKiB), Iterations: uint32(cfg.PasswordIterations),
+		Parallelism: uint8(cfg.PasswordParallelism), SaltLen: password.Default.SaltLen, KeyLen: password.Default.KeyLen}
+	if err := params.Validate(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return &backend{db: db, client: client, params: params, tenants: tenants.NewService(client, tenants.WithPasswordParams(params))}, nil
 }
 
 // sealWith gives the domain service the sealer of the master keys, for
@@ -71,7 +80,7 @@ func openBackend(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 // calls it with the sealer of the signing keys, before anything uses the
 // service.
 func (b *backend) sealWith(sealer *seal.Sealer) {
-	b.tenants = tenants.NewService(b.client, tenants.WithSealer(sealer))
+	b.tenants = tenants.NewService(b.client, tenants.WithSealer(sealer), tenants.WithPasswordParams(b.params))
 }
 
 // Close closes the database (the ent client shares its pool).

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/gatehouse-id/gatehouse/federation"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // Authentication context class references (OIDC Core §2 acr) this provider
@@ -11,8 +12,7 @@ import (
 // strongest last. ACRSingleFactor: the user proved one factor, e.g. a
 // password alone or a federated sign-in whose upstream reported no more.
 // ACRMultiFactor: the user proved factors of at least two kinds
-// (knowledge, possession, inherence; RFC 8176), e.g. a password and a
-// one-time code, or a passkey with user verification.
+// (tenants.MultiFactor), e.g. a password and a one-time code.
 const (
 	ACRSingleFactor = federation.ACRSingleFactor
 	ACRMultiFactor  = federation.ACRMultiFactor
@@ -24,32 +24,11 @@ var acrValues = []string{ACRSingleFactor, ACRMultiFactor}
 // acrRank orders ACRs by strength; unknown values rank -1.
 func acrRank(acr string) int { return slices.Index(acrValues, acr) }
 
-// factorKinds maps RFC 8176 amr values to the kind of factor they prove.
-var factorKinds = map[string]string{
-	"pwd": "knowledge", "pin": "knowledge", "kba": "knowledge",
-	"otp": "possession", "hwk": "possession", "swk": "possession", "sms": "possession",
-	"tel": "possession", "sc": "possession",
-	// Gatehouse's own: a recovery code (tenants.FactorRecoveryCode), a
-	// look-up secret the user holds (NIST SP 800-63B).
-	"rc":  "possession",
-	"fpt": "inherence", "face": "inherence", "iris": "inherence", "retina": "inherence",
-	"vbm": "inherence",
-}
-
-// acrFromAMR is the ACR the methods in amr establish: multi-factor for
-// "mfa" or two kinds of factor, single-factor otherwise. A pure function
-// of its input (policy decision, STYLE §5).
+// acrFromAMR is the ACR the methods in amr establish: multi-factor when
+// tenants.MultiFactor says so (the rule LoginPolicy requires), single-factor
+// otherwise. A pure function of its input (policy decision, STYLE §5).
 func acrFromAMR(amr []string) string {
-	kinds := map[string]bool{}
-	for _, m := range amr {
-		if m == "mfa" {
-			return ACRMultiFactor
-		}
-		if k := factorKinds[m]; k != "" {
-			kinds[k] = true
-		}
-	}
-	if len(kinds) >= 2 {
+	if tenants.MultiFactor(amr) {
 		return ACRMultiFactor
 	}
 	return ACRSingleFactor

@@ -29,8 +29,10 @@ func TestEffectiveACR(t *testing.T) {
 		{"", nil, ACRSingleFactor, true},
 		{"", []string{"hwk"}, ACRSingleFactor, true},
 		{"", []string{"pwd", "otp"}, ACRMultiFactor, true},
-		{"", []string{"pwd", "rc"}, ACRMultiFactor, true}, // a recovery code is a possession factor
-		{"", []string{"otp", "rc"}, ACRSingleFactor, true},
+		{"", []string{"pwd", "rc"}, ACRMultiFactor, true},    // a recovery code is a possession factor
+		{"", []string{"otp", "rc"}, ACRMultiFactor, true},    // two things held (no first factor: LoginPolicy never completes it)
+		{"", []string{"email", "otp"}, ACRMultiFactor, true}, // an emailed link and an authenticator app
+		{"", []string{"hwk", "swk"}, ACRSingleFactor, true},  // two passkeys are one kind
 		{"", []string{"hwk", "pin"}, ACRMultiFactor, true},
 		{"", []string{"mfa"}, ACRMultiFactor, true},
 		{"", []string{"pwd", "pin"}, ACRSingleFactor, true}, // two of one kind

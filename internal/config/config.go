@@ -73,6 +73,12 @@ type Config struct {
 	// PasswordConcurrency bounds concurrent argon2id computations on this
 	// node; 0 means twice the CPU count.
 	PasswordConcurrency int
+	// PasswordMemoryKiB, PasswordIterations and PasswordParallelism are the
+	// argon2id costs new hashes are made with; a sign-in whose stored hash
+	// is weaker is rehashed with them (internal/password.Params).
+	PasswordMemoryKiB   int
+	PasswordIterations  int
+	PasswordParallelism int
 
 	// labels names where each field's value came from (flag or variable),
 	// so that a problem points at what the operator actually typed.
@@ -229,6 +235,15 @@ var settings = []setting{
 	{Var{"GATEHOUSE_PASSWORD_CONCURRENCY", "password-concurrency", "2 × CPU count",
 		"how many argon2id password hashes (64 MiB each) may run at once on this node (`n`, 1 to 1024); more wait up to 2s, then get 503 / RATE_LIMITED"},
 		wholeNumber(1, 1024, func(c *Config) *int { return &c.PasswordConcurrency })},
+	{Var{"GATEHOUSE_PASSWORD_MEMORY_KIB", "password-memory-kib", "65536",
+		"argon2id memory per password hash, in KiB (`n`, 19456 to 1048576); raising it rehashes each password at its next sign-in"},
+		wholeNumber(19456, 1<<20, func(c *Config) *int { return &c.PasswordMemoryKiB })},
+	{Var{"GATEHOUSE_PASSWORD_ITERATIONS", "password-iterations", "3",
+		"argon2id passes per password hash (`n`, 1 to 10); raising it rehashes each password at its next sign-in"},
+		wholeNumber(1, 10, func(c *Config) *int { return &c.PasswordIterations })},
+	{Var{"GATEHOUSE_PASSWORD_PARALLELISM", "password-parallelism", "2",
+		"argon2id lanes per password hash (`n`, 1 to 16)"},
+		wholeNumber(1, 16, func(c *Config) *int { return &c.PasswordParallelism })},
 }
 
 // boolFlags names the flags of boolean settings, which may stand alone
@@ -317,6 +332,8 @@ func (l *Loader) Load() (*Config, error) {
 		ShutdownTimeout:  DefaultShutdownTimeout,
 		DatabaseMaxConns: DefaultDatabaseMaxConns,
 		labels:           make(map[string]string),
+
+		PasswordMemoryKiB: 64 * 1024, PasswordIterations: 3, PasswordParallelism: 2,
 	}
 	var problems []problem
 	given := make(map[string]bool)

@@ -378,3 +378,21 @@ func TestMasterKey(t *testing.T) {
 		t.Fatal("--master-key was accepted on the command line")
 	}
 }
+
+// The argon2id costs default to password.Default's and take a range each.
+func TestPasswordCosts(t *testing.T) {
+	c, err := load(t, map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PasswordMemoryKiB != 64*1024 || c.PasswordIterations != 3 || c.PasswordParallelism != 2 {
+		t.Errorf("defaults %d KiB, %d, %d", c.PasswordMemoryKiB, c.PasswordIterations, c.PasswordParallelism)
+	}
+	c, err = load(t, map[string]string{"GATEHOUSE_PASSWORD_MEMORY_KIB": "131072", "GATEHOUSE_PASSWORD_ITERATIONS": "4"}, "--password-parallelism", "4")
+	if err != nil || c.PasswordMemoryKiB != 131072 || c.PasswordIterations != 4 || c.PasswordParallelism != 4 {
+		t.Errorf("set: %+v %v", c, err)
+	}
+	if _, err := load(t, map[string]string{"GATEHOUSE_PASSWORD_MEMORY_KIB": "1024"}); err == nil || !strings.Contains(err.Error(), "GATEHOUSE_PASSWORD_MEMORY_KIB") {
+		t.Errorf("1 MiB: %v", err)
+	}
+}
