@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,7 +150,7 @@ func runChromium(t *testing.T, s *Server) {
 				t.Fatalf("%d recovery codes shown, want 10", len(codes))
 			}
 		}, oauth2.SetAuthURLParam("acr_values", "urn:gatehouse:acr:mfa"))
-		if c := claimsOf(t, idt); c.ACR != "urn:gatehouse:acr:mfa" || !contains(c.AMR, "otp") {
+		if c := claimsOf(t, idt); c.ACR != "urn:gatehouse:acr:mfa" || !slices.Contains(c.AMR, "otp") {
 			t.Errorf("claims %+v after setting up the app, want acr mfa with otp", c)
 		}
 	})
@@ -229,15 +230,6 @@ func waitLocation(t *testing.T, ctx context.Context, ok func(string) bool) strin
 	body, _ := chromedp.Run(ctx, chromedp.Text(`body`))
 	t.Fatalf("still at %s:\n%.600s", loc, body)
 	return ""
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 var (

@@ -158,6 +158,7 @@ func (s *Service) PendingTOTP(ctx context.Context, userID, credID pulid.ID) (TOT
 // user's, confirmed already or older than totpEnrollmentLifetime is an
 // InputError.
 func (s *Service) ConfirmTOTP(ctx context.Context, userID, credID pulid.ID, code string) (bool, error) {
+	defer policyMemoFrom(ctx).forgetEnrolled(userID)
 	sys := viewer.SystemContext(ctx)
 	c, key, err := s.totpKey(sys, userID, credID)
 	if err != nil {
@@ -301,6 +302,7 @@ func (s *Service) RenameTOTP(ctx context.Context, userID, credID pulid.ID, name 
 // with a ForbiddenError while an organization where the user is an
 // active member requires multi-factor authentication.
 func (s *Service) RemoveTOTP(ctx context.Context, userID, credID pulid.ID) error {
+	defer policyMemoFrom(ctx).forgetEnrolled(userID)
 	sys := viewer.SystemContext(ctx)
 	return s.inTx(sys, func(tx *ent.Tx) error {
 		c, err := tx.TOTPCredential.Query().Where(totpcredential.ID(credID), totpcredential.UserID(userID)).Only(sys)
@@ -509,12 +511,20 @@ func (s *Service) SecondFactors(ctx context.Context, userID pulid.ID) (SecondFac
 // SecondFactorEnrolled reports whether userID has enrolled a second
 // factor that every sign-in must then ask for (LoginInput.
 // SecondFactorEnrolled): a confirmed authenticator app. One indexed query.
+//
+// Like LoginPolicies, it answers from the request's memo
+// (WithLoginPolicyMemo) when there is one.
 func (s *Service) SecondFactorEnrolled(ctx context.Context, userID pulid.ID) (bool, error) {
+	memo := policyMemoFrom(ctx)
+	if enrolled, ok := memo.getEnrolled(userID); ok {
+		return enrolled, nil
+	}
 	n, err := s.client.TOTPCredential.Query().
 		Where(totpcredential.UserID(userID), totpcredential.ConfirmedAtNotNil()).Limit(1).Count(viewer.SystemContext(ctx))
 	if err != nil {
 		return false, fmt.Errorf("find second factors: %w", err)
 	}
+	memo.putEnrolled(userID, n > 0)
 	return n > 0, nil
 }
 

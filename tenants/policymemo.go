@@ -24,12 +24,16 @@ type policyKey struct{ user, org pulid.ID }
 type policyMemo struct {
 	mu sync.Mutex
 	m  map[policyKey][]*ent.OrganizationPolicy
+	// enrolled memoizes SecondFactorEnrolled, the other fact the pages
+	// decide on twice in one request; a change to the user's factors in
+	// the request forgets it.
+	enrolled map[pulid.ID]bool
 }
 
 // WithLoginPolicyMemo returns ctx carrying an empty memo of the login
 // policies read while handling one request.
 func WithLoginPolicyMemo(ctx context.Context) context.Context {
-	return context.WithValue(ctx, policyMemoKey{}, &policyMemo{m: map[policyKey][]*ent.OrganizationPolicy{}})
+	return context.WithValue(ctx, policyMemoKey{}, &policyMemo{m: map[policyKey][]*ent.OrganizationPolicy{}, enrolled: map[pulid.ID]bool{}})
 }
 
 func policyMemoFrom(ctx context.Context) *policyMemo {
@@ -54,4 +58,33 @@ func (m *policyMemo) put(k policyKey, ps []*ent.OrganizationPolicy) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.m[k] = ps
+}
+
+func (m *policyMemo) getEnrolled(user pulid.ID) (enrolled, ok bool) {
+	if m == nil {
+		return false, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	enrolled, ok = m.enrolled[user]
+	return enrolled, ok
+}
+
+func (m *policyMemo) putEnrolled(user pulid.ID, enrolled bool) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.enrolled[user] = enrolled
+}
+
+// forgetEnrolled drops what the memo knows of user's second factors.
+func (m *policyMemo) forgetEnrolled(user pulid.ID) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.enrolled, user)
 }

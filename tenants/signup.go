@@ -55,13 +55,16 @@ func (s *Service) StartSignup(ctx context.Context, in SignupInput) (SignupStarte
 	data := map[string]string{}
 	if in.Password != "" {
 		// A new account belongs to no organization: the instance's minimum,
-		// with the address as context (CheckNewPassword).
-		if err := checkNewPassword(in.Password, DefaultPasswordMinLength, email); err != nil {
-			return SignupStarted{}, err
-		}
+		// with the address as context. hashPassword applies every rule but
+		// an organization's minimum, which it leaves to checkPassword and
+		// which for a new account is the instance's: a password too short
+		// for it comes back unhashed.
 		pw, err := s.hashPassword(in.Password, email)
 		if err != nil {
 			return SignupStarted{}, err
+		}
+		if pw.hash == "" {
+			return SignupStarted{}, checkNewPassword(in.Password, DefaultPasswordMinLength, email)
 		}
 		data[challengeDataPasswordHash] = pw.hash
 	}

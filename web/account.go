@@ -110,26 +110,11 @@ func (w *Web) showAccount(rw http.ResponseWriter, r *http.Request, s *ent.Sessio
 // or every one but this (session=others), or all (session=all, which
 // signs this browser out too).
 func (w *Web) postRevokeSession(rw http.ResponseWriter, r *http.Request) {
-	if !w.parseForm(rw, r) {
+	s, u, ok := w.accountForm(rw, r, false)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	s, u, err := w.currentSession(ctx, r)
-	if err != nil {
-		w.fail(rw, r, err)
-		return
-	}
-	if s == nil {
-		w.renderError(rw, r, http.StatusUnauthorized, msgSessionEnded)
-		return
-	}
-	if !w.checkCSRF(r, func(token string) string { return accountField(token, s) }) {
-		w.cfg.Logger.InfoContext(ctx, "account csrf check failed", "session", s.ID, "ip", httpserver.ClientIP(r))
-		w.audit(ctx, r, auditEvent{action: "session.revoke.failed", user: u.ID,
-			metadata: map[string]any{"reason": reasonCSRF, "path": r.URL.Path}})
-		w.renderError(rw, r, http.StatusForbidden, msgFormExpired)
-		return
-	}
 	var targets []pulid.ID
 	switch which := r.PostFormValue("session"); which {
 	case "all", "others":
@@ -279,14 +264,10 @@ func (w *Web) postEmailChangeCode(rw http.ResponseWriter, r *http.Request) {
 // postEmailChangeLink spends the new address's link, in a browser signed
 // in as the account that asked.
 func (w *Web) postEmailChangeLink(rw http.ResponseWriter, r *http.Request) {
-	if !w.parseForm(rw, r) {
+	if !w.linkForm(rw, r) {
 		return
 	}
 	ctx := r.Context()
-	if !w.checkCSRF(r, func(token string) string { return csrfField(token, linkCSRFSubject) }) {
-		w.renderError(rw, r, http.StatusForbidden, msgFormExpired)
-		return
-	}
 	s, u, err := w.currentSession(ctx, r)
 	if err != nil {
 		w.fail(rw, r, err)

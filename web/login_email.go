@@ -147,29 +147,42 @@ func (w *Web) getEmailLink(rw http.ResponseWriter, r *http.Request) {
 // to no authorization request.
 const linkCSRFSubject = "email-link"
 
-// postedLink checks an emailed link's form and spends its token for
-// purpose. The challenge's authorization request is continued when it is
-// still pending; otherwise the sign-in is a direct one.
-func (w *Web) postedLink(rw http.ResponseWriter, r *http.Request, purpose tenants.EmailPurpose) (*LoginRequest, *ent.EmailChallenge, bool) {
+// linkForm checks the form of an emailed link's page (emailLinkPage,
+// resetPage): its CSRF field, and the client network's allowance of typed
+// codes, as a link is a guessable secret too. It answers itself when it
+// returns false.
+func (w *Web) linkForm(rw http.ResponseWriter, r *http.Request) bool {
 	if !w.parseForm(rw, r) {
-		return nil, nil, false
+		return false
 	}
 	ctx := r.Context()
 	direct := directRequest()
 	if !w.checkCSRF(r, func(token string) string { return csrfField(token, linkCSRFSubject) }) {
 		w.loginFailed(ctx, r, direct, "", reasonCSRF)
 		w.renderError(rw, r, http.StatusForbidden, msgFormExpired)
-		return nil, nil, false
+		return false
 	}
 	if wait, err := w.reserveCode(r); err != nil {
 		w.fail(rw, r, err)
-		return nil, nil, false
+		return false
 	} else if wait > 0 {
 		msg := tooMany(rw, wait)
 		w.loginFailed(ctx, r, direct, "", reasonThrottled)
 		w.renderErrorText(rw, r, http.StatusTooManyRequests, msg)
+		return false
+	}
+	return true
+}
+
+// postedLink checks an emailed link's form and spends its token for
+// purpose. The challenge's authorization request is continued when it is
+// still pending; otherwise the sign-in is a direct one.
+func (w *Web) postedLink(rw http.ResponseWriter, r *http.Request, purpose tenants.EmailPurpose) (*LoginRequest, *ent.EmailChallenge, bool) {
+	if !w.linkForm(rw, r) {
 		return nil, nil, false
 	}
+	ctx := r.Context()
+	direct := directRequest()
 	ch, why, err := w.cfg.Tenants.RedeemEmailLink(ctx, purpose, r.PostFormValue("token"))
 	if err != nil {
 		w.fail(rw, r, err)

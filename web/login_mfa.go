@@ -208,12 +208,10 @@ func (w *Web) postMFA(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if wait > 0 {
-		secs := int((wait + time.Second - 1) / time.Second)
-		rw.Header().Set("Retry-After", strconv.Itoa(secs))
-		w.cfg.Logger.InfoContext(ctx, "second factor throttled", "auth_request", req.ID, "user", u.ID, "retry_after", secs)
+		msg := tooMany(rw, wait)
+		w.cfg.Logger.InfoContext(ctx, "second factor throttled", "auth_request", req.ID, "user", u.ID, "retry_after", wait)
 		w.loginFailed(ctx, r, req, u.ID, reasonThrottled)
-		w.askSecondFactor(rw, r, req, u, recovery, http.StatusTooManyRequests,
-			say("page.error.too_many", "wait", waitText(secs)))
+		w.askSecondFactor(rw, r, req, u, recovery, http.StatusTooManyRequests, msg)
 		return
 	}
 	var good bool

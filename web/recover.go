@@ -105,25 +105,11 @@ func (w *Web) getRecoverLink(rw http.ResponseWriter, r *http.Request) {
 // postRecoverLink sets the new password and signs in with the address
 // the link proved.
 func (w *Web) postRecoverLink(rw http.ResponseWriter, r *http.Request) {
-	if !w.parseForm(rw, r) {
+	if !w.linkForm(rw, r) {
 		return
 	}
 	ctx := r.Context()
 	direct := directRequest()
-	if !w.checkCSRF(r, func(token string) string { return csrfField(token, linkCSRFSubject) }) {
-		w.loginFailed(ctx, r, direct, "", reasonCSRF)
-		w.renderError(rw, r, http.StatusForbidden, msgFormExpired)
-		return
-	}
-	if wait, err := w.reserveCode(r); err != nil {
-		w.fail(rw, r, err)
-		return
-	} else if wait > 0 {
-		msg := tooMany(rw, wait)
-		w.loginFailed(ctx, r, direct, "", reasonThrottled)
-		w.renderErrorText(rw, r, http.StatusTooManyRequests, msg)
-		return
-	}
 	token := r.PostFormValue("token")
 	u, ch, why, err := w.cfg.Tenants.ResetPassword(ctx, token, r.PostFormValue("password"))
 	var invalid *tenants.InputError

@@ -54,10 +54,8 @@ func (w *Web) reserveAttempt(rw http.ResponseWriter, r *http.Request, req *Login
 		return nil, false
 	}
 	if wait > 0 {
-		secs := int((wait + time.Second - 1) / time.Second)
-		rw.Header().Set("Retry-After", strconv.Itoa(secs))
-		page.Error = say("page.error.too_many", "wait", waitText(secs))
-		w.cfg.Logger.InfoContext(ctx, "login throttled", "auth_request", req.ID, "ip", httpserver.ClientIP(r), "retry_after", secs)
+		page.Error = tooMany(rw, wait)
+		w.cfg.Logger.InfoContext(ctx, "login throttled", "auth_request", req.ID, "ip", httpserver.ClientIP(r), "retry_after", wait)
 		w.loginThrottled(ctx, r, req, email)
 		w.renderLogin(rw, r, http.StatusTooManyRequests, page)
 		return nil, false
