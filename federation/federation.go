@@ -110,6 +110,10 @@ type Identity struct {
 	FamilyName    string
 	// Groups the upstream says the person is in, for role mapping.
 	Groups []string
+	// Attributes are every attribute (SAML) or claim (OIDC) the upstream
+	// sent, by name, each with its values as text: the source of custom
+	// mappings into user metadata and of a connection's test results.
+	Attributes map[string][]string
 	// AMR are the methods the upstream says it used; trusted only when the
 	// connection is configured to trust them (SECURITY-CHECKLIST ATO-05 i).
 	AMR []string
