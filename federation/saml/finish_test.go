@@ -12,9 +12,9 @@ import (
 // IdP's published certificates (SAML-05 d).
 func TestFinishAcceptsEachSigningMode(t *testing.T) {
 	for _, tc := range []struct {
-		name               string
+		name                string
 		response, assertion bool
-		key                string
+		key                 string
 	}{
 		{"assertion signed", false, true, "idp"},
 		{"response signed", true, false, "idp"},
@@ -104,7 +104,9 @@ func TestFinishRejectsMisaddressed(t *testing.T) {
 		edit func(o *resp, f *fixture)
 		code string
 	}{
-		{"audience of tenant B", func(o *resp, _ *fixture) { o.audience = []string{"https://auth.gatehouse.test/sso/saml/conn_B/metadata"} }, CodeAudienceMismatch},
+		{"audience of tenant B", func(o *resp, _ *fixture) {
+			o.audience = []string{"https://auth.gatehouse.test/sso/saml/conn_B/metadata"}
+		}, CodeAudienceMismatch},
 		{"no AudienceRestriction", func(o *resp, _ *fixture) { o.noAudience = true }, CodeAudienceMismatch},
 		{"recipient of tenant B", func(o *resp, _ *fixture) { o.recipient = "https://auth.gatehouse.test/sso/saml/conn_B/acs" }, CodeRecipientMismatch},
 		{"destination of tenant B", func(o *resp, _ *fixture) {
