@@ -386,3 +386,12 @@ func wantCode(t testing.TB, err error, code string) {
 		t.Fatalf("rejection %q (%v); want %q", got, err, code)
 	}
 }
+
+func mustBase64(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -96,6 +96,7 @@ func precheck(raw []byte) (shape, *Rejection) {
 	ids := map[string]bool{}
 	var statusCodes []string
 	inKeyInfoCert := false
+	inSignature := 0
 	var certText strings.Builder
 	for {
 		tok, err := d.Token()
@@ -118,7 +119,7 @@ func precheck(raw []byte) (shape, *Rejection) {
 			if len(stack) > 0 {
 				parent = stack[len(stack)-1]
 			}
-			if r := checkElement(&s, t, parent, len(stack), ids); r != nil {
+			if r := checkElement(&s, t, parent, len(stack), inSignature > 0, ids); r != nil {
 				return s, r
 			}
 			switch t.Name {
@@ -131,6 +132,8 @@ func precheck(raw []byte) (shape, *Rejection) {
 				if parent != nil && parent.name == (xml.Name{Space: nsProtocol, Local: "Status"}) {
 					statusCodes = append(statusCodes, attr(t, "Value"))
 				}
+			case xml.Name{Space: nsDSig, Local: "Signature"}:
+				inSignature++
 			case xml.Name{Space: nsDSig, Local: "X509Certificate"}:
 				inKeyInfoCert = true
 				certText.Reset()
@@ -139,6 +142,9 @@ func precheck(raw []byte) (shape, *Rejection) {
 		case xml.EndElement:
 			top := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
+			if top.name == (xml.Name{Space: nsDSig, Local: "Signature"}) {
+				inSignature--
+			}
 			if top.name == (xml.Name{Space: nsAssertion, Local: "Assertion"}) && top.signatures > 0 && top.issuers != 1 {
 				// GO-2026-6909: crewjam through v0.5.1 dereferenced the
 				// missing Issuer of a signed assertion.
@@ -193,8 +199,9 @@ func precheck(raw []byte) (shape, *Rejection) {
 }
 
 // checkElement applies the per-element rules to t, a child of parent at
-// depth.
-func checkElement(s *shape, t xml.StartElement, parent *frame, depth int, ids map[string]bool) *Rejection {
+// depth. Algorithms are checked inside a ds:Signature only: an
+// EncryptedKey's OAEP digest (SHA-1 by default) is not a signature.
+func checkElement(s *shape, t xml.StartElement, parent *frame, depth int, inSignature bool, ids map[string]bool) *Rejection {
 	if depth == 0 && t.Name != (xml.Name{Space: nsProtocol, Local: "Response"}) {
 		return reject(CodeMalformed, "root element is {%s}%s, not samlp:Response", t.Name.Space, t.Name.Local)
 	}
@@ -205,7 +212,7 @@ func checkElement(s *shape, t xml.StartElement, parent *frame, depth int, ids ma
 			}
 			ids[a.Value] = true
 		}
-		if a.Name.Space == "" && a.Name.Local == "Algorithm" && isAlgorithmElement(t.Name) && !allowedAlgorithms[a.Value] {
+		if a.Name.Space == "" && a.Name.Local == "Algorithm" && inSignature && isAlgorithmElement(t.Name) && !allowedAlgorithms[a.Value] {
 			return reject(CodeWeakAlgorithm, "%s algorithm %s is not allowed (RSA or ECDSA with SHA-256 or stronger, exclusive or inclusive c14n without comments)", t.Name.Local, a.Value)
 		}
 	}
