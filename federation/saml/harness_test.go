@@ -395,3 +395,5 @@ func mustBase64(t testing.TB, s string) []byte {
 	}
 	return b
 }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

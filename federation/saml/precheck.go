@@ -202,6 +202,16 @@ func precheck(raw []byte) (shape, *Rejection) {
 // depth. Algorithms are checked inside a ds:Signature only: an
 // EncryptedKey's OAEP digest (SHA-1 by default) is not a signature.
 func checkElement(s *shape, t xml.StartElement, parent *frame, depth int, inSignature bool, ids map[string]bool) *Rejection {
+	// A name that is not a namespace-well-formed QName (":a", "x:", "a:b:c")
+	// is read differently by encoding/xml and etree (SAML-11).
+	if !qname(t.Name) {
+		return reject(CodeMalformed, "element name %q is not a qualified name", t.Name.Local)
+	}
+	for _, a := range t.Attr {
+		if !qname(a.Name) {
+			return reject(CodeMalformed, "attribute name %q is not a qualified name", a.Name.Local)
+		}
+	}
 	if depth == 0 && t.Name != (xml.Name{Space: nsProtocol, Local: "Response"}) {
 		return reject(CodeMalformed, "root element is {%s}%s, not samlp:Response", t.Name.Space, t.Name.Local)
 	}
@@ -261,6 +271,10 @@ func checkElement(s *shape, t xml.StartElement, parent *frame, depth int, inSign
 		}
 	}
 	return nil
+}
+
+func qname(n xml.Name) bool {
+	return n.Local != "" && !strings.Contains(n.Local, ":")
 }
 
 func isAlgorithmElement(n xml.Name) bool {
