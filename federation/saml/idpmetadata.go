@@ -48,6 +48,9 @@ func ParseIdPMetadata(data []byte) (IdP, error) {
 	if err := xrv.Validate(bytes.NewReader(data)); err != nil {
 		return idp, fmt.Errorf("saml: IdP metadata is XML that does not survive an encoding/xml round trip: %w", err)
 	}
+	if err := checkQNames(data); err != nil {
+		return idp, fmt.Errorf("saml: IdP metadata: %w", err)
+	}
 	entities, err := metadataEntities(data)
 	if err != nil {
 		return idp, err
@@ -119,6 +122,32 @@ func ParseIdPMetadata(data []byte) (IdP, error) {
 		return idp, fmt.Errorf("saml: %s publishes no signing certificate", idp.EntityID)
 	}
 	return idp, nil
+}
+
+// checkQNames refuses element and attribute names that are not
+// namespace-well-formed (":a", "x:"): encoding/xml and etree read them
+// differently (SAML-11), and the round-trip validator lets them through.
+func checkQNames(data []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if t, ok := tok.(xml.StartElement); ok {
+			if !qname(t.Name) {
+				return fmt.Errorf("element name %q is not a qualified name", t.Name.Local)
+			}
+			for _, a := range t.Attr {
+				if !qname(a.Name) {
+					return fmt.Errorf("attribute name %q is not a qualified name (it does not survive an encoding/xml round trip)", a.Name.Local)
+				}
+			}
+		}
+	}
 }
 
 // metadataEntities are the EntityDescriptors in data, however deep in
