@@ -51,8 +51,7 @@ type testOP struct {
 	provider *op.Provider
 
 	mu        sync.Mutex
-	idToken   func(claims map[string]any)
-	signer    jose.Signer // re-signs a rewritten ID token; nil: the OP's own key
+	idToken   func(token string) (string, error)
 	userinfo  func(claims map[string]any)
 	discovery func(doc map[string]any)
 }
@@ -96,7 +95,7 @@ func (s opStorage) SetUserinfoFromRequest(ctx context.Context, info *zoidc.UserI
 // redirect). Its issuer is its loopback URL.
 func newTestOP(t testing.TB, redirect string) *testOP {
 	t.Helper()
-	o := &testOP{ClientID: "test-client", Secret: "test-secret-" + fmt.Sprint(len(redirect)), Redirect: redirect}
+	o := &testOP{ClientID: "test-client", Secret: "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz", Redirect: redirect}
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
@@ -165,7 +164,7 @@ func (o *testOP) rewrite(next http.Handler) http.Handler {
 		case o.provider.TokenEndpoint().Relative():
 			if idToken != nil {
 				fn = func(resp map[string]any) error {
-					tok, err := o.resign(resp["id_token"].(string), idToken)
+					tok, err := idToken(resp["id_token"].(string))
 					resp["id_token"] = tok
 					return err
 				}
@@ -205,9 +204,20 @@ func (o *testOP) rewrite(next http.Handler) http.Handler {
 	})
 }
 
-// resign applies fn to an ID token's claims and signs them again, with the
-// OP's key (and kid) unless the test set another signer.
-func (o *testOP) resign(token string, fn func(map[string]any)) (string, error) {
+// rewriteClaims makes the OP change its ID tokens' claims with fn and sign
+// them again, with signer (nil: the OP's own key and kid).
+func (o *testOP) rewriteClaims(signer jose.Signer, fn func(claims map[string]any)) {
+	o.set(func(o *testOP) {
+		o.idToken = func(token string) (string, error) { return o.resign(token, signer, fn) }
+	})
+}
+
+// reset puts the OP back to answering as it would.
+func (o *testOP) reset() {
+	o.set(func(o *testOP) { o.idToken, o.userinfo, o.discovery = nil, nil, nil })
+}
+
+func (o *testOP) resign(token string, signer jose.Signer, fn func(map[string]any)) (string, error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
 		return "", fmt.Errorf("id_token has %d parts", len(parts))
@@ -227,9 +237,6 @@ func (o *testOP) resign(token string, fn func(map[string]any)) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	o.mu.Lock()
-	signer := o.signer
-	o.mu.Unlock()
 	if signer == nil {
 		if signer, err = o.ownSigner(); err != nil {
 			return "", err
@@ -334,3 +341,5 @@ func browser(t testing.TB, start, callback, button string) *url.URL {
 	t.Fatalf("browser: no redirect to %s", callback)
 	return nil
 }
+
+func copyBody(w io.Writer, resp *http.Response) (int64, error) { return io.Copy(w, resp.Body) }
