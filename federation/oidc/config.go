@@ -23,6 +23,9 @@ const (
 	// defaultTimeout bounds each call to the provider when the caller's
 	// client has no timeout of its own.
 	defaultTimeout = 10 * time.Second
+	// finishTimeout bounds Finish's calls to the provider together (token,
+	// JWKS, userinfo).
+	finishTimeout = 20 * time.Second
 )
 
 // DefaultScopes are requested when Config.Scopes is empty.

@@ -27,10 +27,17 @@ func (c *Connector) Finish(ctx context.Context, r *http.Request, state []byte) (
 	if err != nil {
 		return federation.Identity{}, err
 	}
+	if r == nil || r.URL == nil {
+		return federation.Identity{}, reject(CodeMalformedResponse, "no callback request")
+	}
 	q, err := c.callback(r, tx)
 	if err != nil {
 		return federation.Identity{}, err
 	}
+	// One bound for the token, JWKS and userinfo calls together, so a
+	// slow provider holds one sign-in, not a page's worth (REL-09).
+	ctx, cancel := context.WithTimeout(ctx, finishTimeout)
+	defer cancel()
 	tokens, err := rp.CodeExchange[*zoidc.IDTokenClaims](ctx, q.code, c.party, rp.WithCodeVerifier(tx.Verifier))
 	if err != nil {
 		return federation.Identity{}, rejectErr(CodeExchangeFailed, err, "redeeming the code at %s", c.doc.TokenEndpoint)
@@ -40,14 +47,14 @@ func (c *Connector) Finish(ctx context.Context, r *http.Request, state []byte) (
 	if err != nil {
 		return federation.Identity{}, err
 	}
+	if err := c.checkRequired(tok.raw); err != nil {
+		return federation.Identity{}, err
+	}
 	var info map[string]any
 	if c.userinfo != "" && tokens.AccessToken != "" {
 		if info, err = c.fetchUserinfo(ctx, tokens.Type(), tokens.AccessToken, tok.claims.Subject); err != nil {
 			return federation.Identity{}, err
 		}
-	}
-	if err := c.checkRequired(tok.raw); err != nil {
-		return federation.Identity{}, err
 	}
 	return c.identity(tok, info), nil
 }
