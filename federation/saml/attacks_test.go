@@ -29,15 +29,6 @@ var signingModes = []struct {
 	{"both signed", true, true},
 }
 
-func child(el *etree.Element, tag string) *etree.Element {
-	for _, c := range el.ChildElements() {
-		if c.Tag == tag {
-			return c
-		}
-	}
-	return nil
-}
-
 func assertionOf(doc *etree.Document) *etree.Element { return child(doc.Root(), "Assertion") }
 
 func setNameID(el *etree.Element, v string) {

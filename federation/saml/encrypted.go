@@ -92,3 +92,13 @@ func precheckDecrypted(plain []byte) (bool, *Rejection) {
 	}
 	return sh.assertionSigned, nil
 }
+
+// child is el's first child element with the local name tag.
+func child(el *etree.Element, tag string) *etree.Element {
+	for _, c := range el.ChildElements() {
+		if c.Tag == tag {
+			return c
+		}
+	}
+	return nil
+}
