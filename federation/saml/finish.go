@@ -166,8 +166,12 @@ func (c *Connector) checkSigned(raw []byte, sh shape) *Rejection {
 	return nil
 }
 
+// checkInResponseTo: an answer to a request names it (SAML Profiles
+// §4.1.4.2), and an unsolicited one names none.
 func checkInResponseTo(what, got, requestID string) *Rejection {
 	switch {
+	case requestID != "" && got == "":
+		return reject(CodeInResponseToMismatch, "%s has no InResponseTo, but answers request %q", what, requestID)
 	case requestID == "" && got != "":
 		return reject(CodeInResponseToMismatch, "unsolicited response whose %s InResponseTo is %q: an answer to some other request", what, got)
 	case requestID != "" && got != "" && got != requestID:

@@ -134,6 +134,8 @@ func TestFinishRejectsMisaddressed(t *testing.T) {
 		{"signed response without destination", func(o *resp, _ *fixture) { o.destination, o.signResponse = nil, true }, CodeDestinationMismatch},
 		{"InResponseTo of another request", func(o *resp, f *fixture) { _, other := f.begin(); o.inResponseTo = other }, CodeInResponseToMismatch},
 		{"assertion InResponseTo of another request", func(o *resp, f *fixture) { _, other := f.begin(); o.scdInResponse = &other }, CodeInResponseToMismatch},
+		{"solicited but naming no request", func(o *resp, _ *fixture) { o.inResponseTo = "" }, CodeInResponseToMismatch},
+		{"assertion naming no request", func(o *resp, _ *fixture) { empty := ""; o.scdInResponse = &empty }, CodeInResponseToMismatch},
 		{"issuer of another IdP", func(o *resp, _ *fixture) { o.issuer = "https://idp.tenant-b.test/saml" }, CodeIssuerMismatch},
 		{"signed by tenant B's IdP", func(o *resp, f *fixture) { o.key = testKey(f.t, "other-idp") }, CodeUnknownCertificate},
 		{"SHA-1 signature", func(o *resp, _ *fixture) { o.sha1 = true }, CodeWeakAlgorithm},
