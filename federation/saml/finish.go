@@ -3,6 +3,7 @@ package saml
 import (
 	"context"
 	"encoding/base64"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
@@ -247,11 +248,13 @@ func (c *Connector) classify(err error, raw []byte, sh shape, requestID string, 
 	case errors.Is(cause, saml.ErrNotYetValid):
 		code = CodeNotYetValid
 	case errors.Is(cause, saml.ErrMissingElement):
-		code = CodeSubjectConfirmation
-		if strings.Contains(cause.Error(), "Subject") && !strings.Contains(cause.Error(), "SubjectConfirmation") {
+		// crewjam names the missing element only in its message.
+		switch msg := cause.Error(); {
+		case strings.Contains(msg, "SubjectConfirmation"):
+			code = CodeSubjectConfirmation
+		case strings.Contains(msg, "Subject"):
 			code = CodeNoSubject
-		}
-		if strings.Contains(cause.Error(), "Assertion") && strings.Contains(cause.Error(), "none found") {
+		case strings.Contains(msg, "none found"):
 			code = CodeNoAssertion
 		}
 	}
@@ -273,7 +276,7 @@ func receivedAssertion(raw []byte) *saml.Assertion {
 	var resp struct {
 		Assertion *saml.Assertion `xml:"urn:oasis:names:tc:SAML:2.0:assertion Assertion"`
 	}
-	if err := xmlUnmarshal(raw, &resp); err != nil {
+	if err := xml.Unmarshal(raw, &resp); err != nil {
 		return nil
 	}
 	return resp.Assertion
