@@ -203,9 +203,10 @@ func (c *Connector) verify(raw []byte, sh shape, requestID string, now time.Time
 	return assertion, nil
 }
 
-// classify turns crewjam's error into a Rejection. Where the failed rule
-// is one checkAssertion also applies, its reason (computed on the
-// response as received, only to explain a refusal) is more precise.
+// classify turns crewjam's error into a Rejection. Unless the signature
+// or the decryption failed, checkAssertion's reason (computed on the
+// response as received, only to explain a refusal) is preferred: it is
+// more precise, and names the rule as this package states it.
 func (c *Connector) classify(err error, raw []byte, sh shape, requestID string, now time.Time) *Rejection {
 	cause := err
 	var ivr *saml.InvalidResponseError
@@ -259,7 +260,8 @@ func (c *Connector) classify(err error, raw []byte, sh shape, requestID string, 
 		}
 	}
 	switch code {
-	case CodeIssuerMismatch, CodeAudienceMismatch, CodeRecipientMismatch, CodeInResponseToMismatch, CodeExpired, CodeNotYetValid, CodeSubjectConfirmation, CodeNoSubject:
+	case CodeSignatureInvalid, CodeWeakAlgorithm, CodeUnsigned, CodeDecryptionFailed, CodeStatus:
+	default:
 		if a := receivedAssertion(raw); a != nil {
 			if r := c.checkAssertion(a, requestID, now); r != nil {
 				r.Err = cause
