@@ -28,9 +28,15 @@ func TestFinishAcceptsEachSigningMode(t *testing.T) {
 			state, rid := f.begin()
 			o := f.defaults(rid)
 			o.signResponse, o.signAssertion, o.key = tc.response, tc.assertion, testKey(t, tc.key)
-			id, err := f.finish(f.bytes(o), state)
+			b := f.bytes(o)
+			id, err := f.finish(b, state)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The acceptance invariant: the subject is inside bytes whose
+			// signature goxmldsig verifies on its own.
+			if !signedSubject(b, f.cfg.IdP.Certificates, nil, f.clock.Now(), id.Subject) {
+				t.Fatalf("subject %q is not in verified bytes", id.Subject)
 			}
 			if id.Subject != "alice@tenant-a.test" || id.Email != "alice@tenant-a.test" || id.GivenName != "Alice" ||
 				id.FamilyName != "Liddell" || id.Name != "Alice Liddell" || !slices.Equal(id.Groups, []string{"engineering", "admins"}) {
