@@ -339,6 +339,22 @@ func TestIDTokenRefused(t *testing.T) {
 	})
 }
 
+// TestIssuerAliases: an alias is accepted in the ID token's iss only.
+func TestIssuerAliases(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.IssuerAliases = []string{"idp.alias.test"} })
+	r.op.rewriteClaims(nil, func(c map[string]any) { c["iss"] = "idp.alias.test" })
+	if _, err := r.flow(t, nil); err != nil {
+		t.Fatalf("ID token with an alias issuer: %v", err)
+	}
+	_, err := r.flow(t, func(cb *url.URL) *url.URL {
+		return withQuery(cb, func(q url.Values) { q.Set("iss", "idp.alias.test") })
+	})
+	wantCode(t, err, CodeIssuerMismatch)
+	r.op.rewriteClaims(nil, func(c map[string]any) { c["iss"] = "other.alias.test" })
+	_, err = r.flow(t, nil)
+	wantCode(t, err, CodeTokenInvalid)
+}
+
 // TestExpiredOnOurClock: the token is checked against Config.Now, not the
 // machine's time.
 func TestExpiredOnOurClock(t *testing.T) {
