@@ -134,6 +134,10 @@ type BeginRequest struct {
 	// ForceAuthn asks the upstream to authenticate again (prompt=login,
 	// SAML ForceAuthn).
 	ForceAuthn bool
+	// RelayState, when set, is an opaque token (at most 80 bytes, SAML
+	// Bindings §3.4.3) the upstream sends back with its answer, by which
+	// the pages find the sign-in it answers. Never a URL (SAML-14).
+	RelayState string
 }
 
 // Step is how to reach the upstream: a redirect, or a form the page
@@ -162,4 +166,28 @@ type Connector interface {
 	// An error means the answer is not to be trusted; its text is for the
 	// audit log and the connection's test results, never for the browser.
 	Finish(ctx context.Context, r *http.Request, state []byte) (Identity, error)
+}
+
+// Rejection is a connector's refusal of an upstream answer in protocol-
+// neutral words: Code is a stable word programs branch on
+// (audience_mismatch, nonce_mismatch…), Reason the precise sentence for the
+// audit trail and the connection's administrator, never for the browser.
+type Rejection struct {
+	Code, Reason string
+	Err          error
+}
+
+func (r *Rejection) Error() string { return r.Code + ": " + r.Reason }
+
+// Unwrap returns the protocol package's own error.
+func (r *Rejection) Unwrap() error { return r.Err }
+
+// RejectionOf returns err's code and reason: a Rejection's own, else
+// "error" and err's text.
+func RejectionOf(err error) (code, reason string) {
+	var r *Rejection
+	if errors.As(err, &r) {
+		return r.Code, r.Reason
+	}
+	return "error", err.Error()
 }

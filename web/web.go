@@ -33,6 +33,9 @@ type Config struct {
 	// Flow is the OpenID Provider whose authorization requests the login
 	// completes. Required.
 	Flow Flow
+	// SSO speaks to organizations' identity providers (login_sso.go);
+	// nil turns enterprise SSO off.
+	SSO SSO
 	// Client is the database. Required. Web reads users' organizations
 	// as the System viewer; sessions, credentials and consents go through
 	// Tenants.
@@ -107,6 +110,8 @@ type Web struct {
 	langCk    string // the chosen language (locale.go)
 	// ceremonyCk names the browser's WebAuthn ceremony (passkey.go).
 	ceremonyCk string
+	// ssoCk binds an SSO attempt to its browser (login_sso.go).
+	ssoCk string
 	// passkeys is the WebAuthn relying party (passkey.go); nil when the
 	// issuer's host is an IP address, which cannot be an RP ID.
 	passkeys *webauthn.WebAuthn

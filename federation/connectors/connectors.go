@@ -1,0 +1,213 @@
+// Package connectors turns an organization's stored connection into the
+// federation.Connector that speaks its protocol (federation/saml,
+// federation/oidc), and an upstream Identity into what tenants signs in
+// (SignInFederated). It is the one place that knows both the stored
+// settings (ent, tenants) and the protocol packages: a new protocol is a
+// new case here and a new package beside the others.
+package connectors
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/connection"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/federation"
+	"github.com/gatehouse-id/gatehouse/federation/oidc"
+	"github.com/gatehouse-id/gatehouse/federation/saml"
+	"github.com/gatehouse-id/gatehouse/tenants"
+)
+
+// Config is what every connector shares.
+type Config struct {
+	Tenants *tenants.Service
+	// Issuer is Gatehouse's public URL; each connection's endpoints hang
+	// below it (federation.ConnectionEndpoints).
+	Issuer string
+	// HTTPClient makes the calls to organizations' OIDC providers: outside
+	// development, internal/safehttp's (their issuers are URLs a tenant
+	// typed).
+	HTTPClient *http.Client
+	// Now is the clock assertions and tokens are checked against.
+	Now func() time.Time
+}
+
+// Registry builds connectors and keeps each until its connection changes
+// (updated_at): an OIDC connector has fetched its provider's discovery
+// document, a SAML one has parsed its keys.
+type Registry struct {
+	cfg   Config
+	mu    sync.Mutex
+	cache map[pulid.ID]cached
+}
+
+type cached struct {
+	updated time.Time
+	c       federation.Connector
+}
+
+// New returns a Registry.
+func New(cfg Config) *Registry {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Registry{cfg: cfg, cache: map[pulid.ID]cached{}}
+}
+
+// Connector returns c's connector. It does not look at c's state: the
+// pages decide which connections may be used.
+func (r *Registry) Connector(ctx context.Context, c *ent.Connection) (federation.Connector, error) {
+	r.mu.Lock()
+	hit, ok := r.cache[c.ID]
+	r.mu.Unlock()
+	if ok && hit.updated.Equal(c.UpdatedAt) {
+		return hit.c, nil
+	}
+	var (
+		conn federation.Connector
+		err  error
+	)
+	switch c.Protocol {
+	case connection.ProtocolSAML:
+		conn, err = r.samlConnector(ctx, c)
+	case connection.ProtocolOIDC:
+		conn, err = r.oidcConnector(ctx, c)
+	default:
+		err = fmt.Errorf("connection %s: unknown protocol %q", c.ID, c.Protocol)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.cache[c.ID] = cached{updated: c.UpdatedAt, c: conn}
+	r.mu.Unlock()
+	return conn, nil
+}
+
+func (r *Registry) samlConnector(ctx context.Context, c *ent.Connection) (federation.Connector, error) {
+	pairs, err := r.cfg.Tenants.ConnectionSAMLKeys(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]saml.KeyPair, 0, len(pairs))
+	for _, p := range pairs {
+		keys = append(keys, saml.KeyPair{Key: p.PrivateKey, Certificate: p.Certificate})
+	}
+	certs, err := parseCertificates(c.IdpCertificates)
+	if err != nil {
+		return nil, fmt.Errorf("connection %s: %w", c.ID, err)
+	}
+	binding := saml.BindingRedirect
+	if c.IdpSSOBinding == saml.BindingPOST || strings.EqualFold(c.IdpSSOBinding, "POST") {
+		binding = saml.BindingPOST
+	}
+	mapping := saml.Presets[string(c.Preset)]
+	m := c.AttributeMapping
+	override := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	override(&mapping.Email, m.Email)
+	override(&mapping.FirstName, m.FirstName)
+	override(&mapping.LastName, m.LastName)
+	override(&mapping.Name, m.Name)
+	override(&mapping.Groups, m.Groups)
+	if len(m.Custom) > 0 {
+		mapping.Custom = m.Custom
+	}
+	ep := federation.ConnectionEndpoints(r.cfg.Issuer, c.ID)
+	return saml.New(saml.Config{
+		ConnectionID: c.ID, SPEntityID: ep.SAMLEntityID, ACSURL: ep.SAMLACS, MetadataURL: ep.SAMLMetadata,
+		Keys: keys, IdP: saml.IdP{EntityID: c.IdpEntityID, SSOURL: c.IdpSSOURL, Binding: binding, Certificates: certs},
+		AllowIdPInitiated: c.AllowIdpInitiated, Mapping: mapping, Replay: r.cfg.Tenants.ReplayCache(), Now: r.cfg.Now,
+	})
+}
+
+func (r *Registry) oidcConnector(ctx context.Context, c *ent.Connection) (federation.Connector, error) {
+	secret, err := r.cfg.Tenants.ConnectionOIDCClientSecret(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	preset := oidc.Presets[string(c.Preset)]
+	mapping := preset.Mapping
+	m := c.AttributeMapping
+	override := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	override(&mapping.Email, m.Email)
+	override(&mapping.GivenName, m.FirstName)
+	override(&mapping.FamilyName, m.LastName)
+	override(&mapping.Name, m.Name)
+	override(&mapping.Groups, m.Groups)
+	if len(m.Custom) > 0 {
+		mapping.Custom = m.Custom
+	}
+	scopes := c.OidcScopes
+	if len(scopes) == 0 {
+		scopes = preset.Scopes
+	}
+	ep := federation.ConnectionEndpoints(r.cfg.Issuer, c.ID)
+	return oidc.New(ctx, oidc.Config{
+		ConnectionID: c.ID, Issuer: c.OidcIssuer, ClientID: c.OidcClientID, ClientSecret: secret,
+		Scopes: scopes, RedirectURL: ep.OIDCRedirectURI, HTTPClient: r.cfg.HTTPClient, Now: r.cfg.Now,
+		Mapping: mapping, IssuerAliases: preset.IssuerAliases,
+	})
+}
+
+// parseCertificates reads PEM certificates (or bare base64 DER, as
+// metadata carries them).
+func parseCertificates(pems []string) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for _, p := range pems {
+		block, _ := pem.Decode([]byte(p))
+		if block == nil {
+			return nil, fmt.Errorf("an IdP certificate is not PEM")
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("parse IdP certificate: %w", err)
+		}
+		out = append(out, cert)
+	}
+	return out, nil
+}
+
+// SignInInput is what tenants.SignInFederated takes from what c's IdP
+// asserted. A SAML IdP says nothing about whether it verified the
+// address; its assertion is the organization's own statement, and
+// SignInFederated links or verifies an address only within that
+// organization's VERIFIED domains, so it is taken as vouched for. An OIDC
+// provider says so itself (email_verified).
+func SignInInput(c *ent.Connection, id federation.Identity) tenants.FederatedIdentityInput {
+	verified := id.EmailVerified
+	if c.Protocol == connection.ProtocolSAML {
+		verified = true
+	}
+	var metadata map[string]any
+	for key, attr := range c.AttributeMapping.Custom {
+		if v := id.Attributes[attr]; len(v) > 0 {
+			if metadata == nil {
+				metadata = map[string]any{}
+			}
+			if len(v) == 1 {
+				metadata[key] = v[0]
+			} else {
+				metadata[key] = v
+			}
+		}
+	}
+	return tenants.FederatedIdentityInput{
+		Subject: id.Subject, Email: id.Email, EmailVerified: verified,
+		Name: id.Name, GivenName: id.GivenName, FamilyName: id.FamilyName, Groups: id.Groups, Metadata: metadata,
+	}
+}

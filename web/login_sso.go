@@ -1,0 +1,436 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/connection"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/federation"
+	"github.com/gatehouse-id/gatehouse/internal/httpserver"
+	"github.com/gatehouse-id/gatehouse/tenants"
+)
+
+// Enterprise SSO, the step where the sign-in goes to the organization's
+// own identity provider (SAML or OIDC) and comes back with an identity:
+//
+//   - home-realm discovery sends a person there from the identifier step
+//     (their address's domain is VERIFIED by an organization with an
+//     ACTIVE connection: tenants.DiscoverConnection), from an application's
+//     login_hint, and for an organization that enforces SSO from its
+//     request or from a password sign-in its policy refuses;
+//   - beginSSO asks the connection's connector (SSO.Connector) for the
+//     way there, keeps its state server-side (tenants.StartSSOAttempt)
+//     and gives the browser a cookie that binds the attempt to it;
+//   - the answer comes back to the connection's own endpoint: an OIDC
+//     callback (a top-level GET that carries the cookie) is finished at
+//     once; a SAML response is a cross-site POST that carries no
+//     SameSite=Lax cookie, so the ACS finds the attempt by its RelayState,
+//     verifies the response, keeps the identity, and redirects the browser
+//     to /complete, where the cookie proves it is the browser that began
+//     (a response pushed into another browser signs nobody in there);
+//   - finishSSO maps the identity to a user and membership
+//     (tenants.SignInFederated: JIT provisioning and linking) and proves
+//     the factor "sso:<connection>", and the sign-in goes on as any other
+//     (LoginPolicy, MFA, organization, consent).
+//
+// Every refusal is logged, audited (sso.rejected, with the connector's
+// precise reason) and kept in the connection's recent attempts
+// (tenants.RecordLoginAttempt) for its administrator; the browser sees one
+// sentence.
+
+// SSO is what the pages need of the protocols: cmd gives them
+// federation/connectors' Registry.
+type SSO interface {
+	// Connector returns the connector of c.
+	Connector(ctx context.Context, c *ent.Connection) (federation.Connector, error)
+	// SignInInput maps what c's IdP asserted to what tenants signs in.
+	SignInInput(c *ent.Connection, id federation.Identity) tenants.FederatedIdentityInput
+	// Metadata is c's SAML service provider metadata.
+	Metadata(ctx context.Context, c *ent.Connection) ([]byte, error)
+}
+
+const (
+	msgSSOFailed  = "page.error.sso_failed"
+	msgSSORefused = "page.error.sso_refused"
+	actionSSORejected = "sso.rejected"
+	reasonSSOFailed   = "sso_failed"
+)
+
+// ssoCookie binds an attempt to the browser that began it.
+func (w *Web) ssoCookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: w.ssoCk, Value: value, Path: "/sso/", MaxAge: maxAge,
+		Secure: w.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+}
+
+// discoverSSO reports the connection discovery sends email to: found is
+// false when its domain is no organization's, or SSO is off here.
+func (w *Web) discoverSSO(ctx context.Context, email string) (tenants.Discovery, bool, error) {
+	if w.cfg.SSO == nil {
+		return tenants.Discovery{}, false, nil
+	}
+	return w.cfg.Tenants.DiscoverConnection(ctx, email)
+}
+
+// sendToIdP begins SSO at d's connection, or, when the organization
+// enforces SSO without an active connection, says there is no way in.
+// It reports whether it answered the request.
+func (w *Web) sendToIdP(rw http.ResponseWriter, r *http.Request, req *LoginRequest, d tenants.Discovery, hint string) bool {
+	switch {
+	case d.ConnectionID != "":
+		w.beginSSO(rw, r, req, d.ConnectionID, hint)
+		return true
+	case d.EnforceSSO:
+		w.renderError(rw, r, http.StatusForbidden, msgSSORequired)
+		return true
+	}
+	return false
+}
+
+// beginSSO sends the browser to connection id's identity provider.
+func (w *Web) beginSSO(rw http.ResponseWriter, r *http.Request, req *LoginRequest, id pulid.ID, hint string) {
+	ctx := r.Context()
+	if silent(req) {
+		w.failLogin(rw, r, req, "login_required", "the user must sign in at the organization's identity provider")
+		return
+	}
+	conn, err := w.cfg.Client.Connection.Get(sys(ctx), id)
+	if err != nil || conn.State != connection.StateACTIVE {
+		w.cfg.Logger.InfoContext(ctx, "sso connection unavailable", "connection", id, "err", err)
+		w.renderError(rw, r, http.StatusForbidden, msgSSORequired)
+		return
+	}
+	connector, err := w.cfg.SSO.Connector(ctx, conn)
+	if err != nil {
+		w.ssoRejected(ctx, r, req, conn, "configuration", err.Error(), nil)
+		w.renderError(rw, r, http.StatusBadGateway, msgSSOFailed)
+		return
+	}
+	ep := federation.ConnectionEndpoints(w.cfg.Issuer, conn.ID)
+	callback := ep.OIDCRedirectURI
+	if conn.Protocol == connection.ProtocolSAML {
+		callback = ep.SAMLACS
+	}
+	// The attempt is stored first: its relay token travels with the
+	// request (SAML RelayState), and the state is the connector's.
+	step, err := connector.Begin(ctx, federation.BeginRequest{CallbackURL: callback, LoginHint: hint,
+		ForceAuthn: slices.Contains(req.Prompt, "login") || req.MaxAge != nil && *req.MaxAge == 0})
+	if err != nil {
+		w.ssoRejected(ctx, r, req, conn, "begin", err.Error(), nil)
+		w.renderError(rw, r, http.StatusBadGateway, msgSSOFailed)
+		return
+	}
+	relay, browser, err := w.cfg.Tenants.StartSSOAttempt(ctx, tenants.NewSSOAttempt{ConnectionID: conn.ID, AuthRequestID: req.ID, State: step.State})
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	http.SetCookie(rw, w.ssoCookie(browser, int(tenants.SSOAttemptTTL.Seconds())))
+	w.cfg.Logger.InfoContext(ctx, "sso started", "auth_request", req.ID, "connection", conn.ID, "protocol", conn.Protocol)
+	if step.RedirectURL != "" {
+		to := step.RedirectURL
+		if conn.Protocol == connection.ProtocolSAML {
+			to = withRelayState(to, relay)
+		}
+		http.Redirect(rw, r, to, http.StatusSeeOther)
+		return
+	}
+	fields := map[string]string{}
+	for k, v := range step.FormFields {
+		fields[k] = v
+	}
+	if conn.Protocol == connection.ProtocolSAML {
+		fields["RelayState"] = relay
+	}
+	w.renderSSOPost(rw, r, ssoPostPage{Action: step.FormAction, Fields: fields})
+}
+
+// withRelayState adds RelayState to an HTTP-Redirect binding URL. The
+// signature of that binding covers RelayState only when it is present at
+// signing (SAML Bindings §3.4.4.1); the connector signs without one, and
+// IdPs verify the query they get over SAMLRequest, RelayState (if any) and
+// SigAlg in that order — so the relay must be signed with the request:
+// see relayStateSigned.
+func withRelayState(to, relay string) string {
+	u, err := url.Parse(to)
+	if err != nil {
+		return to
+	}
+	q := u.RawQuery
+	if q != "" {
+		q += "&"
+	}
+	u.RawQuery = q + "RelayState=" + url.QueryEscape(relay)
+	return u.String()
+}
+
+// getSSOCallback finishes an OIDC sign-in: the browser's cookie names the
+// attempt (taken once), the connector checks the answer.
+func (w *Web) getSSOCallback(rw http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	conn, ok := w.ssoConnection(rw, r, connection.ProtocolOIDC)
+	if !ok {
+		return
+	}
+	http.SetCookie(rw, w.ssoCookie("", -1))
+	a, err := w.cfg.Tenants.TakeSSOAttemptByBrowser(ctx, conn.ID, w.cookieValue(r, w.ssoCk))
+	if err != nil {
+		w.ssoAttemptGone(rw, r, conn, err)
+		return
+	}
+	req := w.attemptRequest(ctx, a)
+	connector, err := w.cfg.SSO.Connector(ctx, conn)
+	if err != nil {
+		w.ssoRejected(ctx, r, req, conn, "configuration", err.Error(), nil)
+		w.renderError(rw, r, http.StatusBadGateway, msgSSOFailed)
+		return
+	}
+	id, err := connector.Finish(ctx, r, a.State)
+	if err != nil {
+		w.ssoFinishFailed(rw, r, req, conn, err)
+		return
+	}
+	w.finishSSO(rw, r, req, conn, id)
+}
+
+// postSAMLACS is the Assertion Consumer Service: a cross-site POST from
+// the IdP with SAMLResponse and RelayState. No CSRF check can apply (the
+// IdP's page posts it); what binds it is the attempt its RelayState
+// names, the request id the response must answer (InResponseTo), and the
+// browser check at /complete.
+func (w *Web) postSAMLACS(rw http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	conn, ok := w.ssoConnection(rw, r, connection.ProtocolSAML)
+	if !ok {
+		return
+	}
+	r.Body = http.MaxBytesReader(rw, r.Body, maxSAMLForm)
+	if err := r.ParseForm(); err != nil {
+		w.ssoRejected(ctx, r, directRequest(), conn, "malformed", "the posted form could not be read: "+err.Error(), nil)
+		w.renderError(rw, r, http.StatusBadRequest, msgSSOFailed)
+		return
+	}
+	connector, err := w.cfg.SSO.Connector(ctx, conn)
+	if err != nil {
+		w.ssoRejected(ctx, r, directRequest(), conn, "configuration", err.Error(), nil)
+		w.renderError(rw, r, http.StatusBadGateway, msgSSOFailed)
+		return
+	}
+	relay := r.PostFormValue("RelayState")
+	if relay == "" {
+		// IdP-initiated: the connector refuses it unless the connection
+		// allows it; then it signs in directly, bound to no request.
+		id, err := connector.Finish(ctx, r, nil)
+		if err != nil {
+			w.ssoFinishFailed(rw, r, directRequest(), conn, err)
+			return
+		}
+		w.finishSSO(rw, r, directRequest(), conn, id)
+		return
+	}
+	a, err := w.cfg.Tenants.TakeSSOAttemptByRelay(ctx, conn.ID, relay)
+	if err != nil {
+		w.ssoAttemptGone(rw, r, conn, err)
+		return
+	}
+	req := w.attemptRequest(ctx, a)
+	id, err := connector.Finish(ctx, r, a.State)
+	if err != nil {
+		w.ssoFinishFailed(rw, r, req, conn, err)
+		return
+	}
+	data, err := json.Marshal(id)
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	if err := w.cfg.Tenants.KeepSSOIdentity(ctx, a, data); err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	ep := federation.ConnectionEndpoints(w.cfg.Issuer, conn.ID)
+	http.Redirect(rw, r, ep.SAMLACS[:len(ep.SAMLACS)-len("/acs")]+"/complete?relay="+url.QueryEscape(relay), http.StatusSeeOther)
+}
+
+// maxSAMLForm bounds an ACS post (a response with many attributes and
+// an encrypted assertion stays far below).
+const maxSAMLForm = 1 << 20
+
+// getSAMLComplete takes the identity the ACS kept, for the browser that
+// began the attempt only.
+func (w *Web) getSAMLComplete(rw http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	conn, ok := w.ssoConnection(rw, r, connection.ProtocolSAML)
+	if !ok {
+		return
+	}
+	http.SetCookie(rw, w.ssoCookie("", -1))
+	a, err := w.cfg.Tenants.TakeSSOIdentity(ctx, conn.ID, r.URL.Query().Get("relay"), w.cookieValue(r, w.ssoCk))
+	if err != nil {
+		w.ssoAttemptGone(rw, r, conn, err)
+		return
+	}
+	var id federation.Identity
+	if err := json.Unmarshal(a.Identity, &id); err != nil {
+		w.fail(rw, r, fmt.Errorf("read kept sso identity: %w", err))
+		return
+	}
+	w.finishSSO(rw, r, w.attemptRequest(ctx, a), conn, id)
+}
+
+// getSAMLMetadata publishes a connection's SP metadata, for its IdP's
+// administrator (a URL to paste, or a file to upload).
+func (w *Web) getSAMLMetadata(rw http.ResponseWriter, r *http.Request) {
+	conn, ok := w.ssoConnection(rw, r, connection.ProtocolSAML)
+	if !ok {
+		return
+	}
+	md, err := w.cfg.SSO.Metadata(r.Context(), conn)
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	rw.Header().Set("Content-Type", "application/samlmetadata+xml")
+	_, _ = rw.Write(md)
+}
+
+// ssoConnection loads the path's connection of protocol p, answering 404
+// for anything else: a connection id of another protocol, or none.
+func (w *Web) ssoConnection(rw http.ResponseWriter, r *http.Request, p connection.Protocol) (*ent.Connection, bool) {
+	id := pulid.ID(r.PathValue("connection"))
+	if w.cfg.SSO == nil || !id.Valid() || id.Prefix() != "conn" {
+		http.NotFound(rw, r)
+		return nil, false
+	}
+	conn, err := w.cfg.Client.Connection.Get(sys(r.Context()), id)
+	switch {
+	case ent.IsNotFound(err) || err == nil && conn.Protocol != p:
+		http.NotFound(rw, r)
+		return nil, false
+	case err != nil:
+		w.fail(rw, r, err)
+		return nil, false
+	}
+	return conn, true
+}
+
+// attemptRequest is the application's request an attempt belongs to, or
+// a direct sign-in when it had none or it has expired meanwhile (the
+// person still signs in, to the account page).
+func (w *Web) attemptRequest(ctx context.Context, a *tenants.SSOAttempt) *LoginRequest {
+	if a.AuthRequestID == "" {
+		return directRequest()
+	}
+	req, err := w.cfg.Flow.LoginRequest(ctx, a.AuthRequestID)
+	if err != nil || req == nil || (!req.ExpiresAt.IsZero() && !w.cfg.Now().Before(req.ExpiresAt)) {
+		return directRequest()
+	}
+	return req
+}
+
+// finishSSO signs in the person the IdP vouched for.
+func (w *Web) finishSSO(rw http.ResponseWriter, r *http.Request, req *LoginRequest, conn *ent.Connection, id federation.Identity) {
+	ctx := withOrigin(r.Context(), r)
+	in := w.cfg.SSO.SignInInput(conn, id)
+	u, _, err := w.cfg.Tenants.SignInFederated(ctx, conn, in)
+	var refused *tenants.SSORejectedError
+	var bad *tenants.InputError
+	switch {
+	case errors.As(err, &refused):
+		w.recordAttempt(ctx, conn, id, refused.Reason, refused.Detail)
+		w.funnel(ctx, req, tenants.FunnelLoginFailedSSO)
+		w.renderError(rw, r, http.StatusForbidden, msgSSORefused)
+		return
+	case errors.As(err, &bad):
+		// The IdP sent no usable subject or address: the connection's
+		// mapping is wrong, which its administrator sees.
+		w.ssoRejected(ctx, r, req, conn, "mapping", bad.Error(), &id)
+		w.renderError(rw, r, http.StatusForbidden, msgSSOFailed)
+		return
+	case err != nil:
+		w.fail(rw, r, err)
+		return
+	}
+	w.recordAttempt(ctx, conn, id, "", "")
+	factors := []tenants.Factor{{Method: tenants.FactorSSOPrefix + string(conn.ID), At: w.cfg.Now()}}
+	if conn.TrustUpstreamAmr && slices.Contains(id.AMR, "mfa") {
+		// The IdP's own multi-factor sign-in counts, when the
+		// organization said to trust it (ATO-05 i).
+		factors = append(factors, tenants.Factor{Method: "mfa", At: w.cfg.Now()})
+	}
+	var s *ent.Session
+	var ok bool
+	for _, f := range factors {
+		if s, ok = w.proveFactor(rw, r, req, u, f); !ok && f.Method != "mfa" && len(factors) > 1 {
+			// The first factor alone is not enough: the transaction keeps
+			// it; prove the upstream MFA next.
+			continue
+		}
+		if !ok {
+			return
+		}
+	}
+	if s == nil {
+		return
+	}
+	w.cfg.Logger.InfoContext(ctx, "sso sign-in", "auth_request", req.ID, "user", u.ID, "connection", conn.ID, "session", s.ID)
+	var org *ent.Organization
+	if needsOrganization(req) && (req.RequestedOrganizationID == "" || req.RequestedOrganizationID == string(conn.OrganizationID)) {
+		// Signed in through the organization's own IdP: into that
+		// organization, without the picker.
+		if org, err = w.memberOrganization(ctx, u.ID, conn.OrganizationID); err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+	}
+	w.proceed(rw, r, req, s, u, org)
+}
+
+// ssoFinishFailed records a connector's refusal of an answer.
+func (w *Web) ssoFinishFailed(rw http.ResponseWriter, r *http.Request, req *LoginRequest, conn *ent.Connection, err error) {
+	code, reason := federation.RejectionOf(err)
+	w.ssoRejected(r.Context(), r, req, conn, code, reason, nil)
+	w.funnel(r.Context(), req, tenants.FunnelLoginFailedSSO)
+	w.renderError(rw, r, http.StatusUnauthorized, msgSSOFailed)
+}
+
+// ssoAttemptGone answers an answer that belongs to no attempt of this
+// browser: unknown, expired, answered already, or another browser's.
+func (w *Web) ssoAttemptGone(rw http.ResponseWriter, r *http.Request, conn *ent.Connection, err error) {
+	if !errors.Is(err, tenants.ErrSSOAttempt) {
+		w.fail(rw, r, err)
+		return
+	}
+	w.ssoRejected(r.Context(), r, directRequest(), conn, "attempt_unknown",
+		"the answer belongs to no sign-in this browser began here (unknown, expired or already answered)", nil)
+	w.renderError(rw, r, http.StatusBadRequest, msgExpired)
+}
+
+// ssoRejected logs, audits and records a refused SSO answer.
+func (w *Web) ssoRejected(ctx context.Context, r *http.Request, req *LoginRequest, conn *ent.Connection, code, reason string, id *federation.Identity) {
+	w.cfg.Logger.InfoContext(ctx, "sso rejected", "auth_request", req.ID, "connection", conn.ID, "code", code, "reason", reason,
+		"ip", httpserver.ClientIP(r))
+	w.audit(ctx, r, auditEvent{action: actionSSORejected, org: conn.OrganizationID,
+		metadata: map[string]any{"connection_id": string(conn.ID), "code": code, "reason": reason, "client_id": req.ClientID}})
+	var ident federation.Identity
+	if id != nil {
+		ident = *id
+	}
+	w.recordAttempt(ctx, conn, ident, code, reason)
+}
+
+// recordAttempt keeps a sign-in attempt in the connection's recent ones.
+func (w *Web) recordAttempt(ctx context.Context, conn *ent.Connection, id federation.Identity, code, reason string) {
+	if err := w.cfg.Tenants.RecordLoginAttempt(ctx, conn.ID, tenants.LoginAttempt{
+		Succeeded: code == "", ErrorCode: code, ErrorReason: reason,
+		Subject: id.Subject, Email: id.Email, Attributes: id.Attributes,
+	}); err != nil {
+		w.cfg.Logger.ErrorContext(ctx, "record sso attempt", "connection", conn.ID, "err", err)
+	}
+}
