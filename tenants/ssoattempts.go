@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/ssoattempt"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
@@ -37,25 +36,35 @@ type NewSSOAttempt struct {
 	// AuthRequestID is the application's pending request; "" for a
 	// direct sign-in.
 	AuthRequestID string
-	// State is the connector's (federation.Step.State).
-	State []byte
+	// Begin asks the connector for the way to the IdP, given the relay
+	// token its answer must carry, and returns the connector's state
+	// (federation.Step.State) to keep.
+	Begin func(relay string) (state []byte, err error)
 }
 
-// StartSSOAttempt stores an attempt and returns its relay token (for the
-// IdP to send back) and its browser token (for the browser's cookie).
-func (s *Service) StartSSOAttempt(ctx context.Context, in NewSSOAttempt) (relay, browser string, err error) {
-	if !in.ConnectionID.Valid() || len(in.State) == 0 {
-		return "", "", invalid("attempt", "needs a connection and the connector's state")
+// StartSSOAttempt makes an attempt's tokens, lets in.Begin use the relay
+// token, stores the attempt with the state Begin returned, and returns the
+// browser token for the browser's cookie.
+func (s *Service) StartSSOAttempt(ctx context.Context, in NewSSOAttempt) (browser string, err error) {
+	if !in.ConnectionID.Valid() || in.Begin == nil {
+		return "", invalid("attempt", "needs a connection and a way to begin")
 	}
-	relay, browser = secret.Token(24), secret.Token(32)
+	relay, browser := secret.Token(24), secret.Token(32)
+	state, err := in.Begin(relay)
+	if err != nil {
+		return "", err
+	}
+	if len(state) == 0 {
+		return "", invalid("attempt", "the connector returned no state")
+	}
 	now := s.now()
 	err = s.client.SSOAttempt.Create().SetRelayHash(secret.Hash(relay)).SetBrowserHash(secret.Hash(browser)).
-		SetConnectionID(in.ConnectionID).SetAuthRequestID(in.AuthRequestID).SetState(in.State).
+		SetConnectionID(in.ConnectionID).SetAuthRequestID(in.AuthRequestID).SetState(state).
 		SetCreatedAt(now).SetExpiresAt(now.Add(SSOAttemptTTL)).Exec(viewer.SystemContext(ctx))
 	if err != nil {
-		return "", "", fmt.Errorf("store sso attempt: %w", err)
+		return "", fmt.Errorf("store sso attempt: %w", err)
 	}
-	return relay, browser, nil
+	return browser, nil
 }
 
 // SSOAttempt is a taken attempt.
@@ -159,4 +168,3 @@ func (s *Service) SweepSSOAttempts(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-var _ = ent.IsNotFound

@@ -52,6 +52,9 @@ func (w *Web) getLogin(rw http.ResponseWriter, r *http.Request) {
 		w.failLogin(rw, r, req, "login_required", "the user is not signed in")
 		return
 	}
+	if w.ssoFromRequest(rw, r, req) {
+		return
+	}
 	w.signInForm(rw, r, req, req.LoginHint)
 }
 
@@ -120,6 +123,17 @@ func (w *Web) postIdentify(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Email = email
+	// Home-realm discovery: an address at an organization's verified
+	// domain with SSO goes to its identity provider. The answer depends
+	// on the domain, never on whether an account exists.
+	d, found, err := w.discoverSSO(r.Context(), email)
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	if found && w.sendToIdP(rw, r, req, d, email) {
+		return
+	}
 	w.renderLogin(rw, r, http.StatusOK, p)
 }
 

@@ -69,6 +69,70 @@ func (w *Web) ssoCookie(value string, maxAge int) *http.Cookie {
 		Secure: w.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode}
 }
 
+// cookieValue is the value of the request's cookie name, or "".
+func (w *Web) cookieValue(r *http.Request, name string) string {
+	c, err := r.Cookie(name)
+	if err != nil || len(c.Value) > 128 {
+		return ""
+	}
+	return c.Value
+}
+
+// ssoFromRequest sends a new sign-in straight to an identity provider
+// when the application's request says where: a login_hint whose domain
+// discovery knows, or an organization that enforces SSO. It reports
+// whether it answered the request.
+func (w *Web) ssoFromRequest(rw http.ResponseWriter, r *http.Request, req *LoginRequest) bool {
+	if w.cfg.SSO == nil {
+		return false
+	}
+	ctx := r.Context()
+	if hint, err := tenants.NormalizeEmail("login_hint", req.LoginHint); err == nil {
+		d, found, err := w.discoverSSO(ctx, hint)
+		if err != nil {
+			w.fail(rw, r, err)
+			return true
+		}
+		if found && w.sendToIdP(rw, r, req, d, hint) {
+			return true
+		}
+	}
+	if req.RequestedOrganizationID != "" {
+		d, found, err := w.cfg.Tenants.DiscoverConnectionForOrganization(ctx, pulid.ID(req.RequestedOrganizationID))
+		if err != nil {
+			w.fail(rw, r, err)
+			return true
+		}
+		if found && d.EnforceSSO {
+			return w.sendToIdP(rw, r, req, d, req.LoginHint)
+		}
+	}
+	return false
+}
+
+// ssoForUser answers a sign-in the policy sends to SSO (enforceSSO) for
+// u: the IdP of u's address's organization, else of the organization the
+// request names. It reports whether it found one to send u to.
+func (w *Web) ssoForUser(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User) bool {
+	if w.cfg.SSO == nil {
+		return false
+	}
+	ctx := r.Context()
+	d, found, err := w.discoverSSO(ctx, u.Email)
+	if err == nil && (!found || d.ConnectionID == "") && req.RequestedOrganizationID != "" {
+		d, found, err = w.cfg.Tenants.DiscoverConnectionForOrganization(ctx, pulid.ID(req.RequestedOrganizationID))
+	}
+	if err != nil {
+		w.fail(rw, r, err)
+		return true
+	}
+	if !found || d.ConnectionID == "" {
+		return false
+	}
+	w.beginSSO(rw, r, req, d.ConnectionID, u.Email)
+	return true
+}
+
 // discoverSSO reports the connection discovery sends email to: found is
 // false when its domain is no organization's, or SSO is off here.
 func (w *Web) discoverSSO(ctx context.Context, email string) (tenants.Discovery, bool, error) {
@@ -117,57 +181,37 @@ func (w *Web) beginSSO(rw http.ResponseWriter, r *http.Request, req *LoginReques
 	if conn.Protocol == connection.ProtocolSAML {
 		callback = ep.SAMLACS
 	}
-	// The attempt is stored first: its relay token travels with the
-	// request (SAML RelayState), and the state is the connector's.
-	step, err := connector.Begin(ctx, federation.BeginRequest{CallbackURL: callback, LoginHint: hint,
-		ForceAuthn: slices.Contains(req.Prompt, "login") || req.MaxAge != nil && *req.MaxAge == 0})
+	// The relay token travels with the request (SAML RelayState); the
+	// connector's state stays here.
+	var step federation.Step
+	browser, err := w.cfg.Tenants.StartSSOAttempt(ctx, tenants.NewSSOAttempt{ConnectionID: conn.ID, AuthRequestID: req.ID,
+		Begin: func(relay string) ([]byte, error) {
+			br := federation.BeginRequest{CallbackURL: callback, LoginHint: hint,
+				ForceAuthn: slices.Contains(req.Prompt, "login") || req.MaxAge != nil && *req.MaxAge == 0}
+			if conn.Protocol == connection.ProtocolSAML {
+				br.RelayState = relay
+			}
+			var err error
+			step, err = connector.Begin(ctx, br)
+			return step.State, err
+		}})
 	if err != nil {
+		var bad *tenants.InputError
+		if errors.As(err, &bad) {
+			w.fail(rw, r, err)
+			return
+		}
 		w.ssoRejected(ctx, r, req, conn, "begin", err.Error(), nil)
 		w.renderError(rw, r, http.StatusBadGateway, msgSSOFailed)
-		return
-	}
-	relay, browser, err := w.cfg.Tenants.StartSSOAttempt(ctx, tenants.NewSSOAttempt{ConnectionID: conn.ID, AuthRequestID: req.ID, State: step.State})
-	if err != nil {
-		w.fail(rw, r, err)
 		return
 	}
 	http.SetCookie(rw, w.ssoCookie(browser, int(tenants.SSOAttemptTTL.Seconds())))
 	w.cfg.Logger.InfoContext(ctx, "sso started", "auth_request", req.ID, "connection", conn.ID, "protocol", conn.Protocol)
 	if step.RedirectURL != "" {
-		to := step.RedirectURL
-		if conn.Protocol == connection.ProtocolSAML {
-			to = withRelayState(to, relay)
-		}
-		http.Redirect(rw, r, to, http.StatusSeeOther)
+		http.Redirect(rw, r, step.RedirectURL, http.StatusSeeOther)
 		return
 	}
-	fields := map[string]string{}
-	for k, v := range step.FormFields {
-		fields[k] = v
-	}
-	if conn.Protocol == connection.ProtocolSAML {
-		fields["RelayState"] = relay
-	}
-	w.renderSSOPost(rw, r, ssoPostPage{Action: step.FormAction, Fields: fields})
-}
-
-// withRelayState adds RelayState to an HTTP-Redirect binding URL. The
-// signature of that binding covers RelayState only when it is present at
-// signing (SAML Bindings §3.4.4.1); the connector signs without one, and
-// IdPs verify the query they get over SAMLRequest, RelayState (if any) and
-// SigAlg in that order — so the relay must be signed with the request:
-// see relayStateSigned.
-func withRelayState(to, relay string) string {
-	u, err := url.Parse(to)
-	if err != nil {
-		return to
-	}
-	q := u.RawQuery
-	if q != "" {
-		q += "&"
-	}
-	u.RawQuery = q + "RelayState=" + url.QueryEscape(relay)
-	return u.String()
+	w.renderSSOPost(rw, r, ssoPostPage{Action: step.FormAction, Fields: step.FormFields})
 }
 
 // getSSOCallback finishes an OIDC sign-in: the browser's cookie names the

@@ -102,6 +102,11 @@ func (w *Web) policyStopped(rw http.ResponseWriter, r *http.Request, req *LoginR
 	case d.Outcome == tenants.Refuse && d.Reason == tenants.RefuseUserInactive:
 		status, msg, reason = http.StatusUnauthorized, msgSessionEnded, tenants.ReasonDisabled
 	case d.Outcome == tenants.Need && slices.Contains(d.Steps, tenants.StepSSO):
+		// enforceSSO: to the organization's identity provider, when it
+		// has one.
+		if !silent(req) && w.ssoForUser(rw, r, req, u) {
+			return
+		}
 		msg, reason = msgSSORequired, reasonSSORequired
 	}
 	w.cfg.Logger.InfoContext(ctx, "login stopped by policy", "auth_request", req.ID, "user", u.ID,

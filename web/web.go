@@ -141,11 +141,12 @@ const (
 	pageRecoveryCodes = "recovery-codes"
 	pagePasskeys      = "passkeys" // passkey.go
 	pageProfile       = "profile"  // login_profile.go
+	pageSSOPost       = "sso-post" // login_sso.go
 )
 
 var pageNames = []string{pageLogin, pageOrganization, pageConsent, pageError, pageLoggedOut, pageContinue,
 	pageIdentify, pageEmailSent, pageEmailLink, pageSignup, pageAccount, pageRecover, pageReset,
-	pageMFA, pageMFAEnroll, pageRecoveryCodes, pagePasskeys, pageProfile}
+	pageMFA, pageMFAEnroll, pageRecoveryCodes, pagePasskeys, pageProfile, pageSSOPost}
 
 // New checks cfg and parses every page. A missing or broken page fails New.
 func New(cfg Config) (*Web, error) { return newWithFS(cfg, files) }
@@ -221,7 +222,9 @@ func newWithFS(cfg Config, fsys fs.FS) (*Web, error) {
 	w.sessionCk, w.csrfCk, w.deviceCk, w.loginCk = "gatehouse_session", "gatehouse_csrf", "gatehouse_device", "gatehouse_login"
 	w.langCk = "gatehouse_lang"
 	w.ceremonyCk = "gatehouse_webauthn"
+	w.ssoCk = "gatehouse_sso"
 	if w.secure {
+		w.ssoCk = "__Secure-gatehouse_sso" // Path=/sso/, so not __Host-
 		w.ceremonyCk = "__Host-gatehouse_webauthn"
 		w.sessionCk, w.csrfCk, w.deviceCk, w.loginCk = "__Host-gatehouse_session", "__Host-gatehouse_csrf", "__Host-gatehouse_device", "__Host-gatehouse_login"
 	}
@@ -292,6 +295,10 @@ func (w *Web) routes() http.Handler {
 	mux.HandleFunc("POST /login/logged-out", w.postLoggedOut)
 	mux.HandleFunc("POST /consent", w.postConsent)
 	mux.HandleFunc("POST /login/profile", w.postProfileStep)
+	mux.HandleFunc("GET /sso/oidc/{connection}/callback", w.getSSOCallback)
+	mux.HandleFunc("POST /sso/saml/{connection}/acs", w.postSAMLACS)
+	mux.HandleFunc("GET /sso/saml/{connection}/complete", w.getSAMLComplete)
+	mux.HandleFunc("GET /sso/saml/{connection}/metadata", w.getSAMLMetadata)
 	if w.passkeys != nil { // passkey.go, login_passkey.go
 		mux.HandleFunc("POST /login/passkey/options", w.postPasskeyRequestOptions)
 		mux.HandleFunc("POST /login/mfa/passkey/options", w.postPasskeySecondFactorOptions)
@@ -309,7 +316,7 @@ func (w *Web) routes() http.Handler {
 // /login/passkey… and /login/logged-out; accountPath + "/" the account's
 // pages, /account/passkeys/new among them).
 func (w *Web) Paths() []string {
-	return []string{"/login", "/login/", "/signup", "/signup/", accountPath, accountPath + "/", "/consent", "/static/"}
+	return []string{"/login", "/login/", "/signup", "/signup/", accountPath, accountPath + "/", "/consent", "/sso/", "/static/"}
 }
 
 func (w *Web) staticHandler() http.Handler {
@@ -396,6 +403,14 @@ type organizationPage struct {
 	ClientName    string
 	Organizations []organizationChoice
 	Error         text
+}
+
+// ssoPostPage posts a SAML request to an identity provider
+// (HTTP-POST binding; login_sso.go).
+type ssoPostPage struct {
+	layout
+	Action string
+	Fields map[string]string
 }
 
 // profilePage asks for the profile fields an application needs
@@ -487,6 +502,10 @@ func (w *Web) renderOrganization(rw http.ResponseWriter, r *http.Request, status
 
 func (w *Web) renderContinue(rw http.ResponseWriter, r *http.Request, status int, p continuePage) {
 	w.render(rw, r, status, pageContinue, "page.title.choose_account", &p)
+}
+
+func (w *Web) renderSSOPost(rw http.ResponseWriter, r *http.Request, p ssoPostPage) {
+	w.render(rw, r, http.StatusOK, pageSSOPost, "page.title.sso", &p)
 }
 
 func (w *Web) renderProfile(rw http.ResponseWriter, r *http.Request, status int, p profilePage) {

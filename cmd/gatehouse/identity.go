@@ -10,12 +10,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/federation/connectors"
 	"github.com/gatehouse-id/gatehouse/federation/provider"
 	"github.com/gatehouse-id/gatehouse/internal/config"
+	"github.com/gatehouse-id/gatehouse/internal/safehttp"
 	"github.com/gatehouse-id/gatehouse/internal/seal"
 	"github.com/gatehouse-id/gatehouse/tenants"
 	"github.com/gatehouse-id/gatehouse/web"
@@ -118,7 +122,8 @@ var _ web.Flow = (*provider.Provider)(nil)
 
 // routeIdentity mounts the provider's endpoints and the hosted login.
 func (b *backend) routeIdentity(mux *http.ServeMux, p *provider.Provider, cfg *config.Config, logger *slog.Logger, th *throttle, msg *messaging) error {
-	pages, err := web.New(web.Config{Flow: p, Client: b.client, Tenants: b.tenants, Issuer: cfg.Issuer, Logger: logger, PasswordParams: b.params,
+	sso := connectors.New(connectors.Config{Tenants: b.tenants, Issuer: cfg.Issuer, HTTPClient: upstreamClient(cfg)})
+	pages, err := web.New(web.Config{Flow: p, SSO: sso, Client: b.client, Tenants: b.tenants, Issuer: cfg.Issuer, Logger: logger, PasswordParams: b.params,
 		Limiter: th.limiter, DeviceKeys: b.deviceKeys, Mailer: msg})
 	if err != nil {
 		return fmt.Errorf("hosted pages: %w", err)
@@ -140,4 +145,16 @@ func tokenVerifier(p *provider.Provider) func(context.Context, string) (tenants.
 		return tenants.TokenClaims{Subject: pulid.ID(at.Subject), ClientID: at.ClientID,
 			Scopes: at.Scopes, OrganizationID: at.OrganizationID, GrantID: at.Grant}, nil
 	}
+}
+
+// upstreamClient makes the calls to organizations' identity providers
+// (OIDC discovery, JWKS, token, userinfo): their addresses are URLs a
+// tenant typed, so internal addresses are refused (MT-10), except
+// loopback in development, where a test IdP runs beside Gatehouse.
+func upstreamClient(cfg *config.Config) *http.Client {
+	c := safehttp.Config{Timeout: 10 * time.Second, MaxBytes: 1 << 20}
+	if cfg.Dev {
+		c.AllowedInternal = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	}
+	return safehttp.New(c).HTTPClient()
 }

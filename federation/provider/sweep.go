@@ -53,6 +53,11 @@ func (p *Provider) Sweep(ctx context.Context) error {
 	} else if n > 0 {
 		p.log.DebugContext(ctx, "provider: swept webauthn ceremonies", "count", n)
 	}
+	if n, err := p.tenants.SweepSSOAttempts(ctx); err != nil {
+		errs = append(errs, err)
+	} else if n > 0 {
+		p.log.DebugContext(ctx, "provider: swept sso attempts", "count", n)
+	}
 	if lifetime, err := p.maxTokenLifetime(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("sweep grants: %w", err))
 	} else if err := p.sweepGrants(ctx, now.Add(-lifetime-clockSkew)); err != nil {

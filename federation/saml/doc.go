@@ -50,8 +50,9 @@
 //     record of the assertion id (Config.Replay, SAML-07).
 //
 // Only the HTTP-POST binding reaches Finish: artifacts and SimpleSign are
-// refused, and RelayState is neither sent nor read (SAML-14: the web
-// layer binds the login to the browser and keeps Begin's state).
+// refused. RelayState is sent as given (an opaque token of the web layer,
+// which finds its attempt by it and binds the login to the browser) and
+// never read here (SAML-14).
 //
 // Every refusal is a *Rejection with a stable Code for the audit log and a
 // precise Reason for the connection's test results; neither is for the
