@@ -47,6 +47,7 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	Session() SessionResolver
 	User() UserResolver
+	ConnectionWhereInput() ConnectionWhereInputResolver
 }
 
 type DirectiveRoot struct {
@@ -147,14 +148,27 @@ type ComplexityRoot struct {
 	}
 
 	Connection struct {
-		CreatedAt      func(childComplexity int) int
-		ID             func(childComplexity int) int
-		Name           func(childComplexity int) int
-		Organization   func(childComplexity int) int
-		OrganizationID func(childComplexity int) int
-		Protocol       func(childComplexity int) int
-		State          func(childComplexity int) int
-		UpdatedAt      func(childComplexity int) int
+		AllowIdpInitiated      func(childComplexity int) int
+		CreatedAt              func(childComplexity int) int
+		DefaultRoleID          func(childComplexity int) int
+		ID                     func(childComplexity int) int
+		IdpCertificates        func(childComplexity int) int
+		IdpEntityID            func(childComplexity int) int
+		IdpMetadataRefreshedAt func(childComplexity int) int
+		IdpMetadataURL         func(childComplexity int) int
+		IdpSSOBinding          func(childComplexity int) int
+		IdpSSOURL              func(childComplexity int) int
+		Name                   func(childComplexity int) int
+		OidcClientID           func(childComplexity int) int
+		OidcIssuer             func(childComplexity int) int
+		OidcScopes             func(childComplexity int) int
+		Organization           func(childComplexity int) int
+		OrganizationID         func(childComplexity int) int
+		Preset                 func(childComplexity int) int
+		Protocol               func(childComplexity int) int
+		State                  func(childComplexity int) int
+		TrustUpstreamAmr       func(childComplexity int) int
+		UpdatedAt              func(childComplexity int) int
 	}
 
 	ConnectionConnection struct {
@@ -519,6 +533,11 @@ type SessionResolver interface {
 }
 type UserResolver interface {
 	Sessions(ctx context.Context, obj *ent.User) ([]*ent.Session, error)
+}
+
+type ConnectionWhereInputResolver interface {
+	DefaultRoleIDIn(ctx context.Context, obj *ent.ConnectionWhereInput, data []string) error
+	DefaultRoleIDNotIn(ctx context.Context, obj *ent.ConnectionWhereInput, data []string) error
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -910,24 +929,90 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuditEventEdge.Node(childComplexity), true
 
+	case "Connection.allowIdpInitiated":
+		if e.ComplexityRoot.Connection.AllowIdpInitiated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.AllowIdpInitiated(childComplexity), true
 	case "Connection.createdAt":
 		if e.ComplexityRoot.Connection.CreatedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Connection.CreatedAt(childComplexity), true
+	case "Connection.defaultRoleID":
+		if e.ComplexityRoot.Connection.DefaultRoleID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.DefaultRoleID(childComplexity), true
 	case "Connection.id":
 		if e.ComplexityRoot.Connection.ID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Connection.ID(childComplexity), true
+	case "Connection.idpCertificates":
+		if e.ComplexityRoot.Connection.IdpCertificates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.IdpCertificates(childComplexity), true
+	case "Connection.idpEntityID":
+		if e.ComplexityRoot.Connection.IdpEntityID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.IdpEntityID(childComplexity), true
+	case "Connection.idpMetadataRefreshedAt":
+		if e.ComplexityRoot.Connection.IdpMetadataRefreshedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.IdpMetadataRefreshedAt(childComplexity), true
+	case "Connection.idpMetadataURL":
+		if e.ComplexityRoot.Connection.IdpMetadataURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.IdpMetadataURL(childComplexity), true
+	case "Connection.idpSSOBinding":
+		if e.ComplexityRoot.Connection.IdpSSOBinding == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.IdpSSOBinding(childComplexity), true
+	case "Connection.idpSSOURL":
+		if e.ComplexityRoot.Connection.IdpSSOURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.IdpSSOURL(childComplexity), true
 	case "Connection.name":
 		if e.ComplexityRoot.Connection.Name == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Connection.Name(childComplexity), true
+	case "Connection.oidcClientID":
+		if e.ComplexityRoot.Connection.OidcClientID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.OidcClientID(childComplexity), true
+	case "Connection.oidcIssuer":
+		if e.ComplexityRoot.Connection.OidcIssuer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.OidcIssuer(childComplexity), true
+	case "Connection.oidcScopes":
+		if e.ComplexityRoot.Connection.OidcScopes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.OidcScopes(childComplexity), true
 	case "Connection.organization":
 		if e.ComplexityRoot.Connection.Organization == nil {
 			break
@@ -940,6 +1025,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Connection.OrganizationID(childComplexity), true
+	case "Connection.preset":
+		if e.ComplexityRoot.Connection.Preset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.Preset(childComplexity), true
 	case "Connection.protocol":
 		if e.ComplexityRoot.Connection.Protocol == nil {
 			break
@@ -952,6 +1043,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Connection.State(childComplexity), true
+	case "Connection.trustUpstreamAmr":
+		if e.ComplexityRoot.Connection.TrustUpstreamAmr == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.TrustUpstreamAmr(childComplexity), true
 	case "Connection.updatedAt":
 		if e.ComplexityRoot.Connection.UpdatedAt == nil {
 			break
@@ -3080,6 +3177,37 @@ type Connection implements Node {
   protocol: ConnectionProtocol!
   name: String!
   state: ConnectionState!
+  """
+  the IdP product, whose attribute names the mapping defaults to
+  """
+  preset: ConnectionPreset!
+  idpEntityID: String
+  idpSSOURL: String @goField(name: "IdpSSOURL", forceResolver: false)
+  """
+  the SAML binding of idp_sso_url (urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect or HTTP-POST)
+  """
+  idpSSOBinding: String @goField(name: "IdpSSOBinding", forceResolver: false)
+  """
+  PEM certificates the IdP signs with; several during a rollover
+  """
+  idpCertificates: [String!]
+  idpMetadataURL: String
+  idpMetadataRefreshedAt: Time
+  """
+  accept unsolicited responses (no InResponseTo); off by default: they cannot be bound to a browser
+  """
+  allowIdpInitiated: Boolean!
+  oidcIssuer: String
+  oidcClientID: String
+  oidcScopes: [String!]
+  """
+  the role of members it provisions; nil is the built-in member role
+  """
+  defaultRoleID: String
+  """
+  take the IdP's authentication methods (amr) as proven here
+  """
+  trustUpstreamAmr: Boolean!
   organization: Organization!
 }
 """
@@ -3132,6 +3260,18 @@ enum ConnectionOrderField {
   CREATED_AT
   UPDATED_AT
   NAME
+}
+"""
+ConnectionPreset is enum for the field preset
+"""
+enum ConnectionPreset @goModel(model: "github.com/gatehouse-id/gatehouse/ent/connection.Preset") {
+  OKTA
+  ENTRA_ID
+  GOOGLE_WORKSPACE
+  ADFS
+  ONELOGIN
+  JUMPCLOUD
+  GENERIC
 }
 """
 ConnectionProtocol is enum for the field protocol
@@ -3235,6 +3375,162 @@ input ConnectionWhereInput {
   stateNEQ: ConnectionState
   stateIn: [ConnectionState!]
   stateNotIn: [ConnectionState!]
+  """
+  preset field predicates
+  """
+  preset: ConnectionPreset
+  presetNEQ: ConnectionPreset
+  presetIn: [ConnectionPreset!]
+  presetNotIn: [ConnectionPreset!]
+  """
+  idp_entity_id field predicates
+  """
+  idpEntityID: String
+  idpEntityIDNEQ: String
+  idpEntityIDIn: [String!]
+  idpEntityIDNotIn: [String!]
+  idpEntityIDGT: String
+  idpEntityIDGTE: String
+  idpEntityIDLT: String
+  idpEntityIDLTE: String
+  idpEntityIDContains: String
+  idpEntityIDHasPrefix: String
+  idpEntityIDHasSuffix: String
+  idpEntityIDIsNil: Boolean
+  idpEntityIDNotNil: Boolean
+  idpEntityIDEqualFold: String
+  idpEntityIDContainsFold: String
+  """
+  idp_sso_url field predicates
+  """
+  idpSSOURL: String
+  idpSSOURLNEQ: String
+  idpSSOURLIn: [String!]
+  idpSSOURLNotIn: [String!]
+  idpSSOURLGT: String
+  idpSSOURLGTE: String
+  idpSSOURLLT: String
+  idpSSOURLLTE: String
+  idpSSOURLContains: String
+  idpSSOURLHasPrefix: String
+  idpSSOURLHasSuffix: String
+  idpSSOURLIsNil: Boolean
+  idpSSOURLNotNil: Boolean
+  idpSSOURLEqualFold: String
+  idpSSOURLContainsFold: String
+  """
+  idp_sso_binding field predicates
+  """
+  idpSSOBinding: String
+  idpSSOBindingNEQ: String
+  idpSSOBindingIn: [String!]
+  idpSSOBindingNotIn: [String!]
+  idpSSOBindingGT: String
+  idpSSOBindingGTE: String
+  idpSSOBindingLT: String
+  idpSSOBindingLTE: String
+  idpSSOBindingContains: String
+  idpSSOBindingHasPrefix: String
+  idpSSOBindingHasSuffix: String
+  idpSSOBindingIsNil: Boolean
+  idpSSOBindingNotNil: Boolean
+  idpSSOBindingEqualFold: String
+  idpSSOBindingContainsFold: String
+  """
+  idp_metadata_url field predicates
+  """
+  idpMetadataURL: String
+  idpMetadataURLNEQ: String
+  idpMetadataURLIn: [String!]
+  idpMetadataURLNotIn: [String!]
+  idpMetadataURLGT: String
+  idpMetadataURLGTE: String
+  idpMetadataURLLT: String
+  idpMetadataURLLTE: String
+  idpMetadataURLContains: String
+  idpMetadataURLHasPrefix: String
+  idpMetadataURLHasSuffix: String
+  idpMetadataURLIsNil: Boolean
+  idpMetadataURLNotNil: Boolean
+  idpMetadataURLEqualFold: String
+  idpMetadataURLContainsFold: String
+  """
+  idp_metadata_refreshed_at field predicates
+  """
+  idpMetadataRefreshedAt: Time
+  idpMetadataRefreshedAtNEQ: Time
+  idpMetadataRefreshedAtIn: [Time!]
+  idpMetadataRefreshedAtNotIn: [Time!]
+  idpMetadataRefreshedAtGT: Time
+  idpMetadataRefreshedAtGTE: Time
+  idpMetadataRefreshedAtLT: Time
+  idpMetadataRefreshedAtLTE: Time
+  idpMetadataRefreshedAtIsNil: Boolean
+  idpMetadataRefreshedAtNotNil: Boolean
+  """
+  allow_idp_initiated field predicates
+  """
+  allowIdpInitiated: Boolean
+  allowIdpInitiatedNEQ: Boolean
+  """
+  oidc_issuer field predicates
+  """
+  oidcIssuer: String
+  oidcIssuerNEQ: String
+  oidcIssuerIn: [String!]
+  oidcIssuerNotIn: [String!]
+  oidcIssuerGT: String
+  oidcIssuerGTE: String
+  oidcIssuerLT: String
+  oidcIssuerLTE: String
+  oidcIssuerContains: String
+  oidcIssuerHasPrefix: String
+  oidcIssuerHasSuffix: String
+  oidcIssuerIsNil: Boolean
+  oidcIssuerNotNil: Boolean
+  oidcIssuerEqualFold: String
+  oidcIssuerContainsFold: String
+  """
+  oidc_client_id field predicates
+  """
+  oidcClientID: String
+  oidcClientIDNEQ: String
+  oidcClientIDIn: [String!]
+  oidcClientIDNotIn: [String!]
+  oidcClientIDGT: String
+  oidcClientIDGTE: String
+  oidcClientIDLT: String
+  oidcClientIDLTE: String
+  oidcClientIDContains: String
+  oidcClientIDHasPrefix: String
+  oidcClientIDHasSuffix: String
+  oidcClientIDIsNil: Boolean
+  oidcClientIDNotNil: Boolean
+  oidcClientIDEqualFold: String
+  oidcClientIDContainsFold: String
+  """
+  default_role_id field predicates
+  """
+  defaultRoleID: String
+  defaultRoleIDNEQ: String
+  defaultRoleIDIn: [String!]
+  defaultRoleIDNotIn: [String!]
+  defaultRoleIDGT: String
+  defaultRoleIDGTE: String
+  defaultRoleIDLT: String
+  defaultRoleIDLTE: String
+  defaultRoleIDContains: String
+  defaultRoleIDHasPrefix: String
+  defaultRoleIDHasSuffix: String
+  defaultRoleIDIsNil: Boolean
+  defaultRoleIDNotNil: Boolean
+  defaultRoleIDEqualFold: String
+  defaultRoleIDContainsFold: String
+  """
+  trust_upstream_amr field predicates
+  """
+  trustUpstreamAmr: Boolean
+  trustUpstreamAmrNEQ: Boolean
   """
   organization edge predicates
   """
@@ -5286,6 +5582,32 @@ func (ec *executionContext) childFields_Connection(ctx context.Context, field gr
 		return ec.fieldContext_Connection_name(ctx, field)
 	case "state":
 		return ec.fieldContext_Connection_state(ctx, field)
+	case "preset":
+		return ec.fieldContext_Connection_preset(ctx, field)
+	case "idpEntityID":
+		return ec.fieldContext_Connection_idpEntityID(ctx, field)
+	case "idpSSOURL":
+		return ec.fieldContext_Connection_idpSSOURL(ctx, field)
+	case "idpSSOBinding":
+		return ec.fieldContext_Connection_idpSSOBinding(ctx, field)
+	case "idpCertificates":
+		return ec.fieldContext_Connection_idpCertificates(ctx, field)
+	case "idpMetadataURL":
+		return ec.fieldContext_Connection_idpMetadataURL(ctx, field)
+	case "idpMetadataRefreshedAt":
+		return ec.fieldContext_Connection_idpMetadataRefreshedAt(ctx, field)
+	case "allowIdpInitiated":
+		return ec.fieldContext_Connection_allowIdpInitiated(ctx, field)
+	case "oidcIssuer":
+		return ec.fieldContext_Connection_oidcIssuer(ctx, field)
+	case "oidcClientID":
+		return ec.fieldContext_Connection_oidcClientID(ctx, field)
+	case "oidcScopes":
+		return ec.fieldContext_Connection_oidcScopes(ctx, field)
+	case "defaultRoleID":
+		return ec.fieldContext_Connection_defaultRoleID(ctx, field)
+	case "trustUpstreamAmr":
+		return ec.fieldContext_Connection_trustUpstreamAmr(ctx, field)
 	case "organization":
 		return ec.fieldContext_Connection_organization(ctx, field)
 	}
@@ -8499,6 +8821,305 @@ func (ec *executionContext) _Connection_state(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Connection_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Connection", field, false, false, "ConnectionState")
+}
+
+func (ec *executionContext) _Connection_preset(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_preset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Preset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v connection.Preset) graphql.Marshaler {
+			return ec.marshalNConnectionPreset2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_preset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "ConnectionPreset")
+}
+
+func (ec *executionContext) _Connection_idpEntityID(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_idpEntityID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdpEntityID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_idpEntityID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connection_idpSSOURL(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_idpSSOURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdpSSOURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_idpSSOURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connection_idpSSOBinding(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_idpSSOBinding(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdpSSOBinding, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_idpSSOBinding(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connection_idpCertificates(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_idpCertificates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdpCertificates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_idpCertificates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connection_idpMetadataURL(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_idpMetadataURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdpMetadataURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_idpMetadataURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connection_idpMetadataRefreshedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_idpMetadataRefreshedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdpMetadataRefreshedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_idpMetadataRefreshedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Connection_allowIdpInitiated(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_allowIdpInitiated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AllowIdpInitiated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_allowIdpInitiated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Connection_oidcIssuer(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_oidcIssuer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OidcIssuer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_oidcIssuer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connection_oidcClientID(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_oidcClientID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OidcClientID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_oidcClientID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connection_oidcScopes(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_oidcScopes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OidcScopes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_oidcScopes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connection_defaultRoleID(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_defaultRoleID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefaultRoleID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_defaultRoleID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connection_trustUpstreamAmr(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_trustUpstreamAmr(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TrustUpstreamAmr, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_trustUpstreamAmr(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Connection_organization(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
@@ -17697,7 +18318,7 @@ func (ec *executionContext) unmarshalInputConnectionWhereInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "organizationID", "organizationIDNEQ", "organizationIDIn", "organizationIDNotIn", "organizationIDGT", "organizationIDGTE", "organizationIDLT", "organizationIDLTE", "organizationIDContains", "organizationIDHasPrefix", "organizationIDHasSuffix", "organizationIDEqualFold", "organizationIDContainsFold", "protocol", "protocolNEQ", "protocolIn", "protocolNotIn", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "state", "stateNEQ", "stateIn", "stateNotIn", "hasOrganization", "hasOrganizationWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "organizationID", "organizationIDNEQ", "organizationIDIn", "organizationIDNotIn", "organizationIDGT", "organizationIDGTE", "organizationIDLT", "organizationIDLTE", "organizationIDContains", "organizationIDHasPrefix", "organizationIDHasSuffix", "organizationIDEqualFold", "organizationIDContainsFold", "protocol", "protocolNEQ", "protocolIn", "protocolNotIn", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "state", "stateNEQ", "stateIn", "stateNotIn", "preset", "presetNEQ", "presetIn", "presetNotIn", "idpEntityID", "idpEntityIDNEQ", "idpEntityIDIn", "idpEntityIDNotIn", "idpEntityIDGT", "idpEntityIDGTE", "idpEntityIDLT", "idpEntityIDLTE", "idpEntityIDContains", "idpEntityIDHasPrefix", "idpEntityIDHasSuffix", "idpEntityIDIsNil", "idpEntityIDNotNil", "idpEntityIDEqualFold", "idpEntityIDContainsFold", "idpSSOURL", "idpSSOURLNEQ", "idpSSOURLIn", "idpSSOURLNotIn", "idpSSOURLGT", "idpSSOURLGTE", "idpSSOURLLT", "idpSSOURLLTE", "idpSSOURLContains", "idpSSOURLHasPrefix", "idpSSOURLHasSuffix", "idpSSOURLIsNil", "idpSSOURLNotNil", "idpSSOURLEqualFold", "idpSSOURLContainsFold", "idpSSOBinding", "idpSSOBindingNEQ", "idpSSOBindingIn", "idpSSOBindingNotIn", "idpSSOBindingGT", "idpSSOBindingGTE", "idpSSOBindingLT", "idpSSOBindingLTE", "idpSSOBindingContains", "idpSSOBindingHasPrefix", "idpSSOBindingHasSuffix", "idpSSOBindingIsNil", "idpSSOBindingNotNil", "idpSSOBindingEqualFold", "idpSSOBindingContainsFold", "idpMetadataURL", "idpMetadataURLNEQ", "idpMetadataURLIn", "idpMetadataURLNotIn", "idpMetadataURLGT", "idpMetadataURLGTE", "idpMetadataURLLT", "idpMetadataURLLTE", "idpMetadataURLContains", "idpMetadataURLHasPrefix", "idpMetadataURLHasSuffix", "idpMetadataURLIsNil", "idpMetadataURLNotNil", "idpMetadataURLEqualFold", "idpMetadataURLContainsFold", "idpMetadataRefreshedAt", "idpMetadataRefreshedAtNEQ", "idpMetadataRefreshedAtIn", "idpMetadataRefreshedAtNotIn", "idpMetadataRefreshedAtGT", "idpMetadataRefreshedAtGTE", "idpMetadataRefreshedAtLT", "idpMetadataRefreshedAtLTE", "idpMetadataRefreshedAtIsNil", "idpMetadataRefreshedAtNotNil", "allowIdpInitiated", "allowIdpInitiatedNEQ", "oidcIssuer", "oidcIssuerNEQ", "oidcIssuerIn", "oidcIssuerNotIn", "oidcIssuerGT", "oidcIssuerGTE", "oidcIssuerLT", "oidcIssuerLTE", "oidcIssuerContains", "oidcIssuerHasPrefix", "oidcIssuerHasSuffix", "oidcIssuerIsNil", "oidcIssuerNotNil", "oidcIssuerEqualFold", "oidcIssuerContainsFold", "oidcClientID", "oidcClientIDNEQ", "oidcClientIDIn", "oidcClientIDNotIn", "oidcClientIDGT", "oidcClientIDGTE", "oidcClientIDLT", "oidcClientIDLTE", "oidcClientIDContains", "oidcClientIDHasPrefix", "oidcClientIDHasSuffix", "oidcClientIDIsNil", "oidcClientIDNotNil", "oidcClientIDEqualFold", "oidcClientIDContainsFold", "defaultRoleID", "defaultRoleIDNEQ", "defaultRoleIDIn", "defaultRoleIDNotIn", "defaultRoleIDGT", "defaultRoleIDGTE", "defaultRoleIDLT", "defaultRoleIDLTE", "defaultRoleIDContains", "defaultRoleIDHasPrefix", "defaultRoleIDHasSuffix", "defaultRoleIDIsNil", "defaultRoleIDNotNil", "defaultRoleIDEqualFold", "defaultRoleIDContainsFold", "trustUpstreamAmr", "trustUpstreamAmrNEQ", "hasOrganization", "hasOrganizationWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -18131,6 +18752,871 @@ func (ec *executionContext) unmarshalInputConnectionWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.StateNotIn = data
+		case "preset":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preset"))
+			data, err := ec.unmarshalOConnectionPreset2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Preset = data
+		case "presetNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("presetNEQ"))
+			data, err := ec.unmarshalOConnectionPreset2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PresetNEQ = data
+		case "presetIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("presetIn"))
+			data, err := ec.unmarshalOConnectionPreset2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPresetᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PresetIn = data
+		case "presetNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("presetNotIn"))
+			data, err := ec.unmarshalOConnectionPreset2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPresetᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PresetNotIn = data
+		case "idpEntityID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityID = data
+		case "idpEntityIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDNEQ = data
+		case "idpEntityIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDIn = data
+		case "idpEntityIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDNotIn = data
+		case "idpEntityIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDGT = data
+		case "idpEntityIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDGTE = data
+		case "idpEntityIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDLT = data
+		case "idpEntityIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDLTE = data
+		case "idpEntityIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDContains = data
+		case "idpEntityIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDHasPrefix = data
+		case "idpEntityIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDHasSuffix = data
+		case "idpEntityIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDIsNil = data
+		case "idpEntityIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDNotNil = data
+		case "idpEntityIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDEqualFold = data
+		case "idpEntityIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDContainsFold = data
+		case "idpSSOURL":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURL"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURL = data
+		case "idpSSOURLNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLNEQ = data
+		case "idpSSOURLIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLIn = data
+		case "idpSSOURLNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLNotIn = data
+		case "idpSSOURLGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLGT = data
+		case "idpSSOURLGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLGTE = data
+		case "idpSSOURLLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLLT = data
+		case "idpSSOURLLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLLTE = data
+		case "idpSSOURLContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLContains = data
+		case "idpSSOURLHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLHasPrefix = data
+		case "idpSSOURLHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLHasSuffix = data
+		case "idpSSOURLIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLIsNil = data
+		case "idpSSOURLNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLNotNil = data
+		case "idpSSOURLEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLEqualFold = data
+		case "idpSSOURLContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLContainsFold = data
+		case "idpSSOBinding":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBinding"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBinding = data
+		case "idpSSOBindingNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingNEQ = data
+		case "idpSSOBindingIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingIn = data
+		case "idpSSOBindingNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingNotIn = data
+		case "idpSSOBindingGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingGT = data
+		case "idpSSOBindingGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingGTE = data
+		case "idpSSOBindingLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingLT = data
+		case "idpSSOBindingLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingLTE = data
+		case "idpSSOBindingContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingContains = data
+		case "idpSSOBindingHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingHasPrefix = data
+		case "idpSSOBindingHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingHasSuffix = data
+		case "idpSSOBindingIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingIsNil = data
+		case "idpSSOBindingNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingNotNil = data
+		case "idpSSOBindingEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingEqualFold = data
+		case "idpSSOBindingContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingContainsFold = data
+		case "idpMetadataURL":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURL"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURL = data
+		case "idpMetadataURLNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLNEQ = data
+		case "idpMetadataURLIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLIn = data
+		case "idpMetadataURLNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLNotIn = data
+		case "idpMetadataURLGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLGT = data
+		case "idpMetadataURLGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLGTE = data
+		case "idpMetadataURLLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLLT = data
+		case "idpMetadataURLLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLLTE = data
+		case "idpMetadataURLContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLContains = data
+		case "idpMetadataURLHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLHasPrefix = data
+		case "idpMetadataURLHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLHasSuffix = data
+		case "idpMetadataURLIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLIsNil = data
+		case "idpMetadataURLNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLNotNil = data
+		case "idpMetadataURLEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLEqualFold = data
+		case "idpMetadataURLContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLContainsFold = data
+		case "idpMetadataRefreshedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAt = data
+		case "idpMetadataRefreshedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAtNEQ = data
+		case "idpMetadataRefreshedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAtIn = data
+		case "idpMetadataRefreshedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAtNotIn = data
+		case "idpMetadataRefreshedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAtGT = data
+		case "idpMetadataRefreshedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAtGTE = data
+		case "idpMetadataRefreshedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAtLT = data
+		case "idpMetadataRefreshedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAtLTE = data
+		case "idpMetadataRefreshedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAtIsNil = data
+		case "idpMetadataRefreshedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAtNotNil = data
+		case "allowIdpInitiated":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowIdpInitiated"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowIdpInitiated = data
+		case "allowIdpInitiatedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowIdpInitiatedNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowIdpInitiatedNEQ = data
+		case "oidcIssuer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuer"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuer = data
+		case "oidcIssuerNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerNEQ = data
+		case "oidcIssuerIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerIn = data
+		case "oidcIssuerNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerNotIn = data
+		case "oidcIssuerGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerGT = data
+		case "oidcIssuerGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerGTE = data
+		case "oidcIssuerLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerLT = data
+		case "oidcIssuerLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerLTE = data
+		case "oidcIssuerContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerContains = data
+		case "oidcIssuerHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerHasPrefix = data
+		case "oidcIssuerHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerHasSuffix = data
+		case "oidcIssuerIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerIsNil = data
+		case "oidcIssuerNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerNotNil = data
+		case "oidcIssuerEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerEqualFold = data
+		case "oidcIssuerContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerContainsFold = data
+		case "oidcClientID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientID = data
+		case "oidcClientIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDNEQ = data
+		case "oidcClientIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDIn = data
+		case "oidcClientIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDNotIn = data
+		case "oidcClientIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDGT = data
+		case "oidcClientIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDGTE = data
+		case "oidcClientIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDLT = data
+		case "oidcClientIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDLTE = data
+		case "oidcClientIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDContains = data
+		case "oidcClientIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDHasPrefix = data
+		case "oidcClientIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDHasSuffix = data
+		case "oidcClientIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDIsNil = data
+		case "oidcClientIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDNotNil = data
+		case "oidcClientIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDEqualFold = data
+		case "oidcClientIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDContainsFold = data
+		case "defaultRoleID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleID"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleID = data
+		case "defaultRoleIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDNEQ"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDNEQ = data
+		case "defaultRoleIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.ConnectionWhereInput().DefaultRoleIDIn(ctx, &it, data); err != nil {
+				return it, err
+			}
+		case "defaultRoleIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.ConnectionWhereInput().DefaultRoleIDNotIn(ctx, &it, data); err != nil {
+				return it, err
+			}
+		case "defaultRoleIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDGT"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDGT = data
+		case "defaultRoleIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDGTE"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDGTE = data
+		case "defaultRoleIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDLT"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDLT = data
+		case "defaultRoleIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDLTE"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDLTE = data
+		case "defaultRoleIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDContains"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDContains = data
+		case "defaultRoleIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDHasPrefix = data
+		case "defaultRoleIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDHasSuffix = data
+		case "defaultRoleIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDIsNil = data
+		case "defaultRoleIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDNotNil = data
+		case "defaultRoleIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDEqualFold"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDEqualFold = data
+		case "defaultRoleIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDContainsFold"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDContainsFold = data
+		case "trustUpstreamAmr":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trustUpstreamAmr"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrustUpstreamAmr = data
+		case "trustUpstreamAmrNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trustUpstreamAmrNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrustUpstreamAmrNEQ = data
 		case "hasOrganization":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrganization"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -24513,6 +25999,71 @@ func (ec *executionContext) _Connection(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "preset":
+			out.Values[i] = ec._Connection_preset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idpEntityID":
+			out.Values[i] = ec._Connection_idpEntityID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idpSSOURL":
+			out.Values[i] = ec._Connection_idpSSOURL(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idpSSOBinding":
+			out.Values[i] = ec._Connection_idpSSOBinding(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idpCertificates":
+			out.Values[i] = ec._Connection_idpCertificates(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idpMetadataURL":
+			out.Values[i] = ec._Connection_idpMetadataURL(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idpMetadataRefreshedAt":
+			out.Values[i] = ec._Connection_idpMetadataRefreshedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "allowIdpInitiated":
+			out.Values[i] = ec._Connection_allowIdpInitiated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "oidcIssuer":
+			out.Values[i] = ec._Connection_oidcIssuer(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "oidcClientID":
+			out.Values[i] = ec._Connection_oidcClientID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "oidcScopes":
+			out.Values[i] = ec._Connection_oidcScopes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "defaultRoleID":
+			out.Values[i] = ec._Connection_defaultRoleID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "trustUpstreamAmr":
+			out.Values[i] = ec._Connection_trustUpstreamAmr(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "organization":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -27234,6 +28785,16 @@ func (ec *executionContext) marshalNConnectionOrderField2ᚖgithubᚗcomᚋgateh
 	return v
 }
 
+func (ec *executionContext) unmarshalNConnectionPreset2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx context.Context, v any) (connection.Preset, error) {
+	var res connection.Preset
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConnectionPreset2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx context.Context, sel ast.SelectionSet, v connection.Preset) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNConnectionProtocol2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐProtocol(ctx context.Context, v any) (connection.Protocol, error) {
 	var res connection.Protocol
 	err := res.UnmarshalGQL(v)
@@ -28697,6 +30258,58 @@ func (ec *executionContext) unmarshalOConnectionOrder2ᚖgithubᚗcomᚋgatehous
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOConnectionPreset2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPresetᚄ(ctx context.Context, v any) ([]connection.Preset, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]connection.Preset, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNConnectionPreset2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOConnectionPreset2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPresetᚄ(ctx context.Context, sel ast.SelectionSet, v []connection.Preset) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConnectionPreset2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOConnectionPreset2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx context.Context, v any) (*connection.Preset, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(connection.Preset)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOConnectionPreset2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx context.Context, sel ast.SelectionSet, v *connection.Preset) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOConnectionProtocol2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐProtocolᚄ(ctx context.Context, v any) ([]connection.Protocol, error) {
 	if v == nil {
 		return nil, nil
@@ -29468,6 +31081,22 @@ func (ec *executionContext) marshalOString2ᚕstringᚄ(ctx context.Context, sel
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx context.Context, v any) (*pulid.ID, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(pulid.ID)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx context.Context, sel ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {
