@@ -63,6 +63,9 @@ func (r *connectionWhereInputResolver) DefaultRoleIDNotIn(ctx context.Context, o
 // Application returns generated.ApplicationResolver implementation.
 func (r *Resolver) Application() generated.ApplicationResolver { return &applicationResolver{r} }
 
+// Connection returns generated.ConnectionResolver implementation.
+func (r *Resolver) Connection() generated.ConnectionResolver { return &connectionResolver{r} }
+
 // Domain returns generated.DomainResolver implementation.
 func (r *Resolver) Domain() generated.DomainResolver { return &domainResolver{r} }
 
@@ -87,6 +90,7 @@ func (r *Resolver) ConnectionWhereInput() generated.ConnectionWhereInputResolver
 
 type (
 	applicationResolver          struct{ *Resolver }
+	connectionResolver           struct{ *Resolver }
 	domainResolver               struct{ *Resolver }
 	membershipResolver           struct{ *Resolver }
 	organizationPolicyResolver   struct{ *Resolver }
