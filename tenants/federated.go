@@ -443,3 +443,16 @@ func sameRoles(a, b []*ent.Role) bool {
 	}
 	return true
 }
+
+// SAMLReplayCache is RememberAssertion with the method federation/saml's
+// ReplayCache names, for cmd to hand to each SAML connector.
+type SAMLReplayCache struct{ s *Service }
+
+// ReplayCache returns the service's SAML replay cache.
+func (s *Service) ReplayCache() SAMLReplayCache { return SAMLReplayCache{s} }
+
+// Remember records assertionID for connectionID until notOnOrAfter and
+// reports whether it was fresh (RememberAssertion).
+func (c SAMLReplayCache) Remember(ctx context.Context, connectionID, assertionID string, notOnOrAfter time.Time) (bool, error) {
+	return c.s.RememberAssertion(ctx, connectionID, assertionID, notOnOrAfter)
+}

@@ -1,6 +1,7 @@
 package tenants_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -94,8 +95,15 @@ func TestRememberAssertionConcurrent(t *testing.T) {
 		if count != 1 {
 			t.Fatalf("%d of %d concurrent uses were fresh, want exactly 1", count, n)
 		}
-		if ok, err := f.svc.RememberAssertion(f.sys, string(b.ID), "_assertion-1", until); err != nil || !ok {
+		// federation/saml's ReplayCache, through the adapter cmd hands it.
+		var cache interface {
+			Remember(ctx context.Context, connectionID, assertionID string, notOnOrAfter time.Time) (bool, error)
+		} = f.svc.ReplayCache()
+		if ok, err := cache.Remember(f.sys, string(b.ID), "_assertion-1", until); err != nil || !ok {
 			t.Errorf("same id at another connection: %v, %v; want fresh", ok, err)
+		}
+		if ok, err := cache.Remember(f.sys, string(b.ID), "_assertion-1", until); err != nil || ok {
+			t.Errorf("the same again through the adapter: %v, %v; want a replay", ok, err)
 		}
 
 		// Still remembered just before NotOnOrAfter + ReplayRetention, even
