@@ -29,15 +29,6 @@ var signingModes = []struct {
 	{"both signed", true, true},
 }
 
-func child(el *etree.Element, tag string) *etree.Element {
-	for _, c := range el.ChildElements() {
-		if c.Tag == tag {
-			return c
-		}
-	}
-	return nil
-}
-
 func assertionOf(doc *etree.Document) *etree.Element { return child(doc.Root(), "Assertion") }
 
 func setNameID(el *etree.Element, v string) {
@@ -307,6 +298,42 @@ func TestForeignNameID(t *testing.T) {
 			}
 			_, err := f.finish(f.bytes(o), state)
 			wantCode(t, err, CodeForeignNameID)
+		})
+	}
+}
+
+// TestEncryptedPayloads (SAML-13 d): what is refused in a plain assertion
+// is refused inside an encrypted one (changed after signing, as in the
+// plain attacks), encrypted to our key, the Response validly signed.
+func TestEncryptedPayloads(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(a *etree.Element)
+		code string
+	}{
+		{"foreign NameID", func(a *etree.Element) {
+			sub := a.FindElement("./Subject")
+			sub.RemoveChild(sub.FindElement("./NameID"))
+			foreign := sub.CreateElement("x:NameID")
+			foreign.CreateAttr("xmlns:x", "urn:evil")
+			foreign.SetText(victim)
+		}, CodeForeignNameID},
+		{"comment in NameID", func(a *etree.Element) {
+			a.FindElement(".//NameID").CreateComment("")
+		}, CodeForbiddenMarkup},
+		{"round-trip unstable name", func(a *etree.Element) {
+			a.FindElement(".//NameID").CreateAttr("x:", "y")
+		}, CodeMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			state, rid := f.begin()
+			o := f.defaults(rid)
+			o.encryptTo = testKey(t, "sp").Certificate
+			o.signResponse = true
+			o.signedAssertion = tc.edit
+			_, err := f.finish(f.bytes(o), state)
+			wantCode(t, err, tc.code)
 		})
 	}
 }

@@ -69,7 +69,13 @@ type Config struct {
 	// AllowIdPInitiated accepts unsolicited responses (Finish with no
 	// state). Off by default: such a response is bound to no browser.
 	AllowIdPInitiated bool
-	Mapping           AttributeMapping
+	// AllowUnsignedAssertion accepts a signed Response around an unsigned
+	// Assertion. Off by default: the Assertion must carry its own
+	// signature (SECURITY-CHECKLIST SAML-04), as the SP metadata asks
+	// (WantAssertionsSigned); turn it on for an IdP that can only sign
+	// the Response.
+	AllowUnsignedAssertion bool
+	Mapping                AttributeMapping
 	// Replay is required: it makes each assertion single use.
 	Replay ReplayCache
 	// Now is the clock every time check reads; nil means time.Now.

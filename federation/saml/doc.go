@@ -33,7 +33,11 @@
 //     (SAML-04), every NameID in the SAML assertion namespace (SAML-09,
 //     GO-2026-6909), an Issuer in a signed assertion (GO-2026-6909's
 //     nil-Issuer panic), and a signed Response names its Destination and
-//     Issuer (SAML-08);
+//     Issuer (SAML-08); an EncryptedAssertion is opened with the SP keys
+//     and its plaintext goes through the same checks (SAML-13 d);
+//   - the signing policy (finish.go): the Assertion must be signed by
+//     itself unless Config.AllowUnsignedAssertion lets a signed Response
+//     cover it (SAML-04);
 //   - crewjam's ParseXMLResponse under recover, with this connection's
 //     certificates only, SHA-1 refused, every SP key for decryption;
 //   - after it (validate.go), on the assertion crewjam read from the
@@ -43,6 +47,10 @@
 //     MaxClockSkew (at most two minutes) read from Config.Now, no
 //     duplicated identity attribute (SAML-09), and last the single-use
 //     record of the assertion id (Config.Replay, SAML-07).
+//
+// Only the HTTP-POST binding reaches Finish: artifacts and SimpleSign are
+// refused, and RelayState is neither sent nor read (SAML-14: the web
+// layer binds the login to the browser and keeps Begin's state).
 //
 // Every refusal is a *Rejection with a stable Code for the audit log and a
 // precise Reason for the connection's test results; neither is for the

@@ -95,6 +95,9 @@ func (c *Connector) finishXML(ctx context.Context, raw []byte, requestID string,
 	if rej := c.checkResponse(sh, requestID); rej != nil {
 		return federation.Identity{}, rej
 	}
+	if rej := c.checkSigned(raw, sh); rej != nil {
+		return federation.Identity{}, rej
+	}
 	assertion, rej := c.verify(raw, sh, requestID, now)
 	if rej != nil {
 		return federation.Identity{}, rej
@@ -134,6 +137,33 @@ func (c *Connector) checkResponse(sh shape, requestID string) *Rejection {
 		return reject(CodeIssuerMismatch, "issuer mismatch: Response Issuer %q, want %q", *sh.responseIssuer, c.cfg.IdP.EntityID)
 	}
 	return checkInResponseTo("Response", sh.inResponseTo, requestID)
+}
+
+// checkSigned applies the signing policy before any signature is
+// verified: something must be signed, and the Assertion itself unless
+// AllowUnsignedAssertion. An encrypted assertion is opened to see (and to
+// precheck what it holds); one that no SP key opens is left to crewjam,
+// which refuses it (decryption_failed).
+func (c *Connector) checkSigned(raw []byte, sh shape) *Rejection {
+	assertionSigned := sh.assertionSigned
+	if sh.encrypted {
+		plain := decryptedAssertion(raw, c.cfg.Keys)
+		if plain == nil {
+			return nil
+		}
+		signed, rej := precheckDecrypted(plain)
+		if rej != nil {
+			return rej
+		}
+		assertionSigned = signed
+	}
+	switch {
+	case !assertionSigned && !sh.responseSigned:
+		return reject(CodeUnsigned, "neither the Response nor the Assertion is signed")
+	case !assertionSigned && !c.cfg.AllowUnsignedAssertion:
+		return reject(CodeUnsigned, "the Assertion is not signed, only the Response; the connection requires signed assertions (AllowUnsignedAssertion)")
+	}
+	return nil
 }
 
 func checkInResponseTo(what, got, requestID string) *Rejection {

@@ -2,6 +2,8 @@ package saml
 
 import (
 	"errors"
+
+	"github.com/beevik/etree"
 	"slices"
 	"testing"
 	"time"
@@ -22,7 +24,7 @@ func TestFinishAcceptsEachSigningMode(t *testing.T) {
 		{"rolled-over certificate", false, true, "idp-next"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t)
+			f := newFixture(t, func(c *Config) { c.AllowUnsignedAssertion = !tc.assertion })
 			state, rid := f.begin()
 			o := f.defaults(rid)
 			o.signResponse, o.signAssertion, o.key = tc.response, tc.assertion, testKey(t, tc.key)
@@ -44,6 +46,23 @@ func TestFinishAcceptsEachSigningMode(t *testing.T) {
 				t.Fatalf("auth time %v, AMR %v", id.AuthTime, id.AMR)
 			}
 		})
+	}
+}
+
+// TestFinishRequiresSignedAssertion: without AllowUnsignedAssertion a
+// signed Response around an unsigned Assertion, plain or encrypted, is
+// refused (SAML-04).
+func TestFinishRequiresSignedAssertion(t *testing.T) {
+	for _, encrypted := range []bool{false, true} {
+		f := newFixture(t)
+		state, rid := f.begin()
+		o := f.defaults(rid)
+		o.signResponse, o.signAssertion = true, false
+		if encrypted {
+			o.encryptTo = testKey(t, "sp").Certificate
+		}
+		_, err := f.finish(f.bytes(o), state)
+		wantCode(t, err, CodeUnsigned)
 	}
 }
 
@@ -119,6 +138,35 @@ func TestFinishRejectsMisaddressed(t *testing.T) {
 		{"signed by tenant B's IdP", func(o *resp, f *fixture) { o.key = testKey(f.t, "other-idp") }, CodeUnknownCertificate},
 		{"SHA-1 signature", func(o *resp, _ *fixture) { o.sha1 = true }, CodeWeakAlgorithm},
 		{"unsigned", func(o *resp, _ *fixture) { o.signAssertion = false }, CodeUnsigned},
+		{"holder-of-key, not bearer", func(o *resp, _ *fixture) {
+			o.editAssertion = func(a *etree.Element) {
+				a.FindElement(".//SubjectConfirmation").CreateAttr("Method", "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key")
+			}
+		}, CodeSubjectConfirmation},
+		{"no SubjectConfirmationData", func(o *resp, _ *fixture) {
+			o.editAssertion = func(a *etree.Element) {
+				sc := a.FindElement(".//SubjectConfirmation")
+				sc.RemoveChild(sc.FindElement("./SubjectConfirmationData"))
+			}
+		}, CodeSubjectConfirmation},
+		{"no Subject", func(o *resp, _ *fixture) {
+			o.editAssertion = func(a *etree.Element) { a.RemoveChild(a.FindElement("./Subject")) }
+		}, CodeNoSubject},
+		{"no Conditions", func(o *resp, _ *fixture) {
+			o.editAssertion = func(a *etree.Element) { a.RemoveChild(a.FindElement("./Conditions")) }
+		}, CodeAudienceMismatch},
+		{"assertion Issuer of another IdP", func(o *resp, _ *fixture) {
+			o.editAssertion = func(a *etree.Element) { a.FindElement("./Issuer").SetText("https://idp.tenant-b.test/saml") }
+		}, CodeIssuerMismatch},
+		{"signed Response without Issuer", func(o *resp, _ *fixture) {
+			o.signResponse = true
+			o.editResponse = func(r *etree.Element) { r.RemoveChild(r.FindElement("./Issuer")) }
+		}, CodeIssuerMismatch},
+		{"status Responder", func(o *resp, _ *fixture) {
+			o.editResponse = func(r *etree.Element) {
+				r.FindElement("./Status/StatusCode").CreateAttr("Value", "urn:oasis:names:tc:SAML:2.0:status:Responder")
+			}
+		}, CodeStatus},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)

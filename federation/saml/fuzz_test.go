@@ -18,7 +18,9 @@ import (
 // alwaysFresh lets a fuzz target accept the same valid seed many times.
 type alwaysFresh struct{}
 
-func (alwaysFresh) Remember(context.Context, string, string, time.Time) (bool, error) { return true, nil }
+func (alwaysFresh) Remember(context.Context, string, string, time.Time) (bool, error) {
+	return true, nil
+}
 
 // FuzzFinish: no response body panics, and none yields an identity unless
 // a signature by the IdP's key verifies over an element whose NameID is

@@ -200,7 +200,10 @@ type resp struct {
 	// editAssertion and editResponse run before signing.
 	editAssertion func(*etree.Element)
 	editResponse  func(*etree.Element)
-	assertionID   string
+	// signedAssertion runs after the assertion is signed, before it is
+	// encrypted or put in the Response.
+	signedAssertion func(*etree.Element)
+	assertionID     string
 }
 
 func (f *fixture) defaults(requestID string) *resp {
@@ -290,6 +293,9 @@ func (f *fixture) build(o *resp) *etree.Document {
 	}
 	if o.signAssertion {
 		ael = f.sign(ael, o.key, o.sha1)
+	}
+	if o.signedAssertion != nil {
+		o.signedAssertion(ael)
 	}
 	r := &saml.Response{
 		ID: newID(), InResponseTo: o.inResponseTo, Version: "2.0", IssueInstant: o.issued,

@@ -192,9 +192,6 @@ func precheck(raw []byte) (shape, *Rejection) {
 	case assertions > 1:
 		return s, reject(CodeMultipleAssertions, "Response carries %d Assertion or EncryptedAssertion elements, want exactly one", assertions)
 	}
-	if !s.responseSigned && !s.assertionSigned && !s.encrypted {
-		return s, reject(CodeUnsigned, "neither the Response nor the Assertion is signed")
-	}
 	return s, nil
 }
 
