@@ -22,7 +22,9 @@
 //     (OIDC Discovery §4.3); fetched through the caller's HTTP client,
 //     which outside development is internal/safehttp's (MT-10);
 //   - the ID token (OIDC Core §3.1.3.7): a signature from the provider's
-//     JWKS with an asymmetric algorithm only (never none or HS*; OIDC-11),
+//     JWKS (cached; fetched again for an unknown kid, so a key rotation
+//     needs no configuration, REL-04) with an asymmetric algorithm only
+//     (never none or HS*; OIDC-11),
 //     iss, aud, azp, exp and iat against Config.Now with ClockSkew, nonce,
 //     at_hash when present;
 //   - userinfo (OIDC Core §5.3.2): merged only when its sub equals the ID

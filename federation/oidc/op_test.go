@@ -54,6 +54,7 @@ type testOP struct {
 	idToken   func(token string) (string, error)
 	userinfo  func(claims map[string]any)
 	discovery func(doc map[string]any)
+	jwks      func(set map[string]any)
 }
 
 // opUsers is the OP's user store: alice only.
@@ -153,7 +154,7 @@ func (o *testOP) login(w http.ResponseWriter, r *http.Request) {
 func (o *testOP) rewrite(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.mu.Lock()
-		idToken, userinfo, discovery := o.idToken, o.userinfo, o.discovery
+		idToken, userinfo, discovery, jwks := o.idToken, o.userinfo, o.discovery, o.jwks
 		o.mu.Unlock()
 		var fn func(map[string]any) error
 		switch r.URL.Path {
@@ -168,6 +169,10 @@ func (o *testOP) rewrite(next http.Handler) http.Handler {
 					resp["id_token"] = tok
 					return err
 				}
+			}
+		case o.provider.KeysEndpoint().Relative():
+			if jwks != nil {
+				fn = func(set map[string]any) error { jwks(set); return nil }
 			}
 		case o.provider.UserinfoEndpoint().Relative():
 			if userinfo != nil {
@@ -214,7 +219,7 @@ func (o *testOP) rewriteClaims(signer jose.Signer, fn func(claims map[string]any
 
 // reset puts the OP back to answering as it would.
 func (o *testOP) reset() {
-	o.set(func(o *testOP) { o.idToken, o.userinfo, o.discovery = nil, nil, nil })
+	o.set(func(o *testOP) { o.idToken, o.userinfo, o.discovery, o.jwks = nil, nil, nil, nil })
 }
 
 func (o *testOP) resign(token string, signer jose.Signer, fn func(map[string]any)) (string, error) {
