@@ -58,6 +58,11 @@ type Config struct {
 	Now func() time.Time
 	// Mapping names the claims that carry the identity's fields.
 	Mapping ClaimMapping
+	// IssuerAliases are other spellings of Issuer the provider writes in
+	// ID tokens' iss, accepted there only (never in discovery or the RFC
+	// 9207 iss parameter): Google documents both https://accounts.google.com
+	// and accounts.google.com (Preset.IssuerAliases).
+	IssuerAliases []string
 	// RequiredClaims pins claims of the ID token: a sign-in whose claim
 	// (as text, or any element of a list) is none of the values is
 	// refused (CodeClaimRefused). Google Workspace: {"hd": {"example.com"}},

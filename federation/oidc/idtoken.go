@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/client/rp"
@@ -44,7 +45,7 @@ func (c *Connector) verifyIDToken(ctx context.Context, raw, accessToken string, 
 	if err := zoidc.CheckSubject(claims); err != nil {
 		return idToken{}, rejectErr(CodeTokenInvalid, err, "the id_token")
 	}
-	if claims.Issuer != c.cfg.Issuer {
+	if claims.Issuer != c.cfg.Issuer && !slices.Contains(c.cfg.IssuerAliases, claims.Issuer) {
 		return idToken{}, reject(CodeTokenInvalid, "the id_token's iss is %s, not %q", quote(claims.Issuer), c.cfg.Issuer)
 	}
 	if err := zoidc.CheckAudience(claims, c.cfg.ClientID); err != nil {

@@ -1,12 +1,15 @@
 package oidc
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,6 +226,14 @@ func TestIDTokenRefused(t *testing.T) {
 	other := r.begin(t, federation.BeginRequest{})
 	otherTx, _ := r.conn.transaction(other.State)
 
+	var lured atomic.Int32
+	lure := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { lured.Add(1) }))
+	defer lure.Close()
+	defer func() {
+		if n := lured.Load(); n != 0 {
+			t.Errorf("a jku/x5u header made the connector fetch %d times", n)
+		}
+	}()
 	claims := func(fn func(c map[string]any)) func() { return func() { o.rewriteClaims(nil, fn) } }
 	now := func() int64 { return r.clock.Now().Unix() }
 	cases := []struct {
@@ -242,6 +253,44 @@ func TestIDTokenRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			o.rewriteClaims(s, func(map[string]any) {})
+		}, CodeTokenInvalid},
+		{"attacker key embedded as jwk", func() {
+			key, _ := rsa.GenerateKey(rand.Reader, 2048)
+			s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{EmbedJWK: true}).WithType("JWT"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.rewriteClaims(s, func(map[string]any) {})
+		}, CodeTokenInvalid},
+		{"jku to a loopback server", func() {
+			key, _ := rsa.GenerateKey(rand.Reader, 2048)
+			s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key},
+				(&jose.SignerOptions{}).WithType("JWT").WithHeader("jku", lure.URL).WithHeader("x5u", lure.URL).WithHeader("kid", "lure"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.rewriteClaims(s, func(map[string]any) {})
+		}, CodeTokenInvalid},
+		{"kid path injection", func() {
+			s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: opKey(t, o)},
+				(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "../../../../dev/null"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.rewriteClaims(s, func(map[string]any) {})
+		}, CodeTokenInvalid},
+		{"crit extension", func() {
+			s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: opKey(t, o)},
+				(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", opKID(t, o)).WithCritical("urn:example:unknown").WithHeader("urn:example:unknown", true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.rewriteClaims(s, func(map[string]any) {})
+		}, CodeTokenInvalid},
+		{"oversized id_token", func() {
+			o.set(func(o *testOP) {
+				o.idToken = func(string) (string, error) { return strings.Repeat(".", 100<<10), nil }
+			})
 		}, CodeTokenInvalid},
 		{"another issuer", claims(func(c map[string]any) { c["iss"] = "https://attacker.test" }), CodeTokenInvalid},
 		{"another audience", claims(func(c map[string]any) { c["aud"] = []string{"someone-else"} }), CodeTokenInvalid},
@@ -288,6 +337,22 @@ func TestIDTokenRefused(t *testing.T) {
 			t.Fatalf("Finish: %v", err)
 		}
 	})
+}
+
+// TestIssuerAliases: an alias is accepted in the ID token's iss only.
+func TestIssuerAliases(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.IssuerAliases = []string{"idp.alias.test"} })
+	r.op.rewriteClaims(nil, func(c map[string]any) { c["iss"] = "idp.alias.test" })
+	if _, err := r.flow(t, nil); err != nil {
+		t.Fatalf("ID token with an alias issuer: %v", err)
+	}
+	_, err := r.flow(t, func(cb *url.URL) *url.URL {
+		return withQuery(cb, func(q url.Values) { q.Set("iss", "idp.alias.test") })
+	})
+	wantCode(t, err, CodeIssuerMismatch)
+	r.op.rewriteClaims(nil, func(c map[string]any) { c["iss"] = "other.alias.test" })
+	_, err = r.flow(t, nil)
+	wantCode(t, err, CodeTokenInvalid)
 }
 
 // TestExpiredOnOurClock: the token is checked against Config.Now, not the
@@ -395,4 +460,23 @@ func algNone(tok string) string {
 	parts := strings.Split(tok, ".")
 	head, _ := json.Marshal(map[string]string{"alg": "none", "typ": "JWT"})
 	return base64.RawURLEncoding.EncodeToString(head) + "." + parts[1] + "."
+}
+
+// opKey and opKID are the test OP's own signing key and its kid.
+func opKey(t testing.TB, o *testOP) any {
+	t.Helper()
+	k, err := o.store.SigningKey(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Key()
+}
+
+func opKID(t testing.TB, o *testOP) string {
+	t.Helper()
+	k, err := o.store.SigningKey(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.ID()
 }

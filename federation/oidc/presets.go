@@ -15,6 +15,8 @@ type Preset struct {
 	IssuerTemplate string
 	Scopes         []string
 	Mapping        ClaimMapping
+	// IssuerAliases go to Config.IssuerAliases.
+	IssuerAliases []string
 	// PinClaim names the claim the connection should pin with
 	// Config.RequiredClaims ("hd" for Google Workspace), when the provider
 	// would otherwise let outside accounts sign in.
@@ -71,7 +73,8 @@ var Presets = map[string]Preset{
 			Groups: "groups",
 		},
 		Notes: "Register a web application in the customer's tenant (single tenant: the " +
-			"issuer names the tenant id, never common or organizations). Add the optional " +
+			"issuer names the directory (tenant) id, a GUID — a domain name's discovery document " +
+			"states the GUID issuer, which must match exactly — never common or organizations). Add the optional " +
 			"claims email, upn, given_name, family_name and xms_edov to the ID token, and " +
 			"\"groups\" (Security groups) under Token configuration for role mapping. The " +
 			"subject (sub) is pairwise per application and stable.",
@@ -111,7 +114,10 @@ var Presets = map[string]Preset{
 			Groups: "groups",
 			Custom: map[string]string{"hosted_domain": "hd"},
 		},
-		PinClaim: "hd",
+		// "The value of iss in the ID token is equal to
+		// https://accounts.google.com or accounts.google.com."
+		IssuerAliases: []string{"accounts.google.com"},
+		PinClaim:      "hd",
 		Notes: "Create an OAuth client (Web application) in the customer's Google Cloud project. " +
 			"Any Google account can complete the flow unless the consent screen is Internal, so " +
 			"pin hd (the Workspace domain) with RequiredClaims. Google sends no groups claim.",

@@ -28,7 +28,7 @@ func TestPresets(t *testing.T) {
 	if got, err := Presets["generic"].Issuer(map[string]string{"issuer": "https://idp.example.com/realms/x"}); err != nil || got != "https://idp.example.com/realms/x" {
 		t.Errorf("generic issuer %q, %v", got, err)
 	}
-	if g := Presets["google_workspace"]; g.PinClaim != "hd" || g.IssuerTemplate != "https://accounts.google.com" {
+	if g := Presets["google_workspace"]; g.PinClaim != "hd" || g.IssuerTemplate != "https://accounts.google.com" || !slices.Contains(g.IssuerAliases, "accounts.google.com") {
 		t.Errorf("google preset %+v", g)
 	}
 }
