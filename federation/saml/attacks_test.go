@@ -594,3 +594,41 @@ func TestBindings(t *testing.T) {
 	_, err = f.conn.Finish(context.Background(), acsRequest(big), state)
 	wantCode(t, err, CodeTooLarge)
 }
+
+// TestSingleElements (SAML-09): elements a reader could choose between
+// are refused when doubled, even validly signed.
+func TestSingleElements(t *testing.T) {
+	double := func(path string) func(*etree.Element) {
+		return func(a *etree.Element) {
+			el := a.FindElement(path)
+			c := el.Copy()
+			if n := c.FindElement(".//NameID"); n != nil && path != "./Subject/NameID" {
+				n.SetText(victim)
+			} else if path == "./Subject/NameID" {
+				c.SetText(victim)
+			}
+			el.Parent().InsertChildAt(el.Index()+1, c)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(o *resp)
+		code string
+	}{
+		{"two NameIDs", func(o *resp) { o.editAssertion = double("./Subject/NameID") }, CodeMalformed},
+		{"two Subjects", func(o *resp) { o.editAssertion = double("./Subject") }, CodeMalformed},
+		{"two Conditions", func(o *resp) { o.editAssertion = double("./Conditions") }, CodeMalformed},
+		{"two assertion Issuers", func(o *resp) { o.editAssertion = double("./Issuer") }, CodeMalformed},
+		{"two Response Issuers", func(o *resp) { o.signResponse, o.editResponse = true, double("./Issuer") }, CodeMalformed},
+		{"two SubjectConfirmationData", func(o *resp) { o.editAssertion = double(".//SubjectConfirmationData") }, CodeMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			state, rid := f.begin()
+			o := f.defaults(rid)
+			tc.edit(o)
+			_, err := f.finish(f.bytes(o), state)
+			wantCode(t, err, tc.code)
+		})
+	}
+}

@@ -30,7 +30,8 @@
 //     (SAML-12), exactly one Response root holding exactly one Assertion
 //     or EncryptedAssertion in the whole document (SAML-01, SAML-02), at
 //     most one ds:Signature per element and only as its direct child
-//     (SAML-04), every NameID in the SAML assertion namespace (SAML-09,
+//     (SAML-04), at most one Issuer, Subject, Conditions, NameID and
+//     SubjectConfirmationData where a reader could pick one, every NameID in the SAML assertion namespace (SAML-09,
 //     GO-2026-6909), an Issuer in a signed assertion (GO-2026-6909's
 //     nil-Issuer panic), and a signed Response names its Destination and
 //     Issuer (SAML-08); an EncryptedAssertion is opened with the SP keys

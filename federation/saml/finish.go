@@ -3,6 +3,7 @@ package saml
 import (
 	"context"
 	"encoding/base64"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
@@ -166,8 +167,12 @@ func (c *Connector) checkSigned(raw []byte, sh shape) *Rejection {
 	return nil
 }
 
+// checkInResponseTo: an answer to a request names it (SAML Profiles
+// §4.1.4.2), and an unsolicited one names none.
 func checkInResponseTo(what, got, requestID string) *Rejection {
 	switch {
+	case requestID != "" && got == "":
+		return reject(CodeInResponseToMismatch, "%s has no InResponseTo, but answers request %q", what, requestID)
 	case requestID == "" && got != "":
 		return reject(CodeInResponseToMismatch, "unsolicited response whose %s InResponseTo is %q: an answer to some other request", what, got)
 	case requestID != "" && got != "" && got != requestID:
@@ -198,9 +203,10 @@ func (c *Connector) verify(raw []byte, sh shape, requestID string, now time.Time
 	return assertion, nil
 }
 
-// classify turns crewjam's error into a Rejection. Where the failed rule
-// is one checkAssertion also applies, its reason (computed on the
-// response as received, only to explain a refusal) is more precise.
+// classify turns crewjam's error into a Rejection. Unless the signature
+// or the decryption failed, checkAssertion's reason (computed on the
+// response as received, only to explain a refusal) is preferred: it is
+// more precise, and names the rule as this package states it.
 func (c *Connector) classify(err error, raw []byte, sh shape, requestID string, now time.Time) *Rejection {
 	cause := err
 	var ivr *saml.InvalidResponseError
@@ -243,16 +249,19 @@ func (c *Connector) classify(err error, raw []byte, sh shape, requestID string, 
 	case errors.Is(cause, saml.ErrNotYetValid):
 		code = CodeNotYetValid
 	case errors.Is(cause, saml.ErrMissingElement):
-		code = CodeSubjectConfirmation
-		if strings.Contains(cause.Error(), "Subject") && !strings.Contains(cause.Error(), "SubjectConfirmation") {
+		// crewjam names the missing element only in its message.
+		switch msg := cause.Error(); {
+		case strings.Contains(msg, "SubjectConfirmation"):
+			code = CodeSubjectConfirmation
+		case strings.Contains(msg, "Subject"):
 			code = CodeNoSubject
-		}
-		if strings.Contains(cause.Error(), "Assertion") && strings.Contains(cause.Error(), "none found") {
+		case strings.Contains(msg, "none found"):
 			code = CodeNoAssertion
 		}
 	}
 	switch code {
-	case CodeIssuerMismatch, CodeAudienceMismatch, CodeRecipientMismatch, CodeInResponseToMismatch, CodeExpired, CodeNotYetValid, CodeSubjectConfirmation, CodeNoSubject:
+	case CodeSignatureInvalid, CodeWeakAlgorithm, CodeUnsigned, CodeDecryptionFailed, CodeStatus:
+	default:
 		if a := receivedAssertion(raw); a != nil {
 			if r := c.checkAssertion(a, requestID, now); r != nil {
 				r.Err = cause
@@ -269,7 +278,7 @@ func receivedAssertion(raw []byte) *saml.Assertion {
 	var resp struct {
 		Assertion *saml.Assertion `xml:"urn:oasis:names:tc:SAML:2.0:assertion Assertion"`
 	}
-	if err := xmlUnmarshal(raw, &resp); err != nil {
+	if err := xml.Unmarshal(raw, &resp); err != nil {
 		return nil
 	}
 	return resp.Assertion

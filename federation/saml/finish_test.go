@@ -28,9 +28,15 @@ func TestFinishAcceptsEachSigningMode(t *testing.T) {
 			state, rid := f.begin()
 			o := f.defaults(rid)
 			o.signResponse, o.signAssertion, o.key = tc.response, tc.assertion, testKey(t, tc.key)
-			id, err := f.finish(f.bytes(o), state)
+			b := f.bytes(o)
+			id, err := f.finish(b, state)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The acceptance invariant: the subject is inside bytes whose
+			// signature goxmldsig verifies on its own.
+			if !signedSubject(b, f.cfg.IdP.Certificates, nil, f.clock.Now(), id.Subject) {
+				t.Fatalf("subject %q is not in verified bytes", id.Subject)
 			}
 			if id.Subject != "alice@tenant-a.test" || id.Email != "alice@tenant-a.test" || id.GivenName != "Alice" ||
 				id.FamilyName != "Liddell" || id.Name != "Alice Liddell" || !slices.Equal(id.Groups, []string{"engineering", "admins"}) {
@@ -134,6 +140,8 @@ func TestFinishRejectsMisaddressed(t *testing.T) {
 		{"signed response without destination", func(o *resp, _ *fixture) { o.destination, o.signResponse = nil, true }, CodeDestinationMismatch},
 		{"InResponseTo of another request", func(o *resp, f *fixture) { _, other := f.begin(); o.inResponseTo = other }, CodeInResponseToMismatch},
 		{"assertion InResponseTo of another request", func(o *resp, f *fixture) { _, other := f.begin(); o.scdInResponse = &other }, CodeInResponseToMismatch},
+		{"solicited but naming no request", func(o *resp, _ *fixture) { o.inResponseTo = "" }, CodeInResponseToMismatch},
+		{"assertion naming no request", func(o *resp, _ *fixture) { empty := ""; o.scdInResponse = &empty }, CodeInResponseToMismatch},
 		{"issuer of another IdP", func(o *resp, _ *fixture) { o.issuer = "https://idp.tenant-b.test/saml" }, CodeIssuerMismatch},
 		{"signed by tenant B's IdP", func(o *resp, f *fixture) { o.key = testKey(f.t, "other-idp") }, CodeUnknownCertificate},
 		{"SHA-1 signature", func(o *resp, _ *fixture) { o.sha1 = true }, CodeWeakAlgorithm},

@@ -70,8 +70,39 @@ type shape struct {
 type frame struct {
 	name       xml.Name
 	signatures int
-	issuers    int
-	text       strings.Builder
+	// children counts the element's children in the SAML assertion
+	// namespace by local name, for the at-most-one rules.
+	children map[string]int
+	text     strings.Builder
+}
+
+// single are the children an element may hold at most once (SAML Core
+// §2.3.3, §2.4.1, §2.4.1.1), so that no reader can pick a different one
+// than another: two Issuers, Subjects or NameIDs are refused, not chosen
+// from. An Assertion's Issuer is required (the nil-Issuer panic of
+// GO-2026-6909).
+var single = map[xml.Name][]string{
+	{Space: nsProtocol, Local: "Response"}:             {"Issuer"},
+	{Space: nsAssertion, Local: "Assertion"}:           {"Issuer", "Subject", "Conditions"},
+	{Space: nsAssertion, Local: "Subject"}:             {"NameID", "EncryptedID", "BaseID"},
+	{Space: nsAssertion, Local: "SubjectConfirmation"}: {"NameID", "EncryptedID", "BaseID", "SubjectConfirmationData"},
+}
+
+// checkSingles applies single to an element that has ended.
+func checkSingles(f *frame) *Rejection {
+	names := single[f.name]
+	for _, n := range names {
+		if c := f.children[n]; c > 1 {
+			return reject(CodeMalformed, "%s has %d %s elements, want at most one", f.name.Local, c, n)
+		}
+	}
+	if f.name.Local == "Subject" && f.children["NameID"]+f.children["EncryptedID"]+f.children["BaseID"] > 1 {
+		return reject(CodeMalformed, "Subject names its principal more than once (NameID, EncryptedID, BaseID)")
+	}
+	if f.name == (xml.Name{Space: nsAssertion, Local: "Assertion"}) && f.children["Issuer"] != 1 {
+		return reject(CodeIssuerMismatch, "assertion has no Issuer")
+	}
+	return nil
 }
 
 // precheck refuses what no legitimate Response carries before any library
@@ -145,10 +176,8 @@ func precheck(raw []byte) (shape, *Rejection) {
 			if top.name == (xml.Name{Space: nsDSig, Local: "Signature"}) {
 				inSignature--
 			}
-			if top.name == (xml.Name{Space: nsAssertion, Local: "Assertion"}) && top.signatures > 0 && top.issuers != 1 {
-				// GO-2026-6909: crewjam through v0.5.1 dereferenced the
-				// missing Issuer of a signed assertion.
-				return s, reject(CodeIssuerMismatch, "signed assertion has %d Issuer elements, want exactly one", top.issuers)
+			if r := checkSingles(top); r != nil {
+				return s, r
 			}
 			if top.name == (xml.Name{Space: nsAssertion, Local: "Issuer"}) && len(stack) == 1 && stack[0].name.Local == "Response" {
 				v := strings.TrimSpace(top.text.String())
@@ -223,6 +252,12 @@ func checkElement(s *shape, t xml.StartElement, parent *frame, depth int, inSign
 			return reject(CodeWeakAlgorithm, "%s algorithm %s is not allowed (RSA or ECDSA with SHA-256 or stronger, exclusive or inclusive c14n without comments)", t.Name.Local, a.Value)
 		}
 	}
+	if parent != nil && t.Name.Space == nsAssertion {
+		if parent.children == nil {
+			parent.children = map[string]int{}
+		}
+		parent.children[t.Name.Local]++
+	}
 	if t.Name.Local == "NameID" && t.Name.Space != nsAssertion {
 		return reject(CodeForeignNameID, "NameID in namespace %q, not the SAML assertion namespace", t.Name.Space)
 	}
@@ -247,10 +282,6 @@ func checkElement(s *shape, t xml.StartElement, parent *frame, depth int, inSign
 			s.responseSigned = true
 		} else {
 			s.assertionSigned = true
-		}
-	case xml.Name{Space: nsAssertion, Local: "Issuer"}:
-		if parent != nil {
-			parent.issuers++
 		}
 	}
 	if depth == 0 {

@@ -1,9 +1,6 @@
 package saml
 
 import (
-	"bytes"
-	"encoding/xml"
-
 	"strings"
 	"time"
 
@@ -131,8 +128,4 @@ func (c *Connector) replayUntil(a *saml.Assertion, now time.Time) time.Time {
 		until = now
 	}
 	return until.Add(c.skew)
-}
-
-func xmlUnmarshal(b []byte, v any) error {
-	return xml.NewDecoder(bytes.NewReader(b)).Decode(v)
 }
