@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math/big"
 	"strings"
@@ -230,4 +231,66 @@ func (s *Service) RetireConnectionKey(ctx context.Context, id pulid.ID, keyID st
 func decodeBase64Loose(s string) ([]byte, error) {
 	s = strings.Join(strings.Fields(s), "")
 	return base64.StdEncoding.DecodeString(s)
+}
+
+// ResealConnectionSecrets re-seals every connection's SP private keys
+// and OIDC client secret that an older master key sealed under the
+// current one (gatehouse keys rotate-master), one transaction per
+// connection with its row written first, so two nodes running it at once
+// re-seal each value once. It returns how many connections changed.
+func (s *Service) ResealConnectionSecrets(ctx context.Context) (int, error) {
+	if s.sealer == nil {
+		return 0, fmt.Errorf("re-seal connection secrets: %w", ErrNoSealer)
+	}
+	sys := viewer.SystemContext(ctx)
+	ids, err := s.client.Connection.Query().Order(ent.Asc(connection.FieldID)).IDs(sys)
+	if err != nil {
+		return 0, fmt.Errorf("list connections: %w", err)
+	}
+	changed := 0
+	for _, id := range ids {
+		err := s.inTx(sys, func(tx *ent.Tx) error {
+			if err := tx.Connection.UpdateOneID(id).SetUpdatedAt(s.now()).Exec(sys); err != nil {
+				return translate(err, "connection")
+			}
+			c, err := tx.Connection.Get(sys, id)
+			if err != nil {
+				return translate(err, "connection")
+			}
+			dirty := false
+			keys := append([]sso.SPKey(nil), c.SpKeys...)
+			for i, k := range keys {
+				out, resealed, err := s.sealer.Reseal(k.SealedKey, spKeyAD(c.ID, k.ID))
+				if err != nil {
+					return fmt.Errorf("re-seal SP key %s of %s: %w", k.ID, c.ID, err)
+				}
+				if resealed {
+					keys[i].SealedKey, dirty = out, true
+				}
+			}
+			upd := tx.Connection.UpdateOne(c).SetSpKeys(keys)
+			if len(c.OidcClientSecretSealed) > 0 {
+				out, resealed, err := s.sealer.Reseal(c.OidcClientSecretSealed, clientSecretAD(c.ID))
+				if err != nil {
+					return fmt.Errorf("re-seal client secret of %s: %w", c.ID, err)
+				}
+				if resealed {
+					upd.SetOidcClientSecretSealed(out)
+					dirty = true
+				}
+			}
+			if !dirty {
+				return nil
+			}
+			if err := upd.Exec(sys); err != nil {
+				return translate(err, "connection")
+			}
+			changed++
+			return nil
+		})
+		if err != nil && !errors.Is(err, ErrNotFound) { // deleted meanwhile: nothing to re-seal
+			return changed, err
+		}
+	}
+	return changed, nil
 }

@@ -375,3 +375,39 @@ func TestConnectionAccess(t *testing.T) {
 		}
 	})
 }
+
+// TestResealConnectionSecrets: after a master-key rotation, every SP key
+// and client secret is re-sealed once under the new key (a second run
+// changes nothing) and opens with the new key alone.
+func TestResealConnectionSecrets(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Database) {
+		f := newConnFixture(t, db)
+		saml, err := f.svc.CreateSAMLConnection(f.admin, tenants.CreateSAMLConnectionInput{OrganizationID: f.acme.ID, Name: "Okta"})
+		must(t, err)
+		_, err = f.svc.RotateConnectionKey(f.admin, saml.ID)
+		must(t, err)
+		_, err = f.svc.CreateOIDCConnection(f.admin, tenants.CreateOIDCConnectionInput{OrganizationID: f.acme.ID, Name: "Entra", ClientSecret: "shh"})
+		must(t, err)
+		_, err = f.svc.CreateOIDCConnection(f.admin, tenants.CreateOIDCConnectionInput{OrganizationID: f.acme.ID, Name: "No secret"})
+		must(t, err)
+
+		oldKey, newKey := make([]byte, seal.KeySize), make([]byte, seal.KeySize)
+		oldKey[0], newKey[0] = 9, 10 // newConnFixture's key, and the next one
+		rotating := tenants.NewService(f.client, tenants.WithSealer(must1(seal.New(newKey, oldKey))))
+		for run, want := range []int{2, 0} {
+			if n, err := rotating.ResealConnectionSecrets(f.sys); err != nil || n != want {
+				t.Fatalf("run %d: re-sealed %d connections (%v), want %d", run+1, n, err, want)
+			}
+		}
+		after := tenants.NewService(f.client, tenants.WithSealer(must1(seal.New(newKey))))
+		for _, c := range f.client.Connection.Query().AllX(f.sys) {
+			if c.Protocol == connection.ProtocolSAML {
+				if keys, err := after.ConnectionSAMLKeys(f.sys, c); err != nil || len(keys) != 2 {
+					t.Errorf("SP keys under the new master key alone: %d, %v", len(keys), err)
+				}
+			} else if s, err := after.ConnectionOIDCClientSecret(f.sys, c); err != nil || (c.Name == "Entra") != (s == "shh") {
+				t.Errorf("%s's client secret under the new master key alone: %q, %v", c.Name, s, err)
+			}
+		}
+	})
+}
