@@ -11,13 +11,12 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/gatehouse-id/gatehouse/ent/connection"
-	"github.com/gatehouse-id/gatehouse/tenants"
-
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/schema/sso"
 	"github.com/gatehouse-id/gatehouse/graph/generated"
 	"github.com/gatehouse-id/gatehouse/graph/model"
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // Custom is the resolver for the custom field.

@@ -42,6 +42,8 @@ type Service struct {
 	// beforeSpend, when set (tests), runs after a one-time code is checked
 	// and before it is spent, so a test can hold parallel attempts there.
 	beforeSpend func()
+	// funnel holds the funnel counts until the next flush (funnel.go).
+	funnel funnelBuffer
 }
 
 // Option configures a Service.
