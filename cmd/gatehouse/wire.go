@@ -34,6 +34,9 @@ type backend struct {
 	tenants *tenants.Service
 	// params are the argon2id costs (GATEHOUSE_PASSWORD_*).
 	params password.Params
+	// dev is GATEHOUSE_DEV: connections may then name plain-http IdP URLs
+	// (tenants.WithDev).
+	dev bool
 	// deviceKeys sign the hosted pages' device cookies, one derived from
 	// each master key by openProvider (deviceKeys); the first signs.
 	deviceKeys [][]byte
@@ -72,7 +75,8 @@ func openBackend(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 		_ = db.Close()
 		return nil, err
 	}
-	return &backend{db: db, client: client, params: params, tenants: tenants.NewService(client, tenants.WithPasswordParams(params))}, nil
+	return &backend{db: db, client: client, params: params, dev: cfg.Dev,
+		tenants: tenants.NewService(client, tenants.WithPasswordParams(params), tenants.WithDev(cfg.Dev))}, nil
 }
 
 // sealWith gives the domain service the sealer of the master keys, for
@@ -80,7 +84,7 @@ func openBackend(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 // calls it with the sealer of the signing keys, before anything uses the
 // service.
 func (b *backend) sealWith(sealer *seal.Sealer) {
-	b.tenants = tenants.NewService(b.client, tenants.WithSealer(sealer), tenants.WithPasswordParams(b.params))
+	b.tenants = tenants.NewService(b.client, tenants.WithSealer(sealer), tenants.WithPasswordParams(b.params), tenants.WithDev(b.dev))
 }
 
 // Close closes the database (the ent client shares its pool).
@@ -98,7 +102,7 @@ func (b *backend) registerMetrics(reg *prometheus.Registry) {
 // token with a 1 MiB body limit, and GET for the playground in dev mode
 // (graph.NewHandler does both).
 func (b *backend) graphQL(cfg *config.Config, logger *slog.Logger, verify func(context.Context, string) (tenants.TokenClaims, error)) http.Handler {
-	return graph.NewHandler(graph.Config{Service: b.tenants, Logger: logger, Dev: cfg.Dev, VerifyToken: verify})
+	return graph.NewHandler(graph.Config{Service: b.tenants, Logger: logger, Dev: cfg.Dev, VerifyToken: verify, Issuer: cfg.Issuer})
 }
 
 // inputError is a problem with what the operator typed.
