@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/domainevent"
 	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
 	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
@@ -63,6 +64,8 @@ type Client struct {
 	Consent *ConsentClient
 	// Domain is the client for interacting with the Domain builders.
 	Domain *DomainClient
+	// DomainEvent is the client for interacting with the DomainEvent builders.
+	DomainEvent *DomainEventClient
 	// EmailChallenge is the client for interacting with the EmailChallenge builders.
 	EmailChallenge *EmailChallengeClient
 	// FunnelCount is the client for interacting with the FunnelCount builders.
@@ -115,6 +118,7 @@ func (c *Client) init() {
 	c.Connection = NewConnectionClient(c.config)
 	c.Consent = NewConsentClient(c.config)
 	c.Domain = NewDomainClient(c.config)
+	c.DomainEvent = NewDomainEventClient(c.config)
 	c.EmailChallenge = NewEmailChallengeClient(c.config)
 	c.FunnelCount = NewFunnelCountClient(c.config)
 	c.Grant = NewGrantClient(c.config)
@@ -231,6 +235,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Connection:         NewConnectionClient(cfg),
 		Consent:            NewConsentClient(cfg),
 		Domain:             NewDomainClient(cfg),
+		DomainEvent:        NewDomainEventClient(cfg),
 		EmailChallenge:     NewEmailChallengeClient(cfg),
 		FunnelCount:        NewFunnelCountClient(cfg),
 		Grant:              NewGrantClient(cfg),
@@ -274,6 +279,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Connection:         NewConnectionClient(cfg),
 		Consent:            NewConsentClient(cfg),
 		Domain:             NewDomainClient(cfg),
+		DomainEvent:        NewDomainEventClient(cfg),
 		EmailChallenge:     NewEmailChallengeClient(cfg),
 		FunnelCount:        NewFunnelCountClient(cfg),
 		Grant:              NewGrantClient(cfg),
@@ -321,10 +327,10 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.Application, c.AuditEvent, c.AuthRequest, c.Connection, c.Consent,
-		c.Domain, c.EmailChallenge, c.FunnelCount, c.Grant, c.LoginTransaction,
-		c.Membership, c.Organization, c.OrganizationPolicy, c.Passkey, c.RecoveryCode,
-		c.RefreshToken, c.RevokedToken, c.Role, c.Session, c.SigningKey,
-		c.TOTPCredential, c.User, c.WebAuthnCeremony,
+		c.Domain, c.DomainEvent, c.EmailChallenge, c.FunnelCount, c.Grant,
+		c.LoginTransaction, c.Membership, c.Organization, c.OrganizationPolicy,
+		c.Passkey, c.RecoveryCode, c.RefreshToken, c.RevokedToken, c.Role, c.Session,
+		c.SigningKey, c.TOTPCredential, c.User, c.WebAuthnCeremony,
 	} {
 		n.Use(hooks...)
 	}
@@ -335,10 +341,10 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.Application, c.AuditEvent, c.AuthRequest, c.Connection, c.Consent,
-		c.Domain, c.EmailChallenge, c.FunnelCount, c.Grant, c.LoginTransaction,
-		c.Membership, c.Organization, c.OrganizationPolicy, c.Passkey, c.RecoveryCode,
-		c.RefreshToken, c.RevokedToken, c.Role, c.Session, c.SigningKey,
-		c.TOTPCredential, c.User, c.WebAuthnCeremony,
+		c.Domain, c.DomainEvent, c.EmailChallenge, c.FunnelCount, c.Grant,
+		c.LoginTransaction, c.Membership, c.Organization, c.OrganizationPolicy,
+		c.Passkey, c.RecoveryCode, c.RefreshToken, c.RevokedToken, c.Role, c.Session,
+		c.SigningKey, c.TOTPCredential, c.User, c.WebAuthnCeremony,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -361,6 +367,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Consent.mutate(ctx, m)
 	case *DomainMutation:
 		return c.Domain.mutate(ctx, m)
+	case *DomainEventMutation:
+		return c.DomainEvent.mutate(ctx, m)
 	case *EmailChallengeMutation:
 		return c.EmailChallenge.mutate(ctx, m)
 	case *FunnelCountMutation:
@@ -1383,6 +1391,140 @@ func (c *DomainClient) mutate(ctx context.Context, m *DomainMutation) (Value, er
 		return (&DomainDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Domain mutation op: %q", m.Op())
+	}
+}
+
+// DomainEventClient is a client for the DomainEvent schema.
+type DomainEventClient struct {
+	config
+}
+
+// NewDomainEventClient returns a client for the DomainEvent from the given config.
+func NewDomainEventClient(c config) *DomainEventClient {
+	return &DomainEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `domainevent.Hooks(f(g(h())))`.
+func (c *DomainEventClient) Use(hooks ...Hook) {
+	c.hooks.DomainEvent = append(c.hooks.DomainEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `domainevent.Intercept(f(g(h())))`.
+func (c *DomainEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DomainEvent = append(c.inters.DomainEvent, interceptors...)
+}
+
+// Create returns a builder for creating a DomainEvent entity.
+func (c *DomainEventClient) Create() *DomainEventCreate {
+	mutation := newDomainEventMutation(c.config, OpCreate)
+	return &DomainEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DomainEvent entities.
+func (c *DomainEventClient) CreateBulk(builders ...*DomainEventCreate) *DomainEventCreateBulk {
+	return &DomainEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DomainEventClient) MapCreateBulk(slice any, setFunc func(*DomainEventCreate, int)) *DomainEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DomainEventCreateBulk{err: fmt.Errorf("calling to DomainEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DomainEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DomainEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DomainEvent.
+func (c *DomainEventClient) Update() *DomainEventUpdate {
+	mutation := newDomainEventMutation(c.config, OpUpdate)
+	return &DomainEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DomainEventClient) UpdateOne(_m *DomainEvent) *DomainEventUpdateOne {
+	mutation := newDomainEventMutation(c.config, OpUpdateOne, withDomainEvent(_m))
+	return &DomainEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DomainEventClient) UpdateOneID(id pulid.ID) *DomainEventUpdateOne {
+	mutation := newDomainEventMutation(c.config, OpUpdateOne, withDomainEventID(id))
+	return &DomainEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DomainEvent.
+func (c *DomainEventClient) Delete() *DomainEventDelete {
+	mutation := newDomainEventMutation(c.config, OpDelete)
+	return &DomainEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DomainEventClient) DeleteOne(_m *DomainEvent) *DomainEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DomainEventClient) DeleteOneID(id pulid.ID) *DomainEventDeleteOne {
+	builder := c.Delete().Where(domainevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DomainEventDeleteOne{builder}
+}
+
+// Query returns a query builder for DomainEvent.
+func (c *DomainEventClient) Query() *DomainEventQuery {
+	return &DomainEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDomainEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DomainEvent entity by its id.
+func (c *DomainEventClient) Get(ctx context.Context, id pulid.ID) (*DomainEvent, error) {
+	return c.Query().Where(domainevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DomainEventClient) GetX(ctx context.Context, id pulid.ID) *DomainEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *DomainEventClient) Hooks() []Hook {
+	hooks := c.hooks.DomainEvent
+	return append(hooks[:len(hooks):len(hooks)], domainevent.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DomainEventClient) Interceptors() []Interceptor {
+	return c.inters.DomainEvent
+}
+
+func (c *DomainEventClient) mutate(ctx context.Context, m *DomainEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DomainEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DomainEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DomainEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DomainEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DomainEvent mutation op: %q", m.Op())
 	}
 }
 
@@ -4004,15 +4146,17 @@ func (c *WebAuthnCeremonyClient) mutate(ctx context.Context, m *WebAuthnCeremony
 type (
 	hooks struct {
 		APIKey, Application, AuditEvent, AuthRequest, Connection, Consent, Domain,
-		EmailChallenge, FunnelCount, Grant, LoginTransaction, Membership, Organization,
-		OrganizationPolicy, Passkey, RecoveryCode, RefreshToken, RevokedToken, Role,
-		Session, SigningKey, TOTPCredential, User, WebAuthnCeremony []ent.Hook
+		DomainEvent, EmailChallenge, FunnelCount, Grant, LoginTransaction, Membership,
+		Organization, OrganizationPolicy, Passkey, RecoveryCode, RefreshToken,
+		RevokedToken, Role, Session, SigningKey, TOTPCredential, User,
+		WebAuthnCeremony []ent.Hook
 	}
 	inters struct {
 		APIKey, Application, AuditEvent, AuthRequest, Connection, Consent, Domain,
-		EmailChallenge, FunnelCount, Grant, LoginTransaction, Membership, Organization,
-		OrganizationPolicy, Passkey, RecoveryCode, RefreshToken, RevokedToken, Role,
-		Session, SigningKey, TOTPCredential, User, WebAuthnCeremony []ent.Interceptor
+		DomainEvent, EmailChallenge, FunnelCount, Grant, LoginTransaction, Membership,
+		Organization, OrganizationPolicy, Passkey, RecoveryCode, RefreshToken,
+		RevokedToken, Role, Session, SigningKey, TOTPCredential, User,
+		WebAuthnCeremony []ent.Interceptor
 	}
 )
 

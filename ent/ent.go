@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/domainevent"
 	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
 	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
@@ -103,6 +104,7 @@ func checkColumn(t, c string) error {
 			connection.Table:         connection.ValidColumn,
 			consent.Table:            consent.ValidColumn,
 			domain.Table:             domain.ValidColumn,
+			domainevent.Table:        domainevent.ValidColumn,
 			emailchallenge.Table:     emailchallenge.ValidColumn,
 			funnelcount.Table:        funnelcount.ValidColumn,
 			grant.Table:              grant.ValidColumn,

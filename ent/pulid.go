@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/domainevent"
 	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
 	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
@@ -41,6 +42,7 @@ var prefixMap = map[string]string{
 	"conn": connection.Table,
 	"cns":  consent.Table,
 	"dom":  domain.Table,
+	"devt": domainevent.Table,
 	"ech":  emailchallenge.Table,
 	"fnl":  funnelcount.Table,
 	"grt":  grant.Table,

@@ -28,6 +28,8 @@ type Tx struct {
 	Consent *ConsentClient
 	// Domain is the client for interacting with the Domain builders.
 	Domain *DomainClient
+	// DomainEvent is the client for interacting with the DomainEvent builders.
+	DomainEvent *DomainEventClient
 	// EmailChallenge is the client for interacting with the EmailChallenge builders.
 	EmailChallenge *EmailChallengeClient
 	// FunnelCount is the client for interacting with the FunnelCount builders.
@@ -200,6 +202,7 @@ func (tx *Tx) init() {
 	tx.Connection = NewConnectionClient(tx.config)
 	tx.Consent = NewConsentClient(tx.config)
 	tx.Domain = NewDomainClient(tx.config)
+	tx.DomainEvent = NewDomainEventClient(tx.config)
 	tx.EmailChallenge = NewEmailChallengeClient(tx.config)
 	tx.FunnelCount = NewFunnelCountClient(tx.config)
 	tx.Grant = NewGrantClient(tx.config)

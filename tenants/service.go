@@ -36,6 +36,8 @@ type Service struct {
 	// beforeSpend, when set (tests), runs after a one-time code is checked
 	// and before it is spent, so a test can hold parallel attempts there.
 	beforeSpend func()
+	// domains configures DNS verification (domainverify.go).
+	domains DomainChecks
 }
 
 // Option configures a Service.
@@ -55,7 +57,8 @@ func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 // NewService returns a Service over client. Every call must carry a viewer
 // in its context (tenants/viewer); calls without one are denied.
 func NewService(client *ent.Client, opts ...Option) *Service {
-	s := &Service{client: client, now: time.Now, passwordParams: password.Default, totpIssuer: defaultTOTPIssuer}
+	s := &Service{client: client, now: time.Now, passwordParams: password.Default, totpIssuer: defaultTOTPIssuer,
+		domains: DomainChecks{}.withDefaults()}
 	for _, o := range opts {
 		o(s)
 	}

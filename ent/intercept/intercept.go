@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/domainevent"
 	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
 	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
@@ -278,6 +279,33 @@ func (f TraverseDomain) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.DomainQuery", q)
+}
+
+// The DomainEventFunc type is an adapter to allow the use of ordinary function as a Querier.
+type DomainEventFunc func(context.Context, *ent.DomainEventQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f DomainEventFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.DomainEventQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.DomainEventQuery", q)
+}
+
+// The TraverseDomainEvent type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseDomainEvent func(context.Context, *ent.DomainEventQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseDomainEvent) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseDomainEvent) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DomainEventQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.DomainEventQuery", q)
 }
 
 // The EmailChallengeFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -756,6 +784,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.ConsentQuery, predicate.Consent, consent.OrderOption]{typ: ent.TypeConsent, tq: q}, nil
 	case *ent.DomainQuery:
 		return &query[*ent.DomainQuery, predicate.Domain, domain.OrderOption]{typ: ent.TypeDomain, tq: q}, nil
+	case *ent.DomainEventQuery:
+		return &query[*ent.DomainEventQuery, predicate.DomainEvent, domainevent.OrderOption]{typ: ent.TypeDomainEvent, tq: q}, nil
 	case *ent.EmailChallengeQuery:
 		return &query[*ent.EmailChallengeQuery, predicate.EmailChallenge, emailchallenge.OrderOption]{typ: ent.TypeEmailChallenge, tq: q}, nil
 	case *ent.FunnelCountQuery:

@@ -27,6 +27,9 @@ type Consent func(*sql.Selector)
 // Domain is the predicate function for domain builders.
 type Domain func(*sql.Selector)
 
+// DomainEvent is the predicate function for domainevent builders.
+type DomainEvent func(*sql.Selector)
+
 // EmailChallenge is the predicate function for emailchallenge builders.
 type EmailChallenge func(*sql.Selector)
 

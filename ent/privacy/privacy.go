@@ -279,6 +279,30 @@ func (f DomainMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DomainMutation", m)
 }
 
+// The DomainEventQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DomainEventQueryRuleFunc func(context.Context, *ent.DomainEventQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DomainEventQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DomainEventQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DomainEventQuery", q)
+}
+
+// The DomainEventMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DomainEventMutationRuleFunc func(context.Context, *ent.DomainEventMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DomainEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DomainEventMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DomainEventMutation", m)
+}
+
 // The EmailChallengeQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type EmailChallengeQueryRuleFunc func(context.Context, *ent.EmailChallengeQuery) error
@@ -736,6 +760,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.DomainQuery:
 		return q.Filter(), nil
+	case *ent.DomainEventQuery:
+		return q.Filter(), nil
 	case *ent.EmailChallengeQuery:
 		return q.Filter(), nil
 	case *ent.FunnelCountQuery:
@@ -790,6 +816,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.ConsentMutation:
 		return m.Filter(), nil
 	case *ent.DomainMutation:
+		return m.Filter(), nil
+	case *ent.DomainEventMutation:
 		return m.Filter(), nil
 	case *ent.EmailChallengeMutation:
 		return m.Filter(), nil

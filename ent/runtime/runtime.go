@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/domainevent"
 	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
 	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
@@ -393,6 +394,54 @@ func init() {
 	domainDescID := domainMixinFields0[0].Descriptor()
 	// domain.DefaultID holds the default value on creation for the id field.
 	domain.DefaultID = domainDescID.Default.(func() pulid.ID)
+	domaineventMixin := schema.DomainEvent{}.Mixin()
+	domainevent.Policy = privacy.NewPolicies(schema.DomainEvent{})
+	domainevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := domainevent.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	domaineventMixinFields0 := domaineventMixin[0].Fields()
+	_ = domaineventMixinFields0
+	domaineventFields := schema.DomainEvent{}.Fields()
+	_ = domaineventFields
+	// domaineventDescType is the schema descriptor for type field.
+	domaineventDescType := domaineventFields[0].Descriptor()
+	// domainevent.TypeValidator is a validator for the "type" field. It is called by the builders before save.
+	domainevent.TypeValidator = func() func(string) error {
+		validators := domaineventDescType.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(_type string) error {
+			for _, fn := range fns {
+				if err := fn(_type); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// domaineventDescDomainID is the schema descriptor for domain_id field.
+	domaineventDescDomainID := domaineventFields[1].Descriptor()
+	// domainevent.DomainIDValidator is a validator for the "domain_id" field. It is called by the builders before save.
+	domainevent.DomainIDValidator = domaineventDescDomainID.Validators[0].(func(string) error)
+	// domaineventDescOrganizationID is the schema descriptor for organization_id field.
+	domaineventDescOrganizationID := domaineventFields[2].Descriptor()
+	// domainevent.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	domainevent.OrganizationIDValidator = domaineventDescOrganizationID.Validators[0].(func(string) error)
+	// domaineventDescCreatedAt is the schema descriptor for created_at field.
+	domaineventDescCreatedAt := domaineventFields[4].Descriptor()
+	// domainevent.DefaultCreatedAt holds the default value on creation for the created_at field.
+	domainevent.DefaultCreatedAt = domaineventDescCreatedAt.Default.(func() time.Time)
+	// domaineventDescID is the schema descriptor for id field.
+	domaineventDescID := domaineventMixinFields0[0].Descriptor()
+	// domainevent.DefaultID holds the default value on creation for the id field.
+	domainevent.DefaultID = domaineventDescID.Default.(func() pulid.ID)
 	emailchallengeMixin := schema.EmailChallenge{}.Mixin()
 	emailchallenge.Policy = privacy.NewPolicies(schema.EmailChallenge{})
 	emailchallenge.Hooks[0] = func(next ent.Mutator) ent.Mutator {

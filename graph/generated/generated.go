@@ -203,6 +203,8 @@ type ComplexityRoot struct {
 		CreatedAt         func(childComplexity int) int
 		Domain            func(childComplexity int) int
 		ID                func(childComplexity int) int
+		LastCheckedAt     func(childComplexity int) int
+		MissingSince      func(childComplexity int) int
 		Organization      func(childComplexity int) int
 		OrganizationID    func(childComplexity int) int
 		TxtRecordName     func(childComplexity int) int
@@ -1076,6 +1078,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Domain.ID(childComplexity), true
+	case "Domain.lastCheckedAt":
+		if e.ComplexityRoot.Domain.LastCheckedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Domain.LastCheckedAt(childComplexity), true
+	case "Domain.missingSince":
+		if e.ComplexityRoot.Domain.MissingSince == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Domain.MissingSince(childComplexity), true
 	case "Domain.organization":
 		if e.ComplexityRoot.Domain.Organization == nil {
 			break
@@ -3258,6 +3272,14 @@ type Domain implements Node {
   """
   txtToken: String!
   verifiedAt: Time
+  """
+  when the TXT record was last looked up (VerifyDomain, RecheckDomains)
+  """
+  lastCheckedAt: Time
+  """
+  first re-check of a VERIFIED domain that did not find its record; cleared when it is found again
+  """
+  missingSince: Time
   organization: Organization!
 }
 """
@@ -3428,6 +3450,32 @@ input DomainWhereInput {
   verifiedAtLTE: Time
   verifiedAtIsNil: Boolean
   verifiedAtNotNil: Boolean
+  """
+  last_checked_at field predicates
+  """
+  lastCheckedAt: Time
+  lastCheckedAtNEQ: Time
+  lastCheckedAtIn: [Time!]
+  lastCheckedAtNotIn: [Time!]
+  lastCheckedAtGT: Time
+  lastCheckedAtGTE: Time
+  lastCheckedAtLT: Time
+  lastCheckedAtLTE: Time
+  lastCheckedAtIsNil: Boolean
+  lastCheckedAtNotNil: Boolean
+  """
+  missing_since field predicates
+  """
+  missingSince: Time
+  missingSinceNEQ: Time
+  missingSinceIn: [Time!]
+  missingSinceNotIn: [Time!]
+  missingSinceGT: Time
+  missingSinceGTE: Time
+  missingSinceLT: Time
+  missingSinceLTE: Time
+  missingSinceIsNil: Boolean
+  missingSinceNotNil: Boolean
   """
   organization edge predicates
   """
@@ -5394,6 +5442,10 @@ func (ec *executionContext) childFields_Domain(ctx context.Context, field graphq
 		return ec.fieldContext_Domain_txtToken(ctx, field)
 	case "verifiedAt":
 		return ec.fieldContext_Domain_verifiedAt(ctx, field)
+	case "lastCheckedAt":
+		return ec.fieldContext_Domain_lastCheckedAt(ctx, field)
+	case "missingSince":
+		return ec.fieldContext_Domain_missingSince(ctx, field)
 	case "organization":
 		return ec.fieldContext_Domain_organization(ctx, field)
 	case "txtRecordName":
@@ -9140,6 +9192,52 @@ func (ec *executionContext) _Domain_verifiedAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Domain_verifiedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Domain", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Domain_lastCheckedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Domain) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Domain_lastCheckedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastCheckedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Domain_lastCheckedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Domain", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Domain_missingSince(ctx context.Context, field graphql.CollectedField, obj *ent.Domain) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Domain_missingSince(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MissingSince, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Domain_missingSince(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Domain", field, false, false, "Time")
 }
 
@@ -18758,7 +18856,7 @@ func (ec *executionContext) unmarshalInputDomainWhereInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "organizationID", "organizationIDNEQ", "organizationIDIn", "organizationIDNotIn", "organizationIDGT", "organizationIDGTE", "organizationIDLT", "organizationIDLTE", "organizationIDContains", "organizationIDHasPrefix", "organizationIDHasSuffix", "organizationIDEqualFold", "organizationIDContainsFold", "domain", "domainNEQ", "domainIn", "domainNotIn", "domainGT", "domainGTE", "domainLT", "domainLTE", "domainContains", "domainHasPrefix", "domainHasSuffix", "domainEqualFold", "domainContainsFold", "verificationState", "verificationStateNEQ", "verificationStateIn", "verificationStateNotIn", "txtToken", "txtTokenNEQ", "txtTokenIn", "txtTokenNotIn", "txtTokenGT", "txtTokenGTE", "txtTokenLT", "txtTokenLTE", "txtTokenContains", "txtTokenHasPrefix", "txtTokenHasSuffix", "txtTokenEqualFold", "txtTokenContainsFold", "verifiedAt", "verifiedAtNEQ", "verifiedAtIn", "verifiedAtNotIn", "verifiedAtGT", "verifiedAtGTE", "verifiedAtLT", "verifiedAtLTE", "verifiedAtIsNil", "verifiedAtNotNil", "hasOrganization", "hasOrganizationWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "organizationID", "organizationIDNEQ", "organizationIDIn", "organizationIDNotIn", "organizationIDGT", "organizationIDGTE", "organizationIDLT", "organizationIDLTE", "organizationIDContains", "organizationIDHasPrefix", "organizationIDHasSuffix", "organizationIDEqualFold", "organizationIDContainsFold", "domain", "domainNEQ", "domainIn", "domainNotIn", "domainGT", "domainGTE", "domainLT", "domainLTE", "domainContains", "domainHasPrefix", "domainHasSuffix", "domainEqualFold", "domainContainsFold", "verificationState", "verificationStateNEQ", "verificationStateIn", "verificationStateNotIn", "txtToken", "txtTokenNEQ", "txtTokenIn", "txtTokenNotIn", "txtTokenGT", "txtTokenGTE", "txtTokenLT", "txtTokenLTE", "txtTokenContains", "txtTokenHasPrefix", "txtTokenHasSuffix", "txtTokenEqualFold", "txtTokenContainsFold", "verifiedAt", "verifiedAtNEQ", "verifiedAtIn", "verifiedAtNotIn", "verifiedAtGT", "verifiedAtGTE", "verifiedAtLT", "verifiedAtLTE", "verifiedAtIsNil", "verifiedAtNotNil", "lastCheckedAt", "lastCheckedAtNEQ", "lastCheckedAtIn", "lastCheckedAtNotIn", "lastCheckedAtGT", "lastCheckedAtGTE", "lastCheckedAtLT", "lastCheckedAtLTE", "lastCheckedAtIsNil", "lastCheckedAtNotNil", "missingSince", "missingSinceNEQ", "missingSinceIn", "missingSinceNotIn", "missingSinceGT", "missingSinceGTE", "missingSinceLT", "missingSinceLTE", "missingSinceIsNil", "missingSinceNotNil", "hasOrganization", "hasOrganizationWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -19325,6 +19423,146 @@ func (ec *executionContext) unmarshalInputDomainWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.VerifiedAtNotNil = data
+		case "lastCheckedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAt = data
+		case "lastCheckedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAtNEQ = data
+		case "lastCheckedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAtIn = data
+		case "lastCheckedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAtNotIn = data
+		case "lastCheckedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAtGT = data
+		case "lastCheckedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAtGTE = data
+		case "lastCheckedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAtLT = data
+		case "lastCheckedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAtLTE = data
+		case "lastCheckedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAtIsNil = data
+		case "lastCheckedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAtNotNil = data
+		case "missingSince":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSince"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSince = data
+		case "missingSinceNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSinceNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSinceNEQ = data
+		case "missingSinceIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSinceIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSinceIn = data
+		case "missingSinceNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSinceNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSinceNotIn = data
+		case "missingSinceGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSinceGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSinceGT = data
+		case "missingSinceGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSinceGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSinceGTE = data
+		case "missingSinceLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSinceLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSinceLT = data
+		case "missingSinceLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSinceLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSinceLTE = data
+		case "missingSinceIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSinceIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSinceIsNil = data
+		case "missingSinceNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSinceNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSinceNotNil = data
 		case "hasOrganization":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrganization"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -24911,6 +25149,16 @@ func (ec *executionContext) _Domain(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "verifiedAt":
 			out.Values[i] = ec._Domain_verifiedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastCheckedAt":
+			out.Values[i] = ec._Domain_lastCheckedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "missingSince":
+			out.Values[i] = ec._Domain_missingSince(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

@@ -44,6 +44,7 @@ func queriers(c *ent.Client) map[string]func(context.Context) (int, error) {
 		"email_challenges":      c.EmailChallenge.Query().Count,
 		"web_authn_ceremonies":  c.WebAuthnCeremony.Query().Count,
 		"funnel_counts":         c.FunnelCount.Query().Count,
+		"domain_events":         c.DomainEvent.Query().Count,
 	}
 }
 
@@ -109,7 +110,7 @@ func TestOrganizationViewerSeesOnlyItsOrganization(t *testing.T) {
 			n, err := count(scoped)
 			switch table {
 			case "applications", "signing_keys", "auth_requests", "grants", "refresh_tokens", "revoked_tokens", "sessions", "consents", "login_transactions",
-				"passkeys", "totp_credentials", "recovery_codes", "email_challenges", "web_authn_ceremonies":
+				"passkeys", "totp_credentials", "recovery_codes", "email_challenges", "web_authn_ceremonies", "domain_events":
 				if !errors.Is(err, privacy.Deny) {
 					t.Errorf("%s (instance-level) for an organization viewer: n=%d err=%v, want denial", table, n, err)
 				}
