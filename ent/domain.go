@@ -33,9 +33,9 @@ type Domain struct {
 	TxtToken string `json:"txt_token,omitempty"`
 	// VerifiedAt holds the value of the "verified_at" field.
 	VerifiedAt *time.Time `json:"verified_at,omitempty"`
-	// when the TXT record was last looked up (VerifyDomain, RecheckDomains)
+	// when the TXT record was last looked up (verifyDomain or the periodic re-check)
 	LastCheckedAt *time.Time `json:"last_checked_at,omitempty"`
-	// first re-check of a VERIFIED domain that did not find its record; cleared when it is found again
+	// first re-check of a VERIFIED domain that did not find its record; cleared when it is found again; after the grace period (72h by default) the domain is unverified
 	MissingSince *time.Time `json:"missing_since,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the DomainQuery when eager-loading is set.

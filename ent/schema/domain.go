@@ -33,9 +33,9 @@ func (Domain) Fields() []ent.Field {
 			Comment("value the organization publishes in a TXT record to prove control"),
 		field.Time("verified_at").Optional().Nillable(),
 		field.Time("last_checked_at").Optional().Nillable().
-			Comment("when the TXT record was last looked up (VerifyDomain, RecheckDomains)"),
+			Comment("when the TXT record was last looked up (verifyDomain or the periodic re-check)"),
 		field.Time("missing_since").Optional().Nillable().
-			Comment("first re-check of a VERIFIED domain that did not find its record; cleared when it is found again"),
+			Comment("first re-check of a VERIFIED domain that did not find its record; cleared when it is found again; after the grace period (72h by default) the domain is unverified"),
 	}
 }
 
