@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect/sql"
+
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
@@ -20,6 +22,8 @@ type RecheckReport struct {
 	// ones found it again while flagged; Unverified ones had missed it for
 	// the grace period and lost their VERIFIED state.
 	Flagged, Restored, Unverified int
+	// More is set when the pass checked a full batch: more may be due.
+	More bool
 }
 
 // RecheckDomains looks again at the TXT records of up to
@@ -43,10 +47,11 @@ func (s *Service) RecheckDomains(ctx context.Context, now time.Time) (RecheckRep
 	due, err := s.client.Domain.Query().
 		Where(domain.VerificationStateEQ(domain.VerificationStateVERIFIED),
 			domain.Or(domain.LastCheckedAtIsNil(), domain.LastCheckedAtLTE(cutoff))).
-		Order(domain.ByLastCheckedAt(), domain.ByID()).Limit(s.domains.Batch).All(ctx)
+		Order(domain.ByLastCheckedAt(sql.OrderNullsFirst()), domain.ByID()).Limit(s.domains.Batch).All(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("find domains to re-check: %w", err)
 	}
+	rep.More = len(due) == s.domains.Batch
 	for _, d := range due {
 		if err := ctx.Err(); err != nil {
 			return rep, err
@@ -134,4 +139,40 @@ func (s *Service) recheck(ctx context.Context, id pulid.ID, check txtCheck, now 
 		return nil, oc, err
 	}
 	return out.Unwrap(), oc, nil
+}
+
+// RunDomainChecks re-checks due domains now and then every period
+// (RecheckDomains as the system, pass after pass while a pass finds a
+// full batch), until ctx is done. A failed pass is logged and retried at
+// the next tick. cmd runs it on every node for the life of the server.
+func (s *Service) RunDomainChecks(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		every = time.Hour
+	}
+	sys := viewer.SystemContext(ctx)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		for {
+			rep, err := s.RecheckDomains(sys, s.now())
+			if err != nil {
+				if ctx.Err() == nil {
+					s.logger().WarnContext(ctx, "domain re-check failed", "error", err)
+				}
+				break
+			}
+			if rep.Flagged+rep.Restored+rep.Unverified+rep.Unknown > 0 {
+				s.logger().InfoContext(ctx, "domain re-check", "checked", rep.Checked, "unknown", rep.Unknown,
+					"flagged", rep.Flagged, "restored", rep.Restored, "unverified", rep.Unverified)
+			}
+			if !rep.More {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

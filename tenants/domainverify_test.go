@@ -3,6 +3,7 @@ package tenants_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -355,5 +356,61 @@ func TestVerifyDomainOfAnotherOrganization(t *testing.T) {
 	own := viewer.NewContext(context.Background(), viewer.ScopedTo("key_test", d.OrganizationID))
 	if got, err := e.svc.VerifyDomain(own, d.ID); err != nil || got.VerificationState != domain.VerificationStateVERIFIED {
 		t.Fatalf("VerifyDomain by its organization: %v, %v", got, err)
+	}
+}
+
+// signalWriter closes seen when a log line holds want.
+type signalWriter struct {
+	want string
+	once sync.Once
+	seen chan struct{}
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return len(p), nil
+}
+
+// TestRunDomainChecks: the background runner checks every due domain at
+// start, pass after pass when more than a batch is due (c, the last by
+// id, is in the second pass of two and has lost its record), and returns
+// when its context ends.
+func TestRunDomainChecks(t *testing.T) {
+	db := testdb.All(t)[0]
+	e := newDomainEnv(t, db)
+	var claims []*ent.Domain
+	for _, slug := range []string{"a", "b", "c"} {
+		d := e.claim(slug, slug+".example")
+		e.publish(d)
+		if _, err := e.svc.VerifyDomain(e.sys, d.ID); err != nil {
+			t.Fatal(err)
+		}
+		claims = append(claims, d)
+	}
+	e.dns.SetTXT(tenants.DomainTXTPrefix + "c.example")
+	r, err := dnsresolver.New(e.dns.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(tenants.DefaultDomainRecheckAfter + time.Minute)
+	log := &signalWriter{want: "checked=1 unknown=0 flagged=1", seen: make(chan struct{})}
+	svc := tenants.NewService(e.client, tenants.WithClock(e.clock.Now), tenants.WithLogger(slog.New(slog.NewTextHandler(log, nil))),
+		tenants.WithDomainChecks(tenants.DomainChecks{Resolver: r, Batch: 2}))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.RunDomainChecks(ctx, time.Hour); close(done) }()
+	<-log.seen
+	cancel()
+	<-done
+	for _, d := range claims {
+		if got := e.get(d); got.LastCheckedAt == nil || !got.LastCheckedAt.Equal(e.clock.Now()) {
+			t.Errorf("%s last checked %v, want %v", d.Domain, got.LastCheckedAt, e.clock.Now())
+		}
+	}
+	if got := e.get(claims[2]); got.MissingSince == nil {
+		t.Errorf("c.example not flagged: %+v", got)
 	}
 }
