@@ -189,6 +189,11 @@ func TestVerifyDomainFirstOrganizationWins(t *testing.T) {
 		if err := e.svc.RemoveDomain(e.sys, a.ID); err != nil {
 			t.Fatal(err)
 		}
+		// The owner's removal ends its ownership, announced like an unverification.
+		evs := e.client.DomainEvent.Query().Where(domainevent.Type(tenants.DomainEventUnverified)).AllX(e.sys)
+		if len(evs) != 1 || evs[0].DomainID != a.ID || evs[0].Payload["state"] != "REMOVED" {
+			t.Fatalf("outbox after removing the verified claim: %+v", evs)
+		}
 		if got, err := e.svc.VerifyDomain(e.sys, b.ID); err != nil || got.VerificationState != domain.VerificationStateVERIFIED {
 			t.Fatalf("after the owner removed its claim: %v, %v", got, err)
 		}
