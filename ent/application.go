@@ -58,8 +58,10 @@ type Application struct {
 	// scopes granted to the application: what a MACHINE application may request with client credentials; gatehouse:admin lets a user-facing application ask for admin tokens
 	Scopes []string `json:"scopes,omitempty"`
 	// first-party applications skip the consent screen
-	FirstParty   bool `json:"first_party,omitempty"`
-	selectValues sql.SelectValues
+	FirstParty bool `json:"first_party,omitempty"`
+	// profile claims the application needs (name, given_name, family_name): a user without one is asked for it at sign-in, not at sign-up (progressive profile)
+	ProfileFields []string `json:"profile_fields,omitempty"`
+	selectValues  sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -67,7 +69,7 @@ func (*Application) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case application.FieldRedirectUris, application.FieldPostLogoutRedirectUris, application.FieldGrantTypes, application.FieldJwks, application.FieldScopes:
+		case application.FieldRedirectUris, application.FieldPostLogoutRedirectUris, application.FieldGrantTypes, application.FieldJwks, application.FieldScopes, application.FieldProfileFields:
 			values[i] = new([]byte)
 		case application.FieldID:
 			values[i] = new(pulid.ID)
@@ -230,6 +232,14 @@ func (_m *Application) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.FirstParty = value.Bool
 			}
+		case application.FieldProfileFields:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field profile_fields", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.ProfileFields); err != nil {
+					return fmt.Errorf("unmarshal field profile_fields: %w", err)
+				}
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -324,6 +334,9 @@ func (_m *Application) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("first_party=")
 	builder.WriteString(fmt.Sprintf("%v", _m.FirstParty))
+	builder.WriteString(", ")
+	builder.WriteString("profile_fields=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ProfileFields))
 	builder.WriteByte(')')
 	return builder.String()
 }

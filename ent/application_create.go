@@ -237,6 +237,12 @@ func (_c *ApplicationCreate) SetNillableFirstParty(v *bool) *ApplicationCreate {
 	return _c
 }
 
+// SetProfileFields sets the "profile_fields" field.
+func (_c *ApplicationCreate) SetProfileFields(v []string) *ApplicationCreate {
+	_c.mutation.SetProfileFields(v)
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ApplicationCreate) SetID(v pulid.ID) *ApplicationCreate {
 	_c.mutation.SetID(v)
@@ -554,6 +560,10 @@ func (_c *ApplicationCreate) createSpec() (*Application, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.FirstParty(); ok {
 		_spec.SetField(application.FieldFirstParty, field.TypeBool, value)
 		_node.FirstParty = value
+	}
+	if value, ok := _c.mutation.ProfileFields(); ok {
+		_spec.SetField(application.FieldProfileFields, field.TypeJSON, value)
+		_node.ProfileFields = value
 	}
 	return _node, _spec
 }

@@ -313,6 +313,24 @@ func (_u *ApplicationUpdate) SetNillableFirstParty(v *bool) *ApplicationUpdate {
 	return _u
 }
 
+// SetProfileFields sets the "profile_fields" field.
+func (_u *ApplicationUpdate) SetProfileFields(v []string) *ApplicationUpdate {
+	_u.mutation.SetProfileFields(v)
+	return _u
+}
+
+// AppendProfileFields appends value to the "profile_fields" field.
+func (_u *ApplicationUpdate) AppendProfileFields(v []string) *ApplicationUpdate {
+	_u.mutation.AppendProfileFields(v)
+	return _u
+}
+
+// ClearProfileFields clears the value of the "profile_fields" field.
+func (_u *ApplicationUpdate) ClearProfileFields() *ApplicationUpdate {
+	_u.mutation.ClearProfileFields()
+	return _u
+}
+
 // Mutation returns the ApplicationMutation object of the builder.
 func (_u *ApplicationUpdate) Mutation() *ApplicationMutation {
 	return _u.mutation
@@ -525,6 +543,17 @@ func (_u *ApplicationUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	}
 	if value, ok := _u.mutation.FirstParty(); ok {
 		_spec.SetField(application.FieldFirstParty, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.ProfileFields(); ok {
+		_spec.SetField(application.FieldProfileFields, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedProfileFields(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, application.FieldProfileFields, value)
+		})
+	}
+	if _u.mutation.ProfileFieldsCleared() {
+		_spec.ClearField(application.FieldProfileFields, field.TypeJSON)
 	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -830,6 +859,24 @@ func (_u *ApplicationUpdateOne) SetNillableFirstParty(v *bool) *ApplicationUpdat
 	return _u
 }
 
+// SetProfileFields sets the "profile_fields" field.
+func (_u *ApplicationUpdateOne) SetProfileFields(v []string) *ApplicationUpdateOne {
+	_u.mutation.SetProfileFields(v)
+	return _u
+}
+
+// AppendProfileFields appends value to the "profile_fields" field.
+func (_u *ApplicationUpdateOne) AppendProfileFields(v []string) *ApplicationUpdateOne {
+	_u.mutation.AppendProfileFields(v)
+	return _u
+}
+
+// ClearProfileFields clears the value of the "profile_fields" field.
+func (_u *ApplicationUpdateOne) ClearProfileFields() *ApplicationUpdateOne {
+	_u.mutation.ClearProfileFields()
+	return _u
+}
+
 // Mutation returns the ApplicationMutation object of the builder.
 func (_u *ApplicationUpdateOne) Mutation() *ApplicationMutation {
 	return _u.mutation
@@ -1072,6 +1119,17 @@ func (_u *ApplicationUpdateOne) sqlSave(ctx context.Context) (_node *Application
 	}
 	if value, ok := _u.mutation.FirstParty(); ok {
 		_spec.SetField(application.FieldFirstParty, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.ProfileFields(); ok {
+		_spec.SetField(application.FieldProfileFields, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedProfileFields(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, application.FieldProfileFields, value)
+		})
+	}
+	if _u.mutation.ProfileFieldsCleared() {
+		_spec.ClearField(application.FieldProfileFields, field.TypeJSON)
 	}
 	_node = &Application{config: _u.config}
 	_spec.Assign = _node.assignValues

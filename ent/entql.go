@@ -93,6 +93,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			application.FieldJwksURI:                         {Type: field.TypeString, Column: application.FieldJwksURI},
 			application.FieldScopes:                          {Type: field.TypeJSON, Column: application.FieldScopes},
 			application.FieldFirstParty:                      {Type: field.TypeBool, Column: application.FieldFirstParty},
+			application.FieldProfileFields:                   {Type: field.TypeJSON, Column: application.FieldProfileFields},
 		},
 	}
 	graph.Nodes[2] = &sqlgraph.Node{
@@ -1139,6 +1140,11 @@ func (f *ApplicationFilter) WhereScopes(p entql.BytesP) {
 // WhereFirstParty applies the entql bool predicate on the first_party field.
 func (f *ApplicationFilter) WhereFirstParty(p entql.BoolP) {
 	f.Where(p.Field(application.FieldFirstParty))
+}
+
+// WhereProfileFields applies the entql json.RawMessage predicate on the profile_fields field.
+func (f *ApplicationFilter) WhereProfileFields(p entql.BytesP) {
+	f.Where(p.Field(application.FieldProfileFields))
 }
 
 // addPredicate implements the predicateAdder interface.

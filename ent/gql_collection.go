@@ -263,6 +263,11 @@ func (_q *ApplicationQuery) collectField(ctx context.Context, oneNode bool, opCt
 				selectedFields = append(selectedFields, application.FieldFirstParty)
 				fieldSeen[application.FieldFirstParty] = struct{}{}
 			}
+		case "profileFields":
+			if _, ok := fieldSeen[application.FieldProfileFields]; !ok {
+				selectedFields = append(selectedFields, application.FieldProfileFields)
+				fieldSeen[application.FieldProfileFields] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -1098,6 +1098,8 @@ type ApplicationMutation struct {
 	scopes                                 *[]string
 	appendscopes                           []string
 	first_party                            *bool
+	profile_fields                         *[]string
+	appendprofile_fields                   []string
 	clearedFields                          map[string]struct{}
 	done                                   bool
 	oldValue                               func(context.Context) (*Application, error)
@@ -2163,6 +2165,71 @@ func (m *ApplicationMutation) ResetFirstParty() {
 	m.first_party = nil
 }
 
+// SetProfileFields sets the "profile_fields" field.
+func (m *ApplicationMutation) SetProfileFields(s []string) {
+	m.profile_fields = &s
+	m.appendprofile_fields = nil
+}
+
+// ProfileFields returns the value of the "profile_fields" field in the mutation.
+func (m *ApplicationMutation) ProfileFields() (r []string, exists bool) {
+	v := m.profile_fields
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProfileFields returns the old "profile_fields" field's value of the Application entity.
+// If the Application object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationMutation) OldProfileFields(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProfileFields is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProfileFields requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProfileFields: %w", err)
+	}
+	return oldValue.ProfileFields, nil
+}
+
+// AppendProfileFields adds s to the "profile_fields" field.
+func (m *ApplicationMutation) AppendProfileFields(s []string) {
+	m.appendprofile_fields = append(m.appendprofile_fields, s...)
+}
+
+// AppendedProfileFields returns the list of values that were appended to the "profile_fields" field in this mutation.
+func (m *ApplicationMutation) AppendedProfileFields() ([]string, bool) {
+	if len(m.appendprofile_fields) == 0 {
+		return nil, false
+	}
+	return m.appendprofile_fields, true
+}
+
+// ClearProfileFields clears the value of the "profile_fields" field.
+func (m *ApplicationMutation) ClearProfileFields() {
+	m.profile_fields = nil
+	m.appendprofile_fields = nil
+	m.clearedFields[application.FieldProfileFields] = struct{}{}
+}
+
+// ProfileFieldsCleared returns if the "profile_fields" field was cleared in this mutation.
+func (m *ApplicationMutation) ProfileFieldsCleared() bool {
+	_, ok := m.clearedFields[application.FieldProfileFields]
+	return ok
+}
+
+// ResetProfileFields resets all changes to the "profile_fields" field.
+func (m *ApplicationMutation) ResetProfileFields() {
+	m.profile_fields = nil
+	m.appendprofile_fields = nil
+	delete(m.clearedFields, application.FieldProfileFields)
+}
+
 // Where appends a list predicates to the ApplicationMutation builder.
 func (m *ApplicationMutation) Where(ps ...predicate.Application) {
 	m.predicates = append(m.predicates, ps...)
@@ -2197,7 +2264,7 @@ func (m *ApplicationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ApplicationMutation) Fields() []string {
-	fields := make([]string, 0, 20)
+	fields := make([]string, 0, 21)
 	if m.created_at != nil {
 		fields = append(fields, application.FieldCreatedAt)
 	}
@@ -2258,6 +2325,9 @@ func (m *ApplicationMutation) Fields() []string {
 	if m.first_party != nil {
 		fields = append(fields, application.FieldFirstParty)
 	}
+	if m.profile_fields != nil {
+		fields = append(fields, application.FieldProfileFields)
+	}
 	return fields
 }
 
@@ -2306,6 +2376,8 @@ func (m *ApplicationMutation) Field(name string) (ent.Value, bool) {
 		return m.Scopes()
 	case application.FieldFirstParty:
 		return m.FirstParty()
+	case application.FieldProfileFields:
+		return m.ProfileFields()
 	}
 	return nil, false
 }
@@ -2355,6 +2427,8 @@ func (m *ApplicationMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldScopes(ctx)
 	case application.FieldFirstParty:
 		return m.OldFirstParty(ctx)
+	case application.FieldProfileFields:
+		return m.OldProfileFields(ctx)
 	}
 	return nil, fmt.Errorf("unknown Application field %s", name)
 }
@@ -2504,6 +2578,13 @@ func (m *ApplicationMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetFirstParty(v)
 		return nil
+	case application.FieldProfileFields:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProfileFields(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Application field %s", name)
 }
@@ -2606,6 +2687,9 @@ func (m *ApplicationMutation) ClearedFields() []string {
 	if m.FieldCleared(application.FieldScopes) {
 		fields = append(fields, application.FieldScopes)
 	}
+	if m.FieldCleared(application.FieldProfileFields) {
+		fields = append(fields, application.FieldProfileFields)
+	}
 	return fields
 }
 
@@ -2640,6 +2724,9 @@ func (m *ApplicationMutation) ClearField(name string) error {
 		return nil
 	case application.FieldScopes:
 		m.ClearScopes()
+		return nil
+	case application.FieldProfileFields:
+		m.ClearProfileFields()
 		return nil
 	}
 	return fmt.Errorf("unknown Application nullable field %s", name)
@@ -2708,6 +2795,9 @@ func (m *ApplicationMutation) ResetField(name string) error {
 		return nil
 	case application.FieldFirstParty:
 		m.ResetFirstParty()
+		return nil
+	case application.FieldProfileFields:
+		m.ResetProfileFields()
 		return nil
 	}
 	return fmt.Errorf("unknown Application field %s", name)

@@ -37,7 +37,11 @@ type LoginRequest struct {
 	// voluntary (OIDC Core §3.1.2.1): the login should step up to the
 	// first it can, and the tokens state the ACR actually achieved.
 	ACRValues []string
-	ExpiresAt time.Time
+	// ProfileFields are the profile claims the application needs
+	// (tenants.ProfileFields); a user without one is asked before the
+	// sign-in completes (tenants.MissingProfile).
+	ProfileFields []string
+	ExpiresAt     time.Time
 }
 
 // Authentication is what a completed sign-in proved about the user.

@@ -3,6 +3,7 @@ package graph_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -46,6 +47,20 @@ func TestApplicationContract(t *testing.T) {
 			if str(d, "createApplication.application.scopes.0") != "gatehouse:admin" {
 				t.Errorf("%s application granted gatehouse:admin: %v", typ, d)
 			}
+		}
+
+		// Progressive profile: the fields an application needs, set and
+		// cleared; anything but the three claims is refused.
+		d = e.ok(e.admin, `mutation { createApplication(input: {name: "payroll", type: WEB, redirectURIs: ["https://payroll.example/cb"], profileFields: ["name", "family_name", "name"]}) { application { id profileFields } } }`, nil)
+		if got := get(d, "createApplication.application.profileFields"); fmt.Sprint(got) != "[name family_name]" {
+			t.Errorf("profileFields stored as %v", got)
+		}
+		payroll := map[string]any{"id": str(d, "createApplication.application.id")}
+		if d = e.ok(e.admin, `mutation($id:ID!) { updateApplication(input: {id: $id, profileFields: []}) { application { profileFields } } }`, payroll); fmt.Sprint(get(d, "updateApplication.application.profileFields")) != "[]" {
+			t.Errorf("profileFields after clearing: %v", d)
+		}
+		if r := e.do(e.admin, `mutation($id:ID!) { updateApplication(input: {id: $id, profileFields: ["shoe_size"]}) { application { id } } }`, payroll); r.code() != "BAD_USER_INPUT" || get(r.Errors[0].Extensions, "field") != "profileFields" {
+			t.Errorf("an unknown profile field: %s, want BAD_USER_INPUT on profileFields", r.raw)
 		}
 
 		jwk := `{keys: [{kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", use: "sig"}]}`

@@ -29,23 +29,9 @@ func SignedInRecently(s *ent.Session, now time.Time) bool {
 	return s != nil && now.Sub(s.AuthTime) <= RecentSignIn
 }
 
-// UpdateOwnName sets the user's display name (progressive profile: asked
-// after sign-up, when an application wants it).
+// UpdateOwnName sets the user's display name (UpdateOwnProfile).
 func (s *Service) UpdateOwnName(ctx context.Context, userID pulid.ID, name string) (*ent.User, error) {
-	ctx = viewer.SystemContext(ctx)
-	if err := (profile{name: &name}).validate(); err != nil {
-		return nil, err
-	}
-	var u *ent.User
-	err := s.inTx(ctx, func(tx *ent.Tx) error {
-		var err error
-		if u, err = tx.User.UpdateOneID(userID).SetName(name).Save(ctx); err != nil {
-			return translate(err, "user")
-		}
-		return WriteAudit(ctx, tx.AuditEvent, s.now(), Event{Action: "user.update", Actor: string(userID), ActorType: "user",
-			TargetType: ent.TypeUser, TargetID: string(userID), Metadata: map[string]any{"fields": []string{"name"}}})
-	})
-	return unwrap(u, err)
+	return s.UpdateOwnProfile(ctx, userID, ProfileUpdate{Name: &name}, nil)
 }
 
 // StartEmailChange sends a code and link to the new address newEmail for

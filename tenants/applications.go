@@ -52,6 +52,10 @@ type ApplicationSettings struct {
 	Scopes []string
 	// FirstParty applications skip the consent screen.
 	FirstParty *bool
+	// ProfileFields are the profile claims the application needs
+	// (ProfileFields): a user without one is asked at sign-in
+	// (MissingProfile). nil leaves them as they are; empty clears them.
+	ProfileFields []string
 }
 
 // CreateApplicationInput registers an OAuth client.
@@ -131,6 +135,9 @@ func checkApplication(t application.Type, s ApplicationSettings) error {
 		return invalid("idTokenSigningAlgorithm", "must be RS256, ES256 or EdDSA")
 	}
 	if err := checkScopes("scopes", s.Scopes); err != nil {
+		return err
+	}
+	if err := checkProfileFields("profileFields", s.ProfileFields); err != nil {
 		return err
 	}
 	if s.JWKSURI != nil && *s.JWKSURI != "" {
@@ -235,6 +242,7 @@ func (s *Service) CreateApplication(ctx context.Context, in CreateApplicationInp
 			SetJwksURI(deref(in.JWKSURI)).
 			SetScopes(uniqueStrings(in.Scopes)).
 			SetNillableFirstParty(in.FirstParty).
+			SetProfileFields(uniqueStrings(in.ProfileFields)).
 			Save(ctx)
 		if err != nil {
 			return translate(err, "application")
@@ -314,6 +322,9 @@ func (s *Service) UpdateApplication(ctx context.Context, in UpdateApplicationInp
 		u.SetJwksURI(jwksURI)
 		if in.Scopes != nil {
 			u.SetScopes(uniqueStrings(in.Scopes))
+		}
+		if in.ProfileFields != nil {
+			u.SetProfileFields(uniqueStrings(in.ProfileFields))
 		}
 		if in.PostLogoutRedirectURIs != nil {
 			u.SetPostLogoutRedirectUris(in.PostLogoutRedirectURIs)

@@ -76,7 +76,10 @@ func (s *Service) VerifyPassword(ctx context.Context, email, pw string) (Passwor
 	case !IsActiveUser(u):
 		return PasswordCheck{Matched: u.ID, Reason: ReasonDisabled}, nil
 	}
-	upd := s.client.User.UpdateOneID(u.ID).SetLastLoginAt(s.now())
+	// Update, not UpdateOne: the caller has the user, and UpdateOne would
+	// read the row back (a statement per sign-in for nothing).
+	now := s.now()
+	upd := s.client.User.Update().Where(user.ID(u.ID)).SetLastLoginAt(now)
 	if rehash {
 		// A failed rehash keeps the old hash; the sign-in stands.
 		if h, err := password.Hash(pw, s.passwordParams); err != nil {
@@ -88,6 +91,7 @@ func (s *Service) VerifyPassword(ctx context.Context, email, pw string) (Passwor
 	if err := upd.Exec(ctx); err != nil {
 		return PasswordCheck{}, fmt.Errorf("record login: %w", err)
 	}
+	u.LastLoginAt = &now
 	return PasswordCheck{User: u, Matched: u.ID}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent"
@@ -73,18 +74,39 @@ const MaxFunnelDays = 366
 // be narrowed (fewer days, or one organization).
 const maxFunnelRows = 10000
 
-// recordFunnelSQL adds one to a day's counter, creating it at 1: one
+// addFunnelSQL adds $6 to a day's counter, creating it at $6: one
 // statement, atomic on SQLite and PostgreSQL alike (both take ON CONFLICT
-// on the unique index), so concurrent increments never lose a count.
-const recordFunnelSQL = `INSERT INTO "funnel_counts" ("id", "day", "organization_id", "application_id", "event", "count")
-VALUES ($1, $2, $3, $4, $5, 1)
-ON CONFLICT ("organization_id", "day", "application_id", "event") DO UPDATE SET "count" = "funnel_counts"."count" + 1`
+// on the unique index), so two nodes flushing one counter at once never
+// lose a count.
+const addFunnelSQL = `INSERT INTO "funnel_counts" ("id", "day", "organization_id", "application_id", "event", "count")
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT ("organization_id", "day", "application_id", "event") DO UPDATE SET "count" = "funnel_counts"."count" + $6`
+
+// funnelKey names one counter.
+type funnelKey struct {
+	day, org, app string
+	event         FunnelEvent
+}
+
+// funnelBuffer holds the counts recorded since the last flush. Every
+// sign-in of an application's users counts on the same few rows; written
+// one statement per event, those rows' locks serialized the sign-ins of
+// a busy day (PostgreSQL). Counted in memory and added once a second, a
+// row takes one statement per flush whatever the traffic. What is lost:
+// the counts of the last second of a node that dies without shutting
+// down (the counts are statistics, not a ledger), and a Funnel read on
+// another node sees this node's counts up to a flush later.
+type funnelBuffer struct {
+	mu     sync.Mutex
+	counts map[funnelKey]int64
+}
 
 // RecordFunnel counts one e today (UTC, by the service's clock) for
 // organizationID and applicationID (the application's id, app_…); either
 // may be "" when the step had none. An unknown event is an InputError. It
 // needs no viewer: the hosted pages record for anonymous browsers, and a
-// count reveals nothing by itself.
+// count reveals nothing by itself. The count reaches the database at the
+// next FlushFunnel (funnelBuffer).
 func (s *Service) RecordFunnel(ctx context.Context, e FunnelEvent, organizationID, applicationID string) error {
 	if !e.Valid() {
 		return invalid("event", "%q is not a funnel event", e)
@@ -94,12 +116,59 @@ func (s *Service) RecordFunnel(ctx context.Context, e FunnelEvent, organizationI
 			return invalid(f[0], "is not an id")
 		}
 	}
-	day := s.now().UTC().Format(funnelDay)
-	if _, err := s.client.ExecContext(ctx, recordFunnelSQL,
-		string(pulid.New("fnl")), day, organizationID, applicationID, string(e)); err != nil {
-		return fmt.Errorf("record funnel %s: %w", e, err)
+	k := funnelKey{day: s.now().UTC().Format(funnelDay), org: organizationID, app: applicationID, event: e}
+	s.funnel.mu.Lock()
+	if s.funnel.counts == nil {
+		s.funnel.counts = map[funnelKey]int64{}
 	}
+	s.funnel.counts[k]++
+	s.funnel.mu.Unlock()
 	return nil
+}
+
+// FlushFunnel writes the counts recorded since the last flush, one
+// statement per counter; counts it could not write stay for the next
+// flush. cmd runs it every second and at shutdown; Funnel runs it before
+// reading.
+func (s *Service) FlushFunnel(ctx context.Context) error {
+	s.funnel.mu.Lock()
+	pending := s.funnel.counts
+	s.funnel.counts = nil
+	s.funnel.mu.Unlock()
+	var firstErr error
+	for k, n := range pending {
+		if firstErr == nil {
+			_, err := s.client.ExecContext(ctx, addFunnelSQL, string(pulid.New("fnl")), k.day, k.org, k.app, string(k.event), n)
+			if err == nil {
+				continue
+			}
+			firstErr = fmt.Errorf("record funnel %s: %w", k.event, err)
+		}
+		s.funnel.mu.Lock()
+		if s.funnel.counts == nil {
+			s.funnel.counts = map[funnelKey]int64{}
+		}
+		s.funnel.counts[k] += n
+		s.funnel.mu.Unlock()
+	}
+	return firstErr
+}
+
+// RunFunnelFlusher flushes the funnel counts every interval until ctx is
+// done. The caller flushes once more after the last request.
+func (s *Service) RunFunnelFlusher(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if err := s.FlushFunnel(ctx); err != nil && ctx.Err() == nil {
+				s.logger().ErrorContext(ctx, "flush funnel counts", "err", err)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // FunnelDay is one counter: how many times Event happened on Day
@@ -122,6 +191,9 @@ type FunnelDay struct {
 func (s *Service) Funnel(ctx context.Context, from, to string, organizationID pulid.ID) ([]*FunnelDay, error) {
 	if viewer.FromContext(ctx) == nil {
 		return nil, ErrUnauthenticated
+	}
+	if err := s.FlushFunnel(ctx); err != nil {
+		return nil, err
 	}
 	start, err := parseFunnelDay("from", from)
 	if err != nil {

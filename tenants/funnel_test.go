@@ -16,9 +16,9 @@ import (
 )
 
 // TestRecordFunnelConcurrent: 60 increments of one counter released at
-// once all count (one upsert statement each), on every database; the day
-// is the service clock's UTC day; a counter per organization, application
-// and event.
+// once all count (added by one flush), on every database; the day is the
+// service clock's UTC day; a counter per organization, application and
+// event.
 func TestRecordFunnelConcurrent(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Database) {
 		clock := testkit.NewClock()
@@ -50,6 +50,10 @@ func TestRecordFunnelConcurrent(t *testing.T) {
 				t.Fatalf("RecordFunnel: %v", err)
 			}
 		}
+		if got := client.FunnelCount.Query().CountX(sys); got != 0 {
+			t.Fatalf("%d counters written before a flush", got)
+		}
+		must(t, svc.FlushFunnel(sys))
 		day := clock.Now().UTC().Format("2006-01-02")
 		rows := client.FunnelCount.Query().AllX(sys)
 		if len(rows) != 1 || rows[0].Count != n || rows[0].Day != day || rows[0].OrganizationID != org ||
@@ -64,12 +68,61 @@ func TestRecordFunnelConcurrent(t *testing.T) {
 		must(t, svc.RecordFunnel(sys, tenants.FunnelLoginSucceededPasskey, "", ""))
 		clock.Advance(24 * time.Hour)
 		must(t, svc.RecordFunnel(sys, tenants.FunnelLoginSucceededPasskey, org, app))
+		must(t, svc.FlushFunnel(sys))
 		if got := client.FunnelCount.Query().CountX(sys); got != 5 {
 			t.Errorf("%d counters, want 5", got)
 		}
 		next := clock.Now().UTC().Format("2006-01-02")
 		if c := client.FunnelCount.Query().Where(funnelcount.Day(next)).OnlyX(sys); c.Count != 1 || c.Event != "login.succeeded.passkey" {
 			t.Errorf("next day's counter: %+v", c)
+		}
+	})
+}
+
+// TestFlushFunnel: two nodes flushing one counter at once add their counts
+// (60 flushes released together, one count each); a flush that fails keeps
+// its counts for the next.
+func TestFlushFunnel(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Database) {
+		client := db.Client()
+		sys := viewer.SystemContext(context.Background())
+		org := string(pulid.New("org"))
+		const n = 60
+		nodes := make([]*tenants.Service, n)
+		for i := range nodes {
+			nodes[i] = tenants.NewService(client)
+			must(t, nodes[i].RecordFunnel(sys, tenants.FunnelSignupStarted, org, ""))
+		}
+		start := make(chan struct{})
+		errs := make(chan error, n)
+		var ready sync.WaitGroup
+		for _, node := range nodes {
+			ready.Add(1)
+			go func() {
+				ready.Done()
+				<-start
+				errs <- node.FlushFunnel(context.Background())
+			}()
+		}
+		ready.Wait()
+		close(start)
+		for range n {
+			must(t, <-errs)
+		}
+		if c := client.FunnelCount.Query().OnlyX(sys); c.Count != n {
+			t.Fatalf("after %d nodes flushed one count each: %d", n, c.Count)
+		}
+
+		svc := nodes[0]
+		must(t, svc.RecordFunnel(sys, tenants.FunnelSignupStarted, org, ""))
+		canceled, cancel := context.WithCancel(sys)
+		cancel()
+		if err := svc.FlushFunnel(canceled); err == nil {
+			t.Fatal("a flush on a canceled context succeeded")
+		}
+		must(t, svc.FlushFunnel(sys))
+		if c := client.FunnelCount.Query().OnlyX(sys); c.Count != n+1 {
+			t.Fatalf("the count of a failed flush: %d, want %d", c.Count, n+1)
 		}
 	})
 }
@@ -97,6 +150,7 @@ func TestRecordFunnelRefusesUnknownEvents(t *testing.T) {
 				t.Errorf("RecordFunnel(%q, %q, %q) = %v, want an InputError", c.event, c.org, c.app, err)
 			}
 		}
+		must(t, svc.FlushFunnel(sys))
 		if n := client.FunnelCount.Query().CountX(sys); n != 0 {
 			t.Errorf("%d counters after refusals", n)
 		}
@@ -106,6 +160,7 @@ func TestRecordFunnelRefusesUnknownEvents(t *testing.T) {
 		for _, e := range tenants.FunnelEvents {
 			must(t, svc.RecordFunnel(sys, e, "", ""))
 		}
+		must(t, svc.FlushFunnel(sys))
 		if n := client.FunnelCount.Query().CountX(sys); n != 20 {
 			t.Errorf("%d counters after one of each event, want 20", n)
 		}

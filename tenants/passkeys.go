@@ -2,6 +2,7 @@ package tenants
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -96,23 +97,37 @@ func (s *Service) TakeCeremony(ctx context.Context, token string, purpose Ceremo
 	if token == "" || len(token) > 128 {
 		return nil, ErrCeremony
 	}
-	ctx = viewer.SystemContext(ctx)
-	c, err := s.client.WebAuthnCeremony.Query().Where(webauthnceremony.TokenHash(secret.Hash(token))).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, ErrCeremony
-	}
-	if err != nil {
-		return nil, fmt.Errorf("find webauthn ceremony: %w", err)
-	}
-	n, err := s.client.WebAuthnCeremony.Delete().Where(webauthnceremony.ID(c.ID)).Exec(ctx)
+	rows, err := s.client.QueryContext(ctx, takeCeremonySQL, secret.Hash(token))
 	if err != nil {
 		return nil, fmt.Errorf("take webauthn ceremony: %w", err)
 	}
-	if n != 1 || c.Purpose != purpose || !s.now().Before(c.ExpiresAt) {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("take webauthn ceremony: %w", err)
+		}
 		return nil, ErrCeremony
 	}
-	return c, nil
+	var (
+		c       ent.WebAuthnCeremony
+		user    sql.NullString
+		expires sql.NullTime
+	)
+	if err := rows.Scan(&c.ID, &c.Purpose, &user, &c.SessionData, &expires); err != nil {
+		return nil, fmt.Errorf("read webauthn ceremony: %w", err)
+	}
+	c.UserID, c.ExpiresAt = pulid.ID(user.String), expires.Time
+	if c.Purpose != purpose || !s.now().Before(c.ExpiresAt) {
+		return nil, ErrCeremony
+	}
+	return &c, nil
 }
+
+// takeCeremonySQL deletes a ceremony and returns it: one statement, so of
+// parallel answers exactly one gets a row (SQLite and PostgreSQL both
+// take DELETE … RETURNING).
+const takeCeremonySQL = `DELETE FROM "web_authn_ceremonies" WHERE "token_hash" = $1
+RETURNING "id", "purpose", "user_id", "session_data", "expires_at"`
 
 // SweepWebAuthnCeremonies deletes expired ceremonies and returns how many.
 func (s *Service) SweepWebAuthnCeremonies(ctx context.Context) (int, error) {
@@ -208,59 +223,63 @@ func (s *Service) AddPasskey(ctx context.Context, in NewPasskey) (*ent.Passkey, 
 	return unwrap(out, err)
 }
 
-// PasskeyByCredentialID returns the passkey with credential id id, or nil.
-func (s *Service) PasskeyByCredentialID(ctx context.Context, id []byte) (*ent.Passkey, error) {
+// PasskeyOwner returns the passkey with credential id id and its user,
+// the user only while active (IsActiveUser): nil, nil when no passkey has
+// that id. Read as the System viewer, before the assertion is verified;
+// UsePasskey decides after.
+func (s *Service) PasskeyOwner(ctx context.Context, id []byte) (*ent.Passkey, *ent.User, error) {
 	if len(id) == 0 || len(id) > MaxCredentialIDLength {
-		return nil, nil
+		return nil, nil, nil
 	}
-	pk, err := s.client.Passkey.Query().Where(passkey.CredentialID(id)).Only(viewer.SystemContext(ctx))
+	ctx = viewer.SystemContext(ctx)
+	pk, err := s.client.Passkey.Query().Where(passkey.CredentialID(id)).Only(ctx)
 	if ent.IsNotFound(err) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("find passkey: %w", err)
+		return nil, nil, fmt.Errorf("find passkey: %w", err)
 	}
-	return pk, nil
+	u, err := s.client.User.Query().Where(user.ID(pk.UserID), ActiveUser()).Only(ctx)
+	if ent.IsNotFound(err) {
+		return pk, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("find passkey user: %w", err)
+	}
+	return pk, u, nil
 }
 
 // PasskeyUse is a verified assertion (go-webauthn checked its signature,
-// challenge, origin, RP ID and flags) made with the passkey CredentialID.
+// challenge, origin, RP ID and flags) made with a passkey.
 type PasskeyUse struct {
-	CredentialID []byte
 	// SignCount is the authenticator data's signature counter.
 	SignCount    uint32
 	UserVerified bool
 	BackupState  bool
 }
 
-// UsePasskey applies the sign counter rule to a verified assertion and
-// records the use, returning the passkey and its user. The rule (WebAuthn
-// L3 §6.1.1, SECURITY-CHECKLIST PK-03): the new counter must exceed the
-// stored one, unless both are 0 (authenticators without a counter). A
-// regression sets clone_warning, writes passkey.clone_detected and refuses
-// (ErrPasskeyClone); a passkey flagged before is refused until removed.
-// The update is conditional on the stored counter still being below the
-// new one, so two parallel uses of one counter value cannot both pass: the
-// loser is a regression. A disabled user's passkey signs nobody in
-// (ErrPasskeyUserInactive); an unknown one is ErrPasskeyUnknown.
-func (s *Service) UsePasskey(ctx context.Context, use PasskeyUse) (*ent.Passkey, *ent.User, error) {
+// UsePasskey applies the sign-in rules to a verified assertion made with
+// pk, held by owner (as PasskeyOwner or ListPasskeys read them for the
+// ceremony; owner nil when the user is not active), records the use and
+// returns the passkey as updated. The rules: a passkey flagged as cloned
+// is refused until removed (ErrPasskeyClone); a disabled user's passkey
+// signs nobody in (ErrPasskeyUserInactive); and the sign counter (WebAuthn
+// L3 §6.1.1, SECURITY-CHECKLIST PK-03) must exceed the stored one, unless
+// both are 0 (authenticators without a counter). The update is conditional
+// on the stored counter still being below the new one and the passkey
+// unflagged, so two parallel uses of one counter value cannot both pass:
+// the loser is a regression, which sets clone_warning, writes
+// passkey.clone_detected and refuses. A passkey removed meanwhile is
+// ErrPasskeyUnknown.
+func (s *Service) UsePasskey(ctx context.Context, pk *ent.Passkey, owner *ent.User, use PasskeyUse) (*ent.Passkey, error) {
 	ctx = viewer.SystemContext(ctx)
-	pk, err := s.PasskeyByCredentialID(ctx, use.CredentialID)
-	if err != nil {
-		return nil, nil, err
-	}
-	if pk == nil {
-		return nil, nil, ErrPasskeyUnknown
-	}
-	if pk.CloneWarning {
-		return pk, nil, ErrPasskeyClone
-	}
-	u, err := s.client.User.Query().Where(user.ID(pk.UserID), ActiveUser()).Only(ctx)
-	if ent.IsNotFound(err) {
-		return pk, nil, ErrPasskeyUserInactive
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("find passkey user: %w", err)
+	switch {
+	case pk == nil:
+		return nil, ErrPasskeyUnknown
+	case pk.CloneWarning:
+		return pk, ErrPasskeyClone
+	case owner == nil || owner.ID != pk.UserID || !IsActiveUser(owner):
+		return pk, ErrPasskeyUserInactive
 	}
 	count := int64(use.SignCount)
 	// Both 0: an authenticator without a counter, which stays 0.
@@ -268,42 +287,45 @@ func (s *Service) UsePasskey(ctx context.Context, use PasskeyUse) (*ent.Passkey,
 	if count == 0 {
 		advance = passkey.SignCount(0)
 	}
-	var out *ent.Passkey
-	var cloned bool
+	now := s.now()
+	verified := pk.UserVerified || use.UserVerified
+	n, err := s.client.Passkey.Update().
+		Where(passkey.ID(pk.ID), passkey.CloneWarning(false), advance).
+		SetSignCount(count).SetBackupState(use.BackupState).SetLastUsedAt(now).SetUserVerified(verified).
+		Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("record passkey use: %w", err)
+	}
+	if n == 1 {
+		out := *pk
+		out.SignCount, out.BackupState, out.LastUsedAt, out.UserVerified = count, use.BackupState, &now, verified
+		return &out, nil
+	}
+	// The counter did not advance: flag the passkey (once) and say so.
+	gone := false
 	err = s.inTx(ctx, func(tx *ent.Tx) error {
-		n, err := tx.Passkey.Update().
-			Where(passkey.ID(pk.ID), passkey.CloneWarning(false), advance).
-			SetSignCount(count).SetBackupState(use.BackupState).SetLastUsedAt(s.now()).
-			SetUserVerified(pk.UserVerified || use.UserVerified).
-			Save(ctx)
-		if err != nil {
-			return fmt.Errorf("record passkey use: %w", err)
-		}
-		if n == 1 {
-			out, err = tx.Passkey.Get(ctx, pk.ID)
-			return err
-		}
-		// The counter did not advance: flag the passkey (once) and say so.
-		cloned = true
 		flagged, err := tx.Passkey.Update().Where(passkey.ID(pk.ID), passkey.CloneWarning(false)).
 			SetCloneWarning(true).Save(ctx)
 		if err != nil {
 			return fmt.Errorf("flag passkey: %w", err)
 		}
 		if flagged == 0 {
-			return nil // flagged by a parallel use, which wrote the event
+			// Flagged by a parallel use, which wrote the event, or removed.
+			exists, err := tx.Passkey.Query().Where(passkey.ID(pk.ID)).Exist(ctx)
+			gone = err == nil && !exists
+			return err
 		}
 		return s.passkeyAudit(ctx, tx, ActionPasskeyCloneDetected, pk.UserID, pk.ID, map[string]any{
 			"reason": "sign_count_regression", "stored_sign_count": pk.SignCount, "sign_count": count,
 		})
 	})
-	if err != nil {
-		return nil, nil, err
+	switch {
+	case err != nil:
+		return nil, err
+	case gone:
+		return nil, ErrPasskeyUnknown
 	}
-	if cloned {
-		return pk, u, ErrPasskeyClone
-	}
-	return out.Unwrap(), u, nil
+	return pk, ErrPasskeyClone
 }
 
 // ListPasskeys returns userID's passkeys, oldest first.

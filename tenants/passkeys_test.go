@@ -135,26 +135,38 @@ func TestPasskeys(t *testing.T) {
 		if _, err := add(ada, "cred-ada", 0); !errors.As(err, &conflict) {
 			t.Errorf("the same user registered the same credential id twice: %v", err)
 		}
-		if got, err := svc.PasskeyByCredentialID(ctx, []byte("cred-ada")); err != nil || got == nil || got.ID != pk.ID {
-			t.Errorf("PasskeyByCredentialID = %v, %v", got, err)
+		if got, u, err := svc.PasskeyOwner(ctx, []byte("cred-ada")); err != nil || got == nil || got.ID != pk.ID || u == nil || u.ID != ada.ID {
+			t.Errorf("PasskeyOwner = %v, %v, %v", got, u, err)
 		}
-		if got, err := svc.PasskeyByCredentialID(ctx, []byte("nope")); err != nil || got != nil {
-			t.Errorf("unknown PasskeyByCredentialID = %v, %v", got, err)
+		if got, u, err := svc.PasskeyOwner(ctx, []byte("nope")); err != nil || got != nil || u != nil {
+			t.Errorf("unknown PasskeyOwner = %v, %v, %v", got, u, err)
 		}
-		if _, _, err := svc.UsePasskey(ctx, tenants.PasskeyUse{CredentialID: []byte("nope"), SignCount: 9}); !errors.Is(err, tenants.ErrPasskeyUnknown) {
+		// use is the pages' way: the passkey and its owner read for the
+		// ceremony, then the use.
+		use := func(cred []byte, in tenants.PasskeyUse) (*ent.Passkey, error) {
+			pk, owner, err := svc.PasskeyOwner(ctx, cred)
+			if err != nil {
+				return nil, err
+			}
+			return svc.UsePasskey(ctx, pk, owner, in)
+		}
+		if _, err := use([]byte("nope"), tenants.PasskeyUse{SignCount: 9}); !errors.Is(err, tenants.ErrPasskeyUnknown) {
 			t.Errorf("unknown use: %v", err)
 		}
 
 		// The counter advances; backup state and last use are recorded.
 		clock.Advance(time.Minute)
-		got, u, err := svc.UsePasskey(ctx, tenants.PasskeyUse{CredentialID: []byte("cred-ada"), SignCount: 6, BackupState: true, UserVerified: true})
+		got, err := use([]byte("cred-ada"), tenants.PasskeyUse{SignCount: 6, BackupState: true, UserVerified: true})
 		must(t, err)
-		if u.ID != ada.ID || got.SignCount != 6 || !got.BackupState || got.LastUsedAt == nil || !got.LastUsedAt.Equal(clock.Now()) {
+		if stored := client.Passkey.GetX(sys, pk.ID); stored.SignCount != 6 || !stored.BackupState || !stored.UserVerified || !stored.LastUsedAt.Equal(clock.Now()) {
+			t.Fatalf("stored after use %+v", stored)
+		}
+		if got.SignCount != 6 || !got.BackupState || got.LastUsedAt == nil || !got.LastUsedAt.Equal(clock.Now()) {
 			t.Fatalf("after use %+v", got)
 		}
 		// The same counter again (a replayed or cloned assertion): refused,
 		// flagged, audited; and refused from then on, even with a higher one.
-		if _, _, err := svc.UsePasskey(ctx, tenants.PasskeyUse{CredentialID: []byte("cred-ada"), SignCount: 6}); !errors.Is(err, tenants.ErrPasskeyClone) {
+		if _, err := use([]byte("cred-ada"), tenants.PasskeyUse{SignCount: 6}); !errors.Is(err, tenants.ErrPasskeyClone) {
 			t.Fatalf("equal counter: %v", err)
 		}
 		if p := client.Passkey.GetX(sys, pk.ID); !p.CloneWarning || p.SignCount != 6 {
@@ -163,7 +175,7 @@ func TestPasskeys(t *testing.T) {
 		if evs := passkeyAudits(t, client, tenants.ActionPasskeyCloneDetected); len(evs) != 1 || evs[0].Actor != string(ada.ID) {
 			t.Errorf("clone events %+v", evs)
 		}
-		if _, _, err := svc.UsePasskey(ctx, tenants.PasskeyUse{CredentialID: []byte("cred-ada"), SignCount: 100}); !errors.Is(err, tenants.ErrPasskeyClone) {
+		if _, err := use([]byte("cred-ada"), tenants.PasskeyUse{SignCount: 100}); !errors.Is(err, tenants.ErrPasskeyClone) {
 			t.Errorf("a flagged passkey signed in: %v", err)
 		}
 		if n := len(passkeyAudits(t, client, tenants.ActionPasskeyCloneDetected)); n != 1 {
@@ -184,14 +196,14 @@ func TestPasskeys(t *testing.T) {
 		zero, err := add(grace, "cred-zero", 0)
 		must(t, err)
 		for range 2 {
-			if _, _, err := svc.UsePasskey(ctx, tenants.PasskeyUse{CredentialID: []byte("cred-zero")}); err != nil {
+			if _, err := use([]byte("cred-zero"), tenants.PasskeyUse{}); err != nil {
 				t.Fatalf("zero counter: %v", err)
 			}
 		}
-		if _, _, err := svc.UsePasskey(ctx, tenants.PasskeyUse{CredentialID: []byte("cred-zero"), SignCount: 3}); err != nil {
+		if _, err := use([]byte("cred-zero"), tenants.PasskeyUse{SignCount: 3}); err != nil {
 			t.Fatalf("counter from 0 to 3: %v", err)
 		}
-		if _, _, err := svc.UsePasskey(ctx, tenants.PasskeyUse{CredentialID: []byte("cred-zero")}); !errors.Is(err, tenants.ErrPasskeyClone) {
+		if _, err := use([]byte("cred-zero"), tenants.PasskeyUse{}); !errors.Is(err, tenants.ErrPasskeyClone) {
 			t.Errorf("counter from 3 to 0: %v", err)
 		}
 
@@ -204,7 +216,7 @@ func TestPasskeys(t *testing.T) {
 		for range 2 {
 			wg.Go(func() {
 				<-start
-				_, _, err := svc.UsePasskey(ctx, tenants.PasskeyUse{CredentialID: []byte("cred-par"), SignCount: 2})
+				_, err := use([]byte("cred-par"), tenants.PasskeyUse{SignCount: 2})
 				errs <- err
 			})
 		}
@@ -227,12 +239,22 @@ func TestPasskeys(t *testing.T) {
 		}
 		_ = par
 
+		// A passkey removed between the ceremony's read and its use is unknown.
+		gone, err := add(grace, "cred-gone", 0)
+		must(t, err)
+		gonePK, goneOwner, err := svc.PasskeyOwner(ctx, gone.CredentialID)
+		must(t, err)
+		must(t, svc.RemovePasskey(ctx, grace.ID, gone.ID))
+		if _, err := svc.UsePasskey(ctx, gonePK, goneOwner, tenants.PasskeyUse{}); !errors.Is(err, tenants.ErrPasskeyUnknown) {
+			t.Errorf("a removed passkey: %v", err)
+		}
+
 		// A disabled user's passkey signs nobody in.
 		client.User.UpdateOneID(grace.ID).SetStatus(user.StatusDISABLED).ExecX(sys)
 		ok2, err := add(ada, "cred-ada-2", 0)
 		must(t, err)
 		client.User.UpdateOneID(ada.ID).SetStatus(user.StatusDISABLED).ExecX(sys)
-		if _, _, err := svc.UsePasskey(ctx, tenants.PasskeyUse{CredentialID: ok2.CredentialID}); !errors.Is(err, tenants.ErrPasskeyUserInactive) {
+		if _, err := use(ok2.CredentialID, tenants.PasskeyUse{}); !errors.Is(err, tenants.ErrPasskeyUserInactive) {
 			t.Errorf("a disabled user's passkey: %v", err)
 		}
 		if _, err := add(ada, "cred-ada-3", 0); !errors.Is(err, tenants.ErrNotFound) {

@@ -38,6 +38,8 @@ type Service struct {
 	beforeSpend func()
 	// domains configures DNS verification (domainverify.go).
 	domains DomainChecks
+	// funnel holds the funnel counts until the next flush (funnel.go).
+	funnel funnelBuffer
 }
 
 // Option configures a Service.

@@ -17,12 +17,16 @@ import (
 // consent), the login policy for the organization in question, and the
 // hand-back to the provider.
 
-// proceed runs the steps after authentication: the organization choice
+// proceed runs the steps after authentication: the profile the
+// application needs (login_profile.go), the organization choice
 // when the request asks for one, consent for third-party applications, and
 // finally the hand-back to the provider. org is the organization the user
 // chose on the picker, or nil.
 func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, u *ent.User, org *ent.Organization) {
 	ctx := r.Context()
+	if w.askProfileIfMissing(rw, r, req, s, u) {
+		return
+	}
 	var orgID pulid.ID
 	switch {
 	case org != nil:

@@ -8,6 +8,7 @@ package web
 // then proceed.
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -228,6 +229,10 @@ func (w *Web) postLoginPasskey(rw http.ResponseWriter, r *http.Request) {
 	}
 
 	var claimed pulid.ID // the user the credential names, once known
+	var (
+		used  *ent.Passkey // the passkey that answered, as read for the ceremony
+		owner *ent.User    // its user, nil when not active
+	)
 	if second {
 		tx, err := w.cfg.Tenants.LoginTransaction(ctx, w.loginToken(r), req.ID)
 		if err != nil {
@@ -252,10 +257,16 @@ func (w *Web) postLoginPasskey(rw http.ResponseWriter, r *http.Request) {
 			refuse(claimed, reasonPasskeyInvalid, protocolDetail(err))
 			return
 		}
+		owner = u
+		for _, k := range pks {
+			if bytes.Equal(k.CredentialID, parsed.RawID) {
+				used = k
+			}
+		}
 	} else {
 		var lookupErr error
 		handler := func(rawID, userHandle []byte) (webauthn.User, error) {
-			pk, err := w.cfg.Tenants.PasskeyByCredentialID(ctx, rawID)
+			pk, u, err := w.cfg.Tenants.PasskeyOwner(ctx, rawID)
 			switch {
 			case err != nil:
 				lookupErr = err
@@ -269,10 +280,9 @@ func (w *Web) postLoginPasskey(rw http.ResponseWriter, r *http.Request) {
 				lookupErr = errPasskeyOwner
 				return nil, errPasskeyOwner
 			}
-			u, err := w.cfg.Client.User.Get(sys(ctx), pk.UserID)
-			if err != nil {
-				lookupErr = err
-				return nil, err
+			used, owner = pk, u
+			if u == nil { // not active: UsePasskey refuses it after the signature is checked
+				u = &ent.User{ID: pk.UserID}
 			}
 			return passkeyUser{u: u, pks: []*ent.Passkey{pk}}, nil
 		}
@@ -290,8 +300,9 @@ func (w *Web) postLoginPasskey(rw http.ResponseWriter, r *http.Request) {
 	}
 
 	flags := parsed.Response.AuthenticatorData.Flags
-	pk, u, err := w.cfg.Tenants.UsePasskey(ctx, tenants.PasskeyUse{CredentialID: parsed.RawID,
+	pk, err := w.cfg.Tenants.UsePasskey(ctx, used, owner, tenants.PasskeyUse{
 		SignCount: parsed.Response.AuthenticatorData.Counter, UserVerified: flags.HasUserVerified(), BackupState: flags.HasBackupState()})
+	u := owner
 	switch {
 	case errors.Is(err, tenants.ErrPasskeyClone):
 		refuse(claimed, reasonPasskeyClone, nil)

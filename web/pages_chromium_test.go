@@ -251,6 +251,14 @@ func TestChromiumPages(t *testing.T) {
 				id := e.flow.add(LoginRequest{FirstParty: true, WantsOrganization: true, Scopes: []string{"openid", "organization"}})
 				s.signIn(id, person(s, acme, globex), pw, ".choices")
 			}},
+		{name: "profile", ready: "#name", form: "name",
+			reach: func(s *tab) {
+				// A user who signed up with an address only, at an
+				// application that needs a name.
+				email := s.state + "-" + s.lang + "@example.com"
+				e.user(userSpec{email: email, password: pw})
+				s.signIn(e.flow.add(LoginRequest{FirstParty: true, ClientName: "Payroll", ProfileFields: []string{"name"}}), email, pw, "#name")
+			}},
 		{name: "consent", ready: ".scopes", reach: func(s *tab) { consent(s, initech) }},
 		{name: "consent-light-brand", ready: ".languages a",
 			reach: func(s *tab) {

@@ -93,6 +93,9 @@ func TestSignupThenSignIn(t *testing.T) {
 
 		// The funnel counted each step once.
 		counts := map[string]int64{}
+		if err := e.web.cfg.Tenants.FlushFunnel(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 		for _, c := range e.client.FunnelCount.Query().AllX(sys(t.Context())) {
 			counts[c.Event] += c.Count
 		}

@@ -135,11 +135,12 @@ const (
 	pageMFAEnroll     = "mfa-enroll"
 	pageRecoveryCodes = "recovery-codes"
 	pagePasskeys      = "passkeys" // passkey.go
+	pageProfile       = "profile"  // login_profile.go
 )
 
 var pageNames = []string{pageLogin, pageOrganization, pageConsent, pageError, pageLoggedOut, pageContinue,
 	pageIdentify, pageEmailSent, pageEmailLink, pageSignup, pageAccount, pageRecover, pageReset,
-	pageMFA, pageMFAEnroll, pageRecoveryCodes, pagePasskeys}
+	pageMFA, pageMFAEnroll, pageRecoveryCodes, pagePasskeys, pageProfile}
 
 // New checks cfg and parses every page. A missing or broken page fails New.
 func New(cfg Config) (*Web, error) { return newWithFS(cfg, files) }
@@ -285,6 +286,7 @@ func (w *Web) routes() http.Handler {
 	mux.HandleFunc("GET /login/logged-out", w.getLoggedOut)
 	mux.HandleFunc("POST /login/logged-out", w.postLoggedOut)
 	mux.HandleFunc("POST /consent", w.postConsent)
+	mux.HandleFunc("POST /login/profile", w.postProfileStep)
 	if w.passkeys != nil { // passkey.go, login_passkey.go
 		mux.HandleFunc("POST /login/passkey/options", w.postPasskeyRequestOptions)
 		mux.HandleFunc("POST /login/mfa/passkey/options", w.postPasskeySecondFactorOptions)
@@ -391,6 +393,16 @@ type organizationPage struct {
 	Error         text
 }
 
+// profilePage asks for the profile fields an application needs
+// (login_profile.go).
+type profilePage struct {
+	layout
+	AuthRequest, CSRF, Ticket, ClientName string
+	AskName, AskGivenName, AskFamilyName  bool
+	Name, GivenName, FamilyName           string
+	Error                                 text
+}
+
 type organizationChoice struct {
 	ID, Name, Slug string
 	LogoURL        string
@@ -470,6 +482,10 @@ func (w *Web) renderOrganization(rw http.ResponseWriter, r *http.Request, status
 
 func (w *Web) renderContinue(rw http.ResponseWriter, r *http.Request, status int, p continuePage) {
 	w.render(rw, r, status, pageContinue, "page.title.choose_account", &p)
+}
+
+func (w *Web) renderProfile(rw http.ResponseWriter, r *http.Request, status int, p profilePage) {
+	w.render(rw, r, status, pageProfile, "page.title.profile", &p)
 }
 
 func (w *Web) renderConsent(rw http.ResponseWriter, r *http.Request, status int, p consentPage) {

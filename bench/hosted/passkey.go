@@ -46,6 +46,10 @@ type softKey struct {
 	id         []byte // the credential id
 	userHandle []byte // the user's id
 	count      uint32 // the signature counter
+	// device is the device cookie the server set at this passkey's last
+	// sign-in: the browser the passkey lives in comes back with it, as a
+	// returning user's does (the first sign-in is a new device's).
+	device string
 }
 
 func newSoftKey(userHandle []byte) (*softKey, error) {
@@ -143,6 +147,9 @@ func seedPasskeys(ctx context.Context, dbURL string, n, users int, rpID string) 
 // must answer with a session cookie and the redirect to the account.
 func (h *hostedClient) passkeySignIn(k *softKey) error {
 	b := h.browser()
+	if k.device != "" {
+		b.cookies["gatehouse_device"] = k.device
+	}
 	_, csrf, err := b.start(false)
 	if err != nil {
 		return err
@@ -170,5 +177,6 @@ func (h *hostedClient) passkeySignIn(k *softKey) error {
 	if status != http.StatusSeeOther || loc != "/account" || b.cookies["gatehouse_session"] == "" {
 		return fmt.Errorf("POST /login/passkey: %d %q (session cookie %t) %.300s", status, loc, b.cookies["gatehouse_session"] != "", body)
 	}
+	k.device = b.cookies["gatehouse_device"]
 	return nil
 }

@@ -47,6 +47,9 @@ func serve(ctx context.Context, e *env, args []string) int {
 	// Verified domains' TXT records are re-checked in the background (every
 	// node; a pass that overlaps another's agrees with it).
 	go b.runDomainChecks(ctx, cfg)
+	// Funnel counts are kept in memory and added every second, and once
+	// more after the last request.
+	go b.tenants.RunFunnelFlusher(ctx, time.Second)
 	metrics := httpserver.NewMetrics()
 	b.registerMetrics(metrics.Registry())
 	th, err := openThrottle(ctx, cfg, logger, metrics.Registry(), e.getenv)
@@ -85,8 +88,14 @@ func serve(ctx context.Context, e *env, args []string) int {
 		"version", buildVersion(),
 		"dev", cfg.Dev)
 	b.hintFirstKey(ctx, logger)
-	if err := httpserver.Serve(ctx, &http.Server{Handler: handler}, ln, logger, cfg.ShutdownTimeout); err != nil {
-		return e.fail(err)
+	served := httpserver.Serve(ctx, &http.Server{Handler: handler}, ln, logger, cfg.ShutdownTimeout)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := b.tenants.FlushFunnel(fctx); err != nil {
+		logger.ErrorContext(fctx, "flush funnel counts at shutdown", "err", err)
+	}
+	if served != nil {
+		return e.fail(served)
 	}
 	logger.InfoContext(ctx, "gatehouse stopped")
 	return exitOK

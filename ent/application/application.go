@@ -58,6 +58,8 @@ const (
 	FieldScopes = "scopes"
 	// FieldFirstParty holds the string denoting the first_party field in the database.
 	FieldFirstParty = "first_party"
+	// FieldProfileFields holds the string denoting the profile_fields field in the database.
+	FieldProfileFields = "profile_fields"
 	// Table holds the table name of the application in the database.
 	Table = "applications"
 )
@@ -85,6 +87,7 @@ var Columns = []string{
 	FieldJwksURI,
 	FieldScopes,
 	FieldFirstParty,
+	FieldProfileFields,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

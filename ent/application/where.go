@@ -770,6 +770,16 @@ func FirstPartyNEQ(v bool) predicate.Application {
 	return predicate.Application(sql.FieldNEQ(FieldFirstParty, v))
 }
 
+// ProfileFieldsIsNil applies the IsNil predicate on the "profile_fields" field.
+func ProfileFieldsIsNil() predicate.Application {
+	return predicate.Application(sql.FieldIsNull(FieldProfileFields))
+}
+
+// ProfileFieldsNotNil applies the NotNil predicate on the "profile_fields" field.
+func ProfileFieldsNotNil() predicate.Application {
+	return predicate.Application(sql.FieldNotNull(FieldProfileFields))
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Application) predicate.Application {
 	return predicate.Application(sql.AndPredicates(predicates...))

@@ -67,6 +67,7 @@ var (
 		{Name: "jwks_uri", Type: field.TypeString, Nullable: true, Size: 2048},
 		{Name: "scopes", Type: field.TypeJSON, Nullable: true},
 		{Name: "first_party", Type: field.TypeBool, Default: true},
+		{Name: "profile_fields", Type: field.TypeJSON, Nullable: true},
 	}
 	// ApplicationsTable holds the schema information for the "applications" table.
 	ApplicationsTable = &schema.Table{

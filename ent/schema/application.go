@@ -51,6 +51,8 @@ func (Application) Fields() []ent.Field {
 			Comment("scopes granted to the application: what a MACHINE application may request with client credentials; gatehouse:admin lets a user-facing application ask for admin tokens"),
 		field.Bool("first_party").Default(true).
 			Comment("first-party applications skip the consent screen"),
+		field.Strings("profile_fields").Optional().
+			Comment("profile claims the application needs (name, given_name, family_name): a user without one is asked for it at sign-in, not at sign-up (progressive profile)"),
 	}
 }
 

@@ -50,7 +50,7 @@ func (p *Provider) LoginRequest(ctx context.Context, id string) (*LoginRequest, 
 		ID: string(ar.ID), ClientID: ar.ClientID, ClientName: c.app.Name, ApplicationID: c.app.ID, FirstParty: c.app.FirstParty,
 		Scopes: ar.Scopes, Prompt: ar.Prompt, LoginHint: ar.LoginHint,
 		RequestedOrganizationID: orgID, WantsOrganization: wants, ExpiresAt: ar.ExpiresAt,
-		ACRValues: requestedACRs(ar.AcrValues),
+		ACRValues: requestedACRs(ar.AcrValues), ProfileFields: c.app.ProfileFields,
 	}
 	if ar.MaxAgeSeconds != nil {
 		d := time.Duration(*ar.MaxAgeSeconds) * time.Second

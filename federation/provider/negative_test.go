@@ -280,8 +280,22 @@ func TestCompleteLoginRules(t *testing.T) {
 		t.Run("login request", func(t *testing.T) {
 			lr, err := e.p.LoginRequest(e.ctx, start(t, params("organization")))
 			must(t, err)
-			if !lr.WantsOrganization || lr.ClientName != "web" {
+			if !lr.WantsOrganization || lr.ClientName != "web" || lr.ProfileFields != nil {
 				t.Errorf("login request %+v", lr)
+			}
+		})
+		t.Run("login request of an application that needs a name", func(t *testing.T) {
+			e.db.Application.Create().SetName("payroll").SetType(application.TypeWEB).SetClientID("payroll").
+				SetRedirectUris([]string{"https://payroll.example/cb"}).SetGrantTypes([]string{"AUTHORIZATION_CODE"}).
+				SetTokenEndpointAuthMethod(application.TokenEndpointAuthMethodNONE).
+				SetProfileFields([]string{"name"}).ExecX(e.ctx)
+			p := params()
+			p.Set("client_id", "payroll")
+			p.Set("redirect_uri", "https://payroll.example/cb")
+			lr, err := e.p.LoginRequest(e.ctx, start(t, p))
+			must(t, err)
+			if !slices.Equal(lr.ProfileFields, []string{"name"}) {
+				t.Errorf("ProfileFields = %v", lr.ProfileFields)
 			}
 		})
 		t.Run("the callback needs the code from CompleteLogin, not only the id", func(t *testing.T) {

@@ -100,6 +100,7 @@ type ComplexityRoot struct {
 		JwksURI                         func(childComplexity int) int
 		Name                            func(childComplexity int) int
 		PostLogoutRedirectUris          func(childComplexity int) int
+		ProfileFields                   func(childComplexity int) int
 		RedirectUris                    func(childComplexity int) int
 		RefreshTokenIdleLifetimeSeconds func(childComplexity int) int
 		RefreshTokenLifetimeSeconds     func(childComplexity int) int
@@ -743,6 +744,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.PostLogoutRedirectUris(childComplexity), true
+	case "Application.profileFields":
+		if e.ComplexityRoot.Application.ProfileFields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.ProfileFields(childComplexity), true
 	case "Application.redirectURIs":
 		if e.ComplexityRoot.Application.RedirectUris == nil {
 			break
@@ -2622,6 +2629,10 @@ type Application implements Node {
   first-party applications skip the consent screen
   """
   firstParty: Boolean!
+  """
+  profile claims the application needs (name, given_name, family_name): a user without one is asked for it at sign-in, not at sign-up (progressive profile)
+  """
+  profileFields: [String!]
 }
 """
 ApplicationAccessTokenSigningAlgorithm is enum for the field access_token_signing_algorithm
@@ -5077,6 +5088,8 @@ input CreateApplicationInput {
   scopes: [String!]
   "First-party applications skip the consent screen; default true."
   firstParty: Boolean
+  "Profile claims the application needs: name, given_name, family_name. Sign-up asks for none of them; a user without one is asked for it at the next sign-in to this application (progressive profile)."
+  profileFields: [String!]
 }
 type CreateApplicationPayload {
   application: Application!
@@ -5108,6 +5121,8 @@ input UpdateApplicationInput {
   scopes: [String!]
   "First-party applications skip the consent screen; default true."
   firstParty: Boolean
+  "Profile claims the application needs: name, given_name, family_name. Sign-up asks for none of them; a user without one is asked for it at the next sign-in to this application (progressive profile)."
+  profileFields: [String!]
 }
 type UpdateApplicationPayload { application: Application! }
 
@@ -5308,6 +5323,8 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_scopes(ctx, field)
 	case "firstParty":
 		return ec.fieldContext_Application_firstParty(ctx, field)
+	case "profileFields":
+		return ec.fieldContext_Application_profileFields(ctx, field)
 	case "redirectURIs":
 		return ec.fieldContext_Application_redirectURIs(ctx, field)
 	case "postLogoutRedirectURIs":
@@ -7842,6 +7859,29 @@ func (ec *executionContext) _Application_firstParty(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_Application_firstParty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Application", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Application_profileFields(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_profileFields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProfileFields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Application_profileFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
 }
 
 func (ec *executionContext) _Application_redirectURIs(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
@@ -18569,7 +18609,7 @@ func (ec *executionContext) unmarshalInputCreateApplicationInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "type", "redirectURIs", "postLogoutRedirectURIs", "grantTypes", "accessTokenLifetimeSeconds", "idTokenLifetimeSeconds", "refreshTokenLifetimeSeconds", "refreshTokenIdleLifetimeSeconds", "accessTokenSigningAlgorithm", "idTokenSigningAlgorithm", "tokenEndpointAuthMethod", "jwks", "jwksURI", "scopes", "firstParty"}
+	fieldsInOrder := [...]string{"name", "type", "redirectURIs", "postLogoutRedirectURIs", "grantTypes", "accessTokenLifetimeSeconds", "idTokenLifetimeSeconds", "refreshTokenLifetimeSeconds", "refreshTokenIdleLifetimeSeconds", "accessTokenSigningAlgorithm", "idTokenSigningAlgorithm", "tokenEndpointAuthMethod", "jwks", "jwksURI", "scopes", "firstParty", "profileFields"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -18688,6 +18728,13 @@ func (ec *executionContext) unmarshalInputCreateApplicationInput(ctx context.Con
 				return it, err
 			}
 			it.FirstParty = data
+		case "profileFields":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("profileFields"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProfileFields = data
 		}
 	}
 	return it, nil
@@ -22817,7 +22864,7 @@ func (ec *executionContext) unmarshalInputUpdateApplicationInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "name", "redirectURIs", "postLogoutRedirectURIs", "grantTypes", "accessTokenLifetimeSeconds", "idTokenLifetimeSeconds", "refreshTokenLifetimeSeconds", "refreshTokenIdleLifetimeSeconds", "accessTokenSigningAlgorithm", "idTokenSigningAlgorithm", "tokenEndpointAuthMethod", "jwks", "jwksURI", "scopes", "firstParty"}
+	fieldsInOrder := [...]string{"id", "name", "redirectURIs", "postLogoutRedirectURIs", "grantTypes", "accessTokenLifetimeSeconds", "idTokenLifetimeSeconds", "refreshTokenLifetimeSeconds", "refreshTokenIdleLifetimeSeconds", "accessTokenSigningAlgorithm", "idTokenSigningAlgorithm", "tokenEndpointAuthMethod", "jwks", "jwksURI", "scopes", "firstParty", "profileFields"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -22936,6 +22983,13 @@ func (ec *executionContext) unmarshalInputUpdateApplicationInput(ctx context.Con
 				return it, err
 			}
 			it.FirstParty = data
+		case "profileFields":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("profileFields"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProfileFields = data
 		}
 	}
 	return it, nil
@@ -24706,6 +24760,11 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 		case "firstParty":
 			out.Values[i] = ec._Application_firstParty(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "profileFields":
+			out.Values[i] = ec._Application_profileFields(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "redirectURIs":
