@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/connectionloginattempt"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/domainevent"
 	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
 	"github.com/gatehouse-id/gatehouse/ent/federatedidentity"
 	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
@@ -40,6 +41,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/samlassertionuse"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/signingkey"
+	"github.com/gatehouse-id/gatehouse/ent/ssoattempt"
 	"github.com/gatehouse-id/gatehouse/ent/totpcredential"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/ent/webauthnceremony"
@@ -68,6 +70,8 @@ type Client struct {
 	Consent *ConsentClient
 	// Domain is the client for interacting with the Domain builders.
 	Domain *DomainClient
+	// DomainEvent is the client for interacting with the DomainEvent builders.
+	DomainEvent *DomainEventClient
 	// EmailChallenge is the client for interacting with the EmailChallenge builders.
 	EmailChallenge *EmailChallengeClient
 	// FederatedIdentity is the client for interacting with the FederatedIdentity builders.
@@ -96,6 +100,8 @@ type Client struct {
 	Role *RoleClient
 	// SAMLAssertionUse is the client for interacting with the SAMLAssertionUse builders.
 	SAMLAssertionUse *SAMLAssertionUseClient
+	// SSOAttempt is the client for interacting with the SSOAttempt builders.
+	SSOAttempt *SSOAttemptClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// SigningKey is the client for interacting with the SigningKey builders.
@@ -125,6 +131,7 @@ func (c *Client) init() {
 	c.ConnectionLoginAttempt = NewConnectionLoginAttemptClient(c.config)
 	c.Consent = NewConsentClient(c.config)
 	c.Domain = NewDomainClient(c.config)
+	c.DomainEvent = NewDomainEventClient(c.config)
 	c.EmailChallenge = NewEmailChallengeClient(c.config)
 	c.FederatedIdentity = NewFederatedIdentityClient(c.config)
 	c.FunnelCount = NewFunnelCountClient(c.config)
@@ -139,6 +146,7 @@ func (c *Client) init() {
 	c.RevokedToken = NewRevokedTokenClient(c.config)
 	c.Role = NewRoleClient(c.config)
 	c.SAMLAssertionUse = NewSAMLAssertionUseClient(c.config)
+	c.SSOAttempt = NewSSOAttemptClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.SigningKey = NewSigningKeyClient(c.config)
 	c.TOTPCredential = NewTOTPCredentialClient(c.config)
@@ -244,6 +252,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ConnectionLoginAttempt: NewConnectionLoginAttemptClient(cfg),
 		Consent:                NewConsentClient(cfg),
 		Domain:                 NewDomainClient(cfg),
+		DomainEvent:            NewDomainEventClient(cfg),
 		EmailChallenge:         NewEmailChallengeClient(cfg),
 		FederatedIdentity:      NewFederatedIdentityClient(cfg),
 		FunnelCount:            NewFunnelCountClient(cfg),
@@ -258,6 +267,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		RevokedToken:           NewRevokedTokenClient(cfg),
 		Role:                   NewRoleClient(cfg),
 		SAMLAssertionUse:       NewSAMLAssertionUseClient(cfg),
+		SSOAttempt:             NewSSOAttemptClient(cfg),
 		Session:                NewSessionClient(cfg),
 		SigningKey:             NewSigningKeyClient(cfg),
 		TOTPCredential:         NewTOTPCredentialClient(cfg),
@@ -290,6 +300,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ConnectionLoginAttempt: NewConnectionLoginAttemptClient(cfg),
 		Consent:                NewConsentClient(cfg),
 		Domain:                 NewDomainClient(cfg),
+		DomainEvent:            NewDomainEventClient(cfg),
 		EmailChallenge:         NewEmailChallengeClient(cfg),
 		FederatedIdentity:      NewFederatedIdentityClient(cfg),
 		FunnelCount:            NewFunnelCountClient(cfg),
@@ -304,6 +315,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		RevokedToken:           NewRevokedTokenClient(cfg),
 		Role:                   NewRoleClient(cfg),
 		SAMLAssertionUse:       NewSAMLAssertionUseClient(cfg),
+		SSOAttempt:             NewSSOAttemptClient(cfg),
 		Session:                NewSessionClient(cfg),
 		SigningKey:             NewSigningKeyClient(cfg),
 		TOTPCredential:         NewTOTPCredentialClient(cfg),
@@ -339,11 +351,11 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.Application, c.AuditEvent, c.AuthRequest, c.Connection,
-		c.ConnectionLoginAttempt, c.Consent, c.Domain, c.EmailChallenge,
+		c.ConnectionLoginAttempt, c.Consent, c.Domain, c.DomainEvent, c.EmailChallenge,
 		c.FederatedIdentity, c.FunnelCount, c.Grant, c.LoginTransaction, c.Membership,
 		c.Organization, c.OrganizationPolicy, c.Passkey, c.RecoveryCode,
-		c.RefreshToken, c.RevokedToken, c.Role, c.SAMLAssertionUse, c.Session,
-		c.SigningKey, c.TOTPCredential, c.User, c.WebAuthnCeremony,
+		c.RefreshToken, c.RevokedToken, c.Role, c.SAMLAssertionUse, c.SSOAttempt,
+		c.Session, c.SigningKey, c.TOTPCredential, c.User, c.WebAuthnCeremony,
 	} {
 		n.Use(hooks...)
 	}
@@ -354,11 +366,11 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.Application, c.AuditEvent, c.AuthRequest, c.Connection,
-		c.ConnectionLoginAttempt, c.Consent, c.Domain, c.EmailChallenge,
+		c.ConnectionLoginAttempt, c.Consent, c.Domain, c.DomainEvent, c.EmailChallenge,
 		c.FederatedIdentity, c.FunnelCount, c.Grant, c.LoginTransaction, c.Membership,
 		c.Organization, c.OrganizationPolicy, c.Passkey, c.RecoveryCode,
-		c.RefreshToken, c.RevokedToken, c.Role, c.SAMLAssertionUse, c.Session,
-		c.SigningKey, c.TOTPCredential, c.User, c.WebAuthnCeremony,
+		c.RefreshToken, c.RevokedToken, c.Role, c.SAMLAssertionUse, c.SSOAttempt,
+		c.Session, c.SigningKey, c.TOTPCredential, c.User, c.WebAuthnCeremony,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -383,6 +395,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Consent.mutate(ctx, m)
 	case *DomainMutation:
 		return c.Domain.mutate(ctx, m)
+	case *DomainEventMutation:
+		return c.DomainEvent.mutate(ctx, m)
 	case *EmailChallengeMutation:
 		return c.EmailChallenge.mutate(ctx, m)
 	case *FederatedIdentityMutation:
@@ -411,6 +425,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Role.mutate(ctx, m)
 	case *SAMLAssertionUseMutation:
 		return c.SAMLAssertionUse.mutate(ctx, m)
+	case *SSOAttemptMutation:
+		return c.SSOAttempt.mutate(ctx, m)
 	case *SessionMutation:
 		return c.Session.mutate(ctx, m)
 	case *SigningKeyMutation:
@@ -1607,6 +1623,140 @@ func (c *DomainClient) mutate(ctx context.Context, m *DomainMutation) (Value, er
 		return (&DomainDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Domain mutation op: %q", m.Op())
+	}
+}
+
+// DomainEventClient is a client for the DomainEvent schema.
+type DomainEventClient struct {
+	config
+}
+
+// NewDomainEventClient returns a client for the DomainEvent from the given config.
+func NewDomainEventClient(c config) *DomainEventClient {
+	return &DomainEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `domainevent.Hooks(f(g(h())))`.
+func (c *DomainEventClient) Use(hooks ...Hook) {
+	c.hooks.DomainEvent = append(c.hooks.DomainEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `domainevent.Intercept(f(g(h())))`.
+func (c *DomainEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DomainEvent = append(c.inters.DomainEvent, interceptors...)
+}
+
+// Create returns a builder for creating a DomainEvent entity.
+func (c *DomainEventClient) Create() *DomainEventCreate {
+	mutation := newDomainEventMutation(c.config, OpCreate)
+	return &DomainEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DomainEvent entities.
+func (c *DomainEventClient) CreateBulk(builders ...*DomainEventCreate) *DomainEventCreateBulk {
+	return &DomainEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DomainEventClient) MapCreateBulk(slice any, setFunc func(*DomainEventCreate, int)) *DomainEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DomainEventCreateBulk{err: fmt.Errorf("calling to DomainEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DomainEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DomainEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DomainEvent.
+func (c *DomainEventClient) Update() *DomainEventUpdate {
+	mutation := newDomainEventMutation(c.config, OpUpdate)
+	return &DomainEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DomainEventClient) UpdateOne(_m *DomainEvent) *DomainEventUpdateOne {
+	mutation := newDomainEventMutation(c.config, OpUpdateOne, withDomainEvent(_m))
+	return &DomainEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DomainEventClient) UpdateOneID(id pulid.ID) *DomainEventUpdateOne {
+	mutation := newDomainEventMutation(c.config, OpUpdateOne, withDomainEventID(id))
+	return &DomainEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DomainEvent.
+func (c *DomainEventClient) Delete() *DomainEventDelete {
+	mutation := newDomainEventMutation(c.config, OpDelete)
+	return &DomainEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DomainEventClient) DeleteOne(_m *DomainEvent) *DomainEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DomainEventClient) DeleteOneID(id pulid.ID) *DomainEventDeleteOne {
+	builder := c.Delete().Where(domainevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DomainEventDeleteOne{builder}
+}
+
+// Query returns a query builder for DomainEvent.
+func (c *DomainEventClient) Query() *DomainEventQuery {
+	return &DomainEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDomainEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DomainEvent entity by its id.
+func (c *DomainEventClient) Get(ctx context.Context, id pulid.ID) (*DomainEvent, error) {
+	return c.Query().Where(domainevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DomainEventClient) GetX(ctx context.Context, id pulid.ID) *DomainEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *DomainEventClient) Hooks() []Hook {
+	hooks := c.hooks.DomainEvent
+	return append(hooks[:len(hooks):len(hooks)], domainevent.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DomainEventClient) Interceptors() []Interceptor {
+	return c.inters.DomainEvent
+}
+
+func (c *DomainEventClient) mutate(ctx context.Context, m *DomainEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DomainEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DomainEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DomainEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DomainEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DomainEvent mutation op: %q", m.Op())
 	}
 }
 
@@ -3790,6 +3940,140 @@ func (c *SAMLAssertionUseClient) mutate(ctx context.Context, m *SAMLAssertionUse
 	}
 }
 
+// SSOAttemptClient is a client for the SSOAttempt schema.
+type SSOAttemptClient struct {
+	config
+}
+
+// NewSSOAttemptClient returns a client for the SSOAttempt from the given config.
+func NewSSOAttemptClient(c config) *SSOAttemptClient {
+	return &SSOAttemptClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `ssoattempt.Hooks(f(g(h())))`.
+func (c *SSOAttemptClient) Use(hooks ...Hook) {
+	c.hooks.SSOAttempt = append(c.hooks.SSOAttempt, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `ssoattempt.Intercept(f(g(h())))`.
+func (c *SSOAttemptClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SSOAttempt = append(c.inters.SSOAttempt, interceptors...)
+}
+
+// Create returns a builder for creating a SSOAttempt entity.
+func (c *SSOAttemptClient) Create() *SSOAttemptCreate {
+	mutation := newSSOAttemptMutation(c.config, OpCreate)
+	return &SSOAttemptCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SSOAttempt entities.
+func (c *SSOAttemptClient) CreateBulk(builders ...*SSOAttemptCreate) *SSOAttemptCreateBulk {
+	return &SSOAttemptCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SSOAttemptClient) MapCreateBulk(slice any, setFunc func(*SSOAttemptCreate, int)) *SSOAttemptCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SSOAttemptCreateBulk{err: fmt.Errorf("calling to SSOAttemptClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SSOAttemptCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SSOAttemptCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SSOAttempt.
+func (c *SSOAttemptClient) Update() *SSOAttemptUpdate {
+	mutation := newSSOAttemptMutation(c.config, OpUpdate)
+	return &SSOAttemptUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SSOAttemptClient) UpdateOne(_m *SSOAttempt) *SSOAttemptUpdateOne {
+	mutation := newSSOAttemptMutation(c.config, OpUpdateOne, withSSOAttempt(_m))
+	return &SSOAttemptUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SSOAttemptClient) UpdateOneID(id pulid.ID) *SSOAttemptUpdateOne {
+	mutation := newSSOAttemptMutation(c.config, OpUpdateOne, withSSOAttemptID(id))
+	return &SSOAttemptUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SSOAttempt.
+func (c *SSOAttemptClient) Delete() *SSOAttemptDelete {
+	mutation := newSSOAttemptMutation(c.config, OpDelete)
+	return &SSOAttemptDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SSOAttemptClient) DeleteOne(_m *SSOAttempt) *SSOAttemptDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SSOAttemptClient) DeleteOneID(id pulid.ID) *SSOAttemptDeleteOne {
+	builder := c.Delete().Where(ssoattempt.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SSOAttemptDeleteOne{builder}
+}
+
+// Query returns a query builder for SSOAttempt.
+func (c *SSOAttemptClient) Query() *SSOAttemptQuery {
+	return &SSOAttemptQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSSOAttempt},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SSOAttempt entity by its id.
+func (c *SSOAttemptClient) Get(ctx context.Context, id pulid.ID) (*SSOAttempt, error) {
+	return c.Query().Where(ssoattempt.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SSOAttemptClient) GetX(ctx context.Context, id pulid.ID) *SSOAttempt {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SSOAttemptClient) Hooks() []Hook {
+	hooks := c.hooks.SSOAttempt
+	return append(hooks[:len(hooks):len(hooks)], ssoattempt.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SSOAttemptClient) Interceptors() []Interceptor {
+	return c.inters.SSOAttempt
+}
+
+func (c *SSOAttemptClient) mutate(ctx context.Context, m *SSOAttemptMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SSOAttemptCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SSOAttemptUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SSOAttemptUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SSOAttemptDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SSOAttempt mutation op: %q", m.Op())
+	}
+}
+
 // SessionClient is a client for the Session schema.
 type SessionClient struct {
 	config
@@ -4560,19 +4844,19 @@ func (c *WebAuthnCeremonyClient) mutate(ctx context.Context, m *WebAuthnCeremony
 type (
 	hooks struct {
 		APIKey, Application, AuditEvent, AuthRequest, Connection,
-		ConnectionLoginAttempt, Consent, Domain, EmailChallenge, FederatedIdentity,
-		FunnelCount, Grant, LoginTransaction, Membership, Organization,
-		OrganizationPolicy, Passkey, RecoveryCode, RefreshToken, RevokedToken, Role,
-		SAMLAssertionUse, Session, SigningKey, TOTPCredential, User,
-		WebAuthnCeremony []ent.Hook
+		ConnectionLoginAttempt, Consent, Domain, DomainEvent, EmailChallenge,
+		FederatedIdentity, FunnelCount, Grant, LoginTransaction, Membership,
+		Organization, OrganizationPolicy, Passkey, RecoveryCode, RefreshToken,
+		RevokedToken, Role, SAMLAssertionUse, SSOAttempt, Session, SigningKey,
+		TOTPCredential, User, WebAuthnCeremony []ent.Hook
 	}
 	inters struct {
 		APIKey, Application, AuditEvent, AuthRequest, Connection,
-		ConnectionLoginAttempt, Consent, Domain, EmailChallenge, FederatedIdentity,
-		FunnelCount, Grant, LoginTransaction, Membership, Organization,
-		OrganizationPolicy, Passkey, RecoveryCode, RefreshToken, RevokedToken, Role,
-		SAMLAssertionUse, Session, SigningKey, TOTPCredential, User,
-		WebAuthnCeremony []ent.Interceptor
+		ConnectionLoginAttempt, Consent, Domain, DomainEvent, EmailChallenge,
+		FederatedIdentity, FunnelCount, Grant, LoginTransaction, Membership,
+		Organization, OrganizationPolicy, Passkey, RecoveryCode, RefreshToken,
+		RevokedToken, Role, SAMLAssertionUse, SSOAttempt, Session, SigningKey,
+		TOTPCredential, User, WebAuthnCeremony []ent.Interceptor
 	}
 )
 

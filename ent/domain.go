@@ -33,6 +33,10 @@ type Domain struct {
 	TxtToken string `json:"txt_token,omitempty"`
 	// VerifiedAt holds the value of the "verified_at" field.
 	VerifiedAt *time.Time `json:"verified_at,omitempty"`
+	// when the TXT record was last looked up (verifyDomain or the periodic re-check)
+	LastCheckedAt *time.Time `json:"last_checked_at,omitempty"`
+	// first re-check of a VERIFIED domain that did not find its record; cleared when it is found again; after the grace period (72h by default) the domain is unverified
+	MissingSince *time.Time `json:"missing_since,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the DomainQuery when eager-loading is set.
 	Edges        DomainEdges `json:"edges"`
@@ -70,7 +74,7 @@ func (*Domain) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case domain.FieldDomain, domain.FieldVerificationState, domain.FieldTxtToken:
 			values[i] = new(sql.NullString)
-		case domain.FieldCreatedAt, domain.FieldUpdatedAt, domain.FieldVerifiedAt:
+		case domain.FieldCreatedAt, domain.FieldUpdatedAt, domain.FieldVerifiedAt, domain.FieldLastCheckedAt, domain.FieldMissingSince:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -136,6 +140,20 @@ func (_m *Domain) assignValues(columns []string, values []any) error {
 				_m.VerifiedAt = new(time.Time)
 				*_m.VerifiedAt = value.Time
 			}
+		case domain.FieldLastCheckedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field last_checked_at", values[i])
+			} else if value.Valid {
+				_m.LastCheckedAt = new(time.Time)
+				*_m.LastCheckedAt = value.Time
+			}
+		case domain.FieldMissingSince:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field missing_since", values[i])
+			} else if value.Valid {
+				_m.MissingSince = new(time.Time)
+				*_m.MissingSince = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -197,6 +215,16 @@ func (_m *Domain) String() string {
 	builder.WriteString(", ")
 	if v := _m.VerifiedAt; v != nil {
 		builder.WriteString("verified_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.LastCheckedAt; v != nil {
+		builder.WriteString("last_checked_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.MissingSince; v != nil {
+		builder.WriteString("missing_since=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

@@ -96,6 +96,34 @@ func (_c *DomainCreate) SetNillableVerifiedAt(v *time.Time) *DomainCreate {
 	return _c
 }
 
+// SetLastCheckedAt sets the "last_checked_at" field.
+func (_c *DomainCreate) SetLastCheckedAt(v time.Time) *DomainCreate {
+	_c.mutation.SetLastCheckedAt(v)
+	return _c
+}
+
+// SetNillableLastCheckedAt sets the "last_checked_at" field if the given value is not nil.
+func (_c *DomainCreate) SetNillableLastCheckedAt(v *time.Time) *DomainCreate {
+	if v != nil {
+		_c.SetLastCheckedAt(*v)
+	}
+	return _c
+}
+
+// SetMissingSince sets the "missing_since" field.
+func (_c *DomainCreate) SetMissingSince(v time.Time) *DomainCreate {
+	_c.mutation.SetMissingSince(v)
+	return _c
+}
+
+// SetNillableMissingSince sets the "missing_since" field if the given value is not nil.
+func (_c *DomainCreate) SetNillableMissingSince(v *time.Time) *DomainCreate {
+	if v != nil {
+		_c.SetMissingSince(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *DomainCreate) SetID(v pulid.ID) *DomainCreate {
 	_c.mutation.SetID(v)
@@ -281,6 +309,14 @@ func (_c *DomainCreate) createSpec() (*Domain, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.VerifiedAt(); ok {
 		_spec.SetField(domain.FieldVerifiedAt, field.TypeTime, value)
 		_node.VerifiedAt = &value
+	}
+	if value, ok := _c.mutation.LastCheckedAt(); ok {
+		_spec.SetField(domain.FieldLastCheckedAt, field.TypeTime, value)
+		_node.LastCheckedAt = &value
+	}
+	if value, ok := _c.mutation.MissingSince(); ok {
+		_spec.SetField(domain.FieldMissingSince, field.TypeTime, value)
+		_node.MissingSince = &value
 	}
 	if nodes := _c.mutation.OrganizationIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{

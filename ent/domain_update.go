@@ -68,6 +68,46 @@ func (_u *DomainUpdate) ClearVerifiedAt() *DomainUpdate {
 	return _u
 }
 
+// SetLastCheckedAt sets the "last_checked_at" field.
+func (_u *DomainUpdate) SetLastCheckedAt(v time.Time) *DomainUpdate {
+	_u.mutation.SetLastCheckedAt(v)
+	return _u
+}
+
+// SetNillableLastCheckedAt sets the "last_checked_at" field if the given value is not nil.
+func (_u *DomainUpdate) SetNillableLastCheckedAt(v *time.Time) *DomainUpdate {
+	if v != nil {
+		_u.SetLastCheckedAt(*v)
+	}
+	return _u
+}
+
+// ClearLastCheckedAt clears the value of the "last_checked_at" field.
+func (_u *DomainUpdate) ClearLastCheckedAt() *DomainUpdate {
+	_u.mutation.ClearLastCheckedAt()
+	return _u
+}
+
+// SetMissingSince sets the "missing_since" field.
+func (_u *DomainUpdate) SetMissingSince(v time.Time) *DomainUpdate {
+	_u.mutation.SetMissingSince(v)
+	return _u
+}
+
+// SetNillableMissingSince sets the "missing_since" field if the given value is not nil.
+func (_u *DomainUpdate) SetNillableMissingSince(v *time.Time) *DomainUpdate {
+	if v != nil {
+		_u.SetMissingSince(*v)
+	}
+	return _u
+}
+
+// ClearMissingSince clears the value of the "missing_since" field.
+func (_u *DomainUpdate) ClearMissingSince() *DomainUpdate {
+	_u.mutation.ClearMissingSince()
+	return _u
+}
+
 // Mutation returns the DomainMutation object of the builder.
 func (_u *DomainUpdate) Mutation() *DomainMutation {
 	return _u.mutation
@@ -152,6 +192,18 @@ func (_u *DomainUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.VerifiedAtCleared() {
 		_spec.ClearField(domain.FieldVerifiedAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.LastCheckedAt(); ok {
+		_spec.SetField(domain.FieldLastCheckedAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastCheckedAtCleared() {
+		_spec.ClearField(domain.FieldLastCheckedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.MissingSince(); ok {
+		_spec.SetField(domain.FieldMissingSince, field.TypeTime, value)
+	}
+	if _u.mutation.MissingSinceCleared() {
+		_spec.ClearField(domain.FieldMissingSince, field.TypeTime)
+	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{domain.Label}
@@ -209,6 +261,46 @@ func (_u *DomainUpdateOne) SetNillableVerifiedAt(v *time.Time) *DomainUpdateOne 
 // ClearVerifiedAt clears the value of the "verified_at" field.
 func (_u *DomainUpdateOne) ClearVerifiedAt() *DomainUpdateOne {
 	_u.mutation.ClearVerifiedAt()
+	return _u
+}
+
+// SetLastCheckedAt sets the "last_checked_at" field.
+func (_u *DomainUpdateOne) SetLastCheckedAt(v time.Time) *DomainUpdateOne {
+	_u.mutation.SetLastCheckedAt(v)
+	return _u
+}
+
+// SetNillableLastCheckedAt sets the "last_checked_at" field if the given value is not nil.
+func (_u *DomainUpdateOne) SetNillableLastCheckedAt(v *time.Time) *DomainUpdateOne {
+	if v != nil {
+		_u.SetLastCheckedAt(*v)
+	}
+	return _u
+}
+
+// ClearLastCheckedAt clears the value of the "last_checked_at" field.
+func (_u *DomainUpdateOne) ClearLastCheckedAt() *DomainUpdateOne {
+	_u.mutation.ClearLastCheckedAt()
+	return _u
+}
+
+// SetMissingSince sets the "missing_since" field.
+func (_u *DomainUpdateOne) SetMissingSince(v time.Time) *DomainUpdateOne {
+	_u.mutation.SetMissingSince(v)
+	return _u
+}
+
+// SetNillableMissingSince sets the "missing_since" field if the given value is not nil.
+func (_u *DomainUpdateOne) SetNillableMissingSince(v *time.Time) *DomainUpdateOne {
+	if v != nil {
+		_u.SetMissingSince(*v)
+	}
+	return _u
+}
+
+// ClearMissingSince clears the value of the "missing_since" field.
+func (_u *DomainUpdateOne) ClearMissingSince() *DomainUpdateOne {
+	_u.mutation.ClearMissingSince()
 	return _u
 }
 
@@ -325,6 +417,18 @@ func (_u *DomainUpdateOne) sqlSave(ctx context.Context) (_node *Domain, err erro
 	}
 	if _u.mutation.VerifiedAtCleared() {
 		_spec.ClearField(domain.FieldVerifiedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.LastCheckedAt(); ok {
+		_spec.SetField(domain.FieldLastCheckedAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastCheckedAtCleared() {
+		_spec.ClearField(domain.FieldLastCheckedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.MissingSince(); ok {
+		_spec.SetField(domain.FieldMissingSince, field.TypeTime, value)
+	}
+	if _u.mutation.MissingSinceCleared() {
+		_spec.ClearField(domain.FieldMissingSince, field.TypeTime)
 	}
 	_node = &Domain{config: _u.config}
 	_spec.Assign = _node.assignValues

@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/connectionloginattempt"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/domainevent"
 	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
 	"github.com/gatehouse-id/gatehouse/ent/federatedidentity"
 	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
@@ -36,6 +37,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/samlassertionuse"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/signingkey"
+	"github.com/gatehouse-id/gatehouse/ent/ssoattempt"
 	"github.com/gatehouse-id/gatehouse/ent/totpcredential"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/ent/webauthnceremony"
@@ -107,6 +109,7 @@ func checkColumn(t, c string) error {
 			connectionloginattempt.Table: connectionloginattempt.ValidColumn,
 			consent.Table:                consent.ValidColumn,
 			domain.Table:                 domain.ValidColumn,
+			domainevent.Table:            domainevent.ValidColumn,
 			emailchallenge.Table:         emailchallenge.ValidColumn,
 			federatedidentity.Table:      federatedidentity.ValidColumn,
 			funnelcount.Table:            funnelcount.ValidColumn,
@@ -121,6 +124,7 @@ func checkColumn(t, c string) error {
 			revokedtoken.Table:           revokedtoken.ValidColumn,
 			role.Table:                   role.ValidColumn,
 			samlassertionuse.Table:       samlassertionuse.ValidColumn,
+			ssoattempt.Table:             ssoattempt.ValidColumn,
 			session.Table:                session.ValidColumn,
 			signingkey.Table:             signingkey.ValidColumn,
 			totpcredential.Table:         totpcredential.ValidColumn,

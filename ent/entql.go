@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/connectionloginattempt"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/domainevent"
 	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
 	"github.com/gatehouse-id/gatehouse/ent/federatedidentity"
 	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
@@ -28,6 +29,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/samlassertionuse"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/signingkey"
+	"github.com/gatehouse-id/gatehouse/ent/ssoattempt"
 	"github.com/gatehouse-id/gatehouse/ent/totpcredential"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/ent/webauthnceremony"
@@ -40,7 +42,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 27)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 29)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -257,9 +259,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 			domain.FieldVerificationState: {Type: field.TypeEnum, Column: domain.FieldVerificationState},
 			domain.FieldTxtToken:          {Type: field.TypeString, Column: domain.FieldTxtToken},
 			domain.FieldVerifiedAt:        {Type: field.TypeTime, Column: domain.FieldVerifiedAt},
+			domain.FieldLastCheckedAt:     {Type: field.TypeTime, Column: domain.FieldLastCheckedAt},
+			domain.FieldMissingSince:      {Type: field.TypeTime, Column: domain.FieldMissingSince},
 		},
 	}
 	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   domainevent.Table,
+			Columns: domainevent.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: domainevent.FieldID,
+			},
+		},
+		Type: "DomainEvent",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			domainevent.FieldType:           {Type: field.TypeString, Column: domainevent.FieldType},
+			domainevent.FieldDomainID:       {Type: field.TypeString, Column: domainevent.FieldDomainID},
+			domainevent.FieldOrganizationID: {Type: field.TypeString, Column: domainevent.FieldOrganizationID},
+			domainevent.FieldPayload:        {Type: field.TypeJSON, Column: domainevent.FieldPayload},
+			domainevent.FieldCreatedAt:      {Type: field.TypeTime, Column: domainevent.FieldCreatedAt},
+			domainevent.FieldDeliveredAt:    {Type: field.TypeTime, Column: domainevent.FieldDeliveredAt},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   emailchallenge.Table,
 			Columns: emailchallenge.Columns,
@@ -284,7 +307,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			emailchallenge.FieldUsedAt:        {Type: field.TypeTime, Column: emailchallenge.FieldUsedAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   federatedidentity.Table,
 			Columns: federatedidentity.Columns,
@@ -302,7 +325,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			federatedidentity.FieldLastSignInAt: {Type: field.TypeTime, Column: federatedidentity.FieldLastSignInAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   funnelcount.Table,
 			Columns: funnelcount.Columns,
@@ -320,7 +343,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			funnelcount.FieldCount:          {Type: field.TypeInt64, Column: funnelcount.FieldCount},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   grant.Table,
 			Columns: grant.Columns,
@@ -348,7 +371,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			grant.FieldRevokeReason:        {Type: field.TypeString, Column: grant.FieldRevokeReason},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   logintransaction.Table,
 			Columns: logintransaction.Columns,
@@ -368,7 +391,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			logintransaction.FieldExpiresAt:      {Type: field.TypeTime, Column: logintransaction.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
@@ -386,7 +409,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldStatus:         {Type: field.TypeEnum, Column: membership.FieldStatus},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organization.Table,
 			Columns: organization.Columns,
@@ -406,7 +429,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organization.FieldMetadata:     {Type: field.TypeJSON, Column: organization.FieldMetadata},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organizationpolicy.Table,
 			Columns: organizationpolicy.Columns,
@@ -428,7 +451,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organizationpolicy.FieldEnforceSSO:                     {Type: field.TypeBool, Column: organizationpolicy.FieldEnforceSSO},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   passkey.Table,
 			Columns: passkey.Columns,
@@ -456,7 +479,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			passkey.FieldLastUsedAt:      {Type: field.TypeTime, Column: passkey.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   recoverycode.Table,
 			Columns: recoverycode.Columns,
@@ -473,7 +496,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			recoverycode.FieldCreatedAt: {Type: field.TypeTime, Column: recoverycode.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -491,7 +514,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldParentID:      {Type: field.TypeString, Column: refreshtoken.FieldParentID},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   revokedtoken.Table,
 			Columns: revokedtoken.Columns,
@@ -506,7 +529,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			revokedtoken.FieldExpiresAt: {Type: field.TypeTime, Column: revokedtoken.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   role.Table,
 			Columns: role.Columns,
@@ -527,7 +550,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			role.FieldBuiltin:        {Type: field.TypeBool, Column: role.FieldBuiltin},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   samlassertionuse.Table,
 			Columns: samlassertionuse.Columns,
@@ -543,7 +566,28 @@ var schemaGraph = func() *sqlgraph.Schema {
 			samlassertionuse.FieldExpiresAt:    {Type: field.TypeTime, Column: samlassertionuse.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   ssoattempt.Table,
+			Columns: ssoattempt.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: ssoattempt.FieldID,
+			},
+		},
+		Type: "SSOAttempt",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			ssoattempt.FieldRelayHash:     {Type: field.TypeString, Column: ssoattempt.FieldRelayHash},
+			ssoattempt.FieldBrowserHash:   {Type: field.TypeString, Column: ssoattempt.FieldBrowserHash},
+			ssoattempt.FieldConnectionID:  {Type: field.TypeString, Column: ssoattempt.FieldConnectionID},
+			ssoattempt.FieldAuthRequestID: {Type: field.TypeString, Column: ssoattempt.FieldAuthRequestID},
+			ssoattempt.FieldState:         {Type: field.TypeBytes, Column: ssoattempt.FieldState},
+			ssoattempt.FieldIdentity:      {Type: field.TypeBytes, Column: ssoattempt.FieldIdentity},
+			ssoattempt.FieldCreatedAt:     {Type: field.TypeTime, Column: ssoattempt.FieldCreatedAt},
+			ssoattempt.FieldExpiresAt:     {Type: field.TypeTime, Column: ssoattempt.FieldExpiresAt},
+		},
+	}
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -569,7 +613,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:          {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signingkey.Table,
 			Columns: signingkey.Columns,
@@ -589,7 +633,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signingkey.FieldExpiresAt:        {Type: field.TypeTime, Column: signingkey.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   totpcredential.Table,
 			Columns: totpcredential.Columns,
@@ -609,7 +653,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			totpcredential.FieldLastUsedAt:   {Type: field.TypeTime, Column: totpcredential.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -635,7 +679,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldPasswordHash:  {Type: field.TypeString, Column: user.FieldPasswordHash},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webauthnceremony.Table,
 			Columns: webauthnceremony.Columns,
@@ -2021,6 +2065,16 @@ func (f *DomainFilter) WhereVerifiedAt(p entql.TimeP) {
 	f.Where(p.Field(domain.FieldVerifiedAt))
 }
 
+// WhereLastCheckedAt applies the entql time.Time predicate on the last_checked_at field.
+func (f *DomainFilter) WhereLastCheckedAt(p entql.TimeP) {
+	f.Where(p.Field(domain.FieldLastCheckedAt))
+}
+
+// WhereMissingSince applies the entql time.Time predicate on the missing_since field.
+func (f *DomainFilter) WhereMissingSince(p entql.TimeP) {
+	f.Where(p.Field(domain.FieldMissingSince))
+}
+
 // WhereHasOrganization applies a predicate to check if query has an edge organization.
 func (f *DomainFilter) WhereHasOrganization() {
 	f.Where(entql.HasEdge("organization"))
@@ -2033,6 +2087,76 @@ func (f *DomainFilter) WhereHasOrganizationWith(preds ...predicate.Organization)
 			p(s)
 		}
 	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *DomainEventQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the DomainEventQuery builder.
+func (_q *DomainEventQuery) Filter() *DomainEventFilter {
+	return &DomainEventFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *DomainEventMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the DomainEventMutation builder.
+func (m *DomainEventMutation) Filter() *DomainEventFilter {
+	return &DomainEventFilter{config: m.config, predicateAdder: m}
+}
+
+// DomainEventFilter provides a generic filtering capability at runtime for DomainEventQuery.
+type DomainEventFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *DomainEventFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *DomainEventFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(domainevent.FieldID))
+}
+
+// WhereType applies the entql string predicate on the type field.
+func (f *DomainEventFilter) WhereType(p entql.StringP) {
+	f.Where(p.Field(domainevent.FieldType))
+}
+
+// WhereDomainID applies the entql string predicate on the domain_id field.
+func (f *DomainEventFilter) WhereDomainID(p entql.StringP) {
+	f.Where(p.Field(domainevent.FieldDomainID))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *DomainEventFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(domainevent.FieldOrganizationID))
+}
+
+// WherePayload applies the entql json.RawMessage predicate on the payload field.
+func (f *DomainEventFilter) WherePayload(p entql.BytesP) {
+	f.Where(p.Field(domainevent.FieldPayload))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *DomainEventFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(domainevent.FieldCreatedAt))
+}
+
+// WhereDeliveredAt applies the entql time.Time predicate on the delivered_at field.
+func (f *DomainEventFilter) WhereDeliveredAt(p entql.TimeP) {
+	f.Where(p.Field(domainevent.FieldDeliveredAt))
 }
 
 // addPredicate implements the predicateAdder interface.
@@ -2064,7 +2188,7 @@ type EmailChallengeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EmailChallengeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2164,7 +2288,7 @@ type FederatedIdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FederatedIdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2257,7 +2381,7 @@ type FunnelCountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FunnelCountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2322,7 +2446,7 @@ type GrantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *GrantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2451,7 +2575,7 @@ type LoginTransactionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginTransactionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2526,7 +2650,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2633,7 +2757,7 @@ type OrganizationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2792,7 +2916,7 @@ type OrganizationPolicyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationPolicyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2891,7 +3015,7 @@ type PasskeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PasskeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3020,7 +3144,7 @@ type RecoveryCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RecoveryCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3094,7 +3218,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3173,7 +3297,7 @@ type RevokedTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RevokedTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3223,7 +3347,7 @@ type RoleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RoleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3331,7 +3455,7 @@ type SAMLAssertionUseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SAMLAssertionUseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3372,6 +3496,86 @@ func (f *SAMLAssertionUseFilter) WhereHasConnectionWith(preds ...predicate.Conne
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *SSOAttemptQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SSOAttemptQuery builder.
+func (_q *SSOAttemptQuery) Filter() *SSOAttemptFilter {
+	return &SSOAttemptFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SSOAttemptMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SSOAttemptMutation builder.
+func (m *SSOAttemptMutation) Filter() *SSOAttemptFilter {
+	return &SSOAttemptFilter{config: m.config, predicateAdder: m}
+}
+
+// SSOAttemptFilter provides a generic filtering capability at runtime for SSOAttemptQuery.
+type SSOAttemptFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SSOAttemptFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *SSOAttemptFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(ssoattempt.FieldID))
+}
+
+// WhereRelayHash applies the entql string predicate on the relay_hash field.
+func (f *SSOAttemptFilter) WhereRelayHash(p entql.StringP) {
+	f.Where(p.Field(ssoattempt.FieldRelayHash))
+}
+
+// WhereBrowserHash applies the entql string predicate on the browser_hash field.
+func (f *SSOAttemptFilter) WhereBrowserHash(p entql.StringP) {
+	f.Where(p.Field(ssoattempt.FieldBrowserHash))
+}
+
+// WhereConnectionID applies the entql string predicate on the connection_id field.
+func (f *SSOAttemptFilter) WhereConnectionID(p entql.StringP) {
+	f.Where(p.Field(ssoattempt.FieldConnectionID))
+}
+
+// WhereAuthRequestID applies the entql string predicate on the auth_request_id field.
+func (f *SSOAttemptFilter) WhereAuthRequestID(p entql.StringP) {
+	f.Where(p.Field(ssoattempt.FieldAuthRequestID))
+}
+
+// WhereState applies the entql []byte predicate on the state field.
+func (f *SSOAttemptFilter) WhereState(p entql.BytesP) {
+	f.Where(p.Field(ssoattempt.FieldState))
+}
+
+// WhereIdentity applies the entql []byte predicate on the identity field.
+func (f *SSOAttemptFilter) WhereIdentity(p entql.BytesP) {
+	f.Where(p.Field(ssoattempt.FieldIdentity))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SSOAttemptFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(ssoattempt.FieldCreatedAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *SSOAttemptFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(ssoattempt.FieldExpiresAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SessionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3400,7 +3604,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3505,7 +3709,7 @@ type SigningKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SigningKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3580,7 +3784,7 @@ type TOTPCredentialFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TOTPCredentialFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3669,7 +3873,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3844,7 +4048,7 @@ type WebAuthnCeremonyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebAuthnCeremonyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -735,6 +735,16 @@ func (_q *DomainQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, domain.FieldVerifiedAt)
 				fieldSeen[domain.FieldVerifiedAt] = struct{}{}
 			}
+		case "lastCheckedAt":
+			if _, ok := fieldSeen[domain.FieldLastCheckedAt]; !ok {
+				selectedFields = append(selectedFields, domain.FieldLastCheckedAt)
+				fieldSeen[domain.FieldLastCheckedAt] = struct{}{}
+			}
+		case "missingSince":
+			if _, ok := fieldSeen[domain.FieldMissingSince]; !ok {
+				selectedFields = append(selectedFields, domain.FieldMissingSince)
+				fieldSeen[domain.FieldMissingSince] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

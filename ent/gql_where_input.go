@@ -2849,6 +2849,30 @@ type DomainWhereInput struct {
 	VerifiedAtIsNil  bool        `json:"verifiedAtIsNil,omitempty"`
 	VerifiedAtNotNil bool        `json:"verifiedAtNotNil,omitempty"`
 
+	// "last_checked_at" field predicates.
+	LastCheckedAt       *time.Time  `json:"lastCheckedAt,omitempty"`
+	LastCheckedAtNEQ    *time.Time  `json:"lastCheckedAtNEQ,omitempty"`
+	LastCheckedAtIn     []time.Time `json:"lastCheckedAtIn,omitempty"`
+	LastCheckedAtNotIn  []time.Time `json:"lastCheckedAtNotIn,omitempty"`
+	LastCheckedAtGT     *time.Time  `json:"lastCheckedAtGT,omitempty"`
+	LastCheckedAtGTE    *time.Time  `json:"lastCheckedAtGTE,omitempty"`
+	LastCheckedAtLT     *time.Time  `json:"lastCheckedAtLT,omitempty"`
+	LastCheckedAtLTE    *time.Time  `json:"lastCheckedAtLTE,omitempty"`
+	LastCheckedAtIsNil  bool        `json:"lastCheckedAtIsNil,omitempty"`
+	LastCheckedAtNotNil bool        `json:"lastCheckedAtNotNil,omitempty"`
+
+	// "missing_since" field predicates.
+	MissingSince       *time.Time  `json:"missingSince,omitempty"`
+	MissingSinceNEQ    *time.Time  `json:"missingSinceNEQ,omitempty"`
+	MissingSinceIn     []time.Time `json:"missingSinceIn,omitempty"`
+	MissingSinceNotIn  []time.Time `json:"missingSinceNotIn,omitempty"`
+	MissingSinceGT     *time.Time  `json:"missingSinceGT,omitempty"`
+	MissingSinceGTE    *time.Time  `json:"missingSinceGTE,omitempty"`
+	MissingSinceLT     *time.Time  `json:"missingSinceLT,omitempty"`
+	MissingSinceLTE    *time.Time  `json:"missingSinceLTE,omitempty"`
+	MissingSinceIsNil  bool        `json:"missingSinceIsNil,omitempty"`
+	MissingSinceNotNil bool        `json:"missingSinceNotNil,omitempty"`
+
 	// "organization" edge predicates.
 	HasOrganization     *bool                     `json:"hasOrganization,omitempty"`
 	HasOrganizationWith []*OrganizationWhereInput `json:"hasOrganizationWith,omitempty"`
@@ -3155,6 +3179,66 @@ func (i *DomainWhereInput) P() (predicate.Domain, error) {
 	}
 	if i.VerifiedAtNotNil {
 		predicates = append(predicates, domain.VerifiedAtNotNil())
+	}
+	if i.LastCheckedAt != nil {
+		predicates = append(predicates, domain.LastCheckedAtEQ(*i.LastCheckedAt))
+	}
+	if i.LastCheckedAtNEQ != nil {
+		predicates = append(predicates, domain.LastCheckedAtNEQ(*i.LastCheckedAtNEQ))
+	}
+	if len(i.LastCheckedAtIn) > 0 {
+		predicates = append(predicates, domain.LastCheckedAtIn(i.LastCheckedAtIn...))
+	}
+	if len(i.LastCheckedAtNotIn) > 0 {
+		predicates = append(predicates, domain.LastCheckedAtNotIn(i.LastCheckedAtNotIn...))
+	}
+	if i.LastCheckedAtGT != nil {
+		predicates = append(predicates, domain.LastCheckedAtGT(*i.LastCheckedAtGT))
+	}
+	if i.LastCheckedAtGTE != nil {
+		predicates = append(predicates, domain.LastCheckedAtGTE(*i.LastCheckedAtGTE))
+	}
+	if i.LastCheckedAtLT != nil {
+		predicates = append(predicates, domain.LastCheckedAtLT(*i.LastCheckedAtLT))
+	}
+	if i.LastCheckedAtLTE != nil {
+		predicates = append(predicates, domain.LastCheckedAtLTE(*i.LastCheckedAtLTE))
+	}
+	if i.LastCheckedAtIsNil {
+		predicates = append(predicates, domain.LastCheckedAtIsNil())
+	}
+	if i.LastCheckedAtNotNil {
+		predicates = append(predicates, domain.LastCheckedAtNotNil())
+	}
+	if i.MissingSince != nil {
+		predicates = append(predicates, domain.MissingSinceEQ(*i.MissingSince))
+	}
+	if i.MissingSinceNEQ != nil {
+		predicates = append(predicates, domain.MissingSinceNEQ(*i.MissingSinceNEQ))
+	}
+	if len(i.MissingSinceIn) > 0 {
+		predicates = append(predicates, domain.MissingSinceIn(i.MissingSinceIn...))
+	}
+	if len(i.MissingSinceNotIn) > 0 {
+		predicates = append(predicates, domain.MissingSinceNotIn(i.MissingSinceNotIn...))
+	}
+	if i.MissingSinceGT != nil {
+		predicates = append(predicates, domain.MissingSinceGT(*i.MissingSinceGT))
+	}
+	if i.MissingSinceGTE != nil {
+		predicates = append(predicates, domain.MissingSinceGTE(*i.MissingSinceGTE))
+	}
+	if i.MissingSinceLT != nil {
+		predicates = append(predicates, domain.MissingSinceLT(*i.MissingSinceLT))
+	}
+	if i.MissingSinceLTE != nil {
+		predicates = append(predicates, domain.MissingSinceLTE(*i.MissingSinceLTE))
+	}
+	if i.MissingSinceIsNil {
+		predicates = append(predicates, domain.MissingSinceIsNil())
+	}
+	if i.MissingSinceNotNil {
+		predicates = append(predicates, domain.MissingSinceNotNil())
 	}
 
 	if i.HasOrganization != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/connectionloginattempt"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/domainevent"
 	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
 	"github.com/gatehouse-id/gatehouse/ent/federatedidentity"
 	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
@@ -39,6 +40,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/schema/sso"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/signingkey"
+	"github.com/gatehouse-id/gatehouse/ent/ssoattempt"
 	"github.com/gatehouse-id/gatehouse/ent/totpcredential"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/ent/webauthnceremony"
@@ -61,6 +63,7 @@ const (
 	TypeConnectionLoginAttempt = "ConnectionLoginAttempt"
 	TypeConsent                = "Consent"
 	TypeDomain                 = "Domain"
+	TypeDomainEvent            = "DomainEvent"
 	TypeEmailChallenge         = "EmailChallenge"
 	TypeFederatedIdentity      = "FederatedIdentity"
 	TypeFunnelCount            = "FunnelCount"
@@ -75,6 +78,7 @@ const (
 	TypeRevokedToken           = "RevokedToken"
 	TypeRole                   = "Role"
 	TypeSAMLAssertionUse       = "SAMLAssertionUse"
+	TypeSSOAttempt             = "SSOAttempt"
 	TypeSession                = "Session"
 	TypeSigningKey             = "SigningKey"
 	TypeTOTPCredential         = "TOTPCredential"
@@ -9884,6 +9888,8 @@ type DomainMutation struct {
 	verification_state  *domain.VerificationState
 	txt_token           *string
 	verified_at         *time.Time
+	last_checked_at     *time.Time
+	missing_since       *time.Time
 	clearedFields       map[string]struct{}
 	organization        *pulid.ID
 	clearedorganization bool
@@ -10261,6 +10267,104 @@ func (m *DomainMutation) ResetVerifiedAt() {
 	delete(m.clearedFields, domain.FieldVerifiedAt)
 }
 
+// SetLastCheckedAt sets the "last_checked_at" field.
+func (m *DomainMutation) SetLastCheckedAt(t time.Time) {
+	m.last_checked_at = &t
+}
+
+// LastCheckedAt returns the value of the "last_checked_at" field in the mutation.
+func (m *DomainMutation) LastCheckedAt() (r time.Time, exists bool) {
+	v := m.last_checked_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastCheckedAt returns the old "last_checked_at" field's value of the Domain entity.
+// If the Domain object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DomainMutation) OldLastCheckedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastCheckedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastCheckedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastCheckedAt: %w", err)
+	}
+	return oldValue.LastCheckedAt, nil
+}
+
+// ClearLastCheckedAt clears the value of the "last_checked_at" field.
+func (m *DomainMutation) ClearLastCheckedAt() {
+	m.last_checked_at = nil
+	m.clearedFields[domain.FieldLastCheckedAt] = struct{}{}
+}
+
+// LastCheckedAtCleared returns if the "last_checked_at" field was cleared in this mutation.
+func (m *DomainMutation) LastCheckedAtCleared() bool {
+	_, ok := m.clearedFields[domain.FieldLastCheckedAt]
+	return ok
+}
+
+// ResetLastCheckedAt resets all changes to the "last_checked_at" field.
+func (m *DomainMutation) ResetLastCheckedAt() {
+	m.last_checked_at = nil
+	delete(m.clearedFields, domain.FieldLastCheckedAt)
+}
+
+// SetMissingSince sets the "missing_since" field.
+func (m *DomainMutation) SetMissingSince(t time.Time) {
+	m.missing_since = &t
+}
+
+// MissingSince returns the value of the "missing_since" field in the mutation.
+func (m *DomainMutation) MissingSince() (r time.Time, exists bool) {
+	v := m.missing_since
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMissingSince returns the old "missing_since" field's value of the Domain entity.
+// If the Domain object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DomainMutation) OldMissingSince(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMissingSince is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMissingSince requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMissingSince: %w", err)
+	}
+	return oldValue.MissingSince, nil
+}
+
+// ClearMissingSince clears the value of the "missing_since" field.
+func (m *DomainMutation) ClearMissingSince() {
+	m.missing_since = nil
+	m.clearedFields[domain.FieldMissingSince] = struct{}{}
+}
+
+// MissingSinceCleared returns if the "missing_since" field was cleared in this mutation.
+func (m *DomainMutation) MissingSinceCleared() bool {
+	_, ok := m.clearedFields[domain.FieldMissingSince]
+	return ok
+}
+
+// ResetMissingSince resets all changes to the "missing_since" field.
+func (m *DomainMutation) ResetMissingSince() {
+	m.missing_since = nil
+	delete(m.clearedFields, domain.FieldMissingSince)
+}
+
 // ClearOrganization clears the "organization" edge to the Organization entity.
 func (m *DomainMutation) ClearOrganization() {
 	m.clearedorganization = true
@@ -10322,7 +10426,7 @@ func (m *DomainMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DomainMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 9)
 	if m.created_at != nil {
 		fields = append(fields, domain.FieldCreatedAt)
 	}
@@ -10343,6 +10447,12 @@ func (m *DomainMutation) Fields() []string {
 	}
 	if m.verified_at != nil {
 		fields = append(fields, domain.FieldVerifiedAt)
+	}
+	if m.last_checked_at != nil {
+		fields = append(fields, domain.FieldLastCheckedAt)
+	}
+	if m.missing_since != nil {
+		fields = append(fields, domain.FieldMissingSince)
 	}
 	return fields
 }
@@ -10366,6 +10476,10 @@ func (m *DomainMutation) Field(name string) (ent.Value, bool) {
 		return m.TxtToken()
 	case domain.FieldVerifiedAt:
 		return m.VerifiedAt()
+	case domain.FieldLastCheckedAt:
+		return m.LastCheckedAt()
+	case domain.FieldMissingSince:
+		return m.MissingSince()
 	}
 	return nil, false
 }
@@ -10389,6 +10503,10 @@ func (m *DomainMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldTxtToken(ctx)
 	case domain.FieldVerifiedAt:
 		return m.OldVerifiedAt(ctx)
+	case domain.FieldLastCheckedAt:
+		return m.OldLastCheckedAt(ctx)
+	case domain.FieldMissingSince:
+		return m.OldMissingSince(ctx)
 	}
 	return nil, fmt.Errorf("unknown Domain field %s", name)
 }
@@ -10447,6 +10565,20 @@ func (m *DomainMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetVerifiedAt(v)
 		return nil
+	case domain.FieldLastCheckedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastCheckedAt(v)
+		return nil
+	case domain.FieldMissingSince:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMissingSince(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Domain field %s", name)
 }
@@ -10480,6 +10612,12 @@ func (m *DomainMutation) ClearedFields() []string {
 	if m.FieldCleared(domain.FieldVerifiedAt) {
 		fields = append(fields, domain.FieldVerifiedAt)
 	}
+	if m.FieldCleared(domain.FieldLastCheckedAt) {
+		fields = append(fields, domain.FieldLastCheckedAt)
+	}
+	if m.FieldCleared(domain.FieldMissingSince) {
+		fields = append(fields, domain.FieldMissingSince)
+	}
 	return fields
 }
 
@@ -10496,6 +10634,12 @@ func (m *DomainMutation) ClearField(name string) error {
 	switch name {
 	case domain.FieldVerifiedAt:
 		m.ClearVerifiedAt()
+		return nil
+	case domain.FieldLastCheckedAt:
+		m.ClearLastCheckedAt()
+		return nil
+	case domain.FieldMissingSince:
+		m.ClearMissingSince()
 		return nil
 	}
 	return fmt.Errorf("unknown Domain nullable field %s", name)
@@ -10525,6 +10669,12 @@ func (m *DomainMutation) ResetField(name string) error {
 		return nil
 	case domain.FieldVerifiedAt:
 		m.ResetVerifiedAt()
+		return nil
+	case domain.FieldLastCheckedAt:
+		m.ResetLastCheckedAt()
+		return nil
+	case domain.FieldMissingSince:
+		m.ResetMissingSince()
 		return nil
 	}
 	return fmt.Errorf("unknown Domain field %s", name)
@@ -10602,6 +10752,630 @@ func (m *DomainMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Domain edge %s", name)
+}
+
+// DomainEventMutation represents an operation that mutates the DomainEvent nodes in the graph.
+type DomainEventMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	_type           *string
+	domain_id       *pulid.ID
+	organization_id *pulid.ID
+	payload         *map[string]interface{}
+	created_at      *time.Time
+	delivered_at    *time.Time
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*DomainEvent, error)
+	predicates      []predicate.DomainEvent
+}
+
+var _ ent.Mutation = (*DomainEventMutation)(nil)
+
+// domaineventOption allows management of the mutation configuration using functional options.
+type domaineventOption func(*DomainEventMutation)
+
+// newDomainEventMutation creates new mutation for the DomainEvent entity.
+func newDomainEventMutation(c config, op Op, opts ...domaineventOption) *DomainEventMutation {
+	m := &DomainEventMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDomainEvent,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDomainEventID sets the ID field of the mutation.
+func withDomainEventID(id pulid.ID) domaineventOption {
+	return func(m *DomainEventMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DomainEvent
+		)
+		m.oldValue = func(ctx context.Context) (*DomainEvent, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DomainEvent.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDomainEvent sets the old DomainEvent of the mutation.
+func withDomainEvent(node *DomainEvent) domaineventOption {
+	return func(m *DomainEventMutation) {
+		m.oldValue = func(context.Context) (*DomainEvent, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DomainEventMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DomainEventMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of DomainEvent entities.
+func (m *DomainEventMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DomainEventMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DomainEventMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DomainEvent.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetType sets the "type" field.
+func (m *DomainEventMutation) SetType(s string) {
+	m._type = &s
+}
+
+// GetType returns the value of the "type" field in the mutation.
+func (m *DomainEventMutation) GetType() (r string, exists bool) {
+	v := m._type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldType returns the old "type" field's value of the DomainEvent entity.
+// If the DomainEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DomainEventMutation) OldType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldType: %w", err)
+	}
+	return oldValue.Type, nil
+}
+
+// ResetType resets all changes to the "type" field.
+func (m *DomainEventMutation) ResetType() {
+	m._type = nil
+}
+
+// SetDomainID sets the "domain_id" field.
+func (m *DomainEventMutation) SetDomainID(pu pulid.ID) {
+	m.domain_id = &pu
+}
+
+// DomainID returns the value of the "domain_id" field in the mutation.
+func (m *DomainEventMutation) DomainID() (r pulid.ID, exists bool) {
+	v := m.domain_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDomainID returns the old "domain_id" field's value of the DomainEvent entity.
+// If the DomainEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DomainEventMutation) OldDomainID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDomainID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDomainID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDomainID: %w", err)
+	}
+	return oldValue.DomainID, nil
+}
+
+// ResetDomainID resets all changes to the "domain_id" field.
+func (m *DomainEventMutation) ResetDomainID() {
+	m.domain_id = nil
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *DomainEventMutation) SetOrganizationID(pu pulid.ID) {
+	m.organization_id = &pu
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *DomainEventMutation) OrganizationID() (r pulid.ID, exists bool) {
+	v := m.organization_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the DomainEvent entity.
+// If the DomainEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DomainEventMutation) OldOrganizationID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *DomainEventMutation) ResetOrganizationID() {
+	m.organization_id = nil
+}
+
+// SetPayload sets the "payload" field.
+func (m *DomainEventMutation) SetPayload(value map[string]interface{}) {
+	m.payload = &value
+}
+
+// Payload returns the value of the "payload" field in the mutation.
+func (m *DomainEventMutation) Payload() (r map[string]interface{}, exists bool) {
+	v := m.payload
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPayload returns the old "payload" field's value of the DomainEvent entity.
+// If the DomainEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DomainEventMutation) OldPayload(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPayload is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPayload requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPayload: %w", err)
+	}
+	return oldValue.Payload, nil
+}
+
+// ResetPayload resets all changes to the "payload" field.
+func (m *DomainEventMutation) ResetPayload() {
+	m.payload = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *DomainEventMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *DomainEventMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the DomainEvent entity.
+// If the DomainEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DomainEventMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *DomainEventMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetDeliveredAt sets the "delivered_at" field.
+func (m *DomainEventMutation) SetDeliveredAt(t time.Time) {
+	m.delivered_at = &t
+}
+
+// DeliveredAt returns the value of the "delivered_at" field in the mutation.
+func (m *DomainEventMutation) DeliveredAt() (r time.Time, exists bool) {
+	v := m.delivered_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeliveredAt returns the old "delivered_at" field's value of the DomainEvent entity.
+// If the DomainEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DomainEventMutation) OldDeliveredAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeliveredAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeliveredAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeliveredAt: %w", err)
+	}
+	return oldValue.DeliveredAt, nil
+}
+
+// ClearDeliveredAt clears the value of the "delivered_at" field.
+func (m *DomainEventMutation) ClearDeliveredAt() {
+	m.delivered_at = nil
+	m.clearedFields[domainevent.FieldDeliveredAt] = struct{}{}
+}
+
+// DeliveredAtCleared returns if the "delivered_at" field was cleared in this mutation.
+func (m *DomainEventMutation) DeliveredAtCleared() bool {
+	_, ok := m.clearedFields[domainevent.FieldDeliveredAt]
+	return ok
+}
+
+// ResetDeliveredAt resets all changes to the "delivered_at" field.
+func (m *DomainEventMutation) ResetDeliveredAt() {
+	m.delivered_at = nil
+	delete(m.clearedFields, domainevent.FieldDeliveredAt)
+}
+
+// Where appends a list predicates to the DomainEventMutation builder.
+func (m *DomainEventMutation) Where(ps ...predicate.DomainEvent) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DomainEventMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DomainEventMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DomainEvent, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DomainEventMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DomainEventMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DomainEvent).
+func (m *DomainEventMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DomainEventMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m._type != nil {
+		fields = append(fields, domainevent.FieldType)
+	}
+	if m.domain_id != nil {
+		fields = append(fields, domainevent.FieldDomainID)
+	}
+	if m.organization_id != nil {
+		fields = append(fields, domainevent.FieldOrganizationID)
+	}
+	if m.payload != nil {
+		fields = append(fields, domainevent.FieldPayload)
+	}
+	if m.created_at != nil {
+		fields = append(fields, domainevent.FieldCreatedAt)
+	}
+	if m.delivered_at != nil {
+		fields = append(fields, domainevent.FieldDeliveredAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DomainEventMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case domainevent.FieldType:
+		return m.GetType()
+	case domainevent.FieldDomainID:
+		return m.DomainID()
+	case domainevent.FieldOrganizationID:
+		return m.OrganizationID()
+	case domainevent.FieldPayload:
+		return m.Payload()
+	case domainevent.FieldCreatedAt:
+		return m.CreatedAt()
+	case domainevent.FieldDeliveredAt:
+		return m.DeliveredAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DomainEventMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case domainevent.FieldType:
+		return m.OldType(ctx)
+	case domainevent.FieldDomainID:
+		return m.OldDomainID(ctx)
+	case domainevent.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case domainevent.FieldPayload:
+		return m.OldPayload(ctx)
+	case domainevent.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case domainevent.FieldDeliveredAt:
+		return m.OldDeliveredAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown DomainEvent field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DomainEventMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case domainevent.FieldType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetType(v)
+		return nil
+	case domainevent.FieldDomainID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDomainID(v)
+		return nil
+	case domainevent.FieldOrganizationID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case domainevent.FieldPayload:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPayload(v)
+		return nil
+	case domainevent.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case domainevent.FieldDeliveredAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeliveredAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DomainEvent field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DomainEventMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DomainEventMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DomainEventMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown DomainEvent numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DomainEventMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(domainevent.FieldDeliveredAt) {
+		fields = append(fields, domainevent.FieldDeliveredAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DomainEventMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DomainEventMutation) ClearField(name string) error {
+	switch name {
+	case domainevent.FieldDeliveredAt:
+		m.ClearDeliveredAt()
+		return nil
+	}
+	return fmt.Errorf("unknown DomainEvent nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DomainEventMutation) ResetField(name string) error {
+	switch name {
+	case domainevent.FieldType:
+		m.ResetType()
+		return nil
+	case domainevent.FieldDomainID:
+		m.ResetDomainID()
+		return nil
+	case domainevent.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case domainevent.FieldPayload:
+		m.ResetPayload()
+		return nil
+	case domainevent.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case domainevent.FieldDeliveredAt:
+		m.ResetDeliveredAt()
+		return nil
+	}
+	return fmt.Errorf("unknown DomainEvent field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DomainEventMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DomainEventMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DomainEventMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DomainEventMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DomainEventMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DomainEventMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DomainEventMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown DomainEvent unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DomainEventMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown DomainEvent edge %s", name)
 }
 
 // EmailChallengeMutation represents an operation that mutates the EmailChallenge nodes in the graph.
@@ -22234,6 +23008,757 @@ func (m *SAMLAssertionUseMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown SAMLAssertionUse edge %s", name)
+}
+
+// SSOAttemptMutation represents an operation that mutates the SSOAttempt nodes in the graph.
+type SSOAttemptMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	relay_hash      *string
+	browser_hash    *string
+	connection_id   *pulid.ID
+	auth_request_id *string
+	state           *[]byte
+	identity        *[]byte
+	created_at      *time.Time
+	expires_at      *time.Time
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*SSOAttempt, error)
+	predicates      []predicate.SSOAttempt
+}
+
+var _ ent.Mutation = (*SSOAttemptMutation)(nil)
+
+// ssoattemptOption allows management of the mutation configuration using functional options.
+type ssoattemptOption func(*SSOAttemptMutation)
+
+// newSSOAttemptMutation creates new mutation for the SSOAttempt entity.
+func newSSOAttemptMutation(c config, op Op, opts ...ssoattemptOption) *SSOAttemptMutation {
+	m := &SSOAttemptMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSSOAttempt,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSSOAttemptID sets the ID field of the mutation.
+func withSSOAttemptID(id pulid.ID) ssoattemptOption {
+	return func(m *SSOAttemptMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SSOAttempt
+		)
+		m.oldValue = func(ctx context.Context) (*SSOAttempt, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SSOAttempt.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSSOAttempt sets the old SSOAttempt of the mutation.
+func withSSOAttempt(node *SSOAttempt) ssoattemptOption {
+	return func(m *SSOAttemptMutation) {
+		m.oldValue = func(context.Context) (*SSOAttempt, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SSOAttemptMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SSOAttemptMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of SSOAttempt entities.
+func (m *SSOAttemptMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SSOAttemptMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SSOAttemptMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SSOAttempt.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetRelayHash sets the "relay_hash" field.
+func (m *SSOAttemptMutation) SetRelayHash(s string) {
+	m.relay_hash = &s
+}
+
+// RelayHash returns the value of the "relay_hash" field in the mutation.
+func (m *SSOAttemptMutation) RelayHash() (r string, exists bool) {
+	v := m.relay_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRelayHash returns the old "relay_hash" field's value of the SSOAttempt entity.
+// If the SSOAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SSOAttemptMutation) OldRelayHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRelayHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRelayHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRelayHash: %w", err)
+	}
+	return oldValue.RelayHash, nil
+}
+
+// ResetRelayHash resets all changes to the "relay_hash" field.
+func (m *SSOAttemptMutation) ResetRelayHash() {
+	m.relay_hash = nil
+}
+
+// SetBrowserHash sets the "browser_hash" field.
+func (m *SSOAttemptMutation) SetBrowserHash(s string) {
+	m.browser_hash = &s
+}
+
+// BrowserHash returns the value of the "browser_hash" field in the mutation.
+func (m *SSOAttemptMutation) BrowserHash() (r string, exists bool) {
+	v := m.browser_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBrowserHash returns the old "browser_hash" field's value of the SSOAttempt entity.
+// If the SSOAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SSOAttemptMutation) OldBrowserHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBrowserHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBrowserHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBrowserHash: %w", err)
+	}
+	return oldValue.BrowserHash, nil
+}
+
+// ResetBrowserHash resets all changes to the "browser_hash" field.
+func (m *SSOAttemptMutation) ResetBrowserHash() {
+	m.browser_hash = nil
+}
+
+// SetConnectionID sets the "connection_id" field.
+func (m *SSOAttemptMutation) SetConnectionID(pu pulid.ID) {
+	m.connection_id = &pu
+}
+
+// ConnectionID returns the value of the "connection_id" field in the mutation.
+func (m *SSOAttemptMutation) ConnectionID() (r pulid.ID, exists bool) {
+	v := m.connection_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnectionID returns the old "connection_id" field's value of the SSOAttempt entity.
+// If the SSOAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SSOAttemptMutation) OldConnectionID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnectionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnectionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnectionID: %w", err)
+	}
+	return oldValue.ConnectionID, nil
+}
+
+// ResetConnectionID resets all changes to the "connection_id" field.
+func (m *SSOAttemptMutation) ResetConnectionID() {
+	m.connection_id = nil
+}
+
+// SetAuthRequestID sets the "auth_request_id" field.
+func (m *SSOAttemptMutation) SetAuthRequestID(s string) {
+	m.auth_request_id = &s
+}
+
+// AuthRequestID returns the value of the "auth_request_id" field in the mutation.
+func (m *SSOAttemptMutation) AuthRequestID() (r string, exists bool) {
+	v := m.auth_request_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuthRequestID returns the old "auth_request_id" field's value of the SSOAttempt entity.
+// If the SSOAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SSOAttemptMutation) OldAuthRequestID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuthRequestID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuthRequestID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuthRequestID: %w", err)
+	}
+	return oldValue.AuthRequestID, nil
+}
+
+// ClearAuthRequestID clears the value of the "auth_request_id" field.
+func (m *SSOAttemptMutation) ClearAuthRequestID() {
+	m.auth_request_id = nil
+	m.clearedFields[ssoattempt.FieldAuthRequestID] = struct{}{}
+}
+
+// AuthRequestIDCleared returns if the "auth_request_id" field was cleared in this mutation.
+func (m *SSOAttemptMutation) AuthRequestIDCleared() bool {
+	_, ok := m.clearedFields[ssoattempt.FieldAuthRequestID]
+	return ok
+}
+
+// ResetAuthRequestID resets all changes to the "auth_request_id" field.
+func (m *SSOAttemptMutation) ResetAuthRequestID() {
+	m.auth_request_id = nil
+	delete(m.clearedFields, ssoattempt.FieldAuthRequestID)
+}
+
+// SetState sets the "state" field.
+func (m *SSOAttemptMutation) SetState(b []byte) {
+	m.state = &b
+}
+
+// State returns the value of the "state" field in the mutation.
+func (m *SSOAttemptMutation) State() (r []byte, exists bool) {
+	v := m.state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldState returns the old "state" field's value of the SSOAttempt entity.
+// If the SSOAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SSOAttemptMutation) OldState(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldState: %w", err)
+	}
+	return oldValue.State, nil
+}
+
+// ResetState resets all changes to the "state" field.
+func (m *SSOAttemptMutation) ResetState() {
+	m.state = nil
+}
+
+// SetIdentity sets the "identity" field.
+func (m *SSOAttemptMutation) SetIdentity(b []byte) {
+	m.identity = &b
+}
+
+// Identity returns the value of the "identity" field in the mutation.
+func (m *SSOAttemptMutation) Identity() (r []byte, exists bool) {
+	v := m.identity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdentity returns the old "identity" field's value of the SSOAttempt entity.
+// If the SSOAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SSOAttemptMutation) OldIdentity(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdentity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdentity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdentity: %w", err)
+	}
+	return oldValue.Identity, nil
+}
+
+// ClearIdentity clears the value of the "identity" field.
+func (m *SSOAttemptMutation) ClearIdentity() {
+	m.identity = nil
+	m.clearedFields[ssoattempt.FieldIdentity] = struct{}{}
+}
+
+// IdentityCleared returns if the "identity" field was cleared in this mutation.
+func (m *SSOAttemptMutation) IdentityCleared() bool {
+	_, ok := m.clearedFields[ssoattempt.FieldIdentity]
+	return ok
+}
+
+// ResetIdentity resets all changes to the "identity" field.
+func (m *SSOAttemptMutation) ResetIdentity() {
+	m.identity = nil
+	delete(m.clearedFields, ssoattempt.FieldIdentity)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SSOAttemptMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SSOAttemptMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the SSOAttempt entity.
+// If the SSOAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SSOAttemptMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SSOAttemptMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *SSOAttemptMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *SSOAttemptMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the SSOAttempt entity.
+// If the SSOAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SSOAttemptMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *SSOAttemptMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// Where appends a list predicates to the SSOAttemptMutation builder.
+func (m *SSOAttemptMutation) Where(ps ...predicate.SSOAttempt) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SSOAttemptMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SSOAttemptMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SSOAttempt, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SSOAttemptMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SSOAttemptMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SSOAttempt).
+func (m *SSOAttemptMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SSOAttemptMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.relay_hash != nil {
+		fields = append(fields, ssoattempt.FieldRelayHash)
+	}
+	if m.browser_hash != nil {
+		fields = append(fields, ssoattempt.FieldBrowserHash)
+	}
+	if m.connection_id != nil {
+		fields = append(fields, ssoattempt.FieldConnectionID)
+	}
+	if m.auth_request_id != nil {
+		fields = append(fields, ssoattempt.FieldAuthRequestID)
+	}
+	if m.state != nil {
+		fields = append(fields, ssoattempt.FieldState)
+	}
+	if m.identity != nil {
+		fields = append(fields, ssoattempt.FieldIdentity)
+	}
+	if m.created_at != nil {
+		fields = append(fields, ssoattempt.FieldCreatedAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, ssoattempt.FieldExpiresAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SSOAttemptMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case ssoattempt.FieldRelayHash:
+		return m.RelayHash()
+	case ssoattempt.FieldBrowserHash:
+		return m.BrowserHash()
+	case ssoattempt.FieldConnectionID:
+		return m.ConnectionID()
+	case ssoattempt.FieldAuthRequestID:
+		return m.AuthRequestID()
+	case ssoattempt.FieldState:
+		return m.State()
+	case ssoattempt.FieldIdentity:
+		return m.Identity()
+	case ssoattempt.FieldCreatedAt:
+		return m.CreatedAt()
+	case ssoattempt.FieldExpiresAt:
+		return m.ExpiresAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SSOAttemptMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case ssoattempt.FieldRelayHash:
+		return m.OldRelayHash(ctx)
+	case ssoattempt.FieldBrowserHash:
+		return m.OldBrowserHash(ctx)
+	case ssoattempt.FieldConnectionID:
+		return m.OldConnectionID(ctx)
+	case ssoattempt.FieldAuthRequestID:
+		return m.OldAuthRequestID(ctx)
+	case ssoattempt.FieldState:
+		return m.OldState(ctx)
+	case ssoattempt.FieldIdentity:
+		return m.OldIdentity(ctx)
+	case ssoattempt.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case ssoattempt.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown SSOAttempt field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SSOAttemptMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case ssoattempt.FieldRelayHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRelayHash(v)
+		return nil
+	case ssoattempt.FieldBrowserHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBrowserHash(v)
+		return nil
+	case ssoattempt.FieldConnectionID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnectionID(v)
+		return nil
+	case ssoattempt.FieldAuthRequestID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuthRequestID(v)
+		return nil
+	case ssoattempt.FieldState:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetState(v)
+		return nil
+	case ssoattempt.FieldIdentity:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdentity(v)
+		return nil
+	case ssoattempt.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case ssoattempt.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SSOAttempt field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SSOAttemptMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SSOAttemptMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SSOAttemptMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown SSOAttempt numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SSOAttemptMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(ssoattempt.FieldAuthRequestID) {
+		fields = append(fields, ssoattempt.FieldAuthRequestID)
+	}
+	if m.FieldCleared(ssoattempt.FieldIdentity) {
+		fields = append(fields, ssoattempt.FieldIdentity)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SSOAttemptMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SSOAttemptMutation) ClearField(name string) error {
+	switch name {
+	case ssoattempt.FieldAuthRequestID:
+		m.ClearAuthRequestID()
+		return nil
+	case ssoattempt.FieldIdentity:
+		m.ClearIdentity()
+		return nil
+	}
+	return fmt.Errorf("unknown SSOAttempt nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SSOAttemptMutation) ResetField(name string) error {
+	switch name {
+	case ssoattempt.FieldRelayHash:
+		m.ResetRelayHash()
+		return nil
+	case ssoattempt.FieldBrowserHash:
+		m.ResetBrowserHash()
+		return nil
+	case ssoattempt.FieldConnectionID:
+		m.ResetConnectionID()
+		return nil
+	case ssoattempt.FieldAuthRequestID:
+		m.ResetAuthRequestID()
+		return nil
+	case ssoattempt.FieldState:
+		m.ResetState()
+		return nil
+	case ssoattempt.FieldIdentity:
+		m.ResetIdentity()
+		return nil
+	case ssoattempt.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case ssoattempt.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown SSOAttempt field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SSOAttemptMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SSOAttemptMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SSOAttemptMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SSOAttemptMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SSOAttemptMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SSOAttemptMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SSOAttemptMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown SSOAttempt unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SSOAttemptMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown SSOAttempt edge %s", name)
 }
 
 // SessionMutation represents an operation that mutates the Session nodes in the graph.

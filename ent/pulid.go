@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/connectionloginattempt"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/domainevent"
 	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
 	"github.com/gatehouse-id/gatehouse/ent/federatedidentity"
 	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
@@ -30,6 +31,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/signingkey"
+	"github.com/gatehouse-id/gatehouse/ent/ssoattempt"
 	"github.com/gatehouse-id/gatehouse/ent/totpcredential"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/ent/webauthnceremony"
@@ -45,6 +47,7 @@ var prefixMap = map[string]string{
 	"cla":  connectionloginattempt.Table,
 	"cns":  consent.Table,
 	"dom":  domain.Table,
+	"devt": domainevent.Table,
 	"ech":  emailchallenge.Table,
 	"fid":  federatedidentity.Table,
 	"fnl":  funnelcount.Table,
@@ -59,6 +62,7 @@ var prefixMap = map[string]string{
 	"rvk":  revokedtoken.Table,
 	"rol":  role.Table,
 	"sau":  samlassertionuse.Table,
+	"ssa":  ssoattempt.Table,
 	"ses":  session.Table,
 	"sk":   signingkey.Table,
 	"totp": totpcredential.Table,

@@ -30,6 +30,8 @@ type Tx struct {
 	Consent *ConsentClient
 	// Domain is the client for interacting with the Domain builders.
 	Domain *DomainClient
+	// DomainEvent is the client for interacting with the DomainEvent builders.
+	DomainEvent *DomainEventClient
 	// EmailChallenge is the client for interacting with the EmailChallenge builders.
 	EmailChallenge *EmailChallengeClient
 	// FederatedIdentity is the client for interacting with the FederatedIdentity builders.
@@ -58,6 +60,8 @@ type Tx struct {
 	Role *RoleClient
 	// SAMLAssertionUse is the client for interacting with the SAMLAssertionUse builders.
 	SAMLAssertionUse *SAMLAssertionUseClient
+	// SSOAttempt is the client for interacting with the SSOAttempt builders.
+	SSOAttempt *SSOAttemptClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// SigningKey is the client for interacting with the SigningKey builders.
@@ -207,6 +211,7 @@ func (tx *Tx) init() {
 	tx.ConnectionLoginAttempt = NewConnectionLoginAttemptClient(tx.config)
 	tx.Consent = NewConsentClient(tx.config)
 	tx.Domain = NewDomainClient(tx.config)
+	tx.DomainEvent = NewDomainEventClient(tx.config)
 	tx.EmailChallenge = NewEmailChallengeClient(tx.config)
 	tx.FederatedIdentity = NewFederatedIdentityClient(tx.config)
 	tx.FunnelCount = NewFunnelCountClient(tx.config)
@@ -221,6 +226,7 @@ func (tx *Tx) init() {
 	tx.RevokedToken = NewRevokedTokenClient(tx.config)
 	tx.Role = NewRoleClient(tx.config)
 	tx.SAMLAssertionUse = NewSAMLAssertionUseClient(tx.config)
+	tx.SSOAttempt = NewSSOAttemptClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.SigningKey = NewSigningKeyClient(tx.config)
 	tx.TOTPCredential = NewTOTPCredentialClient(tx.config)

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/role"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/graph"
+	"github.com/gatehouse-id/gatehouse/internal/dnstest"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
@@ -112,13 +113,15 @@ func TestRolePermissions(t *testing.T) {
 		{"change a member's email", `mutation($u:ID!,$e:String!){updateUser(input:{id:$u,email:$e}){user{id}}}`, usr("target"), admins},
 		{"addDomain", `mutation($o:ID!){addDomain(input:{organizationID:$o,domain:"more.example"}){domain{id}}}`, org, admins},
 		{"createAPIKey", `mutation{createAPIKey(input:{name:"k",scopes:["org:"]}){secret}}`, func(fixture) map[string]any { return nil }, admins},
+		// The fixture's domain is VERIFIED and publishes nothing: re-checked, flagged, answered with failureReason.
+		{"verifyDomain", `mutation($d:ID!){verifyDomain(input:{id:$d}){domain{id} failureReason}}`, func(f fixture) map[string]any { return map[string]any{"d": f.domainID} }, admins},
 		{"removeDomain", `mutation($d:ID!){removeDomain(input:{id:$d}){removedDomainID}}`, func(f fixture) map[string]any { return map[string]any{"d": f.domainID} }, admins},
 		// Keys are invisible without apikeys:manage: NOT_FOUND, as for a missing key.
 		{"revokeAPIKey", `mutation($k:ID!){revokeAPIKey(input:{id:$k}){apiKey{id}}}`, func(f fixture) map[string]any { return map[string]any{"k": f.keyID} },
 			map[string]string{"owner": ok, "admin": ok, "orgkey": ok, "member": "NOT_FOUND", "auditor": "NOT_FOUND"}},
 	}
 	testdb.Each(t, func(t *testing.T, db testdb.Database) {
-		e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens })
+		e := newEnv(t, db, func(c *graph.Config) { c.VerifyToken = fakeTokens }, withDNS(t, dnstest.Start(t)))
 		e.adminApp()
 		n := 0
 		for _, o := range ops {

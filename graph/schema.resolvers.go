@@ -7,8 +7,10 @@ package graph
 
 import (
 	"context"
+	"errors"
 
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/graph/generated"
 	"github.com/gatehouse-id/gatehouse/graph/model"
@@ -24,6 +26,16 @@ func (r *applicationResolver) GrantTypes(ctx context.Context, obj *ent.Applicati
 // TxtRecordName is the field resolver for the txtRecordName field.
 func (r *domainResolver) TxtRecordName(ctx context.Context, obj *ent.Domain) (string, error) {
 	return tenants.DomainTXTPrefix + obj.Domain, nil
+}
+
+// VerificationToken is the field resolver for the verificationToken field.
+func (r *domainResolver) VerificationToken(ctx context.Context, obj *ent.Domain) (string, error) {
+	return obj.TxtToken, nil
+}
+
+// Verified is the field resolver for the verified field.
+func (r *domainResolver) Verified(ctx context.Context, obj *ent.Domain) (bool, error) {
+	return obj.VerificationState == domain.VerificationStateVERIFIED, nil
 }
 
 // OrganizationID is the resolver for the organizationID field.
@@ -161,6 +173,19 @@ func (r *mutationResolver) RemoveDomain(ctx context.Context, input model.RemoveD
 		return nil, err
 	}
 	return &model.RemoveDomainPayload{RemovedDomainID: input.ID}, nil
+}
+
+// VerifyDomain is the field resolver for the verifyDomain field.
+func (r *mutationResolver) VerifyDomain(ctx context.Context, input model.VerifyDomainInput) (*model.VerifyDomainPayload, error) {
+	d, err := r.Service.VerifyDomain(ctx, input.ID)
+	var failed *tenants.VerificationError
+	switch {
+	case errors.As(err, &failed):
+		return &model.VerifyDomainPayload{Domain: d, FailureReason: &failed.Reason}, nil
+	case err != nil:
+		return nil, err
+	}
+	return &model.VerifyDomainPayload{Domain: d}, nil
 }
 
 // CreateApplication is the field resolver for the createApplication field.

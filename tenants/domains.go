@@ -55,7 +55,8 @@ func (s *Service) AddDomain(ctx context.Context, in AddDomainInput) (*ent.Domain
 	return unwrap(d, err)
 }
 
-// RemoveDomain releases a domain claim.
+// RemoveDomain releases a domain claim. Removing a VERIFIED claim ends
+// the organization's ownership: a domain.unverified outbox row says so.
 func (s *Service) RemoveDomain(ctx context.Context, id pulid.ID) error {
 	return s.inTx(ctx, func(tx *ent.Tx) error {
 		d, err := tx.Domain.Get(ctx, id)
@@ -67,6 +68,12 @@ func (s *Service) RemoveDomain(ctx context.Context, id pulid.ID) error {
 		}
 		if err := tx.Domain.DeleteOne(d).Exec(ctx); err != nil {
 			return translate(err, "domain")
+		}
+		if d.VerificationState == domain.VerificationStateVERIFIED {
+			if err := s.domainEvent(ctx, tx, d, DomainEventUnverified, s.now(), map[string]any{
+				"state": "REMOVED", "reason": "the organization removed its claim"}); err != nil {
+				return err
+			}
 		}
 		return s.audit(ctx, tx, event{action: "domain.remove", org: d.OrganizationID,
 			targetType: "Domain", targetID: d.ID, metadata: map[string]any{"domain": d.Domain}})

@@ -42,6 +42,8 @@ type Service struct {
 	// beforeSpend, when set (tests), runs after a one-time code is checked
 	// and before it is spent, so a test can hold parallel attempts there.
 	beforeSpend func()
+	// domains configures DNS verification (domainverify.go).
+	domains DomainChecks
 	// funnel holds the funnel counts until the next flush (funnel.go).
 	funnel funnelBuffer
 }
@@ -68,7 +70,8 @@ func WithDev(dev bool) Option { return func(s *Service) { s.dev = dev } }
 // NewService returns a Service over client. Every call must carry a viewer
 // in its context (tenants/viewer); calls without one are denied.
 func NewService(client *ent.Client, opts ...Option) *Service {
-	s := &Service{client: client, now: time.Now, passwordParams: password.Default, totpIssuer: defaultTOTPIssuer}
+	s := &Service{client: client, now: time.Now, passwordParams: password.Default, totpIssuer: defaultTOTPIssuer,
+		domains: DomainChecks{}.withDefaults()}
 	for _, o := range opts {
 		o(s)
 	}

@@ -44,6 +44,9 @@ func serve(ctx context.Context, e *env, args []string) int {
 	// Expired auth requests, grants and revoked-token rows are deleted hourly
 	// (every node sweeps; the deletes are idempotent).
 	go prov.RunSweeper(ctx, time.Hour)
+	// Verified domains' TXT records are re-checked in the background (every
+	// node; a pass that overlaps another's agrees with it).
+	go b.runDomainChecks(ctx, cfg)
 	// Funnel counts are kept in memory and added every second, and once
 	// more after the last request.
 	go b.tenants.RunFunnelFlusher(ctx, time.Second)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +20,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/graph"
 	"github.com/gatehouse-id/gatehouse/internal/config"
 	"github.com/gatehouse-id/gatehouse/internal/database"
+	"github.com/gatehouse-id/gatehouse/internal/dnsresolver"
 	"github.com/gatehouse-id/gatehouse/internal/i18n"
 	"github.com/gatehouse-id/gatehouse/internal/mail"
 	"github.com/gatehouse-id/gatehouse/internal/password"
@@ -40,6 +42,9 @@ type backend struct {
 	// deviceKeys sign the hosted pages' device cookies, one derived from
 	// each master key by openProvider (deviceKeys); the first signs.
 	deviceKeys [][]byte
+	// domainChecks is how domains are verified: the resolver
+	// (GATEHOUSE_DNS_RESOLVER), the re-check interval and grace period.
+	domainChecks tenants.DomainChecks
 }
 
 // messaging is how this node speaks to end users: the message catalogs,
@@ -75,8 +80,22 @@ func openBackend(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 		_ = db.Close()
 		return nil, err
 	}
-	return &backend{db: db, client: client, params: params, dev: cfg.Dev,
-		tenants: tenants.NewService(client, tenants.WithPasswordParams(params), tenants.WithDev(cfg.Dev))}, nil
+	resolver, err := dnsresolver.New(cfg.DNSResolver)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	checks := tenants.DomainChecks{Resolver: resolver, RecheckAfter: cfg.DomainRecheckInterval, Grace: cfg.DomainGracePeriod}
+	return &backend{db: db, client: client, params: params, dev: cfg.Dev, domainChecks: checks,
+		tenants: tenants.NewService(client, tenants.WithPasswordParams(params), tenants.WithDev(cfg.Dev), tenants.WithDomainChecks(checks))}, nil
+}
+
+// runDomainChecks re-checks verified domains' TXT records in the
+// background until ctx ends (tenants.RunDomainChecks): every hour, or
+// every re-check interval when that is shorter, so a domain is looked at
+// within an hour of falling due.
+func (b *backend) runDomainChecks(ctx context.Context, cfg *config.Config) {
+	b.tenants.RunDomainChecks(ctx, min(cfg.DomainRecheckInterval, time.Hour))
 }
 
 // sealWith gives the domain service the sealer of the master keys, for
@@ -84,7 +103,8 @@ func openBackend(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 // calls it with the sealer of the signing keys, before anything uses the
 // service.
 func (b *backend) sealWith(sealer *seal.Sealer) {
-	b.tenants = tenants.NewService(b.client, tenants.WithSealer(sealer), tenants.WithPasswordParams(b.params), tenants.WithDev(b.dev))
+	b.tenants = tenants.NewService(b.client, tenants.WithSealer(sealer), tenants.WithPasswordParams(b.params), tenants.WithDev(b.dev),
+		tenants.WithDomainChecks(b.domainChecks))
 }
 
 // Close closes the database (the ent client shares its pool).

@@ -105,6 +105,18 @@ func (f DomainFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DomainMutation", m)
 }
 
+// The DomainEventFunc type is an adapter to allow the use of ordinary
+// function as DomainEvent mutator.
+type DomainEventFunc func(context.Context, *ent.DomainEventMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DomainEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DomainEventMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DomainEventMutation", m)
+}
+
 // The EmailChallengeFunc type is an adapter to allow the use of ordinary
 // function as EmailChallenge mutator.
 type EmailChallengeFunc func(context.Context, *ent.EmailChallengeMutation) (ent.Value, error)
@@ -271,6 +283,18 @@ func (f SAMLAssertionUseFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.V
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SAMLAssertionUseMutation", m)
+}
+
+// The SSOAttemptFunc type is an adapter to allow the use of ordinary
+// function as SSOAttempt mutator.
+type SSOAttemptFunc func(context.Context, *ent.SSOAttemptMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SSOAttemptFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SSOAttemptMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SSOAttemptMutation", m)
 }
 
 // The SessionFunc type is an adapter to allow the use of ordinary

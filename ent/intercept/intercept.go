@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/connectionloginattempt"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/domainevent"
 	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
 	"github.com/gatehouse-id/gatehouse/ent/federatedidentity"
 	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
@@ -33,6 +34,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/samlassertionuse"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/signingkey"
+	"github.com/gatehouse-id/gatehouse/ent/ssoattempt"
 	"github.com/gatehouse-id/gatehouse/ent/totpcredential"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/ent/webauthnceremony"
@@ -308,6 +310,33 @@ func (f TraverseDomain) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.DomainQuery", q)
+}
+
+// The DomainEventFunc type is an adapter to allow the use of ordinary function as a Querier.
+type DomainEventFunc func(context.Context, *ent.DomainEventQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f DomainEventFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.DomainEventQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.DomainEventQuery", q)
+}
+
+// The TraverseDomainEvent type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseDomainEvent func(context.Context, *ent.DomainEventQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseDomainEvent) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseDomainEvent) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DomainEventQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.DomainEventQuery", q)
 }
 
 // The EmailChallengeFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -688,6 +717,33 @@ func (f TraverseSAMLAssertionUse) Traverse(ctx context.Context, q ent.Query) err
 	return fmt.Errorf("unexpected query type %T. expect *ent.SAMLAssertionUseQuery", q)
 }
 
+// The SSOAttemptFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SSOAttemptFunc func(context.Context, *ent.SSOAttemptQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SSOAttemptFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SSOAttemptQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SSOAttemptQuery", q)
+}
+
+// The TraverseSSOAttempt type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSSOAttempt func(context.Context, *ent.SSOAttemptQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSSOAttempt) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSSOAttempt) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SSOAttemptQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SSOAttemptQuery", q)
+}
+
 // The SessionFunc type is an adapter to allow the use of ordinary function as a Querier.
 type SessionFunc func(context.Context, *ent.SessionQuery) (ent.Value, error)
 
@@ -842,6 +898,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.ConsentQuery, predicate.Consent, consent.OrderOption]{typ: ent.TypeConsent, tq: q}, nil
 	case *ent.DomainQuery:
 		return &query[*ent.DomainQuery, predicate.Domain, domain.OrderOption]{typ: ent.TypeDomain, tq: q}, nil
+	case *ent.DomainEventQuery:
+		return &query[*ent.DomainEventQuery, predicate.DomainEvent, domainevent.OrderOption]{typ: ent.TypeDomainEvent, tq: q}, nil
 	case *ent.EmailChallengeQuery:
 		return &query[*ent.EmailChallengeQuery, predicate.EmailChallenge, emailchallenge.OrderOption]{typ: ent.TypeEmailChallenge, tq: q}, nil
 	case *ent.FederatedIdentityQuery:
@@ -870,6 +928,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.RoleQuery, predicate.Role, role.OrderOption]{typ: ent.TypeRole, tq: q}, nil
 	case *ent.SAMLAssertionUseQuery:
 		return &query[*ent.SAMLAssertionUseQuery, predicate.SAMLAssertionUse, samlassertionuse.OrderOption]{typ: ent.TypeSAMLAssertionUse, tq: q}, nil
+	case *ent.SSOAttemptQuery:
+		return &query[*ent.SSOAttemptQuery, predicate.SSOAttempt, ssoattempt.OrderOption]{typ: ent.TypeSSOAttempt, tq: q}, nil
 	case *ent.SessionQuery:
 		return &query[*ent.SessionQuery, predicate.Session, session.OrderOption]{typ: ent.TypeSession, tq: q}, nil
 	case *ent.SigningKeyQuery:

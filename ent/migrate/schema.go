@@ -266,6 +266,8 @@ var (
 		{Name: "verification_state", Type: field.TypeEnum, Enums: []string{"PENDING", "VERIFIED", "FAILED"}, Default: "PENDING"},
 		{Name: "txt_token", Type: field.TypeString},
 		{Name: "verified_at", Type: field.TypeTime, Nullable: true},
+		{Name: "last_checked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "missing_since", Type: field.TypeTime, Nullable: true},
 		{Name: "organization_id", Type: field.TypeString},
 	}
 	// DomainsTable holds the schema information for the "domains" table.
@@ -276,7 +278,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "domains_organizations_domains",
-				Columns:    []*schema.Column{DomainsColumns[7]},
+				Columns:    []*schema.Column{DomainsColumns[9]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -285,12 +287,12 @@ var (
 			{
 				Name:    "domain_organization_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{DomainsColumns[7], DomainsColumns[0]},
+				Columns: []*schema.Column{DomainsColumns[9], DomainsColumns[0]},
 			},
 			{
 				Name:    "domain_organization_id_domain",
 				Unique:  true,
-				Columns: []*schema.Column{DomainsColumns[7], DomainsColumns[3]},
+				Columns: []*schema.Column{DomainsColumns[9], DomainsColumns[3]},
 			},
 			{
 				Name:    "domain_domain",
@@ -299,6 +301,42 @@ var (
 				Annotation: &entsql.IndexAnnotation{
 					Where: "verification_state = 'VERIFIED'",
 				},
+			},
+			{
+				Name:    "domain_last_checked_at",
+				Unique:  false,
+				Columns: []*schema.Column{DomainsColumns[7]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "verification_state = 'VERIFIED'",
+				},
+			},
+		},
+	}
+	// DomainEventsColumns holds the columns for the "domain_events" table.
+	DomainEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "type", Type: field.TypeString, Size: 64},
+		{Name: "domain_id", Type: field.TypeString},
+		{Name: "organization_id", Type: field.TypeString},
+		{Name: "payload", Type: field.TypeJSON},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "delivered_at", Type: field.TypeTime, Nullable: true},
+	}
+	// DomainEventsTable holds the schema information for the "domain_events" table.
+	DomainEventsTable = &schema.Table{
+		Name:       "domain_events",
+		Columns:    DomainEventsColumns,
+		PrimaryKey: []*schema.Column{DomainEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "domainevent_delivered_at_id",
+				Unique:  false,
+				Columns: []*schema.Column{DomainEventsColumns[6], DomainEventsColumns[0]},
+			},
+			{
+				Name:    "domainevent_organization_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{DomainEventsColumns[3], DomainEventsColumns[0]},
 			},
 		},
 	}
@@ -744,6 +782,36 @@ var (
 			},
 		},
 	}
+	// SSOAttemptsColumns holds the columns for the "sso_attempts" table.
+	SSOAttemptsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "relay_hash", Type: field.TypeString, Unique: true},
+		{Name: "browser_hash", Type: field.TypeString},
+		{Name: "connection_id", Type: field.TypeString},
+		{Name: "auth_request_id", Type: field.TypeString, Nullable: true},
+		{Name: "state", Type: field.TypeBytes},
+		{Name: "identity", Type: field.TypeBytes, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+	}
+	// SSOAttemptsTable holds the schema information for the "sso_attempts" table.
+	SSOAttemptsTable = &schema.Table{
+		Name:       "sso_attempts",
+		Columns:    SSOAttemptsColumns,
+		PrimaryKey: []*schema.Column{SSOAttemptsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ssoattempt_browser_hash",
+				Unique:  false,
+				Columns: []*schema.Column{SSOAttemptsColumns[2]},
+			},
+			{
+				Name:    "ssoattempt_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{SSOAttemptsColumns[8]},
+			},
+		},
+	}
 	// SessionsColumns holds the columns for the "sessions" table.
 	SessionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -911,6 +979,7 @@ var (
 		ConnectionLoginAttemptsTable,
 		ConsentsTable,
 		DomainsTable,
+		DomainEventsTable,
 		EmailChallengesTable,
 		FederatedIdentitiesTable,
 		FunnelCountsTable,
@@ -925,6 +994,7 @@ var (
 		RevokedTokensTable,
 		RolesTable,
 		SamlAssertionUsesTable,
+		SSOAttemptsTable,
 		SessionsTable,
 		SigningKeysTable,
 		TotpCredentialsTable,

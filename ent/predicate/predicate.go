@@ -30,6 +30,9 @@ type Consent func(*sql.Selector)
 // Domain is the predicate function for domain builders.
 type Domain func(*sql.Selector)
 
+// DomainEvent is the predicate function for domainevent builders.
+type DomainEvent func(*sql.Selector)
+
 // EmailChallenge is the predicate function for emailchallenge builders.
 type EmailChallenge func(*sql.Selector)
 
@@ -71,6 +74,9 @@ type Role func(*sql.Selector)
 
 // SAMLAssertionUse is the predicate function for samlassertionuse builders.
 type SAMLAssertionUse func(*sql.Selector)
+
+// SSOAttempt is the predicate function for ssoattempt builders.
+type SSOAttempt func(*sql.Selector)
 
 // Session is the predicate function for session builders.
 type Session func(*sql.Selector)

@@ -303,6 +303,30 @@ func (f DomainMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DomainMutation", m)
 }
 
+// The DomainEventQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DomainEventQueryRuleFunc func(context.Context, *ent.DomainEventQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DomainEventQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DomainEventQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DomainEventQuery", q)
+}
+
+// The DomainEventMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DomainEventMutationRuleFunc func(context.Context, *ent.DomainEventMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DomainEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DomainEventMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DomainEventMutation", m)
+}
+
 // The EmailChallengeQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type EmailChallengeQueryRuleFunc func(context.Context, *ent.EmailChallengeQuery) error
@@ -639,6 +663,30 @@ func (f SAMLAssertionUseMutationRuleFunc) EvalMutation(ctx context.Context, m en
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SAMLAssertionUseMutation", m)
 }
 
+// The SSOAttemptQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SSOAttemptQueryRuleFunc func(context.Context, *ent.SSOAttemptQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SSOAttemptQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SSOAttemptQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SSOAttemptQuery", q)
+}
+
+// The SSOAttemptMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SSOAttemptMutationRuleFunc func(context.Context, *ent.SSOAttemptMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SSOAttemptMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SSOAttemptMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SSOAttemptMutation", m)
+}
+
 // The SessionQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type SessionQueryRuleFunc func(context.Context, *ent.SessionQuery) error
@@ -810,6 +858,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.DomainQuery:
 		return q.Filter(), nil
+	case *ent.DomainEventQuery:
+		return q.Filter(), nil
 	case *ent.EmailChallengeQuery:
 		return q.Filter(), nil
 	case *ent.FederatedIdentityQuery:
@@ -837,6 +887,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.RoleQuery:
 		return q.Filter(), nil
 	case *ent.SAMLAssertionUseQuery:
+		return q.Filter(), nil
+	case *ent.SSOAttemptQuery:
 		return q.Filter(), nil
 	case *ent.SessionQuery:
 		return q.Filter(), nil
@@ -871,6 +923,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.DomainMutation:
 		return m.Filter(), nil
+	case *ent.DomainEventMutation:
+		return m.Filter(), nil
 	case *ent.EmailChallengeMutation:
 		return m.Filter(), nil
 	case *ent.FederatedIdentityMutation:
@@ -898,6 +952,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.RoleMutation:
 		return m.Filter(), nil
 	case *ent.SAMLAssertionUseMutation:
+		return m.Filter(), nil
+	case *ent.SSOAttemptMutation:
 		return m.Filter(), nil
 	case *ent.SessionMutation:
 		return m.Filter(), nil

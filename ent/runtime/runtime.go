@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/connectionloginattempt"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/domainevent"
 	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
 	"github.com/gatehouse-id/gatehouse/ent/federatedidentity"
 	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
@@ -32,6 +33,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/signingkey"
+	"github.com/gatehouse-id/gatehouse/ent/ssoattempt"
 	"github.com/gatehouse-id/gatehouse/ent/totpcredential"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/ent/webauthnceremony"
@@ -470,6 +472,54 @@ func init() {
 	domainDescID := domainMixinFields0[0].Descriptor()
 	// domain.DefaultID holds the default value on creation for the id field.
 	domain.DefaultID = domainDescID.Default.(func() pulid.ID)
+	domaineventMixin := schema.DomainEvent{}.Mixin()
+	domainevent.Policy = privacy.NewPolicies(schema.DomainEvent{})
+	domainevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := domainevent.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	domaineventMixinFields0 := domaineventMixin[0].Fields()
+	_ = domaineventMixinFields0
+	domaineventFields := schema.DomainEvent{}.Fields()
+	_ = domaineventFields
+	// domaineventDescType is the schema descriptor for type field.
+	domaineventDescType := domaineventFields[0].Descriptor()
+	// domainevent.TypeValidator is a validator for the "type" field. It is called by the builders before save.
+	domainevent.TypeValidator = func() func(string) error {
+		validators := domaineventDescType.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(_type string) error {
+			for _, fn := range fns {
+				if err := fn(_type); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// domaineventDescDomainID is the schema descriptor for domain_id field.
+	domaineventDescDomainID := domaineventFields[1].Descriptor()
+	// domainevent.DomainIDValidator is a validator for the "domain_id" field. It is called by the builders before save.
+	domainevent.DomainIDValidator = domaineventDescDomainID.Validators[0].(func(string) error)
+	// domaineventDescOrganizationID is the schema descriptor for organization_id field.
+	domaineventDescOrganizationID := domaineventFields[2].Descriptor()
+	// domainevent.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	domainevent.OrganizationIDValidator = domaineventDescOrganizationID.Validators[0].(func(string) error)
+	// domaineventDescCreatedAt is the schema descriptor for created_at field.
+	domaineventDescCreatedAt := domaineventFields[4].Descriptor()
+	// domainevent.DefaultCreatedAt holds the default value on creation for the created_at field.
+	domainevent.DefaultCreatedAt = domaineventDescCreatedAt.Default.(func() time.Time)
+	// domaineventDescID is the schema descriptor for id field.
+	domaineventDescID := domaineventMixinFields0[0].Descriptor()
+	// domainevent.DefaultID holds the default value on creation for the id field.
+	domainevent.DefaultID = domaineventDescID.Default.(func() pulid.ID)
 	emailchallengeMixin := schema.EmailChallenge{}.Mixin()
 	emailchallenge.Policy = privacy.NewPolicies(schema.EmailChallenge{})
 	emailchallenge.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1138,6 +1188,44 @@ func init() {
 	samlassertionuseDescID := samlassertionuseMixinFields0[0].Descriptor()
 	// samlassertionuse.DefaultID holds the default value on creation for the id field.
 	samlassertionuse.DefaultID = samlassertionuseDescID.Default.(func() pulid.ID)
+	ssoattemptMixin := schema.SSOAttempt{}.Mixin()
+	ssoattempt.Policy = privacy.NewPolicies(schema.SSOAttempt{})
+	ssoattempt.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := ssoattempt.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	ssoattemptMixinFields0 := ssoattemptMixin[0].Fields()
+	_ = ssoattemptMixinFields0
+	ssoattemptFields := schema.SSOAttempt{}.Fields()
+	_ = ssoattemptFields
+	// ssoattemptDescRelayHash is the schema descriptor for relay_hash field.
+	ssoattemptDescRelayHash := ssoattemptFields[0].Descriptor()
+	// ssoattempt.RelayHashValidator is a validator for the "relay_hash" field. It is called by the builders before save.
+	ssoattempt.RelayHashValidator = ssoattemptDescRelayHash.Validators[0].(func(string) error)
+	// ssoattemptDescBrowserHash is the schema descriptor for browser_hash field.
+	ssoattemptDescBrowserHash := ssoattemptFields[1].Descriptor()
+	// ssoattempt.BrowserHashValidator is a validator for the "browser_hash" field. It is called by the builders before save.
+	ssoattempt.BrowserHashValidator = ssoattemptDescBrowserHash.Validators[0].(func(string) error)
+	// ssoattemptDescConnectionID is the schema descriptor for connection_id field.
+	ssoattemptDescConnectionID := ssoattemptFields[2].Descriptor()
+	// ssoattempt.ConnectionIDValidator is a validator for the "connection_id" field. It is called by the builders before save.
+	ssoattempt.ConnectionIDValidator = ssoattemptDescConnectionID.Validators[0].(func(string) error)
+	// ssoattemptDescState is the schema descriptor for state field.
+	ssoattemptDescState := ssoattemptFields[4].Descriptor()
+	// ssoattempt.StateValidator is a validator for the "state" field. It is called by the builders before save.
+	ssoattempt.StateValidator = ssoattemptDescState.Validators[0].(func([]byte) error)
+	// ssoattemptDescCreatedAt is the schema descriptor for created_at field.
+	ssoattemptDescCreatedAt := ssoattemptFields[6].Descriptor()
+	// ssoattempt.DefaultCreatedAt holds the default value on creation for the created_at field.
+	ssoattempt.DefaultCreatedAt = ssoattemptDescCreatedAt.Default.(func() time.Time)
+	// ssoattemptDescID is the schema descriptor for id field.
+	ssoattemptDescID := ssoattemptMixinFields0[0].Descriptor()
+	// ssoattempt.DefaultID holds the default value on creation for the id field.
+	ssoattempt.DefaultID = ssoattemptDescID.Default.(func() pulid.ID)
 	sessionMixin := schema.Session{}.Mixin()
 	session.Policy = privacy.NewPolicies(schema.Session{})
 	session.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -32,6 +32,10 @@ func (Domain) Fields() []ent.Field {
 		field.String("txt_token").NotEmpty().Immutable().
 			Comment("value the organization publishes in a TXT record to prove control"),
 		field.Time("verified_at").Optional().Nillable(),
+		field.Time("last_checked_at").Optional().Nillable().
+			Comment("when the TXT record was last looked up (verifyDomain or the periodic re-check)"),
+		field.Time("missing_since").Optional().Nillable().
+			Comment("first re-check of a VERIFIED domain that did not find its record; cleared when it is found again; after the grace period (72h by default) the domain is unverified"),
 	}
 }
 
@@ -54,6 +58,8 @@ func (Domain) Indexes() []ent.Index {
 		// decides ownership: at most one VERIFIED claim per name.
 		index.Fields("organization_id", "domain").Unique(),
 		index.Fields("domain").Unique().Annotations(entsql.IndexWhere("verification_state = 'VERIFIED'")),
+		// RecheckDomains finds the VERIFIED claims checked longest ago.
+		index.Fields("last_checked_at").Annotations(entsql.IndexWhere("verification_state = 'VERIFIED'")),
 	}
 }
 

@@ -284,12 +284,16 @@ type ComplexityRoot struct {
 		CreatedAt         func(childComplexity int) int
 		Domain            func(childComplexity int) int
 		ID                func(childComplexity int) int
+		LastCheckedAt     func(childComplexity int) int
+		MissingSince      func(childComplexity int) int
 		Organization      func(childComplexity int) int
 		OrganizationID    func(childComplexity int) int
 		TxtRecordName     func(childComplexity int) int
 		TxtToken          func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
 		VerificationState func(childComplexity int) int
+		VerificationToken func(childComplexity int) int
+		Verified          func(childComplexity int) int
 		VerifiedAt        func(childComplexity int) int
 	}
 
@@ -389,6 +393,7 @@ type ComplexityRoot struct {
 		UpdateOrganization       func(childComplexity int, input tenants.UpdateOrganizationInput) int
 		UpdateOrganizationPolicy func(childComplexity int, input tenants.UpdateOrganizationPolicyInput) int
 		UpdateUser               func(childComplexity int, input tenants.UpdateUserInput) int
+		VerifyDomain             func(childComplexity int, input model.VerifyDomainInput) int
 	}
 
 	Organization struct {
@@ -566,6 +571,11 @@ type ComplexityRoot struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
 	}
+
+	VerifyDomainPayload struct {
+		Domain        func(childComplexity int) int
+		FailureReason func(childComplexity int) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
@@ -597,6 +607,8 @@ type ConnectionSPKeyResolver interface {
 }
 type DomainResolver interface {
 	TxtRecordName(ctx context.Context, obj *ent.Domain) (string, error)
+	VerificationToken(ctx context.Context, obj *ent.Domain) (string, error)
+	Verified(ctx context.Context, obj *ent.Domain) (bool, error)
 }
 type FunnelDayResolver interface {
 	OrganizationID(ctx context.Context, obj *tenants.FunnelDay) (*pulid.ID, error)
@@ -620,6 +632,7 @@ type MutationResolver interface {
 	CreateRole(ctx context.Context, input tenants.CreateRoleInput) (*model.CreateRolePayload, error)
 	AddDomain(ctx context.Context, input tenants.AddDomainInput) (*model.AddDomainPayload, error)
 	RemoveDomain(ctx context.Context, input model.RemoveDomainInput) (*model.RemoveDomainPayload, error)
+	VerifyDomain(ctx context.Context, input model.VerifyDomainInput) (*model.VerifyDomainPayload, error)
 	CreateApplication(ctx context.Context, input tenants.CreateApplicationInput) (*model.CreateApplicationPayload, error)
 	UpdateApplication(ctx context.Context, input tenants.UpdateApplicationInput) (*model.UpdateApplicationPayload, error)
 	RotateApplicationSecret(ctx context.Context, input model.RotateApplicationSecretInput) (*model.RotateApplicationSecretPayload, error)
@@ -1517,6 +1530,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Domain.ID(childComplexity), true
+	case "Domain.lastCheckedAt":
+		if e.ComplexityRoot.Domain.LastCheckedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Domain.LastCheckedAt(childComplexity), true
+	case "Domain.missingSince":
+		if e.ComplexityRoot.Domain.MissingSince == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Domain.MissingSince(childComplexity), true
 	case "Domain.organization":
 		if e.ComplexityRoot.Domain.Organization == nil {
 			break
@@ -1553,6 +1578,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Domain.VerificationState(childComplexity), true
+	case "Domain.verificationToken":
+		if e.ComplexityRoot.Domain.VerificationToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Domain.VerificationToken(childComplexity), true
+	case "Domain.verified":
+		if e.ComplexityRoot.Domain.Verified == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Domain.Verified(childComplexity), true
 	case "Domain.verifiedAt":
 		if e.ComplexityRoot.Domain.VerifiedAt == nil {
 			break
@@ -2110,6 +2147,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateUser(childComplexity, args["input"].(tenants.UpdateUserInput)), true
+	case "Mutation.verifyDomain":
+		if e.ComplexityRoot.Mutation.VerifyDomain == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_verifyDomain_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VerifyDomain(childComplexity, args["input"].(model.VerifyDomainInput)), true
 
 	case "Organization.connections":
 		if e.ComplexityRoot.Organization.Connections == nil {
@@ -2791,6 +2839,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UserEdge.Node(childComplexity), true
 
+	case "VerifyDomainPayload.domain":
+		if e.ComplexityRoot.VerifyDomainPayload.Domain == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyDomainPayload.Domain(childComplexity), true
+	case "VerifyDomainPayload.failureReason":
+		if e.ComplexityRoot.VerifyDomainPayload.FailureReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyDomainPayload.FailureReason(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -2854,6 +2915,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UpdateUserInput", ec.unmarshalInputUpdateUserInput),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
 			graphql.NewInputUnmarshaler("UserWhereInput", ec.unmarshalInputUserWhereInput),
+			graphql.NewInputUnmarshaler("VerifyDomainInput", ec.unmarshalInputVerifyDomainInput),
 		)
 	}
 	first := true
@@ -4048,6 +4110,14 @@ type Domain implements Node {
   """
   txtToken: String!
   verifiedAt: Time
+  """
+  when the TXT record was last looked up (verifyDomain or the periodic re-check)
+  """
+  lastCheckedAt: Time
+  """
+  first re-check of a VERIFIED domain that did not find its record; cleared when it is found again; after the grace period (72h by default) the domain is unverified
+  """
+  missingSince: Time
   organization: Organization!
 }
 """
@@ -4218,6 +4288,32 @@ input DomainWhereInput {
   verifiedAtLTE: Time
   verifiedAtIsNil: Boolean
   verifiedAtNotNil: Boolean
+  """
+  last_checked_at field predicates
+  """
+  lastCheckedAt: Time
+  lastCheckedAtNEQ: Time
+  lastCheckedAtIn: [Time!]
+  lastCheckedAtNotIn: [Time!]
+  lastCheckedAtGT: Time
+  lastCheckedAtGTE: Time
+  lastCheckedAtLT: Time
+  lastCheckedAtLTE: Time
+  lastCheckedAtIsNil: Boolean
+  lastCheckedAtNotNil: Boolean
+  """
+  missing_since field predicates
+  """
+  missingSince: Time
+  missingSinceNEQ: Time
+  missingSinceIn: [Time!]
+  missingSinceNotIn: [Time!]
+  missingSinceGT: Time
+  missingSinceGTE: Time
+  missingSinceLT: Time
+  missingSinceLTE: Time
+  missingSinceIsNil: Boolean
+  missingSinceNotNil: Boolean
   """
   organization edge predicates
   """
@@ -5756,8 +5852,19 @@ extend type OrganizationPolicy {
 }
 
 extend type Domain {
-  "DNS name where the organization publishes txtToken as a TXT record."
+  """
+  The one DNS name verification reads (_gatehouse-challenge.<domain>):
+  publish verificationToken there as a TXT record. Records at the domain
+  itself do not count.
+  """
   txtRecordName: String!
+  "The TXT record's whole value, gatehouse-verification=<token> (the same as txtToken)."
+  verificationToken: String!
+  """
+  Whether this claim owns the domain (verificationState VERIFIED): at most
+  one organization's claim on a name is verified.
+  """
+  verified: Boolean!
 }
 
 type Mutation {
@@ -5779,6 +5886,16 @@ type Mutation {
 
   addDomain(input: AddDomainInput!): AddDomainPayload!
   removeDomain(input: RemoveDomainInput!): RemoveDomainPayload!
+  """
+  Looks up the TXT record at the domain's txtRecordName now. Found: the
+  claim is VERIFIED, unless another organization verified the name first
+  (CONFLICT, without saying which). Not found: the claim is FAILED and
+  failureReason says what DNS answered. A verified domain is re-checked
+  periodically: a record that disappears flags it (missingSince), and
+  after a grace period (72h by default) it is unverified. Needs
+  domains:manage.
+  """
+  verifyDomain(input: VerifyDomainInput!): VerifyDomainPayload!
 
   "Registers an OAuth client. Confidential clients (WEB, MACHINE) get clientSecret, shown only here."
   createApplication(input: CreateApplicationInput!): CreateApplicationPayload!
@@ -5917,6 +6034,13 @@ type AddDomainPayload { domain: Domain! }
 
 input RemoveDomainInput { id: ID! }
 type RemoveDomainPayload { removedDomainID: ID! }
+
+input VerifyDomainInput { id: ID! }
+type VerifyDomainPayload {
+  domain: Domain!
+  "Why the record did not prove control (what DNS answered); null when it did."
+  failureReason: String
+}
 
 input CreateApplicationInput {
   name: String!
@@ -6538,10 +6662,18 @@ func (ec *executionContext) childFields_Domain(ctx context.Context, field graphq
 		return ec.fieldContext_Domain_txtToken(ctx, field)
 	case "verifiedAt":
 		return ec.fieldContext_Domain_verifiedAt(ctx, field)
+	case "lastCheckedAt":
+		return ec.fieldContext_Domain_lastCheckedAt(ctx, field)
+	case "missingSince":
+		return ec.fieldContext_Domain_missingSince(ctx, field)
 	case "organization":
 		return ec.fieldContext_Domain_organization(ctx, field)
 	case "txtRecordName":
 		return ec.fieldContext_Domain_txtRecordName(ctx, field)
+	case "verificationToken":
+		return ec.fieldContext_Domain_verificationToken(ctx, field)
+	case "verified":
+		return ec.fieldContext_Domain_verified(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Domain", field.Name)
 }
@@ -7000,6 +7132,16 @@ func (ec *executionContext) childFields_UserEdge(ctx context.Context, field grap
 		return ec.fieldContext_UserEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_VerifyDomainPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "domain":
+		return ec.fieldContext_VerifyDomainPayload_domain(ctx, field)
+	case "failureReason":
+		return ec.fieldContext_VerifyDomainPayload_failureReason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VerifyDomainPayload", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7530,6 +7672,20 @@ func (ec *executionContext) field_Mutation_updateUser_args(ctx context.Context, 
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (tenants.UpdateUserInput, error) {
 			return ec.unmarshalNUpdateUserInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋtenantsᚐUpdateUserInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_verifyDomain_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.VerifyDomainInput, error) {
+			return ec.unmarshalNVerifyDomainInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐVerifyDomainInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -11637,6 +11793,52 @@ func (ec *executionContext) fieldContext_Domain_verifiedAt(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Domain", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Domain_lastCheckedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Domain) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Domain_lastCheckedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastCheckedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Domain_lastCheckedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Domain", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Domain_missingSince(ctx context.Context, field graphql.CollectedField, obj *ent.Domain) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Domain_missingSince(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MissingSince, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Domain_missingSince(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Domain", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Domain_organization(ctx context.Context, field graphql.CollectedField, obj *ent.Domain) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11690,6 +11892,52 @@ func (ec *executionContext) _Domain_txtRecordName(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_Domain_txtRecordName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Domain", field, true, true, "String")
+}
+
+func (ec *executionContext) _Domain_verificationToken(ctx context.Context, field graphql.CollectedField, obj *ent.Domain) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Domain_verificationToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Domain().VerificationToken(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Domain_verificationToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Domain", field, true, true, "String")
+}
+
+func (ec *executionContext) _Domain_verified(ctx context.Context, field graphql.CollectedField, obj *ent.Domain) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Domain_verified(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Domain().Verified(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Domain_verified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Domain", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _DomainConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.DomainConnection) (ret graphql.Marshaler) {
@@ -13153,6 +13401,50 @@ func (ec *executionContext) fieldContext_Mutation_removeDomain(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_removeDomain_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_verifyDomain(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_verifyDomain(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VerifyDomain(ctx, fc.Args["input"].(model.VerifyDomainInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VerifyDomainPayload) graphql.Marshaler {
+			return ec.marshalNVerifyDomainPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐVerifyDomainPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_verifyDomain(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VerifyDomainPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_verifyDomain_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -16724,6 +17016,61 @@ func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_UserEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _VerifyDomainPayload_domain(ctx context.Context, field graphql.CollectedField, obj *model.VerifyDomainPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerifyDomainPayload_domain(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Domain, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Domain) graphql.Marshaler {
+			return ec.marshalNDomain2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐDomain(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerifyDomainPayload_domain(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VerifyDomainPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Domain(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VerifyDomainPayload_failureReason(ctx context.Context, field graphql.CollectedField, obj *model.VerifyDomainPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerifyDomainPayload_failureReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailureReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VerifyDomainPayload_failureReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerifyDomainPayload", field, false, false, "String")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -23161,7 +23508,7 @@ func (ec *executionContext) unmarshalInputDomainWhereInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "organizationID", "organizationIDNEQ", "organizationIDIn", "organizationIDNotIn", "organizationIDGT", "organizationIDGTE", "organizationIDLT", "organizationIDLTE", "organizationIDContains", "organizationIDHasPrefix", "organizationIDHasSuffix", "organizationIDEqualFold", "organizationIDContainsFold", "domain", "domainNEQ", "domainIn", "domainNotIn", "domainGT", "domainGTE", "domainLT", "domainLTE", "domainContains", "domainHasPrefix", "domainHasSuffix", "domainEqualFold", "domainContainsFold", "verificationState", "verificationStateNEQ", "verificationStateIn", "verificationStateNotIn", "txtToken", "txtTokenNEQ", "txtTokenIn", "txtTokenNotIn", "txtTokenGT", "txtTokenGTE", "txtTokenLT", "txtTokenLTE", "txtTokenContains", "txtTokenHasPrefix", "txtTokenHasSuffix", "txtTokenEqualFold", "txtTokenContainsFold", "verifiedAt", "verifiedAtNEQ", "verifiedAtIn", "verifiedAtNotIn", "verifiedAtGT", "verifiedAtGTE", "verifiedAtLT", "verifiedAtLTE", "verifiedAtIsNil", "verifiedAtNotNil", "hasOrganization", "hasOrganizationWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "organizationID", "organizationIDNEQ", "organizationIDIn", "organizationIDNotIn", "organizationIDGT", "organizationIDGTE", "organizationIDLT", "organizationIDLTE", "organizationIDContains", "organizationIDHasPrefix", "organizationIDHasSuffix", "organizationIDEqualFold", "organizationIDContainsFold", "domain", "domainNEQ", "domainIn", "domainNotIn", "domainGT", "domainGTE", "domainLT", "domainLTE", "domainContains", "domainHasPrefix", "domainHasSuffix", "domainEqualFold", "domainContainsFold", "verificationState", "verificationStateNEQ", "verificationStateIn", "verificationStateNotIn", "txtToken", "txtTokenNEQ", "txtTokenIn", "txtTokenNotIn", "txtTokenGT", "txtTokenGTE", "txtTokenLT", "txtTokenLTE", "txtTokenContains", "txtTokenHasPrefix", "txtTokenHasSuffix", "txtTokenEqualFold", "txtTokenContainsFold", "verifiedAt", "verifiedAtNEQ", "verifiedAtIn", "verifiedAtNotIn", "verifiedAtGT", "verifiedAtGTE", "verifiedAtLT", "verifiedAtLTE", "verifiedAtIsNil", "verifiedAtNotNil", "lastCheckedAt", "lastCheckedAtNEQ", "lastCheckedAtIn", "lastCheckedAtNotIn", "lastCheckedAtGT", "lastCheckedAtGTE", "lastCheckedAtLT", "lastCheckedAtLTE", "lastCheckedAtIsNil", "lastCheckedAtNotNil", "missingSince", "missingSinceNEQ", "missingSinceIn", "missingSinceNotIn", "missingSinceGT", "missingSinceGTE", "missingSinceLT", "missingSinceLTE", "missingSinceIsNil", "missingSinceNotNil", "hasOrganization", "hasOrganizationWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -23728,6 +24075,146 @@ func (ec *executionContext) unmarshalInputDomainWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.VerifiedAtNotNil = data
+		case "lastCheckedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAt = data
+		case "lastCheckedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAtNEQ = data
+		case "lastCheckedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAtIn = data
+		case "lastCheckedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAtNotIn = data
+		case "lastCheckedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAtGT = data
+		case "lastCheckedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAtGTE = data
+		case "lastCheckedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAtLT = data
+		case "lastCheckedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAtLTE = data
+		case "lastCheckedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAtIsNil = data
+		case "lastCheckedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastCheckedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastCheckedAtNotNil = data
+		case "missingSince":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSince"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSince = data
+		case "missingSinceNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSinceNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSinceNEQ = data
+		case "missingSinceIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSinceIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSinceIn = data
+		case "missingSinceNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSinceNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSinceNotIn = data
+		case "missingSinceGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSinceGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSinceGT = data
+		case "missingSinceGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSinceGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSinceGTE = data
+		case "missingSinceLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSinceLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSinceLT = data
+		case "missingSinceLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSinceLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSinceLTE = data
+		case "missingSinceIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSinceIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSinceIsNil = data
+		case "missingSinceNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("missingSinceNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MissingSinceNotNil = data
 		case "hasOrganization":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrganization"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -28504,6 +28991,48 @@ func UnmarshalUserWhereInput(ctx context.Context, raw any) (ent.UserWhereInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputVerifyDomainInput(ctx context.Context, obj any) (model.VerifyDomainInput, error) {
+	var it model.VerifyDomainInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalVerifyDomainInput unmarshals raw into the VerifyDomainInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalVerifyDomainInput(ctx context.Context, raw any) (model.VerifyDomainInput, error) {
+	var out model.VerifyDomainInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "VerifyDomainInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -30134,6 +30663,16 @@ func (ec *executionContext) _Domain(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "lastCheckedAt":
+			out.Values[i] = ec._Domain_lastCheckedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "missingSince":
+			out.Values[i] = ec._Domain_missingSince(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "organization":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -30145,6 +30684,18 @@ func (ec *executionContext) _Domain(ctx context.Context, sel ast.SelectionSet, o
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Domain_txtRecordName(ctx, field, obj)
+				})
+		case "verificationToken":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Domain_verificationToken(ctx, field, obj)
+				})
+		case "verified":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Domain_verified(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -30731,6 +31282,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "removeDomain":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_removeDomain(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verifyDomain":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_verifyDomain(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -32113,6 +32671,44 @@ func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet,
 		case "cursor":
 			out.Values[i] = ec._UserEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var verifyDomainPayloadImplementors = []string{"VerifyDomainPayload"}
+
+func (ec *executionContext) _VerifyDomainPayload(ctx context.Context, sel ast.SelectionSet, obj *model.VerifyDomainPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, verifyDomainPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VerifyDomainPayload")
+		case "domain":
+			out.Values[i] = ec._VerifyDomainPayload_domain(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failureReason":
+			out.Values[i] = ec._VerifyDomainPayload_failureReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -33807,6 +34403,19 @@ func (ec *executionContext) marshalNUserStatus2githubᚗcomᚋgatehouseᚑidᚋg
 func (ec *executionContext) unmarshalNUserWhereInput2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐUserWhereInput(ctx context.Context, v any) (*ent.UserWhereInput, error) {
 	res, err := ec.unmarshalInputUserWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNVerifyDomainInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐVerifyDomainInput(ctx context.Context, v any) (model.VerifyDomainInput, error) {
+	res, err := ec.unmarshalInputVerifyDomainInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVerifyDomainPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐVerifyDomainPayload(ctx context.Context, sel ast.SelectionSet, v *model.VerifyDomainPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VerifyDomainPayload!")
+		return graphql.Null
+	}
+	return ec._VerifyDomainPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {

@@ -327,3 +327,13 @@ type UpdateOrganizationPolicyPayload struct {
 type UpdateUserPayload struct {
 	User *ent.User `json:"user"`
 }
+
+type VerifyDomainInput struct {
+	ID pulid.ID `json:"id"`
+}
+
+type VerifyDomainPayload struct {
+	Domain *ent.Domain `json:"domain"`
+	// Why the record did not prove control (what DNS answered); null when it did.
+	FailureReason *string `json:"failureReason,omitempty"`
+}

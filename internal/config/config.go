@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gatehouse-id/gatehouse/internal/dnsresolver"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/mail"
 	"github.com/gatehouse-id/gatehouse/internal/seal"
@@ -79,6 +80,15 @@ type Config struct {
 	PasswordMemoryKiB   int
 	PasswordIterations  int
 	PasswordParallelism int
+	// DNSResolver is the host:port of the DNS server domain verification
+	// asks (an IP address); empty means the system resolver.
+	DNSResolver string
+	// DomainRecheckInterval is how often a VERIFIED domain's TXT record is
+	// looked up again.
+	DomainRecheckInterval time.Duration
+	// DomainGracePeriod is how long a VERIFIED domain may miss its TXT
+	// record before it is unverified.
+	DomainGracePeriod time.Duration
 
 	// labels names where each field's value came from (flag or variable),
 	// so that a problem points at what the operator actually typed.
@@ -107,6 +117,11 @@ const (
 	// PostgreSQL's default max_connections of 100.
 	DefaultDatabaseMaxConns = 20
 	maxDatabaseMaxConns     = 1000
+	// DefaultDomainRecheckInterval and DefaultDomainGracePeriod: a domain
+	// whose record disappears is looked at about three times before it
+	// loses its verification.
+	DefaultDomainRecheckInterval = 24 * time.Hour
+	DefaultDomainGracePeriod     = 72 * time.Hour
 )
 
 // setting ties a Var to the Config field it fills.
@@ -244,6 +259,33 @@ var settings = []setting{
 	{Var{"GATEHOUSE_PASSWORD_PARALLELISM", "password-parallelism", "2",
 		"argon2id lanes per password hash (`n`, 1 to 16)"},
 		wholeNumber(1, 16, func(c *Config) *int { return &c.PasswordParallelism })},
+	{Var{"GATEHOUSE_DNS_RESOLVER", "dns-resolver", "the system resolver",
+		"DNS server (`ip:port`, e.g. 10.0.0.2:53) asked for the TXT records that verify organizations' domains"},
+		func(c *Config, s string) error {
+			if err := dnsresolver.Check(s); err != nil {
+				return err
+			}
+			c.DNSResolver = s
+			return nil
+		}},
+	{Var{"GATEHOUSE_DOMAIN_RECHECK_INTERVAL", "domain-recheck-interval", "24h",
+		"how often each verified domain's TXT record is looked up again (a Go `duration`, 1m to 720h)"},
+		duration(time.Minute, 720*time.Hour, func(c *Config) *time.Duration { return &c.DomainRecheckInterval })},
+	{Var{"GATEHOUSE_DOMAIN_GRACE_PERIOD", "domain-grace-period", "72h",
+		"how long a verified domain may miss its TXT record before it is unverified (a Go `duration`, at least the re-check interval, at most 2160h)"},
+		duration(time.Minute, 2160*time.Hour, func(c *Config) *time.Duration { return &c.DomainGracePeriod })},
+}
+
+// duration is the setter of a Go duration setting from lo to hi.
+func duration(lo, hi time.Duration, field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < lo || d > hi {
+			return fmt.Errorf("must be a duration from %s to %s, such as 24h", lo, hi)
+		}
+		*field(c) = d
+		return nil
+	}
 }
 
 // boolFlags names the flags of boolean settings, which may stand alone
@@ -334,6 +376,7 @@ func (l *Loader) Load() (*Config, error) {
 		labels:           make(map[string]string),
 
 		PasswordMemoryKiB: 64 * 1024, PasswordIterations: 3, PasswordParallelism: 2,
+		DomainRecheckInterval: DefaultDomainRecheckInterval, DomainGracePeriod: DefaultDomainGracePeriod,
 	}
 	var problems []problem
 	given := make(map[string]bool)
@@ -479,6 +522,10 @@ func (c *Config) problems() []problem {
 	}
 	if shown, why := checkSMTPURL(c.SMTPURL); why != "" {
 		bad("GATEHOUSE_SMTP_URL", shown, why)
+	}
+	if c.DomainGracePeriod < c.DomainRecheckInterval {
+		bad("GATEHOUSE_DOMAIN_GRACE_PERIOD", c.DomainGracePeriod.String(),
+			fmt.Sprintf("must be at least the re-check interval (%s): a missing record must be seen before it costs the verification", c.DomainRecheckInterval))
 	}
 	if c.SMTPFrom != "" {
 		if _, err := mail.ParseFrom(c.SMTPFrom); err != nil {

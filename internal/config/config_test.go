@@ -396,3 +396,31 @@ func TestPasswordCosts(t *testing.T) {
 		t.Errorf("1 MiB: %v", err)
 	}
 }
+
+// TestDomainChecks: the DNS resolver is an IP address and port, the
+// re-check interval and grace period are durations, and the grace period
+// is never shorter than the interval.
+func TestDomainChecks(t *testing.T) {
+	c, err := load(t, nil)
+	if err != nil || c.DNSResolver != "" || c.DomainRecheckInterval != 24*time.Hour || c.DomainGracePeriod != 72*time.Hour {
+		t.Fatalf("defaults: %+v %v", c, err)
+	}
+	c, err = load(t, map[string]string{"GATEHOUSE_DNS_RESOLVER": "10.0.0.2:53", "GATEHOUSE_DOMAIN_GRACE_PERIOD": "96h"},
+		"--domain-recheck-interval", "12h")
+	if err != nil || c.DNSResolver != "10.0.0.2:53" || c.DomainRecheckInterval != 12*time.Hour || c.DomainGracePeriod != 96*time.Hour {
+		t.Fatalf("set: %+v %v", c, err)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"GATEHOUSE_DNS_RESOLVER": "dns.example:53"}, `GATEHOUSE_DNS_RESOLVER "dns.example:53": host must be an IP address`},
+		{map[string]string{"GATEHOUSE_DNS_RESOLVER": "10.0.0.2"}, `GATEHOUSE_DNS_RESOLVER "10.0.0.2": must be host:port`},
+		{map[string]string{"GATEHOUSE_DOMAIN_RECHECK_INTERVAL": "1s"}, "GATEHOUSE_DOMAIN_RECHECK_INTERVAL \"1s\": must be a duration from 1m0s"},
+		{map[string]string{"GATEHOUSE_DOMAIN_GRACE_PERIOD": "12h"}, `GATEHOUSE_DOMAIN_GRACE_PERIOD "12h0m0s": must be at least the re-check interval (24h0m0s)`},
+	} {
+		if _, err := load(t, tc.env); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want %q", tc.env, err, tc.want)
+		}
+	}
+}
