@@ -167,4 +167,3 @@ func (s *Service) SweepSSOAttempts(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
-

@@ -57,8 +57,8 @@ type SSO interface {
 }
 
 const (
-	msgSSOFailed  = "page.error.sso_failed"
-	msgSSORefused = "page.error.sso_refused"
+	msgSSOFailed      = "page.error.sso_failed"
+	msgSSORefused     = "page.error.sso_refused"
 	actionSSORejected = "sso.rejected"
 	reasonSSOFailed   = "sso_failed"
 )

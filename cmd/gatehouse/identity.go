@@ -122,8 +122,8 @@ var _ web.Flow = (*provider.Provider)(nil)
 
 // routeIdentity mounts the provider's endpoints and the hosted login.
 func (b *backend) routeIdentity(mux *http.ServeMux, p *provider.Provider, cfg *config.Config, logger *slog.Logger, th *throttle, msg *messaging) error {
-	sso := connectors.New(connectors.Config{Tenants: b.tenants, Issuer: cfg.Issuer, HTTPClient: upstreamClient(cfg)})
-	pages, err := web.New(web.Config{Flow: p, SSO: sso, Client: b.client, Tenants: b.tenants, Issuer: cfg.Issuer, Logger: logger, PasswordParams: b.params,
+	b.sso = connectors.New(connectors.Config{Tenants: b.tenants, Issuer: cfg.Issuer, HTTPClient: upstreamClient(cfg)})
+	pages, err := web.New(web.Config{Flow: p, SSO: b.sso, Client: b.client, Tenants: b.tenants, Issuer: cfg.Issuer, Logger: logger, PasswordParams: b.params,
 		Limiter: th.limiter, DeviceKeys: b.deviceKeys, Mailer: msg})
 	if err != nil {
 		return fmt.Errorf("hosted pages: %w", err)

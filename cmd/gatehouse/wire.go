@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent"
 	_ "github.com/gatehouse-id/gatehouse/ent/runtime" // ent hooks and privacy policies
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/federation/connectors"
 	"github.com/gatehouse-id/gatehouse/graph"
 	"github.com/gatehouse-id/gatehouse/internal/config"
 	"github.com/gatehouse-id/gatehouse/internal/database"
@@ -31,6 +32,9 @@ import (
 
 // backend is the migrated database and the domain service on top of it.
 type backend struct {
+	// sso builds the connectors of organizations' identity providers
+	// (routeIdentity makes it; the pages and GraphQL's SP metadata use it).
+	sso     *connectors.Registry
 	db      *database.DB
 	client  *ent.Client
 	tenants *tenants.Service
@@ -122,7 +126,8 @@ func (b *backend) registerMetrics(reg *prometheus.Registry) {
 // token with a 1 MiB body limit, and GET for the playground in dev mode
 // (graph.NewHandler does both).
 func (b *backend) graphQL(cfg *config.Config, logger *slog.Logger, verify func(context.Context, string) (tenants.TokenClaims, error)) http.Handler {
-	return graph.NewHandler(graph.Config{Service: b.tenants, Logger: logger, Dev: cfg.Dev, VerifyToken: verify, Issuer: cfg.Issuer})
+	return graph.NewHandler(graph.Config{Service: b.tenants, Logger: logger, Dev: cfg.Dev, VerifyToken: verify, Issuer: cfg.Issuer,
+		ParseSAMLMetadata: connectors.ParseSAMLMetadata(upstreamClient(cfg)), SAMLSPMetadata: b.sso.Metadata})
 }
 
 // inputError is a problem with what the operator typed.

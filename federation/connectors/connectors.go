@@ -148,7 +148,7 @@ func (r *Registry) samlConnector(ctx context.Context, c *ent.Connection) (federa
 	if c.IdpSSOBinding == saml.BindingPOST || strings.EqualFold(c.IdpSSOBinding, "POST") {
 		binding = saml.BindingPOST
 	}
-	mapping := saml.Presets[string(c.Preset)]
+	mapping := saml.Presets[strings.ToLower(string(c.Preset))]
 	m := c.AttributeMapping
 	override := func(dst *string, v string) {
 		if v != "" {
@@ -176,7 +176,7 @@ func (r *Registry) oidcConnector(ctx context.Context, c *ent.Connection) (federa
 	if err != nil {
 		return nil, err
 	}
-	preset := oidc.Presets[string(c.Preset)]
+	preset := oidc.Presets[strings.ToLower(string(c.Preset))]
 	mapping := preset.Mapping
 	m := c.AttributeMapping
 	override := func(dst *string, v string) {
@@ -249,5 +249,27 @@ func SignInInput(c *ent.Connection, id federation.Identity) tenants.FederatedIde
 	return tenants.FederatedIdentityInput{
 		Subject: id.Subject, Email: id.Email, EmailVerified: verified,
 		Name: id.Name, GivenName: id.GivenName, FamilyName: id.FamilyName, Groups: id.Groups, Metadata: metadata,
+	}
+}
+
+// ParseSAMLMetadata reads an IdP's SAML metadata for a new or changed
+// connection: the document given, or the one at url, fetched with client
+// (internal/safehttp's outside development: the URL is a tenant's).
+func ParseSAMLMetadata(client *http.Client) func(ctx context.Context, xml []byte, url string) (tenants.SAMLIdP, error) {
+	return func(ctx context.Context, xml []byte, url string) (tenants.SAMLIdP, error) {
+		var (
+			idp saml.IdP
+			err error
+		)
+		if url != "" {
+			idp, err = saml.FetchIdPMetadata(ctx, client, url)
+		} else {
+			idp, err = saml.ParseIdPMetadata(xml)
+		}
+		if err != nil {
+			return tenants.SAMLIdP{}, err
+		}
+		return tenants.SAMLIdP{EntityID: idp.EntityID, SSOURL: idp.SSOURL, SSOBinding: idp.Binding,
+			Certificates: tenants.CertificatesPEM(idp.Certificates)}, nil
 	}
 }
