@@ -21,10 +21,12 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/authrequest"
 	"github.com/gatehouse-id/gatehouse/ent/connection"
+	"github.com/gatehouse-id/gatehouse/ent/connectionloginattempt"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/domainevent"
 	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
+	"github.com/gatehouse-id/gatehouse/ent/federatedidentity"
 	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
@@ -36,6 +38,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
 	"github.com/gatehouse-id/gatehouse/ent/role"
+	"github.com/gatehouse-id/gatehouse/ent/samlassertionuse"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/signingkey"
 	"github.com/gatehouse-id/gatehouse/ent/totpcredential"
@@ -60,6 +63,8 @@ type Client struct {
 	AuthRequest *AuthRequestClient
 	// Connection is the client for interacting with the Connection builders.
 	Connection *ConnectionClient
+	// ConnectionLoginAttempt is the client for interacting with the ConnectionLoginAttempt builders.
+	ConnectionLoginAttempt *ConnectionLoginAttemptClient
 	// Consent is the client for interacting with the Consent builders.
 	Consent *ConsentClient
 	// Domain is the client for interacting with the Domain builders.
@@ -68,6 +73,8 @@ type Client struct {
 	DomainEvent *DomainEventClient
 	// EmailChallenge is the client for interacting with the EmailChallenge builders.
 	EmailChallenge *EmailChallengeClient
+	// FederatedIdentity is the client for interacting with the FederatedIdentity builders.
+	FederatedIdentity *FederatedIdentityClient
 	// FunnelCount is the client for interacting with the FunnelCount builders.
 	FunnelCount *FunnelCountClient
 	// Grant is the client for interacting with the Grant builders.
@@ -90,6 +97,8 @@ type Client struct {
 	RevokedToken *RevokedTokenClient
 	// Role is the client for interacting with the Role builders.
 	Role *RoleClient
+	// SAMLAssertionUse is the client for interacting with the SAMLAssertionUse builders.
+	SAMLAssertionUse *SAMLAssertionUseClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// SigningKey is the client for interacting with the SigningKey builders.
@@ -116,10 +125,12 @@ func (c *Client) init() {
 	c.AuditEvent = NewAuditEventClient(c.config)
 	c.AuthRequest = NewAuthRequestClient(c.config)
 	c.Connection = NewConnectionClient(c.config)
+	c.ConnectionLoginAttempt = NewConnectionLoginAttemptClient(c.config)
 	c.Consent = NewConsentClient(c.config)
 	c.Domain = NewDomainClient(c.config)
 	c.DomainEvent = NewDomainEventClient(c.config)
 	c.EmailChallenge = NewEmailChallengeClient(c.config)
+	c.FederatedIdentity = NewFederatedIdentityClient(c.config)
 	c.FunnelCount = NewFunnelCountClient(c.config)
 	c.Grant = NewGrantClient(c.config)
 	c.LoginTransaction = NewLoginTransactionClient(c.config)
@@ -131,6 +142,7 @@ func (c *Client) init() {
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.RevokedToken = NewRevokedTokenClient(c.config)
 	c.Role = NewRoleClient(c.config)
+	c.SAMLAssertionUse = NewSAMLAssertionUseClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.SigningKey = NewSigningKeyClient(c.config)
 	c.TOTPCredential = NewTOTPCredentialClient(c.config)
@@ -226,33 +238,36 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:                ctx,
-		config:             cfg,
-		APIKey:             NewAPIKeyClient(cfg),
-		Application:        NewApplicationClient(cfg),
-		AuditEvent:         NewAuditEventClient(cfg),
-		AuthRequest:        NewAuthRequestClient(cfg),
-		Connection:         NewConnectionClient(cfg),
-		Consent:            NewConsentClient(cfg),
-		Domain:             NewDomainClient(cfg),
-		DomainEvent:        NewDomainEventClient(cfg),
-		EmailChallenge:     NewEmailChallengeClient(cfg),
-		FunnelCount:        NewFunnelCountClient(cfg),
-		Grant:              NewGrantClient(cfg),
-		LoginTransaction:   NewLoginTransactionClient(cfg),
-		Membership:         NewMembershipClient(cfg),
-		Organization:       NewOrganizationClient(cfg),
-		OrganizationPolicy: NewOrganizationPolicyClient(cfg),
-		Passkey:            NewPasskeyClient(cfg),
-		RecoveryCode:       NewRecoveryCodeClient(cfg),
-		RefreshToken:       NewRefreshTokenClient(cfg),
-		RevokedToken:       NewRevokedTokenClient(cfg),
-		Role:               NewRoleClient(cfg),
-		Session:            NewSessionClient(cfg),
-		SigningKey:         NewSigningKeyClient(cfg),
-		TOTPCredential:     NewTOTPCredentialClient(cfg),
-		User:               NewUserClient(cfg),
-		WebAuthnCeremony:   NewWebAuthnCeremonyClient(cfg),
+		ctx:                    ctx,
+		config:                 cfg,
+		APIKey:                 NewAPIKeyClient(cfg),
+		Application:            NewApplicationClient(cfg),
+		AuditEvent:             NewAuditEventClient(cfg),
+		AuthRequest:            NewAuthRequestClient(cfg),
+		Connection:             NewConnectionClient(cfg),
+		ConnectionLoginAttempt: NewConnectionLoginAttemptClient(cfg),
+		Consent:                NewConsentClient(cfg),
+		Domain:                 NewDomainClient(cfg),
+		DomainEvent:            NewDomainEventClient(cfg),
+		EmailChallenge:         NewEmailChallengeClient(cfg),
+		FederatedIdentity:      NewFederatedIdentityClient(cfg),
+		FunnelCount:            NewFunnelCountClient(cfg),
+		Grant:                  NewGrantClient(cfg),
+		LoginTransaction:       NewLoginTransactionClient(cfg),
+		Membership:             NewMembershipClient(cfg),
+		Organization:           NewOrganizationClient(cfg),
+		OrganizationPolicy:     NewOrganizationPolicyClient(cfg),
+		Passkey:                NewPasskeyClient(cfg),
+		RecoveryCode:           NewRecoveryCodeClient(cfg),
+		RefreshToken:           NewRefreshTokenClient(cfg),
+		RevokedToken:           NewRevokedTokenClient(cfg),
+		Role:                   NewRoleClient(cfg),
+		SAMLAssertionUse:       NewSAMLAssertionUseClient(cfg),
+		Session:                NewSessionClient(cfg),
+		SigningKey:             NewSigningKeyClient(cfg),
+		TOTPCredential:         NewTOTPCredentialClient(cfg),
+		User:                   NewUserClient(cfg),
+		WebAuthnCeremony:       NewWebAuthnCeremonyClient(cfg),
 	}, nil
 }
 
@@ -270,33 +285,36 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:                ctx,
-		config:             cfg,
-		APIKey:             NewAPIKeyClient(cfg),
-		Application:        NewApplicationClient(cfg),
-		AuditEvent:         NewAuditEventClient(cfg),
-		AuthRequest:        NewAuthRequestClient(cfg),
-		Connection:         NewConnectionClient(cfg),
-		Consent:            NewConsentClient(cfg),
-		Domain:             NewDomainClient(cfg),
-		DomainEvent:        NewDomainEventClient(cfg),
-		EmailChallenge:     NewEmailChallengeClient(cfg),
-		FunnelCount:        NewFunnelCountClient(cfg),
-		Grant:              NewGrantClient(cfg),
-		LoginTransaction:   NewLoginTransactionClient(cfg),
-		Membership:         NewMembershipClient(cfg),
-		Organization:       NewOrganizationClient(cfg),
-		OrganizationPolicy: NewOrganizationPolicyClient(cfg),
-		Passkey:            NewPasskeyClient(cfg),
-		RecoveryCode:       NewRecoveryCodeClient(cfg),
-		RefreshToken:       NewRefreshTokenClient(cfg),
-		RevokedToken:       NewRevokedTokenClient(cfg),
-		Role:               NewRoleClient(cfg),
-		Session:            NewSessionClient(cfg),
-		SigningKey:         NewSigningKeyClient(cfg),
-		TOTPCredential:     NewTOTPCredentialClient(cfg),
-		User:               NewUserClient(cfg),
-		WebAuthnCeremony:   NewWebAuthnCeremonyClient(cfg),
+		ctx:                    ctx,
+		config:                 cfg,
+		APIKey:                 NewAPIKeyClient(cfg),
+		Application:            NewApplicationClient(cfg),
+		AuditEvent:             NewAuditEventClient(cfg),
+		AuthRequest:            NewAuthRequestClient(cfg),
+		Connection:             NewConnectionClient(cfg),
+		ConnectionLoginAttempt: NewConnectionLoginAttemptClient(cfg),
+		Consent:                NewConsentClient(cfg),
+		Domain:                 NewDomainClient(cfg),
+		DomainEvent:            NewDomainEventClient(cfg),
+		EmailChallenge:         NewEmailChallengeClient(cfg),
+		FederatedIdentity:      NewFederatedIdentityClient(cfg),
+		FunnelCount:            NewFunnelCountClient(cfg),
+		Grant:                  NewGrantClient(cfg),
+		LoginTransaction:       NewLoginTransactionClient(cfg),
+		Membership:             NewMembershipClient(cfg),
+		Organization:           NewOrganizationClient(cfg),
+		OrganizationPolicy:     NewOrganizationPolicyClient(cfg),
+		Passkey:                NewPasskeyClient(cfg),
+		RecoveryCode:           NewRecoveryCodeClient(cfg),
+		RefreshToken:           NewRefreshTokenClient(cfg),
+		RevokedToken:           NewRevokedTokenClient(cfg),
+		Role:                   NewRoleClient(cfg),
+		SAMLAssertionUse:       NewSAMLAssertionUseClient(cfg),
+		Session:                NewSessionClient(cfg),
+		SigningKey:             NewSigningKeyClient(cfg),
+		TOTPCredential:         NewTOTPCredentialClient(cfg),
+		User:                   NewUserClient(cfg),
+		WebAuthnCeremony:       NewWebAuthnCeremonyClient(cfg),
 	}, nil
 }
 
@@ -326,10 +344,11 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.Application, c.AuditEvent, c.AuthRequest, c.Connection, c.Consent,
-		c.Domain, c.DomainEvent, c.EmailChallenge, c.FunnelCount, c.Grant,
-		c.LoginTransaction, c.Membership, c.Organization, c.OrganizationPolicy,
-		c.Passkey, c.RecoveryCode, c.RefreshToken, c.RevokedToken, c.Role, c.Session,
+		c.APIKey, c.Application, c.AuditEvent, c.AuthRequest, c.Connection,
+		c.ConnectionLoginAttempt, c.Consent, c.Domain, c.DomainEvent, c.EmailChallenge,
+		c.FederatedIdentity, c.FunnelCount, c.Grant, c.LoginTransaction, c.Membership,
+		c.Organization, c.OrganizationPolicy, c.Passkey, c.RecoveryCode,
+		c.RefreshToken, c.RevokedToken, c.Role, c.SAMLAssertionUse, c.Session,
 		c.SigningKey, c.TOTPCredential, c.User, c.WebAuthnCeremony,
 	} {
 		n.Use(hooks...)
@@ -340,10 +359,11 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.Application, c.AuditEvent, c.AuthRequest, c.Connection, c.Consent,
-		c.Domain, c.DomainEvent, c.EmailChallenge, c.FunnelCount, c.Grant,
-		c.LoginTransaction, c.Membership, c.Organization, c.OrganizationPolicy,
-		c.Passkey, c.RecoveryCode, c.RefreshToken, c.RevokedToken, c.Role, c.Session,
+		c.APIKey, c.Application, c.AuditEvent, c.AuthRequest, c.Connection,
+		c.ConnectionLoginAttempt, c.Consent, c.Domain, c.DomainEvent, c.EmailChallenge,
+		c.FederatedIdentity, c.FunnelCount, c.Grant, c.LoginTransaction, c.Membership,
+		c.Organization, c.OrganizationPolicy, c.Passkey, c.RecoveryCode,
+		c.RefreshToken, c.RevokedToken, c.Role, c.SAMLAssertionUse, c.Session,
 		c.SigningKey, c.TOTPCredential, c.User, c.WebAuthnCeremony,
 	} {
 		n.Intercept(interceptors...)
@@ -363,6 +383,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AuthRequest.mutate(ctx, m)
 	case *ConnectionMutation:
 		return c.Connection.mutate(ctx, m)
+	case *ConnectionLoginAttemptMutation:
+		return c.ConnectionLoginAttempt.mutate(ctx, m)
 	case *ConsentMutation:
 		return c.Consent.mutate(ctx, m)
 	case *DomainMutation:
@@ -371,6 +393,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.DomainEvent.mutate(ctx, m)
 	case *EmailChallengeMutation:
 		return c.EmailChallenge.mutate(ctx, m)
+	case *FederatedIdentityMutation:
+		return c.FederatedIdentity.mutate(ctx, m)
 	case *FunnelCountMutation:
 		return c.FunnelCount.mutate(ctx, m)
 	case *GrantMutation:
@@ -393,6 +417,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.RevokedToken.mutate(ctx, m)
 	case *RoleMutation:
 		return c.Role.mutate(ctx, m)
+	case *SAMLAssertionUseMutation:
+		return c.SAMLAssertionUse.mutate(ctx, m)
 	case *SessionMutation:
 		return c.Session.mutate(ctx, m)
 	case *SigningKeyMutation:
@@ -1084,6 +1110,54 @@ func (c *ConnectionClient) QueryOrganization(_m *Connection) *OrganizationQuery 
 	return query
 }
 
+// QueryAssertionUses queries the assertion_uses edge of a Connection.
+func (c *ConnectionClient) QueryAssertionUses(_m *Connection) *SAMLAssertionUseQuery {
+	query := (&SAMLAssertionUseClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(connection.Table, connection.FieldID, id),
+			sqlgraph.To(samlassertionuse.Table, samlassertionuse.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, connection.AssertionUsesTable, connection.AssertionUsesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryLoginAttempts queries the login_attempts edge of a Connection.
+func (c *ConnectionClient) QueryLoginAttempts(_m *Connection) *ConnectionLoginAttemptQuery {
+	query := (&ConnectionLoginAttemptClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(connection.Table, connection.FieldID, id),
+			sqlgraph.To(connectionloginattempt.Table, connectionloginattempt.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, connection.LoginAttemptsTable, connection.LoginAttemptsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryFederatedIdentities queries the federated_identities edge of a Connection.
+func (c *ConnectionClient) QueryFederatedIdentities(_m *Connection) *FederatedIdentityQuery {
+	query := (&FederatedIdentityClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(connection.Table, connection.FieldID, id),
+			sqlgraph.To(federatedidentity.Table, federatedidentity.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, connection.FederatedIdentitiesTable, connection.FederatedIdentitiesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *ConnectionClient) Hooks() []Hook {
 	hooks := c.hooks.Connection
@@ -1107,6 +1181,156 @@ func (c *ConnectionClient) mutate(ctx context.Context, m *ConnectionMutation) (V
 		return (&ConnectionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Connection mutation op: %q", m.Op())
+	}
+}
+
+// ConnectionLoginAttemptClient is a client for the ConnectionLoginAttempt schema.
+type ConnectionLoginAttemptClient struct {
+	config
+}
+
+// NewConnectionLoginAttemptClient returns a client for the ConnectionLoginAttempt from the given config.
+func NewConnectionLoginAttemptClient(c config) *ConnectionLoginAttemptClient {
+	return &ConnectionLoginAttemptClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `connectionloginattempt.Hooks(f(g(h())))`.
+func (c *ConnectionLoginAttemptClient) Use(hooks ...Hook) {
+	c.hooks.ConnectionLoginAttempt = append(c.hooks.ConnectionLoginAttempt, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `connectionloginattempt.Intercept(f(g(h())))`.
+func (c *ConnectionLoginAttemptClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ConnectionLoginAttempt = append(c.inters.ConnectionLoginAttempt, interceptors...)
+}
+
+// Create returns a builder for creating a ConnectionLoginAttempt entity.
+func (c *ConnectionLoginAttemptClient) Create() *ConnectionLoginAttemptCreate {
+	mutation := newConnectionLoginAttemptMutation(c.config, OpCreate)
+	return &ConnectionLoginAttemptCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ConnectionLoginAttempt entities.
+func (c *ConnectionLoginAttemptClient) CreateBulk(builders ...*ConnectionLoginAttemptCreate) *ConnectionLoginAttemptCreateBulk {
+	return &ConnectionLoginAttemptCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ConnectionLoginAttemptClient) MapCreateBulk(slice any, setFunc func(*ConnectionLoginAttemptCreate, int)) *ConnectionLoginAttemptCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ConnectionLoginAttemptCreateBulk{err: fmt.Errorf("calling to ConnectionLoginAttemptClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ConnectionLoginAttemptCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ConnectionLoginAttemptCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ConnectionLoginAttempt.
+func (c *ConnectionLoginAttemptClient) Update() *ConnectionLoginAttemptUpdate {
+	mutation := newConnectionLoginAttemptMutation(c.config, OpUpdate)
+	return &ConnectionLoginAttemptUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ConnectionLoginAttemptClient) UpdateOne(_m *ConnectionLoginAttempt) *ConnectionLoginAttemptUpdateOne {
+	mutation := newConnectionLoginAttemptMutation(c.config, OpUpdateOne, withConnectionLoginAttempt(_m))
+	return &ConnectionLoginAttemptUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ConnectionLoginAttemptClient) UpdateOneID(id pulid.ID) *ConnectionLoginAttemptUpdateOne {
+	mutation := newConnectionLoginAttemptMutation(c.config, OpUpdateOne, withConnectionLoginAttemptID(id))
+	return &ConnectionLoginAttemptUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ConnectionLoginAttempt.
+func (c *ConnectionLoginAttemptClient) Delete() *ConnectionLoginAttemptDelete {
+	mutation := newConnectionLoginAttemptMutation(c.config, OpDelete)
+	return &ConnectionLoginAttemptDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ConnectionLoginAttemptClient) DeleteOne(_m *ConnectionLoginAttempt) *ConnectionLoginAttemptDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ConnectionLoginAttemptClient) DeleteOneID(id pulid.ID) *ConnectionLoginAttemptDeleteOne {
+	builder := c.Delete().Where(connectionloginattempt.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ConnectionLoginAttemptDeleteOne{builder}
+}
+
+// Query returns a query builder for ConnectionLoginAttempt.
+func (c *ConnectionLoginAttemptClient) Query() *ConnectionLoginAttemptQuery {
+	return &ConnectionLoginAttemptQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeConnectionLoginAttempt},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ConnectionLoginAttempt entity by its id.
+func (c *ConnectionLoginAttemptClient) Get(ctx context.Context, id pulid.ID) (*ConnectionLoginAttempt, error) {
+	return c.Query().Where(connectionloginattempt.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ConnectionLoginAttemptClient) GetX(ctx context.Context, id pulid.ID) *ConnectionLoginAttempt {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryConnection queries the connection edge of a ConnectionLoginAttempt.
+func (c *ConnectionLoginAttemptClient) QueryConnection(_m *ConnectionLoginAttempt) *ConnectionQuery {
+	query := (&ConnectionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(connectionloginattempt.Table, connectionloginattempt.FieldID, id),
+			sqlgraph.To(connection.Table, connection.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, connectionloginattempt.ConnectionTable, connectionloginattempt.ConnectionColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ConnectionLoginAttemptClient) Hooks() []Hook {
+	hooks := c.hooks.ConnectionLoginAttempt
+	return append(hooks[:len(hooks):len(hooks)], connectionloginattempt.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ConnectionLoginAttemptClient) Interceptors() []Interceptor {
+	return c.inters.ConnectionLoginAttempt
+}
+
+func (c *ConnectionLoginAttemptClient) mutate(ctx context.Context, m *ConnectionLoginAttemptMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ConnectionLoginAttemptCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ConnectionLoginAttemptUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ConnectionLoginAttemptUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ConnectionLoginAttemptDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ConnectionLoginAttempt mutation op: %q", m.Op())
 	}
 }
 
@@ -1659,6 +1883,172 @@ func (c *EmailChallengeClient) mutate(ctx context.Context, m *EmailChallengeMuta
 		return (&EmailChallengeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown EmailChallenge mutation op: %q", m.Op())
+	}
+}
+
+// FederatedIdentityClient is a client for the FederatedIdentity schema.
+type FederatedIdentityClient struct {
+	config
+}
+
+// NewFederatedIdentityClient returns a client for the FederatedIdentity from the given config.
+func NewFederatedIdentityClient(c config) *FederatedIdentityClient {
+	return &FederatedIdentityClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `federatedidentity.Hooks(f(g(h())))`.
+func (c *FederatedIdentityClient) Use(hooks ...Hook) {
+	c.hooks.FederatedIdentity = append(c.hooks.FederatedIdentity, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `federatedidentity.Intercept(f(g(h())))`.
+func (c *FederatedIdentityClient) Intercept(interceptors ...Interceptor) {
+	c.inters.FederatedIdentity = append(c.inters.FederatedIdentity, interceptors...)
+}
+
+// Create returns a builder for creating a FederatedIdentity entity.
+func (c *FederatedIdentityClient) Create() *FederatedIdentityCreate {
+	mutation := newFederatedIdentityMutation(c.config, OpCreate)
+	return &FederatedIdentityCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of FederatedIdentity entities.
+func (c *FederatedIdentityClient) CreateBulk(builders ...*FederatedIdentityCreate) *FederatedIdentityCreateBulk {
+	return &FederatedIdentityCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *FederatedIdentityClient) MapCreateBulk(slice any, setFunc func(*FederatedIdentityCreate, int)) *FederatedIdentityCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &FederatedIdentityCreateBulk{err: fmt.Errorf("calling to FederatedIdentityClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*FederatedIdentityCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &FederatedIdentityCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for FederatedIdentity.
+func (c *FederatedIdentityClient) Update() *FederatedIdentityUpdate {
+	mutation := newFederatedIdentityMutation(c.config, OpUpdate)
+	return &FederatedIdentityUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *FederatedIdentityClient) UpdateOne(_m *FederatedIdentity) *FederatedIdentityUpdateOne {
+	mutation := newFederatedIdentityMutation(c.config, OpUpdateOne, withFederatedIdentity(_m))
+	return &FederatedIdentityUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *FederatedIdentityClient) UpdateOneID(id pulid.ID) *FederatedIdentityUpdateOne {
+	mutation := newFederatedIdentityMutation(c.config, OpUpdateOne, withFederatedIdentityID(id))
+	return &FederatedIdentityUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for FederatedIdentity.
+func (c *FederatedIdentityClient) Delete() *FederatedIdentityDelete {
+	mutation := newFederatedIdentityMutation(c.config, OpDelete)
+	return &FederatedIdentityDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *FederatedIdentityClient) DeleteOne(_m *FederatedIdentity) *FederatedIdentityDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *FederatedIdentityClient) DeleteOneID(id pulid.ID) *FederatedIdentityDeleteOne {
+	builder := c.Delete().Where(federatedidentity.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &FederatedIdentityDeleteOne{builder}
+}
+
+// Query returns a query builder for FederatedIdentity.
+func (c *FederatedIdentityClient) Query() *FederatedIdentityQuery {
+	return &FederatedIdentityQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeFederatedIdentity},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a FederatedIdentity entity by its id.
+func (c *FederatedIdentityClient) Get(ctx context.Context, id pulid.ID) (*FederatedIdentity, error) {
+	return c.Query().Where(federatedidentity.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *FederatedIdentityClient) GetX(ctx context.Context, id pulid.ID) *FederatedIdentity {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryConnection queries the connection edge of a FederatedIdentity.
+func (c *FederatedIdentityClient) QueryConnection(_m *FederatedIdentity) *ConnectionQuery {
+	query := (&ConnectionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(federatedidentity.Table, federatedidentity.FieldID, id),
+			sqlgraph.To(connection.Table, connection.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, federatedidentity.ConnectionTable, federatedidentity.ConnectionColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryUser queries the user edge of a FederatedIdentity.
+func (c *FederatedIdentityClient) QueryUser(_m *FederatedIdentity) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(federatedidentity.Table, federatedidentity.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, federatedidentity.UserTable, federatedidentity.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *FederatedIdentityClient) Hooks() []Hook {
+	hooks := c.hooks.FederatedIdentity
+	return append(hooks[:len(hooks):len(hooks)], federatedidentity.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *FederatedIdentityClient) Interceptors() []Interceptor {
+	return c.inters.FederatedIdentity
+}
+
+func (c *FederatedIdentityClient) mutate(ctx context.Context, m *FederatedIdentityMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&FederatedIdentityCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&FederatedIdentityUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&FederatedIdentityUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&FederatedIdentityDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown FederatedIdentity mutation op: %q", m.Op())
 	}
 }
 
@@ -3392,6 +3782,156 @@ func (c *RoleClient) mutate(ctx context.Context, m *RoleMutation) (Value, error)
 	}
 }
 
+// SAMLAssertionUseClient is a client for the SAMLAssertionUse schema.
+type SAMLAssertionUseClient struct {
+	config
+}
+
+// NewSAMLAssertionUseClient returns a client for the SAMLAssertionUse from the given config.
+func NewSAMLAssertionUseClient(c config) *SAMLAssertionUseClient {
+	return &SAMLAssertionUseClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `samlassertionuse.Hooks(f(g(h())))`.
+func (c *SAMLAssertionUseClient) Use(hooks ...Hook) {
+	c.hooks.SAMLAssertionUse = append(c.hooks.SAMLAssertionUse, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `samlassertionuse.Intercept(f(g(h())))`.
+func (c *SAMLAssertionUseClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SAMLAssertionUse = append(c.inters.SAMLAssertionUse, interceptors...)
+}
+
+// Create returns a builder for creating a SAMLAssertionUse entity.
+func (c *SAMLAssertionUseClient) Create() *SAMLAssertionUseCreate {
+	mutation := newSAMLAssertionUseMutation(c.config, OpCreate)
+	return &SAMLAssertionUseCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SAMLAssertionUse entities.
+func (c *SAMLAssertionUseClient) CreateBulk(builders ...*SAMLAssertionUseCreate) *SAMLAssertionUseCreateBulk {
+	return &SAMLAssertionUseCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SAMLAssertionUseClient) MapCreateBulk(slice any, setFunc func(*SAMLAssertionUseCreate, int)) *SAMLAssertionUseCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SAMLAssertionUseCreateBulk{err: fmt.Errorf("calling to SAMLAssertionUseClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SAMLAssertionUseCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SAMLAssertionUseCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SAMLAssertionUse.
+func (c *SAMLAssertionUseClient) Update() *SAMLAssertionUseUpdate {
+	mutation := newSAMLAssertionUseMutation(c.config, OpUpdate)
+	return &SAMLAssertionUseUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SAMLAssertionUseClient) UpdateOne(_m *SAMLAssertionUse) *SAMLAssertionUseUpdateOne {
+	mutation := newSAMLAssertionUseMutation(c.config, OpUpdateOne, withSAMLAssertionUse(_m))
+	return &SAMLAssertionUseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SAMLAssertionUseClient) UpdateOneID(id pulid.ID) *SAMLAssertionUseUpdateOne {
+	mutation := newSAMLAssertionUseMutation(c.config, OpUpdateOne, withSAMLAssertionUseID(id))
+	return &SAMLAssertionUseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SAMLAssertionUse.
+func (c *SAMLAssertionUseClient) Delete() *SAMLAssertionUseDelete {
+	mutation := newSAMLAssertionUseMutation(c.config, OpDelete)
+	return &SAMLAssertionUseDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SAMLAssertionUseClient) DeleteOne(_m *SAMLAssertionUse) *SAMLAssertionUseDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SAMLAssertionUseClient) DeleteOneID(id pulid.ID) *SAMLAssertionUseDeleteOne {
+	builder := c.Delete().Where(samlassertionuse.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SAMLAssertionUseDeleteOne{builder}
+}
+
+// Query returns a query builder for SAMLAssertionUse.
+func (c *SAMLAssertionUseClient) Query() *SAMLAssertionUseQuery {
+	return &SAMLAssertionUseQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSAMLAssertionUse},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SAMLAssertionUse entity by its id.
+func (c *SAMLAssertionUseClient) Get(ctx context.Context, id pulid.ID) (*SAMLAssertionUse, error) {
+	return c.Query().Where(samlassertionuse.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SAMLAssertionUseClient) GetX(ctx context.Context, id pulid.ID) *SAMLAssertionUse {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryConnection queries the connection edge of a SAMLAssertionUse.
+func (c *SAMLAssertionUseClient) QueryConnection(_m *SAMLAssertionUse) *ConnectionQuery {
+	query := (&ConnectionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(samlassertionuse.Table, samlassertionuse.FieldID, id),
+			sqlgraph.To(connection.Table, connection.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, samlassertionuse.ConnectionTable, samlassertionuse.ConnectionColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SAMLAssertionUseClient) Hooks() []Hook {
+	hooks := c.hooks.SAMLAssertionUse
+	return append(hooks[:len(hooks):len(hooks)], samlassertionuse.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SAMLAssertionUseClient) Interceptors() []Interceptor {
+	return c.inters.SAMLAssertionUse
+}
+
+func (c *SAMLAssertionUseClient) mutate(ctx context.Context, m *SAMLAssertionUseMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SAMLAssertionUseCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SAMLAssertionUseUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SAMLAssertionUseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SAMLAssertionUseDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SAMLAssertionUse mutation op: %q", m.Op())
+	}
+}
+
 // SessionClient is a client for the Session schema.
 type SessionClient struct {
 	config
@@ -3982,6 +4522,22 @@ func (c *UserClient) QueryRecoveryCodes(_m *User) *RecoveryCodeQuery {
 	return query
 }
 
+// QueryFederatedIdentities queries the federated_identities edge of a User.
+func (c *UserClient) QueryFederatedIdentities(_m *User) *FederatedIdentityQuery {
+	query := (&FederatedIdentityClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(federatedidentity.Table, federatedidentity.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.FederatedIdentitiesTable, user.FederatedIdentitiesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *UserClient) Hooks() []Hook {
 	hooks := c.hooks.User
@@ -4145,18 +4701,20 @@ func (c *WebAuthnCeremonyClient) mutate(ctx context.Context, m *WebAuthnCeremony
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, Application, AuditEvent, AuthRequest, Connection, Consent, Domain,
-		DomainEvent, EmailChallenge, FunnelCount, Grant, LoginTransaction, Membership,
+		APIKey, Application, AuditEvent, AuthRequest, Connection,
+		ConnectionLoginAttempt, Consent, Domain, DomainEvent, EmailChallenge,
+		FederatedIdentity, FunnelCount, Grant, LoginTransaction, Membership,
 		Organization, OrganizationPolicy, Passkey, RecoveryCode, RefreshToken,
-		RevokedToken, Role, Session, SigningKey, TOTPCredential, User,
-		WebAuthnCeremony []ent.Hook
+		RevokedToken, Role, SAMLAssertionUse, Session, SigningKey, TOTPCredential,
+		User, WebAuthnCeremony []ent.Hook
 	}
 	inters struct {
-		APIKey, Application, AuditEvent, AuthRequest, Connection, Consent, Domain,
-		DomainEvent, EmailChallenge, FunnelCount, Grant, LoginTransaction, Membership,
+		APIKey, Application, AuditEvent, AuthRequest, Connection,
+		ConnectionLoginAttempt, Consent, Domain, DomainEvent, EmailChallenge,
+		FederatedIdentity, FunnelCount, Grant, LoginTransaction, Membership,
 		Organization, OrganizationPolicy, Passkey, RecoveryCode, RefreshToken,
-		RevokedToken, Role, Session, SigningKey, TOTPCredential, User,
-		WebAuthnCeremony []ent.Interceptor
+		RevokedToken, Role, SAMLAssertionUse, Session, SigningKey, TOTPCredential,
+		User, WebAuthnCeremony []ent.Interceptor
 	}
 )
 

@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/ent/schema/sso"
 )
 
 // Connection is the model entity for the Connection schema.
@@ -31,6 +33,40 @@ type Connection struct {
 	Name string `json:"name,omitempty"`
 	// State holds the value of the "state" field.
 	State connection.State `json:"state,omitempty"`
+	// the IdP product, whose attribute names the mapping defaults to
+	Preset connection.Preset `json:"preset,omitempty"`
+	// IdpEntityID holds the value of the "idp_entity_id" field.
+	IdpEntityID string `json:"idp_entity_id,omitempty"`
+	// IdpSSOURL holds the value of the "idp_sso_url" field.
+	IdpSSOURL string `json:"idp_sso_url,omitempty"`
+	// the SAML binding of idp_sso_url (urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect or HTTP-POST)
+	IdpSSOBinding string `json:"idp_sso_binding,omitempty"`
+	// PEM certificates the IdP signs with; several during a rollover
+	IdpCertificates []string `json:"idp_certificates,omitempty"`
+	// IdpMetadataURL holds the value of the "idp_metadata_url" field.
+	IdpMetadataURL string `json:"idp_metadata_url,omitempty"`
+	// IdpMetadataRefreshedAt holds the value of the "idp_metadata_refreshed_at" field.
+	IdpMetadataRefreshedAt *time.Time `json:"idp_metadata_refreshed_at,omitempty"`
+	// the SP's RSA key pairs, private keys sealed; the first signs
+	SpKeys []sso.SPKey `json:"-"`
+	// accept unsolicited responses (no InResponseTo); off by default: they cannot be bound to a browser
+	AllowIdpInitiated bool `json:"allow_idp_initiated,omitempty"`
+	// OidcIssuer holds the value of the "oidc_issuer" field.
+	OidcIssuer string `json:"oidc_issuer,omitempty"`
+	// OidcClientID holds the value of the "oidc_client_id" field.
+	OidcClientID string `json:"oidc_client_id,omitempty"`
+	// the client secret, sealed (internal/seal)
+	OidcClientSecretSealed []byte `json:"-"`
+	// OidcScopes holds the value of the "oidc_scopes" field.
+	OidcScopes []string `json:"oidc_scopes,omitempty"`
+	// AttributeMapping holds the value of the "attribute_mapping" field.
+	AttributeMapping sso.AttributeMapping `json:"attribute_mapping,omitempty"`
+	// the role of members it provisions; nil is the built-in member role
+	DefaultRoleID *pulid.ID `json:"default_role_id,omitempty"`
+	// upstream group → role of this organization, applied at every sign-in
+	GroupRoleMappings []sso.GroupRole `json:"group_role_mappings,omitempty"`
+	// take the IdP's authentication methods (amr) as proven here
+	TrustUpstreamAmr bool `json:"trust_upstream_amr,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ConnectionQuery when eager-loading is set.
 	Edges        ConnectionEdges `json:"edges"`
@@ -41,11 +77,21 @@ type Connection struct {
 type ConnectionEdges struct {
 	// Organization holds the value of the organization edge.
 	Organization *Organization `json:"organization,omitempty"`
+	// AssertionUses holds the value of the assertion_uses edge.
+	AssertionUses []*SAMLAssertionUse `json:"assertion_uses,omitempty"`
+	// LoginAttempts holds the value of the login_attempts edge.
+	LoginAttempts []*ConnectionLoginAttempt `json:"login_attempts,omitempty"`
+	// FederatedIdentities holds the value of the federated_identities edge.
+	FederatedIdentities []*FederatedIdentity `json:"federated_identities,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
+	loadedTypes [4]bool
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
+
+	namedAssertionUses       map[string][]*SAMLAssertionUse
+	namedLoginAttempts       map[string][]*ConnectionLoginAttempt
+	namedFederatedIdentities map[string][]*FederatedIdentity
 }
 
 // OrganizationOrErr returns the Organization value or an error if the edge
@@ -59,16 +105,49 @@ func (e ConnectionEdges) OrganizationOrErr() (*Organization, error) {
 	return nil, &NotLoadedError{edge: "organization"}
 }
 
+// AssertionUsesOrErr returns the AssertionUses value or an error if the edge
+// was not loaded in eager-loading.
+func (e ConnectionEdges) AssertionUsesOrErr() ([]*SAMLAssertionUse, error) {
+	if e.loadedTypes[1] {
+		return e.AssertionUses, nil
+	}
+	return nil, &NotLoadedError{edge: "assertion_uses"}
+}
+
+// LoginAttemptsOrErr returns the LoginAttempts value or an error if the edge
+// was not loaded in eager-loading.
+func (e ConnectionEdges) LoginAttemptsOrErr() ([]*ConnectionLoginAttempt, error) {
+	if e.loadedTypes[2] {
+		return e.LoginAttempts, nil
+	}
+	return nil, &NotLoadedError{edge: "login_attempts"}
+}
+
+// FederatedIdentitiesOrErr returns the FederatedIdentities value or an error if the edge
+// was not loaded in eager-loading.
+func (e ConnectionEdges) FederatedIdentitiesOrErr() ([]*FederatedIdentity, error) {
+	if e.loadedTypes[3] {
+		return e.FederatedIdentities, nil
+	}
+	return nil, &NotLoadedError{edge: "federated_identities"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Connection) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case connection.FieldDefaultRoleID:
+			values[i] = &sql.NullScanner{S: new(pulid.ID)}
+		case connection.FieldIdpCertificates, connection.FieldSpKeys, connection.FieldOidcClientSecretSealed, connection.FieldOidcScopes, connection.FieldAttributeMapping, connection.FieldGroupRoleMappings:
+			values[i] = new([]byte)
 		case connection.FieldID, connection.FieldOrganizationID:
 			values[i] = new(pulid.ID)
-		case connection.FieldProtocol, connection.FieldName, connection.FieldState:
+		case connection.FieldAllowIdpInitiated, connection.FieldTrustUpstreamAmr:
+			values[i] = new(sql.NullBool)
+		case connection.FieldProtocol, connection.FieldName, connection.FieldState, connection.FieldPreset, connection.FieldIdpEntityID, connection.FieldIdpSSOURL, connection.FieldIdpSSOBinding, connection.FieldIdpMetadataURL, connection.FieldOidcIssuer, connection.FieldOidcClientID:
 			values[i] = new(sql.NullString)
-		case connection.FieldCreatedAt, connection.FieldUpdatedAt:
+		case connection.FieldCreatedAt, connection.FieldUpdatedAt, connection.FieldIdpMetadataRefreshedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -127,6 +206,120 @@ func (_m *Connection) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.State = connection.State(value.String)
 			}
+		case connection.FieldPreset:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field preset", values[i])
+			} else if value.Valid {
+				_m.Preset = connection.Preset(value.String)
+			}
+		case connection.FieldIdpEntityID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field idp_entity_id", values[i])
+			} else if value.Valid {
+				_m.IdpEntityID = value.String
+			}
+		case connection.FieldIdpSSOURL:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field idp_sso_url", values[i])
+			} else if value.Valid {
+				_m.IdpSSOURL = value.String
+			}
+		case connection.FieldIdpSSOBinding:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field idp_sso_binding", values[i])
+			} else if value.Valid {
+				_m.IdpSSOBinding = value.String
+			}
+		case connection.FieldIdpCertificates:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field idp_certificates", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.IdpCertificates); err != nil {
+					return fmt.Errorf("unmarshal field idp_certificates: %w", err)
+				}
+			}
+		case connection.FieldIdpMetadataURL:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field idp_metadata_url", values[i])
+			} else if value.Valid {
+				_m.IdpMetadataURL = value.String
+			}
+		case connection.FieldIdpMetadataRefreshedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field idp_metadata_refreshed_at", values[i])
+			} else if value.Valid {
+				_m.IdpMetadataRefreshedAt = new(time.Time)
+				*_m.IdpMetadataRefreshedAt = value.Time
+			}
+		case connection.FieldSpKeys:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field sp_keys", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.SpKeys); err != nil {
+					return fmt.Errorf("unmarshal field sp_keys: %w", err)
+				}
+			}
+		case connection.FieldAllowIdpInitiated:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field allow_idp_initiated", values[i])
+			} else if value.Valid {
+				_m.AllowIdpInitiated = value.Bool
+			}
+		case connection.FieldOidcIssuer:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field oidc_issuer", values[i])
+			} else if value.Valid {
+				_m.OidcIssuer = value.String
+			}
+		case connection.FieldOidcClientID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field oidc_client_id", values[i])
+			} else if value.Valid {
+				_m.OidcClientID = value.String
+			}
+		case connection.FieldOidcClientSecretSealed:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field oidc_client_secret_sealed", values[i])
+			} else if value != nil {
+				_m.OidcClientSecretSealed = *value
+			}
+		case connection.FieldOidcScopes:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field oidc_scopes", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.OidcScopes); err != nil {
+					return fmt.Errorf("unmarshal field oidc_scopes: %w", err)
+				}
+			}
+		case connection.FieldAttributeMapping:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field attribute_mapping", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.AttributeMapping); err != nil {
+					return fmt.Errorf("unmarshal field attribute_mapping: %w", err)
+				}
+			}
+		case connection.FieldDefaultRoleID:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field default_role_id", values[i])
+			} else if value.Valid {
+				_m.DefaultRoleID = new(pulid.ID)
+				*_m.DefaultRoleID = *value.S.(*pulid.ID)
+			}
+		case connection.FieldGroupRoleMappings:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field group_role_mappings", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.GroupRoleMappings); err != nil {
+					return fmt.Errorf("unmarshal field group_role_mappings: %w", err)
+				}
+			}
+		case connection.FieldTrustUpstreamAmr:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field trust_upstream_amr", values[i])
+			} else if value.Valid {
+				_m.TrustUpstreamAmr = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -143,6 +336,21 @@ func (_m *Connection) Value(name string) (ent.Value, error) {
 // QueryOrganization queries the "organization" edge of the Connection entity.
 func (_m *Connection) QueryOrganization() *OrganizationQuery {
 	return NewConnectionClient(_m.config).QueryOrganization(_m)
+}
+
+// QueryAssertionUses queries the "assertion_uses" edge of the Connection entity.
+func (_m *Connection) QueryAssertionUses() *SAMLAssertionUseQuery {
+	return NewConnectionClient(_m.config).QueryAssertionUses(_m)
+}
+
+// QueryLoginAttempts queries the "login_attempts" edge of the Connection entity.
+func (_m *Connection) QueryLoginAttempts() *ConnectionLoginAttemptQuery {
+	return NewConnectionClient(_m.config).QueryLoginAttempts(_m)
+}
+
+// QueryFederatedIdentities queries the "federated_identities" edge of the Connection entity.
+func (_m *Connection) QueryFederatedIdentities() *FederatedIdentityQuery {
+	return NewConnectionClient(_m.config).QueryFederatedIdentities(_m)
 }
 
 // Update returns a builder for updating this Connection.
@@ -185,8 +393,133 @@ func (_m *Connection) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("state=")
 	builder.WriteString(fmt.Sprintf("%v", _m.State))
+	builder.WriteString(", ")
+	builder.WriteString("preset=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Preset))
+	builder.WriteString(", ")
+	builder.WriteString("idp_entity_id=")
+	builder.WriteString(_m.IdpEntityID)
+	builder.WriteString(", ")
+	builder.WriteString("idp_sso_url=")
+	builder.WriteString(_m.IdpSSOURL)
+	builder.WriteString(", ")
+	builder.WriteString("idp_sso_binding=")
+	builder.WriteString(_m.IdpSSOBinding)
+	builder.WriteString(", ")
+	builder.WriteString("idp_certificates=")
+	builder.WriteString(fmt.Sprintf("%v", _m.IdpCertificates))
+	builder.WriteString(", ")
+	builder.WriteString("idp_metadata_url=")
+	builder.WriteString(_m.IdpMetadataURL)
+	builder.WriteString(", ")
+	if v := _m.IdpMetadataRefreshedAt; v != nil {
+		builder.WriteString("idp_metadata_refreshed_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("sp_keys=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("allow_idp_initiated=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AllowIdpInitiated))
+	builder.WriteString(", ")
+	builder.WriteString("oidc_issuer=")
+	builder.WriteString(_m.OidcIssuer)
+	builder.WriteString(", ")
+	builder.WriteString("oidc_client_id=")
+	builder.WriteString(_m.OidcClientID)
+	builder.WriteString(", ")
+	builder.WriteString("oidc_client_secret_sealed=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("oidc_scopes=")
+	builder.WriteString(fmt.Sprintf("%v", _m.OidcScopes))
+	builder.WriteString(", ")
+	builder.WriteString("attribute_mapping=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AttributeMapping))
+	builder.WriteString(", ")
+	if v := _m.DefaultRoleID; v != nil {
+		builder.WriteString("default_role_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("group_role_mappings=")
+	builder.WriteString(fmt.Sprintf("%v", _m.GroupRoleMappings))
+	builder.WriteString(", ")
+	builder.WriteString("trust_upstream_amr=")
+	builder.WriteString(fmt.Sprintf("%v", _m.TrustUpstreamAmr))
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedAssertionUses returns the AssertionUses named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Connection) NamedAssertionUses(name string) ([]*SAMLAssertionUse, error) {
+	if _m.Edges.namedAssertionUses == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedAssertionUses[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Connection) appendNamedAssertionUses(name string, edges ...*SAMLAssertionUse) {
+	if _m.Edges.namedAssertionUses == nil {
+		_m.Edges.namedAssertionUses = make(map[string][]*SAMLAssertionUse)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedAssertionUses[name] = []*SAMLAssertionUse{}
+	} else {
+		_m.Edges.namedAssertionUses[name] = append(_m.Edges.namedAssertionUses[name], edges...)
+	}
+}
+
+// NamedLoginAttempts returns the LoginAttempts named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Connection) NamedLoginAttempts(name string) ([]*ConnectionLoginAttempt, error) {
+	if _m.Edges.namedLoginAttempts == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedLoginAttempts[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Connection) appendNamedLoginAttempts(name string, edges ...*ConnectionLoginAttempt) {
+	if _m.Edges.namedLoginAttempts == nil {
+		_m.Edges.namedLoginAttempts = make(map[string][]*ConnectionLoginAttempt)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedLoginAttempts[name] = []*ConnectionLoginAttempt{}
+	} else {
+		_m.Edges.namedLoginAttempts[name] = append(_m.Edges.namedLoginAttempts[name], edges...)
+	}
+}
+
+// NamedFederatedIdentities returns the FederatedIdentities named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Connection) NamedFederatedIdentities(name string) ([]*FederatedIdentity, error) {
+	if _m.Edges.namedFederatedIdentities == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedFederatedIdentities[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Connection) appendNamedFederatedIdentities(name string, edges ...*FederatedIdentity) {
+	if _m.Edges.namedFederatedIdentities == nil {
+		_m.Edges.namedFederatedIdentities = make(map[string][]*FederatedIdentity)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedFederatedIdentities[name] = []*FederatedIdentity{}
+	} else {
+		_m.Edges.namedFederatedIdentities[name] = append(_m.Edges.namedFederatedIdentities[name], edges...)
+	}
 }
 
 // Connections is a parsable slice of Connection.

@@ -11,8 +11,12 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/gatehouse-id/gatehouse/ent/connection"
+	"github.com/gatehouse-id/gatehouse/ent/connectionloginattempt"
+	"github.com/gatehouse-id/gatehouse/ent/federatedidentity"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
+	"github.com/gatehouse-id/gatehouse/ent/samlassertionuse"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/ent/schema/sso"
 )
 
 // ConnectionCreate is the builder for creating a Connection entity.
@@ -82,6 +86,204 @@ func (_c *ConnectionCreate) SetNillableState(v *connection.State) *ConnectionCre
 	return _c
 }
 
+// SetPreset sets the "preset" field.
+func (_c *ConnectionCreate) SetPreset(v connection.Preset) *ConnectionCreate {
+	_c.mutation.SetPreset(v)
+	return _c
+}
+
+// SetNillablePreset sets the "preset" field if the given value is not nil.
+func (_c *ConnectionCreate) SetNillablePreset(v *connection.Preset) *ConnectionCreate {
+	if v != nil {
+		_c.SetPreset(*v)
+	}
+	return _c
+}
+
+// SetIdpEntityID sets the "idp_entity_id" field.
+func (_c *ConnectionCreate) SetIdpEntityID(v string) *ConnectionCreate {
+	_c.mutation.SetIdpEntityID(v)
+	return _c
+}
+
+// SetNillableIdpEntityID sets the "idp_entity_id" field if the given value is not nil.
+func (_c *ConnectionCreate) SetNillableIdpEntityID(v *string) *ConnectionCreate {
+	if v != nil {
+		_c.SetIdpEntityID(*v)
+	}
+	return _c
+}
+
+// SetIdpSSOURL sets the "idp_sso_url" field.
+func (_c *ConnectionCreate) SetIdpSSOURL(v string) *ConnectionCreate {
+	_c.mutation.SetIdpSSOURL(v)
+	return _c
+}
+
+// SetNillableIdpSSOURL sets the "idp_sso_url" field if the given value is not nil.
+func (_c *ConnectionCreate) SetNillableIdpSSOURL(v *string) *ConnectionCreate {
+	if v != nil {
+		_c.SetIdpSSOURL(*v)
+	}
+	return _c
+}
+
+// SetIdpSSOBinding sets the "idp_sso_binding" field.
+func (_c *ConnectionCreate) SetIdpSSOBinding(v string) *ConnectionCreate {
+	_c.mutation.SetIdpSSOBinding(v)
+	return _c
+}
+
+// SetNillableIdpSSOBinding sets the "idp_sso_binding" field if the given value is not nil.
+func (_c *ConnectionCreate) SetNillableIdpSSOBinding(v *string) *ConnectionCreate {
+	if v != nil {
+		_c.SetIdpSSOBinding(*v)
+	}
+	return _c
+}
+
+// SetIdpCertificates sets the "idp_certificates" field.
+func (_c *ConnectionCreate) SetIdpCertificates(v []string) *ConnectionCreate {
+	_c.mutation.SetIdpCertificates(v)
+	return _c
+}
+
+// SetIdpMetadataURL sets the "idp_metadata_url" field.
+func (_c *ConnectionCreate) SetIdpMetadataURL(v string) *ConnectionCreate {
+	_c.mutation.SetIdpMetadataURL(v)
+	return _c
+}
+
+// SetNillableIdpMetadataURL sets the "idp_metadata_url" field if the given value is not nil.
+func (_c *ConnectionCreate) SetNillableIdpMetadataURL(v *string) *ConnectionCreate {
+	if v != nil {
+		_c.SetIdpMetadataURL(*v)
+	}
+	return _c
+}
+
+// SetIdpMetadataRefreshedAt sets the "idp_metadata_refreshed_at" field.
+func (_c *ConnectionCreate) SetIdpMetadataRefreshedAt(v time.Time) *ConnectionCreate {
+	_c.mutation.SetIdpMetadataRefreshedAt(v)
+	return _c
+}
+
+// SetNillableIdpMetadataRefreshedAt sets the "idp_metadata_refreshed_at" field if the given value is not nil.
+func (_c *ConnectionCreate) SetNillableIdpMetadataRefreshedAt(v *time.Time) *ConnectionCreate {
+	if v != nil {
+		_c.SetIdpMetadataRefreshedAt(*v)
+	}
+	return _c
+}
+
+// SetSpKeys sets the "sp_keys" field.
+func (_c *ConnectionCreate) SetSpKeys(v []sso.SPKey) *ConnectionCreate {
+	_c.mutation.SetSpKeys(v)
+	return _c
+}
+
+// SetAllowIdpInitiated sets the "allow_idp_initiated" field.
+func (_c *ConnectionCreate) SetAllowIdpInitiated(v bool) *ConnectionCreate {
+	_c.mutation.SetAllowIdpInitiated(v)
+	return _c
+}
+
+// SetNillableAllowIdpInitiated sets the "allow_idp_initiated" field if the given value is not nil.
+func (_c *ConnectionCreate) SetNillableAllowIdpInitiated(v *bool) *ConnectionCreate {
+	if v != nil {
+		_c.SetAllowIdpInitiated(*v)
+	}
+	return _c
+}
+
+// SetOidcIssuer sets the "oidc_issuer" field.
+func (_c *ConnectionCreate) SetOidcIssuer(v string) *ConnectionCreate {
+	_c.mutation.SetOidcIssuer(v)
+	return _c
+}
+
+// SetNillableOidcIssuer sets the "oidc_issuer" field if the given value is not nil.
+func (_c *ConnectionCreate) SetNillableOidcIssuer(v *string) *ConnectionCreate {
+	if v != nil {
+		_c.SetOidcIssuer(*v)
+	}
+	return _c
+}
+
+// SetOidcClientID sets the "oidc_client_id" field.
+func (_c *ConnectionCreate) SetOidcClientID(v string) *ConnectionCreate {
+	_c.mutation.SetOidcClientID(v)
+	return _c
+}
+
+// SetNillableOidcClientID sets the "oidc_client_id" field if the given value is not nil.
+func (_c *ConnectionCreate) SetNillableOidcClientID(v *string) *ConnectionCreate {
+	if v != nil {
+		_c.SetOidcClientID(*v)
+	}
+	return _c
+}
+
+// SetOidcClientSecretSealed sets the "oidc_client_secret_sealed" field.
+func (_c *ConnectionCreate) SetOidcClientSecretSealed(v []byte) *ConnectionCreate {
+	_c.mutation.SetOidcClientSecretSealed(v)
+	return _c
+}
+
+// SetOidcScopes sets the "oidc_scopes" field.
+func (_c *ConnectionCreate) SetOidcScopes(v []string) *ConnectionCreate {
+	_c.mutation.SetOidcScopes(v)
+	return _c
+}
+
+// SetAttributeMapping sets the "attribute_mapping" field.
+func (_c *ConnectionCreate) SetAttributeMapping(v sso.AttributeMapping) *ConnectionCreate {
+	_c.mutation.SetAttributeMapping(v)
+	return _c
+}
+
+// SetNillableAttributeMapping sets the "attribute_mapping" field if the given value is not nil.
+func (_c *ConnectionCreate) SetNillableAttributeMapping(v *sso.AttributeMapping) *ConnectionCreate {
+	if v != nil {
+		_c.SetAttributeMapping(*v)
+	}
+	return _c
+}
+
+// SetDefaultRoleID sets the "default_role_id" field.
+func (_c *ConnectionCreate) SetDefaultRoleID(v pulid.ID) *ConnectionCreate {
+	_c.mutation.SetDefaultRoleID(v)
+	return _c
+}
+
+// SetNillableDefaultRoleID sets the "default_role_id" field if the given value is not nil.
+func (_c *ConnectionCreate) SetNillableDefaultRoleID(v *pulid.ID) *ConnectionCreate {
+	if v != nil {
+		_c.SetDefaultRoleID(*v)
+	}
+	return _c
+}
+
+// SetGroupRoleMappings sets the "group_role_mappings" field.
+func (_c *ConnectionCreate) SetGroupRoleMappings(v []sso.GroupRole) *ConnectionCreate {
+	_c.mutation.SetGroupRoleMappings(v)
+	return _c
+}
+
+// SetTrustUpstreamAmr sets the "trust_upstream_amr" field.
+func (_c *ConnectionCreate) SetTrustUpstreamAmr(v bool) *ConnectionCreate {
+	_c.mutation.SetTrustUpstreamAmr(v)
+	return _c
+}
+
+// SetNillableTrustUpstreamAmr sets the "trust_upstream_amr" field if the given value is not nil.
+func (_c *ConnectionCreate) SetNillableTrustUpstreamAmr(v *bool) *ConnectionCreate {
+	if v != nil {
+		_c.SetTrustUpstreamAmr(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ConnectionCreate) SetID(v pulid.ID) *ConnectionCreate {
 	_c.mutation.SetID(v)
@@ -99,6 +301,51 @@ func (_c *ConnectionCreate) SetNillableID(v *pulid.ID) *ConnectionCreate {
 // SetOrganization sets the "organization" edge to the Organization entity.
 func (_c *ConnectionCreate) SetOrganization(v *Organization) *ConnectionCreate {
 	return _c.SetOrganizationID(v.ID)
+}
+
+// AddAssertionUseIDs adds the "assertion_uses" edge to the SAMLAssertionUse entity by IDs.
+func (_c *ConnectionCreate) AddAssertionUseIDs(ids ...pulid.ID) *ConnectionCreate {
+	_c.mutation.AddAssertionUseIDs(ids...)
+	return _c
+}
+
+// AddAssertionUses adds the "assertion_uses" edges to the SAMLAssertionUse entity.
+func (_c *ConnectionCreate) AddAssertionUses(v ...*SAMLAssertionUse) *ConnectionCreate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddAssertionUseIDs(ids...)
+}
+
+// AddLoginAttemptIDs adds the "login_attempts" edge to the ConnectionLoginAttempt entity by IDs.
+func (_c *ConnectionCreate) AddLoginAttemptIDs(ids ...pulid.ID) *ConnectionCreate {
+	_c.mutation.AddLoginAttemptIDs(ids...)
+	return _c
+}
+
+// AddLoginAttempts adds the "login_attempts" edges to the ConnectionLoginAttempt entity.
+func (_c *ConnectionCreate) AddLoginAttempts(v ...*ConnectionLoginAttempt) *ConnectionCreate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddLoginAttemptIDs(ids...)
+}
+
+// AddFederatedIdentityIDs adds the "federated_identities" edge to the FederatedIdentity entity by IDs.
+func (_c *ConnectionCreate) AddFederatedIdentityIDs(ids ...pulid.ID) *ConnectionCreate {
+	_c.mutation.AddFederatedIdentityIDs(ids...)
+	return _c
+}
+
+// AddFederatedIdentities adds the "federated_identities" edges to the FederatedIdentity entity.
+func (_c *ConnectionCreate) AddFederatedIdentities(v ...*FederatedIdentity) *ConnectionCreate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddFederatedIdentityIDs(ids...)
 }
 
 // Mutation returns the ConnectionMutation object of the builder.
@@ -156,6 +403,18 @@ func (_c *ConnectionCreate) defaults() error {
 		v := connection.DefaultState
 		_c.mutation.SetState(v)
 	}
+	if _, ok := _c.mutation.Preset(); !ok {
+		v := connection.DefaultPreset
+		_c.mutation.SetPreset(v)
+	}
+	if _, ok := _c.mutation.AllowIdpInitiated(); !ok {
+		v := connection.DefaultAllowIdpInitiated
+		_c.mutation.SetAllowIdpInitiated(v)
+	}
+	if _, ok := _c.mutation.TrustUpstreamAmr(); !ok {
+		v := connection.DefaultTrustUpstreamAmr
+		_c.mutation.SetTrustUpstreamAmr(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if connection.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized connection.DefaultID (forgotten import ent/runtime?)")
@@ -205,6 +464,50 @@ func (_c *ConnectionCreate) check() error {
 		if err := connection.StateValidator(v); err != nil {
 			return &ValidationError{Name: "state", err: fmt.Errorf(`ent: validator failed for field "Connection.state": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.Preset(); !ok {
+		return &ValidationError{Name: "preset", err: errors.New(`ent: missing required field "Connection.preset"`)}
+	}
+	if v, ok := _c.mutation.Preset(); ok {
+		if err := connection.PresetValidator(v); err != nil {
+			return &ValidationError{Name: "preset", err: fmt.Errorf(`ent: validator failed for field "Connection.preset": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.IdpEntityID(); ok {
+		if err := connection.IdpEntityIDValidator(v); err != nil {
+			return &ValidationError{Name: "idp_entity_id", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_entity_id": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.IdpSSOURL(); ok {
+		if err := connection.IdpSSOURLValidator(v); err != nil {
+			return &ValidationError{Name: "idp_sso_url", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_sso_url": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.IdpSSOBinding(); ok {
+		if err := connection.IdpSSOBindingValidator(v); err != nil {
+			return &ValidationError{Name: "idp_sso_binding", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_sso_binding": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.IdpMetadataURL(); ok {
+		if err := connection.IdpMetadataURLValidator(v); err != nil {
+			return &ValidationError{Name: "idp_metadata_url", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_metadata_url": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.AllowIdpInitiated(); !ok {
+		return &ValidationError{Name: "allow_idp_initiated", err: errors.New(`ent: missing required field "Connection.allow_idp_initiated"`)}
+	}
+	if v, ok := _c.mutation.OidcIssuer(); ok {
+		if err := connection.OidcIssuerValidator(v); err != nil {
+			return &ValidationError{Name: "oidc_issuer", err: fmt.Errorf(`ent: validator failed for field "Connection.oidc_issuer": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.OidcClientID(); ok {
+		if err := connection.OidcClientIDValidator(v); err != nil {
+			return &ValidationError{Name: "oidc_client_id", err: fmt.Errorf(`ent: validator failed for field "Connection.oidc_client_id": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.TrustUpstreamAmr(); !ok {
+		return &ValidationError{Name: "trust_upstream_amr", err: errors.New(`ent: missing required field "Connection.trust_upstream_amr"`)}
 	}
 	if len(_c.mutation.OrganizationIDs()) == 0 {
 		return &ValidationError{Name: "organization", err: errors.New(`ent: missing required edge "Connection.organization"`)}
@@ -264,6 +567,74 @@ func (_c *ConnectionCreate) createSpec() (*Connection, *sqlgraph.CreateSpec) {
 		_spec.SetField(connection.FieldState, field.TypeEnum, value)
 		_node.State = value
 	}
+	if value, ok := _c.mutation.Preset(); ok {
+		_spec.SetField(connection.FieldPreset, field.TypeEnum, value)
+		_node.Preset = value
+	}
+	if value, ok := _c.mutation.IdpEntityID(); ok {
+		_spec.SetField(connection.FieldIdpEntityID, field.TypeString, value)
+		_node.IdpEntityID = value
+	}
+	if value, ok := _c.mutation.IdpSSOURL(); ok {
+		_spec.SetField(connection.FieldIdpSSOURL, field.TypeString, value)
+		_node.IdpSSOURL = value
+	}
+	if value, ok := _c.mutation.IdpSSOBinding(); ok {
+		_spec.SetField(connection.FieldIdpSSOBinding, field.TypeString, value)
+		_node.IdpSSOBinding = value
+	}
+	if value, ok := _c.mutation.IdpCertificates(); ok {
+		_spec.SetField(connection.FieldIdpCertificates, field.TypeJSON, value)
+		_node.IdpCertificates = value
+	}
+	if value, ok := _c.mutation.IdpMetadataURL(); ok {
+		_spec.SetField(connection.FieldIdpMetadataURL, field.TypeString, value)
+		_node.IdpMetadataURL = value
+	}
+	if value, ok := _c.mutation.IdpMetadataRefreshedAt(); ok {
+		_spec.SetField(connection.FieldIdpMetadataRefreshedAt, field.TypeTime, value)
+		_node.IdpMetadataRefreshedAt = &value
+	}
+	if value, ok := _c.mutation.SpKeys(); ok {
+		_spec.SetField(connection.FieldSpKeys, field.TypeJSON, value)
+		_node.SpKeys = value
+	}
+	if value, ok := _c.mutation.AllowIdpInitiated(); ok {
+		_spec.SetField(connection.FieldAllowIdpInitiated, field.TypeBool, value)
+		_node.AllowIdpInitiated = value
+	}
+	if value, ok := _c.mutation.OidcIssuer(); ok {
+		_spec.SetField(connection.FieldOidcIssuer, field.TypeString, value)
+		_node.OidcIssuer = value
+	}
+	if value, ok := _c.mutation.OidcClientID(); ok {
+		_spec.SetField(connection.FieldOidcClientID, field.TypeString, value)
+		_node.OidcClientID = value
+	}
+	if value, ok := _c.mutation.OidcClientSecretSealed(); ok {
+		_spec.SetField(connection.FieldOidcClientSecretSealed, field.TypeBytes, value)
+		_node.OidcClientSecretSealed = value
+	}
+	if value, ok := _c.mutation.OidcScopes(); ok {
+		_spec.SetField(connection.FieldOidcScopes, field.TypeJSON, value)
+		_node.OidcScopes = value
+	}
+	if value, ok := _c.mutation.AttributeMapping(); ok {
+		_spec.SetField(connection.FieldAttributeMapping, field.TypeJSON, value)
+		_node.AttributeMapping = value
+	}
+	if value, ok := _c.mutation.DefaultRoleID(); ok {
+		_spec.SetField(connection.FieldDefaultRoleID, field.TypeString, value)
+		_node.DefaultRoleID = &value
+	}
+	if value, ok := _c.mutation.GroupRoleMappings(); ok {
+		_spec.SetField(connection.FieldGroupRoleMappings, field.TypeJSON, value)
+		_node.GroupRoleMappings = value
+	}
+	if value, ok := _c.mutation.TrustUpstreamAmr(); ok {
+		_spec.SetField(connection.FieldTrustUpstreamAmr, field.TypeBool, value)
+		_node.TrustUpstreamAmr = value
+	}
 	if nodes := _c.mutation.OrganizationIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -279,6 +650,54 @@ func (_c *ConnectionCreate) createSpec() (*Connection, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.OrganizationID = nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.AssertionUsesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.AssertionUsesTable,
+			Columns: []string{connection.AssertionUsesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(samlassertionuse.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.LoginAttemptsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.LoginAttemptsTable,
+			Columns: []string{connection.LoginAttemptsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(connectionloginattempt.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.FederatedIdentitiesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.FederatedIdentitiesTable,
+			Columns: []string{connection.FederatedIdentitiesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(federatedidentity.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math"
@@ -14,21 +15,30 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/gatehouse-id/gatehouse/ent/connection"
+	"github.com/gatehouse-id/gatehouse/ent/connectionloginattempt"
+	"github.com/gatehouse-id/gatehouse/ent/federatedidentity"
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/predicate"
+	"github.com/gatehouse-id/gatehouse/ent/samlassertionuse"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 )
 
 // ConnectionQuery is the builder for querying Connection entities.
 type ConnectionQuery struct {
 	config
-	ctx              *QueryContext
-	order            []connection.OrderOption
-	inters           []Interceptor
-	predicates       []predicate.Connection
-	withOrganization *OrganizationQuery
-	loadTotal        []func(context.Context, []*Connection) error
-	modifiers        []func(*sql.Selector)
+	ctx                          *QueryContext
+	order                        []connection.OrderOption
+	inters                       []Interceptor
+	predicates                   []predicate.Connection
+	withOrganization             *OrganizationQuery
+	withAssertionUses            *SAMLAssertionUseQuery
+	withLoginAttempts            *ConnectionLoginAttemptQuery
+	withFederatedIdentities      *FederatedIdentityQuery
+	loadTotal                    []func(context.Context, []*Connection) error
+	modifiers                    []func(*sql.Selector)
+	withNamedAssertionUses       map[string]*SAMLAssertionUseQuery
+	withNamedLoginAttempts       map[string]*ConnectionLoginAttemptQuery
+	withNamedFederatedIdentities map[string]*FederatedIdentityQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -80,6 +90,72 @@ func (_q *ConnectionQuery) QueryOrganization() *OrganizationQuery {
 			sqlgraph.From(connection.Table, connection.FieldID, selector),
 			sqlgraph.To(organization.Table, organization.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, true, connection.OrganizationTable, connection.OrganizationColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryAssertionUses chains the current query on the "assertion_uses" edge.
+func (_q *ConnectionQuery) QueryAssertionUses() *SAMLAssertionUseQuery {
+	query := (&SAMLAssertionUseClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(connection.Table, connection.FieldID, selector),
+			sqlgraph.To(samlassertionuse.Table, samlassertionuse.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, connection.AssertionUsesTable, connection.AssertionUsesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryLoginAttempts chains the current query on the "login_attempts" edge.
+func (_q *ConnectionQuery) QueryLoginAttempts() *ConnectionLoginAttemptQuery {
+	query := (&ConnectionLoginAttemptClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(connection.Table, connection.FieldID, selector),
+			sqlgraph.To(connectionloginattempt.Table, connectionloginattempt.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, connection.LoginAttemptsTable, connection.LoginAttemptsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryFederatedIdentities chains the current query on the "federated_identities" edge.
+func (_q *ConnectionQuery) QueryFederatedIdentities() *FederatedIdentityQuery {
+	query := (&FederatedIdentityClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(connection.Table, connection.FieldID, selector),
+			sqlgraph.To(federatedidentity.Table, federatedidentity.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, connection.FederatedIdentitiesTable, connection.FederatedIdentitiesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -274,12 +350,15 @@ func (_q *ConnectionQuery) Clone() *ConnectionQuery {
 		return nil
 	}
 	return &ConnectionQuery{
-		config:           _q.config,
-		ctx:              _q.ctx.Clone(),
-		order:            append([]connection.OrderOption{}, _q.order...),
-		inters:           append([]Interceptor{}, _q.inters...),
-		predicates:       append([]predicate.Connection{}, _q.predicates...),
-		withOrganization: _q.withOrganization.Clone(),
+		config:                  _q.config,
+		ctx:                     _q.ctx.Clone(),
+		order:                   append([]connection.OrderOption{}, _q.order...),
+		inters:                  append([]Interceptor{}, _q.inters...),
+		predicates:              append([]predicate.Connection{}, _q.predicates...),
+		withOrganization:        _q.withOrganization.Clone(),
+		withAssertionUses:       _q.withAssertionUses.Clone(),
+		withLoginAttempts:       _q.withLoginAttempts.Clone(),
+		withFederatedIdentities: _q.withFederatedIdentities.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
@@ -294,6 +373,39 @@ func (_q *ConnectionQuery) WithOrganization(opts ...func(*OrganizationQuery)) *C
 		opt(query)
 	}
 	_q.withOrganization = query
+	return _q
+}
+
+// WithAssertionUses tells the query-builder to eager-load the nodes that are connected to
+// the "assertion_uses" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ConnectionQuery) WithAssertionUses(opts ...func(*SAMLAssertionUseQuery)) *ConnectionQuery {
+	query := (&SAMLAssertionUseClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withAssertionUses = query
+	return _q
+}
+
+// WithLoginAttempts tells the query-builder to eager-load the nodes that are connected to
+// the "login_attempts" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ConnectionQuery) WithLoginAttempts(opts ...func(*ConnectionLoginAttemptQuery)) *ConnectionQuery {
+	query := (&ConnectionLoginAttemptClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withLoginAttempts = query
+	return _q
+}
+
+// WithFederatedIdentities tells the query-builder to eager-load the nodes that are connected to
+// the "federated_identities" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ConnectionQuery) WithFederatedIdentities(opts ...func(*FederatedIdentityQuery)) *ConnectionQuery {
+	query := (&FederatedIdentityClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withFederatedIdentities = query
 	return _q
 }
 
@@ -381,8 +493,11 @@ func (_q *ConnectionQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*C
 	var (
 		nodes       = []*Connection{}
 		_spec       = _q.querySpec()
-		loadedTypes = [1]bool{
+		loadedTypes = [4]bool{
 			_q.withOrganization != nil,
+			_q.withAssertionUses != nil,
+			_q.withLoginAttempts != nil,
+			_q.withFederatedIdentities != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -409,6 +524,52 @@ func (_q *ConnectionQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*C
 	if query := _q.withOrganization; query != nil {
 		if err := _q.loadOrganization(ctx, query, nodes, nil,
 			func(n *Connection, e *Organization) { n.Edges.Organization = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withAssertionUses; query != nil {
+		if err := _q.loadAssertionUses(ctx, query, nodes,
+			func(n *Connection) { n.Edges.AssertionUses = []*SAMLAssertionUse{} },
+			func(n *Connection, e *SAMLAssertionUse) { n.Edges.AssertionUses = append(n.Edges.AssertionUses, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withLoginAttempts; query != nil {
+		if err := _q.loadLoginAttempts(ctx, query, nodes,
+			func(n *Connection) { n.Edges.LoginAttempts = []*ConnectionLoginAttempt{} },
+			func(n *Connection, e *ConnectionLoginAttempt) {
+				n.Edges.LoginAttempts = append(n.Edges.LoginAttempts, e)
+			}); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withFederatedIdentities; query != nil {
+		if err := _q.loadFederatedIdentities(ctx, query, nodes,
+			func(n *Connection) { n.Edges.FederatedIdentities = []*FederatedIdentity{} },
+			func(n *Connection, e *FederatedIdentity) {
+				n.Edges.FederatedIdentities = append(n.Edges.FederatedIdentities, e)
+			}); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedAssertionUses {
+		if err := _q.loadAssertionUses(ctx, query, nodes,
+			func(n *Connection) { n.appendNamedAssertionUses(name) },
+			func(n *Connection, e *SAMLAssertionUse) { n.appendNamedAssertionUses(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedLoginAttempts {
+		if err := _q.loadLoginAttempts(ctx, query, nodes,
+			func(n *Connection) { n.appendNamedLoginAttempts(name) },
+			func(n *Connection, e *ConnectionLoginAttempt) { n.appendNamedLoginAttempts(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedFederatedIdentities {
+		if err := _q.loadFederatedIdentities(ctx, query, nodes,
+			func(n *Connection) { n.appendNamedFederatedIdentities(name) },
+			func(n *Connection, e *FederatedIdentity) { n.appendNamedFederatedIdentities(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -446,6 +607,96 @@ func (_q *ConnectionQuery) loadOrganization(ctx context.Context, query *Organiza
 		for i := range nodes {
 			assign(nodes[i], n)
 		}
+	}
+	return nil
+}
+func (_q *ConnectionQuery) loadAssertionUses(ctx context.Context, query *SAMLAssertionUseQuery, nodes []*Connection, init func(*Connection), assign func(*Connection, *SAMLAssertionUse)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[pulid.ID]*Connection)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(samlassertionuse.FieldConnectionID)
+	}
+	query.Where(predicate.SAMLAssertionUse(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(connection.AssertionUsesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ConnectionID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "connection_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *ConnectionQuery) loadLoginAttempts(ctx context.Context, query *ConnectionLoginAttemptQuery, nodes []*Connection, init func(*Connection), assign func(*Connection, *ConnectionLoginAttempt)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[pulid.ID]*Connection)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(connectionloginattempt.FieldConnectionID)
+	}
+	query.Where(predicate.ConnectionLoginAttempt(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(connection.LoginAttemptsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ConnectionID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "connection_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *ConnectionQuery) loadFederatedIdentities(ctx context.Context, query *FederatedIdentityQuery, nodes []*Connection, init func(*Connection), assign func(*Connection, *FederatedIdentity)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[pulid.ID]*Connection)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(federatedidentity.FieldConnectionID)
+	}
+	query.Where(predicate.FederatedIdentity(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(connection.FederatedIdentitiesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ConnectionID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "connection_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
 	}
 	return nil
 }
@@ -563,6 +814,48 @@ func (_q *ConnectionQuery) ForShare(opts ...sql.LockOption) *ConnectionQuery {
 	_q.modifiers = append(_q.modifiers, func(s *sql.Selector) {
 		s.ForShare(opts...)
 	})
+	return _q
+}
+
+// WithNamedAssertionUses tells the query-builder to eager-load the nodes that are connected to the "assertion_uses"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ConnectionQuery) WithNamedAssertionUses(name string, opts ...func(*SAMLAssertionUseQuery)) *ConnectionQuery {
+	query := (&SAMLAssertionUseClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedAssertionUses == nil {
+		_q.withNamedAssertionUses = make(map[string]*SAMLAssertionUseQuery)
+	}
+	_q.withNamedAssertionUses[name] = query
+	return _q
+}
+
+// WithNamedLoginAttempts tells the query-builder to eager-load the nodes that are connected to the "login_attempts"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ConnectionQuery) WithNamedLoginAttempts(name string, opts ...func(*ConnectionLoginAttemptQuery)) *ConnectionQuery {
+	query := (&ConnectionLoginAttemptClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedLoginAttempts == nil {
+		_q.withNamedLoginAttempts = make(map[string]*ConnectionLoginAttemptQuery)
+	}
+	_q.withNamedLoginAttempts[name] = query
+	return _q
+}
+
+// WithNamedFederatedIdentities tells the query-builder to eager-load the nodes that are connected to the "federated_identities"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ConnectionQuery) WithNamedFederatedIdentities(name string, opts ...func(*FederatedIdentityQuery)) *ConnectionQuery {
+	query := (&FederatedIdentityClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedFederatedIdentities == nil {
+		_q.withNamedFederatedIdentities = make(map[string]*FederatedIdentityQuery)
+	}
+	_q.withNamedFederatedIdentities[name] = query
 	return _q
 }
 

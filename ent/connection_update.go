@@ -10,9 +10,15 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/gatehouse-id/gatehouse/ent/connection"
+	"github.com/gatehouse-id/gatehouse/ent/connectionloginattempt"
+	"github.com/gatehouse-id/gatehouse/ent/federatedidentity"
 	"github.com/gatehouse-id/gatehouse/ent/predicate"
+	"github.com/gatehouse-id/gatehouse/ent/samlassertionuse"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/ent/schema/sso"
 )
 
 // ConnectionUpdate is the builder for updating Connection entities.
@@ -62,9 +68,423 @@ func (_u *ConnectionUpdate) SetNillableState(v *connection.State) *ConnectionUpd
 	return _u
 }
 
+// SetPreset sets the "preset" field.
+func (_u *ConnectionUpdate) SetPreset(v connection.Preset) *ConnectionUpdate {
+	_u.mutation.SetPreset(v)
+	return _u
+}
+
+// SetNillablePreset sets the "preset" field if the given value is not nil.
+func (_u *ConnectionUpdate) SetNillablePreset(v *connection.Preset) *ConnectionUpdate {
+	if v != nil {
+		_u.SetPreset(*v)
+	}
+	return _u
+}
+
+// SetIdpEntityID sets the "idp_entity_id" field.
+func (_u *ConnectionUpdate) SetIdpEntityID(v string) *ConnectionUpdate {
+	_u.mutation.SetIdpEntityID(v)
+	return _u
+}
+
+// SetNillableIdpEntityID sets the "idp_entity_id" field if the given value is not nil.
+func (_u *ConnectionUpdate) SetNillableIdpEntityID(v *string) *ConnectionUpdate {
+	if v != nil {
+		_u.SetIdpEntityID(*v)
+	}
+	return _u
+}
+
+// ClearIdpEntityID clears the value of the "idp_entity_id" field.
+func (_u *ConnectionUpdate) ClearIdpEntityID() *ConnectionUpdate {
+	_u.mutation.ClearIdpEntityID()
+	return _u
+}
+
+// SetIdpSSOURL sets the "idp_sso_url" field.
+func (_u *ConnectionUpdate) SetIdpSSOURL(v string) *ConnectionUpdate {
+	_u.mutation.SetIdpSSOURL(v)
+	return _u
+}
+
+// SetNillableIdpSSOURL sets the "idp_sso_url" field if the given value is not nil.
+func (_u *ConnectionUpdate) SetNillableIdpSSOURL(v *string) *ConnectionUpdate {
+	if v != nil {
+		_u.SetIdpSSOURL(*v)
+	}
+	return _u
+}
+
+// ClearIdpSSOURL clears the value of the "idp_sso_url" field.
+func (_u *ConnectionUpdate) ClearIdpSSOURL() *ConnectionUpdate {
+	_u.mutation.ClearIdpSSOURL()
+	return _u
+}
+
+// SetIdpSSOBinding sets the "idp_sso_binding" field.
+func (_u *ConnectionUpdate) SetIdpSSOBinding(v string) *ConnectionUpdate {
+	_u.mutation.SetIdpSSOBinding(v)
+	return _u
+}
+
+// SetNillableIdpSSOBinding sets the "idp_sso_binding" field if the given value is not nil.
+func (_u *ConnectionUpdate) SetNillableIdpSSOBinding(v *string) *ConnectionUpdate {
+	if v != nil {
+		_u.SetIdpSSOBinding(*v)
+	}
+	return _u
+}
+
+// ClearIdpSSOBinding clears the value of the "idp_sso_binding" field.
+func (_u *ConnectionUpdate) ClearIdpSSOBinding() *ConnectionUpdate {
+	_u.mutation.ClearIdpSSOBinding()
+	return _u
+}
+
+// SetIdpCertificates sets the "idp_certificates" field.
+func (_u *ConnectionUpdate) SetIdpCertificates(v []string) *ConnectionUpdate {
+	_u.mutation.SetIdpCertificates(v)
+	return _u
+}
+
+// AppendIdpCertificates appends value to the "idp_certificates" field.
+func (_u *ConnectionUpdate) AppendIdpCertificates(v []string) *ConnectionUpdate {
+	_u.mutation.AppendIdpCertificates(v)
+	return _u
+}
+
+// ClearIdpCertificates clears the value of the "idp_certificates" field.
+func (_u *ConnectionUpdate) ClearIdpCertificates() *ConnectionUpdate {
+	_u.mutation.ClearIdpCertificates()
+	return _u
+}
+
+// SetIdpMetadataURL sets the "idp_metadata_url" field.
+func (_u *ConnectionUpdate) SetIdpMetadataURL(v string) *ConnectionUpdate {
+	_u.mutation.SetIdpMetadataURL(v)
+	return _u
+}
+
+// SetNillableIdpMetadataURL sets the "idp_metadata_url" field if the given value is not nil.
+func (_u *ConnectionUpdate) SetNillableIdpMetadataURL(v *string) *ConnectionUpdate {
+	if v != nil {
+		_u.SetIdpMetadataURL(*v)
+	}
+	return _u
+}
+
+// ClearIdpMetadataURL clears the value of the "idp_metadata_url" field.
+func (_u *ConnectionUpdate) ClearIdpMetadataURL() *ConnectionUpdate {
+	_u.mutation.ClearIdpMetadataURL()
+	return _u
+}
+
+// SetIdpMetadataRefreshedAt sets the "idp_metadata_refreshed_at" field.
+func (_u *ConnectionUpdate) SetIdpMetadataRefreshedAt(v time.Time) *ConnectionUpdate {
+	_u.mutation.SetIdpMetadataRefreshedAt(v)
+	return _u
+}
+
+// SetNillableIdpMetadataRefreshedAt sets the "idp_metadata_refreshed_at" field if the given value is not nil.
+func (_u *ConnectionUpdate) SetNillableIdpMetadataRefreshedAt(v *time.Time) *ConnectionUpdate {
+	if v != nil {
+		_u.SetIdpMetadataRefreshedAt(*v)
+	}
+	return _u
+}
+
+// ClearIdpMetadataRefreshedAt clears the value of the "idp_metadata_refreshed_at" field.
+func (_u *ConnectionUpdate) ClearIdpMetadataRefreshedAt() *ConnectionUpdate {
+	_u.mutation.ClearIdpMetadataRefreshedAt()
+	return _u
+}
+
+// SetSpKeys sets the "sp_keys" field.
+func (_u *ConnectionUpdate) SetSpKeys(v []sso.SPKey) *ConnectionUpdate {
+	_u.mutation.SetSpKeys(v)
+	return _u
+}
+
+// AppendSpKeys appends value to the "sp_keys" field.
+func (_u *ConnectionUpdate) AppendSpKeys(v []sso.SPKey) *ConnectionUpdate {
+	_u.mutation.AppendSpKeys(v)
+	return _u
+}
+
+// ClearSpKeys clears the value of the "sp_keys" field.
+func (_u *ConnectionUpdate) ClearSpKeys() *ConnectionUpdate {
+	_u.mutation.ClearSpKeys()
+	return _u
+}
+
+// SetAllowIdpInitiated sets the "allow_idp_initiated" field.
+func (_u *ConnectionUpdate) SetAllowIdpInitiated(v bool) *ConnectionUpdate {
+	_u.mutation.SetAllowIdpInitiated(v)
+	return _u
+}
+
+// SetNillableAllowIdpInitiated sets the "allow_idp_initiated" field if the given value is not nil.
+func (_u *ConnectionUpdate) SetNillableAllowIdpInitiated(v *bool) *ConnectionUpdate {
+	if v != nil {
+		_u.SetAllowIdpInitiated(*v)
+	}
+	return _u
+}
+
+// SetOidcIssuer sets the "oidc_issuer" field.
+func (_u *ConnectionUpdate) SetOidcIssuer(v string) *ConnectionUpdate {
+	_u.mutation.SetOidcIssuer(v)
+	return _u
+}
+
+// SetNillableOidcIssuer sets the "oidc_issuer" field if the given value is not nil.
+func (_u *ConnectionUpdate) SetNillableOidcIssuer(v *string) *ConnectionUpdate {
+	if v != nil {
+		_u.SetOidcIssuer(*v)
+	}
+	return _u
+}
+
+// ClearOidcIssuer clears the value of the "oidc_issuer" field.
+func (_u *ConnectionUpdate) ClearOidcIssuer() *ConnectionUpdate {
+	_u.mutation.ClearOidcIssuer()
+	return _u
+}
+
+// SetOidcClientID sets the "oidc_client_id" field.
+func (_u *ConnectionUpdate) SetOidcClientID(v string) *ConnectionUpdate {
+	_u.mutation.SetOidcClientID(v)
+	return _u
+}
+
+// SetNillableOidcClientID sets the "oidc_client_id" field if the given value is not nil.
+func (_u *ConnectionUpdate) SetNillableOidcClientID(v *string) *ConnectionUpdate {
+	if v != nil {
+		_u.SetOidcClientID(*v)
+	}
+	return _u
+}
+
+// ClearOidcClientID clears the value of the "oidc_client_id" field.
+func (_u *ConnectionUpdate) ClearOidcClientID() *ConnectionUpdate {
+	_u.mutation.ClearOidcClientID()
+	return _u
+}
+
+// SetOidcClientSecretSealed sets the "oidc_client_secret_sealed" field.
+func (_u *ConnectionUpdate) SetOidcClientSecretSealed(v []byte) *ConnectionUpdate {
+	_u.mutation.SetOidcClientSecretSealed(v)
+	return _u
+}
+
+// ClearOidcClientSecretSealed clears the value of the "oidc_client_secret_sealed" field.
+func (_u *ConnectionUpdate) ClearOidcClientSecretSealed() *ConnectionUpdate {
+	_u.mutation.ClearOidcClientSecretSealed()
+	return _u
+}
+
+// SetOidcScopes sets the "oidc_scopes" field.
+func (_u *ConnectionUpdate) SetOidcScopes(v []string) *ConnectionUpdate {
+	_u.mutation.SetOidcScopes(v)
+	return _u
+}
+
+// AppendOidcScopes appends value to the "oidc_scopes" field.
+func (_u *ConnectionUpdate) AppendOidcScopes(v []string) *ConnectionUpdate {
+	_u.mutation.AppendOidcScopes(v)
+	return _u
+}
+
+// ClearOidcScopes clears the value of the "oidc_scopes" field.
+func (_u *ConnectionUpdate) ClearOidcScopes() *ConnectionUpdate {
+	_u.mutation.ClearOidcScopes()
+	return _u
+}
+
+// SetAttributeMapping sets the "attribute_mapping" field.
+func (_u *ConnectionUpdate) SetAttributeMapping(v sso.AttributeMapping) *ConnectionUpdate {
+	_u.mutation.SetAttributeMapping(v)
+	return _u
+}
+
+// SetNillableAttributeMapping sets the "attribute_mapping" field if the given value is not nil.
+func (_u *ConnectionUpdate) SetNillableAttributeMapping(v *sso.AttributeMapping) *ConnectionUpdate {
+	if v != nil {
+		_u.SetAttributeMapping(*v)
+	}
+	return _u
+}
+
+// ClearAttributeMapping clears the value of the "attribute_mapping" field.
+func (_u *ConnectionUpdate) ClearAttributeMapping() *ConnectionUpdate {
+	_u.mutation.ClearAttributeMapping()
+	return _u
+}
+
+// SetDefaultRoleID sets the "default_role_id" field.
+func (_u *ConnectionUpdate) SetDefaultRoleID(v pulid.ID) *ConnectionUpdate {
+	_u.mutation.SetDefaultRoleID(v)
+	return _u
+}
+
+// SetNillableDefaultRoleID sets the "default_role_id" field if the given value is not nil.
+func (_u *ConnectionUpdate) SetNillableDefaultRoleID(v *pulid.ID) *ConnectionUpdate {
+	if v != nil {
+		_u.SetDefaultRoleID(*v)
+	}
+	return _u
+}
+
+// ClearDefaultRoleID clears the value of the "default_role_id" field.
+func (_u *ConnectionUpdate) ClearDefaultRoleID() *ConnectionUpdate {
+	_u.mutation.ClearDefaultRoleID()
+	return _u
+}
+
+// SetGroupRoleMappings sets the "group_role_mappings" field.
+func (_u *ConnectionUpdate) SetGroupRoleMappings(v []sso.GroupRole) *ConnectionUpdate {
+	_u.mutation.SetGroupRoleMappings(v)
+	return _u
+}
+
+// AppendGroupRoleMappings appends value to the "group_role_mappings" field.
+func (_u *ConnectionUpdate) AppendGroupRoleMappings(v []sso.GroupRole) *ConnectionUpdate {
+	_u.mutation.AppendGroupRoleMappings(v)
+	return _u
+}
+
+// ClearGroupRoleMappings clears the value of the "group_role_mappings" field.
+func (_u *ConnectionUpdate) ClearGroupRoleMappings() *ConnectionUpdate {
+	_u.mutation.ClearGroupRoleMappings()
+	return _u
+}
+
+// SetTrustUpstreamAmr sets the "trust_upstream_amr" field.
+func (_u *ConnectionUpdate) SetTrustUpstreamAmr(v bool) *ConnectionUpdate {
+	_u.mutation.SetTrustUpstreamAmr(v)
+	return _u
+}
+
+// SetNillableTrustUpstreamAmr sets the "trust_upstream_amr" field if the given value is not nil.
+func (_u *ConnectionUpdate) SetNillableTrustUpstreamAmr(v *bool) *ConnectionUpdate {
+	if v != nil {
+		_u.SetTrustUpstreamAmr(*v)
+	}
+	return _u
+}
+
+// AddAssertionUseIDs adds the "assertion_uses" edge to the SAMLAssertionUse entity by IDs.
+func (_u *ConnectionUpdate) AddAssertionUseIDs(ids ...pulid.ID) *ConnectionUpdate {
+	_u.mutation.AddAssertionUseIDs(ids...)
+	return _u
+}
+
+// AddAssertionUses adds the "assertion_uses" edges to the SAMLAssertionUse entity.
+func (_u *ConnectionUpdate) AddAssertionUses(v ...*SAMLAssertionUse) *ConnectionUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddAssertionUseIDs(ids...)
+}
+
+// AddLoginAttemptIDs adds the "login_attempts" edge to the ConnectionLoginAttempt entity by IDs.
+func (_u *ConnectionUpdate) AddLoginAttemptIDs(ids ...pulid.ID) *ConnectionUpdate {
+	_u.mutation.AddLoginAttemptIDs(ids...)
+	return _u
+}
+
+// AddLoginAttempts adds the "login_attempts" edges to the ConnectionLoginAttempt entity.
+func (_u *ConnectionUpdate) AddLoginAttempts(v ...*ConnectionLoginAttempt) *ConnectionUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddLoginAttemptIDs(ids...)
+}
+
+// AddFederatedIdentityIDs adds the "federated_identities" edge to the FederatedIdentity entity by IDs.
+func (_u *ConnectionUpdate) AddFederatedIdentityIDs(ids ...pulid.ID) *ConnectionUpdate {
+	_u.mutation.AddFederatedIdentityIDs(ids...)
+	return _u
+}
+
+// AddFederatedIdentities adds the "federated_identities" edges to the FederatedIdentity entity.
+func (_u *ConnectionUpdate) AddFederatedIdentities(v ...*FederatedIdentity) *ConnectionUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddFederatedIdentityIDs(ids...)
+}
+
 // Mutation returns the ConnectionMutation object of the builder.
 func (_u *ConnectionUpdate) Mutation() *ConnectionMutation {
 	return _u.mutation
+}
+
+// ClearAssertionUses clears all "assertion_uses" edges to the SAMLAssertionUse entity.
+func (_u *ConnectionUpdate) ClearAssertionUses() *ConnectionUpdate {
+	_u.mutation.ClearAssertionUses()
+	return _u
+}
+
+// RemoveAssertionUseIDs removes the "assertion_uses" edge to SAMLAssertionUse entities by IDs.
+func (_u *ConnectionUpdate) RemoveAssertionUseIDs(ids ...pulid.ID) *ConnectionUpdate {
+	_u.mutation.RemoveAssertionUseIDs(ids...)
+	return _u
+}
+
+// RemoveAssertionUses removes "assertion_uses" edges to SAMLAssertionUse entities.
+func (_u *ConnectionUpdate) RemoveAssertionUses(v ...*SAMLAssertionUse) *ConnectionUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveAssertionUseIDs(ids...)
+}
+
+// ClearLoginAttempts clears all "login_attempts" edges to the ConnectionLoginAttempt entity.
+func (_u *ConnectionUpdate) ClearLoginAttempts() *ConnectionUpdate {
+	_u.mutation.ClearLoginAttempts()
+	return _u
+}
+
+// RemoveLoginAttemptIDs removes the "login_attempts" edge to ConnectionLoginAttempt entities by IDs.
+func (_u *ConnectionUpdate) RemoveLoginAttemptIDs(ids ...pulid.ID) *ConnectionUpdate {
+	_u.mutation.RemoveLoginAttemptIDs(ids...)
+	return _u
+}
+
+// RemoveLoginAttempts removes "login_attempts" edges to ConnectionLoginAttempt entities.
+func (_u *ConnectionUpdate) RemoveLoginAttempts(v ...*ConnectionLoginAttempt) *ConnectionUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveLoginAttemptIDs(ids...)
+}
+
+// ClearFederatedIdentities clears all "federated_identities" edges to the FederatedIdentity entity.
+func (_u *ConnectionUpdate) ClearFederatedIdentities() *ConnectionUpdate {
+	_u.mutation.ClearFederatedIdentities()
+	return _u
+}
+
+// RemoveFederatedIdentityIDs removes the "federated_identities" edge to FederatedIdentity entities by IDs.
+func (_u *ConnectionUpdate) RemoveFederatedIdentityIDs(ids ...pulid.ID) *ConnectionUpdate {
+	_u.mutation.RemoveFederatedIdentityIDs(ids...)
+	return _u
+}
+
+// RemoveFederatedIdentities removes "federated_identities" edges to FederatedIdentity entities.
+func (_u *ConnectionUpdate) RemoveFederatedIdentities(v ...*FederatedIdentity) *ConnectionUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveFederatedIdentityIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -121,6 +541,41 @@ func (_u *ConnectionUpdate) check() error {
 			return &ValidationError{Name: "state", err: fmt.Errorf(`ent: validator failed for field "Connection.state": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Preset(); ok {
+		if err := connection.PresetValidator(v); err != nil {
+			return &ValidationError{Name: "preset", err: fmt.Errorf(`ent: validator failed for field "Connection.preset": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.IdpEntityID(); ok {
+		if err := connection.IdpEntityIDValidator(v); err != nil {
+			return &ValidationError{Name: "idp_entity_id", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_entity_id": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.IdpSSOURL(); ok {
+		if err := connection.IdpSSOURLValidator(v); err != nil {
+			return &ValidationError{Name: "idp_sso_url", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_sso_url": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.IdpSSOBinding(); ok {
+		if err := connection.IdpSSOBindingValidator(v); err != nil {
+			return &ValidationError{Name: "idp_sso_binding", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_sso_binding": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.IdpMetadataURL(); ok {
+		if err := connection.IdpMetadataURLValidator(v); err != nil {
+			return &ValidationError{Name: "idp_metadata_url", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_metadata_url": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.OidcIssuer(); ok {
+		if err := connection.OidcIssuerValidator(v); err != nil {
+			return &ValidationError{Name: "oidc_issuer", err: fmt.Errorf(`ent: validator failed for field "Connection.oidc_issuer": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.OidcClientID(); ok {
+		if err := connection.OidcClientIDValidator(v); err != nil {
+			return &ValidationError{Name: "oidc_client_id", err: fmt.Errorf(`ent: validator failed for field "Connection.oidc_client_id": %w`, err)}
+		}
+	}
 	if _u.mutation.OrganizationCleared() && len(_u.mutation.OrganizationIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Connection.organization"`)
 	}
@@ -147,6 +602,254 @@ func (_u *ConnectionUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	}
 	if value, ok := _u.mutation.State(); ok {
 		_spec.SetField(connection.FieldState, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.Preset(); ok {
+		_spec.SetField(connection.FieldPreset, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.IdpEntityID(); ok {
+		_spec.SetField(connection.FieldIdpEntityID, field.TypeString, value)
+	}
+	if _u.mutation.IdpEntityIDCleared() {
+		_spec.ClearField(connection.FieldIdpEntityID, field.TypeString)
+	}
+	if value, ok := _u.mutation.IdpSSOURL(); ok {
+		_spec.SetField(connection.FieldIdpSSOURL, field.TypeString, value)
+	}
+	if _u.mutation.IdpSSOURLCleared() {
+		_spec.ClearField(connection.FieldIdpSSOURL, field.TypeString)
+	}
+	if value, ok := _u.mutation.IdpSSOBinding(); ok {
+		_spec.SetField(connection.FieldIdpSSOBinding, field.TypeString, value)
+	}
+	if _u.mutation.IdpSSOBindingCleared() {
+		_spec.ClearField(connection.FieldIdpSSOBinding, field.TypeString)
+	}
+	if value, ok := _u.mutation.IdpCertificates(); ok {
+		_spec.SetField(connection.FieldIdpCertificates, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedIdpCertificates(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, connection.FieldIdpCertificates, value)
+		})
+	}
+	if _u.mutation.IdpCertificatesCleared() {
+		_spec.ClearField(connection.FieldIdpCertificates, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.IdpMetadataURL(); ok {
+		_spec.SetField(connection.FieldIdpMetadataURL, field.TypeString, value)
+	}
+	if _u.mutation.IdpMetadataURLCleared() {
+		_spec.ClearField(connection.FieldIdpMetadataURL, field.TypeString)
+	}
+	if value, ok := _u.mutation.IdpMetadataRefreshedAt(); ok {
+		_spec.SetField(connection.FieldIdpMetadataRefreshedAt, field.TypeTime, value)
+	}
+	if _u.mutation.IdpMetadataRefreshedAtCleared() {
+		_spec.ClearField(connection.FieldIdpMetadataRefreshedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SpKeys(); ok {
+		_spec.SetField(connection.FieldSpKeys, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedSpKeys(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, connection.FieldSpKeys, value)
+		})
+	}
+	if _u.mutation.SpKeysCleared() {
+		_spec.ClearField(connection.FieldSpKeys, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.AllowIdpInitiated(); ok {
+		_spec.SetField(connection.FieldAllowIdpInitiated, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.OidcIssuer(); ok {
+		_spec.SetField(connection.FieldOidcIssuer, field.TypeString, value)
+	}
+	if _u.mutation.OidcIssuerCleared() {
+		_spec.ClearField(connection.FieldOidcIssuer, field.TypeString)
+	}
+	if value, ok := _u.mutation.OidcClientID(); ok {
+		_spec.SetField(connection.FieldOidcClientID, field.TypeString, value)
+	}
+	if _u.mutation.OidcClientIDCleared() {
+		_spec.ClearField(connection.FieldOidcClientID, field.TypeString)
+	}
+	if value, ok := _u.mutation.OidcClientSecretSealed(); ok {
+		_spec.SetField(connection.FieldOidcClientSecretSealed, field.TypeBytes, value)
+	}
+	if _u.mutation.OidcClientSecretSealedCleared() {
+		_spec.ClearField(connection.FieldOidcClientSecretSealed, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.OidcScopes(); ok {
+		_spec.SetField(connection.FieldOidcScopes, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedOidcScopes(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, connection.FieldOidcScopes, value)
+		})
+	}
+	if _u.mutation.OidcScopesCleared() {
+		_spec.ClearField(connection.FieldOidcScopes, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.AttributeMapping(); ok {
+		_spec.SetField(connection.FieldAttributeMapping, field.TypeJSON, value)
+	}
+	if _u.mutation.AttributeMappingCleared() {
+		_spec.ClearField(connection.FieldAttributeMapping, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.DefaultRoleID(); ok {
+		_spec.SetField(connection.FieldDefaultRoleID, field.TypeString, value)
+	}
+	if _u.mutation.DefaultRoleIDCleared() {
+		_spec.ClearField(connection.FieldDefaultRoleID, field.TypeString)
+	}
+	if value, ok := _u.mutation.GroupRoleMappings(); ok {
+		_spec.SetField(connection.FieldGroupRoleMappings, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedGroupRoleMappings(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, connection.FieldGroupRoleMappings, value)
+		})
+	}
+	if _u.mutation.GroupRoleMappingsCleared() {
+		_spec.ClearField(connection.FieldGroupRoleMappings, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.TrustUpstreamAmr(); ok {
+		_spec.SetField(connection.FieldTrustUpstreamAmr, field.TypeBool, value)
+	}
+	if _u.mutation.AssertionUsesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.AssertionUsesTable,
+			Columns: []string{connection.AssertionUsesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(samlassertionuse.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedAssertionUsesIDs(); len(nodes) > 0 && !_u.mutation.AssertionUsesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.AssertionUsesTable,
+			Columns: []string{connection.AssertionUsesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(samlassertionuse.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.AssertionUsesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.AssertionUsesTable,
+			Columns: []string{connection.AssertionUsesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(samlassertionuse.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.LoginAttemptsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.LoginAttemptsTable,
+			Columns: []string{connection.LoginAttemptsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(connectionloginattempt.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedLoginAttemptsIDs(); len(nodes) > 0 && !_u.mutation.LoginAttemptsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.LoginAttemptsTable,
+			Columns: []string{connection.LoginAttemptsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(connectionloginattempt.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.LoginAttemptsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.LoginAttemptsTable,
+			Columns: []string{connection.LoginAttemptsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(connectionloginattempt.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.FederatedIdentitiesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.FederatedIdentitiesTable,
+			Columns: []string{connection.FederatedIdentitiesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(federatedidentity.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedFederatedIdentitiesIDs(); len(nodes) > 0 && !_u.mutation.FederatedIdentitiesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.FederatedIdentitiesTable,
+			Columns: []string{connection.FederatedIdentitiesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(federatedidentity.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.FederatedIdentitiesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.FederatedIdentitiesTable,
+			Columns: []string{connection.FederatedIdentitiesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(federatedidentity.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -202,9 +905,423 @@ func (_u *ConnectionUpdateOne) SetNillableState(v *connection.State) *Connection
 	return _u
 }
 
+// SetPreset sets the "preset" field.
+func (_u *ConnectionUpdateOne) SetPreset(v connection.Preset) *ConnectionUpdateOne {
+	_u.mutation.SetPreset(v)
+	return _u
+}
+
+// SetNillablePreset sets the "preset" field if the given value is not nil.
+func (_u *ConnectionUpdateOne) SetNillablePreset(v *connection.Preset) *ConnectionUpdateOne {
+	if v != nil {
+		_u.SetPreset(*v)
+	}
+	return _u
+}
+
+// SetIdpEntityID sets the "idp_entity_id" field.
+func (_u *ConnectionUpdateOne) SetIdpEntityID(v string) *ConnectionUpdateOne {
+	_u.mutation.SetIdpEntityID(v)
+	return _u
+}
+
+// SetNillableIdpEntityID sets the "idp_entity_id" field if the given value is not nil.
+func (_u *ConnectionUpdateOne) SetNillableIdpEntityID(v *string) *ConnectionUpdateOne {
+	if v != nil {
+		_u.SetIdpEntityID(*v)
+	}
+	return _u
+}
+
+// ClearIdpEntityID clears the value of the "idp_entity_id" field.
+func (_u *ConnectionUpdateOne) ClearIdpEntityID() *ConnectionUpdateOne {
+	_u.mutation.ClearIdpEntityID()
+	return _u
+}
+
+// SetIdpSSOURL sets the "idp_sso_url" field.
+func (_u *ConnectionUpdateOne) SetIdpSSOURL(v string) *ConnectionUpdateOne {
+	_u.mutation.SetIdpSSOURL(v)
+	return _u
+}
+
+// SetNillableIdpSSOURL sets the "idp_sso_url" field if the given value is not nil.
+func (_u *ConnectionUpdateOne) SetNillableIdpSSOURL(v *string) *ConnectionUpdateOne {
+	if v != nil {
+		_u.SetIdpSSOURL(*v)
+	}
+	return _u
+}
+
+// ClearIdpSSOURL clears the value of the "idp_sso_url" field.
+func (_u *ConnectionUpdateOne) ClearIdpSSOURL() *ConnectionUpdateOne {
+	_u.mutation.ClearIdpSSOURL()
+	return _u
+}
+
+// SetIdpSSOBinding sets the "idp_sso_binding" field.
+func (_u *ConnectionUpdateOne) SetIdpSSOBinding(v string) *ConnectionUpdateOne {
+	_u.mutation.SetIdpSSOBinding(v)
+	return _u
+}
+
+// SetNillableIdpSSOBinding sets the "idp_sso_binding" field if the given value is not nil.
+func (_u *ConnectionUpdateOne) SetNillableIdpSSOBinding(v *string) *ConnectionUpdateOne {
+	if v != nil {
+		_u.SetIdpSSOBinding(*v)
+	}
+	return _u
+}
+
+// ClearIdpSSOBinding clears the value of the "idp_sso_binding" field.
+func (_u *ConnectionUpdateOne) ClearIdpSSOBinding() *ConnectionUpdateOne {
+	_u.mutation.ClearIdpSSOBinding()
+	return _u
+}
+
+// SetIdpCertificates sets the "idp_certificates" field.
+func (_u *ConnectionUpdateOne) SetIdpCertificates(v []string) *ConnectionUpdateOne {
+	_u.mutation.SetIdpCertificates(v)
+	return _u
+}
+
+// AppendIdpCertificates appends value to the "idp_certificates" field.
+func (_u *ConnectionUpdateOne) AppendIdpCertificates(v []string) *ConnectionUpdateOne {
+	_u.mutation.AppendIdpCertificates(v)
+	return _u
+}
+
+// ClearIdpCertificates clears the value of the "idp_certificates" field.
+func (_u *ConnectionUpdateOne) ClearIdpCertificates() *ConnectionUpdateOne {
+	_u.mutation.ClearIdpCertificates()
+	return _u
+}
+
+// SetIdpMetadataURL sets the "idp_metadata_url" field.
+func (_u *ConnectionUpdateOne) SetIdpMetadataURL(v string) *ConnectionUpdateOne {
+	_u.mutation.SetIdpMetadataURL(v)
+	return _u
+}
+
+// SetNillableIdpMetadataURL sets the "idp_metadata_url" field if the given value is not nil.
+func (_u *ConnectionUpdateOne) SetNillableIdpMetadataURL(v *string) *ConnectionUpdateOne {
+	if v != nil {
+		_u.SetIdpMetadataURL(*v)
+	}
+	return _u
+}
+
+// ClearIdpMetadataURL clears the value of the "idp_metadata_url" field.
+func (_u *ConnectionUpdateOne) ClearIdpMetadataURL() *ConnectionUpdateOne {
+	_u.mutation.ClearIdpMetadataURL()
+	return _u
+}
+
+// SetIdpMetadataRefreshedAt sets the "idp_metadata_refreshed_at" field.
+func (_u *ConnectionUpdateOne) SetIdpMetadataRefreshedAt(v time.Time) *ConnectionUpdateOne {
+	_u.mutation.SetIdpMetadataRefreshedAt(v)
+	return _u
+}
+
+// SetNillableIdpMetadataRefreshedAt sets the "idp_metadata_refreshed_at" field if the given value is not nil.
+func (_u *ConnectionUpdateOne) SetNillableIdpMetadataRefreshedAt(v *time.Time) *ConnectionUpdateOne {
+	if v != nil {
+		_u.SetIdpMetadataRefreshedAt(*v)
+	}
+	return _u
+}
+
+// ClearIdpMetadataRefreshedAt clears the value of the "idp_metadata_refreshed_at" field.
+func (_u *ConnectionUpdateOne) ClearIdpMetadataRefreshedAt() *ConnectionUpdateOne {
+	_u.mutation.ClearIdpMetadataRefreshedAt()
+	return _u
+}
+
+// SetSpKeys sets the "sp_keys" field.
+func (_u *ConnectionUpdateOne) SetSpKeys(v []sso.SPKey) *ConnectionUpdateOne {
+	_u.mutation.SetSpKeys(v)
+	return _u
+}
+
+// AppendSpKeys appends value to the "sp_keys" field.
+func (_u *ConnectionUpdateOne) AppendSpKeys(v []sso.SPKey) *ConnectionUpdateOne {
+	_u.mutation.AppendSpKeys(v)
+	return _u
+}
+
+// ClearSpKeys clears the value of the "sp_keys" field.
+func (_u *ConnectionUpdateOne) ClearSpKeys() *ConnectionUpdateOne {
+	_u.mutation.ClearSpKeys()
+	return _u
+}
+
+// SetAllowIdpInitiated sets the "allow_idp_initiated" field.
+func (_u *ConnectionUpdateOne) SetAllowIdpInitiated(v bool) *ConnectionUpdateOne {
+	_u.mutation.SetAllowIdpInitiated(v)
+	return _u
+}
+
+// SetNillableAllowIdpInitiated sets the "allow_idp_initiated" field if the given value is not nil.
+func (_u *ConnectionUpdateOne) SetNillableAllowIdpInitiated(v *bool) *ConnectionUpdateOne {
+	if v != nil {
+		_u.SetAllowIdpInitiated(*v)
+	}
+	return _u
+}
+
+// SetOidcIssuer sets the "oidc_issuer" field.
+func (_u *ConnectionUpdateOne) SetOidcIssuer(v string) *ConnectionUpdateOne {
+	_u.mutation.SetOidcIssuer(v)
+	return _u
+}
+
+// SetNillableOidcIssuer sets the "oidc_issuer" field if the given value is not nil.
+func (_u *ConnectionUpdateOne) SetNillableOidcIssuer(v *string) *ConnectionUpdateOne {
+	if v != nil {
+		_u.SetOidcIssuer(*v)
+	}
+	return _u
+}
+
+// ClearOidcIssuer clears the value of the "oidc_issuer" field.
+func (_u *ConnectionUpdateOne) ClearOidcIssuer() *ConnectionUpdateOne {
+	_u.mutation.ClearOidcIssuer()
+	return _u
+}
+
+// SetOidcClientID sets the "oidc_client_id" field.
+func (_u *ConnectionUpdateOne) SetOidcClientID(v string) *ConnectionUpdateOne {
+	_u.mutation.SetOidcClientID(v)
+	return _u
+}
+
+// SetNillableOidcClientID sets the "oidc_client_id" field if the given value is not nil.
+func (_u *ConnectionUpdateOne) SetNillableOidcClientID(v *string) *ConnectionUpdateOne {
+	if v != nil {
+		_u.SetOidcClientID(*v)
+	}
+	return _u
+}
+
+// ClearOidcClientID clears the value of the "oidc_client_id" field.
+func (_u *ConnectionUpdateOne) ClearOidcClientID() *ConnectionUpdateOne {
+	_u.mutation.ClearOidcClientID()
+	return _u
+}
+
+// SetOidcClientSecretSealed sets the "oidc_client_secret_sealed" field.
+func (_u *ConnectionUpdateOne) SetOidcClientSecretSealed(v []byte) *ConnectionUpdateOne {
+	_u.mutation.SetOidcClientSecretSealed(v)
+	return _u
+}
+
+// ClearOidcClientSecretSealed clears the value of the "oidc_client_secret_sealed" field.
+func (_u *ConnectionUpdateOne) ClearOidcClientSecretSealed() *ConnectionUpdateOne {
+	_u.mutation.ClearOidcClientSecretSealed()
+	return _u
+}
+
+// SetOidcScopes sets the "oidc_scopes" field.
+func (_u *ConnectionUpdateOne) SetOidcScopes(v []string) *ConnectionUpdateOne {
+	_u.mutation.SetOidcScopes(v)
+	return _u
+}
+
+// AppendOidcScopes appends value to the "oidc_scopes" field.
+func (_u *ConnectionUpdateOne) AppendOidcScopes(v []string) *ConnectionUpdateOne {
+	_u.mutation.AppendOidcScopes(v)
+	return _u
+}
+
+// ClearOidcScopes clears the value of the "oidc_scopes" field.
+func (_u *ConnectionUpdateOne) ClearOidcScopes() *ConnectionUpdateOne {
+	_u.mutation.ClearOidcScopes()
+	return _u
+}
+
+// SetAttributeMapping sets the "attribute_mapping" field.
+func (_u *ConnectionUpdateOne) SetAttributeMapping(v sso.AttributeMapping) *ConnectionUpdateOne {
+	_u.mutation.SetAttributeMapping(v)
+	return _u
+}
+
+// SetNillableAttributeMapping sets the "attribute_mapping" field if the given value is not nil.
+func (_u *ConnectionUpdateOne) SetNillableAttributeMapping(v *sso.AttributeMapping) *ConnectionUpdateOne {
+	if v != nil {
+		_u.SetAttributeMapping(*v)
+	}
+	return _u
+}
+
+// ClearAttributeMapping clears the value of the "attribute_mapping" field.
+func (_u *ConnectionUpdateOne) ClearAttributeMapping() *ConnectionUpdateOne {
+	_u.mutation.ClearAttributeMapping()
+	return _u
+}
+
+// SetDefaultRoleID sets the "default_role_id" field.
+func (_u *ConnectionUpdateOne) SetDefaultRoleID(v pulid.ID) *ConnectionUpdateOne {
+	_u.mutation.SetDefaultRoleID(v)
+	return _u
+}
+
+// SetNillableDefaultRoleID sets the "default_role_id" field if the given value is not nil.
+func (_u *ConnectionUpdateOne) SetNillableDefaultRoleID(v *pulid.ID) *ConnectionUpdateOne {
+	if v != nil {
+		_u.SetDefaultRoleID(*v)
+	}
+	return _u
+}
+
+// ClearDefaultRoleID clears the value of the "default_role_id" field.
+func (_u *ConnectionUpdateOne) ClearDefaultRoleID() *ConnectionUpdateOne {
+	_u.mutation.ClearDefaultRoleID()
+	return _u
+}
+
+// SetGroupRoleMappings sets the "group_role_mappings" field.
+func (_u *ConnectionUpdateOne) SetGroupRoleMappings(v []sso.GroupRole) *ConnectionUpdateOne {
+	_u.mutation.SetGroupRoleMappings(v)
+	return _u
+}
+
+// AppendGroupRoleMappings appends value to the "group_role_mappings" field.
+func (_u *ConnectionUpdateOne) AppendGroupRoleMappings(v []sso.GroupRole) *ConnectionUpdateOne {
+	_u.mutation.AppendGroupRoleMappings(v)
+	return _u
+}
+
+// ClearGroupRoleMappings clears the value of the "group_role_mappings" field.
+func (_u *ConnectionUpdateOne) ClearGroupRoleMappings() *ConnectionUpdateOne {
+	_u.mutation.ClearGroupRoleMappings()
+	return _u
+}
+
+// SetTrustUpstreamAmr sets the "trust_upstream_amr" field.
+func (_u *ConnectionUpdateOne) SetTrustUpstreamAmr(v bool) *ConnectionUpdateOne {
+	_u.mutation.SetTrustUpstreamAmr(v)
+	return _u
+}
+
+// SetNillableTrustUpstreamAmr sets the "trust_upstream_amr" field if the given value is not nil.
+func (_u *ConnectionUpdateOne) SetNillableTrustUpstreamAmr(v *bool) *ConnectionUpdateOne {
+	if v != nil {
+		_u.SetTrustUpstreamAmr(*v)
+	}
+	return _u
+}
+
+// AddAssertionUseIDs adds the "assertion_uses" edge to the SAMLAssertionUse entity by IDs.
+func (_u *ConnectionUpdateOne) AddAssertionUseIDs(ids ...pulid.ID) *ConnectionUpdateOne {
+	_u.mutation.AddAssertionUseIDs(ids...)
+	return _u
+}
+
+// AddAssertionUses adds the "assertion_uses" edges to the SAMLAssertionUse entity.
+func (_u *ConnectionUpdateOne) AddAssertionUses(v ...*SAMLAssertionUse) *ConnectionUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddAssertionUseIDs(ids...)
+}
+
+// AddLoginAttemptIDs adds the "login_attempts" edge to the ConnectionLoginAttempt entity by IDs.
+func (_u *ConnectionUpdateOne) AddLoginAttemptIDs(ids ...pulid.ID) *ConnectionUpdateOne {
+	_u.mutation.AddLoginAttemptIDs(ids...)
+	return _u
+}
+
+// AddLoginAttempts adds the "login_attempts" edges to the ConnectionLoginAttempt entity.
+func (_u *ConnectionUpdateOne) AddLoginAttempts(v ...*ConnectionLoginAttempt) *ConnectionUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddLoginAttemptIDs(ids...)
+}
+
+// AddFederatedIdentityIDs adds the "federated_identities" edge to the FederatedIdentity entity by IDs.
+func (_u *ConnectionUpdateOne) AddFederatedIdentityIDs(ids ...pulid.ID) *ConnectionUpdateOne {
+	_u.mutation.AddFederatedIdentityIDs(ids...)
+	return _u
+}
+
+// AddFederatedIdentities adds the "federated_identities" edges to the FederatedIdentity entity.
+func (_u *ConnectionUpdateOne) AddFederatedIdentities(v ...*FederatedIdentity) *ConnectionUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddFederatedIdentityIDs(ids...)
+}
+
 // Mutation returns the ConnectionMutation object of the builder.
 func (_u *ConnectionUpdateOne) Mutation() *ConnectionMutation {
 	return _u.mutation
+}
+
+// ClearAssertionUses clears all "assertion_uses" edges to the SAMLAssertionUse entity.
+func (_u *ConnectionUpdateOne) ClearAssertionUses() *ConnectionUpdateOne {
+	_u.mutation.ClearAssertionUses()
+	return _u
+}
+
+// RemoveAssertionUseIDs removes the "assertion_uses" edge to SAMLAssertionUse entities by IDs.
+func (_u *ConnectionUpdateOne) RemoveAssertionUseIDs(ids ...pulid.ID) *ConnectionUpdateOne {
+	_u.mutation.RemoveAssertionUseIDs(ids...)
+	return _u
+}
+
+// RemoveAssertionUses removes "assertion_uses" edges to SAMLAssertionUse entities.
+func (_u *ConnectionUpdateOne) RemoveAssertionUses(v ...*SAMLAssertionUse) *ConnectionUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveAssertionUseIDs(ids...)
+}
+
+// ClearLoginAttempts clears all "login_attempts" edges to the ConnectionLoginAttempt entity.
+func (_u *ConnectionUpdateOne) ClearLoginAttempts() *ConnectionUpdateOne {
+	_u.mutation.ClearLoginAttempts()
+	return _u
+}
+
+// RemoveLoginAttemptIDs removes the "login_attempts" edge to ConnectionLoginAttempt entities by IDs.
+func (_u *ConnectionUpdateOne) RemoveLoginAttemptIDs(ids ...pulid.ID) *ConnectionUpdateOne {
+	_u.mutation.RemoveLoginAttemptIDs(ids...)
+	return _u
+}
+
+// RemoveLoginAttempts removes "login_attempts" edges to ConnectionLoginAttempt entities.
+func (_u *ConnectionUpdateOne) RemoveLoginAttempts(v ...*ConnectionLoginAttempt) *ConnectionUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveLoginAttemptIDs(ids...)
+}
+
+// ClearFederatedIdentities clears all "federated_identities" edges to the FederatedIdentity entity.
+func (_u *ConnectionUpdateOne) ClearFederatedIdentities() *ConnectionUpdateOne {
+	_u.mutation.ClearFederatedIdentities()
+	return _u
+}
+
+// RemoveFederatedIdentityIDs removes the "federated_identities" edge to FederatedIdentity entities by IDs.
+func (_u *ConnectionUpdateOne) RemoveFederatedIdentityIDs(ids ...pulid.ID) *ConnectionUpdateOne {
+	_u.mutation.RemoveFederatedIdentityIDs(ids...)
+	return _u
+}
+
+// RemoveFederatedIdentities removes "federated_identities" edges to FederatedIdentity entities.
+func (_u *ConnectionUpdateOne) RemoveFederatedIdentities(v ...*FederatedIdentity) *ConnectionUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveFederatedIdentityIDs(ids...)
 }
 
 // Where appends a list predicates to the ConnectionUpdate builder.
@@ -274,6 +1391,41 @@ func (_u *ConnectionUpdateOne) check() error {
 			return &ValidationError{Name: "state", err: fmt.Errorf(`ent: validator failed for field "Connection.state": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Preset(); ok {
+		if err := connection.PresetValidator(v); err != nil {
+			return &ValidationError{Name: "preset", err: fmt.Errorf(`ent: validator failed for field "Connection.preset": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.IdpEntityID(); ok {
+		if err := connection.IdpEntityIDValidator(v); err != nil {
+			return &ValidationError{Name: "idp_entity_id", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_entity_id": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.IdpSSOURL(); ok {
+		if err := connection.IdpSSOURLValidator(v); err != nil {
+			return &ValidationError{Name: "idp_sso_url", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_sso_url": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.IdpSSOBinding(); ok {
+		if err := connection.IdpSSOBindingValidator(v); err != nil {
+			return &ValidationError{Name: "idp_sso_binding", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_sso_binding": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.IdpMetadataURL(); ok {
+		if err := connection.IdpMetadataURLValidator(v); err != nil {
+			return &ValidationError{Name: "idp_metadata_url", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_metadata_url": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.OidcIssuer(); ok {
+		if err := connection.OidcIssuerValidator(v); err != nil {
+			return &ValidationError{Name: "oidc_issuer", err: fmt.Errorf(`ent: validator failed for field "Connection.oidc_issuer": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.OidcClientID(); ok {
+		if err := connection.OidcClientIDValidator(v); err != nil {
+			return &ValidationError{Name: "oidc_client_id", err: fmt.Errorf(`ent: validator failed for field "Connection.oidc_client_id": %w`, err)}
+		}
+	}
 	if _u.mutation.OrganizationCleared() && len(_u.mutation.OrganizationIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Connection.organization"`)
 	}
@@ -317,6 +1469,254 @@ func (_u *ConnectionUpdateOne) sqlSave(ctx context.Context) (_node *Connection, 
 	}
 	if value, ok := _u.mutation.State(); ok {
 		_spec.SetField(connection.FieldState, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.Preset(); ok {
+		_spec.SetField(connection.FieldPreset, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.IdpEntityID(); ok {
+		_spec.SetField(connection.FieldIdpEntityID, field.TypeString, value)
+	}
+	if _u.mutation.IdpEntityIDCleared() {
+		_spec.ClearField(connection.FieldIdpEntityID, field.TypeString)
+	}
+	if value, ok := _u.mutation.IdpSSOURL(); ok {
+		_spec.SetField(connection.FieldIdpSSOURL, field.TypeString, value)
+	}
+	if _u.mutation.IdpSSOURLCleared() {
+		_spec.ClearField(connection.FieldIdpSSOURL, field.TypeString)
+	}
+	if value, ok := _u.mutation.IdpSSOBinding(); ok {
+		_spec.SetField(connection.FieldIdpSSOBinding, field.TypeString, value)
+	}
+	if _u.mutation.IdpSSOBindingCleared() {
+		_spec.ClearField(connection.FieldIdpSSOBinding, field.TypeString)
+	}
+	if value, ok := _u.mutation.IdpCertificates(); ok {
+		_spec.SetField(connection.FieldIdpCertificates, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedIdpCertificates(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, connection.FieldIdpCertificates, value)
+		})
+	}
+	if _u.mutation.IdpCertificatesCleared() {
+		_spec.ClearField(connection.FieldIdpCertificates, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.IdpMetadataURL(); ok {
+		_spec.SetField(connection.FieldIdpMetadataURL, field.TypeString, value)
+	}
+	if _u.mutation.IdpMetadataURLCleared() {
+		_spec.ClearField(connection.FieldIdpMetadataURL, field.TypeString)
+	}
+	if value, ok := _u.mutation.IdpMetadataRefreshedAt(); ok {
+		_spec.SetField(connection.FieldIdpMetadataRefreshedAt, field.TypeTime, value)
+	}
+	if _u.mutation.IdpMetadataRefreshedAtCleared() {
+		_spec.ClearField(connection.FieldIdpMetadataRefreshedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SpKeys(); ok {
+		_spec.SetField(connection.FieldSpKeys, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedSpKeys(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, connection.FieldSpKeys, value)
+		})
+	}
+	if _u.mutation.SpKeysCleared() {
+		_spec.ClearField(connection.FieldSpKeys, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.AllowIdpInitiated(); ok {
+		_spec.SetField(connection.FieldAllowIdpInitiated, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.OidcIssuer(); ok {
+		_spec.SetField(connection.FieldOidcIssuer, field.TypeString, value)
+	}
+	if _u.mutation.OidcIssuerCleared() {
+		_spec.ClearField(connection.FieldOidcIssuer, field.TypeString)
+	}
+	if value, ok := _u.mutation.OidcClientID(); ok {
+		_spec.SetField(connection.FieldOidcClientID, field.TypeString, value)
+	}
+	if _u.mutation.OidcClientIDCleared() {
+		_spec.ClearField(connection.FieldOidcClientID, field.TypeString)
+	}
+	if value, ok := _u.mutation.OidcClientSecretSealed(); ok {
+		_spec.SetField(connection.FieldOidcClientSecretSealed, field.TypeBytes, value)
+	}
+	if _u.mutation.OidcClientSecretSealedCleared() {
+		_spec.ClearField(connection.FieldOidcClientSecretSealed, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.OidcScopes(); ok {
+		_spec.SetField(connection.FieldOidcScopes, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedOidcScopes(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, connection.FieldOidcScopes, value)
+		})
+	}
+	if _u.mutation.OidcScopesCleared() {
+		_spec.ClearField(connection.FieldOidcScopes, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.AttributeMapping(); ok {
+		_spec.SetField(connection.FieldAttributeMapping, field.TypeJSON, value)
+	}
+	if _u.mutation.AttributeMappingCleared() {
+		_spec.ClearField(connection.FieldAttributeMapping, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.DefaultRoleID(); ok {
+		_spec.SetField(connection.FieldDefaultRoleID, field.TypeString, value)
+	}
+	if _u.mutation.DefaultRoleIDCleared() {
+		_spec.ClearField(connection.FieldDefaultRoleID, field.TypeString)
+	}
+	if value, ok := _u.mutation.GroupRoleMappings(); ok {
+		_spec.SetField(connection.FieldGroupRoleMappings, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedGroupRoleMappings(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, connection.FieldGroupRoleMappings, value)
+		})
+	}
+	if _u.mutation.GroupRoleMappingsCleared() {
+		_spec.ClearField(connection.FieldGroupRoleMappings, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.TrustUpstreamAmr(); ok {
+		_spec.SetField(connection.FieldTrustUpstreamAmr, field.TypeBool, value)
+	}
+	if _u.mutation.AssertionUsesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.AssertionUsesTable,
+			Columns: []string{connection.AssertionUsesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(samlassertionuse.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedAssertionUsesIDs(); len(nodes) > 0 && !_u.mutation.AssertionUsesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.AssertionUsesTable,
+			Columns: []string{connection.AssertionUsesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(samlassertionuse.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.AssertionUsesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.AssertionUsesTable,
+			Columns: []string{connection.AssertionUsesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(samlassertionuse.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.LoginAttemptsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.LoginAttemptsTable,
+			Columns: []string{connection.LoginAttemptsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(connectionloginattempt.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedLoginAttemptsIDs(); len(nodes) > 0 && !_u.mutation.LoginAttemptsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.LoginAttemptsTable,
+			Columns: []string{connection.LoginAttemptsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(connectionloginattempt.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.LoginAttemptsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.LoginAttemptsTable,
+			Columns: []string{connection.LoginAttemptsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(connectionloginattempt.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.FederatedIdentitiesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.FederatedIdentitiesTable,
+			Columns: []string{connection.FederatedIdentitiesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(federatedidentity.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedFederatedIdentitiesIDs(); len(nodes) > 0 && !_u.mutation.FederatedIdentitiesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.FederatedIdentitiesTable,
+			Columns: []string{connection.FederatedIdentitiesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(federatedidentity.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.FederatedIdentitiesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.FederatedIdentitiesTable,
+			Columns: []string{connection.FederatedIdentitiesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(federatedidentity.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_node = &Connection{config: _u.config}
 	_spec.Assign = _node.assignValues

@@ -17,10 +17,12 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/authrequest"
 	"github.com/gatehouse-id/gatehouse/ent/connection"
+	"github.com/gatehouse-id/gatehouse/ent/connectionloginattempt"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/domainevent"
 	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
+	"github.com/gatehouse-id/gatehouse/ent/federatedidentity"
 	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
@@ -32,6 +34,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
 	"github.com/gatehouse-id/gatehouse/ent/role"
+	"github.com/gatehouse-id/gatehouse/ent/samlassertionuse"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/signingkey"
 	"github.com/gatehouse-id/gatehouse/ent/totpcredential"
@@ -97,31 +100,34 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			apikey.Table:             apikey.ValidColumn,
-			application.Table:        application.ValidColumn,
-			auditevent.Table:         auditevent.ValidColumn,
-			authrequest.Table:        authrequest.ValidColumn,
-			connection.Table:         connection.ValidColumn,
-			consent.Table:            consent.ValidColumn,
-			domain.Table:             domain.ValidColumn,
-			domainevent.Table:        domainevent.ValidColumn,
-			emailchallenge.Table:     emailchallenge.ValidColumn,
-			funnelcount.Table:        funnelcount.ValidColumn,
-			grant.Table:              grant.ValidColumn,
-			logintransaction.Table:   logintransaction.ValidColumn,
-			membership.Table:         membership.ValidColumn,
-			organization.Table:       organization.ValidColumn,
-			organizationpolicy.Table: organizationpolicy.ValidColumn,
-			passkey.Table:            passkey.ValidColumn,
-			recoverycode.Table:       recoverycode.ValidColumn,
-			refreshtoken.Table:       refreshtoken.ValidColumn,
-			revokedtoken.Table:       revokedtoken.ValidColumn,
-			role.Table:               role.ValidColumn,
-			session.Table:            session.ValidColumn,
-			signingkey.Table:         signingkey.ValidColumn,
-			totpcredential.Table:     totpcredential.ValidColumn,
-			user.Table:               user.ValidColumn,
-			webauthnceremony.Table:   webauthnceremony.ValidColumn,
+			apikey.Table:                 apikey.ValidColumn,
+			application.Table:            application.ValidColumn,
+			auditevent.Table:             auditevent.ValidColumn,
+			authrequest.Table:            authrequest.ValidColumn,
+			connection.Table:             connection.ValidColumn,
+			connectionloginattempt.Table: connectionloginattempt.ValidColumn,
+			consent.Table:                consent.ValidColumn,
+			domain.Table:                 domain.ValidColumn,
+			domainevent.Table:            domainevent.ValidColumn,
+			emailchallenge.Table:         emailchallenge.ValidColumn,
+			federatedidentity.Table:      federatedidentity.ValidColumn,
+			funnelcount.Table:            funnelcount.ValidColumn,
+			grant.Table:                  grant.ValidColumn,
+			logintransaction.Table:       logintransaction.ValidColumn,
+			membership.Table:             membership.ValidColumn,
+			organization.Table:           organization.ValidColumn,
+			organizationpolicy.Table:     organizationpolicy.ValidColumn,
+			passkey.Table:                passkey.ValidColumn,
+			recoverycode.Table:           recoverycode.ValidColumn,
+			refreshtoken.Table:           refreshtoken.ValidColumn,
+			revokedtoken.Table:           revokedtoken.ValidColumn,
+			role.Table:                   role.ValidColumn,
+			samlassertionuse.Table:       samlassertionuse.ValidColumn,
+			session.Table:                session.ValidColumn,
+			signingkey.Table:             signingkey.ValidColumn,
+			totpcredential.Table:         totpcredential.ValidColumn,
+			user.Table:                   user.ValidColumn,
+			webauthnceremony.Table:       webauthnceremony.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -8,10 +8,12 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/authrequest"
 	"github.com/gatehouse-id/gatehouse/ent/connection"
+	"github.com/gatehouse-id/gatehouse/ent/connectionloginattempt"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/domainevent"
 	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
+	"github.com/gatehouse-id/gatehouse/ent/federatedidentity"
 	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
@@ -24,6 +26,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
 	"github.com/gatehouse-id/gatehouse/ent/role"
+	"github.com/gatehouse-id/gatehouse/ent/samlassertionuse"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/signingkey"
 	"github.com/gatehouse-id/gatehouse/ent/totpcredential"
@@ -38,7 +41,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 25)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 28)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -173,15 +176,53 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Connection",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			connection.FieldCreatedAt:      {Type: field.TypeTime, Column: connection.FieldCreatedAt},
-			connection.FieldUpdatedAt:      {Type: field.TypeTime, Column: connection.FieldUpdatedAt},
-			connection.FieldOrganizationID: {Type: field.TypeString, Column: connection.FieldOrganizationID},
-			connection.FieldProtocol:       {Type: field.TypeEnum, Column: connection.FieldProtocol},
-			connection.FieldName:           {Type: field.TypeString, Column: connection.FieldName},
-			connection.FieldState:          {Type: field.TypeEnum, Column: connection.FieldState},
+			connection.FieldCreatedAt:              {Type: field.TypeTime, Column: connection.FieldCreatedAt},
+			connection.FieldUpdatedAt:              {Type: field.TypeTime, Column: connection.FieldUpdatedAt},
+			connection.FieldOrganizationID:         {Type: field.TypeString, Column: connection.FieldOrganizationID},
+			connection.FieldProtocol:               {Type: field.TypeEnum, Column: connection.FieldProtocol},
+			connection.FieldName:                   {Type: field.TypeString, Column: connection.FieldName},
+			connection.FieldState:                  {Type: field.TypeEnum, Column: connection.FieldState},
+			connection.FieldPreset:                 {Type: field.TypeEnum, Column: connection.FieldPreset},
+			connection.FieldIdpEntityID:            {Type: field.TypeString, Column: connection.FieldIdpEntityID},
+			connection.FieldIdpSSOURL:              {Type: field.TypeString, Column: connection.FieldIdpSSOURL},
+			connection.FieldIdpSSOBinding:          {Type: field.TypeString, Column: connection.FieldIdpSSOBinding},
+			connection.FieldIdpCertificates:        {Type: field.TypeJSON, Column: connection.FieldIdpCertificates},
+			connection.FieldIdpMetadataURL:         {Type: field.TypeString, Column: connection.FieldIdpMetadataURL},
+			connection.FieldIdpMetadataRefreshedAt: {Type: field.TypeTime, Column: connection.FieldIdpMetadataRefreshedAt},
+			connection.FieldSpKeys:                 {Type: field.TypeJSON, Column: connection.FieldSpKeys},
+			connection.FieldAllowIdpInitiated:      {Type: field.TypeBool, Column: connection.FieldAllowIdpInitiated},
+			connection.FieldOidcIssuer:             {Type: field.TypeString, Column: connection.FieldOidcIssuer},
+			connection.FieldOidcClientID:           {Type: field.TypeString, Column: connection.FieldOidcClientID},
+			connection.FieldOidcClientSecretSealed: {Type: field.TypeBytes, Column: connection.FieldOidcClientSecretSealed},
+			connection.FieldOidcScopes:             {Type: field.TypeJSON, Column: connection.FieldOidcScopes},
+			connection.FieldAttributeMapping:       {Type: field.TypeJSON, Column: connection.FieldAttributeMapping},
+			connection.FieldDefaultRoleID:          {Type: field.TypeString, Column: connection.FieldDefaultRoleID},
+			connection.FieldGroupRoleMappings:      {Type: field.TypeJSON, Column: connection.FieldGroupRoleMappings},
+			connection.FieldTrustUpstreamAmr:       {Type: field.TypeBool, Column: connection.FieldTrustUpstreamAmr},
 		},
 	}
 	graph.Nodes[5] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   connectionloginattempt.Table,
+			Columns: connectionloginattempt.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: connectionloginattempt.FieldID,
+			},
+		},
+		Type: "ConnectionLoginAttempt",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			connectionloginattempt.FieldConnectionID: {Type: field.TypeString, Column: connectionloginattempt.FieldConnectionID},
+			connectionloginattempt.FieldCreatedAt:    {Type: field.TypeTime, Column: connectionloginattempt.FieldCreatedAt},
+			connectionloginattempt.FieldSucceeded:    {Type: field.TypeBool, Column: connectionloginattempt.FieldSucceeded},
+			connectionloginattempt.FieldErrorCode:    {Type: field.TypeString, Column: connectionloginattempt.FieldErrorCode},
+			connectionloginattempt.FieldErrorReason:  {Type: field.TypeString, Column: connectionloginattempt.FieldErrorReason},
+			connectionloginattempt.FieldSubject:      {Type: field.TypeString, Column: connectionloginattempt.FieldSubject},
+			connectionloginattempt.FieldEmail:        {Type: field.TypeString, Column: connectionloginattempt.FieldEmail},
+			connectionloginattempt.FieldAttributes:   {Type: field.TypeJSON, Column: connectionloginattempt.FieldAttributes},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   consent.Table,
 			Columns: consent.Columns,
@@ -199,7 +240,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			consent.FieldUpdatedAt: {Type: field.TypeTime, Column: consent.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   domain.Table,
 			Columns: domain.Columns,
@@ -221,7 +262,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			domain.FieldMissingSince:      {Type: field.TypeTime, Column: domain.FieldMissingSince},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   domainevent.Table,
 			Columns: domainevent.Columns,
@@ -240,7 +281,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			domainevent.FieldDeliveredAt:    {Type: field.TypeTime, Column: domainevent.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   emailchallenge.Table,
 			Columns: emailchallenge.Columns,
@@ -265,7 +306,25 @@ var schemaGraph = func() *sqlgraph.Schema {
 			emailchallenge.FieldUsedAt:        {Type: field.TypeTime, Column: emailchallenge.FieldUsedAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   federatedidentity.Table,
+			Columns: federatedidentity.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: federatedidentity.FieldID,
+			},
+		},
+		Type: "FederatedIdentity",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			federatedidentity.FieldConnectionID: {Type: field.TypeString, Column: federatedidentity.FieldConnectionID},
+			federatedidentity.FieldSubject:      {Type: field.TypeString, Column: federatedidentity.FieldSubject},
+			federatedidentity.FieldUserID:       {Type: field.TypeString, Column: federatedidentity.FieldUserID},
+			federatedidentity.FieldCreatedAt:    {Type: field.TypeTime, Column: federatedidentity.FieldCreatedAt},
+			federatedidentity.FieldLastSignInAt: {Type: field.TypeTime, Column: federatedidentity.FieldLastSignInAt},
+		},
+	}
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   funnelcount.Table,
 			Columns: funnelcount.Columns,
@@ -283,7 +342,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			funnelcount.FieldCount:          {Type: field.TypeInt64, Column: funnelcount.FieldCount},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   grant.Table,
 			Columns: grant.Columns,
@@ -311,7 +370,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			grant.FieldRevokeReason:        {Type: field.TypeString, Column: grant.FieldRevokeReason},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   logintransaction.Table,
 			Columns: logintransaction.Columns,
@@ -331,7 +390,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			logintransaction.FieldExpiresAt:      {Type: field.TypeTime, Column: logintransaction.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
@@ -349,7 +408,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldStatus:         {Type: field.TypeEnum, Column: membership.FieldStatus},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organization.Table,
 			Columns: organization.Columns,
@@ -369,7 +428,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organization.FieldMetadata:     {Type: field.TypeJSON, Column: organization.FieldMetadata},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organizationpolicy.Table,
 			Columns: organizationpolicy.Columns,
@@ -391,7 +450,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organizationpolicy.FieldEnforceSSO:                     {Type: field.TypeBool, Column: organizationpolicy.FieldEnforceSSO},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   passkey.Table,
 			Columns: passkey.Columns,
@@ -419,7 +478,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			passkey.FieldLastUsedAt:      {Type: field.TypeTime, Column: passkey.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   recoverycode.Table,
 			Columns: recoverycode.Columns,
@@ -436,7 +495,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			recoverycode.FieldCreatedAt: {Type: field.TypeTime, Column: recoverycode.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -454,7 +513,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldParentID:      {Type: field.TypeString, Column: refreshtoken.FieldParentID},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   revokedtoken.Table,
 			Columns: revokedtoken.Columns,
@@ -469,7 +528,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			revokedtoken.FieldExpiresAt: {Type: field.TypeTime, Column: revokedtoken.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   role.Table,
 			Columns: role.Columns,
@@ -490,7 +549,23 @@ var schemaGraph = func() *sqlgraph.Schema {
 			role.FieldBuiltin:        {Type: field.TypeBool, Column: role.FieldBuiltin},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   samlassertionuse.Table,
+			Columns: samlassertionuse.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: samlassertionuse.FieldID,
+			},
+		},
+		Type: "SAMLAssertionUse",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			samlassertionuse.FieldConnectionID: {Type: field.TypeString, Column: samlassertionuse.FieldConnectionID},
+			samlassertionuse.FieldAssertionID:  {Type: field.TypeString, Column: samlassertionuse.FieldAssertionID},
+			samlassertionuse.FieldExpiresAt:    {Type: field.TypeTime, Column: samlassertionuse.FieldExpiresAt},
+		},
+	}
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -516,7 +591,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:          {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signingkey.Table,
 			Columns: signingkey.Columns,
@@ -536,7 +611,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signingkey.FieldExpiresAt:        {Type: field.TypeTime, Column: signingkey.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   totpcredential.Table,
 			Columns: totpcredential.Columns,
@@ -556,7 +631,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			totpcredential.FieldLastUsedAt:   {Type: field.TypeTime, Column: totpcredential.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -582,7 +657,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldPasswordHash:  {Type: field.TypeString, Column: user.FieldPasswordHash},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webauthnceremony.Table,
 			Columns: webauthnceremony.Columns,
@@ -626,6 +701,54 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Organization",
 	)
 	graph.MustAddE(
+		"assertion_uses",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.AssertionUsesTable,
+			Columns: []string{connection.AssertionUsesColumn},
+			Bidi:    false,
+		},
+		"Connection",
+		"SAMLAssertionUse",
+	)
+	graph.MustAddE(
+		"login_attempts",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.LoginAttemptsTable,
+			Columns: []string{connection.LoginAttemptsColumn},
+			Bidi:    false,
+		},
+		"Connection",
+		"ConnectionLoginAttempt",
+	)
+	graph.MustAddE(
+		"federated_identities",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   connection.FederatedIdentitiesTable,
+			Columns: []string{connection.FederatedIdentitiesColumn},
+			Bidi:    false,
+		},
+		"Connection",
+		"FederatedIdentity",
+	)
+	graph.MustAddE(
+		"connection",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   connectionloginattempt.ConnectionTable,
+			Columns: []string{connectionloginattempt.ConnectionColumn},
+			Bidi:    false,
+		},
+		"ConnectionLoginAttempt",
+		"Connection",
+	)
+	graph.MustAddE(
 		"organization",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -636,6 +759,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Domain",
 		"Organization",
+	)
+	graph.MustAddE(
+		"connection",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   federatedidentity.ConnectionTable,
+			Columns: []string{federatedidentity.ConnectionColumn},
+			Bidi:    false,
+		},
+		"FederatedIdentity",
+		"Connection",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   federatedidentity.UserTable,
+			Columns: []string{federatedidentity.UserColumn},
+			Bidi:    false,
+		},
+		"FederatedIdentity",
+		"User",
 	)
 	graph.MustAddE(
 		"refresh_tokens",
@@ -830,6 +977,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Membership",
 	)
 	graph.MustAddE(
+		"connection",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   samlassertionuse.ConnectionTable,
+			Columns: []string{samlassertionuse.ConnectionColumn},
+			Bidi:    false,
+		},
+		"SAMLAssertionUse",
+		"Connection",
+	)
+	graph.MustAddE(
 		"user",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -888,6 +1047,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"User",
 		"RecoveryCode",
+	)
+	graph.MustAddE(
+		"federated_identities",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.FederatedIdentitiesTable,
+			Columns: []string{user.FederatedIdentitiesColumn},
+			Bidi:    false,
+		},
+		"User",
+		"FederatedIdentity",
 	)
 	return graph
 }()
@@ -1497,6 +1668,91 @@ func (f *ConnectionFilter) WhereState(p entql.StringP) {
 	f.Where(p.Field(connection.FieldState))
 }
 
+// WherePreset applies the entql string predicate on the preset field.
+func (f *ConnectionFilter) WherePreset(p entql.StringP) {
+	f.Where(p.Field(connection.FieldPreset))
+}
+
+// WhereIdpEntityID applies the entql string predicate on the idp_entity_id field.
+func (f *ConnectionFilter) WhereIdpEntityID(p entql.StringP) {
+	f.Where(p.Field(connection.FieldIdpEntityID))
+}
+
+// WhereIdpSSOURL applies the entql string predicate on the idp_sso_url field.
+func (f *ConnectionFilter) WhereIdpSSOURL(p entql.StringP) {
+	f.Where(p.Field(connection.FieldIdpSSOURL))
+}
+
+// WhereIdpSSOBinding applies the entql string predicate on the idp_sso_binding field.
+func (f *ConnectionFilter) WhereIdpSSOBinding(p entql.StringP) {
+	f.Where(p.Field(connection.FieldIdpSSOBinding))
+}
+
+// WhereIdpCertificates applies the entql json.RawMessage predicate on the idp_certificates field.
+func (f *ConnectionFilter) WhereIdpCertificates(p entql.BytesP) {
+	f.Where(p.Field(connection.FieldIdpCertificates))
+}
+
+// WhereIdpMetadataURL applies the entql string predicate on the idp_metadata_url field.
+func (f *ConnectionFilter) WhereIdpMetadataURL(p entql.StringP) {
+	f.Where(p.Field(connection.FieldIdpMetadataURL))
+}
+
+// WhereIdpMetadataRefreshedAt applies the entql time.Time predicate on the idp_metadata_refreshed_at field.
+func (f *ConnectionFilter) WhereIdpMetadataRefreshedAt(p entql.TimeP) {
+	f.Where(p.Field(connection.FieldIdpMetadataRefreshedAt))
+}
+
+// WhereSpKeys applies the entql json.RawMessage predicate on the sp_keys field.
+func (f *ConnectionFilter) WhereSpKeys(p entql.BytesP) {
+	f.Where(p.Field(connection.FieldSpKeys))
+}
+
+// WhereAllowIdpInitiated applies the entql bool predicate on the allow_idp_initiated field.
+func (f *ConnectionFilter) WhereAllowIdpInitiated(p entql.BoolP) {
+	f.Where(p.Field(connection.FieldAllowIdpInitiated))
+}
+
+// WhereOidcIssuer applies the entql string predicate on the oidc_issuer field.
+func (f *ConnectionFilter) WhereOidcIssuer(p entql.StringP) {
+	f.Where(p.Field(connection.FieldOidcIssuer))
+}
+
+// WhereOidcClientID applies the entql string predicate on the oidc_client_id field.
+func (f *ConnectionFilter) WhereOidcClientID(p entql.StringP) {
+	f.Where(p.Field(connection.FieldOidcClientID))
+}
+
+// WhereOidcClientSecretSealed applies the entql []byte predicate on the oidc_client_secret_sealed field.
+func (f *ConnectionFilter) WhereOidcClientSecretSealed(p entql.BytesP) {
+	f.Where(p.Field(connection.FieldOidcClientSecretSealed))
+}
+
+// WhereOidcScopes applies the entql json.RawMessage predicate on the oidc_scopes field.
+func (f *ConnectionFilter) WhereOidcScopes(p entql.BytesP) {
+	f.Where(p.Field(connection.FieldOidcScopes))
+}
+
+// WhereAttributeMapping applies the entql json.RawMessage predicate on the attribute_mapping field.
+func (f *ConnectionFilter) WhereAttributeMapping(p entql.BytesP) {
+	f.Where(p.Field(connection.FieldAttributeMapping))
+}
+
+// WhereDefaultRoleID applies the entql string predicate on the default_role_id field.
+func (f *ConnectionFilter) WhereDefaultRoleID(p entql.StringP) {
+	f.Where(p.Field(connection.FieldDefaultRoleID))
+}
+
+// WhereGroupRoleMappings applies the entql json.RawMessage predicate on the group_role_mappings field.
+func (f *ConnectionFilter) WhereGroupRoleMappings(p entql.BytesP) {
+	f.Where(p.Field(connection.FieldGroupRoleMappings))
+}
+
+// WhereTrustUpstreamAmr applies the entql bool predicate on the trust_upstream_amr field.
+func (f *ConnectionFilter) WhereTrustUpstreamAmr(p entql.BoolP) {
+	f.Where(p.Field(connection.FieldTrustUpstreamAmr))
+}
+
 // WhereHasOrganization applies a predicate to check if query has an edge organization.
 func (f *ConnectionFilter) WhereHasOrganization() {
 	f.Where(entql.HasEdge("organization"))
@@ -1505,6 +1761,142 @@ func (f *ConnectionFilter) WhereHasOrganization() {
 // WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
 func (f *ConnectionFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
 	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasAssertionUses applies a predicate to check if query has an edge assertion_uses.
+func (f *ConnectionFilter) WhereHasAssertionUses() {
+	f.Where(entql.HasEdge("assertion_uses"))
+}
+
+// WhereHasAssertionUsesWith applies a predicate to check if query has an edge assertion_uses with a given conditions (other predicates).
+func (f *ConnectionFilter) WhereHasAssertionUsesWith(preds ...predicate.SAMLAssertionUse) {
+	f.Where(entql.HasEdgeWith("assertion_uses", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasLoginAttempts applies a predicate to check if query has an edge login_attempts.
+func (f *ConnectionFilter) WhereHasLoginAttempts() {
+	f.Where(entql.HasEdge("login_attempts"))
+}
+
+// WhereHasLoginAttemptsWith applies a predicate to check if query has an edge login_attempts with a given conditions (other predicates).
+func (f *ConnectionFilter) WhereHasLoginAttemptsWith(preds ...predicate.ConnectionLoginAttempt) {
+	f.Where(entql.HasEdgeWith("login_attempts", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasFederatedIdentities applies a predicate to check if query has an edge federated_identities.
+func (f *ConnectionFilter) WhereHasFederatedIdentities() {
+	f.Where(entql.HasEdge("federated_identities"))
+}
+
+// WhereHasFederatedIdentitiesWith applies a predicate to check if query has an edge federated_identities with a given conditions (other predicates).
+func (f *ConnectionFilter) WhereHasFederatedIdentitiesWith(preds ...predicate.FederatedIdentity) {
+	f.Where(entql.HasEdgeWith("federated_identities", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ConnectionLoginAttemptQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ConnectionLoginAttemptQuery builder.
+func (_q *ConnectionLoginAttemptQuery) Filter() *ConnectionLoginAttemptFilter {
+	return &ConnectionLoginAttemptFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ConnectionLoginAttemptMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ConnectionLoginAttemptMutation builder.
+func (m *ConnectionLoginAttemptMutation) Filter() *ConnectionLoginAttemptFilter {
+	return &ConnectionLoginAttemptFilter{config: m.config, predicateAdder: m}
+}
+
+// ConnectionLoginAttemptFilter provides a generic filtering capability at runtime for ConnectionLoginAttemptQuery.
+type ConnectionLoginAttemptFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ConnectionLoginAttemptFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ConnectionLoginAttemptFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(connectionloginattempt.FieldID))
+}
+
+// WhereConnectionID applies the entql string predicate on the connection_id field.
+func (f *ConnectionLoginAttemptFilter) WhereConnectionID(p entql.StringP) {
+	f.Where(p.Field(connectionloginattempt.FieldConnectionID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ConnectionLoginAttemptFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(connectionloginattempt.FieldCreatedAt))
+}
+
+// WhereSucceeded applies the entql bool predicate on the succeeded field.
+func (f *ConnectionLoginAttemptFilter) WhereSucceeded(p entql.BoolP) {
+	f.Where(p.Field(connectionloginattempt.FieldSucceeded))
+}
+
+// WhereErrorCode applies the entql string predicate on the error_code field.
+func (f *ConnectionLoginAttemptFilter) WhereErrorCode(p entql.StringP) {
+	f.Where(p.Field(connectionloginattempt.FieldErrorCode))
+}
+
+// WhereErrorReason applies the entql string predicate on the error_reason field.
+func (f *ConnectionLoginAttemptFilter) WhereErrorReason(p entql.StringP) {
+	f.Where(p.Field(connectionloginattempt.FieldErrorReason))
+}
+
+// WhereSubject applies the entql string predicate on the subject field.
+func (f *ConnectionLoginAttemptFilter) WhereSubject(p entql.StringP) {
+	f.Where(p.Field(connectionloginattempt.FieldSubject))
+}
+
+// WhereEmail applies the entql string predicate on the email field.
+func (f *ConnectionLoginAttemptFilter) WhereEmail(p entql.StringP) {
+	f.Where(p.Field(connectionloginattempt.FieldEmail))
+}
+
+// WhereAttributes applies the entql json.RawMessage predicate on the attributes field.
+func (f *ConnectionLoginAttemptFilter) WhereAttributes(p entql.BytesP) {
+	f.Where(p.Field(connectionloginattempt.FieldAttributes))
+}
+
+// WhereHasConnection applies a predicate to check if query has an edge connection.
+func (f *ConnectionLoginAttemptFilter) WhereHasConnection() {
+	f.Where(entql.HasEdge("connection"))
+}
+
+// WhereHasConnectionWith applies a predicate to check if query has an edge connection with a given conditions (other predicates).
+func (f *ConnectionLoginAttemptFilter) WhereHasConnectionWith(preds ...predicate.Connection) {
+	f.Where(entql.HasEdgeWith("connection", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}
@@ -1540,7 +1932,7 @@ type ConsentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConsentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1605,7 +1997,7 @@ type DomainFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DomainFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1704,7 +2096,7 @@ type DomainEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DomainEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1774,7 +2166,7 @@ type EmailChallengeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EmailChallengeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1846,6 +2238,99 @@ func (f *EmailChallengeFilter) WhereUsedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *FederatedIdentityQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the FederatedIdentityQuery builder.
+func (_q *FederatedIdentityQuery) Filter() *FederatedIdentityFilter {
+	return &FederatedIdentityFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *FederatedIdentityMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the FederatedIdentityMutation builder.
+func (m *FederatedIdentityMutation) Filter() *FederatedIdentityFilter {
+	return &FederatedIdentityFilter{config: m.config, predicateAdder: m}
+}
+
+// FederatedIdentityFilter provides a generic filtering capability at runtime for FederatedIdentityQuery.
+type FederatedIdentityFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *FederatedIdentityFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *FederatedIdentityFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(federatedidentity.FieldID))
+}
+
+// WhereConnectionID applies the entql string predicate on the connection_id field.
+func (f *FederatedIdentityFilter) WhereConnectionID(p entql.StringP) {
+	f.Where(p.Field(federatedidentity.FieldConnectionID))
+}
+
+// WhereSubject applies the entql string predicate on the subject field.
+func (f *FederatedIdentityFilter) WhereSubject(p entql.StringP) {
+	f.Where(p.Field(federatedidentity.FieldSubject))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *FederatedIdentityFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(federatedidentity.FieldUserID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *FederatedIdentityFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(federatedidentity.FieldCreatedAt))
+}
+
+// WhereLastSignInAt applies the entql time.Time predicate on the last_sign_in_at field.
+func (f *FederatedIdentityFilter) WhereLastSignInAt(p entql.TimeP) {
+	f.Where(p.Field(federatedidentity.FieldLastSignInAt))
+}
+
+// WhereHasConnection applies a predicate to check if query has an edge connection.
+func (f *FederatedIdentityFilter) WhereHasConnection() {
+	f.Where(entql.HasEdge("connection"))
+}
+
+// WhereHasConnectionWith applies a predicate to check if query has an edge connection with a given conditions (other predicates).
+func (f *FederatedIdentityFilter) WhereHasConnectionWith(preds ...predicate.Connection) {
+	f.Where(entql.HasEdgeWith("connection", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *FederatedIdentityFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *FederatedIdentityFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *FunnelCountQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1874,7 +2359,7 @@ type FunnelCountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FunnelCountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1939,7 +2424,7 @@ type GrantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *GrantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2068,7 +2553,7 @@ type LoginTransactionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginTransactionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2143,7 +2628,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2250,7 +2735,7 @@ type OrganizationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2409,7 +2894,7 @@ type OrganizationPolicyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationPolicyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2508,7 +2993,7 @@ type PasskeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PasskeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2637,7 +3122,7 @@ type RecoveryCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RecoveryCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2711,7 +3196,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2790,7 +3275,7 @@ type RevokedTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RevokedTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2840,7 +3325,7 @@ type RoleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RoleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2920,6 +3405,75 @@ func (f *RoleFilter) WhereHasMembershipsWith(preds ...predicate.Membership) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *SAMLAssertionUseQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SAMLAssertionUseQuery builder.
+func (_q *SAMLAssertionUseQuery) Filter() *SAMLAssertionUseFilter {
+	return &SAMLAssertionUseFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SAMLAssertionUseMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SAMLAssertionUseMutation builder.
+func (m *SAMLAssertionUseMutation) Filter() *SAMLAssertionUseFilter {
+	return &SAMLAssertionUseFilter{config: m.config, predicateAdder: m}
+}
+
+// SAMLAssertionUseFilter provides a generic filtering capability at runtime for SAMLAssertionUseQuery.
+type SAMLAssertionUseFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SAMLAssertionUseFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *SAMLAssertionUseFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(samlassertionuse.FieldID))
+}
+
+// WhereConnectionID applies the entql string predicate on the connection_id field.
+func (f *SAMLAssertionUseFilter) WhereConnectionID(p entql.StringP) {
+	f.Where(p.Field(samlassertionuse.FieldConnectionID))
+}
+
+// WhereAssertionID applies the entql string predicate on the assertion_id field.
+func (f *SAMLAssertionUseFilter) WhereAssertionID(p entql.StringP) {
+	f.Where(p.Field(samlassertionuse.FieldAssertionID))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *SAMLAssertionUseFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(samlassertionuse.FieldExpiresAt))
+}
+
+// WhereHasConnection applies a predicate to check if query has an edge connection.
+func (f *SAMLAssertionUseFilter) WhereHasConnection() {
+	f.Where(entql.HasEdge("connection"))
+}
+
+// WhereHasConnectionWith applies a predicate to check if query has an edge connection with a given conditions (other predicates).
+func (f *SAMLAssertionUseFilter) WhereHasConnectionWith(preds ...predicate.Connection) {
+	f.Where(entql.HasEdgeWith("connection", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SessionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2948,7 +3502,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3053,7 +3607,7 @@ type SigningKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SigningKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3128,7 +3682,7 @@ type TOTPCredentialFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TOTPCredentialFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3217,7 +3771,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3349,6 +3903,20 @@ func (f *UserFilter) WhereHasRecoveryCodesWith(preds ...predicate.RecoveryCode) 
 	})))
 }
 
+// WhereHasFederatedIdentities applies a predicate to check if query has an edge federated_identities.
+func (f *UserFilter) WhereHasFederatedIdentities() {
+	f.Where(entql.HasEdge("federated_identities"))
+}
+
+// WhereHasFederatedIdentitiesWith applies a predicate to check if query has an edge federated_identities with a given conditions (other predicates).
+func (f *UserFilter) WhereHasFederatedIdentitiesWith(preds ...predicate.FederatedIdentity) {
+	f.Where(entql.HasEdgeWith("federated_identities", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *WebAuthnCeremonyQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -3378,7 +3946,7 @@ type WebAuthnCeremonyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebAuthnCeremonyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -536,6 +536,71 @@ func (_q *ConnectionQuery) collectField(ctx context.Context, oneNode bool, opCtx
 				selectedFields = append(selectedFields, connection.FieldState)
 				fieldSeen[connection.FieldState] = struct{}{}
 			}
+		case "preset":
+			if _, ok := fieldSeen[connection.FieldPreset]; !ok {
+				selectedFields = append(selectedFields, connection.FieldPreset)
+				fieldSeen[connection.FieldPreset] = struct{}{}
+			}
+		case "idpEntityID":
+			if _, ok := fieldSeen[connection.FieldIdpEntityID]; !ok {
+				selectedFields = append(selectedFields, connection.FieldIdpEntityID)
+				fieldSeen[connection.FieldIdpEntityID] = struct{}{}
+			}
+		case "idpSSOURL":
+			if _, ok := fieldSeen[connection.FieldIdpSSOURL]; !ok {
+				selectedFields = append(selectedFields, connection.FieldIdpSSOURL)
+				fieldSeen[connection.FieldIdpSSOURL] = struct{}{}
+			}
+		case "idpSSOBinding":
+			if _, ok := fieldSeen[connection.FieldIdpSSOBinding]; !ok {
+				selectedFields = append(selectedFields, connection.FieldIdpSSOBinding)
+				fieldSeen[connection.FieldIdpSSOBinding] = struct{}{}
+			}
+		case "idpCertificates":
+			if _, ok := fieldSeen[connection.FieldIdpCertificates]; !ok {
+				selectedFields = append(selectedFields, connection.FieldIdpCertificates)
+				fieldSeen[connection.FieldIdpCertificates] = struct{}{}
+			}
+		case "idpMetadataURL":
+			if _, ok := fieldSeen[connection.FieldIdpMetadataURL]; !ok {
+				selectedFields = append(selectedFields, connection.FieldIdpMetadataURL)
+				fieldSeen[connection.FieldIdpMetadataURL] = struct{}{}
+			}
+		case "idpMetadataRefreshedAt":
+			if _, ok := fieldSeen[connection.FieldIdpMetadataRefreshedAt]; !ok {
+				selectedFields = append(selectedFields, connection.FieldIdpMetadataRefreshedAt)
+				fieldSeen[connection.FieldIdpMetadataRefreshedAt] = struct{}{}
+			}
+		case "allowIdpInitiated":
+			if _, ok := fieldSeen[connection.FieldAllowIdpInitiated]; !ok {
+				selectedFields = append(selectedFields, connection.FieldAllowIdpInitiated)
+				fieldSeen[connection.FieldAllowIdpInitiated] = struct{}{}
+			}
+		case "oidcIssuer":
+			if _, ok := fieldSeen[connection.FieldOidcIssuer]; !ok {
+				selectedFields = append(selectedFields, connection.FieldOidcIssuer)
+				fieldSeen[connection.FieldOidcIssuer] = struct{}{}
+			}
+		case "oidcClientID":
+			if _, ok := fieldSeen[connection.FieldOidcClientID]; !ok {
+				selectedFields = append(selectedFields, connection.FieldOidcClientID)
+				fieldSeen[connection.FieldOidcClientID] = struct{}{}
+			}
+		case "oidcScopes":
+			if _, ok := fieldSeen[connection.FieldOidcScopes]; !ok {
+				selectedFields = append(selectedFields, connection.FieldOidcScopes)
+				fieldSeen[connection.FieldOidcScopes] = struct{}{}
+			}
+		case "defaultRoleID":
+			if _, ok := fieldSeen[connection.FieldDefaultRoleID]; !ok {
+				selectedFields = append(selectedFields, connection.FieldDefaultRoleID)
+				fieldSeen[connection.FieldDefaultRoleID] = struct{}{}
+			}
+		case "trustUpstreamAmr":
+			if _, ok := fieldSeen[connection.FieldTrustUpstreamAmr]; !ok {
+				selectedFields = append(selectedFields, connection.FieldTrustUpstreamAmr)
+				fieldSeen[connection.FieldTrustUpstreamAmr] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -1956,6 +1956,151 @@ type ConnectionWhereInput struct {
 	StateIn    []connection.State `json:"stateIn,omitempty"`
 	StateNotIn []connection.State `json:"stateNotIn,omitempty"`
 
+	// "preset" field predicates.
+	Preset      *connection.Preset  `json:"preset,omitempty"`
+	PresetNEQ   *connection.Preset  `json:"presetNEQ,omitempty"`
+	PresetIn    []connection.Preset `json:"presetIn,omitempty"`
+	PresetNotIn []connection.Preset `json:"presetNotIn,omitempty"`
+
+	// "idp_entity_id" field predicates.
+	IdpEntityID             *string  `json:"idpEntityID,omitempty"`
+	IdpEntityIDNEQ          *string  `json:"idpEntityIDNEQ,omitempty"`
+	IdpEntityIDIn           []string `json:"idpEntityIDIn,omitempty"`
+	IdpEntityIDNotIn        []string `json:"idpEntityIDNotIn,omitempty"`
+	IdpEntityIDGT           *string  `json:"idpEntityIDGT,omitempty"`
+	IdpEntityIDGTE          *string  `json:"idpEntityIDGTE,omitempty"`
+	IdpEntityIDLT           *string  `json:"idpEntityIDLT,omitempty"`
+	IdpEntityIDLTE          *string  `json:"idpEntityIDLTE,omitempty"`
+	IdpEntityIDContains     *string  `json:"idpEntityIDContains,omitempty"`
+	IdpEntityIDHasPrefix    *string  `json:"idpEntityIDHasPrefix,omitempty"`
+	IdpEntityIDHasSuffix    *string  `json:"idpEntityIDHasSuffix,omitempty"`
+	IdpEntityIDIsNil        bool     `json:"idpEntityIDIsNil,omitempty"`
+	IdpEntityIDNotNil       bool     `json:"idpEntityIDNotNil,omitempty"`
+	IdpEntityIDEqualFold    *string  `json:"idpEntityIDEqualFold,omitempty"`
+	IdpEntityIDContainsFold *string  `json:"idpEntityIDContainsFold,omitempty"`
+
+	// "idp_sso_url" field predicates.
+	IdpSSOURL             *string  `json:"idpSSOURL,omitempty"`
+	IdpSSOURLNEQ          *string  `json:"idpSSOURLNEQ,omitempty"`
+	IdpSSOURLIn           []string `json:"idpSSOURLIn,omitempty"`
+	IdpSSOURLNotIn        []string `json:"idpSSOURLNotIn,omitempty"`
+	IdpSSOURLGT           *string  `json:"idpSSOURLGT,omitempty"`
+	IdpSSOURLGTE          *string  `json:"idpSSOURLGTE,omitempty"`
+	IdpSSOURLLT           *string  `json:"idpSSOURLLT,omitempty"`
+	IdpSSOURLLTE          *string  `json:"idpSSOURLLTE,omitempty"`
+	IdpSSOURLContains     *string  `json:"idpSSOURLContains,omitempty"`
+	IdpSSOURLHasPrefix    *string  `json:"idpSSOURLHasPrefix,omitempty"`
+	IdpSSOURLHasSuffix    *string  `json:"idpSSOURLHasSuffix,omitempty"`
+	IdpSSOURLIsNil        bool     `json:"idpSSOURLIsNil,omitempty"`
+	IdpSSOURLNotNil       bool     `json:"idpSSOURLNotNil,omitempty"`
+	IdpSSOURLEqualFold    *string  `json:"idpSSOURLEqualFold,omitempty"`
+	IdpSSOURLContainsFold *string  `json:"idpSSOURLContainsFold,omitempty"`
+
+	// "idp_sso_binding" field predicates.
+	IdpSSOBinding             *string  `json:"idpSSOBinding,omitempty"`
+	IdpSSOBindingNEQ          *string  `json:"idpSSOBindingNEQ,omitempty"`
+	IdpSSOBindingIn           []string `json:"idpSSOBindingIn,omitempty"`
+	IdpSSOBindingNotIn        []string `json:"idpSSOBindingNotIn,omitempty"`
+	IdpSSOBindingGT           *string  `json:"idpSSOBindingGT,omitempty"`
+	IdpSSOBindingGTE          *string  `json:"idpSSOBindingGTE,omitempty"`
+	IdpSSOBindingLT           *string  `json:"idpSSOBindingLT,omitempty"`
+	IdpSSOBindingLTE          *string  `json:"idpSSOBindingLTE,omitempty"`
+	IdpSSOBindingContains     *string  `json:"idpSSOBindingContains,omitempty"`
+	IdpSSOBindingHasPrefix    *string  `json:"idpSSOBindingHasPrefix,omitempty"`
+	IdpSSOBindingHasSuffix    *string  `json:"idpSSOBindingHasSuffix,omitempty"`
+	IdpSSOBindingIsNil        bool     `json:"idpSSOBindingIsNil,omitempty"`
+	IdpSSOBindingNotNil       bool     `json:"idpSSOBindingNotNil,omitempty"`
+	IdpSSOBindingEqualFold    *string  `json:"idpSSOBindingEqualFold,omitempty"`
+	IdpSSOBindingContainsFold *string  `json:"idpSSOBindingContainsFold,omitempty"`
+
+	// "idp_metadata_url" field predicates.
+	IdpMetadataURL             *string  `json:"idpMetadataURL,omitempty"`
+	IdpMetadataURLNEQ          *string  `json:"idpMetadataURLNEQ,omitempty"`
+	IdpMetadataURLIn           []string `json:"idpMetadataURLIn,omitempty"`
+	IdpMetadataURLNotIn        []string `json:"idpMetadataURLNotIn,omitempty"`
+	IdpMetadataURLGT           *string  `json:"idpMetadataURLGT,omitempty"`
+	IdpMetadataURLGTE          *string  `json:"idpMetadataURLGTE,omitempty"`
+	IdpMetadataURLLT           *string  `json:"idpMetadataURLLT,omitempty"`
+	IdpMetadataURLLTE          *string  `json:"idpMetadataURLLTE,omitempty"`
+	IdpMetadataURLContains     *string  `json:"idpMetadataURLContains,omitempty"`
+	IdpMetadataURLHasPrefix    *string  `json:"idpMetadataURLHasPrefix,omitempty"`
+	IdpMetadataURLHasSuffix    *string  `json:"idpMetadataURLHasSuffix,omitempty"`
+	IdpMetadataURLIsNil        bool     `json:"idpMetadataURLIsNil,omitempty"`
+	IdpMetadataURLNotNil       bool     `json:"idpMetadataURLNotNil,omitempty"`
+	IdpMetadataURLEqualFold    *string  `json:"idpMetadataURLEqualFold,omitempty"`
+	IdpMetadataURLContainsFold *string  `json:"idpMetadataURLContainsFold,omitempty"`
+
+	// "idp_metadata_refreshed_at" field predicates.
+	IdpMetadataRefreshedAt       *time.Time  `json:"idpMetadataRefreshedAt,omitempty"`
+	IdpMetadataRefreshedAtNEQ    *time.Time  `json:"idpMetadataRefreshedAtNEQ,omitempty"`
+	IdpMetadataRefreshedAtIn     []time.Time `json:"idpMetadataRefreshedAtIn,omitempty"`
+	IdpMetadataRefreshedAtNotIn  []time.Time `json:"idpMetadataRefreshedAtNotIn,omitempty"`
+	IdpMetadataRefreshedAtGT     *time.Time  `json:"idpMetadataRefreshedAtGT,omitempty"`
+	IdpMetadataRefreshedAtGTE    *time.Time  `json:"idpMetadataRefreshedAtGTE,omitempty"`
+	IdpMetadataRefreshedAtLT     *time.Time  `json:"idpMetadataRefreshedAtLT,omitempty"`
+	IdpMetadataRefreshedAtLTE    *time.Time  `json:"idpMetadataRefreshedAtLTE,omitempty"`
+	IdpMetadataRefreshedAtIsNil  bool        `json:"idpMetadataRefreshedAtIsNil,omitempty"`
+	IdpMetadataRefreshedAtNotNil bool        `json:"idpMetadataRefreshedAtNotNil,omitempty"`
+
+	// "allow_idp_initiated" field predicates.
+	AllowIdpInitiated    *bool `json:"allowIdpInitiated,omitempty"`
+	AllowIdpInitiatedNEQ *bool `json:"allowIdpInitiatedNEQ,omitempty"`
+
+	// "oidc_issuer" field predicates.
+	OidcIssuer             *string  `json:"oidcIssuer,omitempty"`
+	OidcIssuerNEQ          *string  `json:"oidcIssuerNEQ,omitempty"`
+	OidcIssuerIn           []string `json:"oidcIssuerIn,omitempty"`
+	OidcIssuerNotIn        []string `json:"oidcIssuerNotIn,omitempty"`
+	OidcIssuerGT           *string  `json:"oidcIssuerGT,omitempty"`
+	OidcIssuerGTE          *string  `json:"oidcIssuerGTE,omitempty"`
+	OidcIssuerLT           *string  `json:"oidcIssuerLT,omitempty"`
+	OidcIssuerLTE          *string  `json:"oidcIssuerLTE,omitempty"`
+	OidcIssuerContains     *string  `json:"oidcIssuerContains,omitempty"`
+	OidcIssuerHasPrefix    *string  `json:"oidcIssuerHasPrefix,omitempty"`
+	OidcIssuerHasSuffix    *string  `json:"oidcIssuerHasSuffix,omitempty"`
+	OidcIssuerIsNil        bool     `json:"oidcIssuerIsNil,omitempty"`
+	OidcIssuerNotNil       bool     `json:"oidcIssuerNotNil,omitempty"`
+	OidcIssuerEqualFold    *string  `json:"oidcIssuerEqualFold,omitempty"`
+	OidcIssuerContainsFold *string  `json:"oidcIssuerContainsFold,omitempty"`
+
+	// "oidc_client_id" field predicates.
+	OidcClientID             *string  `json:"oidcClientID,omitempty"`
+	OidcClientIDNEQ          *string  `json:"oidcClientIDNEQ,omitempty"`
+	OidcClientIDIn           []string `json:"oidcClientIDIn,omitempty"`
+	OidcClientIDNotIn        []string `json:"oidcClientIDNotIn,omitempty"`
+	OidcClientIDGT           *string  `json:"oidcClientIDGT,omitempty"`
+	OidcClientIDGTE          *string  `json:"oidcClientIDGTE,omitempty"`
+	OidcClientIDLT           *string  `json:"oidcClientIDLT,omitempty"`
+	OidcClientIDLTE          *string  `json:"oidcClientIDLTE,omitempty"`
+	OidcClientIDContains     *string  `json:"oidcClientIDContains,omitempty"`
+	OidcClientIDHasPrefix    *string  `json:"oidcClientIDHasPrefix,omitempty"`
+	OidcClientIDHasSuffix    *string  `json:"oidcClientIDHasSuffix,omitempty"`
+	OidcClientIDIsNil        bool     `json:"oidcClientIDIsNil,omitempty"`
+	OidcClientIDNotNil       bool     `json:"oidcClientIDNotNil,omitempty"`
+	OidcClientIDEqualFold    *string  `json:"oidcClientIDEqualFold,omitempty"`
+	OidcClientIDContainsFold *string  `json:"oidcClientIDContainsFold,omitempty"`
+
+	// "default_role_id" field predicates.
+	DefaultRoleID             *pulid.ID  `json:"defaultRoleID,omitempty"`
+	DefaultRoleIDNEQ          *pulid.ID  `json:"defaultRoleIDNEQ,omitempty"`
+	DefaultRoleIDIn           []pulid.ID `json:"defaultRoleIDIn,omitempty"`
+	DefaultRoleIDNotIn        []pulid.ID `json:"defaultRoleIDNotIn,omitempty"`
+	DefaultRoleIDGT           *pulid.ID  `json:"defaultRoleIDGT,omitempty"`
+	DefaultRoleIDGTE          *pulid.ID  `json:"defaultRoleIDGTE,omitempty"`
+	DefaultRoleIDLT           *pulid.ID  `json:"defaultRoleIDLT,omitempty"`
+	DefaultRoleIDLTE          *pulid.ID  `json:"defaultRoleIDLTE,omitempty"`
+	DefaultRoleIDContains     *pulid.ID  `json:"defaultRoleIDContains,omitempty"`
+	DefaultRoleIDHasPrefix    *pulid.ID  `json:"defaultRoleIDHasPrefix,omitempty"`
+	DefaultRoleIDHasSuffix    *pulid.ID  `json:"defaultRoleIDHasSuffix,omitempty"`
+	DefaultRoleIDIsNil        bool       `json:"defaultRoleIDIsNil,omitempty"`
+	DefaultRoleIDNotNil       bool       `json:"defaultRoleIDNotNil,omitempty"`
+	DefaultRoleIDEqualFold    *pulid.ID  `json:"defaultRoleIDEqualFold,omitempty"`
+	DefaultRoleIDContainsFold *pulid.ID  `json:"defaultRoleIDContainsFold,omitempty"`
+
+	// "trust_upstream_amr" field predicates.
+	TrustUpstreamAmr    *bool `json:"trustUpstreamAmr,omitempty"`
+	TrustUpstreamAmrNEQ *bool `json:"trustUpstreamAmrNEQ,omitempty"`
+
 	// "organization" edge predicates.
 	HasOrganization     *bool                     `json:"hasOrganization,omitempty"`
 	HasOrganizationWith []*OrganizationWhereInput `json:"hasOrganizationWith,omitempty"`
@@ -2205,6 +2350,375 @@ func (i *ConnectionWhereInput) P() (predicate.Connection, error) {
 	}
 	if len(i.StateNotIn) > 0 {
 		predicates = append(predicates, connection.StateNotIn(i.StateNotIn...))
+	}
+	if i.Preset != nil {
+		predicates = append(predicates, connection.PresetEQ(*i.Preset))
+	}
+	if i.PresetNEQ != nil {
+		predicates = append(predicates, connection.PresetNEQ(*i.PresetNEQ))
+	}
+	if len(i.PresetIn) > 0 {
+		predicates = append(predicates, connection.PresetIn(i.PresetIn...))
+	}
+	if len(i.PresetNotIn) > 0 {
+		predicates = append(predicates, connection.PresetNotIn(i.PresetNotIn...))
+	}
+	if i.IdpEntityID != nil {
+		predicates = append(predicates, connection.IdpEntityIDEQ(*i.IdpEntityID))
+	}
+	if i.IdpEntityIDNEQ != nil {
+		predicates = append(predicates, connection.IdpEntityIDNEQ(*i.IdpEntityIDNEQ))
+	}
+	if len(i.IdpEntityIDIn) > 0 {
+		predicates = append(predicates, connection.IdpEntityIDIn(i.IdpEntityIDIn...))
+	}
+	if len(i.IdpEntityIDNotIn) > 0 {
+		predicates = append(predicates, connection.IdpEntityIDNotIn(i.IdpEntityIDNotIn...))
+	}
+	if i.IdpEntityIDGT != nil {
+		predicates = append(predicates, connection.IdpEntityIDGT(*i.IdpEntityIDGT))
+	}
+	if i.IdpEntityIDGTE != nil {
+		predicates = append(predicates, connection.IdpEntityIDGTE(*i.IdpEntityIDGTE))
+	}
+	if i.IdpEntityIDLT != nil {
+		predicates = append(predicates, connection.IdpEntityIDLT(*i.IdpEntityIDLT))
+	}
+	if i.IdpEntityIDLTE != nil {
+		predicates = append(predicates, connection.IdpEntityIDLTE(*i.IdpEntityIDLTE))
+	}
+	if i.IdpEntityIDContains != nil {
+		predicates = append(predicates, connection.IdpEntityIDContains(*i.IdpEntityIDContains))
+	}
+	if i.IdpEntityIDHasPrefix != nil {
+		predicates = append(predicates, connection.IdpEntityIDHasPrefix(*i.IdpEntityIDHasPrefix))
+	}
+	if i.IdpEntityIDHasSuffix != nil {
+		predicates = append(predicates, connection.IdpEntityIDHasSuffix(*i.IdpEntityIDHasSuffix))
+	}
+	if i.IdpEntityIDIsNil {
+		predicates = append(predicates, connection.IdpEntityIDIsNil())
+	}
+	if i.IdpEntityIDNotNil {
+		predicates = append(predicates, connection.IdpEntityIDNotNil())
+	}
+	if i.IdpEntityIDEqualFold != nil {
+		predicates = append(predicates, connection.IdpEntityIDEqualFold(*i.IdpEntityIDEqualFold))
+	}
+	if i.IdpEntityIDContainsFold != nil {
+		predicates = append(predicates, connection.IdpEntityIDContainsFold(*i.IdpEntityIDContainsFold))
+	}
+	if i.IdpSSOURL != nil {
+		predicates = append(predicates, connection.IdpSSOURLEQ(*i.IdpSSOURL))
+	}
+	if i.IdpSSOURLNEQ != nil {
+		predicates = append(predicates, connection.IdpSSOURLNEQ(*i.IdpSSOURLNEQ))
+	}
+	if len(i.IdpSSOURLIn) > 0 {
+		predicates = append(predicates, connection.IdpSSOURLIn(i.IdpSSOURLIn...))
+	}
+	if len(i.IdpSSOURLNotIn) > 0 {
+		predicates = append(predicates, connection.IdpSSOURLNotIn(i.IdpSSOURLNotIn...))
+	}
+	if i.IdpSSOURLGT != nil {
+		predicates = append(predicates, connection.IdpSSOURLGT(*i.IdpSSOURLGT))
+	}
+	if i.IdpSSOURLGTE != nil {
+		predicates = append(predicates, connection.IdpSSOURLGTE(*i.IdpSSOURLGTE))
+	}
+	if i.IdpSSOURLLT != nil {
+		predicates = append(predicates, connection.IdpSSOURLLT(*i.IdpSSOURLLT))
+	}
+	if i.IdpSSOURLLTE != nil {
+		predicates = append(predicates, connection.IdpSSOURLLTE(*i.IdpSSOURLLTE))
+	}
+	if i.IdpSSOURLContains != nil {
+		predicates = append(predicates, connection.IdpSSOURLContains(*i.IdpSSOURLContains))
+	}
+	if i.IdpSSOURLHasPrefix != nil {
+		predicates = append(predicates, connection.IdpSSOURLHasPrefix(*i.IdpSSOURLHasPrefix))
+	}
+	if i.IdpSSOURLHasSuffix != nil {
+		predicates = append(predicates, connection.IdpSSOURLHasSuffix(*i.IdpSSOURLHasSuffix))
+	}
+	if i.IdpSSOURLIsNil {
+		predicates = append(predicates, connection.IdpSSOURLIsNil())
+	}
+	if i.IdpSSOURLNotNil {
+		predicates = append(predicates, connection.IdpSSOURLNotNil())
+	}
+	if i.IdpSSOURLEqualFold != nil {
+		predicates = append(predicates, connection.IdpSSOURLEqualFold(*i.IdpSSOURLEqualFold))
+	}
+	if i.IdpSSOURLContainsFold != nil {
+		predicates = append(predicates, connection.IdpSSOURLContainsFold(*i.IdpSSOURLContainsFold))
+	}
+	if i.IdpSSOBinding != nil {
+		predicates = append(predicates, connection.IdpSSOBindingEQ(*i.IdpSSOBinding))
+	}
+	if i.IdpSSOBindingNEQ != nil {
+		predicates = append(predicates, connection.IdpSSOBindingNEQ(*i.IdpSSOBindingNEQ))
+	}
+	if len(i.IdpSSOBindingIn) > 0 {
+		predicates = append(predicates, connection.IdpSSOBindingIn(i.IdpSSOBindingIn...))
+	}
+	if len(i.IdpSSOBindingNotIn) > 0 {
+		predicates = append(predicates, connection.IdpSSOBindingNotIn(i.IdpSSOBindingNotIn...))
+	}
+	if i.IdpSSOBindingGT != nil {
+		predicates = append(predicates, connection.IdpSSOBindingGT(*i.IdpSSOBindingGT))
+	}
+	if i.IdpSSOBindingGTE != nil {
+		predicates = append(predicates, connection.IdpSSOBindingGTE(*i.IdpSSOBindingGTE))
+	}
+	if i.IdpSSOBindingLT != nil {
+		predicates = append(predicates, connection.IdpSSOBindingLT(*i.IdpSSOBindingLT))
+	}
+	if i.IdpSSOBindingLTE != nil {
+		predicates = append(predicates, connection.IdpSSOBindingLTE(*i.IdpSSOBindingLTE))
+	}
+	if i.IdpSSOBindingContains != nil {
+		predicates = append(predicates, connection.IdpSSOBindingContains(*i.IdpSSOBindingContains))
+	}
+	if i.IdpSSOBindingHasPrefix != nil {
+		predicates = append(predicates, connection.IdpSSOBindingHasPrefix(*i.IdpSSOBindingHasPrefix))
+	}
+	if i.IdpSSOBindingHasSuffix != nil {
+		predicates = append(predicates, connection.IdpSSOBindingHasSuffix(*i.IdpSSOBindingHasSuffix))
+	}
+	if i.IdpSSOBindingIsNil {
+		predicates = append(predicates, connection.IdpSSOBindingIsNil())
+	}
+	if i.IdpSSOBindingNotNil {
+		predicates = append(predicates, connection.IdpSSOBindingNotNil())
+	}
+	if i.IdpSSOBindingEqualFold != nil {
+		predicates = append(predicates, connection.IdpSSOBindingEqualFold(*i.IdpSSOBindingEqualFold))
+	}
+	if i.IdpSSOBindingContainsFold != nil {
+		predicates = append(predicates, connection.IdpSSOBindingContainsFold(*i.IdpSSOBindingContainsFold))
+	}
+	if i.IdpMetadataURL != nil {
+		predicates = append(predicates, connection.IdpMetadataURLEQ(*i.IdpMetadataURL))
+	}
+	if i.IdpMetadataURLNEQ != nil {
+		predicates = append(predicates, connection.IdpMetadataURLNEQ(*i.IdpMetadataURLNEQ))
+	}
+	if len(i.IdpMetadataURLIn) > 0 {
+		predicates = append(predicates, connection.IdpMetadataURLIn(i.IdpMetadataURLIn...))
+	}
+	if len(i.IdpMetadataURLNotIn) > 0 {
+		predicates = append(predicates, connection.IdpMetadataURLNotIn(i.IdpMetadataURLNotIn...))
+	}
+	if i.IdpMetadataURLGT != nil {
+		predicates = append(predicates, connection.IdpMetadataURLGT(*i.IdpMetadataURLGT))
+	}
+	if i.IdpMetadataURLGTE != nil {
+		predicates = append(predicates, connection.IdpMetadataURLGTE(*i.IdpMetadataURLGTE))
+	}
+	if i.IdpMetadataURLLT != nil {
+		predicates = append(predicates, connection.IdpMetadataURLLT(*i.IdpMetadataURLLT))
+	}
+	if i.IdpMetadataURLLTE != nil {
+		predicates = append(predicates, connection.IdpMetadataURLLTE(*i.IdpMetadataURLLTE))
+	}
+	if i.IdpMetadataURLContains != nil {
+		predicates = append(predicates, connection.IdpMetadataURLContains(*i.IdpMetadataURLContains))
+	}
+	if i.IdpMetadataURLHasPrefix != nil {
+		predicates = append(predicates, connection.IdpMetadataURLHasPrefix(*i.IdpMetadataURLHasPrefix))
+	}
+	if i.IdpMetadataURLHasSuffix != nil {
+		predicates = append(predicates, connection.IdpMetadataURLHasSuffix(*i.IdpMetadataURLHasSuffix))
+	}
+	if i.IdpMetadataURLIsNil {
+		predicates = append(predicates, connection.IdpMetadataURLIsNil())
+	}
+	if i.IdpMetadataURLNotNil {
+		predicates = append(predicates, connection.IdpMetadataURLNotNil())
+	}
+	if i.IdpMetadataURLEqualFold != nil {
+		predicates = append(predicates, connection.IdpMetadataURLEqualFold(*i.IdpMetadataURLEqualFold))
+	}
+	if i.IdpMetadataURLContainsFold != nil {
+		predicates = append(predicates, connection.IdpMetadataURLContainsFold(*i.IdpMetadataURLContainsFold))
+	}
+	if i.IdpMetadataRefreshedAt != nil {
+		predicates = append(predicates, connection.IdpMetadataRefreshedAtEQ(*i.IdpMetadataRefreshedAt))
+	}
+	if i.IdpMetadataRefreshedAtNEQ != nil {
+		predicates = append(predicates, connection.IdpMetadataRefreshedAtNEQ(*i.IdpMetadataRefreshedAtNEQ))
+	}
+	if len(i.IdpMetadataRefreshedAtIn) > 0 {
+		predicates = append(predicates, connection.IdpMetadataRefreshedAtIn(i.IdpMetadataRefreshedAtIn...))
+	}
+	if len(i.IdpMetadataRefreshedAtNotIn) > 0 {
+		predicates = append(predicates, connection.IdpMetadataRefreshedAtNotIn(i.IdpMetadataRefreshedAtNotIn...))
+	}
+	if i.IdpMetadataRefreshedAtGT != nil {
+		predicates = append(predicates, connection.IdpMetadataRefreshedAtGT(*i.IdpMetadataRefreshedAtGT))
+	}
+	if i.IdpMetadataRefreshedAtGTE != nil {
+		predicates = append(predicates, connection.IdpMetadataRefreshedAtGTE(*i.IdpMetadataRefreshedAtGTE))
+	}
+	if i.IdpMetadataRefreshedAtLT != nil {
+		predicates = append(predicates, connection.IdpMetadataRefreshedAtLT(*i.IdpMetadataRefreshedAtLT))
+	}
+	if i.IdpMetadataRefreshedAtLTE != nil {
+		predicates = append(predicates, connection.IdpMetadataRefreshedAtLTE(*i.IdpMetadataRefreshedAtLTE))
+	}
+	if i.IdpMetadataRefreshedAtIsNil {
+		predicates = append(predicates, connection.IdpMetadataRefreshedAtIsNil())
+	}
+	if i.IdpMetadataRefreshedAtNotNil {
+		predicates = append(predicates, connection.IdpMetadataRefreshedAtNotNil())
+	}
+	if i.AllowIdpInitiated != nil {
+		predicates = append(predicates, connection.AllowIdpInitiatedEQ(*i.AllowIdpInitiated))
+	}
+	if i.AllowIdpInitiatedNEQ != nil {
+		predicates = append(predicates, connection.AllowIdpInitiatedNEQ(*i.AllowIdpInitiatedNEQ))
+	}
+	if i.OidcIssuer != nil {
+		predicates = append(predicates, connection.OidcIssuerEQ(*i.OidcIssuer))
+	}
+	if i.OidcIssuerNEQ != nil {
+		predicates = append(predicates, connection.OidcIssuerNEQ(*i.OidcIssuerNEQ))
+	}
+	if len(i.OidcIssuerIn) > 0 {
+		predicates = append(predicates, connection.OidcIssuerIn(i.OidcIssuerIn...))
+	}
+	if len(i.OidcIssuerNotIn) > 0 {
+		predicates = append(predicates, connection.OidcIssuerNotIn(i.OidcIssuerNotIn...))
+	}
+	if i.OidcIssuerGT != nil {
+		predicates = append(predicates, connection.OidcIssuerGT(*i.OidcIssuerGT))
+	}
+	if i.OidcIssuerGTE != nil {
+		predicates = append(predicates, connection.OidcIssuerGTE(*i.OidcIssuerGTE))
+	}
+	if i.OidcIssuerLT != nil {
+		predicates = append(predicates, connection.OidcIssuerLT(*i.OidcIssuerLT))
+	}
+	if i.OidcIssuerLTE != nil {
+		predicates = append(predicates, connection.OidcIssuerLTE(*i.OidcIssuerLTE))
+	}
+	if i.OidcIssuerContains != nil {
+		predicates = append(predicates, connection.OidcIssuerContains(*i.OidcIssuerContains))
+	}
+	if i.OidcIssuerHasPrefix != nil {
+		predicates = append(predicates, connection.OidcIssuerHasPrefix(*i.OidcIssuerHasPrefix))
+	}
+	if i.OidcIssuerHasSuffix != nil {
+		predicates = append(predicates, connection.OidcIssuerHasSuffix(*i.OidcIssuerHasSuffix))
+	}
+	if i.OidcIssuerIsNil {
+		predicates = append(predicates, connection.OidcIssuerIsNil())
+	}
+	if i.OidcIssuerNotNil {
+		predicates = append(predicates, connection.OidcIssuerNotNil())
+	}
+	if i.OidcIssuerEqualFold != nil {
+		predicates = append(predicates, connection.OidcIssuerEqualFold(*i.OidcIssuerEqualFold))
+	}
+	if i.OidcIssuerContainsFold != nil {
+		predicates = append(predicates, connection.OidcIssuerContainsFold(*i.OidcIssuerContainsFold))
+	}
+	if i.OidcClientID != nil {
+		predicates = append(predicates, connection.OidcClientIDEQ(*i.OidcClientID))
+	}
+	if i.OidcClientIDNEQ != nil {
+		predicates = append(predicates, connection.OidcClientIDNEQ(*i.OidcClientIDNEQ))
+	}
+	if len(i.OidcClientIDIn) > 0 {
+		predicates = append(predicates, connection.OidcClientIDIn(i.OidcClientIDIn...))
+	}
+	if len(i.OidcClientIDNotIn) > 0 {
+		predicates = append(predicates, connection.OidcClientIDNotIn(i.OidcClientIDNotIn...))
+	}
+	if i.OidcClientIDGT != nil {
+		predicates = append(predicates, connection.OidcClientIDGT(*i.OidcClientIDGT))
+	}
+	if i.OidcClientIDGTE != nil {
+		predicates = append(predicates, connection.OidcClientIDGTE(*i.OidcClientIDGTE))
+	}
+	if i.OidcClientIDLT != nil {
+		predicates = append(predicates, connection.OidcClientIDLT(*i.OidcClientIDLT))
+	}
+	if i.OidcClientIDLTE != nil {
+		predicates = append(predicates, connection.OidcClientIDLTE(*i.OidcClientIDLTE))
+	}
+	if i.OidcClientIDContains != nil {
+		predicates = append(predicates, connection.OidcClientIDContains(*i.OidcClientIDContains))
+	}
+	if i.OidcClientIDHasPrefix != nil {
+		predicates = append(predicates, connection.OidcClientIDHasPrefix(*i.OidcClientIDHasPrefix))
+	}
+	if i.OidcClientIDHasSuffix != nil {
+		predicates = append(predicates, connection.OidcClientIDHasSuffix(*i.OidcClientIDHasSuffix))
+	}
+	if i.OidcClientIDIsNil {
+		predicates = append(predicates, connection.OidcClientIDIsNil())
+	}
+	if i.OidcClientIDNotNil {
+		predicates = append(predicates, connection.OidcClientIDNotNil())
+	}
+	if i.OidcClientIDEqualFold != nil {
+		predicates = append(predicates, connection.OidcClientIDEqualFold(*i.OidcClientIDEqualFold))
+	}
+	if i.OidcClientIDContainsFold != nil {
+		predicates = append(predicates, connection.OidcClientIDContainsFold(*i.OidcClientIDContainsFold))
+	}
+	if i.DefaultRoleID != nil {
+		predicates = append(predicates, connection.DefaultRoleIDEQ(*i.DefaultRoleID))
+	}
+	if i.DefaultRoleIDNEQ != nil {
+		predicates = append(predicates, connection.DefaultRoleIDNEQ(*i.DefaultRoleIDNEQ))
+	}
+	if len(i.DefaultRoleIDIn) > 0 {
+		predicates = append(predicates, connection.DefaultRoleIDIn(i.DefaultRoleIDIn...))
+	}
+	if len(i.DefaultRoleIDNotIn) > 0 {
+		predicates = append(predicates, connection.DefaultRoleIDNotIn(i.DefaultRoleIDNotIn...))
+	}
+	if i.DefaultRoleIDGT != nil {
+		predicates = append(predicates, connection.DefaultRoleIDGT(*i.DefaultRoleIDGT))
+	}
+	if i.DefaultRoleIDGTE != nil {
+		predicates = append(predicates, connection.DefaultRoleIDGTE(*i.DefaultRoleIDGTE))
+	}
+	if i.DefaultRoleIDLT != nil {
+		predicates = append(predicates, connection.DefaultRoleIDLT(*i.DefaultRoleIDLT))
+	}
+	if i.DefaultRoleIDLTE != nil {
+		predicates = append(predicates, connection.DefaultRoleIDLTE(*i.DefaultRoleIDLTE))
+	}
+	if i.DefaultRoleIDContains != nil {
+		predicates = append(predicates, connection.DefaultRoleIDContains(*i.DefaultRoleIDContains))
+	}
+	if i.DefaultRoleIDHasPrefix != nil {
+		predicates = append(predicates, connection.DefaultRoleIDHasPrefix(*i.DefaultRoleIDHasPrefix))
+	}
+	if i.DefaultRoleIDHasSuffix != nil {
+		predicates = append(predicates, connection.DefaultRoleIDHasSuffix(*i.DefaultRoleIDHasSuffix))
+	}
+	if i.DefaultRoleIDIsNil {
+		predicates = append(predicates, connection.DefaultRoleIDIsNil())
+	}
+	if i.DefaultRoleIDNotNil {
+		predicates = append(predicates, connection.DefaultRoleIDNotNil())
+	}
+	if i.DefaultRoleIDEqualFold != nil {
+		predicates = append(predicates, connection.DefaultRoleIDEqualFold(*i.DefaultRoleIDEqualFold))
+	}
+	if i.DefaultRoleIDContainsFold != nil {
+		predicates = append(predicates, connection.DefaultRoleIDContainsFold(*i.DefaultRoleIDContainsFold))
+	}
+	if i.TrustUpstreamAmr != nil {
+		predicates = append(predicates, connection.TrustUpstreamAmrEQ(*i.TrustUpstreamAmr))
+	}
+	if i.TrustUpstreamAmrNEQ != nil {
+		predicates = append(predicates, connection.TrustUpstreamAmrNEQ(*i.TrustUpstreamAmrNEQ))
 	}
 
 	if i.HasOrganization != nil {

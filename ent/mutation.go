@@ -16,10 +16,12 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/authrequest"
 	"github.com/gatehouse-id/gatehouse/ent/connection"
+	"github.com/gatehouse-id/gatehouse/ent/connectionloginattempt"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/domainevent"
 	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
+	"github.com/gatehouse-id/gatehouse/ent/federatedidentity"
 	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
@@ -32,8 +34,10 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
 	"github.com/gatehouse-id/gatehouse/ent/role"
+	"github.com/gatehouse-id/gatehouse/ent/samlassertionuse"
 	"github.com/gatehouse-id/gatehouse/ent/schema/factor"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/ent/schema/sso"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/signingkey"
 	"github.com/gatehouse-id/gatehouse/ent/totpcredential"
@@ -50,31 +54,34 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAPIKey             = "APIKey"
-	TypeApplication        = "Application"
-	TypeAuditEvent         = "AuditEvent"
-	TypeAuthRequest        = "AuthRequest"
-	TypeConnection         = "Connection"
-	TypeConsent            = "Consent"
-	TypeDomain             = "Domain"
-	TypeDomainEvent        = "DomainEvent"
-	TypeEmailChallenge     = "EmailChallenge"
-	TypeFunnelCount        = "FunnelCount"
-	TypeGrant              = "Grant"
-	TypeLoginTransaction   = "LoginTransaction"
-	TypeMembership         = "Membership"
-	TypeOrganization       = "Organization"
-	TypeOrganizationPolicy = "OrganizationPolicy"
-	TypePasskey            = "Passkey"
-	TypeRecoveryCode       = "RecoveryCode"
-	TypeRefreshToken       = "RefreshToken"
-	TypeRevokedToken       = "RevokedToken"
-	TypeRole               = "Role"
-	TypeSession            = "Session"
-	TypeSigningKey         = "SigningKey"
-	TypeTOTPCredential     = "TOTPCredential"
-	TypeUser               = "User"
-	TypeWebAuthnCeremony   = "WebAuthnCeremony"
+	TypeAPIKey                 = "APIKey"
+	TypeApplication            = "Application"
+	TypeAuditEvent             = "AuditEvent"
+	TypeAuthRequest            = "AuthRequest"
+	TypeConnection             = "Connection"
+	TypeConnectionLoginAttempt = "ConnectionLoginAttempt"
+	TypeConsent                = "Consent"
+	TypeDomain                 = "Domain"
+	TypeDomainEvent            = "DomainEvent"
+	TypeEmailChallenge         = "EmailChallenge"
+	TypeFederatedIdentity      = "FederatedIdentity"
+	TypeFunnelCount            = "FunnelCount"
+	TypeGrant                  = "Grant"
+	TypeLoginTransaction       = "LoginTransaction"
+	TypeMembership             = "Membership"
+	TypeOrganization           = "Organization"
+	TypeOrganizationPolicy     = "OrganizationPolicy"
+	TypePasskey                = "Passkey"
+	TypeRecoveryCode           = "RecoveryCode"
+	TypeRefreshToken           = "RefreshToken"
+	TypeRevokedToken           = "RevokedToken"
+	TypeRole                   = "Role"
+	TypeSAMLAssertionUse       = "SAMLAssertionUse"
+	TypeSession                = "Session"
+	TypeSigningKey             = "SigningKey"
+	TypeTOTPCredential         = "TOTPCredential"
+	TypeUser                   = "User"
+	TypeWebAuthnCeremony       = "WebAuthnCeremony"
 )
 
 // APIKeyMutation represents an operation that mutates the APIKey nodes in the graph.
@@ -6282,20 +6289,50 @@ func (m *AuthRequestMutation) ResetEdge(name string) error {
 // ConnectionMutation represents an operation that mutates the Connection nodes in the graph.
 type ConnectionMutation struct {
 	config
-	op                  Op
-	typ                 string
-	id                  *pulid.ID
-	created_at          *time.Time
-	updated_at          *time.Time
-	protocol            *connection.Protocol
-	name                *string
-	state               *connection.State
-	clearedFields       map[string]struct{}
-	organization        *pulid.ID
-	clearedorganization bool
-	done                bool
-	oldValue            func(context.Context) (*Connection, error)
-	predicates          []predicate.Connection
+	op                          Op
+	typ                         string
+	id                          *pulid.ID
+	created_at                  *time.Time
+	updated_at                  *time.Time
+	protocol                    *connection.Protocol
+	name                        *string
+	state                       *connection.State
+	preset                      *connection.Preset
+	idp_entity_id               *string
+	idp_sso_url                 *string
+	idp_sso_binding             *string
+	idp_certificates            *[]string
+	appendidp_certificates      []string
+	idp_metadata_url            *string
+	idp_metadata_refreshed_at   *time.Time
+	sp_keys                     *[]sso.SPKey
+	appendsp_keys               []sso.SPKey
+	allow_idp_initiated         *bool
+	oidc_issuer                 *string
+	oidc_client_id              *string
+	oidc_client_secret_sealed   *[]byte
+	oidc_scopes                 *[]string
+	appendoidc_scopes           []string
+	attribute_mapping           *sso.AttributeMapping
+	default_role_id             *pulid.ID
+	group_role_mappings         *[]sso.GroupRole
+	appendgroup_role_mappings   []sso.GroupRole
+	trust_upstream_amr          *bool
+	clearedFields               map[string]struct{}
+	organization                *pulid.ID
+	clearedorganization         bool
+	assertion_uses              map[pulid.ID]struct{}
+	removedassertion_uses       map[pulid.ID]struct{}
+	clearedassertion_uses       bool
+	login_attempts              map[pulid.ID]struct{}
+	removedlogin_attempts       map[pulid.ID]struct{}
+	clearedlogin_attempts       bool
+	federated_identities        map[pulid.ID]struct{}
+	removedfederated_identities map[pulid.ID]struct{}
+	clearedfederated_identities bool
+	done                        bool
+	oldValue                    func(context.Context) (*Connection, error)
+	predicates                  []predicate.Connection
 }
 
 var _ ent.Mutation = (*ConnectionMutation)(nil)
@@ -6618,6 +6655,864 @@ func (m *ConnectionMutation) ResetState() {
 	m.state = nil
 }
 
+// SetPreset sets the "preset" field.
+func (m *ConnectionMutation) SetPreset(c connection.Preset) {
+	m.preset = &c
+}
+
+// Preset returns the value of the "preset" field in the mutation.
+func (m *ConnectionMutation) Preset() (r connection.Preset, exists bool) {
+	v := m.preset
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPreset returns the old "preset" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldPreset(ctx context.Context) (v connection.Preset, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPreset is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPreset requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPreset: %w", err)
+	}
+	return oldValue.Preset, nil
+}
+
+// ResetPreset resets all changes to the "preset" field.
+func (m *ConnectionMutation) ResetPreset() {
+	m.preset = nil
+}
+
+// SetIdpEntityID sets the "idp_entity_id" field.
+func (m *ConnectionMutation) SetIdpEntityID(s string) {
+	m.idp_entity_id = &s
+}
+
+// IdpEntityID returns the value of the "idp_entity_id" field in the mutation.
+func (m *ConnectionMutation) IdpEntityID() (r string, exists bool) {
+	v := m.idp_entity_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdpEntityID returns the old "idp_entity_id" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldIdpEntityID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdpEntityID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdpEntityID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdpEntityID: %w", err)
+	}
+	return oldValue.IdpEntityID, nil
+}
+
+// ClearIdpEntityID clears the value of the "idp_entity_id" field.
+func (m *ConnectionMutation) ClearIdpEntityID() {
+	m.idp_entity_id = nil
+	m.clearedFields[connection.FieldIdpEntityID] = struct{}{}
+}
+
+// IdpEntityIDCleared returns if the "idp_entity_id" field was cleared in this mutation.
+func (m *ConnectionMutation) IdpEntityIDCleared() bool {
+	_, ok := m.clearedFields[connection.FieldIdpEntityID]
+	return ok
+}
+
+// ResetIdpEntityID resets all changes to the "idp_entity_id" field.
+func (m *ConnectionMutation) ResetIdpEntityID() {
+	m.idp_entity_id = nil
+	delete(m.clearedFields, connection.FieldIdpEntityID)
+}
+
+// SetIdpSSOURL sets the "idp_sso_url" field.
+func (m *ConnectionMutation) SetIdpSSOURL(s string) {
+	m.idp_sso_url = &s
+}
+
+// IdpSSOURL returns the value of the "idp_sso_url" field in the mutation.
+func (m *ConnectionMutation) IdpSSOURL() (r string, exists bool) {
+	v := m.idp_sso_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdpSSOURL returns the old "idp_sso_url" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldIdpSSOURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdpSSOURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdpSSOURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdpSSOURL: %w", err)
+	}
+	return oldValue.IdpSSOURL, nil
+}
+
+// ClearIdpSSOURL clears the value of the "idp_sso_url" field.
+func (m *ConnectionMutation) ClearIdpSSOURL() {
+	m.idp_sso_url = nil
+	m.clearedFields[connection.FieldIdpSSOURL] = struct{}{}
+}
+
+// IdpSSOURLCleared returns if the "idp_sso_url" field was cleared in this mutation.
+func (m *ConnectionMutation) IdpSSOURLCleared() bool {
+	_, ok := m.clearedFields[connection.FieldIdpSSOURL]
+	return ok
+}
+
+// ResetIdpSSOURL resets all changes to the "idp_sso_url" field.
+func (m *ConnectionMutation) ResetIdpSSOURL() {
+	m.idp_sso_url = nil
+	delete(m.clearedFields, connection.FieldIdpSSOURL)
+}
+
+// SetIdpSSOBinding sets the "idp_sso_binding" field.
+func (m *ConnectionMutation) SetIdpSSOBinding(s string) {
+	m.idp_sso_binding = &s
+}
+
+// IdpSSOBinding returns the value of the "idp_sso_binding" field in the mutation.
+func (m *ConnectionMutation) IdpSSOBinding() (r string, exists bool) {
+	v := m.idp_sso_binding
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdpSSOBinding returns the old "idp_sso_binding" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldIdpSSOBinding(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdpSSOBinding is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdpSSOBinding requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdpSSOBinding: %w", err)
+	}
+	return oldValue.IdpSSOBinding, nil
+}
+
+// ClearIdpSSOBinding clears the value of the "idp_sso_binding" field.
+func (m *ConnectionMutation) ClearIdpSSOBinding() {
+	m.idp_sso_binding = nil
+	m.clearedFields[connection.FieldIdpSSOBinding] = struct{}{}
+}
+
+// IdpSSOBindingCleared returns if the "idp_sso_binding" field was cleared in this mutation.
+func (m *ConnectionMutation) IdpSSOBindingCleared() bool {
+	_, ok := m.clearedFields[connection.FieldIdpSSOBinding]
+	return ok
+}
+
+// ResetIdpSSOBinding resets all changes to the "idp_sso_binding" field.
+func (m *ConnectionMutation) ResetIdpSSOBinding() {
+	m.idp_sso_binding = nil
+	delete(m.clearedFields, connection.FieldIdpSSOBinding)
+}
+
+// SetIdpCertificates sets the "idp_certificates" field.
+func (m *ConnectionMutation) SetIdpCertificates(s []string) {
+	m.idp_certificates = &s
+	m.appendidp_certificates = nil
+}
+
+// IdpCertificates returns the value of the "idp_certificates" field in the mutation.
+func (m *ConnectionMutation) IdpCertificates() (r []string, exists bool) {
+	v := m.idp_certificates
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdpCertificates returns the old "idp_certificates" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldIdpCertificates(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdpCertificates is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdpCertificates requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdpCertificates: %w", err)
+	}
+	return oldValue.IdpCertificates, nil
+}
+
+// AppendIdpCertificates adds s to the "idp_certificates" field.
+func (m *ConnectionMutation) AppendIdpCertificates(s []string) {
+	m.appendidp_certificates = append(m.appendidp_certificates, s...)
+}
+
+// AppendedIdpCertificates returns the list of values that were appended to the "idp_certificates" field in this mutation.
+func (m *ConnectionMutation) AppendedIdpCertificates() ([]string, bool) {
+	if len(m.appendidp_certificates) == 0 {
+		return nil, false
+	}
+	return m.appendidp_certificates, true
+}
+
+// ClearIdpCertificates clears the value of the "idp_certificates" field.
+func (m *ConnectionMutation) ClearIdpCertificates() {
+	m.idp_certificates = nil
+	m.appendidp_certificates = nil
+	m.clearedFields[connection.FieldIdpCertificates] = struct{}{}
+}
+
+// IdpCertificatesCleared returns if the "idp_certificates" field was cleared in this mutation.
+func (m *ConnectionMutation) IdpCertificatesCleared() bool {
+	_, ok := m.clearedFields[connection.FieldIdpCertificates]
+	return ok
+}
+
+// ResetIdpCertificates resets all changes to the "idp_certificates" field.
+func (m *ConnectionMutation) ResetIdpCertificates() {
+	m.idp_certificates = nil
+	m.appendidp_certificates = nil
+	delete(m.clearedFields, connection.FieldIdpCertificates)
+}
+
+// SetIdpMetadataURL sets the "idp_metadata_url" field.
+func (m *ConnectionMutation) SetIdpMetadataURL(s string) {
+	m.idp_metadata_url = &s
+}
+
+// IdpMetadataURL returns the value of the "idp_metadata_url" field in the mutation.
+func (m *ConnectionMutation) IdpMetadataURL() (r string, exists bool) {
+	v := m.idp_metadata_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdpMetadataURL returns the old "idp_metadata_url" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldIdpMetadataURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdpMetadataURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdpMetadataURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdpMetadataURL: %w", err)
+	}
+	return oldValue.IdpMetadataURL, nil
+}
+
+// ClearIdpMetadataURL clears the value of the "idp_metadata_url" field.
+func (m *ConnectionMutation) ClearIdpMetadataURL() {
+	m.idp_metadata_url = nil
+	m.clearedFields[connection.FieldIdpMetadataURL] = struct{}{}
+}
+
+// IdpMetadataURLCleared returns if the "idp_metadata_url" field was cleared in this mutation.
+func (m *ConnectionMutation) IdpMetadataURLCleared() bool {
+	_, ok := m.clearedFields[connection.FieldIdpMetadataURL]
+	return ok
+}
+
+// ResetIdpMetadataURL resets all changes to the "idp_metadata_url" field.
+func (m *ConnectionMutation) ResetIdpMetadataURL() {
+	m.idp_metadata_url = nil
+	delete(m.clearedFields, connection.FieldIdpMetadataURL)
+}
+
+// SetIdpMetadataRefreshedAt sets the "idp_metadata_refreshed_at" field.
+func (m *ConnectionMutation) SetIdpMetadataRefreshedAt(t time.Time) {
+	m.idp_metadata_refreshed_at = &t
+}
+
+// IdpMetadataRefreshedAt returns the value of the "idp_metadata_refreshed_at" field in the mutation.
+func (m *ConnectionMutation) IdpMetadataRefreshedAt() (r time.Time, exists bool) {
+	v := m.idp_metadata_refreshed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdpMetadataRefreshedAt returns the old "idp_metadata_refreshed_at" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldIdpMetadataRefreshedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdpMetadataRefreshedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdpMetadataRefreshedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdpMetadataRefreshedAt: %w", err)
+	}
+	return oldValue.IdpMetadataRefreshedAt, nil
+}
+
+// ClearIdpMetadataRefreshedAt clears the value of the "idp_metadata_refreshed_at" field.
+func (m *ConnectionMutation) ClearIdpMetadataRefreshedAt() {
+	m.idp_metadata_refreshed_at = nil
+	m.clearedFields[connection.FieldIdpMetadataRefreshedAt] = struct{}{}
+}
+
+// IdpMetadataRefreshedAtCleared returns if the "idp_metadata_refreshed_at" field was cleared in this mutation.
+func (m *ConnectionMutation) IdpMetadataRefreshedAtCleared() bool {
+	_, ok := m.clearedFields[connection.FieldIdpMetadataRefreshedAt]
+	return ok
+}
+
+// ResetIdpMetadataRefreshedAt resets all changes to the "idp_metadata_refreshed_at" field.
+func (m *ConnectionMutation) ResetIdpMetadataRefreshedAt() {
+	m.idp_metadata_refreshed_at = nil
+	delete(m.clearedFields, connection.FieldIdpMetadataRefreshedAt)
+}
+
+// SetSpKeys sets the "sp_keys" field.
+func (m *ConnectionMutation) SetSpKeys(sk []sso.SPKey) {
+	m.sp_keys = &sk
+	m.appendsp_keys = nil
+}
+
+// SpKeys returns the value of the "sp_keys" field in the mutation.
+func (m *ConnectionMutation) SpKeys() (r []sso.SPKey, exists bool) {
+	v := m.sp_keys
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSpKeys returns the old "sp_keys" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldSpKeys(ctx context.Context) (v []sso.SPKey, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSpKeys is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSpKeys requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSpKeys: %w", err)
+	}
+	return oldValue.SpKeys, nil
+}
+
+// AppendSpKeys adds sk to the "sp_keys" field.
+func (m *ConnectionMutation) AppendSpKeys(sk []sso.SPKey) {
+	m.appendsp_keys = append(m.appendsp_keys, sk...)
+}
+
+// AppendedSpKeys returns the list of values that were appended to the "sp_keys" field in this mutation.
+func (m *ConnectionMutation) AppendedSpKeys() ([]sso.SPKey, bool) {
+	if len(m.appendsp_keys) == 0 {
+		return nil, false
+	}
+	return m.appendsp_keys, true
+}
+
+// ClearSpKeys clears the value of the "sp_keys" field.
+func (m *ConnectionMutation) ClearSpKeys() {
+	m.sp_keys = nil
+	m.appendsp_keys = nil
+	m.clearedFields[connection.FieldSpKeys] = struct{}{}
+}
+
+// SpKeysCleared returns if the "sp_keys" field was cleared in this mutation.
+func (m *ConnectionMutation) SpKeysCleared() bool {
+	_, ok := m.clearedFields[connection.FieldSpKeys]
+	return ok
+}
+
+// ResetSpKeys resets all changes to the "sp_keys" field.
+func (m *ConnectionMutation) ResetSpKeys() {
+	m.sp_keys = nil
+	m.appendsp_keys = nil
+	delete(m.clearedFields, connection.FieldSpKeys)
+}
+
+// SetAllowIdpInitiated sets the "allow_idp_initiated" field.
+func (m *ConnectionMutation) SetAllowIdpInitiated(b bool) {
+	m.allow_idp_initiated = &b
+}
+
+// AllowIdpInitiated returns the value of the "allow_idp_initiated" field in the mutation.
+func (m *ConnectionMutation) AllowIdpInitiated() (r bool, exists bool) {
+	v := m.allow_idp_initiated
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAllowIdpInitiated returns the old "allow_idp_initiated" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldAllowIdpInitiated(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAllowIdpInitiated is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAllowIdpInitiated requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAllowIdpInitiated: %w", err)
+	}
+	return oldValue.AllowIdpInitiated, nil
+}
+
+// ResetAllowIdpInitiated resets all changes to the "allow_idp_initiated" field.
+func (m *ConnectionMutation) ResetAllowIdpInitiated() {
+	m.allow_idp_initiated = nil
+}
+
+// SetOidcIssuer sets the "oidc_issuer" field.
+func (m *ConnectionMutation) SetOidcIssuer(s string) {
+	m.oidc_issuer = &s
+}
+
+// OidcIssuer returns the value of the "oidc_issuer" field in the mutation.
+func (m *ConnectionMutation) OidcIssuer() (r string, exists bool) {
+	v := m.oidc_issuer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOidcIssuer returns the old "oidc_issuer" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldOidcIssuer(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOidcIssuer is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOidcIssuer requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOidcIssuer: %w", err)
+	}
+	return oldValue.OidcIssuer, nil
+}
+
+// ClearOidcIssuer clears the value of the "oidc_issuer" field.
+func (m *ConnectionMutation) ClearOidcIssuer() {
+	m.oidc_issuer = nil
+	m.clearedFields[connection.FieldOidcIssuer] = struct{}{}
+}
+
+// OidcIssuerCleared returns if the "oidc_issuer" field was cleared in this mutation.
+func (m *ConnectionMutation) OidcIssuerCleared() bool {
+	_, ok := m.clearedFields[connection.FieldOidcIssuer]
+	return ok
+}
+
+// ResetOidcIssuer resets all changes to the "oidc_issuer" field.
+func (m *ConnectionMutation) ResetOidcIssuer() {
+	m.oidc_issuer = nil
+	delete(m.clearedFields, connection.FieldOidcIssuer)
+}
+
+// SetOidcClientID sets the "oidc_client_id" field.
+func (m *ConnectionMutation) SetOidcClientID(s string) {
+	m.oidc_client_id = &s
+}
+
+// OidcClientID returns the value of the "oidc_client_id" field in the mutation.
+func (m *ConnectionMutation) OidcClientID() (r string, exists bool) {
+	v := m.oidc_client_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOidcClientID returns the old "oidc_client_id" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldOidcClientID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOidcClientID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOidcClientID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOidcClientID: %w", err)
+	}
+	return oldValue.OidcClientID, nil
+}
+
+// ClearOidcClientID clears the value of the "oidc_client_id" field.
+func (m *ConnectionMutation) ClearOidcClientID() {
+	m.oidc_client_id = nil
+	m.clearedFields[connection.FieldOidcClientID] = struct{}{}
+}
+
+// OidcClientIDCleared returns if the "oidc_client_id" field was cleared in this mutation.
+func (m *ConnectionMutation) OidcClientIDCleared() bool {
+	_, ok := m.clearedFields[connection.FieldOidcClientID]
+	return ok
+}
+
+// ResetOidcClientID resets all changes to the "oidc_client_id" field.
+func (m *ConnectionMutation) ResetOidcClientID() {
+	m.oidc_client_id = nil
+	delete(m.clearedFields, connection.FieldOidcClientID)
+}
+
+// SetOidcClientSecretSealed sets the "oidc_client_secret_sealed" field.
+func (m *ConnectionMutation) SetOidcClientSecretSealed(b []byte) {
+	m.oidc_client_secret_sealed = &b
+}
+
+// OidcClientSecretSealed returns the value of the "oidc_client_secret_sealed" field in the mutation.
+func (m *ConnectionMutation) OidcClientSecretSealed() (r []byte, exists bool) {
+	v := m.oidc_client_secret_sealed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOidcClientSecretSealed returns the old "oidc_client_secret_sealed" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldOidcClientSecretSealed(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOidcClientSecretSealed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOidcClientSecretSealed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOidcClientSecretSealed: %w", err)
+	}
+	return oldValue.OidcClientSecretSealed, nil
+}
+
+// ClearOidcClientSecretSealed clears the value of the "oidc_client_secret_sealed" field.
+func (m *ConnectionMutation) ClearOidcClientSecretSealed() {
+	m.oidc_client_secret_sealed = nil
+	m.clearedFields[connection.FieldOidcClientSecretSealed] = struct{}{}
+}
+
+// OidcClientSecretSealedCleared returns if the "oidc_client_secret_sealed" field was cleared in this mutation.
+func (m *ConnectionMutation) OidcClientSecretSealedCleared() bool {
+	_, ok := m.clearedFields[connection.FieldOidcClientSecretSealed]
+	return ok
+}
+
+// ResetOidcClientSecretSealed resets all changes to the "oidc_client_secret_sealed" field.
+func (m *ConnectionMutation) ResetOidcClientSecretSealed() {
+	m.oidc_client_secret_sealed = nil
+	delete(m.clearedFields, connection.FieldOidcClientSecretSealed)
+}
+
+// SetOidcScopes sets the "oidc_scopes" field.
+func (m *ConnectionMutation) SetOidcScopes(s []string) {
+	m.oidc_scopes = &s
+	m.appendoidc_scopes = nil
+}
+
+// OidcScopes returns the value of the "oidc_scopes" field in the mutation.
+func (m *ConnectionMutation) OidcScopes() (r []string, exists bool) {
+	v := m.oidc_scopes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOidcScopes returns the old "oidc_scopes" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldOidcScopes(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOidcScopes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOidcScopes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOidcScopes: %w", err)
+	}
+	return oldValue.OidcScopes, nil
+}
+
+// AppendOidcScopes adds s to the "oidc_scopes" field.
+func (m *ConnectionMutation) AppendOidcScopes(s []string) {
+	m.appendoidc_scopes = append(m.appendoidc_scopes, s...)
+}
+
+// AppendedOidcScopes returns the list of values that were appended to the "oidc_scopes" field in this mutation.
+func (m *ConnectionMutation) AppendedOidcScopes() ([]string, bool) {
+	if len(m.appendoidc_scopes) == 0 {
+		return nil, false
+	}
+	return m.appendoidc_scopes, true
+}
+
+// ClearOidcScopes clears the value of the "oidc_scopes" field.
+func (m *ConnectionMutation) ClearOidcScopes() {
+	m.oidc_scopes = nil
+	m.appendoidc_scopes = nil
+	m.clearedFields[connection.FieldOidcScopes] = struct{}{}
+}
+
+// OidcScopesCleared returns if the "oidc_scopes" field was cleared in this mutation.
+func (m *ConnectionMutation) OidcScopesCleared() bool {
+	_, ok := m.clearedFields[connection.FieldOidcScopes]
+	return ok
+}
+
+// ResetOidcScopes resets all changes to the "oidc_scopes" field.
+func (m *ConnectionMutation) ResetOidcScopes() {
+	m.oidc_scopes = nil
+	m.appendoidc_scopes = nil
+	delete(m.clearedFields, connection.FieldOidcScopes)
+}
+
+// SetAttributeMapping sets the "attribute_mapping" field.
+func (m *ConnectionMutation) SetAttributeMapping(sm sso.AttributeMapping) {
+	m.attribute_mapping = &sm
+}
+
+// AttributeMapping returns the value of the "attribute_mapping" field in the mutation.
+func (m *ConnectionMutation) AttributeMapping() (r sso.AttributeMapping, exists bool) {
+	v := m.attribute_mapping
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttributeMapping returns the old "attribute_mapping" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldAttributeMapping(ctx context.Context) (v sso.AttributeMapping, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttributeMapping is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttributeMapping requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttributeMapping: %w", err)
+	}
+	return oldValue.AttributeMapping, nil
+}
+
+// ClearAttributeMapping clears the value of the "attribute_mapping" field.
+func (m *ConnectionMutation) ClearAttributeMapping() {
+	m.attribute_mapping = nil
+	m.clearedFields[connection.FieldAttributeMapping] = struct{}{}
+}
+
+// AttributeMappingCleared returns if the "attribute_mapping" field was cleared in this mutation.
+func (m *ConnectionMutation) AttributeMappingCleared() bool {
+	_, ok := m.clearedFields[connection.FieldAttributeMapping]
+	return ok
+}
+
+// ResetAttributeMapping resets all changes to the "attribute_mapping" field.
+func (m *ConnectionMutation) ResetAttributeMapping() {
+	m.attribute_mapping = nil
+	delete(m.clearedFields, connection.FieldAttributeMapping)
+}
+
+// SetDefaultRoleID sets the "default_role_id" field.
+func (m *ConnectionMutation) SetDefaultRoleID(pu pulid.ID) {
+	m.default_role_id = &pu
+}
+
+// DefaultRoleID returns the value of the "default_role_id" field in the mutation.
+func (m *ConnectionMutation) DefaultRoleID() (r pulid.ID, exists bool) {
+	v := m.default_role_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDefaultRoleID returns the old "default_role_id" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldDefaultRoleID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDefaultRoleID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDefaultRoleID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDefaultRoleID: %w", err)
+	}
+	return oldValue.DefaultRoleID, nil
+}
+
+// ClearDefaultRoleID clears the value of the "default_role_id" field.
+func (m *ConnectionMutation) ClearDefaultRoleID() {
+	m.default_role_id = nil
+	m.clearedFields[connection.FieldDefaultRoleID] = struct{}{}
+}
+
+// DefaultRoleIDCleared returns if the "default_role_id" field was cleared in this mutation.
+func (m *ConnectionMutation) DefaultRoleIDCleared() bool {
+	_, ok := m.clearedFields[connection.FieldDefaultRoleID]
+	return ok
+}
+
+// ResetDefaultRoleID resets all changes to the "default_role_id" field.
+func (m *ConnectionMutation) ResetDefaultRoleID() {
+	m.default_role_id = nil
+	delete(m.clearedFields, connection.FieldDefaultRoleID)
+}
+
+// SetGroupRoleMappings sets the "group_role_mappings" field.
+func (m *ConnectionMutation) SetGroupRoleMappings(sr []sso.GroupRole) {
+	m.group_role_mappings = &sr
+	m.appendgroup_role_mappings = nil
+}
+
+// GroupRoleMappings returns the value of the "group_role_mappings" field in the mutation.
+func (m *ConnectionMutation) GroupRoleMappings() (r []sso.GroupRole, exists bool) {
+	v := m.group_role_mappings
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGroupRoleMappings returns the old "group_role_mappings" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldGroupRoleMappings(ctx context.Context) (v []sso.GroupRole, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGroupRoleMappings is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGroupRoleMappings requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGroupRoleMappings: %w", err)
+	}
+	return oldValue.GroupRoleMappings, nil
+}
+
+// AppendGroupRoleMappings adds sr to the "group_role_mappings" field.
+func (m *ConnectionMutation) AppendGroupRoleMappings(sr []sso.GroupRole) {
+	m.appendgroup_role_mappings = append(m.appendgroup_role_mappings, sr...)
+}
+
+// AppendedGroupRoleMappings returns the list of values that were appended to the "group_role_mappings" field in this mutation.
+func (m *ConnectionMutation) AppendedGroupRoleMappings() ([]sso.GroupRole, bool) {
+	if len(m.appendgroup_role_mappings) == 0 {
+		return nil, false
+	}
+	return m.appendgroup_role_mappings, true
+}
+
+// ClearGroupRoleMappings clears the value of the "group_role_mappings" field.
+func (m *ConnectionMutation) ClearGroupRoleMappings() {
+	m.group_role_mappings = nil
+	m.appendgroup_role_mappings = nil
+	m.clearedFields[connection.FieldGroupRoleMappings] = struct{}{}
+}
+
+// GroupRoleMappingsCleared returns if the "group_role_mappings" field was cleared in this mutation.
+func (m *ConnectionMutation) GroupRoleMappingsCleared() bool {
+	_, ok := m.clearedFields[connection.FieldGroupRoleMappings]
+	return ok
+}
+
+// ResetGroupRoleMappings resets all changes to the "group_role_mappings" field.
+func (m *ConnectionMutation) ResetGroupRoleMappings() {
+	m.group_role_mappings = nil
+	m.appendgroup_role_mappings = nil
+	delete(m.clearedFields, connection.FieldGroupRoleMappings)
+}
+
+// SetTrustUpstreamAmr sets the "trust_upstream_amr" field.
+func (m *ConnectionMutation) SetTrustUpstreamAmr(b bool) {
+	m.trust_upstream_amr = &b
+}
+
+// TrustUpstreamAmr returns the value of the "trust_upstream_amr" field in the mutation.
+func (m *ConnectionMutation) TrustUpstreamAmr() (r bool, exists bool) {
+	v := m.trust_upstream_amr
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTrustUpstreamAmr returns the old "trust_upstream_amr" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldTrustUpstreamAmr(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTrustUpstreamAmr is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTrustUpstreamAmr requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTrustUpstreamAmr: %w", err)
+	}
+	return oldValue.TrustUpstreamAmr, nil
+}
+
+// ResetTrustUpstreamAmr resets all changes to the "trust_upstream_amr" field.
+func (m *ConnectionMutation) ResetTrustUpstreamAmr() {
+	m.trust_upstream_amr = nil
+}
+
 // ClearOrganization clears the "organization" edge to the Organization entity.
 func (m *ConnectionMutation) ClearOrganization() {
 	m.clearedorganization = true
@@ -6643,6 +7538,168 @@ func (m *ConnectionMutation) OrganizationIDs() (ids []pulid.ID) {
 func (m *ConnectionMutation) ResetOrganization() {
 	m.organization = nil
 	m.clearedorganization = false
+}
+
+// AddAssertionUseIDs adds the "assertion_uses" edge to the SAMLAssertionUse entity by ids.
+func (m *ConnectionMutation) AddAssertionUseIDs(ids ...pulid.ID) {
+	if m.assertion_uses == nil {
+		m.assertion_uses = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.assertion_uses[ids[i]] = struct{}{}
+	}
+}
+
+// ClearAssertionUses clears the "assertion_uses" edge to the SAMLAssertionUse entity.
+func (m *ConnectionMutation) ClearAssertionUses() {
+	m.clearedassertion_uses = true
+}
+
+// AssertionUsesCleared reports if the "assertion_uses" edge to the SAMLAssertionUse entity was cleared.
+func (m *ConnectionMutation) AssertionUsesCleared() bool {
+	return m.clearedassertion_uses
+}
+
+// RemoveAssertionUseIDs removes the "assertion_uses" edge to the SAMLAssertionUse entity by IDs.
+func (m *ConnectionMutation) RemoveAssertionUseIDs(ids ...pulid.ID) {
+	if m.removedassertion_uses == nil {
+		m.removedassertion_uses = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.assertion_uses, ids[i])
+		m.removedassertion_uses[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedAssertionUses returns the removed IDs of the "assertion_uses" edge to the SAMLAssertionUse entity.
+func (m *ConnectionMutation) RemovedAssertionUsesIDs() (ids []pulid.ID) {
+	for id := range m.removedassertion_uses {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// AssertionUsesIDs returns the "assertion_uses" edge IDs in the mutation.
+func (m *ConnectionMutation) AssertionUsesIDs() (ids []pulid.ID) {
+	for id := range m.assertion_uses {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetAssertionUses resets all changes to the "assertion_uses" edge.
+func (m *ConnectionMutation) ResetAssertionUses() {
+	m.assertion_uses = nil
+	m.clearedassertion_uses = false
+	m.removedassertion_uses = nil
+}
+
+// AddLoginAttemptIDs adds the "login_attempts" edge to the ConnectionLoginAttempt entity by ids.
+func (m *ConnectionMutation) AddLoginAttemptIDs(ids ...pulid.ID) {
+	if m.login_attempts == nil {
+		m.login_attempts = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.login_attempts[ids[i]] = struct{}{}
+	}
+}
+
+// ClearLoginAttempts clears the "login_attempts" edge to the ConnectionLoginAttempt entity.
+func (m *ConnectionMutation) ClearLoginAttempts() {
+	m.clearedlogin_attempts = true
+}
+
+// LoginAttemptsCleared reports if the "login_attempts" edge to the ConnectionLoginAttempt entity was cleared.
+func (m *ConnectionMutation) LoginAttemptsCleared() bool {
+	return m.clearedlogin_attempts
+}
+
+// RemoveLoginAttemptIDs removes the "login_attempts" edge to the ConnectionLoginAttempt entity by IDs.
+func (m *ConnectionMutation) RemoveLoginAttemptIDs(ids ...pulid.ID) {
+	if m.removedlogin_attempts == nil {
+		m.removedlogin_attempts = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.login_attempts, ids[i])
+		m.removedlogin_attempts[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedLoginAttempts returns the removed IDs of the "login_attempts" edge to the ConnectionLoginAttempt entity.
+func (m *ConnectionMutation) RemovedLoginAttemptsIDs() (ids []pulid.ID) {
+	for id := range m.removedlogin_attempts {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// LoginAttemptsIDs returns the "login_attempts" edge IDs in the mutation.
+func (m *ConnectionMutation) LoginAttemptsIDs() (ids []pulid.ID) {
+	for id := range m.login_attempts {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetLoginAttempts resets all changes to the "login_attempts" edge.
+func (m *ConnectionMutation) ResetLoginAttempts() {
+	m.login_attempts = nil
+	m.clearedlogin_attempts = false
+	m.removedlogin_attempts = nil
+}
+
+// AddFederatedIdentityIDs adds the "federated_identities" edge to the FederatedIdentity entity by ids.
+func (m *ConnectionMutation) AddFederatedIdentityIDs(ids ...pulid.ID) {
+	if m.federated_identities == nil {
+		m.federated_identities = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.federated_identities[ids[i]] = struct{}{}
+	}
+}
+
+// ClearFederatedIdentities clears the "federated_identities" edge to the FederatedIdentity entity.
+func (m *ConnectionMutation) ClearFederatedIdentities() {
+	m.clearedfederated_identities = true
+}
+
+// FederatedIdentitiesCleared reports if the "federated_identities" edge to the FederatedIdentity entity was cleared.
+func (m *ConnectionMutation) FederatedIdentitiesCleared() bool {
+	return m.clearedfederated_identities
+}
+
+// RemoveFederatedIdentityIDs removes the "federated_identities" edge to the FederatedIdentity entity by IDs.
+func (m *ConnectionMutation) RemoveFederatedIdentityIDs(ids ...pulid.ID) {
+	if m.removedfederated_identities == nil {
+		m.removedfederated_identities = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.federated_identities, ids[i])
+		m.removedfederated_identities[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedFederatedIdentities returns the removed IDs of the "federated_identities" edge to the FederatedIdentity entity.
+func (m *ConnectionMutation) RemovedFederatedIdentitiesIDs() (ids []pulid.ID) {
+	for id := range m.removedfederated_identities {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// FederatedIdentitiesIDs returns the "federated_identities" edge IDs in the mutation.
+func (m *ConnectionMutation) FederatedIdentitiesIDs() (ids []pulid.ID) {
+	for id := range m.federated_identities {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetFederatedIdentities resets all changes to the "federated_identities" edge.
+func (m *ConnectionMutation) ResetFederatedIdentities() {
+	m.federated_identities = nil
+	m.clearedfederated_identities = false
+	m.removedfederated_identities = nil
 }
 
 // Where appends a list predicates to the ConnectionMutation builder.
@@ -6679,7 +7736,7 @@ func (m *ConnectionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ConnectionMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 23)
 	if m.created_at != nil {
 		fields = append(fields, connection.FieldCreatedAt)
 	}
@@ -6697,6 +7754,57 @@ func (m *ConnectionMutation) Fields() []string {
 	}
 	if m.state != nil {
 		fields = append(fields, connection.FieldState)
+	}
+	if m.preset != nil {
+		fields = append(fields, connection.FieldPreset)
+	}
+	if m.idp_entity_id != nil {
+		fields = append(fields, connection.FieldIdpEntityID)
+	}
+	if m.idp_sso_url != nil {
+		fields = append(fields, connection.FieldIdpSSOURL)
+	}
+	if m.idp_sso_binding != nil {
+		fields = append(fields, connection.FieldIdpSSOBinding)
+	}
+	if m.idp_certificates != nil {
+		fields = append(fields, connection.FieldIdpCertificates)
+	}
+	if m.idp_metadata_url != nil {
+		fields = append(fields, connection.FieldIdpMetadataURL)
+	}
+	if m.idp_metadata_refreshed_at != nil {
+		fields = append(fields, connection.FieldIdpMetadataRefreshedAt)
+	}
+	if m.sp_keys != nil {
+		fields = append(fields, connection.FieldSpKeys)
+	}
+	if m.allow_idp_initiated != nil {
+		fields = append(fields, connection.FieldAllowIdpInitiated)
+	}
+	if m.oidc_issuer != nil {
+		fields = append(fields, connection.FieldOidcIssuer)
+	}
+	if m.oidc_client_id != nil {
+		fields = append(fields, connection.FieldOidcClientID)
+	}
+	if m.oidc_client_secret_sealed != nil {
+		fields = append(fields, connection.FieldOidcClientSecretSealed)
+	}
+	if m.oidc_scopes != nil {
+		fields = append(fields, connection.FieldOidcScopes)
+	}
+	if m.attribute_mapping != nil {
+		fields = append(fields, connection.FieldAttributeMapping)
+	}
+	if m.default_role_id != nil {
+		fields = append(fields, connection.FieldDefaultRoleID)
+	}
+	if m.group_role_mappings != nil {
+		fields = append(fields, connection.FieldGroupRoleMappings)
+	}
+	if m.trust_upstream_amr != nil {
+		fields = append(fields, connection.FieldTrustUpstreamAmr)
 	}
 	return fields
 }
@@ -6718,6 +7826,40 @@ func (m *ConnectionMutation) Field(name string) (ent.Value, bool) {
 		return m.Name()
 	case connection.FieldState:
 		return m.State()
+	case connection.FieldPreset:
+		return m.Preset()
+	case connection.FieldIdpEntityID:
+		return m.IdpEntityID()
+	case connection.FieldIdpSSOURL:
+		return m.IdpSSOURL()
+	case connection.FieldIdpSSOBinding:
+		return m.IdpSSOBinding()
+	case connection.FieldIdpCertificates:
+		return m.IdpCertificates()
+	case connection.FieldIdpMetadataURL:
+		return m.IdpMetadataURL()
+	case connection.FieldIdpMetadataRefreshedAt:
+		return m.IdpMetadataRefreshedAt()
+	case connection.FieldSpKeys:
+		return m.SpKeys()
+	case connection.FieldAllowIdpInitiated:
+		return m.AllowIdpInitiated()
+	case connection.FieldOidcIssuer:
+		return m.OidcIssuer()
+	case connection.FieldOidcClientID:
+		return m.OidcClientID()
+	case connection.FieldOidcClientSecretSealed:
+		return m.OidcClientSecretSealed()
+	case connection.FieldOidcScopes:
+		return m.OidcScopes()
+	case connection.FieldAttributeMapping:
+		return m.AttributeMapping()
+	case connection.FieldDefaultRoleID:
+		return m.DefaultRoleID()
+	case connection.FieldGroupRoleMappings:
+		return m.GroupRoleMappings()
+	case connection.FieldTrustUpstreamAmr:
+		return m.TrustUpstreamAmr()
 	}
 	return nil, false
 }
@@ -6739,6 +7881,40 @@ func (m *ConnectionMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldName(ctx)
 	case connection.FieldState:
 		return m.OldState(ctx)
+	case connection.FieldPreset:
+		return m.OldPreset(ctx)
+	case connection.FieldIdpEntityID:
+		return m.OldIdpEntityID(ctx)
+	case connection.FieldIdpSSOURL:
+		return m.OldIdpSSOURL(ctx)
+	case connection.FieldIdpSSOBinding:
+		return m.OldIdpSSOBinding(ctx)
+	case connection.FieldIdpCertificates:
+		return m.OldIdpCertificates(ctx)
+	case connection.FieldIdpMetadataURL:
+		return m.OldIdpMetadataURL(ctx)
+	case connection.FieldIdpMetadataRefreshedAt:
+		return m.OldIdpMetadataRefreshedAt(ctx)
+	case connection.FieldSpKeys:
+		return m.OldSpKeys(ctx)
+	case connection.FieldAllowIdpInitiated:
+		return m.OldAllowIdpInitiated(ctx)
+	case connection.FieldOidcIssuer:
+		return m.OldOidcIssuer(ctx)
+	case connection.FieldOidcClientID:
+		return m.OldOidcClientID(ctx)
+	case connection.FieldOidcClientSecretSealed:
+		return m.OldOidcClientSecretSealed(ctx)
+	case connection.FieldOidcScopes:
+		return m.OldOidcScopes(ctx)
+	case connection.FieldAttributeMapping:
+		return m.OldAttributeMapping(ctx)
+	case connection.FieldDefaultRoleID:
+		return m.OldDefaultRoleID(ctx)
+	case connection.FieldGroupRoleMappings:
+		return m.OldGroupRoleMappings(ctx)
+	case connection.FieldTrustUpstreamAmr:
+		return m.OldTrustUpstreamAmr(ctx)
 	}
 	return nil, fmt.Errorf("unknown Connection field %s", name)
 }
@@ -6790,6 +7966,125 @@ func (m *ConnectionMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetState(v)
 		return nil
+	case connection.FieldPreset:
+		v, ok := value.(connection.Preset)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPreset(v)
+		return nil
+	case connection.FieldIdpEntityID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdpEntityID(v)
+		return nil
+	case connection.FieldIdpSSOURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdpSSOURL(v)
+		return nil
+	case connection.FieldIdpSSOBinding:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdpSSOBinding(v)
+		return nil
+	case connection.FieldIdpCertificates:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdpCertificates(v)
+		return nil
+	case connection.FieldIdpMetadataURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdpMetadataURL(v)
+		return nil
+	case connection.FieldIdpMetadataRefreshedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdpMetadataRefreshedAt(v)
+		return nil
+	case connection.FieldSpKeys:
+		v, ok := value.([]sso.SPKey)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSpKeys(v)
+		return nil
+	case connection.FieldAllowIdpInitiated:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAllowIdpInitiated(v)
+		return nil
+	case connection.FieldOidcIssuer:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOidcIssuer(v)
+		return nil
+	case connection.FieldOidcClientID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOidcClientID(v)
+		return nil
+	case connection.FieldOidcClientSecretSealed:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOidcClientSecretSealed(v)
+		return nil
+	case connection.FieldOidcScopes:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOidcScopes(v)
+		return nil
+	case connection.FieldAttributeMapping:
+		v, ok := value.(sso.AttributeMapping)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttributeMapping(v)
+		return nil
+	case connection.FieldDefaultRoleID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDefaultRoleID(v)
+		return nil
+	case connection.FieldGroupRoleMappings:
+		v, ok := value.([]sso.GroupRole)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGroupRoleMappings(v)
+		return nil
+	case connection.FieldTrustUpstreamAmr:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTrustUpstreamAmr(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Connection field %s", name)
 }
@@ -6819,7 +8114,50 @@ func (m *ConnectionMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *ConnectionMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(connection.FieldIdpEntityID) {
+		fields = append(fields, connection.FieldIdpEntityID)
+	}
+	if m.FieldCleared(connection.FieldIdpSSOURL) {
+		fields = append(fields, connection.FieldIdpSSOURL)
+	}
+	if m.FieldCleared(connection.FieldIdpSSOBinding) {
+		fields = append(fields, connection.FieldIdpSSOBinding)
+	}
+	if m.FieldCleared(connection.FieldIdpCertificates) {
+		fields = append(fields, connection.FieldIdpCertificates)
+	}
+	if m.FieldCleared(connection.FieldIdpMetadataURL) {
+		fields = append(fields, connection.FieldIdpMetadataURL)
+	}
+	if m.FieldCleared(connection.FieldIdpMetadataRefreshedAt) {
+		fields = append(fields, connection.FieldIdpMetadataRefreshedAt)
+	}
+	if m.FieldCleared(connection.FieldSpKeys) {
+		fields = append(fields, connection.FieldSpKeys)
+	}
+	if m.FieldCleared(connection.FieldOidcIssuer) {
+		fields = append(fields, connection.FieldOidcIssuer)
+	}
+	if m.FieldCleared(connection.FieldOidcClientID) {
+		fields = append(fields, connection.FieldOidcClientID)
+	}
+	if m.FieldCleared(connection.FieldOidcClientSecretSealed) {
+		fields = append(fields, connection.FieldOidcClientSecretSealed)
+	}
+	if m.FieldCleared(connection.FieldOidcScopes) {
+		fields = append(fields, connection.FieldOidcScopes)
+	}
+	if m.FieldCleared(connection.FieldAttributeMapping) {
+		fields = append(fields, connection.FieldAttributeMapping)
+	}
+	if m.FieldCleared(connection.FieldDefaultRoleID) {
+		fields = append(fields, connection.FieldDefaultRoleID)
+	}
+	if m.FieldCleared(connection.FieldGroupRoleMappings) {
+		fields = append(fields, connection.FieldGroupRoleMappings)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -6832,6 +8170,50 @@ func (m *ConnectionMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *ConnectionMutation) ClearField(name string) error {
+	switch name {
+	case connection.FieldIdpEntityID:
+		m.ClearIdpEntityID()
+		return nil
+	case connection.FieldIdpSSOURL:
+		m.ClearIdpSSOURL()
+		return nil
+	case connection.FieldIdpSSOBinding:
+		m.ClearIdpSSOBinding()
+		return nil
+	case connection.FieldIdpCertificates:
+		m.ClearIdpCertificates()
+		return nil
+	case connection.FieldIdpMetadataURL:
+		m.ClearIdpMetadataURL()
+		return nil
+	case connection.FieldIdpMetadataRefreshedAt:
+		m.ClearIdpMetadataRefreshedAt()
+		return nil
+	case connection.FieldSpKeys:
+		m.ClearSpKeys()
+		return nil
+	case connection.FieldOidcIssuer:
+		m.ClearOidcIssuer()
+		return nil
+	case connection.FieldOidcClientID:
+		m.ClearOidcClientID()
+		return nil
+	case connection.FieldOidcClientSecretSealed:
+		m.ClearOidcClientSecretSealed()
+		return nil
+	case connection.FieldOidcScopes:
+		m.ClearOidcScopes()
+		return nil
+	case connection.FieldAttributeMapping:
+		m.ClearAttributeMapping()
+		return nil
+	case connection.FieldDefaultRoleID:
+		m.ClearDefaultRoleID()
+		return nil
+	case connection.FieldGroupRoleMappings:
+		m.ClearGroupRoleMappings()
+		return nil
+	}
 	return fmt.Errorf("unknown Connection nullable field %s", name)
 }
 
@@ -6857,15 +8239,75 @@ func (m *ConnectionMutation) ResetField(name string) error {
 	case connection.FieldState:
 		m.ResetState()
 		return nil
+	case connection.FieldPreset:
+		m.ResetPreset()
+		return nil
+	case connection.FieldIdpEntityID:
+		m.ResetIdpEntityID()
+		return nil
+	case connection.FieldIdpSSOURL:
+		m.ResetIdpSSOURL()
+		return nil
+	case connection.FieldIdpSSOBinding:
+		m.ResetIdpSSOBinding()
+		return nil
+	case connection.FieldIdpCertificates:
+		m.ResetIdpCertificates()
+		return nil
+	case connection.FieldIdpMetadataURL:
+		m.ResetIdpMetadataURL()
+		return nil
+	case connection.FieldIdpMetadataRefreshedAt:
+		m.ResetIdpMetadataRefreshedAt()
+		return nil
+	case connection.FieldSpKeys:
+		m.ResetSpKeys()
+		return nil
+	case connection.FieldAllowIdpInitiated:
+		m.ResetAllowIdpInitiated()
+		return nil
+	case connection.FieldOidcIssuer:
+		m.ResetOidcIssuer()
+		return nil
+	case connection.FieldOidcClientID:
+		m.ResetOidcClientID()
+		return nil
+	case connection.FieldOidcClientSecretSealed:
+		m.ResetOidcClientSecretSealed()
+		return nil
+	case connection.FieldOidcScopes:
+		m.ResetOidcScopes()
+		return nil
+	case connection.FieldAttributeMapping:
+		m.ResetAttributeMapping()
+		return nil
+	case connection.FieldDefaultRoleID:
+		m.ResetDefaultRoleID()
+		return nil
+	case connection.FieldGroupRoleMappings:
+		m.ResetGroupRoleMappings()
+		return nil
+	case connection.FieldTrustUpstreamAmr:
+		m.ResetTrustUpstreamAmr()
+		return nil
 	}
 	return fmt.Errorf("unknown Connection field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ConnectionMutation) AddedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 4)
 	if m.organization != nil {
 		edges = append(edges, connection.EdgeOrganization)
+	}
+	if m.assertion_uses != nil {
+		edges = append(edges, connection.EdgeAssertionUses)
+	}
+	if m.login_attempts != nil {
+		edges = append(edges, connection.EdgeLoginAttempts)
+	}
+	if m.federated_identities != nil {
+		edges = append(edges, connection.EdgeFederatedIdentities)
 	}
 	return edges
 }
@@ -6878,27 +8320,83 @@ func (m *ConnectionMutation) AddedIDs(name string) []ent.Value {
 		if id := m.organization; id != nil {
 			return []ent.Value{*id}
 		}
+	case connection.EdgeAssertionUses:
+		ids := make([]ent.Value, 0, len(m.assertion_uses))
+		for id := range m.assertion_uses {
+			ids = append(ids, id)
+		}
+		return ids
+	case connection.EdgeLoginAttempts:
+		ids := make([]ent.Value, 0, len(m.login_attempts))
+		for id := range m.login_attempts {
+			ids = append(ids, id)
+		}
+		return ids
+	case connection.EdgeFederatedIdentities:
+		ids := make([]ent.Value, 0, len(m.federated_identities))
+		for id := range m.federated_identities {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ConnectionMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 4)
+	if m.removedassertion_uses != nil {
+		edges = append(edges, connection.EdgeAssertionUses)
+	}
+	if m.removedlogin_attempts != nil {
+		edges = append(edges, connection.EdgeLoginAttempts)
+	}
+	if m.removedfederated_identities != nil {
+		edges = append(edges, connection.EdgeFederatedIdentities)
+	}
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
 func (m *ConnectionMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case connection.EdgeAssertionUses:
+		ids := make([]ent.Value, 0, len(m.removedassertion_uses))
+		for id := range m.removedassertion_uses {
+			ids = append(ids, id)
+		}
+		return ids
+	case connection.EdgeLoginAttempts:
+		ids := make([]ent.Value, 0, len(m.removedlogin_attempts))
+		for id := range m.removedlogin_attempts {
+			ids = append(ids, id)
+		}
+		return ids
+	case connection.EdgeFederatedIdentities:
+		ids := make([]ent.Value, 0, len(m.removedfederated_identities))
+		for id := range m.removedfederated_identities {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ConnectionMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 4)
 	if m.clearedorganization {
 		edges = append(edges, connection.EdgeOrganization)
+	}
+	if m.clearedassertion_uses {
+		edges = append(edges, connection.EdgeAssertionUses)
+	}
+	if m.clearedlogin_attempts {
+		edges = append(edges, connection.EdgeLoginAttempts)
+	}
+	if m.clearedfederated_identities {
+		edges = append(edges, connection.EdgeFederatedIdentities)
 	}
 	return edges
 }
@@ -6909,6 +8407,12 @@ func (m *ConnectionMutation) EdgeCleared(name string) bool {
 	switch name {
 	case connection.EdgeOrganization:
 		return m.clearedorganization
+	case connection.EdgeAssertionUses:
+		return m.clearedassertion_uses
+	case connection.EdgeLoginAttempts:
+		return m.clearedlogin_attempts
+	case connection.EdgeFederatedIdentities:
+		return m.clearedfederated_identities
 	}
 	return false
 }
@@ -6931,8 +8435,879 @@ func (m *ConnectionMutation) ResetEdge(name string) error {
 	case connection.EdgeOrganization:
 		m.ResetOrganization()
 		return nil
+	case connection.EdgeAssertionUses:
+		m.ResetAssertionUses()
+		return nil
+	case connection.EdgeLoginAttempts:
+		m.ResetLoginAttempts()
+		return nil
+	case connection.EdgeFederatedIdentities:
+		m.ResetFederatedIdentities()
+		return nil
 	}
 	return fmt.Errorf("unknown Connection edge %s", name)
+}
+
+// ConnectionLoginAttemptMutation represents an operation that mutates the ConnectionLoginAttempt nodes in the graph.
+type ConnectionLoginAttemptMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *pulid.ID
+	created_at        *time.Time
+	succeeded         *bool
+	error_code        *string
+	error_reason      *string
+	subject           *string
+	email             *string
+	attributes        *map[string][]string
+	clearedFields     map[string]struct{}
+	connection        *pulid.ID
+	clearedconnection bool
+	done              bool
+	oldValue          func(context.Context) (*ConnectionLoginAttempt, error)
+	predicates        []predicate.ConnectionLoginAttempt
+}
+
+var _ ent.Mutation = (*ConnectionLoginAttemptMutation)(nil)
+
+// connectionloginattemptOption allows management of the mutation configuration using functional options.
+type connectionloginattemptOption func(*ConnectionLoginAttemptMutation)
+
+// newConnectionLoginAttemptMutation creates new mutation for the ConnectionLoginAttempt entity.
+func newConnectionLoginAttemptMutation(c config, op Op, opts ...connectionloginattemptOption) *ConnectionLoginAttemptMutation {
+	m := &ConnectionLoginAttemptMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeConnectionLoginAttempt,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withConnectionLoginAttemptID sets the ID field of the mutation.
+func withConnectionLoginAttemptID(id pulid.ID) connectionloginattemptOption {
+	return func(m *ConnectionLoginAttemptMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ConnectionLoginAttempt
+		)
+		m.oldValue = func(ctx context.Context) (*ConnectionLoginAttempt, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ConnectionLoginAttempt.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withConnectionLoginAttempt sets the old ConnectionLoginAttempt of the mutation.
+func withConnectionLoginAttempt(node *ConnectionLoginAttempt) connectionloginattemptOption {
+	return func(m *ConnectionLoginAttemptMutation) {
+		m.oldValue = func(context.Context) (*ConnectionLoginAttempt, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ConnectionLoginAttemptMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ConnectionLoginAttemptMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ConnectionLoginAttempt entities.
+func (m *ConnectionLoginAttemptMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ConnectionLoginAttemptMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ConnectionLoginAttemptMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ConnectionLoginAttempt.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetConnectionID sets the "connection_id" field.
+func (m *ConnectionLoginAttemptMutation) SetConnectionID(pu pulid.ID) {
+	m.connection = &pu
+}
+
+// ConnectionID returns the value of the "connection_id" field in the mutation.
+func (m *ConnectionLoginAttemptMutation) ConnectionID() (r pulid.ID, exists bool) {
+	v := m.connection
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnectionID returns the old "connection_id" field's value of the ConnectionLoginAttempt entity.
+// If the ConnectionLoginAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionLoginAttemptMutation) OldConnectionID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnectionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnectionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnectionID: %w", err)
+	}
+	return oldValue.ConnectionID, nil
+}
+
+// ResetConnectionID resets all changes to the "connection_id" field.
+func (m *ConnectionLoginAttemptMutation) ResetConnectionID() {
+	m.connection = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ConnectionLoginAttemptMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ConnectionLoginAttemptMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ConnectionLoginAttempt entity.
+// If the ConnectionLoginAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionLoginAttemptMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ConnectionLoginAttemptMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetSucceeded sets the "succeeded" field.
+func (m *ConnectionLoginAttemptMutation) SetSucceeded(b bool) {
+	m.succeeded = &b
+}
+
+// Succeeded returns the value of the "succeeded" field in the mutation.
+func (m *ConnectionLoginAttemptMutation) Succeeded() (r bool, exists bool) {
+	v := m.succeeded
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSucceeded returns the old "succeeded" field's value of the ConnectionLoginAttempt entity.
+// If the ConnectionLoginAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionLoginAttemptMutation) OldSucceeded(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSucceeded is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSucceeded requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSucceeded: %w", err)
+	}
+	return oldValue.Succeeded, nil
+}
+
+// ResetSucceeded resets all changes to the "succeeded" field.
+func (m *ConnectionLoginAttemptMutation) ResetSucceeded() {
+	m.succeeded = nil
+}
+
+// SetErrorCode sets the "error_code" field.
+func (m *ConnectionLoginAttemptMutation) SetErrorCode(s string) {
+	m.error_code = &s
+}
+
+// ErrorCode returns the value of the "error_code" field in the mutation.
+func (m *ConnectionLoginAttemptMutation) ErrorCode() (r string, exists bool) {
+	v := m.error_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldErrorCode returns the old "error_code" field's value of the ConnectionLoginAttempt entity.
+// If the ConnectionLoginAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionLoginAttemptMutation) OldErrorCode(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldErrorCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldErrorCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldErrorCode: %w", err)
+	}
+	return oldValue.ErrorCode, nil
+}
+
+// ClearErrorCode clears the value of the "error_code" field.
+func (m *ConnectionLoginAttemptMutation) ClearErrorCode() {
+	m.error_code = nil
+	m.clearedFields[connectionloginattempt.FieldErrorCode] = struct{}{}
+}
+
+// ErrorCodeCleared returns if the "error_code" field was cleared in this mutation.
+func (m *ConnectionLoginAttemptMutation) ErrorCodeCleared() bool {
+	_, ok := m.clearedFields[connectionloginattempt.FieldErrorCode]
+	return ok
+}
+
+// ResetErrorCode resets all changes to the "error_code" field.
+func (m *ConnectionLoginAttemptMutation) ResetErrorCode() {
+	m.error_code = nil
+	delete(m.clearedFields, connectionloginattempt.FieldErrorCode)
+}
+
+// SetErrorReason sets the "error_reason" field.
+func (m *ConnectionLoginAttemptMutation) SetErrorReason(s string) {
+	m.error_reason = &s
+}
+
+// ErrorReason returns the value of the "error_reason" field in the mutation.
+func (m *ConnectionLoginAttemptMutation) ErrorReason() (r string, exists bool) {
+	v := m.error_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldErrorReason returns the old "error_reason" field's value of the ConnectionLoginAttempt entity.
+// If the ConnectionLoginAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionLoginAttemptMutation) OldErrorReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldErrorReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldErrorReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldErrorReason: %w", err)
+	}
+	return oldValue.ErrorReason, nil
+}
+
+// ClearErrorReason clears the value of the "error_reason" field.
+func (m *ConnectionLoginAttemptMutation) ClearErrorReason() {
+	m.error_reason = nil
+	m.clearedFields[connectionloginattempt.FieldErrorReason] = struct{}{}
+}
+
+// ErrorReasonCleared returns if the "error_reason" field was cleared in this mutation.
+func (m *ConnectionLoginAttemptMutation) ErrorReasonCleared() bool {
+	_, ok := m.clearedFields[connectionloginattempt.FieldErrorReason]
+	return ok
+}
+
+// ResetErrorReason resets all changes to the "error_reason" field.
+func (m *ConnectionLoginAttemptMutation) ResetErrorReason() {
+	m.error_reason = nil
+	delete(m.clearedFields, connectionloginattempt.FieldErrorReason)
+}
+
+// SetSubject sets the "subject" field.
+func (m *ConnectionLoginAttemptMutation) SetSubject(s string) {
+	m.subject = &s
+}
+
+// Subject returns the value of the "subject" field in the mutation.
+func (m *ConnectionLoginAttemptMutation) Subject() (r string, exists bool) {
+	v := m.subject
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubject returns the old "subject" field's value of the ConnectionLoginAttempt entity.
+// If the ConnectionLoginAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionLoginAttemptMutation) OldSubject(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubject is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubject requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubject: %w", err)
+	}
+	return oldValue.Subject, nil
+}
+
+// ClearSubject clears the value of the "subject" field.
+func (m *ConnectionLoginAttemptMutation) ClearSubject() {
+	m.subject = nil
+	m.clearedFields[connectionloginattempt.FieldSubject] = struct{}{}
+}
+
+// SubjectCleared returns if the "subject" field was cleared in this mutation.
+func (m *ConnectionLoginAttemptMutation) SubjectCleared() bool {
+	_, ok := m.clearedFields[connectionloginattempt.FieldSubject]
+	return ok
+}
+
+// ResetSubject resets all changes to the "subject" field.
+func (m *ConnectionLoginAttemptMutation) ResetSubject() {
+	m.subject = nil
+	delete(m.clearedFields, connectionloginattempt.FieldSubject)
+}
+
+// SetEmail sets the "email" field.
+func (m *ConnectionLoginAttemptMutation) SetEmail(s string) {
+	m.email = &s
+}
+
+// Email returns the value of the "email" field in the mutation.
+func (m *ConnectionLoginAttemptMutation) Email() (r string, exists bool) {
+	v := m.email
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmail returns the old "email" field's value of the ConnectionLoginAttempt entity.
+// If the ConnectionLoginAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionLoginAttemptMutation) OldEmail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmail: %w", err)
+	}
+	return oldValue.Email, nil
+}
+
+// ClearEmail clears the value of the "email" field.
+func (m *ConnectionLoginAttemptMutation) ClearEmail() {
+	m.email = nil
+	m.clearedFields[connectionloginattempt.FieldEmail] = struct{}{}
+}
+
+// EmailCleared returns if the "email" field was cleared in this mutation.
+func (m *ConnectionLoginAttemptMutation) EmailCleared() bool {
+	_, ok := m.clearedFields[connectionloginattempt.FieldEmail]
+	return ok
+}
+
+// ResetEmail resets all changes to the "email" field.
+func (m *ConnectionLoginAttemptMutation) ResetEmail() {
+	m.email = nil
+	delete(m.clearedFields, connectionloginattempt.FieldEmail)
+}
+
+// SetAttributes sets the "attributes" field.
+func (m *ConnectionLoginAttemptMutation) SetAttributes(value map[string][]string) {
+	m.attributes = &value
+}
+
+// Attributes returns the value of the "attributes" field in the mutation.
+func (m *ConnectionLoginAttemptMutation) Attributes() (r map[string][]string, exists bool) {
+	v := m.attributes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttributes returns the old "attributes" field's value of the ConnectionLoginAttempt entity.
+// If the ConnectionLoginAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionLoginAttemptMutation) OldAttributes(ctx context.Context) (v map[string][]string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttributes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttributes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttributes: %w", err)
+	}
+	return oldValue.Attributes, nil
+}
+
+// ClearAttributes clears the value of the "attributes" field.
+func (m *ConnectionLoginAttemptMutation) ClearAttributes() {
+	m.attributes = nil
+	m.clearedFields[connectionloginattempt.FieldAttributes] = struct{}{}
+}
+
+// AttributesCleared returns if the "attributes" field was cleared in this mutation.
+func (m *ConnectionLoginAttemptMutation) AttributesCleared() bool {
+	_, ok := m.clearedFields[connectionloginattempt.FieldAttributes]
+	return ok
+}
+
+// ResetAttributes resets all changes to the "attributes" field.
+func (m *ConnectionLoginAttemptMutation) ResetAttributes() {
+	m.attributes = nil
+	delete(m.clearedFields, connectionloginattempt.FieldAttributes)
+}
+
+// ClearConnection clears the "connection" edge to the Connection entity.
+func (m *ConnectionLoginAttemptMutation) ClearConnection() {
+	m.clearedconnection = true
+	m.clearedFields[connectionloginattempt.FieldConnectionID] = struct{}{}
+}
+
+// ConnectionCleared reports if the "connection" edge to the Connection entity was cleared.
+func (m *ConnectionLoginAttemptMutation) ConnectionCleared() bool {
+	return m.clearedconnection
+}
+
+// ConnectionIDs returns the "connection" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ConnectionID instead. It exists only for internal usage by the builders.
+func (m *ConnectionLoginAttemptMutation) ConnectionIDs() (ids []pulid.ID) {
+	if id := m.connection; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetConnection resets all changes to the "connection" edge.
+func (m *ConnectionLoginAttemptMutation) ResetConnection() {
+	m.connection = nil
+	m.clearedconnection = false
+}
+
+// Where appends a list predicates to the ConnectionLoginAttemptMutation builder.
+func (m *ConnectionLoginAttemptMutation) Where(ps ...predicate.ConnectionLoginAttempt) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ConnectionLoginAttemptMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ConnectionLoginAttemptMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ConnectionLoginAttempt, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ConnectionLoginAttemptMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ConnectionLoginAttemptMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ConnectionLoginAttempt).
+func (m *ConnectionLoginAttemptMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ConnectionLoginAttemptMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.connection != nil {
+		fields = append(fields, connectionloginattempt.FieldConnectionID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, connectionloginattempt.FieldCreatedAt)
+	}
+	if m.succeeded != nil {
+		fields = append(fields, connectionloginattempt.FieldSucceeded)
+	}
+	if m.error_code != nil {
+		fields = append(fields, connectionloginattempt.FieldErrorCode)
+	}
+	if m.error_reason != nil {
+		fields = append(fields, connectionloginattempt.FieldErrorReason)
+	}
+	if m.subject != nil {
+		fields = append(fields, connectionloginattempt.FieldSubject)
+	}
+	if m.email != nil {
+		fields = append(fields, connectionloginattempt.FieldEmail)
+	}
+	if m.attributes != nil {
+		fields = append(fields, connectionloginattempt.FieldAttributes)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ConnectionLoginAttemptMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case connectionloginattempt.FieldConnectionID:
+		return m.ConnectionID()
+	case connectionloginattempt.FieldCreatedAt:
+		return m.CreatedAt()
+	case connectionloginattempt.FieldSucceeded:
+		return m.Succeeded()
+	case connectionloginattempt.FieldErrorCode:
+		return m.ErrorCode()
+	case connectionloginattempt.FieldErrorReason:
+		return m.ErrorReason()
+	case connectionloginattempt.FieldSubject:
+		return m.Subject()
+	case connectionloginattempt.FieldEmail:
+		return m.Email()
+	case connectionloginattempt.FieldAttributes:
+		return m.Attributes()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ConnectionLoginAttemptMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case connectionloginattempt.FieldConnectionID:
+		return m.OldConnectionID(ctx)
+	case connectionloginattempt.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case connectionloginattempt.FieldSucceeded:
+		return m.OldSucceeded(ctx)
+	case connectionloginattempt.FieldErrorCode:
+		return m.OldErrorCode(ctx)
+	case connectionloginattempt.FieldErrorReason:
+		return m.OldErrorReason(ctx)
+	case connectionloginattempt.FieldSubject:
+		return m.OldSubject(ctx)
+	case connectionloginattempt.FieldEmail:
+		return m.OldEmail(ctx)
+	case connectionloginattempt.FieldAttributes:
+		return m.OldAttributes(ctx)
+	}
+	return nil, fmt.Errorf("unknown ConnectionLoginAttempt field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ConnectionLoginAttemptMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case connectionloginattempt.FieldConnectionID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnectionID(v)
+		return nil
+	case connectionloginattempt.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case connectionloginattempt.FieldSucceeded:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSucceeded(v)
+		return nil
+	case connectionloginattempt.FieldErrorCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetErrorCode(v)
+		return nil
+	case connectionloginattempt.FieldErrorReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetErrorReason(v)
+		return nil
+	case connectionloginattempt.FieldSubject:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubject(v)
+		return nil
+	case connectionloginattempt.FieldEmail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmail(v)
+		return nil
+	case connectionloginattempt.FieldAttributes:
+		v, ok := value.(map[string][]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttributes(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ConnectionLoginAttempt field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ConnectionLoginAttemptMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ConnectionLoginAttemptMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ConnectionLoginAttemptMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown ConnectionLoginAttempt numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ConnectionLoginAttemptMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(connectionloginattempt.FieldErrorCode) {
+		fields = append(fields, connectionloginattempt.FieldErrorCode)
+	}
+	if m.FieldCleared(connectionloginattempt.FieldErrorReason) {
+		fields = append(fields, connectionloginattempt.FieldErrorReason)
+	}
+	if m.FieldCleared(connectionloginattempt.FieldSubject) {
+		fields = append(fields, connectionloginattempt.FieldSubject)
+	}
+	if m.FieldCleared(connectionloginattempt.FieldEmail) {
+		fields = append(fields, connectionloginattempt.FieldEmail)
+	}
+	if m.FieldCleared(connectionloginattempt.FieldAttributes) {
+		fields = append(fields, connectionloginattempt.FieldAttributes)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ConnectionLoginAttemptMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ConnectionLoginAttemptMutation) ClearField(name string) error {
+	switch name {
+	case connectionloginattempt.FieldErrorCode:
+		m.ClearErrorCode()
+		return nil
+	case connectionloginattempt.FieldErrorReason:
+		m.ClearErrorReason()
+		return nil
+	case connectionloginattempt.FieldSubject:
+		m.ClearSubject()
+		return nil
+	case connectionloginattempt.FieldEmail:
+		m.ClearEmail()
+		return nil
+	case connectionloginattempt.FieldAttributes:
+		m.ClearAttributes()
+		return nil
+	}
+	return fmt.Errorf("unknown ConnectionLoginAttempt nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ConnectionLoginAttemptMutation) ResetField(name string) error {
+	switch name {
+	case connectionloginattempt.FieldConnectionID:
+		m.ResetConnectionID()
+		return nil
+	case connectionloginattempt.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case connectionloginattempt.FieldSucceeded:
+		m.ResetSucceeded()
+		return nil
+	case connectionloginattempt.FieldErrorCode:
+		m.ResetErrorCode()
+		return nil
+	case connectionloginattempt.FieldErrorReason:
+		m.ResetErrorReason()
+		return nil
+	case connectionloginattempt.FieldSubject:
+		m.ResetSubject()
+		return nil
+	case connectionloginattempt.FieldEmail:
+		m.ResetEmail()
+		return nil
+	case connectionloginattempt.FieldAttributes:
+		m.ResetAttributes()
+		return nil
+	}
+	return fmt.Errorf("unknown ConnectionLoginAttempt field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ConnectionLoginAttemptMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.connection != nil {
+		edges = append(edges, connectionloginattempt.EdgeConnection)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ConnectionLoginAttemptMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case connectionloginattempt.EdgeConnection:
+		if id := m.connection; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ConnectionLoginAttemptMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ConnectionLoginAttemptMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ConnectionLoginAttemptMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedconnection {
+		edges = append(edges, connectionloginattempt.EdgeConnection)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ConnectionLoginAttemptMutation) EdgeCleared(name string) bool {
+	switch name {
+	case connectionloginattempt.EdgeConnection:
+		return m.clearedconnection
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ConnectionLoginAttemptMutation) ClearEdge(name string) error {
+	switch name {
+	case connectionloginattempt.EdgeConnection:
+		m.ClearConnection()
+		return nil
+	}
+	return fmt.Errorf("unknown ConnectionLoginAttempt unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ConnectionLoginAttemptMutation) ResetEdge(name string) error {
+	switch name {
+	case connectionloginattempt.EdgeConnection:
+		m.ResetConnection()
+		return nil
+	}
+	return fmt.Errorf("unknown ConnectionLoginAttempt edge %s", name)
 }
 
 // ConsentMutation represents an operation that mutates the Consent nodes in the graph.
@@ -10059,6 +12434,676 @@ func (m *EmailChallengeMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *EmailChallengeMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown EmailChallenge edge %s", name)
+}
+
+// FederatedIdentityMutation represents an operation that mutates the FederatedIdentity nodes in the graph.
+type FederatedIdentityMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *pulid.ID
+	subject           *string
+	created_at        *time.Time
+	last_sign_in_at   *time.Time
+	clearedFields     map[string]struct{}
+	connection        *pulid.ID
+	clearedconnection bool
+	user              *pulid.ID
+	cleareduser       bool
+	done              bool
+	oldValue          func(context.Context) (*FederatedIdentity, error)
+	predicates        []predicate.FederatedIdentity
+}
+
+var _ ent.Mutation = (*FederatedIdentityMutation)(nil)
+
+// federatedidentityOption allows management of the mutation configuration using functional options.
+type federatedidentityOption func(*FederatedIdentityMutation)
+
+// newFederatedIdentityMutation creates new mutation for the FederatedIdentity entity.
+func newFederatedIdentityMutation(c config, op Op, opts ...federatedidentityOption) *FederatedIdentityMutation {
+	m := &FederatedIdentityMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeFederatedIdentity,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withFederatedIdentityID sets the ID field of the mutation.
+func withFederatedIdentityID(id pulid.ID) federatedidentityOption {
+	return func(m *FederatedIdentityMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *FederatedIdentity
+		)
+		m.oldValue = func(ctx context.Context) (*FederatedIdentity, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().FederatedIdentity.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withFederatedIdentity sets the old FederatedIdentity of the mutation.
+func withFederatedIdentity(node *FederatedIdentity) federatedidentityOption {
+	return func(m *FederatedIdentityMutation) {
+		m.oldValue = func(context.Context) (*FederatedIdentity, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m FederatedIdentityMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m FederatedIdentityMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of FederatedIdentity entities.
+func (m *FederatedIdentityMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *FederatedIdentityMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *FederatedIdentityMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().FederatedIdentity.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetConnectionID sets the "connection_id" field.
+func (m *FederatedIdentityMutation) SetConnectionID(pu pulid.ID) {
+	m.connection = &pu
+}
+
+// ConnectionID returns the value of the "connection_id" field in the mutation.
+func (m *FederatedIdentityMutation) ConnectionID() (r pulid.ID, exists bool) {
+	v := m.connection
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnectionID returns the old "connection_id" field's value of the FederatedIdentity entity.
+// If the FederatedIdentity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FederatedIdentityMutation) OldConnectionID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnectionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnectionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnectionID: %w", err)
+	}
+	return oldValue.ConnectionID, nil
+}
+
+// ResetConnectionID resets all changes to the "connection_id" field.
+func (m *FederatedIdentityMutation) ResetConnectionID() {
+	m.connection = nil
+}
+
+// SetSubject sets the "subject" field.
+func (m *FederatedIdentityMutation) SetSubject(s string) {
+	m.subject = &s
+}
+
+// Subject returns the value of the "subject" field in the mutation.
+func (m *FederatedIdentityMutation) Subject() (r string, exists bool) {
+	v := m.subject
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubject returns the old "subject" field's value of the FederatedIdentity entity.
+// If the FederatedIdentity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FederatedIdentityMutation) OldSubject(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubject is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubject requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubject: %w", err)
+	}
+	return oldValue.Subject, nil
+}
+
+// ResetSubject resets all changes to the "subject" field.
+func (m *FederatedIdentityMutation) ResetSubject() {
+	m.subject = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *FederatedIdentityMutation) SetUserID(pu pulid.ID) {
+	m.user = &pu
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *FederatedIdentityMutation) UserID() (r pulid.ID, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the FederatedIdentity entity.
+// If the FederatedIdentity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FederatedIdentityMutation) OldUserID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *FederatedIdentityMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *FederatedIdentityMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *FederatedIdentityMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the FederatedIdentity entity.
+// If the FederatedIdentity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FederatedIdentityMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *FederatedIdentityMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetLastSignInAt sets the "last_sign_in_at" field.
+func (m *FederatedIdentityMutation) SetLastSignInAt(t time.Time) {
+	m.last_sign_in_at = &t
+}
+
+// LastSignInAt returns the value of the "last_sign_in_at" field in the mutation.
+func (m *FederatedIdentityMutation) LastSignInAt() (r time.Time, exists bool) {
+	v := m.last_sign_in_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastSignInAt returns the old "last_sign_in_at" field's value of the FederatedIdentity entity.
+// If the FederatedIdentity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FederatedIdentityMutation) OldLastSignInAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastSignInAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastSignInAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastSignInAt: %w", err)
+	}
+	return oldValue.LastSignInAt, nil
+}
+
+// ClearLastSignInAt clears the value of the "last_sign_in_at" field.
+func (m *FederatedIdentityMutation) ClearLastSignInAt() {
+	m.last_sign_in_at = nil
+	m.clearedFields[federatedidentity.FieldLastSignInAt] = struct{}{}
+}
+
+// LastSignInAtCleared returns if the "last_sign_in_at" field was cleared in this mutation.
+func (m *FederatedIdentityMutation) LastSignInAtCleared() bool {
+	_, ok := m.clearedFields[federatedidentity.FieldLastSignInAt]
+	return ok
+}
+
+// ResetLastSignInAt resets all changes to the "last_sign_in_at" field.
+func (m *FederatedIdentityMutation) ResetLastSignInAt() {
+	m.last_sign_in_at = nil
+	delete(m.clearedFields, federatedidentity.FieldLastSignInAt)
+}
+
+// ClearConnection clears the "connection" edge to the Connection entity.
+func (m *FederatedIdentityMutation) ClearConnection() {
+	m.clearedconnection = true
+	m.clearedFields[federatedidentity.FieldConnectionID] = struct{}{}
+}
+
+// ConnectionCleared reports if the "connection" edge to the Connection entity was cleared.
+func (m *FederatedIdentityMutation) ConnectionCleared() bool {
+	return m.clearedconnection
+}
+
+// ConnectionIDs returns the "connection" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ConnectionID instead. It exists only for internal usage by the builders.
+func (m *FederatedIdentityMutation) ConnectionIDs() (ids []pulid.ID) {
+	if id := m.connection; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetConnection resets all changes to the "connection" edge.
+func (m *FederatedIdentityMutation) ResetConnection() {
+	m.connection = nil
+	m.clearedconnection = false
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *FederatedIdentityMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[federatedidentity.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *FederatedIdentityMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *FederatedIdentityMutation) UserIDs() (ids []pulid.ID) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *FederatedIdentityMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the FederatedIdentityMutation builder.
+func (m *FederatedIdentityMutation) Where(ps ...predicate.FederatedIdentity) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the FederatedIdentityMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *FederatedIdentityMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.FederatedIdentity, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *FederatedIdentityMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *FederatedIdentityMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (FederatedIdentity).
+func (m *FederatedIdentityMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *FederatedIdentityMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.connection != nil {
+		fields = append(fields, federatedidentity.FieldConnectionID)
+	}
+	if m.subject != nil {
+		fields = append(fields, federatedidentity.FieldSubject)
+	}
+	if m.user != nil {
+		fields = append(fields, federatedidentity.FieldUserID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, federatedidentity.FieldCreatedAt)
+	}
+	if m.last_sign_in_at != nil {
+		fields = append(fields, federatedidentity.FieldLastSignInAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *FederatedIdentityMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case federatedidentity.FieldConnectionID:
+		return m.ConnectionID()
+	case federatedidentity.FieldSubject:
+		return m.Subject()
+	case federatedidentity.FieldUserID:
+		return m.UserID()
+	case federatedidentity.FieldCreatedAt:
+		return m.CreatedAt()
+	case federatedidentity.FieldLastSignInAt:
+		return m.LastSignInAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *FederatedIdentityMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case federatedidentity.FieldConnectionID:
+		return m.OldConnectionID(ctx)
+	case federatedidentity.FieldSubject:
+		return m.OldSubject(ctx)
+	case federatedidentity.FieldUserID:
+		return m.OldUserID(ctx)
+	case federatedidentity.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case federatedidentity.FieldLastSignInAt:
+		return m.OldLastSignInAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown FederatedIdentity field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FederatedIdentityMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case federatedidentity.FieldConnectionID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnectionID(v)
+		return nil
+	case federatedidentity.FieldSubject:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubject(v)
+		return nil
+	case federatedidentity.FieldUserID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case federatedidentity.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case federatedidentity.FieldLastSignInAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastSignInAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown FederatedIdentity field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *FederatedIdentityMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *FederatedIdentityMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FederatedIdentityMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown FederatedIdentity numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *FederatedIdentityMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(federatedidentity.FieldLastSignInAt) {
+		fields = append(fields, federatedidentity.FieldLastSignInAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *FederatedIdentityMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *FederatedIdentityMutation) ClearField(name string) error {
+	switch name {
+	case federatedidentity.FieldLastSignInAt:
+		m.ClearLastSignInAt()
+		return nil
+	}
+	return fmt.Errorf("unknown FederatedIdentity nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *FederatedIdentityMutation) ResetField(name string) error {
+	switch name {
+	case federatedidentity.FieldConnectionID:
+		m.ResetConnectionID()
+		return nil
+	case federatedidentity.FieldSubject:
+		m.ResetSubject()
+		return nil
+	case federatedidentity.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case federatedidentity.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case federatedidentity.FieldLastSignInAt:
+		m.ResetLastSignInAt()
+		return nil
+	}
+	return fmt.Errorf("unknown FederatedIdentity field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *FederatedIdentityMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.connection != nil {
+		edges = append(edges, federatedidentity.EdgeConnection)
+	}
+	if m.user != nil {
+		edges = append(edges, federatedidentity.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *FederatedIdentityMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case federatedidentity.EdgeConnection:
+		if id := m.connection; id != nil {
+			return []ent.Value{*id}
+		}
+	case federatedidentity.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *FederatedIdentityMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *FederatedIdentityMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *FederatedIdentityMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedconnection {
+		edges = append(edges, federatedidentity.EdgeConnection)
+	}
+	if m.cleareduser {
+		edges = append(edges, federatedidentity.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *FederatedIdentityMutation) EdgeCleared(name string) bool {
+	switch name {
+	case federatedidentity.EdgeConnection:
+		return m.clearedconnection
+	case federatedidentity.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *FederatedIdentityMutation) ClearEdge(name string) error {
+	switch name {
+	case federatedidentity.EdgeConnection:
+		m.ClearConnection()
+		return nil
+	case federatedidentity.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown FederatedIdentity unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *FederatedIdentityMutation) ResetEdge(name string) error {
+	switch name {
+	case federatedidentity.EdgeConnection:
+		m.ResetConnection()
+		return nil
+	case federatedidentity.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown FederatedIdentity edge %s", name)
 }
 
 // FunnelCountMutation represents an operation that mutates the FunnelCount nodes in the graph.
@@ -19469,6 +22514,500 @@ func (m *RoleMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Role edge %s", name)
 }
 
+// SAMLAssertionUseMutation represents an operation that mutates the SAMLAssertionUse nodes in the graph.
+type SAMLAssertionUseMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *pulid.ID
+	assertion_id      *string
+	expires_at        *time.Time
+	clearedFields     map[string]struct{}
+	connection        *pulid.ID
+	clearedconnection bool
+	done              bool
+	oldValue          func(context.Context) (*SAMLAssertionUse, error)
+	predicates        []predicate.SAMLAssertionUse
+}
+
+var _ ent.Mutation = (*SAMLAssertionUseMutation)(nil)
+
+// samlassertionuseOption allows management of the mutation configuration using functional options.
+type samlassertionuseOption func(*SAMLAssertionUseMutation)
+
+// newSAMLAssertionUseMutation creates new mutation for the SAMLAssertionUse entity.
+func newSAMLAssertionUseMutation(c config, op Op, opts ...samlassertionuseOption) *SAMLAssertionUseMutation {
+	m := &SAMLAssertionUseMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSAMLAssertionUse,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSAMLAssertionUseID sets the ID field of the mutation.
+func withSAMLAssertionUseID(id pulid.ID) samlassertionuseOption {
+	return func(m *SAMLAssertionUseMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SAMLAssertionUse
+		)
+		m.oldValue = func(ctx context.Context) (*SAMLAssertionUse, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SAMLAssertionUse.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSAMLAssertionUse sets the old SAMLAssertionUse of the mutation.
+func withSAMLAssertionUse(node *SAMLAssertionUse) samlassertionuseOption {
+	return func(m *SAMLAssertionUseMutation) {
+		m.oldValue = func(context.Context) (*SAMLAssertionUse, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SAMLAssertionUseMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SAMLAssertionUseMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of SAMLAssertionUse entities.
+func (m *SAMLAssertionUseMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SAMLAssertionUseMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SAMLAssertionUseMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SAMLAssertionUse.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetConnectionID sets the "connection_id" field.
+func (m *SAMLAssertionUseMutation) SetConnectionID(pu pulid.ID) {
+	m.connection = &pu
+}
+
+// ConnectionID returns the value of the "connection_id" field in the mutation.
+func (m *SAMLAssertionUseMutation) ConnectionID() (r pulid.ID, exists bool) {
+	v := m.connection
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnectionID returns the old "connection_id" field's value of the SAMLAssertionUse entity.
+// If the SAMLAssertionUse object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SAMLAssertionUseMutation) OldConnectionID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnectionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnectionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnectionID: %w", err)
+	}
+	return oldValue.ConnectionID, nil
+}
+
+// ResetConnectionID resets all changes to the "connection_id" field.
+func (m *SAMLAssertionUseMutation) ResetConnectionID() {
+	m.connection = nil
+}
+
+// SetAssertionID sets the "assertion_id" field.
+func (m *SAMLAssertionUseMutation) SetAssertionID(s string) {
+	m.assertion_id = &s
+}
+
+// AssertionID returns the value of the "assertion_id" field in the mutation.
+func (m *SAMLAssertionUseMutation) AssertionID() (r string, exists bool) {
+	v := m.assertion_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAssertionID returns the old "assertion_id" field's value of the SAMLAssertionUse entity.
+// If the SAMLAssertionUse object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SAMLAssertionUseMutation) OldAssertionID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAssertionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAssertionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAssertionID: %w", err)
+	}
+	return oldValue.AssertionID, nil
+}
+
+// ResetAssertionID resets all changes to the "assertion_id" field.
+func (m *SAMLAssertionUseMutation) ResetAssertionID() {
+	m.assertion_id = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *SAMLAssertionUseMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *SAMLAssertionUseMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the SAMLAssertionUse entity.
+// If the SAMLAssertionUse object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SAMLAssertionUseMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *SAMLAssertionUseMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// ClearConnection clears the "connection" edge to the Connection entity.
+func (m *SAMLAssertionUseMutation) ClearConnection() {
+	m.clearedconnection = true
+	m.clearedFields[samlassertionuse.FieldConnectionID] = struct{}{}
+}
+
+// ConnectionCleared reports if the "connection" edge to the Connection entity was cleared.
+func (m *SAMLAssertionUseMutation) ConnectionCleared() bool {
+	return m.clearedconnection
+}
+
+// ConnectionIDs returns the "connection" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ConnectionID instead. It exists only for internal usage by the builders.
+func (m *SAMLAssertionUseMutation) ConnectionIDs() (ids []pulid.ID) {
+	if id := m.connection; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetConnection resets all changes to the "connection" edge.
+func (m *SAMLAssertionUseMutation) ResetConnection() {
+	m.connection = nil
+	m.clearedconnection = false
+}
+
+// Where appends a list predicates to the SAMLAssertionUseMutation builder.
+func (m *SAMLAssertionUseMutation) Where(ps ...predicate.SAMLAssertionUse) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SAMLAssertionUseMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SAMLAssertionUseMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SAMLAssertionUse, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SAMLAssertionUseMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SAMLAssertionUseMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SAMLAssertionUse).
+func (m *SAMLAssertionUseMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SAMLAssertionUseMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.connection != nil {
+		fields = append(fields, samlassertionuse.FieldConnectionID)
+	}
+	if m.assertion_id != nil {
+		fields = append(fields, samlassertionuse.FieldAssertionID)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, samlassertionuse.FieldExpiresAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SAMLAssertionUseMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case samlassertionuse.FieldConnectionID:
+		return m.ConnectionID()
+	case samlassertionuse.FieldAssertionID:
+		return m.AssertionID()
+	case samlassertionuse.FieldExpiresAt:
+		return m.ExpiresAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SAMLAssertionUseMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case samlassertionuse.FieldConnectionID:
+		return m.OldConnectionID(ctx)
+	case samlassertionuse.FieldAssertionID:
+		return m.OldAssertionID(ctx)
+	case samlassertionuse.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown SAMLAssertionUse field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SAMLAssertionUseMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case samlassertionuse.FieldConnectionID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnectionID(v)
+		return nil
+	case samlassertionuse.FieldAssertionID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAssertionID(v)
+		return nil
+	case samlassertionuse.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SAMLAssertionUse field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SAMLAssertionUseMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SAMLAssertionUseMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SAMLAssertionUseMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown SAMLAssertionUse numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SAMLAssertionUseMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SAMLAssertionUseMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SAMLAssertionUseMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown SAMLAssertionUse nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SAMLAssertionUseMutation) ResetField(name string) error {
+	switch name {
+	case samlassertionuse.FieldConnectionID:
+		m.ResetConnectionID()
+		return nil
+	case samlassertionuse.FieldAssertionID:
+		m.ResetAssertionID()
+		return nil
+	case samlassertionuse.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown SAMLAssertionUse field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SAMLAssertionUseMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.connection != nil {
+		edges = append(edges, samlassertionuse.EdgeConnection)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SAMLAssertionUseMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case samlassertionuse.EdgeConnection:
+		if id := m.connection; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SAMLAssertionUseMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SAMLAssertionUseMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SAMLAssertionUseMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedconnection {
+		edges = append(edges, samlassertionuse.EdgeConnection)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SAMLAssertionUseMutation) EdgeCleared(name string) bool {
+	switch name {
+	case samlassertionuse.EdgeConnection:
+		return m.clearedconnection
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SAMLAssertionUseMutation) ClearEdge(name string) error {
+	switch name {
+	case samlassertionuse.EdgeConnection:
+		m.ClearConnection()
+		return nil
+	}
+	return fmt.Errorf("unknown SAMLAssertionUse unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SAMLAssertionUseMutation) ResetEdge(name string) error {
+	switch name {
+	case samlassertionuse.EdgeConnection:
+		m.ResetConnection()
+		return nil
+	}
+	return fmt.Errorf("unknown SAMLAssertionUse edge %s", name)
+}
+
 // SessionMutation represents an operation that mutates the Session nodes in the graph.
 type SessionMutation struct {
 	config
@@ -22106,38 +25645,41 @@ func (m *TOTPCredentialMutation) ResetEdge(name string) error {
 // UserMutation represents an operation that mutates the User nodes in the graph.
 type UserMutation struct {
 	config
-	op                      Op
-	typ                     string
-	id                      *pulid.ID
-	created_at              *time.Time
-	updated_at              *time.Time
-	email                   *string
-	email_verified          *bool
-	name                    *string
-	given_name              *string
-	family_name             *string
-	locale                  *string
-	picture                 *string
-	status                  *user.Status
-	last_login_at           *time.Time
-	metadata                *map[string]interface{}
-	password_hash           *string
-	clearedFields           map[string]struct{}
-	memberships             map[pulid.ID]struct{}
-	removedmemberships      map[pulid.ID]struct{}
-	clearedmemberships      bool
-	passkeys                map[pulid.ID]struct{}
-	removedpasskeys         map[pulid.ID]struct{}
-	clearedpasskeys         bool
-	totp_credentials        map[pulid.ID]struct{}
-	removedtotp_credentials map[pulid.ID]struct{}
-	clearedtotp_credentials bool
-	recovery_codes          map[pulid.ID]struct{}
-	removedrecovery_codes   map[pulid.ID]struct{}
-	clearedrecovery_codes   bool
-	done                    bool
-	oldValue                func(context.Context) (*User, error)
-	predicates              []predicate.User
+	op                          Op
+	typ                         string
+	id                          *pulid.ID
+	created_at                  *time.Time
+	updated_at                  *time.Time
+	email                       *string
+	email_verified              *bool
+	name                        *string
+	given_name                  *string
+	family_name                 *string
+	locale                      *string
+	picture                     *string
+	status                      *user.Status
+	last_login_at               *time.Time
+	metadata                    *map[string]interface{}
+	password_hash               *string
+	clearedFields               map[string]struct{}
+	memberships                 map[pulid.ID]struct{}
+	removedmemberships          map[pulid.ID]struct{}
+	clearedmemberships          bool
+	passkeys                    map[pulid.ID]struct{}
+	removedpasskeys             map[pulid.ID]struct{}
+	clearedpasskeys             bool
+	totp_credentials            map[pulid.ID]struct{}
+	removedtotp_credentials     map[pulid.ID]struct{}
+	clearedtotp_credentials     bool
+	recovery_codes              map[pulid.ID]struct{}
+	removedrecovery_codes       map[pulid.ID]struct{}
+	clearedrecovery_codes       bool
+	federated_identities        map[pulid.ID]struct{}
+	removedfederated_identities map[pulid.ID]struct{}
+	clearedfederated_identities bool
+	done                        bool
+	oldValue                    func(context.Context) (*User, error)
+	predicates                  []predicate.User
 }
 
 var _ ent.Mutation = (*UserMutation)(nil)
@@ -23032,6 +26574,60 @@ func (m *UserMutation) ResetRecoveryCodes() {
 	m.removedrecovery_codes = nil
 }
 
+// AddFederatedIdentityIDs adds the "federated_identities" edge to the FederatedIdentity entity by ids.
+func (m *UserMutation) AddFederatedIdentityIDs(ids ...pulid.ID) {
+	if m.federated_identities == nil {
+		m.federated_identities = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.federated_identities[ids[i]] = struct{}{}
+	}
+}
+
+// ClearFederatedIdentities clears the "federated_identities" edge to the FederatedIdentity entity.
+func (m *UserMutation) ClearFederatedIdentities() {
+	m.clearedfederated_identities = true
+}
+
+// FederatedIdentitiesCleared reports if the "federated_identities" edge to the FederatedIdentity entity was cleared.
+func (m *UserMutation) FederatedIdentitiesCleared() bool {
+	return m.clearedfederated_identities
+}
+
+// RemoveFederatedIdentityIDs removes the "federated_identities" edge to the FederatedIdentity entity by IDs.
+func (m *UserMutation) RemoveFederatedIdentityIDs(ids ...pulid.ID) {
+	if m.removedfederated_identities == nil {
+		m.removedfederated_identities = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.federated_identities, ids[i])
+		m.removedfederated_identities[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedFederatedIdentities returns the removed IDs of the "federated_identities" edge to the FederatedIdentity entity.
+func (m *UserMutation) RemovedFederatedIdentitiesIDs() (ids []pulid.ID) {
+	for id := range m.removedfederated_identities {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// FederatedIdentitiesIDs returns the "federated_identities" edge IDs in the mutation.
+func (m *UserMutation) FederatedIdentitiesIDs() (ids []pulid.ID) {
+	for id := range m.federated_identities {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetFederatedIdentities resets all changes to the "federated_identities" edge.
+func (m *UserMutation) ResetFederatedIdentities() {
+	m.federated_identities = nil
+	m.clearedfederated_identities = false
+	m.removedfederated_identities = nil
+}
+
 // Where appends a list predicates to the UserMutation builder.
 func (m *UserMutation) Where(ps ...predicate.User) {
 	m.predicates = append(m.predicates, ps...)
@@ -23420,7 +27016,7 @@ func (m *UserMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *UserMutation) AddedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.memberships != nil {
 		edges = append(edges, user.EdgeMemberships)
 	}
@@ -23432,6 +27028,9 @@ func (m *UserMutation) AddedEdges() []string {
 	}
 	if m.recovery_codes != nil {
 		edges = append(edges, user.EdgeRecoveryCodes)
+	}
+	if m.federated_identities != nil {
+		edges = append(edges, user.EdgeFederatedIdentities)
 	}
 	return edges
 }
@@ -23464,13 +27063,19 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeFederatedIdentities:
+		ids := make([]ent.Value, 0, len(m.federated_identities))
+		for id := range m.federated_identities {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *UserMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.removedmemberships != nil {
 		edges = append(edges, user.EdgeMemberships)
 	}
@@ -23482,6 +27087,9 @@ func (m *UserMutation) RemovedEdges() []string {
 	}
 	if m.removedrecovery_codes != nil {
 		edges = append(edges, user.EdgeRecoveryCodes)
+	}
+	if m.removedfederated_identities != nil {
+		edges = append(edges, user.EdgeFederatedIdentities)
 	}
 	return edges
 }
@@ -23514,13 +27122,19 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeFederatedIdentities:
+		ids := make([]ent.Value, 0, len(m.removedfederated_identities))
+		for id := range m.removedfederated_identities {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *UserMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.clearedmemberships {
 		edges = append(edges, user.EdgeMemberships)
 	}
@@ -23532,6 +27146,9 @@ func (m *UserMutation) ClearedEdges() []string {
 	}
 	if m.clearedrecovery_codes {
 		edges = append(edges, user.EdgeRecoveryCodes)
+	}
+	if m.clearedfederated_identities {
+		edges = append(edges, user.EdgeFederatedIdentities)
 	}
 	return edges
 }
@@ -23548,6 +27165,8 @@ func (m *UserMutation) EdgeCleared(name string) bool {
 		return m.clearedtotp_credentials
 	case user.EdgeRecoveryCodes:
 		return m.clearedrecovery_codes
+	case user.EdgeFederatedIdentities:
+		return m.clearedfederated_identities
 	}
 	return false
 }
@@ -23575,6 +27194,9 @@ func (m *UserMutation) ResetEdge(name string) error {
 		return nil
 	case user.EdgeRecoveryCodes:
 		m.ResetRecoveryCodes()
+		return nil
+	case user.EdgeFederatedIdentities:
+		m.ResetFederatedIdentities()
 		return nil
 	}
 	return fmt.Errorf("unknown User edge %s", name)

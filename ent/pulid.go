@@ -10,10 +10,12 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/authrequest"
 	"github.com/gatehouse-id/gatehouse/ent/connection"
+	"github.com/gatehouse-id/gatehouse/ent/connectionloginattempt"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/domainevent"
 	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
+	"github.com/gatehouse-id/gatehouse/ent/federatedidentity"
 	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
@@ -25,6 +27,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
 	"github.com/gatehouse-id/gatehouse/ent/role"
+	"github.com/gatehouse-id/gatehouse/ent/samlassertionuse"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/signingkey"
@@ -40,10 +43,12 @@ var prefixMap = map[string]string{
 	"evt":  auditevent.Table,
 	"areq": authrequest.Table,
 	"conn": connection.Table,
+	"cla":  connectionloginattempt.Table,
 	"cns":  consent.Table,
 	"dom":  domain.Table,
 	"devt": domainevent.Table,
 	"ech":  emailchallenge.Table,
+	"fid":  federatedidentity.Table,
 	"fnl":  funnelcount.Table,
 	"grt":  grant.Table,
 	"ltx":  logintransaction.Table,
@@ -55,6 +60,7 @@ var prefixMap = map[string]string{
 	"rt":   refreshtoken.Table,
 	"rvk":  revokedtoken.Table,
 	"rol":  role.Table,
+	"sau":  samlassertionuse.Table,
 	"ses":  session.Table,
 	"sk":   signingkey.Table,
 	"totp": totpcredential.Table,

@@ -24,6 +24,8 @@ type Tx struct {
 	AuthRequest *AuthRequestClient
 	// Connection is the client for interacting with the Connection builders.
 	Connection *ConnectionClient
+	// ConnectionLoginAttempt is the client for interacting with the ConnectionLoginAttempt builders.
+	ConnectionLoginAttempt *ConnectionLoginAttemptClient
 	// Consent is the client for interacting with the Consent builders.
 	Consent *ConsentClient
 	// Domain is the client for interacting with the Domain builders.
@@ -32,6 +34,8 @@ type Tx struct {
 	DomainEvent *DomainEventClient
 	// EmailChallenge is the client for interacting with the EmailChallenge builders.
 	EmailChallenge *EmailChallengeClient
+	// FederatedIdentity is the client for interacting with the FederatedIdentity builders.
+	FederatedIdentity *FederatedIdentityClient
 	// FunnelCount is the client for interacting with the FunnelCount builders.
 	FunnelCount *FunnelCountClient
 	// Grant is the client for interacting with the Grant builders.
@@ -54,6 +58,8 @@ type Tx struct {
 	RevokedToken *RevokedTokenClient
 	// Role is the client for interacting with the Role builders.
 	Role *RoleClient
+	// SAMLAssertionUse is the client for interacting with the SAMLAssertionUse builders.
+	SAMLAssertionUse *SAMLAssertionUseClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// SigningKey is the client for interacting with the SigningKey builders.
@@ -200,10 +206,12 @@ func (tx *Tx) init() {
 	tx.AuditEvent = NewAuditEventClient(tx.config)
 	tx.AuthRequest = NewAuthRequestClient(tx.config)
 	tx.Connection = NewConnectionClient(tx.config)
+	tx.ConnectionLoginAttempt = NewConnectionLoginAttemptClient(tx.config)
 	tx.Consent = NewConsentClient(tx.config)
 	tx.Domain = NewDomainClient(tx.config)
 	tx.DomainEvent = NewDomainEventClient(tx.config)
 	tx.EmailChallenge = NewEmailChallengeClient(tx.config)
+	tx.FederatedIdentity = NewFederatedIdentityClient(tx.config)
 	tx.FunnelCount = NewFunnelCountClient(tx.config)
 	tx.Grant = NewGrantClient(tx.config)
 	tx.LoginTransaction = NewLoginTransactionClient(tx.config)
@@ -215,6 +223,7 @@ func (tx *Tx) init() {
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.RevokedToken = NewRevokedTokenClient(tx.config)
 	tx.Role = NewRoleClient(tx.config)
+	tx.SAMLAssertionUse = NewSAMLAssertionUseClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.SigningKey = NewSigningKeyClient(tx.config)
 	tx.TOTPCredential = NewTOTPCredentialClient(tx.config)

@@ -61,16 +61,19 @@ type UserEdges struct {
 	TotpCredentials []*TOTPCredential `json:"totp_credentials,omitempty"`
 	// RecoveryCodes holds the value of the recovery_codes edge.
 	RecoveryCodes []*RecoveryCode `json:"recovery_codes,omitempty"`
+	// FederatedIdentities holds the value of the federated_identities edge.
+	FederatedIdentities []*FederatedIdentity `json:"federated_identities,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [4]bool
+	loadedTypes [5]bool
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
 
-	namedMemberships     map[string][]*Membership
-	namedPasskeys        map[string][]*Passkey
-	namedTotpCredentials map[string][]*TOTPCredential
-	namedRecoveryCodes   map[string][]*RecoveryCode
+	namedMemberships         map[string][]*Membership
+	namedPasskeys            map[string][]*Passkey
+	namedTotpCredentials     map[string][]*TOTPCredential
+	namedRecoveryCodes       map[string][]*RecoveryCode
+	namedFederatedIdentities map[string][]*FederatedIdentity
 }
 
 // MembershipsOrErr returns the Memberships value or an error if the edge
@@ -107,6 +110,15 @@ func (e UserEdges) RecoveryCodesOrErr() ([]*RecoveryCode, error) {
 		return e.RecoveryCodes, nil
 	}
 	return nil, &NotLoadedError{edge: "recovery_codes"}
+}
+
+// FederatedIdentitiesOrErr returns the FederatedIdentities value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) FederatedIdentitiesOrErr() ([]*FederatedIdentity, error) {
+	if e.loadedTypes[4] {
+		return e.FederatedIdentities, nil
+	}
+	return nil, &NotLoadedError{edge: "federated_identities"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -257,6 +269,11 @@ func (_m *User) QueryTotpCredentials() *TOTPCredentialQuery {
 // QueryRecoveryCodes queries the "recovery_codes" edge of the User entity.
 func (_m *User) QueryRecoveryCodes() *RecoveryCodeQuery {
 	return NewUserClient(_m.config).QueryRecoveryCodes(_m)
+}
+
+// QueryFederatedIdentities queries the "federated_identities" edge of the User entity.
+func (_m *User) QueryFederatedIdentities() *FederatedIdentityQuery {
+	return NewUserClient(_m.config).QueryFederatedIdentities(_m)
 }
 
 // Update returns a builder for updating this User.
@@ -418,6 +435,30 @@ func (_m *User) appendNamedRecoveryCodes(name string, edges ...*RecoveryCode) {
 		_m.Edges.namedRecoveryCodes[name] = []*RecoveryCode{}
 	} else {
 		_m.Edges.namedRecoveryCodes[name] = append(_m.Edges.namedRecoveryCodes[name], edges...)
+	}
+}
+
+// NamedFederatedIdentities returns the FederatedIdentities named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedFederatedIdentities(name string) ([]*FederatedIdentity, error) {
+	if _m.Edges.namedFederatedIdentities == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedFederatedIdentities[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedFederatedIdentities(name string, edges ...*FederatedIdentity) {
+	if _m.Edges.namedFederatedIdentities == nil {
+		_m.Edges.namedFederatedIdentities = make(map[string][]*FederatedIdentity)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedFederatedIdentities[name] = []*FederatedIdentity{}
+	} else {
+		_m.Edges.namedFederatedIdentities[name] = append(_m.Edges.namedFederatedIdentities[name], edges...)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/gatehouse-id/gatehouse/ent/federatedidentity"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/passkey"
 	"github.com/gatehouse-id/gatehouse/ent/recoverycode"
@@ -263,6 +264,21 @@ func (_c *UserCreate) AddRecoveryCodes(v ...*RecoveryCode) *UserCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddRecoveryCodeIDs(ids...)
+}
+
+// AddFederatedIdentityIDs adds the "federated_identities" edge to the FederatedIdentity entity by IDs.
+func (_c *UserCreate) AddFederatedIdentityIDs(ids ...pulid.ID) *UserCreate {
+	_c.mutation.AddFederatedIdentityIDs(ids...)
+	return _c
+}
+
+// AddFederatedIdentities adds the "federated_identities" edges to the FederatedIdentity entity.
+func (_c *UserCreate) AddFederatedIdentities(v ...*FederatedIdentity) *UserCreate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddFederatedIdentityIDs(ids...)
 }
 
 // Mutation returns the UserMutation object of the builder.
@@ -530,6 +546,22 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(recoverycode.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.FederatedIdentitiesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.FederatedIdentitiesTable,
+			Columns: []string{user.FederatedIdentitiesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(federatedidentity.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

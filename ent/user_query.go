@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/gatehouse-id/gatehouse/ent/federatedidentity"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/passkey"
 	"github.com/gatehouse-id/gatehouse/ent/predicate"
@@ -26,20 +27,22 @@ import (
 // UserQuery is the builder for querying User entities.
 type UserQuery struct {
 	config
-	ctx                      *QueryContext
-	order                    []user.OrderOption
-	inters                   []Interceptor
-	predicates               []predicate.User
-	withMemberships          *MembershipQuery
-	withPasskeys             *PasskeyQuery
-	withTotpCredentials      *TOTPCredentialQuery
-	withRecoveryCodes        *RecoveryCodeQuery
-	loadTotal                []func(context.Context, []*User) error
-	modifiers                []func(*sql.Selector)
-	withNamedMemberships     map[string]*MembershipQuery
-	withNamedPasskeys        map[string]*PasskeyQuery
-	withNamedTotpCredentials map[string]*TOTPCredentialQuery
-	withNamedRecoveryCodes   map[string]*RecoveryCodeQuery
+	ctx                          *QueryContext
+	order                        []user.OrderOption
+	inters                       []Interceptor
+	predicates                   []predicate.User
+	withMemberships              *MembershipQuery
+	withPasskeys                 *PasskeyQuery
+	withTotpCredentials          *TOTPCredentialQuery
+	withRecoveryCodes            *RecoveryCodeQuery
+	withFederatedIdentities      *FederatedIdentityQuery
+	loadTotal                    []func(context.Context, []*User) error
+	modifiers                    []func(*sql.Selector)
+	withNamedMemberships         map[string]*MembershipQuery
+	withNamedPasskeys            map[string]*PasskeyQuery
+	withNamedTotpCredentials     map[string]*TOTPCredentialQuery
+	withNamedRecoveryCodes       map[string]*RecoveryCodeQuery
+	withNamedFederatedIdentities map[string]*FederatedIdentityQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -157,6 +160,28 @@ func (_q *UserQuery) QueryRecoveryCodes() *RecoveryCodeQuery {
 			sqlgraph.From(user.Table, user.FieldID, selector),
 			sqlgraph.To(recoverycode.Table, recoverycode.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, user.RecoveryCodesTable, user.RecoveryCodesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryFederatedIdentities chains the current query on the "federated_identities" edge.
+func (_q *UserQuery) QueryFederatedIdentities() *FederatedIdentityQuery {
+	query := (&FederatedIdentityClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(federatedidentity.Table, federatedidentity.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.FederatedIdentitiesTable, user.FederatedIdentitiesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -351,15 +376,16 @@ func (_q *UserQuery) Clone() *UserQuery {
 		return nil
 	}
 	return &UserQuery{
-		config:              _q.config,
-		ctx:                 _q.ctx.Clone(),
-		order:               append([]user.OrderOption{}, _q.order...),
-		inters:              append([]Interceptor{}, _q.inters...),
-		predicates:          append([]predicate.User{}, _q.predicates...),
-		withMemberships:     _q.withMemberships.Clone(),
-		withPasskeys:        _q.withPasskeys.Clone(),
-		withTotpCredentials: _q.withTotpCredentials.Clone(),
-		withRecoveryCodes:   _q.withRecoveryCodes.Clone(),
+		config:                  _q.config,
+		ctx:                     _q.ctx.Clone(),
+		order:                   append([]user.OrderOption{}, _q.order...),
+		inters:                  append([]Interceptor{}, _q.inters...),
+		predicates:              append([]predicate.User{}, _q.predicates...),
+		withMemberships:         _q.withMemberships.Clone(),
+		withPasskeys:            _q.withPasskeys.Clone(),
+		withTotpCredentials:     _q.withTotpCredentials.Clone(),
+		withRecoveryCodes:       _q.withRecoveryCodes.Clone(),
+		withFederatedIdentities: _q.withFederatedIdentities.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
@@ -407,6 +433,17 @@ func (_q *UserQuery) WithRecoveryCodes(opts ...func(*RecoveryCodeQuery)) *UserQu
 		opt(query)
 	}
 	_q.withRecoveryCodes = query
+	return _q
+}
+
+// WithFederatedIdentities tells the query-builder to eager-load the nodes that are connected to
+// the "federated_identities" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithFederatedIdentities(opts ...func(*FederatedIdentityQuery)) *UserQuery {
+	query := (&FederatedIdentityClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withFederatedIdentities = query
 	return _q
 }
 
@@ -494,11 +531,12 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [4]bool{
+		loadedTypes = [5]bool{
 			_q.withMemberships != nil,
 			_q.withPasskeys != nil,
 			_q.withTotpCredentials != nil,
 			_q.withRecoveryCodes != nil,
+			_q.withFederatedIdentities != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -550,6 +588,15 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := _q.withFederatedIdentities; query != nil {
+		if err := _q.loadFederatedIdentities(ctx, query, nodes,
+			func(n *User) { n.Edges.FederatedIdentities = []*FederatedIdentity{} },
+			func(n *User, e *FederatedIdentity) {
+				n.Edges.FederatedIdentities = append(n.Edges.FederatedIdentities, e)
+			}); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedMemberships {
 		if err := _q.loadMemberships(ctx, query, nodes,
 			func(n *User) { n.appendNamedMemberships(name) },
@@ -575,6 +622,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadRecoveryCodes(ctx, query, nodes,
 			func(n *User) { n.appendNamedRecoveryCodes(name) },
 			func(n *User, e *RecoveryCode) { n.appendNamedRecoveryCodes(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedFederatedIdentities {
+		if err := _q.loadFederatedIdentities(ctx, query, nodes,
+			func(n *User) { n.appendNamedFederatedIdentities(name) },
+			func(n *User, e *FederatedIdentity) { n.appendNamedFederatedIdentities(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -691,6 +745,36 @@ func (_q *UserQuery) loadRecoveryCodes(ctx context.Context, query *RecoveryCodeQ
 	}
 	query.Where(predicate.RecoveryCode(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(user.RecoveryCodesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadFederatedIdentities(ctx context.Context, query *FederatedIdentityQuery, nodes []*User, init func(*User), assign func(*User, *FederatedIdentity)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[pulid.ID]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(federatedidentity.FieldUserID)
+	}
+	query.Where(predicate.FederatedIdentity(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.FederatedIdentitiesColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -873,6 +957,20 @@ func (_q *UserQuery) WithNamedRecoveryCodes(name string, opts ...func(*RecoveryC
 		_q.withNamedRecoveryCodes = make(map[string]*RecoveryCodeQuery)
 	}
 	_q.withNamedRecoveryCodes[name] = query
+	return _q
+}
+
+// WithNamedFederatedIdentities tells the query-builder to eager-load the nodes that are connected to the "federated_identities"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedFederatedIdentities(name string, opts ...func(*FederatedIdentityQuery)) *UserQuery {
+	query := (&FederatedIdentityClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedFederatedIdentities == nil {
+		_q.withNamedFederatedIdentities = make(map[string]*FederatedIdentityQuery)
+	}
+	_q.withNamedFederatedIdentities[name] = query
 	return _q
 }
 

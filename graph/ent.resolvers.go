@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/gatehouse-id/gatehouse/ent"
@@ -49,8 +50,21 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[pulid.ID
 		ent.WithUserOrder(orderBy), ent.WithUserFilter(where.Filter))
 }
 
+// DefaultRoleIDIn is the resolver for the defaultRoleIDIn field.
+func (r *connectionWhereInputResolver) DefaultRoleIDIn(ctx context.Context, obj *ent.ConnectionWhereInput, data []string) error {
+	panic(fmt.Errorf("not implemented: DefaultRoleIDIn - defaultRoleIDIn"))
+}
+
+// DefaultRoleIDNotIn is the resolver for the defaultRoleIDNotIn field.
+func (r *connectionWhereInputResolver) DefaultRoleIDNotIn(ctx context.Context, obj *ent.ConnectionWhereInput, data []string) error {
+	panic(fmt.Errorf("not implemented: DefaultRoleIDNotIn - defaultRoleIDNotIn"))
+}
+
 // Application returns generated.ApplicationResolver implementation.
 func (r *Resolver) Application() generated.ApplicationResolver { return &applicationResolver{r} }
+
+// Connection returns generated.ConnectionResolver implementation.
+func (r *Resolver) Connection() generated.ConnectionResolver { return &connectionResolver{r} }
 
 // Domain returns generated.DomainResolver implementation.
 func (r *Resolver) Domain() generated.DomainResolver { return &domainResolver{r} }
@@ -69,11 +83,18 @@ func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 // User returns generated.UserResolver implementation.
 func (r *Resolver) User() generated.UserResolver { return &userResolver{r} }
 
+// ConnectionWhereInput returns generated.ConnectionWhereInputResolver implementation.
+func (r *Resolver) ConnectionWhereInput() generated.ConnectionWhereInputResolver {
+	return &connectionWhereInputResolver{r}
+}
+
 type (
-	applicationResolver        struct{ *Resolver }
-	domainResolver             struct{ *Resolver }
-	membershipResolver         struct{ *Resolver }
-	organizationPolicyResolver struct{ *Resolver }
-	queryResolver              struct{ *Resolver }
-	userResolver               struct{ *Resolver }
+	applicationResolver          struct{ *Resolver }
+	connectionResolver           struct{ *Resolver }
+	domainResolver               struct{ *Resolver }
+	membershipResolver           struct{ *Resolver }
+	organizationPolicyResolver   struct{ *Resolver }
+	queryResolver                struct{ *Resolver }
+	userResolver                 struct{ *Resolver }
+	connectionWhereInputResolver struct{ *Resolver }
 )

@@ -29,6 +29,15 @@ type Config struct {
 	// VerifyToken checks an access token issued by Gatehouse's OpenID
 	// provider; nil accepts API keys only.
 	VerifyToken func(ctx context.Context, token string) (tenants.TokenClaims, error)
+	// Issuer is the instance's issuer URL: connections' endpoint fields
+	// (acsURL, spEntityID, redirectURI…) are built under it.
+	Issuer string
+	// ParseSAMLMetadata reads an IdP's SAML metadata (federation/saml);
+	// nil answers metadataXML and metadataURL with a clear error.
+	ParseSAMLMetadata ParseSAMLMetadataFunc
+	// SAMLSPMetadata renders a connection's SP metadata
+	// (federation/saml); nil leaves Connection.spMetadataXML null.
+	SAMLSPMetadata SAMLSPMetadataFunc
 	// Dev turns on introspection, field suggestions and the playground at
 	// GET /graphql. Never in production (SECURITY-CHECKLIST MT-07).
 	Dev bool
@@ -43,7 +52,8 @@ func NewHandler(cfg Config) http.Handler {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{
-		Resolvers:  &Resolver{Service: cfg.Service},
+		Resolvers: &Resolver{Service: cfg.Service, Issuer: cfg.Issuer,
+			ParseSAMLMetadata: cfg.ParseSAMLMetadata, SAMLSPMetadata: cfg.SAMLSPMetadata},
 		Complexity: complexity(),
 	}))
 	srv.AddTransport(transport.POST{})

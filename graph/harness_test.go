@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/graph"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/password"
+	"github.com/gatehouse-id/gatehouse/internal/seal"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 	"github.com/gatehouse-id/gatehouse/internal/testkit"
 	"github.com/gatehouse-id/gatehouse/tenants"
@@ -41,7 +42,12 @@ func eachDB(t *testing.T, fn func(t *testing.T, e *env)) {
 func newEnv(t testing.TB, db testdb.Database, opts ...func(*graph.Config)) *env {
 	t.Helper()
 	client := db.Client()
-	svc := tenants.NewService(client, tenants.WithPasswordParams(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}))
+	sealer, err := seal.New(bytes.Repeat([]byte{7}, seal.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := tenants.NewService(client, tenants.WithSealer(sealer),
+		tenants.WithPasswordParams(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}))
 	logger := slog.New(slog.NewTextHandler(testkit.TestLog{T: t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg := graph.Config{Service: svc, Logger: logger}
 	for _, o := range opts {

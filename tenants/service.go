@@ -33,6 +33,12 @@ type Service struct {
 	// authenticator apps.
 	sealer     *seal.Sealer
 	totpIssuer string
+	// dev relaxes the https rule for the URLs a connection stores
+	// (WithDev).
+	dev bool
+	// replayPurge is when RememberAssertion last swept expired assertion
+	// ids (unix nanoseconds).
+	replayPurge atomic.Int64
 	// beforeSpend, when set (tests), runs after a one-time code is checked
 	// and before it is spent, so a test can hold parallel attempts there.
 	beforeSpend func()
@@ -55,6 +61,11 @@ func WithPasswordParams(p password.Params) Option { return func(s *Service) { s.
 // WithLogger sets where the service logs what it cannot return (a
 // malformed stored hash). Defaults to slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// WithDev turns on dev mode's relaxations, as GATEHOUSE_DEV does: a
+// connection's IdP URLs may then use plain http on any host (outside dev,
+// only on a loopback address). Defaults to false.
+func WithDev(dev bool) Option { return func(s *Service) { s.dev = dev } }
 
 // NewService returns a Service over client. Every call must carry a viewer
 // in its context (tenants/viewer); calls without one are denied.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/gatehouse-id/gatehouse/federation/provider"
+	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
 func keys(ctx context.Context, e *env, args []string) int {
@@ -89,7 +90,8 @@ func keysRevoke(ctx context.Context, e *env, args []string) int {
 
 func keysRotateMaster(ctx context.Context, e *env, args []string) int {
 	c := newCLI(e, "gatehouse keys rotate-master",
-		"Re-seals every secret stored under a master key (signing keys) with the new one.\n"+
+		"Re-seals every secret stored under a master key (signing keys, SSO connections' SP keys\n"+
+			"and client secrets) with the new one.\n"+
 			"Give the new key first and the old one after it, in GATEHOUSE_MASTER_KEY\n"+
 			"(comma-separated) or one a line in GATEHOUSE_MASTER_KEY_FILE, on every node,\n"+
 			"then run this once. Nodes with both keys keep working throughout; when it\n"+
@@ -98,13 +100,17 @@ func keysRotateMaster(ctx context.Context, e *env, args []string) int {
 	if code, done := c.parse(args); done {
 		return code
 	}
-	return c.withProvider(ctx, func(p *provider.Provider) int {
+	return c.withIdentity(ctx, func(b *backend, p *provider.Provider) int {
 		n, err := p.ResealKeys(ctx)
 		if err != nil {
 			return e.fail(err)
 		}
+		conns, err := b.tenants.ResealConnectionSecrets(viewer.SystemContext(ctx))
+		if err != nil {
+			return e.fail(err)
+		}
 		fmt.Fprintln(e.stdout, p.MasterKeyID())
-		fmt.Fprintf(e.stderr, "Re-sealed %d signing keys under master key %s; the keys listed after it can now be removed.\n", n, p.MasterKeyID())
+		fmt.Fprintf(e.stderr, "Re-sealed %d signing keys and the secrets of %d SSO connections under master key %s; the keys listed after it can now be removed.\n", n, conns, p.MasterKeyID())
 		return exitOK
 	})
 }
@@ -112,6 +118,12 @@ func keysRotateMaster(ctx context.Context, e *env, args []string) int {
 // withProvider loads the configuration, opens the database and the
 // provider on it, and runs fn: the body of every keys command.
 func (c *cli) withProvider(ctx context.Context, fn func(*provider.Provider) int) int {
+	return c.withIdentity(ctx, func(_ *backend, p *provider.Provider) int { return fn(p) })
+}
+
+// withIdentity is withProvider for a command that also needs the domain
+// service (whose sealer is the provider's).
+func (c *cli) withIdentity(ctx context.Context, fn func(*backend, *provider.Provider) int) int {
 	cfg, ok := c.load()
 	if !ok {
 		return exitUsage
@@ -121,5 +133,5 @@ func (c *cli) withProvider(ctx context.Context, fn func(*provider.Provider) int)
 		return c.e.fail(err)
 	}
 	defer b.Close()
-	return fn(p)
+	return fn(b, p)
 }

@@ -36,6 +36,9 @@ type backend struct {
 	tenants *tenants.Service
 	// params are the argon2id costs (GATEHOUSE_PASSWORD_*).
 	params password.Params
+	// dev is GATEHOUSE_DEV: connections may then name plain-http IdP URLs
+	// (tenants.WithDev).
+	dev bool
 	// deviceKeys sign the hosted pages' device cookies, one derived from
 	// each master key by openProvider (deviceKeys); the first signs.
 	deviceKeys [][]byte
@@ -83,8 +86,9 @@ func openBackend(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 		return nil, err
 	}
 	checks := tenants.DomainChecks{Resolver: resolver, RecheckAfter: cfg.DomainRecheckInterval, Grace: cfg.DomainGracePeriod}
-	return &backend{db: db, client: client, params: params, domainChecks: checks,
-		tenants: tenants.NewService(client, tenants.WithPasswordParams(params), tenants.WithDomainChecks(checks))}, nil
+	return &backend{db: db, client: client, params: params, dev: cfg.Dev, domainChecks: checks,
+		tenants: tenants.NewService(client, tenants.WithPasswordParams(params), tenants.WithDev(cfg.Dev),
+			tenants.WithDomainChecks(checks))}, nil
 }
 
 // runDomainChecks re-checks verified domains' TXT records in the
@@ -100,7 +104,7 @@ func (b *backend) runDomainChecks(ctx context.Context, cfg *config.Config) {
 // calls it with the sealer of the signing keys, before anything uses the
 // service.
 func (b *backend) sealWith(sealer *seal.Sealer) {
-	b.tenants = tenants.NewService(b.client, tenants.WithSealer(sealer), tenants.WithPasswordParams(b.params),
+	b.tenants = tenants.NewService(b.client, tenants.WithSealer(sealer), tenants.WithPasswordParams(b.params), tenants.WithDev(b.dev),
 		tenants.WithDomainChecks(b.domainChecks))
 }
 
@@ -119,7 +123,7 @@ func (b *backend) registerMetrics(reg *prometheus.Registry) {
 // token with a 1 MiB body limit, and GET for the playground in dev mode
 // (graph.NewHandler does both).
 func (b *backend) graphQL(cfg *config.Config, logger *slog.Logger, verify func(context.Context, string) (tenants.TokenClaims, error)) http.Handler {
-	return graph.NewHandler(graph.Config{Service: b.tenants, Logger: logger, Dev: cfg.Dev, VerifyToken: verify})
+	return graph.NewHandler(graph.Config{Service: b.tenants, Logger: logger, Dev: cfg.Dev, VerifyToken: verify, Issuer: cfg.Issuer})
 }
 
 // inputError is a problem with what the operator typed.

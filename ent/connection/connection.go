@@ -31,8 +31,48 @@ const (
 	FieldName = "name"
 	// FieldState holds the string denoting the state field in the database.
 	FieldState = "state"
+	// FieldPreset holds the string denoting the preset field in the database.
+	FieldPreset = "preset"
+	// FieldIdpEntityID holds the string denoting the idp_entity_id field in the database.
+	FieldIdpEntityID = "idp_entity_id"
+	// FieldIdpSSOURL holds the string denoting the idp_sso_url field in the database.
+	FieldIdpSSOURL = "idp_sso_url"
+	// FieldIdpSSOBinding holds the string denoting the idp_sso_binding field in the database.
+	FieldIdpSSOBinding = "idp_sso_binding"
+	// FieldIdpCertificates holds the string denoting the idp_certificates field in the database.
+	FieldIdpCertificates = "idp_certificates"
+	// FieldIdpMetadataURL holds the string denoting the idp_metadata_url field in the database.
+	FieldIdpMetadataURL = "idp_metadata_url"
+	// FieldIdpMetadataRefreshedAt holds the string denoting the idp_metadata_refreshed_at field in the database.
+	FieldIdpMetadataRefreshedAt = "idp_metadata_refreshed_at"
+	// FieldSpKeys holds the string denoting the sp_keys field in the database.
+	FieldSpKeys = "sp_keys"
+	// FieldAllowIdpInitiated holds the string denoting the allow_idp_initiated field in the database.
+	FieldAllowIdpInitiated = "allow_idp_initiated"
+	// FieldOidcIssuer holds the string denoting the oidc_issuer field in the database.
+	FieldOidcIssuer = "oidc_issuer"
+	// FieldOidcClientID holds the string denoting the oidc_client_id field in the database.
+	FieldOidcClientID = "oidc_client_id"
+	// FieldOidcClientSecretSealed holds the string denoting the oidc_client_secret_sealed field in the database.
+	FieldOidcClientSecretSealed = "oidc_client_secret_sealed"
+	// FieldOidcScopes holds the string denoting the oidc_scopes field in the database.
+	FieldOidcScopes = "oidc_scopes"
+	// FieldAttributeMapping holds the string denoting the attribute_mapping field in the database.
+	FieldAttributeMapping = "attribute_mapping"
+	// FieldDefaultRoleID holds the string denoting the default_role_id field in the database.
+	FieldDefaultRoleID = "default_role_id"
+	// FieldGroupRoleMappings holds the string denoting the group_role_mappings field in the database.
+	FieldGroupRoleMappings = "group_role_mappings"
+	// FieldTrustUpstreamAmr holds the string denoting the trust_upstream_amr field in the database.
+	FieldTrustUpstreamAmr = "trust_upstream_amr"
 	// EdgeOrganization holds the string denoting the organization edge name in mutations.
 	EdgeOrganization = "organization"
+	// EdgeAssertionUses holds the string denoting the assertion_uses edge name in mutations.
+	EdgeAssertionUses = "assertion_uses"
+	// EdgeLoginAttempts holds the string denoting the login_attempts edge name in mutations.
+	EdgeLoginAttempts = "login_attempts"
+	// EdgeFederatedIdentities holds the string denoting the federated_identities edge name in mutations.
+	EdgeFederatedIdentities = "federated_identities"
 	// Table holds the table name of the connection in the database.
 	Table = "connections"
 	// OrganizationTable is the table that holds the organization relation/edge.
@@ -42,6 +82,27 @@ const (
 	OrganizationInverseTable = "organizations"
 	// OrganizationColumn is the table column denoting the organization relation/edge.
 	OrganizationColumn = "organization_id"
+	// AssertionUsesTable is the table that holds the assertion_uses relation/edge.
+	AssertionUsesTable = "saml_assertion_uses"
+	// AssertionUsesInverseTable is the table name for the SAMLAssertionUse entity.
+	// It exists in this package in order to avoid circular dependency with the "samlassertionuse" package.
+	AssertionUsesInverseTable = "saml_assertion_uses"
+	// AssertionUsesColumn is the table column denoting the assertion_uses relation/edge.
+	AssertionUsesColumn = "connection_id"
+	// LoginAttemptsTable is the table that holds the login_attempts relation/edge.
+	LoginAttemptsTable = "connection_login_attempts"
+	// LoginAttemptsInverseTable is the table name for the ConnectionLoginAttempt entity.
+	// It exists in this package in order to avoid circular dependency with the "connectionloginattempt" package.
+	LoginAttemptsInverseTable = "connection_login_attempts"
+	// LoginAttemptsColumn is the table column denoting the login_attempts relation/edge.
+	LoginAttemptsColumn = "connection_id"
+	// FederatedIdentitiesTable is the table that holds the federated_identities relation/edge.
+	FederatedIdentitiesTable = "federated_identities"
+	// FederatedIdentitiesInverseTable is the table name for the FederatedIdentity entity.
+	// It exists in this package in order to avoid circular dependency with the "federatedidentity" package.
+	FederatedIdentitiesInverseTable = "federated_identities"
+	// FederatedIdentitiesColumn is the table column denoting the federated_identities relation/edge.
+	FederatedIdentitiesColumn = "connection_id"
 )
 
 // Columns holds all SQL columns for connection fields.
@@ -53,6 +114,23 @@ var Columns = []string{
 	FieldProtocol,
 	FieldName,
 	FieldState,
+	FieldPreset,
+	FieldIdpEntityID,
+	FieldIdpSSOURL,
+	FieldIdpSSOBinding,
+	FieldIdpCertificates,
+	FieldIdpMetadataURL,
+	FieldIdpMetadataRefreshedAt,
+	FieldSpKeys,
+	FieldAllowIdpInitiated,
+	FieldOidcIssuer,
+	FieldOidcClientID,
+	FieldOidcClientSecretSealed,
+	FieldOidcScopes,
+	FieldAttributeMapping,
+	FieldDefaultRoleID,
+	FieldGroupRoleMappings,
+	FieldTrustUpstreamAmr,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -83,6 +161,22 @@ var (
 	OrganizationIDValidator func(string) error
 	// NameValidator is a validator for the "name" field. It is called by the builders before save.
 	NameValidator func(string) error
+	// IdpEntityIDValidator is a validator for the "idp_entity_id" field. It is called by the builders before save.
+	IdpEntityIDValidator func(string) error
+	// IdpSSOURLValidator is a validator for the "idp_sso_url" field. It is called by the builders before save.
+	IdpSSOURLValidator func(string) error
+	// IdpSSOBindingValidator is a validator for the "idp_sso_binding" field. It is called by the builders before save.
+	IdpSSOBindingValidator func(string) error
+	// IdpMetadataURLValidator is a validator for the "idp_metadata_url" field. It is called by the builders before save.
+	IdpMetadataURLValidator func(string) error
+	// DefaultAllowIdpInitiated holds the default value on creation for the "allow_idp_initiated" field.
+	DefaultAllowIdpInitiated bool
+	// OidcIssuerValidator is a validator for the "oidc_issuer" field. It is called by the builders before save.
+	OidcIssuerValidator func(string) error
+	// OidcClientIDValidator is a validator for the "oidc_client_id" field. It is called by the builders before save.
+	OidcClientIDValidator func(string) error
+	// DefaultTrustUpstreamAmr holds the default value on creation for the "trust_upstream_amr" field.
+	DefaultTrustUpstreamAmr bool
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 )
@@ -137,6 +231,37 @@ func StateValidator(s State) error {
 	}
 }
 
+// Preset defines the type for the "preset" enum field.
+type Preset string
+
+// PresetGENERIC is the default value of the Preset enum.
+const DefaultPreset = PresetGENERIC
+
+// Preset values.
+const (
+	PresetOKTA             Preset = "OKTA"
+	PresetENTRA_ID         Preset = "ENTRA_ID"
+	PresetGOOGLE_WORKSPACE Preset = "GOOGLE_WORKSPACE"
+	PresetADFS             Preset = "ADFS"
+	PresetONELOGIN         Preset = "ONELOGIN"
+	PresetJUMPCLOUD        Preset = "JUMPCLOUD"
+	PresetGENERIC          Preset = "GENERIC"
+)
+
+func (pr Preset) String() string {
+	return string(pr)
+}
+
+// PresetValidator is a validator for the "preset" field enum values. It is called by the builders before save.
+func PresetValidator(pr Preset) error {
+	switch pr {
+	case PresetOKTA, PresetENTRA_ID, PresetGOOGLE_WORKSPACE, PresetADFS, PresetONELOGIN, PresetJUMPCLOUD, PresetGENERIC:
+		return nil
+	default:
+		return fmt.Errorf("connection: invalid enum value for preset field: %q", pr)
+	}
+}
+
 // OrderOption defines the ordering options for the Connection queries.
 type OrderOption func(*sql.Selector)
 
@@ -175,10 +300,107 @@ func ByState(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldState, opts...).ToFunc()
 }
 
+// ByPreset orders the results by the preset field.
+func ByPreset(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPreset, opts...).ToFunc()
+}
+
+// ByIdpEntityID orders the results by the idp_entity_id field.
+func ByIdpEntityID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdpEntityID, opts...).ToFunc()
+}
+
+// ByIdpSSOURL orders the results by the idp_sso_url field.
+func ByIdpSSOURL(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdpSSOURL, opts...).ToFunc()
+}
+
+// ByIdpSSOBinding orders the results by the idp_sso_binding field.
+func ByIdpSSOBinding(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdpSSOBinding, opts...).ToFunc()
+}
+
+// ByIdpMetadataURL orders the results by the idp_metadata_url field.
+func ByIdpMetadataURL(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdpMetadataURL, opts...).ToFunc()
+}
+
+// ByIdpMetadataRefreshedAt orders the results by the idp_metadata_refreshed_at field.
+func ByIdpMetadataRefreshedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdpMetadataRefreshedAt, opts...).ToFunc()
+}
+
+// ByAllowIdpInitiated orders the results by the allow_idp_initiated field.
+func ByAllowIdpInitiated(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAllowIdpInitiated, opts...).ToFunc()
+}
+
+// ByOidcIssuer orders the results by the oidc_issuer field.
+func ByOidcIssuer(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOidcIssuer, opts...).ToFunc()
+}
+
+// ByOidcClientID orders the results by the oidc_client_id field.
+func ByOidcClientID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOidcClientID, opts...).ToFunc()
+}
+
+// ByDefaultRoleID orders the results by the default_role_id field.
+func ByDefaultRoleID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDefaultRoleID, opts...).ToFunc()
+}
+
+// ByTrustUpstreamAmr orders the results by the trust_upstream_amr field.
+func ByTrustUpstreamAmr(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTrustUpstreamAmr, opts...).ToFunc()
+}
+
 // ByOrganizationField orders the results by organization field.
 func ByOrganizationField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newOrganizationStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByAssertionUsesCount orders the results by assertion_uses count.
+func ByAssertionUsesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newAssertionUsesStep(), opts...)
+	}
+}
+
+// ByAssertionUses orders the results by assertion_uses terms.
+func ByAssertionUses(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newAssertionUsesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByLoginAttemptsCount orders the results by login_attempts count.
+func ByLoginAttemptsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newLoginAttemptsStep(), opts...)
+	}
+}
+
+// ByLoginAttempts orders the results by login_attempts terms.
+func ByLoginAttempts(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newLoginAttemptsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByFederatedIdentitiesCount orders the results by federated_identities count.
+func ByFederatedIdentitiesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newFederatedIdentitiesStep(), opts...)
+	}
+}
+
+// ByFederatedIdentities orders the results by federated_identities terms.
+func ByFederatedIdentities(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newFederatedIdentitiesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
 func newOrganizationStep() *sqlgraph.Step {
@@ -186,6 +408,27 @@ func newOrganizationStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(OrganizationInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, true, OrganizationTable, OrganizationColumn),
+	)
+}
+func newAssertionUsesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(AssertionUsesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, AssertionUsesTable, AssertionUsesColumn),
+	)
+}
+func newLoginAttemptsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(LoginAttemptsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, LoginAttemptsTable, LoginAttemptsColumn),
+	)
+}
+func newFederatedIdentitiesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(FederatedIdentitiesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, FederatedIdentitiesTable, FederatedIdentitiesColumn),
 	)
 }
 
@@ -221,6 +464,24 @@ func (e *State) UnmarshalGQL(val interface{}) error {
 	*e = State(str)
 	if err := StateValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid State", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e Preset) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *Preset) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = Preset(str)
+	if err := PresetValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid Preset", str)
 	}
 	return nil
 }

@@ -76,6 +76,61 @@ func Name(v string) predicate.Connection {
 	return predicate.Connection(sql.FieldEQ(FieldName, v))
 }
 
+// IdpEntityID applies equality check predicate on the "idp_entity_id" field. It's identical to IdpEntityIDEQ.
+func IdpEntityID(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldIdpEntityID, v))
+}
+
+// IdpSSOURL applies equality check predicate on the "idp_sso_url" field. It's identical to IdpSSOURLEQ.
+func IdpSSOURL(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldIdpSSOURL, v))
+}
+
+// IdpSSOBinding applies equality check predicate on the "idp_sso_binding" field. It's identical to IdpSSOBindingEQ.
+func IdpSSOBinding(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldIdpSSOBinding, v))
+}
+
+// IdpMetadataURL applies equality check predicate on the "idp_metadata_url" field. It's identical to IdpMetadataURLEQ.
+func IdpMetadataURL(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldIdpMetadataURL, v))
+}
+
+// IdpMetadataRefreshedAt applies equality check predicate on the "idp_metadata_refreshed_at" field. It's identical to IdpMetadataRefreshedAtEQ.
+func IdpMetadataRefreshedAt(v time.Time) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldIdpMetadataRefreshedAt, v))
+}
+
+// AllowIdpInitiated applies equality check predicate on the "allow_idp_initiated" field. It's identical to AllowIdpInitiatedEQ.
+func AllowIdpInitiated(v bool) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldAllowIdpInitiated, v))
+}
+
+// OidcIssuer applies equality check predicate on the "oidc_issuer" field. It's identical to OidcIssuerEQ.
+func OidcIssuer(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldOidcIssuer, v))
+}
+
+// OidcClientID applies equality check predicate on the "oidc_client_id" field. It's identical to OidcClientIDEQ.
+func OidcClientID(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldOidcClientID, v))
+}
+
+// OidcClientSecretSealed applies equality check predicate on the "oidc_client_secret_sealed" field. It's identical to OidcClientSecretSealedEQ.
+func OidcClientSecretSealed(v []byte) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldOidcClientSecretSealed, v))
+}
+
+// DefaultRoleID applies equality check predicate on the "default_role_id" field. It's identical to DefaultRoleIDEQ.
+func DefaultRoleID(v pulid.ID) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldDefaultRoleID, v))
+}
+
+// TrustUpstreamAmr applies equality check predicate on the "trust_upstream_amr" field. It's identical to TrustUpstreamAmrEQ.
+func TrustUpstreamAmr(v bool) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldTrustUpstreamAmr, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Connection {
 	return predicate.Connection(sql.FieldEQ(FieldCreatedAt, v))
@@ -331,6 +386,726 @@ func StateNotIn(vs ...State) predicate.Connection {
 	return predicate.Connection(sql.FieldNotIn(FieldState, vs...))
 }
 
+// PresetEQ applies the EQ predicate on the "preset" field.
+func PresetEQ(v Preset) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldPreset, v))
+}
+
+// PresetNEQ applies the NEQ predicate on the "preset" field.
+func PresetNEQ(v Preset) predicate.Connection {
+	return predicate.Connection(sql.FieldNEQ(FieldPreset, v))
+}
+
+// PresetIn applies the In predicate on the "preset" field.
+func PresetIn(vs ...Preset) predicate.Connection {
+	return predicate.Connection(sql.FieldIn(FieldPreset, vs...))
+}
+
+// PresetNotIn applies the NotIn predicate on the "preset" field.
+func PresetNotIn(vs ...Preset) predicate.Connection {
+	return predicate.Connection(sql.FieldNotIn(FieldPreset, vs...))
+}
+
+// IdpEntityIDEQ applies the EQ predicate on the "idp_entity_id" field.
+func IdpEntityIDEQ(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldIdpEntityID, v))
+}
+
+// IdpEntityIDNEQ applies the NEQ predicate on the "idp_entity_id" field.
+func IdpEntityIDNEQ(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldNEQ(FieldIdpEntityID, v))
+}
+
+// IdpEntityIDIn applies the In predicate on the "idp_entity_id" field.
+func IdpEntityIDIn(vs ...string) predicate.Connection {
+	return predicate.Connection(sql.FieldIn(FieldIdpEntityID, vs...))
+}
+
+// IdpEntityIDNotIn applies the NotIn predicate on the "idp_entity_id" field.
+func IdpEntityIDNotIn(vs ...string) predicate.Connection {
+	return predicate.Connection(sql.FieldNotIn(FieldIdpEntityID, vs...))
+}
+
+// IdpEntityIDGT applies the GT predicate on the "idp_entity_id" field.
+func IdpEntityIDGT(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldGT(FieldIdpEntityID, v))
+}
+
+// IdpEntityIDGTE applies the GTE predicate on the "idp_entity_id" field.
+func IdpEntityIDGTE(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldGTE(FieldIdpEntityID, v))
+}
+
+// IdpEntityIDLT applies the LT predicate on the "idp_entity_id" field.
+func IdpEntityIDLT(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldLT(FieldIdpEntityID, v))
+}
+
+// IdpEntityIDLTE applies the LTE predicate on the "idp_entity_id" field.
+func IdpEntityIDLTE(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldLTE(FieldIdpEntityID, v))
+}
+
+// IdpEntityIDContains applies the Contains predicate on the "idp_entity_id" field.
+func IdpEntityIDContains(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldContains(FieldIdpEntityID, v))
+}
+
+// IdpEntityIDHasPrefix applies the HasPrefix predicate on the "idp_entity_id" field.
+func IdpEntityIDHasPrefix(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldHasPrefix(FieldIdpEntityID, v))
+}
+
+// IdpEntityIDHasSuffix applies the HasSuffix predicate on the "idp_entity_id" field.
+func IdpEntityIDHasSuffix(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldHasSuffix(FieldIdpEntityID, v))
+}
+
+// IdpEntityIDIsNil applies the IsNil predicate on the "idp_entity_id" field.
+func IdpEntityIDIsNil() predicate.Connection {
+	return predicate.Connection(sql.FieldIsNull(FieldIdpEntityID))
+}
+
+// IdpEntityIDNotNil applies the NotNil predicate on the "idp_entity_id" field.
+func IdpEntityIDNotNil() predicate.Connection {
+	return predicate.Connection(sql.FieldNotNull(FieldIdpEntityID))
+}
+
+// IdpEntityIDEqualFold applies the EqualFold predicate on the "idp_entity_id" field.
+func IdpEntityIDEqualFold(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEqualFold(FieldIdpEntityID, v))
+}
+
+// IdpEntityIDContainsFold applies the ContainsFold predicate on the "idp_entity_id" field.
+func IdpEntityIDContainsFold(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldContainsFold(FieldIdpEntityID, v))
+}
+
+// IdpSSOURLEQ applies the EQ predicate on the "idp_sso_url" field.
+func IdpSSOURLEQ(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldIdpSSOURL, v))
+}
+
+// IdpSSOURLNEQ applies the NEQ predicate on the "idp_sso_url" field.
+func IdpSSOURLNEQ(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldNEQ(FieldIdpSSOURL, v))
+}
+
+// IdpSSOURLIn applies the In predicate on the "idp_sso_url" field.
+func IdpSSOURLIn(vs ...string) predicate.Connection {
+	return predicate.Connection(sql.FieldIn(FieldIdpSSOURL, vs...))
+}
+
+// IdpSSOURLNotIn applies the NotIn predicate on the "idp_sso_url" field.
+func IdpSSOURLNotIn(vs ...string) predicate.Connection {
+	return predicate.Connection(sql.FieldNotIn(FieldIdpSSOURL, vs...))
+}
+
+// IdpSSOURLGT applies the GT predicate on the "idp_sso_url" field.
+func IdpSSOURLGT(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldGT(FieldIdpSSOURL, v))
+}
+
+// IdpSSOURLGTE applies the GTE predicate on the "idp_sso_url" field.
+func IdpSSOURLGTE(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldGTE(FieldIdpSSOURL, v))
+}
+
+// IdpSSOURLLT applies the LT predicate on the "idp_sso_url" field.
+func IdpSSOURLLT(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldLT(FieldIdpSSOURL, v))
+}
+
+// IdpSSOURLLTE applies the LTE predicate on the "idp_sso_url" field.
+func IdpSSOURLLTE(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldLTE(FieldIdpSSOURL, v))
+}
+
+// IdpSSOURLContains applies the Contains predicate on the "idp_sso_url" field.
+func IdpSSOURLContains(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldContains(FieldIdpSSOURL, v))
+}
+
+// IdpSSOURLHasPrefix applies the HasPrefix predicate on the "idp_sso_url" field.
+func IdpSSOURLHasPrefix(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldHasPrefix(FieldIdpSSOURL, v))
+}
+
+// IdpSSOURLHasSuffix applies the HasSuffix predicate on the "idp_sso_url" field.
+func IdpSSOURLHasSuffix(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldHasSuffix(FieldIdpSSOURL, v))
+}
+
+// IdpSSOURLIsNil applies the IsNil predicate on the "idp_sso_url" field.
+func IdpSSOURLIsNil() predicate.Connection {
+	return predicate.Connection(sql.FieldIsNull(FieldIdpSSOURL))
+}
+
+// IdpSSOURLNotNil applies the NotNil predicate on the "idp_sso_url" field.
+func IdpSSOURLNotNil() predicate.Connection {
+	return predicate.Connection(sql.FieldNotNull(FieldIdpSSOURL))
+}
+
+// IdpSSOURLEqualFold applies the EqualFold predicate on the "idp_sso_url" field.
+func IdpSSOURLEqualFold(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEqualFold(FieldIdpSSOURL, v))
+}
+
+// IdpSSOURLContainsFold applies the ContainsFold predicate on the "idp_sso_url" field.
+func IdpSSOURLContainsFold(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldContainsFold(FieldIdpSSOURL, v))
+}
+
+// IdpSSOBindingEQ applies the EQ predicate on the "idp_sso_binding" field.
+func IdpSSOBindingEQ(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldIdpSSOBinding, v))
+}
+
+// IdpSSOBindingNEQ applies the NEQ predicate on the "idp_sso_binding" field.
+func IdpSSOBindingNEQ(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldNEQ(FieldIdpSSOBinding, v))
+}
+
+// IdpSSOBindingIn applies the In predicate on the "idp_sso_binding" field.
+func IdpSSOBindingIn(vs ...string) predicate.Connection {
+	return predicate.Connection(sql.FieldIn(FieldIdpSSOBinding, vs...))
+}
+
+// IdpSSOBindingNotIn applies the NotIn predicate on the "idp_sso_binding" field.
+func IdpSSOBindingNotIn(vs ...string) predicate.Connection {
+	return predicate.Connection(sql.FieldNotIn(FieldIdpSSOBinding, vs...))
+}
+
+// IdpSSOBindingGT applies the GT predicate on the "idp_sso_binding" field.
+func IdpSSOBindingGT(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldGT(FieldIdpSSOBinding, v))
+}
+
+// IdpSSOBindingGTE applies the GTE predicate on the "idp_sso_binding" field.
+func IdpSSOBindingGTE(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldGTE(FieldIdpSSOBinding, v))
+}
+
+// IdpSSOBindingLT applies the LT predicate on the "idp_sso_binding" field.
+func IdpSSOBindingLT(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldLT(FieldIdpSSOBinding, v))
+}
+
+// IdpSSOBindingLTE applies the LTE predicate on the "idp_sso_binding" field.
+func IdpSSOBindingLTE(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldLTE(FieldIdpSSOBinding, v))
+}
+
+// IdpSSOBindingContains applies the Contains predicate on the "idp_sso_binding" field.
+func IdpSSOBindingContains(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldContains(FieldIdpSSOBinding, v))
+}
+
+// IdpSSOBindingHasPrefix applies the HasPrefix predicate on the "idp_sso_binding" field.
+func IdpSSOBindingHasPrefix(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldHasPrefix(FieldIdpSSOBinding, v))
+}
+
+// IdpSSOBindingHasSuffix applies the HasSuffix predicate on the "idp_sso_binding" field.
+func IdpSSOBindingHasSuffix(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldHasSuffix(FieldIdpSSOBinding, v))
+}
+
+// IdpSSOBindingIsNil applies the IsNil predicate on the "idp_sso_binding" field.
+func IdpSSOBindingIsNil() predicate.Connection {
+	return predicate.Connection(sql.FieldIsNull(FieldIdpSSOBinding))
+}
+
+// IdpSSOBindingNotNil applies the NotNil predicate on the "idp_sso_binding" field.
+func IdpSSOBindingNotNil() predicate.Connection {
+	return predicate.Connection(sql.FieldNotNull(FieldIdpSSOBinding))
+}
+
+// IdpSSOBindingEqualFold applies the EqualFold predicate on the "idp_sso_binding" field.
+func IdpSSOBindingEqualFold(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEqualFold(FieldIdpSSOBinding, v))
+}
+
+// IdpSSOBindingContainsFold applies the ContainsFold predicate on the "idp_sso_binding" field.
+func IdpSSOBindingContainsFold(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldContainsFold(FieldIdpSSOBinding, v))
+}
+
+// IdpCertificatesIsNil applies the IsNil predicate on the "idp_certificates" field.
+func IdpCertificatesIsNil() predicate.Connection {
+	return predicate.Connection(sql.FieldIsNull(FieldIdpCertificates))
+}
+
+// IdpCertificatesNotNil applies the NotNil predicate on the "idp_certificates" field.
+func IdpCertificatesNotNil() predicate.Connection {
+	return predicate.Connection(sql.FieldNotNull(FieldIdpCertificates))
+}
+
+// IdpMetadataURLEQ applies the EQ predicate on the "idp_metadata_url" field.
+func IdpMetadataURLEQ(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldIdpMetadataURL, v))
+}
+
+// IdpMetadataURLNEQ applies the NEQ predicate on the "idp_metadata_url" field.
+func IdpMetadataURLNEQ(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldNEQ(FieldIdpMetadataURL, v))
+}
+
+// IdpMetadataURLIn applies the In predicate on the "idp_metadata_url" field.
+func IdpMetadataURLIn(vs ...string) predicate.Connection {
+	return predicate.Connection(sql.FieldIn(FieldIdpMetadataURL, vs...))
+}
+
+// IdpMetadataURLNotIn applies the NotIn predicate on the "idp_metadata_url" field.
+func IdpMetadataURLNotIn(vs ...string) predicate.Connection {
+	return predicate.Connection(sql.FieldNotIn(FieldIdpMetadataURL, vs...))
+}
+
+// IdpMetadataURLGT applies the GT predicate on the "idp_metadata_url" field.
+func IdpMetadataURLGT(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldGT(FieldIdpMetadataURL, v))
+}
+
+// IdpMetadataURLGTE applies the GTE predicate on the "idp_metadata_url" field.
+func IdpMetadataURLGTE(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldGTE(FieldIdpMetadataURL, v))
+}
+
+// IdpMetadataURLLT applies the LT predicate on the "idp_metadata_url" field.
+func IdpMetadataURLLT(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldLT(FieldIdpMetadataURL, v))
+}
+
+// IdpMetadataURLLTE applies the LTE predicate on the "idp_metadata_url" field.
+func IdpMetadataURLLTE(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldLTE(FieldIdpMetadataURL, v))
+}
+
+// IdpMetadataURLContains applies the Contains predicate on the "idp_metadata_url" field.
+func IdpMetadataURLContains(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldContains(FieldIdpMetadataURL, v))
+}
+
+// IdpMetadataURLHasPrefix applies the HasPrefix predicate on the "idp_metadata_url" field.
+func IdpMetadataURLHasPrefix(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldHasPrefix(FieldIdpMetadataURL, v))
+}
+
+// IdpMetadataURLHasSuffix applies the HasSuffix predicate on the "idp_metadata_url" field.
+func IdpMetadataURLHasSuffix(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldHasSuffix(FieldIdpMetadataURL, v))
+}
+
+// IdpMetadataURLIsNil applies the IsNil predicate on the "idp_metadata_url" field.
+func IdpMetadataURLIsNil() predicate.Connection {
+	return predicate.Connection(sql.FieldIsNull(FieldIdpMetadataURL))
+}
+
+// IdpMetadataURLNotNil applies the NotNil predicate on the "idp_metadata_url" field.
+func IdpMetadataURLNotNil() predicate.Connection {
+	return predicate.Connection(sql.FieldNotNull(FieldIdpMetadataURL))
+}
+
+// IdpMetadataURLEqualFold applies the EqualFold predicate on the "idp_metadata_url" field.
+func IdpMetadataURLEqualFold(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEqualFold(FieldIdpMetadataURL, v))
+}
+
+// IdpMetadataURLContainsFold applies the ContainsFold predicate on the "idp_metadata_url" field.
+func IdpMetadataURLContainsFold(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldContainsFold(FieldIdpMetadataURL, v))
+}
+
+// IdpMetadataRefreshedAtEQ applies the EQ predicate on the "idp_metadata_refreshed_at" field.
+func IdpMetadataRefreshedAtEQ(v time.Time) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldIdpMetadataRefreshedAt, v))
+}
+
+// IdpMetadataRefreshedAtNEQ applies the NEQ predicate on the "idp_metadata_refreshed_at" field.
+func IdpMetadataRefreshedAtNEQ(v time.Time) predicate.Connection {
+	return predicate.Connection(sql.FieldNEQ(FieldIdpMetadataRefreshedAt, v))
+}
+
+// IdpMetadataRefreshedAtIn applies the In predicate on the "idp_metadata_refreshed_at" field.
+func IdpMetadataRefreshedAtIn(vs ...time.Time) predicate.Connection {
+	return predicate.Connection(sql.FieldIn(FieldIdpMetadataRefreshedAt, vs...))
+}
+
+// IdpMetadataRefreshedAtNotIn applies the NotIn predicate on the "idp_metadata_refreshed_at" field.
+func IdpMetadataRefreshedAtNotIn(vs ...time.Time) predicate.Connection {
+	return predicate.Connection(sql.FieldNotIn(FieldIdpMetadataRefreshedAt, vs...))
+}
+
+// IdpMetadataRefreshedAtGT applies the GT predicate on the "idp_metadata_refreshed_at" field.
+func IdpMetadataRefreshedAtGT(v time.Time) predicate.Connection {
+	return predicate.Connection(sql.FieldGT(FieldIdpMetadataRefreshedAt, v))
+}
+
+// IdpMetadataRefreshedAtGTE applies the GTE predicate on the "idp_metadata_refreshed_at" field.
+func IdpMetadataRefreshedAtGTE(v time.Time) predicate.Connection {
+	return predicate.Connection(sql.FieldGTE(FieldIdpMetadataRefreshedAt, v))
+}
+
+// IdpMetadataRefreshedAtLT applies the LT predicate on the "idp_metadata_refreshed_at" field.
+func IdpMetadataRefreshedAtLT(v time.Time) predicate.Connection {
+	return predicate.Connection(sql.FieldLT(FieldIdpMetadataRefreshedAt, v))
+}
+
+// IdpMetadataRefreshedAtLTE applies the LTE predicate on the "idp_metadata_refreshed_at" field.
+func IdpMetadataRefreshedAtLTE(v time.Time) predicate.Connection {
+	return predicate.Connection(sql.FieldLTE(FieldIdpMetadataRefreshedAt, v))
+}
+
+// IdpMetadataRefreshedAtIsNil applies the IsNil predicate on the "idp_metadata_refreshed_at" field.
+func IdpMetadataRefreshedAtIsNil() predicate.Connection {
+	return predicate.Connection(sql.FieldIsNull(FieldIdpMetadataRefreshedAt))
+}
+
+// IdpMetadataRefreshedAtNotNil applies the NotNil predicate on the "idp_metadata_refreshed_at" field.
+func IdpMetadataRefreshedAtNotNil() predicate.Connection {
+	return predicate.Connection(sql.FieldNotNull(FieldIdpMetadataRefreshedAt))
+}
+
+// SpKeysIsNil applies the IsNil predicate on the "sp_keys" field.
+func SpKeysIsNil() predicate.Connection {
+	return predicate.Connection(sql.FieldIsNull(FieldSpKeys))
+}
+
+// SpKeysNotNil applies the NotNil predicate on the "sp_keys" field.
+func SpKeysNotNil() predicate.Connection {
+	return predicate.Connection(sql.FieldNotNull(FieldSpKeys))
+}
+
+// AllowIdpInitiatedEQ applies the EQ predicate on the "allow_idp_initiated" field.
+func AllowIdpInitiatedEQ(v bool) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldAllowIdpInitiated, v))
+}
+
+// AllowIdpInitiatedNEQ applies the NEQ predicate on the "allow_idp_initiated" field.
+func AllowIdpInitiatedNEQ(v bool) predicate.Connection {
+	return predicate.Connection(sql.FieldNEQ(FieldAllowIdpInitiated, v))
+}
+
+// OidcIssuerEQ applies the EQ predicate on the "oidc_issuer" field.
+func OidcIssuerEQ(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldOidcIssuer, v))
+}
+
+// OidcIssuerNEQ applies the NEQ predicate on the "oidc_issuer" field.
+func OidcIssuerNEQ(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldNEQ(FieldOidcIssuer, v))
+}
+
+// OidcIssuerIn applies the In predicate on the "oidc_issuer" field.
+func OidcIssuerIn(vs ...string) predicate.Connection {
+	return predicate.Connection(sql.FieldIn(FieldOidcIssuer, vs...))
+}
+
+// OidcIssuerNotIn applies the NotIn predicate on the "oidc_issuer" field.
+func OidcIssuerNotIn(vs ...string) predicate.Connection {
+	return predicate.Connection(sql.FieldNotIn(FieldOidcIssuer, vs...))
+}
+
+// OidcIssuerGT applies the GT predicate on the "oidc_issuer" field.
+func OidcIssuerGT(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldGT(FieldOidcIssuer, v))
+}
+
+// OidcIssuerGTE applies the GTE predicate on the "oidc_issuer" field.
+func OidcIssuerGTE(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldGTE(FieldOidcIssuer, v))
+}
+
+// OidcIssuerLT applies the LT predicate on the "oidc_issuer" field.
+func OidcIssuerLT(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldLT(FieldOidcIssuer, v))
+}
+
+// OidcIssuerLTE applies the LTE predicate on the "oidc_issuer" field.
+func OidcIssuerLTE(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldLTE(FieldOidcIssuer, v))
+}
+
+// OidcIssuerContains applies the Contains predicate on the "oidc_issuer" field.
+func OidcIssuerContains(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldContains(FieldOidcIssuer, v))
+}
+
+// OidcIssuerHasPrefix applies the HasPrefix predicate on the "oidc_issuer" field.
+func OidcIssuerHasPrefix(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldHasPrefix(FieldOidcIssuer, v))
+}
+
+// OidcIssuerHasSuffix applies the HasSuffix predicate on the "oidc_issuer" field.
+func OidcIssuerHasSuffix(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldHasSuffix(FieldOidcIssuer, v))
+}
+
+// OidcIssuerIsNil applies the IsNil predicate on the "oidc_issuer" field.
+func OidcIssuerIsNil() predicate.Connection {
+	return predicate.Connection(sql.FieldIsNull(FieldOidcIssuer))
+}
+
+// OidcIssuerNotNil applies the NotNil predicate on the "oidc_issuer" field.
+func OidcIssuerNotNil() predicate.Connection {
+	return predicate.Connection(sql.FieldNotNull(FieldOidcIssuer))
+}
+
+// OidcIssuerEqualFold applies the EqualFold predicate on the "oidc_issuer" field.
+func OidcIssuerEqualFold(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEqualFold(FieldOidcIssuer, v))
+}
+
+// OidcIssuerContainsFold applies the ContainsFold predicate on the "oidc_issuer" field.
+func OidcIssuerContainsFold(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldContainsFold(FieldOidcIssuer, v))
+}
+
+// OidcClientIDEQ applies the EQ predicate on the "oidc_client_id" field.
+func OidcClientIDEQ(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldOidcClientID, v))
+}
+
+// OidcClientIDNEQ applies the NEQ predicate on the "oidc_client_id" field.
+func OidcClientIDNEQ(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldNEQ(FieldOidcClientID, v))
+}
+
+// OidcClientIDIn applies the In predicate on the "oidc_client_id" field.
+func OidcClientIDIn(vs ...string) predicate.Connection {
+	return predicate.Connection(sql.FieldIn(FieldOidcClientID, vs...))
+}
+
+// OidcClientIDNotIn applies the NotIn predicate on the "oidc_client_id" field.
+func OidcClientIDNotIn(vs ...string) predicate.Connection {
+	return predicate.Connection(sql.FieldNotIn(FieldOidcClientID, vs...))
+}
+
+// OidcClientIDGT applies the GT predicate on the "oidc_client_id" field.
+func OidcClientIDGT(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldGT(FieldOidcClientID, v))
+}
+
+// OidcClientIDGTE applies the GTE predicate on the "oidc_client_id" field.
+func OidcClientIDGTE(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldGTE(FieldOidcClientID, v))
+}
+
+// OidcClientIDLT applies the LT predicate on the "oidc_client_id" field.
+func OidcClientIDLT(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldLT(FieldOidcClientID, v))
+}
+
+// OidcClientIDLTE applies the LTE predicate on the "oidc_client_id" field.
+func OidcClientIDLTE(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldLTE(FieldOidcClientID, v))
+}
+
+// OidcClientIDContains applies the Contains predicate on the "oidc_client_id" field.
+func OidcClientIDContains(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldContains(FieldOidcClientID, v))
+}
+
+// OidcClientIDHasPrefix applies the HasPrefix predicate on the "oidc_client_id" field.
+func OidcClientIDHasPrefix(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldHasPrefix(FieldOidcClientID, v))
+}
+
+// OidcClientIDHasSuffix applies the HasSuffix predicate on the "oidc_client_id" field.
+func OidcClientIDHasSuffix(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldHasSuffix(FieldOidcClientID, v))
+}
+
+// OidcClientIDIsNil applies the IsNil predicate on the "oidc_client_id" field.
+func OidcClientIDIsNil() predicate.Connection {
+	return predicate.Connection(sql.FieldIsNull(FieldOidcClientID))
+}
+
+// OidcClientIDNotNil applies the NotNil predicate on the "oidc_client_id" field.
+func OidcClientIDNotNil() predicate.Connection {
+	return predicate.Connection(sql.FieldNotNull(FieldOidcClientID))
+}
+
+// OidcClientIDEqualFold applies the EqualFold predicate on the "oidc_client_id" field.
+func OidcClientIDEqualFold(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEqualFold(FieldOidcClientID, v))
+}
+
+// OidcClientIDContainsFold applies the ContainsFold predicate on the "oidc_client_id" field.
+func OidcClientIDContainsFold(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldContainsFold(FieldOidcClientID, v))
+}
+
+// OidcClientSecretSealedEQ applies the EQ predicate on the "oidc_client_secret_sealed" field.
+func OidcClientSecretSealedEQ(v []byte) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldOidcClientSecretSealed, v))
+}
+
+// OidcClientSecretSealedNEQ applies the NEQ predicate on the "oidc_client_secret_sealed" field.
+func OidcClientSecretSealedNEQ(v []byte) predicate.Connection {
+	return predicate.Connection(sql.FieldNEQ(FieldOidcClientSecretSealed, v))
+}
+
+// OidcClientSecretSealedIn applies the In predicate on the "oidc_client_secret_sealed" field.
+func OidcClientSecretSealedIn(vs ...[]byte) predicate.Connection {
+	return predicate.Connection(sql.FieldIn(FieldOidcClientSecretSealed, vs...))
+}
+
+// OidcClientSecretSealedNotIn applies the NotIn predicate on the "oidc_client_secret_sealed" field.
+func OidcClientSecretSealedNotIn(vs ...[]byte) predicate.Connection {
+	return predicate.Connection(sql.FieldNotIn(FieldOidcClientSecretSealed, vs...))
+}
+
+// OidcClientSecretSealedGT applies the GT predicate on the "oidc_client_secret_sealed" field.
+func OidcClientSecretSealedGT(v []byte) predicate.Connection {
+	return predicate.Connection(sql.FieldGT(FieldOidcClientSecretSealed, v))
+}
+
+// OidcClientSecretSealedGTE applies the GTE predicate on the "oidc_client_secret_sealed" field.
+func OidcClientSecretSealedGTE(v []byte) predicate.Connection {
+	return predicate.Connection(sql.FieldGTE(FieldOidcClientSecretSealed, v))
+}
+
+// OidcClientSecretSealedLT applies the LT predicate on the "oidc_client_secret_sealed" field.
+func OidcClientSecretSealedLT(v []byte) predicate.Connection {
+	return predicate.Connection(sql.FieldLT(FieldOidcClientSecretSealed, v))
+}
+
+// OidcClientSecretSealedLTE applies the LTE predicate on the "oidc_client_secret_sealed" field.
+func OidcClientSecretSealedLTE(v []byte) predicate.Connection {
+	return predicate.Connection(sql.FieldLTE(FieldOidcClientSecretSealed, v))
+}
+
+// OidcClientSecretSealedIsNil applies the IsNil predicate on the "oidc_client_secret_sealed" field.
+func OidcClientSecretSealedIsNil() predicate.Connection {
+	return predicate.Connection(sql.FieldIsNull(FieldOidcClientSecretSealed))
+}
+
+// OidcClientSecretSealedNotNil applies the NotNil predicate on the "oidc_client_secret_sealed" field.
+func OidcClientSecretSealedNotNil() predicate.Connection {
+	return predicate.Connection(sql.FieldNotNull(FieldOidcClientSecretSealed))
+}
+
+// OidcScopesIsNil applies the IsNil predicate on the "oidc_scopes" field.
+func OidcScopesIsNil() predicate.Connection {
+	return predicate.Connection(sql.FieldIsNull(FieldOidcScopes))
+}
+
+// OidcScopesNotNil applies the NotNil predicate on the "oidc_scopes" field.
+func OidcScopesNotNil() predicate.Connection {
+	return predicate.Connection(sql.FieldNotNull(FieldOidcScopes))
+}
+
+// AttributeMappingIsNil applies the IsNil predicate on the "attribute_mapping" field.
+func AttributeMappingIsNil() predicate.Connection {
+	return predicate.Connection(sql.FieldIsNull(FieldAttributeMapping))
+}
+
+// AttributeMappingNotNil applies the NotNil predicate on the "attribute_mapping" field.
+func AttributeMappingNotNil() predicate.Connection {
+	return predicate.Connection(sql.FieldNotNull(FieldAttributeMapping))
+}
+
+// DefaultRoleIDEQ applies the EQ predicate on the "default_role_id" field.
+func DefaultRoleIDEQ(v pulid.ID) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldDefaultRoleID, v))
+}
+
+// DefaultRoleIDNEQ applies the NEQ predicate on the "default_role_id" field.
+func DefaultRoleIDNEQ(v pulid.ID) predicate.Connection {
+	return predicate.Connection(sql.FieldNEQ(FieldDefaultRoleID, v))
+}
+
+// DefaultRoleIDIn applies the In predicate on the "default_role_id" field.
+func DefaultRoleIDIn(vs ...pulid.ID) predicate.Connection {
+	return predicate.Connection(sql.FieldIn(FieldDefaultRoleID, vs...))
+}
+
+// DefaultRoleIDNotIn applies the NotIn predicate on the "default_role_id" field.
+func DefaultRoleIDNotIn(vs ...pulid.ID) predicate.Connection {
+	return predicate.Connection(sql.FieldNotIn(FieldDefaultRoleID, vs...))
+}
+
+// DefaultRoleIDGT applies the GT predicate on the "default_role_id" field.
+func DefaultRoleIDGT(v pulid.ID) predicate.Connection {
+	return predicate.Connection(sql.FieldGT(FieldDefaultRoleID, v))
+}
+
+// DefaultRoleIDGTE applies the GTE predicate on the "default_role_id" field.
+func DefaultRoleIDGTE(v pulid.ID) predicate.Connection {
+	return predicate.Connection(sql.FieldGTE(FieldDefaultRoleID, v))
+}
+
+// DefaultRoleIDLT applies the LT predicate on the "default_role_id" field.
+func DefaultRoleIDLT(v pulid.ID) predicate.Connection {
+	return predicate.Connection(sql.FieldLT(FieldDefaultRoleID, v))
+}
+
+// DefaultRoleIDLTE applies the LTE predicate on the "default_role_id" field.
+func DefaultRoleIDLTE(v pulid.ID) predicate.Connection {
+	return predicate.Connection(sql.FieldLTE(FieldDefaultRoleID, v))
+}
+
+// DefaultRoleIDContains applies the Contains predicate on the "default_role_id" field.
+func DefaultRoleIDContains(v pulid.ID) predicate.Connection {
+	vc := string(v)
+	return predicate.Connection(sql.FieldContains(FieldDefaultRoleID, vc))
+}
+
+// DefaultRoleIDHasPrefix applies the HasPrefix predicate on the "default_role_id" field.
+func DefaultRoleIDHasPrefix(v pulid.ID) predicate.Connection {
+	vc := string(v)
+	return predicate.Connection(sql.FieldHasPrefix(FieldDefaultRoleID, vc))
+}
+
+// DefaultRoleIDHasSuffix applies the HasSuffix predicate on the "default_role_id" field.
+func DefaultRoleIDHasSuffix(v pulid.ID) predicate.Connection {
+	vc := string(v)
+	return predicate.Connection(sql.FieldHasSuffix(FieldDefaultRoleID, vc))
+}
+
+// DefaultRoleIDIsNil applies the IsNil predicate on the "default_role_id" field.
+func DefaultRoleIDIsNil() predicate.Connection {
+	return predicate.Connection(sql.FieldIsNull(FieldDefaultRoleID))
+}
+
+// DefaultRoleIDNotNil applies the NotNil predicate on the "default_role_id" field.
+func DefaultRoleIDNotNil() predicate.Connection {
+	return predicate.Connection(sql.FieldNotNull(FieldDefaultRoleID))
+}
+
+// DefaultRoleIDEqualFold applies the EqualFold predicate on the "default_role_id" field.
+func DefaultRoleIDEqualFold(v pulid.ID) predicate.Connection {
+	vc := string(v)
+	return predicate.Connection(sql.FieldEqualFold(FieldDefaultRoleID, vc))
+}
+
+// DefaultRoleIDContainsFold applies the ContainsFold predicate on the "default_role_id" field.
+func DefaultRoleIDContainsFold(v pulid.ID) predicate.Connection {
+	vc := string(v)
+	return predicate.Connection(sql.FieldContainsFold(FieldDefaultRoleID, vc))
+}
+
+// GroupRoleMappingsIsNil applies the IsNil predicate on the "group_role_mappings" field.
+func GroupRoleMappingsIsNil() predicate.Connection {
+	return predicate.Connection(sql.FieldIsNull(FieldGroupRoleMappings))
+}
+
+// GroupRoleMappingsNotNil applies the NotNil predicate on the "group_role_mappings" field.
+func GroupRoleMappingsNotNil() predicate.Connection {
+	return predicate.Connection(sql.FieldNotNull(FieldGroupRoleMappings))
+}
+
+// TrustUpstreamAmrEQ applies the EQ predicate on the "trust_upstream_amr" field.
+func TrustUpstreamAmrEQ(v bool) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldTrustUpstreamAmr, v))
+}
+
+// TrustUpstreamAmrNEQ applies the NEQ predicate on the "trust_upstream_amr" field.
+func TrustUpstreamAmrNEQ(v bool) predicate.Connection {
+	return predicate.Connection(sql.FieldNEQ(FieldTrustUpstreamAmr, v))
+}
+
 // HasOrganization applies the HasEdge predicate on the "organization" edge.
 func HasOrganization() predicate.Connection {
 	return predicate.Connection(func(s *sql.Selector) {
@@ -346,6 +1121,75 @@ func HasOrganization() predicate.Connection {
 func HasOrganizationWith(preds ...predicate.Organization) predicate.Connection {
 	return predicate.Connection(func(s *sql.Selector) {
 		step := newOrganizationStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasAssertionUses applies the HasEdge predicate on the "assertion_uses" edge.
+func HasAssertionUses() predicate.Connection {
+	return predicate.Connection(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, AssertionUsesTable, AssertionUsesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasAssertionUsesWith applies the HasEdge predicate on the "assertion_uses" edge with a given conditions (other predicates).
+func HasAssertionUsesWith(preds ...predicate.SAMLAssertionUse) predicate.Connection {
+	return predicate.Connection(func(s *sql.Selector) {
+		step := newAssertionUsesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasLoginAttempts applies the HasEdge predicate on the "login_attempts" edge.
+func HasLoginAttempts() predicate.Connection {
+	return predicate.Connection(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, LoginAttemptsTable, LoginAttemptsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasLoginAttemptsWith applies the HasEdge predicate on the "login_attempts" edge with a given conditions (other predicates).
+func HasLoginAttemptsWith(preds ...predicate.ConnectionLoginAttempt) predicate.Connection {
+	return predicate.Connection(func(s *sql.Selector) {
+		step := newLoginAttemptsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasFederatedIdentities applies the HasEdge predicate on the "federated_identities" edge.
+func HasFederatedIdentities() predicate.Connection {
+	return predicate.Connection(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, FederatedIdentitiesTable, FederatedIdentitiesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasFederatedIdentitiesWith applies the HasEdge predicate on the "federated_identities" edge with a given conditions (other predicates).
+func HasFederatedIdentitiesWith(preds ...predicate.FederatedIdentity) predicate.Connection {
+	return predicate.Connection(func(s *sql.Selector) {
+		step := newFederatedIdentitiesStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

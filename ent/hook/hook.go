@@ -69,6 +69,18 @@ func (f ConnectionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, 
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ConnectionMutation", m)
 }
 
+// The ConnectionLoginAttemptFunc type is an adapter to allow the use of ordinary
+// function as ConnectionLoginAttempt mutator.
+type ConnectionLoginAttemptFunc func(context.Context, *ent.ConnectionLoginAttemptMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ConnectionLoginAttemptFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ConnectionLoginAttemptMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ConnectionLoginAttemptMutation", m)
+}
+
 // The ConsentFunc type is an adapter to allow the use of ordinary
 // function as Consent mutator.
 type ConsentFunc func(context.Context, *ent.ConsentMutation) (ent.Value, error)
@@ -115,6 +127,18 @@ func (f EmailChallengeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Val
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.EmailChallengeMutation", m)
+}
+
+// The FederatedIdentityFunc type is an adapter to allow the use of ordinary
+// function as FederatedIdentity mutator.
+type FederatedIdentityFunc func(context.Context, *ent.FederatedIdentityMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f FederatedIdentityFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.FederatedIdentityMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.FederatedIdentityMutation", m)
 }
 
 // The FunnelCountFunc type is an adapter to allow the use of ordinary
@@ -247,6 +271,18 @@ func (f RoleFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RoleMutation", m)
+}
+
+// The SAMLAssertionUseFunc type is an adapter to allow the use of ordinary
+// function as SAMLAssertionUse mutator.
+type SAMLAssertionUseFunc func(context.Context, *ent.SAMLAssertionUseMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SAMLAssertionUseFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SAMLAssertionUseMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SAMLAssertionUseMutation", m)
 }
 
 // The SessionFunc type is an adapter to allow the use of ordinary

@@ -13,10 +13,12 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/authrequest"
 	"github.com/gatehouse-id/gatehouse/ent/connection"
+	"github.com/gatehouse-id/gatehouse/ent/connectionloginattempt"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/domainevent"
 	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
+	"github.com/gatehouse-id/gatehouse/ent/federatedidentity"
 	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
@@ -29,6 +31,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
 	"github.com/gatehouse-id/gatehouse/ent/role"
+	"github.com/gatehouse-id/gatehouse/ent/samlassertionuse"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/ent/signingkey"
 	"github.com/gatehouse-id/gatehouse/ent/totpcredential"
@@ -227,6 +230,33 @@ func (f TraverseConnection) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.ConnectionQuery", q)
 }
 
+// The ConnectionLoginAttemptFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ConnectionLoginAttemptFunc func(context.Context, *ent.ConnectionLoginAttemptQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ConnectionLoginAttemptFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ConnectionLoginAttemptQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ConnectionLoginAttemptQuery", q)
+}
+
+// The TraverseConnectionLoginAttempt type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseConnectionLoginAttempt func(context.Context, *ent.ConnectionLoginAttemptQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseConnectionLoginAttempt) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseConnectionLoginAttempt) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ConnectionLoginAttemptQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ConnectionLoginAttemptQuery", q)
+}
+
 // The ConsentFunc type is an adapter to allow the use of ordinary function as a Querier.
 type ConsentFunc func(context.Context, *ent.ConsentQuery) (ent.Value, error)
 
@@ -333,6 +363,33 @@ func (f TraverseEmailChallenge) Traverse(ctx context.Context, q ent.Query) error
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.EmailChallengeQuery", q)
+}
+
+// The FederatedIdentityFunc type is an adapter to allow the use of ordinary function as a Querier.
+type FederatedIdentityFunc func(context.Context, *ent.FederatedIdentityQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f FederatedIdentityFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.FederatedIdentityQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.FederatedIdentityQuery", q)
+}
+
+// The TraverseFederatedIdentity type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseFederatedIdentity func(context.Context, *ent.FederatedIdentityQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseFederatedIdentity) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseFederatedIdentity) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FederatedIdentityQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.FederatedIdentityQuery", q)
 }
 
 // The FunnelCountFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -632,6 +689,33 @@ func (f TraverseRole) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.RoleQuery", q)
 }
 
+// The SAMLAssertionUseFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SAMLAssertionUseFunc func(context.Context, *ent.SAMLAssertionUseQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SAMLAssertionUseFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SAMLAssertionUseQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SAMLAssertionUseQuery", q)
+}
+
+// The TraverseSAMLAssertionUse type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSAMLAssertionUse func(context.Context, *ent.SAMLAssertionUseQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSAMLAssertionUse) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSAMLAssertionUse) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SAMLAssertionUseQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SAMLAssertionUseQuery", q)
+}
+
 // The SessionFunc type is an adapter to allow the use of ordinary function as a Querier.
 type SessionFunc func(context.Context, *ent.SessionQuery) (ent.Value, error)
 
@@ -780,6 +864,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.AuthRequestQuery, predicate.AuthRequest, authrequest.OrderOption]{typ: ent.TypeAuthRequest, tq: q}, nil
 	case *ent.ConnectionQuery:
 		return &query[*ent.ConnectionQuery, predicate.Connection, connection.OrderOption]{typ: ent.TypeConnection, tq: q}, nil
+	case *ent.ConnectionLoginAttemptQuery:
+		return &query[*ent.ConnectionLoginAttemptQuery, predicate.ConnectionLoginAttempt, connectionloginattempt.OrderOption]{typ: ent.TypeConnectionLoginAttempt, tq: q}, nil
 	case *ent.ConsentQuery:
 		return &query[*ent.ConsentQuery, predicate.Consent, consent.OrderOption]{typ: ent.TypeConsent, tq: q}, nil
 	case *ent.DomainQuery:
@@ -788,6 +874,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.DomainEventQuery, predicate.DomainEvent, domainevent.OrderOption]{typ: ent.TypeDomainEvent, tq: q}, nil
 	case *ent.EmailChallengeQuery:
 		return &query[*ent.EmailChallengeQuery, predicate.EmailChallenge, emailchallenge.OrderOption]{typ: ent.TypeEmailChallenge, tq: q}, nil
+	case *ent.FederatedIdentityQuery:
+		return &query[*ent.FederatedIdentityQuery, predicate.FederatedIdentity, federatedidentity.OrderOption]{typ: ent.TypeFederatedIdentity, tq: q}, nil
 	case *ent.FunnelCountQuery:
 		return &query[*ent.FunnelCountQuery, predicate.FunnelCount, funnelcount.OrderOption]{typ: ent.TypeFunnelCount, tq: q}, nil
 	case *ent.GrantQuery:
@@ -810,6 +898,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.RevokedTokenQuery, predicate.RevokedToken, revokedtoken.OrderOption]{typ: ent.TypeRevokedToken, tq: q}, nil
 	case *ent.RoleQuery:
 		return &query[*ent.RoleQuery, predicate.Role, role.OrderOption]{typ: ent.TypeRole, tq: q}, nil
+	case *ent.SAMLAssertionUseQuery:
+		return &query[*ent.SAMLAssertionUseQuery, predicate.SAMLAssertionUse, samlassertionuse.OrderOption]{typ: ent.TypeSAMLAssertionUse, tq: q}, nil
 	case *ent.SessionQuery:
 		return &query[*ent.SessionQuery, predicate.Session, session.OrderOption]{typ: ent.TypeSession, tq: q}, nil
 	case *ent.SigningKeyQuery:

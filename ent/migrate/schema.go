@@ -162,6 +162,23 @@ var (
 		{Name: "protocol", Type: field.TypeEnum, Enums: []string{"SAML", "OIDC"}},
 		{Name: "name", Type: field.TypeString, Size: 200},
 		{Name: "state", Type: field.TypeEnum, Enums: []string{"DRAFT", "ACTIVE", "INACTIVE"}, Default: "DRAFT"},
+		{Name: "preset", Type: field.TypeEnum, Enums: []string{"OKTA", "ENTRA_ID", "GOOGLE_WORKSPACE", "ADFS", "ONELOGIN", "JUMPCLOUD", "GENERIC"}, Default: "GENERIC"},
+		{Name: "idp_entity_id", Type: field.TypeString, Nullable: true, Size: 1024},
+		{Name: "idp_sso_url", Type: field.TypeString, Nullable: true, Size: 2048},
+		{Name: "idp_sso_binding", Type: field.TypeString, Nullable: true, Size: 100},
+		{Name: "idp_certificates", Type: field.TypeJSON, Nullable: true},
+		{Name: "idp_metadata_url", Type: field.TypeString, Nullable: true, Size: 2048},
+		{Name: "idp_metadata_refreshed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "sp_keys", Type: field.TypeJSON, Nullable: true},
+		{Name: "allow_idp_initiated", Type: field.TypeBool, Default: false},
+		{Name: "oidc_issuer", Type: field.TypeString, Nullable: true, Size: 2048},
+		{Name: "oidc_client_id", Type: field.TypeString, Nullable: true, Size: 512},
+		{Name: "oidc_client_secret_sealed", Type: field.TypeBytes, Nullable: true},
+		{Name: "oidc_scopes", Type: field.TypeJSON, Nullable: true},
+		{Name: "attribute_mapping", Type: field.TypeJSON, Nullable: true},
+		{Name: "default_role_id", Type: field.TypeString, Nullable: true},
+		{Name: "group_role_mappings", Type: field.TypeJSON, Nullable: true},
+		{Name: "trust_upstream_amr", Type: field.TypeBool, Default: false},
 		{Name: "organization_id", Type: field.TypeString},
 	}
 	// ConnectionsTable holds the schema information for the "connections" table.
@@ -172,7 +189,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "connections_organizations_connections",
-				Columns:    []*schema.Column{ConnectionsColumns[6]},
+				Columns:    []*schema.Column{ConnectionsColumns[23]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -181,7 +198,40 @@ var (
 			{
 				Name:    "connection_organization_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{ConnectionsColumns[6], ConnectionsColumns[0]},
+				Columns: []*schema.Column{ConnectionsColumns[23], ConnectionsColumns[0]},
+			},
+		},
+	}
+	// ConnectionLoginAttemptsColumns holds the columns for the "connection_login_attempts" table.
+	ConnectionLoginAttemptsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "succeeded", Type: field.TypeBool},
+		{Name: "error_code", Type: field.TypeString, Nullable: true, Size: 100},
+		{Name: "error_reason", Type: field.TypeString, Nullable: true, Size: 1000},
+		{Name: "subject", Type: field.TypeString, Nullable: true, Size: 1024},
+		{Name: "email", Type: field.TypeString, Nullable: true, Size: 320},
+		{Name: "attributes", Type: field.TypeJSON, Nullable: true},
+		{Name: "connection_id", Type: field.TypeString},
+	}
+	// ConnectionLoginAttemptsTable holds the schema information for the "connection_login_attempts" table.
+	ConnectionLoginAttemptsTable = &schema.Table{
+		Name:       "connection_login_attempts",
+		Columns:    ConnectionLoginAttemptsColumns,
+		PrimaryKey: []*schema.Column{ConnectionLoginAttemptsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "connection_login_attempts_connections_login_attempts",
+				Columns:    []*schema.Column{ConnectionLoginAttemptsColumns[8]},
+				RefColumns: []*schema.Column{ConnectionsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "connectionloginattempt_connection_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{ConnectionLoginAttemptsColumns[8], ConnectionLoginAttemptsColumns[0]},
 			},
 		},
 	}
@@ -326,6 +376,47 @@ var (
 				Name:    "emailchallenge_expires_at",
 				Unique:  false,
 				Columns: []*schema.Column{EmailChallengesColumns[11]},
+			},
+		},
+	}
+	// FederatedIdentitiesColumns holds the columns for the "federated_identities" table.
+	FederatedIdentitiesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "subject", Type: field.TypeString, Size: 1024},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "last_sign_in_at", Type: field.TypeTime, Nullable: true},
+		{Name: "connection_id", Type: field.TypeString},
+		{Name: "user_id", Type: field.TypeString},
+	}
+	// FederatedIdentitiesTable holds the schema information for the "federated_identities" table.
+	FederatedIdentitiesTable = &schema.Table{
+		Name:       "federated_identities",
+		Columns:    FederatedIdentitiesColumns,
+		PrimaryKey: []*schema.Column{FederatedIdentitiesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "federated_identities_connections_federated_identities",
+				Columns:    []*schema.Column{FederatedIdentitiesColumns[4]},
+				RefColumns: []*schema.Column{ConnectionsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "federated_identities_users_federated_identities",
+				Columns:    []*schema.Column{FederatedIdentitiesColumns[5]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "federatedidentity_connection_id_subject",
+				Unique:  true,
+				Columns: []*schema.Column{FederatedIdentitiesColumns[4], FederatedIdentitiesColumns[1]},
+			},
+			{
+				Name:    "federatedidentity_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{FederatedIdentitiesColumns[5]},
 			},
 		},
 	}
@@ -658,6 +749,39 @@ var (
 			},
 		},
 	}
+	// SamlAssertionUsesColumns holds the columns for the "saml_assertion_uses" table.
+	SamlAssertionUsesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "assertion_id", Type: field.TypeString, Size: 1024},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "connection_id", Type: field.TypeString},
+	}
+	// SamlAssertionUsesTable holds the schema information for the "saml_assertion_uses" table.
+	SamlAssertionUsesTable = &schema.Table{
+		Name:       "saml_assertion_uses",
+		Columns:    SamlAssertionUsesColumns,
+		PrimaryKey: []*schema.Column{SamlAssertionUsesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "saml_assertion_uses_connections_assertion_uses",
+				Columns:    []*schema.Column{SamlAssertionUsesColumns[3]},
+				RefColumns: []*schema.Column{ConnectionsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "samlassertionuse_connection_id_assertion_id",
+				Unique:  true,
+				Columns: []*schema.Column{SamlAssertionUsesColumns[3], SamlAssertionUsesColumns[1]},
+			},
+			{
+				Name:    "samlassertionuse_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{SamlAssertionUsesColumns[2]},
+			},
+		},
+	}
 	// SessionsColumns holds the columns for the "sessions" table.
 	SessionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -822,10 +946,12 @@ var (
 		AuditEventsTable,
 		AuthRequestsTable,
 		ConnectionsTable,
+		ConnectionLoginAttemptsTable,
 		ConsentsTable,
 		DomainsTable,
 		DomainEventsTable,
 		EmailChallengesTable,
+		FederatedIdentitiesTable,
 		FunnelCountsTable,
 		GrantsTable,
 		LoginTransactionsTable,
@@ -837,6 +963,7 @@ var (
 		RefreshTokensTable,
 		RevokedTokensTable,
 		RolesTable,
+		SamlAssertionUsesTable,
 		SessionsTable,
 		SigningKeysTable,
 		TotpCredentialsTable,
@@ -849,7 +976,10 @@ var (
 func init() {
 	APIKeysTable.ForeignKeys[0].RefTable = OrganizationsTable
 	ConnectionsTable.ForeignKeys[0].RefTable = OrganizationsTable
+	ConnectionLoginAttemptsTable.ForeignKeys[0].RefTable = ConnectionsTable
 	DomainsTable.ForeignKeys[0].RefTable = OrganizationsTable
+	FederatedIdentitiesTable.ForeignKeys[0].RefTable = ConnectionsTable
+	FederatedIdentitiesTable.ForeignKeys[1].RefTable = UsersTable
 	MembershipsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	MembershipsTable.ForeignKeys[1].RefTable = UsersTable
 	OrganizationPoliciesTable.ForeignKeys[0].RefTable = OrganizationsTable
@@ -857,6 +987,7 @@ func init() {
 	RecoveryCodesTable.ForeignKeys[0].RefTable = UsersTable
 	RefreshTokensTable.ForeignKeys[0].RefTable = GrantsTable
 	RolesTable.ForeignKeys[0].RefTable = OrganizationsTable
+	SamlAssertionUsesTable.ForeignKeys[0].RefTable = ConnectionsTable
 	TotpCredentialsTable.ForeignKeys[0].RefTable = UsersTable
 	MembershipRolesTable.ForeignKeys[0].RefTable = MembershipsTable
 	MembershipRolesTable.ForeignKeys[1].RefTable = RolesTable

@@ -21,6 +21,9 @@ type AuthRequest func(*sql.Selector)
 // Connection is the predicate function for connection builders.
 type Connection func(*sql.Selector)
 
+// ConnectionLoginAttempt is the predicate function for connectionloginattempt builders.
+type ConnectionLoginAttempt func(*sql.Selector)
+
 // Consent is the predicate function for consent builders.
 type Consent func(*sql.Selector)
 
@@ -32,6 +35,9 @@ type DomainEvent func(*sql.Selector)
 
 // EmailChallenge is the predicate function for emailchallenge builders.
 type EmailChallenge func(*sql.Selector)
+
+// FederatedIdentity is the predicate function for federatedidentity builders.
+type FederatedIdentity func(*sql.Selector)
 
 // FunnelCount is the predicate function for funnelcount builders.
 type FunnelCount func(*sql.Selector)
@@ -65,6 +71,9 @@ type RevokedToken func(*sql.Selector)
 
 // Role is the predicate function for role builders.
 type Role func(*sql.Selector)
+
+// SAMLAssertionUse is the predicate function for samlassertionuse builders.
+type SAMLAssertionUse func(*sql.Selector)
 
 // Session is the predicate function for session builders.
 type Session func(*sql.Selector)

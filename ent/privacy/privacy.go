@@ -231,6 +231,30 @@ func (f ConnectionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Muta
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ConnectionMutation", m)
 }
 
+// The ConnectionLoginAttemptQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ConnectionLoginAttemptQueryRuleFunc func(context.Context, *ent.ConnectionLoginAttemptQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ConnectionLoginAttemptQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ConnectionLoginAttemptQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ConnectionLoginAttemptQuery", q)
+}
+
+// The ConnectionLoginAttemptMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ConnectionLoginAttemptMutationRuleFunc func(context.Context, *ent.ConnectionLoginAttemptMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ConnectionLoginAttemptMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ConnectionLoginAttemptMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ConnectionLoginAttemptMutation", m)
+}
+
 // The ConsentQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ConsentQueryRuleFunc func(context.Context, *ent.ConsentQuery) error
@@ -325,6 +349,30 @@ func (f EmailChallengeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.EmailChallengeMutation", m)
+}
+
+// The FederatedIdentityQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type FederatedIdentityQueryRuleFunc func(context.Context, *ent.FederatedIdentityQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f FederatedIdentityQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FederatedIdentityQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.FederatedIdentityQuery", q)
+}
+
+// The FederatedIdentityMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type FederatedIdentityMutationRuleFunc func(context.Context, *ent.FederatedIdentityMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f FederatedIdentityMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.FederatedIdentityMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.FederatedIdentityMutation", m)
 }
 
 // The FunnelCountQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -591,6 +639,30 @@ func (f RoleMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) 
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RoleMutation", m)
 }
 
+// The SAMLAssertionUseQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SAMLAssertionUseQueryRuleFunc func(context.Context, *ent.SAMLAssertionUseQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SAMLAssertionUseQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SAMLAssertionUseQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SAMLAssertionUseQuery", q)
+}
+
+// The SAMLAssertionUseMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SAMLAssertionUseMutationRuleFunc func(context.Context, *ent.SAMLAssertionUseMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SAMLAssertionUseMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SAMLAssertionUseMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SAMLAssertionUseMutation", m)
+}
+
 // The SessionQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type SessionQueryRuleFunc func(context.Context, *ent.SessionQuery) error
@@ -756,6 +828,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ConnectionQuery:
 		return q.Filter(), nil
+	case *ent.ConnectionLoginAttemptQuery:
+		return q.Filter(), nil
 	case *ent.ConsentQuery:
 		return q.Filter(), nil
 	case *ent.DomainQuery:
@@ -763,6 +837,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.DomainEventQuery:
 		return q.Filter(), nil
 	case *ent.EmailChallengeQuery:
+		return q.Filter(), nil
+	case *ent.FederatedIdentityQuery:
 		return q.Filter(), nil
 	case *ent.FunnelCountQuery:
 		return q.Filter(), nil
@@ -785,6 +861,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.RevokedTokenQuery:
 		return q.Filter(), nil
 	case *ent.RoleQuery:
+		return q.Filter(), nil
+	case *ent.SAMLAssertionUseQuery:
 		return q.Filter(), nil
 	case *ent.SessionQuery:
 		return q.Filter(), nil
@@ -813,6 +891,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.ConnectionMutation:
 		return m.Filter(), nil
+	case *ent.ConnectionLoginAttemptMutation:
+		return m.Filter(), nil
 	case *ent.ConsentMutation:
 		return m.Filter(), nil
 	case *ent.DomainMutation:
@@ -820,6 +900,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.DomainEventMutation:
 		return m.Filter(), nil
 	case *ent.EmailChallengeMutation:
+		return m.Filter(), nil
+	case *ent.FederatedIdentityMutation:
 		return m.Filter(), nil
 	case *ent.FunnelCountMutation:
 		return m.Filter(), nil
@@ -842,6 +924,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.RevokedTokenMutation:
 		return m.Filter(), nil
 	case *ent.RoleMutation:
+		return m.Filter(), nil
+	case *ent.SAMLAssertionUseMutation:
 		return m.Filter(), nil
 	case *ent.SessionMutation:
 		return m.Filter(), nil

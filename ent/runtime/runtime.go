@@ -11,10 +11,12 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/authrequest"
 	"github.com/gatehouse-id/gatehouse/ent/connection"
+	"github.com/gatehouse-id/gatehouse/ent/connectionloginattempt"
 	"github.com/gatehouse-id/gatehouse/ent/consent"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/domainevent"
 	"github.com/gatehouse-id/gatehouse/ent/emailchallenge"
+	"github.com/gatehouse-id/gatehouse/ent/federatedidentity"
 	"github.com/gatehouse-id/gatehouse/ent/funnelcount"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
@@ -26,6 +28,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
 	"github.com/gatehouse-id/gatehouse/ent/role"
+	"github.com/gatehouse-id/gatehouse/ent/samlassertionuse"
 	"github.com/gatehouse-id/gatehouse/ent/schema"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/session"
@@ -302,10 +305,84 @@ func init() {
 			return nil
 		}
 	}()
+	// connectionDescIdpEntityID is the schema descriptor for idp_entity_id field.
+	connectionDescIdpEntityID := connectionFields[5].Descriptor()
+	// connection.IdpEntityIDValidator is a validator for the "idp_entity_id" field. It is called by the builders before save.
+	connection.IdpEntityIDValidator = connectionDescIdpEntityID.Validators[0].(func(string) error)
+	// connectionDescIdpSSOURL is the schema descriptor for idp_sso_url field.
+	connectionDescIdpSSOURL := connectionFields[6].Descriptor()
+	// connection.IdpSSOURLValidator is a validator for the "idp_sso_url" field. It is called by the builders before save.
+	connection.IdpSSOURLValidator = connectionDescIdpSSOURL.Validators[0].(func(string) error)
+	// connectionDescIdpSSOBinding is the schema descriptor for idp_sso_binding field.
+	connectionDescIdpSSOBinding := connectionFields[7].Descriptor()
+	// connection.IdpSSOBindingValidator is a validator for the "idp_sso_binding" field. It is called by the builders before save.
+	connection.IdpSSOBindingValidator = connectionDescIdpSSOBinding.Validators[0].(func(string) error)
+	// connectionDescIdpMetadataURL is the schema descriptor for idp_metadata_url field.
+	connectionDescIdpMetadataURL := connectionFields[9].Descriptor()
+	// connection.IdpMetadataURLValidator is a validator for the "idp_metadata_url" field. It is called by the builders before save.
+	connection.IdpMetadataURLValidator = connectionDescIdpMetadataURL.Validators[0].(func(string) error)
+	// connectionDescAllowIdpInitiated is the schema descriptor for allow_idp_initiated field.
+	connectionDescAllowIdpInitiated := connectionFields[12].Descriptor()
+	// connection.DefaultAllowIdpInitiated holds the default value on creation for the allow_idp_initiated field.
+	connection.DefaultAllowIdpInitiated = connectionDescAllowIdpInitiated.Default.(bool)
+	// connectionDescOidcIssuer is the schema descriptor for oidc_issuer field.
+	connectionDescOidcIssuer := connectionFields[13].Descriptor()
+	// connection.OidcIssuerValidator is a validator for the "oidc_issuer" field. It is called by the builders before save.
+	connection.OidcIssuerValidator = connectionDescOidcIssuer.Validators[0].(func(string) error)
+	// connectionDescOidcClientID is the schema descriptor for oidc_client_id field.
+	connectionDescOidcClientID := connectionFields[14].Descriptor()
+	// connection.OidcClientIDValidator is a validator for the "oidc_client_id" field. It is called by the builders before save.
+	connection.OidcClientIDValidator = connectionDescOidcClientID.Validators[0].(func(string) error)
+	// connectionDescTrustUpstreamAmr is the schema descriptor for trust_upstream_amr field.
+	connectionDescTrustUpstreamAmr := connectionFields[20].Descriptor()
+	// connection.DefaultTrustUpstreamAmr holds the default value on creation for the trust_upstream_amr field.
+	connection.DefaultTrustUpstreamAmr = connectionDescTrustUpstreamAmr.Default.(bool)
 	// connectionDescID is the schema descriptor for id field.
 	connectionDescID := connectionMixinFields0[0].Descriptor()
 	// connection.DefaultID holds the default value on creation for the id field.
 	connection.DefaultID = connectionDescID.Default.(func() pulid.ID)
+	connectionloginattemptMixin := schema.ConnectionLoginAttempt{}.Mixin()
+	connectionloginattempt.Policy = privacy.NewPolicies(schema.ConnectionLoginAttempt{})
+	connectionloginattempt.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := connectionloginattempt.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	connectionloginattemptMixinFields0 := connectionloginattemptMixin[0].Fields()
+	_ = connectionloginattemptMixinFields0
+	connectionloginattemptFields := schema.ConnectionLoginAttempt{}.Fields()
+	_ = connectionloginattemptFields
+	// connectionloginattemptDescConnectionID is the schema descriptor for connection_id field.
+	connectionloginattemptDescConnectionID := connectionloginattemptFields[0].Descriptor()
+	// connectionloginattempt.ConnectionIDValidator is a validator for the "connection_id" field. It is called by the builders before save.
+	connectionloginattempt.ConnectionIDValidator = connectionloginattemptDescConnectionID.Validators[0].(func(string) error)
+	// connectionloginattemptDescCreatedAt is the schema descriptor for created_at field.
+	connectionloginattemptDescCreatedAt := connectionloginattemptFields[1].Descriptor()
+	// connectionloginattempt.DefaultCreatedAt holds the default value on creation for the created_at field.
+	connectionloginattempt.DefaultCreatedAt = connectionloginattemptDescCreatedAt.Default.(func() time.Time)
+	// connectionloginattemptDescErrorCode is the schema descriptor for error_code field.
+	connectionloginattemptDescErrorCode := connectionloginattemptFields[3].Descriptor()
+	// connectionloginattempt.ErrorCodeValidator is a validator for the "error_code" field. It is called by the builders before save.
+	connectionloginattempt.ErrorCodeValidator = connectionloginattemptDescErrorCode.Validators[0].(func(string) error)
+	// connectionloginattemptDescErrorReason is the schema descriptor for error_reason field.
+	connectionloginattemptDescErrorReason := connectionloginattemptFields[4].Descriptor()
+	// connectionloginattempt.ErrorReasonValidator is a validator for the "error_reason" field. It is called by the builders before save.
+	connectionloginattempt.ErrorReasonValidator = connectionloginattemptDescErrorReason.Validators[0].(func(string) error)
+	// connectionloginattemptDescSubject is the schema descriptor for subject field.
+	connectionloginattemptDescSubject := connectionloginattemptFields[5].Descriptor()
+	// connectionloginattempt.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	connectionloginattempt.SubjectValidator = connectionloginattemptDescSubject.Validators[0].(func(string) error)
+	// connectionloginattemptDescEmail is the schema descriptor for email field.
+	connectionloginattemptDescEmail := connectionloginattemptFields[6].Descriptor()
+	// connectionloginattempt.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	connectionloginattempt.EmailValidator = connectionloginattemptDescEmail.Validators[0].(func(string) error)
+	// connectionloginattemptDescID is the schema descriptor for id field.
+	connectionloginattemptDescID := connectionloginattemptMixinFields0[0].Descriptor()
+	// connectionloginattempt.DefaultID holds the default value on creation for the id field.
+	connectionloginattempt.DefaultID = connectionloginattemptDescID.Default.(func() pulid.ID)
 	consentMixin := schema.Consent{}.Mixin()
 	consent.Policy = privacy.NewPolicies(schema.Consent{})
 	consent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -494,6 +571,54 @@ func init() {
 	emailchallengeDescID := emailchallengeMixinFields0[0].Descriptor()
 	// emailchallenge.DefaultID holds the default value on creation for the id field.
 	emailchallenge.DefaultID = emailchallengeDescID.Default.(func() pulid.ID)
+	federatedidentityMixin := schema.FederatedIdentity{}.Mixin()
+	federatedidentity.Policy = privacy.NewPolicies(schema.FederatedIdentity{})
+	federatedidentity.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := federatedidentity.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	federatedidentityMixinFields0 := federatedidentityMixin[0].Fields()
+	_ = federatedidentityMixinFields0
+	federatedidentityFields := schema.FederatedIdentity{}.Fields()
+	_ = federatedidentityFields
+	// federatedidentityDescConnectionID is the schema descriptor for connection_id field.
+	federatedidentityDescConnectionID := federatedidentityFields[0].Descriptor()
+	// federatedidentity.ConnectionIDValidator is a validator for the "connection_id" field. It is called by the builders before save.
+	federatedidentity.ConnectionIDValidator = federatedidentityDescConnectionID.Validators[0].(func(string) error)
+	// federatedidentityDescSubject is the schema descriptor for subject field.
+	federatedidentityDescSubject := federatedidentityFields[1].Descriptor()
+	// federatedidentity.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	federatedidentity.SubjectValidator = func() func(string) error {
+		validators := federatedidentityDescSubject.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(subject string) error {
+			for _, fn := range fns {
+				if err := fn(subject); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// federatedidentityDescUserID is the schema descriptor for user_id field.
+	federatedidentityDescUserID := federatedidentityFields[2].Descriptor()
+	// federatedidentity.UserIDValidator is a validator for the "user_id" field. It is called by the builders before save.
+	federatedidentity.UserIDValidator = federatedidentityDescUserID.Validators[0].(func(string) error)
+	// federatedidentityDescCreatedAt is the schema descriptor for created_at field.
+	federatedidentityDescCreatedAt := federatedidentityFields[3].Descriptor()
+	// federatedidentity.DefaultCreatedAt holds the default value on creation for the created_at field.
+	federatedidentity.DefaultCreatedAt = federatedidentityDescCreatedAt.Default.(func() time.Time)
+	// federatedidentityDescID is the schema descriptor for id field.
+	federatedidentityDescID := federatedidentityMixinFields0[0].Descriptor()
+	// federatedidentity.DefaultID holds the default value on creation for the id field.
+	federatedidentity.DefaultID = federatedidentityDescID.Default.(func() pulid.ID)
 	funnelcountMixin := schema.FunnelCount{}.Mixin()
 	funnelcount.Policy = privacy.NewPolicies(schema.FunnelCount{})
 	funnelcount.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1022,6 +1147,46 @@ func init() {
 	roleDescID := roleMixinFields0[0].Descriptor()
 	// role.DefaultID holds the default value on creation for the id field.
 	role.DefaultID = roleDescID.Default.(func() pulid.ID)
+	samlassertionuseMixin := schema.SAMLAssertionUse{}.Mixin()
+	samlassertionuse.Policy = privacy.NewPolicies(schema.SAMLAssertionUse{})
+	samlassertionuse.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := samlassertionuse.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	samlassertionuseMixinFields0 := samlassertionuseMixin[0].Fields()
+	_ = samlassertionuseMixinFields0
+	samlassertionuseFields := schema.SAMLAssertionUse{}.Fields()
+	_ = samlassertionuseFields
+	// samlassertionuseDescConnectionID is the schema descriptor for connection_id field.
+	samlassertionuseDescConnectionID := samlassertionuseFields[0].Descriptor()
+	// samlassertionuse.ConnectionIDValidator is a validator for the "connection_id" field. It is called by the builders before save.
+	samlassertionuse.ConnectionIDValidator = samlassertionuseDescConnectionID.Validators[0].(func(string) error)
+	// samlassertionuseDescAssertionID is the schema descriptor for assertion_id field.
+	samlassertionuseDescAssertionID := samlassertionuseFields[1].Descriptor()
+	// samlassertionuse.AssertionIDValidator is a validator for the "assertion_id" field. It is called by the builders before save.
+	samlassertionuse.AssertionIDValidator = func() func(string) error {
+		validators := samlassertionuseDescAssertionID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(assertion_id string) error {
+			for _, fn := range fns {
+				if err := fn(assertion_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// samlassertionuseDescID is the schema descriptor for id field.
+	samlassertionuseDescID := samlassertionuseMixinFields0[0].Descriptor()
+	// samlassertionuse.DefaultID holds the default value on creation for the id field.
+	samlassertionuse.DefaultID = samlassertionuseDescID.Default.(func() pulid.ID)
 	sessionMixin := schema.Session{}.Mixin()
 	session.Policy = privacy.NewPolicies(schema.Session{})
 	session.Hooks[0] = func(next ent.Mutator) ent.Mutator {

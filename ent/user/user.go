@@ -53,6 +53,8 @@ const (
 	EdgeTotpCredentials = "totp_credentials"
 	// EdgeRecoveryCodes holds the string denoting the recovery_codes edge name in mutations.
 	EdgeRecoveryCodes = "recovery_codes"
+	// EdgeFederatedIdentities holds the string denoting the federated_identities edge name in mutations.
+	EdgeFederatedIdentities = "federated_identities"
 	// Table holds the table name of the user in the database.
 	Table = "users"
 	// MembershipsTable is the table that holds the memberships relation/edge.
@@ -83,6 +85,13 @@ const (
 	RecoveryCodesInverseTable = "recovery_codes"
 	// RecoveryCodesColumn is the table column denoting the recovery_codes relation/edge.
 	RecoveryCodesColumn = "user_id"
+	// FederatedIdentitiesTable is the table that holds the federated_identities relation/edge.
+	FederatedIdentitiesTable = "federated_identities"
+	// FederatedIdentitiesInverseTable is the table name for the FederatedIdentity entity.
+	// It exists in this package in order to avoid circular dependency with the "federatedidentity" package.
+	FederatedIdentitiesInverseTable = "federated_identities"
+	// FederatedIdentitiesColumn is the table column denoting the federated_identities relation/edge.
+	FederatedIdentitiesColumn = "user_id"
 )
 
 // Columns holds all SQL columns for user fields.
@@ -294,6 +303,20 @@ func ByRecoveryCodes(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newRecoveryCodesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByFederatedIdentitiesCount orders the results by federated_identities count.
+func ByFederatedIdentitiesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newFederatedIdentitiesStep(), opts...)
+	}
+}
+
+// ByFederatedIdentities orders the results by federated_identities terms.
+func ByFederatedIdentities(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newFederatedIdentitiesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newMembershipsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -320,6 +343,13 @@ func newRecoveryCodesStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(RecoveryCodesInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, RecoveryCodesTable, RecoveryCodesColumn),
+	)
+}
+func newFederatedIdentitiesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(FederatedIdentitiesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, FederatedIdentitiesTable, FederatedIdentitiesColumn),
 	)
 }
 

@@ -888,6 +888,29 @@ func HasRecoveryCodesWith(preds ...predicate.RecoveryCode) predicate.User {
 	})
 }
 
+// HasFederatedIdentities applies the HasEdge predicate on the "federated_identities" edge.
+func HasFederatedIdentities() predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, FederatedIdentitiesTable, FederatedIdentitiesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasFederatedIdentitiesWith applies the HasEdge predicate on the "federated_identities" edge with a given conditions (other predicates).
+func HasFederatedIdentitiesWith(preds ...predicate.FederatedIdentity) predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := newFederatedIdentitiesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.User) predicate.User {
 	return predicate.User(sql.AndPredicates(predicates...))

@@ -31,10 +31,10 @@
 //     or EncryptedAssertion in the whole document (SAML-01, SAML-02), at
 //     most one ds:Signature per element and only as its direct child
 //     (SAML-04), at most one Issuer, Subject, Conditions, NameID and
-//     SubjectConfirmationData where a reader could pick one, every NameID in the SAML assertion namespace (SAML-09,
-//     GO-2026-6909), an Issuer in a signed assertion (GO-2026-6909's
-//     nil-Issuer panic), and a signed Response names its Destination and
-//     Issuer (SAML-08); an EncryptedAssertion is opened with the SP keys
+//     SubjectConfirmationData where a reader could pick one, every
+//     NameID in the SAML assertion namespace (SAML-09, GO-2026-6909), an
+//     Issuer in every assertion (GO-2026-6909's nil-Issuer panic), and a
+//     signed Response names its Destination and Issuer (SAML-08); an EncryptedAssertion is opened with the SP keys
 //     and its plaintext goes through the same checks (SAML-13 d);
 //   - the signing policy (finish.go): the Assertion must be signed by
 //     itself unless Config.AllowUnsignedAssertion lets a signed Response
@@ -62,5 +62,8 @@
 // presets for signs with SHA-256 by default, and SHA-1 signatures are
 // forgeable by chosen-prefix collision, so a legacy opt-in would be a
 // tenant-controlled bypass with no customer that needs it. HMAC signature
-// methods never verify (goxmldsig has no HMAC).
+// methods never verify (goxmldsig has no HMAC). Certificate dates are not
+// checked (SAML-05 e): the IdP's certificates are trust anchors because
+// the connection names them, as the SAML V2.0 Metadata Interoperability
+// Profile has it; replacing one is the admin's rotation.
 package saml

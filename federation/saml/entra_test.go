@@ -61,6 +61,9 @@ func TestEntraIDShapedResponses(t *testing.T) {
 				id.FamilyName == "" || id.Name == "" || len(id.Groups) == 0 {
 				t.Fatalf("identity %+v", id)
 			}
+			if !slices.Contains(id.AMR, "pwd") || !slices.Contains(id.AMR, "mfa") {
+				t.Fatalf("AMR %v", id.AMR)
+			}
 			if !slices.Contains(id.Attributes["http://schemas.microsoft.com/identity/claims/tenantid"], "8c3a9b2e-4f1d-4e6a-9b7c-2d5e8f1a3c4b") {
 				t.Fatalf("attributes %v", id.Attributes)
 			}

@@ -48,7 +48,7 @@ func TestFinishAcceptsEachSigningMode(t *testing.T) {
 			if got := f.cfg.Mapping.CustomValues(id.Attributes); !slices.Equal(got["department"], []string{"R&D"}) {
 				t.Fatalf("custom values %v", got)
 			}
-			if id.AuthTime.IsZero() || len(id.AMR) != 1 {
+			if id.AuthTime.IsZero() || !slices.Equal(id.AMR, []string{"pwd"}) {
 				t.Fatalf("auth time %v, AMR %v", id.AuthTime, id.AMR)
 			}
 		})

@@ -7,11 +7,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -27,52 +29,40 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/testkit"
 )
 
-// Test keys are made once per run (RSA-2048 generation is slow on a shared
-// machine) and named for their role.
+// Test keys are RSA-2048 pairs made once for the tests and kept in
+// testdata/keys (certificates valid 2000–9999, so they never age):
+// generating them per run is slow on a shared machine and very slow in
+// a fuzz worker, whose crypto is instrumented.
 var (
-	keysOnce sync.Once
-	keys     map[string]KeyPair
+	keysMu sync.Mutex
+	keys   = map[string]KeyPair{}
 )
 
 func testKey(t testing.TB, name string) KeyPair {
 	t.Helper()
-	keysOnce.Do(func() {
-		keys = map[string]KeyPair{}
-		for _, n := range []string{"idp", "idp-next", "other-idp", "sp", "sp-next", "attacker"} {
-			keys[n] = makeKeyPair(n)
+	keysMu.Lock()
+	defer keysMu.Unlock()
+	if k, ok := keys[name]; ok {
+		return k
+	}
+	data, err := os.ReadFile("testdata/keys/" + name + ".pem")
+	if err != nil {
+		t.Fatalf("no test key %q: %v", name, err)
+	}
+	var k KeyPair
+	for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
+		switch block.Type {
+		case "RSA PRIVATE KEY":
+			k.Key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		case "CERTIFICATE":
+			k.Certificate, err = x509.ParseCertificate(block.Bytes)
 		}
-	})
-	k, ok := keys[name]
-	if !ok {
-		t.Fatalf("no test key %q", name)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
+	keys[name] = k
 	return k
-}
-
-func makeKeyPair(cn string) KeyPair {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	// Certificates valid for a century around the real time: the test
-	// clock may be shifted (testkit.ShiftEnv), and IgnoreCertificateExpiry
-	// makes their dates irrelevant to Finish anyway.
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(now.UnixNano()),
-		Subject:      pkix.Name{CommonName: cn + ".test"},
-		NotBefore:    now.AddDate(-50, 0, 0),
-		NotAfter:     now.AddDate(50, 0, 0),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		panic(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		panic(err)
-	}
-	return KeyPair{Key: key, Certificate: cert}
 }
 
 // memReplay is a ReplayCache in memory, as one node would keep it.

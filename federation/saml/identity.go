@@ -84,9 +84,12 @@ func (c *Connector) identity(a *saml.Assertion) (federation.Identity, *Rejection
 		if !st.AuthnInstant.IsZero() {
 			id.AuthTime = st.AuthnInstant
 		}
-		if st.AuthnContext.AuthnContextClassRef != nil && st.AuthnContext.AuthnContextClassRef.Value != "" {
-			id.AMR = append(id.AMR, st.AuthnContext.AuthnContextClassRef.Value)
+		if st.AuthnContext.AuthnContextClassRef != nil {
+			id.AMR = addAMR(id.AMR, st.AuthnContext.AuthnContextClassRef.Value)
 		}
+	}
+	for _, v := range id.Attributes[authnMethodsAttribute] {
+		id.AMR = addAMR(id.AMR, v)
 	}
 	return id, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/ent/schema/sso"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/graph/model"
 	"github.com/gatehouse-id/gatehouse/tenants"
@@ -39,6 +40,10 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Application() ApplicationResolver
+	AttributeMapping() AttributeMappingResolver
+	Connection() ConnectionResolver
+	ConnectionLoginAttempt() ConnectionLoginAttemptResolver
+	ConnectionSPKey() ConnectionSPKeyResolver
 	Domain() DomainResolver
 	FunnelDay() FunnelDayResolver
 	Membership() MembershipResolver
@@ -47,6 +52,7 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	Session() SessionResolver
 	User() UserResolver
+	ConnectionWhereInput() ConnectionWhereInputResolver
 }
 
 type DirectiveRoot struct {
@@ -76,6 +82,10 @@ type ComplexityRoot struct {
 	APIKeyEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ActivateConnectionPayload struct {
+		Connection func(childComplexity int) int
 	}
 
 	AddDomainPayload struct {
@@ -121,6 +131,15 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	AttributeMapping struct {
+		Custom    func(childComplexity int) int
+		Email     func(childComplexity int) int
+		FirstName func(childComplexity int) int
+		Groups    func(childComplexity int) int
+		LastName  func(childComplexity int) int
+		Name      func(childComplexity int) int
+	}
+
 	AuditEvent struct {
 		Action         func(childComplexity int) int
 		Actor          func(childComplexity int) int
@@ -148,14 +167,37 @@ type ComplexityRoot struct {
 	}
 
 	Connection struct {
-		CreatedAt      func(childComplexity int) int
-		ID             func(childComplexity int) int
-		Name           func(childComplexity int) int
-		Organization   func(childComplexity int) int
-		OrganizationID func(childComplexity int) int
-		Protocol       func(childComplexity int) int
-		State          func(childComplexity int) int
-		UpdatedAt      func(childComplexity int) int
+		AcsURL                 func(childComplexity int) int
+		AllowIdpInitiated      func(childComplexity int) int
+		AttributeMapping       func(childComplexity int) int
+		CreatedAt              func(childComplexity int) int
+		DefaultRoleID          func(childComplexity int) int
+		GroupRoleMappings      func(childComplexity int) int
+		HasClientSecret        func(childComplexity int) int
+		ID                     func(childComplexity int) int
+		IdpCertificates        func(childComplexity int) int
+		IdpEntityID            func(childComplexity int) int
+		IdpMetadataRefreshedAt func(childComplexity int) int
+		IdpMetadataURL         func(childComplexity int) int
+		IdpSSOBinding          func(childComplexity int) int
+		IdpSSOURL              func(childComplexity int) int
+		LastLoginAttempts      func(childComplexity int) int
+		Name                   func(childComplexity int) int
+		OidcClientID           func(childComplexity int) int
+		OidcIssuer             func(childComplexity int) int
+		OidcScopes             func(childComplexity int) int
+		Organization           func(childComplexity int) int
+		OrganizationID         func(childComplexity int) int
+		Preset                 func(childComplexity int) int
+		Protocol               func(childComplexity int) int
+		RedirectURI            func(childComplexity int) int
+		SpEntityID             func(childComplexity int) int
+		SpKeys                 func(childComplexity int) int
+		SpMetadataURL          func(childComplexity int) int
+		SpMetadataXML          func(childComplexity int) int
+		State                  func(childComplexity int) int
+		TrustUpstreamAmr       func(childComplexity int) int
+		UpdatedAt              func(childComplexity int) int
 	}
 
 	ConnectionConnection struct {
@@ -169,6 +211,23 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ConnectionLoginAttempt struct {
+		Attributes  func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		Email       func(childComplexity int) int
+		ErrorCode   func(childComplexity int) int
+		ErrorReason func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Subject     func(childComplexity int) int
+		Succeeded   func(childComplexity int) int
+	}
+
+	ConnectionSPKey struct {
+		Certificate func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		ID          func(childComplexity int) int
+	}
+
 	CreateAPIKeyPayload struct {
 		APIKey func(childComplexity int) int
 		Secret func(childComplexity int) int
@@ -179,6 +238,10 @@ type ComplexityRoot struct {
 		ClientSecret func(childComplexity int) int
 	}
 
+	CreateOIDCConnectionPayload struct {
+		Connection func(childComplexity int) int
+	}
+
 	CreateOrganizationPayload struct {
 		Organization func(childComplexity int) int
 	}
@@ -187,13 +250,30 @@ type ComplexityRoot struct {
 		Role func(childComplexity int) int
 	}
 
+	CreateSAMLConnectionPayload struct {
+		Connection func(childComplexity int) int
+	}
+
 	CreateUserPayload struct {
 		Membership func(childComplexity int) int
 		User       func(childComplexity int) int
 	}
 
+	CustomAttributeMapping struct {
+		Attribute func(childComplexity int) int
+		Key       func(childComplexity int) int
+	}
+
+	DeactivateConnectionPayload struct {
+		Connection func(childComplexity int) int
+	}
+
 	DeleteApplicationPayload struct {
 		DeletedID func(childComplexity int) int
+	}
+
+	DeleteConnectionPayload struct {
+		DeletedConnectionID func(childComplexity int) int
 	}
 
 	DeleteOrganizationPayload struct {
@@ -236,6 +316,11 @@ type ComplexityRoot struct {
 		OrganizationID func(childComplexity int) int
 	}
 
+	GroupRoleMapping struct {
+		Group  func(childComplexity int) int
+		RoleID func(childComplexity int) int
+	}
+
 	ImportUserError struct {
 		Code    func(childComplexity int) int
 		Email   func(childComplexity int) int
@@ -247,6 +332,11 @@ type ComplexityRoot struct {
 	ImportUsersPayload struct {
 		Errors   func(childComplexity int) int
 		Imported func(childComplexity int) int
+	}
+
+	LoginAttemptAttribute struct {
+		Name   func(childComplexity int) int
+		Values func(childComplexity int) int
 	}
 
 	Membership struct {
@@ -273,24 +363,32 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		ActivateConnection       func(childComplexity int, input model.ActivateConnectionInput) int
 		AddDomain                func(childComplexity int, input tenants.AddDomainInput) int
 		AddMember                func(childComplexity int, input tenants.AddMemberInput) int
 		CreateAPIKey             func(childComplexity int, input tenants.CreateAPIKeyInput) int
 		CreateApplication        func(childComplexity int, input tenants.CreateApplicationInput) int
+		CreateOIDCConnection     func(childComplexity int, input model.CreateOIDCConnectionInput) int
 		CreateOrganization       func(childComplexity int, input tenants.CreateOrganizationInput) int
 		CreateRole               func(childComplexity int, input tenants.CreateRoleInput) int
+		CreateSAMLConnection     func(childComplexity int, input model.CreateSAMLConnectionInput) int
 		CreateUser               func(childComplexity int, input tenants.CreateUserInput) int
+		DeactivateConnection     func(childComplexity int, input model.DeactivateConnectionInput) int
 		DeleteApplication        func(childComplexity int, input model.DeleteApplicationInput) int
+		DeleteConnection         func(childComplexity int, input model.DeleteConnectionInput) int
 		DeleteOrganization       func(childComplexity int, input model.DeleteOrganizationInput) int
 		ImportUsers              func(childComplexity int, input model.ImportUsersInput) int
 		RemoveDomain             func(childComplexity int, input model.RemoveDomainInput) int
 		RemoveMember             func(childComplexity int, input model.RemoveMemberInput) int
+		RetireConnectionKey      func(childComplexity int, input model.RetireConnectionKeyInput) int
 		RevokeAPIKey             func(childComplexity int, input model.RevokeAPIKeyInput) int
 		RevokeSession            func(childComplexity int, input model.RevokeSessionInput) int
 		RevokeUserSessions       func(childComplexity int, input model.RevokeUserSessionsInput) int
 		RotateApplicationSecret  func(childComplexity int, input model.RotateApplicationSecretInput) int
+		RotateConnectionKey      func(childComplexity int, input model.RotateConnectionKeyInput) int
 		SetUserPassword          func(childComplexity int, input tenants.SetUserPasswordInput) int
 		UpdateApplication        func(childComplexity int, input tenants.UpdateApplicationInput) int
+		UpdateConnection         func(childComplexity int, input model.UpdateConnectionInput) int
 		UpdateMemberRoles        func(childComplexity int, input tenants.UpdateMemberRolesInput) int
 		UpdateOrganization       func(childComplexity int, input tenants.UpdateOrganizationInput) int
 		UpdateOrganizationPolicy func(childComplexity int, input tenants.UpdateOrganizationPolicyInput) int
@@ -367,6 +465,10 @@ type ComplexityRoot struct {
 		RemovedMembershipID func(childComplexity int) int
 	}
 
+	RetireConnectionKeyPayload struct {
+		Connection func(childComplexity int) int
+	}
+
 	RevokeAPIKeyPayload struct {
 		APIKey func(childComplexity int) int
 	}
@@ -397,6 +499,10 @@ type ComplexityRoot struct {
 		ClientSecret func(childComplexity int) int
 	}
 
+	RotateConnectionKeyPayload struct {
+		Connection func(childComplexity int) int
+	}
+
 	Session struct {
 		Amr        func(childComplexity int) int
 		AuthTime   func(childComplexity int) int
@@ -415,6 +521,10 @@ type ComplexityRoot struct {
 
 	UpdateApplicationPayload struct {
 		Application func(childComplexity int) int
+	}
+
+	UpdateConnectionPayload struct {
+		Connection func(childComplexity int) int
 	}
 
 	UpdateMemberRolesPayload struct {
@@ -475,6 +585,26 @@ type ComplexityRoot struct {
 type ApplicationResolver interface {
 	GrantTypes(ctx context.Context, obj *ent.Application) ([]tenants.GrantType, error)
 }
+type AttributeMappingResolver interface {
+	Custom(ctx context.Context, obj *sso.AttributeMapping) ([]*model.CustomAttributeMapping, error)
+}
+type ConnectionResolver interface {
+	AcsURL(ctx context.Context, obj *ent.Connection) (*string, error)
+	SpEntityID(ctx context.Context, obj *ent.Connection) (*string, error)
+	SpMetadataURL(ctx context.Context, obj *ent.Connection) (*string, error)
+	SpMetadataXML(ctx context.Context, obj *ent.Connection) (*string, error)
+
+	RedirectURI(ctx context.Context, obj *ent.Connection) (*string, error)
+	HasClientSecret(ctx context.Context, obj *ent.Connection) (bool, error)
+
+	LastLoginAttempts(ctx context.Context, obj *ent.Connection) ([]*ent.ConnectionLoginAttempt, error)
+}
+type ConnectionLoginAttemptResolver interface {
+	Attributes(ctx context.Context, obj *ent.ConnectionLoginAttempt) ([]*model.LoginAttemptAttribute, error)
+}
+type ConnectionSPKeyResolver interface {
+	Certificate(ctx context.Context, obj *sso.SPKey) (string, error)
+}
 type DomainResolver interface {
 	TxtRecordName(ctx context.Context, obj *ent.Domain) (string, error)
 	VerificationToken(ctx context.Context, obj *ent.Domain) (string, error)
@@ -509,6 +639,14 @@ type MutationResolver interface {
 	DeleteApplication(ctx context.Context, input model.DeleteApplicationInput) (*model.DeleteApplicationPayload, error)
 	CreateAPIKey(ctx context.Context, input tenants.CreateAPIKeyInput) (*model.CreateAPIKeyPayload, error)
 	RevokeAPIKey(ctx context.Context, input model.RevokeAPIKeyInput) (*model.RevokeAPIKeyPayload, error)
+	CreateSAMLConnection(ctx context.Context, input model.CreateSAMLConnectionInput) (*model.CreateSAMLConnectionPayload, error)
+	CreateOIDCConnection(ctx context.Context, input model.CreateOIDCConnectionInput) (*model.CreateOIDCConnectionPayload, error)
+	UpdateConnection(ctx context.Context, input model.UpdateConnectionInput) (*model.UpdateConnectionPayload, error)
+	ActivateConnection(ctx context.Context, input model.ActivateConnectionInput) (*model.ActivateConnectionPayload, error)
+	DeactivateConnection(ctx context.Context, input model.DeactivateConnectionInput) (*model.DeactivateConnectionPayload, error)
+	DeleteConnection(ctx context.Context, input model.DeleteConnectionInput) (*model.DeleteConnectionPayload, error)
+	RotateConnectionKey(ctx context.Context, input model.RotateConnectionKeyInput) (*model.RotateConnectionKeyPayload, error)
+	RetireConnectionKey(ctx context.Context, input model.RetireConnectionKeyInput) (*model.RetireConnectionKeyPayload, error)
 	ImportUsers(ctx context.Context, input model.ImportUsersInput) (*model.ImportUsersPayload, error)
 	RevokeSession(ctx context.Context, input model.RevokeSessionInput) (*model.RevokeSessionPayload, error)
 	RevokeUserSessions(ctx context.Context, input model.RevokeUserSessionsInput) (*model.RevokeUserSessionsPayload, error)
@@ -533,6 +671,11 @@ type SessionResolver interface {
 }
 type UserResolver interface {
 	Sessions(ctx context.Context, obj *ent.User) ([]*ent.Session, error)
+}
+
+type ConnectionWhereInputResolver interface {
+	DefaultRoleIDIn(ctx context.Context, obj *ent.ConnectionWhereInput, data []string) error
+	DefaultRoleIDNotIn(ctx context.Context, obj *ent.ConnectionWhereInput, data []string) error
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -651,6 +794,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.APIKeyEdge.Node(childComplexity), true
+
+	case "ActivateConnectionPayload.connection":
+		if e.ComplexityRoot.ActivateConnectionPayload.Connection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivateConnectionPayload.Connection(childComplexity), true
 
 	case "AddDomainPayload.domain":
 		if e.ComplexityRoot.AddDomainPayload.Domain == nil {
@@ -825,6 +975,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ApplicationEdge.Node(childComplexity), true
 
+	case "AttributeMapping.custom":
+		if e.ComplexityRoot.AttributeMapping.Custom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttributeMapping.Custom(childComplexity), true
+	case "AttributeMapping.email":
+		if e.ComplexityRoot.AttributeMapping.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttributeMapping.Email(childComplexity), true
+	case "AttributeMapping.firstName":
+		if e.ComplexityRoot.AttributeMapping.FirstName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttributeMapping.FirstName(childComplexity), true
+	case "AttributeMapping.groups":
+		if e.ComplexityRoot.AttributeMapping.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttributeMapping.Groups(childComplexity), true
+	case "AttributeMapping.lastName":
+		if e.ComplexityRoot.AttributeMapping.LastName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttributeMapping.LastName(childComplexity), true
+	case "AttributeMapping.name":
+		if e.ComplexityRoot.AttributeMapping.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttributeMapping.Name(childComplexity), true
+
 	case "AuditEvent.action":
 		if e.ComplexityRoot.AuditEvent.Action == nil {
 			break
@@ -930,24 +1117,120 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuditEventEdge.Node(childComplexity), true
 
+	case "Connection.acsURL":
+		if e.ComplexityRoot.Connection.AcsURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.AcsURL(childComplexity), true
+	case "Connection.allowIdpInitiated":
+		if e.ComplexityRoot.Connection.AllowIdpInitiated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.AllowIdpInitiated(childComplexity), true
+	case "Connection.attributeMapping":
+		if e.ComplexityRoot.Connection.AttributeMapping == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.AttributeMapping(childComplexity), true
 	case "Connection.createdAt":
 		if e.ComplexityRoot.Connection.CreatedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Connection.CreatedAt(childComplexity), true
+	case "Connection.defaultRoleID":
+		if e.ComplexityRoot.Connection.DefaultRoleID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.DefaultRoleID(childComplexity), true
+	case "Connection.groupRoleMappings":
+		if e.ComplexityRoot.Connection.GroupRoleMappings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.GroupRoleMappings(childComplexity), true
+	case "Connection.hasClientSecret":
+		if e.ComplexityRoot.Connection.HasClientSecret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.HasClientSecret(childComplexity), true
 	case "Connection.id":
 		if e.ComplexityRoot.Connection.ID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Connection.ID(childComplexity), true
+	case "Connection.idpCertificates":
+		if e.ComplexityRoot.Connection.IdpCertificates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.IdpCertificates(childComplexity), true
+	case "Connection.idpEntityID":
+		if e.ComplexityRoot.Connection.IdpEntityID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.IdpEntityID(childComplexity), true
+	case "Connection.idpMetadataRefreshedAt":
+		if e.ComplexityRoot.Connection.IdpMetadataRefreshedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.IdpMetadataRefreshedAt(childComplexity), true
+	case "Connection.idpMetadataURL":
+		if e.ComplexityRoot.Connection.IdpMetadataURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.IdpMetadataURL(childComplexity), true
+	case "Connection.idpSSOBinding":
+		if e.ComplexityRoot.Connection.IdpSSOBinding == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.IdpSSOBinding(childComplexity), true
+	case "Connection.idpSSOURL":
+		if e.ComplexityRoot.Connection.IdpSSOURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.IdpSSOURL(childComplexity), true
+	case "Connection.lastLoginAttempts":
+		if e.ComplexityRoot.Connection.LastLoginAttempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.LastLoginAttempts(childComplexity), true
 	case "Connection.name":
 		if e.ComplexityRoot.Connection.Name == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Connection.Name(childComplexity), true
+	case "Connection.oidcClientID":
+		if e.ComplexityRoot.Connection.OidcClientID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.OidcClientID(childComplexity), true
+	case "Connection.oidcIssuer":
+		if e.ComplexityRoot.Connection.OidcIssuer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.OidcIssuer(childComplexity), true
+	case "Connection.oidcScopes":
+		if e.ComplexityRoot.Connection.OidcScopes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.OidcScopes(childComplexity), true
 	case "Connection.organization":
 		if e.ComplexityRoot.Connection.Organization == nil {
 			break
@@ -960,18 +1243,60 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Connection.OrganizationID(childComplexity), true
+	case "Connection.preset":
+		if e.ComplexityRoot.Connection.Preset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.Preset(childComplexity), true
 	case "Connection.protocol":
 		if e.ComplexityRoot.Connection.Protocol == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Connection.Protocol(childComplexity), true
+	case "Connection.redirectURI":
+		if e.ComplexityRoot.Connection.RedirectURI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.RedirectURI(childComplexity), true
+	case "Connection.spEntityID":
+		if e.ComplexityRoot.Connection.SpEntityID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.SpEntityID(childComplexity), true
+	case "Connection.spKeys":
+		if e.ComplexityRoot.Connection.SpKeys == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.SpKeys(childComplexity), true
+	case "Connection.spMetadataURL":
+		if e.ComplexityRoot.Connection.SpMetadataURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.SpMetadataURL(childComplexity), true
+	case "Connection.spMetadataXML":
+		if e.ComplexityRoot.Connection.SpMetadataXML == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.SpMetadataXML(childComplexity), true
 	case "Connection.state":
 		if e.ComplexityRoot.Connection.State == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Connection.State(childComplexity), true
+	case "Connection.trustUpstreamAmr":
+		if e.ComplexityRoot.Connection.TrustUpstreamAmr == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.TrustUpstreamAmr(childComplexity), true
 	case "Connection.updatedAt":
 		if e.ComplexityRoot.Connection.UpdatedAt == nil {
 			break
@@ -1011,6 +1336,74 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ConnectionEdge.Node(childComplexity), true
 
+	case "ConnectionLoginAttempt.attributes":
+		if e.ComplexityRoot.ConnectionLoginAttempt.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionLoginAttempt.Attributes(childComplexity), true
+	case "ConnectionLoginAttempt.createdAt":
+		if e.ComplexityRoot.ConnectionLoginAttempt.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionLoginAttempt.CreatedAt(childComplexity), true
+	case "ConnectionLoginAttempt.email":
+		if e.ComplexityRoot.ConnectionLoginAttempt.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionLoginAttempt.Email(childComplexity), true
+	case "ConnectionLoginAttempt.errorCode":
+		if e.ComplexityRoot.ConnectionLoginAttempt.ErrorCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionLoginAttempt.ErrorCode(childComplexity), true
+	case "ConnectionLoginAttempt.errorReason":
+		if e.ComplexityRoot.ConnectionLoginAttempt.ErrorReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionLoginAttempt.ErrorReason(childComplexity), true
+	case "ConnectionLoginAttempt.id":
+		if e.ComplexityRoot.ConnectionLoginAttempt.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionLoginAttempt.ID(childComplexity), true
+	case "ConnectionLoginAttempt.subject":
+		if e.ComplexityRoot.ConnectionLoginAttempt.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionLoginAttempt.Subject(childComplexity), true
+	case "ConnectionLoginAttempt.succeeded":
+		if e.ComplexityRoot.ConnectionLoginAttempt.Succeeded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionLoginAttempt.Succeeded(childComplexity), true
+
+	case "ConnectionSPKey.certificate":
+		if e.ComplexityRoot.ConnectionSPKey.Certificate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionSPKey.Certificate(childComplexity), true
+	case "ConnectionSPKey.createdAt":
+		if e.ComplexityRoot.ConnectionSPKey.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionSPKey.CreatedAt(childComplexity), true
+	case "ConnectionSPKey.id":
+		if e.ComplexityRoot.ConnectionSPKey.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionSPKey.ID(childComplexity), true
+
 	case "CreateAPIKeyPayload.apiKey":
 		if e.ComplexityRoot.CreateAPIKeyPayload.APIKey == nil {
 			break
@@ -1037,6 +1430,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateApplicationPayload.ClientSecret(childComplexity), true
 
+	case "CreateOIDCConnectionPayload.connection":
+		if e.ComplexityRoot.CreateOIDCConnectionPayload.Connection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateOIDCConnectionPayload.Connection(childComplexity), true
+
 	case "CreateOrganizationPayload.organization":
 		if e.ComplexityRoot.CreateOrganizationPayload.Organization == nil {
 			break
@@ -1051,6 +1451,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateRolePayload.Role(childComplexity), true
 
+	case "CreateSAMLConnectionPayload.connection":
+		if e.ComplexityRoot.CreateSAMLConnectionPayload.Connection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateSAMLConnectionPayload.Connection(childComplexity), true
+
 	case "CreateUserPayload.membership":
 		if e.ComplexityRoot.CreateUserPayload.Membership == nil {
 			break
@@ -1064,12 +1471,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateUserPayload.User(childComplexity), true
 
+	case "CustomAttributeMapping.attribute":
+		if e.ComplexityRoot.CustomAttributeMapping.Attribute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomAttributeMapping.Attribute(childComplexity), true
+	case "CustomAttributeMapping.key":
+		if e.ComplexityRoot.CustomAttributeMapping.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomAttributeMapping.Key(childComplexity), true
+
+	case "DeactivateConnectionPayload.connection":
+		if e.ComplexityRoot.DeactivateConnectionPayload.Connection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeactivateConnectionPayload.Connection(childComplexity), true
+
 	case "DeleteApplicationPayload.deletedID":
 		if e.ComplexityRoot.DeleteApplicationPayload.DeletedID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.DeleteApplicationPayload.DeletedID(childComplexity), true
+
+	case "DeleteConnectionPayload.deletedConnectionID":
+		if e.ComplexityRoot.DeleteConnectionPayload.DeletedConnectionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteConnectionPayload.DeletedConnectionID(childComplexity), true
 
 	case "DeleteOrganizationPayload.deletedID":
 		if e.ComplexityRoot.DeleteOrganizationPayload.DeletedID == nil {
@@ -1226,6 +1660,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FunnelDay.OrganizationID(childComplexity), true
 
+	case "GroupRoleMapping.group":
+		if e.ComplexityRoot.GroupRoleMapping.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupRoleMapping.Group(childComplexity), true
+	case "GroupRoleMapping.roleID":
+		if e.ComplexityRoot.GroupRoleMapping.RoleID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupRoleMapping.RoleID(childComplexity), true
+
 	case "ImportUserError.code":
 		if e.ComplexityRoot.ImportUserError.Code == nil {
 			break
@@ -1269,6 +1716,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportUsersPayload.Imported(childComplexity), true
+
+	case "LoginAttemptAttribute.name":
+		if e.ComplexityRoot.LoginAttemptAttribute.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginAttemptAttribute.Name(childComplexity), true
+	case "LoginAttemptAttribute.values":
+		if e.ComplexityRoot.LoginAttemptAttribute.Values == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginAttemptAttribute.Values(childComplexity), true
 
 	case "Membership.createdAt":
 		if e.ComplexityRoot.Membership.CreatedAt == nil {
@@ -1357,6 +1817,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MembershipEdge.Node(childComplexity), true
 
+	case "Mutation.activateConnection":
+		if e.ComplexityRoot.Mutation.ActivateConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_activateConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ActivateConnection(childComplexity, args["input"].(model.ActivateConnectionInput)), true
 	case "Mutation.addDomain":
 		if e.ComplexityRoot.Mutation.AddDomain == nil {
 			break
@@ -1401,6 +1872,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateApplication(childComplexity, args["input"].(tenants.CreateApplicationInput)), true
+	case "Mutation.createOIDCConnection":
+		if e.ComplexityRoot.Mutation.CreateOIDCConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createOIDCConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateOIDCConnection(childComplexity, args["input"].(model.CreateOIDCConnectionInput)), true
 	case "Mutation.createOrganization":
 		if e.ComplexityRoot.Mutation.CreateOrganization == nil {
 			break
@@ -1423,6 +1905,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateRole(childComplexity, args["input"].(tenants.CreateRoleInput)), true
+	case "Mutation.createSAMLConnection":
+		if e.ComplexityRoot.Mutation.CreateSAMLConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createSAMLConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateSAMLConnection(childComplexity, args["input"].(model.CreateSAMLConnectionInput)), true
 	case "Mutation.createUser":
 		if e.ComplexityRoot.Mutation.CreateUser == nil {
 			break
@@ -1434,6 +1927,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateUser(childComplexity, args["input"].(tenants.CreateUserInput)), true
+	case "Mutation.deactivateConnection":
+		if e.ComplexityRoot.Mutation.DeactivateConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deactivateConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeactivateConnection(childComplexity, args["input"].(model.DeactivateConnectionInput)), true
 	case "Mutation.deleteApplication":
 		if e.ComplexityRoot.Mutation.DeleteApplication == nil {
 			break
@@ -1445,6 +1949,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteApplication(childComplexity, args["input"].(model.DeleteApplicationInput)), true
+	case "Mutation.deleteConnection":
+		if e.ComplexityRoot.Mutation.DeleteConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteConnection(childComplexity, args["input"].(model.DeleteConnectionInput)), true
 	case "Mutation.deleteOrganization":
 		if e.ComplexityRoot.Mutation.DeleteOrganization == nil {
 			break
@@ -1489,6 +2004,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveMember(childComplexity, args["input"].(model.RemoveMemberInput)), true
+	case "Mutation.retireConnectionKey":
+		if e.ComplexityRoot.Mutation.RetireConnectionKey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retireConnectionKey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetireConnectionKey(childComplexity, args["input"].(model.RetireConnectionKeyInput)), true
 	case "Mutation.revokeAPIKey":
 		if e.ComplexityRoot.Mutation.RevokeAPIKey == nil {
 			break
@@ -1533,6 +2059,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RotateApplicationSecret(childComplexity, args["input"].(model.RotateApplicationSecretInput)), true
+	case "Mutation.rotateConnectionKey":
+		if e.ComplexityRoot.Mutation.RotateConnectionKey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rotateConnectionKey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RotateConnectionKey(childComplexity, args["input"].(model.RotateConnectionKeyInput)), true
 	case "Mutation.setUserPassword":
 		if e.ComplexityRoot.Mutation.SetUserPassword == nil {
 			break
@@ -1555,6 +2092,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateApplication(childComplexity, args["input"].(tenants.UpdateApplicationInput)), true
+	case "Mutation.updateConnection":
+		if e.ComplexityRoot.Mutation.UpdateConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateConnection(childComplexity, args["input"].(model.UpdateConnectionInput)), true
 	case "Mutation.updateMemberRoles":
 		if e.ComplexityRoot.Mutation.UpdateMemberRoles == nil {
 			break
@@ -1950,6 +2498,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RemoveMemberPayload.RemovedMembershipID(childComplexity), true
 
+	case "RetireConnectionKeyPayload.connection":
+		if e.ComplexityRoot.RetireConnectionKeyPayload.Connection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetireConnectionKeyPayload.Connection(childComplexity), true
+
 	case "RevokeAPIKeyPayload.apiKey":
 		if e.ComplexityRoot.RevokeAPIKeyPayload.APIKey == nil {
 			break
@@ -2045,6 +2600,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RotateApplicationSecretPayload.ClientSecret(childComplexity), true
 
+	case "RotateConnectionKeyPayload.connection":
+		if e.ComplexityRoot.RotateConnectionKeyPayload.Connection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RotateConnectionKeyPayload.Connection(childComplexity), true
+
 	case "Session.amr":
 		if e.ComplexityRoot.Session.Amr == nil {
 			break
@@ -2113,6 +2675,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UpdateApplicationPayload.Application(childComplexity), true
+
+	case "UpdateConnectionPayload.connection":
+		if e.ComplexityRoot.UpdateConnectionPayload.Connection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateConnectionPayload.Connection(childComplexity), true
 
 	case "UpdateMemberRolesPayload.membership":
 		if e.ComplexityRoot.UpdateMemberRolesPayload.Membership == nil {
@@ -2294,23 +2863,31 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("APIKeyOrder", ec.unmarshalInputAPIKeyOrder),
 			graphql.NewInputUnmarshaler("APIKeyWhereInput", ec.unmarshalInputAPIKeyWhereInput),
+			graphql.NewInputUnmarshaler("ActivateConnectionInput", ec.unmarshalInputActivateConnectionInput),
 			graphql.NewInputUnmarshaler("AddDomainInput", ec.unmarshalInputAddDomainInput),
 			graphql.NewInputUnmarshaler("AddMemberInput", ec.unmarshalInputAddMemberInput),
 			graphql.NewInputUnmarshaler("ApplicationOrder", ec.unmarshalInputApplicationOrder),
 			graphql.NewInputUnmarshaler("ApplicationWhereInput", ec.unmarshalInputApplicationWhereInput),
+			graphql.NewInputUnmarshaler("AttributeMappingInput", ec.unmarshalInputAttributeMappingInput),
 			graphql.NewInputUnmarshaler("AuditEventOrder", ec.unmarshalInputAuditEventOrder),
 			graphql.NewInputUnmarshaler("AuditEventWhereInput", ec.unmarshalInputAuditEventWhereInput),
 			graphql.NewInputUnmarshaler("ConnectionOrder", ec.unmarshalInputConnectionOrder),
 			graphql.NewInputUnmarshaler("ConnectionWhereInput", ec.unmarshalInputConnectionWhereInput),
 			graphql.NewInputUnmarshaler("CreateAPIKeyInput", ec.unmarshalInputCreateAPIKeyInput),
 			graphql.NewInputUnmarshaler("CreateApplicationInput", ec.unmarshalInputCreateApplicationInput),
+			graphql.NewInputUnmarshaler("CreateOIDCConnectionInput", ec.unmarshalInputCreateOIDCConnectionInput),
 			graphql.NewInputUnmarshaler("CreateOrganizationInput", ec.unmarshalInputCreateOrganizationInput),
 			graphql.NewInputUnmarshaler("CreateRoleInput", ec.unmarshalInputCreateRoleInput),
+			graphql.NewInputUnmarshaler("CreateSAMLConnectionInput", ec.unmarshalInputCreateSAMLConnectionInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
+			graphql.NewInputUnmarshaler("CustomAttributeMappingInput", ec.unmarshalInputCustomAttributeMappingInput),
+			graphql.NewInputUnmarshaler("DeactivateConnectionInput", ec.unmarshalInputDeactivateConnectionInput),
 			graphql.NewInputUnmarshaler("DeleteApplicationInput", ec.unmarshalInputDeleteApplicationInput),
+			graphql.NewInputUnmarshaler("DeleteConnectionInput", ec.unmarshalInputDeleteConnectionInput),
 			graphql.NewInputUnmarshaler("DeleteOrganizationInput", ec.unmarshalInputDeleteOrganizationInput),
 			graphql.NewInputUnmarshaler("DomainOrder", ec.unmarshalInputDomainOrder),
 			graphql.NewInputUnmarshaler("DomainWhereInput", ec.unmarshalInputDomainWhereInput),
+			graphql.NewInputUnmarshaler("GroupRoleMappingInput", ec.unmarshalInputGroupRoleMappingInput),
 			graphql.NewInputUnmarshaler("ImportUserInput", ec.unmarshalInputImportUserInput),
 			graphql.NewInputUnmarshaler("ImportUsersInput", ec.unmarshalInputImportUsersInput),
 			graphql.NewInputUnmarshaler("MembershipOrder", ec.unmarshalInputMembershipOrder),
@@ -2321,14 +2898,17 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("OrganizationWhereInput", ec.unmarshalInputOrganizationWhereInput),
 			graphql.NewInputUnmarshaler("RemoveDomainInput", ec.unmarshalInputRemoveDomainInput),
 			graphql.NewInputUnmarshaler("RemoveMemberInput", ec.unmarshalInputRemoveMemberInput),
+			graphql.NewInputUnmarshaler("RetireConnectionKeyInput", ec.unmarshalInputRetireConnectionKeyInput),
 			graphql.NewInputUnmarshaler("RevokeAPIKeyInput", ec.unmarshalInputRevokeAPIKeyInput),
 			graphql.NewInputUnmarshaler("RevokeSessionInput", ec.unmarshalInputRevokeSessionInput),
 			graphql.NewInputUnmarshaler("RevokeUserSessionsInput", ec.unmarshalInputRevokeUserSessionsInput),
 			graphql.NewInputUnmarshaler("RoleOrder", ec.unmarshalInputRoleOrder),
 			graphql.NewInputUnmarshaler("RoleWhereInput", ec.unmarshalInputRoleWhereInput),
 			graphql.NewInputUnmarshaler("RotateApplicationSecretInput", ec.unmarshalInputRotateApplicationSecretInput),
+			graphql.NewInputUnmarshaler("RotateConnectionKeyInput", ec.unmarshalInputRotateConnectionKeyInput),
 			graphql.NewInputUnmarshaler("SetUserPasswordInput", ec.unmarshalInputSetUserPasswordInput),
 			graphql.NewInputUnmarshaler("UpdateApplicationInput", ec.unmarshalInputUpdateApplicationInput),
+			graphql.NewInputUnmarshaler("UpdateConnectionInput", ec.unmarshalInputUpdateConnectionInput),
 			graphql.NewInputUnmarshaler("UpdateMemberRolesInput", ec.unmarshalInputUpdateMemberRolesInput),
 			graphql.NewInputUnmarshaler("UpdateOrganizationInput", ec.unmarshalInputUpdateOrganizationInput),
 			graphql.NewInputUnmarshaler("UpdateOrganizationPolicyInput", ec.unmarshalInputUpdateOrganizationPolicyInput),
@@ -3153,6 +3733,37 @@ type Connection implements Node {
   protocol: ConnectionProtocol!
   name: String!
   state: ConnectionState!
+  """
+  the IdP product, whose attribute names the mapping defaults to
+  """
+  preset: ConnectionPreset!
+  idpEntityID: String
+  idpSSOURL: String @goField(name: "IdpSSOURL", forceResolver: false)
+  """
+  the SAML binding of idp_sso_url (urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect or HTTP-POST)
+  """
+  idpSSOBinding: String @goField(name: "IdpSSOBinding", forceResolver: false)
+  """
+  PEM certificates the IdP signs with; several during a rollover
+  """
+  idpCertificates: [String!]
+  idpMetadataURL: String
+  idpMetadataRefreshedAt: Time
+  """
+  accept unsolicited responses (no InResponseTo); off by default: they cannot be bound to a browser
+  """
+  allowIdpInitiated: Boolean!
+  oidcIssuer: String
+  oidcClientID: String
+  oidcScopes: [String!]
+  """
+  the role of members it provisions; nil is the built-in member role
+  """
+  defaultRoleID: String
+  """
+  take the IdP's authentication methods (amr) as proven here
+  """
+  trustUpstreamAmr: Boolean!
   organization: Organization!
 }
 """
@@ -3205,6 +3816,18 @@ enum ConnectionOrderField {
   CREATED_AT
   UPDATED_AT
   NAME
+}
+"""
+ConnectionPreset is enum for the field preset
+"""
+enum ConnectionPreset @goModel(model: "github.com/gatehouse-id/gatehouse/ent/connection.Preset") {
+  OKTA
+  ENTRA_ID
+  GOOGLE_WORKSPACE
+  ADFS
+  ONELOGIN
+  JUMPCLOUD
+  GENERIC
 }
 """
 ConnectionProtocol is enum for the field protocol
@@ -3308,6 +3931,162 @@ input ConnectionWhereInput {
   stateNEQ: ConnectionState
   stateIn: [ConnectionState!]
   stateNotIn: [ConnectionState!]
+  """
+  preset field predicates
+  """
+  preset: ConnectionPreset
+  presetNEQ: ConnectionPreset
+  presetIn: [ConnectionPreset!]
+  presetNotIn: [ConnectionPreset!]
+  """
+  idp_entity_id field predicates
+  """
+  idpEntityID: String
+  idpEntityIDNEQ: String
+  idpEntityIDIn: [String!]
+  idpEntityIDNotIn: [String!]
+  idpEntityIDGT: String
+  idpEntityIDGTE: String
+  idpEntityIDLT: String
+  idpEntityIDLTE: String
+  idpEntityIDContains: String
+  idpEntityIDHasPrefix: String
+  idpEntityIDHasSuffix: String
+  idpEntityIDIsNil: Boolean
+  idpEntityIDNotNil: Boolean
+  idpEntityIDEqualFold: String
+  idpEntityIDContainsFold: String
+  """
+  idp_sso_url field predicates
+  """
+  idpSSOURL: String
+  idpSSOURLNEQ: String
+  idpSSOURLIn: [String!]
+  idpSSOURLNotIn: [String!]
+  idpSSOURLGT: String
+  idpSSOURLGTE: String
+  idpSSOURLLT: String
+  idpSSOURLLTE: String
+  idpSSOURLContains: String
+  idpSSOURLHasPrefix: String
+  idpSSOURLHasSuffix: String
+  idpSSOURLIsNil: Boolean
+  idpSSOURLNotNil: Boolean
+  idpSSOURLEqualFold: String
+  idpSSOURLContainsFold: String
+  """
+  idp_sso_binding field predicates
+  """
+  idpSSOBinding: String
+  idpSSOBindingNEQ: String
+  idpSSOBindingIn: [String!]
+  idpSSOBindingNotIn: [String!]
+  idpSSOBindingGT: String
+  idpSSOBindingGTE: String
+  idpSSOBindingLT: String
+  idpSSOBindingLTE: String
+  idpSSOBindingContains: String
+  idpSSOBindingHasPrefix: String
+  idpSSOBindingHasSuffix: String
+  idpSSOBindingIsNil: Boolean
+  idpSSOBindingNotNil: Boolean
+  idpSSOBindingEqualFold: String
+  idpSSOBindingContainsFold: String
+  """
+  idp_metadata_url field predicates
+  """
+  idpMetadataURL: String
+  idpMetadataURLNEQ: String
+  idpMetadataURLIn: [String!]
+  idpMetadataURLNotIn: [String!]
+  idpMetadataURLGT: String
+  idpMetadataURLGTE: String
+  idpMetadataURLLT: String
+  idpMetadataURLLTE: String
+  idpMetadataURLContains: String
+  idpMetadataURLHasPrefix: String
+  idpMetadataURLHasSuffix: String
+  idpMetadataURLIsNil: Boolean
+  idpMetadataURLNotNil: Boolean
+  idpMetadataURLEqualFold: String
+  idpMetadataURLContainsFold: String
+  """
+  idp_metadata_refreshed_at field predicates
+  """
+  idpMetadataRefreshedAt: Time
+  idpMetadataRefreshedAtNEQ: Time
+  idpMetadataRefreshedAtIn: [Time!]
+  idpMetadataRefreshedAtNotIn: [Time!]
+  idpMetadataRefreshedAtGT: Time
+  idpMetadataRefreshedAtGTE: Time
+  idpMetadataRefreshedAtLT: Time
+  idpMetadataRefreshedAtLTE: Time
+  idpMetadataRefreshedAtIsNil: Boolean
+  idpMetadataRefreshedAtNotNil: Boolean
+  """
+  allow_idp_initiated field predicates
+  """
+  allowIdpInitiated: Boolean
+  allowIdpInitiatedNEQ: Boolean
+  """
+  oidc_issuer field predicates
+  """
+  oidcIssuer: String
+  oidcIssuerNEQ: String
+  oidcIssuerIn: [String!]
+  oidcIssuerNotIn: [String!]
+  oidcIssuerGT: String
+  oidcIssuerGTE: String
+  oidcIssuerLT: String
+  oidcIssuerLTE: String
+  oidcIssuerContains: String
+  oidcIssuerHasPrefix: String
+  oidcIssuerHasSuffix: String
+  oidcIssuerIsNil: Boolean
+  oidcIssuerNotNil: Boolean
+  oidcIssuerEqualFold: String
+  oidcIssuerContainsFold: String
+  """
+  oidc_client_id field predicates
+  """
+  oidcClientID: String
+  oidcClientIDNEQ: String
+  oidcClientIDIn: [String!]
+  oidcClientIDNotIn: [String!]
+  oidcClientIDGT: String
+  oidcClientIDGTE: String
+  oidcClientIDLT: String
+  oidcClientIDLTE: String
+  oidcClientIDContains: String
+  oidcClientIDHasPrefix: String
+  oidcClientIDHasSuffix: String
+  oidcClientIDIsNil: Boolean
+  oidcClientIDNotNil: Boolean
+  oidcClientIDEqualFold: String
+  oidcClientIDContainsFold: String
+  """
+  default_role_id field predicates
+  """
+  defaultRoleID: String
+  defaultRoleIDNEQ: String
+  defaultRoleIDIn: [String!]
+  defaultRoleIDNotIn: [String!]
+  defaultRoleIDGT: String
+  defaultRoleIDGTE: String
+  defaultRoleIDLT: String
+  defaultRoleIDLTE: String
+  defaultRoleIDContains: String
+  defaultRoleIDHasPrefix: String
+  defaultRoleIDHasSuffix: String
+  defaultRoleIDIsNil: Boolean
+  defaultRoleIDNotNil: Boolean
+  defaultRoleIDEqualFold: String
+  defaultRoleIDContainsFold: String
+  """
+  trust_upstream_amr field predicates
+  """
+  trustUpstreamAmr: Boolean
+  trustUpstreamAmrNEQ: Boolean
   """
   organization edge predicates
   """
@@ -4763,6 +5542,206 @@ input UserWhereInput {
   lastLoginAtNotNil: Boolean
 }
 `, BuiltIn: false},
+	{Name: "../connections.graphqls", Input: `# Enterprise SSO connections: an organization's own SAML or OpenID Connect
+# identity provider (docs/ARCHITECTURE.md; tenants/connections.go). Every
+# mutation needs connections:manage in the connection's organization.
+
+extend type Mutation {
+  """
+  Creates a DRAFT SAML connection with its own SP key pair. The IdP comes
+  from metadataXML or metadataURL (parsed now; the URL is kept for
+  refreshes) and/or the fields, which take precedence over the metadata.
+  """
+  createSAMLConnection(input: CreateSAMLConnectionInput!): CreateSAMLConnectionPayload!
+  "Creates a DRAFT OpenID Connect connection; the client secret is sealed at rest and never shown again."
+  createOIDCConnection(input: CreateOIDCConnectionInput!): CreateOIDCConnectionPayload!
+  "Changes the fields given. An ACTIVE connection must stay complete."
+  updateConnection(input: UpdateConnectionInput!): UpdateConnectionPayload!
+  "Lets a complete connection sign users in (SAML: IdP entity id, SSO URL, a certificate; OIDC: issuer, client id, client secret)."
+  activateConnection(input: ActivateConnectionInput!): ActivateConnectionPayload!
+  deactivateConnection(input: DeactivateConnectionInput!): DeactivateConnectionPayload!
+  "Deletes the connection and its links to users; the users stay."
+  deleteConnection(input: DeleteConnectionInput!): DeleteConnectionPayload!
+  "Adds a new SP key pair that signs from now on; older ones stay published until retired."
+  rotateConnectionKey(input: RotateConnectionKeyInput!): RotateConnectionKeyPayload!
+  "Stops publishing an older SP key pair (never the signing one)."
+  retireConnectionKey(input: RetireConnectionKeyInput!): RetireConnectionKeyPayload!
+}
+
+extend type Connection {
+  "SAML: the Assertion Consumer Service URL (HTTP-POST) to give the IdP. Null for OIDC."
+  acsURL: String
+  "SAML: the SP entity id (also the SP metadata URL). Null for OIDC."
+  spEntityID: String
+  "SAML: where the SP metadata is served. Null for OIDC."
+  spMetadataURL: String
+  "SAML: the SP metadata document; null for OIDC or until the server can render it."
+  spMetadataXML: String
+  "SAML: the SP key pairs' certificates, the signing one first."
+  spKeys: [ConnectionSPKey!]!
+  "OIDC: the redirect URI to register at the IdP. Null for SAML."
+  redirectURI: String
+  "OIDC: whether a client secret is set (it is never shown)."
+  hasClientSecret: Boolean!
+  attributeMapping: AttributeMapping!
+  "Upstream group → role of this organization, applied at every sign-in."
+  groupRoleMappings: [GroupRoleMapping!]!
+  "The 20 newest sign-in attempts, newest first: what the IdP sent, or the precise reason it was refused. Needs connections:manage."
+  lastLoginAttempts: [ConnectionLoginAttempt!]!
+}
+
+"One of a SAML connection's SP key pairs; the private key never leaves the server."
+type ConnectionSPKey {
+  id: String!
+  "PEM."
+  certificate: String!
+  createdAt: Time!
+}
+
+"Which upstream attribute (SAML) or claim (OIDC) carries each part of the profile; null means the preset's default."
+type AttributeMapping {
+  email: String
+  firstName: String
+  lastName: String
+  name: String
+  groups: String
+  "User metadata keys and the upstream attributes they take."
+  custom: [CustomAttributeMapping!]!
+}
+
+type CustomAttributeMapping {
+  key: String!
+  attribute: String!
+}
+
+type GroupRoleMapping {
+  group: String!
+  roleID: ID!
+}
+
+type ConnectionLoginAttempt {
+  id: ID!
+  createdAt: Time!
+  succeeded: Boolean!
+  "A word a program can branch on, such as audience_mismatch."
+  errorCode: String
+  "The precise reason, such as \"audience mismatch: got X, want Y\"."
+  errorReason: String
+  subject: String
+  email: String
+  attributes: [LoginAttemptAttribute!]!
+}
+
+type LoginAttemptAttribute {
+  name: String!
+  values: [String!]!
+}
+
+input AttributeMappingInput {
+  email: String
+  firstName: String
+  lastName: String
+  name: String
+  groups: String
+  custom: [CustomAttributeMappingInput!]
+}
+
+input CustomAttributeMappingInput {
+  key: String!
+  attribute: String!
+}
+
+input GroupRoleMappingInput {
+  group: String!
+  roleID: ID!
+}
+
+input CreateSAMLConnectionInput {
+  organizationID: ID!
+  name: String!
+  "Default GENERIC."
+  preset: ConnectionPreset
+  "The IdP's metadata document (EntityDescriptor)."
+  metadataXML: String
+  "Where the IdP publishes its metadata: https only (outside dev mode)."
+  metadataURL: String
+  idpEntityID: String
+  ssoURL: String
+  "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect (default) or HTTP-POST."
+  ssoBinding: String
+  "PEM, or the base64 DER of <ds:X509Certificate>; several during a rollover."
+  certificates: [String!]
+  "Accept IdP-initiated sign-ins (off by default: they cannot be tied to a browser's request, so a stolen response can be replayed into another browser within its lifetime)."
+  allowIdPInitiated: Boolean
+  attributeMapping: AttributeMappingInput
+  "Role of provisioned members; default the built-in member."
+  defaultRoleID: ID
+  groupRoleMappings: [GroupRoleMappingInput!]
+  "Take the IdP's authentication methods (amr) as proven here. Default false."
+  trustUpstreamAMR: Boolean
+}
+type CreateSAMLConnectionPayload { connection: Connection! }
+
+input CreateOIDCConnectionInput {
+  organizationID: ID!
+  name: String!
+  preset: ConnectionPreset
+  issuer: String
+  clientID: String
+  clientSecret: String
+  "Default openid email profile; openid is always asked for."
+  scopes: [String!]
+  attributeMapping: AttributeMappingInput
+  defaultRoleID: ID
+  groupRoleMappings: [GroupRoleMappingInput!]
+  trustUpstreamAMR: Boolean
+}
+type CreateOIDCConnectionPayload { connection: Connection! }
+
+input UpdateConnectionInput {
+  id: ID!
+  name: String
+  preset: ConnectionPreset
+  "SAML: re-read the IdP from this metadata document (fields given below win)."
+  metadataXML: String
+  "SAML: \"\" removes it."
+  metadataURL: String
+  idpEntityID: String
+  ssoURL: String
+  ssoBinding: String
+  "SAML: replaces the certificates when not empty."
+  certificates: [String!]
+  allowIdPInitiated: Boolean
+  issuer: String
+  clientID: String
+  "OIDC: \"\" removes it."
+  clientSecret: String
+  scopes: [String!]
+  attributeMapping: AttributeMappingInput
+  defaultRoleID: ID
+  "Back to the built-in member role."
+  clearDefaultRole: Boolean
+  "Replaces the mappings; [] removes them."
+  groupRoleMappings: [GroupRoleMappingInput!]
+  trustUpstreamAMR: Boolean
+}
+type UpdateConnectionPayload { connection: Connection! }
+
+input ActivateConnectionInput { id: ID! }
+type ActivateConnectionPayload { connection: Connection! }
+
+input DeactivateConnectionInput { id: ID! }
+type DeactivateConnectionPayload { connection: Connection! }
+
+input DeleteConnectionInput { id: ID! }
+type DeleteConnectionPayload { deletedConnectionID: ID! }
+
+input RotateConnectionKeyInput { id: ID! }
+type RotateConnectionKeyPayload { connection: Connection! }
+
+input RetireConnectionKeyInput { id: ID!, keyID: String! }
+type RetireConnectionKeyPayload { connection: Connection! }
+`, BuiltIn: false},
 	{Name: "../import.graphqls", Input: `# Importing users from another system (docs/ARCHITECTURE.md, tenants.ImportUsers).
 
 extend type Mutation {
@@ -5273,6 +6252,14 @@ func (ec *executionContext) childFields_APIKeyEdge(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type APIKeyEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ActivateConnectionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "connection":
+		return ec.fieldContext_ActivateConnectionPayload_connection(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActivateConnectionPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_AddDomainPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "domain":
@@ -5359,6 +6346,24 @@ func (ec *executionContext) childFields_ApplicationEdge(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type ApplicationEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_AttributeMapping(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "email":
+		return ec.fieldContext_AttributeMapping_email(ctx, field)
+	case "firstName":
+		return ec.fieldContext_AttributeMapping_firstName(ctx, field)
+	case "lastName":
+		return ec.fieldContext_AttributeMapping_lastName(ctx, field)
+	case "name":
+		return ec.fieldContext_AttributeMapping_name(ctx, field)
+	case "groups":
+		return ec.fieldContext_AttributeMapping_groups(ctx, field)
+	case "custom":
+		return ec.fieldContext_AttributeMapping_custom(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AttributeMapping", field.Name)
+}
+
 func (ec *executionContext) childFields_AuditEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5427,8 +6432,54 @@ func (ec *executionContext) childFields_Connection(ctx context.Context, field gr
 		return ec.fieldContext_Connection_name(ctx, field)
 	case "state":
 		return ec.fieldContext_Connection_state(ctx, field)
+	case "preset":
+		return ec.fieldContext_Connection_preset(ctx, field)
+	case "idpEntityID":
+		return ec.fieldContext_Connection_idpEntityID(ctx, field)
+	case "idpSSOURL":
+		return ec.fieldContext_Connection_idpSSOURL(ctx, field)
+	case "idpSSOBinding":
+		return ec.fieldContext_Connection_idpSSOBinding(ctx, field)
+	case "idpCertificates":
+		return ec.fieldContext_Connection_idpCertificates(ctx, field)
+	case "idpMetadataURL":
+		return ec.fieldContext_Connection_idpMetadataURL(ctx, field)
+	case "idpMetadataRefreshedAt":
+		return ec.fieldContext_Connection_idpMetadataRefreshedAt(ctx, field)
+	case "allowIdpInitiated":
+		return ec.fieldContext_Connection_allowIdpInitiated(ctx, field)
+	case "oidcIssuer":
+		return ec.fieldContext_Connection_oidcIssuer(ctx, field)
+	case "oidcClientID":
+		return ec.fieldContext_Connection_oidcClientID(ctx, field)
+	case "oidcScopes":
+		return ec.fieldContext_Connection_oidcScopes(ctx, field)
+	case "defaultRoleID":
+		return ec.fieldContext_Connection_defaultRoleID(ctx, field)
+	case "trustUpstreamAmr":
+		return ec.fieldContext_Connection_trustUpstreamAmr(ctx, field)
 	case "organization":
 		return ec.fieldContext_Connection_organization(ctx, field)
+	case "acsURL":
+		return ec.fieldContext_Connection_acsURL(ctx, field)
+	case "spEntityID":
+		return ec.fieldContext_Connection_spEntityID(ctx, field)
+	case "spMetadataURL":
+		return ec.fieldContext_Connection_spMetadataURL(ctx, field)
+	case "spMetadataXML":
+		return ec.fieldContext_Connection_spMetadataXML(ctx, field)
+	case "spKeys":
+		return ec.fieldContext_Connection_spKeys(ctx, field)
+	case "redirectURI":
+		return ec.fieldContext_Connection_redirectURI(ctx, field)
+	case "hasClientSecret":
+		return ec.fieldContext_Connection_hasClientSecret(ctx, field)
+	case "attributeMapping":
+		return ec.fieldContext_Connection_attributeMapping(ctx, field)
+	case "groupRoleMappings":
+		return ec.fieldContext_Connection_groupRoleMappings(ctx, field)
+	case "lastLoginAttempts":
+		return ec.fieldContext_Connection_lastLoginAttempts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Connection", field.Name)
 }
@@ -5455,6 +6506,40 @@ func (ec *executionContext) childFields_ConnectionEdge(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type ConnectionEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ConnectionLoginAttempt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ConnectionLoginAttempt_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ConnectionLoginAttempt_createdAt(ctx, field)
+	case "succeeded":
+		return ec.fieldContext_ConnectionLoginAttempt_succeeded(ctx, field)
+	case "errorCode":
+		return ec.fieldContext_ConnectionLoginAttempt_errorCode(ctx, field)
+	case "errorReason":
+		return ec.fieldContext_ConnectionLoginAttempt_errorReason(ctx, field)
+	case "subject":
+		return ec.fieldContext_ConnectionLoginAttempt_subject(ctx, field)
+	case "email":
+		return ec.fieldContext_ConnectionLoginAttempt_email(ctx, field)
+	case "attributes":
+		return ec.fieldContext_ConnectionLoginAttempt_attributes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConnectionLoginAttempt", field.Name)
+}
+
+func (ec *executionContext) childFields_ConnectionSPKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ConnectionSPKey_id(ctx, field)
+	case "certificate":
+		return ec.fieldContext_ConnectionSPKey_certificate(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ConnectionSPKey_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConnectionSPKey", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateAPIKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "apiKey":
@@ -5475,6 +6560,14 @@ func (ec *executionContext) childFields_CreateApplicationPayload(ctx context.Con
 	return nil, fmt.Errorf("no field named %q was found under type CreateApplicationPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_CreateOIDCConnectionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "connection":
+		return ec.fieldContext_CreateOIDCConnectionPayload_connection(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateOIDCConnectionPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateOrganizationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "organization":
@@ -5491,6 +6584,14 @@ func (ec *executionContext) childFields_CreateRolePayload(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type CreateRolePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_CreateSAMLConnectionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "connection":
+		return ec.fieldContext_CreateSAMLConnectionPayload_connection(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateSAMLConnectionPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateUserPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
@@ -5501,12 +6602,38 @@ func (ec *executionContext) childFields_CreateUserPayload(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type CreateUserPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_CustomAttributeMapping(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_CustomAttributeMapping_key(ctx, field)
+	case "attribute":
+		return ec.fieldContext_CustomAttributeMapping_attribute(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomAttributeMapping", field.Name)
+}
+
+func (ec *executionContext) childFields_DeactivateConnectionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "connection":
+		return ec.fieldContext_DeactivateConnectionPayload_connection(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeactivateConnectionPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_DeleteApplicationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "deletedID":
 		return ec.fieldContext_DeleteApplicationPayload_deletedID(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeleteApplicationPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DeleteConnectionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedConnectionID":
+		return ec.fieldContext_DeleteConnectionPayload_deletedConnectionID(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteConnectionPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_DeleteOrganizationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5589,6 +6716,16 @@ func (ec *executionContext) childFields_FunnelDay(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type FunnelDay", field.Name)
 }
 
+func (ec *executionContext) childFields_GroupRoleMapping(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "group":
+		return ec.fieldContext_GroupRoleMapping_group(ctx, field)
+	case "roleID":
+		return ec.fieldContext_GroupRoleMapping_roleID(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupRoleMapping", field.Name)
+}
+
 func (ec *executionContext) childFields_ImportUserError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "index":
@@ -5613,6 +6750,16 @@ func (ec *executionContext) childFields_ImportUsersPayload(ctx context.Context, 
 		return ec.fieldContext_ImportUsersPayload_errors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImportUsersPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_LoginAttemptAttribute(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_LoginAttemptAttribute_name(ctx, field)
+	case "values":
+		return ec.fieldContext_LoginAttemptAttribute_values(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LoginAttemptAttribute", field.Name)
 }
 
 func (ec *executionContext) childFields_Membership(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5773,6 +6920,14 @@ func (ec *executionContext) childFields_RemoveMemberPayload(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type RemoveMemberPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_RetireConnectionKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "connection":
+		return ec.fieldContext_RetireConnectionKeyPayload_connection(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RetireConnectionKeyPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RevokeAPIKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "apiKey":
@@ -5833,6 +6988,14 @@ func (ec *executionContext) childFields_RotateApplicationSecretPayload(ctx conte
 	return nil, fmt.Errorf("no field named %q was found under type RotateApplicationSecretPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_RotateConnectionKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "connection":
+		return ec.fieldContext_RotateConnectionKeyPayload_connection(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RotateConnectionKeyPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Session(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5871,6 +7034,14 @@ func (ec *executionContext) childFields_UpdateApplicationPayload(ctx context.Con
 		return ec.fieldContext_UpdateApplicationPayload_application(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UpdateApplicationPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UpdateConnectionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "connection":
+		return ec.fieldContext_UpdateConnectionPayload_connection(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdateConnectionPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_UpdateMemberRolesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6089,6 +7260,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_activateConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ActivateConnectionInput, error) {
+			return ec.unmarshalNActivateConnectionInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐActivateConnectionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_addDomain_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6145,6 +7330,20 @@ func (ec *executionContext) field_Mutation_createApplication_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createOIDCConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateOIDCConnectionInput, error) {
+			return ec.unmarshalNCreateOIDCConnectionInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCreateOIDCConnectionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createOrganization_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6173,6 +7372,20 @@ func (ec *executionContext) field_Mutation_createRole_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createSAMLConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateSAMLConnectionInput, error) {
+			return ec.unmarshalNCreateSAMLConnectionInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCreateSAMLConnectionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6187,12 +7400,40 @@ func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deactivateConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DeactivateConnectionInput, error) {
+			return ec.unmarshalNDeactivateConnectionInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐDeactivateConnectionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteApplication_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.DeleteApplicationInput, error) {
 			return ec.unmarshalNDeleteApplicationInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐDeleteApplicationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DeleteConnectionInput, error) {
+			return ec.unmarshalNDeleteConnectionInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐDeleteConnectionInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6257,6 +7498,20 @@ func (ec *executionContext) field_Mutation_removeMember_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_retireConnectionKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RetireConnectionKeyInput, error) {
+			return ec.unmarshalNRetireConnectionKeyInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐRetireConnectionKeyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeAPIKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6313,6 +7568,20 @@ func (ec *executionContext) field_Mutation_rotateApplicationSecret_args(ctx cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_rotateConnectionKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RotateConnectionKeyInput, error) {
+			return ec.unmarshalNRotateConnectionKeyInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐRotateConnectionKeyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_setUserPassword_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6333,6 +7602,20 @@ func (ec *executionContext) field_Mutation_updateApplication_args(ctx context.Co
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (tenants.UpdateApplicationInput, error) {
 			return ec.unmarshalNUpdateApplicationInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋtenantsᚐUpdateApplicationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateConnectionInput, error) {
+			return ec.unmarshalNUpdateConnectionInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐUpdateConnectionInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7429,6 +8712,38 @@ func (ec *executionContext) fieldContext_APIKeyEdge_cursor(_ context.Context, fi
 	return graphql.NewScalarFieldContext("APIKeyEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _ActivateConnectionPayload_connection(ctx context.Context, field graphql.CollectedField, obj *model.ActivateConnectionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivateConnectionPayload_connection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connection, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Connection) graphql.Marshaler {
+			return ec.marshalNConnection2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivateConnectionPayload_connection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActivateConnectionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Connection(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _AddDomainPayload_domain(ctx context.Context, field graphql.CollectedField, obj *model.AddDomainPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8118,6 +9433,153 @@ func (ec *executionContext) fieldContext_ApplicationEdge_cursor(_ context.Contex
 	return graphql.NewScalarFieldContext("ApplicationEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _AttributeMapping_email(ctx context.Context, field graphql.CollectedField, obj *sso.AttributeMapping) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttributeMapping_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AttributeMapping_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttributeMapping", field, false, false, "String")
+}
+
+func (ec *executionContext) _AttributeMapping_firstName(ctx context.Context, field graphql.CollectedField, obj *sso.AttributeMapping) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttributeMapping_firstName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AttributeMapping_firstName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttributeMapping", field, false, false, "String")
+}
+
+func (ec *executionContext) _AttributeMapping_lastName(ctx context.Context, field graphql.CollectedField, obj *sso.AttributeMapping) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttributeMapping_lastName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AttributeMapping_lastName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttributeMapping", field, false, false, "String")
+}
+
+func (ec *executionContext) _AttributeMapping_name(ctx context.Context, field graphql.CollectedField, obj *sso.AttributeMapping) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttributeMapping_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AttributeMapping_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttributeMapping", field, false, false, "String")
+}
+
+func (ec *executionContext) _AttributeMapping_groups(ctx context.Context, field graphql.CollectedField, obj *sso.AttributeMapping) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttributeMapping_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AttributeMapping_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttributeMapping", field, false, false, "String")
+}
+
+func (ec *executionContext) _AttributeMapping_custom(ctx context.Context, field graphql.CollectedField, obj *sso.AttributeMapping) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttributeMapping_custom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AttributeMapping().Custom(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CustomAttributeMapping) graphql.Marshaler {
+			return ec.marshalNCustomAttributeMapping2ᚕᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCustomAttributeMappingᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AttributeMapping_custom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AttributeMapping",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomAttributeMapping(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _AuditEvent_id(ctx context.Context, field graphql.CollectedField, obj *ent.AuditEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8697,6 +10159,305 @@ func (ec *executionContext) fieldContext_Connection_state(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Connection", field, false, false, "ConnectionState")
 }
 
+func (ec *executionContext) _Connection_preset(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_preset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Preset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v connection.Preset) graphql.Marshaler {
+			return ec.marshalNConnectionPreset2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_preset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "ConnectionPreset")
+}
+
+func (ec *executionContext) _Connection_idpEntityID(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_idpEntityID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdpEntityID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_idpEntityID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connection_idpSSOURL(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_idpSSOURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdpSSOURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_idpSSOURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connection_idpSSOBinding(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_idpSSOBinding(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdpSSOBinding, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_idpSSOBinding(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connection_idpCertificates(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_idpCertificates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdpCertificates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_idpCertificates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connection_idpMetadataURL(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_idpMetadataURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdpMetadataURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_idpMetadataURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connection_idpMetadataRefreshedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_idpMetadataRefreshedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdpMetadataRefreshedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_idpMetadataRefreshedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Connection_allowIdpInitiated(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_allowIdpInitiated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AllowIdpInitiated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_allowIdpInitiated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Connection_oidcIssuer(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_oidcIssuer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OidcIssuer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_oidcIssuer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connection_oidcClientID(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_oidcClientID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OidcClientID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_oidcClientID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connection_oidcScopes(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_oidcScopes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OidcScopes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_oidcScopes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connection_defaultRoleID(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_defaultRoleID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefaultRoleID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_defaultRoleID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connection_trustUpstreamAmr(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_trustUpstreamAmr(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TrustUpstreamAmr, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_trustUpstreamAmr(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _Connection_organization(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8724,6 +10485,272 @@ func (ec *executionContext) fieldContext_Connection_organization(_ context.Conte
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Organization(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Connection_acsURL(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_acsURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Connection().AcsURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_acsURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, true, true, "String")
+}
+
+func (ec *executionContext) _Connection_spEntityID(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_spEntityID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Connection().SpEntityID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_spEntityID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, true, true, "String")
+}
+
+func (ec *executionContext) _Connection_spMetadataURL(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_spMetadataURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Connection().SpMetadataURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_spMetadataURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, true, true, "String")
+}
+
+func (ec *executionContext) _Connection_spMetadataXML(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_spMetadataXML(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Connection().SpMetadataXML(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_spMetadataXML(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, true, true, "String")
+}
+
+func (ec *executionContext) _Connection_spKeys(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_spKeys(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SpKeys, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []sso.SPKey) graphql.Marshaler {
+			return ec.marshalNConnectionSPKey2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋssoᚐSPKeyᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_spKeys(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Connection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConnectionSPKey(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Connection_redirectURI(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_redirectURI(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Connection().RedirectURI(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_redirectURI(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, true, true, "String")
+}
+
+func (ec *executionContext) _Connection_hasClientSecret(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_hasClientSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Connection().HasClientSecret(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_hasClientSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Connection_attributeMapping(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_attributeMapping(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AttributeMapping, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v sso.AttributeMapping) graphql.Marshaler {
+			return ec.marshalNAttributeMapping2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋssoᚐAttributeMapping(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_attributeMapping(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Connection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AttributeMapping(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Connection_groupRoleMappings(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_groupRoleMappings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GroupRoleMappings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []sso.GroupRole) graphql.Marshaler {
+			return ec.marshalNGroupRoleMapping2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋssoᚐGroupRoleᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_groupRoleMappings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Connection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupRoleMapping(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Connection_lastLoginAttempts(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_lastLoginAttempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Connection().LastLoginAttempts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ConnectionLoginAttempt) graphql.Marshaler {
+			return ec.marshalNConnectionLoginAttempt2ᚕᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐConnectionLoginAttemptᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_lastLoginAttempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Connection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConnectionLoginAttempt(ctx, field)
 		},
 	}
 	return fc, nil
@@ -8871,6 +10898,268 @@ func (ec *executionContext) fieldContext_ConnectionEdge_cursor(_ context.Context
 	return graphql.NewScalarFieldContext("ConnectionEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _ConnectionLoginAttempt_id(ctx context.Context, field graphql.CollectedField, obj *ent.ConnectionLoginAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionLoginAttempt_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionLoginAttempt_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionLoginAttempt", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ConnectionLoginAttempt_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ConnectionLoginAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionLoginAttempt_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionLoginAttempt_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionLoginAttempt", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ConnectionLoginAttempt_succeeded(ctx context.Context, field graphql.CollectedField, obj *ent.ConnectionLoginAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionLoginAttempt_succeeded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Succeeded, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionLoginAttempt_succeeded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionLoginAttempt", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ConnectionLoginAttempt_errorCode(ctx context.Context, field graphql.CollectedField, obj *ent.ConnectionLoginAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionLoginAttempt_errorCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErrorCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionLoginAttempt_errorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionLoginAttempt", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConnectionLoginAttempt_errorReason(ctx context.Context, field graphql.CollectedField, obj *ent.ConnectionLoginAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionLoginAttempt_errorReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErrorReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionLoginAttempt_errorReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionLoginAttempt", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConnectionLoginAttempt_subject(ctx context.Context, field graphql.CollectedField, obj *ent.ConnectionLoginAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionLoginAttempt_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionLoginAttempt_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionLoginAttempt", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConnectionLoginAttempt_email(ctx context.Context, field graphql.CollectedField, obj *ent.ConnectionLoginAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionLoginAttempt_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionLoginAttempt_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionLoginAttempt", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConnectionLoginAttempt_attributes(ctx context.Context, field graphql.CollectedField, obj *ent.ConnectionLoginAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionLoginAttempt_attributes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConnectionLoginAttempt().Attributes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.LoginAttemptAttribute) graphql.Marshaler {
+			return ec.marshalNLoginAttemptAttribute2ᚕᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐLoginAttemptAttributeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionLoginAttempt_attributes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConnectionLoginAttempt",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoginAttemptAttribute(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConnectionSPKey_id(ctx context.Context, field graphql.CollectedField, obj *sso.SPKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionSPKey_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionSPKey_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionSPKey", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConnectionSPKey_certificate(ctx context.Context, field graphql.CollectedField, obj *sso.SPKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionSPKey_certificate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConnectionSPKey().Certificate(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionSPKey_certificate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionSPKey", field, true, true, "String")
+}
+
+func (ec *executionContext) _ConnectionSPKey_createdAt(ctx context.Context, field graphql.CollectedField, obj *sso.SPKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionSPKey_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionSPKey_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionSPKey", field, false, false, "Time")
+}
+
 func (ec *executionContext) _CreateAPIKeyPayload_apiKey(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPIKeyPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8981,6 +11270,38 @@ func (ec *executionContext) fieldContext_CreateApplicationPayload_clientSecret(_
 	return graphql.NewScalarFieldContext("CreateApplicationPayload", field, false, false, "String")
 }
 
+func (ec *executionContext) _CreateOIDCConnectionPayload_connection(ctx context.Context, field graphql.CollectedField, obj *model.CreateOIDCConnectionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateOIDCConnectionPayload_connection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connection, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Connection) graphql.Marshaler {
+			return ec.marshalNConnection2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateOIDCConnectionPayload_connection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateOIDCConnectionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Connection(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CreateOrganizationPayload_organization(ctx context.Context, field graphql.CollectedField, obj *model.CreateOrganizationPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9040,6 +11361,38 @@ func (ec *executionContext) fieldContext_CreateRolePayload_role(_ context.Contex
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Role(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateSAMLConnectionPayload_connection(ctx context.Context, field graphql.CollectedField, obj *model.CreateSAMLConnectionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateSAMLConnectionPayload_connection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connection, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Connection) graphql.Marshaler {
+			return ec.marshalNConnection2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateSAMLConnectionPayload_connection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateSAMLConnectionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Connection(ctx, field)
 		},
 	}
 	return fc, nil
@@ -9109,6 +11462,84 @@ func (ec *executionContext) fieldContext_CreateUserPayload_membership(_ context.
 	return fc, nil
 }
 
+func (ec *executionContext) _CustomAttributeMapping_key(ctx context.Context, field graphql.CollectedField, obj *model.CustomAttributeMapping) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomAttributeMapping_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomAttributeMapping_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomAttributeMapping", field, false, false, "String")
+}
+
+func (ec *executionContext) _CustomAttributeMapping_attribute(ctx context.Context, field graphql.CollectedField, obj *model.CustomAttributeMapping) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomAttributeMapping_attribute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attribute, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomAttributeMapping_attribute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomAttributeMapping", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeactivateConnectionPayload_connection(ctx context.Context, field graphql.CollectedField, obj *model.DeactivateConnectionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeactivateConnectionPayload_connection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connection, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Connection) graphql.Marshaler {
+			return ec.marshalNConnection2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeactivateConnectionPayload_connection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeactivateConnectionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Connection(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _DeleteApplicationPayload_deletedID(ctx context.Context, field graphql.CollectedField, obj *model.DeleteApplicationPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9130,6 +11561,29 @@ func (ec *executionContext) _DeleteApplicationPayload_deletedID(ctx context.Cont
 }
 func (ec *executionContext) fieldContext_DeleteApplicationPayload_deletedID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DeleteApplicationPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DeleteConnectionPayload_deletedConnectionID(ctx context.Context, field graphql.CollectedField, obj *model.DeleteConnectionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteConnectionPayload_deletedConnectionID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedConnectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteConnectionPayload_deletedConnectionID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteConnectionPayload", field, false, false, "ID")
 }
 
 func (ec *executionContext) _DeleteOrganizationPayload_deletedID(ctx context.Context, field graphql.CollectedField, obj *model.DeleteOrganizationPayload) (ret graphql.Marshaler) {
@@ -9743,6 +12197,52 @@ func (ec *executionContext) fieldContext_FunnelDay_count(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("FunnelDay", field, false, false, "Int")
 }
 
+func (ec *executionContext) _GroupRoleMapping_group(ctx context.Context, field graphql.CollectedField, obj *sso.GroupRole) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupRoleMapping_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Group, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupRoleMapping_group(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupRoleMapping", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupRoleMapping_roleID(ctx context.Context, field graphql.CollectedField, obj *sso.GroupRole) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupRoleMapping_roleID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RoleID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupRoleMapping_roleID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupRoleMapping", field, false, false, "ID")
+}
+
 func (ec *executionContext) _ImportUserError_index(ctx context.Context, field graphql.CollectedField, obj *model.ImportUserError) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9911,6 +12411,52 @@ func (ec *executionContext) fieldContext_ImportUsersPayload_errors(_ context.Con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _LoginAttemptAttribute_name(ctx context.Context, field graphql.CollectedField, obj *model.LoginAttemptAttribute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoginAttemptAttribute_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoginAttemptAttribute_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoginAttemptAttribute", field, false, false, "String")
+}
+
+func (ec *executionContext) _LoginAttemptAttribute_values(ctx context.Context, field graphql.CollectedField, obj *model.LoginAttemptAttribute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoginAttemptAttribute_values(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Values, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoginAttemptAttribute_values(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoginAttemptAttribute", field, false, false, "String")
 }
 
 func (ec *executionContext) _Membership_id(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
@@ -11163,6 +13709,358 @@ func (ec *executionContext) fieldContext_Mutation_revokeAPIKey(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_revokeAPIKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createSAMLConnection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createSAMLConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateSAMLConnection(ctx, fc.Args["input"].(model.CreateSAMLConnectionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateSAMLConnectionPayload) graphql.Marshaler {
+			return ec.marshalNCreateSAMLConnectionPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCreateSAMLConnectionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createSAMLConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateSAMLConnectionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createSAMLConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createOIDCConnection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createOIDCConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateOIDCConnection(ctx, fc.Args["input"].(model.CreateOIDCConnectionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateOIDCConnectionPayload) graphql.Marshaler {
+			return ec.marshalNCreateOIDCConnectionPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCreateOIDCConnectionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createOIDCConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateOIDCConnectionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createOIDCConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateConnection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateConnection(ctx, fc.Args["input"].(model.UpdateConnectionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UpdateConnectionPayload) graphql.Marshaler {
+			return ec.marshalNUpdateConnectionPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐUpdateConnectionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpdateConnectionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_activateConnection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_activateConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ActivateConnection(ctx, fc.Args["input"].(model.ActivateConnectionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ActivateConnectionPayload) graphql.Marshaler {
+			return ec.marshalNActivateConnectionPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐActivateConnectionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_activateConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActivateConnectionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_activateConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deactivateConnection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deactivateConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeactivateConnection(ctx, fc.Args["input"].(model.DeactivateConnectionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeactivateConnectionPayload) graphql.Marshaler {
+			return ec.marshalNDeactivateConnectionPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐDeactivateConnectionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deactivateConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeactivateConnectionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deactivateConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteConnection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteConnection(ctx, fc.Args["input"].(model.DeleteConnectionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteConnectionPayload) graphql.Marshaler {
+			return ec.marshalNDeleteConnectionPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐDeleteConnectionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeleteConnectionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rotateConnectionKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rotateConnectionKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RotateConnectionKey(ctx, fc.Args["input"].(model.RotateConnectionKeyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RotateConnectionKeyPayload) graphql.Marshaler {
+			return ec.marshalNRotateConnectionKeyPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐRotateConnectionKeyPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rotateConnectionKey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RotateConnectionKeyPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rotateConnectionKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_retireConnectionKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_retireConnectionKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RetireConnectionKey(ctx, fc.Args["input"].(model.RetireConnectionKeyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RetireConnectionKeyPayload) graphql.Marshaler {
+			return ec.marshalNRetireConnectionKeyPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐRetireConnectionKeyPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_retireConnectionKey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RetireConnectionKeyPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_retireConnectionKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -12727,6 +15625,38 @@ func (ec *executionContext) fieldContext_RemoveMemberPayload_removedMembershipID
 	return graphql.NewScalarFieldContext("RemoveMemberPayload", field, false, false, "ID")
 }
 
+func (ec *executionContext) _RetireConnectionKeyPayload_connection(ctx context.Context, field graphql.CollectedField, obj *model.RetireConnectionKeyPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetireConnectionKeyPayload_connection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connection, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Connection) graphql.Marshaler {
+			return ec.marshalNConnection2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetireConnectionKeyPayload_connection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RetireConnectionKeyPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Connection(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RevokeAPIKeyPayload_apiKey(ctx context.Context, field graphql.CollectedField, obj *model.RevokeAPIKeyPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13108,6 +16038,38 @@ func (ec *executionContext) fieldContext_RotateApplicationSecretPayload_clientSe
 	return graphql.NewScalarFieldContext("RotateApplicationSecretPayload", field, false, false, "String")
 }
 
+func (ec *executionContext) _RotateConnectionKeyPayload_connection(ctx context.Context, field graphql.CollectedField, obj *model.RotateConnectionKeyPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RotateConnectionKeyPayload_connection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connection, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Connection) graphql.Marshaler {
+			return ec.marshalNConnection2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RotateConnectionKeyPayload_connection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RotateConnectionKeyPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Connection(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Session_id(ctx context.Context, field graphql.CollectedField, obj *ent.Session) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13374,6 +16336,38 @@ func (ec *executionContext) fieldContext_UpdateApplicationPayload_application(_ 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Application(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdateConnectionPayload_connection(ctx context.Context, field graphql.CollectedField, obj *model.UpdateConnectionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateConnectionPayload_connection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connection, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Connection) graphql.Marshaler {
+			return ec.marshalNConnection2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateConnectionPayload_connection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateConnectionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Connection(ctx, field)
 		},
 	}
 	return fc, nil
@@ -15870,6 +18864,48 @@ func UnmarshalAPIKeyWhereInput(ctx context.Context, raw any) (ent.APIKeyWhereInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputActivateConnectionInput(ctx context.Context, obj any) (model.ActivateConnectionInput, error) {
+	var it model.ActivateConnectionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalActivateConnectionInput unmarshals raw into the ActivateConnectionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalActivateConnectionInput(ctx context.Context, raw any) (model.ActivateConnectionInput, error) {
+	var out model.ActivateConnectionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ActivateConnectionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAddDomainInput(ctx context.Context, obj any) (tenants.AddDomainInput, error) {
 	var it tenants.AddDomainInput
 	if obj == nil {
@@ -16893,6 +19929,83 @@ func (ec *executionContext) unmarshalInputApplicationWhereInput(ctx context.Cont
 func UnmarshalApplicationWhereInput(ctx context.Context, raw any) (ent.ApplicationWhereInput, error) {
 	var out ent.ApplicationWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ApplicationWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputAttributeMappingInput(ctx context.Context, obj any) (model.AttributeMappingInput, error) {
+	var it model.AttributeMappingInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"email", "firstName", "lastName", "name", "groups", "custom"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "firstName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstName = data
+		case "lastName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastName = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "groups":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groups"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Groups = data
+		case "custom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("custom"))
+			data, err := ec.unmarshalOCustomAttributeMappingInput2ᚕᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCustomAttributeMappingInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Custom = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAttributeMappingInput unmarshals raw into the AttributeMappingInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAttributeMappingInput(ctx context.Context, raw any) (model.AttributeMappingInput, error) {
+	var out model.AttributeMappingInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AttributeMappingInput", raw, &out)
 	return out, err
 }
 
@@ -18084,7 +21197,7 @@ func (ec *executionContext) unmarshalInputConnectionWhereInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "organizationID", "organizationIDNEQ", "organizationIDIn", "organizationIDNotIn", "organizationIDGT", "organizationIDGTE", "organizationIDLT", "organizationIDLTE", "organizationIDContains", "organizationIDHasPrefix", "organizationIDHasSuffix", "organizationIDEqualFold", "organizationIDContainsFold", "protocol", "protocolNEQ", "protocolIn", "protocolNotIn", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "state", "stateNEQ", "stateIn", "stateNotIn", "hasOrganization", "hasOrganizationWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "organizationID", "organizationIDNEQ", "organizationIDIn", "organizationIDNotIn", "organizationIDGT", "organizationIDGTE", "organizationIDLT", "organizationIDLTE", "organizationIDContains", "organizationIDHasPrefix", "organizationIDHasSuffix", "organizationIDEqualFold", "organizationIDContainsFold", "protocol", "protocolNEQ", "protocolIn", "protocolNotIn", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "state", "stateNEQ", "stateIn", "stateNotIn", "preset", "presetNEQ", "presetIn", "presetNotIn", "idpEntityID", "idpEntityIDNEQ", "idpEntityIDIn", "idpEntityIDNotIn", "idpEntityIDGT", "idpEntityIDGTE", "idpEntityIDLT", "idpEntityIDLTE", "idpEntityIDContains", "idpEntityIDHasPrefix", "idpEntityIDHasSuffix", "idpEntityIDIsNil", "idpEntityIDNotNil", "idpEntityIDEqualFold", "idpEntityIDContainsFold", "idpSSOURL", "idpSSOURLNEQ", "idpSSOURLIn", "idpSSOURLNotIn", "idpSSOURLGT", "idpSSOURLGTE", "idpSSOURLLT", "idpSSOURLLTE", "idpSSOURLContains", "idpSSOURLHasPrefix", "idpSSOURLHasSuffix", "idpSSOURLIsNil", "idpSSOURLNotNil", "idpSSOURLEqualFold", "idpSSOURLContainsFold", "idpSSOBinding", "idpSSOBindingNEQ", "idpSSOBindingIn", "idpSSOBindingNotIn", "idpSSOBindingGT", "idpSSOBindingGTE", "idpSSOBindingLT", "idpSSOBindingLTE", "idpSSOBindingContains", "idpSSOBindingHasPrefix", "idpSSOBindingHasSuffix", "idpSSOBindingIsNil", "idpSSOBindingNotNil", "idpSSOBindingEqualFold", "idpSSOBindingContainsFold", "idpMetadataURL", "idpMetadataURLNEQ", "idpMetadataURLIn", "idpMetadataURLNotIn", "idpMetadataURLGT", "idpMetadataURLGTE", "idpMetadataURLLT", "idpMetadataURLLTE", "idpMetadataURLContains", "idpMetadataURLHasPrefix", "idpMetadataURLHasSuffix", "idpMetadataURLIsNil", "idpMetadataURLNotNil", "idpMetadataURLEqualFold", "idpMetadataURLContainsFold", "idpMetadataRefreshedAt", "idpMetadataRefreshedAtNEQ", "idpMetadataRefreshedAtIn", "idpMetadataRefreshedAtNotIn", "idpMetadataRefreshedAtGT", "idpMetadataRefreshedAtGTE", "idpMetadataRefreshedAtLT", "idpMetadataRefreshedAtLTE", "idpMetadataRefreshedAtIsNil", "idpMetadataRefreshedAtNotNil", "allowIdpInitiated", "allowIdpInitiatedNEQ", "oidcIssuer", "oidcIssuerNEQ", "oidcIssuerIn", "oidcIssuerNotIn", "oidcIssuerGT", "oidcIssuerGTE", "oidcIssuerLT", "oidcIssuerLTE", "oidcIssuerContains", "oidcIssuerHasPrefix", "oidcIssuerHasSuffix", "oidcIssuerIsNil", "oidcIssuerNotNil", "oidcIssuerEqualFold", "oidcIssuerContainsFold", "oidcClientID", "oidcClientIDNEQ", "oidcClientIDIn", "oidcClientIDNotIn", "oidcClientIDGT", "oidcClientIDGTE", "oidcClientIDLT", "oidcClientIDLTE", "oidcClientIDContains", "oidcClientIDHasPrefix", "oidcClientIDHasSuffix", "oidcClientIDIsNil", "oidcClientIDNotNil", "oidcClientIDEqualFold", "oidcClientIDContainsFold", "defaultRoleID", "defaultRoleIDNEQ", "defaultRoleIDIn", "defaultRoleIDNotIn", "defaultRoleIDGT", "defaultRoleIDGTE", "defaultRoleIDLT", "defaultRoleIDLTE", "defaultRoleIDContains", "defaultRoleIDHasPrefix", "defaultRoleIDHasSuffix", "defaultRoleIDIsNil", "defaultRoleIDNotNil", "defaultRoleIDEqualFold", "defaultRoleIDContainsFold", "trustUpstreamAmr", "trustUpstreamAmrNEQ", "hasOrganization", "hasOrganizationWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -18518,6 +21631,871 @@ func (ec *executionContext) unmarshalInputConnectionWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.StateNotIn = data
+		case "preset":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preset"))
+			data, err := ec.unmarshalOConnectionPreset2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Preset = data
+		case "presetNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("presetNEQ"))
+			data, err := ec.unmarshalOConnectionPreset2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PresetNEQ = data
+		case "presetIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("presetIn"))
+			data, err := ec.unmarshalOConnectionPreset2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPresetᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PresetIn = data
+		case "presetNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("presetNotIn"))
+			data, err := ec.unmarshalOConnectionPreset2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPresetᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PresetNotIn = data
+		case "idpEntityID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityID = data
+		case "idpEntityIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDNEQ = data
+		case "idpEntityIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDIn = data
+		case "idpEntityIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDNotIn = data
+		case "idpEntityIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDGT = data
+		case "idpEntityIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDGTE = data
+		case "idpEntityIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDLT = data
+		case "idpEntityIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDLTE = data
+		case "idpEntityIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDContains = data
+		case "idpEntityIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDHasPrefix = data
+		case "idpEntityIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDHasSuffix = data
+		case "idpEntityIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDIsNil = data
+		case "idpEntityIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDNotNil = data
+		case "idpEntityIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDEqualFold = data
+		case "idpEntityIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityIDContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityIDContainsFold = data
+		case "idpSSOURL":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURL"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURL = data
+		case "idpSSOURLNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLNEQ = data
+		case "idpSSOURLIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLIn = data
+		case "idpSSOURLNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLNotIn = data
+		case "idpSSOURLGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLGT = data
+		case "idpSSOURLGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLGTE = data
+		case "idpSSOURLLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLLT = data
+		case "idpSSOURLLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLLTE = data
+		case "idpSSOURLContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLContains = data
+		case "idpSSOURLHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLHasPrefix = data
+		case "idpSSOURLHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLHasSuffix = data
+		case "idpSSOURLIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLIsNil = data
+		case "idpSSOURLNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLNotNil = data
+		case "idpSSOURLEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLEqualFold = data
+		case "idpSSOURLContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOURLContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOURLContainsFold = data
+		case "idpSSOBinding":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBinding"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBinding = data
+		case "idpSSOBindingNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingNEQ = data
+		case "idpSSOBindingIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingIn = data
+		case "idpSSOBindingNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingNotIn = data
+		case "idpSSOBindingGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingGT = data
+		case "idpSSOBindingGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingGTE = data
+		case "idpSSOBindingLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingLT = data
+		case "idpSSOBindingLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingLTE = data
+		case "idpSSOBindingContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingContains = data
+		case "idpSSOBindingHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingHasPrefix = data
+		case "idpSSOBindingHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingHasSuffix = data
+		case "idpSSOBindingIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingIsNil = data
+		case "idpSSOBindingNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingNotNil = data
+		case "idpSSOBindingEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingEqualFold = data
+		case "idpSSOBindingContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpSSOBindingContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpSSOBindingContainsFold = data
+		case "idpMetadataURL":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURL"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURL = data
+		case "idpMetadataURLNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLNEQ = data
+		case "idpMetadataURLIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLIn = data
+		case "idpMetadataURLNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLNotIn = data
+		case "idpMetadataURLGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLGT = data
+		case "idpMetadataURLGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLGTE = data
+		case "idpMetadataURLLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLLT = data
+		case "idpMetadataURLLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLLTE = data
+		case "idpMetadataURLContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLContains = data
+		case "idpMetadataURLHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLHasPrefix = data
+		case "idpMetadataURLHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLHasSuffix = data
+		case "idpMetadataURLIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLIsNil = data
+		case "idpMetadataURLNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLNotNil = data
+		case "idpMetadataURLEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLEqualFold = data
+		case "idpMetadataURLContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataURLContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataURLContainsFold = data
+		case "idpMetadataRefreshedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAt = data
+		case "idpMetadataRefreshedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAtNEQ = data
+		case "idpMetadataRefreshedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAtIn = data
+		case "idpMetadataRefreshedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAtNotIn = data
+		case "idpMetadataRefreshedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAtGT = data
+		case "idpMetadataRefreshedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAtGTE = data
+		case "idpMetadataRefreshedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAtLT = data
+		case "idpMetadataRefreshedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAtLTE = data
+		case "idpMetadataRefreshedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAtIsNil = data
+		case "idpMetadataRefreshedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRefreshedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRefreshedAtNotNil = data
+		case "allowIdpInitiated":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowIdpInitiated"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowIdpInitiated = data
+		case "allowIdpInitiatedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowIdpInitiatedNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowIdpInitiatedNEQ = data
+		case "oidcIssuer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuer"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuer = data
+		case "oidcIssuerNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerNEQ = data
+		case "oidcIssuerIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerIn = data
+		case "oidcIssuerNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerNotIn = data
+		case "oidcIssuerGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerGT = data
+		case "oidcIssuerGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerGTE = data
+		case "oidcIssuerLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerLT = data
+		case "oidcIssuerLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerLTE = data
+		case "oidcIssuerContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerContains = data
+		case "oidcIssuerHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerHasPrefix = data
+		case "oidcIssuerHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerHasSuffix = data
+		case "oidcIssuerIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerIsNil = data
+		case "oidcIssuerNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerNotNil = data
+		case "oidcIssuerEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerEqualFold = data
+		case "oidcIssuerContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcIssuerContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcIssuerContainsFold = data
+		case "oidcClientID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientID = data
+		case "oidcClientIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDNEQ = data
+		case "oidcClientIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDIn = data
+		case "oidcClientIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDNotIn = data
+		case "oidcClientIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDGT = data
+		case "oidcClientIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDGTE = data
+		case "oidcClientIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDLT = data
+		case "oidcClientIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDLTE = data
+		case "oidcClientIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDContains = data
+		case "oidcClientIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDHasPrefix = data
+		case "oidcClientIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDHasSuffix = data
+		case "oidcClientIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDIsNil = data
+		case "oidcClientIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDNotNil = data
+		case "oidcClientIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDEqualFold = data
+		case "oidcClientIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oidcClientIDContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OidcClientIDContainsFold = data
+		case "defaultRoleID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleID"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleID = data
+		case "defaultRoleIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDNEQ"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDNEQ = data
+		case "defaultRoleIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.ConnectionWhereInput().DefaultRoleIDIn(ctx, &it, data); err != nil {
+				return it, err
+			}
+		case "defaultRoleIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.ConnectionWhereInput().DefaultRoleIDNotIn(ctx, &it, data); err != nil {
+				return it, err
+			}
+		case "defaultRoleIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDGT"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDGT = data
+		case "defaultRoleIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDGTE"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDGTE = data
+		case "defaultRoleIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDLT"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDLT = data
+		case "defaultRoleIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDLTE"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDLTE = data
+		case "defaultRoleIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDContains"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDContains = data
+		case "defaultRoleIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDHasPrefix = data
+		case "defaultRoleIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDHasSuffix = data
+		case "defaultRoleIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDIsNil = data
+		case "defaultRoleIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDNotNil = data
+		case "defaultRoleIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDEqualFold"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDEqualFold = data
+		case "defaultRoleIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleIDContainsFold"))
+			data, err := ec.unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleIDContainsFold = data
+		case "trustUpstreamAmr":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trustUpstreamAmr"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrustUpstreamAmr = data
+		case "trustUpstreamAmrNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trustUpstreamAmrNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrustUpstreamAmrNEQ = data
 		case "hasOrganization":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrganization"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -18752,6 +22730,118 @@ func UnmarshalCreateApplicationInput(ctx context.Context, raw any) (tenants.Crea
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateOIDCConnectionInput(ctx context.Context, obj any) (model.CreateOIDCConnectionInput, error) {
+	var it model.CreateOIDCConnectionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"organizationID", "name", "preset", "issuer", "clientID", "clientSecret", "scopes", "attributeMapping", "defaultRoleID", "groupRoleMappings", "trustUpstreamAMR"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "organizationID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("organizationID"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrganizationID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "preset":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preset"))
+			data, err := ec.unmarshalOConnectionPreset2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Preset = data
+		case "issuer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("issuer"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Issuer = data
+		case "clientID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientID = data
+		case "clientSecret":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientSecret"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientSecret = data
+		case "scopes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scopes"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scopes = data
+		case "attributeMapping":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("attributeMapping"))
+			data, err := ec.unmarshalOAttributeMappingInput2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐAttributeMappingInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AttributeMapping = data
+		case "defaultRoleID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleID = data
+		case "groupRoleMappings":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupRoleMappings"))
+			data, err := ec.unmarshalOGroupRoleMappingInput2ᚕᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐGroupRoleMappingInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupRoleMappings = data
+		case "trustUpstreamAMR":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trustUpstreamAMR"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrustUpstreamAmr = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateOIDCConnectionInput unmarshals raw into the CreateOIDCConnectionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateOIDCConnectionInput(ctx context.Context, raw any) (model.CreateOIDCConnectionInput, error) {
+	var out model.CreateOIDCConnectionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateOIDCConnectionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateOrganizationInput(ctx context.Context, obj any) (tenants.CreateOrganizationInput, error) {
 	var it tenants.CreateOrganizationInput
 	if obj == nil {
@@ -18892,6 +22982,139 @@ func UnmarshalCreateRoleInput(ctx context.Context, raw any) (tenants.CreateRoleI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateSAMLConnectionInput(ctx context.Context, obj any) (model.CreateSAMLConnectionInput, error) {
+	var it model.CreateSAMLConnectionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"organizationID", "name", "preset", "metadataXML", "metadataURL", "idpEntityID", "ssoURL", "ssoBinding", "certificates", "allowIdPInitiated", "attributeMapping", "defaultRoleID", "groupRoleMappings", "trustUpstreamAMR"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "organizationID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("organizationID"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrganizationID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "preset":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preset"))
+			data, err := ec.unmarshalOConnectionPreset2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Preset = data
+		case "metadataXML":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadataXML"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MetadataXML = data
+		case "metadataURL":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadataURL"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MetadataURL = data
+		case "idpEntityID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityID = data
+		case "ssoURL":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ssoURL"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SsoURL = data
+		case "ssoBinding":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ssoBinding"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SsoBinding = data
+		case "certificates":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("certificates"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Certificates = data
+		case "allowIdPInitiated":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowIdPInitiated"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowIDPInitiated = data
+		case "attributeMapping":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("attributeMapping"))
+			data, err := ec.unmarshalOAttributeMappingInput2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐAttributeMappingInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AttributeMapping = data
+		case "defaultRoleID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleID = data
+		case "groupRoleMappings":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupRoleMappings"))
+			data, err := ec.unmarshalOGroupRoleMappingInput2ᚕᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐGroupRoleMappingInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupRoleMappings = data
+		case "trustUpstreamAMR":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trustUpstreamAMR"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrustUpstreamAmr = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateSAMLConnectionInput unmarshals raw into the CreateSAMLConnectionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateSAMLConnectionInput(ctx context.Context, raw any) (model.CreateSAMLConnectionInput, error) {
+	var out model.CreateSAMLConnectionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateSAMLConnectionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, obj any) (tenants.CreateUserInput, error) {
 	var it tenants.CreateUserInput
 	if obj == nil {
@@ -19004,6 +23227,97 @@ func UnmarshalCreateUserInput(ctx context.Context, raw any) (tenants.CreateUserI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCustomAttributeMappingInput(ctx context.Context, obj any) (model.CustomAttributeMappingInput, error) {
+	var it model.CustomAttributeMappingInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "attribute"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "attribute":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("attribute"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Attribute = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCustomAttributeMappingInput unmarshals raw into the CustomAttributeMappingInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCustomAttributeMappingInput(ctx context.Context, raw any) (model.CustomAttributeMappingInput, error) {
+	var out model.CustomAttributeMappingInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CustomAttributeMappingInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputDeactivateConnectionInput(ctx context.Context, obj any) (model.DeactivateConnectionInput, error) {
+	var it model.DeactivateConnectionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDeactivateConnectionInput unmarshals raw into the DeactivateConnectionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDeactivateConnectionInput(ctx context.Context, raw any) (model.DeactivateConnectionInput, error) {
+	var out model.DeactivateConnectionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DeactivateConnectionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputDeleteApplicationInput(ctx context.Context, obj any) (model.DeleteApplicationInput, error) {
 	var it model.DeleteApplicationInput
 	if obj == nil {
@@ -19043,6 +23357,48 @@ func (ec *executionContext) unmarshalInputDeleteApplicationInput(ctx context.Con
 func UnmarshalDeleteApplicationInput(ctx context.Context, raw any) (model.DeleteApplicationInput, error) {
 	var out model.DeleteApplicationInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "DeleteApplicationInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputDeleteConnectionInput(ctx context.Context, obj any) (model.DeleteConnectionInput, error) {
+	var it model.DeleteConnectionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDeleteConnectionInput unmarshals raw into the DeleteConnectionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDeleteConnectionInput(ctx context.Context, raw any) (model.DeleteConnectionInput, error) {
+	var out model.DeleteConnectionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DeleteConnectionInput", raw, &out)
 	return out, err
 }
 
@@ -19887,6 +24243,55 @@ func (ec *executionContext) unmarshalInputDomainWhereInput(ctx context.Context, 
 func UnmarshalDomainWhereInput(ctx context.Context, raw any) (ent.DomainWhereInput, error) {
 	var out ent.DomainWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "DomainWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputGroupRoleMappingInput(ctx context.Context, obj any) (model.GroupRoleMappingInput, error) {
+	var it model.GroupRoleMappingInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"group", "roleID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "group":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("group"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Group = data
+		case "roleID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("roleID"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RoleID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalGroupRoleMappingInput unmarshals raw into the GroupRoleMappingInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalGroupRoleMappingInput(ctx context.Context, raw any) (model.GroupRoleMappingInput, error) {
+	var out model.GroupRoleMappingInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "GroupRoleMappingInput", raw, &out)
 	return out, err
 }
 
@@ -21953,6 +26358,55 @@ func UnmarshalRemoveMemberInput(ctx context.Context, raw any) (model.RemoveMembe
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRetireConnectionKeyInput(ctx context.Context, obj any) (model.RetireConnectionKeyInput, error) {
+	var it model.RetireConnectionKeyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "keyID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "keyID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyID"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRetireConnectionKeyInput unmarshals raw into the RetireConnectionKeyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRetireConnectionKeyInput(ctx context.Context, raw any) (model.RetireConnectionKeyInput, error) {
+	var out model.RetireConnectionKeyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RetireConnectionKeyInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRevokeAPIKeyInput(ctx context.Context, obj any) (model.RevokeAPIKeyInput, error) {
 	var it model.RevokeAPIKeyInput
 	if obj == nil {
@@ -22804,6 +27258,48 @@ func UnmarshalRotateApplicationSecretInput(ctx context.Context, raw any) (model.
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRotateConnectionKeyInput(ctx context.Context, obj any) (model.RotateConnectionKeyInput, error) {
+	var it model.RotateConnectionKeyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRotateConnectionKeyInput unmarshals raw into the RotateConnectionKeyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRotateConnectionKeyInput(ctx context.Context, raw any) (model.RotateConnectionKeyInput, error) {
+	var out model.RotateConnectionKeyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RotateConnectionKeyInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSetUserPasswordInput(ctx context.Context, obj any) (tenants.SetUserPasswordInput, error) {
 	var it tenants.SetUserPasswordInput
 	if obj == nil {
@@ -23004,6 +27500,174 @@ func (ec *executionContext) unmarshalInputUpdateApplicationInput(ctx context.Con
 func UnmarshalUpdateApplicationInput(ctx context.Context, raw any) (tenants.UpdateApplicationInput, error) {
 	var out tenants.UpdateApplicationInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateApplicationInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateConnectionInput(ctx context.Context, obj any) (model.UpdateConnectionInput, error) {
+	var it model.UpdateConnectionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "name", "preset", "metadataXML", "metadataURL", "idpEntityID", "ssoURL", "ssoBinding", "certificates", "allowIdPInitiated", "issuer", "clientID", "clientSecret", "scopes", "attributeMapping", "defaultRoleID", "clearDefaultRole", "groupRoleMappings", "trustUpstreamAMR"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "preset":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preset"))
+			data, err := ec.unmarshalOConnectionPreset2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Preset = data
+		case "metadataXML":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadataXML"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MetadataXML = data
+		case "metadataURL":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadataURL"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MetadataURL = data
+		case "idpEntityID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpEntityID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpEntityID = data
+		case "ssoURL":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ssoURL"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SsoURL = data
+		case "ssoBinding":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ssoBinding"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SsoBinding = data
+		case "certificates":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("certificates"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Certificates = data
+		case "allowIdPInitiated":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowIdPInitiated"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowIDPInitiated = data
+		case "issuer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("issuer"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Issuer = data
+		case "clientID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientID = data
+		case "clientSecret":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientSecret"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientSecret = data
+		case "scopes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scopes"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scopes = data
+		case "attributeMapping":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("attributeMapping"))
+			data, err := ec.unmarshalOAttributeMappingInput2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐAttributeMappingInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AttributeMapping = data
+		case "defaultRoleID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRoleID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRoleID = data
+		case "clearDefaultRole":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearDefaultRole"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearDefaultRole = data
+		case "groupRoleMappings":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupRoleMappings"))
+			data, err := ec.unmarshalOGroupRoleMappingInput2ᚕᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐGroupRoleMappingInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupRoleMappings = data
+		case "trustUpstreamAMR":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trustUpstreamAMR"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrustUpstreamAmr = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateConnectionInput unmarshals raw into the UpdateConnectionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateConnectionInput(ctx context.Context, raw any) (model.UpdateConnectionInput, error) {
+	var out model.UpdateConnectionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateConnectionInput", raw, &out)
 	return out, err
 }
 
@@ -24605,6 +29269,39 @@ func (ec *executionContext) _APIKeyEdge(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var activateConnectionPayloadImplementors = []string{"ActivateConnectionPayload"}
+
+func (ec *executionContext) _ActivateConnectionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ActivateConnectionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, activateConnectionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActivateConnectionPayload")
+		case "connection":
+			out.Values[i] = ec._ActivateConnectionPayload_connection(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var addDomainPayloadImplementors = []string{"AddDomainPayload"}
 
 func (ec *executionContext) _AddDomainPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AddDomainPayload) graphql.Marshaler {
@@ -24886,6 +29583,65 @@ func (ec *executionContext) _ApplicationEdge(ctx context.Context, sel ast.Select
 	return out
 }
 
+var attributeMappingImplementors = []string{"AttributeMapping"}
+
+func (ec *executionContext) _AttributeMapping(ctx context.Context, sel ast.SelectionSet, obj *sso.AttributeMapping) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, attributeMappingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AttributeMapping")
+		case "email":
+			out.Values[i] = ec._AttributeMapping_email(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "firstName":
+			out.Values[i] = ec._AttributeMapping_firstName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastName":
+			out.Values[i] = ec._AttributeMapping_lastName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._AttributeMapping_name(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "groups":
+			out.Values[i] = ec._AttributeMapping_groups(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "custom":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AttributeMapping_custom(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var auditEventImplementors = []string{"AuditEvent", "Node"}
 
 func (ec *executionContext) _AuditEvent(ctx context.Context, sel ast.SelectionSet, obj *ent.AuditEvent) graphql.Marshaler {
@@ -25101,11 +29857,133 @@ func (ec *executionContext) _Connection(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "preset":
+			out.Values[i] = ec._Connection_preset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idpEntityID":
+			out.Values[i] = ec._Connection_idpEntityID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idpSSOURL":
+			out.Values[i] = ec._Connection_idpSSOURL(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idpSSOBinding":
+			out.Values[i] = ec._Connection_idpSSOBinding(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idpCertificates":
+			out.Values[i] = ec._Connection_idpCertificates(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idpMetadataURL":
+			out.Values[i] = ec._Connection_idpMetadataURL(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idpMetadataRefreshedAt":
+			out.Values[i] = ec._Connection_idpMetadataRefreshedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "allowIdpInitiated":
+			out.Values[i] = ec._Connection_allowIdpInitiated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "oidcIssuer":
+			out.Values[i] = ec._Connection_oidcIssuer(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "oidcClientID":
+			out.Values[i] = ec._Connection_oidcClientID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "oidcScopes":
+			out.Values[i] = ec._Connection_oidcScopes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "defaultRoleID":
+			out.Values[i] = ec._Connection_defaultRoleID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "trustUpstreamAmr":
+			out.Values[i] = ec._Connection_trustUpstreamAmr(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "organization":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Connection_organization(ctx, field, obj)
+				})
+		case "acsURL":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Connection_acsURL(ctx, field, obj)
+				})
+		case "spEntityID":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Connection_spEntityID(ctx, field, obj)
+				})
+		case "spMetadataURL":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Connection_spMetadataURL(ctx, field, obj)
+				})
+		case "spMetadataXML":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Connection_spMetadataXML(ctx, field, obj)
+				})
+		case "spKeys":
+			out.Values[i] = ec._Connection_spKeys(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "redirectURI":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Connection_redirectURI(ctx, field, obj)
+				})
+		case "hasClientSecret":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Connection_hasClientSecret(ctx, field, obj)
+				})
+		case "attributeMapping":
+			out.Values[i] = ec._Connection_attributeMapping(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "groupRoleMappings":
+			out.Values[i] = ec._Connection_groupRoleMappings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastLoginAttempts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Connection_lastLoginAttempts(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -25205,6 +30083,119 @@ func (ec *executionContext) _ConnectionEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var connectionLoginAttemptImplementors = []string{"ConnectionLoginAttempt"}
+
+func (ec *executionContext) _ConnectionLoginAttempt(ctx context.Context, sel ast.SelectionSet, obj *ent.ConnectionLoginAttempt) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, connectionLoginAttemptImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConnectionLoginAttempt")
+		case "id":
+			out.Values[i] = ec._ConnectionLoginAttempt_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._ConnectionLoginAttempt_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "succeeded":
+			out.Values[i] = ec._ConnectionLoginAttempt_succeeded(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "errorCode":
+			out.Values[i] = ec._ConnectionLoginAttempt_errorCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "errorReason":
+			out.Values[i] = ec._ConnectionLoginAttempt_errorReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "subject":
+			out.Values[i] = ec._ConnectionLoginAttempt_subject(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "email":
+			out.Values[i] = ec._ConnectionLoginAttempt_email(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "attributes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConnectionLoginAttempt_attributes(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var connectionSPKeyImplementors = []string{"ConnectionSPKey"}
+
+func (ec *executionContext) _ConnectionSPKey(ctx context.Context, sel ast.SelectionSet, obj *sso.SPKey) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, connectionSPKeyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConnectionSPKey")
+		case "id":
+			out.Values[i] = ec._ConnectionSPKey_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "certificate":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConnectionSPKey_certificate(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._ConnectionSPKey_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var createAPIKeyPayloadImplementors = []string{"CreateAPIKeyPayload"}
 
 func (ec *executionContext) _CreateAPIKeyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateAPIKeyPayload) graphql.Marshaler {
@@ -25262,6 +30253,39 @@ func (ec *executionContext) _CreateApplicationPayload(ctx context.Context, sel a
 		case "clientSecret":
 			out.Values[i] = ec._CreateApplicationPayload_clientSecret(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var createOIDCConnectionPayloadImplementors = []string{"CreateOIDCConnectionPayload"}
+
+func (ec *executionContext) _CreateOIDCConnectionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateOIDCConnectionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createOIDCConnectionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateOIDCConnectionPayload")
+		case "connection":
+			out.Values[i] = ec._CreateOIDCConnectionPayload_connection(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -25347,6 +30371,39 @@ func (ec *executionContext) _CreateRolePayload(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var createSAMLConnectionPayloadImplementors = []string{"CreateSAMLConnectionPayload"}
+
+func (ec *executionContext) _CreateSAMLConnectionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateSAMLConnectionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createSAMLConnectionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateSAMLConnectionPayload")
+		case "connection":
+			out.Values[i] = ec._CreateSAMLConnectionPayload_connection(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var createUserPayloadImplementors = []string{"CreateUserPayload"}
 
 func (ec *executionContext) _CreateUserPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateUserPayload) graphql.Marshaler {
@@ -25385,6 +30442,77 @@ func (ec *executionContext) _CreateUserPayload(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var customAttributeMappingImplementors = []string{"CustomAttributeMapping"}
+
+func (ec *executionContext) _CustomAttributeMapping(ctx context.Context, sel ast.SelectionSet, obj *model.CustomAttributeMapping) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, customAttributeMappingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CustomAttributeMapping")
+		case "key":
+			out.Values[i] = ec._CustomAttributeMapping_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "attribute":
+			out.Values[i] = ec._CustomAttributeMapping_attribute(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deactivateConnectionPayloadImplementors = []string{"DeactivateConnectionPayload"}
+
+func (ec *executionContext) _DeactivateConnectionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeactivateConnectionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deactivateConnectionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeactivateConnectionPayload")
+		case "connection":
+			out.Values[i] = ec._DeactivateConnectionPayload_connection(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var deleteApplicationPayloadImplementors = []string{"DeleteApplicationPayload"}
 
 func (ec *executionContext) _DeleteApplicationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteApplicationPayload) graphql.Marshaler {
@@ -25398,6 +30526,39 @@ func (ec *executionContext) _DeleteApplicationPayload(ctx context.Context, sel a
 			out.Values[i] = graphql.MarshalString("DeleteApplicationPayload")
 		case "deletedID":
 			out.Values[i] = ec._DeleteApplicationPayload_deletedID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deleteConnectionPayloadImplementors = []string{"DeleteConnectionPayload"}
+
+func (ec *executionContext) _DeleteConnectionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteConnectionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deleteConnectionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeleteConnectionPayload")
+		case "deletedConnectionID":
+			out.Values[i] = ec._DeleteConnectionPayload_deletedConnectionID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -25690,6 +30851,44 @@ func (ec *executionContext) _FunnelDay(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var groupRoleMappingImplementors = []string{"GroupRoleMapping"}
+
+func (ec *executionContext) _GroupRoleMapping(ctx context.Context, sel ast.SelectionSet, obj *sso.GroupRole) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupRoleMappingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupRoleMapping")
+		case "group":
+			out.Values[i] = ec._GroupRoleMapping_group(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "roleID":
+			out.Values[i] = ec._GroupRoleMapping_roleID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var importUserErrorImplementors = []string{"ImportUserError"}
 
 func (ec *executionContext) _ImportUserError(ctx context.Context, sel ast.SelectionSet, obj *model.ImportUserError) graphql.Marshaler {
@@ -25761,6 +30960,44 @@ func (ec *executionContext) _ImportUsersPayload(ctx context.Context, sel ast.Sel
 			}
 		case "errors":
 			out.Values[i] = ec._ImportUsersPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var loginAttemptAttributeImplementors = []string{"LoginAttemptAttribute"}
+
+func (ec *executionContext) _LoginAttemptAttribute(ctx context.Context, sel ast.SelectionSet, obj *model.LoginAttemptAttribute) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, loginAttemptAttributeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LoginAttemptAttribute")
+		case "name":
+			out.Values[i] = ec._LoginAttemptAttribute_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "values":
+			out.Values[i] = ec._LoginAttemptAttribute_values(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -26094,6 +31331,62 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "revokeAPIKey":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_revokeAPIKey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createSAMLConnection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createSAMLConnection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createOIDCConnection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createOIDCConnection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateConnection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateConnection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "activateConnection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_activateConnection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deactivateConnection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deactivateConnection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteConnection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteConnection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rotateConnectionKey":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rotateConnectionKey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retireConnectionKey":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_retireConnectionKey(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -26624,6 +31917,39 @@ func (ec *executionContext) _RemoveMemberPayload(ctx context.Context, sel ast.Se
 	return out
 }
 
+var retireConnectionKeyPayloadImplementors = []string{"RetireConnectionKeyPayload"}
+
+func (ec *executionContext) _RetireConnectionKeyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RetireConnectionKeyPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, retireConnectionKeyPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RetireConnectionKeyPayload")
+		case "connection":
+			out.Values[i] = ec._RetireConnectionKeyPayload_connection(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var revokeAPIKeyPayloadImplementors = []string{"RevokeAPIKeyPayload"}
 
 func (ec *executionContext) _RevokeAPIKeyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RevokeAPIKeyPayload) graphql.Marshaler {
@@ -26840,6 +32166,39 @@ func (ec *executionContext) _RotateApplicationSecretPayload(ctx context.Context,
 	return out
 }
 
+var rotateConnectionKeyPayloadImplementors = []string{"RotateConnectionKeyPayload"}
+
+func (ec *executionContext) _RotateConnectionKeyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RotateConnectionKeyPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rotateConnectionKeyPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RotateConnectionKeyPayload")
+		case "connection":
+			out.Values[i] = ec._RotateConnectionKeyPayload_connection(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var sessionImplementors = []string{"Session"}
 
 func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, obj *ent.Session) graphql.Marshaler {
@@ -26960,6 +32319,39 @@ func (ec *executionContext) _UpdateApplicationPayload(ctx context.Context, sel a
 			out.Values[i] = graphql.MarshalString("UpdateApplicationPayload")
 		case "application":
 			out.Values[i] = ec._UpdateApplicationPayload_application(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var updateConnectionPayloadImplementors = []string{"UpdateConnectionPayload"}
+
+func (ec *executionContext) _UpdateConnectionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UpdateConnectionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, updateConnectionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpdateConnectionPayload")
+		case "connection":
+			out.Values[i] = ec._UpdateConnectionPayload_connection(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -27725,6 +33117,19 @@ func (ec *executionContext) unmarshalNAPIKeyWhereInput2ᚖgithubᚗcomᚋgatehou
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNActivateConnectionInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐActivateConnectionInput(ctx context.Context, v any) (model.ActivateConnectionInput, error) {
+	res, err := ec.unmarshalInputActivateConnectionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNActivateConnectionPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐActivateConnectionPayload(ctx context.Context, sel ast.SelectionSet, v *model.ActivateConnectionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ActivateConnectionPayload!")
+		return graphql.Null
+	}
+	return ec._ActivateConnectionPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNAddDomainInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋtenantsᚐAddDomainInput(ctx context.Context, v any) (tenants.AddDomainInput, error) {
 	res, err := ec.unmarshalInputAddDomainInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -27826,6 +33231,10 @@ func (ec *executionContext) unmarshalNApplicationWhereInput2ᚖgithubᚗcomᚋga
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNAttributeMapping2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋssoᚐAttributeMapping(ctx context.Context, sel ast.SelectionSet, v sso.AttributeMapping) graphql.Marshaler {
+	return ec._AttributeMapping(ctx, sel, &v)
+}
+
 func (ec *executionContext) marshalNAuditEventConnection2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐAuditEventConnection(ctx context.Context, sel ast.SelectionSet, v *ent.AuditEventConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuditEventConnection!")
@@ -27867,12 +33276,44 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNConnection2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐConnection(ctx context.Context, sel ast.SelectionSet, v *ent.Connection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Connection!")
+		return graphql.Null
+	}
+	return ec._Connection(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNConnectionConnection2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐConnectionConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ConnectionConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ConnectionConnection!")
 		return graphql.Null
 	}
 	return ec._ConnectionConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNConnectionLoginAttempt2ᚕᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐConnectionLoginAttemptᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ConnectionLoginAttempt) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConnectionLoginAttempt2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐConnectionLoginAttempt(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNConnectionLoginAttempt2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐConnectionLoginAttempt(ctx context.Context, sel ast.SelectionSet, v *ent.ConnectionLoginAttempt) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConnectionLoginAttempt!")
+		return graphql.Null
+	}
+	return ec._ConnectionLoginAttempt(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNConnectionOrderField2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐConnectionOrderField(ctx context.Context, v any) (*ent.ConnectionOrderField, error) {
@@ -27889,6 +33330,16 @@ func (ec *executionContext) marshalNConnectionOrderField2ᚖgithubᚗcomᚋgateh
 	return v
 }
 
+func (ec *executionContext) unmarshalNConnectionPreset2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx context.Context, v any) (connection.Preset, error) {
+	var res connection.Preset
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConnectionPreset2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx context.Context, sel ast.SelectionSet, v connection.Preset) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNConnectionProtocol2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐProtocol(ctx context.Context, v any) (connection.Protocol, error) {
 	var res connection.Protocol
 	err := res.UnmarshalGQL(v)
@@ -27897,6 +33348,26 @@ func (ec *executionContext) unmarshalNConnectionProtocol2githubᚗcomᚋgatehous
 
 func (ec *executionContext) marshalNConnectionProtocol2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐProtocol(ctx context.Context, sel ast.SelectionSet, v connection.Protocol) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNConnectionSPKey2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋssoᚐSPKey(ctx context.Context, sel ast.SelectionSet, v sso.SPKey) graphql.Marshaler {
+	return ec._ConnectionSPKey(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNConnectionSPKey2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋssoᚐSPKeyᚄ(ctx context.Context, sel ast.SelectionSet, v []sso.SPKey) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConnectionSPKey2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋssoᚐSPKey(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNConnectionState2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐState(ctx context.Context, v any) (connection.State, error) {
@@ -27940,6 +33411,19 @@ func (ec *executionContext) marshalNCreateApplicationPayload2ᚖgithubᚗcomᚋg
 	return ec._CreateApplicationPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCreateOIDCConnectionInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCreateOIDCConnectionInput(ctx context.Context, v any) (model.CreateOIDCConnectionInput, error) {
+	res, err := ec.unmarshalInputCreateOIDCConnectionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreateOIDCConnectionPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCreateOIDCConnectionPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreateOIDCConnectionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreateOIDCConnectionPayload!")
+		return graphql.Null
+	}
+	return ec._CreateOIDCConnectionPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCreateOrganizationInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋtenantsᚐCreateOrganizationInput(ctx context.Context, v any) (tenants.CreateOrganizationInput, error) {
 	res, err := ec.unmarshalInputCreateOrganizationInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -27966,6 +33450,19 @@ func (ec *executionContext) marshalNCreateRolePayload2ᚖgithubᚗcomᚋgatehous
 	return ec._CreateRolePayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCreateSAMLConnectionInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCreateSAMLConnectionInput(ctx context.Context, v any) (model.CreateSAMLConnectionInput, error) {
+	res, err := ec.unmarshalInputCreateSAMLConnectionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreateSAMLConnectionPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCreateSAMLConnectionPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreateSAMLConnectionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreateSAMLConnectionPayload!")
+		return graphql.Null
+	}
+	return ec._CreateSAMLConnectionPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCreateUserInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋtenantsᚐCreateUserInput(ctx context.Context, v any) (tenants.CreateUserInput, error) {
 	res, err := ec.unmarshalInputCreateUserInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -27989,6 +33486,48 @@ func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCurso
 	return v
 }
 
+func (ec *executionContext) marshalNCustomAttributeMapping2ᚕᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCustomAttributeMappingᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CustomAttributeMapping) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCustomAttributeMapping2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCustomAttributeMapping(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCustomAttributeMapping2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCustomAttributeMapping(ctx context.Context, sel ast.SelectionSet, v *model.CustomAttributeMapping) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CustomAttributeMapping!")
+		return graphql.Null
+	}
+	return ec._CustomAttributeMapping(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCustomAttributeMappingInput2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCustomAttributeMappingInput(ctx context.Context, v any) (*model.CustomAttributeMappingInput, error) {
+	res, err := ec.unmarshalInputCustomAttributeMappingInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNDeactivateConnectionInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐDeactivateConnectionInput(ctx context.Context, v any) (model.DeactivateConnectionInput, error) {
+	res, err := ec.unmarshalInputDeactivateConnectionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDeactivateConnectionPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐDeactivateConnectionPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeactivateConnectionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeactivateConnectionPayload!")
+		return graphql.Null
+	}
+	return ec._DeactivateConnectionPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNDeleteApplicationInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐDeleteApplicationInput(ctx context.Context, v any) (model.DeleteApplicationInput, error) {
 	res, err := ec.unmarshalInputDeleteApplicationInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -28000,6 +33539,19 @@ func (ec *executionContext) marshalNDeleteApplicationPayload2ᚖgithubᚗcomᚋg
 		return graphql.Null
 	}
 	return ec._DeleteApplicationPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDeleteConnectionInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐDeleteConnectionInput(ctx context.Context, v any) (model.DeleteConnectionInput, error) {
+	res, err := ec.unmarshalInputDeleteConnectionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDeleteConnectionPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐDeleteConnectionPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteConnectionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeleteConnectionPayload!")
+		return graphql.Null
+	}
+	return ec._DeleteConnectionPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNDeleteOrganizationInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐDeleteOrganizationInput(ctx context.Context, v any) (model.DeleteOrganizationInput, error) {
@@ -28142,6 +33694,31 @@ func (ec *executionContext) marshalNGrantType2ᚕgithubᚗcomᚋgatehouseᚑid�
 	return ret
 }
 
+func (ec *executionContext) marshalNGroupRoleMapping2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋssoᚐGroupRole(ctx context.Context, sel ast.SelectionSet, v sso.GroupRole) graphql.Marshaler {
+	return ec._GroupRoleMapping(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNGroupRoleMapping2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋssoᚐGroupRoleᚄ(ctx context.Context, sel ast.SelectionSet, v []sso.GroupRole) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGroupRoleMapping2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋssoᚐGroupRole(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNGroupRoleMappingInput2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐGroupRoleMappingInput(ctx context.Context, v any) (*model.GroupRoleMappingInput, error) {
+	res, err := ec.unmarshalInputGroupRoleMappingInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx context.Context, v any) (pulid.ID, error) {
 	var res pulid.ID
 	err := res.UnmarshalGQL(v)
@@ -28263,6 +33840,30 @@ func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.Selec
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNLoginAttemptAttribute2ᚕᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐLoginAttemptAttributeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.LoginAttemptAttribute) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLoginAttemptAttribute2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐLoginAttemptAttribute(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLoginAttemptAttribute2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐLoginAttemptAttribute(ctx context.Context, sel ast.SelectionSet, v *model.LoginAttemptAttribute) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LoginAttemptAttribute!")
+		return graphql.Null
+	}
+	return ec._LoginAttemptAttribute(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNLoginMethod2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋtenantsᚐLoginMethod(ctx context.Context, v any) (tenants.LoginMethod, error) {
@@ -28482,6 +34083,19 @@ func (ec *executionContext) marshalNRemoveMemberPayload2ᚖgithubᚗcomᚋgateho
 	return ec._RemoveMemberPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNRetireConnectionKeyInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐRetireConnectionKeyInput(ctx context.Context, v any) (model.RetireConnectionKeyInput, error) {
+	res, err := ec.unmarshalInputRetireConnectionKeyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRetireConnectionKeyPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐRetireConnectionKeyPayload(ctx context.Context, sel ast.SelectionSet, v *model.RetireConnectionKeyPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RetireConnectionKeyPayload!")
+		return graphql.Null
+	}
+	return ec._RetireConnectionKeyPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRevokeAPIKeyInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐRevokeAPIKeyInput(ctx context.Context, v any) (model.RevokeAPIKeyInput, error) {
 	res, err := ec.unmarshalInputRevokeAPIKeyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -28559,6 +34173,19 @@ func (ec *executionContext) marshalNRotateApplicationSecretPayload2ᚖgithubᚗc
 		return graphql.Null
 	}
 	return ec._RotateApplicationSecretPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRotateConnectionKeyInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐRotateConnectionKeyInput(ctx context.Context, v any) (model.RotateConnectionKeyInput, error) {
+	res, err := ec.unmarshalInputRotateConnectionKeyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRotateConnectionKeyPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐRotateConnectionKeyPayload(ctx context.Context, sel ast.SelectionSet, v *model.RotateConnectionKeyPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RotateConnectionKeyPayload!")
+		return graphql.Null
+	}
+	return ec._RotateConnectionKeyPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNSession2ᚕᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐSessionᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Session) graphql.Marshaler {
@@ -28666,6 +34293,19 @@ func (ec *executionContext) marshalNUpdateApplicationPayload2ᚖgithubᚗcomᚋg
 		return graphql.Null
 	}
 	return ec._UpdateApplicationPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNUpdateConnectionInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐUpdateConnectionInput(ctx context.Context, v any) (model.UpdateConnectionInput, error) {
+	res, err := ec.unmarshalInputUpdateConnectionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpdateConnectionPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐUpdateConnectionPayload(ctx context.Context, sel ast.SelectionSet, v *model.UpdateConnectionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UpdateConnectionPayload!")
+		return graphql.Null
+	}
+	return ec._UpdateConnectionPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUpdateMemberRolesInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋtenantsᚐUpdateMemberRolesInput(ctx context.Context, v any) (tenants.UpdateMemberRolesInput, error) {
@@ -29240,6 +34880,14 @@ func (ec *executionContext) unmarshalOApplicationWhereInput2ᚖgithubᚗcomᚋga
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOAttributeMappingInput2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐAttributeMappingInput(ctx context.Context, v any) (*model.AttributeMappingInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAttributeMappingInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOAuditEvent2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐAuditEvent(ctx context.Context, sel ast.SelectionSet, v *ent.AuditEvent) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -29363,6 +35011,58 @@ func (ec *executionContext) unmarshalOConnectionOrder2ᚖgithubᚗcomᚋgatehous
 	}
 	res, err := ec.unmarshalInputConnectionOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOConnectionPreset2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPresetᚄ(ctx context.Context, v any) ([]connection.Preset, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]connection.Preset, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNConnectionPreset2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOConnectionPreset2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPresetᚄ(ctx context.Context, sel ast.SelectionSet, v []connection.Preset) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConnectionPreset2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOConnectionPreset2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx context.Context, v any) (*connection.Preset, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(connection.Preset)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOConnectionPreset2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐPreset(ctx context.Context, sel ast.SelectionSet, v *connection.Preset) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOConnectionProtocol2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋconnectionᚐProtocolᚄ(ctx context.Context, v any) ([]connection.Protocol, error) {
@@ -29508,6 +35208,23 @@ func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCu
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalOCustomAttributeMappingInput2ᚕᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCustomAttributeMappingInputᚄ(ctx context.Context, v any) ([]*model.CustomAttributeMappingInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.CustomAttributeMappingInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCustomAttributeMappingInput2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCustomAttributeMappingInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalODomain2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐDomain(ctx context.Context, sel ast.SelectionSet, v *ent.Domain) graphql.Marshaler {
@@ -29656,6 +35373,23 @@ func (ec *executionContext) marshalOGrantType2ᚕgithubᚗcomᚋgatehouseᚑid�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalOGroupRoleMappingInput2ᚕᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐGroupRoleMappingInputᚄ(ctx context.Context, v any) ([]*model.GroupRoleMappingInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.GroupRoleMappingInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNGroupRoleMappingInput2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐGroupRoleMappingInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx context.Context, v any) (pulid.ID, error) {
@@ -30136,6 +35870,22 @@ func (ec *executionContext) marshalOString2ᚕstringᚄ(ctx context.Context, sel
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx context.Context, v any) (*pulid.ID, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(pulid.ID)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOString2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx context.Context, sel ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {

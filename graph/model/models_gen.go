@@ -4,8 +4,17 @@ package model
 
 import (
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 )
+
+type ActivateConnectionInput struct {
+	ID pulid.ID `json:"id"`
+}
+
+type ActivateConnectionPayload struct {
+	Connection *ent.Connection `json:"connection"`
+}
 
 type AddDomainPayload struct {
 	Domain *ent.Domain `json:"domain"`
@@ -13,6 +22,15 @@ type AddDomainPayload struct {
 
 type AddMemberPayload struct {
 	Membership *ent.Membership `json:"membership"`
+}
+
+type AttributeMappingInput struct {
+	Email     *string                        `json:"email,omitempty"`
+	FirstName *string                        `json:"firstName,omitempty"`
+	LastName  *string                        `json:"lastName,omitempty"`
+	Name      *string                        `json:"name,omitempty"`
+	Groups    *string                        `json:"groups,omitempty"`
+	Custom    []*CustomAttributeMappingInput `json:"custom,omitempty"`
 }
 
 type CreateAPIKeyPayload struct {
@@ -27,12 +45,60 @@ type CreateApplicationPayload struct {
 	ClientSecret *string `json:"clientSecret,omitempty"`
 }
 
+type CreateOIDCConnectionInput struct {
+	OrganizationID pulid.ID           `json:"organizationID"`
+	Name           string             `json:"name"`
+	Preset         *connection.Preset `json:"preset,omitempty"`
+	Issuer         *string            `json:"issuer,omitempty"`
+	ClientID       *string            `json:"clientID,omitempty"`
+	ClientSecret   *string            `json:"clientSecret,omitempty"`
+	// Default openid email profile; openid is always asked for.
+	Scopes            []string                 `json:"scopes,omitempty"`
+	AttributeMapping  *AttributeMappingInput   `json:"attributeMapping,omitempty"`
+	DefaultRoleID     *pulid.ID                `json:"defaultRoleID,omitempty"`
+	GroupRoleMappings []*GroupRoleMappingInput `json:"groupRoleMappings,omitempty"`
+	TrustUpstreamAmr  *bool                    `json:"trustUpstreamAMR,omitempty"`
+}
+
+type CreateOIDCConnectionPayload struct {
+	Connection *ent.Connection `json:"connection"`
+}
+
 type CreateOrganizationPayload struct {
 	Organization *ent.Organization `json:"organization"`
 }
 
 type CreateRolePayload struct {
 	Role *ent.Role `json:"role"`
+}
+
+type CreateSAMLConnectionInput struct {
+	OrganizationID pulid.ID `json:"organizationID"`
+	Name           string   `json:"name"`
+	// Default GENERIC.
+	Preset *connection.Preset `json:"preset,omitempty"`
+	// The IdP's metadata document (EntityDescriptor).
+	MetadataXML *string `json:"metadataXML,omitempty"`
+	// Where the IdP publishes its metadata: https only (outside dev mode).
+	MetadataURL *string `json:"metadataURL,omitempty"`
+	IdpEntityID *string `json:"idpEntityID,omitempty"`
+	SsoURL      *string `json:"ssoURL,omitempty"`
+	// urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect (default) or HTTP-POST.
+	SsoBinding *string `json:"ssoBinding,omitempty"`
+	// PEM, or the base64 DER of <ds:X509Certificate>; several during a rollover.
+	Certificates []string `json:"certificates,omitempty"`
+	// Accept IdP-initiated sign-ins (off by default: they cannot be tied to a browser's request, so a stolen response can be replayed into another browser within its lifetime).
+	AllowIDPInitiated *bool                  `json:"allowIdPInitiated,omitempty"`
+	AttributeMapping  *AttributeMappingInput `json:"attributeMapping,omitempty"`
+	// Role of provisioned members; default the built-in member.
+	DefaultRoleID     *pulid.ID                `json:"defaultRoleID,omitempty"`
+	GroupRoleMappings []*GroupRoleMappingInput `json:"groupRoleMappings,omitempty"`
+	// Take the IdP's authentication methods (amr) as proven here. Default false.
+	TrustUpstreamAmr *bool `json:"trustUpstreamAMR,omitempty"`
+}
+
+type CreateSAMLConnectionPayload struct {
+	Connection *ent.Connection `json:"connection"`
 }
 
 // user is null when an organization-scoped caller invited the address (one
@@ -45,6 +111,24 @@ type CreateUserPayload struct {
 	Membership *ent.Membership `json:"membership,omitempty"`
 }
 
+type CustomAttributeMapping struct {
+	Key       string `json:"key"`
+	Attribute string `json:"attribute"`
+}
+
+type CustomAttributeMappingInput struct {
+	Key       string `json:"key"`
+	Attribute string `json:"attribute"`
+}
+
+type DeactivateConnectionInput struct {
+	ID pulid.ID `json:"id"`
+}
+
+type DeactivateConnectionPayload struct {
+	Connection *ent.Connection `json:"connection"`
+}
+
 type DeleteApplicationInput struct {
 	ID pulid.ID `json:"id"`
 }
@@ -53,12 +137,25 @@ type DeleteApplicationPayload struct {
 	DeletedID pulid.ID `json:"deletedID"`
 }
 
+type DeleteConnectionInput struct {
+	ID pulid.ID `json:"id"`
+}
+
+type DeleteConnectionPayload struct {
+	DeletedConnectionID pulid.ID `json:"deletedConnectionID"`
+}
+
 type DeleteOrganizationInput struct {
 	ID pulid.ID `json:"id"`
 }
 
 type DeleteOrganizationPayload struct {
 	DeletedID pulid.ID `json:"deletedID"`
+}
+
+type GroupRoleMappingInput struct {
+	Group  string   `json:"group"`
+	RoleID pulid.ID `json:"roleID"`
 }
 
 // One row of importUsers that was not imported.
@@ -103,6 +200,11 @@ type ImportUsersPayload struct {
 	Errors []*ImportUserError `json:"errors"`
 }
 
+type LoginAttemptAttribute struct {
+	Name   string   `json:"name"`
+	Values []string `json:"values"`
+}
+
 type RemoveDomainInput struct {
 	ID pulid.ID `json:"id"`
 }
@@ -117,6 +219,15 @@ type RemoveMemberInput struct {
 
 type RemoveMemberPayload struct {
 	RemovedMembershipID pulid.ID `json:"removedMembershipID"`
+}
+
+type RetireConnectionKeyInput struct {
+	ID    pulid.ID `json:"id"`
+	KeyID string   `json:"keyID"`
+}
+
+type RetireConnectionKeyPayload struct {
+	Connection *ent.Connection `json:"connection"`
 }
 
 type RevokeAPIKeyInput struct {
@@ -153,12 +264,52 @@ type RotateApplicationSecretPayload struct {
 	ClientSecret string           `json:"clientSecret"`
 }
 
+type RotateConnectionKeyInput struct {
+	ID pulid.ID `json:"id"`
+}
+
+type RotateConnectionKeyPayload struct {
+	Connection *ent.Connection `json:"connection"`
+}
+
 type SetUserPasswordPayload struct {
 	User *ent.User `json:"user"`
 }
 
 type UpdateApplicationPayload struct {
 	Application *ent.Application `json:"application"`
+}
+
+type UpdateConnectionInput struct {
+	ID     pulid.ID           `json:"id"`
+	Name   *string            `json:"name,omitempty"`
+	Preset *connection.Preset `json:"preset,omitempty"`
+	// SAML: re-read the IdP from this metadata document (fields given below win).
+	MetadataXML *string `json:"metadataXML,omitempty"`
+	// SAML: "" removes it.
+	MetadataURL *string `json:"metadataURL,omitempty"`
+	IdpEntityID *string `json:"idpEntityID,omitempty"`
+	SsoURL      *string `json:"ssoURL,omitempty"`
+	SsoBinding  *string `json:"ssoBinding,omitempty"`
+	// SAML: replaces the certificates when not empty.
+	Certificates      []string `json:"certificates,omitempty"`
+	AllowIDPInitiated *bool    `json:"allowIdPInitiated,omitempty"`
+	Issuer            *string  `json:"issuer,omitempty"`
+	ClientID          *string  `json:"clientID,omitempty"`
+	// OIDC: "" removes it.
+	ClientSecret     *string                `json:"clientSecret,omitempty"`
+	Scopes           []string               `json:"scopes,omitempty"`
+	AttributeMapping *AttributeMappingInput `json:"attributeMapping,omitempty"`
+	DefaultRoleID    *pulid.ID              `json:"defaultRoleID,omitempty"`
+	// Back to the built-in member role.
+	ClearDefaultRole *bool `json:"clearDefaultRole,omitempty"`
+	// Replaces the mappings; [] removes them.
+	GroupRoleMappings []*GroupRoleMappingInput `json:"groupRoleMappings,omitempty"`
+	TrustUpstreamAmr  *bool                    `json:"trustUpstreamAMR,omitempty"`
+}
+
+type UpdateConnectionPayload struct {
+	Connection *ent.Connection `json:"connection"`
 }
 
 type UpdateMemberRolesPayload struct {

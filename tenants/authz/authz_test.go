@@ -20,31 +20,34 @@ import (
 // rows. TestEveryTableHasAQuerier keeps the list complete.
 func queriers(c *ent.Client) map[string]func(context.Context) (int, error) {
 	return map[string]func(context.Context) (int, error){
-		"organizations":         c.Organization.Query().Count,
-		"users":                 c.User.Query().Count,
-		"memberships":           c.Membership.Query().Count,
-		"roles":                 c.Role.Query().Count,
-		"domains":               c.Domain.Query().Count,
-		"connections":           c.Connection.Query().Count,
-		"organization_policies": c.OrganizationPolicy.Query().Count,
-		"applications":          c.Application.Query().Count,
-		"api_keys":              c.APIKey.Query().Count,
-		"audit_events":          c.AuditEvent.Query().Count,
-		"signing_keys":          c.SigningKey.Query().Count,
-		"auth_requests":         c.AuthRequest.Query().Count,
-		"grants":                c.Grant.Query().Count,
-		"refresh_tokens":        c.RefreshToken.Query().Count,
-		"revoked_tokens":        c.RevokedToken.Query().Count,
-		"sessions":              c.Session.Query().Count,
-		"consents":              c.Consent.Query().Count,
-		"login_transactions":    c.LoginTransaction.Query().Count,
-		"passkeys":              c.Passkey.Query().Count,
-		"totp_credentials":      c.TOTPCredential.Query().Count,
-		"recovery_codes":        c.RecoveryCode.Query().Count,
-		"email_challenges":      c.EmailChallenge.Query().Count,
-		"web_authn_ceremonies":  c.WebAuthnCeremony.Query().Count,
-		"funnel_counts":         c.FunnelCount.Query().Count,
-		"domain_events":         c.DomainEvent.Query().Count,
+		"organizations":             c.Organization.Query().Count,
+		"users":                     c.User.Query().Count,
+		"memberships":               c.Membership.Query().Count,
+		"roles":                     c.Role.Query().Count,
+		"domains":                   c.Domain.Query().Count,
+		"connections":               c.Connection.Query().Count,
+		"organization_policies":     c.OrganizationPolicy.Query().Count,
+		"applications":              c.Application.Query().Count,
+		"api_keys":                  c.APIKey.Query().Count,
+		"audit_events":              c.AuditEvent.Query().Count,
+		"signing_keys":              c.SigningKey.Query().Count,
+		"auth_requests":             c.AuthRequest.Query().Count,
+		"grants":                    c.Grant.Query().Count,
+		"refresh_tokens":            c.RefreshToken.Query().Count,
+		"revoked_tokens":            c.RevokedToken.Query().Count,
+		"sessions":                  c.Session.Query().Count,
+		"consents":                  c.Consent.Query().Count,
+		"login_transactions":        c.LoginTransaction.Query().Count,
+		"passkeys":                  c.Passkey.Query().Count,
+		"totp_credentials":          c.TOTPCredential.Query().Count,
+		"recovery_codes":            c.RecoveryCode.Query().Count,
+		"email_challenges":          c.EmailChallenge.Query().Count,
+		"web_authn_ceremonies":      c.WebAuthnCeremony.Query().Count,
+		"funnel_counts":             c.FunnelCount.Query().Count,
+		"saml_assertion_uses":       c.SAMLAssertionUse.Query().Count,
+		"connection_login_attempts": c.ConnectionLoginAttempt.Query().Count,
+		"federated_identities":      c.FederatedIdentity.Query().Count,
+		"domain_events":             c.DomainEvent.Query().Count,
 	}
 }
 
@@ -110,7 +113,8 @@ func TestOrganizationViewerSeesOnlyItsOrganization(t *testing.T) {
 			n, err := count(scoped)
 			switch table {
 			case "applications", "signing_keys", "auth_requests", "grants", "refresh_tokens", "revoked_tokens", "sessions", "consents", "login_transactions",
-				"passkeys", "totp_credentials", "recovery_codes", "email_challenges", "web_authn_ceremonies", "domain_events":
+				"passkeys", "totp_credentials", "recovery_codes", "email_challenges", "web_authn_ceremonies",
+				"saml_assertion_uses", "connection_login_attempts", "federated_identities", "domain_events":
 				if !errors.Is(err, privacy.Deny) {
 					t.Errorf("%s (instance-level) for an organization viewer: n=%d err=%v, want denial", table, n, err)
 				}

@@ -1,0 +1,36 @@
+package federation
+
+import (
+	"strings"
+
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+)
+
+// Endpoints are the URLs of one connection on this instance: what the
+// organization's IT administrator pastes into their IdP, and where the
+// connectors answer. They derive from the issuer alone, so GraphQL, the
+// pages and the connectors name the same ones.
+type Endpoints struct {
+	// SAMLACS is the Assertion Consumer Service (HTTP-POST binding).
+	SAMLACS string
+	// SAMLEntityID is the SP's entity id; it is also the URL of its
+	// metadata, so an IdP given the id can fetch the rest.
+	SAMLEntityID string
+	SAMLMetadata string
+	// OIDCRedirectURI is the redirect URI registered at an upstream
+	// OpenID Provider.
+	OIDCRedirectURI string
+}
+
+// ConnectionEndpoints returns connection id's endpoints under issuer:
+// /sso/saml/{id}/acs, /sso/saml/{id}/metadata and /sso/oidc/{id}/callback.
+func ConnectionEndpoints(issuer string, id pulid.ID) Endpoints {
+	base := strings.TrimRight(issuer, "/")
+	md := base + "/sso/saml/" + string(id) + "/metadata"
+	return Endpoints{
+		SAMLACS:         base + "/sso/saml/" + string(id) + "/acs",
+		SAMLEntityID:    md,
+		SAMLMetadata:    md,
+		OIDCRedirectURI: base + "/sso/oidc/" + string(id) + "/callback",
+	}
+}
