@@ -91,7 +91,8 @@ func openBackend(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 	}
 	checks := tenants.DomainChecks{Resolver: resolver, RecheckAfter: cfg.DomainRecheckInterval, Grace: cfg.DomainGracePeriod}
 	return &backend{db: db, client: client, params: params, dev: cfg.Dev, domainChecks: checks,
-		tenants: tenants.NewService(client, tenants.WithPasswordParams(params), tenants.WithDev(cfg.Dev), tenants.WithDomainChecks(checks))}, nil
+		tenants: tenants.NewService(client, tenants.WithPasswordParams(params), tenants.WithDev(cfg.Dev),
+			tenants.WithDomainChecks(checks))}, nil
 }
 
 // runDomainChecks re-checks verified domains' TXT records in the

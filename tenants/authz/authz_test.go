@@ -114,8 +114,8 @@ func TestOrganizationViewerSeesOnlyItsOrganization(t *testing.T) {
 			n, err := count(scoped)
 			switch table {
 			case "applications", "signing_keys", "auth_requests", "grants", "refresh_tokens", "revoked_tokens", "sessions", "consents", "login_transactions",
-				"passkeys", "totp_credentials", "recovery_codes", "email_challenges", "web_authn_ceremonies", "domain_events",
-				"saml_assertion_uses", "connection_login_attempts", "federated_identities", "sso_attempts":
+				"passkeys", "totp_credentials", "recovery_codes", "email_challenges", "web_authn_ceremonies",
+				"saml_assertion_uses", "connection_login_attempts", "federated_identities", "domain_events", "sso_attempts":
 				if !errors.Is(err, privacy.Deny) {
 					t.Errorf("%s (instance-level) for an organization viewer: n=%d err=%v, want denial", table, n, err)
 				}
