@@ -402,25 +402,11 @@ func (w *Web) finishSSO(rw http.ResponseWriter, r *http.Request, req *LoginReque
 		return
 	}
 	w.recordAttempt(ctx, conn, id, "", "")
-	factors := []tenants.Factor{{Method: tenants.FactorSSOPrefix + string(conn.ID), At: w.cfg.Now()}}
-	if conn.TrustUpstreamAmr && slices.Contains(id.AMR, "mfa") {
-		// The IdP's own multi-factor sign-in counts, when the
-		// organization said to trust it (ATO-05 i).
-		factors = append(factors, tenants.Factor{Method: "mfa", At: w.cfg.Now()})
-	}
-	var s *ent.Session
-	var ok bool
-	for _, f := range factors {
-		if s, ok = w.proveFactor(rw, r, req, u, f); !ok && f.Method != "mfa" && len(factors) > 1 {
-			// The first factor alone is not enough: the transaction keeps
-			// it; prove the upstream MFA next.
-			continue
-		}
-		if !ok {
-			return
-		}
-	}
-	if s == nil {
+	// The factor is the connection's sign-in. The IdP's own methods
+	// (Identity.AMR, trust_upstream_amr) are not counted yet: a second
+	// factor the policy asks for is asked here.
+	s, ok := w.proveFactor(rw, r, req, u, tenants.Factor{Method: tenants.FactorSSOPrefix + string(conn.ID), At: w.cfg.Now()})
+	if !ok {
 		return
 	}
 	w.cfg.Logger.InfoContext(ctx, "sso sign-in", "auth_request", req.ID, "user", u.ID, "connection", conn.ID, "session", s.ID)
