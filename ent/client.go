@@ -16,6 +16,7 @@ import (
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/gatehouse-id/gatehouse/ent/adminportallink"
 	"github.com/gatehouse-id/gatehouse/ent/apikey"
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
@@ -34,6 +35,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
 	"github.com/gatehouse-id/gatehouse/ent/passkey"
+	"github.com/gatehouse-id/gatehouse/ent/portalsession"
 	"github.com/gatehouse-id/gatehouse/ent/recoverycode"
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
@@ -56,6 +58,8 @@ type Client struct {
 	Schema *migrate.Schema
 	// APIKey is the client for interacting with the APIKey builders.
 	APIKey *APIKeyClient
+	// AdminPortalLink is the client for interacting with the AdminPortalLink builders.
+	AdminPortalLink *AdminPortalLinkClient
 	// Application is the client for interacting with the Application builders.
 	Application *ApplicationClient
 	// AuditEvent is the client for interacting with the AuditEvent builders.
@@ -90,6 +94,8 @@ type Client struct {
 	OrganizationPolicy *OrganizationPolicyClient
 	// Passkey is the client for interacting with the Passkey builders.
 	Passkey *PasskeyClient
+	// PortalSession is the client for interacting with the PortalSession builders.
+	PortalSession *PortalSessionClient
 	// RecoveryCode is the client for interacting with the RecoveryCode builders.
 	RecoveryCode *RecoveryCodeClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
@@ -124,6 +130,7 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.APIKey = NewAPIKeyClient(c.config)
+	c.AdminPortalLink = NewAdminPortalLinkClient(c.config)
 	c.Application = NewApplicationClient(c.config)
 	c.AuditEvent = NewAuditEventClient(c.config)
 	c.AuthRequest = NewAuthRequestClient(c.config)
@@ -141,6 +148,7 @@ func (c *Client) init() {
 	c.Organization = NewOrganizationClient(c.config)
 	c.OrganizationPolicy = NewOrganizationPolicyClient(c.config)
 	c.Passkey = NewPasskeyClient(c.config)
+	c.PortalSession = NewPortalSessionClient(c.config)
 	c.RecoveryCode = NewRecoveryCodeClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.RevokedToken = NewRevokedTokenClient(c.config)
@@ -245,6 +253,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ctx:                    ctx,
 		config:                 cfg,
 		APIKey:                 NewAPIKeyClient(cfg),
+		AdminPortalLink:        NewAdminPortalLinkClient(cfg),
 		Application:            NewApplicationClient(cfg),
 		AuditEvent:             NewAuditEventClient(cfg),
 		AuthRequest:            NewAuthRequestClient(cfg),
@@ -262,6 +271,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Organization:           NewOrganizationClient(cfg),
 		OrganizationPolicy:     NewOrganizationPolicyClient(cfg),
 		Passkey:                NewPasskeyClient(cfg),
+		PortalSession:          NewPortalSessionClient(cfg),
 		RecoveryCode:           NewRecoveryCodeClient(cfg),
 		RefreshToken:           NewRefreshTokenClient(cfg),
 		RevokedToken:           NewRevokedTokenClient(cfg),
@@ -293,6 +303,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ctx:                    ctx,
 		config:                 cfg,
 		APIKey:                 NewAPIKeyClient(cfg),
+		AdminPortalLink:        NewAdminPortalLinkClient(cfg),
 		Application:            NewApplicationClient(cfg),
 		AuditEvent:             NewAuditEventClient(cfg),
 		AuthRequest:            NewAuthRequestClient(cfg),
@@ -310,6 +321,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Organization:           NewOrganizationClient(cfg),
 		OrganizationPolicy:     NewOrganizationPolicyClient(cfg),
 		Passkey:                NewPasskeyClient(cfg),
+		PortalSession:          NewPortalSessionClient(cfg),
 		RecoveryCode:           NewRecoveryCodeClient(cfg),
 		RefreshToken:           NewRefreshTokenClient(cfg),
 		RevokedToken:           NewRevokedTokenClient(cfg),
@@ -350,12 +362,13 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.Application, c.AuditEvent, c.AuthRequest, c.Connection,
-		c.ConnectionLoginAttempt, c.Consent, c.Domain, c.DomainEvent, c.EmailChallenge,
-		c.FederatedIdentity, c.FunnelCount, c.Grant, c.LoginTransaction, c.Membership,
-		c.Organization, c.OrganizationPolicy, c.Passkey, c.RecoveryCode,
-		c.RefreshToken, c.RevokedToken, c.Role, c.SAMLAssertionUse, c.SSOAttempt,
-		c.Session, c.SigningKey, c.TOTPCredential, c.User, c.WebAuthnCeremony,
+		c.APIKey, c.AdminPortalLink, c.Application, c.AuditEvent, c.AuthRequest,
+		c.Connection, c.ConnectionLoginAttempt, c.Consent, c.Domain, c.DomainEvent,
+		c.EmailChallenge, c.FederatedIdentity, c.FunnelCount, c.Grant,
+		c.LoginTransaction, c.Membership, c.Organization, c.OrganizationPolicy,
+		c.Passkey, c.PortalSession, c.RecoveryCode, c.RefreshToken, c.RevokedToken,
+		c.Role, c.SAMLAssertionUse, c.SSOAttempt, c.Session, c.SigningKey,
+		c.TOTPCredential, c.User, c.WebAuthnCeremony,
 	} {
 		n.Use(hooks...)
 	}
@@ -365,12 +378,13 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.Application, c.AuditEvent, c.AuthRequest, c.Connection,
-		c.ConnectionLoginAttempt, c.Consent, c.Domain, c.DomainEvent, c.EmailChallenge,
-		c.FederatedIdentity, c.FunnelCount, c.Grant, c.LoginTransaction, c.Membership,
-		c.Organization, c.OrganizationPolicy, c.Passkey, c.RecoveryCode,
-		c.RefreshToken, c.RevokedToken, c.Role, c.SAMLAssertionUse, c.SSOAttempt,
-		c.Session, c.SigningKey, c.TOTPCredential, c.User, c.WebAuthnCeremony,
+		c.APIKey, c.AdminPortalLink, c.Application, c.AuditEvent, c.AuthRequest,
+		c.Connection, c.ConnectionLoginAttempt, c.Consent, c.Domain, c.DomainEvent,
+		c.EmailChallenge, c.FederatedIdentity, c.FunnelCount, c.Grant,
+		c.LoginTransaction, c.Membership, c.Organization, c.OrganizationPolicy,
+		c.Passkey, c.PortalSession, c.RecoveryCode, c.RefreshToken, c.RevokedToken,
+		c.Role, c.SAMLAssertionUse, c.SSOAttempt, c.Session, c.SigningKey,
+		c.TOTPCredential, c.User, c.WebAuthnCeremony,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -381,6 +395,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *APIKeyMutation:
 		return c.APIKey.mutate(ctx, m)
+	case *AdminPortalLinkMutation:
+		return c.AdminPortalLink.mutate(ctx, m)
 	case *ApplicationMutation:
 		return c.Application.mutate(ctx, m)
 	case *AuditEventMutation:
@@ -415,6 +431,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.OrganizationPolicy.mutate(ctx, m)
 	case *PasskeyMutation:
 		return c.Passkey.mutate(ctx, m)
+	case *PortalSessionMutation:
+		return c.PortalSession.mutate(ctx, m)
 	case *RecoveryCodeMutation:
 		return c.RecoveryCode.mutate(ctx, m)
 	case *RefreshTokenMutation:
@@ -589,6 +607,140 @@ func (c *APIKeyClient) mutate(ctx context.Context, m *APIKeyMutation) (Value, er
 		return (&APIKeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown APIKey mutation op: %q", m.Op())
+	}
+}
+
+// AdminPortalLinkClient is a client for the AdminPortalLink schema.
+type AdminPortalLinkClient struct {
+	config
+}
+
+// NewAdminPortalLinkClient returns a client for the AdminPortalLink from the given config.
+func NewAdminPortalLinkClient(c config) *AdminPortalLinkClient {
+	return &AdminPortalLinkClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `adminportallink.Hooks(f(g(h())))`.
+func (c *AdminPortalLinkClient) Use(hooks ...Hook) {
+	c.hooks.AdminPortalLink = append(c.hooks.AdminPortalLink, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `adminportallink.Intercept(f(g(h())))`.
+func (c *AdminPortalLinkClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AdminPortalLink = append(c.inters.AdminPortalLink, interceptors...)
+}
+
+// Create returns a builder for creating a AdminPortalLink entity.
+func (c *AdminPortalLinkClient) Create() *AdminPortalLinkCreate {
+	mutation := newAdminPortalLinkMutation(c.config, OpCreate)
+	return &AdminPortalLinkCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AdminPortalLink entities.
+func (c *AdminPortalLinkClient) CreateBulk(builders ...*AdminPortalLinkCreate) *AdminPortalLinkCreateBulk {
+	return &AdminPortalLinkCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AdminPortalLinkClient) MapCreateBulk(slice any, setFunc func(*AdminPortalLinkCreate, int)) *AdminPortalLinkCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AdminPortalLinkCreateBulk{err: fmt.Errorf("calling to AdminPortalLinkClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AdminPortalLinkCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AdminPortalLinkCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AdminPortalLink.
+func (c *AdminPortalLinkClient) Update() *AdminPortalLinkUpdate {
+	mutation := newAdminPortalLinkMutation(c.config, OpUpdate)
+	return &AdminPortalLinkUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AdminPortalLinkClient) UpdateOne(_m *AdminPortalLink) *AdminPortalLinkUpdateOne {
+	mutation := newAdminPortalLinkMutation(c.config, OpUpdateOne, withAdminPortalLink(_m))
+	return &AdminPortalLinkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AdminPortalLinkClient) UpdateOneID(id pulid.ID) *AdminPortalLinkUpdateOne {
+	mutation := newAdminPortalLinkMutation(c.config, OpUpdateOne, withAdminPortalLinkID(id))
+	return &AdminPortalLinkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AdminPortalLink.
+func (c *AdminPortalLinkClient) Delete() *AdminPortalLinkDelete {
+	mutation := newAdminPortalLinkMutation(c.config, OpDelete)
+	return &AdminPortalLinkDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AdminPortalLinkClient) DeleteOne(_m *AdminPortalLink) *AdminPortalLinkDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AdminPortalLinkClient) DeleteOneID(id pulid.ID) *AdminPortalLinkDeleteOne {
+	builder := c.Delete().Where(adminportallink.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AdminPortalLinkDeleteOne{builder}
+}
+
+// Query returns a query builder for AdminPortalLink.
+func (c *AdminPortalLinkClient) Query() *AdminPortalLinkQuery {
+	return &AdminPortalLinkQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAdminPortalLink},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AdminPortalLink entity by its id.
+func (c *AdminPortalLinkClient) Get(ctx context.Context, id pulid.ID) (*AdminPortalLink, error) {
+	return c.Query().Where(adminportallink.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AdminPortalLinkClient) GetX(ctx context.Context, id pulid.ID) *AdminPortalLink {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AdminPortalLinkClient) Hooks() []Hook {
+	hooks := c.hooks.AdminPortalLink
+	return append(hooks[:len(hooks):len(hooks)], adminportallink.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AdminPortalLinkClient) Interceptors() []Interceptor {
+	return c.inters.AdminPortalLink
+}
+
+func (c *AdminPortalLinkClient) mutate(ctx context.Context, m *AdminPortalLinkMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AdminPortalLinkCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AdminPortalLinkUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AdminPortalLinkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AdminPortalLinkDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AdminPortalLink mutation op: %q", m.Op())
 	}
 }
 
@@ -3190,6 +3342,140 @@ func (c *PasskeyClient) mutate(ctx context.Context, m *PasskeyMutation) (Value, 
 	}
 }
 
+// PortalSessionClient is a client for the PortalSession schema.
+type PortalSessionClient struct {
+	config
+}
+
+// NewPortalSessionClient returns a client for the PortalSession from the given config.
+func NewPortalSessionClient(c config) *PortalSessionClient {
+	return &PortalSessionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `portalsession.Hooks(f(g(h())))`.
+func (c *PortalSessionClient) Use(hooks ...Hook) {
+	c.hooks.PortalSession = append(c.hooks.PortalSession, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `portalsession.Intercept(f(g(h())))`.
+func (c *PortalSessionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PortalSession = append(c.inters.PortalSession, interceptors...)
+}
+
+// Create returns a builder for creating a PortalSession entity.
+func (c *PortalSessionClient) Create() *PortalSessionCreate {
+	mutation := newPortalSessionMutation(c.config, OpCreate)
+	return &PortalSessionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PortalSession entities.
+func (c *PortalSessionClient) CreateBulk(builders ...*PortalSessionCreate) *PortalSessionCreateBulk {
+	return &PortalSessionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PortalSessionClient) MapCreateBulk(slice any, setFunc func(*PortalSessionCreate, int)) *PortalSessionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PortalSessionCreateBulk{err: fmt.Errorf("calling to PortalSessionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PortalSessionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PortalSessionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PortalSession.
+func (c *PortalSessionClient) Update() *PortalSessionUpdate {
+	mutation := newPortalSessionMutation(c.config, OpUpdate)
+	return &PortalSessionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PortalSessionClient) UpdateOne(_m *PortalSession) *PortalSessionUpdateOne {
+	mutation := newPortalSessionMutation(c.config, OpUpdateOne, withPortalSession(_m))
+	return &PortalSessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PortalSessionClient) UpdateOneID(id pulid.ID) *PortalSessionUpdateOne {
+	mutation := newPortalSessionMutation(c.config, OpUpdateOne, withPortalSessionID(id))
+	return &PortalSessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PortalSession.
+func (c *PortalSessionClient) Delete() *PortalSessionDelete {
+	mutation := newPortalSessionMutation(c.config, OpDelete)
+	return &PortalSessionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PortalSessionClient) DeleteOne(_m *PortalSession) *PortalSessionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PortalSessionClient) DeleteOneID(id pulid.ID) *PortalSessionDeleteOne {
+	builder := c.Delete().Where(portalsession.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PortalSessionDeleteOne{builder}
+}
+
+// Query returns a query builder for PortalSession.
+func (c *PortalSessionClient) Query() *PortalSessionQuery {
+	return &PortalSessionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePortalSession},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PortalSession entity by its id.
+func (c *PortalSessionClient) Get(ctx context.Context, id pulid.ID) (*PortalSession, error) {
+	return c.Query().Where(portalsession.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PortalSessionClient) GetX(ctx context.Context, id pulid.ID) *PortalSession {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PortalSessionClient) Hooks() []Hook {
+	hooks := c.hooks.PortalSession
+	return append(hooks[:len(hooks):len(hooks)], portalsession.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PortalSessionClient) Interceptors() []Interceptor {
+	return c.inters.PortalSession
+}
+
+func (c *PortalSessionClient) mutate(ctx context.Context, m *PortalSessionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PortalSessionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PortalSessionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PortalSessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PortalSessionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PortalSession mutation op: %q", m.Op())
+	}
+}
+
 // RecoveryCodeClient is a client for the RecoveryCode schema.
 type RecoveryCodeClient struct {
 	config
@@ -4843,20 +5129,20 @@ func (c *WebAuthnCeremonyClient) mutate(ctx context.Context, m *WebAuthnCeremony
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, Application, AuditEvent, AuthRequest, Connection,
+		APIKey, AdminPortalLink, Application, AuditEvent, AuthRequest, Connection,
 		ConnectionLoginAttempt, Consent, Domain, DomainEvent, EmailChallenge,
 		FederatedIdentity, FunnelCount, Grant, LoginTransaction, Membership,
-		Organization, OrganizationPolicy, Passkey, RecoveryCode, RefreshToken,
-		RevokedToken, Role, SAMLAssertionUse, SSOAttempt, Session, SigningKey,
-		TOTPCredential, User, WebAuthnCeremony []ent.Hook
+		Organization, OrganizationPolicy, Passkey, PortalSession, RecoveryCode,
+		RefreshToken, RevokedToken, Role, SAMLAssertionUse, SSOAttempt, Session,
+		SigningKey, TOTPCredential, User, WebAuthnCeremony []ent.Hook
 	}
 	inters struct {
-		APIKey, Application, AuditEvent, AuthRequest, Connection,
+		APIKey, AdminPortalLink, Application, AuditEvent, AuthRequest, Connection,
 		ConnectionLoginAttempt, Consent, Domain, DomainEvent, EmailChallenge,
 		FederatedIdentity, FunnelCount, Grant, LoginTransaction, Membership,
-		Organization, OrganizationPolicy, Passkey, RecoveryCode, RefreshToken,
-		RevokedToken, Role, SAMLAssertionUse, SSOAttempt, Session, SigningKey,
-		TOTPCredential, User, WebAuthnCeremony []ent.Interceptor
+		Organization, OrganizationPolicy, Passkey, PortalSession, RecoveryCode,
+		RefreshToken, RevokedToken, Role, SAMLAssertionUse, SSOAttempt, Session,
+		SigningKey, TOTPCredential, User, WebAuthnCeremony []ent.Interceptor
 	}
 )
 

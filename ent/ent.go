@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/gatehouse-id/gatehouse/ent/adminportallink"
 	"github.com/gatehouse-id/gatehouse/ent/apikey"
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
@@ -30,6 +31,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
 	"github.com/gatehouse-id/gatehouse/ent/passkey"
+	"github.com/gatehouse-id/gatehouse/ent/portalsession"
 	"github.com/gatehouse-id/gatehouse/ent/recoverycode"
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
@@ -102,6 +104,7 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			apikey.Table:                 apikey.ValidColumn,
+			adminportallink.Table:        adminportallink.ValidColumn,
 			application.Table:            application.ValidColumn,
 			auditevent.Table:             auditevent.ValidColumn,
 			authrequest.Table:            authrequest.ValidColumn,
@@ -119,6 +122,7 @@ func checkColumn(t, c string) error {
 			organization.Table:           organization.ValidColumn,
 			organizationpolicy.Table:     organizationpolicy.ValidColumn,
 			passkey.Table:                passkey.ValidColumn,
+			portalsession.Table:          portalsession.ValidColumn,
 			recoverycode.Table:           recoverycode.ValidColumn,
 			refreshtoken.Table:           refreshtoken.ValidColumn,
 			revokedtoken.Table:           revokedtoken.ValidColumn,

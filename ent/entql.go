@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"github.com/gatehouse-id/gatehouse/ent/adminportallink"
 	"github.com/gatehouse-id/gatehouse/ent/apikey"
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
@@ -21,6 +22,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
 	"github.com/gatehouse-id/gatehouse/ent/passkey"
+	"github.com/gatehouse-id/gatehouse/ent/portalsession"
 	"github.com/gatehouse-id/gatehouse/ent/predicate"
 	"github.com/gatehouse-id/gatehouse/ent/recoverycode"
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
@@ -42,7 +44,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 29)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 31)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -67,6 +69,27 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 	}
 	graph.Nodes[1] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   adminportallink.Table,
+			Columns: adminportallink.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: adminportallink.FieldID,
+			},
+		},
+		Type: "AdminPortalLink",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			adminportallink.FieldOrganizationID: {Type: field.TypeString, Column: adminportallink.FieldOrganizationID},
+			adminportallink.FieldIntent:         {Type: field.TypeEnum, Column: adminportallink.FieldIntent},
+			adminportallink.FieldTokenHash:      {Type: field.TypeString, Column: adminportallink.FieldTokenHash},
+			adminportallink.FieldCreatedBy:      {Type: field.TypeString, Column: adminportallink.FieldCreatedBy},
+			adminportallink.FieldReturnURL:      {Type: field.TypeString, Column: adminportallink.FieldReturnURL},
+			adminportallink.FieldCreatedAt:      {Type: field.TypeTime, Column: adminportallink.FieldCreatedAt},
+			adminportallink.FieldExpiresAt:      {Type: field.TypeTime, Column: adminportallink.FieldExpiresAt},
+			adminportallink.FieldUsedAt:         {Type: field.TypeTime, Column: adminportallink.FieldUsedAt},
+		},
+	}
+	graph.Nodes[2] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   application.Table,
 			Columns: application.Columns,
@@ -100,7 +123,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			application.FieldProfileFields:                   {Type: field.TypeJSON, Column: application.FieldProfileFields},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditevent.Table,
 			Columns: auditevent.Columns,
@@ -124,7 +147,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			auditevent.FieldCreatedAt:      {Type: field.TypeTime, Column: auditevent.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   authrequest.Table,
 			Columns: authrequest.Columns,
@@ -166,7 +189,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			authrequest.FieldExpiresAt:                 {Type: field.TypeTime, Column: authrequest.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   connection.Table,
 			Columns: connection.Columns,
@@ -202,7 +225,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			connection.FieldTrustUpstreamAmr:       {Type: field.TypeBool, Column: connection.FieldTrustUpstreamAmr},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   connectionloginattempt.Table,
 			Columns: connectionloginattempt.Columns,
@@ -223,7 +246,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			connectionloginattempt.FieldAttributes:   {Type: field.TypeJSON, Column: connectionloginattempt.FieldAttributes},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   consent.Table,
 			Columns: consent.Columns,
@@ -241,7 +264,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			consent.FieldUpdatedAt: {Type: field.TypeTime, Column: consent.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   domain.Table,
 			Columns: domain.Columns,
@@ -263,7 +286,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			domain.FieldMissingSince:      {Type: field.TypeTime, Column: domain.FieldMissingSince},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   domainevent.Table,
 			Columns: domainevent.Columns,
@@ -282,7 +305,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			domainevent.FieldDeliveredAt:    {Type: field.TypeTime, Column: domainevent.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   emailchallenge.Table,
 			Columns: emailchallenge.Columns,
@@ -307,7 +330,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			emailchallenge.FieldUsedAt:        {Type: field.TypeTime, Column: emailchallenge.FieldUsedAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   federatedidentity.Table,
 			Columns: federatedidentity.Columns,
@@ -325,7 +348,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			federatedidentity.FieldLastSignInAt: {Type: field.TypeTime, Column: federatedidentity.FieldLastSignInAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   funnelcount.Table,
 			Columns: funnelcount.Columns,
@@ -343,7 +366,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			funnelcount.FieldCount:          {Type: field.TypeInt64, Column: funnelcount.FieldCount},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   grant.Table,
 			Columns: grant.Columns,
@@ -371,7 +394,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			grant.FieldRevokeReason:        {Type: field.TypeString, Column: grant.FieldRevokeReason},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   logintransaction.Table,
 			Columns: logintransaction.Columns,
@@ -391,7 +414,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			logintransaction.FieldExpiresAt:      {Type: field.TypeTime, Column: logintransaction.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
@@ -409,7 +432,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldStatus:         {Type: field.TypeEnum, Column: membership.FieldStatus},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organization.Table,
 			Columns: organization.Columns,
@@ -429,7 +452,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organization.FieldMetadata:     {Type: field.TypeJSON, Column: organization.FieldMetadata},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organizationpolicy.Table,
 			Columns: organizationpolicy.Columns,
@@ -451,7 +474,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organizationpolicy.FieldEnforceSSO:                     {Type: field.TypeBool, Column: organizationpolicy.FieldEnforceSSO},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   passkey.Table,
 			Columns: passkey.Columns,
@@ -479,7 +502,28 @@ var schemaGraph = func() *sqlgraph.Schema {
 			passkey.FieldLastUsedAt:      {Type: field.TypeTime, Column: passkey.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   portalsession.Table,
+			Columns: portalsession.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: portalsession.FieldID,
+			},
+		},
+		Type: "PortalSession",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			portalsession.FieldOrganizationID: {Type: field.TypeString, Column: portalsession.FieldOrganizationID},
+			portalsession.FieldIntent:         {Type: field.TypeEnum, Column: portalsession.FieldIntent},
+			portalsession.FieldTokenHash:      {Type: field.TypeString, Column: portalsession.FieldTokenHash},
+			portalsession.FieldLinkID:         {Type: field.TypeString, Column: portalsession.FieldLinkID},
+			portalsession.FieldReturnURL:      {Type: field.TypeString, Column: portalsession.FieldReturnURL},
+			portalsession.FieldCreatedAt:      {Type: field.TypeTime, Column: portalsession.FieldCreatedAt},
+			portalsession.FieldExpiresAt:      {Type: field.TypeTime, Column: portalsession.FieldExpiresAt},
+			portalsession.FieldLastUsedAt:     {Type: field.TypeTime, Column: portalsession.FieldLastUsedAt},
+		},
+	}
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   recoverycode.Table,
 			Columns: recoverycode.Columns,
@@ -496,7 +540,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			recoverycode.FieldCreatedAt: {Type: field.TypeTime, Column: recoverycode.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -514,7 +558,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldParentID:      {Type: field.TypeString, Column: refreshtoken.FieldParentID},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   revokedtoken.Table,
 			Columns: revokedtoken.Columns,
@@ -529,7 +573,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			revokedtoken.FieldExpiresAt: {Type: field.TypeTime, Column: revokedtoken.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   role.Table,
 			Columns: role.Columns,
@@ -550,7 +594,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			role.FieldBuiltin:        {Type: field.TypeBool, Column: role.FieldBuiltin},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   samlassertionuse.Table,
 			Columns: samlassertionuse.Columns,
@@ -566,7 +610,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			samlassertionuse.FieldExpiresAt:    {Type: field.TypeTime, Column: samlassertionuse.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ssoattempt.Table,
 			Columns: ssoattempt.Columns,
@@ -577,17 +621,19 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "SSOAttempt",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			ssoattempt.FieldRelayHash:     {Type: field.TypeString, Column: ssoattempt.FieldRelayHash},
-			ssoattempt.FieldBrowserHash:   {Type: field.TypeString, Column: ssoattempt.FieldBrowserHash},
-			ssoattempt.FieldConnectionID:  {Type: field.TypeString, Column: ssoattempt.FieldConnectionID},
-			ssoattempt.FieldAuthRequestID: {Type: field.TypeString, Column: ssoattempt.FieldAuthRequestID},
-			ssoattempt.FieldState:         {Type: field.TypeBytes, Column: ssoattempt.FieldState},
-			ssoattempt.FieldIdentity:      {Type: field.TypeBytes, Column: ssoattempt.FieldIdentity},
-			ssoattempt.FieldCreatedAt:     {Type: field.TypeTime, Column: ssoattempt.FieldCreatedAt},
-			ssoattempt.FieldExpiresAt:     {Type: field.TypeTime, Column: ssoattempt.FieldExpiresAt},
+			ssoattempt.FieldRelayHash:       {Type: field.TypeString, Column: ssoattempt.FieldRelayHash},
+			ssoattempt.FieldBrowserHash:     {Type: field.TypeString, Column: ssoattempt.FieldBrowserHash},
+			ssoattempt.FieldConnectionID:    {Type: field.TypeString, Column: ssoattempt.FieldConnectionID},
+			ssoattempt.FieldAuthRequestID:   {Type: field.TypeString, Column: ssoattempt.FieldAuthRequestID},
+			ssoattempt.FieldState:           {Type: field.TypeBytes, Column: ssoattempt.FieldState},
+			ssoattempt.FieldIdentity:        {Type: field.TypeBytes, Column: ssoattempt.FieldIdentity},
+			ssoattempt.FieldPurpose:         {Type: field.TypeEnum, Column: ssoattempt.FieldPurpose},
+			ssoattempt.FieldPortalSessionID: {Type: field.TypeString, Column: ssoattempt.FieldPortalSessionID},
+			ssoattempt.FieldCreatedAt:       {Type: field.TypeTime, Column: ssoattempt.FieldCreatedAt},
+			ssoattempt.FieldExpiresAt:       {Type: field.TypeTime, Column: ssoattempt.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -613,7 +659,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:          {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signingkey.Table,
 			Columns: signingkey.Columns,
@@ -633,7 +679,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signingkey.FieldExpiresAt:        {Type: field.TypeTime, Column: signingkey.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   totpcredential.Table,
 			Columns: totpcredential.Columns,
@@ -653,7 +699,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			totpcredential.FieldLastUsedAt:   {Type: field.TypeTime, Column: totpcredential.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -679,7 +725,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldPasswordHash:  {Type: field.TypeString, Column: user.FieldPasswordHash},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webauthnceremony.Table,
 			Columns: webauthnceremony.Columns,
@@ -1196,6 +1242,86 @@ func (f *APIKeyFilter) WhereHasOrganizationWith(preds ...predicate.Organization)
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *AdminPortalLinkQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AdminPortalLinkQuery builder.
+func (_q *AdminPortalLinkQuery) Filter() *AdminPortalLinkFilter {
+	return &AdminPortalLinkFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AdminPortalLinkMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AdminPortalLinkMutation builder.
+func (m *AdminPortalLinkMutation) Filter() *AdminPortalLinkFilter {
+	return &AdminPortalLinkFilter{config: m.config, predicateAdder: m}
+}
+
+// AdminPortalLinkFilter provides a generic filtering capability at runtime for AdminPortalLinkQuery.
+type AdminPortalLinkFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AdminPortalLinkFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *AdminPortalLinkFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(adminportallink.FieldID))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *AdminPortalLinkFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(adminportallink.FieldOrganizationID))
+}
+
+// WhereIntent applies the entql string predicate on the intent field.
+func (f *AdminPortalLinkFilter) WhereIntent(p entql.StringP) {
+	f.Where(p.Field(adminportallink.FieldIntent))
+}
+
+// WhereTokenHash applies the entql string predicate on the token_hash field.
+func (f *AdminPortalLinkFilter) WhereTokenHash(p entql.StringP) {
+	f.Where(p.Field(adminportallink.FieldTokenHash))
+}
+
+// WhereCreatedBy applies the entql string predicate on the created_by field.
+func (f *AdminPortalLinkFilter) WhereCreatedBy(p entql.StringP) {
+	f.Where(p.Field(adminportallink.FieldCreatedBy))
+}
+
+// WhereReturnURL applies the entql string predicate on the return_url field.
+func (f *AdminPortalLinkFilter) WhereReturnURL(p entql.StringP) {
+	f.Where(p.Field(adminportallink.FieldReturnURL))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *AdminPortalLinkFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(adminportallink.FieldCreatedAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *AdminPortalLinkFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(adminportallink.FieldExpiresAt))
+}
+
+// WhereUsedAt applies the entql time.Time predicate on the used_at field.
+func (f *AdminPortalLinkFilter) WhereUsedAt(p entql.TimeP) {
+	f.Where(p.Field(adminportallink.FieldUsedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ApplicationQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1224,7 +1350,7 @@ type ApplicationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ApplicationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1369,7 +1495,7 @@ type AuditEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *AuditEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1464,7 +1590,7 @@ type AuthRequestFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *AuthRequestFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1649,7 +1775,7 @@ type ConnectionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConnectionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1860,7 +1986,7 @@ type ConnectionLoginAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConnectionLoginAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1954,7 +2080,7 @@ type ConsentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConsentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2019,7 +2145,7 @@ type DomainFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DomainFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2118,7 +2244,7 @@ type DomainEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DomainEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2188,7 +2314,7 @@ type EmailChallengeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EmailChallengeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2288,7 +2414,7 @@ type FederatedIdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FederatedIdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2381,7 +2507,7 @@ type FunnelCountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FunnelCountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2446,7 +2572,7 @@ type GrantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *GrantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2575,7 +2701,7 @@ type LoginTransactionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginTransactionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2650,7 +2776,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2757,7 +2883,7 @@ type OrganizationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2916,7 +3042,7 @@ type OrganizationPolicyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationPolicyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3015,7 +3141,7 @@ type PasskeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PasskeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3116,6 +3242,86 @@ func (f *PasskeyFilter) WhereHasUserWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *PortalSessionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PortalSessionQuery builder.
+func (_q *PortalSessionQuery) Filter() *PortalSessionFilter {
+	return &PortalSessionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PortalSessionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PortalSessionMutation builder.
+func (m *PortalSessionMutation) Filter() *PortalSessionFilter {
+	return &PortalSessionFilter{config: m.config, predicateAdder: m}
+}
+
+// PortalSessionFilter provides a generic filtering capability at runtime for PortalSessionQuery.
+type PortalSessionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PortalSessionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *PortalSessionFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(portalsession.FieldID))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *PortalSessionFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(portalsession.FieldOrganizationID))
+}
+
+// WhereIntent applies the entql string predicate on the intent field.
+func (f *PortalSessionFilter) WhereIntent(p entql.StringP) {
+	f.Where(p.Field(portalsession.FieldIntent))
+}
+
+// WhereTokenHash applies the entql string predicate on the token_hash field.
+func (f *PortalSessionFilter) WhereTokenHash(p entql.StringP) {
+	f.Where(p.Field(portalsession.FieldTokenHash))
+}
+
+// WhereLinkID applies the entql string predicate on the link_id field.
+func (f *PortalSessionFilter) WhereLinkID(p entql.StringP) {
+	f.Where(p.Field(portalsession.FieldLinkID))
+}
+
+// WhereReturnURL applies the entql string predicate on the return_url field.
+func (f *PortalSessionFilter) WhereReturnURL(p entql.StringP) {
+	f.Where(p.Field(portalsession.FieldReturnURL))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PortalSessionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(portalsession.FieldCreatedAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *PortalSessionFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(portalsession.FieldExpiresAt))
+}
+
+// WhereLastUsedAt applies the entql time.Time predicate on the last_used_at field.
+func (f *PortalSessionFilter) WhereLastUsedAt(p entql.TimeP) {
+	f.Where(p.Field(portalsession.FieldLastUsedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *RecoveryCodeQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3144,7 +3350,7 @@ type RecoveryCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RecoveryCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3218,7 +3424,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3297,7 +3503,7 @@ type RevokedTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RevokedTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3347,7 +3553,7 @@ type RoleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RoleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3455,7 +3661,7 @@ type SAMLAssertionUseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SAMLAssertionUseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3524,7 +3730,7 @@ type SSOAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SSOAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3563,6 +3769,16 @@ func (f *SSOAttemptFilter) WhereState(p entql.BytesP) {
 // WhereIdentity applies the entql []byte predicate on the identity field.
 func (f *SSOAttemptFilter) WhereIdentity(p entql.BytesP) {
 	f.Where(p.Field(ssoattempt.FieldIdentity))
+}
+
+// WherePurpose applies the entql string predicate on the purpose field.
+func (f *SSOAttemptFilter) WherePurpose(p entql.StringP) {
+	f.Where(p.Field(ssoattempt.FieldPurpose))
+}
+
+// WherePortalSessionID applies the entql string predicate on the portal_session_id field.
+func (f *SSOAttemptFilter) WherePortalSessionID(p entql.StringP) {
+	f.Where(p.Field(ssoattempt.FieldPortalSessionID))
 }
 
 // WhereCreatedAt applies the entql time.Time predicate on the created_at field.
@@ -3604,7 +3820,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3709,7 +3925,7 @@ type SigningKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SigningKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3784,7 +4000,7 @@ type TOTPCredentialFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TOTPCredentialFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3873,7 +4089,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4048,7 +4264,7 @@ type WebAuthnCeremonyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebAuthnCeremonyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

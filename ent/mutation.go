@@ -11,6 +11,7 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/gatehouse-id/gatehouse/ent/adminportallink"
 	"github.com/gatehouse-id/gatehouse/ent/apikey"
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
@@ -29,6 +30,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
 	"github.com/gatehouse-id/gatehouse/ent/passkey"
+	"github.com/gatehouse-id/gatehouse/ent/portalsession"
 	"github.com/gatehouse-id/gatehouse/ent/predicate"
 	"github.com/gatehouse-id/gatehouse/ent/recoverycode"
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
@@ -56,6 +58,7 @@ const (
 
 	// Node types.
 	TypeAPIKey                 = "APIKey"
+	TypeAdminPortalLink        = "AdminPortalLink"
 	TypeApplication            = "Application"
 	TypeAuditEvent             = "AuditEvent"
 	TypeAuthRequest            = "AuthRequest"
@@ -73,6 +76,7 @@ const (
 	TypeOrganization           = "Organization"
 	TypeOrganizationPolicy     = "OrganizationPolicy"
 	TypePasskey                = "Passkey"
+	TypePortalSession          = "PortalSession"
 	TypeRecoveryCode           = "RecoveryCode"
 	TypeRefreshToken           = "RefreshToken"
 	TypeRevokedToken           = "RevokedToken"
@@ -1071,6 +1075,757 @@ func (m *APIKeyMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown APIKey edge %s", name)
+}
+
+// AdminPortalLinkMutation represents an operation that mutates the AdminPortalLink nodes in the graph.
+type AdminPortalLinkMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	organization_id *pulid.ID
+	intent          *adminportallink.Intent
+	token_hash      *string
+	created_by      *string
+	return_url      *string
+	created_at      *time.Time
+	expires_at      *time.Time
+	used_at         *time.Time
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*AdminPortalLink, error)
+	predicates      []predicate.AdminPortalLink
+}
+
+var _ ent.Mutation = (*AdminPortalLinkMutation)(nil)
+
+// adminportallinkOption allows management of the mutation configuration using functional options.
+type adminportallinkOption func(*AdminPortalLinkMutation)
+
+// newAdminPortalLinkMutation creates new mutation for the AdminPortalLink entity.
+func newAdminPortalLinkMutation(c config, op Op, opts ...adminportallinkOption) *AdminPortalLinkMutation {
+	m := &AdminPortalLinkMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAdminPortalLink,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAdminPortalLinkID sets the ID field of the mutation.
+func withAdminPortalLinkID(id pulid.ID) adminportallinkOption {
+	return func(m *AdminPortalLinkMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AdminPortalLink
+		)
+		m.oldValue = func(ctx context.Context) (*AdminPortalLink, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AdminPortalLink.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAdminPortalLink sets the old AdminPortalLink of the mutation.
+func withAdminPortalLink(node *AdminPortalLink) adminportallinkOption {
+	return func(m *AdminPortalLinkMutation) {
+		m.oldValue = func(context.Context) (*AdminPortalLink, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AdminPortalLinkMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AdminPortalLinkMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of AdminPortalLink entities.
+func (m *AdminPortalLinkMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AdminPortalLinkMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AdminPortalLinkMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AdminPortalLink.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *AdminPortalLinkMutation) SetOrganizationID(pu pulid.ID) {
+	m.organization_id = &pu
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *AdminPortalLinkMutation) OrganizationID() (r pulid.ID, exists bool) {
+	v := m.organization_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the AdminPortalLink entity.
+// If the AdminPortalLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AdminPortalLinkMutation) OldOrganizationID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *AdminPortalLinkMutation) ResetOrganizationID() {
+	m.organization_id = nil
+}
+
+// SetIntent sets the "intent" field.
+func (m *AdminPortalLinkMutation) SetIntent(a adminportallink.Intent) {
+	m.intent = &a
+}
+
+// Intent returns the value of the "intent" field in the mutation.
+func (m *AdminPortalLinkMutation) Intent() (r adminportallink.Intent, exists bool) {
+	v := m.intent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIntent returns the old "intent" field's value of the AdminPortalLink entity.
+// If the AdminPortalLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AdminPortalLinkMutation) OldIntent(ctx context.Context) (v adminportallink.Intent, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIntent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIntent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIntent: %w", err)
+	}
+	return oldValue.Intent, nil
+}
+
+// ResetIntent resets all changes to the "intent" field.
+func (m *AdminPortalLinkMutation) ResetIntent() {
+	m.intent = nil
+}
+
+// SetTokenHash sets the "token_hash" field.
+func (m *AdminPortalLinkMutation) SetTokenHash(s string) {
+	m.token_hash = &s
+}
+
+// TokenHash returns the value of the "token_hash" field in the mutation.
+func (m *AdminPortalLinkMutation) TokenHash() (r string, exists bool) {
+	v := m.token_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTokenHash returns the old "token_hash" field's value of the AdminPortalLink entity.
+// If the AdminPortalLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AdminPortalLinkMutation) OldTokenHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTokenHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTokenHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTokenHash: %w", err)
+	}
+	return oldValue.TokenHash, nil
+}
+
+// ResetTokenHash resets all changes to the "token_hash" field.
+func (m *AdminPortalLinkMutation) ResetTokenHash() {
+	m.token_hash = nil
+}
+
+// SetCreatedBy sets the "created_by" field.
+func (m *AdminPortalLinkMutation) SetCreatedBy(s string) {
+	m.created_by = &s
+}
+
+// CreatedBy returns the value of the "created_by" field in the mutation.
+func (m *AdminPortalLinkMutation) CreatedBy() (r string, exists bool) {
+	v := m.created_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedBy returns the old "created_by" field's value of the AdminPortalLink entity.
+// If the AdminPortalLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AdminPortalLinkMutation) OldCreatedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedBy: %w", err)
+	}
+	return oldValue.CreatedBy, nil
+}
+
+// ResetCreatedBy resets all changes to the "created_by" field.
+func (m *AdminPortalLinkMutation) ResetCreatedBy() {
+	m.created_by = nil
+}
+
+// SetReturnURL sets the "return_url" field.
+func (m *AdminPortalLinkMutation) SetReturnURL(s string) {
+	m.return_url = &s
+}
+
+// ReturnURL returns the value of the "return_url" field in the mutation.
+func (m *AdminPortalLinkMutation) ReturnURL() (r string, exists bool) {
+	v := m.return_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReturnURL returns the old "return_url" field's value of the AdminPortalLink entity.
+// If the AdminPortalLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AdminPortalLinkMutation) OldReturnURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReturnURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReturnURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReturnURL: %w", err)
+	}
+	return oldValue.ReturnURL, nil
+}
+
+// ClearReturnURL clears the value of the "return_url" field.
+func (m *AdminPortalLinkMutation) ClearReturnURL() {
+	m.return_url = nil
+	m.clearedFields[adminportallink.FieldReturnURL] = struct{}{}
+}
+
+// ReturnURLCleared returns if the "return_url" field was cleared in this mutation.
+func (m *AdminPortalLinkMutation) ReturnURLCleared() bool {
+	_, ok := m.clearedFields[adminportallink.FieldReturnURL]
+	return ok
+}
+
+// ResetReturnURL resets all changes to the "return_url" field.
+func (m *AdminPortalLinkMutation) ResetReturnURL() {
+	m.return_url = nil
+	delete(m.clearedFields, adminportallink.FieldReturnURL)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *AdminPortalLinkMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *AdminPortalLinkMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the AdminPortalLink entity.
+// If the AdminPortalLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AdminPortalLinkMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *AdminPortalLinkMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *AdminPortalLinkMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *AdminPortalLinkMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the AdminPortalLink entity.
+// If the AdminPortalLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AdminPortalLinkMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *AdminPortalLinkMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// SetUsedAt sets the "used_at" field.
+func (m *AdminPortalLinkMutation) SetUsedAt(t time.Time) {
+	m.used_at = &t
+}
+
+// UsedAt returns the value of the "used_at" field in the mutation.
+func (m *AdminPortalLinkMutation) UsedAt() (r time.Time, exists bool) {
+	v := m.used_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsedAt returns the old "used_at" field's value of the AdminPortalLink entity.
+// If the AdminPortalLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AdminPortalLinkMutation) OldUsedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsedAt: %w", err)
+	}
+	return oldValue.UsedAt, nil
+}
+
+// ClearUsedAt clears the value of the "used_at" field.
+func (m *AdminPortalLinkMutation) ClearUsedAt() {
+	m.used_at = nil
+	m.clearedFields[adminportallink.FieldUsedAt] = struct{}{}
+}
+
+// UsedAtCleared returns if the "used_at" field was cleared in this mutation.
+func (m *AdminPortalLinkMutation) UsedAtCleared() bool {
+	_, ok := m.clearedFields[adminportallink.FieldUsedAt]
+	return ok
+}
+
+// ResetUsedAt resets all changes to the "used_at" field.
+func (m *AdminPortalLinkMutation) ResetUsedAt() {
+	m.used_at = nil
+	delete(m.clearedFields, adminportallink.FieldUsedAt)
+}
+
+// Where appends a list predicates to the AdminPortalLinkMutation builder.
+func (m *AdminPortalLinkMutation) Where(ps ...predicate.AdminPortalLink) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AdminPortalLinkMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AdminPortalLinkMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AdminPortalLink, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AdminPortalLinkMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AdminPortalLinkMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AdminPortalLink).
+func (m *AdminPortalLinkMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AdminPortalLinkMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.organization_id != nil {
+		fields = append(fields, adminportallink.FieldOrganizationID)
+	}
+	if m.intent != nil {
+		fields = append(fields, adminportallink.FieldIntent)
+	}
+	if m.token_hash != nil {
+		fields = append(fields, adminportallink.FieldTokenHash)
+	}
+	if m.created_by != nil {
+		fields = append(fields, adminportallink.FieldCreatedBy)
+	}
+	if m.return_url != nil {
+		fields = append(fields, adminportallink.FieldReturnURL)
+	}
+	if m.created_at != nil {
+		fields = append(fields, adminportallink.FieldCreatedAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, adminportallink.FieldExpiresAt)
+	}
+	if m.used_at != nil {
+		fields = append(fields, adminportallink.FieldUsedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AdminPortalLinkMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case adminportallink.FieldOrganizationID:
+		return m.OrganizationID()
+	case adminportallink.FieldIntent:
+		return m.Intent()
+	case adminportallink.FieldTokenHash:
+		return m.TokenHash()
+	case adminportallink.FieldCreatedBy:
+		return m.CreatedBy()
+	case adminportallink.FieldReturnURL:
+		return m.ReturnURL()
+	case adminportallink.FieldCreatedAt:
+		return m.CreatedAt()
+	case adminportallink.FieldExpiresAt:
+		return m.ExpiresAt()
+	case adminportallink.FieldUsedAt:
+		return m.UsedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AdminPortalLinkMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case adminportallink.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case adminportallink.FieldIntent:
+		return m.OldIntent(ctx)
+	case adminportallink.FieldTokenHash:
+		return m.OldTokenHash(ctx)
+	case adminportallink.FieldCreatedBy:
+		return m.OldCreatedBy(ctx)
+	case adminportallink.FieldReturnURL:
+		return m.OldReturnURL(ctx)
+	case adminportallink.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case adminportallink.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case adminportallink.FieldUsedAt:
+		return m.OldUsedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown AdminPortalLink field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AdminPortalLinkMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case adminportallink.FieldOrganizationID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case adminportallink.FieldIntent:
+		v, ok := value.(adminportallink.Intent)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIntent(v)
+		return nil
+	case adminportallink.FieldTokenHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTokenHash(v)
+		return nil
+	case adminportallink.FieldCreatedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedBy(v)
+		return nil
+	case adminportallink.FieldReturnURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReturnURL(v)
+		return nil
+	case adminportallink.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case adminportallink.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case adminportallink.FieldUsedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AdminPortalLink field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AdminPortalLinkMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AdminPortalLinkMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AdminPortalLinkMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown AdminPortalLink numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AdminPortalLinkMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(adminportallink.FieldReturnURL) {
+		fields = append(fields, adminportallink.FieldReturnURL)
+	}
+	if m.FieldCleared(adminportallink.FieldUsedAt) {
+		fields = append(fields, adminportallink.FieldUsedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AdminPortalLinkMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AdminPortalLinkMutation) ClearField(name string) error {
+	switch name {
+	case adminportallink.FieldReturnURL:
+		m.ClearReturnURL()
+		return nil
+	case adminportallink.FieldUsedAt:
+		m.ClearUsedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown AdminPortalLink nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AdminPortalLinkMutation) ResetField(name string) error {
+	switch name {
+	case adminportallink.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case adminportallink.FieldIntent:
+		m.ResetIntent()
+		return nil
+	case adminportallink.FieldTokenHash:
+		m.ResetTokenHash()
+		return nil
+	case adminportallink.FieldCreatedBy:
+		m.ResetCreatedBy()
+		return nil
+	case adminportallink.FieldReturnURL:
+		m.ResetReturnURL()
+		return nil
+	case adminportallink.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case adminportallink.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case adminportallink.FieldUsedAt:
+		m.ResetUsedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown AdminPortalLink field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AdminPortalLinkMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AdminPortalLinkMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AdminPortalLinkMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AdminPortalLinkMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AdminPortalLinkMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AdminPortalLinkMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AdminPortalLinkMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown AdminPortalLink unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AdminPortalLinkMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown AdminPortalLink edge %s", name)
 }
 
 // ApplicationMutation represents an operation that mutates the Application nodes in the graph.
@@ -20029,6 +20784,738 @@ func (m *PasskeyMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Passkey edge %s", name)
 }
 
+// PortalSessionMutation represents an operation that mutates the PortalSession nodes in the graph.
+type PortalSessionMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	organization_id *pulid.ID
+	intent          *portalsession.Intent
+	token_hash      *string
+	link_id         *pulid.ID
+	return_url      *string
+	created_at      *time.Time
+	expires_at      *time.Time
+	last_used_at    *time.Time
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*PortalSession, error)
+	predicates      []predicate.PortalSession
+}
+
+var _ ent.Mutation = (*PortalSessionMutation)(nil)
+
+// portalsessionOption allows management of the mutation configuration using functional options.
+type portalsessionOption func(*PortalSessionMutation)
+
+// newPortalSessionMutation creates new mutation for the PortalSession entity.
+func newPortalSessionMutation(c config, op Op, opts ...portalsessionOption) *PortalSessionMutation {
+	m := &PortalSessionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePortalSession,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPortalSessionID sets the ID field of the mutation.
+func withPortalSessionID(id pulid.ID) portalsessionOption {
+	return func(m *PortalSessionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PortalSession
+		)
+		m.oldValue = func(ctx context.Context) (*PortalSession, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PortalSession.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPortalSession sets the old PortalSession of the mutation.
+func withPortalSession(node *PortalSession) portalsessionOption {
+	return func(m *PortalSessionMutation) {
+		m.oldValue = func(context.Context) (*PortalSession, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PortalSessionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PortalSessionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of PortalSession entities.
+func (m *PortalSessionMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PortalSessionMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PortalSessionMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PortalSession.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *PortalSessionMutation) SetOrganizationID(pu pulid.ID) {
+	m.organization_id = &pu
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *PortalSessionMutation) OrganizationID() (r pulid.ID, exists bool) {
+	v := m.organization_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the PortalSession entity.
+// If the PortalSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PortalSessionMutation) OldOrganizationID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *PortalSessionMutation) ResetOrganizationID() {
+	m.organization_id = nil
+}
+
+// SetIntent sets the "intent" field.
+func (m *PortalSessionMutation) SetIntent(po portalsession.Intent) {
+	m.intent = &po
+}
+
+// Intent returns the value of the "intent" field in the mutation.
+func (m *PortalSessionMutation) Intent() (r portalsession.Intent, exists bool) {
+	v := m.intent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIntent returns the old "intent" field's value of the PortalSession entity.
+// If the PortalSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PortalSessionMutation) OldIntent(ctx context.Context) (v portalsession.Intent, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIntent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIntent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIntent: %w", err)
+	}
+	return oldValue.Intent, nil
+}
+
+// ResetIntent resets all changes to the "intent" field.
+func (m *PortalSessionMutation) ResetIntent() {
+	m.intent = nil
+}
+
+// SetTokenHash sets the "token_hash" field.
+func (m *PortalSessionMutation) SetTokenHash(s string) {
+	m.token_hash = &s
+}
+
+// TokenHash returns the value of the "token_hash" field in the mutation.
+func (m *PortalSessionMutation) TokenHash() (r string, exists bool) {
+	v := m.token_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTokenHash returns the old "token_hash" field's value of the PortalSession entity.
+// If the PortalSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PortalSessionMutation) OldTokenHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTokenHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTokenHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTokenHash: %w", err)
+	}
+	return oldValue.TokenHash, nil
+}
+
+// ResetTokenHash resets all changes to the "token_hash" field.
+func (m *PortalSessionMutation) ResetTokenHash() {
+	m.token_hash = nil
+}
+
+// SetLinkID sets the "link_id" field.
+func (m *PortalSessionMutation) SetLinkID(pu pulid.ID) {
+	m.link_id = &pu
+}
+
+// LinkID returns the value of the "link_id" field in the mutation.
+func (m *PortalSessionMutation) LinkID() (r pulid.ID, exists bool) {
+	v := m.link_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLinkID returns the old "link_id" field's value of the PortalSession entity.
+// If the PortalSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PortalSessionMutation) OldLinkID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLinkID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLinkID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLinkID: %w", err)
+	}
+	return oldValue.LinkID, nil
+}
+
+// ResetLinkID resets all changes to the "link_id" field.
+func (m *PortalSessionMutation) ResetLinkID() {
+	m.link_id = nil
+}
+
+// SetReturnURL sets the "return_url" field.
+func (m *PortalSessionMutation) SetReturnURL(s string) {
+	m.return_url = &s
+}
+
+// ReturnURL returns the value of the "return_url" field in the mutation.
+func (m *PortalSessionMutation) ReturnURL() (r string, exists bool) {
+	v := m.return_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReturnURL returns the old "return_url" field's value of the PortalSession entity.
+// If the PortalSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PortalSessionMutation) OldReturnURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReturnURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReturnURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReturnURL: %w", err)
+	}
+	return oldValue.ReturnURL, nil
+}
+
+// ClearReturnURL clears the value of the "return_url" field.
+func (m *PortalSessionMutation) ClearReturnURL() {
+	m.return_url = nil
+	m.clearedFields[portalsession.FieldReturnURL] = struct{}{}
+}
+
+// ReturnURLCleared returns if the "return_url" field was cleared in this mutation.
+func (m *PortalSessionMutation) ReturnURLCleared() bool {
+	_, ok := m.clearedFields[portalsession.FieldReturnURL]
+	return ok
+}
+
+// ResetReturnURL resets all changes to the "return_url" field.
+func (m *PortalSessionMutation) ResetReturnURL() {
+	m.return_url = nil
+	delete(m.clearedFields, portalsession.FieldReturnURL)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PortalSessionMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PortalSessionMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the PortalSession entity.
+// If the PortalSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PortalSessionMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PortalSessionMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *PortalSessionMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *PortalSessionMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the PortalSession entity.
+// If the PortalSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PortalSessionMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *PortalSessionMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (m *PortalSessionMutation) SetLastUsedAt(t time.Time) {
+	m.last_used_at = &t
+}
+
+// LastUsedAt returns the value of the "last_used_at" field in the mutation.
+func (m *PortalSessionMutation) LastUsedAt() (r time.Time, exists bool) {
+	v := m.last_used_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastUsedAt returns the old "last_used_at" field's value of the PortalSession entity.
+// If the PortalSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PortalSessionMutation) OldLastUsedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastUsedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastUsedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastUsedAt: %w", err)
+	}
+	return oldValue.LastUsedAt, nil
+}
+
+// ResetLastUsedAt resets all changes to the "last_used_at" field.
+func (m *PortalSessionMutation) ResetLastUsedAt() {
+	m.last_used_at = nil
+}
+
+// Where appends a list predicates to the PortalSessionMutation builder.
+func (m *PortalSessionMutation) Where(ps ...predicate.PortalSession) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PortalSessionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PortalSessionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PortalSession, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PortalSessionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PortalSessionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PortalSession).
+func (m *PortalSessionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PortalSessionMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.organization_id != nil {
+		fields = append(fields, portalsession.FieldOrganizationID)
+	}
+	if m.intent != nil {
+		fields = append(fields, portalsession.FieldIntent)
+	}
+	if m.token_hash != nil {
+		fields = append(fields, portalsession.FieldTokenHash)
+	}
+	if m.link_id != nil {
+		fields = append(fields, portalsession.FieldLinkID)
+	}
+	if m.return_url != nil {
+		fields = append(fields, portalsession.FieldReturnURL)
+	}
+	if m.created_at != nil {
+		fields = append(fields, portalsession.FieldCreatedAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, portalsession.FieldExpiresAt)
+	}
+	if m.last_used_at != nil {
+		fields = append(fields, portalsession.FieldLastUsedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PortalSessionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case portalsession.FieldOrganizationID:
+		return m.OrganizationID()
+	case portalsession.FieldIntent:
+		return m.Intent()
+	case portalsession.FieldTokenHash:
+		return m.TokenHash()
+	case portalsession.FieldLinkID:
+		return m.LinkID()
+	case portalsession.FieldReturnURL:
+		return m.ReturnURL()
+	case portalsession.FieldCreatedAt:
+		return m.CreatedAt()
+	case portalsession.FieldExpiresAt:
+		return m.ExpiresAt()
+	case portalsession.FieldLastUsedAt:
+		return m.LastUsedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PortalSessionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case portalsession.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case portalsession.FieldIntent:
+		return m.OldIntent(ctx)
+	case portalsession.FieldTokenHash:
+		return m.OldTokenHash(ctx)
+	case portalsession.FieldLinkID:
+		return m.OldLinkID(ctx)
+	case portalsession.FieldReturnURL:
+		return m.OldReturnURL(ctx)
+	case portalsession.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case portalsession.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case portalsession.FieldLastUsedAt:
+		return m.OldLastUsedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown PortalSession field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PortalSessionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case portalsession.FieldOrganizationID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case portalsession.FieldIntent:
+		v, ok := value.(portalsession.Intent)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIntent(v)
+		return nil
+	case portalsession.FieldTokenHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTokenHash(v)
+		return nil
+	case portalsession.FieldLinkID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLinkID(v)
+		return nil
+	case portalsession.FieldReturnURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReturnURL(v)
+		return nil
+	case portalsession.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case portalsession.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case portalsession.FieldLastUsedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastUsedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PortalSession field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PortalSessionMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PortalSessionMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PortalSessionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown PortalSession numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PortalSessionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(portalsession.FieldReturnURL) {
+		fields = append(fields, portalsession.FieldReturnURL)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PortalSessionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PortalSessionMutation) ClearField(name string) error {
+	switch name {
+	case portalsession.FieldReturnURL:
+		m.ClearReturnURL()
+		return nil
+	}
+	return fmt.Errorf("unknown PortalSession nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PortalSessionMutation) ResetField(name string) error {
+	switch name {
+	case portalsession.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case portalsession.FieldIntent:
+		m.ResetIntent()
+		return nil
+	case portalsession.FieldTokenHash:
+		m.ResetTokenHash()
+		return nil
+	case portalsession.FieldLinkID:
+		m.ResetLinkID()
+		return nil
+	case portalsession.FieldReturnURL:
+		m.ResetReturnURL()
+		return nil
+	case portalsession.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case portalsession.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case portalsession.FieldLastUsedAt:
+		m.ResetLastUsedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown PortalSession field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PortalSessionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PortalSessionMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PortalSessionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PortalSessionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PortalSessionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PortalSessionMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PortalSessionMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown PortalSession unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PortalSessionMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown PortalSession edge %s", name)
+}
+
 // RecoveryCodeMutation represents an operation that mutates the RecoveryCode nodes in the graph.
 type RecoveryCodeMutation struct {
 	config
@@ -23013,21 +24500,23 @@ func (m *SAMLAssertionUseMutation) ResetEdge(name string) error {
 // SSOAttemptMutation represents an operation that mutates the SSOAttempt nodes in the graph.
 type SSOAttemptMutation struct {
 	config
-	op              Op
-	typ             string
-	id              *pulid.ID
-	relay_hash      *string
-	browser_hash    *string
-	connection_id   *pulid.ID
-	auth_request_id *string
-	state           *[]byte
-	identity        *[]byte
-	created_at      *time.Time
-	expires_at      *time.Time
-	clearedFields   map[string]struct{}
-	done            bool
-	oldValue        func(context.Context) (*SSOAttempt, error)
-	predicates      []predicate.SSOAttempt
+	op                Op
+	typ               string
+	id                *pulid.ID
+	relay_hash        *string
+	browser_hash      *string
+	connection_id     *pulid.ID
+	auth_request_id   *string
+	state             *[]byte
+	identity          *[]byte
+	purpose           *ssoattempt.Purpose
+	portal_session_id *pulid.ID
+	created_at        *time.Time
+	expires_at        *time.Time
+	clearedFields     map[string]struct{}
+	done              bool
+	oldValue          func(context.Context) (*SSOAttempt, error)
+	predicates        []predicate.SSOAttempt
 }
 
 var _ ent.Mutation = (*SSOAttemptMutation)(nil)
@@ -23376,6 +24865,91 @@ func (m *SSOAttemptMutation) ResetIdentity() {
 	delete(m.clearedFields, ssoattempt.FieldIdentity)
 }
 
+// SetPurpose sets the "purpose" field.
+func (m *SSOAttemptMutation) SetPurpose(s ssoattempt.Purpose) {
+	m.purpose = &s
+}
+
+// Purpose returns the value of the "purpose" field in the mutation.
+func (m *SSOAttemptMutation) Purpose() (r ssoattempt.Purpose, exists bool) {
+	v := m.purpose
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPurpose returns the old "purpose" field's value of the SSOAttempt entity.
+// If the SSOAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SSOAttemptMutation) OldPurpose(ctx context.Context) (v ssoattempt.Purpose, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPurpose is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPurpose requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPurpose: %w", err)
+	}
+	return oldValue.Purpose, nil
+}
+
+// ResetPurpose resets all changes to the "purpose" field.
+func (m *SSOAttemptMutation) ResetPurpose() {
+	m.purpose = nil
+}
+
+// SetPortalSessionID sets the "portal_session_id" field.
+func (m *SSOAttemptMutation) SetPortalSessionID(pu pulid.ID) {
+	m.portal_session_id = &pu
+}
+
+// PortalSessionID returns the value of the "portal_session_id" field in the mutation.
+func (m *SSOAttemptMutation) PortalSessionID() (r pulid.ID, exists bool) {
+	v := m.portal_session_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPortalSessionID returns the old "portal_session_id" field's value of the SSOAttempt entity.
+// If the SSOAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SSOAttemptMutation) OldPortalSessionID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPortalSessionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPortalSessionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPortalSessionID: %w", err)
+	}
+	return oldValue.PortalSessionID, nil
+}
+
+// ClearPortalSessionID clears the value of the "portal_session_id" field.
+func (m *SSOAttemptMutation) ClearPortalSessionID() {
+	m.portal_session_id = nil
+	m.clearedFields[ssoattempt.FieldPortalSessionID] = struct{}{}
+}
+
+// PortalSessionIDCleared returns if the "portal_session_id" field was cleared in this mutation.
+func (m *SSOAttemptMutation) PortalSessionIDCleared() bool {
+	_, ok := m.clearedFields[ssoattempt.FieldPortalSessionID]
+	return ok
+}
+
+// ResetPortalSessionID resets all changes to the "portal_session_id" field.
+func (m *SSOAttemptMutation) ResetPortalSessionID() {
+	m.portal_session_id = nil
+	delete(m.clearedFields, ssoattempt.FieldPortalSessionID)
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (m *SSOAttemptMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
@@ -23482,7 +25056,7 @@ func (m *SSOAttemptMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SSOAttemptMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 10)
 	if m.relay_hash != nil {
 		fields = append(fields, ssoattempt.FieldRelayHash)
 	}
@@ -23500,6 +25074,12 @@ func (m *SSOAttemptMutation) Fields() []string {
 	}
 	if m.identity != nil {
 		fields = append(fields, ssoattempt.FieldIdentity)
+	}
+	if m.purpose != nil {
+		fields = append(fields, ssoattempt.FieldPurpose)
+	}
+	if m.portal_session_id != nil {
+		fields = append(fields, ssoattempt.FieldPortalSessionID)
 	}
 	if m.created_at != nil {
 		fields = append(fields, ssoattempt.FieldCreatedAt)
@@ -23527,6 +25107,10 @@ func (m *SSOAttemptMutation) Field(name string) (ent.Value, bool) {
 		return m.State()
 	case ssoattempt.FieldIdentity:
 		return m.Identity()
+	case ssoattempt.FieldPurpose:
+		return m.Purpose()
+	case ssoattempt.FieldPortalSessionID:
+		return m.PortalSessionID()
 	case ssoattempt.FieldCreatedAt:
 		return m.CreatedAt()
 	case ssoattempt.FieldExpiresAt:
@@ -23552,6 +25136,10 @@ func (m *SSOAttemptMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldState(ctx)
 	case ssoattempt.FieldIdentity:
 		return m.OldIdentity(ctx)
+	case ssoattempt.FieldPurpose:
+		return m.OldPurpose(ctx)
+	case ssoattempt.FieldPortalSessionID:
+		return m.OldPortalSessionID(ctx)
 	case ssoattempt.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	case ssoattempt.FieldExpiresAt:
@@ -23607,6 +25195,20 @@ func (m *SSOAttemptMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetIdentity(v)
 		return nil
+	case ssoattempt.FieldPurpose:
+		v, ok := value.(ssoattempt.Purpose)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPurpose(v)
+		return nil
+	case ssoattempt.FieldPortalSessionID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPortalSessionID(v)
+		return nil
 	case ssoattempt.FieldCreatedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -23657,6 +25259,9 @@ func (m *SSOAttemptMutation) ClearedFields() []string {
 	if m.FieldCleared(ssoattempt.FieldIdentity) {
 		fields = append(fields, ssoattempt.FieldIdentity)
 	}
+	if m.FieldCleared(ssoattempt.FieldPortalSessionID) {
+		fields = append(fields, ssoattempt.FieldPortalSessionID)
+	}
 	return fields
 }
 
@@ -23676,6 +25281,9 @@ func (m *SSOAttemptMutation) ClearField(name string) error {
 		return nil
 	case ssoattempt.FieldIdentity:
 		m.ClearIdentity()
+		return nil
+	case ssoattempt.FieldPortalSessionID:
+		m.ClearPortalSessionID()
 		return nil
 	}
 	return fmt.Errorf("unknown SSOAttempt nullable field %s", name)
@@ -23702,6 +25310,12 @@ func (m *SSOAttemptMutation) ResetField(name string) error {
 		return nil
 	case ssoattempt.FieldIdentity:
 		m.ResetIdentity()
+		return nil
+	case ssoattempt.FieldPurpose:
+		m.ResetPurpose()
+		return nil
+	case ssoattempt.FieldPortalSessionID:
+		m.ResetPortalSessionID()
 		return nil
 	case ssoattempt.FieldCreatedAt:
 		m.ResetCreatedAt()

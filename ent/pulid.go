@@ -5,6 +5,7 @@ package ent
 import (
 	"context"
 
+	"github.com/gatehouse-id/gatehouse/ent/adminportallink"
 	"github.com/gatehouse-id/gatehouse/ent/apikey"
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
@@ -23,6 +24,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
 	"github.com/gatehouse-id/gatehouse/ent/passkey"
+	"github.com/gatehouse-id/gatehouse/ent/portalsession"
 	"github.com/gatehouse-id/gatehouse/ent/recoverycode"
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
@@ -40,6 +42,7 @@ import (
 // prefixMap maps id prefixes to table names.
 var prefixMap = map[string]string{
 	"key":  apikey.Table,
+	"apl":  adminportallink.Table,
 	"app":  application.Table,
 	"evt":  auditevent.Table,
 	"areq": authrequest.Table,
@@ -57,6 +60,7 @@ var prefixMap = map[string]string{
 	"org":  organization.Table,
 	"pol":  organizationpolicy.Table,
 	"pk":   passkey.Table,
+	"pss":  portalsession.Table,
 	"rcv":  recoverycode.Table,
 	"rt":   refreshtoken.Table,
 	"rvk":  revokedtoken.Table,

@@ -30,6 +30,10 @@ type SSOAttempt struct {
 	State []byte `json:"-"`
 	// the verified identity (JSON), between a SAML ACS and the browser's next request
 	Identity []byte `json:"-"`
+	// TEST: a test sign-in from the admin portal, which verifies the answer and records it but signs no one in
+	Purpose ssoattempt.Purpose `json:"purpose,omitempty"`
+	// the portal session that began a TEST attempt
+	PortalSessionID pulid.ID `json:"portal_session_id,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// ExpiresAt holds the value of the "expires_at" field.
@@ -44,9 +48,9 @@ func (*SSOAttempt) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case ssoattempt.FieldState, ssoattempt.FieldIdentity:
 			values[i] = new([]byte)
-		case ssoattempt.FieldID, ssoattempt.FieldConnectionID:
+		case ssoattempt.FieldID, ssoattempt.FieldConnectionID, ssoattempt.FieldPortalSessionID:
 			values[i] = new(pulid.ID)
-		case ssoattempt.FieldRelayHash, ssoattempt.FieldBrowserHash, ssoattempt.FieldAuthRequestID:
+		case ssoattempt.FieldRelayHash, ssoattempt.FieldBrowserHash, ssoattempt.FieldAuthRequestID, ssoattempt.FieldPurpose:
 			values[i] = new(sql.NullString)
 		case ssoattempt.FieldCreatedAt, ssoattempt.FieldExpiresAt:
 			values[i] = new(sql.NullTime)
@@ -106,6 +110,18 @@ func (_m *SSOAttempt) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field identity", values[i])
 			} else if value != nil {
 				_m.Identity = *value
+			}
+		case ssoattempt.FieldPurpose:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field purpose", values[i])
+			} else if value.Valid {
+				_m.Purpose = ssoattempt.Purpose(value.String)
+			}
+		case ssoattempt.FieldPortalSessionID:
+			if value, ok := values[i].(*pulid.ID); !ok {
+				return fmt.Errorf("unexpected type %T for field portal_session_id", values[i])
+			} else if value != nil {
+				_m.PortalSessionID = *value
 			}
 		case ssoattempt.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -168,6 +184,12 @@ func (_m *SSOAttempt) String() string {
 	builder.WriteString("state=<sensitive>")
 	builder.WriteString(", ")
 	builder.WriteString("identity=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("purpose=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Purpose))
+	builder.WriteString(", ")
+	builder.WriteString("portal_session_id=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PortalSessionID))
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))

@@ -65,6 +65,34 @@ func (_c *SSOAttemptCreate) SetIdentity(v []byte) *SSOAttemptCreate {
 	return _c
 }
 
+// SetPurpose sets the "purpose" field.
+func (_c *SSOAttemptCreate) SetPurpose(v ssoattempt.Purpose) *SSOAttemptCreate {
+	_c.mutation.SetPurpose(v)
+	return _c
+}
+
+// SetNillablePurpose sets the "purpose" field if the given value is not nil.
+func (_c *SSOAttemptCreate) SetNillablePurpose(v *ssoattempt.Purpose) *SSOAttemptCreate {
+	if v != nil {
+		_c.SetPurpose(*v)
+	}
+	return _c
+}
+
+// SetPortalSessionID sets the "portal_session_id" field.
+func (_c *SSOAttemptCreate) SetPortalSessionID(v pulid.ID) *SSOAttemptCreate {
+	_c.mutation.SetPortalSessionID(v)
+	return _c
+}
+
+// SetNillablePortalSessionID sets the "portal_session_id" field if the given value is not nil.
+func (_c *SSOAttemptCreate) SetNillablePortalSessionID(v *pulid.ID) *SSOAttemptCreate {
+	if v != nil {
+		_c.SetPortalSessionID(*v)
+	}
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *SSOAttemptCreate) SetCreatedAt(v time.Time) *SSOAttemptCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -136,6 +164,10 @@ func (_c *SSOAttemptCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *SSOAttemptCreate) defaults() error {
+	if _, ok := _c.mutation.Purpose(); !ok {
+		v := ssoattempt.DefaultPurpose
+		_c.mutation.SetPurpose(v)
+	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		if ssoattempt.DefaultCreatedAt == nil {
 			return fmt.Errorf("ent: uninitialized ssoattempt.DefaultCreatedAt (forgotten import ent/runtime?)")
@@ -185,6 +217,14 @@ func (_c *SSOAttemptCreate) check() error {
 	if v, ok := _c.mutation.State(); ok {
 		if err := ssoattempt.StateValidator(v); err != nil {
 			return &ValidationError{Name: "state", err: fmt.Errorf(`ent: validator failed for field "SSOAttempt.state": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Purpose(); !ok {
+		return &ValidationError{Name: "purpose", err: errors.New(`ent: missing required field "SSOAttempt.purpose"`)}
+	}
+	if v, ok := _c.mutation.Purpose(); ok {
+		if err := ssoattempt.PurposeValidator(v); err != nil {
+			return &ValidationError{Name: "purpose", err: fmt.Errorf(`ent: validator failed for field "SSOAttempt.purpose": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
@@ -251,6 +291,14 @@ func (_c *SSOAttemptCreate) createSpec() (*SSOAttempt, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Identity(); ok {
 		_spec.SetField(ssoattempt.FieldIdentity, field.TypeBytes, value)
 		_node.Identity = value
+	}
+	if value, ok := _c.mutation.Purpose(); ok {
+		_spec.SetField(ssoattempt.FieldPurpose, field.TypeEnum, value)
+		_node.Purpose = value
+	}
+	if value, ok := _c.mutation.PortalSessionID(); ok {
+		_spec.SetField(ssoattempt.FieldPortalSessionID, field.TypeString, value)
+		_node.PortalSessionID = value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(ssoattempt.FieldCreatedAt, field.TypeTime, value)

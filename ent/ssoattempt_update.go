@@ -89,6 +89,9 @@ func (_u *SSOAttemptUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	if _u.mutation.IdentityCleared() {
 		_spec.ClearField(ssoattempt.FieldIdentity, field.TypeBytes)
 	}
+	if _u.mutation.PortalSessionIDCleared() {
+		_spec.ClearField(ssoattempt.FieldPortalSessionID, field.TypeString)
+	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{ssoattempt.Label}
@@ -200,6 +203,9 @@ func (_u *SSOAttemptUpdateOne) sqlSave(ctx context.Context) (_node *SSOAttempt, 
 	}
 	if _u.mutation.IdentityCleared() {
 		_spec.ClearField(ssoattempt.FieldIdentity, field.TypeBytes)
+	}
+	if _u.mutation.PortalSessionIDCleared() {
+		_spec.ClearField(ssoattempt.FieldPortalSessionID, field.TypeString)
 	}
 	_node = &SSOAttempt{config: _u.config}
 	_spec.Assign = _node.assignValues

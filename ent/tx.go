@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// APIKey is the client for interacting with the APIKey builders.
 	APIKey *APIKeyClient
+	// AdminPortalLink is the client for interacting with the AdminPortalLink builders.
+	AdminPortalLink *AdminPortalLinkClient
 	// Application is the client for interacting with the Application builders.
 	Application *ApplicationClient
 	// AuditEvent is the client for interacting with the AuditEvent builders.
@@ -50,6 +52,8 @@ type Tx struct {
 	OrganizationPolicy *OrganizationPolicyClient
 	// Passkey is the client for interacting with the Passkey builders.
 	Passkey *PasskeyClient
+	// PortalSession is the client for interacting with the PortalSession builders.
+	PortalSession *PortalSessionClient
 	// RecoveryCode is the client for interacting with the RecoveryCode builders.
 	RecoveryCode *RecoveryCodeClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
@@ -204,6 +208,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
+	tx.AdminPortalLink = NewAdminPortalLinkClient(tx.config)
 	tx.Application = NewApplicationClient(tx.config)
 	tx.AuditEvent = NewAuditEventClient(tx.config)
 	tx.AuthRequest = NewAuthRequestClient(tx.config)
@@ -221,6 +226,7 @@ func (tx *Tx) init() {
 	tx.Organization = NewOrganizationClient(tx.config)
 	tx.OrganizationPolicy = NewOrganizationPolicyClient(tx.config)
 	tx.Passkey = NewPasskeyClient(tx.config)
+	tx.PortalSession = NewPortalSessionClient(tx.config)
 	tx.RecoveryCode = NewRecoveryCodeClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.RevokedToken = NewRevokedTokenClient(tx.config)

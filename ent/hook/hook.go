@@ -21,6 +21,18 @@ func (f APIKeyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.APIKeyMutation", m)
 }
 
+// The AdminPortalLinkFunc type is an adapter to allow the use of ordinary
+// function as AdminPortalLink mutator.
+type AdminPortalLinkFunc func(context.Context, *ent.AdminPortalLinkMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AdminPortalLinkFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AdminPortalLinkMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AdminPortalLinkMutation", m)
+}
+
 // The ApplicationFunc type is an adapter to allow the use of ordinary
 // function as Application mutator.
 type ApplicationFunc func(context.Context, *ent.ApplicationMutation) (ent.Value, error)
@@ -223,6 +235,18 @@ func (f PasskeyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PasskeyMutation", m)
+}
+
+// The PortalSessionFunc type is an adapter to allow the use of ordinary
+// function as PortalSession mutator.
+type PortalSessionFunc func(context.Context, *ent.PortalSessionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PortalSessionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PortalSessionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PortalSessionMutation", m)
 }
 
 // The RecoveryCodeFunc type is an adapter to allow the use of ordinary

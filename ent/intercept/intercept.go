@@ -8,6 +8,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/adminportallink"
 	"github.com/gatehouse-id/gatehouse/ent/apikey"
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
@@ -26,6 +27,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
 	"github.com/gatehouse-id/gatehouse/ent/passkey"
+	"github.com/gatehouse-id/gatehouse/ent/portalsession"
 	"github.com/gatehouse-id/gatehouse/ent/predicate"
 	"github.com/gatehouse-id/gatehouse/ent/recoverycode"
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
@@ -121,6 +123,33 @@ func (f TraverseAPIKey) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.APIKeyQuery", q)
+}
+
+// The AdminPortalLinkFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AdminPortalLinkFunc func(context.Context, *ent.AdminPortalLinkQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AdminPortalLinkFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AdminPortalLinkQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AdminPortalLinkQuery", q)
+}
+
+// The TraverseAdminPortalLink type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAdminPortalLink func(context.Context, *ent.AdminPortalLinkQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAdminPortalLink) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAdminPortalLink) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AdminPortalLinkQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AdminPortalLinkQuery", q)
 }
 
 // The ApplicationFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -582,6 +611,33 @@ func (f TraversePasskey) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.PasskeyQuery", q)
 }
 
+// The PortalSessionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PortalSessionFunc func(context.Context, *ent.PortalSessionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PortalSessionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PortalSessionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PortalSessionQuery", q)
+}
+
+// The TraversePortalSession type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePortalSession func(context.Context, *ent.PortalSessionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePortalSession) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePortalSession) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PortalSessionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PortalSessionQuery", q)
+}
+
 // The RecoveryCodeFunc type is an adapter to allow the use of ordinary function as a Querier.
 type RecoveryCodeFunc func(context.Context, *ent.RecoveryCodeQuery) (ent.Value, error)
 
@@ -884,6 +940,8 @@ func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
 	case *ent.APIKeyQuery:
 		return &query[*ent.APIKeyQuery, predicate.APIKey, apikey.OrderOption]{typ: ent.TypeAPIKey, tq: q}, nil
+	case *ent.AdminPortalLinkQuery:
+		return &query[*ent.AdminPortalLinkQuery, predicate.AdminPortalLink, adminportallink.OrderOption]{typ: ent.TypeAdminPortalLink, tq: q}, nil
 	case *ent.ApplicationQuery:
 		return &query[*ent.ApplicationQuery, predicate.Application, application.OrderOption]{typ: ent.TypeApplication, tq: q}, nil
 	case *ent.AuditEventQuery:
@@ -918,6 +976,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.OrganizationPolicyQuery, predicate.OrganizationPolicy, organizationpolicy.OrderOption]{typ: ent.TypeOrganizationPolicy, tq: q}, nil
 	case *ent.PasskeyQuery:
 		return &query[*ent.PasskeyQuery, predicate.Passkey, passkey.OrderOption]{typ: ent.TypePasskey, tq: q}, nil
+	case *ent.PortalSessionQuery:
+		return &query[*ent.PortalSessionQuery, predicate.PortalSession, portalsession.OrderOption]{typ: ent.TypePortalSession, tq: q}, nil
 	case *ent.RecoveryCodeQuery:
 		return &query[*ent.RecoveryCodeQuery, predicate.RecoveryCode, recoverycode.OrderOption]{typ: ent.TypeRecoveryCode, tq: q}, nil
 	case *ent.RefreshTokenQuery:

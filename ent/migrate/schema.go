@@ -44,6 +44,36 @@ var (
 			},
 		},
 	}
+	// AdminPortalLinksColumns holds the columns for the "admin_portal_links" table.
+	AdminPortalLinksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "organization_id", Type: field.TypeString},
+		{Name: "intent", Type: field.TypeEnum, Enums: []string{"SSO", "DOMAIN_VERIFICATION"}},
+		{Name: "token_hash", Type: field.TypeString, Unique: true},
+		{Name: "created_by", Type: field.TypeString},
+		{Name: "return_url", Type: field.TypeString, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true},
+	}
+	// AdminPortalLinksTable holds the schema information for the "admin_portal_links" table.
+	AdminPortalLinksTable = &schema.Table{
+		Name:       "admin_portal_links",
+		Columns:    AdminPortalLinksColumns,
+		PrimaryKey: []*schema.Column{AdminPortalLinksColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "adminportallink_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{AdminPortalLinksColumns[1]},
+			},
+			{
+				Name:    "adminportallink_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{AdminPortalLinksColumns[7]},
+			},
+		},
+	}
 	// ApplicationsColumns holds the columns for the "applications" table.
 	ApplicationsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -638,6 +668,36 @@ var (
 			},
 		},
 	}
+	// PortalSessionsColumns holds the columns for the "portal_sessions" table.
+	PortalSessionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "organization_id", Type: field.TypeString},
+		{Name: "intent", Type: field.TypeEnum, Enums: []string{"SSO", "DOMAIN_VERIFICATION"}},
+		{Name: "token_hash", Type: field.TypeString, Unique: true},
+		{Name: "link_id", Type: field.TypeString},
+		{Name: "return_url", Type: field.TypeString, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "last_used_at", Type: field.TypeTime},
+	}
+	// PortalSessionsTable holds the schema information for the "portal_sessions" table.
+	PortalSessionsTable = &schema.Table{
+		Name:       "portal_sessions",
+		Columns:    PortalSessionsColumns,
+		PrimaryKey: []*schema.Column{PortalSessionsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "portalsession_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{PortalSessionsColumns[1]},
+			},
+			{
+				Name:    "portalsession_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{PortalSessionsColumns[7]},
+			},
+		},
+	}
 	// RecoveryCodesColumns holds the columns for the "recovery_codes" table.
 	RecoveryCodesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -791,6 +851,8 @@ var (
 		{Name: "auth_request_id", Type: field.TypeString, Nullable: true},
 		{Name: "state", Type: field.TypeBytes},
 		{Name: "identity", Type: field.TypeBytes, Nullable: true},
+		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"SIGN_IN", "TEST"}, Default: "SIGN_IN"},
+		{Name: "portal_session_id", Type: field.TypeString, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "expires_at", Type: field.TypeTime},
 	}
@@ -808,7 +870,7 @@ var (
 			{
 				Name:    "ssoattempt_expires_at",
 				Unique:  false,
-				Columns: []*schema.Column{SSOAttemptsColumns[8]},
+				Columns: []*schema.Column{SSOAttemptsColumns[10]},
 			},
 		},
 	}
@@ -972,6 +1034,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		APIKeysTable,
+		AdminPortalLinksTable,
 		ApplicationsTable,
 		AuditEventsTable,
 		AuthRequestsTable,
@@ -989,6 +1052,7 @@ var (
 		OrganizationsTable,
 		OrganizationPoliciesTable,
 		PasskeysTable,
+		PortalSessionsTable,
 		RecoveryCodesTable,
 		RefreshTokensTable,
 		RevokedTokensTable,

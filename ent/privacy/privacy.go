@@ -135,6 +135,30 @@ func (f APIKeyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.APIKeyMutation", m)
 }
 
+// The AdminPortalLinkQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AdminPortalLinkQueryRuleFunc func(context.Context, *ent.AdminPortalLinkQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AdminPortalLinkQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AdminPortalLinkQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AdminPortalLinkQuery", q)
+}
+
+// The AdminPortalLinkMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AdminPortalLinkMutationRuleFunc func(context.Context, *ent.AdminPortalLinkMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AdminPortalLinkMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AdminPortalLinkMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AdminPortalLinkMutation", m)
+}
+
 // The ApplicationQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ApplicationQueryRuleFunc func(context.Context, *ent.ApplicationQuery) error
@@ -543,6 +567,30 @@ func (f PasskeyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PasskeyMutation", m)
 }
 
+// The PortalSessionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PortalSessionQueryRuleFunc func(context.Context, *ent.PortalSessionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PortalSessionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PortalSessionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PortalSessionQuery", q)
+}
+
+// The PortalSessionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PortalSessionMutationRuleFunc func(context.Context, *ent.PortalSessionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PortalSessionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PortalSessionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PortalSessionMutation", m)
+}
+
 // The RecoveryCodeQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type RecoveryCodeQueryRuleFunc func(context.Context, *ent.RecoveryCodeQuery) error
@@ -844,6 +892,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	switch q := q.(type) {
 	case *ent.APIKeyQuery:
 		return q.Filter(), nil
+	case *ent.AdminPortalLinkQuery:
+		return q.Filter(), nil
 	case *ent.ApplicationQuery:
 		return q.Filter(), nil
 	case *ent.AuditEventQuery:
@@ -878,6 +928,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.PasskeyQuery:
 		return q.Filter(), nil
+	case *ent.PortalSessionQuery:
+		return q.Filter(), nil
 	case *ent.RecoveryCodeQuery:
 		return q.Filter(), nil
 	case *ent.RefreshTokenQuery:
@@ -908,6 +960,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 func mutationFilter(m ent.Mutation) (Filter, error) {
 	switch m := m.(type) {
 	case *ent.APIKeyMutation:
+		return m.Filter(), nil
+	case *ent.AdminPortalLinkMutation:
 		return m.Filter(), nil
 	case *ent.ApplicationMutation:
 		return m.Filter(), nil
@@ -942,6 +996,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.OrganizationPolicyMutation:
 		return m.Filter(), nil
 	case *ent.PasskeyMutation:
+		return m.Filter(), nil
+	case *ent.PortalSessionMutation:
 		return m.Filter(), nil
 	case *ent.RecoveryCodeMutation:
 		return m.Filter(), nil

@@ -6,6 +6,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/gatehouse-id/gatehouse/ent/adminportallink"
 	"github.com/gatehouse-id/gatehouse/ent/apikey"
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
@@ -24,6 +25,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/organization"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
 	"github.com/gatehouse-id/gatehouse/ent/passkey"
+	"github.com/gatehouse-id/gatehouse/ent/portalsession"
 	"github.com/gatehouse-id/gatehouse/ent/recoverycode"
 	"github.com/gatehouse-id/gatehouse/ent/refreshtoken"
 	"github.com/gatehouse-id/gatehouse/ent/revokedtoken"
@@ -102,6 +104,40 @@ func init() {
 	apikeyDescID := apikeyMixinFields0[0].Descriptor()
 	// apikey.DefaultID holds the default value on creation for the id field.
 	apikey.DefaultID = apikeyDescID.Default.(func() pulid.ID)
+	adminportallinkMixin := schema.AdminPortalLink{}.Mixin()
+	adminportallink.Policy = privacy.NewPolicies(schema.AdminPortalLink{})
+	adminportallink.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := adminportallink.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	adminportallinkMixinFields0 := adminportallinkMixin[0].Fields()
+	_ = adminportallinkMixinFields0
+	adminportallinkFields := schema.AdminPortalLink{}.Fields()
+	_ = adminportallinkFields
+	// adminportallinkDescOrganizationID is the schema descriptor for organization_id field.
+	adminportallinkDescOrganizationID := adminportallinkFields[0].Descriptor()
+	// adminportallink.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	adminportallink.OrganizationIDValidator = adminportallinkDescOrganizationID.Validators[0].(func(string) error)
+	// adminportallinkDescTokenHash is the schema descriptor for token_hash field.
+	adminportallinkDescTokenHash := adminportallinkFields[2].Descriptor()
+	// adminportallink.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
+	adminportallink.TokenHashValidator = adminportallinkDescTokenHash.Validators[0].(func(string) error)
+	// adminportallinkDescCreatedBy is the schema descriptor for created_by field.
+	adminportallinkDescCreatedBy := adminportallinkFields[3].Descriptor()
+	// adminportallink.CreatedByValidator is a validator for the "created_by" field. It is called by the builders before save.
+	adminportallink.CreatedByValidator = adminportallinkDescCreatedBy.Validators[0].(func(string) error)
+	// adminportallinkDescCreatedAt is the schema descriptor for created_at field.
+	adminportallinkDescCreatedAt := adminportallinkFields[5].Descriptor()
+	// adminportallink.DefaultCreatedAt holds the default value on creation for the created_at field.
+	adminportallink.DefaultCreatedAt = adminportallinkDescCreatedAt.Default.(func() time.Time)
+	// adminportallinkDescID is the schema descriptor for id field.
+	adminportallinkDescID := adminportallinkMixinFields0[0].Descriptor()
+	// adminportallink.DefaultID holds the default value on creation for the id field.
+	adminportallink.DefaultID = adminportallinkDescID.Default.(func() pulid.ID)
 	applicationMixin := schema.Application{}.Mixin()
 	application.Policy = privacy.NewPolicies(schema.Application{})
 	application.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -992,6 +1028,40 @@ func init() {
 	passkeyDescID := passkeyMixinFields0[0].Descriptor()
 	// passkey.DefaultID holds the default value on creation for the id field.
 	passkey.DefaultID = passkeyDescID.Default.(func() pulid.ID)
+	portalsessionMixin := schema.PortalSession{}.Mixin()
+	portalsession.Policy = privacy.NewPolicies(schema.PortalSession{})
+	portalsession.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := portalsession.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	portalsessionMixinFields0 := portalsessionMixin[0].Fields()
+	_ = portalsessionMixinFields0
+	portalsessionFields := schema.PortalSession{}.Fields()
+	_ = portalsessionFields
+	// portalsessionDescOrganizationID is the schema descriptor for organization_id field.
+	portalsessionDescOrganizationID := portalsessionFields[0].Descriptor()
+	// portalsession.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	portalsession.OrganizationIDValidator = portalsessionDescOrganizationID.Validators[0].(func(string) error)
+	// portalsessionDescTokenHash is the schema descriptor for token_hash field.
+	portalsessionDescTokenHash := portalsessionFields[2].Descriptor()
+	// portalsession.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
+	portalsession.TokenHashValidator = portalsessionDescTokenHash.Validators[0].(func(string) error)
+	// portalsessionDescLinkID is the schema descriptor for link_id field.
+	portalsessionDescLinkID := portalsessionFields[3].Descriptor()
+	// portalsession.LinkIDValidator is a validator for the "link_id" field. It is called by the builders before save.
+	portalsession.LinkIDValidator = portalsessionDescLinkID.Validators[0].(func(string) error)
+	// portalsessionDescCreatedAt is the schema descriptor for created_at field.
+	portalsessionDescCreatedAt := portalsessionFields[5].Descriptor()
+	// portalsession.DefaultCreatedAt holds the default value on creation for the created_at field.
+	portalsession.DefaultCreatedAt = portalsessionDescCreatedAt.Default.(func() time.Time)
+	// portalsessionDescID is the schema descriptor for id field.
+	portalsessionDescID := portalsessionMixinFields0[0].Descriptor()
+	// portalsession.DefaultID holds the default value on creation for the id field.
+	portalsession.DefaultID = portalsessionDescID.Default.(func() pulid.ID)
 	recoverycodeMixin := schema.RecoveryCode{}.Mixin()
 	recoverycode.Policy = privacy.NewPolicies(schema.RecoveryCode{})
 	recoverycode.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1219,7 +1289,7 @@ func init() {
 	// ssoattempt.StateValidator is a validator for the "state" field. It is called by the builders before save.
 	ssoattempt.StateValidator = ssoattemptDescState.Validators[0].(func([]byte) error)
 	// ssoattemptDescCreatedAt is the schema descriptor for created_at field.
-	ssoattemptDescCreatedAt := ssoattemptFields[6].Descriptor()
+	ssoattemptDescCreatedAt := ssoattemptFields[8].Descriptor()
 	// ssoattempt.DefaultCreatedAt holds the default value on creation for the created_at field.
 	ssoattempt.DefaultCreatedAt = ssoattemptDescCreatedAt.Default.(func() time.Time)
 	// ssoattemptDescID is the schema descriptor for id field.

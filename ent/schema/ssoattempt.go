@@ -37,6 +37,9 @@ func (SSOAttempt) Fields() []ent.Field {
 		field.String("auth_request_id").Optional().Immutable().Comment("the application's pending request; empty for a direct sign-in"),
 		field.Bytes("state").NotEmpty().Immutable().Sensitive().Comment("federation.Step.State"),
 		field.Bytes("identity").Optional().Sensitive().Comment("the verified identity (JSON), between a SAML ACS and the browser's next request"),
+		field.Enum("purpose").Values("SIGN_IN", "TEST").Default("SIGN_IN").Immutable().
+			Comment("TEST: a test sign-in from the admin portal, which verifies the answer and records it but signs no one in"),
+		field.String("portal_session_id").GoType(pulid.ID("")).Optional().Immutable().Comment("the portal session that began a TEST attempt"),
 		field.Time("created_at").Default(time.Now).Immutable(),
 		field.Time("expires_at").Immutable(),
 	}

@@ -3,6 +3,9 @@
 package ssoattempt
 
 import (
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"entgo.io/ent"
@@ -27,6 +30,10 @@ const (
 	FieldState = "state"
 	// FieldIdentity holds the string denoting the identity field in the database.
 	FieldIdentity = "identity"
+	// FieldPurpose holds the string denoting the purpose field in the database.
+	FieldPurpose = "purpose"
+	// FieldPortalSessionID holds the string denoting the portal_session_id field in the database.
+	FieldPortalSessionID = "portal_session_id"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// FieldExpiresAt holds the string denoting the expires_at field in the database.
@@ -44,6 +51,8 @@ var Columns = []string{
 	FieldAuthRequestID,
 	FieldState,
 	FieldIdentity,
+	FieldPurpose,
+	FieldPortalSessionID,
 	FieldCreatedAt,
 	FieldExpiresAt,
 }
@@ -80,6 +89,32 @@ var (
 	DefaultID func() pulid.ID
 )
 
+// Purpose defines the type for the "purpose" enum field.
+type Purpose string
+
+// PurposeSIGN_IN is the default value of the Purpose enum.
+const DefaultPurpose = PurposeSIGN_IN
+
+// Purpose values.
+const (
+	PurposeSIGN_IN Purpose = "SIGN_IN"
+	PurposeTEST    Purpose = "TEST"
+)
+
+func (pu Purpose) String() string {
+	return string(pu)
+}
+
+// PurposeValidator is a validator for the "purpose" field enum values. It is called by the builders before save.
+func PurposeValidator(pu Purpose) error {
+	switch pu {
+	case PurposeSIGN_IN, PurposeTEST:
+		return nil
+	default:
+		return fmt.Errorf("ssoattempt: invalid enum value for purpose field: %q", pu)
+	}
+}
+
 // OrderOption defines the ordering options for the SSOAttempt queries.
 type OrderOption func(*sql.Selector)
 
@@ -108,6 +143,16 @@ func ByAuthRequestID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAuthRequestID, opts...).ToFunc()
 }
 
+// ByPurpose orders the results by the purpose field.
+func ByPurpose(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPurpose, opts...).ToFunc()
+}
+
+// ByPortalSessionID orders the results by the portal_session_id field.
+func ByPortalSessionID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPortalSessionID, opts...).ToFunc()
+}
+
 // ByCreatedAt orders the results by the created_at field.
 func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCreatedAt, opts...).ToFunc()
@@ -116,4 +161,22 @@ func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByExpiresAt orders the results by the expires_at field.
 func ByExpiresAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldExpiresAt, opts...).ToFunc()
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e Purpose) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *Purpose) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = Purpose(str)
+	if err := PurposeValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid Purpose", str)
+	}
+	return nil
 }

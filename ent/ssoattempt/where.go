@@ -85,6 +85,11 @@ func Identity(v []byte) predicate.SSOAttempt {
 	return predicate.SSOAttempt(sql.FieldEQ(FieldIdentity, v))
 }
 
+// PortalSessionID applies equality check predicate on the "portal_session_id" field. It's identical to PortalSessionIDEQ.
+func PortalSessionID(v pulid.ID) predicate.SSOAttempt {
+	return predicate.SSOAttempt(sql.FieldEQ(FieldPortalSessionID, v))
+}
+
 // CreatedAt applies equality check predicate on the "created_at" field. It's identical to CreatedAtEQ.
 func CreatedAt(v time.Time) predicate.SSOAttempt {
 	return predicate.SSOAttempt(sql.FieldEQ(FieldCreatedAt, v))
@@ -458,6 +463,106 @@ func IdentityIsNil() predicate.SSOAttempt {
 // IdentityNotNil applies the NotNil predicate on the "identity" field.
 func IdentityNotNil() predicate.SSOAttempt {
 	return predicate.SSOAttempt(sql.FieldNotNull(FieldIdentity))
+}
+
+// PurposeEQ applies the EQ predicate on the "purpose" field.
+func PurposeEQ(v Purpose) predicate.SSOAttempt {
+	return predicate.SSOAttempt(sql.FieldEQ(FieldPurpose, v))
+}
+
+// PurposeNEQ applies the NEQ predicate on the "purpose" field.
+func PurposeNEQ(v Purpose) predicate.SSOAttempt {
+	return predicate.SSOAttempt(sql.FieldNEQ(FieldPurpose, v))
+}
+
+// PurposeIn applies the In predicate on the "purpose" field.
+func PurposeIn(vs ...Purpose) predicate.SSOAttempt {
+	return predicate.SSOAttempt(sql.FieldIn(FieldPurpose, vs...))
+}
+
+// PurposeNotIn applies the NotIn predicate on the "purpose" field.
+func PurposeNotIn(vs ...Purpose) predicate.SSOAttempt {
+	return predicate.SSOAttempt(sql.FieldNotIn(FieldPurpose, vs...))
+}
+
+// PortalSessionIDEQ applies the EQ predicate on the "portal_session_id" field.
+func PortalSessionIDEQ(v pulid.ID) predicate.SSOAttempt {
+	return predicate.SSOAttempt(sql.FieldEQ(FieldPortalSessionID, v))
+}
+
+// PortalSessionIDNEQ applies the NEQ predicate on the "portal_session_id" field.
+func PortalSessionIDNEQ(v pulid.ID) predicate.SSOAttempt {
+	return predicate.SSOAttempt(sql.FieldNEQ(FieldPortalSessionID, v))
+}
+
+// PortalSessionIDIn applies the In predicate on the "portal_session_id" field.
+func PortalSessionIDIn(vs ...pulid.ID) predicate.SSOAttempt {
+	return predicate.SSOAttempt(sql.FieldIn(FieldPortalSessionID, vs...))
+}
+
+// PortalSessionIDNotIn applies the NotIn predicate on the "portal_session_id" field.
+func PortalSessionIDNotIn(vs ...pulid.ID) predicate.SSOAttempt {
+	return predicate.SSOAttempt(sql.FieldNotIn(FieldPortalSessionID, vs...))
+}
+
+// PortalSessionIDGT applies the GT predicate on the "portal_session_id" field.
+func PortalSessionIDGT(v pulid.ID) predicate.SSOAttempt {
+	return predicate.SSOAttempt(sql.FieldGT(FieldPortalSessionID, v))
+}
+
+// PortalSessionIDGTE applies the GTE predicate on the "portal_session_id" field.
+func PortalSessionIDGTE(v pulid.ID) predicate.SSOAttempt {
+	return predicate.SSOAttempt(sql.FieldGTE(FieldPortalSessionID, v))
+}
+
+// PortalSessionIDLT applies the LT predicate on the "portal_session_id" field.
+func PortalSessionIDLT(v pulid.ID) predicate.SSOAttempt {
+	return predicate.SSOAttempt(sql.FieldLT(FieldPortalSessionID, v))
+}
+
+// PortalSessionIDLTE applies the LTE predicate on the "portal_session_id" field.
+func PortalSessionIDLTE(v pulid.ID) predicate.SSOAttempt {
+	return predicate.SSOAttempt(sql.FieldLTE(FieldPortalSessionID, v))
+}
+
+// PortalSessionIDContains applies the Contains predicate on the "portal_session_id" field.
+func PortalSessionIDContains(v pulid.ID) predicate.SSOAttempt {
+	vc := string(v)
+	return predicate.SSOAttempt(sql.FieldContains(FieldPortalSessionID, vc))
+}
+
+// PortalSessionIDHasPrefix applies the HasPrefix predicate on the "portal_session_id" field.
+func PortalSessionIDHasPrefix(v pulid.ID) predicate.SSOAttempt {
+	vc := string(v)
+	return predicate.SSOAttempt(sql.FieldHasPrefix(FieldPortalSessionID, vc))
+}
+
+// PortalSessionIDHasSuffix applies the HasSuffix predicate on the "portal_session_id" field.
+func PortalSessionIDHasSuffix(v pulid.ID) predicate.SSOAttempt {
+	vc := string(v)
+	return predicate.SSOAttempt(sql.FieldHasSuffix(FieldPortalSessionID, vc))
+}
+
+// PortalSessionIDIsNil applies the IsNil predicate on the "portal_session_id" field.
+func PortalSessionIDIsNil() predicate.SSOAttempt {
+	return predicate.SSOAttempt(sql.FieldIsNull(FieldPortalSessionID))
+}
+
+// PortalSessionIDNotNil applies the NotNil predicate on the "portal_session_id" field.
+func PortalSessionIDNotNil() predicate.SSOAttempt {
+	return predicate.SSOAttempt(sql.FieldNotNull(FieldPortalSessionID))
+}
+
+// PortalSessionIDEqualFold applies the EqualFold predicate on the "portal_session_id" field.
+func PortalSessionIDEqualFold(v pulid.ID) predicate.SSOAttempt {
+	vc := string(v)
+	return predicate.SSOAttempt(sql.FieldEqualFold(FieldPortalSessionID, vc))
+}
+
+// PortalSessionIDContainsFold applies the ContainsFold predicate on the "portal_session_id" field.
+func PortalSessionIDContainsFold(v pulid.ID) predicate.SSOAttempt {
+	vc := string(v)
+	return predicate.SSOAttempt(sql.FieldContainsFold(FieldPortalSessionID, vc))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
