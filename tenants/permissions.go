@@ -28,7 +28,7 @@ func require(ctx context.Context, org pulid.ID, p authz.Permission) error {
 	switch {
 	case authz.Can(v, org, p):
 		return nil
-	case v != nil && v.Kind == viewer.Organization && !v.CanAccessOrganization(org):
+	case v != nil && v.OrganizationScoped() && !v.CanAccessOrganization(org):
 		return fmt.Errorf("organization: %w", ErrNotFound)
 	}
 	return &ForbiddenError{Field: "organizationID", Reason: "needs the " + p + " permission in this organization"}

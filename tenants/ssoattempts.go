@@ -36,6 +36,10 @@ type NewSSOAttempt struct {
 	// AuthRequestID is the application's pending request; "" for a
 	// direct sign-in.
 	AuthRequestID string
+	// TestFor, when set, makes the attempt a test sign-in begun from this
+	// admin portal session: its answer is verified and recorded, and
+	// signs no one in.
+	TestFor pulid.ID
 	// Begin asks the connector for the way to the IdP, given the relay
 	// token its answer must carry, and returns the connector's state
 	// (federation.Step.State) to keep.
@@ -58,9 +62,13 @@ func (s *Service) StartSSOAttempt(ctx context.Context, in NewSSOAttempt) (browse
 		return "", invalid("attempt", "the connector returned no state")
 	}
 	now := s.now()
-	err = s.client.SSOAttempt.Create().SetRelayHash(secret.Hash(relay)).SetBrowserHash(secret.Hash(browser)).
+	c := s.client.SSOAttempt.Create().SetRelayHash(secret.Hash(relay)).SetBrowserHash(secret.Hash(browser)).
 		SetConnectionID(in.ConnectionID).SetAuthRequestID(in.AuthRequestID).SetState(state).
-		SetCreatedAt(now).SetExpiresAt(now.Add(SSOAttemptTTL)).Exec(viewer.SystemContext(ctx))
+		SetCreatedAt(now).SetExpiresAt(now.Add(SSOAttemptTTL))
+	if in.TestFor != "" {
+		c.SetPurpose(ssoattempt.PurposeTEST).SetPortalSessionID(in.TestFor)
+	}
+	err = c.Exec(viewer.SystemContext(ctx))
 	if err != nil {
 		return "", fmt.Errorf("store sso attempt: %w", err)
 	}
@@ -74,6 +82,9 @@ type SSOAttempt struct {
 	State         []byte
 	// Identity is the verified identity a SAML ACS kept (KeepSSOIdentity).
 	Identity []byte
+	// TestFor is the admin portal session that began a test sign-in;
+	// empty for a sign-in.
+	TestFor pulid.ID
 	// relayHash and browserHash bind a kept identity to the same browser.
 	relayHash, browserHash string
 }
@@ -83,7 +94,7 @@ type SSOAttempt struct {
 // DELETE … RETURNING).
 const takeSSOAttemptSQL = `DELETE FROM "sso_attempts" WHERE "id" = (
   SELECT "id" FROM "sso_attempts" WHERE %s AND "connection_id" = $2 ORDER BY "id" DESC LIMIT 1)
-RETURNING "connection_id", "auth_request_id", "state", "identity", "relay_hash", "browser_hash", "expires_at"`
+RETURNING "connection_id", "auth_request_id", "state", "identity", "relay_hash", "browser_hash", "expires_at", "portal_session_id"`
 
 // TakeSSOAttemptByBrowser takes the newest unanswered attempt at
 // connection connID that the browser holding browser began (an OIDC
@@ -105,9 +116,13 @@ func (s *Service) TakeSSOAttemptByRelay(ctx context.Context, connID pulid.ID, re
 // attempt, under the same relay and browser tokens, for ssoIdentityTTL.
 func (s *Service) KeepSSOIdentity(ctx context.Context, a *SSOAttempt, identity []byte) error {
 	now := s.now()
-	err := s.client.SSOAttempt.Create().SetRelayHash(a.relayHash).SetBrowserHash(a.browserHash).
+	c := s.client.SSOAttempt.Create().SetRelayHash(a.relayHash).SetBrowserHash(a.browserHash).
 		SetConnectionID(a.ConnectionID).SetAuthRequestID(a.AuthRequestID).SetState(a.State).SetIdentity(identity).
-		SetCreatedAt(now).SetExpiresAt(now.Add(ssoIdentityTTL)).Exec(viewer.SystemContext(ctx))
+		SetCreatedAt(now).SetExpiresAt(now.Add(ssoIdentityTTL))
+	if a.TestFor != "" {
+		c.SetPurpose(ssoattempt.PurposeTEST).SetPortalSessionID(a.TestFor)
+	}
+	err := c.Exec(viewer.SystemContext(ctx))
 	if err != nil {
 		return fmt.Errorf("keep sso identity: %w", err)
 	}
@@ -148,11 +163,12 @@ func (s *Service) takeSSOAttempt(ctx context.Context, where, token string, connI
 		authReq  sql.NullString
 		identity []byte
 		expires  sql.NullTime
+		portal   sql.NullString
 	)
-	if err := rows.Scan(&conn, &authReq, &a.State, &identity, &a.relayHash, &a.browserHash, &expires); err != nil {
+	if err := rows.Scan(&conn, &authReq, &a.State, &identity, &a.relayHash, &a.browserHash, &expires, &portal); err != nil {
 		return nil, fmt.Errorf("read sso attempt: %w", err)
 	}
-	a.ConnectionID, a.AuthRequestID, a.Identity = pulid.ID(conn), authReq.String, identity
+	a.ConnectionID, a.AuthRequestID, a.Identity, a.TestFor = pulid.ID(conn), authReq.String, identity, pulid.ID(portal.String)
 	if !s.now().Before(expires.Time) {
 		return nil, ErrSSOAttempt
 	}

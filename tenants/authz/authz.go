@@ -64,7 +64,7 @@ func filterReads(ctx context.Context, f privacy.Filter) error {
 		return privacy.Denyf("%w", ErrNoViewer)
 	case v.Unrestricted():
 		return privacy.Allow
-	case v.Kind == viewer.Organization:
+	case v.OrganizationScoped():
 		return filterOrganizationReads(v, f)
 	case v.Kind == viewer.User:
 		return filterUserScope(v.UserID, f)
@@ -183,7 +183,7 @@ func checkWrite(ctx context.Context, m gen.Mutation) error {
 	if v.Unrestricted() {
 		return privacy.Allow
 	}
-	if v.Kind != viewer.Organization {
+	if !v.OrganizationScoped() {
 		return privacy.Denyf("%s viewers may not change %s", v.Kind, m.Type())
 	}
 	switch m := m.(type) {

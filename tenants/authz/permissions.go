@@ -101,7 +101,7 @@ func CanGrant(v *viewer.Viewer, org pulid.ID, ps []Permission) bool {
 	if v.Unrestricted() {
 		return true
 	}
-	if v.Kind != viewer.Organization || !v.CanAccessOrganization(org) {
+	if !v.OrganizationScoped() || !v.CanAccessOrganization(org) {
 		return false
 	}
 	return Covers(v.Permissions[org], ps)

@@ -28,6 +28,12 @@ const (
 	// authentication, migrations, the CLI's bootstrap). Never derived from
 	// request input.
 	System
+	// Portal is a customer IT admin in the admin portal (a portal session
+	// started from an admin portal link): one organization, with only the
+	// permissions the link's intent needs. The authorizer treats it as an
+	// Organization viewer over that organization; audit events name it
+	// apart.
+	Portal
 )
 
 func (k Kind) String() string {
@@ -40,6 +46,8 @@ func (k Kind) String() string {
 		return "user"
 	case System:
 		return "system"
+	case Portal:
+		return "portal"
 	}
 	return "unknown"
 }
@@ -79,11 +87,15 @@ func (v *Viewer) CanAccessOrganization(id pulid.ID) bool {
 	switch v.Kind {
 	case Instance, System:
 		return true
-	case Organization:
+	case Organization, Portal:
 		return slices.Contains(v.Organizations, id)
 	}
 	return false
 }
+
+// OrganizationScoped reports whether v acts within listed organizations
+// with per-organization permissions: an Organization or a Portal viewer.
+func (v *Viewer) OrganizationScoped() bool { return v.Kind == Organization || v.Kind == Portal }
 
 // ScopedTo returns an Organization viewer over orgs holding every
 // permission there, as an organization's own API key does.
