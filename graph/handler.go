@@ -74,7 +74,7 @@ func NewHandler(cfg Config) http.Handler {
 	api := httpserver.Chain(srv,
 		httpserver.LimitBody(MaxBodyBytes, httpserver.StaticJSON(http.StatusRequestEntityTooLarge,
 			errorBody("request body is larger than 1 MiB", "PAYLOAD_TOO_LARGE"))),
-		Authenticate(cfg.Service, cfg.VerifyToken, logger))
+		Authenticate(cfg.Service, cfg.VerifyToken, cfg.Issuer, logger))
 	var play http.Handler
 	if cfg.Dev {
 		play = playground.Handler("Gatehouse", "/graphql")
@@ -94,13 +94,18 @@ func NewHandler(cfg Config) http.Handler {
 
 // Authenticate resolves the Authorization: Bearer credential — an API key
 // (gh_…) or, when verify is set, an access token from Gatehouse's provider —
-// to a viewer and puts it in the request context. Without a valid one it
-// answers 401 in the GraphQL error format, before any GraphQL work.
-func Authenticate(svc *tenants.Service, verify func(context.Context, string) (tenants.TokenClaims, error), logger *slog.Logger) func(http.Handler) http.Handler {
+// or, without one, the admin portal's session cookie (adminportal.go: only
+// with PortalHeader and the issuer's Origin) to a viewer and puts it in the
+// request context. A portal session is a Portal viewer: its one
+// organization, with only what its intent needs (tenants.PortalSession).
+// Without a valid credential it answers 401 in the GraphQL error format,
+// before any GraphQL work.
+func Authenticate(svc *tenants.Service, verify func(context.Context, string) (tenants.TokenClaims, error), issuer string, logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			token, ok := bearer(r.Header.Get("Authorization"))
-			if !ok {
+			portal, why, hasPortal := portalCredential(r, issuer)
+			if !ok && !hasPortal {
 				auditUnauthenticated(svc, r, "missing_credential")
 				unauthenticated(w, "send an API key or access token as Authorization: Bearer <credential>")
 				return
@@ -109,6 +114,13 @@ func Authenticate(svc *tenants.Service, verify func(context.Context, string) (te
 			var err error
 			reason := "invalid_access_token"
 			switch {
+			case !ok && why != "":
+				auditUnauthenticated(svc, r, portalReason)
+				unauthenticated(w, why)
+				return
+			case !ok:
+				reason = portalReason
+				v, err = svc.PortalViewer(r.Context(), portal)
 			case tenants.LooksLikeAPIKey(token) || verify == nil:
 				reason = "invalid_api_key"
 				v, err = svc.AuthenticateAPIKey(r.Context(), token)

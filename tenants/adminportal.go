@@ -96,6 +96,10 @@ func (s *Service) CreateAdminPortalLink(ctx context.Context, in CreateAdminPorta
 	if err := require(ctx, in.OrganizationID, p); err != nil {
 		return "", time.Time{}, err
 	}
+	if v := viewer.FromContext(ctx); v != nil && v.Kind == viewer.Portal {
+		// Else a session could renew itself past its hour.
+		return "", time.Time{}, &ForbiddenError{Field: "organizationID", Reason: "a portal session cannot create portal links"}
+	}
 	actor := "anonymous"
 	if v := viewer.FromContext(ctx); v != nil {
 		actor = v.Actor

@@ -233,6 +233,11 @@ type ComplexityRoot struct {
 		Secret func(childComplexity int) int
 	}
 
+	CreateAdminPortalLinkPayload struct {
+		ExpiresAt func(childComplexity int) int
+		URL       func(childComplexity int) int
+	}
+
 	CreateApplicationPayload struct {
 		Application  func(childComplexity int) int
 		ClientSecret func(childComplexity int) int
@@ -367,6 +372,7 @@ type ComplexityRoot struct {
 		AddDomain                func(childComplexity int, input tenants.AddDomainInput) int
 		AddMember                func(childComplexity int, input tenants.AddMemberInput) int
 		CreateAPIKey             func(childComplexity int, input tenants.CreateAPIKeyInput) int
+		CreateAdminPortalLink    func(childComplexity int, input model.CreateAdminPortalLinkInput) int
 		CreateApplication        func(childComplexity int, input tenants.CreateApplicationInput) int
 		CreateOIDCConnection     func(childComplexity int, input model.CreateOIDCConnectionInput) int
 		CreateOrganization       func(childComplexity int, input tenants.CreateOrganizationInput) int
@@ -639,6 +645,7 @@ type MutationResolver interface {
 	DeleteApplication(ctx context.Context, input model.DeleteApplicationInput) (*model.DeleteApplicationPayload, error)
 	CreateAPIKey(ctx context.Context, input tenants.CreateAPIKeyInput) (*model.CreateAPIKeyPayload, error)
 	RevokeAPIKey(ctx context.Context, input model.RevokeAPIKeyInput) (*model.RevokeAPIKeyPayload, error)
+	CreateAdminPortalLink(ctx context.Context, input model.CreateAdminPortalLinkInput) (*model.CreateAdminPortalLinkPayload, error)
 	CreateSAMLConnection(ctx context.Context, input model.CreateSAMLConnectionInput) (*model.CreateSAMLConnectionPayload, error)
 	CreateOIDCConnection(ctx context.Context, input model.CreateOIDCConnectionInput) (*model.CreateOIDCConnectionPayload, error)
 	UpdateConnection(ctx context.Context, input model.UpdateConnectionInput) (*model.UpdateConnectionPayload, error)
@@ -1417,6 +1424,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateAPIKeyPayload.Secret(childComplexity), true
 
+	case "CreateAdminPortalLinkPayload.expiresAt":
+		if e.ComplexityRoot.CreateAdminPortalLinkPayload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateAdminPortalLinkPayload.ExpiresAt(childComplexity), true
+	case "CreateAdminPortalLinkPayload.url":
+		if e.ComplexityRoot.CreateAdminPortalLinkPayload.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateAdminPortalLinkPayload.URL(childComplexity), true
+
 	case "CreateApplicationPayload.application":
 		if e.ComplexityRoot.CreateApplicationPayload.Application == nil {
 			break
@@ -1861,6 +1881,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["input"].(tenants.CreateAPIKeyInput)), true
+	case "Mutation.createAdminPortalLink":
+		if e.ComplexityRoot.Mutation.CreateAdminPortalLink == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createAdminPortalLink_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateAdminPortalLink(childComplexity, args["input"].(model.CreateAdminPortalLinkInput)), true
 	case "Mutation.createApplication":
 		if e.ComplexityRoot.Mutation.CreateApplication == nil {
 			break
@@ -2874,6 +2905,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ConnectionOrder", ec.unmarshalInputConnectionOrder),
 			graphql.NewInputUnmarshaler("ConnectionWhereInput", ec.unmarshalInputConnectionWhereInput),
 			graphql.NewInputUnmarshaler("CreateAPIKeyInput", ec.unmarshalInputCreateAPIKeyInput),
+			graphql.NewInputUnmarshaler("CreateAdminPortalLinkInput", ec.unmarshalInputCreateAdminPortalLinkInput),
 			graphql.NewInputUnmarshaler("CreateApplicationInput", ec.unmarshalInputCreateApplicationInput),
 			graphql.NewInputUnmarshaler("CreateOIDCConnectionInput", ec.unmarshalInputCreateOIDCConnectionInput),
 			graphql.NewInputUnmarshaler("CreateOrganizationInput", ec.unmarshalInputCreateOrganizationInput),
@@ -5542,6 +5574,41 @@ input UserWhereInput {
   lastLoginAtNotNil: Boolean
 }
 `, BuiltIn: false},
+	{Name: "../adminportal.graphqls", Input: `# The admin portal (docs/ARCHITECTURE.md; tenants/adminportal.go): a
+# short-lived, single-use link for a customer's IT admin to set up SSO or
+# verify a domain in hosted pages that use this API with a session limited
+# to the one organization.
+
+extend type Mutation {
+  """
+  Creates an admin portal link: {issuer}/portal/{token}, single use, valid
+  for 5 minutes. Needs connections:manage (intent SSO) or domains:manage
+  (DOMAIN_VERIFICATION) in the organization.
+  """
+  createAdminPortalLink(input: CreateAdminPortalLinkInput!): CreateAdminPortalLinkPayload!
+}
+
+"What an admin portal link lets the IT admin do."
+enum AdminPortalIntent {
+  "Set up an SSO connection: the session holds organization:read and connections:manage."
+  SSO
+  "Add and verify a domain: the session holds organization:read and domains:manage."
+  DOMAIN_VERIFICATION
+}
+
+input CreateAdminPortalLinkInput {
+  organizationID: ID!
+  intent: AdminPortalIntent!
+  "Where the portal's last step offers to go back to (absolute https)."
+  returnURL: String
+}
+
+type CreateAdminPortalLinkPayload {
+  "The link to hand to the IT admin; shown once."
+  url: String!
+  expiresAt: Time!
+}
+`, BuiltIn: false},
 	{Name: "../connections.graphqls", Input: `# Enterprise SSO connections: an organization's own SAML or OpenID Connect
 # identity provider (docs/ARCHITECTURE.md; tenants/connections.go). Every
 # mutation needs connections:manage in the connection's organization.
@@ -6550,6 +6617,16 @@ func (ec *executionContext) childFields_CreateAPIKeyPayload(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type CreateAPIKeyPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_CreateAdminPortalLinkPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "url":
+		return ec.fieldContext_CreateAdminPortalLinkPayload_url(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_CreateAdminPortalLinkPayload_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateAdminPortalLinkPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateApplicationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "application":
@@ -7308,6 +7385,20 @@ func (ec *executionContext) field_Mutation_createAPIKey_args(ctx context.Context
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (tenants.CreateAPIKeyInput, error) {
 			return ec.unmarshalNCreateAPIKeyInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋtenantsᚐCreateAPIKeyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createAdminPortalLink_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateAdminPortalLinkInput, error) {
+			return ec.unmarshalNCreateAdminPortalLinkInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCreateAdminPortalLinkInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -11215,6 +11306,52 @@ func (ec *executionContext) fieldContext_CreateAPIKeyPayload_secret(_ context.Co
 	return graphql.NewScalarFieldContext("CreateAPIKeyPayload", field, false, false, "String")
 }
 
+func (ec *executionContext) _CreateAdminPortalLinkPayload_url(ctx context.Context, field graphql.CollectedField, obj *model.CreateAdminPortalLinkPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateAdminPortalLinkPayload_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateAdminPortalLinkPayload_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreateAdminPortalLinkPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _CreateAdminPortalLinkPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.CreateAdminPortalLinkPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateAdminPortalLinkPayload_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateAdminPortalLinkPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreateAdminPortalLinkPayload", field, false, false, "Time")
+}
+
 func (ec *executionContext) _CreateApplicationPayload_application(ctx context.Context, field graphql.CollectedField, obj *model.CreateApplicationPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13709,6 +13846,50 @@ func (ec *executionContext) fieldContext_Mutation_revokeAPIKey(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_revokeAPIKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createAdminPortalLink(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createAdminPortalLink(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateAdminPortalLink(ctx, fc.Args["input"].(model.CreateAdminPortalLinkInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateAdminPortalLinkPayload) graphql.Marshaler {
+			return ec.marshalNCreateAdminPortalLinkPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCreateAdminPortalLinkPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createAdminPortalLink(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateAdminPortalLinkPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createAdminPortalLink_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -22576,6 +22757,62 @@ func UnmarshalCreateAPIKeyInput(ctx context.Context, raw any) (tenants.CreateAPI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateAdminPortalLinkInput(ctx context.Context, obj any) (model.CreateAdminPortalLinkInput, error) {
+	var it model.CreateAdminPortalLinkInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"organizationID", "intent", "returnURL"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "organizationID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("organizationID"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrganizationID = data
+		case "intent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("intent"))
+			data, err := ec.unmarshalNAdminPortalIntent2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐAdminPortalIntent(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Intent = data
+		case "returnURL":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnURL"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnURL = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateAdminPortalLinkInput unmarshals raw into the CreateAdminPortalLinkInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateAdminPortalLinkInput(ctx context.Context, raw any) (model.CreateAdminPortalLinkInput, error) {
+	var out model.CreateAdminPortalLinkInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateAdminPortalLinkInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateApplicationInput(ctx context.Context, obj any) (tenants.CreateApplicationInput, error) {
 	var it tenants.CreateApplicationInput
 	if obj == nil {
@@ -30234,6 +30471,44 @@ func (ec *executionContext) _CreateAPIKeyPayload(ctx context.Context, sel ast.Se
 	return out
 }
 
+var createAdminPortalLinkPayloadImplementors = []string{"CreateAdminPortalLinkPayload"}
+
+func (ec *executionContext) _CreateAdminPortalLinkPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateAdminPortalLinkPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createAdminPortalLinkPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateAdminPortalLinkPayload")
+		case "url":
+			out.Values[i] = ec._CreateAdminPortalLinkPayload_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._CreateAdminPortalLinkPayload_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var createApplicationPayloadImplementors = []string{"CreateApplicationPayload"}
 
 func (ec *executionContext) _CreateApplicationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateApplicationPayload) graphql.Marshaler {
@@ -31331,6 +31606,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "revokeAPIKey":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_revokeAPIKey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createAdminPortalLink":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createAdminPortalLink(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -33156,6 +33438,16 @@ func (ec *executionContext) marshalNAddMemberPayload2ᚖgithubᚗcomᚋgatehouse
 	return ec._AddMemberPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNAdminPortalIntent2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐAdminPortalIntent(ctx context.Context, v any) (model.AdminPortalIntent, error) {
+	var res model.AdminPortalIntent
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAdminPortalIntent2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐAdminPortalIntent(ctx context.Context, sel ast.SelectionSet, v model.AdminPortalIntent) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNApplication2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚐApplication(ctx context.Context, sel ast.SelectionSet, v *ent.Application) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Application!")
@@ -33396,6 +33688,19 @@ func (ec *executionContext) marshalNCreateAPIKeyPayload2ᚖgithubᚗcomᚋgateho
 		return graphql.Null
 	}
 	return ec._CreateAPIKeyPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreateAdminPortalLinkInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCreateAdminPortalLinkInput(ctx context.Context, v any) (model.CreateAdminPortalLinkInput, error) {
+	res, err := ec.unmarshalInputCreateAdminPortalLinkInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreateAdminPortalLinkPayload2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐCreateAdminPortalLinkPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreateAdminPortalLinkPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreateAdminPortalLinkPayload!")
+		return graphql.Null
+	}
+	return ec._CreateAdminPortalLinkPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCreateApplicationInput2githubᚗcomᚋgatehouseᚑidᚋgatehouseᚋtenantsᚐCreateApplicationInput(ctx context.Context, v any) (tenants.CreateApplicationInput, error) {

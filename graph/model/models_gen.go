@@ -3,6 +3,12 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
@@ -37,6 +43,19 @@ type CreateAPIKeyPayload struct {
 	APIKey *ent.APIKey `json:"apiKey"`
 	// The key to send as Authorization: Bearer; shown only here.
 	Secret string `json:"secret"`
+}
+
+type CreateAdminPortalLinkInput struct {
+	OrganizationID pulid.ID          `json:"organizationID"`
+	Intent         AdminPortalIntent `json:"intent"`
+	// Where the portal's last step offers to go back to (absolute https).
+	ReturnURL *string `json:"returnURL,omitempty"`
+}
+
+type CreateAdminPortalLinkPayload struct {
+	// The link to hand to the IT admin; shown once.
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 type CreateApplicationPayload struct {
@@ -336,4 +355,62 @@ type VerifyDomainPayload struct {
 	Domain *ent.Domain `json:"domain"`
 	// Why the record did not prove control (what DNS answered); null when it did.
 	FailureReason *string `json:"failureReason,omitempty"`
+}
+
+// What an admin portal link lets the IT admin do.
+type AdminPortalIntent string
+
+const (
+	// Set up an SSO connection: the session holds organization:read and connections:manage.
+	AdminPortalIntentSso AdminPortalIntent = "SSO"
+	// Add and verify a domain: the session holds organization:read and domains:manage.
+	AdminPortalIntentDomainVerification AdminPortalIntent = "DOMAIN_VERIFICATION"
+)
+
+var AllAdminPortalIntent = []AdminPortalIntent{
+	AdminPortalIntentSso,
+	AdminPortalIntentDomainVerification,
+}
+
+func (e AdminPortalIntent) IsValid() bool {
+	switch e {
+	case AdminPortalIntentSso, AdminPortalIntentDomainVerification:
+		return true
+	}
+	return false
+}
+
+func (e AdminPortalIntent) String() string {
+	return string(e)
+}
+
+func (e *AdminPortalIntent) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AdminPortalIntent(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AdminPortalIntent", str)
+	}
+	return nil
+}
+
+func (e AdminPortalIntent) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AdminPortalIntent) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AdminPortalIntent) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
