@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
 // The admin portal's browser session at /graphql (tenants/adminportal.go).
@@ -25,9 +27,9 @@ const (
 // with the __Host- prefix under https (Secure, Path=/, no Domain).
 func PortalCookieName(issuer string) string {
 	if strings.HasPrefix(issuer, "https://") {
-		return "__Host-gatehouse_portal"
+		return tenants.PortalCookieSecure
 	}
-	return "gatehouse_portal"
+	return tenants.PortalCookie
 }
 
 // PortalURL is the link a token opens: {issuer}/portal/{token}.

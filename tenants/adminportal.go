@@ -42,6 +42,14 @@ const (
 	PortalSessionIdle = 15 * time.Minute
 )
 
+// The portal session cookie, shared by the pages (web) and /graphql
+// (graph): PortalCookieSecure under an https issuer (the __Host- prefix:
+// Secure, Path=/, no Domain), PortalCookie under http (development).
+const (
+	PortalCookie       = "gatehouse_portal"
+	PortalCookieSecure = "__Host-gatehouse_portal"
+)
+
 // Audit actions of the admin portal.
 const (
 	ActionPortalLinkCreated    = "portal.link_created"

@@ -236,6 +236,9 @@ func (w *Web) getSSOCallback(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, err := connector.Finish(ctx, r, a.State)
+	if w.testAnswer(rw, r, a, conn, id, err) { // a test from the admin portal (portalsso.go)
+		return
+	}
 	if err != nil {
 		w.ssoFinishFailed(rw, r, req, conn, err)
 		return
@@ -285,6 +288,9 @@ func (w *Web) postSAMLACS(rw http.ResponseWriter, r *http.Request) {
 	}
 	req := w.attemptRequest(ctx, a)
 	id, err := connector.Finish(ctx, r, a.State)
+	if err != nil && w.testAnswer(rw, r, a, conn, id, err) { // a refused test (portalsso.go)
+		return
+	}
 	if err != nil {
 		w.ssoFinishFailed(rw, r, req, conn, err)
 		return
@@ -323,6 +329,9 @@ func (w *Web) getSAMLComplete(rw http.ResponseWriter, r *http.Request) {
 	var id federation.Identity
 	if err := json.Unmarshal(a.Identity, &id); err != nil {
 		w.fail(rw, r, fmt.Errorf("read kept sso identity: %w", err))
+		return
+	}
+	if w.testAnswer(rw, r, a, conn, id, nil) { // a test from the admin portal (portalsso.go)
 		return
 	}
 	w.finishSSO(rw, r, w.attemptRequest(ctx, a), conn, id)

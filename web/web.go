@@ -146,7 +146,8 @@ const (
 
 var pageNames = []string{pageLogin, pageOrganization, pageConsent, pageError, pageLoggedOut, pageContinue,
 	pageIdentify, pageEmailSent, pageEmailLink, pageSignup, pageAccount, pageRecover, pageReset,
-	pageMFA, pageMFAEnroll, pageRecoveryCodes, pagePasskeys, pageProfile, pageSSOPost}
+	pageMFA, pageMFAEnroll, pageRecoveryCodes, pagePasskeys, pageProfile, pageSSOPost,
+	pagePortalLink, pagePortal, pagePortalResult} // portal.go
 
 // New checks cfg and parses every page. A missing or broken page fails New.
 func New(cfg Config) (*Web, error) { return newWithFS(cfg, files) }
@@ -299,6 +300,10 @@ func (w *Web) routes() http.Handler {
 	mux.HandleFunc("POST /sso/saml/{connection}/acs", w.postSAMLACS)
 	mux.HandleFunc("GET /sso/saml/{connection}/complete", w.getSAMLComplete)
 	mux.HandleFunc("GET /sso/saml/{connection}/metadata", w.getSAMLMetadata)
+	mux.HandleFunc("GET "+portalPath, w.getPortal)
+	mux.HandleFunc("POST "+portalPath+"/test", w.postPortalTest)
+	mux.HandleFunc("GET "+portalPath+"/{token}", w.getPortalLink)
+	mux.HandleFunc("POST "+portalPath+"/{token}", w.postPortalLink)
 	if w.passkeys != nil { // passkey.go, login_passkey.go
 		mux.HandleFunc("POST /login/passkey/options", w.postPasskeyRequestOptions)
 		mux.HandleFunc("POST /login/mfa/passkey/options", w.postPasskeySecondFactorOptions)
@@ -316,7 +321,7 @@ func (w *Web) routes() http.Handler {
 // /login/passkey… and /login/logged-out; accountPath + "/" the account's
 // pages, /account/passkeys/new among them).
 func (w *Web) Paths() []string {
-	return []string{"/login", "/login/", "/signup", "/signup/", accountPath, accountPath + "/", "/consent", "/sso/", "/static/"}
+	return []string{"/login", "/login/", "/signup", "/signup/", accountPath, accountPath + "/", "/consent", "/sso/", portalPath, portalPath + "/", "/static/"}
 }
 
 func (w *Web) staticHandler() http.Handler {

@@ -1,0 +1,232 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse-id/gatehouse/ent/connection"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/federation"
+	"github.com/gatehouse-id/gatehouse/internal/httpserver"
+	"github.com/gatehouse-id/gatehouse/tenants"
+)
+
+// The admin portal (tenants/adminportal.go): a customer's IT admin opens
+// a link ({issuer}/portal/{token}), confirms with one button (the POST
+// spends the link, so a mail or chat scanner that fetches it spends
+// nothing), and gets a portal session cookie. The portal page is static
+// markup and static/portal.js, which talks to the public GraphQL API
+// (/graphql accepts the cookie with the X-Gatehouse-Portal header from
+// this origin). A test sign-in (POST /portal/test) begins an SSO attempt
+// flagged as a test at a DRAFT or INACTIVE connection of the session's
+// organization; its answer is verified and recorded and signs no one in
+// (portal_test.go).
+
+const (
+	portalPath = "/portal"
+	// portalLinkCSRFSubject binds the confirm form to portal links.
+	portalLinkCSRFSubject = "portal-link"
+
+	pagePortalLink   = "portal-link"
+	pagePortal       = "portal"
+	pagePortalResult = "portal-result"
+
+	msgPortalLink    = "page.error.portal_link"
+	msgPortalSession = "page.error.portal_session"
+
+	actionPortalLinkRefused = "portal.link_refused"
+)
+
+// portalLinkPage is the one click between opening a portal link and
+// spending it.
+type portalLinkPage struct {
+	layout
+	CSRF   string
+	Action string
+}
+
+// portalPage is the portal itself; portal.js drives its steps.
+type portalPage struct {
+	layout
+	Organization string
+	Intent       string
+	Issuer       string
+	ReturnURL    string
+	Providers    []portalProvider
+}
+
+// portalProvider is an identity provider the SSO steps know: its preset
+// and protocol, and the catalog key prefix of its instructions.
+type portalProvider struct {
+	Key      string // page.portal.idp.<Key>…
+	Preset   string // connection.Preset
+	Protocol string // SAML or OIDC
+	Mapping  map[string]string
+}
+
+// portalProviders are the IdPs the portal offers, in order.
+var portalProviders = []portalProvider{
+	{Key: "okta", Preset: "OKTA", Protocol: "SAML"},
+	{Key: "entra_id", Preset: "ENTRA_ID", Protocol: "SAML"},
+	{Key: "google_workspace", Preset: "GOOGLE_WORKSPACE", Protocol: "SAML"},
+	{Key: "adfs", Preset: "ADFS", Protocol: "SAML"},
+	{Key: "onelogin", Preset: "ONELOGIN", Protocol: "SAML"},
+	{Key: "jumpcloud", Preset: "JUMPCLOUD", Protocol: "SAML"},
+	{Key: "generic_saml", Preset: "GENERIC", Protocol: "SAML"},
+	{Key: "generic_oidc", Preset: "GENERIC", Protocol: "OIDC"},
+}
+
+// PresetMappings is an optional ability of Config.SSO: the attribute
+// names each preset reads by default (federation/saml.Presets), by
+// protocol and preset ("SAML", "OKTA"), for the portal to show.
+type PresetMappings interface {
+	PresetMapping(protocol, preset string) map[string]string
+}
+
+func (w *Web) portalCookie(value string, maxAge int) *http.Cookie {
+	name := tenants.PortalCookie
+	if w.secure {
+		name = tenants.PortalCookieSecure
+	}
+	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		Secure: w.secure, HttpOnly: true, SameSite: http.SameSiteStrictMode}
+}
+
+// portalSession is the request's live portal session, or nil.
+func (w *Web) portalSession(r *http.Request) (*tenants.PortalSession, string, error) {
+	token := w.cookieValue(r, w.portalCookie("", 0).Name)
+	if token == "" {
+		return nil, "", nil
+	}
+	ps, err := w.cfg.Tenants.PortalSessionFor(r.Context(), token)
+	if errors.Is(err, tenants.ErrUnauthenticated) {
+		return nil, "", nil
+	}
+	return ps, token, err
+}
+
+// getPortalLink shows the button that spends a portal link.
+func (w *Web) getPortalLink(rw http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	if token == "" || len(token) > 128 {
+		w.renderError(rw, r, http.StatusBadRequest, msgPortalLink)
+		return
+	}
+	w.render(rw, r, http.StatusOK, pagePortalLink, "page.title.portal", &portalLinkPage{
+		CSRF: csrfField(w.csrfToken(rw, r), portalLinkCSRFSubject), Action: portalPath + "/" + url.PathEscape(token)})
+}
+
+// postPortalLink spends a portal link and starts the portal session.
+func (w *Web) postPortalLink(rw http.ResponseWriter, r *http.Request) {
+	if !w.parseForm(rw, r) {
+		return
+	}
+	ctx := r.Context()
+	if !w.checkCSRF(r, func(token string) string { return csrfField(token, portalLinkCSRFSubject) }) {
+		w.loginFailed(ctx, r, directRequest(), "", reasonCSRF)
+		w.renderError(rw, r, http.StatusForbidden, msgFormExpired)
+		return
+	}
+	if wait, err := w.reserveCode(r); err != nil {
+		w.fail(rw, r, err)
+		return
+	} else if wait > 0 {
+		msg := tooMany(rw, wait)
+		w.renderErrorText(rw, r, http.StatusTooManyRequests, msg)
+		return
+	}
+	session, ps, err := w.cfg.Tenants.RedeemAdminPortalLink(withOrigin(ctx, r), r.PathValue("token"))
+	switch {
+	case errors.Is(err, tenants.ErrUnauthenticated):
+		w.cfg.Logger.InfoContext(ctx, "portal link refused", "ip", httpserver.ClientIP(r))
+		w.audit(ctx, r, auditEvent{action: actionPortalLinkRefused, metadata: map[string]any{"reason": "unknown_expired_or_used"}})
+		w.renderError(rw, r, http.StatusUnauthorized, msgPortalLink)
+		return
+	case err != nil:
+		w.fail(rw, r, err)
+		return
+	}
+	http.SetCookie(rw, w.portalCookie(session, int(tenants.PortalSessionLifetime.Seconds())))
+	w.cfg.Logger.InfoContext(ctx, "portal session started", "organization", ps.OrganizationID, "intent", ps.Intent)
+	http.Redirect(rw, r, portalPath, http.StatusSeeOther)
+}
+
+// getPortal shows the portal's steps for the session's intent.
+func (w *Web) getPortal(rw http.ResponseWriter, r *http.Request) {
+	ps, _, err := w.portalSession(r)
+	switch {
+	case err != nil:
+		w.fail(rw, r, err)
+		return
+	case ps == nil:
+		w.renderError(rw, r, http.StatusUnauthorized, msgPortalSession)
+		return
+	}
+	p := &portalPage{Organization: string(ps.OrganizationID), Intent: string(ps.Intent),
+		Issuer: strings.TrimRight(w.cfg.Issuer, "/"), ReturnURL: ps.ReturnURL}
+	presets, _ := w.cfg.SSO.(PresetMappings)
+	for _, pr := range portalProviders {
+		if presets != nil {
+			pr.Mapping = presets.PresetMapping(pr.Protocol, pr.Preset)
+		}
+		p.Providers = append(p.Providers, pr)
+	}
+	w.render(rw, r, http.StatusOK, pagePortal, "page.title.portal", p)
+}
+
+// postPortalTest begins a test sign-in at one of the session's
+// organization's connections, in the tab the portal opened for it.
+func (w *Web) postPortalTest(rw http.ResponseWriter, r *http.Request) {
+	if w.cfg.SSO == nil {
+		http.NotFound(rw, r)
+		return
+	}
+	if !w.parseForm(rw, r) {
+		return
+	}
+	ctx := r.Context()
+	if !w.sameOrigin(r) {
+		w.renderError(rw, r, http.StatusForbidden, msgFormExpired)
+		return
+	}
+	ps, _, err := w.portalSession(r)
+	switch {
+	case err != nil:
+		w.fail(rw, r, err)
+		return
+	case ps == nil:
+		w.renderError(rw, r, http.StatusUnauthorized, msgPortalSession)
+		return
+	}
+	id := pulid.ID(r.PostFormValue("connection"))
+	if !id.Valid() {
+		w.renderError(rw, r, http.StatusNotFound, msgPortalTestUnavailable)
+		return
+	}
+	conn, err := w.cfg.Tenants.PortalTestConnection(ctx, ps, id)
+	if err != nil {
+		w.cfg.Logger.InfoContext(ctx, "portal test refused", "connection", id, "portal_session", ps.ID, "err", err)
+		w.renderError(rw, r, http.StatusNotFound, msgPortalTestUnavailable)
+		return
+	}
+	w.beginSSOTest(rw, r, ps, conn)
+}
+
+// sameOrigin reports whether r's Origin is the issuer's: the portal's
+// forms post from its own pages only (browsers send Origin on every
+// POST; a request without one is refused).
+func (w *Web) sameOrigin(r *http.Request) bool {
+	o, err := url.Parse(r.Header.Get("Origin"))
+	return err == nil && o.Scheme == w.issuer.Scheme && strings.EqualFold(o.Host, w.issuer.Host)
+}
+
+// connectionCallback is where conn's IdP answers.
+func (w *Web) connectionCallback(conn pulid.ID, p connection.Protocol) string {
+	ep := federation.ConnectionEndpoints(w.cfg.Issuer, conn)
+	if p == connection.ProtocolSAML {
+		return ep.SAMLACS
+	}
+	return ep.OIDCRedirectURI
+}
