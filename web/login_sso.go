@@ -133,15 +133,6 @@ func (w *Web) ssoForUser(rw http.ResponseWriter, r *http.Request, req *LoginRequ
 	return true
 }
 
-// discoverSSO reports the connection discovery sends email to: found is
-// false when its domain is no organization's, or SSO is off here.
-func (w *Web) discoverSSO(ctx context.Context, email string) (tenants.Discovery, bool, error) {
-	if w.cfg.SSO == nil {
-		return tenants.Discovery{}, false, nil
-	}
-	return w.cfg.Tenants.DiscoverConnection(ctx, email)
-}
-
 // sendToIdP begins SSO at d's connection, or, when the organization
 // enforces SSO without an active connection, says there is no way in.
 // It reports whether it answered the request.
