@@ -161,10 +161,8 @@ func (w *Web) beginSSO(rw http.ResponseWriter, r *http.Request, req *LoginReques
 		w.renderError(rw, r, http.StatusForbidden, msgSSORequired)
 		return
 	}
-	connector, err := w.cfg.SSO.Connector(ctx, conn)
-	if err != nil {
-		w.ssoRejected(ctx, r, req, conn, "configuration", err.Error(), nil)
-		w.renderError(rw, r, http.StatusBadGateway, msgSSOFailed)
+	connector, ok := w.connector(rw, r, req, conn)
+	if !ok {
 		return
 	}
 	ep := federation.ConnectionEndpoints(w.cfg.Issuer, conn.ID)
@@ -220,10 +218,8 @@ func (w *Web) getSSOCallback(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := w.attemptRequest(ctx, a)
-	connector, err := w.cfg.SSO.Connector(ctx, conn)
-	if err != nil {
-		w.ssoRejected(ctx, r, req, conn, "configuration", err.Error(), nil)
-		w.renderError(rw, r, http.StatusBadGateway, msgSSOFailed)
+	connector, ok := w.connector(rw, r, req, conn)
+	if !ok {
 		return
 	}
 	id, err := connector.Finish(ctx, r, a.State)
@@ -251,10 +247,8 @@ func (w *Web) postSAMLACS(rw http.ResponseWriter, r *http.Request) {
 		w.renderError(rw, r, http.StatusBadRequest, msgSSOFailed)
 		return
 	}
-	connector, err := w.cfg.SSO.Connector(ctx, conn)
-	if err != nil {
-		w.ssoRejected(ctx, r, directRequest(), conn, "configuration", err.Error(), nil)
-		w.renderError(rw, r, http.StatusBadGateway, msgSSOFailed)
+	connector, ok := w.connector(rw, r, directRequest(), conn)
+	if !ok {
 		return
 	}
 	relay := r.PostFormValue("RelayState")
@@ -411,6 +405,19 @@ func (w *Web) finishSSO(rw http.ResponseWriter, r *http.Request, req *LoginReque
 		}
 	}
 	w.proceed(rw, r, req, s, u, org)
+}
+
+// connector is conn's connector, or, when it cannot be built (a
+// configuration the connection's administrator must fix), the refusal
+// recorded and answered.
+func (w *Web) connector(rw http.ResponseWriter, r *http.Request, req *LoginRequest, conn *ent.Connection) (federation.Connector, bool) {
+	c, err := w.cfg.SSO.Connector(r.Context(), conn)
+	if err != nil {
+		w.ssoRejected(r.Context(), r, req, conn, "configuration", err.Error(), nil)
+		w.renderError(rw, r, http.StatusBadGateway, msgSSOFailed)
+		return nil, false
+	}
+	return c, true
 }
 
 // ssoFinishFailed records a connector's refusal of an answer.
