@@ -387,10 +387,18 @@ func (w *Web) finishSSO(rw http.ResponseWriter, r *http.Request, req *LoginReque
 		return
 	}
 	w.recordAttempt(ctx, conn, id, "", "")
-	// The factor is the connection's sign-in. The IdP's own methods
-	// (Identity.AMR, trust_upstream_amr) are not counted yet: a second
-	// factor the policy asks for is asked here.
-	s, ok := w.proveFactor(rw, r, req, u, tenants.Factor{Method: tenants.FactorSSOPrefix + string(conn.ID), At: w.cfg.Now()})
+	// The factor is the connection's sign-in, with what its IdP vouched
+	// for when the connection trusts it ("mfa" for a multi-factor sign-in
+	// there, tenants.UpstreamFactors, as of the IdP's auth time); a second
+	// factor the policy still asks for is asked here.
+	now := w.cfg.Now()
+	at := now
+	if !id.AuthTime.IsZero() && id.AuthTime.Before(now) {
+		at = id.AuthTime
+	}
+	fs := append([]tenants.Factor{{Method: tenants.FactorSSOPrefix + string(conn.ID), At: now}},
+		tenants.UpstreamFactors(conn.TrustUpstreamAmr, id.AMR, at)...)
+	s, ok := w.proveFactors(rw, r, req, u, fs)
 	if !ok {
 		return
 	}
