@@ -31,6 +31,8 @@ func TestSSOInterop(t *testing.T) {
 			t.Parallel()
 			e := startSSO(t, bin, db)
 			t.Run("OIDC", func(t *testing.T) { testSSOOIDC(t, e) })
+			t.Run("SAML", func(t *testing.T) { testSSOSAMLGo(t, e) })
+			t.Run("SAMLSamlify", func(t *testing.T) { testSSOSAMLNode(t, e) })
 		})
 	}
 }
@@ -225,7 +227,9 @@ func (e *ssoServer) requireRefreshRefused(t *testing.T, refreshToken, what strin
 // removeMember removes a membership over GraphQL.
 func (e *ssoServer) removeMember(t *testing.T, membershipID string) {
 	t.Helper()
-	var out struct{ RemoveMember struct{ RemovedMembershipID string } }
+	var out struct {
+		RemoveMember struct{ RemovedMembershipID string }
+	}
 	e.do(t, `mutation($m: ID!) { removeMember(input: {membershipID: $m}) { removedMembershipID } }`, map[string]any{"m": membershipID}, &out)
 	if out.RemoveMember.RemovedMembershipID != membershipID {
 		t.Fatalf("removeMember %s: %+v", membershipID, out)

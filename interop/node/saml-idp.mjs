@@ -12,6 +12,8 @@
 // live: an AuthnRequest whose Issuer (an SP entity id, which for Gatehouse
 // is its metadata URL) starts with it has that SP's metadata fetched from
 // the entity id, once; any other SP is refused.
+// SAML_IDP_HOSTNAME names the host in its URLs (default 127.0.0.1; it
+// listens on 127.0.0.1 either way).
 // It prints "listening <base URL>" once it serves, and stops on SIGTERM.
 import { createServer } from 'node:http'
 import { readFileSync } from 'node:fs'
@@ -52,6 +54,11 @@ const page = (res, status, body) => {
   res.end(`<!doctype html><meta charset="utf-8"><title>samlify IdP</title>${body}`)
 }
 
+// How the user signed in: a password over TLS, as most IdPs say.
+const authnStatement = '<saml:AuthnStatement AuthnInstant="{IssueInstant}" SessionIndex="{ID}"><saml:AuthnContext>' +
+  '<saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef>' +
+  '</saml:AuthnContext></saml:AuthnStatement>'
+
 // The attributes sent, under the names Okta's setup guides use (the
 // Gatehouse "okta" preset): email, firstName, lastName, groups.
 const attributes = [
@@ -63,7 +70,7 @@ const attributes = [
 
 const server = createServer()
 server.listen(port, '127.0.0.1', () => {
-  const base = `http://127.0.0.1:${server.address().port}`
+  const base = `http://${process.env.SAML_IDP_HOSTNAME || '127.0.0.1'}:${server.address().port}`
   const idp = samlify.IdentityProvider({
     entityID: `${base}/metadata`,
     privateKey,
@@ -100,11 +107,12 @@ server.listen(port, '127.0.0.1', () => {
       customTagReplacement: (template) => {
         const now = new Date()
         const later = new Date(now.getTime() + 5 * 60 * 1000).toISOString()
-        const acs = sp.entityMeta.getAssertionConsumerService('urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST')
+        const acs = sp.entityMeta.getAssertionConsumerService('post')
         const id = `_${randomBytes(16).toString('hex')}`
         return {
           id,
-          context: samlify.SamlLib.replaceTagsByValue(template, {
+          // The statement is part of the template, not a value: values are escaped.
+          context: samlify.SamlLib.replaceTagsByValue(template.replace('{AuthnStatement}', authnStatement), {
             ID: id,
             AssertionID: `_${randomBytes(16).toString('hex')}`,
             Destination: acs,
@@ -119,7 +127,6 @@ server.listen(port, '127.0.0.1', () => {
             NameIDFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
             NameID: email,
             InResponseTo: extract.request.id,
-            AuthnStatement: `<saml:AuthnStatement AuthnInstant="${now.toISOString()}" SessionIndex="${id}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`,
             attrEmail: email,
             attrFirstName: localPart.charAt(0).toUpperCase() + localPart.slice(1),
             attrLastName: 'Samlify',
