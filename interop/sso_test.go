@@ -33,6 +33,7 @@ func TestSSOInterop(t *testing.T) {
 			t.Run("OIDC", func(t *testing.T) { testSSOOIDC(t, e) })
 			t.Run("SAML", func(t *testing.T) { testSSOSAMLGo(t, e) })
 			t.Run("SAMLSamlify", func(t *testing.T) { testSSOSAMLNode(t, e) })
+			t.Run("IdPMetadataSamples", func(t *testing.T) { testIdPMetadataSamples(t, e) })
 		})
 	}
 }
