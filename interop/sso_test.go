@@ -34,6 +34,7 @@ func TestSSOInterop(t *testing.T) {
 			t.Run("SAML", func(t *testing.T) { testSSOSAMLGo(t, e) })
 			t.Run("SAMLSamlify", func(t *testing.T) { testSSOSAMLNode(t, e) })
 			t.Run("IdPMetadataSamples", func(t *testing.T) { testIdPMetadataSamples(t, e) })
+			t.Run("Chromium", func(t *testing.T) { testSSOChromium(t, e) })
 		})
 	}
 }
