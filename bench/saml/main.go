@@ -23,14 +23,18 @@
 //
 // Environment: BENCH_N (2000 distinct responses), BENCH_ROUNDS (5),
 // BENCH_WARMUP (200 validations before each Node pass; the Go cells run
-// once untimed first), BENCH_NODE_DIR (bench/saml/node). Run it from the
+// once untimed first), BENCH_NODE_DIR (bench/saml/node), BENCH_PROFILE (a
+// directory for CPU profiles of round 1's one-worker Go cells,
+// finish.pprof and raw.pprof). Run it from the
 // repository's root. Linux only (/proc/loadavg).
 package main
 
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,7 +108,9 @@ func run() error {
 			name := order[(k+round)%len(order)]
 			for _, w := range []int{1, 2} {
 				load := loadavg()
+				stop := profile(round, name, w)
 				r, err := cells[name](w)
+				stop()
 				if err != nil {
 					return fmt.Errorf("round %d, %s, %d workers: %w", round+1, name, w, err)
 				}
@@ -138,6 +144,30 @@ func run() error {
 	fmt.Printf("finish/node: %s   target >= 2\n", ratio("finish", "node"))
 	fmt.Printf("finish/raw:  %s   target >= 0.6\n", ratio("finish", "raw"))
 	return nil
+}
+
+// profile starts a CPU profile of round 1's one-worker Go cells into
+// $BENCH_PROFILE/<cell>.pprof when BENCH_PROFILE names a directory, and
+// returns what stops it.
+func profile(round int, name string, workers int) func() {
+	dir := os.Getenv("BENCH_PROFILE")
+	if dir == "" || round != 0 || workers != 1 || name == "node" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, name+".pprof"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/saml: profile:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/saml: profile:", err)
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 func mapf(rs []result, f func(result) float64) []float64 {
