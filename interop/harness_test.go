@@ -130,10 +130,26 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// startServer runs `gatehouse apikey create` and `gatehouse serve` on db,
-// waits for /readyz, seeds the organization, user and applications, and
-// checks that the OpenID Provider is there. Everything stops in t.Cleanup.
+// startServer launches gatehouse on db and seeds the organizations, Ada
+// and the applications.
 func startServer(t *testing.T, bin string, db testdb.Database) *Server {
+	t.Helper()
+	s := launch(t, bin, db)
+	s.seed(t)
+	// Issued now so that it has expired by the time the last subtest runs.
+	if tok, exp, err := s.tryClientCredentials(t, s.Short, ""); err == nil {
+		s.ShortToken, s.ShortExpiry = tok, exp
+	} else {
+		t.Logf("no short-lived token for the expiry check: %v", err)
+	}
+	return s
+}
+
+// launch runs `gatehouse apikey create` and `gatehouse serve` on db with
+// extraEnv added to the environment, waits for /readyz and checks that the
+// OpenID Provider is there; nothing is seeded. Everything stops in
+// t.Cleanup.
+func launch(t *testing.T, bin string, db testdb.Database, extraEnv ...string) *Server {
 	t.Helper()
 	s := &Server{Backend: db.Name, log: &testkit.LogBuffer{}}
 
@@ -160,6 +176,7 @@ func startServer(t *testing.T, bin string, db testdb.Database) *Server {
 		"GATEHOUSE_LOG_FORMAT=text",
 		"GATEHOUSE_DATABASE_URL="+db.Config.URL,
 	)
+	env = append(env, extraEnv...)
 
 	// The API key, on the same database before the server starts.
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -201,14 +218,7 @@ func startServer(t *testing.T, bin string, db testdb.Database) *Server {
 		}
 	})
 	s.waitReady(t, exited)
-	s.seed(t)
 	s.requireProvider(t)
-	// Issued now so that it has expired by the time the last subtest runs.
-	if tok, exp, err := s.tryClientCredentials(t, s.Short, ""); err == nil {
-		s.ShortToken, s.ShortExpiry = tok, exp
-	} else {
-		t.Logf("no short-lived token for the expiry check: %v", err)
-	}
 	return s
 }
 

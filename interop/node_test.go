@@ -66,12 +66,18 @@ func lookNode(t *testing.T) (node, npm string) {
 var npmOnce sync.Mutex
 
 // installNodeModules runs `npm ci` from the committed lock file when
-// node_modules is missing. Backends run in parallel; one installs.
+// node_modules lacks a package the tests run. Backends run in parallel; one installs.
 func installNodeModules(t *testing.T, npm, dir string) {
 	t.Helper()
 	npmOnce.Lock()
 	defer npmOnce.Unlock()
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openid-client", "package.json")); err == nil {
+	installed := true
+	for _, pkg := range []string{"openid-client", "oidc-provider", "samlify"} {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
+			installed = false
+		}
+	}
+	if installed {
 		return
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)

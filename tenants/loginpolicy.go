@@ -233,6 +233,43 @@ func MultiFactor(amr []string) bool {
 	return len(kinds) >= 2
 }
 
+// UpstreamFactors are the factors an upstream sign-in adds to its own
+// ("sso:<connection>") from the methods the IdP says it used (amr, RFC
+// 8176; a SAML AuthnContextClassRef mapped to those words). Only a
+// connection that trusts them (trust_upstream_amr) counts them: otherwise
+// an IdP's "mfa" is a claim anyone who runs that IdP can make (ATO-05 i).
+// A trusted IdP whose methods are multi-factor by themselves (MultiFactor
+// over the RFC 8176 words it sent) adds "mfa", proven at at; one that
+// proved a single factor adds nothing the "sso:" factor does not say.
+// The IdP's words are not proven one by one: its "pwd" is not a password
+// of this instance (which an organization's allowed methods speak of),
+// and beside "sso:" a single word would read as a second kind of factor.
+func UpstreamFactors(trusted bool, amr []string, at time.Time) []Factor {
+	if !trusted {
+		return nil
+	}
+	var words []string
+	for _, m := range amr {
+		if slices.Contains(rfc8176Methods, m) {
+			words = append(words, m)
+		}
+	}
+	if !MultiFactor(words) {
+		return nil
+	}
+	return []Factor{{Method: FactorUpstreamMFA, At: at}}
+}
+
+// FactorUpstreamMFA is the method an upstream multi-factor sign-in adds
+// (UpstreamFactors): RFC 8176's "mfa", a kind of its own, never a first
+// factor.
+const FactorUpstreamMFA = "mfa"
+
+// rfc8176Methods is the IANA registry of amr values (RFC 8176 §2): what an
+// upstream may say; anything else it sends says nothing.
+var rfc8176Methods = []string{"face", "fpt", "geo", "hwk", "iris", "kba", "mca", "mfa", "otp", "pin", "pwd",
+	"rba", "retina", "sc", "sms", "swk", "tel", "user", "vbm", "wia"}
+
 // FactorsOf are the factors of a session: its methods, proven at its
 // sign-in.
 func FactorsOf(amr []string, authTime time.Time) []Factor {

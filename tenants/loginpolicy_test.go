@@ -182,3 +182,42 @@ func TestDecideEnrolledSecondFactor(t *testing.T) {
 		})
 	}
 }
+
+// An upstream's methods count only when its connection trusts them, and
+// then as "mfa" when they are multi-factor by themselves: they satisfy an
+// organization that requires MFA and allows only SSO, while a single
+// upstream factor, words outside RFC 8176, or an untrusted "mfa" do not.
+func TestUpstreamFactors(t *testing.T) {
+	now := time.Unix(1_900_000_000, 0)
+	active := &ent.User{Status: UserActiveStatus}
+	ssoMFA := &ent.OrganizationPolicy{AllowedLoginMethods: []string{"SSO"}, MfaRequired: true}
+	sso := Factor{Method: FactorSSOPrefix + "conn_1", At: now}
+	for _, tc := range []struct {
+		name    string
+		trusted bool
+		amr     []string
+		want    Outcome
+	}{
+		{"trusted mfa", true, []string{"mfa"}, Done},
+		{"trusted password and otp", true, []string{"pwd", "otp"}, Done},
+		{"trusted password alone", true, []string{"pwd"}, Need},
+		{"trusted, words outside RFC 8176", true, []string{"sso:conn_2", "pwd"}, Need},
+		{"untrusted mfa", false, []string{"mfa"}, Need},
+		{"untrusted password and otp", false, []string{"pwd", "otp"}, Need},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			more := UpstreamFactors(tc.trusted, tc.amr, now)
+			if len(more) > 0 && !reflect.DeepEqual(more, []Factor{{Method: "mfa", At: now}}) {
+				t.Fatalf("UpstreamFactors = %+v", more)
+			}
+			fs := append([]Factor{sso}, more...)
+			d := LoginPolicy{}.Decide(LoginInput{User: active, Policies: []*ent.OrganizationPolicy{ssoMFA}, Factors: fs, Now: now})
+			if d.Outcome != tc.want {
+				t.Fatalf("Decide(%v) = %+v", AMR(fs), d)
+			}
+			if MultiFactor(AMR(fs)) != (tc.want == Done) {
+				t.Errorf("MultiFactor(%v) disagrees with the policy", AMR(fs))
+			}
+		})
+	}
+}

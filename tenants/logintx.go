@@ -34,6 +34,9 @@ type LoginStep struct {
 	UserID         pulid.ID
 	OrganizationID pulid.ID
 	Factor         Factor
+	// More are factors proven in the same step, after Factor: what an
+	// upstream sign-in's IdP vouched for (UpstreamFactors).
+	More []Factor
 }
 
 // LoginTransaction returns the live transaction token names for
@@ -81,6 +84,7 @@ func (s *Service) ProveFactor(ctx context.Context, step LoginStep) (*ent.LoginTr
 		}
 	}
 	factors = append(factors, step.Factor)
+	factors = append(factors, step.More...)
 	token := secret.Token(32)
 	var out *ent.LoginTransaction
 	err = s.inTx(ctx, func(tx *ent.Tx) error {

@@ -133,15 +133,6 @@ func (w *Web) ssoForUser(rw http.ResponseWriter, r *http.Request, req *LoginRequ
 	return true
 }
 
-// discoverSSO reports the connection discovery sends email to: found is
-// false when its domain is no organization's, or SSO is off here.
-func (w *Web) discoverSSO(ctx context.Context, email string) (tenants.Discovery, bool, error) {
-	if w.cfg.SSO == nil {
-		return tenants.Discovery{}, false, nil
-	}
-	return w.cfg.Tenants.DiscoverConnection(ctx, email)
-}
-
 // sendToIdP begins SSO at d's connection, or, when the organization
 // enforces SSO without an active connection, says there is no way in.
 // It reports whether it answered the request.
@@ -170,10 +161,8 @@ func (w *Web) beginSSO(rw http.ResponseWriter, r *http.Request, req *LoginReques
 		w.renderError(rw, r, http.StatusForbidden, msgSSORequired)
 		return
 	}
-	connector, err := w.cfg.SSO.Connector(ctx, conn)
-	if err != nil {
-		w.ssoRejected(ctx, r, req, conn, "configuration", err.Error(), nil)
-		w.renderError(rw, r, http.StatusBadGateway, msgSSOFailed)
+	connector, ok := w.connector(rw, r, req, conn)
+	if !ok {
 		return
 	}
 	ep := federation.ConnectionEndpoints(w.cfg.Issuer, conn.ID)
@@ -229,10 +218,8 @@ func (w *Web) getSSOCallback(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := w.attemptRequest(ctx, a)
-	connector, err := w.cfg.SSO.Connector(ctx, conn)
-	if err != nil {
-		w.ssoRejected(ctx, r, req, conn, "configuration", err.Error(), nil)
-		w.renderError(rw, r, http.StatusBadGateway, msgSSOFailed)
+	connector, ok := w.connector(rw, r, req, conn)
+	if !ok {
 		return
 	}
 	id, err := connector.Finish(ctx, r, a.State)
@@ -263,10 +250,8 @@ func (w *Web) postSAMLACS(rw http.ResponseWriter, r *http.Request) {
 		w.renderError(rw, r, http.StatusBadRequest, msgSSOFailed)
 		return
 	}
-	connector, err := w.cfg.SSO.Connector(ctx, conn)
-	if err != nil {
-		w.ssoRejected(ctx, r, directRequest(), conn, "configuration", err.Error(), nil)
-		w.renderError(rw, r, http.StatusBadGateway, msgSSOFailed)
+	connector, ok := w.connector(rw, r, directRequest(), conn)
+	if !ok {
 		return
 	}
 	relay := r.PostFormValue("RelayState")
@@ -411,10 +396,18 @@ func (w *Web) finishSSO(rw http.ResponseWriter, r *http.Request, req *LoginReque
 		return
 	}
 	w.recordAttempt(ctx, conn, id, "", "")
-	// The factor is the connection's sign-in. The IdP's own methods
-	// (Identity.AMR, trust_upstream_amr) are not counted yet: a second
-	// factor the policy asks for is asked here.
-	s, ok := w.proveFactor(rw, r, req, u, tenants.Factor{Method: tenants.FactorSSOPrefix + string(conn.ID), At: w.cfg.Now()})
+	// The factor is the connection's sign-in, with what its IdP vouched
+	// for when the connection trusts it ("mfa" for a multi-factor sign-in
+	// there, tenants.UpstreamFactors, as of the IdP's auth time); a second
+	// factor the policy still asks for is asked here.
+	now := w.cfg.Now()
+	at := now
+	if !id.AuthTime.IsZero() && id.AuthTime.Before(now) {
+		at = id.AuthTime
+	}
+	fs := append([]tenants.Factor{{Method: tenants.FactorSSOPrefix + string(conn.ID), At: now}},
+		tenants.UpstreamFactors(conn.TrustUpstreamAmr, id.AMR, at)...)
+	s, ok := w.proveFactors(rw, r, req, u, fs)
 	if !ok {
 		return
 	}
@@ -429,6 +422,19 @@ func (w *Web) finishSSO(rw http.ResponseWriter, r *http.Request, req *LoginReque
 		}
 	}
 	w.proceed(rw, r, req, s, u, org)
+}
+
+// connector is conn's connector, or, when it cannot be built (a
+// configuration the connection's administrator must fix), the refusal
+// recorded and answered.
+func (w *Web) connector(rw http.ResponseWriter, r *http.Request, req *LoginRequest, conn *ent.Connection) (federation.Connector, bool) {
+	c, err := w.cfg.SSO.Connector(r.Context(), conn)
+	if err != nil {
+		w.ssoRejected(r.Context(), r, req, conn, "configuration", err.Error(), nil)
+		w.renderError(rw, r, http.StatusBadGateway, msgSSOFailed)
+		return nil, false
+	}
+	return c, true
 }
 
 // ssoFinishFailed records a connector's refusal of an answer.

@@ -17,16 +17,23 @@ import (
 // whether the sign-in is done: then it returns the new session, and
 // otherwise it has written the response (the second-factor step,
 // policyStopped, or the failure) and returns false.
+func (w *Web) proveFactor(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User, f tenants.Factor) (*ent.Session, bool) {
+	return w.proveFactors(rw, r, req, u, []tenants.Factor{f})
+}
+
+// proveFactors is proveFactor for a step that proved several factors at
+// once (fs, the step's own first: an upstream sign-in and what its IdP
+// vouched for, tenants.UpstreamFactors).
 //
 // The factors decided on are the transaction's: those proven before in
-// this browser (tenants.ProveFactor) and f. A transaction row is written
-// only when it carries something: factors from an earlier step, or f to a
-// step still to come. A browser with no transaction whose f alone is
+// this browser (tenants.ProveFactor) and fs. A transaction row is written
+// only when it carries something: factors from an earlier step, or fs to
+// a step still to come. A browser with no transaction whose fs alone are
 // enough (the common one-step sign-in) gets its session without one, as a
 // row would be written only to be deleted in the same request.
-func (w *Web) proveFactor(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User, f tenants.Factor) (*ent.Session, bool) {
+func (w *Web) proveFactors(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User, fs []tenants.Factor) (*ent.Session, bool) {
 	if w.loginToken(r) != "" {
-		tx, err := w.recordFactor(rw, r, req, u, f)
+		tx, err := w.recordFactors(rw, r, req, u, fs)
 		if err != nil {
 			w.fail(rw, r, err)
 			return nil, false
@@ -34,7 +41,7 @@ func (w *Web) proveFactor(rw http.ResponseWriter, r *http.Request, req *LoginReq
 		return w.signInTransaction(rw, r, req, u, tx)
 	}
 	ctx := r.Context()
-	d, policies, err := w.policyDecision(ctx, req, u, pulid.ID(req.RequestedOrganizationID), []tenants.Factor{f})
+	d, policies, err := w.policyDecision(ctx, req, u, pulid.ID(req.RequestedOrganizationID), fs)
 	if err != nil {
 		w.fail(rw, r, err)
 		return nil, false
@@ -42,19 +49,19 @@ func (w *Web) proveFactor(rw http.ResponseWriter, r *http.Request, req *LoginReq
 	if d.Outcome != tenants.Done {
 		// No session: the transaction keeps what was proven for the next
 		// step, when the policy names one this sign-in offers.
-		if _, err := w.recordFactor(rw, r, req, u, f); err != nil {
+		if _, err := w.recordFactors(rw, r, req, u, fs); err != nil {
 			w.fail(rw, r, err)
 			return nil, false
 		}
 		w.nextStep(rw, r, req, u, d)
 		return nil, false
 	}
-	s, err := w.startSession(ctx, rw, r, u, tenants.AMR([]tenants.Factor{f}), w.lifetimes(policies))
+	s, err := w.startSession(ctx, rw, r, u, tenants.AMR(fs), w.lifetimes(policies))
 	if err != nil {
 		w.fail(rw, r, err)
 		return nil, false
 	}
-	w.funnel(ctx, req, tenants.LoginFunnel(f.Method, true))
+	w.funnel(ctx, req, tenants.LoginFunnel(fs[0].Method, true))
 	return s, true
 }
 
@@ -83,8 +90,13 @@ func (w *Web) signInTransaction(rw http.ResponseWriter, r *http.Request, req *Lo
 		w.fail(rw, r, err)
 		return nil, false
 	}
-	if n := len(tx.Factors); n > 0 { // the factor that completed the sign-in
-		w.funnel(ctx, req, tenants.LoginFunnel(tx.Factors[n-1].Method, true))
+	// The step that completed the sign-in: the last factor the funnel
+	// counts (an upstream's "mfa" came with its sign-in's own factor).
+	for i := len(tx.Factors) - 1; i >= 0; i-- {
+		if ev := tenants.LoginFunnel(tx.Factors[i].Method, true); ev != "" {
+			w.funnel(ctx, req, ev)
+			break
+		}
 	}
 	if err := w.cfg.Tenants.EndLoginTransaction(ctx, tx.ID); err != nil {
 		// The session stands; the transaction expires on its own.
@@ -106,12 +118,19 @@ func (w *Web) nextStep(rw http.ResponseWriter, r *http.Request, req *LoginReques
 }
 
 // recordFactor records that u proved f in the browser's transaction for
-// req (a new one when there is none) and gives the browser the
-// transaction's new token.
+// req (recordFactors).
 func (w *Web) recordFactor(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User, f tenants.Factor) (*ent.LoginTransaction, error) {
+	return w.recordFactors(rw, r, req, u, []tenants.Factor{f})
+}
+
+// recordFactors records that u proved fs in one step in the browser's
+// transaction for req (a new one when there is none) and gives the
+// browser the transaction's new token: one rotation for the step, however
+// many factors it proved.
+func (w *Web) recordFactors(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User, fs []tenants.Factor) (*ent.LoginTransaction, error) {
 	tx, token, err := w.cfg.Tenants.ProveFactor(r.Context(), tenants.LoginStep{
 		Token: w.loginToken(r), AuthRequestID: req.ID, UserID: u.ID,
-		OrganizationID: pulid.ID(req.RequestedOrganizationID), Factor: f,
+		OrganizationID: pulid.ID(req.RequestedOrganizationID), Factor: fs[0], More: fs[1:],
 	})
 	if err != nil {
 		return nil, err

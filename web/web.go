@@ -112,6 +112,8 @@ type Web struct {
 	ceremonyCk string
 	// ssoCk binds an SSO attempt to its browser (login_sso.go).
 	ssoCk string
+	// discovery keeps home-realm discovery's answers briefly (discovery.go).
+	discovery discoveryMemo
 	// passkeys is the WebAuthn relying party (passkey.go); nil when the
 	// issuer's host is an IP address, which cannot be an RP ID.
 	passkeys *webauthn.WebAuthn

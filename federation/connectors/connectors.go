@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
+	"github.com/gatehouse-id/gatehouse/ent/schema/sso"
 	"github.com/gatehouse-id/gatehouse/federation"
 	"github.com/gatehouse-id/gatehouse/federation/oidc"
 	"github.com/gatehouse-id/gatehouse/federation/saml"
@@ -149,20 +150,7 @@ func (r *Registry) samlConnector(ctx context.Context, c *ent.Connection) (federa
 		binding = saml.BindingPOST
 	}
 	mapping := saml.Presets[strings.ToLower(string(c.Preset))]
-	m := c.AttributeMapping
-	override := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	override(&mapping.Email, m.Email)
-	override(&mapping.FirstName, m.FirstName)
-	override(&mapping.LastName, m.LastName)
-	override(&mapping.Name, m.Name)
-	override(&mapping.Groups, m.Groups)
-	if len(m.Custom) > 0 {
-		mapping.Custom = m.Custom
-	}
+	overrideMapping(c.AttributeMapping, &mapping.Email, &mapping.FirstName, &mapping.LastName, &mapping.Name, &mapping.Groups, &mapping.Custom)
 	ep := federation.ConnectionEndpoints(r.cfg.Issuer, c.ID)
 	return saml.New(saml.Config{
 		ConnectionID: c.ID, SPEntityID: ep.SAMLEntityID, ACSURL: ep.SAMLACS, MetadataURL: ep.SAMLMetadata,
@@ -178,20 +166,7 @@ func (r *Registry) oidcConnector(ctx context.Context, c *ent.Connection) (federa
 	}
 	preset := oidc.Presets[strings.ToLower(string(c.Preset))]
 	mapping := preset.Mapping
-	m := c.AttributeMapping
-	override := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	override(&mapping.Email, m.Email)
-	override(&mapping.GivenName, m.FirstName)
-	override(&mapping.FamilyName, m.LastName)
-	override(&mapping.Name, m.Name)
-	override(&mapping.Groups, m.Groups)
-	if len(m.Custom) > 0 {
-		mapping.Custom = m.Custom
-	}
+	overrideMapping(c.AttributeMapping, &mapping.Email, &mapping.GivenName, &mapping.FamilyName, &mapping.Name, &mapping.Groups, &mapping.Custom)
 	scopes := c.OidcScopes
 	if len(scopes) == 0 {
 		scopes = preset.Scopes
@@ -202,6 +177,22 @@ func (r *Registry) oidcConnector(ctx context.Context, c *ent.Connection) (federa
 		Scopes: scopes, RedirectURL: ep.OIDCRedirectURI, HTTPClient: r.cfg.HTTPClient, Now: r.cfg.Now,
 		Mapping: mapping, IssuerAliases: preset.IssuerAliases,
 	})
+}
+
+// overrideMapping lays a connection's own attribute names over its
+// preset's: each name the administrator gave replaces the preset's.
+func overrideMapping(m sso.AttributeMapping, email, first, last, name, groups *string, custom *map[string]string) {
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{{email, m.Email}, {first, m.FirstName}, {last, m.LastName}, {name, m.Name}, {groups, m.Groups}} {
+		if f.v != "" {
+			*f.dst = f.v
+		}
+	}
+	if len(m.Custom) > 0 {
+		*custom = m.Custom
+	}
 }
 
 // parseCertificates reads PEM certificates (or bare base64 DER, as
@@ -271,5 +262,15 @@ func ParseSAMLMetadata(client *http.Client) func(ctx context.Context, xml []byte
 		}
 		return tenants.SAMLIdP{EntityID: idp.EntityID, SSOURL: idp.SSOURL, SSOBinding: idp.Binding,
 			Certificates: tenants.CertificatesPEM(idp.Certificates)}, nil
+	}
+}
+
+// FetchSAMLMetadata fetches and reads the IdP metadata at a connection's
+// metadata URL with client (ParseSAMLMetadata), for
+// tenants.RefreshConnectionMetadata.
+func FetchSAMLMetadata(client *http.Client) tenants.MetadataFetch {
+	parse := ParseSAMLMetadata(client)
+	return func(ctx context.Context, url string) (tenants.SAMLIdP, error) {
+		return parse(ctx, nil, url)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/crewjam/saml"
+
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/federation"
 )
@@ -90,6 +92,10 @@ type Config struct {
 type Connector struct {
 	cfg  Config
 	skew time.Duration
+	// sp is crewjam's view of the connection, copied per call
+	// (serviceProvider); acs is Config.ACSURL parsed.
+	sp  *saml.ServiceProvider
+	acs url.URL
 }
 
 var _ federation.Connector = (*Connector)(nil)
@@ -158,6 +164,9 @@ func New(cfg Config) (*Connector, error) {
 	if c.skew == 0 {
 		c.skew = MaxClockSkew
 	}
+	acs, _ := url.Parse(cfg.ACSURL) // checked above
+	c.acs = *acs
+	c.sp = c.newServiceProvider()
 	return c, nil
 }
 

@@ -16,9 +16,12 @@
 // and tries several decryption keys (DecryptionKeys) — all of which v0.5.1
 // lacks (SECURITY-CHECKLIST SAML-18 lists what v0.5.1 let through). It
 // keeps the encoding/xml round-trip check of
-// mattermost/xml-roundtrip-validator as its own internal copy; this
-// package runs the original validator on every document it reads itself
-// (responses before crewjam sees them, IdP metadata).
+// mattermost/xml-roundtrip-validator as its own internal copy and runs it
+// first thing on every Response and every decrypted assertion it parses.
+// A Response is therefore round-trip checked once on its way to an
+// acceptance, by crewjam (TestCrewjamRoundTripCheck keeps that true);
+// this package runs the original validator where it names the reason of
+// a refusal, and on every IdP metadata document it reads.
 //
 // Crewjam is not trusted alone: Finish wraps it (finish.go) in checks of
 // its own that do not depend on crewjam's defaults or its global clock
@@ -26,7 +29,8 @@
 //
 //   - before parsing (precheck.go): a size cap, no DOCTYPE, comment,
 //     CDATA section or processing instruction anywhere (SAML-03, SAML-10),
-//     the round-trip validator (SAML-11), depth and element caps
+//     the round-trip check (SAML-11: crewjam's before acceptance, the
+//     original validator to name a refusal), depth and element caps
 //     (SAML-12), exactly one Response root holding exactly one Assertion
 //     or EncryptedAssertion in the whole document (SAML-01, SAML-02), at
 //     most one ds:Signature per element and only as its direct child

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -89,25 +88,19 @@ func readResponse(r *http.Request) ([]byte, *Rejection) {
 // finishXML is Finish after the binding: raw is the Response XML,
 // requestID the pending AuthnRequest's id ("" when unsolicited).
 func (c *Connector) finishXML(ctx context.Context, raw []byte, requestID string, now time.Time) (federation.Identity, error) {
-	sh, rej := precheck(raw)
+	id, assertion, rej := c.validate(raw, requestID, now)
 	if rej != nil {
-		return federation.Identity{}, rej
-	}
-	if rej := c.checkResponse(sh, requestID); rej != nil {
-		return federation.Identity{}, rej
-	}
-	if rej := c.checkSigned(raw, sh); rej != nil {
-		return federation.Identity{}, rej
-	}
-	assertion, rej := c.verify(raw, sh, requestID, now)
-	if rej != nil {
-		return federation.Identity{}, rej
-	}
-	if rej := c.checkAssertion(assertion, requestID, now); rej != nil {
-		return federation.Identity{}, rej
-	}
-	id, rej := c.identity(assertion)
-	if rej != nil {
+		// XML that does not survive a round trip is misread by some
+		// reader, whatever rule it then broke: that is the reason given
+		// (precheck.go, roundTrip), after the caps and forbidden markup
+		// checked before any parser runs.
+		if rej.Code == CodeTooLarge || rej.Code == CodeForbiddenMarkup {
+			return federation.Identity{}, rej
+		}
+		if r := roundTrip(raw); r != nil {
+			r.Err = rej
+			return federation.Identity{}, r
+		}
 		return federation.Identity{}, rej
 	}
 	// Last, so that only an assertion that passed everything is spent.
@@ -119,6 +112,33 @@ func (c *Connector) finishXML(ctx context.Context, raw []byte, requestID string,
 		return federation.Identity{}, reject(CodeReplayed, "assertion %q was already used", assertion.ID)
 	}
 	return id, nil
+}
+
+// validate is finishXML up to the replay record: the identity the
+// Response asserts and the verified assertion it comes from.
+func (c *Connector) validate(raw []byte, requestID string, now time.Time) (federation.Identity, *saml.Assertion, *Rejection) {
+	sh, rej := precheck(raw)
+	if rej != nil {
+		return federation.Identity{}, nil, rej
+	}
+	if rej := c.checkResponse(sh, requestID); rej != nil {
+		return federation.Identity{}, nil, rej
+	}
+	if rej := c.checkSigned(raw, sh); rej != nil {
+		return federation.Identity{}, nil, rej
+	}
+	assertion, rej := c.verify(raw, sh, requestID, now)
+	if rej != nil {
+		return federation.Identity{}, nil, rej
+	}
+	if rej := c.checkAssertion(assertion, requestID, now); rej != nil {
+		return federation.Identity{}, nil, rej
+	}
+	id, rej := c.identity(assertion)
+	if rej != nil {
+		return federation.Identity{}, nil, rej
+	}
+	return id, assertion, nil
 }
 
 // checkResponse applies the Response-level rules to what precheck read.
@@ -195,8 +215,7 @@ func (c *Connector) verify(raw []byte, sh shape, requestID string, now time.Time
 	if requestID != "" {
 		possible = []string{requestID}
 	}
-	acs, _ := url.Parse(c.cfg.ACSURL)
-	assertion, err := sp.ParseXMLResponse(raw, possible, *acs)
+	assertion, err := sp.ParseXMLResponse(raw, possible, c.acs)
 	if err != nil {
 		return nil, c.classify(err, raw, sh, requestID, now)
 	}

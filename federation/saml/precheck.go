@@ -117,10 +117,36 @@ func precheck(raw []byte) (shape, *Rejection) {
 	if r := checkMarkup(raw); r != nil {
 		return s, r
 	}
-	if err := xrv.Validate(bytes.NewReader(raw)); err != nil {
-		return s, &Rejection{Code: CodeMalformed, Reason: fmt.Sprintf("XML that does not survive an encoding/xml round trip: %v", err), Err: err}
+	s, rej := structure(raw)
+	if rej != nil {
+		// What is misread is refused as such: the round trip is the
+		// precise reason when it fails.
+		if r := roundTrip(raw); r != nil {
+			return s, r
+		}
 	}
+	return s, rej
+}
 
+// roundTrip refuses XML that encoding/xml would not read back as it was
+// (SAML-11), with mattermost/xml-roundtrip-validator. On the way to an
+// acceptance it need not run: crewjam's ParseXMLResponse runs its own
+// copy of the same check, stricter (depth and namespace caps), first
+// thing on the very bytes precheck reads, and on a decrypted assertion
+// before parsing it (TestCrewjamRoundTripCheck keeps that true), and
+// precheck only ever refuses. It runs where it names a refusal's reason:
+// when precheck or crewjam refuses.
+func roundTrip(raw []byte) *Rejection {
+	if err := xrv.Validate(bytes.NewReader(raw)); err != nil {
+		return &Rejection{Code: CodeMalformed, Reason: fmt.Sprintf("XML that does not survive an encoding/xml round trip: %v", err), Err: err}
+	}
+	return nil
+}
+
+// structure is precheck's token pass: the shape rules, read with
+// encoding/xml's namespace resolution.
+func structure(raw []byte) (shape, *Rejection) {
+	var s shape
 	d := xml.NewDecoder(bytes.NewReader(raw))
 	var stack []*frame
 	elements, responses, assertions := 0, 0, 0

@@ -10,11 +10,19 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 )
 
-// serviceProvider is crewjam's view of the connection at the instant now.
-// It is built per call, so that crewjam's clock is ours (Config.Now) and
-// never its package-level TimeNow, and so that no state is shared between
-// requests.
+// serviceProvider is crewjam's view of the connection at the instant now:
+// a copy of the connection's (newServiceProvider) with its own clock, so
+// that crewjam's clock is ours (Config.Now) and never its package-level
+// TimeNow. What the copies share (the IdP descriptor, keys, URLs) crewjam
+// only reads.
 func (c *Connector) serviceProvider(now time.Time) *saml.ServiceProvider {
+	sp := *c.sp
+	sp.Clock = dsig.NewFakeClockAt(now)
+	return &sp
+}
+
+// newServiceProvider is crewjam's view of the connection, made once by New.
+func (c *Connector) newServiceProvider() *saml.ServiceProvider {
 	acs, _ := url.Parse(c.cfg.ACSURL) // checked by New
 	var metadata url.URL
 	if c.cfg.MetadataURL != "" {
@@ -40,7 +48,6 @@ func (c *Connector) serviceProvider(now time.Time) *saml.ServiceProvider {
 		AllowIDPInitiated:                c.cfg.AllowIdPInitiated,
 		AssertionConsumerServiceBindings: []string{saml.HTTPPostBinding},
 		MetadataOmitValidUntil:           true,
-		Clock:                            dsig.NewFakeClockAt(now),
 		// Certificates in metadata are key containers (SAML V2.0 Metadata
 		// Interoperability Profile §2.5.1): trust comes from the
 		// connection's configuration, and an IdP whose self-signed

@@ -6,10 +6,10 @@
 //   node oidc-idp.mjs [port]      (or OIDC_IDP_PORT; 0 or unset: any free port)
 //
 // OIDC_IDP_CLIENT_ID, OIDC_IDP_CLIENT_SECRET and OIDC_IDP_REDIRECT_URI name
-// the client; OIDC_IDP_LOGIN and OIDC_IDP_PASSWORD the user's credentials.
+// the client; OIDC_IDP_LOGIN and OIDC_IDP_PASSWORD the users' credentials.
 // It prints "listening <issuer>" once it serves, and stops on SIGTERM.
 import { createServer } from 'node:http'
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto'
 import Provider from 'oidc-provider'
 
 const env = (name) => {
@@ -18,19 +18,21 @@ const env = (name) => {
   return v
 }
 const port = Number(process.argv[2] ?? process.env.OIDC_IDP_PORT ?? 0)
-const user = {
-  login: env('OIDC_IDP_LOGIN'),
+// OIDC_IDP_LOGIN may list several logins, comma-separated, that share the
+// password: the first is user-7f3a91, the others user-<sha256 prefix>.
+const users = env('OIDC_IDP_LOGIN').split(',').map((login, i) => ({
+  login,
   password: env('OIDC_IDP_PASSWORD'),
-  sub: 'user-7f3a91',
+  sub: i === 0 ? 'user-7f3a91' : `user-${createHash('sha256').update(login).digest('hex').slice(0, 6)}`,
   claims: {
-    email: env('OIDC_IDP_LOGIN'),
+    email: login,
     email_verified: true,
     name: 'Grace Hopper',
     given_name: 'Grace',
     family_name: 'Hopper',
     groups: ['engineering', 'navy'],
   },
-}
+}))
 
 const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 const readForm = async (req) => {
@@ -70,7 +72,8 @@ server.listen(port, '127.0.0.1', () => {
     features: { devInteractions: { enabled: false } },
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
     async findAccount(ctx, sub) {
-      if (sub !== user.sub) return undefined
+      const user = users.find((u) => u.sub === sub)
+      if (!user) return undefined
       return { accountId: sub, claims: async () => ({ sub, ...user.claims }) }
     },
     // The IdP's own first-party client: no consent screen, every scope
@@ -95,7 +98,8 @@ server.listen(port, '127.0.0.1', () => {
       let error = ''
       if (req.method === 'POST' && m[2]) {
         const form = await readForm(req)
-        if (form.get('login') === user.login && form.get('password') === user.password) {
+        const user = users.find((u) => u.login === form.get('login'))
+        if (user && form.get('password') === user.password) {
           return await provider.interactionFinished(req, res,
             { login: { accountId: user.sub, amr: ['pwd'] } }, { mergeWithLastSubmission: false })
         }
