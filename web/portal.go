@@ -214,11 +214,17 @@ func (w *Web) postPortalTest(rw http.ResponseWriter, r *http.Request) {
 	w.beginSSOTest(rw, r, ps, conn)
 }
 
-// sameOrigin reports whether r's Origin is the issuer's: the portal's
-// forms post from its own pages only (browsers send Origin on every
-// POST; a request without one is refused).
+// sameOrigin reports whether r comes from the issuer's own pages: its
+// Origin is the issuer's, or, where the browser sends "Origin: null" (a
+// form post from a page whose referrer policy is no-referrer, as every
+// hosted page's is), its Fetch Metadata says same-origin (Sec-Fetch-Site,
+// which no page's script can set). A request with neither is refused.
 func (w *Web) sameOrigin(r *http.Request) bool {
-	o, err := url.Parse(r.Header.Get("Origin"))
+	origin := r.Header.Get("Origin")
+	if origin == "" || origin == "null" {
+		return r.Header.Get("Sec-Fetch-Site") == "same-origin"
+	}
+	o, err := url.Parse(origin)
 	return err == nil && o.Scheme == w.issuer.Scheme && strings.EqualFold(o.Host, w.issuer.Host)
 }
 

@@ -48,6 +48,8 @@ func queriers(c *ent.Client) map[string]func(context.Context) (int, error) {
 		"connection_login_attempts": c.ConnectionLoginAttempt.Query().Count,
 		"federated_identities":      c.FederatedIdentity.Query().Count,
 		"sso_attempts":              c.SSOAttempt.Query().Count,
+		"admin_portal_links":        c.AdminPortalLink.Query().Count,
+		"portal_sessions":           c.PortalSession.Query().Count,
 		"domain_events":             c.DomainEvent.Query().Count,
 	}
 }
@@ -115,7 +117,8 @@ func TestOrganizationViewerSeesOnlyItsOrganization(t *testing.T) {
 			switch table {
 			case "applications", "signing_keys", "auth_requests", "grants", "refresh_tokens", "revoked_tokens", "sessions", "consents", "login_transactions",
 				"passkeys", "totp_credentials", "recovery_codes", "email_challenges", "web_authn_ceremonies",
-				"saml_assertion_uses", "connection_login_attempts", "federated_identities", "domain_events", "sso_attempts":
+				"saml_assertion_uses", "connection_login_attempts", "federated_identities", "domain_events", "sso_attempts",
+				"admin_portal_links", "portal_sessions": // tenants reads them as System only
 				if !errors.Is(err, privacy.Deny) {
 					t.Errorf("%s (instance-level) for an organization viewer: n=%d err=%v, want denial", table, n, err)
 				}
