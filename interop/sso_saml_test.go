@@ -189,6 +189,9 @@ func (g *goIdP) serveLogin(w http.ResponseWriter, r *http.Request) {
 			g.mu.Lock()
 			g.sessions[sid] = r.PostFormValue("username")
 			g.mu.Unlock()
+			// Lax: Chromium's default. (With the HTTP-POST binding a real
+			// IdP needs SameSite=None; Secure; Go's cookie jar, which the
+			// test that posts uses, applies no SameSite rule.)
 			http.SetCookie(w, &http.Cookie{Name: "goidp_session", Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 			http.Redirect(w, r, back, http.StatusSeeOther)
 			return
@@ -241,8 +244,9 @@ func (e *ssoServer) createSAMLConnection(t *testing.T, orgID, name, preset, meta
 // IdentityProvider, which reads Gatehouse's SP metadata from
 // spMetadataURL: signed AuthnRequest, login form, signed and encrypted
 // assertion posted cross-site to the ACS, /complete, code, tokens with
-// Hooli's claims; a second sign-in (the IdP's session, no form) finds the
-// same user.
+// Hooli's claims; a second sign-in, with the AuthnRequest sent by
+// HTTP-POST after updateConnection, answered from the IdP's session (no
+// form), finds the same user.
 func testSSOSAMLGo(t *testing.T, e *ssoServer) {
 	const password = "no one can see the cloud"
 	samir := "samir@hooli.test"
@@ -262,17 +266,33 @@ func testSSOSAMLGo(t *testing.T, e *ssoServer) {
 	}
 	e.requireNameFromIdP(t, samir, "Samir", "Crewjam")
 
-	// A new Gatehouse session in the same browser: the IdP's session
-	// answers without its form, and the same user is linked.
+	// A new Gatehouse session in the same browser, the AuthnRequest now
+	// sent by HTTP-POST (signed inside the XML): the IdP's session answers
+	// without its form, and the same user is linked.
+	var updated struct {
+		UpdateConnection struct {
+			Connection struct{ IdpSSOBinding string }
+		}
+	}
+	e.do(t, `mutation($id: ID!) { updateConnection(input: {id: $id, ssoBinding: "`+bindingPOST+`"}) { connection { idpSSOBinding } } }`,
+		map[string]any{"id": c.conn.ID}, &updated)
+	if updated.UpdateConnection.Connection.IdpSSOBinding != bindingPOST {
+		t.Fatalf("updateConnection ssoBinding: %+v", updated)
+	}
 	b.HTTP.Jar = sameIdPSessionOnly(t, b, g.base)
 	tok2, idt2, asked := b.signIn(t)
 	if asked {
 		t.Error("the IdP showed its login form again despite its session")
 	}
+	if !b.postedRequest {
+		t.Error("the AuthnRequest did not go by HTTP-POST after updateConnection")
+	}
 	if again := requireOrgTokens(t, idt2, tok2.AccessToken, samir, c.orgID, c.slug, c.conn.ID); again.Subject != claims.Subject {
 		t.Errorf("second sign-in: sub %s, first %s", again.Subject, claims.Subject)
 	}
 }
+
+const bindingPOST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 
 // requireNameFromIdP checks the profile JIT provisioning took from the
 // assertion.
@@ -347,4 +367,31 @@ func testSSOSAMLNode(t *testing.T, e *ssoServer) {
 		t.Errorf("ID token sub %s, JIT user %s", claims.Subject, u.ID)
 	}
 	e.requireNameFromIdP(t, pia, "Pia", "Samlify")
+
+	// What the IT admin sees of the sign-in: the attributes samlify sent.
+	var read struct {
+		Node struct {
+			LastLoginAttempts []struct {
+				Succeeded  bool
+				Email      *string
+				Attributes []struct {
+					Name   string
+					Values []string
+				}
+			}
+		}
+	}
+	e.do(t, `query($id: ID!) { node(id: $id) { ... on Connection { lastLoginAttempts { succeeded email attributes { name values } } } } }`,
+		map[string]any{"id": c.conn.ID}, &read)
+	attempts := read.Node.LastLoginAttempts
+	if len(attempts) != 1 || !attempts[0].Succeeded || deref(attempts[0].Email) != pia {
+		t.Fatalf("lastLoginAttempts after one sign-in: %+v", attempts)
+	}
+	got := map[string]string{}
+	for _, a := range attempts[0].Attributes {
+		got[a.Name] = strings.Join(a.Values, ",")
+	}
+	if got["email"] != pia || got["firstName"] != "Pia" || got["lastName"] != "Samlify" || got["groups"] != "engineering" {
+		t.Errorf("lastLoginAttempts attributes %v, want samlify's email, firstName, lastName and groups", got)
+	}
 }
