@@ -25,6 +25,12 @@ type ssoBrowser struct {
 	// postedRequest tells whether the last sign-in sent its request to the
 	// IdP by a form post (SAML HTTP-POST binding).
 	postedRequest bool
+	// acsPost is the last SAML response posted to Gatehouse (its ACS), for
+	// replays.
+	acsPost struct {
+		action string
+		form   url.Values
+	}
 }
 
 func (e *ssoServer) browser(t *testing.T, email, idpPassword string) *ssoBrowser {
@@ -138,6 +144,9 @@ func (b *ssoBrowser) formRequest(t *testing.T, f htmlform.Form, base *url.URL) *
 			}
 		}
 		v.Set("password", b.secret)
+	}
+	if originOf(action) == b.Origin {
+		b.acsPost.action, b.acsPost.form = action.String(), v
 	}
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, action.String(), strings.NewReader(v.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

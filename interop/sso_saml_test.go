@@ -108,6 +108,10 @@ func startGoIdP(t *testing.T, password string, logins ...string) *goIdP {
 	mux.HandleFunc("/metadata", g.idp.ServeMetadata)
 	mux.HandleFunc("/sso", g.idp.ServeSSO)
 	mux.HandleFunc("/login", g.serveLogin)
+	// An IdP-initiated sign-in to the SP ?sp= names (the IdP's app tile).
+	mux.HandleFunc("/idp-initiated", func(w http.ResponseWriter, r *http.Request) {
+		g.idp.ServeIDPInitiated(w, r, r.URL.Query().Get("sp"), "")
+	})
 	return g
 }
 
@@ -266,6 +270,22 @@ func testSSOSAMLGo(t *testing.T, e *ssoServer) {
 	}
 	e.requireNameFromIdP(t, samir, "Samir", "Crewjam")
 
+	// The same response posted again, from another browser: refused as a
+	// replay (the binary's replay record, on this backend's database),
+	// and kept in the connection's attempts with its reason.
+	replayed := b.acsPost
+	if replayed.action != c.conn.ACSURL || replayed.form.Get("SAMLResponse") == "" {
+		t.Fatalf("no SAML response was posted to the ACS %s: %+v", c.conn.ACSURL, replayed)
+	}
+	if status, loc := e.postACS(t, replayed.action, replayed.form); status < 400 {
+		t.Errorf("a replayed SAML response at the ACS: %d (Location %q), want a refusal", status, loc)
+	}
+	// Its RelayState names an attempt already answered: refused before
+	// the assertion is read.
+	if last := e.lastAttempt(t, c.conn.ID); last.Succeeded || last.ErrorCode != "attempt_unknown" {
+		t.Errorf("newest attempt after the replay: %+v, want a failure with errorCode attempt_unknown", last)
+	}
+
 	// A new Gatehouse session in the same browser, the AuthnRequest now
 	// sent by HTTP-POST (signed inside the XML): the IdP's session answers
 	// without its form, and the same user is linked.
@@ -290,9 +310,91 @@ func testSSOSAMLGo(t *testing.T, e *ssoServer) {
 	if again := requireOrgTokens(t, idt2, tok2.AccessToken, samir, c.orgID, c.slug, c.conn.ID); again.Subject != claims.Subject {
 		t.Errorf("second sign-in: sub %s, first %s", again.Subject, claims.Subject)
 	}
+
+	// IdP-initiated (the IdP's app tile, no AuthnRequest, no RelayState):
+	// refused while the connection does not allow it; once it does, one
+	// response signs in, and the same response again is refused by the
+	// binary's assertion replay record on this backend's database.
+	action, form := g.unsolicited(t, b, c.conn.SPEntityID)
+	if status, loc := e.postACS(t, action, form); status < 400 {
+		t.Errorf("IdP-initiated response while not allowed: %d (Location %q), want a refusal", status, loc)
+	}
+	if last := e.lastAttempt(t, c.conn.ID); last.Succeeded || last.ErrorCode != "idp_initiated_disabled" {
+		t.Errorf("newest attempt after an IdP-initiated response while not allowed: %+v, want a failure with errorCode idp_initiated_disabled", last)
+	}
+	e.do(t, `mutation($id: ID!) { updateConnection(input: {id: $id, allowIdPInitiated: true}) { connection { id } } }`,
+		map[string]any{"id": c.conn.ID}, &struct{}{})
+	action, form = g.unsolicited(t, b, c.conn.SPEntityID)
+	if status, loc := e.postACS(t, action, form); status != http.StatusSeeOther || !strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, e.Issuer) {
+		t.Errorf("IdP-initiated response once allowed: %d (Location %q), want a redirect on Gatehouse", status, loc)
+	} else {
+		t.Logf("IdP-initiated sign-in lands at %s", loc)
+	}
+	if last := e.lastAttempt(t, c.conn.ID); !last.Succeeded {
+		t.Errorf("newest attempt after an allowed IdP-initiated response: %+v, want success", last)
+	}
+	if status, loc := e.postACS(t, action, form); status < 400 {
+		t.Errorf("the same IdP-initiated response again: %d (Location %q), want a refusal", status, loc)
+	}
+	if last := e.lastAttempt(t, c.conn.ID); last.Succeeded || last.ErrorCode != "replayed" {
+		t.Errorf("newest attempt after a replayed IdP-initiated response: %+v, want a failure with errorCode replayed", last)
+	}
+}
+
+// attempt is one of a connection's lastLoginAttempts.
+type attempt struct {
+	Succeeded   bool
+	ErrorCode   string
+	ErrorReason string
+}
+
+// lastAttempt is the connection's newest sign-in attempt.
+func (e *ssoServer) lastAttempt(t *testing.T, connID string) attempt {
+	t.Helper()
+	var read struct {
+		Node struct {
+			LastLoginAttempts []struct {
+				Succeeded              bool
+				ErrorCode, ErrorReason *string
+			}
+		}
+	}
+	e.do(t, `query($id: ID!) { node(id: $id) { ... on Connection { lastLoginAttempts { succeeded errorCode errorReason } } } }`,
+		map[string]any{"id": connID}, &read)
+	if len(read.Node.LastLoginAttempts) == 0 {
+		t.Fatalf("connection %s has no sign-in attempts", connID)
+	}
+	a := read.Node.LastLoginAttempts[0]
+	return attempt{Succeeded: a.Succeeded, ErrorCode: deref(a.ErrorCode), ErrorReason: deref(a.ErrorReason)}
 }
 
 const bindingPOST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+
+// unsolicited has b, signed in at the IdP, click the IdP's tile for the
+// SP entityID and returns the response form the IdP's page would post to
+// the ACS, without posting it.
+func (g *goIdP) unsolicited(t *testing.T, b *ssoBrowser, entityID string) (string, url.Values) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, g.base+"/idp-initiated?sp="+url.QueryEscape(entityID), nil)
+	back, asked := b.atIdP(t, req)
+	if asked || back.Method != http.MethodPost || b.acsPost.form.Get("SAMLResponse") == "" || b.acsPost.form.Get("RelayState") != "" {
+		t.Fatalf("IdP-initiated: %s %s (login form %v, RelayState %q)", back.Method, back.URL, asked, b.acsPost.form.Get("RelayState"))
+	}
+	return b.acsPost.action, b.acsPost.form
+}
+
+// postACS posts form to the ACS with a fresh browser and returns the
+// status and the redirect target.
+func (e *ssoServer) postACS(t *testing.T, action string, form url.Values) (int, string) {
+	t.Helper()
+	b := e.browser(t, "", "")
+	resp, err := b.HTTP.PostForm(action, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Location")
+}
 
 // requireNameFromIdP checks the profile JIT provisioning took from the
 // assertion.
