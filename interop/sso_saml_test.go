@@ -3,6 +3,7 @@ package interop
 import (
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"encoding/xml"
 	"errors"
@@ -276,6 +277,10 @@ func testSSOSAMLGo(t *testing.T, e *ssoServer) {
 	replayed := b.acsPost
 	if replayed.action != c.conn.ACSURL || replayed.form.Get("SAMLResponse") == "" {
 		t.Fatalf("no SAML response was posted to the ACS %s: %+v", c.conn.ACSURL, replayed)
+	}
+	// crewjam encrypts to the key the SP metadata publishes for it.
+	if raw, err := base64.StdEncoding.DecodeString(replayed.form.Get("SAMLResponse")); err != nil || !strings.Contains(string(raw), "EncryptedAssertion") {
+		t.Errorf("crewjam's response is not encrypted to the SP's key (%v): %.300s", err, raw)
 	}
 	if status, loc := e.postACS(t, replayed.action, replayed.form); status < 400 {
 		t.Errorf("a replayed SAML response at the ACS: %d (Location %q), want a refusal", status, loc)
