@@ -46,6 +46,9 @@ type Service struct {
 	domains DomainChecks
 	// funnel holds the funnel counts until the next flush (funnel.go).
 	funnel funnelBuffer
+	// metadataRefresh is how often a SAML connection's metadata URL is
+	// fetched again (connectionmetadata.go).
+	metadataRefresh time.Duration
 }
 
 // Option configures a Service.
@@ -71,7 +74,7 @@ func WithDev(dev bool) Option { return func(s *Service) { s.dev = dev } }
 // in its context (tenants/viewer); calls without one are denied.
 func NewService(client *ent.Client, opts ...Option) *Service {
 	s := &Service{client: client, now: time.Now, passwordParams: password.Default, totpIssuer: defaultTOTPIssuer,
-		domains: DomainChecks{}.withDefaults()}
+		domains: DomainChecks{}.withDefaults(), metadataRefresh: DefaultMetadataRefresh}
 	for _, o := range opts {
 		o(s)
 	}

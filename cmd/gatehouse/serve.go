@@ -47,6 +47,10 @@ func serve(ctx context.Context, e *env, args []string) int {
 	// Verified domains' TXT records are re-checked in the background (every
 	// node; a pass that overlaps another's agrees with it).
 	go b.runDomainChecks(ctx, cfg)
+	// SAML connections made from a metadata URL follow their IdP's
+	// certificate rollovers (every node; a pass that finds a connection
+	// refreshed meanwhile leaves it).
+	go b.runMetadataRefresh(ctx, cfg)
 	// Funnel counts are kept in memory and added every second, and once
 	// more after the last request.
 	go b.tenants.RunFunnelFlusher(ctx, time.Second)

@@ -49,6 +49,9 @@ type backend struct {
 	// domainChecks is how domains are verified: the resolver
 	// (GATEHOUSE_DNS_RESOLVER), the re-check interval and grace period.
 	domainChecks tenants.DomainChecks
+	// metadataRefresh is how often SAML connections' metadata URLs are
+	// fetched again (GATEHOUSE_SAML_METADATA_REFRESH).
+	metadataRefresh time.Duration
 }
 
 // messaging is how this node speaks to end users: the message catalogs,
@@ -90,9 +93,9 @@ func openBackend(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 		return nil, err
 	}
 	checks := tenants.DomainChecks{Resolver: resolver, RecheckAfter: cfg.DomainRecheckInterval, Grace: cfg.DomainGracePeriod}
-	return &backend{db: db, client: client, params: params, dev: cfg.Dev, domainChecks: checks,
+	return &backend{db: db, client: client, params: params, dev: cfg.Dev, domainChecks: checks, metadataRefresh: cfg.SAMLMetadataRefresh,
 		tenants: tenants.NewService(client, tenants.WithPasswordParams(params), tenants.WithDev(cfg.Dev),
-			tenants.WithDomainChecks(checks))}, nil
+			tenants.WithDomainChecks(checks), tenants.WithMetadataRefresh(cfg.SAMLMetadataRefresh))}, nil
 }
 
 // runDomainChecks re-checks verified domains' TXT records in the
@@ -103,13 +106,22 @@ func (b *backend) runDomainChecks(ctx context.Context, cfg *config.Config) {
 	b.tenants.RunDomainChecks(ctx, min(cfg.DomainRecheckInterval, time.Hour))
 }
 
+// runMetadataRefresh fetches SAML connections' metadata URLs again in
+// the background until ctx ends (tenants.RunMetadataRefresh), with the
+// client of every call to a tenant's IdP (upstreamClient: internal
+// addresses refused, loopback only in development): every hour, or every
+// refresh interval when that is shorter.
+func (b *backend) runMetadataRefresh(ctx context.Context, cfg *config.Config) {
+	b.tenants.RunMetadataRefresh(ctx, min(cfg.SAMLMetadataRefresh, time.Hour), connectors.FetchSAMLMetadata(upstreamClient(cfg)))
+}
+
 // sealWith gives the domain service the sealer of the master keys, for
 // the secrets it keeps (TOTP seeds, tenants.WithSealer): openProvider
 // calls it with the sealer of the signing keys, before anything uses the
 // service.
 func (b *backend) sealWith(sealer *seal.Sealer) {
 	b.tenants = tenants.NewService(b.client, tenants.WithSealer(sealer), tenants.WithPasswordParams(b.params), tenants.WithDev(b.dev),
-		tenants.WithDomainChecks(b.domainChecks))
+		tenants.WithDomainChecks(b.domainChecks), tenants.WithMetadataRefresh(b.metadataRefresh))
 }
 
 // Close closes the database (the ent client shares its pool).

@@ -264,3 +264,13 @@ func ParseSAMLMetadata(client *http.Client) func(ctx context.Context, xml []byte
 			Certificates: tenants.CertificatesPEM(idp.Certificates)}, nil
 	}
 }
+
+// FetchSAMLMetadata fetches and reads the IdP metadata at a connection's
+// metadata URL with client (ParseSAMLMetadata), for
+// tenants.RefreshConnectionMetadata.
+func FetchSAMLMetadata(client *http.Client) tenants.MetadataFetch {
+	parse := ParseSAMLMetadata(client)
+	return func(ctx context.Context, url string) (tenants.SAMLIdP, error) {
+		return parse(ctx, nil, url)
+	}
+}

@@ -89,6 +89,9 @@ type Config struct {
 	// DomainGracePeriod is how long a VERIFIED domain may miss its TXT
 	// record before it is unverified.
 	DomainGracePeriod time.Duration
+	// SAMLMetadataRefresh is how often a SAML connection's IdP metadata
+	// URL is fetched again (tenants.RefreshConnectionMetadata).
+	SAMLMetadataRefresh time.Duration
 
 	// labels names where each field's value came from (flag or variable),
 	// so that a problem points at what the operator actually typed.
@@ -122,6 +125,9 @@ const (
 	// loses its verification.
 	DefaultDomainRecheckInterval = 24 * time.Hour
 	DefaultDomainGracePeriod     = 72 * time.Hour
+	// DefaultSAMLMetadataRefresh: an IdP's new signing certificate, which
+	// it publishes ahead of a rollover, is picked up within a day.
+	DefaultSAMLMetadataRefresh = 24 * time.Hour
 )
 
 // setting ties a Var to the Config field it fills.
@@ -274,6 +280,9 @@ var settings = []setting{
 	{Var{"GATEHOUSE_DOMAIN_GRACE_PERIOD", "domain-grace-period", "72h",
 		"how long a verified domain may miss its TXT record before it is unverified (a Go `duration`, at least the re-check interval, at most 2160h)"},
 		duration(time.Minute, 2160*time.Hour, func(c *Config) *time.Duration { return &c.DomainGracePeriod })},
+	{Var{"GATEHOUSE_SAML_METADATA_REFRESH", "saml-metadata-refresh", "24h",
+		"how often a SAML connection's IdP metadata URL is fetched again, for new certificates or endpoints (a Go `duration`, 1m to 720h)"},
+		duration(time.Minute, 720*time.Hour, func(c *Config) *time.Duration { return &c.SAMLMetadataRefresh })},
 }
 
 // duration is the setter of a Go duration setting from lo to hi.
@@ -377,6 +386,7 @@ func (l *Loader) Load() (*Config, error) {
 
 		PasswordMemoryKiB: 64 * 1024, PasswordIterations: 3, PasswordParallelism: 2,
 		DomainRecheckInterval: DefaultDomainRecheckInterval, DomainGracePeriod: DefaultDomainGracePeriod,
+		SAMLMetadataRefresh: DefaultSAMLMetadataRefresh,
 	}
 	var problems []problem
 	given := make(map[string]bool)

@@ -402,12 +402,14 @@ func TestPasswordCosts(t *testing.T) {
 // is never shorter than the interval.
 func TestDomainChecks(t *testing.T) {
 	c, err := load(t, nil)
-	if err != nil || c.DNSResolver != "" || c.DomainRecheckInterval != 24*time.Hour || c.DomainGracePeriod != 72*time.Hour {
+	if err != nil || c.DNSResolver != "" || c.DomainRecheckInterval != 24*time.Hour || c.DomainGracePeriod != 72*time.Hour ||
+		c.SAMLMetadataRefresh != 24*time.Hour {
 		t.Fatalf("defaults: %+v %v", c, err)
 	}
-	c, err = load(t, map[string]string{"GATEHOUSE_DNS_RESOLVER": "10.0.0.2:53", "GATEHOUSE_DOMAIN_GRACE_PERIOD": "96h"},
-		"--domain-recheck-interval", "12h")
-	if err != nil || c.DNSResolver != "10.0.0.2:53" || c.DomainRecheckInterval != 12*time.Hour || c.DomainGracePeriod != 96*time.Hour {
+	c, err = load(t, map[string]string{"GATEHOUSE_DNS_RESOLVER": "10.0.0.2:53", "GATEHOUSE_DOMAIN_GRACE_PERIOD": "96h",
+		"GATEHOUSE_SAML_METADATA_REFRESH": "6h"}, "--domain-recheck-interval", "12h")
+	if err != nil || c.DNSResolver != "10.0.0.2:53" || c.DomainRecheckInterval != 12*time.Hour || c.DomainGracePeriod != 96*time.Hour ||
+		c.SAMLMetadataRefresh != 6*time.Hour {
 		t.Fatalf("set: %+v %v", c, err)
 	}
 	for _, tc := range []struct {
