@@ -22,6 +22,15 @@ type ssoBrowser struct {
 	*hosted.Browser
 	e             *ssoServer
 	login, secret string // the credentials the IdP's login form takes
+	// postedRequest tells whether the last sign-in sent its request to the
+	// IdP by a form post (SAML HTTP-POST binding).
+	postedRequest bool
+	// acsPost is the last SAML response posted to Gatehouse (its ACS), for
+	// replays.
+	acsPost struct {
+		action string
+		form   url.Values
+	}
 }
 
 func (e *ssoServer) browser(t *testing.T, email, idpPassword string) *ssoBrowser {
@@ -47,6 +56,7 @@ func (b *ssoBrowser) signIn(t *testing.T) (*oauth2.Token, *oidc.IDToken, bool) {
 		t.Fatal(err)
 	}
 	idpLogin := false
+	b.postedRequest = false
 	for range 4 {
 		if res.Redirect != nil && strings.HasPrefix(res.Redirect.String(), b.e.Callback+"?") {
 			code := b.e.rp.callback(t, res, l.state)
@@ -59,6 +69,7 @@ func (b *ssoBrowser) signIn(t *testing.T) (*oauth2.Token, *oidc.IDToken, bool) {
 			start, _ = http.NewRequestWithContext(t.Context(), http.MethodGet, res.Redirect.String(), nil)
 		case res.Status == http.StatusOK && len(htmlform.Parse(res.Body)) == 1: // HTTP-POST binding: the auto-posted AuthnRequest
 			start = b.formRequest(t, htmlform.Parse(res.Body)[0], mustURL(t, b.Origin))
+			b.postedRequest = true
 		default:
 			t.Fatalf("the sign-in did not go to the IdP: %s", res)
 		}
@@ -133,6 +144,9 @@ func (b *ssoBrowser) formRequest(t *testing.T, f htmlform.Form, base *url.URL) *
 			}
 		}
 		v.Set("password", b.secret)
+	}
+	if originOf(action) == b.Origin {
+		b.acsPost.action, b.acsPost.form = action.String(), v
 	}
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, action.String(), strings.NewReader(v.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

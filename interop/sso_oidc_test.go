@@ -54,11 +54,14 @@ func (e *ssoServer) setUpOIDCCustomer(t *testing.T, slug, domain string, logins 
 
 // testSSOOIDC: Peter of Initech signs in to the application through
 // Initech's oidc-provider; the JIT user and membership appear, a second
-// sign-in finds the same user, and once Peter is removed from Initech his
-// refresh token stops working.
+// sign-in finds the same user, Bill's existing account (address verified)
+// is linked rather than duplicated, and once Peter is removed from Initech
+// his refresh tokens stop working.
 func testSSOOIDC(t *testing.T, e *ssoServer) {
 	peter := "peter@" + initechDomain
-	c := e.setUpOIDCCustomer(t, "initech", initechDomain, peter)
+	bill := "bill@" + initechDomain       // has an account already, email verified
+	bob := "bob.slydell@" + initechDomain // has an account already, email not verified
+	c := e.setUpOIDCCustomer(t, "initech", initechDomain, peter, bill, bob)
 
 	start := time.Now()
 	tok, idt, asked := e.browser(t, peter, initechPassword).signIn(t)
@@ -85,6 +88,16 @@ func testSSOOIDC(t *testing.T, e *ssoServer) {
 		t.Errorf("after two sign-ins Peter has %d memberships, want 1", n)
 	}
 
+	// An account that exists already, with the address verified here, is
+	// linked (the IdP verified it too, at the organization's verified
+	// domain) and joins Initech.
+	billID := e.createUser(t, bill, true)
+	tok3, idt3, _ := e.browser(t, bill, initechPassword).signIn(t)
+	if got := requireOrgTokens(t, idt3, tok3.AccessToken, bill, c.orgID, c.slug, c.connID); got.Subject != billID {
+		t.Errorf("sign-in of an existing verified account: sub %s, want the account %s", got.Subject, billID)
+	}
+	e.requireJIT(t, bill, c.orgID)
+
 	// The refresh token works while Peter is a member, and not after.
 	cfg := e.rp.config(e.app)
 	fresh, err := cfg.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Hour)}).Token()
@@ -100,3 +113,18 @@ func joinComma(s []string) string { return strings.Join(s, ",") }
 
 // portOf is the port of host:port.
 func portOf(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:] }
+
+// createUser creates an account with a password and no organization, as
+// the operator would; emailVerified says whether its address is proved.
+func (e *ssoServer) createUser(t *testing.T, email string, emailVerified bool) string {
+	t.Helper()
+	var out struct {
+		CreateUser struct{ User struct{ ID string } }
+	}
+	e.do(t, `mutation($e: String!, $v: Boolean!) { createUser(input: {email: $e, emailVerified: $v, password: "a password of their own"}) { user { id } } }`,
+		map[string]any{"e": email, "v": emailVerified}, &out)
+	if out.CreateUser.User.ID == "" {
+		t.Fatalf("createUser %s: no id", email)
+	}
+	return out.CreateUser.User.ID
+}

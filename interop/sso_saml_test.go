@@ -3,6 +3,7 @@ package interop
 import (
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"encoding/xml"
 	"errors"
@@ -108,6 +109,10 @@ func startGoIdP(t *testing.T, password string, logins ...string) *goIdP {
 	mux.HandleFunc("/metadata", g.idp.ServeMetadata)
 	mux.HandleFunc("/sso", g.idp.ServeSSO)
 	mux.HandleFunc("/login", g.serveLogin)
+	// An IdP-initiated sign-in to the SP ?sp= names (the IdP's app tile).
+	mux.HandleFunc("/idp-initiated", func(w http.ResponseWriter, r *http.Request) {
+		g.idp.ServeIDPInitiated(w, r, r.URL.Query().Get("sp"), "")
+	})
 	return g
 }
 
@@ -189,6 +194,9 @@ func (g *goIdP) serveLogin(w http.ResponseWriter, r *http.Request) {
 			g.mu.Lock()
 			g.sessions[sid] = r.PostFormValue("username")
 			g.mu.Unlock()
+			// Lax: Chromium's default. (With the HTTP-POST binding a real
+			// IdP needs SameSite=None; Secure; Go's cookie jar, which the
+			// test that posts uses, applies no SameSite rule.)
 			http.SetCookie(w, &http.Cookie{Name: "goidp_session", Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 			http.Redirect(w, r, back, http.StatusSeeOther)
 			return
@@ -241,8 +249,9 @@ func (e *ssoServer) createSAMLConnection(t *testing.T, orgID, name, preset, meta
 // IdentityProvider, which reads Gatehouse's SP metadata from
 // spMetadataURL: signed AuthnRequest, login form, signed and encrypted
 // assertion posted cross-site to the ACS, /complete, code, tokens with
-// Hooli's claims; a second sign-in (the IdP's session, no form) finds the
-// same user.
+// Hooli's claims; a second sign-in, with the AuthnRequest sent by
+// HTTP-POST after updateConnection, answered from the IdP's session (no
+// form), finds the same user.
 func testSSOSAMLGo(t *testing.T, e *ssoServer) {
 	const password = "no one can see the cloud"
 	samir := "samir@hooli.test"
@@ -262,16 +271,134 @@ func testSSOSAMLGo(t *testing.T, e *ssoServer) {
 	}
 	e.requireNameFromIdP(t, samir, "Samir", "Crewjam")
 
-	// A new Gatehouse session in the same browser: the IdP's session
-	// answers without its form, and the same user is linked.
+	// The same response posted again, from another browser: refused as a
+	// replay (the binary's replay record, on this backend's database),
+	// and kept in the connection's attempts with its reason.
+	replayed := b.acsPost
+	if replayed.action != c.conn.ACSURL || replayed.form.Get("SAMLResponse") == "" {
+		t.Fatalf("no SAML response was posted to the ACS %s: %+v", c.conn.ACSURL, replayed)
+	}
+	// crewjam encrypts to the key the SP metadata publishes for it.
+	if raw, err := base64.StdEncoding.DecodeString(replayed.form.Get("SAMLResponse")); err != nil || !strings.Contains(string(raw), "EncryptedAssertion") {
+		t.Errorf("crewjam's response is not encrypted to the SP's key (%v): %.300s", err, raw)
+	}
+	if status, loc := e.postACS(t, replayed.action, replayed.form); status < 400 {
+		t.Errorf("a replayed SAML response at the ACS: %d (Location %q), want a refusal", status, loc)
+	}
+	// Its RelayState names an attempt already answered: refused before
+	// the assertion is read.
+	if last := e.lastAttempt(t, c.conn.ID); last.Succeeded || last.ErrorCode != "attempt_unknown" {
+		t.Errorf("newest attempt after the replay: %+v, want a failure with errorCode attempt_unknown", last)
+	}
+
+	// A new Gatehouse session in the same browser, the AuthnRequest now
+	// sent by HTTP-POST (signed inside the XML): the IdP's session answers
+	// without its form, and the same user is linked.
+	var updated struct {
+		UpdateConnection struct {
+			Connection struct{ IdpSSOBinding string }
+		}
+	}
+	e.do(t, `mutation($id: ID!) { updateConnection(input: {id: $id, ssoBinding: "`+bindingPOST+`"}) { connection { idpSSOBinding } } }`,
+		map[string]any{"id": c.conn.ID}, &updated)
+	if updated.UpdateConnection.Connection.IdpSSOBinding != bindingPOST {
+		t.Fatalf("updateConnection ssoBinding: %+v", updated)
+	}
 	b.HTTP.Jar = sameIdPSessionOnly(t, b, g.base)
 	tok2, idt2, asked := b.signIn(t)
 	if asked {
 		t.Error("the IdP showed its login form again despite its session")
 	}
+	if !b.postedRequest {
+		t.Error("the AuthnRequest did not go by HTTP-POST after updateConnection")
+	}
 	if again := requireOrgTokens(t, idt2, tok2.AccessToken, samir, c.orgID, c.slug, c.conn.ID); again.Subject != claims.Subject {
 		t.Errorf("second sign-in: sub %s, first %s", again.Subject, claims.Subject)
 	}
+
+	// IdP-initiated (the IdP's app tile, no AuthnRequest, no RelayState):
+	// refused while the connection does not allow it; once it does, one
+	// response signs in, and the same response again is refused by the
+	// binary's assertion replay record on this backend's database.
+	action, form := g.unsolicited(t, b, c.conn.SPEntityID)
+	if status, loc := e.postACS(t, action, form); status < 400 {
+		t.Errorf("IdP-initiated response while not allowed: %d (Location %q), want a refusal", status, loc)
+	}
+	if last := e.lastAttempt(t, c.conn.ID); last.Succeeded || last.ErrorCode != "idp_initiated_disabled" {
+		t.Errorf("newest attempt after an IdP-initiated response while not allowed: %+v, want a failure with errorCode idp_initiated_disabled", last)
+	}
+	e.do(t, `mutation($id: ID!) { updateConnection(input: {id: $id, allowIdPInitiated: true}) { connection { id } } }`,
+		map[string]any{"id": c.conn.ID}, &struct{}{})
+	action, form = g.unsolicited(t, b, c.conn.SPEntityID)
+	if status, loc := e.postACS(t, action, form); status != http.StatusSeeOther || !strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, e.Issuer) {
+		t.Errorf("IdP-initiated response once allowed: %d (Location %q), want a redirect on Gatehouse", status, loc)
+	} else {
+		t.Logf("IdP-initiated sign-in lands at %s", loc)
+	}
+	if last := e.lastAttempt(t, c.conn.ID); !last.Succeeded {
+		t.Errorf("newest attempt after an allowed IdP-initiated response: %+v, want success", last)
+	}
+	if status, loc := e.postACS(t, action, form); status < 400 {
+		t.Errorf("the same IdP-initiated response again: %d (Location %q), want a refusal", status, loc)
+	}
+	if last := e.lastAttempt(t, c.conn.ID); last.Succeeded || last.ErrorCode != "replayed" {
+		t.Errorf("newest attempt after a replayed IdP-initiated response: %+v, want a failure with errorCode replayed", last)
+	}
+}
+
+// attempt is one of a connection's lastLoginAttempts.
+type attempt struct {
+	Succeeded   bool
+	ErrorCode   string
+	ErrorReason string
+}
+
+// lastAttempt is the connection's newest sign-in attempt.
+func (e *ssoServer) lastAttempt(t *testing.T, connID string) attempt {
+	t.Helper()
+	var read struct {
+		Node struct {
+			LastLoginAttempts []struct {
+				Succeeded              bool
+				ErrorCode, ErrorReason *string
+			}
+		}
+	}
+	e.do(t, `query($id: ID!) { node(id: $id) { ... on Connection { lastLoginAttempts { succeeded errorCode errorReason } } } }`,
+		map[string]any{"id": connID}, &read)
+	if len(read.Node.LastLoginAttempts) == 0 {
+		t.Fatalf("connection %s has no sign-in attempts", connID)
+	}
+	a := read.Node.LastLoginAttempts[0]
+	return attempt{Succeeded: a.Succeeded, ErrorCode: deref(a.ErrorCode), ErrorReason: deref(a.ErrorReason)}
+}
+
+const bindingPOST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+
+// unsolicited has b, signed in at the IdP, click the IdP's tile for the
+// SP entityID and returns the response form the IdP's page would post to
+// the ACS, without posting it.
+func (g *goIdP) unsolicited(t *testing.T, b *ssoBrowser, entityID string) (string, url.Values) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, g.base+"/idp-initiated?sp="+url.QueryEscape(entityID), nil)
+	back, asked := b.atIdP(t, req)
+	if asked || back.Method != http.MethodPost || b.acsPost.form.Get("SAMLResponse") == "" || b.acsPost.form.Get("RelayState") != "" {
+		t.Fatalf("IdP-initiated: %s %s (login form %v, RelayState %q)", back.Method, back.URL, asked, b.acsPost.form.Get("RelayState"))
+	}
+	return b.acsPost.action, b.acsPost.form
+}
+
+// postACS posts form to the ACS with a fresh browser and returns the
+// status and the redirect target.
+func (e *ssoServer) postACS(t *testing.T, action string, form url.Values) (int, string) {
+	t.Helper()
+	b := e.browser(t, "", "")
+	resp, err := b.HTTP.PostForm(action, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Location")
 }
 
 // requireNameFromIdP checks the profile JIT provisioning took from the
@@ -347,4 +474,31 @@ func testSSOSAMLNode(t *testing.T, e *ssoServer) {
 		t.Errorf("ID token sub %s, JIT user %s", claims.Subject, u.ID)
 	}
 	e.requireNameFromIdP(t, pia, "Pia", "Samlify")
+
+	// What the IT admin sees of the sign-in: the attributes samlify sent.
+	var read struct {
+		Node struct {
+			LastLoginAttempts []struct {
+				Succeeded  bool
+				Email      *string
+				Attributes []struct {
+					Name   string
+					Values []string
+				}
+			}
+		}
+	}
+	e.do(t, `query($id: ID!) { node(id: $id) { ... on Connection { lastLoginAttempts { succeeded email attributes { name values } } } } }`,
+		map[string]any{"id": c.conn.ID}, &read)
+	attempts := read.Node.LastLoginAttempts
+	if len(attempts) != 1 || !attempts[0].Succeeded || deref(attempts[0].Email) != pia {
+		t.Fatalf("lastLoginAttempts after one sign-in: %+v", attempts)
+	}
+	got := map[string]string{}
+	for _, a := range attempts[0].Attributes {
+		got[a.Name] = strings.Join(a.Values, ",")
+	}
+	if got["email"] != pia || got["firstName"] != "Pia" || got["lastName"] != "Samlify" || got["groups"] != "engineering" {
+		t.Errorf("lastLoginAttempts attributes %v, want samlify's email, firstName, lastName and groups", got)
+	}
 }

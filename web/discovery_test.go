@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 )
@@ -28,6 +29,19 @@ func TestDiscoveryMemo(t *testing.T) {
 		e.clock.Advance(discoveryTTL + time.Second)
 		if r := e.browser().identify(id, "peter@initech.com"); !r.hasField("password") {
 			t.Fatalf("an unverified domain still sends to the IdP after %s:\n%s", discoveryTTL, r.body)
+		}
+
+		// An answer kept while its connection is deactivated: the other
+		// ways in, not a dead end (the organization does not enforce SSO).
+		e.client.Domain.Update().Where(domain.Domain("initech.com")).SetVerificationState(domain.VerificationStateVERIFIED).
+			ExecX(sys(t.Context()))
+		e.clock.Advance(discoveryTTL + time.Second)
+		if r := e.browser().identify(id, "peter@initech.com"); r.hasField("password") {
+			t.Fatal("not sent to the IdP once the domain is verified again")
+		}
+		e.client.Connection.UpdateOne(e.saml).SetState(connection.StateINACTIVE).ExecX(sys(t.Context()))
+		if r := e.browser().identify(id, "peter@initech.com"); !r.hasField("password") {
+			t.Fatalf("a deactivated connection's remembered answer is a dead end: %d\n%s", r.status, r.body)
 		}
 
 		for i := range maxDiscoveryMemo + 10 {

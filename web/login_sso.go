@@ -129,7 +129,15 @@ func (w *Web) ssoForUser(rw http.ResponseWriter, r *http.Request, req *LoginRequ
 	if !found || d.ConnectionID == "" {
 		return false
 	}
-	w.beginSSO(rw, r, req, d.ConnectionID, u.Email)
+	conn, err := w.activeConnection(ctx, d.ConnectionID)
+	if err != nil {
+		w.fail(rw, r, err)
+		return true
+	}
+	if conn == nil {
+		return false
+	}
+	w.beginSSO(rw, r, req, conn, u.Email)
 	return true
 }
 
@@ -137,28 +145,46 @@ func (w *Web) ssoForUser(rw http.ResponseWriter, r *http.Request, req *LoginRequ
 // enforces SSO without an active connection, says there is no way in.
 // It reports whether it answered the request.
 func (w *Web) sendToIdP(rw http.ResponseWriter, r *http.Request, req *LoginRequest, d tenants.Discovery, hint string) bool {
+	var conn *ent.Connection
+	if d.ConnectionID != "" {
+		var err error
+		if conn, err = w.activeConnection(r.Context(), d.ConnectionID); err != nil {
+			w.fail(rw, r, err)
+			return true
+		}
+	}
 	switch {
-	case d.ConnectionID != "":
-		w.beginSSO(rw, r, req, d.ConnectionID, hint)
+	case conn != nil:
+		w.beginSSO(rw, r, req, conn, hint)
 		return true
 	case d.EnforceSSO:
 		w.renderError(rw, r, http.StatusForbidden, msgSSORequired)
 		return true
 	}
+	// No active connection (discovery's answer may be a few seconds old)
+	// and SSO not enforced: the other ways in.
 	return false
 }
 
-// beginSSO sends the browser to connection id's identity provider.
-func (w *Web) beginSSO(rw http.ResponseWriter, r *http.Request, req *LoginRequest, id pulid.ID, hint string) {
+// activeConnection is connection id when it is ACTIVE, else nil.
+func (w *Web) activeConnection(ctx context.Context, id pulid.ID) (*ent.Connection, error) {
+	conn, err := w.cfg.Client.Connection.Get(sys(ctx), id)
+	switch {
+	case ent.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case conn.State != connection.StateACTIVE:
+		return nil, nil
+	}
+	return conn, nil
+}
+
+// beginSSO sends the browser to conn's identity provider.
+func (w *Web) beginSSO(rw http.ResponseWriter, r *http.Request, req *LoginRequest, conn *ent.Connection, hint string) {
 	ctx := r.Context()
 	if silent(req) {
 		w.failLogin(rw, r, req, "login_required", "the user must sign in at the organization's identity provider")
-		return
-	}
-	conn, err := w.cfg.Client.Connection.Get(sys(ctx), id)
-	if err != nil || conn.State != connection.StateACTIVE {
-		w.cfg.Logger.InfoContext(ctx, "sso connection unavailable", "connection", id, "err", err)
-		w.renderError(rw, r, http.StatusForbidden, msgSSORequired)
 		return
 	}
 	connector, ok := w.connector(rw, r, req, conn)

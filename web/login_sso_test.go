@@ -207,6 +207,21 @@ func TestSSOSAMLSignIn(t *testing.T) {
 			t.Errorf("recorded attempts: %d succeeded, %d failed; want 1 and 1 (the other browser's)", ok, failed)
 		}
 
+		// Another browser later: no new-device mail (the IdP's notices
+		// apply, and the mail's advice to reset a password here would
+		// mislead a user who has none).
+		b2 := e.browser()
+		id2 := e.flow.add(LoginRequest{FirstParty: true, WantsOrganization: true, Scopes: []string{"openid", "organization"}})
+		r = b2.identify(id2, "peter@initech.com")
+		answer.InResponseTo = r.field("SAMLRequest")
+		acs2 := e.acs(e.saml, r.field("RelayState"), answer)
+		wantRedirect(t, b2.get(local(t, acs2)), id2)
+		for _, m := range e.mail.sent {
+			if m.kind == "new_device" {
+				t.Errorf("new-device mail after an SSO sign-in: %+v", m)
+			}
+		}
+
 		// Replayed at the ACS, the answer finds no attempt.
 		wantStatus(t, e.acs(e.saml, relay, answer), http.StatusBadRequest)
 	})

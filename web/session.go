@@ -35,7 +35,10 @@ func (w *Web) currentSession(ctx context.Context, r *http.Request) (*ent.Session
 //
 // The browser is remembered as one that has signed in to u (its own
 // throttle allowance, device.go); when it had not before and u has signed
-// in elsewhere, u is mailed about the new device.
+// in elsewhere, u is mailed about the new device — unless the sign-in was
+// at the organization's identity provider, whose own notices and password
+// are the ones that apply (the mail's advice to reset a password here
+// would mislead).
 func (w *Web) startSession(ctx context.Context, rw http.ResponseWriter, r *http.Request, u *ent.User, amr []string, l tenants.SessionLifetimes) (*ent.Session, error) {
 	known := w.knownDevice(r, u.Email) != ""
 	device := w.rememberDevice(rw, r, u.Email)
@@ -47,7 +50,7 @@ func (w *Web) startSession(ctx context.Context, rw http.ResponseWriter, r *http.
 		return nil, err
 	}
 	w.setSessionCookie(rw, token, s.ExpiresAt)
-	if !known {
+	if !known && !upstream(amr) {
 		if before, err := w.cfg.Tenants.SignedInElsewhere(ctx, u.ID, s.ID); err != nil {
 			w.cfg.Logger.ErrorContext(ctx, "check for a new device", "user", u.ID, "err", err)
 		} else if before {
@@ -150,4 +153,15 @@ func (w *Web) sessionToken(r *http.Request) string {
 		return ""
 	}
 	return c.Value
+}
+
+// upstream reports whether amr names a sign-in at an organization's
+// identity provider.
+func upstream(amr []string) bool {
+	for _, m := range amr {
+		if strings.HasPrefix(m, tenants.FactorSSOPrefix) {
+			return true
+		}
+	}
+	return false
 }
