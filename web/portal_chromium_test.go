@@ -41,9 +41,9 @@ var _ PresetMappings = (*connectors.Registry)(nil)
 // copies from the portal (fetched from Gatehouse when a request comes),
 // and signs in its one user at once.
 type portalIdP struct {
-	srv *httptest.Server
-	idp *saml.IdentityProvider
-	mu  sync.Mutex
+	srv   *httptest.Server
+	idp   *saml.IdentityProvider
+	mu    sync.Mutex
 	spURL string // the SP metadata URL copied from the portal
 }
 
