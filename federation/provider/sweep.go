@@ -58,6 +58,11 @@ func (p *Provider) Sweep(ctx context.Context) error {
 	} else if n > 0 {
 		p.log.DebugContext(ctx, "provider: swept sso attempts", "count", n)
 	}
+	if n, err := p.tenants.SweepAdminPortal(ctx); err != nil {
+		errs = append(errs, err)
+	} else if n > 0 {
+		p.log.DebugContext(ctx, "provider: swept admin portal links and sessions", "count", n)
+	}
 	if lifetime, err := p.maxTokenLifetime(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("sweep grants: %w", err))
 	} else if err := p.sweepGrants(ctx, now.Add(-lifetime-clockSkew)); err != nil {
