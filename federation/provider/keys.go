@@ -312,8 +312,13 @@ func (s *keyStore) create(ctx context.Context, db *ent.Client, alg jose.Signatur
 	return string(id), nil
 }
 
-// generateKey makes a private key for alg: RSA-2048, P-256 or Ed25519.
-func generateKey(alg jose.SignatureAlgorithm) (crypto.Signer, error) {
+// generateKey makes a private key for alg (newKey). It is a variable
+// only so that this package's tests, which start hundreds of providers,
+// can draw RSA keys from a pool instead of generating each (main_test.go).
+var generateKey = newKey
+
+// newKey makes a private key for alg: RSA-2048, P-256 or Ed25519.
+func newKey(alg jose.SignatureAlgorithm) (crypto.Signer, error) {
 	var (
 		priv crypto.Signer
 		err  error
