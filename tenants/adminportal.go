@@ -2,6 +2,7 @@ package tenants
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -161,18 +162,9 @@ func (s *Service) RedeemAdminPortalLink(ctx context.Context, token string) (stri
 	}
 	sys := viewer.SystemContext(ctx)
 	now := s.now()
-	hash := secret.Hash(token)
-	n, err := s.client.AdminPortalLink.Update().Where(adminportallink.TokenHash(hash), adminportallink.UsedAtIsNil(),
-		adminportallink.ExpiresAtGT(now)).SetUsedAt(now).Save(sys)
+	l, err := s.spendAdminPortalLink(ctx, token, now)
 	if err != nil {
-		return "", nil, fmt.Errorf("spend admin portal link: %w", err)
-	}
-	if n != 1 {
-		return "", nil, ErrUnauthenticated
-	}
-	l, err := s.client.AdminPortalLink.Query().Where(adminportallink.TokenHash(hash)).Only(sys)
-	if err != nil {
-		return "", nil, fmt.Errorf("read admin portal link: %w", err)
+		return "", nil, err
 	}
 	sessionToken := secret.Token(32)
 	ps := &PortalSession{OrganizationID: l.OrganizationID, Intent: PortalIntent(l.Intent), ReturnURL: l.ReturnURL,
@@ -203,24 +195,70 @@ func (s *Service) PortalSessionFor(ctx context.Context, token string) (*PortalSe
 	if token == "" || len(token) > 128 {
 		return nil, ErrUnauthenticated
 	}
-	sys := viewer.SystemContext(ctx)
 	now := s.now()
-	hash := secret.Hash(token)
-	n, err := s.client.PortalSession.Update().Where(portalsession.TokenHash(hash), portalsession.ExpiresAtGT(now),
-		portalsession.LastUsedAtGT(now.Add(-PortalSessionIdle))).SetLastUsedAt(now).Save(sys)
+	rows, err := s.client.QueryContext(ctx, usePortalSessionSQL, now, secret.Hash(token), now.Add(-PortalSessionIdle))
 	if err != nil {
 		return nil, fmt.Errorf("use portal session: %w", err)
 	}
-	if n != 1 {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("use portal session: %w", err)
+		}
 		return nil, ErrUnauthenticated
 	}
-	row, err := s.client.PortalSession.Query().Where(portalsession.TokenHash(hash)).Only(sys)
-	if err != nil {
+	var (
+		ps        PortalSession
+		id, org   string
+		returnURL sql.NullString
+		expires   sql.NullTime
+	)
+	if err := rows.Scan(&id, &org, &ps.Intent, &returnURL, &expires); err != nil {
 		return nil, fmt.Errorf("read portal session: %w", err)
 	}
-	return &PortalSession{ID: row.ID, OrganizationID: row.OrganizationID, Intent: PortalIntent(row.Intent),
-		ReturnURL: row.ReturnURL, ExpiresAt: row.ExpiresAt}, nil
+	ps.ID, ps.OrganizationID, ps.ReturnURL, ps.ExpiresAt = pulid.ID(id), pulid.ID(org), returnURL.String, expires.Time
+	return &ps, nil
 }
+
+// usePortalSessionSQL marks a live session used and returns it: one
+// statement on every request a portal session makes ($1 now, $2 the token
+// hash, $3 the idle cutoff; SQLite and PostgreSQL both take
+// UPDATE … RETURNING).
+const usePortalSessionSQL = `UPDATE "portal_sessions" SET "last_used_at" = $1
+WHERE "token_hash" = $2 AND "expires_at" > $1 AND "last_used_at" > $3
+RETURNING "id", "organization_id", "intent", "return_url", "expires_at"`
+
+// spendAdminPortalLink marks the unspent, unexpired link of token used at
+// now and returns it, in one conditional statement: of parallel
+// redemptions exactly one gets the row.
+func (s *Service) spendAdminPortalLink(ctx context.Context, token string, now time.Time) (*ent.AdminPortalLink, error) {
+	rows, err := s.client.QueryContext(ctx, spendAdminPortalLinkSQL, now, secret.Hash(token))
+	if err != nil {
+		return nil, fmt.Errorf("spend admin portal link: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("spend admin portal link: %w", err)
+		}
+		return nil, ErrUnauthenticated
+	}
+	var (
+		l                    ent.AdminPortalLink
+		id, org              string
+		returnURL, createdBy sql.NullString
+	)
+	if err := rows.Scan(&id, &org, &l.Intent, &returnURL, &createdBy); err != nil {
+		return nil, fmt.Errorf("read admin portal link: %w", err)
+	}
+	l.ID, l.OrganizationID, l.ReturnURL, l.CreatedBy = pulid.ID(id), pulid.ID(org), returnURL.String, createdBy.String
+	return &l, nil
+}
+
+// spendAdminPortalLinkSQL: $1 now, $2 the token hash.
+const spendAdminPortalLinkSQL = `UPDATE "admin_portal_links" SET "used_at" = $1
+WHERE "token_hash" = $2 AND "used_at" IS NULL AND "expires_at" > $1
+RETURNING "id", "organization_id", "intent", "return_url", "created_by"`
 
 // PortalViewer is the viewer of a portal session token (PortalSessionFor).
 func (s *Service) PortalViewer(ctx context.Context, token string) (*viewer.Viewer, error) {
@@ -229,16 +267,6 @@ func (s *Service) PortalViewer(ctx context.Context, token string) (*viewer.Viewe
 		return nil, err
 	}
 	return ps.Viewer(), nil
-}
-
-// EndPortalSession ends the session of token (the portal's "Done").
-func (s *Service) EndPortalSession(ctx context.Context, token string) error {
-	_, err := s.client.PortalSession.Delete().Where(portalsession.TokenHash(secret.Hash(token))).
-		Exec(viewer.SystemContext(ctx))
-	if err != nil {
-		return fmt.Errorf("end portal session: %w", err)
-	}
-	return nil
 }
 
 // PortalTestConnection is the connection a portal session may run a test

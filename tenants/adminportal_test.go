@@ -84,6 +84,14 @@ func TestAdminPortalLinks(t *testing.T) {
 			t.Errorf("spent link reopened: %v", err)
 		}
 
+		// The session read back carries what the link held.
+		got, err := svc.PortalSessionFor(context.Background(), sess)
+		must(t, err)
+		if !got.ID.Valid() || got.OrganizationID != acme.ID || got.Intent != tenants.PortalIntentSSO ||
+			got.ReturnURL != "https://app.example.com/settings" ||
+			!got.ExpiresAt.Equal(clock.Now().Add(tenants.PortalSessionLifetime)) {
+			t.Errorf("portal session %+v", got)
+		}
 		v, err := svc.PortalViewer(context.Background(), sess)
 		must(t, err)
 		if v.Kind != viewer.Portal || !slices.Equal(v.Organizations, []pulid.ID{acme.ID}) ||
