@@ -26,10 +26,7 @@ const (
 // PortalCookieName is the portal session cookie's name for an issuer:
 // with the __Host- prefix under https (Secure, Path=/, no Domain).
 func PortalCookieName(issuer string) string {
-	if strings.HasPrefix(issuer, "https://") {
-		return tenants.PortalCookieSecure
-	}
-	return tenants.PortalCookie
+	return tenants.PortalCookieName(strings.HasPrefix(issuer, "https://"))
 }
 
 // PortalURL is the link a token opens: {issuer}/portal/{token}.

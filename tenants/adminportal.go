@@ -51,6 +51,15 @@ const (
 	PortalCookieSecure = "__Host-gatehouse_portal"
 )
 
+// PortalCookieName is the portal session cookie's name under an https
+// issuer or not.
+func PortalCookieName(https bool) string {
+	if https {
+		return PortalCookieSecure
+	}
+	return PortalCookie
+}
+
 // Audit actions of the admin portal.
 const (
 	ActionPortalLinkCreated    = "portal.link_created"
