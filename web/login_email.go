@@ -152,12 +152,18 @@ const linkCSRFSubject = "email-link"
 // codes, as a link is a guessable secret too. It answers itself when it
 // returns false.
 func (w *Web) linkForm(rw http.ResponseWriter, r *http.Request) bool {
+	return w.linkFormFor(rw, r, linkCSRFSubject)
+}
+
+// linkFormFor is linkForm for a link page whose CSRF field is bound to
+// subject (an admin portal link's, portal.go).
+func (w *Web) linkFormFor(rw http.ResponseWriter, r *http.Request, subject string) bool {
 	if !w.parseForm(rw, r) {
 		return false
 	}
 	ctx := r.Context()
 	direct := directRequest()
-	if !w.checkCSRF(r, func(token string) string { return csrfField(token, linkCSRFSubject) }) {
+	if !w.checkCSRF(r, func(token string) string { return csrfField(token, subject) }) {
 		w.loginFailed(ctx, r, direct, "", reasonCSRF)
 		w.renderError(rw, r, http.StatusForbidden, msgFormExpired)
 		return false

@@ -86,25 +86,23 @@ type PresetMappings interface {
 }
 
 func (w *Web) portalCookie(value string, maxAge int) *http.Cookie {
-	name := tenants.PortalCookie
-	if w.secure {
-		name = tenants.PortalCookieSecure
-	}
-	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
+	return &http.Cookie{Name: tenants.PortalCookieName(w.secure), Value: value, Path: "/", MaxAge: maxAge,
 		Secure: w.secure, HttpOnly: true, SameSite: http.SameSiteStrictMode}
 }
 
-// portalSession is the request's live portal session, or nil.
-func (w *Web) portalSession(r *http.Request) (*tenants.PortalSession, string, error) {
-	token := w.cookieValue(r, w.portalCookie("", 0).Name)
-	if token == "" {
-		return nil, "", nil
+// portalSession is the request's live portal session. Without one it
+// answers itself (401, or the failure) and returns nil.
+func (w *Web) portalSession(rw http.ResponseWriter, r *http.Request) *tenants.PortalSession {
+	ps, err := w.cfg.Tenants.PortalSessionFor(r.Context(), w.cookieValue(r, tenants.PortalCookieName(w.secure)))
+	switch {
+	case errors.Is(err, tenants.ErrUnauthenticated):
+		w.renderError(rw, r, http.StatusUnauthorized, msgPortalSession)
+		return nil
+	case err != nil:
+		w.fail(rw, r, err)
+		return nil
 	}
-	ps, err := w.cfg.Tenants.PortalSessionFor(r.Context(), token)
-	if errors.Is(err, tenants.ErrUnauthenticated) {
-		return nil, "", nil
-	}
-	return ps, token, err
+	return ps
 }
 
 // getPortalLink shows the button that spends a portal link.
@@ -120,23 +118,10 @@ func (w *Web) getPortalLink(rw http.ResponseWriter, r *http.Request) {
 
 // postPortalLink spends a portal link and starts the portal session.
 func (w *Web) postPortalLink(rw http.ResponseWriter, r *http.Request) {
-	if !w.parseForm(rw, r) {
+	if !w.linkFormFor(rw, r, portalLinkCSRFSubject) {
 		return
 	}
 	ctx := r.Context()
-	if !w.checkCSRF(r, func(token string) string { return csrfField(token, portalLinkCSRFSubject) }) {
-		w.loginFailed(ctx, r, directRequest(), "", reasonCSRF)
-		w.renderError(rw, r, http.StatusForbidden, msgFormExpired)
-		return
-	}
-	if wait, err := w.reserveCode(r); err != nil {
-		w.fail(rw, r, err)
-		return
-	} else if wait > 0 {
-		msg := tooMany(rw, wait)
-		w.renderErrorText(rw, r, http.StatusTooManyRequests, msg)
-		return
-	}
 	session, ps, err := w.cfg.Tenants.RedeemAdminPortalLink(withOrigin(ctx, r), r.PathValue("token"))
 	switch {
 	case errors.Is(err, tenants.ErrUnauthenticated):
@@ -155,13 +140,8 @@ func (w *Web) postPortalLink(rw http.ResponseWriter, r *http.Request) {
 
 // getPortal shows the portal's steps for the session's intent.
 func (w *Web) getPortal(rw http.ResponseWriter, r *http.Request) {
-	ps, _, err := w.portalSession(r)
-	switch {
-	case err != nil:
-		w.fail(rw, r, err)
-		return
-	case ps == nil:
-		w.renderError(rw, r, http.StatusUnauthorized, msgPortalSession)
+	ps := w.portalSession(rw, r)
+	if ps == nil {
 		return
 	}
 	p := &portalPage{Organization: string(ps.OrganizationID), Intent: string(ps.Intent),
@@ -191,13 +171,8 @@ func (w *Web) postPortalTest(rw http.ResponseWriter, r *http.Request) {
 		w.renderError(rw, r, http.StatusForbidden, msgFormExpired)
 		return
 	}
-	ps, _, err := w.portalSession(r)
-	switch {
-	case err != nil:
-		w.fail(rw, r, err)
-		return
-	case ps == nil:
-		w.renderError(rw, r, http.StatusUnauthorized, msgPortalSession)
+	ps := w.portalSession(rw, r)
+	if ps == nil {
 		return
 	}
 	id := pulid.ID(r.PostFormValue("connection"))
