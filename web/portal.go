@@ -93,7 +93,7 @@ func (w *Web) portalCookie(value string, maxAge int) *http.Cookie {
 // portalSession is the request's live portal session. Without one it
 // answers itself (401, or the failure) and returns nil.
 func (w *Web) portalSession(rw http.ResponseWriter, r *http.Request) *tenants.PortalSession {
-	ps, err := w.cfg.Tenants.PortalSessionFor(r.Context(), w.cookieValue(r, tenants.PortalCookieName(w.secure)))
+	ps, err := w.cfg.Tenants.PortalSessionFor(r.Context(), cookieValue(r, tenants.PortalCookieName(w.secure)))
 	switch {
 	case errors.Is(err, tenants.ErrUnauthenticated):
 		w.renderError(rw, r, http.StatusUnauthorized, msgPortalSession)
