@@ -181,42 +181,54 @@ func (w *Web) beginSSO(rw http.ResponseWriter, r *http.Request, req *LoginReques
 	if !ok {
 		return
 	}
-	ep := federation.ConnectionEndpoints(w.cfg.Issuer, conn.ID)
-	callback := ep.OIDCRedirectURI
-	if conn.Protocol == connection.ProtocolSAML {
-		callback = ep.SAMLACS
-	}
-	// The relay token travels with the request (SAML RelayState); the
-	// connector's state stays here.
-	var step federation.Step
-	browser, err := w.cfg.Tenants.StartSSOAttempt(ctx, tenants.NewSSOAttempt{ConnectionID: conn.ID, AuthRequestID: req.ID,
-		Begin: func(relay string) ([]byte, error) {
-			br := federation.BeginRequest{CallbackURL: callback, LoginHint: hint,
-				ForceAuthn: slices.Contains(req.Prompt, "login") || req.MaxAge != nil && *req.MaxAge == 0}
-			if conn.Protocol == connection.ProtocolSAML {
-				br.RelayState = relay
-			}
-			var err error
-			step, err = connector.Begin(ctx, br)
-			return step.State, err
-		}})
-	if err != nil {
-		var bad *tenants.InputError
-		if errors.As(err, &bad) {
-			w.fail(rw, r, err)
-			return
-		}
+	err := w.startSSO(rw, r, conn, connector, tenants.NewSSOAttempt{ConnectionID: conn.ID, AuthRequestID: req.ID},
+		federation.BeginRequest{LoginHint: hint, ForceAuthn: slices.Contains(req.Prompt, "login") || req.MaxAge != nil && *req.MaxAge == 0})
+	var bad *tenants.InputError
+	switch {
+	case err == nil:
+		w.cfg.Logger.InfoContext(ctx, "sso started", "auth_request", req.ID, "connection", conn.ID, "protocol", conn.Protocol)
+	case errors.As(err, &bad):
+		w.fail(rw, r, err)
+	default:
 		w.ssoRejected(ctx, r, req, conn, "begin", err.Error(), nil)
 		w.renderError(rw, r, http.StatusBadGateway, msgSSOFailed)
-		return
+	}
+}
+
+// startSSO begins an attempt at conn (att, without its Begin) and sends
+// the browser on to the IdP's first step: br is sent to the connector
+// with conn's callback and, for SAML, the attempt's relay token as
+// RelayState; the connector's state stays here, and the browser token
+// goes into the SSO cookie. An error (the connector's, or a
+// *tenants.InputError) is the caller's to answer. The sign-in (beginSSO)
+// and the admin portal's test (beginSSOTest) start this way.
+func (w *Web) startSSO(rw http.ResponseWriter, r *http.Request, conn *ent.Connection, connector federation.Connector,
+	att tenants.NewSSOAttempt, br federation.BeginRequest) error {
+	ep := federation.ConnectionEndpoints(w.cfg.Issuer, conn.ID)
+	br.CallbackURL = ep.OIDCRedirectURI
+	if conn.Protocol == connection.ProtocolSAML {
+		br.CallbackURL = ep.SAMLACS
+	}
+	var step federation.Step
+	att.Begin = func(relay string) ([]byte, error) {
+		if conn.Protocol == connection.ProtocolSAML {
+			br.RelayState = relay
+		}
+		var err error
+		step, err = connector.Begin(r.Context(), br)
+		return step.State, err
+	}
+	browser, err := w.cfg.Tenants.StartSSOAttempt(r.Context(), att)
+	if err != nil {
+		return err
 	}
 	http.SetCookie(rw, w.ssoCookie(browser, int(tenants.SSOAttemptTTL.Seconds())))
-	w.cfg.Logger.InfoContext(ctx, "sso started", "auth_request", req.ID, "connection", conn.ID, "protocol", conn.Protocol)
 	if step.RedirectURL != "" {
 		http.Redirect(rw, r, step.RedirectURL, http.StatusSeeOther)
-		return
+		return nil
 	}
 	w.renderSSOPost(rw, r, ssoPostPage{Action: step.FormAction, Fields: step.FormFields})
+	return nil
 }
 
 // getSSOCallback finishes an OIDC sign-in: the browser's cookie names the

@@ -6,9 +6,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
-	"github.com/gatehouse-id/gatehouse/federation"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/tenants"
 )
@@ -201,13 +199,4 @@ func (w *Web) sameOrigin(r *http.Request) bool {
 	}
 	o, err := url.Parse(origin)
 	return err == nil && o.Scheme == w.issuer.Scheme && strings.EqualFold(o.Host, w.issuer.Host)
-}
-
-// connectionCallback is where conn's IdP answers.
-func (w *Web) connectionCallback(conn pulid.ID, p connection.Protocol) string {
-	ep := federation.ConnectionEndpoints(w.cfg.Issuer, conn)
-	if p == connection.ProtocolSAML {
-		return ep.SAMLACS
-	}
-	return ep.OIDCRedirectURI
 }

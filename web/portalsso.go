@@ -7,7 +7,6 @@ import (
 	"sort"
 
 	"github.com/gatehouse-id/gatehouse/ent"
-	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/federation"
 	"github.com/gatehouse-id/gatehouse/tenants"
 )
@@ -50,34 +49,17 @@ func (w *Web) beginSSOTest(rw http.ResponseWriter, r *http.Request, ps *tenants.
 		w.renderTestResult(rw, r, conn, federation.Identity{}, "configuration", err.Error())
 		return
 	}
-	callback := w.connectionCallback(conn.ID, conn.Protocol)
-	var step federation.Step
-	browser, err := w.cfg.Tenants.StartSSOAttempt(ctx, tenants.NewSSOAttempt{ConnectionID: conn.ID, TestFor: ps.ID,
-		Begin: func(relay string) ([]byte, error) {
-			br := federation.BeginRequest{CallbackURL: callback, ForceAuthn: true}
-			if conn.Protocol == connection.ProtocolSAML {
-				br.RelayState = relay
-			}
-			var err error
-			step, err = connector.Begin(ctx, br)
-			return step.State, err
-		}})
-	if err != nil {
-		var bad *tenants.InputError
-		if errors.As(err, &bad) {
-			w.fail(rw, r, err)
-			return
-		}
+	err = w.startSSO(rw, r, conn, connector, tenants.NewSSOAttempt{ConnectionID: conn.ID, TestFor: ps.ID},
+		federation.BeginRequest{ForceAuthn: true})
+	var bad *tenants.InputError
+	switch {
+	case err == nil:
+		w.cfg.Logger.InfoContext(ctx, "sso test started", "connection", conn.ID, "portal_session", ps.ID)
+	case errors.As(err, &bad):
+		w.fail(rw, r, err)
+	default:
 		w.testAnswer(rw, r, &tenants.SSOAttempt{TestFor: ps.ID}, conn, federation.Identity{}, err)
-		return
 	}
-	http.SetCookie(rw, w.ssoCookie(browser, int(tenants.SSOAttemptTTL.Seconds())))
-	w.cfg.Logger.InfoContext(ctx, "sso test started", "connection", conn.ID, "portal_session", ps.ID)
-	if step.RedirectURL != "" {
-		http.Redirect(rw, r, step.RedirectURL, http.StatusSeeOther)
-		return
-	}
-	w.renderSSOPost(rw, r, ssoPostPage{Action: step.FormAction, Fields: step.FormFields})
 }
 
 // testAnswer finishes a test attempt, when a is one, with the identity
