@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
@@ -35,29 +36,22 @@ func PortalURL(issuer, token string) string {
 }
 
 // portalCredential returns the portal session token of r and whether r
-// may use it: the header is set and the Origin is the issuer's. ok is
-// false when r carries no portal cookie at all (another credential may
-// apply); why says what is missing when the cookie is there but the
+// may use it: the header is set and the Origin is the issuer's (site).
+// ok is false when r carries no portal cookie at all (another credential
+// may apply); why says what is missing when the cookie is there but the
 // request may not use it.
-func portalCredential(r *http.Request, issuer string) (token, why string, ok bool) {
-	c, err := r.Cookie(PortalCookieName(issuer))
+func portalCredential(r *http.Request, site *url.URL) (token, why string, ok bool) {
+	c, err := r.Cookie(tenants.PortalCookieName(site.Scheme == "https"))
 	if err != nil || c.Value == "" {
 		return "", "", false
 	}
 	if r.Header.Get(PortalHeader) != "1" {
 		return "", "portal requests must send " + PortalHeader + ": 1", true
 	}
-	if !sameOrigin(r.Header.Get("Origin"), issuer) {
+	if !httpserver.SameOrigin(r.Header.Get("Origin"), site) {
 		return "", "portal requests must come from the portal's own pages (Origin)", true
 	}
 	return c.Value, "", true
-}
-
-// sameOrigin reports whether the Origin header names issuer's origin.
-func sameOrigin(origin, issuer string) bool {
-	o, err1 := url.Parse(origin)
-	i, err2 := url.Parse(issuer)
-	return origin != "" && err1 == nil && err2 == nil && o.Scheme == i.Scheme && strings.EqualFold(o.Host, i.Host)
 }
 
 // portalReason is the audit reason of a refused portal request.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -101,10 +102,14 @@ func NewHandler(cfg Config) http.Handler {
 // Without a valid credential it answers 401 in the GraphQL error format,
 // before any GraphQL work.
 func Authenticate(svc *tenants.Service, verify func(context.Context, string) (tenants.TokenClaims, error), issuer string, logger *slog.Logger) func(http.Handler) http.Handler {
+	site, err := url.Parse(issuer)
+	if err != nil {
+		site = &url.URL{} // no Origin matches it: portal sessions are refused
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			token, ok := bearer(r.Header.Get("Authorization"))
-			portal, why, hasPortal := portalCredential(r, issuer)
+			portal, why, hasPortal := portalCredential(r, site)
 			if !ok && !hasPortal {
 				auditUnauthenticated(svc, r, "missing_credential")
 				unauthenticated(w, "send an API key or access token as Authorization: Bearer <credential>")

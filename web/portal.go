@@ -197,6 +197,5 @@ func (w *Web) sameOrigin(r *http.Request) bool {
 	if origin == "" || origin == "null" {
 		return r.Header.Get("Sec-Fetch-Site") == "same-origin"
 	}
-	o, err := url.Parse(origin)
-	return err == nil && o.Scheme == w.issuer.Scheme && strings.EqualFold(o.Host, w.issuer.Host)
+	return httpserver.SameOrigin(origin, w.issuer)
 }
