@@ -129,6 +129,23 @@ func TestAdminPortalSession(t *testing.T) {
 		if r := e.portalDo("forged", q, nil, "1", portalIssuer); r.Status != http.StatusUnauthorized {
 			t.Errorf("forged session: %d %s", r.Status, r.raw)
 		}
+
+		// A domain verification session adds its domain with the
+		// operation the portal's page sends, which shows the TXT record's
+		// name as the API gives it.
+		d = e.ok(e.orgKey(acme), createLink, map[string]any{"o": acme, "i": "DOMAIN_VERIFICATION"})
+		domains, _, err := e.svc.RedeemAdminPortalLink(context.Background(),
+			strings.TrimPrefix(str(d, "createAdminPortalLink.url"), portalIssuer+"/portal/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.portalDo(domains, `mutation($o:ID!,$d:String!){addDomain(input:{organizationID:$o,domain:$d}){domain{id txtRecordName verificationToken verified}}}`,
+			map[string]any{"o": acme, "d": "acme.test"}, "1", portalIssuer)
+		if len(r.Errors) > 0 || str(r.Data, "addDomain.domain.txtRecordName") != "_gatehouse-challenge.acme.test" ||
+			!strings.HasPrefix(str(r.Data, "addDomain.domain.verificationToken"), "gatehouse-verification=") {
+			t.Errorf("addDomain as a domain verification session: %s", r.raw)
+		}
+
 		clock.Advance(tenants.PortalSessionIdle)
 		if r := e.portalDo(session, q, nil, "1", portalIssuer); r.Status != http.StatusUnauthorized {
 			t.Errorf("idle session: %d %s", r.Status, r.raw)

@@ -163,10 +163,10 @@
   var domain = null;
   if ($("add-domain")) {
     $("add-domain").addEventListener("click", function () {
-      gql("mutation($o:ID!,$d:String!){addDomain(input:{organizationID:$o,domain:$d}){domain{id domain verificationToken verified}}}",
+      gql("mutation($o:ID!,$d:String!){addDomain(input:{organizationID:$o,domain:$d}){domain{id txtRecordName verificationToken verified}}}",
         { o: org, d: $("domain-name").value.trim() }).then(function (d) {
         domain = d.addDomain.domain;
-        $("txt-name").value = "_gatehouse-challenge." + domain.domain;
+        $("txt-name").value = domain.txtRecordName;
         $("txt-value").value = domain.verificationToken;
         $("add-domain").disabled = true;
         show("step-dns");
