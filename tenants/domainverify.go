@@ -193,19 +193,18 @@ func (s *Service) VerifyDomain(ctx context.Context, id pulid.ID) (*ent.Domain, e
 		// Only a claim that is still not VERIFIED: of concurrent calls for
 		// one claim, one changes it (PostgreSQL re-reads the row after the
 		// first commits) and the others find it done.
-		n, err := tx.Domain.Update().Where(domain.ID(d.ID), domain.VerificationStateNEQ(domain.VerificationStateVERIFIED)).
+		out, err = tx.Domain.UpdateOne(d).Where(domain.VerificationStateNEQ(domain.VerificationStateVERIFIED)).
 			SetVerificationState(domain.VerificationStateVERIFIED).
 			SetVerifiedAt(now).SetLastCheckedAt(now).ClearMissingSince().Save(ctx)
+		if ent.IsNotFound(err) {
+			// A concurrent call verified it.
+			out, err = tx.Domain.Get(ctx, d.ID)
+			return translate(err, "domain")
+		}
 		if err != nil {
 			// The unique index on VERIFIED names: another claim won the race.
 			taken = ent.IsConstraintError(err)
 			return translateWrite(err, "domain", "domain", "is already verified by another organization")
-		}
-		if out, err = tx.Domain.Get(ctx, d.ID); err != nil {
-			return translate(err, "domain")
-		}
-		if n == 0 {
-			return nil // a concurrent call verified it
 		}
 		if err := s.domainEvent(ctx, tx, out, DomainEventVerified, now, nil); err != nil {
 			return err
