@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -29,8 +30,14 @@ import (
 type fakeSSO struct{}
 
 func (fakeSSO) Connector(_ context.Context, c *ent.Connection) (federation.Connector, error) {
+	if c.Name == brokenConnection {
+		return nil, errors.New("the connection has no IdP SSO URL yet")
+	}
 	return fakeConnector{c: c}, nil
 }
+
+// brokenConnection names a connection fakeSSO cannot open a connector for.
+const brokenConnection = "Broken"
 
 func (fakeSSO) SignInInput(c *ent.Connection, id federation.Identity) tenants.FederatedIdentityInput {
 	return connectors.SignInInput(c, id)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-id/gatehouse/ent/connection"
+	"github.com/gatehouse-id/gatehouse/ent/connectionloginattempt"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/federation"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
@@ -160,6 +161,23 @@ func TestPortalTestSignIn(t *testing.T) {
 		}
 		if n := e.client.ConnectionLoginAttempt.Query().CountX(ctx); n != 2 {
 			t.Errorf("%d attempts recorded, want 2", n)
+		}
+
+		// A connection that cannot be used yet is a failed test too:
+		// shown, recorded and audited with its reason.
+		broken := e.client.Connection.Create().SetOrganizationID(e.org.ID).SetProtocol(connection.ProtocolSAML).
+			SetName(brokenConnection).SaveX(ctx)
+		r = b.post("/portal/test", url.Values{"connection": {string(broken.ID)}})
+		wantStatus(t, r, http.StatusUnauthorized)
+		if !strings.Contains(r.body, "configuration") || !strings.Contains(r.body, "no IdP SSO URL yet") {
+			t.Errorf("unusable connection's test result:\n%s", r.body)
+		}
+		if n := e.client.ConnectionLoginAttempt.Query().Where(connectionloginattempt.ConnectionID(broken.ID),
+			connectionloginattempt.ErrorCode("configuration")).CountX(ctx); n != 1 {
+			t.Errorf("%d configuration failures recorded, want 1", n)
+		}
+		if evs := e.audits(actionSSOTest); len(evs) != 3 || evs[2].Metadata["code"] != "configuration" {
+			t.Errorf("sso.test events %+v", evs)
 		}
 	})
 }

@@ -44,9 +44,12 @@ type portalAttribute struct {
 // beginSSOTest sends the browser to conn's IdP for a test sign-in.
 func (w *Web) beginSSOTest(rw http.ResponseWriter, r *http.Request, ps *tenants.PortalSession, conn *ent.Connection) {
 	ctx := r.Context()
+	test := &tenants.SSOAttempt{TestFor: ps.ID}
 	connector, err := w.cfg.SSO.Connector(ctx, conn)
 	if err != nil {
-		w.renderTestResult(rw, r, conn, federation.Identity{}, "configuration", err.Error())
+		// Recorded and audited as any failed test (the sign-in's
+		// counterpart is ssoRejected's "configuration").
+		w.testAnswer(rw, r, test, conn, federation.Identity{}, &federation.Rejection{Code: "configuration", Reason: err.Error(), Err: err})
 		return
 	}
 	err = w.startSSO(rw, r, conn, connector, tenants.NewSSOAttempt{ConnectionID: conn.ID, TestFor: ps.ID},
@@ -58,7 +61,7 @@ func (w *Web) beginSSOTest(rw http.ResponseWriter, r *http.Request, ps *tenants.
 	case errors.As(err, &bad):
 		w.fail(rw, r, err)
 	default:
-		w.testAnswer(rw, r, &tenants.SSOAttempt{TestFor: ps.ID}, conn, federation.Identity{}, err)
+		w.testAnswer(rw, r, test, conn, federation.Identity{}, err)
 	}
 }
 
