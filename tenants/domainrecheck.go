@@ -84,8 +84,8 @@ type recheckOutcome struct {
 
 // recheck applies one lookup's answer to a VERIFIED domain (see
 // RecheckDomains); a domain that is no longer VERIFIED is left alone.
-// It returns the domain as it is afterwards and the check itself, which
-// VerifyDomain turns into its answer.
+// It returns the domain as it is afterwards and what changed (for
+// RecheckDomains' report; VerifyDomain answers from the check itself).
 func (s *Service) recheck(ctx context.Context, id pulid.ID, check txtCheck, now time.Time) (*ent.Domain, recheckOutcome, error) {
 	var out *ent.Domain
 	var oc recheckOutcome
