@@ -132,7 +132,7 @@ func (s *Service) CreateSAMLConnection(ctx context.Context, in CreateSAMLConnect
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkURL("metadataURL", in.MetadataURL); err != nil {
+	if err := checkURL("metadataURL", in.MetadataURL, s.dev); err != nil {
 		return nil, err
 	}
 	if err := checkSettings(in.ConnectionSettings); err != nil {
@@ -296,7 +296,7 @@ func (s *Service) UpdateConnection(ctx context.Context, in UpdateConnectionInput
 			}
 			upd.SetIdpEntityID(idp.EntityID).SetIdpSSOURL(idp.SSOURL).SetIdpSSOBinding(idp.SSOBinding).SetIdpCertificates(idp.Certificates)
 			if in.MetadataURL != nil {
-				if err := s.checkURL("metadataURL", *in.MetadataURL); err != nil {
+				if err := checkURL("metadataURL", *in.MetadataURL, s.dev); err != nil {
 					return nil, event{}, err
 				}
 				upd.SetIdpMetadataURL(*in.MetadataURL)
