@@ -100,6 +100,21 @@ func parseCertificatePEM(s string) (*x509.Certificate, error) {
 	return c, nil
 }
 
+// ConnectionIdPCertificates parses c's IdP certificates, which every
+// write stored through checkSAMLIdP, for the integrator to build c's SAML
+// connector.
+func ConnectionIdPCertificates(c *ent.Connection) ([]*x509.Certificate, error) {
+	out := make([]*x509.Certificate, 0, len(c.IdpCertificates))
+	for i, p := range c.IdpCertificates {
+		cert, err := parseCertificatePEM(p)
+		if err != nil {
+			return nil, fmt.Errorf("IdP certificate %d of %s %w", i+1, c.ID, err)
+		}
+		out = append(out, cert)
+	}
+	return out, nil
+}
+
 // checkIssuer accepts an OpenID issuer identifier (OpenID Connect
 // Discovery §2: https, no query or fragment).
 func (s *Service) checkIssuer(raw string) error {

@@ -8,8 +8,6 @@ package connectors
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -141,12 +139,12 @@ func (r *Registry) samlConnector(ctx context.Context, c *ent.Connection) (federa
 	for _, p := range pairs {
 		keys = append(keys, saml.KeyPair{Key: p.PrivateKey, Certificate: p.Certificate})
 	}
-	certs, err := parseCertificates(c.IdpCertificates)
+	certs, err := tenants.ConnectionIdPCertificates(c)
 	if err != nil {
-		return nil, fmt.Errorf("connection %s: %w", c.ID, err)
+		return nil, err
 	}
 	binding := saml.BindingRedirect
-	if c.IdpSSOBinding == saml.BindingPOST || strings.EqualFold(c.IdpSSOBinding, "POST") {
+	if c.IdpSSOBinding == saml.BindingPOST { // stored as checked by tenants: "", or one of the two URNs
 		binding = saml.BindingPOST
 	}
 	mapping := saml.Presets[strings.ToLower(string(c.Preset))]
@@ -193,24 +191,6 @@ func overrideMapping(m sso.AttributeMapping, email, first, last, name, groups *s
 	if len(m.Custom) > 0 {
 		*custom = m.Custom
 	}
-}
-
-// parseCertificates reads PEM certificates (or bare base64 DER, as
-// metadata carries them).
-func parseCertificates(pems []string) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for _, p := range pems {
-		block, _ := pem.Decode([]byte(p))
-		if block == nil {
-			return nil, fmt.Errorf("an IdP certificate is not PEM")
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parse IdP certificate: %w", err)
-		}
-		out = append(out, cert)
-	}
-	return out, nil
 }
 
 // SignInInput is what tenants.SignInFederated takes from what c's IdP
