@@ -196,32 +196,14 @@ func sameSet(a, b []string) bool {
 // while a pass finds a full batch), until ctx is done. A failed pass is
 // logged and retried at the next tick. cmd runs it on every node.
 func (s *Service) RunMetadataRefresh(ctx context.Context, every time.Duration, fetch MetadataFetch) {
-	if every <= 0 {
-		every = time.Hour
-	}
-	sys := viewer.SystemContext(ctx)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		for {
-			rep, err := s.RefreshConnectionMetadata(sys, s.now(), fetch)
-			if err != nil {
-				if ctx.Err() == nil {
-					s.logger().WarnContext(ctx, "connection metadata refresh failed", "error", err)
-				}
-				break
-			}
-			if rep.Changed+rep.Failed > 0 {
-				s.logger().InfoContext(ctx, "connection metadata refresh", "checked", rep.Checked, "changed", rep.Changed, "failed", rep.Failed)
-			}
-			if !rep.More {
-				break
-			}
+	s.runPasses(ctx, every, "connection metadata refresh", func(sys context.Context) (bool, error) {
+		rep, err := s.RefreshConnectionMetadata(sys, s.now(), fetch)
+		if err != nil {
+			return false, err
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		if rep.Changed+rep.Failed > 0 {
+			s.logger().InfoContext(ctx, "connection metadata refresh", "checked", rep.Checked, "changed", rep.Changed, "failed", rep.Failed)
 		}
-	}
+		return rep.More, nil
+	})
 }

@@ -146,33 +146,15 @@ func (s *Service) recheck(ctx context.Context, id pulid.ID, check txtCheck, now 
 // full batch), until ctx is done. A failed pass is logged and retried at
 // the next tick. cmd runs it on every node for the life of the server.
 func (s *Service) RunDomainChecks(ctx context.Context, every time.Duration) {
-	if every <= 0 {
-		every = time.Hour
-	}
-	sys := viewer.SystemContext(ctx)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		for {
-			rep, err := s.RecheckDomains(sys, s.now())
-			if err != nil {
-				if ctx.Err() == nil {
-					s.logger().WarnContext(ctx, "domain re-check failed", "error", err)
-				}
-				break
-			}
-			if rep.Flagged+rep.Restored+rep.Unverified+rep.Unknown > 0 {
-				s.logger().InfoContext(ctx, "domain re-check", "checked", rep.Checked, "unknown", rep.Unknown,
-					"flagged", rep.Flagged, "restored", rep.Restored, "unverified", rep.Unverified)
-			}
-			if !rep.More {
-				break
-			}
+	s.runPasses(ctx, every, "domain re-check", func(sys context.Context) (bool, error) {
+		rep, err := s.RecheckDomains(sys, s.now())
+		if err != nil {
+			return false, err
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		if rep.Flagged+rep.Restored+rep.Unverified+rep.Unknown > 0 {
+			s.logger().InfoContext(ctx, "domain re-check", "checked", rep.Checked, "unknown", rep.Unknown,
+				"flagged", rep.Flagged, "restored", rep.Restored, "unverified", rep.Unverified)
 		}
-	}
+		return rep.More, nil
+	})
 }
