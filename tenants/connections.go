@@ -146,33 +146,16 @@ func (s *Service) CreateSAMLConnection(ctx context.Context, in CreateSAMLConnect
 	if err != nil {
 		return nil, err
 	}
-	var c *ent.Connection
-	err = s.inTx(ctx, func(tx *ent.Tx) error {
-		if _, err := tx.Organization.Get(ctx, in.OrganizationID); err != nil {
-			return translate(err, "organization")
-		}
-		if err := checkRoles(ctx, tx, in.OrganizationID, in.DefaultRoleID, in.GroupRoleMappings); err != nil {
-			return err
-		}
-		create := tx.Connection.Create().SetID(id).
-			SetOrganizationID(in.OrganizationID).
-			SetProtocol(connection.ProtocolSAML).
-			SetName(name).
-			SetNillablePreset(in.Preset).
-			SetIdpEntityID(idp.EntityID).
-			SetIdpSSOURL(idp.SSOURL).
-			SetIdpSSOBinding(idp.SSOBinding).
-			SetIdpCertificates(idp.Certificates).
-			SetIdpMetadataURL(in.MetadataURL).
-			SetSpKeys([]sso.SPKey{key}).
-			SetAllowIdpInitiated(in.AllowIdPInitiated)
-		setSettings(create.Mutation(), in.ConnectionSettings)
-		if c, err = create.Save(ctx); err != nil {
-			return translate(err, "connection")
-		}
-		return s.audit(ctx, tx, connectionEvent("connection.create", c, map[string]any{"spKeyID": key.ID}))
-	})
-	return unwrap(c, err)
+	return s.createConnection(ctx, id, in.OrganizationID, connection.ProtocolSAML, name, in.ConnectionSettings,
+		map[string]any{"spKeyID": key.ID}, func(create *ent.ConnectionCreate) {
+			create.SetIdpEntityID(idp.EntityID).
+				SetIdpSSOURL(idp.SSOURL).
+				SetIdpSSOBinding(idp.SSOBinding).
+				SetIdpCertificates(idp.Certificates).
+				SetIdpMetadataURL(in.MetadataURL).
+				SetSpKeys([]sso.SPKey{key}).
+				SetAllowIdpInitiated(in.AllowIdPInitiated)
+		})
 }
 
 // CreateOIDCConnection creates a DRAFT OpenID Connect connection; the
@@ -205,30 +188,43 @@ func (s *Service) CreateOIDCConnection(ctx context.Context, in CreateOIDCConnect
 			return nil, err
 		}
 	}
+	return s.createConnection(ctx, id, in.OrganizationID, connection.ProtocolOIDC, name, in.ConnectionSettings,
+		nil, func(create *ent.ConnectionCreate) {
+			create.SetOidcIssuer(strings.TrimSpace(in.Issuer)).
+				SetOidcClientID(strings.TrimSpace(in.ClientID)).
+				SetOidcScopes(scopes)
+			if sealed != nil {
+				create.SetOidcClientSecretSealed(sealed)
+			}
+		})
+}
+
+// createConnection stores connection id of org in one transaction with
+// its connection.create event (extra added to the event's metadata): the
+// settings both protocols share, checked against the organization's
+// roles, and what protocol sets.
+func (s *Service) createConnection(ctx context.Context, id, org pulid.ID, protocol connection.Protocol, name string,
+	settings ConnectionSettings, extra map[string]any, set func(*ent.ConnectionCreate)) (*ent.Connection, error) {
 	var c *ent.Connection
-	err = s.inTx(ctx, func(tx *ent.Tx) error {
-		if _, err := tx.Organization.Get(ctx, in.OrganizationID); err != nil {
+	err := s.inTx(ctx, func(tx *ent.Tx) error {
+		if _, err := tx.Organization.Get(ctx, org); err != nil {
 			return translate(err, "organization")
 		}
-		if err := checkRoles(ctx, tx, in.OrganizationID, in.DefaultRoleID, in.GroupRoleMappings); err != nil {
+		if err := checkRoles(ctx, tx, org, settings.DefaultRoleID, settings.GroupRoleMappings); err != nil {
 			return err
 		}
 		create := tx.Connection.Create().SetID(id).
-			SetOrganizationID(in.OrganizationID).
-			SetProtocol(connection.ProtocolOIDC).
+			SetOrganizationID(org).
+			SetProtocol(protocol).
 			SetName(name).
-			SetNillablePreset(in.Preset).
-			SetOidcIssuer(strings.TrimSpace(in.Issuer)).
-			SetOidcClientID(strings.TrimSpace(in.ClientID)).
-			SetOidcScopes(scopes)
-		if sealed != nil {
-			create.SetOidcClientSecretSealed(sealed)
-		}
-		setSettings(create.Mutation(), in.ConnectionSettings)
+			SetNillablePreset(settings.Preset)
+		set(create)
+		setSettings(create.Mutation(), settings)
+		var err error
 		if c, err = create.Save(ctx); err != nil {
 			return translate(err, "connection")
 		}
-		return s.audit(ctx, tx, connectionEvent("connection.create", c, nil))
+		return s.audit(ctx, tx, connectionEvent("connection.create", c, extra))
 	})
 	return unwrap(c, err)
 }
