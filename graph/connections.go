@@ -41,8 +41,8 @@ func (r *Resolver) samlIdPFromInput(ctx context.Context, base tenants.SAMLIdP, x
 			if errors.As(err, &in) {
 				return idp, err
 			}
-			field := "metadataXML"
-			if deref(xml) == "" {
+			field := "metadataXML" // the parser reads url when given, else xml
+			if deref(url) != "" {
 				field = "metadataURL"
 			}
 			return idp, &tenants.InputError{Field: field, Reason: err.Error()}

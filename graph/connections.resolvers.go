@@ -132,8 +132,8 @@ func (r *mutationResolver) UpdateConnection(ctx context.Context, input model.Upd
 	}
 	if deref(input.MetadataXML) != "" {
 		// The document describes the whole IdP: it replaces each part the
-		// input does not give.
-		idp, err := r.samlIdPFromInput(ctx, tenants.SAMLIdP{}, input.MetadataXML, input.MetadataURL,
+		// input does not give. A metadataURL beside it is only stored.
+		idp, err := r.samlIdPFromInput(ctx, tenants.SAMLIdP{}, input.MetadataXML, nil,
 			input.IdpEntityID, input.SsoURL, input.SsoBinding, input.Certificates)
 		if err != nil {
 			return nil, err
