@@ -13,6 +13,9 @@ import (
 type Endpoints struct {
 	// SAMLACS is the Assertion Consumer Service (HTTP-POST binding).
 	SAMLACS string
+	// SAMLComplete is where the ACS sends the browser on, to prove it is
+	// the one that began the sign-in (web/login_sso.go).
+	SAMLComplete string
 	// SAMLEntityID is the SP's entity id; it is also the URL of its
 	// metadata, so an IdP given the id can fetch the rest.
 	SAMLEntityID string
@@ -23,12 +26,15 @@ type Endpoints struct {
 }
 
 // ConnectionEndpoints returns connection id's endpoints under issuer:
-// /sso/saml/{id}/acs, /sso/saml/{id}/metadata and /sso/oidc/{id}/callback.
+// /sso/saml/{id}/acs, /sso/saml/{id}/complete, /sso/saml/{id}/metadata and
+// /sso/oidc/{id}/callback.
 func ConnectionEndpoints(issuer string, id pulid.ID) Endpoints {
 	base := strings.TrimRight(issuer, "/")
-	md := base + "/sso/saml/" + string(id) + "/metadata"
+	saml := base + "/sso/saml/" + string(id)
+	md := saml + "/metadata"
 	return Endpoints{
-		SAMLACS:         base + "/sso/saml/" + string(id) + "/acs",
+		SAMLACS:         saml + "/acs",
+		SAMLComplete:    saml + "/complete",
 		SAMLEntityID:    md,
 		SAMLMetadata:    md,
 		OIDCRedirectURI: base + "/sso/oidc/" + string(id) + "/callback",

@@ -13,6 +13,7 @@ func TestConnectionEndpoints(t *testing.T) {
 		got := federation.ConnectionEndpoints(issuer, "conn_01")
 		want := federation.Endpoints{
 			SAMLACS:         "https://id.example/sso/saml/conn_01/acs",
+			SAMLComplete:    "https://id.example/sso/saml/conn_01/complete",
 			SAMLEntityID:    "https://id.example/sso/saml/conn_01/metadata",
 			SAMLMetadata:    "https://id.example/sso/saml/conn_01/metadata",
 			OIDCRedirectURI: "https://id.example/sso/oidc/conn_01/callback",

@@ -100,8 +100,7 @@ RETURNING "connection_id", "auth_request_id", "state", "identity", "relay_hash",
 // connection connID that the browser holding browser began (an OIDC
 // callback, which carries the browser's cookie).
 func (s *Service) TakeSSOAttemptByBrowser(ctx context.Context, connID pulid.ID, browser string) (*SSOAttempt, error) {
-	a, err := s.takeSSOAttempt(ctx, `"browser_hash" = $1 AND "identity" IS NULL`, browser, connID)
-	return a, err
+	return s.takeSSOAttempt(ctx, `"browser_hash" = $1 AND "identity" IS NULL`, browser, connID)
 }
 
 // TakeSSOAttemptByRelay takes the unanswered attempt at connection connID

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"github.com/gatehouse-id/gatehouse/internal/i18n"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-id/gatehouse/internal/i18n"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"

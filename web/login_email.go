@@ -7,8 +7,6 @@ package web
 // what else is needed, as after a password.
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 
@@ -199,23 +197,6 @@ func (w *Web) postedLink(rw http.ResponseWriter, r *http.Request, purpose tenant
 		return nil, nil, false
 	}
 	return req, ch, true
-}
-
-// pendingRequest is the authorization request id when it is still
-// pending, else a direct sign-in (the application's request ended while
-// the mail travelled). It answers a failure to load it and returns nil.
-func (w *Web) pendingRequest(rw http.ResponseWriter, r *http.Request, id string) *LoginRequest {
-	if id == "" {
-		return directRequest()
-	}
-	switch pending, err := w.cfg.Flow.LoginRequest(r.Context(), id); {
-	case err == nil && pending != nil && (pending.ExpiresAt.IsZero() || w.cfg.Now().Before(pending.ExpiresAt)):
-		return pending
-	case err != nil && !errors.Is(err, ErrUnknownRequest):
-		w.fail(rw, r, fmt.Errorf("load auth request: %w", err))
-		return nil
-	}
-	return directRequest()
 }
 
 // postEmailLink spends an emailed sign-in link.

@@ -261,6 +261,7 @@ func (w *Web) postLoginPasskey(rw http.ResponseWriter, r *http.Request) {
 		for _, k := range pks {
 			if bytes.Equal(k.CredentialID, parsed.RawID) {
 				used = k
+				break
 			}
 		}
 	} else {

@@ -60,22 +60,12 @@ const (
 	msgSSOFailed      = "page.error.sso_failed"
 	msgSSORefused     = "page.error.sso_refused"
 	actionSSORejected = "sso.rejected"
-	reasonSSOFailed   = "sso_failed"
 )
 
 // ssoCookie binds an attempt to the browser that began it.
 func (w *Web) ssoCookie(value string, maxAge int) *http.Cookie {
 	return &http.Cookie{Name: w.ssoCk, Value: value, Path: "/sso/", MaxAge: maxAge,
 		Secure: w.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode}
-}
-
-// cookieValue is the value of the request's cookie name, or "".
-func (w *Web) cookieValue(r *http.Request, name string) string {
-	c, err := r.Cookie(name)
-	if err != nil || len(c.Value) > 128 {
-		return ""
-	}
-	return c.Value
 }
 
 // ssoFromRequest sends a new sign-in straight to an identity provider
@@ -238,12 +228,15 @@ func (w *Web) getSSOCallback(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(rw, w.ssoCookie("", -1))
-	a, err := w.cfg.Tenants.TakeSSOAttemptByBrowser(ctx, conn.ID, w.cookieValue(r, w.ssoCk))
+	a, err := w.cfg.Tenants.TakeSSOAttemptByBrowser(ctx, conn.ID, cookieValue(r, w.ssoCk))
 	if err != nil {
 		w.ssoAttemptGone(rw, r, conn, err)
 		return
 	}
-	req := w.attemptRequest(ctx, a)
+	req := w.pendingRequest(rw, r, a.AuthRequestID)
+	if req == nil {
+		return
+	}
 	connector, ok := w.connector(rw, r, req, conn)
 	if !ok {
 		return
@@ -297,7 +290,10 @@ func (w *Web) postSAMLACS(rw http.ResponseWriter, r *http.Request) {
 		w.ssoAttemptGone(rw, r, conn, err)
 		return
 	}
-	req := w.attemptRequest(ctx, a)
+	req := w.pendingRequest(rw, r, a.AuthRequestID)
+	if req == nil {
+		return
+	}
 	id, err := connector.Finish(ctx, r, a.State)
 	if err != nil && w.testAnswer(rw, r, a, conn, id, err) { // a refused test (portalsso.go)
 		return
@@ -315,8 +311,8 @@ func (w *Web) postSAMLACS(rw http.ResponseWriter, r *http.Request) {
 		w.fail(rw, r, err)
 		return
 	}
-	ep := federation.ConnectionEndpoints(w.cfg.Issuer, conn.ID)
-	http.Redirect(rw, r, ep.SAMLACS[:len(ep.SAMLACS)-len("/acs")]+"/complete?relay="+url.QueryEscape(relay), http.StatusSeeOther)
+	complete := federation.ConnectionEndpoints(w.cfg.Issuer, conn.ID).SAMLComplete
+	http.Redirect(rw, r, complete+"?relay="+url.QueryEscape(relay), http.StatusSeeOther)
 }
 
 // maxSAMLForm bounds an ACS post (a response with many attributes and
@@ -332,7 +328,7 @@ func (w *Web) getSAMLComplete(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(rw, w.ssoCookie("", -1))
-	a, err := w.cfg.Tenants.TakeSSOIdentity(ctx, conn.ID, r.URL.Query().Get("relay"), w.cookieValue(r, w.ssoCk))
+	a, err := w.cfg.Tenants.TakeSSOIdentity(ctx, conn.ID, r.URL.Query().Get("relay"), cookieValue(r, w.ssoCk))
 	if err != nil {
 		w.ssoAttemptGone(rw, r, conn, err)
 		return
@@ -345,7 +341,9 @@ func (w *Web) getSAMLComplete(rw http.ResponseWriter, r *http.Request) {
 	if w.testAnswer(rw, r, a, conn, id, nil) { // a test from the admin portal (portalsso.go)
 		return
 	}
-	w.finishSSO(rw, r, w.attemptRequest(ctx, a), conn, id)
+	if req := w.pendingRequest(rw, r, a.AuthRequestID); req != nil {
+		w.finishSSO(rw, r, req, conn, id)
+	}
 }
 
 // getSAMLMetadata publishes a connection's SP metadata, for its IdP's
@@ -382,20 +380,6 @@ func (w *Web) ssoConnection(rw http.ResponseWriter, r *http.Request, p connectio
 		return nil, false
 	}
 	return conn, true
-}
-
-// attemptRequest is the application's request an attempt belongs to, or
-// a direct sign-in when it had none or it has expired meanwhile (the
-// person still signs in, to the account page).
-func (w *Web) attemptRequest(ctx context.Context, a *tenants.SSOAttempt) *LoginRequest {
-	if a.AuthRequestID == "" {
-		return directRequest()
-	}
-	req, err := w.cfg.Flow.LoginRequest(ctx, a.AuthRequestID)
-	if err != nil || req == nil || (!req.ExpiresAt.IsZero() && !w.cfg.Now().Before(req.ExpiresAt)) {
-		return directRequest()
-	}
-	return req
 }
 
 // finishSSO signs in the person the IdP vouched for.

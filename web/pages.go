@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -42,7 +43,7 @@ func (w *Web) loginRequest(rw http.ResponseWriter, r *http.Request, id string) (
 		w.renderError(rw, r, http.StatusBadRequest, msgExpired)
 		return nil, false
 	}
-	req, err := w.cfg.Flow.LoginRequest(r.Context(), id)
+	req, err := w.liveRequest(r.Context(), id)
 	switch {
 	case errors.Is(err, ErrUnknownRequest):
 		w.renderError(rw, r, http.StatusBadRequest, msgExpired)
@@ -50,11 +51,40 @@ func (w *Web) loginRequest(rw http.ResponseWriter, r *http.Request, id string) (
 	case err != nil:
 		w.fail(rw, r, fmt.Errorf("load auth request: %w", err))
 		return nil, false
-	case req == nil || (!req.ExpiresAt.IsZero() && !w.cfg.Now().Before(req.ExpiresAt)):
-		w.renderError(rw, r, http.StatusBadRequest, msgExpired)
-		return nil, false
 	}
 	return req, true
+}
+
+// liveRequest is the flow's request id while it is still pending:
+// ErrUnknownRequest when it is unknown, completed or past its expiry.
+func (w *Web) liveRequest(ctx context.Context, id string) (*LoginRequest, error) {
+	req, err := w.cfg.Flow.LoginRequest(ctx, id)
+	switch {
+	case err != nil:
+		return nil, err
+	case req == nil || (!req.ExpiresAt.IsZero() && !w.cfg.Now().Before(req.ExpiresAt)):
+		return nil, ErrUnknownRequest
+	}
+	return req, nil
+}
+
+// pendingRequest is the authorization request id when it is still
+// pending, else a direct sign-in: the application's request ended while
+// the person was away (reading mail, at their identity provider), and
+// they still sign in, to the account page. It answers a failure to load
+// it and returns nil.
+func (w *Web) pendingRequest(rw http.ResponseWriter, r *http.Request, id string) *LoginRequest {
+	if id == "" {
+		return directRequest()
+	}
+	switch pending, err := w.liveRequest(r.Context(), id); {
+	case err == nil:
+		return pending
+	case err != nil && !errors.Is(err, ErrUnknownRequest):
+		w.fail(rw, r, fmt.Errorf("load auth request: %w", err))
+		return nil
+	}
+	return directRequest()
 }
 
 // directRequest is a sign-in that answers no application: it ends in a

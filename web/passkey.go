@@ -140,10 +140,7 @@ func (w *Web) beginCeremony(ctx context.Context, rw http.ResponseWriter, purpose
 // gone whatever the answer) and clears its cookie; the error is
 // tenants.ErrCeremony when there is none to take.
 func (w *Web) takeCeremony(rw http.ResponseWriter, r *http.Request, purpose tenants.CeremonyPurpose) (*ent.WebAuthnCeremony, *webauthn.SessionData, error) {
-	token := ""
-	if c, err := r.Cookie(w.ceremonyCk); err == nil {
-		token = c.Value
-	}
+	token := cookieValue(r, w.ceremonyCk)
 	http.SetCookie(rw, &http.Cookie{
 		Name: w.ceremonyCk, Value: "", Path: "/", MaxAge: -1,
 		Secure: w.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode,

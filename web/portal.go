@@ -96,7 +96,7 @@ func (w *Web) portalCookie(value string, maxAge int) *http.Cookie {
 
 // portalSession is the request's live portal session, or nil.
 func (w *Web) portalSession(r *http.Request) (*tenants.PortalSession, string, error) {
-	token := w.cookieValue(r, w.portalCookie("", 0).Name)
+	token := cookieValue(r, w.portalCookie("", 0).Name)
 	if token == "" {
 		return nil, "", nil
 	}

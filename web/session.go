@@ -145,10 +145,14 @@ func (w *Web) cookieSession(ctx context.Context, r *http.Request) (*ent.Session,
 	return w.cfg.Tenants.SessionByToken(ctx, w.sessionToken(r))
 }
 
-// sessionToken is the session cookie's value, or "" when there is none
-// worth looking up (tokens are 52 characters; anything long is not one).
-func (w *Web) sessionToken(r *http.Request) string {
-	c, err := r.Cookie(w.sessionCk)
+// sessionToken is the session cookie's value, or "".
+func (w *Web) sessionToken(r *http.Request) string { return cookieValue(r, w.sessionCk) }
+
+// cookieValue is the value of the request's cookie name when it is worth
+// looking up (the tokens the pages set are at most 52 characters; anything
+// longer than 128 is not one of them), else "".
+func cookieValue(r *http.Request, name string) string {
+	c, err := r.Cookie(name)
 	if err != nil || len(c.Value) > 128 {
 		return ""
 	}

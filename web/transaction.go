@@ -140,13 +140,7 @@ func (w *Web) recordFactors(rw http.ResponseWriter, r *http.Request, req *LoginR
 }
 
 // loginToken is the transaction cookie's value, or "".
-func (w *Web) loginToken(r *http.Request) string {
-	c, err := r.Cookie(w.loginCk)
-	if err != nil || len(c.Value) > 128 {
-		return ""
-	}
-	return c.Value
-}
+func (w *Web) loginToken(r *http.Request) string { return cookieValue(r, w.loginCk) }
 
 func (w *Web) setLoginCookie(rw http.ResponseWriter, token string, expires time.Time) {
 	http.SetCookie(rw, &http.Cookie{
