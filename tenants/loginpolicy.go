@@ -29,6 +29,10 @@ const (
 	FactorSoftwareKey  = "swk"
 	FactorEmail        = "email"
 	FactorSSOPrefix    = "sso:"
+	// FactorUpstreamMFA is what an upstream multi-factor sign-in adds
+	// (UpstreamFactors): RFC 8176's "mfa", a kind of its own, never a
+	// first factor.
+	FactorUpstreamMFA = "mfa"
 )
 
 // Steps a login may still need (Decision.Steps), in the order a page
@@ -225,7 +229,7 @@ func kindOf(method string) string {
 func MultiFactor(amr []string) bool {
 	kinds := map[string]bool{}
 	for _, m := range amr {
-		if m == "mfa" {
+		if m == FactorUpstreamMFA {
 			return true
 		}
 		kinds[kindOf(m)] = true
@@ -259,11 +263,6 @@ func UpstreamFactors(trusted bool, amr []string, at time.Time) []Factor {
 	}
 	return []Factor{{Method: FactorUpstreamMFA, At: at}}
 }
-
-// FactorUpstreamMFA is the method an upstream multi-factor sign-in adds
-// (UpstreamFactors): RFC 8176's "mfa", a kind of its own, never a first
-// factor.
-const FactorUpstreamMFA = "mfa"
 
 // rfc8176Methods is the IANA registry of amr values (RFC 8176 §2): what an
 // upstream may say; anything else it sends says nothing.

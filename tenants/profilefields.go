@@ -85,33 +85,30 @@ func (s *Service) UpdateOwnProfile(ctx context.Context, userID pulid.ID, in Prof
 	if err := (profile{name: in.Name, givenName: in.GivenName, familyName: in.FamilyName}).validate(); err != nil {
 		return nil, err
 	}
-	for _, c := range []struct {
-		field, input string
+	// The fields given, each as the claim it fills (the audit event names
+	// them so) and the input it came from (errors name that).
+	var changed []string
+	for _, f := range []struct {
+		claim, input string
 		v            *string
 	}{{ProfileName, "name", in.Name}, {ProfileGivenName, "givenName", in.GivenName}, {ProfileFamilyName, "familyName", in.FamilyName}} {
-		if slices.Contains(required, c.field) && (c.v == nil || *c.v == "") {
-			return nil, invalid(c.input, "is required")
+		if slices.Contains(required, f.claim) && (f.v == nil || *f.v == "") {
+			return nil, invalid(f.input, "is required")
+		}
+		if f.v != nil {
+			changed = append(changed, f.claim)
 		}
 	}
-	var fields []string
 	var u *ent.User
 	err := s.inTx(ctx, func(tx *ent.Tx) error {
 		upd := tx.User.UpdateOneID(userID).SetNillableName(in.Name).
 			SetNillableGivenName(in.GivenName).SetNillableFamilyName(in.FamilyName)
-		for _, c := range []struct {
-			name string
-			v    *string
-		}{{"name", in.Name}, {"given_name", in.GivenName}, {"family_name", in.FamilyName}} {
-			if c.v != nil {
-				fields = append(fields, c.name)
-			}
-		}
 		var err error
 		if u, err = upd.Save(ctx); err != nil {
 			return translate(err, "user")
 		}
 		return WriteAudit(ctx, tx.AuditEvent, s.now(), Event{Action: "user.update", Actor: string(userID), ActorType: "user",
-			TargetType: ent.TypeUser, TargetID: string(userID), Metadata: map[string]any{"fields": fields}})
+			TargetType: ent.TypeUser, TargetID: string(userID), Metadata: map[string]any{"fields": changed}})
 	})
 	return unwrap(u, err)
 }

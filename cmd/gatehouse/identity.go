@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
-	"github.com/gatehouse-id/gatehouse/federation/connectors"
 	"github.com/gatehouse-id/gatehouse/federation/provider"
 	"github.com/gatehouse-id/gatehouse/internal/config"
 	"github.com/gatehouse-id/gatehouse/internal/safehttp"
@@ -122,7 +121,6 @@ var _ web.Flow = (*provider.Provider)(nil)
 
 // routeIdentity mounts the provider's endpoints and the hosted login.
 func (b *backend) routeIdentity(mux *http.ServeMux, p *provider.Provider, cfg *config.Config, logger *slog.Logger, th *throttle, msg *messaging) error {
-	b.sso = connectors.New(connectors.Config{Tenants: b.tenants, Issuer: cfg.Issuer, HTTPClient: upstreamClient(cfg)})
 	pages, err := web.New(web.Config{Flow: p, SSO: b.sso, Client: b.client, Tenants: b.tenants, Issuer: cfg.Issuer, Logger: logger, PasswordParams: b.params,
 		Limiter: th.limiter, DeviceKeys: b.deviceKeys, Mailer: msg})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -32,26 +33,28 @@ import (
 
 // backend is the migrated database and the domain service on top of it.
 type backend struct {
-	// sso builds the connectors of organizations' identity providers
-	// (routeIdentity makes it; the pages and GraphQL's SP metadata use it).
-	sso     *connectors.Registry
 	db      *database.DB
 	client  *ent.Client
 	tenants *tenants.Service
+	// options are the service's settings from the configuration (argon2id
+	// costs, dev mode, domain checks, metadata refresh); sealWith makes
+	// the service again with them and the sealer.
+	options []tenants.Option
 	// params are the argon2id costs (GATEHOUSE_PASSWORD_*).
 	params password.Params
-	// dev is GATEHOUSE_DEV: connections may then name plain-http IdP URLs
-	// (tenants.WithDev).
-	dev bool
+	// issuer is the instance's public URL, under which connections'
+	// endpoints hang.
+	issuer string
+	// upstream makes every call to an organization's identity provider
+	// (upstreamClient).
+	upstream *http.Client
+	// sso builds the connectors of organizations' identity providers
+	// (sealWith makes it, over the service that can open their keys; the
+	// pages and GraphQL's SP metadata use it).
+	sso *connectors.Registry
 	// deviceKeys sign the hosted pages' device cookies, one derived from
 	// each master key by openProvider (deviceKeys); the first signs.
 	deviceKeys [][]byte
-	// domainChecks is how domains are verified: the resolver
-	// (GATEHOUSE_DNS_RESOLVER), the re-check interval and grace period.
-	domainChecks tenants.DomainChecks
-	// metadataRefresh is how often SAML connections' metadata URLs are
-	// fetched again (GATEHOUSE_SAML_METADATA_REFRESH).
-	metadataRefresh time.Duration
 }
 
 // messaging is how this node speaks to end users: the message catalogs,
@@ -92,10 +95,11 @@ func openBackend(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 		_ = db.Close()
 		return nil, err
 	}
-	checks := tenants.DomainChecks{Resolver: resolver, RecheckAfter: cfg.DomainRecheckInterval, Grace: cfg.DomainGracePeriod}
-	return &backend{db: db, client: client, params: params, dev: cfg.Dev, domainChecks: checks, metadataRefresh: cfg.SAMLMetadataRefresh,
-		tenants: tenants.NewService(client, tenants.WithPasswordParams(params), tenants.WithDev(cfg.Dev),
-			tenants.WithDomainChecks(checks), tenants.WithMetadataRefresh(cfg.SAMLMetadataRefresh))}, nil
+	options := []tenants.Option{tenants.WithPasswordParams(params), tenants.WithDev(cfg.Dev),
+		tenants.WithDomainChecks(tenants.DomainChecks{Resolver: resolver, RecheckAfter: cfg.DomainRecheckInterval, Grace: cfg.DomainGracePeriod}),
+		tenants.WithMetadataRefresh(cfg.SAMLMetadataRefresh)}
+	return &backend{db: db, client: client, options: options, params: params, issuer: cfg.Issuer, upstream: upstreamClient(cfg),
+		tenants: tenants.NewService(client, options...)}, nil
 }
 
 // runDomainChecks re-checks verified domains' TXT records in the
@@ -112,16 +116,17 @@ func (b *backend) runDomainChecks(ctx context.Context, cfg *config.Config) {
 // addresses refused, loopback only in development): every hour, or every
 // refresh interval when that is shorter.
 func (b *backend) runMetadataRefresh(ctx context.Context, cfg *config.Config) {
-	b.tenants.RunMetadataRefresh(ctx, min(cfg.SAMLMetadataRefresh, time.Hour), connectors.FetchSAMLMetadata(upstreamClient(cfg)))
+	b.tenants.RunMetadataRefresh(ctx, min(cfg.SAMLMetadataRefresh, time.Hour), connectors.FetchSAMLMetadata(b.upstream))
 }
 
 // sealWith gives the domain service the sealer of the master keys, for
-// the secrets it keeps (TOTP seeds, tenants.WithSealer): openProvider
-// calls it with the sealer of the signing keys, before anything uses the
-// service.
+// the secrets it keeps (TOTP seeds, connections' keys and client secrets,
+// tenants.WithSealer), and makes the connectors' registry over it:
+// openProvider calls it with the sealer of the signing keys, before
+// anything uses the service.
 func (b *backend) sealWith(sealer *seal.Sealer) {
-	b.tenants = tenants.NewService(b.client, tenants.WithSealer(sealer), tenants.WithPasswordParams(b.params), tenants.WithDev(b.dev),
-		tenants.WithDomainChecks(b.domainChecks), tenants.WithMetadataRefresh(b.metadataRefresh))
+	b.tenants = tenants.NewService(b.client, append(slices.Clone(b.options), tenants.WithSealer(sealer))...)
+	b.sso = connectors.New(connectors.Config{Tenants: b.tenants, Issuer: b.issuer, HTTPClient: b.upstream})
 }
 
 // Close closes the database (the ent client shares its pool).
@@ -140,7 +145,7 @@ func (b *backend) registerMetrics(reg *prometheus.Registry) {
 // (graph.NewHandler does both).
 func (b *backend) graphQL(cfg *config.Config, logger *slog.Logger, verify func(context.Context, string) (tenants.TokenClaims, error)) http.Handler {
 	return graph.NewHandler(graph.Config{Service: b.tenants, Logger: logger, Dev: cfg.Dev, VerifyToken: verify, Issuer: cfg.Issuer,
-		ParseSAMLMetadata: connectors.ParseSAMLMetadata(upstreamClient(cfg)), SAMLSPMetadata: b.sso.Metadata})
+		ParseSAMLMetadata: connectors.ParseSAMLMetadata(b.upstream), SAMLSPMetadata: b.sso.Metadata})
 }
 
 // inputError is a problem with what the operator typed.
