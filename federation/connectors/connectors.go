@@ -8,7 +8,6 @@ package connectors
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -85,7 +84,6 @@ func (r *Registry) Connector(ctx context.Context, c *ent.Connection) (federation
 	if err != nil {
 		return nil, err
 	}
-	conn = rejecting{conn}
 	r.mu.Lock()
 	r.cache[c.ID] = cached{updated: c.UpdatedAt, c: conn}
 	r.mu.Unlock()
@@ -102,32 +100,12 @@ func (r *Registry) Metadata(ctx context.Context, c *ent.Connection) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	return conn.(rejecting).Connector.(*saml.Connector).Metadata()
+	return conn.(*saml.Connector).Metadata()
 }
 
 // SignInInput is the package function SignInInput, for the pages.
 func (r *Registry) SignInInput(c *ent.Connection, id federation.Identity) tenants.FederatedIdentityInput {
 	return SignInInput(c, id)
-}
-
-// rejecting turns the protocol packages' refusals into
-// federation.Rejection, so the pages read every protocol's reasons alike.
-type rejecting struct{ federation.Connector }
-
-func (c rejecting) Finish(ctx context.Context, r *http.Request, state []byte) (federation.Identity, error) {
-	id, err := c.Connector.Finish(ctx, r, state)
-	if err == nil {
-		return id, nil
-	}
-	var sr *saml.Rejection
-	var or *oidc.Rejection
-	switch {
-	case errors.As(err, &sr):
-		return id, &federation.Rejection{Code: sr.Code, Reason: sr.Reason, Err: err}
-	case errors.As(err, &or):
-		return id, &federation.Rejection{Code: or.Code, Reason: or.Reason, Err: err}
-	}
-	return id, err
 }
 
 func (r *Registry) samlConnector(ctx context.Context, c *ent.Connection) (federation.Connector, error) {
