@@ -172,6 +172,8 @@ type Connector interface {
 // neutral words: Code is a stable word programs branch on
 // (audience_mismatch, nonce_mismatch…), Reason the precise sentence for the
 // audit trail and the connection's administrator, never for the browser.
+// federation/saml and federation/oidc refuse with it directly (their
+// Rejection is this type), each with its own Code… words.
 type Rejection struct {
 	Code, Reason string
 	Err          error
@@ -179,7 +181,7 @@ type Rejection struct {
 
 func (r *Rejection) Error() string { return r.Code + ": " + r.Reason }
 
-// Unwrap returns the protocol package's own error.
+// Unwrap returns the underlying library or transport error, if any.
 func (r *Rejection) Unwrap() error { return r.Err }
 
 // RejectionOf returns err's code and reason: a Rejection's own, else

@@ -41,8 +41,8 @@ func (r *Resolver) samlIdPFromInput(ctx context.Context, base tenants.SAMLIdP, x
 			if errors.As(err, &in) {
 				return idp, err
 			}
-			field := "metadataXML"
-			if deref(xml) == "" {
+			field := "metadataXML" // the parser reads url when given, else xml
+			if deref(url) != "" {
 				field = "metadataURL"
 			}
 			return idp, &tenants.InputError{Field: field, Reason: err.Error()}
@@ -90,17 +90,16 @@ func groupRoles(in []*model.GroupRoleMappingInput) []tenants.GroupRole {
 	return out
 }
 
-// endpoints is c's URLs on this instance, for the protocol it speaks.
-func (r *Resolver) endpoints(c *ent.Connection) (federation.Endpoints, bool) {
-	return federation.ConnectionEndpoints(r.Issuer, c.ID), r.Issuer != ""
-}
-
-// samlOnly is s for a SAML connection, nil for another.
-func samlOnly(c *ent.Connection, s string) *string {
-	if c.Protocol != connection.ProtocolSAML || s == "" {
+// endpoint is the URL pick chooses among c's on this instance, when c
+// speaks protocol p; nil for another protocol, or without an issuer.
+func (r *Resolver) endpoint(c *ent.Connection, p connection.Protocol, pick func(federation.Endpoints) string) *string {
+	if r.Issuer == "" || c.Protocol != p {
 		return nil
 	}
-	return &s
+	if s := pick(federation.ConnectionEndpoints(r.Issuer, c.ID)); s != "" {
+		return &s
+	}
+	return nil
 }
 
 func deref[T any](p *T) T {

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/schema/sso"
+	"github.com/gatehouse-id/gatehouse/federation"
 	"github.com/gatehouse-id/gatehouse/graph/generated"
 	"github.com/gatehouse-id/gatehouse/graph/model"
 	"github.com/gatehouse-id/gatehouse/tenants"
@@ -30,29 +31,17 @@ func (r *attributeMappingResolver) Custom(ctx context.Context, obj *sso.Attribut
 
 // AcsURL is the resolver for the acsURL field.
 func (r *connectionResolver) AcsURL(ctx context.Context, obj *ent.Connection) (*string, error) {
-	e, ok := r.endpoints(obj)
-	if !ok {
-		return nil, nil
-	}
-	return samlOnly(obj, e.SAMLACS), nil
+	return r.endpoint(obj, connection.ProtocolSAML, func(e federation.Endpoints) string { return e.SAMLACS }), nil
 }
 
 // SpEntityID is the resolver for the spEntityID field.
 func (r *connectionResolver) SpEntityID(ctx context.Context, obj *ent.Connection) (*string, error) {
-	e, ok := r.endpoints(obj)
-	if !ok {
-		return nil, nil
-	}
-	return samlOnly(obj, e.SAMLEntityID), nil
+	return r.endpoint(obj, connection.ProtocolSAML, func(e federation.Endpoints) string { return e.SAMLEntityID }), nil
 }
 
 // SpMetadataURL is the resolver for the spMetadataURL field.
 func (r *connectionResolver) SpMetadataURL(ctx context.Context, obj *ent.Connection) (*string, error) {
-	e, ok := r.endpoints(obj)
-	if !ok {
-		return nil, nil
-	}
-	return samlOnly(obj, e.SAMLMetadata), nil
+	return r.endpoint(obj, connection.ProtocolSAML, func(e federation.Endpoints) string { return e.SAMLMetadata }), nil
 }
 
 // SpMetadataXML is the resolver for the spMetadataXML field.
@@ -70,11 +59,7 @@ func (r *connectionResolver) SpMetadataXML(ctx context.Context, obj *ent.Connect
 
 // RedirectURI is the resolver for the redirectURI field.
 func (r *connectionResolver) RedirectURI(ctx context.Context, obj *ent.Connection) (*string, error) {
-	e, ok := r.endpoints(obj)
-	if !ok || obj.Protocol != connection.ProtocolOIDC {
-		return nil, nil
-	}
-	return &e.OIDCRedirectURI, nil
+	return r.endpoint(obj, connection.ProtocolOIDC, func(e federation.Endpoints) string { return e.OIDCRedirectURI }), nil
 }
 
 // HasClientSecret is the resolver for the hasClientSecret field.
@@ -147,8 +132,8 @@ func (r *mutationResolver) UpdateConnection(ctx context.Context, input model.Upd
 	}
 	if deref(input.MetadataXML) != "" {
 		// The document describes the whole IdP: it replaces each part the
-		// input does not give.
-		idp, err := r.samlIdPFromInput(ctx, tenants.SAMLIdP{}, input.MetadataXML, input.MetadataURL,
+		// input does not give. A metadataURL beside it is only stored.
+		idp, err := r.samlIdPFromInput(ctx, tenants.SAMLIdP{}, input.MetadataXML, nil,
 			input.IdpEntityID, input.SsoURL, input.SsoBinding, input.Certificates)
 		if err != nil {
 			return nil, err

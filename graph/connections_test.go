@@ -40,13 +40,14 @@ func testCertPEM(t *testing.T) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
 
-// fakeMetadata stands in for federation/saml's parser: a document that
-// says <EntityDescriptor> is Okta's, with cert; anything else is refused
+// fakeMetadata stands in for federation/connectors.ParseSAMLMetadata: it
+// reads url when given, else xml; Okta's metadata URL, or a document that
+// says <EntityDescriptor>, is Okta's, with cert; anything else is refused
 // as a parser would.
 func fakeMetadata(cert string) graph.ParseSAMLMetadataFunc {
 	return func(_ context.Context, xml []byte, url string) (tenants.SAMLIdP, error) {
 		switch {
-		case strings.Contains(string(xml), "<EntityDescriptor"), url == "https://okta.example/metadata":
+		case url == "https://okta.example/metadata", url == "" && strings.Contains(string(xml), "<EntityDescriptor"):
 			return tenants.SAMLIdP{EntityID: "http://www.okta.com/exk1", SSOURL: "https://acme.okta.example/sso/saml",
 				SSOBinding: tenants.SAMLBindingPOST, Certificates: []string{cert}}, nil
 		}
@@ -187,6 +188,7 @@ func TestConnectionInputErrors(t *testing.T) {
 		for _, c := range []struct{ name, input, field string }{
 			{"bad metadata", `metadataXML:"<html/>"`, "metadataXML"},
 			{"bad metadata URL", `metadataURL:"https://nothing.example/md"`, "metadataURL"},
+			{"bad metadata URL beside a document", `metadataXML:"<EntityDescriptor/>",metadataURL:"https://nothing.example/md"`, "metadataURL"},
 			{"http SSO URL", `ssoURL:"http://idp.example/sso"`, "ssoURL"},
 			{"garbage certificate", `certificates:["nope"]`, "certificates"},
 		} {
@@ -194,6 +196,15 @@ func TestConnectionInputErrors(t *testing.T) {
 			if r.Status != http.StatusOK || r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != c.field {
 				t.Errorf("%s: %s, want BAD_USER_INPUT on %s", c.name, r.raw, c.field)
 			}
+		}
+
+		// On update the document given is read, and a metadataURL beside it
+		// is stored, not fetched instead.
+		d = e.ok(e.admin, `mutation($o:ID!){createSAMLConnection(input:{organizationID:$o,name:"x",ssoURL:"https://idp.example/sso"}){connection{id}}}`, map[string]any{"o": org})
+		d = e.ok(e.admin, `mutation($id:ID!){updateConnection(input:{id:$id,metadataXML:"<EntityDescriptor/>",metadataURL:"https://nothing.example/md"}){connection{idpEntityID idpSSOURL}}}`,
+			map[string]any{"id": str(d, "createSAMLConnection.connection.id")})
+		if got := str(d, "updateConnection.connection.idpEntityID"); got != "http://www.okta.com/exk1" {
+			t.Errorf("update with a document and a URL: idpEntityID = %q, want the document's", got)
 		}
 	})
 }

@@ -180,31 +180,32 @@ func (s *Service) sealClientSecret(conn pulid.ID, secret string) ([]byte, error)
 // most 3 keys at once.
 func (s *Service) RotateConnectionKey(ctx context.Context, id pulid.ID) (*ent.Connection, error) {
 	var key sso.SPKey
-	return s.changeConnection(ctx, id, func(tx *ent.Tx, c *ent.Connection) (event, error) {
+	return s.changeConnection(ctx, id, func(tx *ent.Tx, c *ent.Connection) (*ent.Connection, event, error) {
 		if c.Protocol != connection.ProtocolSAML {
-			return event{}, invalid("id", "only SAML connections have SP keys")
+			return nil, event{}, invalid("id", "only SAML connections have SP keys")
 		}
 		if len(c.SpKeys) >= maxSPKeys {
-			return event{}, invalid("id", "the connection has %d keys already: retire an old one first", len(c.SpKeys))
+			return nil, event{}, invalid("id", "the connection has %d keys already: retire an old one first", len(c.SpKeys))
 		}
 		var err error
 		if key, err = s.newSPKey(c.ID); err != nil {
-			return event{}, err
+			return nil, event{}, err
 		}
 		keys := append([]sso.SPKey{key}, c.SpKeys...)
-		if err := tx.Connection.UpdateOne(c).SetSpKeys(keys).Exec(viewer.SystemContext(ctx)); err != nil {
-			return event{}, translate(err, "connection")
+		updated, err := tx.Connection.UpdateOne(c).SetSpKeys(keys).Save(viewer.SystemContext(ctx))
+		if err != nil {
+			return nil, event{}, translate(err, "connection")
 		}
-		return connectionEvent("connection.key.rotate", c, map[string]any{"spKeyID": key.ID}), nil
+		return updated, connectionEvent("connection.key.rotate", c, map[string]any{"spKeyID": key.ID}), nil
 	})
 }
 
 // RetireConnectionKey stops publishing one of a SAML connection's older
 // SP keys. The signing (first) key cannot be retired: rotate first.
 func (s *Service) RetireConnectionKey(ctx context.Context, id pulid.ID, keyID string) (*ent.Connection, error) {
-	return s.changeConnection(ctx, id, func(tx *ent.Tx, c *ent.Connection) (event, error) {
+	return s.changeConnection(ctx, id, func(tx *ent.Tx, c *ent.Connection) (*ent.Connection, event, error) {
 		if c.Protocol != connection.ProtocolSAML {
-			return event{}, invalid("id", "only SAML connections have SP keys")
+			return nil, event{}, invalid("id", "only SAML connections have SP keys")
 		}
 		at := -1
 		for i, k := range c.SpKeys {
@@ -214,15 +215,16 @@ func (s *Service) RetireConnectionKey(ctx context.Context, id pulid.ID, keyID st
 		}
 		switch {
 		case at < 0:
-			return event{}, invalid("keyID", "is not a key of this connection")
+			return nil, event{}, invalid("keyID", "is not a key of this connection")
 		case at == 0:
-			return event{}, invalid("keyID", "is the signing key: rotate first, then retire it")
+			return nil, event{}, invalid("keyID", "is the signing key: rotate first, then retire it")
 		}
 		keys := append(append([]sso.SPKey{}, c.SpKeys[:at]...), c.SpKeys[at+1:]...)
-		if err := tx.Connection.UpdateOne(c).SetSpKeys(keys).Exec(viewer.SystemContext(ctx)); err != nil {
-			return event{}, translate(err, "connection")
+		updated, err := tx.Connection.UpdateOne(c).SetSpKeys(keys).Save(viewer.SystemContext(ctx))
+		if err != nil {
+			return nil, event{}, translate(err, "connection")
 		}
-		return connectionEvent("connection.key.retire", c, map[string]any{"spKeyID": keyID}), nil
+		return updated, connectionEvent("connection.key.retire", c, map[string]any{"spKeyID": keyID}), nil
 	})
 }
 

@@ -198,9 +198,12 @@ func sameSet(a, b []string) bool {
 func (s *Service) RunMetadataRefresh(ctx context.Context, every time.Duration, fetch MetadataFetch) {
 	s.runPasses(ctx, every, "connection metadata refresh", func(sys context.Context) (bool, error) {
 		rep, err := s.RefreshConnectionMetadata(sys, s.now(), fetch)
-		if err == nil && rep.Changed+rep.Failed > 0 {
+		if err != nil {
+			return false, err
+		}
+		if rep.Changed+rep.Failed > 0 {
 			s.logger().InfoContext(ctx, "connection metadata refresh", "checked", rep.Checked, "changed", rep.Changed, "failed", rep.Failed)
 		}
-		return rep.More, err
+		return rep.More, nil
 	})
 }

@@ -37,7 +37,7 @@ func (s *Service) checkSAMLIdP(idp SAMLIdP) (SAMLIdP, error) {
 	if len(idp.EntityID) > 1024 || strings.ContainsFunc(idp.EntityID, isControl) {
 		return idp, invalid("idpEntityID", "must be at most 1024 characters without control characters")
 	}
-	if err := s.checkURL("ssoURL", idp.SSOURL); err != nil {
+	if err := checkURL("ssoURL", idp.SSOURL, s.dev); err != nil {
 		return idp, err
 	}
 	switch idp.SSOBinding {
@@ -100,30 +100,26 @@ func parseCertificatePEM(s string) (*x509.Certificate, error) {
 	return c, nil
 }
 
-// checkURL accepts "" or an absolute https URL without credentials; plain
-// http only for a loopback host, or anywhere in dev mode.
-func (s *Service) checkURL(field, raw string) error {
-	if raw == "" {
-		return nil
+// ConnectionIdPCertificates parses c's IdP certificates, which every
+// write stored through checkSAMLIdP, for the integrator to build c's SAML
+// connector.
+func ConnectionIdPCertificates(c *ent.Connection) ([]*x509.Certificate, error) {
+	out := make([]*x509.Certificate, 0, len(c.IdpCertificates))
+	for i, p := range c.IdpCertificates {
+		cert, err := parseCertificatePEM(p)
+		if err != nil {
+			return nil, fmt.Errorf("IdP certificate %d of %s %w", i+1, c.ID, err)
+		}
+		out = append(out, cert)
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || len(raw) > 2048 {
-		return invalid(field, "must be an absolute https URL of at most 2048 characters")
-	}
-	if u.User != nil {
-		return invalid(field, "must not contain credentials")
-	}
-	if u.Scheme == "https" || (u.Scheme == "http" && (s.dev || isLoopback(u.Hostname()))) {
-		return nil
-	}
-	return invalid(field, "must use https (plain http only for a loopback address, or in dev mode)")
+	return out, nil
 }
 
 // checkIssuer accepts an OpenID issuer identifier (OpenID Connect
 // Discovery §2: https, no query or fragment).
 func (s *Service) checkIssuer(raw string) error {
 	raw = strings.TrimSpace(raw)
-	if err := s.checkURL("issuer", raw); err != nil {
+	if err := checkURL("issuer", raw, s.dev); err != nil {
 		return err
 	}
 	if u, _ := url.Parse(raw); u != nil && (u.RawQuery != "" || u.Fragment != "") {

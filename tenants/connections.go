@@ -132,7 +132,7 @@ func (s *Service) CreateSAMLConnection(ctx context.Context, in CreateSAMLConnect
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkURL("metadataURL", in.MetadataURL); err != nil {
+	if err := checkURL("metadataURL", in.MetadataURL, s.dev); err != nil {
 		return nil, err
 	}
 	if err := checkSettings(in.ConnectionSettings); err != nil {
@@ -146,33 +146,16 @@ func (s *Service) CreateSAMLConnection(ctx context.Context, in CreateSAMLConnect
 	if err != nil {
 		return nil, err
 	}
-	var c *ent.Connection
-	err = s.inTx(ctx, func(tx *ent.Tx) error {
-		if _, err := tx.Organization.Get(ctx, in.OrganizationID); err != nil {
-			return translate(err, "organization")
-		}
-		if err := checkRoles(ctx, tx, in.OrganizationID, in.DefaultRoleID, in.GroupRoleMappings); err != nil {
-			return err
-		}
-		create := tx.Connection.Create().SetID(id).
-			SetOrganizationID(in.OrganizationID).
-			SetProtocol(connection.ProtocolSAML).
-			SetName(name).
-			SetNillablePreset(in.Preset).
-			SetIdpEntityID(idp.EntityID).
-			SetIdpSSOURL(idp.SSOURL).
-			SetIdpSSOBinding(idp.SSOBinding).
-			SetIdpCertificates(idp.Certificates).
-			SetIdpMetadataURL(in.MetadataURL).
-			SetSpKeys([]sso.SPKey{key}).
-			SetAllowIdpInitiated(in.AllowIdPInitiated)
-		setSettings(create.Mutation(), in.ConnectionSettings)
-		if c, err = create.Save(ctx); err != nil {
-			return translate(err, "connection")
-		}
-		return s.audit(ctx, tx, connectionEvent("connection.create", c, map[string]any{"spKeyID": key.ID}))
-	})
-	return unwrap(c, err)
+	return s.createConnection(ctx, id, in.OrganizationID, connection.ProtocolSAML, name, in.ConnectionSettings,
+		map[string]any{"spKeyID": key.ID}, func(create *ent.ConnectionCreate) {
+			create.SetIdpEntityID(idp.EntityID).
+				SetIdpSSOURL(idp.SSOURL).
+				SetIdpSSOBinding(idp.SSOBinding).
+				SetIdpCertificates(idp.Certificates).
+				SetIdpMetadataURL(in.MetadataURL).
+				SetSpKeys([]sso.SPKey{key}).
+				SetAllowIdpInitiated(in.AllowIdPInitiated)
+		})
 }
 
 // CreateOIDCConnection creates a DRAFT OpenID Connect connection; the
@@ -205,30 +188,43 @@ func (s *Service) CreateOIDCConnection(ctx context.Context, in CreateOIDCConnect
 			return nil, err
 		}
 	}
+	return s.createConnection(ctx, id, in.OrganizationID, connection.ProtocolOIDC, name, in.ConnectionSettings,
+		nil, func(create *ent.ConnectionCreate) {
+			create.SetOidcIssuer(strings.TrimSpace(in.Issuer)).
+				SetOidcClientID(strings.TrimSpace(in.ClientID)).
+				SetOidcScopes(scopes)
+			if sealed != nil {
+				create.SetOidcClientSecretSealed(sealed)
+			}
+		})
+}
+
+// createConnection stores connection id of org in one transaction with
+// its connection.create event (extra added to the event's metadata): the
+// settings both protocols share, checked against the organization's
+// roles, and what protocol sets.
+func (s *Service) createConnection(ctx context.Context, id, org pulid.ID, protocol connection.Protocol, name string,
+	settings ConnectionSettings, extra map[string]any, set func(*ent.ConnectionCreate)) (*ent.Connection, error) {
 	var c *ent.Connection
-	err = s.inTx(ctx, func(tx *ent.Tx) error {
-		if _, err := tx.Organization.Get(ctx, in.OrganizationID); err != nil {
+	err := s.inTx(ctx, func(tx *ent.Tx) error {
+		if _, err := tx.Organization.Get(ctx, org); err != nil {
 			return translate(err, "organization")
 		}
-		if err := checkRoles(ctx, tx, in.OrganizationID, in.DefaultRoleID, in.GroupRoleMappings); err != nil {
+		if err := checkRoles(ctx, tx, org, settings.DefaultRoleID, settings.GroupRoleMappings); err != nil {
 			return err
 		}
 		create := tx.Connection.Create().SetID(id).
-			SetOrganizationID(in.OrganizationID).
-			SetProtocol(connection.ProtocolOIDC).
+			SetOrganizationID(org).
+			SetProtocol(protocol).
 			SetName(name).
-			SetNillablePreset(in.Preset).
-			SetOidcIssuer(strings.TrimSpace(in.Issuer)).
-			SetOidcClientID(strings.TrimSpace(in.ClientID)).
-			SetOidcScopes(scopes)
-		if sealed != nil {
-			create.SetOidcClientSecretSealed(sealed)
-		}
-		setSettings(create.Mutation(), in.ConnectionSettings)
+			SetNillablePreset(settings.Preset)
+		set(create)
+		setSettings(create.Mutation(), settings)
+		var err error
 		if c, err = create.Save(ctx); err != nil {
 			return translate(err, "connection")
 		}
-		return s.audit(ctx, tx, connectionEvent("connection.create", c, nil))
+		return s.audit(ctx, tx, connectionEvent("connection.create", c, extra))
 	})
 	return unwrap(c, err)
 }
@@ -237,7 +233,7 @@ func (s *Service) CreateOIDCConnection(ctx context.Context, in CreateOIDCConnect
 // names the fields changed, never their values (a client secret among
 // them).
 func (s *Service) UpdateConnection(ctx context.Context, in UpdateConnectionInput) (*ent.Connection, error) {
-	return s.changeConnection(ctx, in.ID, func(tx *ent.Tx, c *ent.Connection) (event, error) {
+	return s.changeConnection(ctx, in.ID, func(tx *ent.Tx, c *ent.Connection) (*ent.Connection, event, error) {
 		saml := c.Protocol == connection.ProtocolSAML
 		for _, f := range []struct {
 			name string
@@ -251,7 +247,7 @@ func (s *Service) UpdateConnection(ctx context.Context, in UpdateConnectionInput
 			{"clientSecret", in.ClientSecret != nil, false}, {"scopes", len(in.Scopes) > 0, false},
 		} {
 			if f.set && f.saml != saml {
-				return event{}, invalid(f.name, "applies to %s connections only", map[bool]string{true: "SAML", false: "OIDC"}[f.saml])
+				return nil, event{}, invalid(f.name, "applies to %s connections only", map[bool]string{true: "SAML", false: "OIDC"}[f.saml])
 			}
 		}
 		upd := tx.Connection.UpdateOne(c)
@@ -260,14 +256,14 @@ func (s *Service) UpdateConnection(ctx context.Context, in UpdateConnectionInput
 		if in.Name != nil {
 			name, err := connectionName(*in.Name)
 			if err != nil {
-				return event{}, err
+				return nil, event{}, err
 			}
 			upd.SetName(name)
 			mark("name")
 		}
 		if in.Preset != nil {
 			if connection.PresetValidator(*in.Preset) != nil {
-				return event{}, invalid("preset", "is not a known preset")
+				return nil, event{}, invalid("preset", "is not a known preset")
 			}
 			upd.SetPreset(*in.Preset)
 			mark("preset")
@@ -292,12 +288,12 @@ func (s *Service) UpdateConnection(ctx context.Context, in UpdateConnectionInput
 			}
 			idp, err := s.checkSAMLIdP(idp)
 			if err != nil {
-				return event{}, err
+				return nil, event{}, err
 			}
 			upd.SetIdpEntityID(idp.EntityID).SetIdpSSOURL(idp.SSOURL).SetIdpSSOBinding(idp.SSOBinding).SetIdpCertificates(idp.Certificates)
 			if in.MetadataURL != nil {
-				if err := s.checkURL("metadataURL", *in.MetadataURL); err != nil {
-					return event{}, err
+				if err := checkURL("metadataURL", *in.MetadataURL, s.dev); err != nil {
+					return nil, event{}, err
 				}
 				upd.SetIdpMetadataURL(*in.MetadataURL)
 				mark("metadataURL")
@@ -309,14 +305,14 @@ func (s *Service) UpdateConnection(ctx context.Context, in UpdateConnectionInput
 		} else {
 			if in.Issuer != nil {
 				if err := s.checkIssuer(*in.Issuer); err != nil {
-					return event{}, err
+					return nil, event{}, err
 				}
 				upd.SetOidcIssuer(strings.TrimSpace(*in.Issuer))
 				mark("issuer")
 			}
 			if in.ClientID != nil {
 				if err := checkClientID(*in.ClientID); err != nil {
-					return event{}, err
+					return nil, event{}, err
 				}
 				upd.SetOidcClientID(strings.TrimSpace(*in.ClientID))
 				mark("clientID")
@@ -327,7 +323,7 @@ func (s *Service) UpdateConnection(ctx context.Context, in UpdateConnectionInput
 				} else {
 					sealed, err := s.sealClientSecret(c.ID, *in.ClientSecret)
 					if err != nil {
-						return event{}, err
+						return nil, event{}, err
 					}
 					upd.SetOidcClientSecretSealed(sealed)
 				}
@@ -336,7 +332,7 @@ func (s *Service) UpdateConnection(ctx context.Context, in UpdateConnectionInput
 			if len(in.Scopes) > 0 {
 				scopes, err := oidcScopes(in.Scopes)
 				if err != nil {
-					return event{}, err
+					return nil, event{}, err
 				}
 				upd.SetOidcScopes(scopes)
 				mark("scopes")
@@ -344,30 +340,30 @@ func (s *Service) UpdateConnection(ctx context.Context, in UpdateConnectionInput
 		}
 		if in.AttributeMapping != nil {
 			if err := checkAttributeMapping(*in.AttributeMapping); err != nil {
-				return event{}, err
+				return nil, event{}, err
 			}
 			upd.SetAttributeMapping(*in.AttributeMapping)
 			mark("attributeMapping")
 		}
 		switch {
 		case in.ClearDefaultRole && in.DefaultRoleID != nil:
-			return event{}, invalid("defaultRoleID", "cannot be set and cleared at once")
+			return nil, event{}, invalid("defaultRoleID", "cannot be set and cleared at once")
 		case in.ClearDefaultRole:
 			upd.ClearDefaultRoleID()
 			mark("defaultRoleID")
 		case in.DefaultRoleID != nil:
 			if err := checkRoles(ctx, tx, c.OrganizationID, in.DefaultRoleID, nil); err != nil {
-				return event{}, err
+				return nil, event{}, err
 			}
 			upd.SetDefaultRoleID(*in.DefaultRoleID)
 			mark("defaultRoleID")
 		}
 		if in.GroupRoleMappings != nil {
 			if err := checkGroupRoles(*in.GroupRoleMappings); err != nil {
-				return event{}, err
+				return nil, event{}, err
 			}
 			if err := checkRoles(ctx, tx, c.OrganizationID, nil, *in.GroupRoleMappings); err != nil {
-				return event{}, err
+				return nil, event{}, err
 			}
 			upd.SetGroupRoleMappings(*in.GroupRoleMappings)
 			mark("groupRoleMappings")
@@ -378,14 +374,14 @@ func (s *Service) UpdateConnection(ctx context.Context, in UpdateConnectionInput
 		}
 		updated, err := upd.Save(viewer.SystemContext(ctx))
 		if err != nil {
-			return event{}, translate(err, "connection")
+			return nil, event{}, translate(err, "connection")
 		}
 		if updated.State == connection.StateACTIVE {
 			if err := connectionComplete(updated); err != nil {
-				return event{}, err
+				return nil, event{}, err
 			}
 		}
-		return connectionEvent("connection.update", c, map[string]any{"fields": changed}), nil
+		return updated, connectionEvent("connection.update", c, map[string]any{"fields": changed}), nil
 	})
 }
 
@@ -393,77 +389,72 @@ func (s *Service) UpdateConnection(ctx context.Context, in UpdateConnectionInput
 // connection needs the IdP's entity id, SSO URL and at least one
 // certificate; an OIDC one its issuer, client id and client secret.
 func (s *Service) ActivateConnection(ctx context.Context, id pulid.ID) (*ent.Connection, error) {
-	return s.changeConnection(ctx, id, func(tx *ent.Tx, c *ent.Connection) (event, error) {
+	return s.changeConnection(ctx, id, func(tx *ent.Tx, c *ent.Connection) (*ent.Connection, event, error) {
 		if err := connectionComplete(c); err != nil {
-			return event{}, err
+			return nil, event{}, err
 		}
-		if err := tx.Connection.UpdateOne(c).SetState(connection.StateACTIVE).Exec(viewer.SystemContext(ctx)); err != nil {
-			return event{}, translate(err, "connection")
+		c, err := tx.Connection.UpdateOne(c).SetState(connection.StateACTIVE).Save(viewer.SystemContext(ctx))
+		if err != nil {
+			return nil, event{}, translate(err, "connection")
 		}
-		return connectionEvent("connection.activate", c, nil), nil
+		return c, connectionEvent("connection.activate", c, nil), nil
 	})
 }
 
 // DeactivateConnection stops a connection signing anyone in; its settings
 // and links to users stay.
 func (s *Service) DeactivateConnection(ctx context.Context, id pulid.ID) (*ent.Connection, error) {
-	return s.changeConnection(ctx, id, func(tx *ent.Tx, c *ent.Connection) (event, error) {
-		if err := tx.Connection.UpdateOne(c).SetState(connection.StateINACTIVE).Exec(viewer.SystemContext(ctx)); err != nil {
-			return event{}, translate(err, "connection")
+	return s.changeConnection(ctx, id, func(tx *ent.Tx, c *ent.Connection) (*ent.Connection, event, error) {
+		c, err := tx.Connection.UpdateOne(c).SetState(connection.StateINACTIVE).Save(viewer.SystemContext(ctx))
+		if err != nil {
+			return nil, event{}, translate(err, "connection")
 		}
-		return connectionEvent("connection.deactivate", c, nil), nil
+		return c, connectionEvent("connection.deactivate", c, nil), nil
 	})
 }
 
 // DeleteConnection deletes a connection with its links to users, its used
 // assertions and its recent attempts (ON DELETE CASCADE). The users stay.
 func (s *Service) DeleteConnection(ctx context.Context, id pulid.ID) error {
-	_, err := s.changeConnection(ctx, id, func(tx *ent.Tx, c *ent.Connection) (event, error) {
+	_, err := s.changeConnection(ctx, id, func(tx *ent.Tx, c *ent.Connection) (*ent.Connection, event, error) {
 		if err := tx.Connection.DeleteOne(c).Exec(viewer.SystemContext(ctx)); err != nil {
-			return event{}, translate(err, "connection")
+			return nil, event{}, translate(err, "connection")
 		}
-		return connectionEvent("connection.delete", c, nil), nil
+		return nil, connectionEvent("connection.delete", c, nil), nil
 	})
 	return err
 }
 
 // changeConnection runs change on connection id in one transaction with
-// the event it returns. The viewer must see the connection (else
-// NOT_FOUND) and hold connections:manage in its organization (else
-// FORBIDDEN). The row is written first, so concurrent changes of one
-// connection take turns (PostgreSQL row lock; SQLite's writer lock), and
-// change sees the settings its own change is made on.
-func (s *Service) changeConnection(ctx context.Context, id pulid.ID, change func(*ent.Tx, *ent.Connection) (event, error)) (*ent.Connection, error) {
+// the event it returns, and returns the connection change leaves (nil
+// once deleted). The viewer must see the connection (else NOT_FOUND) and
+// hold connections:manage in its organization (else FORBIDDEN). The row
+// is written before it is read, so concurrent changes of one connection
+// take turns (PostgreSQL row lock; SQLite's writer lock), and change sees
+// the settings its own change is made on.
+func (s *Service) changeConnection(ctx context.Context, id pulid.ID, change func(*ent.Tx, *ent.Connection) (*ent.Connection, event, error)) (*ent.Connection, error) {
 	var out *ent.Connection
 	err := s.inTx(ctx, func(tx *ent.Tx) error {
-		c, err := tx.Connection.Get(ctx, id)
+		if err := tx.Connection.UpdateOneID(id).SetUpdatedAt(s.now()).Exec(viewer.SystemContext(ctx)); err != nil {
+			return translate(err, "connection")
+		}
+		c, err := tx.Connection.Get(ctx, id) // as the viewer: one it may not see is NOT_FOUND, and the write rolls back
 		if err != nil {
 			return translate(err, "connection")
 		}
 		if err := require(ctx, c.OrganizationID, authz.ConnectionsManage); err != nil {
 			return err
 		}
-		sys := viewer.SystemContext(ctx)
-		if err := tx.Connection.UpdateOneID(id).SetUpdatedAt(s.now()).Exec(sys); err != nil {
-			return translate(err, "connection")
-		}
-		if c, err = tx.Connection.Get(sys, id); err != nil {
-			return translate(err, "connection")
-		}
-		e, err := change(tx, c)
+		var e event
+		out, e, err = change(tx, c)
 		if err != nil {
 			return err
 		}
-		if err := s.audit(ctx, tx, e); err != nil {
-			return err
-		}
-		if e.action == "connection.delete" {
-			out = c
-			return nil
-		}
-		out, err = tx.Connection.Get(sys, id)
-		return translate(err, "connection")
+		return s.audit(ctx, tx, e)
 	})
+	if out == nil {
+		return nil, err
+	}
 	return unwrap(out, err)
 }
 

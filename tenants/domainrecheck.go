@@ -148,10 +148,13 @@ func (s *Service) recheck(ctx context.Context, id pulid.ID, check txtCheck, now 
 func (s *Service) RunDomainChecks(ctx context.Context, every time.Duration) {
 	s.runPasses(ctx, every, "domain re-check", func(sys context.Context) (bool, error) {
 		rep, err := s.RecheckDomains(sys, s.now())
-		if err == nil && rep.Flagged+rep.Restored+rep.Unverified+rep.Unknown > 0 {
+		if err != nil {
+			return false, err
+		}
+		if rep.Flagged+rep.Restored+rep.Unverified+rep.Unknown > 0 {
 			s.logger().InfoContext(ctx, "domain re-check", "checked", rep.Checked, "unknown", rep.Unknown,
 				"flagged", rep.Flagged, "restored", rep.Restored, "unverified", rep.Unverified)
 		}
-		return rep.More, err
+		return rep.More, nil
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -233,13 +234,6 @@ func (s *Service) SignInFederated(ctx context.Context, conn *ent.Connection, id 
 	}
 }
 
-// constraintError marks a unique violation inside the sign-in, so the
-// caller starts over.
-type constraintError struct{ err error }
-
-func (e constraintError) Error() string { return e.err.Error() }
-func (e constraintError) Unwrap() error { return e.err }
-
 func (s *Service) signInFederatedOnce(sys context.Context, connIn *ent.Connection, id FederatedIdentityInput) (*ent.User, *ent.Membership, error) {
 	var (
 		u        *ent.User
@@ -295,7 +289,7 @@ func (s *Service) signInFederatedOnce(sys context.Context, connIn *ent.Connectio
 					create.SetMetadata(id.Metadata)
 				}
 				if u, err = create.Save(sys); err != nil {
-					return constraintError{err}
+					return err
 				}
 				if err := WriteAudit(sys, tx.AuditEvent, now, Event{Action: "user.create", Organization: org,
 					Actor: string(conn.ID), ActorType: "connection", TargetType: "User", TargetID: string(u.ID),
@@ -307,7 +301,7 @@ func (s *Service) signInFederatedOnce(sys context.Context, connIn *ent.Connectio
 			}
 			if _, err := tx.FederatedIdentity.Create().SetConnectionID(conn.ID).SetSubject(id.Subject).
 				SetUserID(u.ID).SetCreatedAt(now).Save(sys); err != nil {
-				return constraintError{err}
+				return err
 			}
 		default:
 			return fmt.Errorf("look up federated identity: %w", err)
@@ -325,7 +319,7 @@ func (s *Service) signInFederatedOnce(sys context.Context, connIn *ent.Connectio
 		case ent.IsNotFound(err):
 			if m, err = tx.Membership.Create().SetOrganizationID(org).SetUserID(u.ID).
 				SetStatus(membership.StatusACTIVE).AddRoles(roles...).Save(sys); err != nil {
-				return constraintError{err}
+				return err
 			}
 			roleChange = roleKeys(roles)
 			if err := WriteAudit(sys, tx.AuditEvent, now, Event{Action: "member.add", Organization: org,
@@ -371,25 +365,23 @@ func (s *Service) signInFederatedOnce(sys context.Context, connIn *ent.Connectio
 		if err := tx.User.UpdateOne(u).SetLastLoginAt(now).Exec(sys); err != nil {
 			return translate(err, "user")
 		}
-		base := map[string]any{"connection_id": string(conn.ID), "membership_id": string(m.ID)}
+		signedIn := func(action string, extra map[string]any) error {
+			md := map[string]any{"connection_id": string(conn.ID), "membership_id": string(m.ID)}
+			maps.Copy(md, extra)
+			return WriteAudit(sys, tx.AuditEvent, now, Event{Action: action, Organization: org,
+				Actor: string(u.ID), ActorType: "user", TargetType: "User", TargetID: string(u.ID), Metadata: md})
+		}
 		if first != "" {
-			if err := WriteAudit(sys, tx.AuditEvent, now, Event{Action: "sso.user_" + first, Organization: org,
-				Actor: string(u.ID), ActorType: "user", TargetType: "User", TargetID: string(u.ID), Metadata: base}); err != nil {
+			if err := signedIn("sso.user_"+first, nil); err != nil {
 				return err
 			}
 		}
-		md := map[string]any{"connection_id": string(conn.ID), "membership_id": string(m.ID)}
 		if roleChange != nil {
-			md["roles"] = roleChange
+			return signedIn("sso.sign_in", map[string]any{"roles": roleChange})
 		}
-		return WriteAudit(sys, tx.AuditEvent, now, Event{Action: "sso.sign_in", Organization: org,
-			Actor: string(u.ID), ActorType: "user", TargetType: "User", TargetID: string(u.ID), Metadata: md})
+		return signedIn("sso.sign_in", nil)
 	})
 	if err != nil {
-		var ce constraintError
-		if errors.As(err, &ce) {
-			return nil, nil, ce.err
-		}
 		return nil, nil, err
 	}
 	if rejected != nil {

@@ -7,12 +7,11 @@ import (
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
-// runPasses is the loop of the background jobs every node runs
-// (RunDomainChecks, RunMetadataRefresh): pass as the system now, and pass
-// after pass while one reports more is due (it checked a full batch);
-// then again every period (an hour when period is not positive), until
-// ctx is done. A failed pass is logged as "<what> failed" and retried at
-// the next tick.
+// runPasses is the loop of the periodic jobs cmd starts on every node
+// (RunDomainChecks, RunMetadataRefresh): pass as the system now and then
+// every period (an hour when every is not positive), pass after pass
+// while one reports more due, until ctx is done. A failed pass is logged
+// as "<what> failed" and retried at the next tick.
 func (s *Service) runPasses(ctx context.Context, every time.Duration, what string, pass func(sys context.Context) (more bool, err error)) {
 	if every <= 0 {
 		every = time.Hour

@@ -100,15 +100,25 @@ func normalizeDomain(s string) (string, error) {
 // checkHTTPSURL accepts an absolute https URL (http only on loopback), the
 // only kind hosted pages may render from tenant input.
 func checkHTTPSURL(field string, s *string) error {
-	if s == nil || *s == "" {
+	if s == nil {
 		return nil
 	}
-	u, err := url.Parse(*s)
-	if err != nil || u.Host == "" || len(*s) > 2048 {
-		return invalid(field, "must be an absolute https URL")
+	return checkURL(field, *s, false)
+}
+
+// checkURL accepts "" or an absolute https URL of at most 2048 characters
+// without credentials; plain http only for a loopback host, or anywhere
+// when anyHTTP (a connection's IdP URLs in dev mode).
+func checkURL(field, raw string, anyHTTP bool) error {
+	if raw == "" {
+		return nil
 	}
-	if u.Scheme != "https" && (u.Scheme != "http" || !isLoopback(u.Hostname())) {
-		return invalid(field, "must be an absolute https URL")
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || len(raw) > 2048 {
+		return invalid(field, "must be an absolute https URL of at most 2048 characters")
+	}
+	if u.Scheme != "https" && (u.Scheme != "http" || !(anyHTTP || isLoopback(u.Hostname()))) {
+		return invalid(field, "must use https (plain http only for a loopback address)")
 	}
 	if u.User != nil {
 		return invalid(field, "must not contain credentials")

@@ -8,9 +8,6 @@ package connectors
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -87,7 +84,6 @@ func (r *Registry) Connector(ctx context.Context, c *ent.Connection) (federation
 	if err != nil {
 		return nil, err
 	}
-	conn = rejecting{conn}
 	r.mu.Lock()
 	r.cache[c.ID] = cached{updated: c.UpdatedAt, c: conn}
 	r.mu.Unlock()
@@ -104,32 +100,12 @@ func (r *Registry) Metadata(ctx context.Context, c *ent.Connection) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	return conn.(rejecting).Connector.(*saml.Connector).Metadata()
+	return conn.(*saml.Connector).Metadata()
 }
 
 // SignInInput is the package function SignInInput, for the pages.
 func (r *Registry) SignInInput(c *ent.Connection, id federation.Identity) tenants.FederatedIdentityInput {
 	return SignInInput(c, id)
-}
-
-// rejecting turns the protocol packages' refusals into
-// federation.Rejection, so the pages read every protocol's reasons alike.
-type rejecting struct{ federation.Connector }
-
-func (c rejecting) Finish(ctx context.Context, r *http.Request, state []byte) (federation.Identity, error) {
-	id, err := c.Connector.Finish(ctx, r, state)
-	if err == nil {
-		return id, nil
-	}
-	var sr *saml.Rejection
-	var or *oidc.Rejection
-	switch {
-	case errors.As(err, &sr):
-		return id, &federation.Rejection{Code: sr.Code, Reason: sr.Reason, Err: err}
-	case errors.As(err, &or):
-		return id, &federation.Rejection{Code: or.Code, Reason: or.Reason, Err: err}
-	}
-	return id, err
 }
 
 func (r *Registry) samlConnector(ctx context.Context, c *ent.Connection) (federation.Connector, error) {
@@ -141,12 +117,12 @@ func (r *Registry) samlConnector(ctx context.Context, c *ent.Connection) (federa
 	for _, p := range pairs {
 		keys = append(keys, saml.KeyPair{Key: p.PrivateKey, Certificate: p.Certificate})
 	}
-	certs, err := parseCertificates(c.IdpCertificates)
+	certs, err := tenants.ConnectionIdPCertificates(c)
 	if err != nil {
-		return nil, fmt.Errorf("connection %s: %w", c.ID, err)
+		return nil, err
 	}
 	binding := saml.BindingRedirect
-	if c.IdpSSOBinding == saml.BindingPOST || strings.EqualFold(c.IdpSSOBinding, "POST") {
+	if c.IdpSSOBinding == saml.BindingPOST { // stored as checked by tenants: "", or one of the two URNs
 		binding = saml.BindingPOST
 	}
 	mapping := saml.Presets[strings.ToLower(string(c.Preset))]
@@ -193,24 +169,6 @@ func overrideMapping(m sso.AttributeMapping, email, first, last, name, groups *s
 	if len(m.Custom) > 0 {
 		*custom = m.Custom
 	}
-}
-
-// parseCertificates reads PEM certificates (or bare base64 DER, as
-// metadata carries them).
-func parseCertificates(pems []string) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for _, p := range pems {
-		block, _ := pem.Decode([]byte(p))
-		if block == nil {
-			return nil, fmt.Errorf("an IdP certificate is not PEM")
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parse IdP certificate: %w", err)
-		}
-		out = append(out, cert)
-	}
-	return out, nil
 }
 
 // SignInInput is what tenants.SignInFederated takes from what c's IdP

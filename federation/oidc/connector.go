@@ -30,13 +30,12 @@ var signingAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
 // safe for concurrent use; build one per connection with New and keep it
 // while the connection's settings are unchanged.
 type Connector struct {
-	cfg      Config
-	mapping  ClaimMapping
-	doc      discovery
-	party    rp.RelyingParty
-	keys     zoidc.KeySet
-	algs     []string
-	userinfo string
+	cfg     Config
+	mapping ClaimMapping
+	doc     discovery
+	party   rp.RelyingParty
+	keys    zoidc.KeySet
+	algs    []string
 }
 
 var _ federation.Connector = (*Connector)(nil)
@@ -97,13 +96,12 @@ func New(ctx context.Context, cfg Config) (*Connector, error) {
 		return nil, fmt.Errorf("oidc: relying party for %s: %w", cfg.Issuer, err)
 	}
 	return &Connector{
-		cfg:      cfg,
-		mapping:  cfg.Mapping.withDefaults(),
-		doc:      doc,
-		party:    party,
-		keys:     rp.NewRemoteKeySet(cfg.HTTPClient, doc.JwksURI),
-		algs:     algs,
-		userinfo: doc.UserinfoEndpoint,
+		cfg:     cfg,
+		mapping: cfg.Mapping.withDefaults(),
+		doc:     doc,
+		party:   party,
+		keys:    rp.NewRemoteKeySet(cfg.HTTPClient, doc.JwksURI),
+		algs:    algs,
 	}, nil
 }
 

@@ -51,7 +51,7 @@ func (c *Connector) Finish(ctx context.Context, r *http.Request, state []byte) (
 		return federation.Identity{}, err
 	}
 	var info map[string]any
-	if c.userinfo != "" && tokens.AccessToken != "" {
+	if c.doc.UserinfoEndpoint != "" && tokens.AccessToken != "" {
 		if info, err = c.fetchUserinfo(ctx, tokens.Type(), tokens.AccessToken, tok.claims.Subject); err != nil {
 			return federation.Identity{}, err
 		}
@@ -144,12 +144,12 @@ func quote(s string) string {
 // fetchUserinfo reads the userinfo endpoint (OIDC Core §5.3) with the
 // access token and returns its claims, which must describe sub.
 func (c *Connector) fetchUserinfo(ctx context.Context, tokenType, accessToken, sub string) (map[string]any, error) {
-	info, err := rp.Userinfo[userinfoClaims](ctx, accessToken, tokenType, sub, userinfoParty{c.party, c.userinfo})
+	info, err := rp.Userinfo[userinfoClaims](ctx, accessToken, tokenType, sub, userinfoParty{c.party, c.doc.UserinfoEndpoint})
 	switch {
 	case errors.Is(err, rp.ErrUserInfoSubNotMatching):
-		return nil, &Rejection{Code: CodeUserinfoSubjectMismatch, Reason: "userinfo at " + c.userinfo + " describes another subject than the ID token's " + quote(sub), Err: err}
+		return nil, &Rejection{Code: CodeUserinfoSubjectMismatch, Reason: "userinfo at " + c.doc.UserinfoEndpoint + " describes another subject than the ID token's " + quote(sub), Err: err}
 	case err != nil:
-		return nil, rejectErr(CodeUserinfoFailed, err, "reading %s", c.userinfo)
+		return nil, rejectErr(CodeUserinfoFailed, err, "reading %s", c.doc.UserinfoEndpoint)
 	}
 	return info, nil
 }

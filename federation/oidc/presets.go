@@ -87,14 +87,8 @@ var Presets = map[string]Preset{
 		// groups is an Okta scope of the org authorization server that
 		// adds the groups claim.
 		Scopes: []string{"openid", "email", "profile", "groups"},
-		Mapping: ClaimMapping{
-			Email:         "email",
-			EmailVerified: "email_verified",
-			Name:          "name",
-			GivenName:     "given_name",
-			FamilyName:    "family_name",
-			Groups:        "groups",
-		},
+		// The standard claims, groups among them.
+		Mapping: ClaimMapping{}.withDefaults(),
 		Notes: "Create an OIDC Web Application with the authorization code grant. On the org " +
 			"authorization server the groups scope returns the user's groups (set the app's " +
 			"Groups claim filter, e.g. Matches regex .*); a custom authorization server needs " +
@@ -104,16 +98,9 @@ var Presets = map[string]Preset{
 		Name:           "Google Workspace",
 		IssuerTemplate: "https://accounts.google.com",
 		Scopes:         []string{"openid", "email", "profile"},
-		Mapping: ClaimMapping{
-			Email:         "email",
-			EmailVerified: "email_verified",
-			Name:          "name",
-			GivenName:     "given_name",
-			FamilyName:    "family_name",
-			// Google's ID tokens carry no groups.
-			Groups: "groups",
-			Custom: map[string]string{"hosted_domain": "hd"},
-		},
+		// The standard claims (Google's ID tokens carry no groups), and
+		// the Workspace domain kept as hosted_domain.
+		Mapping: ClaimMapping{Custom: map[string]string{"hosted_domain": "hd"}}.withDefaults(),
 		// "The value of iss in the ID token is equal to
 		// https://accounts.google.com or accounts.google.com."
 		IssuerAliases: []string{"accounts.google.com"},

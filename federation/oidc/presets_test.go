@@ -2,6 +2,8 @@ package oidc
 
 import (
 	"encoding/json"
+	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -104,8 +106,15 @@ func TestScopes(t *testing.T) {
 	}
 }
 
+// TestConfigRefused: New refuses a bad Config before it fetches anything.
+// Its client fails the test if called: the issuer is not served here, so
+// a refusal by the failed discovery would pass for a refusal by validate.
 func TestConfigRefused(t *testing.T) {
-	good := Config{ConnectionID: testConnection, Issuer: "https://idp.example.com", ClientID: "c", RedirectURL: callbackFor(testConnection)}
+	offline := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		t.Errorf("New fetched %s for a refused config", r.URL)
+		return nil, errors.New("no network in this test")
+	})}
+	good := Config{ConnectionID: testConnection, Issuer: "https://idp.example.com", ClientID: "c", RedirectURL: callbackFor(testConnection), HTTPClient: offline}
 	if err := good.validate(); err != nil {
 		t.Fatalf("good config: %v", err)
 	}
@@ -121,6 +130,12 @@ func TestConfigRefused(t *testing.T) {
 		mutate(&c)
 		if _, err := New(t.Context(), c); err == nil {
 			t.Errorf("%s: New accepted %+v", name, c)
+		} else if code := CodeOf(err); code != "" {
+			t.Errorf("%s: New refused with %s (%v), not as an invalid config", name, code, err)
 		}
 	}
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

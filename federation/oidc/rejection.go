@@ -3,6 +3,8 @@ package oidc
 import (
 	"errors"
 	"fmt"
+
+	"github.com/gatehouse-id/gatehouse/federation"
 )
 
 // Rejection codes: one stable word per reason a sign-in at the upstream
@@ -24,20 +26,13 @@ const (
 	CodeClaimRefused            = "claim_refused"             // a claim pinned by Config.RequiredClaims has another value
 )
 
-// Rejection is why a sign-in at the upstream provider was refused. Code is
-// a stable machine word (the Code… constants); Reason is precise human
-// text for the audit log and the connection's test page, never shown to
-// the person signing in.
-type Rejection struct {
-	Code   string
-	Reason string
-	// Err is the underlying library or transport error, when there is one.
-	Err error
-}
-
-func (r *Rejection) Error() string { return "oidc: " + r.Code + ": " + r.Reason }
-
-func (r *Rejection) Unwrap() error { return r.Err }
+// Rejection is why a sign-in at the upstream provider was refused: federation's own type, so
+// that the pages read every protocol's refusals alike with no wrapping.
+// Code is a stable machine word (the Code… constants); Reason is precise
+// human text for the audit log and the connection's test page, never
+// shown to the person signing in; Err is the underlying library error,
+// when there is one.
+type Rejection = federation.Rejection
 
 func reject(code, format string, args ...any) *Rejection {
 	return &Rejection{Code: code, Reason: fmt.Sprintf(format, args...)}

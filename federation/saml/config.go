@@ -93,9 +93,11 @@ type Connector struct {
 	cfg  Config
 	skew time.Duration
 	// sp is crewjam's view of the connection, copied per call
-	// (serviceProvider); acs is Config.ACSURL parsed.
-	sp  *saml.ServiceProvider
-	acs url.URL
+	// (serviceProvider); acs is Config.ACSURL parsed; mapped are the
+	// attribute names the mapping reads (AttributeMapping.names).
+	sp     *saml.ServiceProvider
+	acs    url.URL
+	mapped map[string]bool
 }
 
 var _ federation.Connector = (*Connector)(nil)
@@ -166,6 +168,7 @@ func New(cfg Config) (*Connector, error) {
 	}
 	acs, _ := url.Parse(cfg.ACSURL) // checked above
 	c.acs = *acs
+	c.mapped = cfg.Mapping.names()
 	c.sp = c.newServiceProvider()
 	return c, nil
 }

@@ -20,14 +20,13 @@ func (c *Connector) identity(a *saml.Assertion) (federation.Identity, *Rejection
 		Subject:      a.Subject.NameID.Value,
 		Attributes:   map[string][]string{},
 	}
-	mapped := c.cfg.Mapping.names()
 	seen := map[string]bool{}
 	for _, st := range a.AttributeStatements {
 		for _, at := range st.Attributes {
 			if at.Name == "" {
 				continue
 			}
-			if seen[at.Name] && mapped[at.Name] {
+			if seen[at.Name] && c.mapped[at.Name] {
 				return id, reject(CodeDuplicateAttribute, "attribute %q is sent twice", at.Name)
 			}
 			seen[at.Name] = true

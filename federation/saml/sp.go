@@ -21,9 +21,9 @@ func (c *Connector) serviceProvider(now time.Time) *saml.ServiceProvider {
 	return &sp
 }
 
-// newServiceProvider is crewjam's view of the connection, made once by New.
+// newServiceProvider is crewjam's view of the connection, made once by
+// New after it has parsed the ACS URL.
 func (c *Connector) newServiceProvider() *saml.ServiceProvider {
-	acs, _ := url.Parse(c.cfg.ACSURL) // checked by New
 	var metadata url.URL
 	if c.cfg.MetadataURL != "" {
 		if u, err := url.Parse(c.cfg.MetadataURL); err == nil {
@@ -41,7 +41,7 @@ func (c *Connector) newServiceProvider() *saml.ServiceProvider {
 		Certificate:                      first.Certificate,
 		DecryptionKeys:                   decryption,
 		MetadataURL:                      metadata,
-		AcsURL:                           *acs,
+		AcsURL:                           c.acs,
 		IDPMetadata:                      c.idpDescriptor(),
 		AuthnNameIDFormat:                saml.UnspecifiedNameIDFormat,
 		SignatureMethod:                  dsig.RSASHA256SignatureMethod,
