@@ -174,8 +174,9 @@
     });
     $("verify-domain").addEventListener("click", function () {
       gql("mutation($id:ID!){verifyDomain(input:{id:$id}){domain{verified} failureReason}}", { id: domain.id }).then(function (d) {
-        var r = d.verifyDomain;
-        $("domain-state").textContent = r.domain.verified ? msg.verified : msg.notVerified + " " + (r.failureReason || "");
+        var r = d.verifyDomain, state = $("domain-state");
+        state.className = r.domain.verified ? "notice" : "error";
+        state.textContent = r.domain.verified ? msg.verified : msg.notVerified + " " + (r.failureReason || "");
       });
     });
   }
