@@ -371,6 +371,10 @@ func TestChromiumAdminPortalDomain(t *testing.T) {
 	if title, _ := chromedp.Run(browser, chromedp.Text(chromedp.CSS("h1"))); title != "Verify your domain" {
 		t.Errorf("heading %q", title)
 	}
+	// The keyboard goes on from the step just shown, not from the top.
+	if focused, _ := chromedp.Run(browser, chromedp.Evaluate[string](`document.activeElement.id`)); focused != "h-dns" {
+		t.Errorf("focus on %q after adding the domain, want the DNS step's heading", focused)
+	}
 	name, value := inputValue(t, browser, "txt-name"), inputValue(t, browser, "txt-value")
 	d := p.client.Domain.Query().Where(domain.OrganizationID(initech.ID)).OnlyX(ctx)
 	if d.Domain != "initech.example" || name != "_gatehouse-challenge.initech.example" || value != d.TxtToken ||
