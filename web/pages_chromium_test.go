@@ -92,13 +92,7 @@ type pageState struct {
 // tests run, and a second database would double the test's time.
 func TestChromiumPages(t *testing.T) {
 	t.Parallel()
-	if testkit.Shift() != 0 {
-		t.Skipf("runs on the real clock (Chromium keeps time), which %s does not move: the shifted run would repeat it", testkit.ShiftEnv)
-	}
-	axe := axeSource(t)
-	shots := screenshotDir(t)
-	db := testdb.All(t)[0]
-	browser := chromiumWithin(t, 5*time.Minute) // every page, one browser
+	axe, shots, db, browser := startPageChecks(t, 5*time.Minute) // every page, one browser
 
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -311,6 +305,19 @@ func TestChromiumPages(t *testing.T) {
 	}
 
 	checkPages(t, browser, e, base, axe, shots, states)
+}
+
+// startPageChecks readies a page-check test: it skips a run on shifted
+// clocks (Chromium keeps real time: the shifted run would repeat it) and
+// returns axe-core, the screenshot folder, the database (SQLite: the
+// pages render the same on PostgreSQL) and one Chromium for d.
+func startPageChecks(t *testing.T, d time.Duration) (axe, shots string, db testdb.Database, browser context.Context) {
+	t.Helper()
+	if testkit.Shift() != 0 {
+		t.Skipf("runs on the real clock (Chromium keeps time), which %s does not move: the shifted run would repeat it", testkit.ShiftEnv)
+	}
+	axe, shots = axeSource(t), screenshotDir(t)
+	return axe, shots, testdb.All(t)[0], chromiumWithin(t, d)
 }
 
 // checkPages reaches each state in English and German, each in a fresh

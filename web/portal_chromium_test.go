@@ -220,6 +220,20 @@ func (p *portalStack) linkMadeAt(svc *tenants.Service, org pulid.ID, intent tena
 	return u.Path
 }
 
+// startPortalFlow readies an IT admin's walk through the portal: one
+// Chromium for d, a portalStack on the first database (its flows are the
+// same on each), and the customer's organization. A run on shifted
+// clocks skips it: Chromium and the IdP keep real time.
+func startPortalFlow(t *testing.T, d time.Duration) (context.Context, *portalStack, *ent.Organization) {
+	t.Helper()
+	if testkit.Shift() != 0 {
+		t.Skipf("runs on the real clock (Chromium and the IdP keep time), which %s does not move", testkit.ShiftEnv)
+	}
+	browser := chromiumWithin(t, d)
+	p := newPortalStack(t, testdb.All(t)[0])
+	return browser, p, p.organization("Initech", "initech")
+}
+
 // A customer IT admin's whole SSO setup in Chromium: the portal link,
 // "Generic SAML", the SP details copied into the IdP, the IdP's metadata
 // XML pasted, an attribute mapped, a test sign-in at the IdP in a new tab
@@ -229,14 +243,8 @@ func (p *portalStack) linkMadeAt(svc *tenants.Service, org pulid.ID, intent tena
 // domains are DOMAIN_VERIFICATION's, TestChromiumAdminPortalDomain.)
 func TestChromiumAdminPortalSSO(t *testing.T) {
 	t.Parallel()
-	if testkit.Shift() != 0 {
-		t.Skipf("runs on the real clock (Chromium and the IdP keep time), which %s does not move", testkit.ShiftEnv)
-	}
-	db := testdb.All(t)[0]
-	browser := chromiumWithin(t, 2*time.Minute)
-	p := newPortalStack(t, db)
+	browser, p, initech := startPortalFlow(t, 2*time.Minute)
 	ctx := sys(t.Context())
-	initech := p.organization("Initech", "initech")
 
 	err := chromedp.Do(browser,
 		chromedp.Navigate(p.base+p.link(initech.ID, tenants.PortalIntentSSO)),
@@ -348,14 +356,8 @@ func TestChromiumAdminPortalSSO(t *testing.T) {
 // same button verifies it.
 func TestChromiumAdminPortalDomain(t *testing.T) {
 	t.Parallel()
-	if testkit.Shift() != 0 {
-		t.Skipf("runs on the real clock (Chromium keeps time), which %s does not move", testkit.ShiftEnv)
-	}
-	db := testdb.All(t)[0]
-	browser := chromiumWithin(t, time.Minute)
-	p := newPortalStack(t, db)
+	browser, p, initech := startPortalFlow(t, time.Minute)
 	ctx := sys(t.Context())
-	initech := p.organization("Initech", "initech")
 
 	err := chromedp.Do(browser,
 		chromedp.Navigate(p.base+p.link(initech.ID, tenants.PortalIntentDomainVerification)),
@@ -462,13 +464,7 @@ func inputProperty(t *testing.T, tab context.Context, id, prop string) string {
 // TestChromiumPages.
 func TestChromiumPortalPages(t *testing.T) {
 	t.Parallel()
-	if testkit.Shift() != 0 {
-		t.Skipf("runs on the real clock (Chromium keeps time), which %s does not move: the shifted run would repeat it", testkit.ShiftEnv)
-	}
-	axe := axeSource(t)
-	shots := screenshotDir(t)
-	db := testdb.All(t)[0]
-	browser := chromiumWithin(t, 3*time.Minute)
+	axe, shots, db, browser := startPageChecks(t, 3*time.Minute)
 	p := newPortalStack(t, db)
 	initech := p.organization("Initech", "initech")
 
