@@ -90,17 +90,6 @@ func readResponse(r *http.Request) ([]byte, *Rejection) {
 func (c *Connector) finishXML(ctx context.Context, raw []byte, requestID string, now time.Time) (federation.Identity, error) {
 	id, assertion, rej := c.validate(raw, requestID, now)
 	if rej != nil {
-		// XML that does not survive a round trip is misread by some
-		// reader, whatever rule it then broke: that is the reason given
-		// (precheck.go, roundTrip), after the caps and forbidden markup
-		// checked before any parser runs.
-		if rej.Code == CodeTooLarge || rej.Code == CodeForbiddenMarkup {
-			return federation.Identity{}, rej
-		}
-		if r := roundTrip(raw); r != nil {
-			r.Err = rej
-			return federation.Identity{}, r
-		}
 		return federation.Identity{}, rej
 	}
 	// Last, so that only an assertion that passed everything is spent.

@@ -172,10 +172,12 @@ func precheck(raw []byte) (shape, *Rejection) {
 	default:
 		s, rej = structure(doc)
 	}
-	if rej != nil && rej.Code != CodeTooLarge {
-		// What is misread is refused as such: the round trip is the
-		// precise reason when it fails. (Not over a cap: the validator
-		// reads a byte per call, a second for half a megabyte.)
+	if err == nil && rej != nil && rej.Code == CodeMalformed {
+		// A document that parsed but breaks a structure rule may be one
+		// that readers read differently: the round trip is then the
+		// precise reason. (Only then: the validator costs milliseconds
+		// for a few kilobytes, a second for half a megabyte, and a
+		// refusal must not cost more than an acceptance.)
 		if r := roundTrip(raw); r != nil {
 			return s, r
 		}
@@ -187,12 +189,13 @@ func precheck(raw []byte) (shape, *Rejection) {
 // (SAML-11), with mattermost/xml-roundtrip-validator. On the way to an
 // acceptance it need not run: this package's own path reads every value
 // from the element goxmldsig parsed from the bytes it verified, with no
-// second parser and no re-encoding (verify.go), and crewjam's
+// second parser and no re-encoding (doc.go), and crewjam's
 // ParseXMLResponse, which re-encodes, runs its own copy of the same check,
 // stricter, first thing on the very bytes precheck reads and on a
 // decrypted assertion before parsing it (TestCrewjamRoundTripCheck keeps
-// that true); precheck only ever refuses. It runs where it names a
-// refusal's reason: when precheck or a verifier refuses.
+// that true); precheck only ever refuses. It names the reason when
+// precheck's structure rules refuse a parsed document as malformed, and
+// checks every IdP metadata document.
 func roundTrip(raw []byte) *Rejection {
 	if err := xrv.Validate(bytes.NewReader(raw)); err != nil {
 		return &Rejection{Code: CodeMalformed, Reason: fmt.Sprintf("XML that does not survive an encoding/xml round trip: %v", err), Err: err}
