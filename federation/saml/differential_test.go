@@ -416,11 +416,14 @@ type entraDifferential struct {
 // their connections.
 func entraDifferentials(t testing.TB) map[string]entraDifferential {
 	issued := time.Date(2025, 6, 2, 15, 4, 6, 0, time.UTC)
-	md, err := os.ReadFile("testdata/crewjam/entra_IDPMetadata.xml")
-	if err != nil {
-		t.Fatal(err)
+	fixture := func(name string) []byte {
+		b, err := os.ReadFile("testdata/crewjam/entra_" + name + ".xml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
 	}
-	idp, err := ParseIdPMetadata(md)
+	idp, err := ParseIdPMetadata(fixture("IDPMetadata"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,10 +438,7 @@ func entraDifferentials(t testing.TB) map[string]entraDifferential {
 			c.Now = func() time.Time { return issued }
 			c.Replay = alwaysFresh{}
 		})
-		raw, err := os.ReadFile("testdata/crewjam/entra_" + name + ".xml")
-		if err != nil {
-			t.Fatal(err)
-		}
+		raw := fixture(name)
 		rid := "id-4f6e2c9d8a7b1e3f5d0c2b4a6e8f1d3c5b7a9e0f"
 		if name == "idp_initiated" {
 			rid = ""
