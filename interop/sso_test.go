@@ -207,8 +207,11 @@ func requireOrgTokens(t *testing.T, idt *oidc.IDToken, accessToken, email, orgID
 	if c.Email != email {
 		t.Errorf("ID token email %q, want %q", c.Email, email)
 	}
-	if !slices.Contains(c.AMR, "sso:"+connID) {
-		t.Errorf("ID token amr %v lacks sso:%s", c.AMR, connID)
+	// The federation and the upstream's method (both IdPs here say they
+	// checked a password; neither connection trusts their amr), never the
+	// connection's internal id (tenants.TokenAMR).
+	if !slices.Equal(c.AMR, []string{"fed", "pwd"}) {
+		t.Errorf("ID token amr %v, want [fed pwd] for a sign-in through %s", c.AMR, connID)
 	}
 	at, err := jwtClaims(accessToken)
 	if err != nil {

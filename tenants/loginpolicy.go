@@ -13,14 +13,17 @@ import (
 type Factor = factor.Proven
 
 // Factor methods (Factor.Method), named as RFC 8176 names them where it
-// does; an upstream sign-in is "sso:<connection id>". FactorOTP is a code
-// from an authenticator app (RFC 6238). FactorRecoveryCode is one of the
-// user's recovery codes (a NIST SP 800-63B look-up secret), for which RFC
-// 8176 has no value: Gatehouse says "rc" rather than "otp", so that amr
-// stays honest about how the second factor was proven (an application may
-// want to notice that its user has lost their authenticator). Like "otp"
-// it is only ever a second factor, of a kind of its own, and a possession
-// factor for the acr the provider derives.
+// does; an upstream sign-in is "sso:<connection id>", and the methods its
+// IdP said it used are "upstream:<RFC 8176 value>" (UpstreamFactors).
+// FactorOTP is a code from an authenticator app (RFC 6238).
+// FactorRecoveryCode is one of the user's recovery codes (a NIST SP
+// 800-63B look-up secret), for which RFC 8176 has no value: Gatehouse says
+// "rc" rather than "otp", so that amr stays honest about how the second
+// factor was proven (an application may want to notice that its user has
+// lost their authenticator). Like "otp" it is only ever a second factor,
+// of a kind of its own, and a possession factor for the acr the provider
+// derives. A passkey ("hwk" or "swk") is always user-verified here (see
+// MultiFactor).
 const (
 	FactorPassword     = "pwd"
 	FactorOTP          = "otp"
@@ -29,11 +32,21 @@ const (
 	FactorSoftwareKey  = "swk"
 	FactorEmail        = "email"
 	FactorSSOPrefix    = "sso:"
+	// FactorUpstreamPrefix namespaces what an upstream IdP reported
+	// (UpstreamFactors): "upstream:pwd" is the IdP's word that it checked
+	// a password, never a password of this instance.
+	FactorUpstreamPrefix = "upstream:"
 	// FactorUpstreamMFA is what an upstream multi-factor sign-in adds
-	// (UpstreamFactors): RFC 8176's "mfa", a kind of its own, never a
-	// first factor.
+	// when its connection trusts the IdP (UpstreamFactors): RFC 8176's
+	// "mfa", a kind of its own, never a first factor.
 	FactorUpstreamMFA = "mfa"
 )
+
+// AMRFederated is the amr value (TokenAMR) of a sign-in at an
+// organization's identity provider. RFC 8176's registry has no value for
+// federation; "fed" is the one Microsoft Entra ID emits for a federated
+// IdP's assertion, the closest thing to common usage.
+const AMRFederated = "fed"
 
 // Steps a login may still need (Decision.Steps), in the order a page
 // should offer them.
@@ -125,8 +138,8 @@ type LoginPolicy struct{}
 //     policy enforces it);
 //   - enforceSSO needs a factor from an upstream sign-in;
 //   - mfaRequired, a client that asks for MFA (LoginClient.MFA), or a
-//     second factor the user has enrolled (SecondFactorEnrolled), needs
-//     factors of two different kinds (kindOf).
+//     second factor the user has enrolled (SecondFactorEnrolled), needs a
+//     multi-factor sign-in (MultiFactor).
 func (LoginPolicy) Decide(in LoginInput) Decision {
 	if in.User == nil {
 		return Decision{Outcome: Need, Steps: []string{StepIdentify}}
@@ -145,7 +158,7 @@ func (LoginPolicy) Decide(in LoginInput) Decision {
 			}
 		}
 	}
-	methods := map[string]bool{}
+	var current []string
 	var upstream, first bool
 	for _, f := range in.Factors {
 		if in.Client.MaxAge != nil && in.Now.Sub(f.At) > *in.Client.MaxAge {
@@ -156,7 +169,7 @@ func (LoginPolicy) Decide(in LoginInput) Decision {
 			return Decision{Outcome: Refuse, Reason: RefuseMethodNotAllowed}
 		}
 		first = first || isFirst
-		methods[kindOf(f.Method)] = true
+		current = append(current, f.Method)
 		upstream = upstream || strings.HasPrefix(f.Method, FactorSSOPrefix)
 	}
 	switch {
@@ -178,7 +191,7 @@ func (LoginPolicy) Decide(in LoginInput) Decision {
 		return Decision{Outcome: Need, Steps: steps}
 	case sso && !upstream:
 		return Decision{Outcome: Need, Steps: []string{StepSSO}}
-	case (mfa || in.Client.MFA || in.SecondFactorEnrolled) && len(methods) < 2:
+	case (mfa || in.Client.MFA || in.SecondFactorEnrolled) && !MultiFactor(current):
 		return Decision{Outcome: Need, Steps: []string{StepMFA}}
 	}
 	return Decision{Outcome: Done}
@@ -202,15 +215,17 @@ func factorLoginMethod(method string) (LoginMethod, bool) {
 
 // kindOf groups methods (RFC 8176 amr values, and Gatehouse's own) that
 // prove the same thing: two connections' sign-ins are one kind of factor,
-// as are the two kinds of passkey, the things a person knows (a password,
-// a PIN, answers) and the parts of a person (a fingerprint, a face…).
-// Every other method is a kind of its own: an authenticator app's code
-// ("otp"), a recovery code ("rc") or an emailed code or link ("email")
-// after a password makes two, and so does an emailed link and an
-// authenticator app's code, each a different thing the person holds.
+// and so is everything their IdPs reported ("upstream:…": one sign-in
+// there, whatever it says it took), as are the two kinds of passkey, the
+// things a person knows (a password, a PIN, answers) and the parts of a
+// person (a fingerprint, a face…). Every other method is a kind of its
+// own: an authenticator app's code ("otp"), a recovery code ("rc") or an
+// emailed code or link ("email") after a password makes two, and so does
+// an emailed link and an authenticator app's code, each a different thing
+// the person holds.
 func kindOf(method string) string {
 	switch {
-	case strings.HasPrefix(method, FactorSSOPrefix):
+	case strings.HasPrefix(method, FactorSSOPrefix) || strings.HasPrefix(method, FactorUpstreamPrefix):
 		return "sso"
 	case method == FactorHardwareKey || method == FactorSoftwareKey:
 		return "passkey"
@@ -222,52 +237,107 @@ func kindOf(method string) string {
 	return method
 }
 
-// MultiFactor reports whether the methods of amr are of at least two
-// kinds (kindOf), or an upstream identity provider asserted "mfa": the one
-// rule for what counts as multi-factor, which LoginPolicy requires and the
-// provider's acr states.
+// kinds counts the kinds (kindOf) of methods.
+func kinds(methods []string) int {
+	seen := map[string]bool{}
+	for _, m := range methods {
+		seen[kindOf(m)] = true
+	}
+	return len(seen)
+}
+
+// MultiFactor reports whether a sign-in that proved the methods of amr
+// (Factor.Method values: a session's amr) is multi-factor: the one rule,
+// which LoginPolicy requires (mfaRequired, a client's acr_values, an
+// enrolled second factor) and the provider's acr states. It is when
+//   - the methods are of at least two kinds (kindOf): what an upstream
+//     IdP reported ("upstream:…") is of the kind of its sign-in, so an
+//     IdP's "pwd" and "otp" beside "sso:" are one kind (ATO-05 i);
+//   - an upstream whose connection trusts it proved several factors
+//     ("mfa", added by UpstreamFactors only then);
+//   - or a passkey signed in ("hwk", "swk"). Every passkey assertion this
+//     instance accepts carries the UV flag (web's passkey step requires
+//     user verification and refuses an assertion without it, PK-04): the
+//     authenticator checked a PIN or a biometric before it signed. NIST
+//     SP 800-63B counts such a multi-factor cryptographic authenticator
+//     (rev. 3 §5.1.8–5.1.9; synced passkeys included by its supplement on
+//     syncable authenticators) as two factors, and Okta, Auth0 and Entra
+//     ID count FIDO2 with user verification as MFA. A passkey sign-in therefore satisfies
+//     mfaRequired by itself and needs no one-time code after it.
 func MultiFactor(amr []string) bool {
-	kinds := map[string]bool{}
 	for _, m := range amr {
-		if m == FactorUpstreamMFA {
+		if m == FactorUpstreamMFA || m == FactorHardwareKey || m == FactorSoftwareKey {
 			return true
 		}
-		kinds[kindOf(m)] = true
 	}
-	return len(kinds) >= 2
+	return kinds(amr) >= 2
 }
 
 // UpstreamFactors are the factors an upstream sign-in adds to its own
 // ("sso:<connection>") from the methods the IdP says it used (amr, RFC
-// 8176; a SAML AuthnContextClassRef mapped to those words). Only a
-// connection that trusts them (trust_upstream_amr) counts them: otherwise
-// an IdP's "mfa" is a claim anyone who runs that IdP can make (ATO-05 i).
-// A trusted IdP whose methods are multi-factor by themselves (MultiFactor
-// over the RFC 8176 words it sent) adds "mfa", proven at at; one that
-// proved a single factor adds nothing the "sso:" factor does not say.
-// The IdP's words are not proven one by one: its "pwd" is not a password
-// of this instance (which an organization's allowed methods speak of),
-// and beside "sso:" a single word would read as a second kind of factor.
+// 8176; a SAML AuthnContextClassRef mapped to those words), as of at:
+//   - each RFC 8176 method it named, as "upstream:<method>", so that the
+//     tokens can say what the upstream did (TokenAMR). They are of the
+//     upstream sign-in's kind (kindOf): the IdP's "pwd" is not a password
+//     of this instance (which an organization's allowed methods speak
+//     of), and its "pwd" and "otp" are not two factors here;
+//   - "mfa" when the connection trusts the IdP (trust_upstream_amr) and
+//     its methods are multi-factor by themselves ("mfa", or two kinds).
+//     Only then does the sign-in count as multi-factor: otherwise an
+//     IdP's "mfa" is a claim anyone who runs that IdP can make (ATO-05
+//     i). An untrusted IdP's "mfa" is dropped, so that no token carries
+//     it (an application may read amr for "mfa").
+//
+// Words outside RFC 8176 say nothing and are dropped.
 func UpstreamFactors(trusted bool, amr []string, at time.Time) []Factor {
-	if !trusted {
-		return nil
-	}
 	var words []string
+	var fs []Factor
 	for _, m := range amr {
-		if slices.Contains(rfc8176Methods, m) {
-			words = append(words, m)
+		if !slices.Contains(rfc8176Methods, m) || slices.Contains(words, m) {
+			continue
+		}
+		words = append(words, m)
+		if m != FactorUpstreamMFA {
+			fs = append(fs, Factor{Method: FactorUpstreamPrefix + m, At: at})
 		}
 	}
-	if !MultiFactor(words) {
-		return nil
+	if trusted && (slices.Contains(words, FactorUpstreamMFA) || kinds(words) >= 2) {
+		fs = append(fs, Factor{Method: FactorUpstreamMFA, At: at})
 	}
-	return []Factor{{Method: FactorUpstreamMFA, At: at}}
+	return fs
 }
 
 // rfc8176Methods is the IANA registry of amr values (RFC 8176 §2): what an
 // upstream may say; anything else it sends says nothing.
 var rfc8176Methods = []string{"face", "fpt", "geo", "hwk", "iris", "kba", "mca", "mfa", "otp", "pin", "pwd",
 	"rba", "retina", "sc", "sms", "swk", "tel", "user", "vbm", "wia"}
+
+// TokenAMR is the amr claim (OIDC Core §2) of a sign-in whose factors'
+// methods are methods (a session's amr, as stored): what the tokens tell
+// applications. A sign-in at an organization's IdP is "fed"
+// (AMRFederated), followed by the RFC 8176 methods that IdP reported
+// ("upstream:pwd" → "pwd"); Gatehouse's own methods are unchanged. The
+// connection ("sso:conn_…") stays out: it is this instance's internal
+// name, which no application can interpret, and the token's organization
+// claims already say whose IdP it was. An IdP's words in amr report what
+// it said it did; the acr (MultiFactor) is what this instance vouches
+// for, and an untrusted IdP's "mfa" never reaches amr (UpstreamFactors).
+// Values are distinct, in the order proven.
+func TokenAMR(methods []string) []string {
+	var amr []string
+	for _, m := range methods {
+		switch {
+		case strings.HasPrefix(m, FactorSSOPrefix):
+			m = AMRFederated
+		case strings.HasPrefix(m, FactorUpstreamPrefix):
+			m = strings.TrimPrefix(m, FactorUpstreamPrefix)
+		}
+		if !slices.Contains(amr, m) {
+			amr = append(amr, m)
+		}
+	}
+	return amr
+}
 
 // FactorsOf are the factors of a session: its methods, proven at its
 // sign-in.

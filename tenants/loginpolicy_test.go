@@ -64,7 +64,9 @@ func TestLoginPolicyDecide(t *testing.T) {
 		{"mfa required: password alone needs a second factor", active, []*ent.OrganizationPolicy{mfa}, []Factor{pwd}, nil, need(StepMFA)},
 		{"mfa required: password and otp", active, []*ent.OrganizationPolicy{mfa}, []Factor{pwd, otp}, nil, done},
 		{"mfa required: password and passkey", active, []*ent.OrganizationPolicy{mfa}, []Factor{pwd, hwk}, nil, done},
-		{"mfa required: two passkeys are one kind", active, []*ent.OrganizationPolicy{mfa}, []Factor{hwk, swk}, nil, need(StepMFA)},
+		{"mfa required: a device-bound passkey is user-verified, multi-factor", active, []*ent.OrganizationPolicy{mfa}, []Factor{hwk}, nil, done},
+		{"mfa required: a synced passkey is user-verified, multi-factor", active, []*ent.OrganizationPolicy{mfa}, []Factor{swk}, nil, done},
+		{"mfa required: an emailed link alone needs a second factor", active, []*ent.OrganizationPolicy{mfa}, []Factor{{Method: FactorEmail, At: now}}, nil, need(StepMFA)},
 		{"mfa required: the same factor twice is one", active, []*ent.OrganizationPolicy{mfa}, []Factor{pwd, pwd}, nil, need(StepMFA)},
 		{"mfa required by one of several policies", active, []*ent.OrganizationPolicy{plain, mfa}, []Factor{pwd}, nil, need(StepMFA)},
 		{"sso enforced: no factor needs sso", active, []*ent.OrganizationPolicy{sso}, nil, nil, need(StepSSO)},
@@ -73,6 +75,12 @@ func TestLoginPolicyDecide(t *testing.T) {
 		{"sso enforced: upstream sign-in", active, []*ent.OrganizationPolicy{sso}, []Factor{upstream}, nil, done},
 		{"sso and mfa: two connections are one kind", active, []*ent.OrganizationPolicy{sso, mfa}, []Factor{upstream, upstream2}, nil, need(StepMFA)},
 		{"sso and mfa: upstream and otp", active, []*ent.OrganizationPolicy{sso, mfa}, []Factor{upstream, otp}, nil, done},
+		{"sso and mfa: what the IdP reported is of its sign-in's kind", active, []*ent.OrganizationPolicy{sso, mfa},
+			[]Factor{upstream, {Method: "upstream:pwd", At: now}, {Method: "upstream:otp", At: now}}, nil, need(StepMFA)},
+		{"an IdP's pwd is not a password here", active, []*ent.OrganizationPolicy{ssoOnly},
+			[]Factor{upstream, {Method: "upstream:pwd", At: now}}, nil, done},
+		{"an IdP's words alone are no sign-in", active, nil, []Factor{{Method: "upstream:pwd", At: now}, {Method: "upstream:hwk", At: now}},
+			nil, need(StepPasskey, StepPassword, StepEmail, StepSSO)},
 		{"max_age: an old factor does not count", active, nil, []Factor{oldPwd}, &hour, need(StepPasskey, StepPassword, StepEmail, StepSSO)},
 		{"max_age: a recent factor counts", active, nil, []Factor{pwd}, &hour, done},
 		{"max_age: an old first factor with a new second needs a first again", active, []*ent.OrganizationPolicy{mfa}, []Factor{oldPwd, otp}, &hour, need(StepPasskey, StepPassword, StepEmail, StepSSO)},
@@ -173,6 +181,7 @@ func TestDecideEnrolledSecondFactor(t *testing.T) {
 		{"password and otp", []Factor{pwd, otp}, true, Decision{Outcome: Done}},
 		{"email and recovery code", []Factor{email, rc}, true, Decision{Outcome: Done}},
 		{"not enrolled: password alone", []Factor{pwd}, false, Decision{Outcome: Done}},
+		{"a passkey (user-verified) alone", []Factor{{Method: FactorSoftwareKey, At: now}}, true, Decision{Outcome: Done}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := LoginPolicy{}.Decide(LoginInput{User: active, Factors: tc.factors, Now: now, SecondFactorEnrolled: tc.enrolled})
@@ -183,10 +192,14 @@ func TestDecideEnrolledSecondFactor(t *testing.T) {
 	}
 }
 
-// An upstream's methods count only when its connection trusts them, and
-// then as "mfa" when they are multi-factor by themselves: they satisfy an
-// organization that requires MFA and allows only SSO, while a single
-// upstream factor, words outside RFC 8176, or an untrusted "mfa" do not.
+// An upstream's methods are kept in their own namespace, of the kind of
+// its sign-in; they count as multi-factor only when the connection trusts
+// them, and then as "mfa" when they are multi-factor by themselves: they
+// satisfy an organization that requires MFA and allows only SSO, while a
+// single upstream factor (a passkey there included: nothing says it was
+// user-verified), words outside RFC 8176, or an untrusted "mfa", "pwd"
+// and "otp" do not. The tokens name the federation and the IdP's methods,
+// never an untrusted "mfa".
 func TestUpstreamFactors(t *testing.T) {
 	now := time.Unix(1_900_000_000, 0)
 	active := &ent.User{Status: UserActiveStatus}
@@ -196,19 +209,30 @@ func TestUpstreamFactors(t *testing.T) {
 		name    string
 		trusted bool
 		amr     []string
+		added   []string // the methods UpstreamFactors adds
+		token   []string // TokenAMR of the sign-in
 		want    Outcome
 	}{
-		{"trusted mfa", true, []string{"mfa"}, Done},
-		{"trusted password and otp", true, []string{"pwd", "otp"}, Done},
-		{"trusted password alone", true, []string{"pwd"}, Need},
-		{"trusted, words outside RFC 8176", true, []string{"sso:conn_2", "pwd"}, Need},
-		{"untrusted mfa", false, []string{"mfa"}, Need},
-		{"untrusted password and otp", false, []string{"pwd", "otp"}, Need},
+		{"trusted mfa", true, []string{"mfa"}, []string{"mfa"}, []string{"fed", "mfa"}, Done},
+		{"trusted password and otp", true, []string{"pwd", "otp"}, []string{"upstream:pwd", "upstream:otp", "mfa"}, []string{"fed", "pwd", "otp", "mfa"}, Done},
+		{"trusted mfa with its methods", true, []string{"pwd", "mfa", "otp"}, []string{"upstream:pwd", "upstream:otp", "mfa"}, []string{"fed", "pwd", "otp", "mfa"}, Done},
+		{"trusted password alone", true, []string{"pwd"}, []string{"upstream:pwd"}, []string{"fed", "pwd"}, Need},
+		{"trusted passkey alone", true, []string{"hwk"}, []string{"upstream:hwk"}, []string{"fed", "hwk"}, Need},
+		{"trusted, words outside RFC 8176", true, []string{"sso:conn_2", "pwd", "pwd", "x-push"}, []string{"upstream:pwd"}, []string{"fed", "pwd"}, Need},
+		{"untrusted mfa", false, []string{"mfa"}, nil, []string{"fed"}, Need},
+		{"untrusted password and otp", false, []string{"pwd", "otp"}, []string{"upstream:pwd", "upstream:otp"}, []string{"fed", "pwd", "otp"}, Need},
+		{"untrusted password, otp and mfa", false, []string{"pwd", "otp", "mfa"}, []string{"upstream:pwd", "upstream:otp"}, []string{"fed", "pwd", "otp"}, Need},
+		{"nothing reported", true, nil, nil, []string{"fed"}, Need},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			more := UpstreamFactors(tc.trusted, tc.amr, now)
-			if len(more) > 0 && !reflect.DeepEqual(more, []Factor{{Method: "mfa", At: now}}) {
-				t.Fatalf("UpstreamFactors = %+v", more)
+			if got := AMR(more); !slices.Equal(got, tc.added) {
+				t.Fatalf("UpstreamFactors = %v, want %v", got, tc.added)
+			}
+			for _, f := range more {
+				if !f.At.Equal(now) {
+					t.Errorf("factor %s proven at %v, want the IdP's %v", f.Method, f.At, now)
+				}
 			}
 			fs := append([]Factor{sso}, more...)
 			d := LoginPolicy{}.Decide(LoginInput{User: active, Policies: []*ent.OrganizationPolicy{ssoMFA}, Factors: fs, Now: now})
@@ -218,6 +242,27 @@ func TestUpstreamFactors(t *testing.T) {
 			if MultiFactor(AMR(fs)) != (tc.want == Done) {
 				t.Errorf("MultiFactor(%v) disagrees with the policy", AMR(fs))
 			}
+			if got := TokenAMR(AMR(fs)); !slices.Equal(got, tc.token) {
+				t.Errorf("TokenAMR(%v) = %v, want %v", AMR(fs), got, tc.token)
+			}
 		})
+	}
+}
+
+// TokenAMR leaves Gatehouse's own methods as they are, and a local
+// second factor after a federated sign-in stays in the claim.
+func TestTokenAMR(t *testing.T) {
+	for _, tc := range []struct{ in, want []string }{
+		{nil, nil},
+		{[]string{"pwd", "otp"}, []string{"pwd", "otp"}},
+		{[]string{"email", "rc"}, []string{"email", "rc"}},
+		{[]string{"hwk"}, []string{"hwk"}},
+		{[]string{"sso:conn_1", "upstream:pwd", "otp"}, []string{"fed", "pwd", "otp"}},
+		{[]string{"sso:conn_1", "upstream:otp", "otp"}, []string{"fed", "otp"}},
+		{[]string{"sso:conn_1", "sso:conn_2"}, []string{"fed"}},
+	} {
+		if got := TokenAMR(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("TokenAMR(%v) = %v, want %v", tc.in, got, tc.want)
+		}
 	}
 }

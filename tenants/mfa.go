@@ -583,3 +583,50 @@ func (s *Service) mfaAudit(ctx context.Context, tx *ent.Tx, userID pulid.ID, act
 	e.Metadata["user_id"] = string(userID)
 	return WriteAudit(ctx, tx.AuditEvent, s.now(), e)
 }
+
+// resealBatch is how many TOTP credentials ResealTOTPSecrets reads at once.
+const resealBatch = 500
+
+// ResealTOTPSecrets re-seals every authenticator app's secret that an
+// older master key sealed under the current one (gatehouse keys
+// rotate-master), so that the old key can be dropped without locking out
+// anyone who signs in with a code. Each secret is written by a
+// conditional UPDATE that still expects what was read, so two nodes
+// running it at once, or a user re-enrolling meanwhile, re-seal each value
+// once and never overwrite a newer one. It returns how many it re-sealed.
+func (s *Service) ResealTOTPSecrets(ctx context.Context) (int, error) {
+	if s.sealer == nil {
+		return 0, fmt.Errorf("re-seal TOTP secrets: %w", ErrNoSealer)
+	}
+	sys := viewer.SystemContext(ctx)
+	changed := 0
+	after := pulid.ID("")
+	for {
+		cs, err := s.client.TOTPCredential.Query().
+			Where(totpcredential.IDGT(after)).
+			Order(ent.Asc(totpcredential.FieldID)).Limit(resealBatch).All(sys)
+		if err != nil {
+			return changed, fmt.Errorf("list TOTP credentials: %w", err)
+		}
+		for _, c := range cs {
+			out, resealed, err := s.sealer.Reseal(c.SecretSealed, totpAD(c.ID, c.UserID))
+			if err != nil {
+				return changed, fmt.Errorf("re-seal TOTP secret %s: %w", c.ID, err)
+			}
+			if !resealed {
+				continue
+			}
+			n, err := s.client.TOTPCredential.Update().
+				Where(totpcredential.ID(c.ID), totpcredential.SecretSealedEQ(c.SecretSealed)).
+				SetSecretSealed(out).Save(sys)
+			if err != nil {
+				return changed, fmt.Errorf("store re-sealed TOTP secret %s: %w", c.ID, err)
+			}
+			changed += n
+		}
+		if len(cs) < resealBatch {
+			return changed, nil
+		}
+		after = cs[len(cs)-1].ID
+	}
+}

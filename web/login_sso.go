@@ -418,10 +418,11 @@ func (w *Web) finishSSO(rw http.ResponseWriter, r *http.Request, req *LoginReque
 		return
 	}
 	w.recordAttempt(ctx, conn, id, "", "")
-	// The factor is the connection's sign-in, with what its IdP vouched
-	// for when the connection trusts it ("mfa" for a multi-factor sign-in
-	// there, tenants.UpstreamFactors, as of the IdP's auth time); a second
-	// factor the policy still asks for is asked here.
+	// The factor is the connection's sign-in, with what its IdP reported
+	// (tenants.UpstreamFactors, as of the IdP's auth time: its methods,
+	// which the tokens name, and "mfa" for a multi-factor sign-in there
+	// when the connection trusts it); a second factor the policy still
+	// asks for is asked here.
 	now := w.cfg.Now()
 	at := now
 	if !id.AuthTime.IsZero() && id.AuthTime.Before(now) {

@@ -16,7 +16,9 @@ import (
 // multi-factor sign-in satisfies an organization's mfaRequired with no
 // second factor asked here, and the request's amr says "mfa"; untrusted,
 // the same answer leaves the MFA step to this instance (a new user enrolls
-// an authenticator), and the amr says what was proven here.
+// an authenticator), and the amr says what was proven here. Either way the
+// IdP's methods are kept in their own namespace (tenants.UpstreamFactors),
+// and an untrusted "mfa" nowhere.
 func TestSSOUpstreamAMR(t *testing.T) {
 	t.Parallel()
 	forEachDB(t, func(t *testing.T, db testdb.Database) {
@@ -46,8 +48,8 @@ func TestSSOUpstreamAMR(t *testing.T) {
 		}
 		_, _, done := b.enrollTOTP(id, page)
 		wantRedirect(t, done, id)
-		if a, _ := e.flow.completed(id); !slices.Equal(a.AMR, []string{sso, "otp"}) || a.OrganizationID != e.org.ID {
-			t.Errorf("untrusted: completed %+v, want amr [%s otp]", a, sso)
+		if a, _ := e.flow.completed(id); !slices.Equal(a.AMR, []string{sso, "upstream:pwd", "otp"}) || a.OrganizationID != e.org.ID {
+			t.Errorf("untrusted: completed %+v, want amr [%s upstream:pwd otp]", a, sso)
 		}
 
 		// Trusted: the upstream's multi-factor sign-in is enough.
@@ -56,8 +58,8 @@ func TestSSOUpstreamAMR(t *testing.T) {
 		id = e.flow.add(LoginRequest{FirstParty: true, WantsOrganization: true, Scopes: []string{"openid", "organization"}})
 		wantRedirect(t, signIn(b, id, "milton@initech.com"), id)
 		a, ok := e.flow.completed(id)
-		if !ok || !slices.Equal(a.AMR, []string{sso, "mfa"}) || a.OrganizationID != e.org.ID {
-			t.Errorf("trusted: completed %+v (%v), want amr [%s mfa]", a, ok, sso)
+		if !ok || !slices.Equal(a.AMR, []string{sso, "upstream:pwd", "mfa"}) || a.OrganizationID != e.org.ID {
+			t.Errorf("trusted: completed %+v (%v), want amr [%s upstream:pwd mfa]", a, ok, sso)
 		}
 		if b.cookie("gatehouse_login") != "" {
 			t.Error("the login transaction outlived the sign-in")

@@ -97,7 +97,16 @@ type ssoEnv struct {
 }
 
 func newSSOEnv(t *testing.T, db testdb.Database) ssoEnv {
-	e := newEnv(t, db, func(c *Config) { c.SSO = fakeSSO{} })
+	return seedSSO(t, newEnv(t, db, withFakeSSO))
+}
+
+// withFakeSSO gives the pages fakeSSO.
+func withFakeSSO(c *Config) { c.SSO = fakeSSO{} }
+
+// seedSSO gives e's database two organizations with a verified domain and
+// an active connection each: Initech (initech.com, SAML) and Hooli
+// (hooli.com, OIDC).
+func seedSSO(t *testing.T, e *env) ssoEnv {
 	ctx := sys(t.Context())
 	// Organizations as the API makes them, with their built-in roles
 	// (provisioned members get "member").

@@ -17,7 +17,6 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/federation/provider"
-	"github.com/gatehouse-id/gatehouse/internal/seal"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 	"github.com/gatehouse-id/gatehouse/tenants"
@@ -29,36 +28,8 @@ import (
 func TestWithProvider(t *testing.T) {
 	t.Parallel()
 	forEachDB(t, func(t *testing.T, db testdb.Database) {
-		e := newEnv(t, db) // for the client, users and clock
-		srv := httptest.NewUnstartedServer(nil)
-		issuer := "http://" + srv.Listener.Addr().String()
-		sealer, err := seal.New(make([]byte, 32))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := provider.New(sys(t.Context()), provider.Config{
-			Issuer: issuer, Client: e.client, Dialect: db.Dialect, Sealer: sealer, CryptoKey: sha256.Sum256([]byte("test")),
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.clock.Now, AllowHTTPIssuer: true,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := New(Config{Flow: p, Client: e.client, Issuer: issuer, Now: e.clock.Now, PasswordParams: cheap,
-			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Tenants: tenants.NewService(e.client, tenants.WithClock(e.clock.Now), tenants.WithPasswordParams(cheap), tenants.WithSealer(sealer))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("/", p.Handler())
-		for _, path := range w.Paths() {
-			mux.Handle(path, w.Handler())
-		}
-		srv.Config.Handler = mux
-		srv.Start()
-		t.Cleanup(srv.Close)
-		e.srv = srv
-
+		e := newProviderEnv(t, db)
+		issuer := e.web.cfg.Issuer
 		e.user(userSpec{email: "ada@example.com", name: "Ada", password: pw})
 		const redirect = "https://app.example/cb"
 		if _, err := e.client.Application.Create().SetName("Web App").SetType(application.TypeWEB).SetClientID("webapp").
@@ -191,6 +162,44 @@ func TestWithProvider(t *testing.T) {
 			t.Fatal("the session survived the sign-out post")
 		}
 	})
+}
+
+// newProviderEnv is newEnv with the real provider as the flow (not the
+// fake one, which e.flow still holds, unused), the provider and the pages
+// served from one server whose address is the issuer.
+func newProviderEnv(t *testing.T, db testdb.Database, tweak ...func(*Config)) *env {
+	t.Helper()
+	e := newEnv(t, db) // for the client, users and clock
+	srv := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + srv.Listener.Addr().String()
+	sealer := testSealer(t)
+	p, err := provider.New(sys(t.Context()), provider.Config{
+		Issuer: issuer, Client: e.client, Dialect: db.Dialect, Sealer: sealer, CryptoKey: sha256.Sum256([]byte("test")),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.clock.Now, AllowHTTPIssuer: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Flow: p, Client: e.client, Issuer: issuer, Now: e.clock.Now, PasswordParams: cheap, Mailer: e.mail,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Tenants: tenants.NewService(e.client, tenants.WithClock(e.clock.Now), tenants.WithPasswordParams(cheap), tenants.WithSealer(sealer))}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	w, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", p.Handler())
+	for _, path := range w.Paths() {
+		mux.Handle(path, w.Handler())
+	}
+	srv.Config.Handler = mux
+	srv.Start()
+	t.Cleanup(srv.Close)
+	e.srv, e.web = srv, w
+	return e
 }
 
 // exchangeCode redeems code at the provider's token endpoint as the

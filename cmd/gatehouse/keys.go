@@ -91,7 +91,7 @@ func keysRevoke(ctx context.Context, e *env, args []string) int {
 func keysRotateMaster(ctx context.Context, e *env, args []string) int {
 	c := newCLI(e, "gatehouse keys rotate-master",
 		"Re-seals every secret stored under a master key (signing keys, SSO connections' SP keys\n"+
-			"and client secrets) with the new one.\n"+
+			"and client secrets, authenticator apps' TOTP secrets) with the new one.\n"+
 			"Give the new key first and the old one after it, in GATEHOUSE_MASTER_KEY\n"+
 			"(comma-separated) or one a line in GATEHOUSE_MASTER_KEY_FILE, on every node,\n"+
 			"then run this once. Nodes with both keys keep working throughout; when it\n"+
@@ -109,8 +109,12 @@ func keysRotateMaster(ctx context.Context, e *env, args []string) int {
 		if err != nil {
 			return e.fail(err)
 		}
+		totps, err := b.tenants.ResealTOTPSecrets(viewer.SystemContext(ctx))
+		if err != nil {
+			return e.fail(err)
+		}
 		fmt.Fprintln(e.stdout, p.MasterKeyID())
-		fmt.Fprintf(e.stderr, "Re-sealed %d signing keys and the secrets of %d SSO connections under master key %s; the keys listed after it can now be removed.\n", n, conns, p.MasterKeyID())
+		fmt.Fprintf(e.stderr, "Re-sealed %d signing keys, the secrets of %d SSO connections and %d TOTP secrets under master key %s; the keys listed after it can now be removed.\n", n, conns, totps, p.MasterKeyID())
 		return exitOK
 	})
 }

@@ -11,8 +11,9 @@ import (
 // asserts (federation's). Discovery lists them in acr_values_supported,
 // strongest last. ACRSingleFactor: the user proved one factor, e.g. a
 // password alone or a federated sign-in whose upstream reported no more.
-// ACRMultiFactor: the user proved factors of at least two kinds
-// (tenants.MultiFactor), e.g. a password and a one-time code.
+// ACRMultiFactor: the sign-in was multi-factor by tenants.MultiFactor,
+// e.g. a password and a one-time code, a user-verified passkey, or an
+// upstream IdP's multi-factor sign-in that its connection trusts.
 const (
 	ACRSingleFactor = federation.ACRSingleFactor
 	ACRMultiFactor  = federation.ACRMultiFactor

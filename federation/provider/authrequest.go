@@ -24,7 +24,7 @@ var _ op.AuthRequest = authRequest{}
 
 func (a authRequest) GetID() string         { return string(a.ar.ID) }
 func (a authRequest) GetACR() string        { return a.ar.Acr }
-func (a authRequest) GetAMR() []string      { return a.ar.Amr }
+func (a authRequest) GetAMR() []string      { return tenants.TokenAMR(a.ar.Amr) }
 func (a authRequest) GetAudience() []string { return []string{a.ar.ClientID} }
 func (a authRequest) GetAuthTime() time.Time {
 	if a.ar.AuthTime == nil {

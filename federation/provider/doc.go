@@ -24,7 +24,9 @@
 //   - signing keys per algorithm, sealed at rest, published
 //     Config.KeyPublishAhead before they sign so cached JWKS never miss a
 //     kid (REL-03);
-//   - acr (ACRSingleFactor, ACRMultiFactor), derived from amr;
+//   - acr (ACRSingleFactor, ACRMultiFactor), derived from the sign-in's
+//     factors, and the amr claim (tenants.TokenAMR: "fed" and the upstream
+//     IdP's methods for a federated sign-in);
 //   - RP-initiated logout that also ends the hosted pages' session;
 //   - Sweep / RunSweeper for expired state;
 //   - organization claims (org_id, org_slug, org_roles, permissions);

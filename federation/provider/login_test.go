@@ -27,12 +27,17 @@ func TestEffectiveACR(t *testing.T) {
 	}{
 		{"", []string{"pwd"}, ACRSingleFactor, true},
 		{"", nil, ACRSingleFactor, true},
-		{"", []string{"hwk"}, ACRSingleFactor, true},
+		{"", []string{"hwk"}, ACRMultiFactor, true}, // a passkey here is always user-verified (tenants.MultiFactor)
+		{"", []string{"swk"}, ACRMultiFactor, true},
 		{"", []string{"pwd", "otp"}, ACRMultiFactor, true},
-		{"", []string{"pwd", "rc"}, ACRMultiFactor, true},    // a recovery code is a possession factor
-		{"", []string{"otp", "rc"}, ACRMultiFactor, true},    // two things held (no first factor: LoginPolicy never completes it)
-		{"", []string{"email", "otp"}, ACRMultiFactor, true}, // an emailed link and an authenticator app
-		{"", []string{"hwk", "swk"}, ACRSingleFactor, true},  // two passkeys are one kind
+		{"", []string{"pwd", "rc"}, ACRMultiFactor, true},                                   // a recovery code is a possession factor
+		{"", []string{"otp", "rc"}, ACRMultiFactor, true},                                   // two things held (no first factor: LoginPolicy never completes it)
+		{"", []string{"email", "otp"}, ACRMultiFactor, true},                                // an emailed link and an authenticator app
+		{"", []string{"sso:conn_1", "upstream:pwd", "upstream:otp"}, ACRSingleFactor, true}, // an untrusted IdP's words
+		{"", []string{"sso:conn_1", "upstream:pwd", "upstream:otp", "mfa"}, ACRMultiFactor, true},
+		{"", []string{"sso:conn_1", "upstream:hwk"}, ACRSingleFactor, true}, // nothing says the IdP's key was user-verified
+		{"", []string{"sso:conn_1", "sso:conn_2"}, ACRSingleFactor, true},
+		{"", []string{"sso:conn_1", "otp"}, ACRMultiFactor, true},
 		{"", []string{"hwk", "pin"}, ACRMultiFactor, true},
 		{"", []string{"mfa"}, ACRMultiFactor, true},
 		{"", []string{"pwd", "pin"}, ACRSingleFactor, true}, // two of one kind

@@ -152,7 +152,7 @@ func (p *Provider) refreshedIDToken(ctx context.Context, c *client, req *refresh
 	payload, err := json.Marshal(idTokenClaims{
 		Issuer: p.cfg.Issuer, Subject: string(u.ID), Audience: []string{c.GetID()},
 		Expiry: now.Add(c.IDTokenLifetime()).Unix(), IssuedAt: now.Unix(), AuthTime: req.g.AuthTime.Unix(),
-		ACR: req.g.Acr, AMR: req.g.Amr, AuthorizedParty: c.GetID(), ClientID: c.GetID(), AccessTokenHash: atHash,
+		ACR: req.g.Acr, AMR: tenants.TokenAMR(req.g.Amr), AuthorizedParty: c.GetID(), ClientID: c.GetID(), AccessTokenHash: atHash,
 		SessionID: string(req.g.SessionID), UserInfoProfile: ui.UserInfoProfile, UserInfoEmail: ui.UserInfoEmail,
 		organizationClaims: org,
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -33,11 +34,13 @@ func refreshForm(t *testing.T, e *env, form url.Values, user, pass string) (int,
 // OIDC Core §12.2: a refreshed ID token keeps the sign-in's sub, aud, azp,
 // auth_time, acr, amr and sid, has no nonce, and binds the new access
 // token by at_hash; the organization claims come again from the live
-// membership.
+// membership. The sign-in here is federated with a second factor proven
+// locally: both ID tokens' amr is tenants.TokenAMR of its factors.
 func TestRefreshedIDToken(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		first := e.signIn(t, Authentication{OrganizationID: e.org.ID, AMR: []string{"pwd", "otp"}, SessionID: "ses_01J0000000000000000000000"},
+		first := e.signIn(t, Authentication{OrganizationID: e.org.ID, AMR: []string{"sso:conn_01J0000000000000000000000", "upstream:pwd", "otp"},
+			SessionID: "ses_01J0000000000000000000000"},
 			"profile", "email", "offline_access", "organization")
 		rp, err := gooidc.NewProvider(ctx, e.issuer)
 		must(t, err)
@@ -59,6 +62,9 @@ func TestRefreshedIDToken(t *testing.T) {
 			if !reflect.DeepEqual(after[k], before[k]) || after[k] == nil {
 				t.Errorf("refreshed id token %s = %v, sign-in had %v", k, after[k], before[k])
 			}
+		}
+		if amr := fmt.Sprint(after["amr"]); amr != "[fed pwd otp]" {
+			t.Errorf("refreshed id token amr %s, want [fed pwd otp]", amr)
 		}
 		if after["nonce"] != nil || after["acr"] != ACRMultiFactor {
 			t.Errorf("refreshed id token nonce %v, acr %v", after["nonce"], after["acr"])
