@@ -151,7 +151,11 @@ func (w *Web) getPortal(rw http.ResponseWriter, r *http.Request) {
 		}
 		p.Providers = append(p.Providers, pr)
 	}
-	w.render(rw, r, http.StatusOK, pagePortal, "page.title.portal", p)
+	title := "page.title.portal"
+	if ps.Intent == tenants.PortalIntentDomainVerification {
+		title = "page.title.portal_domain"
+	}
+	w.render(rw, r, http.StatusOK, pagePortal, title, p)
 }
 
 // postPortalTest begins a test sign-in at one of the session's

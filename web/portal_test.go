@@ -1,15 +1,27 @@
 package web
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/connectionloginattempt"
+	"github.com/gatehouse-id/gatehouse/ent/domain"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/federation"
+	"github.com/gatehouse-id/gatehouse/graph"
+	"github.com/gatehouse-id/gatehouse/internal/httpserver"
+	"github.com/gatehouse-id/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 	"github.com/gatehouse-id/gatehouse/tenants"
 )
@@ -178,6 +190,307 @@ func TestPortalTestSignIn(t *testing.T) {
 		}
 		if evs := e.audits(actionSSOTest); len(evs) != 3 || evs[2].Metadata["code"] != "configuration" {
 			t.Errorf("sso.test events %+v", evs)
+		}
+	})
+}
+
+// withAPI serves /graphql beside the pages at e.srv, as cmd does, so
+// that a browser's portal session reaches the API; and lets one test open
+// many links from 127.0.0.1 (the address allowance is for attackers).
+func (e ssoEnv) withAPI() ssoEnv {
+	e.t.Helper()
+	e.web.cfg.AddressPolicy = ratelimit.Policy{Free: 1000, Base: time.Second, Max: time.Hour, Forget: time.Hour, KeepOnSuccess: true}
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", graph.NewHandler(graph.Config{Service: e.web.cfg.Tenants, Issuer: e.web.cfg.Issuer, Logger: e.web.cfg.Logger}))
+	mux.Handle("/", e.web.Handler())
+	e.srv = httptest.NewServer(httpserver.RequestID(mux))
+	e.t.Cleanup(e.srv.Close)
+	return e
+}
+
+// openPortal spends link in a new browser and returns it with its portal
+// session cookie.
+func (e ssoEnv) openPortal(link string) *browser {
+	e.t.Helper()
+	b := e.browser()
+	page := b.get(link)
+	wantStatus(e.t, b.post(link, url.Values{"csrf": {page.field("csrf")}}), http.StatusSeeOther)
+	return b
+}
+
+// gqlReply is a /graphql answer as the portal's script reads it.
+type gqlReply struct {
+	status int
+	Data   map[string]any `json:"data"`
+	Errors []struct {
+		Message    string         `json:"message"`
+		Extensions map[string]any `json:"extensions"`
+	} `json:"errors"`
+	raw string
+}
+
+func (r gqlReply) code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	c, _ := r.Errors[0].Extensions["code"].(string)
+	return c
+}
+
+// graphQL posts an operation to /graphql as portal.js does: with the
+// cookie, X-Gatehouse-Portal: 1 and origin as its Origin ("" for none).
+func (b *browser) graphQL(origin, query string, vars map[string]any) gqlReply {
+	b.t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, err := http.NewRequestWithContext(b.t.Context(), http.MethodPost, b.e.srv.URL+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(graph.PortalHeader, "1")
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	res := b.do(req)
+	out := gqlReply{status: res.status, raw: res.body}
+	if err := json.Unmarshal([]byte(res.body), &out); err != nil {
+		b.t.Fatalf("/graphql answered %d, not JSON: %s", res.status, res.body)
+	}
+	return out
+}
+
+// A portal session is its organization's and its intent's only: over
+// /graphql, another organization's objects are not found — read by id,
+// changed, deleted, verified — and nothing of theirs changes; what its
+// intent does not cover is forbidden in its own organization; and a test
+// sign-in needs an SSO session.
+func TestPortalSessionOtherOrganization(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newSSOEnv(t, db).withAPI()
+		ctx := sys(t.Context())
+		origin := e.web.cfg.Issuer
+		hooli := e.oidc.OrganizationID
+		hooliDraft := e.client.Connection.Create().SetOrganizationID(hooli).SetProtocol(connection.ProtocolSAML).SetName("Hooli draft").SaveX(ctx)
+		hooliDomain := e.client.Domain.Create().SetOrganizationID(hooli).SetDomain("hooli.example").
+			SetTxtToken("gatehouse-verification=h").SaveX(ctx)
+		ownDomain := e.client.Domain.Create().SetOrganizationID(e.org.ID).SetDomain("initech.example").
+			SetTxtToken("gatehouse-verification=i").SaveX(ctx)
+
+		sso := e.openPortal(e.portalLink(tenants.PortalIntentSSO))
+		dom := e.openPortal(e.portalLink(tenants.PortalIntentDomainVerification))
+		if r := sso.graphQL(origin, `query($id:ID!){organization(id:$id){id}}`, map[string]any{"id": e.org.ID}); r.status != http.StatusOK || len(r.Errors) > 0 {
+			t.Fatalf("own organization: %s", r.raw)
+		}
+
+		type attempt struct {
+			name, query string
+			vars        map[string]any
+		}
+		nullReads := []attempt{
+			{"organization", `query($id:ID!){organization(id:$id){id name}}`, map[string]any{"id": hooli}},
+			{"node connection", `query($id:ID!){node(id:$id){id ... on Connection{name lastLoginAttempts{email}}}}`, map[string]any{"id": hooliDraft.ID}},
+			{"node active connection", `query($id:ID!){node(id:$id){id}}`, map[string]any{"id": e.oidc.ID}},
+			{"node domain", `query($id:ID!){node(id:$id){id ... on Domain{verificationToken}}}`, map[string]any{"id": hooliDomain.ID}},
+		}
+		for _, b := range []*browser{sso, dom} {
+			for _, a := range nullReads {
+				r := b.graphQL(origin, a.query, a.vars)
+				if r.status != http.StatusOK || strings.Contains(r.raw, `"id":"`+string(hooli)) ||
+					strings.Contains(r.raw, string(hooliDraft.ID)) || strings.Contains(r.raw, "gatehouse-verification=h") {
+					t.Errorf("%s of another organization: %s", a.name, r.raw)
+				}
+			}
+			r := b.graphQL(origin, `query($ids:[ID!]!){nodes(ids:$ids){id}}`, map[string]any{"ids": []pulid.ID{hooliDraft.ID, hooliDomain.ID, e.oidc.ID}})
+			if strings.Contains(r.raw, `"id":"`) {
+				t.Errorf("nodes of another organization: %s", r.raw)
+			}
+		}
+
+		notFound := map[*browser][]attempt{
+			sso: {
+				{"updateConnection", `mutation($id:ID!){updateConnection(input:{id:$id,name:"pwned"}){connection{id}}}`, map[string]any{"id": hooliDraft.ID}},
+				{"activateConnection", `mutation($id:ID!){activateConnection(input:{id:$id}){connection{id}}}`, map[string]any{"id": hooliDraft.ID}},
+				{"deactivateConnection", `mutation($id:ID!){deactivateConnection(input:{id:$id}){connection{id}}}`, map[string]any{"id": e.oidc.ID}},
+				{"deleteConnection", `mutation($id:ID!){deleteConnection(input:{id:$id}){deletedConnectionID}}`, map[string]any{"id": hooliDraft.ID}},
+				{"rotateConnectionKey", `mutation($id:ID!){rotateConnectionKey(input:{id:$id}){connection{id}}}`, map[string]any{"id": hooliDraft.ID}},
+				{"createOIDCConnection", `mutation($o:ID!){createOIDCConnection(input:{organizationID:$o,name:"x"}){connection{id}}}`, map[string]any{"o": hooli}},
+			},
+			dom: {
+				{"verifyDomain", `mutation($id:ID!){verifyDomain(input:{id:$id}){domain{id}}}`, map[string]any{"id": hooliDomain.ID}},
+				{"removeDomain", `mutation($id:ID!){removeDomain(input:{id:$id}){removedDomainID}}`, map[string]any{"id": hooliDomain.ID}},
+				{"addDomain", `mutation($o:ID!){addDomain(input:{organizationID:$o,domain:"evil.example"}){domain{id}}}`, map[string]any{"o": hooli}},
+			},
+		}
+		for b, attempts := range notFound {
+			for _, a := range attempts {
+				if r := b.graphQL(origin, a.query, a.vars); r.code() != "NOT_FOUND" {
+					t.Errorf("%s on another organization's object: %s, want NOT_FOUND", a.name, r.raw)
+				}
+			}
+		}
+		// Within its own organization, only what the intent needs.
+		forbidden := map[*browser][]attempt{
+			sso: {{"verifyDomain", `mutation($id:ID!){verifyDomain(input:{id:$id}){domain{id}}}`, map[string]any{"id": ownDomain.ID}}},
+			dom: {
+				{"createSAMLConnection", `mutation($o:ID!){createSAMLConnection(input:{organizationID:$o,name:"x"}){connection{id}}}`, map[string]any{"o": e.org.ID}},
+				{"deactivateConnection", `mutation($id:ID!){deactivateConnection(input:{id:$id}){connection{id}}}`, map[string]any{"id": e.saml.ID}},
+			},
+		}
+		for b, attempts := range forbidden {
+			for _, a := range attempts {
+				if r := b.graphQL(origin, a.query, a.vars); r.code() != "FORBIDDEN" {
+					t.Errorf("%s beyond the session's intent: %s, want FORBIDDEN", a.name, r.raw)
+				}
+			}
+		}
+		own := e.client.Connection.Create().SetOrganizationID(e.org.ID).SetProtocol(connection.ProtocolSAML).SetName("Own draft").SaveX(ctx)
+		dom.header = http.Header{"Origin": {origin}}
+		wantStatus(t, dom.post("/portal/test", url.Values{"connection": {string(own.ID)}}), http.StatusNotFound)
+
+		// Nothing of the other organization changed.
+		if c := e.client.Connection.GetX(ctx, hooliDraft.ID); c.Name != "Hooli draft" || c.State != connection.StateDRAFT || len(c.SpKeys) != len(hooliDraft.SpKeys) {
+			t.Errorf("another organization's draft changed: %+v", c)
+		}
+		if c := e.client.Connection.GetX(ctx, e.oidc.ID); c.State != connection.StateACTIVE {
+			t.Errorf("another organization's connection is %s", c.State)
+		}
+		if n := e.client.Domain.Query().Where(domain.OrganizationID(hooli)).CountX(ctx); n != 2 {
+			t.Errorf("another organization has %d domains, want 2", n)
+		}
+		if d := e.client.Domain.GetX(ctx, hooliDomain.ID); d.LastCheckedAt != nil {
+			t.Error("another organization's domain was checked")
+		}
+		if n := e.client.Connection.Query().Where(connection.OrganizationID(hooli)).CountX(ctx); n != 2 {
+			t.Errorf("another organization has %d connections, want 2", n)
+		}
+	})
+}
+
+// Of 60 browsers posting one link at once (released together at a
+// barrier, the address allowance open), exactly one gets a portal
+// session; the others see the refused-link page, and each refusal is
+// audited.
+func TestPortalLinkParallelOpens(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newSSOEnv(t, db).withAPI()
+		link := e.portalLink(tenants.PortalIntentSSO)
+		const n = 60
+		reqs := make([]*http.Request, n)
+		clients := make([]*http.Client, n)
+		for i := range n {
+			b := e.browser()
+			page := b.get(link)
+			wantStatus(t, page, http.StatusOK)
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.srv.URL+link,
+				strings.NewReader(url.Values{"csrf": {page.field("csrf")}}.Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			reqs[i], clients[i] = req, b.http
+		}
+		gate := make(chan struct{})
+		statuses := make(chan int, n)
+		var sessions atomic.Int32
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				<-gate
+				res, err := clients[i].Do(reqs[i])
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				for _, c := range res.Cookies() {
+					if c.Name == tenants.PortalCookie && c.Value != "" {
+						sessions.Add(1)
+					}
+				}
+				if res.StatusCode == http.StatusUnauthorized && !strings.Contains(string(body), "has expired or was used already") {
+					t.Errorf("refused without the link's page:\n%s", body)
+				}
+				statuses <- res.StatusCode
+			})
+		}
+		close(gate)
+		wg.Wait()
+		close(statuses)
+		count := map[int]int{}
+		for s := range statuses {
+			count[s]++
+		}
+		if count[http.StatusSeeOther] != 1 || count[http.StatusUnauthorized] != n-1 || sessions.Load() != 1 {
+			t.Errorf("statuses %v, %d session cookies; want one 303 with a cookie and %d × 401", count, sessions.Load(), n-1)
+		}
+		if c := e.client.PortalSession.Query().CountX(sys(t.Context())); c != 1 {
+			t.Errorf("%d portal sessions from one link", c)
+		}
+		if evs := e.audits(tenants.ActionPortalSessionStarted); len(evs) != 1 {
+			t.Errorf("%d portal.session_started events", len(evs))
+		}
+		if evs := e.audits(actionPortalLinkRefused); len(evs) != n-1 {
+			t.Errorf("%d portal.link_refused events, want %d", len(evs), n-1)
+		}
+	})
+}
+
+// A link opened after its five minutes shows its button (opening spends
+// nothing) and then the refused-link page, with no session; a second
+// before, it works.
+func TestPortalLinkExpired(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newSSOEnv(t, db)
+		early, late := e.portalLink(tenants.PortalIntentSSO), e.portalLink(tenants.PortalIntentDomainVerification)
+		e.clock.Advance(tenants.AdminPortalLinkTTL - time.Second)
+		e.openPortal(early)
+
+		e.clock.Advance(time.Second)
+		b := e.browser()
+		page := b.get(late)
+		wantStatus(t, page, http.StatusOK)
+		r := b.post(late, url.Values{"csrf": {page.field("csrf")}})
+		wantStatus(t, r, http.StatusUnauthorized)
+		if !strings.Contains(r.body, "This setup link is wrong, has expired or was used already. Ask for a new one.") {
+			t.Errorf("expired link page:\n%s", r.body)
+		}
+		if c := r.header.Get("Set-Cookie"); strings.Contains(c, tenants.PortalCookie+"=") {
+			t.Errorf("an expired link set %s", c)
+		}
+		wantStatus(t, b.get(portalPath), http.StatusUnauthorized)
+		if evs := e.audits(actionPortalLinkRefused); len(evs) != 1 {
+			t.Errorf("%d portal.link_refused events", len(evs))
+		}
+	})
+}
+
+// /graphql takes the portal's cookie only from the portal's own origin:
+// a request with X-Gatehouse-Portal but another Origin — a look-alike
+// host, another scheme or port, userinfo, "null", none — is refused with
+// 401 before any GraphQL runs, so its mutation changes nothing.
+func TestPortalGraphQLOrigin(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newSSOEnv(t, db).withAPI()
+		b := e.openPortal(e.portalLink(tenants.PortalIntentSSO))
+		const create = `mutation($o:ID!){createSAMLConnection(input:{organizationID:$o,name:"From elsewhere"}){connection{id}}}`
+		vars := map[string]any{"o": e.org.ID}
+		issuer := e.web.cfg.Issuer // http://127.0.0.1
+		for _, origin := range []string{"https://evil.example", "http://127.0.0.1.evil.example", "http://127.0.0.1@evil.example",
+			"https://127.0.0.1", "http://127.0.0.1:8443", "null", "", "http://localhost"} {
+			if r := b.graphQL(origin, create, vars); r.status != http.StatusUnauthorized || r.code() != "UNAUTHENTICATED" {
+				t.Errorf("Origin %q: %d %s", origin, r.status, r.raw)
+			}
+		}
+		if n := e.client.Connection.Query().Where(connection.Name("From elsewhere")).CountX(sys(t.Context())); n != 0 {
+			t.Errorf("%d connections created from another origin", n)
+		}
+		if r := b.graphQL(issuer, create, vars); len(r.Errors) > 0 {
+			t.Errorf("from the portal's own origin: %s", r.raw)
 		}
 	})
 }

@@ -98,6 +98,8 @@ type Connector struct {
 	sp     *saml.ServiceProvider
 	acs    url.URL
 	mapped map[string]bool
+	// trust verifies signatures on this package's own path (verify.go).
+	trust *trust
 }
 
 var _ federation.Connector = (*Connector)(nil)
@@ -170,6 +172,7 @@ func New(cfg Config) (*Connector, error) {
 	c.acs = *acs
 	c.mapped = cfg.Mapping.names()
 	c.sp = c.newServiceProvider()
+	c.trust = newTrust(cfg.IdP.Certificates)
 	return c, nil
 }
 

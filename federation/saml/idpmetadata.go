@@ -138,11 +138,11 @@ func checkQNames(data []byte) error {
 			return err
 		}
 		if t, ok := tok.(xml.StartElement); ok {
-			if !qname(t.Name) {
+			if !qname(t.Name.Local) {
 				return fmt.Errorf("element name %q is not a qualified name", t.Name.Local)
 			}
 			for _, a := range t.Attr {
-				if !qname(a.Name) {
+				if !qname(a.Name.Local) {
 					return fmt.Errorf("attribute name %q is not a qualified name (it does not survive an encoding/xml round trip)", a.Name.Local)
 				}
 			}

@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 
+	"github.com/beevik/etree"
 	xrv "github.com/mattermost/xml-roundtrip-validator"
 )
 
@@ -20,6 +22,7 @@ const (
 	nsAssertion = "urn:oasis:names:tc:SAML:2.0:assertion"
 	nsProtocol  = "urn:oasis:names:tc:SAML:2.0:protocol"
 	nsDSig      = "http://www.w3.org/2000/09/xmldsig#"
+	nsXSI       = "http://www.w3.org/2001/XMLSchema-instance"
 	statusOK    = "urn:oasis:names:tc:SAML:2.0:status:Success"
 )
 
@@ -29,6 +32,10 @@ const (
 	MaxResponseBytes = 512 << 10 // decoded XML
 	maxDepth         = 32
 	maxElements      = 20000
+	// maxNamespaces caps the namespace declarations in scope at any
+	// element, as crewjam's round-trip check does: canonicalization and
+	// namespace resolution cost elements × declarations in scope.
+	maxNamespaces = 64
 )
 
 // allowedAlgorithms are the signature, digest and transform algorithms
@@ -54,61 +61,97 @@ var allowedAlgorithms = map[string]bool{
 
 // shape is what the structural pass learned about a Response, read from
 // the bytes as received. It only ever refuses: what Finish accepts is read
-// from what crewjam verified.
+// from what a signature verified.
 type shape struct {
 	responseSigned  bool
 	assertionSigned bool
 	encrypted       bool
-	destination     *string
-	inResponseTo    string
-	responseIssuer  *string
+	// encryptedParts: the assertion holds an EncryptedID or an
+	// EncryptedAttribute, which only crewjam decrypts.
+	encryptedParts bool
+	destination    *string
+	inResponseTo   string
+	responseIssuer *string
 	// keyInfoCerts are the certificates the signatures carry in KeyInfo,
 	// for naming an unknown signer.
 	keyInfoCerts [][]byte
+	// response is the root element; assertion the plaintext Assertion and
+	// assertionSignature its ds:Signature, in the tree as received.
+	response, assertion, assertionSignature *etree.Element
 }
 
+// frame is what the structural pass keeps of an element while it reads
+// the element's children.
 type frame struct {
 	name       xml.Name
 	signatures int
-	// children counts the element's children in the SAML assertion
-	// namespace by local name, for the at-most-one rules.
-	children map[string]int
-	text     strings.Builder
+	// counts are the element's children named in single[name], by their
+	// index there.
+	counts []int
 }
 
 // single are the children an element may hold at most once (SAML Core
-// §2.3.3, §2.4.1, §2.4.1.1), so that no reader can pick a different one
-// than another: two Issuers, Subjects or NameIDs are refused, not chosen
-// from. An Assertion's Issuer is required (the nil-Issuer panic of
-// GO-2026-6909).
-var single = map[xml.Name][]string{
-	{Space: nsProtocol, Local: "Response"}:             {"Issuer"},
-	{Space: nsAssertion, Local: "Assertion"}:           {"Issuer", "Subject", "Conditions"},
-	{Space: nsAssertion, Local: "Subject"}:             {"NameID", "EncryptedID", "BaseID"},
-	{Space: nsAssertion, Local: "SubjectConfirmation"}: {"NameID", "EncryptedID", "BaseID", "SubjectConfirmationData"},
+// §2.3.3, §2.4.1, §2.4.1.1, §3.2.2, §3.2.2.1), so that no reader can pick
+// a different one than another: two Issuers, Subjects, NameIDs or Status
+// elements are refused, not chosen from. An Assertion's Issuer and a
+// Response's Status are required (the nil-Issuer panic of GO-2026-6909;
+// encoding/xml would read a missing Status as an empty one).
+var single = map[xml.Name][]xml.Name{
+	{Space: nsProtocol, Local: "Response"}:             {{Space: nsAssertion, Local: "Issuer"}, {Space: nsProtocol, Local: "Status"}},
+	{Space: nsProtocol, Local: "Status"}:               {{Space: nsProtocol, Local: "StatusCode"}},
+	{Space: nsAssertion, Local: "Assertion"}:           {{Space: nsAssertion, Local: "Issuer"}, {Space: nsAssertion, Local: "Subject"}, {Space: nsAssertion, Local: "Conditions"}},
+	{Space: nsAssertion, Local: "Subject"}:             {{Space: nsAssertion, Local: "NameID"}, {Space: nsAssertion, Local: "EncryptedID"}, {Space: nsAssertion, Local: "BaseID"}},
+	{Space: nsAssertion, Local: "SubjectConfirmation"}: {{Space: nsAssertion, Local: "NameID"}, {Space: nsAssertion, Local: "EncryptedID"}, {Space: nsAssertion, Local: "BaseID"}, {Space: nsAssertion, Local: "SubjectConfirmationData"}},
 }
 
 // checkSingles applies single to an element that has ended.
 func checkSingles(f *frame) *Rejection {
 	names := single[f.name]
-	for _, n := range names {
-		if c := f.children[n]; c > 1 {
-			return reject(CodeMalformed, "%s has %d %s elements, want at most one", f.name.Local, c, n)
+	for i, n := range names {
+		if c := f.counts[i]; c > 1 {
+			return reject(CodeMalformed, "%s has %d %s elements, want at most one", f.name.Local, c, n.Local)
 		}
 	}
-	if f.name.Local == "Subject" && f.children["NameID"]+f.children["EncryptedID"]+f.children["BaseID"] > 1 {
-		return reject(CodeMalformed, "Subject names its principal more than once (NameID, EncryptedID, BaseID)")
-	}
-	if f.name == (xml.Name{Space: nsAssertion, Local: "Assertion"}) && f.children["Issuer"] != 1 {
-		return reject(CodeIssuerMismatch, "assertion has no Issuer")
+	switch f.name {
+	case xml.Name{Space: nsAssertion, Local: "Subject"}:
+		if f.counts[0]+f.counts[1]+f.counts[2] > 1 {
+			return reject(CodeMalformed, "Subject names its principal more than once (NameID, EncryptedID, BaseID)")
+		}
+	case xml.Name{Space: nsAssertion, Local: "Assertion"}:
+		if f.counts[0] != 1 {
+			return reject(CodeIssuerMismatch, "assertion has no Issuer")
+		}
+	case xml.Name{Space: nsProtocol, Local: "Response"}:
+		if f.counts[1] != 1 {
+			return reject(CodeMalformed, "Response has no Status")
+		}
+	case xml.Name{Space: nsProtocol, Local: "Status"}:
+		if f.counts[0] != 1 {
+			return reject(CodeMalformed, "Status has no StatusCode")
+		}
 	}
 	return nil
 }
 
+// readSettings is how a Response is parsed (etree, over encoding/xml's
+// tokenizer): a repeated attribute is kept, so that it is refused rather
+// than silently merged (XML 1.0 "Unique Att Spec"); an encoding other than
+// UTF-8 is refused, as encoding/xml refuses it without a CharsetReader
+// (etree would read the bytes as UTF-8 whatever they are); nesting stops
+// at maxDepth.
+var readSettings = etree.ReadSettings{
+	CharsetReader: func(charset string, _ io.Reader) (io.Reader, error) {
+		return nil, fmt.Errorf("encoding %q declared: only UTF-8 is read", charset)
+	},
+	PreserveDuplicateAttrs: true,
+	MaxDepth:               maxDepth,
+}
+
 // precheck refuses what no legitimate Response carries before any library
-// parses it: forbidden markup, round-trip-unstable XML, oversized or
-// overdeep documents, and every shape that the signature wrapping,
-// multiple-assertion and namespace-confusion attacks need (doc.go).
+// reads it: forbidden markup, oversized or overdeep documents, and every
+// shape that the signature wrapping, multiple-assertion and
+// namespace-confusion attacks need (doc.go). It parses raw once, with
+// etree; the shape it returns points into that tree.
 func precheck(raw []byte) (shape, *Rejection) {
 	var s shape
 	if len(raw) > MaxResponseBytes {
@@ -117,25 +160,32 @@ func precheck(raw []byte) (shape, *Rejection) {
 	if r := checkMarkup(raw); r != nil {
 		return s, r
 	}
-	s, rej := structure(raw)
-	if rej != nil {
-		// What is misread is refused as such: the round trip is the
-		// precise reason when it fails.
-		if r := roundTrip(raw); r != nil {
-			return s, r
-		}
+	doc := etree.NewDocument()
+	doc.ReadSettings = readSettings
+	err := doc.ReadFromBytes(raw)
+	switch {
+	case errors.Is(err, etree.ErrMaxDepth):
+		return s, reject(CodeTooLarge, "elements nested deeper than %d", maxDepth)
+	case err != nil:
+		return s, &Rejection{Code: CodeMalformed, Reason: fmt.Sprintf("not well-formed XML: %v", err), Err: err}
 	}
-	return s, rej
+	return structure(doc)
 }
 
 // roundTrip refuses XML that encoding/xml would not read back as it was
 // (SAML-11), with mattermost/xml-roundtrip-validator. On the way to an
-// acceptance it need not run: crewjam's ParseXMLResponse runs its own
-// copy of the same check, stricter (depth and namespace caps), first
-// thing on the very bytes precheck reads, and on a decrypted assertion
-// before parsing it (TestCrewjamRoundTripCheck keeps that true), and
-// precheck only ever refuses. It runs where it names a refusal's reason:
-// when precheck or crewjam refuses.
+// acceptance it need not run: this package's own path reads every value
+// from the element goxmldsig parsed from the bytes it verified, with no
+// second parser and no re-encoding (doc.go), and crewjam's
+// ParseXMLResponse, which re-encodes, runs its own copy of the same check,
+// stricter, first thing on the very bytes precheck reads and on a
+// decrypted assertion before parsing it (TestCrewjamRoundTripCheck keeps
+// that true); precheck only ever refuses. It is not run on a refused
+// Response either: on Go 1.26 every document it refuses is one etree
+// cannot parse or that precheck's name rules refuse (TestRoundTripPayloads),
+// so it would name nothing new, and it costs about a second for half a
+// megabyte, which a POST anyone can send to the ACS must not buy. It
+// checks every IdP metadata document.
 func roundTrip(raw []byte) *Rejection {
 	if err := xrv.Validate(bytes.NewReader(raw)); err != nil {
 		return &Rejection{Code: CodeMalformed, Reason: fmt.Sprintf("XML that does not survive an encoding/xml round trip: %v", err), Err: err}
@@ -143,154 +193,256 @@ func roundTrip(raw []byte) *Rejection {
 	return nil
 }
 
-// structure is precheck's token pass: the shape rules, read with
-// encoding/xml's namespace resolution.
-func structure(raw []byte) (shape, *Rejection) {
-	var s shape
-	d := xml.NewDecoder(bytes.NewReader(raw))
-	var stack []*frame
-	elements, responses, assertions := 0, 0, 0
-	ids := map[string]bool{}
-	var statusCodes []string
-	inKeyInfoCert := false
-	inSignature := 0
-	var certText strings.Builder
-	for {
-		tok, err := d.Token()
-		if errors.Is(err, io.EOF) {
+// scope is the namespace bindings in force at an element. Names are
+// resolved in it exactly as encoding/xml's Decoder.Token resolves them
+// (its translate), so that the rules read the names crewjam's
+// encoding/xml reader reads; n counts the declarations in scope.
+type scope struct {
+	m map[string]string
+	n int
+}
+
+const xmlURL = "http://www.w3.org/XML/1998/namespace"
+
+// enter is the scope inside el. The map is copied only when el declares
+// something, which few elements do.
+func (sc scope) enter(el *etree.Element) scope {
+	declares := false
+	for _, a := range el.Attr {
+		if a.Space == "xmlns" || a.Space == "" && a.Key == "xmlns" {
+			declares = true
 			break
 		}
-		if err != nil {
-			return s, &Rejection{Code: CodeMalformed, Reason: fmt.Sprintf("not well-formed XML: %v", err), Err: err}
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			elements++
-			if elements > maxElements {
-				return s, reject(CodeTooLarge, "more than %d elements", maxElements)
-			}
-			if len(stack) >= maxDepth {
-				return s, reject(CodeTooLarge, "elements nested deeper than %d", maxDepth)
-			}
-			var parent *frame
-			if len(stack) > 0 {
-				parent = stack[len(stack)-1]
-			}
-			if r := checkElement(&s, t, parent, len(stack), inSignature > 0, ids); r != nil {
-				return s, r
-			}
-			switch t.Name {
-			case xml.Name{Space: nsProtocol, Local: "Response"}:
-				responses++
-			case xml.Name{Space: nsAssertion, Local: "Assertion"}, xml.Name{Space: nsAssertion, Local: "EncryptedAssertion"}:
-				assertions++
-				s.encrypted = t.Name.Local == "EncryptedAssertion"
-			case xml.Name{Space: nsProtocol, Local: "StatusCode"}:
-				if parent != nil && parent.name == (xml.Name{Space: nsProtocol, Local: "Status"}) {
-					statusCodes = append(statusCodes, attr(t, "Value"))
-				}
-			case xml.Name{Space: nsDSig, Local: "Signature"}:
-				inSignature++
-			case xml.Name{Space: nsDSig, Local: "X509Certificate"}:
-				inKeyInfoCert = true
-				certText.Reset()
-			}
-			stack = append(stack, &frame{name: t.Name})
-		case xml.EndElement:
-			top := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			if top.name == (xml.Name{Space: nsDSig, Local: "Signature"}) {
-				inSignature--
-			}
-			if r := checkSingles(top); r != nil {
-				return s, r
-			}
-			if top.name == (xml.Name{Space: nsAssertion, Local: "Issuer"}) && len(stack) == 1 && stack[0].name.Local == "Response" {
-				v := strings.TrimSpace(top.text.String())
-				s.responseIssuer = &v
-			}
-			if inKeyInfoCert && top.name.Local == "X509Certificate" {
-				inKeyInfoCert = false
-				if der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(certText.String()), "")); err == nil {
-					s.keyInfoCerts = append(s.keyInfoCerts, der)
-				}
-			}
-		case xml.CharData:
-			if len(stack) > 0 {
-				stack[len(stack)-1].text.Write(t)
-			}
-			if inKeyInfoCert {
-				certText.Write(t)
-			}
-		case xml.Comment:
-			return s, reject(CodeForbiddenMarkup, "XML comment in a protocol message")
-		case xml.ProcInst:
-			if t.Target != "xml" || elements > 0 {
-				return s, reject(CodeForbiddenMarkup, "processing instruction <?%s?> in a protocol message", t.Target)
-			}
-		case xml.Directive:
-			return s, reject(CodeForbiddenMarkup, "markup declaration <!%.20s…> in a protocol message", t)
+	}
+	if !declares {
+		return sc
+	}
+	m := make(map[string]string, len(sc.m)+4)
+	maps.Copy(m, sc.m)
+	out := scope{m: m, n: sc.n}
+	for _, a := range el.Attr {
+		switch {
+		case a.Space == "xmlns":
+			m[a.Key] = a.Value
+			out.n++
+		case a.Space == "" && a.Key == "xmlns":
+			m[""] = a.Value
+			out.n++
 		}
 	}
-	if responses != 1 {
-		return s, reject(CodeMalformed, "%d samlp:Response elements, want exactly one", responses)
+	return out
+}
+
+// name resolves a prefixed name: an element's when element, else an
+// attribute's (which the default namespace does not reach). An undeclared
+// prefix stays as it is, as encoding/xml leaves it; the rules then see a
+// name in no SAML namespace.
+func (sc scope) name(prefix, local string, element bool) xml.Name {
+	switch {
+	case prefix == "xmlns":
+		return xml.Name{Space: prefix, Local: local}
+	case prefix == "" && !element:
+		return xml.Name{Local: local}
+	case prefix == "xml":
+		return xml.Name{Space: xmlURL, Local: local}
+	case prefix == "" && local == "xmlns":
+		return xml.Name{Local: local}
 	}
-	if len(statusCodes) == 0 {
+	if v, ok := sc.m[prefix]; ok {
+		return xml.Name{Space: v, Local: local}
+	}
+	return xml.Name{Space: prefix, Local: local}
+}
+
+// text is the character data directly inside el, as encoding/xml's
+// ",chardata" reads it: every text child, none of its children's.
+func text(el *etree.Element) string {
+	var b strings.Builder
+	for _, c := range el.Child {
+		if cd, ok := c.(*etree.CharData); ok {
+			b.WriteString(cd.Data)
+		}
+	}
+	return b.String()
+}
+
+// walker is the structural pass over a parsed Response, in document
+// order.
+type walker struct {
+	s                              shape
+	elements, responses, assertion int
+	ids                            map[string]bool
+	statusCodes                    []string
+	inSignature                    int
+}
+
+// structure is precheck's pass over the tree: the shape rules, on names
+// resolved as encoding/xml resolves them.
+func structure(doc *etree.Document) (shape, *Rejection) {
+	w := walker{ids: map[string]bool{}}
+	for _, c := range doc.Child {
+		switch t := c.(type) {
+		case *etree.Element:
+			if r := w.walk(t, nil, 0, scope{}); r != nil {
+				return w.s, r
+			}
+		case *etree.ProcInst:
+			if t.Target != "xml" || w.elements > 0 {
+				return w.s, reject(CodeForbiddenMarkup, "processing instruction <?%s?> in a protocol message", t.Target)
+			}
+		case *etree.Comment, *etree.Directive:
+			return w.s, reject(CodeForbiddenMarkup, "comment or markup declaration in a protocol message")
+		}
+	}
+	s := w.s
+	if w.responses != 1 {
+		return s, reject(CodeMalformed, "%d samlp:Response elements, want exactly one", w.responses)
+	}
+	if len(w.statusCodes) == 0 {
 		return s, reject(CodeMalformed, "Response has no Status")
 	}
-	if statusCodes[0] != statusOK {
-		return s, reject(CodeStatus, "the IdP answered %s", strings.Join(statusCodes, " / "))
+	for _, code := range w.statusCodes {
+		if code != statusOK {
+			return s, reject(CodeStatus, "the IdP answered %s", strings.Join(w.statusCodes, " / "))
+		}
 	}
 	switch {
-	case assertions == 0:
+	case w.assertion == 0:
 		return s, reject(CodeNoAssertion, "Response carries no Assertion")
-	case assertions > 1:
-		return s, reject(CodeMultipleAssertions, "Response carries %d Assertion or EncryptedAssertion elements, want exactly one", assertions)
+	case w.assertion > 1:
+		return s, reject(CodeMultipleAssertions, "Response carries %d Assertion or EncryptedAssertion elements, want exactly one", w.assertion)
 	}
 	return s, nil
 }
 
-// checkElement applies the per-element rules to t, a child of parent at
-// depth. Algorithms are checked inside a ds:Signature only: an
-// EncryptedKey's OAEP digest (SHA-1 by default) is not a signature.
-func checkElement(s *shape, t xml.StartElement, parent *frame, depth int, inSignature bool, ids map[string]bool) *Rejection {
+// walk checks el, a child of parent at depth, and its subtree.
+func (w *walker) walk(el *etree.Element, parent *frame, depth int, sc scope) *Rejection {
+	w.elements++
+	if w.elements > maxElements {
+		return reject(CodeTooLarge, "more than %d elements", maxElements)
+	}
+	if depth >= maxDepth {
+		return reject(CodeTooLarge, "elements nested deeper than %d", maxDepth)
+	}
+	sc = sc.enter(el)
+	if sc.n > maxNamespaces {
+		return reject(CodeTooLarge, "more than %d namespace declarations in scope", maxNamespaces)
+	}
+	name := sc.name(el.Space, el.Tag, true)
+	if r := w.checkElement(el, name, sc, parent, depth); r != nil {
+		return r
+	}
+	switch name {
+	case xml.Name{Space: nsProtocol, Local: "Response"}:
+		w.responses++
+	case xml.Name{Space: nsAssertion, Local: "Assertion"}, xml.Name{Space: nsAssertion, Local: "EncryptedAssertion"}:
+		w.assertion++
+		w.s.encrypted = name.Local == "EncryptedAssertion"
+		if !w.s.encrypted {
+			w.s.assertion = el
+		}
+	case xml.Name{Space: nsAssertion, Local: "EncryptedID"}, xml.Name{Space: nsAssertion, Local: "EncryptedAttribute"}:
+		w.s.encryptedParts = true
+	case xml.Name{Space: nsProtocol, Local: "StatusCode"}:
+		if parent != nil && parent.name == (xml.Name{Space: nsProtocol, Local: "Status"}) {
+			w.statusCodes = append(w.statusCodes, attr(el, "Value"))
+		}
+	case xml.Name{Space: nsDSig, Local: "Signature"}:
+		w.inSignature++
+	}
+	f := &frame{name: name}
+	if n := len(single[name]); n > 0 {
+		f.counts = make([]int, n)
+	}
+	for _, c := range el.Child {
+		switch t := c.(type) {
+		case *etree.Element:
+			if r := w.walk(t, f, depth+1, sc); r != nil {
+				return r
+			}
+		case *etree.ProcInst:
+			return reject(CodeForbiddenMarkup, "processing instruction <?%s?> in a protocol message", t.Target)
+		case *etree.Comment:
+			return reject(CodeForbiddenMarkup, "XML comment in a protocol message")
+		case *etree.Directive:
+			return reject(CodeForbiddenMarkup, "markup declaration in a protocol message")
+		}
+	}
+	if name == (xml.Name{Space: nsDSig, Local: "Signature"}) {
+		w.inSignature--
+	}
+	if r := checkSingles(f); r != nil {
+		return r
+	}
+	switch {
+	case name == (xml.Name{Space: nsAssertion, Local: "Issuer"}) && depth == 1:
+		// As crewjam compares it: untrimmed.
+		v := text(el)
+		w.s.responseIssuer = &v
+	case name == (xml.Name{Space: nsDSig, Local: "X509Certificate"}):
+		if der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(text(el)), "")); err == nil {
+			w.s.keyInfoCerts = append(w.s.keyInfoCerts, der)
+		}
+	}
+	return nil
+}
+
+// checkElement applies the per-element rules to el, named name in sc, a
+// child of parent at depth. Algorithms are checked inside a ds:Signature
+// only: an EncryptedKey's OAEP digest (SHA-1 by default) is not a
+// signature.
+func (w *walker) checkElement(el *etree.Element, name xml.Name, sc scope, parent *frame, depth int) *Rejection {
+	s := &w.s
 	// A name that is not a namespace-well-formed QName (":a", "x:", "a:b:c")
 	// is read differently by encoding/xml and etree (SAML-11).
-	if !qname(t.Name) {
-		return reject(CodeMalformed, "element name %q is not a qualified name", t.Name.Local)
+	if !qname(el.Tag) {
+		return reject(CodeMalformed, "element name %q is not a qualified name", el.Tag)
 	}
-	for _, a := range t.Attr {
-		if !qname(a.Name) {
-			return reject(CodeMalformed, "attribute name %q is not a qualified name", a.Name.Local)
+	for i, a := range el.Attr {
+		if !qname(a.Key) {
+			return reject(CodeMalformed, "attribute name %q is not a qualified name", a.Key)
+		}
+		an := sc.name(a.Space, a.Key, false)
+		for _, b := range el.Attr[:i] {
+			if b.Space == a.Space && b.Key == a.Key || sc.name(b.Space, b.Key, false) == an {
+				return reject(CodeMalformed, "attribute %s appears twice on %s", a.FullKey(), el.FullTag())
+			}
+		}
+		if (an.Space == xmlURL || an.Space == nsXSI) && !reservedAttrs[an] {
+			// encoding/xml would read it for the attribute of the same
+			// local name (crewjam keeps the xml and xsi namespaces).
+			return reject(CodeMalformed, "attribute %s is not one XML or XML Schema define", a.FullKey())
 		}
 	}
-	if depth == 0 && t.Name != (xml.Name{Space: nsProtocol, Local: "Response"}) {
-		return reject(CodeMalformed, "root element is {%s}%s, not samlp:Response", t.Name.Space, t.Name.Local)
+	if depth == 0 && name != (xml.Name{Space: nsProtocol, Local: "Response"}) {
+		return reject(CodeMalformed, "root element is {%s}%s, not samlp:Response", name.Space, name.Local)
 	}
-	for _, a := range t.Attr {
-		if a.Name.Space == "" && a.Name.Local == "ID" {
-			if ids[a.Value] {
+	for _, a := range el.Attr {
+		an := sc.name(a.Space, a.Key, false)
+		if an == (xml.Name{Local: "ID"}) {
+			if w.ids[a.Value] {
 				return reject(CodeMalformed, "ID %q appears twice", a.Value)
 			}
-			ids[a.Value] = true
+			w.ids[a.Value] = true
 		}
-		if a.Name.Space == "" && a.Name.Local == "Algorithm" && inSignature && isAlgorithmElement(t.Name) && !allowedAlgorithms[a.Value] {
-			return reject(CodeWeakAlgorithm, "%s algorithm %s is not allowed (RSA or ECDSA with SHA-256 or stronger, exclusive or inclusive c14n without comments)", t.Name.Local, a.Value)
+		if an == (xml.Name{Local: "Algorithm"}) && w.inSignature > 0 && isAlgorithmElement(name) && !allowedAlgorithms[a.Value] {
+			return reject(CodeWeakAlgorithm, "%s algorithm %s is not allowed (RSA or ECDSA with SHA-256 or stronger, exclusive or inclusive c14n without comments)", name.Local, a.Value)
 		}
 	}
-	if parent != nil && t.Name.Space == nsAssertion {
-		if parent.children == nil {
-			parent.children = map[string]int{}
+	if parent != nil {
+		for i, n := range single[parent.name] {
+			if n == name {
+				parent.counts[i]++
+			}
 		}
-		parent.children[t.Name.Local]++
 	}
-	if t.Name.Local == "NameID" && t.Name.Space != nsAssertion {
-		return reject(CodeForeignNameID, "NameID in namespace %q, not the SAML assertion namespace", t.Name.Space)
+	if name.Local == "NameID" && name.Space != nsAssertion {
+		return reject(CodeForeignNameID, "NameID in namespace %q, not the SAML assertion namespace", name.Space)
 	}
-	switch t.Name {
+	switch name {
 	case xml.Name{Space: nsAssertion, Local: "Assertion"}, xml.Name{Space: nsAssertion, Local: "EncryptedAssertion"}:
 		if depth != 1 {
-			return reject(CodeMultipleAssertions, "%s nested at depth %d, not a child of the Response", t.Name.Local, depth)
+			return reject(CodeMultipleAssertions, "%s nested at depth %d, not a child of the Response", name.Local, depth)
 		}
 	case xml.Name{Space: nsDSig, Local: "Signature"}:
 		if parent == nil || depth != 1 && depth != 2 || parent.name != (xml.Name{Space: nsProtocol, Local: "Response"}) && parent.name != (xml.Name{Space: nsAssertion, Local: "Assertion"}) {
@@ -308,14 +460,16 @@ func checkElement(s *shape, t xml.StartElement, parent *frame, depth int, inSign
 			s.responseSigned = true
 		} else {
 			s.assertionSigned = true
+			s.assertionSignature = el
 		}
 	}
 	if depth == 0 {
-		for _, a := range t.Attr {
-			if a.Name.Space != "" {
+		s.response = el
+		for _, a := range el.Attr {
+			if a.Space != "" {
 				continue
 			}
-			switch a.Name.Local {
+			switch a.Key {
 			case "Destination":
 				v := a.Value
 				s.destination = &v
@@ -327,8 +481,17 @@ func checkElement(s *shape, t xml.StartElement, parent *frame, depth int, inSign
 	return nil
 }
 
-func qname(n xml.Name) bool {
-	return n.Local != "" && !strings.Contains(n.Local, ":")
+// reservedAttrs are the attributes the XML and XML Schema instance
+// namespaces define; any other name in them is refused.
+var reservedAttrs = map[xml.Name]bool{
+	{Space: xmlURL, Local: "lang"}: true, {Space: xmlURL, Local: "space"}: true,
+	{Space: xmlURL, Local: "base"}: true, {Space: xmlURL, Local: "id"}: true,
+	{Space: nsXSI, Local: "type"}: true, {Space: nsXSI, Local: "nil"}: true,
+	{Space: nsXSI, Local: "schemaLocation"}: true, {Space: nsXSI, Local: "noNamespaceSchemaLocation"}: true,
+}
+
+func qname(local string) bool {
+	return local != "" && !strings.Contains(local, ":")
 }
 
 func isAlgorithmElement(n xml.Name) bool {
@@ -340,15 +503,6 @@ func isAlgorithmElement(n xml.Name) bool {
 		return true
 	}
 	return false
-}
-
-func attr(t xml.StartElement, local string) string {
-	for _, a := range t.Attr {
-		if a.Name.Space == "" && a.Name.Local == local {
-			return a.Value
-		}
-	}
-	return ""
 }
 
 // checkMarkup refuses, by a byte scan before any parser runs, the markup

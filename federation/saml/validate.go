@@ -9,8 +9,11 @@ import (
 
 const bearer = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 
-// maxIssueDelay is how old an assertion may be when it arrives, besides
-// the clock skew (crewjam's MaxIssueDelay default).
+// maxIssueDelay is how old an assertion may be when it arrives, by its
+// IssueInstant and with no allowance for skew: crewjam's MaxIssueDelay
+// default, which crewjam applied to every assertion this package accepted
+// before it had a path of its own, and which checkAssertion now applies on
+// both.
 const maxIssueDelay = 90 * time.Second
 
 // checkAssertion applies this package's rules to an assertion, whatever
@@ -23,8 +26,8 @@ func (c *Connector) checkAssertion(a *saml.Assertion, requestID string, now time
 	if a.ID == "" {
 		return reject(CodeMalformed, "assertion has no ID")
 	}
-	if r := c.checkWindow("assertion IssueInstant", time.Time{}, a.IssueInstant.Add(maxIssueDelay), now); r != nil {
-		return r
+	if deadline := a.IssueInstant.Add(maxIssueDelay); deadline.Before(now) {
+		return reject(CodeExpired, "assertion issued %v ago, more than %v", now.Sub(a.IssueInstant).Round(time.Second), maxIssueDelay)
 	}
 	if a.IssueInstant.After(now.Add(c.skew)) {
 		return reject(CodeNotYetValid, "assertion issued %v in the future", a.IssueInstant.Sub(now).Round(time.Second))
@@ -41,7 +44,19 @@ func (c *Connector) checkAssertion(a *saml.Assertion, requestID string, now time
 	if r := c.checkAudience(a.Conditions); r != nil {
 		return r
 	}
-	return c.checkBearer(a.Subject, requestID, now)
+	if r := c.checkBearer(a.Subject, requestID, now); r != nil {
+		return r
+	}
+	// crewjam's validateAssertion rules that the ones above do not make.
+	if a.Version != "2.0" {
+		return reject(CodeMalformed, "assertion Version %q is not 2.0", a.Version)
+	}
+	if len(a.AuthnStatements) == 0 {
+		// SAML Profiles §4.1.4.2: an assertion that is not about an
+		// authentication is not a sign-in.
+		return reject(CodeMalformed, "assertion has no AuthnStatement")
+	}
+	return nil
 }
 
 // checkAudience requires an AudienceRestriction (SAML Core §2.5.1.4: one

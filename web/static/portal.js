@@ -17,6 +17,14 @@
   function say(text) { status.textContent = text; }
   function fail(text) { errorBox.textContent = text; errorBox.hidden = false; }
   function show(id) { $(id).hidden = false; }
+  // next reveals a step and moves the keyboard focus to its heading, so
+  // that the next Tab goes on from there (the button just used may be
+  // disabled, which would drop the focus to the page's top).
+  function next(id) {
+    show(id);
+    var h = $(id).querySelector("h2");
+    if (h) h.focus();
+  }
 
   function gql(query, variables) {
     errorBox.hidden = true;
@@ -101,7 +109,7 @@
       gql(q, { in: input }).then(function (d) {
         setConnection(saml ? d.createSAMLConnection.connection : d.createOIDCConnection.connection);
         $("create-connection").disabled = true;
-        $("h-configure").focus && $("h-configure").scrollIntoView();
+        next("step-configure");
       });
     });
 
@@ -127,7 +135,7 @@
       gql("mutation($in:UpdateConnectionInput!){updateConnection(input:$in){connection{" + CONN + "}}}", { in: input }).then(function (d) {
         setConnection(d.updateConnection.connection);
         say(msg.saved);
-        show("step-test"); show("step-activate");
+        show("step-activate"); next("step-test");
       });
     });
 
@@ -169,13 +177,14 @@
         $("txt-name").value = domain.txtRecordName;
         $("txt-value").value = domain.verificationToken;
         $("add-domain").disabled = true;
-        show("step-dns");
+        next("step-dns");
       });
     });
     $("verify-domain").addEventListener("click", function () {
       gql("mutation($id:ID!){verifyDomain(input:{id:$id}){domain{verified} failureReason}}", { id: domain.id }).then(function (d) {
-        var r = d.verifyDomain;
-        $("domain-state").textContent = r.domain.verified ? msg.verified : msg.notVerified + " " + (r.failureReason || "");
+        var r = d.verifyDomain, state = $("domain-state");
+        state.className = r.domain.verified ? "notice" : "error";
+        state.textContent = r.domain.verified ? msg.verified : msg.notVerified + " " + (r.failureReason || "");
       });
     });
   }
