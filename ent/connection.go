@@ -47,6 +47,12 @@ type Connection struct {
 	IdpMetadataURL string `json:"idp_metadata_url,omitempty"`
 	// IdpMetadataRefreshedAt holds the value of the "idp_metadata_refreshed_at" field.
 	IdpMetadataRefreshedAt *time.Time `json:"idp_metadata_refreshed_at,omitempty"`
+	// refreshes of idp_metadata_url that failed in a row since the last that worked
+	IdpMetadataFailures int `json:"idp_metadata_failures,omitempty"`
+	// after a failed refresh, when the URL is fetched again (capped exponential backoff)
+	IdpMetadataRetryAt *time.Time `json:"idp_metadata_retry_at,omitempty"`
+	// why the last refresh failed; empty once one works
+	IdpMetadataError string `json:"idp_metadata_error,omitempty"`
 	// the SP's RSA key pairs, private keys sealed; the first signs
 	SpKeys []sso.SPKey `json:"-"`
 	// accept unsolicited responses (no InResponseTo); off by default: they cannot be bound to a browser
@@ -145,9 +151,11 @@ func (*Connection) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case connection.FieldAllowIdpInitiated, connection.FieldTrustUpstreamAmr:
 			values[i] = new(sql.NullBool)
-		case connection.FieldProtocol, connection.FieldName, connection.FieldState, connection.FieldPreset, connection.FieldIdpEntityID, connection.FieldIdpSSOURL, connection.FieldIdpSSOBinding, connection.FieldIdpMetadataURL, connection.FieldOidcIssuer, connection.FieldOidcClientID:
+		case connection.FieldIdpMetadataFailures:
+			values[i] = new(sql.NullInt64)
+		case connection.FieldProtocol, connection.FieldName, connection.FieldState, connection.FieldPreset, connection.FieldIdpEntityID, connection.FieldIdpSSOURL, connection.FieldIdpSSOBinding, connection.FieldIdpMetadataURL, connection.FieldIdpMetadataError, connection.FieldOidcIssuer, connection.FieldOidcClientID:
 			values[i] = new(sql.NullString)
-		case connection.FieldCreatedAt, connection.FieldUpdatedAt, connection.FieldIdpMetadataRefreshedAt:
+		case connection.FieldCreatedAt, connection.FieldUpdatedAt, connection.FieldIdpMetadataRefreshedAt, connection.FieldIdpMetadataRetryAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -250,6 +258,25 @@ func (_m *Connection) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.IdpMetadataRefreshedAt = new(time.Time)
 				*_m.IdpMetadataRefreshedAt = value.Time
+			}
+		case connection.FieldIdpMetadataFailures:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field idp_metadata_failures", values[i])
+			} else if value.Valid {
+				_m.IdpMetadataFailures = int(value.Int64)
+			}
+		case connection.FieldIdpMetadataRetryAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field idp_metadata_retry_at", values[i])
+			} else if value.Valid {
+				_m.IdpMetadataRetryAt = new(time.Time)
+				*_m.IdpMetadataRetryAt = value.Time
+			}
+		case connection.FieldIdpMetadataError:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field idp_metadata_error", values[i])
+			} else if value.Valid {
+				_m.IdpMetadataError = value.String
 			}
 		case connection.FieldSpKeys:
 			if value, ok := values[i].(*[]byte); !ok {
@@ -416,6 +443,17 @@ func (_m *Connection) String() string {
 		builder.WriteString("idp_metadata_refreshed_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("idp_metadata_failures=")
+	builder.WriteString(fmt.Sprintf("%v", _m.IdpMetadataFailures))
+	builder.WriteString(", ")
+	if v := _m.IdpMetadataRetryAt; v != nil {
+		builder.WriteString("idp_metadata_retry_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("idp_metadata_error=")
+	builder.WriteString(_m.IdpMetadataError)
 	builder.WriteString(", ")
 	builder.WriteString("sp_keys=<sensitive>")
 	builder.WriteString(", ")

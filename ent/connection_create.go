@@ -176,6 +176,48 @@ func (_c *ConnectionCreate) SetNillableIdpMetadataRefreshedAt(v *time.Time) *Con
 	return _c
 }
 
+// SetIdpMetadataFailures sets the "idp_metadata_failures" field.
+func (_c *ConnectionCreate) SetIdpMetadataFailures(v int) *ConnectionCreate {
+	_c.mutation.SetIdpMetadataFailures(v)
+	return _c
+}
+
+// SetNillableIdpMetadataFailures sets the "idp_metadata_failures" field if the given value is not nil.
+func (_c *ConnectionCreate) SetNillableIdpMetadataFailures(v *int) *ConnectionCreate {
+	if v != nil {
+		_c.SetIdpMetadataFailures(*v)
+	}
+	return _c
+}
+
+// SetIdpMetadataRetryAt sets the "idp_metadata_retry_at" field.
+func (_c *ConnectionCreate) SetIdpMetadataRetryAt(v time.Time) *ConnectionCreate {
+	_c.mutation.SetIdpMetadataRetryAt(v)
+	return _c
+}
+
+// SetNillableIdpMetadataRetryAt sets the "idp_metadata_retry_at" field if the given value is not nil.
+func (_c *ConnectionCreate) SetNillableIdpMetadataRetryAt(v *time.Time) *ConnectionCreate {
+	if v != nil {
+		_c.SetIdpMetadataRetryAt(*v)
+	}
+	return _c
+}
+
+// SetIdpMetadataError sets the "idp_metadata_error" field.
+func (_c *ConnectionCreate) SetIdpMetadataError(v string) *ConnectionCreate {
+	_c.mutation.SetIdpMetadataError(v)
+	return _c
+}
+
+// SetNillableIdpMetadataError sets the "idp_metadata_error" field if the given value is not nil.
+func (_c *ConnectionCreate) SetNillableIdpMetadataError(v *string) *ConnectionCreate {
+	if v != nil {
+		_c.SetIdpMetadataError(*v)
+	}
+	return _c
+}
+
 // SetSpKeys sets the "sp_keys" field.
 func (_c *ConnectionCreate) SetSpKeys(v []sso.SPKey) *ConnectionCreate {
 	_c.mutation.SetSpKeys(v)
@@ -407,6 +449,10 @@ func (_c *ConnectionCreate) defaults() error {
 		v := connection.DefaultPreset
 		_c.mutation.SetPreset(v)
 	}
+	if _, ok := _c.mutation.IdpMetadataFailures(); !ok {
+		v := connection.DefaultIdpMetadataFailures
+		_c.mutation.SetIdpMetadataFailures(v)
+	}
 	if _, ok := _c.mutation.AllowIdpInitiated(); !ok {
 		v := connection.DefaultAllowIdpInitiated
 		_c.mutation.SetAllowIdpInitiated(v)
@@ -491,6 +537,19 @@ func (_c *ConnectionCreate) check() error {
 	if v, ok := _c.mutation.IdpMetadataURL(); ok {
 		if err := connection.IdpMetadataURLValidator(v); err != nil {
 			return &ValidationError{Name: "idp_metadata_url", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_metadata_url": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.IdpMetadataFailures(); !ok {
+		return &ValidationError{Name: "idp_metadata_failures", err: errors.New(`ent: missing required field "Connection.idp_metadata_failures"`)}
+	}
+	if v, ok := _c.mutation.IdpMetadataFailures(); ok {
+		if err := connection.IdpMetadataFailuresValidator(v); err != nil {
+			return &ValidationError{Name: "idp_metadata_failures", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_metadata_failures": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.IdpMetadataError(); ok {
+		if err := connection.IdpMetadataErrorValidator(v); err != nil {
+			return &ValidationError{Name: "idp_metadata_error", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_metadata_error": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.AllowIdpInitiated(); !ok {
@@ -594,6 +653,18 @@ func (_c *ConnectionCreate) createSpec() (*Connection, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.IdpMetadataRefreshedAt(); ok {
 		_spec.SetField(connection.FieldIdpMetadataRefreshedAt, field.TypeTime, value)
 		_node.IdpMetadataRefreshedAt = &value
+	}
+	if value, ok := _c.mutation.IdpMetadataFailures(); ok {
+		_spec.SetField(connection.FieldIdpMetadataFailures, field.TypeInt, value)
+		_node.IdpMetadataFailures = value
+	}
+	if value, ok := _c.mutation.IdpMetadataRetryAt(); ok {
+		_spec.SetField(connection.FieldIdpMetadataRetryAt, field.TypeTime, value)
+		_node.IdpMetadataRetryAt = &value
+	}
+	if value, ok := _c.mutation.IdpMetadataError(); ok {
+		_spec.SetField(connection.FieldIdpMetadataError, field.TypeString, value)
+		_node.IdpMetadataError = value
 	}
 	if value, ok := _c.mutation.SpKeys(); ok {
 		_spec.SetField(connection.FieldSpKeys, field.TypeJSON, value)

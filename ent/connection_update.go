@@ -200,6 +200,67 @@ func (_u *ConnectionUpdate) ClearIdpMetadataRefreshedAt() *ConnectionUpdate {
 	return _u
 }
 
+// SetIdpMetadataFailures sets the "idp_metadata_failures" field.
+func (_u *ConnectionUpdate) SetIdpMetadataFailures(v int) *ConnectionUpdate {
+	_u.mutation.ResetIdpMetadataFailures()
+	_u.mutation.SetIdpMetadataFailures(v)
+	return _u
+}
+
+// SetNillableIdpMetadataFailures sets the "idp_metadata_failures" field if the given value is not nil.
+func (_u *ConnectionUpdate) SetNillableIdpMetadataFailures(v *int) *ConnectionUpdate {
+	if v != nil {
+		_u.SetIdpMetadataFailures(*v)
+	}
+	return _u
+}
+
+// AddIdpMetadataFailures adds value to the "idp_metadata_failures" field.
+func (_u *ConnectionUpdate) AddIdpMetadataFailures(v int) *ConnectionUpdate {
+	_u.mutation.AddIdpMetadataFailures(v)
+	return _u
+}
+
+// SetIdpMetadataRetryAt sets the "idp_metadata_retry_at" field.
+func (_u *ConnectionUpdate) SetIdpMetadataRetryAt(v time.Time) *ConnectionUpdate {
+	_u.mutation.SetIdpMetadataRetryAt(v)
+	return _u
+}
+
+// SetNillableIdpMetadataRetryAt sets the "idp_metadata_retry_at" field if the given value is not nil.
+func (_u *ConnectionUpdate) SetNillableIdpMetadataRetryAt(v *time.Time) *ConnectionUpdate {
+	if v != nil {
+		_u.SetIdpMetadataRetryAt(*v)
+	}
+	return _u
+}
+
+// ClearIdpMetadataRetryAt clears the value of the "idp_metadata_retry_at" field.
+func (_u *ConnectionUpdate) ClearIdpMetadataRetryAt() *ConnectionUpdate {
+	_u.mutation.ClearIdpMetadataRetryAt()
+	return _u
+}
+
+// SetIdpMetadataError sets the "idp_metadata_error" field.
+func (_u *ConnectionUpdate) SetIdpMetadataError(v string) *ConnectionUpdate {
+	_u.mutation.SetIdpMetadataError(v)
+	return _u
+}
+
+// SetNillableIdpMetadataError sets the "idp_metadata_error" field if the given value is not nil.
+func (_u *ConnectionUpdate) SetNillableIdpMetadataError(v *string) *ConnectionUpdate {
+	if v != nil {
+		_u.SetIdpMetadataError(*v)
+	}
+	return _u
+}
+
+// ClearIdpMetadataError clears the value of the "idp_metadata_error" field.
+func (_u *ConnectionUpdate) ClearIdpMetadataError() *ConnectionUpdate {
+	_u.mutation.ClearIdpMetadataError()
+	return _u
+}
+
 // SetSpKeys sets the "sp_keys" field.
 func (_u *ConnectionUpdate) SetSpKeys(v []sso.SPKey) *ConnectionUpdate {
 	_u.mutation.SetSpKeys(v)
@@ -566,6 +627,16 @@ func (_u *ConnectionUpdate) check() error {
 			return &ValidationError{Name: "idp_metadata_url", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_metadata_url": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.IdpMetadataFailures(); ok {
+		if err := connection.IdpMetadataFailuresValidator(v); err != nil {
+			return &ValidationError{Name: "idp_metadata_failures", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_metadata_failures": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.IdpMetadataError(); ok {
+		if err := connection.IdpMetadataErrorValidator(v); err != nil {
+			return &ValidationError{Name: "idp_metadata_error", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_metadata_error": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.OidcIssuer(); ok {
 		if err := connection.OidcIssuerValidator(v); err != nil {
 			return &ValidationError{Name: "oidc_issuer", err: fmt.Errorf(`ent: validator failed for field "Connection.oidc_issuer": %w`, err)}
@@ -646,6 +717,24 @@ func (_u *ConnectionUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	}
 	if _u.mutation.IdpMetadataRefreshedAtCleared() {
 		_spec.ClearField(connection.FieldIdpMetadataRefreshedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.IdpMetadataFailures(); ok {
+		_spec.SetField(connection.FieldIdpMetadataFailures, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedIdpMetadataFailures(); ok {
+		_spec.AddField(connection.FieldIdpMetadataFailures, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.IdpMetadataRetryAt(); ok {
+		_spec.SetField(connection.FieldIdpMetadataRetryAt, field.TypeTime, value)
+	}
+	if _u.mutation.IdpMetadataRetryAtCleared() {
+		_spec.ClearField(connection.FieldIdpMetadataRetryAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.IdpMetadataError(); ok {
+		_spec.SetField(connection.FieldIdpMetadataError, field.TypeString, value)
+	}
+	if _u.mutation.IdpMetadataErrorCleared() {
+		_spec.ClearField(connection.FieldIdpMetadataError, field.TypeString)
 	}
 	if value, ok := _u.mutation.SpKeys(); ok {
 		_spec.SetField(connection.FieldSpKeys, field.TypeJSON, value)
@@ -1037,6 +1126,67 @@ func (_u *ConnectionUpdateOne) ClearIdpMetadataRefreshedAt() *ConnectionUpdateOn
 	return _u
 }
 
+// SetIdpMetadataFailures sets the "idp_metadata_failures" field.
+func (_u *ConnectionUpdateOne) SetIdpMetadataFailures(v int) *ConnectionUpdateOne {
+	_u.mutation.ResetIdpMetadataFailures()
+	_u.mutation.SetIdpMetadataFailures(v)
+	return _u
+}
+
+// SetNillableIdpMetadataFailures sets the "idp_metadata_failures" field if the given value is not nil.
+func (_u *ConnectionUpdateOne) SetNillableIdpMetadataFailures(v *int) *ConnectionUpdateOne {
+	if v != nil {
+		_u.SetIdpMetadataFailures(*v)
+	}
+	return _u
+}
+
+// AddIdpMetadataFailures adds value to the "idp_metadata_failures" field.
+func (_u *ConnectionUpdateOne) AddIdpMetadataFailures(v int) *ConnectionUpdateOne {
+	_u.mutation.AddIdpMetadataFailures(v)
+	return _u
+}
+
+// SetIdpMetadataRetryAt sets the "idp_metadata_retry_at" field.
+func (_u *ConnectionUpdateOne) SetIdpMetadataRetryAt(v time.Time) *ConnectionUpdateOne {
+	_u.mutation.SetIdpMetadataRetryAt(v)
+	return _u
+}
+
+// SetNillableIdpMetadataRetryAt sets the "idp_metadata_retry_at" field if the given value is not nil.
+func (_u *ConnectionUpdateOne) SetNillableIdpMetadataRetryAt(v *time.Time) *ConnectionUpdateOne {
+	if v != nil {
+		_u.SetIdpMetadataRetryAt(*v)
+	}
+	return _u
+}
+
+// ClearIdpMetadataRetryAt clears the value of the "idp_metadata_retry_at" field.
+func (_u *ConnectionUpdateOne) ClearIdpMetadataRetryAt() *ConnectionUpdateOne {
+	_u.mutation.ClearIdpMetadataRetryAt()
+	return _u
+}
+
+// SetIdpMetadataError sets the "idp_metadata_error" field.
+func (_u *ConnectionUpdateOne) SetIdpMetadataError(v string) *ConnectionUpdateOne {
+	_u.mutation.SetIdpMetadataError(v)
+	return _u
+}
+
+// SetNillableIdpMetadataError sets the "idp_metadata_error" field if the given value is not nil.
+func (_u *ConnectionUpdateOne) SetNillableIdpMetadataError(v *string) *ConnectionUpdateOne {
+	if v != nil {
+		_u.SetIdpMetadataError(*v)
+	}
+	return _u
+}
+
+// ClearIdpMetadataError clears the value of the "idp_metadata_error" field.
+func (_u *ConnectionUpdateOne) ClearIdpMetadataError() *ConnectionUpdateOne {
+	_u.mutation.ClearIdpMetadataError()
+	return _u
+}
+
 // SetSpKeys sets the "sp_keys" field.
 func (_u *ConnectionUpdateOne) SetSpKeys(v []sso.SPKey) *ConnectionUpdateOne {
 	_u.mutation.SetSpKeys(v)
@@ -1416,6 +1566,16 @@ func (_u *ConnectionUpdateOne) check() error {
 			return &ValidationError{Name: "idp_metadata_url", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_metadata_url": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.IdpMetadataFailures(); ok {
+		if err := connection.IdpMetadataFailuresValidator(v); err != nil {
+			return &ValidationError{Name: "idp_metadata_failures", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_metadata_failures": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.IdpMetadataError(); ok {
+		if err := connection.IdpMetadataErrorValidator(v); err != nil {
+			return &ValidationError{Name: "idp_metadata_error", err: fmt.Errorf(`ent: validator failed for field "Connection.idp_metadata_error": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.OidcIssuer(); ok {
 		if err := connection.OidcIssuerValidator(v); err != nil {
 			return &ValidationError{Name: "oidc_issuer", err: fmt.Errorf(`ent: validator failed for field "Connection.oidc_issuer": %w`, err)}
@@ -1513,6 +1673,24 @@ func (_u *ConnectionUpdateOne) sqlSave(ctx context.Context) (_node *Connection, 
 	}
 	if _u.mutation.IdpMetadataRefreshedAtCleared() {
 		_spec.ClearField(connection.FieldIdpMetadataRefreshedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.IdpMetadataFailures(); ok {
+		_spec.SetField(connection.FieldIdpMetadataFailures, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedIdpMetadataFailures(); ok {
+		_spec.AddField(connection.FieldIdpMetadataFailures, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.IdpMetadataRetryAt(); ok {
+		_spec.SetField(connection.FieldIdpMetadataRetryAt, field.TypeTime, value)
+	}
+	if _u.mutation.IdpMetadataRetryAtCleared() {
+		_spec.ClearField(connection.FieldIdpMetadataRetryAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.IdpMetadataError(); ok {
+		_spec.SetField(connection.FieldIdpMetadataError, field.TypeString, value)
+	}
+	if _u.mutation.IdpMetadataErrorCleared() {
+		_spec.ClearField(connection.FieldIdpMetadataError, field.TypeString)
 	}
 	if value, ok := _u.mutation.SpKeys(); ok {
 		_spec.SetField(connection.FieldSpKeys, field.TypeJSON, value)

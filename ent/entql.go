@@ -213,6 +213,9 @@ var schemaGraph = func() *sqlgraph.Schema {
 			connection.FieldIdpCertificates:        {Type: field.TypeJSON, Column: connection.FieldIdpCertificates},
 			connection.FieldIdpMetadataURL:         {Type: field.TypeString, Column: connection.FieldIdpMetadataURL},
 			connection.FieldIdpMetadataRefreshedAt: {Type: field.TypeTime, Column: connection.FieldIdpMetadataRefreshedAt},
+			connection.FieldIdpMetadataFailures:    {Type: field.TypeInt, Column: connection.FieldIdpMetadataFailures},
+			connection.FieldIdpMetadataRetryAt:     {Type: field.TypeTime, Column: connection.FieldIdpMetadataRetryAt},
+			connection.FieldIdpMetadataError:       {Type: field.TypeString, Column: connection.FieldIdpMetadataError},
 			connection.FieldSpKeys:                 {Type: field.TypeJSON, Column: connection.FieldSpKeys},
 			connection.FieldAllowIdpInitiated:      {Type: field.TypeBool, Column: connection.FieldAllowIdpInitiated},
 			connection.FieldOidcIssuer:             {Type: field.TypeString, Column: connection.FieldOidcIssuer},
@@ -1849,6 +1852,21 @@ func (f *ConnectionFilter) WhereIdpMetadataURL(p entql.StringP) {
 // WhereIdpMetadataRefreshedAt applies the entql time.Time predicate on the idp_metadata_refreshed_at field.
 func (f *ConnectionFilter) WhereIdpMetadataRefreshedAt(p entql.TimeP) {
 	f.Where(p.Field(connection.FieldIdpMetadataRefreshedAt))
+}
+
+// WhereIdpMetadataFailures applies the entql int predicate on the idp_metadata_failures field.
+func (f *ConnectionFilter) WhereIdpMetadataFailures(p entql.IntP) {
+	f.Where(p.Field(connection.FieldIdpMetadataFailures))
+}
+
+// WhereIdpMetadataRetryAt applies the entql time.Time predicate on the idp_metadata_retry_at field.
+func (f *ConnectionFilter) WhereIdpMetadataRetryAt(p entql.TimeP) {
+	f.Where(p.Field(connection.FieldIdpMetadataRetryAt))
+}
+
+// WhereIdpMetadataError applies the entql string predicate on the idp_metadata_error field.
+func (f *ConnectionFilter) WhereIdpMetadataError(p entql.StringP) {
+	f.Where(p.Field(connection.FieldIdpMetadataError))
 }
 
 // WhereSpKeys applies the entql json.RawMessage predicate on the sp_keys field.

@@ -571,6 +571,21 @@ func (_q *ConnectionQuery) collectField(ctx context.Context, oneNode bool, opCtx
 				selectedFields = append(selectedFields, connection.FieldIdpMetadataRefreshedAt)
 				fieldSeen[connection.FieldIdpMetadataRefreshedAt] = struct{}{}
 			}
+		case "idpMetadataFailures":
+			if _, ok := fieldSeen[connection.FieldIdpMetadataFailures]; !ok {
+				selectedFields = append(selectedFields, connection.FieldIdpMetadataFailures)
+				fieldSeen[connection.FieldIdpMetadataFailures] = struct{}{}
+			}
+		case "idpMetadataRetryAt":
+			if _, ok := fieldSeen[connection.FieldIdpMetadataRetryAt]; !ok {
+				selectedFields = append(selectedFields, connection.FieldIdpMetadataRetryAt)
+				fieldSeen[connection.FieldIdpMetadataRetryAt] = struct{}{}
+			}
+		case "idpMetadataError":
+			if _, ok := fieldSeen[connection.FieldIdpMetadataError]; !ok {
+				selectedFields = append(selectedFields, connection.FieldIdpMetadataError)
+				fieldSeen[connection.FieldIdpMetadataError] = struct{}{}
+			}
 		case "allowIdpInitiated":
 			if _, ok := fieldSeen[connection.FieldAllowIdpInitiated]; !ok {
 				selectedFields = append(selectedFields, connection.FieldAllowIdpInitiated)

@@ -2042,6 +2042,45 @@ type ConnectionWhereInput struct {
 	IdpMetadataRefreshedAtIsNil  bool        `json:"idpMetadataRefreshedAtIsNil,omitempty"`
 	IdpMetadataRefreshedAtNotNil bool        `json:"idpMetadataRefreshedAtNotNil,omitempty"`
 
+	// "idp_metadata_failures" field predicates.
+	IdpMetadataFailures      *int  `json:"idpMetadataFailures,omitempty"`
+	IdpMetadataFailuresNEQ   *int  `json:"idpMetadataFailuresNEQ,omitempty"`
+	IdpMetadataFailuresIn    []int `json:"idpMetadataFailuresIn,omitempty"`
+	IdpMetadataFailuresNotIn []int `json:"idpMetadataFailuresNotIn,omitempty"`
+	IdpMetadataFailuresGT    *int  `json:"idpMetadataFailuresGT,omitempty"`
+	IdpMetadataFailuresGTE   *int  `json:"idpMetadataFailuresGTE,omitempty"`
+	IdpMetadataFailuresLT    *int  `json:"idpMetadataFailuresLT,omitempty"`
+	IdpMetadataFailuresLTE   *int  `json:"idpMetadataFailuresLTE,omitempty"`
+
+	// "idp_metadata_retry_at" field predicates.
+	IdpMetadataRetryAt       *time.Time  `json:"idpMetadataRetryAt,omitempty"`
+	IdpMetadataRetryAtNEQ    *time.Time  `json:"idpMetadataRetryAtNEQ,omitempty"`
+	IdpMetadataRetryAtIn     []time.Time `json:"idpMetadataRetryAtIn,omitempty"`
+	IdpMetadataRetryAtNotIn  []time.Time `json:"idpMetadataRetryAtNotIn,omitempty"`
+	IdpMetadataRetryAtGT     *time.Time  `json:"idpMetadataRetryAtGT,omitempty"`
+	IdpMetadataRetryAtGTE    *time.Time  `json:"idpMetadataRetryAtGTE,omitempty"`
+	IdpMetadataRetryAtLT     *time.Time  `json:"idpMetadataRetryAtLT,omitempty"`
+	IdpMetadataRetryAtLTE    *time.Time  `json:"idpMetadataRetryAtLTE,omitempty"`
+	IdpMetadataRetryAtIsNil  bool        `json:"idpMetadataRetryAtIsNil,omitempty"`
+	IdpMetadataRetryAtNotNil bool        `json:"idpMetadataRetryAtNotNil,omitempty"`
+
+	// "idp_metadata_error" field predicates.
+	IdpMetadataError             *string  `json:"idpMetadataError,omitempty"`
+	IdpMetadataErrorNEQ          *string  `json:"idpMetadataErrorNEQ,omitempty"`
+	IdpMetadataErrorIn           []string `json:"idpMetadataErrorIn,omitempty"`
+	IdpMetadataErrorNotIn        []string `json:"idpMetadataErrorNotIn,omitempty"`
+	IdpMetadataErrorGT           *string  `json:"idpMetadataErrorGT,omitempty"`
+	IdpMetadataErrorGTE          *string  `json:"idpMetadataErrorGTE,omitempty"`
+	IdpMetadataErrorLT           *string  `json:"idpMetadataErrorLT,omitempty"`
+	IdpMetadataErrorLTE          *string  `json:"idpMetadataErrorLTE,omitempty"`
+	IdpMetadataErrorContains     *string  `json:"idpMetadataErrorContains,omitempty"`
+	IdpMetadataErrorHasPrefix    *string  `json:"idpMetadataErrorHasPrefix,omitempty"`
+	IdpMetadataErrorHasSuffix    *string  `json:"idpMetadataErrorHasSuffix,omitempty"`
+	IdpMetadataErrorIsNil        bool     `json:"idpMetadataErrorIsNil,omitempty"`
+	IdpMetadataErrorNotNil       bool     `json:"idpMetadataErrorNotNil,omitempty"`
+	IdpMetadataErrorEqualFold    *string  `json:"idpMetadataErrorEqualFold,omitempty"`
+	IdpMetadataErrorContainsFold *string  `json:"idpMetadataErrorContainsFold,omitempty"`
+
 	// "allow_idp_initiated" field predicates.
 	AllowIdpInitiated    *bool `json:"allowIdpInitiated,omitempty"`
 	AllowIdpInitiatedNEQ *bool `json:"allowIdpInitiatedNEQ,omitempty"`
@@ -2572,6 +2611,105 @@ func (i *ConnectionWhereInput) P() (predicate.Connection, error) {
 	}
 	if i.IdpMetadataRefreshedAtNotNil {
 		predicates = append(predicates, connection.IdpMetadataRefreshedAtNotNil())
+	}
+	if i.IdpMetadataFailures != nil {
+		predicates = append(predicates, connection.IdpMetadataFailuresEQ(*i.IdpMetadataFailures))
+	}
+	if i.IdpMetadataFailuresNEQ != nil {
+		predicates = append(predicates, connection.IdpMetadataFailuresNEQ(*i.IdpMetadataFailuresNEQ))
+	}
+	if len(i.IdpMetadataFailuresIn) > 0 {
+		predicates = append(predicates, connection.IdpMetadataFailuresIn(i.IdpMetadataFailuresIn...))
+	}
+	if len(i.IdpMetadataFailuresNotIn) > 0 {
+		predicates = append(predicates, connection.IdpMetadataFailuresNotIn(i.IdpMetadataFailuresNotIn...))
+	}
+	if i.IdpMetadataFailuresGT != nil {
+		predicates = append(predicates, connection.IdpMetadataFailuresGT(*i.IdpMetadataFailuresGT))
+	}
+	if i.IdpMetadataFailuresGTE != nil {
+		predicates = append(predicates, connection.IdpMetadataFailuresGTE(*i.IdpMetadataFailuresGTE))
+	}
+	if i.IdpMetadataFailuresLT != nil {
+		predicates = append(predicates, connection.IdpMetadataFailuresLT(*i.IdpMetadataFailuresLT))
+	}
+	if i.IdpMetadataFailuresLTE != nil {
+		predicates = append(predicates, connection.IdpMetadataFailuresLTE(*i.IdpMetadataFailuresLTE))
+	}
+	if i.IdpMetadataRetryAt != nil {
+		predicates = append(predicates, connection.IdpMetadataRetryAtEQ(*i.IdpMetadataRetryAt))
+	}
+	if i.IdpMetadataRetryAtNEQ != nil {
+		predicates = append(predicates, connection.IdpMetadataRetryAtNEQ(*i.IdpMetadataRetryAtNEQ))
+	}
+	if len(i.IdpMetadataRetryAtIn) > 0 {
+		predicates = append(predicates, connection.IdpMetadataRetryAtIn(i.IdpMetadataRetryAtIn...))
+	}
+	if len(i.IdpMetadataRetryAtNotIn) > 0 {
+		predicates = append(predicates, connection.IdpMetadataRetryAtNotIn(i.IdpMetadataRetryAtNotIn...))
+	}
+	if i.IdpMetadataRetryAtGT != nil {
+		predicates = append(predicates, connection.IdpMetadataRetryAtGT(*i.IdpMetadataRetryAtGT))
+	}
+	if i.IdpMetadataRetryAtGTE != nil {
+		predicates = append(predicates, connection.IdpMetadataRetryAtGTE(*i.IdpMetadataRetryAtGTE))
+	}
+	if i.IdpMetadataRetryAtLT != nil {
+		predicates = append(predicates, connection.IdpMetadataRetryAtLT(*i.IdpMetadataRetryAtLT))
+	}
+	if i.IdpMetadataRetryAtLTE != nil {
+		predicates = append(predicates, connection.IdpMetadataRetryAtLTE(*i.IdpMetadataRetryAtLTE))
+	}
+	if i.IdpMetadataRetryAtIsNil {
+		predicates = append(predicates, connection.IdpMetadataRetryAtIsNil())
+	}
+	if i.IdpMetadataRetryAtNotNil {
+		predicates = append(predicates, connection.IdpMetadataRetryAtNotNil())
+	}
+	if i.IdpMetadataError != nil {
+		predicates = append(predicates, connection.IdpMetadataErrorEQ(*i.IdpMetadataError))
+	}
+	if i.IdpMetadataErrorNEQ != nil {
+		predicates = append(predicates, connection.IdpMetadataErrorNEQ(*i.IdpMetadataErrorNEQ))
+	}
+	if len(i.IdpMetadataErrorIn) > 0 {
+		predicates = append(predicates, connection.IdpMetadataErrorIn(i.IdpMetadataErrorIn...))
+	}
+	if len(i.IdpMetadataErrorNotIn) > 0 {
+		predicates = append(predicates, connection.IdpMetadataErrorNotIn(i.IdpMetadataErrorNotIn...))
+	}
+	if i.IdpMetadataErrorGT != nil {
+		predicates = append(predicates, connection.IdpMetadataErrorGT(*i.IdpMetadataErrorGT))
+	}
+	if i.IdpMetadataErrorGTE != nil {
+		predicates = append(predicates, connection.IdpMetadataErrorGTE(*i.IdpMetadataErrorGTE))
+	}
+	if i.IdpMetadataErrorLT != nil {
+		predicates = append(predicates, connection.IdpMetadataErrorLT(*i.IdpMetadataErrorLT))
+	}
+	if i.IdpMetadataErrorLTE != nil {
+		predicates = append(predicates, connection.IdpMetadataErrorLTE(*i.IdpMetadataErrorLTE))
+	}
+	if i.IdpMetadataErrorContains != nil {
+		predicates = append(predicates, connection.IdpMetadataErrorContains(*i.IdpMetadataErrorContains))
+	}
+	if i.IdpMetadataErrorHasPrefix != nil {
+		predicates = append(predicates, connection.IdpMetadataErrorHasPrefix(*i.IdpMetadataErrorHasPrefix))
+	}
+	if i.IdpMetadataErrorHasSuffix != nil {
+		predicates = append(predicates, connection.IdpMetadataErrorHasSuffix(*i.IdpMetadataErrorHasSuffix))
+	}
+	if i.IdpMetadataErrorIsNil {
+		predicates = append(predicates, connection.IdpMetadataErrorIsNil())
+	}
+	if i.IdpMetadataErrorNotNil {
+		predicates = append(predicates, connection.IdpMetadataErrorNotNil())
+	}
+	if i.IdpMetadataErrorEqualFold != nil {
+		predicates = append(predicates, connection.IdpMetadataErrorEqualFold(*i.IdpMetadataErrorEqualFold))
+	}
+	if i.IdpMetadataErrorContainsFold != nil {
+		predicates = append(predicates, connection.IdpMetadataErrorContainsFold(*i.IdpMetadataErrorContainsFold))
 	}
 	if i.AllowIdpInitiated != nil {
 		predicates = append(predicates, connection.AllowIdpInitiatedEQ(*i.AllowIdpInitiated))

@@ -7062,6 +7062,10 @@ type ConnectionMutation struct {
 	appendidp_certificates      []string
 	idp_metadata_url            *string
 	idp_metadata_refreshed_at   *time.Time
+	idp_metadata_failures       *int
+	addidp_metadata_failures    *int
+	idp_metadata_retry_at       *time.Time
+	idp_metadata_error          *string
 	sp_keys                     *[]sso.SPKey
 	appendsp_keys               []sso.SPKey
 	allow_idp_initiated         *bool
@@ -7756,6 +7760,160 @@ func (m *ConnectionMutation) IdpMetadataRefreshedAtCleared() bool {
 func (m *ConnectionMutation) ResetIdpMetadataRefreshedAt() {
 	m.idp_metadata_refreshed_at = nil
 	delete(m.clearedFields, connection.FieldIdpMetadataRefreshedAt)
+}
+
+// SetIdpMetadataFailures sets the "idp_metadata_failures" field.
+func (m *ConnectionMutation) SetIdpMetadataFailures(i int) {
+	m.idp_metadata_failures = &i
+	m.addidp_metadata_failures = nil
+}
+
+// IdpMetadataFailures returns the value of the "idp_metadata_failures" field in the mutation.
+func (m *ConnectionMutation) IdpMetadataFailures() (r int, exists bool) {
+	v := m.idp_metadata_failures
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdpMetadataFailures returns the old "idp_metadata_failures" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldIdpMetadataFailures(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdpMetadataFailures is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdpMetadataFailures requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdpMetadataFailures: %w", err)
+	}
+	return oldValue.IdpMetadataFailures, nil
+}
+
+// AddIdpMetadataFailures adds i to the "idp_metadata_failures" field.
+func (m *ConnectionMutation) AddIdpMetadataFailures(i int) {
+	if m.addidp_metadata_failures != nil {
+		*m.addidp_metadata_failures += i
+	} else {
+		m.addidp_metadata_failures = &i
+	}
+}
+
+// AddedIdpMetadataFailures returns the value that was added to the "idp_metadata_failures" field in this mutation.
+func (m *ConnectionMutation) AddedIdpMetadataFailures() (r int, exists bool) {
+	v := m.addidp_metadata_failures
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetIdpMetadataFailures resets all changes to the "idp_metadata_failures" field.
+func (m *ConnectionMutation) ResetIdpMetadataFailures() {
+	m.idp_metadata_failures = nil
+	m.addidp_metadata_failures = nil
+}
+
+// SetIdpMetadataRetryAt sets the "idp_metadata_retry_at" field.
+func (m *ConnectionMutation) SetIdpMetadataRetryAt(t time.Time) {
+	m.idp_metadata_retry_at = &t
+}
+
+// IdpMetadataRetryAt returns the value of the "idp_metadata_retry_at" field in the mutation.
+func (m *ConnectionMutation) IdpMetadataRetryAt() (r time.Time, exists bool) {
+	v := m.idp_metadata_retry_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdpMetadataRetryAt returns the old "idp_metadata_retry_at" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldIdpMetadataRetryAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdpMetadataRetryAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdpMetadataRetryAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdpMetadataRetryAt: %w", err)
+	}
+	return oldValue.IdpMetadataRetryAt, nil
+}
+
+// ClearIdpMetadataRetryAt clears the value of the "idp_metadata_retry_at" field.
+func (m *ConnectionMutation) ClearIdpMetadataRetryAt() {
+	m.idp_metadata_retry_at = nil
+	m.clearedFields[connection.FieldIdpMetadataRetryAt] = struct{}{}
+}
+
+// IdpMetadataRetryAtCleared returns if the "idp_metadata_retry_at" field was cleared in this mutation.
+func (m *ConnectionMutation) IdpMetadataRetryAtCleared() bool {
+	_, ok := m.clearedFields[connection.FieldIdpMetadataRetryAt]
+	return ok
+}
+
+// ResetIdpMetadataRetryAt resets all changes to the "idp_metadata_retry_at" field.
+func (m *ConnectionMutation) ResetIdpMetadataRetryAt() {
+	m.idp_metadata_retry_at = nil
+	delete(m.clearedFields, connection.FieldIdpMetadataRetryAt)
+}
+
+// SetIdpMetadataError sets the "idp_metadata_error" field.
+func (m *ConnectionMutation) SetIdpMetadataError(s string) {
+	m.idp_metadata_error = &s
+}
+
+// IdpMetadataError returns the value of the "idp_metadata_error" field in the mutation.
+func (m *ConnectionMutation) IdpMetadataError() (r string, exists bool) {
+	v := m.idp_metadata_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdpMetadataError returns the old "idp_metadata_error" field's value of the Connection entity.
+// If the Connection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConnectionMutation) OldIdpMetadataError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdpMetadataError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdpMetadataError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdpMetadataError: %w", err)
+	}
+	return oldValue.IdpMetadataError, nil
+}
+
+// ClearIdpMetadataError clears the value of the "idp_metadata_error" field.
+func (m *ConnectionMutation) ClearIdpMetadataError() {
+	m.idp_metadata_error = nil
+	m.clearedFields[connection.FieldIdpMetadataError] = struct{}{}
+}
+
+// IdpMetadataErrorCleared returns if the "idp_metadata_error" field was cleared in this mutation.
+func (m *ConnectionMutation) IdpMetadataErrorCleared() bool {
+	_, ok := m.clearedFields[connection.FieldIdpMetadataError]
+	return ok
+}
+
+// ResetIdpMetadataError resets all changes to the "idp_metadata_error" field.
+func (m *ConnectionMutation) ResetIdpMetadataError() {
+	m.idp_metadata_error = nil
+	delete(m.clearedFields, connection.FieldIdpMetadataError)
 }
 
 // SetSpKeys sets the "sp_keys" field.
@@ -8493,7 +8651,7 @@ func (m *ConnectionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ConnectionMutation) Fields() []string {
-	fields := make([]string, 0, 23)
+	fields := make([]string, 0, 26)
 	if m.created_at != nil {
 		fields = append(fields, connection.FieldCreatedAt)
 	}
@@ -8532,6 +8690,15 @@ func (m *ConnectionMutation) Fields() []string {
 	}
 	if m.idp_metadata_refreshed_at != nil {
 		fields = append(fields, connection.FieldIdpMetadataRefreshedAt)
+	}
+	if m.idp_metadata_failures != nil {
+		fields = append(fields, connection.FieldIdpMetadataFailures)
+	}
+	if m.idp_metadata_retry_at != nil {
+		fields = append(fields, connection.FieldIdpMetadataRetryAt)
+	}
+	if m.idp_metadata_error != nil {
+		fields = append(fields, connection.FieldIdpMetadataError)
 	}
 	if m.sp_keys != nil {
 		fields = append(fields, connection.FieldSpKeys)
@@ -8597,6 +8764,12 @@ func (m *ConnectionMutation) Field(name string) (ent.Value, bool) {
 		return m.IdpMetadataURL()
 	case connection.FieldIdpMetadataRefreshedAt:
 		return m.IdpMetadataRefreshedAt()
+	case connection.FieldIdpMetadataFailures:
+		return m.IdpMetadataFailures()
+	case connection.FieldIdpMetadataRetryAt:
+		return m.IdpMetadataRetryAt()
+	case connection.FieldIdpMetadataError:
+		return m.IdpMetadataError()
 	case connection.FieldSpKeys:
 		return m.SpKeys()
 	case connection.FieldAllowIdpInitiated:
@@ -8652,6 +8825,12 @@ func (m *ConnectionMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldIdpMetadataURL(ctx)
 	case connection.FieldIdpMetadataRefreshedAt:
 		return m.OldIdpMetadataRefreshedAt(ctx)
+	case connection.FieldIdpMetadataFailures:
+		return m.OldIdpMetadataFailures(ctx)
+	case connection.FieldIdpMetadataRetryAt:
+		return m.OldIdpMetadataRetryAt(ctx)
+	case connection.FieldIdpMetadataError:
+		return m.OldIdpMetadataError(ctx)
 	case connection.FieldSpKeys:
 		return m.OldSpKeys(ctx)
 	case connection.FieldAllowIdpInitiated:
@@ -8772,6 +8951,27 @@ func (m *ConnectionMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetIdpMetadataRefreshedAt(v)
 		return nil
+	case connection.FieldIdpMetadataFailures:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdpMetadataFailures(v)
+		return nil
+	case connection.FieldIdpMetadataRetryAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdpMetadataRetryAt(v)
+		return nil
+	case connection.FieldIdpMetadataError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdpMetadataError(v)
+		return nil
 	case connection.FieldSpKeys:
 		v, ok := value.([]sso.SPKey)
 		if !ok {
@@ -8849,13 +9049,21 @@ func (m *ConnectionMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *ConnectionMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addidp_metadata_failures != nil {
+		fields = append(fields, connection.FieldIdpMetadataFailures)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *ConnectionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case connection.FieldIdpMetadataFailures:
+		return m.AddedIdpMetadataFailures()
+	}
 	return nil, false
 }
 
@@ -8864,6 +9072,13 @@ func (m *ConnectionMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *ConnectionMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case connection.FieldIdpMetadataFailures:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddIdpMetadataFailures(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Connection numeric field %s", name)
 }
@@ -8889,6 +9104,12 @@ func (m *ConnectionMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(connection.FieldIdpMetadataRefreshedAt) {
 		fields = append(fields, connection.FieldIdpMetadataRefreshedAt)
+	}
+	if m.FieldCleared(connection.FieldIdpMetadataRetryAt) {
+		fields = append(fields, connection.FieldIdpMetadataRetryAt)
+	}
+	if m.FieldCleared(connection.FieldIdpMetadataError) {
+		fields = append(fields, connection.FieldIdpMetadataError)
 	}
 	if m.FieldCleared(connection.FieldSpKeys) {
 		fields = append(fields, connection.FieldSpKeys)
@@ -8945,6 +9166,12 @@ func (m *ConnectionMutation) ClearField(name string) error {
 		return nil
 	case connection.FieldIdpMetadataRefreshedAt:
 		m.ClearIdpMetadataRefreshedAt()
+		return nil
+	case connection.FieldIdpMetadataRetryAt:
+		m.ClearIdpMetadataRetryAt()
+		return nil
+	case connection.FieldIdpMetadataError:
+		m.ClearIdpMetadataError()
 		return nil
 	case connection.FieldSpKeys:
 		m.ClearSpKeys()
@@ -9016,6 +9243,15 @@ func (m *ConnectionMutation) ResetField(name string) error {
 		return nil
 	case connection.FieldIdpMetadataRefreshedAt:
 		m.ResetIdpMetadataRefreshedAt()
+		return nil
+	case connection.FieldIdpMetadataFailures:
+		m.ResetIdpMetadataFailures()
+		return nil
+	case connection.FieldIdpMetadataRetryAt:
+		m.ResetIdpMetadataRetryAt()
+		return nil
+	case connection.FieldIdpMetadataError:
+		m.ResetIdpMetadataError()
 		return nil
 	case connection.FieldSpKeys:
 		m.ResetSpKeys()

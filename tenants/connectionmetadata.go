@@ -27,6 +27,23 @@ const DefaultMetadataRefresh = 24 * time.Hour
 // metadataRefreshBatch bounds the connections one pass fetches.
 const metadataRefreshBatch = 100
 
+// metadataRetryFirst is how long a connection waits after the first
+// failed refresh of a streak; each further failure doubles the wait, up
+// to the refresh interval (metadataBackoff).
+const metadataRetryFirst = 5 * time.Minute
+
+// metadataBackoff is the wait after the n-th failed refresh in a row
+// (n ≥ 1): metadataRetryFirst doubled n-1 times, at most every (the
+// refresh interval), so a URL that fails for days is still tried at
+// least as often as a working one is refreshed.
+func metadataBackoff(n int, every time.Duration) time.Duration {
+	d := metadataRetryFirst
+	for i := 1; i < n && d < every; i++ {
+		d *= 2
+	}
+	return min(d, every)
+}
+
 // WithMetadataRefresh sets how often a SAML connection's metadata URL is
 // fetched again (GATEHOUSE_SAML_METADATA_REFRESH). Defaults to
 // DefaultMetadataRefresh.
@@ -54,16 +71,20 @@ type MetadataRefreshReport struct {
 // RefreshConnectionMetadata fetches again the metadata of the SAML
 // connections that have a metadata URL and whose last refresh is older
 // than the refresh interval (never-refreshed ones, then the oldest, first;
-// at most a batch). What changed of the IdP's entity id, SSO URL and
+// at most a batch), except those waiting out a failure (retry_at). What changed of the IdP's entity id, SSO URL and
 // binding, and certificates is stored (audited as
 // connection.metadata_refreshed with the fields that changed; the
 // connection's updated_at moves, so federation/connectors builds its
 // connector anew); nothing changed stores only the time. A fetch that
 // fails, or metadata that lacks an entity id, an SSO URL or a certificate
 // or does not pass the rules an administrator's input does, changes
-// nothing (audited as connection.metadata_refresh_failed, retried at the
-// next pass): an outage or a broken document at the IdP must never clear
-// a connection's certificates. Instance-level: System or Instance viewers
+// nothing of the IdP: an outage or a broken document at the IdP must
+// never clear a connection's certificates. It is kept on the connection
+// for its administrator (idp_metadata_error, idp_metadata_failures,
+// visible over GraphQL), audited as connection.metadata_refresh_failed
+// once per streak of failures (the first), and retried after a capped
+// exponential backoff (metadataBackoff: 5 minutes, doubling, at most the
+// refresh interval); the next refresh that works ends the streak. Instance-level: System or Instance viewers
 // only. cmd runs it on a ticker on every node: a pass that finds the
 // connection refreshed meanwhile by another leaves it.
 func (s *Service) RefreshConnectionMetadata(ctx context.Context, now time.Time, fetch MetadataFetch) (MetadataRefreshReport, error) {
@@ -74,7 +95,8 @@ func (s *Service) RefreshConnectionMetadata(ctx context.Context, now time.Time, 
 	cutoff := now.Add(-s.metadataRefresh)
 	due, err := s.client.Connection.Query().
 		Where(connection.ProtocolEQ(connection.ProtocolSAML), connection.IdpMetadataURLNEQ(""),
-			connection.Or(connection.IdpMetadataRefreshedAtIsNil(), connection.IdpMetadataRefreshedAtLTE(cutoff))).
+			connection.Or(connection.IdpMetadataRefreshedAtIsNil(), connection.IdpMetadataRefreshedAtLTE(cutoff)),
+			connection.Or(connection.IdpMetadataRetryAtIsNil(), connection.IdpMetadataRetryAtLTE(now))).
 		Order(connection.ByIdpMetadataRefreshedAt(sql.OrderNullsFirst()), connection.ByID()).
 		Limit(metadataRefreshBatch).All(ctx)
 	if err != nil {
@@ -93,7 +115,7 @@ func (s *Service) RefreshConnectionMetadata(ctx context.Context, now time.Time, 
 		if err != nil {
 			rep.Failed++
 			s.logger().WarnContext(ctx, "connection metadata refresh failed", "connection", c.ID, "url", c.IdpMetadataURL, "err", err)
-			if err := s.metadataRefreshFailed(ctx, c, err); err != nil {
+			if err := s.metadataRefreshFailed(ctx, c, err, now); err != nil {
 				return rep, err
 			}
 			continue
@@ -152,6 +174,9 @@ func (s *Service) storeRefreshedIdP(ctx context.Context, c *ent.Connection, idp 
 		} else {
 			upd.Where(connection.IdpMetadataRefreshedAt(*c.IdpMetadataRefreshedAt))
 		}
+		if c.IdpMetadataFailures > 0 || c.IdpMetadataRetryAt != nil || c.IdpMetadataError != "" {
+			upd.SetIdpMetadataFailures(0).ClearIdpMetadataRetryAt().SetIdpMetadataError("") // the streak ends
+		}
 		if len(changed) > 0 {
 			upd.SetIdpEntityID(idp.EntityID).SetIdpSSOURL(idp.SSOURL).SetIdpSSOBinding(idp.SSOBinding).
 				SetIdpCertificates(idp.Certificates).SetUpdatedAt(now)
@@ -170,11 +195,32 @@ func (s *Service) storeRefreshedIdP(ctx context.Context, c *ent.Connection, idp 
 	return changed, err
 }
 
-// metadataRefreshFailed audits a refresh that changed nothing.
-func (s *Service) metadataRefreshFailed(ctx context.Context, c *ent.Connection, cause error) error {
+// metadataRefreshFailed records a refresh of c that failed: one more
+// failure in a row, the reason for its administrator, and when to try
+// again (metadataBackoff), unless another pass or its administrator
+// changed c since it was read; the first failure of a streak is audited.
+func (s *Service) metadataRefreshFailed(ctx context.Context, c *ent.Connection, cause error, now time.Time) error {
+	reason := truncate(cause.Error(), 512)
+	n := c.IdpMetadataFailures + 1
 	return s.inTx(ctx, func(tx *ent.Tx) error {
+		upd := tx.Connection.Update().Where(connection.ID(c.ID), connection.IdpMetadataURL(c.IdpMetadataURL),
+			connection.IdpMetadataFailures(c.IdpMetadataFailures)).
+			SetIdpMetadataFailures(n).SetIdpMetadataRetryAt(now.Add(metadataBackoff(n, s.metadataRefresh))).
+			SetIdpMetadataError(reason)
+		if c.IdpMetadataRetryAt == nil {
+			upd.Where(connection.IdpMetadataRetryAtIsNil())
+		} else {
+			upd.Where(connection.IdpMetadataRetryAt(*c.IdpMetadataRetryAt))
+		}
+		changed, err := upd.Save(ctx)
+		if err != nil {
+			return translate(err, "connection")
+		}
+		if changed == 0 || n > 1 {
+			return nil // recorded by another pass meanwhile, or not the streak's first
+		}
 		return s.audit(ctx, tx, connectionEvent("connection.metadata_refresh_failed", c,
-			map[string]any{"reason": truncate(cause.Error(), 512), "metadataURL": c.IdpMetadataURL}))
+			map[string]any{"reason": reason, "metadataURL": c.IdpMetadataURL}))
 	})
 }
 

@@ -295,7 +295,9 @@ func (s *Service) UpdateConnection(ctx context.Context, in UpdateConnectionInput
 				if err := checkURL("metadataURL", *in.MetadataURL, s.dev); err != nil {
 					return nil, event{}, err
 				}
-				upd.SetIdpMetadataURL(*in.MetadataURL)
+				// A URL of the administrator's starts with no failure streak
+				// (RefreshConnectionMetadata).
+				upd.SetIdpMetadataURL(*in.MetadataURL).SetIdpMetadataFailures(0).ClearIdpMetadataRetryAt().SetIdpMetadataError("")
 				mark("metadataURL")
 			}
 			if in.AllowIdPInitiated != nil {

@@ -45,6 +45,12 @@ const (
 	FieldIdpMetadataURL = "idp_metadata_url"
 	// FieldIdpMetadataRefreshedAt holds the string denoting the idp_metadata_refreshed_at field in the database.
 	FieldIdpMetadataRefreshedAt = "idp_metadata_refreshed_at"
+	// FieldIdpMetadataFailures holds the string denoting the idp_metadata_failures field in the database.
+	FieldIdpMetadataFailures = "idp_metadata_failures"
+	// FieldIdpMetadataRetryAt holds the string denoting the idp_metadata_retry_at field in the database.
+	FieldIdpMetadataRetryAt = "idp_metadata_retry_at"
+	// FieldIdpMetadataError holds the string denoting the idp_metadata_error field in the database.
+	FieldIdpMetadataError = "idp_metadata_error"
 	// FieldSpKeys holds the string denoting the sp_keys field in the database.
 	FieldSpKeys = "sp_keys"
 	// FieldAllowIdpInitiated holds the string denoting the allow_idp_initiated field in the database.
@@ -121,6 +127,9 @@ var Columns = []string{
 	FieldIdpCertificates,
 	FieldIdpMetadataURL,
 	FieldIdpMetadataRefreshedAt,
+	FieldIdpMetadataFailures,
+	FieldIdpMetadataRetryAt,
+	FieldIdpMetadataError,
 	FieldSpKeys,
 	FieldAllowIdpInitiated,
 	FieldOidcIssuer,
@@ -169,6 +178,12 @@ var (
 	IdpSSOBindingValidator func(string) error
 	// IdpMetadataURLValidator is a validator for the "idp_metadata_url" field. It is called by the builders before save.
 	IdpMetadataURLValidator func(string) error
+	// DefaultIdpMetadataFailures holds the default value on creation for the "idp_metadata_failures" field.
+	DefaultIdpMetadataFailures int
+	// IdpMetadataFailuresValidator is a validator for the "idp_metadata_failures" field. It is called by the builders before save.
+	IdpMetadataFailuresValidator func(int) error
+	// IdpMetadataErrorValidator is a validator for the "idp_metadata_error" field. It is called by the builders before save.
+	IdpMetadataErrorValidator func(string) error
 	// DefaultAllowIdpInitiated holds the default value on creation for the "allow_idp_initiated" field.
 	DefaultAllowIdpInitiated bool
 	// OidcIssuerValidator is a validator for the "oidc_issuer" field. It is called by the builders before save.
@@ -328,6 +343,21 @@ func ByIdpMetadataURL(opts ...sql.OrderTermOption) OrderOption {
 // ByIdpMetadataRefreshedAt orders the results by the idp_metadata_refreshed_at field.
 func ByIdpMetadataRefreshedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldIdpMetadataRefreshedAt, opts...).ToFunc()
+}
+
+// ByIdpMetadataFailures orders the results by the idp_metadata_failures field.
+func ByIdpMetadataFailures(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdpMetadataFailures, opts...).ToFunc()
+}
+
+// ByIdpMetadataRetryAt orders the results by the idp_metadata_retry_at field.
+func ByIdpMetadataRetryAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdpMetadataRetryAt, opts...).ToFunc()
+}
+
+// ByIdpMetadataError orders the results by the idp_metadata_error field.
+func ByIdpMetadataError(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdpMetadataError, opts...).ToFunc()
 }
 
 // ByAllowIdpInitiated orders the results by the allow_idp_initiated field.

@@ -101,6 +101,21 @@ func IdpMetadataRefreshedAt(v time.Time) predicate.Connection {
 	return predicate.Connection(sql.FieldEQ(FieldIdpMetadataRefreshedAt, v))
 }
 
+// IdpMetadataFailures applies equality check predicate on the "idp_metadata_failures" field. It's identical to IdpMetadataFailuresEQ.
+func IdpMetadataFailures(v int) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldIdpMetadataFailures, v))
+}
+
+// IdpMetadataRetryAt applies equality check predicate on the "idp_metadata_retry_at" field. It's identical to IdpMetadataRetryAtEQ.
+func IdpMetadataRetryAt(v time.Time) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldIdpMetadataRetryAt, v))
+}
+
+// IdpMetadataError applies equality check predicate on the "idp_metadata_error" field. It's identical to IdpMetadataErrorEQ.
+func IdpMetadataError(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldIdpMetadataError, v))
+}
+
 // AllowIdpInitiated applies equality check predicate on the "allow_idp_initiated" field. It's identical to AllowIdpInitiatedEQ.
 func AllowIdpInitiated(v bool) predicate.Connection {
 	return predicate.Connection(sql.FieldEQ(FieldAllowIdpInitiated, v))
@@ -764,6 +779,171 @@ func IdpMetadataRefreshedAtIsNil() predicate.Connection {
 // IdpMetadataRefreshedAtNotNil applies the NotNil predicate on the "idp_metadata_refreshed_at" field.
 func IdpMetadataRefreshedAtNotNil() predicate.Connection {
 	return predicate.Connection(sql.FieldNotNull(FieldIdpMetadataRefreshedAt))
+}
+
+// IdpMetadataFailuresEQ applies the EQ predicate on the "idp_metadata_failures" field.
+func IdpMetadataFailuresEQ(v int) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldIdpMetadataFailures, v))
+}
+
+// IdpMetadataFailuresNEQ applies the NEQ predicate on the "idp_metadata_failures" field.
+func IdpMetadataFailuresNEQ(v int) predicate.Connection {
+	return predicate.Connection(sql.FieldNEQ(FieldIdpMetadataFailures, v))
+}
+
+// IdpMetadataFailuresIn applies the In predicate on the "idp_metadata_failures" field.
+func IdpMetadataFailuresIn(vs ...int) predicate.Connection {
+	return predicate.Connection(sql.FieldIn(FieldIdpMetadataFailures, vs...))
+}
+
+// IdpMetadataFailuresNotIn applies the NotIn predicate on the "idp_metadata_failures" field.
+func IdpMetadataFailuresNotIn(vs ...int) predicate.Connection {
+	return predicate.Connection(sql.FieldNotIn(FieldIdpMetadataFailures, vs...))
+}
+
+// IdpMetadataFailuresGT applies the GT predicate on the "idp_metadata_failures" field.
+func IdpMetadataFailuresGT(v int) predicate.Connection {
+	return predicate.Connection(sql.FieldGT(FieldIdpMetadataFailures, v))
+}
+
+// IdpMetadataFailuresGTE applies the GTE predicate on the "idp_metadata_failures" field.
+func IdpMetadataFailuresGTE(v int) predicate.Connection {
+	return predicate.Connection(sql.FieldGTE(FieldIdpMetadataFailures, v))
+}
+
+// IdpMetadataFailuresLT applies the LT predicate on the "idp_metadata_failures" field.
+func IdpMetadataFailuresLT(v int) predicate.Connection {
+	return predicate.Connection(sql.FieldLT(FieldIdpMetadataFailures, v))
+}
+
+// IdpMetadataFailuresLTE applies the LTE predicate on the "idp_metadata_failures" field.
+func IdpMetadataFailuresLTE(v int) predicate.Connection {
+	return predicate.Connection(sql.FieldLTE(FieldIdpMetadataFailures, v))
+}
+
+// IdpMetadataRetryAtEQ applies the EQ predicate on the "idp_metadata_retry_at" field.
+func IdpMetadataRetryAtEQ(v time.Time) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldIdpMetadataRetryAt, v))
+}
+
+// IdpMetadataRetryAtNEQ applies the NEQ predicate on the "idp_metadata_retry_at" field.
+func IdpMetadataRetryAtNEQ(v time.Time) predicate.Connection {
+	return predicate.Connection(sql.FieldNEQ(FieldIdpMetadataRetryAt, v))
+}
+
+// IdpMetadataRetryAtIn applies the In predicate on the "idp_metadata_retry_at" field.
+func IdpMetadataRetryAtIn(vs ...time.Time) predicate.Connection {
+	return predicate.Connection(sql.FieldIn(FieldIdpMetadataRetryAt, vs...))
+}
+
+// IdpMetadataRetryAtNotIn applies the NotIn predicate on the "idp_metadata_retry_at" field.
+func IdpMetadataRetryAtNotIn(vs ...time.Time) predicate.Connection {
+	return predicate.Connection(sql.FieldNotIn(FieldIdpMetadataRetryAt, vs...))
+}
+
+// IdpMetadataRetryAtGT applies the GT predicate on the "idp_metadata_retry_at" field.
+func IdpMetadataRetryAtGT(v time.Time) predicate.Connection {
+	return predicate.Connection(sql.FieldGT(FieldIdpMetadataRetryAt, v))
+}
+
+// IdpMetadataRetryAtGTE applies the GTE predicate on the "idp_metadata_retry_at" field.
+func IdpMetadataRetryAtGTE(v time.Time) predicate.Connection {
+	return predicate.Connection(sql.FieldGTE(FieldIdpMetadataRetryAt, v))
+}
+
+// IdpMetadataRetryAtLT applies the LT predicate on the "idp_metadata_retry_at" field.
+func IdpMetadataRetryAtLT(v time.Time) predicate.Connection {
+	return predicate.Connection(sql.FieldLT(FieldIdpMetadataRetryAt, v))
+}
+
+// IdpMetadataRetryAtLTE applies the LTE predicate on the "idp_metadata_retry_at" field.
+func IdpMetadataRetryAtLTE(v time.Time) predicate.Connection {
+	return predicate.Connection(sql.FieldLTE(FieldIdpMetadataRetryAt, v))
+}
+
+// IdpMetadataRetryAtIsNil applies the IsNil predicate on the "idp_metadata_retry_at" field.
+func IdpMetadataRetryAtIsNil() predicate.Connection {
+	return predicate.Connection(sql.FieldIsNull(FieldIdpMetadataRetryAt))
+}
+
+// IdpMetadataRetryAtNotNil applies the NotNil predicate on the "idp_metadata_retry_at" field.
+func IdpMetadataRetryAtNotNil() predicate.Connection {
+	return predicate.Connection(sql.FieldNotNull(FieldIdpMetadataRetryAt))
+}
+
+// IdpMetadataErrorEQ applies the EQ predicate on the "idp_metadata_error" field.
+func IdpMetadataErrorEQ(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEQ(FieldIdpMetadataError, v))
+}
+
+// IdpMetadataErrorNEQ applies the NEQ predicate on the "idp_metadata_error" field.
+func IdpMetadataErrorNEQ(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldNEQ(FieldIdpMetadataError, v))
+}
+
+// IdpMetadataErrorIn applies the In predicate on the "idp_metadata_error" field.
+func IdpMetadataErrorIn(vs ...string) predicate.Connection {
+	return predicate.Connection(sql.FieldIn(FieldIdpMetadataError, vs...))
+}
+
+// IdpMetadataErrorNotIn applies the NotIn predicate on the "idp_metadata_error" field.
+func IdpMetadataErrorNotIn(vs ...string) predicate.Connection {
+	return predicate.Connection(sql.FieldNotIn(FieldIdpMetadataError, vs...))
+}
+
+// IdpMetadataErrorGT applies the GT predicate on the "idp_metadata_error" field.
+func IdpMetadataErrorGT(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldGT(FieldIdpMetadataError, v))
+}
+
+// IdpMetadataErrorGTE applies the GTE predicate on the "idp_metadata_error" field.
+func IdpMetadataErrorGTE(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldGTE(FieldIdpMetadataError, v))
+}
+
+// IdpMetadataErrorLT applies the LT predicate on the "idp_metadata_error" field.
+func IdpMetadataErrorLT(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldLT(FieldIdpMetadataError, v))
+}
+
+// IdpMetadataErrorLTE applies the LTE predicate on the "idp_metadata_error" field.
+func IdpMetadataErrorLTE(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldLTE(FieldIdpMetadataError, v))
+}
+
+// IdpMetadataErrorContains applies the Contains predicate on the "idp_metadata_error" field.
+func IdpMetadataErrorContains(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldContains(FieldIdpMetadataError, v))
+}
+
+// IdpMetadataErrorHasPrefix applies the HasPrefix predicate on the "idp_metadata_error" field.
+func IdpMetadataErrorHasPrefix(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldHasPrefix(FieldIdpMetadataError, v))
+}
+
+// IdpMetadataErrorHasSuffix applies the HasSuffix predicate on the "idp_metadata_error" field.
+func IdpMetadataErrorHasSuffix(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldHasSuffix(FieldIdpMetadataError, v))
+}
+
+// IdpMetadataErrorIsNil applies the IsNil predicate on the "idp_metadata_error" field.
+func IdpMetadataErrorIsNil() predicate.Connection {
+	return predicate.Connection(sql.FieldIsNull(FieldIdpMetadataError))
+}
+
+// IdpMetadataErrorNotNil applies the NotNil predicate on the "idp_metadata_error" field.
+func IdpMetadataErrorNotNil() predicate.Connection {
+	return predicate.Connection(sql.FieldNotNull(FieldIdpMetadataError))
+}
+
+// IdpMetadataErrorEqualFold applies the EqualFold predicate on the "idp_metadata_error" field.
+func IdpMetadataErrorEqualFold(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldEqualFold(FieldIdpMetadataError, v))
+}
+
+// IdpMetadataErrorContainsFold applies the ContainsFold predicate on the "idp_metadata_error" field.
+func IdpMetadataErrorContainsFold(v string) predicate.Connection {
+	return predicate.Connection(sql.FieldContainsFold(FieldIdpMetadataError, v))
 }
 
 // SpKeysIsNil applies the IsNil predicate on the "sp_keys" field.

@@ -199,6 +199,9 @@ var (
 		{Name: "idp_certificates", Type: field.TypeJSON, Nullable: true},
 		{Name: "idp_metadata_url", Type: field.TypeString, Nullable: true, Size: 2048},
 		{Name: "idp_metadata_refreshed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "idp_metadata_failures", Type: field.TypeInt, Default: 0},
+		{Name: "idp_metadata_retry_at", Type: field.TypeTime, Nullable: true},
+		{Name: "idp_metadata_error", Type: field.TypeString, Nullable: true, Size: 512},
 		{Name: "sp_keys", Type: field.TypeJSON, Nullable: true},
 		{Name: "allow_idp_initiated", Type: field.TypeBool, Default: false},
 		{Name: "oidc_issuer", Type: field.TypeString, Nullable: true, Size: 2048},
@@ -219,7 +222,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "connections_organizations_connections",
-				Columns:    []*schema.Column{ConnectionsColumns[23]},
+				Columns:    []*schema.Column{ConnectionsColumns[26]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -228,7 +231,7 @@ var (
 			{
 				Name:    "connection_organization_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{ConnectionsColumns[23], ConnectionsColumns[0]},
+				Columns: []*schema.Column{ConnectionsColumns[26], ConnectionsColumns[0]},
 			},
 		},
 	}

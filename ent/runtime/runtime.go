@@ -358,20 +358,30 @@ func init() {
 	connectionDescIdpMetadataURL := connectionFields[9].Descriptor()
 	// connection.IdpMetadataURLValidator is a validator for the "idp_metadata_url" field. It is called by the builders before save.
 	connection.IdpMetadataURLValidator = connectionDescIdpMetadataURL.Validators[0].(func(string) error)
+	// connectionDescIdpMetadataFailures is the schema descriptor for idp_metadata_failures field.
+	connectionDescIdpMetadataFailures := connectionFields[11].Descriptor()
+	// connection.DefaultIdpMetadataFailures holds the default value on creation for the idp_metadata_failures field.
+	connection.DefaultIdpMetadataFailures = connectionDescIdpMetadataFailures.Default.(int)
+	// connection.IdpMetadataFailuresValidator is a validator for the "idp_metadata_failures" field. It is called by the builders before save.
+	connection.IdpMetadataFailuresValidator = connectionDescIdpMetadataFailures.Validators[0].(func(int) error)
+	// connectionDescIdpMetadataError is the schema descriptor for idp_metadata_error field.
+	connectionDescIdpMetadataError := connectionFields[13].Descriptor()
+	// connection.IdpMetadataErrorValidator is a validator for the "idp_metadata_error" field. It is called by the builders before save.
+	connection.IdpMetadataErrorValidator = connectionDescIdpMetadataError.Validators[0].(func(string) error)
 	// connectionDescAllowIdpInitiated is the schema descriptor for allow_idp_initiated field.
-	connectionDescAllowIdpInitiated := connectionFields[12].Descriptor()
+	connectionDescAllowIdpInitiated := connectionFields[15].Descriptor()
 	// connection.DefaultAllowIdpInitiated holds the default value on creation for the allow_idp_initiated field.
 	connection.DefaultAllowIdpInitiated = connectionDescAllowIdpInitiated.Default.(bool)
 	// connectionDescOidcIssuer is the schema descriptor for oidc_issuer field.
-	connectionDescOidcIssuer := connectionFields[13].Descriptor()
+	connectionDescOidcIssuer := connectionFields[16].Descriptor()
 	// connection.OidcIssuerValidator is a validator for the "oidc_issuer" field. It is called by the builders before save.
 	connection.OidcIssuerValidator = connectionDescOidcIssuer.Validators[0].(func(string) error)
 	// connectionDescOidcClientID is the schema descriptor for oidc_client_id field.
-	connectionDescOidcClientID := connectionFields[14].Descriptor()
+	connectionDescOidcClientID := connectionFields[17].Descriptor()
 	// connection.OidcClientIDValidator is a validator for the "oidc_client_id" field. It is called by the builders before save.
 	connection.OidcClientIDValidator = connectionDescOidcClientID.Validators[0].(func(string) error)
 	// connectionDescTrustUpstreamAmr is the schema descriptor for trust_upstream_amr field.
-	connectionDescTrustUpstreamAmr := connectionFields[20].Descriptor()
+	connectionDescTrustUpstreamAmr := connectionFields[23].Descriptor()
 	// connection.DefaultTrustUpstreamAmr holds the default value on creation for the trust_upstream_amr field.
 	connection.DefaultTrustUpstreamAmr = connectionDescTrustUpstreamAmr.Default.(bool)
 	// connectionDescID is the schema descriptor for id field.

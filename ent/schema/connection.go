@@ -48,6 +48,12 @@ func (Connection) Fields() []ent.Field {
 			Comment("PEM certificates the IdP signs with; several during a rollover"),
 		field.String("idp_metadata_url").Optional().MaxLen(2048),
 		field.Time("idp_metadata_refreshed_at").Optional().Nillable(),
+		field.Int("idp_metadata_failures").Default(0).NonNegative().
+			Comment("refreshes of idp_metadata_url that failed in a row since the last that worked"),
+		field.Time("idp_metadata_retry_at").Optional().Nillable().
+			Comment("after a failed refresh, when the URL is fetched again (capped exponential backoff)"),
+		field.String("idp_metadata_error").Optional().MaxLen(512).
+			Comment("why the last refresh failed; empty once one works"),
 		field.JSON("sp_keys", []sso.SPKey{}).Optional().Sensitive().
 			Comment("the SP's RSA key pairs, private keys sealed; the first signs"),
 		field.Bool("allow_idp_initiated").Default(false).

@@ -166,8 +166,9 @@ func TestRefreshConnectionMetadata(t *testing.T) {
 			t.Error("the registry kept the connector of the old metadata")
 		}
 
-		// Failures change nothing and are audited: the IdP down, a
-		// document without a certificate, loopback outside development.
+		// Failures change nothing of the IdP and are audited once for the
+		// streak: the IdP down, a document without a certificate, loopback
+		// outside development (each a day later, past the backoff's cap).
 		for i, broken := range []func(){
 			func() { md.set(http.StatusInternalServerError, "down") },
 			func() { md.set(http.StatusOK, idpMetadata(entity, sso1)) },
@@ -184,12 +185,60 @@ func TestRefreshConnectionMetadata(t *testing.T) {
 			if !slices.Equal(after, certs) || afterSSO != sso2 || !afterRefreshed.Equal(*refreshed) {
 				t.Fatalf("failure %d changed the connection: %d certificates, %q, refreshed %v", i, len(after), afterSSO, afterRefreshed)
 			}
-			if n := events("connection.metadata_refresh_failed"); n != i+1 {
-				t.Fatalf("failure %d: %d connection.metadata_refresh_failed events", i, n)
+			if n := events("connection.metadata_refresh_failed"); n != 1 {
+				t.Fatalf("failure %d: %d connection.metadata_refresh_failed events, want 1 for the streak", i, n)
+			}
+			if got := mustGet(t, db, c.ID); got.IdpMetadataFailures != i+1 || got.IdpMetadataError == "" {
+				t.Fatalf("failure %d: the connection shows %d failures, error %q", i, got.IdpMetadataFailures, got.IdpMetadataError)
 			}
 			if i == 2 && md.hits != before {
 				t.Error("the production client reached a loopback metadata URL")
 			}
+		}
+
+		// A failing URL is tried again after a capped exponential backoff
+		// (5 minutes after the first failure, doubling, at most the
+		// refresh interval), not at every pass; the streak is audited once.
+		fetch = connectors.FetchSAMLMetadata(dev)
+		md.set(http.StatusInternalServerError, "down")
+		failures := func() (int, time.Duration) {
+			t.Helper()
+			got := mustGet(t, db, c.ID)
+			if got.IdpMetadataRetryAt == nil {
+				t.Fatal("a failing connection has no retry time")
+			}
+			return got.IdpMetadataFailures, got.IdpMetadataRetryAt.Sub(clock.Now())
+		}
+		n, wait := failures()
+		for _, want := range []time.Duration{40 * time.Minute, 80 * time.Minute, 160 * time.Minute, 320 * time.Minute,
+			640 * time.Minute, 1280 * time.Minute, 24 * time.Hour, 24 * time.Hour} {
+			clock.Advance(wait - time.Minute)
+			pass(tenants.MetadataRefreshReport{}) // still waiting
+			clock.Advance(time.Minute)
+			pass(tenants.MetadataRefreshReport{Checked: 1, Failed: 1})
+			var next int
+			next, wait = failures()
+			if next != n+1 || wait != want {
+				t.Fatalf("after failure %d: %d failures, next try in %v; want %d and %v", next, next, wait, n+1, want)
+			}
+			n = next
+		}
+		if n := events("connection.metadata_refresh_failed"); n != 1 {
+			t.Errorf("%d connection.metadata_refresh_failed events for one streak, want 1", n)
+		}
+		// The next refresh that works ends the streak; a later failure
+		// starts (and audits) a new one.
+		md.set(http.StatusOK, idpMetadata(entity, sso2, certA, certB))
+		clock.Advance(wait)
+		pass(tenants.MetadataRefreshReport{Checked: 1})
+		if got := mustGet(t, db, c.ID); got.IdpMetadataFailures != 0 || got.IdpMetadataRetryAt != nil || got.IdpMetadataError != "" {
+			t.Fatalf("after a refresh that worked: %d failures, retry at %v, error %q", got.IdpMetadataFailures, got.IdpMetadataRetryAt, got.IdpMetadataError)
+		}
+		md.set(http.StatusInternalServerError, "down")
+		clock.Advance(25 * time.Hour)
+		pass(tenants.MetadataRefreshReport{Checked: 1, Failed: 1})
+		if n, wait := failures(); n != 1 || wait != 5*time.Minute || events("connection.metadata_refresh_failed") != 2 {
+			t.Errorf("a new streak: %d failures, next try in %v, %d events; want 1, 5m, 2", n, wait, events("connection.metadata_refresh_failed"))
 		}
 	})
 }

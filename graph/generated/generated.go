@@ -177,7 +177,10 @@ type ComplexityRoot struct {
 		ID                     func(childComplexity int) int
 		IdpCertificates        func(childComplexity int) int
 		IdpEntityID            func(childComplexity int) int
+		IdpMetadataError       func(childComplexity int) int
+		IdpMetadataFailures    func(childComplexity int) int
 		IdpMetadataRefreshedAt func(childComplexity int) int
+		IdpMetadataRetryAt     func(childComplexity int) int
 		IdpMetadataURL         func(childComplexity int) int
 		IdpSSOBinding          func(childComplexity int) int
 		IdpSSOURL              func(childComplexity int) int
@@ -1184,12 +1187,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Connection.IdpEntityID(childComplexity), true
+	case "Connection.idpMetadataError":
+		if e.ComplexityRoot.Connection.IdpMetadataError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.IdpMetadataError(childComplexity), true
+	case "Connection.idpMetadataFailures":
+		if e.ComplexityRoot.Connection.IdpMetadataFailures == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.IdpMetadataFailures(childComplexity), true
 	case "Connection.idpMetadataRefreshedAt":
 		if e.ComplexityRoot.Connection.IdpMetadataRefreshedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Connection.IdpMetadataRefreshedAt(childComplexity), true
+	case "Connection.idpMetadataRetryAt":
+		if e.ComplexityRoot.Connection.IdpMetadataRetryAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connection.IdpMetadataRetryAt(childComplexity), true
 	case "Connection.idpMetadataURL":
 		if e.ComplexityRoot.Connection.IdpMetadataURL == nil {
 			break
@@ -3782,6 +3803,18 @@ type Connection implements Node {
   idpMetadataURL: String
   idpMetadataRefreshedAt: Time
   """
+  refreshes of idp_metadata_url that failed in a row since the last that worked
+  """
+  idpMetadataFailures: Int!
+  """
+  after a failed refresh, when the URL is fetched again (capped exponential backoff)
+  """
+  idpMetadataRetryAt: Time
+  """
+  why the last refresh failed; empty once one works
+  """
+  idpMetadataError: String
+  """
   accept unsolicited responses (no InResponseTo); off by default: they cannot be bound to a browser
   """
   allowIdpInitiated: Boolean!
@@ -4055,6 +4088,48 @@ input ConnectionWhereInput {
   idpMetadataRefreshedAtLTE: Time
   idpMetadataRefreshedAtIsNil: Boolean
   idpMetadataRefreshedAtNotNil: Boolean
+  """
+  idp_metadata_failures field predicates
+  """
+  idpMetadataFailures: Int
+  idpMetadataFailuresNEQ: Int
+  idpMetadataFailuresIn: [Int!]
+  idpMetadataFailuresNotIn: [Int!]
+  idpMetadataFailuresGT: Int
+  idpMetadataFailuresGTE: Int
+  idpMetadataFailuresLT: Int
+  idpMetadataFailuresLTE: Int
+  """
+  idp_metadata_retry_at field predicates
+  """
+  idpMetadataRetryAt: Time
+  idpMetadataRetryAtNEQ: Time
+  idpMetadataRetryAtIn: [Time!]
+  idpMetadataRetryAtNotIn: [Time!]
+  idpMetadataRetryAtGT: Time
+  idpMetadataRetryAtGTE: Time
+  idpMetadataRetryAtLT: Time
+  idpMetadataRetryAtLTE: Time
+  idpMetadataRetryAtIsNil: Boolean
+  idpMetadataRetryAtNotNil: Boolean
+  """
+  idp_metadata_error field predicates
+  """
+  idpMetadataError: String
+  idpMetadataErrorNEQ: String
+  idpMetadataErrorIn: [String!]
+  idpMetadataErrorNotIn: [String!]
+  idpMetadataErrorGT: String
+  idpMetadataErrorGTE: String
+  idpMetadataErrorLT: String
+  idpMetadataErrorLTE: String
+  idpMetadataErrorContains: String
+  idpMetadataErrorHasPrefix: String
+  idpMetadataErrorHasSuffix: String
+  idpMetadataErrorIsNil: Boolean
+  idpMetadataErrorNotNil: Boolean
+  idpMetadataErrorEqualFold: String
+  idpMetadataErrorContainsFold: String
   """
   allow_idp_initiated field predicates
   """
@@ -6513,6 +6588,12 @@ func (ec *executionContext) childFields_Connection(ctx context.Context, field gr
 		return ec.fieldContext_Connection_idpMetadataURL(ctx, field)
 	case "idpMetadataRefreshedAt":
 		return ec.fieldContext_Connection_idpMetadataRefreshedAt(ctx, field)
+	case "idpMetadataFailures":
+		return ec.fieldContext_Connection_idpMetadataFailures(ctx, field)
+	case "idpMetadataRetryAt":
+		return ec.fieldContext_Connection_idpMetadataRetryAt(ctx, field)
+	case "idpMetadataError":
+		return ec.fieldContext_Connection_idpMetadataError(ctx, field)
 	case "allowIdpInitiated":
 		return ec.fieldContext_Connection_allowIdpInitiated(ctx, field)
 	case "oidcIssuer":
@@ -10409,6 +10490,75 @@ func (ec *executionContext) _Connection_idpMetadataRefreshedAt(ctx context.Conte
 }
 func (ec *executionContext) fieldContext_Connection_idpMetadataRefreshedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Connection", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Connection_idpMetadataFailures(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_idpMetadataFailures(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdpMetadataFailures, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_idpMetadataFailures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Connection_idpMetadataRetryAt(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_idpMetadataRetryAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdpMetadataRetryAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_idpMetadataRetryAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Connection_idpMetadataError(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connection_idpMetadataError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdpMetadataError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connection_idpMetadataError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connection", field, false, false, "String")
 }
 
 func (ec *executionContext) _Connection_allowIdpInitiated(ctx context.Context, field graphql.CollectedField, obj *ent.Connection) (ret graphql.Marshaler) {
@@ -21378,7 +21528,7 @@ func (ec *executionContext) unmarshalInputConnectionWhereInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "organizationID", "organizationIDNEQ", "organizationIDIn", "organizationIDNotIn", "organizationIDGT", "organizationIDGTE", "organizationIDLT", "organizationIDLTE", "organizationIDContains", "organizationIDHasPrefix", "organizationIDHasSuffix", "organizationIDEqualFold", "organizationIDContainsFold", "protocol", "protocolNEQ", "protocolIn", "protocolNotIn", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "state", "stateNEQ", "stateIn", "stateNotIn", "preset", "presetNEQ", "presetIn", "presetNotIn", "idpEntityID", "idpEntityIDNEQ", "idpEntityIDIn", "idpEntityIDNotIn", "idpEntityIDGT", "idpEntityIDGTE", "idpEntityIDLT", "idpEntityIDLTE", "idpEntityIDContains", "idpEntityIDHasPrefix", "idpEntityIDHasSuffix", "idpEntityIDIsNil", "idpEntityIDNotNil", "idpEntityIDEqualFold", "idpEntityIDContainsFold", "idpSSOURL", "idpSSOURLNEQ", "idpSSOURLIn", "idpSSOURLNotIn", "idpSSOURLGT", "idpSSOURLGTE", "idpSSOURLLT", "idpSSOURLLTE", "idpSSOURLContains", "idpSSOURLHasPrefix", "idpSSOURLHasSuffix", "idpSSOURLIsNil", "idpSSOURLNotNil", "idpSSOURLEqualFold", "idpSSOURLContainsFold", "idpSSOBinding", "idpSSOBindingNEQ", "idpSSOBindingIn", "idpSSOBindingNotIn", "idpSSOBindingGT", "idpSSOBindingGTE", "idpSSOBindingLT", "idpSSOBindingLTE", "idpSSOBindingContains", "idpSSOBindingHasPrefix", "idpSSOBindingHasSuffix", "idpSSOBindingIsNil", "idpSSOBindingNotNil", "idpSSOBindingEqualFold", "idpSSOBindingContainsFold", "idpMetadataURL", "idpMetadataURLNEQ", "idpMetadataURLIn", "idpMetadataURLNotIn", "idpMetadataURLGT", "idpMetadataURLGTE", "idpMetadataURLLT", "idpMetadataURLLTE", "idpMetadataURLContains", "idpMetadataURLHasPrefix", "idpMetadataURLHasSuffix", "idpMetadataURLIsNil", "idpMetadataURLNotNil", "idpMetadataURLEqualFold", "idpMetadataURLContainsFold", "idpMetadataRefreshedAt", "idpMetadataRefreshedAtNEQ", "idpMetadataRefreshedAtIn", "idpMetadataRefreshedAtNotIn", "idpMetadataRefreshedAtGT", "idpMetadataRefreshedAtGTE", "idpMetadataRefreshedAtLT", "idpMetadataRefreshedAtLTE", "idpMetadataRefreshedAtIsNil", "idpMetadataRefreshedAtNotNil", "allowIdpInitiated", "allowIdpInitiatedNEQ", "oidcIssuer", "oidcIssuerNEQ", "oidcIssuerIn", "oidcIssuerNotIn", "oidcIssuerGT", "oidcIssuerGTE", "oidcIssuerLT", "oidcIssuerLTE", "oidcIssuerContains", "oidcIssuerHasPrefix", "oidcIssuerHasSuffix", "oidcIssuerIsNil", "oidcIssuerNotNil", "oidcIssuerEqualFold", "oidcIssuerContainsFold", "oidcClientID", "oidcClientIDNEQ", "oidcClientIDIn", "oidcClientIDNotIn", "oidcClientIDGT", "oidcClientIDGTE", "oidcClientIDLT", "oidcClientIDLTE", "oidcClientIDContains", "oidcClientIDHasPrefix", "oidcClientIDHasSuffix", "oidcClientIDIsNil", "oidcClientIDNotNil", "oidcClientIDEqualFold", "oidcClientIDContainsFold", "defaultRoleID", "defaultRoleIDNEQ", "defaultRoleIDIn", "defaultRoleIDNotIn", "defaultRoleIDGT", "defaultRoleIDGTE", "defaultRoleIDLT", "defaultRoleIDLTE", "defaultRoleIDContains", "defaultRoleIDHasPrefix", "defaultRoleIDHasSuffix", "defaultRoleIDIsNil", "defaultRoleIDNotNil", "defaultRoleIDEqualFold", "defaultRoleIDContainsFold", "trustUpstreamAmr", "trustUpstreamAmrNEQ", "hasOrganization", "hasOrganizationWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "organizationID", "organizationIDNEQ", "organizationIDIn", "organizationIDNotIn", "organizationIDGT", "organizationIDGTE", "organizationIDLT", "organizationIDLTE", "organizationIDContains", "organizationIDHasPrefix", "organizationIDHasSuffix", "organizationIDEqualFold", "organizationIDContainsFold", "protocol", "protocolNEQ", "protocolIn", "protocolNotIn", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "state", "stateNEQ", "stateIn", "stateNotIn", "preset", "presetNEQ", "presetIn", "presetNotIn", "idpEntityID", "idpEntityIDNEQ", "idpEntityIDIn", "idpEntityIDNotIn", "idpEntityIDGT", "idpEntityIDGTE", "idpEntityIDLT", "idpEntityIDLTE", "idpEntityIDContains", "idpEntityIDHasPrefix", "idpEntityIDHasSuffix", "idpEntityIDIsNil", "idpEntityIDNotNil", "idpEntityIDEqualFold", "idpEntityIDContainsFold", "idpSSOURL", "idpSSOURLNEQ", "idpSSOURLIn", "idpSSOURLNotIn", "idpSSOURLGT", "idpSSOURLGTE", "idpSSOURLLT", "idpSSOURLLTE", "idpSSOURLContains", "idpSSOURLHasPrefix", "idpSSOURLHasSuffix", "idpSSOURLIsNil", "idpSSOURLNotNil", "idpSSOURLEqualFold", "idpSSOURLContainsFold", "idpSSOBinding", "idpSSOBindingNEQ", "idpSSOBindingIn", "idpSSOBindingNotIn", "idpSSOBindingGT", "idpSSOBindingGTE", "idpSSOBindingLT", "idpSSOBindingLTE", "idpSSOBindingContains", "idpSSOBindingHasPrefix", "idpSSOBindingHasSuffix", "idpSSOBindingIsNil", "idpSSOBindingNotNil", "idpSSOBindingEqualFold", "idpSSOBindingContainsFold", "idpMetadataURL", "idpMetadataURLNEQ", "idpMetadataURLIn", "idpMetadataURLNotIn", "idpMetadataURLGT", "idpMetadataURLGTE", "idpMetadataURLLT", "idpMetadataURLLTE", "idpMetadataURLContains", "idpMetadataURLHasPrefix", "idpMetadataURLHasSuffix", "idpMetadataURLIsNil", "idpMetadataURLNotNil", "idpMetadataURLEqualFold", "idpMetadataURLContainsFold", "idpMetadataRefreshedAt", "idpMetadataRefreshedAtNEQ", "idpMetadataRefreshedAtIn", "idpMetadataRefreshedAtNotIn", "idpMetadataRefreshedAtGT", "idpMetadataRefreshedAtGTE", "idpMetadataRefreshedAtLT", "idpMetadataRefreshedAtLTE", "idpMetadataRefreshedAtIsNil", "idpMetadataRefreshedAtNotNil", "idpMetadataFailures", "idpMetadataFailuresNEQ", "idpMetadataFailuresIn", "idpMetadataFailuresNotIn", "idpMetadataFailuresGT", "idpMetadataFailuresGTE", "idpMetadataFailuresLT", "idpMetadataFailuresLTE", "idpMetadataRetryAt", "idpMetadataRetryAtNEQ", "idpMetadataRetryAtIn", "idpMetadataRetryAtNotIn", "idpMetadataRetryAtGT", "idpMetadataRetryAtGTE", "idpMetadataRetryAtLT", "idpMetadataRetryAtLTE", "idpMetadataRetryAtIsNil", "idpMetadataRetryAtNotNil", "idpMetadataError", "idpMetadataErrorNEQ", "idpMetadataErrorIn", "idpMetadataErrorNotIn", "idpMetadataErrorGT", "idpMetadataErrorGTE", "idpMetadataErrorLT", "idpMetadataErrorLTE", "idpMetadataErrorContains", "idpMetadataErrorHasPrefix", "idpMetadataErrorHasSuffix", "idpMetadataErrorIsNil", "idpMetadataErrorNotNil", "idpMetadataErrorEqualFold", "idpMetadataErrorContainsFold", "allowIdpInitiated", "allowIdpInitiatedNEQ", "oidcIssuer", "oidcIssuerNEQ", "oidcIssuerIn", "oidcIssuerNotIn", "oidcIssuerGT", "oidcIssuerGTE", "oidcIssuerLT", "oidcIssuerLTE", "oidcIssuerContains", "oidcIssuerHasPrefix", "oidcIssuerHasSuffix", "oidcIssuerIsNil", "oidcIssuerNotNil", "oidcIssuerEqualFold", "oidcIssuerContainsFold", "oidcClientID", "oidcClientIDNEQ", "oidcClientIDIn", "oidcClientIDNotIn", "oidcClientIDGT", "oidcClientIDGTE", "oidcClientIDLT", "oidcClientIDLTE", "oidcClientIDContains", "oidcClientIDHasPrefix", "oidcClientIDHasSuffix", "oidcClientIDIsNil", "oidcClientIDNotNil", "oidcClientIDEqualFold", "oidcClientIDContainsFold", "defaultRoleID", "defaultRoleIDNEQ", "defaultRoleIDIn", "defaultRoleIDNotIn", "defaultRoleIDGT", "defaultRoleIDGTE", "defaultRoleIDLT", "defaultRoleIDLTE", "defaultRoleIDContains", "defaultRoleIDHasPrefix", "defaultRoleIDHasSuffix", "defaultRoleIDIsNil", "defaultRoleIDNotNil", "defaultRoleIDEqualFold", "defaultRoleIDContainsFold", "trustUpstreamAmr", "trustUpstreamAmrNEQ", "hasOrganization", "hasOrganizationWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -22330,6 +22480,237 @@ func (ec *executionContext) unmarshalInputConnectionWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.IdpMetadataRefreshedAtNotNil = data
+		case "idpMetadataFailures":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataFailures"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataFailures = data
+		case "idpMetadataFailuresNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataFailuresNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataFailuresNEQ = data
+		case "idpMetadataFailuresIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataFailuresIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataFailuresIn = data
+		case "idpMetadataFailuresNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataFailuresNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataFailuresNotIn = data
+		case "idpMetadataFailuresGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataFailuresGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataFailuresGT = data
+		case "idpMetadataFailuresGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataFailuresGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataFailuresGTE = data
+		case "idpMetadataFailuresLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataFailuresLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataFailuresLT = data
+		case "idpMetadataFailuresLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataFailuresLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataFailuresLTE = data
+		case "idpMetadataRetryAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRetryAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRetryAt = data
+		case "idpMetadataRetryAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRetryAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRetryAtNEQ = data
+		case "idpMetadataRetryAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRetryAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRetryAtIn = data
+		case "idpMetadataRetryAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRetryAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRetryAtNotIn = data
+		case "idpMetadataRetryAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRetryAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRetryAtGT = data
+		case "idpMetadataRetryAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRetryAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRetryAtGTE = data
+		case "idpMetadataRetryAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRetryAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRetryAtLT = data
+		case "idpMetadataRetryAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRetryAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRetryAtLTE = data
+		case "idpMetadataRetryAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRetryAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRetryAtIsNil = data
+		case "idpMetadataRetryAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataRetryAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataRetryAtNotNil = data
+		case "idpMetadataError":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataError"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataError = data
+		case "idpMetadataErrorNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataErrorNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataErrorNEQ = data
+		case "idpMetadataErrorIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataErrorIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataErrorIn = data
+		case "idpMetadataErrorNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataErrorNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataErrorNotIn = data
+		case "idpMetadataErrorGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataErrorGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataErrorGT = data
+		case "idpMetadataErrorGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataErrorGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataErrorGTE = data
+		case "idpMetadataErrorLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataErrorLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataErrorLT = data
+		case "idpMetadataErrorLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataErrorLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataErrorLTE = data
+		case "idpMetadataErrorContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataErrorContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataErrorContains = data
+		case "idpMetadataErrorHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataErrorHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataErrorHasPrefix = data
+		case "idpMetadataErrorHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataErrorHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataErrorHasSuffix = data
+		case "idpMetadataErrorIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataErrorIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataErrorIsNil = data
+		case "idpMetadataErrorNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataErrorNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataErrorNotNil = data
+		case "idpMetadataErrorEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataErrorEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataErrorEqualFold = data
+		case "idpMetadataErrorContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idpMetadataErrorContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdpMetadataErrorContainsFold = data
 		case "allowIdpInitiated":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowIdpInitiated"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -30126,6 +30507,21 @@ func (ec *executionContext) _Connection(ctx context.Context, sel ast.SelectionSe
 			}
 		case "idpMetadataRefreshedAt":
 			out.Values[i] = ec._Connection_idpMetadataRefreshedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idpMetadataFailures":
+			out.Values[i] = ec._Connection_idpMetadataFailures(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idpMetadataRetryAt":
+			out.Values[i] = ec._Connection_idpMetadataRetryAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idpMetadataError":
+			out.Values[i] = ec._Connection_idpMetadataError(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
