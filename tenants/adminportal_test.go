@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
 	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
@@ -18,6 +19,20 @@ import (
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
+// portalFixture is a service on a stopped clock, the system's context
+// and two organizations, Acme (the portal's) and Other.
+func portalFixture(t *testing.T, db testdb.Database) (*testkit.Clock, *tenants.Service, context.Context, *ent.Organization, *ent.Organization) {
+	t.Helper()
+	clock := testkit.NewClock()
+	svc := tenants.NewService(db.Client(), tenants.WithClock(clock.Now))
+	ctx := viewer.SystemContext(context.Background())
+	acme, err := svc.CreateOrganization(ctx, tenants.CreateOrganizationInput{Name: "Acme", Slug: "acme"})
+	must(t, err)
+	other, err := svc.CreateOrganization(ctx, tenants.CreateOrganizationInput{Name: "Other", Slug: "other"})
+	must(t, err)
+	return clock, svc, ctx, acme, other
+}
+
 // An admin portal link needs the intent's permission in its organization,
 // is spent once (60 parallel redemptions: one session), expires after 5
 // minutes; its session is a Portal viewer over that organization only,
@@ -25,13 +40,7 @@ import (
 // absolute lifetime.
 func TestAdminPortalLinks(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Database) {
-		clock := testkit.NewClock()
-		svc := tenants.NewService(db.Client(), tenants.WithClock(clock.Now))
-		ctx := viewer.SystemContext(context.Background())
-		acme, err := svc.CreateOrganization(ctx, tenants.CreateOrganizationInput{Name: "Acme", Slug: "acme"})
-		must(t, err)
-		other, err := svc.CreateOrganization(ctx, tenants.CreateOrganizationInput{Name: "Other", Slug: "other"})
-		must(t, err)
+		clock, svc, ctx, acme, other := portalFixture(t, db)
 		domainsOnly := viewer.NewContext(ctx, &viewer.Viewer{Kind: viewer.Organization, Actor: "key_domains",
 			Organizations: []pulid.ID{acme.ID}, Permissions: map[pulid.ID][]string{acme.ID: {authz.DomainsManage}}})
 
@@ -187,13 +196,7 @@ func TestPortalPermissions(t *testing.T) {
 // and a domain verification session none.
 func TestPortalResumeConnection(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Database) {
-		clock := testkit.NewClock()
-		svc := tenants.NewService(db.Client(), tenants.WithClock(clock.Now))
-		ctx := viewer.SystemContext(context.Background())
-		acme, err := svc.CreateOrganization(ctx, tenants.CreateOrganizationInput{Name: "Acme", Slug: "acme"})
-		must(t, err)
-		other, err := svc.CreateOrganization(ctx, tenants.CreateOrganizationInput{Name: "Other", Slug: "other"})
-		must(t, err)
+		_, svc, ctx, acme, other := portalFixture(t, db)
 		session := func(intent tenants.PortalIntent) *tenants.PortalSession {
 			t.Helper()
 			token, _, err := svc.CreateAdminPortalLink(ctx, tenants.CreateAdminPortalLinkInput{OrganizationID: acme.ID, Intent: intent})
