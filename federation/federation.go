@@ -61,6 +61,9 @@ type Authentication struct {
 	// AMR". A claim stronger than AMR supports is lowered to what AMR
 	// supports; any other value is ErrUnknownACR.
 	ACR string
+	// DeviceID is the browser's device cookie id (the session's), which
+	// the sign-in's user.login event records (tenants.LoginEvent).
+	DeviceID string
 }
 
 // Authentication context class references (OIDC Core §2 acr) Gatehouse

@@ -252,7 +252,7 @@ func (r *mutationResolver) RevokeSession(ctx context.Context, input model.Revoke
 
 // RevokeUserSessions is the resolver for the revokeUserSessions field.
 func (r *mutationResolver) RevokeUserSessions(ctx context.Context, input model.RevokeUserSessionsInput) (*model.RevokeUserSessionsPayload, error) {
-	n, err := r.Service.RevokeUserSessions(ctx, input.UserID)
+	n, err := r.Service.RevokeUserSessions(ctx, input.UserID, "")
 	if err != nil {
 		return nil, err
 	}

@@ -110,14 +110,41 @@ func (s *Service) ProveFactor(ctx context.Context, step LoginStep) (*ent.LoginTr
 	return out.Unwrap(), token, nil
 }
 
-// EndLoginTransaction deletes transaction id: its sign-in has become a
-// session, or will never be one.
-func (s *Service) EndLoginTransaction(ctx context.Context, id pulid.ID) error {
-	err := s.client.LoginTransaction.DeleteOneID(id).Exec(viewer.SystemContext(ctx))
-	if err != nil && !ent.IsNotFound(err) {
-		return fmt.Errorf("end login transaction: %w", err)
+// ActionLogin is the audit action of a completed sign-in.
+const ActionLogin = "user.login"
+
+// Login is a completed sign-in, as its user.login event records it.
+type Login struct {
+	UserID pulid.ID
+	// OrganizationID is the organization signed in to, if any.
+	OrganizationID pulid.ID
+	// ClientID is the application whose authorization request the sign-in
+	// completed; "" for a direct sign-in (the account page).
+	ClientID string
+	// SessionID is the hosted pages' session of the sign-in.
+	SessionID pulid.ID
+	AMR       []string
+	AuthTime  time.Time
+	// DeviceID is the browser's device cookie id (the session's), if any.
+	DeviceID string
+}
+
+// LoginEvent is l's user.login event, by and about its user; where the
+// browser came from is the origin of the writer's context (WithOrigin).
+// A sign-in completes in one of two places, and each writes this event
+// with the change that completes it: the provider's CompleteLogin with
+// the authorization request it binds to the user, and CreateSession with
+// the session of a direct sign-in (NewSession.Login).
+func LoginEvent(l Login) Event {
+	md := map[string]any{"amr": l.AMR, "session_id": string(l.SessionID), "auth_time": l.AuthTime.UTC().Format(time.RFC3339)}
+	if l.ClientID != "" {
+		md["client_id"] = l.ClientID
 	}
-	return nil
+	if l.DeviceID != "" {
+		md["device_id"] = l.DeviceID
+	}
+	return Event{Action: ActionLogin, Organization: l.OrganizationID, Actor: string(l.UserID), ActorType: "user",
+		TargetType: ent.TypeUser, TargetID: string(l.UserID), Metadata: md}
 }
 
 // SweepLoginTransactions deletes expired transactions and returns how many.

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"entgo.io/ent/dialect/sql"
+
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/passkey"
 	"github.com/gatehouse-id/gatehouse/ent/recoverycode"
@@ -519,13 +521,25 @@ func (s *Service) SecondFactorEnrolled(ctx context.Context, userID pulid.ID) (bo
 	if enrolled, ok := memo.getEnrolled(userID); ok {
 		return enrolled, nil
 	}
-	n, err := s.client.TOTPCredential.Query().
-		Where(totpcredential.UserID(userID), totpcredential.ConfirmedAtNotNil()).Limit(1).Count(viewer.SystemContext(ctx))
+	enrolled, err := s.client.User.Query().Where(user.ID(userID), func(sel *sql.Selector) {
+		sel.Where(enrolledSecondFactor(sel, sel.C(user.FieldID)))
+	}).Exist(viewer.SystemContext(ctx))
 	if err != nil {
 		return false, fmt.Errorf("find second factors: %w", err)
 	}
-	memo.putEnrolled(userID, n > 0)
-	return n > 0, nil
+	memo.putEnrolled(userID, enrolled)
+	return enrolled, nil
+}
+
+// enrolledSecondFactor is SecondFactorEnrolled's rule as a predicate of
+// sel on the user whose id is column userCol, for queries that read it
+// with other rows (PasskeyOwner): the user has a confirmed authenticator
+// app. Passkeys are first factors, and recovery codes only stand in for
+// the app; neither makes every sign-in ask for a second factor.
+func enrolledSecondFactor(sel *sql.Selector, userCol string) *sql.Predicate {
+	t := sql.Dialect(sel.Dialect()).Table(totpcredential.Table)
+	return sql.Exists(sql.Dialect(sel.Dialect()).Select(t.C(totpcredential.FieldID)).From(t).
+		Where(sql.And(sql.ColumnsEQ(t.C(totpcredential.FieldUserID), userCol), sql.NotNull(t.C(totpcredential.FieldConfirmedAt)))))
 }
 
 // newRecoveryCode is ten random characters of recoveryAlphabet as

@@ -2,12 +2,14 @@ package tenants
 
 import (
 	"context"
-	"database/sql"
+	stdsql "database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"entgo.io/ent/dialect/sql"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/passkey"
@@ -110,8 +112,8 @@ func (s *Service) TakeCeremony(ctx context.Context, token string, purpose Ceremo
 	}
 	var (
 		c       ent.WebAuthnCeremony
-		user    sql.NullString
-		expires sql.NullTime
+		user    stdsql.NullString
+		expires stdsql.NullTime
 	)
 	if err := rows.Scan(&c.ID, &c.Purpose, &user, &c.SessionData, &expires); err != nil {
 		return nil, fmt.Errorf("read webauthn ceremony: %w", err)
@@ -226,27 +228,84 @@ func (s *Service) AddPasskey(ctx context.Context, in NewPasskey) (*ent.Passkey, 
 // PasskeyOwner returns the passkey with credential id id and its user,
 // the user only while active (IsActiveUser): nil, nil when no passkey has
 // that id. Read as the System viewer, before the assertion is verified;
-// UsePasskey decides after.
+// UsePasskey decides after. One statement reads the passkey, its user and
+// whether the user has a second factor enrolled (SecondFactorEnrolled),
+// which it leaves in the request's memo (WithLoginPolicyMemo) for the
+// login policy to decide on without another read. The user is read
+// without its password hash, which a passkey sign-in has no use for.
 func (s *Service) PasskeyOwner(ctx context.Context, id []byte) (*ent.Passkey, *ent.User, error) {
 	if len(id) == 0 || len(id) > MaxCredentialIDLength {
 		return nil, nil, nil
 	}
-	ctx = viewer.SystemContext(ctx)
-	pk, err := s.client.Passkey.Query().Where(passkey.CredentialID(id)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, nil, nil
-	}
-	if err != nil {
+	var rows []passkeyOwnerRow
+	err := s.client.Passkey.Query().Where(passkey.CredentialID(id), withOwner).
+		Limit(2).Select(passkey.Columns...).Scan(viewer.SystemContext(ctx), &rows)
+	switch {
+	case err != nil:
 		return nil, nil, fmt.Errorf("find passkey: %w", err)
+	case len(rows) == 0:
+		return nil, nil, nil
+	case len(rows) > 1: // the unique index says otherwise
+		return nil, nil, fmt.Errorf("find passkey: %d passkeys with one credential id", len(rows))
 	}
-	u, err := s.client.User.Query().Where(user.ID(pk.UserID), ActiveUser()).Only(ctx)
-	if ent.IsNotFound(err) {
+	pk, u := rows[0].split()
+	if !IsActiveUser(u) {
 		return pk, nil, nil
 	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("find passkey user: %w", err)
-	}
+	policyMemoFrom(ctx).putEnrolled(u.ID, rows[0].OwnerSecondFactor)
 	return pk, u, nil
+}
+
+// ownerColumns are the user columns PasskeyOwner reads with the passkey,
+// as "owner_<column>": all but the password hash.
+var ownerColumns = func() []string {
+	var cs []string
+	for _, c := range user.Columns {
+		if c != user.FieldPasswordHash {
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}()
+
+// withOwner joins a passkey query to the passkey's user (ownerColumns)
+// and whether the user has a second factor enrolled (enrolledSecondFactor).
+func withOwner(sel *sql.Selector) {
+	u := sql.Table(user.Table)
+	sel.Join(u).On(sel.C(passkey.FieldUserID), u.C(user.FieldID))
+	for _, c := range ownerColumns {
+		sel.AppendSelectAs(u.C(c), "owner_"+c)
+	}
+	sel.AppendSelectExprAs(enrolledSecondFactor(sel, u.C(user.FieldID)), "owner_second_factor")
+}
+
+// passkeyOwnerRow is a row of withOwner: every passkey column, and every
+// user column of ownerColumns (a user column without its field here fails
+// the scan, so a new one cannot be forgotten).
+type passkeyOwnerRow struct {
+	ent.Passkey
+	OwnerID            pulid.ID               `sql:"owner_id"`
+	OwnerCreatedAt     time.Time              `sql:"owner_created_at"`
+	OwnerUpdatedAt     time.Time              `sql:"owner_updated_at"`
+	OwnerEmail         string                 `sql:"owner_email"`
+	OwnerEmailVerified bool                   `sql:"owner_email_verified"`
+	OwnerName          string                 `sql:"owner_name"`
+	OwnerGivenName     string                 `sql:"owner_given_name"`
+	OwnerFamilyName    string                 `sql:"owner_family_name"`
+	OwnerLocale        string                 `sql:"owner_locale"`
+	OwnerPicture       string                 `sql:"owner_picture"`
+	OwnerStatus        user.Status            `sql:"owner_status"`
+	OwnerLastLoginAt   *time.Time             `sql:"owner_last_login_at"`
+	OwnerMetadata      map[string]interface{} `sql:"owner_metadata"`
+	OwnerSecondFactor  bool                   `sql:"owner_second_factor"`
+}
+
+func (r *passkeyOwnerRow) split() (*ent.Passkey, *ent.User) {
+	pk := r.Passkey
+	return &pk, &ent.User{ID: r.OwnerID, CreatedAt: r.OwnerCreatedAt, UpdatedAt: r.OwnerUpdatedAt, Email: r.OwnerEmail,
+		EmailVerified: r.OwnerEmailVerified, Name: r.OwnerName, GivenName: r.OwnerGivenName, FamilyName: r.OwnerFamilyName,
+		Locale: r.OwnerLocale, Picture: r.OwnerPicture, Status: r.OwnerStatus, LastLoginAt: r.OwnerLastLoginAt,
+		Metadata: r.OwnerMetadata}
 }
 
 // PasskeyUse is a verified assertion (go-webauthn checked its signature,

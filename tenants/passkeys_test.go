@@ -2,6 +2,7 @@ package tenants_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -276,4 +277,75 @@ func TestPasskeys(t *testing.T) {
 			t.Errorf("rename = %v, %v", r, err)
 		}
 	})
+}
+
+// PasskeyOwner reads the passkey, its whole user (but the password hash)
+// and whether the user has a second factor enrolled in one statement, and
+// leaves the last in the request's memo: SecondFactorEnrolled then answers
+// without a read. An authenticator app begun but not confirmed is not a
+// second factor; a disabled user is no owner.
+func TestPasskeyOwnerOneRead(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Database) {
+		f := newMFAFixture(t, db)
+		counting, n := db.Counting(t)
+		svc := tenants.NewService(db.ClientOn(counting), tenants.WithClock(f.clock.Now))
+		last := f.clock.Now().Add(-time.Hour)
+		ada := f.client.User.Create().SetEmail("ada@example.com").SetEmailVerified(true).SetName("Ada L").
+			SetGivenName("Ada").SetFamilyName("Lovelace").SetLocale("en-GB").SetPicture("https://example.com/ada.png").
+			SetLastLoginAt(last).SetMetadata(map[string]any{"team": "analytical"}).SetPasswordHash("$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA").
+			SaveX(f.sys)
+		grace := f.user(t, "grace@example.com")
+		for _, u := range []*ent.User{ada, grace} {
+			_, err := f.svc.AddPasskey(context.Background(), tenants.NewPasskey{UserID: u.ID, CredentialID: []byte("cred-" + u.Email),
+				PublicKey: []byte{1, 2, 3}, SignCount: 5, RPID: "example.com", BackupEligible: true, Transports: []string{"internal", "hybrid"},
+				AttestationType: "none", AAGUID: make([]byte, 16)})
+			must(t, err)
+		}
+		f.enroll(t, ada)
+		_, err := f.svc.BeginTOTP(context.Background(), grace.ID) // never confirmed
+		must(t, err)
+
+		for _, c := range []struct {
+			u        *ent.User
+			enrolled bool
+		}{{ada, true}, {grace, false}} {
+			ctx := tenants.WithLoginPolicyMemo(context.Background())
+			n.Reset()
+			pk, owner, err := svc.PasskeyOwner(ctx, []byte("cred-"+c.u.Email))
+			must(t, err)
+			enrolled, err := svc.SecondFactorEnrolled(ctx, c.u.ID)
+			must(t, err)
+			if got := n.Load(); got != 1 {
+				t.Errorf("%s: %d statements, want 1: %q", c.u.Email, got, n.Statements())
+			}
+			if enrolled != c.enrolled {
+				t.Errorf("%s: enrolled %v, want %v", c.u.Email, enrolled, c.enrolled)
+			}
+			// Without the memo, the same answer from a query of its own.
+			if enrolled, err := svc.SecondFactorEnrolled(context.Background(), c.u.ID); err != nil || enrolled != c.enrolled {
+				t.Errorf("%s: SecondFactorEnrolled without the memo = %v, %v", c.u.Email, enrolled, err)
+			}
+			want := f.client.User.GetX(f.sys, c.u.ID)
+			if owner.PasswordHash != "" {
+				t.Errorf("%s: the password hash was read", c.u.Email)
+			}
+			if got, want := jsonOf(t, owner), jsonOf(t, want); got != want {
+				t.Errorf("owner read as\n%s\nwant\n%s", got, want)
+			}
+			if got, want := jsonOf(t, pk), jsonOf(t, f.client.Passkey.GetX(f.sys, pk.ID)); got != want {
+				t.Errorf("passkey read as\n%s\nwant\n%s", got, want)
+			}
+		}
+		f.client.User.UpdateOne(grace).SetStatus(user.StatusDISABLED).ExecX(f.sys)
+		if pk, owner, err := svc.PasskeyOwner(context.Background(), []byte("cred-grace@example.com")); err != nil || pk == nil || owner != nil {
+			t.Errorf("disabled owner: %v, %v, %v", pk, owner, err)
+		}
+	})
+}
+
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	must(t, err)
+	return string(b)
 }

@@ -49,6 +49,9 @@ type Service struct {
 	// metadataRefresh is how often a SAML connection's metadata URL is
 	// fetched again (connectionmetadata.go).
 	metadataRefresh time.Duration
+	// dialect is the database's (WithDialect): PostgreSQL lets a change
+	// of several rows be one statement where SQLite needs a transaction.
+	dialect string
 }
 
 // Option configures a Service.
@@ -69,6 +72,13 @@ func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 // connection's IdP URLs may then use plain http on any host (outside dev,
 // only on a loopback address). Defaults to false.
 func WithDev(dev bool) Option { return func(s *Service) { s.dev = dev } }
+
+// WithDialect names the database's SQL dialect, as ent names it
+// (dialect.Postgres, dialect.SQLite): on PostgreSQL a few hot changes of
+// several rows are made in one statement (data-modifying WITH) instead of
+// a transaction. Without it every change takes the portable path, which
+// is correct on both.
+func WithDialect(d string) Option { return func(s *Service) { s.dialect = d } }
 
 // NewService returns a Service over client. Every call must carry a viewer
 // in its context (tenants/viewer); calls without one are denied.

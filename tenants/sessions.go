@@ -2,14 +2,19 @@ package tenants
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
+	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
@@ -42,10 +47,21 @@ type NewSession struct {
 	// that session is revoked, so an identifier planted before sign-in is
 	// worthless after it (SECURITY-CHECKLIST ATO-07).
 	Replaces string
+	// Transaction is the login transaction the session completes, if any
+	// (ProveFactor): it ends with the session's start.
+	Transaction pulid.ID
+	// Login says the session completes a sign-in that no authorization
+	// request records (a direct one, to the account page): its user.login
+	// event (LoginEvent) is written with it, from the origin in ctx
+	// (WithOrigin).
+	Login bool
 }
 
 // CreateSession starts a session and returns it with its token, which
-// exists nowhere else.
+// exists nowhere else. The session, the revocation of the one it
+// replaces, the end of its login transaction and its user.login event
+// are one change: on PostgreSQL one statement (createSessionSQL), else
+// one transaction (a session alone is one INSERT).
 func (s *Service) CreateSession(ctx context.Context, in NewSession) (*ent.Session, string, error) {
 	ctx = viewer.SystemContext(ctx)
 	now := s.now()
@@ -55,31 +71,101 @@ func (s *Service) CreateSession(ctx context.Context, in NewSession) (*ent.Sessio
 	if in.Lifetimes == (SessionLifetimes{}) {
 		in.Lifetimes = DefaultSessionLifetimes
 	}
-	if in.Replaces != "" {
-		if err := s.client.Session.Update().
-			Where(session.TokenHash(secret.Hash(in.Replaces)), session.RevokedAtIsNil()).
-			SetRevokedAt(now).Exec(ctx); err != nil {
-			return nil, "", fmt.Errorf("revoke previous session: %w", err)
-		}
-	}
 	token := secret.Token(32)
-	ses, err := s.client.Session.Create().
-		SetUserID(in.UserID).
-		SetTokenHash(secret.Hash(token)).
-		SetAuthTime(in.AuthTime).
-		SetAmr(in.AMR).
-		SetIP(in.IP).
-		SetUserAgent(truncate(in.UserAgent, 512)).
-		SetDeviceID(truncate(in.DeviceID, 64)).
-		SetCreatedAt(now).
-		SetLastSeenAt(now).
-		SetExpiresAt(in.AuthTime.Add(in.Lifetimes.Absolute)).
-		SetIdleTimeoutSeconds(max(1, int(in.Lifetimes.Idle/time.Second))).
-		Save(ctx)
+	ses := &ent.Session{ID: pulid.New("ses"), UserID: in.UserID, TokenHash: secret.Hash(token), AuthTime: in.AuthTime,
+		Amr: in.AMR, IP: in.IP, UserAgent: truncate(in.UserAgent, 512), DeviceID: truncate(in.DeviceID, 64),
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: in.AuthTime.Add(in.Lifetimes.Absolute),
+		IdleTimeoutSeconds: max(1, int(in.Lifetimes.Idle/time.Second))}
+	var login *Event
+	if in.Login {
+		ev := LoginEvent(Login{UserID: in.UserID, SessionID: ses.ID, AMR: in.AMR, AuthTime: in.AuthTime, DeviceID: ses.DeviceID})
+		login = &ev
+	}
+	insert := func(c *ent.SessionClient) error {
+		return c.Create().SetID(ses.ID).SetUserID(ses.UserID).SetTokenHash(ses.TokenHash).SetAuthTime(ses.AuthTime).
+			SetAmr(ses.Amr).SetIP(ses.IP).SetUserAgent(ses.UserAgent).SetDeviceID(ses.DeviceID).SetCreatedAt(now).
+			SetLastSeenAt(now).SetExpiresAt(ses.ExpiresAt).SetIdleTimeoutSeconds(ses.IdleTimeoutSeconds).Exec(ctx)
+	}
+	var err error
+	switch {
+	case in.Replaces == "" && in.Transaction == "" && login == nil:
+		err = insert(s.client.Session)
+	case s.dialect == dialect.Postgres:
+		err = s.createSessionSQL(ctx, ses, in, login)
+	default:
+		err = s.inTx(ctx, func(tx *ent.Tx) error {
+			if in.Replaces != "" {
+				if err := tx.Session.Update().Where(session.TokenHash(secret.Hash(in.Replaces)), session.RevokedAtIsNil()).
+					SetRevokedAt(now).Exec(ctx); err != nil {
+					return fmt.Errorf("revoke previous session: %w", err)
+				}
+			}
+			if err := insert(tx.Session); err != nil {
+				return err
+			}
+			if in.Transaction != "" {
+				if _, err := tx.LoginTransaction.Delete().Where(logintransaction.ID(in.Transaction)).Exec(ctx); err != nil {
+					return fmt.Errorf("end login transaction: %w", err)
+				}
+			}
+			if login != nil {
+				return WriteAudit(ctx, tx.AuditEvent, now, *login)
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("create session: %w", err)
 	}
 	return ses, token, nil
+}
+
+// createSessionSQL is CreateSession's change on PostgreSQL: one statement
+// of data-modifying WITH queries (the session's INSERT, the previous
+// session's revocation, the transaction's DELETE, the event's INSERT),
+// which commit or fail together, in one round trip.
+func (s *Service) createSessionSQL(ctx context.Context, ses *ent.Session, in NewSession, login *Event) error {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	amr, err := json.Marshal(ses.Amr)
+	if err != nil {
+		return err
+	}
+	var q strings.Builder
+	fmt.Fprintf(&q, `WITH ses AS (INSERT INTO "sessions" ("id", "user_id", "token_hash", "auth_time", "amr", "ip", "user_agent",
+	"device_id", "created_at", "last_seen_at", "expires_at", "idle_timeout_seconds")
+	VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s))`,
+		arg(string(ses.ID)), arg(string(ses.UserID)), arg(ses.TokenHash), arg(ses.AuthTime), arg(string(amr)), arg(ses.IP),
+		arg(ses.UserAgent), arg(ses.DeviceID), arg(ses.CreatedAt), arg(ses.LastSeenAt), arg(ses.ExpiresAt), arg(ses.IdleTimeoutSeconds))
+	if in.Replaces != "" {
+		fmt.Fprintf(&q, `,
+prev AS (UPDATE "sessions" SET "revoked_at" = %s WHERE "token_hash" = %s AND "revoked_at" IS NULL)`,
+			arg(ses.CreatedAt), arg(secret.Hash(in.Replaces)))
+	}
+	if in.Transaction != "" {
+		fmt.Fprintf(&q, `,
+ended AS (DELETE FROM "login_transactions" WHERE "id" = %s)`, arg(string(in.Transaction)))
+	}
+	if login != nil {
+		row, err := AuditRow(ctx, ses.CreatedAt, *login)
+		if err != nil {
+			return err
+		}
+		vals := make([]string, len(row))
+		for i, v := range row {
+			vals[i] = arg(v)
+		}
+		vals[10] += "::jsonb" // the metadata, as JSON text
+		fmt.Fprintf(&q, `,
+audit AS (INSERT INTO "audit_events" (%s) VALUES (%s))`, AuditColumns, strings.Join(vals, ", "))
+	}
+	q.WriteString(`
+SELECT 1`)
+	_, err = s.client.ExecContext(ctx, q.String(), args...)
+	return err
 }
 
 // SignedInElsewhere reports whether userID has had a session other than
@@ -154,7 +240,7 @@ func (s *Service) BoundSession(ctx context.Context, ses *ent.Session, l SessionL
 	if !expires.Before(ses.ExpiresAt) && idle >= ses.IdleTimeoutSeconds {
 		return ses, nil
 	}
-	upd := ses.Update()
+	upd := s.client.Session.UpdateOneID(ses.ID) // ses may be CreateSession's, not read through ent
 	if expires.Before(ses.ExpiresAt) {
 		upd.SetExpiresAt(expires)
 	}

@@ -3,10 +3,12 @@ package tenants
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
-	"github.com/gatehouse-id/gatehouse/ent/session"
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
@@ -75,7 +77,7 @@ func (s *Service) RevokeSessionByID(ctx context.Context, id pulid.ID) (*ent.Sess
 		if err != nil {
 			return err
 		}
-		_, err = s.revokeSession(ctx, tx, id, ses.UserID, "session revoked", s.sessionRevokeEvent(ses, reason))
+		_, err = s.revokeSession(ctx, tx, id, ses.UserID, "session revoked", s.sessionRevokeEvent(ses.ID, ses.UserID, reason))
 		return err
 	})
 	if err != nil {
@@ -84,13 +86,20 @@ func (s *Service) RevokeSessionByID(ctx context.Context, id pulid.ID) (*ent.Sess
 	return s.client.Session.Get(viewer.SystemContext(ctx), id)
 }
 
-// RevokeUserSessions ends every session of userID that is not revoked yet,
-// with the grants issued from each, in one transaction with one
-// session.revoke event per session (metadata.reason admin, or user when
-// the user signs itself out everywhere). The caller must be the user or
-// may change the user (as RevokeSessionByID). It returns how many sessions
-// it ended.
-func (s *Service) RevokeUserSessions(ctx context.Context, userID pulid.ID) (int, error) {
+// RevokeUserSessions ends every session of userID that is not revoked
+// yet, but except ("" for none: the account page keeps the browser that
+// asks), with the grants issued from each; one change of three statements
+// whatever the number of sessions: the sessions' conditional UPDATE …
+// RETURNING, the grants' UPDATE, and one session.revoke event per session
+// ended (metadata.reason admin, or user when the user signs itself out
+// everywhere) in one INSERT. An event per session, not one for the
+// whole: the trail is read by target (a session's user.login, then its
+// session.revoke, as RevokeSessionByID and a sign-out write them), and
+// the events of one request share its request id for whoever counts mass
+// sign-outs. The caller must be the user or may change the user (as
+// RevokeSessionByID). It returns how many sessions it ended; a session a
+// concurrent request ends first is that request's (and its event's).
+func (s *Service) RevokeUserSessions(ctx context.Context, userID, except pulid.ID) (int, error) {
 	if viewer.FromContext(ctx) == nil {
 		return 0, ErrUnauthenticated
 	}
@@ -100,26 +109,62 @@ func (s *Service) RevokeUserSessions(ctx context.Context, userID pulid.ID) (int,
 		if err != nil {
 			return err
 		}
-		// In id order, one conditional UPDATE each: a session that a
-		// concurrent request ends first is left to that request (and its
-		// event), and concurrent callers lock rows in one order.
-		ss, err := tx.Session.Query().Where(session.UserID(userID), session.RevokedAtIsNil()).
-			Order(ent.Asc(session.FieldID)).All(viewer.SystemContext(ctx))
+		now := s.now()
+		ids, err := revokeUserSessions(ctx, tx, userID, except, now)
 		if err != nil {
-			return fmt.Errorf("list sessions: %w", err)
+			return err
 		}
-		for _, ses := range ss {
-			ended, err := s.revokeSession(ctx, tx, ses.ID, userID, "session revoked", s.sessionRevokeEvent(ses, reason))
-			if err != nil {
-				return err
-			}
-			if ended {
-				n++
+		n = len(ids)
+		sys := viewer.SystemContext(ctx)
+		evs := make([]Event, len(ids))
+		for i, id := range ids {
+			evs[i] = *s.sessionRevokeEvent(id, userID, reason)
+		}
+		for chunk := range slices.Chunk(ids, BulkChunk) {
+			if err := tx.Grant.Update().Where(grant.SessionIDIn(chunk...), grant.RevokedAtIsNil()).
+				SetRevokedAt(now).SetRevokeReason("session revoked").Exec(sys); err != nil {
+				return fmt.Errorf("revoke the sessions' grants: %w", err)
 			}
 		}
-		return nil
+		return WriteAuditBulk(ctx, tx.AuditEvent, now, evs)
 	})
 	return n, err
+}
+
+// revokeUserSessionsSQL ends a user's unrevoked sessions ($3: but one)
+// and returns their ids, in one statement that SQLite and PostgreSQL both
+// take: RETURNING names exactly the rows this statement changed, so a
+// session ended meanwhile by another request is not counted (or audited)
+// twice.
+const revokeUserSessionsSQL = `UPDATE "sessions" SET "revoked_at" = $1
+WHERE "user_id" = $2 AND "revoked_at" IS NULL AND "id" <> $3 RETURNING "id"`
+
+func revokeUserSessions(ctx context.Context, tx *ent.Tx, userID, except pulid.ID, now time.Time) ([]pulid.ID, error) {
+	rows, err := tx.QueryContext(ctx, revokeUserSessionsSQL, now, string(userID), string(except))
+	if err != nil {
+		return nil, fmt.Errorf("revoke sessions: %w", err)
+	}
+	defer rows.Close()
+	var ids []pulid.ID
+	for rows.Next() {
+		var id pulid.ID
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("revoke sessions: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("revoke sessions: %w", err)
+	}
+	slices.Sort(ids) // the events in id order, whatever order the rows came in
+	return ids, nil
+}
+
+// SessionUserContext is ctx acting as the user signed in with session
+// ses, as the account page does when the user changes their own
+// sessions: a User viewer for ses.UserID, ses its current session.
+func SessionUserContext(ctx context.Context, ses *ent.Session) context.Context {
+	return viewer.NewContext(ctx, &viewer.Viewer{Kind: viewer.User, Actor: string(ses.UserID), UserID: ses.UserID, SessionID: ses.ID})
 }
 
 // checkSessionChange decides whether the viewer may end sessions of
@@ -142,9 +187,10 @@ func (s *Service) checkSessionChange(ctx context.Context, tx *ent.Tx, userID pul
 	return SessionRevokedByAdmin, nil
 }
 
-// sessionRevokeEvent is the session.revoke event of ending ses for reason;
-// who acted and from where come from the caller's viewer.
-func (s *Service) sessionRevokeEvent(ses *ent.Session, reason string) *Event {
-	return &Event{Action: actionSessionRevoke, TargetType: "Session", TargetID: string(ses.ID), Reason: reason,
-		Metadata: map[string]any{"user_id": string(ses.UserID), "session_id": string(ses.ID)}}
+// sessionRevokeEvent is the session.revoke event of ending session id of
+// userID for reason; who acted and from where come from the caller's
+// viewer and context.
+func (s *Service) sessionRevokeEvent(id, userID pulid.ID, reason string) *Event {
+	return &Event{Action: actionSessionRevoke, TargetType: "Session", TargetID: string(id), Reason: reason,
+		Metadata: map[string]any{"user_id": string(userID), "session_id": string(id)}}
 }

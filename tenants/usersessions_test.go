@@ -109,7 +109,7 @@ func TestRevokeUserSessions(t *testing.T) {
 		graceGrant := grant(gs)
 
 		stranger := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.User, Actor: string(grace.ID), UserID: grace.ID})
-		if _, err := svc.RevokeUserSessions(stranger, ada.ID); !errors.Is(err, tenants.ErrNotFound) {
+		if _, err := svc.RevokeUserSessions(stranger, ada.ID, ""); !errors.Is(err, tenants.ErrNotFound) {
 			t.Errorf("another user ending ada's sessions: %v, want ErrNotFound", err)
 		}
 		if _, err := svc.UserSessions(stranger, ada.ID); !errors.Is(err, tenants.ErrNotFound) {
@@ -119,7 +119,7 @@ func TestRevokeUserSessions(t *testing.T) {
 			t.Fatalf("UserSessions = %d, %v; want the 3 live ones", len(ss), err)
 		}
 
-		n, err := svc.RevokeUserSessions(admin, ada.ID)
+		n, err := svc.RevokeUserSessions(admin, ada.ID, "")
 		if err != nil || n != 3 {
 			t.Fatalf("RevokeUserSessions = %d, %v; want 3", n, err)
 		}
@@ -146,7 +146,7 @@ func TestRevokeUserSessions(t *testing.T) {
 		if g := client.Grant.GetX(sys, graceGrant.ID); g.RevokedAt != nil {
 			t.Errorf("another user's grant revoked")
 		}
-		if n, err := svc.RevokeUserSessions(admin, ada.ID); err != nil || n != 0 {
+		if n, err := svc.RevokeUserSessions(admin, ada.ID, ""); err != nil || n != 0 {
 			t.Errorf("second RevokeUserSessions = %d, %v; want 0", n, err)
 		}
 	})

@@ -114,33 +114,29 @@ func (w *Web) postRevokeSession(rw http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx := r.Context()
-	var targets []pulid.ID
+	// As the signed-in user, from this request: tenants writes each
+	// ended session's session.revoke (reason user) with the change.
+	ctx := tenants.SessionUserContext(withOrigin(r.Context(), r), s)
+	var signedOut bool
 	switch which := r.PostFormValue("session"); which {
 	case "all", "others":
-		all, err := w.cfg.Tenants.ListSessions(ctx, u.ID)
-		if err != nil {
+		except := s.ID
+		if which == "all" {
+			except, signedOut = "", true
+		}
+		if _, err := w.cfg.Tenants.RevokeUserSessions(ctx, u.ID, except); err != nil {
 			w.fail(rw, r, err)
 			return
-		}
-		for _, o := range all {
-			if which == "all" || o.ID != s.ID {
-				targets = append(targets, o.ID)
-			}
 		}
 	default:
-		targets = []pulid.ID{pulid.ID(truncate(which, 64))}
-	}
-	signedOut := false
-	for _, id := range targets {
-		ev := w.event(r, auditEvent{action: "session.revoke", user: u.ID,
-			metadata: map[string]any{"reason": "user", "session_id": string(id)}})
-		// Only the user's own sessions: another user's id revokes nothing.
-		if _, err := w.cfg.Tenants.RevokeSession(ctx, id, u.ID, "user_signed_out", &ev); err != nil {
+		id := pulid.ID(truncate(which, 64))
+		// Only the user's own sessions: another user's id is not found
+		// and revokes nothing, like an unknown one.
+		if _, err := w.cfg.Tenants.RevokeSessionByID(ctx, id); err != nil && !errors.Is(err, tenants.ErrNotFound) {
 			w.fail(rw, r, err)
 			return
 		}
-		signedOut = signedOut || id == s.ID
+		signedOut = id == s.ID
 	}
 	if signedOut {
 		w.clearSessionCookie(rw)

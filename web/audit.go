@@ -12,7 +12,6 @@ import (
 
 // Audit actions written by the hosted pages.
 const (
-	actionLogin        = "user.login" // a direct sign-in (the provider writes an application's)
 	actionLoginFailed  = "user.login.failed"
 	actionLogout       = "user.logout"
 	actionLogoutFailed = "user.logout.failed" // a sign-out post rejected (metadata.reason)

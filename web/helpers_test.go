@@ -245,7 +245,7 @@ func newEnvAt(t *testing.T, db testdb.Database, c *testkit.Clock, tweak ...func(
 		// As New would make it, with a sealer for TOTP secrets as
 		// cmd/gatehouse gives one.
 		cfg.Tenants = tenants.NewService(cfg.Client, tenants.WithClock(cfg.Now), tenants.WithPasswordParams(cfg.PasswordParams),
-			tenants.WithLogger(cfg.Logger), tenants.WithSealer(testSealer(t)))
+			tenants.WithLogger(cfg.Logger), tenants.WithSealer(testSealer(t)), tenants.WithDialect(db.Dialect))
 	}
 	w, err := New(cfg)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
@@ -115,17 +114,17 @@ func (w *Web) complete(rw http.ResponseWriter, r *http.Request, req *LoginReques
 	}
 	if isDirect(req) {
 		// No application to hand back to: the account page. The provider
-		// writes user.login for an application's sign-in; a direct one is
-		// recorded here, with the same metadata.
-		w.audit(ctx, r, auditEvent{action: actionLogin, user: u.ID, metadata: map[string]any{
-			"session_id": string(s.ID), "amr": s.Amr, "auth_time": s.AuthTime.UTC().Format(time.RFC3339)}})
+		// writes user.login for an application's sign-in; a direct one's
+		// was written with its session (startSession), which every direct
+		// sign-in reaching here has just started (reusing a session, a
+		// direct sign-in goes to the account page without a step).
 		w.cfg.Logger.InfoContext(ctx, "direct sign-in completed", "user", u.ID, "session", s.ID)
 		http.Redirect(rw, r, accountPath, http.StatusSeeOther)
 		return
 	}
 	// The flow writes user.login with its change, from this request.
 	to, err := w.cfg.Flow.CompleteLogin(tenants.WithOrigin(ctx, tenants.Origin(httpserver.OriginOf(r))), req.ID, Authentication{
-		UserID: u.ID, SessionID: s.ID, OrganizationID: org,
+		UserID: u.ID, SessionID: s.ID, OrganizationID: org, DeviceID: s.DeviceID,
 		// No ACR claim: the provider derives it from AMR.
 		AuthTime: s.AuthTime, AMR: s.Amr,
 	})

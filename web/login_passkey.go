@@ -51,7 +51,7 @@ var (
 // autofill (mediation "conditional"), and from its button.
 func (w *Web) postPasskeyRequestOptions(rw http.ResponseWriter, r *http.Request) {
 	_, req, ok := w.beginForRequest(rw, r)
-	if !ok {
+	if !ok || !w.reserveCeremony(rw, r, req) {
 		return
 	}
 	assertion, sd, err := w.passkeys.BeginDiscoverableLogin()
@@ -92,6 +92,9 @@ func (w *Web) postPasskeySecondFactorOptions(rw http.ResponseWriter, r *http.Req
 	}
 	if u == nil || len(pks) == 0 {
 		writeJSONError(rw, http.StatusBadRequest, "no_passkey")
+		return
+	}
+	if !w.reserveCeremony(rw, r, req) {
 		return
 	}
 	pu := passkeyUser{u: u, pks: pks}

@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -24,6 +25,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
+	"github.com/gatehouse-id/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-id/gatehouse/tenants"
 )
 
@@ -149,11 +151,57 @@ func (w *Web) takeCeremony(rw http.ResponseWriter, r *http.Request, purpose tena
 	if err != nil {
 		return nil, nil, err
 	}
+	if purpose != tenants.CeremonyRegister {
+		// Answered: no longer outstanding (reserveCeremony).
+		if err := ratelimit.GiveBack(r.Context(), w.cfg.Limiter, w.ceremonyKey(r)); err != nil {
+			w.cfg.Logger.ErrorContext(r.Context(), "give back ceremony", "err", err)
+		}
+	}
 	var sd webauthn.SessionData
 	if err := json.Unmarshal(cer.SessionData, &sd); err != nil {
 		return nil, nil, fmt.Errorf("decode webauthn session: %w", err)
 	}
 	return cer, &sd, nil
+}
+
+// CeremonyPolicy bounds the sign-in ceremonies one client network may
+// hold unanswered (each is a row until answered or swept): 30 at once,
+// then 1s doubling to the ceremony's own lifetime, forgotten once every
+// ceremony counted has expired. Answering one, right or wrong, gives its
+// count back (takeCeremony), so a browser that signs in again and again
+// never meets it; only options requested and left unanswered add up.
+var CeremonyPolicy = ratelimit.Policy{Free: 30, Base: time.Second, Max: ceremonyTimeout, Forget: ceremonyTimeout}
+
+// ceremonyKey is the counter of r's network's unanswered sign-in
+// ceremonies. It is not the sign-in throttle's address key: the sign-in
+// page asks for options at every load (autofill), and those must not use
+// up the sign-in attempts of everyone behind the address.
+func (w *Web) ceremonyKey(r *http.Request) ratelimit.Key {
+	return ratelimit.Key{Name: "ceremony:" + httpserver.ClientNetwork(r), Policy: CeremonyPolicy}
+}
+
+// reserveCeremony counts a sign-in ceremony about to begin on r's network
+// (CeremonyPolicy), before its row is written. Over the allowance it
+// answers 429 itself, in the options endpoints' JSON with Retry-After and
+// the sentence the pages show, records the refusal as the other throttled
+// steps do, and returns false.
+func (w *Web) reserveCeremony(rw http.ResponseWriter, r *http.Request, req *LoginRequest) bool {
+	ctx := r.Context()
+	_, wait, err := w.cfg.Limiter.Attempt(ctx, w.ceremonyKey(r))
+	if err != nil {
+		w.jsonFail(rw, r, fmt.Errorf("count webauthn ceremony: %w", err))
+		return false
+	}
+	if wait <= 0 {
+		return true
+	}
+	msg := tooMany(rw, wait)
+	secs, _ := strconv.Atoi(rw.Header().Get("Retry-After"))
+	w.cfg.Logger.InfoContext(ctx, "passkey options throttled", "auth_request", req.ID, "ip", httpserver.ClientIP(r), "retry_after", wait)
+	w.loginFailed(ctx, r, req, "", reasonThrottled)
+	writeJSON(rw, http.StatusTooManyRequests, map[string]any{"error": "too_many_requests",
+		"retry_after": secs, "message": msg.in(w.locale(rw, r))})
+	return false
 }
 
 // withOrigin is ctx carrying where r came from, for the events tenants

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
 	"github.com/gatehouse-id/gatehouse/tenants"
@@ -31,7 +32,11 @@ func (w *Web) currentSession(ctx context.Context, r *http.Request) (*ent.Session
 // startSession signs the browser in as u with a new session and a new
 // cookie value, and revokes the session the browser presented before, if
 // any, so an identifier planted before sign-in is worthless after it
-// (ATO-07). The session lasts as long as l allows.
+// (ATO-07). The session lasts as long as l allows. It ends the login
+// transaction tx, if any, with the same change; and for a direct sign-in
+// (isDirect: no authorization request, whose completion the provider
+// records) the sign-in's user.login event is written with it too
+// (tenants.NewSession.Login).
 //
 // The browser is remembered as one that has signed in to u (its own
 // throttle allowance, device.go); when it had not before and u has signed
@@ -39,12 +44,13 @@ func (w *Web) currentSession(ctx context.Context, r *http.Request) (*ent.Session
 // at the organization's identity provider, whose own notices and password
 // are the ones that apply (the mail's advice to reset a password here
 // would mislead).
-func (w *Web) startSession(ctx context.Context, rw http.ResponseWriter, r *http.Request, u *ent.User, amr []string, l tenants.SessionLifetimes) (*ent.Session, error) {
+func (w *Web) startSession(ctx context.Context, rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User, amr []string,
+	l tenants.SessionLifetimes, tx pulid.ID) (*ent.Session, error) {
 	known := w.knownDevice(r, u.Email) != ""
 	device := w.rememberDevice(rw, r, u.Email)
-	s, token, err := w.cfg.Tenants.CreateSession(ctx, tenants.NewSession{
+	s, token, err := w.cfg.Tenants.CreateSession(withOrigin(ctx, r), tenants.NewSession{
 		UserID: u.ID, AMR: amr, Lifetimes: l, IP: httpserver.ClientIP(r), UserAgent: r.UserAgent(),
-		DeviceID: device, Replaces: w.sessionToken(r),
+		DeviceID: device, Replaces: w.sessionToken(r), Transaction: tx, Login: isDirect(req),
 	})
 	if err != nil {
 		return nil, err

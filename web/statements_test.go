@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/application"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/federation/provider"
+	"github.com/gatehouse-id/gatehouse/internal/database"
 	"github.com/gatehouse-id/gatehouse/internal/seal"
 	"github.com/gatehouse-id/gatehouse/internal/secret"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
@@ -149,4 +150,84 @@ func TestPasswordSignInStatementsWithProvider(t *testing.T) {
 		}
 		t.Logf("%d statements", n.Load())
 	})
+}
+
+// A returning browser's passkey sign-in (the options, then the assertion;
+// a direct sign-in, as bench/hosted makes it) runs a fixed list of
+// statements, pinned here so it cannot silently grow. The options: the
+// ceremony's INSERT. The assertion: the ceremony taken (DELETE …
+// RETURNING); the passkey, its user and whether the user has a second
+// factor, in one read (tenants.PasskeyOwner); the counter's conditional
+// UPDATE (tenants.UsePasskey); the login policies; then the session and
+// its user.login event, one statement on PostgreSQL (data-modifying
+// WITH), one transaction of two on SQLite (tenants.CreateSession). Before
+// issue 9's last cut the assertion ran 8 statements, each its own
+// transaction: the user and the second factor were read apart, and the
+// event after the session.
+func TestPasskeySignInStatements(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e, n := countingEnv(t, db, func(c *Config) { c.Issuer = pkOrigin })
+		ada := e.user(userSpec{email: "ada@example.com", name: "Ada"})
+		key := newSoftKey(t, []byte(ada.ID), true)
+		e.register(ada, key, 0)
+		device := ""
+		type counted struct {
+			statements []string
+			txs        int
+		}
+		signIn := func() (options, finish counted) {
+			// A fresh browser each time, holding only the device cookie
+			// of the last sign-in, as bench/hosted's do.
+			b := e.browser()
+			if device != "" {
+				u, _ := url.Parse(e.srv.URL)
+				b.http.Jar.SetCookies(u, []*http.Cookie{{Name: e.web.deviceCk, Value: device, Path: "/"}})
+			}
+			page := b.get("/login")
+			wantStatus(t, page, http.StatusOK)
+			csrf := page.field("csrf")
+			n.Reset()
+			ch := challengeOf(t, b.postJSON("/login/passkey/options", map[string]string{"csrf": csrf}))
+			options = counted{n.Statements(), n.Transactions()}
+			n.Reset()
+			r := b.post("/login/passkey", url.Values{"csrf": {csrf}, "credential": {key.assert(ch)}})
+			if r.status != http.StatusSeeOther || r.header.Get("Location") != accountPath {
+				t.Fatalf("status %d, Location %q; want the account page", r.status, r.header.Get("Location"))
+			}
+			device = b.cookie(e.web.deviceCk)
+			return options, counted{n.Statements(), n.Transactions()}
+		}
+		signIn() // a new device's first sign-in
+		options, finish := signIn()
+		if len(options.statements) != 1 || options.txs != 0 || naming(options.statements, "web_authn_ceremonies") != 1 {
+			t.Errorf("options: %d statements in %d transactions, want the ceremony's INSERT: %q", len(options.statements), options.txs, options.statements)
+		}
+		want := counted{txs: 0}
+		wantN := 5
+		if db.Dialect != database.Postgres {
+			want.txs, wantN = 1, 6
+		}
+		if len(finish.statements) != wantN || finish.txs != want.txs {
+			t.Errorf("assertion: %d statements in %d transactions, want %d in %d:\n%s", len(finish.statements), finish.txs, wantN, want.txs,
+				strings.Join(finish.statements, "\n"))
+		}
+		for table, want := range map[string]int{"web_authn_ceremonies": 1, "passkeys": 2, "users": 1, "totp_credentials": 1,
+			"organization_policies": 1, "sessions": 1, "audit_events": 1} {
+			if got := naming(finish.statements, table); got != want {
+				t.Errorf("assertion: %d statements name %s, want %d", got, table, want)
+			}
+		}
+	})
+}
+
+// naming counts the statements that name table.
+func naming(statements []string, table string) int {
+	c := 0
+	for _, q := range statements {
+		if strings.Contains(q, table) {
+			c++
+		}
+	}
+	return c
 }

@@ -3,7 +3,6 @@ package web
 import (
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,15 +23,7 @@ func countingEnv(t *testing.T, db testdb.Database, tweak ...func(*Config)) (*env
 }
 
 // statementsOn counts the statements that name table.
-func statementsOn(n *testdb.Counter, table string) int {
-	c := 0
-	for _, q := range n.Statements() {
-		if strings.Contains(q, table) {
-			c++
-		}
-	}
-	return c
-}
+func statementsOn(n *testdb.Counter, table string) int { return naming(n.Statements(), table) }
 
 // A throttled sign-in looks its user up only for an event that is
 // written: once the rejection limit suppresses the events, a throttled

@@ -56,7 +56,7 @@ func (w *Web) proveFactors(rw http.ResponseWriter, r *http.Request, req *LoginRe
 		w.nextStep(rw, r, req, u, d)
 		return nil, false
 	}
-	s, err := w.startSession(ctx, rw, r, u, tenants.AMR(fs), w.lifetimes(policies))
+	s, err := w.startSession(ctx, rw, r, req, u, tenants.AMR(fs), w.lifetimes(policies), "")
 	if err != nil {
 		w.fail(rw, r, err)
 		return nil, false
@@ -67,7 +67,7 @@ func (w *Web) proveFactors(rw http.ResponseWriter, r *http.Request, req *LoginRe
 
 // signInTransaction asks the login policy whether the factors of tx are
 // enough, into the organization tx names (else the one req names): then
-// it ends tx and returns the new session; otherwise it has written the
+// it returns the new session, which ended tx as it started; otherwise it has written the
 // response (the next step, policyStopped, or the failure) and returns
 // false.
 func (w *Web) signInTransaction(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User, tx *ent.LoginTransaction) (*ent.Session, bool) {
@@ -85,7 +85,7 @@ func (w *Web) signInTransaction(rw http.ResponseWriter, r *http.Request, req *Lo
 		w.nextStep(rw, r, req, u, d)
 		return nil, false
 	}
-	s, err := w.startSession(ctx, rw, r, u, tenants.AMR(tx.Factors), w.lifetimes(policies))
+	s, err := w.startSession(ctx, rw, r, req, u, tenants.AMR(tx.Factors), w.lifetimes(policies), tx.ID)
 	if err != nil {
 		w.fail(rw, r, err)
 		return nil, false
@@ -98,11 +98,7 @@ func (w *Web) signInTransaction(rw http.ResponseWriter, r *http.Request, req *Lo
 			break
 		}
 	}
-	if err := w.cfg.Tenants.EndLoginTransaction(ctx, tx.ID); err != nil {
-		// The session stands; the transaction expires on its own.
-		w.cfg.Logger.ErrorContext(ctx, "end login transaction", "transaction", tx.ID, "err", err)
-	}
-	w.clearLoginCookie(rw)
+	w.clearLoginCookie(rw) // the transaction ended with the session's start
 	return s, true
 }
 

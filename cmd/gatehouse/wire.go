@@ -95,7 +95,7 @@ func openBackend(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 		_ = db.Close()
 		return nil, err
 	}
-	options := []tenants.Option{tenants.WithPasswordParams(params), tenants.WithDev(cfg.Dev),
+	options := []tenants.Option{tenants.WithPasswordParams(params), tenants.WithDev(cfg.Dev), tenants.WithDialect(db.Dialect),
 		tenants.WithDomainChecks(tenants.DomainChecks{Resolver: resolver, RecheckAfter: cfg.DomainRecheckInterval, Grace: cfg.DomainGracePeriod}),
 		tenants.WithMetadataRefresh(cfg.SAMLMetadataRefresh)}
 	return &backend{db: db, client: client, options: options, params: params, issuer: cfg.Issuer, upstream: upstreamClient(cfg),

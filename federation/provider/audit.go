@@ -51,8 +51,9 @@ const (
 	actionSessionRevoke = "session.revoke"
 	// actionUserLogin: a sign-in completed an authorization request (the
 	// request bound to the user, the code minted), written by CompleteLogin
-	// in that change's transaction with the page's origin.
-	actionUserLogin = "user.login"
+	// in that change's transaction with the page's origin
+	// (tenants.LoginEvent).
+	actionUserLogin = tenants.ActionLogin
 	// actionRejected: a token, introspection or revocation request refused
 	// with invalid_client or invalid_grant (metadata.reason is the error
 	// code, metadata.detail why). Rate-limited.

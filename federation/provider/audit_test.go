@@ -414,3 +414,28 @@ func TestAuditRevocationRecordedOnce(t *testing.T) {
 		}
 	})
 }
+
+// An application's sign-in's user.login event names the browser's device
+// (the session's device cookie id, Authentication.DeviceID), as a direct
+// sign-in's does: one shape for both (tenants.LoginEvent).
+func TestLoginEventCarriesDevice(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, d testdb.Database) {
+		e, _ := auditEnv(t, d)
+		n := eventCount(e)
+		_, challenge := pkce()
+		e.login(codeParams("web", webRedirect, challenge), Authentication{SessionID: "ses_01JDEVICE", DeviceID: "dev-abc", AMR: []string{"hwk"}})
+		var login *ent.AuditEvent
+		for _, ev := range eventsSince(e, n) {
+			if ev.Action == actionUserLogin {
+				login = ev
+			}
+		}
+		if login == nil {
+			t.Fatal("no user.login event")
+		}
+		md := login.Metadata
+		if md["device_id"] != "dev-abc" || md["client_id"] != "web" || md["session_id"] != "ses_01JDEVICE" || login.IP != "127.0.0.1" {
+			t.Errorf("user.login %+v, metadata %v", login, md)
+		}
+	})
+}

@@ -175,12 +175,10 @@ func (p *Provider) CompleteLogin(ctx context.Context, id string, a Authenticatio
 		if n != 1 {
 			return ErrUnknownRequest // completed concurrently
 		}
-		return tenants.WriteAudit(ctx, tx.AuditEvent, now, tenants.Event{
-			Action: actionUserLogin, Organization: a.OrganizationID,
-			Actor: string(a.UserID), ActorType: "user", TargetType: ent.TypeUser, TargetID: string(a.UserID),
-			Metadata: map[string]any{"client_id": ar.ClientID, "amr": a.AMR, "session_id": string(a.SessionID),
-				"auth_time": a.AuthTime.UTC().Format(time.RFC3339)},
-		})
+		return tenants.WriteAudit(ctx, tx.AuditEvent, now, tenants.LoginEvent(tenants.Login{
+			UserID: a.UserID, OrganizationID: a.OrganizationID, ClientID: ar.ClientID, SessionID: a.SessionID,
+			AMR: a.AMR, AuthTime: a.AuthTime, DeviceID: a.DeviceID,
+		}))
 	})
 	if err != nil {
 		return "", err

@@ -187,7 +187,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Tenants == nil {
-		cfg.Tenants = tenants.NewService(cfg.Client, tenants.WithClock(cfg.Now), tenants.WithLogger(cfg.Logger))
+		cfg.Tenants = tenants.NewService(cfg.Client, tenants.WithClock(cfg.Now), tenants.WithLogger(cfg.Logger), tenants.WithDialect(cfg.Dialect))
 	}
 	if cfg.LoginPath == "" {
 		cfg.LoginPath = "/login"

@@ -33,7 +33,7 @@ func TestRevokeUserSessionsEndsRefresh(t *testing.T) {
 		}
 
 		admin := viewer.NewContext(ctx, &viewer.Viewer{Kind: viewer.Instance, Actor: "key_admin"})
-		if n, err := svc.RevokeUserSessions(admin, e.user.ID); err != nil || n != 1 {
+		if n, err := svc.RevokeUserSessions(admin, e.user.ID, ""); err != nil || n != 1 {
 			t.Fatalf("RevokeUserSessions = %d, %v", n, err)
 		}
 		if live, _, err := svc.LiveSession(e.ctx, token); err != nil || live != nil {

@@ -78,8 +78,8 @@
 // namespace-well-formed QName (refused by precheck, as the names the
 // round-trip validator lets through are), and precheck caps the namespace
 // declarations in scope as crewjam's check does. So no round-trip check
-// runs on the way to an acceptance on this path; mattermost's validator
-// runs on a refusal only, to name it.
+// runs on this path; mattermost's validator checks IdP metadata only
+// (precheck.go, roundTrip).
 //
 // # What crewjam checked, and where it now lives
 //

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -151,6 +152,21 @@ func (q quiet) settle(ctx context.Context, keys []Key, success bool) error {
 		q.f.cfg.Logger.WarnContext(ctx, "settle attempt", "err", err)
 	}
 	return nil
+}
+
+// settle gives attempts back (GiveBack) on the counters in use: Primary's
+// unless degraded. An attempt counted by the other set of counters before
+// a switch stays counted there until forgotten, as any of its attempts do.
+func (f *Failover) settle(ctx context.Context, keys []Key, success bool) error {
+	l := f.cfg.Fallback
+	if !f.Degraded() {
+		l = f.cfg.Primary
+	}
+	s, ok := l.(settler)
+	if !ok {
+		return fmt.Errorf("ratelimit: %T cannot settle", l)
+	}
+	return quiet{s, f}.settle(ctx, keys, success)
 }
 
 // Pinger is a Primary that can say whether it answers (Redis does).

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -106,6 +107,19 @@ func (r *Reservation) Cancel(ctx context.Context) error {
 		return nil
 	}
 	return r.s.settle(ctx, r.keys, false)
+}
+
+// GiveBack gives one attempt back on each of keys, counted by an earlier
+// Attempt whose Reservation is out of reach: a step begun in one request
+// and answered in another (a WebAuthn ceremony: its options, then its
+// answer), which cancels what the first counted. It is Cancel without the
+// Reservation; a key with nothing counted is left alone.
+func GiveBack(ctx context.Context, l Limiter, keys ...Key) error {
+	s, ok := l.(settler)
+	if !ok {
+		return fmt.Errorf("ratelimit: %T cannot give attempts back", l)
+	}
+	return s.settle(ctx, normalize(keys), false)
 }
 
 // normalize drops repeated keys (the first stays) and applies defaults.

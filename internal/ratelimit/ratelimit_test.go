@@ -176,6 +176,34 @@ func TestLimiter(t *testing.T) {
 				t.Fatalf("%d allowed, %d refused; want 5 and 55", allowed.Load(), refused.Load())
 			}
 		}},
+		{"GiveBack returns an attempt whose reservation is gone", func(t *testing.T, l Limiter, c *testkit.Clock) {
+			k := Key{"k", slow}
+			for range 3 {
+				attempt(t, l, k)
+			}
+			if _, wait := attempt(t, l, k); wait == 0 {
+				t.Fatal("a 4th attempt went through")
+			}
+			if err := GiveBack(t.Context(), l, k); err != nil {
+				t.Fatal(err)
+			}
+			if _, wait := attempt(t, l, k); wait != 0 {
+				t.Fatalf("after a give-back the attempt waits %v", wait)
+			}
+			// Nothing counted: nothing to give back, and no credit either.
+			other := Key{"other", slow}
+			if err := GiveBack(t.Context(), l, other); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 3 {
+				if _, wait := attempt(t, l, other); wait != 0 {
+					t.Fatalf("free attempt %d waits %v", i+1, wait)
+				}
+			}
+			if _, wait := attempt(t, l, other); wait == 0 {
+				t.Fatal("a give-back of nothing left a credit")
+			}
+		}},
 	}
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {

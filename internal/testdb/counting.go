@@ -16,6 +16,7 @@ import (
 type Counter struct {
 	mu    sync.Mutex
 	stmts []string
+	txs   int
 }
 
 // Load returns the number of statements run since the last Reset.
@@ -30,6 +31,16 @@ func (c *Counter) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.stmts = nil
+	c.txs = 0
+}
+
+// Transactions returns the number of transactions begun since the last
+// Reset (each adds a BEGIN and a COMMIT or ROLLBACK round trip to its
+// statements).
+func (c *Counter) Transactions() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.txs
 }
 
 // Statements returns the SQL of the statements run since the last Reset, in
@@ -48,8 +59,9 @@ func (c *Counter) add(query string) {
 
 // Counting opens a second pool on d whose every Exec, Query and QueryRow,
 // inside transactions or not and prepared or not, adds one to the Counter.
-// BEGIN, COMMIT, ROLLBACK and pings are not counted. The pool has the same
-// settings as the application's and is closed in t.Cleanup.
+// BEGIN, COMMIT, ROLLBACK and pings are not statements (Transactions counts
+// the transactions begun). The pool has the same settings as the
+// application's and is closed in t.Cleanup.
 //
 // Use it to prove that a request runs a constant number of statements:
 //
@@ -155,6 +167,9 @@ func (cn *countingConn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (cn *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	cn.c.mu.Lock()
+	cn.c.txs++
+	cn.c.mu.Unlock()
 	if b, ok := cn.Conn.(driver.ConnBeginTx); ok {
 		return b.BeginTx(ctx, opts)
 	}
