@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/factor"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 )
 
 // Factor is one authentication factor a login proved, and when.
@@ -358,6 +359,37 @@ func AMR(fs []Factor) []string {
 		}
 	}
 	return amr
+}
+
+// ScopeEnforceSSO returns policies as they apply to a user whose
+// address's domain the organization domainOrg VERIFIED ("" when none
+// did): an organization's enforce_sso reaches only its members with an
+// email at one of its verified domains, who cannot use a password or an
+// emailed link and are sent to its identity provider (issue 10). Anyone
+// else it counts as a member — a contractor at gmail.com, a partner's
+// employee — keeps the methods the rest of the policy allows: the
+// organization's IdP does not know them, and home-realm discovery would
+// never send them there. This is the one rule; every reader of the login
+// policies (LoginPolicies, endDisallowedSignIns, and through them the
+// pages, the provider and password recovery) applies it. A policy that
+// changes is a copy; policies itself is not modified.
+func ScopeEnforceSSO(policies []*ent.OrganizationPolicy, domainOrg pulid.ID) []*ent.OrganizationPolicy {
+	var out []*ent.OrganizationPolicy
+	for i, p := range policies {
+		if !p.EnforceSSO || p.OrganizationID == domainOrg {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(policies)
+		}
+		c := *p
+		c.EnforceSSO = false
+		out[i] = &c
+	}
+	if out == nil {
+		return policies
+	}
+	return out
 }
 
 // SessionLifetimes bound a session and the refresh tokens issued from

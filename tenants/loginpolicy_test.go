@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 )
 
@@ -264,5 +265,41 @@ func TestTokenAMR(t *testing.T) {
 		if got := TokenAMR(tc.in); !slices.Equal(got, tc.want) {
 			t.Errorf("TokenAMR(%v) = %v, want %v", tc.in, got, tc.want)
 		}
+	}
+}
+
+// enforce_sso reaches only a user whose address's domain the enforcing
+// organization verified: for anyone else the policy's other rules apply,
+// and the caller's policies are not changed.
+func TestScopeEnforceSSO(t *testing.T) {
+	now := time.Unix(1_900_000_000, 0)
+	active := &ent.User{Status: UserActiveStatus}
+	all := []string{"PASSWORD", "PASSKEY", "MAGIC_LINK", "SSO"}
+	acme := &ent.OrganizationPolicy{OrganizationID: "org_acme", EnforceSSO: true, AllowedLoginMethods: all}
+	strict := &ent.OrganizationPolicy{OrganizationID: "org_strict", EnforceSSO: true, MfaRequired: true, AllowedLoginMethods: all}
+	plain := &ent.OrganizationPolicy{OrganizationID: "org_plain", AllowedLoginMethods: all}
+	pwd := []Factor{{Method: FactorPassword, At: now}}
+	for _, tc := range []struct {
+		name      string
+		policies  []*ent.OrganizationPolicy
+		domainOrg pulid.ID
+		want      Decision
+	}{
+		{"at the enforcing organization's domain", []*ent.OrganizationPolicy{acme}, "org_acme", Decision{Outcome: Need, Steps: []string{StepSSO}}},
+		{"at no verified domain", []*ent.OrganizationPolicy{acme}, "", Decision{Outcome: Done}},
+		{"at another organization's domain", []*ent.OrganizationPolicy{acme, plain}, "org_plain", Decision{Outcome: Done}},
+		{"the rest of the policy still applies", []*ent.OrganizationPolicy{strict}, "", Decision{Outcome: Need, Steps: []string{StepMFA}}},
+		{"one of two enforcing organizations", []*ent.OrganizationPolicy{strict, acme}, "org_acme", Decision{Outcome: Need, Steps: []string{StepSSO}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			scoped := ScopeEnforceSSO(tc.policies, tc.domainOrg)
+			got := LoginPolicy{}.Decide(LoginInput{User: active, Policies: scoped, Factors: pwd, Now: now})
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Decide = %+v, want %+v", got, tc.want)
+			}
+			if !acme.EnforceSSO || !strict.EnforceSSO {
+				t.Fatal("ScopeEnforceSSO changed the caller's policies")
+			}
+		})
 	}
 }

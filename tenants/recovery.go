@@ -66,7 +66,9 @@ func (s *Service) StartRecovery(ctx context.Context, email, authRequestID string
 }
 
 // mayResetPassword reports whether u may set a password through recovery:
-// an active account none of whose organizations enforces SSO.
+// an active account none of whose organizations enforces SSO on it
+// (LoginPolicies applies ScopeEnforceSSO: a contractor whose address is
+// at none of the organization's verified domains keeps a password).
 func (s *Service) mayResetPassword(ctx context.Context, u *ent.User) (bool, error) {
 	if !IsActiveUser(u) {
 		return false, nil

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/grant"
 	"github.com/gatehouse-id/gatehouse/ent/logintransaction"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
@@ -320,7 +321,9 @@ func (s *Service) ListSessions(ctx context.Context, userID pulid.ID) ([]*ent.Ses
 
 // LoginPolicies are the policies a login of userID into orgID must meet
 // (LoginInput.Policies): orgID's, or with orgID "" those of every
-// organization where userID is an active member.
+// organization where userID is an active member, as they apply to userID
+// (ScopeEnforceSSO: enforce_sso only for an address at the organization's
+// verified domains).
 func (s *Service) LoginPolicies(ctx context.Context, userID, orgID pulid.ID) ([]*ent.OrganizationPolicy, error) {
 	memo, key := policyMemoFrom(ctx), policyKey{userID, orgID}
 	if ps, ok := memo.get(key); ok {
@@ -336,6 +339,9 @@ func (s *Service) LoginPolicies(ctx context.Context, userID, orgID pulid.ID) ([]
 	if err != nil {
 		return nil, fmt.Errorf("load login policies: %w", err)
 	}
+	if ps, err = s.scopeEnforceSSO(ctx, userID, ps); err != nil {
+		return nil, err
+	}
 	memo.put(key, ps)
 	return ps, nil
 }
@@ -349,9 +355,17 @@ func (s *Service) LoginPolicies(ctx context.Context, userID, orgID pulid.ID) ([]
 func (s *Service) endDisallowedSignIns(ctx context.Context, tx *ent.Tx, p *ent.OrganizationPolicy) (sessions, grants int, _ error) {
 	ctx = viewer.SystemContext(ctx) // sessions and grants are instance-level rows
 	now := s.now()
-	allowed := func(amr []string) bool {
+	reached, err := s.enforceSSOReaches(ctx, tx, p)
+	if err != nil {
+		return 0, 0, err
+	}
+	allowed := func(userID pulid.ID, amr []string) bool {
+		var domainOrg pulid.ID
+		if reached(userID) {
+			domainOrg = p.OrganizationID
+		}
 		return LoginPolicy{}.Decide(LoginInput{
-			User: &ent.User{Status: UserActiveStatus}, Policies: []*ent.OrganizationPolicy{p},
+			User: &ent.User{Status: UserActiveStatus}, Policies: ScopeEnforceSSO([]*ent.OrganizationPolicy{p}, domainOrg),
 			Factors: FactorsOf(amr, now), Now: now,
 		}).Outcome == Done
 	}
@@ -361,13 +375,13 @@ func (s *Service) endDisallowedSignIns(ctx context.Context, tx *ent.Tx, p *ent.O
 			Where(sql.EQ(m.C(membership.FieldOrganizationID), string(p.OrganizationID)))))
 	}
 	ss, err := tx.Session.Query().Where(session.RevokedAtIsNil(), session.ExpiresAtGT(now), members).
-		Select(session.FieldID, session.FieldAmr).All(ctx)
+		Select(session.FieldID, session.FieldUserID, session.FieldAmr).All(ctx)
 	if err != nil {
 		return 0, 0, fmt.Errorf("list members' sessions: %w", err)
 	}
 	var ended []pulid.ID
 	for _, ses := range ss {
-		if !allowed(ses.Amr) {
+		if !allowed(ses.UserID, ses.Amr) {
 			ended = append(ended, ses.ID)
 		}
 	}
@@ -378,13 +392,13 @@ func (s *Service) endDisallowedSignIns(ctx context.Context, tx *ent.Tx, p *ent.O
 	}
 	gs, err := tx.Grant.Query().Where(grant.RevokedAtIsNil(), grant.ExpiresAtGT(now),
 		grant.Or(grant.OrganizationID(p.OrganizationID), grant.SessionIDIn(ended...))).
-		Select(grant.FieldID, grant.FieldAmr, grant.FieldSessionID).All(ctx)
+		Select(grant.FieldID, grant.FieldUserID, grant.FieldAmr, grant.FieldSessionID).All(ctx)
 	if err != nil {
 		return 0, 0, fmt.Errorf("list grants: %w", err)
 	}
 	var revoked []pulid.ID
 	for _, g := range gs {
-		if !allowed(g.Amr) || slices.Contains(ended, g.SessionID) {
+		if !allowed(g.UserID, g.Amr) || slices.Contains(ended, g.SessionID) {
 			revoked = append(revoked, g.ID)
 		}
 	}
@@ -395,4 +409,32 @@ func (s *Service) endDisallowedSignIns(ctx context.Context, tx *ent.Tx, p *ent.O
 		}
 	}
 	return len(ended), len(revoked), nil
+}
+
+// enforceSSOReaches reports, for p's organization, whether its
+// enforce_sso reaches a user (ScopeEnforceSSO): whether their address is
+// at one of its verified domains. When p does not enforce SSO it reads
+// nothing; otherwise the organization's verified domains and its members'
+// addresses, one statement each.
+func (s *Service) enforceSSOReaches(ctx context.Context, tx *ent.Tx, p *ent.OrganizationPolicy) (func(pulid.ID) bool, error) {
+	if !p.EnforceSSO {
+		return func(pulid.ID) bool { return false }, nil
+	}
+	names, err := tx.Domain.Query().Where(domain.OrganizationID(p.OrganizationID),
+		domain.VerificationStateEQ(domain.VerificationStateVERIFIED)).Select(domain.FieldDomain).Strings(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list verified domains: %w", err)
+	}
+	in := map[pulid.ID]bool{}
+	if len(names) > 0 {
+		members, err := tx.User.Query().Where(user.HasMembershipsWith(membership.OrganizationID(p.OrganizationID))).
+			Select(user.FieldID, user.FieldEmail).All(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list members' addresses: %w", err)
+		}
+		for _, u := range members {
+			in[u.ID] = slices.Contains(names, emailDomain(u.Email))
+		}
+	}
+	return func(id pulid.ID) bool { return in[id] }, nil
 }

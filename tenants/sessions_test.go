@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
+	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 	"github.com/gatehouse-id/gatehouse/internal/testkit"
@@ -19,23 +20,27 @@ import (
 // sessions that proved only a password and the organization's grants
 // (refresh-token families) that did, and the grants of the ended
 // sessions; sessions and grants that satisfy the rule, and those of
-// non-members and of other organizations, stay.
+// non-members and of other organizations, stay. enforceSSO reaches only
+// members at the organization's verified domains: a contractor's
+// password sign-ins stay (ScopeEnforceSSO).
 func TestPolicyChangeEndsSignIns(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		in   func(org pulid.ID) tenants.UpdateOrganizationPolicyInput
 		// strong is a sign-in the new rule still accepts.
 		strong []string
+		// contractor: the rule reaches a member at another domain.
+		contractor bool
 	}{
 		{"mfa required", func(org pulid.ID) tenants.UpdateOrganizationPolicyInput {
 			return tenants.UpdateOrganizationPolicyInput{OrganizationID: org, MfaRequired: ptr(true)}
-		}, []string{"pwd", "otp"}},
+		}, []string{"pwd", "otp"}, true},
 		{"sso enforced", func(org pulid.ID) tenants.UpdateOrganizationPolicyInput {
 			return tenants.UpdateOrganizationPolicyInput{OrganizationID: org, EnforceSSO: ptr(true)}
-		}, []string{"sso:conn_01J0000000000000000000000"}},
+		}, []string{"sso:conn_01J0000000000000000000000"}, false},
 		{"password not allowed", func(org pulid.ID) tenants.UpdateOrganizationPolicyInput {
 			return tenants.UpdateOrganizationPolicyInput{OrganizationID: org, AllowedLoginMethods: []tenants.LoginMethod{tenants.LoginPasskey}}
-		}, []string{"hwk"}},
+		}, []string{"hwk"}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			testdb.Each(t, func(t *testing.T, db testdb.Database) {
@@ -48,9 +53,13 @@ func TestPolicyChangeEndsSignIns(t *testing.T) {
 				must(t, err)
 				globex, err := svc.CreateOrganization(admin, tenants.CreateOrganizationInput{Name: "Globex", Slug: "globex"})
 				must(t, err)
-				ada := client.User.Create().SetEmail("ada@example.com").SaveX(sys)     // member of acme
-				grace := client.User.Create().SetEmail("grace@example.com").SaveX(sys) // member of globex only
+				client.Domain.Create().SetOrganizationID(acme.ID).SetDomain("acme.example").SetTxtToken("t").
+					SetVerificationState(domain.VerificationStateVERIFIED).ExecX(sys)
+				ada := client.User.Create().SetEmail("ada@acme.example").SaveX(sys)         // member of acme, at its domain
+				grace := client.User.Create().SetEmail("grace@example.com").SaveX(sys)      // member of globex only
+				con := client.User.Create().SetEmail("contractor@gmail.example").SaveX(sys) // member of acme, at another domain
 				client.Membership.Create().SetUserID(ada.ID).SetOrganizationID(acme.ID).ExecX(sys)
+				client.Membership.Create().SetUserID(con.ID).SetOrganizationID(acme.ID).ExecX(sys)
 				client.Membership.Create().SetUserID(grace.ID).SetOrganizationID(globex.ID).ExecX(sys)
 				sessionOf := func(u *ent.User, amr []string) *ent.Session {
 					s, _, err := svc.CreateSession(sys, tenants.NewSession{UserID: u.ID, AMR: amr})
@@ -75,23 +84,30 @@ func TestPolicyChangeEndsSignIns(t *testing.T) {
 				weakSessionsGrant := grantOf(ada, globex.ID, weak, []string{"pwd"}) // from the ended session, elsewhere
 				strongGrant := grantOf(ada, acme.ID, strong, c.strong)
 				otherOrgGrant := grantOf(grace, globex.ID, bystander, []string{"pwd"})
+				conSession := sessionOf(con, []string{"pwd"})
+				conGrant := grantOf(con, acme.ID, conSession, []string{"pwd"})
+				sessionsEnded, grantsRevoked := 1, 2
+				if c.contractor {
+					sessionsEnded, grantsRevoked = 2, 3
+				}
 
 				pol, err := svc.UpdateOrganizationPolicy(admin, c.in(acme.ID))
 				must(t, err)
 				ev := client.AuditEvent.Query().Where(auditevent.Action("policy.update"), auditevent.TargetID(string(pol.ID))).
 					Order(ent.Desc(auditevent.FieldCreatedAt), ent.Desc(auditevent.FieldID)).FirstX(sys)
-				if ev.Metadata["sessions_ended"] != float64(1) && ev.Metadata["sessions_ended"] != 1 {
-					t.Errorf("policy.update metadata %v, want sessions_ended 1", ev.Metadata)
+				if ev.Metadata["sessions_ended"] != float64(sessionsEnded) {
+					t.Errorf("policy.update metadata %v, want sessions_ended %d", ev.Metadata, sessionsEnded)
 				}
-				if ev.Metadata["grants_revoked"] != float64(2) && ev.Metadata["grants_revoked"] != 2 {
-					t.Errorf("policy.update metadata %v, want grants_revoked 2", ev.Metadata)
+				if ev.Metadata["grants_revoked"] != float64(grantsRevoked) {
+					t.Errorf("policy.update metadata %v, want grants_revoked %d", ev.Metadata, grantsRevoked)
 				}
 
 				for _, s := range []struct {
 					what    string
 					s       *ent.Session
 					revoked bool
-				}{{"password-only member session", weak, true}, {"member session the rule accepts", strong, false}, {"non-member session", bystander, false}} {
+				}{{"password-only member session", weak, true}, {"member session the rule accepts", strong, false}, {"non-member session", bystander, false},
+					{"contractor's password session", conSession, c.contractor}} {
 					if got := client.Session.GetX(sys, s.s.ID); (got.RevokedAt != nil) != s.revoked {
 						t.Errorf("%s: revoked %v, want %v", s.what, got.RevokedAt != nil, s.revoked)
 					}
@@ -101,7 +117,8 @@ func TestPolicyChangeEndsSignIns(t *testing.T) {
 					g       *ent.Grant
 					revoked bool
 				}{{"password-only grant into the organization", weakGrant, true}, {"grant of an ended session", weakSessionsGrant, true},
-					{"grant the rule accepts", strongGrant, false}, {"another organization's grant", otherOrgGrant, false}} {
+					{"grant the rule accepts", strongGrant, false}, {"another organization's grant", otherOrgGrant, false},
+					{"contractor's password grant", conGrant, c.contractor}} {
 					if got := client.Grant.GetX(sys, g.g.ID); (got.RevokedAt != nil) != g.revoked {
 						t.Errorf("%s: revoked %v, want %v", g.what, got.RevokedAt != nil, g.revoked)
 					}

@@ -42,6 +42,9 @@ func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest
 			w.fail(rw, r, err)
 			return
 		}
+		if org == nil && w.ssoForOrganization(rw, r, req, u, orgID) {
+			return
+		}
 		if org == nil {
 			w.cfg.Logger.InfoContext(ctx, "requested organization refused", "auth_request", req.ID, "user", u.ID, "organization", orgID)
 			if silent(req) {
@@ -68,6 +71,9 @@ func (w *Web) proceed(rw http.ResponseWriter, r *http.Request, req *LoginRequest
 			w.failLogin(rw, r, req, "interaction_required", "the user must choose an organization")
 			return
 		case len(orgs) == 0:
+			if w.ssoForOrganization(rw, r, req, u, "") {
+				return
+			}
 			w.renderError(rw, r, http.StatusForbidden, msgNoOrg)
 			return
 		default:

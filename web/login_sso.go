@@ -23,8 +23,11 @@ import (
 //   - home-realm discovery sends a person there from the identifier step
 //     (their address's domain is VERIFIED by an organization with an
 //     ACTIVE connection: tenants.DiscoverConnection), from an application's
-//     login_hint, and for an organization that enforces SSO from its
-//     request or from a password sign-in its policy refuses;
+//     login_hint, from a password or link sign-in the policy refuses
+//     (enforce_sso, which reaches only addresses at the organization's
+//     verified domains: tenants.ScopeEnforceSSO), and for a signed-in
+//     person the application's organization cannot take (removed from it,
+//     or never provisioned: ssoForOrganization);
 //   - beginSSO asks the connection's connector (SSO.Connector) for the
 //     way there, keeps its state server-side (tenants.StartSSOAttempt)
 //     and gives the browser a cookie that binds the attempt to it;
@@ -70,53 +73,65 @@ func (w *Web) ssoCookie(value string, maxAge int) *http.Cookie {
 
 // ssoFromRequest sends a new sign-in straight to an identity provider
 // when the application's request says where: a login_hint whose domain
-// discovery knows, or an organization that enforces SSO. It reports
-// whether it answered the request.
+// discovery knows. A request that names an organization enforcing SSO
+// is not enough: its enforce_sso reaches only addresses at its verified
+// domains (tenants.ScopeEnforceSSO), so the person is asked who they are
+// first, and the identifier step sends such an address to the IdP. It
+// reports whether it answered the request.
 func (w *Web) ssoFromRequest(rw http.ResponseWriter, r *http.Request, req *LoginRequest) bool {
 	if w.cfg.SSO == nil {
 		return false
 	}
-	ctx := r.Context()
-	if hint, err := tenants.NormalizeEmail("login_hint", req.LoginHint); err == nil {
-		d, found, err := w.discoverSSO(ctx, hint)
-		if err != nil {
-			w.fail(rw, r, err)
-			return true
-		}
-		if found && w.sendToIdP(rw, r, req, d, hint) {
-			return true
-		}
+	hint, err := tenants.NormalizeEmail("login_hint", req.LoginHint)
+	if err != nil {
+		return false
 	}
-	if req.RequestedOrganizationID != "" {
-		d, found, err := w.cfg.Tenants.DiscoverConnectionForOrganization(ctx, pulid.ID(req.RequestedOrganizationID))
-		if err != nil {
-			w.fail(rw, r, err)
-			return true
-		}
-		if found && d.EnforceSSO {
-			return w.sendToIdP(rw, r, req, d, req.LoginHint)
-		}
+	d, found, err := w.discoverSSO(r.Context(), hint)
+	if err != nil {
+		w.fail(rw, r, err)
+		return true
 	}
-	return false
+	return found && w.sendToIdP(rw, r, req, d, hint)
 }
 
-// ssoForUser answers a sign-in the policy sends to SSO (enforceSSO) for
-// u: the IdP of u's address's organization, else of the organization the
-// request names. It reports whether it found one to send u to.
+// ssoForUser answers a sign-in the policy sends to SSO (enforce_sso) for
+// u: the IdP of u's address's organization, the only one whose
+// enforce_sso reaches u (tenants.ScopeEnforceSSO). It reports whether it
+// found one to send u to.
 func (w *Web) ssoForUser(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User) bool {
+	return w.ssoForAddress(rw, r, req, u, "")
+}
+
+// ssoForOrganization answers a signed-in u whom the request's
+// organization cannot take — not an active member of the organization it
+// names (orgID), or of none when it wants one (orgID "") — by home-realm
+// discovery on u's address: a member removed from an organization (or
+// one never provisioned) whose address is at its verified domain goes to
+// its IdP, as the identifier step would send them, and JIT provisioning
+// (tenants.SignInFederated) makes them a member again if the IdP still
+// lets them in. A silent request is left to the caller. It reports
+// whether it answered.
+func (w *Web) ssoForOrganization(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User, orgID pulid.ID) bool {
+	if silent(req) {
+		return false
+	}
+	return w.ssoForAddress(rw, r, req, u, orgID)
+}
+
+// ssoForAddress begins SSO for u at the active connection of the
+// organization that verified u's address's domain, when there is one
+// (and it is orgID, unless orgID is ""). It reports whether it answered.
+func (w *Web) ssoForAddress(rw http.ResponseWriter, r *http.Request, req *LoginRequest, u *ent.User, orgID pulid.ID) bool {
 	if w.cfg.SSO == nil {
 		return false
 	}
 	ctx := r.Context()
 	d, found, err := w.discoverSSO(ctx, u.Email)
-	if err == nil && (!found || d.ConnectionID == "") && req.RequestedOrganizationID != "" {
-		d, found, err = w.cfg.Tenants.DiscoverConnectionForOrganization(ctx, pulid.ID(req.RequestedOrganizationID))
-	}
 	if err != nil {
 		w.fail(rw, r, err)
 		return true
 	}
-	if !found || d.ConnectionID == "" {
+	if !found || d.ConnectionID == "" || orgID != "" && d.OrganizationID != orgID {
 		return false
 	}
 	conn, err := w.activeConnection(ctx, d.ConnectionID)

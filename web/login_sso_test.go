@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ent/domain"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/ent/organizationpolicy"
+	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/ent/user"
 	"github.com/gatehouse-id/gatehouse/federation"
 	"github.com/gatehouse-id/gatehouse/federation/connectors"
@@ -118,16 +119,21 @@ func seedSSO(t *testing.T, e *env) ssoEnv {
 		return o
 	}
 	initech := mkOrg("Initech", "initech")
-	e.client.Domain.Create().SetOrganizationID(initech.ID).SetDomain("initech.com").SetTxtToken("gatehouse-verification=x").
-		SetVerificationState(domain.VerificationStateVERIFIED).SetVerifiedAt(e.clock.Now()).ExecX(ctx)
+	e.verifiedDomain(initech, "initech.com")
 	saml := e.client.Connection.Create().SetOrganizationID(initech.ID).SetProtocol(connection.ProtocolSAML).SetName("Okta").
 		SetState(connection.StateACTIVE).SaveX(ctx)
 	hooli := mkOrg("Hooli", "hooli")
-	e.client.Domain.Create().SetOrganizationID(hooli.ID).SetDomain("hooli.com").SetTxtToken("gatehouse-verification=y").
-		SetVerificationState(domain.VerificationStateVERIFIED).SetVerifiedAt(e.clock.Now()).ExecX(ctx)
+	e.verifiedDomain(hooli, "hooli.com")
 	oidc := e.client.Connection.Create().SetOrganizationID(hooli.ID).SetProtocol(connection.ProtocolOIDC).SetName("Entra").
 		SetState(connection.StateACTIVE).SaveX(ctx)
 	return ssoEnv{env: e, org: initech, saml: saml, oidc: oidc}
+}
+
+// verifiedDomain records name as o's VERIFIED domain.
+func (e *env) verifiedDomain(o *ent.Organization, name string) {
+	e.t.Helper()
+	e.client.Domain.Create().SetOrganizationID(o.ID).SetDomain(name).SetTxtToken("gatehouse-verification=" + name).
+		SetVerificationState(domain.VerificationStateVERIFIED).SetVerifiedAt(e.clock.Now()).ExecX(sys(e.t.Context()))
 }
 
 // identify starts a sign-in for req and types email.
@@ -357,6 +363,134 @@ func TestSSOEnforced(t *testing.T) {
 		wantStatus(t, r, http.StatusForbidden)
 		if !strings.Contains(r.body, "single sign-on") {
 			t.Errorf("not the SSO-required page:\n%s", r.body)
+		}
+	})
+}
+
+// enforce_sso reaches only members with an address at the organization's
+// verified domains (tenants.ScopeEnforceSSO): Bill at initech.com is sent
+// to the IdP from a password or an emailed code, while a contractor at
+// gmail.example, a member too, signs in with either, into Initech or
+// into no organization in particular. A request that names the
+// organization asks who is signing in first.
+func TestSSOEnforcedScope(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newSSOEnv(t, db)
+		bill := e.user(userSpec{email: "bill@initech.com", password: pw})
+		con := e.user(userSpec{email: "con@gmail.example", password: pw})
+		e.member(bill, e.org, membership.StatusACTIVE)
+		e.member(con, e.org, membership.StatusACTIVE)
+		e.client.OrganizationPolicy.Update().Where(organizationpolicy.OrganizationID(e.org.ID)).SetEnforceSSO(true).ExecX(sys(t.Context()))
+		requests := map[string]LoginRequest{
+			"no organization": {FirstParty: true},
+			"Initech named": {FirstParty: true, WantsOrganization: true, RequestedOrganizationID: string(e.org.ID),
+				Scopes: []string{"openid", "organization:" + string(e.org.ID)}},
+		}
+		emailCode := func(b *browser, id, email string) response {
+			t.Helper()
+			page := b.get("/login?authRequest=" + url.QueryEscape(id))
+			wantStatus(t, page, http.StatusOK)
+			if !page.hasField("email") {
+				t.Fatalf("not the sign-in form:\n%s", page.body)
+			}
+			sent := b.post("/login/email", url.Values{"authRequest": {id}, "csrf": {page.field("csrf")}, "email": {email}})
+			wantStatus(t, sent, http.StatusOK)
+			code, _ := codeOf(t, e.env, email, "login_code")
+			return b.post("/login/email/verify", url.Values{"authRequest": {id}, "csrf": {sent.field("csrf")},
+				"challenge": {sent.field("challenge")}, "code": {code}})
+		}
+		toIdP := func(t *testing.T, r response, id, how string) {
+			t.Helper()
+			if r.status != http.StatusOK || len(r.forms()) == 0 || r.forms()[0].Action != fakeIdP {
+				t.Errorf("%s at Initech's domain was not sent to the IdP: %d\n%s", how, r.status, r.body)
+			}
+			if _, ok := e.flow.completed(id); ok {
+				t.Errorf("%s at Initech's domain signed in despite enforce_sso", how)
+			}
+		}
+		signedIn := func(t *testing.T, r response, id, method string, org pulid.ID) {
+			t.Helper()
+			wantRedirect(t, r, id)
+			if a, _ := e.flow.completed(id); a.UserID != con.ID || !slices.Equal(a.AMR, []string{method}) || a.OrganizationID != org {
+				t.Errorf("completed %+v, want the contractor with [%s] into %q", a, method, org)
+			}
+		}
+		for name, req := range requests {
+			t.Run(name, func(t *testing.T) {
+				var org pulid.ID
+				if req.RequestedOrganizationID != "" {
+					org = e.org.ID
+				}
+				id := e.flow.add(req)
+				toIdP(t, e.browser().login(id, "bill@initech.com", pw), id, "a password")
+				id = e.flow.add(req)
+				toIdP(t, emailCode(e.browser(), id, "bill@initech.com"), id, "an emailed code")
+
+				id = e.flow.add(req)
+				signedIn(t, e.browser().login(id, "con@gmail.example", pw), id, tenants.FactorPassword, org)
+				id = e.flow.add(req)
+				signedIn(t, emailCode(e.browser(), id, "con@gmail.example"), id, tenants.FactorEmail, org)
+			})
+		}
+	})
+}
+
+// A member removed from an organization that enforces SSO, whose browser
+// is still signed in, is sent to the organization's IdP (home-realm
+// discovery on their address, at its verified domain) when an application
+// asks for that organization — named or any — instead of a 403; JIT
+// provisioning makes them a member again when the IdP lets them in. A
+// removed member at no SSO domain still gets the page that says why.
+func TestSSORemovedMember(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newSSOEnv(t, db)
+		ctx := sys(t.Context())
+		e.client.OrganizationPolicy.Update().Where(organizationpolicy.OrganizationID(e.org.ID)).SetEnforceSSO(true).ExecX(ctx)
+		con := e.user(userSpec{email: "con@gmail.example", password: pw})
+		e.member(con, e.org, membership.StatusACTIVE)
+		who := federation.Identity{Subject: "00u7", Email: "peter@initech.com", EmailVerified: true}
+		requests := map[string]LoginRequest{
+			"any organization": {FirstParty: true, WantsOrganization: true, Scopes: []string{"openid", "organization"}},
+			"Initech named": {FirstParty: true, WantsOrganization: true, RequestedOrganizationID: string(e.org.ID),
+				Scopes: []string{"openid", "organization:" + string(e.org.ID)}},
+		}
+		for name, req := range requests {
+			t.Run(name, func(t *testing.T) {
+				b := e.browser()
+				id := e.flow.add(req)
+				r := b.identify(id, who.Email)
+				acs := e.acs(e.saml, r.field("RelayState"), fakeAnswer{InResponseTo: r.field("SAMLRequest"), Identity: who})
+				wantRedirect(t, b.get(local(t, acs)), id)
+				peter, _ := e.flow.completed(id)
+				e.client.Membership.Delete().Where(membership.UserID(peter.UserID)).ExecX(ctx)
+
+				id = e.flow.add(req)
+				r = b.get("/login?authRequest=" + url.QueryEscape(id))
+				wantStatus(t, r, http.StatusOK)
+				if len(r.forms()) == 0 || r.forms()[0].Action != fakeIdP || r.field("SAMLRequest") != "req-"+who.Email+"-"+r.field("RelayState") {
+					t.Fatalf("a removed member at Initech's domain was not sent to its IdP as themself:\n%s", r.body)
+				}
+				acs = e.acs(e.saml, r.field("RelayState"), fakeAnswer{InResponseTo: r.field("SAMLRequest"), Identity: who})
+				wantRedirect(t, b.get(local(t, acs)), id)
+				if a, _ := e.flow.completed(id); a.UserID != peter.UserID || a.OrganizationID != e.org.ID {
+					t.Errorf("completed %+v, want %s back in Initech", a, peter.UserID)
+				}
+				if !e.client.Membership.Query().Where(membership.UserID(peter.UserID), membership.OrganizationID(e.org.ID),
+					membership.StatusEQ(membership.StatusACTIVE)).ExistX(ctx) {
+					t.Error("the IdP's sign-in did not provision the membership again")
+				}
+
+				// The contractor has no IdP to go to.
+				cb := e.browser()
+				id = e.flow.add(LoginRequest{FirstParty: true})
+				wantRedirect(t, cb.login(id, "con@gmail.example", pw), id)
+				e.client.Membership.Delete().Where(membership.UserID(con.ID)).ExecX(ctx)
+				id = e.flow.add(req)
+				wantStatus(t, cb.get("/login?authRequest="+url.QueryEscape(id)), http.StatusForbidden)
+				e.member(con, e.org, membership.StatusACTIVE)
+			})
 		}
 	})
 }

@@ -53,6 +53,7 @@ func TestPolicyStopsPasswordSignIn(t *testing.T) {
 				strict, plain := e.org("Strict", "strict"), e.org("Plain", "plain")
 				e.policy(strict, c.policy)
 				e.policy(plain, nil)
+				e.verifiedDomain(strict, "example.com") // enforce_sso reaches ada (tenants.ScopeEnforceSSO)
 				e.member(ada, strict, membership.StatusACTIVE)
 				e.member(ada, plain, membership.StatusACTIVE)
 				wantStopped := func(t *testing.T, r response, id string, events int) {

@@ -285,8 +285,9 @@ func TestRecovery(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db testdb.Database) {
 		e := newEnv(t, db)
 		e.user(userSpec{email: "ada@example.com", password: pw})
-		sso := e.user(userSpec{email: "sso@example.com", password: pw})
+		sso := e.user(userSpec{email: "sso@corp.example", password: pw})
 		corp := e.org("Corp", "corp")
+		e.verifiedDomain(corp, "corp.example") // enforce_sso reaches sso@ (tenants.ScopeEnforceSSO)
 		e.member(sso, corp, membership.StatusACTIVE)
 		e.client.OrganizationPolicy.Create().SetOrganizationID(corp.ID).SetEnforceSSO(true).ExecX(sys(t.Context()))
 
@@ -305,7 +306,7 @@ func TestRecovery(t *testing.T) {
 		}
 		norm := func(r response, email string) string { return strings.ReplaceAll(r.body, email, "EMAIL") }
 		known := ask("ada@example.com")
-		for _, other := range []string{"nobody@example.com", "sso@example.com"} {
+		for _, other := range []string{"nobody@example.com", "sso@corp.example"} {
 			if r := ask(other); norm(r, other) != norm(known, "ada@example.com") {
 				t.Errorf("%s: the answer differs:\n%s\n---\n%s", other, r.body, known.body)
 			}

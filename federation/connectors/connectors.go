@@ -40,11 +40,13 @@ type Config struct {
 
 // Registry builds connectors and keeps each until its connection changes
 // (updated_at): an OIDC connector has fetched its provider's discovery
-// document, a SAML one has parsed its keys.
+// document, a SAML one has parsed its keys. Concurrent first uses of a
+// connection share one build (one discovery fetch), singleflight-style.
 type Registry struct {
-	cfg   Config
-	mu    sync.Mutex
-	cache map[pulid.ID]cached
+	cfg      Config
+	mu       sync.Mutex
+	cache    map[pulid.ID]cached
+	inflight map[flightKey]*flight
 }
 
 type cached struct {
@@ -52,42 +54,77 @@ type cached struct {
 	c       federation.Connector
 }
 
+// flightKey names one build: a connection as of one update.
+type flightKey struct {
+	id      pulid.ID
+	updated int64 // UnixNano of updated_at
+}
+
+// flight is a build in progress; done is closed when c and err are set.
+type flight struct {
+	done    chan struct{}
+	waiters int // callers that joined it (tests count them)
+	c       federation.Connector
+	err     error
+}
+
 // New returns a Registry.
 func New(cfg Config) *Registry {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Registry{cfg: cfg, cache: map[pulid.ID]cached{}}
+	return &Registry{cfg: cfg, cache: map[pulid.ID]cached{}, inflight: map[flightKey]*flight{}}
 }
 
 // Connector returns c's connector. It does not look at c's state: the
-// pages decide which connections may be used.
+// pages decide which connections may be used. A caller that finds the
+// same build under way waits for it (or for its own ctx) instead of
+// fetching again: the first sign-ins after a start or a change would
+// otherwise each fetch the provider's discovery document. The build runs
+// on the first caller's context without its cancellation (one browser
+// that goes away does not fail the others; the fetches bound themselves),
+// and a failed build is not kept: the next caller tries again.
 func (r *Registry) Connector(ctx context.Context, c *ent.Connection) (federation.Connector, error) {
+	key := flightKey{c.ID, c.UpdatedAt.UnixNano()}
 	r.mu.Lock()
-	hit, ok := r.cache[c.ID]
-	r.mu.Unlock()
-	if ok && hit.updated.Equal(c.UpdatedAt) {
+	if hit, ok := r.cache[c.ID]; ok && hit.updated.Equal(c.UpdatedAt) {
+		r.mu.Unlock()
 		return hit.c, nil
 	}
-	var (
-		conn federation.Connector
-		err  error
-	)
+	if f, ok := r.inflight[key]; ok {
+		f.waiters++
+		r.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.c, f.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	f := &flight{done: make(chan struct{})}
+	r.inflight[key] = f
+	r.mu.Unlock()
+
+	f.c, f.err = r.build(context.WithoutCancel(ctx), c)
+	r.mu.Lock()
+	delete(r.inflight, key)
+	if f.err == nil {
+		r.cache[c.ID] = cached{updated: c.UpdatedAt, c: f.c}
+	}
+	r.mu.Unlock()
+	close(f.done)
+	return f.c, f.err
+}
+
+// build makes c's connector.
+func (r *Registry) build(ctx context.Context, c *ent.Connection) (federation.Connector, error) {
 	switch c.Protocol {
 	case connection.ProtocolSAML:
-		conn, err = r.samlConnector(ctx, c)
+		return r.samlConnector(ctx, c)
 	case connection.ProtocolOIDC:
-		conn, err = r.oidcConnector(ctx, c)
-	default:
-		err = fmt.Errorf("connection %s: unknown protocol %q", c.ID, c.Protocol)
+		return r.oidcConnector(ctx, c)
 	}
-	if err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	r.cache[c.ID] = cached{updated: c.UpdatedAt, c: conn}
-	r.mu.Unlock()
-	return conn, nil
+	return nil, fmt.Errorf("connection %s: unknown protocol %q", c.ID, c.Protocol)
 }
 
 // Metadata is c's SAML service provider metadata (entity id, ACS, every
