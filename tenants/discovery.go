@@ -44,6 +44,9 @@ const discoveryColumns = `
 var discoverByDomainSQL = `SELECT d."organization_id",` + fmt.Sprintf(discoveryColumns, `d."organization_id"`) + `
 FROM "domains" d WHERE d."domain" = $1 AND d."verification_state" = 'VERIFIED'`
 
+var discoverByOrganizationSQL = `SELECT o."id",` + fmt.Sprintf(discoveryColumns, `o."id"`) + `
+FROM "organizations" o WHERE o."id" = $1`
+
 // emailDomain is the normalized domain of an address, or "" when it has
 // none anyone can verify.
 func emailDomain(email string) string {
@@ -104,6 +107,20 @@ func (s *Service) DiscoverConnection(ctx context.Context, email string) (Discove
 		return Discovery{}, false, nil // not a domain anyone can verify
 	}
 	return s.discover(ctx, discoverByDomainSQL, name)
+}
+
+// DiscoverConnectionForOrganization is discovery for a request that names
+// its organization (organization:<id> in an OIDC request's scope): its
+// active connection and enforce_sso. found is false when there is no such
+// organization. The sign-in page offers that connection as a way in; it
+// does not send everyone there, since enforce_sso reaches only the
+// addresses at the organization's verified domains (ScopeEnforceSSO),
+// which the identifier step sends to it.
+func (s *Service) DiscoverConnectionForOrganization(ctx context.Context, orgID pulid.ID) (Discovery, bool, error) {
+	if !orgID.Valid() || orgID.Prefix() != "org" {
+		return Discovery{}, false, nil
+	}
+	return s.discover(ctx, discoverByOrganizationSQL, string(orgID))
 }
 
 func (s *Service) discover(ctx context.Context, query, arg string) (Discovery, bool, error) {

@@ -81,5 +81,16 @@ func TestDiscoverConnection(t *testing.T) {
 				t.Errorf("%q, not a domain anyone can verify: found=%v err=%v, %d statements", email, found, err, counter.Load())
 			}
 		}
+
+		// organization:<id> requests.
+		got, found, err := svc.DiscoverConnectionForOrganization(context.Background(), rival.OrganizationID)
+		if err != nil || !found || got.OrganizationID != rival.OrganizationID || got.ConnectionID == "" || got.EnforceSSO {
+			t.Fatalf("DiscoverConnectionForOrganization(rival) = %+v %v %v", got, found, err)
+		}
+		for _, id := range []pulid.ID{pulid.New("org"), "org_nonsense", pulid.ID(string(d.ID))} {
+			if got, found, err := svc.DiscoverConnectionForOrganization(context.Background(), id); found || err != nil {
+				t.Errorf("DiscoverConnectionForOrganization(%s) = %+v %v %v, want nothing", id, got, found, err)
+			}
+		}
 	})
 }

@@ -98,6 +98,10 @@ func (w *Web) postContinue(rw http.ResponseWriter, r *http.Request) {
 // login_hint, a user signing in again), the ways to sign in as it.
 func (w *Web) signInForm(rw http.ResponseWriter, r *http.Request, req *LoginRequest, email string) {
 	p := loginPage{AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), ClientName: clientName(req), Email: email}
+	if err := w.organizationLook(r.Context(), req, &p); err != nil {
+		w.fail(rw, r, err)
+		return
+	}
 	if email == "" {
 		w.renderIdentify(rw, r, http.StatusOK, p)
 		return
@@ -116,6 +120,10 @@ func (w *Web) postIdentify(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := loginPage{AuthRequest: req.ID, CSRF: r.PostFormValue("csrf"), ClientName: clientName(req)}
+	if err := w.organizationLook(r.Context(), req, &p); err != nil {
+		w.fail(rw, r, err)
+		return
+	}
 	email, err := tenants.NormalizeEmail("email", r.PostFormValue("email"))
 	if err != nil {
 		p.Email, p.Error = truncate(r.PostFormValue("email"), 320), say(msgBadEmail)

@@ -494,3 +494,72 @@ func TestSSORemovedMember(t *testing.T) {
 		}
 	})
 }
+
+// A request that names its organization (organization:<id>) is signed in
+// on that organization's page: its name, and a button to its identity
+// provider beside the email field, which the contractor at another
+// domain does not have to take; the button begins SSO at the
+// organization's active connection, and without one (deactivated since)
+// it leads back to the form. A request naming no organization, or one
+// whose organization has no active connection, has no button.
+func TestSSOOrganizationButton(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newSSOEnv(t, db)
+		named := func(org pulid.ID) LoginRequest {
+			return LoginRequest{FirstParty: true, WantsOrganization: true, RequestedOrganizationID: string(org),
+				Scopes: []string{"openid", "organization:" + string(org)}}
+		}
+		button := func(r response) bool {
+			for _, f := range r.forms() {
+				if f.Action == "/login/sso" {
+					return true
+				}
+			}
+			return false
+		}
+
+		id := e.flow.add(named(e.org.ID))
+		b := e.browser()
+		page := b.get("/login?authRequest=" + url.QueryEscape(id))
+		wantStatus(t, page, http.StatusOK)
+		if !button(page) || !page.hasField("email") || !strings.Contains(page.body, "Sign in with Initech single sign-on") ||
+			!strings.Contains(page.body, `<span class="brand-name">Initech</span>`) {
+			t.Fatalf("Initech's page has no SSO button, email field or brand:\n%s", page.body)
+		}
+		r := b.post("/login/sso", url.Values{"authRequest": {id}, "csrf": {page.field("csrf")}})
+		if r.status != http.StatusOK || len(r.forms()) == 0 || r.forms()[0].Action != fakeIdP {
+			t.Fatalf("the button did not lead to Initech's IdP: %d\n%s", r.status, r.body)
+		}
+		if n := e.client.SSOAttempt.Query().CountX(sys(t.Context())); n != 1 {
+			t.Errorf("%d SSO attempts, want 1", n)
+		}
+		// A forged form (no CSRF token) begins nothing.
+		if r := e.browser().post("/login/sso", url.Values{"authRequest": {id}}); r.status != http.StatusForbidden {
+			t.Errorf("button without the form's token: %d, want 403", r.status)
+		}
+
+		// Deactivated meanwhile: back to the form, without the button.
+		e.client.Connection.UpdateOne(e.saml).SetState(connection.StateINACTIVE).ExecX(sys(t.Context()))
+		r = b.post("/login/sso", url.Values{"authRequest": {id}, "csrf": {page.field("csrf")}})
+		wantStatus(t, r, http.StatusOK)
+		if button(r) || !r.hasField("email") {
+			t.Errorf("without an active connection: want the form without the button:\n%s", r.body)
+		}
+		if n := e.client.SSOAttempt.Query().CountX(sys(t.Context())); n != 1 {
+			t.Errorf("%d SSO attempts after the connection went, want still 1", n)
+		}
+
+		for name, req := range map[string]LoginRequest{
+			"no organization":          {FirstParty: true},
+			"organization without SSO": named(e.org.ID),
+			"unknown organization":     named(pulid.New("org")),
+		} {
+			page := e.browser().get("/login?authRequest=" + url.QueryEscape(e.flow.add(req)))
+			wantStatus(t, page, http.StatusOK)
+			if button(page) || !page.hasField("email") {
+				t.Errorf("%s: want the form without the SSO button:\n%s", name, page.body)
+			}
+		}
+	})
+}

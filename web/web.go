@@ -266,6 +266,7 @@ func (w *Web) routes() http.Handler {
 	mux.HandleFunc("GET /login", w.getLogin)
 	mux.HandleFunc("POST /login", w.postLogin)
 	mux.HandleFunc("POST /login/identify", w.postIdentify)
+	mux.HandleFunc("POST /login/sso", w.postOrganizationSSO)
 	mux.HandleFunc("POST /login/email", w.postEmailLogin)
 	mux.HandleFunc("POST /login/email/verify", w.postEmailCode)
 	mux.HandleFunc("GET /login/email/link", w.getEmailLink)
@@ -400,6 +401,9 @@ type loginPage struct {
 	Error       text
 	// Passkeys offers the passkey sign-in (login_passkey.go).
 	Passkeys bool
+	// OrganizationSSO offers the request's organization's identity
+	// provider (login_org.go).
+	OrganizationSSO bool
 }
 
 type organizationPage struct {
