@@ -100,7 +100,7 @@ func TestAdminPortalSession(t *testing.T) {
 		forbidden := map[string]string{
 			"createUser":            `mutation($o:ID!){createUser(input:{email:"x@acme.test",organizationID:$o}){user{id}}}`,
 			"createAPIKey":          `mutation($o:String!){createAPIKey(input:{name:"k",scopes:[$o]}){secret}}`,
-			"addDomain":             `mutation($o:ID!){addDomain(input:{organizationID:$o,domain:"acme.test"}){domain{id}}}`,
+			"createRole":            `mutation($o:ID!){createRole(input:{organizationID:$o,key:"x",name:"x"}){role{id}}}`,
 			"createAdminPortalLink": `mutation($o:ID!){createAdminPortalLink(input:{organizationID:$o,intent:SSO}){url}}`,
 		}
 		for name, q := range forbidden {
@@ -111,6 +111,10 @@ func TestAdminPortalSession(t *testing.T) {
 			if r := as(q, map[string]any{"o": o}); r.code() != "FORBIDDEN" {
 				t.Errorf("%s as a portal session: %s", name, r.raw)
 			}
+		}
+		// SSO setup verifies the domain too: discovery needs a VERIFIED one.
+		if r := as(`mutation($o:ID!){addDomain(input:{organizationID:$o,domain:"sso.acme.test"}){domain{id}}}`, map[string]any{"o": acme}); len(r.Errors) > 0 {
+			t.Errorf("addDomain as an SSO session: %s", r.raw)
 		}
 		if r := as(`query($id:ID!){organization(id:$id){memberships{totalCount}}}`, map[string]any{"id": acme}); len(r.Errors) == 0 && get(r.Data, "organization.memberships.totalCount") != float64(0) {
 			t.Errorf("members are visible: %s", r.raw)

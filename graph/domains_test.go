@@ -25,7 +25,7 @@ func withDNS(t *testing.T, srv *dnstest.Server) func(*graph.Config) {
 	}
 }
 
-const verifyDomainQuery = `mutation($d:ID!){verifyDomain(input:{id:$d}){domain{id verified verificationState verifiedAt lastCheckedAt missingSince} failureReason}}`
+const verifyDomainQuery = `mutation($d:ID!){verifyDomain(input:{id:$d}){domain{id verified verificationState verifiedAt lastCheckedAt missingSince} failureReason failureCode}}`
 
 // TestVerifyDomainContract: the issue's contract. addDomain answers the
 // token to publish; verifyDomain before it is published says why not;
@@ -49,13 +49,18 @@ func TestVerifyDomainContract(t *testing.T) {
 		d = e.ok(key, verifyDomainQuery, map[string]any{"d": id})
 		if get(d, "verifyDomain.domain.verified") != false || str(d, "verifyDomain.domain.verificationState") != "FAILED" ||
 			!strings.Contains(str(d, "verifyDomain.failureReason"), "no TXT record at _gatehouse-challenge.initech.example.") ||
-			str(d, "verifyDomain.domain.lastCheckedAt") == "" {
+			str(d, "verifyDomain.failureCode") != "NO_RECORD" || str(d, "verifyDomain.domain.lastCheckedAt") == "" {
 			t.Fatalf("verifyDomain before publishing: %v", d)
+		}
+		// A record with another value: the code says so, for a client's own words.
+		dns.SetTXT("_gatehouse-challenge.initech.example", "gatehouse-verification=typo")
+		if d := e.ok(key, verifyDomainQuery, map[string]any{"d": id}); str(d, "verifyDomain.failureCode") != "WRONG_TOKEN" {
+			t.Fatalf("verifyDomain with a wrong value: %v", d)
 		}
 
 		dns.SetTXT("_gatehouse-challenge.initech.example", token)
 		d = e.ok(key, verifyDomainQuery, map[string]any{"d": id})
-		if get(d, "verifyDomain.domain.verified") != true || get(d, "verifyDomain.failureReason") != nil ||
+		if get(d, "verifyDomain.domain.verified") != true || get(d, "verifyDomain.failureReason") != nil || get(d, "verifyDomain.failureCode") != nil ||
 			str(d, "verifyDomain.domain.verifiedAt") == "" || get(d, "verifyDomain.domain.missingSince") != nil {
 			t.Fatalf("verifyDomain after publishing: %v", d)
 		}

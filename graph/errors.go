@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/privacy"
+	"github.com/gatehouse-id/gatehouse/graph/model"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/password"
 	"github.com/gatehouse-id/gatehouse/tenants"
@@ -121,4 +122,14 @@ func recoverPanic(logger *slog.Logger) graphql.RecoverFunc {
 			"request_id", httpserver.RequestIDFromContext(ctx))
 		return resolverError{errors.New("panic in resolver")}
 	}
+}
+
+// failureCode is a failed domain check's kind as the API's enum, or nil
+// for a check that carries none.
+func failureCode(e *tenants.VerificationError) *model.DomainVerificationFailure {
+	c := model.DomainVerificationFailure(e.Code)
+	if !c.IsValid() {
+		return nil
+	}
+	return &c
 }

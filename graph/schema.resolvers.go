@@ -181,7 +181,7 @@ func (r *mutationResolver) VerifyDomain(ctx context.Context, input model.VerifyD
 	var failed *tenants.VerificationError
 	switch {
 	case errors.As(err, &failed):
-		return &model.VerifyDomainPayload{Domain: d, FailureReason: &failed.Reason}, nil
+		return &model.VerifyDomainPayload{Domain: d, FailureReason: &failed.Reason, FailureCode: failureCode(failed)}, nil
 	case err != nil:
 		return nil, err
 	}

@@ -81,11 +81,18 @@ func (i PortalIntent) createPermission() (authz.Permission, bool) {
 }
 
 // PortalPermissions are the permissions a portal session of intent i
-// holds in its organization.
+// holds in its organization. SSO setup also verifies the organization's
+// domains (domains:manage, as DOMAIN_VERIFICATION): home-realm discovery
+// sends only addresses at a VERIFIED domain to the connection, so a
+// connection without one serves no one. Members, roles, API keys and
+// portal links stay out of every portal session's reach.
 func (i PortalIntent) PortalPermissions() []authz.Permission {
 	p, ok := i.createPermission()
 	if !ok {
 		return nil
+	}
+	if i == PortalIntentSSO {
+		return []authz.Permission{authz.OrganizationRead, p, authz.DomainsManage}
 	}
 	return []authz.Permission{authz.OrganizationRead, p}
 }
@@ -292,6 +299,31 @@ func (s *Service) PortalTestConnection(ctx context.Context, ps *PortalSession, i
 	}
 	if c.State == connection.StateACTIVE {
 		return nil, invalid("connection", "is active already: sign in through it instead of testing")
+	}
+	return c, nil
+}
+
+// PortalResumeConnection is the connection an SSO portal session takes
+// up instead of creating one: its organization's most recent DRAFT
+// connection (ids sort by creation), or nil when it has none. Not only
+// the drafts this session made: a setup begun under an earlier link
+// (whose session ended, or whose tab was closed) is resumed by the next
+// one rather than left behind as a second draft; the session can read
+// and change every connection of the organization anyway
+// (connections:manage), and a DRAFT serves no sign-in. ACTIVE and
+// INACTIVE connections are not setups in progress.
+func (s *Service) PortalResumeConnection(ctx context.Context, ps *PortalSession) (*ent.Connection, error) {
+	if ps.Intent != PortalIntentSSO {
+		return nil, nil
+	}
+	c, err := s.client.Connection.Query().
+		Where(connection.OrganizationID(ps.OrganizationID), connection.StateEQ(connection.StateDRAFT)).
+		Order(ent.Desc(connection.FieldID)).First(viewer.NewContext(ctx, ps.Viewer()))
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find draft connection: %w", err)
 	}
 	return c, nil
 }

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/auditevent"
+	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 	"github.com/gatehouse-id/gatehouse/internal/testdb"
 	"github.com/gatehouse-id/gatehouse/internal/testkit"
@@ -17,6 +19,20 @@ import (
 	"github.com/gatehouse-id/gatehouse/tenants/viewer"
 )
 
+// portalFixture is a service on a stopped clock, the system's context
+// and two organizations, Acme (the portal's) and Other.
+func portalFixture(t *testing.T, db testdb.Database) (*testkit.Clock, *tenants.Service, context.Context, *ent.Organization, *ent.Organization) {
+	t.Helper()
+	clock := testkit.NewClock()
+	svc := tenants.NewService(db.Client(), tenants.WithClock(clock.Now))
+	ctx := viewer.SystemContext(context.Background())
+	acme, err := svc.CreateOrganization(ctx, tenants.CreateOrganizationInput{Name: "Acme", Slug: "acme"})
+	must(t, err)
+	other, err := svc.CreateOrganization(ctx, tenants.CreateOrganizationInput{Name: "Other", Slug: "other"})
+	must(t, err)
+	return clock, svc, ctx, acme, other
+}
+
 // An admin portal link needs the intent's permission in its organization,
 // is spent once (60 parallel redemptions: one session), expires after 5
 // minutes; its session is a Portal viewer over that organization only,
@@ -24,13 +40,7 @@ import (
 // absolute lifetime.
 func TestAdminPortalLinks(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.Database) {
-		clock := testkit.NewClock()
-		svc := tenants.NewService(db.Client(), tenants.WithClock(clock.Now))
-		ctx := viewer.SystemContext(context.Background())
-		acme, err := svc.CreateOrganization(ctx, tenants.CreateOrganizationInput{Name: "Acme", Slug: "acme"})
-		must(t, err)
-		other, err := svc.CreateOrganization(ctx, tenants.CreateOrganizationInput{Name: "Other", Slug: "other"})
-		must(t, err)
+		clock, svc, ctx, acme, other := portalFixture(t, db)
 		domainsOnly := viewer.NewContext(ctx, &viewer.Viewer{Kind: viewer.Organization, Actor: "key_domains",
 			Organizations: []pulid.ID{acme.ID}, Permissions: map[pulid.ID][]string{acme.ID: {authz.DomainsManage}}})
 
@@ -95,7 +105,7 @@ func TestAdminPortalLinks(t *testing.T) {
 		v, err := svc.PortalViewer(context.Background(), sess)
 		must(t, err)
 		if v.Kind != viewer.Portal || !slices.Equal(v.Organizations, []pulid.ID{acme.ID}) ||
-			!slices.Equal(v.Permissions[acme.ID], []string{authz.OrganizationRead, authz.ConnectionsManage}) {
+			!slices.Equal(v.Permissions[acme.ID], []string{authz.OrganizationRead, authz.ConnectionsManage, authz.DomainsManage}) {
 			t.Errorf("portal viewer %+v", v)
 		}
 		for _, action := range []string{tenants.ActionPortalLinkCreated, tenants.ActionPortalSessionStarted} {
@@ -145,6 +155,86 @@ func TestAdminPortalLinks(t *testing.T) {
 		}
 		if n, err := svc.SweepAdminPortal(ctx); err != nil || n != 5 {
 			t.Errorf("sweep: %d, %v; want 5 (3 links, 2 sessions)", n, err)
+		}
+	})
+}
+
+// What a portal session may do in its organization: SSO setup also
+// verifies domains (discovery needs one), DOMAIN_VERIFICATION only that;
+// neither touches members, roles, policy, audit, API keys or the
+// organization itself.
+func TestPortalPermissions(t *testing.T) {
+	never := []authz.Permission{authz.OrganizationUpdate, authz.OrganizationDelete, authz.MembersRead, authz.MembersManage,
+		authz.RolesManage, authz.PolicyManage, authz.AuditRead, authz.APIKeysManage, authz.All}
+	for _, tc := range []struct {
+		intent     tenants.PortalIntent
+		may, mayNo []authz.Permission
+	}{
+		{tenants.PortalIntentSSO, []authz.Permission{authz.OrganizationRead, authz.ConnectionsManage, authz.DomainsManage}, nil},
+		{tenants.PortalIntentDomainVerification, []authz.Permission{authz.OrganizationRead, authz.DomainsManage},
+			[]authz.Permission{authz.ConnectionsManage}},
+		{"MEMBERS", nil, []authz.Permission{authz.OrganizationRead}},
+	} {
+		t.Run(string(tc.intent), func(t *testing.T) {
+			got := tc.intent.PortalPermissions()
+			for _, p := range tc.may {
+				if !slices.Contains(got, p) {
+					t.Errorf("lacks %s: %v", p, got)
+				}
+			}
+			for _, p := range append(tc.mayNo, never...) {
+				if slices.Contains(got, p) {
+					t.Errorf("holds %s: %v", p, got)
+				}
+			}
+		})
+	}
+}
+
+// An SSO portal session takes up its organization's newest DRAFT
+// connection; not an ACTIVE or INACTIVE one, not another organization's,
+// and a domain verification session none.
+func TestPortalResumeConnection(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.Database) {
+		_, svc, ctx, acme, other := portalFixture(t, db)
+		session := func(intent tenants.PortalIntent) *tenants.PortalSession {
+			t.Helper()
+			token, _, err := svc.CreateAdminPortalLink(ctx, tenants.CreateAdminPortalLinkInput{OrganizationID: acme.ID, Intent: intent})
+			must(t, err)
+			_, ps, err := svc.RedeemAdminPortalLink(context.Background(), token)
+			must(t, err)
+			return ps
+		}
+		sso := session(tenants.PortalIntentSSO)
+		resumed := func(ps *tenants.PortalSession) pulid.ID {
+			t.Helper()
+			c, err := svc.PortalResumeConnection(context.Background(), ps)
+			must(t, err)
+			if c == nil {
+				return ""
+			}
+			return c.ID
+		}
+		if id := resumed(sso); id != "" {
+			t.Errorf("resumes %s with no connection at all", id)
+		}
+		conn := func(org pulid.ID, name string, state connection.State) pulid.ID {
+			return db.Client().Connection.Create().SetOrganizationID(org).SetProtocol(connection.ProtocolSAML).
+				SetName(name).SetState(state).SaveX(ctx).ID
+		}
+		conn(acme.ID, "live", connection.StateACTIVE)
+		conn(acme.ID, "retired", connection.StateINACTIVE)
+		if id := resumed(sso); id != "" {
+			t.Errorf("resumes %s: an active or inactive connection is no setup in progress", id)
+		}
+		conn(acme.ID, "older draft", connection.StateDRAFT)
+		newest := conn(acme.ID, "newest draft", connection.StateDRAFT)
+		conn(other.ID, "other's draft", connection.StateDRAFT)
+		if id := resumed(sso); id != newest {
+			t.Errorf("resumes %q, want the newest draft %s", id, newest)
+		}
+		if id := resumed(session(tenants.PortalIntentDomainVerification)); id != "" {
+			t.Errorf("a domain verification session resumes %s", id)
 		}
 	})
 }

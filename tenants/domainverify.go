@@ -84,8 +84,22 @@ const (
 // in words for the organization's admin (it names only their own DNS
 // name). The check was recorded: VerifyDomain returns the domain with it.
 type VerificationError struct {
+	// Code is the failure's kind, one of the DomainFailure constants, for
+	// a page to say in its own language.
+	Code   string
 	Reason string
 }
+
+// Kinds of failed domain checks (VerificationError.Code).
+const (
+	// DomainFailureNoRecord: DNS has no TXT record at the challenge name.
+	DomainFailureNoRecord = "NO_RECORD"
+	// DomainFailureWrongToken: TXT records are there, none is the token.
+	DomainFailureWrongToken = "WRONG_TOKEN"
+	// DomainFailureLookupFailed: the lookup itself failed (timeout,
+	// SERVFAIL); whether the record exists is not known.
+	DomainFailureLookupFailed = "LOOKUP_FAILED"
+)
 
 func (e *VerificationError) Error() string { return "domain not verified: " + e.Reason }
 
@@ -105,8 +119,8 @@ func challengeName(d *ent.Domain) string { return DomainTXTPrefix + d.Domain + "
 // txtCheck is what one lookup found.
 type txtCheck struct {
 	found bool
-	// reason says why not, when !found.
-	reason string
+	// code and reason say why not, when !found.
+	code, reason string
 	// unknown is set when the lookup failed (timeout, SERVFAIL): whether
 	// the record exists is not known.
 	unknown bool
@@ -122,19 +136,19 @@ func (s *Service) lookupToken(ctx context.Context, d *ent.Domain) txtCheck {
 	var dnsErr *net.DNSError
 	switch {
 	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
-		return txtCheck{reason: "no TXT record at " + name}
+		return txtCheck{code: DomainFailureNoRecord, reason: "no TXT record at " + name}
 	case dnsErr != nil:
 		// Its Error names the server the system configuration lists, which
 		// may not be the one asked, and is the operator's business.
-		return txtCheck{reason: fmt.Sprintf("DNS lookup of %s failed: %s", name, dnsErr.Err), unknown: true}
+		return txtCheck{code: DomainFailureLookupFailed, reason: fmt.Sprintf("DNS lookup of %s failed: %s", name, dnsErr.Err), unknown: true}
 	case err != nil:
-		return txtCheck{reason: fmt.Sprintf("DNS lookup of %s failed: %v", name, err), unknown: true}
+		return txtCheck{code: DomainFailureLookupFailed, reason: fmt.Sprintf("DNS lookup of %s failed: %v", name, err), unknown: true}
 	case slices.Contains(values, d.TxtToken):
 		return txtCheck{found: true}
 	case len(values) == 0:
-		return txtCheck{reason: "no TXT record at " + name}
+		return txtCheck{code: DomainFailureNoRecord, reason: "no TXT record at " + name}
 	}
-	return txtCheck{reason: fmt.Sprintf("none of the %d TXT records at %s is this domain's token %q", len(values), name, d.TxtToken)}
+	return txtCheck{code: DomainFailureWrongToken, reason: fmt.Sprintf("none of the %d TXT records at %s is this domain's token %q", len(values), name, d.TxtToken)}
 }
 
 // VerifyDomain looks up the domain's TXT record and records the answer.
@@ -157,7 +171,7 @@ func (s *Service) VerifyDomain(ctx context.Context, id pulid.ID) (*ent.Domain, e
 		check := s.lookupToken(ctx, d)
 		d, _, err := s.recheck(ctx, d.ID, check, s.now())
 		if err == nil && !check.found {
-			err = &VerificationError{Reason: check.reason}
+			err = &VerificationError{Code: check.code, Reason: check.reason}
 		}
 		return d, err
 	}
@@ -168,7 +182,7 @@ func (s *Service) VerifyDomain(ctx context.Context, id pulid.ID) (*ent.Domain, e
 		if err != nil {
 			return nil, err
 		}
-		return d, &VerificationError{Reason: check.reason}
+		return d, &VerificationError{Code: check.code, Reason: check.reason}
 	}
 	var out *ent.Domain
 	taken := false

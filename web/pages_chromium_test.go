@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/gatehouse-id/gatehouse/ent"
+	"github.com/gatehouse-id/gatehouse/ent/connection"
 	"github.com/gatehouse-id/gatehouse/ent/membership"
 	"github.com/gatehouse-id/gatehouse/internal/httpserver"
 	"github.com/gatehouse-id/gatehouse/internal/ratelimit"
@@ -112,6 +113,7 @@ func TestChromiumPages(t *testing.T) {
 		// Every page comes from 127.0.0.1: the address allowance is for
 		// attackers, not for this test's forty-odd sign-ins.
 		c.AddressPolicy = ratelimit.Policy{Free: 1000, Base: time.Second, Max: time.Hour, Forget: time.Hour, KeepOnSuccess: true}
+		c.SSO = fakeSSO{} // the identify page of an organization with a connection
 	})
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: httpserver.RequestID(e.web.Handler())}}
 	srv.Start()
@@ -130,6 +132,8 @@ func TestChromiumPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.client.Connection.Create().SetOrganizationID(initech.ID).SetProtocol(connection.ProtocolSAML).SetName("Okta").
+		SetState(connection.StateACTIVE).ExecX(sys(t.Context()))
 	strict := e.org("Strict", "strict")
 	e.policy(strict, func(p *ent.OrganizationPolicyCreate) { p.SetMfaRequired(true) })
 
@@ -191,6 +195,13 @@ func TestChromiumPages(t *testing.T) {
 			reach: func(s *tab) { person(s); s.open("/login?authRequest=" + firstParty()) },
 			keyboard: func(s *tab) {
 				s.keyboard("email", "ada-keyboard-"+s.lang+"@example.com", "#password")
+			}},
+		{name: "identify-organization", ready: "#organization-sso", form: "email",
+			reach: func(s *tab) {
+				// An application that names Initech: its look, and its
+				// identity provider beside the email field.
+				s.open("/login?authRequest=" + e.flow.add(LoginRequest{FirstParty: true, WantsOrganization: true,
+					RequestedOrganizationID: string(initech.ID), Scopes: []string{"openid", "organization:" + string(initech.ID)}}))
 			}},
 		{name: "methods", ready: "#password", form: "password",
 			reach: func(s *tab) { s.identify(firstParty(), person(s)) },

@@ -53,6 +53,27 @@ type portalPage struct {
 	Issuer       string
 	ReturnURL    string
 	Providers    []portalProvider
+	// Said are the catalog keys of what the API answers in codes
+	// (portalSaid), for portal.js to say in the page's language.
+	Said []string
+	// Resume is the DRAFT connection SSO setup takes up
+	// (tenants.PortalResumeConnection), empty to start afresh.
+	Resume string
+}
+
+// portalSaid are the catalog keys portal.js says for the API's codes:
+// "page.portal." + kind + "." + the code in lower case, where kind is
+// state (Connection.state), dns (VerifyDomainPayload.failureCode) or
+// error (extensions.code; with "." + extensions.field first, where the
+// page has words for that field).
+var portalSaid = []string{
+	"page.portal.state.draft", "page.portal.state.active", "page.portal.state.inactive",
+	"page.portal.dns.no_record", "page.portal.dns.wrong_token", "page.portal.dns.lookup_failed",
+	"page.portal.error.bad_user_input", "page.portal.error.bad_user_input.domain",
+	"page.portal.error.conflict", "page.portal.error.conflict.domain",
+	"page.portal.error.forbidden", "page.portal.error.not_found", "page.portal.error.unauthenticated",
+	"page.portal.error.rate_limited", "page.portal.error.internal_server_error",
+	"page.portal.error.details", "page.portal.resumed",
 }
 
 // portalProvider is an identity provider the SSO steps know: its preset
@@ -143,7 +164,7 @@ func (w *Web) getPortal(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := &portalPage{Organization: string(ps.OrganizationID), Intent: string(ps.Intent),
-		Issuer: strings.TrimRight(w.cfg.Issuer, "/"), ReturnURL: ps.ReturnURL}
+		Issuer: strings.TrimRight(w.cfg.Issuer, "/"), ReturnURL: ps.ReturnURL, Said: portalSaid}
 	presets, _ := w.cfg.SSO.(PresetMappings)
 	for _, pr := range portalProviders {
 		if presets != nil {
@@ -151,11 +172,26 @@ func (w *Web) getPortal(rw http.ResponseWriter, r *http.Request) {
 		}
 		p.Providers = append(p.Providers, pr)
 	}
-	title := "page.title.portal"
-	if ps.Intent == tenants.PortalIntentDomainVerification {
-		title = "page.title.portal_domain"
+	resume, err := w.cfg.Tenants.PortalResumeConnection(r.Context(), ps)
+	if err != nil {
+		w.fail(rw, r, err)
+		return
 	}
-	w.render(rw, r, http.StatusOK, pagePortal, title, p)
+	if resume != nil {
+		p.Resume = string(resume.ID)
+	}
+	w.render(rw, r, http.StatusOK, pagePortal, portalTitle(ps.Intent), p)
+}
+
+// portalTitle is the catalog key of the portal's title for intent.
+func portalTitle(intent tenants.PortalIntent) string {
+	switch intent {
+	case tenants.PortalIntentDomainVerification:
+		return "page.title.portal_domain"
+	case tenants.PortalIntentSSO:
+		return "page.title.portal_sso"
+	}
+	return "page.title.portal"
 }
 
 // postPortalTest begins a test sign-in at one of the session's

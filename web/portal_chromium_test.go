@@ -235,12 +235,15 @@ func startPortalFlow(t *testing.T, d time.Duration) (context.Context, *portalSta
 }
 
 // A customer IT admin's whole SSO setup in Chromium: the portal link,
-// "Generic SAML", the SP details copied into the IdP, the IdP's metadata
-// XML pasted, an attribute mapped, a test sign-in at the IdP in a new tab
-// whose result page shows what the IdP sent, the portal showing the
-// recorded attempt, and activation: the connection is ACTIVE, and the
-// test created no user. (The SSO session holds connections:manage only:
-// domains are DOMAIN_VERIFICATION's, TestChromiumAdminPortalDomain.)
+// "Generic SAML", the SP details copied into the IdP, a reload (the
+// draft is taken up, not made again), the IdP's metadata XML pasted, an
+// attribute mapped, the domain verified over DNS (internal/dnstest), a
+// reload (the setup resumes at the test, the domain listed as verified),
+// a test sign-in at the IdP in a new tab whose result page shows what
+// the IdP sent, the portal showing the recorded attempt, and activation:
+// the connection is ACTIVE, home-realm discovery sends the domain's
+// addresses to it, and the test created no user. One connection all
+// along. (Failed DNS checks: TestChromiumAdminPortalDomain.)
 func TestChromiumAdminPortalSSO(t *testing.T) {
 	t.Parallel()
 	browser, p, initech := startPortalFlow(t, 2*time.Minute)
@@ -257,6 +260,9 @@ func TestChromiumAdminPortalSSO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if title, _ := chromedp.Run(browser, chromedp.Text(chromedp.CSS("h1"))); title != "Set up single sign-on" {
+		t.Errorf("heading %q", title)
+	}
 	waitValue(t, browser, "sp-metadata")
 	acs, entity, mdURL := inputValue(t, browser, "sp-acs"), inputValue(t, browser, "sp-entity"), inputValue(t, browser, "sp-metadata")
 	conns := p.client.Connection.Query().AllX(ctx)
@@ -265,6 +271,26 @@ func TestChromiumAdminPortalSSO(t *testing.T) {
 		t.Fatalf("connection %+v; ACS %q, entity %q, metadata %q", conns, acs, entity, mdURL)
 	}
 	conn := conns[0].ID
+	// reload reloads the portal, as the IT admin may at any time, and
+	// waits for it to take the draft up.
+	reload := func(step string) {
+		t.Helper()
+		err := chromedp.Do(browser, chromedp.Navigate(p.base+portalPath), settled("#"+step),
+			chromedp.Poll[chromedp.Void](`document.activeElement.id === "h-`+strings.TrimPrefix(step, "step-")+`"`))
+		if err != nil {
+			t.Fatalf("reload to %s: %v", step, err)
+		}
+		if n := p.client.Connection.Query().CountX(ctx); n != 1 {
+			t.Fatalf("%d connections after a reload, want the one draft", n)
+		}
+		if v := inputValue(t, browser, "sp-acs"); v != acs {
+			t.Errorf("after a reload the ACS URL shown is %q, want %q", v, acs)
+		}
+		if d := inputProperty(t, browser, "create-connection", "disabled"); d != "true" {
+			t.Error("after a reload the IT admin can create a second connection")
+		}
+	}
+	reload("step-configure")
 	// The generic preset's defaults are shown (federation/saml.Presets).
 	if ph := inputProperty(t, browser, "map-email", "placeholder"); ph != "urn:oid:0.9.2342.19200300.100.1.3" {
 		t.Errorf("email mapping placeholder %q, want the generic preset's", ph)
@@ -277,7 +303,7 @@ func TestChromiumAdminPortalSSO(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS("#metadata-xml"), p.idpMetadata),
 		chromedp.SendKeys(byLabel("Groups attribute"), groupsAttr),
 		chromedp.Click(byButton("Save")),
-		chromedp.WaitVisible(chromedp.CSS("#step-test")),
+		chromedp.WaitVisible(chromedp.CSS("#step-domain")),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -285,6 +311,39 @@ func TestChromiumAdminPortalSSO(t *testing.T) {
 	c := p.client.Connection.GetX(ctx, conn)
 	if c.IdpSSOURL != p.idp.idp.SSOURL.String() || len(c.IdpCertificates) != 1 || c.AttributeMapping.Groups != groupsAttr {
 		t.Fatalf("saved connection: SSO URL %q, %d certificates, mapping %+v", c.IdpSSOURL, len(c.IdpCertificates), c.AttributeMapping)
+	}
+
+	// The domain: without a verified one, discovery sends no one to the
+	// connection. The IT admin adds it, publishes the record, verifies.
+	err = chromedp.Do(browser,
+		chromedp.Poll[chromedp.Void](`document.activeElement.id === "h-domain"`),
+		chromedp.SendKeys(byLabel("Domain (for example example.com)"), "initech.com"),
+		chromedp.Click(byButton("Add domain")),
+		chromedp.WaitVisible(chromedp.CSS("#step-dns")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.dns.SetTXT(inputValue(t, browser, "txt-name"), inputValue(t, browser, "txt-value"))
+	err = chromedp.Do(browser,
+		chromedp.Click(byButton("Verify domain")),
+		chromedp.WaitVisible(chromedp.CSS("#domain-state.notice")),
+		chromedp.WaitVisible(chromedp.CSS("#verified-domains")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := p.client.Domain.Query().Where(domain.OrganizationID(initech.ID)).OnlyX(ctx); d.Domain != "initech.com" ||
+		d.VerificationState != domain.VerificationStateVERIFIED {
+		t.Fatalf("domain %s is %s", d.Domain, d.VerificationState)
+	}
+	// Saved and verified: a reload resumes at the test sign-in.
+	reload("step-test")
+	if listed, _ := chromedp.Run(browser, chromedp.Text(chromedp.CSS("#verified-list"))); listed != "initech.com" {
+		t.Errorf("verified domains listed as %q", listed)
+	}
+	if v := inputValue(t, browser, "map-groups"); v != groupsAttr {
+		t.Errorf("after a reload the groups mapping shows %q", v)
 	}
 
 	// The test sign-in opens a new tab: the IdP signs in at once and the
@@ -334,13 +393,24 @@ func TestChromiumAdminPortalSSO(t *testing.T) {
 	}
 	err = chromedp.Do(browser,
 		chromedp.Click(byButton("Activate connection")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("connection-state").textContent === "ACTIVE"`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("connection-state").dataset.state === "ACTIVE"`),
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if shown, _ := chromedp.Run(browser, chromedp.Text(chromedp.CSS("#connection-state"))); shown != "Active: your users sign in through this connection." {
+		t.Errorf("state shown as %q", shown)
+	}
 	if c := p.client.Connection.GetX(ctx, conn); c.State != connection.StateACTIVE {
 		t.Errorf("connection %s, want ACTIVE", c.State)
+	}
+	if n := p.client.Connection.Query().CountX(ctx); n != 1 {
+		t.Errorf("%d connections at the end of one setup", n)
+	}
+	// The sign-in of anyone at initech.com now goes to the connection.
+	if d, found, err := p.svc.DiscoverConnection(ctx, "peter@initech.com"); err != nil || !found ||
+		d.OrganizationID != initech.ID || d.ConnectionID != conn {
+		t.Errorf("discovery for peter@initech.com: %+v, %v, %v; want connection %s", d, found, err, conn)
 	}
 	if n := p.client.User.Query().Where(user.Email("it-admin@initech.com")).CountX(ctx); n != 0 {
 		t.Errorf("the test sign-in created %d users", n)
@@ -401,9 +471,11 @@ func TestChromiumAdminPortalDomain(t *testing.T) {
 		}
 		return shown
 	}
-	if shown := verify("error"); !strings.Contains(shown, "The domain is not verified yet") ||
-		!strings.Contains(shown, "no TXT record at _gatehouse-challenge.initech.example") {
+	if shown := verify("error"); shown != "The domain is not verified yet: There is no TXT record at the name shown yet. DNS changes can take a few minutes to appear." {
 		t.Errorf("verified too early, the portal says %q", shown)
+	}
+	if code, _ := chromedp.Run(browser, chromedp.Evaluate[string](`document.getElementById("domain-state").dataset.code`)); code != "NO_RECORD" {
+		t.Errorf("failure code %q, want NO_RECORD", code)
 	}
 	if d := p.client.Domain.GetX(ctx, d.ID); d.VerificationState == domain.VerificationStateVERIFIED || d.VerifiedAt != nil {
 		t.Errorf("domain %s (verified at %v) before its record exists", d.VerificationState, d.VerifiedAt)
@@ -459,7 +531,8 @@ func inputProperty(t *testing.T, tab context.Context, id, prop string) string {
 // The admin portal's pages go through TestChromiumPages' checks
 // (checkPages: screenshot, axe-core, weight, English and German): the
 // link's confirmation, an expired link, a session that has ended, each
-// step of both intents as portal.js shows it, a request the API refuses,
+// step of both intents as portal.js shows it (SSO setup's domain step and
+// a setup resumed after a reload among them), a request the API refuses,
 // and a test sign-in's result, good and bad. One Chromium, SQLite, as
 // TestChromiumPages.
 func TestChromiumPortalPages(t *testing.T) {
@@ -468,9 +541,11 @@ func TestChromiumPortalPages(t *testing.T) {
 	p := newPortalStack(t, db)
 	initech := p.organization("Initech", "initech")
 
-	// start spends a fresh link of intent and waits for the portal.
+	// start spends a fresh link of intent, for an organization of the
+	// state's own (else SSO setup would take up the last state's draft),
+	// and waits for the portal.
 	start := func(s *tab, intent tenants.PortalIntent) {
-		s.open(p.link(initech.ID, intent))
+		s.open(p.link(p.organization("Initech", s.state+"-"+s.lang).ID, intent))
 		s.do(chromedp.Click(chromedp.CSS(`form[action^="/portal/"] button`)), settled("#org-name:not(:empty)"))
 	}
 	// create starts SSO setup and creates a connection for provider.
@@ -505,6 +580,10 @@ func TestChromiumPortalPages(t *testing.T) {
 		return name
 	}
 	verify := func(s *tab) { s.do(chromedp.Click(chromedp.CSS("#verify-domain"))) }
+	// publish puts the shown TXT record in DNS.
+	publish := func(s *tab) {
+		p.dns.SetTXT(s.eval(`document.getElementById("txt-name").value`), s.eval(`document.getElementById("txt-value").value`))
+	}
 
 	states := []pageState{
 		{name: "portal-link", ready: `form[action^="/portal/"] button`,
@@ -522,8 +601,22 @@ func TestChromiumPortalPages(t *testing.T) {
 			reach: func(s *tab) { create(s, "okta") }},
 		{name: "portal-sso-configure-oidc", ready: `#sp-redirect`,
 			reach: func(s *tab) { create(s, "generic_oidc") }},
-		{name: "portal-sso-saved", ready: "#step-activate",
+		{name: "portal-sso-saved", ready: "#h-domain:focus",
 			reach: func(s *tab) { save(s, p.idpMetadata) }},
+		{name: "portal-sso-domain-verified", ready: "#verified-domains",
+			reach: func(s *tab) {
+				save(s, p.idpMetadata)
+				s.do(chromedp.SendKeys(chromedp.CSS("#domain-name"), s.state+"-"+s.lang+".example"),
+					chromedp.Click(chromedp.CSS("#add-domain")),
+					chromedp.WaitVisible(chromedp.CSS("#step-dns")))
+				publish(s)
+				verify(s)
+			}},
+		{name: "portal-sso-resumed", ready: "#portal-status:not(:empty)",
+			reach: func(s *tab) {
+				save(s, p.idpMetadata)
+				s.open(portalPath)
+			}},
 		{name: "portal-sso-result-ok", ready: `#test-result[data-result="ok"]`,
 			reach: func(s *tab) {
 				save(s, p.idpMetadata)
@@ -540,7 +633,7 @@ func TestChromiumPortalPages(t *testing.T) {
 			reach: func(s *tab) {
 				save(s, p.idpMetadata)
 				s.do(chromedp.Click(chromedp.CSS("#activate")),
-					chromedp.Poll[chromedp.Void](`document.getElementById("connection-state").textContent === "ACTIVE"`),
+					chromedp.Poll[chromedp.Void](`document.getElementById("connection-state").dataset.state === "ACTIVE"`),
 					chromedp.Click(chromedp.CSS("#show-attempt")))
 			}},
 		{name: "portal-domain", ready: "#domain-name",
@@ -561,7 +654,7 @@ func TestChromiumPortalPages(t *testing.T) {
 		{name: "portal-domain-verified", ready: "#domain-state.notice",
 			reach: func(s *tab) {
 				addDomain(s)
-				p.dns.SetTXT(s.eval(`document.getElementById("txt-name").value`), s.eval(`document.getElementById("txt-value").value`))
+				publish(s)
 				verify(s)
 			}},
 	}

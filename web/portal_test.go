@@ -103,6 +103,41 @@ func TestPortalLink(t *testing.T) {
 	})
 }
 
+// The SSO portal takes up the organization's newest draft connection
+// (data-resume, for portal.js to open at its next step) instead of
+// starting another: on a reload, on "Back to setup" from a test's result,
+// under a new link. Active connections and other organizations' drafts
+// are not resumed, and a domain verification portal resumes nothing.
+// The page's title follows the link's intent.
+func TestPortalResume(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newSSOEnv(t, db)
+		ctx := sys(t.Context())
+		b := e.openPortal(e.portalLink(tenants.PortalIntentSSO))
+		p := b.get(portalPath)
+		wantStatus(t, p, http.StatusOK)
+		if strings.Contains(p.body, "data-resume") || !strings.Contains(p.body, "<h1>Set up single sign-on</h1>") {
+			t.Errorf("SSO portal with only active connections:\n%s", p.body)
+		}
+		draft := func(org pulid.ID, name string) pulid.ID {
+			return e.client.Connection.Create().SetOrganizationID(org).SetProtocol(connection.ProtocolSAML).SetName(name).SaveX(ctx).ID
+		}
+		draft(e.org.ID, "first try")
+		newest := draft(e.org.ID, "second try")
+		draft(e.oidc.OrganizationID, "Hooli's")
+		for _, b := range []*browser{b, e.openPortal(e.portalLink(tenants.PortalIntentSSO))} {
+			if p := b.get(portalPath); !strings.Contains(p.body, `data-resume="`+string(newest)+`"`) {
+				t.Errorf("SSO portal with drafts does not resume %s:\n%s", newest, p.body)
+			}
+		}
+		p = e.openPortal(e.portalLink(tenants.PortalIntentDomainVerification)).get(portalPath)
+		if strings.Contains(p.body, "data-resume") || !strings.Contains(p.body, "<h1>Verify your domain</h1>") {
+			t.Errorf("domain verification portal:\n%s", p.body)
+		}
+	})
+}
+
 // A test sign-in from the portal goes to a DRAFT connection's IdP, comes
 // back through the ACS like any answer, is recorded with its attributes
 // and shown, and signs no one in; a refused answer shows its precise
@@ -262,8 +297,10 @@ func (b *browser) graphQL(origin, query string, vars map[string]any) gqlReply {
 // A portal session is its organization's and its intent's only: over
 // /graphql, another organization's objects are not found — read by id,
 // changed, deleted, verified — and nothing of theirs changes; what its
-// intent does not cover is forbidden in its own organization; and a test
-// sign-in needs an SSO session.
+// intent does not cover is forbidden in its own organization (an SSO
+// session sets up connections and verifies domains — discovery needs one
+// — and never touches members, roles, policy, API keys or portal links);
+// and a test sign-in needs an SSO session.
 func TestPortalSessionOtherOrganization(t *testing.T) {
 	t.Parallel()
 	forEachDB(t, func(t *testing.T, db testdb.Database) {
@@ -316,12 +353,14 @@ func TestPortalSessionOtherOrganization(t *testing.T) {
 				{"rotateConnectionKey", `mutation($id:ID!){rotateConnectionKey(input:{id:$id}){connection{id}}}`, map[string]any{"id": hooliDraft.ID}},
 				{"createOIDCConnection", `mutation($o:ID!){createOIDCConnection(input:{organizationID:$o,name:"x"}){connection{id}}}`, map[string]any{"o": hooli}},
 			},
-			dom: {
-				{"verifyDomain", `mutation($id:ID!){verifyDomain(input:{id:$id}){domain{id}}}`, map[string]any{"id": hooliDomain.ID}},
-				{"removeDomain", `mutation($id:ID!){removeDomain(input:{id:$id}){removedDomainID}}`, map[string]any{"id": hooliDomain.ID}},
-				{"addDomain", `mutation($o:ID!){addDomain(input:{organizationID:$o,domain:"evil.example"}){domain{id}}}`, map[string]any{"o": hooli}},
-			},
 		}
+		domainsOfOthers := []attempt{
+			{"verifyDomain", `mutation($id:ID!){verifyDomain(input:{id:$id}){domain{id}}}`, map[string]any{"id": hooliDomain.ID}},
+			{"removeDomain", `mutation($id:ID!){removeDomain(input:{id:$id}){removedDomainID}}`, map[string]any{"id": hooliDomain.ID}},
+			{"addDomain", `mutation($o:ID!){addDomain(input:{organizationID:$o,domain:"evil.example"}){domain{id}}}`, map[string]any{"o": hooli}},
+		}
+		notFound[sso] = append(notFound[sso], domainsOfOthers...)
+		notFound[dom] = domainsOfOthers
 		for b, attempts := range notFound {
 			for _, a := range attempts {
 				if r := b.graphQL(origin, a.query, a.vars); r.code() != "NOT_FOUND" {
@@ -330,19 +369,41 @@ func TestPortalSessionOtherOrganization(t *testing.T) {
 			}
 		}
 		// Within its own organization, only what the intent needs.
+		user := e.client.User.Create().SetEmail("milton@initech.com").SaveX(ctx)
+		beyondSetup := []attempt{
+			{"addMember", `mutation($o:ID!,$u:ID!){addMember(input:{organizationID:$o,userID:$u}){membership{id}}}`, map[string]any{"o": e.org.ID, "u": user.ID}},
+			{"createRole", `mutation($o:ID!){createRole(input:{organizationID:$o,key:"x",name:"x"}){role{id}}}`, map[string]any{"o": e.org.ID}},
+			{"updateOrganization", `mutation($o:ID!){updateOrganization(input:{id:$o,name:"pwned"}){organization{id}}}`, map[string]any{"o": e.org.ID}},
+			{"updateOrganizationPolicy", `mutation($o:ID!){updateOrganizationPolicy(input:{organizationID:$o,mfaRequired:false}){policy{organizationID}}}`, map[string]any{"o": e.org.ID}},
+			{"createAPIKey", `mutation{createAPIKey(input:{name:"x"}){apiKey{id}}}`, nil},
+			{"createAdminPortalLink", `mutation($o:ID!){createAdminPortalLink(input:{organizationID:$o,intent:SSO}){url}}`, map[string]any{"o": e.org.ID}},
+			{"createAdminPortalLink domain", `mutation($o:ID!){createAdminPortalLink(input:{organizationID:$o,intent:DOMAIN_VERIFICATION}){url}}`, map[string]any{"o": e.org.ID}},
+		}
 		forbidden := map[*browser][]attempt{
-			sso: {{"verifyDomain", `mutation($id:ID!){verifyDomain(input:{id:$id}){domain{id}}}`, map[string]any{"id": ownDomain.ID}}},
+			sso: beyondSetup,
 			dom: {
 				{"createSAMLConnection", `mutation($o:ID!){createSAMLConnection(input:{organizationID:$o,name:"x"}){connection{id}}}`, map[string]any{"o": e.org.ID}},
 				{"deactivateConnection", `mutation($id:ID!){deactivateConnection(input:{id:$id}){connection{id}}}`, map[string]any{"id": e.saml.ID}},
 			},
 		}
+		forbidden[dom] = append(forbidden[dom], beyondSetup...)
 		for b, attempts := range forbidden {
 			for _, a := range attempts {
 				if r := b.graphQL(origin, a.query, a.vars); r.code() != "FORBIDDEN" {
 					t.Errorf("%s beyond the session's intent: %s, want FORBIDDEN", a.name, r.raw)
 				}
 			}
+		}
+		// An SSO session verifies its organization's domains (the DNS
+		// check itself: TestChromiumAdminPortalSSO): it adds and removes
+		// its own claims.
+		r := sso.graphQL(origin, `mutation($o:ID!){addDomain(input:{organizationID:$o,domain:"initech.example.net"}){domain{id txtRecordName}}}`, map[string]any{"o": e.org.ID})
+		if r.status != http.StatusOK || len(r.Errors) > 0 ||
+			e.client.Domain.Query().Where(domain.OrganizationID(e.org.ID), domain.DomainEQ("initech.example.net")).CountX(ctx) != 1 {
+			t.Fatalf("SSO session adding its organization's domain: %s", r.raw)
+		}
+		if r := sso.graphQL(origin, `mutation($id:ID!){removeDomain(input:{id:$id}){removedDomainID}}`, map[string]any{"id": ownDomain.ID}); len(r.Errors) > 0 {
+			t.Errorf("SSO session removing its organization's domain: %s", r.raw)
 		}
 		own := e.client.Connection.Create().SetOrganizationID(e.org.ID).SetProtocol(connection.ProtocolSAML).SetName("Own draft").SaveX(ctx)
 		dom.header = http.Header{"Origin": {origin}}

@@ -583,6 +583,7 @@ type ComplexityRoot struct {
 
 	VerifyDomainPayload struct {
 		Domain        func(childComplexity int) int
+		FailureCode   func(childComplexity int) int
 		FailureReason func(childComplexity int) int
 	}
 }
@@ -2897,6 +2898,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.VerifyDomainPayload.Domain(childComplexity), true
+	case "VerifyDomainPayload.failureCode":
+		if e.ComplexityRoot.VerifyDomainPayload.FailureCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyDomainPayload.FailureCode(childComplexity), true
 	case "VerifyDomainPayload.failureReason":
 		if e.ComplexityRoot.VerifyDomainPayload.FailureReason == nil {
 			break
@@ -6182,6 +6189,18 @@ type VerifyDomainPayload {
   domain: Domain!
   "Why the record did not prove control (what DNS answered); null when it did."
   failureReason: String
+  "The kind of failure, for a client to say in its own words; null when the record proved control."
+  failureCode: DomainVerificationFailure
+}
+
+"Why a domain's TXT record did not prove control."
+enum DomainVerificationFailure {
+  "DNS has no TXT record at txtRecordName."
+  NO_RECORD
+  "TXT records are published at txtRecordName, but none is the domain's verificationToken."
+  WRONG_TOKEN
+  "The DNS lookup failed (timeout, server failure): try again later."
+  LOOKUP_FAILED
 }
 
 input CreateApplicationInput {
@@ -7298,6 +7317,8 @@ func (ec *executionContext) childFields_VerifyDomainPayload(ctx context.Context,
 		return ec.fieldContext_VerifyDomainPayload_domain(ctx, field)
 	case "failureReason":
 		return ec.fieldContext_VerifyDomainPayload_failureReason(ctx, field)
+	case "failureCode":
+		return ec.fieldContext_VerifyDomainPayload_failureCode(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type VerifyDomainPayload", field.Name)
 }
@@ -17402,6 +17423,29 @@ func (ec *executionContext) _VerifyDomainPayload_failureReason(ctx context.Conte
 }
 func (ec *executionContext) fieldContext_VerifyDomainPayload_failureReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("VerifyDomainPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _VerifyDomainPayload_failureCode(ctx context.Context, field graphql.CollectedField, obj *model.VerifyDomainPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerifyDomainPayload_failureCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailureCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DomainVerificationFailure) graphql.Marshaler {
+			return ec.marshalODomainVerificationFailure2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐDomainVerificationFailure(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VerifyDomainPayload_failureCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerifyDomainPayload", field, false, false, "DomainVerificationFailure")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -33389,6 +33433,11 @@ func (ec *executionContext) _VerifyDomainPayload(ctx context.Context, sel ast.Se
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "failureCode":
+			out.Values[i] = ec._VerifyDomainPayload_failureCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -35961,6 +36010,22 @@ func (ec *executionContext) unmarshalODomainOrder2ᚖgithubᚗcomᚋgatehouseᚑ
 	}
 	res, err := ec.unmarshalInputDomainOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalODomainVerificationFailure2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐDomainVerificationFailure(ctx context.Context, v any) (*model.DomainVerificationFailure, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.DomainVerificationFailure)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODomainVerificationFailure2ᚖgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋgraphᚋmodelᚐDomainVerificationFailure(ctx context.Context, sel ast.SelectionSet, v *model.DomainVerificationFailure) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalODomainVerificationState2ᚕgithubᚗcomᚋgatehouseᚑidᚋgatehouseᚋentᚋdomainᚐVerificationStateᚄ(ctx context.Context, v any) ([]domain.VerificationState, error) {

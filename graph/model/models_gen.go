@@ -355,6 +355,8 @@ type VerifyDomainPayload struct {
 	Domain *ent.Domain `json:"domain"`
 	// Why the record did not prove control (what DNS answered); null when it did.
 	FailureReason *string `json:"failureReason,omitempty"`
+	// The kind of failure, for a client to say in its own words; null when the record proved control.
+	FailureCode *DomainVerificationFailure `json:"failureCode,omitempty"`
 }
 
 // What an admin portal link lets the IT admin do.
@@ -410,6 +412,67 @@ func (e *AdminPortalIntent) UnmarshalJSON(b []byte) error {
 }
 
 func (e AdminPortalIntent) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Why a domain's TXT record did not prove control.
+type DomainVerificationFailure string
+
+const (
+	// DNS has no TXT record at txtRecordName.
+	DomainVerificationFailureNoRecord DomainVerificationFailure = "NO_RECORD"
+	// TXT records are published at txtRecordName, but none is the domain's verificationToken.
+	DomainVerificationFailureWrongToken DomainVerificationFailure = "WRONG_TOKEN"
+	// The DNS lookup failed (timeout, server failure): try again later.
+	DomainVerificationFailureLookupFailed DomainVerificationFailure = "LOOKUP_FAILED"
+)
+
+var AllDomainVerificationFailure = []DomainVerificationFailure{
+	DomainVerificationFailureNoRecord,
+	DomainVerificationFailureWrongToken,
+	DomainVerificationFailureLookupFailed,
+}
+
+func (e DomainVerificationFailure) IsValid() bool {
+	switch e {
+	case DomainVerificationFailureNoRecord, DomainVerificationFailureWrongToken, DomainVerificationFailureLookupFailed:
+		return true
+	}
+	return false
+}
+
+func (e DomainVerificationFailure) String() string {
+	return string(e)
+}
+
+func (e *DomainVerificationFailure) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DomainVerificationFailure(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DomainVerificationFailure", str)
+	}
+	return nil
+}
+
+func (e DomainVerificationFailure) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DomainVerificationFailure) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DomainVerificationFailure) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

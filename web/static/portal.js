@@ -14,8 +14,34 @@
   var conn = null; // the connection being set up
   var provider = null; // the chosen provider's radio
 
+  // said holds the page's words for the API's codes (#portal-catalog):
+  // connection states, failed domain checks, error codes.
+  var said = {};
+  Array.prototype.forEach.call(document.querySelectorAll("#portal-catalog li"), function (li) {
+    said[li.dataset.key] = li.textContent;
+  });
+  function word(kind, code, field) {
+    var k = "page.portal." + kind + "." + String(code).toLowerCase();
+    return (field && said[k + "." + field]) || said[k];
+  }
+
   function say(text) { status.textContent = text; }
-  function fail(text) { errorBox.textContent = text; errorBox.hidden = false; }
+  // fail shows an error: an API error in the page's words, and for bad
+  // input the API's precise reason (in English, marked so) after them.
+  function fail(err) {
+    errorBox.textContent = "";
+    var text = err.code && word("error", err.code, err.field);
+    errorBox.appendChild(document.createTextNode(text || msg.failed + " " + err.message));
+    if (text && err.code === "BAD_USER_INPUT") {
+      var detail = document.createElement("span");
+      detail.lang = "en";
+      detail.textContent = (err.field ? err.field + ": " : "") + err.message;
+      errorBox.appendChild(document.createTextNode(" " + said["page.portal.error.details"] + " "));
+      errorBox.appendChild(detail);
+    }
+    errorBox.dataset.code = err.code || "";
+    errorBox.hidden = false;
+  }
   function show(id) { $(id).hidden = false; }
   // next reveals a step and moves the keyboard focus to its heading, so
   // that the next Tab goes on from there (the button just used may be
@@ -35,13 +61,14 @@
     }).then(function (res) {
       return res.json().then(function (body) {
         if (body.errors && body.errors.length) {
-          var e = body.errors[0];
-          var field = e.extensions && e.extensions.field ? e.extensions.field + ": " : "";
-          throw new Error(field + e.message);
+          var e = body.errors[0], ext = e.extensions || {};
+          var err = new Error(e.message);
+          err.code = ext.code; err.field = ext.field;
+          throw err;
         }
         return body.data;
       });
-    }).catch(function (err) { fail(msg.failed + " " + err.message); throw err; });
+    }).catch(function (err) { fail(err); throw err; });
   }
 
   Array.prototype.forEach.call(document.querySelectorAll("button.copy"), function (b) {
@@ -59,7 +86,7 @@
   });
 
   // --- SSO ---
-  var CONN = "id state protocol acsURL spEntityID spMetadataURL redirectURI";
+  var CONN = "id name preset state protocol acsURL spEntityID spMetadataURL redirectURI idpSSOURL oidcIssuer";
 
   function setConnection(c) {
     conn = c;
@@ -72,8 +99,24 @@
       $("sp-redirect").value = c.redirectURI;
     }
     $("test-connection").value = c.id;
-    $("connection-state").textContent = c.state;
+    var state = $("connection-state");
+    state.dataset.state = c.state;
+    state.textContent = word("state", c.state) || c.state;
     show("step-configure");
+  }
+
+  // configured: the IdP's side is saved (SAML: its SSO URL; OIDC: the
+  // issuer), so the test sign-in can run.
+  function configured(c) { return c.protocol === "SAML" ? !!c.idpSSOURL : !!c.oidcIssuer; }
+
+  // afterSave shows the steps after the identity provider's, and moves
+  // on to the first one still to do: the domain, unless one is verified
+  // already, then the test, unless one succeeded already.
+  function afterSave(tested) {
+    show("step-domain"); show("step-test"); show("step-activate");
+    domainsLoaded.then(function (verified) {
+      next(!verified ? "step-domain" : tested ? "step-activate" : "step-test");
+    });
   }
 
   function mapping() {
@@ -135,7 +178,7 @@
       gql("mutation($in:UpdateConnectionInput!){updateConnection(input:$in){connection{" + CONN + "}}}", { in: input }).then(function (d) {
         setConnection(d.updateConnection.connection);
         say(msg.saved);
-        show("step-activate"); next("step-test");
+        afterSave(false);
       });
     });
 
@@ -165,26 +208,88 @@
         say(msg.active);
       });
     });
+
+    // A reload, or "Back to setup" from a test's result, takes up the
+    // organization's draft (data-resume, tenants.PortalResumeConnection)
+    // at the step it needs next instead of creating another.
+    if (root.dataset.resume) {
+      gql("query($id:ID!){node(id:$id){... on Connection{" + CONN + " attributeMapping{email firstName lastName groups} lastLoginAttempts{succeeded}}}}",
+        { id: root.dataset.resume }).then(function (d) {
+        var c = d.node;
+        if (!c) return;
+        Array.prototype.forEach.call(document.querySelectorAll("input[name=provider]"), function (r) {
+          if (r.dataset.preset === c.preset && r.dataset.protocol === c.protocol) {
+            r.checked = true;
+            r.dispatchEvent(new Event("change"));
+          }
+        });
+        $("conn-name").value = c.name;
+        [["map-email", "email"], ["map-first-name", "firstName"], ["map-last-name", "lastName"], ["map-groups", "groups"]].forEach(function (p) {
+          $(p[0]).value = c.attributeMapping[p[1]] || "";
+        });
+        setConnection(c);
+        $("create-connection").disabled = true;
+        say(said["page.portal.resumed"]);
+        if (!configured(c)) { next("step-configure"); return; }
+        afterSave(c.lastLoginAttempts.some(function (a) { return a.succeeded; }));
+      });
+    }
   }
 
-  // --- Domain verification ---
-  var domain = null;
+  // --- Domain verification (its own intent, and a step of SSO setup) ---
+  var DOMAIN = "id domain txtRecordName verificationToken verified";
+  var domain = null; // the domain being verified
+  var claims = {}; // the organization's domains by name
+  // listVerified shows the organization's verified domains.
+  function listVerified() {
+    var ul = $("verified-list"), any = false;
+    ul.textContent = "";
+    Object.keys(claims).sort().forEach(function (name) {
+      if (!claims[name].verified) return;
+      var li = document.createElement("li");
+      li.textContent = name;
+      ul.appendChild(li);
+      any = true;
+    });
+    $("verified-domains").hidden = !any;
+    return any;
+  }
+  // domainsLoaded resolves to whether the organization has a verified
+  // domain.
+  var domainsLoaded = !$("add-domain") ? Promise.resolve(false) :
+    gql("query($id:ID!){organization(id:$id){domains(first:100){edges{node{" + DOMAIN + "}}}}}", { id: org }).then(function (d) {
+      (d.organization ? d.organization.domains.edges : []).forEach(function (e) { claims[e.node.domain] = e.node; });
+      return listVerified();
+    }, function () { return false; });
   if ($("add-domain")) {
+    // show moves on to publishing d's record.
+    var showRecord = function (d) {
+      domain = claims[d.domain] = d;
+      $("txt-name").value = d.txtRecordName;
+      $("txt-value").value = d.verificationToken;
+      $("add-domain").disabled = true;
+      next("step-dns");
+    };
     $("add-domain").addEventListener("click", function () {
-      gql("mutation($o:ID!,$d:String!){addDomain(input:{organizationID:$o,domain:$d}){domain{id txtRecordName verificationToken verified}}}",
-        { o: org, d: $("domain-name").value.trim() }).then(function (d) {
-        domain = d.addDomain.domain;
-        $("txt-name").value = domain.txtRecordName;
-        $("txt-value").value = domain.verificationToken;
-        $("add-domain").disabled = true;
-        next("step-dns");
-      });
+      var name = $("domain-name").value.trim().toLowerCase().replace(/\.$/, "");
+      // A domain claimed before (another tab, an earlier session) is
+      // taken up, not added again.
+      if (claims[name] && !claims[name].verified) { showRecord(claims[name]); return; }
+      gql("mutation($o:ID!,$d:String!){addDomain(input:{organizationID:$o,domain:$d}){domain{" + DOMAIN + "}}}",
+        { o: org, d: name }).then(function (d) { showRecord(d.addDomain.domain); });
     });
     $("verify-domain").addEventListener("click", function () {
-      gql("mutation($id:ID!){verifyDomain(input:{id:$id}){domain{verified} failureReason}}", { id: domain.id }).then(function (d) {
+      gql("mutation($id:ID!){verifyDomain(input:{id:$id}){domain{" + DOMAIN + "} failureReason failureCode}}", { id: domain.id }).then(function (d) {
         var r = d.verifyDomain, state = $("domain-state");
+        claims[r.domain.domain] = r.domain;
         state.className = r.domain.verified ? "notice" : "error";
-        state.textContent = r.domain.verified ? msg.verified : msg.notVerified + " " + (r.failureReason || "");
+        state.dataset.code = r.failureCode || "";
+        state.textContent = r.domain.verified ? msg.verified :
+          msg.notVerified + " " + ((r.failureCode && word("dns", r.failureCode)) || r.failureReason || "");
+        if (r.domain.verified) {
+          listVerified();
+          if ($("step-test")) { show("step-test"); show("step-activate"); }
+        }
       });
     });
   }
