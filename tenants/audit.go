@@ -158,6 +158,10 @@ const BulkChunk = 1000
 // AuditColumns are the columns of an audit event, in AuditRow's order.
 const AuditColumns = `"id", "organization_id", "action", "actor", "actor_type", "target_type", "target_id", "ip", "user_agent", "request_id", "metadata", "created_at"`
 
+// AuditMetadataColumn is the index in AuditColumns (and AuditRow) of the
+// metadata, JSON text that a statement casts (::jsonb on PostgreSQL).
+const AuditMetadataColumn = 10
+
 // AuditRow is e as the values of AuditColumns, for a statement written in
 // SQL that stores an event with its change in one round trip (the
 // provider's refresh rotation on PostgreSQL). It fills e in as WriteAudit

@@ -3,6 +3,7 @@ package tenants_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse-id/gatehouse/ent"
@@ -193,4 +194,13 @@ func TestEveryMutationIsAudited(t *testing.T) {
 			t.Errorf("%d users remain, want 2: users are global and outlive organizations", n)
 		}
 	})
+}
+
+// AuditMetadataColumn names the metadata column of AuditColumns, which
+// statements written in SQL cast to jsonb.
+func TestAuditMetadataColumn(t *testing.T) {
+	cols := strings.Split(tenants.AuditColumns, ", ")
+	if len(cols) <= tenants.AuditMetadataColumn || cols[tenants.AuditMetadataColumn] != `"metadata"` {
+		t.Fatalf("AuditColumns[%d] is not the metadata: %v", tenants.AuditMetadataColumn, cols)
+	}
 }

@@ -159,7 +159,7 @@ ended AS (DELETE FROM "login_transactions" WHERE "id" = %s)`, arg(string(in.Tran
 		for i, v := range row {
 			vals[i] = arg(v)
 		}
-		vals[10] += "::jsonb" // the metadata, as JSON text
+		vals[AuditMetadataColumn] += "::jsonb"
 		fmt.Fprintf(&q, `,
 audit AS (INSERT INTO "audit_events" (%s) VALUES (%s))`, AuditColumns, strings.Join(vals, ", "))
 	}
