@@ -98,7 +98,7 @@ func (w *Web) postContinue(rw http.ResponseWriter, r *http.Request) {
 // login_hint, a user signing in again), the ways to sign in as it.
 func (w *Web) signInForm(rw http.ResponseWriter, r *http.Request, req *LoginRequest, email string) {
 	p := loginPage{AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), ClientName: clientName(req), Email: email}
-	if err := w.organizationLook(r.Context(), req, &p); err != nil {
+	if err := w.organizationSSO(r.Context(), req, &p); err != nil {
 		w.fail(rw, r, err)
 		return
 	}
@@ -120,7 +120,7 @@ func (w *Web) postIdentify(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := loginPage{AuthRequest: req.ID, CSRF: r.PostFormValue("csrf"), ClientName: clientName(req)}
-	if err := w.organizationLook(r.Context(), req, &p); err != nil {
+	if err := w.organizationSSO(r.Context(), req, &p); err != nil {
 		w.fail(rw, r, err)
 		return
 	}

@@ -4,38 +4,28 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/gatehouse-id/gatehouse/ent"
 	"github.com/gatehouse-id/gatehouse/ent/schema/pulid"
 )
 
 // A request that names its organization (organization:<id> in the OIDC
-// request's scope) is signed in on that organization's pages: its name,
-// logo and colour (brandOf), and, when it has an ACTIVE connection, a way
-// in through its identity provider beside the email field. The button is
-// offered rather than taken: enforce_sso reaches only the addresses at the
-// organization's verified domains (tenants.ScopeEnforceSSO), which the
-// identifier step sends to the IdP itself, so a member at another address
-// (a contractor) still signs in with the email field.
+// request's scope) whose organization has an ACTIVE connection offers a
+// way in through that identity provider beside the email field. The
+// button is offered rather than taken: enforce_sso reaches only the
+// addresses at the organization's verified domains
+// (tenants.ScopeEnforceSSO), which the identifier step sends to the IdP
+// itself, so a member at another address (a contractor) still signs in
+// with the email field. Before anyone has signed in, the page says
+// nothing of the organization but that it has single sign-on: any
+// application may name any organization, and its name and look are
+// shown only to its members (the consent page).
 
-// organizationLook gives p the look of req's organization and, when it
-// has an active connection, the single sign-on button. A request naming
-// no organization, or one that does not exist, keeps the plain page.
-func (w *Web) organizationLook(ctx context.Context, req *LoginRequest, p *loginPage) error {
-	if req.RequestedOrganizationID == "" {
+// organizationSSO gives p the single sign-on button when req names an
+// organization with an active connection.
+func (w *Web) organizationSSO(ctx context.Context, req *LoginRequest, p *loginPage) error {
+	if req.RequestedOrganizationID == "" || w.cfg.SSO == nil {
 		return nil
 	}
-	org, err := w.cfg.Client.Organization.Get(sys(ctx), pulid.ID(req.RequestedOrganizationID))
-	switch {
-	case ent.IsNotFound(err):
-		return nil
-	case err != nil:
-		return err
-	}
-	p.Brand = brandOf(org)
-	if w.cfg.SSO == nil {
-		return nil
-	}
-	d, found, err := w.cfg.Tenants.DiscoverConnectionForOrganization(ctx, org.ID)
+	d, found, err := w.cfg.Tenants.DiscoverConnectionForOrganization(ctx, pulid.ID(req.RequestedOrganizationID))
 	if err != nil {
 		return err
 	}

@@ -198,7 +198,7 @@ func TestChromiumPages(t *testing.T) {
 			}},
 		{name: "identify-organization", ready: "#organization-sso", form: "email",
 			reach: func(s *tab) {
-				// An application that names Initech: its look, and its
+				// An application that names Initech: the button to its
 				// identity provider beside the email field.
 				s.open("/login?authRequest=" + e.flow.add(LoginRequest{FirstParty: true, WantsOrganization: true,
 					RequestedOrganizationID: string(initech.ID), Scopes: []string{"openid", "organization:" + string(initech.ID)}}))
