@@ -100,6 +100,7 @@ func (w *Web) askSecondFactor(rw http.ResponseWriter, r *http.Request, req *Logi
 		return
 	}
 	w.render(rw, r, status, pageMFA, "page.title.mfa", &mfaPage{
+		layout:      layout{Brand: w.memberBrand(ctx, req, u.ID)},
 		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), ClientName: clientName(req),
 		TOTP: sf.TOTP > 0, Recovery: sf.RecoveryCodes > 0, Passkey: sf.Passkeys > 0 && w.passkeys != nil,
 		UseRecovery: (useRecovery || sf.TOTP == 0) && sf.RecoveryCodes > 0, Error: msg,

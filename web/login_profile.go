@@ -34,6 +34,7 @@ func (w *Web) askProfileIfMissing(rw http.ResponseWriter, r *http.Request, req *
 
 func (w *Web) profileForm(rw http.ResponseWriter, r *http.Request, req *LoginRequest, s *ent.Session, u *ent.User, missing []string) profilePage {
 	return profilePage{
+		layout:      layout{Brand: w.memberBrand(r.Context(), req, u.ID)},
 		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), Ticket: ticket(s, req.ID),
 		ClientName:    clientName(req),
 		AskName:       slices.Contains(missing, tenants.ProfileName),

@@ -71,6 +71,7 @@ func (w *Web) showEnrollment(rw http.ResponseWriter, r *http.Request, req *Login
 		return
 	}
 	w.render(rw, r, status, pageMFAEnroll, "page.title.mfa_enroll", &enrollPage{
+		layout:      layout{Brand: w.memberBrand(r.Context(), req, en.Credential.UserID)},
 		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), ClientName: clientName(req),
 		Enrollment: string(en.Credential.ID), QR: template.HTML(qr), Key: totp.Group(en.Secret), Error: msg, //nolint:gosec // our own SVG, its one text escaped
 	})
@@ -136,6 +137,7 @@ func (w *Web) postEnroll(rw http.ResponseWriter, r *http.Request) {
 	w.cfg.Mailer.Mail(ctx, r.Header.Get("Accept-Language"), "mfa_added", u.Email, map[string]any{
 		"Method": "totp", "When": w.cfg.Now(), "ResetLink": w.link(recoverPath, nil)})
 	w.render(rw, r, http.StatusOK, pageRecoveryCodes, "page.title.recovery_codes", &recoveryCodesPage{
+		layout:      layout{Brand: w.memberBrand(ctx, req, u.ID)},
 		AuthRequest: req.ID, CSRF: csrfField(w.csrfToken(rw, r), req.ID), Codes: codes,
 	})
 }

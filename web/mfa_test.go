@@ -515,3 +515,68 @@ func TestMFAParallelSameCode(t *testing.T) {
 		}
 	})
 }
+
+// TestMemberBrand: once a member of the organization the application
+// names has proven who they are, the pages that follow wear its look —
+// the authenticator enrollment, the recovery codes, the second factor —
+// while the sign-in form before it says nothing of the organization.
+func TestMemberBrand(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db testdb.Database) {
+		e := newEnv(t, db)
+		e.alignClock()
+		acme, err := e.client.Organization.Create().SetName("Acme").SetSlug("acme").
+			SetLogoURL("https://cdn.example/acme.png").SetPrimaryColor("#00ff00").Save(sys(t.Context()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.policy(acme, func(p *ent.OrganizationPolicyCreate) { p.SetMfaRequired(true) })
+		ada := e.user(userSpec{email: "ada@example.com", password: pw})
+		e.member(ada, acme, membership.StatusACTIVE)
+		named := func() string {
+			return e.flow.add(LoginRequest{FirstParty: true, WantsOrganization: true, RequestedOrganizationID: string(acme.ID),
+				Scopes: []string{"openid", "organization:" + string(acme.ID)}})
+		}
+		branded := func(r response) bool {
+			return strings.Contains(r.body, `src="https://cdn.example/acme.png"`) && strings.Contains(r.body, "--brand: #00ff00") &&
+				strings.Contains(r.body, `<span class="brand-name">Acme</span>`)
+		}
+
+		id := named()
+		b := e.browser()
+		form := b.get("/login?authRequest=" + url.QueryEscape(id))
+		wantStatus(t, form, http.StatusOK)
+		if branded(form) || strings.Contains(form.body, `class="brand"`) {
+			t.Errorf("the sign-in form names the organization before sign-in:\n%s", form.body)
+		}
+		enroll := b.post("/login", url.Values{"authRequest": {id}, "csrf": {form.field("csrf")}, "email": {"ada@example.com"}, "password": {pw}})
+		wantStatus(t, enroll, http.StatusOK)
+		if !branded(enroll) {
+			t.Errorf("enrollment page not in Acme's look:\n%s", enroll.body)
+		}
+		key := pageKey(t, enroll)
+		codes := b.post("/login/mfa/enroll", url.Values{"authRequest": {id}, "csrf": {enroll.field("csrf")},
+			"enrollment": {enroll.field("enrollment")}, "code": {e.otp(key, 0)}})
+		wantStatus(t, codes, http.StatusOK)
+		if !branded(codes) {
+			t.Errorf("recovery codes page not in Acme's look:\n%s", codes.body)
+		}
+
+		// Signing in again: the second factor, in Acme's look.
+		id = named()
+		b = e.browser()
+		mfa := b.login(id, "ada@example.com", pw)
+		wantStatus(t, mfa, http.StatusOK)
+		if !mfa.hasField("code") || !branded(mfa) {
+			t.Errorf("second-factor page not in Acme's look:\n%s", mfa.body)
+		}
+
+		// No longer a member: the same page is plain.
+		e.client.Membership.Update().SetStatus(membership.StatusSUSPENDED).ExecX(sys(t.Context()))
+		id = named()
+		mfa = e.browser().login(id, "ada@example.com", pw)
+		if branded(mfa) || strings.Contains(mfa.body, "cdn.example") {
+			t.Errorf("a suspended member's page wears the organization's look (%d):\n%s", mfa.status, mfa.body)
+		}
+	})
+}
