@@ -190,14 +190,7 @@ func newProviderEnv(t *testing.T, db testdb.Database, tweak ...func(*Config)) *e
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", p.Handler())
-	for _, path := range w.Paths() {
-		mux.Handle(path, w.Handler())
-	}
-	srv.Config.Handler = mux
-	srv.Start()
-	t.Cleanup(srv.Close)
+	serveWithProvider(t, srv, p, w)
 	e.srv, e.web = srv, w
 	return e
 }
@@ -245,4 +238,18 @@ func jwtClaims(t *testing.T, jwt string) map[string]any {
 		t.Fatal(err)
 	}
 	return claims
+}
+
+// serveWithProvider serves the provider at / and the pages at their paths
+// on srv, as cmd mounts them, and starts it.
+func serveWithProvider(t *testing.T, srv *httptest.Server, p interface{ Handler() http.Handler }, w *Web) {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("/", p.Handler())
+	for _, path := range w.Paths() {
+		mux.Handle(path, w.Handler())
+	}
+	srv.Config.Handler = mux
+	srv.Start()
+	t.Cleanup(srv.Close)
 }

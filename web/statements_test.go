@@ -104,14 +104,7 @@ func TestPasswordSignInStatementsWithProvider(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/", p.Handler())
-		for _, path := range w.Paths() {
-			mux.Handle(path, w.Handler())
-		}
-		srv.Config.Handler = mux
-		srv.Start()
-		t.Cleanup(srv.Close)
+		serveWithProvider(t, srv, p, w)
 		e.srv = srv
 
 		ada := e.user(userSpec{email: "ada@example.com", name: "Ada", password: pw})
